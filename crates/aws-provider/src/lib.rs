@@ -1,0 +1,1 @@
+//! Strata AWS adapter (work in progress).

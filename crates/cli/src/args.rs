@@ -1,0 +1,170 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Strata: GitOps infrastructure — plan, apply and reconcile desired state from Git.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change (exit 0; with --detailed-exitcode: 0 none, 1 error, 2 changes).
+    Plan(PlanArgs),
+    /// Apply the desired state.
+    Apply(ApplyArgs),
+    /// Destroy everything the stack manages.
+    Destroy(ApplyArgs),
+    /// Print the dependency graph.
+    Graph(GraphArgs),
+    /// Inspect and lock the state.
+    State(StateArgs),
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Readable text.
+    Human,
+    /// JSON.
+    Json,
+}
+
+/// Flags shared by commands that work on a stack.
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// The stack directory (YAML and JSON manifests, read recursively).
+    pub dir: PathBuf,
+    /// The state: a path (default `<DIR>/.strata/state.json`).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<String>,
+    /// The stack's name, written into ownership labels (default: the directory's name).
+    #[arg(long)]
+    pub stack_name: Option<String>,
+    /// Fail instead of sending unserved kinds to the local sandbox provider.
+    #[arg(long)]
+    pub no_sandbox: bool,
+    /// The sandbox's world directory (default `<DIR>/.strata/sandbox`).
+    #[arg(long, value_name = "DIR")]
+    pub sandbox_dir: Option<PathBuf>,
+    /// Provider calls in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
+}
+
+/// `strata plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Exit 2 when the plan has changes (0 none, 1 error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Adopt existing live objects that Strata does not own.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Plan the destruction of everything in the state.
+    #[arg(long)]
+    pub destroy: bool,
+}
+
+/// `strata apply` and `strata destroy`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Adopt existing live objects that Strata does not own.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Output format of the plan and the result.
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+}
+
+/// Graph formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// `strata graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The stack directory.
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+}
+
+/// `strata state`.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// What to do with the state.
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+/// `strata state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the resources in the state.
+    List(StateTarget),
+    /// Show one resource's record (sensitive values appear only as digests).
+    Show {
+        /// The stack.
+        #[command(flatten)]
+        target: StateTarget,
+        /// The resource's address, as `state list` prints it.
+        address: String,
+    },
+    /// Take the state lock and print its ID.
+    Lock(StateTarget),
+    /// Release a lock you hold.
+    Unlock {
+        /// The stack.
+        #[command(flatten)]
+        target: StateTarget,
+        /// The lock ID.
+        id: String,
+    },
+    /// Release a lock held by someone else (a crashed run), given its ID.
+    ForceUnlock {
+        /// The stack.
+        #[command(flatten)]
+        target: StateTarget,
+        /// The lock ID.
+        id: String,
+    },
+}
+
+/// Which state a `strata state` command works on.
+#[derive(Debug, Args)]
+pub struct StateTarget {
+    /// The stack directory.
+    pub dir: PathBuf,
+    /// The state (default `<DIR>/.strata/state.json`).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+}

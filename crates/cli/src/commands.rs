@@ -1,0 +1,218 @@
+//! The commands: thin glue between arguments, the libraries and the terminal.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use strata_core::Graph;
+use strata_core::executor::{Report, cancellation};
+use strata_core::plan::{self, Action, Plan, PlanOptions};
+use strata_core::state::LockInfo;
+
+use crate::args::{ApplyArgs, GraphArgs, GraphFormat, Output, PlanArgs, StateCommand};
+use crate::progress::Progress;
+use crate::stack;
+
+/// Process exit code.
+pub type ExitCode = i32;
+
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn print_plan(plan: &Plan, output: Output) -> anyhow::Result<()> {
+    match output {
+        Output::Human => print!("{}", plan::render_human(plan, colour())),
+        Output::Json => println!("{}", serde_json::to_string_pretty(&plan::to_json(plan))?),
+    }
+    Ok(())
+}
+
+/// `strata plan`.
+pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let stack = stack::load(&args.stack)?;
+    let options = PlanOptions {
+        stack: stack.name.clone(),
+        destroy: args.destroy,
+        adopt: args.adopt,
+        ..PlanOptions::default()
+    };
+    let (plan, _) = stack.engine.plan(&stack.resources, &options).await?;
+    print_plan(&plan, args.output)?;
+    if !plan.is_applyable() {
+        return Ok(1);
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        2
+    } else {
+        0
+    })
+}
+
+/// `strata apply` (and, with `destroy`, `strata destroy`).
+pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
+    let stack = stack::load(&args.stack)?;
+    let options = PlanOptions {
+        stack: stack.name.clone(),
+        destroy,
+        adopt: args.adopt,
+        ..PlanOptions::default()
+    };
+    let (plan, state) = stack.engine.plan(&stack.resources, &options).await?;
+    print_plan(&plan, args.output)?;
+    if !plan.is_applyable() {
+        eprintln!("Error: nothing was applied.");
+        return Ok(1);
+    }
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    if !args.auto_approve && !confirm()? {
+        eprintln!("Apply cancelled.");
+        return Ok(1);
+    }
+    let total = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .count();
+    let progress = Arc::new(Progress::new(total as u64));
+    let (handle, cancel) = cancellation();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Interrupt received: finishing changes in flight, starting no new ones.");
+            handle.cancel();
+        }
+    });
+    let operation = if destroy { "destroy" } else { "apply" };
+    let report = stack
+        .engine
+        .apply(&plan, state, operation, progress.clone(), cancel)
+        .await?;
+    progress.finish();
+    print_report(&plan, &report, args.output)?;
+    Ok(if report.is_success() { 0 } else { 1 })
+}
+
+fn confirm() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to apply without confirmation: standard input is not a terminal; pass --auto-approve"
+        );
+    }
+    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<()> {
+    let by_key = plan.by_key();
+    let (mut added, mut changed, mut destroyed) = (0, 0, 0);
+    for key in &report.succeeded {
+        match by_key.get(key).map(|c| c.action) {
+            Some(Action::Create) => added += 1,
+            Some(Action::Update) => changed += 1,
+            Some(Action::Delete) => destroyed += 1,
+            Some(Action::DeleteThenCreate | Action::CreateThenDelete) => {
+                added += 1;
+                destroyed += 1;
+            }
+            _ => {}
+        }
+    }
+    match output {
+        Output::Json => {
+            let json = serde_json::json!({
+                "added": added, "changed": changed, "destroyed": destroyed,
+                "failed": report.failed.iter().map(|(k, e)| serde_json::json!({"address": k.to_string(), "error": e})).collect::<Vec<_>>(),
+                "skipped": report.skipped.iter().map(|(k, r)| serde_json::json!({"address": k.to_string(), "reason": r})).collect::<Vec<_>>(),
+                "cancelled": report.cancelled,
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        Output::Human => {
+            for (key, error) in &report.failed {
+                eprintln!("Error: {key}: {error}");
+            }
+            if report.is_success() {
+                println!(
+                    "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
+                );
+            } else {
+                println!(
+                    "\nApply incomplete: {added} added, {changed} changed, {destroyed} destroyed, {} failed, {} skipped.",
+                    report.failed.len(),
+                    report.skipped.len()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `strata graph`.
+pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
+    let resources = strata_core::loader::load_path(&args.dir)?;
+    let graph = Graph::build(&resources)?;
+    match args.format {
+        GraphFormat::Dot => print!("{}", graph.to_dot()),
+        GraphFormat::Mermaid => print!("{}", graph.to_mermaid()),
+    }
+    Ok(0)
+}
+
+/// `strata state …`.
+pub async fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        StateCommand::List(target) => {
+            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            let state = store.load().await?.unwrap_or_default();
+            match target.output {
+                Output::Json => {
+                    let list: Vec<_> = state
+                        .resources
+                        .values()
+                        .map(|r| serde_json::json!({"address": r.key.to_string(), "provider": r.provider, "status": r.status}))
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                }
+                Output::Human => {
+                    for r in state.resources.values() {
+                        println!("{}\t{}", r.key, r.provider);
+                    }
+                }
+            }
+        }
+        StateCommand::Show { target, address } => {
+            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            let state = store.load().await?.unwrap_or_default();
+            let record = state
+                .resources
+                .get(&address)
+                .with_context(|| format!("{address} is not in the state {}", store.location()))?;
+            println!("{}", serde_json::to_string_pretty(record)?);
+        }
+        StateCommand::Lock(target) => {
+            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            let info = LockInfo::new("state-lock");
+            store.lock(&info).await?;
+            match target.output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&info)?),
+                Output::Human => println!("Locked {} with ID {}", store.location(), info.id),
+            }
+        }
+        StateCommand::Unlock { target, id } => {
+            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            store.unlock(&id).await?;
+            println!("Unlocked {}", store.location());
+        }
+        StateCommand::ForceUnlock { target, id } => {
+            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            store.force_unlock(&id).await?;
+            println!("Force-unlocked {}", store.location());
+        }
+    }
+    Ok(0)
+}

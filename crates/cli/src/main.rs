@@ -1,0 +1,51 @@
+//! The `strata` command: plan, apply and inspect GitOps infrastructure.
+//!
+//! Exit codes: 0 success (for `plan --detailed-exitcode`: no changes), 1 error, 2 changes
+//! present (`plan --detailed-exitcode` only).
+
+mod args;
+mod commands;
+mod progress;
+mod stack;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Plan(args) => commands::plan(args).await,
+            Command::Apply(args) => commands::apply(args, false).await,
+            Command::Destroy(args) => commands::apply(args, true).await,
+            Command::Graph(args) => commands::graph(args),
+            Command::State(args) => commands::state(args.command).await,
+        }
+    });
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}

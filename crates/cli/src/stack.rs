@@ -1,0 +1,69 @@
+//! Building an engine from the command line's stack flags.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use strata_core::executor::ExecutorConfig;
+use strata_core::state::{LocalStateStore, StateStore};
+use strata_core::{Engine, IdentityNormalizer, ProviderRegistry, Resource, SandboxProvider};
+
+use crate::args::StackArgs;
+
+/// A loaded stack: its name, desired resources and the engine to plan and apply them.
+pub struct Stack {
+    /// The stack's name.
+    pub name: String,
+    /// The desired resources.
+    pub resources: Vec<Resource>,
+    /// The engine.
+    pub engine: Engine,
+}
+
+/// The state store named by `--state` (or the default beside the stack).
+pub fn state_store(dir: &Path, state: Option<&str>) -> anyhow::Result<Arc<dyn StateStore>> {
+    match state {
+        Some(s) if s.starts_with("s3://") => {
+            bail!("--state {s}: the S3 state backend is not enabled in this build")
+        }
+        Some(path) => Ok(Arc::new(LocalStateStore::new(PathBuf::from(path)))),
+        None => Ok(Arc::new(LocalStateStore::new(
+            dir.join(".strata").join("state.json"),
+        ))),
+    }
+}
+
+/// Loads the stack's manifests and builds its engine.
+pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
+    let resources = strata_core::loader::load_path(&args.dir)?;
+    let name = match &args.stack_name {
+        Some(n) => n.clone(),
+        None => std::fs::canonicalize(&args.dir)
+            .with_context(|| format!("{}", args.dir.display()))?
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "default".to_owned()),
+    };
+    let mut registry = ProviderRegistry::new();
+    if !args.no_sandbox {
+        let world = args
+            .sandbox_dir
+            .clone()
+            .unwrap_or_else(|| args.dir.join(".strata").join("sandbox"));
+        registry = registry.with_fallback(Arc::new(SandboxProvider::new(world)));
+    }
+    let engine = Engine {
+        registry,
+        normalizer: Arc::new(IdentityNormalizer),
+        store: state_store(&args.dir, args.state.as_deref())?,
+        config: ExecutorConfig {
+            parallelism: usize::from(args.parallelism),
+            ..ExecutorConfig::default()
+        },
+    };
+    Ok(Stack {
+        name,
+        resources,
+        engine,
+    })
+}

@@ -1,0 +1,1 @@
+//! Strata composition (work in progress).

@@ -1,0 +1,749 @@
+//! The dependency graph of a desired set.
+//!
+//! Edges come from three places:
+//! - explicit `strata.dev/depends-on` annotations (`[group/]Kind/[namespace/]name`, comma-separated);
+//! - implicit references: Crossplane-style `*Ref` / `*Refs` fields (`{name: …}`) and `*Selector`
+//!   fields (`{matchLabels: …}`) naming other resources of the set;
+//! - sync waves (`argocd.argoproj.io/sync-wave`): every resource of a wave waits for every
+//!   resource of the previous wave, through one barrier node per wave so the edge count stays
+//!   linear.
+//!
+//! An edge `a → b` means "`a` must be done before `b`".
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::fmt::Write as _;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde_json::Value;
+
+use crate::model::{
+    ANNOTATION_DEPENDS_ON, ANNOTATION_SYNC_WAVE, Resource, ResourceKey, SourceLocation,
+};
+
+/// A node of the graph.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Node {
+    /// A resource of the desired set.
+    Resource(ResourceKey),
+    /// The barrier before a sync wave: done when every resource of earlier waves is.
+    WaveBarrier(i64),
+}
+
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Node::Resource(key) => key.fmt(f),
+            Node::WaveBarrier(wave) => write!(f, "wave {wave}"),
+        }
+    }
+}
+
+/// Why an edge exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeReason {
+    /// A `strata.dev/depends-on` entry.
+    Explicit,
+    /// A reference field (its dotted path).
+    Reference(String),
+    /// A sync-wave barrier.
+    Wave,
+}
+
+/// What is wrong with an annotation that orders resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnnotationProblem {
+    /// The entry cannot be read as `[group/]Kind/[namespace/]name`.
+    Malformed,
+    /// The entry names nothing in the desired set.
+    Unknown,
+    /// The entry matches several resources (listed).
+    Ambiguous(String),
+    /// A sync wave is not an integer.
+    NotAnInteger,
+}
+
+/// An annotation that cannot be honoured, with the resource and file it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnotationError {
+    /// The resource carrying the annotation.
+    pub key: ResourceKey,
+    /// Where it was declared (`file (document n, line m): `), empty when unknown.
+    pub location: String,
+    /// The annotation.
+    pub annotation: String,
+    /// The offending entry or value.
+    pub value: String,
+    /// What is wrong.
+    pub problem: AnnotationProblem,
+}
+
+impl std::fmt::Display for AnnotationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}: annotation `{}`: ",
+            self.location, self.key, self.annotation
+        )?;
+        match &self.problem {
+            AnnotationProblem::Malformed => write!(
+                f,
+                "cannot read `{}`: expected [group/]Kind/[namespace/]name",
+                self.value
+            ),
+            AnnotationProblem::Unknown => write!(f, "`{}` is not in the desired set", self.value),
+            AnnotationProblem::Ambiguous(candidates) => write!(
+                f,
+                "`{}` is ambiguous ({candidates}); add the group or namespace",
+                self.value
+            ),
+            AnnotationProblem::NotAnInteger => write!(f, "`{}` is not an integer", self.value),
+        }
+    }
+}
+
+/// Errors building the graph.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// An ordering annotation cannot be honoured.
+    #[error("{0}")]
+    Annotation(Box<AnnotationError>),
+    /// The dependencies form a cycle; every node on it is listed in order.
+    #[error("dependency cycle: {}", display_cycle(.0))]
+    Cycle(Vec<String>),
+}
+
+fn annotation_error(
+    resource: &Resource,
+    annotation: &str,
+    value: &str,
+    problem: AnnotationProblem,
+) -> GraphError {
+    GraphError::Annotation(Box::new(AnnotationError {
+        key: resource.key.clone(),
+        location: location_prefix(resource.source.as_ref()),
+        annotation: annotation.to_owned(),
+        value: value.to_owned(),
+        problem,
+    }))
+}
+
+fn display_cycle(nodes: &[String]) -> String {
+    let mut out = nodes.join(" -> ");
+    if let Some(first) = nodes.first() {
+        let _ = write!(out, " -> {first}");
+    }
+    out
+}
+
+/// The dependency graph of a desired set.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    graph: DiGraph<Node, EdgeReason>,
+    index: HashMap<ResourceKey, NodeIndex>,
+}
+
+/// A parsed `[group/]Kind/[namespace/]name` reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// Group, when given.
+    pub group: Option<String>,
+    /// Kind.
+    pub kind: String,
+    /// Namespace, when given.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+}
+
+impl Reference {
+    /// Parses `[group/]Kind/[namespace/]name`. The kind is the first segment starting with an
+    /// upper-case letter; a segment before it is the group.
+    pub fn parse(text: &str) -> Option<Self> {
+        let parts: Vec<&str> = text.trim().split('/').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return None;
+        }
+        let kind_at = parts
+            .iter()
+            .position(|p| p.chars().next().is_some_and(char::is_uppercase))?;
+        if kind_at > 1 {
+            return None;
+        }
+        let group = (kind_at == 1).then(|| parts[0].to_owned());
+        let rest = &parts[kind_at + 1..];
+        let (namespace, name) = match rest {
+            [name] => (None, *name),
+            [ns, name] => (Some((*ns).to_owned()), *name),
+            _ => return None,
+        };
+        Some(Self {
+            group,
+            kind: parts[kind_at].to_owned(),
+            namespace,
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Lookup tables used while resolving references.
+struct Lookup<'a> {
+    by_kind_name: HashMap<(&'a str, &'a str), Vec<&'a ResourceKey>>,
+    by_name: HashMap<&'a str, Vec<&'a ResourceKey>>,
+    labels: HashMap<&'a ResourceKey, &'a serde_json::Map<String, Value>>,
+}
+
+impl Graph {
+    /// Builds the graph of `resources`, failing on unknown explicit dependencies and on cycles.
+    pub fn build(resources: &[Resource]) -> Result<Self, GraphError> {
+        let mut graph = Graph::default();
+        for resource in resources {
+            let idx = graph.graph.add_node(Node::Resource(resource.key.clone()));
+            graph.index.insert(resource.key.clone(), idx);
+        }
+        let lookup = Lookup::new(resources);
+        for resource in resources {
+            let to = graph.index[&resource.key];
+            for dep in explicit_dependencies(resource, &lookup)? {
+                let from = graph.index[dep];
+                graph.add_edge(from, to, EdgeReason::Explicit);
+            }
+            for (dep, path) in implicit_references(resource, &lookup) {
+                let from = graph.index[dep];
+                if from != to {
+                    graph.add_edge(from, to, EdgeReason::Reference(path));
+                }
+            }
+        }
+        graph.add_waves(resources)?;
+        graph.check_acyclic()?;
+        Ok(graph)
+    }
+
+    fn add_edge(&mut self, from: NodeIndex, to: NodeIndex, reason: EdgeReason) {
+        if self.graph.find_edge(from, to).is_none() {
+            self.graph.add_edge(from, to, reason);
+        }
+    }
+
+    fn add_waves(&mut self, resources: &[Resource]) -> Result<(), GraphError> {
+        let mut waves: BTreeMap<i64, Vec<NodeIndex>> = BTreeMap::new();
+        for resource in resources {
+            let wave = match resource.annotation(ANNOTATION_SYNC_WAVE) {
+                None => 0,
+                Some(text) => text.trim().parse::<i64>().map_err(|_| {
+                    annotation_error(
+                        resource,
+                        ANNOTATION_SYNC_WAVE,
+                        text,
+                        AnnotationProblem::NotAnInteger,
+                    )
+                })?,
+            };
+            waves
+                .entry(wave)
+                .or_default()
+                .push(self.index[&resource.key]);
+        }
+        if waves.len() < 2 {
+            return Ok(());
+        }
+        let mut previous: Option<(Option<NodeIndex>, Vec<NodeIndex>)> = None;
+        for (wave, members) in waves {
+            if let Some((prev_barrier, prev_members)) = previous.take() {
+                let barrier = self.graph.add_node(Node::WaveBarrier(wave));
+                if let Some(prev_barrier) = prev_barrier {
+                    self.add_edge(prev_barrier, barrier, EdgeReason::Wave);
+                }
+                for m in prev_members {
+                    self.add_edge(m, barrier, EdgeReason::Wave);
+                }
+                for &m in &members {
+                    self.add_edge(barrier, m, EdgeReason::Wave);
+                }
+                previous = Some((Some(barrier), members));
+            } else {
+                previous = Some((None, members));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_acyclic(&self) -> Result<(), GraphError> {
+        if !petgraph::algo::is_cyclic_directed(&self.graph) {
+            return Ok(());
+        }
+        let sccs = petgraph::algo::tarjan_scc(&self.graph);
+        let mut cycles: Vec<Vec<String>> = Vec::new();
+        for scc in sccs {
+            if scc.len() == 1 && self.graph.find_edge(scc[0], scc[0]).is_none() {
+                continue;
+            }
+            cycles.push(self.cycle_path(&scc));
+        }
+        cycles.sort();
+        Err(GraphError::Cycle(
+            cycles.into_iter().next().unwrap_or_default(),
+        ))
+    }
+
+    /// Finds one cycle through the smallest node of a strongly connected component.
+    fn cycle_path(&self, scc: &[NodeIndex]) -> Vec<String> {
+        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+        let start = *scc
+            .iter()
+            .min_by_key(|&&n| self.graph[n].to_string())
+            .expect("a component is never empty");
+        // Breadth-first search for the shortest way back to `start`.
+        let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(node) = queue.pop_front() {
+            let mut next: Vec<NodeIndex> = self
+                .graph
+                .neighbors_directed(node, Direction::Outgoing)
+                .filter(|n| members.contains(n))
+                .collect();
+            next.sort_by_key(|&n| self.graph[n].to_string());
+            for n in next {
+                if n == start {
+                    let mut path = vec![node];
+                    let mut cur = node;
+                    while cur != start {
+                        cur = parent[&cur];
+                        path.push(cur);
+                    }
+                    path.reverse();
+                    return path.iter().map(|&n| self.graph[n].to_string()).collect();
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(n) {
+                    e.insert(node);
+                    queue.push_back(n);
+                }
+            }
+        }
+        scc.iter().map(|&n| self.graph[n].to_string()).collect()
+    }
+
+    /// Resources in an order where every resource comes after all its dependencies; ties are
+    /// broken by key, so the order is deterministic.
+    pub fn topological_order(&self) -> Vec<ResourceKey> {
+        let mut indegree: Vec<usize> = self
+            .graph
+            .node_indices()
+            .map(|n| {
+                self.graph
+                    .neighbors_directed(n, Direction::Incoming)
+                    .count()
+            })
+            .collect();
+        let mut ready: BinaryHeap<Reverse<(u8, &Node, NodeIndex)>> = self
+            .graph
+            .node_indices()
+            .filter(|n| indegree[n.index()] == 0)
+            .map(|n| Reverse((node_rank(&self.graph[n]), &self.graph[n], n)))
+            .collect();
+        let mut order = Vec::with_capacity(self.index.len());
+        while let Some(Reverse((_, node, idx))) = ready.pop() {
+            if let Node::Resource(key) = node {
+                order.push(key.clone());
+            }
+            for next in self.graph.neighbors_directed(idx, Direction::Outgoing) {
+                indegree[next.index()] -= 1;
+                if indegree[next.index()] == 0 {
+                    ready.push(Reverse((
+                        node_rank(&self.graph[next]),
+                        &self.graph[next],
+                        next,
+                    )));
+                }
+            }
+        }
+        order
+    }
+
+    /// The resources `key` directly depends on (through explicit and reference edges, and
+    /// through wave barriers).
+    pub fn dependencies(&self, key: &ResourceKey) -> Vec<ResourceKey> {
+        self.resource_neighbours(key, Direction::Incoming, false)
+    }
+
+    /// Every resource that depends on `key`, directly or transitively (its blast radius).
+    pub fn dependents(&self, key: &ResourceKey) -> Vec<ResourceKey> {
+        self.resource_neighbours(key, Direction::Outgoing, true)
+    }
+
+    fn resource_neighbours(
+        &self,
+        key: &ResourceKey,
+        direction: Direction,
+        transitive: bool,
+    ) -> Vec<ResourceKey> {
+        let Some(&start) = self.index.get(key) else {
+            return Vec::new();
+        };
+        let mut seen = BTreeSet::from([start]);
+        let mut out = BTreeSet::new();
+        let mut stack = vec![start];
+        while let Some(node) = stack.pop() {
+            for n in self.graph.neighbors_directed(node, direction) {
+                if !seen.insert(n) {
+                    continue;
+                }
+                // A barrier stands for the members of the wave on its far side; earlier
+                // (or later) barriers are reached through those members when walking on.
+                let reached: Vec<NodeIndex> = match &self.graph[n] {
+                    Node::Resource(_) => vec![n],
+                    Node::WaveBarrier(_) => self
+                        .graph
+                        .neighbors_directed(n, direction)
+                        .filter(|m| matches!(self.graph[*m], Node::Resource(_)))
+                        .collect(),
+                };
+                for m in reached {
+                    if m != n && !seen.insert(m) {
+                        continue;
+                    }
+                    if let Node::Resource(k) = &self.graph[m] {
+                        out.insert(k.clone());
+                    }
+                    if transitive {
+                        stack.push(m);
+                    }
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The direct dependency pairs `(dependency, dependent)` between resources, with wave
+    /// barriers resolved into edges to the previous wave.
+    pub fn resource_edges(&self) -> Vec<(ResourceKey, ResourceKey)> {
+        let mut edges = Vec::new();
+        for (key, _) in self.index.iter() {
+            for dep in self.dependencies(key) {
+                edges.push((dep, key.clone()));
+            }
+        }
+        edges.sort();
+        edges
+    }
+
+    /// Number of resources.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether the graph has no resources.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Graphviz DOT rendering.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph strata {\n  rankdir=LR;\n  node [shape=box];\n");
+        for n in self.sorted_nodes() {
+            let node = &self.graph[n];
+            let shape = if matches!(node, Node::WaveBarrier(_)) {
+                " [shape=diamond]"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "  \"{}\"{shape};", escape_dot(&node.to_string()));
+        }
+        for (a, b) in self.sorted_edges() {
+            let _ = writeln!(
+                out,
+                "  \"{}\" -> \"{}\";",
+                escape_dot(&self.graph[a].to_string()),
+                escape_dot(&self.graph[b].to_string())
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Mermaid flowchart rendering.
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart LR\n");
+        let ids: HashMap<NodeIndex, String> = self
+            .sorted_nodes()
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, format!("n{i}")))
+            .collect();
+        for n in self.sorted_nodes() {
+            let label = self.graph[n].to_string().replace('"', "#quot;");
+            match self.graph[n] {
+                Node::WaveBarrier(_) => {
+                    let _ = writeln!(out, "  {}{{\"{label}\"}}", ids[&n]);
+                }
+                Node::Resource(_) => {
+                    let _ = writeln!(out, "  {}[\"{label}\"]", ids[&n]);
+                }
+            }
+        }
+        for (a, b) in self.sorted_edges() {
+            let _ = writeln!(out, "  {} --> {}", ids[&a], ids[&b]);
+        }
+        out
+    }
+
+    fn sorted_nodes(&self) -> Vec<NodeIndex> {
+        let mut nodes: Vec<NodeIndex> = self.graph.node_indices().collect();
+        nodes.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
+        nodes
+    }
+
+    fn sorted_edges(&self) -> Vec<(NodeIndex, NodeIndex)> {
+        let mut edges: Vec<(NodeIndex, NodeIndex)> = self
+            .graph
+            .edge_indices()
+            .filter_map(|e| self.graph.edge_endpoints(e))
+            .collect();
+        edges.sort_by(|x, y| {
+            (&self.graph[x.0], &self.graph[x.1]).cmp(&(&self.graph[y.0], &self.graph[y.1]))
+        });
+        edges
+    }
+}
+
+fn node_rank(node: &Node) -> u8 {
+    match node {
+        Node::WaveBarrier(_) => 0,
+        Node::Resource(_) => 1,
+    }
+}
+
+fn escape_dot(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn location_prefix(source: Option<&SourceLocation>) -> String {
+    source.map(|s| format!("{s}: ")).unwrap_or_default()
+}
+
+impl<'a> Lookup<'a> {
+    fn new(resources: &'a [Resource]) -> Self {
+        let mut by_kind_name: HashMap<(&str, &str), Vec<&ResourceKey>> = HashMap::new();
+        let mut by_name: HashMap<&str, Vec<&ResourceKey>> = HashMap::new();
+        let mut labels = HashMap::new();
+        for r in resources {
+            by_kind_name
+                .entry((r.key.kind.as_str(), r.key.name.as_str()))
+                .or_default()
+                .push(&r.key);
+            by_name.entry(r.key.name.as_str()).or_default().push(&r.key);
+            if let Some(map) = r
+                .manifest
+                .get("metadata")
+                .and_then(|m| m.get("labels"))
+                .and_then(Value::as_object)
+            {
+                labels.insert(&r.key, map);
+            }
+        }
+        Self {
+            by_kind_name,
+            by_name,
+            labels,
+        }
+    }
+}
+
+fn explicit_dependencies<'a>(
+    resource: &Resource,
+    lookup: &Lookup<'a>,
+) -> Result<Vec<&'a ResourceKey>, GraphError> {
+    let Some(text) = resource.annotation(ANNOTATION_DEPENDS_ON) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let reference = Reference::parse(entry).ok_or_else(|| {
+            annotation_error(
+                resource,
+                ANNOTATION_DEPENDS_ON,
+                entry,
+                AnnotationProblem::Malformed,
+            )
+        })?;
+        let candidates: Vec<&ResourceKey> = lookup
+            .by_kind_name
+            .get(&(reference.kind.as_str(), reference.name.as_str()))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|k| reference.group.as_ref().is_none_or(|g| &k.group == g))
+            .filter(|k| match &reference.namespace {
+                Some(ns) => k.namespace.as_ref() == Some(ns),
+                None => k.namespace.is_none() || k.namespace == resource.key.namespace,
+            })
+            .collect();
+        match candidates.as_slice() {
+            [one] => out.push(*one),
+            [] => {
+                return Err(annotation_error(
+                    resource,
+                    ANNOTATION_DEPENDS_ON,
+                    entry,
+                    AnnotationProblem::Unknown,
+                ));
+            }
+            many => {
+                let candidates = many
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(annotation_error(
+                    resource,
+                    ANNOTATION_DEPENDS_ON,
+                    entry,
+                    AnnotationProblem::Ambiguous(candidates),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reference fields that point away from the resource (outputs) or at configuration that is
+/// not part of a desired set.
+const NON_DEPENDENCY_FIELDS: &[&str] = &[
+    "writeConnectionSecretToRef",
+    "publishConnectionDetailsTo",
+    "providerConfigRef",
+    "compositionRevisionRef",
+    "ownerReferences",
+];
+
+fn implicit_references<'a>(
+    resource: &Resource,
+    lookup: &Lookup<'a>,
+) -> Vec<(&'a ResourceKey, String)> {
+    let mut out = Vec::new();
+    if let Some(object) = resource.manifest.as_object() {
+        for (field, value) in object {
+            if field != "metadata" && field != "status" {
+                let mut path = field.clone();
+                walk_references(resource, field, value, &mut path, lookup, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn walk_references<'a>(
+    resource: &Resource,
+    field: &str,
+    value: &Value,
+    path: &mut String,
+    lookup: &Lookup<'a>,
+    out: &mut Vec<(&'a ResourceKey, String)>,
+) {
+    if NON_DEPENDENCY_FIELDS.contains(&field) {
+        return;
+    }
+    if let Some(base) = field.strip_suffix("Refs") {
+        if let Some(items) = value.as_array() {
+            for item in items {
+                resolve_ref(resource, base, item, path, lookup, out);
+            }
+            return;
+        }
+    } else if let Some(base) = field.strip_suffix("Ref") {
+        if value.is_object() && value.get("name").is_some_and(Value::is_string) {
+            resolve_ref(resource, base, value, path, lookup, out);
+            return;
+        }
+    } else if let Some(base) = field.strip_suffix("Selector")
+        && let Some(labels) = value.get("matchLabels").and_then(Value::as_object)
+    {
+        resolve_selector(resource, base, labels, path, lookup, out);
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let len = path.len();
+                path.push('.');
+                path.push_str(k);
+                walk_references(resource, k, v, path, lookup, out);
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let len = path.len();
+                let _ = write!(path, "[{i}]");
+                walk_references(resource, field, v, path, lookup, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether `kind` is what a reference field called `base` points at: `dbSubnetGroupName` →
+/// `SubnetGroup`, `vpcSecurityGroupId` → `SecurityGroup`, `passwordSecret` → `Secret`.
+fn kind_matches_field(kind: &str, base: &str) -> bool {
+    let mut stem = base.to_ascii_lowercase();
+    for suffix in ["names", "name", "ids", "id", "arns", "arn"] {
+        if let Some(s) = stem.strip_suffix(suffix)
+            && !s.is_empty()
+        {
+            stem = s.to_owned();
+            break;
+        }
+    }
+    let kind = kind.to_ascii_lowercase();
+    !stem.is_empty() && stem.ends_with(&kind)
+}
+
+fn resolve_ref<'a>(
+    resource: &Resource,
+    base: &str,
+    reference: &Value,
+    path: &str,
+    lookup: &Lookup<'a>,
+    out: &mut Vec<(&'a ResourceKey, String)>,
+) {
+    let Some(name) = reference.get("name").and_then(Value::as_str) else {
+        return;
+    };
+    let explicit_kind = reference.get("kind").and_then(Value::as_str);
+    let namespace = reference.get("namespace").and_then(Value::as_str);
+    for key in lookup.by_name.get(name).into_iter().flatten() {
+        let kind_ok = match explicit_kind {
+            Some(kind) => key.kind == kind,
+            None => kind_matches_field(&key.kind, base),
+        };
+        let ns_ok = match namespace {
+            Some(ns) => key.namespace.as_deref() == Some(ns),
+            None => key.namespace.is_none() || key.namespace == resource.key.namespace,
+        };
+        if kind_ok && ns_ok && **key != resource.key {
+            out.push((*key, path.to_owned()));
+        }
+    }
+}
+
+fn resolve_selector<'a>(
+    resource: &Resource,
+    base: &str,
+    match_labels: &serde_json::Map<String, Value>,
+    path: &str,
+    lookup: &Lookup<'a>,
+    out: &mut Vec<(&'a ResourceKey, String)>,
+) {
+    for (key, labels) in &lookup.labels {
+        if **key == resource.key || !kind_matches_field(&key.kind, base) {
+            continue;
+        }
+        if match_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+            out.push((*key, path.to_owned()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(b.0));
+}

@@ -1,0 +1,61 @@
+//! Strata core: the resource model, provider and state traits, the dependency graph, plans and
+//! the executor.
+//!
+//! The flow is: [`loader`] reads manifests into [`Resource`]s; [`Graph`] orders them;
+//! [`plan::observe_all`] asks each resource's [`Provider`] what is live; [`plan::compute_plan`]
+//! decides one [`plan::Action`] per resource and checks the guards; [`executor::execute`] carries
+//! the plan out with bounded parallelism while a [`StateStore`] records every step. [`Engine`]
+//! bundles these for the common case.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use strata_core::{Engine, IdentityNormalizer, ProviderRegistry, Resource, SandboxProvider};
+//! use strata_core::executor::{cancellation, ExecutorConfig, Event};
+//! use strata_core::plan::{Action, PlanOptions};
+//! use strata_core::state::LocalStateStore;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let engine = Engine {
+//!     registry: ProviderRegistry::new()
+//!         .with_fallback(Arc::new(SandboxProvider::new(dir.path().join("world")))),
+//!     normalizer: Arc::new(IdentityNormalizer),
+//!     store: Arc::new(LocalStateStore::new(dir.path().join("state.json"))),
+//!     config: ExecutorConfig::default(),
+//! };
+//! let desired = vec![Resource::from_manifest(serde_json::json!({
+//!     "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket",
+//!     "metadata": {"name": "assets"}, "spec": {"forProvider": {"region": "eu-west-1"}}
+//! })).unwrap()];
+//! let options = PlanOptions { stack: "demo".into(), ..PlanOptions::default() };
+//! let (plan, state) = engine.plan(&desired, &options).await.unwrap();
+//! assert_eq!(plan.changes[0].action, Action::Create);
+//! let (_handle, cancel) = cancellation();
+//! let report = engine.apply(&plan, state, "apply", Arc::new(|_: Event| {}), cancel).await.unwrap();
+//! assert!(report.is_success());
+//! let (again, _) = engine.plan(&desired, &options).await.unwrap();
+//! assert!(!again.has_changes());
+//! # });
+//! ```
+
+pub mod engine;
+pub mod executor;
+pub mod graph;
+pub mod loader;
+pub mod model;
+pub mod normalize;
+pub mod ownership;
+pub mod plan;
+pub mod policy;
+pub mod provider;
+pub mod sandbox;
+pub mod sensitive;
+pub mod state;
+
+pub use engine::{Engine, EngineError};
+pub use graph::{Graph, GraphError};
+pub use model::{Resource, ResourceKey, SourceLocation};
+pub use normalize::{IdentityNormalizer, Normalizer};
+pub use provider::{ErrorClass, Health, Observation, Provider, ProviderError, ProviderRegistry};
+pub use sandbox::SandboxProvider;
+pub use state::{LocalStateStore, State, StateStore};

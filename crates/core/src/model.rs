@@ -1,0 +1,257 @@
+//! The resource model: manifests, their identity and where they came from.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Annotation listing explicit dependencies: `[group/]Kind/[namespace/]name`, comma-separated.
+pub const ANNOTATION_DEPENDS_ON: &str = "strata.dev/depends-on";
+/// Label naming the stack that owns a live object.
+pub const LABEL_STACK: &str = "strata.dev/stack";
+/// Standard label naming the manager of a live object.
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Value of [`LABEL_MANAGED_BY`] on objects Strata manages.
+pub const MANAGED_BY_STRATA: &str = "strata";
+/// Annotation that protects a resource from deletion and replacement.
+pub const ANNOTATION_PROTECT: &str = "strata.dev/protect";
+/// Annotation that allows adopting a live object Strata does not own.
+pub const ANNOTATION_ADOPT: &str = "strata.dev/adopt";
+/// Annotation that asks for create-then-delete replacement.
+pub const ANNOTATION_CREATE_BEFORE_DESTROY: &str = "strata.dev/create-before-destroy";
+/// Annotation carrying a cloud resource's external name or id.
+pub const ANNOTATION_EXTERNAL_NAME: &str = "crossplane.io/external-name";
+/// ArgoCD's sync-wave annotation, honoured as a wave barrier.
+pub const ANNOTATION_SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+
+/// The identity of a resource: group, kind, namespace and name (the version is not part of it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ResourceKey {
+    /// API group (`""` for the Kubernetes core group).
+    pub group: String,
+    /// Kind, e.g. `Bucket`.
+    pub kind: String,
+    /// Namespace, for namespaced resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+}
+
+impl ResourceKey {
+    /// Builds a key from its parts.
+    pub fn new(
+        group: impl Into<String>,
+        kind: impl Into<String>,
+        namespace: Option<&str>,
+        name: impl Into<String>,
+    ) -> Self {
+        Self {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_owned),
+            name: name.into(),
+        }
+    }
+
+    /// Reads the key of a manifest, naming the first missing or malformed field.
+    pub fn from_manifest(manifest: &Value) -> Result<Self, FieldError> {
+        let object = manifest
+            .as_object()
+            .ok_or_else(|| FieldError::new("", "a manifest must be an object"))?;
+        let api_version = required_str(object, "apiVersion")?;
+        let kind = required_str(object, "kind")?;
+        let metadata = object
+            .get("metadata")
+            .ok_or_else(|| FieldError::new("metadata", "is required"))?
+            .as_object()
+            .ok_or_else(|| FieldError::new("metadata", "must be an object"))?;
+        let name = match metadata.get("name") {
+            Some(Value::String(name)) if !name.is_empty() => name.clone(),
+            Some(Value::String(_)) => return Err(FieldError::new("metadata.name", "is empty")),
+            Some(_) => return Err(FieldError::new("metadata.name", "must be a string")),
+            None => return Err(FieldError::new("metadata.name", "is required")),
+        };
+        let namespace = match metadata.get("namespace") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(ns)) if ns.is_empty() => None,
+            Some(Value::String(ns)) => Some(ns.clone()),
+            Some(_) => return Err(FieldError::new("metadata.namespace", "must be a string")),
+        };
+        Ok(Self {
+            group: group_of(api_version).to_owned(),
+            kind: kind.to_owned(),
+            namespace,
+            name,
+        })
+    }
+
+    /// The form used in `strata.dev/depends-on` and in plans: `[group/]Kind/[namespace/]name`.
+    pub fn address(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.group.is_empty() {
+            write!(f, "{}/", self.group)?;
+        }
+        write!(f, "{}/", self.kind)?;
+        if let Some(ns) = &self.namespace {
+            write!(f, "{ns}/")?;
+        }
+        f.write_str(&self.name)
+    }
+}
+
+fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, FieldError> {
+    match object.get(field) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(Value::String(_)) => Err(FieldError::new(field, "is empty")),
+        Some(_) => Err(FieldError::new(field, "must be a string")),
+        None => Err(FieldError::new(field, "is required")),
+    }
+}
+
+/// The group part of an `apiVersion` (`apps/v1` → `apps`, `v1` → ``).
+pub fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
+/// A problem with one field of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{path}`: {message}")]
+pub struct FieldError {
+    /// Dotted path of the field (empty for the whole document).
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// Builds a field error.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where a manifest came from: file and document index (0-based), plus the line it starts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLocation {
+    /// The file the manifest was read from.
+    pub file: PathBuf,
+    /// Index of the document within the file (0-based).
+    pub document: usize,
+    /// Line (1-based) where the document starts.
+    pub line: usize,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (document {}, line {})",
+            self.file.display(),
+            self.document,
+            self.line
+        )
+    }
+}
+
+/// A desired resource: its manifest, identity and origin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// The identity read from the manifest.
+    pub key: ResourceKey,
+    /// The full manifest.
+    pub manifest: Value,
+    /// Where it was read from, when it came from a file.
+    pub source: Option<SourceLocation>,
+}
+
+impl Resource {
+    /// Wraps a manifest, reading its key.
+    pub fn from_manifest(manifest: Value) -> Result<Self, FieldError> {
+        let key = ResourceKey::from_manifest(&manifest)?;
+        Ok(Self {
+            key,
+            manifest,
+            source: None,
+        })
+    }
+
+    /// The `apiVersion` of the manifest.
+    pub fn api_version(&self) -> &str {
+        self.manifest
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// An annotation's value.
+    pub fn annotation(&self, name: &str) -> Option<&str> {
+        annotation(&self.manifest, name)
+    }
+
+    /// A label's value.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        label(&self.manifest, name)
+    }
+
+    /// Whether the manifest asks for protection (`strata.dev/protect: "true"`).
+    pub fn is_protected(&self) -> bool {
+        self.annotation(ANNOTATION_PROTECT) == Some("true")
+    }
+}
+
+/// Reads an annotation from any manifest.
+pub fn annotation<'a>(manifest: &'a Value, name: &str) -> Option<&'a str> {
+    manifest
+        .get("metadata")?
+        .get("annotations")?
+        .get(name)?
+        .as_str()
+}
+
+/// Reads a label from any manifest.
+pub fn label<'a>(manifest: &'a Value, name: &str) -> Option<&'a str> {
+    manifest.get("metadata")?.get("labels")?.get(name)?.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_from_manifest_reads_group_and_namespace() {
+        let key = ResourceKey::from_manifest(&json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "prod"}
+        }))
+        .unwrap();
+        assert_eq!(key.to_string(), "apps/Deployment/prod/web");
+        let core = ResourceKey::from_manifest(&json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}
+        }))
+        .unwrap();
+        assert_eq!(core.to_string(), "ConfigMap/c");
+    }
+
+    #[test]
+    fn key_errors_name_the_field() {
+        let err =
+            ResourceKey::from_manifest(&json!({"apiVersion": "v1", "metadata": {}})).unwrap_err();
+        assert_eq!(err.path, "kind");
+        let err = ResourceKey::from_manifest(
+            &json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": 3}}),
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "metadata.name");
+    }
+}

@@ -1,0 +1,25 @@
+//! The comparison hook between desired and live objects.
+//!
+//! Core compares a desired manifest with the live object a provider observed.
+//! Before comparing, both go through a [`Normalizer`]: the identity by default,
+//! `strata-drift`'s normalizer in practice, so that server-owned fields and
+//! equivalent spellings (`1000m` vs `1`) never show up as planned updates.
+//! Core never depends on the drift crate; the drift crate implements this trait.
+
+use serde_json::Value;
+
+/// Prepares a desired object and the live object for comparison.
+pub trait Normalizer: Send + Sync + std::fmt::Debug {
+    /// Returns `(desired, live)` normalized so that equal values mean "no change".
+    fn normalize(&self, desired: &Value, live: &Value) -> (Value, Value);
+}
+
+/// The identity normalizer: compares objects exactly as given.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdentityNormalizer;
+
+impl Normalizer for IdentityNormalizer {
+    fn normalize(&self, desired: &Value, live: &Value) -> (Value, Value) {
+        (desired.clone(), live.clone())
+    }
+}

@@ -1,0 +1,433 @@
+//! Turning desired state, state and observations into a plan.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use super::fields::{self, FieldChange, path_within};
+use super::{Action, ActionReason, Guard, Plan, ResourceChange, Violation};
+use crate::graph::Graph;
+use crate::model::{ANNOTATION_ADOPT, ANNOTATION_CREATE_BEFORE_DESTROY, Resource, ResourceKey};
+use crate::normalize::Normalizer;
+use crate::ownership::{self, Manager};
+use crate::policy::Policy;
+use crate::provider::{Observation, Provider, ProviderError, ProviderRegistry};
+use crate::sensitive::{REDACTED, Sensitivity};
+use crate::state::{ResourceStatus, State};
+
+/// Live objects by resource key, as observed before planning.
+pub type Observations = HashMap<ResourceKey, Observation>;
+
+/// Options that change how a plan is made.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// The stack's name, used in ownership labels.
+    pub stack: String,
+    /// Plan the destruction of everything in the state.
+    pub destroy: bool,
+    /// Adopt live objects Strata does not own (also per resource: `strata.dev/adopt: "true"`).
+    pub adopt: bool,
+    /// The allow-list of kinds and namespaces.
+    pub policy: Policy,
+}
+
+/// A resource to observe: desired ones, plus those in the state that left the desired set.
+fn observation_targets(desired: &[Resource], state: &State) -> Vec<Resource> {
+    let desired_keys: BTreeSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
+    let mut targets: Vec<Resource> = desired.to_vec();
+    for record in state.resources.values() {
+        if !desired_keys.contains(&record.key) {
+            targets.push(Resource {
+                key: record.key.clone(),
+                manifest: record.last_applied.clone(),
+                source: None,
+            });
+        }
+    }
+    targets
+}
+
+/// Observes every desired resource and every resource in the state, at most `parallelism` at a
+/// time. Resources no provider serves are skipped here; the plan reports them.
+pub async fn observe_all(
+    desired: &[Resource],
+    state: &State,
+    registry: &ProviderRegistry,
+    parallelism: usize,
+) -> Result<Observations, (ResourceKey, ProviderError)> {
+    let semaphore = Arc::new(Semaphore::new(parallelism.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for target in observation_targets(desired, state) {
+        let provider = match state.get(&target.key) {
+            Some(record) if !desired.iter().any(|d| d.key == target.key) => {
+                registry.by_name(&record.provider)
+            }
+            _ => registry.route(&target).ok(),
+        };
+        let Some(provider) = provider else { continue };
+        let semaphore = Arc::clone(&semaphore);
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let observed = provider.observe(&target).await;
+            (target.key, observed)
+        });
+    }
+    let mut out = Observations::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (key, observed) = joined.map_err(|e| {
+            (
+                ResourceKey::new("", "Task", None, "observe"),
+                ProviderError::final_error(e.to_string()),
+            )
+        })?;
+        match observed {
+            Ok(o) => {
+                out.insert(key, o);
+            }
+            Err(e) => return Err((key, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Computes the plan. Pure: no I/O, the same inputs give the same plan.
+pub fn compute_plan(
+    desired: &[Resource],
+    graph: &Graph,
+    state: &State,
+    observations: &Observations,
+    registry: &ProviderRegistry,
+    normalizer: &dyn Normalizer,
+    options: &PlanOptions,
+) -> Plan {
+    let mut plan = Plan {
+        stack: options.stack.clone(),
+        ..Plan::default()
+    };
+    let by_key: HashMap<&ResourceKey, &Resource> = desired.iter().map(|r| (&r.key, r)).collect();
+    let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+
+    if !options.destroy {
+        for key in graph.topological_order() {
+            let Some(resource) = by_key.get(&key) else {
+                continue;
+            };
+            let provider = match registry.route(resource) {
+                Ok(p) => p,
+                Err(e) => {
+                    plan.violations.push(Violation {
+                        key: key.clone(),
+                        guard: Guard::Routing,
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            providers
+                .entry(provider.name().to_owned())
+                .or_insert_with(|| Arc::clone(&provider));
+            let change = plan_desired(
+                resource,
+                graph,
+                state,
+                observations.get(&key),
+                provider.as_ref(),
+                normalizer,
+                options,
+                &mut plan.violations,
+            );
+            plan.changes.push(change);
+        }
+    }
+
+    // Deletions: everything in the state that is not (or, for destroy, no longer) desired,
+    // dependents before their dependencies.
+    let desired_keys: BTreeSet<&ResourceKey> = if options.destroy {
+        BTreeSet::new()
+    } else {
+        by_key.keys().copied().collect()
+    };
+    let leaving: Vec<&crate::state::ResourceState> = state
+        .resources
+        .values()
+        .filter(|r| !desired_keys.contains(&r.key))
+        .collect();
+    for record in delete_order(&leaving) {
+        let live = observations.get(&record.key).and_then(|o| o.live.clone());
+        let provider = registry
+            .by_name(&record.provider)
+            .or_else(|| providers.get(&record.provider).cloned());
+        let sensitivity = Sensitivity::with_paths(
+            provider
+                .as_ref()
+                .map(|p| p.sensitive_fields(&record.key))
+                .unwrap_or_default(),
+        );
+        let before = live.clone().unwrap_or_else(|| record.last_applied.clone());
+        let dependents: Vec<ResourceKey> = state
+            .resources
+            .values()
+            .filter(|r| r.dependencies.contains(&record.key))
+            .map(|r| r.key.clone())
+            .collect();
+        if record.protect
+            || crate::model::annotation(&record.last_applied, crate::model::ANNOTATION_PROTECT)
+                == Some("true")
+        {
+            plan.violations.push(Violation {
+                key: record.key.clone(),
+                guard: Guard::Protected,
+                message: format!(
+                    "{} is protected (strata.dev/protect) and would be destroyed; remove the protection in a separate apply first",
+                    record.key
+                ),
+            });
+        }
+        if let Some(reason) = options.policy.check(&record.key) {
+            plan.violations.push(Violation {
+                key: record.key.clone(),
+                guard: Guard::Policy,
+                message: reason,
+            });
+        }
+        plan.changes.push(ResourceChange {
+            key: record.key.clone(),
+            api_version: record.api_version.clone(),
+            provider: record.provider.clone(),
+            action: Action::Delete,
+            reason: Some(if options.destroy {
+                ActionReason::DeleteBecauseDestroy
+            } else {
+                ActionReason::DeleteBecauseNoResourceConfig
+            }),
+            fields: Vec::new(),
+            replace_paths: Vec::new(),
+            blast_radius: dependents,
+            dependencies: record.dependencies.clone(),
+            before: Some(sensitivity.redact(&record.key, &before)),
+            after: None,
+            resource: Some(Resource {
+                key: record.key.clone(),
+                manifest: record.last_applied.clone(),
+                source: None,
+            }),
+            live,
+            drifted: false,
+        });
+    }
+    plan
+}
+
+/// Orders records leaving the state so that each comes before the records it depended on.
+fn delete_order<'a>(
+    leaving: &[&'a crate::state::ResourceState],
+) -> Vec<&'a crate::state::ResourceState> {
+    let keys: BTreeMap<&ResourceKey, &crate::state::ResourceState> =
+        leaving.iter().map(|r| (&r.key, *r)).collect();
+    // Count, for each record, how many leaving records depend on it.
+    let mut dependents: BTreeMap<&ResourceKey, usize> = keys.keys().map(|k| (*k, 0)).collect();
+    for r in leaving {
+        for d in &r.dependencies {
+            if let Some(n) = dependents.get_mut(d) {
+                *n += 1;
+            }
+        }
+    }
+    let mut ready: BTreeSet<&ResourceKey> = dependents
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(k, _)| *k)
+        .collect();
+    let mut out = Vec::with_capacity(leaving.len());
+    while let Some(key) = ready.pop_first() {
+        let record = keys[key];
+        out.push(record);
+        for d in &record.dependencies {
+            if let Some(n) = dependents.get_mut(d) {
+                *n -= 1;
+                if *n == 0 {
+                    ready.insert(keys.get_key_value(d).map(|(k, _)| *k).unwrap_or(d));
+                }
+            }
+        }
+    }
+    // Records in a (corrupt) cycle still get deleted, in key order.
+    for r in leaving {
+        if !out.iter().any(|o| o.key == r.key) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_desired(
+    resource: &Resource,
+    graph: &Graph,
+    state: &State,
+    observation: Option<&Observation>,
+    provider: &dyn Provider,
+    normalizer: &dyn Normalizer,
+    options: &PlanOptions,
+    violations: &mut Vec<Violation>,
+) -> ResourceChange {
+    let key = &resource.key;
+    let stamped = ownership::stamp(&resource.manifest, &options.stack);
+    let record = state.get(key);
+    let live = observation.and_then(|o| o.live.as_ref());
+    let sensitivity = Sensitivity::with_paths(provider.sensitive_fields(key));
+    let mut reason = None;
+    let mut drifted = false;
+
+    if let Some(why) = options.policy.check(key) {
+        violations.push(Violation {
+            key: key.clone(),
+            guard: Guard::Policy,
+            message: why,
+        });
+    }
+
+    let (action, mut changes) = match live {
+        None => {
+            if record.is_some_and(|r| r.status == ResourceStatus::Applied) {
+                reason = Some(ActionReason::CreateBecauseDeletedOutside);
+                drifted = true;
+            }
+            (Action::Create, Vec::new())
+        }
+        Some(live) => {
+            if record.is_none() {
+                match ownership::manager_of(live, &options.stack) {
+                    Manager::ThisStack => {}
+                    other => {
+                        let adopt =
+                            options.adopt || resource.annotation(ANNOTATION_ADOPT) == Some("true");
+                        if adopt {
+                            reason = Some(ActionReason::Adopt);
+                        } else {
+                            violations.push(Violation {
+                                key: key.clone(),
+                                guard: Guard::Ownership,
+                                message: format!(
+                                    "{key} already exists and is managed by {other}; Strata will not touch it unless adopted (--adopt or annotation {ANNOTATION_ADOPT}: \"true\")"
+                                ),
+                            });
+                        }
+                    }
+                }
+            } else if record.is_some_and(|r| r.status == ResourceStatus::Creating) {
+                reason = Some(ActionReason::AdoptInterruptedCreate);
+            }
+            let (d, l) = normalizer.normalize(&stamped, live);
+            let mut changes = fields::desired_vs_live(&d, &l);
+            if let Some(record) = record {
+                let digested_desired = sensitivity.digest(key, &d);
+                changes.extend(fields::removed_fields(
+                    &record.last_applied,
+                    &digested_desired,
+                    &l,
+                ));
+                let digested_live = sensitivity.digest(key, &l);
+                drifted = !fields::desired_vs_live(&record.last_applied, &digested_live).is_empty();
+            }
+            let replace_fields = provider.replace_fields(key);
+            let mut forces = false;
+            for c in &mut changes {
+                if replace_fields.iter().any(|f| path_within(&c.path, f)) {
+                    c.forces_replacement = true;
+                    forces = true;
+                }
+            }
+            let action = if forces {
+                reason = Some(ActionReason::ReplaceBecauseCannotUpdate);
+                if resource.annotation(ANNOTATION_CREATE_BEFORE_DESTROY) == Some("true") {
+                    Action::CreateThenDelete
+                } else {
+                    Action::DeleteThenCreate
+                }
+            } else if changes.is_empty() {
+                Action::NoOp
+            } else {
+                Action::Update
+            };
+            (action, changes)
+        }
+    };
+
+    let protected = resource.is_protected() || record.is_some_and(|r| r.protect);
+    if protected && action.destroys() {
+        violations.push(Violation {
+            key: key.clone(),
+            guard: Guard::Protected,
+            message: format!(
+                "{key} is protected (strata.dev/protect) and must be replaced because {} changed; refusing",
+                changes
+                    .iter()
+                    .filter(|c| c.forces_replacement)
+                    .map(|c| c.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+
+    for c in &mut changes {
+        redact_change(&sensitivity, key, c);
+    }
+    let replace_paths = changes
+        .iter()
+        .filter(|c| c.forces_replacement)
+        .map(|c| c.path.clone())
+        .collect();
+    let blast_radius = if action.destroys() {
+        graph.dependents(key)
+    } else {
+        Vec::new()
+    };
+    ResourceChange {
+        key: key.clone(),
+        api_version: resource.api_version().to_owned(),
+        provider: provider.name().to_owned(),
+        action,
+        reason,
+        fields: changes,
+        replace_paths,
+        blast_radius,
+        dependencies: graph.dependencies(key),
+        before: live.map(|l| sensitivity.redact(key, l)),
+        after: Some(sensitivity.redact(key, &stamped)),
+        resource: Some(Resource {
+            key: key.clone(),
+            manifest: stamped,
+            source: resource.source.clone(),
+        }),
+        live: live.cloned(),
+        drifted,
+    }
+}
+
+fn redact_change(sensitivity: &Sensitivity, key: &ResourceKey, change: &mut FieldChange) {
+    let segments: Vec<&str> = change
+        .path
+        .split(['.', '[', ']'])
+        .filter(|s| !s.is_empty())
+        .collect();
+    if sensitivity.is_sensitive(key, &segments) {
+        let hide = |v: &mut Option<Value>| {
+            if v.is_some() {
+                *v = Some(Value::String(REDACTED.to_owned()));
+            }
+        };
+        hide(&mut change.before);
+        hide(&mut change.after);
+    } else {
+        for v in [&mut change.before, &mut change.after]
+            .into_iter()
+            .flatten()
+        {
+            *v = sensitivity.redact_at(key, &segments, v);
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Field-level comparison of a desired object with a live one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One field that differs between desired and live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Dotted path (`spec.forProvider.region`, `spec.ports[0].port`).
+    pub path: String,
+    /// The live value (`None` when absent).
+    pub before: Option<Value>,
+    /// The desired value (`None` when the field is removed).
+    pub after: Option<Value>,
+    /// Whether changing this field forces replacement.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replacement: bool,
+}
+
+/// Fields set in `desired` whose live value differs (fields only in `live` are not changes:
+/// the server and other managers own them).
+pub fn desired_vs_live(desired: &Value, live: &Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    walk_desired(desired, Some(live), &mut path, &mut out, true);
+    out
+}
+
+/// Fields present in `last_applied` but no longer in `desired`, that still exist in `live`:
+/// removing them from Git is a change to apply.
+pub fn removed_fields(last_applied: &Value, desired: &Value, live: &Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    walk_removed(
+        last_applied,
+        Some(desired),
+        Some(live),
+        &mut path,
+        &mut out,
+        true,
+    );
+    out
+}
+
+fn push_segment(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+}
+
+fn walk_desired(
+    desired: &Value,
+    live: Option<&Value>,
+    path: &mut String,
+    out: &mut Vec<FieldChange>,
+    top: bool,
+) {
+    match (desired, live) {
+        (Value::Object(d), Some(Value::Object(l))) => {
+            for (k, v) in d {
+                if top && k == "status" {
+                    continue;
+                }
+                let len = path.len();
+                push_segment(path, k);
+                walk_desired(v, l.get(k), path, out, false);
+                path.truncate(len);
+            }
+        }
+        (d, Some(l)) if values_equal(d, l) => {}
+        (Value::Null, None) => {}
+        (d, l) => out.push(FieldChange {
+            path: path.clone(),
+            before: l.cloned(),
+            after: Some(d.clone()),
+            forces_replacement: false,
+        }),
+    }
+}
+
+fn walk_removed(
+    last: &Value,
+    desired: Option<&Value>,
+    live: Option<&Value>,
+    path: &mut String,
+    out: &mut Vec<FieldChange>,
+    top: bool,
+) {
+    let Some(live) = live else {
+        return;
+    };
+    match (last, desired) {
+        (Value::Object(last_map), Some(Value::Object(d))) => {
+            for (k, v) in last_map {
+                if top && k == "status" {
+                    continue;
+                }
+                let len = path.len();
+                push_segment(path, k);
+                walk_removed(v, d.get(k), live.get(k), path, out, false);
+                path.truncate(len);
+            }
+        }
+        (_, Some(_)) => {}
+        (_, None) => out.push(FieldChange {
+            path: path.clone(),
+            before: Some(live.clone()),
+            after: None,
+            forces_replacement: false,
+        }),
+    }
+}
+
+/// JSON equality where numbers compare by value (`4` equals `4.0`).
+pub fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || matches!((x.as_f64(), y.as_f64()), (Some(p), Some(q)) if p == q)
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether `path` is `prefix` or lies below it.
+pub fn path_within(path: &str, prefix: &str) -> bool {
+    path == prefix
+        || (path.starts_with(prefix)
+            && matches!(path.as_bytes().get(prefix.len()), Some(b'.' | b'[')))
+}
+
+/// Every leaf of `value` as `(path, value)` pairs, for showing a whole object being created or
+/// destroyed.
+pub fn leaves(value: &Value) -> Vec<(String, Value)> {
+    fn walk(v: &Value, path: &mut String, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, child) in m {
+                    let len = path.len();
+                    push_segment(path, k);
+                    walk(child, path, out);
+                    path.truncate(len);
+                }
+            }
+            other => out.push((path.clone(), other.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut String::new(), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_desired_fields_count() {
+        let d = json!({"spec": {"a": 1, "b": {"c": "x"}}});
+        let l = json!({"spec": {"a": 1.0, "b": {"c": "y"}, "extra": true}, "status": {}});
+        let changes = desired_vs_live(&d, &l);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].path, "spec.b.c");
+        assert_eq!(changes[0].before, Some(json!("y")));
+    }
+
+    #[test]
+    fn removed_fields_are_found_three_way() {
+        let last = json!({"spec": {"a": 1, "gone": 2}});
+        let d = json!({"spec": {"a": 1}});
+        let l = json!({"spec": {"a": 1, "gone": 2}});
+        let r = removed_fields(&last, &d, &l);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].path, "spec.gone");
+        assert_eq!(r[0].after, None);
+    }
+
+    #[test]
+    fn path_prefixes() {
+        assert!(path_within(
+            "spec.selector.matchLabels.app",
+            "spec.selector"
+        ));
+        assert!(!path_within("spec.selectorX", "spec.selector"));
+        assert!(path_within("spec.selector", "spec.selector"));
+    }
+}

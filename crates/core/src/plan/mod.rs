@@ -1,0 +1,208 @@
+//! Plans: what applying the desired set would do, resource by resource.
+//!
+//! [`observe_all`] asks each resource's provider for the live object (concurrently, bounded);
+//! [`compute_plan`] is then a pure function of the desired set, its graph, the state and those
+//! observations. Each resource gets one [`Action`] with field-level changes, the reason for a
+//! replacement, its blast radius and its provider. Guards (protection, ownership, policy) are
+//! checked here, before anything is applied: a plan with [`Violation`]s cannot be applied.
+
+mod compute;
+pub mod fields;
+mod render;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{Resource, ResourceKey};
+
+pub use compute::{Observations, PlanOptions, compute_plan, observe_all};
+pub use fields::FieldChange;
+pub use render::{render_human, to_json};
+
+/// What will happen to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Nothing to do.
+    NoOp,
+    /// Create a new object.
+    Create,
+    /// Change the object in place.
+    Update,
+    /// Replace: delete the old object, then create the new one.
+    DeleteThenCreate,
+    /// Replace: create the new object, then delete the old one.
+    CreateThenDelete,
+    /// Delete the object.
+    Delete,
+}
+
+impl Action {
+    /// The `change.actions` list of the JSON form (Terraform's vocabulary).
+    pub fn json_actions(self) -> &'static [&'static str] {
+        match self {
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Update => &["update"],
+            Action::DeleteThenCreate => &["delete", "create"],
+            Action::CreateThenDelete => &["create", "delete"],
+            Action::Delete => &["delete"],
+        }
+    }
+
+    /// Whether this is one of the two replace actions.
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+
+    /// Whether the old object is destroyed (delete or replace).
+    pub fn destroys(self) -> bool {
+        self.is_replace() || self == Action::Delete
+    }
+}
+
+/// Why an action was chosen, where it needs explaining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionReason {
+    /// A replace-forcing field changed.
+    ReplaceBecauseCannotUpdate,
+    /// The resource left the desired set.
+    DeleteBecauseNoResourceConfig,
+    /// A destroy was asked for.
+    DeleteBecauseDestroy,
+    /// The state has it but the live object is gone: it is created again.
+    CreateBecauseDeletedOutside,
+    /// A create was interrupted before its result was recorded; the object exists and is taken
+    /// over rather than created twice.
+    AdoptInterruptedCreate,
+    /// An existing live object is adopted on request.
+    Adopt,
+}
+
+/// The planned change of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    /// The resource.
+    pub key: ResourceKey,
+    /// Its apiVersion.
+    pub api_version: String,
+    /// The provider that will carry the change out.
+    pub provider: String,
+    /// What will happen.
+    pub action: Action,
+    /// Why, where it needs explaining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ActionReason>,
+    /// Field-level changes (values of sensitive fields redacted).
+    pub fields: Vec<FieldChange>,
+    /// Fields that force the replacement.
+    pub replace_paths: Vec<String>,
+    /// Resources depending on this one, directly or not, when it is replaced or deleted.
+    pub blast_radius: Vec<ResourceKey>,
+    /// What this resource depends on (creation order; reversed for deletion).
+    pub dependencies: Vec<ResourceKey>,
+    /// The live (or last-applied) object, redacted; `None` for a create.
+    pub before: Option<Value>,
+    /// The object to apply, redacted; `None` for a delete.
+    pub after: Option<Value>,
+    /// The full desired resource to apply (or, for a delete, the last-applied one). Never
+    /// serialised: it may hold secrets.
+    #[serde(skip)]
+    pub resource: Option<Resource>,
+    /// The live object as observed, unredacted. Never serialised.
+    #[serde(skip)]
+    pub live: Option<Value>,
+    /// Whether the object was changed outside Strata since the last apply.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drifted: bool,
+}
+
+/// Something that forbids applying the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The resource concerned.
+    pub key: ResourceKey,
+    /// Which guard refused.
+    pub guard: Guard,
+    /// A sentence saying what is wrong and how to proceed.
+    pub message: String,
+}
+
+/// The guards checked before apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Guard {
+    /// A protected resource would be deleted or replaced.
+    Protected,
+    /// The live object is managed by someone else.
+    Ownership,
+    /// The policy does not allow this kind or namespace.
+    Policy,
+    /// No provider serves the resource.
+    Routing,
+}
+
+/// Counts of planned actions, as in Terraform's summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Creates, plus the create half of replaces.
+    pub add: usize,
+    /// In-place updates.
+    pub change: usize,
+    /// Deletes, plus the delete half of replaces.
+    pub destroy: usize,
+    /// Replaces (counted in both `add` and `destroy`).
+    pub replace: usize,
+    /// Unchanged.
+    pub unchanged: usize,
+}
+
+/// A plan for a whole stack.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The stack's name (used in ownership labels).
+    pub stack: String,
+    /// One change per resource: desired resources in dependency order, then deletions.
+    pub changes: Vec<ResourceChange>,
+    /// Guard violations; a plan with any cannot be applied.
+    pub violations: Vec<Violation>,
+}
+
+impl Plan {
+    /// Counts of actions.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::NoOp => s.unchanged += 1,
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Delete => s.destroy += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => {
+                    s.add += 1;
+                    s.destroy += 1;
+                    s.replace += 1;
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether anything would change.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    /// Whether the plan may be applied (no guard refused it).
+    pub fn is_applyable(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// Changes by resource key.
+    pub fn by_key(&self) -> BTreeMap<&ResourceKey, &ResourceChange> {
+        self.changes.iter().map(|c| (&c.key, c)).collect()
+    }
+}

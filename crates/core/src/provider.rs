@@ -1,0 +1,217 @@
+//! The provider contract and the registry that routes each resource to one provider.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{Resource, ResourceKey};
+
+/// Whether an error may go away if the operation is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorClass {
+    /// Throttling, 5xx, timeouts: try again with backoff.
+    Retryable,
+    /// Validation errors and the like: trying again will not help.
+    Final,
+}
+
+/// An error reported by a provider.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// Retryable or final.
+    pub class: ErrorClass,
+    /// The provider's message (never containing secret values).
+    pub message: String,
+}
+
+impl ProviderError {
+    /// A retryable error.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            class: ErrorClass::Retryable,
+            message: message.into(),
+        }
+    }
+
+    /// A final error.
+    pub fn final_error(message: impl Into<String>) -> Self {
+        Self {
+            class: ErrorClass::Final,
+            message: message.into(),
+        }
+    }
+
+    /// Whether trying again may help.
+    pub fn is_retryable(&self) -> bool {
+        self.class == ErrorClass::Retryable
+    }
+}
+
+/// Sensitive connection details (endpoint, port, username, password …), never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ConnectionDetails(pub BTreeMap<String, Vec<u8>>);
+
+impl std::fmt::Debug for ConnectionDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, crate::sensitive::REDACTED)))
+            .finish()
+    }
+}
+
+/// What a provider saw when it looked for a resource.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observation {
+    /// The live object, or `None` when it does not exist.
+    pub live: Option<Value>,
+    /// Connection details, when the resource has any.
+    pub connection: ConnectionDetails,
+}
+
+impl Observation {
+    /// An observation of a resource that does not exist.
+    pub fn absent() -> Self {
+        Self::default()
+    }
+
+    /// An observation of an existing live object.
+    pub fn present(live: Value) -> Self {
+        Self {
+            live: Some(live),
+            connection: ConnectionDetails::default(),
+        }
+    }
+}
+
+/// The outcome of a create or update.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    /// The live object after the change.
+    pub live: Value,
+    /// Non-sensitive outputs to keep in state (ids, ARNs, endpoints).
+    pub outputs: Value,
+    /// Connection details, returned to the caller and never stored in plaintext.
+    pub connection: ConnectionDetails,
+}
+
+/// Health of a live object, as providers and adapters report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Health {
+    /// Ready for use.
+    Healthy,
+    /// Still converging.
+    Progressing,
+    /// Failed or degraded.
+    Degraded,
+    /// Health cannot be told.
+    Unknown,
+}
+
+/// A backend that can observe and change resources of some kinds.
+///
+/// Modeled on Crossplane's external client (observe / create / update / delete) and Terraform's
+/// provider protocol (plan-time replace-forcing fields).
+#[async_trait]
+pub trait Provider: Send + Sync + std::fmt::Debug {
+    /// A short name shown in plans (`sandbox`, `aws`, `kubernetes`).
+    fn name(&self) -> &str;
+
+    /// Whether this provider serves resources of `apiVersion`/`kind`.
+    fn serves(&self, api_version: &str, kind: &str) -> bool;
+
+    /// Looks up the live object for `desired` (or for a resource about to be deleted).
+    async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError>;
+
+    /// Creates the resource.
+    async fn create(&self, desired: &Resource) -> Result<Applied, ProviderError>;
+
+    /// Brings an existing resource up to date with `desired`.
+    async fn update(&self, desired: &Resource, live: &Value) -> Result<Applied, ProviderError>;
+
+    /// Deletes the resource. Deleting something already gone succeeds.
+    async fn delete(&self, resource: &Resource) -> Result<(), ProviderError>;
+
+    /// Dotted field paths whose change forces replacement (delete and create).
+    fn replace_fields(&self, _key: &ResourceKey) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Dotted field paths, beyond the built-in rules, whose values are sensitive.
+    fn sensitive_fields(&self, _key: &ResourceKey) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Health of a live object.
+    fn health(&self, _live: &Value) -> Health {
+        Health::Healthy
+    }
+}
+
+/// No enabled provider serves a resource and the sandbox fallback is off.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no provider serves {api_version} {kind} ({address}); enable one, or drop --no-sandbox")]
+pub struct RoutingError {
+    /// The unserved resource's address.
+    pub address: String,
+    /// Its apiVersion.
+    pub api_version: String,
+    /// Its kind.
+    pub kind: String,
+}
+
+/// Routes each resource to exactly one provider: the first enabled provider serving its kind,
+/// else the fallback (the sandbox) when one is set.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderRegistry {
+    providers: Vec<Arc<dyn Provider>>,
+    fallback: Option<Arc<dyn Provider>>,
+}
+
+impl ProviderRegistry {
+    /// An empty registry: nothing is served.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an enabled provider; earlier providers win.
+    pub fn with_provider(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// Sets the provider for everything no enabled provider serves.
+    pub fn with_fallback(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.fallback = Some(provider);
+        self
+    }
+
+    /// The provider for `resource`.
+    pub fn route(&self, resource: &Resource) -> Result<Arc<dyn Provider>, RoutingError> {
+        let api_version = resource.api_version();
+        let kind = resource.key.kind.as_str();
+        self.providers
+            .iter()
+            .find(|p| p.serves(api_version, kind))
+            .or(self.fallback.as_ref())
+            .cloned()
+            .ok_or_else(|| RoutingError {
+                address: resource.key.to_string(),
+                api_version: api_version.to_owned(),
+                kind: kind.to_owned(),
+            })
+    }
+
+    /// The provider called `name`, enabled or fallback.
+    pub fn by_name(&self, name: &str) -> Option<Arc<dyn Provider>> {
+        self.providers
+            .iter()
+            .chain(self.fallback.iter())
+            .find(|p| p.name() == name)
+            .cloned()
+    }
+}

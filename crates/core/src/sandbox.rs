@@ -1,0 +1,208 @@
+//! The local sandbox provider: serves every kind by keeping live objects as JSON files.
+//!
+//! Like Crossplane's provider-nop, it accepts any resource, reports it Ready and fills
+//! `status.atProvider` from `spec.forProvider`. Its "world" lives in its own directory
+//! (`<stack>/.strata/sandbox/` by default), apart from the state, so editing a file there is
+//! drift that the next plan shows. It mirrors the replace rules of the real providers for the
+//! kinds it knows (an RDS instance's engine, a Deployment's selector…), so plans made against the
+//! sandbox show the replacements a real apply would make.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use crate::model::{Resource, ResourceKey};
+use crate::provider::{Applied, Health, Observation, Provider, ProviderError};
+use crate::state::local::write_atomically;
+
+/// The sandbox provider.
+#[derive(Debug, Clone)]
+pub struct SandboxProvider {
+    world: PathBuf,
+}
+
+impl SandboxProvider {
+    /// A sandbox whose world is the directory `world`.
+    pub fn new(world: impl Into<PathBuf>) -> Self {
+        Self {
+            world: world.into(),
+        }
+    }
+
+    /// The world directory.
+    pub fn world(&self) -> &Path {
+        &self.world
+    }
+
+    /// The file holding the live object of `key`.
+    pub fn object_path(&self, key: &ResourceKey) -> PathBuf {
+        let group = if key.group.is_empty() {
+            "core"
+        } else {
+            &key.group
+        };
+        self.world
+            .join(sanitize(group))
+            .join(sanitize(&key.kind))
+            .join(sanitize(key.namespace.as_deref().unwrap_or("_cluster")))
+            .join(format!("{}.json", sanitize(&key.name)))
+    }
+
+    fn read(&self, key: &ResourceKey) -> Result<Option<Value>, ProviderError> {
+        let path = self.object_path(key);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                ProviderError::final_error(format!(
+                    "sandbox object {} is not valid JSON: {e}",
+                    path.display()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ProviderError::retryable(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    fn write(&self, resource: &Resource) -> Result<Applied, ProviderError> {
+        let live = live_object(&resource.manifest);
+        let path = self.object_path(&resource.key);
+        let bytes = serde_json::to_vec_pretty(&live)
+            .map_err(|e| ProviderError::final_error(e.to_string()))?;
+        write_atomically(&path, &bytes)
+            .map_err(|e| ProviderError::retryable(format!("{}: {e}", path.display())))?;
+        let outputs = json!({ "id": resource.key.name });
+        Ok(Applied {
+            live,
+            outputs,
+            ..Applied::default()
+        })
+    }
+}
+
+/// Keeps path segments inside the world directory.
+fn sanitize(segment: &str) -> String {
+    segment
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | '\0' => '_',
+            c => c,
+        })
+        .collect::<String>()
+        .replace("..", "__")
+}
+
+/// The live object the sandbox keeps for a desired manifest: the manifest plus a status that
+/// says Ready and echoes `spec.forProvider` as `status.atProvider`.
+fn live_object(manifest: &Value) -> Value {
+    let mut live = manifest.clone();
+    if let Some(object) = live.as_object_mut() {
+        let mut status = serde_json::Map::new();
+        if let Some(for_provider) = manifest.get("spec").and_then(|s| s.get("forProvider")) {
+            status.insert("atProvider".to_owned(), for_provider.clone());
+        }
+        status.insert(
+            "conditions".to_owned(),
+            json!([
+                {"type": "Ready", "status": "True", "reason": "Available"},
+                {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"}
+            ]),
+        );
+        object.insert("status".to_owned(), Value::Object(status));
+    }
+    live
+}
+
+/// Fields whose change forces replacement, for the kinds whose real providers say so.
+fn replace_fields_for(key: &ResourceKey) -> &'static [&'static str] {
+    match (key.group.as_str(), key.kind.as_str()) {
+        ("rds.aws.upbound.io", "Instance") => &[
+            "spec.forProvider.engine",
+            "spec.forProvider.storageEncrypted",
+            "spec.forProvider.kmsKeyId",
+            "spec.forProvider.dbName",
+        ],
+        ("s3.aws.upbound.io", "Bucket") => &["spec.forProvider.region"],
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => &["spec.selector"],
+        ("batch", "Job") => &["spec.selector", "spec.template"],
+        ("", "Service") => &["spec.clusterIP"],
+        _ => &[],
+    }
+}
+
+#[async_trait]
+impl Provider for SandboxProvider {
+    fn name(&self) -> &str {
+        "sandbox"
+    }
+
+    fn serves(&self, _api_version: &str, _kind: &str) -> bool {
+        true
+    }
+
+    async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
+        Ok(match self.read(&desired.key)? {
+            Some(live) => Observation::present(live),
+            None => Observation::absent(),
+        })
+    }
+
+    async fn create(&self, desired: &Resource) -> Result<Applied, ProviderError> {
+        self.write(desired)
+    }
+
+    async fn update(&self, desired: &Resource, _live: &Value) -> Result<Applied, ProviderError> {
+        self.write(desired)
+    }
+
+    async fn delete(&self, resource: &Resource) -> Result<(), ProviderError> {
+        let path = self.object_path(&resource.key);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ProviderError::retryable(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    fn replace_fields(&self, key: &ResourceKey) -> Vec<String> {
+        replace_fields_for(key)
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    }
+
+    fn health(&self, _live: &Value) -> Health {
+        Health::Healthy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn create_observe_delete_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = SandboxProvider::new(dir.path());
+        let r = Resource::from_manifest(json!({
+            "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket",
+            "metadata": {"name": "logs"}, "spec": {"forProvider": {"region": "eu-west-1"}}
+        }))
+        .unwrap();
+        assert!(sandbox.observe(&r).await.unwrap().live.is_none());
+        sandbox.create(&r).await.unwrap();
+        let live = sandbox.observe(&r).await.unwrap().live.unwrap();
+        assert_eq!(live["status"]["atProvider"]["region"], "eu-west-1");
+        assert_eq!(live["status"]["conditions"][0]["status"], "True");
+        sandbox.delete(&r).await.unwrap();
+        assert!(sandbox.observe(&r).await.unwrap().live.is_none());
+        sandbox.delete(&r).await.unwrap();
+    }
+
+    #[test]
+    fn names_cannot_escape_the_world() {
+        let sandbox = SandboxProvider::new("/w");
+        let key = ResourceKey::new("", "ConfigMap", Some("../.."), "../x");
+        assert!(sandbox.object_path(&key).starts_with("/w/core/ConfigMap"));
+        assert!(!sandbox.object_path(&key).to_string_lossy().contains(".."));
+    }
+}

@@ -1,0 +1,266 @@
+//! State: what Strata last applied, per resource, and the stores that keep it safely.
+//!
+//! A [`State`] carries a `lineage` (a UUID fixed when the state is first written) and a
+//! `serial` (bumped on every write). Stores save with compare-and-swap: a write succeeds only
+//! when the stored state still has the serial and lineage the writer read, so two writers can
+//! never silently overwrite each other. Locks ([`LockInfo`]) serialise whole operations.
+
+pub(crate) mod local;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::ResourceKey;
+
+pub use local::LocalStateStore;
+
+/// The current state format version.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// Everything Strata remembers about a stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Format version ([`STATE_FORMAT_VERSION`]).
+    pub version: u32,
+    /// Bumped on every write; a save must name the serial it read.
+    pub serial: u64,
+    /// Identity of this state's history; never changes after the first write.
+    pub lineage: String,
+    /// Per-resource records, keyed by the resource's address.
+    pub resources: BTreeMap<String, ResourceState>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl State {
+    /// An empty state with a fresh lineage and serial 0 (never saved).
+    pub fn new() -> Self {
+        Self {
+            version: STATE_FORMAT_VERSION,
+            serial: 0,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            resources: BTreeMap::new(),
+        }
+    }
+
+    /// The record of `key`, if any.
+    pub fn get(&self, key: &ResourceKey) -> Option<&ResourceState> {
+        self.resources.get(&key.address())
+    }
+
+    /// Inserts or replaces the record of its key.
+    pub fn put(&mut self, record: ResourceState) {
+        self.resources.insert(record.key.address(), record);
+    }
+
+    /// Removes the record of `key`.
+    pub fn remove(&mut self, key: &ResourceKey) -> Option<ResourceState> {
+        self.resources.remove(&key.address())
+    }
+}
+
+/// Where a resource is in its life, as far as Strata knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceStatus {
+    /// Applied successfully.
+    Applied,
+    /// A create was about to be sent; the object may exist even though the create's result was
+    /// never recorded (a crash). The next plan observes it and adopts it instead of creating a
+    /// duplicate.
+    Creating,
+}
+
+/// What Strata remembers about one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    /// The resource's identity.
+    pub key: ResourceKey,
+    /// Its apiVersion when last applied.
+    pub api_version: String,
+    /// The provider that manages it.
+    pub provider: String,
+    /// Applied, or a create in flight.
+    pub status: ResourceStatus,
+    /// The desired manifest last applied, with sensitive values replaced by digests.
+    pub last_applied: Value,
+    /// What it depended on when applied (drives delete order once it leaves the desired set).
+    #[serde(default)]
+    pub dependencies: Vec<ResourceKey>,
+    /// Non-sensitive outputs (ids, ARNs, endpoints).
+    #[serde(default)]
+    pub outputs: Value,
+    /// Protected from delete and replace; kept even if the annotation is removed with the
+    /// resource.
+    #[serde(default)]
+    pub protect: bool,
+}
+
+/// Who holds a lock and why (Terraform's lock info, same JSON keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Unique lock id.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// The operation holding it (`plan`, `apply`, `destroy`, `state-lock`…).
+    #[serde(rename = "Operation")]
+    pub operation: String,
+    /// Free text.
+    #[serde(rename = "Info", default)]
+    pub info: String,
+    /// `user@host`.
+    #[serde(rename = "Who")]
+    pub who: String,
+    /// Strata version.
+    #[serde(rename = "Version")]
+    pub version: String,
+    /// When it was taken (RFC 3339, UTC).
+    #[serde(rename = "Created")]
+    pub created: String,
+    /// The state it locks.
+    #[serde(rename = "Path", default)]
+    pub path: String,
+}
+
+impl LockInfo {
+    /// A new lock for `operation`, with a fresh id, the current user and time.
+    pub fn new(operation: impl Into<String>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.into(),
+            info: String::new(),
+            who: current_user_and_host(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            path: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ID: {}, operation: {}, who: {}, created: {}",
+            self.id, self.operation, self.who, self.created
+        )
+    }
+}
+
+fn current_user_and_host() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{user}@{host}")
+}
+
+/// Errors from a state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("state {location}: {message}")]
+    Io {
+        /// The file or object.
+        location: String,
+        /// What failed.
+        message: String,
+    },
+    /// The stored state cannot be read.
+    #[error("state {location} is corrupt: {message}")]
+    Corrupt {
+        /// The file or object.
+        location: String,
+        /// Why it cannot be read.
+        message: String,
+    },
+    /// Someone else saved since this state was read.
+    #[error(
+        "state {location} changed since it was read (read serial {expected}, now {found}); re-run to plan against the new state"
+    )]
+    StaleSerial {
+        /// The file or object.
+        location: String,
+        /// The serial the writer read.
+        expected: u64,
+        /// The serial found.
+        found: u64,
+    },
+    /// The stored state belongs to another history.
+    #[error(
+        "state {location} has lineage {found}, not {expected}: refusing to overwrite an unrelated state"
+    )]
+    ForeignLineage {
+        /// The file or object.
+        location: String,
+        /// The writer's lineage.
+        expected: String,
+        /// The stored lineage.
+        found: String,
+    },
+    /// The state is locked by someone else.
+    #[error("state {location} is locked ({holder})")]
+    Locked {
+        /// The file or object.
+        location: String,
+        /// The current holder.
+        holder: Box<LockInfo>,
+    },
+    /// Unlock was asked with an id that does not hold the lock.
+    #[error("state {location} is locked by {held}, not {given}")]
+    LockIdMismatch {
+        /// The file or object.
+        location: String,
+        /// The id holding the lock.
+        held: String,
+        /// The id given.
+        given: String,
+    },
+    /// Unlock was asked but no lock is held.
+    #[error("state {location} is not locked")]
+    NotLocked {
+        /// The file or object.
+        location: String,
+    },
+}
+
+/// Storage for a stack's state, with compare-and-swap saves and operation locks.
+#[async_trait]
+pub trait StateStore: Send + Sync + std::fmt::Debug {
+    /// A human-readable location (a path or `s3://bucket/key`).
+    fn location(&self) -> String;
+
+    /// Loads the stored state, `None` when there is none yet.
+    async fn load(&self) -> Result<Option<State>, StateError>;
+
+    /// Saves `state` if the stored state still has `state.serial` and `state.lineage` (or
+    /// nothing is stored and `state.serial` is 0). On success `state.serial` is bumped to the
+    /// serial written.
+    async fn save(&self, state: &mut State) -> Result<(), StateError>;
+
+    /// Takes the operation lock, failing with [`StateError::Locked`] if it is held.
+    async fn lock(&self, info: &LockInfo) -> Result<(), StateError>;
+
+    /// Releases the lock held under `id`.
+    async fn unlock(&self, id: &str) -> Result<(), StateError>;
+
+    /// Releases the lock whatever its holder, given the holder's id (for crashed holders).
+    async fn force_unlock(&self, id: &str) -> Result<(), StateError> {
+        self.unlock(id).await
+    }
+
+    /// The current lock holder, if any.
+    async fn lock_info(&self) -> Result<Option<LockInfo>, StateError>;
+}

@@ -1,0 +1,1 @@
+//! Strata drift (work in progress).

@@ -1,0 +1,1 @@
+//! Strata Kubernetes adapter (work in progress).
