@@ -1,0 +1,270 @@
+//! The git generators: directories (Go `path.Match` with excludes) and files (doublestar globs,
+//! JSON/YAML contents as params), reading a [`TreeReader`](crate::appset::TreeReader).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use crate::appset::context::GeneratorContext;
+use crate::appset::error::AppSetError;
+use crate::appset::glob::{doublestar_match, path_match};
+use crate::appset::params::{ParamSet, flatten_to_strings, sanitize_name};
+use crate::appset::render::{RenderMode, append_values};
+
+/// Go's `path.Base`.
+fn go_base(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_string();
+    }
+    let trimmed = p.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return "/".to_string();
+    }
+    trimmed.rsplit('/').next().unwrap_or(trimmed).to_string()
+}
+
+/// Go's `path.Dir` for the relative, clean paths trees hold.
+fn go_dir(p: &str) -> String {
+    match p.rsplit_once('/') {
+        Some(("", _)) => "/".to_string(),
+        Some((d, _)) => d.to_string(),
+        None => ".".to_string(),
+    }
+}
+
+struct Item {
+    path: String,
+    exclude: bool,
+}
+
+fn items(spec: &Value, key: &str) -> Vec<Item> {
+    spec.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|i| Item {
+                    path: i
+                        .get("path")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    exclude: i.get("exclude").and_then(Value::as_bool).unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Params of a `git` generator spec (`directories` or `files`).
+pub fn generate(
+    spec: &Value,
+    ctx: &GeneratorContext,
+    mode: RenderMode,
+) -> Result<Vec<ParamSet>, AppSetError> {
+    let repo = spec
+        .get("repoURL")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let revision = spec
+        .get("revision")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let prefix = spec
+        .get("pathParamPrefix")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let values = spec.get("values");
+    let has = |k: &str| spec.get(k).is_some_and(|v| !v.is_null());
+    if !has("directories") && !has("files") {
+        return Err(AppSetError::invalid(
+            "git generator needs directories or files",
+        ));
+    }
+    let tree = ctx
+        .trees
+        .resolve(repo, revision)
+        .map_err(AppSetError::Source)?;
+    if has("directories") {
+        let requested = items(spec, "directories");
+        let mut out = Vec::new();
+        for dir in tree.list_dirs() {
+            let mut include = false;
+            let mut exclude = false;
+            for it in &requested {
+                // A malformed pattern is skipped, as ArgoCD logs and continues.
+                if path_match(&it.path, &dir).unwrap_or(false) {
+                    if it.exclude {
+                        exclude = true;
+                    } else {
+                        include = true;
+                    }
+                }
+            }
+            if include && !exclude {
+                let mut p = dir_params(&dir, prefix, mode);
+                append_values(values, &mut p, mode)?;
+                out.push(p);
+            }
+        }
+        return Ok(out);
+    }
+    let requested = items(spec, "files");
+    let all = tree.list_files();
+    let mut chosen = BTreeSet::new();
+    for it in requested.iter().filter(|i| !i.exclude) {
+        for f in &all {
+            if doublestar_match(&it.path, f).map_err(|_| {
+                AppSetError::invalid(format!("syntax error in pattern {:?}", it.path))
+            })? {
+                chosen.insert(f.clone());
+            }
+        }
+    }
+    for it in requested.iter().filter(|i| i.exclude) {
+        chosen.retain(|f| !doublestar_match(&it.path, f).unwrap_or(false));
+    }
+    let mut out = Vec::new();
+    for file in chosen {
+        let content = tree
+            .read(&file)
+            .ok_or_else(|| AppSetError::Source(format!("unable to read file '{file}'")))?;
+        let objects = parse_file(&content)
+            .map_err(|e| AppSetError::Source(format!("unable to process file '{file}': {e}")))?;
+        for obj in objects {
+            let mut p = file_params(&file, obj, prefix, mode);
+            append_values(values, &mut p, mode)?;
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a file as one YAML/JSON object (an empty file is `{}`) or an array of objects.
+fn parse_file(content: &[u8]) -> Result<Vec<Map<String, Value>>, String> {
+    let text = std::str::from_utf8(content).map_err(|e| format!("unable to parse file: {e}"))?;
+    if text.trim().is_empty() {
+        return Ok(vec![Map::new()]);
+    }
+    let v: Value =
+        serde_saphyr::from_str(text).map_err(|e| format!("unable to parse file: {e}"))?;
+    match v {
+        Value::Null => Ok(vec![Map::new()]),
+        Value::Object(m) => Ok(vec![m]),
+        Value::Array(a) => a
+            .into_iter()
+            .map(|e| match e {
+                Value::Object(m) => Ok(m),
+                other => Err(format!(
+                    "unable to parse file: array element {other} is not an object"
+                )),
+            })
+            .collect(),
+        other => Err(format!(
+            "unable to parse file: {other} is not an object or an array"
+        )),
+    }
+}
+
+fn segments(path: &str) -> Value {
+    Value::Array(
+        path.split('/')
+            .map(|s| Value::String(s.to_string()))
+            .collect(),
+    )
+}
+
+fn flat_segments(p: &mut ParamSet, name: &str, path: &str) {
+    for (i, seg) in path.split('/').enumerate() {
+        if !seg.is_empty() {
+            p.insert(format!("{name}[{i}]"), seg.into());
+        }
+    }
+}
+
+fn nest(p: &mut ParamSet, prefix: &str, path_map: Map<String, Value>) {
+    if prefix.is_empty() {
+        p.insert("path".into(), Value::Object(path_map));
+    } else {
+        let mut outer = Map::new();
+        outer.insert("path".into(), Value::Object(path_map));
+        p.insert(prefix.to_string(), Value::Object(outer));
+    }
+}
+
+fn dir_params(dir: &str, prefix: &str, mode: RenderMode) -> ParamSet {
+    let mut p = ParamSet::new();
+    let base = go_base(dir);
+    if mode.go_template {
+        let mut m = Map::new();
+        m.insert("path".into(), dir.into());
+        m.insert("basename".into(), base.clone().into());
+        m.insert("basenameNormalized".into(), sanitize_name(&base).into());
+        m.insert("segments".into(), segments(dir));
+        nest(&mut p, prefix, m);
+    } else {
+        let name = if prefix.is_empty() {
+            "path".to_string()
+        } else {
+            format!("{prefix}.path")
+        };
+        p.insert(name.clone(), dir.into());
+        p.insert(format!("{name}.basename"), base.clone().into());
+        p.insert(
+            format!("{name}.basenameNormalized"),
+            sanitize_name(&base).into(),
+        );
+        flat_segments(&mut p, &name, dir);
+    }
+    p
+}
+
+fn file_params(file: &str, obj: Map<String, Value>, prefix: &str, mode: RenderMode) -> ParamSet {
+    let dir = go_dir(file);
+    let base = go_base(&dir);
+    let filename = go_base(file);
+    if mode.go_template {
+        let mut p = obj;
+        let mut m = Map::new();
+        m.insert("path".into(), dir.clone().into());
+        m.insert("basename".into(), base.clone().into());
+        m.insert("filename".into(), filename.clone().into());
+        m.insert("basenameNormalized".into(), sanitize_name(&base).into());
+        m.insert("filenameNormalized".into(), sanitize_name(&filename).into());
+        m.insert("segments".into(), segments(&dir));
+        nest(&mut p, prefix, m);
+        p
+    } else {
+        let mut p = flatten_to_strings(&Value::Object(obj));
+        let name = if prefix.is_empty() {
+            "path".to_string()
+        } else {
+            format!("{prefix}.path")
+        };
+        p.insert(name.clone(), dir.clone().into());
+        p.insert(format!("{name}.basename"), base.clone().into());
+        p.insert(format!("{name}.filename"), filename.clone().into());
+        p.insert(
+            format!("{name}.basenameNormalized"),
+            sanitize_name(&base).into(),
+        );
+        p.insert(
+            format!("{name}.filenameNormalized"),
+            sanitize_name(&filename).into(),
+        );
+        flat_segments(&mut p, &name, &dir);
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_path_helpers() {
+        assert_eq!(go_base("a/b"), "b");
+        assert_eq!(go_base("a"), "a");
+        assert_eq!(go_dir("a/b/c.yaml"), "a/b");
+        assert_eq!(go_dir("c.yaml"), ".");
+    }
+}

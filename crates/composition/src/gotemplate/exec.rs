@@ -1,0 +1,410 @@
+//! Executes a parsed template against JSON data with Go `text/template` semantics.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::MissingKey;
+use super::ast::{Arg, Branch, BranchKind, Cmd, Node, Pipe};
+use super::error::TemplateError;
+use super::format::{go_type_name, go_value};
+use super::funcs;
+
+/// Result of evaluating an operand: `None` is Go's invalid value (a missing map key), which
+/// prints as `<no value>`.
+pub(crate) type Val = Option<Value>;
+
+/// Maximum nesting of `{{template}}` calls, as Go limits recursion.
+const MAX_DEPTH: usize = 100_000;
+
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+/// Execution state of one template run.
+pub(crate) struct Exec<'a> {
+    pub name: &'a str,
+    pub src: &'a str,
+    pub defines: &'a BTreeMap<String, Vec<Node>>,
+    pub missing: MissingKey,
+    vars: Vec<(String, Value)>,
+    depth: usize,
+}
+
+/// Go truthiness: false, 0, nil, and empty strings, lists and maps are false.
+pub(crate) fn truth(v: &Val) -> bool {
+    match v {
+        None => false,
+        Some(v) => match v {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+            Value::String(s) => !s.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(m) => !m.is_empty(),
+        },
+    }
+}
+
+impl<'a> Exec<'a> {
+    /// A fresh execution with `$` bound to `data`.
+    pub(crate) fn new(
+        name: &'a str,
+        src: &'a str,
+        defines: &'a BTreeMap<String, Vec<Node>>,
+        missing: MissingKey,
+        data: &Value,
+    ) -> Self {
+        Exec {
+            name,
+            src,
+            defines,
+            missing,
+            vars: vec![("$".to_string(), data.clone())],
+            depth: 0,
+        }
+    }
+
+    fn err(&self, pos: usize, ctx: &str, msg: impl Into<String>) -> TemplateError {
+        TemplateError::exec(self.name, self.src, pos, ctx, msg)
+    }
+
+    /// Runs `nodes` with dot bound to `dot`, appending output to `out`.
+    pub(crate) fn run(
+        &mut self,
+        nodes: &[Node],
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<(), TemplateError> {
+        self.walk(nodes, dot, out).map(|_| ())
+    }
+
+    fn walk(
+        &mut self,
+        nodes: &[Node],
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<Flow, TemplateError> {
+        for node in nodes {
+            match node {
+                Node::Text(t) => out.push_str(t),
+                Node::Action(pipe) => {
+                    let v = self.pipe(pipe, dot)?;
+                    if pipe.decl.is_empty() {
+                        match v {
+                            None | Some(Value::Null) => out.push_str("<no value>"),
+                            Some(v) => out.push_str(&go_value(&v)),
+                        }
+                    }
+                }
+                Node::Branch(b) => {
+                    let mark = self.vars.len();
+                    let flow = self.branch(b, dot, out);
+                    self.vars.truncate(mark);
+                    match flow? {
+                        Flow::Normal => {}
+                        other => return Ok(other),
+                    }
+                }
+                Node::Break => return Ok(Flow::Break),
+                Node::Continue => return Ok(Flow::Continue),
+                Node::Template { pos, name, pipe } => {
+                    let Some(body) = self.defines.get(name) else {
+                        return Err(self.err(
+                            *pos,
+                            &format!("template {name:?}"),
+                            format!("template {name:?} not defined"),
+                        ));
+                    };
+                    let new_dot = match pipe {
+                        Some(p) => self.pipe(p, dot)?.unwrap_or(Value::Null),
+                        None => Value::Null,
+                    };
+                    self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        return Err(self.err(
+                            *pos,
+                            &format!("template {name:?}"),
+                            "exceeded maximum template depth",
+                        ));
+                    }
+                    let saved =
+                        std::mem::replace(&mut self.vars, vec![("$".to_string(), new_dot.clone())]);
+                    let r = self.walk(body, &new_dot, out);
+                    self.vars = saved;
+                    self.depth -= 1;
+                    r?;
+                }
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn branch(&mut self, b: &Branch, dot: &Value, out: &mut String) -> Result<Flow, TemplateError> {
+        let v = self.pipe(&b.pipe, dot)?;
+        match b.kind {
+            BranchKind::If => {
+                if truth(&v) {
+                    self.walk(&b.body, dot, out)
+                } else if let Some(e) = &b.else_body {
+                    self.walk(e, dot, out)
+                } else {
+                    Ok(Flow::Normal)
+                }
+            }
+            BranchKind::With => {
+                if truth(&v) {
+                    let inner = v.unwrap_or(Value::Null);
+                    self.walk(&b.body, &inner, out)
+                } else if let Some(e) = &b.else_body {
+                    self.walk(e, dot, out)
+                } else {
+                    Ok(Flow::Normal)
+                }
+            }
+            BranchKind::Range => {
+                let items: Vec<(Value, Value)> = match &v {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| (Value::from(i), e.clone()))
+                        .collect(),
+                    Some(Value::Object(m)) => {
+                        let mut keys: Vec<&String> = m.keys().collect();
+                        keys.sort();
+                        keys.into_iter()
+                            .map(|k| (Value::String(k.clone()), m[k.as_str()].clone()))
+                            .collect()
+                    }
+                    Some(Value::Number(n)) if n.as_i64().is_some() => {
+                        (0..n.as_i64().unwrap_or(0).max(0))
+                            .map(|i| (Value::from(i), Value::from(i)))
+                            .collect()
+                    }
+                    Some(other) => {
+                        return Err(self.err(
+                            b.pipe.pos,
+                            &b.pipe.describe(),
+                            format!("range can't iterate over {}", go_value(other)),
+                        ));
+                    }
+                };
+                if items.is_empty() {
+                    if let Some(e) = &b.else_body {
+                        return self.walk(e, dot, out);
+                    }
+                    return Ok(Flow::Normal);
+                }
+                // The pipeline's declared variables were pushed by `pipe`; rebind them per element.
+                let decl_base = self.vars.len() - b.pipe.decl.len().min(self.vars.len());
+                for (k, e) in items {
+                    match b.pipe.decl.len() {
+                        1 => self.vars[decl_base].1 = e.clone(),
+                        2 => {
+                            self.vars[decl_base].1 = k;
+                            self.vars[decl_base + 1].1 = e.clone();
+                        }
+                        _ => {}
+                    }
+                    let mark = self.vars.len();
+                    let flow = self.walk(&b.body, &e, out);
+                    self.vars.truncate(mark);
+                    match flow? {
+                        Flow::Break => break,
+                        Flow::Continue | Flow::Normal => {}
+                    }
+                }
+                Ok(Flow::Normal)
+            }
+        }
+    }
+
+    fn lookup_var(&self, name: &str) -> Option<Value> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Evaluates a pipeline, binding any declared variables.
+    fn pipe(&mut self, pipe: &Pipe, dot: &Value) -> Result<Val, TemplateError> {
+        let mut value: Option<Val> = None;
+        for cmd in &pipe.cmds {
+            let v = self.cmd(cmd, dot, value.take())?;
+            value = Some(v);
+        }
+        let mut v = value.unwrap_or(None);
+        if matches!(v, Some(Value::Null)) {
+            v = None;
+        }
+        if !pipe.decl.is_empty() {
+            let bound = v.clone().unwrap_or(Value::Null);
+            if pipe.is_assign {
+                for name in &pipe.decl {
+                    if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+                        slot.1 = bound.clone();
+                    }
+                }
+            } else {
+                for name in &pipe.decl {
+                    self.vars.push((name.clone(), bound.clone()));
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn cmd(&mut self, cmd: &Cmd, dot: &Value, fin: Option<Val>) -> Result<Val, TemplateError> {
+        let first = &cmd.args[0];
+        if let Arg::Ident(pos, name) = first {
+            return self.call(*pos, name, &cmd.args[1..], dot, fin);
+        }
+        if cmd.args.len() > 1 || fin.is_some() {
+            return Err(self.err(
+                first.pos(),
+                &first.describe(),
+                format!("can't give argument to non-function {}", first.describe()),
+            ));
+        }
+        match first {
+            Arg::Nil(pos) => Err(self.err(*pos, "nil", "nil is not a command")),
+            other => self.operand(other, dot),
+        }
+    }
+
+    /// Evaluates an operand that is not a function call.
+    fn operand(&mut self, arg: &Arg, dot: &Value) -> Result<Val, TemplateError> {
+        match arg {
+            Arg::Dot(_) => Ok(Some(dot.clone())),
+            Arg::Field(pos, path) => self.chain(*pos, arg, Some(dot.clone()), path),
+            Arg::Variable(pos, name, path) => {
+                let v = self.lookup_var(name);
+                if v.is_none() {
+                    return Err(self.err(*pos, name, format!("undefined variable: {name}")));
+                }
+                self.chain(*pos, arg, v, path)
+            }
+            Arg::Chain(pos, pipe, path) => {
+                let v = self.pipe(pipe, dot)?;
+                if path.is_empty() {
+                    Ok(v)
+                } else {
+                    self.chain(*pos, arg, v, path)
+                }
+            }
+            Arg::Ident(pos, name) => self.call(*pos, name, &[], dot, None),
+            Arg::Str(s) => Ok(Some(Value::String(s.clone()))),
+            Arg::Int(i) => Ok(Some(Value::from(*i))),
+            Arg::Float(f) => Ok(Some(
+                serde_json::Number::from_f64(*f)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null),
+            )),
+            Arg::Bool(b) => Ok(Some(Value::Bool(*b))),
+            Arg::Nil(_) => Ok(Some(Value::Null)),
+        }
+    }
+
+    /// Walks a field chain from `recv`, applying the missing-key policy.
+    fn chain(
+        &self,
+        pos: usize,
+        node: &Arg,
+        mut recv: Val,
+        path: &[String],
+    ) -> Result<Val, TemplateError> {
+        let ctx = node.describe();
+        for seg in path {
+            recv = match recv {
+                None => {
+                    if self.missing == MissingKey::Error {
+                        return Err(self.err(
+                            pos,
+                            &ctx,
+                            format!("nil data; no entry for key {seg:?}"),
+                        ));
+                    }
+                    return Ok(None);
+                }
+                Some(Value::Object(m)) => match m.get(seg) {
+                    Some(v) => Some(v.clone()),
+                    None => match self.missing {
+                        MissingKey::Error => {
+                            return Err(self.err(
+                                pos,
+                                &ctx,
+                                format!("map has no entry for key {seg:?}"),
+                            ));
+                        }
+                        MissingKey::Zero => Some(Value::Null),
+                        MissingKey::Default => None,
+                    },
+                },
+                Some(Value::Null) => {
+                    return Err(self.err(
+                        pos,
+                        &ctx,
+                        format!("nil pointer evaluating interface {{}}.{seg}"),
+                    ));
+                }
+                Some(other) => {
+                    return Err(self.err(
+                        pos,
+                        &ctx,
+                        format!(
+                            "can't evaluate field {seg} in type {}",
+                            go_type_name(&other)
+                        ),
+                    ));
+                }
+            };
+        }
+        Ok(recv)
+    }
+
+    fn call(
+        &mut self,
+        pos: usize,
+        name: &str,
+        args: &[Arg],
+        dot: &Value,
+        fin: Option<Val>,
+    ) -> Result<Val, TemplateError> {
+        // `and` / `or` evaluate their arguments lazily.
+        if name == "and" || name == "or" {
+            let total = args.len() + usize::from(fin.is_some());
+            if total == 0 {
+                return Err(self.err(
+                    pos,
+                    name,
+                    format!("wrong number of args for {name}: want at least 1 got 0"),
+                ));
+            }
+            let mut last: Val = None;
+            for a in args {
+                let v = self.operand(a, dot)?;
+                let t = truth(&v);
+                last = v;
+                if (name == "and" && !t) || (name == "or" && t) {
+                    return Ok(last);
+                }
+            }
+            if let Some(f) = fin {
+                last = f;
+            }
+            return Ok(last);
+        }
+        let mut vals = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            vals.push(self.operand(a, dot)?);
+        }
+        if let Some(f) = fin {
+            vals.push(f);
+        }
+        funcs::call(name, vals).map_err(|e| self.err(pos, name, e))
+    }
+}
