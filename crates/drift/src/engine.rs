@@ -1,0 +1,173 @@
+//! The entry points: [`DriftEngine`] (rules + policy → reports) and [`DriftNormalizer`]
+//! (drift normalisation behind core's `Normalizer` trait).
+
+use serde_json::Value;
+use strata_core::Normalizer;
+
+use crate::merge::{key_value, merge_key, same_key, strip_for_merge};
+use crate::normalize::{DriftRules, strip_server_fields};
+use crate::object::last_applied_of;
+use crate::policy::DriftPolicy;
+use crate::report::{DriftReport, ReportError};
+use crate::three_way::{ResourceDrift, diff_three_way};
+
+/// One resource to compare: any side may be absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceInput {
+    /// The desired manifest (from Git).
+    pub desired: Option<Value>,
+    /// The configuration recorded at the last apply (from state). When `None`, the live
+    /// object's `kubectl.kubernetes.io/last-applied-configuration` annotation is used if present.
+    pub last_applied: Option<Value>,
+    /// The live object (from the world).
+    pub live: Option<Value>,
+}
+
+/// Normalisation rules plus drift policy: computes per-resource drift and whole reports.
+#[derive(Debug, Clone, Default)]
+pub struct DriftEngine {
+    rules: DriftRules,
+    policy: DriftPolicy,
+}
+
+impl DriftEngine {
+    /// An engine with the given rules and policy.
+    pub fn new(rules: DriftRules, policy: DriftPolicy) -> Self {
+        Self { rules, policy }
+    }
+
+    /// The normalisation rules.
+    pub fn rules(&self) -> &DriftRules {
+        &self.rules
+    }
+
+    /// The drift policy.
+    pub fn policy(&self) -> &DriftPolicy {
+        &self.policy
+    }
+
+    /// Drift of one resource, with the policy mode that applies to it.
+    pub fn diff(
+        &self,
+        desired: Option<&Value>,
+        last_applied: Option<&Value>,
+        live: Option<&Value>,
+    ) -> ResourceDrift {
+        let annotated = match (last_applied, live) {
+            (None, Some(l)) => last_applied_of(l),
+            _ => None,
+        };
+        let mut drift = diff_three_way(
+            desired,
+            last_applied.or(annotated.as_ref()),
+            live,
+            &self.rules,
+        );
+        if let Some(m) = desired.or(live) {
+            drift.policy = self.policy.mode_for(m);
+        }
+        drift
+    }
+
+    /// A report over many resources.
+    pub fn report<I>(&self, inputs: I) -> DriftReport
+    where
+        I: IntoIterator<Item = ResourceInput>,
+    {
+        let mut report = DriftReport::default();
+        for input in inputs {
+            let has_identity = [&input.desired, &input.live]
+                .iter()
+                .any(|v| v.as_ref().is_some_and(|v| v.get("kind").is_some()));
+            if !has_identity && (input.desired.is_some() || input.live.is_some()) {
+                report.errors.push(ReportError {
+                    resource: None,
+                    message: "manifest has no kind".to_string(),
+                });
+                continue;
+            }
+            report.resources.push(self.diff(
+                input.desired.as_ref(),
+                input.last_applied.as_ref(),
+                input.live.as_ref(),
+            ));
+        }
+        report
+    }
+}
+
+/// Drift normalisation for core's plan: desired and live are normalised with the rules, server
+/// metadata is removed, and live is projected onto the fields desired sets, so that equal values
+/// mean "no change".
+#[derive(Debug, Clone, Default)]
+pub struct DriftNormalizer {
+    rules: DriftRules,
+}
+
+impl DriftNormalizer {
+    /// A normaliser using the given rules.
+    pub fn new(rules: DriftRules) -> Self {
+        Self { rules }
+    }
+}
+
+impl Normalizer for DriftNormalizer {
+    fn normalize(&self, desired: &Value, live: &Value) -> (Value, Value) {
+        let mut d = self.rules.normalize(desired);
+        strip_server_fields(&mut d);
+        strip_for_merge(&mut d);
+        if live.is_null() {
+            return (d, Value::Null);
+        }
+        let mut l = self.rules.normalize(live);
+        strip_server_fields(&mut l);
+        let projected = project(&l, &d, None);
+        (d, projected)
+    }
+}
+
+/// Keeps only the parts of `live` that `desired` sets (keyed lists matched by key and put in
+/// desired's order; other lists index by index).
+pub fn project(live: &Value, desired: &Value, field: Option<&str>) -> Value {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => Value::Object(
+            d.iter()
+                .filter_map(|(k, dv)| match l.get(k) {
+                    Some(lv) => Some((k.clone(), project(lv, dv, Some(k)))),
+                    None if dv.is_null() => Some((k.clone(), Value::Null)),
+                    None => None,
+                })
+                .collect(),
+        ),
+        (Value::Array(l), Value::Array(d)) => {
+            let key = field.and_then(|f| merge_key(f, d.first().or(l.first())));
+            let keyed = key.filter(|key| {
+                d.iter()
+                    .chain(l.iter())
+                    .all(|v| key.iter().all(|k| key_value(v, k).is_some()))
+            });
+            match keyed {
+                // live items desired does not list are not drift (two-way semantics)
+                Some(key) => Value::Array(
+                    d.iter()
+                        .filter_map(|di| {
+                            l.iter()
+                                .find(|li| same_key(li, di, key))
+                                .map(|li| project(li, di, None))
+                        })
+                        .collect(),
+                ),
+                None => Value::Array(
+                    l.iter()
+                        .enumerate()
+                        .map(|(i, lv)| match d.get(i) {
+                            Some(dv) => project(lv, dv, None),
+                            None => lv.clone(),
+                        })
+                        .collect(),
+                ),
+            }
+        }
+        _ => live.clone(),
+    }
+}

@@ -1,0 +1,29 @@
+//! Errors of the drift crate.
+
+/// What can go wrong while building rules or diffing.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftError {
+    /// A jq path expression does not parse or compile.
+    #[error("invalid jq path expression {expression:?}: {reason}")]
+    InvalidJq {
+        /// The expression as configured.
+        expression: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A JSON pointer is not a pointer (must be empty or start with `/`).
+    #[error("invalid JSON pointer {0:?}: a pointer must start with '/'")]
+    InvalidPointer(String),
+    /// A known-type field names a type that is not supported.
+    #[error("knownTypeFields: type {0:?} is not supported")]
+    UnsupportedKnownType(String),
+    /// A duration string is not valid.
+    #[error("invalid duration {0:?}")]
+    InvalidDuration(String),
+    /// A manifest is not a JSON object.
+    #[error("{0} is not a JSON object")]
+    NotAnObject(&'static str),
+    /// A policy selector is malformed.
+    #[error("invalid selector: {0}")]
+    InvalidSelector(String),
+}

@@ -1,0 +1,447 @@
+//! Field-level three-way drift: desired (Git) vs last applied (state) vs live (world).
+//!
+//! Each differing field is attributed to Git (desired moved away from last applied), to the
+//! world (live moved away from last applied), or to both (a conflict). Without a last-applied
+//! configuration the diff is two-way: fields only in live are never drift, and a field removed
+//! from desired cannot be seen.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::managed_fields::{owner_of, owners, remove_trusted_manager_fields};
+use crate::merge::{ListMode, key_value, prune_to, same_key, strip_for_merge};
+use crate::normalize::{DriftRules, strip_server_fields};
+use crate::object::{ObjectRef, is_builtin_group};
+use crate::path::{Segment, to_pointer};
+use crate::policy::PolicyMode;
+use crate::sensitive::{is_sensitive, may_contain_sensitive, redacted};
+
+/// Where a field change comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeOrigin {
+    /// Desired changed since the last apply; live still holds the last-applied value.
+    Git,
+    /// Live changed since the last apply; desired still holds the last-applied value.
+    World,
+    /// Both changed since the last apply, to different values.
+    Conflict,
+    /// No last-applied configuration: the change cannot be attributed.
+    Unattributed,
+}
+
+impl ChangeOrigin {
+    /// Short human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Git => "changed in Git",
+            Self::World => "changed in the world",
+            Self::Conflict => "conflict: changed in Git and in the world",
+            Self::Unattributed => "differs",
+        }
+    }
+}
+
+/// One differing field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// JSON pointer of the field (list items indexed as in live when present there).
+    pub path: String,
+    /// Desired value (`None` when desired does not set the field).
+    pub desired: Option<Value>,
+    /// Last-applied value (`None` when absent or unknown).
+    pub last_applied: Option<Value>,
+    /// Live value (`None` when live does not have the field).
+    pub live: Option<Value>,
+    /// Who changed it.
+    pub origin: ChangeOrigin,
+    /// The field manager owning the live field, when `managedFields` tell it.
+    pub manager: Option<String>,
+    /// Whether the values are sensitive (they are then already redacted).
+    pub sensitive: bool,
+}
+
+/// A field whose difference was ignored on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgnoredField {
+    /// JSON pointer of the field.
+    pub path: String,
+    /// Why: `ignoreDifferences`, or `managed by <manager>` for a trusted field manager.
+    pub reason: String,
+}
+
+/// The drift state of one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftStatus {
+    /// Live matches desired.
+    InSync,
+    /// Some fields differ.
+    Drifted,
+    /// Desired exists but live does not.
+    Missing,
+    /// Live exists but is no longer desired.
+    Extraneous,
+}
+
+/// The drift of one resource, field by field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceDrift {
+    /// Which resource.
+    pub resource: ObjectRef,
+    /// Overall state.
+    pub status: DriftStatus,
+    /// Differing fields, in document order.
+    pub changes: Vec<FieldChange>,
+    /// Differences that were ignored by configuration.
+    pub ignored: Vec<IgnoredField>,
+    /// Whether a last-applied configuration was available (three-way diff).
+    pub three_way: bool,
+    /// The drift policy that applies to the resource.
+    pub policy: PolicyMode,
+}
+
+impl ResourceDrift {
+    /// Whether this resource counts as drifted (policy `ignore` never does).
+    pub fn is_drifted(&self) -> bool {
+        self.policy != PolicyMode::Ignore && self.status != DriftStatus::InSync
+    }
+
+    /// Number of changes with a given origin.
+    pub fn count(&self, origin: ChangeOrigin) -> usize {
+        self.changes.iter().filter(|c| c.origin == origin).count()
+    }
+}
+
+/// Three-way diff of one resource. `None` means absent; `last_applied` is the configuration
+/// recorded at the last apply (Strata's state, or the live object's last-applied annotation).
+pub fn diff_three_way(
+    desired: Option<&Value>,
+    last_applied: Option<&Value>,
+    live: Option<&Value>,
+    rules: &DriftRules,
+) -> ResourceDrift {
+    let desired = desired.filter(|v| !v.is_null());
+    let live = live.filter(|v| !v.is_null());
+    let last_applied = last_applied.filter(|v| !v.is_null());
+    let resource = ObjectRef::of(desired.or(live).unwrap_or(&Value::Null));
+    let mut drift = ResourceDrift {
+        resource,
+        status: DriftStatus::InSync,
+        changes: Vec::new(),
+        ignored: Vec::new(),
+        three_way: last_applied.is_some(),
+        policy: PolicyMode::default(),
+    };
+    let (desired, live) = match (desired, live) {
+        (None, None) => return drift,
+        (Some(_), None) => {
+            drift.status = DriftStatus::Missing;
+            return drift;
+        }
+        (None, Some(_)) => {
+            drift.status = DriftStatus::Extraneous;
+            return drift;
+        }
+        (Some(d), Some(l)) => (d, l),
+    };
+    let field_owners = owners(live);
+    let mut d_raw = desired.clone();
+    let mut l_raw = live.clone();
+    let managers = rules.managers_for(&drift.resource);
+    for (path, manager) in remove_trusted_manager_fields(&mut d_raw, &mut l_raw, &managers) {
+        drift.ignored.push(IgnoredField {
+            path,
+            reason: format!("managed by {manager}"),
+        });
+    }
+
+    let mut d = rules.normalize_base(&d_raw);
+    let mut l = rules.normalize_base(&l_raw);
+    let mut a = last_applied.map(|a| rules.normalize_base(a));
+    let list_mode = if is_builtin_group(&drift.resource.group) {
+        ListMode::Strategic
+    } else {
+        ListMode::Atomic
+    };
+
+    let base_changes = if rules.has_ignores_for(&drift.resource) {
+        let (mut d0, mut a0, mut l0) = (d.clone(), a.clone(), l.clone());
+        prepare(&mut d0, a0.as_mut(), &mut l0);
+        let mut out = Vec::new();
+        walk(
+            Some(&d0),
+            a0.as_ref(),
+            Some(&l0),
+            a0.is_some(),
+            &mut Vec::new(),
+            None,
+            list_mode,
+            &mut out,
+        );
+        Some(out)
+    } else {
+        None
+    };
+    rules.apply_ignores(&mut d);
+    rules.apply_ignores(&mut l);
+    if let Some(a) = a.as_mut() {
+        rules.apply_ignores(a);
+    }
+    prepare(&mut d, a.as_mut(), &mut l);
+    let mut raw = Vec::new();
+    walk(
+        Some(&d),
+        a.as_ref(),
+        Some(&l),
+        a.is_some(),
+        &mut Vec::new(),
+        None,
+        list_mode,
+        &mut raw,
+    );
+
+    if let Some(base) = base_changes {
+        for c in base {
+            if !raw.iter().any(|r| r.path == c.path) && !c.path.starts_with("/status") {
+                drift.ignored.push(IgnoredField {
+                    path: c.path,
+                    reason: "ignoreDifferences".to_string(),
+                });
+            }
+        }
+    }
+    drift.changes = raw
+        .into_iter()
+        .map(|c| finish(c, &drift.resource, &field_owners))
+        .collect();
+    if !drift.changes.is_empty() {
+        drift.status = DriftStatus::Drifted;
+    }
+    drift
+}
+
+fn prepare(d: &mut Value, a: Option<&mut Value>, l: &mut Value) {
+    strip_server_fields(d);
+    strip_server_fields(l);
+    strip_for_merge(d);
+    if let Some(a) = a {
+        strip_server_fields(a);
+        strip_for_merge(a);
+    }
+}
+
+struct RawChange {
+    path: String,
+    desired: Option<Value>,
+    last_applied: Option<Value>,
+    live: Option<Value>,
+    origin: ChangeOrigin,
+}
+
+fn finish(c: RawChange, res: &ObjectRef, field_owners: &[(String, String)]) -> FieldChange {
+    let sensitive = [&c.desired, &c.last_applied, &c.live].iter().any(|v| {
+        v.as_ref()
+            .is_some_and(|v| may_contain_sensitive(res, &c.path, v))
+    }) || is_sensitive(res, &c.path);
+    let hide = |v: Option<Value>| if sensitive { v.map(|_| redacted()) } else { v };
+    FieldChange {
+        manager: owner_of(field_owners, &c.path).map(str::to_string),
+        path: c.path,
+        desired: hide(c.desired),
+        last_applied: hide(c.last_applied),
+        live: hide(c.live),
+        origin: c.origin,
+        sensitive,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    d: Option<&Value>,
+    a: Option<&Value>,
+    l: Option<&Value>,
+    three_way: bool,
+    path: &mut Vec<Segment>,
+    field: Option<&str>,
+    mode: ListMode,
+    out: &mut Vec<RawChange>,
+) {
+    if d.is_none() && a.is_none() {
+        return; // only in live: a default or a world-side addition, never drift
+    }
+    match (d.or(a), l) {
+        (Some(Value::Object(shape)), Some(Value::Object(lm))) if d.is_none_or(Value::is_object) => {
+            let dm = d.and_then(Value::as_object);
+            let am = a.and_then(Value::as_object);
+            let mut keys: Vec<&String> = dm.map(|m| m.keys().collect()).unwrap_or_default();
+            if let Some(am) = am {
+                keys.extend(
+                    am.keys()
+                        .filter(|k| !dm.is_some_and(|m| m.contains_key(*k))),
+                );
+            }
+            let _ = shape;
+            for k in keys {
+                path.push(Segment::Key(k.clone()));
+                walk(
+                    dm.and_then(|m| m.get(k)),
+                    am.and_then(|m| m.get(k)),
+                    lm.get(k),
+                    three_way,
+                    path,
+                    Some(k),
+                    mode,
+                    out,
+                );
+                path.pop();
+            }
+        }
+        (Some(Value::Array(_)), Some(Value::Array(ll))) if d.is_none_or(Value::is_array) => {
+            let dl = d.and_then(Value::as_array);
+            let al = a.and_then(Value::as_array);
+            let sample = dl.and_then(|x| x.first()).or(ll.first());
+            let key = match mode {
+                ListMode::Atomic => None,
+                _ => field.and_then(|f| crate::merge::merge_key(f, sample)),
+            };
+            let keyed = key.filter(|key| {
+                dl.into_iter()
+                    .flatten()
+                    .chain(al.into_iter().flatten())
+                    .chain(ll.iter())
+                    .all(|v| key.iter().all(|k| key_value(v, k).is_some()))
+            });
+            if let Some(key) = keyed {
+                for (i, di) in dl.into_iter().flatten().enumerate() {
+                    let li_pos = ll.iter().position(|x| same_key(x, di, key));
+                    path.push(Segment::Index(li_pos.unwrap_or(i)));
+                    walk(
+                        Some(di),
+                        find_keyed(al, di, key),
+                        li_pos.map(|p| &ll[p]),
+                        three_way,
+                        path,
+                        None,
+                        mode,
+                        out,
+                    );
+                    path.pop();
+                }
+                for ai in al.into_iter().flatten() {
+                    if find_keyed(dl, ai, key).is_some() {
+                        continue;
+                    }
+                    if let Some(p) = ll.iter().position(|x| same_key(x, ai, key)) {
+                        path.push(Segment::Index(p));
+                        walk(
+                            None,
+                            Some(ai),
+                            Some(&ll[p]),
+                            three_way,
+                            path,
+                            None,
+                            mode,
+                            out,
+                        );
+                        path.pop();
+                    }
+                }
+                return;
+            }
+            match dl {
+                Some(dl) => {
+                    let shape = a.filter(|v| v.is_array()).unwrap_or(&Value::Null);
+                    let shape = if shape.is_null() {
+                        d.unwrap_or(&Value::Null)
+                    } else {
+                        shape
+                    };
+                    if prune_to(l.unwrap_or(&Value::Null), shape) == *d.unwrap_or(&Value::Null) {
+                        return;
+                    }
+                    if dl.len() == ll.len() {
+                        for (i, di) in dl.iter().enumerate() {
+                            path.push(Segment::Index(i));
+                            walk(
+                                Some(di),
+                                al.and_then(|x| x.get(i)),
+                                ll.get(i),
+                                three_way,
+                                path,
+                                None,
+                                mode,
+                                out,
+                            );
+                            path.pop();
+                        }
+                    } else {
+                        leaf(d, a, l, three_way, path, out);
+                    }
+                }
+                None => leaf(d, a, l, three_way, path, out),
+            }
+        }
+        _ => leaf(d, a, l, three_way, path, out),
+    }
+}
+
+fn leaf(
+    d: Option<&Value>,
+    a: Option<&Value>,
+    l: Option<&Value>,
+    three_way: bool,
+    path: &[Segment],
+    out: &mut Vec<RawChange>,
+) {
+    let matches = match d {
+        Some(Value::Null) => l.is_none_or(Value::is_null),
+        Some(v) => l.is_some_and(|lv| subset_equal(v, lv)),
+        None => l.is_none(),
+    };
+    if matches {
+        return;
+    }
+    let origin = if !three_way {
+        ChangeOrigin::Unattributed
+    } else {
+        let git = !opt_equal(d, a);
+        let world = !opt_equal(l, a);
+        match (git, world) {
+            (true, true) => ChangeOrigin::Conflict,
+            (true, false) => ChangeOrigin::Git,
+            (false, true) => ChangeOrigin::World,
+            (false, false) => ChangeOrigin::Unattributed,
+        }
+    };
+    out.push(RawChange {
+        path: to_pointer(path),
+        desired: d.cloned(),
+        last_applied: a.cloned(),
+        live: l.cloned(),
+        origin,
+    });
+}
+
+fn opt_equal(x: Option<&Value>, y: Option<&Value>) -> bool {
+    match (x, y) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => true,
+        (Some(p), Some(q)) => p == q,
+        _ => false,
+    }
+}
+
+/// Desired ⊆ live: every field desired sets has the same value in live.
+fn subset_equal(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| match l.get(k) {
+            Some(lv) => subset_equal(v, lv),
+            None => v.is_null(),
+        }),
+        _ => desired == live,
+    }
+}
+
+fn find_keyed<'a>(list: Option<&'a Vec<Value>>, item: &Value, key: &[&str]) -> Option<&'a Value> {
+    list.and_then(|xs| xs.iter().find(|x| same_key(x, item, key)))
+}

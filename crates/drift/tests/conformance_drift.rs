@@ -1,0 +1,363 @@
+//! Conformance harness for the `diff`, `normalize` and `backoff` cases of the ArgoCD corpus.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use strata_drift::backoff::{Backoff, self_heal_remaining, sync_retry_delay};
+use strata_drift::compare::{DiffMode, diff};
+use strata_drift::duration::parse_go_duration;
+use strata_drift::ignore::IgnoreConfig;
+use strata_drift::normalize::{DriftRules, StatusPolicy, normalize_builtin_kinds, remarshal};
+use strata_drift::object::ObjectRef;
+use strata_drift::path::parse_pointer;
+
+const KINDS: &[&str] = &["diff", "normalize", "backoff"];
+
+fn corpus_dir() -> PathBuf {
+    match std::env::var("STRATA_CONFORMANCE_DIR") {
+        Ok(dir) => PathBuf::from(dir),
+        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance"),
+    }
+}
+
+fn load_cases() -> Vec<Value> {
+    let dir = corpus_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no conformance files in {}",
+        dir.display()
+    );
+    let mut cases = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let parsed: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} does not parse: {e}", f.display()));
+        let items = parsed
+            .as_array()
+            .unwrap_or_else(|| panic!("{} is not an array", f.display()));
+        cases.extend(items.iter().cloned());
+    }
+    cases
+}
+
+/// Numbers by value, object key order ignored.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn pointer_get<'a>(doc: &'a Value, pointer: &str) -> Option<&'a Value> {
+    let tokens = parse_pointer(pointer)?;
+    tokens.iter().try_fold(doc, |cur, t| match cur {
+        Value::Object(m) => m.get(t),
+        Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+fn check_keys(
+    expected: &Map<String, Value>,
+    compared: &[&str],
+    informative: &[&str],
+) -> Result<(), String> {
+    for k in expected.keys() {
+        if !compared.contains(&k.as_str()) && !informative.contains(&k.as_str()) {
+            return Err(format!("unknown expected key {k:?}"));
+        }
+    }
+    Ok(())
+}
+
+const INFORMATIVE: &[&str] = &[
+    "go_message",
+    "error_contains",
+    "patch_error_contains",
+    "log_contains",
+    "diff_paths",
+    "message_source",
+    "status_message_claims_seconds",
+    "note",
+    "source",
+    "error_class",
+];
+
+fn ignore_config(input: &Value) -> Result<IgnoreConfig, String> {
+    let mut cfg = IgnoreConfig::default();
+    if let Some(v) = input.get("ignoreDifferences").filter(|v| !v.is_null()) {
+        cfg.ignore_differences =
+            serde_json::from_value(v.clone()).map_err(|e| format!("ignoreDifferences: {e}"))?;
+    }
+    if let Some(v) = input.get("resourceOverrides").filter(|v| !v.is_null()) {
+        cfg.resource_overrides =
+            serde_json::from_value(v.clone()).map_err(|e| format!("resourceOverrides: {e}"))?;
+    }
+    Ok(cfg)
+}
+
+fn run_diff(input: &Value, expected: &Map<String, Value>) -> Result<(), String> {
+    check_keys(
+        expected,
+        &[
+            "modified",
+            "normalized_live_replicas",
+            "predicted_live_replicas",
+        ],
+        INFORMATIVE,
+    )?;
+    let rules = DriftRules::new(ignore_config(input)?).map_err(|e| e.to_string())?;
+    let mode = match input.get("mode").and_then(Value::as_str) {
+        Some("structured-merge") => DiffMode::StructuredMerge,
+        Some("auto") | None => DiffMode::Auto,
+        Some(other) => return Err(format!("unknown mode {other}")),
+    };
+    let result = diff(input.get("desired"), input.get("live"), &rules, mode);
+    if let Some(m) = expected.get("modified")
+        && !json_eq(m, &Value::Bool(result.modified))
+    {
+        return Err(format!("modified: expected {m}, got {}", result.modified));
+    }
+    for (key, obj) in [
+        ("normalized_live_replicas", &result.normalized_live),
+        ("predicted_live_replicas", &result.predicted_live),
+    ] {
+        if let Some(want) = expected.get(key) {
+            let got = pointer_get(obj, "/spec/replicas")
+                .cloned()
+                .unwrap_or(Value::Null);
+            if !json_eq(want, &got) {
+                return Err(format!("{key}: expected {want}, got {got}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_normalize(input: &Value, expected: &Map<String, Value>) -> Result<(), String> {
+    check_keys(
+        expected,
+        &[
+            "absent_paths",
+            "present_paths",
+            "value_at",
+            "unchanged",
+            "error",
+            "error_on_construct",
+            "matches",
+            "merged",
+            "data_has_keys",
+        ],
+        INFORMATIVE,
+    )?;
+    let cfg = ignore_config(input)?;
+    if let Some(resource) = input.get("resource") {
+        let res = ObjectRef {
+            group: str_field(resource, "group"),
+            kind: str_field(resource, "kind"),
+            name: str_field(resource, "name"),
+            namespace: str_field(resource, "namespace"),
+        };
+        let found = cfg.lookup(&res);
+        if let Some(want) = expected.get("matches")
+            && !json_eq(want, &Value::Bool(found.is_some()))
+        {
+            return Err(format!("matches: expected {want}, got {}", found.is_some()));
+        }
+        if let Some(want) = expected.get("merged") {
+            let got = serde_json::to_value(found.unwrap_or_default()).map_err(|e| e.to_string())?;
+            if !json_eq(want, &got) {
+                return Err(format!("merged: expected {want}, got {got}"));
+            }
+        }
+        return Ok(());
+    }
+    let built = DriftRules::new(cfg);
+    if let Some(want) = expected.get("error_on_construct") {
+        if !json_eq(want, &Value::Bool(built.is_err())) {
+            return Err(format!(
+                "error_on_construct: expected {want}, got {:?}",
+                built.as_ref().err()
+            ));
+        }
+        if built.is_err() {
+            return Ok(());
+        }
+    }
+    let rules = built
+        .map_err(|e| format!("unexpected configuration error: {e}"))?
+        .with_status_policy(StatusPolicy::None);
+    let object = input.get("object").ok_or("no object in input")?;
+    let res = ObjectRef::of(object);
+    let out = match input.get("step").and_then(Value::as_str) {
+        None => {
+            let mut o = object.clone();
+            rules.apply_ignores(&mut o);
+            o
+        }
+        Some("remarshal") => remarshal(object, &res),
+        Some("remarshal+NormalizeSecret") => {
+            let mut o = remarshal(object, &res);
+            normalize_builtin_kinds(&mut o, &res, false);
+            o
+        }
+        Some(other) => return Err(format!("unknown step {other}")),
+    };
+    if let Some(want) = expected.get("error")
+        && !json_eq(want, &Value::Bool(false))
+    {
+        return Err(format!("error: expected {want}, normalisation succeeded"));
+    }
+    for p in expected
+        .get("absent_paths")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let p = p.as_str().ok_or("absent path is not a string")?;
+        if pointer_get(&out, p).is_some() {
+            return Err(format!("path {p} should be absent"));
+        }
+    }
+    for p in expected
+        .get("present_paths")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let p = p.as_str().ok_or("present path is not a string")?;
+        if pointer_get(&out, p).is_none() {
+            return Err(format!("path {p} should be present"));
+        }
+    }
+    if let Some(Value::Object(values)) = expected.get("value_at") {
+        for (p, want) in values {
+            let got = pointer_get(&out, p).cloned().unwrap_or(Value::Null);
+            if !json_eq(want, &got) {
+                return Err(format!("value at {p}: expected {want}, got {got}"));
+            }
+        }
+    }
+    if let Some(want) = expected.get("unchanged") {
+        let unchanged = json_eq(&out, object);
+        if !json_eq(want, &Value::Bool(unchanged)) {
+            return Err(format!("unchanged: expected {want}, got {unchanged}"));
+        }
+    }
+    if let Some(keys) = expected.get("data_has_keys").and_then(Value::as_array) {
+        for k in keys {
+            let k = k.as_str().ok_or("data key is not a string")?;
+            if out.get("data").and_then(|d| d.get(k)).is_none() {
+                return Err(format!("data lacks key {k}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn str_field(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+fn run_backoff(input: &Value, expected: &Map<String, Value>) -> Result<(), String> {
+    check_keys(expected, &["delay_seconds", "self_heal_now"], INFORMATIVE)?;
+    let duration = input
+        .get("duration")
+        .and_then(Value::as_str)
+        .ok_or("no duration")?;
+    let max = input
+        .get("maxDuration")
+        .and_then(Value::as_str)
+        .ok_or("no maxDuration")?;
+    let factor = input
+        .get("factor")
+        .and_then(Value::as_f64)
+        .ok_or("no factor")?;
+    let attempt = input
+        .get("attempt")
+        .and_then(Value::as_u64)
+        .ok_or("no attempt")?;
+    let attempt = u32::try_from(attempt).map_err(|e| e.to_string())?;
+    let backoff = Backoff::parse(duration, factor, max).map_err(|e| e.to_string())?;
+    let (delay, heal_now) = if input.get("kind").and_then(Value::as_str) == Some("self-heal") {
+        let since = match input.get("finishedAt") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s == "now" => Some(Duration::ZERO),
+            Some(Value::String(s)) => {
+                let nanos = parse_go_duration(s).ok_or_else(|| format!("bad finishedAt {s}"))?;
+                Some(Duration::from_nanos(
+                    u64::try_from(-nanos)
+                        .map_err(|_| format!("finishedAt {s} is in the future"))?,
+                ))
+            }
+            Some(other) => return Err(format!("bad finishedAt {other}")),
+        };
+        let t = self_heal_remaining(&backoff, attempt, since);
+        (t.remaining, Some(t.heal_now))
+    } else {
+        (sync_retry_delay(&backoff, attempt), None)
+    };
+    if let Some(want) = expected.get("delay_seconds") {
+        let got = delay.as_secs_f64();
+        if want.as_f64() != Some(got) {
+            return Err(format!("delay_seconds: expected {want}, got {got}"));
+        }
+    }
+    if let Some(want) = expected.get("self_heal_now") {
+        let got = heal_now.ok_or("self_heal_now expected for a sync-retry case")?;
+        if !json_eq(want, &Value::Bool(got)) {
+            return Err(format!("self_heal_now: expected {want}, got {got}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn conformance_drift() {
+    let cases = load_cases();
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for case in cases.iter().filter(|c| {
+        c.get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| KINDS.contains(&k))
+    }) {
+        let id = case.get("id").and_then(Value::as_str).unwrap_or("<no id>");
+        let kind = case.get("kind").and_then(Value::as_str).unwrap_or("");
+        let input = case.get("input").cloned().unwrap_or(Value::Null);
+        let expected = case
+            .get("expected")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let outcome = match kind {
+            "diff" => run_diff(&input, &expected),
+            "normalize" => run_normalize(&input, &expected),
+            _ => run_backoff(&input, &expected),
+        };
+        match outcome {
+            Ok(()) => passed += 1,
+            Err(reason) => {
+                failed += 1;
+                println!("FAIL {id}: {reason}");
+            }
+        }
+    }
+    println!("conformance: {passed} passed, {failed} failed");
+    assert!(passed + failed > 0, "no diff/normalize/backoff cases found");
+    assert_eq!(failed, 0, "{failed} conformance case(s) failed");
+}
