@@ -374,3 +374,29 @@ fn go_template_missing_key_error_fails_generation() {
         "{err}"
     );
 }
+
+#[test]
+fn matrix_child_values_may_reference_their_own_params() {
+    let ctx = GeneratorContext::new();
+    let got = params(
+        json!({"spec": {"goTemplate": true, "generators": [{"matrix": {"generators": [
+            {"list": {"elements": [{"cluster": "c1"}]}},
+            {"list": {"elements": [{"app": "web"}], "template": {"metadata": {"name": "{{ .app }}"}}}}
+        ]}}]}}),
+        &ctx,
+    );
+    assert_eq!(got, vec![json!({"cluster": "c1", "app": "web"})]);
+    let missing = generate_params(
+        &json!({"spec": {"goTemplate": true, "generators": [{"matrix": {"generators": [
+            {"list": {"elements": [{"cluster": "c1"}]}},
+            {"list": {"elements": [{"app": "{{ .nope }}"}]}}
+        ]}}]}}),
+        &ctx,
+    );
+    assert!(
+        missing
+            .expect_err("strict interpolation")
+            .to_string()
+            .contains("map has no entry for key \"nope\"")
+    );
+}

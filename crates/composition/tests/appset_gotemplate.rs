@@ -415,3 +415,12 @@ fn templates_are_reusable() {
         "x-<no value>"
     );
 }
+
+proptest::proptest! {
+    /// Arbitrary template text never panics the lexer, parser or executor.
+    #[test]
+    fn arbitrary_text_never_panics(src in "(\\{\\{|\\}\\}|-| |\\.|\\$|[a-z]|\"|`|\\(|\\)|\\||é|[0-9]|'){0,40}") {
+        let _ = render(&src, &data(), MissingKey::Default);
+        let _ = render(&src, &data(), MissingKey::Error);
+    }
+}

@@ -132,8 +132,8 @@ pub(crate) fn child_params(
 }
 
 /// Renders a (matrix second child) generator with the first child's params. In goTemplate mode a
-/// missing key is an error, except inside `values`, which keep their literal text (they are
-/// rendered later against the child's own params).
+/// missing key is an error, except inside `values` and the child's own `template`, which keep
+/// their literal text (values are rendered later against the child's own params).
 fn interpolate_generator(
     generator: &Value,
     params: &ParamSet,
@@ -172,7 +172,15 @@ fn interpolate_generator(
                     } else {
                         render_string(k, params, mode)?
                     };
-                    out.insert(key, walk(e, params, mode, in_values || k == "values")?);
+                    out.insert(
+                        key,
+                        walk(
+                            e,
+                            params,
+                            mode,
+                            in_values || k == "values" || k == "template",
+                        )?,
+                    );
                 }
                 Value::Object(out)
             }
