@@ -100,6 +100,24 @@ pub fn generate_params(
 /// Generates the Applications of an ApplicationSet: every generator's param sets rendered into
 /// its template, `templatePatch` applied, namespace set to the ApplicationSet's. Two
 /// Applications with the same name are an error.
+///
+/// ```
+/// use serde_json::json;
+/// use strata_composition::appset::{generate, Cluster, GeneratorContext};
+///
+/// let appset = json!({"spec": {
+///     "goTemplate": true,
+///     "generators": [{"clusters": {"selector": {"matchLabels": {"env": "prod"}}}}],
+///     "template": {"metadata": {"name": "guestbook-{{ .nameNormalized }}"},
+///                  "spec": {"destination": {"server": "{{ .server }}"}}}
+/// }});
+/// let mut prod = Cluster::new("prod_eu", "https://prod.example");
+/// prod.labels.insert("env".into(), "prod".into());
+/// let ctx = GeneratorContext::new().with_clusters(vec![prod]);
+/// let apps = generate(&appset, &ctx).unwrap();
+/// assert_eq!(apps[0]["metadata"]["name"], "guestbook-prod-eu");
+/// assert_eq!(apps[0]["spec"]["destination"]["server"], "https://prod.example");
+/// ```
 pub fn generate(appset: &Value, ctx: &GeneratorContext) -> Result<Vec<Value>, AppSetError> {
     let spec = spec_of(appset);
     let mode = RenderMode::from_spec(spec)?;
