@@ -211,6 +211,12 @@ pub fn diff_three_way(
             }
         }
     }
+    for key in live_only_labels(&d, a.as_ref(), &l) {
+        drift.ignored.push(IgnoredField {
+            path: format!("/metadata/labels/{}", crate::path::escape_token(&key)),
+            reason: "only in live: added outside desired state, apply keeps it".to_string(),
+        });
+    }
     drift.changes = raw
         .into_iter()
         .map(|c| finish(c, &drift.resource, &field_owners))
@@ -444,4 +450,23 @@ fn subset_equal(desired: &Value, live: &Value) -> bool {
 
 fn find_keyed<'a>(list: Option<&'a Vec<Value>>, item: &Value, key: &[&str]) -> Option<&'a Value> {
     list.and_then(|xs| xs.iter().find(|x| same_key(x, item, key)))
+}
+
+/// Labels present in live but neither desired nor last applied (not drift: apply keeps them).
+fn live_only_labels(d: &Value, a: Option<&Value>, l: &Value) -> Vec<String> {
+    let labels = |v: &Value| {
+        v.get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object)
+            .cloned()
+    };
+    let Some(live) = labels(l) else {
+        return Vec::new();
+    };
+    let desired = labels(d).unwrap_or_default();
+    let applied = a.and_then(labels).unwrap_or_default();
+    live.keys()
+        .filter(|k| !desired.contains_key(*k) && !applied.contains_key(*k))
+        .cloned()
+        .collect()
 }

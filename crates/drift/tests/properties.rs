@@ -1,0 +1,120 @@
+//! Property tests: a resource never drifts from itself, normalisation is idempotent, and a
+//! change followed by its revert leaves no drift.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use strata_drift::{DriftRules, diff_three_way};
+
+fn quantity() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (1u32..4000).prop_map(|m| format!("{m}m")),
+        (1u32..64).prop_map(|g| format!("{g}Gi")),
+        (1u32..2048).prop_map(|m| format!("{m}Mi")),
+        (1u32..16).prop_map(|c| c.to_string()),
+        (1u32..9).prop_map(|c| format!("0.{c}")),
+    ]
+}
+
+fn label_map() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map("[a-z]{1,6}", "[a-z0-9]{0,6}", 0..4)
+        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+}
+
+fn container() -> impl Strategy<Value = Value> {
+    (
+        "[a-z]{1,8}",
+        "[a-z]{1,8}:[0-9]\\.[0-9]",
+        quantity(),
+        quantity(),
+        prop::option::of(1u16..9000),
+        any::<bool>(),
+    )
+        .prop_map(|(name, image, cpu, mem, port, ro)| {
+            let mut c = json!({"name": name, "image": image,
+                "resources": {"requests": {"cpu": cpu, "memory": mem}},
+                "volumeMounts": [{"name": "v", "mountPath": "/data", "readOnly": ro}]});
+            if let Some(p) = port {
+                c["ports"] = json!([{"containerPort": p}]);
+            }
+            c
+        })
+}
+
+fn manifest() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![
+            Just(("apps/v1", "Deployment")),
+            Just(("v1", "ConfigMap")),
+            Just(("example.io/v1", "Widget"))
+        ],
+        "[a-z]{1,10}",
+        label_map(),
+        prop::option::of(0u32..10),
+        prop::collection::vec(container(), 1..3),
+        label_map(),
+    )
+        .prop_map(|((api, kind), name, labels, replicas, containers, data)| {
+            let mut m = json!({"apiVersion": api, "kind": kind,
+                "metadata": {"name": name, "namespace": "ns", "labels": labels}});
+            match kind {
+                "ConfigMap" => m["data"] = data,
+                _ => {
+                    let mut uniq = Vec::new();
+                    let mut seen = std::collections::BTreeSet::new();
+                    for c in containers {
+                        if seen.insert(c["name"].as_str().unwrap_or("").to_string()) {
+                            uniq.push(c);
+                        }
+                    }
+                    m["spec"] = json!({"template": {"spec": {"containers": uniq}}, "extra": data});
+                    if let Some(r) = replicas {
+                        m["spec"]["replicas"] = json!(r);
+                    }
+                }
+            }
+            m
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn no_drift_against_itself(x in manifest()) {
+        let rules = DriftRules::default();
+        let two = diff_three_way(Some(&x), None, Some(&x), &rules);
+        prop_assert!(two.changes.is_empty(), "{:?}", two.changes);
+        let three = diff_three_way(Some(&x), Some(&x), Some(&x), &rules);
+        prop_assert!(three.changes.is_empty(), "{:?}", three.changes);
+    }
+
+    #[test]
+    fn normalization_is_idempotent(x in manifest()) {
+        let rules = DriftRules::default();
+        let once = rules.normalize(&x);
+        let twice = rules.normalize(&once);
+        prop_assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn change_then_revert_is_no_drift(x in manifest(), label in "[a-z]{1,6}", value in "[a-z0-9]{1,6}") {
+        let rules = DriftRules::default();
+        let mut changed = x.clone();
+        changed["metadata"]["labels"][label.as_str()] = json!(value);
+        // Git changes a label: drift until the world catches up.
+        let before = x["metadata"]["labels"].get(label.as_str()).cloned();
+        let drift = diff_three_way(Some(&changed), Some(&x), Some(&x), &rules);
+        prop_assert_eq!(drift.changes.is_empty(), before == Some(json!(value)));
+        // Reverting the change in Git leaves no drift.
+        let reverted = diff_three_way(Some(&x), Some(&x), Some(&x), &rules);
+        prop_assert!(reverted.changes.is_empty());
+        // The world changing a managed field and changing it back leaves no drift either.
+        let mut world = x.clone();
+        world["metadata"]["name"] = json!("renamed-by-hand");
+        prop_assert!(!diff_three_way(Some(&x), Some(&x), Some(&world), &rules).changes.is_empty());
+        let restored = world.clone();
+        let mut restored = restored;
+        restored["metadata"]["name"] = x["metadata"]["name"].clone();
+        prop_assert!(diff_three_way(Some(&x), Some(&x), Some(&restored), &rules).changes.is_empty());
+    }
+}
