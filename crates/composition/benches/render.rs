@@ -1,0 +1,45 @@
+//! Rendering the seed PostgreSQL request (already parsed): one composite per iteration.
+
+use strata_composition::FunctionInput;
+use strata_composition::render::{RenderOptions, RenderRequest, render};
+
+fn main() {
+    divan::main();
+}
+
+fn seed() -> (FunctionInput, RenderRequest) {
+    let text = include_str!("../tests/data/postgresql-render-input.json");
+    let request: serde_json::Value = serde_json::from_str(text).expect("seed input is JSON");
+    let input = FunctionInput::parse(&request["input"]).expect("seed input is valid");
+    (input, RenderRequest::from_json(&request))
+}
+
+#[divan::bench]
+fn render_seed_composite(bencher: divan::Bencher) {
+    let (input, req) = seed();
+    bencher
+        .counter(divan::counter::ItemsCount::new(1usize))
+        .bench(|| {
+            render(
+                divan::black_box(&input),
+                divan::black_box(&req),
+                RenderOptions::default(),
+            )
+            .expect("renders")
+        });
+}
+
+#[divan::bench]
+fn render_seed_composite_with_explain(bencher: divan::Bencher) {
+    let (input, req) = seed();
+    bencher
+        .counter(divan::counter::ItemsCount::new(1usize))
+        .bench(|| {
+            render(
+                divan::black_box(&input),
+                divan::black_box(&req),
+                RenderOptions { explain: true },
+            )
+            .expect("renders")
+        });
+}

@@ -1,0 +1,96 @@
+//! Errors of the composition engine, each with the phase in which it is raised.
+
+use crate::fieldpath::PathError;
+
+/// When an error is raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Rejected when the composition or configuration is loaded.
+    Validation,
+    /// Raised while applying a patch, transform or check.
+    Runtime,
+    /// The whole render aborts.
+    Fatal,
+}
+
+impl Phase {
+    /// The phase's name as used in `error_class` (`validation`, `runtime`, `fatal`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Validation => "validation",
+            Phase::Runtime => "runtime",
+            Phase::Fatal => "fatal",
+        }
+    }
+}
+
+/// An error of the composition engine.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// Invalid input (composition, transform, patch, check), found before anything runs.
+    #[error("{0}")]
+    Validation(String),
+    /// A failure while running a transform, patch or check.
+    #[error("{0}")]
+    Runtime(String),
+    /// A field path error while running (not-found errors are forgiven by `Optional`).
+    #[error("{context}{source}")]
+    Path {
+        /// Text put before the path error.
+        context: String,
+        /// The path error.
+        source: PathError,
+    },
+    /// The whole render aborts.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl Error {
+    /// The phase in which the error is raised.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Error::Validation(_) => Phase::Validation,
+            Error::Runtime(_) | Error::Path { .. } => Phase::Runtime,
+            Error::Fatal(_) => Phase::Fatal,
+        }
+    }
+
+    /// Whether this is a field-path not-found error.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Path { source, .. } if source.is_not_found())
+    }
+
+    /// Prefixes the message with context, keeping the kind.
+    pub fn wrap(self, ctx: &str) -> Error {
+        match self {
+            Error::Validation(m) => Error::Validation(format!("{ctx}: {m}")),
+            Error::Runtime(m) => Error::Runtime(format!("{ctx}: {m}")),
+            Error::Path { context, source } => Error::Path {
+                context: format!("{ctx}: {context}"),
+                source,
+            },
+            Error::Fatal(m) => Error::Fatal(format!("{ctx}: {m}")),
+        }
+    }
+
+    /// Turns any error into a fatal one (the render aborts), keeping the message.
+    pub fn into_fatal(self) -> Error {
+        match self {
+            Error::Fatal(_) => self,
+            other => Error::Fatal(other.to_string()),
+        }
+    }
+}
+
+impl From<PathError> for Error {
+    fn from(source: PathError) -> Self {
+        Error::Path {
+            context: String::new(),
+            source,
+        }
+    }
+}
+
+/// Result with the engine's error.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,217 @@
+//! The `convert` transform: all `toType`/`format` pairs of function-patch-and-transform.
+
+use super::quantity::parse_quantity;
+use crate::error::{Error, Result};
+use crate::value::{GoNumber, float_value, floatify, go_number, go_type_name};
+use serde_json::Value;
+
+/// A `convert.toType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvertType {
+    /// `string`.
+    String,
+    /// `int` / `int64`.
+    Int64,
+    /// `bool`.
+    Bool,
+    /// `float64`.
+    Float64,
+    /// `object`.
+    Object,
+    /// `array`.
+    Array,
+}
+
+impl ConvertType {
+    /// Parses a `toType` value (`int` means `int64`).
+    pub fn parse(s: &str) -> Option<ConvertType> {
+        Some(match s {
+            "string" => ConvertType::String,
+            "int" | "int64" => ConvertType::Int64,
+            "bool" => ConvertType::Bool,
+            "float64" => ConvertType::Float64,
+            "object" => ConvertType::Object,
+            "array" => ConvertType::Array,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ConvertType::String => "string",
+            ConvertType::Int64 => "int64",
+            ConvertType::Bool => "bool",
+            ConvertType::Float64 => "float64",
+            ConvertType::Object => "object",
+            ConvertType::Array => "array",
+        }
+    }
+}
+
+/// A `convert.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvertFormat {
+    /// No format (default).
+    None,
+    /// Kubernetes quantity.
+    Quantity,
+    /// JSON text.
+    Json,
+}
+
+impl ConvertFormat {
+    /// Parses a `format` value.
+    pub fn parse(s: &str) -> Option<ConvertFormat> {
+        Some(match s {
+            "" | "none" => ConvertFormat::None,
+            "quantity" => ConvertFormat::Quantity,
+            "json" => ConvertFormat::Json,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ConvertFormat::None => "none",
+            ConvertFormat::Quantity => "quantity",
+            ConvertFormat::Json => "json",
+        }
+    }
+}
+
+fn rt(msg: String) -> Error {
+    Error::Runtime(format!("convert transform could not resolve: {msg}"))
+}
+
+fn float(f: f64) -> Result<Value> {
+    float_value(f).ok_or_else(|| rt(format!("json: unsupported value: {f}")))
+}
+
+fn parse_go_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<i64>().ok()
+}
+
+fn parse_go_float(s: &str) -> Option<f64> {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if body.is_empty() || body.contains('_') {
+        return None;
+    }
+    let lower = body.to_ascii_lowercase();
+    if lower.starts_with("0x") {
+        return parse_hex_float(s);
+    }
+    if !matches!(lower.as_str(), "inf" | "infinity" | "nan")
+        && lower.chars().any(|c| c.is_ascii_alphabetic() && c != 'e')
+    {
+        return None;
+    }
+    s.parse::<f64>().ok()
+}
+
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let body = &body[2..];
+    let (mant, exp) = match body.find(['p', 'P']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().ok()?),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
+    let mut v = 0f64;
+    for c in int_part.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac_part.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp);
+    Some(if neg { -v } else { v })
+}
+
+/// Runs a `convert` transform.
+pub fn resolve_convert(to: ConvertType, format: ConvertFormat, input: &Value) -> Result<Value> {
+    let from = match input {
+        Value::String(_) => ConvertType::String,
+        Value::Bool(_) => ConvertType::Bool,
+        Value::Number(n) => match go_number(n) {
+            GoNumber::Int(_) => ConvertType::Int64,
+            GoNumber::Float(_) => ConvertType::Float64,
+        },
+        other => return Err(rt(format!("invalid input type {}", go_type_name(other)))),
+    };
+    if from == to {
+        return Ok(input.clone());
+    }
+    let unsupported = || {
+        rt(format!(
+            "conversion from {} to {} is not supported with format {}",
+            from.name(),
+            to.name(),
+            format.name()
+        ))
+    };
+    match (input, to, format) {
+        (Value::String(s), ConvertType::Int64, ConvertFormat::None) => parse_go_int(s)
+            .map(Value::from)
+            .ok_or_else(|| rt(format!("strconv.ParseInt: parsing {s:?}: invalid syntax"))),
+        (Value::String(s), ConvertType::Bool, ConvertFormat::None) => match s.as_str() {
+            "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(Value::Bool(true)),
+            "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Value::Bool(false)),
+            _ => Err(rt(format!(
+                "strconv.ParseBool: parsing {s:?}: invalid syntax"
+            ))),
+        },
+        (Value::String(s), ConvertType::Float64, ConvertFormat::None) => {
+            let f = parse_go_float(s)
+                .ok_or_else(|| rt(format!("strconv.ParseFloat: parsing {s:?}: invalid syntax")))?;
+            float(f)
+        }
+        (Value::String(s), ConvertType::Float64, ConvertFormat::Quantity) => {
+            float(parse_quantity(s).map_err(rt)?)
+        }
+        (Value::String(s), ConvertType::Object | ConvertType::Array, ConvertFormat::Json) => {
+            let mut v: Value = serde_json::from_str(s).map_err(|e| rt(e.to_string()))?;
+            let ok = match to {
+                ConvertType::Object => v.is_object(),
+                _ => v.is_array(),
+            };
+            if !ok {
+                return Err(rt(format!(
+                    "cannot unmarshal {} into {}",
+                    go_type_name(&v),
+                    to.name()
+                )));
+            }
+            floatify(&mut v);
+            Ok(v)
+        }
+        (Value::Number(n), _, ConvertFormat::None) => match (go_number(n), to) {
+            (GoNumber::Int(i), ConvertType::String) => Ok(Value::String(i.to_string())),
+            (GoNumber::Int(i), ConvertType::Bool) => Ok(Value::Bool(i == 1)),
+            (GoNumber::Int(i), ConvertType::Float64) => float(i as f64),
+            (GoNumber::Float(f), ConvertType::String) => {
+                Ok(Value::String(crate::gofmt::format_float(f, 'f', -1)))
+            }
+            (GoNumber::Float(f), ConvertType::Int64) => Ok(Value::from(f as i64)),
+            (GoNumber::Float(f), ConvertType::Bool) => Ok(Value::Bool(f == 1.0)),
+            _ => Err(unsupported()),
+        },
+        (Value::Bool(b), ConvertType::String, ConvertFormat::None) => {
+            Ok(Value::String(b.to_string()))
+        }
+        (Value::Bool(b), ConvertType::Int64, ConvertFormat::None) => Ok(Value::from(i64::from(*b))),
+        (Value::Bool(b), ConvertType::Float64, ConvertFormat::None) => {
+            float(if *b { 1.0 } else { 0.0 })
+        }
+        _ => Err(unsupported()),
+    }
+}
