@@ -1,0 +1,176 @@
+//! Small read-only accessors over a live object given as JSON.
+
+use serde_json::Value;
+
+/// The group, version and kind of an object, split from `apiVersion` and `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gvk<'a> {
+    /// API group (`""` for the core group).
+    pub group: &'a str,
+    /// API version (`v1`, `v1beta1`…).
+    pub version: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+}
+
+impl<'a> Gvk<'a> {
+    /// Reads `apiVersion` and `kind` of an object (missing fields read as empty).
+    pub fn of(obj: &'a Value) -> Self {
+        let api_version = str_at(obj, &["apiVersion"]).unwrap_or("");
+        let (group, version) = split_api_version(api_version);
+        Gvk {
+            group,
+            version,
+            kind: str_at(obj, &["kind"]).unwrap_or(""),
+        }
+    }
+}
+
+/// Splits `group/version` (or a bare core `version`) into its group and version.
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.rsplit_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    }
+}
+
+/// The value at a path of object keys.
+pub fn at<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let mut current = obj;
+    for key in path {
+        current = current.get(*key)?;
+    }
+    if current.is_null() {
+        None
+    } else {
+        Some(current)
+    }
+}
+
+/// The string at a path, if it is a string.
+pub fn str_at<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a str> {
+    at(obj, path).and_then(Value::as_str)
+}
+
+/// The integer at a path, if it is a number (floats are truncated).
+pub fn int_at(obj: &Value, path: &[&str]) -> Option<i64> {
+    at(obj, path).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+}
+
+/// The integer at a path, or 0 (Go's zero value) when absent.
+pub fn int_or_zero(obj: &Value, path: &[&str]) -> i64 {
+    int_at(obj, path).unwrap_or(0)
+}
+
+/// The boolean at a path, or false.
+pub fn bool_at(obj: &Value, path: &[&str]) -> bool {
+    at(obj, path).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The array at a path, or an empty slice.
+pub fn array_at<'a>(obj: &'a Value, path: &[&str]) -> &'a [Value] {
+    at(obj, path)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// An annotation value.
+pub fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+    at(obj, &["metadata", "annotations"])
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+}
+
+/// One entry of `status.conditions`, read leniently.
+#[derive(Debug, Clone, Copy)]
+pub struct Condition<'a> {
+    /// `type`.
+    pub kind: &'a str,
+    /// `status` (`True`, `False`, `Unknown`).
+    pub status: &'a str,
+    /// `reason` (empty when absent).
+    pub reason: &'a str,
+    /// `message` (empty when absent).
+    pub message: &'a str,
+}
+
+impl<'a> Condition<'a> {
+    /// Reads a condition object.
+    pub fn from_value(value: &'a Value) -> Self {
+        let field = |name: &str| value.get(name).and_then(Value::as_str).unwrap_or("");
+        Condition {
+            kind: field("type"),
+            status: field("status"),
+            reason: field("reason"),
+            message: field("message"),
+        }
+    }
+
+    /// True when the condition's status is `True`.
+    pub fn is_true(&self) -> bool {
+        self.status == "True"
+    }
+
+    /// True when the condition's status is `False`.
+    pub fn is_false(&self) -> bool {
+        self.status == "False"
+    }
+}
+
+/// The conditions at `status.conditions` (empty when absent or not a list).
+pub fn conditions(obj: &Value) -> impl Iterator<Item = Condition<'_>> {
+    array_at(obj, &["status", "conditions"])
+        .iter()
+        .map(Condition::from_value)
+}
+
+/// The first condition of a type.
+pub fn condition<'a>(obj: &'a Value, kind: &str) -> Option<Condition<'a>> {
+    conditions(obj).find(|c| c.kind == kind)
+}
+
+/// True when the object has a non-null `status` field.
+pub fn has_status(obj: &Value) -> bool {
+    at(obj, &["status"]).is_some()
+}
+
+/// True when `status` is absent or an empty object.
+pub fn status_is_empty(obj: &Value) -> bool {
+    match at(obj, &["status"]) {
+        None => true,
+        Some(Value::Object(map)) => map.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// True when the object's `metadata.finalizers` contains `finalizer`.
+pub fn has_finalizer(obj: &Value, finalizer: &str) -> bool {
+    array_at(obj, &["metadata", "finalizers"])
+        .iter()
+        .any(|f| f.as_str() == Some(finalizer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn splits_api_versions() {
+        assert_eq!(split_api_version("v1"), ("", "v1"));
+        assert_eq!(split_api_version("apps/v1"), ("apps", "v1"));
+        let obj = json!({"apiVersion": "batch/v1", "kind": "Job"});
+        let gvk = Gvk::of(&obj);
+        assert_eq!((gvk.group, gvk.version, gvk.kind), ("batch", "v1", "Job"));
+    }
+
+    #[test]
+    fn null_reads_as_absent() {
+        let obj = json!({"status": null, "spec": {"replicas": 3}});
+        assert!(!has_status(&obj));
+        assert!(status_is_empty(&obj));
+        assert_eq!(int_at(&obj, &["spec", "replicas"]), Some(3));
+        assert_eq!(int_or_zero(&obj, &["spec", "missing"]), 0);
+    }
+}
