@@ -37,7 +37,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         adopt: args.adopt,
         ..PlanOptions::default()
     };
-    let (plan, _) = stack.engine.plan(&stack.resources, &options).await?;
+    let (plan, _) = stack.engine.plan(stack.resources, &options).await?;
     print_plan(&plan, args.output)?;
     if !plan.is_applyable() {
         return Ok(1);
@@ -58,7 +58,7 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
         adopt: args.adopt,
         ..PlanOptions::default()
     };
-    let (plan, state) = stack.engine.plan(&stack.resources, &options).await?;
+    let (plan, state) = stack.engine.plan(stack.resources, &options).await?;
     print_plan(&plan, args.output)?;
     if !plan.is_applyable() {
         eprintln!("Error: nothing was applied.");

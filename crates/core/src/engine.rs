@@ -52,16 +52,18 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads the state (empty when there is none), observes and plans.
+    /// Loads the state (empty when there is none), observes and plans. Pass the desired set by
+    /// value to spare a copy (the plan keeps the manifests it will apply), or a slice.
     pub async fn plan(
         &self,
-        desired: &[Resource],
+        desired: impl Into<Vec<Resource>>,
         options: &PlanOptions,
     ) -> Result<(Plan, State), EngineError> {
-        let graph = Graph::build(desired)?;
+        let desired = desired.into();
+        let graph = Graph::build(&desired)?;
         let state = self.store.load().await?.unwrap_or_default();
         let observations =
-            plan::observe_all(desired, &state, &self.registry, self.config.parallelism)
+            plan::observe_all(&desired, &state, &self.registry, self.config.parallelism)
                 .await
                 .map_err(|(key, error)| EngineError::Observe { key, error })?;
         let plan = plan::compute_plan(

@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::model::{
@@ -141,7 +142,7 @@ fn display_cycle(nodes: &[String]) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     graph: DiGraph<Node, EdgeReason>,
-    index: HashMap<ResourceKey, NodeIndex>,
+    index: FxHashMap<ResourceKey, NodeIndex>,
 }
 
 /// A parsed `[group/]Kind/[namespace/]name` reference.
@@ -189,15 +190,17 @@ impl Reference {
 
 /// Lookup tables used while resolving references.
 struct Lookup<'a> {
-    by_kind_name: HashMap<(&'a str, &'a str), Vec<&'a ResourceKey>>,
-    by_name: HashMap<&'a str, Vec<&'a ResourceKey>>,
-    labels: HashMap<&'a ResourceKey, &'a serde_json::Map<String, Value>>,
+    by_kind_name: FxHashMap<(&'a str, &'a str), Vec<&'a ResourceKey>>,
+    by_name: FxHashMap<&'a str, Vec<&'a ResourceKey>>,
+    labels: FxHashMap<&'a ResourceKey, &'a serde_json::Map<String, Value>>,
 }
 
 impl Graph {
     /// Builds the graph of `resources`, failing on unknown explicit dependencies and on cycles.
     pub fn build(resources: &[Resource]) -> Result<Self, GraphError> {
         let mut graph = Graph::default();
+        graph.graph.reserve_nodes(resources.len());
+        graph.index.reserve(resources.len());
         for resource in resources {
             let idx = graph.graph.add_node(Node::Resource(resource.key.clone()));
             graph.index.insert(resource.key.clone(), idx);
@@ -525,9 +528,9 @@ fn location_prefix(source: Option<&SourceLocation>) -> String {
 
 impl<'a> Lookup<'a> {
     fn new(resources: &'a [Resource]) -> Self {
-        let mut by_kind_name: HashMap<(&str, &str), Vec<&ResourceKey>> = HashMap::new();
-        let mut by_name: HashMap<&str, Vec<&ResourceKey>> = HashMap::new();
-        let mut labels = HashMap::new();
+        let mut by_kind_name: FxHashMap<(&str, &str), Vec<&ResourceKey>> = FxHashMap::default();
+        let mut by_name: FxHashMap<&str, Vec<&ResourceKey>> = FxHashMap::default();
+        let mut labels = FxHashMap::default();
         for r in resources {
             by_kind_name
                 .entry((r.key.kind.as_str(), r.key.name.as_str()))

@@ -12,6 +12,12 @@ use serde_json::Value;
 pub trait Normalizer: Send + Sync + std::fmt::Debug {
     /// Returns `(desired, live)` normalized so that equal values mean "no change".
     fn normalize(&self, desired: &Value, live: &Value) -> (Value, Value);
+
+    /// Whether [`Normalizer::normalize`] returns its inputs unchanged, so callers may compare
+    /// the originals and skip the copies.
+    fn is_identity(&self) -> bool {
+        false
+    }
 }
 
 /// The identity normalizer: compares objects exactly as given.
@@ -21,5 +27,9 @@ pub struct IdentityNormalizer;
 impl Normalizer for IdentityNormalizer {
     fn normalize(&self, desired: &Value, live: &Value) -> (Value, Value) {
         (desired.clone(), live.clone())
+    }
+
+    fn is_identity(&self) -> bool {
+        true
     }
 }

@@ -60,10 +60,16 @@ pub fn manager_of(live: &Value, stack: &str) -> Manager {
     }
 }
 
-/// Adds Strata's ownership labels for `stack` to a manifest.
+/// Returns a manifest with Strata's ownership labels for `stack` added.
 pub fn stamp(manifest: &Value, stack: &str) -> Value {
     let mut out = manifest.clone();
-    if let Some(object) = out.as_object_mut() {
+    stamp_in_place(&mut out, stack);
+    out
+}
+
+/// Adds Strata's ownership labels for `stack` to a manifest.
+pub fn stamp_in_place(manifest: &mut Value, stack: &str) {
+    if let Some(object) = manifest.as_object_mut() {
         let metadata = object
             .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
@@ -80,7 +86,6 @@ pub fn stamp(manifest: &Value, stack: &str) -> Value {
             }
         }
     }
-    out
 }
 
 #[cfg(test)]

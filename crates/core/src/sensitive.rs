@@ -59,7 +59,7 @@ impl Sensitivity {
 
     /// Like [`Sensitivity::redact`], for a value found at `prefix` inside the resource.
     pub fn redact_at(&self, key: &ResourceKey, prefix: &[&str], value: &Value) -> Value {
-        let mut path: Vec<String> = prefix.iter().map(|s| (*s).to_owned()).collect();
+        let mut path: Vec<&str> = prefix.to_vec();
         self.walk(key, value, &mut path, &mut |_| {
             Value::String(REDACTED.to_owned())
         })
@@ -67,7 +67,8 @@ impl Sensitivity {
 
     /// Returns `value` with every sensitive leaf replaced by its SHA-256 digest.
     pub fn digest(&self, key: &ResourceKey, value: &Value) -> Value {
-        self.map_sensitive(key, value, &mut |v| {
+        let mut path = Vec::new();
+        self.walk(key, value, &mut path, &mut |v| {
             if is_digest(v) {
                 v.clone()
             } else {
@@ -76,25 +77,64 @@ impl Sensitivity {
         })
     }
 
-    fn map_sensitive(
-        &self,
-        key: &ResourceKey,
-        value: &Value,
-        f: &mut dyn FnMut(&Value) -> Value,
-    ) -> Value {
-        let mut path = Vec::new();
-        self.walk(key, value, &mut path, f)
+    /// Whether `value` holds any sensitive field at all (when not, redaction and digests are
+    /// the identity and callers can skip the copy).
+    pub fn touches(&self, key: &ResourceKey, value: &Value) -> bool {
+        fn any<'a>(
+            s: &Sensitivity,
+            key: &ResourceKey,
+            v: &'a Value,
+            path: &mut Vec<&'a str>,
+        ) -> bool {
+            if !path.is_empty() && s.step_is_sensitive(key, path) && !v.is_null() {
+                return true;
+            }
+            match v {
+                Value::Object(map) => map.iter().any(|(k, child)| {
+                    path.push(k);
+                    let found = any(s, key, child, path);
+                    path.pop();
+                    found
+                }),
+                Value::Array(items) => items.iter().any(|child| {
+                    path.push(ARRAY_ITEM);
+                    let found = any(s, key, child, path);
+                    path.pop();
+                    found
+                }),
+                _ => false,
+            }
+        }
+        any(self, key, value, &mut Vec::new())
     }
 
-    fn walk(
+    /// Whether the field at `path` is sensitive, given that no ancestor was: only the last
+    /// segment and the rules anchored at this depth are checked.
+    fn step_is_sensitive(&self, key: &ResourceKey, path: &[&str]) -> bool {
+        let last = path.last().copied().unwrap_or_default();
+        if path.len() == 2
+            && key.group.is_empty()
+            && key.kind == "Secret"
+            && matches!(path[0], "data" | "stringData")
+        {
+            return true;
+        }
+        if is_secret_field_name(last) {
+            return true;
+        }
+        self.extra
+            .iter()
+            .any(|p| p.len() == path.len() && p.iter().zip(path).all(|(a, b)| a == b))
+    }
+
+    fn walk<'a>(
         &self,
         key: &ResourceKey,
-        value: &Value,
-        path: &mut Vec<String>,
+        value: &'a Value,
+        path: &mut Vec<&'a str>,
         f: &mut dyn FnMut(&Value) -> Value,
     ) -> Value {
-        let borrowed: Vec<&str> = path.iter().map(String::as_str).collect();
-        if !path.is_empty() && self.is_sensitive(key, &borrowed) && !value.is_null() {
+        if !path.is_empty() && self.step_is_sensitive(key, path) && !value.is_null() {
             return match value {
                 Value::Object(map) => {
                     Value::Object(map.iter().map(|(k, v)| (k.clone(), f(v))).collect())
@@ -106,7 +146,7 @@ impl Sensitivity {
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, v)| {
-                        path.push(k.clone());
+                        path.push(k);
                         let out = self.walk(key, v, path, f);
                         path.pop();
                         (k.clone(), out)
@@ -116,9 +156,8 @@ impl Sensitivity {
             Value::Array(items) => Value::Array(
                 items
                     .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        path.push(i.to_string());
+                    .map(|v| {
+                        path.push(ARRAY_ITEM);
                         let out = self.walk(key, v, path, f);
                         path.pop();
                         out
@@ -129,6 +168,9 @@ impl Sensitivity {
         }
     }
 }
+
+/// The path segment standing for any array element.
+const ARRAY_ITEM: &str = "[]";
 
 /// Field names whose values are secrets wherever they appear.
 fn is_secret_field_name(name: &str) -> bool {

@@ -1,8 +1,10 @@
 //! Turning desired state, state and observations into a plan.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -93,8 +95,11 @@ pub async fn observe_all(
 }
 
 /// Computes the plan. Pure: no I/O, the same inputs give the same plan.
+///
+/// `desired` is taken by value: the plan keeps each manifest (with Strata's ownership labels
+/// added) to apply it, without copying the desired set.
 pub fn compute_plan(
-    desired: &[Resource],
+    desired: Vec<Resource>,
     graph: &Graph,
     state: &State,
     observations: &Observations,
@@ -106,19 +111,37 @@ pub fn compute_plan(
         stack: options.stack.clone(),
         ..Plan::default()
     };
-    let by_key: HashMap<&ResourceKey, &Resource> = desired.iter().map(|r| (&r.key, r)).collect();
+    let records: FxHashMap<&ResourceKey, &crate::state::ResourceState> =
+        state.resources.values().map(|r| (&r.key, r)).collect();
+    let desired_keys: FxHashSet<ResourceKey> = if options.destroy {
+        FxHashSet::default()
+    } else {
+        desired.iter().map(|r| r.key.clone()).collect()
+    };
     let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
 
     if !options.destroy {
-        for key in graph.topological_order() {
-            let Some(resource) = by_key.get(&key) else {
+        let position: FxHashMap<&ResourceKey, usize> = desired
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (&r.key, i))
+            .collect();
+        let order: Vec<usize> = graph
+            .topological_order()
+            .iter()
+            .filter_map(|k| position.get(k).copied())
+            .collect();
+        drop(position);
+        let mut slots: Vec<Option<Resource>> = desired.into_iter().map(Some).collect();
+        for i in order {
+            let Some(resource) = slots[i].take() else {
                 continue;
             };
-            let provider = match registry.route(resource) {
+            let provider = match registry.route(&resource) {
                 Ok(p) => p,
                 Err(e) => {
                     plan.violations.push(Violation {
-                        key: key.clone(),
+                        key: resource.key.clone(),
                         guard: Guard::Routing,
                         message: e.to_string(),
                     });
@@ -128,11 +151,13 @@ pub fn compute_plan(
             providers
                 .entry(provider.name().to_owned())
                 .or_insert_with(|| Arc::clone(&provider));
+            let record = records.get(&resource.key).copied();
+            let observation = observations.get(&resource.key);
             let change = plan_desired(
                 resource,
                 graph,
-                state,
-                observations.get(&key),
+                record,
+                observation,
                 provider.as_ref(),
                 normalizer,
                 options,
@@ -144,34 +169,28 @@ pub fn compute_plan(
 
     // Deletions: everything in the state that is not (or, for destroy, no longer) desired,
     // dependents before their dependencies.
-    let desired_keys: BTreeSet<&ResourceKey> = if options.destroy {
-        BTreeSet::new()
-    } else {
-        by_key.keys().copied().collect()
-    };
     let leaving: Vec<&crate::state::ResourceState> = state
         .resources
         .values()
         .filter(|r| !desired_keys.contains(&r.key))
         .collect();
+    let mut dependents_of: FxHashMap<&ResourceKey, Vec<ResourceKey>> = FxHashMap::default();
+    for r in state.resources.values() {
+        for d in &r.dependencies {
+            dependents_of.entry(d).or_default().push(r.key.clone());
+        }
+    }
     for record in delete_order(&leaving) {
         let live = observations.get(&record.key).and_then(|o| o.live.clone());
         let provider = registry
             .by_name(&record.provider)
             .or_else(|| providers.get(&record.provider).cloned());
-        let sensitivity = Sensitivity::with_paths(
-            provider
-                .as_ref()
-                .map(|p| p.sensitive_fields(&record.key))
-                .unwrap_or_default(),
-        );
-        let before = live.clone().unwrap_or_else(|| record.last_applied.clone());
-        let dependents: Vec<ResourceKey> = state
-            .resources
-            .values()
-            .filter(|r| r.dependencies.contains(&record.key))
-            .map(|r| r.key.clone())
-            .collect();
+        let sensitive_fields = provider
+            .as_ref()
+            .map(|p| p.sensitive_fields(&record.key))
+            .unwrap_or_default();
+        let mut dependents = dependents_of.remove(&record.key).unwrap_or_default();
+        dependents.sort();
         if record.protect
             || crate::model::annotation(&record.last_applied, crate::model::ANNOTATION_PROTECT)
                 == Some("true")
@@ -206,14 +225,13 @@ pub fn compute_plan(
             replace_paths: Vec::new(),
             blast_radius: dependents,
             dependencies: record.dependencies.clone(),
-            before: Some(sensitivity.redact(&record.key, &before)),
-            after: None,
             resource: Some(Resource {
                 key: record.key.clone(),
                 manifest: record.last_applied.clone(),
                 source: None,
             }),
             live,
+            sensitive_fields,
             drifted: false,
         });
     }
@@ -264,20 +282,21 @@ fn delete_order<'a>(
 
 #[allow(clippy::too_many_arguments)]
 fn plan_desired(
-    resource: &Resource,
+    mut resource: Resource,
     graph: &Graph,
-    state: &State,
+    record: Option<&crate::state::ResourceState>,
     observation: Option<&Observation>,
     provider: &dyn Provider,
     normalizer: &dyn Normalizer,
     options: &PlanOptions,
     violations: &mut Vec<Violation>,
 ) -> ResourceChange {
+    ownership::stamp_in_place(&mut resource.manifest, &options.stack);
     let key = &resource.key;
-    let stamped = ownership::stamp(&resource.manifest, &options.stack);
-    let record = state.get(key);
+    let stamped = &resource.manifest;
     let live = observation.and_then(|o| o.live.as_ref());
-    let sensitivity = Sensitivity::with_paths(provider.sensitive_fields(key));
+    let sensitive_fields = provider.sensitive_fields(key);
+    let sensitivity = Sensitivity::with_paths(&sensitive_fields);
     let mut reason = None;
     let mut drifted = false;
 
@@ -320,16 +339,21 @@ fn plan_desired(
             } else if record.is_some_and(|r| r.status == ResourceStatus::Creating) {
                 reason = Some(ActionReason::AdoptInterruptedCreate);
             }
-            let (d, l) = normalizer.normalize(&stamped, live);
+            let (d, l): (Cow<'_, Value>, Cow<'_, Value>) = if normalizer.is_identity() {
+                (Cow::Borrowed(stamped), Cow::Borrowed(live))
+            } else {
+                let (d, l) = normalizer.normalize(stamped, live);
+                (Cow::Owned(d), Cow::Owned(l))
+            };
             let mut changes = fields::desired_vs_live(&d, &l);
             if let Some(record) = record {
-                let digested_desired = sensitivity.digest(key, &d);
+                let digested_desired = digested(&sensitivity, key, &d);
                 changes.extend(fields::removed_fields(
                     &record.last_applied,
                     &digested_desired,
                     &l,
                 ));
-                let digested_live = sensitivity.digest(key, &l);
+                let digested_live = digested(&sensitivity, key, &l);
                 drifted = !fields::desired_vs_live(&record.last_applied, &digested_live).is_empty();
             }
             let replace_fields = provider.replace_fields(key);
@@ -386,6 +410,11 @@ fn plan_desired(
     } else {
         Vec::new()
     };
+    let live = if action == Action::NoOp {
+        None
+    } else {
+        live.cloned()
+    };
     ResourceChange {
         key: key.clone(),
         api_version: resource.api_version().to_owned(),
@@ -396,15 +425,19 @@ fn plan_desired(
         replace_paths,
         blast_radius,
         dependencies: graph.dependencies(key),
-        before: live.map(|l| sensitivity.redact(key, l)),
-        after: Some(sensitivity.redact(key, &stamped)),
-        resource: Some(Resource {
-            key: key.clone(),
-            manifest: stamped,
-            source: resource.source.clone(),
-        }),
-        live: live.cloned(),
+        resource: Some(resource),
+        live,
+        sensitive_fields,
         drifted,
+    }
+}
+
+/// `value` with sensitive fields replaced by digests, borrowed when it has none.
+fn digested<'a>(sensitivity: &Sensitivity, key: &ResourceKey, value: &'a Value) -> Cow<'a, Value> {
+    if sensitivity.touches(key, value) {
+        Cow::Owned(sensitivity.digest(key, value))
+    } else {
+        Cow::Borrowed(value)
     }
 }
 

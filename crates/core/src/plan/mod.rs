@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::{Resource, ResourceKey};
+use crate::sensitive::Sensitivity;
 
 pub use compute::{Observations, PlanOptions, compute_plan, observe_all};
 pub use fields::FieldChange;
@@ -104,20 +105,50 @@ pub struct ResourceChange {
     pub blast_radius: Vec<ResourceKey>,
     /// What this resource depends on (creation order; reversed for deletion).
     pub dependencies: Vec<ResourceKey>,
-    /// The live (or last-applied) object, redacted; `None` for a create.
-    pub before: Option<Value>,
-    /// The object to apply, redacted; `None` for a delete.
-    pub after: Option<Value>,
-    /// The full desired resource to apply (or, for a delete, the last-applied one). Never
-    /// serialised: it may hold secrets.
+    /// The full desired resource to apply, ownership labels included (or, for a delete, the
+    /// last-applied one). Never serialised: it may hold secrets; see [`ResourceChange::after`].
     #[serde(skip)]
     pub resource: Option<Resource>,
-    /// The live object as observed, unredacted. Never serialised.
+    /// The live object as observed, unredacted, when the change needs it (updates, replaces,
+    /// deletes). Never serialised; see [`ResourceChange::before`].
     #[serde(skip)]
     pub live: Option<Value>,
+    /// Paths the provider declares sensitive, beyond the built-in rules.
+    #[serde(skip)]
+    pub sensitive_fields: Vec<String>,
     /// Whether the object was changed outside Strata since the last apply.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drifted: bool,
+}
+
+impl ResourceChange {
+    fn sensitivity(&self) -> Sensitivity {
+        Sensitivity::with_paths(&self.sensitive_fields)
+    }
+
+    /// The object before the change, redacted: the live object (or, for a delete of something
+    /// already gone, the last-applied one); `None` for a create. For a no-op it is the desired
+    /// object, which matches the live one.
+    pub fn before(&self) -> Option<Value> {
+        let source = match self.action {
+            Action::Create => return None,
+            Action::NoOp => self.resource.as_ref().map(|r| &r.manifest),
+            _ => self
+                .live
+                .as_ref()
+                .or(self.resource.as_ref().map(|r| &r.manifest)),
+        }?;
+        Some(self.sensitivity().redact(&self.key, source))
+    }
+
+    /// The object after the change, redacted; `None` for a delete.
+    pub fn after(&self) -> Option<Value> {
+        if self.action == Action::Delete {
+            return None;
+        }
+        let resource = self.resource.as_ref()?;
+        Some(self.sensitivity().redact(&self.key, &resource.manifest))
+    }
 }
 
 /// Something that forbids applying the plan.

@@ -81,7 +81,7 @@ pub fn render_human(plan: &Plan, colour: bool) -> String {
             let _ = writeln!(out, "  {} {}", p.paint(code, sym), change.key);
             match change.action {
                 Action::Create => {
-                    if let Some(after) = &change.after {
+                    if let Some(after) = &change.after() {
                         for (path, value) in leaves(after) {
                             let _ = writeln!(out, "      {} {path} = {value}", p.paint("32", "+"));
                         }
@@ -158,8 +158,8 @@ pub fn to_json(plan: &Plan) -> Value {
                 "depends_on": c.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "change": {
                     "actions": c.action.json_actions(),
-                    "before": c.before,
-                    "after": c.after,
+                    "before": c.before(),
+                    "after": c.after(),
                     "replace_paths": c.replace_paths,
                     "fields": c.fields,
                 },

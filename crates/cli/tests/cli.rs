@@ -1,0 +1,190 @@
+//! End-to-end tests of the `strata` binary on the embedded defaults.
+
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn strata(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A copy of the quickstart example in a temporary directory.
+fn quickstart() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("quickstart");
+    std::fs::create_dir(&stack).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart");
+    for entry in std::fs::read_dir(source).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), stack.join(entry.file_name())).unwrap();
+        }
+    }
+    (dir, stack)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn plan_apply_replan_and_drift() {
+    let (_tmp, stack) = quickstart();
+    let plan = strata(&["plan", s(&stack), "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{:?}", text(&plan));
+    let (out, _) = text(&plan);
+    assert!(out.contains("Plan: 7 to add, 0 to change, 0 to destroy."), "{out}");
+    assert!(out.contains("(sandbox) will be created"), "{out}");
+    assert!(!out.contains("change-me-in-a-real-stack"), "secrets never print");
+
+    let json = strata(&["plan", s(&stack), "-o", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["resource_changes"].as_array().unwrap().len(), 7);
+    assert!(value["resource_changes"].as_array().unwrap().iter().all(|c| c["change"]["actions"] == serde_json::json!(["create"])));
+
+    let apply = strata(&["apply", s(&stack), "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{:?}", text(&apply));
+    assert!(text(&apply).0.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."));
+
+    let again = strata(&["plan", s(&stack), "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{:?}", text(&again));
+
+    // Change the world behind Strata's back.
+    let live = stack.join(".strata/sandbox/rds.aws.upbound.io/Instance/_cluster/payments-db.json");
+    let edited = std::fs::read_to_string(&live).unwrap().replace("db.t3.small", "db.t3.large");
+    std::fs::write(&live, edited).unwrap();
+    let drift = strata(&["plan", s(&stack), "--detailed-exitcode"]);
+    assert_eq!(drift.status.code(), Some(2));
+    let (out, _) = text(&drift);
+    assert!(out.contains("spec.forProvider.instanceClass = \"db.t3.large\" -> \"db.t3.small\""), "{out}");
+    assert!(out.contains("changed outside Strata"), "{out}");
+
+    let heal = strata(&["apply", s(&stack), "--auto-approve"]);
+    assert_eq!(heal.status.code(), Some(0));
+    assert_eq!(strata(&["plan", s(&stack), "--detailed-exitcode"]).status.code(), Some(0));
+
+    let state = std::fs::read_to_string(stack.join(".strata/state.json")).unwrap();
+    assert!(!state.contains("change-me-in-a-real-stack"), "state keeps digests only");
+}
+
+#[test]
+fn bad_input_names_file_document_and_field_and_applies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ok.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fine\n").unwrap();
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+    )
+    .unwrap();
+    let out = strata(&["apply", s(dir.path()), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (_, err) = text(&out);
+    assert!(err.contains("broken.yaml"), "{err}");
+    assert!(err.contains("document 1"), "{err}");
+    assert!(err.contains("metadata.name"), "{err}");
+    assert!(!dir.path().join(".strata").exists(), "nothing applied, no state written");
+}
+
+#[test]
+fn cycles_are_reported_with_every_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = |name: &str, dep: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    strata.dev/depends-on: ConfigMap/{dep}\n---\n");
+    std::fs::write(dir.path().join("c.yaml"), cm("a", "b") + &cm("b", "c") + &cm("c", "a")).unwrap();
+    let out = strata(&["plan", s(dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("dependency cycle: ConfigMap/a -> ConfigMap/c -> ConfigMap/b -> ConfigMap/a"), "{:?}", text(&out));
+}
+
+#[test]
+fn apply_without_a_terminal_needs_auto_approve() {
+    let (_tmp, stack) = quickstart();
+    let out = strata(&["apply", s(&stack)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("--auto-approve"));
+    assert!(!stack.join(".strata/state.json").exists());
+}
+
+#[test]
+fn a_locked_state_refuses_apply_until_unlocked() {
+    let (_tmp, stack) = quickstart();
+    let lock = strata(&["state", "lock", s(&stack), "-o", "json"]);
+    assert_eq!(lock.status.code(), Some(0), "{:?}", text(&lock));
+    let info: serde_json::Value = serde_json::from_slice(&lock.stdout).unwrap();
+    let id = info["ID"].as_str().unwrap().to_owned();
+    let blocked = strata(&["apply", s(&stack), "--auto-approve"]);
+    assert_eq!(blocked.status.code(), Some(1));
+    assert!(text(&blocked).1.contains(&id), "the error names the holder: {:?}", text(&blocked));
+    assert_eq!(strata(&["state", "unlock", s(&stack), "not-the-id"]).status.code(), Some(1));
+    assert_eq!(strata(&["state", "force-unlock", s(&stack), &id]).status.code(), Some(0));
+    assert_eq!(strata(&["apply", s(&stack), "--auto-approve"]).status.code(), Some(0));
+    let list = strata(&["state", "list", s(&stack)]);
+    assert_eq!(text(&list).0.lines().count(), 7);
+    let show = strata(&["state", "show", s(&stack), "Secret/payments/payments-db-password"]);
+    assert!(text(&show).0.contains("sha256:"));
+}
+
+#[test]
+fn destroy_removes_everything_dependents_first() {
+    let (_tmp, stack) = quickstart();
+    assert_eq!(strata(&["apply", s(&stack), "--auto-approve"]).status.code(), Some(0));
+    // The instance is protected: destroy is refused as a whole.
+    let refused = strata(&["destroy", s(&stack), "--auto-approve"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused).0.contains("is protected"), "{:?}", text(&refused));
+    // Lift the protection with an apply, then destroy.
+    let db = stack.join("database.yaml");
+    let text_db = std::fs::read_to_string(&db).unwrap().replace("strata.dev/protect: \"true\"", "strata.dev/protect: \"false\"");
+    std::fs::write(&db, text_db).unwrap();
+    assert_eq!(strata(&["apply", s(&stack), "--auto-approve"]).status.code(), Some(0));
+    let destroy = strata(&["destroy", s(&stack), "--auto-approve"]);
+    assert_eq!(destroy.status.code(), Some(0), "{:?}", text(&destroy));
+    assert!(text(&destroy).0.contains("0 added, 0 changed, 7 destroyed"));
+    assert_eq!(text(&strata(&["state", "list", s(&stack)])).0, "");
+    let world = stack.join(".strata/sandbox");
+    let files = walk(&world);
+    assert!(files.is_empty(), "the sandbox world is empty: {files:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().unwrap().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_sandbox_turns_unserved_kinds_into_an_error() {
+    let (_tmp, stack) = quickstart();
+    let out = strata(&["plan", s(&stack), "--no-sandbox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).0.contains("no provider serves"), "{:?}", text(&out));
+}
+
+#[test]
+fn graph_prints_dot_and_mermaid() {
+    let (_tmp, stack) = quickstart();
+    let dot = strata(&["graph", s(&stack)]);
+    assert!(text(&dot).0.contains("\"rds.aws.upbound.io/SubnetGroup/payments-db-subnets\" -> \"rds.aws.upbound.io/Instance/payments-db\""));
+    let mermaid = strata(&["graph", s(&stack), "--format", "mermaid"]);
+    assert!(text(&mermaid).0.starts_with("flowchart LR"));
+}

@@ -1,0 +1,206 @@
+//! Property tests of the dependency graph.
+
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
+use proptest::prelude::*;
+use serde_json::json;
+use strata_core::{Graph, GraphError, Resource};
+
+fn config_map(i: usize, deps: &[usize], wave: Option<i64>) -> Resource {
+    let mut annotations = serde_json::Map::new();
+    if !deps.is_empty() {
+        let list: Vec<String> = deps.iter().map(|&d| cm(d)).collect();
+        annotations.insert("strata.dev/depends-on".into(), json!(list.join(",")));
+    }
+    if let Some(w) = wave {
+        annotations.insert("argocd.argoproj.io/sync-wave".into(), json!(w.to_string()));
+    }
+    Resource::from_manifest(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": c(i), "annotations": annotations}
+    }))
+    .unwrap()
+}
+
+/// A random DAG: node i may only depend on nodes < i.
+fn dag() -> impl Strategy<Value = Vec<Vec<usize>>> {
+    (1usize..40).prop_flat_map(|n| {
+        (0..n)
+            .map(|i| {
+                if i == 0 {
+                    Just(Vec::new()).boxed()
+                } else {
+                    proptest::collection::btree_set(0..i, 0..4.min(i + 1))
+                        .prop_map(|s| s.into_iter().collect())
+                        .boxed()
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+proptest! {
+    #[test]
+    fn topological_order_respects_every_edge(deps in dag(), waves in proptest::collection::vec(proptest::option::of(0i64..3), 40)) {
+        // Waves must not contradict dependencies: a node's wave is at least its dependencies'.
+        let mut effective: Vec<Option<i64>> = Vec::new();
+        for (i, d) in deps.iter().enumerate() {
+            let floor = d.iter().filter_map(|&j| effective[j]).max().unwrap_or(0);
+            effective.push(waves[i].map(|w| w.max(floor)).or(if floor > 0 { Some(floor) } else { None }));
+        }
+        let resources: Vec<Resource> = deps.iter().enumerate().map(|(i, d)| config_map(i, d, effective[i])).collect();
+        let graph = Graph::build(&resources).unwrap();
+        let order = graph.topological_order();
+        prop_assert_eq!(order.len(), resources.len());
+        let position = |name: &str| order.iter().position(|k| k.name == name).unwrap();
+        for (i, d) in deps.iter().enumerate() {
+            for &j in d {
+                prop_assert!(position(&c(j)) < position(&c(i)));
+            }
+        }
+        // Waves are barriers: every resource of a lower wave comes first.
+        for a in 0..resources.len() {
+            for b in 0..resources.len() {
+                if effective[a].unwrap_or(0) < effective[b].unwrap_or(0) {
+                    prop_assert!(position(&c(a)) < position(&c(b)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cycles_are_always_reported(deps in dag(), back in any::<prop::sample::Index>(), forward in any::<prop::sample::Index>()) {
+        let n = deps.len();
+        prop_assume!(n >= 2);
+        // Close a cycle: pick a path j -> ... -> i and add i -> j.
+        let mut deps = deps;
+        let i = n - 1;
+        let j = back.index(n - 1);
+        let k = forward.index(n - 1);
+        let _ = k;
+        // Make i depend (transitively) on j, then j depend on i.
+        if !deps[i].contains(&j) {
+            deps[i].push(j);
+        }
+        deps[j].push(i);
+        let resources: Vec<Resource> = deps.iter().enumerate().map(|(x, d)| config_map(x, d, None)).collect();
+        match Graph::build(&resources) {
+            Err(GraphError::Cycle(nodes)) => {
+                prop_assert!(nodes.len() >= 2);
+                prop_assert!(nodes.iter().any(|n| n == &cm(i)) || nodes.iter().any(|n| n == &cm(j)));
+            }
+            other => prop_assert!(false, "expected a cycle, got {:?}", other.map(|g| g.len())),
+        }
+    }
+}
+
+#[test]
+fn cycle_error_lists_the_whole_cycle_in_order() {
+    let resources = vec![
+        config_map(0, &[2], None),
+        config_map(1, &[0], None),
+        config_map(2, &[1], None),
+        config_map(3, &[], None),
+    ];
+    let err = Graph::build(&resources).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "dependency cycle: ConfigMap/c0 -> ConfigMap/c1 -> ConfigMap/c2 -> ConfigMap/c0"
+    );
+}
+
+#[test]
+fn self_reference_is_a_cycle() {
+    let err = Graph::build(&[config_map(0, &[0], None)]).unwrap_err();
+    assert!(
+        matches!(err, GraphError::Cycle(ref n) if n == &vec!["ConfigMap/c0".to_string()]),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_dependency_names_file_and_entry() {
+    let mut r = config_map(0, &[7], None);
+    r.source = Some(strata_core::SourceLocation {
+        file: "stack/a.yaml".into(),
+        document: 2,
+        line: 14,
+    });
+    let err = Graph::build(&[r]).unwrap_err().to_string();
+    assert!(err.contains("stack/a.yaml (document 2, line 14)"), "{err}");
+    assert!(err.contains("ConfigMap/c7"), "{err}");
+    assert!(err.contains("not in the desired set"), "{err}");
+}
+
+#[test]
+fn crossplane_references_and_selectors_are_edges() {
+    let resources: Vec<Resource> = [
+        json!({"apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "SubnetGroup", "metadata": {"name": "sg", "labels": {"db": "main"}}}),
+        json!({"apiVersion": "ec2.aws.upbound.io/v1beta1", "kind": "SecurityGroup", "metadata": {"name": "fw", "labels": {"db": "main"}}}),
+        json!({"apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance", "metadata": {"name": "db"},
+               "spec": {"forProvider": {"dbSubnetGroupNameRef": {"name": "sg"},
+                                        "vpcSecurityGroupIdSelector": {"matchLabels": {"db": "main"}}},
+                        "writeConnectionSecretToRef": {"name": "sg", "namespace": "x"}}}),
+    ]
+    .into_iter()
+    .map(|m| Resource::from_manifest(m).unwrap())
+    .collect();
+    let graph = Graph::build(&resources).unwrap();
+    let db = &resources[2].key;
+    let deps: Vec<String> = graph
+        .dependencies(db)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        deps,
+        vec![
+            "ec2.aws.upbound.io/SecurityGroup/fw",
+            "rds.aws.upbound.io/SubnetGroup/sg"
+        ]
+    );
+    assert!(
+        graph.to_dot().contains(
+            "\"rds.aws.upbound.io/SubnetGroup/sg\" -> \"rds.aws.upbound.io/Instance/db\""
+        )
+    );
+    assert!(graph.to_mermaid().starts_with("flowchart LR\n"));
+}
+
+#[test]
+fn waves_order_without_quadratic_edges() {
+    let resources: Vec<Resource> = (0..6)
+        .map(|i| config_map(i, &[], Some((i % 3) as i64)))
+        .collect();
+    let graph = Graph::build(&resources).unwrap();
+    let order: Vec<String> = graph
+        .topological_order()
+        .iter()
+        .map(|k| k.name.clone())
+        .collect();
+    assert_eq!(order, vec!["c0", "c3", "c1", "c4", "c2", "c5"]);
+    let deps: Vec<String> = graph
+        .dependencies(&resources[2].key)
+        .iter()
+        .map(|k| k.name.clone())
+        .collect();
+    assert_eq!(
+        deps,
+        vec!["c1", "c4"],
+        "direct dependencies are the previous wave only"
+    );
+    let dependents: Vec<String> = graph
+        .dependents(&resources[0].key)
+        .iter()
+        .map(|k| k.name.clone())
+        .collect();
+    assert_eq!(dependents, vec!["c1", "c2", "c4", "c5"]);
+}
+
+fn c(i: usize) -> String {
+    format!("c{i}")
+}
+
+fn cm(i: usize) -> String {
+    format!("ConfigMap/c{i}")
+}
