@@ -46,44 +46,77 @@ fn plan_apply_replan_and_drift() {
     let plan = strata(&["plan", s(&stack), "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{:?}", text(&plan));
     let (out, _) = text(&plan);
-    assert!(out.contains("Plan: 7 to add, 0 to change, 0 to destroy."), "{out}");
+    assert!(
+        out.contains("Plan: 7 to add, 0 to change, 0 to destroy."),
+        "{out}"
+    );
     assert!(out.contains("(sandbox) will be created"), "{out}");
-    assert!(!out.contains("change-me-in-a-real-stack"), "secrets never print");
+    assert!(
+        !out.contains("change-me-in-a-real-stack"),
+        "secrets never print"
+    );
 
     let json = strata(&["plan", s(&stack), "-o", "json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["resource_changes"].as_array().unwrap().len(), 7);
-    assert!(value["resource_changes"].as_array().unwrap().iter().all(|c| c["change"]["actions"] == serde_json::json!(["create"])));
+    assert!(
+        value["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["change"]["actions"] == serde_json::json!(["create"]))
+    );
 
     let apply = strata(&["apply", s(&stack), "--auto-approve"]);
     assert_eq!(apply.status.code(), Some(0), "{:?}", text(&apply));
-    assert!(text(&apply).0.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."));
+    assert!(
+        text(&apply)
+            .0
+            .contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed.")
+    );
 
     let again = strata(&["plan", s(&stack), "--detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{:?}", text(&again));
 
     // Change the world behind Strata's back.
     let live = stack.join(".strata/sandbox/rds.aws.upbound.io/Instance/_cluster/payments-db.json");
-    let edited = std::fs::read_to_string(&live).unwrap().replace("db.t3.small", "db.t3.large");
+    let edited = std::fs::read_to_string(&live)
+        .unwrap()
+        .replace("db.t3.small", "db.t3.large");
     std::fs::write(&live, edited).unwrap();
     let drift = strata(&["plan", s(&stack), "--detailed-exitcode"]);
     assert_eq!(drift.status.code(), Some(2));
     let (out, _) = text(&drift);
-    assert!(out.contains("spec.forProvider.instanceClass = \"db.t3.large\" -> \"db.t3.small\""), "{out}");
+    assert!(
+        out.contains("spec.forProvider.instanceClass = \"db.t3.large\" -> \"db.t3.small\""),
+        "{out}"
+    );
     assert!(out.contains("changed outside Strata"), "{out}");
 
     let heal = strata(&["apply", s(&stack), "--auto-approve"]);
     assert_eq!(heal.status.code(), Some(0));
-    assert_eq!(strata(&["plan", s(&stack), "--detailed-exitcode"]).status.code(), Some(0));
+    assert_eq!(
+        strata(&["plan", s(&stack), "--detailed-exitcode"])
+            .status
+            .code(),
+        Some(0)
+    );
 
     let state = std::fs::read_to_string(stack.join(".strata/state.json")).unwrap();
-    assert!(!state.contains("change-me-in-a-real-stack"), "state keeps digests only");
+    assert!(
+        !state.contains("change-me-in-a-real-stack"),
+        "state keeps digests only"
+    );
 }
 
 #[test]
 fn bad_input_names_file_document_and_field_and_applies_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ok.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fine\n").unwrap();
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fine\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("broken.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
@@ -95,17 +128,34 @@ fn bad_input_names_file_document_and_field_and_applies_nothing() {
     assert!(err.contains("broken.yaml"), "{err}");
     assert!(err.contains("document 1"), "{err}");
     assert!(err.contains("metadata.name"), "{err}");
-    assert!(!dir.path().join(".strata").exists(), "nothing applied, no state written");
+    assert!(
+        !dir.path().join(".strata").exists(),
+        "nothing applied, no state written"
+    );
 }
 
 #[test]
 fn cycles_are_reported_with_every_member() {
     let dir = tempfile::tempdir().unwrap();
-    let cm = |name: &str, dep: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    strata.dev/depends-on: ConfigMap/{dep}\n---\n");
-    std::fs::write(dir.path().join("c.yaml"), cm("a", "b") + &cm("b", "c") + &cm("c", "a")).unwrap();
+    let cm = |name: &str, dep: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    strata.dev/depends-on: ConfigMap/{dep}\n---\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        cm("a", "b") + &cm("b", "c") + &cm("c", "a"),
+    )
+    .unwrap();
     let out = strata(&["plan", s(dir.path())]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).1.contains("dependency cycle: ConfigMap/a -> ConfigMap/c -> ConfigMap/b -> ConfigMap/a"), "{:?}", text(&out));
+    assert!(
+        text(&out)
+            .1
+            .contains("dependency cycle: ConfigMap/a -> ConfigMap/c -> ConfigMap/b -> ConfigMap/a"),
+        "{:?}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -126,29 +176,70 @@ fn a_locked_state_refuses_apply_until_unlocked() {
     let id = info["ID"].as_str().unwrap().to_owned();
     let blocked = strata(&["apply", s(&stack), "--auto-approve"]);
     assert_eq!(blocked.status.code(), Some(1));
-    assert!(text(&blocked).1.contains(&id), "the error names the holder: {:?}", text(&blocked));
-    assert_eq!(strata(&["state", "unlock", s(&stack), "not-the-id"]).status.code(), Some(1));
-    assert_eq!(strata(&["state", "force-unlock", s(&stack), &id]).status.code(), Some(0));
-    assert_eq!(strata(&["apply", s(&stack), "--auto-approve"]).status.code(), Some(0));
+    assert!(
+        text(&blocked).1.contains(&id),
+        "the error names the holder: {:?}",
+        text(&blocked)
+    );
+    assert_eq!(
+        strata(&["state", "unlock", s(&stack), "not-the-id"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        strata(&["state", "force-unlock", s(&stack), &id])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        strata(&["apply", s(&stack), "--auto-approve"])
+            .status
+            .code(),
+        Some(0)
+    );
     let list = strata(&["state", "list", s(&stack)]);
     assert_eq!(text(&list).0.lines().count(), 7);
-    let show = strata(&["state", "show", s(&stack), "Secret/payments/payments-db-password"]);
+    let show = strata(&[
+        "state",
+        "show",
+        s(&stack),
+        "Secret/payments/payments-db-password",
+    ]);
     assert!(text(&show).0.contains("sha256:"));
 }
 
 #[test]
 fn destroy_removes_everything_dependents_first() {
     let (_tmp, stack) = quickstart();
-    assert_eq!(strata(&["apply", s(&stack), "--auto-approve"]).status.code(), Some(0));
+    assert_eq!(
+        strata(&["apply", s(&stack), "--auto-approve"])
+            .status
+            .code(),
+        Some(0)
+    );
     // The instance is protected: destroy is refused as a whole.
     let refused = strata(&["destroy", s(&stack), "--auto-approve"]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(text(&refused).0.contains("is protected"), "{:?}", text(&refused));
+    assert!(
+        text(&refused).0.contains("is protected"),
+        "{:?}",
+        text(&refused)
+    );
     // Lift the protection with an apply, then destroy.
     let db = stack.join("database.yaml");
-    let text_db = std::fs::read_to_string(&db).unwrap().replace("strata.dev/protect: \"true\"", "strata.dev/protect: \"false\"");
+    let text_db = std::fs::read_to_string(&db).unwrap().replace(
+        "strata.dev/protect: \"true\"",
+        "strata.dev/protect: \"false\"",
+    );
     std::fs::write(&db, text_db).unwrap();
-    assert_eq!(strata(&["apply", s(&stack), "--auto-approve"]).status.code(), Some(0));
+    assert_eq!(
+        strata(&["apply", s(&stack), "--auto-approve"])
+            .status
+            .code(),
+        Some(0)
+    );
     let destroy = strata(&["destroy", s(&stack), "--auto-approve"]);
     assert_eq!(destroy.status.code(), Some(0), "{:?}", text(&destroy));
     assert!(text(&destroy).0.contains("0 added, 0 changed, 7 destroyed"));
@@ -177,7 +268,11 @@ fn no_sandbox_turns_unserved_kinds_into_an_error() {
     let (_tmp, stack) = quickstart();
     let out = strata(&["plan", s(&stack), "--no-sandbox"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).0.contains("no provider serves"), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("no provider serves"),
+        "{:?}",
+        text(&out)
+    );
 }
 
 #[test]
