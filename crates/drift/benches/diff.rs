@@ -85,6 +85,22 @@ fn normalize_and_three_way_10k(bencher: divan::Bencher) {
     });
 }
 
+/// The same work with the copy-free in-sync check turned off (every resource fully normalised).
+#[divan::bench(sample_count = 3)]
+fn normalize_and_three_way_10k_full_path(bencher: divan::Bencher) {
+    let inputs = corpus();
+    let rules = DriftRules::default().without_fast_path();
+    bencher.bench_local(|| {
+        let mut drifted = 0usize;
+        for (d, a, l) in &inputs {
+            let r = diff_three_way(Some(d), Some(a), Some(l), &rules);
+            drifted += usize::from(!r.changes.is_empty());
+        }
+        assert_eq!(drifted, 1_000);
+        drifted
+    });
+}
+
 #[divan::bench(sample_count = 5)]
 fn json_patch_plain_diff_10k(bencher: divan::Bencher) {
     let inputs = corpus();

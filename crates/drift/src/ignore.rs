@@ -101,6 +101,9 @@ impl IgnoreConfig {
     /// reference's quirk: a core kind is looked up as `/Kind`, so a core-group override stored
     /// under `Kind` is only seen through `*/*`.
     pub fn lookup(&self, res: &ObjectRef) -> Option<OverrideIgnoreDiff> {
+        if self.resource_overrides.is_empty() && self.ignore_differences.is_empty() {
+            return None;
+        }
         let mut merged = OverrideIgnoreDiff::default();
         let mut found = false;
         let key = format!("{}/{}", res.group, res.kind);
@@ -260,6 +263,13 @@ impl IgnoreNormalizer {
                 }
             }
         }
+    }
+
+    /// Whether a known-type normalisation applies to the resource.
+    pub fn has_known_types_for(&self, res: &ObjectRef) -> bool {
+        self.known
+            .iter()
+            .any(|k| glob_match(&k.group, &res.group) && glob_match(&k.kind, &res.kind))
     }
 
     /// Applies the known-type normalisations that match the resource.

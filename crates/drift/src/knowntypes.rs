@@ -13,64 +13,69 @@ use crate::error::DriftError;
 use crate::quantity::canonical_quantity;
 
 /// Integer fields of built-in types: a non-number there makes the typed decode fail.
-const INT_FIELDS: &[&str] = &[
-    "replicas",
-    "revisionHistoryLimit",
-    "minReadySeconds",
-    "progressDeadlineSeconds",
-    "containerPort",
-    "hostPort",
-    "terminationGracePeriodSeconds",
-    "activeDeadlineSeconds",
-    "initialDelaySeconds",
-    "periodSeconds",
-    "timeoutSeconds",
-    "successThreshold",
-    "failureThreshold",
-    "defaultMode",
-    "runAsUser",
-    "runAsGroup",
-    "fsGroup",
-    "backoffLimit",
-    "completions",
-    "parallelism",
-    "ttlSecondsAfterFinished",
-    "successfulJobsHistoryLimit",
-    "failedJobsHistoryLimit",
-    "nodePort",
-];
+pub fn is_int_field(key: &str) -> bool {
+    matches!(
+        key,
+        "replicas"
+            | "revisionHistoryLimit"
+            | "minReadySeconds"
+            | "progressDeadlineSeconds"
+            | "containerPort"
+            | "hostPort"
+            | "terminationGracePeriodSeconds"
+            | "activeDeadlineSeconds"
+            | "initialDelaySeconds"
+            | "periodSeconds"
+            | "timeoutSeconds"
+            | "successThreshold"
+            | "failureThreshold"
+            | "defaultMode"
+            | "runAsUser"
+            | "runAsGroup"
+            | "fsGroup"
+            | "backoffLimit"
+            | "completions"
+            | "parallelism"
+            | "ttlSecondsAfterFinished"
+            | "successfulJobsHistoryLimit"
+            | "failedJobsHistoryLimit"
+            | "nodePort"
+    )
+}
 
 /// Map-typed fields whose empty value `omitempty` drops.
-const MAP_FIELDS: &[&str] = &[
-    "labels",
-    "annotations",
-    "nodeSelector",
-    "matchLabels",
-    "data",
-    "binaryData",
-    "stringData",
-    "requests",
-    "limits",
-    "hard",
-    "capacity",
-];
+fn is_map_field(key: &str) -> bool {
+    matches!(
+        key,
+        "labels"
+            | "annotations"
+            | "nodeSelector"
+            | "matchLabels"
+            | "data"
+            | "binaryData"
+            | "stringData"
+            | "requests"
+            | "limits"
+            | "hard"
+            | "capacity"
+    )
+}
 
 /// Non-pointer booleans with `omitempty`: `false` is dropped.
-const OMITEMPTY_BOOLS: &[&str] = &[
-    "readOnly",
-    "stdin",
-    "stdinOnce",
-    "tty",
-    "hostNetwork",
-    "hostPID",
-    "hostIPC",
-];
+fn is_omitempty_bool(key: &str) -> bool {
+    matches!(
+        key,
+        "readOnly" | "stdin" | "stdinOnce" | "tty" | "hostNetwork" | "hostPID" | "hostIPC"
+    )
+}
 
 /// Lists that are not `omitempty` in their Go type (kept even when empty).
-const KEPT_EMPTY_LISTS: &[&str] = &["rules"];
+fn is_kept_empty_list(key: &str) -> bool {
+    matches!(key, "rules")
+}
 
 /// Keys whose map values are quantities.
-fn is_quantity_map(key: &str) -> bool {
+pub fn is_quantity_map(key: &str) -> bool {
     matches!(
         key,
         "requests" | "limits" | "hard" | "capacity" | "allocatable" | "overhead"
@@ -104,6 +109,12 @@ pub fn remarshal_typed(value: &Value) -> Option<Value> {
     } else {
         None
     }
+}
+
+/// Remarshals in place; returns false (leaving the value partly rewritten) when the typed decode
+/// would fail, in which case the caller must restore the raw value.
+pub fn remarshal_in_place(value: &mut Value) -> bool {
+    remarshal_node(value, None)
 }
 
 /// Rewrites in place; returns false when the value does not fit the typed structs.
@@ -140,7 +151,7 @@ fn remarshal_node(value: &mut Value, key: Option<&str>) -> bool {
                     }
                     continue;
                 }
-                if INT_FIELDS.contains(&k.as_str()) && !(v.is_number() || v.is_null()) {
+                if !(v.is_number() || v.is_null()) && is_int_field(k) {
                     return false;
                 }
                 if !remarshal_node(v, Some(k)) {
@@ -162,10 +173,10 @@ fn remarshal_node(value: &mut Value, key: Option<&str>) -> bool {
 
 fn is_omitted(key: &str, value: &Value) -> bool {
     match value {
-        Value::Bool(false) => OMITEMPTY_BOOLS.contains(&key),
-        Value::Array(a) => a.is_empty() && !KEPT_EMPTY_LISTS.contains(&key),
-        Value::Object(m) => m.is_empty() && MAP_FIELDS.contains(&key),
-        _ => false,
+        Value::String(_) | Value::Number(_) | Value::Null | Value::Bool(true) => false,
+        Value::Bool(false) => is_omitempty_bool(key),
+        Value::Array(a) => a.is_empty() && !is_kept_empty_list(key),
+        Value::Object(m) => m.is_empty() && is_map_field(key),
     }
 }
 

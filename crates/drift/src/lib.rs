@@ -65,6 +65,7 @@ pub mod compare;
 pub mod duration;
 pub mod engine;
 pub mod error;
+pub mod fast;
 pub mod glob;
 pub mod ignore;
 pub mod jq;

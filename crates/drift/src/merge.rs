@@ -109,6 +109,42 @@ pub fn prune_to(live: &Value, shape: &Value) -> Value {
     }
 }
 
+/// Whether `prune_to(live, shape) == desired`, without building the pruned copy.
+pub fn pruned_equal(live: &Value, shape: &Value, desired: &Value) -> bool {
+    match (live, shape) {
+        (Value::Object(l), Value::Object(s)) => {
+            let Value::Object(d) = desired else {
+                return false;
+            };
+            let mut kept = 0usize;
+            for (k, lv) in l {
+                if let Some(sv) = s.get(k) {
+                    kept += 1;
+                    match d.get(k) {
+                        Some(dv) if pruned_equal(lv, sv, dv) => {}
+                        _ => return false,
+                    }
+                }
+            }
+            kept == d.len()
+        }
+        (Value::Array(l), Value::Array(s)) => {
+            let Value::Array(d) = desired else {
+                return false;
+            };
+            l.len() == d.len()
+                && l.iter()
+                    .zip(d)
+                    .enumerate()
+                    .all(|(i, (lv, dv))| match s.get(i) {
+                        Some(sv) => pruned_equal(lv, sv, dv),
+                        None => lv == dv,
+                    })
+        }
+        _ => live == desired,
+    }
+}
+
 /// Predicts live after applying `desired` with `orig` as the last applied configuration:
 /// fields in desired are set (maps merged, keyed lists merged by key, other lists replaced when
 /// they differ), fields in orig but not in desired are removed, and fields only in live stay.
@@ -186,7 +222,7 @@ fn merge_value(
                 }
                 _ => {
                     let shape = orig.filter(|o| o.is_array()).unwrap_or(desired);
-                    if prune_to(live, shape) == *desired {
+                    if pruned_equal(live, shape, desired) {
                         live.clone()
                     } else {
                         desired.clone()

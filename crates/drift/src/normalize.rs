@@ -49,6 +49,7 @@ pub const SERVER_OWNED_METADATA: &[&str] = &[
 /// The normalisation rules: ignore configuration, status policy and per-kind options.
 #[derive(Debug, Clone, Default)]
 pub struct DriftRules {
+    no_fast_path: bool,
     config: IgnoreConfig,
     compiled: IgnoreNormalizer,
     status: StatusPolicy,
@@ -111,7 +112,30 @@ impl DriftRules {
         self.compiled.has_ignores_for(res)
     }
 
-    fn status_ignored(&self, res: &ObjectRef) -> bool {
+    /// Turns off the copy-free in-sync check, so every resource takes the full normalising
+    /// path (for tests and measurements; results are the same on well-typed objects).
+    pub fn without_fast_path(mut self) -> Self {
+        self.no_fast_path = true;
+        self
+    }
+
+    /// Whether only the generic normalisations apply to this resource: no ignore entry, no
+    /// trusted manager, no known-type field, and not a kind with its own rules (Secret, Role,
+    /// ClusterRole, Endpoints). Such resources can be compared without copying them.
+    pub fn is_plain(&self, res: &ObjectRef) -> bool {
+        !self.no_fast_path
+            && !matches!(
+                (res.group.as_str(), res.kind.as_str()),
+                ("", "Secret" | "Endpoints")
+                    | ("rbac.authorization.k8s.io", "Role" | "ClusterRole")
+            )
+            && !self.compiled.has_ignores_for(res)
+            && !self.compiled.has_known_types_for(res)
+            && self.config.lookup(res).is_none()
+    }
+
+    /// Whether the `status` of this resource is ignored.
+    pub fn status_ignored(&self, res: &ObjectRef) -> bool {
         if self
             .status_compared
             .iter()
@@ -136,16 +160,36 @@ impl DriftRules {
         out
     }
 
+    /// For drift: a copy without server-owned metadata (and without `status` when it is
+    /// ignored), remarshalled and with the built-in normalisations, ignore rules not applied.
+    pub fn prepare_for_drift(&self, obj: &Value, res: &ObjectRef) -> Value {
+        let skip_status = self.status_ignored(res);
+        let mut out = copy_without_server_fields(obj, skip_status);
+        normalize_numbers(&mut out);
+        if is_builtin_group(&res.group) && !crate::knowntypes::remarshal_in_place(&mut out) {
+            // the typed decode fails: keep the raw object
+            out = copy_without_server_fields(obj, skip_status);
+            normalize_numbers(&mut out);
+        }
+        normalize_builtin_kinds(&mut out, res, self.ignore_aggregated_roles);
+        out
+    }
+
     /// Removes ignored fields, the status (unless the kind opts in) and applies known types.
     pub fn apply_ignores(&self, obj: &mut Value) {
         let res = ObjectRef::of(obj);
-        self.compiled.apply_ignores(obj, &res);
-        if self.status_ignored(&res)
+        self.apply_ignores_for(obj, &res);
+    }
+
+    /// [`DriftRules::apply_ignores`] for a resource whose reference is already known.
+    pub fn apply_ignores_for(&self, obj: &mut Value, res: &ObjectRef) {
+        self.compiled.apply_ignores(obj, res);
+        if self.status_ignored(res)
             && let Some(m) = obj.as_object_mut()
         {
             m.shift_remove("status");
         }
-        self.compiled.apply_known_types(obj, &res);
+        self.compiled.apply_known_types(obj, res);
     }
 
     /// The full normalisation of one object for comparison.
@@ -250,6 +294,51 @@ fn normalize_endpoints(obj: &mut Value) {
         }
     }
     subsets.sort_by_key(|s| s.to_string());
+}
+
+/// Copies an object, leaving out server-owned metadata, the last-applied annotation and,
+/// when asked, the top-level `status`.
+pub fn copy_without_server_fields(obj: &Value, skip_status: bool) -> Value {
+    let Value::Object(map) = obj else {
+        return obj.clone();
+    };
+    let mut out = Map::with_capacity(map.len());
+    for (k, v) in map {
+        match k.as_str() {
+            "status" if skip_status => {}
+            "metadata" => {
+                let Value::Object(meta) = v else {
+                    out.insert(k.clone(), v.clone());
+                    continue;
+                };
+                let mut m = Map::with_capacity(meta.len());
+                for (mk, mv) in meta {
+                    if SERVER_OWNED_METADATA.contains(&mk.as_str()) {
+                        continue;
+                    }
+                    if mk == "annotations" {
+                        if let Value::Object(ann) = mv {
+                            let kept: Map<String, Value> = ann
+                                .iter()
+                                .filter(|(ak, _)| ak.as_str() != LAST_APPLIED_ANNOTATION)
+                                .map(|(ak, av)| (ak.clone(), av.clone()))
+                                .collect();
+                            if !kept.is_empty() {
+                                m.insert(mk.clone(), Value::Object(kept));
+                            }
+                        }
+                        continue;
+                    }
+                    m.insert(mk.clone(), mv.clone());
+                }
+                out.insert(k.clone(), Value::Object(m));
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 /// Removes server-owned metadata (`managedFields`, `resourceVersion`, `uid`, `generation`,

@@ -9,10 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::managed_fields::{owner_of, owners, remove_trusted_manager_fields};
-use crate::merge::{ListMode, key_value, prune_to, same_key, strip_for_merge};
-use crate::normalize::{DriftRules, strip_server_fields};
+use crate::merge::{ListMode, key_value, pruned_equal, same_key, strip_for_merge};
+use crate::normalize::DriftRules;
 use crate::object::{ObjectRef, is_builtin_group};
-use crate::path::{Segment, to_pointer};
 use crate::policy::PolicyMode;
 use crate::sensitive::{is_sensitive, may_contain_sensitive, redacted};
 
@@ -145,34 +144,56 @@ pub fn diff_three_way(
         }
         (Some(d), Some(l)) => (d, l),
     };
-    let field_owners = owners(live);
-    let mut d_raw = desired.clone();
-    let mut l_raw = live.clone();
-    let managers = rules.managers_for(&drift.resource);
-    for (path, manager) in remove_trusted_manager_fields(&mut d_raw, &mut l_raw, &managers) {
-        drift.ignored.push(IgnoredField {
-            path,
-            reason: format!("managed by {manager}"),
-        });
+    if rules.is_plain(&drift.resource)
+        && crate::fast::certainly_in_sync(
+            desired,
+            last_applied,
+            live,
+            rules.status_ignored(&drift.resource),
+            is_builtin_group(&drift.resource.group),
+        )
+    {
+        return drift;
     }
-
-    let mut d = rules.normalize_base(&d_raw);
-    let mut l = rules.normalize_base(&l_raw);
-    let mut a = last_applied.map(|a| rules.normalize_base(a));
-    let list_mode = if is_builtin_group(&drift.resource.group) {
+    let managers = rules.managers_for(&drift.resource);
+    let trusted = if managers.is_empty() {
+        None
+    } else {
+        let mut d_raw = desired.clone();
+        let mut l_raw = live.clone();
+        for (path, manager) in remove_trusted_manager_fields(&mut d_raw, &mut l_raw, &managers) {
+            drift.ignored.push(IgnoredField {
+                path,
+                reason: format!("managed by {manager}"),
+            });
+        }
+        Some((d_raw, l_raw))
+    };
+    let (d_src, l_src) = match &trusted {
+        Some((d, l)) => (d, l),
+        None => (desired, live),
+    };
+    let res = drift.resource.clone();
+    let mut d = rules.prepare_for_drift(d_src, &res);
+    let mut l = rules.prepare_for_drift(l_src, &res);
+    let mut a = last_applied.map(|a| rules.prepare_for_drift(a, &res));
+    let list_mode = if is_builtin_group(&res.group) {
         ListMode::Strategic
     } else {
         ListMode::Atomic
     };
 
-    let base_changes = if rules.has_ignores_for(&drift.resource) {
-        let (mut d0, mut a0, mut l0) = (d.clone(), a.clone(), l.clone());
-        prepare(&mut d0, a0.as_mut(), &mut l0);
+    let base_changes = if rules.has_ignores_for(&res) {
+        let (mut d0, mut a0) = (d.clone(), a.clone());
+        strip_for_merge(&mut d0);
+        if let Some(a0) = a0.as_mut() {
+            strip_for_merge(a0);
+        }
         let mut out = Vec::new();
         walk(
             Some(&d0),
             a0.as_ref(),
-            Some(&l0),
+            Some(&l),
             a0.is_some(),
             &mut Vec::new(),
             None,
@@ -183,12 +204,13 @@ pub fn diff_three_way(
     } else {
         None
     };
-    rules.apply_ignores(&mut d);
-    rules.apply_ignores(&mut l);
+    rules.apply_ignores_for(&mut d, &res);
+    rules.apply_ignores_for(&mut l, &res);
     if let Some(a) = a.as_mut() {
-        rules.apply_ignores(a);
+        rules.apply_ignores_for(a, &res);
+        strip_for_merge(a);
     }
-    prepare(&mut d, a.as_mut(), &mut l);
+    strip_for_merge(&mut d);
     let mut raw = Vec::new();
     walk(
         Some(&d),
@@ -213,28 +235,19 @@ pub fn diff_three_way(
     }
     for key in live_only_labels(&d, a.as_ref(), &l) {
         drift.ignored.push(IgnoredField {
-            path: format!("/metadata/labels/{}", crate::path::escape_token(&key)),
+            path: format!("/metadata/labels/{}", crate::path::escape_token(key)),
             reason: "only in live: added outside desired state, apply keeps it".to_string(),
         });
     }
-    drift.changes = raw
-        .into_iter()
-        .map(|c| finish(c, &drift.resource, &field_owners))
-        .collect();
-    if !drift.changes.is_empty() {
+    if !raw.is_empty() {
+        let field_owners = owners(live);
+        drift.changes = raw
+            .into_iter()
+            .map(|c| finish(c, &drift.resource, &field_owners))
+            .collect();
         drift.status = DriftStatus::Drifted;
     }
     drift
-}
-
-fn prepare(d: &mut Value, a: Option<&mut Value>, l: &mut Value) {
-    strip_server_fields(d);
-    strip_server_fields(l);
-    strip_for_merge(d);
-    if let Some(a) = a {
-        strip_server_fields(a);
-        strip_for_merge(a);
-    }
 }
 
 struct RawChange {
@@ -262,13 +275,32 @@ fn finish(c: RawChange, res: &ObjectRef, field_owners: &[(String, String)]) -> F
     }
 }
 
+/// A borrowed path step (keys borrowed from the compared documents).
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn pointer_of(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        out.push('/');
+        match step {
+            Step::Key(k) => out.push_str(&crate::path::escape_token(k)),
+            Step::Index(i) => out.push_str(&i.to_string()),
+        }
+    }
+    out
+}
+
 #[allow(clippy::too_many_arguments)]
-fn walk(
-    d: Option<&Value>,
-    a: Option<&Value>,
-    l: Option<&Value>,
+fn walk<'a>(
+    d: Option<&'a Value>,
+    a: Option<&'a Value>,
+    l: Option<&'a Value>,
     three_way: bool,
-    path: &mut Vec<Segment>,
+    path: &mut Vec<Step<'a>>,
     field: Option<&str>,
     mode: ListMode,
     out: &mut Vec<RawChange>,
@@ -277,30 +309,43 @@ fn walk(
         return; // only in live: a default or a world-side addition, never drift
     }
     match (d.or(a), l) {
-        (Some(Value::Object(shape)), Some(Value::Object(lm))) if d.is_none_or(Value::is_object) => {
+        (Some(Value::Object(_)), Some(Value::Object(lm))) if d.is_none_or(Value::is_object) => {
             let dm = d.and_then(Value::as_object);
             let am = a.and_then(Value::as_object);
-            let mut keys: Vec<&String> = dm.map(|m| m.keys().collect()).unwrap_or_default();
-            if let Some(am) = am {
-                keys.extend(
-                    am.keys()
-                        .filter(|k| !dm.is_some_and(|m| m.contains_key(*k))),
-                );
+            if let Some(dm) = dm {
+                for (k, dv) in dm {
+                    path.push(Step::Key(k));
+                    walk(
+                        Some(dv),
+                        am.and_then(|m| m.get(k)),
+                        lm.get(k),
+                        three_way,
+                        path,
+                        Some(k),
+                        mode,
+                        out,
+                    );
+                    path.pop();
+                }
             }
-            let _ = shape;
-            for k in keys {
-                path.push(Segment::Key(k.clone()));
-                walk(
-                    dm.and_then(|m| m.get(k)),
-                    am.and_then(|m| m.get(k)),
-                    lm.get(k),
-                    three_way,
-                    path,
-                    Some(k),
-                    mode,
-                    out,
-                );
-                path.pop();
+            if let Some(am) = am {
+                for (k, av) in am {
+                    if dm.is_some_and(|m| m.contains_key(k)) {
+                        continue;
+                    }
+                    path.push(Step::Key(k));
+                    walk(
+                        None,
+                        Some(av),
+                        lm.get(k),
+                        three_way,
+                        path,
+                        Some(k),
+                        mode,
+                        out,
+                    );
+                    path.pop();
+                }
             }
         }
         (Some(Value::Array(_)), Some(Value::Array(ll))) if d.is_none_or(Value::is_array) => {
@@ -321,7 +366,7 @@ fn walk(
             if let Some(key) = keyed {
                 for (i, di) in dl.into_iter().flatten().enumerate() {
                     let li_pos = ll.iter().position(|x| same_key(x, di, key));
-                    path.push(Segment::Index(li_pos.unwrap_or(i)));
+                    path.push(Step::Index(li_pos.unwrap_or(i)));
                     walk(
                         Some(di),
                         find_keyed(al, di, key),
@@ -339,7 +384,7 @@ fn walk(
                         continue;
                     }
                     if let Some(p) = ll.iter().position(|x| same_key(x, ai, key)) {
-                        path.push(Segment::Index(p));
+                        path.push(Step::Index(p));
                         walk(
                             None,
                             Some(ai),
@@ -355,20 +400,17 @@ fn walk(
                 }
                 return;
             }
-            match dl {
-                Some(dl) => {
-                    let shape = a.filter(|v| v.is_array()).unwrap_or(&Value::Null);
-                    let shape = if shape.is_null() {
-                        d.unwrap_or(&Value::Null)
-                    } else {
-                        shape
-                    };
-                    if prune_to(l.unwrap_or(&Value::Null), shape) == *d.unwrap_or(&Value::Null) {
+            match (d, dl) {
+                (Some(dv), Some(dl)) => {
+                    let shape = a.filter(|v| v.is_array()).unwrap_or(dv);
+                    if let Some(lv) = l
+                        && pruned_equal(lv, shape, dv)
+                    {
                         return;
                     }
                     if dl.len() == ll.len() {
                         for (i, di) in dl.iter().enumerate() {
-                            path.push(Segment::Index(i));
+                            path.push(Step::Index(i));
                             walk(
                                 Some(di),
                                 al.and_then(|x| x.get(i)),
@@ -385,7 +427,7 @@ fn walk(
                         leaf(d, a, l, three_way, path, out);
                     }
                 }
-                None => leaf(d, a, l, three_way, path, out),
+                _ => leaf(d, a, l, three_way, path, out),
             }
         }
         _ => leaf(d, a, l, three_way, path, out),
@@ -397,7 +439,7 @@ fn leaf(
     a: Option<&Value>,
     l: Option<&Value>,
     three_way: bool,
-    path: &[Segment],
+    path: &[Step<'_>],
     out: &mut Vec<RawChange>,
 ) {
     let matches = match d {
@@ -421,7 +463,7 @@ fn leaf(
         }
     };
     out.push(RawChange {
-        path: to_pointer(path),
+        path: pointer_of(path),
         desired: d.cloned(),
         last_applied: a.cloned(),
         live: l.cloned(),
@@ -453,20 +495,20 @@ fn find_keyed<'a>(list: Option<&'a Vec<Value>>, item: &Value, key: &[&str]) -> O
 }
 
 /// Labels present in live but neither desired nor last applied (not drift: apply keeps them).
-fn live_only_labels(d: &Value, a: Option<&Value>, l: &Value) -> Vec<String> {
-    let labels = |v: &Value| {
-        v.get("metadata")
-            .and_then(|m| m.get("labels"))
-            .and_then(Value::as_object)
-            .cloned()
-    };
+fn live_only_labels<'a>(d: &Value, a: Option<&Value>, l: &'a Value) -> Vec<&'a str> {
+    fn labels(v: &Value) -> Option<&serde_json::Map<String, Value>> {
+        v.get("metadata")?.get("labels")?.as_object()
+    }
     let Some(live) = labels(l) else {
         return Vec::new();
     };
-    let desired = labels(d).unwrap_or_default();
-    let applied = a.and_then(labels).unwrap_or_default();
+    let desired = labels(d);
+    let applied = a.and_then(labels);
     live.keys()
-        .filter(|k| !desired.contains_key(*k) && !applied.contains_key(*k))
-        .cloned()
+        .filter(|k| {
+            !desired.is_some_and(|m| m.contains_key(*k))
+                && !applied.is_some_and(|m| m.contains_key(*k))
+        })
+        .map(String::as_str)
         .collect()
 }

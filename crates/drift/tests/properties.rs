@@ -118,3 +118,64 @@ proptest! {
         prop_assert!(diff_three_way(Some(&x), Some(&x), Some(&restored), &rules).changes.is_empty());
     }
 }
+
+/// A live object derived from `x` by the kind of edits the world makes.
+fn world_edit(x: &Value, edit: u8, text: &str) -> Value {
+    let mut live = x.clone();
+    live["metadata"]["resourceVersion"] = json!("1");
+    live["status"] = json!({"observedGeneration": 1});
+    match edit % 8 {
+        0 => live["metadata"]["labels"]["edited"] = json!(text),
+        1 => {
+            if let Some(l) = live["metadata"]["labels"].as_object_mut()
+                && let Some(k) = l.keys().next().cloned()
+            {
+                l.insert(k, json!(format!("{text}-x")));
+            }
+        }
+        2 => {
+            if let Some(c) = live.pointer_mut("/spec/template/spec/containers/0") {
+                c["image"] = json!(text);
+            }
+        }
+        3 => {
+            if let Some(c) = live.pointer_mut("/spec/template/spec/containers/0/resources/requests")
+            {
+                c["cpu"] = json!(format!("{}m", text.len() * 100));
+            }
+        }
+        4 => {
+            if let Some(c) = live.pointer_mut("/spec/template/spec/containers/0/resources/requests")
+            {
+                c["memory"] = json!("1024Mi");
+            }
+        }
+        5 => {
+            if let Some(s) = live.get_mut("spec").and_then(Value::as_object_mut) {
+                s.shift_remove("replicas");
+            }
+        }
+        6 => live["metadata"]["annotations"] = json!({"note": text}),
+        _ => {
+            if let Some(m) = live.pointer_mut("/spec/template/spec/containers/0/volumeMounts/0") {
+                m["readOnly"] = json!(text.len() % 2 == 0);
+            }
+        }
+    }
+    live
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The copy-free in-sync check never hides drift the full diff reports.
+    #[test]
+    fn fast_path_agrees_with_full_path(x in manifest(), edit in any::<u8>(), text in "[a-z]{1,5}", applied in any::<bool>()) {
+        let live = world_edit(&x, edit, &text);
+        let last = applied.then(|| x.clone());
+        let fast = diff_three_way(Some(&x), last.as_ref(), Some(&live), &DriftRules::default());
+        let full = diff_three_way(Some(&x), last.as_ref(), Some(&live), &DriftRules::default().without_fast_path());
+        prop_assert_eq!(fast.status, full.status);
+        prop_assert_eq!(fast.changes, full.changes);
+    }
+}
