@@ -417,13 +417,10 @@ fn adjust_namespaces(drafts: &mut [Draft<'_>]) {
         |d| {
             let target = d.target?;
             let gvk = Gvk::of(target);
-            (gvk.kind == "Namespace" && gvk.group.is_empty()).then(|| {
-                str_at(target, &["metadata", "name"])
-                    .unwrap_or("")
-                    .to_string()
-            })
+            (gvk.kind == "Namespace" && gvk.group.is_empty())
+                .then(|| str_at(target, &["metadata", "name"]).unwrap_or(""))
         },
-        |d| (!d.target_namespace.is_empty()).then(|| d.target_namespace.to_string()),
+        |d| (!d.target_namespace.is_empty()).then_some(d.target_namespace),
     );
 }
 
@@ -438,23 +435,23 @@ fn adjust_crds(drafts: &mut [Draft<'_>]) {
             }
             let group = str_at(target, &["spec", "group"])?;
             let kind = str_at(target, &["spec", "names", "kind"])?;
-            Some(format!("{group}/{kind}"))
+            Some((group, kind))
         },
         |d| {
             let gvk = Gvk::of(d.target?);
-            Some(format!("{}/{}", gvk.group, gvk.kind))
+            Some((gvk.group, gvk.kind))
         },
     );
 }
 
 /// Moves each dependency (a Namespace, a CRD) to just before the first task that uses it, giving
 /// it that task's phase and wave. Only desired objects take part.
-fn adjust_dependencies(
-    drafts: &mut [Draft<'_>],
-    dependency_key: impl Fn(&Draft<'_>) -> Option<String>,
-    user_key: impl Fn(&Draft<'_>) -> Option<String>,
+fn adjust_dependencies<'a, K: std::hash::Hash + Eq>(
+    drafts: &mut [Draft<'a>],
+    dependency_key: impl Fn(&Draft<'a>) -> Option<K>,
+    user_key: impl Fn(&Draft<'a>) -> Option<K>,
 ) {
-    let mut first_user: HashMap<String, usize> = HashMap::new();
+    let mut first_user: HashMap<K, usize> = HashMap::new();
     for i in 0..drafts.len() {
         if drafts[i].target.is_none() {
             continue;
