@@ -43,3 +43,28 @@ fn render_seed_composite_with_explain(bencher: divan::Bencher) {
             .expect("renders")
         });
 }
+
+#[divan::bench]
+fn clone_bases_only(bencher: divan::Bencher) {
+    let (input, _) = seed();
+    bencher.bench(|| {
+        input
+            .resources
+            .iter()
+            .map(|t| t.base.clone())
+            .collect::<Vec<_>>()
+    });
+}
+
+#[divan::bench]
+fn parse_and_render_seed(bencher: divan::Bencher) {
+    let text = include_str!("../tests/data/postgresql-render-input.json");
+    let request: serde_json::Value = serde_json::from_str(text).expect("seed input is JSON");
+    bencher.bench(|| {
+        strata_composition::render::run_function_request(
+            divan::black_box(&request),
+            RenderOptions::default(),
+        )
+        .expect("renders")
+    });
+}

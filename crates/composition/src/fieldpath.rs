@@ -350,12 +350,23 @@ pub fn set_segments(obj: &mut Value, segs: &[Segment], value: Value) -> Result<(
                     )));
                 };
                 if i == last {
-                    map.insert(name.clone(), value);
+                    match map.get_mut(name) {
+                        Some(existing) => *existing = value,
+                        None => {
+                            map.insert(name.clone(), value);
+                        }
+                    }
                     return Ok(());
                 }
-                let slot = map
-                    .entry(name.clone())
-                    .or_insert_with(|| empty_for(&segs[i + 1]));
+                if !map.contains_key(name) {
+                    map.insert(name.clone(), empty_for(&segs[i + 1]));
+                }
+                let Some(slot) = map.get_mut(name) else {
+                    return Err(PathError::NotAnObject(format!(
+                        "{} is not an object",
+                        segments_string(&segs[..i])
+                    )));
+                };
                 grow(slot, &segs[i + 1]);
                 cur = slot;
             }

@@ -149,7 +149,9 @@ impl FunctionInput {
                             "cannot render base template for composed resource {name:?}: Object 'Kind' is missing"
                         )));
                     }
-                    Some(b.clone())
+                    let mut b = b.clone();
+                    crate::value::normalize(&mut b);
+                    Some(b)
                 }
             };
             resources.push(Template {

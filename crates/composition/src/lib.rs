@@ -7,6 +7,7 @@ pub mod appset;
 pub mod claim;
 pub mod composition;
 pub mod connection;
+pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod fieldpath;
@@ -22,6 +23,7 @@ pub mod value;
 pub mod xrd;
 
 pub use composition::{Composition, select_composition};
+pub use engine::{CompositeRender, render_object};
 pub use error::{Error, Phase, Result};
 pub use function::FunctionInput;
 pub use render::{RenderOptions, RenderOutput, RenderRequest, render};

@@ -265,6 +265,11 @@ impl Patch {
     /// Returns the concrete paths written. Not-found reads come back as errors
     /// ([`Error::is_not_found`]); the caller applies the policy.
     pub fn apply(&self, from: &Value, to: &mut Value) -> Result<Vec<String>> {
+        self.apply_with(from, to, true)
+    }
+
+    /// [`Patch::apply`]; with `record` false no written paths are collected (faster).
+    pub fn apply_with(&self, from: &Value, to: &mut Value, record: bool) -> Result<Vec<String>> {
         let input = if let Some(c) = &self.combine {
             let mut args = Vec::with_capacity(c.variables.len());
             for var in &c.variables {
@@ -277,12 +282,14 @@ impl Patch {
                 None => return Ok(Vec::new()),
             }
         };
-        let mut out = transform::run_all(&self.transforms, &input)?;
-        normalize(&mut out);
+        let mut out = transform::run_all_owned(&self.transforms, input)?;
+        if !self.transforms.is_empty() {
+            normalize(&mut out);
+        }
         let Some(to_path) = &self.to else {
             return Ok(Vec::new());
         };
-        write_value(to, to_path, out, self.merge)
+        write_value(to, to_path, out, self.merge, record)
     }
 }
 
@@ -345,6 +352,7 @@ pub fn write_value(
     path: &Path,
     value: Value,
     merge: Option<MergeOptions>,
+    record: bool,
 ) -> Result<Vec<String>> {
     let wrap = |e: PathError| Error::Path {
         context: "cannot patch to object: ".into(),
@@ -368,5 +376,9 @@ pub fn write_value(
         return Ok(Vec::new());
     }
     fieldpath::merge_value_segments(to, &segs.0, value, merge).map_err(wrap)?;
-    Ok(vec![path.text.clone()])
+    if record {
+        Ok(vec![path.text.clone()])
+    } else {
+        Ok(Vec::new())
+    }
 }

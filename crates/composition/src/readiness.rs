@@ -162,9 +162,9 @@ pub fn condition_status<'a>(o: &'a Value, ty: &str) -> &'a str {
             cs.iter()
                 .find(|c| c.get("type").and_then(Value::as_str) == Some(ty))
         })
-        .and_then(|c| c.get("status"))
-        .and_then(Value::as_str)
-        .unwrap_or("Unknown")
+        .map_or("Unknown", |c| {
+            c.get("status").and_then(Value::as_str).unwrap_or("")
+        })
 }
 
 /// Whether an observed resource is ready: no checks means its `Ready` condition is `True`;

@@ -5,7 +5,6 @@
 use crate::connection;
 use crate::error::{Error, Result};
 use crate::explain::{FieldWrite, Target};
-use crate::fieldpath;
 use crate::function::{FunctionInput, Template};
 use crate::patch::{Patch, PatchType};
 use crate::readiness;
@@ -207,10 +206,12 @@ pub fn render(
         let result = match p.ty {
             PatchType::ToCompositeFieldPath
             | PatchType::FromEnvironmentFieldPath
-            | PatchType::CombineToComposite => {
-                p.apply(&env, &mut dxr).map(|w| (Target::Composite, w))
-            }
-            _ => p.apply(oxr, &mut env).map(|w| (Target::Environment, w)),
+            | PatchType::CombineToComposite => p
+                .apply_with(&env, &mut dxr, opts.explain)
+                .map(|w| (Target::Composite, w)),
+            _ => p
+                .apply_with(oxr, &mut env, opts.explain)
+                .map(|w| (Target::Environment, w)),
         };
         match result {
             Ok((target, written)) => rec.record(target, written, p, i, true),
@@ -252,7 +253,8 @@ pub fn render(
         }
         let mut skip = false;
         for (i, p) in t.patches.iter().enumerate() {
-            let result = apply_composed_patch(p, ocd_ref, &mut dcd, oxr, &mut dxr, &mut env);
+            let result =
+                apply_composed_patch(p, ocd_ref, &mut dcd, oxr, &mut dxr, &mut env, opts.explain);
             match result {
                 Ok(Some((target, written))) => {
                     let target = match target {
@@ -337,8 +339,9 @@ pub fn render(
 }
 
 fn start_desired(t: &Template, desired: &BTreeMap<String, DesiredComposed>) -> Result<Value> {
-    let mut dcd = match &t.base {
-        Some(base) => base.clone(),
+    let dcd = match &t.base {
+        // Bases are normalised when the input is parsed.
+        Some(base) => return Ok(base.clone()),
         None => match desired.get(&t.name) {
             Some(d) => d.resource.clone(),
             None => {
@@ -349,8 +352,7 @@ fn start_desired(t: &Template, desired: &BTreeMap<String, DesiredComposed>) -> R
             }
         },
     };
-    normalize(&mut dcd);
-    Ok(dcd)
+    Ok(norm(&dcd).into_owned())
 }
 
 /// Copies the observed resource's name and namespace onto the desired one (an empty
@@ -362,12 +364,18 @@ fn copy_identity(observed: &Value, desired: &mut Value) {
             .and_then(|m| m.get(key))
             .and_then(Value::as_str)
             .unwrap_or("");
-        let path = format!("metadata.{key}");
+        let Value::Object(top) = desired else { return };
         if v.is_empty() {
-            // Deleting a key that may not exist cannot fail on a parsed literal path.
-            let _ = fieldpath::delete(desired, &path);
-        } else if fieldpath::set(desired, &path, Value::String(v.to_string())).is_err() {
-            // metadata is not an object: leave the desired resource as it is.
+            if let Some(Value::Object(meta)) = top.get_mut("metadata") {
+                meta.shift_remove(key);
+            }
+            continue;
+        }
+        let meta = top
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(meta) = meta {
+            meta.insert(key.to_string(), Value::String(v.to_string()));
         }
     }
 }
@@ -382,6 +390,7 @@ fn apply_composed_patch(
     oxr: &Value,
     dxr: &mut Value,
     env: &mut Value,
+    record: bool,
 ) -> Result<PatchWrites> {
     if p.ty.reads_composed() && ocd.is_none() {
         return Ok(None);
@@ -389,17 +398,17 @@ fn apply_composed_patch(
     let composed = Target::Composed(String::new());
     let out = match p.ty {
         PatchType::FromCompositeFieldPath | PatchType::CombineFromComposite => {
-            (composed, p.apply(oxr, dcd)?)
+            (composed, p.apply_with(oxr, dcd, record)?)
         }
         PatchType::FromEnvironmentFieldPath | PatchType::CombineFromEnvironment => {
-            (composed, p.apply(env, dcd)?)
+            (composed, p.apply_with(env, dcd, record)?)
         }
         PatchType::ToCompositeFieldPath | PatchType::CombineToComposite => match ocd {
-            Some(o) => (Target::Composite, p.apply(o, dxr)?),
+            Some(o) => (Target::Composite, p.apply_with(o, dxr, record)?),
             None => return Ok(None),
         },
         PatchType::ToEnvironmentFieldPath | PatchType::CombineToEnvironment => match ocd {
-            Some(o) => (Target::Environment, p.apply(o, env)?),
+            Some(o) => (Target::Environment, p.apply_with(o, env, record)?),
             None => return Ok(None),
         },
         PatchType::PatchSet => return Ok(None),

@@ -103,3 +103,51 @@ fn invalid_claim_names_the_field() {
         vec!["spec.parameters.size", "spec.parameters.storageGB"]
     );
 }
+
+#[test]
+fn render_object_runs_the_whole_path_from_a_claim() {
+    let xrds = [Xrd::parse(&yaml("xrd.yaml")).expect("xrd parses")];
+    let compositions = [Composition::parse(&yaml("composition.yaml")).expect("composition parses")];
+    let mut claim = yaml("claim.yaml");
+    // Defaults fill what the claim leaves out.
+    if let Some(p) = claim["spec"]["parameters"].as_object_mut() {
+        p.shift_remove("storageGB");
+    }
+    let out = strata_composition::render_object(
+        &claim,
+        &xrds,
+        &compositions,
+        &RenderRequest::default(),
+        RenderOptions { explain: true },
+    )
+    .expect("renders");
+    assert_eq!(out.composition, "postgresql-aws");
+    assert_eq!(out.composite["metadata"]["name"], json!("my-app-db"));
+    let rds = out
+        .composed
+        .iter()
+        .find(|c| c["kind"] == json!("Instance"))
+        .expect("rds");
+    assert_eq!(rds["spec"]["forProvider"]["allocatedStorage"], json!(20));
+    assert_eq!(
+        rds["metadata"]["annotations"]["crossplane.io/composition-resource-name"],
+        json!("rds-instance")
+    );
+    assert!(
+        out.output
+            .explain
+            .iter()
+            .any(|w| w.path == "spec.forProvider.allocatedStorage")
+    );
+
+    claim["spec"]["parameters"]["size"] = json!("huge");
+    let err = strata_composition::render_object(
+        &claim,
+        &xrds,
+        &compositions,
+        &RenderRequest::default(),
+        RenderOptions::default(),
+    )
+    .expect_err("invalid claim");
+    assert!(err.to_string().contains("spec.parameters.size"), "{err}");
+}

@@ -488,7 +488,12 @@ fn resolve_math(m: MathTransform, input: &Value) -> Result<Value> {
 
 /// Runs transforms in order; the first failure aborts with "transform at index N".
 pub fn run_all(transforms: &[Transform], input: &Value) -> Result<Value> {
-    let mut current = input.clone();
+    run_all_owned(transforms, input.clone())
+}
+
+/// [`run_all`] taking its input by value (no copy when there are no transforms).
+pub fn run_all_owned(transforms: &[Transform], input: Value) -> Result<Value> {
+    let mut current = input;
     for (i, t) in transforms.iter().enumerate() {
         current = t
             .apply(&current)
