@@ -158,7 +158,7 @@ fn world_edit(x: &Value, edit: u8, text: &str) -> Value {
         6 => live["metadata"]["annotations"] = json!({"note": text}),
         _ => {
             if let Some(m) = live.pointer_mut("/spec/template/spec/containers/0/volumeMounts/0") {
-                m["readOnly"] = json!(text.len() % 2 == 0);
+                m["readOnly"] = json!(text.len().is_multiple_of(2));
             }
         }
     }
