@@ -22,6 +22,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Destroy everything the stack manages.
     Destroy(ApplyArgs),
+    /// Report drift between Git, the state and the live world (exit 0 none / 1 error / 2 drift
+    /// with --detailed-exitcode).
+    Drift(DriftArgs),
     /// Print the dependency graph.
     Graph(GraphArgs),
     /// Inspect and lock the state.
@@ -94,6 +97,31 @@ pub struct ApplyArgs {
     /// Output format of the plan and the result.
     #[arg(short, long, value_enum, default_value_t = Output::Human)]
     pub output: Output,
+}
+
+/// Drift report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriftOutput {
+    /// Readable text.
+    Human,
+    /// JSON.
+    Json,
+    /// Markdown for a pull-request comment.
+    Markdown,
+}
+
+/// `strata drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = DriftOutput::Human)]
+    pub output: DriftOutput,
+    /// Exit 2 when there is drift (0 none, 1 error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 /// Graph formats.

@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod drift;
 mod progress;
 mod stack;
 
@@ -39,6 +40,7 @@ fn main() {
             Command::Plan(args) => commands::plan(args).await,
             Command::Apply(args) => commands::apply(args, false).await,
             Command::Destroy(args) => commands::apply(args, true).await,
+            Command::Drift(args) => drift::run(args).await,
             Command::Graph(args) => commands::graph(args),
             Command::State(args) => commands::state(args.command).await,
         }

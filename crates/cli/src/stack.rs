@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use strata_core::executor::ExecutorConfig;
 use strata_core::state::{LocalStateStore, StateStore};
-use strata_core::{Engine, IdentityNormalizer, ProviderRegistry, Resource, SandboxProvider};
+use strata_core::{Engine, ProviderRegistry, Resource, SandboxProvider};
+use strata_drift::{DriftNormalizer, DriftRules};
 
 use crate::args::StackArgs;
 
@@ -54,7 +55,7 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     }
     let engine = Engine {
         registry,
-        normalizer: Arc::new(IdentityNormalizer),
+        normalizer: Arc::new(DriftNormalizer::new(DriftRules::default())),
         store: state_store(&args.dir, args.state.as_deref())?,
         config: ExecutorConfig {
             parallelism: usize::from(args.parallelism),

@@ -283,3 +283,44 @@ fn graph_prints_dot_and_mermaid() {
     let mermaid = strata(&["graph", s(&stack), "--format", "mermaid"]);
     assert!(text(&mermaid).0.starts_with("flowchart LR"));
 }
+
+#[test]
+fn drift_reports_git_and_world_changes_with_exit_codes() {
+    let (_tmp, stack) = quickstart();
+    assert_eq!(
+        strata(&["apply", s(&stack), "--auto-approve"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        strata(&["drift", s(&stack), "--detailed-exitcode"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let live = stack.join(".strata/sandbox/rds.aws.upbound.io/Instance/_cluster/payments-db.json");
+    let edited = std::fs::read_to_string(&live)
+        .unwrap()
+        .replace("db.t3.small", "db.t3.large");
+    std::fs::write(&live, edited).unwrap();
+    let db = stack.join("database.yaml");
+    let edited = std::fs::read_to_string(&db)
+        .unwrap()
+        .replace("\"15.4\"", "\"15.5\"");
+    std::fs::write(&db, edited).unwrap();
+    let drift = strata(&["drift", s(&stack), "--detailed-exitcode", "-o", "json"]);
+    assert_eq!(drift.status.code(), Some(2), "{:?}", text(&drift));
+    let report: serde_json::Value = serde_json::from_slice(&drift.stdout).unwrap();
+    let text_report = report.to_string();
+    assert!(text_report.contains("instanceClass"), "{text_report}");
+    assert!(text_report.contains("engineVersion"), "{text_report}");
+    assert!(!text_report.contains("change-me-in-a-real-stack"));
+    let markdown = strata(&["drift", s(&stack), "-o", "markdown"]);
+    assert_eq!(
+        markdown.status.code(),
+        Some(0),
+        "without --detailed-exitcode drift is not an error"
+    );
+    assert!(text(&markdown).0.contains("<details>"));
+}

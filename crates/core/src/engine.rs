@@ -95,6 +95,7 @@ impl Engine {
         let lock = LockInfo::new(operation);
         self.store.lock(&lock).await?;
         let recorder = Arc::new(StateRecorder {
+            normalizer: Arc::clone(&self.normalizer),
             store: Arc::clone(&self.store),
             state: Mutex::new(state),
             registry: self.registry.clone(),
@@ -116,6 +117,7 @@ impl Engine {
 
 /// Records apply effects into the state and saves it (compare-and-swap) after each one.
 struct StateRecorder {
+    normalizer: Arc<dyn Normalizer>,
     store: Arc<dyn StateStore>,
     state: Mutex<State>,
     registry: ProviderRegistry,
@@ -140,11 +142,22 @@ impl StateRecorder {
             api_version: change.api_version.clone(),
             provider: change.provider.clone(),
             status,
-            last_applied: sensitivity.digest(&change.key, &resource.manifest),
+            last_applied: sensitivity
+                .digest(&change.key, &self.last_applied_form(&resource.manifest)),
             dependencies: change.dependencies.clone(),
             outputs: sensitivity.redact(&change.key, &outputs),
             protect: resource.is_protected(),
         })
+    }
+
+    /// The form the state keeps: normalized the way plans compare, so later plans compare
+    /// like with like.
+    fn last_applied_form(&self, manifest: &Value) -> Value {
+        if self.normalizer.is_identity() {
+            manifest.clone()
+        } else {
+            self.normalizer.normalize(manifest, &Value::Null).0
+        }
     }
 
     async fn save_with(&self, f: impl FnOnce(&mut State)) -> Result<(), String> {
