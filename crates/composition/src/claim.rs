@@ -32,7 +32,7 @@ fn filtered(m: Option<&Value>) -> Map<String, Value> {
 }
 
 /// Derives the composite from a claim. `composition_update_policy` `Manual` propagates
-/// `compositionRevisionRef`; an enforced composition replaces the claim's `compositionRef`.
+/// `compositionRevisionRef`; with an enforced composition the claim's `compositionRef` is withheld.
 pub fn claim_to_composite(
     claim: &Value,
     composite_api_version: &str,
@@ -65,8 +65,9 @@ pub fn claim_to_composite(
         }
         spec.shift_remove(f);
     }
-    if let Some(enforced) = enforced_composition {
-        spec.insert("compositionRef".into(), json!({"name": enforced}));
+    if enforced_composition.is_some() {
+        // The XRD enforces the composition: the claim's choice is not propagated.
+        spec.shift_remove("compositionRef");
     }
     spec.insert(
         "claimRef".into(),

@@ -86,6 +86,11 @@ pub fn render_object(
     } else {
         object.clone()
     };
+    if let Some(enforced) = &xrd.enforced_composition
+        && let Some(spec) = composite.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.insert("compositionRef".into(), json!({ "name": enforced }));
+    }
     composite = xrd.apply_defaults(&composite);
     check(&composite, "composite")?;
     let default = xrd

@@ -18,6 +18,8 @@ pub mod metadata;
 pub mod patch;
 pub mod readiness;
 pub mod render;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategies;
 pub mod transform;
 pub mod value;
 pub mod xrd;
