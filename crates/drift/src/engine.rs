@@ -4,7 +4,7 @@
 use serde_json::Value;
 use strata_core::Normalizer;
 
-use crate::merge::{key_value, merge_key, same_key, strip_for_merge};
+use crate::merge::{key_value, merge_key, same_key};
 use crate::normalize::{DriftRules, strip_server_fields};
 use crate::object::last_applied_of;
 use crate::policy::DriftPolicy;
@@ -115,7 +115,7 @@ impl Normalizer for DriftNormalizer {
     fn normalize(&self, desired: &Value, live: &Value) -> (Value, Value) {
         let mut d = self.rules.normalize(desired);
         strip_server_fields(&mut d);
-        strip_for_merge(&mut d);
+        drop_empty_annotations(&mut d);
         if live.is_null() {
             return (d, Value::Null);
         }
@@ -169,5 +169,17 @@ pub fn project(live: &Value, desired: &Value, field: Option<&str>) -> Value {
             }
         }
         _ => live.clone(),
+    }
+}
+
+/// Removes an empty or null `metadata.annotations` (it means the same as none).
+fn drop_empty_annotations(obj: &mut Value) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        let empty = meta
+            .get("annotations")
+            .is_some_and(|a| a.is_null() || a.as_object().is_some_and(serde_json::Map::is_empty));
+        if empty {
+            meta.shift_remove("annotations");
+        }
     }
 }

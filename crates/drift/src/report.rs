@@ -146,6 +146,11 @@ impl DriftReport {
                 s.world,
                 s.conflicts
             );
+            if s.world + s.conflicts > 0 {
+                out.push_str(
+                    "Note: objects have changed outside of Strata since the last apply.\n",
+                );
+            }
         }
         for r in &self.resources {
             if !r.is_drifted() && r.ignored.is_empty() {
@@ -186,8 +191,14 @@ impl DriftReport {
     }
 
     /// Markdown for a pull-request comment: a summary table and one collapsible `<details>`
-    /// section per drifted resource.
+    /// section per drifted resource, within GitHub's comment size limit.
     pub fn to_markdown(&self) -> String {
+        self.to_markdown_within(GITHUB_COMMENT_LIMIT)
+    }
+
+    /// [`DriftReport::to_markdown`] kept under `limit` characters: the summary table and
+    /// errors always come first; `<details>` sections that do not fit are left out and counted.
+    pub fn to_markdown_within(&self, limit: usize) -> String {
         let s = self.summary();
         let mut out = String::from("## Strata drift report\n\n");
         if !self.has_drift() {
@@ -218,42 +229,6 @@ impl DriftReport {
                     r.ignored.len()
                 );
             }
-            for r in self.resources.iter().filter(|r| r.is_drifted()) {
-                let _ = writeln!(
-                    out,
-                    "\n<details><summary><code>{}</code>: {}, {} field(s)</summary>\n",
-                    html_escape(&r.resource.address()),
-                    status_label(r),
-                    r.changes.len()
-                );
-                if !r.changes.is_empty() {
-                    out.push_str("| Field | Live | Desired | Last applied | Origin | Manager |\n");
-                    out.push_str("|---|---|---|---|---|---|\n");
-                    for c in &r.changes {
-                        let _ = writeln!(
-                            out,
-                            "| `{}` | {} | {} | {} | {} | {} |",
-                            md_escape(&c.path),
-                            md_value(c.live.as_ref()),
-                            md_value(c.desired.as_ref()),
-                            md_value(c.last_applied.as_ref()),
-                            c.origin.label(),
-                            c.manager
-                                .as_deref()
-                                .map(|m| format!("`{}`", md_escape(m)))
-                                .unwrap_or_else(|| "-".into())
-                        );
-                    }
-                }
-                if !r.ignored.is_empty() {
-                    out.push_str("\nIgnored:\n");
-                    for i in &r.ignored {
-                        let _ =
-                            writeln!(out, "- `{}` ({})", md_escape(&i.path), md_escape(&i.reason));
-                    }
-                }
-                out.push_str("\n</details>\n");
-            }
         }
         if !self.errors.is_empty() {
             out.push_str("\n### Errors\n\n");
@@ -269,8 +244,65 @@ impl DriftReport {
                 );
             }
         }
+        const OMITTED_NOTE_RESERVE: usize = 200;
+        let mut omitted = 0usize;
+        for r in self.resources.iter().filter(|r| r.is_drifted()) {
+            let section = details_section(r);
+            if omitted == 0 && out.len() + section.len() + OMITTED_NOTE_RESERVE <= limit {
+                out.push_str(&section);
+            } else {
+                omitted += 1;
+            }
+        }
+        if omitted > 0 {
+            let _ = writeln!(
+                out,
+                "\n_{omitted} resource section(s) left out to fit the comment size limit; the JSON report has every field._"
+            );
+        }
         out
     }
+}
+
+/// GitHub's limit on the length of a pull-request comment.
+pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
+
+fn details_section(r: &ResourceDrift) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n<details><summary><code>{}</code>: {}, {} field(s)</summary>\n",
+        html_escape(&r.resource.address()),
+        status_label(r),
+        r.changes.len()
+    );
+    if !r.changes.is_empty() {
+        out.push_str("| Field | Live | Desired | Last applied | Origin | Manager |\n");
+        out.push_str("|---|---|---|---|---|---|\n");
+        for c in &r.changes {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                md_escape(&c.path),
+                md_value(c.live.as_ref()),
+                md_value(c.desired.as_ref()),
+                md_value(c.last_applied.as_ref()),
+                c.origin.label(),
+                c.manager
+                    .as_deref()
+                    .map(|m| format!("`{}`", md_escape(m)))
+                    .unwrap_or_else(|| "-".into())
+            );
+        }
+    }
+    if !r.ignored.is_empty() {
+        out.push_str("\nIgnored:\n");
+        for i in &r.ignored {
+            let _ = writeln!(out, "- `{}` ({})", md_escape(&i.path), md_escape(&i.reason));
+        }
+    }
+    out.push_str("\n</details>\n");
+    out
 }
 
 fn status_label(r: &ResourceDrift) -> &'static str {

@@ -153,6 +153,7 @@ pub fn diff_three_way(
             is_builtin_group(&drift.resource.group),
         )
     {
+        push_live_only_labels(&mut drift, desired, last_applied, live);
         return drift;
     }
     let managers = rules.managers_for(&drift.resource);
@@ -233,12 +234,7 @@ pub fn diff_three_way(
             }
         }
     }
-    for key in live_only_labels(&d, a.as_ref(), &l) {
-        drift.ignored.push(IgnoredField {
-            path: format!("/metadata/labels/{}", crate::path::escape_token(key)),
-            reason: "only in live: added outside desired state, apply keeps it".to_string(),
-        });
-    }
+    push_live_only_labels(&mut drift, &d, a.as_ref(), &l);
     if !raw.is_empty() {
         let field_owners = owners(live);
         drift.changes = raw
@@ -492,6 +488,15 @@ fn subset_equal(desired: &Value, live: &Value) -> bool {
 
 fn find_keyed<'a>(list: Option<&'a Vec<Value>>, item: &Value, key: &[&str]) -> Option<&'a Value> {
     list.and_then(|xs| xs.iter().find(|x| same_key(x, item, key)))
+}
+
+fn push_live_only_labels(drift: &mut ResourceDrift, d: &Value, a: Option<&Value>, l: &Value) {
+    for key in live_only_labels(d, a, l) {
+        drift.ignored.push(IgnoredField {
+            path: format!("/metadata/labels/{}", crate::path::escape_token(key)),
+            reason: "only in live: added outside desired state, apply keeps it".to_string(),
+        });
+    }
 }
 
 /// Labels present in live but neither desired nor last applied (not drift: apply keeps them).

@@ -177,5 +177,6 @@ proptest! {
         let full = diff_three_way(Some(&x), last.as_ref(), Some(&live), &DriftRules::default().without_fast_path());
         prop_assert_eq!(fast.status, full.status);
         prop_assert_eq!(fast.changes, full.changes);
+        prop_assert_eq!(fast.ignored, full.ignored);
     }
 }

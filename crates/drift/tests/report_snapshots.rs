@@ -162,3 +162,34 @@ fn snapshot_json() {
     let (engine, inputs) = scenario();
     insta::assert_json_snapshot!("drift_report_json", engine.report(inputs).to_json());
 }
+
+#[test]
+fn markdown_stays_within_the_comment_limit() {
+    let (engine, inputs) = scenario();
+    let report = engine.report(inputs);
+    let full = report.to_markdown();
+    let small = report.to_markdown_within(1_200);
+    assert!(small.len() <= 1_200, "{} chars", small.len());
+    assert!(
+        small.contains("| `apps/Deployment/shop/checkout` |"),
+        "summary table is always kept"
+    );
+    assert!(small.contains("left out to fit the comment size limit"));
+    assert!(full.len() > small.len());
+    assert!(!full.contains("left out"));
+}
+
+#[test]
+fn exit_codes() {
+    let (engine, inputs) = scenario();
+    let mut report = engine.report(inputs);
+    assert_eq!(report.exit_code(), 2);
+    report.errors.push(strata_drift::ReportError {
+        resource: None,
+        message: "boom".into(),
+    });
+    assert_eq!(report.exit_code(), 1);
+    let clean = engine.report(Vec::new());
+    assert_eq!(clean.exit_code(), 0);
+    assert!(clean.to_human().starts_with("No drift."));
+}

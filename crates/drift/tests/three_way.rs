@@ -158,6 +158,11 @@ fn normalizer_for_core_hides_noise_and_keeps_real_changes() {
     live["spec"]["template"]["spec"]["containers"][0]["image"] = json!("i:2");
     let (d, l) = n.normalize(&desired, &live);
     assert_ne!(d, l);
-    let (_, absent) = n.normalize(&desired, &Value::Null);
+    let (state_form, absent) = n.normalize(&desired, &Value::Null);
     assert!(absent.is_null());
+    assert_eq!(
+        state_form["metadata"]["namespace"],
+        json!("x"),
+        "the state form keeps identity"
+    );
 }
