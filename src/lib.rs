@@ -24,3 +24,8 @@ pub use strata_aws as aws;
 
 #[cfg(feature = "k8s")]
 pub use strata_k8s as k8s;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExamples;

@@ -38,6 +38,8 @@ pub enum Output {
     Human,
     /// JSON.
     Json,
+    /// Markdown for a pull-request comment.
+    Markdown,
 }
 
 /// Flags shared by commands that work on a stack.

@@ -24,6 +24,10 @@ fn print_plan(plan: &Plan, output: Output) -> anyhow::Result<()> {
     match output {
         Output::Human => print!("{}", plan::render_human(plan, colour())),
         Output::Json => println!("{}", serde_json::to_string_pretty(&plan::to_json(plan))?),
+        Output::Markdown => print!(
+            "{}",
+            plan::render_markdown(plan, plan::MarkdownOptions::default())
+        ),
     }
     Ok(())
 }
@@ -132,7 +136,7 @@ fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<
             });
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
-        Output::Human => {
+        Output::Human | Output::Markdown => {
             for (key, error) in &report.failed {
                 eprintln!("Error: {key}: {error}");
             }
@@ -178,7 +182,7 @@ pub async fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
                         .collect();
                     println!("{}", serde_json::to_string_pretty(&list)?);
                 }
-                Output::Human => {
+                Output::Human | Output::Markdown => {
                     for r in state.resources.values() {
                         println!("{}\t{}", r.key, r.provider);
                     }
@@ -200,7 +204,9 @@ pub async fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
             store.lock(&info).await?;
             match target.output {
                 Output::Json => println!("{}", serde_json::to_string_pretty(&info)?),
-                Output::Human => println!("Locked {} with ID {}", store.location(), info.id),
+                Output::Human | Output::Markdown => {
+                    println!("Locked {} with ID {}", store.location(), info.id)
+                }
             }
         }
         StateCommand::Unlock { target, id } => {

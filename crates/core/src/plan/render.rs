@@ -178,3 +178,168 @@ pub fn to_json(plan: &Plan) -> Value {
         "violations": plan.violations,
     })
 }
+
+/// Options for the Markdown (pull-request comment) form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkdownOptions {
+    /// Largest comment produced, in bytes (GitHub's limit is 65 536); longer comments are cut
+    /// at a resource boundary with a note saying how much was left out.
+    pub max_bytes: usize,
+}
+
+impl Default for MarkdownOptions {
+    fn default() -> Self {
+        Self { max_bytes: 60_000 }
+    }
+}
+
+/// The label that groups resources into environments in the Markdown form.
+pub const LABEL_ENVIRONMENT: &str = "strata.dev/environment";
+
+fn environment_of(change: &ResourceChange) -> String {
+    change
+        .resource
+        .as_ref()
+        .and_then(|r| crate::model::label(&r.manifest, LABEL_ENVIRONMENT))
+        .map(str::to_owned)
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+/// The plan as a pull-request comment in the style Atlantis users know: per environment, counts
+/// of add / change / replace / destroy, a collapsible block per changed resource, a drift
+/// section for resources changed outside Strata, guard violations, sensitive values redacted,
+/// and a size cap.
+pub fn render_markdown(plan: &Plan, options: MarkdownOptions) -> String {
+    use std::collections::BTreeMap;
+
+    let mut by_env: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
+    for c in &plan.changes {
+        by_env.entry(environment_of(c)).or_default().push(c);
+    }
+    let s = plan.summary();
+    let mut head = format!("## Strata plan for `{}`\n\n", plan.stack);
+    if plan.has_changes() {
+        let _ = writeln!(
+            head,
+            "**Plan:** {} to add, {} to change, {} to destroy ({} replaced).\n",
+            s.add, s.change, s.destroy, s.replace
+        );
+    } else {
+        head.push_str("**No changes.** The live resources match the desired state.\n\n");
+    }
+    if !plan.violations.is_empty() {
+        head.push_str("> [!CAUTION]\n> This plan cannot be applied:\n");
+        for v in &plan.violations {
+            let _ = writeln!(head, "> - {}", v.message);
+        }
+        head.push('\n');
+    }
+    head.push_str("| Environment | Add | Change | Replace | Destroy | Unchanged |\n|---|---:|---:|---:|---:|---:|\n");
+    for (env, changes) in &by_env {
+        let count = |f: &dyn Fn(Action) -> bool| changes.iter().filter(|c| f(c.action)).count();
+        let _ = writeln!(
+            head,
+            "| `{env}` | {} | {} | {} | {} | {} |",
+            count(&|a| a == Action::Create),
+            count(&|a| a == Action::Update),
+            count(&|a| a.is_replace()),
+            count(&|a| a == Action::Delete),
+            count(&|a| a == Action::NoOp),
+        );
+    }
+    head.push('\n');
+
+    let mut blocks: Vec<String> = Vec::new();
+    for (env, changes) in &by_env {
+        let changed: Vec<&&ResourceChange> = changes
+            .iter()
+            .filter(|c| c.action != Action::NoOp)
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        blocks.push(format!("### Environment `{env}`\n\n"));
+        for change in changed {
+            blocks.push(markdown_block(change));
+        }
+    }
+    let drifted: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.drifted).collect();
+    if !drifted.is_empty() {
+        let mut drift = String::from(
+            "### Drift\n\nChanged outside Strata since the last apply (the plan puts them back):\n\n",
+        );
+        for c in drifted {
+            let _ = writeln!(drift, "- `{}` ({})", c.key, c.provider);
+        }
+        drift.push('\n');
+        blocks.push(drift);
+    }
+
+    let mut out = head;
+    let total = blocks.len();
+    for (i, block) in blocks.into_iter().enumerate() {
+        let note_room = 200;
+        if out.len() + block.len() + note_room > options.max_bytes {
+            let _ = writeln!(
+                out,
+                "\n> [!NOTE]\n> The plan was cut to fit a comment: {} of {total} sections are not shown. Run `strata plan -o json` for the whole plan.",
+                total - i
+            );
+            return out;
+        }
+        out.push_str(&block);
+    }
+    out
+}
+
+fn markdown_block(change: &ResourceChange) -> String {
+    let (sym, _) = symbol(change.action);
+    let mut body = String::new();
+    match change.action {
+        Action::Create => {
+            if let Some(after) = change.after() {
+                for (path, value) in leaves(&after) {
+                    let _ = writeln!(body, "+ {path} = {value}");
+                }
+            }
+        }
+        Action::Delete => body.push_str("- (every field is removed)\n"),
+        _ => {
+            for f in &change.fields {
+                let marker = match (&f.before, &f.after) {
+                    (None, Some(_)) => "+",
+                    (Some(_), None) => "-",
+                    _ => "~",
+                };
+                let note = if f.forces_replacement {
+                    "  # forces replacement"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    body,
+                    "{marker} {} = {} -> {}{note}",
+                    f.path,
+                    show(&f.before),
+                    show(&f.after)
+                );
+            }
+        }
+    }
+    let mut block = format!(
+        "<details><summary><code>{sym}</code> <code>{}</code> ({}) {}</summary>\n\n```diff\n{body}```\n",
+        change.key,
+        change.provider,
+        headline(change)
+    );
+    if !change.blast_radius.is_empty() {
+        let names: Vec<String> = change
+            .blast_radius
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect();
+        let _ = writeln!(block, "\nBlast radius: {}", names.join(", "));
+    }
+    block.push_str("\n</details>\n\n");
+    block
+}

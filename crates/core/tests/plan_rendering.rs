@@ -1,0 +1,141 @@
+//! Snapshots of the human, JSON and Markdown plan forms for a realistic change set.
+
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use strata_core::plan::{self, MarkdownOptions, Observations, PlanOptions};
+use strata_core::provider::{Observation, ProviderRegistry};
+use strata_core::state::{ResourceState, ResourceStatus};
+use strata_core::{Graph, IdentityNormalizer, Resource, SandboxProvider, State};
+
+fn resource(manifest: Value) -> Resource {
+    Resource::from_manifest(manifest).unwrap()
+}
+
+fn owned(mut manifest: Value) -> Value {
+    strata_core::ownership::stamp_in_place(&mut manifest, "payments");
+    manifest
+}
+
+/// A stack where one instance is resized (update), one is re-engined (replace), a bucket is new
+/// (create), an old bucket left Git (delete), and a Secret's value changed.
+fn scenario() -> plan::Plan {
+    let db = |class: &str, engine: &str| {
+        json!({
+            "apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance",
+            "metadata": {"name": "orders-db", "labels": {"strata.dev/environment": "prod"}},
+            "spec": {"forProvider": {"engine": engine, "instanceClass": class, "region": "eu-west-1"}}
+        })
+    };
+    let cache = |class: &str| {
+        json!({
+            "apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance",
+            "metadata": {"name": "sessions-db", "labels": {"strata.dev/environment": "staging"}},
+            "spec": {"forProvider": {"engine": "postgres", "instanceClass": class}}
+        })
+    };
+    let secret = |pw: &str| {
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "orders-db", "namespace": "orders", "labels": {"strata.dev/environment": "prod"}},
+            "stringData": {"password": pw}
+        })
+    };
+    let config = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "orders", "namespace": "orders",
+                     "labels": {"strata.dev/environment": "prod"},
+                     "annotations": {"strata.dev/depends-on": "rds.aws.upbound.io/Instance/orders-db"}},
+        "data": {"DB": "orders-db"}
+    });
+    let bucket = json!({
+        "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket",
+        "metadata": {"name": "orders-exports", "labels": {"strata.dev/environment": "prod"}},
+        "spec": {"forProvider": {"region": "eu-west-1"}}
+    });
+    let old_bucket = json!({
+        "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket",
+        "metadata": {"name": "orders-legacy", "labels": {"strata.dev/environment": "prod"}},
+        "spec": {"forProvider": {"region": "eu-west-1"}}
+    });
+    let desired = vec![
+        resource(db("db.t3.small", "mysql")),
+        resource(cache("db.t3.large")),
+        resource(secret("new-password")),
+        resource(config.clone()),
+        resource(bucket),
+    ];
+    let mut observations: Observations = HashMap::new();
+    let mut state = State::new();
+    let live = [
+        owned(db("db.t3.small", "postgres")),
+        owned(cache("db.t3.medium")),
+        owned(secret("old-password")),
+        owned(config),
+        owned(old_bucket),
+    ];
+    let sensitivity = strata_core::sensitive::Sensitivity::default();
+    for l in live {
+        let r = resource(l.clone());
+        observations.insert(r.key.clone(), Observation::present(l.clone()));
+        state.put(ResourceState {
+            key: r.key.clone(),
+            api_version: r.api_version().to_owned(),
+            provider: "sandbox".into(),
+            status: ResourceStatus::Applied,
+            last_applied: sensitivity.digest(&r.key, &l),
+            dependencies: vec![],
+            outputs: Value::Null,
+            protect: false,
+        });
+    }
+    let registry =
+        ProviderRegistry::new().with_fallback(Arc::new(SandboxProvider::new("/nowhere")));
+    let graph = Graph::build(&desired).unwrap();
+    plan::compute_plan(
+        desired,
+        &graph,
+        &state,
+        &observations,
+        &registry,
+        &IdentityNormalizer,
+        &PlanOptions {
+            stack: "payments".into(),
+            ..PlanOptions::default()
+        },
+    )
+}
+
+#[test]
+fn human_plan_snapshot() {
+    insta::assert_snapshot!(plan::render_human(&scenario(), false));
+}
+
+#[test]
+fn markdown_plan_snapshot() {
+    let markdown = plan::render_markdown(&scenario(), MarkdownOptions::default());
+    assert!(!markdown.contains("new-password") && !markdown.contains("old-password"));
+    insta::assert_snapshot!(markdown);
+}
+
+#[test]
+fn json_plan_snapshot() {
+    let mut json = plan::to_json(&scenario());
+    assert!(!json.to_string().contains("new-password"));
+    json["strata_version"] = json!("[version]");
+    insta::assert_json_snapshot!(json);
+}
+
+#[test]
+fn markdown_is_cut_to_size_with_a_note() {
+    let markdown = plan::render_markdown(&scenario(), MarkdownOptions { max_bytes: 1_200 });
+    assert!(markdown.len() <= 1_200, "{}", markdown.len());
+    assert!(
+        markdown.contains("The plan was cut to fit a comment"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("strata plan -o json"));
+}
