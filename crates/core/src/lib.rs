@@ -28,12 +28,12 @@
 //!     "metadata": {"name": "assets"}, "spec": {"forProvider": {"region": "eu-west-1"}}
 //! })).unwrap()];
 //! let options = PlanOptions { stack: "demo".into(), ..PlanOptions::default() };
-//! let (plan, state) = engine.plan(&desired, &options).await.unwrap();
+//! let (plan, state) = engine.plan(desired.as_slice(), &options).await.unwrap();
 //! assert_eq!(plan.changes[0].action, Action::Create);
 //! let (_handle, cancel) = cancellation();
 //! let report = engine.apply(&plan, state, "apply", Arc::new(|_: Event| {}), cancel).await.unwrap();
 //! assert!(report.is_success());
-//! let (again, _) = engine.plan(&desired, &options).await.unwrap();
+//! let (again, _) = engine.plan(desired, &options).await.unwrap();
 //! assert!(!again.has_changes());
 //! # });
 //! ```
