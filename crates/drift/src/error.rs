@@ -23,7 +23,12 @@ pub enum DriftError {
     /// A manifest is not a JSON object.
     #[error("{0} is not a JSON object")]
     NotAnObject(&'static str),
-    /// A policy selector is malformed.
-    #[error("invalid selector: {0}")]
-    InvalidSelector(String),
+    /// A setting (such as an `argocd-cm` key) does not parse.
+    #[error("invalid setting {key}: {reason}")]
+    InvalidSetting {
+        /// The setting's key.
+        key: String,
+        /// Why it was rejected.
+        reason: String,
+    },
 }

@@ -14,7 +14,13 @@
 //! * **Diff**: [`compare::diff`] is ArgoCD's `modified` / predicted-live computation;
 //!   [`diff_three_way`] gives the field-level drift of desired (Git) vs last applied (state) vs
 //!   live (world), attributing each change to Git, the world, or both, with the owning field
-//!   manager.
+//!   manager. Resources that are certainly in sync are recognised without copying them
+//!   ([`fast`]); the others go through the full normalising path.
+//! * **Core integration**: [`DriftNormalizer`] implements `strata_core::Normalizer`, so plans
+//!   compare through the same normalisation.
+//!   ArgoCD's `argocd-cm` settings are read by [`ArgoCdSettings`]; at apply time
+//!   [`respect_ignore_differences`] keeps live values of ignored fields
+//!   (`RespectIgnoreDifferences=true`).
 //! * **Reports** ([`DriftReport`]): JSON, human text and Markdown for a PR comment, with
 //!   sensitive values shown as `(sensitive)`, and `terraform plan -detailed-exitcode` exit codes.
 //! * **Policy** ([`policy`], [`backoff`]): detect-only / self-heal / ignore per selector, and
@@ -60,6 +66,7 @@
 //! # Ok::<(), strata_drift::DriftError>(())
 //! ```
 
+pub mod argocd_cm;
 pub mod backoff;
 pub mod compare;
 pub mod duration;
@@ -78,9 +85,11 @@ pub mod path;
 pub mod policy;
 pub mod quantity;
 pub mod report;
+pub mod respect;
 pub mod sensitive;
 pub mod three_way;
 
+pub use argocd_cm::ArgoCdSettings;
 pub use backoff::{
     Backoff, SelfHealTiming, self_heal_backoff, self_heal_remaining, sync_retry_delay,
 };
@@ -94,6 +103,7 @@ pub use normalize::{DriftRules, StatusPolicy};
 pub use object::ObjectRef;
 pub use policy::{Decision, DriftPolicy, PolicyMode, PolicyRule, Selector};
 pub use report::{DriftReport, ReportError, Summary};
+pub use respect::respect_ignore_differences;
 pub use three_way::{
     ChangeOrigin, DriftStatus, FieldChange, IgnoredField, ResourceDrift, diff_three_way,
 };

@@ -192,6 +192,12 @@ impl DriftRules {
         self.compiled.apply_known_types(obj, res);
     }
 
+    /// Applies only the ignore entries (JSON pointers and jq expressions) matching the object.
+    pub fn apply_ignore_entries(&self, obj: &mut Value) {
+        let res = ObjectRef::of(obj);
+        self.compiled.apply_ignores(obj, &res);
+    }
+
     /// The full normalisation of one object for comparison.
     pub fn normalize(&self, obj: &Value) -> Value {
         let mut out = self.normalize_base(obj);
