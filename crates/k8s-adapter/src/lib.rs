@@ -52,9 +52,13 @@
 //! # Ok::<(), strata_k8s::lua::LuaHealthError>(())
 //! ```
 
+pub mod client;
 pub mod health;
 pub mod lua;
+pub mod provider;
 pub mod sync;
 
+pub use client::{ConnectOptions, connect};
 pub use health::{HealthRegistry, HealthStatus, HealthStatusCode, health_of};
+pub use provider::{KubeProvider, KubeProviderOptions, Propagation};
 pub use sync::{SyncGroup, SyncPlan, SyncPlanOptions, SyncResource, plan_sync};

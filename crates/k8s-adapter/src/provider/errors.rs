@@ -1,0 +1,102 @@
+//! Mapping Kubernetes API errors to core's retryable / final provider errors.
+
+use kube::Error;
+use strata_core::ProviderError;
+
+/// HTTP status codes worth trying again: throttling, server errors, gateway timeouts, and
+/// `410 Gone` (an expired resource version; a fresh read succeeds).
+pub fn is_retryable_code(code: u16) -> bool {
+    matches!(code, 408 | 410 | 429) || (500..=599).contains(&code)
+}
+
+/// The HTTP status code of an API error, when the server answered.
+pub fn status_code(error: &Error) -> Option<u16> {
+    match error {
+        Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+/// Whether the error is the server's `404 Not Found`.
+pub fn is_not_found(error: &Error) -> bool {
+    status_code(error) == Some(404)
+}
+
+/// Maps a kube error met while doing `what` to `target` to a provider error.
+///
+/// * 429, 5xx, 408, 410 and transport failures (connection refused, timeouts) are retryable;
+/// * 409 Conflict is final, with a sentence saying which manager holds the fields and how to
+///   take them over;
+/// * everything else (400, 401, 403, 404, 422, discovery misses) is final.
+pub fn map_error(error: &Error, what: &str, target: &str) -> ProviderError {
+    match error {
+        Error::Api(status) => {
+            let code = status.code;
+            let message = if status.message.is_empty() {
+                status.reason.clone()
+            } else {
+                status.message.clone()
+            };
+            if code == 409 {
+                ProviderError::final_error(format!(
+                    "conflict while {what} {target} (409): {message}; another field manager owns \
+                     these fields or the object changed meanwhile — re-apply with force (--force-conflicts) \
+                     to take the fields over, or remove them from the desired manifest"
+                ))
+            } else if is_retryable_code(code) {
+                ProviderError::retryable(format!(
+                    "{what} {target}: the API server answered {code}: {message}"
+                ))
+            } else {
+                ProviderError::final_error(format!(
+                    "{what} {target}: the API server answered {code}: {message}"
+                ))
+            }
+        }
+        Error::HyperError(e) => {
+            ProviderError::retryable(format!("{what} {target}: connection failed: {e}"))
+        }
+        Error::Service(e) => {
+            ProviderError::retryable(format!("{what} {target}: request failed: {e}"))
+        }
+        Error::Discovery(e) => ProviderError::final_error(format!(
+            "{what} {target}: the cluster does not serve this kind ({e})"
+        )),
+        other => ProviderError::final_error(format!("{what} {target}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn api(code: u16) -> Error {
+        Error::Api(Status::failure("boom", "Reason").with_code(code).boxed())
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable() {
+        for code in [408, 410, 429, 500, 502, 503, 504] {
+            assert!(
+                map_error(&api(code), "applying", "x").is_retryable(),
+                "{code}"
+            );
+        }
+        for code in [400, 401, 403, 404, 422] {
+            assert!(
+                !map_error(&api(code), "applying", "x").is_retryable(),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn conflicts_are_final_and_say_how_to_proceed() {
+        let e = map_error(&api(409), "applying", "ConfigMap/default/a");
+        assert!(!e.is_retryable());
+        assert!(e.message.contains("conflict"), "{}", e.message);
+        assert!(e.message.contains("--force-conflicts"), "{}", e.message);
+        assert!(e.message.contains("ConfigMap/default/a"), "{}", e.message);
+    }
+}

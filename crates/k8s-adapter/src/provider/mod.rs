@@ -1,0 +1,535 @@
+//! The Kubernetes provider: any kind, through discovery and the dynamic API.
+//!
+//! * observe: `GET` the object (404 → absent);
+//! * create / update: server-side apply (`PATCH`, `application/apply-patch+yaml`) with the field
+//!   manager `strata`, forcing conflicts only when asked (provider-wide, or per resource with
+//!   `strata.dev/force-conflicts: "true"`);
+//! * delete: `DELETE` with a propagation policy (foreground by default, as ArgoCD prunes; a
+//!   resource's `PrunePropagationPolicy=` sync option wins), 404 counts as deleted;
+//! * prune: see [`prune`];
+//! * `CreateNamespace`: a missing namespace is created before the first object in it;
+//! * errors: 429, 5xx, 408, 410 and transport failures are retryable, 409 is a clear final error
+//!   (see [`errors`]).
+
+pub mod errors;
+pub mod manifest;
+pub mod prune;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+    PropagationPolicy,
+};
+use kube::discovery::{ApiCapabilities, Scope};
+use serde_json::{Value, json};
+use strata_core::provider::Applied;
+use strata_core::{Health, Observation, Provider, ProviderError, Resource, ResourceKey};
+use tokio::sync::OnceCell;
+
+use crate::client::{ConnectOptions, connect};
+use crate::health::{HealthRegistry, HealthStatusCode};
+use crate::sync::options::sync_option_value;
+use errors::{is_not_found, map_error};
+use manifest::{apply_body, split_api_version};
+
+/// The field manager Strata applies with.
+pub const FIELD_MANAGER: &str = "strata";
+/// Per-resource annotation asking to take over fields other managers own.
+pub const ANNOTATION_FORCE_CONFLICTS: &str = "strata.dev/force-conflicts";
+
+/// How dependents of a deleted object are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// Dependents are deleted first; the object goes last (ArgoCD's prune default).
+    #[default]
+    Foreground,
+    /// The object goes at once; the garbage collector deletes dependents.
+    Background,
+    /// Dependents are left behind.
+    Orphan,
+}
+
+impl Propagation {
+    /// Parses ArgoCD's spelling (`foreground`, `background`, `orphan`, any case).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "foreground" => Some(Self::Foreground),
+            "background" => Some(Self::Background),
+            "orphan" => Some(Self::Orphan),
+            _ => None,
+        }
+    }
+
+    fn to_kube(self) -> PropagationPolicy {
+        match self {
+            Self::Foreground => PropagationPolicy::Foreground,
+            Self::Background => PropagationPolicy::Background,
+            Self::Orphan => PropagationPolicy::Orphan,
+        }
+    }
+}
+
+/// Settings of a [`KubeProvider`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeProviderOptions {
+    /// Field manager for server-side apply (default `strata`).
+    pub field_manager: String,
+    /// Take over fields owned by other managers (`force=true`); off by default.
+    pub force_conflicts: bool,
+    /// Delete propagation (default foreground).
+    pub propagation: Propagation,
+    /// Create a missing namespace before applying the first object in it.
+    pub create_namespace: bool,
+    /// API groups this provider never serves (exact, or as a domain suffix: `aws.upbound.io`
+    /// also excludes `s3.aws.upbound.io`), so that another provider gets them.
+    pub exclude_groups: Vec<String>,
+}
+
+impl Default for KubeProviderOptions {
+    fn default() -> Self {
+        Self {
+            field_manager: FIELD_MANAGER.to_owned(),
+            force_conflicts: false,
+            propagation: Propagation::Foreground,
+            create_namespace: false,
+            exclude_groups: Vec::new(),
+        }
+    }
+}
+
+/// A resolved kind: where its objects live and whether it is namespaced.
+#[derive(Debug, Clone)]
+pub struct ResolvedKind {
+    /// The API resource (plural, version …).
+    pub resource: ApiResource,
+    /// Whether objects of the kind live in namespaces.
+    pub namespaced: bool,
+}
+
+type KindKey = (String, String, String);
+
+/// The Kubernetes provider. See the module documentation.
+pub struct KubeProvider {
+    client: OnceCell<kube::Client>,
+    connect: ConnectOptions,
+    options: KubeProviderOptions,
+    kinds: Mutex<HashMap<KindKey, ResolvedKind>>,
+    served: RwLock<Option<HashSet<(String, String)>>>,
+    namespaces: Mutex<HashSet<String>>,
+    health: Option<Arc<HealthRegistry>>,
+}
+
+impl std::fmt::Debug for KubeProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeProvider")
+            .field("connect", &self.connect)
+            .field("options", &self.options)
+            .field("connected", &self.client.initialized())
+            .finish()
+    }
+}
+
+impl KubeProvider {
+    /// A provider over an existing client (a real one, or a mock in tests).
+    pub fn new(client: kube::Client, options: KubeProviderOptions) -> Self {
+        Self {
+            client: OnceCell::new_with(Some(client)),
+            ..Self::lazy(ConnectOptions::default(), options)
+        }
+    }
+
+    /// A provider that connects (kubeconfig or in-cluster) on its first call.
+    pub fn lazy(connect: ConnectOptions, options: KubeProviderOptions) -> Self {
+        Self {
+            client: OnceCell::new(),
+            connect,
+            options,
+            kinds: Mutex::new(HashMap::new()),
+            served: RwLock::new(None),
+            namespaces: Mutex::new(HashSet::new()),
+            health: None,
+        }
+    }
+
+    /// Uses `registry` (built-in rules plus the user's Lua or Rust rules) for health.
+    pub fn with_health_registry(mut self, registry: Arc<HealthRegistry>) -> Self {
+        self.health = Some(registry);
+        self
+    }
+
+    /// Records a kind as known, sparing its discovery request.
+    pub fn with_known_kind(self, resource: ApiResource, namespaced: bool) -> Self {
+        if let Ok(mut kinds) = self.kinds.lock() {
+            kinds.insert(
+                (
+                    resource.group.clone(),
+                    resource.version.clone(),
+                    resource.kind.clone(),
+                ),
+                ResolvedKind {
+                    resource,
+                    namespaced,
+                },
+            );
+        }
+        self
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &KubeProviderOptions {
+        &self.options
+    }
+
+    /// The client, connecting first if needed.
+    pub async fn client(&self) -> Result<&kube::Client, ProviderError> {
+        self.client
+            .get_or_try_init(|| async {
+                connect(&self.connect)
+                    .await
+                    .map_err(|e| ProviderError::final_error(e.to_string()))
+            })
+            .await
+    }
+
+    /// Runs full discovery; from then on [`Provider::serves`] answers from what the cluster
+    /// serves. Returns the number of kinds found.
+    pub async fn discover(&self) -> Result<usize, ProviderError> {
+        let client = self.client().await?.clone();
+        let discovery = kube::Discovery::new(client)
+            .run()
+            .await
+            .map_err(|e| map_error(&e, "discovering", "the cluster's kinds"))?;
+        let mut served = HashSet::new();
+        let mut kinds = self
+            .kinds
+            .lock()
+            .map_err(|_| ProviderError::final_error("kind cache poisoned"))?;
+        for group in discovery.groups() {
+            for version in group.versions() {
+                for (resource, caps) in group.versioned_resources(version) {
+                    served.insert((resource.group.clone(), resource.kind.clone()));
+                    kinds.insert(
+                        (
+                            resource.group.clone(),
+                            resource.version.clone(),
+                            resource.kind.clone(),
+                        ),
+                        ResolvedKind {
+                            namespaced: caps.scope == Scope::Namespaced,
+                            resource,
+                        },
+                    );
+                }
+            }
+        }
+        let count = served.len();
+        if let Ok(mut slot) = self.served.write() {
+            *slot = Some(served);
+        }
+        Ok(count)
+    }
+
+    /// Resolves `apiVersion`/`kind` to its API resource (one discovery request per group
+    /// version, cached).
+    pub async fn resolve(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<ResolvedKind, ProviderError> {
+        let (group, version) = split_api_version(api_version);
+        let key = (group.to_owned(), version.to_owned(), kind.to_owned());
+        if let Some(found) = self.kinds.lock().ok().and_then(|k| k.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let client = self.client().await?;
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, caps): (ApiResource, ApiCapabilities) =
+            kube::discovery::pinned_kind(client, &gvk)
+                .await
+                .map_err(|e| map_error(&e, "discovering", &format!("{api_version} {kind}")))?;
+        let resolved = ResolvedKind {
+            resource,
+            namespaced: caps.scope == Scope::Namespaced,
+        };
+        if let Ok(mut kinds) = self.kinds.lock() {
+            kinds.insert(key, resolved.clone());
+        }
+        Ok(resolved)
+    }
+
+    /// The dynamic API for a manifest's kind and namespace, with a printable target name.
+    async fn api_for(
+        &self,
+        resource: &Resource,
+    ) -> Result<(Api<DynamicObject>, String), ProviderError> {
+        let resolved = self
+            .resolve(resource.api_version(), &resource.key.kind)
+            .await?;
+        let client = self.client().await?.clone();
+        let api = if resolved.namespaced {
+            let namespace = resource
+                .key
+                .namespace
+                .clone()
+                .unwrap_or_else(|| client.default_namespace().to_owned());
+            Api::namespaced_with(client, &namespace, &resolved.resource)
+        } else {
+            Api::all_with(client, &resolved.resource)
+        };
+        Ok((api, resource.key.to_string()))
+    }
+
+    /// Creates the namespace of a namespaced resource when it is missing (CreateNamespace).
+    async fn ensure_namespace(&self, resource: &Resource) -> Result<(), ProviderError> {
+        let Some(namespace) = resource.key.namespace.as_deref() else {
+            return Ok(());
+        };
+        if resource.key.group.is_empty() && resource.key.kind == "Namespace" {
+            return Ok(());
+        }
+        if self
+            .namespaces
+            .lock()
+            .map(|n| n.contains(namespace))
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let resolved = self
+            .resolve(resource.api_version(), &resource.key.kind)
+            .await?;
+        if !resolved.namespaced {
+            return Ok(());
+        }
+        let client = self.client().await?.clone();
+        let namespaces: Api<DynamicObject> = Api::all_with(
+            client,
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("", "v1", "Namespace"),
+                "namespaces",
+            ),
+        );
+        let target = format!("Namespace/{namespace}");
+        let exists = namespaces
+            .get_opt(namespace)
+            .await
+            .map_err(|e| map_error(&e, "reading", &target))?
+            .is_some();
+        if !exists {
+            let body =
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+            namespaces
+                .patch(
+                    namespace,
+                    &PatchParams::apply(&self.options.field_manager),
+                    &Patch::Apply(&body),
+                )
+                .await
+                .map_err(|e| map_error(&e, "creating", &target))?;
+        }
+        if let Ok(mut known) = self.namespaces.lock() {
+            known.insert(namespace.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Server-side apply of `resource`.
+    pub async fn apply(&self, resource: &Resource) -> Result<Applied, ProviderError> {
+        if self.options.create_namespace {
+            self.ensure_namespace(resource).await?;
+        }
+        let (api, target) = self.api_for(resource).await?;
+        let mut params = PatchParams::apply(&self.options.field_manager);
+        if self.options.force_conflicts
+            || resource.annotation(ANNOTATION_FORCE_CONFLICTS) == Some("true")
+        {
+            params = params.force();
+        }
+        let body = apply_body(&resource.manifest);
+        let applied = api
+            .patch(&resource.key.name, &params, &Patch::Apply(&body))
+            .await
+            .map_err(|e| map_error(&e, "applying", &target))?;
+        let live = to_value(&applied)?;
+        let outputs = match live.pointer("/metadata/uid") {
+            Some(uid) => json!({ "uid": uid }),
+            None => Value::Null,
+        };
+        Ok(Applied {
+            live,
+            outputs,
+            ..Applied::default()
+        })
+    }
+
+    /// Deletes `resource` with `propagation`; an object already gone counts as deleted.
+    pub async fn delete_with(
+        &self,
+        resource: &Resource,
+        propagation: Propagation,
+    ) -> Result<(), ProviderError> {
+        let (api, target) = self.api_for(resource).await?;
+        let params = DeleteParams {
+            propagation_policy: Some(propagation.to_kube()),
+            ..DeleteParams::default()
+        };
+        match api.delete(&resource.key.name, &params).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(map_error(&e, "deleting", &target)),
+        }
+    }
+
+    /// The propagation for deleting `manifest`: its `PrunePropagationPolicy=` sync option, else
+    /// the provider's.
+    pub fn propagation_for(&self, manifest: &Value) -> Propagation {
+        sync_option_value(manifest, "PrunePropagationPolicy")
+            .and_then(Propagation::parse)
+            .unwrap_or(self.options.propagation)
+    }
+
+    fn health_registry(&self) -> &HealthRegistry {
+        match &self.health {
+            Some(registry) => registry,
+            None => HealthRegistry::builtin(),
+        }
+    }
+}
+
+/// A dynamic object as JSON.
+pub fn to_value(object: &DynamicObject) -> Result<Value, ProviderError> {
+    serde_json::to_value(object)
+        .map_err(|e| ProviderError::final_error(format!("reading the API's answer: {e}")))
+}
+
+/// Core health for an ArgoCD-style status: Suspended and Missing wait like Progressing (as the
+/// sync state machine treats them); kinds without a check are Healthy.
+pub fn core_health(status: Option<HealthStatusCode>) -> Health {
+    match status {
+        None | Some(HealthStatusCode::Healthy) => Health::Healthy,
+        Some(
+            HealthStatusCode::Progressing | HealthStatusCode::Suspended | HealthStatusCode::Missing,
+        ) => Health::Progressing,
+        Some(HealthStatusCode::Degraded) => Health::Degraded,
+        Some(HealthStatusCode::Unknown) => Health::Unknown,
+    }
+}
+
+/// Fields Kubernetes does not let an update change, for the kinds that have them.
+fn immutable_fields(key: &ResourceKey) -> &'static [&'static str] {
+    match (key.group.as_str(), key.kind.as_str()) {
+        ("apps", "Deployment" | "DaemonSet" | "ReplicaSet") => &["spec.selector"],
+        ("apps", "StatefulSet") => &["spec.selector", "spec.serviceName"],
+        ("batch", "Job") => &["spec.selector", "spec.template"],
+        ("", "Service") => &["spec.clusterIP"],
+        ("", "PersistentVolumeClaim") => &["spec.storageClassName", "spec.accessModes"],
+        ("storage.k8s.io", "StorageClass") => &["provisioner", "parameters"],
+        _ => &[],
+    }
+}
+
+#[async_trait]
+impl Provider for KubeProvider {
+    fn name(&self) -> &str {
+        "kubernetes"
+    }
+
+    fn serves(&self, api_version: &str, kind: &str) -> bool {
+        let (group, _) = split_api_version(api_version);
+        let excluded = self.options.exclude_groups.iter().any(|g| {
+            group == g
+                || group
+                    .strip_suffix(g.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        });
+        if excluded {
+            return false;
+        }
+        match self.served.read() {
+            Ok(served) => served
+                .as_ref()
+                .is_none_or(|s| s.contains(&(group.to_owned(), kind.to_owned()))),
+            Err(_) => true,
+        }
+    }
+
+    async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
+        let (api, target) = self.api_for(desired).await?;
+        let found = api
+            .get_opt(&desired.key.name)
+            .await
+            .map_err(|e| map_error(&e, "reading", &target))?;
+        Ok(match found {
+            Some(object) => Observation::present(to_value(&object)?),
+            None => Observation::absent(),
+        })
+    }
+
+    async fn create(&self, desired: &Resource) -> Result<Applied, ProviderError> {
+        self.apply(desired).await
+    }
+
+    async fn update(&self, desired: &Resource, _live: &Value) -> Result<Applied, ProviderError> {
+        self.apply(desired).await
+    }
+
+    async fn delete(&self, resource: &Resource) -> Result<(), ProviderError> {
+        self.delete_with(resource, self.propagation_for(&resource.manifest))
+            .await
+    }
+
+    fn replace_fields(&self, key: &ResourceKey) -> Vec<String> {
+        immutable_fields(key)
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect()
+    }
+
+    fn health(&self, live: &Value) -> Health {
+        core_health(self.health_registry().assess(live).map(|h| h.status))
+    }
+}
+
+/// Whether a manifest asks not to be pruned (`argocd.argoproj.io/sync-options: Prune=false`).
+pub fn prune_disabled(manifest: &Value) -> bool {
+    sync_option_value(manifest, "Prune") == Some("false")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn propagation_parses_argocd_spellings() {
+        assert_eq!(
+            Propagation::parse("foreground"),
+            Some(Propagation::Foreground)
+        );
+        assert_eq!(
+            Propagation::parse("Background"),
+            Some(Propagation::Background)
+        );
+        assert_eq!(Propagation::parse("orphan"), Some(Propagation::Orphan));
+        assert_eq!(Propagation::parse("cascade"), None);
+    }
+
+    #[test]
+    fn health_maps_argocd_statuses_to_core() {
+        assert_eq!(core_health(None), Health::Healthy);
+        assert_eq!(
+            core_health(Some(HealthStatusCode::Suspended)),
+            Health::Progressing
+        );
+        assert_eq!(
+            core_health(Some(HealthStatusCode::Degraded)),
+            Health::Degraded
+        );
+        assert_eq!(
+            core_health(Some(HealthStatusCode::Unknown)),
+            Health::Unknown
+        );
+    }
+}
