@@ -55,10 +55,15 @@ fn removed_keys_absent(
     l: &Map<String, Value>,
     skip: impl Fn(&str) -> bool,
 ) -> bool {
-    a.is_none_or(|a| {
-        a.keys()
-            .all(|k| d.contains_key(k) || skip(k) || !l.contains_key(k))
-    })
+    let Some(a) = a else {
+        return true;
+    };
+    // Common case: last applied has exactly desired's keys, in the same order.
+    if a.len() == d.len() && a.keys().zip(d.keys()).all(|(x, y)| x == y) {
+        return true;
+    }
+    a.keys()
+        .all(|k| d.contains_key(k) || skip(k) || !l.contains_key(k))
 }
 
 fn metadata(d: &Value, a: Option<&Value>, l: Option<&Value>, ctx: Ctx) -> bool {
