@@ -7,7 +7,10 @@ use serde_json::Value;
 
 /// `fmt.Sprintf(format, args...)`.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
-    let mut p = Printer::default();
+    let mut p = Printer {
+        buf: String::with_capacity(format.len() + 16),
+        ..Printer::default()
+    };
     p.do_printf(format, args);
     p.buf
 }

@@ -93,6 +93,8 @@ pub struct Path {
     pub text: String,
     /// The parsed path, or the parse error.
     pub parsed: std::result::Result<FieldPath, PathError>,
+    /// Whether the text contains `[*]` (a toFieldPath to expand).
+    pub wildcard: bool,
 }
 
 impl Path {
@@ -101,6 +103,7 @@ impl Path {
         Path {
             text: text.to_string(),
             parsed: FieldPath::parse(text),
+            wildcard: text.contains("[*]"),
         }
     }
 
@@ -270,19 +273,29 @@ impl Patch {
 
     /// [`Patch::apply`]; with `record` false no written paths are collected (faster).
     pub fn apply_with(&self, from: &Value, to: &mut Value, record: bool) -> Result<Vec<String>> {
-        let input = if let Some(c) = &self.combine {
+        let mut out = if let Some(c) = &self.combine {
             let mut args = Vec::with_capacity(c.variables.len());
             for var in &c.variables {
                 args.push(var.read(from)?.clone());
             }
-            Value::String(sprintf(&c.fmt, &args))
+            let combined = Value::String(sprintf(&c.fmt, &args));
+            transform::run_all_owned(&self.transforms, combined)?
         } else {
-            match &self.from {
-                Some(p) => p.read(from)?.clone(),
-                None => return Ok(Vec::new()),
+            let Some(p) = &self.from else {
+                return Ok(Vec::new());
+            };
+            let source = p.read(from)?;
+            match self.transforms.split_first() {
+                // The first transform reads the source in place: no copy of it is made.
+                Some((first, rest)) => {
+                    let v = first
+                        .apply(source)
+                        .map_err(|e| e.wrap("transform at index 0 returned error"))?;
+                    transform::run_all_from(rest, 1, v)?
+                }
+                None => source.clone(),
             }
         };
-        let mut out = transform::run_all_owned(&self.transforms, input)?;
         if !self.transforms.is_empty() {
             normalize(&mut out);
         }
@@ -358,7 +371,7 @@ pub fn write_value(
         context: "cannot patch to object: ".into(),
         source: e,
     };
-    if path.text.contains("[*]") {
+    if path.wildcard {
         let expanded = fieldpath::expand_wildcards(to, &path.text)?;
         if expanded.is_empty() {
             return Err(Error::Runtime(format!(

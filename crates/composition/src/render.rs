@@ -256,14 +256,14 @@ pub fn render(
             let result =
                 apply_composed_patch(p, ocd_ref, &mut dcd, oxr, &mut dxr, &mut env, opts.explain);
             match result {
-                Ok(Some((target, written))) => {
+                Ok(Some((target, written))) if rec.on => {
                     let target = match target {
                         Target::Composed(_) => Target::Composed(t.name.clone()),
                         other => other,
                     };
                     rec.record(target, written, p, i, false);
                 }
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(e) if e.is_not_found() => {
                     if p.required {
                         let to_composed = !p.ty.reads_composed();

@@ -493,11 +493,16 @@ pub fn run_all(transforms: &[Transform], input: &Value) -> Result<Value> {
 
 /// [`run_all`] taking its input by value (no copy when there are no transforms).
 pub fn run_all_owned(transforms: &[Transform], input: Value) -> Result<Value> {
+    run_all_from(transforms, 0, input)
+}
+
+/// Runs transforms whose first one has index `offset` in the patch (for error messages).
+pub fn run_all_from(transforms: &[Transform], offset: usize, input: Value) -> Result<Value> {
     let mut current = input;
     for (i, t) in transforms.iter().enumerate() {
         current = t
             .apply(&current)
-            .map_err(|e| e.wrap(&format!("transform at index {i} returned error")))?;
+            .map_err(|e| e.wrap(&format!("transform at index {} returned error", i + offset)))?;
     }
     Ok(current)
 }
