@@ -2,6 +2,18 @@
 //! over `serde_json::Value` — field paths, patches and transforms (function-patch-and-transform
 //! semantics), Go `fmt`, connection details, readiness, composed-resource metadata, XRDs
 //! (validation, defaults), claims and composition selection, and a deterministic render.
+//!
+//! Entry points:
+//! - [`render_object`]: claim or composite + XRDs + compositions → composite, desired
+//!   composed resources with Crossplane core's metadata, readiness, explain trace.
+//! - [`Composition::parse`] / [`select_composition`] / [`Composition::render`]: one
+//!   composition (`mode: Pipeline` patch-and-transform steps, or legacy `mode: Resources`).
+//! - [`render()`] with a [`FunctionInput`] and a [`RenderRequest`]: one function run;
+//!   [`render::run_function_request`] answers a function request in the function's shape.
+//! - [`xrd::Xrd`] (`validate`, `apply_defaults`), [`claim::claim_to_composite`],
+//!   [`metadata::composed_metadata`], [`metadata::child_name`].
+//! - Building blocks: [`fieldpath`], [`transform`], [`patch`], [`gofmt::sprintf`],
+//!   [`readiness`], [`connection`].
 
 pub mod appset;
 pub mod claim;

@@ -119,10 +119,12 @@ fn parse_hex_float(s: &str) -> Option<f64> {
         _ => (false, s),
     };
     let body = &body[2..];
-    let (mant, exp) = match body.find(['p', 'P']) {
-        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().ok()?),
-        None => (body, 0),
-    };
+    // Go syntax: a hexadecimal float needs a `p` exponent.
+    let i = body.find(['p', 'P'])?;
+    let (mant, exp) = (&body[..i], body[i + 1..].parse::<i32>().ok()?);
+    if mant.is_empty() || mant == "." {
+        return None;
+    }
     let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
     let mut v = 0f64;
     for c in int_part.chars() {
@@ -213,5 +215,49 @@ pub fn resolve_convert(to: ConvertType, format: ConvertFormat, input: &Value) ->
             float(if *b { 1.0 } else { 0.0 })
         }
         _ => Err(unsupported()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn conv(to: ConvertType, format: ConvertFormat, v: Value) -> Result<Value> {
+        resolve_convert(to, format, &v)
+    }
+
+    #[test]
+    fn string_parsing_follows_go() {
+        use ConvertFormat::None as N;
+        assert_eq!(
+            conv(ConvertType::Int64, N, json!("+42")).ok(),
+            Some(json!(42))
+        );
+        assert!(conv(ConvertType::Int64, N, json!("4.0")).is_err());
+        assert!(conv(ConvertType::Int64, N, json!(" 4")).is_err());
+        assert_eq!(
+            conv(ConvertType::Float64, N, json!("1e3")).ok(),
+            Some(json!(1000.0))
+        );
+        assert_eq!(
+            conv(ConvertType::Float64, N, json!("0x1p-2")).ok(),
+            Some(json!(0.25))
+        );
+        assert!(conv(ConvertType::Float64, N, json!("0x10")).is_err());
+        assert!(conv(ConvertType::Float64, N, json!("1_000")).is_err());
+        assert_eq!(
+            conv(ConvertType::String, N, json!(1e21)).ok(),
+            Some(json!("1000000000000000000000"))
+        );
+        assert_eq!(
+            conv(ConvertType::String, N, json!(0.1)).ok(),
+            Some(json!("0.1"))
+        );
+        assert!(conv(ConvertType::String, ConvertFormat::Quantity, json!(5)).is_err());
+        assert_eq!(
+            conv(ConvertType::Int64, N, json!(-2.9)).ok(),
+            Some(json!(-2))
+        );
     }
 }
