@@ -50,6 +50,7 @@ pub mod policy;
 pub mod provider;
 pub mod sandbox;
 pub mod sensitive;
+pub mod source;
 pub mod state;
 
 pub use engine::{Engine, EngineError};
