@@ -53,10 +53,12 @@
 //! ```
 
 pub mod client;
+pub mod controller;
 pub mod health;
 pub mod lua;
 pub mod provider;
 pub mod sync;
+pub mod waves;
 
 pub use client::{ConnectOptions, connect};
 pub use health::{HealthRegistry, HealthStatus, HealthStatusCode, health_of};

@@ -1,0 +1,202 @@
+//! Leader election on a `coordination.k8s.io/v1` Lease, so that several replicas can run and
+//! exactly one reconciles.
+//!
+//! A candidate holds the lease while it renews it within `lease_duration`; another candidate
+//! takes it over only once it has expired. Updates carry the lease's `resourceVersion`, so of two
+//! candidates racing for an expired lease the API server lets one win (the other gets 409).
+
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, ObjectMeta, PostParams};
+
+use crate::provider::errors::status_code;
+
+/// Settings of a leader election.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseConfig {
+    /// The Lease's name.
+    pub name: String,
+    /// The Lease's namespace.
+    pub namespace: String,
+    /// This candidate's identity (pod name, hostname …).
+    pub identity: String,
+    /// How long a lease lasts without renewal.
+    pub lease_duration: Duration,
+    /// How often the leader renews (and candidates retry).
+    pub renew_interval: Duration,
+}
+
+/// The outcome of one acquire attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseState {
+    /// This candidate holds the lease.
+    Leader,
+    /// Someone else holds a valid lease.
+    Follower {
+        /// The holder.
+        holder: String,
+    },
+}
+
+/// A Lease-based lock.
+#[derive(Clone)]
+pub struct LeaseLock {
+    api: Api<Lease>,
+    config: LeaseConfig,
+}
+
+impl std::fmt::Debug for LeaseLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseLock")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+fn lease_seconds(duration: Duration) -> i32 {
+    i32::try_from(duration.as_secs()).unwrap_or(i32::MAX).max(1)
+}
+
+/// Whether a lease held by someone has expired at `now`.
+pub fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
+    let Some(MicroTime(renewed)) = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()) else {
+        return true;
+    };
+    let duration = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(15)));
+    renewed
+        .checked_add(duration)
+        .map_or(true, |until| until < now)
+}
+
+impl LeaseLock {
+    /// A lock over the Lease `config.name` in `config.namespace`.
+    pub fn new(client: kube::Client, config: LeaseConfig) -> Self {
+        Self {
+            api: Api::namespaced(client, &config.namespace),
+            config,
+        }
+    }
+
+    fn spec(&self, now: Timestamp, acquired: Option<MicroTime>, transitions: i32) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: Some(self.config.identity.clone()),
+            lease_duration_seconds: Some(lease_seconds(self.config.lease_duration)),
+            acquire_time: Some(acquired.unwrap_or(MicroTime(now))),
+            renew_time: Some(MicroTime(now)),
+            lease_transitions: Some(transitions),
+            ..LeaseSpec::default()
+        }
+    }
+
+    /// Tries once to become (or stay) the leader.
+    pub async fn try_acquire(&self) -> Result<LeaseState, kube::Error> {
+        let now = Timestamp::now();
+        let Some(mut lease) = self.api.get_opt(&self.config.name).await? else {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.config.name.clone()),
+                    namespace: Some(self.config.namespace.clone()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(self.spec(now, None, 0)),
+            };
+            return match self.api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(LeaseState::Leader),
+                Err(e) if status_code(&e) == Some(409) => Ok(LeaseState::Follower {
+                    holder: "another candidate".to_owned(),
+                }),
+                Err(e) => Err(e),
+            };
+        };
+        let spec = lease.spec.clone().unwrap_or_default();
+        let holder = spec.holder_identity.clone().unwrap_or_default();
+        let mine = holder == self.config.identity;
+        if !mine && !holder.is_empty() && !expired(&spec, now) {
+            return Ok(LeaseState::Follower { holder });
+        }
+        let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!mine);
+        let acquired = if mine {
+            spec.acquire_time.clone()
+        } else {
+            None
+        };
+        lease.spec = Some(self.spec(now, acquired, transitions));
+        match self
+            .api
+            .replace(&self.config.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => Ok(LeaseState::Leader),
+            Err(e) if status_code(&e) == Some(409) => Ok(LeaseState::Follower { holder }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until this candidate leads, then runs `work` while renewing the lease; returns when
+    /// `work` finishes, or with an error when leadership is lost (the work is dropped).
+    pub async fn run_as_leader<F: Future<Output = ()>>(
+        &self,
+        work: F,
+    ) -> Result<(), LeadershipLost> {
+        loop {
+            match self.try_acquire().await {
+                Ok(LeaseState::Leader) => break,
+                Ok(LeaseState::Follower { holder }) => {
+                    tracing::debug!(%holder, "waiting for the lease");
+                }
+                Err(error) => tracing::warn!(%error, "acquiring the lease"),
+            }
+            tokio::time::sleep(self.config.renew_interval).await;
+        }
+        let renew = async {
+            loop {
+                tokio::time::sleep(self.config.renew_interval).await;
+                match self.try_acquire().await {
+                    Ok(LeaseState::Leader) => {}
+                    Ok(LeaseState::Follower { holder }) => {
+                        return LeadershipLost(format!("lease taken by {holder}"));
+                    }
+                    Err(error) => return LeadershipLost(format!("renewing the lease: {error}")),
+                }
+            }
+        };
+        tokio::select! {
+            () = work => Ok(()),
+            lost = renew => Err(lost),
+        }
+    }
+}
+
+/// Leadership was lost while working.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("leadership lost: {0}")]
+pub struct LeadershipLost(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_expire_after_their_duration() {
+        let renewed = Timestamp::from_second(1_000).expect("valid");
+        let spec = LeaseSpec {
+            holder_identity: Some("a".into()),
+            lease_duration_seconds: Some(15),
+            renew_time: Some(MicroTime(renewed)),
+            ..LeaseSpec::default()
+        };
+        assert!(!expired(
+            &spec,
+            Timestamp::from_second(1_010).expect("valid")
+        ));
+        assert!(expired(
+            &spec,
+            Timestamp::from_second(1_016).expect("valid")
+        ));
+        assert!(expired(&LeaseSpec::default(), renewed));
+    }
+}

@@ -1,0 +1,182 @@
+//! A controller runtime for claims and composites (kube-runtime).
+//!
+//! [`Reconciler`] reconciles one claim or composite of the XRDs it is given: it renders it with
+//! strata-composition, applies the composed resources through an injected
+//! [`strata_core::ProviderRegistry`] (Kubernetes, a cloud provider, or the sandbox — this crate
+//! never depends on the cloud crates), writes Crossplane's `Ready` and `Synced` conditions and the
+//! connection secret (`writeConnectionSecretToRef`), guards deletion with a finalizer, and heals
+//! drift of composed resources as the strata-drift policy says. [`runtime`] drives reconcilers
+//! from watches, and [`leader`] lets several replicas run with one active, through a
+//! `coordination.k8s.io` Lease.
+
+pub mod leader;
+pub mod reconcile;
+pub mod runtime;
+pub mod status;
+
+use std::time::Duration;
+
+use kube::api::{ApiResource, GroupVersionKind};
+use serde_json::Value;
+use strata_composition::Composition;
+use strata_composition::xrd::Xrd;
+use strata_core::ProviderRegistry;
+use strata_drift::DriftEngine;
+
+pub use reconcile::{ReconcileOutcome, Reconciler};
+
+/// Finalizer the controller puts on claims and composites.
+pub const FINALIZER: &str = "strata.dev/composite-protection";
+/// Annotation on composed resources: digest of the desired object last applied, which tells a
+/// change in Git (re-apply) from drift in the world (policy decides).
+pub const ANNOTATION_DESIRED_HASH: &str = "strata.dev/desired-hash";
+
+/// Errors of the controller.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// An XRD or composition could not be read.
+    #[error("invalid definition: {0}")]
+    Definition(String),
+    /// The object is not a claim or composite of a known XRD.
+    #[error("{0}")]
+    Unknown(String),
+    /// Rendering failed.
+    #[error("rendering {object}: {message}")]
+    Render {
+        /// The claim or composite.
+        object: String,
+        /// The composition error.
+        message: String,
+    },
+    /// A request about the reconciled object itself failed.
+    #[error("{what}: {error}")]
+    Api {
+        /// What was being done.
+        what: String,
+        /// The kube error.
+        #[source]
+        error: kube::Error,
+    },
+    /// A provider failed.
+    #[error(transparent)]
+    Provider(#[from] strata_core::ProviderError),
+}
+
+/// One XRD with the API resources of its composite and claim kinds.
+#[derive(Debug, Clone)]
+pub struct XrdBinding {
+    /// The parsed XRD.
+    pub xrd: Xrd,
+    /// The composite kind's API resource (cluster-scoped).
+    pub composite: ApiResource,
+    /// The claim kind's API resource (namespaced), when the XRD offers claims.
+    pub claim: Option<ApiResource>,
+}
+
+impl XrdBinding {
+    /// Reads an XRD object (`apiextensions.crossplane.io/v1 CompositeResourceDefinition`).
+    pub fn from_value(value: &Value) -> Result<Self, ControllerError> {
+        let xrd = Xrd::parse(value).map_err(|e| ControllerError::Definition(e.to_string()))?;
+        let version = xrd
+            .versions
+            .iter()
+            .find(|v| v.referenceable)
+            .or_else(|| xrd.versions.iter().find(|v| v.served))
+            .map(|v| v.name.clone())
+            .ok_or_else(|| {
+                ControllerError::Definition(format!("XRD {} has no version", xrd.name))
+            })?;
+        let plural = |path: &str| {
+            value
+                .pointer(path)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        let composite_plural = plural("/spec/names/plural");
+        if composite_plural.is_empty() {
+            return Err(ControllerError::Definition(format!(
+                "XRD {} has no spec.names.plural",
+                xrd.name
+            )));
+        }
+        let composite = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(&xrd.group, &version, &xrd.kind),
+            &composite_plural,
+        );
+        let claim = match &xrd.claim_kind {
+            Some(kind) => {
+                let claim_plural = plural("/spec/claimNames/plural");
+                if claim_plural.is_empty() {
+                    return Err(ControllerError::Definition(format!(
+                        "XRD {} has no spec.claimNames.plural",
+                        xrd.name
+                    )));
+                }
+                Some(ApiResource::from_gvk_with_plural(
+                    &GroupVersionKind::gvk(&xrd.group, &version, kind),
+                    &claim_plural,
+                ))
+            }
+            None => None,
+        };
+        Ok(Self {
+            xrd,
+            composite,
+            claim,
+        })
+    }
+}
+
+/// What a [`Reconciler`] works with.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// The XRDs whose claims and composites are reconciled.
+    pub bindings: Vec<XrdBinding>,
+    /// The compositions to choose from.
+    pub compositions: Vec<Composition>,
+    /// Where composed resources are applied.
+    pub registry: ProviderRegistry,
+    /// Drift normalization rules and the self-heal policy for composed resources.
+    pub drift: DriftEngine,
+    /// Field manager for the composite and connection secrets.
+    pub field_manager: String,
+    /// Re-check interval while not ready.
+    pub poll_interval: Duration,
+    /// Re-check interval once ready (drift detection).
+    pub resync_interval: Duration,
+}
+
+impl ControllerConfig {
+    /// A configuration from XRD and composition objects, with the default intervals (5 s while
+    /// not ready, 60 s once ready) and field manager `strata`.
+    pub fn new(
+        xrds: &[Value],
+        compositions: &[Value],
+        registry: ProviderRegistry,
+        drift: DriftEngine,
+    ) -> Result<Self, ControllerError> {
+        Ok(Self {
+            bindings: xrds
+                .iter()
+                .map(XrdBinding::from_value)
+                .collect::<Result<_, _>>()?,
+            compositions: compositions
+                .iter()
+                .map(|c| {
+                    Composition::parse(c).map_err(|e| ControllerError::Definition(e.to_string()))
+                })
+                .collect::<Result<_, _>>()?,
+            registry,
+            drift,
+            field_manager: crate::provider::FIELD_MANAGER.to_owned(),
+            poll_interval: Duration::from_secs(5),
+            resync_interval: Duration::from_secs(60),
+        })
+    }
+
+    /// The XRDs, parsed.
+    pub fn xrds(&self) -> Vec<Xrd> {
+        self.bindings.iter().map(|b| b.xrd.clone()).collect()
+    }
+}

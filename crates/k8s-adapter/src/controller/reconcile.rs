@@ -1,0 +1,674 @@
+//! Reconciling one claim or composite.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use strata_composition::render::{ObservedComposed, RenderOptions, RenderRequest};
+use strata_composition::{CompositeRender, render_object};
+use strata_core::model::annotation;
+use strata_core::{Observation, Provider, Resource, ResourceKey};
+use strata_drift::Decision;
+
+use super::status::{Condition, now_rfc3339};
+use super::{ANNOTATION_DESIRED_HASH, ControllerConfig, ControllerError, FINALIZER, XrdBinding};
+use crate::provider::errors::is_not_found;
+use crate::provider::manifest::apply_body;
+use crate::provider::to_value;
+
+/// What one reconcile did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileOutcome {
+    /// Look again after this long (`None`: only on the next change).
+    pub requeue_after: Option<Duration>,
+    /// Whether the object is Ready.
+    pub ready: bool,
+    /// Composed resources created or updated.
+    pub applied: Vec<ResourceKey>,
+    /// Composed resources deleted.
+    pub deleted: Vec<ResourceKey>,
+    /// Composed resources whose drift was reported but not healed.
+    pub drift_reported: Vec<ResourceKey>,
+    /// The finalizer was removed (the object may now go away).
+    pub released: bool,
+}
+
+/// Reconciles claims and composites; see the module documentation of [`super`].
+pub struct Reconciler {
+    client: kube::Client,
+    config: Arc<ControllerConfig>,
+    heal_attempts: Mutex<HashMap<ResourceKey, u32>>,
+}
+
+impl std::fmt::Debug for Reconciler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconciler")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+fn meta<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+    object.get("metadata")?.get(field)?.as_str()
+}
+
+fn finalizers(object: &Value) -> Vec<String> {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A short digest of a desired object, stored on what was applied. Key order does not matter.
+pub fn desired_hash(desired: &Value) -> String {
+    let mut text = String::new();
+    canonical(desired, &mut text);
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+}
+
+fn canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for key in keys {
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical(&map[key], out);
+                out.push(',');
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for item in items {
+                canonical(item, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn describe(object: &Value) -> String {
+    format!(
+        "{} {}{}",
+        object.get("kind").and_then(Value::as_str).unwrap_or("?"),
+        meta(object, "namespace")
+            .map(|ns| format!("{ns}/"))
+            .unwrap_or_default(),
+        meta(object, "name").unwrap_or("?")
+    )
+}
+
+fn api_error(what: String) -> impl FnOnce(kube::Error) -> ControllerError {
+    move |error| ControllerError::Api { what, error }
+}
+
+/// A reference to a composed resource, as kept in `status.resourceRefs`.
+fn resource_ref(manifest: &Value) -> Value {
+    let mut r = json!({
+        "apiVersion": manifest.get("apiVersion").cloned().unwrap_or(Value::Null),
+        "kind": manifest.get("kind").cloned().unwrap_or(Value::Null),
+        "name": meta(manifest, "name").unwrap_or(""),
+    });
+    if let Some(ns) = meta(manifest, "namespace") {
+        r["namespace"] = json!(ns);
+    }
+    r
+}
+
+fn ref_to_resource(r: &Value) -> Option<Resource> {
+    let mut metadata = json!({"name": r.get("name")?.as_str()?});
+    if let Some(ns) = r.get("namespace").and_then(Value::as_str) {
+        metadata["namespace"] = json!(ns);
+    }
+    Resource::from_manifest(
+        json!({"apiVersion": r.get("apiVersion")?, "kind": r.get("kind")?, "metadata": metadata}),
+    )
+    .ok()
+}
+
+impl Reconciler {
+    /// A reconciler over `client` (for the claims, composites and connection secrets).
+    pub fn new(client: kube::Client, config: ControllerConfig) -> Self {
+        Self {
+            client,
+            config: Arc::new(config),
+            heal_attempts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ControllerConfig {
+        &self.config
+    }
+
+    /// The client.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// The XRD binding of an object and whether the object is a claim.
+    pub fn binding_for(&self, object: &Value) -> Option<(&XrdBinding, bool)> {
+        let api_version = object.get("apiVersion").and_then(Value::as_str)?;
+        let kind = object.get("kind").and_then(Value::as_str)?;
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        self.config.bindings.iter().find_map(|b| {
+            if b.xrd.group != group {
+                None
+            } else if b.xrd.kind == kind {
+                Some((b, false))
+            } else if b.xrd.claim_kind.as_deref() == Some(kind) {
+                Some((b, true))
+            } else {
+                None
+            }
+        })
+    }
+
+    fn api(&self, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, resource),
+            None => Api::all_with(self.client.clone(), resource),
+        }
+    }
+
+    fn object_api(
+        &self,
+        binding: &XrdBinding,
+        is_claim: bool,
+        object: &Value,
+    ) -> Api<DynamicObject> {
+        if is_claim {
+            let resource = binding.claim.as_ref().unwrap_or(&binding.composite);
+            self.api(
+                resource,
+                Some(meta(object, "namespace").unwrap_or(self.client.default_namespace())),
+            )
+        } else {
+            self.api(&binding.composite, meta(object, "namespace"))
+        }
+    }
+
+    fn provider_for(&self, resource: &Resource) -> Result<Arc<dyn Provider>, ControllerError> {
+        self.config.registry.route(resource).map_err(|e| {
+            ControllerError::Provider(strata_core::ProviderError::final_error(e.to_string()))
+        })
+    }
+
+    /// Reconciles one claim or composite.
+    pub async fn reconcile(&self, object: &Value) -> Result<ReconcileOutcome, ControllerError> {
+        let (binding, is_claim) = self.binding_for(object).ok_or_else(|| {
+            ControllerError::Unknown(format!(
+                "{} is not a claim or composite of a known XRD",
+                describe(object)
+            ))
+        })?;
+        if !is_claim && meta_label(object, strata_composition::metadata::LABEL_CLAIM_NAME).is_some()
+        {
+            // The claim's reconcile owns composites made for claims.
+            return Ok(ReconcileOutcome::default());
+        }
+        let api = self.object_api(binding, is_claim, object);
+        let name = meta(object, "name").unwrap_or_default().to_owned();
+        if object.pointer("/metadata/deletionTimestamp").is_some() {
+            return self.finalize(binding, is_claim, object, &api, &name).await;
+        }
+        let mut held = finalizers(object);
+        if !held.iter().any(|f| f == FINALIZER) {
+            held.push(FINALIZER.to_owned());
+            api.patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": held}})),
+            )
+            .await
+            .map_err(api_error(format!(
+                "adding the finalizer to {}",
+                describe(object)
+            )))?;
+        }
+        let xrds = self.config.xrds();
+        let render = |target: &Value,
+                      observed: BTreeMap<String, ObservedComposed>|
+         -> Result<CompositeRender, ControllerError> {
+            let request = RenderRequest {
+                observed,
+                ..RenderRequest::default()
+            };
+            render_object(
+                target,
+                &xrds,
+                &self.config.compositions,
+                &request,
+                RenderOptions::default(),
+            )
+            .map_err(|e| ControllerError::Render {
+                object: describe(object),
+                message: e.to_string(),
+            })
+        };
+        // Claims: the composite is derived and applied first; composites are reconciled as they are.
+        let composite = if is_claim {
+            let derived = render(object, BTreeMap::new())?.composite;
+            let composite_api = self.api(&binding.composite, None);
+            let composite_name = meta(&derived, "name").unwrap_or(&name).to_owned();
+            let applied = composite_api
+                .patch(
+                    &composite_name,
+                    &PatchParams::apply(&self.config.field_manager).force(),
+                    &Patch::Apply(&apply_body(&derived)),
+                )
+                .await
+                .map_err(api_error(format!(
+                    "applying the composite of {}",
+                    describe(object)
+                )))?;
+            to_value(&applied)?
+        } else {
+            object.clone()
+        };
+
+        // Observe what the composition asks for, then render again with what is live.
+        let first = render(&composite, BTreeMap::new())?;
+        let mut observed = BTreeMap::new();
+        let mut observations: HashMap<String, Observation> = HashMap::new();
+        for (rendered, manifest) in first.output.resources.iter().zip(&first.composed) {
+            let resource =
+                Resource::from_manifest(manifest.clone()).map_err(|e| ControllerError::Render {
+                    object: describe(object),
+                    message: format!("composed resource {}: {e}", rendered.name),
+                })?;
+            let observation = self.provider_for(&resource)?.observe(&resource).await?;
+            if let Some(live) = &observation.live {
+                observed.insert(
+                    rendered.name.clone(),
+                    ObservedComposed {
+                        resource: live.clone(),
+                        connection_details: observation
+                            .connection
+                            .0
+                            .iter()
+                            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                            .collect(),
+                    },
+                );
+            }
+            observations.insert(rendered.name.clone(), observation);
+        }
+        let rendered = render(&composite, observed)?;
+
+        let mut outcome = ReconcileOutcome::default();
+        let mut errors = Vec::new();
+        let mut refs = Vec::new();
+        let mut waiting = Vec::new();
+        let stack = meta(&composite, "name").unwrap_or(&name).to_owned();
+        for (item, manifest) in rendered.output.resources.iter().zip(&rendered.composed) {
+            let mut desired = strata_core::ownership::stamp(manifest, &stack);
+            // A named object keeps its name: generateName only matters before the first apply.
+            if let Some(metadata) = desired.get_mut("metadata").and_then(Value::as_object_mut)
+                && metadata.contains_key("name")
+            {
+                metadata.shift_remove("generateName");
+            }
+            let hash = desired_hash(&desired);
+            if let Some(annotations) = desired
+                .pointer_mut("/metadata")
+                .and_then(Value::as_object_mut)
+                .map(|m| {
+                    m.entry("annotations")
+                        .or_insert_with(|| Value::Object(Map::new()))
+                })
+                .and_then(Value::as_object_mut)
+            {
+                annotations.insert(
+                    ANNOTATION_DESIRED_HASH.to_owned(),
+                    Value::String(hash.clone()),
+                );
+            }
+            refs.push(resource_ref(&desired));
+            let resource = match Resource::from_manifest(desired.clone()) {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(format!("{}: {e}", item.name));
+                    continue;
+                }
+            };
+            let live = observations.get(&item.name).and_then(|o| o.live.as_ref());
+            match self.converge(&resource, live, &hash, &mut outcome).await {
+                Ok(Some(wait)) => {
+                    outcome.requeue_after =
+                        Some(outcome.requeue_after.map_or(wait, |w| w.min(wait)));
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(format!("{}: {e}", resource.key)),
+            }
+            if live.is_none() || !item.ready {
+                waiting.push(item.name.clone());
+            }
+        }
+
+        // Connection secret.
+        if let Some(secret_ref) = object
+            .pointer("/spec/writeConnectionSecretToRef")
+            .filter(|r| r.is_object())
+            && !rendered.output.composite_connection_details.is_empty()
+            && let Err(e) = self
+                .write_connection_secret(
+                    secret_ref,
+                    object,
+                    &rendered.output.composite_connection_details,
+                )
+                .await
+        {
+            errors.push(e.to_string());
+        }
+
+        let ready = waiting.is_empty() && rendered.output.composite_ready && errors.is_empty();
+        outcome.ready = ready;
+        let now = now_rfc3339();
+        let ready_condition = if ready {
+            Condition::available()
+        } else if errors.is_empty() {
+            Condition::creating(format!(
+                "waiting for composed resources: {}",
+                waiting.join(", ")
+            ))
+        } else {
+            Condition::creating("composed resources failed to apply")
+        };
+        let synced = if errors.is_empty() {
+            let message = if outcome.drift_reported.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "drift detected (not healed by policy): {}",
+                    outcome
+                        .drift_reported
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            Condition::reconcile_success(message)
+        } else {
+            Condition::reconcile_error(errors.join("; "))
+        };
+        let mut status = rendered
+            .output
+            .composite
+            .get("status")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        status.insert("resourceRefs".into(), Value::Array(refs));
+        let conditions = |previous: &Value| {
+            json!([
+                ready_condition.to_json(previous, &now),
+                synced.to_json(previous, &now)
+            ])
+        };
+        let mut composite_status = status.clone();
+        composite_status.insert("conditions".into(), conditions(&composite));
+        let composite_api = self.api(&binding.composite, meta(&composite, "namespace"));
+        composite_api
+            .patch_status(
+                meta(&composite, "name").unwrap_or(&name),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": composite_status})),
+            )
+            .await
+            .map_err(api_error(format!(
+                "writing the status of {}",
+                describe(&composite)
+            )))?;
+        if is_claim {
+            let mut claim_status = status;
+            claim_status.insert("conditions".into(), conditions(object));
+            api.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": claim_status})),
+            )
+            .await
+            .map_err(api_error(format!(
+                "writing the status of {}",
+                describe(object)
+            )))?;
+        }
+        if outcome.requeue_after.is_none() {
+            outcome.requeue_after = Some(if ready && errors.is_empty() {
+                self.config.resync_interval
+            } else {
+                self.config.poll_interval
+            });
+        }
+        Ok(outcome)
+    }
+
+    /// Brings one composed resource to its desired state; returns a wait when a self-heal is
+    /// due later.
+    async fn converge(
+        &self,
+        resource: &Resource,
+        live: Option<&Value>,
+        hash: &str,
+        outcome: &mut ReconcileOutcome,
+    ) -> Result<Option<Duration>, ControllerError> {
+        let provider = self.provider_for(resource)?;
+        let Some(live) = live else {
+            provider.create(resource).await?;
+            outcome.applied.push(resource.key.clone());
+            return Ok(None);
+        };
+        if annotation(live, ANNOTATION_DESIRED_HASH) != Some(hash) {
+            // The desired state changed (Git): always applied.
+            provider.update(resource, live).await?;
+            outcome.applied.push(resource.key.clone());
+            return Ok(None);
+        }
+        let drift = self.config.drift.diff(
+            Some(&resource.manifest),
+            Some(&resource.manifest),
+            Some(live),
+        );
+        let drifted = drift.is_drifted();
+        let attempts = {
+            let mut counts = self.heal_attempts.lock().map_err(|_| {
+                ControllerError::Provider(strata_core::ProviderError::final_error(
+                    "self-heal counter poisoned",
+                ))
+            })?;
+            if !drifted {
+                counts.remove(&resource.key);
+            }
+            counts.get(&resource.key).copied().unwrap_or(0)
+        };
+        match self
+            .config
+            .drift
+            .policy()
+            .decide(drift.policy, drifted, attempts, None)
+        {
+            Decision::Nothing => Ok(None),
+            Decision::Report => {
+                outcome.drift_reported.push(resource.key.clone());
+                Ok(None)
+            }
+            Decision::HealNow => {
+                provider.update(resource, live).await?;
+                if let Ok(mut counts) = self.heal_attempts.lock() {
+                    *counts.entry(resource.key.clone()).or_insert(0) += 1;
+                }
+                outcome.applied.push(resource.key.clone());
+                Ok(None)
+            }
+            Decision::HealAfter { wait } => Ok(Some(wait)),
+        }
+    }
+
+    async fn write_connection_secret(
+        &self,
+        secret_ref: &Value,
+        object: &Value,
+        details: &BTreeMap<String, String>,
+    ) -> Result<(), ControllerError> {
+        let name = secret_ref
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let namespace = secret_ref
+            .get("namespace")
+            .and_then(Value::as_str)
+            .or_else(|| meta(object, "namespace"))
+            .unwrap_or(self.client.default_namespace());
+        let data: Map<String, Value> = details
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(v)),
+                )
+            })
+            .collect();
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace,
+                "labels": {strata_core::model::LABEL_MANAGED_BY: strata_core::model::MANAGED_BY_STRATA}},
+            "type": "connection.crossplane.io/v1alpha1", "data": data});
+        self.secrets(namespace)
+            .patch(
+                name,
+                &PatchParams::apply(&self.config.field_manager).force(),
+                &Patch::Apply(&secret),
+            )
+            .await
+            .map_err(api_error(format!(
+                "writing connection secret {namespace}/{name}"
+            )))?;
+        Ok(())
+    }
+
+    fn secrets(&self, namespace: &str) -> Api<DynamicObject> {
+        self.api(
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("", "v1", "Secret"),
+                "secrets",
+            ),
+            Some(namespace),
+        )
+    }
+
+    /// Deletion: composed resources, the claim's composite and the connection secret go first;
+    /// the finalizer is removed once the composed resources are gone.
+    async fn finalize(
+        &self,
+        binding: &XrdBinding,
+        is_claim: bool,
+        object: &Value,
+        api: &Api<DynamicObject>,
+        name: &str,
+    ) -> Result<ReconcileOutcome, ControllerError> {
+        let mut outcome = ReconcileOutcome::default();
+        let held = finalizers(object);
+        if !held.iter().any(|f| f == FINALIZER) {
+            return Ok(outcome);
+        }
+        let composed: Vec<Resource> = object
+            .pointer("/status/resourceRefs")
+            .and_then(Value::as_array)
+            .map(|refs| refs.iter().filter_map(ref_to_resource).collect())
+            .unwrap_or_default();
+        for resource in &composed {
+            self.provider_for(resource)?.delete(resource).await?;
+            outcome.deleted.push(resource.key.clone());
+        }
+        if is_claim {
+            let composite_api = self.api(&binding.composite, None);
+            match composite_api
+                .delete(name, &DeleteParams::background())
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(api_error(format!(
+                        "deleting the composite of {}",
+                        describe(object)
+                    ))(e));
+                }
+            }
+        }
+        if let Some(secret) = object
+            .pointer("/spec/writeConnectionSecretToRef/name")
+            .and_then(Value::as_str)
+        {
+            let namespace = object
+                .pointer("/spec/writeConnectionSecretToRef/namespace")
+                .and_then(Value::as_str)
+                .or_else(|| meta(object, "namespace"))
+                .unwrap_or(self.client.default_namespace());
+            match self
+                .secrets(namespace)
+                .delete(secret, &DeleteParams::default())
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(api_error(format!(
+                        "deleting connection secret {namespace}/{secret}"
+                    ))(e));
+                }
+            }
+        }
+        let mut remaining = Vec::new();
+        for resource in &composed {
+            if self
+                .provider_for(resource)?
+                .observe(resource)
+                .await?
+                .live
+                .is_some()
+            {
+                remaining.push(resource.key.to_string());
+            }
+        }
+        if !remaining.is_empty() {
+            outcome.requeue_after = Some(self.config.poll_interval);
+            return Ok(outcome);
+        }
+        let kept: Vec<String> = held.into_iter().filter(|f| f != FINALIZER).collect();
+        api.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": kept}})),
+        )
+        .await
+        .map_err(api_error(format!(
+            "removing the finalizer of {}",
+            describe(object)
+        )))?;
+        outcome.released = true;
+        Ok(outcome)
+    }
+}
+
+fn meta_label<'a>(object: &'a Value, label: &str) -> Option<&'a str> {
+    object.get("metadata")?.get("labels")?.get(label)?.as_str()
+}
