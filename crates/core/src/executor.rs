@@ -7,7 +7,8 @@
 //! on. Retryable provider errors are retried with exponential backoff. Before each create the
 //! intent is recorded in the state, so a crash cannot leak a duplicate.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -277,10 +278,12 @@ pub async fn execute(
     cancel: Cancellation,
 ) -> Report {
     let mut nodes = build_nodes(plan);
+    let heights = heights(&nodes);
     let mut report = Report::default();
-    let mut ready: VecDeque<usize> = (0..nodes.len())
-        .filter(|&i| nodes[i].waits_for == 0)
-        .collect();
+    let mut ready = ReadyQueue::new(heights);
+    for i in (0..nodes.len()).filter(|&i| nodes[i].waits_for == 0) {
+        ready.push(i);
+    }
     let mut in_flight: JoinSet<Outcome> = JoinSet::new();
     let mut cancel_rx = cancel.0.clone();
     let parallelism = config.parallelism.max(1);
@@ -288,7 +291,7 @@ pub async fn execute(
 
     loop {
         while in_flight.len() < parallelism {
-            let Some(i) = ready.pop_front() else { break };
+            let Some(i) = ready.pop() else { break };
             let change = Arc::clone(&nodes[i].change);
             let skip_reason = if let Some(failed) = &nodes[i].blocked_by {
                 Some(format!("dependency {failed} did not succeed"))
@@ -377,8 +380,63 @@ pub async fn execute(
     report
 }
 
+/// For each node, the number of changes on the longest chain that starts with it: starting the
+/// highest nodes first keeps the critical path moving (list scheduling by height).
+fn heights(nodes: &[Node]) -> Vec<usize> {
+    let mut height = vec![0usize; nodes.len()];
+    // Reverse topological order: Kahn's algorithm on the `unblocks` edges, then walk backwards.
+    let mut waits: Vec<usize> = nodes.iter().map(|n| n.waits_for).collect();
+    let mut queue: VecDeque<usize> = (0..nodes.len()).filter(|&i| waits[i] == 0).collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(i) = queue.pop_front() {
+        order.push(i);
+        for &j in &nodes[i].unblocks {
+            waits[j] -= 1;
+            if waits[j] == 0 {
+                queue.push_back(j);
+            }
+        }
+    }
+    for &i in order.iter().rev() {
+        height[i] = 1 + nodes[i]
+            .unblocks
+            .iter()
+            .map(|&j| height[j])
+            .max()
+            .unwrap_or(0);
+    }
+    height
+}
+
+/// Ready changes, highest first; ties go to the earlier change in the plan.
+struct ReadyQueue {
+    heights: Vec<usize>,
+    heap: BinaryHeap<(usize, Reverse<usize>)>,
+}
+
+impl ReadyQueue {
+    fn new(heights: Vec<usize>) -> Self {
+        Self {
+            heights,
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    fn push(&mut self, i: usize) {
+        self.heap.push((self.heights[i], Reverse(i)));
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        self.heap.pop().map(|(_, Reverse(i))| i)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
 /// Marks node `i` finished; its dependents that have nothing else to wait for become ready.
-fn release(nodes: &mut [Node], i: usize, failed: Option<&str>, ready: &mut VecDeque<usize>) {
+fn release(nodes: &mut [Node], i: usize, failed: Option<&str>, ready: &mut ReadyQueue) {
     let unblocks = std::mem::take(&mut nodes[i].unblocks);
     let inherited = nodes[i].blocked_by.clone();
     for j in unblocks {
@@ -387,7 +445,7 @@ fn release(nodes: &mut [Node], i: usize, failed: Option<&str>, ready: &mut VecDe
         }
         nodes[j].waits_for -= 1;
         if nodes[j].waits_for == 0 {
-            ready.push_back(j);
+            ready.push(j);
         }
     }
 }
