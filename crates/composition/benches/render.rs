@@ -20,12 +20,15 @@ fn render_seed_composite(bencher: divan::Bencher) {
     bencher
         .counter(divan::counter::ItemsCount::new(1usize))
         .bench(|| {
+            // The output is dropped inside the measurement: a render's full cost.
             render(
                 divan::black_box(&input),
                 divan::black_box(&req),
                 RenderOptions::default(),
             )
             .expect("renders")
+            .resources
+            .len()
         });
 }
 
@@ -67,4 +70,23 @@ fn parse_and_render_seed(bencher: divan::Bencher) {
         )
         .expect("renders")
     });
+}
+
+#[divan::bench(args = [0, 3, 4, 7])]
+fn apply_one_rds_patch(bencher: divan::Bencher, index: usize) {
+    let (input, req) = seed();
+    let rds = input
+        .resources
+        .iter()
+        .find(|t| t.name == "rds-instance")
+        .expect("rds template");
+    let base = rds.base.clone().expect("rds base");
+    let patch = &rds.patches[index];
+    bencher
+        .with_inputs(|| base.clone())
+        .bench_local_refs(|target| {
+            patch
+                .apply_with(&req.composite, target, false)
+                .expect("applies")
+        });
 }

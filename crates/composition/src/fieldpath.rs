@@ -315,64 +315,62 @@ pub fn set_segments(obj: &mut Value, segs: &[Segment], value: Value) -> Result<(
     if segs.is_empty() {
         return Ok(());
     }
-    let mut cur = obj;
-    let last = segs.len() - 1;
-    for (i, seg) in segs.iter().enumerate() {
-        match seg {
-            Segment::Index(idx) => {
-                let Value::Array(items) = cur else {
-                    return Err(PathError::NotAnArray(format!(
-                        "{} is not an array",
-                        segments_string(&segs[..i])
-                    )));
-                };
-                let idx = *idx as usize;
-                if idx >= items.len() {
-                    items.resize(idx + 1, Value::Null);
-                }
-                if i == last {
-                    items[idx] = value;
+    set_from(obj, segs, 0, value)
+}
+
+/// Writes `value` at `segs[i..]` below `cur` (recursive, so an existing key is looked up once).
+fn set_from(cur: &mut Value, segs: &[Segment], i: usize, value: Value) -> Result<(), PathError> {
+    let last = i + 1 == segs.len();
+    match &segs[i] {
+        Segment::Index(idx) => {
+            let Value::Array(items) = cur else {
+                return Err(PathError::NotAnArray(format!(
+                    "{} is not an array",
+                    segments_string(&segs[..i])
+                )));
+            };
+            let idx = *idx as usize;
+            if idx >= items.len() {
+                items.resize(idx + 1, Value::Null);
+            }
+            if last {
+                items[idx] = value;
+                return Ok(());
+            }
+            let slot = &mut items[idx];
+            // Unlike object keys, a null array element is replaced by what the next segment needs.
+            if slot.is_null() {
+                *slot = empty_for(&segs[i + 1]);
+            }
+            grow(slot, &segs[i + 1]);
+            set_from(slot, segs, i + 1, value)
+        }
+        Segment::Field(name) => {
+            let Value::Object(map) = cur else {
+                return Err(PathError::NotAnObject(format!(
+                    "{} is not an object",
+                    segments_string(&segs[..i])
+                )));
+            };
+            if let Some(slot) = map.get_mut(name) {
+                if last {
+                    *slot = value;
                     return Ok(());
                 }
-                let slot = &mut items[idx];
-                // Unlike object keys, a null array element is replaced by what the next segment needs.
-                if slot.is_null() {
-                    *slot = empty_for(&segs[i + 1]);
-                }
                 grow(slot, &segs[i + 1]);
-                cur = slot;
+                return set_from(slot, segs, i + 1, value);
             }
-            Segment::Field(name) => {
-                let Value::Object(map) = cur else {
-                    return Err(PathError::NotAnObject(format!(
-                        "{} is not an object",
-                        segments_string(&segs[..i])
-                    )));
-                };
-                if i == last {
-                    match map.get_mut(name) {
-                        Some(existing) => *existing = value,
-                        None => {
-                            map.insert(name.clone(), value);
-                        }
-                    }
-                    return Ok(());
-                }
-                if !map.contains_key(name) {
-                    map.insert(name.clone(), empty_for(&segs[i + 1]));
-                }
-                let Some(slot) = map.get_mut(name) else {
-                    return Err(PathError::NotAnObject(format!(
-                        "{} is not an object",
-                        segments_string(&segs[..i])
-                    )));
-                };
-                grow(slot, &segs[i + 1]);
-                cur = slot;
+            if last {
+                map.insert(name.clone(), value);
+                return Ok(());
             }
+            // A missing key: build the rest of the path, then insert it whole.
+            let mut child = empty_for(&segs[i + 1]);
+            set_from(&mut child, segs, i + 1, value)?;
+            map.insert(name.clone(), child);
+            Ok(())
         }
     }
-    Ok(())
 }
 
 /// Removes the value at `path` if present (used for empty observed names).
