@@ -29,6 +29,9 @@ pub enum Command {
     Graph(GraphArgs),
     /// Inspect and lock the state.
     State(StateArgs),
+    /// Health of saved live objects (YAML or JSON files, `kubectl get -o yaml` lists included),
+    /// with the application aggregate as ArgoCD computes it.
+    Health(HealthArgs),
 }
 
 /// Output formats.
@@ -62,6 +65,25 @@ pub struct StackArgs {
     /// Provider calls in flight at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
+    /// Enable the Kubernetes provider (kubeconfig or in-cluster configuration).
+    #[arg(long)]
+    pub kube: bool,
+    /// The kubeconfig context to use (implies --kube).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+/// `strata health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// A file or a directory of saved live objects.
+    pub path: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Exit 2 when the aggregate is not Healthy (0 Healthy, 1 error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 /// `strata plan`.

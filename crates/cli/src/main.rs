@@ -4,8 +4,10 @@
 //! present (`plan --detailed-exitcode` only).
 
 mod args;
+mod cmd_health;
 mod commands;
 mod drift;
+mod kube;
 mod progress;
 mod stack;
 
@@ -43,6 +45,7 @@ fn main() {
             Command::Drift(args) => drift::run(args).await,
             Command::Graph(args) => commands::graph(args),
             Command::State(args) => commands::state(args.command).await,
+            Command::Health(args) => cmd_health::run(&args),
         }
     });
     let code = match result {

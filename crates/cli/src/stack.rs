@@ -46,6 +46,9 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             .unwrap_or_else(|| "default".to_owned()),
     };
     let mut registry = ProviderRegistry::new();
+    if args.kube || args.context.is_some() {
+        registry = registry.with_provider(crate::kube::provider(args.context.as_deref()));
+    }
     if !args.no_sandbox {
         let world = args
             .sandbox_dir
