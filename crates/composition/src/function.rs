@@ -149,7 +149,7 @@ impl FunctionInput {
                             "cannot render base template for composed resource {name:?}: Object 'Kind' is missing"
                         )));
                     }
-                    let mut b = b.clone();
+                    let mut b = with_room(b.clone());
                     crate::value::normalize(&mut b);
                     Some(b)
                 }
@@ -188,5 +188,21 @@ impl FunctionInput {
                 .filter(|v| !v.is_null())
                 .cloned(),
         })
+    }
+}
+
+/// Rebuilds objects with spare capacity, so the copies made for every render take the keys
+/// patches add without rehashing.
+fn with_room(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = serde_json::Map::with_capacity(m.len() + 4);
+            for (k, v) in m {
+                out.insert(k, with_room(v));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(with_room).collect()),
+        other => other,
     }
 }

@@ -124,16 +124,6 @@ fn norm(v: &Value) -> Cow<'_, Value> {
     }
 }
 
-fn type_meta(from: &Value) -> Map<String, Value> {
-    let mut m = Map::new();
-    for k in ["apiVersion", "kind"] {
-        if let Some(v) = from.get(k) {
-            m.insert(k.to_string(), v.clone());
-        }
-    }
-    m
-}
-
 struct Recorder {
     on: bool,
     writes: Vec<FieldWrite>,
@@ -176,8 +166,10 @@ pub fn render(
         _ => Value::Object(Map::new()),
     };
     if let Value::Object(m) = &mut dxr {
-        for (k, v) in type_meta(oxr) {
-            m.insert(k, v);
+        for k in ["apiVersion", "kind"] {
+            if let Some(v) = oxr.get(k) {
+                m.insert(k.to_string(), v.clone());
+            }
         }
     }
     let mut env = match &req.environment {
