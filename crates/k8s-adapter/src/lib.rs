@@ -7,6 +7,17 @@
 //!   and the application aggregate ([`health::aggregate_health`]);
 //! * [`sync`]: ArgoCD's sync ordering ([`plan_sync`]) as ordered groups with health gates.
 //!
+//! The parts that talk to a cluster (kube 5, tested against kube's tower-test mock API server):
+//!
+//! * [`provider`]: [`KubeProvider`], core's `Provider` for any kind through discovery and the
+//!   dynamic API (server-side apply with field manager `strata`, delete with propagation, prune
+//!   by ownership labels, CreateNamespace, retryable/final error mapping); [`client`] connects
+//!   through the kubeconfig (context selectable) or the in-cluster configuration;
+//! * [`waves`]: a core plan applied group by group in [`plan_sync`]'s order, waiting for health
+//!   between gated groups;
+//! * [`controller`]: a kube-runtime reconciler for claims and composites, with Lease leader
+//!   election.
+//!
 //! ```
 //! use serde_json::json;
 //! use strata_k8s::{HealthRegistry, HealthStatusCode, SyncPlanOptions, SyncResource, health_of, plan_sync};
