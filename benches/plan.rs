@@ -16,8 +16,16 @@ use strata::core::{Graph, IdentityNormalizer, ProviderRegistry, Resource, Sandbo
 
 const RESOURCES: usize = 100_000;
 
+/// The number of resources: 100 000, or `STRATA_BENCH_RESOURCES` for profiling runs.
+fn resource_count() -> usize {
+    std::env::var("STRATA_BENCH_RESOURCES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(RESOURCES)
+}
+
 fn desired() -> Vec<Resource> {
-    (0..RESOURCES)
+    (0..resource_count())
         .map(|i| {
             // Two dependencies on earlier resources, spread so the graph is wide and deep.
             let deps: Vec<String> = [i / 2, i.saturating_sub(7)]
@@ -120,7 +128,8 @@ fn main() {
     let second = started.elapsed();
     assert!(!replanned.has_changes());
     eprintln!(
-        "plan of {RESOURCES} resources: graph alone {graph_time:.2?}; first apply {first:.2?}; re-plan with state, all up to date {second:.2?}; peak RSS {:.0} MiB (desired set alone {before:.0} MiB, with state and observations {inputs:.0} MiB)",
+        "plan of {} resources: graph alone {graph_time:.2?}; first apply {first:.2?}; re-plan with state, all up to date {second:.2?}; peak RSS {:.0} MiB (desired set alone {before:.0} MiB, with state and observations {inputs:.0} MiB)",
+        resource_count(),
         peak_rss_mib().unwrap_or(f64::NAN)
     );
     divan::main();

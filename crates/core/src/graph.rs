@@ -110,6 +110,9 @@ pub enum GraphError {
     /// An ordering annotation cannot be honoured.
     #[error("{0}")]
     Annotation(Box<AnnotationError>),
+    /// Two resources of the set have the same identity.
+    #[error("{0} appears twice in the desired set")]
+    Duplicate(String),
     /// The dependencies form a cycle; every node on it is listed in order.
     #[error("dependency cycle: {}", display_cycle(.0))]
     Cycle(Vec<String>),
@@ -190,9 +193,9 @@ impl Reference {
 
 /// Lookup tables used while resolving references.
 struct Lookup<'a> {
-    by_kind_name: FxHashMap<(&'a str, &'a str), Vec<&'a ResourceKey>>,
-    by_name: FxHashMap<&'a str, Vec<&'a ResourceKey>>,
-    labels: FxHashMap<&'a ResourceKey, &'a serde_json::Map<String, Value>>,
+    resources: &'a [Resource],
+    by_kind_name: FxHashMap<(&'a str, &'a str), Vec<usize>>,
+    by_name: FxHashMap<&'a str, Vec<usize>>,
 }
 
 impl Graph {
@@ -203,19 +206,20 @@ impl Graph {
         graph.index.reserve(resources.len());
         for resource in resources {
             let idx = graph.graph.add_node(Node::Resource(resource.key.clone()));
-            graph.index.insert(resource.key.clone(), idx);
+            if graph.index.insert(resource.key.clone(), idx).is_some() {
+                return Err(GraphError::Duplicate(resource.key.to_string()));
+            }
         }
         let lookup = Lookup::new(resources);
-        for resource in resources {
-            let to = graph.index[&resource.key];
+        // Resource nodes were added first, in input order: node i is resources[i].
+        for (i, resource) in resources.iter().enumerate() {
+            let to = NodeIndex::new(i);
             for dep in explicit_dependencies(resource, &lookup)? {
-                let from = graph.index[dep];
-                graph.add_edge(from, to, EdgeReason::Explicit);
+                graph.add_edge(NodeIndex::new(dep), to, EdgeReason::Explicit);
             }
             for (dep, path) in implicit_references(resource, &lookup) {
-                let from = graph.index[dep];
-                if from != to {
-                    graph.add_edge(from, to, EdgeReason::Reference(path));
+                if dep != i {
+                    graph.add_edge(NodeIndex::new(dep), to, EdgeReason::Reference(path));
                 }
             }
         }
@@ -329,8 +333,18 @@ impl Graph {
     }
 
     /// Resources in an order where every resource comes after all its dependencies; ties are
-    /// broken by key, so the order is deterministic.
+    /// broken by the order the resources were given in, so the order is deterministic.
     pub fn topological_order(&self) -> Vec<ResourceKey> {
+        self.topological_nodes()
+            .into_iter()
+            .filter_map(|idx| match &self.graph[idx] {
+                Node::Resource(key) => Some(key.clone()),
+                Node::WaveBarrier(_) => None,
+            })
+            .collect()
+    }
+
+    fn topological_nodes(&self) -> Vec<NodeIndex> {
         let mut indegree: Vec<usize> = self
             .graph
             .node_indices()
@@ -340,29 +354,47 @@ impl Graph {
                     .count()
             })
             .collect();
-        let mut ready: BinaryHeap<Reverse<(u8, &Node, NodeIndex)>> = self
+        // Ties are broken by input position: the loader reads files in sorted order, so the
+        // order is deterministic without comparing keys.
+        let mut ready: BinaryHeap<Reverse<NodeIndex>> = self
             .graph
             .node_indices()
             .filter(|n| indegree[n.index()] == 0)
-            .map(|n| Reverse((node_rank(&self.graph[n]), &self.graph[n], n)))
+            .map(Reverse)
             .collect();
-        let mut order = Vec::with_capacity(self.index.len());
-        while let Some(Reverse((_, node, idx))) = ready.pop() {
-            if let Node::Resource(key) = node {
-                order.push(key.clone());
-            }
+        let mut order = Vec::with_capacity(self.graph.node_count());
+        while let Some(Reverse(idx)) = ready.pop() {
+            order.push(idx);
             for next in self.graph.neighbors_directed(idx, Direction::Outgoing) {
                 indegree[next.index()] -= 1;
                 if indegree[next.index()] == 0 {
-                    ready.push(Reverse((
-                        node_rank(&self.graph[next]),
-                        &self.graph[next],
-                        next,
-                    )));
+                    ready.push(Reverse(next));
                 }
             }
         }
         order
+    }
+
+    /// The topological order as positions in the slice given to [`Graph::build`], so callers
+    /// holding that slice can order it without cloning or hashing keys.
+    pub fn topological_positions(&self) -> Vec<usize> {
+        let n = self.index.len();
+        self.topological_nodes()
+            .into_iter()
+            .filter(|idx| idx.index() < n)
+            .map(NodeIndex::index)
+            .collect()
+    }
+
+    /// The key of the resource at `position` in the slice given to [`Graph::build`].
+    pub fn key_at(&self, position: usize) -> Option<&ResourceKey> {
+        if position >= self.index.len() {
+            return None;
+        }
+        match self.graph.node_weight(NodeIndex::new(position))? {
+            Node::Resource(key) => Some(key),
+            Node::WaveBarrier(_) => None,
+        }
     }
 
     /// The resources `key` directly depends on (through explicit and reference edges, and
@@ -511,13 +543,6 @@ impl Graph {
     }
 }
 
-fn node_rank(node: &Node) -> u8 {
-    match node {
-        Node::WaveBarrier(_) => 0,
-        Node::Resource(_) => 1,
-    }
-}
-
 fn escape_dot(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
@@ -528,36 +553,41 @@ fn location_prefix(source: Option<&SourceLocation>) -> String {
 
 impl<'a> Lookup<'a> {
     fn new(resources: &'a [Resource]) -> Self {
-        let mut by_kind_name: FxHashMap<(&str, &str), Vec<&ResourceKey>> = FxHashMap::default();
-        let mut by_name: FxHashMap<&str, Vec<&ResourceKey>> = FxHashMap::default();
-        let mut labels = FxHashMap::default();
-        for r in resources {
+        let mut by_kind_name: FxHashMap<(&str, &str), Vec<usize>> =
+            FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
+        let mut by_name: FxHashMap<&str, Vec<usize>> =
+            FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
+        for (i, r) in resources.iter().enumerate() {
             by_kind_name
                 .entry((r.key.kind.as_str(), r.key.name.as_str()))
                 .or_default()
-                .push(&r.key);
-            by_name.entry(r.key.name.as_str()).or_default().push(&r.key);
-            if let Some(map) = r
-                .manifest
-                .get("metadata")
-                .and_then(|m| m.get("labels"))
-                .and_then(Value::as_object)
-            {
-                labels.insert(&r.key, map);
-            }
+                .push(i);
+            by_name.entry(r.key.name.as_str()).or_default().push(i);
         }
         Self {
+            resources,
             by_kind_name,
             by_name,
-            labels,
         }
+    }
+
+    fn key(&self, i: usize) -> &'a ResourceKey {
+        &self.resources[i].key
+    }
+
+    fn labels(&self, i: usize) -> Option<&'a serde_json::Map<String, Value>> {
+        self.resources[i]
+            .manifest
+            .get("metadata")?
+            .get("labels")?
+            .as_object()
     }
 }
 
-fn explicit_dependencies<'a>(
+fn explicit_dependencies(
     resource: &Resource,
-    lookup: &Lookup<'a>,
-) -> Result<Vec<&'a ResourceKey>, GraphError> {
+    lookup: &Lookup<'_>,
+) -> Result<Vec<usize>, GraphError> {
     let Some(text) = resource.annotation(ANNOTATION_DEPENDS_ON) else {
         return Ok(Vec::new());
     };
@@ -571,16 +601,19 @@ fn explicit_dependencies<'a>(
                 AnnotationProblem::Malformed,
             )
         })?;
-        let candidates: Vec<&ResourceKey> = lookup
+        let candidates: Vec<usize> = lookup
             .by_kind_name
             .get(&(reference.kind.as_str(), reference.name.as_str()))
             .into_iter()
             .flatten()
             .copied()
-            .filter(|k| reference.group.as_ref().is_none_or(|g| &k.group == g))
-            .filter(|k| match &reference.namespace {
-                Some(ns) => k.namespace.as_ref() == Some(ns),
-                None => k.namespace.is_none() || k.namespace == resource.key.namespace,
+            .filter(|&i| {
+                let k = lookup.key(i);
+                reference.group.as_ref().is_none_or(|g| &k.group == g)
+                    && match &reference.namespace {
+                        Some(ns) => k.namespace.as_ref() == Some(ns),
+                        None => k.namespace.is_none() || k.namespace == resource.key.namespace,
+                    }
             })
             .collect();
         match candidates.as_slice() {
@@ -596,7 +629,7 @@ fn explicit_dependencies<'a>(
             many => {
                 let candidates = many
                     .iter()
-                    .map(|k| k.to_string())
+                    .map(|&i| lookup.key(i).to_string())
                     .collect::<Vec<_>>()
                     .join(", ");
                 return Err(annotation_error(
@@ -621,10 +654,7 @@ const NON_DEPENDENCY_FIELDS: &[&str] = &[
     "ownerReferences",
 ];
 
-fn implicit_references<'a>(
-    resource: &Resource,
-    lookup: &Lookup<'a>,
-) -> Vec<(&'a ResourceKey, String)> {
+fn implicit_references(resource: &Resource, lookup: &Lookup<'_>) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     if let Some(object) = resource.manifest.as_object() {
         for (field, value) in object {
@@ -637,13 +667,13 @@ fn implicit_references<'a>(
     out
 }
 
-fn walk_references<'a>(
+fn walk_references(
     resource: &Resource,
     field: &str,
     value: &Value,
     path: &mut String,
-    lookup: &Lookup<'a>,
-    out: &mut Vec<(&'a ResourceKey, String)>,
+    lookup: &Lookup<'_>,
+    out: &mut Vec<(usize, String)>,
 ) {
     if NON_DEPENDENCY_FIELDS.contains(&field) {
         return;
@@ -704,20 +734,21 @@ fn kind_matches_field(kind: &str, base: &str) -> bool {
     !stem.is_empty() && stem.ends_with(&kind)
 }
 
-fn resolve_ref<'a>(
+fn resolve_ref(
     resource: &Resource,
     base: &str,
     reference: &Value,
     path: &str,
-    lookup: &Lookup<'a>,
-    out: &mut Vec<(&'a ResourceKey, String)>,
+    lookup: &Lookup<'_>,
+    out: &mut Vec<(usize, String)>,
 ) {
     let Some(name) = reference.get("name").and_then(Value::as_str) else {
         return;
     };
     let explicit_kind = reference.get("kind").and_then(Value::as_str);
     let namespace = reference.get("namespace").and_then(Value::as_str);
-    for key in lookup.by_name.get(name).into_iter().flatten() {
+    for &i in lookup.by_name.get(name).into_iter().flatten() {
+        let key = lookup.key(i);
         let kind_ok = match explicit_kind {
             Some(kind) => key.kind == kind,
             None => kind_matches_field(&key.kind, base),
@@ -726,27 +757,29 @@ fn resolve_ref<'a>(
             Some(ns) => key.namespace.as_deref() == Some(ns),
             None => key.namespace.is_none() || key.namespace == resource.key.namespace,
         };
-        if kind_ok && ns_ok && **key != resource.key {
-            out.push((*key, path.to_owned()));
+        if kind_ok && ns_ok && *key != resource.key {
+            out.push((i, path.to_owned()));
         }
     }
 }
 
-fn resolve_selector<'a>(
+fn resolve_selector(
     resource: &Resource,
     base: &str,
     match_labels: &serde_json::Map<String, Value>,
     path: &str,
-    lookup: &Lookup<'a>,
-    out: &mut Vec<(&'a ResourceKey, String)>,
+    lookup: &Lookup<'_>,
+    out: &mut Vec<(usize, String)>,
 ) {
-    for (key, labels) in &lookup.labels {
-        if **key == resource.key || !kind_matches_field(&key.kind, base) {
+    for (i, candidate) in lookup.resources.iter().enumerate() {
+        if candidate.key == resource.key || !kind_matches_field(&candidate.key.kind, base) {
             continue;
         }
+        let Some(labels) = lookup.labels(i) else {
+            continue;
+        };
         if match_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-            out.push((*key, path.to_owned()));
+            out.push((i, path.to_owned()));
         }
     }
-    out.sort_by(|a, b| a.0.cmp(b.0));
 }

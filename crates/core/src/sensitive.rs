@@ -174,10 +174,11 @@ const ARRAY_ITEM: &str = "[]";
 
 /// Field names whose values are secrets wherever they appear.
 fn is_secret_field_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower == "password"
-        || (lower.ends_with("password") && !lower.ends_with("secretref"))
-        || lower == "connectiondetails"
+    let ends_with = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    ends_with("password") || name.eq_ignore_ascii_case("connectiondetails")
 }
 
 /// The digest stored in place of a sensitive value.

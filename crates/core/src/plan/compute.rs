@@ -121,17 +121,7 @@ pub fn compute_plan(
     let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
 
     if !options.destroy {
-        let position: FxHashMap<&ResourceKey, usize> = desired
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (&r.key, i))
-            .collect();
-        let order: Vec<usize> = graph
-            .topological_order()
-            .iter()
-            .filter_map(|k| position.get(k).copied())
-            .collect();
-        drop(position);
+        let order = input_order(&desired, graph);
         let mut slots: Vec<Option<Resource>> = desired.into_iter().map(Some).collect();
         for i in order {
             let Some(resource) = slots[i].take() else {
@@ -236,6 +226,29 @@ pub fn compute_plan(
         });
     }
     plan
+}
+
+/// The desired set's positions in dependency order. The graph was normally built from this
+/// very slice, so its positions are used directly; otherwise keys are matched.
+fn input_order(desired: &[Resource], graph: &Graph) -> Vec<usize> {
+    let positions = graph.topological_positions();
+    let same_input = graph.len() == desired.len()
+        && positions
+            .iter()
+            .all(|&i| graph.key_at(i).is_some_and(|k| *k == desired[i].key));
+    if same_input {
+        return positions;
+    }
+    let position: FxHashMap<&ResourceKey, usize> = desired
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (&r.key, i))
+        .collect();
+    graph
+        .topological_order()
+        .iter()
+        .filter_map(|k| position.get(k).copied())
+        .collect()
 }
 
 /// Orders records leaving the state so that each comes before the records it depended on.

@@ -25,6 +25,7 @@
 mod fs;
 #[cfg(feature = "git")]
 mod git;
+mod memory;
 mod path;
 
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ use std::path::PathBuf;
 pub use fs::FsTree;
 #[cfg(feature = "git")]
 pub use git::GitTree;
+pub use memory::MemoryTree;
 pub use path::{join, normalize, parent};
 
 use crate::model::SourceLocation;
