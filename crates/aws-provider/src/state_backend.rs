@@ -1,0 +1,410 @@
+//! The S3 state backend: a [`StateStore`] keeping a stack's state in one S3 object.
+//!
+//! - Saves are compare-and-swap twice over: the writer's serial and lineage must match the
+//!   stored state, and the object is written with `If-Match` on the ETag that was read (or
+//!   `If-None-Match: *` when there is none yet), so a writer that raced in between makes the
+//!   write fail with 412 instead of being overwritten.
+//! - The operation lock is the object `<key>.lock`, created with `If-None-Match: *` and holding
+//!   the lock info (Terraform's JSON keys). Unlock deletes it with `If-Match` on its ETag after
+//!   checking the id, so a lock taken over in between is never deleted.
+//! - Optional expiry: with [`S3StateStore::with_lock_ttl`], a lock whose object was not
+//!   refreshed within the TTL is taken over (again with `If-Match`, so only one taker wins);
+//!   holders keep theirs alive with [`S3StateStore::refresh_lock`] or
+//!   [`S3StateStore::spawn_heartbeat`].
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use strata_core::state::{LockInfo, State, StateError, StateStore};
+
+use crate::config::AwsSettings;
+use crate::error::{AwsErrorKind, classify};
+
+/// State in `s3://bucket/key`, lock in `s3://bucket/key.lock`.
+#[derive(Debug, Clone)]
+pub struct S3StateStore {
+    client: Client,
+    bucket: String,
+    key: String,
+    lock_ttl: Option<Duration>,
+}
+
+/// An object read from S3 with its ETag and age.
+struct Versioned {
+    body: Vec<u8>,
+    etag: String,
+    modified: Option<SystemTime>,
+}
+
+/// Splits `s3://bucket/key` into bucket and key.
+pub fn parse_url(url: &str) -> Result<(String, String), StateError> {
+    let bad = |why: &str| StateError::Io {
+        location: url.to_owned(),
+        message: format!("not an S3 state location ({why}); expected s3://bucket/key"),
+    };
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| bad("no s3:// prefix"))?;
+    let (bucket, key) = rest.split_once('/').ok_or_else(|| bad("no key"))?;
+    if bucket.is_empty() || key.is_empty() || key.ends_with('/') {
+        return Err(bad("empty bucket or key"));
+    }
+    Ok((bucket.to_owned(), key.to_owned()))
+}
+
+impl S3StateStore {
+    /// A store for `bucket`/`key` through `client`.
+    pub fn new(client: Client, bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            key: key.into(),
+            lock_ttl: None,
+        }
+    }
+
+    /// A store for `s3://bucket/key`, with clients from the standard AWS configuration plus
+    /// `settings`.
+    pub async fn from_url(url: &str, settings: &AwsSettings) -> Result<Self, StateError> {
+        let (bucket, key) = parse_url(url)?;
+        let clients = settings.load().await;
+        Ok(Self::new(clients.s3(None), bucket, key))
+    }
+
+    /// Locks not refreshed within `ttl` count as abandoned and may be taken over.
+    pub fn with_lock_ttl(mut self, ttl: Duration) -> Self {
+        self.lock_ttl = Some(ttl);
+        self
+    }
+
+    /// The lock object's key.
+    pub fn lock_key(&self) -> String {
+        format!("{}.lock", self.key)
+    }
+
+    fn io(&self, message: impl std::fmt::Display) -> StateError {
+        StateError::Io {
+            location: self.location(),
+            message: message.to_string(),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, StateError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let e = classify("GetObject", &e);
+                return if e.code.as_deref() == Some("NoSuchKey")
+                    || (e.kind == AwsErrorKind::NotFound
+                        && e.code.as_deref() != Some("NoSuchBucket"))
+                {
+                    Ok(None)
+                } else {
+                    Err(self.io(e))
+                };
+            }
+        };
+        let etag = out.e_tag().unwrap_or_default().to_owned();
+        let modified = out
+            .last_modified()
+            .and_then(|d| SystemTime::try_from(*d).ok());
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.io(format!("reading {key}: {e}")))?
+            .into_bytes()
+            .to_vec();
+        Ok(Some(Versioned {
+            body,
+            etag,
+            modified,
+        }))
+    }
+
+    /// Writes `body` to `key` if its ETag is still `etag` (`None`: only if absent). Returns the
+    /// new ETag, or `Ok(None)` when the precondition failed.
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        etag: Option<&str>,
+    ) -> Result<Option<String>, StateError> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        request = match etag {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_owned())),
+            Err(e) => {
+                let e = classify("PutObject", &e);
+                // S3 answers 409 ConditionalRequestConflict when two conditional writes race.
+                if e.kind == AwsErrorKind::PreconditionFailed
+                    || e.code.as_deref() == Some("ConditionalRequestConflict")
+                {
+                    Ok(None)
+                } else {
+                    Err(self.io(e))
+                }
+            }
+        }
+    }
+
+    fn parse_state(&self, body: &[u8]) -> Result<State, StateError> {
+        serde_json::from_slice(body).map_err(|e| StateError::Corrupt {
+            location: self.location(),
+            message: e.to_string(),
+        })
+    }
+
+    fn parse_lock(&self, body: &[u8]) -> Result<LockInfo, StateError> {
+        serde_json::from_slice(body).map_err(|e| StateError::Corrupt {
+            location: format!("s3://{}/{}", self.bucket, self.lock_key()),
+            message: e.to_string(),
+        })
+    }
+
+    /// Loads the state with the ETag it was read at.
+    pub async fn load_versioned(&self) -> Result<Option<(State, String)>, StateError> {
+        match self.get(&self.key).await? {
+            Some(v) => Ok(Some((self.parse_state(&v.body)?, v.etag))),
+            None => Ok(None),
+        }
+    }
+
+    /// Saves `state` only if the stored object still has ETag `etag` (`None`: only if there is
+    /// no state yet) and the serial and lineage rules hold; bumps `state.serial` and returns the
+    /// new ETag.
+    pub async fn save_if_match(
+        &self,
+        state: &mut State,
+        etag: Option<&str>,
+    ) -> Result<String, StateError> {
+        let mut next = state.clone();
+        next.serial = state.serial + 1;
+        let body = serde_json::to_vec_pretty(&next).map_err(|e| self.io(e))?;
+        match self.put_if(&self.key, body, etag).await? {
+            Some(new_etag) => {
+                state.serial = next.serial;
+                Ok(new_etag)
+            }
+            None => {
+                let found = self.load_versioned().await?;
+                Err(self.conflict(state, found.as_ref().map(|(s, _)| s)))
+            }
+        }
+    }
+
+    /// The error for a write that lost against `found`.
+    fn conflict(&self, state: &State, found: Option<&State>) -> StateError {
+        match found {
+            Some(current) if current.lineage != state.lineage => StateError::ForeignLineage {
+                location: self.location(),
+                expected: state.lineage.clone(),
+                found: current.lineage.clone(),
+            },
+            Some(current) => StateError::StaleSerial {
+                location: self.location(),
+                expected: state.serial,
+                found: current.serial,
+            },
+            None => StateError::StaleSerial {
+                location: self.location(),
+                expected: state.serial,
+                found: 0,
+            },
+        }
+    }
+
+    /// Re-writes the lock held under `id`, so it does not expire (see
+    /// [`S3StateStore::with_lock_ttl`]).
+    pub async fn refresh_lock(&self, id: &str) -> Result<(), StateError> {
+        let Some(current) = self.get(&self.lock_key()).await? else {
+            return Err(StateError::NotLocked {
+                location: self.location(),
+            });
+        };
+        let held = self.parse_lock(&current.body)?;
+        if held.id != id {
+            return Err(StateError::LockIdMismatch {
+                location: self.location(),
+                held: held.id,
+                given: id.to_owned(),
+            });
+        }
+        match self
+            .put_if(&self.lock_key(), current.body, Some(&current.etag))
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(self.io("the lock changed while it was being refreshed")),
+        }
+    }
+
+    /// Refreshes the lock `id` every `every` until the returned handle is aborted or the lock is
+    /// lost.
+    pub fn spawn_heartbeat(
+        self: Arc<Self>,
+        id: String,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = self.refresh_lock(&id).await {
+                    tracing::warn!(lock = %id, error = %e, "lock heartbeat stopped");
+                    return;
+                }
+            }
+        })
+    }
+
+    fn expired(&self, modified: Option<SystemTime>) -> bool {
+        match (self.lock_ttl, modified) {
+            (Some(ttl), Some(at)) => SystemTime::now()
+                .duration_since(at)
+                .is_ok_and(|age| age > ttl),
+            _ => false,
+        }
+    }
+}
+
+#[async_trait]
+impl StateStore for S3StateStore {
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    async fn load(&self) -> Result<Option<State>, StateError> {
+        Ok(self.load_versioned().await?.map(|(s, _)| s))
+    }
+
+    async fn save(&self, state: &mut State) -> Result<(), StateError> {
+        let stored = self.load_versioned().await?;
+        match &stored {
+            Some((current, _))
+                if current.lineage != state.lineage || current.serial != state.serial =>
+            {
+                return Err(self.conflict(state, Some(current)));
+            }
+            None if state.serial != 0 => return Err(self.conflict(state, None)),
+            _ => {}
+        }
+        let etag = stored.as_ref().map(|(_, e)| e.as_str());
+        self.save_if_match(state, etag).await.map(|_| ())
+    }
+
+    async fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
+        let mut info = info.clone();
+        info.path = format!("{}/{}", self.bucket, self.key);
+        let body = serde_json::to_vec_pretty(&info).map_err(|e| self.io(e))?;
+        for _ in 0..5 {
+            if self
+                .put_if(&self.lock_key(), body.clone(), None)
+                .await?
+                .is_some()
+            {
+                return Ok(());
+            }
+            let Some(current) = self.get(&self.lock_key()).await? else {
+                // Released between our write and our read: try again.
+                continue;
+            };
+            if self.expired(current.modified) {
+                if self
+                    .put_if(&self.lock_key(), body.clone(), Some(&current.etag))
+                    .await?
+                    .is_some()
+                {
+                    tracing::warn!(lock = %self.lock_key(), "took over an expired lock");
+                    return Ok(());
+                }
+                continue;
+            }
+            return Err(StateError::Locked {
+                location: self.location(),
+                holder: Box::new(self.parse_lock(&current.body)?),
+            });
+        }
+        Err(self.io("the lock kept changing hands; try again"))
+    }
+
+    async fn unlock(&self, id: &str) -> Result<(), StateError> {
+        let Some(current) = self.get(&self.lock_key()).await? else {
+            return Err(StateError::NotLocked {
+                location: self.location(),
+            });
+        };
+        let held = self.parse_lock(&current.body)?;
+        if held.id != id {
+            return Err(StateError::LockIdMismatch {
+                location: self.location(),
+                held: held.id,
+                given: id.to_owned(),
+            });
+        }
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.lock_key())
+            .if_match(&current.etag)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = classify("DeleteObject", &e);
+                if e.kind == AwsErrorKind::PreconditionFailed {
+                    Err(self.io("the lock changed hands while it was being released"))
+                } else if e.is_not_found() {
+                    Err(StateError::NotLocked {
+                        location: self.location(),
+                    })
+                } else {
+                    Err(self.io(e))
+                }
+            }
+        }
+    }
+
+    async fn lock_info(&self) -> Result<Option<LockInfo>, StateError> {
+        match self.get(&self.lock_key()).await? {
+            Some(v) => Ok(Some(self.parse_lock(&v.body)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_bucket_and_key() {
+        assert_eq!(
+            parse_url("s3://b/env/prod/state.json").unwrap(),
+            ("b".to_owned(), "env/prod/state.json".to_owned())
+        );
+        assert!(parse_url("s3://b").is_err());
+        assert!(parse_url("s3:///k").is_err());
+        assert!(parse_url("/tmp/x").is_err());
+    }
+}
