@@ -32,6 +32,10 @@ pub enum Command {
     /// Health of saved live objects (YAML or JSON files, `kubectl get -o yaml` lists included),
     /// with the application aggregate as ArgoCD computes it.
     Health(HealthArgs),
+    /// Print the Applications an ApplicationSet generates.
+    Generate(GenerateArgs),
+    /// Set an image in a Kustomize overlay (like `kustomize edit set image`), in place.
+    SetImage(SetImageArgs),
 }
 
 /// Output formats.
@@ -65,6 +69,10 @@ pub struct StackArgs {
     /// Provider calls in flight at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
+    /// Read the stack from its Git repository at this revision (branch, tag or commit)
+    /// instead of the working directory.
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
     /// Enable the Kubernetes provider (kubeconfig or in-cluster configuration).
     #[arg(long)]
     pub kube: bool,
@@ -219,4 +227,40 @@ pub struct StateTarget {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Output::Human)]
     pub output: Output,
+}
+
+/// `strata generate` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateOutput {
+    /// YAML documents.
+    Yaml,
+    /// A JSON array.
+    Json,
+}
+
+/// `strata generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A file holding one or more ApplicationSets.
+    pub file: PathBuf,
+    /// The repository tree git generators read (default: the nearest ancestor holding
+    /// `argocd/`, else the Git work tree).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Read the tree from its Git repository at this revision.
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = GenerateOutput::Yaml)]
+    pub output: GenerateOutput,
+}
+
+/// `strata set-image`.
+#[derive(Debug, Args)]
+pub struct SetImageArgs {
+    /// The overlay directory (or its kustomization file).
+    pub overlay: PathBuf,
+    /// `NAME=IMAGE:TAG`, `NAME=IMAGE@DIGEST` or `NAME:TAG`.
+    #[arg(required = true, value_name = "NAME=IMAGE:TAG")]
+    pub images: Vec<String>,
 }

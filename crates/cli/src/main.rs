@@ -4,8 +4,11 @@
 //! present (`plan --detailed-exitcode` only).
 
 mod args;
+mod cmd_generate;
 mod cmd_health;
+mod cmd_set_image;
 mod commands;
+mod desired;
 mod drift;
 mod kube;
 mod progress;
@@ -46,6 +49,8 @@ fn main() {
             Command::Graph(args) => commands::graph(args),
             Command::State(args) => commands::state(args.command).await,
             Command::Health(args) => cmd_health::run(&args),
+            Command::Generate(args) => cmd_generate::run(args),
+            Command::SetImage(args) => cmd_set_image::run(args),
         }
     });
     let code = match result {

@@ -36,7 +36,9 @@ pub fn state_store(dir: &Path, state: Option<&str>) -> anyhow::Result<Arc<dyn St
 
 /// Loads the stack's manifests and builds its engine.
 pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
-    let resources = strata_core::loader::load_path(&args.dir)?;
+    let desired = crate::desired::load(&args.dir, args.revision.as_deref())?;
+    let resources = desired.resources;
+    let rules = DriftRules::from_ignore_differences(desired.ignore_differences)?;
     let name = match &args.stack_name {
         Some(n) => n.clone(),
         None => std::fs::canonicalize(&args.dir)
@@ -58,7 +60,7 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     }
     let engine = Engine {
         registry,
-        normalizer: Arc::new(DriftNormalizer::new(DriftRules::default())),
+        normalizer: Arc::new(DriftNormalizer::new(rules)),
         store: state_store(&args.dir, args.state.as_deref())?,
         config: ExecutorConfig {
             parallelism: usize::from(args.parallelism),

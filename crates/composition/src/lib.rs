@@ -15,6 +15,7 @@
 //! - Building blocks: [`fieldpath`], [`transform`], [`patch`], [`gofmt::sprintf`],
 //!   [`readiness`], [`connection`].
 
+pub mod application;
 pub mod appset;
 pub mod claim;
 pub mod composition;
@@ -26,6 +27,7 @@ pub mod fieldpath;
 pub mod function;
 pub mod gofmt;
 pub mod gotemplate;
+pub mod kustomize;
 pub mod metadata;
 pub mod patch;
 pub mod readiness;

@@ -1,0 +1,196 @@
+//! Desired-state expansion over a source tree, as ArgoCD and Crossplane would see it:
+//! `argoproj.io/v1alpha1` Applications become child desired sets (plain manifests, a Kustomize
+//! overlay, or a directory of claims), ApplicationSets become Applications, Applications found
+//! in a child set recurse (app of apps, with cycle detection and a depth limit), and claims
+//! and composites are rendered through the XRDs and compositions found anywhere in the tree.
+//!
+//! Entry point: [`expand`]. Every repository URL an Application or generator names is read
+//! from the one tree given (the stack's repository at its revision); `targetRevision` is
+//! recorded but the tree's own revision is what is read.
+//!
+//! When the directory holds no Application or ApplicationSet, it is loaded as plain
+//! manifests (recursively) or as a Kustomize overlay, with claims rendered. Otherwise the
+//! roots are the Applications and ApplicationSets whose file is not inside another
+//! Application's `source.path`, and the desired set is what the roots reach.
+
+mod children;
+mod policy;
+mod trees;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use strata_core::loader::LoadError;
+use strata_core::source::{SourceError, SourceTree};
+use strata_core::{Resource, ResourceKey, SourceLocation};
+
+use crate::appset::{AppSetError, Cluster};
+use crate::kustomize::KustomizeError;
+
+pub use children::{Catalog, is_cluster_scoped};
+pub use policy::SyncPolicy;
+pub use trees::SourceTreeReader;
+
+/// The default limit of nested Applications (app of apps of apps …).
+pub const DEFAULT_MAX_DEPTH: usize = 10;
+
+/// How to expand.
+#[derive(Debug, Clone)]
+pub struct ExpandOptions {
+    /// Deepest chain of Applications allowed.
+    pub max_depth: usize,
+    /// Cluster definitions for the clusters generator.
+    pub clusters: Vec<Cluster>,
+    /// Namespace of ApplicationSets that have none.
+    pub namespace: String,
+    /// Keep the Application and ApplicationSet manifests themselves in the desired set.
+    pub keep_applications: bool,
+}
+
+impl Default for ExpandOptions {
+    fn default() -> Self {
+        Self {
+            max_depth: DEFAULT_MAX_DEPTH,
+            clusters: Vec::new(),
+            namespace: "argocd".into(),
+            keep_applications: false,
+        }
+    }
+}
+
+/// One expanded Application: its child desired set and its sync policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildSet {
+    /// The Application's name.
+    pub name: String,
+    /// The Application (or ApplicationSet) that produced it, if any.
+    pub parent: Option<String>,
+    /// Where the Application manifest came from.
+    pub source: Option<SourceLocation>,
+    /// `spec.source.path`.
+    pub path: String,
+    /// `spec.source.targetRevision`, as written.
+    pub target_revision: Option<String>,
+    /// `spec.destination.namespace`.
+    pub namespace: Option<String>,
+    /// Sync policy and options.
+    pub sync: SyncPolicy,
+    /// The resources of this set (not of nested Applications).
+    pub resources: Vec<ResourceKey>,
+}
+
+/// The result of an expansion.
+#[derive(Debug, Clone, Default)]
+pub struct Expansion {
+    /// Every desired resource, each with its source location.
+    pub resources: Vec<Resource>,
+    /// Every Application expanded, parents before children.
+    pub applications: Vec<ChildSet>,
+}
+
+/// Why an expansion failed. Messages name the file (and Application) at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ExpandError {
+    /// Reading the tree failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A manifest could not be parsed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A Kustomize overlay could not be built.
+    #[error("{context}: {error}")]
+    Kustomize {
+        /// The Application or directory being expanded.
+        context: String,
+        /// The Kustomize error.
+        error: Box<KustomizeError>,
+    },
+    /// An ApplicationSet could not be generated.
+    #[error("{location}: ApplicationSet {name}: {error}")]
+    AppSet {
+        /// Where the ApplicationSet is.
+        location: Box<SourceLocation>,
+        /// Its name.
+        name: String,
+        /// The generator error.
+        error: AppSetError,
+    },
+    /// A claim or composite could not be rendered.
+    #[error("{location}: rendering {what}: {message}")]
+    Render {
+        /// Where the claim is.
+        location: Box<SourceLocation>,
+        /// `Kind/name` of the claim.
+        what: String,
+        /// The composition error.
+        message: String,
+    },
+    /// An Application is malformed or uses a source Strata cannot expand.
+    #[error("{location}: Application {name}: {message}")]
+    Invalid {
+        /// Where the Application is.
+        location: String,
+        /// Its name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Applications include each other.
+    #[error("Application cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    /// Applications nest deeper than the limit.
+    #[error("Applications nest deeper than {limit}: {}", .chain.join(" -> "))]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+        /// The chain that exceeded it.
+        chain: Vec<String>,
+    },
+    /// Two sets declare the same resource.
+    #[error("{key} is declared twice: {first} and {second}")]
+    Duplicate {
+        /// The duplicated identity.
+        key: Box<ResourceKey>,
+        /// The first declaration.
+        first: String,
+        /// The second declaration.
+        second: String,
+    },
+}
+
+/// Expands `dir` of `tree` into a desired set (see the module documentation).
+pub fn expand(
+    tree: Arc<dyn SourceTree>,
+    dir: &str,
+    options: &ExpandOptions,
+) -> Result<Expansion, ExpandError> {
+    let catalog = Catalog::scan(tree.as_ref())?;
+    let mut expander = children::Expander::new(tree, options, catalog);
+    expander.run(dir)?;
+    let (resources, applications) = expander.finish();
+    let mut seen: BTreeMap<ResourceKey, Option<SourceLocation>> = BTreeMap::new();
+    for r in &resources {
+        if let Some(first) = seen.get(&r.key) {
+            let show = |l: &Option<SourceLocation>| {
+                l.as_ref()
+                    .map_or_else(|| "(generated)".to_string(), ToString::to_string)
+            };
+            return Err(ExpandError::Duplicate {
+                key: Box::new(r.key.clone()),
+                first: show(first),
+                second: show(&r.source),
+            });
+        }
+        seen.insert(r.key.clone(), r.source.clone());
+    }
+    Ok(Expansion {
+        resources,
+        applications,
+    })
+}
+
+/// Reads `path` of a manifest as a string.
+pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    crate::kustomize::str_at(v, path)
+}

@@ -1,0 +1,266 @@
+//! `configMapGenerator` and `secretGenerator`, with kustomize's content-hash name suffix.
+
+use base64::Engine;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use strata_core::source::{SourceTree, join};
+
+use super::{Item, KustomizeError, invalid, str_at, string_list, string_map};
+
+/// The hash kustomize appends to a generated ConfigMap or Secret's name: the first ten hex
+/// characters of SHA-256 over the object's canonical JSON (`kind`, an empty `name`, `data`,
+/// and `type` for Secrets, keys sorted), with `0 1 3 a e` replaced by `g h k m t` so the suffix never
+/// looks like a number or a word.
+pub fn name_hash(manifest: &Value) -> String {
+    let kind = str_at(manifest, &["kind"]);
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("kind", Value::String(kind.into()));
+    // kustomize hashes with an empty name: only the content counts.
+    m.insert("name", Value::String(String::new()));
+    let sorted = |v: Option<&Value>| -> Value {
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(Value::Object(o)) = v {
+            for (k, v) in o {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::to_value(out).unwrap_or(Value::Null)
+    };
+    m.insert("data", sorted(manifest.get("data")));
+    if kind == "Secret" {
+        m.insert("type", Value::String(str_at(manifest, &["type"]).into()));
+    } else if manifest
+        .get("binaryData")
+        .is_some_and(|b| b.as_object().is_some_and(|o| !o.is_empty()))
+    {
+        m.insert("binaryData", sorted(manifest.get("binaryData")));
+    }
+    let text = serde_json::to_string(&m)
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
+    hash_suffix(&hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+/// Turns a hex digest into kustomize's ten-character suffix.
+pub fn hash_suffix(hex_digest: &str) -> String {
+    hex_digest
+        .chars()
+        .take(10)
+        .map(|c| match c {
+            '0' => 'g',
+            '1' => 'h',
+            '3' => 'k',
+            'a' => 'm',
+            'e' => 't',
+            c => c,
+        })
+        .collect()
+}
+
+/// Appends the content hash to every generated object that still needs it.
+pub(crate) fn finish_hashes(items: &mut [Item]) {
+    for item in items.iter_mut().filter(|i| i.needs_hash) {
+        let hash = name_hash(&item.manifest);
+        let name = format!("{}-{hash}", str_at(&item.manifest, &["metadata", "name"]));
+        item.manifest["metadata"]["name"] = Value::String(name);
+        item.needs_hash = false;
+    }
+}
+
+fn unquote(v: &str) -> &str {
+    let b = v.as_bytes();
+    if b.len() >= 2
+        && ((b[0] == b'"' && b[b.len() - 1] == b'"') || (b[0] == b'\'' && b[b.len() - 1] == b'\''))
+    {
+        &v[1..v.len() - 1]
+    } else {
+        v
+    }
+}
+
+const GENERATOR_FIELDS: &[&str] = &[
+    "name",
+    "namespace",
+    "behavior",
+    "literals",
+    "files",
+    "envs",
+    "env",
+    "type",
+    "options",
+];
+const OPTION_FIELDS: &[&str] = &["labels", "annotations", "disableNameSuffixHash"];
+
+/// Runs both generators of a kustomization.
+pub(crate) fn generate(
+    tree: &dyn SourceTree,
+    dir: &str,
+    file: &str,
+    k: &Map<String, Value>,
+) -> Result<Vec<Item>, KustomizeError> {
+    let global = match k.get("generatorOptions") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => return Err(invalid(file, "generatorOptions must be a mapping")),
+    };
+    check_fields(&global, OPTION_FIELDS, file, "generatorOptions")?;
+    let mut out = Vec::new();
+    for (field, kind) in [
+        ("configMapGenerator", "ConfigMap"),
+        ("secretGenerator", "Secret"),
+    ] {
+        let Some(list) = k.get(field) else { continue };
+        let list = list
+            .as_array()
+            .ok_or_else(|| invalid(file, format!("{field} must be a list")))?;
+        for (i, g) in list.iter().enumerate() {
+            let g = g
+                .as_object()
+                .ok_or_else(|| invalid(file, format!("{field}[{i}] must be a mapping")))?;
+            check_fields(g, GENERATOR_FIELDS, file, &format!("{field}[{i}]"))?;
+            out.push(one(
+                tree,
+                dir,
+                file,
+                kind,
+                g,
+                &global,
+                &format!("{field}[{i}]"),
+            )?);
+        }
+    }
+    Ok(out)
+}
+
+fn check_fields(
+    m: &Map<String, Value>,
+    allowed: &[&str],
+    file: &str,
+    at: &str,
+) -> Result<(), KustomizeError> {
+    for key in m.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(KustomizeError::Unsupported {
+                file: file.into(),
+                field: format!("{at}.{key}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn one(
+    tree: &dyn SourceTree,
+    dir: &str,
+    file: &str,
+    kind: &str,
+    g: &Map<String, Value>,
+    global: &Map<String, Value>,
+    at: &str,
+) -> Result<Item, KustomizeError> {
+    let name = g
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(file, format!("{at}: name is required")))?;
+    match g.get("behavior").and_then(Value::as_str) {
+        None | Some("create") => {}
+        Some(other) => {
+            return Err(KustomizeError::Unsupported {
+                file: file.into(),
+                field: format!("{at}.behavior: {other}"),
+            });
+        }
+    }
+    let mut data: Vec<(String, String)> = Vec::new();
+    for lit in string_list(g, "literals", file)? {
+        let (k, v) = lit
+            .split_once('=')
+            .ok_or_else(|| invalid(file, format!("{at}: literal {lit:?} is not KEY=VALUE")))?;
+        data.push((k.to_string(), unquote(v).to_string()));
+    }
+    let mut envs = string_list(g, "envs", file)?;
+    if let Some(Value::String(e)) = g.get("env") {
+        envs.push(e.clone());
+    }
+    for env in envs {
+        let text = tree.read_to_string(&join(dir, &env)?)?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (k, v) = line.split_once('=').ok_or_else(|| {
+                invalid(file, format!("{at}: {env}: line {line:?} is not KEY=VALUE"))
+            })?;
+            data.push((k.trim_end().to_string(), v.to_string()));
+        }
+    }
+    for f in string_list(g, "files", file)? {
+        let (key, path) = match f.split_once('=') {
+            Some((k, p)) => (k.to_string(), p.to_string()),
+            None => (f.rsplit('/').next().unwrap_or(&f).to_string(), f.clone()),
+        };
+        let content = tree.read_to_string(&join(dir, &path)?)?;
+        data.push((key, content));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (k, _) in &data {
+        if !seen.insert(k.clone()) {
+            return Err(invalid(file, format!("{at}: key {k} is defined twice")));
+        }
+    }
+    let options = match g.get("options") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => return Err(invalid(file, format!("{at}.options must be a mapping"))),
+    };
+    check_fields(&options, OPTION_FIELDS, file, &format!("{at}.options"))?;
+    let mut metadata = Map::new();
+    metadata.insert("name".into(), Value::String(name.into()));
+    if let Some(ns) = g.get("namespace").and_then(Value::as_str) {
+        metadata.insert("namespace".into(), Value::String(ns.into()));
+    }
+    for key in ["labels", "annotations"] {
+        let mut merged = Map::new();
+        for src in [global.get(key), options.get(key)].into_iter().flatten() {
+            for (k, v) in string_map(src, file, key)? {
+                merged.insert(k, Value::String(v));
+            }
+        }
+        if !merged.is_empty() {
+            metadata.insert(key.into(), Value::Object(merged));
+        }
+    }
+    let disable = options
+        .get("disableNameSuffixHash")
+        .or_else(|| global.get("disableNameSuffixHash"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut sorted = data;
+    sorted.sort();
+    let manifest = if kind == "Secret" {
+        let enc = base64::engine::general_purpose::STANDARD;
+        let d: Map<String, Value> = sorted
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(enc.encode(v.as_bytes()))))
+            .collect();
+        let ty = g.get("type").and_then(Value::as_str).unwrap_or("Opaque");
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": ty, "data": d})
+    } else {
+        let d: Map<String, Value> = sorted
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": d})
+    };
+    Ok(Item {
+        manifest,
+        source: tree.location(file, 0, 1),
+        needs_hash: !disable,
+        original_name: name.to_string(),
+    })
+}

@@ -1,0 +1,565 @@
+//! Patches: JSON 6902 operations and strategic-merge patches applied as merge patches.
+
+use regex::Regex;
+use serde_json::{Map, Value};
+use strata_core::source::{SourceTree, join};
+
+use super::{Item, KustomizeError, invalid, parse_yaml, str_at};
+
+/// List fields whose elements are merged by a key other than `name`.
+const LIST_MERGE_KEYS: &[(&str, &[&str])] = &[
+    ("volumeMounts", &["mountPath"]),
+    ("volumeDevices", &["devicePath"]),
+    ("ports", &["containerPort", "port"]),
+    ("hostAliases", &["ip"]),
+];
+
+/// Applies a strategic-merge-style patch as a JSON merge patch (RFC 7386): objects merge
+/// recursively, `null` deletes a key, scalars replace. Lists replace the target list, except
+/// lists of objects that all carry the list's merge key — `name` (containers, env, volumes,
+/// …), `mountPath` for `volumeMounts`, `containerPort`/`port` for `ports`, `devicePath` for
+/// `volumeDevices`, `ip` for `hostAliases` — which merge element by element: an element of
+/// the patch merges into the element with the same key, and new elements are appended in
+/// patch order. `$patch`, `$setElementOrder` and other directives are refused.
+pub fn merge_patch(target: &mut Value, patch: &Value) -> Result<(), String> {
+    merge_at(target, patch, "")
+}
+
+fn merge_at(target: &mut Value, patch: &Value, field: &str) -> Result<(), String> {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            let t = target.as_object_mut().ok_or("not an object")?;
+            for (k, v) in p {
+                if k.starts_with('$') {
+                    return Err(format!("strategic-merge directive {k} is not supported"));
+                }
+                if v.is_null() {
+                    t.shift_remove(k);
+                    continue;
+                }
+                match t.get_mut(k) {
+                    Some(existing) => merge_at(existing, v, k)?,
+                    None => {
+                        let mut fresh = Value::Null;
+                        merge_at(&mut fresh, v, k)?;
+                        t.insert(k.clone(), fresh);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Value::Array(p) => {
+            let key = merge_key(field, target, p);
+            if let (Value::Array(t), Some(key)) = (&mut *target, key) {
+                for pe in p {
+                    let kv = pe.get(key);
+                    match t.iter_mut().find(|te| te.get(key) == kv) {
+                        Some(te) => merge_at(te, pe, "")?,
+                        None => {
+                            let mut fresh = Value::Null;
+                            merge_at(&mut fresh, pe, "")?;
+                            t.push(fresh);
+                        }
+                    }
+                }
+            } else {
+                let mut out = Vec::with_capacity(p.len());
+                for pe in p {
+                    let mut fresh = Value::Null;
+                    merge_at(&mut fresh, pe, "")?;
+                    out.push(fresh);
+                }
+                *target = Value::Array(out);
+            }
+            Ok(())
+        }
+        other => {
+            *target = other.clone();
+            Ok(())
+        }
+    }
+}
+
+fn merge_key<'a>(field: &str, target: &Value, patch: &[Value]) -> Option<&'a str> {
+    let t = target.as_array()?;
+    let candidates: &[&str] = LIST_MERGE_KEYS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map_or(&["name"], |(_, keys)| keys);
+    candidates.iter().copied().find(|key| {
+        t.iter().chain(patch).all(|e| e.get(*key).is_some()) && !(t.is_empty() && patch.is_empty())
+    })
+}
+
+fn unescape(seg: &str) -> String {
+    seg.replace("~1", "/").replace("~0", "~")
+}
+
+fn pointer_parts(path: &str) -> Result<Vec<String>, String> {
+    if path.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rest = path
+        .strip_prefix('/')
+        .ok_or_else(|| format!("path {path:?} must start with /"))?;
+    Ok(rest.split('/').map(unescape).collect())
+}
+
+fn parent_of<'a>(
+    doc: &'a mut Value,
+    parts: &[String],
+    path: &str,
+) -> Result<&'a mut Value, String> {
+    let mut cur = doc;
+    for p in parts {
+        cur = match cur {
+            Value::Object(m) => m.get_mut(p),
+            Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        }
+        .ok_or_else(|| format!("path {path:?} not found"))?;
+    }
+    Ok(cur)
+}
+
+fn get_at(doc: &Value, path: &str) -> Result<Value, String> {
+    doc.pointer(path)
+        .cloned()
+        .ok_or_else(|| format!("path {path:?} not found"))
+}
+
+fn add_at(doc: &mut Value, path: &str, value: Value, replace: bool) -> Result<(), String> {
+    let parts = pointer_parts(path)?;
+    let Some((last, init)) = parts.split_last() else {
+        *doc = value;
+        return Ok(());
+    };
+    let parent = parent_of(doc, init, path)?;
+    match parent {
+        Value::Object(m) => {
+            if replace && !m.contains_key(last) {
+                return Err(format!("replace: path {path:?} not found"));
+            }
+            m.insert(last.clone(), value);
+        }
+        Value::Array(a) => {
+            if last == "-" && !replace {
+                a.push(value);
+            } else {
+                let i: usize = last
+                    .parse()
+                    .map_err(|_| format!("path {path:?}: {last:?} is not an index"))?;
+                if replace {
+                    *a.get_mut(i)
+                        .ok_or_else(|| format!("path {path:?} not found"))? = value;
+                } else if i <= a.len() {
+                    a.insert(i, value);
+                } else {
+                    return Err(format!("path {path:?}: index out of range"));
+                }
+            }
+        }
+        _ => return Err(format!("path {path:?}: parent is not a container")),
+    }
+    Ok(())
+}
+
+fn remove_at(doc: &mut Value, path: &str) -> Result<Value, String> {
+    let parts = pointer_parts(path)?;
+    let (last, init) = parts
+        .split_last()
+        .ok_or_else(|| "cannot remove the whole document".to_string())?;
+    match parent_of(doc, init, path)? {
+        Value::Object(m) => m
+            .shift_remove(last)
+            .ok_or_else(|| format!("remove: path {path:?} not found")),
+        Value::Array(a) => {
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("path {path:?}: {last:?} is not an index"))?;
+            if i < a.len() {
+                Ok(a.remove(i))
+            } else {
+                Err(format!("remove: path {path:?} not found"))
+            }
+        }
+        _ => Err(format!("path {path:?}: parent is not a container")),
+    }
+}
+
+/// Applies a JSON 6902 patch (a list of operations) to `doc`.
+pub fn apply_json6902(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
+    for (i, op) in ops.iter().enumerate() {
+        let name = op.get("op").and_then(Value::as_str).unwrap_or("");
+        let path = op
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("operation {i}: no path"))?;
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or_else(|| format!("operation {i} ({name}): no value"))
+        };
+        let from = || {
+            op.get("from")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("operation {i} ({name}): no from"))
+        };
+        match name {
+            "add" => add_at(doc, path, value()?, false)?,
+            "replace" => add_at(doc, path, value()?, true)?,
+            "remove" => {
+                remove_at(doc, path)?;
+            }
+            "move" => {
+                let v = remove_at(doc, from()?)?;
+                add_at(doc, path, v, false)?;
+            }
+            "copy" => {
+                let v = get_at(doc, from()?)?;
+                add_at(doc, path, v, false)?;
+            }
+            "test" => {
+                if get_at(doc, path)? != value()? {
+                    return Err(format!("test failed at {path:?}"));
+                }
+            }
+            other => return Err(format!("operation {i}: unknown op {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// Which resources a patch applies to.
+#[derive(Debug, Default)]
+struct Target {
+    group: Option<String>,
+    version: Option<String>,
+    kind: Option<String>,
+    name: Option<Regex>,
+    namespace: Option<String>,
+    labels: Vec<(String, String)>,
+    annotations: Vec<(String, String)>,
+}
+
+fn selector_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (k, v) = p
+                .split_once("==")
+                .or_else(|| p.split_once('='))
+                .ok_or_else(|| format!("selector {p:?}: only key=value terms are supported"))?;
+            if k.ends_with('!') {
+                return Err(format!(
+                    "selector {p:?}: only key=value terms are supported"
+                ));
+            }
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+impl Target {
+    fn parse(v: &Value) -> Result<Self, String> {
+        let obj = v.as_object().ok_or("target must be a mapping")?;
+        let mut t = Target::default();
+        for (k, val) in obj {
+            let s = val.as_str().map(String::from);
+            match k.as_str() {
+                "group" => t.group = s,
+                "version" => t.version = s,
+                "kind" => t.kind = s,
+                "namespace" => t.namespace = s,
+                "name" => {
+                    if let Some(n) = s {
+                        t.name = Some(
+                            Regex::new(&format!("^(?:{n})$"))
+                                .map_err(|e| format!("target.name: {e}"))?,
+                        );
+                    }
+                }
+                "labelSelector" => t.labels = selector_pairs(&s.unwrap_or_default())?,
+                "annotationSelector" => t.annotations = selector_pairs(&s.unwrap_or_default())?,
+                other => return Err(format!("unsupported target field `{other}`")),
+            }
+        }
+        Ok(t)
+    }
+
+    fn matches(&self, m: &Value) -> bool {
+        let api = str_at(m, &["apiVersion"]);
+        let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+        let meta_map = |key: &str, pairs: &[(String, String)]| {
+            pairs.iter().all(|(k, v)| {
+                m["metadata"]
+                    .get(key)
+                    .and_then(|l| l.get(k))
+                    .and_then(Value::as_str)
+                    == Some(v)
+            })
+        };
+        self.group.as_deref().is_none_or(|g| g == group)
+            && self.version.as_deref().is_none_or(|v| v == version)
+            && self
+                .kind
+                .as_deref()
+                .is_none_or(|k| k == str_at(m, &["kind"]))
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|n| n == str_at(m, &["metadata", "namespace"]))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|r| r.is_match(str_at(m, &["metadata", "name"])))
+            && meta_map("labels", &self.labels)
+            && meta_map("annotations", &self.annotations)
+    }
+}
+
+enum PatchBody {
+    Json(Vec<Value>),
+    Merge(Value),
+}
+
+fn load_body(
+    tree: &dyn SourceTree,
+    dir: &str,
+    file: &str,
+    entry: &Map<String, Value>,
+) -> Result<PatchBody, KustomizeError> {
+    let text = match (entry.get("patch"), entry.get("path")) {
+        (Some(Value::String(p)), None) => p.clone(),
+        (None, Some(Value::String(path))) => tree.read_to_string(&join(dir, path)?)?,
+        (Some(Value::Object(_)), None) | (Some(Value::Array(_)), None) => {
+            serde_json::to_string(&entry["patch"]).map_err(|e| invalid(file, e.to_string()))?
+        }
+        _ => {
+            return Err(invalid(
+                file,
+                "a patch needs exactly one of `patch` and `path`",
+            ));
+        }
+    };
+    Ok(match parse_yaml(file, &text)? {
+        Value::Array(ops) => PatchBody::Json(ops),
+        v => PatchBody::Merge(v),
+    })
+}
+
+/// Applies `patches`, `patchesStrategicMerge` and `patchesJson6902` of a kustomization.
+pub(crate) fn apply_all(
+    tree: &dyn SourceTree,
+    dir: &str,
+    file: &str,
+    k: &Map<String, Value>,
+    items: &mut [Item],
+) -> Result<(), KustomizeError> {
+    let mut entries: Vec<Map<String, Value>> = Vec::new();
+    if let Some(list) = k.get("patchesStrategicMerge") {
+        for v in list
+            .as_array()
+            .ok_or_else(|| invalid(file, "patchesStrategicMerge must be a list"))?
+        {
+            let s = v
+                .as_str()
+                .ok_or_else(|| invalid(file, "patchesStrategicMerge entries must be strings"))?;
+            let mut m = Map::new();
+            // A file name, or an inline patch.
+            if s.contains('\n') {
+                m.insert("patch".into(), Value::String(s.into()));
+            } else {
+                m.insert("path".into(), Value::String(s.into()));
+            }
+            entries.push(m);
+        }
+    }
+    if let Some(list) = k.get("patches") {
+        for v in list
+            .as_array()
+            .ok_or_else(|| invalid(file, "patches must be a list"))?
+        {
+            entries.push(
+                v.as_object()
+                    .cloned()
+                    .ok_or_else(|| invalid(file, "patches entries must be mappings"))?,
+            );
+        }
+    }
+    if let Some(list) = k.get("patchesJson6902") {
+        for v in list
+            .as_array()
+            .ok_or_else(|| invalid(file, "patchesJson6902 must be a list"))?
+        {
+            entries.push(
+                v.as_object()
+                    .cloned()
+                    .ok_or_else(|| invalid(file, "patchesJson6902 entries must be mappings"))?,
+            );
+        }
+    }
+    for (index, entry) in entries.iter().enumerate() {
+        let perr = |message: String| KustomizeError::Patch {
+            file: file.into(),
+            index,
+            message,
+        };
+        for key in entry.keys() {
+            if !["patch", "path", "target", "options"].contains(&key.as_str()) {
+                return Err(KustomizeError::Unsupported {
+                    file: file.into(),
+                    field: format!("patches[{index}].{key}"),
+                });
+            }
+        }
+        if entry.contains_key("options") {
+            return Err(KustomizeError::Unsupported {
+                file: file.into(),
+                field: format!("patches[{index}].options"),
+            });
+        }
+        let body = load_body(tree, dir, file, entry)?;
+        let target = match entry.get("target") {
+            Some(t) => Some(Target::parse(t).map_err(perr)?),
+            None => None,
+        };
+        match body {
+            PatchBody::Json(ops) => {
+                let target =
+                    target.ok_or_else(|| perr("a JSON 6902 patch needs a target".into()))?;
+                let mut hit = false;
+                for item in items.iter_mut().filter(|i| target.matches(&i.manifest)) {
+                    hit = true;
+                    apply_json6902(&mut item.manifest, &ops).map_err(perr)?;
+                }
+                if !hit {
+                    return Err(perr("no resource matches the patch target".into()));
+                }
+            }
+            PatchBody::Merge(patch) => {
+                let mut hit = false;
+                for item in items.iter_mut() {
+                    let matches = match &target {
+                        Some(t) => t.matches(&item.manifest),
+                        None => same_object(&item.manifest, &patch),
+                    };
+                    if !matches {
+                        continue;
+                    }
+                    hit = true;
+                    let mut p = patch.clone();
+                    if target.is_some()
+                        && let Some(meta) = p.get_mut("metadata").and_then(Value::as_object_mut)
+                    {
+                        // With an explicit target, the patch's own name and namespace are
+                        // only placeholders.
+                        meta.shift_remove("name");
+                        meta.shift_remove("namespace");
+                    }
+                    merge_patch(&mut item.manifest, &p).map_err(perr)?;
+                }
+                if !hit {
+                    return Err(perr(format!(
+                        "no resource matches the patch ({} {})",
+                        str_at(&patch, &["kind"]),
+                        str_at(&patch, &["metadata", "name"])
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn same_object(m: &Value, patch: &Value) -> bool {
+    let group = |v: &Value| {
+        let a = str_at(v, &["apiVersion"]).to_string();
+        a.rsplit_once('/')
+            .map_or(String::new(), |(g, _)| g.to_string())
+    };
+    let ns = str_at(patch, &["metadata", "namespace"]);
+    str_at(m, &["kind"]) == str_at(patch, &["kind"])
+        && group(m) == group(patch)
+        && str_at(m, &["metadata", "name"]) == str_at(patch, &["metadata", "name"])
+        && (ns.is_empty() || ns == str_at(m, &["metadata", "namespace"]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_merges_named_lists_and_replaces_others() {
+        let mut t = json!({"spec": {"containers": [{"name": "a", "image": "x", "args": ["1"]}],
+                                   "tolerations": [{"key": "k"}]}});
+        merge_patch(
+            &mut t,
+            &json!({"spec": {"containers": [{"name": "a", "args": ["2"]},
+                                                            {"name": "b", "image": "y"}],
+                                            "tolerations": [{"key": "z"}]}}),
+        )
+        .unwrap();
+        assert_eq!(
+            t["spec"]["containers"][0],
+            json!({"name": "a", "image": "x", "args": ["2"]})
+        );
+        assert_eq!(t["spec"]["containers"][1]["name"], "b");
+        assert_eq!(t["spec"]["tolerations"], json!([{"key": "z"}]));
+        merge_patch(&mut t, &json!({"spec": {"tolerations": null}})).unwrap();
+        assert!(t["spec"].get("tolerations").is_none());
+        assert!(merge_patch(&mut t, &json!({"spec": {"$patch": "delete"}})).is_err());
+    }
+
+    #[test]
+    fn volume_mounts_merge_by_mount_path() {
+        let mut t = json!({"volumeMounts": [{"name": "a", "mountPath": "/a"}]});
+        merge_patch(
+            &mut t,
+            &json!({"volumeMounts": [{"name": "b", "mountPath": "/a"}]}),
+        )
+        .unwrap();
+        assert_eq!(t["volumeMounts"], json!([{"name": "b", "mountPath": "/a"}]));
+    }
+
+    #[test]
+    fn json6902_operations() {
+        let mut d = json!({"spec": {"replicas": 1, "list": [1, 2]}});
+        apply_json6902(
+            &mut d,
+            &[
+                json!({"op": "replace", "path": "/spec/replicas", "value": 3}),
+                json!({"op": "add", "path": "/spec/list/-", "value": 3}),
+                json!({"op": "add", "path": "/spec/list/0", "value": 0}),
+                json!({"op": "remove", "path": "/spec/list/1"}),
+                json!({"op": "copy", "from": "/spec/replicas", "path": "/spec/copy"}),
+                json!({"op": "move", "from": "/spec/copy", "path": "/spec/moved"}),
+                json!({"op": "test", "path": "/spec/moved", "value": 3}),
+                json!({"op": "add", "path": "/metadata~1x", "value": "s"}),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            d,
+            json!({"spec": {"replicas": 3, "list": [0, 2, 3], "moved": 3}, "metadata/x": "s"})
+        );
+        assert!(
+            apply_json6902(
+                &mut d,
+                &[json!({"op": "replace", "path": "/nope", "value": 1})]
+            )
+            .is_err()
+        );
+        assert!(
+            apply_json6902(
+                &mut d,
+                &[json!({"op": "test", "path": "/spec/moved", "value": 4})]
+            )
+            .is_err()
+        );
+    }
+}

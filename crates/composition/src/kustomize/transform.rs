@@ -1,0 +1,393 @@
+//! Namespace, name prefix/suffix, labels, annotations, name references and output order.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::{Item, str_at};
+
+/// Built-in kinds that are cluster-scoped (no namespace is set on them).
+pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "CSIDriver",
+    "CSINode",
+    "RuntimeClass",
+    "PodSecurityPolicy",
+    "VolumeAttachment",
+    "Node",
+    "CertificateSigningRequest",
+];
+
+/// Whether a built-in kind is cluster-scoped.
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED_KINDS.contains(&kind)
+}
+
+pub(crate) fn set_namespace(items: &mut [Item], ns: &str) {
+    for item in items.iter_mut() {
+        if is_cluster_scoped(str_at(&item.manifest, &["kind"])) {
+            continue;
+        }
+        meta(&mut item.manifest).insert("namespace".into(), Value::String(ns.into()));
+    }
+}
+
+fn meta(m: &mut Value) -> &mut Map<String, Value> {
+    child_map(m, "metadata")
+}
+
+fn child_map<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    let obj = match v {
+        Value::Object(o) => o,
+        _ => unreachable!("made an object above"),
+    };
+    let entry = obj
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    match entry {
+        Value::Object(o) => o,
+        _ => unreachable!("made an object above"),
+    }
+}
+
+/// Kinds kustomize never renames.
+const NO_PREFIX: &[&str] = &["CustomResourceDefinition", "APIService", "Namespace"];
+
+pub(crate) fn prefix_suffix(items: &mut [Item], prefix: &str, suffix: &str) {
+    for item in items.iter_mut() {
+        if NO_PREFIX.contains(&str_at(&item.manifest, &["kind"])) {
+            continue;
+        }
+        let name = str_at(&item.manifest, &["metadata", "name"]).to_string();
+        meta(&mut item.manifest).insert(
+            "name".into(),
+            Value::String(format!("{prefix}{name}{suffix}")),
+        );
+    }
+}
+
+const WORKLOADS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "ReplicationController",
+];
+
+/// Walks to a nested map, creating it when `create`, or returns `None`.
+fn path_map<'a>(
+    v: &'a mut Value,
+    path: &[&str],
+    create: bool,
+) -> Option<&'a mut Map<String, Value>> {
+    let mut cur = v;
+    for p in path {
+        if !create && cur.get(*p).is_none() {
+            return None;
+        }
+        if !cur.is_object() {
+            return None;
+        }
+        let next = cur
+            .as_object_mut()?
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if next.is_null() {
+            *next = Value::Object(Map::new());
+        }
+        cur = next;
+    }
+    cur.as_object_mut()
+}
+
+fn put(map: Option<&mut Map<String, Value>>, pairs: &[(String, String)]) {
+    if let Some(m) = map {
+        for (k, v) in pairs {
+            m.insert(k.clone(), Value::String(v.clone()));
+        }
+    }
+}
+
+pub(crate) fn add_labels(
+    items: &mut [Item],
+    pairs: &[(String, String)],
+    selectors: bool,
+    templates: bool,
+) {
+    if pairs.is_empty() {
+        return;
+    }
+    for item in items.iter_mut() {
+        let m = &mut item.manifest;
+        let kind = str_at(m, &["kind"]).to_string();
+        put(path_map(m, &["metadata", "labels"], true), pairs);
+        let workload = WORKLOADS.contains(&kind.as_str());
+        if selectors {
+            match kind.as_str() {
+                "Service" => put(path_map(m, &["spec", "selector"], true), pairs),
+                "ReplicationController" => put(path_map(m, &["spec", "selector"], true), pairs),
+                "NetworkPolicy" => put(
+                    path_map(m, &["spec", "podSelector", "matchLabels"], false),
+                    pairs,
+                ),
+                "Job" | "PodDisruptionBudget" => put(
+                    path_map(m, &["spec", "selector", "matchLabels"], false),
+                    pairs,
+                ),
+                "CronJob" => put(
+                    path_map(
+                        m,
+                        &["spec", "jobTemplate", "spec", "selector", "matchLabels"],
+                        false,
+                    ),
+                    pairs,
+                ),
+                _ if workload => {
+                    put(
+                        path_map(m, &["spec", "selector", "matchLabels"], true),
+                        pairs,
+                    );
+                }
+                _ => {}
+            }
+        }
+        if templates {
+            if workload {
+                put(
+                    path_map(m, &["spec", "template", "metadata", "labels"], true),
+                    pairs,
+                );
+            }
+            if kind == "CronJob" {
+                put(
+                    path_map(m, &["spec", "jobTemplate", "metadata", "labels"], true),
+                    pairs,
+                );
+                put(
+                    path_map(
+                        m,
+                        &[
+                            "spec",
+                            "jobTemplate",
+                            "spec",
+                            "template",
+                            "metadata",
+                            "labels",
+                        ],
+                        true,
+                    ),
+                    pairs,
+                );
+            }
+            if kind == "StatefulSet"
+                && let Some(Value::Array(vcts)) = m.pointer_mut("/spec/volumeClaimTemplates")
+            {
+                for vct in vcts {
+                    put(path_map(vct, &["metadata", "labels"], true), pairs);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn add_annotations(items: &mut [Item], pairs: &[(String, String)]) {
+    if pairs.is_empty() {
+        return;
+    }
+    for item in items.iter_mut() {
+        let m = &mut item.manifest;
+        let kind = str_at(m, &["kind"]).to_string();
+        put(path_map(m, &["metadata", "annotations"], true), pairs);
+        if WORKLOADS.contains(&kind.as_str()) {
+            put(
+                path_map(m, &["spec", "template", "metadata", "annotations"], true),
+                pairs,
+            );
+        }
+        if kind == "CronJob" {
+            put(
+                path_map(m, &["spec", "jobTemplate", "metadata", "annotations"], true),
+                pairs,
+            );
+            put(
+                path_map(
+                    m,
+                    &[
+                        "spec",
+                        "jobTemplate",
+                        "spec",
+                        "template",
+                        "metadata",
+                        "annotations",
+                    ],
+                    true,
+                ),
+                pairs,
+            );
+        }
+    }
+}
+
+/// Rewrites references to renamed ConfigMaps and Secrets (prefix, suffix, content hash) in
+/// pod specs: volumes, projected sources, env, envFrom and imagePullSecrets.
+pub(crate) fn fix_name_references(items: &mut [Item]) {
+    let mut renames: HashMap<(String, String), String> = HashMap::new();
+    for item in items.iter() {
+        let kind = str_at(&item.manifest, &["kind"]);
+        let name = str_at(&item.manifest, &["metadata", "name"]);
+        if matches!(kind, "ConfigMap" | "Secret") && name != item.original_name {
+            renames.insert(
+                (kind.to_string(), item.original_name.clone()),
+                name.to_string(),
+            );
+        }
+    }
+    if renames.is_empty() {
+        return;
+    }
+    for item in items.iter_mut() {
+        for pointer in [
+            "/spec",
+            "/spec/template/spec",
+            "/spec/jobTemplate/spec/template/spec",
+        ] {
+            let is_pod_spec = pointer != "/spec" || str_at(&item.manifest, &["kind"]) == "Pod";
+            if !is_pod_spec {
+                continue;
+            }
+            if let Some(spec) = item.manifest.pointer_mut(pointer) {
+                rename_in_pod_spec(spec, &renames);
+            }
+        }
+    }
+}
+
+fn rename(v: Option<&mut Value>, kind: &str, renames: &HashMap<(String, String), String>) {
+    if let Some(Value::String(s)) = v
+        && let Some(new) = renames.get(&(kind.to_string(), s.clone()))
+    {
+        *s = new.clone();
+    }
+}
+
+fn rename_in_pod_spec(spec: &mut Value, renames: &HashMap<(String, String), String>) {
+    if let Some(Value::Array(vols)) = spec.get_mut("volumes") {
+        for v in vols {
+            rename(v.pointer_mut("/configMap/name"), "ConfigMap", renames);
+            rename(v.pointer_mut("/secret/secretName"), "Secret", renames);
+            if let Some(Value::Array(sources)) = v.pointer_mut("/projected/sources") {
+                for s in sources {
+                    rename(s.pointer_mut("/configMap/name"), "ConfigMap", renames);
+                    rename(s.pointer_mut("/secret/name"), "Secret", renames);
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(secrets)) = spec.get_mut("imagePullSecrets") {
+        for s in secrets {
+            rename(s.get_mut("name"), "Secret", renames);
+        }
+    }
+    for list in ["containers", "initContainers"] {
+        if let Some(Value::Array(cs)) = spec.get_mut(list) {
+            for c in cs {
+                if let Some(Value::Array(env)) = c.get_mut("env") {
+                    for e in env {
+                        rename(
+                            e.pointer_mut("/valueFrom/configMapKeyRef/name"),
+                            "ConfigMap",
+                            renames,
+                        );
+                        rename(
+                            e.pointer_mut("/valueFrom/secretKeyRef/name"),
+                            "Secret",
+                            renames,
+                        );
+                    }
+                }
+                if let Some(Value::Array(from)) = c.get_mut("envFrom") {
+                    for e in from {
+                        rename(e.pointer_mut("/configMapRef/name"), "ConfigMap", renames);
+                        rename(e.pointer_mut("/secretRef/name"), "Secret", renames);
+                    }
+                }
+            }
+        }
+    }
+}
+
+const ORDER_FIRST: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const ORDER_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+fn rank(kind: &str) -> i64 {
+    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
+        return i as i64 - ORDER_FIRST.len() as i64;
+    }
+    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+        return i as i64 + 1;
+    }
+    0
+}
+
+/// Kustomize's legacy output order: known kinds first (namespaces, RBAC, config, services,
+/// workloads), webhooks last, then by apiVersion, kind, namespace and name.
+pub(crate) fn sort_legacy(items: &mut [Item]) {
+    items.sort_by(|a, b| {
+        let key = |i: &Item| {
+            let m = &i.manifest;
+            (
+                rank(str_at(m, &["kind"])),
+                str_at(m, &["kind"]).to_string(),
+                str_at(m, &["apiVersion"]).to_string(),
+                str_at(m, &["metadata", "namespace"]).to_string(),
+                str_at(m, &["metadata", "name"]).to_string(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+}
