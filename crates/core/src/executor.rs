@@ -55,6 +55,24 @@ impl RetryPolicy {
     }
 }
 
+/// How long and how often to check health where the plan waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthWait {
+    /// Time between checks.
+    pub poll_interval: Duration,
+    /// Give up (the change fails) when the object is not healthy after this long.
+    pub timeout: Duration,
+}
+
+impl Default for HealthWait {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
 /// Executor settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecutorConfig {
@@ -62,6 +80,8 @@ pub struct ExecutorConfig {
     pub parallelism: usize,
     /// Retries of retryable errors.
     pub retry: RetryPolicy,
+    /// Health checks between sync waves.
+    pub health: HealthWait,
 }
 
 impl Default for ExecutorConfig {
@@ -69,6 +89,7 @@ impl Default for ExecutorConfig {
         Self {
             parallelism: 10,
             retry: RetryPolicy::default(),
+            health: HealthWait::default(),
         }
     }
 }
@@ -322,11 +343,19 @@ pub async fn execute(
             let provider = registry.by_name(&change.provider);
             let recorder = Arc::clone(&recorder);
             let events = Arc::clone(&events);
-            let retry = config.retry;
+            let (retry, health) = (config.retry, config.health);
             in_flight.spawn(async move {
                 let result = match provider {
                     Some(p) => {
-                        run_change(&change, p, recorder.as_ref(), events.as_ref(), retry).await
+                        run_change(
+                            &change,
+                            p,
+                            recorder.as_ref(),
+                            events.as_ref(),
+                            retry,
+                            health,
+                        )
+                        .await
                     }
                     None => Err(ProviderError::final_error(format!(
                         "provider `{}` is not enabled",
@@ -456,6 +485,7 @@ async fn run_change(
     recorder: &dyn Recorder,
     events: &dyn EventSink,
     retry: RetryPolicy,
+    health: HealthWait,
 ) -> Result<(), ProviderError> {
     let started = tokio::time::Instant::now();
     events.emit(Event::Started {
@@ -523,12 +553,52 @@ async fn run_change(
             recorder.deleted(change).await.map_err(record_err)?;
         }
     }
+    if change.wait_for_health && change.action != Action::Delete {
+        wait_until_healthy(change, resource, provider.as_ref(), events, retry, health).await?;
+    }
     events.emit(Event::Succeeded {
         key: change.key.clone(),
         action: change.action,
         elapsed: started.elapsed(),
     });
     Ok(())
+}
+
+/// Observes the object until the provider calls it healthy; degraded or too slow is a failure.
+async fn wait_until_healthy(
+    change: &ResourceChange,
+    resource: &crate::model::Resource,
+    provider: &dyn Provider,
+    events: &dyn EventSink,
+    retry: RetryPolicy,
+    wait: HealthWait,
+) -> Result<(), ProviderError> {
+    let deadline = tokio::time::Instant::now() + wait.timeout;
+    loop {
+        let observed = with_retry(change, events, retry, || provider.observe(resource)).await?;
+        let health = observed
+            .live
+            .as_ref()
+            .map_or(crate::provider::Health::Progressing, |live| {
+                provider.health(live)
+            });
+        match health {
+            crate::provider::Health::Healthy => return Ok(()),
+            crate::provider::Health::Degraded => {
+                return Err(ProviderError::final_error(format!(
+                    "{} is degraded; the next sync wave does not start",
+                    change.key
+                )));
+            }
+            _ if tokio::time::Instant::now() >= deadline => {
+                return Err(ProviderError::final_error(format!(
+                    "{} was not healthy after {:?}; the next sync wave does not start",
+                    change.key, wait.timeout
+                )));
+            }
+            _ => tokio::time::sleep(wait.poll_interval).await,
+        }
+    }
 }
 
 async fn with_retry<T, F, Fut>(

@@ -147,6 +147,7 @@ async fn run(
         ExecutorConfig {
             parallelism,
             retry: fast_retry(),
+            ..ExecutorConfig::default()
         },
         Arc::new(NoRecorder),
         sink,
@@ -333,4 +334,144 @@ async fn cancellation_stops_new_work_and_lets_running_work_finish() {
 
 fn r(i: usize) -> String {
     format!("r{i}")
+}
+
+/// A provider whose objects become healthy after a number of observations (or degrade).
+#[derive(Debug, Default)]
+struct SlowToHealth {
+    log: Mutex<Vec<String>>,
+    observations_until_healthy: Mutex<HashMap<String, u32>>,
+    degraded: HashSet<String>,
+}
+
+#[async_trait]
+impl Provider for SlowToHealth {
+    fn name(&self) -> &str {
+        "slow-health"
+    }
+    fn serves(&self, _: &str, _: &str) -> bool {
+        true
+    }
+    async fn observe(&self, r: &Resource) -> Result<Observation, ProviderError> {
+        let mut left = self.observations_until_healthy.lock().unwrap();
+        let n = left.entry(r.key.name.clone()).or_insert(0);
+        let ready = *n == 0;
+        *n = n.saturating_sub(1);
+        let state = if self.degraded.contains(&r.key.name) {
+            "degraded"
+        } else if ready {
+            "ready"
+        } else {
+            "pending"
+        };
+        Ok(Observation::present(
+            json!({"metadata": {"name": r.key.name}, "state": state}),
+        ))
+    }
+    async fn create(&self, r: &Resource) -> Result<Applied, ProviderError> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("create {}", r.key.name));
+        Ok(Applied {
+            live: r.manifest.clone(),
+            ..Applied::default()
+        })
+    }
+    async fn update(&self, r: &Resource, _: &Value) -> Result<Applied, ProviderError> {
+        self.create(r).await
+    }
+    async fn delete(&self, _: &Resource) -> Result<(), ProviderError> {
+        Ok(())
+    }
+    fn health(&self, live: &Value) -> strata_core::Health {
+        match live["state"].as_str() {
+            Some("ready") => strata_core::Health::Healthy,
+            Some("degraded") => strata_core::Health::Degraded,
+            _ => strata_core::Health::Progressing,
+        }
+    }
+}
+
+fn in_wave(name: &str, wave: i64) -> Resource {
+    Resource::from_manifest(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "annotations": {"argocd.argoproj.io/sync-wave": wave.to_string()}}
+    }))
+    .unwrap()
+}
+
+async fn run_waves(provider: Arc<SlowToHealth>) -> executor::Report {
+    let resources = vec![in_wave("db", 0), in_wave("app", 1)];
+    let registry = ProviderRegistry::new().with_provider(provider);
+    let graph = Graph::build(&resources).unwrap();
+    let plan = plan::compute_plan(
+        resources,
+        &graph,
+        &State::new(),
+        &HashMap::new(),
+        &registry,
+        &IdentityNormalizer,
+        &PlanOptions::default(),
+    );
+    assert!(
+        plan.changes[0].wait_for_health,
+        "the last resource before a wave barrier gates it"
+    );
+    assert!(!plan.changes[1].wait_for_health);
+    let config = ExecutorConfig {
+        retry: fast_retry(),
+        health: executor::HealthWait {
+            poll_interval: Duration::from_millis(1),
+            timeout: Duration::from_millis(500),
+        },
+        ..ExecutorConfig::default()
+    };
+    executor::execute(
+        &plan,
+        &registry,
+        config,
+        Arc::new(NoRecorder),
+        Arc::new(|_: Event| {}),
+        Cancellation::never(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_next_wave_waits_for_health() {
+    let provider = Arc::new(SlowToHealth::default());
+    provider
+        .observations_until_healthy
+        .lock()
+        .unwrap()
+        .insert("db".into(), 3);
+    let report = run_waves(Arc::clone(&provider)).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(
+        *provider.log.lock().unwrap(),
+        vec!["create db", "create app"]
+    );
+    assert_eq!(
+        provider.observations_until_healthy.lock().unwrap()["db"],
+        0,
+        "db was polled until healthy"
+    );
+}
+
+#[tokio::test]
+async fn a_degraded_wave_stops_the_next_one() {
+    let provider = Arc::new(SlowToHealth {
+        degraded: HashSet::from(["db".to_string()]),
+        ..SlowToHealth::default()
+    });
+    let report = run_waves(Arc::clone(&provider)).await;
+    assert_eq!(report.failed.len(), 1);
+    assert!(
+        report.failed[0].1.contains("degraded"),
+        "{:?}",
+        report.failed
+    );
+    assert_eq!(report.skipped[0].0.name, "app");
+    assert_eq!(*provider.log.lock().unwrap(), vec!["create db"]);
 }

@@ -91,7 +91,13 @@ pub fn split_plan(plan: &Plan, options: &WaveOptions) -> WavePlan {
                 .tasks
                 .iter()
                 .filter(|t| used.insert(t.index))
-                .map(|t| plan.changes[t.index].clone())
+                .map(|t| {
+                    // This module gates groups itself, with ArgoCD's grouping; the executor's
+                    // own wave gate would check the same objects twice.
+                    let mut change = plan.changes[t.index].clone();
+                    change.wait_for_health = false;
+                    change
+                })
                 .collect(),
             violations: Vec::new(),
         })

@@ -43,6 +43,7 @@ fn engine(provider: KubeProvider, dir: &std::path::Path) -> Engine {
                 factor: 2,
                 max_delay: Duration::from_millis(5),
             },
+            ..ExecutorConfig::default()
         },
     }
 }

@@ -72,7 +72,18 @@ pub async fn observe_all(
         let semaphore = Arc::clone(&semaphore);
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
-            let observed = provider.observe(&target).await;
+            // Throttling while planning is retried like throttling while applying.
+            let retry = crate::executor::RetryPolicy::default();
+            let mut attempt = 1;
+            let observed = loop {
+                match provider.observe(&target).await {
+                    Err(e) if e.is_retryable() && attempt < retry.max_attempts => {
+                        tokio::time::sleep(retry.delay(attempt)).await;
+                        attempt += 1;
+                    }
+                    other => break other,
+                }
+            };
             (target.key, observed)
         });
     }
@@ -222,6 +233,7 @@ pub fn compute_plan(
             }),
             live,
             sensitive_fields,
+            wait_for_health: false,
             drifted: false,
         });
     }
@@ -446,6 +458,7 @@ fn plan_desired(
         replace_paths,
         blast_radius,
         dependencies: graph.dependencies(key),
+        wait_for_health: graph.gates_a_wave(key),
         resource: Some(resource),
         live,
         sensitive_fields,

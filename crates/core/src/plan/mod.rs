@@ -116,6 +116,10 @@ pub struct ResourceChange {
     /// Paths the provider declares sensitive, beyond the built-in rules.
     #[serde(skip)]
     pub sensitive_fields: Vec<String>,
+    /// Whether the executor waits for the object to be healthy before what depends on it
+    /// starts (set for resources a later sync wave waits on).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wait_for_health: bool,
     /// Whether the object was changed outside Strata since the last apply.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drifted: bool,
