@@ -165,29 +165,40 @@ impl Reference {
     /// Parses `[group/]Kind/[namespace/]name`. The kind is the first segment starting with an
     /// upper-case letter; a segment before it is the group.
     pub fn parse(text: &str) -> Option<Self> {
-        let parts: Vec<&str> = text.trim().split('/').collect();
-        if parts.iter().any(|p| p.is_empty()) {
-            return None;
-        }
-        let kind_at = parts
-            .iter()
-            .position(|p| p.chars().next().is_some_and(char::is_uppercase))?;
-        if kind_at > 1 {
-            return None;
-        }
-        let group = (kind_at == 1).then(|| parts[0].to_owned());
-        let rest = &parts[kind_at + 1..];
-        let (namespace, name) = match rest {
-            [name] => (None, *name),
-            [ns, name] => (Some((*ns).to_owned()), *name),
-            _ => return None,
-        };
+        let (group, kind, namespace, name) = split_reference(text)?;
         Some(Self {
-            group,
-            kind: parts[kind_at].to_owned(),
-            namespace,
+            group: group.map(str::to_owned),
+            kind: kind.to_owned(),
+            namespace: namespace.map(str::to_owned),
             name: name.to_owned(),
         })
+    }
+}
+
+/// `[group/]Kind/[namespace/]name` split into borrowed parts, without allocating.
+fn split_reference(text: &str) -> Option<(Option<&str>, &str, Option<&str>, &str)> {
+    let mut parts = text.trim().split('/');
+    let mut segments: [&str; 4] = [""; 4];
+    let mut count = 0;
+    for part in parts.by_ref() {
+        if part.is_empty() || count == 4 {
+            return None;
+        }
+        segments[count] = part;
+        count += 1;
+    }
+    let segments = &segments[..count];
+    let kind_at = segments
+        .iter()
+        .position(|p| p.chars().next().is_some_and(char::is_uppercase))?;
+    if kind_at > 1 {
+        return None;
+    }
+    let group = (kind_at == 1).then_some(segments[0]);
+    match &segments[kind_at + 1..] {
+        [name] => Some((group, segments[kind_at], None, name)),
+        [ns, name] => Some((group, segments[kind_at], Some(ns), name)),
+        _ => None,
     }
 }
 
@@ -410,7 +421,31 @@ impl Graph {
     /// The resources `key` directly depends on (through explicit and reference edges, and
     /// through wave barriers).
     pub fn dependencies(&self, key: &ResourceKey) -> Vec<ResourceKey> {
-        self.resource_neighbours(key, Direction::Incoming, false)
+        let Some(&start) = self.index.get(key) else {
+            return Vec::new();
+        };
+        let mut direct: Vec<NodeIndex> = Vec::new();
+        for n in self.graph.neighbors_directed(start, Direction::Incoming) {
+            match self.graph[n] {
+                Node::Resource(_) => direct.push(n),
+                // A barrier stands for the previous wave's members.
+                Node::WaveBarrier(_) => direct.extend(
+                    self.graph
+                        .neighbors_directed(n, Direction::Incoming)
+                        .filter(|m| matches!(self.graph[*m], Node::Resource(_))),
+                ),
+            }
+        }
+        let mut keys: Vec<ResourceKey> = direct
+            .into_iter()
+            .filter_map(|n| match &self.graph[n] {
+                Node::Resource(k) => Some(k.clone()),
+                Node::WaveBarrier(_) => None,
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     }
 
     /// Every resource that depends on `key`, directly or transitively (its blast radius).
@@ -603,7 +638,7 @@ fn explicit_dependencies(
     };
     let mut out = Vec::new();
     for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let reference = Reference::parse(entry).ok_or_else(|| {
+        let (group, kind, namespace, name) = split_reference(entry).ok_or_else(|| {
             annotation_error(
                 resource,
                 ANNOTATION_DEPENDS_ON,
@@ -613,15 +648,15 @@ fn explicit_dependencies(
         })?;
         let candidates: Vec<usize> = lookup
             .by_kind_name
-            .get(&(reference.kind.as_str(), reference.name.as_str()))
+            .get(&(kind, name))
             .into_iter()
             .flatten()
             .copied()
             .filter(|&i| {
                 let k = lookup.key(i);
-                reference.group.as_ref().is_none_or(|g| &k.group == g)
-                    && match &reference.namespace {
-                        Some(ns) => k.namespace.as_ref() == Some(ns),
+                group.is_none_or(|g| k.group == g)
+                    && match namespace {
+                        Some(ns) => k.namespace.as_deref() == Some(ns),
                         None => k.namespace.is_none() || k.namespace == resource.key.namespace,
                     }
             })
