@@ -521,9 +521,8 @@ pub fn live(desired: &Value, spec: &InstanceSpec, db: &DbInstance) -> Value {
     let tag_map = tags::from_rds(db.tag_list());
     let (labels, user_tags) = manifest::split_tags(desired, &tag_map);
     let mut for_provider = observed_fields(db, spec);
-    if !user_tags.is_empty() {
-        for_provider.insert("tags".into(), Value::Object(user_tags));
-    }
+    // Always present (empty when there are none), so `tags: {}` in a manifest matches.
+    for_provider.insert("tags".into(), Value::Object(user_tags));
     let status = db.db_instance_status().unwrap_or("unknown").to_owned();
     let mut at = Map::new();
     at.insert("status".into(), json!(status));

@@ -176,9 +176,8 @@ pub async fn observe(clients: &AwsClients, desired: &Resource) -> Result<Option<
     if live_params.as_array().is_some_and(|a| !a.is_empty()) {
         fp.insert("parameter".into(), live_params);
     }
-    if !user_tags.is_empty() {
-        fp.insert("tags".into(), Value::Object(user_tags));
-    }
+    // Always present (empty when there are none), so `tags: {}` in a manifest matches.
+    fp.insert("tags".into(), Value::Object(user_tags));
     let mut at = Map::new();
     if let Some(arn) = group.db_parameter_group_arn() {
         at.insert("arn".into(), json!(arn));

@@ -64,9 +64,8 @@ pub fn live(
         json!(group.db_subnet_group_description().unwrap_or_default()),
     );
     fp.insert("subnetIds".into(), json!(ids));
-    if !user_tags.is_empty() {
-        fp.insert("tags".into(), Value::Object(user_tags));
-    }
+    // Always present (empty when there are none), so `tags: {}` in a manifest matches.
+    fp.insert("tags".into(), Value::Object(user_tags));
     let mut at = Map::new();
     if let Some(arn) = group.db_subnet_group_arn() {
         at.insert("arn".into(), json!(arn));

@@ -118,9 +118,8 @@ pub fn live(desired: &Value, name: &str, region: &str, tags: &BTreeMap<String, S
     let (labels, user_tags) = manifest::split_tags(desired, tags);
     let mut for_provider = Map::new();
     for_provider.insert("region".into(), json!(region));
-    if !user_tags.is_empty() {
-        for_provider.insert("tags".into(), Value::Object(user_tags));
-    }
+    // Always present (empty when there are none), so `tags: {}` in a manifest matches.
+    for_provider.insert("tags".into(), Value::Object(user_tags));
     let mut at = Map::new();
     at.insert("arn".into(), json!(format!("arn:aws:s3:::{name}")));
     at.insert(
