@@ -153,3 +153,34 @@ impl AwsClients {
             .clone()
     }
 }
+
+/// Clients loaded on first use, so that configuring a provider or a state store needs no
+/// runtime and no network until the first request.
+#[derive(Debug, Clone)]
+pub struct LazyClients {
+    settings: AwsSettings,
+    cell: Arc<tokio::sync::OnceCell<AwsClients>>,
+}
+
+impl LazyClients {
+    /// Clients that load `settings` (and the standard AWS configuration) on first use.
+    pub fn new(settings: AwsSettings) -> Self {
+        Self {
+            settings,
+            cell: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    /// Clients that are already loaded.
+    pub fn ready(clients: AwsClients) -> Self {
+        Self {
+            settings: AwsSettings::default(),
+            cell: Arc::new(tokio::sync::OnceCell::new_with(Some(clients))),
+        }
+    }
+
+    /// The clients, loading them on the first call.
+    pub async fn get(&self) -> &AwsClients {
+        self.cell.get_or_init(|| self.settings.load()).await
+    }
+}

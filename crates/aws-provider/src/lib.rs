@@ -33,7 +33,7 @@ pub mod secrets;
 pub mod state_backend;
 pub mod testing;
 
-pub use config::{AwsClients, AwsSettings, StaticCredentials};
+pub use config::{AwsClients, AwsSettings, LazyClients, StaticCredentials};
 pub use error::{AwsError, AwsErrorKind};
 pub use provider::{AwsKind, AwsProvider};
 pub use secrets::{ChainedSecrets, EnvSecrets, NoSecrets, SecretRef, SecretSource, StaticSecrets};

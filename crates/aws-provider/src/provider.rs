@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use strata_core::provider::{Applied, ConnectionDetails, Health};
 use strata_core::{Observation, Provider, ProviderError, Resource, ResourceKey};
 
-use crate::config::{AwsClients, AwsSettings};
+use crate::config::{AwsClients, AwsSettings, LazyClients};
 use crate::error::AwsError;
 use crate::manifest;
 use crate::rds::{self, instance, parameter_group, subnet_group};
@@ -52,7 +52,7 @@ impl AwsKind {
 /// RDS instances, subnet groups and parameter groups.
 #[derive(Debug, Clone)]
 pub struct AwsProvider {
-    clients: AwsClients,
+    clients: LazyClients,
     secrets: Arc<dyn SecretSource>,
     delete_wait: Duration,
 }
@@ -60,6 +60,16 @@ pub struct AwsProvider {
 impl AwsProvider {
     /// A provider over already built clients, with no secret source.
     pub fn new(clients: AwsClients) -> Self {
+        Self::with_clients(LazyClients::ready(clients))
+    }
+
+    /// A provider whose clients are loaded from the standard AWS environment with `settings`
+    /// on top at its first request (no runtime or network needed to build it).
+    pub fn lazy(settings: AwsSettings) -> Self {
+        Self::with_clients(LazyClients::new(settings))
+    }
+
+    fn with_clients(clients: LazyClients) -> Self {
         Self {
             clients,
             secrets: Arc::new(NoSecrets),
@@ -84,9 +94,9 @@ impl AwsProvider {
         self
     }
 
-    /// The clients in use.
-    pub fn clients(&self) -> &AwsClients {
-        &self.clients
+    /// The clients in use (loaded on the first call for a lazy provider).
+    pub async fn clients(&self) -> &AwsClients {
+        self.clients.get().await
     }
 
     fn kind(resource: &Resource) -> Result<AwsKind, ProviderError> {
@@ -96,43 +106,43 @@ impl AwsProvider {
     }
 
     async fn write(&self, desired: &Resource, create: bool) -> Result<Applied, AwsError> {
-        let (live, connection) =
-            match Self::kind(desired).map_err(|e| AwsError::invalid(e.message))? {
-                AwsKind::Bucket if create => (
-                    bucket::create(&self.clients, desired).await?,
-                    ConnectionDetails::default(),
-                ),
-                AwsKind::Bucket => (
-                    bucket::update(&self.clients, desired).await?,
-                    ConnectionDetails::default(),
-                ),
-                AwsKind::BucketSetting(s) => (
-                    settings::put(&self.clients, s, desired).await?,
-                    ConnectionDetails::default(),
-                ),
-                AwsKind::Instance if create => {
-                    instance::create(&self.clients, self.secrets.as_ref(), desired).await?
-                }
-                AwsKind::Instance => {
-                    instance::update(&self.clients, self.secrets.as_ref(), desired).await?
-                }
-                AwsKind::SubnetGroup if create => (
-                    subnet_group::create(&self.clients, desired).await?,
-                    ConnectionDetails::default(),
-                ),
-                AwsKind::SubnetGroup => (
-                    subnet_group::update(&self.clients, desired).await?,
-                    ConnectionDetails::default(),
-                ),
-                AwsKind::ParameterGroup if create => (
-                    parameter_group::create(&self.clients, desired).await?,
-                    ConnectionDetails::default(),
-                ),
-                AwsKind::ParameterGroup => (
-                    parameter_group::update(&self.clients, desired).await?,
-                    ConnectionDetails::default(),
-                ),
-            };
+        let clients = self.clients.get().await;
+        let (live, connection) = match Self::kind(desired)
+            .map_err(|e| AwsError::invalid(e.message))?
+        {
+            AwsKind::Bucket if create => (
+                bucket::create(clients, desired).await?,
+                ConnectionDetails::default(),
+            ),
+            AwsKind::Bucket => (
+                bucket::update(clients, desired).await?,
+                ConnectionDetails::default(),
+            ),
+            AwsKind::BucketSetting(s) => (
+                settings::put(clients, s, desired).await?,
+                ConnectionDetails::default(),
+            ),
+            AwsKind::Instance if create => {
+                instance::create(clients, self.secrets.as_ref(), desired).await?
+            }
+            AwsKind::Instance => instance::update(clients, self.secrets.as_ref(), desired).await?,
+            AwsKind::SubnetGroup if create => (
+                subnet_group::create(clients, desired).await?,
+                ConnectionDetails::default(),
+            ),
+            AwsKind::SubnetGroup => (
+                subnet_group::update(clients, desired).await?,
+                ConnectionDetails::default(),
+            ),
+            AwsKind::ParameterGroup if create => (
+                parameter_group::create(clients, desired).await?,
+                ConnectionDetails::default(),
+            ),
+            AwsKind::ParameterGroup => (
+                parameter_group::update(clients, desired).await?,
+                ConnectionDetails::default(),
+            ),
+        };
         Ok(Applied {
             outputs: outputs(&live),
             live,
@@ -184,20 +194,19 @@ impl Provider for AwsProvider {
     }
 
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
+        let clients = self.clients.get().await;
         let observed = match Self::kind(desired)? {
-            AwsKind::Bucket => bucket::observe(&self.clients, desired)
+            AwsKind::Bucket => bucket::observe(clients, desired)
                 .await?
                 .map(|l| (l, ConnectionDetails::default())),
-            AwsKind::BucketSetting(s) => settings::observe(&self.clients, s, desired)
+            AwsKind::BucketSetting(s) => settings::observe(clients, s, desired)
                 .await?
                 .map(|l| (l, ConnectionDetails::default())),
-            AwsKind::Instance => {
-                instance::observe(&self.clients, self.secrets.as_ref(), desired).await?
-            }
-            AwsKind::SubnetGroup => subnet_group::observe(&self.clients, desired)
+            AwsKind::Instance => instance::observe(clients, self.secrets.as_ref(), desired).await?,
+            AwsKind::SubnetGroup => subnet_group::observe(clients, desired)
                 .await?
                 .map(|l| (l, ConnectionDetails::default())),
-            AwsKind::ParameterGroup => parameter_group::observe(&self.clients, desired)
+            AwsKind::ParameterGroup => parameter_group::observe(clients, desired)
                 .await?
                 .map(|l| (l, ConnectionDetails::default())),
         };
@@ -223,14 +232,13 @@ impl Provider for AwsProvider {
     }
 
     async fn delete(&self, resource: &Resource) -> Result<(), ProviderError> {
+        let clients = self.clients.get().await;
         match Self::kind(resource)? {
-            AwsKind::Bucket => bucket::delete(&self.clients, resource).await?,
-            AwsKind::BucketSetting(s) => settings::delete(&self.clients, s, resource).await?,
-            AwsKind::Instance => {
-                instance::delete(&self.clients, resource, self.delete_wait).await?
-            }
-            AwsKind::SubnetGroup => subnet_group::delete(&self.clients, resource).await?,
-            AwsKind::ParameterGroup => parameter_group::delete(&self.clients, resource).await?,
+            AwsKind::Bucket => bucket::delete(clients, resource).await?,
+            AwsKind::BucketSetting(s) => settings::delete(clients, s, resource).await?,
+            AwsKind::Instance => instance::delete(clients, resource, self.delete_wait).await?,
+            AwsKind::SubnetGroup => subnet_group::delete(clients, resource).await?,
+            AwsKind::ParameterGroup => parameter_group::delete(clients, resource).await?,
         }
         Ok(())
     }

@@ -20,16 +20,23 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use strata_core::state::{LockInfo, State, StateError, StateStore};
 
-use crate::config::AwsSettings;
+use crate::config::{AwsSettings, LazyClients};
 use crate::error::{AwsErrorKind, classify};
 
 /// State in `s3://bucket/key`, lock in `s3://bucket/key.lock`.
 #[derive(Debug, Clone)]
 pub struct S3StateStore {
-    client: Client,
+    source: ClientSource,
     bucket: String,
     key: String,
     lock_ttl: Option<Duration>,
+}
+
+/// Where the S3 client comes from.
+#[derive(Debug, Clone)]
+enum ClientSource {
+    Client(Client),
+    Lazy(LazyClients),
 }
 
 /// An object read from S3 with its ETag and age.
@@ -58,8 +65,16 @@ pub fn parse_url(url: &str) -> Result<(String, String), StateError> {
 impl S3StateStore {
     /// A store for `bucket`/`key` through `client`.
     pub fn new(client: Client, bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self::with_source(ClientSource::Client(client), bucket, key)
+    }
+
+    fn with_source(
+        source: ClientSource,
+        bucket: impl Into<String>,
+        key: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            source,
             bucket: bucket.into(),
             key: key.into(),
             lock_ttl: None,
@@ -70,8 +85,24 @@ impl S3StateStore {
     /// `settings`.
     pub async fn from_url(url: &str, settings: &AwsSettings) -> Result<Self, StateError> {
         let (bucket, key) = parse_url(url)?;
-        let clients = settings.load().await;
-        Ok(Self::new(clients.s3(None), bucket, key))
+        Ok(Self::new(settings.load().await.s3(None), bucket, key))
+    }
+
+    /// Like [`S3StateStore::from_url`], loading the configuration at the first request.
+    pub fn lazy(url: &str, settings: AwsSettings) -> Result<Self, StateError> {
+        let (bucket, key) = parse_url(url)?;
+        Ok(Self::with_source(
+            ClientSource::Lazy(LazyClients::new(settings)),
+            bucket,
+            key,
+        ))
+    }
+
+    async fn client(&self) -> Client {
+        match &self.source {
+            ClientSource::Client(c) => c.clone(),
+            ClientSource::Lazy(l) => l.get().await.s3(None),
+        }
     }
 
     /// Locks not refreshed within `ttl` count as abandoned and may be taken over.
@@ -94,7 +125,8 @@ impl S3StateStore {
 
     async fn get(&self, key: &str) -> Result<Option<Versioned>, StateError> {
         let out = match self
-            .client
+            .client()
+            .await
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -141,7 +173,8 @@ impl S3StateStore {
         etag: Option<&str>,
     ) -> Result<Option<String>, StateError> {
         let mut request = self
-            .client
+            .client()
+            .await
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -361,7 +394,8 @@ impl StateStore for S3StateStore {
             });
         }
         match self
-            .client
+            .client()
+            .await
             .delete_object()
             .bucket(&self.bucket)
             .key(self.lock_key())

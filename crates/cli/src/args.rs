@@ -54,8 +54,8 @@ pub enum Output {
 pub struct StackArgs {
     /// The stack directory (YAML and JSON manifests, read recursively).
     pub dir: PathBuf,
-    /// The state: a path (default `<DIR>/.strata/state.json`).
-    #[arg(long, value_name = "PATH")]
+    /// The state: a path (default `<DIR>/.strata/state.json`) or `s3://bucket/key`.
+    #[arg(long, value_name = "PATH|s3://BUCKET/KEY")]
     pub state: Option<String>,
     /// The stack's name, written into ownership labels (default: the directory's name).
     #[arg(long)]
@@ -79,6 +79,15 @@ pub struct StackArgs {
     /// The kubeconfig context to use (implies --kube).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    /// Enable the AWS provider (S3 and RDS), configured from the standard AWS environment.
+    #[arg(long)]
+    pub aws: bool,
+    /// A custom AWS endpoint, e.g. a local moto server (implies --aws).
+    #[arg(long, value_name = "URL")]
+    pub aws_endpoint: Option<String>,
+    /// The default AWS region (resources may name their own in spec.forProvider.region).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
 }
 
 /// `strata health`.

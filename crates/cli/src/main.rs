@@ -4,6 +4,7 @@
 //! present (`plan --detailed-exitcode` only).
 
 mod args;
+mod aws;
 mod cmd_generate;
 mod cmd_health;
 mod cmd_set_image;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use strata_core::executor::ExecutorConfig;
 use strata_core::state::{LocalStateStore, StateStore};
 use strata_core::{Engine, ProviderRegistry, Resource, SandboxProvider};
@@ -25,7 +25,7 @@ pub struct Stack {
 pub fn state_store(dir: &Path, state: Option<&str>) -> anyhow::Result<Arc<dyn StateStore>> {
     match state {
         Some(s) if s.starts_with("s3://") => {
-            bail!("--state {s}: the S3 state backend is not enabled in this build")
+            crate::aws::state_store(s, crate::aws::settings(None, None))
         }
         Some(path) => Ok(Arc::new(LocalStateStore::new(PathBuf::from(path)))),
         None => Ok(Arc::new(LocalStateStore::new(
@@ -51,6 +51,11 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     if args.kube || args.context.is_some() {
         registry = registry.with_provider(crate::kube::provider(args.context.as_deref()));
     }
+    let aws_settings =
+        crate::aws::settings(args.aws_endpoint.as_deref(), args.aws_region.as_deref());
+    if args.aws || args.aws_endpoint.is_some() {
+        registry = registry.with_provider(crate::aws::provider(aws_settings.clone(), &resources));
+    }
     if !args.no_sandbox {
         let world = args
             .sandbox_dir
@@ -61,7 +66,10 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     let engine = Engine {
         registry,
         normalizer: Arc::new(DriftNormalizer::new(rules)),
-        store: state_store(&args.dir, args.state.as_deref())?,
+        store: match args.state.as_deref() {
+            Some(url) if url.starts_with("s3://") => crate::aws::state_store(url, aws_settings)?,
+            other => state_store(&args.dir, other)?,
+        },
         config: ExecutorConfig {
             parallelism: usize::from(args.parallelism),
             ..ExecutorConfig::default()
