@@ -326,6 +326,71 @@ mod tests {
         );
     }
 
+    fn response(status: u16) -> HttpResponse {
+        HttpResponse::new(
+            status.try_into().expect("status"),
+            aws_sdk_s3::primitives::SdkBody::empty(),
+        )
+    }
+
+    #[test]
+    fn hand_built_sdk_errors_are_classified() {
+        use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
+        use aws_sdk_s3::error::ErrorMetadata;
+        use aws_sdk_s3::operation::get_object::GetObjectError;
+
+        let throttled = SdkError::service_error(
+            DescribeDBInstancesError::generic(
+                ErrorMetadata::builder()
+                    .code("Throttling")
+                    .message("Rate exceeded")
+                    .build(),
+            ),
+            response(400),
+        );
+        let e = classify("DescribeDBInstances", &throttled);
+        assert_eq!(e.kind, AwsErrorKind::Retryable);
+        assert_eq!(
+            e.message,
+            "DescribeDBInstances: Throttling: Rate exceeded (HTTP 400)"
+        );
+
+        let slow_down = SdkError::service_error(
+            GetObjectError::generic(ErrorMetadata::builder().code("SlowDown").build()),
+            response(503),
+        );
+        assert_eq!(
+            classify("GetObject", &slow_down).kind,
+            AwsErrorKind::Retryable
+        );
+
+        let missing = SdkError::service_error(
+            GetObjectError::generic(ErrorMetadata::builder().build()),
+            response(404),
+        );
+        assert!(classify("HeadBucket", &missing).is_not_found());
+
+        let timeout: SdkError<GetObjectError, HttpResponse> =
+            SdkError::timeout_error("operation timed out");
+        assert_eq!(
+            classify("GetObject", &timeout).kind,
+            AwsErrorKind::Retryable
+        );
+
+        let invalid = SdkError::service_error(
+            DescribeDBInstancesError::generic(
+                ErrorMetadata::builder()
+                    .code("InvalidParameterCombination")
+                    .message("FinalDBSnapshotIdentifier is required")
+                    .build(),
+            ),
+            response(400),
+        );
+        let e = classify("DeleteDBInstance", &invalid);
+        assert_eq!(e.kind, AwsErrorKind::Final);
+        assert!(e.message.contains("FinalDBSnapshotIdentifier is required"));
+    }
+
     #[test]
     fn busy_instances_are_retryable() {
         assert_eq!(
