@@ -1,5 +1,6 @@
 //! The commands: thin glue between arguments, the libraries and the terminal.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
@@ -20,13 +21,21 @@ fn colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn print_plan(plan: &Plan, output: Output) -> anyhow::Result<()> {
+fn print_plan(
+    plan: &Plan,
+    output: Output,
+    application_of: &BTreeMap<strata_core::ResourceKey, String>,
+) -> anyhow::Result<()> {
     match output {
         Output::Human => print!("{}", plan::render_human(plan, colour())),
         Output::Json => println!("{}", serde_json::to_string_pretty(&plan::to_json(plan))?),
         Output::Markdown => print!(
             "{}",
-            plan::render_markdown(plan, plan::MarkdownOptions::default())
+            plan::render_markdown_grouped(plan, plan::MarkdownOptions::default(), |c| {
+                application_of
+                    .get(&c.key)
+                    .map(|app| format!("Application {app}"))
+            })
         ),
     }
     Ok(())
@@ -42,7 +51,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         ..PlanOptions::default()
     };
     let (plan, _) = stack.engine.plan(stack.resources, &options).await?;
-    print_plan(&plan, args.output)?;
+    print_plan(&plan, args.output, &stack.application_of)?;
     if !plan.is_applyable() {
         return Ok(1);
     }
@@ -63,7 +72,7 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
         ..PlanOptions::default()
     };
     let (plan, state) = stack.engine.plan(stack.resources, &options).await?;
-    print_plan(&plan, args.output)?;
+    print_plan(&plan, args.output, &stack.application_of)?;
     if !plan.is_applyable() {
         eprintln!("Error: nothing was applied.");
         return Ok(1);
@@ -158,7 +167,7 @@ fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<
 
 /// `strata graph`.
 pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
-    let resources = strata_core::loader::load_path(&args.dir)?;
+    let resources = crate::desired::load(&args.dir, None)?.resources;
     let graph = Graph::build(&resources)?;
     match args.format {
         GraphFormat::Dot => print!("{}", graph.to_dot()),

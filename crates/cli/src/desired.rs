@@ -16,6 +16,8 @@ pub struct Desired {
     pub resources: Vec<Resource>,
     /// The Applications' ignoreDifferences, scoped to their destination namespaces.
     pub ignore_differences: Vec<IgnoreDifference>,
+    /// The Application each resource came from, when it came from one.
+    pub application_of: std::collections::BTreeMap<strata_core::ResourceKey, String>,
 }
 
 /// Opens the stack's tree: the directory, or its repository at `revision`.
@@ -47,9 +49,15 @@ pub fn load(dir: &Path, revision: Option<&str>) -> anyhow::Result<Desired> {
         }
     }
     log_applications(&expansion.applications);
+    let application_of = expansion
+        .applications
+        .iter()
+        .flat_map(|app| app.resources.iter().map(|k| (k.clone(), app.name.clone())))
+        .collect();
     Ok(Desired {
         resources: expansion.resources,
         ignore_differences,
+        application_of,
     })
 }
 

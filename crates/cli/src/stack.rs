@@ -19,6 +19,8 @@ pub struct Stack {
     pub resources: Vec<Resource>,
     /// The engine.
     pub engine: Engine,
+    /// The Application each resource came from, when it came from one.
+    pub application_of: std::collections::BTreeMap<strata_core::ResourceKey, String>,
 }
 
 /// The state store named by `--state` (or the default beside the stack).
@@ -38,6 +40,7 @@ pub fn state_store(dir: &Path, state: Option<&str>) -> anyhow::Result<Arc<dyn St
 pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     let desired = crate::desired::load(&args.dir, args.revision.as_deref())?;
     let resources = desired.resources;
+    let application_of = desired.application_of;
     let rules = DriftRules::from_ignore_differences(desired.ignore_differences)?;
     let name = match &args.stack_name {
         Some(n) => n.clone(),
@@ -79,5 +82,6 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         name,
         resources,
         engine,
+        application_of,
     })
 }

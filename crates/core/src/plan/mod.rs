@@ -20,7 +20,10 @@ use crate::sensitive::Sensitivity;
 
 pub use compute::{Observations, PlanOptions, compute_plan, observe_all};
 pub use fields::FieldChange;
-pub use render::{LABEL_ENVIRONMENT, MarkdownOptions, render_human, render_markdown, to_json};
+pub use render::{
+    LABEL_ENVIRONMENT, MarkdownOptions, render_human, render_markdown, render_markdown_grouped,
+    to_json,
+};
 
 /// What will happen to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -196,11 +196,19 @@ impl Default for MarkdownOptions {
 /// The label that groups resources into environments in the Markdown form.
 pub const LABEL_ENVIRONMENT: &str = "strata.dev/environment";
 
+/// Labels read, in order, to tell a resource's environment: Strata's own, then the ones
+/// platform repositories commonly set.
+const ENVIRONMENT_LABELS: &[&str] = &[LABEL_ENVIRONMENT, "environment", "env"];
+
 fn environment_of(change: &ResourceChange) -> String {
     change
         .resource
         .as_ref()
-        .and_then(|r| crate::model::label(&r.manifest, LABEL_ENVIRONMENT))
+        .and_then(|r| {
+            ENVIRONMENT_LABELS
+                .iter()
+                .find_map(|l| crate::model::label(&r.manifest, l))
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| "default".to_owned())
 }
@@ -210,11 +218,22 @@ fn environment_of(change: &ResourceChange) -> String {
 /// section for resources changed outside Strata, guard violations, sensitive values redacted,
 /// and a size cap.
 pub fn render_markdown(plan: &Plan, options: MarkdownOptions) -> String {
+    render_markdown_grouped(plan, options, |_| None)
+}
+
+/// Like [`render_markdown`], grouping resources by `group` (an Application's name, say) where
+/// it returns one, else by their environment label.
+pub fn render_markdown_grouped(
+    plan: &Plan,
+    options: MarkdownOptions,
+    group: impl Fn(&ResourceChange) -> Option<String>,
+) -> String {
     use std::collections::BTreeMap;
 
     let mut by_env: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
     for c in &plan.changes {
-        by_env.entry(environment_of(c)).or_default().push(c);
+        let name = group(c).unwrap_or_else(|| environment_of(c));
+        by_env.entry(name).or_default().push(c);
     }
     let s = plan.summary();
     let mut head = format!("## Strata plan for `{}`\n\n", plan.stack);
