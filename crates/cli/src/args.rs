@@ -49,6 +49,28 @@ pub enum Output {
     Markdown,
 }
 
+/// Providers that can be enabled by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderName {
+    /// Amazon Web Services: S3 and RDS.
+    Aws,
+    /// Kubernetes, through the kubeconfig or in-cluster configuration.
+    #[value(alias = "kube", alias = "kubernetes")]
+    K8s,
+}
+
+impl StackArgs {
+    /// Whether the Kubernetes provider is enabled.
+    pub fn kube_enabled(&self) -> bool {
+        self.kube || self.context.is_some() || self.providers.contains(&ProviderName::K8s)
+    }
+
+    /// Whether the AWS provider is enabled.
+    pub fn aws_enabled(&self) -> bool {
+        self.aws || self.aws_endpoint.is_some() || self.providers.contains(&ProviderName::Aws)
+    }
+}
+
 /// Flags shared by commands that work on a stack.
 #[derive(Debug, Args)]
 pub struct StackArgs {
@@ -82,6 +104,10 @@ pub struct StackArgs {
     /// Enable the AWS provider (S3 and RDS), configured from the standard AWS environment.
     #[arg(long)]
     pub aws: bool,
+    /// Enable providers by name (`--provider aws`, `--provider k8s`), the same as `--aws` and
+    /// `--kube`; repeat for several. Earlier providers win for kinds both serve.
+    #[arg(long = "provider", value_enum, value_name = "NAME")]
+    pub providers: Vec<ProviderName>,
     /// A custom AWS endpoint, e.g. a local moto server (implies --aws).
     #[arg(long, value_name = "URL")]
     pub aws_endpoint: Option<String>,

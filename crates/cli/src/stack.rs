@@ -51,12 +51,12 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             .unwrap_or_else(|| "default".to_owned()),
     };
     let mut registry = ProviderRegistry::new();
-    if args.kube || args.context.is_some() {
+    if args.kube_enabled() {
         registry = registry.with_provider(crate::kube::provider(args.context.as_deref()));
     }
     let aws_settings =
         crate::aws::settings(args.aws_endpoint.as_deref(), args.aws_region.as_deref());
-    if args.aws || args.aws_endpoint.is_some() {
+    if args.aws_enabled() {
         registry = registry.with_provider(crate::aws::provider(aws_settings.clone(), &resources));
     }
     if !args.no_sandbox {

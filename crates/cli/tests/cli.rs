@@ -324,3 +324,15 @@ fn drift_reports_git_and_world_changes_with_exit_codes() {
     );
     assert!(text(&markdown).0.contains("<details>"));
 }
+
+#[test]
+fn providers_can_be_enabled_by_name() {
+    let (_tmp, stack) = quickstart();
+    let bad = strata(&["plan", s(&stack), "--provider", "gcp"]);
+    assert_eq!(bad.status.code(), Some(2), "clap rejects unknown providers");
+    assert!(
+        text(&bad).1.contains("possible values: aws, k8s"),
+        "{:?}",
+        text(&bad)
+    );
+}
