@@ -2,6 +2,8 @@
 //! second commit changes one overlay's image tag, and the plan between the two revisions is
 //! exactly that change.
 
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
