@@ -373,21 +373,27 @@ fn plan_desired(
             let mut changes = fields::desired_vs_live(&d, &l);
             if let Some(record) = record {
                 // The state keeps the last-applied object normalized (and digested), so it is
-                // compared with live projected onto it, in the same normalization space.
+                // compared in the same normalization space.
                 let last = &record.last_applied;
-                let live_on_last: Cow<'_, Value> = if normalizer.is_identity() {
-                    Cow::Borrowed(live)
-                } else {
-                    Cow::Owned(normalizer.normalize(last, live).1)
-                };
                 let digested_desired = digested(&sensitivity, key, &d);
-                changes.extend(fields::removed_fields(
-                    last,
-                    &digested_desired,
-                    &live_on_last,
-                ));
-                let digested_live = digested(&sensitivity, key, &live_on_last);
-                drifted = !fields::desired_vs_live(last, &digested_live).is_empty();
+                if fields::values_equal(&digested_desired, last) {
+                    // Git has not changed since the last apply (the common case): nothing was
+                    // removed, and any difference from live is drift.
+                    drifted = !changes.is_empty();
+                } else {
+                    let live_on_last: Cow<'_, Value> = if normalizer.is_identity() {
+                        Cow::Borrowed(live)
+                    } else {
+                        Cow::Owned(normalizer.normalize(last, live).1)
+                    };
+                    changes.extend(fields::removed_fields(
+                        last,
+                        &digested_desired,
+                        &live_on_last,
+                    ));
+                    let digested_live = digested(&sensitivity, key, &live_on_last);
+                    drifted = !fields::desired_vs_live(last, &digested_live).is_empty();
+                }
             }
             let replace_fields = provider.replace_fields(key);
             let mut forces = false;
