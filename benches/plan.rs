@@ -119,6 +119,7 @@ fn main() {
     let started = Instant::now();
     let created = plan_once(copy, &State::new(), &empty);
     let first = started.elapsed();
+    let after_first = peak_rss_mib().unwrap_or(f64::NAN);
     drop(created);
     let live = up_to_date(&resources);
     let state = applied_state(&resources);
@@ -128,7 +129,7 @@ fn main() {
     let second = started.elapsed();
     assert!(!replanned.has_changes());
     eprintln!(
-        "plan of {} resources: graph alone {graph_time:.2?}; first apply {first:.2?}; re-plan with state, all up to date {second:.2?}; peak RSS {:.0} MiB (desired set alone {before:.0} MiB, with state and observations {inputs:.0} MiB)",
+        "plan of {} resources: graph alone {graph_time:.2?}; first apply {first:.2?} (peak RSS {after_first:.0} MiB); re-plan with state, all up to date {second:.2?}; peak RSS {:.0} MiB (desired set alone {before:.0} MiB, with state and observations {inputs:.0} MiB)",
         resource_count(),
         peak_rss_mib().unwrap_or(f64::NAN)
     );

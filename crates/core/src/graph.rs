@@ -222,13 +222,19 @@ impl Graph {
             }
         }
         let lookup = Lookup::new(resources);
-        // Resource nodes were added first, in input order: node i is resources[i].
-        for (i, resource) in resources.iter().enumerate() {
+        // Finding each resource's dependencies only reads the set: done in parallel for large
+        // sets. Resource nodes were added first, in input order: node i is resources[i].
+        let found = crate::par::map(resources.iter().collect(), |resource| {
+            explicit_dependencies(resource, &lookup)
+                .map(|explicit| (explicit, implicit_references(resource, &lookup)))
+        });
+        for (i, deps) in found.into_iter().enumerate() {
+            let (explicit, implicit) = deps?;
             let to = NodeIndex::new(i);
-            for dep in explicit_dependencies(resource, &lookup)? {
+            for dep in explicit {
                 graph.add_edge(NodeIndex::new(dep), to, EdgeReason::Explicit);
             }
-            for (dep, path) in implicit_references(resource, &lookup) {
+            for (dep, path) in implicit {
                 if dep != i {
                     graph.add_edge(NodeIndex::new(dep), to, EdgeReason::Reference(path));
                 }

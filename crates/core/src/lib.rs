@@ -45,6 +45,7 @@ pub mod loader;
 pub mod model;
 pub mod normalize;
 pub mod ownership;
+mod par;
 pub mod plan;
 pub mod policy;
 pub mod provider;

@@ -134,37 +134,23 @@ pub fn compute_plan(
     if !options.destroy {
         let order = input_order(&desired, graph);
         let mut slots: Vec<Option<Resource>> = desired.into_iter().map(Some).collect();
-        for i in order {
-            let Some(resource) = slots[i].take() else {
-                continue;
-            };
-            let provider = match registry.route(&resource) {
-                Ok(p) => p,
-                Err(e) => {
-                    plan.violations.push(Violation {
-                        key: resource.key.clone(),
-                        guard: Guard::Routing,
-                        message: e.to_string(),
-                    });
-                    continue;
+        let ordered: Vec<Resource> = order.into_iter().filter_map(|i| slots[i].take()).collect();
+        let context = DesiredContext {
+            graph,
+            records: &records,
+            observations,
+            registry,
+            normalizer,
+            options,
+        };
+        for (change, violations) in plan_all_desired(ordered, &context) {
+            plan.violations.extend(violations);
+            if let Some(change) = change {
+                if let Some(provider) = registry.by_name(&change.provider) {
+                    providers.entry(change.provider.clone()).or_insert(provider);
                 }
-            };
-            providers
-                .entry(provider.name().to_owned())
-                .or_insert_with(|| Arc::clone(&provider));
-            let record = records.get(&resource.key).copied();
-            let observation = observations.get(&resource.key);
-            let change = plan_desired(
-                resource,
-                graph,
-                record,
-                observation,
-                provider.as_ref(),
-                normalizer,
-                options,
-                &mut plan.violations,
-            );
-            plan.changes.push(change);
+                plan.changes.push(change);
+            }
         }
     }
 
@@ -238,6 +224,56 @@ pub fn compute_plan(
         });
     }
     plan
+}
+
+/// What planning one desired resource reads.
+struct DesiredContext<'a> {
+    graph: &'a Graph,
+    records: &'a FxHashMap<&'a ResourceKey, &'a crate::state::ResourceState>,
+    observations: &'a Observations,
+    registry: &'a ProviderRegistry,
+    normalizer: &'a dyn Normalizer,
+    options: &'a PlanOptions,
+}
+
+/// Plans every desired resource, in order. Each resource's plan is a pure function of the
+/// shared context, so large sets are split across the available cores.
+fn plan_all_desired(
+    ordered: Vec<Resource>,
+    context: &DesiredContext<'_>,
+) -> Vec<(Option<ResourceChange>, Vec<Violation>)> {
+    crate::par::map(ordered, |r| plan_one_desired(r, context))
+}
+
+fn plan_one_desired(
+    resource: Resource,
+    context: &DesiredContext<'_>,
+) -> (Option<ResourceChange>, Vec<Violation>) {
+    let mut violations = Vec::new();
+    let provider = match context.registry.route(&resource) {
+        Ok(p) => p,
+        Err(e) => {
+            violations.push(Violation {
+                key: resource.key.clone(),
+                guard: Guard::Routing,
+                message: e.to_string(),
+            });
+            return (None, violations);
+        }
+    };
+    let record = context.records.get(&resource.key).copied();
+    let observation = context.observations.get(&resource.key);
+    let change = plan_desired(
+        resource,
+        context.graph,
+        record,
+        observation,
+        provider.as_ref(),
+        context.normalizer,
+        context.options,
+        &mut violations,
+    );
+    (Some(change), violations)
 }
 
 /// The desired set's positions in dependency order. The graph was normally built from this
