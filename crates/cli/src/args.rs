@@ -158,6 +158,11 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// After applying, also delete live Kubernetes objects labelled as this stack's that the
+    /// desired set no longer holds, beyond those the state records (ArgoCD's prune;
+    /// `Prune=false` and `PruneLast` are honoured). Needs the Kubernetes provider.
+    #[arg(long)]
+    pub prune: bool,
     /// Adopt existing live objects that Strata does not own.
     #[arg(long)]
     pub adopt: bool,

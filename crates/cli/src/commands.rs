@@ -71,6 +71,13 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
         adopt: args.adopt,
         ..PlanOptions::default()
     };
+    if args.prune && stack.kube.is_none() {
+        bail!(
+            "--prune deletes labelled Kubernetes objects: enable the Kubernetes provider (--kube)"
+        );
+    }
+    // The label-based prune needs the desired set after the plan has taken it.
+    let keep_for_prune = args.prune.then(|| stack.resources.clone());
     let (plan, state) = stack.engine.plan(stack.resources, &options).await?;
     print_plan(&plan, args.output, &stack.application_of)?;
     if !plan.is_applyable() {
@@ -78,7 +85,7 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
         return Ok(1);
     }
     if !plan.has_changes() {
-        return Ok(0);
+        return prune(stack.kube.as_deref(), &stack.name, keep_for_prune, &state).await;
     }
     if !args.auto_approve && !confirm()? {
         eprintln!("Apply cancelled.");
@@ -104,7 +111,50 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
         .await?;
     progress.finish();
     print_report(&plan, &report, args.output)?;
-    Ok(if report.is_success() { 0 } else { 1 })
+    if !report.is_success() {
+        return Ok(1);
+    }
+    let state = stack.engine.store.load().await?.unwrap_or_default();
+    prune(stack.kube.as_deref(), &stack.name, keep_for_prune, &state).await
+}
+
+/// The label-based prune of `strata apply --prune`: objects this stack labelled, of the kinds
+/// it has or had, that the desired set no longer holds.
+async fn prune(
+    kube: Option<&strata_k8s::KubeProvider>,
+    stack: &str,
+    desired: Option<Vec<strata_core::Resource>>,
+    state: &strata_core::State,
+) -> anyhow::Result<ExitCode> {
+    let (Some(kube), Some(desired)) = (kube, desired) else {
+        return Ok(0);
+    };
+    let mut kinds: std::collections::BTreeSet<(String, String)> =
+        strata_k8s::provider::prune::kinds_of(&desired)
+            .into_iter()
+            .collect();
+    kinds.extend(
+        state
+            .resources
+            .values()
+            .map(|r| (r.api_version.clone(), r.key.kind.clone())),
+    );
+    let kinds: Vec<(String, String)> = kinds.into_iter().collect();
+    let outcome = kube
+        .prune(
+            stack,
+            &desired,
+            &kinds,
+            strata_k8s::provider::prune::PruneOptions::default(),
+        )
+        .await?;
+    for key in &outcome.pruned {
+        println!("Pruned {key}");
+    }
+    for (key, why) in &outcome.skipped {
+        println!("Not pruned {key}: {why}");
+    }
+    Ok(0)
 }
 
 fn confirm() -> anyhow::Result<bool> {

@@ -21,6 +21,8 @@ pub struct Stack {
     pub engine: Engine,
     /// The Application each resource came from, when it came from one.
     pub application_of: std::collections::BTreeMap<strata_core::ResourceKey, String>,
+    /// The Kubernetes provider, when enabled (for label-based prune).
+    pub kube: Option<Arc<strata_k8s::KubeProvider>>,
 }
 
 /// The state store named by `--state` (or the default beside the stack).
@@ -51,8 +53,11 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             .unwrap_or_else(|| "default".to_owned()),
     };
     let mut registry = ProviderRegistry::new();
-    if args.kube_enabled() {
-        registry = registry.with_provider(crate::kube::provider(args.context.as_deref()));
+    let kube = args
+        .kube_enabled()
+        .then(|| crate::kube::provider(args.context.as_deref()));
+    if let Some(kube) = &kube {
+        registry = registry.with_provider(Arc::clone(kube) as Arc<dyn strata_core::Provider>);
     }
     let aws_settings =
         crate::aws::settings(args.aws_endpoint.as_deref(), args.aws_region.as_deref());
@@ -83,5 +88,6 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         resources,
         engine,
         application_of,
+        kube,
     })
 }

@@ -336,3 +336,15 @@ fn providers_can_be_enabled_by_name() {
         text(&bad)
     );
 }
+
+#[test]
+fn prune_needs_the_kubernetes_provider() {
+    let (_tmp, stack) = quickstart();
+    let out = strata(&["apply", s(&stack), "--auto-approve", "--prune"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("--kube"), "{:?}", text(&out));
+    assert!(
+        !stack.join(".strata/state.json").exists(),
+        "nothing applied"
+    );
+}

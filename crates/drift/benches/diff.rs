@@ -3,6 +3,10 @@
 use serde_json::{Value, json};
 use strata_drift::{DriftRules, diff_three_way};
 
+// The allocator the `strata` binary and the controllers use.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }
