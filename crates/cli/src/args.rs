@@ -27,6 +27,9 @@ pub enum Command {
     Drift(DriftArgs),
     /// Print the dependency graph.
     Graph(GraphArgs),
+    /// Render claims and composites through their compositions (with --explain: which patch and
+    /// transforms wrote each field).
+    Render(RenderArgs),
     /// Inspect and lock the state.
     State(StateArgs),
     /// Health of saved live objects (YAML or JSON files, `kubectl get -o yaml` lists included),
@@ -194,6 +197,28 @@ pub struct DriftArgs {
     /// Exit 2 when there is drift (0 none, 1 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+/// Render output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderOutputFormat {
+    /// The composed resources as a YAML stream.
+    Yaml,
+    /// Everything, as JSON.
+    Json,
+}
+
+/// `strata render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// A file or directory holding the XRDs, compositions and the claims or composites.
+    pub path: PathBuf,
+    /// Show which patch and transforms produced each written field.
+    #[arg(long)]
+    pub explain: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = RenderOutputFormat::Yaml)]
+    pub output: RenderOutputFormat,
 }
 
 /// Graph formats.

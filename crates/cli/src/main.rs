@@ -7,6 +7,7 @@ mod args;
 mod aws;
 mod cmd_generate;
 mod cmd_health;
+mod cmd_render;
 mod cmd_set_image;
 mod commands;
 mod desired;
@@ -48,6 +49,7 @@ fn main() {
             Command::Destroy(args) => commands::apply(args, true).await,
             Command::Drift(args) => drift::run(args).await,
             Command::Graph(args) => commands::graph(args),
+            Command::Render(args) => cmd_render::run(args),
             Command::State(args) => commands::state(args.command).await,
             Command::Health(args) => cmd_health::run(&args),
             Command::Generate(args) => cmd_generate::run(args),

@@ -348,3 +348,24 @@ fn prune_needs_the_kubernetes_provider() {
         "nothing applied"
     );
 }
+
+#[test]
+fn render_explains_which_patch_wrote_each_field() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/postgresql");
+    let out = strata(&["render", s(&example), "--explain"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let (yaml, _) = text(&out);
+    assert!(yaml.contains("instanceClass: db.t3.small"), "{yaml}");
+    assert!(yaml.contains("allocatedStorage: 50"), "{yaml}");
+    assert!(
+        yaml.contains("resource rds-instance spec.forProvider.instanceClass <- patch[3] FromCompositeFieldPath from spec.parameters.size via map"),
+        "{yaml}"
+    );
+    let json = strata(&["render", s(&example), "-o", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value[0]["composed"].as_array().unwrap().len(), 4);
+    let empty = tempfile::tempdir().unwrap();
+    let none = strata(&["render", s(empty.path())]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(text(&none).1.contains("no claim or composite"));
+}

@@ -1,0 +1,128 @@
+//! `strata render`: claims and composites rendered through their compositions, with an optional
+//! trace of which patch and transforms wrote each field.
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use strata_composition::explain::{FieldWrite, Target};
+use strata_composition::xrd::Xrd;
+use strata_composition::{Composition, RenderOptions, RenderRequest, render_object};
+use strata_core::Resource;
+
+use crate::args::{RenderArgs, RenderOutputFormat};
+use crate::commands::ExitCode;
+
+const XRD_KIND: &str = "CompositeResourceDefinition";
+const COMPOSITION_KIND: &str = "Composition";
+
+/// Renders every claim and composite found in the directory or file.
+pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
+    let resources = strata_core::loader::load_path(&args.path)?;
+    let where_ = |r: &Resource| {
+        r.source
+            .as_ref()
+            .map_or_else(|| r.key.to_string(), |s| format!("{s}: {}", r.key))
+    };
+    let mut xrds = Vec::new();
+    let mut compositions = Vec::new();
+    for r in resources.iter().filter(|r| is_crossplane(r)) {
+        match r.key.kind.as_str() {
+            XRD_KIND => xrds.push(Xrd::parse(&r.manifest).with_context(|| where_(r))?),
+            COMPOSITION_KIND => {
+                compositions.push(Composition::parse(&r.manifest).with_context(|| where_(r))?)
+            }
+            _ => {}
+        }
+    }
+    let groups: Vec<&str> = xrds.iter().map(|x| x.group.as_str()).collect();
+    let targets: Vec<&Resource> = resources
+        .iter()
+        .filter(|r| !is_crossplane(r) && groups.contains(&r.key.group.as_str()))
+        .collect();
+    if targets.is_empty() {
+        anyhow::bail!(
+            "{}: no claim or composite of the {} CompositeResourceDefinition(s) found",
+            args.path.display(),
+            xrds.len()
+        );
+    }
+    let options = RenderOptions {
+        explain: args.explain,
+    };
+    let mut json_out = Vec::new();
+    let mut text = String::new();
+    for target in targets {
+        let rendered = render_object(
+            &target.manifest,
+            &xrds,
+            &compositions,
+            &RenderRequest::default(),
+            options,
+        )
+        .with_context(|| where_(target))?;
+        match args.output {
+            RenderOutputFormat::Json => json_out.push(serde_json::json!({
+                "source": target.key.to_string(),
+                "composition": rendered.composition,
+                "composite": rendered.composite,
+                "composed": rendered.composed,
+                "explain": rendered.output.explain.iter().map(FieldWrite::to_json).collect::<Vec<_>>(),
+            })),
+            RenderOutputFormat::Yaml => {
+                let _ = writeln!(
+                    text,
+                    "# {} rendered by composition {}",
+                    target.key, rendered.composition
+                );
+                for composed in &rendered.composed {
+                    let _ = write!(text, "---\n{}", serde_saphyr::to_string(composed)?);
+                }
+                if args.explain {
+                    text.push_str(&explain_text(&rendered.output.explain));
+                }
+            }
+        }
+    }
+    match args.output {
+        RenderOutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json_out)?),
+        RenderOutputFormat::Yaml => print!("{text}"),
+    }
+    Ok(0)
+}
+
+fn is_crossplane(r: &Resource) -> bool {
+    r.key.group == "apiextensions.crossplane.io"
+}
+
+/// One line per written field: where it went, which patch wrote it, from what, through which
+/// transforms.
+fn explain_text(writes: &[FieldWrite]) -> String {
+    let mut out = String::from("# explain:\n");
+    for w in writes {
+        let target = match &w.target {
+            Target::Composed(name) => format!("resource {name}"),
+            Target::Composite => "composite".to_owned(),
+            Target::Environment => "environment".to_owned(),
+        };
+        let _ = write!(
+            out,
+            "#   {target} {} <- patch[{}] {} from {}",
+            w.path,
+            w.patch_index,
+            w.patch_type,
+            if w.sources.is_empty() {
+                "(nothing)".to_owned()
+            } else {
+                w.sources.join(", ")
+            }
+        );
+        if let Some(fmt) = &w.combine_fmt {
+            let _ = write!(out, " with format {fmt:?}");
+        }
+        if !w.transforms.is_empty() {
+            let _ = write!(out, " via {}", w.transforms.join(" | "));
+        }
+        out.push('\n');
+    }
+    out
+}
