@@ -35,17 +35,26 @@ pub struct PlanOptions {
     pub policy: Policy,
 }
 
-/// A resource to observe: desired ones, plus those in the state that left the desired set.
-fn observation_targets(desired: &[Resource], state: &State) -> Vec<Resource> {
-    let desired_keys: BTreeSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
-    let mut targets: Vec<Resource> = desired.to_vec();
+/// The resources to observe, each with the provider that looks for it: desired ones through
+/// routing, those that left the desired set through the provider the state recorded.
+fn observation_targets(
+    desired: &[Resource],
+    state: &State,
+    registry: &ProviderRegistry,
+) -> Vec<(Resource, Option<Arc<dyn Provider>>)> {
+    let desired_keys: FxHashSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
+    let mut targets: Vec<(Resource, Option<Arc<dyn Provider>>)> = desired
+        .iter()
+        .map(|r| (r.clone(), registry.route(r).ok()))
+        .collect();
     for record in state.resources.values() {
         if !desired_keys.contains(&record.key) {
-            targets.push(Resource {
+            let resource = Resource {
                 key: record.key.clone(),
                 manifest: record.last_applied.clone(),
                 source: None,
-            });
+            };
+            targets.push((resource, registry.by_name(&record.provider)));
         }
     }
     targets
@@ -61,13 +70,7 @@ pub async fn observe_all(
 ) -> Result<Observations, (ResourceKey, ProviderError)> {
     let semaphore = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for target in observation_targets(desired, state) {
-        let provider = match state.get(&target.key) {
-            Some(record) if !desired.iter().any(|d| d.key == target.key) => {
-                registry.by_name(&record.provider)
-            }
-            _ => registry.route(&target).ok(),
-        };
+    for (target, provider) in observation_targets(desired, state, registry) {
         let Some(provider) = provider else { continue };
         let semaphore = Arc::clone(&semaphore);
         tasks.spawn(async move {

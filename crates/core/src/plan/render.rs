@@ -43,6 +43,71 @@ fn headline(change: &ResourceChange) -> &'static str {
     }
 }
 
+/// Whether a field line adds, removes or changes a value.
+#[derive(Debug, Clone, Copy)]
+enum Sign {
+    Add,
+    Remove,
+    Change,
+}
+
+impl Sign {
+    /// The marker and its ANSI colour.
+    fn mark(self) -> (&'static str, &'static str) {
+        match self {
+            Sign::Add => ("+", "32"),
+            Sign::Remove => ("-", "31"),
+            Sign::Change => ("~", "33"),
+        }
+    }
+}
+
+/// One line of a resource's change, shared by the text and Markdown forms.
+struct DiffLine {
+    /// `None` for the line standing for a whole deleted object.
+    sign: Option<Sign>,
+    text: String,
+    forces_replacement: bool,
+}
+
+/// The lines describing one change: every field of a created object, a note for a deleted one,
+/// the changed fields otherwise.
+fn diff_lines(change: &ResourceChange) -> Vec<DiffLine> {
+    match change.action {
+        Action::Create => change
+            .after()
+            .map(|after| {
+                leaves(&after)
+                    .into_iter()
+                    .map(|(path, value)| DiffLine {
+                        sign: Some(Sign::Add),
+                        text: format!("{path} = {value}"),
+                        forces_replacement: false,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Action::Delete => vec![DiffLine {
+            sign: None,
+            text: "(every field is removed)".to_owned(),
+            forces_replacement: false,
+        }],
+        _ => change
+            .fields
+            .iter()
+            .map(|f| DiffLine {
+                sign: Some(match (&f.before, &f.after) {
+                    (None, Some(_)) => Sign::Add,
+                    (Some(_), None) => Sign::Remove,
+                    _ => Sign::Change,
+                }),
+                text: format!("{} = {} -> {}", f.path, show(&f.before), show(&f.after)),
+                forces_replacement: f.forces_replacement,
+            })
+            .collect(),
+    }
+}
+
 fn show(value: &Option<Value>) -> String {
     match value {
         None => "(absent)".to_owned(),
@@ -79,38 +144,20 @@ pub fn render_human(plan: &Plan, colour: bool) -> String {
                 }
             );
             let _ = writeln!(out, "  {} {}", p.paint(code, sym), change.key);
-            match change.action {
-                Action::Create => {
-                    if let Some(after) = &change.after() {
-                        for (path, value) in leaves(after) {
-                            let _ = writeln!(out, "      {} {path} = {value}", p.paint("32", "+"));
-                        }
+            for line in diff_lines(change) {
+                match line.sign {
+                    Some(sign) => {
+                        let (mark, code) = sign.mark();
+                        let _ = write!(out, "      {} {}", p.paint(code, mark), line.text);
+                    }
+                    None => {
+                        let _ = write!(out, "      {}", line.text);
                     }
                 }
-                Action::Delete => {
-                    let _ = writeln!(out, "      (every field is removed)");
+                if line.forces_replacement {
+                    out.push_str(&p.paint("31", " # forces replacement"));
                 }
-                _ => {
-                    for f in &change.fields {
-                        let marker = match (&f.before, &f.after) {
-                            (None, Some(_)) => p.paint("32", "+"),
-                            (Some(_), None) => p.paint("31", "-"),
-                            _ => p.paint("33", "~"),
-                        };
-                        let note = if f.forces_replacement {
-                            p.paint("31", " # forces replacement")
-                        } else {
-                            String::new()
-                        };
-                        let _ = writeln!(
-                            out,
-                            "      {marker} {} = {} -> {}{note}",
-                            f.path,
-                            show(&f.before),
-                            show(&f.after)
-                        );
-                    }
-                }
+                out.push('\n');
             }
             if !change.blast_radius.is_empty() {
                 let names: Vec<String> = change
@@ -314,36 +361,14 @@ pub fn render_markdown_grouped(
 fn markdown_block(change: &ResourceChange) -> String {
     let (sym, _) = symbol(change.action);
     let mut body = String::new();
-    match change.action {
-        Action::Create => {
-            if let Some(after) = change.after() {
-                for (path, value) in leaves(&after) {
-                    let _ = writeln!(body, "+ {path} = {value}");
-                }
-            }
-        }
-        Action::Delete => body.push_str("- (every field is removed)\n"),
-        _ => {
-            for f in &change.fields {
-                let marker = match (&f.before, &f.after) {
-                    (None, Some(_)) => "+",
-                    (Some(_), None) => "-",
-                    _ => "~",
-                };
-                let note = if f.forces_replacement {
-                    "  # forces replacement"
-                } else {
-                    ""
-                };
-                let _ = writeln!(
-                    body,
-                    "{marker} {} = {} -> {}{note}",
-                    f.path,
-                    show(&f.before),
-                    show(&f.after)
-                );
-            }
-        }
+    for line in diff_lines(change) {
+        let mark = line.sign.map_or("-", |sign| sign.mark().0);
+        let note = if line.forces_replacement {
+            "  # forces replacement"
+        } else {
+            ""
+        };
+        let _ = writeln!(body, "{mark} {}{note}", line.text);
     }
     let mut block = format!(
         "<details><summary><code>{sym}</code> <code>{}</code> ({}) {}</summary>\n\n```diff\n{body}```\n",
