@@ -1,5 +1,7 @@
 //! Benchmarks: normalise + three-way diff of 10 000 Deployment-sized manifests.
 
+use std::time::Instant;
+
 use serde_json::{Value, json};
 use strata_drift::{DriftRules, diff_three_way};
 
@@ -8,6 +10,7 @@ use strata_drift::{DriftRules, diff_three_way};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    report_once();
     divan::main();
 }
 
@@ -27,8 +30,11 @@ fn deployment(i: usize) -> (Value, Value, Value) {
                     "ports": [{"containerPort": 8080, "name": "http"}],
                     "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "REGION", "value": "eu-west-1"}],
                     "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1000m", "memory": "512Mi"}},
-                    "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "initialDelaySeconds": 5}
-                }]}
+                    "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "initialDelaySeconds": 5},
+                    "livenessProbe": {"httpGet": {"path": "/livez", "port": 8080}, "periodSeconds": 20},
+                    "volumeMounts": [{"name": "config", "mountPath": "/etc/app", "readOnly": true}]
+                }],
+                "volumes": [{"name": "config", "configMap": {"name": format!("app-{i}-config")}}]}
             }
         }
     });
@@ -43,7 +49,7 @@ fn deployment(i: usize) -> (Value, Value, Value) {
         {"manager": "strata", "operation": "Apply", "apiVersion": "apps/v1", "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
          "fieldsV1": {"f:metadata": {"f:labels": {"f:app.kubernetes.io/name": {}, "f:app.kubernetes.io/part-of": {}, "f:team": {}}},
             "f:spec": {"f:replicas": {}, "f:selector": {}, "f:template": {"f:metadata": {"f:labels": {"f:app.kubernetes.io/name": {}}},
-            "f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {".": {}, "f:image": {}, "f:name": {}, "f:env": {}, "f:ports": {}, "f:resources": {}, "f:readinessProbe": {}}}}}}}},
+            "f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {".": {}, "f:image": {}, "f:name": {}, "f:env": {}, "f:ports": {}, "f:resources": {}, "f:readinessProbe": {}, "f:livenessProbe": {}, "f:volumeMounts": {}}}, "f:volumes": {}}}}}},
         {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "apps/v1", "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1", "subresource": "status",
          "fieldsV1": {"f:metadata": {"f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}},
             "f:status": {"f:availableReplicas": {}, "f:conditions": {".": {}, "k:{\"type\":\"Available\"}": {".": {}, "f:status": {}, "f:type": {}}}, "f:observedGeneration": {}, "f:readyReplicas": {}, "f:replicas": {}}}}
@@ -72,6 +78,39 @@ fn deployment(i: usize) -> (Value, Value, Value) {
 
 fn corpus() -> Vec<(Value, Value, Value)> {
     (0..10_000).map(deployment).collect()
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// One cold pass that keeps every resource's drift (as a report does), with sizes and memory.
+fn report_once() {
+    let before = peak_rss_mib().unwrap_or(f64::NAN);
+    let inputs = corpus();
+    let live_bytes: usize = inputs
+        .iter()
+        .map(|(_, _, l)| serde_json::to_vec(l).map_or(0, |b| b.len()))
+        .sum();
+    let with_inputs = peak_rss_mib().unwrap_or(f64::NAN);
+    let rules = DriftRules::default();
+    let started = Instant::now();
+    let drifts: Vec<_> = inputs
+        .iter()
+        .map(|(d, a, l)| diff_three_way(Some(d), Some(a), Some(l), &rules))
+        .collect();
+    let elapsed = started.elapsed();
+    let after = peak_rss_mib().unwrap_or(f64::NAN);
+    let drifted = drifts.iter().filter(|r| !r.changes.is_empty()).count();
+    eprintln!(
+        "drift of {} Deployments (live objects {:.2} KB on average as JSON), {drifted} drifted: cold pass keeping every result {elapsed:.2?}; peak RSS {before:.0} MiB before the inputs, {with_inputs:.0} MiB with them, {after:.0} MiB after the pass (+{:.1} MiB)",
+        inputs.len(),
+        live_bytes as f64 / inputs.len() as f64 / 1000.0,
+        after - with_inputs,
+    );
 }
 
 #[divan::bench(sample_count = 5)]

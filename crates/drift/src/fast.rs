@@ -1,17 +1,35 @@
-//! A copy-free check that a resource is in sync, used before the full normalising diff.
+//! A copy-free drift check, used before the full normalising diff.
 //!
 //! It walks desired (and last applied) against live without building normalised copies,
 //! tolerating only what normalisation is known to equate: server-owned metadata, an ignored
 //! `status`, `metadata.namespace`, integral floats, and (for built-in kinds) quantity spellings.
-//! It answers "in sync" or "not sure"; "not sure" sends the resource through the full path, so
-//! the answer never differs from the full diff's on well-typed objects.
+//! Where desired and live hold different strings, booleans or integers at the same place it
+//! records the change, which the full diff would report identically (normalisation leaves such
+//! values alone). Anything else it is not sure about, and "not sure" sends the resource through
+//! the full path, so the answer never differs from the full diff's on well-typed objects.
 
 use serde_json::{Map, Value};
 
-use crate::knowntypes::{is_int_field, is_quantity_map};
+use crate::knowntypes::{is_int_field, is_omitempty_bool, is_quantity_map};
+use crate::lookup::{field, has_field, values_equal};
+use crate::merge::{key_value, merge_key, same_key};
 use crate::normalize::SERVER_OWNED_METADATA;
 use crate::object::LAST_APPLIED_ANNOTATION;
+use crate::path::Step;
 use crate::quantity::canonical_quantity;
+
+/// A field where desired and live hold different scalar values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalarChange<'a> {
+    /// Where, from the object root.
+    pub path: Vec<Step<'a>>,
+    /// The desired value.
+    pub desired: &'a Value,
+    /// The last-applied value at the same place (`None` when absent or unknown).
+    pub last_applied: Option<&'a Value>,
+    /// The live value.
+    pub live: &'a Value,
+}
 
 /// Whether desired (with last applied) is certainly in sync with live.
 pub fn certainly_in_sync(
@@ -21,32 +39,50 @@ pub fn certainly_in_sync(
     skip_status: bool,
     builtin: bool,
 ) -> bool {
-    let (Value::Object(d), Value::Object(l)) = (desired, live) else {
-        return false;
-    };
-    let a = last_applied.and_then(Value::as_object);
-    let ctx = Ctx { builtin };
-    for (k, dv) in d {
-        let ok = match k.as_str() {
-            "status" if skip_status => true,
-            "metadata" => metadata(
-                dv,
-                a.and_then(|a| a.get("metadata")),
-                l.get("metadata"),
-                ctx,
-            ),
-            _ => node(dv, a.and_then(|a| a.get(k)), l.get(k), k, ctx),
-        };
-        if !ok {
-            return false;
-        }
-    }
-    removed_keys_absent(d, a, l, |k| k == "status" && skip_status)
+    scalar_drift(desired, last_applied, live, skip_status, builtin).is_some_and(|c| c.is_empty())
 }
 
-#[derive(Clone, Copy)]
-struct Ctx {
+/// Every difference between desired and live when all of them are plain scalar changes (empty
+/// when in sync); `None` when the resource needs the full normalising diff.
+pub fn scalar_drift<'a>(
+    desired: &'a Value,
+    last_applied: Option<&'a Value>,
+    live: &'a Value,
+    skip_status: bool,
     builtin: bool,
+) -> Option<Vec<ScalarChange<'a>>> {
+    let (Value::Object(d), Value::Object(l)) = (desired, live) else {
+        return None;
+    };
+    let a = last_applied.and_then(Value::as_object);
+    let mut walk = Walk {
+        builtin,
+        path: Vec::new(),
+        changes: Vec::new(),
+    };
+    for (k, dv) in d {
+        walk.path.push(Step::Key(k));
+        let ok = match k.as_str() {
+            "status" if skip_status => true,
+            "metadata" => walk.metadata(
+                dv,
+                a.and_then(|a| field(a, "metadata")),
+                field(l, "metadata"),
+            ),
+            _ => walk.node(dv, a.and_then(|a| field(a, k)), field(l, k), k),
+        };
+        walk.path.pop();
+        if !ok {
+            return None;
+        }
+    }
+    removed_keys_absent(d, a, l, |k| k == "status" && skip_status).then_some(walk.changes)
+}
+
+struct Walk<'a> {
+    builtin: bool,
+    path: Vec<Step<'a>>,
+    changes: Vec<ScalarChange<'a>>,
 }
 
 fn removed_keys_absent(
@@ -63,39 +99,173 @@ fn removed_keys_absent(
         return true;
     }
     a.keys()
-        .all(|k| d.contains_key(k) || skip(k) || !l.contains_key(k))
+        .all(|k| has_field(d, k) || skip(k) || !has_field(l, k))
 }
 
-fn metadata(d: &Value, a: Option<&Value>, l: Option<&Value>, ctx: Ctx) -> bool {
-    let (Value::Object(d), Some(Value::Object(l))) = (d, l) else {
-        return false;
-    };
-    let a = a.and_then(Value::as_object);
-    let skip = |k: &str| k == "namespace" || SERVER_OWNED_METADATA.contains(&k);
-    for (k, dv) in d {
-        if skip(k) {
-            continue;
-        }
-        let av = a.and_then(|a| a.get(k));
-        let ok = if k == "annotations" {
-            annotations(dv, av, l.get(k))
-        } else {
-            node(dv, av, l.get(k), k, ctx)
+impl<'a> Walk<'a> {
+    fn metadata(&mut self, d: &'a Value, a: Option<&'a Value>, l: Option<&'a Value>) -> bool {
+        let (Value::Object(d), Some(Value::Object(l))) = (d, l) else {
+            return false;
         };
-        if !ok {
+        let a = a.and_then(Value::as_object);
+        let skip = |k: &str| k == "namespace" || SERVER_OWNED_METADATA.contains(&k);
+        for (k, dv) in d {
+            if skip(k) {
+                continue;
+            }
+            let av = a.and_then(|a| field(a, k));
+            let ok = if k == "annotations" {
+                annotations(dv, av, field(l, k))
+            } else {
+                self.path.push(Step::Key(k));
+                let ok = self.node(dv, av, field(l, k), k);
+                self.path.pop();
+                ok
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if !has_field(d, "annotations")
+            && !annotations(
+                &Value::Object(Map::new()),
+                a.and_then(|a| field(a, "annotations")),
+                field(l, "annotations"),
+            )
+        {
             return false;
         }
+        removed_keys_absent(d, a, l, |k| skip(k) || k == "annotations")
     }
-    if !d.contains_key("annotations")
-        && !annotations(
-            &Value::Object(Map::new()),
-            a.and_then(|a| a.get("annotations")),
-            l.get("annotations"),
-        )
-    {
-        return false;
+
+    /// Compares one node; `a` is the last-applied value at the same place.
+    fn node(
+        &mut self,
+        d: &'a Value,
+        a: Option<&'a Value>,
+        l: Option<&'a Value>,
+        key: &str,
+    ) -> bool {
+        match d {
+            Value::Null => l.is_none_or(Value::is_null),
+            Value::Object(dm) => {
+                let Some(Value::Object(lm)) = l else {
+                    return false;
+                };
+                let am = a.and_then(Value::as_object);
+                let quantities = self.builtin && is_quantity_map(key);
+                for (k, dv) in dm {
+                    if !(dv.is_number() || dv.is_null()) && is_int_field(k) {
+                        return false;
+                    }
+                    let lv = field(lm, k);
+                    let ok = if quantities || (self.builtin && k == "sizeLimit") {
+                        quantity_equal(dv, lv)
+                    } else {
+                        self.path.push(Step::Key(k));
+                        let ok = self.node(dv, am.and_then(|m| field(m, k)), lv, k);
+                        self.path.pop();
+                        ok
+                    };
+                    if !ok {
+                        return false;
+                    }
+                }
+                removed_keys_absent(dm, am, lm, |_| false)
+            }
+            Value::Array(dl) => {
+                let Some(Value::Array(ll)) = l else {
+                    return false;
+                };
+                // Git changes inside lists, and lists whose items moved, take the full path.
+                if dl.len() != ll.len() || a.is_some_and(|a| !values_equal(a, d)) {
+                    return false;
+                }
+                if !self.items_line_up(dl, ll, key) {
+                    return false;
+                }
+                for (i, (dv, lv)) in dl.iter().zip(ll).enumerate() {
+                    self.path.push(Step::Index(i));
+                    // last applied equals desired here (checked above)
+                    let ok = self.node(dv, a.map(|_| dv), Some(lv), key);
+                    self.path.pop();
+                    if !ok {
+                        return false;
+                    }
+                }
+                true
+            }
+            Value::Number(dn) => match l {
+                Some(Value::Number(ln)) => {
+                    if dn == ln || (dn.is_f64() || ln.is_f64()) && dn.as_f64() == ln.as_f64() {
+                        true
+                    } else if dn.is_f64() || ln.is_f64() {
+                        false
+                    } else {
+                        self.record(d, a, l)
+                    }
+                }
+                _ => false,
+            },
+            Value::String(_) => match l {
+                Some(lv) if lv == d => true,
+                Some(Value::String(_)) => self.record(d, a, l),
+                _ => false,
+            },
+            Value::Bool(_) => match l {
+                Some(lv) if lv == d => true,
+                // normalisation drops `false` from omitempty booleans of built-in kinds
+                Some(Value::Bool(_)) if !(self.builtin && is_omitempty_bool(key)) => {
+                    self.record(d, a, l)
+                }
+                _ => false,
+            },
+        }
     }
-    removed_keys_absent(d, a, l, |k| skip(k) || k == "annotations")
+
+    /// Records a scalar change at the current path.
+    fn record(&mut self, d: &'a Value, a: Option<&'a Value>, l: Option<&'a Value>) -> bool {
+        let Some(l) = l else {
+            return false;
+        };
+        // The full diff attributes the change by comparing with the normalised last-applied
+        // value; only values normalisation leaves alone can be compared raw.
+        let plain = match a {
+            None | Some(Value::Null | Value::String(_) | Value::Bool(_)) => true,
+            Some(Value::Number(n)) => !n.is_f64(),
+            Some(Value::Object(_) | Value::Array(_)) => false,
+        };
+        if !plain {
+            return false;
+        }
+        self.changes.push(ScalarChange {
+            path: self.path.clone(),
+            desired: d,
+            last_applied: a,
+            live: l,
+        });
+        true
+    }
+
+    /// Whether items of a list pair up by index exactly as the full diff pairs them (by merge
+    /// key for built-in kinds, each key found first at its own index).
+    fn items_line_up(&self, dl: &[Value], ll: &[Value], key: &str) -> bool {
+        if !self.builtin {
+            return true;
+        }
+        let Some(merge) = merge_key(key, dl.first().or(ll.first())) else {
+            return true;
+        };
+        let keyed = dl
+            .iter()
+            .chain(ll)
+            .all(|v| merge.iter().all(|k| key_value(v, k).is_some()));
+        !keyed
+            || dl.iter().enumerate().all(|(i, di)| {
+                ll.iter().position(|x| same_key(x, di, merge)) == Some(i)
+                    && dl.iter().position(|x| same_key(x, di, merge)) == Some(i)
+            })
+    }
 }
 
 fn annotations(d: &Value, a: Option<&Value>, l: Option<&Value>) -> bool {
@@ -109,55 +279,9 @@ fn annotations(d: &Value, a: Option<&Value>, l: Option<&Value>) -> bool {
         _ => return false,
     };
     let a = a.and_then(Value::as_object);
-    d.iter()
-        .all(|(k, v)| k == LAST_APPLIED_ANNOTATION || l.get(k) == Some(v))
-        && removed_keys_absent(d, a, l, |k| k == LAST_APPLIED_ANNOTATION)
-}
-
-fn node(d: &Value, a: Option<&Value>, l: Option<&Value>, key: &str, ctx: Ctx) -> bool {
-    match d {
-        Value::Null => l.is_none_or(Value::is_null),
-        Value::Object(dm) => {
-            let Some(Value::Object(lm)) = l else {
-                return false;
-            };
-            let am = a.and_then(Value::as_object);
-            let quantities = ctx.builtin && is_quantity_map(key);
-            for (k, dv) in dm {
-                if !(dv.is_number() || dv.is_null()) && is_int_field(k) {
-                    return false;
-                }
-                let lv = lm.get(k);
-                let ok = if quantities || (ctx.builtin && k == "sizeLimit") {
-                    quantity_equal(dv, lv)
-                } else {
-                    node(dv, am.and_then(|m| m.get(k)), lv, k, ctx)
-                };
-                if !ok {
-                    return false;
-                }
-            }
-            removed_keys_absent(dm, am, lm, |_| false)
-        }
-        Value::Array(dl) => {
-            let Some(Value::Array(ll)) = l else {
-                return false;
-            };
-            if dl.len() != ll.len() || a.is_some_and(|a| a != d) {
-                return false;
-            }
-            dl.iter()
-                .zip(ll)
-                .all(|(dv, lv)| node(dv, None, Some(lv), key, ctx))
-        }
-        Value::Number(dn) => match l {
-            Some(Value::Number(ln)) => {
-                dn == ln || (dn.is_f64() || ln.is_f64()) && dn.as_f64() == ln.as_f64()
-            }
-            _ => false,
-        },
-        _ => l == Some(d),
-    }
+    d.iter().all(|(k, v)| {
+        k == LAST_APPLIED_ANNOTATION || field(l, k).is_some_and(|lv| values_equal(lv, v))
+    }) && removed_keys_absent(d, a, l, |k| k == LAST_APPLIED_ANNOTATION)
 }
 
 fn quantity_equal(d: &Value, l: Option<&Value>) -> bool {

@@ -62,7 +62,7 @@ fn is_map_field(key: &str) -> bool {
 }
 
 /// Non-pointer booleans with `omitempty`: `false` is dropped.
-fn is_omitempty_bool(key: &str) -> bool {
+pub(crate) fn is_omitempty_bool(key: &str) -> bool {
     matches!(
         key,
         "readOnly" | "stdin" | "stdinOnce" | "tty" | "hostNetwork" | "hostPID" | "hostIPC"

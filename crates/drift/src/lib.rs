@@ -77,6 +77,7 @@ pub mod glob;
 pub mod ignore;
 pub mod jq;
 pub mod knowntypes;
+pub mod lookup;
 pub mod managed_fields;
 pub mod merge;
 pub mod normalize;

@@ -5,8 +5,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::lookup::{field, member, values_equal};
 use crate::merge::key_value;
-use crate::path::{Segment, to_pointer};
+use crate::path::{Segment, parse_pointer, to_pointer};
 
 /// One step of a managed-fields path.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,6 +259,75 @@ pub fn owners(live: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// The manager owning the field at `pointer` of `live`, or the closest owned ancestor of it,
+/// as [`owner_of`] over [`owners`] tells, but following only that one path through each
+/// manager's field set (nothing else is parsed or resolved). When several managers own the
+/// same depth, the later entry wins.
+pub fn owner_at<'a>(live: &'a Value, pointer: &str) -> Option<&'a str> {
+    let tokens = parse_pointer(pointer)?;
+    let entries = member(member(live, "metadata")?, "managedFields")?.as_array()?;
+    let mut best: Option<(usize, &str)> = None;
+    for entry in entries {
+        let Some(manager) = member(entry, "manager").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(fields) = member(entry, "fieldsV1") else {
+            continue;
+        };
+        if let Some(depth) = owned_depth(fields, live, &tokens)
+            && best.is_none_or(|(d, _)| depth >= d)
+        {
+            best = Some((depth, manager));
+        }
+    }
+    best.map(|(_, manager)| manager)
+}
+
+/// How many leading tokens of the path lead to a leaf of the field set `fields` (`None` when no
+/// prefix of the path is owned as a leaf).
+fn owned_depth(fields: &Value, live: &Value, tokens: &[String]) -> Option<usize> {
+    let mut node = fields.as_object()?;
+    let mut cur = live;
+    for (depth, token) in tokens.iter().enumerate() {
+        let (child, next) = match cur {
+            Value::Object(map) => {
+                let next = field(map, token)?;
+                let child = node
+                    .iter()
+                    .find(|(k, _)| k.strip_prefix("f:") == Some(token.as_str()))?
+                    .1;
+                (child, next)
+            }
+            Value::Array(items) => {
+                let index: usize = token.parse().ok()?;
+                let next = items.get(index)?;
+                let child = node.iter().find(|(k, _)| names_item(k, items, index))?.1;
+                (child, next)
+            }
+            _ => return None,
+        };
+        match child.as_object() {
+            Some(children) if !children.is_empty() => node = children,
+            _ => return Some(depth + 1),
+        }
+        cur = next;
+    }
+    None
+}
+
+/// Whether a field-set key (`k:`, `v:` or `i:`) resolves to item `index` of `items`.
+fn names_item(key: &str, items: &[Value], index: usize) -> bool {
+    let position = match parse_element(key) {
+        Some(PathElement::Key(k)) => items
+            .iter()
+            .position(|item| k.iter().all(|(kf, kv)| key_value(item, kf) == Some(kv))),
+        Some(PathElement::Value(v)) => items.iter().position(|item| values_equal(item, &v)),
+        Some(PathElement::Index(i)) => Some(i),
+        _ => None,
+    };
+    position == Some(index)
+}
+
 /// The manager owning `pointer` (or the closest owned ancestor of it).
 pub fn owner_of<'a>(owners: &'a [(String, String)], pointer: &str) -> Option<&'a str> {
     owners
@@ -281,5 +351,54 @@ mod tests {
         assert_eq!(desired, json!({"spec": {"paused": false}}));
         assert!(live["spec"].get("replicas").is_none());
         assert_eq!(owner_of(&owners(&live), "/spec/paused"), Some("hpa"));
+        assert_eq!(owner_at(&live, "/spec/paused"), Some("hpa"));
+    }
+
+    fn deployment() -> Value {
+        json!({"metadata": {"labels": {"a/b": "x"}, "managedFields": [
+            {"manager": "strata", "operation": "Apply", "fieldsV1": {
+                "f:metadata": {"f:labels": {"f:a/b": {}}},
+                "f:spec": {"f:template": {"f:spec": {"f:containers": {
+                    "k:{\"name\":\"app\"}": {".": {}, "f:image": {}, "f:env": {}}}}}}}},
+            {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {
+                "f:spec": {"f:template": {"f:spec": {"f:containers": {
+                    "k:{\"name\":\"app\"}": {"f:image": {}}}}}}}},
+            {"manager": "hpa", "operation": "Update", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+         "spec": {"replicas": 3, "template": {"spec": {"containers": [
+            {"name": "side", "image": "s"},
+            {"name": "app", "image": "i", "env": [{"name": "A", "value": "1"}]}]}}}})
+    }
+
+    #[test]
+    fn owner_at_follows_one_path_and_agrees_with_owners() {
+        let live = deployment();
+        let all = owners(&live);
+        for pointer in [
+            "/spec/replicas",
+            "/spec/template/spec/containers/1/image",
+            "/spec/template/spec/containers/1/env/0/value",
+            "/spec/template/spec/containers/0/image",
+            "/metadata/labels/a~1b",
+            "/spec/template",
+            "/nothing/here",
+        ] {
+            assert_eq!(
+                owner_at(&live, pointer),
+                owner_of(&all, pointer),
+                "{pointer}"
+            );
+        }
+        assert_eq!(
+            owner_at(&live, "/spec/template/spec/containers/1/image"),
+            Some("kubectl-edit")
+        );
+        assert_eq!(
+            owner_at(&live, "/spec/template/spec/containers/1/env/0/value"),
+            Some("strata")
+        );
+        assert_eq!(
+            owner_at(&live, "/spec/template/spec/containers/0/image"),
+            None
+        );
     }
 }

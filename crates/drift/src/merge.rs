@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::lookup::{self, values_equal};
+
 use crate::object::ObjectRef;
 
 /// The merge key of a list field of a built-in kind (strategic merge), if it has one.
@@ -51,7 +53,7 @@ pub fn smd_list_key(field: &str, sample: Option<&Value>) -> Option<&'static [&'s
 pub fn key_value<'a>(item: &'a Value, field: &str) -> Option<&'a Value> {
     static TCP: std::sync::LazyLock<Value> =
         std::sync::LazyLock::new(|| Value::String("TCP".into()));
-    match item.get(field) {
+    match crate::lookup::member(item, field) {
         Some(v) => Some(v),
         None if field == "protocol" => Some(&TCP),
         None => None,
@@ -118,9 +120,9 @@ pub fn pruned_equal(live: &Value, shape: &Value, desired: &Value) -> bool {
             };
             let mut kept = 0usize;
             for (k, lv) in l {
-                if let Some(sv) = s.get(k) {
+                if let Some(sv) = lookup::field(s, k) {
                     kept += 1;
-                    match d.get(k) {
+                    match lookup::field(d, k) {
                         Some(dv) if pruned_equal(lv, sv, dv) => {}
                         _ => return false,
                     }
@@ -138,10 +140,10 @@ pub fn pruned_equal(live: &Value, shape: &Value, desired: &Value) -> bool {
                     .enumerate()
                     .all(|(i, (lv, dv))| match s.get(i) {
                         Some(sv) => pruned_equal(lv, sv, dv),
-                        None => lv == dv,
+                        None => values_equal(lv, dv),
                     })
         }
-        _ => live == desired,
+        _ => values_equal(live, desired),
     }
 }
 

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::lookup::member;
+
 /// The annotation `kubectl apply` writes with the last applied configuration.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -22,21 +24,19 @@ pub struct ObjectRef {
 impl ObjectRef {
     /// Reads the reference from a manifest; missing fields are empty strings.
     pub fn of(manifest: &Value) -> Self {
-        let api_version = manifest
-            .get("apiVersion")
+        let api_version = member(manifest, "apiVersion")
             .and_then(Value::as_str)
             .unwrap_or("");
-        let meta = manifest.get("metadata");
+        let meta = member(manifest, "metadata");
         let text = |k: &str| {
-            meta.and_then(|m| m.get(k))
+            meta.and_then(|m| member(m, k))
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string()
         };
         Self {
             group: group_of(api_version).to_string(),
-            kind: manifest
-                .get("kind")
+            kind: member(manifest, "kind")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),

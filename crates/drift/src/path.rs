@@ -1,5 +1,8 @@
 //! Field paths as JSON pointers (RFC 6901): parsing, lookup and removal.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 /// One step in a field path: a map key or a list index.
@@ -11,9 +14,38 @@ pub enum Segment {
     Index(usize),
 }
 
-/// Escapes one token for a JSON pointer (`~` → `~0`, `/` → `~1`).
-pub fn escape_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+/// A borrowed path step (keys borrowed from the compared documents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// A map key.
+    Key(&'a str),
+    /// A list index.
+    Index(usize),
+}
+
+/// Formats borrowed path steps as a JSON pointer (`""` for the root).
+pub fn pointer_of(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        out.push('/');
+        match step {
+            Step::Key(k) => out.push_str(&escape_token(k)),
+            Step::Index(i) => {
+                let _ = write!(out, "{i}");
+            }
+        }
+    }
+    out
+}
+
+/// Escapes one token for a JSON pointer (`~` → `~0`, `/` → `~1`); borrows when nothing needs
+/// escaping.
+pub fn escape_token(token: &str) -> Cow<'_, str> {
+    if token.contains(['~', '/']) {
+        Cow::Owned(token.replace('~', "~0").replace('/', "~1"))
+    } else {
+        Cow::Borrowed(token)
+    }
 }
 
 /// Formats path segments as a JSON pointer (`""` for the root).
@@ -23,7 +55,9 @@ pub fn to_pointer(path: &[Segment]) -> String {
         out.push('/');
         match seg {
             Segment::Key(k) => out.push_str(&escape_token(k)),
-            Segment::Index(i) => out.push_str(&i.to_string()),
+            Segment::Index(i) => {
+                let _ = write!(out, "{i}");
+            }
         }
     }
     out

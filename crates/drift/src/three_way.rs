@@ -8,10 +8,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::managed_fields::{owner_of, owners, remove_trusted_manager_fields};
+use crate::lookup::{self, has_field, member, values_equal};
+use crate::managed_fields::{owner_at, remove_trusted_manager_fields};
 use crate::merge::{ListMode, key_value, pruned_equal, same_key, strip_for_merge};
 use crate::normalize::DriftRules;
 use crate::object::{ObjectRef, is_builtin_group};
+use crate::path::{Step, pointer_of};
 use crate::policy::PolicyMode;
 use crate::sensitive::{is_sensitive, may_contain_sensitive, redacted};
 
@@ -145,7 +147,7 @@ pub fn diff_three_way(
         (Some(d), Some(l)) => (d, l),
     };
     if rules.is_plain(&drift.resource)
-        && crate::fast::certainly_in_sync(
+        && let Some(scalar) = crate::fast::scalar_drift(
             desired,
             last_applied,
             live,
@@ -154,6 +156,23 @@ pub fn diff_three_way(
         )
     {
         push_live_only_labels(&mut drift, desired, last_applied, live);
+        if !scalar.is_empty() {
+            let three_way = last_applied.is_some();
+            drift.changes = scalar
+                .into_iter()
+                .map(|c| {
+                    let raw = RawChange {
+                        path: pointer_of(&c.path),
+                        origin: origin_of(Some(c.desired), c.last_applied, Some(c.live), three_way),
+                        desired: Some(c.desired.clone()),
+                        last_applied: c.last_applied.cloned(),
+                        live: Some(c.live.clone()),
+                    };
+                    finish(raw, &drift.resource, live)
+                })
+                .collect();
+            drift.status = DriftStatus::Drifted;
+        }
         return drift;
     }
     let managers = rules.managers_for(&drift.resource);
@@ -236,10 +255,9 @@ pub fn diff_three_way(
     }
     push_live_only_labels(&mut drift, &d, a.as_ref(), &l);
     if !raw.is_empty() {
-        let field_owners = owners(live);
         drift.changes = raw
             .into_iter()
-            .map(|c| finish(c, &drift.resource, &field_owners))
+            .map(|c| finish(c, &drift.resource, live))
             .collect();
         drift.status = DriftStatus::Drifted;
     }
@@ -254,14 +272,14 @@ struct RawChange {
     origin: ChangeOrigin,
 }
 
-fn finish(c: RawChange, res: &ObjectRef, field_owners: &[(String, String)]) -> FieldChange {
+fn finish(c: RawChange, res: &ObjectRef, live: &Value) -> FieldChange {
     let sensitive = [&c.desired, &c.last_applied, &c.live].iter().any(|v| {
         v.as_ref()
             .is_some_and(|v| may_contain_sensitive(res, &c.path, v))
     }) || is_sensitive(res, &c.path);
     let hide = |v: Option<Value>| if sensitive { v.map(|_| redacted()) } else { v };
     FieldChange {
-        manager: owner_of(field_owners, &c.path).map(str::to_string),
+        manager: owner_at(live, &c.path).map(str::to_string),
         path: c.path,
         desired: hide(c.desired),
         last_applied: hide(c.last_applied),
@@ -269,25 +287,6 @@ fn finish(c: RawChange, res: &ObjectRef, field_owners: &[(String, String)]) -> F
         origin: c.origin,
         sensitive,
     }
-}
-
-/// A borrowed path step (keys borrowed from the compared documents).
-#[derive(Clone, Copy)]
-enum Step<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-fn pointer_of(path: &[Step<'_>]) -> String {
-    let mut out = String::new();
-    for step in path {
-        out.push('/');
-        match step {
-            Step::Key(k) => out.push_str(&crate::path::escape_token(k)),
-            Step::Index(i) => out.push_str(&i.to_string()),
-        }
-    }
-    out
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -313,8 +312,8 @@ fn walk<'a>(
                     path.push(Step::Key(k));
                     walk(
                         Some(dv),
-                        am.and_then(|m| m.get(k)),
-                        lm.get(k),
+                        am.and_then(|m| lookup::field(m, k)),
+                        lookup::field(lm, k),
                         three_way,
                         path,
                         Some(k),
@@ -326,14 +325,14 @@ fn walk<'a>(
             }
             if let Some(am) = am {
                 for (k, av) in am {
-                    if dm.is_some_and(|m| m.contains_key(k)) {
+                    if dm.is_some_and(|m| has_field(m, k)) {
                         continue;
                     }
                     path.push(Step::Key(k));
                     walk(
                         None,
                         Some(av),
-                        lm.get(k),
+                        lookup::field(lm, k),
                         three_way,
                         path,
                         Some(k),
@@ -446,31 +445,38 @@ fn leaf(
     if matches {
         return;
     }
-    let origin = if !three_way {
-        ChangeOrigin::Unattributed
-    } else {
-        let git = !opt_equal(d, a);
-        let world = !opt_equal(l, a);
-        match (git, world) {
-            (true, true) => ChangeOrigin::Conflict,
-            (true, false) => ChangeOrigin::Git,
-            (false, true) => ChangeOrigin::World,
-            (false, false) => ChangeOrigin::Unattributed,
-        }
-    };
     out.push(RawChange {
         path: pointer_of(path),
         desired: d.cloned(),
         last_applied: a.cloned(),
         live: l.cloned(),
-        origin,
+        origin: origin_of(d, a, l, three_way),
     });
+}
+
+/// Who changed a differing field: Git when desired left the last-applied value, the world when
+/// live did, both for a conflict.
+fn origin_of(
+    d: Option<&Value>,
+    a: Option<&Value>,
+    l: Option<&Value>,
+    three_way: bool,
+) -> ChangeOrigin {
+    if !three_way {
+        return ChangeOrigin::Unattributed;
+    }
+    match (!opt_equal(d, a), !opt_equal(l, a)) {
+        (true, true) => ChangeOrigin::Conflict,
+        (true, false) => ChangeOrigin::Git,
+        (false, true) => ChangeOrigin::World,
+        (false, false) => ChangeOrigin::Unattributed,
+    }
 }
 
 fn opt_equal(x: Option<&Value>, y: Option<&Value>) -> bool {
     match (x, y) {
         (None | Some(Value::Null), None | Some(Value::Null)) => true,
-        (Some(p), Some(q)) => p == q,
+        (Some(p), Some(q)) => values_equal(p, q),
         _ => false,
     }
 }
@@ -478,11 +484,11 @@ fn opt_equal(x: Option<&Value>, y: Option<&Value>) -> bool {
 /// Desired ⊆ live: every field desired sets has the same value in live.
 fn subset_equal(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| match l.get(k) {
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| match lookup::field(l, k) {
             Some(lv) => subset_equal(v, lv),
             None => v.is_null(),
         }),
-        _ => desired == live,
+        _ => values_equal(desired, live),
     }
 }
 
@@ -502,7 +508,7 @@ fn push_live_only_labels(drift: &mut ResourceDrift, d: &Value, a: Option<&Value>
 /// Labels present in live but neither desired nor last applied (not drift: apply keeps them).
 fn live_only_labels<'a>(d: &Value, a: Option<&Value>, l: &'a Value) -> Vec<&'a str> {
     fn labels(v: &Value) -> Option<&serde_json::Map<String, Value>> {
-        v.get("metadata")?.get("labels")?.as_object()
+        member(member(v, "metadata")?, "labels")?.as_object()
     }
     let Some(live) = labels(l) else {
         return Vec::new();
@@ -511,8 +517,7 @@ fn live_only_labels<'a>(d: &Value, a: Option<&Value>, l: &'a Value) -> Vec<&'a s
     let applied = a.and_then(labels);
     live.keys()
         .filter(|k| {
-            !desired.is_some_and(|m| m.contains_key(*k))
-                && !applied.is_some_and(|m| m.contains_key(*k))
+            !desired.is_some_and(|m| has_field(m, k)) && !applied.is_some_and(|m| has_field(m, k))
         })
         .map(String::as_str)
         .collect()

@@ -124,7 +124,7 @@ fn world_edit(x: &Value, edit: u8, text: &str) -> Value {
     let mut live = x.clone();
     live["metadata"]["resourceVersion"] = json!("1");
     live["status"] = json!({"observedGeneration": 1});
-    match edit % 8 {
+    match edit % 11 {
         0 => live["metadata"]["labels"]["edited"] = json!(text),
         1 => {
             if let Some(l) = live["metadata"]["labels"].as_object_mut()
@@ -156,13 +156,50 @@ fn world_edit(x: &Value, edit: u8, text: &str) -> Value {
             }
         }
         6 => live["metadata"]["annotations"] = json!({"note": text}),
-        _ => {
+        7 => {
             if let Some(m) = live.pointer_mut("/spec/template/spec/containers/0/volumeMounts/0") {
                 m["readOnly"] = json!(text.len().is_multiple_of(2));
             }
         }
+        8 => {
+            if let Some(r) = live.pointer_mut("/spec/replicas") {
+                *r = json!(r.as_u64().unwrap_or(0) + text.len() as u64);
+            }
+        }
+        9 => {
+            if let Some(r) = live.pointer_mut("/spec/replicas") {
+                *r = json!(r.as_u64().unwrap_or(0) as f64);
+            }
+        }
+        _ => {
+            // two changes at once, one of them in a list item
+            live["metadata"]["labels"]["edited"] = json!(text);
+            if let Some(c) = live.pointer_mut("/spec/template/spec/containers/0") {
+                c["name"] = json!(format!("{text}-renamed"));
+            }
+        }
     }
     live
+}
+
+/// A desired object derived from `x` by a change made in Git.
+fn git_edit(x: &Value, edit: u8, text: &str) -> Value {
+    let mut desired = x.clone();
+    match edit % 4 {
+        0 => desired["metadata"]["labels"]["from-git"] = json!(text),
+        1 => {
+            if let Some(c) = desired.pointer_mut("/spec/template/spec/containers/0") {
+                c["image"] = json!(format!("{text}:2"));
+            }
+        }
+        2 => {
+            if let Some(r) = desired.pointer_mut("/spec/replicas") {
+                *r = json!(r.as_u64().unwrap_or(0) + 1);
+            }
+        }
+        _ => {}
+    }
+    desired
 }
 
 proptest! {
@@ -170,11 +207,26 @@ proptest! {
 
     /// The copy-free in-sync check never hides drift the full diff reports.
     #[test]
-    fn fast_path_agrees_with_full_path(x in manifest(), edit in any::<u8>(), text in "[a-z]{1,5}", applied in any::<bool>()) {
-        let live = world_edit(&x, edit, &text);
+    fn fast_path_agrees_with_full_path(
+        x in manifest(),
+        edit in any::<u8>(),
+        git in any::<u8>(),
+        text in "[a-z]{1,5}",
+        applied in any::<bool>(),
+        owned in any::<bool>(),
+    ) {
+        let mut live = world_edit(&x, edit, &text);
+        if owned {
+            live["metadata"]["managedFields"] = json!([
+                {"manager": "strata", "operation": "Apply", "fieldsV1": {
+                    "f:metadata": {"f:labels": {}}, "f:spec": {"f:replicas": {}}}},
+                {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {
+                    "f:metadata": {"f:labels": {"f:edited": {}}}, "f:spec": {"f:replicas": {}}}}]);
+        }
+        let desired = git_edit(&x, git, &text);
         let last = applied.then(|| x.clone());
-        let fast = diff_three_way(Some(&x), last.as_ref(), Some(&live), &DriftRules::default());
-        let full = diff_three_way(Some(&x), last.as_ref(), Some(&live), &DriftRules::default().without_fast_path());
+        let fast = diff_three_way(Some(&desired), last.as_ref(), Some(&live), &DriftRules::default());
+        let full = diff_three_way(Some(&desired), last.as_ref(), Some(&live), &DriftRules::default().without_fast_path());
         prop_assert_eq!(fast.status, full.status);
         prop_assert_eq!(fast.changes, full.changes);
         prop_assert_eq!(fast.ignored, full.ignored);
