@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use strata_drift::{DriftRules, diff_three_way};
+use strata_drift::{DriftRules, IgnoreDifference, diff_three_way};
 
 // The allocator the `strata` binary and the controllers use.
 #[global_allocator]
@@ -117,6 +117,29 @@ fn report_once() {
 fn normalize_and_three_way_10k(bencher: divan::Bencher) {
     let inputs = corpus();
     let rules = DriftRules::default();
+    bencher.bench_local(|| {
+        let mut drifted = 0usize;
+        for (d, a, l) in &inputs {
+            let r = diff_three_way(Some(d), Some(a), Some(l), &rules);
+            drifted += usize::from(!r.changes.is_empty());
+        }
+        assert_eq!(drifted, 1_000);
+        drifted
+    });
+}
+
+/// The same work with `ignoreDifferences` on `/spec/replicas` for every Deployment (as teams do
+/// when an autoscaler owns the replica count).
+#[divan::bench(sample_count = 5)]
+fn normalize_and_three_way_10k_ignoring_replicas(bencher: divan::Bencher) {
+    let inputs = corpus();
+    let rules = DriftRules::from_ignore_differences(vec![IgnoreDifference {
+        group: "apps".into(),
+        kind: "Deployment".into(),
+        json_pointers: vec!["/spec/replicas".into()],
+        ..IgnoreDifference::default()
+    }])
+    .expect("valid rules");
     bencher.bench_local(|| {
         let mut drifted = 0usize;
         for (d, a, l) in &inputs {

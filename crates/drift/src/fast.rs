@@ -31,6 +31,15 @@ pub struct ScalarChange<'a> {
     pub live: &'a Value,
 }
 
+/// What the copy-free walk found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScalarDrift<'a> {
+    /// The differing fields, in document order.
+    pub changes: Vec<ScalarChange<'a>>,
+    /// Fields that differ but are ignored by a JSON pointer, in document order.
+    pub ignored: Vec<Vec<Step<'a>>>,
+}
+
 /// Whether desired (with last applied) is certainly in sync with live.
 pub fn certainly_in_sync(
     desired: &Value,
@@ -39,31 +48,46 @@ pub fn certainly_in_sync(
     skip_status: bool,
     builtin: bool,
 ) -> bool {
-    scalar_drift(desired, last_applied, live, skip_status, builtin).is_some_and(|c| c.is_empty())
+    scalar_drift(desired, last_applied, live, skip_status, builtin, &[])
+        .is_some_and(|c| c.changes.is_empty())
 }
 
-/// Every difference between desired and live when all of them are plain scalar changes (empty
-/// when in sync); `None` when the resource needs the full normalising diff.
+/// Every difference between desired and live when all of them are plain scalar changes (none
+/// when in sync); `None` when the resource needs the full normalising diff. `ignores` are
+/// ignoreDifferences JSON pointers as unescaped tokens; a pointer into a list, or onto a field
+/// whose ignored difference is not a plain scalar, also needs the full diff.
 pub fn scalar_drift<'a>(
     desired: &'a Value,
     last_applied: Option<&'a Value>,
     live: &'a Value,
     skip_status: bool,
     builtin: bool,
-) -> Option<Vec<ScalarChange<'a>>> {
+    ignores: &[&[String]],
+) -> Option<ScalarDrift<'a>> {
     let (Value::Object(d), Value::Object(l)) = (desired, live) else {
         return None;
     };
+    // Pointers onto metadata or the labels map as a whole change which labels count as
+    // "only in live"; leave those to the full diff.
+    if ignores.iter().any(|p| match p {
+        [m] => m == "metadata",
+        [m, l] => m == "metadata" && l == "labels",
+        _ => false,
+    }) {
+        return None;
+    }
     let a = last_applied.and_then(Value::as_object);
     let mut walk = Walk {
         builtin,
+        ignores,
         path: Vec::new(),
-        changes: Vec::new(),
+        found: ScalarDrift::default(),
     };
     for (k, dv) in d {
         walk.path.push(Step::Key(k));
         let ok = match k.as_str() {
             "status" if skip_status => true,
+            "metadata" if walk.ignored_here() == Ignored::Exactly => false,
             "metadata" => walk.metadata(
                 dv,
                 a.and_then(|a| field(a, "metadata")),
@@ -76,13 +100,25 @@ pub fn scalar_drift<'a>(
             return None;
         }
     }
-    removed_keys_absent(d, a, l, |k| k == "status" && skip_status).then_some(walk.changes)
+    removed_keys_absent(d, a, l, |k| k == "status" && skip_status).then_some(walk.found)
 }
 
-struct Walk<'a> {
+/// Where the current path stands relative to the ignored pointers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ignored {
+    /// No pointer at or below it.
+    No,
+    /// A pointer names it.
+    Exactly,
+    /// A pointer names something below it.
+    Below,
+}
+
+struct Walk<'a, 'p> {
     builtin: bool,
+    ignores: &'p [&'p [String]],
     path: Vec<Step<'a>>,
-    changes: Vec<ScalarChange<'a>>,
+    found: ScalarDrift<'a>,
 }
 
 fn removed_keys_absent(
@@ -102,7 +138,7 @@ fn removed_keys_absent(
         .all(|k| has_field(d, k) || skip(k) || !has_field(l, k))
 }
 
-impl<'a> Walk<'a> {
+impl<'a> Walk<'a, '_> {
     fn metadata(&mut self, d: &'a Value, a: Option<&'a Value>, l: Option<&'a Value>) -> bool {
         let (Value::Object(d), Some(Value::Object(l))) = (d, l) else {
             return false;
@@ -114,14 +150,13 @@ impl<'a> Walk<'a> {
                 continue;
             }
             let av = a.and_then(|a| field(a, k));
+            self.path.push(Step::Key(k));
             let ok = if k == "annotations" {
-                annotations(dv, av, field(l, k))
+                self.ignored_here() == Ignored::No && annotations(dv, av, field(l, k))
             } else {
-                self.path.push(Step::Key(k));
-                let ok = self.node(dv, av, field(l, k), k);
-                self.path.pop();
-                ok
+                self.node(dv, av, field(l, k), k)
             };
+            self.path.pop();
             if !ok {
                 return false;
             }
@@ -138,6 +173,56 @@ impl<'a> Walk<'a> {
         removed_keys_absent(d, a, l, |k| skip(k) || k == "annotations")
     }
 
+    /// How the ignored pointers relate to the current path.
+    fn ignored_here(&self) -> Ignored {
+        let mut found = Ignored::No;
+        for pointer in self.ignores {
+            if pointer.len() < self.path.len() {
+                continue;
+            }
+            let on_path = self
+                .path
+                .iter()
+                .zip(pointer.iter())
+                .all(|(step, token)| match step {
+                    Step::Key(k) => k == token,
+                    Step::Index(i) => token.parse::<usize>().is_ok_and(|t| t == *i),
+                });
+            if on_path {
+                if pointer.len() == self.path.len() {
+                    return Ignored::Exactly;
+                }
+                found = Ignored::Below;
+            }
+        }
+        found
+    }
+
+    /// An ignored field: records it when it differs by a plain scalar (what the full diff
+    /// reports as ignored); anything else is left to the full diff.
+    fn ignored_node(&mut self, d: &'a Value, l: Option<&'a Value>, key: &str) -> bool {
+        let differs = match (d, l) {
+            (Value::Null, None | Some(Value::Null)) => false,
+            (_, Some(l)) if values_equal(d, l) => false,
+            _ => {
+                let plain = |v: &Value| match v {
+                    Value::String(_) => true,
+                    Value::Number(n) => !n.is_f64(),
+                    Value::Bool(_) => !(self.builtin && is_omitempty_bool(key)),
+                    _ => false,
+                };
+                if !plain(d) || !l.is_none_or(plain) {
+                    return false;
+                }
+                true
+            }
+        };
+        if differs && !matches!(self.path.first(), Some(Step::Key("status"))) {
+            self.found.ignored.push(self.path.clone());
+        }
+        true
+    }
+
     /// Compares one node; `a` is the last-applied value at the same place.
     fn node(
         &mut self,
@@ -146,6 +231,14 @@ impl<'a> Walk<'a> {
         l: Option<&'a Value>,
         key: &str,
     ) -> bool {
+        if !self.ignores.is_empty() {
+            match self.ignored_here() {
+                Ignored::Exactly => return self.ignored_node(d, l, key),
+                // removing a list item would shift the items after it
+                Ignored::Below if d.is_array() => return false,
+                _ => {}
+            }
+        }
         match d {
             Value::Null => l.is_none_or(Value::is_null),
             Value::Object(dm) => {
@@ -238,7 +331,7 @@ impl<'a> Walk<'a> {
         if !plain {
             return false;
         }
-        self.changes.push(ScalarChange {
+        self.found.changes.push(ScalarChange {
             path: self.path.clone(),
             desired: d,
             last_applied: a,

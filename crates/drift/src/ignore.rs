@@ -11,7 +11,7 @@ use crate::glob::glob_match;
 use crate::jq::JqDelete;
 use crate::knowntypes::KnownType;
 use crate::object::ObjectRef;
-use crate::path::remove_pointer;
+use crate::path::{parse_pointer, remove_pointer};
 
 /// One `spec.ignoreDifferences[]` entry of an application.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +131,17 @@ impl IgnoreConfig {
         found.then_some(merged)
     }
 
+    /// Whether any entry or override names trusted field managers.
+    pub fn has_managers(&self) -> bool {
+        self.ignore_differences
+            .iter()
+            .any(|e| !e.managed_fields_managers.is_empty())
+            || self
+                .resource_overrides
+                .values()
+                .any(|o| !o.ignore_differences.managed_fields_managers.is_empty())
+    }
+
     /// The trusted field managers for a resource (see [`IgnoreConfig::lookup`]).
     pub fn managers_for(&self, res: &ObjectRef) -> Vec<String> {
         self.lookup(res)
@@ -155,6 +166,8 @@ struct CompiledIgnore {
     name: String,
     namespace: String,
     pointers: Vec<String>,
+    /// The pointers split into unescaped tokens (pointers that can never match left out).
+    tokens: Vec<Vec<String>>,
     jq: Vec<JqDelete>,
 }
 
@@ -236,6 +249,7 @@ impl IgnoreNormalizer {
             name: String::new(),
             namespace: String::new(),
             pointers: vec![pointer.to_string()],
+            tokens: pointer_tokens(&[pointer.to_string()]),
             jq: Vec::new(),
         });
     }
@@ -265,6 +279,19 @@ impl IgnoreNormalizer {
         }
     }
 
+    /// The JSON pointers (as unescaped tokens, in the order they apply) of the entries matching
+    /// the resource, or `None` when a matching entry also has jq expressions.
+    pub fn pointer_only_ignores(&self, res: &ObjectRef) -> Option<Vec<&[String]>> {
+        let mut out = Vec::new();
+        for entry in self.entries.iter().filter(|e| entry_matches(e, res)) {
+            if !entry.jq.is_empty() {
+                return None;
+            }
+            out.extend(entry.tokens.iter().map(Vec::as_slice));
+        }
+        Some(out)
+    }
+
     /// Whether a known-type normalisation applies to the resource.
     pub fn has_known_types_for(&self, res: &ObjectRef) -> bool {
         self.known
@@ -281,6 +308,16 @@ impl IgnoreNormalizer {
             }
         }
     }
+}
+
+/// Pointers as token lists, leaving out those removal never applies (`""` and pointers not
+/// starting with `/`).
+fn pointer_tokens(pointers: &[String]) -> Vec<Vec<String>> {
+    pointers
+        .iter()
+        .filter_map(|p| parse_pointer(p))
+        .filter(|tokens| !tokens.is_empty())
+        .collect()
 }
 
 fn entry_matches(e: &CompiledIgnore, res: &ObjectRef) -> bool {
@@ -309,6 +346,7 @@ fn compile_entry(
         name: name.to_string(),
         namespace: namespace.to_string(),
         pointers: pointers.to_vec(),
+        tokens: pointer_tokens(pointers),
         jq: jq
             .iter()
             .map(|e| JqDelete::new(e))

@@ -124,14 +124,25 @@ impl DriftRules {
     /// ClusterRole, Endpoints). Such resources can be compared without copying them.
     pub fn is_plain(&self, res: &ObjectRef) -> bool {
         !self.no_fast_path
-            && !matches!(
-                (res.group.as_str(), res.kind.as_str()),
-                ("", "Secret" | "Endpoints")
-                    | ("rbac.authorization.k8s.io", "Role" | "ClusterRole")
-            )
+            && !has_own_rules(res)
             && !self.compiled.has_ignores_for(res)
             && !self.compiled.has_known_types_for(res)
             && self.config.lookup(res).is_none()
+    }
+
+    /// The ignored JSON pointers (as tokens) when they are the only rules beyond the generic
+    /// normalisations that apply to this resource: the copy-free walk can then skip the ignored
+    /// fields itself. `None` when the resource needs the full path (see [`DriftRules::is_plain`];
+    /// jq expressions and trusted managers need it too).
+    pub fn copy_free_ignores(&self, res: &ObjectRef) -> Option<Vec<&[String]>> {
+        if self.no_fast_path
+            || has_own_rules(res)
+            || self.compiled.has_known_types_for(res)
+            || self.config.has_managers() && !self.config.managers_for(res).is_empty()
+        {
+            return None;
+        }
+        self.compiled.pointer_only_ignores(res)
     }
 
     /// Whether the `status` of this resource is ignored.
@@ -204,6 +215,14 @@ impl DriftRules {
         self.apply_ignores(&mut out);
         out
     }
+}
+
+/// Kinds with normalisation rules of their own (Secret, Role, ClusterRole, Endpoints).
+fn has_own_rules(res: &ObjectRef) -> bool {
+    matches!(
+        (res.group.as_str(), res.kind.as_str()),
+        ("", "Secret" | "Endpoints") | ("rbac.authorization.k8s.io", "Role" | "ClusterRole")
+    )
 }
 
 /// Remarshal: numbers made canonical, and built-in kinds re-encoded through their types

@@ -146,19 +146,36 @@ pub fn diff_three_way(
         }
         (Some(d), Some(l)) => (d, l),
     };
-    if rules.is_plain(&drift.resource)
+    if let Some(ignores) = rules.copy_free_ignores(&drift.resource)
         && let Some(scalar) = crate::fast::scalar_drift(
             desired,
             last_applied,
             live,
             rules.status_ignored(&drift.resource),
             is_builtin_group(&drift.resource.group),
+            &ignores,
         )
     {
-        push_live_only_labels(&mut drift, desired, last_applied, live);
-        if !scalar.is_empty() {
+        drift.ignored = scalar
+            .ignored
+            .iter()
+            .map(|path| IgnoredField {
+                path: pointer_of(path),
+                reason: "ignoreDifferences".to_string(),
+            })
+            .collect();
+        for key in live_only_labels(desired, last_applied, live) {
+            let ignored = ignores
+                .iter()
+                .any(|p| matches!(p, [m, l, k] if m == "metadata" && l == "labels" && k == key));
+            if !ignored {
+                push_live_only_label(&mut drift, key);
+            }
+        }
+        if !scalar.changes.is_empty() {
             let three_way = last_applied.is_some();
             drift.changes = scalar
+                .changes
                 .into_iter()
                 .map(|c| {
                     let raw = RawChange {
@@ -498,11 +515,15 @@ fn find_keyed<'a>(list: Option<&'a Vec<Value>>, item: &Value, key: &[&str]) -> O
 
 fn push_live_only_labels(drift: &mut ResourceDrift, d: &Value, a: Option<&Value>, l: &Value) {
     for key in live_only_labels(d, a, l) {
-        drift.ignored.push(IgnoredField {
-            path: format!("/metadata/labels/{}", crate::path::escape_token(key)),
-            reason: "only in live: added outside desired state, apply keeps it".to_string(),
-        });
+        push_live_only_label(drift, key);
     }
+}
+
+fn push_live_only_label(drift: &mut ResourceDrift, key: &str) {
+    drift.ignored.push(IgnoredField {
+        path: format!("/metadata/labels/{}", crate::path::escape_token(key)),
+        reason: "only in live: added outside desired state, apply keeps it".to_string(),
+    });
 }
 
 /// Labels present in live but neither desired nor last applied (not drift: apply keeps them).

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use strata_drift::{DriftRules, diff_three_way};
+use strata_drift::{DriftRules, IgnoreDifference, diff_three_way};
 
 fn quantity() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -182,6 +182,27 @@ fn world_edit(x: &Value, edit: u8, text: &str) -> Value {
     live
 }
 
+/// ignoreDifferences JSON pointers, some of which the copy-free walk handles itself and some
+/// of which (into lists, onto whole maps) it leaves to the full diff.
+fn ignore_rules(choice: u8) -> DriftRules {
+    let pointers: &[&str] = match choice % 7 {
+        0 => &[],
+        1 => &["/spec/replicas"],
+        2 => &["/metadata/labels/edited", "/spec/replicas"],
+        3 => &["/spec/template/spec/containers/0/image"],
+        4 => &["/metadata/labels"],
+        5 => &["/spec/template"],
+        _ => &["/spec/extra/a", "/metadata/name"],
+    };
+    DriftRules::from_ignore_differences(vec![IgnoreDifference {
+        group: "*".into(),
+        kind: "*".into(),
+        json_pointers: pointers.iter().map(|p| p.to_string()).collect(),
+        ..IgnoreDifference::default()
+    }])
+    .expect("pointer rules compile")
+}
+
 /// A desired object derived from `x` by a change made in Git.
 fn git_edit(x: &Value, edit: u8, text: &str) -> Value {
     let mut desired = x.clone();
@@ -203,7 +224,7 @@ fn git_edit(x: &Value, edit: u8, text: &str) -> Value {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// The copy-free in-sync check never hides drift the full diff reports.
     #[test]
@@ -214,6 +235,7 @@ proptest! {
         text in "[a-z]{1,5}",
         applied in any::<bool>(),
         owned in any::<bool>(),
+        ignore in any::<u8>(),
     ) {
         let mut live = world_edit(&x, edit, &text);
         if owned {
@@ -225,8 +247,9 @@ proptest! {
         }
         let desired = git_edit(&x, git, &text);
         let last = applied.then(|| x.clone());
-        let fast = diff_three_way(Some(&desired), last.as_ref(), Some(&live), &DriftRules::default());
-        let full = diff_three_way(Some(&desired), last.as_ref(), Some(&live), &DriftRules::default().without_fast_path());
+        let rules = ignore_rules(ignore);
+        let fast = diff_three_way(Some(&desired), last.as_ref(), Some(&live), &rules);
+        let full = diff_three_way(Some(&desired), last.as_ref(), Some(&live), &rules.clone().without_fast_path());
         prop_assert_eq!(fast.status, full.status);
         prop_assert_eq!(fast.changes, full.changes);
         prop_assert_eq!(fast.ignored, full.ignored);
