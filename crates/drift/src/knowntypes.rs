@@ -111,8 +111,9 @@ pub fn remarshal_typed(value: &Value) -> Option<Value> {
     }
 }
 
-/// Remarshals in place; returns false (leaving the value partly rewritten) when the typed decode
-/// would fail, in which case the caller must restore the raw value.
+/// Remarshals in place (integral floats become integers on the way); returns false (leaving
+/// the value partly rewritten) when the typed decode would fail, in which case the caller must
+/// restore the raw value.
 pub fn remarshal_in_place(value: &mut Value) -> bool {
     remarshal_node(value, None)
 }
@@ -124,6 +125,9 @@ fn remarshal_node(value: &mut Value, key: Option<&str>) -> bool {
             let quantities = key.is_some_and(is_quantity_map);
             let mut drop = Vec::new();
             for (k, v) in map.iter_mut() {
+                if v.is_number() {
+                    normalize_numbers(v);
+                }
                 if quantities {
                     let text = match v {
                         Value::String(s) => s.clone(),
@@ -167,6 +171,10 @@ fn remarshal_node(value: &mut Value, key: Option<&str>) -> bool {
             true
         }
         Value::Array(items) => items.iter_mut().all(|v| remarshal_node(v, None)),
+        Value::Number(_) => {
+            normalize_numbers(value);
+            true
+        }
         _ => true,
     }
 }

@@ -176,8 +176,9 @@ impl DriftRules {
     pub fn prepare_for_drift(&self, obj: &Value, res: &ObjectRef) -> Value {
         let skip_status = self.status_ignored(res);
         let mut out = copy_without_server_fields(obj, skip_status);
-        normalize_numbers(&mut out);
-        if is_builtin_group(&res.group) && !crate::knowntypes::remarshal_in_place(&mut out) {
+        if !is_builtin_group(&res.group) {
+            normalize_numbers(&mut out);
+        } else if !crate::knowntypes::remarshal_in_place(&mut out) {
             // the typed decode fails: keep the raw object
             out = copy_without_server_fields(obj, skip_status);
             normalize_numbers(&mut out);

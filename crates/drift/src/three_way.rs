@@ -213,7 +213,13 @@ pub fn diff_three_way(
     let res = drift.resource.clone();
     let mut d = rules.prepare_for_drift(d_src, &res);
     let mut l = rules.prepare_for_drift(l_src, &res);
-    let mut a = last_applied.map(|a| rules.prepare_for_drift(a, &res));
+    // Last applied usually equals desired (Git unchanged since the apply): it then gets exactly
+    // desired's normalisation, so desired's copy stands in for it.
+    let a_is_d = last_applied.is_some_and(|a| values_equal(a, d_src));
+    let mut a = last_applied
+        .filter(|_| !a_is_d)
+        .map(|a| rules.prepare_for_drift(a, &res));
+    let three_way = last_applied.is_some();
     let list_mode = if is_builtin_group(&res.group) {
         ListMode::Strategic
     } else {
@@ -229,9 +235,9 @@ pub fn diff_three_way(
         let mut out = Vec::new();
         walk(
             Some(&d0),
-            a0.as_ref(),
+            if a_is_d { Some(&d0) } else { a0.as_ref() },
             Some(&l),
-            a0.is_some(),
+            three_way,
             &mut Vec::new(),
             None,
             list_mode,
@@ -248,12 +254,13 @@ pub fn diff_three_way(
         strip_for_merge(a);
     }
     strip_for_merge(&mut d);
+    let a = if a_is_d { Some(&d) } else { a.as_ref() };
     let mut raw = Vec::new();
     walk(
         Some(&d),
-        a.as_ref(),
+        a,
         Some(&l),
-        a.is_some(),
+        three_way,
         &mut Vec::new(),
         None,
         list_mode,
@@ -270,7 +277,7 @@ pub fn diff_three_way(
             }
         }
     }
-    push_live_only_labels(&mut drift, &d, a.as_ref(), &l);
+    push_live_only_labels(&mut drift, &d, a, &l);
     if !raw.is_empty() {
         drift.changes = raw
             .into_iter()
