@@ -426,3 +426,116 @@ async fn a_watch_that_gets_410_gone_lists_again() {
         uris[3]
     );
 }
+
+/// A composite whose status lists a composed resource the composition no longer renders.
+fn composite_with_stale_ref() -> Value {
+    json!({"apiVersion": "platform.example.org/v1alpha1", "kind": "XPostgres",
+        "metadata": {"name": "db", "uid": "uid-xr", "finalizers": [FINALIZER]},
+        "spec": {"size": "large"},
+        "status": {"resourceRefs": [
+            {"apiVersion": "database.example.org/v1", "kind": "Instance", "name": "db-stale"}]}})
+}
+
+/// Serves one reconcile of [`composite_with_stale_ref`] up to the stale resource's GET, which
+/// is answered with `stale`; returns the composed resource's name.
+async fn serve_until_stale_get(handle: &mut Handle, stale: Value) -> String {
+    let get = serve(handle, 404, status(404, "NotFound", "not found")).await;
+    assert_eq!(get.method, "GET");
+    let name = get
+        .uri
+        .trim_start_matches(INSTANCES)
+        .trim_end_matches('?')
+        .to_owned();
+    assert_ne!(name, "db-stale");
+    let (request, send) = handle.next_request().await.expect("composed apply");
+    assert_eq!(request.method(), "PATCH");
+    assert_eq!(
+        request.uri().to_string(),
+        format!("{INSTANCES}{name}?&fieldManager=strata")
+    );
+    let applied = request.into_body().collect_bytes().await.expect("body");
+    send.send_response(
+        http::Response::builder()
+            .status(200)
+            .body(kube::client::Body::from(applied.to_vec()))
+            .expect("response"),
+    );
+    let stale_get = serve(handle, 200, stale).await;
+    assert_eq!(
+        (stale_get.method.as_str(), stale_get.uri.as_str()),
+        ("GET", &*format!("{INSTANCES}db-stale"))
+    );
+    name
+}
+
+fn stale_instance(stack: &str) -> Value {
+    json!({"apiVersion": "database.example.org/v1", "kind": "Instance",
+        "metadata": {"name": "db-stale", "labels": {
+            "app.kubernetes.io/managed-by": "strata", "strata.dev/stack": stack}}})
+}
+
+#[tokio::test]
+async fn composed_resources_no_longer_rendered_are_deleted() {
+    let (client, mut handle) = mock();
+    let reconciler = reconciler(client, DriftPolicy::default());
+    let server = tokio::spawn(async move {
+        let name = serve_until_stale_get(&mut handle, stale_instance("db")).await;
+        let delete = serve(
+            &mut handle,
+            200,
+            json!({"kind": "Status", "status": "Success"}),
+        )
+        .await;
+        assert_eq!(
+            (delete.method.as_str(), delete.uri.as_str()),
+            ("DELETE", &*format!("{INSTANCES}db-stale?"))
+        );
+        let xr_status = serve(&mut handle, 200, json!({})).await;
+        assert_eq!(xr_status.uri, format!("{COMPOSITE}/status?"));
+        assert_eq!(
+            xr_status.body["status"]["resourceRefs"],
+            json!([{"apiVersion": "database.example.org/v1", "kind": "Instance", "name": name}]),
+            "the pruned resource leaves the references"
+        );
+        handle
+    });
+    let outcome = reconciler
+        .reconcile(&composite_with_stale_ref())
+        .await
+        .expect("reconcile");
+    assert_eq!(outcome.deleted.len(), 1);
+    assert_eq!(outcome.deleted[0].name, "db-stale");
+    let mut handle = server.await.expect("server");
+    drop(reconciler);
+    common::assert_no_more_requests(&mut handle).await;
+}
+
+#[tokio::test]
+async fn a_stale_reference_to_something_this_composite_does_not_own_is_left_alone() {
+    let (client, mut handle) = mock();
+    let reconciler = reconciler(client, DriftPolicy::default());
+    let server = tokio::spawn(async move {
+        serve_until_stale_get(&mut handle, stale_instance("another-stack")).await;
+        let xr_status = serve(&mut handle, 200, json!({})).await;
+        assert_eq!(
+            (xr_status.method.as_str(), xr_status.uri.as_str()),
+            ("PATCH", &*format!("{COMPOSITE}/status?")),
+            "no DELETE for an object another stack owns"
+        );
+        assert_eq!(
+            xr_status.body["status"]["resourceRefs"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        handle
+    });
+    let outcome = reconciler
+        .reconcile(&composite_with_stale_ref())
+        .await
+        .expect("reconcile");
+    assert!(outcome.deleted.is_empty());
+    let mut handle = server.await.expect("server");
+    drop(reconciler);
+    common::assert_no_more_requests(&mut handle).await;
+}

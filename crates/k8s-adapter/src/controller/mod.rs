@@ -4,8 +4,10 @@
 //! strata-composition, applies the composed resources through an injected
 //! [`strata_core::ProviderRegistry`] (Kubernetes, a cloud provider, or the sandbox — this crate
 //! never depends on the cloud crates), writes Crossplane's `Ready` and `Synced` conditions and the
-//! connection secret (`writeConnectionSecretToRef`), guards deletion with a finalizer, and heals
-//! drift of composed resources as the strata-drift policy says. [`runtime`] drives reconcilers
+//! connection secret (`writeConnectionSecretToRef`), deletes composed resources the composition
+//! no longer renders (those listed in `status.resourceRefs` that still carry the composite's
+//! ownership labels), guards deletion with a finalizer, and heals drift of composed resources as
+//! the strata-drift policy says. [`runtime`] drives reconcilers
 //! from watches, and [`leader`] lets several replicas run with one active, through a
 //! `coordination.k8s.io` Lease.
 

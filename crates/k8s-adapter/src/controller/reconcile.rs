@@ -132,6 +132,24 @@ fn resource_ref(manifest: &Value) -> Value {
     r
 }
 
+/// The composed resources listed in the composite's `status.resourceRefs` that the current
+/// render no longer produces.
+fn stale_refs(composite: &Value, current: &[Value]) -> Vec<Resource> {
+    let current: Vec<ResourceKey> = current
+        .iter()
+        .filter_map(ref_to_resource)
+        .map(|r| r.key)
+        .collect();
+    composite
+        .pointer("/status/resourceRefs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(ref_to_resource)
+        .filter(|r| !current.contains(&r.key))
+        .collect()
+}
+
 fn ref_to_resource(r: &Value) -> Option<Resource> {
     let mut metadata = json!({"name": r.get("name")?.as_str()?});
     if let Some(ns) = r.get("namespace").and_then(Value::as_str) {
@@ -363,6 +381,19 @@ impl Reconciler {
             }
         }
 
+        // Composed resources the composition no longer renders are deleted, as Crossplane's
+        // garbage collection does; a stale reference whose deletion failed is kept to retry.
+        for stale in stale_refs(&composite, &refs) {
+            match self.prune(&stale, &stack).await {
+                Ok(Some(key)) => outcome.deleted.push(key),
+                Ok(None) => {}
+                Err(e) => {
+                    errors.push(format!("pruning {}: {e}", stale.key));
+                    refs.push(resource_ref(&stale.manifest));
+                }
+            }
+        }
+
         // Connection secret.
         if let Some(secret_ref) = object
             .pointer("/spec/writeConnectionSecretToRef")
@@ -520,6 +551,30 @@ impl Reconciler {
                 Ok(None)
             }
             Decision::HealAfter { wait } => Ok(Some(wait)),
+        }
+    }
+
+    /// Deletes a composed resource that is no longer rendered, when it is still there and
+    /// carries this composite's ownership labels (anything else is left alone). Returns its key
+    /// when a delete was sent.
+    async fn prune(
+        &self,
+        stale: &Resource,
+        stack: &str,
+    ) -> Result<Option<ResourceKey>, ControllerError> {
+        let provider = self.provider_for(stale)?;
+        let Some(live) = provider.observe(stale).await?.live else {
+            return Ok(None);
+        };
+        match strata_core::ownership::manager_of(&live, stack) {
+            strata_core::ownership::Manager::ThisStack => {
+                provider.delete(stale).await?;
+                Ok(Some(stale.key.clone()))
+            }
+            other => {
+                tracing::info!(resource = %stale.key, manager = %other, "no longer composed but not owned by this composite: left alone");
+                Ok(None)
+            }
         }
     }
 
