@@ -23,10 +23,23 @@ pub enum Step<'a> {
     Index(usize),
 }
 
+impl<'a> From<&'a Segment> for Step<'a> {
+    fn from(segment: &'a Segment) -> Self {
+        match segment {
+            Segment::Key(k) => Step::Key(k),
+            Segment::Index(i) => Step::Index(*i),
+        }
+    }
+}
+
 /// Formats borrowed path steps as a JSON pointer (`""` for the root).
 pub fn pointer_of(path: &[Step<'_>]) -> String {
+    pointer_from(path.iter().copied())
+}
+
+fn pointer_from<'a>(steps: impl Iterator<Item = Step<'a>>) -> String {
     let mut out = String::new();
-    for step in path {
+    for step in steps {
         out.push('/');
         match step {
             Step::Key(k) => out.push_str(&escape_token(k)),
@@ -50,17 +63,7 @@ pub fn escape_token(token: &str) -> Cow<'_, str> {
 
 /// Formats path segments as a JSON pointer (`""` for the root).
 pub fn to_pointer(path: &[Segment]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        out.push('/');
-        match seg {
-            Segment::Key(k) => out.push_str(&escape_token(k)),
-            Segment::Index(i) => {
-                let _ = write!(out, "{i}");
-            }
-        }
-    }
-    out
+    pointer_from(path.iter().map(Step::from))
 }
 
 /// Splits a JSON pointer into unescaped tokens; `None` when it does not start with `/` (and is not empty).

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Handle, mock, serve, status};
+use common::{Handle, mock, serve, serve_success, status};
 use futures::StreamExt;
 use kube::api::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
@@ -247,21 +247,11 @@ async fn a_claim_becomes_a_composite_and_composed_resources_then_ready_then_dele
     deleting["metadata"]["finalizers"] = json!([FINALIZER, "example.org/keep"]);
     deleting["status"] = claim_status;
     let server = tokio::spawn(async move {
-        let composed = serve(
-            &mut handle,
-            200,
-            json!({"kind": "Status", "status": "Success"}),
-        )
-        .await;
+        let composed = serve_success(&mut handle).await;
         assert_eq!(composed.method, "DELETE");
         assert!(composed.uri.starts_with(INSTANCES), "{}", composed.uri);
         assert_eq!(composed.body["propagationPolicy"], "Foreground");
-        let xr = serve(
-            &mut handle,
-            200,
-            json!({"kind": "Status", "status": "Success"}),
-        )
-        .await;
+        let xr = serve_success(&mut handle).await;
         assert_eq!(
             (xr.method.as_str(), xr.uri.as_str()),
             ("DELETE", &*format!("{COMPOSITE}?"))
@@ -304,12 +294,7 @@ async fn the_finalizer_stays_while_composed_resources_still_exist() {
     deleting["metadata"]["finalizers"] = json!([FINALIZER]);
     deleting["status"] = json!({"resourceRefs": [{"apiVersion": "database.example.org/v1", "kind": "Instance", "name": "db-abc"}]});
     let server = tokio::spawn(async move {
-        let delete = serve(
-            &mut handle,
-            200,
-            json!({"kind": "Status", "status": "Success"}),
-        )
-        .await;
+        let delete = serve_success(&mut handle).await;
         assert_eq!(
             delete.uri,
             "/apis/database.example.org/v1/instances/db-abc?"
@@ -480,12 +465,7 @@ async fn composed_resources_no_longer_rendered_are_deleted() {
     let reconciler = reconciler(client, DriftPolicy::default());
     let server = tokio::spawn(async move {
         let name = serve_until_stale_get(&mut handle, stale_instance("db")).await;
-        let delete = serve(
-            &mut handle,
-            200,
-            json!({"kind": "Status", "status": "Success"}),
-        )
-        .await;
+        let delete = serve_success(&mut handle).await;
         assert_eq!(
             (delete.method.as_str(), delete.uri.as_str()),
             ("DELETE", &*format!("{INSTANCES}db-stale?"))

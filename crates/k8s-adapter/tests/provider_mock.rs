@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{assert_no_more_requests, core_resources, mock, serve, status};
+use common::{assert_no_more_requests, core_resources, mock, serve, serve_success, status};
 use kube::api::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 use strata_core::executor::{Event, ExecutorConfig, RetryPolicy, cancellation};
@@ -370,12 +370,7 @@ async fn prune_lists_by_ownership_labels_and_deletes_in_prune_order() {
         );
         let mut deleted = Vec::new();
         for _ in 0..3 {
-            let delete = serve(
-                &mut handle,
-                200,
-                json!({"kind": "Status", "status": "Success"}),
-            )
-            .await;
+            let delete = serve_success(&mut handle).await;
             assert_eq!(delete.method, "DELETE");
             assert_eq!(delete.body["propagationPolicy"], "Foreground");
             deleted.push(delete.uri);

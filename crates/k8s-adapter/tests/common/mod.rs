@@ -65,6 +65,11 @@ pub async fn serve(handle: &mut Handle, status: u16, response: Value) -> Seen {
     }
 }
 
+/// Serves one request with a `Status: Success` body (what a DELETE answers).
+pub async fn serve_success(handle: &mut Handle) -> Seen {
+    serve(handle, 200, json!({"kind": "Status", "status": "Success"})).await
+}
+
 /// A Kubernetes `Status` failure body.
 pub fn status(code: u16, reason: &str, message: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
