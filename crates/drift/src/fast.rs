@@ -5,8 +5,10 @@
 //! `status`, `metadata.namespace`, integral floats, and (for built-in kinds) quantity spellings.
 //! Where desired and live hold different strings, booleans or integers at the same place it
 //! records the change, which the full diff would report identically (normalisation leaves such
-//! values alone). Anything else it is not sure about, and "not sure" sends the resource through
-//! the full path, so the answer never differs from the full diff's on well-typed objects.
+//! values alone). ignoreDifferences JSON pointers are honoured by skipping the fields they name
+//! (and listing them as ignored when they differ). Anything else it is not sure about, and "not
+//! sure" sends the resource through the full path, so the answer never differs from the full
+//! diff's on well-typed objects.
 
 use serde_json::{Map, Value};
 
