@@ -1,7 +1,6 @@
 //! Conformance harness for the `appset` cases of `tests/conformance/*.json` (ApplicationSet
 //! generators and templating), following `tests/conformance/README.md`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -9,6 +8,10 @@ use strata_composition::appset::{
     CLUSTER_SECRET_TYPE_LABEL, Cluster, GeneratorContext, MemoryTree, ParamSet, RenderMode,
     StaticTrees, generate, generate_params, render_application,
 };
+
+#[path = "../../../tests/support/conformance.rs"]
+mod support;
+use support::{json_eq, run_cases};
 
 /// Keys of `expected` that are never compared.
 const INFORMATIVE: &[&str] = &[
@@ -38,25 +41,6 @@ const INPUT_KEYS: &[&str] = &[
     "syncPolicy",
     "templatePatch",
 ];
-
-fn conformance_files() -> Vec<PathBuf> {
-    let dir = match std::env::var("STRATA_CONFORMANCE_DIR") {
-        Ok(d) => PathBuf::from(d),
-        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance"),
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read conformance dir {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no conformance files in {}",
-        dir.display()
-    );
-    files
-}
 
 fn context(input: &Value) -> GeneratorContext {
     let mut tree = MemoryTree::new();
@@ -138,22 +122,6 @@ fn project(app: &Value, expected: &Value) -> Result<Value, String> {
         out.insert(key.clone(), v.unwrap_or(Value::Null));
     }
     Ok(Value::Object(out))
-}
-
-/// JSON equality with numbers compared by value and object key order ignored.
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
 }
 
 fn multiset_eq(a: &[Value], b: &[Value]) -> bool {
@@ -315,25 +283,5 @@ fn check(case: &Value) -> Result<(), String> {
 
 #[test]
 fn appset_conformance() {
-    let mut passed = 0;
-    let mut failed = 0;
-    for file in conformance_files() {
-        let text = std::fs::read_to_string(&file)
-            .unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
-        let cases: Vec<Value> =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", file.display()));
-        for case in cases.iter().filter(|c| c["kind"] == "appset") {
-            let id = case["id"].as_str().unwrap_or("?");
-            match check(case) {
-                Ok(()) => passed += 1,
-                Err(reason) => {
-                    failed += 1;
-                    println!("FAIL {id}: {reason}");
-                }
-            }
-        }
-    }
-    println!("conformance: {passed} passed, {failed} failed");
-    assert!(passed > 0, "no appset cases found");
-    assert_eq!(failed, 0, "{failed} appset conformance cases failed");
+    run_cases(&["appset"], |_, case| check(case));
 }

@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use strata_composition::claim::claim_to_composite;
 use strata_composition::connection::{self, ConnectionDetail};
 use strata_composition::error::{Error, Phase};
@@ -16,6 +15,10 @@ use strata_composition::transform;
 use strata_composition::value::normalized;
 use strata_composition::xrd::Xrd;
 use strata_composition::{Composition, fieldpath::PathError};
+
+#[path = "../../../tests/support/conformance.rs"]
+mod support;
+use support::{json_eq, run_cases};
 
 const KINDS: [&str; 6] = [
     "fieldpath",
@@ -78,25 +81,6 @@ fn from_path_error(e: &PathError) -> Outcome {
 
 fn ok(pairs: Vec<(&str, Value)>) -> Outcome {
     Outcome::Ok(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-}
-
-/// JSON equality with numbers compared by value and key order ignored.
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(i), Some(j)) => i == j,
-            _ => x.as_f64() == y.as_f64(),
-        },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
 }
 
 fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
@@ -412,52 +396,9 @@ fn check(kind: &str, input: &Value, expected: &Value) -> Result<(), String> {
     }
 }
 
-fn conformance_dir() -> PathBuf {
-    match std::env::var("STRATA_CONFORMANCE_DIR") {
-        Ok(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance"),
-    }
-}
-
 #[test]
 fn crossplane_conformance() {
-    let dir = conformance_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no conformance files in {}",
-        dir.display()
-    );
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
-        let cases: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("cannot parse {}: {e}", file.display()));
-        let Some(cases) = cases.as_array() else {
-            panic!("{} is not a JSON array", file.display());
-        };
-        for case in cases {
-            let kind = field(case, "kind").as_str().unwrap_or("");
-            if !KINDS.contains(&kind) {
-                continue;
-            }
-            let id = field(case, "id").as_str().unwrap_or("?");
-            match check(kind, field(case, "input"), field(case, "expected")) {
-                Ok(()) => passed += 1,
-                Err(reason) => {
-                    failed += 1;
-                    println!("FAIL {id}: {reason}");
-                }
-            }
-        }
-    }
-    println!("conformance: {passed} passed, {failed} failed");
-    assert!(passed > 0, "no crossplane cases found");
-    assert_eq!(failed, 0, "{failed} crossplane conformance cases failed");
+    run_cases(&KINDS, |kind, case| {
+        check(kind, field(case, "input"), field(case, "expected"))
+    });
 }

@@ -1,6 +1,5 @@
 //! Conformance harness for the `diff`, `normalize` and `backoff` cases of the ArgoCD corpus.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -12,56 +11,11 @@ use strata_drift::normalize::{DriftRules, StatusPolicy, normalize_builtin_kinds,
 use strata_drift::object::ObjectRef;
 use strata_drift::path::parse_pointer;
 
+#[path = "../../../tests/support/conformance.rs"]
+mod support;
+use support::{json_eq, run_cases};
+
 const KINDS: &[&str] = &["diff", "normalize", "backoff"];
-
-fn corpus_dir() -> PathBuf {
-    match std::env::var("STRATA_CONFORMANCE_DIR") {
-        Ok(dir) => PathBuf::from(dir),
-        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance"),
-    }
-}
-
-fn load_cases() -> Vec<Value> {
-    let dir = corpus_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no conformance files in {}",
-        dir.display()
-    );
-    let mut cases = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        let parsed: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{} does not parse: {e}", f.display()));
-        let items = parsed
-            .as_array()
-            .unwrap_or_else(|| panic!("{} is not an array", f.display()));
-        cases.extend(items.iter().cloned());
-    }
-    cases
-}
-
-/// Numbers by value, object key order ignored.
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
 
 fn pointer_get<'a>(doc: &'a Value, pointer: &str) -> Option<&'a Value> {
     let tokens = parse_pointer(pointer)?;
@@ -329,35 +283,17 @@ fn run_backoff(input: &Value, expected: &Map<String, Value>) -> Result<(), Strin
 
 #[test]
 fn conformance_drift() {
-    let cases = load_cases();
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for case in cases.iter().filter(|c| {
-        c.get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| KINDS.contains(&k))
-    }) {
-        let id = case.get("id").and_then(Value::as_str).unwrap_or("<no id>");
-        let kind = case.get("kind").and_then(Value::as_str).unwrap_or("");
+    run_cases(KINDS, |kind, case| {
         let input = case.get("input").cloned().unwrap_or(Value::Null);
         let expected = case
             .get("expected")
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        let outcome = match kind {
+        match kind {
             "diff" => run_diff(&input, &expected),
             "normalize" => run_normalize(&input, &expected),
             _ => run_backoff(&input, &expected),
-        };
-        match outcome {
-            Ok(()) => passed += 1,
-            Err(reason) => {
-                failed += 1;
-                println!("FAIL {id}: {reason}");
-            }
         }
-    }
-    println!("conformance: {passed} passed, {failed} failed");
-    assert!(passed + failed > 0, "no diff/normalize/backoff cases found");
-    assert_eq!(failed, 0, "{failed} conformance case(s) failed");
+    });
 }

@@ -5,7 +5,6 @@
 //! `conformance: N passed, M failed`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use strata_k8s::health::{
@@ -15,6 +14,10 @@ use strata_k8s::sync::{
     SyncPlan, SyncPlanOptions, SyncResource, hook_delete_policies, plan_sync, sync_phases,
     sync_wave,
 };
+
+#[path = "../../../tests/support/conformance.rs"]
+mod support;
+use support::{json_eq, run_cases};
 
 const OWNED_KINDS: [&str; 2] = ["health", "sync-order"];
 const INFORMATIVE: [&str; 12] = [
@@ -31,57 +34,6 @@ const INFORMATIVE: [&str; 12] = [
     "error_class",
     "warnings",
 ];
-
-fn conformance_dir() -> PathBuf {
-    match std::env::var("STRATA_CONFORMANCE_DIR") {
-        Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance"),
-    }
-}
-
-fn load_cases() -> Vec<Value> {
-    let dir = conformance_dir();
-    let entries =
-        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no conformance files in {}",
-        dir.display()
-    );
-    let mut cases = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
-        let parsed: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{} does not parse: {e}", file.display()));
-        match parsed {
-            Value::Array(items) => cases.extend(items),
-            _ => panic!("{} is not a JSON array of cases", file.display()),
-        }
-    }
-    cases
-}
-
-/// JSON equality with numbers compared by value and object key order ignored.
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
 
 fn check_keys(expected: &serde_json::Map<String, Value>, known: &[&str]) -> Result<(), String> {
     for key in expected.keys() {
@@ -360,28 +312,8 @@ fn effective(plan: &SyncPlan, case: &SyncCase) -> BTreeMap<String, (String, i64)
 
 #[test]
 fn argocd_health_and_sync_order_conformance() {
-    let cases = load_cases();
-    let mut passed = 0usize;
-    let mut failed = 0usize;
-    for case in &cases {
-        let kind = case.get("kind").and_then(Value::as_str).unwrap_or("");
-        if !OWNED_KINDS.contains(&kind) {
-            continue;
-        }
-        let id = case.get("id").and_then(Value::as_str).unwrap_or("<no id>");
-        let result = match kind {
-            "health" => run_health(case),
-            _ => run_sync_order(case),
-        };
-        match result {
-            Ok(()) => passed += 1,
-            Err(reason) => {
-                failed += 1;
-                println!("FAIL {id}: {reason}");
-            }
-        }
-    }
-    println!("conformance: {passed} passed, {failed} failed");
-    assert!(passed + failed > 0, "no health or sync-order cases found");
-    assert_eq!(failed, 0, "{failed} conformance cases failed");
+    run_cases(&OWNED_KINDS, |kind, case| match kind {
+        "health" => run_health(case),
+        _ => run_sync_order(case),
+    });
 }
