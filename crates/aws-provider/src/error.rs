@@ -174,6 +174,14 @@ pub fn classify_parts(
     }
 }
 
+/// A delete's result with "not found" counted as success (what is gone needs no deleting).
+pub fn gone_is_ok(result: Result<(), AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
 /// Classifies an SDK error of any AWS operation.
 pub fn classify<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> AwsError
 where

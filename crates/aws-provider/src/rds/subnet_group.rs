@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use strata_core::Resource;
 
 use crate::config::AwsClients;
-use crate::error::{AwsError, classify};
+use crate::error::{AwsError, classify, gone_is_ok};
 use crate::manifest::{self, LiveParts};
 use crate::rds::tags;
 
@@ -157,14 +157,7 @@ pub async fn update(clients: &AwsClients, desired: &Resource) -> Result<Value, A
         .await?
         .and_then(|g| g.db_subnet_group_arn().map(str::to_owned))
     {
-        let live_tags = tags::read(&client, &arn).await?;
-        tags::reconcile(
-            &client,
-            &arn,
-            &manifest::desired_tags(&desired.manifest),
-            &live_tags,
-        )
-        .await?;
+        tags::reconcile_with_manifest(&client, &arn, &desired.manifest).await?;
     }
     observe(clients, desired)
         .await?
@@ -174,18 +167,15 @@ pub async fn update(clients: &AwsClients, desired: &Resource) -> Result<Value, A
 /// Deletes a subnet group (gone already is success).
 pub async fn delete(clients: &AwsClients, resource: &Resource) -> Result<(), AwsError> {
     let client = clients.rds(manifest::region(&resource.manifest));
-    match client
+    let sent = client
         .delete_db_subnet_group()
         .db_subnet_group_name(group_name(resource))
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeleteDBSubnetGroup", &e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+        .await;
+    gone_is_ok(
+        sent.map(|_| ())
+            .map_err(|e| classify("DeleteDBSubnetGroup", &e)),
+    )
 }
 
 #[cfg(test)]

@@ -56,6 +56,16 @@ pub async fn read(client: &Client, arn: &str) -> Result<BTreeMap<String, String>
     Ok(from_rds(out.tag_list()))
 }
 
+/// Reads the tags of `arn` and brings them to the tags `manifest` asks for.
+pub async fn reconcile_with_manifest(
+    client: &Client,
+    arn: &str,
+    manifest: &serde_json::Value,
+) -> Result<(), AwsError> {
+    let live = read(client, arn).await?;
+    reconcile(client, arn, &crate::manifest::desired_tags(manifest), &live).await
+}
+
 /// Brings the tags of `arn` from `live` to `desired`.
 pub async fn reconcile(
     client: &Client,
