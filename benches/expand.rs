@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use strata::composition::application::{ExpandOptions, Expansion, expand};
+use strata::sources::application::{ExpandOptions, Expansion, expand};
 use strata::core::source::GitTree;
 
 const SERVICES: usize = 50;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use strata::composition::application::{ExpandOptions, expand};
+use strata::sources::application::{ExpandOptions, expand};
 use strata::core::executor::{ExecutorConfig, cancellation};
 use strata::core::plan::{Action, PlanOptions};
 use strata::core::source::GitTree;

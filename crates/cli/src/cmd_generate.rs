@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
-use strata_composition::application::SourceTreeReader;
-use strata_composition::appset::{GeneratorContext, generate};
+use strata_sources::application::SourceTreeReader;
+use strata_sources::appset::{GeneratorContext, generate};
 
 use crate::args::{GenerateArgs, GenerateOutput};
 use crate::commands::ExitCode;

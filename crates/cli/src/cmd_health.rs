@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use strata_k8s::HealthRegistry;
-use strata_k8s::health::{ResourceHealth, aggregate_health};
+use strata_health::HealthRegistry;
+use strata_health::{ResourceHealth, aggregate_health};
 
 use crate::args::{HealthArgs, Output};
 use crate::commands::ExitCode;
@@ -77,7 +77,7 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
         .map(|obj| ResourceHealth::from_objects(None, Some(obj), registry))
         .collect();
     let aggregate = aggregate_health(&entries);
-    let assessed: Vec<Option<strata_k8s::HealthStatus>> =
+    let assessed: Vec<Option<strata_health::HealthStatus>> =
         live.iter().map(|o| registry.assess(o)).collect();
     match args.output {
         Output::Json => {
@@ -128,7 +128,7 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(
-        if args.detailed_exitcode && aggregate.status != strata_k8s::HealthStatusCode::Healthy {
+        if args.detailed_exitcode && aggregate.status != strata_health::HealthStatusCode::Healthy {
             2
         } else {
             0

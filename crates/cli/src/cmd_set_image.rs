@@ -1,7 +1,7 @@
 //! `strata set-image`: promote an image by editing an overlay's kustomization in place.
 
 use anyhow::{Context, anyhow};
-use strata_composition::kustomize::{KUSTOMIZATION_FILES, SetImage, set_image};
+use strata_sources::kustomize::{KUSTOMIZATION_FILES, SetImage, set_image};
 
 use crate::args::SetImageArgs;
 use crate::commands::ExitCode;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use strata_composition::application::{ChildSet, ExpandOptions, expand};
+use strata_sources::application::{ChildSet, ExpandOptions, expand};
 use strata_core::Resource;
 use strata_core::source::{FsTree, GitTree, SourceTree};
 use strata_drift::IgnoreDifference;

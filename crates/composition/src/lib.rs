@@ -1,7 +1,8 @@
-//! Strata composition: a Crossplane-compatible composition engine written as pure functions
-//! over `serde_json::Value` — field paths, patches and transforms (function-patch-and-transform
-//! semantics), Go `fmt`, connection details, readiness, composed-resource metadata, XRDs
-//! (validation, defaults), claims and composition selection, and a deterministic render.
+//! Strata composition mirrors Crossplane: a composition engine written as pure functions over
+//! `serde_json::Value` — field paths, patches and transforms (function-patch-and-transform
+//! semantics), connection details, readiness, composed-resource metadata, XRDs (validation,
+//! defaults), claims and composition selection, and a deterministic render. Go's value model and
+//! `fmt` come from `strata_gotemplate` (re-exported here as [`value`] and [`gofmt`]).
 //!
 //! Entry points:
 //! - [`render_object`]: claim or composite + XRDs + compositions → composite, desired
@@ -15,8 +16,6 @@
 //! - Building blocks: [`fieldpath`], [`transform`], [`patch`], [`gofmt::sprintf`],
 //!   [`readiness`], [`connection`].
 
-pub mod application;
-pub mod appset;
 pub mod claim;
 pub mod composition;
 pub mod connection;
@@ -25,9 +24,6 @@ pub mod error;
 pub mod explain;
 pub mod fieldpath;
 pub mod function;
-pub mod gofmt;
-pub mod gotemplate;
-pub mod kustomize;
 pub mod metadata;
 pub mod patch;
 pub mod readiness;
@@ -35,8 +31,9 @@ pub mod render;
 #[cfg(any(test, feature = "proptest"))]
 pub mod strategies;
 pub mod transform;
-pub mod value;
 pub mod xrd;
+
+pub use strata_gotemplate::{gofmt, value};
 
 pub use composition::{Composition, select_composition};
 pub use engine::{CompositeRender, render_object};

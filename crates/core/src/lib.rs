@@ -44,6 +44,7 @@ pub mod graph;
 pub mod loader;
 pub mod model;
 pub mod normalize;
+pub mod object;
 pub mod ownership;
 mod par;
 pub mod plan;
@@ -53,6 +54,7 @@ pub mod sandbox;
 pub mod sensitive;
 pub mod source;
 pub mod state;
+pub mod sync;
 
 pub use engine::{Engine, EngineError};
 pub use graph::{Graph, GraphError};

@@ -15,7 +15,7 @@ use strata_core::executor::{Cancellation, EventSink, Report};
 use strata_core::plan::{Action, Plan, ResourceChange};
 use strata_core::{Engine, EngineError, Health, ResourceKey};
 
-use crate::sync::{SyncPlan, SyncPlanOptions, SyncResource, plan_sync};
+use strata_core::sync::{SyncPlan, SyncPlanOptions, SyncResource, plan_sync};
 
 /// How long and how often to wait for health between groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

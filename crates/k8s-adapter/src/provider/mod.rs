@@ -30,8 +30,8 @@ use strata_core::{Health, Observation, Provider, ProviderError, Resource, Resour
 use tokio::sync::OnceCell;
 
 use crate::client::{ConnectOptions, connect};
-use crate::health::{HealthRegistry, HealthStatusCode};
-use crate::sync::options::sync_option_value;
+use strata_health::{HealthRegistry, HealthStatusCode};
+use strata_core::sync::options::sync_option_value;
 use errors::{is_not_found, map_error};
 use manifest::{apply_body, split_api_version};
 

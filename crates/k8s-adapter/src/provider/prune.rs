@@ -11,7 +11,7 @@ use strata_core::{ProviderError, Resource, ResourceKey};
 use super::errors::map_error;
 use super::manifest::{ownership_selector, prune_candidates};
 use super::{KubeProvider, to_value};
-use crate::sync::{SyncPlanOptions, SyncResource, plan_sync};
+use strata_core::sync::{SyncPlanOptions, SyncResource, plan_sync};
 
 /// How a prune runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub fn kinds_of(resources: &[Resource]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn key_of(id: &crate::sync::ResourceId) -> ResourceKey {
+fn key_of(id: &strata_core::sync::ResourceId) -> ResourceKey {
     ResourceKey::new(
         id.group.clone(),
         id.kind.clone(),

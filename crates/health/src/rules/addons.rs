@@ -1,0 +1,176 @@
+//! Kinds ArgoCD assesses with bundled checks: CustomResourceDefinition, PodDisruptionBudget,
+//! cert-manager (Certificate, Issuer, ClusterIssuer) and External Secrets (ExternalSecret,
+//! SecretStore, ClusterSecretStore, PushSecret, ClusterExternalSecret).
+
+use serde_json::Value;
+
+use strata_core::object::{Condition, array_at, at, conditions};
+use crate::rules::crossplane::pending_deletion;
+use crate::status::HealthStatus;
+
+/// Health of an apiextensions.k8s.io CustomResourceDefinition.
+///
+/// Conditions are read in order and the first decisive one wins: Terminating, names not
+/// accepted, a non-structural schema, or Established=False while installing.
+pub fn custom_resource_definition(obj: &Value) -> HealthStatus {
+    if at(obj, &["metadata", "deletionTimestamp"]).is_some() {
+        return HealthStatus::progressing("CRD is terminating");
+    }
+    if array_at(obj, &["status", "conditions"]).is_empty() {
+        return HealthStatus::progressing("Status conditions not found");
+    }
+    let mut established = false;
+    for c in conditions(obj) {
+        match (c.kind, c.status) {
+            ("Terminating", "True") => {
+                return HealthStatus::progressing(format!("CRD is terminating: {}", c.message));
+            }
+            ("NamesAccepted", "False") => {
+                return HealthStatus::degraded(format!(
+                    "CRD names have not been accepted: {}",
+                    c.message
+                ));
+            }
+            ("NonStructuralSchema", "True") => {
+                return HealthStatus::degraded(format!("Schema violations found: {}", c.message));
+            }
+            ("Established", "True") => established = true,
+            ("Established", _) if c.reason == "Installing" => {
+                return HealthStatus::progressing("CRD is being installed");
+            }
+            _ => {}
+        }
+    }
+    if established {
+        HealthStatus::healthy("CRD is healthy")
+    } else {
+        HealthStatus::degraded("CRD is not established")
+    }
+}
+
+/// Health of a policy PodDisruptionBudget (InsufficientPods is not a failure, argo-cd#20171).
+pub fn pod_disruption_budget(obj: &Value) -> HealthStatus {
+    if let Some(pending) = pending_deletion(obj) {
+        return pending;
+    }
+    let mut health = HealthStatus::progressing("Waiting for status");
+    for c in conditions(obj) {
+        let message = format!("PodDisruptionBudget has {}", c.reason);
+        if c.is_false() && c.reason != "InsufficientPods" {
+            return HealthStatus::degraded(message);
+        }
+        health = HealthStatus::healthy(message);
+    }
+    health
+}
+
+/// Health of a cert-manager Certificate: issuing first, then Ready.
+pub fn certificate(obj: &Value) -> HealthStatus {
+    if let Some(issuing) = conditions(obj).find(|c| c.kind == "Issuing" && c.is_true()) {
+        return HealthStatus::progressing(issuing.message);
+    }
+    ready_condition(obj).unwrap_or_else(|| HealthStatus::progressing("Waiting for certificate"))
+}
+
+/// Health of a cert-manager Issuer or ClusterIssuer.
+pub fn issuer(obj: &Value, kind: &str) -> HealthStatus {
+    let waiting = if kind == "ClusterIssuer" {
+        "Initializing ClusterIssuer"
+    } else {
+        "Initializing issuer"
+    };
+    ready_condition(obj).unwrap_or_else(|| HealthStatus::progressing(waiting))
+}
+
+/// Health of an External Secrets kind reporting a `Ready` condition.
+pub fn external_secrets(obj: &Value, kind: &str) -> HealthStatus {
+    if kind == "ClusterExternalSecret" {
+        return cluster_external_secret(obj);
+    }
+    ready_condition(obj).unwrap_or_else(|| HealthStatus::progressing(format!("Waiting for {kind}")))
+}
+
+/// A ClusterExternalSecret appends conditions, so only the last one counts.
+fn cluster_external_secret(obj: &Value) -> HealthStatus {
+    if let Some(last) = array_at(obj, &["status", "conditions"])
+        .last()
+        .map(Condition::from_value)
+        && last.is_true()
+    {
+        match last.kind {
+            "Ready" => return HealthStatus::healthy(last.message),
+            "PartiallyReady" | "NotReady" => return HealthStatus::degraded(last.message),
+            _ => {}
+        }
+    }
+    HealthStatus::progressing("Waiting for ClusterExternalSecret")
+}
+
+/// The first `Ready` condition that is True (Healthy) or False (Degraded), with its message.
+pub fn ready_condition(obj: &Value) -> Option<HealthStatus> {
+    conditions(obj)
+        .filter(|c| c.kind == "Ready")
+        .find_map(|c| match c.status {
+            "True" => Some(HealthStatus::healthy(c.message)),
+            "False" => Some(HealthStatus::degraded(c.message)),
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::HealthStatusCode;
+    use serde_json::json;
+
+    #[test]
+    fn crd_with_violations_is_degraded() {
+        let obj = json!({"status": {"conditions": [
+            {"type": "Established", "status": "True", "message": "ok"},
+            {"type": "NonStructuralSchema", "status": "True", "message": "bad schema"}]}});
+        assert_eq!(
+            custom_resource_definition(&obj),
+            HealthStatus::degraded("Schema violations found: bad schema")
+        );
+        assert_eq!(
+            custom_resource_definition(&json!({})).message,
+            "Status conditions not found"
+        );
+    }
+
+    #[test]
+    fn pdb_insufficient_pods_is_healthy() {
+        let obj = json!({"status": {"conditions": [{"type": "DisruptionAllowed", "status": "False", "reason": "InsufficientPods"}]}});
+        assert_eq!(
+            pod_disruption_budget(&obj),
+            HealthStatus::healthy("PodDisruptionBudget has InsufficientPods")
+        );
+        let other = json!({"status": {"conditions": [{"type": "DisruptionAllowed", "status": "False", "reason": "SyncFailed"}]}});
+        assert_eq!(
+            pod_disruption_budget(&other).status,
+            HealthStatusCode::Degraded
+        );
+    }
+
+    #[test]
+    fn external_secret_and_issuer() {
+        let obj = json!({"status": {"conditions": [{"type": "Ready", "status": "False", "message": "auth failed"}]}});
+        assert_eq!(
+            external_secrets(&obj, "ExternalSecret"),
+            HealthStatus::degraded("auth failed")
+        );
+        assert_eq!(
+            external_secrets(&json!({}), "SecretStore"),
+            HealthStatus::progressing("Waiting for SecretStore")
+        );
+        assert_eq!(
+            issuer(&json!({}), "ClusterIssuer"),
+            HealthStatus::progressing("Initializing ClusterIssuer")
+        );
+        let partial = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "PartiallyReady", "status": "True", "message": "2 of 3"}]}});
+        assert_eq!(
+            external_secrets(&partial, "ClusterExternalSecret"),
+            HealthStatus::degraded("2 of 3")
+        );
+    }
+}

@@ -1,0 +1,535 @@
+//! The expander: directories → resources, Applications → child sets, ApplicationSets →
+//! Applications, claims → composed resources.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use strata_core::source::{EntryKind, SourceTree, is_manifest_file, join, normalize, parent};
+use strata_core::{Resource, SourceLocation};
+
+use super::{ChildSet, ExpandError, ExpandOptions, SyncPolicy, str_at};
+use crate::appset::{self, GeneratorContext};
+use strata_composition::composition::Composition;
+use crate::kustomize::{self, KUSTOMIZATION_FILES};
+use strata_composition::render::{RenderOptions, RenderRequest};
+use strata_composition::xrd::Xrd;
+
+const ARGO_GROUP: &str = "argoproj.io";
+
+/// XRDs and compositions found in a tree, and the kinds known to be cluster-scoped.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Every CompositeResourceDefinition in the tree.
+    pub xrds: Vec<Xrd>,
+    /// Every Composition in the tree.
+    pub compositions: Vec<Composition>,
+    /// `(group, kind)` of CRDs with `scope: Cluster` and of composite kinds.
+    pub cluster_kinds: Vec<(String, String)>,
+}
+
+impl Catalog {
+    /// Reads every manifest file of the tree that mentions an XRD, a Composition or a CRD.
+    pub fn scan(tree: &dyn SourceTree) -> Result<Self, ExpandError> {
+        let mut c = Catalog::default();
+        for file in tree.files()? {
+            if !is_manifest_file(&file) {
+                continue;
+            }
+            let Ok(text) = tree.read_to_string(&file) else {
+                continue;
+            };
+            if !(text.contains("CompositeResourceDefinition")
+                || text.contains("kind: Composition")
+                || text.contains("CustomResourceDefinition"))
+            {
+                continue;
+            }
+            let display = tree.location(&file, 0, 1).file;
+            let Ok(docs) = strata_core::loader::parse_documents(&display, &text) else {
+                continue;
+            };
+            for r in docs {
+                let api = r.api_version().to_string();
+                let kind = r.key.kind.as_str();
+                if api.starts_with("apiextensions.crossplane.io/")
+                    && kind == "CompositeResourceDefinition"
+                {
+                    let xrd = Xrd::parse(&r.manifest).map_err(|e| ExpandError::Render {
+                        location: Box::new(
+                            r.source
+                                .clone()
+                                .unwrap_or_else(|| tree.location(&file, 0, 1)),
+                        ),
+                        what: format!("CompositeResourceDefinition/{}", r.key.name),
+                        message: e.to_string(),
+                    })?;
+                    c.cluster_kinds.push((xrd.group.clone(), xrd.kind.clone()));
+                    c.xrds.push(xrd);
+                } else if api.starts_with("apiextensions.crossplane.io/") && kind == "Composition" {
+                    let comp =
+                        Composition::parse(&r.manifest).map_err(|e| ExpandError::Render {
+                            location: Box::new(
+                                r.source
+                                    .clone()
+                                    .unwrap_or_else(|| tree.location(&file, 0, 1)),
+                            ),
+                            what: format!("Composition/{}", r.key.name),
+                            message: e.to_string(),
+                        })?;
+                    c.compositions.push(comp);
+                } else if kind == "CustomResourceDefinition"
+                    && str_at(&r.manifest, &["spec", "scope"]) == "Cluster"
+                {
+                    c.cluster_kinds.push((
+                        str_at(&r.manifest, &["spec", "group"]).to_string(),
+                        str_at(&r.manifest, &["spec", "names", "kind"]).to_string(),
+                    ));
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    fn is_cluster_kind(&self, group: &str, kind: &str) -> bool {
+        is_cluster_scoped(group, kind)
+            || self
+                .cluster_kinds
+                .iter()
+                .any(|(g, k)| g == group && k == kind)
+    }
+}
+
+/// Whether a kind is cluster-scoped without asking a cluster: Kubernetes' built-in
+/// cluster-scoped kinds, Crossplane's own kinds, and managed resources of Crossplane providers
+/// (groups under `upbound.io` and `crossplane.io`).
+pub fn is_cluster_scoped(group: &str, kind: &str) -> bool {
+    (group.is_empty() || group.ends_with(".k8s.io") || !group.contains('.'))
+        && kustomize::is_cluster_scoped(kind)
+        || group.ends_with("upbound.io")
+        || group.ends_with("crossplane.io")
+}
+
+struct Pending {
+    app: Value,
+    location: SourceLocation,
+    parent: Option<String>,
+}
+
+pub(crate) struct Expander<'o> {
+    tree: Arc<dyn SourceTree>,
+    options: &'o ExpandOptions,
+    catalog: Catalog,
+    resources: Vec<Resource>,
+    applications: Vec<ChildSet>,
+}
+
+fn is_app(r: &Resource) -> bool {
+    r.key.group == ARGO_GROUP && r.key.kind == "Application"
+}
+
+fn is_appset(r: &Resource) -> bool {
+    r.key.group == ARGO_GROUP && r.key.kind == "ApplicationSet"
+}
+
+fn app_path(app: &Value) -> Option<String> {
+    let p = app.pointer("/spec/source/path").and_then(Value::as_str)?;
+    normalize(p).ok()
+}
+
+fn inside(file: &str, dir: &str) -> bool {
+    dir.is_empty() || file == dir || file.starts_with(&format!("{dir}/"))
+}
+
+impl<'o> Expander<'o> {
+    pub(crate) fn new(
+        tree: Arc<dyn SourceTree>,
+        options: &'o ExpandOptions,
+        catalog: Catalog,
+    ) -> Self {
+        Self {
+            tree,
+            options,
+            catalog,
+            resources: Vec::new(),
+            applications: Vec::new(),
+        }
+    }
+
+    pub(crate) fn finish(self) -> (Vec<Resource>, Vec<ChildSet>) {
+        (self.resources, self.applications)
+    }
+
+    fn kustomize_err(&self, context: &str, error: kustomize::KustomizeError) -> ExpandError {
+        ExpandError::Kustomize {
+            context: context.to_string(),
+            error: Box::new(error),
+        }
+    }
+
+    /// Loads the manifests of a directory: a Kustomize build, or the manifest files (all
+    /// below it when `recurse`).
+    fn load_dir(
+        &self,
+        dir: &str,
+        recurse: bool,
+        context: &str,
+    ) -> Result<Vec<Resource>, ExpandError> {
+        let tree = self.tree.as_ref();
+        if kustomize::is_kustomization_dir(tree, dir) {
+            let built = kustomize::build(tree, dir).map_err(|e| self.kustomize_err(context, e))?;
+            return built
+                .into_iter()
+                .map(|b| {
+                    let location = b.source.clone();
+                    b.into_resource().map_err(|error| {
+                        ExpandError::Load(strata_core::loader::LoadError::Field {
+                            location: Box::new(location),
+                            error,
+                        })
+                    })
+                })
+                .collect();
+        }
+        let files = if recurse {
+            tree.files_under(dir)?
+        } else {
+            tree.list(dir)?
+                .into_iter()
+                .filter(|e| e.kind == EntryKind::File)
+                .map(|e| join(dir, &e.name))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let mut out = Vec::new();
+        for file in files {
+            let name = file.rsplit('/').next().unwrap_or(&file);
+            if !is_manifest_file(&file) || KUSTOMIZATION_FILES.contains(&name) {
+                continue;
+            }
+            // A kustomization's own files are reached through the kustomization.
+            if recurse
+                && kustomize::is_kustomization_dir(tree, parent(&file))
+                && parent(&file) != dir
+            {
+                continue;
+            }
+            let text = tree.read_to_string(&file)?;
+            let display = tree.location(&file, 0, 1).file;
+            for mut r in strata_core::loader::parse_documents(&display, &text)? {
+                if let Some(s) = &r.source {
+                    r.source = Some(tree.location(&file, s.document, s.line));
+                }
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Expands the stack directory.
+    pub(crate) fn run(&mut self, dir: &str) -> Result<(), ExpandError> {
+        let dir = normalize(dir)?;
+        let loaded = self.load_dir(&dir, true, &dir)?;
+        if !loaded.iter().any(|r| is_app(r) || is_appset(r)) {
+            return self.add_plain(loaded, None, None);
+        }
+        // Roots: Applications and ApplicationSets not inside another Application's path.
+        let app_paths: Vec<(String, String)> = loaded
+            .iter()
+            .filter(|r| is_app(r))
+            .filter_map(|r| app_path(&r.manifest).map(|p| (r.key.name.clone(), p)))
+            .collect();
+        let file_of = |r: &Resource| -> String {
+            r.source
+                .as_ref()
+                .map(|s| self.tree_path_of(&s.file))
+                .unwrap_or_default()
+        };
+        let mut roots = Vec::new();
+        for r in loaded {
+            if !(is_app(&r) || is_appset(&r)) {
+                continue;
+            }
+            let file = file_of(&r);
+            let covered = app_paths
+                .iter()
+                .any(|(name, p)| !(is_app(&r) && *name == r.key.name) && inside(&file, p));
+            if !covered {
+                roots.push(r);
+            }
+        }
+        for r in roots {
+            self.dispatch(r, &mut Vec::new())?;
+        }
+        Ok(())
+    }
+
+    /// Recovers a tree path from a displayed location (`repo@abc1234:path` or a disk path).
+    fn tree_path_of(&self, shown: &std::path::Path) -> String {
+        let shown = shown.to_string_lossy().replace('\\', "/");
+        if let Some((_, p)) = shown
+            .split_once(':')
+            .filter(|_| self.tree.origin().commit.is_some())
+        {
+            return p.to_string();
+        }
+        let root = self.tree.origin().root.to_string_lossy().replace('\\', "/");
+        shown
+            .strip_prefix(&root)
+            .map(|p| p.trim_start_matches('/').to_string())
+            .unwrap_or(shown)
+    }
+
+    fn dispatch(&mut self, r: Resource, stack: &mut Vec<String>) -> Result<(), ExpandError> {
+        let location = r
+            .source
+            .clone()
+            .unwrap_or_else(|| self.tree.location("", 0, 1));
+        let parent = stack.last().cloned();
+        if is_appset(&r) {
+            let apps = self.generate(&r.manifest, &location)?;
+            if self.options.keep_applications {
+                self.resources.push(r.clone());
+            }
+            for app in apps {
+                self.expand_app(
+                    Pending {
+                        app,
+                        location: location.clone(),
+                        parent: parent.clone(),
+                    },
+                    stack,
+                )?;
+            }
+            return Ok(());
+        }
+        if self.options.keep_applications {
+            self.resources.push(r.clone());
+        }
+        self.expand_app(
+            Pending {
+                app: r.manifest,
+                location,
+                parent,
+            },
+            stack,
+        )
+    }
+
+    fn generate(
+        &self,
+        appset_manifest: &Value,
+        location: &SourceLocation,
+    ) -> Result<Vec<Value>, ExpandError> {
+        let reader = super::SourceTreeReader(self.tree.clone());
+        let mut ctx = GeneratorContext::new()
+            .with_clusters(self.options.clusters.clone())
+            .with_trees(Arc::new(reader));
+        ctx.namespace = Some(self.options.namespace.clone());
+        appset::generate(appset_manifest, &ctx).map_err(|error| ExpandError::AppSet {
+            location: Box::new(location.clone()),
+            name: str_at(appset_manifest, &["metadata", "name"]).to_string(),
+            error,
+        })
+    }
+
+    fn expand_app(&mut self, p: Pending, stack: &mut Vec<String>) -> Result<(), ExpandError> {
+        let name = str_at(&p.app, &["metadata", "name"]).to_string();
+        let invalid = |message: String| ExpandError::Invalid {
+            location: p.location.to_string(),
+            name: name.clone(),
+            message,
+        };
+        if stack.contains(&name) {
+            let mut chain = stack.clone();
+            chain.push(name);
+            return Err(ExpandError::Cycle(chain));
+        }
+        if stack.len() >= self.options.max_depth {
+            let mut chain = stack.clone();
+            chain.push(name);
+            return Err(ExpandError::TooDeep {
+                limit: self.options.max_depth,
+                chain,
+            });
+        }
+        let spec = p.app.get("spec").cloned().unwrap_or(Value::Null);
+        let source = match (spec.get("source"), spec.get("sources")) {
+            (Some(s), _) if !s.is_null() => s.clone(),
+            (_, Some(Value::Array(list))) if list.len() == 1 => list[0].clone(),
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "multiple `sources` are not supported; use one `source`".into(),
+                ));
+            }
+            _ => return Err(invalid("no spec.source".into())),
+        };
+        for unsupported in ["chart", "helm", "plugin", "kustomize"] {
+            if source.get(unsupported).is_some() {
+                return Err(invalid(format!(
+                    "source.{unsupported} is not supported (Strata expands plain directories, Kustomize overlays and claims)"
+                )));
+            }
+        }
+        let directory = source.get("directory").cloned().unwrap_or(Value::Null);
+        if let Some(d) = directory.as_object() {
+            for k in d.keys() {
+                if k != "recurse" {
+                    return Err(invalid(format!("source.directory.{k} is not supported")));
+                }
+            }
+        }
+        let recurse = directory
+            .get("recurse")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let raw_path = source
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("source.path is required".into()))?;
+        let path = normalize(raw_path).map_err(|e| invalid(e.to_string()))?;
+        if self.tree.kind(&path) != Some(EntryKind::Dir) {
+            return Err(invalid(format!(
+                "source.path {raw_path}: no such directory in {}",
+                self.tree.origin()
+            )));
+        }
+        let namespace = spec
+            .pointer("/destination/namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+        let sync = SyncPolicy::of(&p.app);
+        let context = format!("Application {name} ({})", p.location);
+        let loaded = self.load_dir(&path, recurse, &context)?;
+        let index = self.applications.len();
+        self.applications.push(ChildSet {
+            name: name.clone(),
+            parent: p.parent.clone(),
+            source: Some(p.location.clone()),
+            path: path.clone(),
+            target_revision: source
+                .get("targetRevision")
+                .and_then(Value::as_str)
+                .map(String::from),
+            namespace: namespace.clone(),
+            sync: sync.clone(),
+            resources: Vec::new(),
+        });
+        stack.push(name.clone());
+        let mut nested = Vec::new();
+        let mut plain = Vec::new();
+        for r in loaded {
+            if is_app(&r) && r.key.name == name {
+                // The Application manages its own manifest (self-managed root): not a child.
+                continue;
+            }
+            if is_app(&r) || is_appset(&r) {
+                nested.push(r);
+            } else {
+                plain.push(r);
+            }
+        }
+        let start = self.resources.len();
+        self.add_plain(plain, namespace.as_deref(), Some(&p.location))?;
+        if sync.create_namespace
+            && let Some(ns) = &namespace
+            && !self
+                .resources
+                .iter()
+                .any(|r| r.key.kind == "Namespace" && r.key.group.is_empty() && r.key.name == *ns)
+        {
+            let mut r = Resource::from_manifest(json!({
+                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}
+            }))
+            .map_err(|e| invalid(e.to_string()))?;
+            r.source = Some(p.location.clone());
+            self.resources.push(r);
+        }
+        let keys = self.resources[start..]
+            .iter()
+            .map(|r| r.key.clone())
+            .collect();
+        self.applications[index].resources = keys;
+        for r in nested {
+            self.dispatch(r, stack)?;
+        }
+        stack.pop();
+        Ok(())
+    }
+
+    /// Adds plain resources: claims and composites are rendered, namespaced resources without
+    /// a namespace get the destination namespace.
+    fn add_plain(
+        &mut self,
+        resources: Vec<Resource>,
+        namespace: Option<&str>,
+        _app: Option<&SourceLocation>,
+    ) -> Result<(), ExpandError> {
+        for r in resources {
+            if let Some(rendered) = self.render_claim(&r)? {
+                self.resources.extend(rendered);
+                continue;
+            }
+            let mut r = r;
+            if let Some(ns) = namespace
+                && r.key.namespace.is_none()
+                && !self.catalog.is_cluster_kind(&r.key.group, &r.key.kind)
+            {
+                r.manifest["metadata"]["namespace"] = Value::String(ns.to_string());
+                let source = r.source.take();
+                r = Resource::from_manifest(r.manifest).map_err(|error| {
+                    ExpandError::Load(strata_core::loader::LoadError::Field {
+                        location: Box::new(
+                            source
+                                .clone()
+                                .unwrap_or_else(|| self.tree.location("", 0, 1)),
+                        ),
+                        error,
+                    })
+                })?;
+                r.source = source;
+            }
+            self.resources.push(r);
+        }
+        Ok(())
+    }
+
+    fn render_claim(&self, r: &Resource) -> Result<Option<Vec<Resource>>, ExpandError> {
+        let group = r.key.group.as_str();
+        let is_xr = self
+            .catalog
+            .xrds
+            .iter()
+            .any(|x| x.group == group && x.is_claim(&r.manifest).is_some());
+        if !is_xr {
+            return Ok(None);
+        }
+        let location = r
+            .source
+            .clone()
+            .unwrap_or_else(|| self.tree.location("", 0, 1));
+        let what = format!("{}/{}", r.key.kind, r.key.name);
+        let out = strata_composition::engine::render_object(
+            &r.manifest,
+            &self.catalog.xrds,
+            &self.catalog.compositions,
+            &RenderRequest::default(),
+            RenderOptions::default(),
+        )
+        .map_err(|e| ExpandError::Render {
+            location: Box::new(location.clone()),
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+        let mut rendered = Vec::new();
+        for composed in out.composed {
+            let mut res = Resource::from_manifest(composed).map_err(|e| ExpandError::Render {
+                location: Box::new(location.clone()),
+                what: what.clone(),
+                message: e.to_string(),
+            })?;
+            res.source = Some(location.clone());
+            rendered.push(res);
+        }
+        Ok(Some(rendered))
+    }
+}

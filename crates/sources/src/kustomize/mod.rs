@@ -1,0 +1,428 @@
+//! Kustomize overlays: the subset of `kustomize build` that platform repositories use, over a
+//! [`SourceTree`].
+//!
+//! Supported `kustomization.yaml` fields:
+//!
+//! * `resources` (and the deprecated `bases`): files (every YAML document is a resource) and
+//!   directories holding a kustomization, built recursively; remote URLs are refused;
+//! * `patches` (inline `patch:` or `path:`, optional `target` with group, version, kind, name
+//!   (a regular expression), namespace, labelSelector and annotationSelector), and the
+//!   deprecated `patchesStrategicMerge` / `patchesJson6902`. A patch that is a YAML list is a
+//!   JSON 6902 patch (add, remove, replace, move, copy, test); any other patch is a
+//!   strategic-merge patch applied as a JSON merge patch (RFC 7386) with one refinement for
+//!   lists, see [`merge_patch`];
+//! * `images` (`name`, `newName`, `newTag`, `digest`) on every `containers` / `initContainers`
+//!   image;
+//! * `namePrefix` / `nameSuffix`, `namespace`, `commonLabels`, `labels` (`pairs`,
+//!   `includeSelectors`, `includeTemplates`), `commonAnnotations`;
+//! * `configMapGenerator` / `secretGenerator` (`literals`, `files`, `envs`, `type`, `options`)
+//!   and `generatorOptions`, with kustomize's content-hash name suffix; references to generated
+//!   (and prefixed) ConfigMaps and Secrets in pod templates follow the new names.
+//!
+//! Any other field is an error naming it ([`KustomizeError::Unsupported`]), never skipped.
+//!
+//! ```
+//! use strata_sources::kustomize::build;
+//! use strata_core::source::MemoryTree;
+//!
+//! let tree = MemoryTree::new()
+//!     .with_file("base/kustomization.yaml", "resources: [cm.yaml]\n")
+//!     .with_file("base/cm.yaml",
+//!         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: '1'\n")
+//!     .with_file("prod/kustomization.yaml",
+//!         "resources: [../base]\nnamespace: prod\nnamePrefix: prod-\n");
+//! let out = build(&tree, "prod").unwrap();
+//! assert_eq!(out[0].manifest["metadata"]["name"], "prod-web");
+//! assert_eq!(out[0].manifest["metadata"]["namespace"], "prod");
+//! //! ```
+
+mod edit;
+mod generator;
+mod image;
+mod patch;
+mod transform;
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value};
+use strata_core::source::{EntryKind, SourceError, SourceTree, join, normalize};
+use strata_core::{Resource, SourceLocation};
+
+pub use edit::{SetImage, set_image};
+pub use generator::{hash_suffix, name_hash};
+pub use image::ImageRef;
+pub use patch::{apply_json6902, merge_patch};
+pub use transform::{CLUSTER_SCOPED_KINDS, is_cluster_scoped};
+
+/// The file names kustomize looks for in a directory, in order.
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The fields of a kustomization Strata understands.
+const SUPPORTED_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "images",
+    "namePrefix",
+    "nameSuffix",
+    "namespace",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+];
+
+/// Why a kustomization could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum KustomizeError {
+    /// A field outside the supported subset.
+    #[error("{file}: unsupported kustomization field `{field}` (Strata supports: {})", SUPPORTED_FIELDS.join(", "))]
+    Unsupported {
+        /// The kustomization file.
+        file: String,
+        /// The field (dotted path for nested options).
+        field: String,
+    },
+    /// The directory has no kustomization file.
+    #[error("{0}: no kustomization.yaml, kustomization.yml or Kustomization")]
+    NoKustomization(String),
+    /// Reading the tree failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A file is not valid YAML or a field has the wrong shape.
+    #[error("{file}: {message}")]
+    Invalid {
+        /// The file at fault.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two resources with the same identity.
+    #[error("{file}: may not add resource with an already registered id: {id}")]
+    Duplicate {
+        /// The kustomization that added the second one.
+        file: String,
+        /// `group/kind/namespace/name` of the resource.
+        id: String,
+    },
+    /// A patch failed to apply.
+    #[error("{file}: patch {index}: {message}")]
+    Patch {
+        /// The kustomization file.
+        file: String,
+        /// Index of the patch in its list.
+        index: usize,
+        /// Why it failed.
+        message: String,
+    },
+    /// A kustomization includes itself through `resources`.
+    #[error("kustomization cycle: {0}")]
+    Cycle(String),
+}
+
+/// One resource produced by a build, with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    /// The manifest.
+    pub manifest: Value,
+    /// The document it came from (for generated objects, the kustomization that generated it).
+    pub source: SourceLocation,
+}
+
+impl Built {
+    /// Converts to a core [`Resource`] (fails when the manifest has no name or kind).
+    pub fn into_resource(self) -> Result<Resource, strata_core::model::FieldError> {
+        let mut r = Resource::from_manifest(self.manifest)?;
+        r.source = Some(self.source);
+        Ok(r)
+    }
+}
+
+/// An intermediate resource during a build.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub manifest: Value,
+    pub source: SourceLocation,
+    /// Generated ConfigMap/Secret that still needs its hash suffix.
+    pub needs_hash: bool,
+    /// Kind and name before any rename at any level (used to rewrite references).
+    pub original_name: String,
+}
+
+impl Item {
+    fn id(&self) -> String {
+        let m = &self.manifest;
+        let api = m.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+        format!(
+            "{group}/{}/{}/{}",
+            str_at(m, &["kind"]),
+            str_at(m, &["metadata", "namespace"]),
+            str_at(m, &["metadata", "name"])
+        )
+    }
+}
+
+/// The string at a path of a manifest (`""` when absent or not a string).
+pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        match cur.get(p) {
+            Some(n) => cur = n,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or("")
+}
+
+/// Whether `dir` of `tree` holds a kustomization file.
+pub fn is_kustomization_dir(tree: &dyn SourceTree, dir: &str) -> bool {
+    kustomization_file(tree, dir).is_some()
+}
+
+fn kustomization_file(tree: &dyn SourceTree, dir: &str) -> Option<String> {
+    KUSTOMIZATION_FILES.iter().find_map(|f| {
+        let p = join(dir, f).ok()?;
+        (tree.kind(&p) == Some(EntryKind::File)).then_some(p)
+    })
+}
+
+/// Builds the kustomization in `dir` of `tree`, as `kustomize build` does for the supported
+/// subset. Resources come out in kustomize's legacy order (by kind, then identity).
+pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeError> {
+    let dir = normalize(dir)?;
+    let mut stack = Vec::new();
+    let mut items = build_level(tree, &dir, &mut stack)?;
+    generator::finish_hashes(&mut items);
+    transform::fix_name_references(&mut items);
+    transform::sort_legacy(&mut items);
+    Ok(items
+        .into_iter()
+        .map(|i| Built {
+            manifest: i.manifest,
+            source: i.source,
+        })
+        .collect())
+}
+
+fn invalid(file: &str, message: impl Into<String>) -> KustomizeError {
+    KustomizeError::Invalid {
+        file: file.into(),
+        message: message.into(),
+    }
+}
+
+fn parse_yaml(file: &str, text: &str) -> Result<Value, KustomizeError> {
+    serde_saphyr::from_str::<Value>(text).map_err(|e| invalid(file, e.to_string()))
+}
+
+/// Reads the YAML documents of a resource file with their locations.
+fn read_resource_file(tree: &dyn SourceTree, path: &str) -> Result<Vec<Item>, KustomizeError> {
+    let text = tree.read_to_string(path)?;
+    let display = tree.location(path, 0, 1).file;
+    let resources = strata_core::loader::parse_documents(&display, &text)
+        .map_err(|e| invalid(path, e.to_string()))?;
+    Ok(resources
+        .into_iter()
+        .map(|r| {
+            let source = r.source.map_or_else(
+                || tree.location(path, 0, 1),
+                |s| tree.location(path, s.document, s.line),
+            );
+            let original_name = str_at(&r.manifest, &["metadata", "name"]).to_string();
+            Item {
+                manifest: r.manifest,
+                source,
+                needs_hash: false,
+                original_name,
+            }
+        })
+        .collect())
+}
+
+fn build_level(
+    tree: &dyn SourceTree,
+    dir: &str,
+    stack: &mut Vec<String>,
+) -> Result<Vec<Item>, KustomizeError> {
+    if stack.iter().any(|d| d == dir) {
+        let mut chain = stack.clone();
+        chain.push(dir.to_string());
+        return Err(KustomizeError::Cycle(chain.join(" -> ")));
+    }
+    let file =
+        kustomization_file(tree, dir).ok_or_else(|| KustomizeError::NoKustomization(dir.into()))?;
+    let text = tree.read_to_string(&file)?;
+    let k = parse_yaml(&file, &text)?;
+    let k = match k {
+        Value::Object(m) => m,
+        Value::Null => Map::new(),
+        _ => return Err(invalid(&file, "a kustomization must be a mapping")),
+    };
+    for key in k.keys() {
+        if !SUPPORTED_FIELDS.contains(&key.as_str()) {
+            return Err(KustomizeError::Unsupported {
+                file: file.clone(),
+                field: key.clone(),
+            });
+        }
+    }
+    stack.push(dir.to_string());
+    let mut items: Vec<Item> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut add = |items: &mut Vec<Item>, new: Vec<Item>| -> Result<(), KustomizeError> {
+        for item in new {
+            if !seen.insert(item.id()) {
+                return Err(KustomizeError::Duplicate {
+                    file: file.clone(),
+                    id: item.id(),
+                });
+            }
+            items.push(item);
+        }
+        Ok(())
+    };
+    for field in ["resources", "bases"] {
+        for entry in string_list(&k, field, &file)? {
+            if entry.contains("://")
+                || entry.starts_with("github.com/")
+                || entry.starts_with("git@")
+            {
+                return Err(KustomizeError::Unsupported {
+                    file: file.clone(),
+                    field: format!("{field} (remote resource {entry})"),
+                });
+            }
+            let path = join(dir, &entry)?;
+            let new = match tree.kind(&path) {
+                Some(EntryKind::Dir) => build_level(tree, &path, stack)?,
+                Some(EntryKind::File) => read_resource_file(tree, &path)?,
+                None => {
+                    return Err(invalid(
+                        &file,
+                        format!("{field}: {entry}: no such file or directory"),
+                    ));
+                }
+            };
+            add(&mut items, new)?;
+        }
+    }
+    let generated = generator::generate(tree, dir, &file, &k)?;
+    add(&mut items, generated)?;
+    stack.pop();
+
+    // Transformers, in kustomize's builtin order.
+    patch::apply_all(tree, dir, &file, &k, &mut items)?;
+    if let Some(ns) = opt_str(&k, "namespace", &file)? {
+        transform::set_namespace(&mut items, &ns);
+    }
+    let prefix = opt_str(&k, "namePrefix", &file)?.unwrap_or_default();
+    let suffix = opt_str(&k, "nameSuffix", &file)?.unwrap_or_default();
+    if !prefix.is_empty() || !suffix.is_empty() {
+        transform::prefix_suffix(&mut items, &prefix, &suffix);
+    }
+    if let Some(labels) = k.get("commonLabels") {
+        let labels = string_map(labels, &file, "commonLabels")?;
+        transform::add_labels(&mut items, &labels, true, true);
+    }
+    if let Some(list) = k.get("labels") {
+        let list = list
+            .as_array()
+            .ok_or_else(|| invalid(&file, "labels must be a list"))?;
+        for (i, entry) in list.iter().enumerate() {
+            let obj = entry
+                .as_object()
+                .ok_or_else(|| invalid(&file, format!("labels[{i}] must be a mapping")))?;
+            for key in obj.keys() {
+                if !["pairs", "includeSelectors", "includeTemplates"].contains(&key.as_str()) {
+                    return Err(KustomizeError::Unsupported {
+                        file: file.clone(),
+                        field: format!("labels[{i}].{key}"),
+                    });
+                }
+            }
+            let pairs = string_map(
+                obj.get("pairs").unwrap_or(&Value::Null),
+                &file,
+                "labels.pairs",
+            )?;
+            let selectors = obj
+                .get("includeSelectors")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let templates = obj
+                .get("includeTemplates")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            transform::add_labels(&mut items, &pairs, selectors, templates || selectors);
+        }
+    }
+    if let Some(ann) = k.get("commonAnnotations") {
+        let ann = string_map(ann, &file, "commonAnnotations")?;
+        transform::add_annotations(&mut items, &ann);
+    }
+    if let Some(images) = k.get("images") {
+        image::apply_images(&mut items, images, &file)?;
+    }
+    Ok(items)
+}
+
+pub(crate) fn string_list(
+    k: &Map<String, Value>,
+    field: &str,
+    file: &str,
+) -> Result<Vec<String>, KustomizeError> {
+    match k.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(String::from)
+                    .ok_or_else(|| invalid(file, format!("{field} entries must be strings")))
+            })
+            .collect(),
+        Some(_) => Err(invalid(file, format!("{field} must be a list"))),
+    }
+}
+
+fn opt_str(
+    k: &Map<String, Value>,
+    field: &str,
+    file: &str,
+) -> Result<Option<String>, KustomizeError> {
+    match k.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid(file, format!("{field} must be a string"))),
+    }
+}
+
+/// A map of strings (numbers and booleans are written as YAML prints them).
+pub(crate) fn string_map(
+    v: &Value,
+    file: &str,
+    field: &str,
+) -> Result<Vec<(String, String)>, KustomizeError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Number(n) => Ok((k.clone(), n.to_string())),
+                Value::Bool(b) => Ok((k.clone(), b.to_string())),
+                _ => Err(invalid(file, format!("{field}.{k} must be a string"))),
+            })
+            .collect(),
+        _ => Err(invalid(file, format!("{field} must be a mapping"))),
+    }
+}

@@ -1,0 +1,16 @@
+//! Strata sources mirror ArgoCD's repo server and application controller's source side: they
+//! turn a Git tree into a desired set.
+//!
+//! - [`application`]: ArgoCD `Application`s (directory and Kustomize sources), app of apps, the
+//!   sync policy and ignore rules each Application carries, and claims rendered through the
+//!   compositions found beside them;
+//! - [`appset`]: `ApplicationSet` generators (list, clusters, git, matrix, merge) and their Go
+//!   templates (through `strata_gotemplate`);
+//! - [`kustomize`]: a Kustomize build over a [`strata_core::source::SourceTree`], compared with
+//!   `kubectl kustomize` in the tests.
+//!
+//! Everything here is pure: a source tree in, manifests out; no network and no cluster.
+
+pub mod application;
+pub mod appset;
+pub mod kustomize;
