@@ -9,8 +9,8 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use strata::sources::application::{ExpandOptions, Expansion, expand};
 use strata::core::source::GitTree;
+use strata::sources::application::{ExpandOptions, Expansion, expand};
 
 const SERVICES: usize = 50;
 const ENVIRONMENTS: &[&str] = &["development", "staging", "production"];

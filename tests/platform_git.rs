@@ -8,12 +8,12 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use strata::sources::application::{ExpandOptions, expand};
 use strata::core::executor::{ExecutorConfig, cancellation};
 use strata::core::plan::{Action, PlanOptions};
 use strata::core::source::GitTree;
 use strata::core::state::LocalStateStore;
 use strata::core::{Engine, IdentityNormalizer, ProviderRegistry, Resource, SandboxProvider};
+use strata::sources::application::{ExpandOptions, expand};
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")

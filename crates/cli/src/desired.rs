@@ -5,10 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use strata_sources::application::{ChildSet, ExpandOptions, expand};
 use strata_core::Resource;
 use strata_core::source::{FsTree, GitTree, SourceTree};
 use strata_drift::IgnoreDifference;
+use strata_sources::application::{ChildSet, ExpandOptions, expand};
 
 /// What a stack directory expands to.
 pub struct Desired {

@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use strata_core::object::{Gvk, annotation, str_at};
 use crate::registry::HealthRegistry;
 use crate::status::HealthStatusCode;
+use strata_core::object::{Gvk, annotation, str_at};
 use strata_core::sync::hooks;
 
 /// Annotation that keeps a live object out of the application's health.

@@ -6,10 +6,10 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use strata_core::object::Gvk;
+use crate::lua::{LuaHealthError, LuaHealthScript, LuaLimits};
 use crate::rules;
 use crate::status::HealthStatus;
-use crate::lua::{LuaHealthError, LuaHealthScript, LuaLimits};
+use strata_core::object::Gvk;
 
 /// Prefix of ArgoCD's `argocd-cm` keys holding a health script for one group/kind.
 pub const ARGOCD_HEALTH_KEY_PREFIX: &str = "resource.customizations.health.";

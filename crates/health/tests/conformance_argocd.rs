@@ -7,12 +7,12 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use strata_health::{
-    HealthStatus, HealthStatusCode, ResourceHealth, aggregate_health, health_of, rules,
-};
 use strata_core::sync::{
     SyncPlan, SyncPlanOptions, SyncResource, hook_delete_policies, plan_sync, sync_phases,
     sync_wave,
+};
+use strata_health::{
+    HealthStatus, HealthStatusCode, ResourceHealth, aggregate_health, health_of, rules,
 };
 
 #[path = "../../../tests/support/conformance.rs"]

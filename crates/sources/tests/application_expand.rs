@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use strata_core::source::{FsTree, MemoryTree};
 use strata_sources::application::{ExpandError, ExpandOptions, expand};
 use strata_sources::kustomize::{KustomizeError, build};
-use strata_core::source::{FsTree, MemoryTree};
 
 fn app(name: &str, path: &str, ns: &str, extra: &str) -> String {
     format!(

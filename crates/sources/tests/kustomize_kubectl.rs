@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use strata_sources::kustomize::{KUSTOMIZATION_FILES, build};
 use strata_core::source::FsTree;
+use strata_sources::kustomize::{KUSTOMIZATION_FILES, build};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use strata_core::object::{Condition, array_at, at, conditions};
 use crate::rules::crossplane::pending_deletion;
 use crate::status::HealthStatus;
+use strata_core::object::{Condition, array_at, at, conditions};
 
 /// Health of an apiextensions.k8s.io CustomResourceDefinition.
 ///

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use strata_core::object::{annotation, array_at, at, bool_at, conditions, int_at, str_at};
 use crate::status::{HealthStatus, HealthStatusCode};
+use strata_core::object::{annotation, array_at, at, bool_at, conditions, int_at, str_at};
 
 /// Health of an argoproj.io Workflow, from `status.phase`.
 pub fn workflow(obj: &Value) -> HealthStatus {

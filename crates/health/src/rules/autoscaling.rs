@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use strata_core::object::{Condition, annotation, array_at};
 use crate::status::HealthStatus;
+use strata_core::object::{Condition, annotation, array_at};
 
 const WAITING_TO_AUTOSCALE: &str = "Waiting to Autoscale";
 const V1_CONDITIONS_ANNOTATION: &str = "autoscaling.alpha.kubernetes.io/conditions";

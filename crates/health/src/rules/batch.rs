@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use strata_core::object::{array_at, at, bool_at, conditions, str_at};
 use crate::status::HealthStatus;
+use strata_core::object::{array_at, at, bool_at, conditions, str_at};
 
 /// Health of a batch/v1 Job, from its conditions.
 ///

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use strata_core::object::{array_at, str_at};
 use crate::status::{HealthStatus, HealthStatusCode};
+use strata_core::object::{array_at, str_at};
 
 /// Health of a v1 Service: a LoadBalancer needs an ingress address.
 pub fn service(obj: &Value) -> HealthStatus {

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use strata_core::object::{array_at, at, conditions, status_is_empty, str_at};
 use crate::status::HealthStatus;
+use strata_core::object::{array_at, at, conditions, status_is_empty, str_at};
 
 const UP_TO_DATE: &str = "Resource is up-to-date.";
 const PROVISIONING: &str = "Provisioning ...";

@@ -6,8 +6,8 @@
 
 use serde_json::Value;
 
-use strata_core::object::{condition, conditions};
 use crate::status::HealthStatus;
+use strata_core::object::{condition, conditions};
 
 /// Health from conventional conditions, or `None` when the object has no `Ready` condition.
 pub fn ready_condition(obj: &Value) -> Option<HealthStatus> {

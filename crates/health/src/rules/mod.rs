@@ -16,8 +16,8 @@ pub mod workloads;
 
 use serde_json::Value;
 
-use strata_core::object::Gvk;
 use crate::status::HealthStatus;
+use strata_core::object::Gvk;
 
 /// The built-in health of an object: the bundled rule for its group/kind, else gitops-engine's
 /// built-in check, else `None` (no health). The `deletionTimestamp` check is not applied here.

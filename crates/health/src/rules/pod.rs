@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use strata_core::object::{annotation, array_at, at, condition, str_at};
 use crate::status::HealthStatus;
+use strata_core::object::{annotation, array_at, at, condition, str_at};
 use strata_core::sync::hooks::is_hook;
 
 /// Annotation that makes a finite pod be assessed like a long-running one.

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use strata_core::object::{bool_at, condition, int_at, int_or_zero, str_at};
 use crate::status::HealthStatus;
+use strata_core::object::{bool_at, condition, int_at, int_or_zero, str_at};
 
 /// Health of an apps/v1 Deployment.
 pub fn deployment(obj: &Value) -> HealthStatus {

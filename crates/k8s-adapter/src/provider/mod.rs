@@ -30,10 +30,10 @@ use strata_core::{Health, Observation, Provider, ProviderError, Resource, Resour
 use tokio::sync::OnceCell;
 
 use crate::client::{ConnectOptions, connect};
-use strata_health::{HealthRegistry, HealthStatusCode};
-use strata_core::sync::options::sync_option_value;
 use errors::{is_not_found, map_error};
 use manifest::{apply_body, split_api_version};
+use strata_core::sync::options::sync_option_value;
+use strata_health::{HealthRegistry, HealthStatusCode};
 
 /// The field manager Strata applies with.
 pub const FIELD_MANAGER: &str = "strata";

@@ -9,8 +9,8 @@ use strata_core::{Resource, SourceLocation};
 
 use super::{ChildSet, ExpandError, ExpandOptions, SyncPolicy, str_at};
 use crate::appset::{self, GeneratorContext};
-use strata_composition::composition::Composition;
 use crate::kustomize::{self, KUSTOMIZATION_FILES};
+use strata_composition::composition::Composition;
 use strata_composition::render::{RenderOptions, RenderRequest};
 use strata_composition::xrd::Xrd;
 
