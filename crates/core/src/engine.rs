@@ -103,7 +103,7 @@ impl Engine {
         let report = executor::execute(
             plan,
             &self.registry,
-            self.config,
+            self.config.clone(),
             Arc::clone(&recorder) as Arc<dyn Recorder>,
             events,
             cancel,
@@ -160,16 +160,16 @@ impl StateRecorder {
         }
     }
 
-    async fn save_with(&self, f: impl FnOnce(&mut State)) -> Result<(), String> {
+    async fn save_with(&self, f: impl FnOnce(&mut State)) -> Result<(), StateError> {
         let mut state = self.state.lock().await;
         f(&mut state);
-        self.store.save(&mut state).await.map_err(|e| e.to_string())
+        self.store.save(&mut state).await
     }
 }
 
 #[async_trait]
 impl Recorder for StateRecorder {
-    async fn creating(&self, change: &ResourceChange) -> Result<(), String> {
+    async fn creating(&self, change: &ResourceChange) -> Result<(), StateError> {
         let Some(mut record) = self.record_for(change, ResourceStatus::Creating, Value::Null)
         else {
             return Ok(());
@@ -185,7 +185,7 @@ impl Recorder for StateRecorder {
         .await
     }
 
-    async fn applied(&self, change: &ResourceChange, applied: &Applied) -> Result<(), String> {
+    async fn applied(&self, change: &ResourceChange, applied: &Applied) -> Result<(), StateError> {
         let Some(record) =
             self.record_for(change, ResourceStatus::Applied, applied.outputs.clone())
         else {
@@ -194,7 +194,7 @@ impl Recorder for StateRecorder {
         self.save_with(|state| state.put(record)).await
     }
 
-    async fn deleted(&self, change: &ResourceChange) -> Result<(), String> {
+    async fn deleted(&self, change: &ResourceChange) -> Result<(), StateError> {
         self.save_with(|state| {
             state.remove(&change.key);
         })

@@ -1,11 +1,15 @@
-//! Carrying out a plan: bounded parallelism, dependency order, retries, events, cancellation.
+//! Carrying out a plan — the one apply path of Strata: the CLI, the controllers and embedding
+//! programs all hand a plan (and its [`Schedule`]) to [`execute`] / [`execute_schedule`].
 //!
-//! Each change starts the moment everything it waits for has finished (not level by level), and
-//! at most `parallelism` provider calls run at once. Creates and updates follow dependency order;
-//! a delete waits for the deletes of everything that depended on the deleted resource. When a
-//! change fails, every change waiting on it (transitively) is skipped while independent work goes
-//! on. Retryable provider errors are retried with exponential backoff. Before each create the
-//! intent is recorded in the state, so a crash cannot leak a duplicate.
+//! The schedule gives ArgoCD's order (phases, waves, kind order, hooks, prune waves, gates; see
+//! [`crate::schedule`]); inside each run of a step, each change starts the moment everything it
+//! waits for has finished (not level by level), and at most `parallelism` provider calls run at
+//! once. Creates and updates follow dependency order; a delete waits for the deletes of
+//! everything that depended on the deleted resource. When a change fails, every change waiting
+//! on it (transitively) is skipped while independent work of the run goes on; the later runs
+//! and steps are skipped and the SyncFail hooks run. Retryable provider errors are retried with
+//! exponential backoff. Before each create the intent is recorded in the state, so a crash
+//! cannot leak a duplicate.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -19,6 +23,9 @@ use tokio::task::JoinSet;
 use crate::model::ResourceKey;
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::provider::{Applied, Provider, ProviderError, ProviderRegistry};
+use crate::schedule::{HookRun, Schedule, Step};
+use crate::state::StateError;
+use crate::sync::{HookDeletePolicy, SyncPlanOptions};
 
 /// Retry policy for retryable provider errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +62,7 @@ impl RetryPolicy {
     }
 }
 
-/// How long and how often to check health where the plan waits for it.
+/// How long and how often to check health (and deletion) at a step's gates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthWait {
     /// Time between checks.
@@ -74,14 +81,16 @@ impl Default for HealthWait {
 }
 
 /// Executor settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutorConfig {
     /// Provider calls in flight at once (default 10, as Terraform).
     pub parallelism: usize,
     /// Retries of retryable errors.
     pub retry: RetryPolicy,
-    /// Health checks between sync waves.
+    /// Health and deletion checks at the gates between sync steps.
     pub health: HealthWait,
+    /// ArgoCD's sync options that shape the schedule (prune, PruneLast, hooks).
+    pub sync: SyncPlanOptions,
 }
 
 impl Default for ExecutorConfig {
@@ -90,6 +99,7 @@ impl Default for ExecutorConfig {
             parallelism: 10,
             retry: RetryPolicy::default(),
             health: HealthWait::default(),
+            sync: SyncPlanOptions::default(),
         }
     }
 }
@@ -166,11 +176,11 @@ impl<F: Fn(Event) + Send + Sync> EventSink for F {
 #[async_trait]
 pub trait Recorder: Send + Sync {
     /// Called just before a create is sent: record the intent.
-    async fn creating(&self, change: &ResourceChange) -> Result<(), String>;
+    async fn creating(&self, change: &ResourceChange) -> Result<(), StateError>;
     /// Called after a create or update succeeded.
-    async fn applied(&self, change: &ResourceChange, applied: &Applied) -> Result<(), String>;
+    async fn applied(&self, change: &ResourceChange, applied: &Applied) -> Result<(), StateError>;
     /// Called after a delete succeeded.
-    async fn deleted(&self, change: &ResourceChange) -> Result<(), String>;
+    async fn deleted(&self, change: &ResourceChange) -> Result<(), StateError>;
 }
 
 /// A recorder that records nothing (for dry runs and benchmarks).
@@ -179,13 +189,13 @@ pub struct NoRecorder;
 
 #[async_trait]
 impl Recorder for NoRecorder {
-    async fn creating(&self, _: &ResourceChange) -> Result<(), String> {
+    async fn creating(&self, _: &ResourceChange) -> Result<(), StateError> {
         Ok(())
     }
-    async fn applied(&self, _: &ResourceChange, _: &Applied) -> Result<(), String> {
+    async fn applied(&self, _: &ResourceChange, _: &Applied) -> Result<(), StateError> {
         Ok(())
     }
-    async fn deleted(&self, _: &ResourceChange) -> Result<(), String> {
+    async fn deleted(&self, _: &ResourceChange) -> Result<(), StateError> {
         Ok(())
     }
 }
@@ -235,6 +245,9 @@ pub struct Report {
     pub skipped: Vec<(ResourceKey, String)>,
     /// Whether the apply was cancelled.
     pub cancelled: bool,
+    /// Changes the schedule did not run, with the reason (`Prune=false`, hooks when nothing
+    /// else changed, SyncFail hooks of a sync that succeeded); they do not make it fail.
+    pub left_alone: Vec<(ResourceKey, String)>,
 }
 
 impl Report {
@@ -245,37 +258,44 @@ impl Report {
 }
 
 struct Node {
-    change: Arc<ResourceChange>,
+    /// Index of the change in the plan.
+    change: usize,
+    /// What is done to it (a hook that runs again is deleted and created).
+    action: Action,
     waits_for: usize,
     unblocks: Vec<usize>,
     blocked_by: Option<String>,
 }
 
-/// The waits between changes: a create or update waits for its dependencies; a delete must
-/// finish before anything is done to what it depended on.
-fn build_nodes(plan: &Plan) -> Vec<Node> {
-    let index: HashMap<&ResourceKey, usize> = plan
-        .changes
+/// The waits between the changes of one run: a create or update waits for its dependencies; a
+/// delete must finish before anything is done to what it depended on. Dependencies outside the
+/// run are finished already (earlier steps) or ordered by the schedule.
+fn build_nodes(plan: &Plan, run: &[usize], step: &Step) -> Vec<Node> {
+    let index: HashMap<&ResourceKey, usize> = run
         .iter()
         .enumerate()
-        .map(|(i, c)| (&c.key, i))
+        .map(|(local, &i)| (&plan.changes[i].key, local))
         .collect();
-    let mut nodes: Vec<Node> = plan
-        .changes
+    let mut nodes: Vec<Node> = run
         .iter()
-        .map(|c| Node {
-            change: Arc::new(c.clone()),
+        .map(|&i| Node {
+            change: i,
+            action: effective_action(&plan.changes[i], step.hook(i)),
             waits_for: 0,
             unblocks: Vec::new(),
             blocked_by: None,
         })
         .collect();
-    for (b, change) in plan.changes.iter().enumerate() {
+    for (b, &i) in run.iter().enumerate() {
+        let change = &plan.changes[i];
         for dep in &change.dependencies {
             let Some(&a) = index.get(dep) else { continue };
+            if a == b {
+                continue;
+            }
             let (first, then) = if change.action == Action::Delete {
                 (b, a)
-            } else if plan.changes[a].action == Action::Delete {
+            } else if plan.changes[run[a]].action == Action::Delete {
                 continue;
             } else {
                 (a, b)
@@ -287,9 +307,28 @@ fn build_nodes(plan: &Plan) -> Vec<Node> {
     nodes
 }
 
+/// What the executor does for a change: the planned action, except that an existing hook whose
+/// delete policies include `BeforeHookCreation` is deleted and created again, so it runs.
+fn effective_action(change: &ResourceChange, hook: Option<&HookRun>) -> Action {
+    match (hook, change.action) {
+        (Some(hook), Action::NoOp | Action::Update) if hook.recreates() => Action::DeleteThenCreate,
+        (_, action) => action,
+    }
+}
+
 type Outcome = (usize, Result<(), ProviderError>);
 
-/// Applies `plan` through the providers in `registry`.
+/// What the executor shares with every change it runs.
+struct Context<'a> {
+    plan: &'a Plan,
+    registry: &'a ProviderRegistry,
+    config: &'a ExecutorConfig,
+    recorder: Arc<dyn Recorder>,
+    events: Arc<dyn EventSink>,
+}
+
+/// Applies `plan` through the providers in `registry`, in the order of its [`Schedule`]
+/// (ArgoCD's phases, waves, kind order and hooks, with `config.sync`'s options).
 pub async fn execute(
     plan: &Plan,
     registry: &ProviderRegistry,
@@ -298,62 +337,239 @@ pub async fn execute(
     events: Arc<dyn EventSink>,
     cancel: Cancellation,
 ) -> Report {
-    let mut nodes = build_nodes(plan);
-    let heights = heights(&nodes);
+    let schedule = Schedule::of(plan, &config.sync);
+    execute_schedule(plan, &schedule, registry, config, recorder, events, cancel).await
+}
+
+/// Applies `plan` step by step in the order `schedule` gives (see [`Schedule::of`]).
+///
+/// Steps run one after another; a step's runs one after another; the changes of a run start
+/// the moment what they depend on has finished, at most `config.parallelism` at once. When a
+/// change or a gate fails, the rest of its step and every later step are skipped and the
+/// schedule's SyncFail hooks run.
+pub async fn execute_schedule(
+    plan: &Plan,
+    schedule: &Schedule,
+    registry: &ProviderRegistry,
+    config: ExecutorConfig,
+    recorder: Arc<dyn Recorder>,
+    events: Arc<dyn EventSink>,
+    cancel: Cancellation,
+) -> Report {
+    let context = Context {
+        plan,
+        registry,
+        config: &config,
+        recorder,
+        events,
+    };
     let mut report = Report::default();
+    let mut failure: Option<String> = None;
+    for step in &schedule.steps {
+        let skip_reason = match &failure {
+            Some(reason) => Some(reason.clone()),
+            None if cancel.is_cancelled() => {
+                report.cancelled = true;
+                Some("the apply was cancelled".to_owned())
+            }
+            None => None,
+        };
+        if let Some(reason) = skip_reason {
+            for i in step.changes() {
+                skip(&context, &mut report, i, &reason);
+            }
+            continue;
+        }
+        if let Err(reason) = run_step(&context, step, &mut report, &cancel).await {
+            failure = Some(reason);
+        }
+    }
+    let mut ran_on_failure = Vec::new();
+    if failure.is_some() && !schedule.on_failure.is_empty() {
+        for step in &schedule.on_failure {
+            ran_on_failure.extend(step.changes());
+            // A failing SyncFail hook is reported; the remaining ones still run.
+            let _ = run_step(&context, step, &mut report, &cancel).await;
+        }
+    }
+    report.left_alone = schedule
+        .left_alone
+        .iter()
+        .filter(|(i, _)| !ran_on_failure.contains(i))
+        .map(|(i, reason)| (plan.changes[*i].key.clone(), reason.clone()))
+        .collect();
+    report
+}
+
+fn skip(context: &Context<'_>, report: &mut Report, i: usize, reason: &str) {
+    let change = &context.plan.changes[i];
+    if change.action == Action::NoOp {
+        report.succeeded.push(change.key.clone());
+        return;
+    }
+    context.events.emit(Event::Skipped {
+        key: change.key.clone(),
+        action: change.action,
+        reason: reason.to_owned(),
+    });
+    report.skipped.push((change.key.clone(), reason.to_owned()));
+}
+
+/// Runs one step: its runs in order, then its gates and its hooks' delete policies. `Err`
+/// carries the reason later steps are skipped.
+async fn run_step(
+    context: &Context<'_>,
+    step: &Step,
+    report: &mut Report,
+    cancel: &Cancellation,
+) -> Result<(), String> {
+    let step_name = format!("sync phase {} wave {}", step.phase.as_str(), step.wave);
+    let mut failed = false;
+    let mut changed: Vec<usize> = Vec::new();
+    let mut pruned: Vec<usize> = Vec::new();
+    let mut failed_hooks: Vec<usize> = Vec::new();
+    for run in &step.runs {
+        if failed {
+            let reason = format!("an earlier change of {step_name} failed");
+            for &i in run {
+                skip(context, report, i, &reason);
+            }
+            continue;
+        }
+        let outcome = run_dag(context, run, step, report, cancel).await;
+        failed |= !outcome.failed.is_empty();
+        failed_hooks.extend(outcome.failed.iter().filter(|i| step.hook(**i).is_some()));
+        for (i, action) in outcome.succeeded {
+            match action {
+                Action::Delete => pruned.push(i),
+                Action::NoOp if step.hook(i).is_none() => {}
+                _ => changed.push(i),
+            }
+        }
+    }
+    if !failed && step.deletion_gate {
+        for &i in &pruned {
+            if let Err(e) = wait_until_gone(context, i).await {
+                gate_failed(context, report, i, e);
+                failed = true;
+            }
+        }
+    }
+    let mut completed_hooks = Vec::new();
+    if !failed && step.health_gate {
+        for &i in &changed {
+            match wait_until_healthy(context, i).await {
+                Ok(()) => completed_hooks.extend(step.hook(i).map(|h| h.change)),
+                Err(e) => {
+                    gate_failed(context, report, i, e);
+                    failed_hooks.extend(step.hook(i).map(|h| h.change));
+                    failed = true;
+                }
+            }
+        }
+    } else if !failed {
+        completed_hooks.extend(changed.iter().filter(|i| step.hook(**i).is_some()));
+    }
+    for hook in &step.hooks {
+        let delete = (completed_hooks.contains(&hook.change)
+            && hook
+                .delete_policies
+                .contains(&HookDeletePolicy::HookSucceeded))
+            || (failed_hooks.contains(&hook.change)
+                && hook.delete_policies.contains(&HookDeletePolicy::HookFailed));
+        if delete && let Err(e) = delete_hook(context, hook.change).await {
+            gate_failed(context, report, hook.change, e);
+            failed = true;
+        }
+    }
+    if failed {
+        Err(format!("{step_name} did not succeed"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A change that was applied but whose gate failed: reported failed, not succeeded.
+fn gate_failed(context: &Context<'_>, report: &mut Report, i: usize, error: ProviderError) {
+    let change = &context.plan.changes[i];
+    report.succeeded.retain(|k| k != &change.key);
+    context.events.emit(Event::Failed {
+        key: change.key.clone(),
+        action: change.action,
+        error: error.message.clone(),
+    });
+    report.failed.push((change.key.clone(), error.message));
+}
+
+/// The changes of one run that succeeded (with what was done) and failed.
+#[derive(Default)]
+struct RunOutcome {
+    succeeded: Vec<(usize, Action)>,
+    failed: Vec<usize>,
+}
+
+/// Runs the changes of one run in dependency order with bounded parallelism, starting each the
+/// moment what it waits for has finished, highest first.
+async fn run_dag(
+    context: &Context<'_>,
+    run: &[usize],
+    step: &Step,
+    report: &mut Report,
+    cancel: &Cancellation,
+) -> RunOutcome {
+    let plan = context.plan;
+    let mut nodes = build_nodes(plan, run, step);
+    let heights = heights(&nodes);
+    let mut outcome = RunOutcome::default();
     let mut ready = ReadyQueue::new(heights);
     for i in (0..nodes.len()).filter(|&i| nodes[i].waits_for == 0) {
         ready.push(i);
     }
     let mut in_flight: JoinSet<Outcome> = JoinSet::new();
     let mut cancel_rx = cancel.0.clone();
-    let parallelism = config.parallelism.max(1);
-    let mut done = 0usize;
+    let parallelism = context.config.parallelism.max(1);
 
     loop {
         while in_flight.len() < parallelism {
-            let Some(i) = ready.pop() else { break };
-            let change = Arc::clone(&nodes[i].change);
-            let skip_reason = if let Some(failed) = &nodes[i].blocked_by {
+            let Some(local) = ready.pop() else { break };
+            let i = nodes[local].change;
+            let action = nodes[local].action;
+            let change = &plan.changes[i];
+            let skip_reason = if let Some(failed) = &nodes[local].blocked_by {
                 Some(format!("dependency {failed} did not succeed"))
-            } else if cancel.is_cancelled() && change.action != Action::NoOp {
+            } else if cancel.is_cancelled() && action != Action::NoOp {
                 report.cancelled = true;
                 Some("the apply was cancelled".to_owned())
             } else {
                 None
             };
             if let Some(reason) = skip_reason {
-                events.emit(Event::Skipped {
-                    key: change.key.clone(),
-                    action: change.action,
-                    reason: reason.clone(),
-                });
-                report.skipped.push((change.key.clone(), reason));
+                skip(context, report, i, &reason);
                 let name = change.key.to_string();
-                done += 1;
-                release(&mut nodes, i, Some(&name), &mut ready);
+                release(&mut nodes, local, Some(&name), &mut ready);
                 continue;
             }
-            if change.action == Action::NoOp {
+            if action == Action::NoOp {
                 report.succeeded.push(change.key.clone());
-                done += 1;
-                release(&mut nodes, i, None, &mut ready);
+                outcome.succeeded.push((i, action));
+                release(&mut nodes, local, None, &mut ready);
                 continue;
             }
-            let provider = registry.by_name(&change.provider);
-            let recorder = Arc::clone(&recorder);
-            let events = Arc::clone(&events);
-            let (retry, health) = (config.retry, config.health);
+            let provider = context.registry.by_name(&change.provider);
+            let change = Arc::new(change.clone());
+            let recorder = Arc::clone(&context.recorder);
+            let events = Arc::clone(&context.events);
+            let retry = context.config.retry;
             in_flight.spawn(async move {
                 let result = match provider {
                     Some(p) => {
                         run_change(
                             &change,
+                            action,
                             p,
                             recorder.as_ref(),
                             events.as_ref(),
                             retry,
-                            health,
                         )
                         .await
                     }
@@ -362,7 +578,7 @@ pub async fn execute(
                         change.provider
                     ))),
                 };
-                (i, result)
+                (local, result)
             });
         }
         if in_flight.is_empty() {
@@ -374,7 +590,7 @@ pub async fn execute(
         tokio::select! {
             joined = in_flight.join_next() => {
                 let Some(joined) = joined else { continue };
-                let (i, result) = match joined {
+                let (local, result) = match joined {
                     Ok(outcome) => outcome,
                     Err(e) => {
                         // A panicking provider: nothing tells which node it was, so stop cleanly.
@@ -382,18 +598,20 @@ pub async fn execute(
                         continue;
                     }
                 };
-                done += 1;
-                let change = Arc::clone(&nodes[i].change);
+                let i = nodes[local].change;
+                let change = &plan.changes[i];
                 match result {
                     Ok(()) => {
                         report.succeeded.push(change.key.clone());
-                        release(&mut nodes, i, None, &mut ready);
+                        outcome.succeeded.push((i, nodes[local].action));
+                        release(&mut nodes, local, None, &mut ready);
                     }
                     Err(e) => {
-                        events.emit(Event::Failed { key: change.key.clone(), action: change.action, error: e.message.clone() });
+                        context.events.emit(Event::Failed { key: change.key.clone(), action: change.action, error: e.message.clone() });
                         report.failed.push((change.key.clone(), e.message));
+                        outcome.failed.push(i);
                         let name = change.key.to_string();
-                        release(&mut nodes, i, Some(&name), &mut ready);
+                        release(&mut nodes, local, Some(&name), &mut ready);
                     }
                 }
             }
@@ -405,8 +623,7 @@ pub async fn execute(
             }
         }
     }
-    debug_assert!(done <= nodes.len());
-    report
+    outcome
 }
 
 /// For each node, the number of changes on the longest chain that starts with it: starting the
@@ -481,22 +698,22 @@ fn release(nodes: &mut [Node], i: usize, failed: Option<&str>, ready: &mut Ready
 
 async fn run_change(
     change: &ResourceChange,
+    action: Action,
     provider: Arc<dyn Provider>,
     recorder: &dyn Recorder,
     events: &dyn EventSink,
     retry: RetryPolicy,
-    health: HealthWait,
 ) -> Result<(), ProviderError> {
     let started = tokio::time::Instant::now();
     events.emit(Event::Started {
         key: change.key.clone(),
-        action: change.action,
+        action,
     });
     let resource = change.resource.as_ref().ok_or_else(|| {
         ProviderError::final_error("the plan carries no manifest for this change")
     })?;
-    let record_err = |e: String| ProviderError::final_error(format!("recording state: {e}"));
-    match change.action {
+    let record_err = |e: StateError| ProviderError::final_error(format!("recording state: {e}"));
+    match action {
         Action::NoOp => {}
         Action::Create => {
             recorder.creating(change).await.map_err(record_err)?;
@@ -553,29 +770,88 @@ async fn run_change(
             recorder.deleted(change).await.map_err(record_err)?;
         }
     }
-    if change.wait_for_health && change.action != Action::Delete {
-        wait_until_healthy(change, resource, provider.as_ref(), events, retry, health).await?;
-    }
     events.emit(Event::Succeeded {
         key: change.key.clone(),
-        action: change.action,
+        action,
         elapsed: started.elapsed(),
     });
     Ok(())
 }
 
-/// Observes the object until the provider calls it healthy; degraded or too slow is a failure.
-async fn wait_until_healthy(
-    change: &ResourceChange,
-    resource: &crate::model::Resource,
-    provider: &dyn Provider,
-    events: &dyn EventSink,
-    retry: RetryPolicy,
-    wait: HealthWait,
-) -> Result<(), ProviderError> {
+/// The provider of change `i` and its manifest, or why there is none.
+fn provider_and_resource<'a>(
+    context: &'a Context<'_>,
+    i: usize,
+) -> Result<(Arc<dyn Provider>, &'a crate::model::Resource), ProviderError> {
+    let change = &context.plan.changes[i];
+    let provider = context.registry.by_name(&change.provider).ok_or_else(|| {
+        ProviderError::final_error(format!("provider `{}` is not enabled", change.provider))
+    })?;
+    let resource = change.resource.as_ref().ok_or_else(|| {
+        ProviderError::final_error("the plan carries no manifest for this change")
+    })?;
+    Ok((provider, resource))
+}
+
+/// Deletes a hook after its step (its `HookSucceeded` / `HookFailed` policy) and forgets it.
+async fn delete_hook(context: &Context<'_>, i: usize) -> Result<(), ProviderError> {
+    let change = &context.plan.changes[i];
+    let (provider, resource) = provider_and_resource(context, i)?;
+    with_retry(
+        change,
+        context.events.as_ref(),
+        context.config.retry,
+        || provider.delete(resource),
+    )
+    .await?;
+    context
+        .recorder
+        .deleted(change)
+        .await
+        .map_err(|e| ProviderError::final_error(format!("recording state: {e}")))
+}
+
+/// Observes a pruned object until the provider no longer finds it.
+async fn wait_until_gone(context: &Context<'_>, i: usize) -> Result<(), ProviderError> {
+    let change = &context.plan.changes[i];
+    let (provider, resource) = provider_and_resource(context, i)?;
+    let wait = context.config.health;
     let deadline = tokio::time::Instant::now() + wait.timeout;
     loop {
-        let observed = with_retry(change, events, retry, || provider.observe(resource)).await?;
+        let observed = with_retry(
+            change,
+            context.events.as_ref(),
+            context.config.retry,
+            || provider.observe(resource),
+        )
+        .await?;
+        if observed.live.is_none() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ProviderError::final_error(format!(
+                "{} was still there {:?} after its deletion; the next sync step does not start",
+                change.key, wait.timeout
+            )));
+        }
+        tokio::time::sleep(wait.poll_interval).await;
+    }
+}
+
+/// Observes the object until the provider calls it healthy; degraded or too slow is a failure.
+async fn wait_until_healthy(context: &Context<'_>, i: usize) -> Result<(), ProviderError> {
+    let change = &context.plan.changes[i];
+    let (provider, resource) = provider_and_resource(context, i)?;
+    let wait = context.config.health;
+    let deadline = tokio::time::Instant::now() + wait.timeout;
+    loop {
+        let observed = with_retry(
+            change,
+            context.events.as_ref(),
+            context.config.retry,
+            || provider.observe(resource),
+        )
+        .await?;
         let health = observed
             .live
             .as_ref()
@@ -586,13 +862,13 @@ async fn wait_until_healthy(
             crate::provider::Health::Healthy => return Ok(()),
             crate::provider::Health::Degraded => {
                 return Err(ProviderError::final_error(format!(
-                    "{} is degraded; the next sync wave does not start",
+                    "{} is degraded; the next sync step does not start",
                     change.key
                 )));
             }
             _ if tokio::time::Instant::now() >= deadline => {
                 return Err(ProviderError::final_error(format!(
-                    "{} was not healthy after {:?}; the next sync wave does not start",
+                    "{} was not healthy after {:?}; the next sync step does not start",
                     change.key, wait.timeout
                 )));
             }

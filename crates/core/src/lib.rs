@@ -51,6 +51,7 @@ pub mod plan;
 pub mod policy;
 pub mod provider;
 pub mod sandbox;
+pub mod schedule;
 pub mod sensitive;
 pub mod source;
 pub mod state;

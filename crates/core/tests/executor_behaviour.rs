@@ -414,11 +414,12 @@ async fn run_waves(provider: Arc<SlowToHealth>) -> executor::Report {
         &IdentityNormalizer,
         &PlanOptions::default(),
     );
+    let schedule = strata_core::schedule::Schedule::of(&plan, &Default::default());
+    assert_eq!(schedule.steps.len(), 2, "one step per wave");
     assert!(
-        plan.changes[0].wait_for_health,
-        "the last resource before a wave barrier gates it"
+        schedule.steps[0].health_gate,
+        "the wave before another waits for health"
     );
-    assert!(!plan.changes[1].wait_for_health);
     let config = ExecutorConfig {
         retry: fast_retry(),
         health: executor::HealthWait {

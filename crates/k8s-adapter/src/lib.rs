@@ -4,18 +4,16 @@
 //!   dynamic API (server-side apply with field manager `strata`, delete with propagation, prune
 //!   by ownership labels, CreateNamespace, retryable/final error mapping); [`client`] connects
 //!   through the kubeconfig (context selectable) or the in-cluster configuration;
-//! * [`waves`]: a core plan applied group by group in `strata_core::sync::plan_sync`'s order,
-//!   waiting for health between gated groups;
 //! * [`controller`]: a kube-runtime reconciler for claims and composites, with Lease leader
 //!   election.
 //!
 //! The pure parts it builds on live elsewhere: health assessment in `strata_health`, ArgoCD's
-//! sync ordering in `strata_core::sync`. Tested against kube's tower-test mock API server.
+//! sync ordering in `strata_core::sync` and `strata_core::schedule`, applied by core's one
+//! executor. Tested against kube's tower-test mock API server.
 
 pub mod client;
 pub mod controller;
 pub mod provider;
-pub mod waves;
 
 pub use client::{ConnectOptions, connect};
 pub use provider::{KubeProvider, KubeProviderOptions, Propagation};

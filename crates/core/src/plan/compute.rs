@@ -222,7 +222,6 @@ pub fn compute_plan(
             }),
             live,
             sensitive_fields,
-            wait_for_health: false,
             drifted: false,
         });
     }
@@ -503,7 +502,6 @@ fn plan_desired(
         replace_paths,
         blast_radius,
         dependencies: graph.dependencies(key),
-        wait_for_health: graph.gates_a_wave(key),
         resource: Some(resource),
         live,
         sensitive_fields,

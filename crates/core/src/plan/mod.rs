@@ -119,16 +119,20 @@ pub struct ResourceChange {
     /// Paths the provider declares sensitive, beyond the built-in rules.
     #[serde(skip)]
     pub sensitive_fields: Vec<String>,
-    /// Whether the executor waits for the object to be healthy before what depends on it
-    /// starts (set for resources a later sync wave waits on).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub wait_for_health: bool,
     /// Whether the object was changed outside Strata since the last apply.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drifted: bool,
 }
 
 impl ResourceChange {
+    /// Whether the resource is an ArgoCD hook (`argocd.argoproj.io/hook`, or Helm's hook
+    /// annotation), run in its sync phase rather than kept in sync.
+    pub fn is_hook(&self) -> bool {
+        self.resource
+            .as_ref()
+            .is_some_and(|r| crate::sync::is_hook(&r.manifest))
+    }
+
     fn sensitivity(&self) -> Sensitivity {
         Sensitivity::with_paths(&self.sensitive_fields)
     }
@@ -229,9 +233,12 @@ impl Plan {
         s
     }
 
-    /// Whether anything would change.
+    /// Whether anything would change. Hooks do not count: they run when something else
+    /// changes, as an automated ArgoCD sync runs them only when the application is out of sync.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp && !c.is_hook())
     }
 
     /// Whether the plan may be applied (no guard refused it).

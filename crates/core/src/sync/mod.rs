@@ -31,7 +31,7 @@ pub mod waves;
 
 pub use hooks::{HookDeletePolicy, SyncPhase, hook_delete_policies, is_hook, sync_phases};
 pub use plan::{
-    ResourceId, SkippedResource, SyncGroup, SyncPlan, SyncPlanOptions, SyncResource, SyncTask,
-    TaskAction, plan_sync,
+    SkippedResource, SyncGroup, SyncPlan, SyncPlanOptions, SyncResource, SyncTask, TaskAction,
+    plan_sync,
 };
 pub use waves::{kind_rank, sync_wave};

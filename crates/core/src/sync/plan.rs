@@ -4,40 +4,11 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::model::ResourceKey;
 use crate::object::{Gvk, str_at};
 use crate::sync::hooks::{self, HookDeletePolicy, SyncPhase};
 use crate::sync::options::{has_sync_option, sync_option_value};
 use crate::sync::waves::{kind_rank, sync_wave};
-
-/// Identity of a resource: group, kind, namespace, name (the version is not part of it).
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub struct ResourceId {
-    /// API group (`""` for core).
-    pub group: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace (`""` for cluster-scoped or unknown).
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-}
-
-impl ResourceId {
-    /// The identity of an object.
-    pub fn of(obj: &Value) -> Self {
-        let gvk = Gvk::of(obj);
-        Self {
-            group: gvk.group.to_string(),
-            kind: gvk.kind.to_string(),
-            namespace: str_at(obj, &["metadata", "namespace"])
-                .unwrap_or("")
-                .to_string(),
-            name: str_at(obj, &["metadata", "name"]).unwrap_or("").to_string(),
-        }
-    }
-}
 
 /// One desired/live pair to sync. At least one side is present.
 #[derive(Debug, Clone, Copy, Default)]
@@ -108,7 +79,7 @@ pub struct SyncTask {
     /// Index of the [`SyncResource`] this task comes from.
     pub index: usize,
     /// The resource (namespace from the live object when it exists).
-    pub id: ResourceId,
+    pub id: ResourceKey,
     /// Apply or prune.
     pub action: TaskAction,
     /// Phase the task runs in (after dependency adjustment).
@@ -143,7 +114,7 @@ pub struct SyncGroup {
 
 impl SyncGroup {
     /// The resources of the group, in order.
-    pub fn resources(&self) -> impl Iterator<Item = &ResourceId> {
+    pub fn resources(&self) -> impl Iterator<Item = &ResourceKey> {
         self.tasks.iter().map(|t| &t.id)
     }
 
@@ -164,7 +135,7 @@ pub struct SkippedResource {
     /// Index of the [`SyncResource`].
     pub index: usize,
     /// The resource.
-    pub id: ResourceId,
+    pub id: ResourceKey,
     /// Why, in ArgoCD's words where it has them.
     pub reason: String,
 }
@@ -344,15 +315,19 @@ pub fn plan_sync(resources: &[SyncResource<'_>], options: &SyncPlanOptions) -> S
 }
 
 /// The identity of a pair: the desired object's, with the live namespace when there is one.
-fn identity(resource: &SyncResource<'_>) -> ResourceId {
+fn identity(resource: &SyncResource<'_>) -> ResourceKey {
     let obj = resource.target.or(resource.live).unwrap_or(&Value::Null);
-    let mut id = ResourceId::of(obj);
-    if let Some(live) = resource.live {
-        id.namespace = str_at(live, &["metadata", "namespace"])
-            .unwrap_or("")
-            .to_string();
-    }
-    id
+    let gvk = Gvk::of(obj);
+    let namespace = match resource.live {
+        Some(live) => str_at(live, &["metadata", "namespace"]),
+        None => str_at(obj, &["metadata", "namespace"]),
+    };
+    ResourceKey::new(
+        gvk.group,
+        gvk.kind,
+        namespace.filter(|ns| !ns.is_empty()),
+        str_at(obj, &["metadata", "name"]).unwrap_or(""),
+    )
 }
 
 fn prune_option<'a>(live: &'a Value, options: &'a SyncPlanOptions) -> Option<&'a str> {

@@ -44,15 +44,6 @@ pub fn kinds_of(resources: &[Resource]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn key_of(id: &strata_core::sync::ResourceId) -> ResourceKey {
-    ResourceKey::new(
-        id.group.clone(),
-        id.kind.clone(),
-        (!id.namespace.is_empty()).then_some(id.namespace.as_str()),
-        id.name.clone(),
-    )
-}
-
 impl KubeProvider {
     /// Every live object of `apiVersion`/`kind` (in all namespaces) carrying the ownership
     /// labels of `stack`: one `LIST` with a `labelSelector`.
@@ -135,12 +126,12 @@ impl KubeProvider {
             skipped: plan
                 .skipped
                 .iter()
-                .map(|s| (key_of(&s.id), s.reason.clone()))
+                .map(|s| (s.id.clone(), s.reason.clone()))
                 .collect(),
             ..PruneOutcome::default()
         };
         for task in plan.groups.iter().flat_map(|g| g.prunes()) {
-            let key = key_of(&task.id);
+            let key = task.id.clone();
             if task.requires_confirmation && !options.confirmed {
                 outcome
                     .skipped
