@@ -403,16 +403,6 @@ impl Graph {
             .collect()
     }
 
-    /// Whether a later sync wave waits for `key`: its dependents in the next wave start only once
-    /// it is healthy, as ArgoCD waits for health between waves.
-    pub fn gates_a_wave(&self, key: &ResourceKey) -> bool {
-        self.index.get(key).is_some_and(|&idx| {
-            self.graph
-                .neighbors_directed(idx, Direction::Outgoing)
-                .any(|n| matches!(self.graph[n], Node::WaveBarrier(_)))
-        })
-    }
-
     /// The key of the resource at `position` in the slice given to [`Graph::build`].
     pub fn key_at(&self, position: usize) -> Option<&ResourceKey> {
         if position >= self.index.len() {

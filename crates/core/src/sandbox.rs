@@ -6,6 +6,12 @@
 //! drift that the next plan shows. It mirrors the replace rules of the real providers for the
 //! kinds it knows (an RDS instance's engine, a Deployment's selector…), so plans made against the
 //! sandbox show the replacements a real apply would make.
+//!
+//! Hooks (`argocd.argoproj.io/hook`) are the one place where the sandbox takes a `status` from
+//! the manifest: a hook Job written with `status.conditions` `Failed=True` is reported Degraded
+//! (failed) and one with `Complete=True` (or no status) Healthy (complete). This is a documented
+//! test affordance, so that a stack can show what a failing PreSync hook and its SyncFail hooks
+//! do without a cluster running the Job.
 
 use std::path::{Path, PathBuf};
 
@@ -95,6 +101,9 @@ fn sanitize(segment: &str) -> String {
 /// says Ready and echoes `spec.forProvider` as `status.atProvider`.
 fn live_object(manifest: &Value) -> Value {
     let mut live = manifest.clone();
+    if crate::sync::is_hook(manifest) && manifest.get("status").is_some() {
+        return live;
+    }
     if let Some(object) = live.as_object_mut() {
         let mut status = serde_json::Map::new();
         if let Some(for_provider) = manifest.get("spec").and_then(|s| s.get("forProvider")) {
@@ -170,7 +179,30 @@ impl Provider for SandboxProvider {
             .collect()
     }
 
-    fn health(&self, _live: &Value) -> Health {
+    fn health(&self, live: &Value) -> Health {
+        if crate::sync::is_hook(live) {
+            return hook_health(live);
+        }
+        Health::Healthy
+    }
+}
+
+/// A hook's health from the `status` its manifest carried: failed (Degraded) when a `Failed`
+/// condition is true or `status.failed` counts a failure, else complete (Healthy).
+fn hook_health(live: &Value) -> Health {
+    let failed_condition = live
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Failed" && c["status"] == "True");
+    let failed_count = live
+        .pointer("/status/failed")
+        .and_then(Value::as_i64)
+        .is_some_and(|n| n > 0);
+    if failed_condition || failed_count {
+        Health::Degraded
+    } else {
         Health::Healthy
     }
 }
@@ -196,6 +228,38 @@ mod tests {
         sandbox.delete(&r).await.unwrap();
         assert!(sandbox.observe(&r).await.unwrap().live.is_none());
         sandbox.delete(&r).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn hooks_keep_the_status_their_manifest_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = SandboxProvider::new(dir.path());
+        let job = |status: Value| {
+            Resource::from_manifest(json!({
+                "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "migrate", "annotations": {"argocd.argoproj.io/hook": "PreSync"}},
+                "status": status
+            }))
+            .unwrap()
+        };
+        let failed = sandbox
+            .create(&job(
+                json!({"conditions": [{"type": "Failed", "status": "True"}]}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(sandbox.health(&failed.live), Health::Degraded);
+        let complete = sandbox
+            .create(&job(
+                json!({"conditions": [{"type": "Complete", "status": "True"}]}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(sandbox.health(&complete.live), Health::Healthy);
+        let mut plain = job(Value::Null);
+        plain.manifest.as_object_mut().unwrap().remove("status");
+        let created = sandbox.create(&plain).await.unwrap();
+        assert_eq!(sandbox.health(&created.live), Health::Healthy);
     }
 
     #[test]

@@ -125,6 +125,32 @@ pub struct ResourceChange {
 }
 
 impl ResourceChange {
+    /// A change decided outside [`compute_plan`] (a controller that chose the action itself),
+    /// to run through the executor like any planned change: no field-level detail, no
+    /// dependencies beyond what `dependencies` is later given.
+    pub fn decided(
+        resource: Resource,
+        action: Action,
+        provider: &str,
+        live: Option<Value>,
+    ) -> Self {
+        Self {
+            key: resource.key.clone(),
+            api_version: resource.api_version().to_owned(),
+            provider: provider.to_owned(),
+            action,
+            reason: None,
+            fields: Vec::new(),
+            replace_paths: Vec::new(),
+            blast_radius: Vec::new(),
+            dependencies: Vec::new(),
+            resource: Some(resource),
+            live,
+            sensitive_fields: Vec::new(),
+            drifted: false,
+        }
+    }
+
     /// Whether the resource is an ArgoCD hook (`argocd.argoproj.io/hook`, or Helm's hook
     /// annotation), run in its sync phase rather than kept in sync.
     pub fn is_hook(&self) -> bool {

@@ -23,6 +23,7 @@ use serde_json::Value;
 use strata_composition::Composition;
 use strata_composition::xrd::Xrd;
 use strata_core::ProviderRegistry;
+use strata_core::executor::{ExecutorConfig, RetryPolicy};
 use strata_drift::DriftEngine;
 
 pub use reconcile::{ReconcileOutcome, Reconciler};
@@ -147,6 +148,9 @@ pub struct ControllerConfig {
     pub poll_interval: Duration,
     /// Re-check interval once ready (drift detection).
     pub resync_interval: Duration,
+    /// How composed resources are applied by core's executor (parallelism, retries; by
+    /// default one attempt, since the controller requeues).
+    pub executor: ExecutorConfig,
 }
 
 impl ControllerConfig {
@@ -174,6 +178,13 @@ impl ControllerConfig {
             field_manager: crate::provider::FIELD_MANAGER.to_owned(),
             poll_interval: Duration::from_secs(5),
             resync_interval: Duration::from_secs(60),
+            executor: ExecutorConfig {
+                retry: RetryPolicy {
+                    max_attempts: 1,
+                    ..RetryPolicy::default()
+                },
+                ..ExecutorConfig::default()
+            },
         })
     }
 

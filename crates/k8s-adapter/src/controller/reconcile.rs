@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use strata_composition::render::{ObservedComposed, RenderOptions, RenderRequest};
 use strata_composition::{CompositeRender, render_object};
+use strata_core::executor::{self, Cancellation, Event, NoRecorder};
 use strata_core::model::annotation;
+use strata_core::plan::{Action, Plan, ResourceChange};
 use strata_core::{Observation, Provider, Resource, ResourceKey};
 use strata_drift::Decision;
 
@@ -37,6 +39,16 @@ pub struct ReconcileOutcome {
     pub drift_reported: Vec<ResourceKey>,
     /// The finalizer was removed (the object may now go away).
     pub released: bool,
+}
+
+/// What a composed resource needs, decided before anything is applied.
+enum Decided {
+    /// Nothing now.
+    Nothing,
+    /// Apply it with this action; `true` when the apply heals drift.
+    Apply(Action, bool),
+    /// Look again after this long (a self-heal backoff).
+    Wait(Duration),
 }
 
 /// Reconciles claims and composites; see the module documentation of [`super`].
@@ -335,6 +347,8 @@ impl Reconciler {
         let mut errors = Vec::new();
         let mut refs = Vec::new();
         let mut waiting = Vec::new();
+        let mut changes: Vec<ResourceChange> = Vec::new();
+        let mut healing: Vec<ResourceKey> = Vec::new();
         let stack = meta(&composite, "name").unwrap_or(&name).to_owned();
         for (item, manifest) in rendered.output.resources.iter().zip(&rendered.composed) {
             let mut desired = strata_core::ownership::stamp(manifest, &stack);
@@ -368,17 +382,63 @@ impl Reconciler {
                 }
             };
             let live = observations.get(&item.name).and_then(|o| o.live.as_ref());
-            match self.converge(&resource, live, &hash, &mut outcome).await {
-                Ok(Some(wait)) => {
+            match self.decide(&resource, live, &hash, &mut outcome) {
+                Ok(Decided::Apply(action, heal)) => {
+                    let provider = self.provider_for(&resource)?.name().to_owned();
+                    healing.extend(heal.then(|| resource.key.clone()));
+                    changes.push(ResourceChange::decided(
+                        resource,
+                        action,
+                        &provider,
+                        live.cloned(),
+                    ));
+                }
+                Ok(Decided::Wait(wait)) => {
                     outcome.requeue_after =
                         Some(outcome.requeue_after.map_or(wait, |w| w.min(wait)));
                 }
-                Ok(None) => {}
+                Ok(Decided::Nothing) => {}
                 Err(e) => errors.push(format!("{}: {e}", resource.key)),
             }
             if live.is_none() || !item.ready {
                 waiting.push(item.name.clone());
             }
+        }
+
+        // The composed resources to create or update go through core's one executor (ordering,
+        // dependencies, parallelism); the controller requeues instead of retrying.
+        if !changes.is_empty() {
+            let plan = Plan {
+                stack: stack.clone(),
+                changes,
+                violations: Vec::new(),
+            };
+            let report = executor::execute(
+                &plan,
+                &self.config.registry,
+                self.config.executor.clone(),
+                Arc::new(NoRecorder),
+                Arc::new(|_: Event| {}),
+                Cancellation::never(),
+            )
+            .await;
+            for change in &plan.changes {
+                if report.succeeded.contains(&change.key) {
+                    outcome.applied.push(change.key.clone());
+                    if healing.contains(&change.key)
+                        && let Ok(mut counts) = self.heal_attempts.lock()
+                    {
+                        *counts.entry(change.key.clone()).or_insert(0) += 1;
+                    }
+                }
+            }
+            errors.extend(
+                report
+                    .failed
+                    .iter()
+                    .chain(&report.skipped)
+                    .map(|(key, error)| format!("{key}: {error}")),
+            );
         }
 
         // Composed resources the composition no longer renders are deleted, as Crossplane's
@@ -493,26 +553,21 @@ impl Reconciler {
         Ok(outcome)
     }
 
-    /// Brings one composed resource to its desired state; returns a wait when a self-heal is
-    /// due later.
-    async fn converge(
+    /// What one composed resource needs: created when absent, updated when Git changed it
+    /// (its desired hash differs), healed or reported or left as the drift policy says.
+    fn decide(
         &self,
         resource: &Resource,
         live: Option<&Value>,
         hash: &str,
         outcome: &mut ReconcileOutcome,
-    ) -> Result<Option<Duration>, ControllerError> {
-        let provider = self.provider_for(resource)?;
+    ) -> Result<Decided, ControllerError> {
         let Some(live) = live else {
-            provider.create(resource).await?;
-            outcome.applied.push(resource.key.clone());
-            return Ok(None);
+            return Ok(Decided::Apply(Action::Create, false));
         };
         if annotation(live, ANNOTATION_DESIRED_HASH) != Some(hash) {
             // The desired state changed (Git): always applied.
-            provider.update(resource, live).await?;
-            outcome.applied.push(resource.key.clone());
-            return Ok(None);
+            return Ok(Decided::Apply(Action::Update, false));
         }
         let drift = self.config.drift.diff(
             Some(&resource.manifest),
@@ -531,27 +586,22 @@ impl Reconciler {
             }
             counts.get(&resource.key).copied().unwrap_or(0)
         };
-        match self
-            .config
-            .drift
-            .policy()
-            .decide(drift.policy, drifted, attempts, None)
-        {
-            Decision::Nothing => Ok(None),
-            Decision::Report => {
-                outcome.drift_reported.push(resource.key.clone());
-                Ok(None)
-            }
-            Decision::HealNow => {
-                provider.update(resource, live).await?;
-                if let Ok(mut counts) = self.heal_attempts.lock() {
-                    *counts.entry(resource.key.clone()).or_insert(0) += 1;
+        Ok(
+            match self
+                .config
+                .drift
+                .policy()
+                .decide(drift.policy, drifted, attempts, None)
+            {
+                Decision::Nothing => Decided::Nothing,
+                Decision::Report => {
+                    outcome.drift_reported.push(resource.key.clone());
+                    Decided::Nothing
                 }
-                outcome.applied.push(resource.key.clone());
-                Ok(None)
-            }
-            Decision::HealAfter { wait } => Ok(Some(wait)),
-        }
+                Decision::HealNow => Decided::Apply(Action::Update, true),
+                Decision::HealAfter { wait } => Decided::Wait(wait),
+            },
+        )
     }
 
     /// Deletes a composed resource that is no longer rendered, when it is still there and
