@@ -3,9 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use super::exec::{Val, truth};
-use super::format::{go_number, go_quote, go_type_name, go_value, sprint, sprintf, sprintln};
+use super::exec::{FMT, Val, truth};
+use crate::gofmt::go_quote;
 use crate::names::sanitize_name;
+use crate::value::{JsonOptions, go_json_with};
 
 /// Every function name a template may call.
 pub const FUNCTION_NAMES: &[&str] = &[
@@ -141,7 +142,7 @@ fn s(v: &Val) -> Result<String, String> {
         }
         Some(other) => Err(format!(
             "wrong type for value; expected string; got {}",
-            go_type_name(other)
+            FMT.type_name(other)
         )),
     }
 }
@@ -155,14 +156,14 @@ fn int(v: &Val) -> Result<i64, String> {
                 Some(f) if f.fract() == 0.0 => Ok(f as i64),
                 _ => Err(format!(
                     "wrong type for value; expected int; got {}",
-                    go_type_name(&Value::Number(n.clone()))
+                    FMT.type_name(&Value::Number(n.clone()))
                 )),
             },
         },
         None => Err("invalid value; expected int".to_string()),
         Some(other) => Err(format!(
             "wrong type for value; expected int; got {}",
-            go_type_name(other)
+            FMT.type_name(other)
         )),
     }
 }
@@ -176,7 +177,7 @@ fn any(v: &Val) -> Value {
 fn strval(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        other => go_value(other),
+        other => FMT.sprint_v(other),
     }
 }
 
@@ -258,104 +259,6 @@ fn less(a: &Value, b: &Value) -> Result<bool, String> {
 /// Sprig's `empty`.
 fn is_empty(v: &Value) -> bool {
     !truth(&Some(v.clone()))
-}
-
-/// JSON encoding as Go's `encoding/json` writes it: sorted map keys, HTML-safe escaping.
-pub fn go_json(v: &Value, html_escape: bool, indent: Option<&str>) -> String {
-    let mut out = String::new();
-    write_json(v, html_escape, indent, 0, &mut out);
-    out
-}
-
-fn write_json_str(s: &str, html: bool, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' if html => out.push_str(&format!("\\u{:04x}", c as u32)),
-            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn write_json(v: &Value, html: bool, indent: Option<&str>, level: usize, out: &mut String) {
-    let nl = |out: &mut String, level: usize| {
-        if let Some(ind) = indent {
-            out.push('\n');
-            out.push_str(&ind.repeat(level));
-        }
-    };
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(&b.to_string()),
-        Value::Number(n) => {
-            if n.is_f64() {
-                let f = n.as_f64().unwrap_or(0.0);
-                let a = f.abs();
-                if a != 0.0 && !(1e-6..1e21).contains(&a) {
-                    let s = format!("{f:e}");
-                    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-                    let (sign, d) = match e.strip_prefix('-') {
-                        Some(d) => ('-', d),
-                        None => ('+', e),
-                    };
-                    let d = if d.len() < 2 {
-                        format!("0{d}")
-                    } else {
-                        d.to_string()
-                    };
-                    out.push_str(&format!("{m}e{sign}{d}"));
-                } else {
-                    out.push_str(&format!("{f}"));
-                }
-            } else {
-                out.push_str(&go_number(n));
-            }
-        }
-        Value::String(s) => write_json_str(s, html, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, e) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                nl(out, level + 1);
-                write_json(e, html, indent, level + 1, out);
-            }
-            if !a.is_empty() {
-                nl(out, level);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            out.push('{');
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                nl(out, level + 1);
-                write_json_str(k, html, out);
-                out.push(':');
-                if indent.is_some() {
-                    out.push(' ');
-                }
-                write_json(&m[k.as_str()], html, indent, level + 1, out);
-            }
-            if !m.is_empty() {
-                nl(out, level);
-            }
-            out.push('}');
-        }
-    }
 }
 
 /// ArgoCD's `slugify [maxSize [smartTruncate]] name`: lower-case, `[^a-z0-9_-]` runs become `-`,
@@ -460,7 +363,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 Value::Array(v) => Value::from(v.len()),
                 Value::Object(m) => Value::from(m.len()),
                 Value::Null => return Err(calling("len of nil pointer".to_string())),
-                other => return Err(calling(format!("len of type {}", go_type_name(&other)))),
+                other => return Err(calling(format!("len of type {}", FMT.type_name(&other)))),
             }
         }
         "index" => {
@@ -475,7 +378,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                     (Value::Object(_), other) => {
                         return Err(calling(format!(
                             "value has type {}; should be string",
-                            go_type_name(other)
+                            FMT.type_name(other)
                         )));
                     }
                     (Value::Array(v), Value::Number(_)) => {
@@ -496,7 +399,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                     (other, _) => {
                         return Err(calling(format!(
                             "can't index item of type {}",
-                            go_type_name(other)
+                            FMT.type_name(other)
                         )));
                     }
                 };
@@ -534,17 +437,17 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 other => {
                     return Err(calling(format!(
                         "can't slice item of type {}",
-                        go_type_name(&other)
+                        FMT.type_name(&other)
                     )));
                 }
             }
         }
-        "print" => Value::String(sprint(&a.iter().map(any).collect::<Vec<_>>())),
-        "println" => Value::String(sprintln(&a.iter().map(any).collect::<Vec<_>>())),
+        "print" => Value::String(FMT.sprint(&a.iter().map(any).collect::<Vec<_>>())),
+        "println" => Value::String(FMT.sprintln(&a.iter().map(any).collect::<Vec<_>>())),
         "printf" => {
             want_min(name, a, 1)?;
             let f = s(&a[0])?;
-            Value::String(sprintf(&f, &a[1..].iter().map(any).collect::<Vec<_>>()))
+            Value::String(FMT.sprintf(&f, &a[1..].iter().map(any).collect::<Vec<_>>()))
         }
         "eq" => {
             want_min(name, a, 2)?;
@@ -575,7 +478,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             })
         }
         "html" => Value::String(
-            sprint(&a.iter().map(any).collect::<Vec<_>>())
+            FMT.sprint(&a.iter().map(any).collect::<Vec<_>>())
                 .replace('&', "&amp;")
                 .replace('<', "&lt;")
                 .replace('>', "&gt;")
@@ -583,7 +486,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 .replace('\'', "&#39;"),
         ),
         "js" => Value::String(
-            sprint(&a.iter().map(any).collect::<Vec<_>>())
+            FMT.sprint(&a.iter().map(any).collect::<Vec<_>>())
                 .replace('\\', "\\\\")
                 .replace('\'', "\\'")
                 .replace('"', "\\\"")
@@ -591,7 +494,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 .replace('>', "\\u003E"),
         ),
         "urlquery" => {
-            let raw = sprint(&a.iter().map(any).collect::<Vec<_>>());
+            let raw = FMT.sprint(&a.iter().map(any).collect::<Vec<_>>());
             let mut out = String::new();
             for b in raw.bytes() {
                 match b {
@@ -731,7 +634,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             a.iter()
                 .map(any)
                 .filter(|v| !v.is_null())
-                .map(|v| go_quote(&strval(&v)))
+                .map(|v| go_quote(&strval(&v), '"', false))
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
@@ -818,11 +721,23 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
         }
         "toJson" | "toRawJson" => {
             want(name, a, 1)?;
-            Value::String(go_json(&any(&a[0]), name == "toJson", None))
+            Value::String(go_json_with(
+                &any(&a[0]),
+                JsonOptions {
+                    escape_html: name == "toJson",
+                    indent: None,
+                },
+            ))
         }
         "toPrettyJson" => {
             want(name, a, 1)?;
-            Value::String(go_json(&any(&a[0]), true, Some("  ")))
+            Value::String(go_json_with(
+                &any(&a[0]),
+                JsonOptions {
+                    escape_html: true,
+                    indent: Some("  "),
+                },
+            ))
         }
         "fromJson" => {
             want(name, a, 1)?;
@@ -872,7 +787,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 other => {
                     return Err(format!(
                         "wrong type for value; expected map[string]interface {{}}; got {}",
-                        go_type_name(&other)
+                        FMT.type_name(&other)
                     ));
                 }
             }
@@ -887,7 +802,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 other => {
                     return Err(format!(
                         "wrong type for value; expected map[string]interface {{}}; got {}",
-                        go_type_name(&other)
+                        FMT.type_name(&other)
                     ));
                 }
             }
@@ -899,7 +814,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 other => {
                     return Err(format!(
                         "wrong type for value; expected map[string]interface {{}}; got {}",
-                        go_type_name(&other)
+                        FMT.type_name(&other)
                     ));
                 }
             }
@@ -955,7 +870,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 other => {
                     return Err(calling(format!(
                         "cannot find {name} on type {}",
-                        go_type_name(&other)
+                        FMT.type_name(&other)
                     )));
                 }
             }
@@ -988,7 +903,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 other => {
                     return Err(calling(format!(
                         "cannot {name} type {}",
-                        go_type_name(&other)
+                        FMT.type_name(&other)
                     )));
                 }
             }

@@ -31,7 +31,6 @@
 mod ast;
 mod error;
 mod exec;
-pub mod format;
 mod funcs;
 pub mod gofmt;
 mod lexer;
@@ -44,7 +43,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 pub use error::TemplateError;
-pub use funcs::{FUNCTION_NAMES, go_json, is_function, slugify};
+pub use funcs::{FUNCTION_NAMES, is_function, slugify};
 pub use names::sanitize_name;
 
 /// What a field lookup does when a map has no entry for the key (`missingkey=` option).
