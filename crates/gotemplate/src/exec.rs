@@ -408,6 +408,7 @@ impl<'a> Exec<'a> {
         if let Some(f) = fin {
             vals.push(f);
         }
-        funcs::call(name, vals).map_err(|e| self.err(pos, name, e))
+        funcs::call(name, vals)
+            .map_err(|e| TemplateError::function(self.name, self.src, pos, name, e))
     }
 }

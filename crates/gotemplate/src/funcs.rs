@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::exec::{FMT, Val, truth};
+use crate::error::{CallFailure, FuncError, InvalidBase64};
 use crate::gofmt::go_quote;
 use crate::names::sanitize_name;
 use crate::value::{JsonOptions, go_json_with};
@@ -112,59 +113,77 @@ pub fn is_function(name: &str) -> bool {
     FUNCTION_NAMES.contains(&name)
 }
 
-fn want(name: &str, args: &[Val], n: usize) -> Result<(), String> {
+fn want(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
     if args.len() != n {
-        return Err(format!(
-            "wrong number of args for {name}: want {n} got {}",
-            args.len()
-        ));
+        return Err(FuncError::ArgCount {
+            func: name.to_string(),
+            want: n,
+            got: args.len(),
+        });
     }
     Ok(())
 }
 
-fn want_min(name: &str, args: &[Val], n: usize) -> Result<(), String> {
+fn want_min(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
     if args.len() < n {
-        return Err(format!(
-            "wrong number of args for {name}: want at least {n} got {}",
-            args.len()
-        ));
+        return Err(FuncError::TooFewArgs {
+            func: name.to_string(),
+            min: n,
+            got: args.len(),
+        });
     }
     Ok(())
+}
+
+/// A parameter of Go type `expected` got the argument `v`, which does not fit.
+fn wrong_type(expected: &'static str, v: &Value) -> FuncError {
+    FuncError::WrongType {
+        expected,
+        got: match v {
+            Value::Null => "interface {}",
+            other => FMT.type_name(other),
+        },
+    }
 }
 
 /// A `string` parameter, checked as Go's template engine checks argument types.
-fn s(v: &Val) -> Result<String, String> {
+fn s(v: &Val) -> Result<String, FuncError> {
     match v {
         Some(Value::String(s)) => Ok(s.clone()),
-        None => Err("invalid value; expected string".to_string()),
-        Some(Value::Null) => {
-            Err("wrong type for value; expected string; got interface {}".to_string())
-        }
-        Some(other) => Err(format!(
-            "wrong type for value; expected string; got {}",
-            FMT.type_name(other)
-        )),
+        None => Err(FuncError::MissingValue { expected: "string" }),
+        Some(other) => Err(wrong_type("string", other)),
     }
 }
 
 /// An `int` parameter.
-fn int(v: &Val) -> Result<i64, String> {
+fn int(v: &Val) -> Result<i64, FuncError> {
     match v {
         Some(Value::Number(n)) => match n.as_i64() {
             Some(i) => Ok(i),
             None => match n.as_f64() {
                 Some(f) if f.fract() == 0.0 => Ok(f as i64),
-                _ => Err(format!(
-                    "wrong type for value; expected int; got {}",
-                    FMT.type_name(&Value::Number(n.clone()))
-                )),
+                _ => Err(FuncError::WrongType {
+                    expected: "int",
+                    got: FMT.type_name(&Value::Number(n.clone())),
+                }),
             },
         },
-        None => Err("invalid value; expected int".to_string()),
-        Some(other) => Err(format!(
-            "wrong type for value; expected int; got {}",
-            FMT.type_name(other)
-        )),
+        None => Err(FuncError::MissingValue { expected: "int" }),
+        Some(other) => Err(FuncError::WrongType {
+            expected: "int",
+            got: FMT.type_name(other),
+        }),
+    }
+}
+
+/// A `map[string]interface {}` parameter.
+fn map_arg(v: &Val) -> Result<Map<String, Value>, FuncError> {
+    match any(v) {
+        Value::Object(m) => Ok(m),
+        other => Err(FuncError::WrongType {
+            expected: "map[string]interface {}",
+            got: FMT.type_name(&other),
+        }),
     }
 }
 
@@ -215,23 +234,23 @@ fn to_f64(v: &Value) -> f64 {
     }
 }
 
-fn basic_kind(v: &Value) -> Result<u8, String> {
+fn basic_kind(v: &Value) -> Result<u8, CallFailure> {
     match v {
         Value::Bool(_) => Ok(0),
         Value::Number(_) => Ok(1),
         Value::String(_) => Ok(2),
         Value::Null => Ok(3),
-        _ => Err("invalid type for comparison".to_string()),
+        _ => Err(CallFailure::InvalidComparison),
     }
 }
 
-fn equal(a: &Value, b: &Value) -> Result<bool, String> {
+fn equal(a: &Value, b: &Value) -> Result<bool, CallFailure> {
     let (ka, kb) = (basic_kind(a)?, basic_kind(b)?);
     if ka == 3 || kb == 3 {
         return Ok(ka == kb);
     }
     if ka != kb {
-        return Err("incompatible types for comparison".to_string());
+        return Err(CallFailure::IncompatibleTypes);
     }
     Ok(match (a, b) {
         (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
@@ -242,7 +261,7 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
     })
 }
 
-fn less(a: &Value, b: &Value) -> Result<bool, String> {
+fn less(a: &Value, b: &Value) -> Result<bool, CallFailure> {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => Ok(match (x.as_i64(), y.as_i64()) {
             (Some(i), Some(j)) => i < j,
@@ -250,9 +269,9 @@ fn less(a: &Value, b: &Value) -> Result<bool, String> {
         }),
         (Value::String(x), Value::String(y)) => Ok(x < y),
         (Value::Number(_), Value::String(_)) | (Value::String(_), Value::Number(_)) => {
-            Err("incompatible types for comparison".to_string())
+            Err(CallFailure::IncompatibleTypes)
         }
-        _ => Err("invalid type for comparison".to_string()),
+        _ => Err(CallFailure::InvalidComparison),
     }
 }
 
@@ -313,15 +332,15 @@ fn b64enc(data: &[u8]) -> String {
     out
 }
 
-pub(crate) fn b64dec(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn b64dec(s: &str) -> Result<Vec<u8>, InvalidBase64> {
     let mut out = Vec::new();
     let mut acc = 0u32;
     let mut bits = 0;
-    for c in s.bytes().filter(|c| *c != b'=') {
+    for (offset, c) in s.bytes().enumerate().filter(|(_, c)| *c != b'=') {
         let v = B64
             .iter()
             .position(|b| *b == c)
-            .ok_or_else(|| "illegal base64 data".to_string())? as u32;
+            .ok_or(InvalidBase64 { offset })? as u32;
         acc = (acc << 6) | v;
         bits += 6;
         if bits >= 8 {
@@ -339,18 +358,21 @@ fn to_yaml(v: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn regex(pat: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pat).map_err(|e| format!("error calling regex: {e}"))
+fn regex(pat: &str) -> Result<regex::Regex, FuncError> {
+    regex::Regex::new(pat).map_err(FuncError::Regex)
 }
 
 /// Calls the function `name`. Errors are worded as Go's template engine words them.
-pub(crate) fn call(name: &str, args: Vec<Val>) -> Result<Val, String> {
+pub(crate) fn call(name: &str, args: Vec<Val>) -> Result<Val, FuncError> {
     let r = call_inner(name, &args)?;
     Ok(Some(r))
 }
 
-fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
-    let calling = |msg: String| format!("error calling {name}: {msg}");
+fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
+    let calling = |failure: CallFailure| FuncError::Failed {
+        func: name.to_string(),
+        failure,
+    };
     Ok(match name {
         "not" => {
             want(name, a, 1)?;
@@ -362,8 +384,8 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 Value::String(s) => Value::from(s.len()),
                 Value::Array(v) => Value::from(v.len()),
                 Value::Object(m) => Value::from(m.len()),
-                Value::Null => return Err(calling("len of nil pointer".to_string())),
-                other => return Err(calling(format!("len of type {}", FMT.type_name(&other)))),
+                Value::Null => return Err(calling(CallFailure::LenOfNil)),
+                other => return Err(calling(CallFailure::LenOfType(FMT.type_name(&other)))),
             }
         }
         "index" => {
@@ -376,31 +398,25 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                         m.get(key).cloned().unwrap_or(Value::Null)
                     }
                     (Value::Object(_), other) => {
-                        return Err(calling(format!(
-                            "value has type {}; should be string",
-                            FMT.type_name(other)
-                        )));
+                        return Err(calling(CallFailure::MapKeyType(FMT.type_name(other))));
                     }
                     (Value::Array(v), Value::Number(_)) => {
                         let i = to_i64(&k);
                         if i < 0 || i as usize >= v.len() {
-                            return Err(calling(format!("index out of range: {i}")));
+                            return Err(calling(CallFailure::IndexOutOfRange(i)));
                         }
                         v[i as usize].clone()
                     }
                     (Value::String(s), Value::Number(_)) => {
                         let i = to_i64(&k);
                         if i < 0 || i as usize >= s.len() {
-                            return Err(calling(format!("index out of range: {i}")));
+                            return Err(calling(CallFailure::IndexOutOfRange(i)));
                         }
                         Value::from(s.as_bytes()[i as usize])
                     }
-                    (Value::Null, _) => return Err(calling("index of untyped nil".to_string())),
+                    (Value::Null, _) => return Err(calling(CallFailure::IndexOfNil)),
                     (other, _) => {
-                        return Err(calling(format!(
-                            "can't index item of type {}",
-                            FMT.type_name(other)
-                        )));
+                        return Err(calling(CallFailure::NotIndexable(FMT.type_name(other))));
                     }
                 };
             }
@@ -416,7 +432,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                         idx.get(1).copied().unwrap_or(s.len() as i64),
                     );
                     if i < 0 || j < i || j as usize > s.len() {
-                        return Err(calling(format!("index out of range: {j}")));
+                        return Err(calling(CallFailure::IndexOutOfRange(j)));
                     }
                     Value::String(
                         s.get(i as usize..j as usize)
@@ -430,15 +446,12 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                         idx.get(1).copied().unwrap_or(v.len() as i64),
                     );
                     if i < 0 || j < i || j as usize > v.len() {
-                        return Err(calling(format!("index out of range: {j}")));
+                        return Err(calling(CallFailure::IndexOutOfRange(j)));
                     }
                     Value::Array(v[i as usize..j as usize].to_vec())
                 }
                 other => {
-                    return Err(calling(format!(
-                        "can't slice item of type {}",
-                        FMT.type_name(&other)
-                    )));
+                    return Err(calling(CallFailure::NotSliceable(FMT.type_name(&other))));
                 }
             }
         }
@@ -511,10 +524,11 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
         "default" => {
             want_min(name, a, 1)?;
             if a.len() > 2 {
-                return Err(format!(
-                    "wrong number of args for default: want at most 2 got {}",
-                    a.len()
-                ));
+                return Err(FuncError::TooManyArgs {
+                    func: name.to_string(),
+                    max: 2,
+                    got: a.len(),
+                });
             }
             match a.get(1) {
                 Some(g) if !is_empty(&any(g)) => any(g),
@@ -779,45 +793,20 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
         }
         "get" => {
             want(name, a, 2)?;
-            match any(&a[0]) {
-                Value::Object(m) => m
-                    .get(&s(&a[1])?)
-                    .cloned()
-                    .unwrap_or(Value::String(String::new())),
-                other => {
-                    return Err(format!(
-                        "wrong type for value; expected map[string]interface {{}}; got {}",
-                        FMT.type_name(&other)
-                    ));
-                }
-            }
+            map_arg(&a[0])?
+                .get(&s(&a[1])?)
+                .cloned()
+                .unwrap_or(Value::String(String::new()))
         }
         "set" => {
             want(name, a, 3)?;
-            match any(&a[0]) {
-                Value::Object(mut m) => {
-                    m.insert(s(&a[1])?, any(&a[2]));
-                    Value::Object(m)
-                }
-                other => {
-                    return Err(format!(
-                        "wrong type for value; expected map[string]interface {{}}; got {}",
-                        FMT.type_name(&other)
-                    ));
-                }
-            }
+            let mut m = map_arg(&a[0])?;
+            m.insert(s(&a[1])?, any(&a[2]));
+            Value::Object(m)
         }
         "hasKey" => {
             want(name, a, 2)?;
-            match any(&a[0]) {
-                Value::Object(m) => Value::Bool(m.contains_key(&s(&a[1])?)),
-                other => {
-                    return Err(format!(
-                        "wrong type for value; expected map[string]interface {{}}; got {}",
-                        FMT.type_name(&other)
-                    ));
-                }
-            }
+            Value::Bool(map_arg(&a[0])?.contains_key(&s(&a[1])?))
         }
         "keys" => {
             let mut ks = Vec::new();
@@ -868,10 +857,10 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 .unwrap_or(Value::Null),
                 Value::Null => Value::Null,
                 other => {
-                    return Err(calling(format!(
-                        "cannot find {name} on type {}",
-                        FMT.type_name(&other)
-                    )));
+                    return Err(calling(CallFailure::NoListEnd {
+                        func: if name == "first" { "first" } else { "last" },
+                        type_name: FMT.type_name(&other),
+                    }));
                 }
             }
         }
@@ -901,10 +890,10 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                     Value::Array(out)
                 }
                 other => {
-                    return Err(calling(format!(
-                        "cannot {name} type {}",
-                        FMT.type_name(&other)
-                    )));
+                    return Err(calling(CallFailure::NotAList {
+                        func: if name == "uniq" { "uniq" } else { "compact" },
+                        type_name: FMT.type_name(&other),
+                    }));
                 }
             }
         }
@@ -928,7 +917,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             Value::from(match name {
                 "sub" => x - y,
                 _ if y == 0 => {
-                    return Err(calling("runtime error: integer divide by zero".to_string()));
+                    return Err(calling(CallFailure::DivideByZero));
                 }
                 "div" => x / y,
                 _ => x % y,
@@ -956,7 +945,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             want(name, a, 1)?;
             match b64dec(&s(&a[0])?) {
                 Ok(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
-                Err(e) => Value::String(e),
+                Err(e) => Value::String(e.to_string()),
             }
         }
         "regexMatch" => {
@@ -1004,7 +993,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             let smart = if a.len() >= 3 { truth(&a[1]) } else { true };
             Value::String(slugify(&text, max, smart))
         }
-        other => return Err(format!("function \"{other}\" not defined")),
+        other => return Err(FuncError::Undefined(other.to_string())),
     })
 }
 

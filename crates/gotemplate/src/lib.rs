@@ -42,12 +42,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-pub use error::TemplateError;
+pub use error::{CallFailure, FuncError, InvalidBase64, TemplateError, UnknownOption};
 pub use funcs::{FUNCTION_NAMES, is_function, slugify};
 pub use names::sanitize_name;
 
 /// What a field lookup does when a map has no entry for the key (`missingkey=` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum MissingKey {
     /// `missingkey=default` / `invalid`: the value is missing and prints as `<no value>`.
     #[default]
@@ -61,7 +62,7 @@ pub enum MissingKey {
 
 impl MissingKey {
     /// Reads Go template options (`["missingkey=error"]`); unknown options are an error.
-    pub fn from_options<S: AsRef<str>>(options: &[S]) -> Result<Self, String> {
+    pub fn from_options<S: AsRef<str>>(options: &[S]) -> Result<Self, UnknownOption> {
         let mut mode = MissingKey::Default;
         for opt in options {
             let opt = opt.as_ref();
@@ -69,7 +70,11 @@ impl MissingKey {
                 "missingkey=default" | "missingkey=invalid" => MissingKey::Default,
                 "missingkey=zero" => MissingKey::Zero,
                 "missingkey=error" => MissingKey::Error,
-                other => return Err(format!("unrecognized option: {other}")),
+                other => {
+                    return Err(UnknownOption {
+                        option: other.to_string(),
+                    });
+                }
             };
         }
         Ok(mode)
@@ -113,6 +118,6 @@ pub fn render(src: &str, data: &Value, missing: MissingKey) -> Result<String, Te
 }
 
 /// Decodes standard base64 (as Sprig's `b64dec`), used for Kubernetes Secret data.
-pub fn b64_decode(s: &str) -> Result<Vec<u8>, String> {
+pub fn b64_decode(s: &str) -> Result<Vec<u8>, InvalidBase64> {
     funcs::b64dec(s)
 }
