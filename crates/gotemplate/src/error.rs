@@ -1,16 +1,158 @@
-//! Errors raised while parsing or executing a template, formatted as Go's `text/template` does.
+//! Errors of this crate, worded as Go's `text/template`, Sprig and `encoding/base64` word them:
+//! [`TemplateError`] (parsing or executing a template), [`FuncError`] (a template function
+//! call that failed, with its [`CallFailure`]), [`UnknownOption`] (a bad template option) and
+//! [`InvalidBase64`].
 
 /// A parse or execution error, displayed like Go's `text/template` errors
 /// (`template: NAME:LINE: msg` for parse errors,
 /// `template: NAME:LINE:COL: executing "NAME" at <CTX>: msg` for execution errors).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{rendered}")]
+#[non_exhaustive]
 pub struct TemplateError {
     /// Whether the error was raised while parsing (true) or executing (false).
     pub parse: bool,
     /// The error without the location prefix.
     pub message: String,
     rendered: String,
+    /// The failed function call, when a template function raised the error.
+    #[source]
+    function: Option<FuncError>,
+}
+
+/// Why a call of a template function failed. Messages are Go's, without the
+/// `template: ...: executing ...` prefix that [`TemplateError`] adds.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FuncError {
+    /// The function takes exactly `want` arguments.
+    #[error("wrong number of args for {func}: want {want} got {got}")]
+    ArgCount {
+        /// The function called.
+        func: String,
+        /// The number of arguments it takes.
+        want: usize,
+        /// The number of arguments given.
+        got: usize,
+    },
+    /// The function takes at least `min` arguments.
+    #[error("wrong number of args for {func}: want at least {min} got {got}")]
+    TooFewArgs {
+        /// The function called.
+        func: String,
+        /// The least number of arguments it takes.
+        min: usize,
+        /// The number of arguments given.
+        got: usize,
+    },
+    /// The function takes at most `max` arguments.
+    #[error("wrong number of args for {func}: want at most {max} got {got}")]
+    TooManyArgs {
+        /// The function called.
+        func: String,
+        /// The largest number of arguments it takes.
+        max: usize,
+        /// The number of arguments given.
+        got: usize,
+    },
+    /// An argument is Go's invalid value (a missing map key) where a typed value is needed.
+    #[error("invalid value; expected {expected}")]
+    MissingValue {
+        /// The Go type of the parameter.
+        expected: &'static str,
+    },
+    /// An argument's Go type does not fit the parameter.
+    #[error("wrong type for value; expected {expected}; got {got}")]
+    WrongType {
+        /// The Go type of the parameter.
+        expected: &'static str,
+        /// The Go type of the argument.
+        got: &'static str,
+    },
+    /// The function ran and failed (Go's `error calling NAME: ...`).
+    #[error("error calling {func}: {failure}")]
+    Failed {
+        /// The function called.
+        func: String,
+        /// What went wrong.
+        failure: CallFailure,
+    },
+    /// A regular expression argument does not compile.
+    #[error("error calling regex: {0}")]
+    Regex(#[source] regex::Error),
+    /// No function has this name.
+    #[error("function \"{0}\" not defined")]
+    Undefined(String),
+}
+
+/// What went wrong inside a template function (the part after `error calling NAME: `).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallFailure {
+    /// `len` of nil.
+    #[error("len of nil pointer")]
+    LenOfNil,
+    /// `len` of a value that has no length.
+    #[error("len of type {0}")]
+    LenOfType(&'static str),
+    /// `index` of a map with a key that is not a string.
+    #[error("value has type {0}; should be string")]
+    MapKeyType(&'static str),
+    /// `index` or `slice` beyond the end.
+    #[error("index out of range: {0}")]
+    IndexOutOfRange(i64),
+    /// `index` of nil.
+    #[error("index of untyped nil")]
+    IndexOfNil,
+    /// `index` of a value that cannot be indexed.
+    #[error("can't index item of type {0}")]
+    NotIndexable(&'static str),
+    /// `slice` of a value that cannot be sliced.
+    #[error("can't slice item of type {0}")]
+    NotSliceable(&'static str),
+    /// A comparison of values of different basic kinds.
+    #[error("incompatible types for comparison")]
+    IncompatibleTypes,
+    /// A comparison involving a value that is not a basic type.
+    #[error("invalid type for comparison")]
+    InvalidComparison,
+    /// `first` or `last` of a value that is not a list.
+    #[error("cannot find {func} on type {type_name}")]
+    NoListEnd {
+        /// `first` or `last`.
+        func: &'static str,
+        /// The Go type of the argument.
+        type_name: &'static str,
+    },
+    /// `uniq` or `compact` of a value that is not a list.
+    #[error("cannot {func} type {type_name}")]
+    NotAList {
+        /// `uniq` or `compact`.
+        func: &'static str,
+        /// The Go type of the argument.
+        type_name: &'static str,
+    },
+    /// `div` or `mod` by zero.
+    #[error("runtime error: integer divide by zero")]
+    DivideByZero,
+}
+
+/// A Go template option that is not `missingkey=default|invalid|zero|error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unrecognized option: {option}")]
+#[non_exhaustive]
+pub struct UnknownOption {
+    /// The option as given.
+    pub option: String,
+}
+
+/// Input that is not standard base64 (Go's `illegal base64 data`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("illegal base64 data")]
+#[non_exhaustive]
+pub struct InvalidBase64 {
+    /// Byte offset of the first character outside the base64 alphabet.
+    pub offset: usize,
 }
 
 /// Line (1-based) and column (0-based byte offset in the line) of `pos` in `src`.
@@ -35,6 +177,7 @@ impl TemplateError {
             parse: true,
             message,
             rendered,
+            function: None,
         }
     }
 
@@ -55,6 +198,20 @@ impl TemplateError {
             parse: false,
             message,
             rendered,
+            function: None,
         }
+    }
+
+    /// An execution error raised by the template function `name` called at byte offset `pos`.
+    pub(crate) fn function(name: &str, src: &str, pos: usize, func: &str, err: FuncError) -> Self {
+        TemplateError {
+            function: Some(err.clone()),
+            ..TemplateError::exec(name, src, pos, func, err.to_string())
+        }
+    }
+
+    /// The failed template function call behind this error, if a function raised it.
+    pub fn function_error(&self) -> Option<&FuncError> {
+        self.function.as_ref()
     }
 }

@@ -7,12 +7,15 @@ use serde_json::Value;
 use super::MissingKey;
 use super::ast::{Arg, Branch, BranchKind, Cmd, Node, Pipe};
 use super::error::TemplateError;
-use super::format::{go_type_name, go_value};
 use super::funcs;
+use crate::gofmt::GoFmt;
 
 /// Result of evaluating an operand: `None` is Go's invalid value (a missing map key), which
 /// prints as `<no value>`.
 pub(crate) type Val = Option<Value>;
+
+/// Go's `fmt` as the template engine sees values: JSON integers are Go `int`s.
+pub(crate) const FMT: GoFmt = GoFmt::TEMPLATE;
 
 /// Maximum nesting of `{{template}}` calls, as Go limits recursion.
 const MAX_DEPTH: usize = 100_000;
@@ -95,7 +98,7 @@ impl<'a> Exec<'a> {
                     if pipe.decl.is_empty() {
                         match v {
                             None | Some(Value::Null) => out.push_str("<no value>"),
-                            Some(v) => out.push_str(&go_value(&v)),
+                            Some(v) => out.push_str(&FMT.sprint_v(&v)),
                         }
                     }
                 }
@@ -188,7 +191,7 @@ impl<'a> Exec<'a> {
                         return Err(self.err(
                             b.pipe.pos,
                             &b.pipe.describe(),
-                            format!("range can't iterate over {}", go_value(other)),
+                            format!("range can't iterate over {}", FMT.sprint_v(other)),
                         ));
                     }
                 };
@@ -357,7 +360,7 @@ impl<'a> Exec<'a> {
                         &ctx,
                         format!(
                             "can't evaluate field {seg} in type {}",
-                            go_type_name(&other)
+                            FMT.type_name(&other)
                         ),
                     ));
                 }
@@ -405,6 +408,7 @@ impl<'a> Exec<'a> {
         if let Some(f) = fin {
             vals.push(f);
         }
-        funcs::call(name, vals).map_err(|e| self.err(pos, name, e))
+        funcs::call(name, vals)
+            .map_err(|e| TemplateError::function(self.name, self.src, pos, name, e))
     }
 }

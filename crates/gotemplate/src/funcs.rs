@@ -3,9 +3,11 @@
 
 use serde_json::{Map, Value};
 
-use super::exec::{Val, truth};
-use super::format::{go_number, go_quote, go_type_name, go_value, sprint, sprintf, sprintln};
+use super::exec::{FMT, Val, truth};
+use crate::error::{CallFailure, FuncError, InvalidBase64};
+use crate::gofmt::go_quote;
 use crate::names::sanitize_name;
+use crate::value::{JsonOptions, go_json_with};
 
 /// Every function name a template may call.
 pub const FUNCTION_NAMES: &[&str] = &[
@@ -111,59 +113,77 @@ pub fn is_function(name: &str) -> bool {
     FUNCTION_NAMES.contains(&name)
 }
 
-fn want(name: &str, args: &[Val], n: usize) -> Result<(), String> {
+fn want(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
     if args.len() != n {
-        return Err(format!(
-            "wrong number of args for {name}: want {n} got {}",
-            args.len()
-        ));
+        return Err(FuncError::ArgCount {
+            func: name.to_string(),
+            want: n,
+            got: args.len(),
+        });
     }
     Ok(())
 }
 
-fn want_min(name: &str, args: &[Val], n: usize) -> Result<(), String> {
+fn want_min(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
     if args.len() < n {
-        return Err(format!(
-            "wrong number of args for {name}: want at least {n} got {}",
-            args.len()
-        ));
+        return Err(FuncError::TooFewArgs {
+            func: name.to_string(),
+            min: n,
+            got: args.len(),
+        });
     }
     Ok(())
+}
+
+/// A parameter of Go type `expected` got the argument `v`, which does not fit.
+fn wrong_type(expected: &'static str, v: &Value) -> FuncError {
+    FuncError::WrongType {
+        expected,
+        got: match v {
+            Value::Null => "interface {}",
+            other => FMT.type_name(other),
+        },
+    }
 }
 
 /// A `string` parameter, checked as Go's template engine checks argument types.
-fn s(v: &Val) -> Result<String, String> {
+fn s(v: &Val) -> Result<String, FuncError> {
     match v {
         Some(Value::String(s)) => Ok(s.clone()),
-        None => Err("invalid value; expected string".to_string()),
-        Some(Value::Null) => {
-            Err("wrong type for value; expected string; got interface {}".to_string())
-        }
-        Some(other) => Err(format!(
-            "wrong type for value; expected string; got {}",
-            go_type_name(other)
-        )),
+        None => Err(FuncError::MissingValue { expected: "string" }),
+        Some(other) => Err(wrong_type("string", other)),
     }
 }
 
 /// An `int` parameter.
-fn int(v: &Val) -> Result<i64, String> {
+fn int(v: &Val) -> Result<i64, FuncError> {
     match v {
         Some(Value::Number(n)) => match n.as_i64() {
             Some(i) => Ok(i),
             None => match n.as_f64() {
                 Some(f) if f.fract() == 0.0 => Ok(f as i64),
-                _ => Err(format!(
-                    "wrong type for value; expected int; got {}",
-                    go_type_name(&Value::Number(n.clone()))
-                )),
+                _ => Err(FuncError::WrongType {
+                    expected: "int",
+                    got: FMT.type_name(&Value::Number(n.clone())),
+                }),
             },
         },
-        None => Err("invalid value; expected int".to_string()),
-        Some(other) => Err(format!(
-            "wrong type for value; expected int; got {}",
-            go_type_name(other)
-        )),
+        None => Err(FuncError::MissingValue { expected: "int" }),
+        Some(other) => Err(FuncError::WrongType {
+            expected: "int",
+            got: FMT.type_name(other),
+        }),
+    }
+}
+
+/// A `map[string]interface {}` parameter.
+fn map_arg(v: &Val) -> Result<Map<String, Value>, FuncError> {
+    match any(v) {
+        Value::Object(m) => Ok(m),
+        other => Err(FuncError::WrongType {
+            expected: "map[string]interface {}",
+            got: FMT.type_name(&other),
+        }),
     }
 }
 
@@ -176,7 +196,7 @@ fn any(v: &Val) -> Value {
 fn strval(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        other => go_value(other),
+        other => FMT.sprint_v(other),
     }
 }
 
@@ -214,23 +234,23 @@ fn to_f64(v: &Value) -> f64 {
     }
 }
 
-fn basic_kind(v: &Value) -> Result<u8, String> {
+fn basic_kind(v: &Value) -> Result<u8, CallFailure> {
     match v {
         Value::Bool(_) => Ok(0),
         Value::Number(_) => Ok(1),
         Value::String(_) => Ok(2),
         Value::Null => Ok(3),
-        _ => Err("invalid type for comparison".to_string()),
+        _ => Err(CallFailure::InvalidComparison),
     }
 }
 
-fn equal(a: &Value, b: &Value) -> Result<bool, String> {
+fn equal(a: &Value, b: &Value) -> Result<bool, CallFailure> {
     let (ka, kb) = (basic_kind(a)?, basic_kind(b)?);
     if ka == 3 || kb == 3 {
         return Ok(ka == kb);
     }
     if ka != kb {
-        return Err("incompatible types for comparison".to_string());
+        return Err(CallFailure::IncompatibleTypes);
     }
     Ok(match (a, b) {
         (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
@@ -241,7 +261,7 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
     })
 }
 
-fn less(a: &Value, b: &Value) -> Result<bool, String> {
+fn less(a: &Value, b: &Value) -> Result<bool, CallFailure> {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => Ok(match (x.as_i64(), y.as_i64()) {
             (Some(i), Some(j)) => i < j,
@@ -249,113 +269,15 @@ fn less(a: &Value, b: &Value) -> Result<bool, String> {
         }),
         (Value::String(x), Value::String(y)) => Ok(x < y),
         (Value::Number(_), Value::String(_)) | (Value::String(_), Value::Number(_)) => {
-            Err("incompatible types for comparison".to_string())
+            Err(CallFailure::IncompatibleTypes)
         }
-        _ => Err("invalid type for comparison".to_string()),
+        _ => Err(CallFailure::InvalidComparison),
     }
 }
 
 /// Sprig's `empty`.
 fn is_empty(v: &Value) -> bool {
     !truth(&Some(v.clone()))
-}
-
-/// JSON encoding as Go's `encoding/json` writes it: sorted map keys, HTML-safe escaping.
-pub fn go_json(v: &Value, html_escape: bool, indent: Option<&str>) -> String {
-    let mut out = String::new();
-    write_json(v, html_escape, indent, 0, &mut out);
-    out
-}
-
-fn write_json_str(s: &str, html: bool, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' if html => out.push_str(&format!("\\u{:04x}", c as u32)),
-            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn write_json(v: &Value, html: bool, indent: Option<&str>, level: usize, out: &mut String) {
-    let nl = |out: &mut String, level: usize| {
-        if let Some(ind) = indent {
-            out.push('\n');
-            out.push_str(&ind.repeat(level));
-        }
-    };
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(&b.to_string()),
-        Value::Number(n) => {
-            if n.is_f64() {
-                let f = n.as_f64().unwrap_or(0.0);
-                let a = f.abs();
-                if a != 0.0 && !(1e-6..1e21).contains(&a) {
-                    let s = format!("{f:e}");
-                    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-                    let (sign, d) = match e.strip_prefix('-') {
-                        Some(d) => ('-', d),
-                        None => ('+', e),
-                    };
-                    let d = if d.len() < 2 {
-                        format!("0{d}")
-                    } else {
-                        d.to_string()
-                    };
-                    out.push_str(&format!("{m}e{sign}{d}"));
-                } else {
-                    out.push_str(&format!("{f}"));
-                }
-            } else {
-                out.push_str(&go_number(n));
-            }
-        }
-        Value::String(s) => write_json_str(s, html, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, e) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                nl(out, level + 1);
-                write_json(e, html, indent, level + 1, out);
-            }
-            if !a.is_empty() {
-                nl(out, level);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            out.push('{');
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                nl(out, level + 1);
-                write_json_str(k, html, out);
-                out.push(':');
-                if indent.is_some() {
-                    out.push(' ');
-                }
-                write_json(&m[k.as_str()], html, indent, level + 1, out);
-            }
-            if !m.is_empty() {
-                nl(out, level);
-            }
-            out.push('}');
-        }
-    }
 }
 
 /// ArgoCD's `slugify [maxSize [smartTruncate]] name`: lower-case, `[^a-z0-9_-]` runs become `-`,
@@ -410,15 +332,15 @@ fn b64enc(data: &[u8]) -> String {
     out
 }
 
-pub(crate) fn b64dec(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn b64dec(s: &str) -> Result<Vec<u8>, InvalidBase64> {
     let mut out = Vec::new();
     let mut acc = 0u32;
     let mut bits = 0;
-    for c in s.bytes().filter(|c| *c != b'=') {
+    for (offset, c) in s.bytes().enumerate().filter(|(_, c)| *c != b'=') {
         let v = B64
             .iter()
             .position(|b| *b == c)
-            .ok_or_else(|| "illegal base64 data".to_string())? as u32;
+            .ok_or(InvalidBase64 { offset })? as u32;
         acc = (acc << 6) | v;
         bits += 6;
         if bits >= 8 {
@@ -436,18 +358,21 @@ fn to_yaml(v: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn regex(pat: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pat).map_err(|e| format!("error calling regex: {e}"))
+fn regex(pat: &str) -> Result<regex::Regex, FuncError> {
+    regex::Regex::new(pat).map_err(FuncError::Regex)
 }
 
 /// Calls the function `name`. Errors are worded as Go's template engine words them.
-pub(crate) fn call(name: &str, args: Vec<Val>) -> Result<Val, String> {
+pub(crate) fn call(name: &str, args: Vec<Val>) -> Result<Val, FuncError> {
     let r = call_inner(name, &args)?;
     Ok(Some(r))
 }
 
-fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
-    let calling = |msg: String| format!("error calling {name}: {msg}");
+fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
+    let calling = |failure: CallFailure| FuncError::Failed {
+        func: name.to_string(),
+        failure,
+    };
     Ok(match name {
         "not" => {
             want(name, a, 1)?;
@@ -459,8 +384,8 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 Value::String(s) => Value::from(s.len()),
                 Value::Array(v) => Value::from(v.len()),
                 Value::Object(m) => Value::from(m.len()),
-                Value::Null => return Err(calling("len of nil pointer".to_string())),
-                other => return Err(calling(format!("len of type {}", go_type_name(&other)))),
+                Value::Null => return Err(calling(CallFailure::LenOfNil)),
+                other => return Err(calling(CallFailure::LenOfType(FMT.type_name(&other)))),
             }
         }
         "index" => {
@@ -473,31 +398,25 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                         m.get(key).cloned().unwrap_or(Value::Null)
                     }
                     (Value::Object(_), other) => {
-                        return Err(calling(format!(
-                            "value has type {}; should be string",
-                            go_type_name(other)
-                        )));
+                        return Err(calling(CallFailure::MapKeyType(FMT.type_name(other))));
                     }
                     (Value::Array(v), Value::Number(_)) => {
                         let i = to_i64(&k);
                         if i < 0 || i as usize >= v.len() {
-                            return Err(calling(format!("index out of range: {i}")));
+                            return Err(calling(CallFailure::IndexOutOfRange(i)));
                         }
                         v[i as usize].clone()
                     }
                     (Value::String(s), Value::Number(_)) => {
                         let i = to_i64(&k);
                         if i < 0 || i as usize >= s.len() {
-                            return Err(calling(format!("index out of range: {i}")));
+                            return Err(calling(CallFailure::IndexOutOfRange(i)));
                         }
                         Value::from(s.as_bytes()[i as usize])
                     }
-                    (Value::Null, _) => return Err(calling("index of untyped nil".to_string())),
+                    (Value::Null, _) => return Err(calling(CallFailure::IndexOfNil)),
                     (other, _) => {
-                        return Err(calling(format!(
-                            "can't index item of type {}",
-                            go_type_name(other)
-                        )));
+                        return Err(calling(CallFailure::NotIndexable(FMT.type_name(other))));
                     }
                 };
             }
@@ -513,7 +432,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                         idx.get(1).copied().unwrap_or(s.len() as i64),
                     );
                     if i < 0 || j < i || j as usize > s.len() {
-                        return Err(calling(format!("index out of range: {j}")));
+                        return Err(calling(CallFailure::IndexOutOfRange(j)));
                     }
                     Value::String(
                         s.get(i as usize..j as usize)
@@ -527,24 +446,21 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                         idx.get(1).copied().unwrap_or(v.len() as i64),
                     );
                     if i < 0 || j < i || j as usize > v.len() {
-                        return Err(calling(format!("index out of range: {j}")));
+                        return Err(calling(CallFailure::IndexOutOfRange(j)));
                     }
                     Value::Array(v[i as usize..j as usize].to_vec())
                 }
                 other => {
-                    return Err(calling(format!(
-                        "can't slice item of type {}",
-                        go_type_name(&other)
-                    )));
+                    return Err(calling(CallFailure::NotSliceable(FMT.type_name(&other))));
                 }
             }
         }
-        "print" => Value::String(sprint(&a.iter().map(any).collect::<Vec<_>>())),
-        "println" => Value::String(sprintln(&a.iter().map(any).collect::<Vec<_>>())),
+        "print" => Value::String(FMT.sprint(&a.iter().map(any).collect::<Vec<_>>())),
+        "println" => Value::String(FMT.sprintln(&a.iter().map(any).collect::<Vec<_>>())),
         "printf" => {
             want_min(name, a, 1)?;
             let f = s(&a[0])?;
-            Value::String(sprintf(&f, &a[1..].iter().map(any).collect::<Vec<_>>()))
+            Value::String(FMT.sprintf(&f, &a[1..].iter().map(any).collect::<Vec<_>>()))
         }
         "eq" => {
             want_min(name, a, 2)?;
@@ -575,7 +491,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             })
         }
         "html" => Value::String(
-            sprint(&a.iter().map(any).collect::<Vec<_>>())
+            FMT.sprint(&a.iter().map(any).collect::<Vec<_>>())
                 .replace('&', "&amp;")
                 .replace('<', "&lt;")
                 .replace('>', "&gt;")
@@ -583,7 +499,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 .replace('\'', "&#39;"),
         ),
         "js" => Value::String(
-            sprint(&a.iter().map(any).collect::<Vec<_>>())
+            FMT.sprint(&a.iter().map(any).collect::<Vec<_>>())
                 .replace('\\', "\\\\")
                 .replace('\'', "\\'")
                 .replace('"', "\\\"")
@@ -591,7 +507,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 .replace('>', "\\u003E"),
         ),
         "urlquery" => {
-            let raw = sprint(&a.iter().map(any).collect::<Vec<_>>());
+            let raw = FMT.sprint(&a.iter().map(any).collect::<Vec<_>>());
             let mut out = String::new();
             for b in raw.bytes() {
                 match b {
@@ -608,10 +524,11 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
         "default" => {
             want_min(name, a, 1)?;
             if a.len() > 2 {
-                return Err(format!(
-                    "wrong number of args for default: want at most 2 got {}",
-                    a.len()
-                ));
+                return Err(FuncError::TooManyArgs {
+                    func: name.to_string(),
+                    max: 2,
+                    got: a.len(),
+                });
             }
             match a.get(1) {
                 Some(g) if !is_empty(&any(g)) => any(g),
@@ -731,7 +648,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             a.iter()
                 .map(any)
                 .filter(|v| !v.is_null())
-                .map(|v| go_quote(&strval(&v)))
+                .map(|v| go_quote(&strval(&v), '"', false))
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
@@ -818,11 +735,23 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
         }
         "toJson" | "toRawJson" => {
             want(name, a, 1)?;
-            Value::String(go_json(&any(&a[0]), name == "toJson", None))
+            Value::String(go_json_with(
+                &any(&a[0]),
+                JsonOptions {
+                    escape_html: name == "toJson",
+                    indent: None,
+                },
+            ))
         }
         "toPrettyJson" => {
             want(name, a, 1)?;
-            Value::String(go_json(&any(&a[0]), true, Some("  ")))
+            Value::String(go_json_with(
+                &any(&a[0]),
+                JsonOptions {
+                    escape_html: true,
+                    indent: Some("  "),
+                },
+            ))
         }
         "fromJson" => {
             want(name, a, 1)?;
@@ -864,45 +793,20 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
         }
         "get" => {
             want(name, a, 2)?;
-            match any(&a[0]) {
-                Value::Object(m) => m
-                    .get(&s(&a[1])?)
-                    .cloned()
-                    .unwrap_or(Value::String(String::new())),
-                other => {
-                    return Err(format!(
-                        "wrong type for value; expected map[string]interface {{}}; got {}",
-                        go_type_name(&other)
-                    ));
-                }
-            }
+            map_arg(&a[0])?
+                .get(&s(&a[1])?)
+                .cloned()
+                .unwrap_or(Value::String(String::new()))
         }
         "set" => {
             want(name, a, 3)?;
-            match any(&a[0]) {
-                Value::Object(mut m) => {
-                    m.insert(s(&a[1])?, any(&a[2]));
-                    Value::Object(m)
-                }
-                other => {
-                    return Err(format!(
-                        "wrong type for value; expected map[string]interface {{}}; got {}",
-                        go_type_name(&other)
-                    ));
-                }
-            }
+            let mut m = map_arg(&a[0])?;
+            m.insert(s(&a[1])?, any(&a[2]));
+            Value::Object(m)
         }
         "hasKey" => {
             want(name, a, 2)?;
-            match any(&a[0]) {
-                Value::Object(m) => Value::Bool(m.contains_key(&s(&a[1])?)),
-                other => {
-                    return Err(format!(
-                        "wrong type for value; expected map[string]interface {{}}; got {}",
-                        go_type_name(&other)
-                    ));
-                }
-            }
+            Value::Bool(map_arg(&a[0])?.contains_key(&s(&a[1])?))
         }
         "keys" => {
             let mut ks = Vec::new();
@@ -953,10 +857,10 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                 .unwrap_or(Value::Null),
                 Value::Null => Value::Null,
                 other => {
-                    return Err(calling(format!(
-                        "cannot find {name} on type {}",
-                        go_type_name(&other)
-                    )));
+                    return Err(calling(CallFailure::NoListEnd {
+                        func: if name == "first" { "first" } else { "last" },
+                        type_name: FMT.type_name(&other),
+                    }));
                 }
             }
         }
@@ -986,10 +890,10 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
                     Value::Array(out)
                 }
                 other => {
-                    return Err(calling(format!(
-                        "cannot {name} type {}",
-                        go_type_name(&other)
-                    )));
+                    return Err(calling(CallFailure::NotAList {
+                        func: if name == "uniq" { "uniq" } else { "compact" },
+                        type_name: FMT.type_name(&other),
+                    }));
                 }
             }
         }
@@ -1013,7 +917,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             Value::from(match name {
                 "sub" => x - y,
                 _ if y == 0 => {
-                    return Err(calling("runtime error: integer divide by zero".to_string()));
+                    return Err(calling(CallFailure::DivideByZero));
                 }
                 "div" => x / y,
                 _ => x % y,
@@ -1041,7 +945,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             want(name, a, 1)?;
             match b64dec(&s(&a[0])?) {
                 Ok(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
-                Err(e) => Value::String(e),
+                Err(e) => Value::String(e.to_string()),
             }
         }
         "regexMatch" => {
@@ -1089,7 +993,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, String> {
             let smart = if a.len() >= 3 { truth(&a[1]) } else { true };
             Value::String(slugify(&text, max, smart))
         }
-        other => return Err(format!("function \"{other}\" not defined")),
+        other => return Err(FuncError::Undefined(other.to_string())),
     })
 }
 

@@ -1,29 +1,95 @@
-//! Go `fmt.Sprintf` over decoded JSON values, as used by the string `Format` transform and
-//! `Combine` patches: verbs, flags, width, precision, argument indexes and Go's error
-//! markers (`%!s(int64=5)`, `%!d(MISSING)`, `%!(EXTRA ...)`, `%!(NOVERB)`).
+//! Go's `fmt` printer over decoded JSON values: `fmt.Sprintf` verbs, flags, width, precision,
+//! argument indexes and Go's error markers (`%!s(int64=5)`, `%!d(MISSING)`, `%!(EXTRA ...)`,
+//! `%!(NOVERB)`), plus `fmt.Sprint` and `fmt.Sprintln`.
+//!
+//! One printer serves both users; [`GoFmt`] says how integers are typed, which shows in `%T`
+//! and in the mismatch markers: [`GoFmt::TEMPLATE`] (Go `int`, for the template engine) and
+//! [`GoFmt::CROSSPLANE`] (Go `int64`, for Crossplane's string `Format` transform and `Combine`
+//! patches). The free functions [`sprintf`] and [`sprint_v`] use the Crossplane view.
 
-use crate::value::{GoNumber, go_number, go_type_name, sorted_entries};
+use crate::value::{GoNumber, IntKind, go_number, sorted_entries};
 use serde_json::Value;
 
-/// `fmt.Sprintf(format, args...)`.
-pub fn sprintf(format: &str, args: &[Value]) -> String {
-    let mut p = Printer {
-        buf: String::with_capacity(format.len() + 16),
-        ..Printer::default()
-    };
-    p.do_printf(format, args);
-    p.buf
+/// A Go `fmt` printer for values decoded with a given integer type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GoFmt {
+    ints: IntKind,
 }
 
-/// `fmt.Sprintf("%v", v)`.
-pub fn sprint_v(v: &Value) -> String {
-    // Fast path for the most common argument.
-    if let Value::String(s) = v {
-        return s.clone();
+impl GoFmt {
+    /// The template engine's view: JSON integers are Go `int`s.
+    pub const TEMPLATE: GoFmt = GoFmt::new(IntKind::Int);
+    /// Crossplane's view: JSON integers are Go `int64`s.
+    pub const CROSSPLANE: GoFmt = GoFmt::new(IntKind::Int64);
+
+    /// A printer that types integers as `ints`.
+    pub const fn new(ints: IntKind) -> Self {
+        GoFmt { ints }
     }
-    let mut p = Printer::default();
-    p.print_arg(v, 'v');
-    p.buf
+
+    /// How this printer types integers.
+    pub const fn int_kind(self) -> IntKind {
+        self.ints
+    }
+
+    /// The Go type name of `v` (what `%T` prints).
+    pub fn type_name(self, v: &Value) -> &'static str {
+        self.ints.type_name(v)
+    }
+
+    /// `fmt.Sprintf(format, args...)`.
+    pub fn sprintf(self, format: &str, args: &[Value]) -> String {
+        let mut p = Printer::new(self.ints, format.len() + 16);
+        p.do_printf(format, args);
+        p.buf
+    }
+
+    /// `fmt.Sprintf("%v", v)`.
+    pub fn sprint_v(self, v: &Value) -> String {
+        // Fast path for the most common argument.
+        if let Value::String(s) = v {
+            return s.clone();
+        }
+        let mut p = Printer::new(self.ints, 16);
+        p.print_arg(v, 'v');
+        p.buf
+    }
+
+    /// `fmt.Sprint(args...)`: operands in `%v` form, with a space between two operands when
+    /// neither is a string.
+    pub fn sprint(self, args: &[Value]) -> String {
+        let mut p = Printer::new(self.ints, 16);
+        for (n, arg) in args.iter().enumerate() {
+            if n > 0 && !arg.is_string() && !args[n - 1].is_string() {
+                p.buf.push(' ');
+            }
+            p.print_arg(arg, 'v');
+        }
+        p.buf
+    }
+
+    /// `fmt.Sprintln(args...)`: operands in `%v` form separated by spaces, then a newline.
+    pub fn sprintln(self, args: &[Value]) -> String {
+        let mut p = Printer::new(self.ints, 16);
+        for (n, arg) in args.iter().enumerate() {
+            if n > 0 {
+                p.buf.push(' ');
+            }
+            p.print_arg(arg, 'v');
+        }
+        p.buf.push('\n');
+        p.buf
+    }
+}
+
+/// `fmt.Sprintf(format, args...)` with Crossplane's view of integers (`int64`).
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    GoFmt::CROSSPLANE.sprintf(format, args)
+}
+
+/// `fmt.Sprintf("%v", v)` (the integer type does not show in `%v`).
+pub fn sprint_v(v: &Value) -> String {
+    GoFmt::CROSSPLANE.sprint_v(v)
 }
 
 #[derive(Default, Clone, Copy)]
@@ -41,8 +107,8 @@ struct Flags {
     prec_present: bool,
 }
 
-#[derive(Default)]
 struct Printer {
+    ints: IntKind,
     buf: String,
     f: Flags,
     reordered: bool,
@@ -106,6 +172,16 @@ fn int_from_arg(args: &[Value], arg_num: usize) -> (i64, bool, usize) {
 }
 
 impl Printer {
+    fn new(ints: IntKind, capacity: usize) -> Self {
+        Printer {
+            ints,
+            buf: String::with_capacity(capacity),
+            f: Flags::default(),
+            reordered: false,
+            good_arg_num: true,
+        }
+    }
+
     fn arg_number(
         &mut self,
         arg_num: usize,
@@ -251,7 +327,7 @@ impl Printer {
                 if arg.is_null() {
                     self.buf.push_str("<nil>");
                 } else {
-                    self.buf.push_str(go_type_name(arg));
+                    self.buf.push_str(self.ints.type_name(arg));
                     self.buf.push('=');
                     self.print_arg(arg, 'v');
                 }
@@ -269,7 +345,7 @@ impl Printer {
             return;
         }
         if verb == 'T' {
-            self.fmt_s(go_type_name(arg));
+            self.fmt_s(self.ints.type_name(arg));
             return;
         }
         if verb == 'p' {
@@ -366,7 +442,7 @@ impl Printer {
         if arg.is_null() {
             self.buf.push_str("<nil>");
         } else {
-            self.buf.push_str(go_type_name(arg));
+            self.buf.push_str(self.ints.type_name(arg));
             self.buf.push('=');
             self.print_arg(arg, 'v');
         }
@@ -982,5 +1058,80 @@ mod tests {
         assert_eq!(f1("%+.2f", json!(1.5)), "+1.50");
         assert_eq!(f1("%08.3f", json!(-3.5)), "-003.500");
         assert_eq!(f1("%b", json!(1.0)), "4503599627370496p-52");
+    }
+
+    #[test]
+    fn integer_type_follows_the_int_kind() {
+        let t = GoFmt::TEMPLATE;
+        let c = GoFmt::CROSSPLANE;
+        assert_eq!(t.sprintf("%T", &[json!(5)]), "int");
+        assert_eq!(c.sprintf("%T", &[json!(5)]), "int64");
+        assert_eq!(t.sprintf("%T", &[json!(1.5)]), "float64");
+        assert_eq!(c.sprintf("%T", &[json!(1.5)]), "float64");
+        for p in [t, c] {
+            assert_eq!(p.sprintf("%v", &[json!(5)]), "5");
+            assert_eq!(p.sprintf("%d", &[json!(-5)]), "-5");
+            assert_eq!(p.sprint_v(&json!(5)), "5");
+        }
+        assert_eq!(t.sprintf("%s", &[json!(5)]), "%!s(int=5)");
+        assert_eq!(c.sprintf("%s", &[json!(5)]), "%!s(int64=5)");
+        assert_eq!(t.sprintf("%d", &[json!(1), json!(2)]), "1%!(EXTRA int=2)");
+        assert_eq!(c.sprintf("%d", &[json!(1), json!(2)]), "1%!(EXTRA int64=2)");
+        assert_eq!(sprintf("%T", &[json!(5)]), "int64");
+    }
+
+    #[test]
+    fn template_printf_verbs() {
+        let p = GoFmt::TEMPLATE;
+        assert_eq!(p.sprintf("%s-%d", &[json!("a"), json!(3)]), "a-3");
+        assert_eq!(
+            p.sprintf("%5s|%-5s|", &[json!("ab"), json!("cd")]),
+            "   ab|cd   |"
+        );
+        assert_eq!(p.sprintf("%05d", &[json!(42)]), "00042");
+        assert_eq!(p.sprintf("%x %X", &[json!(255), json!("hi")]), "ff 6869");
+        assert_eq!(p.sprintf("%.2f", &[json!(1.23456)]), "1.23");
+        assert_eq!(
+            p.sprintf("%v %v", &[json!([1, 2]), json!({"b": 1, "a": "x"})]),
+            "[1 2] map[a:x b:1]"
+        );
+        assert_eq!(p.sprintf("%d", &[json!("x")]), "%!d(string=x)");
+        assert_eq!(p.sprintf("%d %d", &[json!(1)]), "1 %!d(MISSING)");
+        assert_eq!(
+            p.sprintf("%d", &[json!(1), json!("z")]),
+            "1%!(EXTRA string=z)"
+        );
+        assert_eq!(p.sprintf("100%%", &[]), "100%");
+        assert_eq!(p.sprintf("%t", &[json!(true)]), "true");
+        assert_eq!(p.sprintf("%+d", &[json!(5)]), "+5");
+    }
+
+    #[test]
+    fn sprint_spaces_operands_like_go() {
+        let p = GoFmt::TEMPLATE;
+        assert_eq!(
+            p.sprint(&[json!("a"), json!(1), json!(2), json!("b")]),
+            "a1 2b"
+        );
+        assert_eq!(p.sprint(&[json!(null), json!(true)]), "<nil> true");
+        assert_eq!(p.sprintln(&[json!("a"), json!(1)]), "a 1\n");
+        assert_eq!(p.sprintln(&[]), "\n");
+    }
+
+    #[test]
+    fn shortest_floats_like_go() {
+        for (f, want) in [
+            (3.0, "3"),
+            (1.5, "1.5"),
+            (1e6, "1e+06"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.5, "-2.5"),
+            (-0.0, "-0"),
+        ] {
+            assert_eq!(format_float(f, 'g', -1), want, "{f}");
+        }
     }
 }

@@ -1,23 +1,36 @@
-//! Go's `text/template` and `fmt` over JSON data, with the Sprig functions ApplicationSet
-//! templates use: this crate mirrors the Go template engine that ArgoCD (ApplicationSets), Helm
-//! and Crossplane's go-templating function run, and the Go value model (`int64`/`float64`,
-//! `encoding/json` output) that Crossplane's patch-and-transform function sees.
+//! Go's `text/template`, Sprig functions, `fmt` and `encoding/json` over JSON data.
 //!
-//! Modules: [`value`] (Go's view of decoded JSON), [`gofmt`] (`fmt.Sprintf` verbs, flags, width
-//! and precision), the template engine ([`Template`], [`render`]) and its functions
-//! ([`FUNCTION_NAMES`]), and ArgoCD's name normalisation ([`sanitize_name`]).
+//! This crate mirrors the Go template engine that ArgoCD (ApplicationSet `goTemplate`), Helm and
+//! Crossplane's go-templating function run, with the Sprig functions ApplicationSet templates
+//! use, and the Go value model Crossplane's patch-and-transform function sees: JSON numbers as
+//! `int64`/`float64`, `fmt.Sprintf` printing and `encoding/json` output. Texts that users can
+//! observe (rendered values, fmt's `%!verb(...)` markers, error messages) are Go's.
 //!
-//! Supported: text and actions with `{{-`/`-}}` trim markers and comments; fields (`.a.b`),
-//! variables (`$x := ...`, `$x = ...`, `$`), pipelines (`|`), parenthesised pipelines with field
-//! access, `if`/`else if`/`else`/`with`/`else with`/`range` (with `$i, $v :=`, `break`,
-//! `continue`, `else`), `define`/`template`/`block`; the builtins `and or not len index slice
-//! print printf println eq ne lt le gt ge html js urlquery`; and the functions listed in
+//! Modules and items:
+//! - [`value`]: Go's view of decoded JSON — [`value::GoNumber`], type names with integers typed
+//!   as Go `int` or `int64` ([`value::IntKind`]), zero values, normalisation of whole floats, and
+//!   Go's `encoding/json` encoder ([`value::go_json`], [`value::go_json_with`]).
+//! - [`gofmt`]: the one Go `fmt` printer — `Sprintf` verbs, flags, width, precision and `%[n]`
+//!   indexes, `Sprint`, `Sprintln` — parameterised by the integer type ([`gofmt::GoFmt`]:
+//!   [`GoFmt::TEMPLATE`](gofmt::GoFmt::TEMPLATE) prints `%T` of an integer as `int`,
+//!   [`GoFmt::CROSSPLANE`](gofmt::GoFmt::CROSSPLANE) as `int64`).
+//! - The template engine: [`Template`] and [`render`], the missing-key policy [`MissingKey`],
+//!   the callable functions [`FUNCTION_NAMES`] / [`is_function`], ArgoCD's [`slugify`] and
+//!   name normalisation [`sanitize_name`], and Sprig's base64 decoding [`b64_decode`].
+//! - Errors: [`TemplateError`] (parse or execution, worded as Go's), [`FuncError`] and
+//!   [`CallFailure`] (a failed function call), [`UnknownOption`], [`InvalidBase64`].
+//!
+//! Supported template syntax: text and actions with `{{-`/`-}}` trim markers and comments; fields
+//! (`.a.b`), variables (`$x := ...`, `$x = ...`, `$`), pipelines (`|`), parenthesised pipelines
+//! with field access, `if`/`else if`/`else`/`with`/`else with`/`range` (with `$i, $v :=`,
+//! `break`, `continue`, `else`), `define`/`template`/`block`; the builtins `and or not len index
+//! slice print printf println eq ne lt le gt ge html js urlquery`; and the functions listed in
 //! [`FUNCTION_NAMES`] (Sprig's `default lower upper trim trimPrefix trimSuffix replace trunc quote
 //! join split toJson ...`, ArgoCD's `normalize slugify toYaml fromYaml`). Calling any other
 //! function is a parse error naming it, as in Go.
 //!
-//! Numbers that JSON stores as integers behave as Go `int`s (so `printf "%d"` works on them);
-//! other numbers are `float64`s.
+//! In templates, numbers that JSON stores as integers behave as Go `int`s (so `printf "%d"` works
+//! on them and `printf "%T"` prints `int`); other numbers are `float64`s.
 //!
 //! ```
 //! use serde_json::json;
@@ -27,11 +40,22 @@
 //! let out = render("{{ .name | normalize }}-{{ printf \"%02d\" .replicas }}", &data, MissingKey::Default).unwrap();
 //! assert_eq!(out, "web-app-03");
 //! ```
+//!
+//! The same printer with each view of integers:
+//!
+//! ```
+//! use serde_json::json;
+//! use strata_gotemplate::gofmt::GoFmt;
+//!
+//! let args = [json!(5), json!(1.5)];
+//! assert_eq!(GoFmt::TEMPLATE.sprintf("%T %v %d", &[json!(5), json!(5), json!(5)]), "int 5 5");
+//! assert_eq!(GoFmt::CROSSPLANE.sprintf("%T %T", &args), "int64 float64");
+//! assert_eq!(GoFmt::CROSSPLANE.sprintf("%s", &args[..1]), "%!s(int64=5)");
+//! ```
 
 mod ast;
 mod error;
 mod exec;
-pub mod format;
 mod funcs;
 pub mod gofmt;
 mod lexer;
@@ -43,12 +67,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-pub use error::TemplateError;
-pub use funcs::{FUNCTION_NAMES, go_json, is_function, slugify};
+pub use error::{CallFailure, FuncError, InvalidBase64, TemplateError, UnknownOption};
+pub use funcs::{FUNCTION_NAMES, is_function, slugify};
 pub use names::sanitize_name;
 
 /// What a field lookup does when a map has no entry for the key (`missingkey=` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum MissingKey {
     /// `missingkey=default` / `invalid`: the value is missing and prints as `<no value>`.
     #[default]
@@ -62,7 +87,7 @@ pub enum MissingKey {
 
 impl MissingKey {
     /// Reads Go template options (`["missingkey=error"]`); unknown options are an error.
-    pub fn from_options<S: AsRef<str>>(options: &[S]) -> Result<Self, String> {
+    pub fn from_options<S: AsRef<str>>(options: &[S]) -> Result<Self, UnknownOption> {
         let mut mode = MissingKey::Default;
         for opt in options {
             let opt = opt.as_ref();
@@ -70,7 +95,11 @@ impl MissingKey {
                 "missingkey=default" | "missingkey=invalid" => MissingKey::Default,
                 "missingkey=zero" => MissingKey::Zero,
                 "missingkey=error" => MissingKey::Error,
-                other => return Err(format!("unrecognized option: {other}")),
+                other => {
+                    return Err(UnknownOption {
+                        option: other.to_string(),
+                    });
+                }
             };
         }
         Ok(mode)
@@ -114,6 +143,6 @@ pub fn render(src: &str, data: &Value, missing: MissingKey) -> Result<String, Te
 }
 
 /// Decodes standard base64 (as Sprig's `b64dec`), used for Kubernetes Secret data.
-pub fn b64_decode(s: &str) -> Result<Vec<u8>, String> {
+pub fn b64_decode(s: &str) -> Result<Vec<u8>, InvalidBase64> {
     funcs::b64dec(s)
 }

@@ -1,5 +1,6 @@
-//! The Go value model of Crossplane: int64 versus float64 numbers, Go type names,
-//! normalisation of whole floats and Go's `encoding/json` output.
+//! The Go value model of decoded JSON: int64 versus float64 numbers, Go type names (with
+//! integers typed as Go `int` or `int64`, see [`IntKind`]), normalisation of whole floats and
+//! Go's `encoding/json` output ([`go_json`], [`go_json_with`]).
 
 use serde_json::{Map, Number, Value};
 
@@ -20,19 +21,49 @@ pub fn go_number(n: &Number) -> GoNumber {
     }
 }
 
-/// The Go type name of a decoded JSON value (`reflect.TypeOf(v).String()`).
-pub fn go_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "<nil>",
-        Value::Bool(_) => "bool",
-        Value::Number(n) => match go_number(n) {
-            GoNumber::Int(_) => "int64",
-            GoNumber::Float(_) => "float64",
-        },
-        Value::String(_) => "string",
-        Value::Array(_) => "[]interface {}",
-        Value::Object(_) => "map[string]interface {}",
+/// How the Go program that decoded the JSON typed its integers.
+///
+/// Crossplane's patch-and-transform function decodes numbers as `int64` or `float64`; the
+/// template engine (ArgoCD ApplicationSets, Helm-style templates) treats JSON integers as Go
+/// `int`s. The choice shows only in type names: `%T`, and fmt's mismatch markers such as
+/// `%!s(int=5)` versus `%!s(int64=5)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntKind {
+    /// Integers are Go `int` (templates).
+    Int,
+    /// Integers are Go `int64` (Crossplane's decoded values).
+    Int64,
+}
+
+impl IntKind {
+    /// The Go name of the integer type (`int` or `int64`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            IntKind::Int => "int",
+            IntKind::Int64 => "int64",
+        }
     }
+
+    /// The Go type name of a decoded JSON value (`reflect.TypeOf(v).String()`), with integers
+    /// typed as `self`.
+    pub fn type_name(self, v: &Value) -> &'static str {
+        match v {
+            Value::Null => "<nil>",
+            Value::Bool(_) => "bool",
+            Value::Number(n) => match go_number(n) {
+                GoNumber::Int(_) => self.name(),
+                GoNumber::Float(_) => "float64",
+            },
+            Value::String(_) => "string",
+            Value::Array(_) => "[]interface {}",
+            Value::Object(_) => "map[string]interface {}",
+        }
+    }
+}
+
+/// The Go type name of a decoded JSON value as Crossplane sees it (integers are `int64`).
+pub fn go_type_name(v: &Value) -> &'static str {
+    IntKind::Int64.type_name(v)
 }
 
 /// Builds a JSON value from a float, or `None` for NaN and infinities (which JSON cannot hold).
@@ -91,14 +122,50 @@ pub fn is_go_zero(v: &Value) -> bool {
     }
 }
 
-/// Go `encoding/json` encoding: sorted keys, no whitespace, HTML escaping, Go float format.
+/// Layout of Go's `encoding/json` output: `json.Marshal`, `json.MarshalIndent` and
+/// `Encoder.SetEscapeHTML(false)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonOptions<'a> {
+    /// Escape `<`, `>` and `&` as `\u003c`, `\u003e` and `\u0026` (Go's default).
+    pub escape_html: bool,
+    /// Indentation per nesting level, as `json.MarshalIndent(v, "", indent)` writes it; `None`
+    /// writes no whitespace at all.
+    pub indent: Option<&'a str>,
+}
+
+impl Default for JsonOptions<'_> {
+    /// `json.Marshal`: HTML escaping, no whitespace.
+    fn default() -> Self {
+        JsonOptions {
+            escape_html: true,
+            indent: None,
+        }
+    }
+}
+
+/// Go `encoding/json` encoding (`json.Marshal`): sorted keys, no whitespace, HTML escaping,
+/// Go float format.
 pub fn go_json(v: &Value) -> String {
+    go_json_with(v, JsonOptions::default())
+}
+
+/// Go `encoding/json` encoding with the given layout (see [`JsonOptions`]).
+pub fn go_json_with(v: &Value, options: JsonOptions<'_>) -> String {
     let mut out = String::new();
-    write_go_json(v, &mut out);
+    write_go_json(v, options, 0, &mut out);
     out
 }
 
-fn write_go_json(v: &Value, out: &mut String) {
+fn write_json_newline(options: JsonOptions<'_>, level: usize, out: &mut String) {
+    if let Some(indent) = options.indent {
+        out.push('\n');
+        for _ in 0..level {
+            out.push_str(indent);
+        }
+    }
+}
+
+fn write_go_json(v: &Value, options: JsonOptions<'_>, level: usize, out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -106,14 +173,18 @@ fn write_go_json(v: &Value, out: &mut String) {
             GoNumber::Int(i) => out.push_str(&i.to_string()),
             GoNumber::Float(f) => out.push_str(&go_json_float(f)),
         },
-        Value::String(s) => write_go_json_string(s, out),
+        Value::String(s) => write_go_json_string(s, options.escape_html, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_go_json(item, out);
+                write_json_newline(options, level + 1, out);
+                write_go_json(item, options, level + 1, out);
+            }
+            if !items.is_empty() {
+                write_json_newline(options, level, out);
             }
             out.push(']');
         }
@@ -123,9 +194,16 @@ fn write_go_json(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_go_json_string(k, out);
+                write_json_newline(options, level + 1, out);
+                write_go_json_string(k, options.escape_html, out);
                 out.push(':');
-                write_go_json(val, out);
+                if options.indent.is_some() {
+                    out.push(' ');
+                }
+                write_go_json(val, options, level + 1, out);
+            }
+            if !map.is_empty() {
+                write_json_newline(options, level, out);
             }
             out.push('}');
         }
@@ -139,7 +217,7 @@ pub fn sorted_entries(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
     entries
 }
 
-fn write_go_json_string(s: &str, out: &mut String) {
+fn write_go_json_string(s: &str, escape_html: bool, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -150,9 +228,10 @@ fn write_go_json_string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+            '<' | '>' | '&' if escape_html => {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
+            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -190,6 +269,24 @@ mod tests {
         assert_eq!(go_json(&json!(1e-7)), "1e-7");
         assert_eq!(go_json(&json!(2.5)), "2.5");
         assert_eq!(go_json(&json!(5.0)), "5");
+    }
+
+    #[test]
+    fn json_layout_options() {
+        let v = json!({"b": [1, "<x>"], "a": {}, "c": []});
+        let raw = JsonOptions {
+            escape_html: false,
+            indent: None,
+        };
+        assert_eq!(go_json_with(&v, raw), r#"{"a":{},"b":[1,"<x>"],"c":[]}"#);
+        let pretty = JsonOptions {
+            escape_html: true,
+            indent: Some("  "),
+        };
+        assert_eq!(
+            go_json_with(&v, pretty),
+            "{\n  \"a\": {},\n  \"b\": [\n    1,\n    \"\\u003cx\\u003e\"\n  ],\n  \"c\": []\n}"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Behaviour of the Go text/template engine used by ApplicationSet `goTemplate` mode.
 
 use serde_json::{Value, json};
-use strata_gotemplate::{FUNCTION_NAMES, MissingKey, Template, is_function, render};
+use strata_gotemplate::{
+    CallFailure, FUNCTION_NAMES, FuncError, MissingKey, Template, b64_decode, is_function, render,
+};
 
 fn data() -> Value {
     json!({
@@ -399,6 +401,57 @@ fn function_argument_types_are_checked() {
         err("{{ lower }}", MissingKey::Default)
             .contains("wrong number of args for lower: want 1 got 0")
     );
+}
+
+#[test]
+fn function_errors_are_typed_and_worded_as_go() {
+    let e = render("{{ div 1 0 }}", &data(), MissingKey::Default).expect_err("divides by zero");
+    assert_eq!(
+        e.function_error(),
+        Some(&FuncError::Failed {
+            func: "div".to_string(),
+            failure: CallFailure::DivideByZero,
+        })
+    );
+    assert!(
+        e.to_string()
+            .ends_with("error calling div: runtime error: integer divide by zero")
+    );
+    let e = render("{{ default 1 2 3 }}", &data(), MissingKey::Default).expect_err("too many");
+    assert!(matches!(
+        e.function_error(),
+        Some(FuncError::TooManyArgs { max: 2, got: 3, .. })
+    ));
+    assert_eq!(
+        e.message,
+        "wrong number of args for default: want at most 2 got 3"
+    );
+    let e =
+        render("{{ regexMatch \"(\" .env }}", &data(), MissingKey::Default).expect_err("bad regex");
+    assert!(matches!(e.function_error(), Some(FuncError::Regex(_))));
+    assert!(e.message.starts_with("error calling regex: "));
+    let e = render("{{ get .env \"k\" }}", &data(), MissingKey::Default).expect_err("not a map");
+    assert_eq!(
+        e.message,
+        "wrong type for value; expected map[string]interface {}; got string"
+    );
+    let parse = render("{{ .a", &data(), MissingKey::Default).expect_err("unclosed");
+    assert_eq!(parse.function_error(), None);
+}
+
+#[test]
+fn options_and_base64_errors_are_typed() {
+    assert_eq!(
+        MissingKey::from_options(&["missingkey=zero"]),
+        Ok(MissingKey::Zero)
+    );
+    let e = MissingKey::from_options(&["missingkey=error", "strict"]).expect_err("unknown");
+    assert_eq!(e.option, "strict");
+    assert_eq!(e.to_string(), "unrecognized option: strict");
+    let e = b64_decode("aG!s").expect_err("not base64");
+    assert_eq!(e.offset, 2);
+    assert_eq!(e.to_string(), "illegal base64 data");
+    assert_eq!(b64_decode("cHJvZA==").expect("valid"), b"prod");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 pub use strata_gotemplate::sanitize_name;
 
-use strata_gotemplate::format::{go_float, go_value};
+use strata_gotemplate::gofmt::{GoFmt, format_float};
 
 /// One set of parameters a generator produced (flat string values, or nested values in
 /// goTemplate mode).
@@ -13,7 +13,7 @@ pub type ParamSet = Map<String, Value>;
 /// decoding (every number is a `float64`, so `1000000` prints as `1e+06`; null prints `<nil>`).
 pub fn go_sprint_decoded(v: &Value) -> String {
     match v {
-        Value::Number(n) => go_float(n.as_f64().unwrap_or(0.0)),
+        Value::Number(n) => format_float(n.as_f64().unwrap_or(0.0), 'g', -1),
         Value::Array(a) => format!(
             "[{}]",
             a.iter()
@@ -30,7 +30,7 @@ pub fn go_sprint_decoded(v: &Value) -> String {
                 .collect();
             format!("map[{}]", parts.join(" "))
         }
-        other => go_value(other),
+        other => GoFmt::TEMPLATE.sprint_v(other),
     }
 }
 

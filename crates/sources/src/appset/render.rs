@@ -32,7 +32,8 @@ impl RenderMode {
                     .collect()
             })
             .unwrap_or_default();
-        let missing_key = MissingKey::from_options(&options).map_err(AppSetError::invalid)?;
+        let missing_key =
+            MissingKey::from_options(&options).map_err(|e| AppSetError::invalid(e.to_string()))?;
         Ok(RenderMode {
             go_template,
             missing_key,
