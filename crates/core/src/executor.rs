@@ -526,7 +526,6 @@ async fn run_dag(
         ready.push(i);
     }
     let mut in_flight: JoinSet<Outcome> = JoinSet::new();
-    let mut cancel_rx = cancel.0.clone();
     let parallelism = context.config.parallelism.max(1);
 
     loop {
@@ -587,39 +586,39 @@ async fn run_dag(
             }
             continue;
         }
-        tokio::select! {
-            joined = in_flight.join_next() => {
-                let Some(joined) = joined else { continue };
-                let (local, result) = match joined {
-                    Ok(outcome) => outcome,
-                    Err(e) => {
-                        // A panicking provider: nothing tells which node it was, so stop cleanly.
-                        report.failed.push((ResourceKey::new("", "Task", None, "panic"), e.to_string()));
-                        continue;
-                    }
-                };
-                let i = nodes[local].change;
-                let change = &plan.changes[i];
-                match result {
-                    Ok(()) => {
-                        report.succeeded.push(change.key.clone());
-                        outcome.succeeded.push((i, nodes[local].action));
-                        release(&mut nodes, local, None, &mut ready);
-                    }
-                    Err(e) => {
-                        context.events.emit(Event::Failed { key: change.key.clone(), action: change.action, error: e.message.clone() });
-                        report.failed.push((change.key.clone(), e.message));
-                        outcome.failed.push(i);
-                        let name = change.key.to_string();
-                        release(&mut nodes, local, Some(&name), &mut ready);
-                    }
-                }
+        // Cancellation is looked at whenever a change finishes: changes in flight always run
+        // to completion, and nothing new starts once it is set.
+        let Some(joined) = in_flight.join_next().await else {
+            continue;
+        };
+        let (local, result) = match joined {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // A panicking provider: nothing tells which node it was, so stop cleanly.
+                report
+                    .failed
+                    .push((ResourceKey::new("", "Task", None, "panic"), e.to_string()));
+                continue;
             }
-            changed = cancel_rx.changed() => {
-                if changed.is_err() {
-                    // The handle was dropped: nothing can cancel any more.
-                    cancel_rx = Cancellation::never().0;
-                }
+        };
+        let i = nodes[local].change;
+        let change = &plan.changes[i];
+        match result {
+            Ok(()) => {
+                report.succeeded.push(change.key.clone());
+                outcome.succeeded.push((i, nodes[local].action));
+                release(&mut nodes, local, None, &mut ready);
+            }
+            Err(e) => {
+                context.events.emit(Event::Failed {
+                    key: change.key.clone(),
+                    action: change.action,
+                    error: e.message.clone(),
+                });
+                report.failed.push((change.key.clone(), e.message));
+                outcome.failed.push(i);
+                let name = change.key.to_string();
+                release(&mut nodes, local, Some(&name), &mut ready);
             }
         }
     }
