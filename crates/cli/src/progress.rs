@@ -48,6 +48,7 @@ fn verb(action: Action) -> &'static str {
         Action::Update => "updating",
         Action::DeleteThenCreate | Action::CreateThenDelete => "replacing",
         Action::Delete => "destroying",
+        _ => "changing",
     }
 }
 
@@ -91,6 +92,8 @@ impl EventSink for Progress {
             } => self.line(format!(
                 "{key}: attempt {attempt} failed ({error}); retrying in {delay:.1?}"
             )),
+            // Events added by later versions of the executor are not drawn.
+            _ => {}
         }
     }
 }

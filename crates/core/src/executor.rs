@@ -106,6 +106,7 @@ impl Default for ExecutorConfig {
 
 /// Progress of an apply, for display.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// A change began.
     Started {
@@ -380,8 +381,8 @@ pub async fn execute_schedule(
             }
             continue;
         }
-        if let Err(reason) = run_step(&context, step, &mut report, &cancel).await {
-            failure = Some(reason);
+        if let Err(failed) = run_step(&context, step, &mut report, &cancel).await {
+            failure = Some(failed.to_string());
         }
     }
     let mut ran_on_failure = Vec::new();
@@ -415,6 +416,14 @@ fn skip(context: &Context<'_>, report: &mut Report, i: usize, reason: &str) {
     report.skipped.push((change.key.clone(), reason.to_owned()));
 }
 
+/// A step that did not succeed: the reason every later step is skipped.
+#[derive(Debug, thiserror::Error)]
+#[error("{step} did not succeed")]
+struct StepFailed {
+    /// The step, as `sync phase <phase> wave <wave>`.
+    step: String,
+}
+
 /// Runs one step: its runs in order, then its gates and its hooks' delete policies. `Err`
 /// carries the reason later steps are skipped.
 async fn run_step(
@@ -422,7 +431,7 @@ async fn run_step(
     step: &Step,
     report: &mut Report,
     cancel: &Cancellation,
-) -> Result<(), String> {
+) -> Result<(), StepFailed> {
     let step_name = format!("sync phase {} wave {}", step.phase.as_str(), step.wave);
     let mut failed = false;
     let mut changed: Vec<usize> = Vec::new();
@@ -483,7 +492,7 @@ async fn run_step(
         }
     }
     if failed {
-        Err(format!("{step_name} did not succeed"))
+        Err(StepFailed { step: step_name })
     } else {
         Ok(())
     }

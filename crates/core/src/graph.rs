@@ -25,6 +25,7 @@ use crate::model::{
 
 /// A node of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Node {
     /// A resource of the desired set.
     Resource(ResourceKey),
@@ -43,6 +44,7 @@ impl std::fmt::Display for Node {
 
 /// Why an edge exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EdgeReason {
     /// A `strata.dev/depends-on` entry.
     Explicit,
@@ -54,6 +56,7 @@ pub enum EdgeReason {
 
 /// What is wrong with an annotation that orders resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AnnotationProblem {
     /// The entry cannot be read as `[group/]Kind/[namespace/]name`.
     Malformed,

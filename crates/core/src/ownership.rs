@@ -11,6 +11,7 @@ use crate::model::{LABEL_MANAGED_BY, LABEL_STACK, MANAGED_BY_STRATA, annotation,
 
 /// Who manages a live object, as far as its markers tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Manager {
     /// This stack.
     ThisStack,

@@ -12,6 +12,7 @@ use crate::model::{Resource, ResourceKey};
 /// Whether an error may go away if the operation is tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ErrorClass {
     /// Throttling, 5xx, timeouts: try again with backoff.
     Retryable,
@@ -101,6 +102,7 @@ pub struct Applied {
 
 /// Health of a live object, as providers and adapters report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Health {
     /// Ready for use.
     Healthy,

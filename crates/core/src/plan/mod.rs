@@ -28,6 +28,7 @@ pub use render::{
 /// What will happen to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Action {
     /// Nothing to do.
     NoOp,
@@ -70,6 +71,7 @@ impl Action {
 /// Why an action was chosen, where it needs explaining.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ActionReason {
     /// A replace-forcing field changed.
     ReplaceBecauseCannotUpdate,
@@ -202,6 +204,7 @@ pub struct Violation {
 /// The guards checked before apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Guard {
     /// A protected resource would be deleted or replaced.
     Protected,

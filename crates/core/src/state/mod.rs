@@ -69,6 +69,7 @@ impl State {
 /// Where a resource is in its life, as far as Strata knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResourceStatus {
     /// Applied successfully.
     Applied,

@@ -18,6 +18,7 @@ pub const HELM_HOOK_DELETE_POLICY_ANNOTATION: &str = "helm.sh/hook-delete-policy
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
+#[non_exhaustive]
 pub enum SyncPhase {
     /// Before the resources are applied.
     PreSync,
@@ -55,6 +56,7 @@ impl SyncPhase {
 
 /// A hook type from an annotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum HookType {
     /// Runs in a phase.
     Phase(SyncPhase),
@@ -64,6 +66,7 @@ pub enum HookType {
 
 /// When a hook object is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum HookDeletePolicy {
     /// Delete an existing hook just before it is created again (the default).
     BeforeHookCreation,

@@ -66,6 +66,7 @@ impl Default for SyncPlanOptions {
 
 /// What a task does to its resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum TaskAction {
     /// Create or update the desired object.
     Apply,
