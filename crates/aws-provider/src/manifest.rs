@@ -14,6 +14,8 @@ use serde_json::{Map, Value, json};
 use strata_core::Resource;
 use strata_core::model::{ANNOTATION_EXTERNAL_NAME, LABEL_MANAGED_BY, LABEL_STACK};
 
+use crate::error::AwsError;
+
 /// Tag keys that always map back to labels (ownership markers).
 pub const OWNERSHIP_TAGS: &[&str] = &[LABEL_MANAGED_BY, LABEL_STACK];
 
@@ -44,6 +46,56 @@ pub fn int_field(manifest: &Value, field: &str) -> Option<i64> {
         Value::String(s) => s.parse().ok(),
         _ => None,
     }
+}
+
+/// A string field of `spec.forProvider` that a Crossplane reference may stand for
+/// (`bucket` ← `bucketRef`/`bucketSelector`). Core's reference resolution writes the referenced
+/// resource's value into the field before providers see the manifest, so the field is all that
+/// is read here; a reference left unresolved (the field absent, a `…Ref` or `…Selector` present)
+/// is a final error naming the field, never a guess from the reference's name.
+pub fn referenced_field(resource: &Resource, field: &str) -> Result<Option<String>, AwsError> {
+    let parameters = for_provider(&resource.manifest);
+    if let Some(value) = parameters
+        .get(field)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+    {
+        return Ok(Some(value.to_owned()));
+    }
+    for suffix in ["Ref", "Selector"] {
+        let reference = format!("{field}{suffix}");
+        if parameters.get(&reference).is_some_and(|r| !r.is_null()) {
+            return Err(AwsError::invalid(format!(
+                "{}: spec.forProvider.{reference} was not resolved into spec.forProvider.{field}; references are resolved when planning through the engine (is the referenced resource in the desired set?), or set spec.forProvider.{field} directly",
+                resource.key
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// A list field of `spec.forProvider` that Crossplane references may stand for
+/// (`vpcSecurityGroupIds` ← `vpcSecurityGroupIdRefs` / `vpcSecurityGroupIdSelector`), read as
+/// [`referenced_field`] reads a string field: an unresolved reference is a final error.
+pub fn referenced_list<'m>(
+    resource: &'m Resource,
+    field: &str,
+    singular: &str,
+) -> Result<Option<&'m Vec<Value>>, AwsError> {
+    let parameters = for_provider(&resource.manifest);
+    if let Some(values) = parameters.get(field).and_then(Value::as_array) {
+        return Ok(Some(values));
+    }
+    for suffix in ["Refs", "Selector"] {
+        let reference = format!("{singular}{suffix}");
+        if parameters.get(&reference).is_some_and(|r| !r.is_null()) {
+            return Err(AwsError::invalid(format!(
+                "{}: spec.forProvider.{reference} was not resolved into spec.forProvider.{field}; references are resolved when planning through the engine (are the referenced resources in the desired set?), or set spec.forProvider.{field} directly",
+                resource.key
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// The external name: the `crossplane.io/external-name` annotation, else the `field` of

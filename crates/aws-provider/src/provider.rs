@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use strata_core::provider::{Applied, ConnectionDetails, Health};
-use strata_core::{Observation, Provider, ProviderError, Resource, ResourceKey};
+use strata_core::{Observation, Provider, ProviderError, ReferenceSource, Resource, ResourceKey};
 
 use crate::config::{AwsClients, AwsSettings, LazyClients};
 use crate::error::AwsError;
@@ -265,6 +265,17 @@ impl Provider for AwsProvider {
         }
     }
 
+    /// A reference filling an ARN field (`…Arn`, `…Arns`) takes the target's live ARN, as
+    /// upjet's ARN extractor does; every other reference takes the external name.
+    fn reference_value(&self, target: &ResourceKey, value_field: &str) -> ReferenceSource {
+        let wants_arn = value_field.ends_with("Arn") || value_field.ends_with("Arns");
+        if wants_arn && AwsKind::of_key(target).is_some() {
+            ReferenceSource::LiveField("status.atProvider.arn".to_owned())
+        } else {
+            ReferenceSource::ExternalName
+        }
+    }
+
     fn health(&self, live: &Value) -> Health {
         if let Some(status) = live
             .get("status")
@@ -303,6 +314,20 @@ mod tests {
         );
         assert_eq!(AwsKind::of("ec2.aws.upbound.io", "SecurityGroup"), None);
         assert_eq!(AwsKind::of("rds.aws.upbound.io", "Cluster"), None);
+    }
+
+    #[test]
+    fn arn_fields_reference_the_live_arn_and_others_the_external_name() {
+        let provider = AwsProvider::lazy(AwsSettings::default());
+        let bucket = ResourceKey::new("s3.aws.upbound.io", "Bucket", None, "logs");
+        assert_eq!(
+            provider.reference_value(&bucket, "bucket"),
+            ReferenceSource::ExternalName
+        );
+        assert_eq!(
+            provider.reference_value(&bucket, "bucketArn"),
+            ReferenceSource::LiveField("status.atProvider.arn".into())
+        );
     }
 
     #[test]

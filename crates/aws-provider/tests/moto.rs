@@ -356,6 +356,68 @@ async fn unmanaged_buckets_need_adoption_and_external_names_pick_the_bucket() {
     );
 }
 
+/// The quickstart's storage: a Bucket whose AWS name (external name) differs from its
+/// metadata name, and a BucketVersioning naming it through `bucketRef`.
+fn quickstart_storage() -> Vec<Value> {
+    vec![
+        json!({
+            "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket",
+            "metadata": {"name": "payments-assets",
+                         "annotations": {"crossplane.io/external-name": "payments-assets-eu"}},
+            "spec": {"forProvider": {"region": "eu-west-1", "tags": {"team": "payments"},
+                                     "forceDestroy": true}}
+        }),
+        json!({
+            "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "BucketVersioning",
+            "metadata": {"name": "payments-assets-versioning"},
+            "spec": {"forProvider": {"region": "eu-west-1",
+                                     "bucketRef": {"name": "payments-assets"},
+                                     "versioningConfiguration": [{"status": "Enabled"}]}}
+        }),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_reference_configures_the_bucket_named_by_its_external_name() {
+    let stack = Stack::new("references").await;
+    let desired = quickstart_storage();
+
+    let plan = stack.plan(&desired).await;
+    let versioning = plan
+        .changes
+        .iter()
+        .find(|c| c.key.kind == "BucketVersioning")
+        .unwrap();
+    assert_eq!(
+        versioning.after().unwrap()["spec"]["forProvider"]["bucket"],
+        "payments-assets-eu",
+        "the plan shows the resolved bucket"
+    );
+
+    stack.apply(&desired).await;
+    let s3 = stack.clients.s3(Some("eu-west-1"));
+    let status = s3
+        .get_bucket_versioning()
+        .bucket("payments-assets-eu")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status().map(|s| s.as_str()), Some("Enabled"));
+    assert!(
+        !strata_aws::s3::bucket::exists(&s3, "payments-assets")
+            .await
+            .unwrap(),
+        "nothing is created under the Kubernetes name"
+    );
+
+    stack.apply(&[]).await;
+    assert!(
+        !strata_aws::s3::bucket::exists(&s3, "payments-assets-eu")
+            .await
+            .unwrap()
+    );
+}
+
 fn subnet_group(name: &str, subnets: &[String]) -> Value {
     json!({
         "apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "SubnetGroup",
@@ -428,10 +490,19 @@ async fn rds_instance_with_subnet_group_lifecycle() {
 
     // Connection details come back to the caller, never into state.
     let provider = stack.engine.registry.by_name("aws").unwrap();
-    let observed = provider
-        .observe(&Resource::from_manifest(desired[2].clone()).unwrap())
-        .await
+    // The provider reads the planned manifest, whose subnet and parameter group fields were
+    // filled from their references.
+    let planned = plan
+        .changes
+        .iter()
+        .find(|c| c.key.kind == "Instance")
+        .and_then(|c| c.resource.as_ref())
         .unwrap();
+    assert_eq!(
+        planned.manifest["spec"]["forProvider"]["dbSubnetGroupName"],
+        "it-subnets"
+    );
+    let observed = provider.observe(planned).await.unwrap();
     assert_eq!(observed.connection.0["password"], b"correct-horse-battery");
     assert_eq!(observed.connection.0["port"], b"5432");
     assert!(observed.connection.0.contains_key("endpoint"));

@@ -2,9 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use strata_core::Resource;
-use strata_core::plan::observe_all;
 use strata_core::sensitive::Sensitivity;
+use strata_core::{Graph, Resource};
 use strata_drift::{DriftEngine, DriftPolicy, DriftRules, ResourceInput};
 
 use crate::args::{DriftArgs, DriftOutput};
@@ -13,17 +12,16 @@ use crate::stack;
 
 /// Observes every desired and recorded resource and prints the drift report.
 pub async fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
-    let stack = stack::load(&args.stack)?;
+    let mut stack = stack::load(&args.stack)?;
+    let mut resources = std::mem::take(&mut stack.resources);
     let engine = &stack.engine;
     let state = engine.store.load().await?.unwrap_or_default();
-    let observations = observe_all(
-        &stack.resources,
-        &state,
-        &engine.registry,
-        engine.config.parallelism,
-    )
-    .await
-    .map_err(|(key, e)| anyhow::anyhow!("observing {key}: {e}"))?;
+    // References are resolved as a plan resolves them, so desired, last-applied and live
+    // compare in the same form and providers observe the referenced names.
+    let graph = Graph::build(&resources)?;
+    let observations = engine
+        .resolve_and_observe(&mut resources, &graph, &state)
+        .await?;
 
     // Desired and live go into the report in the state's form (sensitive values as digests),
     // so secrets compare by digest and are never shown.
@@ -31,7 +29,7 @@ pub async fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
     let digest = |r: &Resource, v: &serde_json::Value| sensitivity.digest(&r.key, v);
     let mut inputs = Vec::new();
     let mut seen = BTreeSet::new();
-    for resource in &stack.resources {
+    for resource in &resources {
         seen.insert(resource.key.clone());
         let desired = strata_core::ownership::stamp(&resource.manifest, &stack.name);
         let live = observations

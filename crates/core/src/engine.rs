@@ -11,8 +11,9 @@ use crate::executor::{self, Cancellation, EventSink, ExecutorConfig, Recorder, R
 use crate::graph::{Graph, GraphError};
 use crate::model::{Resource, ResourceKey};
 use crate::normalize::Normalizer;
-use crate::plan::{self, Plan, PlanOptions, ResourceChange};
+use crate::plan::{self, Observations, Plan, PlanOptions, ResourceChange};
 use crate::provider::{Applied, ProviderError, ProviderRegistry};
+use crate::references::{self, LiveLookup, ReferenceError, ReferenceSource};
 use crate::sensitive::Sensitivity;
 use crate::state::{LockInfo, ResourceState, ResourceStatus, State, StateError, StateStore};
 
@@ -22,6 +23,9 @@ pub enum EngineError {
     /// The desired set's graph is invalid.
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// A reference of the desired set cannot be resolved.
+    #[error(transparent)]
+    Reference(#[from] Box<ReferenceError>),
     /// The state could not be read, locked or written.
     #[error(transparent)]
     State(#[from] StateError),
@@ -52,20 +56,20 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads the state (empty when there is none), observes and plans. Pass the desired set by
-    /// value to spare a copy (the plan keeps the manifests it will apply), or a slice.
+    /// Loads the state (empty when there is none), resolves references, observes and plans.
+    /// Pass the desired set by value to spare a copy (the plan keeps the manifests it will
+    /// apply), or a slice.
     pub async fn plan(
         &self,
         desired: impl Into<Vec<Resource>>,
         options: &PlanOptions,
     ) -> Result<(Plan, State), EngineError> {
-        let desired = desired.into();
+        let mut desired = desired.into();
         let graph = Graph::build(&desired)?;
         let state = self.store.load().await?.unwrap_or_default();
-        let observations =
-            plan::observe_all(&desired, &state, &self.registry, self.config.parallelism)
-                .await
-                .map_err(|(key, error)| EngineError::Observe { key, error })?;
+        let observations = self
+            .resolve_and_observe(&mut desired, &graph, &state)
+            .await?;
         let plan = plan::compute_plan(
             desired,
             &graph,
@@ -76,6 +80,90 @@ impl Engine {
             options,
         );
         Ok((plan, state))
+    }
+
+    /// Fills the fields the references of `desired` stand for (see [`crate::references`]) and
+    /// observes every desired and recorded resource. `graph` is the graph of `desired`.
+    ///
+    /// References whose value is the target's external name are resolved before anything is
+    /// observed, so providers observe with the real values. References to a live field of
+    /// another resource are resolved in rounds: everything else is observed first, then those
+    /// resources, once their targets' live objects are known.
+    pub async fn resolve_and_observe(
+        &self,
+        desired: &mut [Resource],
+        graph: &Graph,
+        state: &State,
+    ) -> Result<Observations, EngineError> {
+        let registry = &self.registry;
+        let source_of = |target: &Resource, value_field: &str| {
+            registry
+                .route(target)
+                .map(|provider| provider.reference_value(&target.key, value_field))
+                .unwrap_or(ReferenceSource::ExternalName)
+        };
+        let not_observed = |_: &ResourceKey| LiveLookup::NotObserved;
+        let mut waiting =
+            references::resolve_references(desired, graph, None, &source_of, &not_observed)?;
+        if waiting.is_empty() {
+            return self.observe(desired, state).await;
+        }
+        let is_waiting: std::collections::HashSet<usize> =
+            waiting.iter().map(|w| w.position).collect();
+        let ready: Vec<Resource> = desired
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| !is_waiting.contains(position))
+            .map(|(_, resource)| resource.clone())
+            .collect();
+        let mut observations = self.observe(&ready, state).await?;
+        // A waiting resource in the state was observed above through its last-applied
+        // manifest: forget that, it is observed again once resolved.
+        for w in &waiting {
+            observations.remove(&desired[w.position].key);
+        }
+        while !waiting.is_empty() {
+            let positions: Vec<usize> = waiting.iter().map(|w| w.position).collect();
+            let live_of = |key: &ResourceKey| match observations.get(key) {
+                Some(observation) => LiveLookup::Observed(observation.live.as_ref()),
+                None => LiveLookup::NotObserved,
+            };
+            let still = references::resolve_references(
+                desired,
+                graph,
+                Some(&positions),
+                &source_of,
+                &live_of,
+            )?;
+            let still_waiting: std::collections::HashSet<usize> =
+                still.iter().map(|w| w.position).collect();
+            let resolved: Vec<Resource> = positions
+                .iter()
+                .filter(|p| !still_waiting.contains(p))
+                .map(|&p| desired[p].clone())
+                .collect();
+            if resolved.is_empty() {
+                // Nothing moved: what they wait for is never observed.
+                let first = still.into_iter().next().map(|w| w.unresolved);
+                return match first {
+                    Some(error) => Err(EngineError::Reference(Box::new(error))),
+                    None => Ok(observations),
+                };
+            }
+            observations.extend(self.observe(&resolved, &State::default()).await?);
+            waiting = still;
+        }
+        Ok(observations)
+    }
+
+    async fn observe(
+        &self,
+        desired: &[Resource],
+        state: &State,
+    ) -> Result<Observations, EngineError> {
+        plan::observe_all(desired, state, &self.registry, self.config.parallelism)
+            .await
+            .map_err(|(key, error)| EngineError::Observe { key, error })
     }
 
     /// Applies `plan` (made against `state`) holding the state lock, saving the state after

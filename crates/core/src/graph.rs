@@ -149,6 +149,55 @@ fn display_cycle(nodes: &[String]) -> String {
 pub struct Graph {
     graph: DiGraph<Node, EdgeReason>,
     index: FxHashMap<ResourceKey, NodeIndex>,
+    /// The value-bearing reference fields (see [`ReferenceField`]) of each resource that has
+    /// any, by position in the slice given to [`Graph::build`], in ascending position order.
+    reference_fields: Vec<(usize, Vec<ReferenceField>)>,
+}
+
+/// How a reference field names what it points at (Crossplane's three shapes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReferenceForm {
+    /// `xRef: {name: …}`: one named resource.
+    Single,
+    /// `xRefs: [{name: …}, …]`: a list of named resources.
+    List,
+    /// `xSelector: {matchLabels: …}`: the resources whose labels match.
+    Selector,
+}
+
+/// One target a reference field names, as the graph resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReferenceItem {
+    /// The name written in the reference (`None` for a selector).
+    pub name: Option<String>,
+    /// The reference object itself (`{name, policy …}`, or the selector), kept for its policy.
+    pub reference: Value,
+    /// Positions (in the slice given to [`Graph::build`]) of the resources it names; empty when
+    /// nothing in the desired set matches.
+    pub matches: Vec<usize>,
+}
+
+/// A reference field whose resolved value belongs in a sibling field: a `*Ref`, `*Refs` or
+/// `*Selector` under `spec.forProvider` or `spec.initProvider`, except secret and connection
+/// references (`passwordSecretRef`, `writeConnectionSecretToRef` …), which name Kubernetes
+/// objects rather than cloud resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReferenceField {
+    /// Dotted path of the reference field (`spec.forProvider.bucketRef`).
+    pub path: String,
+    /// JSON pointer of the object holding the reference field (`/spec/forProvider`).
+    pub parent_pointer: String,
+    /// The reference field's name (`bucketRef`).
+    pub field: String,
+    /// The field name without its `Ref` / `Refs` / `Selector` suffix (`bucket`).
+    pub base: String,
+    /// Which shape the reference has.
+    pub form: ReferenceForm,
+    /// What it names: one item for `Single` and `Selector`, one per list entry for `List`.
+    pub items: Vec<ReferenceItem>,
 }
 
 /// A parsed `[group/]Kind/[namespace/]name` reference.
@@ -210,6 +259,8 @@ struct Lookup<'a> {
     resources: &'a [Resource],
     by_kind_name: FxHashMap<(&'a str, &'a str), Vec<usize>>,
     by_name: FxHashMap<&'a str, Vec<usize>>,
+    /// Positions by kind, so a selector looks only at the kinds it can point at.
+    by_kind: FxHashMap<&'a str, Vec<usize>>,
 }
 
 impl Graph {
@@ -237,10 +288,24 @@ impl Graph {
             for dep in explicit {
                 graph.add_edge(NodeIndex::new(dep), to, EdgeReason::Explicit);
             }
-            for (dep, path) in implicit {
-                if dep != i {
-                    graph.add_edge(NodeIndex::new(dep), to, EdgeReason::Reference(path));
+            for found in &implicit {
+                for item in &found.field.items {
+                    for &dep in &item.matches {
+                        graph.add_edge(
+                            NodeIndex::new(dep),
+                            to,
+                            EdgeReason::Reference(found.field.path.clone()),
+                        );
+                    }
                 }
+            }
+            let value_bearing: Vec<ReferenceField> = implicit
+                .into_iter()
+                .filter(|found| found.bears_value)
+                .map(|found| found.field)
+                .collect();
+            if !value_bearing.is_empty() {
+                graph.reference_fields.push((i, value_bearing));
             }
         }
         graph.add_waves(resources)?;
@@ -508,6 +573,14 @@ impl Graph {
         edges
     }
 
+    /// The value-bearing reference fields of every resource that has any, as `(position,
+    /// fields)` with positions in the slice given to [`Graph::build`], in ascending order. This is
+    /// the one reading of reference fields: ordering (the graph's edges) and value resolution
+    /// ([`crate::references`]) both use it.
+    pub fn reference_fields(&self) -> &[(usize, Vec<ReferenceField>)] {
+        &self.reference_fields
+    }
+
     /// Number of resources.
     pub fn len(&self) -> usize {
         self.index.len()
@@ -601,17 +674,20 @@ impl<'a> Lookup<'a> {
             FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
         let mut by_name: FxHashMap<&str, Vec<usize>> =
             FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
+        let mut by_kind: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
         for (i, r) in resources.iter().enumerate() {
             by_kind_name
                 .entry((r.key.kind.as_str(), r.key.name.as_str()))
                 .or_default()
                 .push(i);
             by_name.entry(r.key.name.as_str()).or_default().push(i);
+            by_kind.entry(r.key.kind.as_str()).or_default().push(i);
         }
         Self {
             resources,
             by_kind_name,
             by_name,
+            by_kind,
         }
     }
 
@@ -698,64 +774,151 @@ const NON_DEPENDENCY_FIELDS: &[&str] = &[
     "ownerReferences",
 ];
 
-fn implicit_references(resource: &Resource, lookup: &Lookup<'_>) -> Vec<(usize, String)> {
+/// A reference field found in a manifest.
+struct FoundReference {
+    field: ReferenceField,
+    /// Whether its resolved value belongs in a sibling field (see [`ReferenceField`]).
+    bears_value: bool,
+}
+
+/// Where the walk is in the manifest.
+struct WalkPosition {
+    /// Dotted path (`spec.forProvider.rule[0].bucketRef`).
+    path: String,
+    /// JSON pointer (`/spec/forProvider/rule/0/bucketRef`).
+    pointer: String,
+}
+
+impl WalkPosition {
+    fn push_key(&mut self, key: &str) -> (usize, usize) {
+        let lengths = (self.path.len(), self.pointer.len());
+        if !self.path.is_empty() {
+            self.path.push('.');
+        }
+        self.path.push_str(key);
+        self.pointer.push('/');
+        self.pointer
+            .push_str(&key.replace('~', "~0").replace('/', "~1"));
+        lengths
+    }
+
+    fn push_index(&mut self, index: usize) -> (usize, usize) {
+        let lengths = (self.path.len(), self.pointer.len());
+        let _ = write!(self.path, "[{index}]");
+        let _ = write!(self.pointer, "/{index}");
+        lengths
+    }
+
+    fn truncate(&mut self, (path, pointer): (usize, usize)) {
+        self.path.truncate(path);
+        self.pointer.truncate(pointer);
+    }
+
+    /// Whether the position is inside `spec.forProvider` or `spec.initProvider`.
+    fn in_provider_parameters(&self) -> bool {
+        ["/spec/forProvider/", "/spec/initProvider/"]
+            .iter()
+            .any(|prefix| self.pointer.starts_with(prefix))
+    }
+
+    /// The pointer of the object holding the current field.
+    fn parent_pointer(&self) -> &str {
+        self.pointer.rfind('/').map_or("", |at| &self.pointer[..at])
+    }
+}
+
+fn implicit_references(resource: &Resource, lookup: &Lookup<'_>) -> Vec<FoundReference> {
     let mut out = Vec::new();
     if let Some(object) = resource.manifest.as_object() {
+        let mut position = WalkPosition {
+            path: String::new(),
+            pointer: String::new(),
+        };
         for (field, value) in object {
             if field != "metadata" && field != "status" {
-                let mut path = field.clone();
-                walk_references(resource, field, value, &mut path, lookup, &mut out);
+                let saved = position.push_key(field);
+                walk_references(resource, field, value, &mut position, lookup, &mut out);
+                position.truncate(saved);
             }
         }
     }
     out
 }
 
+/// Whether a reference field names a Kubernetes secret rather than a cloud resource
+/// (`passwordSecretRef`, `masterPasswordSecretRef` …): it orders, but has no value to fill in.
+fn is_secret_reference(field: &str) -> bool {
+    field.ends_with("SecretRef") || field.ends_with("SecretRefs")
+}
+
 fn walk_references(
     resource: &Resource,
     field: &str,
     value: &Value,
-    path: &mut String,
+    position: &mut WalkPosition,
     lookup: &Lookup<'_>,
-    out: &mut Vec<(usize, String)>,
+    out: &mut Vec<FoundReference>,
 ) {
     if NON_DEPENDENCY_FIELDS.contains(&field) {
         return;
     }
-    if let Some(base) = field.strip_suffix("Refs") {
-        if let Some(items) = value.as_array() {
-            for item in items {
-                resolve_ref(resource, base, item, path, lookup, out);
-            }
-            return;
-        }
+    let found = if let Some(base) = field.strip_suffix("Refs") {
+        value.as_array().map(|items| {
+            let items = items
+                .iter()
+                .map(|item| named_item(resource, base, item, lookup))
+                .collect();
+            (base, ReferenceForm::List, items)
+        })
     } else if let Some(base) = field.strip_suffix("Ref") {
-        if value.is_object() && value.get("name").is_some_and(Value::is_string) {
-            resolve_ref(resource, base, value, path, lookup, out);
-            return;
-        }
+        (value.is_object() && value.get("name").is_some_and(Value::is_string)).then(|| {
+            (
+                base,
+                ReferenceForm::Single,
+                vec![named_item(resource, base, value, lookup)],
+            )
+        })
     } else if let Some(base) = field.strip_suffix("Selector")
         && let Some(labels) = value.get("matchLabels").and_then(Value::as_object)
     {
-        resolve_selector(resource, base, labels, path, lookup, out);
+        let item = ReferenceItem {
+            name: None,
+            reference: value.clone(),
+            matches: selected(resource, base, labels, lookup),
+        };
+        Some((base, ReferenceForm::Selector, vec![item]))
+    } else {
+        None
+    };
+    if let Some((base, form, items)) = found {
+        out.push(FoundReference {
+            bears_value: !base.is_empty()
+                && position.in_provider_parameters()
+                && !is_secret_reference(field),
+            field: ReferenceField {
+                path: position.path.clone(),
+                parent_pointer: position.parent_pointer().to_owned(),
+                field: field.to_owned(),
+                base: base.to_owned(),
+                form,
+                items,
+            },
+        });
         return;
     }
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                let len = path.len();
-                path.push('.');
-                path.push_str(k);
-                walk_references(resource, k, v, path, lookup, out);
-                path.truncate(len);
+                let saved = position.push_key(k);
+                walk_references(resource, k, v, position, lookup, out);
+                position.truncate(saved);
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                let len = path.len();
-                let _ = write!(path, "[{i}]");
-                walk_references(resource, field, v, path, lookup, out);
-                path.truncate(len);
+                let saved = position.push_index(i);
+                walk_references(resource, field, v, position, lookup, out);
+                position.truncate(saved);
             }
         }
         _ => {}
@@ -778,20 +941,22 @@ fn kind_matches_field(kind: &str, base: &str) -> bool {
     !stem.is_empty() && stem.ends_with(&kind)
 }
 
-fn resolve_ref(
+/// The resources a `{name, kind?, namespace?}` reference names.
+fn named_item(
     resource: &Resource,
     base: &str,
     reference: &Value,
-    path: &str,
     lookup: &Lookup<'_>,
-    out: &mut Vec<(usize, String)>,
-) {
-    let Some(name) = reference.get("name").and_then(Value::as_str) else {
-        return;
-    };
+) -> ReferenceItem {
+    let name = reference.get("name").and_then(Value::as_str);
     let explicit_kind = reference.get("kind").and_then(Value::as_str);
     let namespace = reference.get("namespace").and_then(Value::as_str);
-    for &i in lookup.by_name.get(name).into_iter().flatten() {
+    let mut matches = Vec::new();
+    for &i in name
+        .and_then(|n| lookup.by_name.get(n))
+        .into_iter()
+        .flatten()
+    {
         let key = lookup.key(i);
         let kind_ok = match explicit_kind {
             Some(kind) => key.kind == kind,
@@ -802,28 +967,41 @@ fn resolve_ref(
             None => key.namespace.is_none() || key.namespace == resource.key.namespace,
         };
         if kind_ok && ns_ok && *key != resource.key {
-            out.push((i, path.to_owned()));
+            matches.push(i);
         }
+    }
+    ReferenceItem {
+        name: name.map(str::to_owned),
+        reference: reference.clone(),
+        matches,
     }
 }
 
-fn resolve_selector(
+/// The resources of a kind `base` can point at whose labels include `match_labels`. Only the
+/// kinds that fit are looked at, so a selector costs the size of those kinds, not of the set.
+fn selected(
     resource: &Resource,
     base: &str,
     match_labels: &serde_json::Map<String, Value>,
-    path: &str,
     lookup: &Lookup<'_>,
-    out: &mut Vec<(usize, String)>,
-) {
-    for (i, candidate) in lookup.resources.iter().enumerate() {
-        if candidate.key == resource.key || !kind_matches_field(&candidate.key.kind, base) {
+) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (kind, positions) in &lookup.by_kind {
+        if !kind_matches_field(kind, base) {
             continue;
         }
-        let Some(labels) = lookup.labels(i) else {
-            continue;
-        };
-        if match_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-            out.push((i, path.to_owned()));
+        for &i in positions {
+            if lookup.key(i) == &resource.key {
+                continue;
+            }
+            let Some(labels) = lookup.labels(i) else {
+                continue;
+            };
+            if match_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+                out.push(i);
+            }
         }
     }
+    out.sort_unstable();
+    out
 }

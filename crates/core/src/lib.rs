@@ -2,7 +2,8 @@
 //! the executor.
 //!
 //! The flow is: [`loader`] reads manifests into [`Resource`]s; [`Graph`] orders them;
-//! [`plan::observe_all`] asks each resource's [`Provider`] what is live; [`plan::compute_plan`]
+//! [`references`] fills the fields their Crossplane references stand for; [`plan::observe_all`]
+//! asks each resource's [`Provider`] what is live; [`plan::compute_plan`]
 //! decides one [`plan::Action`] per resource and checks the guards; [`executor::execute`] carries
 //! the plan out with bounded parallelism while a [`StateStore`] records every step. [`Engine`]
 //! bundles these for the common case.
@@ -50,6 +51,7 @@ mod par;
 pub mod plan;
 pub mod policy;
 pub mod provider;
+pub mod references;
 pub mod sandbox;
 pub mod schedule;
 pub mod sensitive;
@@ -62,5 +64,6 @@ pub use graph::{Graph, GraphError};
 pub use model::{Resource, ResourceKey, SourceLocation};
 pub use normalize::{IdentityNormalizer, Normalizer};
 pub use provider::{ErrorClass, Health, Observation, Provider, ProviderError, ProviderRegistry};
+pub use references::{ReferenceError, ReferenceSource};
 pub use sandbox::SandboxProvider;
 pub use state::{LocalStateStore, State, StateStore};

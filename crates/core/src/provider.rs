@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::{Resource, ResourceKey};
+use crate::references::ReferenceSource;
 
 /// Whether an error may go away if the operation is tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +152,14 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Health of a live object.
     fn health(&self, _live: &Value) -> Health {
         Health::Healthy
+    }
+
+    /// Where the value of a reference to `target` (a resource this provider serves) comes
+    /// from, for a referencing field called `value_field` (`bucket`, `dbSubnetGroupName`,
+    /// `roleArn` …). The default is the target's external name; a provider may name a field of
+    /// the target's live object instead (`status.atProvider.arn`). See [`crate::references`].
+    fn reference_value(&self, _target: &ResourceKey, _value_field: &str) -> ReferenceSource {
+        ReferenceSource::ExternalName
     }
 }
 

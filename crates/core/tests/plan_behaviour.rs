@@ -12,9 +12,11 @@ use strata_core::executor::{Cancellation, Event, ExecutorConfig};
 use strata_core::plan::{self, Action, ActionReason, Guard, PlanOptions};
 use strata_core::policy::Policy;
 use strata_core::provider::{Applied, Observation, Provider, ProviderError, ProviderRegistry};
+use strata_core::references::ReferenceProblem;
 use strata_core::state::LocalStateStore;
 use strata_core::{
-    Engine, Graph, IdentityNormalizer, Resource, ResourceKey, SandboxProvider, State,
+    Engine, EngineError, Graph, IdentityNormalizer, ReferenceSource, Resource, ResourceKey,
+    SandboxProvider, State,
 };
 
 /// A provider keeping its world in memory; live objects get a status and a server field.
@@ -70,6 +72,14 @@ impl Provider for MemoryProvider {
     }
     fn replace_fields(&self, _: &ResourceKey) -> Vec<String> {
         vec!["spec.immutable".into()]
+    }
+    /// References filling `…Uid` fields take the target's live `metadata.uid`.
+    fn reference_value(&self, _: &ResourceKey, value_field: &str) -> ReferenceSource {
+        if value_field.ends_with("Uid") {
+            ReferenceSource::LiveField("metadata.uid".into())
+        } else {
+            ReferenceSource::ExternalName
+        }
     }
 }
 
@@ -359,4 +369,127 @@ async fn interrupted_create_is_adopted_not_duplicated() {
         Some(ActionReason::AdoptInterruptedCreate)
     );
     assert_ne!(plan.changes[0].action, Action::Create);
+}
+
+fn s3(kind: &str, name: &str, annotations: Value, for_provider: Value) -> Resource {
+    Resource::from_manifest(json!({
+        "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": kind,
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {"forProvider": for_provider}
+    }))
+    .unwrap()
+}
+
+fn quickstart_storage() -> Vec<Resource> {
+    vec![
+        s3(
+            "Bucket",
+            "payments-assets",
+            json!({"crossplane.io/external-name": "payments-assets-eu"}),
+            json!({"region": "eu-west-1"}),
+        ),
+        s3(
+            "BucketVersioning",
+            "payments-assets-versioning",
+            json!({}),
+            json!({"bucketRef": {"name": "payments-assets"},
+                   "versioningConfiguration": [{"status": "Enabled"}]}),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn the_plan_shows_the_referenced_external_name_in_the_referencing_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = Arc::new(MemoryProvider::default());
+    let engine = engine(dir.path(), memory.clone());
+    let (plan, _) = engine.plan(quickstart_storage(), &options()).await.unwrap();
+    let versioning = plan
+        .changes
+        .iter()
+        .find(|c| c.key.kind == "BucketVersioning")
+        .unwrap();
+    assert_eq!(
+        versioning.after().unwrap()["spec"]["forProvider"]["bucket"],
+        "payments-assets-eu"
+    );
+    assert!(
+        plan::render_human(&plan, false).contains("payments-assets-eu"),
+        "{}",
+        plan::render_human(&plan, false)
+    );
+    assert_eq!(
+        versioning.dependencies,
+        vec![plan.changes[0].key.clone()],
+        "the reference still orders"
+    );
+
+    // What the provider is handed carries the resolved field, and planning again is quiet.
+    apply(&engine, &quickstart_storage()).await;
+    let world = memory.world.lock().unwrap().clone();
+    let applied = world
+        .values()
+        .find(|live| live["kind"] == "BucketVersioning")
+        .unwrap();
+    assert_eq!(
+        applied["spec"]["forProvider"]["bucket"],
+        "payments-assets-eu"
+    );
+    let (again, _) = engine.plan(quickstart_storage(), &options()).await.unwrap();
+    assert!(!again.has_changes());
+
+    // Renaming the bucket's external name moves the versioning with it.
+    let mut renamed = quickstart_storage();
+    renamed[0].manifest["metadata"]["annotations"]["crossplane.io/external-name"] =
+        json!("payments-assets-us");
+    let (moved, _) = engine.plan(renamed, &options()).await.unwrap();
+    let versioning = moved
+        .changes
+        .iter()
+        .find(|c| c.key.kind == "BucketVersioning")
+        .unwrap();
+    assert_eq!(versioning.action, Action::Update);
+    assert_eq!(versioning.fields[0].path, "spec.forProvider.bucket");
+}
+
+#[tokio::test]
+async fn a_reference_to_nothing_in_the_desired_set_fails_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), Arc::new(MemoryProvider::default()));
+    let desired = vec![quickstart_storage().remove(1)];
+    let error = engine.plan(desired, &options()).await.unwrap_err();
+    let EngineError::Reference(error) = error else {
+        panic!("{error}");
+    };
+    assert_eq!(error.field, "spec.forProvider.bucketRef");
+    assert!(matches!(error.problem, ReferenceProblem::NotFound { .. }));
+}
+
+#[tokio::test]
+async fn live_field_references_resolve_once_the_target_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), Arc::new(MemoryProvider::default()));
+    let target = widget("base", json!({}));
+    let referencing = widget(
+        "top",
+        json!({"forProvider": {"baseUidRef": {"name": "base", "kind": "Widget"}}}),
+    );
+    let both = vec![target.clone(), referencing];
+    let error = engine.plan(both.clone(), &options()).await.unwrap_err();
+    let EngineError::Reference(error) = error else {
+        panic!("{error}");
+    };
+    assert!(
+        matches!(error.problem, ReferenceProblem::NotYetCreated { .. }),
+        "{error}"
+    );
+
+    apply(&engine, &[target]).await;
+    let (plan, _) = engine.plan(both, &options()).await.unwrap();
+    let top = plan.changes.iter().find(|c| c.key.name == "top").unwrap();
+    assert_eq!(top.action, Action::Create);
+    assert_eq!(
+        top.after().unwrap()["spec"]["forProvider"]["baseUid"],
+        "1234"
+    );
 }

@@ -86,7 +86,8 @@ pub struct InstanceSpec {
     pub deletion_protection: Option<bool>,
     /// Whether minor upgrades are applied automatically.
     pub auto_minor_version_upgrade: Option<bool>,
-    /// The subnet group (`dbSubnetGroupName` or `dbSubnetGroupNameRef.name`).
+    /// The subnet group (`dbSubnetGroupName`, filled from `dbSubnetGroupNameRef` by core's
+    /// reference resolution).
     pub db_subnet_group_name: Option<String>,
     /// Master user name.
     pub username: Option<String>,
@@ -96,7 +97,8 @@ pub struct InstanceSpec {
     pub port: Option<i32>,
     /// Multi-AZ deployment.
     pub multi_az: Option<bool>,
-    /// DB parameter group (`parameterGroupName` or `parameterGroupNameRef.name`).
+    /// DB parameter group (`parameterGroupName`, filled from `parameterGroupNameRef` by core's
+    /// reference resolution).
     pub parameter_group_name: Option<String>,
     /// VPC security groups.
     pub vpc_security_group_ids: Option<Vec<String>>,
@@ -116,18 +118,6 @@ pub struct InstanceSpec {
     pub auto_generate_password: bool,
     /// Tags to write (user tags plus labels).
     pub tags: BTreeMap<String, String>,
-}
-
-fn ref_name(fp: &Map<String, Value>, field: &str) -> Option<String> {
-    fp.get(field)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| {
-            fp.get(&format!("{field}Ref"))
-                .and_then(|r| r.get("name"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
 }
 
 fn int(m: &Value, f: &str) -> Result<Option<i32>, AwsError> {
@@ -160,20 +150,23 @@ impl InstanceSpec {
             backup_retention_period: int(m, "backupRetentionPeriod")?,
             deletion_protection: b("deletionProtection"),
             auto_minor_version_upgrade: b("autoMinorVersionUpgrade"),
-            db_subnet_group_name: ref_name(fp, "dbSubnetGroupName"),
+            db_subnet_group_name: manifest::referenced_field(resource, "dbSubnetGroupName")?,
             username: s("username"),
             db_name: s("dbName"),
             port: int(m, "port")?,
             multi_az: b("multiAz"),
-            parameter_group_name: ref_name(fp, "parameterGroupName"),
-            vpc_security_group_ids: fp.get("vpcSecurityGroupIds").and_then(Value::as_array).map(
-                |a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                },
-            ),
+            parameter_group_name: manifest::referenced_field(resource, "parameterGroupName")?,
+            vpc_security_group_ids: manifest::referenced_list(
+                resource,
+                "vpcSecurityGroupIds",
+                "vpcSecurityGroupId",
+            )?
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            }),
             iops: int(m, "iops")?,
             availability_zone: s("availabilityZone"),
             skip_final_snapshot: b("skipFinalSnapshot").unwrap_or(false),
@@ -778,10 +771,33 @@ mod tests {
             "instanceClass": "db.t3.micro", "allocatedStorage": 20, "storageType": "gp3",
             "storageEncrypted": true, "publiclyAccessible": false, "backupRetentionPeriod": 7,
             "deletionProtection": false, "skipFinalSnapshot": true, "autoMinorVersionUpgrade": true,
-            "dbSubnetGroupNameRef": {"name": "app-subnets"}, "username": "app",
+            // As core's reference resolution leaves it: the reference and the value it stands for.
+            "dbSubnetGroupNameRef": {"name": "app-subnets-ref"}, "dbSubnetGroupName": "app-subnets",
+            "username": "app",
             "passwordSecretRef": {"name": "db-pass", "namespace": "default", "key": "password"},
             "tags": {"team": "payments"}
         }))
+    }
+
+    #[test]
+    fn an_unresolved_subnet_group_reference_is_a_final_error_naming_the_field() {
+        let unresolved = resource(json!({"dbSubnetGroupNameRef": {"name": "app-subnets"}}));
+        let error = InstanceSpec::from_resource(&unresolved).unwrap_err();
+        assert_eq!(error.kind, crate::error::AwsErrorKind::Final);
+        assert!(
+            error
+                .message
+                .contains("spec.forProvider.dbSubnetGroupNameRef"),
+            "{error}"
+        );
+        let unresolved = resource(json!({"vpcSecurityGroupIdRefs": [{"name": "sg"}]}));
+        let error = InstanceSpec::from_resource(&unresolved).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("spec.forProvider.vpcSecurityGroupIds"),
+            "{error}"
+        );
     }
 
     fn hand_built(status: &str) -> DbInstance {

@@ -1,7 +1,8 @@
 //! Bucket settings resources: BucketVersioning, BucketServerSideEncryptionConfiguration and
-//! BucketPublicAccessBlock. Each names its bucket in `spec.forProvider.bucket` (or
-//! `bucketRef.name`, which names the Bucket whose external name is its metadata name). Their
-//! ownership is the bucket's: labels are read from the bucket's tags.
+//! BucketPublicAccessBlock. Each names its bucket in `spec.forProvider.bucket`, which core's
+//! reference resolution fills from a `bucketRef` / `bucketSelector` with the referenced
+//! Bucket's external name. Their ownership is the bucket's: labels are read from the bucket's
+//! tags.
 
 use aws_sdk_s3::types::{
     BucketVersioningStatus, MfaDelete, PublicAccessBlockConfiguration, ServerSideEncryption,
@@ -57,18 +58,16 @@ impl Setting {
 /// Fields whose change forces a new settings resource.
 pub const REPLACE_FIELDS: &[&str] = &["spec.forProvider.bucket", "spec.forProvider.region"];
 
-/// The bucket a settings resource configures.
-pub fn target_bucket(resource: &Resource) -> String {
-    manifest::str_field(&resource.manifest, "bucket")
-        .or_else(|| {
-            manifest::for_provider(&resource.manifest)
-                .get("bucketRef")
-                .and_then(|r| r.get("name"))
-                .and_then(Value::as_str)
-        })
-        .or_else(|| resource.annotation(ANNOTATION_EXTERNAL_NAME))
-        .unwrap_or(&resource.key.name)
-        .to_owned()
+/// The bucket a settings resource configures: `spec.forProvider.bucket`, else (no reference
+/// either) its own external name or name. An unresolved `bucketRef` is an error.
+pub fn target_bucket(resource: &Resource) -> Result<String, AwsError> {
+    Ok(match manifest::referenced_field(resource, "bucket")? {
+        Some(bucket) => bucket,
+        None => resource
+            .annotation(ANNOTATION_EXTERNAL_NAME)
+            .unwrap_or(&resource.key.name)
+            .to_owned(),
+    })
 }
 
 /// The versioning configuration of `spec.forProvider.versioningConfiguration[0]`.
@@ -199,7 +198,7 @@ pub async fn observe(
     setting: Setting,
     desired: &Resource,
 ) -> Result<Option<Value>, AwsError> {
-    let name = target_bucket(desired);
+    let name = target_bucket(desired)?;
     let region = bucket::bucket_region(clients, &desired.manifest);
     let client = clients.s3(Some(&region));
     let mut fields = Map::new();
@@ -283,7 +282,7 @@ pub async fn put(
     setting: Setting,
     desired: &Resource,
 ) -> Result<Value, AwsError> {
-    let name = target_bucket(desired);
+    let name = target_bucket(desired)?;
     let region = bucket::bucket_region(clients, &desired.manifest);
     let client = clients.s3(Some(&region));
     match setting {
@@ -327,7 +326,7 @@ pub async fn delete(
     setting: Setting,
     resource: &Resource,
 ) -> Result<(), AwsError> {
-    let name = target_bucket(resource);
+    let name = target_bucket(resource)?;
     let region = bucket::bucket_region(clients, &resource.manifest);
     let client = clients.s3(Some(&region));
     let result = match setting {
@@ -378,17 +377,37 @@ mod tests {
     }
 
     #[test]
-    fn the_bucket_comes_from_the_field_or_the_reference() {
+    fn the_bucket_comes_from_the_resolved_field_never_from_the_reference_name() {
         assert_eq!(
-            target_bucket(&resource("BucketVersioning", json!({"bucket": "logs"}))),
+            target_bucket(&resource("BucketVersioning", json!({"bucket": "logs"}))).unwrap(),
             "logs"
         );
+        // Resolution wrote the referenced Bucket's external name: that is what counts.
         assert_eq!(
             target_bucket(&resource(
                 "BucketVersioning",
-                json!({"bucketRef": {"name": "logs2"}})
-            )),
-            "logs2"
+                json!({"bucket": "logs-eu", "bucketRef": {"name": "logs"}})
+            ))
+            .unwrap(),
+            "logs-eu"
+        );
+        let unresolved = target_bucket(&resource(
+            "BucketVersioning",
+            json!({"bucketRef": {"name": "logs2"}}),
+        ))
+        .unwrap_err();
+        assert_eq!(unresolved.kind, crate::error::AwsErrorKind::Final);
+        assert!(
+            unresolved
+                .to_string()
+                .contains("spec.forProvider.bucketRef")
+                && unresolved.to_string().contains("spec.forProvider.bucket;"),
+            "{unresolved}"
+        );
+        assert_eq!(
+            target_bucket(&resource("BucketVersioning", json!({}))).unwrap(),
+            "logs-versioning",
+            "no bucket and no reference: its own name"
         );
     }
 
