@@ -23,44 +23,10 @@ use tokio::task::JoinSet;
 use crate::model::ResourceKey;
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::provider::{Applied, Provider, ProviderError, ProviderRegistry};
+pub use crate::retry::RetryPolicy;
 use crate::schedule::{HookRun, Schedule, Step};
 use crate::state::StateError;
 use crate::sync::{HookDeletePolicy, SyncPlanOptions};
-
-/// Retry policy for retryable provider errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// Delay before the second attempt.
-    pub initial_delay: Duration,
-    /// Multiplier between delays.
-    pub factor: u32,
-    /// Cap on a single delay.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            initial_delay: Duration::from_secs(1),
-            factor: 2,
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay after failed attempt number `attempt` (1-based).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let mut delay = self.initial_delay;
-        for _ in 1..attempt {
-            delay = delay.saturating_mul(self.factor).min(self.max_delay);
-        }
-        delay.min(self.max_delay)
-    }
-}
 
 /// How long and how often to check health (and deletion) at a step's gates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -889,28 +855,19 @@ async fn with_retry<T, F, Fut>(
     change: &ResourceChange,
     events: &dyn EventSink,
     retry: RetryPolicy,
-    mut op: F,
+    op: F,
 ) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ProviderError>>,
 {
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_retryable() && attempt < retry.max_attempts => {
-                let delay = retry.delay(attempt);
-                events.emit(Event::Retrying {
-                    key: change.key.clone(),
-                    attempt,
-                    delay,
-                    error: e.message.clone(),
-                });
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    crate::retry::retrying(retry, op, |attempt, delay, error| {
+        events.emit(Event::Retrying {
+            key: change.key.clone(),
+            attempt,
+            delay,
+            error: error.message.clone(),
+        });
+    })
+    .await
 }

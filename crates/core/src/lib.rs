@@ -52,6 +52,7 @@ pub mod plan;
 pub mod policy;
 pub mod provider;
 pub mod references;
+pub mod retry;
 pub mod sandbox;
 pub mod schedule;
 pub mod sensitive;

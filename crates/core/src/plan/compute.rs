@@ -76,17 +76,12 @@ pub async fn observe_all(
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             // Throttling while planning is retried like throttling while applying.
-            let retry = crate::executor::RetryPolicy::default();
-            let mut attempt = 1;
-            let observed = loop {
-                match provider.observe(&target).await {
-                    Err(e) if e.is_retryable() && attempt < retry.max_attempts => {
-                        tokio::time::sleep(retry.delay(attempt)).await;
-                        attempt += 1;
-                    }
-                    other => break other,
-                }
-            };
+            let observed = crate::retry::retrying(
+                crate::retry::RetryPolicy::default(),
+                || provider.observe(&target),
+                |_, _, _| {},
+            )
+            .await;
             (target.key, observed)
         });
     }

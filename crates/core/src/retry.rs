@@ -1,0 +1,119 @@
+//! Retrying retryable provider errors with capped exponential backoff: the one retry loop,
+//! used by observations while planning and by every provider call while applying.
+
+use std::time::Duration;
+
+use crate::provider::ProviderError;
+
+/// Retry policy for retryable provider errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Delay before the second attempt.
+    pub initial_delay: Duration,
+    /// Multiplier between delays.
+    pub factor: u32,
+    /// Cap on a single delay.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_delay: Duration::from_secs(1),
+            factor: 2,
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after failed attempt number `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let mut delay = self.initial_delay;
+        for _ in 1..attempt {
+            delay = delay.saturating_mul(self.factor).min(self.max_delay);
+        }
+        delay.min(self.max_delay)
+    }
+}
+
+/// Runs `op` until it succeeds, fails with an error that is not retryable, or has been tried
+/// `policy.max_attempts` times; `on_retry(attempt, delay, error)` is told before each wait.
+pub async fn retrying<T, F, Fut>(
+    policy: RetryPolicy,
+    mut op: F,
+    mut on_retry: impl FnMut(u32, Duration, &ProviderError),
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
+                let delay = policy.delay(attempt);
+                on_retry(attempt, delay, &e);
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        let policy = RetryPolicy {
+            max_attempts: 6,
+            initial_delay: Duration::from_secs(1),
+            factor: 2,
+            max_delay: Duration::from_secs(5),
+        };
+        let delays: Vec<u64> = (1..=5).map(|a| policy.delay(a).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 5, 5]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retryable_errors_are_retried_until_the_limit_and_final_ones_never() {
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
+        let mut calls = 0;
+        let mut told = Vec::new();
+        let result: Result<(), _> = retrying(
+            policy,
+            || {
+                calls += 1;
+                async { Err(ProviderError::retryable("throttled")) }
+            },
+            |attempt, _, _| told.push(attempt),
+        )
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls, 3);
+        assert_eq!(told, [1, 2]);
+
+        let mut calls = 0;
+        let result: Result<(), _> = retrying(
+            policy,
+            || {
+                calls += 1;
+                async { Err(ProviderError::final_error("bad input")) }
+            },
+            |_, _, _| {},
+        )
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls, 1);
+    }
+}
