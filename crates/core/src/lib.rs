@@ -4,8 +4,10 @@
 //! The flow is: [`loader`] reads manifests into [`Resource`]s; [`Graph`] orders them;
 //! [`references`] fills the fields their Crossplane references stand for; [`plan::observe_all`]
 //! asks each resource's [`Provider`] what is live; [`plan::compute_plan`]
-//! decides one [`plan::Action`] per resource and checks the guards; [`executor::execute`] carries
-//! the plan out with bounded parallelism while a [`StateStore`] records every step. [`Engine`]
+//! decides one [`plan::Action`] per resource and checks the guards; [`schedule::Schedule`] orders
+//! the plan as ArgoCD orders a sync (phases, waves, kind order, hooks, prune waves, gates); and
+//! [`executor::execute`] — the one apply path, used by the CLI, the controllers and embedders —
+//! carries it out with bounded parallelism while a [`StateStore`] records every step. [`Engine`]
 //! bundles these for the common case.
 //!
 //! ```
