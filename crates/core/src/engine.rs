@@ -15,7 +15,9 @@ use crate::plan::{self, Observations, Plan, PlanOptions, ResourceChange};
 use crate::provider::{Applied, ProviderError, ProviderRegistry};
 use crate::references::{self, LiveLookup, ReferenceError, ReferenceSource};
 use crate::sensitive::Sensitivity;
-use crate::state::{LockInfo, ResourceState, ResourceStatus, State, StateError, StateStore};
+use crate::state::{
+    LockInfo, ResourceState, ResourceStatus, State, StateChange, StateError, StateStore,
+};
 
 /// Errors of the high-level flow.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,7 @@ impl Engine {
         let mut desired = desired.into();
         let graph = Graph::build(&desired)?;
         let state = self.store.load().await?.unwrap_or_default();
+        state.check_stack(&options.stack, &self.store.location())?;
         let observations = self
             .resolve_and_observe(&mut desired, &graph, &state)
             .await?;
@@ -182,12 +185,16 @@ impl Engine {
         }
         let lock = LockInfo::new(operation);
         self.store.lock(&lock).await?;
-        let recorder = Arc::new(StateRecorder {
-            normalizer: Arc::clone(&self.normalizer),
-            store: Arc::clone(&self.store),
-            state: Mutex::new(state),
-            registry: self.registry.clone(),
-        });
+        let mut state = state;
+        if state.stack.is_empty() {
+            state.stack = plan.stack.clone();
+        }
+        let intents = confirmed_intents(plan, &state);
+        let recorder = Arc::new(StateRecorder::new(self, state));
+        for change in &intents {
+            // An interrupted apply's intent whose object is there and as desired: applied.
+            recorder.applied(change, &Applied::default()).await?;
+        }
         let report = executor::execute(
             plan,
             &self.registry,
@@ -197,21 +204,63 @@ impl Engine {
             cancel,
         )
         .await;
+        let finished = recorder.finish().await;
         let unlocked = self.store.unlock(&lock.id).await;
+        finished?;
         unlocked?;
         Ok(report)
     }
 }
 
-/// Records apply effects into the state and saves it (compare-and-swap) after each one.
+/// The no-op changes whose state record is still an intent (`creating`): the object exists and
+/// matches, so the next write records it applied.
+fn confirmed_intents<'a>(plan: &'a Plan, state: &State) -> Vec<&'a ResourceChange> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action == crate::plan::Action::NoOp)
+        .filter(|c| {
+            state
+                .get(&c.key)
+                .is_some_and(|r| r.status != ResourceStatus::Applied)
+        })
+        .collect()
+}
+
+/// Records apply effects into the state with group commit: an intent (a create about to be
+/// sent) is durable before its provider call, and the intents, results and deletions that
+/// arrive together go out in one write ([`StateStore::save_changes`]); results and deletions
+/// do not wait for their write (a crash before it leaves an intent the next apply confirms).
+/// [`StateRecorder::finish`] writes what is left and compacts the state.
 struct StateRecorder {
     normalizer: Arc<dyn Normalizer>,
     store: Arc<dyn StateStore>,
-    state: Mutex<State>,
     registry: ProviderRegistry,
+    /// The state as written so far; held by the one writer of a batch.
+    state: Mutex<State>,
+    /// Changes queued but not written yet, with their tickets.
+    queue: std::sync::Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    changes: Vec<StateChange>,
+    /// Tickets handed out (the ticket of a change is the count after queueing it).
+    issued: u64,
+    /// Every ticket up to this one is durable.
+    written: u64,
 }
 
 impl StateRecorder {
+    fn new(engine: &Engine, state: State) -> Self {
+        Self {
+            normalizer: Arc::clone(&engine.normalizer),
+            store: Arc::clone(&engine.store),
+            registry: engine.registry.clone(),
+            state: Mutex::new(state),
+            queue: std::sync::Mutex::new(Queue::default()),
+        }
+    }
+
     fn record_for(
         &self,
         change: &ResourceChange,
@@ -248,10 +297,56 @@ impl StateRecorder {
         }
     }
 
-    async fn save_with(&self, f: impl FnOnce(&mut State)) -> Result<(), StateError> {
+    fn queue(&self) -> Result<std::sync::MutexGuard<'_, Queue>, StateError> {
+        self.queue.lock().map_err(|_| StateError::Io {
+            location: self.store.location(),
+            message: "the state recorder's queue was poisoned by a panic".to_owned(),
+        })
+    }
+
+    /// Queues `change`; returns its ticket.
+    fn enqueue(&self, change: StateChange) -> Result<u64, StateError> {
+        let mut queue = self.queue()?;
+        queue.changes.push(change);
+        queue.issued += 1;
+        Ok(queue.issued)
+    }
+
+    /// Returns once the change with `ticket` is durable, writing it (with everything queued
+    /// with it) unless another writer already has.
+    async fn write_through(&self, ticket: u64) -> Result<(), StateError> {
         let mut state = self.state.lock().await;
-        f(&mut state);
-        self.store.save(&mut state).await
+        let (batch, last) = {
+            let mut queue = self.queue()?;
+            if queue.written >= ticket {
+                return Ok(());
+            }
+            (std::mem::take(&mut queue.changes), queue.issued)
+        };
+        for change in &batch {
+            change.apply_to(&mut state);
+        }
+        match self.store.save_changes(&mut state, &batch).await {
+            Ok(()) => {
+                self.queue()?.written = last;
+                Ok(())
+            }
+            Err(e) => {
+                // Put the batch back in front, for the next writer to try again.
+                let mut queue = self.queue()?;
+                let later = std::mem::replace(&mut queue.changes, batch);
+                queue.changes.extend(later);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes what is still queued and folds the journal into the stored state.
+    async fn finish(&self) -> Result<(), StateError> {
+        let last = self.queue()?.issued;
+        self.write_through(last).await?;
+        let mut state = self.state.lock().await;
+        self.store.compact(&mut state).await
     }
 }
 
@@ -262,15 +357,14 @@ impl Recorder for StateRecorder {
         else {
             return Ok(());
         };
-        self.save_with(|state| {
-            // Keep protection that was recorded before (removing the annotation together with a
-            // replacement must not lift it silently).
-            if let Some(previous) = state.get(&change.key) {
-                record.protect |= previous.protect;
-            }
-            state.put(record);
-        })
-        .await
+        // Keep protection that was recorded before (removing the annotation together with a
+        // replacement must not lift it silently).
+        if let Some(previous) = self.state.lock().await.get(&change.key) {
+            record.protect |= previous.protect;
+        }
+        let ticket = self.enqueue(StateChange::Put(Box::new(record)))?;
+        // Write-ahead: the intent is durable before the provider is called.
+        self.write_through(ticket).await
     }
 
     async fn applied(&self, change: &ResourceChange, applied: &Applied) -> Result<(), StateError> {
@@ -279,13 +373,11 @@ impl Recorder for StateRecorder {
         else {
             return Ok(());
         };
-        self.save_with(|state| state.put(record)).await
+        self.enqueue(StateChange::Put(Box::new(record))).map(drop)
     }
 
     async fn deleted(&self, change: &ResourceChange) -> Result<(), StateError> {
-        self.save_with(|state| {
-            state.remove(&change.key);
-        })
-        .await
+        self.enqueue(StateChange::Remove(change.key.clone()))
+            .map(drop)
     }
 }

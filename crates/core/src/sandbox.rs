@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::model::{Resource, ResourceKey};
 use crate::provider::{Applied, Health, Observation, Provider, ProviderError};
-use crate::state::local::write_atomically;
+use crate::state::local::{Durability, write_atomically};
 
 /// The sandbox provider.
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ impl SandboxProvider {
         let path = self.object_path(&resource.key);
         let bytes = serde_json::to_vec_pretty(&live)
             .map_err(|e| ProviderError::final_error(e.to_string()))?;
-        write_atomically(&path, &bytes)
+        write_atomically(&path, &bytes, Durability::Atomic)
             .map_err(|e| ProviderError::retryable(format!("{}: {e}", path.display())))?;
         let outputs = json!({ "id": resource.key.name });
         Ok(Applied {

@@ -1,25 +1,46 @@
 //! The local file state backend: atomic write-rename with fsync, an OS file lock around every
 //! read-compare-write, and a lock-info file created exclusively for operation locks.
+//!
+//! During an apply, changes go to a journal beside the state (`state.json.journal`): one JSON
+//! line per durable write, each naming the lineage and the serial it produces, appended and
+//! fsynced. Reading the state replays the journal lines that follow the snapshot's serial (a
+//! torn last line, which was never acknowledged, is ignored and cut off by the next append);
+//! [`StateStore::compact`] and every full save write a new snapshot and remove the journal.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{LockInfo, State, StateError, StateStore};
+use super::{LockInfo, State, StateChange, StateError, StateStore};
+
+/// One line of the journal: the changes of one durable write.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct JournalEntry {
+    lineage: String,
+    serial: u64,
+    changes: Vec<StateChange>,
+}
 
 /// State kept in a JSON file (default `<stack>/.strata/state.json`), lock info beside it
 /// (`state.json.lock`).
 #[derive(Debug, Clone)]
 pub struct LocalStateStore {
     path: PathBuf,
+    /// Lineage and serial of the last journal entry this store appended, to skip re-reading
+    /// the state on the next append.
+    head: Arc<Mutex<Option<(String, u64)>>>,
 }
 
 impl LocalStateStore {
     /// A store for the state file at `path` (created on first save).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            head: Arc::new(Mutex::new(None)),
+        }
     }
 
     /// The state file.
@@ -33,6 +54,39 @@ impl LocalStateStore {
 
     fn guard_path(&self) -> PathBuf {
         with_suffix(&self.path, ".guard")
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".journal")
+    }
+
+    /// Removes temporary files an interrupted write of this state left behind
+    /// (`state.json.tmp.<id>`). Runs under the guard, so no write of ours is in flight.
+    fn remove_leftover_temporaries(&self) -> Result<(), StateError> {
+        let Some(name) = self.path.file_name().and_then(|n| n.to_str()) else {
+            return Ok(());
+        };
+        let prefix = format!("{name}.tmp.");
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io(e)),
+        };
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+            {
+                std::fs::remove_file(entry.path()).map_err(|e| self.io(e))?;
+            }
+        }
+        Ok(())
     }
 
     fn io(&self, message: impl std::fmt::Display) -> StateError {
@@ -62,18 +116,138 @@ impl LocalStateStore {
         result
     }
 
+    /// The stored state: the snapshot with the journal replayed over it.
     fn read_state(&self) -> Result<Option<State>, StateError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StateError::Corrupt {
-                        location: self.path.display().to_string(),
-                        message: e.to_string(),
-                    })
+        let mut state: Option<State> = match std::fs::read(&self.path) {
+            Ok(bytes) => Some(
+                serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+                    location: self.path.display().to_string(),
+                    message: e.to_string(),
+                })?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(self.io(e)),
+        };
+        let journal = match std::fs::read(self.journal_path()) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(state),
+            Err(e) => return Err(self.io(e)),
+        };
+        // Only complete lines were ever acknowledged.
+        let complete = journal
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(&journal[..0], |end| &journal[..=end]);
+        for line in complete.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let entry: JournalEntry =
+                serde_json::from_slice(line).map_err(|e| StateError::Corrupt {
+                    location: self.journal_path().display().to_string(),
+                    message: e.to_string(),
+                })?;
+            let current = state.get_or_insert_with(|| State {
+                serial: 0,
+                lineage: entry.lineage.clone(),
+                ..State::new()
+            });
+            if entry.lineage != current.lineage || entry.serial <= current.serial {
+                // Written before the snapshot that folded it in, or by an unrelated state.
+                continue;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io(e)),
+            if entry.serial != current.serial + 1 {
+                return Err(StateError::Corrupt {
+                    location: self.journal_path().display().to_string(),
+                    message: format!(
+                        "journal jumps from serial {} to {}",
+                        current.serial, entry.serial
+                    ),
+                });
+            }
+            for change in &entry.changes {
+                change.apply_to(current);
+            }
+            current.serial = entry.serial;
+        }
+        Ok(state)
+    }
+
+    /// Checks `state` against the stored one (compare-and-swap): same lineage, same serial.
+    fn check_current(&self, state: &State) -> Result<(), StateError> {
+        match self.read_state()? {
+            Some(current) if current.lineage != state.lineage => Err(StateError::ForeignLineage {
+                location: self.path.display().to_string(),
+                expected: state.lineage.clone(),
+                found: current.lineage.clone(),
+            }),
+            Some(current) if current.serial != state.serial => Err(StateError::StaleSerial {
+                location: self.path.display().to_string(),
+                expected: state.serial,
+                found: current.serial,
+            }),
+            None if state.serial != 0 => Err(StateError::StaleSerial {
+                location: self.path.display().to_string(),
+                expected: state.serial,
+                found: 0,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn save_changes_blocking(
+        &self,
+        state: &mut State,
+        changes: &[StateChange],
+    ) -> Result<(), StateError> {
+        self.with_guard(|me| {
+            me.check_journal_head(state)?;
+            let entry = JournalEntry {
+                lineage: state.lineage.clone(),
+                serial: state.serial + 1,
+                changes: changes.to_vec(),
+            };
+            let mut line = serde_json::to_vec(&entry).map_err(|e| me.io(e))?;
+            line.push(b'\n');
+            let mut file = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(me.journal_path())
+                .map_err(|e| me.io(e))?;
+            // Cut a torn line an interrupted append left, so lines stay whole.
+            let len = file.metadata().map_err(|e| me.io(e))?.len();
+            let whole = if ends_with_newline(&mut file, len).map_err(|e| me.io(e))? {
+                len
+            } else {
+                whole_lines_length(&me.journal_path()).map_err(|e| me.io(e))?
+            };
+            if whole != len {
+                file.set_len(whole).map_err(|e| me.io(e))?;
+            }
+            file.write_all(&line).map_err(|e| me.io(e))?;
+            file.sync_data().map_err(|e| me.io(e))?;
+            if whole == 0
+                && let Some(dir) = me.path.parent()
+                && let Ok(d) = File::open(dir)
+            {
+                let _ = d.sync_all();
+            }
+            state.serial = entry.serial;
+            *me.head.lock().map_err(|_| me.io("journal head poisoned"))? =
+                Some((entry.lineage, entry.serial));
+            Ok(())
+        })
+    }
+
+    /// Compare-and-swap for a journal append: cheap when this store wrote the last entry
+    /// itself (the common case while it holds the operation lock), a full read otherwise.
+    fn check_journal_head(&self, state: &State) -> Result<(), StateError> {
+        let known = self
+            .head
+            .lock()
+            .map_err(|_| self.io("journal head poisoned"))?
+            .clone();
+        match known {
+            Some((lineage, serial)) if lineage == state.lineage && serial == state.serial => Ok(()),
+            _ => self.check_current(state),
         }
     }
 
@@ -94,35 +268,18 @@ impl LocalStateStore {
 
     fn save_blocking(&self, state: &mut State) -> Result<(), StateError> {
         self.with_guard(|me| {
-            let stored = me.read_state()?;
-            match &stored {
-                Some(current) if current.lineage != state.lineage => {
-                    return Err(StateError::ForeignLineage {
-                        location: me.path.display().to_string(),
-                        expected: state.lineage.clone(),
-                        found: current.lineage.clone(),
-                    });
-                }
-                Some(current) if current.serial != state.serial => {
-                    return Err(StateError::StaleSerial {
-                        location: me.path.display().to_string(),
-                        expected: state.serial,
-                        found: current.serial,
-                    });
-                }
-                None if state.serial != 0 => {
-                    return Err(StateError::StaleSerial {
-                        location: me.path.display().to_string(),
-                        expected: state.serial,
-                        found: 0,
-                    });
-                }
-                _ => {}
-            }
+            me.check_current(state)?;
             let mut next = state.clone();
             next.serial = state.serial + 1;
             let bytes = serde_json::to_vec_pretty(&next).map_err(|e| me.io(e))?;
-            write_atomically(&me.path, &bytes).map_err(|e| me.io(e))?;
+            write_atomically(&me.path, &bytes, Durability::Synced).map_err(|e| me.io(e))?;
+            // The snapshot holds everything the journal said.
+            match std::fs::remove_file(me.journal_path()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(me.io(e)),
+            }
+            *me.head.lock().map_err(|_| me.io("journal head poisoned"))? = None;
             state.serial = next.serial;
             Ok(())
         })
@@ -130,6 +287,7 @@ impl LocalStateStore {
 
     fn lock_blocking(&self, info: &LockInfo) -> Result<(), StateError> {
         self.with_guard(|me| {
+            me.remove_leftover_temporaries()?;
             let mut info = info.clone();
             info.path = me.path.display().to_string();
             let bytes = serde_json::to_vec_pretty(&info).map_err(|e| me.io(e))?;
@@ -176,9 +334,45 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, fsyncs it, renames it over `path` and
-/// fsyncs the directory, so readers see the old or the new content, never a mix.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Whether the file of length `len` is empty or ends with a newline.
+fn ends_with_newline(file: &mut File, len: u64) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    if len == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+/// The length of the whole lines at the start of the file at `path` (up to its last newline).
+fn whole_lines_length(path: &Path) -> std::io::Result<u64> {
+    let bytes = std::fs::read(path)?;
+    Ok(bytes
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |end| end as u64 + 1))
+}
+
+/// Whether an atomic write also survives a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// fsync the file and its directory (the state).
+    Synced,
+    /// Atomic for readers, not forced to disk (the sandbox's world, which stands in for a
+    /// remote system).
+    Atomic,
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it over `path`, so readers see
+/// the old or the new content, never a mix; with [`Durability::Synced`] the file and the
+/// directory are fsynced too.
+pub(crate) fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -188,9 +382,13 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durability == Durability::Synced {
+            file.sync_all()?;
+        }
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(dir) {
+        if durability == Durability::Synced
+            && let Ok(d) = File::open(dir)
+        {
             let _ = d.sync_all();
         }
         Ok(())
@@ -247,6 +445,38 @@ impl StateStore for LocalStateStore {
         tokio::task::spawn_blocking(move || me.read_lock())
             .await
             .map_err(|e| self.io(e))?
+    }
+
+    async fn save_changes(
+        &self,
+        state: &mut State,
+        changes: &[StateChange],
+    ) -> Result<(), StateError> {
+        let me = self.clone();
+        // Only the header is needed to append: the records are not copied.
+        let mut owned = State {
+            version: state.version,
+            serial: state.serial,
+            lineage: state.lineage.clone(),
+            stack: state.stack.clone(),
+            resources: Default::default(),
+        };
+        let changes = changes.to_vec();
+        let saved = tokio::task::spawn_blocking(move || {
+            me.save_changes_blocking(&mut owned, &changes)
+                .map(|()| owned.serial)
+        })
+        .await
+        .map_err(|e| self.io(e))??;
+        state.serial = saved;
+        Ok(())
+    }
+
+    async fn compact(&self, state: &mut State) -> Result<(), StateError> {
+        if !self.journal_path().exists() {
+            return Ok(());
+        }
+        self.save(state).await
     }
 }
 

@@ -29,6 +29,11 @@ pub struct State {
     pub serial: u64,
     /// Identity of this state's history; never changes after the first write.
     pub lineage: String,
+    /// The stack this state belongs to (its name), set on the first apply; a command for
+    /// another stack refuses the state (see [`State::check_stack`]). Empty in states written
+    /// before stacks were recorded: the next apply records it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stack: String,
     /// Per-resource records, keyed by the resource's address.
     pub resources: BTreeMap<String, ResourceState>,
 }
@@ -46,8 +51,32 @@ impl State {
             version: STATE_FORMAT_VERSION,
             serial: 0,
             lineage: uuid::Uuid::new_v4().to_string(),
+            stack: String::new(),
             resources: BTreeMap::new(),
         }
+    }
+
+    /// Refuses a state that belongs to another stack than `stack`: applying it would plan the
+    /// other stack's resources as deletions. A state that names no stack yet is accepted.
+    pub fn check_stack(&self, stack: &str, location: &str) -> Result<(), StateError> {
+        if self.stack.is_empty() || self.stack == stack {
+            Ok(())
+        } else {
+            Err(StateError::ForeignStack {
+                location: location.to_owned(),
+                state_stack: self.stack.clone(),
+                stack: stack.to_owned(),
+                lineage: self.lineage.clone(),
+            })
+        }
+    }
+
+    /// Whether some record is an intent an interrupted apply left (a create that was about to
+    /// be sent): the next apply confirms or replaces it.
+    pub fn has_intents(&self) -> bool {
+        self.resources
+            .values()
+            .any(|r| r.status != ResourceStatus::Applied)
     }
 
     /// The record of `key`, if any.
@@ -187,6 +216,20 @@ pub enum StateError {
         /// Why it cannot be read.
         message: String,
     },
+    /// The state belongs to another stack.
+    #[error(
+        "state {location} belongs to stack `{state_stack}` (lineage {lineage}), not to stack `{stack}`: refusing to plan against it, since its resources would be planned as deletions; point --state at this stack's own state"
+    )]
+    ForeignStack {
+        /// The file or object.
+        location: String,
+        /// The stack the state names.
+        state_stack: String,
+        /// The stack of this command.
+        stack: String,
+        /// The state's lineage.
+        lineage: String,
+    },
     /// Someone else saved since this state was read.
     #[error(
         "state {location} changed since it was read (read serial {expected}, now {found}); re-run to plan against the new state"
@@ -264,4 +307,47 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     /// The current lock holder, if any.
     async fn lock_info(&self) -> Result<Option<LockInfo>, StateError>;
+
+    /// Durably records `changes`, already made to `state`, as one write with the same
+    /// compare-and-swap rule as [`StateStore::save`] (the serial is bumped once). The default
+    /// rewrites the whole state; the local store appends the changes to a journal instead, so a
+    /// write costs what the changes weigh rather than what the state weighs.
+    async fn save_changes(
+        &self,
+        state: &mut State,
+        changes: &[StateChange],
+    ) -> Result<(), StateError> {
+        let _ = changes;
+        self.save(state).await
+    }
+
+    /// Folds what [`StateStore::save_changes`] wrote into one stored state (the end of an
+    /// apply). Stores without a journal have nothing to do.
+    async fn compact(&self, state: &mut State) -> Result<(), StateError> {
+        let _ = state;
+        Ok(())
+    }
+}
+
+/// One change to a state's records, as journaled by [`StateStore::save_changes`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StateChange {
+    /// The record was put (created or replaced).
+    Put(Box<ResourceState>),
+    /// The record of this key was removed.
+    Remove(ResourceKey),
+}
+
+impl StateChange {
+    /// Applies the change to `state`'s records.
+    pub fn apply_to(&self, state: &mut State) {
+        match self {
+            StateChange::Put(record) => state.put(record.as_ref().clone()),
+            StateChange::Remove(key) => {
+                state.remove(key);
+            }
+        }
+    }
 }
