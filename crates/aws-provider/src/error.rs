@@ -10,6 +10,7 @@ use strata_core::ProviderError;
 
 /// What an AWS error means to a caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AwsErrorKind {
     /// The resource does not exist.
     NotFound,

@@ -18,6 +18,7 @@ use crate::state::{LockInfo, ResourceState, ResourceStatus, State, StateError, S
 
 /// Errors of the high-level flow.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// The desired set's graph is invalid.
     #[error(transparent)]

@@ -2,6 +2,7 @@
 
 /// What can go wrong while building rules or diffing.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DriftError {
     /// A jq path expression does not parse or compile.
     #[error("invalid jq path expression {expression:?}: {reason}")]
