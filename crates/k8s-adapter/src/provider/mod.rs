@@ -201,7 +201,7 @@ impl KubeProvider {
         let discovery = kube::Discovery::new(client)
             .run()
             .await
-            .map_err(|e| map_error(&e, "discovering", "the cluster's kinds"))?;
+            .map_err(|e| map_error(e, "discovering", "the cluster's kinds"))?;
         let mut served = HashSet::new();
         let mut kinds = self
             .kinds
@@ -249,7 +249,7 @@ impl KubeProvider {
         let (resource, caps): (ApiResource, ApiCapabilities) =
             kube::discovery::pinned_kind(client, &gvk)
                 .await
-                .map_err(|e| map_error(&e, "discovering", &format!("{api_version} {kind}")))?;
+                .map_err(|e| map_error(e, "discovering", &format!("{api_version} {kind}")))?;
         let resolved = ResolvedKind {
             resource,
             namespaced: caps.scope == Scope::Namespaced,
@@ -316,7 +316,7 @@ impl KubeProvider {
         let exists = namespaces
             .get_opt(namespace)
             .await
-            .map_err(|e| map_error(&e, "reading", &target))?
+            .map_err(|e| map_error(e, "reading", &target))?
             .is_some();
         if !exists {
             let body =
@@ -328,7 +328,7 @@ impl KubeProvider {
                     &Patch::Apply(&body),
                 )
                 .await
-                .map_err(|e| map_error(&e, "creating", &target))?;
+                .map_err(|e| map_error(e, "creating", &target))?;
         }
         if let Ok(mut known) = self.namespaces.lock() {
             known.insert(namespace.to_owned());
@@ -352,7 +352,7 @@ impl KubeProvider {
         let applied = api
             .patch(&resource.key.name, &params, &Patch::Apply(&body))
             .await
-            .map_err(|e| map_error(&e, "applying", &target))?;
+            .map_err(|e| map_error(e, "applying", &target))?;
         let live = to_value(&applied)?;
         let outputs = match live.pointer("/metadata/uid") {
             Some(uid) => json!({ "uid": uid }),
@@ -379,7 +379,7 @@ impl KubeProvider {
         match api.delete(&resource.key.name, &params).await {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(map_error(&e, "deleting", &target)),
+            Err(e) => Err(map_error(e, "deleting", &target)),
         }
     }
 
@@ -461,7 +461,7 @@ impl Provider for KubeProvider {
         let found = api
             .get_opt(&desired.key.name)
             .await
-            .map_err(|e| map_error(&e, "reading", &target))?;
+            .map_err(|e| map_error(e, "reading", &target))?;
         Ok(match found {
             Some(object) => Observation::present(to_value(&object)?),
             None => Observation::absent(),
