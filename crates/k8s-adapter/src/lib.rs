@@ -18,4 +18,4 @@ pub mod provider;
 pub mod waves;
 
 pub use client::{ConnectOptions, connect};
-pub use provider::{KubeProvider, KubeProviderOptions, Propagation};
+pub use provider::{KubeProvider, KubeProviderOptions, Propagation, replace_rules};

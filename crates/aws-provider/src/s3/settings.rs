@@ -29,14 +29,25 @@ pub enum Setting {
 }
 
 impl Setting {
+    /// Every bucket setting, in the order of the enum.
+    pub const ALL: [Setting; 3] = [
+        Setting::Versioning,
+        Setting::Encryption,
+        Setting::PublicAccessBlock,
+    ];
+
+    /// The kind of the resource holding this setting.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Self::Versioning => "BucketVersioning",
+            Self::Encryption => "BucketServerSideEncryptionConfiguration",
+            Self::PublicAccessBlock => "BucketPublicAccessBlock",
+        }
+    }
+
     /// The setting served for `kind`.
     pub fn of_kind(kind: &str) -> Option<Self> {
-        match kind {
-            "BucketVersioning" => Some(Self::Versioning),
-            "BucketServerSideEncryptionConfiguration" => Some(Self::Encryption),
-            "BucketPublicAccessBlock" => Some(Self::PublicAccessBlock),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|s| s.kind_name() == kind)
     }
 
     fn observable(self) -> &'static [&'static str] {
