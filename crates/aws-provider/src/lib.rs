@@ -12,7 +12,8 @@
 //!   provider answers from and the sandbox mirrors.
 //! - [`AwsSettings`] takes configuration from the standard AWS environment and profiles, with
 //!   overrides in code (region, endpoint, profile, credentials).
-//! - [`testing`] starts a pinned moto server for tests.
+//! - `testing` (behind the `testing` cargo feature, for test crates only) starts a pinned moto
+//!   server for tests.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -34,6 +35,7 @@ pub mod replace;
 pub mod s3;
 pub mod secrets;
 pub mod state_backend;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use config::{AwsClients, AwsSettings, LazyClients, StaticCredentials};
