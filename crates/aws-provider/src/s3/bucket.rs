@@ -48,11 +48,11 @@ pub fn tagging(tags: &BTreeMap<String, String>) -> Result<Tagging, AwsError> {
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AwsError::invalid(format!("bucket tags: {e}")))?;
+        .map_err(|e| AwsError::invalid(format!("bucket tags: {e}")).with_source(e))?;
     Tagging::builder()
         .set_tag_set(Some(tag_set))
         .build()
-        .map_err(|e| AwsError::invalid(format!("bucket tags: {e}")))
+        .map_err(|e| AwsError::invalid(format!("bucket tags: {e}")).with_source(e))
 }
 
 /// The tags of a bucket (empty when it has none).
@@ -262,12 +262,12 @@ async fn empty_bucket(client: &Client, name: &str) -> Result<(), AwsError> {
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError::invalid(format!("DeleteObjects: {e}")))?;
+            .map_err(|e| AwsError::invalid(format!("DeleteObjects: {e}")).with_source(e))?;
         let delete = Delete::builder()
             .set_objects(Some(objects))
             .quiet(true)
             .build()
-            .map_err(|e| AwsError::invalid(format!("DeleteObjects: {e}")))?;
+            .map_err(|e| AwsError::invalid(format!("DeleteObjects: {e}")).with_source(e))?;
         client
             .delete_objects()
             .bucket(name)
