@@ -7,9 +7,11 @@
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use strata_core::ProviderError;
+use strata_core::provider::ErrorCause;
 
 /// What an AWS error means to a caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AwsErrorKind {
     /// The resource does not exist.
     NotFound,
@@ -21,9 +23,11 @@ pub enum AwsErrorKind {
     Final,
 }
 
-/// An AWS error, classified, with AWS's code and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+/// An AWS error, classified, with AWS's code and message, and the SDK error it came from.
+///
+/// Two AWS errors are equal when their kind, code, status and message are; the SDK error is
+/// not compared.
+#[derive(Debug, Clone)]
 pub struct AwsError {
     /// What it means.
     pub kind: AwsErrorKind,
@@ -33,7 +37,34 @@ pub struct AwsError {
     pub status: Option<u16>,
     /// A readable message: the operation, the code and AWS's message.
     pub message: String,
+    /// The SDK error this one was classified from, when there is one.
+    pub source: Option<ErrorCause>,
 }
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AwsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for AwsError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.code == other.code
+            && self.status == other.status
+            && self.message == other.message
+    }
+}
+
+impl Eq for AwsError {}
 
 impl AwsError {
     /// Whether the resource does not exist.
@@ -48,15 +79,30 @@ impl AwsError {
             code: None,
             status: None,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// The same error, recording the SDK error it was classified from.
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(std::sync::Arc::from(source.into()));
+        self
     }
 }
 
 impl From<AwsError> for ProviderError {
+    /// Keeps the message and passes the SDK error on as the provider error's source.
     fn from(e: AwsError) -> Self {
-        match e.kind {
+        let error = match e.kind {
             AwsErrorKind::Retryable => ProviderError::retryable(e.message),
             _ => ProviderError::final_error(e.message),
+        };
+        ProviderError {
+            source: e.source,
+            ..error
         }
     }
 }
@@ -171,6 +217,7 @@ pub fn classify_parts(
         code: code.map(str::to_owned),
         status,
         message: text,
+        source: None,
     }
 }
 
@@ -182,8 +229,15 @@ pub fn gone_is_ok(result: Result<(), AwsError>) -> Result<(), AwsError> {
     }
 }
 
-/// Classifies an SDK error of any AWS operation.
-pub fn classify<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> AwsError
+/// Classifies an SDK error of any AWS operation, keeping it as the source.
+pub fn classify<E>(operation: &str, err: SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    classify_ref(operation, &err).with_source(err)
+}
+
+fn classify_ref<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -356,8 +410,13 @@ mod tests {
             ),
             response(400),
         );
-        let e = classify("DescribeDBInstances", &throttled);
+        let e = classify("DescribeDBInstances", throttled);
         assert_eq!(e.kind, AwsErrorKind::Retryable);
+        let provider_error: ProviderError = e.clone().into();
+        assert!(
+            std::error::Error::source(&provider_error).is_some(),
+            "the SDK error is passed on as the source"
+        );
         assert_eq!(
             e.message,
             "DescribeDBInstances: Throttling: Rate exceeded (HTTP 400)"
@@ -368,7 +427,7 @@ mod tests {
             response(503),
         );
         assert_eq!(
-            classify("GetObject", &slow_down).kind,
+            classify("GetObject", slow_down).kind,
             AwsErrorKind::Retryable
         );
 
@@ -376,14 +435,11 @@ mod tests {
             GetObjectError::generic(ErrorMetadata::builder().build()),
             response(404),
         );
-        assert!(classify("HeadBucket", &missing).is_not_found());
+        assert!(classify("HeadBucket", missing).is_not_found());
 
         let timeout: SdkError<GetObjectError, HttpResponse> =
             SdkError::timeout_error("operation timed out");
-        assert_eq!(
-            classify("GetObject", &timeout).kind,
-            AwsErrorKind::Retryable
-        );
+        assert_eq!(classify("GetObject", timeout).kind, AwsErrorKind::Retryable);
 
         let invalid = SdkError::service_error(
             DescribeDBInstancesError::generic(
@@ -394,7 +450,7 @@ mod tests {
             ),
             response(400),
         );
-        let e = classify("DeleteDBInstance", &invalid);
+        let e = classify("DeleteDBInstance", invalid);
         assert_eq!(e.kind, AwsErrorKind::Final);
         assert!(e.message.contains("FinalDBSnapshotIdentifier is required"));
     }

@@ -8,9 +8,12 @@
 //!   ownership is read back from AWS.
 //! - [`S3StateStore`] implements `strata_core::StateStore` with `If-Match` compare-and-swap
 //!   and an `If-None-Match: *` lock object.
+//! - [`replace_rules`] is the table of replace-forcing fields of every served kind, which the
+//!   provider answers from and the sandbox mirrors.
 //! - [`AwsSettings`] takes configuration from the standard AWS environment and profiles, with
 //!   overrides in code (region, endpoint, profile, credentials).
-//! - [`testing`] starts a pinned moto server for tests.
+//! - `testing` (behind the `testing` cargo feature, for test crates only) starts a pinned moto
+//!   server for tests.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -28,13 +31,16 @@ pub mod error;
 pub mod manifest;
 pub mod provider;
 pub mod rds;
+pub mod replace;
 pub mod s3;
 pub mod secrets;
 pub mod state_backend;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use config::{AwsClients, AwsSettings, LazyClients, StaticCredentials};
 pub use error::{AwsError, AwsErrorKind};
 pub use provider::{AwsKind, AwsProvider};
+pub use replace::replace_rules;
 pub use secrets::{ChainedSecrets, EnvSecrets, NoSecrets, SecretRef, SecretSource, StaticSecrets};
 pub use state_backend::S3StateStore;

@@ -244,15 +244,7 @@ impl Provider for AwsProvider {
     }
 
     fn replace_fields(&self, key: &ResourceKey) -> Vec<String> {
-        let fields: &[&str] = match AwsKind::of_key(key) {
-            Some(AwsKind::Bucket) => bucket::REPLACE_FIELDS,
-            Some(AwsKind::BucketSetting(_)) => settings::REPLACE_FIELDS,
-            Some(AwsKind::Instance) => instance::REPLACE_FIELDS,
-            Some(AwsKind::SubnetGroup) => subnet_group::REPLACE_FIELDS,
-            Some(AwsKind::ParameterGroup) => parameter_group::REPLACE_FIELDS,
-            None => &[],
-        };
-        fields.iter().map(|f| (*f).to_owned()).collect()
+        crate::replace::replace_rules().fields_for(key).to_vec()
     }
 
     fn sensitive_fields(&self, key: &ResourceKey) -> Vec<String> {

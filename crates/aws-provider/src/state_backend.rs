@@ -135,7 +135,7 @@ impl S3StateStore {
         {
             Ok(out) => out,
             Err(e) => {
-                let e = classify("GetObject", &e);
+                let e = classify("GetObject", e);
                 return if e.code.as_deref() == Some("NoSuchKey")
                     || (e.kind == AwsErrorKind::NotFound
                         && e.code.as_deref() != Some("NoSuchBucket"))
@@ -187,7 +187,7 @@ impl S3StateStore {
         match request.send().await {
             Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_owned())),
             Err(e) => {
-                let e = classify("PutObject", &e);
+                let e = classify("PutObject", e);
                 // S3 answers 409 ConditionalRequestConflict when two conditional writes race.
                 if e.kind == AwsErrorKind::PreconditionFailed
                     || e.code.as_deref() == Some("ConditionalRequestConflict")
@@ -405,7 +405,7 @@ impl StateStore for S3StateStore {
         {
             Ok(_) => Ok(()),
             Err(e) => {
-                let e = classify("DeleteObject", &e);
+                let e = classify("DeleteObject", e);
                 if e.kind == AwsErrorKind::PreconditionFailed {
                     Err(self.io("the lock changed hands while it was being released"))
                 } else if e.is_not_found() {

@@ -15,7 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,71 @@ for i, zone in enumerate(["us-east-1a", "us-east-1b"]):
 print(vpc + " " + ",".join(ids))
 "#;
 
+/// Why a moto server could not be set up, started or seeded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestingError {
+    /// A file or directory of the environment could not be created, written or locked.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A program (Python, pip, moto) could not be run at all.
+    #[error("{what}: cannot run {program}: {source}; {hint}", hint = INSTALL_HINT)]
+    CannotRun {
+        /// What the program was run for.
+        what: String,
+        /// The program.
+        program: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A program ran and failed.
+    #[error("{what} failed ({status}):\n{stdout}\n{stderr}\n{hint}", hint = INSTALL_HINT)]
+    CommandFailed {
+        /// What the program was run for.
+        what: String,
+        /// Its exit status.
+        status: ExitStatus,
+        /// What it printed on standard output.
+        stdout: String,
+        /// What it printed on standard error.
+        stderr: String,
+    },
+    /// No free local port could be found.
+    #[error("finding a free port: {0}")]
+    NoFreePort(#[source] std::io::Error),
+    /// The moto server exited before answering.
+    #[error("moto exited ({status}): {log}")]
+    ServerExited {
+        /// Its exit status.
+        status: ExitStatus,
+        /// Its log.
+        log: String,
+    },
+    /// The moto server did not answer in time.
+    #[error("moto did not answer on port {port} within 60 s")]
+    ServerTimeout {
+        /// The port it was started on.
+        port: u16,
+    },
+    /// Seeding printed something other than `VPC SUBNET,SUBNET`.
+    #[error("unexpected seeding output: {0}")]
+    UnexpectedSeedOutput(String),
+}
+
+impl TestingError {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// Subnets seeded into moto's EC2 (RDS subnet groups need real subnet ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeededSubnets {
@@ -95,30 +160,29 @@ fn python() -> String {
     std::env::var("STRATA_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
-fn run(command: &mut Command, what: &str) -> Result<String, String> {
-    let out = command.output().map_err(|e| {
-        format!(
-            "{what}: cannot run {:?}: {e}; {INSTALL_HINT}",
-            command.get_program()
-        )
+fn run(command: &mut Command, what: &str) -> Result<String, TestingError> {
+    let out = command.output().map_err(|source| TestingError::CannotRun {
+        what: what.to_owned(),
+        program: command.get_program().to_string_lossy().into_owned(),
+        source,
     })?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(format!(
-            "{what} failed ({}):\n{}\n{}\n{INSTALL_HINT}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
+        Err(TestingError::CommandFailed {
+            what: what.to_owned(),
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
     }
 }
 
 /// Creates the virtual environment with the pinned moto once (under a file lock shared by
 /// every test binary) and returns its directory.
-pub fn ensure_venv() -> Result<PathBuf, String> {
+pub fn ensure_venv() -> Result<PathBuf, TestingError> {
     let target = target_dir();
-    std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+    std::fs::create_dir_all(&target).map_err(TestingError::io(&target))?;
     let venv = target.join(format!("moto-venv-{MOTO_VERSION}"));
     let lock_path = target.join(format!("moto-venv-{MOTO_VERSION}.lock"));
     let lock = OpenOptions::new()
@@ -126,14 +190,13 @@ pub fn ensure_venv() -> Result<PathBuf, String> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+        .map_err(TestingError::io(&lock_path))?;
+    lock.lock().map_err(TestingError::io(&lock_path))?;
     let result = (|| {
         let ready = venv.join(".strata-ready");
         if !ready.exists() {
             if venv.exists() {
-                std::fs::remove_dir_all(&venv).map_err(|e| format!("{}: {e}", venv.display()))?;
+                std::fs::remove_dir_all(&venv).map_err(TestingError::io(&venv))?;
             }
             run(
                 Command::new(python()).arg("-m").arg("venv").arg(&venv),
@@ -145,13 +208,11 @@ pub fn ensure_venv() -> Result<PathBuf, String> {
                     .arg(format!("moto[server]=={MOTO_VERSION}")),
                 "installing moto",
             )?;
-            std::fs::write(&ready, MOTO_VERSION)
-                .map_err(|e| format!("{}: {e}", ready.display()))?;
+            std::fs::write(&ready, MOTO_VERSION).map_err(TestingError::io(&ready))?;
         }
         let script = venv.join("strata_moto_server.py");
         if std::fs::read_to_string(&script).ok().as_deref() != Some(SERVER_SCRIPT) {
-            std::fs::write(&script, SERVER_SCRIPT)
-                .map_err(|e| format!("{}: {e}", script.display()))?;
+            std::fs::write(&script, SERVER_SCRIPT).map_err(TestingError::io(&script))?;
         }
         Ok(venv.clone())
     })();
@@ -159,13 +220,12 @@ pub fn ensure_venv() -> Result<PathBuf, String> {
     result
 }
 
-fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
+fn free_port() -> Result<u16, TestingError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(TestingError::NoFreePort)?;
     listener
         .local_addr()
         .map(|a| a.port())
-        .map_err(|e| format!("finding a free port: {e}"))
+        .map_err(TestingError::NoFreePort)
 }
 
 fn answers(port: u16) -> bool {
@@ -185,18 +245,16 @@ fn answers(port: u16) -> bool {
 
 impl MotoServer {
     /// Ensures the environment and starts a server on a free port.
-    pub fn start() -> Result<Self, String> {
+    pub fn start() -> Result<Self, TestingError> {
         let venv = ensure_venv()?;
         let logs = target_dir().join("moto-logs");
-        std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
-        let mut last_error = String::new();
+        std::fs::create_dir_all(&logs).map_err(TestingError::io(&logs))?;
+        let mut last_error = None;
         for _ in 0..3 {
             let port = free_port()?;
             let log = logs.join(format!("moto-{}-{port}.log", std::process::id()));
-            let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-            let err = out
-                .try_clone()
-                .map_err(|e| format!("{}: {e}", log.display()))?;
+            let out = File::create(&log).map_err(TestingError::io(&log))?;
+            let err = out.try_clone().map_err(TestingError::io(&log))?;
             let child = Command::new(venv.join("bin").join("python"))
                 .arg(venv.join("strata_moto_server.py"))
                 .arg(port.to_string())
@@ -206,7 +264,11 @@ impl MotoServer {
                 .stdout(out)
                 .stderr(err)
                 .spawn()
-                .map_err(|e| format!("starting moto: {e}; {INSTALL_HINT}"))?;
+                .map_err(|source| TestingError::CannotRun {
+                    what: "starting moto".to_owned(),
+                    program: venv.join("bin").join("python").display().to_string(),
+                    source,
+                })?;
             let mut server = Self {
                 child,
                 port,
@@ -219,26 +281,26 @@ impl MotoServer {
                     return Ok(server);
                 }
                 if let Ok(Some(status)) = server.child.try_wait() {
-                    last_error = format!(
-                        "moto exited ({status}): {}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
+                    last_error = Some(TestingError::ServerExited {
+                        status,
+                        log: std::fs::read_to_string(&log).unwrap_or_default(),
+                    });
                     break;
                 }
                 if Instant::now() > deadline {
-                    last_error = format!("moto did not answer on port {port} within 60 s");
+                    last_error = Some(TestingError::ServerTimeout { port });
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
             drop(server);
         }
-        Err(last_error)
+        Err(last_error.unwrap_or(TestingError::ServerTimeout { port: 0 }))
     }
 
     /// A server shared by the tests of this binary running at the same time; it stops when the
     /// last of them drops its handle.
-    pub fn shared() -> Result<Arc<Self>, String> {
+    pub fn shared() -> Result<Arc<Self>, TestingError> {
         static SHARED: Mutex<Weak<MotoServer>> = Mutex::new(Weak::new());
         let mut slot = SHARED.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(server) = slot.upgrade() {
@@ -287,7 +349,7 @@ impl MotoServer {
     }
 
     /// Creates a VPC and two subnets with boto3 (shipped with moto), for RDS subnet groups.
-    pub fn seed_subnets(&self) -> Result<SeededSubnets, String> {
+    pub fn seed_subnets(&self) -> Result<SeededSubnets, TestingError> {
         let mut command = Command::new(self.venv.join("bin").join("python"));
         command.arg("-c").arg(SEED_SCRIPT).arg(self.endpoint());
         for (k, v) in self.child_env() {
@@ -297,7 +359,7 @@ impl MotoServer {
         let (vpc, subnets) = out
             .trim()
             .split_once(' ')
-            .ok_or_else(|| format!("unexpected seeding output: {out}"))?;
+            .ok_or_else(|| TestingError::UnexpectedSeedOutput(out.clone()))?;
         Ok(SeededSubnets {
             vpc_id: vpc.to_owned(),
             subnet_ids: subnets.split(',').map(str::to_owned).collect(),

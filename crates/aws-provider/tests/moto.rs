@@ -691,7 +691,7 @@ async fn state_store(key: &str) -> (Arc<MotoServer>, S3StateStore) {
     let s3 = clients.s3(None);
     let bucket = "strata-it-states";
     if let Err(e) = s3.create_bucket().bucket(bucket).send().await {
-        let e = strata_aws::error::classify("CreateBucket", &e);
+        let e = strata_aws::error::classify("CreateBucket", e);
         assert!(
             e.code.as_deref() == Some("BucketAlreadyOwnedByYou")
                 || e.code.as_deref() == Some("BucketAlreadyExists"),

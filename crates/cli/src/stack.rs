@@ -69,7 +69,11 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             .sandbox_dir
             .clone()
             .unwrap_or_else(|| args.dir.join(".strata").join("sandbox"));
-        registry = registry.with_fallback(Arc::new(SandboxProvider::new(world)));
+        // The sandbox plans the replacements the real providers would make.
+        let sandbox = SandboxProvider::new(world)
+            .with_mirrored_rules(strata_aws::replace_rules())
+            .with_mirrored_rules(strata_k8s::replace_rules());
+        registry = registry.with_fallback(Arc::new(sandbox));
     }
     let engine = Engine {
         registry,

@@ -9,6 +9,7 @@ use crate::metadata::{CrossplaneVersion, composed_metadata};
 use crate::render::{RenderOptions, RenderOutput, RenderRequest};
 use crate::xrd::Xrd;
 use serde_json::{Value, json};
+use strata_core::model::group_of;
 
 /// The result of rendering one claim or composite.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,10 +23,6 @@ pub struct CompositeRender {
     /// Desired composed resources with Crossplane core's metadata (names, labels,
     /// annotations, owner references), sorted by composition resource name.
     pub composed: Vec<Value>,
-}
-
-fn group_of(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map_or("", |(g, _)| g)
 }
 
 /// Renders a claim or composite. `request` supplies observed/desired state (its `composite`

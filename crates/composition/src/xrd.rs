@@ -129,7 +129,7 @@ impl Xrd {
     /// The version an object's `apiVersion` names, else the referenceable one, else the first.
     pub fn version_for(&self, object: &Value) -> Option<&XrdVersion> {
         let api = s(object, &["apiVersion"]).unwrap_or("");
-        let ver = api.rsplit('/').next().unwrap_or("");
+        let (_, ver) = strata_core::object::split_api_version(api);
         self.versions
             .iter()
             .find(|v| v.name == ver)

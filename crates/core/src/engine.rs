@@ -21,6 +21,7 @@ use crate::state::{
 
 /// Errors of the high-level flow.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// The desired set's graph is invalid.
     #[error(transparent)]

@@ -109,6 +109,7 @@ impl std::fmt::Display for AnnotationError {
 
 /// Errors building the graph.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GraphError {
     /// An ordering annotation cannot be honoured.
     #[error("{0}")]

@@ -9,6 +9,7 @@ use crate::model::{FieldError, Resource, ResourceKey, SourceLocation};
 
 /// An error while loading manifests, naming the file, document and field.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// A file or directory could not be read.
     #[error("{path}: {source}")]

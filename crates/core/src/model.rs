@@ -87,6 +87,28 @@ impl ResourceKey {
         })
     }
 
+    /// Reads the key of a manifest that may be incomplete (a live object, a document under
+    /// diff): missing or non-string fields read as empty and an empty namespace as none. Use
+    /// [`ResourceKey::from_manifest`] where a malformed manifest is an error.
+    pub fn of_partial(manifest: &Value) -> Self {
+        fn text(value: Option<&Value>) -> &str {
+            value.and_then(Value::as_str).unwrap_or_default()
+        }
+        let metadata = manifest.get("metadata");
+        let namespace = text(metadata.and_then(|m| m.get("namespace")));
+        Self {
+            group: group_of(text(manifest.get("apiVersion"))).to_owned(),
+            kind: text(manifest.get("kind")).to_owned(),
+            namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
+            name: text(metadata.and_then(|m| m.get("name"))).to_owned(),
+        }
+    }
+
+    /// The namespace, or `""` for a cluster-scoped resource.
+    pub fn namespace_or_empty(&self) -> &str {
+        self.namespace.as_deref().unwrap_or_default()
+    }
+
     /// The form used in `strata.dev/depends-on` and in plans: `[group/]Kind/[namespace/]name`.
     pub fn address(&self) -> String {
         self.to_string()
@@ -116,8 +138,11 @@ fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a s
 }
 
 /// The group part of an `apiVersion` (`apps/v1` → `apps`, `v1` → ``).
+///
+/// The one place the group is read from an `apiVersion`; see also
+/// [`crate::object::split_api_version`] for the group and the version together.
 pub fn group_of(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+    crate::object::split_api_version(api_version).0
 }
 
 /// A problem with one field of a manifest.
@@ -241,6 +266,18 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(core.to_string(), "ConfigMap/c");
+    }
+
+    #[test]
+    fn partial_manifests_read_with_empty_parts() {
+        let key = ResourceKey::of_partial(&json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": ""}}));
+        assert_eq!(key, ResourceKey::new("apps", "Deployment", None, "web"));
+        assert_eq!(key.namespace_or_empty(), "");
+        let nothing = ResourceKey::of_partial(&Value::Null);
+        assert_eq!(nothing, ResourceKey::new("", "", None, ""));
+        assert_eq!(group_of("v1"), "");
+        assert_eq!(group_of("rds.aws.upbound.io/v1beta1"), "rds.aws.upbound.io");
     }
 
     #[test]

@@ -21,31 +21,90 @@ pub enum ErrorClass {
     Final,
 }
 
-/// An error reported by a provider.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+/// The underlying error a provider error was raised from (an SDK or API client error).
+///
+/// Shared rather than uniquely owned so that a [`ProviderError`] stays cheap to clone.
+pub type ErrorCause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error reported by a provider: its class, a message fit for plans and logs, and the
+/// underlying cause when there is one (exposed through [`std::error::Error::source`]).
+///
+/// Two provider errors are equal when their class and message are; the cause is not compared.
+#[derive(Debug, Clone)]
 pub struct ProviderError {
     /// Retryable or final.
     pub class: ErrorClass,
     /// The provider's message (never containing secret values).
     pub message: String,
+    /// The error this one was raised from, if any.
+    pub source: Option<ErrorCause>,
 }
 
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ProviderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for ProviderError {
+    fn eq(&self, other: &Self) -> bool {
+        self.class == other.class && self.message == other.message
+    }
+}
+
+impl Eq for ProviderError {}
+
 impl ProviderError {
+    /// An error of `class` with `message` and no underlying cause.
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            message: message.into(),
+            source: None,
+        }
+    }
+
     /// A retryable error.
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Retryable,
-            message: message.into(),
-        }
+        Self::new(ErrorClass::Retryable, message)
     }
 
     /// A final error.
     pub fn final_error(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Final,
-            message: message.into(),
-        }
+        Self::new(ErrorClass::Final, message)
+    }
+
+    /// A retryable error raised from `source`.
+    pub fn retryable_from(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self::retryable(message).with_source(source)
+    }
+
+    /// A final error raised from `source`.
+    pub fn final_from(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self::final_error(message).with_source(source)
+    }
+
+    /// The same error, recording `source` as its underlying cause.
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(Arc::from(source.into()));
+        self
     }
 
     /// Whether trying again may help.
@@ -224,5 +283,40 @@ impl ProviderRegistry {
             .chain(self.fallback.iter())
             .find(|p| p.name() == name)
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection reset by peer")]
+    struct Transport;
+
+    #[test]
+    fn the_cause_is_kept_and_exposed_as_source() {
+        let error = ProviderError::retryable_from("reading bucket logs", Transport);
+        assert!(error.is_retryable());
+        assert_eq!(error.to_string(), "reading bucket logs");
+        let cause = error.source().expect("a source");
+        assert_eq!(cause.to_string(), "connection reset by peer");
+        assert!(
+            cause.downcast_ref::<Transport>().is_some(),
+            "the cause itself"
+        );
+        assert!(error.clone().source().is_some(), "clones keep the cause");
+    }
+
+    #[test]
+    fn plain_constructors_have_no_source_and_equality_ignores_it() {
+        let plain = ProviderError::final_error("invalid engine");
+        assert!(plain.source().is_none());
+        assert_eq!(
+            plain,
+            ProviderError::final_from("invalid engine", Transport)
+        );
+        assert_ne!(plain, ProviderError::retryable("invalid engine"));
     }
 }

@@ -3,9 +3,10 @@
 //! Like Crossplane's provider-nop, it accepts any resource, reports it Ready and fills
 //! `status.atProvider` from `spec.forProvider`. Its "world" lives in its own directory
 //! (`<stack>/.strata/sandbox/` by default), apart from the state, so editing a file there is
-//! drift that the next plan shows. It mirrors the replace rules of the real providers for the
-//! kinds it knows (an RDS instance's engine, a Deployment's selector…), so plans made against the
-//! sandbox show the replacements a real apply would make.
+//! drift that the next plan shows. It mirrors the replace rules of the real providers it is given
+//! ([`SandboxProvider::with_mirrored_rules`], set up from each provider's exported
+//! [`ReplaceRules`]), so plans made against the sandbox show the replacements a real apply
+//! would make; without mirrored rules every change is an update.
 //!
 //! Hooks (`argocd.argoproj.io/hook`) are the one place where the sandbox takes a `status` from
 //! the manifest: a hook Job written with `status.conditions` `Failed=True` is reported Degraded
@@ -20,20 +21,35 @@ use serde_json::{Value, json};
 
 use crate::model::{Resource, ResourceKey};
 use crate::provider::{Applied, Health, Observation, Provider, ProviderError};
+use crate::replace::ReplaceRules;
 use crate::state::local::{Durability, write_atomically};
 
 /// The sandbox provider.
 #[derive(Debug, Clone)]
 pub struct SandboxProvider {
     world: PathBuf,
+    mirrored: ReplaceRules,
 }
 
 impl SandboxProvider {
-    /// A sandbox whose world is the directory `world`.
+    /// A sandbox whose world is the directory `world`, with no replace rules.
     pub fn new(world: impl Into<PathBuf>) -> Self {
         Self {
             world: world.into(),
+            mirrored: ReplaceRules::new(),
         }
+    }
+
+    /// The same sandbox, also mirroring `rules` (the replace rules a real provider exports), so
+    /// that a change it would replace is planned as a replacement here too.
+    pub fn with_mirrored_rules(mut self, rules: &ReplaceRules) -> Self {
+        self.mirrored = std::mem::take(&mut self.mirrored).merged(rules);
+        self
+    }
+
+    /// The replace rules mirrored from real providers.
+    pub fn mirrored_rules(&self) -> &ReplaceRules {
+        &self.mirrored
     }
 
     /// The world directory.
@@ -121,23 +137,6 @@ fn live_object(manifest: &Value) -> Value {
     live
 }
 
-/// Fields whose change forces replacement, for the kinds whose real providers say so.
-fn replace_fields_for(key: &ResourceKey) -> &'static [&'static str] {
-    match (key.group.as_str(), key.kind.as_str()) {
-        ("rds.aws.upbound.io", "Instance") => &[
-            "spec.forProvider.engine",
-            "spec.forProvider.storageEncrypted",
-            "spec.forProvider.kmsKeyId",
-            "spec.forProvider.dbName",
-        ],
-        ("s3.aws.upbound.io", "Bucket") => &["spec.forProvider.region"],
-        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => &["spec.selector"],
-        ("batch", "Job") => &["spec.selector", "spec.template"],
-        ("", "Service") => &["spec.clusterIP"],
-        _ => &[],
-    }
-}
-
 #[async_trait]
 impl Provider for SandboxProvider {
     fn name(&self) -> &str {
@@ -173,10 +172,7 @@ impl Provider for SandboxProvider {
     }
 
     fn replace_fields(&self, key: &ResourceKey) -> Vec<String> {
-        replace_fields_for(key)
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
+        self.mirrored.fields_for(key).to_vec()
     }
 
     fn health(&self, live: &Value) -> Health {
@@ -260,6 +256,19 @@ mod tests {
         plain.manifest.as_object_mut().unwrap().remove("status");
         let created = sandbox.create(&plain).await.unwrap();
         assert_eq!(sandbox.health(&created.live), Health::Healthy);
+    }
+
+    #[test]
+    fn replace_rules_are_the_mirrored_ones() {
+        let db = ResourceKey::new("rds.aws.upbound.io", "Instance", None, "db");
+        assert!(SandboxProvider::new("/w").replace_fields(&db).is_empty());
+        let rules = ReplaceRules::new().with_kind(
+            "rds.aws.upbound.io",
+            "Instance",
+            ["spec.forProvider.engine"],
+        );
+        let sandbox = SandboxProvider::new("/w").with_mirrored_rules(&rules);
+        assert_eq!(sandbox.replace_fields(&db), ["spec.forProvider.engine"]);
     }
 
     #[test]

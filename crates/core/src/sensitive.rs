@@ -1,8 +1,24 @@
 //! Sensitive values: which fields are secret, redaction for display, digests for state.
 //!
-//! Secret `data`/`stringData`, password fields (`password`, `masterPassword`, …) and any path a
-//! provider declares sensitive are never shown: plans, diffs and logs print `(sensitive)`, and the
-//! state keeps only a SHA-256 digest so that a change is still detectable.
+//! This module is the one sensitivity rule set of Strata. Plans and their renderings, drift
+//! reports (`strata_drift`), the state and log lines all decide through [`Sensitivity`]; no
+//! other crate keeps rules of its own. A field is sensitive when any of these holds:
+//!
+//! 1. **Secret data** — it is an entry of `data` or `stringData` of a core-group `Secret`.
+//! 2. **Secret references** — its name ends in `SecretRef` (`passwordSecretRef`,
+//!    `masterUserPasswordSecretRef`, …): where a secret is kept says which secret guards what,
+//!    so the reference is treated like the secret.
+//! 3. **Connection details** — it is named `connectionDetails` or `connectionSecret` (the
+//!    endpoint, user and password a managed resource publishes).
+//! 4. **Password-like names** — its name ends in `password`, in any case (`password`,
+//!    `masterPassword`, `masterUserPassword`).
+//! 5. **Provider-declared paths** — a dotted path a provider returns from
+//!    [`crate::Provider::sensitive_fields`] (given here through [`Sensitivity::with_paths`]).
+//!
+//! Name rules (2–4) hold at any depth, array items included, and a sensitive field hides
+//! everything below it. Sensitive values are never shown: plans, diffs, drift reports and logs
+//! print [`REDACTED`], and the state keeps only a SHA-256 digest (see [`Sensitivity::digest`])
+//! so that a change is still detectable.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -14,8 +30,9 @@ pub const REDACTED: &str = "(sensitive)";
 /// Prefix of digests stored in place of sensitive values.
 pub const DIGEST_PREFIX: &str = "sha256:";
 
-/// Decides which fields of a resource are sensitive.
-#[derive(Debug, Clone, Default)]
+/// Decides which fields of a resource are sensitive (the rules are listed in the
+/// [module documentation](self)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sensitivity {
     extra: Vec<Vec<String>>,
 }
@@ -52,6 +69,34 @@ impl Sensitivity {
             .any(|p| p.len() <= path.len() && p.iter().zip(path).all(|(a, b)| a == b))
     }
 
+    /// Whether the field at the JSON pointer `pointer` (RFC 6901, e.g. `/spec/forProvider/password`)
+    /// is sensitive. The whole document (`""`) is not a field and never is.
+    pub fn is_sensitive_pointer(&self, key: &ResourceKey, pointer: &str) -> bool {
+        let segments = pointer_segments(pointer);
+        !segments.is_empty() && {
+            let path: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
+            self.is_sensitive(key, &path)
+        }
+    }
+
+    /// Whether `value`, found at the JSON pointer `pointer` inside the resource, is sensitive
+    /// or holds a sensitive field anywhere below (what a diff of the whole value would show).
+    pub fn touches_pointer(&self, key: &ResourceKey, pointer: &str, value: &Value) -> bool {
+        let segments = pointer_segments(pointer);
+        let path: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
+        self.touches_at(key, &path, value)
+    }
+
+    /// Whether `value`, found at `prefix` inside the resource, is sensitive or holds a
+    /// sensitive field anywhere below.
+    pub fn touches_at(&self, key: &ResourceKey, prefix: &[&str], value: &Value) -> bool {
+        if !prefix.is_empty() && self.is_sensitive(key, prefix) {
+            return true;
+        }
+        let mut path: Vec<&str> = prefix.to_vec();
+        self.any_below(key, value, &mut path)
+    }
+
     /// Returns `value` with every sensitive leaf replaced by [`REDACTED`].
     pub fn redact(&self, key: &ResourceKey, value: &Value) -> Value {
         self.redact_at(key, &[], value)
@@ -80,32 +125,30 @@ impl Sensitivity {
     /// Whether `value` holds any sensitive field at all (when not, redaction and digests are
     /// the identity and callers can skip the copy).
     pub fn touches(&self, key: &ResourceKey, value: &Value) -> bool {
-        fn any<'a>(
-            s: &Sensitivity,
-            key: &ResourceKey,
-            v: &'a Value,
-            path: &mut Vec<&'a str>,
-        ) -> bool {
-            if !path.is_empty() && s.step_is_sensitive(key, path) && !v.is_null() {
-                return true;
-            }
-            match v {
-                Value::Object(map) => map.iter().any(|(k, child)| {
-                    path.push(k);
-                    let found = any(s, key, child, path);
-                    path.pop();
-                    found
-                }),
-                Value::Array(items) => items.iter().any(|child| {
-                    path.push(ARRAY_ITEM);
-                    let found = any(s, key, child, path);
-                    path.pop();
-                    found
-                }),
-                _ => false,
-            }
+        self.any_below(key, value, &mut Vec::new())
+    }
+
+    /// Whether a non-null sensitive field lies at or below `path` (no ancestor of `path` being
+    /// sensitive).
+    fn any_below<'a>(&self, key: &ResourceKey, value: &'a Value, path: &mut Vec<&'a str>) -> bool {
+        if !path.is_empty() && self.step_is_sensitive(key, path) && !value.is_null() {
+            return true;
         }
-        any(self, key, value, &mut Vec::new())
+        match value {
+            Value::Object(map) => map.iter().any(|(k, child)| {
+                path.push(k);
+                let found = self.any_below(key, child, path);
+                path.pop();
+                found
+            }),
+            Value::Array(items) => items.iter().any(|child| {
+                path.push(ARRAY_ITEM);
+                let found = self.any_below(key, child, path);
+                path.pop();
+                found
+            }),
+            _ => false,
+        }
     }
 
     /// Whether the field at `path` is sensitive, given that no ancestor was: only the last
@@ -172,13 +215,35 @@ impl Sensitivity {
 /// The path segment standing for any array element.
 const ARRAY_ITEM: &str = "[]";
 
-/// Field names whose values are secrets wherever they appear.
-fn is_secret_field_name(name: &str) -> bool {
+/// Whether a field name marks its value as secret wherever it appears: secret references
+/// (`*SecretRef`), connection details and password-like names (rules 2–4 of the module
+/// documentation).
+pub fn is_secret_field_name(name: &str) -> bool {
     let ends_with = |suffix: &str| {
         name.len() >= suffix.len()
             && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     };
-    ends_with("password") || name.eq_ignore_ascii_case("connectiondetails")
+    ends_with("password")
+        || ends_with("secretref")
+        || name.eq_ignore_ascii_case("connectiondetails")
+        || name.eq_ignore_ascii_case("connectionsecret")
+}
+
+/// The unescaped reference tokens of a JSON pointer (`/a~1b/c` → `["a/b", "c"]`); empty for
+/// the whole document and for text that is not a pointer.
+fn pointer_segments(pointer: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return Vec::new();
+    };
+    rest.split('/')
+        .map(|token| {
+            if token.contains('~') {
+                std::borrow::Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+            } else {
+                std::borrow::Cow::Borrowed(token)
+            }
+        })
+        .collect()
 }
 
 /// The digest stored in place of a sensitive value.
@@ -217,6 +282,53 @@ mod tests {
         );
         assert_eq!(out["spec"]["forProvider"]["password"], REDACTED);
         assert_eq!(out["spec"]["forProvider"]["username"], "app");
+    }
+
+    #[test]
+    fn the_rules_of_core_and_drift_are_one_set() {
+        let s = Sensitivity::default();
+        let rds = ResourceKey::new("rds.aws.upbound.io", "Instance", None, "db");
+        for hidden in [
+            "/spec/forProvider/masterUserPassword",
+            "/spec/forProvider/password",
+            "/spec/forProvider/passwordSecretRef",
+            "/spec/forProvider/passwordSecretRef/key",
+            "/spec/forProvider/masterUserPasswordSecretRef",
+            "/spec/connectionDetails",
+            "/spec/connectionSecret/name",
+            "/spec/a~1bSecretRef",
+        ] {
+            assert!(s.is_sensitive_pointer(&rds, hidden), "{hidden}");
+        }
+        for shown in [
+            "",
+            "/spec/forProvider/instanceClass",
+            "/spec/writeConnectionSecretToRef/name",
+            "/spec/forProvider/passwordPolicy",
+        ] {
+            assert!(!s.is_sensitive_pointer(&rds, shown), "{shown}");
+        }
+        let secret = ResourceKey::new("", "Secret", Some("d"), "s");
+        assert!(s.is_sensitive_pointer(&secret, "/data/password"));
+        assert!(s.is_sensitive_pointer(&secret, "/stringData/x"));
+        assert!(!s.is_sensitive_pointer(&secret, "/metadata/labels/app"));
+        let provider_declared = Sensitivity::with_paths(["spec.forProvider.token"]);
+        assert!(provider_declared.is_sensitive_pointer(&rds, "/spec/forProvider/token"));
+    }
+
+    #[test]
+    fn whole_values_are_searched_below_their_pointer() {
+        let s = Sensitivity::default();
+        let rds = ResourceKey::new("rds.aws.upbound.io", "Instance", None, "db");
+        let for_provider =
+            json!({"instanceClass": "x", "auth": [{"passwordSecretRef": {"key": "k"}}]});
+        assert!(s.touches_pointer(&rds, "/spec/forProvider", &for_provider));
+        assert!(!s.touches_pointer(&rds, "/spec/forProvider", &json!({"instanceClass": "x"})));
+        let secret = ResourceKey::new("", "Secret", Some("d"), "s");
+        let secret_object = json!({"data": {"k": "dg=="}});
+        assert!(s.touches_pointer(&secret, "", &secret_object));
+        assert!(s.touches_pointer(&secret, "/data", &json!({"k": "dg=="})));
+        assert!(!s.touches_pointer(&rds, "", &secret_object));
     }
 
     #[test]

@@ -333,6 +333,54 @@ async fn secrets_are_redacted_in_plans_and_digested_in_state() {
 }
 
 #[tokio::test]
+async fn rds_passwords_and_secret_refs_are_redacted_in_plans_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine {
+        registry: ProviderRegistry::new()
+            .with_fallback(Arc::new(SandboxProvider::new(dir.path().join("world")))),
+        normalizer: Arc::new(IdentityNormalizer),
+        store: Arc::new(LocalStateStore::new(dir.path().join("state.json"))),
+        config: ExecutorConfig::default(),
+    };
+    let instance = |password: &str, secret_name: &str| {
+        Resource::from_manifest(json!({
+            "apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance",
+            "metadata": {"name": "db"},
+            "spec": {"forProvider": {
+                "engine": "postgres", "instanceClass": "db.t3.micro",
+                "masterUserPassword": password,
+                "passwordSecretRef": {"name": secret_name, "namespace": "app", "key": "pw"}
+            }}
+        }))
+        .unwrap()
+    };
+    let created = apply(&engine, &[instance("hunter2", "db-credentials")]).await;
+    let shown = plan::render_human(&created, false) + &plan::to_json(&created).to_string();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("db-credentials"), "{shown}");
+    assert!(shown.contains("(sensitive)"), "{shown}");
+    assert!(
+        shown.contains("db.t3.micro"),
+        "other fields stay visible: {shown}"
+    );
+    let state = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
+    assert!(!state.contains("hunter2") && !state.contains("db-credentials"));
+
+    let (changed, _) = engine
+        .plan(&[instance("hunter3", "db-rotated")], &options())
+        .await
+        .unwrap();
+    assert_eq!(changed.changes[0].action, Action::Update);
+    let shown = plan::render_human(&changed, false)
+        + &plan::to_json(&changed).to_string()
+        + &plan::render_markdown(&changed, plan::MarkdownOptions::default());
+    for secret in ["hunter2", "hunter3", "db-credentials", "db-rotated"] {
+        assert!(!shown.contains(secret), "{secret} shown in {shown}");
+    }
+    assert!(shown.contains("(sensitive)"), "{shown}");
+}
+
+#[tokio::test]
 async fn interrupted_create_is_adopted_not_duplicated() {
     use strata_core::state::{ResourceState, ResourceStatus};
     let dir = tempfile::tempdir().unwrap();

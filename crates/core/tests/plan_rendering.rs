@@ -92,8 +92,15 @@ fn scenario() -> plan::Plan {
             protect: false,
         });
     }
-    let registry =
-        ProviderRegistry::new().with_fallback(Arc::new(SandboxProvider::new("/nowhere")));
+    // The sandbox mirrors a provider that replaces an RDS instance whose engine changes.
+    let rds_rules = strata_core::ReplaceRules::new().with_kind(
+        "rds.aws.upbound.io",
+        "Instance",
+        ["spec.forProvider.engine"],
+    );
+    let registry = ProviderRegistry::new().with_fallback(Arc::new(
+        SandboxProvider::new("/nowhere").with_mirrored_rules(&rds_rules),
+    ));
     let graph = Graph::build(&desired).unwrap();
     plan::compute_plan(
         desired,

@@ -2,14 +2,15 @@
 
 /// What can go wrong while building rules or diffing.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DriftError {
     /// A jq path expression does not parse or compile.
-    #[error("invalid jq path expression {expression:?}: {reason}")]
+    #[error("invalid jq path expression {expression:?}: {source}")]
     InvalidJq {
         /// The expression as configured.
         expression: String,
         /// Why it was rejected.
-        reason: String,
+        source: crate::jq::JqError,
     },
     /// A JSON pointer is not a pointer (must be empty or start with `/`).
     #[error("invalid JSON pointer {0:?}: a pointer must start with '/'")]

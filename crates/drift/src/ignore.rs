@@ -10,7 +10,7 @@ use crate::error::DriftError;
 use crate::glob::glob_match;
 use crate::jq::JqDelete;
 use crate::knowntypes::KnownType;
-use crate::object::ObjectRef;
+use crate::object::ResourceKey;
 use crate::path::{parse_pointer, remove_pointer};
 
 /// One `spec.ignoreDifferences[]` entry of an application.
@@ -35,11 +35,11 @@ pub struct IgnoreDifference {
 
 impl IgnoreDifference {
     /// Whether this entry applies to the resource (glob on group/kind, exact-or-empty name/namespace).
-    pub fn matches(&self, res: &ObjectRef) -> bool {
+    pub fn matches(&self, res: &ResourceKey) -> bool {
         glob_match(&self.group, &res.group)
             && glob_match(&self.kind, &res.kind)
             && (self.name.is_empty() || self.name == res.name)
-            && (self.namespace.is_empty() || self.namespace == res.namespace)
+            && (self.namespace.is_empty() || self.namespace == res.namespace_or_empty())
     }
 }
 
@@ -100,7 +100,7 @@ impl IgnoreConfig {
     /// matching application entry; lists are merged in that order without duplicates. Note the
     /// reference's quirk: a core kind is looked up as `/Kind`, so a core-group override stored
     /// under `Kind` is only seen through `*/*`.
-    pub fn lookup(&self, res: &ObjectRef) -> Option<OverrideIgnoreDiff> {
+    pub fn lookup(&self, res: &ResourceKey) -> Option<OverrideIgnoreDiff> {
         if self.resource_overrides.is_empty() && self.ignore_differences.is_empty() {
             return None;
         }
@@ -143,7 +143,7 @@ impl IgnoreConfig {
     }
 
     /// The trusted field managers for a resource (see [`IgnoreConfig::lookup`]).
-    pub fn managers_for(&self, res: &ObjectRef) -> Vec<String> {
+    pub fn managers_for(&self, res: &ResourceKey) -> Vec<String> {
         self.lookup(res)
             .map(|m| m.managed_fields_managers)
             .unwrap_or_default()
@@ -255,13 +255,13 @@ impl IgnoreNormalizer {
     }
 
     /// Whether any ignore entry applies to the resource.
-    pub fn has_ignores_for(&self, res: &ObjectRef) -> bool {
+    pub fn has_ignores_for(&self, res: &ResourceKey) -> bool {
         self.entries.iter().any(|e| entry_matches(e, res))
     }
 
     /// Removes ignored fields. Failures of single patches (missing path, jq run-time error) are
     /// logged at debug level and skipped; the other patches still apply.
-    pub fn apply_ignores(&self, doc: &mut Value, res: &ObjectRef) {
+    pub fn apply_ignores(&self, doc: &mut Value, res: &ResourceKey) {
         for entry in self.entries.iter().filter(|e| entry_matches(e, res)) {
             for p in &entry.pointers {
                 if !remove_pointer(doc, p) {
@@ -281,7 +281,7 @@ impl IgnoreNormalizer {
 
     /// The JSON pointers (as unescaped tokens, in the order they apply) of the entries matching
     /// the resource, or `None` when a matching entry also has jq expressions.
-    pub fn pointer_only_ignores(&self, res: &ObjectRef) -> Option<Vec<&[String]>> {
+    pub fn pointer_only_ignores(&self, res: &ResourceKey) -> Option<Vec<&[String]>> {
         let mut out = Vec::new();
         for entry in self.entries.iter().filter(|e| entry_matches(e, res)) {
             if !entry.jq.is_empty() {
@@ -293,14 +293,14 @@ impl IgnoreNormalizer {
     }
 
     /// Whether a known-type normalisation applies to the resource.
-    pub fn has_known_types_for(&self, res: &ObjectRef) -> bool {
+    pub fn has_known_types_for(&self, res: &ResourceKey) -> bool {
         self.known
             .iter()
             .any(|k| glob_match(&k.group, &res.group) && glob_match(&k.kind, &res.kind))
     }
 
     /// Applies the known-type normalisations that match the resource.
-    pub fn apply_known_types(&self, doc: &mut Value, res: &ObjectRef) {
+    pub fn apply_known_types(&self, doc: &mut Value, res: &ResourceKey) {
         for k in &self.known {
             if glob_match(&k.group, &res.group) && glob_match(&k.kind, &res.kind) {
                 let field: Vec<&str> = k.field.iter().map(String::as_str).collect();
@@ -320,11 +320,11 @@ fn pointer_tokens(pointers: &[String]) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn entry_matches(e: &CompiledIgnore, res: &ObjectRef) -> bool {
+fn entry_matches(e: &CompiledIgnore, res: &ResourceKey) -> bool {
     glob_match(&e.group, &res.group)
         && glob_match(&e.kind, &res.kind)
         && (e.name.is_empty() || e.name == res.name)
-        && (e.namespace.is_empty() || e.namespace == res.namespace)
+        && (e.namespace.is_empty() || e.namespace == res.namespace_or_empty())
 }
 
 fn compile_entry(

@@ -14,13 +14,37 @@ use serde_json::Value;
 
 use crate::error::DriftError;
 
+/// Why a jq path expression could not be compiled or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JqError {
+    /// The program does not parse or compile (jaq's diagnostics).
+    #[error("{0}")]
+    Compile(String),
+    /// The document could not be handed to jq.
+    #[error("the document could not be read by jq: {0}")]
+    Input(String),
+    /// The program failed while running (jaq's error).
+    #[error("{0}")]
+    Runtime(String),
+    /// The program produced no document.
+    #[error("did not return any data")]
+    NoOutput,
+    /// The program produced more than one document.
+    #[error("returned multiple objects")]
+    MultipleOutputs,
+    /// The document could not be converted between JSON and jq values.
+    #[error("the document could not be converted: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 type Filter = jaq_core::compile::Filter<jaq_core::Native<data::JustLut<Val>>>;
 
 thread_local! {
     static CACHE: RefCell<HashMap<String, Rc<Filter>>> = RefCell::new(HashMap::new());
 }
 
-fn compile(code: &str) -> Result<Filter, String> {
+fn compile(code: &str) -> Result<Filter, JqError> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
@@ -31,11 +55,11 @@ fn compile(code: &str) -> Result<Filter, String> {
     let arena = Arena::default();
     let modules = loader
         .load(&arena, File { code, path: () })
-        .map_err(|errs| format!("{errs:?}"))?;
+        .map_err(|errs| JqError::Compile(format!("{errs:?}")))?;
     jaq_core::Compiler::default()
         .with_funs(funs)
         .compile(modules)
-        .map_err(|errs| format!("{errs:?}"))
+        .map_err(|errs| JqError::Compile(format!("{errs:?}")))
 }
 
 /// A validated jq path expression whose deletion can be applied to documents.
@@ -49,9 +73,9 @@ impl JqDelete {
     /// Compiles `del(expression)`; a parse or compile error is a configuration error.
     pub fn new(expression: &str) -> Result<Self, DriftError> {
         let program = format!("del({expression})");
-        let filter = compile(&program).map_err(|reason| DriftError::InvalidJq {
+        let filter = compile(&program).map_err(|source| DriftError::InvalidJq {
             expression: expression.to_string(),
-            reason,
+            source,
         })?;
         CACHE.with(|c| c.borrow_mut().insert(program.clone(), Rc::new(filter)));
         Ok(Self {
@@ -66,7 +90,7 @@ impl JqDelete {
     }
 
     /// Runs the deletion; it must yield exactly one document.
-    pub fn apply(&self, doc: &Value) -> Result<Value, String> {
+    pub fn apply(&self, doc: &Value) -> Result<Value, JqError> {
         let filter = CACHE.with(|c| c.borrow().get(&self.program).cloned());
         let filter = match filter {
             Some(f) => f,
@@ -76,19 +100,20 @@ impl JqDelete {
                 f
             }
         };
-        let text = serde_json::to_string(doc).map_err(|e| e.to_string())?;
-        let input = jaq_json::read::parse_single(text.as_bytes()).map_err(|e| format!("{e:?}"))?;
+        let text = serde_json::to_string(doc)?;
+        let input = jaq_json::read::parse_single(text.as_bytes())
+            .map_err(|e| JqError::Input(format!("{e:?}")))?;
         let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
         let mut outputs = filter.id.run((ctx, input)).map(unwrap_valr);
         let first = match outputs.next() {
-            None => return Err("did not return any data".to_string()),
-            Some(Err(e)) => return Err(format!("{e:?}")),
+            None => return Err(JqError::NoOutput),
+            Some(Err(e)) => return Err(JqError::Runtime(format!("{e:?}"))),
             Some(Ok(v)) => v,
         };
         if outputs.next().is_some() {
-            return Err("returned multiple objects".to_string());
+            return Err(JqError::MultipleOutputs);
         }
-        serde_json::from_str(&first.to_string()).map_err(|e| e.to_string())
+        Ok(serde_json::from_str(&first.to_string())?)
     }
 }
 

@@ -22,7 +22,9 @@
 //!   [`respect_ignore_differences`] keeps live values of ignored fields
 //!   (`RespectIgnoreDifferences=true`).
 //! * **Reports** ([`DriftReport`]): JSON, human text and Markdown for a PR comment, with
-//!   sensitive values shown as `(sensitive)`, and `terraform plan -detailed-exitcode` exit codes.
+//!   sensitive values shown as `(sensitive)` by core's one rule set (`strata_core::sensitive`,
+//!   extended through [`DriftRules::with_sensitivity`]), and `terraform plan
+//!   -detailed-exitcode` exit codes.
 //! * **Policy** ([`policy`], [`backoff`]): detect-only / self-heal / ignore per selector, and
 //!   ArgoCD's self-heal and sync-retry backoff as pure functions.
 //!
@@ -87,7 +89,6 @@ pub mod policy;
 pub mod quantity;
 pub mod report;
 pub mod respect;
-pub mod sensitive;
 pub mod three_way;
 
 pub use argocd_cm::ArgoCdSettings;
@@ -101,7 +102,6 @@ pub use ignore::{
     IgnoreConfig, IgnoreDifference, KnownTypeField, OverrideIgnoreDiff, ResourceOverride,
 };
 pub use normalize::{DriftRules, StatusPolicy};
-pub use object::ObjectRef;
 pub use policy::{Decision, DriftPolicy, PolicyMode, PolicyRule, Selector};
 pub use report::{DriftReport, ReportError, Summary};
 pub use respect::respect_ignore_differences;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::lookup::{self, values_equal};
 
-use crate::object::ObjectRef;
+use crate::object::ResourceKey;
 
 /// The merge key of a list field of a built-in kind (strategic merge), if it has one.
 ///
@@ -251,7 +251,7 @@ pub fn strip_for_merge(obj: &mut Value) {
 }
 
 /// Scheme defaults applied to both predicted and live objects of built-in kinds.
-pub fn apply_scheme_defaults(obj: &mut Value, res: &ObjectRef) {
+pub fn apply_scheme_defaults(obj: &mut Value, res: &ResourceKey) {
     let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };

@@ -4,12 +4,13 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use strata_core::sensitive::Sensitivity;
 
 use crate::error::DriftError;
 use crate::glob::glob_match;
 use crate::ignore::{IgnoreConfig, IgnoreNormalizer};
 use crate::knowntypes::{normalize_numbers, remarshal_typed};
-use crate::object::{LAST_APPLIED_ANNOTATION, ObjectRef, is_builtin_group};
+use crate::object::{LAST_APPLIED_ANNOTATION, ResourceKey, is_builtin_group};
 
 /// Which kinds have their `status` ignored (ArgoCD's `ignoreResourceStatusField`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +56,7 @@ pub struct DriftRules {
     status: StatusPolicy,
     status_compared: Vec<(String, String)>,
     ignore_aggregated_roles: bool,
+    sensitivity: Sensitivity,
 }
 
 impl DriftRules {
@@ -84,6 +86,18 @@ impl DriftRules {
         self
     }
 
+    /// Hides, beyond core's built-in rules, the fields `sensitivity` declares sensitive (such as
+    /// the paths the providers declare) in drift reports.
+    pub fn with_sensitivity(mut self, sensitivity: Sensitivity) -> Self {
+        self.sensitivity = sensitivity;
+        self
+    }
+
+    /// The sensitivity rules drift reports are redacted with (core's rule set).
+    pub fn sensitivity(&self) -> &Sensitivity {
+        &self.sensitivity
+    }
+
     /// Opts a kind (group and kind globs) into comparing its `status`.
     pub fn compare_status_of(mut self, group: &str, kind: &str) -> Self {
         self.status_compared
@@ -103,12 +117,12 @@ impl DriftRules {
     }
 
     /// Trusted field managers for a resource.
-    pub fn managers_for(&self, res: &ObjectRef) -> Vec<String> {
+    pub fn managers_for(&self, res: &ResourceKey) -> Vec<String> {
         self.config.managers_for(res)
     }
 
     /// Whether any ignore entry applies to the resource.
-    pub fn has_ignores_for(&self, res: &ObjectRef) -> bool {
+    pub fn has_ignores_for(&self, res: &ResourceKey) -> bool {
         self.compiled.has_ignores_for(res)
     }
 
@@ -122,7 +136,7 @@ impl DriftRules {
     /// Whether only the generic normalisations apply to this resource: no ignore entry, no
     /// trusted manager, no known-type field, and not a kind with its own rules (Secret, Role,
     /// ClusterRole, Endpoints). Such resources can be compared without copying them.
-    pub fn is_plain(&self, res: &ObjectRef) -> bool {
+    pub fn is_plain(&self, res: &ResourceKey) -> bool {
         !self.no_fast_path
             && !has_own_rules(res)
             && !self.compiled.has_ignores_for(res)
@@ -134,7 +148,7 @@ impl DriftRules {
     /// normalisations that apply to this resource: the copy-free walk can then skip the ignored
     /// fields itself. `None` when the resource needs the full path (see [`DriftRules::is_plain`];
     /// jq expressions and trusted managers need it too).
-    pub fn copy_free_ignores(&self, res: &ObjectRef) -> Option<Vec<&[String]>> {
+    pub fn copy_free_ignores(&self, res: &ResourceKey) -> Option<Vec<&[String]>> {
         if self.no_fast_path
             || has_own_rules(res)
             || self.compiled.has_known_types_for(res)
@@ -146,7 +160,7 @@ impl DriftRules {
     }
 
     /// Whether the `status` of this resource is ignored.
-    pub fn status_ignored(&self, res: &ObjectRef) -> bool {
+    pub fn status_ignored(&self, res: &ResourceKey) -> bool {
         if self
             .status_compared
             .iter()
@@ -165,7 +179,7 @@ impl DriftRules {
 
     /// Remarshal and the built-in normalisations (everything except ignore rules).
     pub fn normalize_base(&self, obj: &Value) -> Value {
-        let res = ObjectRef::of(obj);
+        let res = ResourceKey::of_partial(obj);
         let mut out = remarshal(obj, &res);
         normalize_builtin_kinds(&mut out, &res, self.ignore_aggregated_roles);
         out
@@ -173,7 +187,7 @@ impl DriftRules {
 
     /// For drift: a copy without server-owned metadata (and without `status` when it is
     /// ignored), remarshalled and with the built-in normalisations, ignore rules not applied.
-    pub fn prepare_for_drift(&self, obj: &Value, res: &ObjectRef) -> Value {
+    pub fn prepare_for_drift(&self, obj: &Value, res: &ResourceKey) -> Value {
         let skip_status = self.status_ignored(res);
         let mut out = copy_without_server_fields(obj, skip_status);
         if !is_builtin_group(&res.group) {
@@ -189,12 +203,12 @@ impl DriftRules {
 
     /// Removes ignored fields, the status (unless the kind opts in) and applies known types.
     pub fn apply_ignores(&self, obj: &mut Value) {
-        let res = ObjectRef::of(obj);
+        let res = ResourceKey::of_partial(obj);
         self.apply_ignores_for(obj, &res);
     }
 
     /// [`DriftRules::apply_ignores`] for a resource whose reference is already known.
-    pub fn apply_ignores_for(&self, obj: &mut Value, res: &ObjectRef) {
+    pub fn apply_ignores_for(&self, obj: &mut Value, res: &ResourceKey) {
         self.compiled.apply_ignores(obj, res);
         if self.status_ignored(res)
             && let Some(m) = obj.as_object_mut()
@@ -206,7 +220,7 @@ impl DriftRules {
 
     /// Applies only the ignore entries (JSON pointers and jq expressions) matching the object.
     pub fn apply_ignore_entries(&self, obj: &mut Value) {
-        let res = ObjectRef::of(obj);
+        let res = ResourceKey::of_partial(obj);
         self.compiled.apply_ignores(obj, &res);
     }
 
@@ -219,7 +233,7 @@ impl DriftRules {
 }
 
 /// Kinds with normalisation rules of their own (Secret, Role, ClusterRole, Endpoints).
-fn has_own_rules(res: &ObjectRef) -> bool {
+fn has_own_rules(res: &ResourceKey) -> bool {
     matches!(
         (res.group.as_str(), res.kind.as_str()),
         ("", "Secret" | "Endpoints") | ("rbac.authorization.k8s.io", "Role" | "ClusterRole")
@@ -228,7 +242,7 @@ fn has_own_rules(res: &ObjectRef) -> bool {
 
 /// Remarshal: numbers made canonical, and built-in kinds re-encoded through their types
 /// (the raw object is kept when that fails).
-pub fn remarshal(obj: &Value, res: &ObjectRef) -> Value {
+pub fn remarshal(obj: &Value, res: &ResourceKey) -> Value {
     let mut out = obj.clone();
     normalize_numbers(&mut out);
     if is_builtin_group(&res.group)
@@ -240,7 +254,7 @@ pub fn remarshal(obj: &Value, res: &ObjectRef) -> Value {
 }
 
 /// ArgoCD's `Normalize`: creationTimestamp, Secret stringData, Role rules, Endpoints.
-pub fn normalize_builtin_kinds(obj: &mut Value, res: &ObjectRef, ignore_aggregated_roles: bool) {
+pub fn normalize_builtin_kinds(obj: &mut Value, res: &ResourceKey, ignore_aggregated_roles: bool) {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.shift_remove("creationTimestamp");
     }

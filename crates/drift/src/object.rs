@@ -1,72 +1,16 @@
-//! Identity of a manifest: group, version, kind, name and namespace read from plain JSON.
+//! Identity of a manifest and the last-applied annotation.
+//!
+//! A manifest's identity is core's [`ResourceKey`] (group, kind, namespace, name), read
+//! leniently with [`ResourceKey::of_partial`] because drift compares objects that may be
+//! incomplete; the group comes from [`strata_core::model::group_of`].
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::lookup::member;
+pub use strata_core::ResourceKey;
+pub use strata_core::model::group_of;
 
 /// The annotation `kubectl apply` writes with the last applied configuration.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-/// Who a manifest is: its group, kind, namespace and name (the version is not identity).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ObjectRef {
-    /// API group (`""` for the core group).
-    pub group: String,
-    /// Kind, such as `Deployment`.
-    pub kind: String,
-    /// Namespace (`""` when cluster-scoped or not set).
-    pub namespace: String,
-    /// `metadata.name`.
-    pub name: String,
-}
-
-impl ObjectRef {
-    /// Reads the reference from a manifest; missing fields are empty strings.
-    pub fn of(manifest: &Value) -> Self {
-        let api_version = member(manifest, "apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let meta = member(manifest, "metadata");
-        let text = |k: &str| {
-            meta.and_then(|m| member(m, k))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        Self {
-            group: group_of(api_version).to_string(),
-            kind: member(manifest, "kind")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            namespace: text("namespace"),
-            name: text("name"),
-        }
-    }
-
-    /// `group/Kind/namespace/name`, with empty parts left out (`Kind/name` for a core cluster object).
-    pub fn address(&self) -> String {
-        let mut parts = Vec::new();
-        if !self.group.is_empty() {
-            parts.push(self.group.as_str());
-        }
-        parts.push(self.kind.as_str());
-        if !self.namespace.is_empty() {
-            parts.push(self.namespace.as_str());
-        }
-        parts.push(self.name.as_str());
-        parts.join("/")
-    }
-}
-
-/// The group part of an `apiVersion` (`apps/v1` → `apps`, `v1` → `""`).
-pub fn group_of(api_version: &str) -> &str {
-    match api_version.split_once('/') {
-        Some((group, _)) => group,
-        None => "",
-    }
-}
 
 /// Whether the group is one of Kubernetes' built-in API groups (kinds known to the client-go scheme).
 pub fn is_builtin_group(group: &str) -> bool {

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::backoff::{Backoff, self_heal_remaining};
 use crate::glob::glob_match;
-use crate::object::ObjectRef;
+use crate::object::ResourceKey;
 
 /// What to do about a resource's drift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,11 +55,11 @@ pub struct Selector {
 impl Selector {
     /// Whether the selector matches a manifest.
     pub fn matches(&self, manifest: &Value) -> bool {
-        let res = ObjectRef::of(manifest);
+        let res = ResourceKey::of_partial(manifest);
         let glob = |p: &str, t: &str| p.is_empty() || glob_match(p, t);
         glob(&self.group, &res.group)
             && glob(&self.kind, &res.kind)
-            && glob(&self.namespace, &res.namespace)
+            && glob(&self.namespace, res.namespace_or_empty())
             && glob(&self.name, &res.name)
             && self.labels.iter().all(|(k, v)| {
                 manifest

@@ -109,7 +109,7 @@ impl DriftReport {
                     "address": r.resource.address(),
                     "group": r.resource.group,
                     "kind": r.resource.kind,
-                    "namespace": r.resource.namespace,
+                    "namespace": r.resource.namespace_or_empty(),
                     "name": r.resource.name,
                     "status": r.status,
                     "drifted": r.is_drifted(),

@@ -12,10 +12,10 @@ use crate::lookup::{self, has_field, member, values_equal};
 use crate::managed_fields::{owner_at, remove_trusted_manager_fields};
 use crate::merge::{ListMode, key_value, pruned_equal, same_key, strip_for_merge};
 use crate::normalize::DriftRules;
-use crate::object::{ObjectRef, is_builtin_group};
+use crate::object::{ResourceKey, is_builtin_group};
 use crate::path::{Step, pointer_of};
 use crate::policy::PolicyMode;
-use crate::sensitive::{is_sensitive, may_contain_sensitive, redacted};
+use strata_core::sensitive::{REDACTED, Sensitivity};
 
 /// Where a field change comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -89,7 +89,7 @@ pub enum DriftStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceDrift {
     /// Which resource.
-    pub resource: ObjectRef,
+    pub resource: ResourceKey,
     /// Overall state.
     pub status: DriftStatus,
     /// Differing fields, in document order.
@@ -125,7 +125,7 @@ pub fn diff_three_way(
     let desired = desired.filter(|v| !v.is_null());
     let live = live.filter(|v| !v.is_null());
     let last_applied = last_applied.filter(|v| !v.is_null());
-    let resource = ObjectRef::of(desired.or(live).unwrap_or(&Value::Null));
+    let resource = ResourceKey::of_partial(desired.or(live).unwrap_or(&Value::Null));
     let mut drift = ResourceDrift {
         resource,
         status: DriftStatus::InSync,
@@ -185,7 +185,7 @@ pub fn diff_three_way(
                         last_applied: c.last_applied.cloned(),
                         live: Some(c.live.clone()),
                     };
-                    finish(raw, &drift.resource, live)
+                    finish(raw, &drift.resource, live, rules.sensitivity())
                 })
                 .collect();
             drift.status = DriftStatus::Drifted;
@@ -281,7 +281,7 @@ pub fn diff_three_way(
     if !raw.is_empty() {
         drift.changes = raw
             .into_iter()
-            .map(|c| finish(c, &drift.resource, live))
+            .map(|c| finish(c, &drift.resource, live, rules.sensitivity()))
             .collect();
         drift.status = DriftStatus::Drifted;
     }
@@ -296,12 +296,21 @@ struct RawChange {
     origin: ChangeOrigin,
 }
 
-fn finish(c: RawChange, res: &ObjectRef, live: &Value) -> FieldChange {
-    let sensitive = [&c.desired, &c.last_applied, &c.live].iter().any(|v| {
-        v.as_ref()
-            .is_some_and(|v| may_contain_sensitive(res, &c.path, v))
-    }) || is_sensitive(res, &c.path);
-    let hide = |v: Option<Value>| if sensitive { v.map(|_| redacted()) } else { v };
+/// The reported change, with every value hidden when core's sensitivity rules cover the field
+/// or anything below it.
+fn finish(c: RawChange, res: &ResourceKey, live: &Value, sensitivity: &Sensitivity) -> FieldChange {
+    let sensitive = sensitivity.is_sensitive_pointer(res, &c.path)
+        || [&c.desired, &c.last_applied, &c.live].iter().any(|v| {
+            v.as_ref()
+                .is_some_and(|v| sensitivity.touches_pointer(res, &c.path, v))
+        });
+    let hide = |v: Option<Value>| {
+        if sensitive {
+            v.map(|_| Value::String(REDACTED.to_owned()))
+        } else {
+            v
+        }
+    };
     FieldChange {
         manager: owner_at(live, &c.path).map(str::to_string),
         path: c.path,

@@ -8,7 +8,7 @@ use strata_drift::compare::{DiffMode, diff};
 use strata_drift::duration::parse_go_duration;
 use strata_drift::ignore::IgnoreConfig;
 use strata_drift::normalize::{DriftRules, StatusPolicy, normalize_builtin_kinds, remarshal};
-use strata_drift::object::ObjectRef;
+use strata_drift::object::ResourceKey;
 use strata_drift::path::parse_pointer;
 
 #[path = "../../../tests/support/conformance.rs"]
@@ -121,12 +121,13 @@ fn run_normalize(input: &Value, expected: &Map<String, Value>) -> Result<(), Str
     )?;
     let cfg = ignore_config(input)?;
     if let Some(resource) = input.get("resource") {
-        let res = ObjectRef {
-            group: str_field(resource, "group"),
-            kind: str_field(resource, "kind"),
-            name: str_field(resource, "name"),
-            namespace: str_field(resource, "namespace"),
-        };
+        let namespace = str_field(resource, "namespace");
+        let res = ResourceKey::new(
+            str_field(resource, "group"),
+            str_field(resource, "kind"),
+            (!namespace.is_empty()).then_some(namespace.as_str()),
+            str_field(resource, "name"),
+        );
         let found = cfg.lookup(&res);
         if let Some(want) = expected.get("matches")
             && !json_eq(want, &Value::Bool(found.is_some()))
@@ -157,7 +158,7 @@ fn run_normalize(input: &Value, expected: &Map<String, Value>) -> Result<(), Str
         .map_err(|e| format!("unexpected configuration error: {e}"))?
         .with_status_policy(StatusPolicy::None);
     let object = input.get("object").ok_or("no object in input")?;
-    let res = ObjectRef::of(object);
+    let res = ResourceKey::of_partial(object);
     let out = match input.get("step").and_then(Value::as_str) {
         None => {
             let mut o = object.clone();

@@ -166,3 +166,75 @@ fn normalizer_for_core_hides_noise_and_keeps_real_changes() {
         "the state form keeps identity"
     );
 }
+
+fn rds_instance(for_provider: Value) -> Value {
+    json!({"apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance",
+        "metadata": {"name": "db"}, "spec": {"forProvider": for_provider}})
+}
+
+#[test]
+fn a_changed_password_secret_ref_is_reported_as_sensitive() {
+    let applied = rds_instance(
+        json!({"engine": "postgres", "passwordSecretRef": {"name": "db-old", "key": "pw"}}),
+    );
+    let desired = rds_instance(
+        json!({"engine": "postgres", "passwordSecretRef": {"name": "db-new", "key": "pw"}}),
+    );
+    let drift = diff_three_way(Some(&desired), Some(&applied), Some(&applied), &rules());
+    assert_eq!(drift.status, DriftStatus::Drifted);
+    assert!(!drift.changes.is_empty());
+    for change in &drift.changes {
+        assert!(change.sensitive, "{}", change.path);
+        assert_eq!(
+            change.desired,
+            Some(json!("(sensitive)")),
+            "{}",
+            change.path
+        );
+        assert_eq!(
+            change.last_applied,
+            Some(json!("(sensitive)")),
+            "{}",
+            change.path
+        );
+    }
+    let report = strata_drift::DriftReport {
+        resources: vec![drift],
+        ..strata_drift::DriftReport::default()
+    };
+    for text in [
+        report.to_json().to_string(),
+        report.to_human(),
+        report.to_markdown(),
+    ] {
+        assert!(
+            !text.contains("db-new") && !text.contains("db-old"),
+            "{text}"
+        );
+        assert!(text.contains("(sensitive)"), "{text}");
+    }
+}
+
+#[test]
+fn a_changed_master_user_password_is_reported_as_sensitive() {
+    let applied = rds_instance(json!({"masterUserPassword": "hunter2"}));
+    let live = rds_instance(json!({"masterUserPassword": "hunter3"}));
+    let drift = diff_three_way(Some(&applied), Some(&applied), Some(&live), &rules());
+    assert_eq!(drift.changes.len(), 1);
+    assert_eq!(
+        drift.changes[0].path,
+        "/spec/forProvider/masterUserPassword"
+    );
+    assert_eq!(drift.changes[0].live, Some(json!("(sensitive)")));
+}
+
+#[test]
+fn provider_declared_paths_are_hidden_in_drift_reports() {
+    let rules = rules().with_sensitivity(strata_core::sensitive::Sensitivity::with_paths([
+        "spec.forProvider.token",
+    ]));
+    let applied = rds_instance(json!({"token": "a"}));
+    let live = rds_instance(json!({"token": "b"}));
+    let drift = diff_three_way(Some(&applied), Some(&applied), Some(&live), &rules);
+    assert_eq!(drift.changes[0].live, Some(json!("(sensitive)")));
+}

@@ -16,6 +16,7 @@ pub const ARGOCD_HEALTH_KEY_PREFIX: &str = "resource.customizations.health.";
 
 /// Why a user rule could not assess an object. The object's health is then Unknown with this text.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HealthRuleError {
     /// A Lua script failed, looped past its limits or touched something outside its sandbox.
     #[error(transparent)]

@@ -16,4 +16,4 @@ pub mod controller;
 pub mod provider;
 
 pub use client::{ConnectOptions, connect};
-pub use provider::{KubeProvider, KubeProviderOptions, Propagation};
+pub use provider::{KubeProvider, KubeProviderOptions, Propagation, replace_rules};

@@ -401,6 +401,7 @@ pub fn ensure_modifiable(identifier: &str, status: &str) -> Result<(), AwsError>
             message: format!(
                 "DB instance {identifier} is {other}; it can be modified once available"
             ),
+            source: None,
         }),
     }
 }
@@ -601,7 +602,7 @@ pub async fn describe(client: &Client, identifier: &str) -> Result<Option<DbInst
     {
         Ok(out) => Ok(out.db_instances().first().cloned()),
         Err(e) => {
-            let e = classify("DescribeDBInstances", &e);
+            let e = classify("DescribeDBInstances", e);
             if e.is_not_found() { Ok(None) } else { Err(e) }
         }
     }
@@ -637,7 +638,7 @@ pub async fn create(
     let out = create_request(&client, &spec, &password)
         .send()
         .await
-        .map_err(|e| classify("CreateDBInstance", &e))?;
+        .map_err(|e| classify("CreateDBInstance", e))?;
     let db = match describe(&client, &spec.identifier).await? {
         Some(db) => db,
         None => out
@@ -689,7 +690,7 @@ pub async fn update(
             .set_db_port_number(change.port)
             .send()
             .await
-            .map_err(|e| classify("ModifyDBInstance", &e))?;
+            .map_err(|e| classify("ModifyDBInstance", e))?;
     }
     if let Some(arn) = db.db_instance_arn() {
         tags::reconcile(&client, arn, &spec.tags, &tags::from_rds(db.tag_list())).await?;
@@ -726,7 +727,7 @@ pub async fn delete(
             .send()
             .await;
         if let Err(e) = result {
-            let e = classify("DeleteDBInstance", &e);
+            let e = classify("DeleteDBInstance", e);
             if !e.is_not_found() {
                 return Err(e);
             }
@@ -744,6 +745,7 @@ pub async fn delete(
                 code: None,
                 status: None,
                 message: format!("DB instance {} is still being deleted", spec.identifier),
+                source: None,
             });
         }
         tokio::time::sleep(pause).await;

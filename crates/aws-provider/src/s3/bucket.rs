@@ -48,11 +48,11 @@ pub fn tagging(tags: &BTreeMap<String, String>) -> Result<Tagging, AwsError> {
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AwsError::invalid(format!("bucket tags: {e}")))?;
+        .map_err(|e| AwsError::invalid(format!("bucket tags: {e}")).with_source(e))?;
     Tagging::builder()
         .set_tag_set(Some(tag_set))
         .build()
-        .map_err(|e| AwsError::invalid(format!("bucket tags: {e}")))
+        .map_err(|e| AwsError::invalid(format!("bucket tags: {e}")).with_source(e))
 }
 
 /// The tags of a bucket (empty when it has none).
@@ -64,7 +64,7 @@ pub async fn read_tags(client: &Client, name: &str) -> Result<BTreeMap<String, S
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect()),
         Err(e) => {
-            let e = classify("GetBucketTagging", &e);
+            let e = classify("GetBucketTagging", e);
             if e.code.as_deref() == Some("NoSuchTagSet")
                 || e.code.as_deref() == Some("NoSuchTagSetError")
             {
@@ -81,7 +81,7 @@ pub async fn exists(client: &Client, name: &str) -> Result<bool, AwsError> {
     match client.head_bucket().bucket(name).send().await {
         Ok(_) => Ok(true),
         Err(e) => {
-            let e = classify("HeadBucket", &e);
+            let e = classify("HeadBucket", e);
             if e.is_not_found() { Ok(false) } else { Err(e) }
         }
     }
@@ -102,7 +102,7 @@ pub async fn observe(clients: &AwsClients, desired: &Resource) -> Result<Option<
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "us-east-1".to_owned()),
         Err(e) => {
-            let e = classify("GetBucketLocation", &e);
+            let e = classify("GetBucketLocation", e);
             if e.is_not_found() {
                 return Ok(None);
             }
@@ -160,7 +160,7 @@ pub async fn create(clients: &AwsClients, desired: &Resource) -> Result<Value, A
     request
         .send()
         .await
-        .map_err(|e| classify("CreateBucket", &e))?;
+        .map_err(|e| classify("CreateBucket", e))?;
     write_tags(&client, &name, &manifest::desired_tags(&desired.manifest)).await?;
     observe(clients, desired).await?.ok_or_else(|| {
         AwsError::invalid(format!("bucket {name} vanished right after its creation"))
@@ -189,7 +189,7 @@ async fn write_tags(
             .bucket(name)
             .send()
             .await
-            .map_err(|e| classify("DeleteBucketTagging", &e))?;
+            .map_err(|e| classify("DeleteBucketTagging", e))?;
     } else {
         client
             .put_bucket_tagging()
@@ -197,7 +197,7 @@ async fn write_tags(
             .tagging(tagging(tags)?)
             .send()
             .await
-            .map_err(|e| classify("PutBucketTagging", &e))?;
+            .map_err(|e| classify("PutBucketTagging", e))?;
     }
     Ok(())
 }
@@ -214,7 +214,7 @@ pub async fn delete(clients: &AwsClients, resource: &Resource) -> Result<(), Aws
     match client.delete_bucket().bucket(&name).send().await {
         Ok(_) => Ok(()),
         Err(e) => {
-            let e = classify("DeleteBucket", &e);
+            let e = classify("DeleteBucket", e);
             if e.is_not_found() {
                 Ok(())
             } else if e.code.as_deref() == Some("BucketNotEmpty") {
@@ -235,7 +235,7 @@ async fn empty_bucket(client: &Client, name: &str) -> Result<(), AwsError> {
         let listed = match client.list_object_versions().bucket(name).send().await {
             Ok(out) => out,
             Err(e) => {
-                let e = classify("ListObjectVersions", &e);
+                let e = classify("ListObjectVersions", e);
                 return if e.is_not_found() { Ok(()) } else { Err(e) };
             }
         };
@@ -262,19 +262,19 @@ async fn empty_bucket(client: &Client, name: &str) -> Result<(), AwsError> {
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError::invalid(format!("DeleteObjects: {e}")))?;
+            .map_err(|e| AwsError::invalid(format!("DeleteObjects: {e}")).with_source(e))?;
         let delete = Delete::builder()
             .set_objects(Some(objects))
             .quiet(true)
             .build()
-            .map_err(|e| AwsError::invalid(format!("DeleteObjects: {e}")))?;
+            .map_err(|e| AwsError::invalid(format!("DeleteObjects: {e}")).with_source(e))?;
         client
             .delete_objects()
             .bucket(name)
             .delete(delete)
             .send()
             .await
-            .map_err(|e| classify("DeleteObjects", &e))?;
+            .map_err(|e| classify("DeleteObjects", e))?;
     }
 }
 

@@ -30,14 +30,25 @@ pub enum Setting {
 }
 
 impl Setting {
+    /// Every bucket setting, in the order of the enum.
+    pub const ALL: [Setting; 3] = [
+        Setting::Versioning,
+        Setting::Encryption,
+        Setting::PublicAccessBlock,
+    ];
+
+    /// The kind of the resource holding this setting.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Self::Versioning => "BucketVersioning",
+            Self::Encryption => "BucketServerSideEncryptionConfiguration",
+            Self::PublicAccessBlock => "BucketPublicAccessBlock",
+        }
+    }
+
     /// The setting served for `kind`.
     pub fn of_kind(kind: &str) -> Option<Self> {
-        match kind {
-            "BucketVersioning" => Some(Self::Versioning),
-            "BucketServerSideEncryptionConfiguration" => Some(Self::Encryption),
-            "BucketPublicAccessBlock" => Some(Self::PublicAccessBlock),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|s| s.kind_name() == kind)
     }
 
     fn observable(self) -> &'static [&'static str] {
@@ -207,7 +218,7 @@ pub async fn observe(
         Setting::Versioning => {
             let out = match client.get_bucket_versioning().bucket(&name).send().await {
                 Ok(out) => out,
-                Err(e) => return absent_or(classify("GetBucketVersioning", &e)),
+                Err(e) => return absent_or(classify("GetBucketVersioning", e)),
             };
             let Some(status) = out.status() else {
                 return Ok(None);
@@ -223,7 +234,7 @@ pub async fn observe(
         Setting::Encryption => {
             let out = match client.get_bucket_encryption().bucket(&name).send().await {
                 Ok(out) => out,
-                Err(e) => return absent_or(classify("GetBucketEncryption", &e)),
+                Err(e) => return absent_or(classify("GetBucketEncryption", e)),
             };
             let Some(config) = out.server_side_encryption_configuration() else {
                 return Ok(None);
@@ -233,7 +244,7 @@ pub async fn observe(
         Setting::PublicAccessBlock => {
             let out = match client.get_public_access_block().bucket(&name).send().await {
                 Ok(out) => out,
-                Err(e) => return absent_or(classify("GetPublicAccessBlock", &e)),
+                Err(e) => return absent_or(classify("GetPublicAccessBlock", e)),
             };
             let Some(c) = out.public_access_block_configuration() else {
                 return Ok(None);
@@ -293,7 +304,7 @@ pub async fn put(
                 .versioning_configuration(versioning_request(&desired.manifest)?)
                 .send()
                 .await
-                .map_err(|e| classify("PutBucketVersioning", &e))?;
+                .map_err(|e| classify("PutBucketVersioning", e))?;
         }
         Setting::Encryption => {
             client
@@ -302,7 +313,7 @@ pub async fn put(
                 .server_side_encryption_configuration(encryption_request(&desired.manifest)?)
                 .send()
                 .await
-                .map_err(|e| classify("PutBucketEncryption", &e))?;
+                .map_err(|e| classify("PutBucketEncryption", e))?;
         }
         Setting::PublicAccessBlock => {
             client
@@ -311,7 +322,7 @@ pub async fn put(
                 .public_access_block_configuration(public_access_block_request(&desired.manifest))
                 .send()
                 .await
-                .map_err(|e| classify("PutPublicAccessBlock", &e))?;
+                .map_err(|e| classify("PutPublicAccessBlock", e))?;
         }
     }
     observe(clients, setting, desired)
@@ -341,21 +352,21 @@ pub async fn delete(
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify("PutBucketVersioning", &e)),
+            .map_err(|e| classify("PutBucketVersioning", e)),
         Setting::Encryption => client
             .delete_bucket_encryption()
             .bucket(&name)
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify("DeleteBucketEncryption", &e)),
+            .map_err(|e| classify("DeleteBucketEncryption", e)),
         Setting::PublicAccessBlock => client
             .delete_public_access_block()
             .bucket(&name)
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify("DeletePublicAccessBlock", &e)),
+            .map_err(|e| classify("DeletePublicAccessBlock", e)),
     };
     match result {
         Err(e) if e.is_not_found() => Ok(()),

@@ -178,7 +178,7 @@ pub fn resolve_convert(to: ConvertType, format: ConvertFormat, input: &Value) ->
             float(f)
         }
         (Value::String(s), ConvertType::Float64, ConvertFormat::Quantity) => {
-            float(parse_quantity(s).map_err(rt)?)
+            float(parse_quantity(s).map_err(|e| rt(e.to_string()))?)
         }
         (Value::String(s), ConvertType::Object | ConvertType::Array, ConvertFormat::Json) => {
             let mut v: Value = serde_json::from_str(s).map_err(|e| rt(e.to_string()))?;

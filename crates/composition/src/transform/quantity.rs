@@ -1,13 +1,24 @@
 //! Kubernetes `resource.Quantity` parsing, as an approximate float (`AsApproximateFloat64`).
 
-const QUANTITY_ERROR: &str =
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+/// A text that is not a Kubernetes quantity (Kubernetes' own wording).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QuantityError {
+    /// The text is empty.
+    #[error("quantities must match the regular expression")]
+    Empty,
+    /// The text does not have the form of a quantity.
+    #[error(
+        "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    )]
+    Malformed,
+}
 
 /// Parses a quantity such as `1000m`, `1Gi`, `1.5e3` into its approximate value.
-pub fn parse_quantity(s: &str) -> Result<f64, String> {
-    let err = || QUANTITY_ERROR.to_string();
+pub fn parse_quantity(s: &str) -> Result<f64, QuantityError> {
+    let err = || QuantityError::Malformed;
     if s.is_empty() {
-        return Err("quantities must match the regular expression".into());
+        return Err(QuantityError::Empty);
     }
     let (negative, rest) = match s.as_bytes()[0] {
         b'-' => (true, &s[1..]),

@@ -43,6 +43,7 @@ pub const SKIPPED_DIRS: &[&str] = &[".strata", ".git"];
 
 /// Why a source tree could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// The path does not exist in the tree.
     #[error("{origin}: {path}: no such file or directory")]

@@ -199,6 +199,7 @@ fn current_user_and_host() -> String {
 
 /// Errors from a state store.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// Reading or writing failed.
     #[error("state {location}: {message}")]

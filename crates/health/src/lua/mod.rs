@@ -58,6 +58,7 @@ impl Default for LuaLimits {
 
 /// Why a Lua health script did not produce a health.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LuaHealthError {
     /// The script does not parse.
     #[error("health script does not compile: {0}")]

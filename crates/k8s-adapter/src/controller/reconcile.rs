@@ -197,7 +197,7 @@ impl Reconciler {
     pub fn binding_for(&self, object: &Value) -> Option<(&XrdBinding, bool)> {
         let api_version = object.get("apiVersion").and_then(Value::as_str)?;
         let kind = object.get("kind").and_then(Value::as_str)?;
-        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let group = strata_core::model::group_of(api_version);
         self.config.bindings.iter().find_map(|b| {
             if b.xrd.group != group {
                 None

@@ -22,13 +22,18 @@ pub fn is_not_found(error: &Error) -> bool {
     status_code(error) == Some(404)
 }
 
-/// Maps a kube error met while doing `what` to `target` to a provider error.
+/// Maps a kube error met while doing `what` to `target` to a provider error whose source is
+/// the kube error itself.
 ///
 /// * 429, 5xx, 408, 410 and transport failures (connection refused, timeouts) are retryable;
 /// * 409 Conflict is final, with a sentence saying which manager holds the fields and how to
 ///   take them over;
 /// * everything else (400, 401, 403, 404, 422, discovery misses) is final.
-pub fn map_error(error: &Error, what: &str, target: &str) -> ProviderError {
+pub fn map_error(error: Error, what: &str, target: &str) -> ProviderError {
+    classify(&error, what, target).with_source(error)
+}
+
+fn classify(error: &Error, what: &str, target: &str) -> ProviderError {
     match error {
         Error::Api(status) => {
             let code = status.code;
@@ -79,13 +84,13 @@ mod tests {
     fn throttling_and_server_errors_are_retryable() {
         for code in [408, 410, 429, 500, 502, 503, 504] {
             assert!(
-                map_error(&api(code), "applying", "x").is_retryable(),
+                map_error(api(code), "applying", "x").is_retryable(),
                 "{code}"
             );
         }
         for code in [400, 401, 403, 404, 422] {
             assert!(
-                !map_error(&api(code), "applying", "x").is_retryable(),
+                !map_error(api(code), "applying", "x").is_retryable(),
                 "{code}"
             );
         }
@@ -93,10 +98,17 @@ mod tests {
 
     #[test]
     fn conflicts_are_final_and_say_how_to_proceed() {
-        let e = map_error(&api(409), "applying", "ConfigMap/default/a");
+        let e = map_error(api(409), "applying", "ConfigMap/default/a");
         assert!(!e.is_retryable());
         assert!(e.message.contains("conflict"), "{}", e.message);
         assert!(e.message.contains("--force-conflicts"), "{}", e.message);
         assert!(e.message.contains("ConfigMap/default/a"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_kube_error_is_the_source() {
+        let e = map_error(api(503), "reading", "ConfigMap/default/a");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<Error>().is_some(), "{source}");
     }
 }

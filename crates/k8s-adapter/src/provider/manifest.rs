@@ -18,10 +18,9 @@ pub const SERVER_METADATA: [&str; 7] = [
     "deletionTimestamp",
 ];
 
-/// `(group, version)` of an `apiVersion` (`apps/v1` → `("apps", "v1")`, `v1` → `("", "v1")`).
-pub fn split_api_version(api_version: &str) -> (&str, &str) {
-    api_version.rsplit_once('/').unwrap_or(("", api_version))
-}
+/// `(group, version)` of an `apiVersion` (`apps/v1` → `("apps", "v1")`, `v1` → `("", "v1")`):
+/// core's reading, the one used everywhere.
+pub use strata_core::object::split_api_version;
 
 /// The body of a server-side apply: the manifest without `status` and server-owned metadata.
 pub fn apply_body(manifest: &Value) -> Value {

@@ -16,7 +16,7 @@ pub mod manifest;
 pub mod prune;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use async_trait::async_trait;
 use kube::api::{
@@ -26,7 +26,9 @@ use kube::api::{
 use kube::discovery::{ApiCapabilities, Scope};
 use serde_json::{Value, json};
 use strata_core::provider::Applied;
-use strata_core::{Health, Observation, Provider, ProviderError, Resource, ResourceKey};
+use strata_core::{
+    Health, Observation, Provider, ProviderError, ReplaceRules, Resource, ResourceKey,
+};
 use tokio::sync::OnceCell;
 
 use crate::client::{ConnectOptions, connect};
@@ -201,7 +203,7 @@ impl KubeProvider {
         let discovery = kube::Discovery::new(client)
             .run()
             .await
-            .map_err(|e| map_error(&e, "discovering", "the cluster's kinds"))?;
+            .map_err(|e| map_error(e, "discovering", "the cluster's kinds"))?;
         let mut served = HashSet::new();
         let mut kinds = self
             .kinds
@@ -249,7 +251,7 @@ impl KubeProvider {
         let (resource, caps): (ApiResource, ApiCapabilities) =
             kube::discovery::pinned_kind(client, &gvk)
                 .await
-                .map_err(|e| map_error(&e, "discovering", &format!("{api_version} {kind}")))?;
+                .map_err(|e| map_error(e, "discovering", &format!("{api_version} {kind}")))?;
         let resolved = ResolvedKind {
             resource,
             namespaced: caps.scope == Scope::Namespaced,
@@ -316,7 +318,7 @@ impl KubeProvider {
         let exists = namespaces
             .get_opt(namespace)
             .await
-            .map_err(|e| map_error(&e, "reading", &target))?
+            .map_err(|e| map_error(e, "reading", &target))?
             .is_some();
         if !exists {
             let body =
@@ -328,7 +330,7 @@ impl KubeProvider {
                     &Patch::Apply(&body),
                 )
                 .await
-                .map_err(|e| map_error(&e, "creating", &target))?;
+                .map_err(|e| map_error(e, "creating", &target))?;
         }
         if let Ok(mut known) = self.namespaces.lock() {
             known.insert(namespace.to_owned());
@@ -352,7 +354,7 @@ impl KubeProvider {
         let applied = api
             .patch(&resource.key.name, &params, &Patch::Apply(&body))
             .await
-            .map_err(|e| map_error(&e, "applying", &target))?;
+            .map_err(|e| map_error(e, "applying", &target))?;
         let live = to_value(&applied)?;
         let outputs = match live.pointer("/metadata/uid") {
             Some(uid) => json!({ "uid": uid }),
@@ -379,7 +381,7 @@ impl KubeProvider {
         match api.delete(&resource.key.name, &params).await {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(map_error(&e, "deleting", &target)),
+            Err(e) => Err(map_error(e, "deleting", &target)),
         }
     }
 
@@ -417,18 +419,31 @@ pub fn core_health(status: Option<HealthStatusCode>) -> Health {
         Some(HealthStatusCode::Unknown) => Health::Unknown,
     }
 }
-
-/// Fields Kubernetes does not let an update change, for the kinds that have them.
-fn immutable_fields(key: &ResourceKey) -> &'static [&'static str] {
-    match (key.group.as_str(), key.kind.as_str()) {
-        ("apps", "Deployment" | "DaemonSet" | "ReplicaSet") => &["spec.selector"],
-        ("apps", "StatefulSet") => &["spec.selector", "spec.serviceName"],
-        ("batch", "Job") => &["spec.selector", "spec.template"],
-        ("", "Service") => &["spec.clusterIP"],
-        ("", "PersistentVolumeClaim") => &["spec.storageClassName", "spec.accessModes"],
-        ("storage.k8s.io", "StorageClass") => &["provisioner", "parameters"],
-        _ => &[],
-    }
+/// The fields of Kubernetes kinds that the API server refuses to change in place (a Deployment's
+/// selector, a Job's template, a Service's cluster IP …). The provider answers `replace_fields`
+/// from this table and the sandbox mirrors it
+/// (`SandboxProvider::with_mirrored_rules(strata_k8s::replace_rules())`).
+pub fn replace_rules() -> &'static ReplaceRules {
+    static RULES: LazyLock<ReplaceRules> = LazyLock::new(|| {
+        ReplaceRules::new()
+            .with_kind("apps", "Deployment", ["spec.selector"])
+            .with_kind("apps", "DaemonSet", ["spec.selector"])
+            .with_kind("apps", "ReplicaSet", ["spec.selector"])
+            .with_kind("apps", "StatefulSet", ["spec.selector", "spec.serviceName"])
+            .with_kind("batch", "Job", ["spec.selector", "spec.template"])
+            .with_kind("", "Service", ["spec.clusterIP"])
+            .with_kind(
+                "",
+                "PersistentVolumeClaim",
+                ["spec.storageClassName", "spec.accessModes"],
+            )
+            .with_kind(
+                "storage.k8s.io",
+                "StorageClass",
+                ["provisioner", "parameters"],
+            )
+    });
+    &RULES
 }
 
 #[async_trait]
@@ -461,7 +476,7 @@ impl Provider for KubeProvider {
         let found = api
             .get_opt(&desired.key.name)
             .await
-            .map_err(|e| map_error(&e, "reading", &target))?;
+            .map_err(|e| map_error(e, "reading", &target))?;
         Ok(match found {
             Some(object) => Observation::present(to_value(&object)?),
             None => Observation::absent(),
@@ -482,10 +497,7 @@ impl Provider for KubeProvider {
     }
 
     fn replace_fields(&self, key: &ResourceKey) -> Vec<String> {
-        immutable_fields(key)
-            .iter()
-            .map(|f| (*f).to_owned())
-            .collect()
+        replace_rules().fields_for(key).to_vec()
     }
 
     fn health(&self, live: &Value) -> Health {

@@ -60,7 +60,7 @@ impl KubeProvider {
         let list = api
             .list(&params)
             .await
-            .map_err(|e| map_error(&e, "listing", &format!("{api_version} {kind}")))?;
+            .map_err(|e| map_error(e, "listing", &format!("{api_version} {kind}")))?;
         list.items
             .iter()
             .map(|item| {

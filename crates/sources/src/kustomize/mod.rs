@@ -161,7 +161,7 @@ impl Item {
     fn id(&self) -> String {
         let m = &self.manifest;
         let api = m.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+        let group = strata_core::model::group_of(api);
         format!(
             "{group}/{}/{}/{}",
             str_at(m, &["kind"]),

@@ -292,7 +292,7 @@ impl Target {
 
     fn matches(&self, m: &Value) -> bool {
         let api = str_at(m, &["apiVersion"]);
-        let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+        let (group, version) = strata_core::object::split_api_version(api);
         let meta_map = |key: &str, pairs: &[(String, String)]| {
             pairs.iter().all(|(k, v)| {
                 m["metadata"]
@@ -476,11 +476,7 @@ pub(crate) fn apply_all(
 }
 
 fn same_object(m: &Value, patch: &Value) -> bool {
-    let group = |v: &Value| {
-        let a = str_at(v, &["apiVersion"]).to_string();
-        a.rsplit_once('/')
-            .map_or(String::new(), |(g, _)| g.to_string())
-    };
+    let group = |v: &Value| strata_core::model::group_of(str_at(v, &["apiVersion"])).to_string();
     let ns = str_at(patch, &["metadata", "namespace"]);
     str_at(m, &["kind"]) == str_at(patch, &["kind"])
         && group(m) == group(patch)
