@@ -10,7 +10,6 @@ use strata_sources::appset::{GeneratorContext, generate};
 
 use crate::args::{GenerateArgs, GenerateOutput};
 use crate::commands::ExitCode;
-use crate::desired;
 
 /// Prints the Applications of every ApplicationSet in `args.file`.
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
@@ -28,7 +27,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         Some(r) => r.clone(),
         None => default_root(&args.file),
     };
-    let tree = desired::tree(&root, args.revision.as_deref())?;
+    let tree = strata_sources::stack::open_tree(&root, args.revision.as_deref())?;
     let mut ctx = GeneratorContext::new().with_trees(Arc::new(SourceTreeReader(tree)));
     ctx.namespace = Some("argocd".into());
     let mut apps: Vec<Value> = Vec::new();

@@ -217,7 +217,7 @@ fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<
 
 /// `strata graph`.
 pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
-    let resources = crate::desired::load(&args.dir, None)?.resources;
+    let resources = strata_sources::stack::load_stack(&args.dir, None)?.resources;
     let graph = Graph::build(&resources)?;
     match args.format {
         GraphFormat::Dot => print!("{}", graph.to_dot()),

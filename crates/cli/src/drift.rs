@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use strata_core::Resource;
 use strata_core::plan::observe_all;
 use strata_core::sensitive::Sensitivity;
-use strata_drift::{DriftEngine, DriftPolicy, DriftRules, ResourceInput};
+use strata_drift::{DriftEngine, DriftPolicy, ResourceInput};
 
 use crate::args::{DriftArgs, DriftOutput};
 use crate::commands::ExitCode;
@@ -62,7 +62,7 @@ pub async fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
                 .map(|l| digest(&as_resource, l)),
         });
     }
-    let report = DriftEngine::new(DriftRules::default(), DriftPolicy::default()).report(inputs);
+    let report = DriftEngine::new(stack.drift_rules.clone(), DriftPolicy::default()).report(inputs);
     match args.output {
         DriftOutput::Human => print!("{}", report.to_human()),
         DriftOutput::Json => println!("{}", serde_json::to_string_pretty(&report.to_json())?),
