@@ -20,6 +20,8 @@ use crate::model::ResourceKey;
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::provider::{Applied, Provider, ProviderError, ProviderRegistry};
 
+pub mod report;
+
 /// Retry policy for retryable provider errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {

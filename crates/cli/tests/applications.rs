@@ -1,4 +1,5 @@
-//! `strata drift` honours the Applications' `ignoreDifferences`, as `strata plan` does.
+//! End-to-end tests of stacks made of Applications: `strata drift` honours their
+//! `ignoreDifferences` as `strata plan` does, and `strata apply -o json` reports its counts.
 
 #![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
 
@@ -111,5 +112,26 @@ fn drift_ignores_the_fields_an_application_ignores() {
         resource["ignored"],
         serde_json::json!([{"path": "/data/replicas", "reason": "ignoreDifferences"}]),
         "{report:#}"
+    );
+}
+
+#[test]
+fn apply_json_reports_what_was_done() {
+    let (_tmp, stack) = stack();
+    let apply = strata(&[
+        "apply",
+        stack.to_str().unwrap(),
+        "--auto-approve",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(apply.status.code(), Some(0), "{:?}", text(&apply));
+    // The plan's JSON comes first; the summary is the last JSON document printed.
+    let out = text(&apply).0;
+    let summary_start = out.rfind("\n{\n").unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&out[summary_start..]).unwrap();
+    assert_eq!(
+        summary,
+        serde_json::json!({"added": 1, "changed": 0, "destroyed": 0, "failed": [], "skipped": [], "cancelled": false})
     );
 }
