@@ -4,15 +4,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use strata_core::source::SourceError;
+
 /// Read access to one revision of a repository. Paths are relative, `/`-separated, without a
-/// leading `./`.
+/// leading `./`. Failures are core's [`SourceError`]s, which name the path.
 pub trait TreeReader: Send + Sync {
     /// Every file path in the tree.
-    fn list_files(&self) -> Vec<String>;
+    fn list_files(&self) -> Result<Vec<String>, SourceError>;
     /// Every directory path in the tree (the git directories generator matches these).
-    fn list_dirs(&self) -> Vec<String>;
-    /// The contents of a file, or `None` when it does not exist.
-    fn read(&self, path: &str) -> Option<Vec<u8>>;
+    fn list_dirs(&self) -> Result<Vec<String>, SourceError>;
+    /// The contents of a file ([`SourceError::NotFound`] when it does not exist).
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError>;
 }
 
 /// An in-memory tree, for tests and for callers that already hold the files.
@@ -69,16 +71,22 @@ impl MemoryTree {
 }
 
 impl TreeReader for MemoryTree {
-    fn list_files(&self) -> Vec<String> {
-        self.files.keys().cloned().collect()
+    fn list_files(&self) -> Result<Vec<String>, SourceError> {
+        Ok(self.files.keys().cloned().collect())
     }
 
-    fn list_dirs(&self) -> Vec<String> {
-        self.dirs.clone()
+    fn list_dirs(&self) -> Result<Vec<String>, SourceError> {
+        Ok(self.dirs.clone())
     }
 
-    fn read(&self, path: &str) -> Option<Vec<u8>> {
-        self.files.get(path).cloned()
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| SourceError::NotFound {
+                origin: String::from("(in-memory tree)"),
+                path: path.to_owned(),
+            })
     }
 }
 
