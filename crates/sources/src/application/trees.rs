@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use strata_core::source::{SourceError, SourceTree};
 
-use crate::appset::{TreeReader, TreeResolver};
+use crate::appset::{AppSetError, TreeReader, TreeResolver};
 
 /// A [`SourceTree`] seen as the git generators' [`TreeReader`] (its errors passed on as they
 /// are), and as a [`TreeResolver`] that serves it for every repository URL.
@@ -26,7 +26,11 @@ impl TreeReader for SourceTreeReader {
 }
 
 impl TreeResolver for SourceTreeReader {
-    fn resolve(&self, _repo_url: &str, _revision: &str) -> Result<Arc<dyn TreeReader>, String> {
+    fn resolve(
+        &self,
+        _repo_url: &str,
+        _revision: &str,
+    ) -> Result<Arc<dyn TreeReader>, AppSetError> {
         Ok(Arc::new(self.clone()))
     }
 }

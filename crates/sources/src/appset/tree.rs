@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use strata_core::source::SourceError;
 
+use super::error::AppSetError;
+
 /// Read access to one revision of a repository. Paths are relative, `/`-separated, without a
 /// leading `./`. Failures are core's [`SourceError`]s, which name the path.
 pub trait TreeReader: Send + Sync {
@@ -92,8 +94,9 @@ impl TreeReader for MemoryTree {
 
 /// Finds the tree for a git generator's repository and revision.
 pub trait TreeResolver: Send + Sync {
-    /// The tree of `repo_url` at `revision`, or an error message saying why it is unavailable.
-    fn resolve(&self, repo_url: &str, revision: &str) -> Result<Arc<dyn TreeReader>, String>;
+    /// The tree of `repo_url` at `revision`, or an [`AppSetError::Source`] saying why it is
+    /// unavailable.
+    fn resolve(&self, repo_url: &str, revision: &str) -> Result<Arc<dyn TreeReader>, AppSetError>;
 }
 
 /// A resolver over fixed trees: by repository URL, with an optional fallback for any URL.
@@ -132,11 +135,15 @@ impl StaticTrees {
 }
 
 impl TreeResolver for StaticTrees {
-    fn resolve(&self, repo_url: &str, _revision: &str) -> Result<Arc<dyn TreeReader>, String> {
+    fn resolve(&self, repo_url: &str, _revision: &str) -> Result<Arc<dyn TreeReader>, AppSetError> {
         self.by_repo
             .get(repo_url)
             .or(self.fallback.as_ref())
             .cloned()
-            .ok_or_else(|| format!("no source tree available for repository {repo_url:?}"))
+            .ok_or_else(|| {
+                AppSetError::Source(format!(
+                    "no source tree available for repository {repo_url:?}"
+                ))
+            })
     }
 }

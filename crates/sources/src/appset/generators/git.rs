@@ -80,10 +80,7 @@ pub fn generate(
             "git generator needs directories or files",
         ));
     }
-    let tree = ctx
-        .trees
-        .resolve(repo, revision)
-        .map_err(AppSetError::Source)?;
+    let tree = ctx.trees.resolve(repo, revision)?;
     if has("directories") {
         let requested = items(spec, "directories");
         let mut out = Vec::new();
