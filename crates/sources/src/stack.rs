@@ -3,7 +3,9 @@
 //! the Application each resource came from.
 //!
 //! [`load_stack`] reads a stack directory (or its Git repository at a revision, with the `git`
-//! feature); [`load_tree`] does the same over any [`SourceTree`].
+//! feature); [`load_tree`] does the same over any [`SourceTree`]. [`applications_of_file`]
+//! generates the Applications of the ApplicationSets in one file, reading the repository found
+//! by [`repository_root_of`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,11 @@ use strata_core::source::{FsTree, SourceError, SourceTree};
 use strata_core::{Resource, ResourceKey};
 use strata_drift::{DriftError, DriftRules, IgnoreDifference};
 
-use crate::application::{ChildSet, ExpandError, ExpandOptions, expand};
+use serde_json::Value;
+use strata_core::loader::LoadError;
+
+use crate::application::{ChildSet, ExpandError, ExpandOptions, SourceTreeReader, expand};
+use crate::appset::{AppSetError, GeneratorContext, generate};
 
 /// What a stack expands to.
 #[derive(Debug, Clone)]
@@ -84,6 +90,23 @@ pub enum StackError {
         /// The compilation error.
         #[source]
         source: DriftError,
+    },
+    /// A file of ApplicationSets could not be read or parsed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A file holds no ApplicationSet.
+    #[error("{}: no ApplicationSet in this file", .0.display())]
+    NoApplicationSet(PathBuf),
+    /// An ApplicationSet could not be generated.
+    #[error("{location}: ApplicationSet {name}: {source}")]
+    AppSet {
+        /// Where the ApplicationSet is (file and document).
+        location: String,
+        /// Its name.
+        name: String,
+        /// The generator error.
+        #[source]
+        source: AppSetError,
     },
     /// The ignore rules of all Applications together do not compile.
     #[error("the stack's ignoreDifferences: {0}")]
@@ -186,6 +209,54 @@ pub fn ignore_rules_of(app: &ChildSet) -> Result<Vec<IgnoreDifference>, StackErr
             Ok(rule)
         })
         .collect()
+}
+
+/// The Applications every ApplicationSet in `file` generates, in order; git generators read
+/// `tree` whatever repository they name, and ApplicationSets without a namespace are in
+/// `namespace`.
+pub fn applications_of_file(
+    file: &Path,
+    tree: Arc<dyn SourceTree>,
+    namespace: &str,
+) -> Result<Vec<Value>, StackError> {
+    let appsets: Vec<Resource> = strata_core::loader::load_file(file)?
+        .into_iter()
+        .filter(|r| r.key.kind == "ApplicationSet")
+        .collect();
+    if appsets.is_empty() {
+        return Err(StackError::NoApplicationSet(file.to_path_buf()));
+    }
+    let mut context = GeneratorContext::new().with_trees(Arc::new(SourceTreeReader(tree)));
+    context.namespace = Some(namespace.to_owned());
+    let mut applications = Vec::new();
+    for appset in &appsets {
+        let generated =
+            generate(&appset.manifest, &context).map_err(|source| StackError::AppSet {
+                location: appset
+                    .source
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                name: appset.key.name.clone(),
+                source,
+            })?;
+        applications.extend(generated);
+    }
+    Ok(applications)
+}
+
+/// The repository an ApplicationSet file's git generators read when none is named: the
+/// nearest ancestor of the file holding `argocd/` (a platform repository's root), else the Git
+/// work tree, else the file's directory.
+pub fn repository_root_of(file: &Path) -> PathBuf {
+    let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let start = absolute.parent().unwrap_or(Path::new("."));
+    start
+        .ancestors()
+        .find(|dir| dir.join("argocd").is_dir())
+        .or_else(|| start.ancestors().find(|dir| dir.join(".git").exists()))
+        .unwrap_or(start)
+        .to_path_buf()
 }
 
 fn location_of(app: &ChildSet) -> String {
