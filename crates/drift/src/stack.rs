@@ -51,3 +51,63 @@ pub fn stack_inputs(
     }
     inputs
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+    use strata_core::Observation;
+    use strata_core::state::{ResourceState, ResourceStatus};
+
+    use super::*;
+
+    fn config_map(name: &str, value: &str) -> Resource {
+        Resource::from_manifest(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "web"},
+            "data": {"value": value}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn declared_then_recorded_only_resources_with_their_live_objects() {
+        let kept = config_map("kept", "1");
+        let gone = config_map("gone", "1");
+        let mut state = State::default();
+        for r in [&kept, &gone] {
+            state.put(ResourceState {
+                key: r.key.clone(),
+                api_version: "v1".into(),
+                provider: "sandbox".into(),
+                status: ResourceStatus::Applied,
+                last_applied: r.manifest.clone(),
+                dependencies: Vec::new(),
+                outputs: serde_json::Value::Null,
+                protect: false,
+            });
+        }
+        let mut observations = Observations::new();
+        observations.insert(
+            gone.key.clone(),
+            Observation::present(gone.manifest.clone()),
+        );
+        let inputs = stack_inputs(
+            "shop",
+            std::slice::from_ref(&kept),
+            &state,
+            &observations,
+            &Sensitivity::default(),
+        );
+        assert_eq!(inputs.len(), 2);
+        let desired = inputs[0].desired.as_ref().unwrap();
+        assert!(
+            desired.pointer("/metadata/labels").is_some(),
+            "desired carries the stack's ownership labels: {desired}"
+        );
+        assert_eq!(inputs[0].live, None);
+        assert_eq!(inputs[1].desired, None);
+        assert_eq!(inputs[1].live.as_ref(), Some(&gone.manifest));
+    }
+}
