@@ -1,8 +1,5 @@
 //! `strata health FILE_OR_DIR`: the health of saved live objects and their aggregate.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 use serde_json::{Value, json};
 use strata_health::HealthRegistry;
 use strata_health::{ResourceHealth, aggregate_health};
@@ -10,68 +7,10 @@ use strata_health::{ResourceHealth, aggregate_health};
 use crate::args::{HealthArgs, Output};
 use crate::commands::ExitCode;
 
-fn files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut out = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .with_context(|| format!("{}", path.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for entry in entries {
-        let hidden = entry
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if entry.is_dir() {
-            out.extend(files(&entry)?);
-        } else if matches!(
-            entry.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        ) {
-            out.push(entry);
-        }
-    }
-    Ok(out)
-}
-
-/// Live objects in a file: every YAML/JSON document, with `List`s unpacked.
-fn objects(file: &Path) -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
-    let docs: Vec<Value> = if file.extension().and_then(|e| e.to_str()) == Some("json") {
-        vec![serde_json::from_str(&text).with_context(|| format!("{}", file.display()))?]
-    } else {
-        serde_saphyr::from_multiple(&text).with_context(|| format!("{}", file.display()))?
-    };
-    let mut out = Vec::new();
-    for doc in docs {
-        match doc.get("items").and_then(Value::as_array) {
-            Some(items)
-                if doc
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .is_some_and(|k| k.ends_with("List")) =>
-            {
-                out.extend(items.iter().cloned())
-            }
-            _ if doc.is_object() => out.push(doc),
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
 /// Runs `strata health`.
 pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     let registry = HealthRegistry::builtin();
-    let mut live = Vec::new();
-    for file in files(&args.path)? {
-        live.extend(objects(&file)?);
-    }
+    let live = strata_core::loader::load_objects(&args.path)?;
     let entries: Vec<ResourceHealth> = live
         .iter()
         .map(|obj| ResourceHealth::from_objects(None, Some(obj), registry))

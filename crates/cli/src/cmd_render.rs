@@ -4,46 +4,27 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
+use strata_composition::catalog::{Found, find_in_path};
 use strata_composition::explain::{FieldWrite, Target};
-use strata_composition::xrd::Xrd;
-use strata_composition::{Composition, RenderOptions, RenderRequest, render_object};
+use strata_composition::{RenderOptions, RenderRequest, render_object};
 use strata_core::Resource;
 
 use crate::args::{RenderArgs, RenderOutputFormat};
 use crate::commands::ExitCode;
 
-const XRD_KIND: &str = "CompositeResourceDefinition";
-const COMPOSITION_KIND: &str = "Composition";
-
 /// Renders every claim and composite found in the directory or file.
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
-    let resources = strata_core::loader::load_path(&args.path)?;
+    let Found { catalog, claims } = find_in_path(&args.path)?;
     let where_ = |r: &Resource| {
         r.source
             .as_ref()
             .map_or_else(|| r.key.to_string(), |s| format!("{s}: {}", r.key))
     };
-    let mut xrds = Vec::new();
-    let mut compositions = Vec::new();
-    for r in resources.iter().filter(|r| is_crossplane(r)) {
-        match r.key.kind.as_str() {
-            XRD_KIND => xrds.push(Xrd::parse(&r.manifest).with_context(|| where_(r))?),
-            COMPOSITION_KIND => {
-                compositions.push(Composition::parse(&r.manifest).with_context(|| where_(r))?)
-            }
-            _ => {}
-        }
-    }
-    let groups: Vec<&str> = xrds.iter().map(|x| x.group.as_str()).collect();
-    let targets: Vec<&Resource> = resources
-        .iter()
-        .filter(|r| !is_crossplane(r) && groups.contains(&r.key.group.as_str()))
-        .collect();
-    if targets.is_empty() {
+    if claims.is_empty() {
         anyhow::bail!(
             "{}: no claim or composite of the {} CompositeResourceDefinition(s) found",
             args.path.display(),
-            xrds.len()
+            catalog.xrds.len()
         );
     }
     let options = RenderOptions {
@@ -51,11 +32,11 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     };
     let mut json_out = Vec::new();
     let mut text = String::new();
-    for target in targets {
+    for target in &claims {
         let rendered = render_object(
             &target.manifest,
-            &xrds,
-            &compositions,
+            &catalog.xrds,
+            &catalog.compositions,
             &RenderRequest::default(),
             options,
         )
@@ -88,10 +69,6 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         RenderOutputFormat::Yaml => print!("{text}"),
     }
     Ok(0)
-}
-
-fn is_crossplane(r: &Resource) -> bool {
-    r.key.group == "apiextensions.crossplane.io"
 }
 
 /// One line per written field: where it went, which patch wrote it, from what, through which

@@ -19,8 +19,8 @@ pub fn run(args: SetImageArgs) -> anyhow::Result<ExitCode> {
     };
     let mut text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
     for image in &args.images {
-        let set = SetImage::parse(image).map_err(|e| anyhow!(e))?;
-        text = set_image(&text, &set).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        let set = SetImage::parse(image)?;
+        text = set_image(&text, &set).with_context(|| format!("{}", file.display()))?;
     }
     let tmp = file.with_extension("yaml.strata-tmp");
     std::fs::write(&tmp, &text).with_context(|| format!("{}", tmp.display()))?;

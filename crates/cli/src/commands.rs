@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use strata_core::Graph;
+use strata_core::executor::report::ApplySummary;
 use strata_core::executor::{Report, cancellation};
 use strata_core::plan::{self, Action, Plan, PlanOptions};
 use strata_core::state::LockInfo;
@@ -129,17 +130,7 @@ async fn prune(
     let (Some(kube), Some(desired)) = (kube, desired) else {
         return Ok(0);
     };
-    let mut kinds: std::collections::BTreeSet<(String, String)> =
-        strata_k8s::provider::prune::kinds_of(&desired)
-            .into_iter()
-            .collect();
-    kinds.extend(
-        state
-            .resources
-            .values()
-            .map(|r| (r.api_version.clone(), r.key.kind.clone())),
-    );
-    let kinds: Vec<(String, String)> = kinds.into_iter().collect();
+    let kinds = strata_k8s::provider::prune::kinds_to_prune(&desired, state);
     let outcome = kube
         .prune(
             stack,
@@ -171,43 +162,28 @@ fn confirm() -> anyhow::Result<bool> {
 }
 
 fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<()> {
-    let by_key = plan.by_key();
-    let (mut added, mut changed, mut destroyed) = (0, 0, 0);
-    for key in &report.succeeded {
-        match by_key.get(key).map(|c| c.action) {
-            Some(Action::Create) => added += 1,
-            Some(Action::Update) => changed += 1,
-            Some(Action::Delete) => destroyed += 1,
-            Some(Action::DeleteThenCreate | Action::CreateThenDelete) => {
-                added += 1;
-                destroyed += 1;
-            }
-            _ => {}
-        }
-    }
+    let summary = ApplySummary::of(plan, report);
+    let ApplySummary {
+        added,
+        changed,
+        destroyed,
+        ..
+    } = summary;
     match output {
-        Output::Json => {
-            let json = serde_json::json!({
-                "added": added, "changed": changed, "destroyed": destroyed,
-                "failed": report.failed.iter().map(|(k, e)| serde_json::json!({"address": k.to_string(), "error": e})).collect::<Vec<_>>(),
-                "skipped": report.skipped.iter().map(|(k, r)| serde_json::json!({"address": k.to_string(), "reason": r})).collect::<Vec<_>>(),
-                "cancelled": report.cancelled,
-            });
-            println!("{}", serde_json::to_string_pretty(&json)?);
-        }
+        Output::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
         Output::Human | Output::Markdown => {
-            for (key, error) in &report.failed {
-                eprintln!("Error: {key}: {error}");
+            for failed in &summary.failed {
+                eprintln!("Error: {}: {}", failed.address, failed.error);
             }
-            if report.is_success() {
+            if summary.is_success() {
                 println!(
                     "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
                 );
             } else {
                 println!(
                     "\nApply incomplete: {added} added, {changed} changed, {destroyed} destroyed, {} failed, {} skipped.",
-                    report.failed.len(),
-                    report.skipped.len()
+                    summary.failed.len(),
+                    summary.skipped.len()
                 );
             }
         }
@@ -217,7 +193,7 @@ fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<
 
 /// `strata graph`.
 pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
-    let resources = crate::desired::load(&args.dir, None)?.resources;
+    let resources = strata_sources::stack::load_stack(&args.dir, None)?.resources;
     let graph = Graph::build(&resources)?;
     match args.format {
         GraphFormat::Dot => print!("{}", graph.to_dot()),

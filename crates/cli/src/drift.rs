@@ -1,10 +1,8 @@
 //! `strata drift`: what changed in Git and in the world since the last apply.
 
-use std::collections::BTreeSet;
-
+use strata_core::Graph;
 use strata_core::sensitive::Sensitivity;
-use strata_core::{Graph, Resource};
-use strata_drift::{DriftEngine, DriftPolicy, DriftRules, ResourceInput};
+use strata_drift::{DriftEngine, DriftPolicy, stack_inputs};
 
 use crate::args::{DriftArgs, DriftOutput};
 use crate::commands::ExitCode;
@@ -23,44 +21,14 @@ pub async fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
         .resolve_and_observe(&mut resources, &graph, &state)
         .await?;
 
-    // Desired and live go into the report in the state's form (sensitive values as digests),
-    // so secrets compare by digest and are never shown.
-    let sensitivity = Sensitivity::default();
-    let digest = |r: &Resource, v: &serde_json::Value| sensitivity.digest(&r.key, v);
-    let mut inputs = Vec::new();
-    let mut seen = BTreeSet::new();
-    for resource in &resources {
-        seen.insert(resource.key.clone());
-        let desired = strata_core::ownership::stamp(&resource.manifest, &stack.name);
-        let live = observations
-            .get(&resource.key)
-            .and_then(|o| o.live.as_ref())
-            .map(|l| digest(resource, l));
-        inputs.push(ResourceInput {
-            desired: Some(digest(resource, &desired)),
-            last_applied: state.get(&resource.key).map(|r| r.last_applied.clone()),
-            live,
-        });
-    }
-    for record in state.resources.values() {
-        if seen.contains(&record.key) {
-            continue;
-        }
-        let as_resource = Resource {
-            key: record.key.clone(),
-            manifest: record.last_applied.clone(),
-            source: None,
-        };
-        inputs.push(ResourceInput {
-            desired: None,
-            last_applied: Some(record.last_applied.clone()),
-            live: observations
-                .get(&record.key)
-                .and_then(|o| o.live.as_ref())
-                .map(|l| digest(&as_resource, l)),
-        });
-    }
-    let report = DriftEngine::new(DriftRules::default(), DriftPolicy::default()).report(inputs);
+    let inputs = stack_inputs(
+        &stack.name,
+        &resources,
+        &state,
+        &observations,
+        &Sensitivity::default(),
+    );
+    let report = DriftEngine::new(stack.drift_rules.clone(), DriftPolicy::default()).report(inputs);
     match args.output {
         DriftOutput::Human => print!("{}", report.to_human()),
         DriftOutput::Json => println!("{}", serde_json::to_string_pretty(&report.to_json())?),

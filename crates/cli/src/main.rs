@@ -10,7 +10,6 @@ mod cmd_health;
 mod cmd_render;
 mod cmd_set_image;
 mod commands;
-mod desired;
 mod drift;
 mod kube;
 mod progress;

@@ -8,6 +8,7 @@ use strata_core::executor::ExecutorConfig;
 use strata_core::state::{LocalStateStore, StateStore};
 use strata_core::{Engine, ProviderRegistry, Resource, SandboxProvider};
 use strata_drift::{DriftNormalizer, DriftRules};
+use strata_sources::application::ChildSet;
 
 use crate::args::StackArgs;
 
@@ -21,6 +22,8 @@ pub struct Stack {
     pub engine: Engine,
     /// The Application each resource came from, when it came from one.
     pub application_of: std::collections::BTreeMap<strata_core::ResourceKey, String>,
+    /// The Applications' ignore rules: what plans and drift reports compare with.
+    pub drift_rules: DriftRules,
     /// The Kubernetes provider, when enabled (for label-based prune).
     pub kube: Option<Arc<strata_k8s::KubeProvider>>,
 }
@@ -40,10 +43,11 @@ pub fn state_store(dir: &Path, state: Option<&str>) -> anyhow::Result<Arc<dyn St
 
 /// Loads the stack's manifests and builds its engine.
 pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
-    let desired = crate::desired::load(&args.dir, args.revision.as_deref())?;
+    let desired = strata_sources::stack::load_stack(&args.dir, args.revision.as_deref())?;
+    log_applications(&desired.applications);
     let resources = desired.resources;
     let application_of = desired.application_of;
-    let rules = DriftRules::from_ignore_differences(desired.ignore_differences)?;
+    let drift_rules = desired.drift_rules;
     let name = match &args.stack_name {
         Some(n) => n.clone(),
         None => std::fs::canonicalize(&args.dir)
@@ -77,7 +81,7 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     }
     let engine = Engine {
         registry,
-        normalizer: Arc::new(DriftNormalizer::new(rules)),
+        normalizer: Arc::new(DriftNormalizer::new(drift_rules.clone())),
         store: match args.state.as_deref() {
             Some(url) if url.starts_with("s3://") => crate::aws::state_store(url, aws_settings)?,
             other => state_store(&args.dir, other)?,
@@ -92,6 +96,19 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         resources,
         engine,
         application_of,
+        drift_rules,
         kube,
     })
+}
+
+fn log_applications(applications: &[ChildSet]) {
+    for app in applications {
+        tracing::info!(
+            application = %app.name,
+            path = %app.path,
+            namespace = app.namespace.as_deref().unwrap_or(""),
+            resources = app.resources.len(),
+            "expanded Application"
+        );
+    }
 }

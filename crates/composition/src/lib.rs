@@ -13,9 +13,12 @@
 //!   [`render::run_function_request`] answers a function request in the function's shape.
 //! - [`xrd::Xrd`] (`validate`, `apply_defaults`), [`claim::claim_to_composite`],
 //!   [`metadata::composed_metadata`], [`metadata::child_name`].
+//! - [`catalog`]: finding the XRDs, Compositions, claims and composites of a source tree or
+//!   directory ([`catalog::find_in_path`], [`catalog::find_in_tree`], [`catalog::Catalog`]).
 //! - Building blocks: [`fieldpath`], [`transform`], [`patch`], [`gofmt::sprintf`],
 //!   [`readiness`], [`connection`].
 
+pub mod catalog;
 pub mod claim;
 pub mod composition;
 pub mod connection;

@@ -28,6 +28,8 @@ use crate::schedule::{HookRun, Schedule, Step};
 use crate::state::StateError;
 use crate::sync::{HookDeletePolicy, SyncPlanOptions};
 
+pub mod report;
+
 /// How long and how often to check health (and deletion) at a step's gates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthWait {

@@ -171,6 +171,74 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Resource>, LoadErr
     Ok(resources)
 }
 
+/// Loads every object below `path` (or in the file itself) as it is, in sorted path order:
+/// live objects as saved by `kubectl get -o yaml|json`, which need not carry the fields a
+/// manifest must. The items of a `…List` are unpacked; documents that are empty, `null` or
+/// not objects are skipped.
+pub fn load_objects(path: &Path) -> Result<Vec<Value>, LoadError> {
+    let mut files = Vec::new();
+    collect_files(path, &mut files)?;
+    files.sort();
+    let mut objects = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| LoadError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        objects.extend(parse_objects(&file, &text)?);
+    }
+    Ok(objects)
+}
+
+/// Parses the objects in `text` (see [`load_objects`]), attributing errors to `file`.
+pub fn parse_objects(file: &Path, text: &str) -> Result<Vec<Value>, LoadError> {
+    let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
+    let documents = if is_json {
+        vec![Document {
+            index: 0,
+            line: 1,
+            text: text.to_owned(),
+        }]
+    } else {
+        split_yaml_documents(text)
+    };
+    let mut objects = Vec::new();
+    for doc in documents {
+        if !is_json && is_blank_yaml(&doc.text) {
+            continue;
+        }
+        let syntax_error = |message: String| LoadError::Syntax {
+            location: Box::new(SourceLocation {
+                file: file.to_path_buf(),
+                document: doc.index,
+                line: doc.line,
+            }),
+            message,
+        };
+        let value: Value = if is_json {
+            serde_json::from_str(&doc.text).map_err(|e| syntax_error(e.to_string()))?
+        } else {
+            serde_saphyr::from_str(&doc.text).map_err(|e| syntax_error(e.to_string()))?
+        };
+        let is_list = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|kind| kind.ends_with("List"));
+        match value {
+            Value::Object(mut object)
+                if is_list && object.get("items").is_some_and(Value::is_array) =>
+            {
+                if let Some(Value::Array(items)) = object.remove("items") {
+                    objects.extend(items);
+                }
+            }
+            Value::Object(_) => objects.push(value),
+            _ => {}
+        }
+    }
+    Ok(objects)
+}
+
 struct Document {
     index: usize,
     line: usize,
@@ -270,6 +338,19 @@ mod tests {
         std::fs::write(dir.path().join("b.yaml"), doc).unwrap();
         let err = load_path(dir.path()).unwrap_err();
         assert!(matches!(err, LoadError::Duplicate(_)), "{err}");
+    }
+
+    #[test]
+    fn objects_load_as_they_are_with_lists_unpacked() {
+        let text = "apiVersion: v1\nkind: PodList\nitems:\n  - kind: Pod\n    metadata: {name: a}\n  - kind: Pod\n    metadata: {name: b}\n---\nkind: Service\nstatus: {}\n---\n";
+        let objects = parse_objects(Path::new("live.yaml"), text).unwrap();
+        let kinds: Vec<_> = objects
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["Pod", "Pod", "Service"]);
+        let err = parse_objects(Path::new("live.yaml"), "a: [1\n").unwrap_err();
+        assert!(err.to_string().contains("live.yaml"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,8 @@
 //!   ArgoCD's `argocd-cm` settings are read by [`ArgoCdSettings`]; at apply time
 //!   [`respect_ignore_differences`] keeps live values of ignored fields
 //!   (`RespectIgnoreDifferences=true`).
+//! * **Stack inputs** ([`stack_inputs`]): a stack's desired set, state and observations as
+//!   report inputs, sensitive values as digests.
 //! * **Reports** ([`DriftReport`]): JSON, human text and Markdown for a PR comment, with
 //!   sensitive values shown as `(sensitive)` by core's one rule set (`strata_core::sensitive`,
 //!   extended through [`DriftRules::with_sensitivity`]), and `terraform plan
@@ -89,6 +91,7 @@ pub mod policy;
 pub mod quantity;
 pub mod report;
 pub mod respect;
+pub mod stack;
 pub mod three_way;
 
 pub use argocd_cm::ArgoCdSettings;
@@ -105,6 +108,7 @@ pub use normalize::{DriftRules, StatusPolicy};
 pub use policy::{Decision, DriftPolicy, PolicyMode, PolicyRule, Selector};
 pub use report::{DriftReport, ReportError, Summary};
 pub use respect::respect_ignore_differences;
+pub use stack::stack_inputs;
 pub use three_way::{
     ChangeOrigin, DriftStatus, FieldChange, IgnoredField, ResourceDrift, diff_three_way,
 };

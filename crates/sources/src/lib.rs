@@ -6,6 +6,8 @@
 //!   compositions found beside them;
 //! - [`appset`]: `ApplicationSet` generators (list, clusters, git, matrix, merge) and their Go
 //!   templates (through `strata_gotemplate`);
+//! - [`stack`]: the one entry point from a stack directory (or a tree) to its desired set, its
+//!   Applications, their ignore rules as drift rules, and the Application of each resource;
 //! - [`kustomize`]: a Kustomize build over a [`strata_core::source::SourceTree`], compared with
 //!   `kubectl kustomize` in the tests.
 //!
@@ -14,3 +16,4 @@
 pub mod application;
 pub mod appset;
 pub mod kustomize;
+pub mod stack;

@@ -44,6 +44,24 @@ pub fn kinds_of(resources: &[Resource]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `(apiVersion, kind)` pairs a label-based prune of a stack lists, sorted: the kinds of
+/// the desired set and the kinds the state records (so a kind that left Git entirely is still
+/// pruned).
+pub fn kinds_to_prune(desired: &[Resource], state: &strata_core::State) -> Vec<(String, String)> {
+    desired
+        .iter()
+        .map(|r| (r.api_version().to_owned(), r.key.kind.clone()))
+        .chain(
+            state
+                .resources
+                .values()
+                .map(|r| (r.api_version.clone(), r.key.kind.clone())),
+        )
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 impl KubeProvider {
     /// Every live object of `apiVersion`/`kind` (in all namespaces) carrying the ownership
     /// labels of `stack`: one `LIST` with a `labelSelector`.

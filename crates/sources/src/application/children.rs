@@ -10,93 +10,15 @@ use strata_core::{Resource, SourceLocation};
 use super::{ChildSet, ExpandError, ExpandOptions, SyncPolicy, str_at};
 use crate::appset::{self, GeneratorContext};
 use crate::kustomize::{self, KUSTOMIZATION_FILES};
-use strata_composition::composition::Composition;
+use strata_composition::catalog::Catalog;
 use strata_composition::render::{RenderOptions, RenderRequest};
-use strata_composition::xrd::Xrd;
 
 const ARGO_GROUP: &str = "argoproj.io";
 
-/// XRDs and compositions found in a tree, and the kinds known to be cluster-scoped.
-#[derive(Debug, Clone, Default)]
-pub struct Catalog {
-    /// Every CompositeResourceDefinition in the tree.
-    pub xrds: Vec<Xrd>,
-    /// Every Composition in the tree.
-    pub compositions: Vec<Composition>,
-    /// `(group, kind)` of CRDs with `scope: Cluster` and of composite kinds.
-    pub cluster_kinds: Vec<(String, String)>,
-}
-
-impl Catalog {
-    /// Reads every manifest file of the tree that mentions an XRD, a Composition or a CRD.
-    pub fn scan(tree: &dyn SourceTree) -> Result<Self, ExpandError> {
-        let mut c = Catalog::default();
-        for file in tree.files()? {
-            if !is_manifest_file(&file) {
-                continue;
-            }
-            let Ok(text) = tree.read_to_string(&file) else {
-                continue;
-            };
-            if !(text.contains("CompositeResourceDefinition")
-                || text.contains("kind: Composition")
-                || text.contains("CustomResourceDefinition"))
-            {
-                continue;
-            }
-            let display = tree.location(&file, 0, 1).file;
-            let Ok(docs) = strata_core::loader::parse_documents(&display, &text) else {
-                continue;
-            };
-            for r in docs {
-                let api = r.api_version().to_string();
-                let kind = r.key.kind.as_str();
-                if api.starts_with("apiextensions.crossplane.io/")
-                    && kind == "CompositeResourceDefinition"
-                {
-                    let xrd = Xrd::parse(&r.manifest).map_err(|e| ExpandError::Render {
-                        location: Box::new(
-                            r.source
-                                .clone()
-                                .unwrap_or_else(|| tree.location(&file, 0, 1)),
-                        ),
-                        what: format!("CompositeResourceDefinition/{}", r.key.name),
-                        message: e.to_string(),
-                    })?;
-                    c.cluster_kinds.push((xrd.group.clone(), xrd.kind.clone()));
-                    c.xrds.push(xrd);
-                } else if api.starts_with("apiextensions.crossplane.io/") && kind == "Composition" {
-                    let comp =
-                        Composition::parse(&r.manifest).map_err(|e| ExpandError::Render {
-                            location: Box::new(
-                                r.source
-                                    .clone()
-                                    .unwrap_or_else(|| tree.location(&file, 0, 1)),
-                            ),
-                            what: format!("Composition/{}", r.key.name),
-                            message: e.to_string(),
-                        })?;
-                    c.compositions.push(comp);
-                } else if kind == "CustomResourceDefinition"
-                    && str_at(&r.manifest, &["spec", "scope"]) == "Cluster"
-                {
-                    c.cluster_kinds.push((
-                        str_at(&r.manifest, &["spec", "group"]).to_string(),
-                        str_at(&r.manifest, &["spec", "names", "kind"]).to_string(),
-                    ));
-                }
-            }
-        }
-        Ok(c)
-    }
-
-    fn is_cluster_kind(&self, group: &str, kind: &str) -> bool {
-        is_cluster_scoped(group, kind)
-            || self
-                .cluster_kinds
-                .iter()
-                .any(|(g, k)| g == group && k == kind)
-    }
+/// Whether `(group, kind)` is cluster-scoped: built in (see [`is_cluster_scoped`]) or declared
+/// so by the catalog (composite kinds, CRDs with `scope: Cluster`).
+fn is_cluster_kind(catalog: &Catalog, group: &str, kind: &str) -> bool {
+    is_cluster_scoped(group, kind) || catalog.declares_cluster_scoped(group, kind)
 }
 
 /// Whether a kind is cluster-scoped without asking a cluster: Kubernetes' built-in
@@ -472,7 +394,7 @@ impl<'o> Expander<'o> {
             let mut r = r;
             if let Some(ns) = namespace
                 && r.key.namespace.is_none()
-                && !self.catalog.is_cluster_kind(&r.key.group, &r.key.kind)
+                && !is_cluster_kind(&self.catalog, &r.key.group, &r.key.kind)
             {
                 r.manifest["metadata"]["namespace"] = Value::String(ns.to_string());
                 let source = r.source.take();
@@ -494,13 +416,7 @@ impl<'o> Expander<'o> {
     }
 
     fn render_claim(&self, r: &Resource) -> Result<Option<Vec<Resource>>, ExpandError> {
-        let group = r.key.group.as_str();
-        let is_xr = self
-            .catalog
-            .xrds
-            .iter()
-            .any(|x| x.group == group && x.is_claim(&r.manifest).is_some());
-        if !is_xr {
+        if !self.catalog.is_claim_or_composite(r) {
             return Ok(None);
         }
         let location = r

@@ -28,8 +28,9 @@ use strata_core::{Resource, ResourceKey, SourceLocation};
 use crate::appset::{AppSetError, Cluster};
 use crate::kustomize::KustomizeError;
 
-pub use children::{Catalog, is_cluster_scoped};
+pub use children::is_cluster_scoped;
 pub use policy::SyncPolicy;
+pub use strata_composition::catalog::Catalog;
 pub use trees::SourceTreeReader;
 
 /// The default limit of nested Applications (app of apps of apps …).
@@ -126,6 +127,9 @@ pub enum ExpandError {
         /// The composition error.
         message: String,
     },
+    /// The tree's XRDs, Compositions or CRDs could not be read.
+    #[error(transparent)]
+    Catalog(#[from] strata_composition::catalog::CatalogError),
     /// An Application is malformed or uses a source Strata cannot expand.
     #[error("{location}: Application {name}: {message}")]
     Invalid {
@@ -165,7 +169,7 @@ pub fn expand(
     dir: &str,
     options: &ExpandOptions,
 ) -> Result<Expansion, ExpandError> {
-    let catalog = Catalog::scan(tree.as_ref())?;
+    let catalog = Catalog::scan_tree(tree.as_ref())?;
     let mut expander = children::Expander::new(tree, options, catalog);
     expander.run(dir)?;
     let (resources, applications) = expander.finish();

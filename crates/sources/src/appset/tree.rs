@@ -4,15 +4,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use strata_core::source::SourceError;
+
+use super::error::AppSetError;
+
 /// Read access to one revision of a repository. Paths are relative, `/`-separated, without a
-/// leading `./`.
+/// leading `./`. Failures are core's [`SourceError`]s, which name the path.
 pub trait TreeReader: Send + Sync {
     /// Every file path in the tree.
-    fn list_files(&self) -> Vec<String>;
+    fn list_files(&self) -> Result<Vec<String>, SourceError>;
     /// Every directory path in the tree (the git directories generator matches these).
-    fn list_dirs(&self) -> Vec<String>;
-    /// The contents of a file, or `None` when it does not exist.
-    fn read(&self, path: &str) -> Option<Vec<u8>>;
+    fn list_dirs(&self) -> Result<Vec<String>, SourceError>;
+    /// The contents of a file ([`SourceError::NotFound`] when it does not exist).
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError>;
 }
 
 /// An in-memory tree, for tests and for callers that already hold the files.
@@ -69,23 +73,30 @@ impl MemoryTree {
 }
 
 impl TreeReader for MemoryTree {
-    fn list_files(&self) -> Vec<String> {
-        self.files.keys().cloned().collect()
+    fn list_files(&self) -> Result<Vec<String>, SourceError> {
+        Ok(self.files.keys().cloned().collect())
     }
 
-    fn list_dirs(&self) -> Vec<String> {
-        self.dirs.clone()
+    fn list_dirs(&self) -> Result<Vec<String>, SourceError> {
+        Ok(self.dirs.clone())
     }
 
-    fn read(&self, path: &str) -> Option<Vec<u8>> {
-        self.files.get(path).cloned()
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| SourceError::NotFound {
+                origin: String::from("(in-memory tree)"),
+                path: path.to_owned(),
+            })
     }
 }
 
 /// Finds the tree for a git generator's repository and revision.
 pub trait TreeResolver: Send + Sync {
-    /// The tree of `repo_url` at `revision`, or an error message saying why it is unavailable.
-    fn resolve(&self, repo_url: &str, revision: &str) -> Result<Arc<dyn TreeReader>, String>;
+    /// The tree of `repo_url` at `revision`, or an [`AppSetError::Source`] saying why it is
+    /// unavailable.
+    fn resolve(&self, repo_url: &str, revision: &str) -> Result<Arc<dyn TreeReader>, AppSetError>;
 }
 
 /// A resolver over fixed trees: by repository URL, with an optional fallback for any URL.
@@ -124,11 +135,15 @@ impl StaticTrees {
 }
 
 impl TreeResolver for StaticTrees {
-    fn resolve(&self, repo_url: &str, _revision: &str) -> Result<Arc<dyn TreeReader>, String> {
+    fn resolve(&self, repo_url: &str, _revision: &str) -> Result<Arc<dyn TreeReader>, AppSetError> {
         self.by_repo
             .get(repo_url)
             .or(self.fallback.as_ref())
             .cloned()
-            .ok_or_else(|| format!("no source tree available for repository {repo_url:?}"))
+            .ok_or_else(|| {
+                AppSetError::Source(format!(
+                    "no source tree available for repository {repo_url:?}"
+                ))
+            })
     }
 }

@@ -3,6 +3,18 @@
 
 use super::image::ImageRef;
 
+/// Why an image argument or a kustomization could not be edited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EditError {
+    /// An image argument is not `NAME=IMAGE:TAG` (or one of its short forms).
+    #[error("{0:?}: expected NAME=IMAGE:TAG")]
+    ImageArgument(String),
+    /// The kustomization's `images` is a flow list (`images: [...]`), which is not edited.
+    #[error("images: only block lists can be edited")]
+    FlowList,
+}
+
 /// One `NAME=IMAGE[:TAG][@DIGEST]` argument (or `NAME[:TAG][@DIGEST]` to keep the name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetImage {
@@ -18,7 +30,7 @@ pub struct SetImage {
 
 impl SetImage {
     /// Parses `NAME=IMAGE:TAG`, `NAME=IMAGE@DIGEST`, `NAME:TAG` or `NAME@DIGEST`.
-    pub fn parse(arg: &str) -> Result<Self, String> {
+    pub fn parse(arg: &str) -> Result<Self, EditError> {
         let (name, image) = match arg.split_once('=') {
             Some((n, i)) => (n.to_string(), ImageRef::parse(i)),
             None => {
@@ -27,7 +39,7 @@ impl SetImage {
             }
         };
         if name.is_empty() || image.name.is_empty() {
-            return Err(format!("{arg:?}: expected NAME=IMAGE:TAG"));
+            return Err(EditError::ImageArgument(arg.to_owned()));
         }
         Ok(SetImage {
             new_name: (image.name != name).then(|| image.name.clone()),
@@ -73,7 +85,7 @@ fn quote(v: &str) -> String {
 /// `digest` (a new tag drops an old digest and vice versa); a missing entry is appended to
 /// `images`, and a missing `images` list is added at the end. Every other line is kept
 /// byte for byte.
-pub fn set_image(text: &str, set: &SetImage) -> Result<String, String> {
+pub fn set_image(text: &str, set: &SetImage) -> Result<String, EditError> {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     let trailing_newline = text.ends_with('\n') || text.is_empty();
     let images_at = lines
@@ -95,7 +107,7 @@ pub fn set_image(text: &str, set: &SetImage) -> Result<String, String> {
         return Ok(finish(lines, trailing_newline));
     }
     if !after_key.is_empty() && !after_key.starts_with('#') {
-        return Err("images: only block lists can be edited".into());
+        return Err(EditError::FlowList);
     }
     // The block: following lines that are indented, list items, blank or comments.
     let mut end = start + 1;
@@ -259,6 +271,19 @@ mod tests {
         assert!(
             digest.contains("- name: web\n  newName: reg/web\n  digest: sha256:ff\n"),
             "{digest}"
+        );
+    }
+
+    #[test]
+    fn errors_say_what_is_expected() {
+        assert_eq!(
+            SetImage::parse("=web").unwrap_err().to_string(),
+            "\"=web\": expected NAME=IMAGE:TAG"
+        );
+        let set = SetImage::parse("web:2").unwrap();
+        assert_eq!(
+            set_image("images: [{name: web}]\n", &set).unwrap_err(),
+            EditError::FlowList
         );
     }
 }

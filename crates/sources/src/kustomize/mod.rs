@@ -48,10 +48,10 @@ use serde_json::{Map, Value};
 use strata_core::source::{EntryKind, SourceError, SourceTree, join, normalize};
 use strata_core::{Resource, SourceLocation};
 
-pub use edit::{SetImage, set_image};
+pub use edit::{EditError, SetImage, set_image};
 pub use generator::{hash_suffix, name_hash};
 pub use image::ImageRef;
-pub use patch::{apply_json6902, merge_patch};
+pub use patch::{PatchError, apply_json6902, merge_patch};
 pub use transform::{CLUSTER_SCOPED_KINDS, is_cluster_scoped};
 
 /// The file names kustomize looks for in a directory, in order.
@@ -114,14 +114,15 @@ pub enum KustomizeError {
         id: String,
     },
     /// A patch failed to apply.
-    #[error("{file}: patch {index}: {message}")]
+    #[error("{file}: patch {index}: {error}")]
     Patch {
         /// The kustomization file.
         file: String,
         /// Index of the patch in its list.
         index: usize,
         /// Why it failed.
-        message: String,
+        #[source]
+        error: PatchError,
     },
     /// A kustomization includes itself through `resources`.
     #[error("kustomization cycle: {0}")]

@@ -14,6 +14,100 @@ const LIST_MERGE_KEYS: &[(&str, &[&str])] = &[
     ("hostAliases", &["ip"]),
 ];
 
+/// Why a patch could not be applied. Messages name the path or operation at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PatchError {
+    /// A merge patch merged an object into something else.
+    #[error("not an object")]
+    NotAnObject,
+    /// A strategic-merge directive (`$patch`, `$setElementOrder`, …) was used.
+    #[error("strategic-merge directive {0} is not supported")]
+    UnsupportedDirective(String),
+    /// A JSON pointer does not start with `/`.
+    #[error("path {0:?} must start with /")]
+    RelativePath(String),
+    /// A path does not exist in the document.
+    #[error("path {0:?} not found")]
+    NotFound(String),
+    /// A `replace` names a path that does not exist.
+    #[error("replace: path {0:?} not found")]
+    ReplaceMissing(String),
+    /// A `remove` names a path that does not exist.
+    #[error("remove: path {0:?} not found")]
+    RemoveMissing(String),
+    /// A path segment into a list is not an index.
+    #[error("path {path:?}: {segment:?} is not an index")]
+    NotAnIndex {
+        /// The whole path.
+        path: String,
+        /// The segment that is not an index.
+        segment: String,
+    },
+    /// An `add` index is past the end of the list.
+    #[error("path {0:?}: index out of range")]
+    IndexOutOfRange(String),
+    /// A path goes through a scalar.
+    #[error("path {0:?}: parent is not a container")]
+    NotAContainer(String),
+    /// A `remove` of the whole document.
+    #[error("cannot remove the whole document")]
+    RemoveWholeDocument,
+    /// An operation has no `path`.
+    #[error("operation {index}: no path")]
+    NoPath {
+        /// The operation's index.
+        index: usize,
+    },
+    /// An operation lacks a field its op needs (`value`, `from`).
+    #[error("operation {index} ({op}): no {field}")]
+    MissingField {
+        /// The operation's index.
+        index: usize,
+        /// The op (`add`, `move`, …).
+        op: String,
+        /// The missing field.
+        field: &'static str,
+    },
+    /// A `test` operation found another value.
+    #[error("test failed at {0:?}")]
+    TestFailed(String),
+    /// An operation's `op` is not a JSON 6902 op.
+    #[error("operation {index}: unknown op {op:?}")]
+    UnknownOp {
+        /// The operation's index.
+        index: usize,
+        /// The op as written.
+        op: String,
+    },
+    /// A label or annotation selector term is not `key=value`.
+    #[error("selector {0:?}: only key=value terms are supported")]
+    Selector(String),
+    /// A patch's `target` is not a mapping.
+    #[error("target must be a mapping")]
+    TargetNotAMapping,
+    /// A patch's `target.name` is not a valid regular expression.
+    #[error("target.name: {0}")]
+    TargetName(#[source] regex::Error),
+    /// A patch's `target` has a field Strata does not support.
+    #[error("unsupported target field `{0}`")]
+    TargetField(String),
+    /// A JSON 6902 patch has no `target`.
+    #[error("a JSON 6902 patch needs a target")]
+    NoTarget,
+    /// No resource matches a JSON 6902 patch's target.
+    #[error("no resource matches the patch target")]
+    NoTargetMatch,
+    /// No resource matches a strategic-merge patch.
+    #[error("no resource matches the patch ({kind} {name})")]
+    NoMatch {
+        /// The patch's `kind`.
+        kind: String,
+        /// The patch's `metadata.name`.
+        name: String,
+    },
+}
+
 /// Applies a strategic-merge-style patch as a JSON merge patch (RFC 7386): objects merge
 /// recursively, `null` deletes a key, scalars replace. Lists replace the target list, except
 /// lists of objects that all carry the list's merge key — `name` (containers, env, volumes,
@@ -21,20 +115,20 @@ const LIST_MERGE_KEYS: &[(&str, &[&str])] = &[
 /// `volumeDevices`, `ip` for `hostAliases` — which merge element by element: an element of
 /// the patch merges into the element with the same key, and new elements are appended in
 /// patch order. `$patch`, `$setElementOrder` and other directives are refused.
-pub fn merge_patch(target: &mut Value, patch: &Value) -> Result<(), String> {
+pub fn merge_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
     merge_at(target, patch, "")
 }
 
-fn merge_at(target: &mut Value, patch: &Value, field: &str) -> Result<(), String> {
+fn merge_at(target: &mut Value, patch: &Value, field: &str) -> Result<(), PatchError> {
     match patch {
         Value::Object(p) => {
             if !target.is_object() {
                 *target = Value::Object(Map::new());
             }
-            let t = target.as_object_mut().ok_or("not an object")?;
+            let t = target.as_object_mut().ok_or(PatchError::NotAnObject)?;
             for (k, v) in p {
                 if k.starts_with('$') {
-                    return Err(format!("strategic-merge directive {k} is not supported"));
+                    return Err(PatchError::UnsupportedDirective(k.clone()));
                 }
                 if v.is_null() {
                     t.shift_remove(k);
@@ -98,13 +192,13 @@ fn unescape(seg: &str) -> String {
     seg.replace("~1", "/").replace("~0", "~")
 }
 
-fn pointer_parts(path: &str) -> Result<Vec<String>, String> {
+fn pointer_parts(path: &str) -> Result<Vec<String>, PatchError> {
     if path.is_empty() {
         return Ok(Vec::new());
     }
     let rest = path
         .strip_prefix('/')
-        .ok_or_else(|| format!("path {path:?} must start with /"))?;
+        .ok_or_else(|| PatchError::RelativePath(path.to_owned()))?;
     Ok(rest.split('/').map(unescape).collect())
 }
 
@@ -112,7 +206,7 @@ fn parent_of<'a>(
     doc: &'a mut Value,
     parts: &[String],
     path: &str,
-) -> Result<&'a mut Value, String> {
+) -> Result<&'a mut Value, PatchError> {
     let mut cur = doc;
     for p in parts {
         cur = match cur {
@@ -120,18 +214,18 @@ fn parent_of<'a>(
             Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
             _ => None,
         }
-        .ok_or_else(|| format!("path {path:?} not found"))?;
+        .ok_or_else(|| PatchError::NotFound(path.to_owned()))?;
     }
     Ok(cur)
 }
 
-fn get_at(doc: &Value, path: &str) -> Result<Value, String> {
+fn get_at(doc: &Value, path: &str) -> Result<Value, PatchError> {
     doc.pointer(path)
         .cloned()
-        .ok_or_else(|| format!("path {path:?} not found"))
+        .ok_or_else(|| PatchError::NotFound(path.to_owned()))
 }
 
-fn add_at(doc: &mut Value, path: &str, value: Value, replace: bool) -> Result<(), String> {
+fn add_at(doc: &mut Value, path: &str, value: Value, replace: bool) -> Result<(), PatchError> {
     let parts = pointer_parts(path)?;
     let Some((last, init)) = parts.split_last() else {
         *doc = value;
@@ -141,7 +235,7 @@ fn add_at(doc: &mut Value, path: &str, value: Value, replace: bool) -> Result<()
     match parent {
         Value::Object(m) => {
             if replace && !m.contains_key(last) {
-                return Err(format!("replace: path {path:?} not found"));
+                return Err(PatchError::ReplaceMissing(path.to_owned()));
             }
             m.insert(last.clone(), value);
         }
@@ -149,64 +243,66 @@ fn add_at(doc: &mut Value, path: &str, value: Value, replace: bool) -> Result<()
             if last == "-" && !replace {
                 a.push(value);
             } else {
-                let i: usize = last
-                    .parse()
-                    .map_err(|_| format!("path {path:?}: {last:?} is not an index"))?;
+                let i: usize = last.parse().map_err(|_| not_an_index(path, last))?;
                 if replace {
                     *a.get_mut(i)
-                        .ok_or_else(|| format!("path {path:?} not found"))? = value;
+                        .ok_or_else(|| PatchError::NotFound(path.to_owned()))? = value;
                 } else if i <= a.len() {
                     a.insert(i, value);
                 } else {
-                    return Err(format!("path {path:?}: index out of range"));
+                    return Err(PatchError::IndexOutOfRange(path.to_owned()));
                 }
             }
         }
-        _ => return Err(format!("path {path:?}: parent is not a container")),
+        _ => return Err(PatchError::NotAContainer(path.to_owned())),
     }
     Ok(())
 }
 
-fn remove_at(doc: &mut Value, path: &str) -> Result<Value, String> {
+fn remove_at(doc: &mut Value, path: &str) -> Result<Value, PatchError> {
     let parts = pointer_parts(path)?;
-    let (last, init) = parts
-        .split_last()
-        .ok_or_else(|| "cannot remove the whole document".to_string())?;
+    let (last, init) = parts.split_last().ok_or(PatchError::RemoveWholeDocument)?;
     match parent_of(doc, init, path)? {
         Value::Object(m) => m
             .shift_remove(last)
-            .ok_or_else(|| format!("remove: path {path:?} not found")),
+            .ok_or_else(|| PatchError::RemoveMissing(path.to_owned())),
         Value::Array(a) => {
-            let i: usize = last
-                .parse()
-                .map_err(|_| format!("path {path:?}: {last:?} is not an index"))?;
+            let i: usize = last.parse().map_err(|_| not_an_index(path, last))?;
             if i < a.len() {
                 Ok(a.remove(i))
             } else {
-                Err(format!("remove: path {path:?} not found"))
+                Err(PatchError::RemoveMissing(path.to_owned()))
             }
         }
-        _ => Err(format!("path {path:?}: parent is not a container")),
+        _ => Err(PatchError::NotAContainer(path.to_owned())),
+    }
+}
+
+fn not_an_index(path: &str, segment: &str) -> PatchError {
+    PatchError::NotAnIndex {
+        path: path.to_owned(),
+        segment: segment.to_owned(),
     }
 }
 
 /// Applies a JSON 6902 patch (a list of operations) to `doc`.
-pub fn apply_json6902(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
+pub fn apply_json6902(doc: &mut Value, ops: &[Value]) -> Result<(), PatchError> {
     for (i, op) in ops.iter().enumerate() {
         let name = op.get("op").and_then(Value::as_str).unwrap_or("");
         let path = op
             .get("path")
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("operation {i}: no path"))?;
-        let value = || {
-            op.get("value")
-                .cloned()
-                .ok_or_else(|| format!("operation {i} ({name}): no value"))
+            .ok_or(PatchError::NoPath { index: i })?;
+        let missing = |field| PatchError::MissingField {
+            index: i,
+            op: name.to_owned(),
+            field,
         };
+        let value = || op.get("value").cloned().ok_or_else(|| missing("value"));
         let from = || {
             op.get("from")
                 .and_then(Value::as_str)
-                .ok_or_else(|| format!("operation {i} ({name}): no from"))
+                .ok_or_else(|| missing("from"))
         };
         match name {
             "add" => add_at(doc, path, value()?, false)?,
@@ -224,10 +320,15 @@ pub fn apply_json6902(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
             }
             "test" => {
                 if get_at(doc, path)? != value()? {
-                    return Err(format!("test failed at {path:?}"));
+                    return Err(PatchError::TestFailed(path.to_owned()));
                 }
             }
-            other => return Err(format!("operation {i}: unknown op {other:?}")),
+            other => {
+                return Err(PatchError::UnknownOp {
+                    index: i,
+                    op: other.to_owned(),
+                });
+            }
         }
     }
     Ok(())
@@ -245,18 +346,16 @@ struct Target {
     annotations: Vec<(String, String)>,
 }
 
-fn selector_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
+fn selector_pairs(s: &str) -> Result<Vec<(String, String)>, PatchError> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
             let (k, v) = p
                 .split_once("==")
                 .or_else(|| p.split_once('='))
-                .ok_or_else(|| format!("selector {p:?}: only key=value terms are supported"))?;
+                .ok_or_else(|| PatchError::Selector(p.to_owned()))?;
             if k.ends_with('!') {
-                return Err(format!(
-                    "selector {p:?}: only key=value terms are supported"
-                ));
+                return Err(PatchError::Selector(p.to_owned()));
             }
             Ok((k.trim().to_string(), v.trim().to_string()))
         })
@@ -264,8 +363,8 @@ fn selector_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 impl Target {
-    fn parse(v: &Value) -> Result<Self, String> {
-        let obj = v.as_object().ok_or("target must be a mapping")?;
+    fn parse(v: &Value) -> Result<Self, PatchError> {
+        let obj = v.as_object().ok_or(PatchError::TargetNotAMapping)?;
         let mut t = Target::default();
         for (k, val) in obj {
             let s = val.as_str().map(String::from);
@@ -277,14 +376,13 @@ impl Target {
                 "name" => {
                     if let Some(n) = s {
                         t.name = Some(
-                            Regex::new(&format!("^(?:{n})$"))
-                                .map_err(|e| format!("target.name: {e}"))?,
+                            Regex::new(&format!("^(?:{n})$")).map_err(PatchError::TargetName)?,
                         );
                     }
                 }
                 "labelSelector" => t.labels = selector_pairs(&s.unwrap_or_default())?,
                 "annotationSelector" => t.annotations = selector_pairs(&s.unwrap_or_default())?,
-                other => return Err(format!("unsupported target field `{other}`")),
+                other => return Err(PatchError::TargetField(other.to_owned())),
             }
         }
         Ok(t)
@@ -403,10 +501,10 @@ pub(crate) fn apply_all(
         }
     }
     for (index, entry) in entries.iter().enumerate() {
-        let perr = |message: String| KustomizeError::Patch {
+        let perr = |error: PatchError| KustomizeError::Patch {
             file: file.into(),
             index,
-            message,
+            error,
         };
         for key in entry.keys() {
             if !["patch", "path", "target", "options"].contains(&key.as_str()) {
@@ -429,15 +527,14 @@ pub(crate) fn apply_all(
         };
         match body {
             PatchBody::Json(ops) => {
-                let target =
-                    target.ok_or_else(|| perr("a JSON 6902 patch needs a target".into()))?;
+                let target = target.ok_or_else(|| perr(PatchError::NoTarget))?;
                 let mut hit = false;
                 for item in items.iter_mut().filter(|i| target.matches(&i.manifest)) {
                     hit = true;
                     apply_json6902(&mut item.manifest, &ops).map_err(perr)?;
                 }
                 if !hit {
-                    return Err(perr("no resource matches the patch target".into()));
+                    return Err(perr(PatchError::NoTargetMatch));
                 }
             }
             PatchBody::Merge(patch) => {
@@ -463,11 +560,10 @@ pub(crate) fn apply_all(
                     merge_patch(&mut item.manifest, &p).map_err(perr)?;
                 }
                 if !hit {
-                    return Err(perr(format!(
-                        "no resource matches the patch ({} {})",
-                        str_at(&patch, &["kind"]),
-                        str_at(&patch, &["metadata", "name"])
-                    )));
+                    return Err(perr(PatchError::NoMatch {
+                        kind: str_at(&patch, &["kind"]).to_owned(),
+                        name: str_at(&patch, &["metadata", "name"]).to_owned(),
+                    }));
                 }
             }
         }

@@ -80,14 +80,14 @@ pub fn generate(
             "git generator needs directories or files",
         ));
     }
-    let tree = ctx
-        .trees
-        .resolve(repo, revision)
-        .map_err(AppSetError::Source)?;
+    let tree = ctx.trees.resolve(repo, revision)?;
     if has("directories") {
         let requested = items(spec, "directories");
         let mut out = Vec::new();
-        for dir in tree.list_dirs() {
+        let dirs = tree.list_dirs().map_err(|e| {
+            AppSetError::Source(format!("listing the directories of {repo:?}: {e}"))
+        })?;
+        for dir in dirs {
             let mut include = false;
             let mut exclude = false;
             for it in &requested {
@@ -109,7 +109,9 @@ pub fn generate(
         return Ok(out);
     }
     let requested = items(spec, "files");
-    let all = tree.list_files();
+    let all = tree
+        .list_files()
+        .map_err(|e| AppSetError::Source(format!("listing the files of {repo:?}: {e}")))?;
     let mut chosen = BTreeSet::new();
     for it in requested.iter().filter(|i| !i.exclude) {
         for f in &all {
@@ -127,7 +129,7 @@ pub fn generate(
     for file in chosen {
         let content = tree
             .read(&file)
-            .ok_or_else(|| AppSetError::Source(format!("unable to read file '{file}'")))?;
+            .map_err(|e| AppSetError::Source(format!("unable to read file '{file}': {e}")))?;
         let objects = parse_file(&content)
             .map_err(|e| AppSetError::Source(format!("unable to process file '{file}': {e}")))?;
         for obj in objects {
