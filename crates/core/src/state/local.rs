@@ -16,6 +16,15 @@ use async_trait::async_trait;
 
 use super::{LockInfo, State, StateChange, StateError, StateStore};
 
+/// The lineage and serial the last append of this store produced, and the journal's length
+/// after it (any other write changes the length or removes the journal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct JournalHead {
+    lineage: String,
+    serial: u64,
+    journal_len: u64,
+}
+
 /// One line of the journal: the changes of one durable write.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct JournalEntry {
@@ -29,9 +38,9 @@ struct JournalEntry {
 #[derive(Debug, Clone)]
 pub struct LocalStateStore {
     path: PathBuf,
-    /// Lineage and serial of the last journal entry this store appended, to skip re-reading
-    /// the state on the next append.
-    head: Arc<Mutex<Option<(String, u64)>>>,
+    /// What this store's last journal append left: to skip re-reading the state on the next
+    /// append when nothing else has written since.
+    head: Arc<Mutex<Option<JournalHead>>>,
 }
 
 impl LocalStateStore {
@@ -231,8 +240,11 @@ impl LocalStateStore {
                 let _ = d.sync_all();
             }
             state.serial = entry.serial;
-            *me.head.lock().map_err(|_| me.io("journal head poisoned"))? =
-                Some((entry.lineage, entry.serial));
+            *me.head.lock().map_err(|_| me.io("journal head poisoned"))? = Some(JournalHead {
+                lineage: entry.lineage,
+                serial: entry.serial,
+                journal_len: whole + line.len() as u64,
+            });
             Ok(())
         })
     }
@@ -245,8 +257,15 @@ impl LocalStateStore {
             .lock()
             .map_err(|_| self.io("journal head poisoned"))?
             .clone();
+        let journal_len = std::fs::metadata(self.journal_path()).map(|m| m.len()).ok();
         match known {
-            Some((lineage, serial)) if lineage == state.lineage && serial == state.serial => Ok(()),
+            Some(head)
+                if head.lineage == state.lineage
+                    && head.serial == state.serial
+                    && Some(head.journal_len) == journal_len =>
+            {
+                Ok(())
+            }
             _ => self.check_current(state),
         }
     }
