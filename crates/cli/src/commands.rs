@@ -85,10 +85,11 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
         eprintln!("Error: nothing was applied.");
         return Ok(1);
     }
-    if !plan.has_changes() {
+    // An interrupted apply's intents are confirmed even when nothing else changes.
+    if !plan.has_changes() && !state.has_intents() {
         return prune(stack.kube.as_deref(), &stack.name, keep_for_prune, &state).await;
     }
-    if !args.auto_approve && !confirm()? {
+    if plan.has_changes() && !args.auto_approve && !confirm()? {
         eprintln!("Apply cancelled.");
         return Ok(1);
     }

@@ -1,0 +1,97 @@
+//! The CLI refuses a state that belongs to another stack, and heals what an interrupted apply
+//! left.
+
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn strata(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stack(root: &Path, name: &str, config_maps: &[&str]) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let docs: Vec<String> = config_maps
+        .iter()
+        .map(|n| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\n  namespace: default\ndata:\n  owner: {name}\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("config.yaml"), docs.join("---\n")).unwrap();
+    dir
+}
+
+fn state_of(stack: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(stack.join(".strata/state.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_state_copied_from_another_stack_is_refused_and_nothing_is_destroyed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let platform = stack(tmp.path(), "platform", &["a", "b", "c"]);
+    let quickstart = stack(tmp.path(), "quickstart", &["q"]);
+    for dir in [&platform, &quickstart] {
+        let apply = strata(&["apply", dir.to_str().unwrap(), "--auto-approve"]);
+        assert_eq!(apply.status.code(), Some(0), "{:?}", apply);
+    }
+    assert_eq!(state_of(&platform)["stack"], "platform");
+    std::fs::copy(
+        platform.join(".strata/state.json"),
+        quickstart.join(".strata/state.json"),
+    )
+    .unwrap();
+
+    let apply = strata(&["apply", quickstart.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&apply.stderr);
+    assert!(
+        stderr.contains("belongs to stack `platform`") && stderr.contains("not to stack `quickstart`"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&apply.stdout).contains("destroy"));
+    // The platform's objects are untouched: the copied state still names all three.
+    assert_eq!(
+        state_of(&quickstart)["resources"].as_object().unwrap().len(),
+        3
+    );
+    let plan = strata(&["plan", platform.to_str().unwrap(), "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{plan:?}");
+}
+
+#[test]
+fn an_interrupted_create_is_confirmed_by_the_next_apply_and_temporaries_are_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = stack(tmp.path(), "demo", &["a", "b"]);
+    let apply = strata(&["apply", dir.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{apply:?}");
+    // As a kill between the create and the record of its result leaves it: an intent, and a
+    // temporary file of a state write that never finished.
+    let state_path = dir.join(".strata/state.json");
+    let mut state = state_of(&dir);
+    for record in state["resources"].as_object_mut().unwrap().values_mut() {
+        record["status"] = "creating".into();
+    }
+    std::fs::write(&state_path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let leftover = dir.join(".strata/state.json.tmp.0123456789abcdef");
+    std::fs::write(&leftover, "{ half").unwrap();
+
+    let plan = strata(&["plan", dir.to_str().unwrap(), "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "the objects are there: {plan:?}");
+    let apply = strata(&["apply", dir.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{apply:?}");
+    let healed = state_of(&dir);
+    for record in healed["resources"].as_object().unwrap().values() {
+        assert_eq!(record["status"], "applied", "{record}");
+    }
+    assert!(!leftover.exists());
+    assert!(!dir.join(".strata/state.json.journal").exists());
+}
