@@ -54,13 +54,17 @@ fn a_state_copied_from_another_stack_is_refused_and_nothing_is_destroyed() {
     assert_eq!(apply.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&apply.stderr);
     assert!(
-        stderr.contains("belongs to stack `platform`") && stderr.contains("not to stack `quickstart`"),
+        stderr.contains("belongs to stack `platform`")
+            && stderr.contains("not to stack `quickstart`"),
         "{stderr}"
     );
     assert!(!String::from_utf8_lossy(&apply.stdout).contains("destroy"));
     // The platform's objects are untouched: the copied state still names all three.
     assert_eq!(
-        state_of(&quickstart)["resources"].as_object().unwrap().len(),
+        state_of(&quickstart)["resources"]
+            .as_object()
+            .unwrap()
+            .len(),
         3
     );
     let plan = strata(&["plan", platform.to_str().unwrap(), "--detailed-exitcode"]);
@@ -85,7 +89,11 @@ fn an_interrupted_create_is_confirmed_by_the_next_apply_and_temporaries_are_remo
     std::fs::write(&leftover, "{ half").unwrap();
 
     let plan = strata(&["plan", dir.to_str().unwrap(), "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "the objects are there: {plan:?}");
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "the objects are there: {plan:?}"
+    );
     let apply = strata(&["apply", dir.to_str().unwrap(), "--auto-approve"]);
     assert_eq!(apply.status.code(), Some(0), "{apply:?}");
     let healed = state_of(&dir);

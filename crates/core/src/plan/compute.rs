@@ -330,10 +330,14 @@ fn delete_order<'a>(
         }
     }
     // Records in a (corrupt) cycle still get deleted, in key order.
-    for r in leaving {
-        if !out.iter().any(|o| o.key == r.key) {
-            out.push(r);
-        }
+    if out.len() < leaving.len() {
+        let ordered: FxHashSet<&ResourceKey> = out.iter().map(|r| &r.key).collect();
+        let rest: Vec<_> = leaving
+            .iter()
+            .filter(|r| !ordered.contains(&r.key))
+            .copied()
+            .collect();
+        out.extend(rest);
     }
     out
 }
