@@ -30,7 +30,7 @@ use strata_core::{Health, Observation, Provider, ProviderError, Resource, Resour
 use tokio::sync::OnceCell;
 
 use crate::client::{ConnectOptions, connect};
-use errors::{is_not_found, map_error};
+use errors::{is_not_found, is_not_served, map_error};
 use manifest::{apply_body, split_api_version};
 use strata_core::sync::options::sync_option_value;
 use strata_health::{HealthRegistry, HealthStatusCode};
@@ -233,23 +233,49 @@ impl KubeProvider {
     }
 
     /// Resolves `apiVersion`/`kind` to its API resource (one discovery request per group
-    /// version, cached).
+    /// version, cached). A kind the cluster does not serve is a final error.
     pub async fn resolve(
         &self,
         api_version: &str,
         kind: &str,
     ) -> Result<ResolvedKind, ProviderError> {
+        self.resolve_if_served(api_version, kind)
+            .await?
+            .ok_or_else(|| {
+                ProviderError::final_error(format!(
+                    "discovering {api_version} {kind}: the cluster does not serve this kind"
+                ))
+            })
+    }
+
+    /// Like [`resolve`](Self::resolve), but `None` when the cluster does not serve the kind
+    /// (its group version is unknown, `404`, or lacks the kind): for example a custom resource
+    /// whose CRD the same apply creates first. Misses are not cached, so the kind is found
+    /// once its CRD is established.
+    pub async fn resolve_if_served(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<ResolvedKind>, ProviderError> {
         let (group, version) = split_api_version(api_version);
         let key = (group.to_owned(), version.to_owned(), kind.to_owned());
         if let Some(found) = self.kinds.lock().ok().and_then(|k| k.get(&key).cloned()) {
-            return Ok(found);
+            return Ok(Some(found));
         }
         let client = self.client().await?;
         let gvk = GroupVersionKind::gvk(group, version, kind);
         let (resource, caps): (ApiResource, ApiCapabilities) =
-            kube::discovery::pinned_kind(client, &gvk)
-                .await
-                .map_err(|e| map_error(&e, "discovering", &format!("{api_version} {kind}")))?;
+            match kube::discovery::pinned_kind(client, &gvk).await {
+                Ok(found) => found,
+                Err(e) if is_not_served(&e) => return Ok(None),
+                Err(e) => {
+                    return Err(map_error(
+                        &e,
+                        "discovering",
+                        &format!("{api_version} {kind}"),
+                    ));
+                }
+            };
         let resolved = ResolvedKind {
             resource,
             namespaced: caps.scope == Scope::Namespaced,
@@ -257,7 +283,7 @@ impl KubeProvider {
         if let Ok(mut kinds) = self.kinds.lock() {
             kinds.insert(key, resolved.clone());
         }
-        Ok(resolved)
+        Ok(Some(resolved))
     }
 
     /// The dynamic API for a manifest's kind and namespace, with a printable target name.
@@ -457,6 +483,14 @@ impl Provider for KubeProvider {
     }
 
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
+        // No object of a kind the cluster does not serve (yet) can exist.
+        if self
+            .resolve_if_served(desired.api_version(), &desired.key.kind)
+            .await?
+            .is_none()
+        {
+            return Ok(Observation::absent());
+        }
         let (api, target) = self.api_for(desired).await?;
         let found = api
             .get_opt(&desired.key.name)
