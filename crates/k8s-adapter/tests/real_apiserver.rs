@@ -491,3 +491,27 @@ async fn one_apply_orders_namespaces_and_crds_before_what_needs_them() {
         .unwrap();
     assert_eq!(data_of(&live_settings), json!({"mode": "fast"}));
 }
+
+#[tokio::test]
+async fn a_cluster_scoped_manifest_that_names_a_namespace_is_applied_without_one() {
+    let (client, namespace) = setup("cluster-scoped").await;
+    let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
+    let name = format!("{namespace}-reader");
+    // Templates often stamp a namespace on everything, cluster-scoped kinds included.
+    let role = Resource::from_manifest(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": name, "namespace": namespace},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]}))
+    .unwrap();
+    provider.create(&role).await.expect("applied");
+    let live = Api::<ClusterRole>::all(client.clone())
+        .get(&name)
+        .await
+        .unwrap();
+    assert_eq!(live.metadata.namespace, None);
+    let observed = provider.observe(&role).await.expect("observed");
+    assert_eq!(
+        observed.live.expect("present")["metadata"]["name"],
+        json!(name)
+    );
+}
