@@ -85,7 +85,9 @@ fn build_once(target_dir: &Path) -> Result<Binaries, TestKubeError> {
         return Ok(binaries);
     }
     std::fs::create_dir_all(&root).map_err(io_error(&root))?;
-    let lock_path = root.with_extension("lock");
+    let mut lock_name = root.clone().into_os_string();
+    lock_name.push(".lock");
+    let lock_path = PathBuf::from(lock_name);
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
