@@ -17,7 +17,7 @@ pub const ETCD_VERSION: &str = "v3.6.4";
 pub const ASSETS_VARIABLE: &str = "KUBEBUILDER_ASSETS";
 
 /// How to provide the programs, said in one line.
-pub const PREREQUISITES_HINT: &str = "the real-API-server tests need kube-apiserver and etcd: install Go 1.24 or newer (the tests then build them from the Go module proxy into target/ once, about 10 minutes on 2 cores) or set KUBEBUILDER_ASSETS to a directory holding kube-apiserver, etcd and kubectl (e.g. `setup-envtest use 1.34 -p path`)";
+pub const PREREQUISITES_HINT: &str = "the real-API-server tests need kube-apiserver and etcd: install Go 1.24 or newer (the tests then build them from the Go module proxy into target/ once, about 8 to 10 minutes on 2 cores) or set KUBEBUILDER_ASSETS to a directory holding kube-apiserver, etcd and kubectl (e.g. `setup-envtest use 1.34 -p path`)";
 
 /// Where the control plane's programs are.
 #[derive(Debug, Clone, PartialEq, Eq)]
