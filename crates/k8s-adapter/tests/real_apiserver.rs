@@ -515,3 +515,71 @@ async fn a_cluster_scoped_manifest_that_names_a_namespace_is_applied_without_one
         json!(name)
     );
 }
+
+#[tokio::test]
+async fn a_custom_resource_applied_right_after_its_crd_finds_its_kind_served() {
+    let plane = strata_testkube::shared();
+    let client = plane.client().await.expect("admin client");
+    let namespace = plane.namespace(&client, "crd-only").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        KubeProvider::new(client.clone(), KubeProviderOptions::default()),
+        dir.path(),
+    );
+    let group = "gadgets.testkube.strata.dev";
+    let mut crd = widget_crd();
+    crd["metadata"]["name"] = json!(format!("gadgets.{group}"));
+    crd["spec"]["group"] = json!(group);
+    crd["spec"]["names"] = json!({"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"});
+    // Nothing else is applied between the two: one step, two kind runs, no health gate.
+    let gadget = Resource::from_manifest(json!({
+        "apiVersion": format!("{group}/v1"), "kind": "Gadget",
+        "metadata": {"name": "small", "namespace": namespace}, "spec": {"size": 1}}))
+    .unwrap();
+    let crd = Resource::from_manifest(crd).unwrap();
+    let (actions, _) = plan_and_apply(&engine, vec![gadget.clone(), crd.clone()], "gadgets").await;
+    assert_eq!(actions.len(), 2);
+    assert!(actions.iter().all(|(_, action)| *action == Action::Create));
+    let gadgets: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        &namespace,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(group, "v1", "Gadget"),
+            "gadgets",
+        ),
+    );
+    let small = gadgets.get("small").await.expect("the custom resource");
+    assert_eq!(small.data["spec"], json!({"size": 1}));
+}
+
+#[tokio::test]
+async fn applying_a_crd_returns_once_it_is_established() {
+    let plane = strata_testkube::shared();
+    let client = plane.client().await.expect("admin client");
+    let provider = KubeProvider::new(client, KubeProviderOptions::default());
+    let group = "doohickeys.testkube.strata.dev";
+    let mut crd = widget_crd();
+    crd["metadata"]["name"] = json!(format!("doohickeys.{group}"));
+    crd["spec"]["group"] = json!(group);
+    crd["spec"]["names"] = json!({"plural": "doohickeys", "singular": "doohickey",
+        "kind": "Doohickey", "listKind": "DoohickeyList"});
+    let applied = provider
+        .create(&Resource::from_manifest(crd).unwrap())
+        .await
+        .expect("applied");
+    let conditions = applied.live["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c["type"] == "Established" && c["status"] == "True"),
+        "{conditions:?}"
+    );
+    let served = provider
+        .resolve_if_served(&format!("{group}/v1"), "Doohickey")
+        .await
+        .expect("discovery");
+    assert_eq!(served.map(|kind| kind.namespaced), Some(true));
+}
