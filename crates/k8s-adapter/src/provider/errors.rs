@@ -22,6 +22,20 @@ pub fn is_not_found(error: &Error) -> bool {
     status_code(error) == Some(404)
 }
 
+/// Whether a discovery error means the cluster does not serve the kind: its group version is
+/// unknown (`404`) or does not list it.
+pub fn is_not_served(error: &Error) -> bool {
+    use kube::error::DiscoveryError;
+    match error {
+        Error::Discovery(
+            DiscoveryError::MissingKind(_)
+            | DiscoveryError::MissingResource(_)
+            | DiscoveryError::MissingApiGroup(_),
+        ) => true,
+        other => is_not_found(other),
+    }
+}
+
 /// Maps a kube error met while doing `what` to `target` to a provider error whose source is
 /// the kube error itself.
 ///
@@ -94,6 +108,17 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn unknown_group_versions_and_missing_kinds_are_not_served() {
+        use kube::error::DiscoveryError;
+        assert!(is_not_served(&api(404)));
+        assert!(is_not_served(&Error::Discovery(
+            DiscoveryError::MissingKind("Widget".to_owned())
+        )));
+        assert!(!is_not_served(&api(403)));
+        assert!(!is_not_served(&api(503)));
     }
 
     #[test]

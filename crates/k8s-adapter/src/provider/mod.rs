@@ -1,9 +1,10 @@
 //! The Kubernetes provider: any kind, through discovery and the dynamic API.
 //!
-//! * observe: `GET` the object (404 → absent);
+//! * observe: `GET` the object (404 → absent; a kind the cluster does not serve yet → absent);
 //! * create / update: server-side apply (`PATCH`, `application/apply-patch+yaml`) with the field
 //!   manager `strata`, forcing conflicts only when asked (provider-wide, or per resource with
-//!   `strata.dev/force-conflicts: "true"`);
+//!   `strata.dev/force-conflicts: "true"`); an applied CRD is waited for until it is established
+//!   and discovery serves its kind, so that its custom resources can follow at once;
 //! * delete: `DELETE` with a propagation policy (foreground by default, as ArgoCD prunes; a
 //!   resource's `PrunePropagationPolicy=` sync option wins), 404 counts as deleted;
 //! * prune: see [`prune`];
@@ -32,7 +33,7 @@ use strata_core::{
 use tokio::sync::OnceCell;
 
 use crate::client::{ConnectOptions, connect};
-use errors::{is_not_found, map_error};
+use errors::{is_not_found, is_not_served, map_error};
 use manifest::{apply_body, split_api_version};
 use strata_core::sync::options::sync_option_value;
 use strata_health::{HealthRegistry, HealthStatusCode};
@@ -235,23 +236,49 @@ impl KubeProvider {
     }
 
     /// Resolves `apiVersion`/`kind` to its API resource (one discovery request per group
-    /// version, cached).
+    /// version, cached). A kind the cluster does not serve is a final error.
     pub async fn resolve(
         &self,
         api_version: &str,
         kind: &str,
     ) -> Result<ResolvedKind, ProviderError> {
+        self.resolve_if_served(api_version, kind)
+            .await?
+            .ok_or_else(|| {
+                ProviderError::final_error(format!(
+                    "discovering {api_version} {kind}: the cluster does not serve this kind"
+                ))
+            })
+    }
+
+    /// Like [`resolve`](Self::resolve), but `None` when the cluster does not serve the kind
+    /// (its group version is unknown, `404`, or lacks the kind): for example a custom resource
+    /// whose CRD the same apply creates first. Misses are not cached, so the kind is found
+    /// once its CRD is established.
+    pub async fn resolve_if_served(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<ResolvedKind>, ProviderError> {
         let (group, version) = split_api_version(api_version);
         let key = (group.to_owned(), version.to_owned(), kind.to_owned());
         if let Some(found) = self.kinds.lock().ok().and_then(|k| k.get(&key).cloned()) {
-            return Ok(found);
+            return Ok(Some(found));
         }
         let client = self.client().await?;
         let gvk = GroupVersionKind::gvk(group, version, kind);
         let (resource, caps): (ApiResource, ApiCapabilities) =
-            kube::discovery::pinned_kind(client, &gvk)
-                .await
-                .map_err(|e| map_error(e, "discovering", &format!("{api_version} {kind}")))?;
+            match kube::discovery::pinned_kind(client, &gvk).await {
+                Ok(found) => found,
+                Err(e) if is_not_served(&e) => return Ok(None),
+                Err(e) => {
+                    return Err(map_error(
+                        e,
+                        "discovering",
+                        &format!("{api_version} {kind}"),
+                    ));
+                }
+            };
         let resolved = ResolvedKind {
             resource,
             namespaced: caps.scope == Scope::Namespaced,
@@ -259,7 +286,7 @@ impl KubeProvider {
         if let Ok(mut kinds) = self.kinds.lock() {
             kinds.insert(key, resolved.clone());
         }
-        Ok(resolved)
+        Ok(Some(resolved))
     }
 
     /// The dynamic API for a manifest's kind and namespace, with a printable target name.
@@ -355,7 +382,12 @@ impl KubeProvider {
             .patch(&resource.key.name, &params, &Patch::Apply(&body))
             .await
             .map_err(|e| map_error(e, "applying", &target))?;
-        let live = to_value(&applied)?;
+        let mut live = to_value(&applied)?;
+        if is_crd(&resource.key) {
+            live = self
+                .wait_until_crd_served(&api, &resource.key.name, &target, live)
+                .await?;
+        }
         let outputs = match live.pointer("/metadata/uid") {
             Some(uid) => json!({ "uid": uid }),
             None => Value::Null,
@@ -365,6 +397,48 @@ impl KubeProvider {
             outputs,
             ..Applied::default()
         })
+    }
+
+    /// Waits until an applied CRD is established and discovery serves its kind, so that its
+    /// custom resources can be applied right after it (re-reading it every
+    /// [`CRD_POLL_INTERVAL`], for at most [`CRD_SERVED_TIMEOUT`]). Returns the CRD as last
+    /// read. Names the API server rejects are a final error; a timeout is retryable.
+    async fn wait_until_crd_served(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        target: &str,
+        mut live: Value,
+    ) -> Result<Value, ProviderError> {
+        let deadline = tokio::time::Instant::now() + CRD_SERVED_TIMEOUT;
+        loop {
+            match crd_state(&live) {
+                CrdState::NamesRejected(message) => {
+                    return Err(ProviderError::final_error(format!(
+                        "applying {target}: the API server does not accept its names: {message}"
+                    )));
+                }
+                CrdState::Established(Some((api_version, kind))) => {
+                    if self.resolve_if_served(&api_version, &kind).await?.is_some() {
+                        return Ok(live);
+                    }
+                }
+                CrdState::Established(None) => return Ok(live),
+                CrdState::Pending => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ProviderError::retryable(format!(
+                    "applying {target}: not established and served after {} s",
+                    CRD_SERVED_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(CRD_POLL_INTERVAL).await;
+            let current = api
+                .get(name)
+                .await
+                .map_err(|e| map_error(e, "reading", target))?;
+            live = to_value(&current)?;
+        }
     }
 
     /// Deletes `resource` with `propagation`; an object already gone counts as deleted.
@@ -399,6 +473,72 @@ impl KubeProvider {
             None => HealthRegistry::builtin(),
         }
     }
+}
+
+/// How long applying a CRD waits for it to be established and its kind served.
+pub const CRD_SERVED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often an applied CRD is read again while waiting.
+pub const CRD_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+fn is_crd(key: &ResourceKey) -> bool {
+    key.group == "apiextensions.k8s.io" && key.kind == "CustomResourceDefinition"
+}
+
+/// Where a live CRD stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CrdState {
+    /// Not established yet.
+    Pending,
+    /// `NamesAccepted=False`, with the server's message.
+    NamesRejected(String),
+    /// `Established=True`, with the `apiVersion` and kind of its first served version (none
+    /// when no version is served).
+    Established(Option<(String, String)>),
+}
+
+fn crd_state(live: &Value) -> CrdState {
+    let conditions = live
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let condition = |kind: &str| {
+        conditions
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+    };
+    if let Some(rejected) = condition("NamesAccepted")
+        .filter(|c| c.get("status").and_then(Value::as_str) == Some("False"))
+    {
+        let message = rejected
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        return CrdState::NamesRejected(message.to_owned());
+    }
+    let established = condition("Established")
+        .is_some_and(|c| c.get("status").and_then(Value::as_str) == Some("True"));
+    if !established {
+        return CrdState::Pending;
+    }
+    let group = live.pointer("/spec/group").and_then(Value::as_str);
+    let kind = live.pointer("/spec/names/kind").and_then(Value::as_str);
+    let version = live
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .and_then(|versions| {
+            versions
+                .iter()
+                .find(|v| v.get("served").and_then(Value::as_bool) == Some(true))
+        })
+        .and_then(|v| v.get("name"))
+        .and_then(Value::as_str);
+    CrdState::Established(match (group, version, kind) {
+        (Some(group), Some(version), Some(kind)) => {
+            Some((format!("{group}/{version}"), kind.to_owned()))
+        }
+        _ => None,
+    })
 }
 
 /// A dynamic object as JSON.
@@ -472,6 +612,14 @@ impl Provider for KubeProvider {
     }
 
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
+        // No object of a kind the cluster does not serve (yet) can exist.
+        if self
+            .resolve_if_served(desired.api_version(), &desired.key.kind)
+            .await?
+            .is_none()
+        {
+            return Ok(Observation::absent());
+        }
         let (api, target) = self.api_for(desired).await?;
         let found = api
             .get_opt(&desired.key.name)
@@ -526,6 +674,30 @@ mod tests {
         );
         assert_eq!(Propagation::parse("orphan"), Some(Propagation::Orphan));
         assert_eq!(Propagation::parse("cascade"), None);
+    }
+
+    #[test]
+    fn a_crd_is_served_once_established_with_its_first_served_version() {
+        let crd = |conditions: Value| {
+            json!({"spec": {"group": "example.dev", "names": {"kind": "Widget"},
+                "versions": [{"name": "v1alpha1", "served": false}, {"name": "v1", "served": true}]},
+                "status": {"conditions": conditions}})
+        };
+        assert_eq!(crd_state(&crd(json!([]))), CrdState::Pending);
+        assert_eq!(
+            crd_state(&crd(json!([{"type": "Established", "status": "False"}]))),
+            CrdState::Pending
+        );
+        assert_eq!(
+            crd_state(&crd(json!([{"type": "NamesAccepted", "status": "True"},
+                {"type": "Established", "status": "True"}]))),
+            CrdState::Established(Some(("example.dev/v1".to_owned(), "Widget".to_owned())))
+        );
+        assert_eq!(
+            crd_state(&crd(json!([{"type": "NamesAccepted", "status": "False",
+                "message": "\"widgets\" is already in use"}]))),
+            CrdState::NamesRejected("\"widgets\" is already in use".to_owned())
+        );
     }
 
     #[test]

@@ -1,0 +1,102 @@
+//! What can go wrong while providing or running the control plane.
+
+use std::path::PathBuf;
+
+/// A control plane could not be provided, started or reached.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestKubeError {
+    /// Neither Go nor `$KUBEBUILDER_ASSETS` is available.
+    #[error("{hint}")]
+    Prerequisites {
+        /// How to provide the programs.
+        hint: &'static str,
+    },
+    /// `$KUBEBUILDER_ASSETS` lacks a program.
+    #[error("{} does not exist; {hint}", path.display())]
+    MissingAsset {
+        /// The missing program.
+        path: PathBuf,
+        /// How to provide the programs.
+        hint: &'static str,
+    },
+    /// A Go step of the build failed.
+    #[error("building the control plane: `{step}` failed in {}: {output}", directory.display())]
+    Build {
+        /// The command.
+        step: String,
+        /// Where it ran.
+        directory: PathBuf,
+        /// The end of its error output.
+        output: String,
+    },
+    /// A file or directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A program could not be started.
+    #[error("starting {program}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No free local port could be found.
+    #[error("finding a free 127.0.0.1 port: {0}")]
+    Port(#[source] std::io::Error),
+    /// The certificates could not be generated.
+    #[error("generating the control plane's certificates: {0}")]
+    Certificates(#[from] rcgen::Error),
+    /// A program of the control plane exited while starting.
+    #[error("{program} exited while starting ({status}); its log {} ends with:\n{log_tail}", log.display())]
+    Exited {
+        /// The program.
+        program: &'static str,
+        /// How it exited.
+        status: std::process::ExitStatus,
+        /// Its log file.
+        log: PathBuf,
+        /// The end of its log.
+        log_tail: String,
+    },
+    /// The API server did not become ready in time.
+    #[error("kube-apiserver was not ready after {seconds} s (last answer: {last}); its log is {}", log.display())]
+    NotReady {
+        /// How long it was given.
+        seconds: u64,
+        /// The last answer or error of `/readyz`.
+        last: String,
+        /// The API server's log file.
+        log: PathBuf,
+    },
+    /// The kubeconfig could not be read back.
+    #[error("reading the generated kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    /// A request to the API server failed.
+    #[error("talking to the API server: {0}")]
+    Kube(#[from] kube::Error),
+    /// The token for a service account had no token.
+    #[error("the API server issued no token for ServiceAccount {namespace}/{name}")]
+    NoToken {
+        /// The service account's namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// `kubectl` is not available (`$KUBEBUILDER_ASSETS` without it).
+    #[error("no kubectl: {hint}")]
+    NoKubectl {
+        /// How to provide it.
+        hint: &'static str,
+    },
+    /// The tokio runtime for the readiness checks could not be built.
+    #[error("building a tokio runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
