@@ -150,6 +150,21 @@ pub struct PlanArgs {
     /// Plan the destruction of everything in the state.
     #[arg(long)]
     pub destroy: bool,
+    /// The state lock.
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+/// How a command takes the state lock.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Take the state lock for the command (`--lock=false` to skip it, for a read-only plan
+    /// while another run holds it).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub lock: bool,
+    /// How long to wait for a lock another run holds (e.g. `30s`, `5m`); 0 fails at once.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub lock_timeout: std::time::Duration,
 }
 
 /// `strata apply` and `strata destroy`.
@@ -172,6 +187,9 @@ pub struct ApplyArgs {
     /// Output format of the plan and the result.
     #[arg(short, long, value_enum, default_value_t = Output::Human)]
     pub output: Output,
+    /// The state lock (held across plan, confirmation and apply).
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// Drift report formats.

@@ -51,7 +51,12 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         adopt: args.adopt,
         ..PlanOptions::default()
     };
-    let (plan, _) = stack.engine.plan(stack.resources, &options).await?;
+    let held = take_lock(&stack.engine, "plan", &args.lock, &args.stack.dir).await?;
+    let planned = stack.engine.plan(stack.resources, &options).await;
+    if let Some(held) = held {
+        stack.engine.unlock(held).await?;
+    }
+    let (plan, _) = planned?;
     print_plan(&plan, args.output, &stack.application_of)?;
     if !plan.is_applyable() {
         return Ok(1);
@@ -79,19 +84,75 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
     }
     // The label-based prune needs the desired set after the plan has taken it.
     let keep_for_prune = args.prune.then(|| stack.resources.clone());
-    let (plan, state) = stack.engine.plan(stack.resources, &options).await?;
+    let operation = if destroy { "destroy" } else { "apply" };
+    // Terraform's behaviour: the lock is held across plan, confirmation and apply.
+    let held = take_lock(&stack.engine, operation, &args.lock, &args.stack.dir).await?;
+    let outcome = plan_and_apply(&stack, &args, &options, held.as_ref(), destroy).await;
+    if let Some(held) = held {
+        stack.engine.unlock(held).await?;
+    }
+    let (code, state) = outcome?;
+    if code != 0 {
+        return Ok(code);
+    }
+    prune(stack.kube.as_deref(), &stack.name, keep_for_prune, &state).await
+}
+
+/// Takes the state lock unless `--lock=false`, waiting up to `--lock-timeout`; a held lock's
+/// error names the holder and the exact command that releases it.
+async fn take_lock(
+    engine: &strata_core::Engine,
+    operation: &str,
+    args: &crate::args::LockArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<Option<strata_core::engine::HeldLock>> {
+    if !args.lock {
+        return Ok(None);
+    }
+    let waiting = |holder: &LockInfo| {
+        eprintln!(
+            "Waiting up to {} for the state lock: {}",
+            humantime::format_duration(args.lock_timeout),
+            holder.describe()
+        );
+    };
+    match engine.lock(operation, args.lock_timeout, waiting).await {
+        Ok(held) => Ok(Some(held)),
+        Err(strata_core::EngineError::State(strata_core::state::StateError::Locked {
+            location,
+            holder,
+        })) => bail!(
+            "state {location} is locked: {}.\nIf that run is gone, release the lock with:\n  strata state force-unlock {} {}",
+            holder.describe(),
+            dir.display(),
+            holder.id
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Plans and (after confirmation) applies under the held lock; returns the exit code and the
+/// state after the apply (for the label-based prune).
+async fn plan_and_apply(
+    stack: &stack::Stack,
+    args: &ApplyArgs,
+    options: &PlanOptions,
+    held: Option<&strata_core::engine::HeldLock>,
+    destroy: bool,
+) -> anyhow::Result<(ExitCode, strata_core::State)> {
+    let (plan, state) = stack.engine.plan(stack.resources.clone(), options).await?;
     print_plan(&plan, args.output, &stack.application_of)?;
     if !plan.is_applyable() {
         eprintln!("Error: nothing was applied.");
-        return Ok(1);
+        return Ok((1, state));
     }
     // An interrupted apply's intents are confirmed even when nothing else changes.
     if !plan.has_changes() && !state.has_intents() {
-        return prune(stack.kube.as_deref(), &stack.name, keep_for_prune, &state).await;
+        return Ok((0, state));
     }
     if plan.has_changes() && !args.auto_approve && !confirm()? {
         eprintln!("Apply cancelled.");
-        return Ok(1);
+        return Ok((1, state));
     }
     let total = plan
         .changes
@@ -106,18 +167,25 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
             handle.cancel();
         }
     });
-    let operation = if destroy { "destroy" } else { "apply" };
-    let report = stack
-        .engine
-        .apply(&plan, state, operation, progress.clone(), cancel)
-        .await?;
+    let report = match held {
+        Some(held) => {
+            stack
+                .engine
+                .apply_locked(&plan, state, held, progress.clone(), cancel)
+                .await?
+        }
+        None => {
+            let operation = if destroy { "destroy" } else { "apply" };
+            stack
+                .engine
+                .apply(&plan, state, operation, progress.clone(), cancel)
+                .await?
+        }
+    };
     progress.finish();
     print_report(&plan, &report, args.output)?;
-    if !report.is_success() {
-        return Ok(1);
-    }
     let state = stack.engine.store.load().await?.unwrap_or_default();
-    prune(stack.kube.as_deref(), &stack.name, keep_for_prune, &state).await
+    Ok((if report.is_success() { 0 } else { 1 }, state))
 }
 
 /// The label-based prune of `strata apply --prune`: objects this stack labelled, of the kinds

@@ -103,3 +103,52 @@ fn an_interrupted_create_is_confirmed_by_the_next_apply_and_temporaries_are_remo
     assert!(!leftover.exists());
     assert!(!dir.join(".strata/state.json.journal").exists());
 }
+
+#[test]
+fn the_lock_is_taken_before_planning_and_its_error_says_how_to_release_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = stack(tmp.path(), "demo", &["a"]);
+    let d = dir.to_str().unwrap();
+    let lock = strata(&["state", "lock", d, "-o", "json"]);
+    assert_eq!(lock.status.code(), Some(0), "{lock:?}");
+    let info: serde_json::Value = serde_json::from_slice(&lock.stdout).unwrap();
+    let id = info["ID"].as_str().unwrap().to_owned();
+    assert!(info["Who"].as_str().unwrap().contains('@'), "{info}");
+    assert!(info["Pid"].as_u64().unwrap() > 0, "{info}");
+
+    let blocked = strata(&["apply", d, "--auto-approve"]);
+    assert_eq!(blocked.status.code(), Some(1));
+    assert!(
+        blocked.stdout.is_empty(),
+        "no plan is printed before the lock is taken: {}",
+        String::from_utf8_lossy(&blocked.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&blocked.stderr);
+    assert!(
+        stderr.contains("no longer running on this host"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("for `state-lock`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("strata state force-unlock {d} {id}")),
+        "{stderr}"
+    );
+
+    let plan = strata(&["plan", d]);
+    assert_eq!(plan.status.code(), Some(1), "plan takes the lock too");
+    let unlocked_plan = strata(&["plan", d, "--lock=false", "--detailed-exitcode"]);
+    assert_eq!(unlocked_plan.status.code(), Some(2), "{unlocked_plan:?}");
+
+    let started = std::time::Instant::now();
+    let waited = strata(&["apply", d, "--auto-approve", "--lock-timeout", "2s"]);
+    assert_eq!(waited.status.code(), Some(1));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    assert!(String::from_utf8_lossy(&waited.stderr).contains("Waiting up to 2s"));
+
+    // A corrupt lock file can still be released.
+    std::fs::write(dir.join(".strata/state.json.lock"), "{ torn").unwrap();
+    let forced = strata(&["state", "force-unlock", d, "whatever-id"]);
+    assert_eq!(forced.status.code(), Some(0), "{forced:?}");
+    let apply = strata(&["apply", d, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{apply:?}");
+}

@@ -170,8 +170,47 @@ impl Engine {
             .map_err(|(key, error)| EngineError::Observe { key, error })
     }
 
-    /// Applies `plan` (made against `state`) holding the state lock, saving the state after
-    /// every change. Refuses a plan with guard violations before doing anything.
+    /// Takes the state's operation lock for `operation`, waiting up to `timeout` for another
+    /// holder to release it (checking every second and calling `waiting` with the holder
+    /// first). Terraform's behaviour: `apply` and `destroy` hold it across plan, confirmation
+    /// and apply; `plan` takes it too.
+    pub async fn lock(
+        &self,
+        operation: &str,
+        timeout: std::time::Duration,
+        waiting: impl Fn(&LockInfo),
+    ) -> Result<HeldLock, EngineError> {
+        let info = LockInfo::new(operation);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut told = false;
+        loop {
+            match self.store.lock(&info).await {
+                Ok(()) => return Ok(HeldLock { info }),
+                Err(StateError::Locked { holder, .. })
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    if !told {
+                        waiting(&holder);
+                        told = true;
+                    }
+                    tokio::time::sleep(
+                        std::time::Duration::from_secs(1)
+                            .min(deadline - tokio::time::Instant::now()),
+                    )
+                    .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Releases a lock taken with [`Engine::lock`].
+    pub async fn unlock(&self, held: HeldLock) -> Result<(), EngineError> {
+        Ok(self.store.unlock(&held.info.id).await?)
+    }
+
+    /// Applies `plan` (made against `state`) taking the state lock for the duration, saving
+    /// the state as it goes. Refuses a plan with guard violations before doing anything.
     pub async fn apply(
         &self,
         plan: &Plan,
@@ -181,11 +220,33 @@ impl Engine {
         cancel: Cancellation,
     ) -> Result<Report, EngineError> {
         if !plan.is_applyable() {
-            let reasons: Vec<&str> = plan.violations.iter().map(|v| v.message.as_str()).collect();
-            return Err(EngineError::Refused(reasons.join("; ")));
+            return Err(refused(plan));
         }
-        let lock = LockInfo::new(operation);
-        self.store.lock(&lock).await?;
+        let held = self
+            .lock(operation, std::time::Duration::ZERO, |_| {})
+            .await?;
+        let report = self.apply_locked(plan, state, &held, events, cancel).await;
+        let unlocked = self.unlock(held).await;
+        let report = report?;
+        unlocked?;
+        Ok(report)
+    }
+
+    /// Applies `plan` under a lock the caller holds (see [`Engine::lock`]), saving the state
+    /// as it goes: intents are durable before their provider call, results are group-committed
+    /// and the state is compacted at the end. Refuses a plan with guard violations.
+    pub async fn apply_locked(
+        &self,
+        plan: &Plan,
+        state: State,
+        held: &HeldLock,
+        events: Arc<dyn EventSink>,
+        cancel: Cancellation,
+    ) -> Result<Report, EngineError> {
+        let _ = held;
+        if !plan.is_applyable() {
+            return Err(refused(plan));
+        }
         let mut state = state;
         if state.stack.is_empty() {
             state.stack = plan.stack.clone();
@@ -205,12 +266,28 @@ impl Engine {
             cancel,
         )
         .await;
-        let finished = recorder.finish().await;
-        let unlocked = self.store.unlock(&lock.id).await;
-        finished?;
-        unlocked?;
+        recorder.finish().await?;
         Ok(report)
     }
+}
+
+/// The state's operation lock, held by this process until given to [`Engine::unlock`].
+#[derive(Debug)]
+#[must_use = "a held lock must be released with Engine::unlock"]
+pub struct HeldLock {
+    info: LockInfo,
+}
+
+impl HeldLock {
+    /// Who holds it and why.
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+}
+
+fn refused(plan: &Plan) -> EngineError {
+    let reasons: Vec<&str> = plan.violations.iter().map(|v| v.message.as_str()).collect();
+    EngineError::Refused(reasons.join("; "))
 }
 
 /// The no-op changes whose state record is still an intent (`creating`): the object exists and

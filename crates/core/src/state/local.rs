@@ -459,6 +459,34 @@ impl StateStore for LocalStateStore {
             .map_err(|e| self.io(e))?
     }
 
+    async fn force_unlock(&self, id: &str) -> Result<(), StateError> {
+        let me = self.clone();
+        let id = id.to_owned();
+        tokio::task::spawn_blocking(move || {
+            me.with_guard(|me| match me.read_lock() {
+                // A lock file that cannot be read names no holder to compare with: a forced
+                // unlock removes it.
+                Err(StateError::Corrupt { .. }) => {
+                    std::fs::remove_file(me.lock_path()).map_err(|e| me.io(e))
+                }
+                Ok(Some(held)) if held.id == id => {
+                    std::fs::remove_file(me.lock_path()).map_err(|e| me.io(e))
+                }
+                Ok(Some(held)) => Err(StateError::LockIdMismatch {
+                    location: me.path.display().to_string(),
+                    held: held.id,
+                    given: id.clone(),
+                }),
+                Ok(None) => Err(StateError::NotLocked {
+                    location: me.path.display().to_string(),
+                }),
+                Err(e) => Err(e),
+            })
+        })
+        .await
+        .map_err(|e| self.io(e))?
+    }
+
     async fn lock_info(&self) -> Result<Option<LockInfo>, StateError> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.read_lock())

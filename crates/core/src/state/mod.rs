@@ -8,6 +8,7 @@
 pub(crate) mod local;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -157,6 +158,12 @@ pub struct LockInfo {
     /// The state it locks.
     #[serde(rename = "Path", default)]
     pub path: String,
+    /// The holder's process id (0 when unknown, as in locks written by older versions).
+    #[serde(rename = "Pid", default)]
+    pub pid: u32,
+    /// The holder's host name.
+    #[serde(rename = "Host", default)]
+    pub host: String,
 }
 
 impl LockInfo {
@@ -170,7 +177,46 @@ impl LockInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             path: String::new(),
+            pid: std::process::id(),
+            host: host_name(),
         }
+    }
+
+    /// Whether the holding process still runs: `Some` only when the lock was taken on this host
+    /// with a known pid (a process on another host cannot be seen from here).
+    pub fn holder_alive(&self) -> Option<bool> {
+        (self.pid != 0 && !self.host.is_empty() && self.host == host_name())
+            .then(|| Path::new(&format!("/proc/{}", self.pid)).exists())
+    }
+
+    /// How long ago the lock was taken, when its creation time reads.
+    pub fn age(&self) -> Option<std::time::Duration> {
+        let created = humantime::parse_rfc3339(&self.created).ok()?;
+        std::time::SystemTime::now().duration_since(created).ok()
+    }
+
+    /// The holder in one line: who, where, which process (and whether it still runs), what
+    /// for, since when.
+    pub fn describe(&self) -> String {
+        let process = match (self.pid, self.holder_alive()) {
+            (0, _) => "pid unknown".to_owned(),
+            (pid, Some(true)) => format!("pid {pid}, still running on this host"),
+            (pid, Some(false)) => format!("pid {pid}, no longer running on this host"),
+            (pid, None) => format!("pid {pid} on another host"),
+        };
+        let age = self
+            .age()
+            .map(|a| {
+                format!(
+                    ", {} ago",
+                    humantime::format_duration(std::time::Duration::from_secs(a.as_secs()))
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            "held by {} ({process}) for `{}` since {}{age}, lock ID {}",
+            self.who, self.operation, self.created, self.id
+        )
     }
 }
 
@@ -185,16 +231,48 @@ impl std::fmt::Display for LockInfo {
 }
 
 fn current_user_and_host() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned());
-    let host = std::fs::read_to_string("/etc/hostname")
+    format!("{}@{}", user_name(), host_name())
+}
+
+/// The user running this process: `$USER`, `$LOGNAME` or `$USERNAME`, else the account of the
+/// process's uid in `/etc/passwd`, else `uid <n>`.
+fn user_name() -> String {
+    for var in ["USER", "LOGNAME", "USERNAME"] {
+        if let Ok(name) = std::env::var(var)
+            && !name.is_empty()
+        {
+            return name;
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) {
+            let from_passwd = std::fs::read_to_string("/etc/passwd")
+                .ok()
+                .and_then(|passwd| {
+                    passwd.lines().find_map(|line| {
+                        let mut fields = line.split(':');
+                        let name = fields.next()?;
+                        let id = fields.nth(1)?;
+                        (id.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+                    })
+                });
+            return from_passwd.unwrap_or_else(|| format!("uid {uid}"));
+        }
+    }
+    "unknown".to_owned()
+}
+
+/// This machine's host name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_owned())
         .ok()
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("{user}@{host}")
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// Errors from a state store.
@@ -256,7 +334,11 @@ pub enum StateError {
         found: String,
     },
     /// The state is locked by someone else.
-    #[error("state {location} is locked ({holder})")]
+    #[error(
+        "state {location} is locked: {}; if that run is gone, release it with `strata state force-unlock <stack dir> {}`",
+        holder.describe(),
+        holder.id
+    )]
     Locked {
         /// The file or object.
         location: String,
