@@ -79,6 +79,24 @@ impl Sensitivity {
         }
     }
 
+    /// Whether the field at the JSON pointer `pointer` is sensitive, or any of `values` found
+    /// there holds a sensitive field below it: what a diff showing those values must hide. The
+    /// pointer is parsed once, and scalar values cost nothing more.
+    pub fn pointer_touches_any(&self, key: &ResourceKey, pointer: &str, values: &[&Value]) -> bool {
+        let segments = pointer_segments(pointer);
+        let path: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
+        if !path.is_empty() && self.is_sensitive(key, &path) {
+            return true;
+        }
+        values.iter().any(|value| match value {
+            Value::Object(_) | Value::Array(_) => {
+                let mut below = path.clone();
+                self.any_below(key, value, &mut below)
+            }
+            _ => false,
+        })
+    }
+
     /// Whether `value`, found at the JSON pointer `pointer` inside the resource, is sensitive
     /// or holds a sensitive field anywhere below (what a diff of the whole value would show).
     pub fn touches_pointer(&self, key: &ResourceKey, pointer: &str, value: &Value) -> bool {

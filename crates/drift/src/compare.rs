@@ -7,7 +7,7 @@ use crate::knowntypes::normalize_numbers;
 use crate::managed_fields::{remove_dropped_owned_fields, remove_trusted_manager_fields};
 use crate::merge::{ListMode, apply_scheme_defaults, strip_for_merge, three_way_merge};
 use crate::normalize::{DriftRules, normalize_builtin_kinds};
-use crate::object::{LAST_APPLIED_ANNOTATION, ResourceKey, is_builtin_group, last_applied_of};
+use crate::object::{LAST_APPLIED_ANNOTATION, is_builtin_group, last_applied_of};
 
 /// The field manager Strata (like ArgoCD's controller) applies with in server-side mode.
 pub const APPLY_MANAGER: &str = "argocd-controller";
@@ -70,7 +70,7 @@ pub fn diff(
         }
         (Some(d), Some(l)) => (d, l),
     };
-    let res = ResourceKey::of_partial(live);
+    let res = crate::object::key_of(live);
     let mut desired_raw = desired.clone();
     let mut live_raw = live.clone();
     let managers = rules.managers_for(&res);
@@ -92,7 +92,7 @@ pub fn diff(
             Some(orig) => {
                 let mut o = orig;
                 normalize_numbers(&mut o);
-                let orig_ref = ResourceKey::of_partial(&o);
+                let orig_ref = crate::object::key_of(&o);
                 normalize_builtin_kinds(&mut o, &orig_ref, false);
                 rules.apply_ignores(&mut o);
                 o

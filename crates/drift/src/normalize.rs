@@ -179,7 +179,7 @@ impl DriftRules {
 
     /// Remarshal and the built-in normalisations (everything except ignore rules).
     pub fn normalize_base(&self, obj: &Value) -> Value {
-        let res = ResourceKey::of_partial(obj);
+        let res = crate::object::key_of(obj);
         let mut out = remarshal(obj, &res);
         normalize_builtin_kinds(&mut out, &res, self.ignore_aggregated_roles);
         out
@@ -203,7 +203,7 @@ impl DriftRules {
 
     /// Removes ignored fields, the status (unless the kind opts in) and applies known types.
     pub fn apply_ignores(&self, obj: &mut Value) {
-        let res = ResourceKey::of_partial(obj);
+        let res = crate::object::key_of(obj);
         self.apply_ignores_for(obj, &res);
     }
 
@@ -220,7 +220,7 @@ impl DriftRules {
 
     /// Applies only the ignore entries (JSON pointers and jq expressions) matching the object.
     pub fn apply_ignore_entries(&self, obj: &mut Value) {
-        let res = ResourceKey::of_partial(obj);
+        let res = crate::object::key_of(obj);
         self.compiled.apply_ignores(obj, &res);
     }
 

@@ -6,8 +6,28 @@
 
 use serde_json::Value;
 
+use crate::lookup::member;
+
 pub use strata_core::ResourceKey;
 pub use strata_core::model::group_of;
+
+/// The identity of a manifest, read leniently (missing fields are empty), as
+/// [`ResourceKey::of_partial`] reads it but with drift's small-map key lookups: drift reads the
+/// identity of every object it compares, and hashing each key with serde_json's ordered maps
+/// showed up in the diff benchmark.
+pub fn key_of(manifest: &Value) -> ResourceKey {
+    fn text(value: Option<&Value>) -> &str {
+        value.and_then(Value::as_str).unwrap_or_default()
+    }
+    let metadata = member(manifest, "metadata");
+    let namespace = text(metadata.and_then(|m| member(m, "namespace")));
+    ResourceKey {
+        group: group_of(text(member(manifest, "apiVersion"))).to_owned(),
+        kind: text(member(manifest, "kind")).to_owned(),
+        namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
+        name: text(metadata.and_then(|m| member(m, "name"))).to_owned(),
+    }
+}
 
 /// The annotation `kubectl apply` writes with the last applied configuration.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";

@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use crate::backoff::{Backoff, self_heal_remaining};
 use crate::glob::glob_match;
-use crate::object::ResourceKey;
 
 /// What to do about a resource's drift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,7 +54,7 @@ pub struct Selector {
 impl Selector {
     /// Whether the selector matches a manifest.
     pub fn matches(&self, manifest: &Value) -> bool {
-        let res = ResourceKey::of_partial(manifest);
+        let res = crate::object::key_of(manifest);
         let glob = |p: &str, t: &str| p.is_empty() || glob_match(p, t);
         glob(&self.group, &res.group)
             && glob(&self.kind, &res.kind)

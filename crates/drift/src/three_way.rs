@@ -125,7 +125,7 @@ pub fn diff_three_way(
     let desired = desired.filter(|v| !v.is_null());
     let live = live.filter(|v| !v.is_null());
     let last_applied = last_applied.filter(|v| !v.is_null());
-    let resource = ResourceKey::of_partial(desired.or(live).unwrap_or(&Value::Null));
+    let resource = crate::object::key_of(desired.or(live).unwrap_or(&Value::Null));
     let mut drift = ResourceDrift {
         resource,
         status: DriftStatus::InSync,
@@ -299,11 +299,11 @@ struct RawChange {
 /// The reported change, with every value hidden when core's sensitivity rules cover the field
 /// or anything below it.
 fn finish(c: RawChange, res: &ResourceKey, live: &Value, sensitivity: &Sensitivity) -> FieldChange {
-    let sensitive = sensitivity.is_sensitive_pointer(res, &c.path)
-        || [&c.desired, &c.last_applied, &c.live].iter().any(|v| {
-            v.as_ref()
-                .is_some_and(|v| sensitivity.touches_pointer(res, &c.path, v))
-        });
+    let values: Vec<&Value> = [&c.desired, &c.last_applied, &c.live]
+        .into_iter()
+        .flatten()
+        .collect();
+    let sensitive = sensitivity.pointer_touches_any(res, &c.path, &values);
     let hide = |v: Option<Value>| {
         if sensitive {
             v.map(|_| Value::String(REDACTED.to_owned()))
