@@ -74,10 +74,10 @@ pub fn target_dir() -> PathBuf {
 /// When it cannot be provided or started, with the reason in one line (every test using it
 /// fails the same way; none is skipped).
 pub fn shared() -> &'static ControlPlane {
-    static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
-    match SHARED.get_or_init(|| ControlPlane::start().map_err(|e| e.to_string())) {
+    static SHARED: OnceLock<Result<ControlPlane, TestKubeError>> = OnceLock::new();
+    match SHARED.get_or_init(ControlPlane::start) {
         Ok(plane) => plane,
-        Err(message) => panic!("{message}"),
+        Err(error) => panic!("{error}"),
     }
 }
 
