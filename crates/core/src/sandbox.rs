@@ -15,6 +15,7 @@
 //! do without a cluster running the Job.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -24,11 +25,19 @@ use crate::provider::{Applied, Health, Observation, Provider, ProviderError};
 use crate::replace::ReplaceRules;
 use crate::state::local::{Durability, write_atomically};
 
+/// The world's file layout version, kept in `<world>/.layout`. Version 2 percent-encodes each
+/// path segment ([`SandboxProvider::object_path`]); worlds without the file are migrated on
+/// first use, after a backup.
+const LAYOUT_VERSION: &str = "2";
+const LAYOUT_FILE: &str = ".layout";
+
 /// The sandbox provider.
 #[derive(Debug, Clone)]
 pub struct SandboxProvider {
     world: PathBuf,
     mirrored: ReplaceRules,
+    /// Whether the world's layout was checked (and migrated) in this process.
+    layout: Arc<OnceLock<Result<(), ProviderError>>>,
 }
 
 impl SandboxProvider {
@@ -37,6 +46,7 @@ impl SandboxProvider {
         Self {
             world: world.into(),
             mirrored: ReplaceRules::new(),
+            layout: Arc::new(OnceLock::new()),
         }
     }
 
@@ -57,21 +67,38 @@ impl SandboxProvider {
         &self.world
     }
 
-    /// The file holding the live object of `key`.
+    /// The file holding the live object of `key`:
+    /// `<world>/<group or core>/<Kind>/<namespace or _cluster>/<name>.json`, each segment
+    /// percent-encoded (every byte but ASCII letters, digits, `-` and a `.` that does not start
+    /// the segment), so the mapping is reversible: two keys never share a file, and no segment
+    /// can climb out of the world (`..` becomes `%2E.`).
     pub fn object_path(&self, key: &ResourceKey) -> PathBuf {
         let group = if key.group.is_empty() {
             "core"
         } else {
             &key.group
         };
+        let namespace = match key.namespace.as_deref() {
+            Some(ns) => encode_segment(ns),
+            None => "_cluster".to_owned(),
+        };
         self.world
-            .join(sanitize(group))
-            .join(sanitize(&key.kind))
-            .join(sanitize(key.namespace.as_deref().unwrap_or("_cluster")))
-            .join(format!("{}.json", sanitize(&key.name)))
+            .join(encode_segment(group))
+            .join(encode_segment(&key.kind))
+            .join(namespace)
+            .join(format!("{}.json", encode_segment(&key.name)))
+    }
+
+    /// Checks the world's layout once per process, migrating a world of the first layout
+    /// (irreversible `_` escaping) after copying it to `<world>.backup-<seconds>`.
+    fn ensure_layout(&self) -> Result<(), ProviderError> {
+        self.layout
+            .get_or_init(|| migrate_world(&self.world))
+            .clone()
     }
 
     fn read(&self, key: &ResourceKey) -> Result<Option<Value>, ProviderError> {
+        self.ensure_layout()?;
         let path = self.object_path(key);
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
@@ -86,6 +113,7 @@ impl SandboxProvider {
     }
 
     fn write(&self, resource: &Resource) -> Result<Applied, ProviderError> {
+        self.ensure_layout()?;
         let live = live_object(&resource.manifest);
         let path = self.object_path(&resource.key);
         let bytes = serde_json::to_vec_pretty(&live)
@@ -101,16 +129,99 @@ impl SandboxProvider {
     }
 }
 
-/// Keeps path segments inside the world directory.
-fn sanitize(segment: &str) -> String {
-    segment
-        .chars()
-        .map(|c| match c {
-            '/' | '\\' | '\0' => '_',
-            c => c,
-        })
-        .collect::<String>()
-        .replace("..", "__")
+/// Percent-encodes one path segment (see [`SandboxProvider::object_path`]).
+fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for (i, byte) in segment.bytes().enumerate() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || (byte == b'.' && i > 0) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Brings a world to the current layout: nothing to do for a new world or one already marked;
+/// otherwise the world is copied aside, every object file is moved to the path its manifest's
+/// key gives, and the layout file is written.
+fn migrate_world(world: &Path) -> Result<(), ProviderError> {
+    let io = |path: &Path, e: std::io::Error| {
+        ProviderError::final_error(format!(
+            "migrating the sandbox world: {}: {e}",
+            path.display()
+        ))
+    };
+    let marker = world.join(LAYOUT_FILE);
+    if marker.exists() {
+        return Ok(());
+    }
+    if !world.exists() {
+        std::fs::create_dir_all(world).map_err(|e| io(world, e))?;
+        return std::fs::write(&marker, LAYOUT_VERSION).map_err(|e| io(&marker, e));
+    }
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut backup = world.as_os_str().to_owned();
+    backup.push(format!(".backup-{seconds}"));
+    let backup = PathBuf::from(backup);
+    copy_tree(world, &backup).map_err(|e| io(&backup, e))?;
+    let probe = SandboxProvider::new(world);
+    for file in json_files(world).map_err(|e| io(world, e))? {
+        let bytes = std::fs::read(&file).map_err(|e| io(&file, e))?;
+        let manifest: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::final_error(format!(
+                "migrating the sandbox world: {} is not valid JSON: {e}",
+                file.display()
+            ))
+        })?;
+        let key = ResourceKey::from_manifest(&manifest).map_err(|e| {
+            ProviderError::final_error(format!(
+                "migrating the sandbox world: {}: {e}",
+                file.display()
+            ))
+        })?;
+        let target = probe.object_path(&key);
+        if target != file {
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+            }
+            std::fs::rename(&file, &target).map_err(|e| io(&file, e))?;
+        }
+    }
+    std::fs::write(&marker, LAYOUT_VERSION).map_err(|e| io(&marker, e))?;
+    tracing::info!(world = %world.display(), backup = %backup.display(), "sandbox world migrated to layout {LAYOUT_VERSION}");
+    Ok(())
+}
+
+/// Every `.json` file under `dir`.
+fn json_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(json_files(&path)?);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+/// Copies the directory tree `from` to `to`.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// The live object the sandbox keeps for a desired manifest: the manifest plus a status that
@@ -163,6 +274,7 @@ impl Provider for SandboxProvider {
     }
 
     async fn delete(&self, resource: &Resource) -> Result<(), ProviderError> {
+        self.ensure_layout()?;
         let path = self.object_path(&resource.key);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -272,10 +384,85 @@ mod tests {
     }
 
     #[test]
+    fn paths_are_reversible_and_never_shared() {
+        let sandbox = SandboxProvider::new("/w");
+        let path = |ns: Option<&str>, name: &str| {
+            sandbox.object_path(&ResourceKey::new("", "ConfigMap", ns, name))
+        };
+        let pairs = [
+            ("a/b", "a_b"),
+            ("..", "__"),
+            ("a.b", "a_b"),
+            ("x%2Fy", "x/y"),
+        ];
+        for (one, other) in pairs {
+            assert_ne!(path(None, one), path(None, other), "{one} vs {other}");
+            assert_ne!(
+                path(Some(one), "n"),
+                path(Some(other), "n"),
+                "{one} vs {other}"
+            );
+        }
+        assert_ne!(path(Some("_cluster"), "n"), path(None, "n"));
+        assert_eq!(
+            path(Some("payments"), "payments-db.v2"),
+            PathBuf::from("/w/core/ConfigMap/payments/payments-db.v2.json")
+        );
+        assert_eq!(
+            path(None, "../x"),
+            PathBuf::from("/w/core/ConfigMap/_cluster/%2E.%2Fx.json")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_world_of_the_first_layout_is_backed_up_and_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = dir.path().join("world");
+        // The first layout wrote `a/b` as `a_b`.
+        let old = world.join("core/ConfigMap/_cluster/a_b.json");
+        std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+        let manifest =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a/b"}});
+        std::fs::write(&old, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let sandbox = SandboxProvider::new(&world);
+        let a_b = Resource::from_manifest(manifest.clone()).unwrap();
+        assert!(sandbox.observe(&a_b).await.unwrap().live.is_some());
+        assert!(!old.exists());
+        assert!(sandbox.object_path(&a_b.key).exists());
+        let backups: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("world.backup-"))
+            .collect();
+        assert_eq!(backups.len(), 1);
+        assert!(
+            backups[0]
+                .path()
+                .join("core/ConfigMap/_cluster/a_b.json")
+                .exists()
+        );
+        // The other name no longer shares its file.
+        let other = Resource::from_manifest(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a_b"}}),
+        )
+        .unwrap();
+        assert!(sandbox.observe(&other).await.unwrap().live.is_none());
+    }
+
+    #[test]
     fn names_cannot_escape_the_world() {
         let sandbox = SandboxProvider::new("/w");
         let key = ResourceKey::new("", "ConfigMap", Some("../.."), "../x");
-        assert!(sandbox.object_path(&key).starts_with("/w/core/ConfigMap"));
-        assert!(!sandbox.object_path(&key).to_string_lossy().contains(".."));
+        let path = sandbox.object_path(&key);
+        assert!(path.starts_with("/w/core/ConfigMap"));
+        assert_eq!(path.components().count(), 6, "{}", path.display());
+        assert!(
+            !path.components().any(|c| matches!(
+                c,
+                std::path::Component::ParentDir | std::path::Component::CurDir
+            )),
+            "{}",
+            path.display()
+        );
     }
 }
