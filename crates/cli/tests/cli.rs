@@ -249,7 +249,10 @@ fn destroy_removes_everything_dependents_first() {
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
-    assert!(objects.is_empty(), "the sandbox world holds no object: {objects:?}");
+    assert!(
+        objects.is_empty(),
+        "the sandbox world holds no object: {objects:?}"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
