@@ -152,3 +152,22 @@ fn the_lock_is_taken_before_planning_and_its_error_says_how_to_release_it() {
     let apply = strata(&["apply", d, "--auto-approve"]);
     assert_eq!(apply.status.code(), Some(0), "{apply:?}");
 }
+
+#[test]
+fn a_name_the_target_would_refuse_fails_the_plan_before_anything_is_applied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let long = "x".repeat(300);
+    let dir = stack(tmp.path(), "demo", &["fine", long.as_str()]);
+    let d = dir.to_str().unwrap();
+    let apply = strata(&["apply", d, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&apply.stderr);
+    assert!(stderr.contains("config.yaml (document 1"), "{stderr}");
+    assert!(stderr.contains("field `metadata.name`"), "{stderr}");
+    assert!(stderr.contains("300 characters"), "{stderr}");
+    assert!(
+        !dir.join(".strata/sandbox/core/ConfigMap/default/fine.json")
+            .exists(),
+        "nothing was applied"
+    );
+}

@@ -43,6 +43,9 @@ pub enum EngineError {
     /// The plan has guard violations.
     #[error("the plan cannot be applied: {0}")]
     Refused(String),
+    /// Names the target systems would refuse (see [`crate::names`]); nothing was planned.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    InvalidNames(Vec<crate::names::NameError>),
 }
 
 /// Plans and applies desired sets through a provider registry and a state store.
@@ -68,6 +71,10 @@ impl Engine {
         options: &PlanOptions,
     ) -> Result<(Plan, State), EngineError> {
         let mut desired = desired.into();
+        let invalid = crate::names::check_names(&desired);
+        if !invalid.is_empty() {
+            return Err(EngineError::InvalidNames(invalid));
+        }
         let graph = Graph::build(&desired)?;
         let state = self.store.load().await?.unwrap_or_default();
         state.check_stack(&options.stack, &self.store.location())?;

@@ -46,6 +46,7 @@ pub mod executor;
 pub mod graph;
 pub mod loader;
 pub mod model;
+pub mod names;
 pub mod normalize;
 pub mod object;
 pub mod ownership;
