@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 
 use crate::model::ResourceKey;
 use crate::plan::{Action, Plan, ResourceChange};
-use crate::provider::{Applied, Provider, ProviderError, ProviderRegistry};
+use crate::provider::{Applied, Health, Provider, ProviderError, ProviderRegistry};
 pub use crate::retry::RetryPolicy;
 use crate::schedule::{HookRun, Schedule, Step};
 use crate::state::StateError;
@@ -789,35 +789,67 @@ async fn delete_hook(context: &Context<'_>, i: usize) -> Result<(), ProviderErro
 
 /// Observes a pruned object until the provider no longer finds it.
 async fn wait_until_gone(context: &Context<'_>, i: usize) -> Result<(), ProviderError> {
-    let change = &context.plan.changes[i];
-    let (provider, resource) = provider_and_resource(context, i)?;
-    let wait = context.config.health;
-    let deadline = tokio::time::Instant::now() + wait.timeout;
-    loop {
-        let observed = with_retry(
-            change,
-            context.events.as_ref(),
-            context.config.retry,
-            || provider.observe(resource),
-        )
-        .await?;
-        if observed.live.is_none() {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(ProviderError::final_error(format!(
-                "{} was still there {:?} after its deletion; the next sync step does not start",
-                change.key, wait.timeout
-            )));
-        }
-        tokio::time::sleep(wait.poll_interval).await;
-    }
+    let key = &context.plan.changes[i].key;
+    poll_gate(context, i, |live, _| match live {
+        None => Gate::Passed,
+        Some(_) => Gate::Waiting,
+    })
+    .await
+    .map_err(|failure| match failure {
+        GateFailure::Provider(e) => e,
+        GateFailure::Failed => ProviderError::final_error(format!("{key} could not be deleted")),
+        GateFailure::TimedOut(after) => ProviderError::final_error(format!(
+            "{key} was still there {after:?} after its deletion; the next sync step does not start"
+        )),
+    })
 }
 
 /// Observes the object until the provider calls it healthy; degraded or too slow is a failure.
 async fn wait_until_healthy(context: &Context<'_>, i: usize) -> Result<(), ProviderError> {
+    let key = &context.plan.changes[i].key;
+    poll_gate(context, i, |live, provider| {
+        match live.map_or(Health::Progressing, |live| provider.health(live)) {
+            Health::Healthy => Gate::Passed,
+            Health::Degraded => Gate::Failed,
+            _ => Gate::Waiting,
+        }
+    })
+    .await
+    .map_err(|failure| match failure {
+        GateFailure::Provider(e) => e,
+        GateFailure::Failed => ProviderError::final_error(format!(
+            "{key} is degraded; the next sync step does not start"
+        )),
+        GateFailure::TimedOut(after) => ProviderError::final_error(format!(
+            "{key} was not healthy after {after:?}; the next sync step does not start"
+        )),
+    })
+}
+
+/// What one observation says about a gate.
+enum Gate {
+    Passed,
+    Waiting,
+    Failed,
+}
+
+/// Why a gate did not pass.
+enum GateFailure {
+    Failed,
+    TimedOut(std::time::Duration),
+    Provider(ProviderError),
+}
+
+/// Observes change `i`'s object every `config.health.poll_interval` until `check` says the
+/// gate passed or failed, or `config.health.timeout` runs out. Observation errors are retried
+/// like any provider call, then returned as they are.
+async fn poll_gate(
+    context: &Context<'_>,
+    i: usize,
+    check: impl Fn(Option<&serde_json::Value>, &dyn Provider) -> Gate,
+) -> Result<(), GateFailure> {
     let change = &context.plan.changes[i];
-    let (provider, resource) = provider_and_resource(context, i)?;
+    let (provider, resource) = provider_and_resource(context, i).map_err(GateFailure::Provider)?;
     let wait = context.config.health;
     let deadline = tokio::time::Instant::now() + wait.timeout;
     loop {
@@ -827,28 +859,15 @@ async fn wait_until_healthy(context: &Context<'_>, i: usize) -> Result<(), Provi
             context.config.retry,
             || provider.observe(resource),
         )
-        .await?;
-        let health = observed
-            .live
-            .as_ref()
-            .map_or(crate::provider::Health::Progressing, |live| {
-                provider.health(live)
-            });
-        match health {
-            crate::provider::Health::Healthy => return Ok(()),
-            crate::provider::Health::Degraded => {
-                return Err(ProviderError::final_error(format!(
-                    "{} is degraded; the next sync step does not start",
-                    change.key
-                )));
+        .await
+        .map_err(GateFailure::Provider)?;
+        match check(observed.live.as_ref(), provider.as_ref()) {
+            Gate::Passed => return Ok(()),
+            Gate::Failed => return Err(GateFailure::Failed),
+            Gate::Waiting if tokio::time::Instant::now() >= deadline => {
+                return Err(GateFailure::TimedOut(wait.timeout));
             }
-            _ if tokio::time::Instant::now() >= deadline => {
-                return Err(ProviderError::final_error(format!(
-                    "{} was not healthy after {:?}; the next sync step does not start",
-                    change.key, wait.timeout
-                )));
-            }
-            _ => tokio::time::sleep(wait.poll_interval).await,
+            Gate::Waiting => tokio::time::sleep(wait.poll_interval).await,
         }
     }
 }
