@@ -9,7 +9,14 @@
 //!
 //! The pure parts it builds on live elsewhere: health assessment in `strata_health`, ArgoCD's
 //! sync ordering in `strata_core::sync` and `strata_core::schedule`, applied by core's one
-//! executor. Tested against kube's tower-test mock API server.
+//! executor.
+//!
+//! Tested against a real etcd and kube-apiserver (`crates/testkube`; `tests/real_apiserver.rs`):
+//! server-side apply (create, no-op, update, conflicts naming the other manager, force, removal
+//! of fields no longer set), CRDs established before their custom resources, cluster-scoped
+//! kinds, server validation errors. Still tested only against kube's tower-test mock (scripted
+//! requests): prune, the claim controller, leader election and watch resumption — they move to
+//! the real server next.
 
 pub mod client;
 pub mod controller;
