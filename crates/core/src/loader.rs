@@ -127,37 +127,8 @@ pub fn load_file(file: &Path) -> Result<Vec<Resource>, LoadError> {
 
 /// Parses the manifests in `text`, attributing errors to `file`.
 pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Resource>, LoadError> {
-    let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
-    let documents = if is_json {
-        vec![Document {
-            index: 0,
-            line: 1,
-            text: text.to_owned(),
-        }]
-    } else {
-        split_yaml_documents(text)
-    };
     let mut resources = Vec::new();
-    for doc in documents {
-        let location = SourceLocation {
-            file: file.to_path_buf(),
-            document: doc.index,
-            line: doc.line,
-        };
-        let value = if is_json {
-            serde_json::from_str::<Value>(&doc.text).map_err(|e| LoadError::Syntax {
-                location: Box::new(location.clone()),
-                message: e.to_string(),
-            })?
-        } else {
-            if is_blank_yaml(&doc.text) {
-                continue;
-            }
-            serde_saphyr::from_str::<Value>(&doc.text).map_err(|e| LoadError::Syntax {
-                location: Box::new(location.clone()),
-                message: e.to_string(),
-            })?
-        };
+    for (location, value) in parse_values(file, text)? {
         if value.is_null() {
             continue;
         }
@@ -169,6 +140,47 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Resource>, LoadErr
         resources.push(resource);
     }
     Ok(resources)
+}
+
+/// The documents of `text` as JSON values with where each starts: one for a `.json` file,
+/// one per non-blank YAML document otherwise. Syntax errors name file, document and line.
+fn parse_values(file: &Path, text: &str) -> Result<Vec<(SourceLocation, Value)>, LoadError> {
+    let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
+    let documents = if is_json {
+        vec![Document {
+            index: 0,
+            line: 1,
+            text: text.to_owned(),
+        }]
+    } else {
+        split_yaml_documents(text)
+    };
+    let mut values = Vec::with_capacity(documents.len());
+    for doc in documents {
+        if !is_json && is_blank_yaml(&doc.text) {
+            continue;
+        }
+        let location = SourceLocation {
+            file: file.to_path_buf(),
+            document: doc.index,
+            line: doc.line,
+        };
+        let parsed = if is_json {
+            serde_json::from_str::<Value>(&doc.text).map_err(|e| e.to_string())
+        } else {
+            serde_saphyr::from_str::<Value>(&doc.text).map_err(|e| e.to_string())
+        };
+        match parsed {
+            Ok(value) => values.push((location, value)),
+            Err(message) => {
+                return Err(LoadError::Syntax {
+                    location: Box::new(location),
+                    message,
+                });
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// Loads every object below `path` (or in the file itself) as it is, in sorted path order:
@@ -192,34 +204,8 @@ pub fn load_objects(path: &Path) -> Result<Vec<Value>, LoadError> {
 
 /// Parses the objects in `text` (see [`load_objects`]), attributing errors to `file`.
 pub fn parse_objects(file: &Path, text: &str) -> Result<Vec<Value>, LoadError> {
-    let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
-    let documents = if is_json {
-        vec![Document {
-            index: 0,
-            line: 1,
-            text: text.to_owned(),
-        }]
-    } else {
-        split_yaml_documents(text)
-    };
     let mut objects = Vec::new();
-    for doc in documents {
-        if !is_json && is_blank_yaml(&doc.text) {
-            continue;
-        }
-        let syntax_error = |message: String| LoadError::Syntax {
-            location: Box::new(SourceLocation {
-                file: file.to_path_buf(),
-                document: doc.index,
-                line: doc.line,
-            }),
-            message,
-        };
-        let value: Value = if is_json {
-            serde_json::from_str(&doc.text).map_err(|e| syntax_error(e.to_string()))?
-        } else {
-            serde_saphyr::from_str(&doc.text).map_err(|e| syntax_error(e.to_string()))?
-        };
+    for (_, value) in parse_values(file, text)? {
         let is_list = value
             .get("kind")
             .and_then(Value::as_str)
