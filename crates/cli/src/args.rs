@@ -62,60 +62,61 @@ pub enum ProviderName {
     K8s,
 }
 
-impl StackArgs {
-    /// Whether the Kubernetes provider is enabled.
-    pub fn kube_enabled(&self) -> bool {
-        self.kube || self.context.is_some() || self.providers.contains(&ProviderName::K8s)
-    }
-
-    /// Whether the AWS provider is enabled.
-    pub fn aws_enabled(&self) -> bool {
-        self.aws || self.aws_endpoint.is_some() || self.providers.contains(&ProviderName::Aws)
-    }
-}
-
-/// Flags shared by commands that work on a stack.
+/// Flags shared by commands that work on a stack. Each overrides the stack's `strata.yaml`;
+/// each can also be set through the `STRATA_*` variable its help names.
 #[derive(Debug, Args)]
 pub struct StackArgs {
     /// The stack directory (YAML and JSON manifests, read recursively).
     pub dir: PathBuf,
-    /// The state: a path (default `<DIR>/.strata/state.json`) or `s3://bucket/key`.
-    #[arg(long, value_name = "PATH|s3://BUCKET/KEY")]
+    /// The stack configuration (default `<DIR>/strata.yaml` when it exists).
+    #[arg(long, env = "STRATA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The state: a path or `s3://bucket/key` (default: the configuration's backend, else
+    /// `<DIR>/.strata/state.json`).
+    #[arg(long, env = "STRATA_STATE", value_name = "PATH|s3://BUCKET/KEY")]
     pub state: Option<String>,
-    /// The stack's name, written into ownership labels (default: the directory's name).
-    #[arg(long)]
+    /// The stack's name, its identity for the state and its ownership labels' value (default:
+    /// the configuration's `name`, else the directory's name).
+    #[arg(long, env = "STRATA_STACK_NAME")]
     pub stack_name: Option<String>,
     /// Fail instead of sending unserved kinds to the local sandbox provider.
-    #[arg(long)]
+    #[arg(long, env = "STRATA_NO_SANDBOX")]
     pub no_sandbox: bool,
     /// The sandbox's world directory (default `<DIR>/.strata/sandbox`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "STRATA_SANDBOX_DIR", value_name = "DIR")]
     pub sandbox_dir: Option<PathBuf>,
-    /// Provider calls in flight at once.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallelism: u16,
+    /// Provider calls in flight at once (default 10).
+    #[arg(long, env = "STRATA_PARALLELISM", value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: Option<u16>,
     /// Read the stack from its Git repository at this revision (branch, tag or commit)
     /// instead of the working directory.
-    #[arg(long, value_name = "REV")]
+    #[arg(long, env = "STRATA_REVISION", value_name = "REV")]
     pub revision: Option<String>,
     /// Enable the Kubernetes provider (kubeconfig or in-cluster configuration).
-    #[arg(long)]
+    #[arg(long, env = "STRATA_KUBE")]
     pub kube: bool,
     /// The kubeconfig context to use (implies --kube).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "STRATA_CONTEXT", value_name = "NAME")]
     pub context: Option<String>,
     /// Enable the AWS provider (S3 and RDS), configured from the standard AWS environment.
-    #[arg(long)]
+    #[arg(long, env = "STRATA_AWS")]
     pub aws: bool,
     /// Enable providers by name (`--provider aws`, `--provider k8s`), the same as `--aws` and
-    /// `--kube`; repeat for several. Earlier providers win for kinds both serve.
-    #[arg(long = "provider", value_enum, value_name = "NAME")]
+    /// `--kube`; repeat for several (comma-separated in `STRATA_PROVIDER`). Earlier providers
+    /// win for kinds both serve.
+    #[arg(
+        long = "provider",
+        env = "STRATA_PROVIDER",
+        value_delimiter = ',',
+        value_enum,
+        value_name = "NAME"
+    )]
     pub providers: Vec<ProviderName>,
     /// A custom AWS endpoint, e.g. a local moto server (implies --aws).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "STRATA_AWS_ENDPOINT", value_name = "URL")]
     pub aws_endpoint: Option<String>,
     /// The default AWS region (resources may name their own in spec.forProvider.region).
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, env = "STRATA_AWS_REGION", value_name = "REGION")]
     pub aws_region: Option<String>,
 }
 
@@ -125,10 +126,10 @@ pub struct HealthArgs {
     /// A file or a directory of saved live objects.
     pub path: PathBuf,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
     pub output: Output,
     /// Exit 2 when the aggregate is not Healthy (0 Healthy, 1 error).
-    #[arg(long)]
+    #[arg(long, env = "STRATA_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
 }
 
@@ -139,16 +140,16 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
     pub output: Output,
     /// Exit 2 when the plan has changes (0 none, 1 error).
-    #[arg(long)]
+    #[arg(long, env = "STRATA_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
     /// Adopt existing live objects that Strata does not own.
-    #[arg(long)]
+    #[arg(long, env = "STRATA_ADOPT")]
     pub adopt: bool,
     /// Plan the destruction of everything in the state.
-    #[arg(long)]
+    #[arg(long, env = "STRATA_DESTROY")]
     pub destroy: bool,
     /// The state lock.
     #[command(flatten)]
@@ -160,10 +161,10 @@ pub struct PlanArgs {
 pub struct LockArgs {
     /// Take the state lock for the command (`--lock=false` to skip it, for a read-only plan
     /// while another run holds it).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, env = "STRATA_LOCK", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub lock: bool,
     /// How long to wait for a lock another run holds (e.g. `30s`, `5m`); 0 fails at once.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "STRATA_LOCK_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lock_timeout: std::time::Duration,
 }
 
@@ -174,18 +175,18 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     /// Do not ask for confirmation.
-    #[arg(long)]
+    #[arg(long, env = "STRATA_AUTO_APPROVE")]
     pub auto_approve: bool,
     /// After applying, also delete live Kubernetes objects labelled as this stack's that the
     /// desired set no longer holds, beyond those the state records (ArgoCD's prune;
     /// `Prune=false` and `PruneLast` are honoured). Needs the Kubernetes provider.
-    #[arg(long)]
+    #[arg(long, env = "STRATA_PRUNE")]
     pub prune: bool,
     /// Adopt existing live objects that Strata does not own.
-    #[arg(long)]
+    #[arg(long, env = "STRATA_ADOPT")]
     pub adopt: bool,
     /// Output format of the plan and the result.
-    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
     pub output: Output,
     /// The state lock (held across plan, confirmation and apply).
     #[command(flatten)]
@@ -210,10 +211,10 @@ pub struct DriftArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = DriftOutput::Human)]
+    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = DriftOutput::Human)]
     pub output: DriftOutput,
     /// Exit 2 when there is drift (0 none, 1 error).
-    #[arg(long)]
+    #[arg(long, env = "STRATA_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
 }
 
@@ -232,10 +233,10 @@ pub struct RenderArgs {
     /// A file or directory holding the XRDs, compositions and the claims or composites.
     pub path: PathBuf,
     /// Show which patch and transforms produced each written field.
-    #[arg(long)]
+    #[arg(long, env = "STRATA_EXPLAIN")]
     pub explain: bool,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = RenderOutputFormat::Yaml)]
+    #[arg(short, long, env = "STRATA_RENDER_OUTPUT", value_enum, default_value_t = RenderOutputFormat::Yaml)]
     pub output: RenderOutputFormat,
 }
 
@@ -254,7 +255,7 @@ pub struct GraphArgs {
     /// The stack directory.
     pub dir: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    #[arg(long, env = "STRATA_GRAPH_FORMAT", value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
 }
 
@@ -304,11 +305,15 @@ pub enum StateCommand {
 pub struct StateTarget {
     /// The stack directory.
     pub dir: PathBuf,
-    /// The state (default `<DIR>/.strata/state.json`).
-    #[arg(long, value_name = "PATH")]
+    /// The stack configuration (default `<DIR>/strata.yaml` when it exists).
+    #[arg(long, env = "STRATA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The state: a path or `s3://bucket/key` (default: the configuration's backend, else
+    /// `<DIR>/.strata/state.json`).
+    #[arg(long, env = "STRATA_STATE", value_name = "PATH|s3://BUCKET/KEY")]
     pub state: Option<String>,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
     pub output: Output,
 }
 
@@ -328,13 +333,13 @@ pub struct GenerateArgs {
     pub file: PathBuf,
     /// The repository tree git generators read (default: the nearest ancestor holding
     /// `argocd/`, else the Git work tree).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "STRATA_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Read the tree from its Git repository at this revision.
-    #[arg(long, value_name = "REV")]
+    #[arg(long, env = "STRATA_REVISION", value_name = "REV")]
     pub revision: Option<String>,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = GenerateOutput::Yaml)]
+    #[arg(short, long, env = "STRATA_GENERATE_OUTPUT", value_enum, default_value_t = GenerateOutput::Yaml)]
     pub output: GenerateOutput,
 }
 

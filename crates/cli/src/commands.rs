@@ -44,7 +44,7 @@ fn print_plan(
 
 /// `strata plan`.
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let stack = stack::load(&args.stack)?;
+    let stack = stack::load(&args.stack).await?;
     let options = PlanOptions {
         stack: stack.name.clone(),
         destroy: args.destroy,
@@ -70,7 +70,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
 
 /// `strata apply` (and, with `destroy`, `strata destroy`).
 pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
-    let stack = stack::load(&args.stack)?;
+    let stack = stack::load(&args.stack).await?;
     let options = PlanOptions {
         stack: stack.name.clone(),
         destroy,
@@ -92,6 +92,7 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
         stack.engine.unlock(held).await?;
     }
     let (code, state) = outcome?;
+    crate::backend_record::record(&args.stack.dir, &stack.backend, &state)?;
     if code != 0 {
         return Ok(code);
     }
@@ -275,7 +276,11 @@ pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
 pub async fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
     match command {
         StateCommand::List(target) => {
-            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            let store = stack::state_store(
+                &target.dir,
+                target.config.as_deref(),
+                target.state.as_deref(),
+            )?;
             let state = store.load().await?.unwrap_or_default();
             match target.output {
                 Output::Json => {
@@ -294,7 +299,11 @@ pub async fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
             }
         }
         StateCommand::Show { target, address } => {
-            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            let store = stack::state_store(
+                &target.dir,
+                target.config.as_deref(),
+                target.state.as_deref(),
+            )?;
             let state = store.load().await?.unwrap_or_default();
             let record = state
                 .resources
@@ -303,7 +312,11 @@ pub async fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(record)?);
         }
         StateCommand::Lock(target) => {
-            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            let store = stack::state_store(
+                &target.dir,
+                target.config.as_deref(),
+                target.state.as_deref(),
+            )?;
             let info = LockInfo::new("state-lock");
             store.lock(&info).await?;
             match target.output {
@@ -314,12 +327,20 @@ pub async fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
             }
         }
         StateCommand::Unlock { target, id } => {
-            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            let store = stack::state_store(
+                &target.dir,
+                target.config.as_deref(),
+                target.state.as_deref(),
+            )?;
             store.unlock(&id).await?;
             println!("Unlocked {}", store.location());
         }
         StateCommand::ForceUnlock { target, id } => {
-            let store = stack::state_store(&target.dir, target.state.as_deref())?;
+            let store = stack::state_store(
+                &target.dir,
+                target.config.as_deref(),
+                target.state.as_deref(),
+            )?;
             store.force_unlock(&id).await?;
             println!("Force-unlocked {}", store.location());
         }

@@ -10,7 +10,7 @@ use crate::stack;
 
 /// Observes every desired and recorded resource and prints the drift report.
 pub async fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
-    let mut stack = stack::load(&args.stack)?;
+    let mut stack = stack::load(&args.stack).await?;
     let mut resources = std::mem::take(&mut stack.resources);
     let engine = &stack.engine;
     let state = engine.store.load().await?.unwrap_or_default();

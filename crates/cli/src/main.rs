@@ -5,6 +5,7 @@
 
 mod args;
 mod aws;
+mod backend_record;
 mod cmd_generate;
 mod cmd_health;
 mod cmd_render;

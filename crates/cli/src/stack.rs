@@ -1,16 +1,26 @@
-//! Building an engine from the command line's stack flags.
+//! From a stack's flags, `STRATA_*` variables and `strata.yaml` to the engine that plans and
+//! applies it.
+//!
+//! Precedence, field by field: a flag (or its `STRATA_*` variable, which clap reads as the
+//! flag) wins over the configuration, which wins over the built-in default.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use strata_aws::AwsSettings;
+use strata_core::config::{Backend, LoadedConfig, S3Backend, StackConfig, stack_name_problem};
 use strata_core::executor::ExecutorConfig;
 use strata_core::state::{LocalStateStore, StateStore};
 use strata_core::{Engine, ProviderRegistry, Resource, SandboxProvider};
 use strata_drift::{DriftNormalizer, DriftRules};
 use strata_sources::application::ChildSet;
 
-use crate::args::StackArgs;
+use crate::args::{ProviderName, StackArgs};
+
+/// The default number of provider calls in flight.
+const DEFAULT_PARALLELISM: usize = 10;
 
 /// A loaded stack: its name, desired resources and the engine to plan and apply them.
 pub struct Stack {
@@ -21,57 +31,133 @@ pub struct Stack {
     /// The engine.
     pub engine: Engine,
     /// The Application each resource came from, when it came from one.
-    pub application_of: std::collections::BTreeMap<strata_core::ResourceKey, String>,
+    pub application_of: BTreeMap<strata_core::ResourceKey, String>,
     /// The Applications' ignore rules: what plans and drift reports compare with.
     pub drift_rules: DriftRules,
     /// The Kubernetes provider, when enabled (for label-based prune).
     pub kube: Option<Arc<strata_k8s::KubeProvider>>,
+    /// Where the state is kept.
+    pub backend: Backend,
 }
 
-/// The state store named by `--state` (or the default beside the stack).
-pub fn state_store(dir: &Path, state: Option<&str>) -> anyhow::Result<Arc<dyn StateStore>> {
-    match state {
-        Some(s) if s.starts_with("s3://") => {
-            crate::aws::state_store(s, crate::aws::settings(None, None))
+/// Reads the configuration `--config` names (which must exist), else `<dir>/strata.yaml`
+/// when it exists.
+pub fn config_of(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<Option<LoadedConfig>> {
+    Ok(match explicit {
+        Some(file) => Some(StackConfig::load(file)?),
+        None => StackConfig::find(dir)?,
+    })
+}
+
+/// The backend `--state` names, else the configuration's, else `<dir>/.strata/state.json`.
+pub fn backend_of(dir: &Path, config: Option<&StackConfig>, state_flag: Option<&str>) -> Backend {
+    match state_flag {
+        Some(url) if url.starts_with("s3://") => {
+            let rest = &url["s3://".len()..];
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            Backend::S3(S3Backend::new(bucket, key))
         }
-        Some(path) => Ok(Arc::new(LocalStateStore::new(PathBuf::from(path)))),
-        None => Ok(Arc::new(LocalStateStore::new(
-            dir.join(".strata").join("state.json"),
-        ))),
+        Some(path) => Backend::Local {
+            path: PathBuf::from(path),
+        },
+        None => config
+            .and_then(|c| c.backend.clone())
+            .unwrap_or_else(|| Backend::Local {
+                path: dir.join(".strata").join("state.json"),
+            }),
     }
 }
 
-/// Loads the stack's manifests and builds its engine.
-pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
+/// The store for `backend`; an S3 backend without its own region or endpoint takes `aws`'s.
+pub fn store_of(backend: &Backend, aws: &AwsSettings) -> anyhow::Result<Arc<dyn StateStore>> {
+    match backend {
+        Backend::Local { path } => Ok(Arc::new(LocalStateStore::new(path.clone()))),
+        Backend::S3(s3) => {
+            let endpoint = s3.endpoint.clone().or_else(|| aws.endpoint.clone());
+            let settings = AwsSettings {
+                region: s3.region.clone().or_else(|| aws.region.clone()),
+                force_path_style: endpoint.is_some(),
+                endpoint,
+                ..aws.clone()
+            };
+            crate::aws::state_store(&backend.location(), settings)
+        }
+        other => bail!("the state backend {other} is not supported by this build"),
+    }
+}
+
+/// The state store of `strata state …`: `--state`, else the configuration's backend, else
+/// the default; AWS settings from the configuration and the environment.
+pub fn state_store(
+    dir: &Path,
+    config_flag: Option<&Path>,
+    state_flag: Option<&str>,
+) -> anyhow::Result<Arc<dyn StateStore>> {
+    let loaded = config_of(dir, config_flag)?;
+    let config = loaded.as_ref().map(|l| &l.config);
+    let backend = backend_of(dir, config, state_flag);
+    let aws = config.and_then(|c| c.providers.aws.as_ref());
+    let settings = crate::aws::settings(
+        aws.and_then(|a| a.endpoint.as_deref()),
+        aws.and_then(|a| a.region.as_deref()),
+    );
+    store_of(&backend, &settings)
+}
+
+/// Loads the stack's configuration and manifests and builds its engine.
+pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
+    let loaded = config_of(&args.dir, args.config.as_deref())?;
+    let config = loaded
+        .as_ref()
+        .map(|l| l.config.clone())
+        .unwrap_or_default();
+    let config_file = loaded.as_ref().map(|l| l.file.display().to_string());
+    refuse_unsupported(&config, config_file.as_deref())?;
+
     let desired = strata_sources::stack::load_stack(&args.dir, args.revision.as_deref())?;
     log_applications(&desired.applications);
-    let resources = desired.resources;
-    let application_of = desired.application_of;
-    let drift_rules = desired.drift_rules;
-    let name = match &args.stack_name {
-        Some(n) => n.clone(),
-        None => std::fs::canonicalize(&args.dir)
-            .with_context(|| format!("{}", args.dir.display()))?
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "default".to_owned()),
-    };
+    let name = stack_name(args, &config, config_file.as_deref())?;
+
+    let aws_config = config.providers.aws.clone().unwrap_or_default();
+    let aws_settings = crate::aws::settings(
+        args.aws_endpoint
+            .as_deref()
+            .or(aws_config.endpoint.as_deref()),
+        args.aws_region.as_deref().or(aws_config.region.as_deref()),
+    );
     let mut registry = ProviderRegistry::new();
-    let kube = args
-        .kube_enabled()
-        .then(|| crate::kube::provider(args.context.as_deref()));
+    let kube_enabled = args.kube
+        || args.context.is_some()
+        || args.providers.contains(&ProviderName::K8s)
+        || config.providers.kubernetes.is_some();
+    let kube = if kube_enabled {
+        let context = match &args.context {
+            Some(context) => Some(context.clone()),
+            None => kube_context(&config, &desired.applications, config_file.as_deref())?,
+        };
+        Some(crate::kube::provider(context.as_deref()))
+    } else {
+        None
+    };
     if let Some(kube) = &kube {
         registry = registry.with_provider(Arc::clone(kube) as Arc<dyn strata_core::Provider>);
     }
-    let aws_settings =
-        crate::aws::settings(args.aws_endpoint.as_deref(), args.aws_region.as_deref());
-    if args.aws_enabled() {
-        registry = registry.with_provider(crate::aws::provider(aws_settings.clone(), &resources));
+    let aws_enabled = args.aws
+        || args.aws_endpoint.is_some()
+        || args.providers.contains(&ProviderName::Aws)
+        || config.providers.aws.is_some();
+    if aws_enabled {
+        registry = registry.with_provider(crate::aws::provider(
+            aws_settings.clone(),
+            &desired.resources,
+        ));
     }
-    if !args.no_sandbox {
+    let sandbox_enabled = !args.no_sandbox && config.sandbox.enabled.unwrap_or(true);
+    if sandbox_enabled {
         let world = args
             .sandbox_dir
             .clone()
+            .or_else(|| config.sandbox.dir.clone())
             .unwrap_or_else(|| args.dir.join(".strata").join("sandbox"));
         // The sandbox plans the replacements the real providers would make.
         let sandbox = SandboxProvider::new(world)
@@ -79,26 +165,133 @@ pub fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             .with_mirrored_rules(strata_k8s::replace_rules());
         registry = registry.with_fallback(Arc::new(sandbox));
     }
+    let backend = backend_of(&args.dir, Some(&config), args.state.as_deref());
+    let store = store_of(&backend, &aws_settings)?;
+    crate::backend_record::check(&args.dir, &backend, store.as_ref()).await?;
+    let parallelism = args
+        .parallelism
+        .or(config.parallelism)
+        .map_or(DEFAULT_PARALLELISM, usize::from);
     let engine = Engine {
         registry,
-        normalizer: Arc::new(DriftNormalizer::new(drift_rules.clone())),
-        store: match args.state.as_deref() {
-            Some(url) if url.starts_with("s3://") => crate::aws::state_store(url, aws_settings)?,
-            other => state_store(&args.dir, other)?,
-        },
+        normalizer: Arc::new(DriftNormalizer::new(desired.drift_rules.clone())),
+        store,
         config: ExecutorConfig {
-            parallelism: usize::from(args.parallelism),
+            parallelism,
             ..ExecutorConfig::default()
         },
     };
     Ok(Stack {
         name,
-        resources,
+        resources: desired.resources,
         engine,
-        application_of,
-        drift_rules,
+        application_of: desired.application_of,
+        drift_rules: desired.drift_rules,
         kube,
+        backend,
     })
+}
+
+/// What a configuration may hold that this version cannot honour yet: an error naming the
+/// field, never a silent skip.
+fn refuse_unsupported(config: &StackConfig, file: Option<&str>) -> anyhow::Result<()> {
+    let file = file.unwrap_or("strata.yaml");
+    if !config.repositories.is_empty() {
+        bail!(
+            "{file}: repositories: reading Applications from other repositories is not supported \
+             yet; every Application's source is read from the stack's own repository"
+        );
+    }
+    if !config.policies.is_empty() {
+        bail!("{file}: policies: policy checks on plans are not supported yet");
+    }
+    Ok(())
+}
+
+/// `--stack-name`, else the configuration's `name`, else the directory's name; each must be a
+/// label value, since it is written into every ownership label.
+fn stack_name(
+    args: &StackArgs,
+    config: &StackConfig,
+    config_file: Option<&str>,
+) -> anyhow::Result<String> {
+    let (name, from) = match (&args.stack_name, &config.name) {
+        (Some(name), _) => (name.clone(), "--stack-name".to_owned()),
+        (None, Some(name)) => (
+            name.clone(),
+            format!("{}: name", config_file.unwrap_or("strata.yaml")),
+        ),
+        (None, None) => {
+            let dir = std::fs::canonicalize(&args.dir)
+                .with_context(|| format!("{}", args.dir.display()))?;
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "default".to_owned());
+            (
+                name,
+                format!(
+                    "the directory name (set `name:` in {}/strata.yaml or pass --stack-name)",
+                    args.dir.display()
+                ),
+            )
+        }
+    };
+    if let Some(problem) = stack_name_problem(&name) {
+        bail!("the stack name from {from}: {problem}");
+    }
+    Ok(name)
+}
+
+/// The kubeconfig context the configuration gives: the one context every Application's
+/// destination maps to when destinations are mapped, else `providers.kubernetes.context`.
+fn kube_context(
+    config: &StackConfig,
+    applications: &[ChildSet],
+    config_file: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let Some(kube) = &config.providers.kubernetes else {
+        return Ok(None);
+    };
+    if kube.destinations.is_empty() || applications.is_empty() {
+        return Ok(kube.context.clone());
+    }
+    let file = config_file.unwrap_or("strata.yaml");
+    let mut contexts: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for app in applications {
+        let destination = &app.destination;
+        let mapped = kube
+            .destinations
+            .iter()
+            .find(|d| match (&d.server, &d.name) {
+                (Some(server), _) => destination.server.as_deref() == Some(server),
+                (None, Some(name)) => destination.name.as_deref() == Some(name),
+                (None, None) => false,
+            });
+        let context = match (mapped, &kube.context) {
+            (Some(m), _) => m.context.as_str(),
+            (None, Some(default)) if destination.server.is_none() && destination.name.is_none() => {
+                default.as_str()
+            }
+            _ => bail!(
+                "{file}: providers.kubernetes.destinations: Application {} deploys to {destination}, which no mapping names",
+                app.name
+            ),
+        };
+        contexts.entry(context).or_default().push(&app.name);
+    }
+    if contexts.len() > 1 {
+        let listed: Vec<String> = contexts
+            .iter()
+            .map(|(context, apps)| format!("context {context}: {}", apps.join(", ")))
+            .collect();
+        bail!(
+            "{file}: providers.kubernetes.destinations: the Applications map to several clusters \
+             ({}); applying one stack to several clusters is not supported yet",
+            listed.join("; ")
+        );
+    }
+    Ok(contexts.into_keys().next().map(str::to_owned))
 }
 
 fn log_applications(applications: &[ChildSet]) {

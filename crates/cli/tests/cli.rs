@@ -142,12 +142,14 @@ fn cycles_are_reported_with_every_member() {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    strata.dev/depends-on: ConfigMap/{dep}\n---\n"
         )
     };
+    let stack = dir.path().join("cycle");
+    std::fs::create_dir(&stack).unwrap();
     std::fs::write(
-        dir.path().join("c.yaml"),
+        stack.join("c.yaml"),
         cm("a", "b") + &cm("b", "c") + &cm("c", "a"),
     )
     .unwrap();
-    let out = strata(&["plan", s(dir.path())]);
+    let out = strata(&["plan", s(&stack)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out)

@@ -41,6 +41,7 @@
 //! # });
 //! ```
 
+pub mod config;
 pub mod engine;
 pub mod executor;
 pub mod graph;

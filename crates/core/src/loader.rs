@@ -56,7 +56,8 @@ const SKIPPED_DIRS: &[&str] = &[".strata", ".git"];
 
 /// Loads every `*.yaml`, `*.yml` and `*.json` file below `path` (or the file itself),
 /// in sorted path order. Documents that are empty or `null` are skipped; every other
-/// document must be a manifest with `apiVersion`, `kind` and `metadata.name`.
+/// document must be a manifest with `apiVersion`, `kind` and `metadata.name`. A stack's
+/// configuration (`strata.yaml`) met in a directory is not a manifest and is passed over.
 pub fn load_path(path: &Path) -> Result<Vec<Resource>, LoadError> {
     let mut files = Vec::new();
     collect_files(path, &mut files)?;
@@ -102,7 +103,7 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             if !SKIPPED_DIRS.contains(&name.as_ref()) {
                 collect_files(&child, out)?;
             }
-        } else if is_manifest_file(&child) {
+        } else if is_manifest_file(&child) && name != crate::config::STACK_CONFIG_FILE {
             out.push(child);
         }
     }
@@ -144,7 +145,7 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Resource>, LoadErr
 
 /// The documents of `text` as JSON values with where each starts: one for a `.json` file,
 /// one per non-blank YAML document otherwise. Syntax errors name file, document and line.
-fn parse_values(file: &Path, text: &str) -> Result<Vec<(SourceLocation, Value)>, LoadError> {
+pub fn parse_values(file: &Path, text: &str) -> Result<Vec<(SourceLocation, Value)>, LoadError> {
     let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
     let documents = if is_json {
         vec![Document {

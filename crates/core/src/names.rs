@@ -91,6 +91,37 @@ pub fn dns_label_problem(name: &str) -> Option<String> {
     dns_shape_problem(name, false, "a DNS-1123 label")
 }
 
+/// Why `value` cannot be a Kubernetes label value (at most 63 characters of letters, digits,
+/// `-`, `_` and `.`, starting and ending with a letter or digit), if it cannot.
+pub fn label_value_problem(value: &str) -> Option<String> {
+    if value.len() > 63 {
+        return Some(format!(
+            "`{value}` is {} characters long; a label value has at most 63",
+            value.len()
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if let Some(c) = value.chars().find(|c| !allowed(*c)) {
+        return Some(format!(
+            "`{value}` has `{c}`: a label value has only letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    let ends_ok = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+    if !ends_ok {
+        return Some(format!(
+            "`{value}` must start and end with a letter or digit (a label value)"
+        ));
+    }
+    None
+}
+
 /// Why `name` is not a DNS-1123 subdomain, if it is not.
 pub fn dns_subdomain_problem(name: &str) -> Option<String> {
     if name.len() > 253 {

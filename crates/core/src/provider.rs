@@ -224,7 +224,9 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 
 /// No enabled provider serves a resource and the sandbox fallback is off.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no provider serves {api_version} {kind} ({address}); enable one, or drop --no-sandbox")]
+#[error(
+    "no provider serves {api_version} {kind} ({address}); enable a provider that serves it, or the sandbox (drop --no-sandbox, or `sandbox.enabled: false` in strata.yaml)"
+)]
 pub struct RoutingError {
     /// The unserved resource's address.
     pub address: String,

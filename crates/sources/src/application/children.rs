@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use strata_core::source::{EntryKind, SourceTree, is_manifest_file, join, normalize, parent};
 use strata_core::{Resource, SourceLocation};
 
-use super::{ChildSet, ExpandError, ExpandOptions, SyncPolicy, str_at};
+use super::{ChildSet, Destination, ExpandError, ExpandOptions, SyncPolicy, str_at};
 use crate::appset::{self, GeneratorContext};
 use crate::kustomize::{self, KUSTOMIZATION_FILES};
 use strata_composition::catalog::Catalog;
@@ -56,6 +56,15 @@ fn is_appset(r: &Resource) -> bool {
 fn app_path(app: &Value) -> Option<String> {
     let p = app.pointer("/spec/source/path").and_then(Value::as_str)?;
     normalize(p).ok()
+}
+
+/// A non-empty string at `pointer`.
+fn string_at(value: &Value, pointer: &str) -> Option<String> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
 }
 
 fn inside(file: &str, dir: &str) -> bool {
@@ -124,7 +133,11 @@ impl<'o> Expander<'o> {
         let mut out = Vec::new();
         for file in files {
             let name = file.rsplit('/').next().unwrap_or(&file);
-            if !is_manifest_file(&file) || KUSTOMIZATION_FILES.contains(&name) {
+            // Kustomizations are read as such; a stack's configuration is not a manifest.
+            if !is_manifest_file(&file)
+                || KUSTOMIZATION_FILES.contains(&name)
+                || name == strata_core::config::STACK_CONFIG_FILE
+            {
                 continue;
             }
             // A kustomization's own files are reached through the kustomization.
@@ -333,6 +346,10 @@ impl<'o> Expander<'o> {
                 .and_then(Value::as_str)
                 .map(String::from),
             namespace: namespace.clone(),
+            destination: Destination {
+                server: string_at(&spec, "/destination/server"),
+                name: string_at(&spec, "/destination/name"),
+            },
             sync: sync.clone(),
             resources: Vec::new(),
         });

@@ -75,10 +75,33 @@ pub struct ChildSet {
     pub target_revision: Option<String>,
     /// `spec.destination.namespace`.
     pub namespace: Option<String>,
+    /// `spec.destination.server` and `.name`: the cluster.
+    pub destination: Destination,
     /// Sync policy and options.
     pub sync: SyncPolicy,
     /// The resources of this set (not of nested Applications).
     pub resources: Vec<ResourceKey>,
+}
+
+/// The cluster an Application deploys to, as written (`server` URL or cluster `name`; neither
+/// means the cluster the controller runs in).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Destination {
+    /// `spec.destination.server`.
+    pub server: Option<String>,
+    /// `spec.destination.name`.
+    pub name: Option<String>,
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.server, &self.name) {
+            (Some(server), _) => write!(f, "server {server}"),
+            (None, Some(name)) => write!(f, "cluster {name}"),
+            (None, None) => f.write_str("the in-cluster destination"),
+        }
+    }
 }
 
 /// The result of an expansion.
