@@ -18,8 +18,10 @@ pub struct Cli {
 pub enum Command {
     /// Show what apply would change (exit 0; with --detailed-exitcode: 0 none, 1 error, 2 changes).
     Plan(PlanArgs),
-    /// Apply the desired state.
+    /// Apply the desired state of DIR, or exactly the plan saved in a FILE by `plan --out`.
     Apply(ApplyArgs),
+    /// Show a plan saved by `plan --out`.
+    Show(ShowArgs),
     /// Destroy everything the stack manages.
     Destroy(ApplyArgs),
     /// Report drift between Git, the state and the live world (exit 0 none / 1 error / 2 drift
@@ -53,7 +55,8 @@ pub enum Output {
 }
 
 /// Providers that can be enabled by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ProviderName {
     /// Amazon Web Services: S3 and RDS.
     Aws,
@@ -63,10 +66,13 @@ pub enum ProviderName {
 }
 
 /// Flags shared by commands that work on a stack. Each overrides the stack's `strata.yaml`;
-/// each can also be set through the `STRATA_*` variable its help names.
-#[derive(Debug, Args)]
+/// each can also be set through the `STRATA_*` variable its help names. A saved plan records
+/// them (serde), so its apply needs none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, serde::Serialize, serde::Deserialize)]
 pub struct StackArgs {
-    /// The stack directory (YAML and JSON manifests, read recursively).
+    /// The stack directory (YAML and JSON manifests, read recursively); for `apply`, a plan
+    /// file saved by `plan --out`.
+    #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// The stack configuration (default `<DIR>/strata.yaml` when it exists).
     #[arg(long, env = "STRATA_CONFIG", value_name = "FILE")]
@@ -151,6 +157,10 @@ pub struct PlanArgs {
     /// Plan the destruction of everything in the state.
     #[arg(long, env = "STRATA_DESTROY")]
     pub destroy: bool,
+    /// Save the plan to FILE for `strata apply FILE` (which applies exactly this plan or
+    /// refuses) and `strata show FILE`. Secret values are not saved.
+    #[arg(long, env = "STRATA_PLAN_OUT", value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// The state lock.
     #[command(flatten)]
     pub lock: LockArgs,
@@ -166,6 +176,16 @@ pub struct LockArgs {
     /// How long to wait for a lock another run holds (e.g. `30s`, `5m`); 0 fails at once.
     #[arg(long, env = "STRATA_LOCK_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lock_timeout: std::time::Duration,
+}
+
+/// `strata show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved plan.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
+    pub output: Output,
 }
 
 /// `strata apply` and `strata destroy`.

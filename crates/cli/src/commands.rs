@@ -22,7 +22,7 @@ fn colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn print_plan(
+pub(crate) fn print_plan(
     plan: &Plan,
     output: Output,
     application_of: &BTreeMap<strata_core::ResourceKey, String>,
@@ -51,15 +51,29 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         adopt: args.adopt,
         ..PlanOptions::default()
     };
+    // Digested before planning: the plan resolves references in place.
+    let digest = args
+        .out
+        .is_some()
+        .then(|| strata_core::plan::saved::desired_digest(&stack.resources));
     let held = take_lock(&stack.engine, "plan", &args.lock, &args.stack.dir).await?;
-    let planned = stack.engine.plan(stack.resources, &options).await;
+    let planned = stack.engine.plan(stack.resources.clone(), &options).await;
     if let Some(held) = held {
         stack.engine.unlock(held).await?;
     }
-    let (plan, _) = planned?;
+    let (plan, state) = planned?;
     print_plan(&plan, args.output, &stack.application_of)?;
     if !plan.is_applyable() {
+        if let Some(out) = &args.out {
+            eprintln!(
+                "Error: the plan cannot be applied, so it was not saved to {}.",
+                out.display()
+            );
+        }
         return Ok(1);
+    }
+    if let (Some(out), Some(digest)) = (&args.out, digest) {
+        crate::cmd_saved::save(out, &args.stack, &stack, &options, digest, &plan, &state)?;
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         2
@@ -70,6 +84,9 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
 
 /// `strata apply` (and, with `destroy`, `strata destroy`).
 pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
+    if args.stack.dir.is_file() {
+        return crate::cmd_saved::apply(args, destroy).await;
+    }
     let stack = stack::load(&args.stack).await?;
     let options = PlanOptions {
         stack: stack.name.clone(),
@@ -101,7 +118,7 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
 
 /// Takes the state lock unless `--lock=false`, waiting up to `--lock-timeout`; a held lock's
 /// error names the holder and the exact command that releases it.
-async fn take_lock(
+pub(crate) async fn take_lock(
     engine: &strata_core::Engine,
     operation: &str,
     args: &crate::args::LockArgs,
@@ -155,6 +172,20 @@ async fn plan_and_apply(
         eprintln!("Apply cancelled.");
         return Ok((1, state));
     }
+    let operation = if destroy { "destroy" } else { "apply" };
+    run_apply(stack, plan, state, held, operation, args.output).await
+}
+
+/// Applies a confirmed plan (under `held` when given) with a progress display and prints the
+/// result; returns the exit code and the state after the apply.
+pub(crate) async fn run_apply(
+    stack: &stack::Stack,
+    plan: Plan,
+    state: strata_core::State,
+    held: Option<&strata_core::engine::HeldLock>,
+    operation: &str,
+    output: Output,
+) -> anyhow::Result<(ExitCode, strata_core::State)> {
     let total = plan
         .changes
         .iter()
@@ -176,7 +207,6 @@ async fn plan_and_apply(
                 .await?
         }
         None => {
-            let operation = if destroy { "destroy" } else { "apply" };
             stack
                 .engine
                 .apply(&plan, state, operation, progress.clone(), cancel)
@@ -184,7 +214,7 @@ async fn plan_and_apply(
         }
     };
     progress.finish();
-    print_report(&plan, &report, args.output)?;
+    print_report(&plan, &report, output)?;
     let state = stack.engine.store.load().await?.unwrap_or_default();
     Ok((if report.is_success() { 0 } else { 1 }, state))
 }

@@ -9,6 +9,7 @@ mod backend_record;
 mod cmd_generate;
 mod cmd_health;
 mod cmd_render;
+mod cmd_saved;
 mod cmd_set_image;
 mod commands;
 mod drift;
@@ -46,6 +47,7 @@ fn main() {
         match cli.command {
             Command::Plan(args) => commands::plan(args).await,
             Command::Apply(args) => commands::apply(args, false).await,
+            Command::Show(args) => cmd_saved::show(args),
             Command::Destroy(args) => commands::apply(args, true).await,
             Command::Drift(args) => drift::run(args).await,
             Command::Graph(args) => commands::graph(args),

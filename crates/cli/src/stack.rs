@@ -38,6 +38,8 @@ pub struct Stack {
     pub kube: Option<Arc<strata_k8s::KubeProvider>>,
     /// Where the state is kept.
     pub backend: Backend,
+    /// The configuration file read, if any.
+    pub config_file: Option<PathBuf>,
 }
 
 /// Reads the configuration `--config` names (which must exist), else `<dir>/strata.yaml`
@@ -189,6 +191,7 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         drift_rules: desired.drift_rules,
         kube,
         backend,
+        config_file: loaded.map(|l| l.file),
     })
 }
 

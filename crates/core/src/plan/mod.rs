@@ -9,6 +9,7 @@
 mod compute;
 pub mod fields;
 mod render;
+pub mod saved;
 
 use std::collections::BTreeMap;
 
