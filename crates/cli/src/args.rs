@@ -139,12 +139,43 @@ pub struct HealthArgs {
     pub detailed_exitcode: bool,
 }
 
+/// Which part of a stack a plan covers (Terraform's `-target`, `-replace`, `-refresh-only`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, serde::Serialize, serde::Deserialize)]
+pub struct PlanSelection {
+    /// Plan only this resource and what it depends on (a resource leaving the stack takes
+    /// its dependents); `[group/]Kind/[namespace/]name`, as `strata state list` prints it.
+    /// Repeat for several (comma-separated in `STRATA_TARGET`).
+    #[arg(
+        long = "target",
+        env = "STRATA_TARGET",
+        value_delimiter = ',',
+        value_name = "KEY"
+    )]
+    pub targets: Vec<strata_core::ResourceKey>,
+    /// Replace this resource even though nothing forces it (protection still refuses).
+    /// Repeat for several (comma-separated in `STRATA_REPLACE`).
+    #[arg(
+        long,
+        env = "STRATA_REPLACE",
+        value_delimiter = ',',
+        value_name = "KEY"
+    )]
+    pub replace: Vec<strata_core::ResourceKey>,
+    /// Only accept the world into the state: show what changed outside Strata since the last
+    /// apply; `apply --refresh-only` records it in the state and writes to no provider.
+    #[arg(long, env = "STRATA_REFRESH_ONLY", conflicts_with_all = ["targets", "replace"])]
+    pub refresh_only: bool,
+}
+
 /// `strata plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The stack.
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Which part of the stack to plan.
+    #[command(flatten)]
+    pub select: PlanSelection,
     /// Output format.
     #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
     pub output: Output,
@@ -194,6 +225,9 @@ pub struct ApplyArgs {
     /// The stack.
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Which part of the stack to apply.
+    #[command(flatten)]
+    pub select: PlanSelection,
     /// Do not ask for confirmation.
     #[arg(long, env = "STRATA_AUTO_APPROVE")]
     pub auto_approve: bool,

@@ -30,6 +30,9 @@ struct SavedSettings {
     destroy: bool,
     /// `plan --adopt`.
     adopt: bool,
+    /// `--target` and `--replace`.
+    #[serde(default)]
+    select: crate::args::PlanSelection,
     /// Digest of the configuration file read, if any.
     config_digest: Option<String>,
 }
@@ -87,6 +90,11 @@ pub fn save(
         stack: recorded,
         destroy: options.destroy,
         adopt: options.adopt,
+        select: crate::args::PlanSelection {
+            targets: options.targets.clone(),
+            replace: options.replace.clone(),
+            refresh_only: false,
+        },
         config_digest: config_digest(stack)?,
     };
     let saved = SavedPlan::new(
@@ -135,6 +143,12 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
         );
     }
     refuse_different_flags(&file, &args.stack, &settings.stack)?;
+    if args.select != crate::args::PlanSelection::default() && args.select != settings.select {
+        bail!(
+            "{}: --target, --replace and --refresh-only are chosen when planning; plan again with them. Nothing was applied.",
+            file.display()
+        );
+    }
     let stack = stack::load(&settings.stack).await?;
     if config_digest(&stack)? != settings.config_digest {
         bail!(
@@ -146,12 +160,8 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
                 .map_or_else(|| "strata.yaml".to_owned(), |f| f.display().to_string())
         );
     }
-    let options = PlanOptions {
-        stack: stack.name.clone(),
-        destroy: settings.destroy,
-        adopt: settings.adopt,
-        ..PlanOptions::default()
-    };
+    let options =
+        crate::commands::plan_options(&stack, &settings.select, settings.destroy, settings.adopt);
     let digest = desired_digest(&stack.resources);
     let operation = if settings.destroy { "destroy" } else { "apply" };
     let held =

@@ -44,13 +44,23 @@ pub(crate) fn print_plan(
 
 /// `strata plan`.
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    if args.select.refresh_only && args.out.is_some() {
+        bail!("--out: a refresh-only plan cannot be saved; run `strata apply --refresh-only`");
+    }
     let stack = stack::load(&args.stack).await?;
-    let options = PlanOptions {
-        stack: stack.name.clone(),
-        destroy: args.destroy,
-        adopt: args.adopt,
-        ..PlanOptions::default()
-    };
+    let options = plan_options(&stack, &args.select, args.destroy, args.adopt);
+    if args.select.refresh_only {
+        return refresh(
+            &stack,
+            &options,
+            &args.lock,
+            &args.stack.dir,
+            None,
+            args.output,
+        )
+        .await
+        .map(|changed| exit_code(changed, args.detailed_exitcode));
+    }
     // Digested before planning: the plan resolves references in place.
     let digest = args
         .out
@@ -75,11 +85,82 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if let (Some(out), Some(digest)) = (&args.out, digest) {
         crate::cmd_saved::save(out, &args.stack, &stack, &options, digest, &plan, &state)?;
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
-        2
-    } else {
-        0
-    })
+    warn_if_targeted(&options);
+    Ok(exit_code(plan.has_changes(), args.detailed_exitcode))
+}
+
+fn exit_code(changes: bool, detailed: bool) -> ExitCode {
+    if detailed && changes { 2 } else { 0 }
+}
+
+/// The plan options of a stack for the selection and flags given.
+pub(crate) fn plan_options(
+    stack: &stack::Stack,
+    select: &crate::args::PlanSelection,
+    destroy: bool,
+    adopt: bool,
+) -> PlanOptions {
+    PlanOptions {
+        stack: stack.name.clone(),
+        destroy,
+        adopt,
+        targets: select.targets.clone(),
+        replace: select.replace.clone(),
+        ..PlanOptions::default()
+    }
+}
+
+/// Terraform's warning: a targeted plan leaves the rest of the stack unplanned.
+fn warn_if_targeted(options: &PlanOptions) {
+    if !options.targets.is_empty() {
+        eprintln!(
+            "Warning: resource targeting is in effect: this plan covers only the targets and what they need; other changes the stack needs are not planned. Use it for exceptional cases, not routinely."
+        );
+    }
+}
+
+/// `plan --refresh-only` (with `apply` set, `apply --refresh-only`): shows what changed
+/// outside Strata and, when applying and confirmed, records it in the state. Returns whether
+/// anything changed.
+async fn refresh(
+    stack: &stack::Stack,
+    options: &PlanOptions,
+    lock: &crate::args::LockArgs,
+    dir: &std::path::Path,
+    apply: Option<bool>,
+    output: Output,
+) -> anyhow::Result<bool> {
+    let operation = if apply.is_some() { "apply" } else { "plan" };
+    let held = take_lock(&stack.engine, operation, lock, dir).await?;
+    let outcome = async {
+        let (refresh, state) = stack.engine.refresh(options).await?;
+        match output {
+            Output::Json => println!("{}", serde_json::to_string_pretty(&refresh)?),
+            Output::Human | Output::Markdown => print!("{}", refresh.render_human()),
+        }
+        let Some(auto_approve) = apply else {
+            return Ok(refresh.has_changes());
+        };
+        if !refresh.has_changes() {
+            return Ok(false);
+        }
+        if !auto_approve && !confirm()? {
+            eprintln!("Apply cancelled.");
+            return Ok(true);
+        }
+        let state = stack.engine.save_refresh(&refresh, state).await?;
+        crate::backend_record::record(dir, &stack.backend, &state)?;
+        println!(
+            "\nApply complete! The state now records the live resources (serial {}); no resource was changed.",
+            state.serial
+        );
+        Ok(true)
+    }
+    .await;
+    if let Some(held) = held {
+        stack.engine.unlock(held).await?;
+    }
+    outcome
 }
 
 /// `strata apply` (and, with `destroy`, `strata destroy`).
@@ -88,12 +169,28 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
         return crate::cmd_saved::apply(args, destroy).await;
     }
     let stack = stack::load(&args.stack).await?;
-    let options = PlanOptions {
-        stack: stack.name.clone(),
-        destroy,
-        adopt: args.adopt,
-        ..PlanOptions::default()
-    };
+    let options = plan_options(&stack, &args.select, destroy, args.adopt);
+    if args.select.refresh_only {
+        if destroy || args.prune {
+            bail!(
+                "--refresh-only changes no resource: it cannot be combined with destroy or --prune"
+            );
+        }
+        refresh(
+            &stack,
+            &options,
+            &args.lock,
+            &args.stack.dir,
+            Some(args.auto_approve),
+            args.output,
+        )
+        .await?;
+        return Ok(0);
+    }
+    if args.prune && !options.targets.is_empty() {
+        bail!("--prune deletes beyond the plan: it cannot be combined with --target");
+    }
+    warn_if_targeted(&options);
     if args.prune && stack.kube.is_none() {
         bail!(
             "--prune deletes labelled Kubernetes objects: enable the Kubernetes provider (--kube)"

@@ -337,7 +337,11 @@ fn drift_reports_git_and_world_changes_with_exit_codes() {
 fn providers_can_be_enabled_by_name() {
     let (_tmp, stack) = quickstart();
     let bad = strata(&["plan", s(&stack), "--provider", "gcp"]);
-    assert_eq!(bad.status.code(), Some(2), "clap rejects unknown providers");
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "unknown providers are a usage error, exit 1 (2 means changes present)"
+    );
     assert!(
         text(&bad).1.contains("possible values: aws, k8s"),
         "{:?}",

@@ -43,6 +43,18 @@ pub enum EngineError {
     /// The plan has guard violations.
     #[error("the plan cannot be applied: {0}")]
     Refused(String),
+    /// A `targets` or `replace` address names no resource of the desired set or the state.
+    #[error("{option} {key}: no such resource in the desired set{}{}", if *.in_state_too { " or the state" } else { "" }, .suggestion.as_ref().map(|s| format!("; did you mean {s}?")).unwrap_or_default())]
+    UnknownAddress {
+        /// The option naming it (`--target`, `--replace`).
+        option: &'static str,
+        /// The address given.
+        key: ResourceKey,
+        /// Whether the state was searched too.
+        in_state_too: bool,
+        /// The closest known address, when one is close.
+        suggestion: Option<String>,
+    },
     /// Names the target systems would refuse (see [`crate::names`]); nothing was planned.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     InvalidNames(Vec<crate::names::NameError>),
@@ -59,6 +71,52 @@ pub struct Engine {
     pub store: Arc<dyn StateStore>,
     /// Parallelism and retries.
     pub config: ExecutorConfig,
+}
+
+/// Checks that every `--target` names a desired or recorded resource and every `--replace` a
+/// desired one, suggesting the closest address for a typo.
+fn check_addresses(
+    desired: &[Resource],
+    state: &State,
+    options: &PlanOptions,
+) -> Option<EngineError> {
+    let desired_keys: std::collections::HashSet<&ResourceKey> =
+        desired.iter().map(|r| &r.key).collect();
+    let unknown = |option, key: &ResourceKey, with_state: bool| {
+        let candidates = desired_keys
+            .iter()
+            .copied()
+            .chain(
+                state
+                    .resources
+                    .values()
+                    .map(|r| &r.key)
+                    .filter(|_| with_state),
+            )
+            .map(ToString::to_string);
+        let wanted = key.to_string();
+        let suggestion = candidates
+            .map(|c| (strsim::damerau_levenshtein(&wanted, &c), c))
+            .filter(|(distance, c)| *distance <= (c.len() / 3).max(2))
+            .min()
+            .map(|(_, c)| c);
+        EngineError::UnknownAddress {
+            option,
+            key: key.clone(),
+            in_state_too: with_state,
+            suggestion,
+        }
+    };
+    for key in &options.targets {
+        if !desired_keys.contains(key) && state.get(key).is_none() {
+            return Some(unknown("--target", key, true));
+        }
+    }
+    options
+        .replace
+        .iter()
+        .find(|key| !desired_keys.contains(key))
+        .map(|key| unknown("--replace", key, false))
 }
 
 impl Engine {
@@ -78,6 +136,9 @@ impl Engine {
         let graph = Graph::build(&desired)?;
         let state = self.store.load().await?.unwrap_or_default();
         state.check_stack(&options.stack, &self.store.location())?;
+        if let Some(unknown) = check_addresses(&desired, &state, options) {
+            return Err(unknown);
+        }
         let observations = self
             .resolve_and_observe(&mut desired, &graph, &state)
             .await?;
@@ -165,6 +226,39 @@ impl Engine {
             waiting = still;
         }
         Ok(observations)
+    }
+
+    /// A refresh-only plan (Terraform's `-refresh-only`): every recorded resource observed
+    /// through its recorded provider and compared with what was last applied. Nothing is
+    /// written; see [`Engine::save_refresh`].
+    pub async fn refresh(
+        &self,
+        options: &PlanOptions,
+    ) -> Result<(plan::refresh::Refresh, State), EngineError> {
+        let state = self.store.load().await?.unwrap_or_default();
+        state.check_stack(&options.stack, &self.store.location())?;
+        let observations = self.observe(&[], &state).await?;
+        let refresh = plan::refresh::compute_refresh(
+            &state,
+            &observations,
+            &self.registry,
+            self.normalizer.as_ref(),
+        );
+        Ok((refresh, state))
+    }
+
+    /// Records a refresh in the state read with it (compare-and-swap: refused if the state
+    /// changed since); no provider is called.
+    pub async fn save_refresh(
+        &self,
+        refresh: &plan::refresh::Refresh,
+        mut state: State,
+    ) -> Result<State, EngineError> {
+        if refresh.has_changes() {
+            refresh.apply_to(&mut state);
+            self.store.save(&mut state).await?;
+        }
+        Ok(state)
     }
 
     async fn observe(

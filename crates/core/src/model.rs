@@ -128,6 +128,48 @@ impl fmt::Display for ResourceKey {
     }
 }
 
+/// Why an address is not `[group/]Kind/[namespace/]name`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{address}` is not an address of the form [group/]Kind/[namespace/]name: {reason}")]
+pub struct AddressError {
+    /// The text given.
+    pub address: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+impl std::str::FromStr for ResourceKey {
+    type Err = AddressError;
+
+    /// Parses an address as [`ResourceKey`]'s `Display` writes it: `Kind/name`,
+    /// `Kind/namespace/name`, `group/Kind/name` or `group/Kind/namespace/name`. Kinds start
+    /// with an upper-case letter and groups do not, which tells the three-part forms apart.
+    fn from_str(address: &str) -> Result<Self, Self::Err> {
+        let error = |reason| AddressError {
+            address: address.to_owned(),
+            reason,
+        };
+        let parts: Vec<&str> = address.split('/').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(error("a part is empty"));
+        }
+        let is_kind = |s: &str| s.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+        let (group, kind, namespace, name) = match parts.as_slice() {
+            [kind, name] => ("", *kind, None, *name),
+            [first, second, name] if is_kind(first) => ("", *first, Some(*second), *name),
+            [group, kind, name] => (*group, *kind, None, *name),
+            [group, kind, namespace, name] => (*group, *kind, Some(*namespace), *name),
+            _ => return Err(error("it has 2 to 4 parts separated by `/`")),
+        };
+        if !is_kind(kind) || is_kind(group) {
+            return Err(error(
+                "the kind must start with an upper-case letter, the group must not",
+            ));
+        }
+        Ok(ResourceKey::new(group, kind, namespace, name))
+    }
+}
+
 fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, FieldError> {
     match object.get(field) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),

@@ -33,6 +33,13 @@ pub struct PlanOptions {
     pub adopt: bool,
     /// The allow-list of kinds and namespaces.
     pub policy: Policy,
+    /// Plan only these resources and what they depend on (Terraform's `-target`); a target
+    /// that leaves the desired set, or any target of a destroy, takes its dependents with it.
+    /// Empty: everything.
+    pub targets: Vec<ResourceKey>,
+    /// Replace these resources even though nothing forces it (Terraform's `-replace`); the
+    /// protection guard still applies.
+    pub replace: Vec<ResourceKey>,
 }
 
 /// The resources to observe, each with the provider that looks for it: desired ones through
@@ -220,7 +227,58 @@ pub fn compute_plan(
             drifted: false,
         });
     }
+    if !options.targets.is_empty() {
+        restrict_to_targets(&mut plan, graph, state, &options.targets, options.destroy);
+    }
     plan
+}
+
+/// Keeps the changes (and guard violations) of `targets` and what they need: each desired
+/// target's dependencies, transitively; for a target leaving the state (or any target of a
+/// destroy), the recorded resources depending on it, which go first.
+fn restrict_to_targets(
+    plan: &mut Plan,
+    graph: &Graph,
+    state: &State,
+    targets: &[ResourceKey],
+    destroy: bool,
+) {
+    let leaving: FxHashSet<&ResourceKey> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| &c.key)
+        .collect();
+    let mut dependents_in_state: FxHashMap<&ResourceKey, Vec<&ResourceKey>> = FxHashMap::default();
+    for record in state.resources.values() {
+        for dependency in &record.dependencies {
+            dependents_in_state
+                .entry(dependency)
+                .or_default()
+                .push(&record.key);
+        }
+    }
+    let mut keep: FxHashSet<ResourceKey> = FxHashSet::default();
+    let mut pending: Vec<(ResourceKey, bool)> = targets
+        .iter()
+        .map(|t| (t.clone(), destroy || leaving.contains(t)))
+        .collect();
+    while let Some((key, goes)) = pending.pop() {
+        if !keep.insert(key.clone()) {
+            continue;
+        }
+        if goes {
+            for dependent in dependents_in_state.get(&key).into_iter().flatten() {
+                pending.push(((*dependent).clone(), true));
+            }
+        } else {
+            for dependency in graph.dependencies(&key) {
+                pending.push((dependency, false));
+            }
+        }
+    }
+    plan.changes.retain(|c| keep.contains(&c.key));
+    plan.violations.retain(|v| keep.contains(&v.key));
 }
 
 /// What planning one desired resource reads.
@@ -440,8 +498,13 @@ fn plan_desired(
                     forces = true;
                 }
             }
-            let action = if forces {
-                reason = Some(ActionReason::ReplaceBecauseCannotUpdate);
+            let requested = options.replace.contains(key);
+            let action = if forces || requested {
+                reason = Some(if forces {
+                    ActionReason::ReplaceBecauseCannotUpdate
+                } else {
+                    ActionReason::ReplaceByRequest
+                });
                 if resource.annotation(ANNOTATION_CREATE_BEFORE_DESTROY) == Some("true") {
                     Action::CreateThenDelete
                 } else {
@@ -457,7 +520,15 @@ fn plan_desired(
     };
 
     let protected = resource.is_protected() || record.is_some_and(|r| r.protect);
-    if protected && action.destroys() {
+    if protected && action.destroys() && reason == Some(ActionReason::ReplaceByRequest) {
+        violations.push(Violation {
+            key: key.clone(),
+            guard: Guard::Protected,
+            message: format!(
+                "{key} is protected (strata.dev/protect) and replacing it was asked for; refusing"
+            ),
+        });
+    } else if protected && action.destroys() {
         violations.push(Violation {
             key: key.clone(),
             guard: Guard::Protected,
@@ -509,7 +580,11 @@ fn plan_desired(
 }
 
 /// `value` with sensitive fields replaced by digests, borrowed when it has none.
-fn digested<'a>(sensitivity: &Sensitivity, key: &ResourceKey, value: &'a Value) -> Cow<'a, Value> {
+pub(super) fn digested<'a>(
+    sensitivity: &Sensitivity,
+    key: &ResourceKey,
+    value: &'a Value,
+) -> Cow<'a, Value> {
     if sensitivity.touches(key, value) {
         Cow::Owned(sensitivity.digest(key, value))
     } else {
@@ -517,7 +592,11 @@ fn digested<'a>(sensitivity: &Sensitivity, key: &ResourceKey, value: &'a Value) 
     }
 }
 
-fn redact_change(sensitivity: &Sensitivity, key: &ResourceKey, change: &mut FieldChange) {
+pub(super) fn redact_change(
+    sensitivity: &Sensitivity,
+    key: &ResourceKey,
+    change: &mut FieldChange,
+) {
     let segments: Vec<&str> = change
         .path
         .split(['.', '[', ']'])

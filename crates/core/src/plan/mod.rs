@@ -8,6 +8,7 @@
 
 mod compute;
 pub mod fields;
+pub mod refresh;
 mod render;
 pub mod saved;
 
@@ -87,6 +88,8 @@ pub enum ActionReason {
     AdoptInterruptedCreate,
     /// An existing live object is adopted on request.
     Adopt,
+    /// A replacement was asked for (`--replace`).
+    ReplaceByRequest,
 }
 
 /// The planned change of one resource.

@@ -38,6 +38,11 @@ fn headline(change: &ResourceChange) -> &'static str {
         Action::NoOp => "is up to date",
         Action::Create => "will be created",
         Action::Update => "will be updated in-place",
+        Action::DeleteThenCreate | Action::CreateThenDelete
+            if change.reason == Some(super::ActionReason::ReplaceByRequest) =>
+        {
+            "will be replaced, as requested"
+        }
         Action::DeleteThenCreate | Action::CreateThenDelete => "must be replaced",
         Action::Delete => "will be destroyed",
     }
