@@ -4,131 +4,19 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod real;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
-use strata_core::executor::{Event, ExecutorConfig, HealthWait, RetryPolicy, cancellation};
-use strata_core::plan::{Action, PlanOptions};
-use strata_core::state::LocalStateStore;
-use strata_core::{Engine, Provider, ProviderRegistry, Resource, ResourceKey};
-use strata_drift::{DriftNormalizer, DriftRules};
+use strata_core::executor::Event;
+use strata_core::plan::Action;
+use strata_core::{Provider, Resource, ResourceKey};
 use strata_k8s::{KubeProvider, KubeProviderOptions};
 
-/// An admin client and a fresh namespace named after the test.
-async fn setup(test: &str) -> (kube::Client, String) {
-    let plane = strata_testkube::shared();
-    let client = plane.client().await.expect("admin client");
-    let namespace = plane.namespace(&client, test).await.expect("namespace");
-    (client, namespace)
-}
-
-fn config_map(namespace: &str, name: &str, data: Value) -> Resource {
-    Resource::from_manifest(json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace}, "data": data}))
-    .expect("valid manifest")
-}
-
-fn engine(provider: KubeProvider, dir: &std::path::Path) -> Engine {
-    Engine {
-        registry: ProviderRegistry::new().with_provider(Arc::new(provider)),
-        normalizer: Arc::new(DriftNormalizer::new(DriftRules::default())),
-        store: Arc::new(LocalStateStore::new(dir.join("state.json"))),
-        config: ExecutorConfig {
-            parallelism: 4,
-            retry: RetryPolicy {
-                max_attempts: 4,
-                initial_delay: Duration::from_millis(50),
-                factor: 2,
-                max_delay: Duration::from_millis(500),
-            },
-            health: HealthWait {
-                poll_interval: Duration::from_millis(100),
-                timeout: Duration::from_secs(30),
-            },
-            ..ExecutorConfig::default()
-        },
-    }
-}
-
-/// Plans `desired` for stack `stack`, applies it and asserts that every change succeeded;
-/// returns the planned action of each resource and the executor's events.
-async fn plan_and_apply(
-    engine: &Engine,
-    desired: Vec<Resource>,
-    stack: &str,
-) -> (Vec<(ResourceKey, Action)>, Vec<Event>) {
-    let options = PlanOptions {
-        stack: stack.into(),
-        ..PlanOptions::default()
-    };
-    let (plan, state) = engine.plan(desired, &options).await.expect("plan");
-    let actions = plan
-        .changes
-        .iter()
-        .map(|c| (c.key.clone(), c.action))
-        .collect();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&events);
-    let (_cancel, cancel) = cancellation();
-    let report = engine
-        .apply(
-            &plan,
-            state,
-            "apply",
-            Arc::new(move |e: Event| sink.lock().unwrap().push(e)),
-            cancel,
-        )
-        .await
-        .expect("apply");
-    assert!(report.is_success(), "{report:?}");
-    let events = events.lock().unwrap().clone();
-    (actions, events)
-}
-
-/// The field managers of an object and, for each, the `f:data` keys it owns.
-fn data_owners(live: &ConfigMap) -> Vec<(String, String, Vec<String>)> {
-    let mut owners: Vec<(String, String, Vec<String>)> = live
-        .metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .map(|entry| {
-            let fields = entry
-                .fields_v1
-                .as_ref()
-                .and_then(|f| f.0.get("f:data"))
-                .and_then(Value::as_object)
-                .map(|data| {
-                    let mut keys: Vec<String> = data
-                        .keys()
-                        .filter_map(|k| k.strip_prefix("f:"))
-                        .map(str::to_owned)
-                        .collect();
-                    keys.sort();
-                    keys
-                })
-                .unwrap_or_default();
-            (
-                entry.manager.clone().unwrap_or_default(),
-                entry.operation.clone().unwrap_or_default(),
-                fields,
-            )
-        })
-        .collect();
-    owners.sort();
-    owners
-}
-
-fn data_of(live: &ConfigMap) -> Value {
-    serde_json::to_value(live.data.clone().unwrap_or_default()).unwrap()
-}
+use real::{config_map, data_of, data_owners, engine, kubectl_apply, plan_and_apply, setup};
 
 #[tokio::test]
 async fn first_apply_creates_and_an_unchanged_reapply_writes_nothing() {
@@ -218,38 +106,6 @@ async fn a_changed_manifest_updates_the_object() {
         "an update writes"
     );
     assert_eq!(after.metadata.uid, before.metadata.uid, "the same object");
-}
-
-/// `kubectl apply --server-side --field-manager <manager>` of `manifest`.
-fn kubectl_apply(manager: &str, manifest: &Value) {
-    let mut child = strata_testkube::shared()
-        .kubectl()
-        .expect("kubectl")
-        .args([
-            "apply",
-            "--server-side",
-            "--field-manager",
-            manager,
-            "-f",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(manifest.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl apply: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test]
