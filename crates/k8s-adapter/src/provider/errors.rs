@@ -36,10 +36,18 @@ pub fn is_not_served(error: &Error) -> bool {
     }
 }
 
+/// Whether a server error is a server-side apply whose body does not fit the kind's schema
+/// (a field the kind does not declare): the API server answers 500 for it
+/// (kubernetes/kubernetes#122480), but sending the same body again fails the same way.
+pub fn is_schema_mismatch(code: u16, message: &str) -> bool {
+    code == 500 && message.starts_with("failed to create typed patch object")
+}
+
 /// Maps a kube error met while doing `what` to `target` to a provider error whose source is
 /// the kube error itself.
 ///
-/// * 429, 5xx, 408, 410 and transport failures (connection refused, timeouts) are retryable;
+/// * 429, 5xx, 408, 410 and transport failures (connection refused, timeouts) are retryable,
+///   except the 500 of an apply whose body does not fit the schema ([`is_schema_mismatch`]);
 /// * 409 Conflict is final, with a sentence saying which manager holds the fields and how to
 ///   take them over;
 /// * everything else (400, 401, 403, 404, 422, discovery misses) is final.
@@ -62,7 +70,7 @@ fn classify(error: &Error, what: &str, target: &str) -> ProviderError {
                      these fields or the object changed meanwhile — re-apply with force (--force-conflicts) \
                      to take the fields over, or remove them from the desired manifest"
                 ))
-            } else if is_retryable_code(code) {
+            } else if is_retryable_code(code) && !is_schema_mismatch(code, &message) {
                 ProviderError::retryable(format!(
                     "{what} {target}: the API server answered {code}: {message}"
                 ))
@@ -108,6 +116,22 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn an_apply_body_that_misses_the_schema_is_final_despite_its_500() {
+        let status = Status::failure(
+            "failed to create typed patch object (d/a; /v1, Kind=ConfigMap): .dat: field not declared in schema",
+            "",
+        )
+        .with_code(500);
+        let e = map_error(Error::Api(status.boxed()), "applying", "ConfigMap/d/a");
+        assert!(!e.is_retryable(), "{}", e.message);
+        assert!(
+            e.message.ends_with(".dat: field not declared in schema"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
