@@ -3,6 +3,8 @@
 use kube::Error;
 use strata_core::ProviderError;
 
+use super::ANNOTATION_FORCE_CONFLICTS;
+
 /// HTTP status codes worth trying again: throttling, server errors, gateway timeouts, and
 /// `410 Gone` (an expired resource version; a fresh read succeeds).
 pub fn is_retryable_code(code: u16) -> bool {
@@ -67,8 +69,9 @@ fn classify(error: &Error, what: &str, target: &str) -> ProviderError {
             if code == 409 {
                 ProviderError::final_error(format!(
                     "conflict while {what} {target} (409): {message}; another field manager owns \
-                     these fields or the object changed meanwhile — re-apply with force (--force-conflicts) \
-                     to take the fields over, or remove them from the desired manifest"
+                     these fields or the object changed meanwhile — to take the fields over, annotate the \
+                     resource with {ANNOTATION_FORCE_CONFLICTS}: \"true\" (or set the provider's \
+                     force_conflicts), or remove them from the desired manifest"
                 ))
             } else if is_retryable_code(code) && !is_schema_mismatch(code, &message) {
                 ProviderError::retryable(format!(
@@ -80,17 +83,38 @@ fn classify(error: &Error, what: &str, target: &str) -> ProviderError {
                 ))
             }
         }
-        Error::HyperError(e) => {
-            ProviderError::retryable(format!("{what} {target}: connection failed: {e}"))
-        }
-        Error::Service(e) => {
-            ProviderError::retryable(format!("{what} {target}: request failed: {e}"))
-        }
+        Error::HyperError(e) => ProviderError::retryable(format!(
+            "{what} {target}: connection failed: {}",
+            with_causes(e)
+        )),
+        Error::Service(e) => ProviderError::retryable(format!(
+            "{what} {target}: request failed: {}",
+            with_causes(e.as_ref())
+        )),
         Error::Discovery(e) => ProviderError::final_error(format!(
             "{what} {target}: the cluster does not serve this kind ({e})"
         )),
         other => ProviderError::final_error(format!("{what} {target}: {other}")),
     }
+}
+
+/// An error with its chain of causes (`client error (Connect): tcp connect error: Connection
+/// refused (os error 111)`): transport errors say what went wrong only in their sources. A
+/// cause whose text its parent already shows is not repeated.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut shown = text.clone();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        let line = current.to_string();
+        if !line.is_empty() && !shown.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        shown = line;
+        cause = current.source();
+    }
+    text
 }
 
 #[cfg(test)]
@@ -150,8 +174,32 @@ mod tests {
         let e = map_error(api(409), "applying", "ConfigMap/default/a");
         assert!(!e.is_retryable());
         assert!(e.message.contains("conflict"), "{}", e.message);
-        assert!(e.message.contains("--force-conflicts"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("annotate the resource with strata.dev/force-conflicts: \"true\""),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("ConfigMap/default/a"), "{}", e.message);
+    }
+
+    #[test]
+    fn transport_errors_name_their_causes() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error (Connect)")]
+        struct Outer(#[source] std::io::Error);
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = map_error(
+            Error::Service(Box::new(Outer(refused))),
+            "applying",
+            "ConfigMap/default/a",
+        );
+        assert!(e.is_retryable());
+        assert_eq!(
+            e.message,
+            "applying ConfigMap/default/a: request failed: client error (Connect): Connection refused"
+        );
     }
 
     #[test]
