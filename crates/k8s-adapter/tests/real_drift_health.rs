@@ -202,6 +202,10 @@ async fn a_value_another_manager_changed_is_healed_only_with_force() {
         "{message}"
     );
     assert!(
+        message.contains("annotate the resource with strata.dev/force-conflicts: \"true\""),
+        "{message}"
+    );
+    assert!(
         !refused
             .events
             .iter()
