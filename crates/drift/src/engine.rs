@@ -4,9 +4,10 @@
 use serde_json::Value;
 use strata_core::Normalizer;
 
+use crate::managed_fields::remove_trusted_manager_fields;
 use crate::merge::{key_value, merge_key, same_key};
 use crate::normalize::{DriftRules, strip_server_fields};
-use crate::object::last_applied_of;
+use crate::object::{key_of, last_applied_of};
 use crate::policy::DriftPolicy;
 use crate::report::{DriftReport, ReportError};
 use crate::three_way::{ResourceDrift, diff_three_way};
@@ -113,6 +114,23 @@ impl DriftNormalizer {
 
 impl Normalizer for DriftNormalizer {
     fn normalize(&self, desired: &Value, live: &Value) -> (Value, Value) {
+        // Fields a trusted manager (`managedFieldsManagers`) owns and changed are no change, as
+        // in the drift report: without this a plan would overwrite them.
+        let managers = if live.is_null() {
+            Vec::new()
+        } else {
+            self.rules.managers_for(&key_of(desired))
+        };
+        let trusted;
+        let (desired, live) = if managers.is_empty() {
+            (desired, live)
+        } else {
+            let mut d = desired.clone();
+            let mut l = live.clone();
+            remove_trusted_manager_fields(&mut d, &mut l, &managers);
+            trusted = (d, l);
+            (&trusted.0, &trusted.1)
+        };
         let mut d = self.rules.normalize(desired);
         strip_server_fields(&mut d);
         drop_empty_annotations(&mut d);
@@ -181,5 +199,39 @@ fn drop_empty_annotations(obj: &mut Value) {
         if empty {
             meta.shift_remove("annotations");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IgnoreDifference;
+    use serde_json::json;
+
+    #[test]
+    fn the_normalizer_drops_differences_a_trusted_manager_owns() {
+        let rules = DriftRules::from_ignore_differences(vec![IgnoreDifference {
+            kind: "ConfigMap".into(),
+            managed_fields_managers: vec!["autoscaler".into()],
+            ..IgnoreDifference::default()
+        }])
+        .expect("valid rules");
+        let desired = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "d"}, "data": {"mode": "fast", "replicas": "2"}});
+        let live = |replicas: &str, mode: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "namespace": "d", "managedFields": [
+                    {"manager": "strata", "operation": "Apply", "fieldsV1": {"f:data": {"f:mode": {}}}},
+                    {"manager": "autoscaler", "operation": "Update", "fieldsV1": {"f:data": {"f:replicas": {}}}}]},
+                "data": {"mode": mode, "replicas": replicas}})
+        };
+        let trusting = DriftNormalizer::new(rules);
+        let (d, l) = trusting.normalize(&desired, &live("5", "fast"));
+        assert_eq!(d, l);
+        // Fields other managers own still count.
+        let (d, l) = trusting.normalize(&desired, &live("5", "slow"));
+        assert_ne!(d, l);
+        let (d, l) = DriftNormalizer::default().normalize(&desired, &live("5", "fast"));
+        assert_ne!(d, l);
     }
 }

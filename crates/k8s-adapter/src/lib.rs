@@ -11,12 +11,39 @@
 //! sync ordering in `strata_core::sync` and `strata_core::schedule`, applied by core's one
 //! executor.
 //!
-//! Tested against a real etcd and kube-apiserver (`crates/testkube`; `tests/real_apiserver.rs`):
-//! server-side apply (create, no-op, update, conflicts naming the other manager, force, removal
-//! of fields no longer set), CRDs established before their custom resources, cluster-scoped
-//! kinds, server validation errors. Still tested only against kube's tower-test mock (scripted
-//! requests): prune, the claim controller, leader election and watch resumption — they move to
-//! the real server next.
+//! Tested against a real etcd and kube-apiserver (`crates/testkube`; `tests/real_*.rs`, one
+//! control plane per test binary, a namespace per test):
+//!
+//! * `real_apiserver.rs`: server-side apply (create, no-op, update, conflicts naming the other
+//!   manager, force, removal of fields no longer set), CRDs established before their custom
+//!   resources, cluster-scoped kinds, CreateNamespace, validation errors (422s, unknown fields
+//!   of built-in and custom kinds as final errors that stop their dependents), and an API server
+//!   that goes away mid-apply (retried, then failed, only the intent in the state);
+//! * `real_prune.rs`: prune by ownership labels (other stacks' and unlabelled objects kept,
+//!   `Prune=false`, dry run), reverse waves and `PruneLast` as the server sees the deletions,
+//!   foreground / background / orphan propagation, kinds that left Git, cluster-scoped kinds,
+//!   and the executor's deletion gate holding the next wave;
+//! * `real_drift_health.rs`: drift from real `managedFields` (a `kubectl patch` attributed to its
+//!   manager, healed by the next apply — with the force annotation when the patch moved the
+//!   field to another manager — and `managedFieldsManagers` ignoring it in reports and plans),
+//!   and health gates fed by live status (a Deployment rolling out, a Degraded custom resource
+//!   stopping the next wave);
+//! * `real_access.rs`: RBAC of a ServiceAccount with limited rights (403 naming verb, resource
+//!   and namespace; other kinds still applied; a prune needs a cluster-wide list), and Lease
+//!   leader election (one leader, takeover after expiry within the lease duration, a stolen
+//!   lease stopping the work, one winner of a race);
+//! * `real_controller.rs`: the claim controller (claim → composite → composed resource → Ready
+//!   and Synced, connection secret, deletion through the finalizer).
+//!
+//! No kubelet, controller manager or garbage collector runs there: tests write `status`
+//! themselves and stand in for the collector where an object must finish a foreground
+//! deletion. Still tested only against kube's tower-test mock (`tests/provider_mock.rs`,
+//! `tests/controller_mock.rs`): the exact requests sent (paths, query parameters, bodies), retries
+//! of 429 and 5xx answers (a real server does not throttle or fail on demand), watch
+//! resumption after `410 Gone` (it needs etcd to compact away the watched resource version,
+//! which the harness cannot make the API server do at a chosen moment), and the controller's
+//! drift self-heal and watch-driven runtime (`controller::runtime`; the real-server test calls
+//! `Reconciler::reconcile` itself, pass by pass, to check each step's outcome).
 
 pub mod client;
 pub mod controller;

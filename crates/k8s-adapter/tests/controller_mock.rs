@@ -131,7 +131,7 @@ async fn a_claim_becomes_a_composite_and_composed_resources_then_ready_then_dele
         assert_eq!(request.method(), "PATCH");
         assert_eq!(
             request.uri().to_string(),
-            format!("{INSTANCES}{name}?&fieldManager=strata")
+            format!("{INSTANCES}{name}?&fieldManager=strata&fieldValidation=Strict")
         );
         assert_eq!(
             request
@@ -436,7 +436,7 @@ async fn serve_until_stale_get(handle: &mut Handle, stale: Value) -> String {
     assert_eq!(request.method(), "PATCH");
     assert_eq!(
         request.uri().to_string(),
-        format!("{INSTANCES}{name}?&fieldManager=strata")
+        format!("{INSTANCES}{name}?&fieldManager=strata&fieldValidation=Strict")
     );
     let applied = request.into_body().collect_bytes().await.expect("body");
     send.send_response(

@@ -108,7 +108,7 @@ async fn first_apply_is_a_server_side_apply_with_the_strata_field_manager() {
         assert_eq!(request.method(), "PATCH");
         assert_eq!(
             request.uri().to_string(),
-            "/api/v1/namespaces/default/configmaps/settings?&fieldManager=strata"
+            "/api/v1/namespaces/default/configmaps/settings?&fieldManager=strata&fieldValidation=Strict"
         );
         assert_eq!(
             request
@@ -211,13 +211,13 @@ async fn conflicts_are_final_errors_and_force_is_sent_only_when_asked() {
         .await;
         assert_eq!(
             patch.uri,
-            "/api/v1/namespaces/default/configmaps/settings?&fieldManager=strata"
+            "/api/v1/namespaces/default/configmaps/settings?&fieldManager=strata&fieldValidation=Strict"
         );
         let forced = serve(&mut handle, 200, live_of(&settings().manifest)).await;
         assert_eq!(forced.method, "PATCH");
         assert_eq!(
             forced.uri,
-            "/api/v1/namespaces/default/configmaps/settings?&force=true&fieldManager=strata"
+            "/api/v1/namespaces/default/configmaps/settings?&force=true&fieldManager=strata&fieldValidation=Strict"
         );
         handle
     });
@@ -301,7 +301,7 @@ async fn throttling_and_server_errors_are_retried_by_the_executor() {
             assert_eq!(seen.method, "PATCH");
             assert_eq!(
                 seen.uri,
-                "/api/v1/namespaces/default/configmaps/settings?&fieldManager=strata"
+                "/api/v1/namespaces/default/configmaps/settings?&fieldManager=strata&fieldValidation=Strict"
             );
         }
         handle
@@ -439,12 +439,12 @@ async fn create_namespace_creates_a_missing_namespace_first() {
         let apply = serve(&mut handle, 200, live_of(&settings().manifest)).await;
         assert_eq!(
             apply.uri,
-            "/api/v1/namespaces/shop/configmaps/settings?&fieldManager=strata"
+            "/api/v1/namespaces/shop/configmaps/settings?&fieldManager=strata&fieldValidation=Strict"
         );
         let again = serve(&mut handle, 200, live_of(&settings().manifest)).await;
         assert_eq!(
             again.uri,
-            "/api/v1/namespaces/shop/configmaps/settings?&fieldManager=strata"
+            "/api/v1/namespaces/shop/configmaps/settings?&fieldManager=strata&fieldValidation=Strict"
         );
         handle
     });

@@ -4,131 +4,19 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod real;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
-use strata_core::executor::{Event, ExecutorConfig, HealthWait, RetryPolicy, cancellation};
-use strata_core::plan::{Action, PlanOptions};
-use strata_core::state::LocalStateStore;
-use strata_core::{Engine, Provider, ProviderRegistry, Resource, ResourceKey};
-use strata_drift::{DriftNormalizer, DriftRules};
+use strata_core::executor::Event;
+use strata_core::plan::Action;
+use strata_core::{Provider, Resource, ResourceKey};
 use strata_k8s::{KubeProvider, KubeProviderOptions};
 
-/// An admin client and a fresh namespace named after the test.
-async fn setup(test: &str) -> (kube::Client, String) {
-    let plane = strata_testkube::shared();
-    let client = plane.client().await.expect("admin client");
-    let namespace = plane.namespace(&client, test).await.expect("namespace");
-    (client, namespace)
-}
-
-fn config_map(namespace: &str, name: &str, data: Value) -> Resource {
-    Resource::from_manifest(json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace}, "data": data}))
-    .expect("valid manifest")
-}
-
-fn engine(provider: KubeProvider, dir: &std::path::Path) -> Engine {
-    Engine {
-        registry: ProviderRegistry::new().with_provider(Arc::new(provider)),
-        normalizer: Arc::new(DriftNormalizer::new(DriftRules::default())),
-        store: Arc::new(LocalStateStore::new(dir.join("state.json"))),
-        config: ExecutorConfig {
-            parallelism: 4,
-            retry: RetryPolicy {
-                max_attempts: 4,
-                initial_delay: Duration::from_millis(50),
-                factor: 2,
-                max_delay: Duration::from_millis(500),
-            },
-            health: HealthWait {
-                poll_interval: Duration::from_millis(100),
-                timeout: Duration::from_secs(30),
-            },
-            ..ExecutorConfig::default()
-        },
-    }
-}
-
-/// Plans `desired` for stack `stack`, applies it and asserts that every change succeeded;
-/// returns the planned action of each resource and the executor's events.
-async fn plan_and_apply(
-    engine: &Engine,
-    desired: Vec<Resource>,
-    stack: &str,
-) -> (Vec<(ResourceKey, Action)>, Vec<Event>) {
-    let options = PlanOptions {
-        stack: stack.into(),
-        ..PlanOptions::default()
-    };
-    let (plan, state) = engine.plan(desired, &options).await.expect("plan");
-    let actions = plan
-        .changes
-        .iter()
-        .map(|c| (c.key.clone(), c.action))
-        .collect();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&events);
-    let (_cancel, cancel) = cancellation();
-    let report = engine
-        .apply(
-            &plan,
-            state,
-            "apply",
-            Arc::new(move |e: Event| sink.lock().unwrap().push(e)),
-            cancel,
-        )
-        .await
-        .expect("apply");
-    assert!(report.is_success(), "{report:?}");
-    let events = events.lock().unwrap().clone();
-    (actions, events)
-}
-
-/// The field managers of an object and, for each, the `f:data` keys it owns.
-fn data_owners(live: &ConfigMap) -> Vec<(String, String, Vec<String>)> {
-    let mut owners: Vec<(String, String, Vec<String>)> = live
-        .metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .map(|entry| {
-            let fields = entry
-                .fields_v1
-                .as_ref()
-                .and_then(|f| f.0.get("f:data"))
-                .and_then(Value::as_object)
-                .map(|data| {
-                    let mut keys: Vec<String> = data
-                        .keys()
-                        .filter_map(|k| k.strip_prefix("f:"))
-                        .map(str::to_owned)
-                        .collect();
-                    keys.sort();
-                    keys
-                })
-                .unwrap_or_default();
-            (
-                entry.manager.clone().unwrap_or_default(),
-                entry.operation.clone().unwrap_or_default(),
-                fields,
-            )
-        })
-        .collect();
-    owners.sort();
-    owners
-}
-
-fn data_of(live: &ConfigMap) -> Value {
-    serde_json::to_value(live.data.clone().unwrap_or_default()).unwrap()
-}
+use real::{config_map, data_of, data_owners, engine, kubectl_apply, plan_and_apply, setup};
 
 #[tokio::test]
 async fn first_apply_creates_and_an_unchanged_reapply_writes_nothing() {
@@ -218,38 +106,6 @@ async fn a_changed_manifest_updates_the_object() {
         "an update writes"
     );
     assert_eq!(after.metadata.uid, before.metadata.uid, "the same object");
-}
-
-/// `kubectl apply --server-side --field-manager <manager>` of `manifest`.
-fn kubectl_apply(manager: &str, manifest: &Value) {
-    let mut child = strata_testkube::shared()
-        .kubectl()
-        .expect("kubectl")
-        .args([
-            "apply",
-            "--server-side",
-            "--field-manager",
-            manager,
-            "-f",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(manifest.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl apply: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test]
@@ -582,4 +438,321 @@ async fn applying_a_crd_returns_once_it_is_established() {
         .await
         .expect("discovery");
     assert_eq!(served.map(|kind| kind.namespaced), Some(true));
+}
+
+#[tokio::test]
+async fn an_unknown_field_is_a_final_error_naming_it_and_its_dependents_are_not_applied() {
+    let (client, namespace) = setup("strict-fields").await;
+    let stack = namespace.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        KubeProvider::new(client.clone(), KubeProviderOptions::default()),
+        dir.path(),
+    );
+    // A typo: `dat` for `data`.
+    let typo = Resource::from_manifest(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "typo", "namespace": namespace}, "dat": {"mode": "fast"}}))
+    .unwrap();
+    let dependent = real::annotated(
+        config_map(&namespace, "dependent", json!({})),
+        json!({"strata.dev/depends-on": format!("ConfigMap/{namespace}/typo")}),
+    );
+    let independent = config_map(&namespace, "independent", json!({}));
+    let applied = real::plan_then_apply(
+        &engine,
+        vec![typo.clone(), dependent.clone(), independent.clone()],
+        stack,
+    )
+    .await;
+    assert_eq!(applied.report.failed.len(), 1, "{:?}", applied.report);
+    let (key, message) = &applied.report.failed[0];
+    assert_eq!(key, &typo.key);
+    assert!(
+        message.starts_with(&format!(
+            "applying ConfigMap/{namespace}/typo: the API server answered "
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains(".dat: field not declared in schema"),
+        "{message}"
+    );
+    assert!(
+        real::position(&applied.events, &typo.key, "retrying").is_none(),
+        "final: {:?}",
+        applied.events
+    );
+    assert_eq!(
+        applied.report.skipped,
+        vec![(
+            dependent.key.clone(),
+            format!("dependency ConfigMap/{namespace}/typo did not succeed")
+        )]
+    );
+    assert_eq!(applied.report.succeeded, vec![independent.key.clone()]);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    assert!(config_maps.get_opt("typo").await.unwrap().is_none());
+    assert!(config_maps.get_opt("dependent").await.unwrap().is_none());
+    assert!(config_maps.get_opt("independent").await.unwrap().is_some());
+    let state = real::saved_state(&engine).await;
+    assert_ne!(
+        state.get(&typo.key).map(|r| r.status),
+        Some(strata_core::state::ResourceStatus::Applied)
+    );
+    assert!(state.get(&dependent.key).is_none());
+}
+
+#[tokio::test]
+async fn a_deployment_whose_selector_misses_its_template_is_a_final_422() {
+    let (client, namespace) = setup("invalid-selector").await;
+    let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
+    let web = Resource::from_manifest(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "api"}},
+                "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]}}}}))
+    .unwrap();
+    let error = provider.create(&web).await.expect_err("rejected");
+    assert!(!error.is_retryable(), "{}", error.message);
+    assert!(
+        error.message.starts_with(&format!(
+            "applying apps/Deployment/{namespace}/web: the API server answered 422: Deployment.apps \"web\" is invalid: spec.template.metadata.labels: Invalid value: "
+        )),
+        "{}",
+        error.message
+    );
+    assert!(
+        error
+            .message
+            .contains("`selector` does not match template `labels`"),
+        "{}",
+        error.message
+    );
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client, &namespace);
+    assert!(deployments.get_opt("web").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn create_namespace_creates_a_missing_namespace_before_the_object() {
+    let (client, namespace) = setup("create-namespace").await;
+    let missing = format!("{namespace}-new");
+    let provider = KubeProvider::new(
+        client.clone(),
+        KubeProviderOptions {
+            create_namespace: true,
+            ..KubeProviderOptions::default()
+        },
+    );
+    provider
+        .create(&config_map(&missing, "settings", json!({"mode": "fast"})))
+        .await
+        .expect("applied");
+    let created = Api::<Namespace>::all(client.clone())
+        .get(&missing)
+        .await
+        .expect("namespace created");
+    assert_eq!(created.metadata.deletion_timestamp, None);
+    let live = Api::<ConfigMap>::namespaced(client.clone(), &missing)
+        .get("settings")
+        .await
+        .unwrap();
+    assert_eq!(data_of(&live), json!({"mode": "fast"}));
+
+    // Without the option, a missing namespace is the server's final 404.
+    let polite = KubeProvider::new(client, KubeProviderOptions::default());
+    let error = polite
+        .create(&config_map(
+            &format!("{namespace}-absent"),
+            "settings",
+            json!({}),
+        ))
+        .await
+        .expect_err("no namespace");
+    assert!(!error.is_retryable(), "{}", error.message);
+    assert!(
+        error.message.contains("the API server answered 404"),
+        "{}",
+        error.message
+    );
+}
+
+/// A TCP relay to the API server on another local port: stopping it makes the server
+/// unreachable for clients that use it, while the shared server goes on for the other tests.
+struct Relay {
+    port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self { port, task }
+    }
+
+    /// Closes the port and every relayed connection.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
+    /// An admin client reaching the API server through this relay.
+    async fn client(&self) -> kube::Client {
+        let plane = strata_testkube::shared();
+        let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig_path()).unwrap();
+        let mut config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .unwrap();
+        config.cluster_url = format!("https://127.0.0.1:{}", self.port).parse().unwrap();
+        kube::Client::try_from(config).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_server_gone_mid_apply_is_retried_then_failed_and_nothing_is_recorded_applied() {
+    let (client, namespace) = setup("server-down").await;
+    let stack = namespace.as_str();
+    let target = strata_testkube::shared()
+        .server_url()
+        .trim_start_matches("https://")
+        .to_owned();
+    let relay = Relay::start(target).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        KubeProvider::new(relay.client().await, KubeProviderOptions::default()),
+        dir.path(),
+    );
+    let settings = config_map(&namespace, "settings", json!({"mode": "fast"}));
+    let (plan, state) = engine
+        .plan(
+            vec![settings.clone()],
+            &strata_core::plan::PlanOptions {
+                stack: stack.into(),
+                ..strata_core::plan::PlanOptions::default()
+            },
+        )
+        .await
+        .expect("planned while the server is there");
+    assert_eq!(plan.changes[0].action, Action::Create);
+
+    relay.stop().await;
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&events);
+    let report = engine
+        .apply(
+            &plan,
+            state,
+            "apply",
+            std::sync::Arc::new(move |e: Event| sink.lock().unwrap().push(e)),
+            strata_core::executor::cancellation().1,
+        )
+        .await
+        .expect("the apply runs");
+    let events = events.lock().unwrap().clone();
+    let retries: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Retrying { error, .. } => Some(error),
+            _ => None,
+        })
+        .collect();
+    // Four attempts: three retries, then the last error.
+    assert_eq!(retries.len(), 3, "{events:?}");
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    let (key, message) = &report.failed[0];
+    assert_eq!(key, &settings.key);
+    let prefix = format!("applying ConfigMap/{namespace}/settings: ");
+    assert!(message.starts_with(&prefix), "{message}");
+    assert!(
+        message.starts_with(&format!("{prefix}request failed: client error (Connect): ")),
+        "{message}"
+    );
+    assert!(message.contains("Connection refused"), "{message}");
+    assert!(
+        retries.iter().all(|e| e.starts_with(&prefix)),
+        "{retries:?}"
+    );
+    // Nothing was created, and the state holds only the intent, not an applied record.
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    assert!(config_maps.get_opt("settings").await.unwrap().is_none());
+    let state = real::saved_state(&engine).await;
+    assert_eq!(
+        state.get(&settings.key).map(|r| r.status),
+        Some(strata_core::state::ResourceStatus::Creating)
+    );
+
+    // Once the server is reachable again, the next apply creates it and records it.
+    let back = real::engine(
+        KubeProvider::new(client.clone(), KubeProviderOptions::default()),
+        dir.path(),
+    );
+    let (actions, _) = plan_and_apply(&back, vec![settings.clone()], stack).await;
+    assert_eq!(actions, vec![(settings.key.clone(), Action::Create)]);
+    assert_eq!(
+        real::saved_state(&back)
+            .await
+            .get(&settings.key)
+            .map(|r| r.status),
+        Some(strata_core::state::ResourceStatus::Applied)
+    );
+    assert_eq!(
+        data_of(&config_maps.get("settings").await.unwrap()),
+        json!({"mode": "fast"})
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_field_of_a_custom_resource_is_rejected_not_pruned() {
+    let (client, namespace) = setup("strict-custom").await;
+    let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
+    let group = "sprockets.testkube.strata.dev";
+    let mut crd = widget_crd();
+    crd["metadata"]["name"] = json!(format!("sprockets.{group}"));
+    crd["spec"]["group"] = json!(group);
+    crd["spec"]["names"] = json!({"plural": "sprockets", "singular": "sprocket",
+        "kind": "Sprocket", "listKind": "SprocketList"});
+    provider
+        .create(&Resource::from_manifest(crd).unwrap())
+        .await
+        .expect("CRD established");
+    // `sise` for `size`: the CRD's structural schema would prune it without a word.
+    let typo = Resource::from_manifest(
+        json!({"apiVersion": format!("{group}/v1"), "kind": "Sprocket",
+        "metadata": {"name": "small", "namespace": namespace}, "spec": {"sise": 1}}),
+    )
+    .unwrap();
+    let error = provider.create(&typo).await.expect_err("rejected");
+    assert!(!error.is_retryable(), "{}", error.message);
+    assert!(
+        error.message.starts_with(&format!(
+            "applying {group}/Sprocket/{namespace}/small: the API server answered "
+        )),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("spec.sise"), "{}", error.message);
+    let sprockets: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        &namespace,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(group, "v1", "Sprocket"),
+            "sprockets",
+        ),
+    );
+    assert!(sprockets.get_opt("small").await.unwrap().is_none());
 }

@@ -2,7 +2,8 @@
 //!
 //! * observe: `GET` the object (404 → absent; a kind the cluster does not serve yet → absent);
 //! * create / update: server-side apply (`PATCH`, `application/apply-patch+yaml`) with the field
-//!   manager `strata`, forcing conflicts only when asked (provider-wide, or per resource with
+//!   manager `strata` and strict field validation (an unknown field is a final error naming it),
+//!   forcing conflicts only when asked (provider-wide, or per resource with
 //!   `strata.dev/force-conflicts: "true"`); an applied CRD is waited for until it is established
 //!   and discovery serves its kind, so that its custom resources can follow at once;
 //! * delete: `DELETE` with a propagation policy (foreground by default, as ArgoCD prunes; a
@@ -22,7 +23,7 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use async_trait::async_trait;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
-    PropagationPolicy,
+    PropagationPolicy, ValidationDirective,
 };
 use kube::discovery::{ApiCapabilities, Scope};
 use serde_json::{Value, json};
@@ -371,7 +372,11 @@ impl KubeProvider {
             self.ensure_namespace(resource).await?;
         }
         let (api, target) = self.api_for(resource).await?;
-        let mut params = PatchParams::apply(&self.options.field_manager);
+        // Strict: fields the kind does not declare (typos) and duplicate fields are to be
+        // rejected, never dropped with a warning. (API servers up to at least 1.34 already refuse
+        // such an apply body, with a 500 that `errors::is_schema_mismatch` makes final.)
+        let mut params =
+            PatchParams::apply(&self.options.field_manager).validation(ValidationDirective::Strict);
         if self.options.force_conflicts
             || resource.annotation(ANNOTATION_FORCE_CONFLICTS) == Some("true")
         {
