@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use strata_core::state::{LockInfo, State, StateError, StateStore};
+use strata_core::state::{KeptVersion, LockInfo, State, StateError, StateStore};
 
 use crate::config::{AwsSettings, LazyClients};
 use crate::error::{AwsErrorKind, classify};
@@ -423,6 +423,107 @@ impl StateStore for S3StateStore {
         match self.get(&self.lock_key()).await? {
             Some(v) => Ok(Some(self.parse_lock(&v.body)?)),
             None => Ok(None),
+        }
+    }
+
+    /// The state object's versions (the bucket must be versioned, as the platform's rules
+    /// require), newest first, at most [`HISTORY_LIMIT`].
+    async fn history(&self) -> Result<Vec<KeptVersion>, StateError> {
+        self.require_versioning().await?;
+        let client = self.client().await;
+        let mut listed = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let out = client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(&self.key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| self.io(classify("ListObjectVersions", e)))?;
+            for version in out.versions() {
+                if version.key() != Some(self.key.as_str()) {
+                    continue;
+                }
+                if let Some(id) = version.version_id() {
+                    let modified = version
+                        .last_modified()
+                        .and_then(|t| SystemTime::try_from(*t).ok());
+                    listed.push((id.to_owned(), modified, version.is_latest() == Some(true)));
+                }
+            }
+            if out.is_truncated() != Some(true) || listed.len() >= HISTORY_LIMIT {
+                break;
+            }
+            key_marker = out.next_key_marker().map(str::to_owned);
+            version_marker = out.next_version_id_marker().map(str::to_owned);
+        }
+        listed.truncate(HISTORY_LIMIT);
+        let mut out = Vec::with_capacity(listed.len());
+        for (id, modified, latest) in listed {
+            let state = self.load_version(&id).await?;
+            out.push(KeptVersion::of(&state, id, modified, latest));
+        }
+        out.sort_by_key(|v| std::cmp::Reverse(v.serial));
+        Ok(out)
+    }
+
+    async fn load_version(&self, id: &str) -> Result<State, StateError> {
+        let out = self
+            .client()
+            .await
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .version_id(id)
+            .send()
+            .await
+            .map_err(|e| {
+                let e = classify("GetObject", e);
+                if e.kind == AwsErrorKind::NotFound || e.code.as_deref() == Some("NoSuchVersion") {
+                    StateError::VersionNotKept {
+                        location: self.location(),
+                        version: id.to_owned(),
+                    }
+                } else {
+                    self.io(e)
+                }
+            })?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.io(e))?
+            .into_bytes();
+        self.parse_state(&body)
+    }
+}
+
+/// The most versions [`S3StateStore`] lists as history.
+pub const HISTORY_LIMIT: usize = 100;
+
+impl S3StateStore {
+    /// Fails unless the bucket keeps object versions: without them, earlier states are lost
+    /// on every write.
+    async fn require_versioning(&self) -> Result<(), StateError> {
+        let out = self
+            .client()
+            .await
+            .get_bucket_versioning()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| self.io(classify("GetBucketVersioning", e)))?;
+        if out.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled) {
+            Ok(())
+        } else {
+            Err(self.io(format!(
+                "bucket {} does not have versioning enabled, so earlier states are not kept; enable it (the platform's rules require it for state buckets)",
+                self.bucket
+            )))
         }
     }
 }

@@ -32,8 +32,11 @@ pub enum Command {
     /// Render claims and composites through their compositions (with --explain: which patch and
     /// transforms wrote each field).
     Render(RenderArgs),
-    /// Inspect and lock the state.
+    /// Inspect, lock, edit and restore the state.
     State(StateArgs),
+    /// Record an existing live object as this stack's (it must be in the desired set); the
+    /// next plan shows what differs from Git.
+    Import(ImportArgs),
     /// Health of saved live objects (YAML or JSON files, `kubectl get -o yaml` lists included),
     /// with the application aggregate as ArgoCD computes it.
     Health(HealthArgs),
@@ -209,6 +212,25 @@ pub struct LockArgs {
     pub lock_timeout: std::time::Duration,
 }
 
+/// `strata import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The resource's address in the desired set.
+    #[arg(value_name = "KEY")]
+    pub key: strata_core::ResourceKey,
+    /// The object's external name in the world (a bucket name, a DB identifier), when it
+    /// differs from the address's name; the manifest must declare it as
+    /// `crossplane.io/external-name`.
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+    /// The state lock.
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
 /// `strata show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -351,6 +373,45 @@ pub enum StateCommand {
         target: StateTarget,
         /// The lock ID.
         id: String,
+    },
+    /// Forget resources: they stay in the world untouched. The next plan plans them as new
+    /// (an object still carrying this stack's labels is taken over as it is; one without
+    /// needs `strata import`). Takes the lock; the previous version is kept.
+    Rm {
+        /// The stack.
+        #[command(flatten)]
+        target: StateTarget,
+        /// The resources' addresses.
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<strata_core::ResourceKey>,
+    },
+    /// Record a resource under another address (after renaming it in Git when the object in
+    /// the world stays the same). Takes the lock; the previous version is kept.
+    Mv {
+        /// The stack.
+        #[command(flatten)]
+        target: StateTarget,
+        /// The recorded address.
+        #[arg(value_name = "OLD")]
+        from: strata_core::ResourceKey,
+        /// The new address.
+        #[arg(value_name = "NEW")]
+        to: strata_core::ResourceKey,
+    },
+    /// The versions kept of the state (local: the history directory; S3: object versions).
+    History(StateTarget),
+    /// Make an earlier version the current state, after showing what changes (refused for a
+    /// version of another lineage). Takes the lock; the replaced version is kept.
+    Restore {
+        /// The stack.
+        #[command(flatten)]
+        target: StateTarget,
+        /// The version, as `state history` lists it.
+        #[arg(value_name = "SERIAL|VERSION")]
+        version: String,
+        /// Do not ask for confirmation.
+        #[arg(long, env = "STRATA_AUTO_APPROVE")]
+        auto_approve: bool,
     },
 }
 

@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use strata_core::Graph;
 use strata_core::executor::report::ApplySummary;
 use strata_core::executor::{Report, cancellation};
 use strata_core::plan::{self, Action, Plan, PlanOptions};
 use strata_core::state::LockInfo;
 
-use crate::args::{ApplyArgs, GraphArgs, GraphFormat, Output, PlanArgs, StateCommand};
+use crate::args::{ApplyArgs, GraphArgs, GraphFormat, Output, PlanArgs};
 use crate::progress::Progress;
 use crate::stack;
 
@@ -395,82 +395,6 @@ pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         GraphFormat::Dot => print!("{}", graph.to_dot()),
         GraphFormat::Mermaid => print!("{}", graph.to_mermaid()),
-    }
-    Ok(0)
-}
-
-/// `strata state …`.
-pub async fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        StateCommand::List(target) => {
-            let store = stack::state_store(
-                &target.dir,
-                target.config.as_deref(),
-                target.state.as_deref(),
-            )?;
-            let state = store.load().await?.unwrap_or_default();
-            match target.output {
-                Output::Json => {
-                    let list: Vec<_> = state
-                        .resources
-                        .values()
-                        .map(|r| serde_json::json!({"address": r.key.to_string(), "provider": r.provider, "status": r.status}))
-                        .collect();
-                    println!("{}", serde_json::to_string_pretty(&list)?);
-                }
-                Output::Human | Output::Markdown => {
-                    for r in state.resources.values() {
-                        println!("{}\t{}", r.key, r.provider);
-                    }
-                }
-            }
-        }
-        StateCommand::Show { target, address } => {
-            let store = stack::state_store(
-                &target.dir,
-                target.config.as_deref(),
-                target.state.as_deref(),
-            )?;
-            let state = store.load().await?.unwrap_or_default();
-            let record = state
-                .resources
-                .get(&address)
-                .with_context(|| format!("{address} is not in the state {}", store.location()))?;
-            println!("{}", serde_json::to_string_pretty(record)?);
-        }
-        StateCommand::Lock(target) => {
-            let store = stack::state_store(
-                &target.dir,
-                target.config.as_deref(),
-                target.state.as_deref(),
-            )?;
-            let info = LockInfo::new("state-lock");
-            store.lock(&info).await?;
-            match target.output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&info)?),
-                Output::Human | Output::Markdown => {
-                    println!("Locked {} with ID {}", store.location(), info.id)
-                }
-            }
-        }
-        StateCommand::Unlock { target, id } => {
-            let store = stack::state_store(
-                &target.dir,
-                target.config.as_deref(),
-                target.state.as_deref(),
-            )?;
-            store.unlock(&id).await?;
-            println!("Unlocked {}", store.location());
-        }
-        StateCommand::ForceUnlock { target, id } => {
-            let store = stack::state_store(
-                &target.dir,
-                target.config.as_deref(),
-                target.state.as_deref(),
-            )?;
-            store.force_unlock(&id).await?;
-            println!("Force-unlocked {}", store.location());
-        }
     }
     Ok(0)
 }

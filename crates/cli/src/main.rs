@@ -8,9 +8,11 @@ mod aws;
 mod backend_record;
 mod cmd_generate;
 mod cmd_health;
+mod cmd_import;
 mod cmd_render;
 mod cmd_saved;
 mod cmd_set_image;
+mod cmd_state;
 mod commands;
 mod drift;
 mod kube;
@@ -60,7 +62,8 @@ fn main() {
             Command::Drift(args) => drift::run(args).await,
             Command::Graph(args) => commands::graph(args),
             Command::Render(args) => cmd_render::run(args),
-            Command::State(args) => commands::state(args.command).await,
+            Command::State(args) => cmd_state::run(args.command).await,
+            Command::Import(args) => cmd_import::run(args).await,
             Command::Health(args) => cmd_health::run(&args),
             Command::Generate(args) => cmd_generate::run(args),
             Command::SetImage(args) => cmd_set_image::run(args),

@@ -55,6 +55,9 @@ pub enum EngineError {
         /// The closest known address, when one is close.
         suggestion: Option<String>,
     },
+    /// An import was refused.
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     /// Names the target systems would refuse (see [`crate::names`]); nothing was planned.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     InvalidNames(Vec<crate::names::NameError>),

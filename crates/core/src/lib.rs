@@ -45,6 +45,7 @@ pub mod config;
 pub mod engine;
 pub mod executor;
 pub mod graph;
+pub mod import;
 pub mod loader;
 pub mod model;
 pub mod names;

@@ -188,7 +188,7 @@ pub fn compute_refresh(
 
 /// `live` seen through the shape of `last`: the fields `last` sets, with the values `live`
 /// has (fields `live` lacks are dropped; lists of another length are taken whole).
-fn project(last: &Value, live: &Value) -> Value {
+pub(crate) fn project(last: &Value, live: &Value) -> Value {
     match (last, live) {
         (Value::Object(last), Value::Object(live)) => Value::Object(
             last.iter()

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{LockInfo, State, StateChange, StateError, StateStore};
+use super::{KeptVersion, LockInfo, State, StateChange, StateError, StateStore};
 
 /// The lineage and serial the last append of this store produced, and the journal's length
 /// after it (any other write changes the length or removes the journal).
@@ -38,6 +38,8 @@ struct JournalEntry {
 #[derive(Debug, Clone)]
 pub struct LocalStateStore {
     path: PathBuf,
+    /// How many earlier versions to keep in the history directory.
+    history_limit: usize,
     /// What this store's last journal append left: to skip re-reading the state on the next
     /// append when nothing else has written since.
     head: Arc<Mutex<Option<JournalHead>>>,
@@ -48,8 +50,86 @@ impl LocalStateStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
+            history_limit: DEFAULT_HISTORY_LIMIT,
             head: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Keeps at most `limit` earlier versions (0 keeps none).
+    pub fn with_history_limit(mut self, limit: usize) -> Self {
+        self.history_limit = limit;
+        self
+    }
+
+    /// The directory of earlier versions (`state.json.history/`), one file per version
+    /// named by its serial.
+    pub fn history_dir(&self) -> PathBuf {
+        with_suffix(&self.path, ".history")
+    }
+
+    /// Keeps the snapshot on disk, which a full save is about to replace, as an earlier
+    /// version: a hard link (the snapshot is never written in place), named by its serial.
+    /// During an apply the journal grows on top of the snapshot, so the snapshot is the state
+    /// before the apply. The oldest versions beyond the limit are removed.
+    fn keep_previous_snapshot(&self) -> Result<(), StateError> {
+        if self.history_limit == 0 {
+            return Ok(());
+        }
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io(e)),
+        };
+        #[derive(serde::Deserialize)]
+        struct Header {
+            serial: u64,
+        }
+        let Ok(header) = serde_json::from_slice::<Header>(&bytes) else {
+            // A snapshot that cannot be read was refused before getting here.
+            return Ok(());
+        };
+        let dir = self.history_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| self.io(e))?;
+        let kept = dir.join(history_file_name(header.serial));
+        if !kept.exists() && std::fs::hard_link(&self.path, &kept).is_err() {
+            write_atomically(&kept, &bytes, Durability::Synced).map_err(|e| self.io(e))?;
+        }
+        let mut versions = self.history_files()?;
+        versions.sort_by_key(|(serial, _)| std::cmp::Reverse(*serial));
+        for (_, old) in versions.into_iter().skip(self.history_limit) {
+            std::fs::remove_file(&old).map_err(|e| self.io(e))?;
+        }
+        Ok(())
+    }
+
+    /// The history directory's versions: serial and file.
+    fn history_files(&self) -> Result<Vec<(u64, PathBuf)>, StateError> {
+        let entries = match std::fs::read_dir(self.history_dir()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| self.io(e))?.path();
+            let serial = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(serial) = serial {
+                out.push((serial, path));
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_version_file(&self, path: &Path) -> Result<State, StateError> {
+        let bytes = std::fs::read(path).map_err(|e| self.io(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            location: path.display().to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// The state file.
@@ -288,6 +368,7 @@ impl LocalStateStore {
     fn save_blocking(&self, state: &mut State) -> Result<(), StateError> {
         self.with_guard(|me| {
             me.check_current(state)?;
+            me.keep_previous_snapshot()?;
             let mut next = state.clone();
             next.serial = state.serial + 1;
             let bytes = serde_json::to_vec_pretty(&next).map_err(|e| me.io(e))?;
@@ -345,6 +426,13 @@ impl LocalStateStore {
             Some(_) => std::fs::remove_file(me.lock_path()).map_err(|e| me.io(e)),
         })
     }
+}
+
+/// Earlier versions kept by default.
+pub const DEFAULT_HISTORY_LIMIT: usize = 50;
+
+fn history_file_name(serial: u64) -> String {
+    format!("{serial:010}.json")
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -524,6 +612,58 @@ impl StateStore for LocalStateStore {
             return Ok(());
         }
         self.save(state).await
+    }
+
+    async fn history(&self) -> Result<Vec<KeptVersion>, StateError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            if let Some(current) = me.with_guard(|m| m.read_state())? {
+                let saved_at = std::fs::metadata(&me.path).and_then(|m| m.modified()).ok();
+                out.push(KeptVersion::of(
+                    &current,
+                    current.serial.to_string(),
+                    saved_at,
+                    true,
+                ));
+            }
+            for (serial, path) in me.history_files()? {
+                if out.iter().any(|v| v.serial == serial) {
+                    continue;
+                }
+                let state = me.read_version_file(&path)?;
+                let saved_at = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                out.push(KeptVersion::of(&state, serial.to_string(), saved_at, false));
+            }
+            out.sort_by_key(|v| std::cmp::Reverse(v.serial));
+            Ok(out)
+        })
+        .await
+        .map_err(|e| self.io(e))?
+    }
+
+    async fn load_version(&self, id: &str) -> Result<State, StateError> {
+        let not_kept = || StateError::VersionNotKept {
+            location: self.location(),
+            version: id.to_owned(),
+        };
+        let serial: u64 = id.parse().map_err(|_| not_kept())?;
+        let me = self.clone();
+        let found = tokio::task::spawn_blocking(move || -> Result<Option<State>, StateError> {
+            if let Some(current) = me.with_guard(|m| m.read_state())?
+                && current.serial == serial
+            {
+                return Ok(Some(current));
+            }
+            let path = me.history_dir().join(history_file_name(serial));
+            if !path.exists() {
+                return Ok(None);
+            }
+            me.read_version_file(&path).map(Some)
+        })
+        .await
+        .map_err(|e| self.io(e))??;
+        found.ok_or_else(not_kept)
     }
 }
 

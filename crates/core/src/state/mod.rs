@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::model::ResourceKey;
 
-pub use local::LocalStateStore;
+pub use local::{DEFAULT_HISTORY_LIMIT, LocalStateStore};
 
 /// The current state format version.
 pub const STATE_FORMAT_VERSION: u32 = 1;
@@ -355,6 +355,14 @@ pub enum StateError {
         /// The id given.
         given: String,
     },
+    /// The version asked for is not kept (or this backend keeps no history).
+    #[error("state {location}: version {version} is not kept (see `strata state history`)")]
+    VersionNotKept {
+        /// The file or object.
+        location: String,
+        /// The version asked for.
+        version: String,
+    },
     /// Unlock was asked but no lock is held.
     #[error("state {location} is not locked")]
     NotLocked {
@@ -404,11 +412,66 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
         self.save(state).await
     }
 
+    /// The versions kept of this state, newest first, the current one included (local: the
+    /// history directory; S3: the bucket's object versions). The default keeps none.
+    async fn history(&self) -> Result<Vec<KeptVersion>, StateError> {
+        Ok(Vec::new())
+    }
+
+    /// One kept version, by the id [`StateStore::history`] gives.
+    async fn load_version(&self, id: &str) -> Result<State, StateError> {
+        Err(StateError::VersionNotKept {
+            location: self.location(),
+            version: id.to_owned(),
+        })
+    }
+
     /// Folds what [`StateStore::save_changes`] wrote into one stored state (the end of an
     /// apply). Stores without a journal have nothing to do.
     async fn compact(&self, state: &mut State) -> Result<(), StateError> {
         let _ = state;
         Ok(())
+    }
+}
+
+/// One kept version of a state, as [`StateStore::history`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct KeptVersion {
+    /// The id to load it by ([`StateStore::load_version`]): the serial for local states, the
+    /// object version for S3.
+    pub id: String,
+    /// Its serial.
+    pub serial: u64,
+    /// Its lineage.
+    pub lineage: String,
+    /// The stack it names.
+    pub stack: String,
+    /// How many resources it records.
+    pub resources: usize,
+    /// When it was written (RFC 3339), when known.
+    pub saved_at: Option<String>,
+    /// Whether it is the current version.
+    pub current: bool,
+}
+
+impl KeptVersion {
+    /// The version entry of `state`.
+    pub fn of(
+        state: &State,
+        id: String,
+        saved_at: Option<std::time::SystemTime>,
+        current: bool,
+    ) -> Self {
+        Self {
+            id,
+            serial: state.serial,
+            lineage: state.lineage.clone(),
+            stack: state.stack.clone(),
+            resources: state.resources.len(),
+            saved_at: saved_at.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            current,
+        }
     }
 }
 

@@ -1,0 +1,317 @@
+//! `strata state …`: inspect, lock, edit (rm, mv), list the kept versions of and restore a
+//! stack's state. Every edit takes the state lock, writes with compare-and-swap (the serial
+//! is bumped) and leaves the replaced version in the history.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use strata_core::ResourceKey;
+use strata_core::state::{LockInfo, State, StateStore};
+
+use crate::args::{Output, StateCommand, StateTarget};
+use crate::commands::ExitCode;
+use crate::stack;
+
+fn store_of(target: &StateTarget) -> anyhow::Result<Arc<dyn StateStore>> {
+    stack::state_store(
+        &target.dir,
+        target.config.as_deref(),
+        target.state.as_deref(),
+    )
+}
+
+/// Runs `edit` on the state under the lock and saves what it returns; the lock is released
+/// whatever happens.
+async fn edit_locked<T>(
+    store: &dyn StateStore,
+    operation: &str,
+    edit: impl FnOnce(&mut State) -> anyhow::Result<T>,
+) -> anyhow::Result<(T, u64)> {
+    let info = LockInfo::new(operation);
+    store.lock(&info).await?;
+    let outcome = async {
+        let mut state = store
+            .load()
+            .await?
+            .with_context(|| format!("there is no state at {}", store.location()))?;
+        let result = edit(&mut state)?;
+        store.save(&mut state).await?;
+        Ok((result, state.serial))
+    }
+    .await;
+    store.unlock(&info.id).await?;
+    outcome
+}
+
+/// An address the state does not hold, with the closest it does.
+fn not_in_state(state: &State, key: &ResourceKey, location: &str) -> anyhow::Error {
+    let wanted = key.to_string();
+    let suggestion = state
+        .resources
+        .keys()
+        .map(|k| (strsim::damerau_levenshtein(&wanted, k), k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .min()
+        .map(|(_, k)| format!("; did you mean {k}?"))
+        .unwrap_or_default();
+    anyhow::anyhow!("{key} is not in the state {location}{suggestion}")
+}
+
+/// `strata state …`.
+pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        StateCommand::List(target) => {
+            let state = store_of(&target)?.load().await?.unwrap_or_default();
+            match target.output {
+                Output::Json => {
+                    let list: Vec<_> = state
+                        .resources
+                        .values()
+                        .map(|r| serde_json::json!({"address": r.key.to_string(), "provider": r.provider, "status": r.status}))
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                }
+                Output::Human | Output::Markdown => {
+                    for r in state.resources.values() {
+                        println!("{}\t{}", r.key, r.provider);
+                    }
+                }
+            }
+        }
+        StateCommand::Show { target, address } => {
+            let store = store_of(&target)?;
+            let state = store.load().await?.unwrap_or_default();
+            let record = state
+                .resources
+                .get(&address)
+                .with_context(|| format!("{address} is not in the state {}", store.location()))?;
+            println!("{}", serde_json::to_string_pretty(record)?);
+        }
+        StateCommand::Lock(target) => {
+            let store = store_of(&target)?;
+            let info = LockInfo::new("state-lock");
+            store.lock(&info).await?;
+            match target.output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&info)?),
+                Output::Human | Output::Markdown => {
+                    println!("Locked {} with ID {}", store.location(), info.id)
+                }
+            }
+        }
+        StateCommand::Unlock { target, id } => {
+            let store = store_of(&target)?;
+            store.unlock(&id).await?;
+            println!("Unlocked {}", store.location());
+        }
+        StateCommand::ForceUnlock { target, id } => {
+            let store = store_of(&target)?;
+            store.force_unlock(&id).await?;
+            println!("Force-unlocked {}", store.location());
+        }
+        StateCommand::Rm { target, keys } => {
+            let store = store_of(&target)?;
+            let location = store.location();
+            let (removed, serial) = edit_locked(store.as_ref(), "state-rm", |state| {
+                for key in &keys {
+                    if state.get(key).is_none() {
+                        return Err(not_in_state(state, key, &location));
+                    }
+                }
+                Ok(keys
+                    .iter()
+                    .filter_map(|k| state.remove(k))
+                    .map(|r| r.key)
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+            for key in &removed {
+                println!("Removed {key} from the state (the resource itself is untouched).");
+            }
+            println!("State {location} is now at serial {serial}; the previous version is kept.");
+        }
+        StateCommand::Mv { target, from, to } => {
+            let store = store_of(&target)?;
+            let location = store.location();
+            let ((), serial) = edit_locked(store.as_ref(), "state-mv", |state| {
+                move_record(state, &from, &to, &location)
+            })
+            .await?;
+            println!("Moved {from} to {to}.");
+            println!("State {location} is now at serial {serial}; the previous version is kept.");
+        }
+        StateCommand::History(target) => {
+            let store = store_of(&target)?;
+            let versions = store.history().await?;
+            match target.output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&versions)?),
+                Output::Human | Output::Markdown => {
+                    if versions.is_empty() {
+                        println!("No versions of {} are kept.", store.location());
+                    }
+                    for v in &versions {
+                        println!(
+                            "{}\tserial {}\t{} resources\t{}\tlineage {}{}",
+                            v.id,
+                            v.serial,
+                            v.resources,
+                            v.saved_at.as_deref().unwrap_or("-"),
+                            v.lineage,
+                            if v.current { "\t(current)" } else { "" }
+                        );
+                    }
+                }
+            }
+        }
+        StateCommand::Restore {
+            target,
+            version,
+            auto_approve,
+        } => return restore(&target, &version, auto_approve).await,
+    }
+    Ok(0)
+}
+
+/// Records `from`'s resource under `to`, in other records' dependencies too.
+fn move_record(
+    state: &mut State,
+    from: &ResourceKey,
+    to: &ResourceKey,
+    location: &str,
+) -> anyhow::Result<()> {
+    if from.kind != to.kind || from.group != to.group {
+        bail!(
+            "{from} and {to} are of different kinds; a record moves only to another name or namespace of its kind"
+        );
+    }
+    if state.get(to).is_some() {
+        bail!("{to} is already in the state {location}; remove it first (strata state rm)");
+    }
+    let mut record = state
+        .remove(from)
+        .ok_or_else(|| not_in_state(state, from, location))?;
+    record.key = to.clone();
+    if let Some(metadata) = record
+        .last_applied
+        .get_mut("metadata")
+        .and_then(|m| m.as_object_mut())
+    {
+        metadata.insert("name".into(), to.name.clone().into());
+        match &to.namespace {
+            Some(ns) => {
+                metadata.insert("namespace".into(), ns.clone().into());
+            }
+            None => {
+                metadata.remove("namespace");
+            }
+        }
+    }
+    state.put(record);
+    let keys: Vec<ResourceKey> = state.resources.values().map(|r| r.key.clone()).collect();
+    for key in keys {
+        if let Some(mut other) = state.get(&key).cloned()
+            && other.dependencies.contains(from)
+        {
+            for d in &mut other.dependencies {
+                if d == from {
+                    *d = to.clone();
+                }
+            }
+            state.put(other);
+        }
+    }
+    Ok(())
+}
+
+/// `strata state restore`: shows what the restore changes, then (confirmed) writes the
+/// version's records as the next serial of the current lineage.
+async fn restore(
+    target: &StateTarget,
+    version: &str,
+    auto_approve: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = store_of(target)?;
+    let info = LockInfo::new("state-restore");
+    store.lock(&info).await?;
+    let outcome = async {
+        let kept = store.load_version(version).await?;
+        let current = store.load().await?;
+        if let Some(current) = &current {
+            if current.lineage != kept.lineage {
+                bail!(
+                    "version {version} has lineage {}, but the state {} has lineage {}: refusing to restore a version of another state",
+                    kept.lineage,
+                    store.location(),
+                    current.lineage
+                );
+            }
+            if current.serial == kept.serial {
+                println!("Version {version} is the current state; nothing to restore.");
+                return Ok(0);
+            }
+        }
+        let empty = State::new();
+        let before = current.as_ref().unwrap_or(&empty);
+        print_difference(before, &kept, version);
+        if !auto_approve {
+            if !std::io::stdin().is_terminal() {
+                bail!("refusing to restore without confirmation: standard input is not a terminal; pass --auto-approve");
+            }
+            print!("\nRestore this version? Only 'yes' will be accepted: ");
+            std::io::Write::flush(&mut std::io::stdout())?;
+            let mut answer = String::new();
+            std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer)?;
+            if answer.trim() != "yes" {
+                eprintln!("Restore cancelled.");
+                return Ok(1);
+            }
+        }
+        let mut restored = kept.clone();
+        match &current {
+            Some(current) => {
+                restored.serial = current.serial;
+                restored.lineage.clone_from(&current.lineage);
+            }
+            None => restored.serial = 0,
+        }
+        store.save(&mut restored).await?;
+        println!(
+            "Restored version {version} (serial {}) as serial {} of {}; the replaced version is kept.",
+            kept.serial,
+            restored.serial,
+            store.location()
+        );
+        Ok(0)
+    }
+    .await;
+    store.unlock(&info.id).await?;
+    outcome
+}
+
+fn print_difference(current: &State, kept: &State, version: &str) {
+    let now: BTreeSet<&String> = current.resources.keys().collect();
+    let then: BTreeSet<&String> = kept.resources.keys().collect();
+    println!(
+        "Restoring version {version} (serial {}) over the current state (serial {}):",
+        kept.serial, current.serial
+    );
+    let mut any = false;
+    for added in then.difference(&now) {
+        println!("  + {added} (recorded again)");
+        any = true;
+    }
+    for removed in now.difference(&then) {
+        println!("  - {removed} (forgotten; the resource itself is untouched)");
+        any = true;
+    }
+    for both in now.intersection(&then) {
+        if current.resources[*both] != kept.resources[*both] {
+            println!("  ~ {both} (its record changes)");
+            any = true;
+        }
+    }
+    if !any {
+        println!("  (the records are the same)");
+    }
+}
