@@ -127,6 +127,16 @@ pub struct StackArgs {
     /// The default AWS region (resources may name their own in spec.forProvider.region).
     #[arg(long, env = "STRATA_AWS_REGION", value_name = "REGION")]
     pub aws_region: Option<String>,
+    /// Rego policies checked on every plan (a directory or a `.rego` file; repeat for several,
+    /// comma-separated in `STRATA_POLICY`); a denial refuses the apply (default: the
+    /// configuration's `policies`).
+    #[arg(
+        long = "policy",
+        env = "STRATA_POLICY",
+        value_delimiter = ',',
+        value_name = "DIR"
+    )]
+    pub policies: Vec<PathBuf>,
 }
 
 /// `strata health`.

@@ -35,6 +35,9 @@ struct SavedSettings {
     select: crate::args::PlanSelection,
     /// Digest of the configuration file read, if any.
     config_digest: Option<String>,
+    /// What the policies said when the plan was made.
+    #[serde(default)]
+    policy: Option<strata_policy::PolicyReport>,
 }
 
 /// Digest of the stack's configuration file, if it has one.
@@ -70,6 +73,7 @@ fn source_version(args: &StackArgs) -> anyhow::Result<SourceVersion> {
 }
 
 /// Writes the saved plan of `plan --out FILE`.
+#[allow(clippy::too_many_arguments)]
 pub fn save(
     out: &Path,
     args: &StackArgs,
@@ -78,11 +82,17 @@ pub fn save(
     digest: String,
     planned: &plan::Plan,
     state: &strata_core::State,
+    policy: Option<&strata_policy::PolicyReport>,
 ) -> anyhow::Result<()> {
     let source = source_version(args)?;
     let mut recorded = args.clone();
-    recorded.dir =
-        std::fs::canonicalize(&args.dir).with_context(|| format!("{}", args.dir.display()))?;
+    let absolute = |p: &Path| std::fs::canonicalize(p).with_context(|| format!("{}", p.display()));
+    recorded.dir = absolute(&args.dir)?;
+    recorded.policies = args
+        .policies
+        .iter()
+        .map(|p| absolute(p))
+        .collect::<anyhow::Result<_>>()?;
     if source.pinned {
         recorded.revision.clone_from(&source.commit);
     }
@@ -96,6 +106,7 @@ pub fn save(
             refresh_only: false,
         },
         config_digest: config_digest(stack)?,
+        policy: policy.cloned(),
     };
     let saved = SavedPlan::new(
         planned,
@@ -180,8 +191,13 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
             eprintln!("Run `strata plan` again and review the new plan.");
             return Ok((1, state));
         }
-        if !replan.is_applyable() {
-            print_plan(&replan, args.output, &stack.application_of)?;
+        let policy = crate::commands::check_policies(&stack, &replan)?;
+        if !replan.is_applyable()
+            || policy
+                .as_ref()
+                .is_some_and(strata_policy::PolicyReport::denies)
+        {
+            print_plan(&replan, args.output, &stack.application_of, policy.as_ref())?;
             eprintln!("Error: nothing was applied.");
             return Ok((1, state));
         }
@@ -244,6 +260,9 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         Output::Json => {
             let mut json = plan::to_json(&saved.plan);
+            if let Some(report) = &settings.policy {
+                json["policy"] = serde_json::to_value(report)?;
+            }
             json["saved_plan"] = serde_json::json!({
                 "format_version": saved.format_version,
                 "strata_version": saved.strata_version,
@@ -276,7 +295,12 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 Output::Markdown => println!("_{header}_\n"),
                 _ => println!("{header}\n"),
             }
-            print_plan(&saved.plan, args.output, &Default::default())?;
+            print_plan(
+                &saved.plan,
+                args.output,
+                &Default::default(),
+                settings.policy.as_ref(),
+            )?;
         }
     }
     Ok(0)

@@ -10,6 +10,7 @@ use strata_core::executor::report::ApplySummary;
 use strata_core::executor::{Report, cancellation};
 use strata_core::plan::{self, Action, Plan, PlanOptions};
 use strata_core::state::LockInfo;
+use strata_policy::PolicyReport;
 
 use crate::args::{ApplyArgs, GraphArgs, GraphFormat, Output, PlanArgs};
 use crate::progress::Progress;
@@ -26,20 +27,92 @@ pub(crate) fn print_plan(
     plan: &Plan,
     output: Output,
     application_of: &BTreeMap<strata_core::ResourceKey, String>,
+    policy: Option<&PolicyReport>,
 ) -> anyhow::Result<()> {
     match output {
-        Output::Human => print!("{}", plan::render_human(plan, colour())),
-        Output::Json => println!("{}", serde_json::to_string_pretty(&plan::to_json(plan))?),
-        Output::Markdown => print!(
-            "{}",
-            plan::render_markdown_grouped(plan, plan::MarkdownOptions::default(), |c| {
-                application_of
-                    .get(&c.key)
-                    .map(|app| format!("Application {app}"))
-            })
-        ),
+        Output::Human => {
+            print!("{}", plan::render_human(plan, colour()));
+            if let Some(report) = policy {
+                print!("{}", render_policy(report, false));
+            }
+        }
+        Output::Json => {
+            let mut json = plan::to_json(plan);
+            if let Some(report) = policy {
+                json["policy"] = serde_json::to_value(report)?;
+                if report.denies() {
+                    json["applyable"] = false.into();
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        Output::Markdown => {
+            print!(
+                "{}",
+                plan::render_markdown_grouped(plan, plan::MarkdownOptions::default(), |c| {
+                    application_of
+                        .get(&c.key)
+                        .map(|app| format!("Application {app}"))
+                })
+            );
+            if let Some(report) = policy {
+                print!("{}", render_policy(report, true));
+            }
+        }
     }
     Ok(())
+}
+
+/// The policy findings as text or Markdown.
+fn render_policy(report: &PolicyReport, markdown: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let (denials, warnings) = (report.denials.len(), report.warnings.len());
+    if markdown {
+        let _ = writeln!(
+            out,
+            "\n#### Policy checks: {denials} denied, {warnings} warnings\n"
+        );
+        for f in &report.denials {
+            let _ = writeln!(
+                out,
+                "- :x: **deny** `{}.{}`: {}",
+                f.package, f.rule, f.message
+            );
+        }
+        for f in &report.warnings {
+            let _ = writeln!(
+                out,
+                "- :warning: **warn** `{}.{}`: {}",
+                f.package, f.rule, f.message
+            );
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "\nPolicy checks: {denials} denied, {warnings} warnings."
+        );
+        for f in &report.denials {
+            let _ = writeln!(out, "  ✗ deny ({}.{}): {}", f.package, f.rule, f.message);
+        }
+        for f in &report.warnings {
+            let _ = writeln!(out, "  ! warn ({}.{}): {}", f.package, f.rule, f.message);
+        }
+    }
+    out
+}
+
+/// The stack's policies evaluated on `plan`, when it has any.
+pub(crate) fn check_policies(
+    stack: &stack::Stack,
+    plan: &Plan,
+) -> anyhow::Result<Option<PolicyReport>> {
+    stack
+        .policies
+        .as_ref()
+        .map(|policies| policies.evaluate(&plan::to_json(plan)))
+        .transpose()
+        .map_err(Into::into)
 }
 
 /// `strata plan`.
@@ -72,8 +145,10 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         stack.engine.unlock(held).await?;
     }
     let (plan, state) = planned?;
-    print_plan(&plan, args.output, &stack.application_of)?;
-    if !plan.is_applyable() {
+    let policy = check_policies(&stack, &plan)?;
+    print_plan(&plan, args.output, &stack.application_of, policy.as_ref())?;
+    let denied = policy.as_ref().is_some_and(PolicyReport::denies);
+    if !plan.is_applyable() || denied {
         if let Some(out) = &args.out {
             eprintln!(
                 "Error: the plan cannot be applied, so it was not saved to {}.",
@@ -83,7 +158,16 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         return Ok(1);
     }
     if let (Some(out), Some(digest)) = (&args.out, digest) {
-        crate::cmd_saved::save(out, &args.stack, &stack, &options, digest, &plan, &state)?;
+        crate::cmd_saved::save(
+            out,
+            &args.stack,
+            &stack,
+            &options,
+            digest,
+            &plan,
+            &state,
+            policy.as_ref(),
+        )?;
     }
     warn_if_targeted(&options);
     Ok(exit_code(plan.has_changes(), args.detailed_exitcode))
@@ -256,8 +340,9 @@ async fn plan_and_apply(
     destroy: bool,
 ) -> anyhow::Result<(ExitCode, strata_core::State)> {
     let (plan, state) = stack.engine.plan(stack.resources.clone(), options).await?;
-    print_plan(&plan, args.output, &stack.application_of)?;
-    if !plan.is_applyable() {
+    let policy = check_policies(stack, &plan)?;
+    print_plan(&plan, args.output, &stack.application_of, policy.as_ref())?;
+    if !plan.is_applyable() || policy.as_ref().is_some_and(PolicyReport::denies) {
         eprintln!("Error: nothing was applied.");
         return Ok((1, state));
     }

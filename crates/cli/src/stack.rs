@@ -40,6 +40,8 @@ pub struct Stack {
     pub backend: Backend,
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
+    /// The policies checked on every plan, if any.
+    pub policies: Option<strata_policy::PolicySet>,
 }
 
 /// Reads the configuration `--config` names (which must exist), else `<dir>/strata.yaml`
@@ -116,6 +118,18 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     let config_file = loaded.as_ref().map(|l| l.file.display().to_string());
     refuse_unsupported(&config, config_file.as_deref())?;
 
+    let policy_dirs = if args.policies.is_empty() {
+        &config.policies
+    } else {
+        &args.policies
+    };
+    let policies = (!policy_dirs.is_empty())
+        .then(|| strata_policy::PolicySet::load(policy_dirs))
+        .transpose()
+        .with_context(|| match (&config_file, args.policies.is_empty()) {
+            (Some(file), true) => format!("{file}: policies"),
+            _ => "--policy".to_owned(),
+        })?;
     let desired = strata_sources::stack::load_stack(&args.dir, args.revision.as_deref())?;
     log_applications(&desired.applications);
     let name = stack_name(args, &config, config_file.as_deref())?;
@@ -192,6 +206,7 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         kube,
         backend,
         config_file: loaded.map(|l| l.file),
+        policies,
     })
 }
 
@@ -204,9 +219,6 @@ fn refuse_unsupported(config: &StackConfig, file: Option<&str>) -> anyhow::Resul
             "{file}: repositories: reading Applications from other repositories is not supported \
              yet; every Application's source is read from the stack's own repository"
         );
-    }
-    if !config.policies.is_empty() {
-        bail!("{file}: policies: policy checks on plans are not supported yet");
     }
     Ok(())
 }
