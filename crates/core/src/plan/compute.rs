@@ -40,6 +40,9 @@ pub struct PlanOptions {
     /// Replace these resources even though nothing forces it (Terraform's `-replace`); the
     /// protection guard still applies.
     pub replace: Vec<ResourceKey>,
+    /// What other managers (Terraform states) claim: a resource Strata would create or adopt
+    /// that another manager claims is refused unless adopted explicitly.
+    pub foreign_claims: crate::ownership::terraform::ForeignClaims,
 }
 
 /// The resources to observe, each with the provider that looks for it: desired ones through
@@ -426,6 +429,26 @@ fn plan_desired(
             guard: Guard::Policy,
             message: why,
         });
+    }
+
+    if record.is_none() {
+        let claims = options.foreign_claims.claims_of(&resource);
+        let adopt = options.adopt || resource.annotation(ANNOTATION_ADOPT) == Some("true");
+        if !claims.is_empty() && !adopt {
+            let claimed: Vec<String> = claims
+                .iter()
+                .map(|c| format!("{} as {c}", c.identity))
+                .collect();
+            violations.push(Violation {
+                key: key.clone(),
+                guard: Guard::Ownership,
+                message: format!(
+                    "{key} is also managed by {}; Strata will not {} it (one manager per resource): remove it from Terraform first (terraform state rm), or adopt it explicitly (--adopt or annotation {ANNOTATION_ADOPT}: \"true\")",
+                    claimed.join(" and "),
+                    if live.is_some() { "adopt" } else { "create" }
+                ),
+            });
+        }
     }
 
     let (action, mut changes) = match live {

@@ -5,6 +5,8 @@
 //! or when it carries those labels for this stack. Anything else (another stack, Helm, ArgoCD,
 //! Crossplane, Terraform, or no marker at all) is only touched when adopted explicitly.
 
+pub mod terraform;
+
 use serde_json::{Map, Value};
 
 use crate::model::{LABEL_MANAGED_BY, LABEL_STACK, MANAGED_BY_STRATA, annotation, label};
