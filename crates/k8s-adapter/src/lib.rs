@@ -4,7 +4,8 @@
 //!   dynamic API (server-side apply with field manager `strata`, delete with propagation, prune
 //!   by ownership labels, CreateNamespace, retryable/final error mapping); [`client`] connects
 //!   through the kubeconfig (context selectable) or the in-cluster configuration;
-//! * [`controller`]: a kube-runtime reconciler for claims and composites, with Lease leader
+//! * [`controller`]: a kube-runtime reconciler for claims and composites, the installation of
+//!   their CRDs derived from the XRDs (no Crossplane runs to make them), and Lease leader
 //!   election.
 //!
 //! The pure parts it builds on live elsewhere: health assessment in `strata_health`, ArgoCD's
@@ -32,8 +33,13 @@
 //!   and namespace; other kinds still applied; a prune needs a cluster-wide list), and Lease
 //!   leader election (one leader, takeover after expiry within the lease duration, a stolen
 //!   lease stopping the work, one winner of a race);
-//! * `real_controller.rs`: the claim controller (claim → composite → composed resource → Ready
-//!   and Synced, connection secret, deletion through the finalizer).
+//! * `real_controller.rs`: the composite and claim CRDs derived from an XRD as the server holds
+//!   them (names, scope, versions, exactly the generated schema) and enforces them (a claim
+//!   outside the XRD's enum or missing Crossplane's required `name` refused with the server's
+//!   field message, Crossplane's defaults filled in); the claim controller over those CRDs
+//!   (claim → composite → composed resource → Ready and Synced, `spec.resourceRefs`, the XRD's
+//!   status fields, connection secret, deletion through the finalizer); and the watch-driven
+//!   runtime installing the CRDs before it watches, then taking a claim to Ready.
 //!
 //! No kubelet, controller manager or garbage collector runs there: tests write `status`
 //! themselves and stand in for the collector where an object must finish a foreground
@@ -42,8 +48,7 @@
 //! of 429 and 5xx answers (a real server does not throttle or fail on demand), watch
 //! resumption after `410 Gone` (it needs etcd to compact away the watched resource version,
 //! which the harness cannot make the API server do at a chosen moment), and the controller's
-//! drift self-heal and watch-driven runtime (`controller::runtime`; the real-server test calls
-//! `Reconciler::reconcile` itself, pass by pass, to check each step's outcome).
+//! drift self-heal.
 
 pub mod client;
 pub mod controller;
