@@ -18,12 +18,14 @@
 //! * `real_apiserver.rs`: server-side apply (create, no-op, update, conflicts naming the other
 //!   manager, force, removal of fields no longer set), CRDs established before their custom
 //!   resources, cluster-scoped kinds, CreateNamespace, validation errors (422s, unknown fields
-//!   of built-in and custom kinds as final errors that stop their dependents), and an API server
-//!   that goes away mid-apply (retried, then failed, only the intent in the state);
+//!   of built-in and custom kinds as final errors that stop their dependents), an API server
+//!   that goes away mid-apply (retried, then failed, only the intent in the state), and
+//!   routing after discovery (only served kinds and those of the stack's own CRDs);
 //! * `real_prune.rs`: prune by ownership labels (other stacks' and unlabelled objects kept,
 //!   `Prune=false`, dry run), reverse waves and `PruneLast` as the server sees the deletions,
 //!   foreground / background / orphan propagation, kinds that left Git, cluster-scoped kinds,
-//!   and the executor's deletion gate holding the next wave;
+//!   kinds the cluster does not serve (nothing to prune), and the executor's deletion gate
+//!   holding the next wave;
 //! * `real_drift_health.rs`: drift from real `managedFields` (a `kubectl patch` attributed to its
 //!   manager, healed by the next apply — with the force annotation when the patch moved the
 //!   field to another manager — and `managedFieldsManagers` ignoring it in reports and plans),
