@@ -88,6 +88,12 @@ async fn main() -> Result<(), Error> {
         xrds.len(),
         compositions.len()
     );
-    lock.run_as_leader(runtime::run(reconciler)).await?;
+    // The composite and claim CRDs are installed (and waited for) before anything is watched.
+    lock.run_as_leader(async {
+        if let Err(error) = runtime::run(reconciler).await {
+            eprintln!("controller stopped: {error}");
+        }
+    })
+    .await?;
     Ok(())
 }

@@ -156,6 +156,12 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         None
     };
     if let Some(kube) = &kube {
+        // Kinds the cluster does not serve (cloud managed resources, XRDs, Applications) go to
+        // the next provider or the sandbox; kinds whose CRDs the stack applies stay here.
+        kube.discover()
+            .await
+            .context("the Kubernetes provider (--kube)")?;
+        kube.serve_kinds_of_crds(&desired.resources);
         registry = registry.with_provider(Arc::clone(kube) as Arc<dyn strata_core::Provider>);
     }
     let aws_enabled = args.aws

@@ -13,6 +13,8 @@
 //!   [`render::run_function_request`] answers a function request in the function's shape.
 //! - [`xrd::Xrd`] (`validate`, `apply_defaults`), [`claim::claim_to_composite`],
 //!   [`metadata::composed_metadata`], [`metadata::child_name`].
+//! - [`crd::crds_for`]: an XRD's composite and claim CustomResourceDefinitions, as Crossplane's
+//!   XRD controller makes them.
 //! - [`catalog`]: finding the XRDs, Compositions, claims and composites of a source tree or
 //!   directory ([`catalog::find_in_path`], [`catalog::find_in_tree`], [`catalog::Catalog`]).
 //! - Building blocks: [`fieldpath`], [`transform`], [`patch`], [`gofmt::sprintf`],
@@ -22,6 +24,7 @@ pub mod catalog;
 pub mod claim;
 pub mod composition;
 pub mod connection;
+pub mod crd;
 pub mod engine;
 pub mod error;
 pub mod explain;

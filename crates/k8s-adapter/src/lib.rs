@@ -4,7 +4,8 @@
 //!   dynamic API (server-side apply with field manager `strata`, delete with propagation, prune
 //!   by ownership labels, CreateNamespace, retryable/final error mapping); [`client`] connects
 //!   through the kubeconfig (context selectable) or the in-cluster configuration;
-//! * [`controller`]: a kube-runtime reconciler for claims and composites, with Lease leader
+//! * [`controller`]: a kube-runtime reconciler for claims and composites, the installation of
+//!   their CRDs derived from the XRDs (no Crossplane runs to make them), and Lease leader
 //!   election.
 //!
 //! The pure parts it builds on live elsewhere: health assessment in `strata_health`, ArgoCD's
@@ -17,12 +18,14 @@
 //! * `real_apiserver.rs`: server-side apply (create, no-op, update, conflicts naming the other
 //!   manager, force, removal of fields no longer set), CRDs established before their custom
 //!   resources, cluster-scoped kinds, CreateNamespace, validation errors (422s, unknown fields
-//!   of built-in and custom kinds as final errors that stop their dependents), and an API server
-//!   that goes away mid-apply (retried, then failed, only the intent in the state);
+//!   of built-in and custom kinds as final errors that stop their dependents), an API server
+//!   that goes away mid-apply (retried, then failed, only the intent in the state), and
+//!   routing after discovery (only served kinds and those of the stack's own CRDs);
 //! * `real_prune.rs`: prune by ownership labels (other stacks' and unlabelled objects kept,
 //!   `Prune=false`, dry run), reverse waves and `PruneLast` as the server sees the deletions,
 //!   foreground / background / orphan propagation, kinds that left Git, cluster-scoped kinds,
-//!   and the executor's deletion gate holding the next wave;
+//!   kinds the cluster does not serve (nothing to prune), and the executor's deletion gate
+//!   holding the next wave;
 //! * `real_drift_health.rs`: drift from real `managedFields` (a `kubectl patch` attributed to its
 //!   manager, healed by the next apply — with the force annotation when the patch moved the
 //!   field to another manager — and `managedFieldsManagers` ignoring it in reports and plans),
@@ -32,8 +35,13 @@
 //!   and namespace; other kinds still applied; a prune needs a cluster-wide list), and Lease
 //!   leader election (one leader, takeover after expiry within the lease duration, a stolen
 //!   lease stopping the work, one winner of a race);
-//! * `real_controller.rs`: the claim controller (claim → composite → composed resource → Ready
-//!   and Synced, connection secret, deletion through the finalizer).
+//! * `real_controller.rs`: the composite and claim CRDs derived from an XRD as the server holds
+//!   them (names, scope, versions, exactly the generated schema) and enforces them (a claim
+//!   outside the XRD's enum or missing Crossplane's required `name` refused with the server's
+//!   field message, Crossplane's defaults filled in); the claim controller over those CRDs
+//!   (claim → composite → composed resource → Ready and Synced, `spec.resourceRefs`, the XRD's
+//!   status fields, connection secret, deletion through the finalizer); and the watch-driven
+//!   runtime installing the CRDs before it watches, then taking a claim to Ready.
 //!
 //! No kubelet, controller manager or garbage collector runs there: tests write `status`
 //! themselves and stand in for the collector where an object must finish a foreground
@@ -42,8 +50,7 @@
 //! of 429 and 5xx answers (a real server does not throttle or fail on demand), watch
 //! resumption after `410 Gone` (it needs etcd to compact away the watched resource version,
 //! which the harness cannot make the API server do at a chosen moment), and the controller's
-//! drift self-heal and watch-driven runtime (`controller::runtime`; the real-server test calls
-//! `Reconciler::reconcile` itself, pass by pass, to check each step's outcome).
+//! drift self-heal.
 
 pub mod client;
 pub mod controller;

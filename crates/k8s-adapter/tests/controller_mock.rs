@@ -75,8 +75,9 @@ const CLAIM: &str = "/apis/platform.example.org/v1alpha1/namespaces/team-a/postg
 const COMPOSITE: &str = "/apis/platform.example.org/v1alpha1/xpostgres/db";
 const INSTANCES: &str = "/apis/database.example.org/v1/instances/";
 
-/// Serves the composite apply, answering with the applied composite plus a uid.
-async fn composite_apply(handle: &mut Handle) -> Value {
+/// Serves the composite apply, answering with the applied composite plus a uid and, when
+/// given, the `spec.resourceRefs` an earlier reconcile wrote.
+async fn composite_apply(handle: &mut Handle, refs: Option<&Value>) -> Value {
     let (request, send) = handle.next_request().await.expect("composite apply");
     assert_eq!(request.method(), "PATCH");
     assert_eq!(
@@ -90,6 +91,9 @@ async fn composite_apply(handle: &mut Handle) -> Value {
     assert_eq!(body["spec"]["size"], "large");
     assert_eq!(body["metadata"]["labels"]["crossplane.io/claim-name"], "db");
     body["metadata"]["uid"] = json!("uid-xr");
+    if let Some(refs) = refs {
+        body["spec"]["resourceRefs"] = refs.clone();
+    }
     send.send_response(
         http::Response::builder()
             .status(200)
@@ -121,7 +125,7 @@ async fn a_claim_becomes_a_composite_and_composed_resources_then_ready_then_dele
             finalizer.body,
             json!({"metadata": {"finalizers": [FINALIZER]}})
         );
-        composite_apply(&mut handle).await;
+        composite_apply(&mut handle, None).await;
         let get = serve(&mut handle, 404, status(404, "NotFound", "not found")).await;
         assert_eq!(get.method, "GET");
         assert!(get.uri.starts_with(INSTANCES), "{}", get.uri);
@@ -162,6 +166,18 @@ async fn a_claim_becomes_a_composite_and_composed_resources_then_ready_then_dele
                 ))
                 .expect("response"),
         );
+        let xr_refs = serve(&mut handle, 200, json!({})).await;
+        assert_eq!(
+            (xr_refs.method.as_str(), xr_refs.uri.as_str()),
+            ("PATCH", &*format!("{COMPOSITE}?"))
+        );
+        assert_eq!(
+            xr_refs.content_type.as_deref(),
+            Some("application/merge-patch+json")
+        );
+        let refs =
+            json!([{"apiVersion": "database.example.org/v1", "kind": "Instance", "name": name}]);
+        assert_eq!(xr_refs.body, json!({"spec": {"resourceRefs": refs}}));
         let xr_status = serve(&mut handle, 200, json!({})).await;
         assert_eq!(
             (xr_status.method.as_str(), xr_status.uri.as_str()),
@@ -171,14 +187,14 @@ async fn a_claim_becomes_a_composite_and_composed_resources_then_ready_then_dele
         assert_eq!(condition(status, "Ready")["status"], "False");
         assert_eq!(condition(status, "Ready")["reason"], "Creating");
         assert_eq!(condition(status, "Synced")["status"], "True");
-        assert_eq!(status["resourceRefs"][0]["name"], json!(name));
+        assert_eq!(status.get("resourceRefs"), None);
         let claim_status = serve(&mut handle, 200, json!({})).await;
         assert_eq!(claim_status.uri, format!("{CLAIM}/status?"));
         assert_eq!(
             condition(&claim_status.body["status"], "Ready")["status"],
             "False"
         );
-        (handle, applied)
+        (handle, applied, refs)
     });
     let first = reconciler
         .reconcile(&claim())
@@ -187,7 +203,7 @@ async fn a_claim_becomes_a_composite_and_composed_resources_then_ready_then_dele
     assert!(!first.ready);
     assert_eq!(first.applied.len(), 1);
     assert_eq!(first.requeue_after, Some(Duration::from_secs(5)));
-    let (mut handle, applied) = server.await.expect("server");
+    let (mut handle, applied, refs) = server.await.expect("server");
 
     // Pass 2: the composed resource is live and Ready: connection secret, Ready=True.
     let mut with_finalizer = claim();
@@ -196,8 +212,9 @@ async fn a_claim_becomes_a_composite_and_composed_resources_then_ready_then_dele
     live["metadata"]["resourceVersion"] = json!("3");
     live["status"] = json!({"atProvider": {"endpoint": "db.example.org"},
         "conditions": [{"type": "Ready", "status": "True", "reason": "Available"}]});
+    let composite_refs = refs.clone();
     let server = tokio::spawn(async move {
-        composite_apply(&mut handle).await;
+        composite_apply(&mut handle, Some(&composite_refs)).await;
         let get = serve(&mut handle, 200, live).await;
         assert!(get.uri.starts_with(INSTANCES));
         let secret = serve(&mut handle, 200, json!({})).await;
@@ -211,6 +228,7 @@ async fn a_claim_becomes_a_composite_and_composed_resources_then_ready_then_dele
             json!({"endpoint": "ZGIuZXhhbXBsZS5vcmc="})
         );
         assert_eq!(secret.body["type"], "connection.crossplane.io/v1alpha1");
+        // The references are unchanged: no spec write.
         let xr_status = serve(&mut handle, 200, json!({})).await;
         assert_eq!(xr_status.uri, format!("{COMPOSITE}/status?"));
         assert_eq!(
@@ -246,7 +264,12 @@ async fn a_claim_becomes_a_composite_and_composed_resources_then_ready_then_dele
     deleting["metadata"]["deletionTimestamp"] = json!("2026-11-22T10:00:00Z");
     deleting["metadata"]["finalizers"] = json!([FINALIZER, "example.org/keep"]);
     deleting["status"] = claim_status;
+    let composite = json!({"apiVersion": "platform.example.org/v1alpha1", "kind": "XPostgres",
+        "metadata": {"name": "db", "uid": "uid-xr"}, "spec": {"size": "large", "resourceRefs": refs}});
     let server = tokio::spawn(async move {
+        // The claim's composed resources are those its composite lists.
+        let xr = serve(&mut handle, 200, composite).await;
+        assert_eq!((xr.method.as_str(), xr.uri.as_str()), ("GET", COMPOSITE));
         let composed = serve_success(&mut handle).await;
         assert_eq!(composed.method, "DELETE");
         assert!(composed.uri.starts_with(INSTANCES), "{}", composed.uri);
@@ -292,8 +315,12 @@ async fn the_finalizer_stays_while_composed_resources_still_exist() {
         .remove("writeConnectionSecretToRef");
     deleting["metadata"]["deletionTimestamp"] = json!("2026-11-22T10:00:00Z");
     deleting["metadata"]["finalizers"] = json!([FINALIZER]);
-    deleting["status"] = json!({"resourceRefs": [{"apiVersion": "database.example.org/v1", "kind": "Instance", "name": "db-abc"}]});
+    let composite = json!({"apiVersion": "platform.example.org/v1alpha1", "kind": "XPostgres",
+        "metadata": {"name": "db"}, "spec": {"resourceRefs": [
+            {"apiVersion": "database.example.org/v1", "kind": "Instance", "name": "db-abc"}]}});
     let server = tokio::spawn(async move {
+        let xr = serve(&mut handle, 200, composite).await;
+        assert_eq!((xr.method.as_str(), xr.uri.as_str()), ("GET", COMPOSITE));
         let delete = serve_success(&mut handle).await;
         assert_eq!(
             delete.uri,
@@ -412,12 +439,11 @@ async fn a_watch_that_gets_410_gone_lists_again() {
     );
 }
 
-/// A composite whose status lists a composed resource the composition no longer renders.
+/// A composite listing a composed resource the composition no longer renders.
 fn composite_with_stale_ref() -> Value {
     json!({"apiVersion": "platform.example.org/v1alpha1", "kind": "XPostgres",
         "metadata": {"name": "db", "uid": "uid-xr", "finalizers": [FINALIZER]},
-        "spec": {"size": "large"},
-        "status": {"resourceRefs": [
+        "spec": {"size": "large", "resourceRefs": [
             {"apiVersion": "database.example.org/v1", "kind": "Instance", "name": "db-stale"}]}})
 }
 
@@ -470,13 +496,16 @@ async fn composed_resources_no_longer_rendered_are_deleted() {
             (delete.method.as_str(), delete.uri.as_str()),
             ("DELETE", &*format!("{INSTANCES}db-stale?"))
         );
-        let xr_status = serve(&mut handle, 200, json!({})).await;
-        assert_eq!(xr_status.uri, format!("{COMPOSITE}/status?"));
+        let xr_refs = serve(&mut handle, 200, json!({})).await;
+        assert_eq!(xr_refs.uri, format!("{COMPOSITE}?"));
         assert_eq!(
-            xr_status.body["status"]["resourceRefs"],
-            json!([{"apiVersion": "database.example.org/v1", "kind": "Instance", "name": name}]),
+            xr_refs.body,
+            json!({"spec": {"resourceRefs": [
+                {"apiVersion": "database.example.org/v1", "kind": "Instance", "name": name}]}}),
             "the pruned resource leaves the references"
         );
+        let xr_status = serve(&mut handle, 200, json!({})).await;
+        assert_eq!(xr_status.uri, format!("{COMPOSITE}/status?"));
         handle
     });
     let outcome = reconciler
@@ -495,19 +524,21 @@ async fn a_stale_reference_to_something_this_composite_does_not_own_is_left_alon
     let (client, mut handle) = mock();
     let reconciler = reconciler(client, DriftPolicy::default());
     let server = tokio::spawn(async move {
-        serve_until_stale_get(&mut handle, stale_instance("another-stack")).await;
-        let xr_status = serve(&mut handle, 200, json!({})).await;
+        let name = serve_until_stale_get(&mut handle, stale_instance("another-stack")).await;
+        let xr_refs = serve(&mut handle, 200, json!({})).await;
         assert_eq!(
-            (xr_status.method.as_str(), xr_status.uri.as_str()),
-            ("PATCH", &*format!("{COMPOSITE}/status?")),
+            (xr_refs.method.as_str(), xr_refs.uri.as_str()),
+            ("PATCH", &*format!("{COMPOSITE}?")),
             "no DELETE for an object another stack owns"
         );
         assert_eq!(
-            xr_status.body["status"]["resourceRefs"]
-                .as_array()
-                .map(Vec::len),
-            Some(1)
+            xr_refs.body,
+            json!({"spec": {"resourceRefs": [
+                {"apiVersion": "database.example.org/v1", "kind": "Instance", "name": name}]}}),
+            "what this composite does not own is no longer its reference"
         );
+        let xr_status = serve(&mut handle, 200, json!({})).await;
+        assert_eq!(xr_status.uri, format!("{COMPOSITE}/status?"));
         handle
     });
     let outcome = reconciler

@@ -756,3 +756,39 @@ async fn an_unknown_field_of_a_custom_resource_is_rejected_not_pruned() {
     );
     assert!(sprockets.get_opt("small").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn after_discovery_only_served_kinds_and_those_of_the_stacks_crds_are_served() {
+    let (client, _namespace) = setup("discovery-routing").await;
+    let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
+    // Before discovery, every kind is taken.
+    assert!(provider.serves("ec2.aws.upbound.io/v1beta1", "SecurityGroup"));
+    let found = provider.discover().await.expect("discovery");
+    assert!(found > 40, "{found} kinds");
+    assert!(provider.serves("v1", "ConfigMap"));
+    assert!(provider.serves("apps/v1", "Deployment"));
+    assert!(provider.serves("apiextensions.k8s.io/v1", "CustomResourceDefinition"));
+    for (api_version, kind) in [
+        ("ec2.aws.upbound.io/v1beta1", "SecurityGroup"),
+        ("argoproj.io/v1alpha1", "Application"),
+        (
+            "apiextensions.crossplane.io/v1",
+            "CompositeResourceDefinition",
+        ),
+        ("routing.testkube.strata.dev/v1", "Widget"),
+    ] {
+        assert!(!provider.serves(api_version, kind), "{kind}");
+    }
+    // A CRD the stack applies brings its kind here, before the server serves it.
+    let crd = Resource::from_manifest(json!({"apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.routing.testkube.strata.dev"},
+        "spec": {"group": "routing.testkube.strata.dev", "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object"}}}]}}))
+    .unwrap();
+    provider.serve_kinds_of_crds(&[crd, config_map("x", "y", json!({}))]);
+    assert!(provider.serves("routing.testkube.strata.dev/v1", "Widget"));
+    assert!(!provider.serves("ec2.aws.upbound.io/v1beta1", "SecurityGroup"));
+}

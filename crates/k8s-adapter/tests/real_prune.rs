@@ -442,3 +442,36 @@ async fn a_resource_removed_from_the_desired_set_is_deleted_before_the_next_wave
     assert!(state.get(&leaves.key).is_none());
     assert!(state.get(&later.key).is_some());
 }
+
+#[tokio::test]
+async fn kinds_the_cluster_does_not_serve_have_nothing_to_prune() {
+    let (client, namespace) = setup("prune-unserved").await;
+    let stack = namespace.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(background(&client), dir.path());
+    let keep = config_map(&namespace, "keep", json!({"k": "1"}));
+    let gone = config_map(&namespace, "gone", json!({"g": "1"}));
+    plan_and_apply(&engine, vec![keep.clone(), gone], stack).await;
+    // The stack also has cloud resources, which another provider or the sandbox holds.
+    let mut kinds = config_map_kind();
+    kinds.push((
+        "ec2.aws.upbound.io/v1beta1".to_owned(),
+        "SecurityGroup".to_owned(),
+    ));
+    let outcome = background(&client)
+        .prune(stack, &[keep], &kinds, PruneOptions::default())
+        .await
+        .expect("an unserved kind is no error");
+    assert_eq!(names(&outcome.pruned), ["gone"]);
+    assert_eq!(outcome.skipped, vec![]);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let left: Vec<String> = config_maps
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert_eq!(left, ["keep"]);
+}

@@ -4,13 +4,15 @@
 //! strata-composition, applies the composed resources through an injected
 //! [`strata_core::ProviderRegistry`] (Kubernetes, a cloud provider, or the sandbox — this crate
 //! never depends on the cloud crates), writes Crossplane's `Ready` and `Synced` conditions and the
-//! connection secret (`writeConnectionSecretToRef`), deletes composed resources the composition
-//! no longer renders (those listed in `status.resourceRefs` that still carry the composite's
-//! ownership labels), guards deletion with a finalizer, and heals drift of composed resources as
-//! the strata-drift policy says. [`runtime`] drives reconcilers
-//! from watches, and [`leader`] lets several replicas run with one active, through a
-//! `coordination.k8s.io` Lease.
+//! connection secret (`writeConnectionSecretToRef`), lists the composed resources in the
+//! composite's `spec.resourceRefs`, deletes composed resources the composition no longer renders
+//! (those listed there that still carry the composite's ownership labels), guards deletion with
+//! a finalizer, and heals drift of composed resources as the strata-drift policy says.
+//! [`crds`] installs the composite and claim CRDs of the XRDs (no Crossplane runs to make them),
+//! [`runtime`] installs them and drives reconcilers from watches, and [`leader`] lets several
+//! replicas run with one active, through a `coordination.k8s.io` Lease.
 
+pub mod crds;
 pub mod leader;
 pub mod reconcile;
 pub mod runtime;
@@ -21,6 +23,7 @@ use std::time::Duration;
 use kube::api::{ApiResource, GroupVersionKind};
 use serde_json::Value;
 use strata_composition::Composition;
+use strata_composition::crd::{CrdError, XrdCrds, crds_for};
 use strata_composition::xrd::Xrd;
 use strata_core::ProviderRegistry;
 use strata_core::executor::{ExecutorConfig, RetryPolicy};
@@ -60,6 +63,18 @@ pub enum ControllerError {
         #[source]
         error: kube::Error,
     },
+    /// An XRD does not give CRDs.
+    #[error("the CRDs of an XRD: {0}")]
+    Crds(#[from] CrdError),
+    /// A CRD of an XRD could not be applied, or did not become established and served.
+    #[error("installing CRD {name}: {source}")]
+    InstallCrd {
+        /// The CRD's name.
+        name: String,
+        /// Why.
+        #[source]
+        source: strata_core::ProviderError,
+    },
     /// A provider failed.
     #[error(transparent)]
     Provider(#[from] strata_core::ProviderError),
@@ -74,12 +89,16 @@ pub struct XrdBinding {
     pub composite: ApiResource,
     /// The claim kind's API resource (namespaced), when the XRD offers claims.
     pub claim: Option<ApiResource>,
+    /// The CRDs of the composite and claim kinds, as Crossplane would make them.
+    pub crds: XrdCrds,
 }
 
 impl XrdBinding {
-    /// Reads an XRD object (`apiextensions.crossplane.io/v1 CompositeResourceDefinition`).
+    /// Reads an XRD object (`apiextensions.crossplane.io/v1 CompositeResourceDefinition`) and
+    /// derives its CRDs.
     pub fn from_value(value: &Value) -> Result<Self, ControllerError> {
         let xrd = Xrd::parse(value).map_err(|e| ControllerError::Definition(e.to_string()))?;
+        let crds = crds_for(value)?;
         let version = xrd
             .versions
             .iter()
@@ -127,6 +146,7 @@ impl XrdBinding {
             xrd,
             composite,
             claim,
+            crds,
         })
     }
 }

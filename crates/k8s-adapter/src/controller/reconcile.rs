@@ -144,7 +144,22 @@ fn resource_ref(manifest: &Value) -> Value {
     r
 }
 
-/// The composed resources listed in the composite's `status.resourceRefs` that the current
+/// Where a composite lists its composed resources (Crossplane's `spec.resourceRefs`; the
+/// generated CRDs have no `status.resourceRefs`, so the server would drop it there).
+const RESOURCE_REFS: &str = "/spec/resourceRefs";
+
+/// The composed resources a composite lists in `spec.resourceRefs`.
+fn listed_refs(composite: &Value) -> Vec<Resource> {
+    composite
+        .pointer(RESOURCE_REFS)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(ref_to_resource)
+        .collect()
+}
+
+/// The composed resources listed in the composite's `spec.resourceRefs` that the current
 /// render no longer produces.
 fn stale_refs(composite: &Value, current: &[Value]) -> Vec<Resource> {
     let current: Vec<ResourceKey> = current
@@ -152,14 +167,20 @@ fn stale_refs(composite: &Value, current: &[Value]) -> Vec<Resource> {
         .filter_map(ref_to_resource)
         .map(|r| r.key)
         .collect();
-    composite
-        .pointer("/status/resourceRefs")
-        .and_then(Value::as_array)
+    listed_refs(composite)
         .into_iter()
-        .flatten()
-        .filter_map(ref_to_resource)
         .filter(|r| !current.contains(&r.key))
         .collect()
+}
+
+/// The name of a claim's composite: the one `spec.resourceRef` binds, else the claim's own.
+fn composite_name_of(claim: &Value) -> &str {
+    claim
+        .pointer("/spec/resourceRef/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .or_else(|| meta(claim, "name"))
+        .unwrap_or_default()
 }
 
 fn ref_to_resource(r: &Value) -> Option<Resource> {
@@ -501,14 +522,31 @@ impl Reconciler {
         } else {
             Condition::reconcile_error(errors.join("; "))
         };
-        let mut status = rendered
+        // The references go to the composite's spec, where Crossplane keeps them; written
+        // only when they change, since a spec write is a new generation.
+        let composite_name = meta(&composite, "name").unwrap_or(&name).to_owned();
+        let composite_api = self.api(&binding.composite, meta(&composite, "namespace"));
+        let refs = Value::Array(refs);
+        if composite.pointer(RESOURCE_REFS) != Some(&refs) {
+            composite_api
+                .patch(
+                    &composite_name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"resourceRefs": refs}})),
+                )
+                .await
+                .map_err(api_error(format!(
+                    "writing the resource references of {}",
+                    describe(&composite)
+                )))?;
+        }
+        let status = rendered
             .output
             .composite
             .get("status")
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        status.insert("resourceRefs".into(), Value::Array(refs));
         let conditions = |previous: &Value| {
             json!([
                 ready_condition.to_json(previous, &now),
@@ -517,10 +555,9 @@ impl Reconciler {
         };
         let mut composite_status = status.clone();
         composite_status.insert("conditions".into(), conditions(&composite));
-        let composite_api = self.api(&binding.composite, meta(&composite, "namespace"));
         composite_api
             .patch_status(
-                meta(&composite, "name").unwrap_or(&name),
+                &composite_name,
                 &PatchParams::default(),
                 &Patch::Merge(json!({"status": composite_status})),
             )
@@ -694,19 +731,30 @@ impl Reconciler {
         if !held.iter().any(|f| f == FINALIZER) {
             return Ok(outcome);
         }
-        let composed: Vec<Resource> = object
-            .pointer("/status/resourceRefs")
-            .and_then(Value::as_array)
-            .map(|refs| refs.iter().filter_map(ref_to_resource).collect())
-            .unwrap_or_default();
+        // A claim's composed resources are listed by its composite.
+        let composite_api = self.api(&binding.composite, None);
+        let composed = if is_claim {
+            let composite_name = composite_name_of(object);
+            match composite_api.get_opt(composite_name).await {
+                Ok(Some(composite)) => listed_refs(&to_value(&composite)?),
+                Ok(None) => Vec::new(),
+                Err(e) => {
+                    return Err(api_error(format!(
+                        "reading the composite of {}",
+                        describe(object)
+                    ))(e));
+                }
+            }
+        } else {
+            listed_refs(object)
+        };
         for resource in &composed {
             self.provider_for(resource)?.delete(resource).await?;
             outcome.deleted.push(resource.key.clone());
         }
         if is_claim {
-            let composite_api = self.api(&binding.composite, None);
             match composite_api
-                .delete(name, &DeleteParams::background())
+                .delete(composite_name_of(object), &DeleteParams::background())
                 .await
             {
                 Ok(_) => {}

@@ -1,4 +1,5 @@
-//! Driving reconcilers from watches with kube-runtime's `Controller`.
+//! Driving reconcilers from watches with kube-runtime's `Controller`, once the XRDs' CRDs are
+//! installed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,9 +57,19 @@ fn error_policy(
     )
 }
 
+/// Installs the CRDs of the XRDs ([`super::crds::install_crds`]: applied, then waited for
+/// until established and served), then runs one kube-runtime controller per watched kind (each
+/// XRD's composite and claim kinds) until they all stop. Fails, before watching anything, when
+/// a CRD cannot be installed.
+pub async fn run(reconciler: Arc<Reconciler>) -> Result<(), ControllerError> {
+    super::crds::install_crds(reconciler.client(), reconciler.config()).await?;
+    watch(reconciler).await;
+    Ok(())
+}
+
 /// Runs one kube-runtime controller per watched kind (each XRD's composite and claim kinds)
-/// until they all stop.
-pub async fn run(reconciler: Arc<Reconciler>) {
+/// until they all stop; the kinds' CRDs must be served already (see [`run`]).
+pub async fn watch(reconciler: Arc<Reconciler>) {
     let mut controllers = Vec::new();
     for binding in &reconciler.config().bindings {
         for resource in std::iter::once(&binding.composite).chain(binding.claim.iter()) {

@@ -236,6 +236,29 @@ impl KubeProvider {
         Ok(count)
     }
 
+    /// Also serves the kinds the CustomResourceDefinitions among `resources` define, as if
+    /// discovery had found them: a stack that applies a CRD and its custom resources routes
+    /// both here, although the cluster serves the kind only once the CRD is applied. Does
+    /// nothing before [`discover`](Self::discover) (every kind is served then).
+    pub fn serve_kinds_of_crds(&self, resources: &[Resource]) {
+        let defined = resources.iter().filter_map(|r| {
+            let m = &r.manifest;
+            (r.key.group == "apiextensions.k8s.io" && r.key.kind == "CustomResourceDefinition")
+                .then(|| {
+                    Some((
+                        m.pointer("/spec/group")?.as_str()?.to_owned(),
+                        m.pointer("/spec/names/kind")?.as_str()?.to_owned(),
+                    ))
+                })
+                .flatten()
+        });
+        if let Ok(mut slot) = self.served.write()
+            && let Some(served) = slot.as_mut()
+        {
+            served.extend(defined);
+        }
+    }
+
     /// Resolves `apiVersion`/`kind` to its API resource (one discovery request per group
     /// version, cached). A kind the cluster does not serve is a final error.
     pub async fn resolve(

@@ -64,14 +64,18 @@ pub fn kinds_to_prune(desired: &[Resource], state: &strata_core::State) -> Vec<(
 
 impl KubeProvider {
     /// Every live object of `apiVersion`/`kind` (in all namespaces) carrying the ownership
-    /// labels of `stack`: one `LIST` with a `labelSelector`.
+    /// labels of `stack`: one `LIST` with a `labelSelector`. None when the cluster does not
+    /// serve the kind (a cloud resource or an Application the stack sends to another provider
+    /// or the sandbox): no object of it can exist there.
     pub async fn list_owned(
         &self,
         api_version: &str,
         kind: &str,
         stack: &str,
     ) -> Result<Vec<Value>, ProviderError> {
-        let resolved = self.resolve(api_version, kind).await?;
+        let Some(resolved) = self.resolve_if_served(api_version, kind).await? else {
+            return Ok(Vec::new());
+        };
         let client = self.client().await?.clone();
         let api: Api<DynamicObject> = Api::all_with(client, &resolved.resource);
         let params = ListParams::default().labels(&ownership_selector(stack));
