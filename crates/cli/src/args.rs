@@ -37,6 +37,8 @@ pub enum Command {
     /// Record an existing live object as this stack's (it must be in the desired set); the
     /// next plan shows what differs from Git.
     Import(ImportArgs),
+    /// List resources both Terraform (its states) and this stack claim: dual management.
+    Ownership(OwnershipArgs),
     /// Health of saved live objects (YAML or JSON files, `kubectl get -o yaml` lists included),
     /// with the application aggregate as ArgoCD computes it.
     Health(HealthArgs),
@@ -137,6 +139,17 @@ pub struct StackArgs {
         value_name = "DIR"
     )]
     pub policies: Vec<PathBuf>,
+    /// Terraform states (format version 4; a path or `s3://bucket/key`; repeat for several,
+    /// comma-separated in `STRATA_TFSTATE`) whose resources Strata must not also manage: the
+    /// plan refuses to create or adopt them unless adopted explicitly (default: the
+    /// configuration's `terraformStates`).
+    #[arg(
+        long = "tfstate",
+        env = "STRATA_TFSTATE",
+        value_delimiter = ',',
+        value_name = "PATH|s3://BUCKET/KEY"
+    )]
+    pub terraform_states: Vec<String>,
 }
 
 /// `strata health`.
@@ -220,6 +233,20 @@ pub struct LockArgs {
     /// How long to wait for a lock another run holds (e.g. `30s`, `5m`); 0 fails at once.
     #[arg(long, env = "STRATA_LOCK_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lock_timeout: std::time::Duration,
+}
+
+/// `strata ownership`.
+#[derive(Debug, Args)]
+pub struct OwnershipArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Exit 2 when a resource has two managers (0 none, 1 error).
+    #[arg(long, env = "STRATA_DETAILED_EXITCODE")]
+    pub detailed_exitcode: bool,
 }
 
 /// `strata import`.

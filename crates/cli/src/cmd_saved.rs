@@ -93,6 +93,17 @@ pub fn save(
         .iter()
         .map(|p| absolute(p))
         .collect::<anyhow::Result<_>>()?;
+    recorded.terraform_states = args
+        .terraform_states
+        .iter()
+        .map(|t| {
+            if t.starts_with("s3://") {
+                Ok(t.clone())
+            } else {
+                absolute(Path::new(t)).map(|p| p.display().to_string())
+            }
+        })
+        .collect::<anyhow::Result<_>>()?;
     if source.pinned {
         recorded.revision.clone_from(&source.commit);
     }

@@ -190,6 +190,7 @@ pub(crate) fn plan_options(
         adopt,
         targets: select.targets.clone(),
         replace: select.replace.clone(),
+        foreign_claims: stack.foreign_claims.clone(),
         ..PlanOptions::default()
     }
 }

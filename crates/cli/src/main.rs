@@ -9,6 +9,7 @@ mod backend_record;
 mod cmd_generate;
 mod cmd_health;
 mod cmd_import;
+mod cmd_ownership;
 mod cmd_render;
 mod cmd_saved;
 mod cmd_set_image;
@@ -18,6 +19,7 @@ mod drift;
 mod kube;
 mod progress;
 mod stack;
+mod terraform;
 
 use clap::Parser as _;
 
@@ -64,6 +66,7 @@ fn main() {
             Command::Render(args) => cmd_render::run(args),
             Command::State(args) => cmd_state::run(args.command).await,
             Command::Import(args) => cmd_import::run(args).await,
+            Command::Ownership(args) => cmd_ownership::run(args).await,
             Command::Health(args) => cmd_health::run(&args),
             Command::Generate(args) => cmd_generate::run(args),
             Command::SetImage(args) => cmd_set_image::run(args),

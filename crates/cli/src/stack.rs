@@ -42,6 +42,8 @@ pub struct Stack {
     pub config_file: Option<PathBuf>,
     /// The policies checked on every plan, if any.
     pub policies: Option<strata_policy::PolicySet>,
+    /// What Terraform states claim (empty without `--tfstate` / `terraformStates`).
+    pub foreign_claims: strata_core::ownership::terraform::ForeignClaims,
 }
 
 /// Reads the configuration `--config` names (which must exist), else `<dir>/strata.yaml`
@@ -187,6 +189,12 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             .with_mirrored_rules(strata_k8s::replace_rules());
         registry = registry.with_fallback(Arc::new(sandbox));
     }
+    let terraform_states = if args.terraform_states.is_empty() {
+        &config.terraform_states
+    } else {
+        &args.terraform_states
+    };
+    let foreign_claims = crate::terraform::read_claims(terraform_states, &aws_settings).await?;
     let backend = backend_of(&args.dir, Some(&config), args.state.as_deref());
     let store = store_of(&backend, &aws_settings)?;
     crate::backend_record::check(&args.dir, &backend, store.as_ref()).await?;
@@ -213,6 +221,7 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         backend,
         config_file: loaded.map(|l| l.file),
         policies,
+        foreign_claims,
     })
 }
 

@@ -90,6 +90,10 @@ pub struct StackConfig {
     /// Directories of policies evaluated on every plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PathBuf>,
+    /// Terraform states (paths, relative to the configuration's directory, or
+    /// `s3://bucket/key`) whose resources Strata must not also manage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terraform_states: Vec<String>,
     /// The local sandbox provider.
     #[serde(default)]
     pub sandbox: SandboxConfig,
@@ -402,6 +406,11 @@ impl StackConfig {
                 return Err(("repositories.url", "must not be empty".into()));
             }
         }
+        for state in &self.terraform_states {
+            if state.is_empty() {
+                return Err(("terraformStates", "an entry is empty".into()));
+            }
+        }
         for kind in &self.sandbox.allow_kinds {
             if let Some(problem) = kind_pattern_problem(kind) {
                 return Err(("sandbox.allowKinds", problem));
@@ -426,6 +435,11 @@ impl StackConfig {
         self.policies.iter_mut().for_each(resolve);
         if let Some(dir) = &mut self.sandbox.dir {
             resolve(dir);
+        }
+        for state in &mut self.terraform_states {
+            if !state.starts_with("s3://") && Path::new(state.as_str()).is_relative() {
+                *state = base.join(&*state).display().to_string();
+            }
         }
     }
 }
