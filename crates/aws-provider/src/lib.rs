@@ -41,6 +41,6 @@ pub mod testing;
 pub use config::{AwsClients, AwsSettings, LazyClients, StaticCredentials};
 pub use error::{AwsError, AwsErrorKind};
 pub use provider::{AwsKind, AwsProvider};
-pub use replace::replace_rules;
+pub use replace::{declared_kinds, replace_rules};
 pub use secrets::{ChainedSecrets, EnvSecrets, NoSecrets, SecretRef, SecretSource, StaticSecrets};
 pub use state_backend::S3StateStore;

@@ -193,6 +193,10 @@ impl Provider for AwsProvider {
         AwsKind::of(strata_core::model::group_of(api_version), kind).is_some()
     }
 
+    fn declared_kinds(&self) -> Vec<(String, String)> {
+        crate::declared_kinds()
+    }
+
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
         let clients = self.clients.get().await;
         let observed = match Self::kind(desired)? {

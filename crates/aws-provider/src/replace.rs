@@ -40,6 +40,15 @@ static RULES: LazyLock<ReplaceRules> = LazyLock::new(|| {
     rules
 });
 
+/// Every kind the AWS provider serves, as `(group, kind)` (for
+/// `SandboxProvider::with_mirrored_kinds`).
+pub fn declared_kinds() -> Vec<(String, String)> {
+    RULES
+        .kinds()
+        .map(|(g, k)| (g.to_owned(), k.to_owned()))
+        .collect()
+}
+
 /// The replace-forcing fields of every kind the AWS provider serves.
 pub fn replace_rules() -> &'static ReplaceRules {
     &RULES

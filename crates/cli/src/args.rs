@@ -39,6 +39,9 @@ pub enum Command {
     Import(ImportArgs),
     /// List resources both Terraform (its states) and this stack claim: dual management.
     Ownership(OwnershipArgs),
+    /// Check a stack offline and print every problem (file, document, resource, field);
+    /// exit 0 valid, 1 problems.
+    Validate(ValidateArgs),
     /// Health of saved live objects (YAML or JSON files, `kubectl get -o yaml` lists included),
     /// with the application aggregate as ArgoCD computes it.
     Health(HealthArgs),
@@ -233,6 +236,17 @@ pub struct LockArgs {
     /// How long to wait for a lock another run holds (e.g. `30s`, `5m`); 0 fails at once.
     #[arg(long, env = "STRATA_LOCK_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lock_timeout: std::time::Duration,
+}
+
+/// `strata validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
+    pub output: Output,
 }
 
 /// `strata ownership`.

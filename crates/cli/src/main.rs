@@ -14,6 +14,7 @@ mod cmd_render;
 mod cmd_saved;
 mod cmd_set_image;
 mod cmd_state;
+mod cmd_validate;
 mod commands;
 mod drift;
 mod kube;
@@ -67,6 +68,7 @@ fn main() {
             Command::State(args) => cmd_state::run(args.command).await,
             Command::Import(args) => cmd_import::run(args).await,
             Command::Ownership(args) => cmd_ownership::run(args).await,
+            Command::Validate(args) => cmd_validate::run(args).await,
             Command::Health(args) => cmd_health::run(&args),
             Command::Generate(args) => cmd_generate::run(args),
             Command::SetImage(args) => cmd_set_image::run(args),

@@ -186,7 +186,9 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         // The sandbox plans the replacements the real providers would make.
         let sandbox = SandboxProvider::new(world)
             .with_mirrored_rules(strata_aws::replace_rules())
-            .with_mirrored_rules(strata_k8s::replace_rules());
+            .with_mirrored_rules(strata_k8s::replace_rules())
+            .with_mirrored_kinds(strata_aws::declared_kinds())
+            .with_allowed_kinds(config.sandbox.allow_kinds.iter().map(String::as_str));
         registry = registry.with_fallback(Arc::new(sandbox));
     }
     let terraform_states = if args.terraform_states.is_empty() {

@@ -187,6 +187,12 @@ fn a_bucket_without_a_public_access_block_or_with_a_public_acl_is_denied() {
         "apiVersion: s3.aws.upbound.io/v1beta1\nkind: BucketACL\nmetadata:\n  name: assets-acl\nspec:\n  forProvider:\n    region: us-east-1\n    bucketRef:\n      name: strata-example-assets\n    acl: public-read\n---\napiVersion: s3.aws.upbound.io/v1beta1\nkind: Bucket\nmetadata:\n  name: strata-example-unblocked\nspec:\n  forProvider:\n    region: us-east-1\n",
     )
     .unwrap();
+    // The AWS provider does not serve BucketACL: the sandbox takes it only when allowed.
+    std::fs::write(
+        dir.join("strata.yaml"),
+        "sandbox:\n  allowKinds: [s3.aws.upbound.io/BucketACL]\n",
+    )
+    .unwrap();
     let out = code(&strata(&["plan", s(&dir), "--policy", s(&policies())]), 1);
     assert!(
         out.contains("Policy checks: 3 denied, 0 warnings."),

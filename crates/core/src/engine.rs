@@ -55,6 +55,10 @@ pub enum EngineError {
         /// The closest known address, when one is close.
         suggestion: Option<String>,
     },
+    /// The desired set has problems a real server or provider would refuse (see
+    /// [`crate::validate`]); nothing was planned.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<crate::validate::Problem>),
     /// An import was refused.
     #[error(transparent)]
     Import(#[from] crate::import::ImportError),
@@ -132,6 +136,10 @@ impl Engine {
         options: &PlanOptions,
     ) -> Result<(Plan, State), EngineError> {
         let mut desired = desired.into();
+        let problems = crate::validate::Validator::for_registry(&self.registry).check(&desired);
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems));
+        }
         let invalid = crate::names::check_names(&desired);
         if !invalid.is_empty() {
             return Err(EngineError::InvalidNames(invalid));

@@ -65,6 +65,7 @@ pub mod sensitive;
 pub mod source;
 pub mod state;
 pub mod sync;
+pub mod validate;
 
 pub use engine::{Engine, EngineError};
 pub use graph::{Graph, GraphError};

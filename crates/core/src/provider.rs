@@ -198,6 +198,13 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Deletes the resource. Deleting something already gone succeeds.
     async fn delete(&self, resource: &Resource) -> Result<(), ProviderError>;
 
+    /// The kinds this provider serves, as `(group, kind)`, when it serves a known set: in a
+    /// group where some provider declares kinds, any other kind is refused before planning
+    /// (see [`crate::validate`]). The default declares nothing.
+    fn declared_kinds(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Dotted field paths whose change forces replacement (delete and create).
     fn replace_fields(&self, _key: &ResourceKey) -> Vec<String> {
         Vec::new()
@@ -276,6 +283,15 @@ impl ProviderRegistry {
                 api_version: api_version.to_owned(),
                 kind: kind.to_owned(),
             })
+    }
+
+    /// Every kind the providers (and the fallback) declare.
+    pub fn declared_kinds(&self) -> Vec<(String, String)> {
+        self.providers
+            .iter()
+            .chain(self.fallback.iter())
+            .flat_map(|p| p.declared_kinds())
+            .collect()
     }
 
     /// The provider called `name`, enabled or fallback.

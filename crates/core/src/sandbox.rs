@@ -36,6 +36,9 @@ const LAYOUT_FILE: &str = ".layout";
 pub struct SandboxProvider {
     world: PathBuf,
     mirrored: ReplaceRules,
+    /// Kinds declared: those of the providers it stands in for, and those allowed
+    /// (`sandbox.allowKinds`).
+    allowed: Vec<(String, String)>,
     /// Whether the world's layout was checked (and migrated) in this process.
     layout: Arc<OnceLock<Result<(), ProviderError>>>,
 }
@@ -46,6 +49,7 @@ impl SandboxProvider {
         Self {
             world: world.into(),
             mirrored: ReplaceRules::new(),
+            allowed: Vec::new(),
             layout: Arc::new(OnceLock::new()),
         }
     }
@@ -54,6 +58,27 @@ impl SandboxProvider {
     /// that a change it would replace is planned as a replacement here too.
     pub fn with_mirrored_rules(mut self, rules: &ReplaceRules) -> Self {
         self.mirrored = std::mem::take(&mut self.mirrored).merged(rules);
+        self
+    }
+
+    /// Declares the kinds of a provider the sandbox stands in for (its
+    /// [`Provider::declared_kinds`]), so a kind that provider does not serve is refused here
+    /// as it would be there.
+    pub fn with_mirrored_kinds(
+        mut self,
+        kinds: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        self.allowed.extend(kinds);
+        self
+    }
+
+    /// Lets the sandbox take kinds no provider declares (`group/Kind`, or `Kind` for the
+    /// core group), as `sandbox.allowKinds` in `strata.yaml` lists them.
+    pub fn with_allowed_kinds<'a>(mut self, kinds: impl IntoIterator<Item = &'a str>) -> Self {
+        for pattern in kinds {
+            let (group, kind) = pattern.rsplit_once('/').unwrap_or(("", pattern));
+            self.allowed.push((group.to_owned(), kind.to_owned()));
+        }
         self
     }
 
@@ -252,6 +277,12 @@ fn live_object(manifest: &Value) -> Value {
 impl Provider for SandboxProvider {
     fn name(&self) -> &str {
         "sandbox"
+    }
+
+    /// The kinds of the providers it stands in for (it refuses what they would refuse) and
+    /// the kinds it was allowed to take.
+    fn declared_kinds(&self) -> Vec<(String, String)> {
+        self.allowed.clone()
     }
 
     fn serves(&self, _api_version: &str, _kind: &str) -> bool {
