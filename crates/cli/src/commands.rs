@@ -20,7 +20,8 @@ use crate::stack;
 pub type ExitCode = i32;
 
 fn colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    // no-color.org: only a non-empty NO_COLOR turns colour off.
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 pub(crate) fn print_plan(

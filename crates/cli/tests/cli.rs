@@ -381,3 +381,52 @@ fn render_explains_which_patch_wrote_each_field() {
     assert_eq!(none.status.code(), Some(1));
     assert!(text(&none).1.contains("no claim or composite"));
 }
+
+#[test]
+fn a_mistyped_flag_exits_1_on_every_subcommand_and_help_exits_0() {
+    for command in [
+        "plan",
+        "apply",
+        "destroy",
+        "drift",
+        "graph",
+        "render",
+        "state",
+        "health",
+        "generate",
+        "set-image",
+        "show",
+        "import",
+        "ownership",
+        "validate",
+    ] {
+        let out = strata(&[command, "--bogus"]);
+        assert_eq!(out.status.code(), Some(1), "{command}: {:?}", text(&out));
+        let help = strata(&[command, "--help"]);
+        assert_eq!(
+            help.status.code(),
+            Some(0),
+            "{command} --help: {:?}",
+            text(&help)
+        );
+    }
+    assert_eq!(strata(&["--version"]).status.code(), Some(0));
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let (_tmp, stack) = quickstart();
+    // A reader that closes at once: the plan's JSON meets a broken pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["plan", s(&stack), "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
