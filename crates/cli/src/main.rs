@@ -9,6 +9,7 @@ mod backend_record;
 mod cmd_generate;
 mod cmd_health;
 mod cmd_import;
+mod cmd_recover;
 mod cmd_render;
 mod cmd_saved;
 mod cmd_set_image;

@@ -198,6 +198,22 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Deletes the resource. Deleting something already gone succeeds.
     async fn delete(&self, resource: &Resource) -> Result<(), ProviderError>;
 
+    /// Every live object this provider holds that carries the ownership labels (or tags) of
+    /// `stack` (`app.kubernetes.io/managed-by: strata`, `strata.dev/stack: <stack>`), as
+    /// manifests with `apiVersion`, `kind` and `metadata`. `kinds` are the `(apiVersion, kind)`
+    /// pairs worth searching (those of the desired set and the state), for a provider that must
+    /// list kind by kind; one that can list everything may search beyond them.
+    ///
+    /// `Ok(None)`, the default, says this provider cannot list what it holds: callers must
+    /// report it as not searched rather than as holding nothing.
+    async fn list_owned(
+        &self,
+        _stack: &str,
+        _kinds: &[(String, String)],
+    ) -> Result<Option<Vec<Value>>, ProviderError> {
+        Ok(None)
+    }
+
     /// Dotted field paths whose change forces replacement (delete and create).
     fn replace_fields(&self, _key: &ResourceKey) -> Vec<String> {
         Vec::new()
@@ -276,6 +292,11 @@ impl ProviderRegistry {
                 api_version: api_version.to_owned(),
                 kind: kind.to_owned(),
             })
+    }
+
+    /// Every provider: the enabled ones in order, then the fallback.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.providers.iter().chain(self.fallback.iter())
     }
 
     /// The provider called `name`, enabled or fallback.
