@@ -252,3 +252,101 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use super::*;
+    use crate::executor::ExecutorConfig;
+    use crate::provider::{Applied, Observation, ProviderError, ProviderRegistry};
+    use crate::state::LocalStateStore;
+    use crate::{IdentityNormalizer, SandboxProvider};
+
+    /// A provider of `example.org` kinds that holds one labelled object and cannot list.
+    #[derive(Debug)]
+    struct Unlisted;
+
+    #[async_trait]
+    impl Provider for Unlisted {
+        fn name(&self) -> &str {
+            "unlisted"
+        }
+        fn serves(&self, api_version: &str, _kind: &str) -> bool {
+            api_version.starts_with("example.org/")
+        }
+        async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
+            Ok(Observation::present(ownership::stamp(
+                &desired.manifest,
+                "s",
+            )))
+        }
+        async fn create(&self, _: &Resource) -> Result<Applied, ProviderError> {
+            Err(ProviderError::final_error("read-only"))
+        }
+        async fn update(&self, _: &Resource, _: &Value) -> Result<Applied, ProviderError> {
+            Err(ProviderError::final_error("read-only"))
+        }
+        async fn delete(&self, _: &Resource) -> Result<(), ProviderError> {
+            Err(ProviderError::final_error("read-only"))
+        }
+    }
+
+    fn resource(manifest: Value) -> Resource {
+        Resource::from_manifest(manifest).unwrap()
+    }
+
+    #[tokio::test]
+    async fn desired_objects_are_found_through_any_provider_strays_only_through_listing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = SandboxProvider::new(dir.path().join("world"));
+        let stray = ownership::stamp(
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stray", "namespace": "default"}}),
+            "s",
+        );
+        sandbox.create(&resource(stray)).await.unwrap();
+        let engine = Engine {
+            registry: ProviderRegistry::new()
+                .with_provider(Arc::new(Unlisted))
+                .with_fallback(Arc::new(sandbox)),
+            normalizer: Arc::new(IdentityNormalizer),
+            store: Arc::new(LocalStateStore::new(dir.path().join("state.json"))),
+            config: ExecutorConfig::default(),
+        };
+        let desired = vec![
+            resource(
+                json!({"apiVersion": "example.org/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}}),
+            ),
+            resource(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "absent", "namespace": "default"}}),
+            ),
+        ];
+        let options = PlanOptions {
+            stack: "s".into(),
+            ..PlanOptions::default()
+        };
+        let recovered = engine.recover(desired, &options).await.unwrap();
+        let survey = &recovered.survey;
+        let recorded: Vec<String> = survey.records.iter().map(|r| r.key.to_string()).collect();
+        assert_eq!(recorded, ["example.org/Widget/w"]);
+        assert_eq!(survey.records[0].provider, "unlisted");
+        assert_eq!(survey.records[0].status, ResourceStatus::Applied);
+        assert_eq!(survey.records[0].last_applied["spec"]["size"], 1);
+        assert_eq!(
+            survey.strays,
+            [Stray {
+                provider: "sandbox".into(),
+                key: ResourceKey::new("", "ConfigMap", Some("default"), "stray"),
+                reason: StrayReason::NotInGit,
+            }]
+        );
+        assert_eq!(survey.not_searched, ["unlisted"]);
+        let state = engine.store.load().await.unwrap().unwrap();
+        assert_eq!(recovered.serial, Some(state.serial));
+        assert_eq!(state.stack, "s");
+        assert_eq!(state.resources.len(), 1);
+    }
+}
