@@ -464,6 +464,25 @@ pub enum StateCommand {
         #[arg(long, env = "STRATA_AUTO_APPROVE")]
         auto_approve: bool,
     },
+    /// Rebuild the state from the world: record the live objects carrying this stack's
+    /// ownership labels that the desired set holds (as `import` would), and list the labelled
+    /// ones it does not hold without recording them. Takes the lock; the replaced version is
+    /// kept.
+    Recover(RecoverArgs),
+}
+
+/// `strata state recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// The state lock.
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// Which state a `strata state` command works on.

@@ -169,6 +169,7 @@ pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
             version,
             auto_approve,
         } => return restore(&target, &version, auto_approve).await,
+        StateCommand::Recover(args) => return crate::cmd_recover::run(args).await,
     }
     Ok(0)
 }

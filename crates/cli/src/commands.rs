@@ -148,6 +148,9 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let (plan, state) = planned?;
     let policy = check_policies(&stack, &plan)?;
     print_plan(&plan, args.output, &stack.application_of, policy.as_ref())?;
+    if state.resources.is_empty() {
+        crate::cmd_recover::warn_if_labelled(&stack, &options, &args.stack.dir).await?;
+    }
     let denied = policy.as_ref().is_some_and(PolicyReport::denies);
     if !plan.is_applyable() || denied {
         if let Some(out) = &args.out {

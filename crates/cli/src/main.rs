@@ -10,6 +10,7 @@ mod cmd_generate;
 mod cmd_health;
 mod cmd_import;
 mod cmd_ownership;
+mod cmd_recover;
 mod cmd_render;
 mod cmd_saved;
 mod cmd_set_image;

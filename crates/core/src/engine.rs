@@ -40,6 +40,14 @@ pub enum EngineError {
         /// The provider's error.
         error: ProviderError,
     },
+    /// A provider failed to list the objects it holds.
+    #[error("listing the objects {provider} holds: {error}")]
+    List {
+        /// The provider.
+        provider: String,
+        /// Its error.
+        error: ProviderError,
+    },
     /// The plan has guard violations.
     #[error("the plan cannot be applied: {0}")]
     Refused(String),
@@ -402,8 +410,8 @@ fn refused(plan: &Plan) -> EngineError {
     EngineError::Refused(reasons.join("; "))
 }
 
-/// The no-op changes whose state record is still an intent (`creating`): the object exists and
-/// matches, so the next write records it applied.
+/// The no-op changes whose state record is still an intent (`creating`, `updating`): the
+/// object exists and matches, so the next write records it applied.
 fn confirmed_intents<'a>(plan: &'a Plan, state: &State) -> Vec<&'a ResourceChange> {
     plan.changes
         .iter()
@@ -552,8 +560,25 @@ impl Recorder for StateRecorder {
         if let Some(previous) = self.state.lock().await.get(&change.key) {
             record.protect |= previous.protect;
         }
+        crate::crash::reached("intent-before-write");
         let ticket = self.enqueue(StateChange::Put(Box::new(record)))?;
         // Write-ahead: the intent is durable before the provider is called.
+        self.write_through(ticket).await
+    }
+
+    async fn updating(&self, change: &ResourceChange) -> Result<(), StateError> {
+        let Some(mut record) = self.record_for(change, ResourceStatus::Updating, Value::Null)
+        else {
+            return Ok(());
+        };
+        if let Some(previous) = self.state.lock().await.get(&change.key) {
+            record.protect |= previous.protect;
+            record.outputs = previous.outputs.clone();
+        }
+        crate::crash::reached("intent-before-write");
+        let ticket = self.enqueue(StateChange::Put(Box::new(record)))?;
+        // Write-ahead: the intent is durable before the provider is called, so a crash after
+        // the update leaves a record the next apply confirms rather than a stale one.
         self.write_through(ticket).await
     }
 

@@ -146,6 +146,11 @@ impl<F: Fn(Event) + Send + Sync> EventSink for F {
 pub trait Recorder: Send + Sync {
     /// Called just before a create is sent: record the intent.
     async fn creating(&self, change: &ResourceChange) -> Result<(), StateError>;
+    /// Called just before an update is sent: record the intent. The default records nothing.
+    async fn updating(&self, change: &ResourceChange) -> Result<(), StateError> {
+        let _ = change;
+        Ok(())
+    }
     /// Called after a create or update succeeded.
     async fn applied(&self, change: &ResourceChange, applied: &Applied) -> Result<(), StateError>;
     /// Called after a delete succeeded.
@@ -693,7 +698,9 @@ async fn run_change(
         Action::NoOp => {}
         Action::Create => {
             recorder.creating(change).await.map_err(record_err)?;
+            crate::crash::reached("intent-written");
             let applied = with_retry(change, events, retry, || provider.create(resource)).await?;
+            crate::crash::reached("provider-applied");
             recorder
                 .applied(change, &applied)
                 .await
@@ -701,8 +708,11 @@ async fn run_change(
         }
         Action::Update => {
             let live = change.live.clone().unwrap_or_default();
+            recorder.updating(change).await.map_err(record_err)?;
+            crate::crash::reached("intent-written");
             let applied =
                 with_retry(change, events, retry, || provider.update(resource, &live)).await?;
+            crate::crash::reached("provider-applied");
             recorder
                 .applied(change, &applied)
                 .await
@@ -710,8 +720,11 @@ async fn run_change(
         }
         Action::DeleteThenCreate => {
             with_retry(change, events, retry, || provider.delete(resource)).await?;
+            crate::crash::reached("provider-deleted");
             recorder.creating(change).await.map_err(record_err)?;
+            crate::crash::reached("intent-written");
             let applied = with_retry(change, events, retry, || provider.create(resource)).await?;
+            crate::crash::reached("provider-applied");
             recorder
                 .applied(change, &applied)
                 .await
@@ -719,7 +732,9 @@ async fn run_change(
         }
         Action::CreateThenDelete => {
             recorder.creating(change).await.map_err(record_err)?;
+            crate::crash::reached("intent-written");
             let applied = with_retry(change, events, retry, || provider.create(resource)).await?;
+            crate::crash::reached("provider-applied");
             recorder
                 .applied(change, &applied)
                 .await
@@ -743,6 +758,7 @@ async fn run_change(
         }
         Action::Delete => {
             with_retry(change, events, retry, || provider.delete(resource)).await?;
+            crate::crash::reached("provider-deleted");
             recorder.deleted(change).await.map_err(record_err)?;
         }
     }

@@ -42,6 +42,7 @@
 //! ```
 
 pub mod config;
+pub mod crash;
 pub mod engine;
 pub mod executor;
 pub mod graph;
@@ -56,6 +57,7 @@ mod par;
 pub mod plan;
 pub mod policy;
 pub mod provider;
+pub mod recover;
 pub mod references;
 pub mod replace;
 pub mod retry;

@@ -205,6 +205,22 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         Vec::new()
     }
 
+    /// Every live object this provider holds that carries the ownership labels (or tags) of
+    /// `stack` (`app.kubernetes.io/managed-by: strata`, `strata.dev/stack: <stack>`), as
+    /// manifests with `apiVersion`, `kind` and `metadata`. `kinds` are the `(apiVersion, kind)`
+    /// pairs worth searching (those of the desired set and the state), for a provider that must
+    /// list kind by kind; one that can list everything may search beyond them.
+    ///
+    /// `Ok(None)`, the default, says this provider cannot list what it holds: callers must
+    /// report it as not searched rather than as holding nothing.
+    async fn list_owned(
+        &self,
+        _stack: &str,
+        _kinds: &[(String, String)],
+    ) -> Result<Option<Vec<Value>>, ProviderError> {
+        Ok(None)
+    }
+
     /// Dotted field paths whose change forces replacement (delete and create).
     fn replace_fields(&self, _key: &ResourceKey) -> Vec<String> {
         Vec::new()
@@ -292,6 +308,11 @@ impl ProviderRegistry {
             .chain(self.fallback.iter())
             .flat_map(|p| p.declared_kinds())
             .collect()
+    }
+
+    /// Every provider: the enabled ones in order, then the fallback.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.providers.iter().chain(self.fallback.iter())
     }
 
     /// The provider called `name`, enabled or fallback.

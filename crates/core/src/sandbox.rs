@@ -31,6 +31,10 @@ use crate::state::local::{Durability, write_atomically};
 const LAYOUT_VERSION: &str = "2";
 const LAYOUT_FILE: &str = ".layout";
 
+/// The file every sandbox using a world holds a shared lock on while it lives; one that finds
+/// no other holder (an exclusive lock succeeds) cleans up after crashed writers first.
+const WORLD_LOCK_FILE: &str = ".lock";
+
 /// The sandbox provider.
 #[derive(Debug, Clone)]
 pub struct SandboxProvider {
@@ -39,8 +43,9 @@ pub struct SandboxProvider {
     /// Kinds declared: those of the providers it stands in for, and those allowed
     /// (`sandbox.allowKinds`).
     allowed: Vec<(String, String)>,
-    /// Whether the world's layout was checked (and migrated) in this process.
-    layout: Arc<OnceLock<Result<(), ProviderError>>>,
+    /// The world's layout checked (and migrated) and its lock taken, once in this process: the
+    /// lock file, held shared for the provider's life.
+    layout: Arc<OnceLock<Result<Arc<std::fs::File>, ProviderError>>>,
 }
 
 impl SandboxProvider {
@@ -114,12 +119,16 @@ impl SandboxProvider {
             .join(format!("{}.json", encode_segment(&key.name)))
     }
 
-    /// Checks the world's layout once per process, migrating a world of the first layout
-    /// (irreversible `_` escaping) after copying it to `<world>.backup-<seconds>`.
+    /// Opens the world once per process: takes its lock (see [`WORLD_LOCK_FILE`]); when no
+    /// other sandbox holds it, removes the temporary files crashed writers left and migrates a
+    /// world of the first layout (irreversible `_` escaping) after copying it to
+    /// `<world>.backup-<seconds>`.
     fn ensure_layout(&self) -> Result<(), ProviderError> {
         self.layout
-            .get_or_init(|| migrate_world(&self.world))
-            .clone()
+            .get_or_init(|| open_world(&self.world).map(Arc::new))
+            .as_ref()
+            .map(drop)
+            .map_err(Clone::clone)
     }
 
     fn read(&self, key: &ResourceKey) -> Result<Option<Value>, ProviderError> {
@@ -167,6 +176,65 @@ fn encode_segment(segment: &str) -> String {
     out
 }
 
+/// Opens `world` (creating it): takes its lock exclusively when no other sandbox holds it, to
+/// remove leftover temporary files and migrate its layout, then holds it shared. When another
+/// sandbox holds it, its temporary files may be writes in flight: they are left alone.
+fn open_world(world: &Path) -> Result<std::fs::File, ProviderError> {
+    let io = |path: &Path, e: std::io::Error| {
+        ProviderError::final_error(format!(
+            "opening the sandbox world: {}: {e}",
+            path.display()
+        ))
+    };
+    std::fs::create_dir_all(world).map_err(|e| io(world, e))?;
+    let lock_path = world.join(WORLD_LOCK_FILE);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| io(&lock_path, e))?;
+    match lock.try_lock() {
+        Ok(()) => {
+            let removed = remove_temporaries(world).map_err(|e| io(world, e))?;
+            if removed > 0 {
+                tracing::info!(world = %world.display(), removed, "removed temporary files interrupted sandbox writes left");
+            }
+            let migrated = migrate_world(world);
+            lock.unlock().map_err(|e| io(&lock_path, e))?;
+            migrated?;
+        }
+        Err(std::fs::TryLockError::WouldBlock) => migrate_world(world)?,
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path, e)),
+    }
+    lock.lock_shared().map_err(|e| io(&lock_path, e))?;
+    Ok(lock)
+}
+
+/// Whether `name` is a temporary file of [`write_atomically`] (`<name>.tmp.<id>`).
+fn is_temporary(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| n.contains(".tmp."))
+}
+
+/// Removes every temporary file under `dir`; returns how many.
+fn remove_temporaries(dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            removed += remove_temporaries(&path)?;
+        } else if is_temporary(&entry.file_name()) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Brings a world to the current layout: nothing to do for a new world or one already marked;
 /// otherwise the world is copied aside, every object file is moved to the path its manifest's
 /// key gives, and the layout file is written.
@@ -181,8 +249,10 @@ fn migrate_world(world: &Path) -> Result<(), ProviderError> {
     if marker.exists() {
         return Ok(());
     }
-    if !world.exists() {
-        std::fs::create_dir_all(world).map_err(|e| io(world, e))?;
+    std::fs::create_dir_all(world).map_err(|e| io(world, e))?;
+    let files = json_files(world).map_err(|e| io(world, e))?;
+    if files.is_empty() {
+        // A new world: nothing to migrate.
         return std::fs::write(&marker, LAYOUT_VERSION).map_err(|e| io(&marker, e));
     }
     let seconds = std::time::SystemTime::now()
@@ -193,7 +263,7 @@ fn migrate_world(world: &Path) -> Result<(), ProviderError> {
     let backup = PathBuf::from(backup);
     copy_tree(world, &backup).map_err(|e| io(&backup, e))?;
     let probe = SandboxProvider::new(world);
-    for file in json_files(world).map_err(|e| io(world, e))? {
+    for file in files {
         let bytes = std::fs::read(&file).map_err(|e| io(&file, e))?;
         let manifest: Value = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::final_error(format!(
@@ -312,6 +382,38 @@ impl Provider for SandboxProvider {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(ProviderError::retryable(format!("{}: {e}", path.display()))),
         }
+    }
+
+    /// Every object of the world labelled for `stack`, whatever its kind.
+    async fn list_owned(
+        &self,
+        stack: &str,
+        _kinds: &[(String, String)],
+    ) -> Result<Option<Vec<Value>>, ProviderError> {
+        self.ensure_layout()?;
+        let files = json_files(&self.world)
+            .map_err(|e| ProviderError::retryable(format!("{}: {e}", self.world.display())))?;
+        let mut owned = Vec::new();
+        for file in files {
+            let bytes = match std::fs::read(&file) {
+                Ok(bytes) => bytes,
+                // Deleted while listing.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(ProviderError::retryable(format!("{}: {e}", file.display())));
+                }
+            };
+            let live: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                ProviderError::final_error(format!(
+                    "sandbox object {} is not valid JSON: {e}",
+                    file.display()
+                ))
+            })?;
+            if crate::ownership::manager_of(&live, stack) == crate::ownership::Manager::ThisStack {
+                owned.push(live);
+            }
+        }
+        Ok(Some(owned))
     }
 
     fn replace_fields(&self, key: &ResourceKey) -> Vec<String> {
@@ -478,6 +580,74 @@ mod tests {
         )
         .unwrap();
         assert!(sandbox.observe(&other).await.unwrap().live.is_none());
+    }
+
+    fn config_map(name: &str, stack: Option<&str>) -> Resource {
+        let mut manifest = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}});
+        if let Some(stack) = stack {
+            crate::ownership::stamp_in_place(&mut manifest, stack);
+        }
+        Resource::from_manifest(manifest).unwrap()
+    }
+
+    #[tokio::test]
+    async fn temporaries_crashed_writers_left_are_removed_when_the_world_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = dir.path().join("world");
+        let first = SandboxProvider::new(&world);
+        let kept = config_map("kept", Some("s"));
+        first.create(&kept).await.unwrap();
+        let object = first.object_path(&kept.key);
+        // What a write killed between its temporary file and the rename leaves.
+        let leftovers = [
+            object.with_file_name("kept.json.tmp.0123456789abcdef"),
+            object.with_file_name("other.json.tmp.fedcba9876543210"),
+            world.join("core/Namespace/_cluster/ns.json.tmp.00"),
+        ];
+        for leftover in &leftovers {
+            std::fs::create_dir_all(leftover.parent().unwrap()).unwrap();
+            std::fs::write(leftover, "{ half").unwrap();
+        }
+        // While the first sandbox uses the world, they may be its writes in flight.
+        let second = SandboxProvider::new(&world);
+        assert!(second.observe(&kept).await.unwrap().live.is_some());
+        assert!(leftovers.iter().all(|l| l.exists()));
+        drop((first, second));
+
+        let third = SandboxProvider::new(&world);
+        assert!(third.observe(&kept).await.unwrap().live.is_some());
+        for leftover in &leftovers {
+            assert!(!leftover.exists(), "{}", leftover.display());
+        }
+        assert!(object.exists(), "objects stay");
+        assert_eq!(third.list_owned("s", &[]).await.unwrap().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn list_owned_finds_the_stacks_objects_of_every_kind_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = SandboxProvider::new(dir.path());
+        for resource in [
+            config_map("mine", Some("s")),
+            config_map("theirs", Some("other")),
+            config_map("nobodys", None),
+        ] {
+            sandbox.create(&resource).await.unwrap();
+        }
+        let mut namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}});
+        crate::ownership::stamp_in_place(&mut namespace, "s");
+        sandbox
+            .create(&Resource::from_manifest(namespace).unwrap())
+            .await
+            .unwrap();
+        let owned = sandbox.list_owned("s", &[]).await.unwrap().unwrap();
+        let mut keys: Vec<String> = owned
+            .iter()
+            .map(|o| ResourceKey::from_manifest(o).unwrap().to_string())
+            .collect();
+        keys.sort();
+        assert_eq!(keys, ["ConfigMap/default/mine", "Namespace/ns"]);
     }
 
     #[test]

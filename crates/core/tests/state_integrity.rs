@@ -199,3 +199,114 @@ async fn leftover_temporaries_are_removed_when_the_lock_is_taken() {
     assert!(unrelated.exists());
     store.unlock(&lock.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_journal_an_interrupted_apply_left_is_folded_in_when_the_lock_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let engine = engine(dir.path());
+    apply(&engine, "demo", vec![config_map("a")]).await;
+    let store = LocalStateStore::new(&path);
+    let mut state = store.load().await.unwrap().unwrap();
+    let before = state.serial;
+    let mut moved = state.get(&config_map("a").key).unwrap().clone();
+    moved.key.name = "b".into();
+    let change = StateChange::Put(Box::new(moved));
+    change.apply_to(&mut state);
+    // The apply dies after this append: no compaction, and a lock that a crash left is
+    // released first (as `force-unlock` does).
+    store
+        .save_changes(&mut state, std::slice::from_ref(&change))
+        .await
+        .unwrap();
+    let journal = dir.path().join("state.json.journal");
+    assert!(journal.exists());
+
+    let next = LocalStateStore::new(&path);
+    let lock = LockInfo::new("apply");
+    next.lock(&lock).await.unwrap();
+    assert!(!journal.exists(), "folded into the snapshot");
+    let snapshot: State = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        snapshot, state,
+        "the same state, at the serial the journal reached"
+    );
+    assert_eq!(snapshot.serial, before + 1);
+    next.unlock(&lock.id).await.unwrap();
+    let history = next.history().await.unwrap();
+    assert!(
+        history.iter().any(|v| v.serial == before && !v.current),
+        "the snapshot it replaced is kept: {history:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_lock_is_written_whole_and_its_leftover_temporary_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let store = LocalStateStore::new(&path);
+    // What a crash between writing the lock's temporary file and linking it leaves.
+    let leftover = dir.path().join("state.json.lock.tmp.0123456789abcdef");
+    std::fs::write(&leftover, "{\"ID\": \"half").unwrap();
+    let lock = LockInfo::new("apply");
+    store.lock(&lock).await.unwrap();
+    assert!(!leftover.exists());
+    let held = store.lock_info().await.unwrap().unwrap();
+    assert_eq!(held.id, lock.id);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp."))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+    let err = store.lock(&LockInfo::new("plan")).await.unwrap_err();
+    assert!(matches!(err, StateError::Locked { .. }), "{err}");
+    store.unlock(&lock.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_update_writes_its_intent_first_and_an_interrupted_one_is_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    apply(&engine, "demo", vec![config_map("a")]).await;
+    let mut changed = config_map("a");
+    changed.manifest["data"]["k"] = "changed".into();
+    // What a crash between the update and the record of its result leaves: the update is
+    // live, the record is the intent written before it.
+    let (plan, state) = engine
+        .plan(vec![changed.clone()], &options("demo"))
+        .await
+        .unwrap();
+    assert_eq!(plan.changes[0].action, strata_core::plan::Action::Update);
+    let sandbox = SandboxProvider::new(dir.path().join("world"));
+    let stamped = plan.changes[0].resource.clone().unwrap();
+    strata_core::Provider::update(&sandbox, &stamped, &serde_json::Value::Null)
+        .await
+        .unwrap();
+    let mut intent = state.get(&changed.key).unwrap().clone();
+    intent.status = ResourceStatus::Updating;
+    intent.last_applied = stamped.manifest.clone();
+    let mut state = state;
+    state.put(intent);
+    engine.store.save(&mut state).await.unwrap();
+
+    let (plan, state) = engine
+        .plan(vec![changed.clone()], &options("demo"))
+        .await
+        .unwrap();
+    assert!(!plan.has_changes(), "the update is live");
+    assert!(
+        !plan.changes[0].drifted,
+        "an unfinished change is not drift"
+    );
+    assert!(state.has_intents());
+    let (_handle, cancel) = cancellation();
+    engine
+        .apply(&plan, state, "apply", Arc::new(|_: Event| {}), cancel)
+        .await
+        .unwrap();
+    let healed = engine.store.load().await.unwrap().unwrap();
+    let record = healed.get(&changed.key).unwrap();
+    assert_eq!(record.status, ResourceStatus::Applied);
+    assert_eq!(record.last_applied["data"]["k"], "changed");
+}

@@ -401,6 +401,49 @@ async fn prune_lists_by_ownership_labels_and_deletes_in_prune_order() {
 }
 
 #[tokio::test]
+async fn list_owned_is_one_labelled_list_per_kind_with_the_kind_filled_in() {
+    let (client, mut handle) = mock();
+    let kube = provider(client, KubeProviderOptions::default());
+    let server = tokio::spawn(async move {
+        let list = serve(
+            &mut handle,
+            200,
+            json!({"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": [
+                owned("settings", json!({})),
+                owned("stray", json!({})),
+            ]}),
+        )
+        .await;
+        assert_eq!(list.method, "GET");
+        assert_eq!(
+            list.uri,
+            "/api/v1/configmaps?&labelSelector=app.kubernetes.io%2Fmanaged-by%3Dstrata%2Cstrata.dev%2Fstack%3Ddemo"
+        );
+        handle
+    });
+    let kinds = vec![("v1".to_owned(), "ConfigMap".to_owned())];
+    let owned = Provider::list_owned(&kube, "demo", &kinds)
+        .await
+        .expect("listed")
+        .expect("the Kubernetes provider can list");
+    let keys: Vec<String> = owned
+        .iter()
+        .map(|o| {
+            strata_core::ResourceKey::from_manifest(o)
+                .expect("a key")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        ["ConfigMap/default/settings", "ConfigMap/default/stray"]
+    );
+    let mut handle = server.await.expect("server");
+    drop(kube);
+    assert_no_more_requests(&mut handle).await;
+}
+
+#[tokio::test]
 async fn create_namespace_creates_a_missing_namespace_first() {
     let (client, mut handle) = mock();
     let kube = provider(

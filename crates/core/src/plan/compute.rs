@@ -512,6 +512,9 @@ fn plan_desired(
                     let digested_live = digested(&sensitivity, key, &live_on_last);
                     drifted = !fields::desired_vs_live(last, &digested_live).is_empty();
                 }
+                // An interrupted change's record is what was being applied, not what was:
+                // a difference from live is that change unfinished, not drift.
+                drifted &= record.status == ResourceStatus::Applied;
             }
             let replace_fields = provider.replace_fields(key);
             let mut forces = false;

@@ -149,13 +149,15 @@ impl LocalStateStore {
         with_suffix(&self.path, ".journal")
     }
 
-    /// Removes temporary files an interrupted write of this state left behind
-    /// (`state.json.tmp.<id>`). Runs under the guard, so no write of ours is in flight.
+    /// Removes temporary files an interrupted write of this state or its lock left behind
+    /// (`state.json.tmp.<id>`, `state.json.lock.tmp.<id>`). Runs under the guard, so no write
+    /// of ours is in flight.
     fn remove_leftover_temporaries(&self) -> Result<(), StateError> {
         let Some(name) = self.path.file_name().and_then(|n| n.to_str()) else {
             return Ok(());
         };
-        let prefix = format!("{name}.tmp.");
+        // Of state writes, and of lock files (see `create_whole`).
+        let prefixes = [format!("{name}.tmp."), format!("{name}.lock.tmp.")];
         let dir = self
             .path
             .parent()
@@ -170,11 +172,36 @@ impl LocalStateStore {
             if entry
                 .file_name()
                 .to_str()
-                .is_some_and(|n| n.starts_with(&prefix))
+                .is_some_and(|n| prefixes.iter().any(|p| n.starts_with(p.as_str())))
             {
                 std::fs::remove_file(entry.path()).map_err(|e| self.io(e))?;
             }
         }
+        Ok(())
+    }
+
+    /// Folds a journal an interrupted apply left into the snapshot, at the serial the journal
+    /// reached (the content is the same state, so no new serial), keeping the snapshot it
+    /// replaces as an earlier version. Runs under the guard with the operation lock just
+    /// taken, so no apply of ours is appending.
+    fn fold_leftover_journal(&self) -> Result<(), StateError> {
+        if !self.journal_path().exists() {
+            return Ok(());
+        }
+        if let Some(state) = self.read_state()? {
+            self.keep_previous_snapshot()?;
+            let bytes = serde_json::to_vec_pretty(&state).map_err(|e| self.io(e))?;
+            write_atomically(&self.path, &bytes, Durability::Synced).map_err(|e| self.io(e))?;
+        }
+        match std::fs::remove_file(self.journal_path()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io(e)),
+        }
+        *self
+            .head
+            .lock()
+            .map_err(|_| self.io("journal head poisoned"))? = None;
         Ok(())
     }
 
@@ -311,8 +338,19 @@ impl LocalStateStore {
             if whole != len {
                 file.set_len(whole).map_err(|e| me.io(e))?;
             }
-            file.write_all(&line).map_err(|e| me.io(e))?;
+            if cfg!(debug_assertions) {
+                // A torn append, for the crash tests: half a line on disk.
+                file.write_all(&line[..line.len() / 2])
+                    .and_then(|()| file.sync_data())
+                    .map_err(|e| me.io(e))?;
+                crate::crash::reached("journal-torn");
+                file.write_all(&line[line.len() / 2..])
+                    .map_err(|e| me.io(e))?;
+            } else {
+                file.write_all(&line).map_err(|e| me.io(e))?;
+            }
             file.sync_data().map_err(|e| me.io(e))?;
+            crate::crash::reached("journal-appended");
             if whole == 0
                 && let Some(dir) = me.path.parent()
                 && let Ok(d) = File::open(dir)
@@ -373,6 +411,7 @@ impl LocalStateStore {
             next.serial = state.serial + 1;
             let bytes = serde_json::to_vec_pretty(&next).map_err(|e| me.io(e))?;
             write_atomically(&me.path, &bytes, Durability::Synced).map_err(|e| me.io(e))?;
+            crate::crash::reached("snapshot-renamed");
             // The snapshot holds everything the journal said.
             match std::fs::remove_file(me.journal_path()) {
                 Ok(()) => {}
@@ -387,19 +426,20 @@ impl LocalStateStore {
 
     fn lock_blocking(&self, info: &LockInfo) -> Result<(), StateError> {
         self.with_guard(|me| {
-            me.remove_leftover_temporaries()?;
             let mut info = info.clone();
             info.path = me.path.display().to_string();
             let bytes = serde_json::to_vec_pretty(&info).map_err(|e| me.io(e))?;
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(me.lock_path())
-            {
-                Ok(mut file) => {
-                    file.write_all(&bytes).map_err(|e| me.io(e))?;
-                    file.sync_all().map_err(|e| me.io(e))?;
-                    Ok(())
+            match create_whole(&me.lock_path(), &bytes) {
+                Ok(()) => {
+                    crate::crash::reached("lock-taken");
+                    // No operation holds the state: what one left is a leftover.
+                    let cleaned = me
+                        .remove_leftover_temporaries()
+                        .and_then(|()| me.fold_leftover_journal());
+                    if cleaned.is_err() {
+                        let _ = std::fs::remove_file(me.lock_path());
+                    }
+                    cleaned
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let holder = me.read_lock()?.ok_or_else(|| me.io("lock vanished"))?;
@@ -462,6 +502,39 @@ fn whole_lines_length(path: &Path) -> std::io::Result<u64> {
         .map_or(0, |end| end as u64 + 1))
 }
 
+/// Creates the file `path` holding `bytes`, failing with `AlreadyExists` when it exists; a
+/// crash never leaves it partly written (the lock file: an empty one would name no holder).
+/// The content goes to a temporary file first (`<path>.tmp.<id>`, removed with the state's
+/// leftovers), which is then hard-linked to `path`; where hard links are not supported, the
+/// file is created exclusively and written in place.
+fn create_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = with_suffix(path, &format!(".tmp.{}", uuid::Uuid::new_v4().simple()));
+    let written = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    crate::crash::reached("lock-temp-written");
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            if let Some(dir) = path.parent()
+                && let Ok(d) = File::open(dir)
+            {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => {
+            let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+            file.write_all(bytes)?;
+            file.sync_all()
+        }
+    }
+}
+
 /// Whether an atomic write also survives a power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Durability {
@@ -492,6 +565,10 @@ pub(crate) fn write_atomically(
         if durability == Durability::Synced {
             file.sync_all()?;
         }
+        crate::crash::reached(match durability {
+            Durability::Synced => "state-temp-written",
+            Durability::Atomic => "world-temp-written",
+        });
         std::fs::rename(&tmp, path)?;
         if durability == Durability::Synced
             && let Ok(d) = File::open(dir)

@@ -72,8 +72,8 @@ impl State {
         }
     }
 
-    /// Whether some record is an intent an interrupted apply left (a create that was about to
-    /// be sent): the next apply confirms or replaces it.
+    /// Whether some record is an intent an interrupted apply left (a create or update that was
+    /// about to be sent): the next apply confirms or redoes it.
     pub fn has_intents(&self) -> bool {
         self.resources
             .values()
@@ -107,6 +107,9 @@ pub enum ResourceStatus {
     /// never recorded (a crash). The next plan observes it and adopts it instead of creating a
     /// duplicate.
     Creating,
+    /// An update was about to be sent; the live object may have the old or the new content.
+    /// The next plan compares it with the desired set, and the next apply records the result.
+    Updating,
 }
 
 /// What Strata remembers about one resource.
@@ -118,7 +121,7 @@ pub struct ResourceState {
     pub api_version: String,
     /// The provider that manages it.
     pub provider: String,
-    /// Applied, or a create in flight.
+    /// Applied, or a create or update in flight.
     pub status: ResourceStatus,
     /// The desired manifest last applied, with sensitive values replaced by digests.
     pub last_applied: Value,

@@ -639,6 +639,23 @@ impl Provider for KubeProvider {
         }
     }
 
+    /// The labelled objects of `kinds` this provider serves: one labelled `LIST` per kind
+    /// (all namespaces), as `apply --prune` lists them. Kinds outside `kinds` are not
+    /// searched: listing every kind a cluster serves would cost a request per kind.
+    async fn list_owned(
+        &self,
+        stack: &str,
+        kinds: &[(String, String)],
+    ) -> Result<Option<Vec<Value>>, ProviderError> {
+        let mut owned = Vec::new();
+        for (api_version, kind) in kinds {
+            if self.serves(api_version, kind) {
+                owned.extend(KubeProvider::list_owned(self, api_version, kind, stack).await?);
+            }
+        }
+        Ok(Some(owned))
+    }
+
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
         // No object of a kind the cluster does not serve (yet) can exist.
         if self
