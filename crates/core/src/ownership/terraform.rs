@@ -205,11 +205,14 @@ impl ForeignClaims {
                 self.resources_read += 1;
                 let address = address_of(resource, instance);
                 for identity in terraform_identities(&resource.kind, &instance.attributes) {
-                    self.by_identity.entry(identity.clone()).or_default().push(Claim {
-                        identity,
-                        address: address.clone(),
-                        source: location.to_owned(),
-                    });
+                    self.by_identity
+                        .entry(identity.clone())
+                        .or_default()
+                        .push(Claim {
+                            identity,
+                            address: address.clone(),
+                            source: location.to_owned(),
+                        });
                     added += 1;
                 }
             }
@@ -309,7 +312,8 @@ fn terraform_identities(kind: &str, attributes: &Value) -> Vec<Identity> {
                 .collect();
             // With the provider's `manifest` experiment, the rendered objects are known too.
             if let Some(manifest) = attributes.get("manifest").and_then(Value::as_str)
-                && let Ok(objects) = serde_json::from_str::<serde_json::Map<String, Value>>(manifest)
+                && let Ok(objects) =
+                    serde_json::from_str::<serde_json::Map<String, Value>>(manifest)
             {
                 out.extend(
                     objects
@@ -356,9 +360,13 @@ fn typed_kubernetes(kind: &str, attributes: &Value) -> Option<Identity> {
         _ => return None,
     };
     let metadata = attributes.get("metadata")?;
-    let metadata = metadata.as_array().and_then(|m| m.first()).unwrap_or(metadata);
+    let metadata = metadata
+        .as_array()
+        .and_then(|m| m.first())
+        .unwrap_or(metadata);
     let name = text(metadata, "name")?;
-    let namespace = namespaced.then(|| text(metadata, "namespace").unwrap_or_else(|| "default".into()));
+    let namespace =
+        namespaced.then(|| text(metadata, "namespace").unwrap_or_else(|| "default".into()));
     Some(Identity::Kubernetes {
         key: ResourceKey::new(group, kind, namespace.as_deref(), name),
     })
@@ -377,14 +385,12 @@ pub fn identities_of(resource: &Resource) -> Vec<Identity> {
     };
     let for_provider = manifest.pointer("/spec/forProvider");
     let bucket_of = || {
-        for_provider
-            .and_then(|p| text(p, "bucket"))
-            .or_else(|| {
-                for_provider
-                    .and_then(|p| p.pointer("/bucketRef/name"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
+        for_provider.and_then(|p| text(p, "bucket")).or_else(|| {
+            for_provider
+                .and_then(|p| p.pointer("/bucketRef/name"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
     };
     let mut out = vec![Identity::Kubernetes { key: key.clone() }];
     if key.group == "s3.aws.upbound.io" {
@@ -460,36 +466,60 @@ mod tests {
     #[test]
     fn every_supported_type_claims_by_the_identity_its_system_uses() {
         let claims = claims();
-        assert_eq!(claims.resources_read(), 7, "managed instances, data sources excluded");
         assert_eq!(
-            claimed(&claims, json!({"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket",
-                "metadata": {"name": "assets", "annotations": {"crossplane.io/external-name": "acme-payments-assets"}}})),
+            claims.resources_read(),
+            7,
+            "managed instances, data sources excluded"
+        );
+        assert_eq!(
+            claimed(
+                &claims,
+                json!({"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket",
+                "metadata": {"name": "assets", "annotations": {"crossplane.io/external-name": "acme-payments-assets"}}})
+            ),
             ["S3 bucket acme-payments-assets: aws_s3_bucket.assets"]
         );
         assert_eq!(
-            claimed(&claims, json!({"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "BucketVersioning",
-                "metadata": {"name": "v"}, "spec": {"forProvider": {"bucketRef": {"name": "acme-payments-assets"}}}})),
+            claimed(
+                &claims,
+                json!({"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "BucketVersioning",
+                "metadata": {"name": "v"}, "spec": {"forProvider": {"bucketRef": {"name": "acme-payments-assets"}}}})
+            ),
             ["the versioning of S3 bucket acme-payments-assets: aws_s3_bucket_versioning.assets"]
         );
         assert_eq!(
-            claimed(&claims, json!({"apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance",
-                "metadata": {"name": "payments-db"}})),
+            claimed(
+                &claims,
+                json!({"apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance",
+                "metadata": {"name": "payments-db"}})
+            ),
             ["RDS instance payments-db: module.database.aws_db_instance.main[\"eu\"]"]
         );
         assert_eq!(
-            claimed(&claims, json!({"apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "SubnetGroup",
-                "metadata": {"name": "payments-db-subnets"}})),
+            claimed(
+                &claims,
+                json!({"apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "SubnetGroup",
+                "metadata": {"name": "payments-db-subnets"}})
+            ),
             ["RDS subnet group payments-db-subnets: module.database.aws_db_subnet_group.main[0]"]
         );
         assert_eq!(
-            claimed(&claims, json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "payments-config", "namespace": "payments"}})),
-            ["Kubernetes object ConfigMap/payments/payments-config: kubernetes_manifest.payments_config"]
+            claimed(
+                &claims,
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "payments-config", "namespace": "payments"}})
+            ),
+            [
+                "Kubernetes object ConfigMap/payments/payments-config: kubernetes_manifest.payments_config"
+            ]
         );
         assert_eq!(
-            claimed(&claims, json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            claimed(
+                &claims,
+                json!({"apiVersion": "apps/v1", "kind": "Deployment",
                 "metadata": {"name": "controller", "namespace": "ingress",
-                    "labels": {"app.kubernetes.io/instance": "ingress-nginx"}}})),
+                    "labels": {"app.kubernetes.io/instance": "ingress-nginx"}}})
+            ),
             ["Helm release ingress/ingress-nginx: helm_release.ingress"]
         );
     }
@@ -517,7 +547,10 @@ mod tests {
             .add_terraform_state("k.tfstate", state.to_string().as_bytes())
             .unwrap();
         assert_eq!(
-            claimed(&claims, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "payments"}})),
+            claimed(
+                &claims,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "payments"}})
+            ),
             ["Kubernetes object Namespace/payments: kubernetes_namespace_v1.ns"]
         );
         assert_eq!(claimed(&claims, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags", "namespace": "payments"}})).len(), 1);
@@ -538,6 +571,9 @@ mod tests {
             .add_terraform_state("bad.tfstate", b"not json")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("bad.tfstate: not a Terraform state:"), "{err}");
+        assert!(
+            err.starts_with("bad.tfstate: not a Terraform state:"),
+            "{err}"
+        );
     }
 }

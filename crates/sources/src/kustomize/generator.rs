@@ -45,6 +45,23 @@ pub fn name_hash(manifest: &Value) -> String {
     hash_suffix(&hex::encode(Sha256::digest(text.as_bytes())))
 }
 
+/// Base64 as kustomize writes Secret data: an encoding of 70 characters or more is broken
+/// into lines of 70, each ending with a newline; a shorter one is a single line without one.
+/// The name hash covers the text as written.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
+}
+
 /// Turns a hex digest into kustomize's ten-character suffix.
 pub fn hash_suffix(hex_digest: &str) -> String {
     hex_digest
@@ -243,10 +260,9 @@ fn one(
     let mut sorted = data;
     sorted.sort();
     let manifest = if kind == "Secret" {
-        let enc = base64::engine::general_purpose::STANDARD;
         let d: Map<String, Value> = sorted
             .into_iter()
-            .map(|(k, v)| (k, Value::String(enc.encode(v.as_bytes()))))
+            .map(|(k, v)| (k, Value::String(encode_base64(v.as_bytes()))))
             .collect();
         let ty = g.get("type").and_then(Value::as_str).unwrap_or("Opaque");
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": ty, "data": d})

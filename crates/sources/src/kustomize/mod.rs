@@ -9,14 +9,16 @@
 //!   (a regular expression), namespace, labelSelector and annotationSelector), and the
 //!   deprecated `patchesStrategicMerge` / `patchesJson6902`. A patch that is a YAML list is a
 //!   JSON 6902 patch (add, remove, replace, move, copy, test); any other patch is a
-//!   strategic-merge patch applied as a JSON merge patch (RFC 7386) with one refinement for
-//!   lists, see [`merge_patch`];
+//!   strategic-merge patch, see [`merge_patch`]: lists merge by key only where a built-in
+//!   kind's schema says so, lists of custom resources are replaced, `$patch` directives are
+//!   honoured;
 //! * `images` (`name`, `newName`, `newTag`, `digest`) on every `containers` / `initContainers`
 //!   image;
 //! * `namePrefix` / `nameSuffix`, `namespace`, `commonLabels`, `labels` (`pairs`,
 //!   `includeSelectors`, `includeTemplates`), `commonAnnotations`;
 //! * `configMapGenerator` / `secretGenerator` (`literals`, `files`, `envs`, `type`, `options`)
-//!   and `generatorOptions`, with kustomize's content-hash name suffix; references to generated
+//!   and `generatorOptions`, with kustomize's content-hash name suffix (Secret data in base64
+//!   wrapped at 70 columns, as kustomize writes and hashes it); references to generated
 //!   (and prefixed) ConfigMaps and Secrets in pod templates follow the new names.
 //!
 //! Any other field is an error naming it ([`KustomizeError::Unsupported`]), never skipped.
@@ -40,6 +42,8 @@ mod edit;
 mod generator;
 mod image;
 mod patch;
+mod schema;
+mod smp;
 mod transform;
 
 use std::collections::HashSet;
@@ -49,9 +53,10 @@ use strata_core::source::{EntryKind, SourceError, SourceTree, join, normalize};
 use strata_core::{Resource, SourceLocation};
 
 pub use edit::{EditError, SetImage, set_image};
-pub use generator::{hash_suffix, name_hash};
+pub use generator::{encode_base64, hash_suffix, name_hash};
 pub use image::ImageRef;
-pub use patch::{PatchError, apply_json6902, merge_patch};
+pub use patch::{PatchError, apply_json6902};
+pub use smp::{Merged, merge_patch};
 pub use transform::{CLUSTER_SCOPED_KINDS, is_cluster_scoped};
 
 /// The file names kustomize looks for in a directory, in order.
@@ -123,6 +128,30 @@ pub enum KustomizeError {
         /// Why it failed.
         #[source]
         error: PatchError,
+    },
+    /// A path leaves the source tree (the repository), or cannot be read.
+    #[error("{file}: {field}: {source}")]
+    Path {
+        /// The kustomization naming it.
+        file: String,
+        /// The field naming it.
+        field: String,
+        /// Why it cannot be read.
+        #[source]
+        source: SourceError,
+    },
+    /// A file outside the kustomization's directory, which kustomize's default load
+    /// restrictor refuses.
+    #[error(
+        "{file}: {field}: {path} is not in or below the kustomization's directory (kustomize's load restrictor allows only directories outside it)"
+    )]
+    OutsideRoot {
+        /// The kustomization naming it.
+        file: String,
+        /// The field naming it.
+        field: String,
+        /// The path as written.
+        path: String,
     },
     /// A kustomization includes itself through `resources`.
     #[error("kustomization cycle: {0}")]
@@ -212,6 +241,39 @@ pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeEr
             source: i.source,
         })
         .collect())
+}
+
+/// The tree path of a file a kustomization in `dir` names in `field`: kustomize's default
+/// load restrictor allows files only in or below the kustomization's directory.
+pub(crate) fn file_in_root(
+    dir: &str,
+    rel: &str,
+    file: &str,
+    field: &str,
+) -> Result<String, KustomizeError> {
+    let path = in_tree(dir, rel, file, field)?;
+    if !dir.is_empty() && path != dir && !path.starts_with(&format!("{dir}/")) {
+        return Err(KustomizeError::OutsideRoot {
+            file: file.into(),
+            field: field.into(),
+            path: rel.into(),
+        });
+    }
+    Ok(path)
+}
+
+/// The tree path of `rel` (a file or directory a kustomization in `dir` names in `field`).
+pub(crate) fn in_tree(
+    dir: &str,
+    rel: &str,
+    file: &str,
+    field: &str,
+) -> Result<String, KustomizeError> {
+    join(dir, rel).map_err(|source| KustomizeError::Path {
+        file: file.into(),
+        field: field.into(),
+        source,
+    })
 }
 
 fn invalid(file: &str, message: impl Into<String>) -> KustomizeError {
