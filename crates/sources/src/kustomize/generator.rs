@@ -3,9 +3,9 @@
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use strata_core::source::{SourceTree, join};
+use strata_core::source::SourceTree;
 
-use super::{Item, KustomizeError, invalid, str_at, string_list, string_map};
+use super::{Item, KustomizeError, file_in_root, invalid, str_at, string_list, string_map};
 
 /// The hash kustomize appends to a generated ConfigMap or Secret's name: the first ten hex
 /// characters of SHA-256 over the object's canonical JSON (`kind`, an empty `name`, `data`,
@@ -204,7 +204,7 @@ fn one(
         envs.push(e.clone());
     }
     for env in envs {
-        let text = tree.read_to_string(&join(dir, &env)?)?;
+        let text = tree.read_to_string(&file_in_root(dir, &env, file, &format!("{at}.envs"))?)?;
         for line in text.lines() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
@@ -221,7 +221,8 @@ fn one(
             Some((k, p)) => (k.to_string(), p.to_string()),
             None => (f.rsplit('/').next().unwrap_or(&f).to_string(), f.clone()),
         };
-        let content = tree.read_to_string(&join(dir, &path)?)?;
+        let content =
+            tree.read_to_string(&file_in_root(dir, &path, file, &format!("{at}.files"))?)?;
         data.push((key, content));
     }
     let mut seen = std::collections::HashSet::new();

@@ -85,8 +85,10 @@ const SUPPORTED_FIELDS: &[&str] = &[
     "generatorOptions",
 ];
 
-/// Why a kustomization could not be built.
+/// Why a kustomization could not be built. Files are shown as the tree shows them (the path
+/// on disk, or `repo@commit:path`).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KustomizeError {
     /// A field outside the supported subset.
     #[error("{file}: unsupported kustomization field `{field}` (Strata supports: {})", SUPPORTED_FIELDS.join(", "))]
@@ -156,6 +158,24 @@ pub enum KustomizeError {
     /// A kustomization includes itself through `resources`.
     #[error("kustomization cycle: {0}")]
     Cycle(String),
+}
+
+impl KustomizeError {
+    /// The error with its files shown as `tree` displays them.
+    fn shown(mut self, tree: &dyn SourceTree) -> Self {
+        let show = |f: &mut String| *f = tree.origin().display_path(f).display().to_string();
+        match &mut self {
+            Self::Unsupported { file, .. }
+            | Self::Invalid { file, .. }
+            | Self::Duplicate { file, .. }
+            | Self::Patch { file, .. }
+            | Self::Path { file, .. }
+            | Self::OutsideRoot { file, .. }
+            | Self::NoKustomization(file) => show(file),
+            Self::Source(_) | Self::Cycle(_) => {}
+        }
+        self
+    }
 }
 
 /// One resource produced by a build, with where it came from.
@@ -230,7 +250,7 @@ fn kustomization_file(tree: &dyn SourceTree, dir: &str) -> Option<String> {
 pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeError> {
     let dir = normalize(dir)?;
     let mut stack = Vec::new();
-    let mut items = build_level(tree, &dir, &mut stack)?;
+    let mut items = build_level(tree, &dir, &mut stack).map_err(|e| e.shown(tree))?;
     generator::finish_hashes(&mut items);
     transform::fix_name_references(&mut items);
     transform::sort_legacy(&mut items);
@@ -364,10 +384,13 @@ fn build_level(
                     field: format!("{field} (remote resource {entry})"),
                 });
             }
-            let path = join(dir, &entry)?;
+            let path = in_tree(dir, &entry, &file, field)?;
             let new = match tree.kind(&path) {
                 Some(EntryKind::Dir) => build_level(tree, &path, stack)?,
-                Some(EntryKind::File) => read_resource_file(tree, &path)?,
+                Some(EntryKind::File) => {
+                    file_in_root(dir, &entry, &file, field)?;
+                    read_resource_file(tree, &path)?
+                }
                 None => {
                     return Err(invalid(
                         &file,
