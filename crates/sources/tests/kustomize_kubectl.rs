@@ -204,3 +204,58 @@ fn every_feature_kustomization_equals_kubectl_kustomize() {
         failures.join("\n")
     );
 }
+
+/// kustomize's own documented examples (`../shared/corpora/kustomize`, kustomize v5 `examples/`):
+/// every target kubectl builds is built equal or refused with a named unsupported field (at
+/// most 10% refused); every target kubectl refuses is refused.
+#[test]
+fn the_kustomize_corpus_builds_equal_to_kubectl_or_is_refused_by_name() {
+    let kubectl = kubectl();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/kustomize");
+    assert!(root.is_dir(), "the corpus is missing: {root:?}");
+    let targets = targets_under(&root);
+    let (mut equal, mut refused, mut kubectl_refused) = (0, Vec::new(), 0);
+    let mut failures = Vec::new();
+    for (dir, rel) in &targets {
+        match (kubectl_build(&kubectl, dir), strata_build(&root, rel)) {
+            (Ok(expected), Ok(ours)) if ours == expected => {
+                equal += 1;
+                println!("equal {rel} ({} resources)", ours.len());
+            }
+            (Ok(expected), Ok(ours)) => failures.push(format!(
+                "{rel}: DIFFERENT\n  kubectl: {}\n  strata:  {}",
+                show(&expected),
+                show(&ours)
+            )),
+            (Ok(_), Err(e @ KustomizeError::Unsupported { .. })) => {
+                println!("refused {rel}: {e}");
+                refused.push(format!("{rel}: {e}"));
+            }
+            (Ok(_), Err(e)) => failures.push(format!("{rel}: refused without a named field: {e}")),
+            (Err(_), Err(e)) => {
+                kubectl_refused += 1;
+                println!("both refuse {rel}: {e}");
+            }
+            (Err(k), Ok(_)) => {
+                failures.push(format!("{rel}: kubectl refuses ({k}) but strata builds"))
+            }
+        }
+    }
+    let built = targets.len() - kubectl_refused;
+    println!(
+        "{} targets: kubectl builds {built}; strata equal {equal}, refused {}; both refuse {kubectl_refused}",
+        targets.len(),
+        refused.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(targets.len(), 17, "the corpus has 17 kustomization dirs");
+    assert_eq!(
+        kubectl_refused, 1,
+        "transformerconfigs/images is the one expected error"
+    );
+    assert!(
+        refused.len() * 10 <= built,
+        "more than 10% refused: {}",
+        refused.join("\n")
+    );
+}

@@ -17,9 +17,12 @@
 //! * `namePrefix` / `nameSuffix`, `namespace`, `commonLabels`, `labels` (`pairs`,
 //!   `includeSelectors`, `includeTemplates`), `commonAnnotations`;
 //! * `configMapGenerator` / `secretGenerator` (`literals`, `files`, `envs`, `type`, `options`)
-//!   and `generatorOptions`, with kustomize's content-hash name suffix (Secret data in base64
+//!   (`behavior: create|merge|replace`) and `generatorOptions`, with kustomize's content-hash
+//!   name suffix (Secret data in base64
 //!   wrapped at 70 columns, as kustomize writes and hashes it); references to generated
 //!   (and prefixed) ConfigMaps and Secrets in pod templates follow the new names.
+//!
+//! * `vars`, substituted for `$(NAME)` in kustomize's default `varReference` fields.
 //!
 //! Any other field is an error naming it ([`KustomizeError::Unsupported`]), never skipped.
 //!
@@ -45,6 +48,7 @@ mod patch;
 mod schema;
 mod smp;
 mod transform;
+mod vars;
 
 use std::collections::HashSet;
 
@@ -83,6 +87,7 @@ const SUPPORTED_FIELDS: &[&str] = &[
     "configMapGenerator",
     "secretGenerator",
     "generatorOptions",
+    "vars",
 ];
 
 /// Why a kustomization could not be built. Files are shown as the tree shows them (the path
@@ -250,9 +255,11 @@ fn kustomization_file(tree: &dyn SourceTree, dir: &str) -> Option<String> {
 pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeError> {
     let dir = normalize(dir)?;
     let mut stack = Vec::new();
-    let mut items = build_level(tree, &dir, &mut stack).map_err(|e| e.shown(tree))?;
+    let mut vars = Vec::new();
+    let mut items = build_level(tree, &dir, &mut stack, &mut vars).map_err(|e| e.shown(tree))?;
     generator::finish_hashes(&mut items);
     transform::fix_name_references(&mut items);
+    vars::resolve(&mut items, &vars).map_err(|e| e.shown(tree))?;
     transform::sort_legacy(&mut items);
     Ok(items
         .into_iter()
@@ -335,6 +342,7 @@ fn build_level(
     tree: &dyn SourceTree,
     dir: &str,
     stack: &mut Vec<String>,
+    vars: &mut Vec<vars::Var>,
 ) -> Result<Vec<Item>, KustomizeError> {
     if stack.iter().any(|d| d == dir) {
         let mut chain = stack.clone();
@@ -386,7 +394,7 @@ fn build_level(
             }
             let path = in_tree(dir, &entry, &file, field)?;
             let new = match tree.kind(&path) {
-                Some(EntryKind::Dir) => build_level(tree, &path, stack)?,
+                Some(EntryKind::Dir) => build_level(tree, &path, stack, vars)?,
                 Some(EntryKind::File) => {
                     file_in_root(dir, &entry, &file, field)?;
                     read_resource_file(tree, &path)?
@@ -401,8 +409,31 @@ fn build_level(
             add(&mut items, new)?;
         }
     }
-    let generated = generator::generate(tree, dir, &file, &k)?;
-    add(&mut items, generated)?;
+    for g in generator::generate(tree, dir, &file, &k)? {
+        if g.behavior == generator::Behavior::Create {
+            add(&mut items, vec![g.item])?;
+            continue;
+        }
+        let kind = str_at(&g.item.manifest, &["kind"]).to_string();
+        let namespace = str_at(&g.item.manifest, &["metadata", "namespace"]).to_string();
+        let existing = items.iter_mut().find(|i| {
+            str_at(&i.manifest, &["kind"]) == kind
+                && i.original_name == g.item.original_name
+                && (namespace.is_empty()
+                    || str_at(&i.manifest, &["metadata", "namespace"]) == namespace)
+        });
+        let Some(existing) = existing else {
+            return Err(invalid(
+                &file,
+                format!(
+                    "{}: behavior {:?}: no {kind} {} in the resources to merge into or replace",
+                    g.at, g.behavior, g.item.original_name
+                ),
+            ));
+        };
+        generator::combine(existing, g.item, g.behavior);
+    }
+    vars::parse(&k, &file, vars)?;
     stack.pop();
 
     // Transformers, in kustomize's builtin order.
@@ -459,6 +490,24 @@ fn build_level(
         image::apply_images(&mut items, images, &file)?;
     }
     Ok(items)
+}
+
+/// Refuses a mapping's keys outside `allowed`, naming the field.
+pub(crate) fn check_fields(
+    m: &Map<String, Value>,
+    allowed: &[&str],
+    file: &str,
+    at: &str,
+) -> Result<(), KustomizeError> {
+    for key in m.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(KustomizeError::Unsupported {
+                file: file.into(),
+                field: format!("{at}.{key}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn string_list(
