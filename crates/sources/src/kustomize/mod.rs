@@ -18,11 +18,14 @@
 //!   `includeSelectors`, `includeTemplates`), `commonAnnotations`;
 //! * `configMapGenerator` / `secretGenerator` (`literals`, `files`, `envs`, `type`, `options`)
 //!   (`behavior: create|merge|replace`) and `generatorOptions`, with kustomize's content-hash
-//!   name suffix (Secret data in base64
-//!   wrapped at 70 columns, as kustomize writes and hashes it); references to generated
-//!   (and prefixed) ConfigMaps and Secrets in pod templates follow the new names.
+//!   name suffix (Secret data in base64 wrapped at 70 columns, as kustomize writes and hashes
+//!   it); references to generated (and prefixed) ConfigMaps and Secrets in pod templates
+//!   follow the new names;
+//! * `vars`, substituted for `$(NAME)` in kustomize's default `varReference` fields;
+//! * `components` (kustomizations of kind `Component`, applied to the including
+//!   kustomization's resources before its own generators and transformers) and `replicas`.
 //!
-//! * `vars`, substituted for `$(NAME)` in kustomize's default `varReference` fields.
+//! Field names match case-insensitively, as Go's JSON decoding matches them.
 //!
 //! Any other field is an error naming it ([`KustomizeError::Unsupported`]), never skipped.
 //!
@@ -88,6 +91,8 @@ const SUPPORTED_FIELDS: &[&str] = &[
     "secretGenerator",
     "generatorOptions",
     "vars",
+    "components",
+    "replicas",
 ];
 
 /// Why a kustomization could not be built. Files are shown as the tree shows them (the path
@@ -256,7 +261,8 @@ pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeEr
     let dir = normalize(dir)?;
     let mut stack = Vec::new();
     let mut vars = Vec::new();
-    let mut items = build_level(tree, &dir, &mut stack, &mut vars).map_err(|e| e.shown(tree))?;
+    let mut items =
+        build_level(tree, &dir, &mut stack, &mut vars, None).map_err(|e| e.shown(tree))?;
     generator::finish_hashes(&mut items);
     transform::fix_name_references(&mut items);
     vars::resolve(&mut items, &vars).map_err(|e| e.shown(tree))?;
@@ -338,11 +344,14 @@ fn read_resource_file(tree: &dyn SourceTree, path: &str) -> Result<Vec<Item>, Ku
         .collect())
 }
 
+/// Builds the kustomization in `dir`; a Component (`base` given) starts from the resources of
+/// the kustomization including it.
 fn build_level(
     tree: &dyn SourceTree,
     dir: &str,
     stack: &mut Vec<String>,
     vars: &mut Vec<vars::Var>,
+    base: Option<Vec<Item>>,
 ) -> Result<Vec<Item>, KustomizeError> {
     if stack.iter().any(|d| d == dir) {
         let mut chain = stack.clone();
@@ -358,18 +367,41 @@ fn build_level(
         Value::Null => Map::new(),
         _ => return Err(invalid(&file, "a kustomization must be a mapping")),
     };
-    for key in k.keys() {
-        if !SUPPORTED_FIELDS.contains(&key.as_str()) {
+    // Field names match as Go's JSON decoding matches them: case-insensitively.
+    let mut canonical = Map::new();
+    for (key, value) in k {
+        let Some(name) = SUPPORTED_FIELDS
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(&key))
+        else {
             return Err(KustomizeError::Unsupported {
                 file: file.clone(),
-                field: key.clone(),
+                field: key,
             });
+        };
+        if canonical.insert((*name).to_string(), value).is_some() {
+            return Err(invalid(&file, format!("{name} is given twice")));
         }
     }
+    let k = canonical;
+    let is_component = str_at(&Value::Object(k.clone()), &["kind"]) == "Component";
+    if is_component != base.is_some() {
+        return Err(invalid(
+            &file,
+            if is_component {
+                "a Component is only included through `components`"
+            } else {
+                "`components` must name directories whose kustomization is a Component"
+            },
+        ));
+    }
     stack.push(dir.to_string());
-    let mut items: Vec<Item> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut add = |items: &mut Vec<Item>, new: Vec<Item>| -> Result<(), KustomizeError> {
+    let mut items: Vec<Item> = base.unwrap_or_default();
+    let mut seen: HashSet<String> = items.iter().map(Item::id).collect();
+    let add = |items: &mut Vec<Item>,
+               seen: &mut HashSet<String>,
+               new: Vec<Item>|
+     -> Result<(), KustomizeError> {
         for item in new {
             if !seen.insert(item.id()) {
                 return Err(KustomizeError::Duplicate {
@@ -394,7 +426,7 @@ fn build_level(
             }
             let path = in_tree(dir, &entry, &file, field)?;
             let new = match tree.kind(&path) {
-                Some(EntryKind::Dir) => build_level(tree, &path, stack, vars)?,
+                Some(EntryKind::Dir) => build_level(tree, &path, stack, vars, None)?,
                 Some(EntryKind::File) => {
                     file_in_root(dir, &entry, &file, field)?;
                     read_resource_file(tree, &path)?
@@ -406,12 +438,25 @@ fn build_level(
                     ));
                 }
             };
-            add(&mut items, new)?;
+            add(&mut items, &mut seen, new)?;
         }
+    }
+    for entry in string_list(&k, "components", &file)? {
+        let path = in_tree(dir, &entry, &file, "components")?;
+        if tree.kind(&path) != Some(EntryKind::Dir) {
+            return Err(invalid(
+                &file,
+                format!("components: {entry}: no such directory"),
+            ));
+        }
+        let current = std::mem::take(&mut items);
+        seen.clear();
+        items = build_level(tree, &path, stack, vars, Some(current))?;
+        seen.extend(items.iter().map(Item::id));
     }
     for g in generator::generate(tree, dir, &file, &k)? {
         if g.behavior == generator::Behavior::Create {
-            add(&mut items, vec![g.item])?;
+            add(&mut items, &mut seen, vec![g.item])?;
             continue;
         }
         let kind = str_at(&g.item.manifest, &["kind"]).to_string();
@@ -488,6 +533,9 @@ fn build_level(
     }
     if let Some(images) = k.get("images") {
         image::apply_images(&mut items, images, &file)?;
+    }
+    if let Some(replicas) = k.get("replicas") {
+        transform::set_replicas(&mut items, replicas, &file)?;
     }
     Ok(items)
 }
