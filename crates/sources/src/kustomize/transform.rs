@@ -35,8 +35,23 @@ pub fn is_cluster_scoped(kind: &str) -> bool {
     CLUSTER_SCOPED_KINDS.contains(&kind)
 }
 
+/// Sets the namespace of every namespaced resource, and of the subjects named `default` of
+/// RoleBindings and ClusterRoleBindings (kustomize's default for binding subjects).
 pub(crate) fn set_namespace(items: &mut [Item], ns: &str) {
     for item in items.iter_mut() {
+        if matches!(
+            str_at(&item.manifest, &["kind"]),
+            "RoleBinding" | "ClusterRoleBinding"
+        ) && let Some(Value::Array(subjects)) = item.manifest.get_mut("subjects")
+        {
+            for subject in subjects.iter_mut() {
+                if subject.get("name").and_then(Value::as_str) == Some("default")
+                    && let Some(o) = subject.as_object_mut()
+                {
+                    o.insert("namespace".into(), Value::String(ns.into()));
+                }
+            }
+        }
         if is_cluster_scoped(str_at(&item.manifest, &["kind"])) {
             continue;
         }
