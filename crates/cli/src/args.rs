@@ -106,6 +106,11 @@ pub struct StackArgs {
     /// instead of the working directory.
     #[arg(long, env = "STRATA_REVISION", value_name = "REV")]
     pub revision: Option<String>,
+    /// The repository the stack directory is in (default: its Git top level): Kustomize
+    /// overlays in the stack may reference directories anywhere in it (`../../base`).
+    #[arg(long, env = "STRATA_ROOT", value_name = "DIR")]
+    #[serde(default)]
+    pub root: Option<PathBuf>,
     /// Enable the Kubernetes provider (kubeconfig or in-cluster configuration).
     #[arg(long, env = "STRATA_KUBE")]
     pub kube: bool,

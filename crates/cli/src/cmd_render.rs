@@ -8,13 +8,19 @@ use strata_composition::catalog::{Found, find_in_path};
 use strata_composition::explain::{FieldWrite, Target};
 use strata_composition::{RenderOptions, RenderRequest, render_object};
 use strata_core::Resource;
+use strata_core::source::{FsTree, SourceTree, is_manifest_file};
+use strata_sources::kustomize::{KUSTOMIZATION_FILES, is_kustomization_dir};
 
 use crate::args::{RenderArgs, RenderOutputFormat};
 use crate::commands::ExitCode;
 
 /// Renders every claim and composite found in the directory or file.
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
-    let Found { catalog, claims } = find_in_path(&args.path)?;
+    let Found { catalog, claims } = if args.path.is_dir() {
+        Found::from_resources(manifests_of_dir(&args.path)?)?
+    } else {
+        find_in_path(&args.path)?
+    };
     let where_ = |r: &Resource| {
         r.source
             .as_ref()
@@ -69,6 +75,30 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         RenderOutputFormat::Yaml => print!("{text}"),
     }
     Ok(0)
+}
+
+/// The manifests below `dir` as a stack reads its plain files: kustomization files and the
+/// stack's configuration are not manifests, and the files of a kustomization's directory are
+/// reached through the kustomization (which `render` does not build).
+fn manifests_of_dir(dir: &std::path::Path) -> anyhow::Result<Vec<Resource>> {
+    let tree = FsTree::new(dir);
+    let mut out = Vec::new();
+    for file in tree.files()? {
+        let (parent, name) = file.rsplit_once('/').unwrap_or(("", &file));
+        if !is_manifest_file(&file)
+            || KUSTOMIZATION_FILES.contains(&name)
+            || name == strata_core::config::STACK_CONFIG_FILE
+            || is_kustomization_dir(&tree, parent)
+        {
+            continue;
+        }
+        let shown = tree.origin().display_path(&file);
+        out.extend(strata_core::loader::parse_documents(
+            &shown,
+            &tree.read_to_string(&file)?,
+        )?);
+    }
+    Ok(out)
 }
 
 /// One line per written field: where it went, which patch wrote it, from what, through which

@@ -132,7 +132,11 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             (Some(file), true) => format!("{file}: policies"),
             _ => "--policy".to_owned(),
         })?;
-    let desired = strata_sources::stack::load_stack(&args.dir, args.revision.as_deref())?;
+    let desired = strata_sources::stack::load_stack_in(
+        &args.dir,
+        args.root.as_deref(),
+        args.revision.as_deref(),
+    )?;
     log_applications(&desired.applications);
     let name = stack_name(args, &config, config_file.as_deref())?;
 

@@ -99,3 +99,78 @@ fn generated_applications_snapshot() {
     );
     insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
 }
+
+fn strata_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("STRATA_ROOT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// An overlay directory is a stack inside its repository: `../../base` resolves in the Git
+/// work tree around it, or under `--root`; without either, the error names the
+/// kustomization, its field and the path.
+#[test]
+fn an_overlay_directory_plans_inside_its_repository() {
+    let (_tmp, stack) = platform();
+    let overlay = "services/payment-service/overlays/staging";
+    let expect_plan = |out: &Output| {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("payment-service-config-26fkbm9tg6"),
+            "the base's generated ConfigMap is referenced: {stdout}"
+        );
+    };
+
+    let refused = strata_in(&stack, &["plan", overlay]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("overlays/staging/kustomization.yaml: resources: ")
+            && stderr.contains("../../base: path leaves the source tree"),
+        "{stderr}"
+    );
+
+    expect_plan(&strata_in(&stack, &["plan", overlay, "--root", "."]));
+
+    let git = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&stack)
+        .status()
+        .unwrap();
+    assert!(git.success());
+    expect_plan(&strata_in(&stack, &["plan", overlay]));
+}
+
+/// `strata render` on the platform reads kustomization files as kustomizations, not
+/// manifests, and renders the claims.
+#[test]
+fn render_on_the_platform_skips_kustomizations() {
+    let (_tmp, stack) = platform();
+    let out = strata(&["render", s(&stack)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("PostgreSQLInstance/payment-service-dev/payment-db-dev rendered by composition postgresql-aws"),
+        "{stdout}"
+    );
+}

@@ -18,7 +18,9 @@ use strata_drift::{DriftError, DriftRules, IgnoreDifference};
 use serde_json::Value;
 use strata_core::loader::LoadError;
 
-use crate::application::{ChildSet, ExpandError, ExpandOptions, SourceTreeReader, expand};
+use crate::application::{
+    ChildSet, ExpandError, ExpandOptions, Repository, SourceTreeReader, expand,
+};
 use crate::appset::{AppSetError, GeneratorContext, generate};
 
 /// What a stack expands to.
@@ -108,6 +110,14 @@ pub enum StackError {
         #[source]
         source: AppSetError,
     },
+    /// The stack directory is not inside the repository root given.
+    #[error("{}: not inside the repository root {}", .dir.display(), .root.display())]
+    OutsideRoot {
+        /// The stack directory.
+        dir: PathBuf,
+        /// The root given.
+        root: PathBuf,
+    },
     /// The ignore rules of all Applications together do not compile.
     #[error("the stack's ignoreDifferences: {0}")]
     Rules(#[source] DriftError),
@@ -142,9 +152,63 @@ fn open_revision(dir: &Path, revision: &str) -> Result<Arc<dyn SourceTree>, Stac
 }
 
 /// Loads the stack directory `dir` (at `revision` when given) with the default expansion
-/// options.
+/// options, inside the repository [`repository_of`] finds.
 pub fn load_stack(dir: &Path, revision: Option<&str>) -> Result<StackSource, StackError> {
-    load_tree(open_tree(dir, revision)?, "", &ExpandOptions::default())
+    load_stack_in(dir, None, revision)
+}
+
+/// Loads the stack directory `dir` (at `revision` when given) inside the repository `root`
+/// (default: [`repository_of`] `dir`): Application paths are read from the stack directory,
+/// and Kustomize overlays may reach any directory of the repository (`../../base` from an
+/// overlay), as kustomize's default load restrictor allows.
+pub fn load_stack_in(
+    dir: &Path,
+    root: Option<&Path>,
+    revision: Option<&str>,
+) -> Result<StackSource, StackError> {
+    let tree = open_tree(dir, revision)?;
+    let root = root.map(Path::to_path_buf).or_else(|| repository_of(dir));
+    let options = ExpandOptions {
+        repository: root
+            .map(|root| open_repository(&root, dir, revision))
+            .transpose()?,
+        ..ExpandOptions::default()
+    };
+    load_tree(tree, "", &options)
+}
+
+/// The repository around a stack directory: the Git top level (the nearest ancestor holding
+/// `.git`), or `None` outside Git.
+pub fn repository_of(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::fs::canonicalize(dir).ok()?;
+    absolute
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// Opens the repository `root` (at `revision` when given) around the stack directory `dir`.
+pub fn open_repository(
+    root: &Path,
+    dir: &Path,
+    revision: Option<&str>,
+) -> Result<Repository, StackError> {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let outside = || StackError::OutsideRoot {
+        dir: dir.to_path_buf(),
+        root: root.to_path_buf(),
+    };
+    let prefix = canon(dir)
+        .strip_prefix(canon(root))
+        .map_err(|_| outside())?
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok(Repository {
+        tree: open_tree(root, revision)?,
+        prefix,
+    })
 }
 
 /// Loads directory `dir` of `tree`: expands it, reads the Applications' ignore rules and

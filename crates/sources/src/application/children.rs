@@ -107,7 +107,15 @@ impl<'o> Expander<'o> {
     ) -> Result<Vec<Resource>, ExpandError> {
         let tree = self.tree.as_ref();
         if kustomize::is_kustomization_dir(tree, dir) {
-            let built = kustomize::build(tree, dir).map_err(|e| self.kustomize_err(context, e))?;
+            // Built in the repository when there is one, so overlays reach their bases.
+            let built = match &self.options.repository {
+                Some(repo) => {
+                    let at = join(&repo.prefix, dir)?;
+                    kustomize::build(repo.tree.as_ref(), &at)
+                }
+                None => kustomize::build(tree, dir),
+            }
+            .map_err(|e| self.kustomize_err(context, e))?;
             return built
                 .into_iter()
                 .map(|b| {
@@ -162,7 +170,8 @@ impl<'o> Expander<'o> {
     /// Expands the stack directory.
     pub(crate) fn run(&mut self, dir: &str) -> Result<(), ExpandError> {
         let dir = normalize(dir)?;
-        let loaded = self.load_dir(&dir, true, &dir)?;
+        let shown = self.tree.origin().display_path(&dir).display().to_string();
+        let loaded = self.load_dir(&dir, true, &shown)?;
         if !loaded.iter().any(|r| is_app(r) || is_appset(r)) {
             return self.add_plain(loaded, None, None);
         }

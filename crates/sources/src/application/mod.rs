@@ -47,6 +47,28 @@ pub struct ExpandOptions {
     pub namespace: String,
     /// Keep the Application and ApplicationSet manifests themselves in the desired set.
     pub keep_applications: bool,
+    /// The repository the expanded tree is part of, when it is a directory inside one:
+    /// Kustomize overlays are built there, so `resources: [../../base]` may reach any
+    /// directory of the repository, as kustomize's default load restrictor allows.
+    pub repository: Option<Repository>,
+}
+
+/// The repository around a stack directory: its tree, and the stack's path inside it.
+#[derive(Clone)]
+pub struct Repository {
+    /// The whole repository (its Git top level, or the root given).
+    pub tree: Arc<dyn SourceTree>,
+    /// The expanded tree's path inside the repository (`""` when it is the repository).
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("origin", self.tree.origin())
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 impl Default for ExpandOptions {
@@ -56,6 +78,7 @@ impl Default for ExpandOptions {
             clusters: Vec::new(),
             namespace: "argocd".into(),
             keep_applications: false,
+            repository: None,
         }
     }
 }

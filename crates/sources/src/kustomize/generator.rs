@@ -3,9 +3,11 @@
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use strata_core::source::{SourceTree, join};
+use strata_core::source::SourceTree;
 
-use super::{Item, KustomizeError, invalid, str_at, string_list, string_map};
+use super::{
+    Item, KustomizeError, check_fields, file_in_root, invalid, str_at, string_list, string_map,
+};
 
 /// The hash kustomize appends to a generated ConfigMap or Secret's name: the first ten hex
 /// characters of SHA-256 over the object's canonical JSON (`kind`, an empty `name`, `data`,
@@ -43,6 +45,23 @@ pub fn name_hash(manifest: &Value) -> String {
         .replace('\u{2028}', "\\u2028")
         .replace('\u{2029}', "\\u2029");
     hash_suffix(&hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+/// Base64 as kustomize writes Secret data: an encoding of 70 characters or more is broken
+/// into lines of 70, each ending with a newline; a shorter one is a single line without one.
+/// The name hash covers the text as written.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
 }
 
 /// Turns a hex digest into kustomize's ten-character suffix.
@@ -95,13 +114,66 @@ const GENERATOR_FIELDS: &[&str] = &[
 ];
 const OPTION_FIELDS: &[&str] = &["labels", "annotations", "disableNameSuffixHash"];
 
+/// What a generated object does to one of the same name from the resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Behavior {
+    /// A new object (an error when one exists).
+    Create,
+    /// Merged into the existing one: its data and metadata kept where the new one has none.
+    Merge,
+    /// Replaces the existing one's data, keeping its metadata where the new one has none.
+    Replace,
+}
+
+/// One generated object and what it does.
+pub(crate) struct Generated {
+    pub item: Item,
+    pub behavior: Behavior,
+    /// Where it is declared (`configMapGenerator[0]`).
+    pub at: String,
+}
+
+/// Combines a generated object with the existing one it merges into or replaces.
+pub(crate) fn combine(existing: &mut Item, new: Item, behavior: Behavior) {
+    let old = std::mem::replace(&mut existing.manifest, new.manifest);
+    let m = &mut existing.manifest;
+    let keys: &[&str] = if behavior == Behavior::Merge {
+        &["data", "binaryData"]
+    } else {
+        &[]
+    };
+    for key in keys.iter().copied() {
+        if let Some(Value::Object(old_data)) = old.get(key) {
+            let mut merged = old_data.clone();
+            if let Some(Value::Object(new_data)) = m.get(key) {
+                for (k, v) in new_data {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+            m[key] = Value::Object(merged);
+        }
+    }
+    for key in ["labels", "annotations"] {
+        if let Some(Value::Object(old_meta)) = old.pointer(&format!("/metadata/{key}")) {
+            let mut merged = old_meta.clone();
+            if let Some(Value::Object(new_meta)) = m["metadata"].get(key) {
+                for (k, v) in new_meta {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+            m["metadata"][key] = Value::Object(merged);
+        }
+    }
+    existing.needs_hash = new.needs_hash;
+}
+
 /// Runs both generators of a kustomization.
 pub(crate) fn generate(
     tree: &dyn SourceTree,
     dir: &str,
     file: &str,
     k: &Map<String, Value>,
-) -> Result<Vec<Item>, KustomizeError> {
+) -> Result<Vec<Generated>, KustomizeError> {
     let global = match k.get("generatorOptions") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(o)) => o.clone(),
@@ -121,36 +193,24 @@ pub(crate) fn generate(
             let g = g
                 .as_object()
                 .ok_or_else(|| invalid(file, format!("{field}[{i}] must be a mapping")))?;
-            check_fields(g, GENERATOR_FIELDS, file, &format!("{field}[{i}]"))?;
-            out.push(one(
-                tree,
-                dir,
-                file,
-                kind,
-                g,
-                &global,
-                &format!("{field}[{i}]"),
-            )?);
+            let at = format!("{field}[{i}]");
+            check_fields(g, GENERATOR_FIELDS, file, &at)?;
+            let behavior = match g.get("behavior").and_then(Value::as_str) {
+                None | Some("create" | "") => Behavior::Create,
+                Some("merge") => Behavior::Merge,
+                Some("replace") => Behavior::Replace,
+                Some(other) => {
+                    return Err(invalid(
+                        file,
+                        format!("{at}.behavior: {other:?} is not create, merge or replace"),
+                    ));
+                }
+            };
+            let item = one(tree, dir, file, kind, g, &global, &at)?;
+            out.push(Generated { item, behavior, at });
         }
     }
     Ok(out)
-}
-
-fn check_fields(
-    m: &Map<String, Value>,
-    allowed: &[&str],
-    file: &str,
-    at: &str,
-) -> Result<(), KustomizeError> {
-    for key in m.keys() {
-        if !allowed.contains(&key.as_str()) {
-            return Err(KustomizeError::Unsupported {
-                file: file.into(),
-                field: format!("{at}.{key}"),
-            });
-        }
-    }
-    Ok(())
 }
 
 fn one(
@@ -166,15 +226,6 @@ fn one(
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(file, format!("{at}: name is required")))?;
-    match g.get("behavior").and_then(Value::as_str) {
-        None | Some("create") => {}
-        Some(other) => {
-            return Err(KustomizeError::Unsupported {
-                file: file.into(),
-                field: format!("{at}.behavior: {other}"),
-            });
-        }
-    }
     let mut data: Vec<(String, String)> = Vec::new();
     for lit in string_list(g, "literals", file)? {
         let (k, v) = lit
@@ -187,16 +238,21 @@ fn one(
         envs.push(e.clone());
     }
     for env in envs {
-        let text = tree.read_to_string(&join(dir, &env)?)?;
+        let text = tree.read_to_string(&file_in_root(dir, &env, file, &format!("{at}.envs"))?)?;
         for line in text.lines() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (k, v) = line.split_once('=').ok_or_else(|| {
-                invalid(file, format!("{at}: {env}: line {line:?} is not KEY=VALUE"))
-            })?;
-            data.push((k.trim_end().to_string(), v.to_string()));
+            match line.split_once('=') {
+                Some((k, v)) => data.push((k.trim_end().to_string(), v.to_string())),
+                // A bare KEY takes its value from the environment, as kustomize does (empty
+                // when unset).
+                None => {
+                    let key = line.trim_end();
+                    data.push((key.to_string(), std::env::var(key).unwrap_or_default()));
+                }
+            }
         }
     }
     for f in string_list(g, "files", file)? {
@@ -204,7 +260,8 @@ fn one(
             Some((k, p)) => (k.to_string(), p.to_string()),
             None => (f.rsplit('/').next().unwrap_or(&f).to_string(), f.clone()),
         };
-        let content = tree.read_to_string(&join(dir, &path)?)?;
+        let content =
+            tree.read_to_string(&file_in_root(dir, &path, file, &format!("{at}.files"))?)?;
         data.push((key, content));
     }
     let mut seen = std::collections::HashSet::new();
@@ -243,10 +300,9 @@ fn one(
     let mut sorted = data;
     sorted.sort();
     let manifest = if kind == "Secret" {
-        let enc = base64::engine::general_purpose::STANDARD;
         let d: Map<String, Value> = sorted
             .into_iter()
-            .map(|(k, v)| (k, Value::String(enc.encode(v.as_bytes()))))
+            .map(|(k, v)| (k, Value::String(encode_base64(v.as_bytes()))))
             .collect();
         let ty = g.get("type").and_then(Value::as_str).unwrap_or("Opaque");
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": ty, "data": d})

@@ -9,15 +9,23 @@
 //!   (a regular expression), namespace, labelSelector and annotationSelector), and the
 //!   deprecated `patchesStrategicMerge` / `patchesJson6902`. A patch that is a YAML list is a
 //!   JSON 6902 patch (add, remove, replace, move, copy, test); any other patch is a
-//!   strategic-merge patch applied as a JSON merge patch (RFC 7386) with one refinement for
-//!   lists, see [`merge_patch`];
+//!   strategic-merge patch, see [`merge_patch`]: lists merge by key only where a built-in
+//!   kind's schema says so, lists of custom resources are replaced, `$patch` directives are
+//!   honoured;
 //! * `images` (`name`, `newName`, `newTag`, `digest`) on every `containers` / `initContainers`
 //!   image;
 //! * `namePrefix` / `nameSuffix`, `namespace`, `commonLabels`, `labels` (`pairs`,
 //!   `includeSelectors`, `includeTemplates`), `commonAnnotations`;
 //! * `configMapGenerator` / `secretGenerator` (`literals`, `files`, `envs`, `type`, `options`)
-//!   and `generatorOptions`, with kustomize's content-hash name suffix; references to generated
-//!   (and prefixed) ConfigMaps and Secrets in pod templates follow the new names.
+//!   (`behavior: create|merge|replace`) and `generatorOptions`, with kustomize's content-hash
+//!   name suffix (Secret data in base64 wrapped at 70 columns, as kustomize writes and hashes
+//!   it); references to generated (and prefixed) ConfigMaps and Secrets in pod templates
+//!   follow the new names;
+//! * `vars`, substituted for `$(NAME)` in kustomize's default `varReference` fields;
+//! * `components` (kustomizations of kind `Component`, applied to the including
+//!   kustomization's resources before its own generators and transformers) and `replicas`.
+//!
+//! Field names match case-insensitively, as Go's JSON decoding matches them.
 //!
 //! Any other field is an error naming it ([`KustomizeError::Unsupported`]), never skipped.
 //!
@@ -40,7 +48,10 @@ mod edit;
 mod generator;
 mod image;
 mod patch;
+mod schema;
+mod smp;
 mod transform;
+mod vars;
 
 use std::collections::HashSet;
 
@@ -49,9 +60,10 @@ use strata_core::source::{EntryKind, SourceError, SourceTree, join, normalize};
 use strata_core::{Resource, SourceLocation};
 
 pub use edit::{EditError, SetImage, set_image};
-pub use generator::{hash_suffix, name_hash};
+pub use generator::{encode_base64, hash_suffix, name_hash};
 pub use image::ImageRef;
-pub use patch::{PatchError, apply_json6902, merge_patch};
+pub use patch::{PatchError, apply_json6902};
+pub use smp::{Merged, merge_patch};
 pub use transform::{CLUSTER_SCOPED_KINDS, is_cluster_scoped};
 
 /// The file names kustomize looks for in a directory, in order.
@@ -78,10 +90,15 @@ const SUPPORTED_FIELDS: &[&str] = &[
     "configMapGenerator",
     "secretGenerator",
     "generatorOptions",
+    "vars",
+    "components",
+    "replicas",
 ];
 
-/// Why a kustomization could not be built.
+/// Why a kustomization could not be built. Files are shown as the tree shows them (the path
+/// on disk, or `repo@commit:path`).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KustomizeError {
     /// A field outside the supported subset.
     #[error("{file}: unsupported kustomization field `{field}` (Strata supports: {})", SUPPORTED_FIELDS.join(", "))]
@@ -124,9 +141,51 @@ pub enum KustomizeError {
         #[source]
         error: PatchError,
     },
+    /// A path leaves the source tree (the repository), or cannot be read.
+    #[error("{file}: {field}: {source}")]
+    Path {
+        /// The kustomization naming it.
+        file: String,
+        /// The field naming it.
+        field: String,
+        /// Why it cannot be read.
+        #[source]
+        source: SourceError,
+    },
+    /// A file outside the kustomization's directory, which kustomize's default load
+    /// restrictor refuses.
+    #[error(
+        "{file}: {field}: {path} is not in or below the kustomization's directory (kustomize's load restrictor allows only directories outside it)"
+    )]
+    OutsideRoot {
+        /// The kustomization naming it.
+        file: String,
+        /// The field naming it.
+        field: String,
+        /// The path as written.
+        path: String,
+    },
     /// A kustomization includes itself through `resources`.
     #[error("kustomization cycle: {0}")]
     Cycle(String),
+}
+
+impl KustomizeError {
+    /// The error with its files shown as `tree` displays them.
+    fn shown(mut self, tree: &dyn SourceTree) -> Self {
+        let show = |f: &mut String| *f = tree.origin().display_path(f).display().to_string();
+        match &mut self {
+            Self::Unsupported { file, .. }
+            | Self::Invalid { file, .. }
+            | Self::Duplicate { file, .. }
+            | Self::Patch { file, .. }
+            | Self::Path { file, .. }
+            | Self::OutsideRoot { file, .. }
+            | Self::NoKustomization(file) => show(file),
+            Self::Source(_) | Self::Cycle(_) => {}
+        }
+        self
+    }
 }
 
 /// One resource produced by a build, with where it came from.
@@ -201,9 +260,12 @@ fn kustomization_file(tree: &dyn SourceTree, dir: &str) -> Option<String> {
 pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeError> {
     let dir = normalize(dir)?;
     let mut stack = Vec::new();
-    let mut items = build_level(tree, &dir, &mut stack)?;
+    let mut vars = Vec::new();
+    let mut items =
+        build_level(tree, &dir, &mut stack, &mut vars, None).map_err(|e| e.shown(tree))?;
     generator::finish_hashes(&mut items);
     transform::fix_name_references(&mut items);
+    vars::resolve(&mut items, &vars).map_err(|e| e.shown(tree))?;
     transform::sort_legacy(&mut items);
     Ok(items
         .into_iter()
@@ -212,6 +274,39 @@ pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeEr
             source: i.source,
         })
         .collect())
+}
+
+/// The tree path of a file a kustomization in `dir` names in `field`: kustomize's default
+/// load restrictor allows files only in or below the kustomization's directory.
+pub(crate) fn file_in_root(
+    dir: &str,
+    rel: &str,
+    file: &str,
+    field: &str,
+) -> Result<String, KustomizeError> {
+    let path = in_tree(dir, rel, file, field)?;
+    if !dir.is_empty() && path != dir && !path.starts_with(&format!("{dir}/")) {
+        return Err(KustomizeError::OutsideRoot {
+            file: file.into(),
+            field: field.into(),
+            path: rel.into(),
+        });
+    }
+    Ok(path)
+}
+
+/// The tree path of `rel` (a file or directory a kustomization in `dir` names in `field`).
+pub(crate) fn in_tree(
+    dir: &str,
+    rel: &str,
+    file: &str,
+    field: &str,
+) -> Result<String, KustomizeError> {
+    join(dir, rel).map_err(|source| KustomizeError::Path {
+        file: file.into(),
+        field: field.into(),
+        source,
+    })
 }
 
 fn invalid(file: &str, message: impl Into<String>) -> KustomizeError {
@@ -249,10 +344,14 @@ fn read_resource_file(tree: &dyn SourceTree, path: &str) -> Result<Vec<Item>, Ku
         .collect())
 }
 
+/// Builds the kustomization in `dir`; a Component (`base` given) starts from the resources of
+/// the kustomization including it.
 fn build_level(
     tree: &dyn SourceTree,
     dir: &str,
     stack: &mut Vec<String>,
+    vars: &mut Vec<vars::Var>,
+    base: Option<Vec<Item>>,
 ) -> Result<Vec<Item>, KustomizeError> {
     if stack.iter().any(|d| d == dir) {
         let mut chain = stack.clone();
@@ -268,18 +367,41 @@ fn build_level(
         Value::Null => Map::new(),
         _ => return Err(invalid(&file, "a kustomization must be a mapping")),
     };
-    for key in k.keys() {
-        if !SUPPORTED_FIELDS.contains(&key.as_str()) {
+    // Field names match as Go's JSON decoding matches them: case-insensitively.
+    let mut canonical = Map::new();
+    for (key, value) in k {
+        let Some(name) = SUPPORTED_FIELDS
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(&key))
+        else {
             return Err(KustomizeError::Unsupported {
                 file: file.clone(),
-                field: key.clone(),
+                field: key,
             });
+        };
+        if canonical.insert((*name).to_string(), value).is_some() {
+            return Err(invalid(&file, format!("{name} is given twice")));
         }
     }
+    let k = canonical;
+    let is_component = str_at(&Value::Object(k.clone()), &["kind"]) == "Component";
+    if is_component != base.is_some() {
+        return Err(invalid(
+            &file,
+            if is_component {
+                "a Component is only included through `components`"
+            } else {
+                "`components` must name directories whose kustomization is a Component"
+            },
+        ));
+    }
     stack.push(dir.to_string());
-    let mut items: Vec<Item> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut add = |items: &mut Vec<Item>, new: Vec<Item>| -> Result<(), KustomizeError> {
+    let mut items: Vec<Item> = base.unwrap_or_default();
+    let mut seen: HashSet<String> = items.iter().map(Item::id).collect();
+    let add = |items: &mut Vec<Item>,
+               seen: &mut HashSet<String>,
+               new: Vec<Item>|
+     -> Result<(), KustomizeError> {
         for item in new {
             if !seen.insert(item.id()) {
                 return Err(KustomizeError::Duplicate {
@@ -302,10 +424,13 @@ fn build_level(
                     field: format!("{field} (remote resource {entry})"),
                 });
             }
-            let path = join(dir, &entry)?;
+            let path = in_tree(dir, &entry, &file, field)?;
             let new = match tree.kind(&path) {
-                Some(EntryKind::Dir) => build_level(tree, &path, stack)?,
-                Some(EntryKind::File) => read_resource_file(tree, &path)?,
+                Some(EntryKind::Dir) => build_level(tree, &path, stack, vars, None)?,
+                Some(EntryKind::File) => {
+                    file_in_root(dir, &entry, &file, field)?;
+                    read_resource_file(tree, &path)?
+                }
                 None => {
                     return Err(invalid(
                         &file,
@@ -313,11 +438,47 @@ fn build_level(
                     ));
                 }
             };
-            add(&mut items, new)?;
+            add(&mut items, &mut seen, new)?;
         }
     }
-    let generated = generator::generate(tree, dir, &file, &k)?;
-    add(&mut items, generated)?;
+    for entry in string_list(&k, "components", &file)? {
+        let path = in_tree(dir, &entry, &file, "components")?;
+        if tree.kind(&path) != Some(EntryKind::Dir) {
+            return Err(invalid(
+                &file,
+                format!("components: {entry}: no such directory"),
+            ));
+        }
+        let current = std::mem::take(&mut items);
+        seen.clear();
+        items = build_level(tree, &path, stack, vars, Some(current))?;
+        seen.extend(items.iter().map(Item::id));
+    }
+    for g in generator::generate(tree, dir, &file, &k)? {
+        if g.behavior == generator::Behavior::Create {
+            add(&mut items, &mut seen, vec![g.item])?;
+            continue;
+        }
+        let kind = str_at(&g.item.manifest, &["kind"]).to_string();
+        let namespace = str_at(&g.item.manifest, &["metadata", "namespace"]).to_string();
+        let existing = items.iter_mut().find(|i| {
+            str_at(&i.manifest, &["kind"]) == kind
+                && i.original_name == g.item.original_name
+                && (namespace.is_empty()
+                    || str_at(&i.manifest, &["metadata", "namespace"]) == namespace)
+        });
+        let Some(existing) = existing else {
+            return Err(invalid(
+                &file,
+                format!(
+                    "{}: behavior {:?}: no {kind} {} in the resources to merge into or replace",
+                    g.at, g.behavior, g.item.original_name
+                ),
+            ));
+        };
+        generator::combine(existing, g.item, g.behavior);
+    }
+    vars::parse(&k, &file, vars)?;
     stack.pop();
 
     // Transformers, in kustomize's builtin order.
@@ -373,7 +534,28 @@ fn build_level(
     if let Some(images) = k.get("images") {
         image::apply_images(&mut items, images, &file)?;
     }
+    if let Some(replicas) = k.get("replicas") {
+        transform::set_replicas(&mut items, replicas, &file)?;
+    }
     Ok(items)
+}
+
+/// Refuses a mapping's keys outside `allowed`, naming the field.
+pub(crate) fn check_fields(
+    m: &Map<String, Value>,
+    allowed: &[&str],
+    file: &str,
+    at: &str,
+) -> Result<(), KustomizeError> {
+    for key in m.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(KustomizeError::Unsupported {
+                file: file.into(),
+                field: format!("{at}.{key}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn string_list(

@@ -1,18 +1,12 @@
-//! Patches: JSON 6902 operations and strategic-merge patches applied as merge patches.
+//! Patches: which resources a patch applies to, JSON 6902 operations, and the kustomization
+//! fields that list patches; strategic merges themselves are [`super::smp`].
 
 use regex::Regex;
 use serde_json::{Map, Value};
-use strata_core::source::{SourceTree, join};
+use strata_core::source::SourceTree;
 
-use super::{Item, KustomizeError, invalid, parse_yaml, str_at};
-
-/// List fields whose elements are merged by a key other than `name`.
-const LIST_MERGE_KEYS: &[(&str, &[&str])] = &[
-    ("volumeMounts", &["mountPath"]),
-    ("volumeDevices", &["devicePath"]),
-    ("ports", &["containerPort", "port"]),
-    ("hostAliases", &["ip"]),
-];
+use super::smp::{Merged, merge_patch};
+use super::{Item, KustomizeError, invalid, str_at};
 
 /// Why a patch could not be applied. Messages name the path or operation at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -106,86 +100,6 @@ pub enum PatchError {
         /// The patch's `metadata.name`.
         name: String,
     },
-}
-
-/// Applies a strategic-merge-style patch as a JSON merge patch (RFC 7386): objects merge
-/// recursively, `null` deletes a key, scalars replace. Lists replace the target list, except
-/// lists of objects that all carry the list's merge key — `name` (containers, env, volumes,
-/// …), `mountPath` for `volumeMounts`, `containerPort`/`port` for `ports`, `devicePath` for
-/// `volumeDevices`, `ip` for `hostAliases` — which merge element by element: an element of
-/// the patch merges into the element with the same key, and new elements are appended in
-/// patch order. `$patch`, `$setElementOrder` and other directives are refused.
-pub fn merge_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
-    merge_at(target, patch, "")
-}
-
-fn merge_at(target: &mut Value, patch: &Value, field: &str) -> Result<(), PatchError> {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Map::new());
-            }
-            let t = target.as_object_mut().ok_or(PatchError::NotAnObject)?;
-            for (k, v) in p {
-                if k.starts_with('$') {
-                    return Err(PatchError::UnsupportedDirective(k.clone()));
-                }
-                if v.is_null() {
-                    t.shift_remove(k);
-                    continue;
-                }
-                match t.get_mut(k) {
-                    Some(existing) => merge_at(existing, v, k)?,
-                    None => {
-                        let mut fresh = Value::Null;
-                        merge_at(&mut fresh, v, k)?;
-                        t.insert(k.clone(), fresh);
-                    }
-                }
-            }
-            Ok(())
-        }
-        Value::Array(p) => {
-            let key = merge_key(field, target, p);
-            if let (Value::Array(t), Some(key)) = (&mut *target, key) {
-                for pe in p {
-                    let kv = pe.get(key);
-                    match t.iter_mut().find(|te| te.get(key) == kv) {
-                        Some(te) => merge_at(te, pe, "")?,
-                        None => {
-                            let mut fresh = Value::Null;
-                            merge_at(&mut fresh, pe, "")?;
-                            t.push(fresh);
-                        }
-                    }
-                }
-            } else {
-                let mut out = Vec::with_capacity(p.len());
-                for pe in p {
-                    let mut fresh = Value::Null;
-                    merge_at(&mut fresh, pe, "")?;
-                    out.push(fresh);
-                }
-                *target = Value::Array(out);
-            }
-            Ok(())
-        }
-        other => {
-            *target = other.clone();
-            Ok(())
-        }
-    }
-}
-
-fn merge_key<'a>(field: &str, target: &Value, patch: &[Value]) -> Option<&'a str> {
-    let t = target.as_array()?;
-    let candidates: &[&str] = LIST_MERGE_KEYS
-        .iter()
-        .find(|(f, _)| *f == field)
-        .map_or(&["name"], |(_, keys)| keys);
-    candidates.iter().copied().find(|key| {
-        t.iter().chain(patch).all(|e| e.get(*key).is_some()) && !(t.is_empty() && patch.is_empty())
-    })
 }
 
 fn unescape(seg: &str) -> String {
@@ -429,13 +343,17 @@ fn load_body(
     dir: &str,
     file: &str,
     entry: &Map<String, Value>,
-) -> Result<PatchBody, KustomizeError> {
-    let text = match (entry.get("patch"), entry.get("path")) {
-        (Some(Value::String(p)), None) => p.clone(),
-        (None, Some(Value::String(path))) => tree.read_to_string(&join(dir, path)?)?,
-        (Some(Value::Object(_)), None) | (Some(Value::Array(_)), None) => {
-            serde_json::to_string(&entry["patch"]).map_err(|e| invalid(file, e.to_string()))?
+) -> Result<Vec<PatchBody>, KustomizeError> {
+    let (text, from) = match (entry.get("patch"), entry.get("path")) {
+        (Some(Value::String(p)), None) => (p.clone(), file.to_string()),
+        (None, Some(Value::String(path))) => {
+            let at = super::file_in_root(dir, path, file, "patches.path")?;
+            (tree.read_to_string(&at)?, at)
         }
+        (Some(Value::Object(_)), None) | (Some(Value::Array(_)), None) => (
+            serde_json::to_string(&entry["patch"]).map_err(|e| invalid(file, e.to_string()))?,
+            file.to_string(),
+        ),
         _ => {
             return Err(invalid(
                 file,
@@ -443,10 +361,16 @@ fn load_body(
             ));
         }
     };
-    Ok(match parse_yaml(file, &text)? {
-        Value::Array(ops) => PatchBody::Json(ops),
-        v => PatchBody::Merge(v),
-    })
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple::<Value, Vec<Value>>(&text)
+        .map_err(|e| invalid(&from, e.to_string()))?;
+    Ok(docs
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .map(|d| match d {
+            Value::Array(ops) => PatchBody::Json(ops),
+            v => PatchBody::Merge(v),
+        })
+        .collect())
 }
 
 /// Applies `patches`, `patchesStrategicMerge` and `patchesJson6902` of a kustomization.
@@ -455,7 +379,7 @@ pub(crate) fn apply_all(
     dir: &str,
     file: &str,
     k: &Map<String, Value>,
-    items: &mut [Item],
+    items: &mut Vec<Item>,
 ) -> Result<(), KustomizeError> {
     let mut entries: Vec<Map<String, Value>> = Vec::new();
     if let Some(list) = k.get("patchesStrategicMerge") {
@@ -520,50 +444,57 @@ pub(crate) fn apply_all(
                 field: format!("patches[{index}].options"),
             });
         }
-        let body = load_body(tree, dir, file, entry)?;
         let target = match entry.get("target") {
             Some(t) => Some(Target::parse(t).map_err(perr)?),
             None => None,
         };
-        match body {
-            PatchBody::Json(ops) => {
-                let target = target.ok_or_else(|| perr(PatchError::NoTarget))?;
-                let mut hit = false;
-                for item in items.iter_mut().filter(|i| target.matches(&i.manifest)) {
-                    hit = true;
-                    apply_json6902(&mut item.manifest, &ops).map_err(perr)?;
-                }
-                if !hit {
-                    return Err(perr(PatchError::NoTargetMatch));
-                }
-            }
-            PatchBody::Merge(patch) => {
-                let mut hit = false;
-                for item in items.iter_mut() {
-                    let matches = match &target {
-                        Some(t) => t.matches(&item.manifest),
-                        None => same_object(&item.manifest, &patch),
-                    };
-                    if !matches {
-                        continue;
+        for body in load_body(tree, dir, file, entry)? {
+            match body {
+                PatchBody::Json(ops) => {
+                    let target = target.as_ref().ok_or_else(|| perr(PatchError::NoTarget))?;
+                    let mut hit = false;
+                    for item in items.iter_mut().filter(|i| target.matches(&i.manifest)) {
+                        hit = true;
+                        apply_json6902(&mut item.manifest, &ops).map_err(perr)?;
                     }
-                    hit = true;
-                    let mut p = patch.clone();
-                    if target.is_some()
-                        && let Some(meta) = p.get_mut("metadata").and_then(Value::as_object_mut)
-                    {
-                        // With an explicit target, the patch's own name and namespace are
-                        // only placeholders.
-                        meta.shift_remove("name");
-                        meta.shift_remove("namespace");
+                    if !hit {
+                        return Err(perr(PatchError::NoTargetMatch));
                     }
-                    merge_patch(&mut item.manifest, &p).map_err(perr)?;
                 }
-                if !hit {
-                    return Err(perr(PatchError::NoMatch {
-                        kind: str_at(&patch, &["kind"]).to_owned(),
-                        name: str_at(&patch, &["metadata", "name"]).to_owned(),
-                    }));
+                PatchBody::Merge(patch) => {
+                    let mut hit = false;
+                    let mut deleted = Vec::new();
+                    for (at, item) in items.iter_mut().enumerate() {
+                        let matches = match &target {
+                            Some(t) => t.matches(&item.manifest),
+                            None => same_object(&item.manifest, &patch),
+                        };
+                        if !matches {
+                            continue;
+                        }
+                        hit = true;
+                        let mut p = patch.clone();
+                        if target.is_some()
+                            && let Some(meta) = p.get_mut("metadata").and_then(Value::as_object_mut)
+                        {
+                            // With an explicit target, the patch's own name and namespace are
+                            // only placeholders.
+                            meta.shift_remove("name");
+                            meta.shift_remove("namespace");
+                        }
+                        if merge_patch(&mut item.manifest, &p).map_err(perr)? == Merged::Deleted {
+                            deleted.push(at);
+                        }
+                    }
+                    for at in deleted.into_iter().rev() {
+                        items.remove(at);
+                    }
+                    if !hit {
+                        return Err(perr(PatchError::NoMatch {
+                            kind: str_at(&patch, &["kind"]).to_owned(),
+                            name: str_at(&patch, &["metadata", "name"]).to_owned(),
+                        }));
+                    }
                 }
             }
         }
@@ -584,39 +515,6 @@ fn same_object(m: &Value, patch: &Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn merge_patch_merges_named_lists_and_replaces_others() {
-        let mut t = json!({"spec": {"containers": [{"name": "a", "image": "x", "args": ["1"]}],
-                                   "tolerations": [{"key": "k"}]}});
-        merge_patch(
-            &mut t,
-            &json!({"spec": {"containers": [{"name": "a", "args": ["2"]},
-                                                            {"name": "b", "image": "y"}],
-                                            "tolerations": [{"key": "z"}]}}),
-        )
-        .unwrap();
-        assert_eq!(
-            t["spec"]["containers"][0],
-            json!({"name": "a", "image": "x", "args": ["2"]})
-        );
-        assert_eq!(t["spec"]["containers"][1]["name"], "b");
-        assert_eq!(t["spec"]["tolerations"], json!([{"key": "z"}]));
-        merge_patch(&mut t, &json!({"spec": {"tolerations": null}})).unwrap();
-        assert!(t["spec"].get("tolerations").is_none());
-        assert!(merge_patch(&mut t, &json!({"spec": {"$patch": "delete"}})).is_err());
-    }
-
-    #[test]
-    fn volume_mounts_merge_by_mount_path() {
-        let mut t = json!({"volumeMounts": [{"name": "a", "mountPath": "/a"}]});
-        merge_patch(
-            &mut t,
-            &json!({"volumeMounts": [{"name": "b", "mountPath": "/a"}]}),
-        )
-        .unwrap();
-        assert_eq!(t["volumeMounts"], json!([{"name": "b", "mountPath": "/a"}]));
-    }
 
     #[test]
     fn json6902_operations() {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::{Item, str_at};
+use super::{Item, KustomizeError, check_fields, invalid, str_at};
 
 /// Built-in kinds that are cluster-scoped (no namespace is set on them).
 pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
@@ -35,8 +35,23 @@ pub fn is_cluster_scoped(kind: &str) -> bool {
     CLUSTER_SCOPED_KINDS.contains(&kind)
 }
 
+/// Sets the namespace of every namespaced resource, and of the subjects named `default` of
+/// RoleBindings and ClusterRoleBindings (kustomize's default for binding subjects).
 pub(crate) fn set_namespace(items: &mut [Item], ns: &str) {
     for item in items.iter_mut() {
+        if matches!(
+            str_at(&item.manifest, &["kind"]),
+            "RoleBinding" | "ClusterRoleBinding"
+        ) && let Some(Value::Array(subjects)) = item.manifest.get_mut("subjects")
+        {
+            for subject in subjects.iter_mut() {
+                if subject.get("name").and_then(Value::as_str) == Some("default")
+                    && let Some(o) = subject.as_object_mut()
+                {
+                    o.insert("namespace".into(), Value::String(ns.into()));
+                }
+            }
+        }
         if is_cluster_scoped(str_at(&item.manifest, &["kind"])) {
             continue;
         }
@@ -66,6 +81,50 @@ fn child_map<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
         Value::Object(o) => o,
         _ => unreachable!("made an object above"),
     }
+}
+
+/// Kinds whose `spec.replicas` kustomize's `replicas` sets.
+const SCALABLE: &[&str] = &[
+    "Deployment",
+    "ReplicationController",
+    "ReplicaSet",
+    "StatefulSet",
+];
+
+/// `replicas: [{name, count}]`: sets `spec.replicas` of the scalable resources of that name
+/// (as named now, or before any prefix, suffix or hash).
+pub(crate) fn set_replicas(
+    items: &mut [Item],
+    replicas: &Value,
+    file: &str,
+) -> Result<(), KustomizeError> {
+    let list = replicas
+        .as_array()
+        .ok_or_else(|| invalid(file, "replicas must be a list"))?;
+    for (i, entry) in list.iter().enumerate() {
+        let at = format!("replicas[{i}]");
+        let o = entry
+            .as_object()
+            .ok_or_else(|| invalid(file, format!("{at} must be a mapping")))?;
+        check_fields(o, &["name", "count"], file, &at)?;
+        let name = o
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(file, format!("{at}.name is required")))?;
+        let count = o
+            .get("count")
+            .filter(|c| c.is_u64())
+            .ok_or_else(|| invalid(file, format!("{at}.count must be a whole number")))?;
+        for item in items.iter_mut() {
+            let m = &item.manifest;
+            if SCALABLE.contains(&str_at(m, &["kind"]))
+                && (str_at(m, &["metadata", "name"]) == name || item.original_name == name)
+            {
+                child_map(&mut item.manifest, "spec").insert("replicas".into(), count.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Kinds kustomize never renames.
