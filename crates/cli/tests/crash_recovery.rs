@@ -322,6 +322,11 @@ fn timing(example: &Path, scratch: &Path, operation: &str, setup: Option<&str>) 
 /// resource refuses the destroy these tests kill).
 fn copy_example(example: &Path, dir: &Path) {
     copy_tree(example, dir);
+    // A checkout where the example was run holds its state and world: not the example.
+    let leftover = dir.join(".strata");
+    if leftover.exists() {
+        std::fs::remove_dir_all(&leftover).unwrap();
+    }
     for file in files_under(dir) {
         let path = dir.join(&file);
         let text = std::fs::read_to_string(&path).unwrap_or_default();

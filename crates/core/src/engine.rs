@@ -437,6 +437,9 @@ struct StateRecorder {
     state: Mutex<State>,
     /// Changes queued but not written yet, with their tickets.
     queue: std::sync::Mutex<Queue>,
+    /// The records updates in flight replaced with their intents, to put back when the
+    /// provider refuses the update.
+    before_update: std::sync::Mutex<std::collections::HashMap<ResourceKey, ResourceState>>,
 }
 
 #[derive(Default)]
@@ -456,6 +459,7 @@ impl StateRecorder {
             registry: engine.registry.clone(),
             state: Mutex::new(state),
             queue: std::sync::Mutex::new(Queue::default()),
+            before_update: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -574,6 +578,9 @@ impl Recorder for StateRecorder {
         if let Some(previous) = self.state.lock().await.get(&change.key) {
             record.protect |= previous.protect;
             record.outputs = previous.outputs.clone();
+            if let Ok(mut before) = self.before_update.lock() {
+                before.insert(change.key.clone(), previous.clone());
+            }
         }
         crate::crash::reached("intent-before-write");
         let ticket = self.enqueue(StateChange::Put(Box::new(record)))?;
@@ -582,7 +589,23 @@ impl Recorder for StateRecorder {
         self.write_through(ticket).await
     }
 
+    async fn update_failed(&self, change: &ResourceChange) -> Result<(), StateError> {
+        let previous = self
+            .before_update
+            .lock()
+            .ok()
+            .and_then(|mut before| before.remove(&change.key));
+        match previous {
+            // The provider refused: the object is as it was, and so is its record.
+            Some(previous) => self.enqueue(StateChange::Put(Box::new(previous))).map(drop),
+            None => Ok(()),
+        }
+    }
+
     async fn applied(&self, change: &ResourceChange, applied: &Applied) -> Result<(), StateError> {
+        if let Ok(mut before) = self.before_update.lock() {
+            before.remove(&change.key);
+        }
         let Some(record) =
             self.record_for(change, ResourceStatus::Applied, applied.outputs.clone())
         else {

@@ -151,6 +151,12 @@ pub trait Recorder: Send + Sync {
         let _ = change;
         Ok(())
     }
+    /// Called when the provider refused an update recorded by [`Recorder::updating`]: put
+    /// the record back as it was. The default does nothing.
+    async fn update_failed(&self, change: &ResourceChange) -> Result<(), StateError> {
+        let _ = change;
+        Ok(())
+    }
     /// Called after a create or update succeeded.
     async fn applied(&self, change: &ResourceChange, applied: &Applied) -> Result<(), StateError>;
     /// Called after a delete succeeded.
@@ -710,8 +716,17 @@ async fn run_change(
             let live = change.live.clone().unwrap_or_default();
             recorder.updating(change).await.map_err(record_err)?;
             crate::crash::reached("intent-written");
-            let applied =
-                with_retry(change, events, retry, || provider.update(resource, &live)).await?;
+            let applied = match with_retry(change, events, retry, || {
+                provider.update(resource, &live)
+            })
+            .await
+            {
+                Ok(applied) => applied,
+                Err(error) => {
+                    recorder.update_failed(change).await.map_err(record_err)?;
+                    return Err(error);
+                }
+            };
             crate::crash::reached("provider-applied");
             recorder
                 .applied(change, &applied)
