@@ -147,6 +147,39 @@ pub fn desired_tags(manifest: &Value) -> BTreeMap<String, String> {
     tags
 }
 
+/// Whether `tags` carry `stack`'s ownership labels.
+pub fn owned_by(tags: &BTreeMap<String, String>, stack: &str) -> bool {
+    tags.get(LABEL_MANAGED_BY).map(String::as_str) == Some(strata_core::model::MANAGED_BY_STRATA)
+        && tags.get(LABEL_STACK).map(String::as_str) == Some(stack)
+}
+
+/// The manifest a listing reports for an object named `name` in AWS with ownership `tags`:
+/// `apiVersion`, `kind`, `metadata.name`, the external-name annotation and the ownership
+/// labels.
+pub fn listed_object(
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+) -> Value {
+    let labels: Map<String, Value> = OWNERSHIP_TAGS
+        .iter()
+        .filter_map(|k| {
+            tags.get(*k)
+                .map(|v| ((*k).to_owned(), Value::String(v.clone())))
+        })
+        .collect();
+    serde_json::json!({
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "annotations": {ANNOTATION_EXTERNAL_NAME: name},
+            "labels": labels,
+        }
+    })
+}
+
 /// Splits live tags into `(labels, tags)`: tags whose keys are ownership markers or labels of
 /// the desired manifest become labels; the rest (and tags the user also set in
 /// `spec.forProvider.tags`) are tags.

@@ -197,6 +197,31 @@ impl Provider for AwsProvider {
         crate::declared_kinds()
     }
 
+    /// S3 buckets (listed account-wide) and RDS instances (in the default region) whose tags
+    /// carry `stack`'s ownership labels, named by their names in AWS. Bucket settings and
+    /// subnet and parameter groups carry no tags of their own to list by; they are found
+    /// through the desired set.
+    async fn list_owned(
+        &self,
+        stack: &str,
+        kinds: &[(String, String)],
+    ) -> Result<Option<Vec<Value>>, ProviderError> {
+        let wants = |group: &str, kind: &str| {
+            kinds
+                .iter()
+                .any(|(v, k)| strata_core::model::group_of(v) == group && k == kind)
+        };
+        let clients = self.clients.get().await;
+        let mut owned = Vec::new();
+        if wants(crate::s3::GROUP, "Bucket") {
+            owned.extend(bucket::list_owned(clients, stack).await?);
+        }
+        if wants(crate::rds::GROUP, "Instance") {
+            owned.extend(instance::list_owned(clients, stack).await?);
+        }
+        Ok(Some(owned))
+    }
+
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
         let clients = self.clients.get().await;
         let observed = match Self::kind(desired)? {

@@ -216,3 +216,80 @@ fn recover_refuses_a_state_of_another_stack_and_a_held_lock() {
         "{foreign:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_buckets_are_found_by_their_ownership_tags() {
+    let moto = strata_aws::testing::MotoServer::shared()
+        .unwrap_or_else(|e| panic!("cannot start moto: {e}"));
+    let env = moto.child_env();
+    let run = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_strata"));
+        command
+            .args(args)
+            .args([
+                "--aws-endpoint",
+                &moto.endpoint(),
+                "--aws-region",
+                "us-east-1",
+            ])
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in &env {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cloud");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bucket = |name: &str, external: &str| {
+        format!(
+            "---\napiVersion: s3.aws.upbound.io/v1beta1\nkind: Bucket\nmetadata:\n  name: {name}\n  annotations:\n    crossplane.io/external-name: {external}\nspec:\n  forProvider:\n    region: us-east-1\n"
+        )
+    };
+    std::fs::write(
+        dir.join("buckets.yaml"),
+        bucket("assets", "strata-recover-assets") + &bucket("logs", "strata-recover-logs"),
+    )
+    .unwrap();
+    let path = dir.to_str().unwrap();
+    let apply = run(&["apply", path, "--auto-approve", "--stack-name", "cloud"]);
+    assert!(apply.status.success(), "{apply:?}");
+    // `logs` leaves Git; then the state is lost.
+    std::fs::write(
+        dir.join("buckets.yaml"),
+        bucket("assets", "strata-recover-assets"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join(".strata/state.json")).unwrap();
+
+    let recover = run(&[
+        "state",
+        "recover",
+        path,
+        "--stack-name",
+        "cloud",
+        "-o",
+        "json",
+    ]);
+    assert!(recover.status.success(), "{recover:?}");
+    let json: Value = serde_json::from_slice(&recover.stdout).unwrap();
+    // Listed by its name in AWS, the bucket Git holds under another name is recognised.
+    assert_eq!(
+        json["recorded"],
+        serde_json::json!([{"address": "s3.aws.upbound.io/Bucket/assets", "provider": "aws"}]),
+        "{json}"
+    );
+    assert_eq!(
+        json["not_recorded"],
+        serde_json::json!([{"address": "s3.aws.upbound.io/Bucket/strata-recover-logs", "provider": "aws", "reason": "not in Git"}]),
+        "{json}"
+    );
+    assert_eq!(
+        json["not_searched"],
+        serde_json::json!([]),
+        "the AWS provider lists: {json}"
+    );
+}

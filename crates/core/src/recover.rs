@@ -154,6 +154,16 @@ impl Engine {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let external_names: HashMap<(String, String, String), ResourceKey> = desired
+            .iter()
+            .filter_map(|r| {
+                let name = r.annotation(crate::model::ANNOTATION_EXTERNAL_NAME)?;
+                Some((
+                    (r.key.group.clone(), r.key.kind.clone(), name.to_owned()),
+                    r.key.clone(),
+                ))
+            })
+            .collect();
         let mut strays = BTreeMap::new();
         for provider in self.registry.providers() {
             let listed = provider
@@ -171,6 +181,12 @@ impl Engine {
                 let Ok(key) = ResourceKey::from_manifest(&live) else {
                     continue;
                 };
+                // A cloud object is listed by its name there: the desired resource of that
+                // kind declaring it as its external name is the same object.
+                let key = external_names
+                    .get(&(key.group.clone(), key.kind.clone(), key.name.clone()))
+                    .cloned()
+                    .unwrap_or(key);
                 let reason = match routed.get(&key) {
                     Some(to) if to == provider.name() => continue,
                     Some(to) => StrayReason::ServedByOther(to.clone()),

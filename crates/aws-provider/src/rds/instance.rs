@@ -592,6 +592,39 @@ pub fn connection(db: &DbInstance, password: Option<&str>) -> ConnectionDetails 
     ConnectionDetails(out)
 }
 
+/// Every DB instance of the default region whose tags carry `stack`'s ownership labels.
+pub async fn list_owned(clients: &AwsClients, stack: &str) -> Result<Vec<Value>, AwsError> {
+    let client = clients.rds(None);
+    let mut owned = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .describe_db_instances()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| classify("DescribeDBInstances", e))?;
+        for db in out.db_instances() {
+            let tags = tags::from_rds(db.tag_list());
+            if let Some(identifier) = db.db_instance_identifier()
+                && manifest::owned_by(&tags, stack)
+            {
+                owned.push(manifest::listed_object(
+                    &format!("{}/v1beta1", super::GROUP),
+                    "Instance",
+                    identifier,
+                    &tags,
+                ));
+            }
+        }
+        match out.marker() {
+            Some(next) if !next.is_empty() => marker = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(owned)
+}
+
 /// Reads the instance, `None` when it does not exist.
 pub async fn describe(client: &Client, identifier: &str) -> Result<Option<DbInstance>, AwsError> {
     match client

@@ -87,6 +87,29 @@ pub async fn exists(client: &Client, name: &str) -> Result<bool, AwsError> {
     }
 }
 
+/// Every bucket of the account whose tags carry `stack`'s ownership labels.
+pub async fn list_owned(clients: &AwsClients, stack: &str) -> Result<Vec<Value>, AwsError> {
+    let client = clients.s3(None);
+    let listed = client
+        .list_buckets()
+        .send()
+        .await
+        .map_err(|e| classify("ListBuckets", e))?;
+    let mut owned = Vec::new();
+    for name in listed.buckets().iter().filter_map(|b| b.name()) {
+        let tags = read_tags(&client, name).await?;
+        if manifest::owned_by(&tags, stack) {
+            owned.push(manifest::listed_object(
+                &format!("{}/v1beta1", super::GROUP),
+                "Bucket",
+                name,
+                &tags,
+            ));
+        }
+    }
+    Ok(owned)
+}
+
 /// Observes a bucket: `None` when it does not exist.
 pub async fn observe(clients: &AwsClients, desired: &Resource) -> Result<Option<Value>, AwsError> {
     let name = bucket_name(desired);
