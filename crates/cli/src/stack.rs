@@ -112,6 +112,17 @@ pub fn state_store(
 
 /// Loads the stack's configuration and manifests and builds its engine.
 pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
+    match std::fs::metadata(&args.dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => bail!(
+            "{}: not a directory; a stack is a directory of manifests",
+            args.dir.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{}: no such directory", args.dir.display())
+        }
+        Err(e) => bail!("{}: {e}", args.dir.display()),
+    }
     let loaded = config_of(&args.dir, args.config.as_deref())?;
     let config = loaded
         .as_ref()
@@ -203,6 +214,25 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     let foreign_claims = crate::terraform::read_claims(terraform_states, &aws_settings).await?;
     let backend = backend_of(&args.dir, Some(&config), args.state.as_deref());
     let store = store_of(&backend, &aws_settings)?;
+    // A directory with nothing Strata reads is a mistake (a wrong path), not an empty stack:
+    // unless a state or a configuration says a stack lives here, nothing is planned and
+    // nothing is written under it.
+    if desired.resources.is_empty() && desired.applications.is_empty() && loaded.is_none() {
+        // Looking must not write: a local state is only read when its file exists.
+        let recorded = match &backend {
+            Backend::Local { path } if !path.exists() => false,
+            _ => store
+                .load()
+                .await?
+                .is_some_and(|state| !state.resources.is_empty()),
+        };
+        if !recorded {
+            bail!(
+                "{}: no manifest found (looked for *.yaml, *.yml and *.json files: Kubernetes and Crossplane manifests, kustomizations, Applications and ApplicationSets) and no state records a stack here",
+                args.dir.display()
+            );
+        }
+    }
     crate::backend_record::check(&args.dir, &backend, store.as_ref()).await?;
     let parallelism = args
         .parallelism

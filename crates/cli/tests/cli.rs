@@ -430,3 +430,43 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn a_wrong_path_is_one_clear_error_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let empty = root.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = strata(&["plan", s(&empty)]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out)
+            .1
+            .contains("empty: no manifest found (looked for *.yaml, *.yml and *.json files"),
+        "{:?}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(&empty).unwrap().count(),
+        0,
+        "nothing written"
+    );
+
+    let missing = strata(&["plan", s(&root.path().join("nope"))]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing).1.ends_with("nope: no such directory\n"),
+        "{:?}",
+        text(&missing)
+    );
+    let file = root.path().join("file.txt");
+    std::fs::write(&file, "x").unwrap();
+    let not_dir = strata(&["plan", s(&file)]);
+    assert_eq!(not_dir.status.code(), Some(1));
+    assert!(
+        text(&not_dir)
+            .1
+            .contains("file.txt: not a directory; a stack is a directory of manifests"),
+        "{:?}",
+        text(&not_dir)
+    );
+}
