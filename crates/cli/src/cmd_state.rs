@@ -47,15 +47,12 @@ async fn edit_locked<T>(
 
 /// An address the state does not hold, with the closest it does.
 fn not_in_state(state: &State, key: &ResourceKey, location: &str) -> anyhow::Error {
-    let wanted = key.to_string();
-    let suggestion = state
-        .resources
-        .keys()
-        .map(|k| (strsim::damerau_levenshtein(&wanted, k), k))
-        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
-        .min()
-        .map(|(_, k)| format!("; did you mean {k}?"))
-        .unwrap_or_default();
+    let suggestion = strata_core::validate::nearest(
+        &key.to_string(),
+        state.resources.keys().map(String::as_str),
+    )
+    .map(|k| format!("; did you mean {k}?"))
+    .unwrap_or_default();
     anyhow::anyhow!("{key} is not in the state {location}{suggestion}")
 }
 

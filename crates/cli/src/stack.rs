@@ -56,11 +56,14 @@ pub fn config_of(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<Option<L
 }
 
 /// The backend `--state` names, else the configuration's, else `<dir>/.strata/state.json`.
-pub fn backend_of(dir: &Path, config: Option<&StackConfig>, state_flag: Option<&str>) -> Backend {
-    match state_flag {
+pub fn backend_of(
+    dir: &Path,
+    config: Option<&StackConfig>,
+    state_flag: Option<&str>,
+) -> anyhow::Result<Backend> {
+    Ok(match state_flag {
         Some(url) if url.starts_with("s3://") => {
-            let rest = &url["s3://".len()..];
-            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            let (bucket, key) = strata_aws::state_backend::parse_url(url)?;
             Backend::S3(S3Backend::new(bucket, key))
         }
         Some(path) => Backend::Local {
@@ -71,7 +74,7 @@ pub fn backend_of(dir: &Path, config: Option<&StackConfig>, state_flag: Option<&
             .unwrap_or_else(|| Backend::Local {
                 path: dir.join(".strata").join("state.json"),
             }),
-    }
+    })
 }
 
 /// The store for `backend`; an S3 backend without its own region or endpoint takes `aws`'s.
@@ -101,7 +104,7 @@ pub fn state_store(
 ) -> anyhow::Result<Arc<dyn StateStore>> {
     let loaded = config_of(dir, config_flag)?;
     let config = loaded.as_ref().map(|l| &l.config);
-    let backend = backend_of(dir, config, state_flag);
+    let backend = backend_of(dir, config, state_flag)?;
     let aws = config.and_then(|c| c.providers.aws.as_ref());
     let settings = crate::aws::settings(
         aws.and_then(|a| a.endpoint.as_deref()),
@@ -212,7 +215,7 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         &args.terraform_states
     };
     let foreign_claims = crate::terraform::read_claims(terraform_states, &aws_settings).await?;
-    let backend = backend_of(&args.dir, Some(&config), args.state.as_deref());
+    let backend = backend_of(&args.dir, Some(&config), args.state.as_deref())?;
     let store = store_of(&backend, &aws_settings)?;
     // A directory with nothing Strata reads is a mistake (a wrong path), not an empty stack:
     // unless a state or a configuration says a stack lives here, nothing is planned and

@@ -9,32 +9,28 @@ use strata_core::ownership::terraform::ForeignClaims;
 pub async fn read_claims(locations: &[String], aws: &AwsSettings) -> anyhow::Result<ForeignClaims> {
     let mut claims = ForeignClaims::default();
     for location in locations {
-        let bytes = match location.strip_prefix("s3://") {
-            Some(rest) => {
-                let (bucket, key) = rest
-                    .split_once('/')
-                    .filter(|(b, k)| !b.is_empty() && !k.is_empty())
-                    .with_context(|| format!("{location}: expected s3://bucket/key"))?;
-                let out = aws
-                    .load()
-                    .await
-                    .s3(None)
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| strata_aws::error::classify("GetObject", e))
-                    .with_context(|| format!("reading the Terraform state {location}"))?;
-                out.body
-                    .collect()
-                    .await
-                    .with_context(|| format!("reading the Terraform state {location}"))?
-                    .into_bytes()
-                    .to_vec()
-            }
-            None => std::fs::read(location)
-                .with_context(|| format!("reading the Terraform state {location}"))?,
+        let bytes = if location.starts_with("s3://") {
+            let (bucket, key) = strata_aws::state_backend::parse_url(location)?;
+            let out = aws
+                .load()
+                .await
+                .s3(None)
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| strata_aws::error::classify("GetObject", e))
+                .with_context(|| format!("reading the Terraform state {location}"))?;
+            out.body
+                .collect()
+                .await
+                .with_context(|| format!("reading the Terraform state {location}"))?
+                .into_bytes()
+                .to_vec()
+        } else {
+            std::fs::read(location)
+                .with_context(|| format!("reading the Terraform state {location}"))?
         };
         claims.add_terraform_state(location, &bytes)?;
     }

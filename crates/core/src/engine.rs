@@ -108,13 +108,11 @@ fn check_addresses(
                     .map(|r| &r.key)
                     .filter(|_| with_state),
             )
-            .map(ToString::to_string);
-        let wanted = key.to_string();
-        let suggestion = candidates
-            .map(|c| (strsim::damerau_levenshtein(&wanted, &c), c))
-            .filter(|(distance, c)| *distance <= (c.len() / 3).max(2))
-            .min()
-            .map(|(_, c)| c);
+            .map(ToString::to_string)
+            .collect::<Vec<_>>();
+        let suggestion =
+            crate::validate::nearest(&key.to_string(), candidates.iter().map(String::as_str))
+                .map(str::to_owned);
         EngineError::UnknownAddress {
             option,
             key: key.clone(),

@@ -147,8 +147,10 @@ impl Validator {
     }
 }
 
-/// The closest of `candidates` to `wanted`, when close enough to be a typo.
-fn nearest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+/// The closest of `candidates` to `wanted` (Damerau–Levenshtein), when close enough to be a
+/// typo: at most a third of the candidate's length, and at least two edits, away. Shared by
+/// every "did you mean …?" Strata prints.
+pub fn nearest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .map(|c| (strsim::damerau_levenshtein(wanted, c), c))
         .filter(|(d, c)| *d <= (c.len() / 3).max(2))
