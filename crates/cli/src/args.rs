@@ -99,6 +99,10 @@ pub struct StackArgs {
     /// The sandbox's world directory (default `<DIR>/.strata/sandbox`).
     #[arg(long, env = "STRATA_SANDBOX_DIR", value_name = "DIR")]
     pub sandbox_dir: Option<PathBuf>,
+    /// A kind the sandbox may take unchecked (`group/Kind`, `Kind` for the core group,
+    /// `group/*`), beside `sandbox.allowKinds` in the configuration; repeatable.
+    #[arg(long = "allow-kind", env = "STRATA_ALLOW_KINDS", value_delimiter = ',', value_name = "GROUP/KIND")]
+    pub allow_kinds: Vec<String>,
     /// Provider calls in flight at once (default 10).
     #[arg(long, env = "STRATA_PARALLELISM", value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: Option<u16>,
@@ -246,9 +250,13 @@ pub struct LockArgs {
 /// `strata validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The stack.
+    /// The first path (a stack directory, a manifest file, or `-` for standard input), and
+    /// the flags that choose providers as for `plan`.
     #[command(flatten)]
     pub stack: StackArgs,
+    /// More stack directories and manifest files.
+    #[arg(value_name = "PATH")]
+    pub more: Vec<PathBuf>,
     /// Output format.
     #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
     pub output: Output,

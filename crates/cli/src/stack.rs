@@ -154,61 +154,14 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     log_applications(&desired.applications);
     let name = stack_name(args, &config, config_file.as_deref())?;
 
-    let aws_config = config.providers.aws.clone().unwrap_or_default();
-    let aws_settings = crate::aws::settings(
-        args.aws_endpoint
-            .as_deref()
-            .or(aws_config.endpoint.as_deref()),
-        args.aws_region.as_deref().or(aws_config.region.as_deref()),
-    );
-    let mut registry = ProviderRegistry::new();
-    let kube_enabled = args.kube
-        || args.context.is_some()
-        || args.providers.contains(&ProviderName::K8s)
-        || config.providers.kubernetes.is_some();
-    let kube = if kube_enabled {
-        let context = match &args.context {
-            Some(context) => Some(context.clone()),
-            None => kube_context(&config, &desired.applications, config_file.as_deref())?,
-        };
-        Some(crate::kube::provider(context.as_deref()))
-    } else {
-        None
-    };
-    if let Some(kube) = &kube {
-        // Kinds the cluster does not serve (cloud managed resources, XRDs, Applications) go to
-        // the next provider or the sandbox; kinds whose CRDs the stack applies stay here.
-        kube.discover()
-            .await
-            .context("the Kubernetes provider (--kube)")?;
-        kube.serve_kinds_of_crds(&desired.resources);
-        registry = registry.with_provider(Arc::clone(kube) as Arc<dyn strata_core::Provider>);
-    }
-    let aws_enabled = args.aws
-        || args.aws_endpoint.is_some()
-        || args.providers.contains(&ProviderName::Aws)
-        || config.providers.aws.is_some();
-    if aws_enabled {
-        registry = registry.with_provider(crate::aws::provider(
-            aws_settings.clone(),
-            &desired.resources,
-        ));
-    }
-    let sandbox_enabled = !args.no_sandbox && config.sandbox.enabled.unwrap_or(true);
-    if sandbox_enabled {
-        let world = args
-            .sandbox_dir
-            .clone()
-            .or_else(|| config.sandbox.dir.clone())
-            .unwrap_or_else(|| args.dir.join(".strata").join("sandbox"));
-        // The sandbox plans the replacements the real providers would make.
-        let sandbox = SandboxProvider::new(world)
-            .with_mirrored_rules(strata_aws::replace_rules())
-            .with_mirrored_rules(strata_k8s::replace_rules())
-            .with_mirrored_kinds(strata_aws::declared_kinds())
-            .with_allowed_kinds(config.sandbox.allow_kinds.iter().map(String::as_str));
-        registry = registry.with_fallback(Arc::new(sandbox));
-    }
+    let (registry, kube, aws_settings) = providers(
+        args,
+        &config,
+        config_file.as_deref(),
+        &desired.resources,
+        &desired.applications,
+    )
+    .await?;
     let terraform_states = if args.terraform_states.is_empty() {
         &config.terraform_states
     } else {
@@ -262,6 +215,92 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         policies,
         foreign_claims,
     })
+}
+
+/// The providers of a stack, as its flags and configuration enable them: the Kubernetes
+/// provider (discovered, serving the kinds of the CRDs in `resources`), the AWS provider, and
+/// the sandbox standing in for the rest.
+pub async fn providers(
+    args: &StackArgs,
+    config: &StackConfig,
+    config_file: Option<&str>,
+    resources: &[Resource],
+    applications: &[ChildSet],
+) -> anyhow::Result<(ProviderRegistry, Option<Arc<strata_k8s::KubeProvider>>, AwsSettings)> {
+    let aws_config = config.providers.aws.clone().unwrap_or_default();
+    let aws_settings = crate::aws::settings(
+        args.aws_endpoint
+            .as_deref()
+            .or(aws_config.endpoint.as_deref()),
+        args.aws_region.as_deref().or(aws_config.region.as_deref()),
+    );
+    let mut registry = ProviderRegistry::new();
+    let kube_enabled = args.kube
+        || args.context.is_some()
+        || args.providers.contains(&ProviderName::K8s)
+        || config.providers.kubernetes.is_some();
+    let kube = if kube_enabled {
+        let context = match &args.context {
+            Some(context) => Some(context.clone()),
+            None => kube_context(config, applications, config_file)?,
+        };
+        Some(crate::kube::provider(context.as_deref()))
+    } else {
+        None
+    };
+    if let Some(kube) = &kube {
+        // Kinds the cluster does not serve (cloud managed resources, XRDs, Applications) go to
+        // the next provider or the sandbox; kinds whose CRDs the stack applies stay here.
+        kube.discover()
+            .await
+            .context("the Kubernetes provider (--kube)")?;
+        kube.serve_kinds_of_crds(resources);
+        registry = registry.with_provider(Arc::clone(kube) as Arc<dyn strata_core::Provider>);
+    }
+    let aws_enabled = args.aws
+        || args.aws_endpoint.is_some()
+        || args.providers.contains(&ProviderName::Aws)
+        || config.providers.aws.is_some();
+    if aws_enabled {
+        registry = registry.with_provider(crate::aws::provider(
+            aws_settings.clone(),
+            resources,
+        ));
+    }
+    for pattern in &args.allow_kinds {
+        if let Some(problem) = strata_core::config::kind_pattern_problem(pattern) {
+            bail!("--allow-kind {problem}");
+        }
+    }
+    let sandbox_enabled = !args.no_sandbox && config.sandbox.enabled.unwrap_or(true);
+    if sandbox_enabled {
+        let world = args
+            .sandbox_dir
+            .clone()
+            .or_else(|| config.sandbox.dir.clone())
+            .unwrap_or_else(|| args.dir.join(".strata").join("sandbox"));
+        // The sandbox plans the replacements the real providers would make.
+        // It checks what they would check: their kinds and schemas (Kubernetes' built-in
+        // kinds, the AWS provider's, Crossplane's own); any other kind is refused unless
+        // `sandbox.allowKinds` lists it.
+        let sandbox = SandboxProvider::new(world)
+            .with_mirrored_rules(strata_aws::replace_rules())
+            .with_mirrored_rules(strata_k8s::replace_rules())
+            .with_mirrored_kinds(strata_aws::declared_kinds())
+            .with_mirrored_kinds(strata_composition::declared_kinds())
+            .with_mirrored_schemas(builtin_schemas()?.iter().cloned())
+            .with_allowed_kinds(config.sandbox.allow_kinds.iter().map(String::as_str))
+            .with_allowed_kinds(args.allow_kinds.iter().map(String::as_str))
+            .refusing_unknown_kinds();
+        registry = registry.with_fallback(Arc::new(sandbox));
+    }
+    Ok((registry, kube, aws_settings))
+}
+
+/// The built-in Kubernetes kinds' schemas.
+pub fn builtin_schemas() -> anyhow::Result<&'static [strata_core::schema::KindSchema]> {
+    strata_k8s::schemas::builtin_schemas()
+        .map_err(|e| anyhow::anyhow!("compiling the built-in Kubernetes schemas: {e}"))
 }
 
 /// What a configuration may hold that this version cannot honour yet: an error naming the

@@ -45,7 +45,7 @@ fn policies() -> PathBuf {
 fn aws_stack(root: &Path, edit: impl Fn(&str) -> String) -> PathBuf {
     let dir = root.join("aws");
     std::fs::create_dir_all(&dir).unwrap();
-    for name in ["database.yaml", "storage.yaml"] {
+    for name in ["database.yaml", "storage.yaml", "strata.yaml"] {
         let body = std::fs::read_to_string(repo().join("examples/aws").join(name)).unwrap();
         std::fs::write(dir.join(name), edit(&body)).unwrap();
     }
@@ -190,7 +190,7 @@ fn a_bucket_without_a_public_access_block_or_with_a_public_acl_is_denied() {
     // The AWS provider does not serve BucketACL: the sandbox takes it only when allowed.
     std::fs::write(
         dir.join("strata.yaml"),
-        "sandbox:\n  allowKinds: [s3.aws.upbound.io/BucketACL]\n",
+        "sandbox:\n  allowKinds: [s3.aws.upbound.io/BucketACL, ec2.aws.upbound.io/SecurityGroup]\n",
     )
     .unwrap();
     let out = code(&strata(&["plan", s(&dir), "--policy", s(&policies())]), 1);
@@ -224,7 +224,11 @@ fn the_configuration_names_policies_and_a_bad_policy_is_one_error() {
         local.join("rds.rego"),
     )
     .unwrap();
-    std::fs::write(dir.join("strata.yaml"), "policies: [policies]\n").unwrap();
+    std::fs::write(
+        dir.join("strata.yaml"),
+        "policies: [policies]\nsandbox:\n  allowKinds: [ec2.aws.upbound.io/SecurityGroup]\n",
+    )
+    .unwrap();
     let out = code(&strata(&["plan", s(&dir)]), 1);
     assert!(out.contains("storageEncrypted must be true"), "{out}");
 

@@ -73,7 +73,7 @@ fn a_misspelt_kind_is_refused_not_planned_beside_a_deletion() {
     refused(
         &dir,
         &[
-            "s3.aws.upbound.io/BucketVersoning/v: kind: no provider serves kind BucketVersoning of group s3.aws.upbound.io (did you mean BucketVersioning?",
+            "s3.aws.upbound.io/BucketVersoning/v: kind: no schema and no provider for kind BucketVersoning in group s3.aws.upbound.io; did you mean BucketVersioning?",
         ],
     );
     // An explicit allow-list lets the sandbox take it unchecked.

@@ -46,3 +46,13 @@ pub use engine::{CompositeRender, render_object};
 pub use error::{Error, Phase, Result};
 pub use function::FunctionInput;
 pub use render::{RenderOptions, RenderOutput, RenderRequest, render};
+
+/// The kinds of Crossplane's own API this crate reads and checks (an XRD's and a
+/// Composition's fields are checked when they are parsed), as `(group, kind)`: a stack may
+/// apply them, and the sandbox takes them as a cluster with Crossplane would.
+pub fn declared_kinds() -> Vec<(String, String)> {
+    ["CompositeResourceDefinition", "Composition"]
+        .iter()
+        .map(|kind| ("apiextensions.crossplane.io".to_owned(), (*kind).to_owned()))
+        .collect()
+}

@@ -461,13 +461,16 @@ fn url_problem(url: &str) -> Option<String> {
     (!ok).then(|| format!("`{url}` is not an http:// or https:// URL"))
 }
 
-fn kind_pattern_problem(pattern: &str) -> Option<String> {
+/// What is wrong with a kind pattern of `sandbox.allowKinds` (`Widget`, `example.org/Widget`,
+/// `example.org/*`), if anything.
+pub fn kind_pattern_problem(pattern: &str) -> Option<String> {
     let (group, kind) = pattern.rsplit_once('/').unwrap_or(("", pattern));
-    let kind_ok = kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        && kind.chars().all(|c| c.is_ascii_alphanumeric());
+    let kind_ok = (kind == "*" && !group.is_empty())
+        || (kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && kind.chars().all(|c| c.is_ascii_alphanumeric()));
     if !kind_ok {
         return Some(format!(
-            "`{pattern}`: `{kind}` is not a kind (`Widget`, `example.org/Widget`)"
+            "`{pattern}`: `{kind}` is not a kind (`Widget`, `example.org/Widget`, `example.org/*`)"
         ));
     }
     if !group.is_empty()

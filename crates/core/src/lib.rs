@@ -62,6 +62,7 @@ pub mod references;
 pub mod replace;
 pub mod retry;
 pub mod sandbox;
+pub mod schema;
 pub mod schedule;
 pub mod sensitive;
 pub mod source;

@@ -205,6 +205,13 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         Vec::new()
     }
 
+    /// The schemas of the kinds this provider serves, checked before anything is planned
+    /// (see [`crate::validate`]): what the provider would refuse, refused early, with field
+    /// paths. The default declares none (its kinds are then checked by kind only).
+    fn schemas(&self) -> Vec<crate::schema::KindSchema> {
+        Vec::new()
+    }
+
     /// Every live object this provider holds that carries the ownership labels (or tags) of
     /// `stack` (`app.kubernetes.io/managed-by: strata`, `strata.dev/stack: <stack>`), as
     /// manifests with `apiVersion`, `kind` and `metadata`. `kinds` are the `(apiVersion, kind)`
@@ -308,6 +315,16 @@ impl ProviderRegistry {
             .chain(self.fallback.iter())
             .flat_map(|p| p.declared_kinds())
             .collect()
+    }
+
+    /// The enabled providers, in routing order (the fallback excluded).
+    pub fn enabled(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.providers.iter()
+    }
+
+    /// The fallback, when one is set.
+    pub fn fallback(&self) -> Option<&Arc<dyn Provider>> {
+        self.fallback.as_ref()
     }
 
     /// Every provider: the enabled ones in order, then the fallback.

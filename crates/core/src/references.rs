@@ -242,6 +242,27 @@ pub fn resolve_references<'a>(
     Ok(waiting)
 }
 
+/// Every reference of `desired` that cannot be resolved against the set itself (the
+/// referenced resource missing, a selector matching nothing, several candidates with
+/// different values), each once: what `strata validate` reports offline. References to live
+/// fields are not judged here (their targets may not exist yet), and nothing is written.
+pub fn check_references(desired: &[Resource], graph: &Graph) -> Vec<ReferenceError> {
+    fn external_names(_: &Resource, _: &str) -> ReferenceSource {
+        ReferenceSource::ExternalName
+    }
+    fn not_observed(_: &ResourceKey) -> LiveLookup<'static> {
+        LiveLookup::NotObserved
+    }
+    graph
+        .reference_fields()
+        .iter()
+        .filter_map(|(position, fields)| {
+            resolve_one(desired, *position, fields, &external_names, &not_observed).err()
+        })
+        .map(|error| *error)
+        .collect()
+}
+
 fn resolve_one<'a>(
     desired: &[Resource],
     position: usize,

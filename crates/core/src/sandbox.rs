@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use crate::model::{Resource, ResourceKey};
 use crate::provider::{Applied, Health, Observation, Provider, ProviderError};
 use crate::replace::ReplaceRules;
+use crate::schema::KindSchema;
 use crate::state::local::{Durability, write_atomically};
 
 /// The world's file layout version, kept in `<world>/.layout`. Version 2 percent-encodes each
@@ -43,18 +44,26 @@ pub struct SandboxProvider {
     /// Kinds declared: those of the providers it stands in for, and those allowed
     /// (`sandbox.allowKinds`).
     allowed: Vec<(String, String)>,
+    /// The schemas of the providers it stands in for.
+    schemas: Vec<KindSchema>,
+    /// Whether it takes kinds nobody declared (a bare sandbox, a test double, does; one
+    /// standing in for real providers does not: see [`SandboxProvider::refusing_unknown_kinds`]).
+    takes_any_kind: bool,
     /// The world's layout checked (and migrated) and its lock taken, once in this process: the
     /// lock file, held shared for the provider's life.
     layout: Arc<OnceLock<Result<Arc<std::fs::File>, ProviderError>>>,
 }
 
 impl SandboxProvider {
-    /// A sandbox whose world is the directory `world`, with no replace rules.
+    /// A sandbox whose world is the directory `world`, with no replace rules, taking any kind
+    /// (until [`refusing_unknown_kinds`](Self::refusing_unknown_kinds)).
     pub fn new(world: impl Into<PathBuf>) -> Self {
         Self {
             world: world.into(),
             mirrored: ReplaceRules::new(),
             allowed: Vec::new(),
+            schemas: Vec::new(),
+            takes_any_kind: true,
             layout: Arc::new(OnceLock::new()),
         }
     }
@@ -77,8 +86,25 @@ impl SandboxProvider {
         self
     }
 
+    /// Mirrors the schemas of a provider the sandbox stands in for (its
+    /// [`Provider::schemas`]), so an object that provider would refuse is refused here too.
+    pub fn with_mirrored_schemas(mut self, schemas: impl IntoIterator<Item = KindSchema>) -> Self {
+        self.schemas.extend(schemas);
+        self
+    }
+
+    /// Takes only the kinds of the providers it mirrors and those allowed
+    /// ([`with_allowed_kinds`](Self::with_allowed_kinds)): any other kind is refused before
+    /// planning, as the real providers would refuse it, instead of being planned as a
+    /// sandbox object. What the CLI runs with.
+    pub fn refusing_unknown_kinds(mut self) -> Self {
+        self.takes_any_kind = false;
+        self
+    }
+
     /// Lets the sandbox take kinds no provider declares (`group/Kind`, or `Kind` for the
-    /// core group), as `sandbox.allowKinds` in `strata.yaml` lists them.
+    /// core group; `group/*` for every kind of a group), as `sandbox.allowKinds` in
+    /// `strata.yaml` lists them.
     pub fn with_allowed_kinds<'a>(mut self, kinds: impl IntoIterator<Item = &'a str>) -> Self {
         for pattern in kinds {
             let (group, kind) = pattern.rsplit_once('/').unwrap_or(("", pattern));
@@ -352,7 +378,15 @@ impl Provider for SandboxProvider {
     /// The kinds of the providers it stands in for (it refuses what they would refuse) and
     /// the kinds it was allowed to take.
     fn declared_kinds(&self) -> Vec<(String, String)> {
-        self.allowed.clone()
+        let mut kinds = self.allowed.clone();
+        if self.takes_any_kind {
+            kinds.push(("*".to_owned(), "*".to_owned()));
+        }
+        kinds
+    }
+
+    fn schemas(&self) -> Vec<KindSchema> {
+        self.schemas.clone()
     }
 
     fn serves(&self, _api_version: &str, _kind: &str) -> bool {

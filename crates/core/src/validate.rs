@@ -3,27 +3,36 @@
 //! set at once (every problem, not only the first), each naming file, document, resource and
 //! field.
 //!
-//! Checked today:
-//! - **Kinds of provider-owned groups**: a provider declares the kinds it serves
-//!   ([`Provider::declared_kinds`](crate::Provider::declared_kinds)); in a group where
-//!   some provider declares kinds, any other kind is refused with the nearest declared name
-//!   (`BucketVersoning` → "did you mean BucketVersioning?"), so a typo is never sent to the
-//!   sandbox and its misspelt twin planned as a deletion. Kinds the sandbox may take
-//!   unchecked are declared by its allow-list (`sandbox.allowKinds` in `strata.yaml`).
-//! - **Managed-resource specs** (Crossplane provider kinds, groups under `upbound.io`): `spec`
-//!   holds `forProvider` (an object) and only the fields Crossplane's managed resources have;
-//!   a misspelt `forProvidr` is refused with a suggestion instead of being planned as the
-//!   removal of `spec.forProvider`.
+//! Checked:
+//! - **Every object against the schema of its kind** ([`crate::schema`]): the schemas the
+//!   providers declare ([`Provider::schemas`](crate::Provider::schemas): the Kubernetes
+//!   built-in types, a cluster's CRDs, a cloud provider's kinds; the sandbox mirrors those of
+//!   the providers it stands in for) and those of the CustomResourceDefinitions in the desired
+//!   set itself (which win: they are what the API server will check once they are applied).
+//!   Unknown fields, wrong types, missing required fields, enums and bounds are problems named
+//!   by field path, with the nearest field name when one is close; `metadata` is checked as
+//!   Kubernetes' `ObjectMeta`. A version the schema's declarer does not serve is a problem.
+//! - **Kinds nothing knows**: a kind with no schema, that no provider declares and that no
+//!   enabled provider serves, is refused with the nearest known kind (`BucketVersoning` →
+//!   "did you mean BucketVersioning?") rather than handed to the sandbox, which would plan
+//!   the typo as a new resource and its correctly spelt twin as a deletion. Kinds the sandbox
+//!   may take unchecked are listed in `sandbox.allowKinds` in `strata.yaml`.
+//! - **CustomResourceDefinitions**: a served version without a schema, or with a schema the
+//!   API server would refuse.
+//! - **Managed-resource specs** (Crossplane provider kinds, groups under `upbound.io`) that
+//!   no schema covers: `spec` holds `forProvider` (an object) and only the fields
+//!   Crossplane's managed resources have.
 //! - **Metadata**: label and annotation values are strings (Kubernetes' `map[string]string`);
 //!   Strata's switches (`strata.dev/protect`, `strata.dev/adopt`,
 //!   `strata.dev/create-before-destroy`) are `"true"` or `"false"`; `strata.dev/depends-on`
 //!   lists addresses.
 //!
-//! Unresolvable references are refused when they are resolved (see [`crate::references`]).
-//! Schemas of built-in kinds and of CRDs are not checked yet.
+//! References (`*Ref`, `*Refs`, `*Selector` fields) that resolve to nothing are problems too,
+//! found by [`crate::references::check_references`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -31,7 +40,8 @@ use crate::model::{
     ANNOTATION_ADOPT, ANNOTATION_CREATE_BEFORE_DESTROY, ANNOTATION_DEPENDS_ON, ANNOTATION_PROTECT,
     Resource, ResourceKey, SourceLocation,
 };
-use crate::provider::ProviderRegistry;
+use crate::provider::{Provider, ProviderRegistry};
+use crate::schema::{KindSchema, PathSegment, Schema};
 
 /// One problem found in one resource.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -43,6 +53,9 @@ pub struct Problem {
     pub key: ResourceKey,
     /// The field at fault (`kind`, `spec.forProvidr`, `metadata.annotations.strata.dev/protect`).
     pub field: String,
+    /// The same field as segments (`metadata`, `annotations`, `strata.dev/protect`): names may
+    /// hold dots, so this is the form to look a field up by.
+    pub path: Vec<PathSegment>,
     /// What is wrong, and what would be right.
     pub message: String,
 }
@@ -75,24 +88,66 @@ const SWITCH_ANNOTATIONS: &[&str] = &[
     ANNOTATION_CREATE_BEFORE_DESTROY,
 ];
 
-/// Checks desired sets; built from what the providers declare.
+/// The schemas of one kind, by version, and who declares them.
+#[derive(Debug, Clone)]
+struct KindEntry {
+    versions: BTreeMap<String, Schema>,
+    declared_by: String,
+}
+
+type GroupKind = (String, String);
+
+/// Checks desired sets against what the providers declare, the schemas registered, and the
+/// CustomResourceDefinitions found in the set itself. Built by [`Validator::for_registry`]
+/// (what the engine uses), or by hand, and extended with [`Validator::register`],
+/// [`Validator::declare`] and [`Validator::with_object_meta`].
 #[derive(Debug, Clone, Default)]
 pub struct Validator {
-    /// Declared kinds by group.
+    /// Kinds known without a schema, by group (`*` stands for any group or any kind).
     declared: BTreeMap<String, BTreeSet<String>>,
+    /// Schemas by group and kind.
+    schemas: HashMap<GroupKind, KindEntry>,
+    /// The schema every object's `metadata` is checked against.
+    object_meta: Option<Schema>,
+    /// The providers routed to before the fallback: a kind one of them serves is known.
+    enabled: Vec<Arc<dyn Provider>>,
+    /// Whether kinds nothing knows pass (off by default).
+    unknown_kinds_allowed: bool,
+    /// Built for a registry without a fallback: a kind no enabled provider serves is then
+    /// left to routing, which names it as unserved (the sandbox is off, so "add it to the
+    /// sandbox's allow-list" would be the wrong advice).
+    without_fallback: bool,
 }
 
 impl Validator {
-    /// A validator knowing what the providers of `registry` (the fallback included) declare.
+    /// A validator knowing what the providers of `registry` (the fallback included) declare
+    /// and serve. `metadata` is checked against the `ObjectMeta` of the built-in schemas when
+    /// a provider declares them (the `metadata` of core `v1` `ConfigMap`).
     pub fn for_registry(registry: &ProviderRegistry) -> Self {
         let mut validator = Self::default();
-        for (group, kind) in registry.declared_kinds() {
-            validator.declare(&group, &kind);
+        for provider in registry.providers() {
+            for (group, kind) in provider.declared_kinds() {
+                validator.declare(&group, &kind);
+            }
+            for schema in provider.schemas() {
+                validator.register(schema);
+            }
+        }
+        validator.enabled = registry.enabled().cloned().collect();
+        validator.without_fallback = registry.fallback().is_none();
+        if validator.object_meta.is_none()
+            && let Some(meta) = validator
+                .schemas
+                .get(&(String::new(), "ConfigMap".to_owned()))
+                .and_then(|entry| entry.versions.get("v1"))
+                .and_then(|schema| schema.property("metadata"))
+        {
+            validator.object_meta = Some(meta);
         }
         validator
     }
 
-    /// Declares `group`/`kind` as served.
+    /// Declares `group`/`kind` as known without a schema (`*` for any group or any kind).
     pub fn declare(&mut self, group: &str, kind: &str) {
         self.declared
             .entry(group.to_owned())
@@ -100,50 +155,214 @@ impl Validator {
             .insert(kind.to_owned());
     }
 
+    /// Registers a kind's schema at one version; the first registration of a version wins
+    /// (providers are asked in routing order).
+    pub fn register(&mut self, schema: KindSchema) {
+        let entry = self
+            .schemas
+            .entry((schema.group.clone(), schema.kind.clone()))
+            .or_insert_with(|| KindEntry {
+                versions: BTreeMap::new(),
+                declared_by: schema.declared_by.clone(),
+            });
+        entry
+            .versions
+            .entry(schema.version.clone())
+            .or_insert(schema.schema);
+    }
+
+    /// Checks every object's `metadata` against `object_meta` (Kubernetes' `ObjectMeta`).
+    pub fn with_object_meta(mut self, object_meta: Schema) -> Self {
+        self.object_meta = Some(object_meta);
+        self
+    }
+
+    /// Lets kinds nothing knows pass unchecked (for offline tools that see partial sets).
+    pub fn allowing_unknown_kinds(mut self) -> Self {
+        self.unknown_kinds_allowed = true;
+        self
+    }
+
     /// Every problem of `resources`, in their order.
     pub fn check(&self, resources: &[Resource]) -> Vec<Problem> {
         let mut problems = Vec::new();
+        let defined = self.defined_by_crds(resources, &mut problems);
         for resource in resources {
-            let mut problem = |field: String, message: String| {
+            let mut problem = |path: Vec<PathSegment>, message: String| {
                 problems.push(Problem {
                     location: resource.source.clone(),
                     key: resource.key.clone(),
-                    field,
+                    field: crate::schema::format_path(&path),
+                    path,
                     message,
                 });
             };
-            self.check_kind(resource, &mut problem);
+            let key = (resource.key.group.clone(), resource.key.kind.clone());
+            let entry = defined.get(&key).or_else(|| self.schemas.get(&key));
+            match entry {
+                Some(entry) => self.check_schema(resource, entry, &mut problem),
+                None => self.check_kind(resource, &defined, &mut problem),
+            }
             check_metadata(resource, &mut problem);
-            if resource.key.group.ends_with(".upbound.io") {
+            if entry.is_none() && resource.key.group.ends_with(".upbound.io") {
                 check_managed_spec(resource, &mut problem);
             }
         }
         problems
     }
 
-    fn check_kind(&self, resource: &Resource, problem: &mut impl FnMut(String, String)) {
-        let key = &resource.key;
-        let Some(kinds) = self.declared.get(&key.group) else {
+    /// The schemas of the CustomResourceDefinitions among `resources`; their problems are
+    /// added to `problems`.
+    fn defined_by_crds(
+        &self,
+        resources: &[Resource],
+        problems: &mut Vec<Problem>,
+    ) -> HashMap<GroupKind, KindEntry> {
+        let mut defined: HashMap<GroupKind, KindEntry> = HashMap::new();
+        for resource in resources {
+            if resource.key.group != "apiextensions.k8s.io"
+                || resource.key.kind != "CustomResourceDefinition"
+            {
+                continue;
+            }
+            match crate::schema::crd_schemas(&resource.manifest) {
+                Ok(schemas) => {
+                    for schema in schemas {
+                        let entry = defined
+                            .entry((schema.group.clone(), schema.kind.clone()))
+                            .or_insert_with(|| KindEntry {
+                                versions: BTreeMap::new(),
+                                declared_by: schema.declared_by.clone(),
+                            });
+                        entry.versions.insert(schema.version, schema.schema);
+                    }
+                }
+                Err(found) => {
+                    for p in found {
+                        problems.push(Problem {
+                            location: resource.source.clone(),
+                            key: resource.key.clone(),
+                            field: p.field(),
+                            path: p.path,
+                            message: p.message,
+                        });
+                    }
+                }
+            }
+        }
+        defined
+    }
+
+    fn check_schema(
+        &self,
+        resource: &Resource,
+        entry: &KindEntry,
+        problem: &mut impl FnMut(Vec<PathSegment>, String),
+    ) {
+        let api_version = resource.api_version();
+        let version = api_version.rsplit('/').next().unwrap_or(api_version);
+        let Some(schema) = entry.versions.get(version) else {
+            let served: Vec<&str> = entry.versions.keys().map(String::as_str).collect();
+            problem(
+                vec![PathSegment::Key("apiVersion".to_owned())],
+                format!(
+                    "{} does not serve version {version} of {} (it serves {})",
+                    entry.declared_by,
+                    resource.key.kind,
+                    served.join(", ")
+                ),
+            );
             return;
         };
-        if kinds.contains(&key.kind) {
+        for found in schema.check_object(&resource.manifest, self.object_meta.as_ref()) {
+            let message = format!("{} (schema of {})", found.message, entry.declared_by);
+            problem(found.path, message);
+        }
+    }
+
+    fn is_declared(&self, group: &str, kind: &str) -> bool {
+        [group, "*"].iter().any(|g| {
+            self.declared
+                .get(*g)
+                .is_some_and(|kinds| kinds.contains(kind) || kinds.contains("*"))
+        })
+    }
+
+    fn check_kind(
+        &self,
+        resource: &Resource,
+        defined: &HashMap<GroupKind, KindEntry>,
+        problem: &mut impl FnMut(Vec<PathSegment>, String),
+    ) {
+        let key = &resource.key;
+        if self.unknown_kinds_allowed
+            || self.without_fallback
+            || self.is_declared(&key.group, &key.kind)
+            || self
+                .enabled
+                .iter()
+                .any(|p| p.serves(resource.api_version(), &key.kind))
+        {
             return;
         }
-        let listed: Vec<&str> = kinds.iter().map(String::as_str).collect();
-        let hint = nearest(&key.kind, listed.iter().copied())
-            .map(|k| format!("did you mean {k}? "))
-            .unwrap_or_default();
+        let known: BTreeSet<(&str, &str)> = defined
+            .keys()
+            .chain(self.schemas.keys())
+            .map(|(g, k)| (g.as_str(), k.as_str()))
+            .chain(self.declared.iter().flat_map(|(g, kinds)| {
+                kinds
+                    .iter()
+                    .filter(|k| *k != "*")
+                    .map(move |k| (g.as_str(), k.as_str()))
+            }))
+            .collect();
+        let same_group = nearest(
+            &key.kind,
+            known
+                .iter()
+                .filter(|(g, _)| *g == key.group)
+                .map(|(_, k)| *k),
+        );
+        let hint = match same_group {
+            Some(kind) => format!("; did you mean {kind}?"),
+            None => {
+                let named: Vec<String> = known
+                    .iter()
+                    .filter(|(_, k)| *k == key.kind)
+                    .map(|(g, k)| group_kind(g, k))
+                    .collect();
+                if named.is_empty() {
+                    nearest(&key.kind, known.iter().map(|(_, k)| *k))
+                        .and_then(|kind| known.iter().find(|(_, k)| *k == kind))
+                        .map(|(g, k)| format!("; did you mean {}?", group_kind(g, k)))
+                        .unwrap_or_default()
+                } else {
+                    format!("; {} is known in {}", key.kind, named.join(", "))
+                }
+            }
+        };
+        let group = if key.group.is_empty() {
+            "the core group".to_owned()
+        } else {
+            format!("group {}", key.group)
+        };
         problem(
-            "kind".into(),
+            vec![PathSegment::Key("kind".to_owned())],
             format!(
-                "no provider serves kind {} of group {} ({hint}the group's served kinds are {}); to let the sandbox take it unchecked, add `{}/{}` to sandbox.allowKinds in strata.yaml",
+                "no schema and no provider for kind {} in {group}{hint} (to let the sandbox take it unchecked, add `{}` to sandbox.allowKinds in strata.yaml)",
                 key.kind,
-                key.group,
-                listed.join(", "),
-                key.group,
-                key.kind
+                group_kind(&key.group, &key.kind)
             ),
         );
+    }
+}
+
+/// `group/Kind`, or `Kind` for the core group.
+fn group_kind(group: &str, kind: &str) -> String {
+    if group.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{group}/{kind}")
     }
 }
 
@@ -158,7 +377,11 @@ pub fn nearest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> O
         .map(|(_, c)| c)
 }
 
-fn check_metadata(resource: &Resource, problem: &mut impl FnMut(String, String)) {
+fn key_path(keys: &[&str]) -> Vec<PathSegment> {
+    keys.iter().map(|k| PathSegment::Key((*k).to_owned())).collect()
+}
+
+fn check_metadata(resource: &Resource, problem: &mut impl FnMut(Vec<PathSegment>, String)) {
     for map in ["labels", "annotations"] {
         let Some(entries) = resource
             .manifest
@@ -168,7 +391,7 @@ fn check_metadata(resource: &Resource, problem: &mut impl FnMut(String, String))
             continue;
         };
         for (name, value) in entries {
-            let field = format!("metadata.{map}.{name}");
+            let field = key_path(&["metadata", map, name]);
             let Some(text) = value.as_str() else {
                 problem(field, format!("must be a string (quote it), found {value}"));
                 continue;
@@ -192,10 +415,10 @@ fn check_metadata(resource: &Resource, problem: &mut impl FnMut(String, String))
     }
 }
 
-fn check_managed_spec(resource: &Resource, problem: &mut impl FnMut(String, String)) {
+fn check_managed_spec(resource: &Resource, problem: &mut impl FnMut(Vec<PathSegment>, String)) {
     let Some(spec) = resource.manifest.get("spec").and_then(Value::as_object) else {
         problem(
-            "spec".into(),
+            key_path(&["spec"]),
             "a managed resource needs spec.forProvider".into(),
         );
         return;
@@ -206,7 +429,7 @@ fn check_managed_spec(resource: &Resource, problem: &mut impl FnMut(String, Stri
                 .map(|f| format!("; did you mean {f}?"))
                 .unwrap_or_default();
             problem(
-                format!("spec.{name}"),
+                key_path(&["spec", name]),
                 format!("unknown field of a managed resource's spec{hint}"),
             );
         }
@@ -214,11 +437,11 @@ fn check_managed_spec(resource: &Resource, problem: &mut impl FnMut(String, Stri
     match spec.get("forProvider") {
         Some(Value::Object(_)) => {}
         Some(other) => problem(
-            "spec.forProvider".into(),
+            key_path(&["spec", "forProvider"]),
             format!("must be an object, found {other}"),
         ),
         None => problem(
-            "spec.forProvider".into(),
+            key_path(&["spec", "forProvider"]),
             "is required for a managed resource".into(),
         ),
     }
@@ -250,17 +473,116 @@ mod tests {
     }
 
     #[test]
-    fn a_misspelt_kind_of_a_served_group_is_refused_with_a_suggestion() {
+    fn a_misspelt_kind_is_refused_with_a_suggestion() {
         let found = problems(
             &aws_like(),
             json!({"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "BucketVersoning",
                    "metadata": {"name": "v"}, "spec": {"forProvider": {}}}),
         );
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].starts_with("kind: no provider serves kind BucketVersoning of group s3.aws.upbound.io (did you mean BucketVersioning? the group's served kinds are Bucket, BucketPublicAccessBlock, BucketVersioning)"), "{found:?}");
-        assert!(found[0].contains("add `s3.aws.upbound.io/BucketVersoning` to sandbox.allowKinds"));
-        // Groups nobody declares are not judged here.
-        assert!(problems(&aws_like(), json!({"apiVersion": "ec2.aws.upbound.io/v1beta1", "kind": "VPC", "metadata": {"name": "v"}, "spec": {"forProvider": {}}})).is_empty());
+        assert_eq!(
+            found,
+            ["kind: no schema and no provider for kind BucketVersoning in group s3.aws.upbound.io; did you mean BucketVersioning? (to let the sandbox take it unchecked, add `s3.aws.upbound.io/BucketVersoning` to sandbox.allowKinds in strata.yaml)"]
+        );
+        // A kind of another group is named with its group.
+        let found = problems(
+            &aws_like(),
+            json!({"apiVersion": "s4.aws.upbound.io/v1beta1", "kind": "Buckets",
+                   "metadata": {"name": "v"}, "spec": {"forProvider": {}}}),
+        );
+        assert!(
+            found[0].contains("did you mean s3.aws.upbound.io/Bucket?"),
+            "{found:?}"
+        );
+        // Kinds nothing knows are refused too, unless allowed.
+        let vpc = json!({"apiVersion": "ec2.aws.upbound.io/v1beta1", "kind": "VPC", "metadata": {"name": "v"}, "spec": {"forProvider": {}}});
+        assert_eq!(problems(&aws_like(), vpc.clone()).len(), 1);
+        let mut allowing = aws_like();
+        allowing.declare("ec2.aws.upbound.io", "*");
+        assert!(problems(&allowing, vpc.clone()).is_empty());
+        assert!(problems(&aws_like().allowing_unknown_kinds(), vpc).is_empty());
+    }
+
+    fn widget_crd(schema: Value) -> Value {
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": "widgets.example.org"},
+               "spec": {"group": "example.org", "scope": "Namespaced",
+                        "names": {"kind": "Widget", "plural": "widgets"},
+                        "versions": [{"name": "v1", "served": true, "storage": true,
+                                      "schema": {"openAPIV3Schema": schema}}]}})
+    }
+
+    #[test]
+    fn custom_resources_are_checked_against_the_crds_of_the_set() {
+        let crd = resource(widget_crd(json!({"type": "object", "properties": {
+            "spec": {"type": "object", "required": ["size"], "properties": {
+                "size": {"type": "integer"}, "colour": {"type": "string", "enum": ["red", "blue"]}}}}})));
+        let widget = |spec: Value, version: &str| {
+            resource(json!({"apiVersion": format!("example.org/{version}"), "kind": "Widget",
+                            "metadata": {"name": "w", "namespace": "default"}, "spec": spec}))
+        };
+        let validator = Validator::default();
+        let found = |resources: &[Resource]| -> Vec<String> {
+            validator
+                .check(resources)
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect()
+        };
+        let crd_problems = found(std::slice::from_ref(&crd));
+        assert_eq!(crd_problems.len(), 1, "{crd_problems:?}");
+        assert!(crd_problems[0].starts_with("kind: no schema"), "{crd_problems:?}");
+        let mut validator = Validator::default();
+        validator.declare("apiextensions.k8s.io", "CustomResourceDefinition");
+        let found = |resources: &[Resource]| -> Vec<String> {
+            validator
+                .check(resources)
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect()
+        };
+        assert!(found(&[crd.clone(), widget(json!({"size": 2, "colour": "red"}), "v1")]).is_empty());
+        assert_eq!(
+            found(&[crd.clone(), widget(json!({"sise": 2, "colour": "green"}), "v1")]),
+            [
+                "spec.sise: unknown field; did you mean size? (schema of CustomResourceDefinition widgets.example.org)",
+                "spec.colour: must be one of \"red\", \"blue\", found \"green\" (schema of CustomResourceDefinition widgets.example.org)",
+                "spec.size: required field is missing (schema of CustomResourceDefinition widgets.example.org)",
+            ]
+        );
+        assert_eq!(
+            found(&[crd, widget(json!({"size": 2}), "v2")]),
+            ["apiVersion: CustomResourceDefinition widgets.example.org does not serve version v2 of Widget (it serves v1)"]
+        );
+    }
+
+    #[test]
+    fn a_crd_without_a_schema_or_with_an_invalid_one_is_refused() {
+        let mut validator = Validator::default();
+        validator.declare("apiextensions.k8s.io", "CustomResourceDefinition");
+        let mut crd = widget_crd(json!({}));
+        crd["spec"]["versions"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("schema");
+        let found: Vec<String> = validator
+            .check(&[resource(crd)])
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect();
+        assert_eq!(
+            found,
+            ["spec.versions[0].schema.openAPIV3Schema: version v1 has no schema; apiextensions.k8s.io/v1 requires a structural openAPIV3Schema for every version"]
+        );
+        let crd = widget_crd(json!({"type": "object", "properties": {"spec": {"type": "obejct"}}}));
+        let found: Vec<String> = validator
+            .check(&[resource(crd)])
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect();
+        assert_eq!(
+            found,
+            ["spec.versions[0].schema.openAPIV3Schema.properties.spec.type: unknown type \"obejct\"; did you mean object?"]
+        );
     }
 
     #[test]
@@ -282,7 +604,7 @@ mod tests {
     #[test]
     fn annotations_of_the_wrong_type_are_refused() {
         let found = problems(
-            &Validator::default(),
+            &Validator::default().allowing_unknown_kinds(),
             json!({"apiVersion": "v1", "kind": "ConfigMap",
                    "metadata": {"name": "c", "labels": {"tier": 3},
                      "annotations": {"strata.dev/depends-on": 5, "strata.dev/protect": "yes",
@@ -297,7 +619,7 @@ mod tests {
             ]
         );
         let found = problems(
-            &Validator::default(),
+            &Validator::default().allowing_unknown_kinds(),
             json!({"apiVersion": "v1", "kind": "ConfigMap",
                    "metadata": {"name": "c", "annotations": {"strata.dev/depends-on": "ConfigMap/a, nonsense"}}}),
         );

@@ -55,6 +55,7 @@
 pub mod client;
 pub mod controller;
 pub mod provider;
+pub mod schemas;
 
 pub use client::{ConnectOptions, connect};
 pub use provider::{KubeProvider, KubeProviderOptions, Propagation, replace_rules};

@@ -12,7 +12,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 use strata_core::executor::Event;
-use strata_core::plan::Action;
+use strata_core::plan::{Action, PlanOptions};
 use strata_core::{Provider, Resource, ResourceKey};
 use strata_k8s::{KubeProvider, KubeProviderOptions};
 
@@ -441,65 +441,59 @@ async fn applying_a_crd_returns_once_it_is_established() {
 }
 
 #[tokio::test]
-async fn an_unknown_field_is_a_final_error_naming_it_and_its_dependents_are_not_applied() {
+async fn an_unknown_field_is_refused_before_planning_and_by_the_server_alike() {
     let (client, namespace) = setup("strict-fields").await;
     let stack = namespace.as_str();
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(
-        KubeProvider::new(client.clone(), KubeProviderOptions::default()),
-        dir.path(),
-    );
+    let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
     // A typo: `dat` for `data`.
     let typo = Resource::from_manifest(json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "typo", "namespace": namespace}, "dat": {"mode": "fast"}}))
     .unwrap();
-    let dependent = real::annotated(
-        config_map(&namespace, "dependent", json!({})),
-        json!({"strata.dev/depends-on": format!("ConfigMap/{namespace}/typo")}),
-    );
-    let independent = config_map(&namespace, "independent", json!({}));
-    let applied = real::plan_then_apply(
-        &engine,
-        vec![typo.clone(), dependent.clone(), independent.clone()],
-        stack,
-    )
-    .await;
-    assert_eq!(applied.report.failed.len(), 1, "{:?}", applied.report);
-    let (key, message) = &applied.report.failed[0];
-    assert_eq!(key, &typo.key);
+    // The provider itself sends with strict field validation: the API server refuses the
+    // field, and the error is final.
+    let error = provider.create(&typo).await.expect_err("refused");
+    assert!(!error.is_retryable(), "{}", error.message);
     assert!(
-        message.starts_with(&format!(
+        error.message.starts_with(&format!(
             "applying ConfigMap/{namespace}/typo: the API server answered "
         )),
-        "{message}"
+        "{}",
+        error.message
     );
     assert!(
-        message.contains(".dat: field not declared in schema"),
-        "{message}"
+        error.message.contains(".dat: field not declared in schema"),
+        "{}",
+        error.message
     );
+    // Planning refuses it first, with the built-in schema the provider declares: nothing of
+    // the set is applied, the independent ConfigMap included.
+    let engine = engine(provider, dir.path());
+    let independent = config_map(&namespace, "independent", json!({}));
+    let options = PlanOptions {
+        stack: stack.into(),
+        ..PlanOptions::default()
+    };
+    let refused = engine
+        .plan(vec![typo.clone(), independent.clone()], &options)
+        .await
+        .expect_err("refused before planning");
+    let strata_core::EngineError::Invalid(problems) = refused else {
+        panic!("{refused}");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key, typo.key);
+    assert_eq!(problems[0].field, "dat");
     assert!(
-        real::position(&applied.events, &typo.key, "retrying").is_none(),
-        "final: {:?}",
-        applied.events
+        problems[0]
+            .message
+            .starts_with("unknown field; did you mean data?"),
+        "{}",
+        problems[0].message
     );
-    assert_eq!(
-        applied.report.skipped,
-        vec![(
-            dependent.key.clone(),
-            format!("dependency ConfigMap/{namespace}/typo did not succeed")
-        )]
-    );
-    assert_eq!(applied.report.succeeded, vec![independent.key.clone()]);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
     assert!(config_maps.get_opt("typo").await.unwrap().is_none());
-    assert!(config_maps.get_opt("dependent").await.unwrap().is_none());
-    assert!(config_maps.get_opt("independent").await.unwrap().is_some());
-    let state = real::saved_state(&engine).await;
-    assert_ne!(
-        state.get(&typo.key).map(|r| r.status),
-        Some(strata_core::state::ResourceStatus::Applied)
-    );
-    assert!(state.get(&dependent.key).is_none());
+    assert!(config_maps.get_opt("independent").await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use async_trait::async_trait;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
     PropagationPolicy, ValidationDirective,
 };
 use kube::discovery::{ApiCapabilities, Scope};
@@ -36,6 +36,7 @@ use tokio::sync::OnceCell;
 use crate::client::{ConnectOptions, connect};
 use errors::{is_not_found, is_not_served, map_error};
 use manifest::{apply_body, split_api_version};
+use strata_core::schema::KindSchema;
 use strata_core::sync::options::sync_option_value;
 use strata_health::{HealthRegistry, HealthStatusCode};
 
@@ -124,6 +125,8 @@ pub struct KubeProvider {
     served: RwLock<Option<HashSet<(String, String)>>>,
     namespaces: Mutex<HashSet<String>>,
     health: Option<Arc<HealthRegistry>>,
+    /// The schemas of the CRDs installed in the cluster, read by [`KubeProvider::discover`].
+    cluster_schemas: RwLock<Vec<KindSchema>>,
 }
 
 impl std::fmt::Debug for KubeProvider {
@@ -155,6 +158,7 @@ impl KubeProvider {
             served: RwLock::new(None),
             namespaces: Mutex::new(HashSet::new()),
             health: None,
+            cluster_schemas: RwLock::new(Vec::new()),
         }
     }
 
@@ -202,7 +206,7 @@ impl KubeProvider {
     /// serves. Returns the number of kinds found.
     pub async fn discover(&self) -> Result<usize, ProviderError> {
         let client = self.client().await?.clone();
-        let discovery = kube::Discovery::new(client)
+        let discovery = kube::Discovery::new(client.clone())
             .run()
             .await
             .map_err(|e| map_error(e, "discovering", "the cluster's kinds"))?;
@@ -233,7 +237,45 @@ impl KubeProvider {
         if let Ok(mut slot) = self.served.write() {
             *slot = Some(served);
         }
+        drop(kinds);
+        self.read_cluster_schemas(&client).await;
         Ok(count)
+    }
+
+    /// Reads the schemas of the CustomResourceDefinitions installed in the cluster, so
+    /// custom resources are checked before planning as the API server will check them. A
+    /// cluster that does not let us list CRDs, or a CRD whose schema cannot be read here, is
+    /// reported as a warning: those kinds are then checked by kind only.
+    async fn read_cluster_schemas(&self, client: &kube::Client) {
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+        let crds = match api.list(&ListParams::default()).await {
+            Ok(list) => list.items,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list the cluster's CustomResourceDefinitions; custom resources are checked by kind only");
+                return;
+            }
+        };
+        let mut schemas = Vec::new();
+        for crd in crds {
+            let name = crd.metadata.name.clone().unwrap_or_default();
+            let Ok(manifest) = serde_json::to_value(&crd) else {
+                continue;
+            };
+            match strata_core::schema::crd_schemas(&manifest) {
+                Ok(found) => schemas.extend(found.into_iter().map(|mut schema| {
+                    schema.declared_by = format!("CustomResourceDefinition {name} (in the cluster)");
+                    schema
+                })),
+                Err(problems) => {
+                    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                    tracing::warn!(crd = %name, problems = %problems.join("; "), "the schema of an installed CustomResourceDefinition cannot be read; its kind is checked by kind only");
+                }
+            }
+        }
+        if let Ok(mut slot) = self.cluster_schemas.write() {
+            *slot = schemas;
+        }
     }
 
     /// Also serves the kinds the CustomResourceDefinitions among `resources` define, as if
@@ -618,6 +660,20 @@ pub fn replace_rules() -> &'static ReplaceRules {
 impl Provider for KubeProvider {
     fn name(&self) -> &str {
         "kubernetes"
+    }
+
+    /// The built-in kinds' schemas and those of the CRDs installed in the cluster (read by
+    /// [`KubeProvider::discover`]).
+    fn schemas(&self) -> Vec<KindSchema> {
+        let mut schemas = self
+            .cluster_schemas
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        if let Ok(builtin) = crate::schemas::builtin_schemas() {
+            schemas.extend(builtin.iter().cloned());
+        }
+        schemas
     }
 
     fn serves(&self, api_version: &str, kind: &str) -> bool {
