@@ -101,7 +101,12 @@ pub struct StackArgs {
     pub sandbox_dir: Option<PathBuf>,
     /// A kind the sandbox may take unchecked (`group/Kind`, `Kind` for the core group,
     /// `group/*`), beside `sandbox.allowKinds` in the configuration; repeatable.
-    #[arg(long = "allow-kind", env = "STRATA_ALLOW_KINDS", value_delimiter = ',', value_name = "GROUP/KIND")]
+    #[arg(
+        long = "allow-kind",
+        env = "STRATA_ALLOW_KINDS",
+        value_delimiter = ',',
+        value_name = "GROUP/KIND"
+    )]
     pub allow_kinds: Vec<String>,
     /// Provider calls in flight at once (default 10).
     #[arg(long, env = "STRATA_PARALLELISM", value_parser = clap::value_parser!(u16).range(1..))]

@@ -226,7 +226,11 @@ pub async fn providers(
     config_file: Option<&str>,
     resources: &[Resource],
     applications: &[ChildSet],
-) -> anyhow::Result<(ProviderRegistry, Option<Arc<strata_k8s::KubeProvider>>, AwsSettings)> {
+) -> anyhow::Result<(
+    ProviderRegistry,
+    Option<Arc<strata_k8s::KubeProvider>>,
+    AwsSettings,
+)> {
     let aws_config = config.providers.aws.clone().unwrap_or_default();
     let aws_settings = crate::aws::settings(
         args.aws_endpoint
@@ -262,10 +266,7 @@ pub async fn providers(
         || args.providers.contains(&ProviderName::Aws)
         || config.providers.aws.is_some();
     if aws_enabled {
-        registry = registry.with_provider(crate::aws::provider(
-            aws_settings.clone(),
-            resources,
-        ));
+        registry = registry.with_provider(crate::aws::provider(aws_settings.clone(), resources));
     }
     for pattern in &args.allow_kinds {
         if let Some(problem) = strata_core::config::kind_pattern_problem(pattern) {

@@ -378,7 +378,9 @@ pub fn nearest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> O
 }
 
 fn key_path(keys: &[&str]) -> Vec<PathSegment> {
-    keys.iter().map(|k| PathSegment::Key((*k).to_owned())).collect()
+    keys.iter()
+        .map(|k| PathSegment::Key((*k).to_owned()))
+        .collect()
 }
 
 fn check_metadata(resource: &Resource, problem: &mut impl FnMut(Vec<PathSegment>, String)) {
@@ -481,7 +483,9 @@ mod tests {
         );
         assert_eq!(
             found,
-            ["kind: no schema and no provider for kind BucketVersoning in group s3.aws.upbound.io; did you mean BucketVersioning? (to let the sandbox take it unchecked, add `s3.aws.upbound.io/BucketVersoning` to sandbox.allowKinds in strata.yaml)"]
+            [
+                "kind: no schema and no provider for kind BucketVersoning in group s3.aws.upbound.io; did you mean BucketVersioning? (to let the sandbox take it unchecked, add `s3.aws.upbound.io/BucketVersoning` to sandbox.allowKinds in strata.yaml)"
+            ]
         );
         // A kind of another group is named with its group.
         let found = problems(
@@ -517,8 +521,10 @@ mod tests {
             "spec": {"type": "object", "required": ["size"], "properties": {
                 "size": {"type": "integer"}, "colour": {"type": "string", "enum": ["red", "blue"]}}}}})));
         let widget = |spec: Value, version: &str| {
-            resource(json!({"apiVersion": format!("example.org/{version}"), "kind": "Widget",
-                            "metadata": {"name": "w", "namespace": "default"}, "spec": spec}))
+            resource(
+                json!({"apiVersion": format!("example.org/{version}"), "kind": "Widget",
+                            "metadata": {"name": "w", "namespace": "default"}, "spec": spec}),
+            )
         };
         let validator = Validator::default();
         let found = |resources: &[Resource]| -> Vec<String> {
@@ -530,7 +536,10 @@ mod tests {
         };
         let crd_problems = found(std::slice::from_ref(&crd));
         assert_eq!(crd_problems.len(), 1, "{crd_problems:?}");
-        assert!(crd_problems[0].starts_with("kind: no schema"), "{crd_problems:?}");
+        assert!(
+            crd_problems[0].starts_with("kind: no schema"),
+            "{crd_problems:?}"
+        );
         let mut validator = Validator::default();
         validator.declare("apiextensions.k8s.io", "CustomResourceDefinition");
         let found = |resources: &[Resource]| -> Vec<String> {
@@ -540,9 +549,18 @@ mod tests {
                 .map(|p| format!("{}: {}", p.field, p.message))
                 .collect()
         };
-        assert!(found(&[crd.clone(), widget(json!({"size": 2, "colour": "red"}), "v1")]).is_empty());
+        assert!(
+            found(&[
+                crd.clone(),
+                widget(json!({"size": 2, "colour": "red"}), "v1")
+            ])
+            .is_empty()
+        );
         assert_eq!(
-            found(&[crd.clone(), widget(json!({"sise": 2, "colour": "green"}), "v1")]),
+            found(&[
+                crd.clone(),
+                widget(json!({"sise": 2, "colour": "green"}), "v1")
+            ]),
             [
                 "spec.sise: unknown field; did you mean size? (schema of CustomResourceDefinition widgets.example.org)",
                 "spec.colour: must be one of \"red\", \"blue\", found \"green\" (schema of CustomResourceDefinition widgets.example.org)",
@@ -551,7 +569,9 @@ mod tests {
         );
         assert_eq!(
             found(&[crd, widget(json!({"size": 2}), "v2")]),
-            ["apiVersion: CustomResourceDefinition widgets.example.org does not serve version v2 of Widget (it serves v1)"]
+            [
+                "apiVersion: CustomResourceDefinition widgets.example.org does not serve version v2 of Widget (it serves v1)"
+            ]
         );
     }
 
@@ -571,7 +591,9 @@ mod tests {
             .collect();
         assert_eq!(
             found,
-            ["spec.versions[0].schema.openAPIV3Schema: version v1 has no schema; apiextensions.k8s.io/v1 requires a structural openAPIV3Schema for every version"]
+            [
+                "spec.versions[0].schema.openAPIV3Schema: version v1 has no schema; apiextensions.k8s.io/v1 requires a structural openAPIV3Schema for every version"
+            ]
         );
         let crd = widget_crd(json!({"type": "object", "properties": {"spec": {"type": "obejct"}}}));
         let found: Vec<String> = validator
@@ -581,7 +603,9 @@ mod tests {
             .collect();
         assert_eq!(
             found,
-            ["spec.versions[0].schema.openAPIV3Schema.properties.spec.type: unknown type \"obejct\"; did you mean object?"]
+            [
+                "spec.versions[0].schema.openAPIV3Schema.properties.spec.type: unknown type \"obejct\"; did you mean object?"
+            ]
         );
     }
 

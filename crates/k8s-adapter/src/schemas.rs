@@ -181,7 +181,11 @@ mod tests {
     fn every_listed_kind_compiles() {
         let schemas = builtin_schemas().unwrap();
         assert_eq!(schemas.len(), 76);
-        assert!(schemas.iter().any(|s| s.group == "apps" && s.kind == "Deployment"));
+        assert!(
+            schemas
+                .iter()
+                .any(|s| s.group == "apps" && s.kind == "Deployment")
+        );
     }
 
     #[test]
@@ -232,8 +236,13 @@ mod tests {
     #[test]
     fn int_or_string_fields_take_both_and_nothing_else() {
         let service = |target: serde_json::Value| {
-            problems("", "v1", "Service", json!({"apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80, "targetPort": target}]}}))
+            problems(
+                "",
+                "v1",
+                "Service",
+                json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80, "targetPort": target}]}}),
+            )
         };
         assert!(service(json!(8080)).is_empty());
         assert!(service(json!("http")).is_empty());

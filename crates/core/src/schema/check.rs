@@ -119,17 +119,16 @@ impl<'s, 'v> Checker<'s, 'v> {
         for (key, field) in fields {
             match key.as_str() {
                 "apiVersion" | "kind" => {}
-                "metadata" => match meta {
-                    Some((set, id)) => {
+                // Without an ObjectMeta schema, metadata is left to the loader's checks: a
+                // CRD's own schema never decides which metadata fields exist.
+                "metadata" => {
+                    if let Some((set, id)) = meta {
                         let mut inner = Checker::new(set);
                         inner.path.push(Segment::Key("metadata"));
                         inner.check(id, field);
                         self.problems.extend(inner.problems);
                     }
-                    // Without an ObjectMeta schema, metadata is left to the loader's checks:
-                    // a CRD's own schema never decides which metadata fields exist.
-                    None => {}
-                },
+                }
                 _ => self.check_field(node, key, field),
             }
         }
@@ -177,10 +176,7 @@ impl<'s, 'v> Checker<'s, 'v> {
                 if node.embedded_resource {
                     for key in ["apiVersion", "kind"] {
                         if !fields.get(key).is_some_and(Value::is_string) {
-                            self.problem_at(
-                                key,
-                                "is required for an embedded resource".to_owned(),
-                            );
+                            self.problem_at(key, "is required for an embedded resource".to_owned());
                         }
                     }
                 }
@@ -517,7 +513,9 @@ pub(super) fn apply_defaults(set: &SchemaSet, id: NodeId, value: &mut Value) {
 
 fn is_integer(value: &Value) -> bool {
     match value {
-        Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+        Value::Number(n) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         _ => false,
     }
 }

@@ -114,12 +114,10 @@ impl Schema {
 
     /// The schema of the property `name`, when this schema is an object declaring it.
     pub fn property(&self, name: &str) -> Option<Schema> {
-        self.set.nodes[self.root]
-            .property(name)
-            .map(|root| Schema {
-                set: Arc::clone(&self.set),
-                root,
-            })
+        self.set.nodes[self.root].property(name).map(|root| Schema {
+            set: Arc::clone(&self.set),
+            root,
+        })
     }
 
     /// Every problem of `value` against this schema (empty when it conforms).
@@ -443,7 +441,9 @@ impl<'a> Compiler<'a> {
         let pointer = reference.strip_prefix('#').ok_or_else(|| {
             Self::error(
                 path,
-                format!("$ref {reference:?}: only references inside the schema (#/…) are supported"),
+                format!(
+                    "$ref {reference:?}: only references inside the schema (#/…) are supported"
+                ),
             )
         })?;
         let target = self
@@ -525,9 +525,9 @@ impl<'a> Compiler<'a> {
                 .as_array()
                 .ok_or_else(|| Self::error(&at("required"), "must be a list of field names"))?;
             for name in list {
-                let name = name.as_str().ok_or_else(|| {
-                    Self::error(&at("required"), "must be a list of field names")
-                })?;
+                let name = name
+                    .as_str()
+                    .ok_or_else(|| Self::error(&at("required"), "must be a list of field names"))?;
                 node.required.push(name.into());
             }
         }

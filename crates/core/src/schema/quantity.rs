@@ -38,7 +38,9 @@ mod tests {
         ] {
             assert!(is_quantity(good), "{good}");
         }
-        for bad in ["", "m", "1.2.3", "1gi", "1 Gi", "abc", "1e", "1KiB", "1.5x", "--1", "e3"] {
+        for bad in [
+            "", "m", "1.2.3", "1gi", "1 Gi", "abc", "1e", "1KiB", "1.5x", "--1", "e3",
+        ] {
             assert!(!is_quantity(bad), "{bad}");
         }
     }

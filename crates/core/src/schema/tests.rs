@@ -33,7 +33,11 @@ fn crd_schema() -> Schema {
 }
 
 fn problems(schema: &Schema, value: Value) -> Vec<String> {
-    schema.check(&value).iter().map(ToString::to_string).collect()
+    schema
+        .check(&value)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[test]
@@ -86,7 +90,10 @@ fn a_required_field_with_a_default_may_be_left_out_and_defaults_fill_in() {
     assert!(problems(&schema, json!({})).is_empty());
     let mut value = json!({"nested": {}});
     schema.apply_defaults(&mut value);
-    assert_eq!(value, json!({"region": "eu-west-1", "nested": {"on": true}}));
+    assert_eq!(
+        value,
+        json!({"region": "eu-west-1", "nested": {"on": true}})
+    );
 }
 
 #[test]
@@ -116,7 +123,9 @@ fn quantities_take_numbers_and_quantity_strings_only() {
     }
     assert_eq!(
         problems(&schema, json!({"cpu": "lots"})),
-        ["cpu: \"lots\" is not a quantity (a number with an optional suffix: 500m, 2, 1.5, 1Gi, 100M, 1e3)"]
+        [
+            "cpu: \"lots\" is not a quantity (a number with an optional suffix: 500m, 2, 1.5, 1Gi, 100M, 1e3)"
+        ]
     );
 }
 
@@ -161,7 +170,11 @@ fn combinators_constrain_values() {
 
 #[test]
 fn invalid_schemas_are_refused_with_the_keyword_path() {
-    let error = |schema: Value| Schema::compile(&schema, Dialect::Crd).unwrap_err().to_string();
+    let error = |schema: Value| {
+        Schema::compile(&schema, Dialect::Crd)
+            .unwrap_err()
+            .to_string()
+    };
     assert_eq!(
         error(json!({"type": "object", "properties": {"size": {"type": "intger"}}})),
         "properties.size.type: unknown type \"intger\"; did you mean integer?"

@@ -22,8 +22,8 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use async_trait::async_trait;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
-    PropagationPolicy, ValidationDirective,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, PropagationPolicy, ValidationDirective,
 };
 use kube::discovery::{ApiCapabilities, Scope};
 use serde_json::{Value, json};
@@ -211,25 +211,27 @@ impl KubeProvider {
             .await
             .map_err(|e| map_error(e, "discovering", "the cluster's kinds"))?;
         let mut served = HashSet::new();
-        let mut kinds = self
-            .kinds
-            .lock()
-            .map_err(|_| ProviderError::final_error("kind cache poisoned"))?;
-        for group in discovery.groups() {
-            for version in group.versions() {
-                for (resource, caps) in group.versioned_resources(version) {
-                    served.insert((resource.group.clone(), resource.kind.clone()));
-                    kinds.insert(
-                        (
-                            resource.group.clone(),
-                            resource.version.clone(),
-                            resource.kind.clone(),
-                        ),
-                        ResolvedKind {
-                            namespaced: caps.scope == Scope::Namespaced,
-                            resource,
-                        },
-                    );
+        {
+            let mut kinds = self
+                .kinds
+                .lock()
+                .map_err(|_| ProviderError::final_error("kind cache poisoned"))?;
+            for group in discovery.groups() {
+                for version in group.versions() {
+                    for (resource, caps) in group.versioned_resources(version) {
+                        served.insert((resource.group.clone(), resource.kind.clone()));
+                        kinds.insert(
+                            (
+                                resource.group.clone(),
+                                resource.version.clone(),
+                                resource.kind.clone(),
+                            ),
+                            ResolvedKind {
+                                namespaced: caps.scope == Scope::Namespaced,
+                                resource,
+                            },
+                        );
+                    }
                 }
             }
         }
@@ -237,7 +239,6 @@ impl KubeProvider {
         if let Ok(mut slot) = self.served.write() {
             *slot = Some(served);
         }
-        drop(kinds);
         self.read_cluster_schemas(&client).await;
         Ok(count)
     }
@@ -264,7 +265,8 @@ impl KubeProvider {
             };
             match strata_core::schema::crd_schemas(&manifest) {
                 Ok(found) => schemas.extend(found.into_iter().map(|mut schema| {
-                    schema.declared_by = format!("CustomResourceDefinition {name} (in the cluster)");
+                    schema.declared_by =
+                        format!("CustomResourceDefinition {name} (in the cluster)");
                     schema
                 })),
                 Err(problems) => {
