@@ -65,7 +65,7 @@ pub fn build_dir(target_dir: &Path) -> PathBuf {
     ))
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TestKubeError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TestKubeError + '_ {
     move |source| TestKubeError::Io {
         path: path.to_owned(),
         source,
@@ -118,7 +118,7 @@ fn build_once(target_dir: &Path) -> Result<Binaries, TestKubeError> {
     Ok(binaries)
 }
 
-fn go() -> Command {
+pub(crate) fn go() -> Command {
     let mut command = Command::new("go");
     command
         .env("GOTOOLCHAIN", "local")
@@ -137,7 +137,7 @@ fn check_go() -> Result<(), TestKubeError> {
 }
 
 /// Runs a Go command in `dir`, appending its output to `log`.
-fn run_go(dir: &Path, args: &[&str], log: &Path) -> Result<String, TestKubeError> {
+pub(crate) fn run_go(dir: &Path, args: &[&str], log: &Path) -> Result<String, TestKubeError> {
     let step = format!("go {}", args.join(" "));
     let out = go()
         .args(args)
@@ -162,12 +162,12 @@ fn run_go(dir: &Path, args: &[&str], log: &Path) -> Result<String, TestKubeError
     }
 }
 
-fn last_lines(text: &str, count: usize) -> String {
+pub(crate) fn last_lines(text: &str, count: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
-fn write_file(path: &Path, contents: &str) -> Result<(), TestKubeError> {
+pub(crate) fn write_file(path: &Path, contents: &str) -> Result<(), TestKubeError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io_error(parent))?;
     }

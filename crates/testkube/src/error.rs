@@ -20,8 +20,8 @@ pub enum TestKubeError {
         /// How to provide the programs.
         hint: &'static str,
     },
-    /// A Go step of the build failed.
-    #[error("building the control plane: `{step}` failed in {}: {output}", directory.display())]
+    /// A Go step of a build (control plane or kubeconform) failed.
+    #[error("building with Go: `{step}` failed in {}: {output}", directory.display())]
     Build {
         /// The command.
         step: String,
@@ -95,6 +95,47 @@ pub enum TestKubeError {
     NoKubectl {
         /// How to provide it.
         hint: &'static str,
+    },
+    /// `$KUBECONFORM` does not name a file.
+    #[error("KUBECONFORM={} is not a file; {hint}", path.display())]
+    MissingKubeconform {
+        /// The path `$KUBECONFORM` names.
+        path: PathBuf,
+        /// How to provide kubeconform.
+        hint: &'static str,
+    },
+    /// A validator (kubeconform, `strata validate`) ran but its answer could not be understood.
+    #[error("{program} {reason}")]
+    ToolOutput {
+        /// The program.
+        program: &'static str,
+        /// What was wrong, with the start or end of its output.
+        reason: String,
+    },
+    /// The API server's `/openapi/v2` document is not what the schema generator expects.
+    #[error("converting /openapi/v2 to JSON schemas: {reason}")]
+    OpenApi {
+        /// What was wrong.
+        reason: String,
+    },
+    /// Two definitions would be written to the same schema file.
+    #[error("the JSON schemas of {first} and {second} would both be {file}")]
+    SchemaCollision {
+        /// The schema file name.
+        file: String,
+        /// One definition.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// A JSON document could not be written or read.
+    #[error("{}: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
     },
     /// The tokio runtime for the readiness checks could not be built.
     #[error("building a tokio runtime: {0}")]

@@ -13,10 +13,20 @@
 //!   a static, which Rust never drops, so a watchdog process waits for the test process's pipe
 //!   to close (at exit, also after panics) and then stops both programs and removes the data
 //!   directory.
+//!
+//! The kubeconform oracle for Strata's manifest validation lives here too: [`kubeconform`]
+//! (built once from the Go module proxy, or `$KUBECONFORM`), [`schemas`] (kubeconform's
+//! standalone strict JSON schemas generated from a real API server's `/openapi/v2`, cached per
+//! Kubernetes version), [`corpus`] (deterministic manifests with planted defects) and
+//! [`compare`] (verdicts matched manifest by manifest).
 
 pub mod binaries;
 pub mod certs;
+pub mod compare;
+pub mod corpus;
 pub mod error;
+pub mod kubeconform;
+pub mod schemas;
 
 use std::io::Write;
 use std::net::TcpListener;
