@@ -3,8 +3,10 @@
 //! declares them, and the sandbox mirrors them so it refuses what an API server would.
 //!
 //! Every listable kind of the `v1` and beta API versions is covered (alpha versions are off on
-//! API servers by default and left out). What the schemas cannot say is left to the API server:
-//! enumerations of built-in fields (the OpenAPI documents carry none) and Go validation rules.
+//! API servers by default and left out). k8s-openapi's schemas carry no enumerations, so the
+//! closed sets of values the API server publishes for built-in fields (`restartPolicy`,
+//! `imagePullPolicy`, a Service's `type` …) are added from [`ENUMS`]. What no schema can say
+//! (Go validation rules across fields) is left to the API server.
 
 use std::sync::LazyLock;
 
@@ -33,7 +35,8 @@ macro_rules! builtin_kinds {
                     ));
                 }
             )*
-            let definitions = generator.take_definitions(false);
+            let mut definitions = generator.take_definitions(false);
+            add_enums(&mut definitions);
             (roots, serde_json::json!({ "$defs": definitions }))
         }
     };
@@ -118,6 +121,273 @@ builtin_kinds! {
     kube_aggregator::pkg::apis::apiregistration::v1::APIService,
 }
 
+/// The closed value sets of built-in fields: `(definition, property, values)`; a property
+/// whose values are list items is marked `[]` (`policyTypes[]`).
+pub const ENUMS: &[(&str, &str, &[&str])] = &[
+    (
+        "io.k8s.api.core.v1.Container",
+        "imagePullPolicy",
+        &["Always", "IfNotPresent", "Never"],
+    ),
+    (
+        "io.k8s.api.core.v1.Container",
+        "terminationMessagePolicy",
+        &["FallbackToLogsOnError", "File"],
+    ),
+    (
+        "io.k8s.api.core.v1.EphemeralContainer",
+        "imagePullPolicy",
+        &["Always", "IfNotPresent", "Never"],
+    ),
+    (
+        "io.k8s.api.core.v1.EphemeralContainer",
+        "terminationMessagePolicy",
+        &["FallbackToLogsOnError", "File"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "restartPolicy",
+        &["Always", "Never", "OnFailure"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "dnsPolicy",
+        &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "preemptionPolicy",
+        &["Never", "PreemptLowerPriority"],
+    ),
+    (
+        "io.k8s.api.core.v1.ContainerPort",
+        "protocol",
+        &["SCTP", "TCP", "UDP"],
+    ),
+    (
+        "io.k8s.api.core.v1.ServicePort",
+        "protocol",
+        &["SCTP", "TCP", "UDP"],
+    ),
+    (
+        "io.k8s.api.core.v1.ServiceSpec",
+        "type",
+        &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+    ),
+    (
+        "io.k8s.api.core.v1.ServiceSpec",
+        "sessionAffinity",
+        &["ClientIP", "None"],
+    ),
+    (
+        "io.k8s.api.core.v1.ServiceSpec",
+        "externalTrafficPolicy",
+        &["Cluster", "Local"],
+    ),
+    (
+        "io.k8s.api.core.v1.ServiceSpec",
+        "internalTrafficPolicy",
+        &["Cluster", "Local"],
+    ),
+    (
+        "io.k8s.api.core.v1.ServiceSpec",
+        "ipFamilyPolicy",
+        &["PreferDualStack", "RequireDualStack", "SingleStack"],
+    ),
+    (
+        "io.k8s.api.core.v1.ServiceSpec",
+        "ipFamilies[]",
+        &["IPv4", "IPv6"],
+    ),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeClaimSpec",
+        "volumeMode",
+        &["Block", "Filesystem"],
+    ),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeClaimSpec",
+        "accessModes[]",
+        &[
+            "ReadOnlyMany",
+            "ReadWriteMany",
+            "ReadWriteOnce",
+            "ReadWriteOncePod",
+        ],
+    ),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeSpec",
+        "volumeMode",
+        &["Block", "Filesystem"],
+    ),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeSpec",
+        "accessModes[]",
+        &[
+            "ReadOnlyMany",
+            "ReadWriteMany",
+            "ReadWriteOnce",
+            "ReadWriteOncePod",
+        ],
+    ),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeSpec",
+        "persistentVolumeReclaimPolicy",
+        &["Delete", "Recycle", "Retain"],
+    ),
+    (
+        "io.k8s.api.core.v1.Toleration",
+        "operator",
+        &["Equal", "Exists"],
+    ),
+    (
+        "io.k8s.api.core.v1.Toleration",
+        "effect",
+        &["NoExecute", "NoSchedule", "PreferNoSchedule"],
+    ),
+    (
+        "io.k8s.api.core.v1.Taint",
+        "effect",
+        &["NoExecute", "NoSchedule", "PreferNoSchedule"],
+    ),
+    (
+        "io.k8s.api.core.v1.NodeSelectorRequirement",
+        "operator",
+        &["DoesNotExist", "Exists", "Gt", "In", "Lt", "NotIn"],
+    ),
+    (
+        "io.k8s.api.core.v1.TopologySpreadConstraint",
+        "whenUnsatisfiable",
+        &["DoNotSchedule", "ScheduleAnyway"],
+    ),
+    (
+        "io.k8s.api.core.v1.TopologySpreadConstraint",
+        "nodeAffinityPolicy",
+        &["Honor", "Ignore"],
+    ),
+    (
+        "io.k8s.api.core.v1.TopologySpreadConstraint",
+        "nodeTaintsPolicy",
+        &["Honor", "Ignore"],
+    ),
+    (
+        "io.k8s.api.core.v1.SeccompProfile",
+        "type",
+        &["Localhost", "RuntimeDefault", "Unconfined"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSecurityContext",
+        "fsGroupChangePolicy",
+        &["Always", "OnRootMismatch"],
+    ),
+    (
+        "io.k8s.api.core.v1.HTTPGetAction",
+        "scheme",
+        &["HTTP", "HTTPS"],
+    ),
+    (
+        "io.k8s.api.apps.v1.DeploymentStrategy",
+        "type",
+        &["Recreate", "RollingUpdate"],
+    ),
+    (
+        "io.k8s.api.apps.v1.StatefulSetSpec",
+        "podManagementPolicy",
+        &["OrderedReady", "Parallel"],
+    ),
+    (
+        "io.k8s.api.apps.v1.StatefulSetUpdateStrategy",
+        "type",
+        &["OnDelete", "RollingUpdate"],
+    ),
+    (
+        "io.k8s.api.apps.v1.DaemonSetUpdateStrategy",
+        "type",
+        &["OnDelete", "RollingUpdate"],
+    ),
+    (
+        "io.k8s.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy",
+        "whenDeleted",
+        &["Delete", "Retain"],
+    ),
+    (
+        "io.k8s.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy",
+        "whenScaled",
+        &["Delete", "Retain"],
+    ),
+    (
+        "io.k8s.api.batch.v1.CronJobSpec",
+        "concurrencyPolicy",
+        &["Allow", "Forbid", "Replace"],
+    ),
+    (
+        "io.k8s.api.batch.v1.JobSpec",
+        "completionMode",
+        &["Indexed", "NonIndexed"],
+    ),
+    (
+        "io.k8s.api.batch.v1.JobSpec",
+        "podReplacementPolicy",
+        &["Failed", "TerminatingOrFailed"],
+    ),
+    (
+        "io.k8s.api.batch.v1.PodFailurePolicyRule",
+        "action",
+        &["Count", "FailIndex", "FailJob", "Ignore"],
+    ),
+    (
+        "io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesRequirement",
+        "operator",
+        &["In", "NotIn"],
+    ),
+    (
+        "io.k8s.api.networking.v1.NetworkPolicySpec",
+        "policyTypes[]",
+        &["Egress", "Ingress"],
+    ),
+    (
+        "io.k8s.api.networking.v1.NetworkPolicyPort",
+        "protocol",
+        &["SCTP", "TCP", "UDP"],
+    ),
+    (
+        "io.k8s.api.networking.v1.HTTPIngressPath",
+        "pathType",
+        &["Exact", "ImplementationSpecific", "Prefix"],
+    ),
+    (
+        "io.k8s.api.policy.v1.PodDisruptionBudgetSpec",
+        "unhealthyPodEvictionPolicy",
+        &["AlwaysAllow", "IfHealthyBudget"],
+    ),
+];
+
+/// Adds [`ENUMS`] to the generated definitions; an entry naming nothing is skipped here and
+/// caught by this module's tests.
+fn add_enums(definitions: &mut serde_json::Map<String, Value>) {
+    for (definition, property, values) in ENUMS {
+        let (property, items) = match property.strip_suffix("[]") {
+            Some(name) => (name, true),
+            None => (*property, false),
+        };
+        let Some(mut target) = definitions
+            .get_mut(*definition)
+            .and_then(|d| d.get_mut("properties"))
+            .and_then(|p| p.get_mut(property))
+        else {
+            continue;
+        };
+        if items {
+            let Some(item) = target.get_mut("items") else {
+                continue;
+            };
+            target = item;
+        }
+        if let Some(schema) = target.as_object_mut() {
+            schema.insert("enum".to_owned(), Value::from(values.to_vec()));
+        }
+    }
+}
+
 static BUILTIN: LazyLock<Result<Vec<KindSchema>, SchemaError>> = LazyLock::new(|| {
     let (roots, document) = generate();
     let pointers: Vec<String> = roots
@@ -185,6 +455,39 @@ mod tests {
             schemas
                 .iter()
                 .any(|s| s.group == "apps" && s.kind == "Deployment")
+        );
+    }
+
+    #[test]
+    fn every_enumeration_names_a_field_of_the_generated_schemas() {
+        let (_, document) = generate();
+        for (definition, property, _) in ENUMS {
+            let name = property.trim_end_matches("[]");
+            let field = &document["$defs"][*definition]["properties"][name];
+            let target = if property.ends_with("[]") {
+                &field["items"]
+            } else {
+                field
+            };
+            assert!(
+                target.get("enum").is_some(),
+                "{definition}.{property}: {field}"
+            );
+        }
+        let found = problems(
+            "batch",
+            "v1",
+            "CronJob",
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+                   "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Forbidd",
+                            "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure",
+                                "containers": [{"name": "c", "image": "busybox"}]}}}}}}),
+        );
+        assert_eq!(
+            found,
+            [
+                "spec.concurrencyPolicy: must be one of \"Allow\", \"Forbid\", \"Replace\", found \"Forbidd\"; did you mean \"Forbid\"?"
+            ]
         );
     }
 
