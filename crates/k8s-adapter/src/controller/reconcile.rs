@@ -256,6 +256,34 @@ impl Reconciler {
         }
     }
 
+    /// Checks the composed resources as planning checks a desired set (schemas, kinds,
+    /// metadata): a composition rendering something a provider would refuse is a render
+    /// error of the composite, and nothing of it is applied.
+    fn validate_composed(&self, object: &Value, composed: &[Value]) -> Result<(), ControllerError> {
+        let mut resources = Vec::with_capacity(composed.len());
+        for manifest in composed {
+            resources.push(Resource::from_manifest(manifest.clone()).map_err(|e| {
+                ControllerError::Render {
+                    object: describe(object),
+                    message: format!("composed resource: {e}"),
+                }
+            })?);
+        }
+        let problems =
+            strata_core::validate::Validator::for_registry(&self.config.registry).check(&resources);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}: {}", p.key, p.field, p.message))
+            .collect();
+        Err(ControllerError::Render {
+            object: describe(object),
+            message: format!("the composed resources are invalid: {}", listed.join("; ")),
+        })
+    }
+
     fn provider_for(&self, resource: &Resource) -> Result<Arc<dyn Provider>, ControllerError> {
         self.config.registry.route(resource).map_err(|e| {
             ControllerError::Provider(strata_core::ProviderError::final_error(e.to_string()))
@@ -363,6 +391,7 @@ impl Reconciler {
             observations.insert(rendered.name.clone(), observation);
         }
         let rendered = render(&composite, observed)?;
+        self.validate_composed(object, &rendered.composed)?;
 
         let mut outcome = ReconcileOutcome::default();
         let mut errors = Vec::new();
