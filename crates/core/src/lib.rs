@@ -68,6 +68,7 @@ pub mod source;
 pub mod state;
 pub mod sync;
 pub mod validate;
+pub mod yaml;
 
 pub use engine::{Engine, EngineError};
 pub use graph::{Graph, GraphError};
