@@ -35,8 +35,8 @@ fn definitions(dir: &Path) -> Result<(Vec<Value>, Vec<Value>), Error> {
         ) {
             continue;
         }
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&std::fs::read_to_string(&path)?)?;
-        for doc in docs {
+        let docs = strata_core::loader::parse_values(&path, &std::fs::read_to_string(&path)?)?;
+        for (_, doc) in docs {
             match doc.get("kind").and_then(Value::as_str) {
                 Some("CompositeResourceDefinition") => xrds.push(doc),
                 Some("Composition") => compositions.push(doc),

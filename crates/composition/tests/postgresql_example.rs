@@ -15,7 +15,7 @@ fn yaml(name: &str) -> Value {
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_saphyr::from_str::<Value>(&text)
+    strata_core::yaml::from_str::<Value>(&text)
         .unwrap_or_else(|e| panic!("cannot parse {}: {e}", path.display()))
 }
 

@@ -11,7 +11,7 @@ fn yaml(path: &str) -> Value {
         .join(path);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_saphyr::from_str::<Value>(&text)
+    strata_core::yaml::from_str::<Value>(&text)
         .unwrap_or_else(|e| panic!("cannot parse {}: {e}", path.display()))
 }
 

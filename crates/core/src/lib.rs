@@ -69,6 +69,8 @@ pub mod source;
 pub mod state;
 pub mod sync;
 pub mod validate;
+pub mod yaml;
+pub mod yaml_position;
 
 pub use engine::{Engine, EngineError};
 pub use graph::{Graph, GraphError};

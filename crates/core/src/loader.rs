@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::model::{FieldError, Resource, ResourceKey, SourceLocation};
+use crate::yaml::{Document, YamlError};
 
 /// An error while loading manifests, naming the file, document and field.
 #[derive(Debug, thiserror::Error)]
@@ -19,13 +20,14 @@ pub enum LoadError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A document is not valid YAML or JSON.
-    #[error("{location}: {message}")]
+    /// A document is not valid YAML or JSON, or was refused by the YAML limits (an alias bomb,
+    /// nesting too deep, an alias cycle: see [`crate::yaml`]).
+    #[error("{location}: {source}")]
     Syntax {
         /// Where the bad document is.
         location: Box<SourceLocation>,
-        /// The parser's message.
-        message: String,
+        /// The parser's error.
+        source: SyntaxError,
     },
     /// A document parsed but a field is missing or malformed.
     #[error("{location}: {error}")]
@@ -38,6 +40,18 @@ pub enum LoadError {
     /// Two documents declare the same resource.
     #[error("{} is declared twice: {} and {}", .0.key, .0.first, .0.second)]
     Duplicate(Box<Duplicate>),
+}
+
+/// Why a document did not parse.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyntaxError {
+    /// A YAML document is invalid or was refused by the limits.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// A `.json` file is invalid.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }
 
 /// The two declarations of a resource declared twice.
@@ -144,7 +158,8 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Resource>, LoadErr
 }
 
 /// The documents of `text` as JSON values with where each starts: one for a `.json` file,
-/// one per non-blank YAML document otherwise. Syntax errors name file, document and line.
+/// one per non-blank YAML document otherwise, each parsed under the limits of [`crate::yaml`].
+/// Syntax errors and refusals name file, document and line.
 pub fn parse_values(file: &Path, text: &str) -> Result<Vec<(SourceLocation, Value)>, LoadError> {
     let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
     let documents = if is_json {
@@ -154,11 +169,11 @@ pub fn parse_values(file: &Path, text: &str) -> Result<Vec<(SourceLocation, Valu
             text: text.to_owned(),
         }]
     } else {
-        split_yaml_documents(text)
+        crate::yaml::documents(text)
     };
     let mut values = Vec::with_capacity(documents.len());
     for doc in documents {
-        if !is_json && is_blank_yaml(&doc.text) {
+        if !is_json && doc.is_blank() {
             continue;
         }
         let location = SourceLocation {
@@ -167,16 +182,16 @@ pub fn parse_values(file: &Path, text: &str) -> Result<Vec<(SourceLocation, Valu
             line: doc.line,
         };
         let parsed = if is_json {
-            serde_json::from_str::<Value>(&doc.text).map_err(|e| e.to_string())
+            serde_json::from_str::<Value>(&doc.text).map_err(SyntaxError::from)
         } else {
-            serde_saphyr::from_str::<Value>(&doc.text).map_err(|e| e.to_string())
+            crate::yaml::from_str::<Value>(&doc.text).map_err(SyntaxError::from)
         };
         match parsed {
             Ok(value) => values.push((location, value)),
-            Err(message) => {
+            Err(source) => {
                 return Err(LoadError::Syntax {
                     location: Box::new(location),
-                    message,
+                    source,
                 });
             }
         }
@@ -226,67 +241,6 @@ pub fn parse_objects(file: &Path, text: &str) -> Result<Vec<Value>, LoadError> {
     Ok(objects)
 }
 
-struct Document {
-    index: usize,
-    line: usize,
-    text: String,
-}
-
-/// Splits a YAML stream on `---` / `...` markers at column 0, keeping document indices and
-/// start lines exact (empty documents keep their index, so errors point at the right one).
-fn split_yaml_documents(text: &str) -> Vec<Document> {
-    let mut docs = Vec::new();
-    let mut current = String::new();
-    let mut start_line = 1;
-    let mut index = 0;
-    let mut seen_content_or_marker = false;
-    for (n, line) in text.lines().enumerate() {
-        let line_no = n + 1;
-        let trimmed_end = line.trim_end();
-        let is_start = trimmed_end == "---" || line.starts_with("--- ");
-        let is_end = trimmed_end == "...";
-        if is_start || is_end {
-            if seen_content_or_marker || !is_blank_yaml(&current) {
-                docs.push(Document {
-                    index,
-                    line: start_line,
-                    text: std::mem::take(&mut current),
-                });
-                index += 1;
-            }
-            current.clear();
-            start_line = line_no + usize::from(is_end);
-            seen_content_or_marker = is_start;
-            if let Some(rest) = line.strip_prefix("--- ") {
-                current.push_str(rest);
-                current.push('\n');
-                start_line = line_no;
-            }
-            continue;
-        }
-        if is_blank_yaml(&current) && !is_blank_yaml(line) {
-            start_line = line_no;
-        }
-        current.push_str(line);
-        current.push('\n');
-    }
-    if !is_blank_yaml(&current) || seen_content_or_marker {
-        docs.push(Document {
-            index,
-            line: start_line,
-            text: current,
-        });
-    }
-    docs
-}
-
-fn is_blank_yaml(text: &str) -> bool {
-    text.lines().all(|l| {
-        let t = l.trim();
-        t.is_empty() || t.starts_with('#') || t.starts_with('%')
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +269,124 @@ mod tests {
     fn syntax_error_is_reported_with_location() {
         let err = parse_documents(Path::new("bad.yaml"), "a: [1, 2\n").unwrap_err();
         assert!(matches!(err, LoadError::Syntax { .. }), "{err}");
+    }
+
+    /// A ConfigMap document, then `bad` as the second document of the file.
+    fn second_document(bad: &str) -> String {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n{bad}")
+    }
+
+    fn refusal_in_second_document(bad: &str) -> (crate::yaml::Refusal, String) {
+        let err = parse_documents(Path::new("stack/bomb.yaml"), &second_document(bad)).unwrap_err();
+        let message = err.to_string();
+        match err {
+            LoadError::Syntax {
+                location,
+                source: SyntaxError::Yaml(YamlError::Refused { refusal, .. }),
+            } => {
+                assert_eq!(location.file, Path::new("stack/bomb.yaml"));
+                assert_eq!((location.document, location.line), (1, 6));
+                assert!(
+                    message.starts_with("stack/bomb.yaml (document 1, line 6): refused: "),
+                    "{message}"
+                );
+                (refusal, message)
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn billion_laughs_is_refused_naming_file_and_document() {
+        let mut bomb = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\n");
+        bomb.push_str("data:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*l{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("  l{i}: &l{i} [{refs}]\n"));
+        }
+        let (refusal, message) = refusal_in_second_document(&bomb);
+        assert_eq!(refusal, crate::yaml::Refusal::AliasExpansion);
+        assert!(message.contains("alias bomb"), "{message}");
+    }
+
+    #[test]
+    fn nesting_bomb_is_refused_naming_file_and_document() {
+        let depth = 1_000_000;
+        let bomb = format!("a: {}{}\n", "[".repeat(depth), "]".repeat(depth));
+        let (refusal, _) = refusal_in_second_document(&bomb);
+        assert_eq!(refusal, crate::yaml::Refusal::TooDeep);
+    }
+
+    #[test]
+    fn merge_key_cycle_is_refused_naming_file_and_document() {
+        let (refusal, message) = refusal_in_second_document("metadata: &m\n  name: b\n  <<: *m\n");
+        assert_eq!(refusal, crate::yaml::Refusal::AliasCycle);
+        assert!(message.contains("merge-key cycle"), "{message}");
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys_load_as_kubectl_reads_them() {
+        let text = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: &labels {app: web, tier: front}
+spec:
+  selector:
+    matchLabels: *labels
+  template:
+    metadata:
+      labels:
+        <<: *labels
+        version: v2
+    spec:
+      containers:
+        - &container
+          name: web
+          image: nginx:1.27
+          resources: {limits: {cpu: 500m}}
+        - <<: *container
+          name: sidecar
+";
+        let resources = parse_documents(Path::new("web.yaml"), text).unwrap();
+        let m = &resources[0].manifest;
+        assert_eq!(
+            m["spec"]["selector"]["matchLabels"],
+            serde_json::json!({"app": "web", "tier": "front"})
+        );
+        assert_eq!(
+            m["spec"]["template"]["metadata"]["labels"],
+            serde_json::json!({"app": "web", "tier": "front", "version": "v2"})
+        );
+        assert_eq!(
+            m["spec"]["template"]["spec"]["containers"][1],
+            serde_json::json!({"name": "sidecar", "image": "nginx:1.27", "resources": {"limits": {"cpu": "500m"}}})
+        );
+    }
+
+    #[test]
+    fn a_ten_megabyte_file_of_thousands_of_documents_loads() {
+        let mut text = String::with_capacity(11 << 20);
+        let mut count = 0;
+        while text.len() < 10 << 20 {
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{count}\n  labels: &l {{app: web}}\n  annotations: *l\ndata:\n"
+            ));
+            for k in 0..40 {
+                text.push_str(&format!(
+                    "  key{k}: \"value {k} of config map {count}, padded to a line\"\n"
+                ));
+            }
+            count += 1;
+        }
+        assert!(count > 2000, "{count}");
+        let resources = parse_documents(Path::new("big.yaml"), &text).unwrap();
+        assert_eq!(resources.len(), count);
+        assert_eq!(
+            resources[count - 1].manifest["metadata"]["annotations"]["app"],
+            "web"
+        );
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn override_key(group_kind: &str) -> String {
 }
 
 fn yaml<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Result<T, DriftError> {
-    serde_saphyr::from_str(text).map_err(|e| DriftError::InvalidSetting {
+    strata_core::yaml::from_str(text).map_err(|e| DriftError::InvalidSetting {
         key: key.to_string(),
         reason: e.to_string(),
     })

@@ -763,7 +763,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
         }
         "fromYaml" => {
             want(name, a, 1)?;
-            match serde_saphyr::from_str::<Value>(&s(&a[0])?) {
+            match strata_core::yaml::from_str::<Value>(&s(&a[0])?) {
                 Ok(Value::Object(m)) => Value::Object(m),
                 Ok(Value::Null) => Value::Object(Map::new()),
                 Ok(_) => serde_json::json!({"Error": "cannot unmarshal into a map"}),
@@ -772,7 +772,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
         }
         "fromYamlArray" => {
             want(name, a, 1)?;
-            match serde_saphyr::from_str::<Value>(&s(&a[0])?) {
+            match strata_core::yaml::from_str::<Value>(&s(&a[0])?) {
                 Ok(Value::Array(v)) => Value::Array(v),
                 Ok(Value::Null) => Value::Array(Vec::new()),
                 Ok(_) => Value::Array(vec![Value::String(

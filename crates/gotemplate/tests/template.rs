@@ -477,3 +477,29 @@ proptest::proptest! {
         let _ = render(&src, &data(), MissingKey::Error);
     }
 }
+
+#[test]
+fn from_yaml_reads_merge_keys_and_refuses_alias_bombs() {
+    let mut bomb = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*l{}", i - 1); 10].join(", ");
+        bomb.push_str(&format!("l{i}: &l{i} [{refs}]\n"));
+    }
+    let data = json!({
+        "merged": "base: &b {a: 1, b: 2}\nout:\n  <<: *b\n  b: 3\n",
+        "bomb": bomb,
+        "cycle": "- &s [1, *s]\n",
+    });
+    let run = |src: &str| render(src, &data, MissingKey::Default).unwrap();
+    assert_eq!(
+        run("{{ (fromYaml .merged).out | toJson }}"),
+        r#"{"a":1,"b":3}"#
+    );
+    let refused = run("{{ (fromYaml .bomb).Error }}");
+    assert!(
+        refused.starts_with("refused: ") && refused.contains("alias bomb"),
+        "{refused}"
+    );
+    let refused = run("{{ index (fromYamlArray .cycle) 0 }}");
+    assert!(refused.starts_with("refused: "), "{refused}");
+}

@@ -48,7 +48,7 @@ fn split_documents(text: &str) -> Vec<Value> {
             d.lines()
                 .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
         })
-        .map(|d| serde_saphyr::from_str::<Value>(&d).expect("kubectl prints valid YAML"))
+        .map(|d| strata_core::yaml::from_str::<Value>(&d).expect("kubectl prints valid YAML"))
         .collect()
 }
 

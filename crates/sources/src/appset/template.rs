@@ -153,7 +153,7 @@ pub fn apply_template_patch(
     if rendered.trim().is_empty() {
         return Ok(());
     }
-    let value: Value = serde_saphyr::from_str(&rendered)
+    let value: Value = strata_core::yaml::from_str(&rendered)
         .map_err(|e| AppSetError::Template(format!("error unmarshalling template patch: {e}")))?;
     merge_patch(app, &value);
     Ok(())

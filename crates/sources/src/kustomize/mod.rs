@@ -122,6 +122,25 @@ pub enum KustomizeError {
         /// What is wrong.
         message: String,
     },
+    /// A kustomization is not valid YAML, or was refused by the YAML limits (an alias bomb,
+    /// nesting too deep, an alias cycle).
+    #[error("{file}: {source}")]
+    Yaml {
+        /// The file at fault.
+        file: String,
+        /// What is wrong.
+        #[source]
+        source: strata_core::yaml::YamlError,
+    },
+    /// A document of a patch is not valid YAML, or was refused by the YAML limits.
+    #[error("{file}: {source}")]
+    PatchYaml {
+        /// The file holding the patch (the kustomization, for an inline patch).
+        file: String,
+        /// The document and what is wrong with it.
+        #[source]
+        source: strata_core::yaml::DocumentError,
+    },
     /// Two resources with the same identity.
     #[error("{file}: may not add resource with an already registered id: {id}")]
     Duplicate {
@@ -177,6 +196,8 @@ impl KustomizeError {
         match &mut self {
             Self::Unsupported { file, .. }
             | Self::Invalid { file, .. }
+            | Self::Yaml { file, .. }
+            | Self::PatchYaml { file, .. }
             | Self::Duplicate { file, .. }
             | Self::Patch { file, .. }
             | Self::Path { file, .. }
@@ -317,7 +338,10 @@ fn invalid(file: &str, message: impl Into<String>) -> KustomizeError {
 }
 
 fn parse_yaml(file: &str, text: &str) -> Result<Value, KustomizeError> {
-    serde_saphyr::from_str::<Value>(text).map_err(|e| invalid(file, e.to_string()))
+    strata_core::yaml::from_str::<Value>(text).map_err(|source| KustomizeError::Yaml {
+        file: file.into(),
+        source,
+    })
 }
 
 /// Reads the YAML documents of a resource file with their locations.

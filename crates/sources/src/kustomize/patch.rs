@@ -361,8 +361,12 @@ fn load_body(
             ));
         }
     };
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple::<Value, Vec<Value>>(&text)
-        .map_err(|e| invalid(&from, e.to_string()))?;
+    let docs: Vec<Value> = strata_core::yaml::from_str_multiple(&text).map_err(|source| {
+        KustomizeError::PatchYaml {
+            file: from.clone(),
+            source,
+        }
+    })?;
     Ok(docs
         .into_iter()
         .filter(|d| !d.is_null())

@@ -148,7 +148,7 @@ fn parse_file(content: &[u8]) -> Result<Vec<Map<String, Value>>, String> {
         return Ok(vec![Map::new()]);
     }
     let v: Value =
-        serde_saphyr::from_str(text).map_err(|e| format!("unable to parse file: {e}"))?;
+        strata_core::yaml::from_str(text).map_err(|e| format!("unable to parse file: {e}"))?;
     match v {
         Value::Null => Ok(vec![Map::new()]),
         Value::Object(m) => Ok(vec![m]),

@@ -56,7 +56,7 @@ pub fn generate(spec: &Value, mode: RenderMode) -> Result<Vec<ParamSet>, AppSetE
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
     {
-        let parsed: Value = serde_saphyr::from_str(yaml).map_err(|e| {
+        let parsed: Value = strata_core::yaml::from_str(yaml).map_err(|e| {
             AppSetError::invalid(format!("error unmarshling decoded ElementsYaml {e}"))
         })?;
         match parsed {

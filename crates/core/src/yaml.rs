@@ -1,0 +1,556 @@
+//! Parsing user YAML under one set of limits.
+//!
+//! Anchors, aliases and merge keys (`<<: *base`) are accepted, as `kubectl` accepts them. But an
+//! alias stands for a whole subtree, so a few lines that alias aliases of aliases expand
+//! exponentially (the "billion laughs"), and an alias inside the node it names would expand
+//! forever. Every place in the workspace that parses user YAML goes through [`from_str`] (or the
+//! loader, which calls it once per document), so one set of limits applies everywhere:
+//!
+//! - what the input itself holds is never refused for its size: the node, event and scalar-byte
+//!   limits grow with the length of the text, past anything that text can hold without aliases;
+//! - what aliases add is bounded by fixed amounts, [`MAX_ALIAS_EXPANSION`] events and
+//!   [`MAX_ALIAS_EXPANSION_BYTES`] bytes of scalars per document, so a bomb is refused after a
+//!   bounded amount of work, whatever the size of the file around it;
+//! - nesting is bounded by [`MAX_DEPTH`];
+//! - an alias inside the node it names (a self-reference, or a merge key merging its own
+//!   mapping) is refused.
+//!
+//! A refusal is one [`YamlError`] saying which limit was met; callers add the file and the
+//! document.
+//!
+//! ```
+//! use serde_json::{json, Value};
+//! use strata_core::yaml::{self, YamlError};
+//!
+//! let text = "base: &base {cpu: 100m, memory: 64Mi}\nweb:\n  <<: *base\n  memory: 128Mi\n";
+//! let value: Value = yaml::from_str(text).unwrap();
+//! assert_eq!(value["web"], json!({"memory": "128Mi", "cpu": "100m"}));
+//!
+//! let mut bomb = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+//! for i in 1..10 {
+//!     bomb.push_str(&format!("l{i}: &l{i} [{}]\n", vec![format!("*l{}", i - 1); 10].join(", ")));
+//! }
+//! assert!(matches!(yaml::from_str::<Value>(&bomb), Err(YamlError::Refused { .. })));
+//! ```
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::budget::BudgetBreach;
+
+/// Deepest nesting of mappings and sequences accepted. Deserialising recurses once per level, at
+/// about 22 KiB of stack a level in unoptimised builds, so 64 levels stay well inside the 2 MiB
+/// stacks of spawned and async worker threads; it is also serde-saphyr's own default.
+pub const MAX_DEPTH: usize = 64;
+
+/// Most parser events (node starts and ends, scalars) that aliases may add to one document when
+/// they are expanded, merge keys included. Real manifests that share a block through an anchor
+/// add hundreds or a few thousand; a bomb reaches this within milliseconds.
+pub const MAX_ALIAS_EXPANSION: usize = 100_000;
+
+/// Most bytes of scalar text that aliases may add to one document when they are expanded (an
+/// anchored long string aliased many times).
+pub const MAX_ALIAS_EXPANSION_BYTES: usize = 16 << 20;
+
+/// Parse events a text can produce by itself, per byte, with a margin of two: in `[?,?]` each
+/// two bytes `?,` make a mapping start, two empty scalars and a mapping end.
+const EVENTS_PER_INPUT_BYTE: usize = 4;
+
+/// Scalar bytes a text can produce by itself, per byte: escapes only shorten text, but the
+/// budget also counts resolved tag names, and `!!str` resolves to `tag:yaml.org,2002:str`.
+const SCALAR_BYTES_PER_INPUT_BYTE: usize = 8;
+
+/// Slack for tiny texts, so that the limits proportional to the input never go below it.
+const SMALL_INPUT: usize = 4096;
+
+/// A YAML text that could not be parsed, or that was refused by the limits.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum YamlError {
+    /// The text is not valid YAML, or does not have the expected shape.
+    #[error(transparent)]
+    Syntax(Box<serde_saphyr::Error>),
+    /// The text was refused by a limit: an alias bomb, nesting too deep, or an alias cycle.
+    #[error("refused: {refusal}")]
+    Refused {
+        /// Which limit was met.
+        refusal: Refusal,
+        /// The line (1-based, in the parsed text) where it was met, when known.
+        line: Option<usize>,
+        /// The parser's own report.
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+}
+
+impl YamlError {
+    /// The line (1-based, in the parsed text) the error points at, when known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::Syntax(e) => line_of(e),
+            Self::Refused { line, .. } => *line,
+        }
+    }
+}
+
+/// Which limit a refused YAML text met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Its aliases (or merge keys) expand to more than the limits allow: an alias bomb.
+    AliasExpansion,
+    /// Mappings and sequences nest deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// An alias is used inside the node it names (a self-reference or a merge-key cycle), which
+    /// would expand forever.
+    AliasCycle,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AliasExpansion => write!(
+                f,
+                "its aliases expand to more than {MAX_ALIAS_EXPANSION} nodes or {} MiB of \
+                 text (an alias bomb)",
+                MAX_ALIAS_EXPANSION_BYTES >> 20
+            ),
+            Self::TooDeep => write!(f, "mappings and sequences nest deeper than {MAX_DEPTH}"),
+            Self::AliasCycle => write!(
+                f,
+                "an alias is used inside the node it names (a self-reference or a merge-key \
+                 cycle), which would expand forever"
+            ),
+        }
+    }
+}
+
+/// The parser options every user YAML text is parsed with (see the [module](self) docs); the
+/// limits that grow with the input are sized for `text`.
+pub fn options(text: &str) -> serde_saphyr::Options {
+    let input = text.len().saturating_add(SMALL_INPUT);
+    let events = input
+        .saturating_mul(EVENTS_PER_INPUT_BYTE)
+        .saturating_add(MAX_ALIAS_EXPANSION);
+    let scalar_bytes = input
+        .saturating_mul(SCALAR_BYTES_PER_INPUT_BYTE)
+        .saturating_add(MAX_ALIAS_EXPANSION_BYTES);
+
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.flow_nesting_limit = MAX_DEPTH;
+    budget.max_events = events;
+    budget.max_nodes = events;
+    budget.max_total_scalar_bytes = scalar_bytes;
+    // Every alias adds at least one event, and every merge key beyond those written is one.
+    budget.max_aliases = MAX_ALIAS_EXPANSION;
+    budget.max_merge_keys = events;
+    budget.max_anchors = input;
+    // An event inside two anchored nodes is kept twice; beyond that (or alias expansions kept
+    // in anchors) the expansion limits apply.
+    budget.max_recorded_anchor_events = events.saturating_mul(2);
+    budget.max_recorded_anchor_bytes = scalar_bytes.saturating_mul(2);
+    // One anchor aliased hundreds of times is legitimate; the expansion limits bound the cost.
+    budget.enforce_alias_anchor_ratio = false;
+
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = MAX_ALIAS_EXPANSION;
+    options.alias_limits.max_replay_stack_depth = MAX_DEPTH;
+    options.emit_comments = false;
+    options
+}
+
+/// Parses one YAML document (JSON is YAML) under the shared limits.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    serde_saphyr::from_str_with_options(text, options(text)).map_err(classify)
+}
+
+/// A document of a YAML stream that could not be parsed, or was refused by the limits.
+#[derive(Debug, thiserror::Error)]
+#[error("document {index} (line {line}): {source}")]
+#[non_exhaustive]
+pub struct DocumentError {
+    /// Index of the document in the stream (0-based).
+    pub index: usize,
+    /// Line (1-based) where the document starts.
+    pub line: usize,
+    /// What is wrong with it.
+    #[source]
+    pub source: YamlError,
+}
+
+/// Parses every non-blank document of a YAML stream, each under the limits on its own; an error
+/// names the document.
+pub fn from_str_multiple<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, DocumentError> {
+    documents(text)
+        .into_iter()
+        .filter(|doc| !doc.is_blank())
+        .map(|doc| {
+            from_str(&doc.text).map_err(|source| DocumentError {
+                index: doc.index,
+                line: doc.line,
+                source,
+            })
+        })
+        .collect()
+}
+
+/// One document of a YAML stream, as [`documents`] splits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Document {
+    /// Index of the document in the stream (0-based); empty documents count.
+    pub index: usize,
+    /// Line (1-based) where the document starts: its first line with content, or its `---`
+    /// marker when it has none.
+    pub line: usize,
+    /// The document's text, without its markers.
+    pub text: String,
+}
+
+impl Document {
+    /// Whether the document holds nothing but blank lines, comments and directives.
+    pub fn is_blank(&self) -> bool {
+        self.text.lines().all(is_blank_line)
+    }
+}
+
+fn is_blank_line(line: &str) -> bool {
+    let t = line.trim();
+    t.is_empty() || t.starts_with('#') || t.starts_with('%')
+}
+
+/// Splits a YAML stream on `---` / `...` markers at column 0, keeping document indices and start
+/// lines exact (empty documents keep their index, so errors point at the right one). Each
+/// document is then parsed on its own, so anchors do not cross documents (as YAML says) and the
+/// limits apply per document.
+pub fn documents(text: &str) -> Vec<Document> {
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    // Whether `current` holds only blank lines and comments so far.
+    let mut current_blank = true;
+    let mut start_line = 1;
+    let mut index = 0;
+    let mut seen_content_or_marker = false;
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let trimmed_end = line.trim_end();
+        let is_start = trimmed_end == "---" || line.starts_with("--- ");
+        let is_end = trimmed_end == "...";
+        if is_start || is_end {
+            if seen_content_or_marker || !current_blank {
+                docs.push(Document {
+                    index,
+                    line: start_line,
+                    text: std::mem::take(&mut current),
+                });
+                index += 1;
+            }
+            current.clear();
+            current_blank = true;
+            start_line = line_no + usize::from(is_end);
+            seen_content_or_marker = is_start;
+            if let Some(rest) = line.strip_prefix("--- ") {
+                current.push_str(rest);
+                current.push('\n');
+                current_blank = is_blank_line(rest);
+                start_line = line_no;
+            }
+            continue;
+        }
+        if current_blank && !is_blank_line(line) {
+            start_line = line_no;
+            current_blank = false;
+        }
+        current.push_str(line);
+        current.push('\n');
+    }
+    if !current_blank || seen_content_or_marker {
+        docs.push(Document {
+            index,
+            line: start_line,
+            text: current,
+        });
+    }
+    docs
+}
+
+/// Sorts a parser error into a refusal by the limits or a plain syntax error.
+fn classify(error: serde_saphyr::Error) -> YamlError {
+    let refusal = match innermost(&error) {
+        serde_saphyr::Error::AliasReplayLimitExceeded { .. }
+        | serde_saphyr::Error::AliasExpansionLimitExceeded { .. }
+        | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. }
+        | serde_saphyr::Error::AliasReplayCounterOverflow { .. } => Some(Refusal::AliasExpansion),
+        serde_saphyr::Error::RecursiveReferencesRequireWeakTypes { .. } => {
+            Some(Refusal::AliasCycle)
+        }
+        // The scanner's own count of open flow collections (`[[[[...`).
+        serde_saphyr::Error::ExternalMessage { source, .. }
+            if matches!(
+                &**source,
+                serde_saphyr::ExternalMessageSource::Parser(scan)
+                    if matches!(scan.kind(), granit_parser::ErrorKind::RecursionLimitExceeded)
+            ) =>
+        {
+            Some(Refusal::TooDeep)
+        }
+        serde_saphyr::Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Depth { .. } => Some(Refusal::TooDeep),
+            // The limits that grow with the input are past what the text holds by itself, so
+            // meeting one means expansion.
+            BudgetBreach::Events { .. }
+            | BudgetBreach::Nodes { .. }
+            | BudgetBreach::Aliases { .. }
+            | BudgetBreach::Anchors { .. }
+            | BudgetBreach::ScalarBytes { .. }
+            | BudgetBreach::MergeKeys { .. }
+            | BudgetBreach::AliasAnchorRatio { .. }
+            | BudgetBreach::RecordedAnchorEvents { .. }
+            | BudgetBreach::RecordedAnchorBytes { .. } => Some(Refusal::AliasExpansion),
+            _ => None,
+        },
+        _ => None,
+    };
+    match refusal {
+        Some(refusal) => YamlError::Refused {
+            refusal,
+            line: line_of(&error),
+            source: Box::new(error),
+        },
+        None => YamlError::Syntax(Box::new(error)),
+    }
+}
+
+/// The error under the parser's wrappers (source snippet, alias locations).
+fn innermost(error: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    match error.without_snippet() {
+        serde_saphyr::Error::AliasError { error, .. } => innermost(error),
+        other => other,
+    }
+}
+
+fn line_of(error: &serde_saphyr::Error) -> Option<usize> {
+    error
+        .location()
+        .and_then(|l| usize::try_from(l.line()).ok())
+        .filter(|&l| l > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// `levels` anchored sequences, each aliasing the previous one `fan` times.
+    fn laughs(levels: usize, fan: usize) -> String {
+        let mut text = String::from("l0: &l0 lol\n");
+        for i in 1..=levels {
+            let refs = vec![format!("*l{}", i - 1); fan].join(", ");
+            text.push_str(&format!("l{i}: &l{i} [{refs}]\n"));
+        }
+        text
+    }
+
+    fn refusal(result: Result<Value, YamlError>) -> Refusal {
+        match result {
+            Err(YamlError::Refused { refusal, .. }) => refusal,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn billion_laughs_is_refused_quickly() {
+        let start = Instant::now();
+        let result = from_str::<Value>(&laughs(9, 10));
+        let elapsed = start.elapsed();
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                YamlError::Refused {
+                    refusal: Refusal::AliasExpansion,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("alias bomb"), "{err}");
+        // Unoptimised builds included; the expansion is 10^9 nodes.
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    }
+
+    #[test]
+    fn deep_binary_alias_chains_are_refused() {
+        // 2^40 nodes from 40 lines.
+        assert_eq!(refusal(from_str(&laughs(40, 2))), Refusal::AliasExpansion);
+    }
+
+    #[test]
+    fn an_anchored_long_string_aliased_many_times_is_refused() {
+        let mut text = format!("s: &s {}\nl:\n", "x".repeat(1 << 20));
+        for _ in 0..32 {
+            text.push_str("  - *s\n");
+        }
+        assert_eq!(refusal(from_str(&text)), Refusal::AliasExpansion);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let depth = 100_000;
+        let flow = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(refusal(from_str(&flow)), Refusal::TooDeep);
+        let mut block = String::new();
+        for i in 0..1000 {
+            block.push_str(&" ".repeat(i));
+            block.push_str("a:\n");
+        }
+        let err = from_str::<Value>(&block).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                YamlError::Refused {
+                    refusal: Refusal::TooDeep,
+                    line: Some(65),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("refused: mappings and sequences nest deeper than 64"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_loads() {
+        let text = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        let mut value: Value = from_str(&text).unwrap();
+        for _ in 0..MAX_DEPTH {
+            value = value[0].take();
+        }
+        assert_eq!(value, json!(1));
+        let mut block = String::new();
+        for i in 0..MAX_DEPTH {
+            block.push_str(&format!("{}k{i}:\n", "  ".repeat(i)));
+        }
+        let value: Value = from_str(&block).unwrap();
+        let path: String = (0..MAX_DEPTH).map(|i| format!("/k{i}")).collect();
+        assert_eq!(value.pointer(&path), Some(&Value::Null));
+    }
+
+    #[test]
+    fn self_references_and_merge_key_cycles_are_refused() {
+        assert_eq!(refusal(from_str("a: &a [1, *a]\n")), Refusal::AliasCycle);
+        assert_eq!(refusal(from_str("a: &a {b: *a}\n")), Refusal::AliasCycle);
+        // A mapping merging itself.
+        assert_eq!(
+            refusal(from_str("a: &a\n  x: 1\n  <<: *a\n")),
+            Refusal::AliasCycle
+        );
+        // Two mappings merging each other cannot be written: an alias must follow its anchor.
+        let err = from_str::<Value>("a: &a\n  <<: *b\nb: &b\n  <<: *a\n").unwrap_err();
+        assert!(matches!(err, YamlError::Syntax(_)), "{err:?}");
+        assert!(err.to_string().contains("unknown anchor"), "{err}");
+        assert_eq!(err.line(), Some(2));
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys_load() {
+        let text = "\
+defaults: &defaults
+  image: nginx:1.27
+  resources: &res {cpu: 100m, memory: 64Mi}
+extra: &extra {tier: web}
+web:
+  <<: [*defaults, *extra]
+  image: nginx:1.28
+sidecar:
+  <<: *defaults
+  resources: *res
+names: [&n web, *n]
+";
+        let value: Value = from_str(text).unwrap();
+        assert_eq!(
+            value["web"],
+            json!({"image": "nginx:1.28", "resources": {"cpu": "100m", "memory": "64Mi"}, "tier": "web"})
+        );
+        assert_eq!(value["sidecar"], value["defaults"]);
+        assert_eq!(value["names"], json!(["web", "web"]));
+    }
+
+    #[test]
+    fn one_anchor_aliased_many_times_loads() {
+        let mut text = String::from("port: &p 8080\nports:\n");
+        for _ in 0..5000 {
+            text.push_str("  - *p\n");
+        }
+        let value: Value = from_str(&text).unwrap();
+        assert_eq!(value["ports"].as_array().map(Vec::len), Some(5000));
+    }
+
+    #[test]
+    fn a_large_document_without_aliases_loads() {
+        // 400,000 entries: more nodes than serde-saphyr's default budget allows.
+        let mut text = String::from("items:\n");
+        for i in 0..400_000 {
+            text.push_str(&format!("  - {i}\n"));
+        }
+        let value: Value = from_str(&text).unwrap();
+        assert_eq!(value["items"].as_array().map(Vec::len), Some(400_000));
+    }
+
+    #[test]
+    fn documents_keep_indices_and_start_lines() {
+        let text = "# header\n---\na: 1\n---\n---\n\n# note\nb: 2\n...\n--- c: 3\n";
+        let docs: Vec<_> = documents(text)
+            .into_iter()
+            .map(|d| (d.index, d.line, d.is_blank()))
+            .collect();
+        assert_eq!(
+            docs,
+            [(0, 3, false), (1, 4, true), (2, 8, false), (3, 10, false)]
+        );
+        let values: Vec<Value> = from_str_multiple(text).unwrap();
+        assert_eq!(values, [json!({"a": 1}), json!({"b": 2}), json!({"c": 3})]);
+    }
+
+    #[test]
+    fn anchors_do_not_cross_documents_and_errors_name_the_document() {
+        let text = "a: &x 1\n---\nb: 2\n---\n\nc: *x\n";
+        let err = from_str_multiple::<Value>(text).unwrap_err();
+        assert_eq!((err.index, err.line), (2, 6));
+        assert!(
+            err.to_string().starts_with("document 2 (line 6): "),
+            "{err}"
+        );
+        let mut bomb = String::from("ok: 1\n---\n");
+        bomb.push_str(&laughs(9, 10));
+        let err = from_str_multiple::<Value>(&bomb).unwrap_err();
+        assert_eq!(err.index, 1);
+        assert!(
+            matches!(
+                err.source,
+                YamlError::Refused {
+                    refusal: Refusal::AliasExpansion,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_stay_syntax_errors() {
+        let err = from_str::<Value>("a: [1, 2\n").unwrap_err();
+        assert!(matches!(err, YamlError::Syntax(_)), "{err:?}");
+        let err = from_str::<Value>("a: 1\na: 2\n").unwrap_err();
+        assert!(err.to_string().contains("duplicate"), "{err}");
+    }
+}
