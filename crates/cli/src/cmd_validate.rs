@@ -284,13 +284,23 @@ fn problem_finding(problem: &Problem, texts: &mut TextCache) -> Finding {
     }
 }
 
-/// The line of `path` in document `document` of `text`, when it can be found.
+/// The line of `path` in document `document` of `text` (of its deepest existing part, for a
+/// missing field), when it can be found.
 fn field_line(
-    _text: &str,
-    _document: usize,
-    _path: &[strata_core::schema::PathSegment],
+    text: &str,
+    document: usize,
+    path: &[strata_core::schema::PathSegment],
 ) -> Option<usize> {
-    None
+    use strata_core::schema::PathSegment;
+    use strata_core::yaml_position::{Segment, line_of};
+    let segments: Vec<Segment<'_>> = path
+        .iter()
+        .map(|segment| match segment {
+            PathSegment::Key(key) => Segment::Key(key),
+            PathSegment::Index(index) => Segment::Index(*index),
+        })
+        .collect();
+    line_of(text, document, &segments)
 }
 
 fn load_finding(file: &Path, error: &LoadError) -> Finding {

@@ -353,6 +353,12 @@ fn validate_takes_files_and_standard_input_and_prints_json_for_ci() {
         assert_eq!(problem["file"], s(&file));
     }
     assert_eq!(problems[4]["document"], 1);
+    // Lines are those of the fields (a missing field: its parent's).
+    let lines: Vec<u64> = problems
+        .iter()
+        .map(|p| p["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [7, 16, 18, 15, 21], "{json}");
     assert!(
         problems[4]["message"]
             .as_str()
