@@ -10,6 +10,8 @@
 //!   and an `If-None-Match: *` lock object.
 //! - [`replace_rules`] is the table of replace-forcing fields of every served kind, which the
 //!   provider answers from and the sandbox mirrors.
+//! - [`schemas()`] are the schemas of every served kind (what the provider reads, in Upbound's
+//!   shapes), checked before anything is planned; the sandbox mirrors them too.
 //! - [`AwsSettings`] takes configuration from the standard AWS environment and profiles, with
 //!   overrides in code (region, endpoint, profile, credentials).
 //! - `testing` (behind the `testing` cargo feature, for test crates only) starts a pinned moto
@@ -33,6 +35,7 @@ pub mod provider;
 pub mod rds;
 pub mod replace;
 pub mod s3;
+pub mod schemas;
 pub mod secrets;
 pub mod state_backend;
 #[cfg(feature = "testing")]
@@ -42,5 +45,6 @@ pub use config::{AwsClients, AwsSettings, LazyClients, StaticCredentials};
 pub use error::{AwsError, AwsErrorKind};
 pub use provider::{AwsKind, AwsProvider};
 pub use replace::{declared_kinds, replace_rules};
+pub use schemas::schemas;
 pub use secrets::{ChainedSecrets, EnvSecrets, NoSecrets, SecretRef, SecretSource, StaticSecrets};
 pub use state_backend::S3StateStore;

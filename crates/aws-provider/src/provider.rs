@@ -197,6 +197,10 @@ impl Provider for AwsProvider {
         crate::declared_kinds()
     }
 
+    fn schemas(&self) -> Vec<strata_core::schema::KindSchema> {
+        crate::schemas()
+    }
+
     /// S3 buckets (listed account-wide) and RDS instances (in the default region) whose tags
     /// carry `stack`'s ownership labels, named by their names in AWS. Bucket settings and
     /// subnet and parameter groups carry no tags of their own to list by; they are found

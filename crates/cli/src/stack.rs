@@ -288,6 +288,7 @@ pub async fn providers(
             .with_mirrored_rules(strata_aws::replace_rules())
             .with_mirrored_rules(strata_k8s::replace_rules())
             .with_mirrored_kinds(strata_aws::declared_kinds())
+            .with_mirrored_schemas(strata_aws::schemas())
             .with_mirrored_kinds(strata_composition::declared_kinds())
             .with_mirrored_schemas(builtin_schemas()?.iter().cloned())
             .with_allowed_kinds(config.sandbox.allow_kinds.iter().map(String::as_str))

@@ -96,10 +96,30 @@ fn a_misspelt_spec_field_is_refused_not_planned_as_a_removal() {
     refused(
         &dir,
         &[
-            "rds.aws.upbound.io/SubnetGroup/subnets: spec.forProvidr: unknown field of a managed resource's spec; did you mean forProvider?",
-            "rds.aws.upbound.io/SubnetGroup/subnets: spec.forProvider: is required for a managed resource",
+            "rds.aws.upbound.io/SubnetGroup/subnets: spec.forProvidr: unknown field; did you mean forProvider? (schema of the AWS provider)",
+            "rds.aws.upbound.io/SubnetGroup/subnets: spec.forProvider: required field is missing (schema of the AWS provider)",
         ],
     );
+}
+
+#[test]
+fn aws_fields_are_checked_against_the_aws_providers_schemas() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("typos");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("bucket.yaml"),
+        "apiVersion: s3.aws.upbound.io/v1beta1\nkind: Bucket\nmetadata:\n  name: assets\nspec:\n  forProvider:\n    region: eu-west-1\n    forceDestory: true\n---\napiVersion: s3.aws.upbound.io/v1beta1\nkind: BucketVersioning\nmetadata:\n  name: assets-versioning\nspec:\n  forProvider:\n    region: eu-west-1\n    bucketRef:\n      name: assets\n    versioningConfiguration:\n      - status: Enable\n",
+    )
+    .unwrap();
+    refused(
+        &dir,
+        &[
+            "s3.aws.upbound.io/Bucket/assets: spec.forProvider.forceDestory: unknown field; did you mean forceDestroy? (schema of the AWS provider)",
+            "s3.aws.upbound.io/BucketVersioning/assets-versioning: spec.forProvider.versioningConfiguration[0].status: must be one of \"Enabled\", \"Suspended\", \"Disabled\", found \"Enable\"; did you mean \"Enabled\"? (schema of the AWS provider)",
+        ],
+    );
+    assert!(!dir.join(".strata/state.json").exists(), "no state written");
 }
 
 #[test]

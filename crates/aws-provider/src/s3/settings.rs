@@ -156,8 +156,28 @@ pub fn public_access_block_request(manifest: &Value) -> PublicAccessBlockConfigu
         .build()
 }
 
-/// The encryption rules as `spec.forProvider.rule`.
-pub fn encryption_fields(config: &ServerSideEncryptionConfiguration) -> Value {
+/// Whether the manifest's version writes blocks (Terraform nested blocks of at most one item)
+/// as one-item lists, as Upbound's `v1beta1` does; later versions write them as objects. Live
+/// objects are built in the desired manifest's shape, so plans compare like with like.
+pub fn blocks_as_lists(manifest: &Value) -> bool {
+    manifest
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .is_none_or(|v| v.rsplit('/').next() == Some("v1beta1"))
+}
+
+/// A block as its version writes it (see [`blocks_as_lists`]).
+fn block_value(block: Map<String, Value>, as_list: bool) -> Value {
+    if as_list {
+        json!([block])
+    } else {
+        Value::Object(block)
+    }
+}
+
+/// The encryption rules as `spec.forProvider.rule`, blocks written as lists or objects (see
+/// [`blocks_as_lists`]).
+pub fn encryption_fields(config: &ServerSideEncryptionConfiguration, as_list: bool) -> Value {
     Value::Array(
         config
             .rules()
@@ -172,7 +192,7 @@ pub fn encryption_fields(config: &ServerSideEncryptionConfiguration) -> Value {
                     }
                     out.insert(
                         "applyServerSideEncryptionByDefault".into(),
-                        json!([by_default]),
+                        block_value(by_default, as_list),
                     );
                 }
                 out.insert(
@@ -185,8 +205,8 @@ pub fn encryption_fields(config: &ServerSideEncryptionConfiguration) -> Value {
     )
 }
 
-/// The first item of a block list (Upbound writes Terraform blocks as one-item lists), or the
-/// block itself when written as an object.
+/// The first item of a block list (Upbound's `v1beta1` writes Terraform blocks as one-item
+/// lists), or the block itself when written as an object (`v1beta2`).
 fn first_block<'a>(manifest: &'a Value, field: &str) -> Option<&'a Value> {
     match manifest::for_provider(manifest).get(field)? {
         Value::Array(items) => items.first(),
@@ -214,6 +234,7 @@ pub async fn observe(
     let client = clients.s3(Some(&region));
     let mut fields = Map::new();
     fields.insert("bucket".into(), json!(name));
+    let as_list = blocks_as_lists(&desired.manifest);
     match setting {
         Setting::Versioning => {
             let out = match client.get_bucket_versioning().bucket(&name).send().await {
@@ -229,7 +250,10 @@ pub async fn observe(
                 "mfaDelete".into(),
                 json!(out.mfa_delete().map_or("Disabled", |m| m.as_str())),
             );
-            fields.insert("versioningConfiguration".into(), json!([block]));
+            fields.insert(
+                "versioningConfiguration".into(),
+                block_value(block, as_list),
+            );
         }
         Setting::Encryption => {
             let out = match client.get_bucket_encryption().bucket(&name).send().await {
@@ -239,7 +263,7 @@ pub async fn observe(
             let Some(config) = out.server_side_encryption_configuration() else {
                 return Ok(None);
             };
-            fields.insert("rule".into(), encryption_fields(config));
+            fields.insert("rule".into(), encryption_fields(config, as_list));
         }
         Setting::PublicAccessBlock => {
             let out = match client.get_public_access_block().bucket(&name).send().await {
@@ -456,7 +480,32 @@ mod tests {
         assert_eq!(d.sse_algorithm(), &ServerSideEncryption::AwsKms);
         assert_eq!(d.kms_master_key_id(), Some("alias/k"));
         assert_eq!(rule.bucket_key_enabled(), Some(true));
-        assert_eq!(encryption_fields(&c), fp["rule"]);
+        assert_eq!(encryption_fields(&c, true), fp["rule"]);
+    }
+
+    #[test]
+    fn v1beta2_blocks_are_objects_and_read_back_as_objects() {
+        let fp = json!({"bucket": "b", "rule": [{
+            "applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"},
+            "bucketKeyEnabled": false
+        }]});
+        let mut r = resource("BucketServerSideEncryptionConfiguration", fp.clone());
+        r.manifest["apiVersion"] = json!("s3.aws.upbound.io/v1beta2");
+        assert!(!blocks_as_lists(&r.manifest));
+        let c = encryption_request(&r.manifest).unwrap();
+        assert_eq!(encryption_fields(&c, false), fp["rule"]);
+        let mut v = resource(
+            "BucketVersioning",
+            json!({"bucket": "b", "versioningConfiguration": {"status": "Suspended"}}),
+        );
+        v.manifest["apiVersion"] = json!("s3.aws.upbound.io/v1beta2");
+        assert_eq!(
+            versioning_request(&v.manifest).unwrap().status(),
+            Some(&BucketVersioningStatus::Suspended)
+        );
+        assert!(blocks_as_lists(
+            &resource("BucketVersioning", json!({})).manifest
+        ));
     }
 
     #[test]
