@@ -47,6 +47,7 @@
 mod edit;
 mod generator;
 mod image;
+mod nameref;
 mod patch;
 mod schema;
 mod smp;
@@ -215,9 +216,97 @@ pub(crate) struct Item {
     pub needs_hash: bool,
     /// Kind and name before any rename at any level (used to rewrite references).
     pub original_name: String,
+    /// Every identity the resource had before a transformer renamed it (or moved it to
+    /// another namespace), oldest first: kustomize's previous ids, which name references
+    /// and replacements match.
+    pub prev: Vec<PrevId>,
+    /// Name prefixes added to it, innermost kustomization first.
+    pub prefixes: Vec<String>,
+    /// Name suffixes added to it, innermost kustomization first.
+    pub suffixes: Vec<String>,
+}
+
+/// One previous identity of a resource (its group and version are the current ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PrevId {
+    pub kind: String,
+    pub name: String,
+    /// The effective namespace (`default` for none, `~X` for cluster-scoped kinds).
+    pub namespace: String,
+}
+
+/// kustomize's marker for "no namespace": the effective namespace of cluster-scoped kinds.
+pub(crate) const NOT_A_NAMESPACE: &str = "~X";
+
+/// The namespace kustomize compares: `~X` for cluster-scoped kinds, `default` for none.
+pub(crate) fn effective_namespace(kind: &str, namespace: &str) -> String {
+    if is_cluster_scoped(kind) {
+        NOT_A_NAMESPACE.to_string()
+    } else if namespace.is_empty() {
+        "default".to_string()
+    } else {
+        namespace.to_string()
+    }
+}
+
+/// The group and version of an apiVersion (`apps/v1` → `apps`, `v1`; `v1` → ``, `v1`).
+pub(crate) fn group_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
 }
 
 impl Item {
+    /// A resource as read or generated, with no history.
+    pub(crate) fn new(manifest: Value, source: SourceLocation, needs_hash: bool) -> Self {
+        let original_name = str_at(&manifest, &["metadata", "name"]).to_string();
+        Item {
+            manifest,
+            source,
+            needs_hash,
+            original_name,
+            prev: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+        }
+    }
+
+    /// Records the current identity as a previous one (before a rename).
+    pub(crate) fn store_previous_id(&mut self) {
+        let kind = str_at(&self.manifest, &["kind"]).to_string();
+        let namespace =
+            effective_namespace(&kind, str_at(&self.manifest, &["metadata", "namespace"]));
+        self.prev.push(PrevId {
+            name: str_at(&self.manifest, &["metadata", "name"]).to_string(),
+            kind,
+            namespace,
+        });
+    }
+
+    /// The current identity followed by every previous one: (kind, name, effective
+    /// namespace).
+    pub(crate) fn ids(&self) -> Vec<PrevId> {
+        let kind = str_at(&self.manifest, &["kind"]).to_string();
+        let mut out = vec![PrevId {
+            name: str_at(&self.manifest, &["metadata", "name"]).to_string(),
+            namespace: effective_namespace(
+                &kind,
+                str_at(&self.manifest, &["metadata", "namespace"]),
+            ),
+            kind,
+        }];
+        out.extend(self.prev.iter().cloned());
+        out
+    }
+
+    /// The kind the resource had first.
+    pub(crate) fn original_kind(&self) -> &str {
+        self.prev
+            .first()
+            .map_or_else(|| str_at(&self.manifest, &["kind"]), |p| p.kind.as_str())
+    }
+
     fn id(&self) -> String {
         let m = &self.manifest;
         let api = m.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -264,7 +353,8 @@ pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeEr
     let mut items =
         build_level(tree, &dir, &mut stack, &mut vars, None).map_err(|e| e.shown(tree))?;
     generator::finish_hashes(&mut items);
-    transform::fix_name_references(&mut items);
+    let top = kustomization_file(tree, &dir).unwrap_or_else(|| dir.clone());
+    nameref::fix(&mut items, &top).map_err(|e| e.shown(tree))?;
     vars::resolve(&mut items, &vars).map_err(|e| e.shown(tree))?;
     transform::sort_legacy(&mut items);
     Ok(items
@@ -333,13 +423,7 @@ fn read_resource_file(tree: &dyn SourceTree, path: &str) -> Result<Vec<Item>, Ku
                 || tree.location(path, 0, 1),
                 |s| tree.location(path, s.document, s.line),
             );
-            let original_name = str_at(&r.manifest, &["metadata", "name"]).to_string();
-            Item {
-                manifest: r.manifest,
-                source,
-                needs_hash: false,
-                original_name,
-            }
+            Item::new(r.manifest, source, false)
         })
         .collect())
 }

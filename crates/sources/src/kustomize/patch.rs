@@ -412,6 +412,8 @@ pub(crate) fn apply_all(
             );
         }
     }
+    // kustomize records a rename by the `patches` transformer's JSON patches only.
+    let legacy_json_from = entries.len();
     if let Some(list) = k.get("patchesJson6902") {
         for v in list
             .as_array()
@@ -455,6 +457,9 @@ pub(crate) fn apply_all(
                     let mut hit = false;
                     for item in items.iter_mut().filter(|i| target.matches(&i.manifest)) {
                         hit = true;
+                        if index < legacy_json_from {
+                            item.store_previous_id();
+                        }
                         apply_json6902(&mut item.manifest, &ops).map_err(perr)?;
                     }
                     if !hit {
