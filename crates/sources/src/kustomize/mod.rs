@@ -49,6 +49,7 @@ mod generator;
 mod image;
 mod nameref;
 mod patch;
+mod replacement;
 mod schema;
 mod smp;
 mod transform;
@@ -94,6 +95,7 @@ const SUPPORTED_FIELDS: &[&str] = &[
     "vars",
     "components",
     "replicas",
+    "replacements",
 ];
 
 /// Why a kustomization could not be built. Files are shown as the tree shows them (the path
@@ -620,6 +622,9 @@ fn build_level(
     }
     if let Some(replicas) = k.get("replicas") {
         transform::set_replicas(&mut items, replicas, &file)?;
+    }
+    if let Some(list) = k.get("replacements") {
+        replacement::apply(tree, dir, &file, list, &mut items)?;
     }
     Ok(items)
 }

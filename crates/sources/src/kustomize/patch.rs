@@ -260,7 +260,7 @@ struct Target {
     annotations: Vec<(String, String)>,
 }
 
-fn selector_pairs(s: &str) -> Result<Vec<(String, String)>, PatchError> {
+pub(crate) fn selector_pairs(s: &str) -> Result<Vec<(String, String)>, PatchError> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
