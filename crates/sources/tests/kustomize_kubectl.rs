@@ -227,7 +227,10 @@ fn the_kustomize_corpus_builds_equal_to_kubectl_or_is_refused_by_name() {
                 show(&expected),
                 show(&ours)
             )),
-            (Ok(_), Err(e @ KustomizeError::Unsupported { .. })) => {
+            (
+                Ok(_),
+                Err(e @ (KustomizeError::Unsupported { .. } | KustomizeError::RemoteBase { .. })),
+            ) => {
                 println!("refused {rel}: {e}");
                 refused.push(format!("{rel}: {e}"));
             }

@@ -96,7 +96,13 @@ const SUPPORTED_FIELDS: &[&str] = &[
     "components",
     "replicas",
     "replacements",
+    "sortOptions",
+    "buildMetadata",
 ];
+
+/// The label value `buildMetadata: [managedByLabel]` writes, as `kubectl kustomize` (kubectl
+/// v1.32, kustomize v5.5.0 built in) writes it.
+pub const MANAGED_BY_VALUE: &str = "kustomize-(devel)";
 
 /// Why a kustomization could not be built. Files are shown as the tree shows them (the path
 /// on disk, or `repo@commit:path`).
@@ -168,6 +174,18 @@ pub enum KustomizeError {
         /// The path as written.
         path: String,
     },
+    /// A remote base (`https://…`, `git@…`, `github.com/…`): not supported yet.
+    #[error(
+        "{file}: {field}: {url}: remote bases are not supported yet (only directories and files of the same repository)"
+    )]
+    RemoteBase {
+        /// The kustomization naming it.
+        file: String,
+        /// `resources`, `bases` or `components`.
+        field: String,
+        /// The URL as written.
+        url: String,
+    },
     /// A kustomization includes itself through `resources`.
     #[error("kustomization cycle: {0}")]
     Cycle(String),
@@ -184,6 +202,7 @@ impl KustomizeError {
             | Self::Patch { file, .. }
             | Self::Path { file, .. }
             | Self::OutsideRoot { file, .. }
+            | Self::RemoteBase { file, .. }
             | Self::NoKustomization(file) => show(file),
             Self::Source(_) | Self::Cycle(_) => {}
         }
@@ -358,7 +377,20 @@ pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeEr
     let top = kustomization_file(tree, &dir).unwrap_or_else(|| dir.clone());
     nameref::fix(&mut items, &top).map_err(|e| e.shown(tree))?;
     vars::resolve(&mut items, &vars).map_err(|e| e.shown(tree))?;
-    transform::sort_legacy(&mut items);
+    let (order, managed_by) = top_options(tree, &top).map_err(|e| e.shown(tree))?;
+    if managed_by {
+        let label = [(
+            "app.kubernetes.io/managed-by".to_string(),
+            MANAGED_BY_VALUE.to_string(),
+        )];
+        transform::add_labels(&mut items, &label, false, false);
+    }
+    match order {
+        transform::Order::Fifo => {}
+        transform::Order::Legacy { first, last } => {
+            transform::sort_legacy(&mut items, &first, &last)
+        }
+    }
     Ok(items
         .into_iter()
         .map(|i| Built {
@@ -366,6 +398,71 @@ pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeEr
             source: i.source,
         })
         .collect())
+}
+
+/// The top kustomization's `sortOptions` and whether it asks for the managed-by label
+/// (kustomize reads both from the top kustomization only).
+fn top_options(
+    tree: &dyn SourceTree,
+    file: &str,
+) -> Result<(transform::Order, bool), KustomizeError> {
+    let k = parse_yaml(file, &tree.read_to_string(file)?)?;
+    let get = |name: &str| {
+        k.as_object().and_then(|m| {
+            m.iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+    };
+    let managed_by = get("buildMetadata")
+        .and_then(Value::as_array)
+        .is_some_and(|l| l.iter().any(|v| v.as_str() == Some("managedByLabel")));
+    let order = match get("sortOptions") {
+        None | Some(Value::Null) => transform::Order::default(),
+        Some(Value::Object(o)) => {
+            check_fields(o, &["order", "legacySortOptions"], file, "sortOptions")?;
+            let legacy = match o.get("legacySortOptions") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(l)) => {
+                    check_fields(
+                        l,
+                        &["orderFirst", "orderLast"],
+                        file,
+                        "sortOptions.legacySortOptions",
+                    )?;
+                    Some((
+                        string_list(l, "orderFirst", file)?,
+                        string_list(l, "orderLast", file)?,
+                    ))
+                }
+                Some(_) => {
+                    return Err(invalid(
+                        file,
+                        "sortOptions.legacySortOptions must be a mapping",
+                    ));
+                }
+            };
+            match (o.get("order").and_then(Value::as_str), legacy) {
+                (Some("fifo"), None) => transform::Order::Fifo,
+                (Some("fifo"), Some(_)) => {
+                    return Err(invalid(
+                        file,
+                        "sortOptions: legacySortOptions is set but the order is fifo",
+                    ));
+                }
+                (Some("legacy"), Some((first, last))) => transform::Order::Legacy { first, last },
+                (Some("legacy"), None) => transform::Order::default(),
+                (other, _) => {
+                    return Err(invalid(
+                        file,
+                        format!("sortOptions.order: {other:?} is not legacy or fifo"),
+                    ));
+                }
+            }
+        }
+        Some(_) => return Err(invalid(file, "sortOptions must be a mapping")),
+    };
+    Ok((order, managed_by))
 }
 
 /// The tree path of a file a kustomization in `dir` names in `field`: kustomize's default
@@ -412,22 +509,36 @@ fn parse_yaml(file: &str, text: &str) -> Result<Value, KustomizeError> {
     serde_saphyr::from_str::<Value>(text).map_err(|e| invalid(file, e.to_string()))
 }
 
-/// Reads the YAML documents of a resource file with their locations.
+/// Reads the YAML documents of a resource file with their locations. As kustomize, a
+/// resource may leave out `apiVersion` (it stays out); `kind` and `metadata.name` are required.
 fn read_resource_file(tree: &dyn SourceTree, path: &str) -> Result<Vec<Item>, KustomizeError> {
     let text = tree.read_to_string(path)?;
     let display = tree.location(path, 0, 1).file;
-    let resources = strata_core::loader::parse_documents(&display, &text)
+    let values = strata_core::loader::parse_values(&display, &text)
         .map_err(|e| invalid(path, e.to_string()))?;
-    Ok(resources
-        .into_iter()
-        .map(|r| {
-            let source = r.source.map_or_else(
-                || tree.location(path, 0, 1),
-                |s| tree.location(path, s.document, s.line),
-            );
-            Item::new(r.manifest, source, false)
-        })
-        .collect())
+    let mut out = Vec::new();
+    for (at, manifest) in values {
+        if manifest.is_null() {
+            continue;
+        }
+        let mut check = manifest.clone();
+        if let Some(o) = check.as_object_mut() {
+            o.entry("apiVersion")
+                .or_insert_with(|| Value::String("v1".into()));
+        }
+        Resource::from_manifest(check).map_err(|e| {
+            invalid(
+                path,
+                format!("document {} (line {}): {e}", at.document + 1, at.line),
+            )
+        })?;
+        out.push(Item::new(
+            manifest,
+            tree.location(path, at.document, at.line),
+            false,
+        ));
+    }
+    Ok(out)
 }
 
 /// Builds the kustomization in `dir`; a Component (`base` given) starts from the resources of
@@ -470,6 +581,23 @@ fn build_level(
         }
     }
     let k = canonical;
+    for option in string_list(&k, "buildMetadata", &file)? {
+        match option.as_str() {
+            "managedByLabel" => {}
+            "originAnnotations" | "transformerAnnotations" => {
+                return Err(KustomizeError::Unsupported {
+                    file: file.clone(),
+                    field: format!("buildMetadata: {option}"),
+                });
+            }
+            other => {
+                return Err(invalid(
+                    &file,
+                    format!("buildMetadata: unknown option {other:?}"),
+                ));
+            }
+        }
+    }
     let is_component = str_at(&Value::Object(k.clone()), &["kind"]) == "Component";
     if is_component != base.is_some() {
         return Err(invalid(
@@ -501,13 +629,11 @@ fn build_level(
     };
     for field in ["resources", "bases"] {
         for entry in string_list(&k, field, &file)? {
-            if entry.contains("://")
-                || entry.starts_with("github.com/")
-                || entry.starts_with("git@")
-            {
-                return Err(KustomizeError::Unsupported {
+            if is_remote(&entry) {
+                return Err(KustomizeError::RemoteBase {
                     file: file.clone(),
-                    field: format!("{field} (remote resource {entry})"),
+                    field: field.to_string(),
+                    url: entry,
                 });
             }
             let path = in_tree(dir, &entry, &file, field)?;
@@ -528,6 +654,13 @@ fn build_level(
         }
     }
     for entry in string_list(&k, "components", &file)? {
+        if is_remote(&entry) {
+            return Err(KustomizeError::RemoteBase {
+                file: file.clone(),
+                field: "components".into(),
+                url: entry,
+            });
+        }
         let path = in_tree(dir, &entry, &file, "components")?;
         if tree.kind(&path) != Some(EntryKind::Dir) {
             return Err(invalid(
@@ -629,6 +762,18 @@ fn build_level(
     Ok(items)
 }
 
+/// Whether a `resources` entry is a remote base: a URL, an scp-style git address, or a
+/// path on a well-known git host.
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("git@")
+        || entry.starts_with("git::")
+        || ["github.com/", "gitlab.com/", "bitbucket.org/"]
+            .iter()
+            .any(|h| entry.starts_with(h))
+        || (entry.contains("?ref=") || entry.contains("?version=")) && !entry.starts_with('.')
+}
+
 /// Refuses a mapping's keys outside `allowed`, naming the field.
 pub(crate) fn check_fields(
     m: &Map<String, Value>,
@@ -698,3 +843,6 @@ pub(crate) fn string_map(
         _ => Err(invalid(file, format!("{field} must be a mapping"))),
     }
 }
+
+#[cfg(test)]
+mod tests;

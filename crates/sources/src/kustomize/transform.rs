@@ -347,24 +347,48 @@ const ORDER_LAST: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
-fn rank(kind: &str) -> i64 {
-    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
-        return i as i64 - ORDER_FIRST.len() as i64;
+/// Kustomize's legacy output order: known kinds first (namespaces, RBAC, config, services,
+/// workloads), webhooks last, then by apiVersion, kind, namespace and name.
+/// The output order (`sortOptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Kinds in `first` first and in `last` last (kustomize's default lists when not given),
+    /// then by kind, apiVersion, namespace and name.
+    Legacy {
+        /// Kinds ordered first, in this order.
+        first: Vec<String>,
+        /// Kinds ordered last, in this order.
+        last: Vec<String>,
+    },
+    /// The order the resources were read and generated in.
+    Fifo,
+}
+
+impl Default for Order {
+    fn default() -> Self {
+        Order::Legacy {
+            first: ORDER_FIRST.iter().map(|k| k.to_string()).collect(),
+            last: ORDER_LAST.iter().map(|k| k.to_string()).collect(),
+        }
     }
-    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+}
+
+fn rank(kind: &str, first: &[String], last: &[String]) -> i64 {
+    if let Some(i) = first.iter().position(|k| k == kind) {
+        return i as i64 - first.len() as i64;
+    }
+    if let Some(i) = last.iter().position(|k| k == kind) {
         return i as i64 + 1;
     }
     0
 }
 
-/// Kustomize's legacy output order: known kinds first (namespaces, RBAC, config, services,
-/// workloads), webhooks last, then by apiVersion, kind, namespace and name.
-pub(crate) fn sort_legacy(items: &mut [Item]) {
+pub(crate) fn sort_legacy(items: &mut [Item], first: &[String], last: &[String]) {
     items.sort_by(|a, b| {
         let key = |i: &Item| {
             let m = &i.manifest;
             (
-                rank(str_at(m, &["kind"])),
+                rank(str_at(m, &["kind"]), first, last),
                 str_at(m, &["kind"]).to_string(),
                 str_at(m, &["apiVersion"]).to_string(),
                 str_at(m, &["metadata", "namespace"]).to_string(),
