@@ -98,6 +98,8 @@ const SUPPORTED_FIELDS: &[&str] = &[
     "replacements",
     "sortOptions",
     "buildMetadata",
+    "generators",
+    "transformers",
 ];
 
 /// The label value `buildMetadata: [managedByLabel]` writes, as `kubectl kustomize` (kubectl
@@ -673,7 +675,12 @@ fn build_level(
         items = build_level(tree, &path, stack, vars, Some(current))?;
         seen.extend(items.iter().map(Item::id));
     }
-    for g in generator::generate(tree, dir, &file, &k)? {
+    let mut generated = generator::generate(tree, dir, &file, &k)?;
+    for (config, doc) in plugin_configs(tree, dir, &file, &k, "generators")? {
+        let synthetic = plugin_as_kustomization(&config, &doc, "generators")?;
+        generated.extend(generator::generate(tree, dir, &config, &synthetic)?);
+    }
+    for g in generated {
         if g.behavior == generator::Behavior::Create {
             add(&mut items, &mut seen, vec![g.item])?;
             continue;
@@ -759,6 +766,13 @@ fn build_level(
     if let Some(list) = k.get("replacements") {
         replacement::apply(tree, dir, &file, list, &mut items)?;
     }
+    for (config, doc) in plugin_configs(tree, dir, &file, &k, "transformers")? {
+        let synthetic = plugin_as_kustomization(&config, &doc, "transformers")?;
+        patch::apply_all(tree, dir, &config, &synthetic, &mut items)?;
+        if let Some(images) = synthetic.get("images") {
+            image::apply_images(&mut items, images, &config)?;
+        }
+    }
     Ok(items)
 }
 
@@ -772,6 +786,110 @@ fn is_remote(entry: &str) -> bool {
             .iter()
             .any(|h| entry.starts_with(h))
         || (entry.contains("?ref=") || entry.contains("?version=")) && !entry.starts_with('.')
+}
+
+/// The plugin configurations a kustomization lists in `field` (`generators` or
+/// `transformers`): each file's documents, with the file's tree path.
+fn plugin_configs(
+    tree: &dyn SourceTree,
+    dir: &str,
+    file: &str,
+    k: &Map<String, Value>,
+    field: &str,
+) -> Result<Vec<(String, Value)>, KustomizeError> {
+    let mut out = Vec::new();
+    for entry in string_list(k, field, file)? {
+        if is_remote(&entry) {
+            return Err(KustomizeError::RemoteBase {
+                file: file.into(),
+                field: field.into(),
+                url: entry,
+            });
+        }
+        let path = in_tree(dir, &entry, file, field)?;
+        if tree.kind(&path) != Some(EntryKind::File) {
+            return Err(KustomizeError::Unsupported {
+                file: file.into(),
+                field: format!("{field}: {entry} (only files of builtin plugin configurations)"),
+            });
+        }
+        file_in_root(dir, &entry, file, field)?;
+        let text = tree.read_to_string(&path)?;
+        let docs: Vec<Value> = serde_saphyr::from_str_multiple::<Value, Vec<Value>>(&text)
+            .map_err(|e| invalid(&path, e.to_string()))?;
+        out.extend(
+            docs.into_iter()
+                .filter(|d| !d.is_null())
+                .map(|d| (path.clone(), d)),
+        );
+    }
+    Ok(out)
+}
+
+/// A builtin plugin configuration as the kustomization fields that do the same:
+/// `ConfigMapGenerator` and `SecretGenerator` (under `generators`), `PatchTransformer` and
+/// `ImageTagTransformer` without `fieldSpecs` (under `transformers`). Every other plugin is
+/// refused, naming its kind.
+fn plugin_as_kustomization(
+    config: &str,
+    doc: &Value,
+    field: &str,
+) -> Result<Map<String, Value>, KustomizeError> {
+    let refuse = |what: String| KustomizeError::Unsupported {
+        file: config.into(),
+        field: format!("{field}: {what}"),
+    };
+    let o = doc
+        .as_object()
+        .ok_or_else(|| invalid(config, "a plugin configuration must be a mapping"))?;
+    let api = str_at(doc, &["apiVersion"]);
+    let kind = str_at(doc, &["kind"]).to_string();
+    if api != "builtin" {
+        return Err(refuse(format!(
+            "{kind} (apiVersion {api}: only kustomize's builtin plugins)"
+        )));
+    }
+    let mut rest = o.clone();
+    for key in ["apiVersion", "kind", "metadata"] {
+        rest.shift_remove(key);
+    }
+    let mut k = Map::new();
+    match (field, kind.as_str()) {
+        ("generators", "ConfigMapGenerator" | "SecretGenerator") => {
+            rest.insert(
+                "name".into(),
+                Value::String(str_at(doc, &["metadata", "name"]).into()),
+            );
+            let ns = str_at(doc, &["metadata", "namespace"]);
+            if !ns.is_empty() {
+                rest.insert("namespace".into(), Value::String(ns.into()));
+            }
+            let key = if kind == "ConfigMapGenerator" {
+                "configMapGenerator"
+            } else {
+                "secretGenerator"
+            };
+            k.insert(key.into(), Value::Array(vec![Value::Object(rest)]));
+        }
+        ("transformers", "PatchTransformer") => {
+            check_fields(&rest, &["patch", "path", "target"], config, &kind)?;
+            k.insert("patches".into(), Value::Array(vec![Value::Object(rest)]));
+        }
+        ("transformers", "ImageTagTransformer") => {
+            check_fields(&rest, &["imageTag"], config, &kind)?;
+            let tag = rest
+                .get("imageTag")
+                .cloned()
+                .ok_or_else(|| invalid(config, "ImageTagTransformer: imageTag is required"))?;
+            k.insert("images".into(), Value::Array(vec![tag]));
+        }
+        _ => {
+            return Err(refuse(format!(
+                "{kind} (builtin plugin not supported here)"
+            )));
+        }
+    }
+    Ok(k)
 }
 
 /// Refuses a mapping's keys outside `allowed`, naming the field.

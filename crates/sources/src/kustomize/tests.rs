@@ -99,3 +99,23 @@ fn a_resource_without_kind_is_an_error() {
     let err = build(&tree, "k").unwrap_err();
     assert!(err.to_string().contains("kind"), "{err}");
 }
+
+#[test]
+fn other_builtin_plugins_are_refused_naming_file_and_kind() {
+    let tree = MemoryTree::new()
+        .with_file("k/r.yaml", CM)
+        .with_file(
+            "k/labels.yaml",
+            "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: l\nlabels:\n  a: b\nfieldSpecs:\n- path: metadata/labels\n  create: true\n",
+        )
+        .with_file(
+            "k/kustomization.yaml",
+            "resources: [r.yaml]\ntransformers: [labels.yaml]\n",
+        );
+    let err = build(&tree, "k").unwrap_err();
+    let KustomizeError::Unsupported { file, field } = &err else {
+        panic!("{err}");
+    };
+    assert!(file.ends_with("k/labels.yaml"), "{file}");
+    assert!(field.contains("LabelTransformer"), "{field}");
+}
