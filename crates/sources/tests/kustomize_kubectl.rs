@@ -176,11 +176,11 @@ fn every_feature_kustomization_equals_kubectl_kustomize() {
     assert!(!targets.is_empty(), "no kustomization under {root:?}");
     let mut failures = Vec::new();
     for (dir, rel) in &targets {
-        // Directories named `base` or `component…` are only reached through others.
+        // Directories named `base` or `component-…` are only reached through others.
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
         if name
             .as_deref()
-            .is_some_and(|n| n == "base" || n.starts_with("component"))
+            .is_some_and(|n| n == "base" || n.starts_with("component-"))
         {
             continue;
         }

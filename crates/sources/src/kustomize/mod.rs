@@ -23,7 +23,17 @@
 //!   follow the new names;
 //! * `vars`, substituted for `$(NAME)` in kustomize's default `varReference` fields;
 //! * `components` (kustomizations of kind `Component`, applied to the including
-//!   kustomization's resources before its own generators and transformers) and `replicas`.
+//!   kustomization's resources before its own generators and transformers) and `replicas`;
+//! * `replacements` (inline and `path:` files);
+//! * name references to renamed objects, fixed once at the end of the build in the fields of
+//!   kustomize's default `nameReference` configuration;
+//! * `sortOptions` (legacy, with custom kind lists, or fifo) and `buildMetadata:
+//!   [managedByLabel]`, read from the top kustomization as kustomize reads them;
+//! * `generators` / `transformers` files holding builtin `ConfigMapGenerator`,
+//!   `SecretGenerator`, `PatchTransformer` and `ImageTagTransformer` configurations.
+//!
+//! Resources may leave out `apiVersion`, as kustomize allows. Remote bases are refused
+//! ([`KustomizeError::RemoteBase`]), as is a cycle of kustomizations.
 //!
 //! Field names match case-insensitively, as Go's JSON decoding matches them.
 //!
