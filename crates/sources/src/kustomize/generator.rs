@@ -84,6 +84,7 @@ pub fn hash_suffix(hex_digest: &str) -> String {
 pub(crate) fn finish_hashes(items: &mut [Item]) {
     for item in items.iter_mut().filter(|i| i.needs_hash) {
         let hash = name_hash(&item.manifest);
+        item.store_previous_id();
         let name = format!("{}-{hash}", str_at(&item.manifest, &["metadata", "name"]));
         item.manifest["metadata"]["name"] = Value::String(name);
         item.needs_hash = false;
@@ -313,10 +314,5 @@ fn one(
             .collect();
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": d})
     };
-    Ok(Item {
-        manifest,
-        source: tree.location(file, 0, 1),
-        needs_hash: !disable,
-        original_name: name.to_string(),
-    })
+    Ok(Item::new(manifest, tree.location(file, 0, 1), !disable))
 }

@@ -23,7 +23,17 @@
 //!   follow the new names;
 //! * `vars`, substituted for `$(NAME)` in kustomize's default `varReference` fields;
 //! * `components` (kustomizations of kind `Component`, applied to the including
-//!   kustomization's resources before its own generators and transformers) and `replicas`.
+//!   kustomization's resources before its own generators and transformers) and `replicas`;
+//! * `replacements` (inline and `path:` files);
+//! * name references to renamed objects, fixed once at the end of the build in the fields of
+//!   kustomize's default `nameReference` configuration;
+//! * `sortOptions` (legacy, with custom kind lists, or fifo) and `buildMetadata:
+//!   [managedByLabel]`, read from the top kustomization as kustomize reads them;
+//! * `generators` / `transformers` files holding builtin `ConfigMapGenerator`,
+//!   `SecretGenerator`, `PatchTransformer` and `ImageTagTransformer` configurations.
+//!
+//! Resources may leave out `apiVersion`, as kustomize allows. Remote bases are refused
+//! ([`KustomizeError::RemoteBase`]), as is a cycle of kustomizations.
 //!
 //! Field names match case-insensitively, as Go's JSON decoding matches them.
 //!
@@ -47,7 +57,9 @@
 mod edit;
 mod generator;
 mod image;
+mod nameref;
 mod patch;
+mod replacement;
 mod schema;
 mod smp;
 mod transform;
@@ -93,7 +105,16 @@ const SUPPORTED_FIELDS: &[&str] = &[
     "vars",
     "components",
     "replicas",
+    "replacements",
+    "sortOptions",
+    "buildMetadata",
+    "generators",
+    "transformers",
 ];
+
+/// The label value `buildMetadata: [managedByLabel]` writes, as `kubectl kustomize` (kubectl
+/// v1.32, kustomize v5.5.0 built in) writes it.
+pub const MANAGED_BY_VALUE: &str = "kustomize-(devel)";
 
 /// Why a kustomization could not be built. Files are shown as the tree shows them (the path
 /// on disk, or `repo@commit:path`).
@@ -184,6 +205,18 @@ pub enum KustomizeError {
         /// The path as written.
         path: String,
     },
+    /// A remote base (`https://…`, `git@…`, `github.com/…`): not supported yet.
+    #[error(
+        "{file}: {field}: {url}: remote bases are not supported yet (only directories and files of the same repository)"
+    )]
+    RemoteBase {
+        /// The kustomization naming it.
+        file: String,
+        /// `resources`, `bases` or `components`.
+        field: String,
+        /// The URL as written.
+        url: String,
+    },
     /// A kustomization includes itself through `resources`.
     #[error("kustomization cycle: {0}")]
     Cycle(String),
@@ -202,6 +235,7 @@ impl KustomizeError {
             | Self::Patch { file, .. }
             | Self::Path { file, .. }
             | Self::OutsideRoot { file, .. }
+            | Self::RemoteBase { file, .. }
             | Self::NoKustomization(file) => show(file),
             Self::Source(_) | Self::Cycle(_) => {}
         }
@@ -236,9 +270,97 @@ pub(crate) struct Item {
     pub needs_hash: bool,
     /// Kind and name before any rename at any level (used to rewrite references).
     pub original_name: String,
+    /// Every identity the resource had before a transformer renamed it (or moved it to
+    /// another namespace), oldest first: kustomize's previous ids, which name references
+    /// and replacements match.
+    pub prev: Vec<PrevId>,
+    /// Name prefixes added to it, innermost kustomization first.
+    pub prefixes: Vec<String>,
+    /// Name suffixes added to it, innermost kustomization first.
+    pub suffixes: Vec<String>,
+}
+
+/// One previous identity of a resource (its group and version are the current ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PrevId {
+    pub kind: String,
+    pub name: String,
+    /// The effective namespace (`default` for none, `~X` for cluster-scoped kinds).
+    pub namespace: String,
+}
+
+/// kustomize's marker for "no namespace": the effective namespace of cluster-scoped kinds.
+pub(crate) const NOT_A_NAMESPACE: &str = "~X";
+
+/// The namespace kustomize compares: `~X` for cluster-scoped kinds, `default` for none.
+pub(crate) fn effective_namespace(kind: &str, namespace: &str) -> String {
+    if is_cluster_scoped(kind) {
+        NOT_A_NAMESPACE.to_string()
+    } else if namespace.is_empty() {
+        "default".to_string()
+    } else {
+        namespace.to_string()
+    }
+}
+
+/// The group and version of an apiVersion (`apps/v1` → `apps`, `v1`; `v1` → ``, `v1`).
+pub(crate) fn group_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
 }
 
 impl Item {
+    /// A resource as read or generated, with no history.
+    pub(crate) fn new(manifest: Value, source: SourceLocation, needs_hash: bool) -> Self {
+        let original_name = str_at(&manifest, &["metadata", "name"]).to_string();
+        Item {
+            manifest,
+            source,
+            needs_hash,
+            original_name,
+            prev: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+        }
+    }
+
+    /// Records the current identity as a previous one (before a rename).
+    pub(crate) fn store_previous_id(&mut self) {
+        let kind = str_at(&self.manifest, &["kind"]).to_string();
+        let namespace =
+            effective_namespace(&kind, str_at(&self.manifest, &["metadata", "namespace"]));
+        self.prev.push(PrevId {
+            name: str_at(&self.manifest, &["metadata", "name"]).to_string(),
+            kind,
+            namespace,
+        });
+    }
+
+    /// The current identity followed by every previous one: (kind, name, effective
+    /// namespace).
+    pub(crate) fn ids(&self) -> Vec<PrevId> {
+        let kind = str_at(&self.manifest, &["kind"]).to_string();
+        let mut out = vec![PrevId {
+            name: str_at(&self.manifest, &["metadata", "name"]).to_string(),
+            namespace: effective_namespace(
+                &kind,
+                str_at(&self.manifest, &["metadata", "namespace"]),
+            ),
+            kind,
+        }];
+        out.extend(self.prev.iter().cloned());
+        out
+    }
+
+    /// The kind the resource had first.
+    pub(crate) fn original_kind(&self) -> &str {
+        self.prev
+            .first()
+            .map_or_else(|| str_at(&self.manifest, &["kind"]), |p| p.kind.as_str())
+    }
+
     fn id(&self) -> String {
         let m = &self.manifest;
         let api = m.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -285,9 +407,23 @@ pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeEr
     let mut items =
         build_level(tree, &dir, &mut stack, &mut vars, None).map_err(|e| e.shown(tree))?;
     generator::finish_hashes(&mut items);
-    transform::fix_name_references(&mut items);
+    let top = kustomization_file(tree, &dir).unwrap_or_else(|| dir.clone());
+    nameref::fix(&mut items, &top).map_err(|e| e.shown(tree))?;
     vars::resolve(&mut items, &vars).map_err(|e| e.shown(tree))?;
-    transform::sort_legacy(&mut items);
+    let (order, managed_by) = top_options(tree, &top).map_err(|e| e.shown(tree))?;
+    if managed_by {
+        let label = [(
+            "app.kubernetes.io/managed-by".to_string(),
+            MANAGED_BY_VALUE.to_string(),
+        )];
+        transform::add_labels(&mut items, &label, false, false);
+    }
+    match order {
+        transform::Order::Fifo => {}
+        transform::Order::Legacy { first, last } => {
+            transform::sort_legacy(&mut items, &first, &last)
+        }
+    }
     Ok(items
         .into_iter()
         .map(|i| Built {
@@ -295,6 +431,71 @@ pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeEr
             source: i.source,
         })
         .collect())
+}
+
+/// The top kustomization's `sortOptions` and whether it asks for the managed-by label
+/// (kustomize reads both from the top kustomization only).
+fn top_options(
+    tree: &dyn SourceTree,
+    file: &str,
+) -> Result<(transform::Order, bool), KustomizeError> {
+    let k = parse_yaml(file, &tree.read_to_string(file)?)?;
+    let get = |name: &str| {
+        k.as_object().and_then(|m| {
+            m.iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+    };
+    let managed_by = get("buildMetadata")
+        .and_then(Value::as_array)
+        .is_some_and(|l| l.iter().any(|v| v.as_str() == Some("managedByLabel")));
+    let order = match get("sortOptions") {
+        None | Some(Value::Null) => transform::Order::default(),
+        Some(Value::Object(o)) => {
+            check_fields(o, &["order", "legacySortOptions"], file, "sortOptions")?;
+            let legacy = match o.get("legacySortOptions") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(l)) => {
+                    check_fields(
+                        l,
+                        &["orderFirst", "orderLast"],
+                        file,
+                        "sortOptions.legacySortOptions",
+                    )?;
+                    Some((
+                        string_list(l, "orderFirst", file)?,
+                        string_list(l, "orderLast", file)?,
+                    ))
+                }
+                Some(_) => {
+                    return Err(invalid(
+                        file,
+                        "sortOptions.legacySortOptions must be a mapping",
+                    ));
+                }
+            };
+            match (o.get("order").and_then(Value::as_str), legacy) {
+                (Some("fifo"), None) => transform::Order::Fifo,
+                (Some("fifo"), Some(_)) => {
+                    return Err(invalid(
+                        file,
+                        "sortOptions: legacySortOptions is set but the order is fifo",
+                    ));
+                }
+                (Some("legacy"), Some((first, last))) => transform::Order::Legacy { first, last },
+                (Some("legacy"), None) => transform::Order::default(),
+                (other, _) => {
+                    return Err(invalid(
+                        file,
+                        format!("sortOptions.order: {other:?} is not legacy or fifo"),
+                    ));
+                }
+            }
+        }
+        Some(_) => return Err(invalid(file, "sortOptions must be a mapping")),
+    };
+    Ok((order, managed_by))
 }
 
 /// The tree path of a file a kustomization in `dir` names in `field`: kustomize's default
@@ -344,28 +545,36 @@ fn parse_yaml(file: &str, text: &str) -> Result<Value, KustomizeError> {
     })
 }
 
-/// Reads the YAML documents of a resource file with their locations.
+/// Reads the YAML documents of a resource file with their locations. As kustomize, a
+/// resource may leave out `apiVersion` (it stays out); `kind` and `metadata.name` are required.
 fn read_resource_file(tree: &dyn SourceTree, path: &str) -> Result<Vec<Item>, KustomizeError> {
     let text = tree.read_to_string(path)?;
     let display = tree.location(path, 0, 1).file;
-    let resources = strata_core::loader::parse_documents(&display, &text)
+    let values = strata_core::loader::parse_values(&display, &text)
         .map_err(|e| invalid(path, e.to_string()))?;
-    Ok(resources
-        .into_iter()
-        .map(|r| {
-            let source = r.source.map_or_else(
-                || tree.location(path, 0, 1),
-                |s| tree.location(path, s.document, s.line),
-            );
-            let original_name = str_at(&r.manifest, &["metadata", "name"]).to_string();
-            Item {
-                manifest: r.manifest,
-                source,
-                needs_hash: false,
-                original_name,
-            }
-        })
-        .collect())
+    let mut out = Vec::new();
+    for (at, manifest) in values {
+        if manifest.is_null() {
+            continue;
+        }
+        let mut check = manifest.clone();
+        if let Some(o) = check.as_object_mut() {
+            o.entry("apiVersion")
+                .or_insert_with(|| Value::String("v1".into()));
+        }
+        Resource::from_manifest(check).map_err(|e| {
+            invalid(
+                path,
+                format!("document {} (line {}): {e}", at.document + 1, at.line),
+            )
+        })?;
+        out.push(Item::new(
+            manifest,
+            tree.location(path, at.document, at.line),
+            false,
+        ));
+    }
+    Ok(out)
 }
 
 /// Builds the kustomization in `dir`; a Component (`base` given) starts from the resources of
@@ -408,6 +617,23 @@ fn build_level(
         }
     }
     let k = canonical;
+    for option in string_list(&k, "buildMetadata", &file)? {
+        match option.as_str() {
+            "managedByLabel" => {}
+            "originAnnotations" | "transformerAnnotations" => {
+                return Err(KustomizeError::Unsupported {
+                    file: file.clone(),
+                    field: format!("buildMetadata: {option}"),
+                });
+            }
+            other => {
+                return Err(invalid(
+                    &file,
+                    format!("buildMetadata: unknown option {other:?}"),
+                ));
+            }
+        }
+    }
     let is_component = str_at(&Value::Object(k.clone()), &["kind"]) == "Component";
     if is_component != base.is_some() {
         return Err(invalid(
@@ -439,13 +665,11 @@ fn build_level(
     };
     for field in ["resources", "bases"] {
         for entry in string_list(&k, field, &file)? {
-            if entry.contains("://")
-                || entry.starts_with("github.com/")
-                || entry.starts_with("git@")
-            {
-                return Err(KustomizeError::Unsupported {
+            if is_remote(&entry) {
+                return Err(KustomizeError::RemoteBase {
                     file: file.clone(),
-                    field: format!("{field} (remote resource {entry})"),
+                    field: field.to_string(),
+                    url: entry,
                 });
             }
             let path = in_tree(dir, &entry, &file, field)?;
@@ -466,6 +690,13 @@ fn build_level(
         }
     }
     for entry in string_list(&k, "components", &file)? {
+        if is_remote(&entry) {
+            return Err(KustomizeError::RemoteBase {
+                file: file.clone(),
+                field: "components".into(),
+                url: entry,
+            });
+        }
         let path = in_tree(dir, &entry, &file, "components")?;
         if tree.kind(&path) != Some(EntryKind::Dir) {
             return Err(invalid(
@@ -478,7 +709,12 @@ fn build_level(
         items = build_level(tree, &path, stack, vars, Some(current))?;
         seen.extend(items.iter().map(Item::id));
     }
-    for g in generator::generate(tree, dir, &file, &k)? {
+    let mut generated = generator::generate(tree, dir, &file, &k)?;
+    for (config, doc) in plugin_configs(tree, dir, &file, &k, "generators")? {
+        let synthetic = plugin_as_kustomization(&config, &doc, "generators")?;
+        generated.extend(generator::generate(tree, dir, &config, &synthetic)?);
+    }
+    for g in generated {
         if g.behavior == generator::Behavior::Create {
             add(&mut items, &mut seen, vec![g.item])?;
             continue;
@@ -561,7 +797,133 @@ fn build_level(
     if let Some(replicas) = k.get("replicas") {
         transform::set_replicas(&mut items, replicas, &file)?;
     }
+    if let Some(list) = k.get("replacements") {
+        replacement::apply(tree, dir, &file, list, &mut items)?;
+    }
+    for (config, doc) in plugin_configs(tree, dir, &file, &k, "transformers")? {
+        let synthetic = plugin_as_kustomization(&config, &doc, "transformers")?;
+        patch::apply_all(tree, dir, &config, &synthetic, &mut items)?;
+        if let Some(images) = synthetic.get("images") {
+            image::apply_images(&mut items, images, &config)?;
+        }
+    }
     Ok(items)
+}
+
+/// Whether a `resources` entry is a remote base: a URL, an scp-style git address, or a
+/// path on a well-known git host.
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("git@")
+        || entry.starts_with("git::")
+        || ["github.com/", "gitlab.com/", "bitbucket.org/"]
+            .iter()
+            .any(|h| entry.starts_with(h))
+        || (entry.contains("?ref=") || entry.contains("?version=")) && !entry.starts_with('.')
+}
+
+/// The plugin configurations a kustomization lists in `field` (`generators` or
+/// `transformers`): each file's documents, with the file's tree path.
+fn plugin_configs(
+    tree: &dyn SourceTree,
+    dir: &str,
+    file: &str,
+    k: &Map<String, Value>,
+    field: &str,
+) -> Result<Vec<(String, Value)>, KustomizeError> {
+    let mut out = Vec::new();
+    for entry in string_list(k, field, file)? {
+        if is_remote(&entry) {
+            return Err(KustomizeError::RemoteBase {
+                file: file.into(),
+                field: field.into(),
+                url: entry,
+            });
+        }
+        let path = in_tree(dir, &entry, file, field)?;
+        if tree.kind(&path) != Some(EntryKind::File) {
+            return Err(KustomizeError::Unsupported {
+                file: file.into(),
+                field: format!("{field}: {entry} (only files of builtin plugin configurations)"),
+            });
+        }
+        file_in_root(dir, &entry, file, field)?;
+        let text = tree.read_to_string(&path)?;
+        let docs: Vec<Value> = serde_saphyr::from_str_multiple::<Value, Vec<Value>>(&text)
+            .map_err(|e| invalid(&path, e.to_string()))?;
+        out.extend(
+            docs.into_iter()
+                .filter(|d| !d.is_null())
+                .map(|d| (path.clone(), d)),
+        );
+    }
+    Ok(out)
+}
+
+/// A builtin plugin configuration as the kustomization fields that do the same:
+/// `ConfigMapGenerator` and `SecretGenerator` (under `generators`), `PatchTransformer` and
+/// `ImageTagTransformer` without `fieldSpecs` (under `transformers`). Every other plugin is
+/// refused, naming its kind.
+fn plugin_as_kustomization(
+    config: &str,
+    doc: &Value,
+    field: &str,
+) -> Result<Map<String, Value>, KustomizeError> {
+    let refuse = |what: String| KustomizeError::Unsupported {
+        file: config.into(),
+        field: format!("{field}: {what}"),
+    };
+    let o = doc
+        .as_object()
+        .ok_or_else(|| invalid(config, "a plugin configuration must be a mapping"))?;
+    let api = str_at(doc, &["apiVersion"]);
+    let kind = str_at(doc, &["kind"]).to_string();
+    if api != "builtin" {
+        return Err(refuse(format!(
+            "{kind} (apiVersion {api}: only kustomize's builtin plugins)"
+        )));
+    }
+    let mut rest = o.clone();
+    for key in ["apiVersion", "kind", "metadata"] {
+        rest.shift_remove(key);
+    }
+    let mut k = Map::new();
+    match (field, kind.as_str()) {
+        ("generators", "ConfigMapGenerator" | "SecretGenerator") => {
+            rest.insert(
+                "name".into(),
+                Value::String(str_at(doc, &["metadata", "name"]).into()),
+            );
+            let ns = str_at(doc, &["metadata", "namespace"]);
+            if !ns.is_empty() {
+                rest.insert("namespace".into(), Value::String(ns.into()));
+            }
+            let key = if kind == "ConfigMapGenerator" {
+                "configMapGenerator"
+            } else {
+                "secretGenerator"
+            };
+            k.insert(key.into(), Value::Array(vec![Value::Object(rest)]));
+        }
+        ("transformers", "PatchTransformer") => {
+            check_fields(&rest, &["patch", "path", "target"], config, &kind)?;
+            k.insert("patches".into(), Value::Array(vec![Value::Object(rest)]));
+        }
+        ("transformers", "ImageTagTransformer") => {
+            check_fields(&rest, &["imageTag"], config, &kind)?;
+            let tag = rest
+                .get("imageTag")
+                .cloned()
+                .ok_or_else(|| invalid(config, "ImageTagTransformer: imageTag is required"))?;
+            k.insert("images".into(), Value::Array(vec![tag]));
+        }
+        _ => {
+            return Err(refuse(format!(
+                "{kind} (builtin plugin not supported here)"
+            )));
+        }
+    }
+    Ok(k)
 }
 
 /// Refuses a mapping's keys outside `allowed`, naming the field.
@@ -633,3 +995,6 @@ pub(crate) fn string_map(
         _ => Err(invalid(file, format!("{field} must be a mapping"))),
     }
 }
+
+#[cfg(test)]
+mod tests;

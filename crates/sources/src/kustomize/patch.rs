@@ -260,7 +260,7 @@ struct Target {
     annotations: Vec<(String, String)>,
 }
 
-fn selector_pairs(s: &str) -> Result<Vec<(String, String)>, PatchError> {
+pub(crate) fn selector_pairs(s: &str) -> Result<Vec<(String, String)>, PatchError> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
@@ -416,6 +416,8 @@ pub(crate) fn apply_all(
             );
         }
     }
+    // kustomize records a rename by the `patches` transformer's JSON patches only.
+    let legacy_json_from = entries.len();
     if let Some(list) = k.get("patchesJson6902") {
         for v in list
             .as_array()
@@ -459,6 +461,9 @@ pub(crate) fn apply_all(
                     let mut hit = false;
                     for item in items.iter_mut().filter(|i| target.matches(&i.manifest)) {
                         hit = true;
+                        if index < legacy_json_from {
+                            item.store_previous_id();
+                        }
                         apply_json6902(&mut item.manifest, &ops).map_err(perr)?;
                     }
                     if !hit {

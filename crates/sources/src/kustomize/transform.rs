@@ -1,7 +1,5 @@
 //! Namespace, name prefix/suffix, labels, annotations, name references and output order.
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value};
 
 use super::{Item, KustomizeError, check_fields, invalid, str_at};
@@ -52,6 +50,8 @@ pub(crate) fn set_namespace(items: &mut [Item], ns: &str) {
                 }
             }
         }
+        // kustomize records every resource's identity before it sets namespaces.
+        item.store_previous_id();
         if is_cluster_scoped(str_at(&item.manifest, &["kind"])) {
             continue;
         }
@@ -130,16 +130,28 @@ pub(crate) fn set_replicas(
 /// Kinds kustomize never renames.
 const NO_PREFIX: &[&str] = &["CustomResourceDefinition", "APIService", "Namespace"];
 
+/// `namePrefix` then `nameSuffix`, as kustomize's two transformers apply them: each records
+/// the identity before it renames.
 pub(crate) fn prefix_suffix(items: &mut [Item], prefix: &str, suffix: &str) {
-    for item in items.iter_mut() {
-        if NO_PREFIX.contains(&str_at(&item.manifest, &["kind"])) {
+    for (affix, is_prefix) in [(prefix, true), (suffix, false)] {
+        if affix.is_empty() {
             continue;
         }
-        let name = str_at(&item.manifest, &["metadata", "name"]).to_string();
-        meta(&mut item.manifest).insert(
-            "name".into(),
-            Value::String(format!("{prefix}{name}{suffix}")),
-        );
+        for item in items.iter_mut() {
+            if NO_PREFIX.contains(&item.original_kind()) {
+                continue;
+            }
+            item.store_previous_id();
+            let name = str_at(&item.manifest, &["metadata", "name"]).to_string();
+            let new = if is_prefix {
+                item.prefixes.push(affix.to_string());
+                format!("{affix}{name}")
+            } else {
+                item.suffixes.push(affix.to_string());
+                format!("{name}{affix}")
+            };
+            meta(&mut item.manifest).insert("name".into(), Value::String(new));
+        }
     }
 }
 
@@ -306,94 +318,6 @@ pub(crate) fn add_annotations(items: &mut [Item], pairs: &[(String, String)]) {
     }
 }
 
-/// Rewrites references to renamed ConfigMaps and Secrets (prefix, suffix, content hash) in
-/// pod specs: volumes, projected sources, env, envFrom and imagePullSecrets.
-pub(crate) fn fix_name_references(items: &mut [Item]) {
-    let mut renames: HashMap<(String, String), String> = HashMap::new();
-    for item in items.iter() {
-        let kind = str_at(&item.manifest, &["kind"]);
-        let name = str_at(&item.manifest, &["metadata", "name"]);
-        if matches!(kind, "ConfigMap" | "Secret") && name != item.original_name {
-            renames.insert(
-                (kind.to_string(), item.original_name.clone()),
-                name.to_string(),
-            );
-        }
-    }
-    if renames.is_empty() {
-        return;
-    }
-    for item in items.iter_mut() {
-        for pointer in [
-            "/spec",
-            "/spec/template/spec",
-            "/spec/jobTemplate/spec/template/spec",
-        ] {
-            let is_pod_spec = pointer != "/spec" || str_at(&item.manifest, &["kind"]) == "Pod";
-            if !is_pod_spec {
-                continue;
-            }
-            if let Some(spec) = item.manifest.pointer_mut(pointer) {
-                rename_in_pod_spec(spec, &renames);
-            }
-        }
-    }
-}
-
-fn rename(v: Option<&mut Value>, kind: &str, renames: &HashMap<(String, String), String>) {
-    if let Some(Value::String(s)) = v
-        && let Some(new) = renames.get(&(kind.to_string(), s.clone()))
-    {
-        *s = new.clone();
-    }
-}
-
-fn rename_in_pod_spec(spec: &mut Value, renames: &HashMap<(String, String), String>) {
-    if let Some(Value::Array(vols)) = spec.get_mut("volumes") {
-        for v in vols {
-            rename(v.pointer_mut("/configMap/name"), "ConfigMap", renames);
-            rename(v.pointer_mut("/secret/secretName"), "Secret", renames);
-            if let Some(Value::Array(sources)) = v.pointer_mut("/projected/sources") {
-                for s in sources {
-                    rename(s.pointer_mut("/configMap/name"), "ConfigMap", renames);
-                    rename(s.pointer_mut("/secret/name"), "Secret", renames);
-                }
-            }
-        }
-    }
-    if let Some(Value::Array(secrets)) = spec.get_mut("imagePullSecrets") {
-        for s in secrets {
-            rename(s.get_mut("name"), "Secret", renames);
-        }
-    }
-    for list in ["containers", "initContainers"] {
-        if let Some(Value::Array(cs)) = spec.get_mut(list) {
-            for c in cs {
-                if let Some(Value::Array(env)) = c.get_mut("env") {
-                    for e in env {
-                        rename(
-                            e.pointer_mut("/valueFrom/configMapKeyRef/name"),
-                            "ConfigMap",
-                            renames,
-                        );
-                        rename(
-                            e.pointer_mut("/valueFrom/secretKeyRef/name"),
-                            "Secret",
-                            renames,
-                        );
-                    }
-                }
-                if let Some(Value::Array(from)) = c.get_mut("envFrom") {
-                    for e in from {
-                        rename(e.pointer_mut("/configMapRef/name"), "ConfigMap", renames);
-                        rename(e.pointer_mut("/secretRef/name"), "Secret", renames);
-                    }
-                }
-            }
-        }
-    }
-}
-
 const ORDER_FIRST: &[&str] = &[
     "Namespace",
     "ResourceQuota",
@@ -423,24 +347,48 @@ const ORDER_LAST: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
-fn rank(kind: &str) -> i64 {
-    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
-        return i as i64 - ORDER_FIRST.len() as i64;
+/// Kustomize's legacy output order: known kinds first (namespaces, RBAC, config, services,
+/// workloads), webhooks last, then by apiVersion, kind, namespace and name.
+/// The output order (`sortOptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Kinds in `first` first and in `last` last (kustomize's default lists when not given),
+    /// then by kind, apiVersion, namespace and name.
+    Legacy {
+        /// Kinds ordered first, in this order.
+        first: Vec<String>,
+        /// Kinds ordered last, in this order.
+        last: Vec<String>,
+    },
+    /// The order the resources were read and generated in.
+    Fifo,
+}
+
+impl Default for Order {
+    fn default() -> Self {
+        Order::Legacy {
+            first: ORDER_FIRST.iter().map(|k| k.to_string()).collect(),
+            last: ORDER_LAST.iter().map(|k| k.to_string()).collect(),
+        }
     }
-    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+}
+
+fn rank(kind: &str, first: &[String], last: &[String]) -> i64 {
+    if let Some(i) = first.iter().position(|k| k == kind) {
+        return i as i64 - first.len() as i64;
+    }
+    if let Some(i) = last.iter().position(|k| k == kind) {
         return i as i64 + 1;
     }
     0
 }
 
-/// Kustomize's legacy output order: known kinds first (namespaces, RBAC, config, services,
-/// workloads), webhooks last, then by apiVersion, kind, namespace and name.
-pub(crate) fn sort_legacy(items: &mut [Item]) {
+pub(crate) fn sort_legacy(items: &mut [Item], first: &[String], last: &[String]) {
     items.sort_by(|a, b| {
         let key = |i: &Item| {
             let m = &i.manifest;
             (
-                rank(str_at(m, &["kind"])),
+                rank(str_at(m, &["kind"]), first, last),
                 str_at(m, &["kind"]).to_string(),
                 str_at(m, &["apiVersion"]).to_string(),
                 str_at(m, &["metadata", "namespace"]).to_string(),
