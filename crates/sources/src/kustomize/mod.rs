@@ -849,7 +849,7 @@ fn plugin_configs(
         }
         file_in_root(dir, &entry, file, field)?;
         let text = tree.read_to_string(&path)?;
-        let docs: Vec<Value> = serde_saphyr::from_str_multiple::<Value, Vec<Value>>(&text)
+        let docs: Vec<Value> = strata_core::yaml::from_str_multiple::<Value>(&text)
             .map_err(|e| invalid(&path, e.to_string()))?;
         out.extend(
             docs.into_iter()
