@@ -502,6 +502,134 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use strata_core::source::SourceTree;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn commit(dir: &Path, file: &str, text: &str) -> String {
+        std::fs::write(dir.join(file), text).unwrap();
+        git(dir, &["add", "."]);
+        git(dir, &["commit", "-q", "-m", text]);
+        git(dir, &["rev-parse", "HEAD"])
+    }
+
+    /// A repository with `main` (two commits), a branch `feature`, a lightweight tag `v1` and
+    /// an annotated tag `v2`; returns it and the commits (first, second, feature).
+    fn upstream() -> (tempfile::TempDir, [String; 3]) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let first = commit(d, "a.txt", "one");
+        git(d, &["tag", "v1"]);
+        git(d, &["checkout", "-q", "-b", "feature"]);
+        let feature = commit(d, "a.txt", "feature");
+        git(d, &["checkout", "-q", "main"]);
+        let second = commit(d, "a.txt", "two");
+        git(d, &["tag", "-a", "v2", "-m", "release two"]);
+        (dir, [first, second, feature])
+    }
+
+    #[test]
+    fn revisions_resolve_to_commits() {
+        let (up, [first, second, feature]) = upstream();
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = RepositoryCache::new(cache_dir.path());
+        let url = RepoUrl::parse(&format!("file://{}", up.path().display())).unwrap();
+        for (revision, expected) in [
+            ("", &second),
+            ("HEAD", &second),
+            ("main", &second),
+            ("refs/heads/main", &second),
+            ("feature", &feature),
+            ("v1", &first),
+            ("v2", &second),
+            ("refs/tags/v2", &second),
+            (first.as_str(), &first),
+            (&feature[..8], &feature),
+        ] {
+            assert_eq!(
+                &cache.resolve(&url, revision).unwrap(),
+                expected,
+                "{revision}"
+            );
+        }
+        let err = cache.resolve(&url, "no-such-branch").unwrap_err();
+        assert!(matches!(err, RepoError::UnknownRevision { .. }), "{err}");
+        assert!(err.to_string().contains("no-such-branch"), "{err}");
+
+        let tree = cache.tree(&url, "v1").unwrap();
+        assert_eq!(tree.read("a.txt").unwrap(), b"one");
+        assert_eq!(tree.commit(), first);
+        let shown = tree.location("a.txt", 0, 1).to_string();
+        let name = url.name();
+        assert!(
+            shown.starts_with(&format!("{name}@{}:a.txt", &first[..7])),
+            "{shown}"
+        );
+        // The mirror is bare: no checkout.
+        let mirror = cache.mirror_path(&url);
+        assert!(mirror.join("HEAD").is_file() && !mirror.join("a.txt").exists());
+    }
+
+    #[test]
+    fn the_refresh_policy_decides_when_a_mirror_is_fetched_again() {
+        let (up, [_, second, _]) = upstream();
+        let cache_dir = tempfile::tempdir().unwrap();
+        let url = RepoUrl::parse(&up.path().display().to_string()).unwrap();
+        let first_run = RepositoryCache::new(cache_dir.path());
+        assert_eq!(first_run.resolve(&url, "main").unwrap(), second);
+        let third = commit(up.path(), "a.txt", "three");
+        // One cache fetches a repository once.
+        assert_eq!(first_run.resolve(&url, "main").unwrap(), second);
+
+        let offline = RepositoryCache::new(cache_dir.path()).with_refresh(Refresh::Never);
+        assert_eq!(offline.resolve(&url, "main").unwrap(), second);
+        let fresh = RepositoryCache::new(cache_dir.path())
+            .with_refresh(Refresh::IfOlderThan(Duration::from_secs(3600)));
+        assert_eq!(fresh.resolve(&url, "main").unwrap(), second);
+        let stale = RepositoryCache::new(cache_dir.path())
+            .with_refresh(Refresh::IfOlderThan(Duration::ZERO));
+        assert_eq!(stale.resolve(&url, "main").unwrap(), third);
+
+        // A revision the mirror lacks fetches once, unless the policy is never.
+        git(up.path(), &["tag", "v3"]);
+        let never = RepositoryCache::new(cache_dir.path()).with_refresh(Refresh::Never);
+        assert!(never.resolve(&url, "v3").is_err());
+        let fresh = RepositoryCache::new(cache_dir.path())
+            .with_refresh(Refresh::IfOlderThan(Duration::from_secs(3600)));
+        assert_eq!(fresh.resolve(&url, "v3").unwrap(), third);
+    }
+
+    #[test]
+    fn a_failed_clone_leaves_no_mirror_and_names_the_repository() {
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = RepositoryCache::new(cache_dir.path());
+        let url = RepoUrl::parse("file:///nonexistent/strata/platform.git").unwrap();
+        let err = cache.resolve(&url, "main").unwrap_err().to_string();
+        assert!(
+            err.contains("file:///nonexistent/strata/platform.git"),
+            "{err}"
+        );
+        assert!(err.contains("fetching failed"), "{err}");
+        assert!(!cache.mirror_path(&url).exists());
+        assert!(!sibling(&cache.mirror_path(&url), "partial").exists());
+    }
 
     #[test]
     fn mirror_names_are_readable_and_distinct() {
