@@ -120,6 +120,10 @@ pub struct StackArgs {
     #[arg(long, env = "STRATA_ROOT", value_name = "DIR")]
     #[serde(default)]
     pub root: Option<PathBuf>,
+    /// Where Applications' and ApplicationSets' repositories are read from.
+    #[command(flatten)]
+    #[serde(default, flatten)]
+    pub repos: RepoArgs,
     /// Enable the Kubernetes provider (kubeconfig or in-cluster configuration).
     #[arg(long, env = "STRATA_KUBE")]
     pub kube: bool,
@@ -167,6 +171,49 @@ pub struct StackArgs {
         value_name = "PATH|s3://BUCKET/KEY"
     )]
     pub terraform_states: Vec<String>,
+}
+
+/// Which tree each `repoURL` is read from: the stack's own repository, a local directory it
+/// is mapped to, or a mirror in the repository cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, serde::Serialize, serde::Deserialize)]
+pub struct RepoArgs {
+    /// Read the repository URL from a local directory or repository instead of fetching it
+    /// (its working files for `HEAD`, else the `targetRevision` asked for); repeat for
+    /// several (comma-separated in `STRATA_REPOS`). Wins over `repositories:` in the
+    /// configuration for the same URL.
+    #[arg(
+        long = "repo",
+        env = "STRATA_REPOS",
+        value_delimiter = ',',
+        value_name = "URL=PATH"
+    )]
+    #[serde(default)]
+    pub repos: Vec<String>,
+    /// Where repositories are mirrored when fetched (default `<DIR>/.strata/repos`).
+    #[arg(long, env = "STRATA_REPO_CACHE", value_name = "DIR")]
+    #[serde(default)]
+    pub repo_cache: Option<PathBuf>,
+    /// When a mirrored repository is fetched again: `always` (once per run, the default),
+    /// `never` (work offline from the mirrors), or a duration (`10m`: when its last fetch is
+    /// older).
+    #[arg(
+        long,
+        env = "STRATA_REPO_REFRESH",
+        value_name = "always|never|DURATION"
+    )]
+    #[serde(default)]
+    pub repo_refresh: Option<String>,
+    /// Credentials for the HTTP(S) repositories under a URL prefix: `PREFIX=VARIABLE`, the
+    /// environment variable holding `user:password` or a token (never the secret itself);
+    /// repeat for several (comma-separated in `STRATA_REPO_CREDENTIALS`).
+    #[arg(
+        long = "repo-credentials",
+        env = "STRATA_REPO_CREDENTIALS",
+        value_delimiter = ',',
+        value_name = "PREFIX=VARIABLE"
+    )]
+    #[serde(default)]
+    pub repo_credentials: Vec<String>,
 }
 
 /// `strata health`.
@@ -541,6 +588,10 @@ pub struct GenerateArgs {
     /// Read the tree from its Git repository at this revision.
     #[arg(long, env = "STRATA_REVISION", value_name = "REV")]
     pub revision: Option<String>,
+    /// Where the git generators' repositories are read from (the cache defaults to
+    /// `<ROOT>/.strata/repos`).
+    #[command(flatten)]
+    pub repos: RepoArgs,
     /// Output format.
     #[arg(short, long, env = "STRATA_GENERATE_OUTPUT", value_enum, default_value_t = GenerateOutput::Yaml)]
     pub output: GenerateOutput,

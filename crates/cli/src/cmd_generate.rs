@@ -1,6 +1,6 @@
 //! `strata generate`: the Applications an ApplicationSet produces.
 
-use strata_sources::stack::{applications_of_file, open_tree, repository_root_of};
+use strata_sources::stack::{applications_of_file_with, open_tree, repository_root_of};
 
 use crate::args::{GenerateArgs, GenerateOutput};
 use crate::commands::ExitCode;
@@ -12,7 +12,14 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         None => repository_root_of(&args.file),
     };
     let tree = open_tree(&root, args.revision.as_deref())?;
-    let apps = applications_of_file(&args.file, tree, "argocd")?;
+    let repositories = crate::repos::resolver(
+        &args.repos,
+        strata_sources::stack::repository_of(&root).as_deref(),
+        &[],
+        None,
+        &root,
+    )?;
+    let apps = applications_of_file_with(&args.file, tree, "argocd", Some(repositories))?;
     match args.output {
         GenerateOutput::Json => println!("{}", serde_json::to_string_pretty(&apps)?),
         GenerateOutput::Yaml => {

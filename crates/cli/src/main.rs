@@ -20,6 +20,7 @@ mod commands;
 mod drift;
 mod kube;
 mod progress;
+mod repos;
 mod stack;
 mod terraform;
 

@@ -132,7 +132,6 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         .map(|l| l.config.clone())
         .unwrap_or_default();
     let config_file = loaded.as_ref().map(|l| l.file.display().to_string());
-    refuse_unsupported(&config, config_file.as_deref())?;
 
     let policy_dirs = if args.policies.is_empty() {
         &config.policies
@@ -146,10 +145,22 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             (Some(file), true) => format!("{file}: policies"),
             _ => "--policy".to_owned(),
         })?;
-    let desired = strata_sources::stack::load_stack_in(
+    let root = args
+        .root
+        .clone()
+        .or_else(|| strata_sources::stack::repository_of(&args.dir));
+    let repositories = crate::repos::resolver(
+        &args.repos,
+        root.as_deref(),
+        &config.repositories,
+        config_file.as_deref(),
+        &args.dir,
+    )?;
+    let desired = strata_sources::stack::load_stack_with(
         &args.dir,
         args.root.as_deref(),
         args.revision.as_deref(),
+        Some(repositories),
     )?;
     log_applications(&desired.applications);
     let name = stack_name(args, &config, config_file.as_deref())?;
@@ -303,19 +314,6 @@ pub async fn providers(
 pub fn builtin_schemas() -> anyhow::Result<&'static [strata_core::schema::KindSchema]> {
     strata_k8s::schemas::builtin_schemas()
         .map_err(|e| anyhow::anyhow!("compiling the built-in Kubernetes schemas: {e}"))
-}
-
-/// What a configuration may hold that this version cannot honour yet: an error naming the
-/// field, never a silent skip.
-fn refuse_unsupported(config: &StackConfig, file: Option<&str>) -> anyhow::Result<()> {
-    let file = file.unwrap_or("strata.yaml");
-    if !config.repositories.is_empty() {
-        bail!(
-            "{file}: repositories: reading Applications from other repositories is not supported \
-             yet; every Application's source is read from the stack's own repository"
-        );
-    }
-    Ok(())
 }
 
 /// `--stack-name`, else the configuration's `name`, else the directory's name; each must be a

@@ -179,8 +179,8 @@ fn a_bad_configuration_is_one_error_naming_file_and_field_and_nothing_is_applied
             "a stack configuration is one YAML document; found 2",
         ),
         (
-            "repositories:\n  - url: https://git.example.com/p.git\n    path: ../p\n",
-            "repositories: reading Applications from other repositories is not supported yet",
+            "repositories:\n  - url: ftp://git.example.com/p.git\n    path: ../p\n",
+            "repositories: repository URL \"ftp://git.example.com/p.git\": unsupported scheme",
         ),
         (
             "policies: [policies]\n",

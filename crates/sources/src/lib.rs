@@ -9,11 +9,15 @@
 //! - [`stack`]: the one entry point from a stack directory (or a tree) to its desired set, its
 //!   Applications, their ignore rules as drift rules, and the Application of each resource;
 //! - [`kustomize`]: a Kustomize build over a [`strata_core::source::SourceTree`], compared with
-//!   `kubectl kustomize` in the tests.
+//!   `kubectl kustomize` in the tests;
+//! - [`repo`]: which tree each `repoURL` is read from — the stack's own, a mapped local
+//!   directory, or (`git` feature) a cache of bare mirrors fetched with `git`.
 //!
-//! Everything here is pure: a source tree in, manifests out; no network and no cluster.
+//! Expansion is pure: source trees in, manifests out, no cluster. The only I/O beyond reading
+//! trees is the repository cache's fetches, when a resolver with a cache is given.
 
 pub mod application;
 pub mod appset;
 pub mod kustomize;
+pub mod repo;
 pub mod stack;

@@ -19,9 +19,10 @@ use serde_json::Value;
 use strata_core::loader::LoadError;
 
 use crate::application::{
-    ChildSet, ExpandError, ExpandOptions, Repository, SourceTreeReader, expand,
+    ChildSet, ExpandError, ExpandOptions, Repository, RepositoryTrees, SourceTreeReader, expand,
 };
 use crate::appset::{AppSetError, GeneratorContext, generate};
+use crate::repo::RepositoryResolver;
 
 /// What a stack expands to.
 #[derive(Debug, Clone)]
@@ -166,12 +167,24 @@ pub fn load_stack_in(
     root: Option<&Path>,
     revision: Option<&str>,
 ) -> Result<StackSource, StackError> {
+    load_stack_with(dir, root, revision, None)
+}
+
+/// [`load_stack_in`], each Application's and git generator's `repoURL` resolved by
+/// `repositories` (see [`crate::repo::Repositories`]); `None` reads every one from the stack.
+pub fn load_stack_with(
+    dir: &Path,
+    root: Option<&Path>,
+    revision: Option<&str>,
+    repositories: Option<Arc<dyn RepositoryResolver>>,
+) -> Result<StackSource, StackError> {
     let tree = open_tree(dir, revision)?;
     let root = root.map(Path::to_path_buf).or_else(|| repository_of(dir));
     let options = ExpandOptions {
         repository: root
             .map(|root| open_repository(&root, dir, revision))
             .transpose()?,
+        repositories,
         ..ExpandOptions::default()
     };
     load_tree(tree, "", &options)
@@ -276,12 +289,23 @@ pub fn ignore_rules_of(app: &ChildSet) -> Result<Vec<IgnoreDifference>, StackErr
 }
 
 /// The Applications every ApplicationSet in `file` generates, in order; git generators read
-/// `tree` whatever repository they name, and ApplicationSets without a namespace are in
+/// `tree` whatever repository they name (see [`applications_of_file_with`] to resolve them), and ApplicationSets without a namespace are in
 /// `namespace`.
 pub fn applications_of_file(
     file: &Path,
     tree: Arc<dyn SourceTree>,
     namespace: &str,
+) -> Result<Vec<Value>, StackError> {
+    applications_of_file_with(file, tree, namespace, None)
+}
+
+/// [`applications_of_file`], the git generators' `repoURL`s resolved by `repositories` (the
+/// stack's own repository being `tree`); `None` reads `tree` for every URL.
+pub fn applications_of_file_with(
+    file: &Path,
+    tree: Arc<dyn SourceTree>,
+    namespace: &str,
+    repositories: Option<Arc<dyn RepositoryResolver>>,
 ) -> Result<Vec<Value>, StackError> {
     let appsets: Vec<Resource> = strata_core::loader::load_file(file)?
         .into_iter()
@@ -290,7 +314,14 @@ pub fn applications_of_file(
     if appsets.is_empty() {
         return Err(StackError::NoApplicationSet(file.to_path_buf()));
     }
-    let mut context = GeneratorContext::new().with_trees(Arc::new(SourceTreeReader(tree)));
+    let trees: Arc<dyn crate::appset::TreeResolver> = match repositories {
+        Some(resolver) => Arc::new(RepositoryTrees {
+            stack: tree,
+            resolver,
+        }),
+        None => Arc::new(SourceTreeReader(tree)),
+    };
+    let mut context = GeneratorContext::new().with_trees(trees);
     context.namespace = Some(namespace.to_owned());
     let mut applications = Vec::new();
     for appset in &appsets {

@@ -137,6 +137,15 @@ impl GitTree {
         })
     }
 
+    /// The same tree shown as `repo` at `revision` (its commit unchanged): what a tree read
+    /// from a repository cache, opened at a resolved commit, calls itself in locations
+    /// (`platform@1a2b3c4:apps/web/cm.yaml`).
+    pub fn labelled(mut self, repo: impl Into<String>, revision: impl Into<String>) -> Self {
+        self.origin.repo = Some(repo.into());
+        self.origin.revision = Some(revision.into());
+        self
+    }
+
     /// The full id of the commit the revision resolved to.
     pub fn commit(&self) -> &str {
         self.origin.commit.as_deref().unwrap_or_default()

@@ -7,9 +7,13 @@ use serde_json::{Value, json};
 use strata_core::source::{EntryKind, SourceTree, is_manifest_file, join, normalize, parent};
 use strata_core::{Resource, SourceLocation};
 
-use super::{ChildSet, Destination, ExpandError, ExpandOptions, SyncPolicy, str_at};
+use super::{
+    ChildSet, Destination, ExpandError, ExpandOptions, Repository, RepositoryTrees, SyncPolicy,
+    str_at,
+};
 use crate::appset::{self, GeneratorContext};
 use crate::kustomize::{self, KUSTOMIZATION_FILES};
+use crate::repo::RepoSource;
 use strata_composition::catalog::Catalog;
 use strata_composition::render::{RenderOptions, RenderRequest};
 
@@ -97,18 +101,58 @@ impl<'o> Expander<'o> {
         }
     }
 
-    /// Loads the manifests of a directory: a Kustomize build, or the manifest files (all
-    /// below it when `recurse`).
+    /// Loads the manifests of a directory of the stack's tree.
     fn load_dir(
         &self,
         dir: &str,
         recurse: bool,
         context: &str,
     ) -> Result<Vec<Resource>, ExpandError> {
-        let tree = self.tree.as_ref();
+        self.load_dir_in(
+            self.tree.as_ref(),
+            self.options.repository.as_ref(),
+            dir,
+            recurse,
+            context,
+        )
+    }
+
+    /// The tree an Application's `repoURL` at `targetRevision` is read from, and the
+    /// repository its Kustomize overlays are built in.
+    fn source_tree(
+        &self,
+        repo_url: &str,
+        revision: &str,
+    ) -> Result<(Arc<dyn SourceTree>, Option<Repository>), crate::repo::RepoError> {
+        let stack = || (self.tree.clone(), self.options.repository.clone());
+        let Some(resolver) = &self.options.repositories else {
+            return Ok(stack());
+        };
+        Ok(match resolver.resolve(repo_url, revision)? {
+            RepoSource::Stack => stack(),
+            RepoSource::Tree(tree) => (
+                tree.clone(),
+                Some(Repository {
+                    tree,
+                    prefix: String::new(),
+                }),
+            ),
+        })
+    }
+
+    /// Loads the manifests of a directory of `tree`: a Kustomize build (in `repository` when
+    /// given), or the manifest files (all below it when `recurse`).
+    fn load_dir_in(
+        &self,
+        tree: &dyn SourceTree,
+        repository: Option<&Repository>,
+        dir: &str,
+        recurse: bool,
+        context: &str,
+    ) -> Result<Vec<Resource>, ExpandError> {
         if kustomize::is_kustomization_dir(tree, dir) {
             // Built in the repository when there is one, so overlays reach their bases.
-            let built = match &self.options.repository {
+            let built = match repository {
                 Some(repo) => {
                     let at = join(&repo.prefix, dir)?;
                     kustomize::build(repo.tree.as_ref(), &at)
@@ -263,10 +307,16 @@ impl<'o> Expander<'o> {
         appset_manifest: &Value,
         location: &SourceLocation,
     ) -> Result<Vec<Value>, ExpandError> {
-        let reader = super::SourceTreeReader(self.tree.clone());
+        let trees: Arc<dyn appset::TreeResolver> = match &self.options.repositories {
+            Some(resolver) => Arc::new(RepositoryTrees {
+                stack: self.tree.clone(),
+                resolver: resolver.clone(),
+            }),
+            None => Arc::new(super::SourceTreeReader(self.tree.clone())),
+        };
         let mut ctx = GeneratorContext::new()
             .with_clusters(self.options.clusters.clone())
-            .with_trees(Arc::new(reader));
+            .with_trees(trees);
         ctx.namespace = Some(self.options.namespace.clone());
         appset::generate(appset_manifest, &ctx).map_err(|error| ExpandError::AppSet {
             location: Box::new(location.clone()),
@@ -330,10 +380,25 @@ impl<'o> Expander<'o> {
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("source.path is required".into()))?;
         let path = normalize(raw_path).map_err(|e| invalid(e.to_string()))?;
-        if self.tree.kind(&path) != Some(EntryKind::Dir) {
+        let repo_url = source
+            .get("repoURL")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let revision = source
+            .get("targetRevision")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let (tree, repository) =
+            self.source_tree(repo_url, revision)
+                .map_err(|error| ExpandError::Repository {
+                    location: p.location.to_string(),
+                    name: name.clone(),
+                    error: Box::new(error),
+                })?;
+        if tree.kind(&path) != Some(EntryKind::Dir) {
             return Err(invalid(format!(
                 "source.path {raw_path}: no such directory in {}",
-                self.tree.origin()
+                tree.origin()
             )));
         }
         let namespace = spec
@@ -343,7 +408,8 @@ impl<'o> Expander<'o> {
             .map(String::from);
         let sync = SyncPolicy::of(&p.app);
         let context = format!("Application {name} ({})", p.location);
-        let loaded = self.load_dir(&path, recurse, &context)?;
+        let loaded =
+            self.load_dir_in(tree.as_ref(), repository.as_ref(), &path, recurse, &context)?;
         let index = self.applications.len();
         self.applications.push(ChildSet {
             name: name.clone(),

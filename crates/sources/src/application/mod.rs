@@ -4,9 +4,13 @@
 //! in a child set recurse (app of apps, with cycle detection and a depth limit), and claims
 //! and composites are rendered through the XRDs and compositions found anywhere in the tree.
 //!
-//! Entry point: [`expand`]. Every repository URL an Application or generator names is read
-//! from the one tree given (the stack's repository at its revision); `targetRevision` is
-//! recorded but the tree's own revision is what is read.
+//! Entry point: [`expand`]. Without a resolver ([`ExpandOptions::repositories`]) every
+//! repository URL an Application or generator names is read from the one tree given (the
+//! stack's repository at its revision). With one, each `repoURL` is resolved: the stack's own
+//! repository is read from the tree given (`targetRevision` recorded, the tree's own revision
+//! read), any other from the tree the resolver returns at `targetRevision` (generators: their
+//! `revision`), and a URL it cannot resolve is an error naming the Application or
+//! ApplicationSet.
 //!
 //! When the directory holds no Application or ApplicationSet, it is loaded as plain
 //! manifests (recursively) or as a Kustomize overlay, with claims rendered. Otherwise the
@@ -31,7 +35,7 @@ use crate::kustomize::KustomizeError;
 pub use children::is_cluster_scoped;
 pub use policy::SyncPolicy;
 pub use strata_composition::catalog::Catalog;
-pub use trees::SourceTreeReader;
+pub use trees::{RepositoryTrees, SourceTreeReader};
 
 /// The default limit of nested Applications (app of apps of apps …).
 pub const DEFAULT_MAX_DEPTH: usize = 10;
@@ -51,6 +55,9 @@ pub struct ExpandOptions {
     /// Kustomize overlays are built there, so `resources: [../../base]` may reach any
     /// directory of the repository, as kustomize's default load restrictor allows.
     pub repository: Option<Repository>,
+    /// Resolves the `repoURL`s of Applications and git generators (see
+    /// [`crate::repo::Repositories`]); `None` reads every one from the tree expanded.
+    pub repositories: Option<Arc<dyn crate::repo::RepositoryResolver>>,
 }
 
 /// The repository around a stack directory: its tree, and the stack's path inside it.
@@ -79,6 +86,7 @@ impl Default for ExpandOptions {
             namespace: "argocd".into(),
             keep_applications: false,
             repository: None,
+            repositories: None,
         }
     }
 }
@@ -185,6 +193,18 @@ pub enum ExpandError {
         name: String,
         /// What is wrong.
         message: String,
+    },
+    /// An Application's `repoURL` could not be resolved, fetched or read at its
+    /// `targetRevision`.
+    #[error("{location}: Application {name}: {error}")]
+    Repository {
+        /// Where the Application is.
+        location: String,
+        /// Its name.
+        name: String,
+        /// Why the repository is unavailable.
+        #[source]
+        error: Box<crate::repo::RepoError>,
     },
     /// Applications include each other.
     #[error("Application cycle: {}", .0.join(" -> "))]

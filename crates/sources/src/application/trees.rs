@@ -5,6 +5,7 @@ use std::sync::Arc;
 use strata_core::source::{SourceError, SourceTree};
 
 use crate::appset::{AppSetError, TreeReader, TreeResolver};
+use crate::repo::{RepoSource, RepositoryResolver};
 
 /// A [`SourceTree`] seen as the git generators' [`TreeReader`] (its errors passed on as they
 /// are), and as a [`TreeResolver`] that serves it for every repository URL.
@@ -32,6 +33,30 @@ impl TreeResolver for SourceTreeReader {
         _revision: &str,
     ) -> Result<Arc<dyn TreeReader>, AppSetError> {
         Ok(Arc::new(self.clone()))
+    }
+}
+
+/// The git generators' [`TreeResolver`] of a stack: each `repoURL` resolved by a
+/// [`RepositoryResolver`], the stack's own repository served from the stack's tree.
+#[derive(Clone)]
+pub struct RepositoryTrees {
+    /// The stack's tree.
+    pub stack: Arc<dyn SourceTree>,
+    /// Resolves every other repository.
+    pub resolver: Arc<dyn RepositoryResolver>,
+}
+
+impl TreeResolver for RepositoryTrees {
+    fn resolve(&self, repo_url: &str, revision: &str) -> Result<Arc<dyn TreeReader>, AppSetError> {
+        let tree = match self
+            .resolver
+            .resolve(repo_url, revision)
+            .map_err(|e| AppSetError::Source(e.to_string()))?
+        {
+            RepoSource::Stack => self.stack.clone(),
+            RepoSource::Tree(tree) => tree,
+        };
+        Ok(Arc::new(SourceTreeReader(tree)))
     }
 }
 

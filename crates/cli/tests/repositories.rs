@@ -1,0 +1,167 @@
+//! `strata plan` on stacks whose Applications and ApplicationSets name other repositories:
+//! mapped to local directories by `--repo URL=PATH`, `STRATA_REPOS` and `repositories:` in
+//! `strata.yaml`, or fetched into the repository cache (`--repo-cache`).
+
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn strata(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    command.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+const URL: &str = "https://git.example.com/team/platform.git";
+
+fn config_map(name: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-settings\ndata:\n  a: \"1\"\n"
+    )
+}
+
+/// `<base>/platform`: a Git repository holding `apps/web` and `apps/api`.
+fn platform(base: &Path) -> PathBuf {
+    let dir = base.join("platform");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    write(&dir.join("apps/web/cm.yaml"), &config_map("web"));
+    write(&dir.join("apps/api/cm.yaml"), &config_map("api"));
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "apps"]);
+    dir
+}
+
+/// `<base>/stack`: one Application naming `repo_url`, and an optional `strata.yaml`.
+fn stack(base: &Path, repo_url: &str, config: Option<&str>) -> PathBuf {
+    let dir = base.join("stack");
+    write(
+        &dir.join("web.yaml"),
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\nspec:\n  project: default\n  source:\n    repoURL: {repo_url}\n    targetRevision: HEAD\n    path: apps/web\n  destination:\n    namespace: web\n"
+        ),
+    );
+    if let Some(config) = config {
+        write(&dir.join("strata.yaml"), config);
+    }
+    dir
+}
+
+fn plan(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec!["plan", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    strata(&args, env)
+}
+
+fn assert_plans_web(out: &Output) {
+    let shown = text(out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("web-settings"), "{shown}");
+    assert!(!shown.contains("api-settings"), "{shown}");
+}
+
+#[test]
+fn repo_flags_and_variables_map_a_url_to_a_local_repository() {
+    let base = tempfile::tempdir().unwrap();
+    let platform = platform(base.path());
+    let dir = stack(base.path(), URL, None);
+
+    // Unmapped, the URL is read from the stack (which has no remote): no such directory.
+    let out = plan(&dir, &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("Application web"), "{}", text(&out));
+
+    let mapping = format!("git@git.example.com:team/platform={}", platform.display());
+    assert_plans_web(&plan(&dir, &["--repo", &mapping], &[]));
+    assert_plans_web(&plan(&dir, &[], &[("STRATA_REPOS", &mapping)]));
+
+    let bad = plan(&dir, &["--repo", "no-equals-sign"], &[]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(text(&bad).contains("expected URL=PATH"), "{}", text(&bad));
+}
+
+#[test]
+fn repositories_in_the_configuration_map_a_url_relative_to_it() {
+    let base = tempfile::tempdir().unwrap();
+    platform(base.path());
+    let config = format!("repositories:\n  - url: {URL}\n    path: ../platform\n");
+    let dir = stack(base.path(), URL, Some(&config));
+    assert_plans_web(&plan(&dir, &[], &[]));
+
+    // A mapping to a directory that does not exist names the URL and the path.
+    let config = format!("repositories:\n  - url: {URL}\n    path: ../elsewhere\n");
+    std::fs::write(dir.join("strata.yaml"), config).unwrap();
+    let out = plan(&dir, &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains("Application web"), "{shown}");
+    assert!(
+        shown.contains(URL) && shown.contains("elsewhere"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn other_repositories_are_fetched_into_the_cache() {
+    let base = tempfile::tempdir().unwrap();
+    let platform = platform(base.path());
+    let url = format!("file://{}", platform.display());
+    let dir = stack(base.path(), &url, None);
+    let cache = base.path().join("cache");
+    assert_plans_web(&plan(&dir, &["--repo-cache", cache.to_str().unwrap()], &[]));
+    let mirrors: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
+    assert_eq!(mirrors.len(), 1, "{mirrors:?}");
+    assert!(mirrors[0].contains("platform"), "{mirrors:?}");
+    // Offline from the mirror.
+    assert_plans_web(&plan(
+        &dir,
+        &[
+            "--repo-cache",
+            cache.to_str().unwrap(),
+            "--repo-refresh",
+            "never",
+        ],
+        &[],
+    ));
+    // The default cache is in the stack's .strata directory.
+    assert_plans_web(&plan(&dir, &[], &[]));
+    assert!(dir.join(".strata/repos").is_dir());
+}
