@@ -213,9 +213,11 @@ fn wait_for(port: u16) {
 
 fn git_daemon(base: &Path) -> (Server, u16) {
     let port = free_port();
-    let child = Command::new("git")
+    // `git-daemon` itself, not the `git daemon` wrapper: killing the wrapper would leave the
+    // daemon running, holding the test's inherited file descriptors.
+    let exec_path = git(base, &["--exec-path"]);
+    let child = Command::new(Path::new(&exec_path).join("git-daemon"))
         .args([
-            "daemon",
             "--export-all",
             "--reuseaddr",
             "--informative-errors",
