@@ -72,6 +72,22 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TestKubeEr
     }
 }
 
+/// Takes the exclusive lock `<root>.lock` that serializes building (or generating) `root`
+/// across processes; held until the returned file is dropped.
+pub(crate) fn lock_beside(root: &Path) -> Result<std::fs::File, TestKubeError> {
+    let mut lock_name = root.to_path_buf().into_os_string();
+    lock_name.push(".lock");
+    let lock_path = PathBuf::from(lock_name);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_error(&lock_path))?;
+    lock.lock().map_err(io_error(&lock_path))?;
+    Ok(lock)
+}
+
 fn build_once(target_dir: &Path) -> Result<Binaries, TestKubeError> {
     let root = build_dir(target_dir);
     let bin = root.join("bin");
@@ -85,16 +101,7 @@ fn build_once(target_dir: &Path) -> Result<Binaries, TestKubeError> {
         return Ok(binaries);
     }
     std::fs::create_dir_all(&root).map_err(io_error(&root))?;
-    let mut lock_name = root.clone().into_os_string();
-    lock_name.push(".lock");
-    let lock_path = PathBuf::from(lock_name);
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_error(&lock_path))?;
-    lock.lock().map_err(io_error(&lock_path))?;
+    let _lock = crate::binaries::lock_beside(&root)?;
     if ready.is_file() {
         return Ok(binaries);
     }

@@ -5,7 +5,6 @@
 //! [`command`] runs it the way the comparison does (`-strict -n 1 -output json -verbose`, local
 //! schemas from [`crate::schemas`]); [`parse_output`] reads its verdicts.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,16 +55,7 @@ fn build_once(target_dir: &Path) -> Result<PathBuf, TestKubeError> {
         return Ok(program);
     }
     std::fs::create_dir_all(&root).map_err(io_error(&root))?;
-    let mut lock_name = root.clone().into_os_string();
-    lock_name.push(".lock");
-    let lock_path = PathBuf::from(lock_name);
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_error(&lock_path))?;
-    lock.lock().map_err(io_error(&lock_path))?;
+    let _lock = crate::binaries::lock_beside(&root)?;
     if ready.is_file() {
         return Ok(program);
     }

@@ -22,7 +22,6 @@
 //! version and [`SCHEMA_FORMAT`], behind a file lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -260,16 +259,7 @@ pub fn ensure(target_dir: &Path) -> Result<SchemaSet, TestKubeError> {
         return Ok(done(files));
     }
     std::fs::create_dir_all(target_dir).map_err(io_error(target_dir))?;
-    let mut lock_name = root.clone().into_os_string();
-    lock_name.push(".lock");
-    let lock_path = PathBuf::from(lock_name);
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_error(&lock_path))?;
-    lock.lock().map_err(io_error(&lock_path))?;
+    let _lock = crate::binaries::lock_beside(&root)?;
     if let Some(files) = ready_count(&ready) {
         return Ok(done(files));
     }
