@@ -15,5 +15,6 @@
 
 pub mod application;
 pub mod appset;
+pub mod helm;
 pub mod kustomize;
 pub mod stack;
