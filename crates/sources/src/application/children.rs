@@ -306,7 +306,7 @@ impl<'o> Expander<'o> {
             }
             _ => return Err(invalid("no spec.source".into())),
         };
-        for unsupported in ["chart", "helm", "plugin", "kustomize"] {
+        for unsupported in ["chart", "plugin", "kustomize"] {
             if source.get(unsupported).is_some() {
                 return Err(invalid(format!(
                     "source.{unsupported} is not supported (Strata expands plain directories, Kustomize overlays and claims)"
@@ -343,7 +343,18 @@ impl<'o> Expander<'o> {
             .map(String::from);
         let sync = SyncPolicy::of(&p.app);
         let context = format!("Application {name} ({})", p.location);
-        let loaded = self.load_dir(&path, recurse, &context)?;
+        let loaded = if crate::helm::application::is_helm_source(self.tree.as_ref(), &path, &source) {
+            crate::helm::application::render_source(
+                self.tree.as_ref(),
+                &path,
+                &source,
+                &name,
+                namespace.as_deref(),
+            )
+            .map_err(|e| invalid(format!("Helm source: {e}")))?
+        } else {
+            self.load_dir(&path, recurse, &context)?
+        };
         let index = self.applications.len();
         self.applications.push(ChildSet {
             name: name.clone(),
