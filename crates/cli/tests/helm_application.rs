@@ -64,7 +64,10 @@ const CHART: &[(&str, &str)] = &[
         "replicas: 1\nenv: dev\nimage: shop/web\ngreeting: hello\n",
     ),
     ("values-staging.yaml", "greeting: hello staging\n"),
-    ("values-prod.yaml", "greeting: hello prod\nimage: mirror/shop-web\n"),
+    (
+        "values-prod.yaml",
+        "greeting: hello prod\nimage: mirror/shop-web\n",
+    ),
     (
         "templates/_helpers.tpl",
         "{{- define \"shop.labels\" -}}\napp: {{ .Chart.Name }}\nenv: {{ .Values.env }}\n{{- end -}}\n",
@@ -104,7 +107,12 @@ fn a_helm_application_applies_and_the_next_plan_is_empty() {
     let (_tmp, stack) = stack();
     let stack_dir = stack.to_str().unwrap();
     let plan = strata(&["plan", stack_dir, "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(2), "changes to make: {:?}", text(&plan));
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "changes to make: {:?}",
+        text(&plan)
+    );
     let apply = strata(&["apply", stack_dir, "--auto-approve"]);
     assert_eq!(apply.status.code(), Some(0), "{:?}", text(&apply));
 
@@ -119,5 +127,10 @@ fn a_helm_application_applies_and_the_next_plan_is_empty() {
     assert_eq!(staging["data"]["greeting"], "hello staging");
 
     let again = strata(&["plan", stack_dir, "--detailed-exitcode"]);
-    assert_eq!(again.status.code(), Some(0), "nothing left to do: {:?}", text(&again));
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "nothing left to do: {:?}",
+        text(&again)
+    );
 }

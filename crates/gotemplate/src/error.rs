@@ -14,6 +14,18 @@ pub struct TemplateError {
     pub parse: bool,
     /// The error without the location prefix.
     pub message: String,
+    /// Where the error is.
+    pub location: Box<Location>,
+    rendered: String,
+    /// The failed function call, when a template function raised the error.
+    #[source]
+    function: Option<Box<FuncError>>,
+}
+
+/// Where a [`TemplateError`] is: file, line, column, template and action.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Location {
     /// The file (template name) the error is in.
     pub file: String,
     /// The line (1-based) in that file.
@@ -24,10 +36,6 @@ pub struct TemplateError {
     pub executing: Option<String>,
     /// The action that failed (Go's `at <...>`), for execution errors.
     pub action: Option<String>,
-    rendered: String,
-    /// The failed function call, when a template function raised the error.
-    #[source]
-    function: Option<FuncError>,
 }
 
 /// Why a call of a template function failed. Messages are Go's, without the
@@ -214,11 +222,11 @@ impl TemplateError {
         TemplateError {
             parse: true,
             message,
-            file: name.to_string(),
-            line,
-            column: None,
-            executing: None,
-            action: None,
+            location: Box::new(Location {
+                file: name.to_string(),
+                line,
+                ..Location::default()
+            }),
             rendered,
             function: None,
         }
@@ -241,11 +249,13 @@ impl TemplateError {
         TemplateError {
             parse: false,
             message,
-            file: file.to_string(),
-            line,
-            column: Some(col),
-            executing: Some(executing.to_string()),
-            action: Some(context.to_string()),
+            location: Box::new(Location {
+                file: file.to_string(),
+                line,
+                column: Some(col),
+                executing: Some(executing.to_string()),
+                action: Some(context.to_string()),
+            }),
             rendered,
             function: None,
         }
@@ -263,7 +273,7 @@ impl TemplateError {
     ) -> Self {
         let message = err.to_string();
         TemplateError {
-            function: Some(err),
+            function: Some(Box::new(err)),
             ..TemplateError::exec_in(file, executing, src, pos, func, message)
         }
     }
@@ -275,18 +285,17 @@ impl TemplateError {
             parse: false,
             rendered: format!("template: {message}"),
             message,
-            file: name.to_string(),
-            line: 0,
-            column: None,
-            executing: None,
-            action: None,
+            location: Box::new(Location {
+                file: name.to_string(),
+                ..Location::default()
+            }),
             function: None,
         }
     }
 
     /// The innermost error: the one inside templates run by `include` and `tpl`, else this one.
     pub fn innermost(&self) -> &TemplateError {
-        match &self.function {
+        match self.function.as_deref() {
             Some(FuncError::Template { source, .. }) => source.innermost(),
             _ => self,
         }
@@ -295,7 +304,7 @@ impl TemplateError {
     /// The message a chart gave to `required` or `fail`, when one of them stopped the run
     /// (looked for through `include` and `tpl`).
     pub fn stopped_message(&self) -> Option<&str> {
-        match &self.innermost().function {
+        match self.innermost().function.as_deref() {
             Some(FuncError::Stopped { message, .. }) => Some(message),
             _ => None,
         }
@@ -303,6 +312,6 @@ impl TemplateError {
 
     /// The failed template function call behind this error, if a function raised it.
     pub fn function_error(&self) -> Option<&FuncError> {
-        self.function.as_ref()
+        self.function.as_deref()
     }
 }

@@ -495,7 +495,13 @@ impl<'a> Exec<'a> {
         let (main, defines) = crate::parse_file(&name, source, self.functions)?;
         let mut templates = self.defines.clone();
         crate::add_defines(&mut templates, &name, main.clone(), defines);
-        let mut ex = Exec::new((&name, &main), &templates, self.missing, self.functions, data);
+        let mut ex = Exec::new(
+            (&name, &main),
+            &templates,
+            self.missing,
+            self.functions,
+            data,
+        );
         ex.depth = self.depth + 1;
         let mut out = String::new();
         ex.run(&main.body, data, &mut out)?;
@@ -605,10 +611,10 @@ impl<'a> Exec<'a> {
         if let Some(f) = fin {
             vals.push(f);
         }
-        if self.functions == crate::FunctionSet::Helm {
-            if let Some(result) = self.helm_call(pos, name, &vals) {
-                return result;
-            }
+        if self.functions == crate::FunctionSet::Helm
+            && let Some(result) = self.helm_call(pos, name, &vals)
+        {
+            return result;
         }
         let mutates = self.functions == crate::FunctionSet::Helm
             && matches!(
@@ -616,7 +622,9 @@ impl<'a> Exec<'a> {
                 "set" | "unset" | "merge" | "mergeOverwrite" | "mustMerge" | "mustMergeOverwrite"
             );
         let result = funcs::call(name, vals).map_err(|e| self.func_err(pos, name, e))?;
-        if mutates && let (Some(Arg::Variable(_, var, path)), Some(updated)) = (args.first(), &result) {
+        if mutates
+            && let (Some(Arg::Variable(_, var, path)), Some(updated)) = (args.first(), &result)
+        {
             // Go's maps are shared: `set $ctx "k" v` changes `$ctx` itself.
             self.assign_path(var, path, updated.clone());
         }

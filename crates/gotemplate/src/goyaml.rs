@@ -125,9 +125,9 @@ fn scalar(v: &Value, indent: usize, column: usize) -> String {
 fn literal_allowed(s: &str) -> bool {
     !(s.contains(" \n")
         || s.ends_with(' ')
-        || s
-            .chars()
-            .any(|c| ((c as u32) < 0x20 && c != '\t' && c != '\n') || c == '\u{7f}' || c == '\u{feff}'))
+        || s.chars().any(|c| {
+            ((c as u32) < 0x20 && c != '\t' && c != '\n') || c == '\u{7f}' || c == '\u{feff}'
+        }))
 }
 
 /// A literal block (`|`, `|-`, `|+`) with the text indented at `indent`.
@@ -172,7 +172,11 @@ fn resolves_to_non_string(s: &str) -> bool {
     }
     let plain = s.replace('_', "");
     let body = plain.trim_start_matches(['-', '+']);
-    if body.parse::<f64>().is_ok() && !body.eq_ignore_ascii_case("inf") && !body.eq_ignore_ascii_case("nan") && !body.eq_ignore_ascii_case("infinity") {
+    if body.parse::<f64>().is_ok()
+        && !body.eq_ignore_ascii_case("inf")
+        && !body.eq_ignore_ascii_case("nan")
+        && !body.eq_ignore_ascii_case("infinity")
+    {
         return true;
     }
     if let Some(hex) = body.strip_prefix("0x") {
@@ -182,7 +186,11 @@ fn resolves_to_non_string(s: &str) -> bool {
         return !bin.is_empty() && bin.chars().all(|c| c == '0' || c == '1');
     }
     // Sexagesimal (base 60) numbers and timestamps.
-    if body.contains(':') && body.split(':').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.')) {
+    if body.contains(':')
+        && body
+            .split(':')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    {
         return true;
     }
     is_timestamp(s)
@@ -351,7 +359,7 @@ mod tests {
         });
         assert_eq!(
             to_yaml(&v),
-            "a:\n  big: 1000000\n  e: \"\"\n  f: 0.5\n  n: \"123\"\n  s: \"on\"\n  t: plain text\nb:\n- 1\n- two\n- x: true\n  \"y\": null\nc: |\n  line1\n  line2\nd: []\nh: '#x'\nk: {}\nq: 'a: b'"
+            "a:\n  big: 1000000\n  e: \"\"\n  f: 0.5\n  \"n\": \"123\"\n  s: \"on\"\n  t: plain text\nb:\n- 1\n- two\n- x: true\n  \"y\": null\nc: |\n  line1\n  line2\nd: []\nh: '#x'\nk: {}\nq: 'a: b'"
         );
     }
 
@@ -361,6 +369,9 @@ mod tests {
         let out = to_yaml(&json!({ "k": words }));
         let first = out.lines().next().unwrap_or_default();
         assert!(first.len() > 80 && first.len() < 90, "{out}");
-        assert!(out.lines().nth(1).is_some_and(|l| l.starts_with("  word")), "{out}");
+        assert!(
+            out.lines().nth(1).is_some_and(|l| l.starts_with("  word")),
+            "{out}"
+        );
     }
 }

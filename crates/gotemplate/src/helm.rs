@@ -18,8 +18,7 @@ use serde_json::{Map, Value};
 use crate::error::FuncError;
 use crate::exec::{FMT, Val};
 use crate::funcs::{
-    any, b64enc, equal, int, is_empty, map_arg, s, strslice, strval, to_f64, to_i64,
-    want, want_min,
+    any, b64enc, equal, int, is_empty, map_arg, s, strslice, strval, to_f64, to_i64, want, want_min,
 };
 
 /// The map entry marking a Helm object; its value is the object's Go type.
@@ -406,7 +405,8 @@ fn words(text: &str) -> Vec<String> {
         let boundary = c.is_uppercase()
             && i > 0
             && (chars[i - 1].is_lowercase()
-                || chars.get(i + 1).is_some_and(|n| n.is_lowercase()) && chars[i - 1].is_uppercase());
+                || chars.get(i + 1).is_some_and(|n| n.is_lowercase())
+                    && chars[i - 1].is_uppercase());
         if boundary && !cur.is_empty() {
             out.push(std::mem::take(&mut cur));
         }
@@ -450,12 +450,14 @@ fn semver_matches(constraint: &str, version: &str) -> Result<bool, String> {
     let v = parse_version(version).ok_or_else(|| "Invalid Semantic Version".to_string())?;
     let key = |x: &(u64, u64, u64, String)| (x.0, x.1, x.2);
     let cmp_full = |a: &(u64, u64, u64, String), b: &(u64, u64, u64, String)| {
-        key(a).cmp(&key(b)).then_with(|| match (a.3.is_empty(), b.3.is_empty()) {
-            (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => std::cmp::Ordering::Greater,
-            (false, true) => std::cmp::Ordering::Less,
-            (false, false) => a.3.cmp(&b.3),
-        })
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| match (a.3.is_empty(), b.3.is_empty()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                (false, false) => a.3.cmp(&b.3),
+            })
     };
     for alternative in constraint.split("||") {
         let mut all = true;
@@ -465,7 +467,9 @@ fn semver_matches(constraint: &str, version: &str) -> Result<bool, String> {
             .filter(|p| !p.is_empty())
         {
             let (op, rest) = {
-                let ops = ["<=", ">=", "!=", "==", "=>", "=<", "<", ">", "=", "~>", "~", "^"];
+                let ops = [
+                    "<=", ">=", "!=", "==", "=>", "=<", "<", ">", "=", "~>", "~", "^",
+                ];
                 match ops.iter().find(|o| part.starts_with(**o)) {
                     Some(o) => (*o, part[o.len()..].trim()),
                     None => ("", part),
@@ -642,12 +646,11 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Result<Value, FuncError> {
         }
         "semverCompare" => {
             want(name, a, 2)?;
-            let ok = semver_matches(&s(&a[0])?, &s(&a[1])?).map_err(|reason| {
-                FuncError::Stopped {
+            let ok =
+                semver_matches(&s(&a[0])?, &s(&a[1])?).map_err(|reason| FuncError::Stopped {
                     func: "semverCompare",
                     message: reason,
-                }
-            })?;
+                })?;
             Value::Bool(ok)
         }
         "toStrings" => {
@@ -729,8 +732,7 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Result<Value, FuncError> {
             }
             Value::Array(out)
         }
-        "rest" | "initial" | "reverse" | "mustFirst" | "mustLast" | "mustUniq"
-        | "mustCompact" => {
+        "rest" | "initial" | "reverse" | "mustFirst" | "mustLast" | "mustUniq" | "mustCompact" => {
             want(name, a, 1)?;
             let mut v = list_arg(name, &a[0])?;
             match name {
@@ -900,7 +902,9 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Result<Value, FuncError> {
             let text = s(&a[1])?;
             let n = int(&a[2])?;
             let parts: Vec<Value> = if n < 0 {
-                re.split(&text).map(|p| Value::String(p.to_string())).collect()
+                re.split(&text)
+                    .map(|p| Value::String(p.to_string()))
+                    .collect()
             } else {
                 re.splitn(&text, usize::try_from(n).unwrap_or(0))
                     .map(|p| Value::String(p.to_string()))
@@ -913,7 +917,9 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Result<Value, FuncError> {
             let re = regex::Regex::new(&s(&a[0])?).map_err(FuncError::Regex)?;
             let text = s(&a[1])?;
             let n = int(&a[2])?;
-            let found = re.find_iter(&text).map(|m| Value::String(m.as_str().to_string()));
+            let found = re
+                .find_iter(&text)
+                .map(|m| Value::String(m.as_str().to_string()));
             Value::Array(if n < 0 {
                 found.collect()
             } else {
@@ -950,9 +956,18 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Result<Value, FuncError> {
         | "unixEpoch" | "toDate" => {
             return Err(unsupported(name, "its result depends on the clock"));
         }
-        "genCA" | "genCAWithKey" | "genSelfSignedCert" | "genSelfSignedCertWithKey"
-        | "genSignedCert" | "genSignedCertWithKey" | "genPrivateKey" | "derivePassword"
-        | "buildCustomCert" | "encryptAES" | "decryptAES" | "htpasswd" => {
+        "genCA"
+        | "genCAWithKey"
+        | "genSelfSignedCert"
+        | "genSelfSignedCertWithKey"
+        | "genSignedCert"
+        | "genSignedCertWithKey"
+        | "genPrivateKey"
+        | "derivePassword"
+        | "buildCustomCert"
+        | "encryptAES"
+        | "decryptAES"
+        | "htpasswd" => {
             return Err(unsupported(
                 name,
                 "it generates keys, certificates or salted secrets",
@@ -1047,8 +1062,17 @@ mod tests {
     #[test]
     fn case_words() {
         let v = |t: &str| Some(Value::String(t.to_string()));
-        assert_eq!(call("snakecase", &[v("FirstName")]), Ok(Value::from("first_name")));
-        assert_eq!(call("kebabcase", &[v("HTTPServer")]), Ok(Value::from("http-server")));
-        assert_eq!(call("camelcase", &[v("http_server")]), Ok(Value::from("HttpServer")));
+        assert_eq!(
+            call("snakecase", &[v("FirstName")]),
+            Ok(Value::from("first_name"))
+        );
+        assert_eq!(
+            call("kebabcase", &[v("HTTPServer")]),
+            Ok(Value::from("http-server"))
+        );
+        assert_eq!(
+            call("camelcase", &[v("http_server")]),
+            Ok(Value::from("HttpServer"))
+        );
     }
 }

@@ -70,7 +70,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use error::{CallFailure, FuncError, InvalidBase64, TemplateError, UnknownOption};
+pub use error::{CallFailure, FuncError, InvalidBase64, Location, TemplateError, UnknownOption};
 pub use funcs::{FUNCTION_NAMES, is_function, slugify};
 pub use names::sanitize_name;
 
@@ -146,12 +146,11 @@ fn is_empty_body(body: &[ast::Node]) -> bool {
         .all(|n| matches!(n, ast::Node::Text(t) if t.trim().is_empty()))
 }
 
+/// A file's body and the templates it defines.
+type ParsedFile = (Arc<ast::Define>, Vec<(String, Arc<ast::Define>)>);
+
 /// Parses `src` as the file `name` with `functions`: its body and its definitions.
-fn parse_file(
-    name: &str,
-    src: &str,
-    functions: FunctionSet,
-) -> Result<(Arc<ast::Define>, Vec<(String, Arc<ast::Define>)>), TemplateError> {
+fn parse_file(name: &str, src: &str, functions: FunctionSet) -> Result<ParsedFile, TemplateError> {
     let tokens = lexer::lex(name, src)?;
     let parsed = parser::parse(name, src, tokens, &|f| functions.has(f))?;
     let file: Arc<str> = Arc::from(name);

@@ -111,13 +111,23 @@ fn build_once(target_dir: &Path) -> Result<PathBuf, TestKubeError> {
     let package = format!("{HELM_MODULE}/cmd/helm");
     run_go(
         &module_dir,
-        &["build", "-trimpath", "-ldflags", &ldflags, "-o", &output, &package],
+        &[
+            "build",
+            "-trimpath",
+            "-ldflags",
+            &ldflags,
+            "-o",
+            &output,
+            &package,
+        ],
         &log,
     )?;
     let seconds = started.elapsed().as_secs();
     std::fs::write(
         &ready,
-        format!("helm {HELM_VERSION} (Kubernetes v{major}.{minor}.0 by default), built in {seconds} s\n"),
+        format!(
+            "helm {HELM_VERSION} (Kubernetes v{major}.{minor}.0 by default), built in {seconds} s\n"
+        ),
     )
     .map_err(io_error(&ready))?;
     // Shown even when the test harness captures output: the wait deserves an explanation.
@@ -180,7 +190,11 @@ pub fn template_command(program: &Path, chart: &Path, args: &TemplateArgs) -> Co
 }
 
 /// Runs `helm template`: its standard output, or its error message (`Error: ...`) as `Err`.
-pub fn template(program: &Path, chart: &Path, args: &TemplateArgs) -> Result<Result<String, String>, TestKubeError> {
+pub fn template(
+    program: &Path,
+    chart: &Path,
+    args: &TemplateArgs,
+) -> Result<Result<String, String>, TestKubeError> {
     let out = template_command(program, chart, args)
         .output()
         .map_err(|source| TestKubeError::Spawn {

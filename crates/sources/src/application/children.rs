@@ -343,7 +343,8 @@ impl<'o> Expander<'o> {
             .map(String::from);
         let sync = SyncPolicy::of(&p.app);
         let context = format!("Application {name} ({})", p.location);
-        let loaded = if crate::helm::application::is_helm_source(self.tree.as_ref(), &path, &source) {
+        let loaded = if crate::helm::application::is_helm_source(self.tree.as_ref(), &path, &source)
+        {
             crate::helm::application::render_source(
                 self.tree.as_ref(),
                 &path,

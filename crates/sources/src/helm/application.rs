@@ -53,7 +53,11 @@ pub fn options(
         ));
     }
     let helm = source.get("helm").cloned().unwrap_or(Value::Null);
-    let text = |key: &str| helm.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let text = |key: &str| {
+        helm.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     let flag = |key: &str| helm.get(key).and_then(Value::as_bool).unwrap_or(false);
     if helm
         .get("fileParameters")
@@ -106,9 +110,10 @@ pub fn options(
             source,
         })?;
         match tree.read(&at) {
-            Ok(bytes) => options
-                .value_files
-                .push((file.to_string(), String::from_utf8_lossy(&bytes).into_owned())),
+            Ok(bytes) => options.value_files.push((
+                file.to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )),
             Err(_) if ignore_missing => {}
             Err(source) => {
                 return Err(HelmError::Read {
@@ -155,7 +160,10 @@ pub fn options(
         options.parameters.push(Parameter {
             name: name.to_string(),
             value,
-            force_string: p.get("forceString").and_then(Value::as_bool).unwrap_or(false),
+            force_string: p
+                .get("forceString")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         });
     }
     Ok(options)
@@ -169,6 +177,11 @@ pub fn render_source(
     app_name: &str,
     namespace: Option<&str>,
 ) -> Result<Vec<Resource>, HelmError> {
+    if tree.kind(&chart_file(path)) != Some(EntryKind::File) {
+        return Err(HelmError::NotAChart {
+            path: path.to_string(),
+        });
+    }
     let options = options(tree, path, source, app_name, namespace)?;
     let manifests = super::render(tree, path, &options)?;
     let mut out = Vec::with_capacity(manifests.len());

@@ -192,7 +192,10 @@ pub fn load(tree: &dyn SourceTree, dir: &str, parent: Option<&str>) -> Result<Ch
         reason,
     };
     if name.is_empty() {
-        return Err(invalid("Chart.yaml", "validation: chart.metadata.name is required".into()));
+        return Err(invalid(
+            "Chart.yaml",
+            "validation: chart.metadata.name is required".into(),
+        ));
     }
     if metadata.get("version").and_then(Value::as_str).is_none() {
         return Err(invalid(
@@ -229,11 +232,13 @@ pub fn load(tree: &dyn SourceTree, dir: &str, parent: Option<&str>) -> Result<Ch
     };
     let mut stack = vec![String::new()];
     while let Some(rel_dir) = stack.pop() {
-        let entries = tree.list(&join(&rel_dir)).map_err(|source| HelmError::Read {
-            chart: chart_name.clone(),
-            path: join(&rel_dir),
-            source,
-        })?;
+        let entries = tree
+            .list(&join(&rel_dir))
+            .map_err(|source| HelmError::Read {
+                chart: chart_name.clone(),
+                path: join(&rel_dir),
+                source,
+            })?;
         for entry in entries {
             let rel = if rel_dir.is_empty() {
                 entry.name.clone()
@@ -263,7 +268,9 @@ pub fn load(tree: &dyn SourceTree, dir: &str, parent: Option<&str>) -> Result<Ch
                     chart.schema = Some(schema);
                 }
                 _ if rel.starts_with("templates/") => {
-                    chart.templates.push((rel.clone(), read(&rel, &chart_name)?));
+                    chart
+                        .templates
+                        .push((rel.clone(), read(&rel, &chart_name)?));
                 }
                 _ => chart.files.push((rel.clone(), read(&rel, &chart_name)?)),
             }

@@ -44,7 +44,9 @@ pub enum HelmError {
         dependency: String,
     },
     /// `Chart.yaml` `kubeVersion` excludes the Kubernetes version rendered for.
-    #[error("chart {chart}: chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {kube_version}")]
+    #[error(
+        "chart {chart}: chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {kube_version}"
+    )]
     IncompatibleKubeVersion {
         /// The chart.
         chart: String,
@@ -83,10 +85,10 @@ pub enum HelmError {
         action: String,
         /// The engine's error, worded as Go's.
         #[source]
-        source: TemplateError,
+        source: Box<TemplateError>,
     },
     /// The chart stopped itself with `required` or `fail`.
-    #[error("chart {chart}: execution error at ({file}:{line}): {message}")]
+    #[error("chart {chart}: execution error at ({file}:{line}:{column}): {message}")]
     Stopped {
         /// The chart.
         chart: String,
@@ -94,11 +96,13 @@ pub enum HelmError {
         file: String,
         /// Its line.
         line: usize,
+        /// Its column (0-based).
+        column: usize,
         /// The chart's message.
         message: String,
         /// The engine's error.
         #[source]
-        source: TemplateError,
+        source: Box<TemplateError>,
     },
     /// A rendered template is not valid YAML.
     #[error("chart {chart}: YAML parse error on {file}: {reason}")]

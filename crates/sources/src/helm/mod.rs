@@ -371,12 +371,11 @@ pub fn render(
 fn user_values(chart: &str, options: &HelmOptions) -> Result<Map<String, Value>, HelmError> {
     let mut user = Map::new();
     for (name, text) in &options.value_files {
-        let parsed =
-            chart::parse_values_yaml(text).map_err(|reason| HelmError::InvalidFile {
-                chart: chart.to_string(),
-                file: name.clone(),
-                reason,
-            })?;
+        let parsed = chart::parse_values_yaml(text).map_err(|reason| HelmError::InvalidFile {
+            chart: chart.to_string(),
+            file: name.clone(),
+            reason,
+        })?;
         match parsed {
             Value::Object(m) => values::merge_maps(&mut user, m),
             _ => {
@@ -556,7 +555,8 @@ fn chart_of(file: &str) -> String {
 
 fn template_error(file: &str, error: TemplateError) -> HelmError {
     let inner = error.innermost().clone();
-    let chart = chart_of(&inner.file);
+    let at = &inner.location;
+    let chart = chart_of(&at.file);
     if let Some(FuncError::Unsupported { func, reason }) = inner.function_error() {
         return HelmError::Unsupported {
             chart,
@@ -569,26 +569,24 @@ fn template_error(file: &str, error: TemplateError) -> HelmError {
     if let Some(message) = error.stopped_message() {
         return HelmError::Stopped {
             chart,
-            file: inner.file.clone(),
-            line: inner.line,
+            file: at.file.clone(),
+            line: at.line,
+            column: at.column.unwrap_or(0),
             message: message.to_string(),
-            source: error,
+            source: Box::new(error),
         };
     }
-    let file = if inner.file.is_empty() {
+    let file = if at.file.is_empty() {
         file.to_string()
     } else {
-        inner.file.clone()
+        at.file.clone()
     };
     HelmError::Template {
         chart,
         file,
-        line: inner.line,
-        action: inner
-            .action
-            .clone()
-            .unwrap_or_else(|| "parse".to_string()),
-        source: error,
+        line: at.line,
+        action: at.action.clone().unwrap_or_else(|| "parse".to_string()),
+        source: Box::new(error),
     }
 }
 
@@ -625,7 +623,11 @@ fn validate_schemas(
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        validate_schemas(sub, &sub_values, &format!("{full_path}/charts/{}", sub.name))?;
+        validate_schemas(
+            sub,
+            &sub_values,
+            &format!("{full_path}/charts/{}", sub.name),
+        )?;
     }
     Ok(())
 }

@@ -62,7 +62,7 @@ pub fn apply_parameter(
         Value::Array(
             list.split(',')
                 .filter(|s| !s.is_empty())
-                .map(|s| typed_scalar(s))
+                .map(typed_scalar)
                 .collect(),
         )
     } else {
@@ -222,7 +222,9 @@ fn path_value<'a>(values: &'a Map<String, Value>, path: &str) -> Option<&'a Valu
 }
 
 fn dep_field<'a>(dep: &'a Value, key: &str) -> Option<&'a str> {
-    dep.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    dep.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// `ProcessDependencies`: keeps the subcharts `Chart.yaml` lists (renamed by `alias`) or that
@@ -308,12 +310,18 @@ pub fn process_dependencies(
             .iter()
             .map(|d| {
                 let mut d = d.clone();
-                if let (Some(alias), Value::Object(dm)) = (dep_field(&d, "alias").map(str::to_string), &mut d) {
+                if let (Some(alias), Value::Object(dm)) =
+                    (dep_field(&d, "alias").map(str::to_string), &mut d)
+                {
                     dm.insert("name".to_string(), Value::String(alias));
                 }
                 d
             })
-            .filter(|d| !disabled.iter().any(|n| dep_field(d, "name") == Some(n.as_str())))
+            .filter(|d| {
+                !disabled
+                    .iter()
+                    .any(|n| dep_field(d, "name") == Some(n.as_str()))
+            })
             .collect();
         m.insert("dependencies".to_string(), Value::Array(deps));
     }
