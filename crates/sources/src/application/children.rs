@@ -148,6 +148,10 @@ impl<'o> Expander<'o> {
             {
                 continue;
             }
+            // A Helm chart's files are reached through the chart.
+            if recurse && crate::helm::chart::is_inside_chart(tree, dir, &file) {
+                continue;
+            }
             // A kustomization's own files are reached through the kustomization.
             if recurse
                 && kustomize::is_kustomization_dir(tree, parent(&file))

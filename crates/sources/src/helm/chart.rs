@@ -63,6 +63,26 @@ impl Chart {
     }
 }
 
+/// Whether `file` lies in a Helm chart (a directory with `Chart.yaml`) below `dir`, `dir`
+/// included: a stack's plain manifests do not include a chart's files.
+pub fn is_inside_chart(tree: &dyn SourceTree, dir: &str, file: &str) -> bool {
+    let mut at = strata_core::source::parent(file);
+    loop {
+        let chart_yaml = if at.is_empty() {
+            "Chart.yaml".to_string()
+        } else {
+            format!("{at}/Chart.yaml")
+        };
+        if tree.kind(&chart_yaml) == Some(EntryKind::File) {
+            return true;
+        }
+        if at == dir || at.is_empty() || !at.starts_with(dir) {
+            return false;
+        }
+        at = strata_core::source::parent(at);
+    }
+}
+
 /// `.helmignore` rules (Helm's subset of gitignore: globs on the path or the base name,
 /// trailing `/` for directories), plus Helm's default `templates/.?*`.
 #[derive(Debug, Clone, Default)]
