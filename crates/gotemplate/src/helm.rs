@@ -164,7 +164,7 @@ pub fn api_versions_object(versions: &[String]) -> Value {
 }
 
 /// `.Capabilities.KubeVersion`: `Version` (`v1.35.0`), `Major`, `Minor`, and `GitVersion`;
-/// printed as its version.
+/// printed as Go prints the struct (`{v1.35.0 1 35}`).
 pub fn kube_version_object(version: &str) -> Value {
     let bare = version.trim_start_matches('v');
     let mut parts = bare.split('.');
@@ -206,8 +206,15 @@ pub fn has_method(v: &Value, name: &str) -> bool {
 /// How Go prints a Helm object that has a `String()` method.
 pub(crate) fn stringer(v: &Value) -> Option<String> {
     match v {
+        // Go prints the struct (its String method has a pointer receiver): `{v1.36.0 1 36}`.
         Value::Object(m) if object_type(m) == Some("KubeVersion") => {
-            m.get("Version").and_then(Value::as_str).map(str::to_string)
+            let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            Some(format!(
+                "{{{} {} {}}}",
+                field("Version"),
+                field("Major"),
+                field("Minor")
+            ))
         }
         _ => None,
     }
