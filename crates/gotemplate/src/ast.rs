@@ -156,3 +156,15 @@ impl Pipe {
         }
     }
 }
+
+/// A named template (`define`, `block`, or a whole file of a [`crate::TemplateSet`]) with the
+/// file it was written in, so that errors inside it name that file and line.
+#[derive(Debug)]
+pub(crate) struct Define {
+    /// The file (template) the definition was parsed from.
+    pub file: std::sync::Arc<str>,
+    /// That file's source text.
+    pub src: std::sync::Arc<str>,
+    /// The body.
+    pub body: Vec<Node>,
+}

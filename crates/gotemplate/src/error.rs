@@ -14,10 +14,28 @@ pub struct TemplateError {
     pub parse: bool,
     /// The error without the location prefix.
     pub message: String,
+    /// Where the error is.
+    pub location: Box<Location>,
     rendered: String,
     /// The failed function call, when a template function raised the error.
     #[source]
-    function: Option<FuncError>,
+    function: Option<Box<FuncError>>,
+}
+
+/// Where a [`TemplateError`] is: file, line, column, template and action.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Location {
+    /// The file (template name) the error is in.
+    pub file: String,
+    /// The line (1-based) in that file.
+    pub line: usize,
+    /// The column (0-based byte offset in the line) of an execution error.
+    pub column: Option<usize>,
+    /// The template being executed (Go's `executing "NAME"`), for execution errors.
+    pub executing: Option<String>,
+    /// The action that failed (Go's `at <...>`), for execution errors.
+    pub action: Option<String>,
 }
 
 /// Why a call of a template function failed. Messages are Go's, without the
@@ -83,6 +101,34 @@ pub enum FuncError {
     /// No function has this name.
     #[error("function \"{0}\" not defined")]
     Undefined(String),
+    /// A template run by `include` or `tpl` failed.
+    #[error("error calling {func}: {source}")]
+    Template {
+        /// `include` or `tpl`.
+        func: &'static str,
+        /// What `tpl` parsed, when it was `tpl`.
+        text: Option<String>,
+        /// The inner error.
+        #[source]
+        source: Box<TemplateError>,
+    },
+    /// `required` or `fail` stopped the rendering with the chart's own message.
+    #[error("error calling {func}: {message}")]
+    Stopped {
+        /// `required` or `fail`.
+        func: &'static str,
+        /// The chart's message.
+        message: String,
+    },
+    /// A function Helm has whose result Strata does not reproduce (random values, clocks,
+    /// generated keys and certificates).
+    #[error("error calling {func}: {func} is not supported by Strata ({reason})")]
+    Unsupported {
+        /// The function.
+        func: String,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 /// What went wrong inside a template function (the part after `error calling NAME: `).
@@ -176,14 +222,20 @@ impl TemplateError {
         TemplateError {
             parse: true,
             message,
+            location: Box::new(Location {
+                file: name.to_string(),
+                line,
+                ..Location::default()
+            }),
             rendered,
             function: None,
         }
     }
 
     /// An execution error at byte offset `pos`, while evaluating the node written as `context`.
-    pub(crate) fn exec(
-        name: &str,
+    pub(crate) fn exec_in(
+        file: &str,
+        executing: &str,
         src: &str,
         pos: usize,
         context: &str,
@@ -192,26 +244,74 @@ impl TemplateError {
         let message = msg.into();
         let (line, col) = line_col(src, pos);
         let rendered = format!(
-            "template: {name}:{line}:{col}: executing \"{name}\" at <{context}>: {message}"
+            "template: {file}:{line}:{col}: executing \"{executing}\" at <{context}>: {message}"
         );
         TemplateError {
             parse: false,
             message,
+            location: Box::new(Location {
+                file: file.to_string(),
+                line,
+                column: Some(col),
+                executing: Some(executing.to_string()),
+                action: Some(context.to_string()),
+            }),
             rendered,
             function: None,
         }
     }
 
-    /// An execution error raised by the template function `name` called at byte offset `pos`.
-    pub(crate) fn function(name: &str, src: &str, pos: usize, func: &str, err: FuncError) -> Self {
+    /// An execution error raised by the template function `func` called at byte offset `pos`
+    /// of `file`, while executing the template `executing`.
+    pub(crate) fn function_in(
+        file: &str,
+        executing: &str,
+        src: &str,
+        pos: usize,
+        func: &str,
+        err: FuncError,
+    ) -> Self {
+        let message = err.to_string();
         TemplateError {
-            function: Some(err.clone()),
-            ..TemplateError::exec(name, src, pos, func, err.to_string())
+            function: Some(Box::new(err)),
+            ..TemplateError::exec_in(file, executing, src, pos, func, message)
+        }
+    }
+
+    /// `ExecuteTemplate` of a name the set does not have.
+    pub(crate) fn missing_template(name: &str) -> Self {
+        let message = format!("no template {name:?} associated with template \"gotpl\"");
+        TemplateError {
+            parse: false,
+            rendered: format!("template: {message}"),
+            message,
+            location: Box::new(Location {
+                file: name.to_string(),
+                ..Location::default()
+            }),
+            function: None,
+        }
+    }
+
+    /// The innermost error: the one inside templates run by `include` and `tpl`, else this one.
+    pub fn innermost(&self) -> &TemplateError {
+        match self.function.as_deref() {
+            Some(FuncError::Template { source, .. }) => source.innermost(),
+            _ => self,
+        }
+    }
+
+    /// The message a chart gave to `required` or `fail`, when one of them stopped the run
+    /// (looked for through `include` and `tpl`).
+    pub fn stopped_message(&self) -> Option<&str> {
+        match self.innermost().function.as_deref() {
+            Some(FuncError::Stopped { message, .. }) => Some(message),
+            _ => None,
         }
     }
 
     /// The failed template function call behind this error, if a function raised it.
     pub fn function_error(&self) -> Option<&FuncError> {
-        self.function.as_ref()
+        self.function.as_deref()
     }
 }

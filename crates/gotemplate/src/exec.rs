@@ -1,11 +1,12 @@
 //! Executes a parsed template against JSON data with Go `text/template` semantics.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::MissingKey;
-use super::ast::{Arg, Branch, BranchKind, Cmd, Node, Pipe};
+use super::ast::{Arg, Branch, BranchKind, Cmd, Define, Node, Pipe};
 use super::error::TemplateError;
 use super::funcs;
 use crate::gofmt::GoFmt;
@@ -28,10 +29,16 @@ enum Flow {
 
 /// Execution state of one template run.
 pub(crate) struct Exec<'a> {
-    pub name: &'a str,
-    pub src: &'a str,
-    pub defines: &'a BTreeMap<String, Vec<Node>>,
+    /// The file whose text is being executed (changes when a template defined elsewhere runs).
+    pub file: Arc<str>,
+    /// That file's source.
+    pub src: Arc<str>,
+    /// The name of the template being executed (Go's `executing "NAME"`).
+    pub executing: Arc<str>,
+    pub defines: &'a BTreeMap<String, Arc<Define>>,
     pub missing: MissingKey,
+    /// Which functions beyond Go's and Sprig's are available.
+    pub functions: crate::FunctionSet,
     vars: Vec<(String, Value)>,
     depth: usize,
 }
@@ -54,24 +61,72 @@ pub(crate) fn truth(v: &Val) -> bool {
 impl<'a> Exec<'a> {
     /// A fresh execution with `$` bound to `data`.
     pub(crate) fn new(
-        name: &'a str,
-        src: &'a str,
-        defines: &'a BTreeMap<String, Vec<Node>>,
+        define: (&str, &Define),
+        defines: &'a BTreeMap<String, Arc<Define>>,
         missing: MissingKey,
+        functions: crate::FunctionSet,
         data: &Value,
     ) -> Self {
         Exec {
-            name,
-            src,
+            file: define.1.file.clone(),
+            src: define.1.src.clone(),
+            executing: Arc::from(define.0),
             defines,
             missing,
+            functions,
             vars: vec![("$".to_string(), data.clone())],
             depth: 0,
         }
     }
 
-    fn err(&self, pos: usize, ctx: &str, msg: impl Into<String>) -> TemplateError {
-        TemplateError::exec(self.name, self.src, pos, ctx, msg)
+    pub(crate) fn err(&self, pos: usize, ctx: &str, msg: impl Into<String>) -> TemplateError {
+        TemplateError::exec_in(&self.file, &self.executing, &self.src, pos, ctx, msg)
+    }
+
+    /// Runs the named template `name` with dot `data`, appending to `out` (`{{template}}`,
+    /// `include`).
+    pub(crate) fn call_template(
+        &mut self,
+        pos: usize,
+        name: &str,
+        data: Value,
+        out: &mut String,
+    ) -> Result<(), TemplateError> {
+        let Some(define) = self.defines.get(name).cloned() else {
+            return Err(self.err(
+                pos,
+                &format!("template {name:?}"),
+                format!("template {name:?} not defined"),
+            ));
+        };
+        self.depth += 1;
+        if self.depth > self.max_depth() {
+            self.depth -= 1;
+            return Err(self.err(
+                pos,
+                &format!("template {name:?}"),
+                "exceeded maximum template depth (100000)",
+            ));
+        }
+        let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), data.clone())]);
+        let saved_file = std::mem::replace(&mut self.file, define.file.clone());
+        let saved_src = std::mem::replace(&mut self.src, define.src.clone());
+        let saved_exec = std::mem::replace(&mut self.executing, Arc::from(name));
+        let r = self.walk(&define.body, &data, out);
+        self.vars = saved_vars;
+        self.file = saved_file;
+        self.src = saved_src;
+        self.executing = saved_exec;
+        self.depth -= 1;
+        r.map(|_| ())
+    }
+
+    fn max_depth(&self) -> usize {
+        match self.functions {
+            // Helm stops `include` recursion at 1000 levels.
+            crate::FunctionSet::Helm => 1000,
+            crate::FunctionSet::Sprig => MAX_DEPTH,
+        }
     }
 
     /// Runs `nodes` with dot bound to `dot`, appending output to `out`.
@@ -98,7 +153,10 @@ impl<'a> Exec<'a> {
                     if pipe.decl.is_empty() {
                         match v {
                             None | Some(Value::Null) => out.push_str("<no value>"),
-                            Some(v) => out.push_str(&FMT.sprint_v(&v)),
+                            Some(v) => match crate::helm::stringer(&v) {
+                                Some(text) => out.push_str(&text),
+                                None => out.push_str(&FMT.sprint_v(&v)),
+                            },
                         }
                     }
                 }
@@ -114,31 +172,11 @@ impl<'a> Exec<'a> {
                 Node::Break => return Ok(Flow::Break),
                 Node::Continue => return Ok(Flow::Continue),
                 Node::Template { pos, name, pipe } => {
-                    let Some(body) = self.defines.get(name) else {
-                        return Err(self.err(
-                            *pos,
-                            &format!("template {name:?}"),
-                            format!("template {name:?} not defined"),
-                        ));
-                    };
                     let new_dot = match pipe {
                         Some(p) => self.pipe(p, dot)?.unwrap_or(Value::Null),
                         None => Value::Null,
                     };
-                    self.depth += 1;
-                    if self.depth > MAX_DEPTH {
-                        return Err(self.err(
-                            *pos,
-                            &format!("template {name:?}"),
-                            "exceeded maximum template depth",
-                        ));
-                    }
-                    let saved =
-                        std::mem::replace(&mut self.vars, vec![("$".to_string(), new_dot.clone())]);
-                    let r = self.walk(body, &new_dot, out);
-                    self.vars = saved;
-                    self.depth -= 1;
-                    r?;
+                    self.call_template(*pos, name, new_dot, out)?;
                 }
             }
         }
@@ -266,6 +304,21 @@ impl<'a> Exec<'a> {
         if let Arg::Ident(pos, name) = first {
             return self.call(*pos, name, &cmd.args[1..], dot, fin);
         }
+        if self.functions == crate::FunctionSet::Helm
+            && (cmd.args.len() > 1 || fin.is_some())
+            && let Some((pos, recv, method)) = self.method_receiver(first, dot)?
+        {
+            let mut vals = Vec::with_capacity(cmd.args.len());
+            for a in &cmd.args[1..] {
+                vals.push(self.operand(a, dot)?);
+            }
+            if let Some(f) = fin {
+                vals.push(f);
+            }
+            return crate::helm::call_method(&recv, &method, &vals)
+                .map(Some)
+                .map_err(|e| self.func_err(pos, &first.describe(), e));
+        }
         if cmd.args.len() > 1 || fin.is_some() {
             return Err(self.err(
                 first.pos(),
@@ -312,6 +365,149 @@ impl<'a> Exec<'a> {
         }
     }
 
+    /// For a field chain whose last element names a method of a Helm object (`.Files.Get`,
+    /// `$.Capabilities.APIVersions.Has`, `(.Files.Glob "x").AsConfig`): the position, the
+    /// object and the method.
+    fn method_receiver(
+        &mut self,
+        arg: &Arg,
+        dot: &Value,
+    ) -> Result<Option<(usize, Value, String)>, TemplateError> {
+        let (pos, recv, path) = match arg {
+            Arg::Field(pos, path) if !path.is_empty() => (*pos, Some(dot.clone()), path),
+            Arg::Variable(pos, name, path) if !path.is_empty() => {
+                (*pos, self.lookup_var(name), path)
+            }
+            Arg::Chain(pos, pipe, path) if !path.is_empty() => {
+                let v = self.pipe(pipe, dot)?;
+                (*pos, v, path)
+            }
+            _ => return Ok(None),
+        };
+        let (method, prefix) = match path.split_last() {
+            Some(split) => split,
+            None => return Ok(None),
+        };
+        let Ok(Some(recv)) = self.chain(pos, arg, recv, prefix) else {
+            return Ok(None);
+        };
+        if crate::helm::has_method(&recv, method) {
+            Ok(Some((pos, recv, method.clone())))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Helm's functions that need the engine: `include`, `tpl`, `required`, `fail`, `lookup`.
+    fn helm_call(
+        &mut self,
+        pos: usize,
+        name: &str,
+        vals: &[Val],
+    ) -> Option<Result<Val, TemplateError>> {
+        let arity = |want: usize| -> Result<(), TemplateError> {
+            if vals.len() == want {
+                Ok(())
+            } else {
+                Err(self.func_err(
+                    pos,
+                    name,
+                    crate::FuncError::ArgCount {
+                        func: name.to_string(),
+                        want,
+                        got: vals.len(),
+                    },
+                ))
+            }
+        };
+        let text = |v: &Val| match v {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => FMT.sprint_v(other),
+        };
+        Some(match name {
+            "include" => arity(2).and_then(|()| {
+                let template = text(&vals[0]);
+                let data = vals[1].clone().unwrap_or(Value::Null);
+                let mut out = String::new();
+                self.call_template(pos, &template, data, &mut out)
+                    .map(|()| Some(Value::String(out)))
+                    .map_err(|e| {
+                        self.func_err(
+                            pos,
+                            name,
+                            crate::FuncError::Template {
+                                func: "include",
+                                text: None,
+                                source: Box::new(e),
+                            },
+                        )
+                    })
+            }),
+            "tpl" => arity(2).and_then(|()| {
+                let source = text(&vals[0]);
+                let data = vals[1].clone().unwrap_or(Value::Null);
+                self.tpl(&source, &data)
+                    .map(|out| Some(Value::String(out.replace("<no value>", ""))))
+                    .map_err(|e| {
+                        self.func_err(
+                            pos,
+                            name,
+                            crate::FuncError::Template {
+                                func: "tpl",
+                                text: Some(source),
+                                source: Box::new(e),
+                            },
+                        )
+                    })
+            }),
+            "required" => arity(2).and_then(|()| match &vals[1] {
+                None | Some(Value::Null) => Err(self.stopped(pos, "required", text(&vals[0]))),
+                Some(Value::String(s)) if s.is_empty() => {
+                    Err(self.stopped(pos, "required", text(&vals[0])))
+                }
+                Some(v) => Ok(Some(v.clone())),
+            }),
+            "fail" => arity(1).and_then(|()| Err(self.stopped(pos, "fail", text(&vals[0])))),
+            "lookup" => arity(4).map(|()| Some(Value::Object(serde_json::Map::new()))),
+            // sigs.k8s.io/yaml's layout, byte for byte (charts hash it).
+            "toYaml" => arity(1).map(|()| {
+                Some(Value::String(crate::goyaml::to_yaml(
+                    &vals[0].clone().unwrap_or(Value::Null),
+                )))
+            }),
+            _ => return None,
+        })
+    }
+
+    fn stopped(&self, pos: usize, func: &'static str, message: String) -> TemplateError {
+        self.func_err(pos, func, crate::FuncError::Stopped { func, message })
+    }
+
+    /// Helm's `tpl`: `source` parsed as the template named by `data.Template.Name`, beside every
+    /// template of the set, and run with dot `data`.
+    fn tpl(&mut self, source: &str, data: &Value) -> Result<String, TemplateError> {
+        let name = data
+            .pointer("/Template/Name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| self.file.to_string());
+        let (main, defines) = crate::parse_file(&name, source, self.functions)?;
+        let mut templates = self.defines.clone();
+        crate::add_defines(&mut templates, &name, main.clone(), defines);
+        let mut ex = Exec::new(
+            (&name, &main),
+            &templates,
+            self.missing,
+            self.functions,
+            data,
+        );
+        ex.depth = self.depth + 1;
+        let mut out = String::new();
+        ex.run(&main.body, data, &mut out)?;
+        Ok(out)
+    }
+
     /// Walks a field chain from `recv`, applying the missing-key policy.
     fn chain(
         &self,
@@ -332,6 +528,13 @@ impl<'a> Exec<'a> {
                         ));
                     }
                     return Ok(None);
+                }
+                Some(Value::Object(m)) if crate::helm::is_method(&m, seg) => {
+                    let obj = Value::Object(m);
+                    match crate::helm::call_method(&obj, seg, &[]) {
+                        Ok(v) => Some(v),
+                        Err(e) => return Err(self.func_err(pos, &ctx, e)),
+                    }
                 }
                 Some(Value::Object(m)) => match m.get(seg) {
                     Some(v) => Some(v.clone()),
@@ -408,7 +611,44 @@ impl<'a> Exec<'a> {
         if let Some(f) = fin {
             vals.push(f);
         }
-        funcs::call(name, vals)
-            .map_err(|e| TemplateError::function(self.name, self.src, pos, name, e))
+        if self.functions == crate::FunctionSet::Helm
+            && let Some(result) = self.helm_call(pos, name, &vals)
+        {
+            return result;
+        }
+        let mutates = self.functions == crate::FunctionSet::Helm
+            && matches!(
+                name,
+                "set" | "unset" | "merge" | "mergeOverwrite" | "mustMerge" | "mustMergeOverwrite"
+            );
+        let result = funcs::call(name, vals).map_err(|e| self.func_err(pos, name, e))?;
+        if mutates
+            && let (Some(Arg::Variable(_, var, path)), Some(updated)) = (args.first(), &result)
+        {
+            // Go's maps are shared: `set $ctx "k" v` changes `$ctx` itself.
+            self.assign_path(var, path, updated.clone());
+        }
+        Ok(result)
+    }
+
+    /// Stores `value` at `$var.path…`, as an in-place change of a Go map would be seen.
+    fn assign_path(&mut self, var: &str, path: &[String], value: Value) {
+        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == var) {
+            let mut target = &mut slot.1;
+            for seg in path {
+                match target {
+                    Value::Object(m) => match m.get_mut(seg) {
+                        Some(next) => target = next,
+                        None => return,
+                    },
+                    _ => return,
+                }
+            }
+            *target = value;
+        }
+    }
+
+    pub(crate) fn func_err(&self, pos: usize, name: &str, e: crate::FuncError) -> TemplateError {
+        TemplateError::function_in(&self.file, &self.executing, &self.src, pos, name, e)
     }
 }

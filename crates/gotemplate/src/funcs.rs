@@ -113,7 +113,7 @@ pub fn is_function(name: &str) -> bool {
     FUNCTION_NAMES.contains(&name)
 }
 
-fn want(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
+pub(crate) fn want(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
     if args.len() != n {
         return Err(FuncError::ArgCount {
             func: name.to_string(),
@@ -124,7 +124,7 @@ fn want(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
     Ok(())
 }
 
-fn want_min(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
+pub(crate) fn want_min(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
     if args.len() < n {
         return Err(FuncError::TooFewArgs {
             func: name.to_string(),
@@ -136,7 +136,7 @@ fn want_min(name: &str, args: &[Val], n: usize) -> Result<(), FuncError> {
 }
 
 /// A parameter of Go type `expected` got the argument `v`, which does not fit.
-fn wrong_type(expected: &'static str, v: &Value) -> FuncError {
+pub(crate) fn wrong_type(expected: &'static str, v: &Value) -> FuncError {
     FuncError::WrongType {
         expected,
         got: match v {
@@ -147,7 +147,7 @@ fn wrong_type(expected: &'static str, v: &Value) -> FuncError {
 }
 
 /// A `string` parameter, checked as Go's template engine checks argument types.
-fn s(v: &Val) -> Result<String, FuncError> {
+pub(crate) fn s(v: &Val) -> Result<String, FuncError> {
     match v {
         Some(Value::String(s)) => Ok(s.clone()),
         None => Err(FuncError::MissingValue { expected: "string" }),
@@ -156,7 +156,7 @@ fn s(v: &Val) -> Result<String, FuncError> {
 }
 
 /// An `int` parameter.
-fn int(v: &Val) -> Result<i64, FuncError> {
+pub(crate) fn int(v: &Val) -> Result<i64, FuncError> {
     match v {
         Some(Value::Number(n)) => match n.as_i64() {
             Some(i) => Ok(i),
@@ -177,7 +177,7 @@ fn int(v: &Val) -> Result<i64, FuncError> {
 }
 
 /// A `map[string]interface {}` parameter.
-fn map_arg(v: &Val) -> Result<Map<String, Value>, FuncError> {
+pub(crate) fn map_arg(v: &Val) -> Result<Map<String, Value>, FuncError> {
     match any(v) {
         Value::Object(m) => Ok(m),
         other => Err(FuncError::WrongType {
@@ -188,12 +188,12 @@ fn map_arg(v: &Val) -> Result<Map<String, Value>, FuncError> {
 }
 
 /// An `interface{}` parameter (missing values become nil).
-fn any(v: &Val) -> Value {
+pub(crate) fn any(v: &Val) -> Value {
     v.clone().unwrap_or(Value::Null)
 }
 
 /// Sprig's `strval`: strings as-is, everything else via `%v`.
-fn strval(v: &Value) -> String {
+pub(crate) fn strval(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => FMT.sprint_v(other),
@@ -201,7 +201,7 @@ fn strval(v: &Value) -> String {
 }
 
 /// Sprig's `strslice`.
-fn strslice(v: &Value) -> Vec<String> {
+pub(crate) fn strslice(v: &Value) -> Vec<String> {
     match v {
         Value::Array(a) => a.iter().filter(|e| !e.is_null()).map(strval).collect(),
         Value::Null => Vec::new(),
@@ -210,7 +210,7 @@ fn strslice(v: &Value) -> Vec<String> {
 }
 
 /// Sprig's `toInt64`-style conversion, lenient like Sprig's cast.
-fn to_i64(v: &Value) -> i64 {
+pub(crate) fn to_i64(v: &Value) -> i64 {
     match v {
         Value::Number(n) => n
             .as_i64()
@@ -225,7 +225,7 @@ fn to_i64(v: &Value) -> i64 {
     }
 }
 
-fn to_f64(v: &Value) -> f64 {
+pub(crate) fn to_f64(v: &Value) -> f64 {
     match v {
         Value::Number(n) => n.as_f64().unwrap_or(0.0),
         Value::String(s) => s.trim().parse().unwrap_or(0.0),
@@ -244,7 +244,7 @@ fn basic_kind(v: &Value) -> Result<u8, CallFailure> {
     }
 }
 
-fn equal(a: &Value, b: &Value) -> Result<bool, CallFailure> {
+pub(crate) fn equal(a: &Value, b: &Value) -> Result<bool, CallFailure> {
     let (ka, kb) = (basic_kind(a)?, basic_kind(b)?);
     if ka == 3 || kb == 3 {
         return Ok(ka == kb);
@@ -276,7 +276,7 @@ fn less(a: &Value, b: &Value) -> Result<bool, CallFailure> {
 }
 
 /// Sprig's `empty`.
-fn is_empty(v: &Value) -> bool {
+pub(crate) fn is_empty(v: &Value) -> bool {
     !truth(&Some(v.clone()))
 }
 
@@ -312,7 +312,7 @@ pub fn slugify(name: &str, max_size: usize, smart: bool) -> String {
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn b64enc(data: &[u8]) -> String {
+pub(crate) fn b64enc(data: &[u8]) -> String {
     let mut out = String::new();
     for chunk in data.chunks(3) {
         let b = [
@@ -352,7 +352,7 @@ pub(crate) fn b64dec(s: &str) -> Result<Vec<u8>, InvalidBase64> {
     Ok(out)
 }
 
-fn to_yaml(v: &Value) -> String {
+pub(crate) fn to_yaml(v: &Value) -> String {
     serde_saphyr::to_string(v)
         .map(|s| s.trim_end_matches('\n').to_string())
         .unwrap_or_default()
@@ -993,7 +993,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
             let smart = if a.len() >= 3 { truth(&a[1]) } else { true };
             Value::String(slugify(&text, max, smart))
         }
-        other => return Err(FuncError::Undefined(other.to_string())),
+        other => return crate::helm::call(other, a),
     })
 }
 

@@ -58,16 +58,19 @@ mod error;
 mod exec;
 mod funcs;
 pub mod gofmt;
+pub mod goyaml;
+pub mod helm;
 mod lexer;
 mod names;
 mod parser;
 pub mod value;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use error::{CallFailure, FuncError, InvalidBase64, TemplateError, UnknownOption};
+pub use error::{CallFailure, FuncError, InvalidBase64, Location, TemplateError, UnknownOption};
 pub use funcs::{FUNCTION_NAMES, is_function, slugify};
 pub use names::sanitize_name;
 
@@ -106,34 +109,156 @@ impl MissingKey {
     }
 }
 
+/// Which functions templates may call beyond Go's builtins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FunctionSet {
+    /// Sprig's functions as ArgoCD ApplicationSets offer them ([`FUNCTION_NAMES`]).
+    #[default]
+    Sprig,
+    /// Helm's: the Sprig set, more of Sprig, and Helm's own (`include`, `tpl`, `required`,
+    /// `fail`, `lookup`, `toToml`, ...; see [`helm::HELM_FUNCTION_NAMES`]), plus the methods of
+    /// Helm's objects ([`helm::files_object`], [`helm::api_versions_object`]).
+    Helm,
+}
+
+impl FunctionSet {
+    /// Whether a template may call `name`.
+    pub fn has(self, name: &str) -> bool {
+        match self {
+            FunctionSet::Sprig => is_function(name),
+            FunctionSet::Helm => is_function(name) || helm::HELM_FUNCTION_NAMES.contains(&name),
+        }
+    }
+}
+
 /// A parsed template, ready to execute any number of times.
 #[derive(Debug, Clone)]
 pub struct Template {
     name: String,
-    src: String,
-    body: Vec<ast::Node>,
-    defines: BTreeMap<String, Vec<ast::Node>>,
+    main: Arc<ast::Define>,
+    defines: BTreeMap<String, Arc<ast::Define>>,
+}
+
+/// Whether a parsed body is only whitespace (Go's `parse.IsEmptyTree`).
+fn is_empty_body(body: &[ast::Node]) -> bool {
+    body.iter()
+        .all(|n| matches!(n, ast::Node::Text(t) if t.trim().is_empty()))
+}
+
+/// A file's body and the templates it defines.
+type ParsedFile = (Arc<ast::Define>, Vec<(String, Arc<ast::Define>)>);
+
+/// Parses `src` as the file `name` with `functions`: its body and its definitions.
+fn parse_file(name: &str, src: &str, functions: FunctionSet) -> Result<ParsedFile, TemplateError> {
+    let tokens = lexer::lex(name, src)?;
+    let parsed = parser::parse(name, src, tokens, &|f| functions.has(f))?;
+    let file: Arc<str> = Arc::from(name);
+    let text: Arc<str> = Arc::from(src);
+    let define = |body| {
+        Arc::new(ast::Define {
+            file: file.clone(),
+            src: text.clone(),
+            body,
+        })
+    };
+    let defines = parsed
+        .defines
+        .into_iter()
+        .map(|(n, body)| (n, define(body)))
+        .collect();
+    Ok((define(parsed.body), defines))
 }
 
 impl Template {
     /// Parses `src` as the template `name` (used in error messages, e.g. `template: base:1:6: ...`).
     pub fn parse(name: &str, src: &str) -> Result<Self, TemplateError> {
-        let tokens = lexer::lex(name, src)?;
-        let parsed = parser::parse(name, src, tokens, &funcs::is_function)?;
+        let (main, defines) = parse_file(name, src, FunctionSet::Sprig)?;
         Ok(Template {
             name: name.to_string(),
-            src: src.to_string(),
-            body: parsed.body,
-            defines: parsed.defines,
+            main,
+            defines: defines.into_iter().collect(),
         })
     }
 
     /// Executes the template with dot (and `$`) bound to `data`.
     pub fn execute(&self, data: &Value, missing: MissingKey) -> Result<String, TemplateError> {
         let mut out = String::new();
-        let mut ex = exec::Exec::new(&self.name, &self.src, &self.defines, missing, data);
-        ex.run(&self.body, data, &mut out)?;
+        let mut ex = exec::Exec::new(
+            (&self.name, &self.main),
+            &self.defines,
+            missing,
+            FunctionSet::Sprig,
+            data,
+        );
+        ex.run(&self.main.body, data, &mut out)?;
         Ok(out)
+    }
+}
+
+/// Several files parsed into one namespace of templates, as Go's `template.New(..).Parse` on
+/// one root does and Helm does with a chart's templates: every file is a template named by
+/// its name, every `define` is visible from every file, and a later definition replaces an
+/// earlier one unless its body is empty.
+#[derive(Debug, Clone)]
+pub struct TemplateSet {
+    functions: FunctionSet,
+    missing: MissingKey,
+    templates: BTreeMap<String, Arc<ast::Define>>,
+}
+
+impl TemplateSet {
+    /// An empty set whose files may call `functions` and whose field lookups follow `missing`.
+    pub fn new(functions: FunctionSet, missing: MissingKey) -> Self {
+        TemplateSet {
+            functions,
+            missing,
+            templates: BTreeMap::new(),
+        }
+    }
+
+    /// Parses the file `name` into the set.
+    pub fn add(&mut self, name: &str, src: &str) -> Result<(), TemplateError> {
+        let (main, defines) = parse_file(name, src, self.functions)?;
+        add_defines(&mut self.templates, name, main, defines);
+        Ok(())
+    }
+
+    /// Whether the set has a template (file or definition) called `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.templates.contains_key(name)
+    }
+
+    /// Executes the template `name` with dot (and `$`) bound to `data`.
+    pub fn execute(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
+        let Some(main) = self.templates.get(name) else {
+            return Err(TemplateError::missing_template(name));
+        };
+        let mut out = String::new();
+        let mut ex = exec::Exec::new(
+            (name, main),
+            &self.templates,
+            self.missing,
+            self.functions,
+            data,
+        );
+        ex.run(&main.body, data, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Adds a parsed file and its definitions to `templates` with Go's replacement rule.
+pub(crate) fn add_defines(
+    templates: &mut BTreeMap<String, Arc<ast::Define>>,
+    name: &str,
+    main: Arc<ast::Define>,
+    defines: Vec<(String, Arc<ast::Define>)>,
+) {
+    for (n, d) in std::iter::once((name.to_string(), main)).chain(defines) {
+        if is_empty_body(&d.body) && templates.contains_key(&n) {
+            continue;
+        }
+        templates.insert(n, d);
     }
 }
 

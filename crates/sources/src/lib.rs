@@ -18,6 +18,7 @@
 
 pub mod application;
 pub mod appset;
+pub mod helm;
 pub mod kustomize;
 pub mod repo;
 pub mod stack;

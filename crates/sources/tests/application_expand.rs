@@ -104,7 +104,11 @@ fn unsupported_sources_and_fields_are_named() {
     let err = expand(Arc::new(helm), "a", &ExpandOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("source.helm is not supported"), "{err}");
+    // A Helm source needs a chart at its path.
+    assert!(
+        err.contains("Helm source") && err.contains("no Chart.yaml: not a Helm chart"),
+        "{err}"
+    );
 
     let k = MemoryTree::new().with_file("o/kustomization.yaml", "resources: []\nhelmCharts: []\n");
     let err = build(&k, "o").unwrap_err();

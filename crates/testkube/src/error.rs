@@ -104,6 +104,14 @@ pub enum TestKubeError {
         /// How to provide kubeconform.
         hint: &'static str,
     },
+    /// `$HELM` does not name a file.
+    #[error("HELM={} is not a file; {hint}", path.display())]
+    MissingHelm {
+        /// The path `$HELM` names.
+        path: PathBuf,
+        /// How to provide helm.
+        hint: &'static str,
+    },
     /// A validator (kubeconform, `strata validate`) ran but its answer could not be understood.
     #[error("{program} {reason}")]
     ToolOutput {

@@ -19,12 +19,16 @@
 //! standalone strict JSON schemas generated from a real API server's `/openapi/v2`, cached per
 //! Kubernetes version), [`corpus`] (deterministic manifests with planted defects) and
 //! [`compare`] (verdicts matched manifest by manifest).
+//!
+//! So does the Helm oracle for Strata's chart rendering: [`helm`] (`helm template`, built once
+//! from the Go module proxy, or `$HELM`).
 
 pub mod binaries;
 pub mod certs;
 pub mod compare;
 pub mod corpus;
 pub mod error;
+pub mod helm;
 pub mod kubeconform;
 pub mod schemas;
 

@@ -192,6 +192,10 @@ impl<'o> Expander<'o> {
             {
                 continue;
             }
+            // A Helm chart's files are reached through the chart.
+            if recurse && crate::helm::chart::is_inside_chart(tree, dir, &file) {
+                continue;
+            }
             // A kustomization's own files are reached through the kustomization.
             if recurse
                 && kustomize::is_kustomization_dir(tree, parent(&file))
@@ -356,7 +360,7 @@ impl<'o> Expander<'o> {
             }
             _ => return Err(invalid("no spec.source".into())),
         };
-        for unsupported in ["chart", "helm", "plugin", "kustomize"] {
+        for unsupported in ["chart", "plugin", "kustomize"] {
             if source.get(unsupported).is_some() {
                 return Err(invalid(format!(
                     "source.{unsupported} is not supported (Strata expands plain directories, Kustomize overlays and claims)"
@@ -408,8 +412,18 @@ impl<'o> Expander<'o> {
             .map(String::from);
         let sync = SyncPolicy::of(&p.app);
         let context = format!("Application {name} ({})", p.location);
-        let loaded =
-            self.load_dir_in(tree.as_ref(), repository.as_ref(), &path, recurse, &context)?;
+        let loaded = if crate::helm::application::is_helm_source(tree.as_ref(), &path, &source) {
+            crate::helm::application::render_source(
+                tree.as_ref(),
+                &path,
+                &source,
+                &name,
+                namespace.as_deref(),
+            )
+            .map_err(|e| invalid(format!("Helm source: {e}")))?
+        } else {
+            self.load_dir_in(tree.as_ref(), repository.as_ref(), &path, recurse, &context)?
+        };
         let index = self.applications.len();
         self.applications.push(ChildSet {
             name: name.clone(),

@@ -1,0 +1,136 @@
+//! An Application with a Helm source (a chart in the stack's repository, values per
+//! environment) plans, applies to the sandbox, and the next plan is empty.
+
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn strata(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn application(env: &str, replicas: u32) -> String {
+    format!(
+        "\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: shop-{env}
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: https://example.com/platform.git
+    targetRevision: main
+    path: charts/shop
+    helm:
+      releaseName: shop
+      valueFiles:
+        - values-{env}.yaml
+      parameters:
+        - name: replicas
+          value: \"{replicas}\"
+      valuesObject:
+        env: {env}
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: shop-{env}
+  syncPolicy:
+    syncOptions: [CreateNamespace=true]
+"
+    )
+}
+
+const CHART: &[(&str, &str)] = &[
+    (
+        "Chart.yaml",
+        "apiVersion: v2\nname: shop\nversion: 0.2.0\nappVersion: \"1.4\"\n",
+    ),
+    (
+        "values.yaml",
+        "replicas: 1\nenv: dev\nimage: shop/web\ngreeting: hello\n",
+    ),
+    ("values-staging.yaml", "greeting: hello staging\n"),
+    (
+        "values-prod.yaml",
+        "greeting: hello prod\nimage: mirror/shop-web\n",
+    ),
+    (
+        "templates/_helpers.tpl",
+        "{{- define \"shop.labels\" -}}\napp: {{ .Chart.Name }}\nenv: {{ .Values.env }}\n{{- end -}}\n",
+    ),
+    (
+        "templates/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\n  labels:\n    {{- include \"shop.labels\" . | nindent 4 }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n",
+    ),
+    (
+        "templates/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-web\n  labels:\n    {{- include \"shop.labels\" . | nindent 4 }}\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: {app: shop}\n  template:\n    metadata:\n      labels: {app: shop}\n    spec:\n      containers:\n        - name: web\n          image: \"{{ .Values.image }}:{{ .Chart.AppVersion }}\"\n",
+    ),
+    ("templates/NOTES.txt", "Installed {{ .Release.Name }}.\n"),
+];
+
+fn stack() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("platform");
+    let chart = stack.join("charts/shop");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    for (path, content) in CHART {
+        std::fs::write(chart.join(path), content).unwrap();
+    }
+    std::fs::create_dir_all(stack.join("apps")).unwrap();
+    std::fs::write(stack.join("apps/staging.yaml"), application("staging", 2)).unwrap();
+    std::fs::write(stack.join("apps/prod.yaml"), application("prod", 5)).unwrap();
+    (dir, stack)
+}
+
+fn live(stack: &Path, path: &str) -> serde_json::Value {
+    let file = stack.join(".strata/sandbox").join(path);
+    serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap()
+}
+
+#[test]
+fn a_helm_application_applies_and_the_next_plan_is_empty() {
+    let (_tmp, stack) = stack();
+    let stack_dir = stack.to_str().unwrap();
+    let plan = strata(&["plan", stack_dir, "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "changes to make: {:?}",
+        text(&plan)
+    );
+    let apply = strata(&["apply", stack_dir, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{:?}", text(&apply));
+
+    let prod = live(&stack, "apps/Deployment/shop-prod/shop-web.json");
+    assert_eq!(prod["spec"]["replicas"], 5);
+    assert_eq!(
+        prod["spec"]["template"]["spec"]["containers"][0]["image"],
+        "mirror/shop-web:1.4"
+    );
+    assert_eq!(prod["metadata"]["labels"]["env"], "prod");
+    let staging = live(&stack, "core/ConfigMap/shop-staging/shop-settings.json");
+    assert_eq!(staging["data"]["greeting"], "hello staging");
+
+    let again = strata(&["plan", stack_dir, "--detailed-exitcode"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "nothing left to do: {:?}",
+        text(&again)
+    );
+}

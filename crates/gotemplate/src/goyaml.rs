@@ -1,0 +1,377 @@
+//! YAML as Helm's `toYaml` writes it (`sigs.k8s.io/yaml`, i.e. go-yaml v2 over the value's
+//! JSON form): keys sorted, sequences not indented under their key, strings plain when they
+//! read back as strings, else quoted (single quotes where allowed, double otherwise), strings
+//! with line breaks as literal blocks, long plain and quoted strings folded at 80 columns,
+//! whole numbers as integers and other floats in Go's shortest `g` form.
+//!
+//! Byte-for-byte equality matters: charts hash rendered text (`checksum/config` annotations
+//! over `include ... | sha256sum`).
+
+use serde_json::Value;
+
+use crate::gofmt::format_float;
+use crate::value::{GoNumber, go_number, sorted_entries};
+
+const BEST_WIDTH: usize = 80;
+
+/// `toYaml`: the document without its final newline.
+pub fn to_yaml(v: &Value) -> String {
+    let v = crate::value::normalized(v);
+    let mut out = String::new();
+    match &v {
+        Value::Object(m) if !m.is_empty() => write_map(&v, 0, &mut out),
+        Value::Array(a) if !a.is_empty() => write_seq(&v, 0, &mut out),
+        other => {
+            out.push_str(&scalar(other, 0, 0));
+            out.push('\n');
+        }
+    }
+    out.trim_end_matches('\n').to_string()
+}
+
+fn pad(n: usize) -> String {
+    " ".repeat(n)
+}
+
+fn write_map(v: &Value, indent: usize, out: &mut String) {
+    let Value::Object(m) = v else { return };
+    for (k, val) in sorted_entries(m) {
+        out.push_str(&pad(indent));
+        let key = string_scalar(k, indent, indent, true);
+        out.push_str(&key);
+        out.push(':');
+        let column = indent + key.len() + 1;
+        write_value_after(val, indent, column, false, out);
+    }
+}
+
+fn write_seq(v: &Value, indent: usize, out: &mut String) {
+    let Value::Array(items) = v else { return };
+    for item in items {
+        out.push_str(&pad(indent));
+        out.push('-');
+        write_value_after(item, indent, indent + 1, true, out);
+    }
+}
+
+/// Writes a value after `key:` or `-` (at `column`), the container being at `indent`.
+fn write_value_after(v: &Value, indent: usize, column: usize, in_seq: bool, out: &mut String) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            if in_seq {
+                // `- a: 1` then the other keys aligned under `a`.
+                out.push(' ');
+                let mut inner = String::new();
+                write_map(v, indent + 2, &mut inner);
+                out.push_str(inner.trim_start_matches(' '));
+            } else {
+                out.push('\n');
+                write_map(v, indent + 2, out);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            if in_seq {
+                out.push(' ');
+                let mut inner = String::new();
+                write_seq(v, indent + 2, &mut inner);
+                out.push_str(inner.trim_start_matches(' '));
+            } else {
+                out.push('\n');
+                // go-yaml v2 does not indent a sequence under its mapping key.
+                write_seq(v, indent, out);
+            }
+        }
+        Value::String(s) if s.contains('\n') => {
+            out.push(' ');
+            if literal_allowed(s) {
+                out.push_str(&literal(s, indent + 2));
+            } else {
+                out.push_str(&double_quoted(s));
+                out.push('\n');
+            }
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&scalar(other, indent + 2, column + 1));
+            out.push('\n');
+        }
+    }
+}
+
+fn scalar(v: &Value, indent: usize, column: usize) -> String {
+    match v {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match go_number(n) {
+            GoNumber::Int(i) => i.to_string(),
+            GoNumber::Float(f) => {
+                if f.is_nan() {
+                    ".nan".to_string()
+                } else if f.is_infinite() {
+                    if f > 0.0 { ".inf" } else { "-.inf" }.to_string()
+                } else {
+                    format_float(f, 'g', -1)
+                }
+            }
+        },
+        Value::String(s) => string_scalar(s, indent, column, false),
+        Value::Array(_) => "[]".to_string(),
+        Value::Object(_) => "{}".to_string(),
+    }
+}
+
+/// libyaml refuses block scalars for text with a space before a line break, a trailing
+/// space, or control characters.
+fn literal_allowed(s: &str) -> bool {
+    !(s.contains(" \n")
+        || s.ends_with(' ')
+        || s.chars().any(|c| {
+            ((c as u32) < 0x20 && c != '\t' && c != '\n') || c == '\u{7f}' || c == '\u{feff}'
+        }))
+}
+
+/// A literal block (`|`, `|-`, `|+`) with the text indented at `indent`.
+fn literal(s: &str, indent: usize) -> String {
+    let trailing = s.len() - s.trim_end_matches('\n').len();
+    let chomp = match trailing {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    let indicator = if s.starts_with(' ') || s.starts_with('\n') {
+        "2"
+    } else {
+        ""
+    };
+    let mut out = format!("|{indicator}{chomp}\n");
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            out.push_str(&pad(indent));
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether go-yaml v2 would read the plain text back as something other than a string.
+fn resolves_to_non_string(s: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN", "<<",
+    ];
+    if s.is_empty() || WORDS.contains(&s) {
+        return true;
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return false;
+    }
+    let plain = s.replace('_', "");
+    let body = plain.trim_start_matches(['-', '+']);
+    if body.parse::<f64>().is_ok()
+        && !body.eq_ignore_ascii_case("inf")
+        && !body.eq_ignore_ascii_case("nan")
+        && !body.eq_ignore_ascii_case("infinity")
+    {
+        return true;
+    }
+    if let Some(hex) = body.strip_prefix("0x") {
+        return !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    if let Some(bin) = body.strip_prefix("0b") {
+        return !bin.is_empty() && bin.chars().all(|c| c == '0' || c == '1');
+    }
+    // Sexagesimal (base 60) numbers and timestamps.
+    if body.contains(':')
+        && body
+            .split(':')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    {
+        return true;
+    }
+    is_timestamp(s)
+}
+
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+}
+
+/// libyaml's analysis: whether the text may be written plain (block context) and whether it
+/// may be single-quoted.
+fn analyze(s: &str, is_key: bool) -> (bool, bool) {
+    if s.is_empty() {
+        return (false, true);
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut block_plain = true;
+    let mut single = true;
+    if s.starts_with("---") || s.starts_with("...") {
+        block_plain = false;
+    }
+    let n = chars.len();
+    let mut previous_space = false;
+    let mut space_break = false;
+    let mut leading_space = false;
+    let mut trailing_space = false;
+    let mut special = false;
+    for (i, &c) in chars.iter().enumerate() {
+        let first = i == 0;
+        let last = i + 1 == n;
+        let next = chars.get(i + 1).copied();
+        let followed_by_blank = next.is_none_or(|x| x == ' ' || x == '\t');
+        if first {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
+                    block_plain = false;
+                }
+                '?' | ':' if followed_by_blank => block_plain = false,
+                '-' if followed_by_blank => block_plain = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                ':' if followed_by_blank => block_plain = false,
+                '#' if previous_space => block_plain = false,
+                _ => {}
+            }
+        }
+        if (c as u32) < 0x20 && c != '\t' || c == '\u{7f}' || c == '\u{feff}' {
+            special = true;
+        }
+        if c == ' ' {
+            if first {
+                leading_space = true;
+            }
+            if last {
+                trailing_space = true;
+            }
+            previous_space = true;
+        } else if c == '\n' {
+            space_break = true;
+            previous_space = false;
+        } else {
+            previous_space = false;
+        }
+    }
+    if leading_space || trailing_space {
+        block_plain = false;
+    }
+    if space_break || special {
+        block_plain = false;
+        single = false;
+    }
+    if is_key && s.len() > 128 {
+        block_plain = false;
+    }
+    (block_plain, single)
+}
+
+fn string_scalar(s: &str, indent: usize, column: usize, is_key: bool) -> String {
+    let (plain_ok, single_ok) = analyze(s, is_key);
+    if plain_ok && !resolves_to_non_string(s) {
+        return fold(s, indent, column, !is_key);
+    }
+    if resolves_to_non_string(s) || !single_ok {
+        return double_quoted(s);
+    }
+    let quoted = format!("'{}'", s.replace('\'', "''"));
+    fold(&quoted, indent, column, !is_key)
+}
+
+/// Folds at spaces past the 80th column, as libyaml's writers do (a lone space between
+/// non-spaces becomes a line break and indentation).
+fn fold(s: &str, indent: usize, column: usize, allow: bool) -> String {
+    if !allow {
+        return s.to_string();
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    let mut col = column;
+    let mut spaces = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            let next_is_space = chars.get(i + 1) == Some(&' ');
+            if !spaces && col > BEST_WIDTH && !next_is_space && i != 0 && i + 1 != chars.len() {
+                out.push('\n');
+                out.push_str(&pad(indent));
+                col = indent;
+            } else {
+                out.push(c);
+                col += 1;
+            }
+            spaces = true;
+        } else {
+            out.push(c);
+            col += 1;
+            spaces = false;
+        }
+    }
+    out
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            '\u{feff}' => out.push_str("\\uFEFF"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn maps_sequences_and_scalars_as_go_yaml_v2() {
+        let v = json!({
+            "b": [1, "two", {"x": true, "y": null}],
+            "a": {"s": "on", "t": "plain text", "e": "", "n": "123", "f": 0.5, "big": 1e6},
+            "c": "line1\nline2\n",
+            "d": [],
+            "k": {},
+            "q": "a: b",
+            "h": "#x",
+        });
+        assert_eq!(
+            to_yaml(&v),
+            "a:\n  big: 1000000\n  e: \"\"\n  f: 0.5\n  \"n\": \"123\"\n  s: \"on\"\n  t: plain text\nb:\n- 1\n- two\n- x: true\n  \"y\": null\nc: |\n  line1\n  line2\nd: []\nh: '#x'\nk: {}\nq: 'a: b'"
+        );
+    }
+
+    #[test]
+    fn long_strings_fold_at_eighty_columns() {
+        let words = vec!["word"; 30].join(" ");
+        let out = to_yaml(&json!({ "k": words }));
+        let first = out.lines().next().unwrap_or_default();
+        assert!(first.len() > 80 && first.len() < 90, "{out}");
+        assert!(
+            out.lines().nth(1).is_some_and(|l| l.starts_with("  word")),
+            "{out}"
+        );
+    }
+}

@@ -1,0 +1,1085 @@
+//! Helm's template dialect ([`crate::FunctionSet::Helm`]): the functions Helm adds to Sprig's
+//! (`toToml` aside), the Sprig functions charts use beyond ApplicationSets' set, and Helm's
+//! objects with methods (`.Files`, `.Capabilities.APIVersions`, `.Capabilities.KubeVersion`).
+//!
+//! Helm's objects are JSON maps carrying a marker entry ([`OBJECT_KEY`]) naming their Go type;
+//! the engine calls their methods (`.Files.Get "a"`, `(.Files.Glob "x/*").AsConfig`) and prints
+//! a `KubeVersion` as its `String()` method does.
+//!
+//! `include`, `tpl`, `required`, `fail` and `lookup` (empty, as `helm template` without a
+//! cluster) are run by the engine itself. Functions whose results change from run to run
+//! (random strings, clocks, generated keys and certificates) are known but refused with
+//! [`FuncError::Unsupported`].
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::FuncError;
+use crate::exec::{FMT, Val};
+use crate::funcs::{
+    any, b64enc, equal, int, is_empty, map_arg, s, strslice, strval, to_f64, to_i64, want, want_min,
+};
+
+/// The map entry marking a Helm object; its value is the object's Go type.
+pub const OBJECT_KEY: &str = "\u{0}helm.object";
+
+/// The functions of [`crate::FunctionSet::Helm`] beyond [`crate::FUNCTION_NAMES`].
+pub const HELM_FUNCTION_NAMES: &[&str] = &[
+    // Helm's own
+    "include",
+    "tpl",
+    "required",
+    "fail",
+    "lookup",
+    "toToml",
+    "fromToml",
+    "mustToYaml",
+    "toYamlPretty",
+    "mustToJson",
+    "fromJsonArray",
+    "mustFromJson",
+    // Sprig beyond ApplicationSets' set
+    "kindIs",
+    "kindOf",
+    "typeOf",
+    "typeIs",
+    "typeIsLike",
+    "deepCopy",
+    "mustDeepCopy",
+    "mergeOverwrite",
+    "mustMerge",
+    "mustMergeOverwrite",
+    "sha256sum",
+    "sha1sum",
+    "adler32sum",
+    "semverCompare",
+    "toStrings",
+    "sortAlpha",
+    "until",
+    "untilStep",
+    "seq",
+    "append",
+    "mustAppend",
+    "push",
+    "prepend",
+    "mustPrepend",
+    "concat",
+    "rest",
+    "initial",
+    "reverse",
+    "without",
+    "unset",
+    "pick",
+    "omit",
+    "values",
+    "dig",
+    "ceil",
+    "floor",
+    "round",
+    "camelcase",
+    "snakecase",
+    "kebabcase",
+    "swapcase",
+    "wrap",
+    "wrapWith",
+    "plural",
+    "initials",
+    "regexSplit",
+    "regexFindAll",
+    "mustRegexMatch",
+    "toDecimal",
+    "addf",
+    "subf",
+    "mulf",
+    "divf",
+    "maxf",
+    "minf",
+    "splitn",
+    "mustFirst",
+    "mustLast",
+    "mustUniq",
+    "mustCompact",
+    "mustHas",
+    "b32enc",
+    "urlJoin",
+    "fromYamlArray",
+    // Known, refused: results that differ from run to run.
+    "randAlphaNum",
+    "randAlpha",
+    "randNumeric",
+    "randAscii",
+    "randBytes",
+    "randInt",
+    "shuffle",
+    "uuidv4",
+    "now",
+    "date",
+    "dateInZone",
+    "htmlDate",
+    "htmlDateInZone",
+    "dateModify",
+    "ago",
+    "unixEpoch",
+    "toDate",
+    "genCA",
+    "genCAWithKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "genPrivateKey",
+    "derivePassword",
+    "buildCustomCert",
+    "encryptAES",
+    "decryptAES",
+    "htpasswd",
+    "getHostByName",
+];
+
+/// `.Files`: the chart's files (path → content) with Helm's methods.
+pub fn files_object<I: IntoIterator<Item = (String, String)>>(files: I) -> Value {
+    let files: Map<String, Value> = files
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let mut m = Map::new();
+    m.insert(OBJECT_KEY.to_string(), Value::String("Files".to_string()));
+    m.insert("files".to_string(), Value::Object(files));
+    Value::Object(m)
+}
+
+/// `.Capabilities.APIVersions`: the group/versions (and group/version/kinds) with `Has`.
+pub fn api_versions_object(versions: &[String]) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        OBJECT_KEY.to_string(),
+        Value::String("VersionSet".to_string()),
+    );
+    m.insert(
+        "versions".to_string(),
+        Value::Array(versions.iter().cloned().map(Value::String).collect()),
+    );
+    Value::Object(m)
+}
+
+/// `.Capabilities.KubeVersion`: `Version` (`v1.35.0`), `Major`, `Minor`, and `GitVersion`;
+/// printed as Go prints the struct (`{v1.35.0 1 35}`).
+pub fn kube_version_object(version: &str) -> Value {
+    let bare = version.trim_start_matches('v');
+    let mut parts = bare.split('.');
+    let major = parts.next().unwrap_or("").to_string();
+    let minor = parts.next().unwrap_or("").to_string();
+    let mut m = Map::new();
+    m.insert(
+        OBJECT_KEY.to_string(),
+        Value::String("KubeVersion".to_string()),
+    );
+    m.insert("Version".to_string(), Value::String(version.to_string()));
+    m.insert("Major".to_string(), Value::String(major));
+    m.insert("Minor".to_string(), Value::String(minor));
+    m.insert("GitVersion".to_string(), Value::String(version.to_string()));
+    Value::Object(m)
+}
+
+fn object_type(m: &Map<String, Value>) -> Option<&str> {
+    m.get(OBJECT_KEY).and_then(Value::as_str)
+}
+
+/// Whether the map is a Helm object with the method `name`.
+pub fn is_method(m: &Map<String, Value>, name: &str) -> bool {
+    match object_type(m) {
+        Some("Files") => matches!(
+            name,
+            "Get" | "GetBytes" | "Glob" | "Lines" | "AsConfig" | "AsSecrets"
+        ),
+        Some("VersionSet") => name == "Has",
+        _ => false,
+    }
+}
+
+/// Whether the value is a Helm object with the method `name`.
+pub fn has_method(v: &Value, name: &str) -> bool {
+    matches!(v, Value::Object(m) if is_method(m, name))
+}
+
+/// How Go prints a Helm object that has a `String()` method.
+pub(crate) fn stringer(v: &Value) -> Option<String> {
+    match v {
+        // Go prints the struct (its String method has a pointer receiver): `{v1.36.0 1 36}`.
+        Value::Object(m) if object_type(m) == Some("KubeVersion") => {
+            let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            Some(format!(
+                "{{{} {} {}}}",
+                field("Version"),
+                field("Major"),
+                field("Minor")
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Calls the method `method` of the Helm object `recv` with `args`.
+pub fn call_method(recv: &Value, method: &str, args: &[Val]) -> Result<Value, FuncError> {
+    let Value::Object(m) = recv else {
+        return Err(FuncError::Undefined(method.to_string()));
+    };
+    match object_type(m) {
+        Some("Files") => {
+            let empty = Map::new();
+            let files = m.get("files").and_then(Value::as_object).unwrap_or(&empty);
+            files_method(files, method, args)
+        }
+        Some("VersionSet") => {
+            want("Has", args, 1)?;
+            let wanted = s(&args[0])?;
+            let has = m
+                .get("versions")
+                .and_then(Value::as_array)
+                .is_some_and(|v| v.iter().any(|x| x.as_str() == Some(&wanted)));
+            Ok(Value::Bool(has))
+        }
+        _ => Err(FuncError::Undefined(method.to_string())),
+    }
+}
+
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn files_method(
+    files: &Map<String, Value>,
+    method: &str,
+    args: &[Val],
+) -> Result<Value, FuncError> {
+    let content = |p: &str| files.get(p).and_then(Value::as_str).unwrap_or("");
+    match method {
+        "Get" | "GetBytes" => {
+            want(method, args, 1)?;
+            Ok(Value::String(content(&s(&args[0])?).to_string()))
+        }
+        "Lines" => {
+            want(method, args, 1)?;
+            let p = s(&args[0])?;
+            let text = content(&p);
+            if text.is_empty() {
+                return Ok(Value::Array(Vec::new()));
+            }
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            Ok(Value::Array(
+                text.split('\n')
+                    .map(|l| Value::String(l.to_string()))
+                    .collect(),
+            ))
+        }
+        "Glob" => {
+            want(method, args, 1)?;
+            let pattern = s(&args[0])?;
+            let re = glob_regex(&pattern).map_err(FuncError::Regex)?;
+            Ok(files_object(
+                files
+                    .iter()
+                    .filter(|(k, _)| re.is_match(k))
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())),
+            ))
+        }
+        "AsConfig" | "AsSecrets" => {
+            want(method, args, 0)?;
+            if files.is_empty() {
+                return Ok(Value::String(String::new()));
+            }
+            let mut out = BTreeMap::new();
+            for (k, v) in files {
+                let text = v.as_str().unwrap_or("");
+                let value = if method == "AsConfig" {
+                    text.to_string()
+                } else {
+                    b64enc(text.as_bytes())
+                };
+                out.insert(base_name(k).to_string(), Value::String(value));
+            }
+            Ok(Value::String(crate::goyaml::to_yaml(&Value::Object(
+                out.into_iter().collect(),
+            ))))
+        }
+        other => Err(FuncError::Undefined(other.to_string())),
+    }
+}
+
+/// A glob as Helm's `.Files.Glob` reads it (gobwas/glob with `/` as separator): `*` and `?`
+/// stay within a path segment, `**` crosses segments, `[...]` classes, `{a,b}` alternatives.
+pub fn glob_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    let mut re = String::from("^");
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    let mut braces = 0usize;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                re.push_str(".*");
+                i += 1;
+            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            '[' => {
+                re.push('[');
+                if chars.get(i + 1) == Some(&'!') {
+                    re.push('^');
+                    i += 1;
+                }
+            }
+            ']' => re.push(']'),
+            '{' => {
+                braces += 1;
+                re.push_str("(?:");
+            }
+            '}' if braces > 0 => {
+                braces -= 1;
+                re.push(')');
+            }
+            ',' if braces > 0 => re.push('|'),
+            '\\' if i + 1 < chars.len() => {
+                i += 1;
+                re.push_str(&regex::escape(&chars[i].to_string()));
+            }
+            other => re.push_str(&regex::escape(&other.to_string())),
+        }
+        i += 1;
+    }
+    re.push('$');
+    regex::Regex::new(&re)
+}
+
+/// Go's `reflect.Kind` name of a decoded value (Sprig's `kindOf`).
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "invalid",
+        Value::Bool(_) => "bool",
+        Value::Number(n) => {
+            if n.as_i64().is_some() {
+                "int"
+            } else {
+                "float64"
+            }
+        }
+        Value::String(_) => "string",
+        Value::Array(_) => "slice",
+        Value::Object(_) => "map",
+    }
+}
+
+fn list_arg(name: &str, v: &Val) -> Result<Vec<Value>, FuncError> {
+    match any(v) {
+        Value::Array(a) => Ok(a),
+        Value::Null => Ok(Vec::new()),
+        other => Err(FuncError::Failed {
+            func: name.to_string(),
+            failure: crate::error::CallFailure::NotAList {
+                func: "find",
+                type_name: FMT.type_name(&other),
+            },
+        }),
+    }
+}
+
+/// `mergeOverwrite`: `src`'s values replace `dst`'s, maps merged deeply.
+fn merge_overwrite(dst: &mut Value, src: &Value) {
+    if let (Value::Object(d), Value::Object(s)) = (dst, src) {
+        for (k, sv) in s {
+            match d.get_mut(k) {
+                Some(dv) if dv.is_object() && sv.is_object() => merge_overwrite(dv, sv),
+                _ => {
+                    d.insert(k.clone(), sv.clone());
+                }
+            }
+        }
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let boundary = c.is_uppercase()
+            && i > 0
+            && (chars[i - 1].is_lowercase()
+                || chars.get(i + 1).is_some_and(|n| n.is_lowercase())
+                    && chars[i - 1].is_uppercase());
+        if boundary && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push(c);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn float(v: Value) -> Value {
+    crate::value::float_value(to_f64(&v)).unwrap_or(Value::Null)
+}
+
+fn parse_version(text: &str) -> Option<(u64, u64, u64, String)> {
+    let t = text.trim().trim_start_matches('v');
+    let (core, pre) = match t.split_once('-') {
+        Some((c, p)) => (c, p.split('+').next().unwrap_or("").to_string()),
+        None => (t.split('+').next().unwrap_or(t), String::new()),
+    };
+    let mut parts = core.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().map(str::parse).transpose().ok()?.unwrap_or(0);
+    let patch = parts.next().map(str::parse).transpose().ok()?.unwrap_or(0);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((major, minor, patch, pre))
+}
+
+/// Whether `version` satisfies the Masterminds/semver `constraint` (as `semverCompare` and
+/// Helm's `kubeVersion` check decide it); `Err` names an unreadable version or constraint.
+pub fn semver_satisfies(constraint: &str, version: &str) -> Result<bool, String> {
+    semver_matches(constraint, version)
+}
+
+/// Masterminds/semver constraint check, as `semverCompare` does it (comparison operators,
+/// `~`, `^`, wildcards `x`/`*`, `,` for and, `||` for or, prereleases only when asked for).
+fn semver_matches(constraint: &str, version: &str) -> Result<bool, String> {
+    let v = parse_version(version).ok_or_else(|| "Invalid Semantic Version".to_string())?;
+    let key = |x: &(u64, u64, u64, String)| (x.0, x.1, x.2);
+    let cmp_full = |a: &(u64, u64, u64, String), b: &(u64, u64, u64, String)| {
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| match (a.3.is_empty(), b.3.is_empty()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                (false, false) => a.3.cmp(&b.3),
+            })
+    };
+    for alternative in constraint.split("||") {
+        let mut all = true;
+        let mut any_pre_ok = v.3.is_empty();
+        for part in alternative
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|p| !p.is_empty())
+        {
+            let (op, rest) = {
+                let ops = [
+                    "<=", ">=", "!=", "==", "=>", "=<", "<", ">", "=", "~>", "~", "^",
+                ];
+                match ops.iter().find(|o| part.starts_with(**o)) {
+                    Some(o) => (*o, part[o.len()..].trim()),
+                    None => ("", part),
+                }
+            };
+            let wildcard_minor = rest
+                .trim_start_matches('v')
+                .split('.')
+                .nth(1)
+                .is_none_or(|p| p == "x" || p == "*" || p == "X");
+            let wildcard_patch = rest
+                .trim_start_matches('v')
+                .split('.')
+                .nth(2)
+                .is_none_or(|p| p == "x" || p == "*" || p == "X");
+            let cleaned: String = rest
+                .trim_start_matches('v')
+                .split('.')
+                .map(|p| if matches!(p, "x" | "X" | "*") { "0" } else { p })
+                .collect::<Vec<_>>()
+                .join(".");
+            let c = parse_version(&cleaned)
+                .ok_or_else(|| format!("improper constraint: {constraint}"))?;
+            if !c.3.is_empty() && key(&c) == key(&v) {
+                any_pre_ok = true;
+            }
+            let ord = cmp_full(&v, &c);
+            use std::cmp::Ordering::*;
+            let ok = match op {
+                "" | "=" | "==" => {
+                    if wildcard_minor {
+                        v.0 == c.0
+                    } else if wildcard_patch {
+                        v.0 == c.0 && v.1 == c.1
+                    } else {
+                        ord == Equal
+                    }
+                }
+                "!=" => ord != Equal,
+                ">" => {
+                    if wildcard_minor {
+                        v.0 > c.0
+                    } else if wildcard_patch {
+                        (v.0, v.1) > (c.0, c.1)
+                    } else {
+                        ord == Greater
+                    }
+                }
+                ">=" | "=>" => ord != Less,
+                "<" => ord == Less,
+                "<=" | "=<" => {
+                    if wildcard_minor {
+                        v.0 <= c.0
+                    } else if wildcard_patch {
+                        (v.0, v.1) <= (c.0, c.1)
+                    } else {
+                        ord != Greater
+                    }
+                }
+                "~" | "~>" => {
+                    ord != Less
+                        && if wildcard_minor {
+                            v.0 == c.0
+                        } else {
+                            v.0 == c.0 && v.1 == c.1
+                        }
+                }
+                _ => {
+                    // "^"
+                    ord != Less
+                        && if c.0 > 0 || wildcard_minor {
+                            v.0 == c.0
+                        } else if c.1 > 0 || wildcard_patch {
+                            v.0 == 0 && v.1 == c.1
+                        } else {
+                            key(&v) == key(&c)
+                        }
+                }
+            };
+            if !ok {
+                all = false;
+            }
+        }
+        if all && any_pre_ok {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn unsupported(name: &str, reason: &'static str) -> FuncError {
+    FuncError::Unsupported {
+        func: name.to_string(),
+        reason,
+    }
+}
+
+/// Helm's and the further Sprig functions that need no engine state.
+pub(crate) fn call(name: &str, a: &[Val]) -> Result<Value, FuncError> {
+    Ok(match name {
+        "mustToYaml" | "toYamlPretty" => {
+            want(name, a, 1)?;
+            Value::String(crate::goyaml::to_yaml(&any(&a[0])))
+        }
+        "mustToJson" => {
+            want(name, a, 1)?;
+            Value::String(crate::value::go_json(&any(&a[0])))
+        }
+        "mustFromJson" => {
+            want(name, a, 1)?;
+            serde_json::from_str(&s(&a[0])?).map_err(|e| FuncError::Stopped {
+                func: "mustFromJson",
+                message: e.to_string(),
+            })?
+        }
+        "fromJsonArray" => {
+            want(name, a, 1)?;
+            match serde_json::from_str::<Value>(&s(&a[0])?) {
+                Ok(Value::Array(v)) => Value::Array(v),
+                Ok(_) => Value::Array(vec![Value::String(
+                    "json: cannot unmarshal object into Go value of type []interface {}"
+                        .to_string(),
+                )]),
+                Err(e) => Value::Array(vec![Value::String(e.to_string())]),
+            }
+        }
+        "toToml" | "fromToml" => return Err(unsupported(name, "TOML is not implemented")),
+        "kindOf" => {
+            want(name, a, 1)?;
+            Value::String(kind_of(&any(&a[0])).to_string())
+        }
+        "kindIs" => {
+            want(name, a, 2)?;
+            Value::Bool(s(&a[0])? == kind_of(&any(&a[1])))
+        }
+        "typeOf" => {
+            want(name, a, 1)?;
+            Value::String(FMT.type_name(&any(&a[0])).to_string())
+        }
+        "typeIs" | "typeIsLike" => {
+            want(name, a, 2)?;
+            let t = FMT.type_name(&any(&a[1]));
+            let wanted = s(&a[0])?;
+            Value::Bool(wanted == t || (name == "typeIsLike" && wanted == format!("*{t}")))
+        }
+        "deepCopy" | "mustDeepCopy" => {
+            want(name, a, 1)?;
+            any(&a[0])
+        }
+        "mergeOverwrite" | "mustMergeOverwrite" | "mustMerge" => {
+            want_min(name, a, 1)?;
+            let mut dst = Value::Object(map_arg(&a[0])?);
+            for src in &a[1..] {
+                let src = Value::Object(map_arg(src)?);
+                if name == "mustMerge" {
+                    crate::funcs::deep_fill(&mut dst, &src);
+                } else {
+                    merge_overwrite(&mut dst, &src);
+                }
+            }
+            dst
+        }
+        "sha256sum" | "sha1sum" | "adler32sum" => {
+            want(name, a, 1)?;
+            let text = s(&a[0])?;
+            Value::String(match name {
+                "sha256sum" => {
+                    use sha2::Digest;
+                    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+                }
+                "sha1sum" => sha1_hex(text.as_bytes()),
+                _ => adler32(text.as_bytes()).to_string(),
+            })
+        }
+        "semverCompare" => {
+            want(name, a, 2)?;
+            let ok =
+                semver_matches(&s(&a[0])?, &s(&a[1])?).map_err(|reason| FuncError::Stopped {
+                    func: "semverCompare",
+                    message: reason,
+                })?;
+            Value::Bool(ok)
+        }
+        "toStrings" => {
+            want(name, a, 1)?;
+            Value::Array(match any(&a[0]) {
+                Value::Array(v) => v.iter().map(|x| Value::String(strval(x))).collect(),
+                other => vec![Value::String(strval(&other))],
+            })
+        }
+        "sortAlpha" => {
+            want(name, a, 1)?;
+            let mut v = strslice(&any(&a[0]));
+            v.sort();
+            Value::Array(v.into_iter().map(Value::String).collect())
+        }
+        "until" => {
+            want(name, a, 1)?;
+            let n = int(&a[0])?;
+            let step = if n < 0 { -1 } else { 1 };
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i != n {
+                out.push(Value::from(i));
+                i += step;
+            }
+            Value::Array(out)
+        }
+        "untilStep" | "seq" if name == "untilStep" => {
+            want(name, a, 3)?;
+            let (start, stop, step) = (int(&a[0])?, int(&a[1])?, int(&a[2])?);
+            let mut out = Vec::new();
+            if step > 0 {
+                let mut i = start;
+                while i < stop {
+                    out.push(Value::from(i));
+                    i += step;
+                }
+            } else if step < 0 {
+                let mut i = start;
+                while i > stop {
+                    out.push(Value::from(i));
+                    i += step;
+                }
+            }
+            Value::Array(out)
+        }
+        "seq" => {
+            let nums: Vec<i64> = a.iter().map(|v| to_i64(&any(v))).collect();
+            let (start, step, end) = match nums.as_slice() {
+                [end] => (1, 1, *end),
+                [start, end] => (*start, if start <= end { 1 } else { -1 }, *end),
+                [start, step, end] => (*start, *step, *end),
+                _ => return Ok(Value::String(String::new())),
+            };
+            let mut out = Vec::new();
+            let mut i = start;
+            while step != 0 && ((step > 0 && i <= end) || (step < 0 && i >= end)) {
+                out.push(i.to_string());
+                i += step;
+            }
+            Value::String(out.join(" "))
+        }
+        "append" | "mustAppend" | "push" => {
+            want(name, a, 2)?;
+            let mut v = list_arg(name, &a[0])?;
+            v.push(any(&a[1]));
+            Value::Array(v)
+        }
+        "prepend" | "mustPrepend" => {
+            want(name, a, 2)?;
+            let mut v = list_arg(name, &a[0])?;
+            v.insert(0, any(&a[1]));
+            Value::Array(v)
+        }
+        "concat" => {
+            let mut out = Vec::new();
+            for v in a {
+                out.extend(list_arg(name, v)?);
+            }
+            Value::Array(out)
+        }
+        "rest" | "initial" | "reverse" | "mustFirst" | "mustLast" | "mustUniq" | "mustCompact" => {
+            want(name, a, 1)?;
+            let mut v = list_arg(name, &a[0])?;
+            match name {
+                "rest" => Value::Array(if v.is_empty() { v } else { v.split_off(1) }),
+                "initial" => {
+                    v.pop();
+                    Value::Array(v)
+                }
+                "reverse" => {
+                    v.reverse();
+                    Value::Array(v)
+                }
+                "mustFirst" => v.into_iter().next().unwrap_or(Value::Null),
+                "mustLast" => v.pop().unwrap_or(Value::Null),
+                "mustUniq" => {
+                    let mut out: Vec<Value> = Vec::new();
+                    for x in v {
+                        if !out.contains(&x) {
+                            out.push(x);
+                        }
+                    }
+                    Value::Array(out)
+                }
+                _ => Value::Array(v.into_iter().filter(|x| !is_empty(x)).collect()),
+            }
+        }
+        "mustHas" => {
+            want(name, a, 2)?;
+            let needle = any(&a[0]);
+            Value::Bool(list_arg(name, &a[1])?.contains(&needle))
+        }
+        "without" => {
+            want_min(name, a, 1)?;
+            let v = list_arg(name, &a[0])?;
+            let omit: Vec<Value> = a[1..].iter().map(any).collect();
+            Value::Array(
+                v.into_iter()
+                    .filter(|x| !omit.iter().any(|o| equal(x, o).unwrap_or(false)))
+                    .collect(),
+            )
+        }
+        "unset" => {
+            want(name, a, 2)?;
+            let mut m = map_arg(&a[0])?;
+            m.remove(&s(&a[1])?);
+            Value::Object(m)
+        }
+        "pick" | "omit" => {
+            want_min(name, a, 1)?;
+            let m = map_arg(&a[0])?;
+            let keys: Vec<String> = a[1..].iter().map(|k| strval(&any(k))).collect();
+            Value::Object(
+                m.into_iter()
+                    .filter(|(k, _)| keys.contains(k) == (name == "pick"))
+                    .collect(),
+            )
+        }
+        "values" => {
+            want(name, a, 1)?;
+            Value::Array(map_arg(&a[0])?.into_iter().map(|(_, v)| v).collect())
+        }
+        "dig" => {
+            want_min(name, a, 3)?;
+            let n = a.len();
+            let default = any(&a[n - 2]);
+            let mut cur = Value::Object(map_arg(&a[n - 1])?);
+            for k in &a[..n - 2] {
+                let key = s(k)?;
+                cur = match cur {
+                    Value::Object(mut m) => match m.remove(&key) {
+                        Some(v) => v,
+                        None => return Ok(default),
+                    },
+                    _ => return Ok(default),
+                };
+            }
+            cur
+        }
+        "ceil" | "floor" | "round" => {
+            want_min(name, a, 1)?;
+            let f = to_f64(&any(&a[0]));
+            let r = match name {
+                "ceil" => f.ceil(),
+                "floor" => f.floor(),
+                _ => {
+                    let places = a.get(1).map(|p| to_i64(&any(p))).unwrap_or(0);
+                    let scale = 10f64.powi(i32::try_from(places).unwrap_or(0));
+                    (f * scale).round() / scale
+                }
+            };
+            float(Value::from(r))
+        }
+        "addf" | "subf" | "mulf" | "divf" | "maxf" | "minf" => {
+            want_min(name, a, 1)?;
+            let nums: Vec<f64> = a.iter().map(|v| to_f64(&any(v))).collect();
+            let first = nums[0];
+            let r = nums[1..].iter().fold(first, |acc, x| match name {
+                "addf" => acc + x,
+                "subf" => acc - x,
+                "mulf" => acc * x,
+                "divf" => acc / x,
+                "maxf" => acc.max(*x),
+                _ => acc.min(*x),
+            });
+            float(Value::from(r))
+        }
+        "camelcase" | "snakecase" | "kebabcase" => {
+            want(name, a, 1)?;
+            let text = s(&a[0])?;
+            let w = words(&text);
+            Value::String(match name {
+                "camelcase" => w
+                    .iter()
+                    .map(|x| {
+                        let mut c = x.chars();
+                        match c.next() {
+                            Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                            None => String::new(),
+                        }
+                    })
+                    .collect(),
+                "snakecase" => w
+                    .iter()
+                    .map(|x| x.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join("_"),
+                _ => w
+                    .iter()
+                    .map(|x| x.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join("-"),
+            })
+        }
+        "swapcase" => {
+            want(name, a, 1)?;
+            Value::String(
+                s(&a[0])?
+                    .chars()
+                    .map(|c| {
+                        if c.is_uppercase() {
+                            c.to_lowercase().collect::<String>()
+                        } else {
+                            c.to_uppercase().collect::<String>()
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        "initials" => {
+            want(name, a, 1)?;
+            Value::String(
+                s(&a[0])?
+                    .split_whitespace()
+                    .filter_map(|w| w.chars().next())
+                    .collect(),
+            )
+        }
+        "wrap" | "wrapWith" => return Err(unsupported(name, "word wrapping is not implemented")),
+        "plural" => {
+            want(name, a, 3)?;
+            let n = int(&a[2])?;
+            any(if n == 1 { &a[0] } else { &a[1] })
+        }
+        "regexSplit" => {
+            want(name, a, 3)?;
+            let re = regex::Regex::new(&s(&a[0])?).map_err(FuncError::Regex)?;
+            let text = s(&a[1])?;
+            let n = int(&a[2])?;
+            let parts: Vec<Value> = if n < 0 {
+                re.split(&text)
+                    .map(|p| Value::String(p.to_string()))
+                    .collect()
+            } else {
+                re.splitn(&text, usize::try_from(n).unwrap_or(0))
+                    .map(|p| Value::String(p.to_string()))
+                    .collect()
+            };
+            Value::Array(parts)
+        }
+        "regexFindAll" => {
+            want(name, a, 3)?;
+            let re = regex::Regex::new(&s(&a[0])?).map_err(FuncError::Regex)?;
+            let text = s(&a[1])?;
+            let n = int(&a[2])?;
+            let found = re
+                .find_iter(&text)
+                .map(|m| Value::String(m.as_str().to_string()));
+            Value::Array(if n < 0 {
+                found.collect()
+            } else {
+                found.take(usize::try_from(n).unwrap_or(0)).collect()
+            })
+        }
+        "mustRegexMatch" => {
+            want(name, a, 2)?;
+            let re = regex::Regex::new(&s(&a[0])?).map_err(FuncError::Regex)?;
+            Value::Bool(re.is_match(&s(&a[1])?))
+        }
+        "toDecimal" => {
+            want(name, a, 1)?;
+            Value::from(i64::from_str_radix(&strval(&any(&a[0])), 8).unwrap_or(0))
+        }
+        "splitn" => {
+            want(name, a, 3)?;
+            let sep = s(&a[0])?;
+            let n = usize::try_from(int(&a[1])?).unwrap_or(0);
+            let text = s(&a[2])?;
+            let mut m = Map::new();
+            for (i, p) in text.splitn(n, sep.as_str()).enumerate() {
+                m.insert(format!("_{i}"), Value::String(p.to_string()));
+            }
+            Value::Object(m)
+        }
+        "b32enc" => return Err(unsupported(name, "base32 is not implemented")),
+        "urlJoin" => return Err(unsupported(name, "URL building is not implemented")),
+        "randAlphaNum" | "randAlpha" | "randNumeric" | "randAscii" | "randBytes" | "randInt"
+        | "shuffle" | "uuidv4" => {
+            return Err(unsupported(name, "its result is random on every render"));
+        }
+        "now" | "date" | "dateInZone" | "htmlDate" | "htmlDateInZone" | "dateModify" | "ago"
+        | "unixEpoch" | "toDate" => {
+            return Err(unsupported(name, "its result depends on the clock"));
+        }
+        "genCA"
+        | "genCAWithKey"
+        | "genSelfSignedCert"
+        | "genSelfSignedCertWithKey"
+        | "genSignedCert"
+        | "genSignedCertWithKey"
+        | "genPrivateKey"
+        | "derivePassword"
+        | "buildCustomCert"
+        | "encryptAES"
+        | "decryptAES"
+        | "htpasswd" => {
+            return Err(unsupported(
+                name,
+                "it generates keys, certificates or salted secrets",
+            ));
+        }
+        "getHostByName" => return Err(unsupported(name, "it needs DNS")),
+        other => return Err(FuncError::Undefined(other.to_string())),
+    })
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in data {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    (b << 16) | a
+}
+
+fn sha1_hex(data: &[u8]) -> String {
+    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    let mut msg = data.to_vec();
+    let bit_len = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_be_bytes());
+    for chunk in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in chunk.chunks(4).enumerate().take(16) {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let (mut a, mut b, mut c, mut d, mut e) = (h[0], h[1], h[2], h[3], h[4]);
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A827999),
+                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                _ => (b ^ c ^ d, 0xCA62C1D6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_keep_star_within_a_segment() {
+        let re = glob_regex("files/*.conf").expect("glob");
+        assert!(re.is_match("files/a.conf"));
+        assert!(!re.is_match("files/sub/a.conf"));
+        let re = glob_regex("files/**.{conf,ini}").expect("glob");
+        assert!(re.is_match("files/sub/a.ini"));
+    }
+
+    #[test]
+    fn semver_constraints_as_masterminds() {
+        assert_eq!(semver_matches(">=1.19-0", "v1.35.0"), Ok(true));
+        assert_eq!(semver_matches("<1.19", "v1.35.0"), Ok(false));
+        assert_eq!(semver_matches("^1.2.0", "1.9.1"), Ok(true));
+        assert_eq!(semver_matches("~1.2.0", "1.3.0"), Ok(false));
+        assert_eq!(semver_matches(">=1.20.0", "1.21.0-beta.1"), Ok(false));
+    }
+
+    #[test]
+    fn sha1_matches_the_known_digest() {
+        assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(adler32(b"Wikipedia"), 300_286_872);
+    }
+
+    #[test]
+    fn case_words() {
+        let v = |t: &str| Some(Value::String(t.to_string()));
+        assert_eq!(
+            call("snakecase", &[v("FirstName")]),
+            Ok(Value::from("first_name"))
+        );
+        assert_eq!(
+            call("kebabcase", &[v("HTTPServer")]),
+            Ok(Value::from("http-server"))
+        );
+        assert_eq!(
+            call("camelcase", &[v("http_server")]),
+            Ok(Value::from("HttpServer"))
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! ArgoCD Applications whose source is a Helm chart at a path of the repository: detected as
+//! ArgoCD detects it (a `Chart.yaml` in `source.path`, or a `source.helm` block), rendered
+//! with `spec.source.helm`'s settings as ArgoCD's repo server passes them to `helm template`.
+//!
+//! Supported: `valueFiles` (paths relative to the chart, in order; missing ones refused unless
+//! `ignoreMissingValueFiles`), `values` (a YAML string), `valuesObject`, `parameters`
+//! (`--set`, `forceString` as `--set-string`), `releaseName` (default: the Application's
+//! name), `namespace` (default: the destination's), `skipCrds`, `skipSchemaValidation`,
+//! `kubeVersion`, `apiVersions`. Refused by name: charts from Helm repositories or OCI
+//! (`source.chart`), value files from other sources (`$ref/...`) or URLs, `fileParameters`.
+
+use serde_json::Value;
+use strata_core::Resource;
+use strata_core::source::{EntryKind, SourceTree};
+
+use super::error::{HelmError, UnsupportedFeature};
+use super::{HelmOptions, Parameter};
+
+/// Whether an Application source at `path` is a Helm chart, as ArgoCD decides it.
+pub fn is_helm_source(tree: &dyn SourceTree, path: &str, source: &Value) -> bool {
+    source.get("helm").is_some_and(|h| !h.is_null())
+        || source.get("chart").is_some()
+        || tree.kind(&chart_file(path)) == Some(EntryKind::File)
+}
+
+fn chart_file(path: &str) -> String {
+    if path.is_empty() {
+        "Chart.yaml".to_string()
+    } else {
+        format!("{path}/Chart.yaml")
+    }
+}
+
+fn refuse(what: &str) -> HelmError {
+    HelmError::Unsupported {
+        chart: String::new(),
+        feature: UnsupportedFeature::Source(what.to_string()),
+    }
+}
+
+/// The `helm template` settings `source.helm` gives, for the Application `app_name` whose
+/// destination namespace is `namespace`.
+pub fn options(
+    tree: &dyn SourceTree,
+    path: &str,
+    source: &Value,
+    app_name: &str,
+    namespace: Option<&str>,
+) -> Result<HelmOptions, HelmError> {
+    if source.get("chart").is_some() {
+        return Err(refuse(
+            "Helm repository and OCI charts (source.chart); put the chart in the repository and use source.path",
+        ));
+    }
+    let helm = source.get("helm").cloned().unwrap_or(Value::Null);
+    let text = |key: &str| {
+        helm.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let flag = |key: &str| helm.get(key).and_then(Value::as_bool).unwrap_or(false);
+    if helm
+        .get("fileParameters")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        return Err(refuse("source.helm.fileParameters"));
+    }
+    let release = text("releaseName").unwrap_or(app_name);
+    let ns = text("namespace").or(namespace).unwrap_or("default");
+    let mut options = HelmOptions::new(release, ns);
+    options.skip_crds = flag("skipCrds");
+    options.skip_schema_validation = flag("skipSchemaValidation");
+    if let Some(v) = text("kubeVersion") {
+        options.kube_version = if v.starts_with('v') {
+            v.to_string()
+        } else {
+            format!("v{v}")
+        };
+    }
+    options.api_versions = helm
+        .get("apiVersions")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let ignore_missing = flag("ignoreMissingValueFiles");
+    for file in helm
+        .get("valueFiles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if file.starts_with('$') {
+            return Err(refuse(&format!(
+                "value files from another source ({file}); multi-source Applications are not supported yet"
+            )));
+        }
+        if file.contains("://") {
+            return Err(refuse(&format!("value files from URLs ({file})")));
+        }
+        let at = strata_core::source::join(path, file).map_err(|source| HelmError::Read {
+            chart: path.to_string(),
+            path: file.to_string(),
+            source,
+        })?;
+        match tree.read(&at) {
+            Ok(bytes) => options.value_files.push((
+                file.to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )),
+            Err(_) if ignore_missing => {}
+            Err(source) => {
+                return Err(HelmError::Read {
+                    chart: path.to_string(),
+                    path: at,
+                    source,
+                });
+            }
+        }
+    }
+    // ArgoCD passes `values` and `valuesObject` as one more values file (the object wins).
+    let mut inline = serde_json::Map::new();
+    if let Some(v) = text("values") {
+        match super::chart::parse_values_yaml(v) {
+            Ok(Value::Object(m)) => super::values::merge_maps(&mut inline, m),
+            Ok(_) => {}
+            Err(reason) => {
+                return Err(HelmError::InvalidFile {
+                    chart: path.to_string(),
+                    file: "source.helm.values".to_string(),
+                    reason,
+                });
+            }
+        }
+    }
+    if let Some(Value::Object(m)) = helm.get("valuesObject") {
+        super::values::merge_maps(&mut inline, m.clone());
+    }
+    if !inline.is_empty() {
+        options.values = Some(Value::Object(inline));
+    }
+    for p in helm
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+        let value = match p.get("value") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        options.parameters.push(Parameter {
+            name: name.to_string(),
+            value,
+            force_string: p
+                .get("forceString")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        });
+    }
+    Ok(options)
+}
+
+/// Renders the Application's chart at `path` into resources, each located at its template.
+pub fn render_source(
+    tree: &dyn SourceTree,
+    path: &str,
+    source: &Value,
+    app_name: &str,
+    namespace: Option<&str>,
+) -> Result<Vec<Resource>, HelmError> {
+    if tree.kind(&chart_file(path)) != Some(EntryKind::File) {
+        return Err(HelmError::NotAChart {
+            path: path.to_string(),
+        });
+    }
+    let options = options(tree, path, source, app_name, namespace)?;
+    let manifests = super::render(tree, path, &options)?;
+    let mut out = Vec::with_capacity(manifests.len());
+    for m in manifests {
+        // `chart/templates/x.yaml` → `<path>/templates/x.yaml`.
+        let rest = m.source.split_once('/').map_or("", |(_, r)| r);
+        let file = if path.is_empty() {
+            rest.to_string()
+        } else {
+            format!("{path}/{rest}")
+        };
+        let mut r = Resource::from_manifest(m.object).map_err(|e| HelmError::Yaml {
+            chart: path.to_string(),
+            file: m.source.clone(),
+            reason: e.to_string(),
+        })?;
+        r.source = Some(tree.location(&file, 0, 1));
+        out.push(r);
+    }
+    Ok(out)
+}

@@ -1,0 +1,353 @@
+//! Loading a chart directory as Helm's loader does: `Chart.yaml`, `values.yaml`,
+//! `values.schema.json`, `templates/`, `crds/`, the other files (`.Files`), and `charts/`
+//! (unpacked directories), all filtered by `.helmignore`.
+
+use serde_json::{Map, Value};
+use strata_core::source::{EntryKind, SourceTree};
+
+use super::error::{HelmError, UnsupportedFeature};
+
+/// A loaded chart and its subcharts.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// `Chart.yaml` as read (with Helm's field names, e.g. `apiVersion`, `appVersion`).
+    pub metadata: Value,
+    /// The chart's name (`Chart.yaml` `name`, or its alias once dependencies are processed).
+    pub name: String,
+    /// `values.yaml` (numbers as Go's YAML decoding gives them: float64).
+    pub values: Value,
+    /// `values.schema.json`, when there is one.
+    pub schema: Option<Value>,
+    /// `templates/…` files (path relative to the chart, content).
+    pub templates: Vec<(String, String)>,
+    /// Every other file (path relative to the chart, content), `crds/` included.
+    pub files: Vec<(String, String)>,
+    /// The charts of `charts/`, in directory order.
+    pub dependencies: Vec<Chart>,
+}
+
+impl Chart {
+    /// `type: library`.
+    pub fn is_library(&self) -> bool {
+        self.metadata.get("type").and_then(Value::as_str) == Some("library")
+    }
+
+    /// `Chart.yaml` `dependencies`.
+    pub fn declared_dependencies(&self) -> Vec<Value> {
+        self.metadata
+            .get("dependencies")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The chart's version.
+    pub fn version(&self) -> &str {
+        self.metadata
+            .get("version")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// The files of `crds/` that Helm installs as CRDs (`.yaml`, `.yml`, `.json`).
+    pub fn crd_files(&self) -> Vec<&(String, String)> {
+        self.files
+            .iter()
+            .filter(|(p, _)| {
+                p.starts_with("crds/")
+                    && [".yaml", ".yml", ".json"]
+                        .iter()
+                        .any(|ext| p.ends_with(ext))
+            })
+            .collect()
+    }
+}
+
+/// Whether `file` lies in a Helm chart (a directory with `Chart.yaml`) below `dir`, `dir`
+/// included: a stack's plain manifests do not include a chart's files.
+pub fn is_inside_chart(tree: &dyn SourceTree, dir: &str, file: &str) -> bool {
+    let mut at = strata_core::source::parent(file);
+    loop {
+        let chart_yaml = if at.is_empty() {
+            "Chart.yaml".to_string()
+        } else {
+            format!("{at}/Chart.yaml")
+        };
+        if tree.kind(&chart_yaml) == Some(EntryKind::File) {
+            return true;
+        }
+        if at == dir || at.is_empty() || !at.starts_with(dir) {
+            return false;
+        }
+        at = strata_core::source::parent(at);
+    }
+}
+
+/// `.helmignore` rules (Helm's subset of gitignore: globs on the path or the base name,
+/// trailing `/` for directories), plus Helm's default `templates/.?*`.
+#[derive(Debug, Clone, Default)]
+struct Ignore {
+    rules: Vec<(regex::Regex, bool)>,
+}
+
+impl Ignore {
+    fn parse(text: &str, chart: &str) -> Result<Self, HelmError> {
+        let mut rules = Vec::new();
+        for line in text.lines().chain(std::iter::once("templates/.?*")) {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if line.starts_with('!') {
+                return Err(HelmError::Unsupported {
+                    chart: chart.to_string(),
+                    feature: UnsupportedFeature::IgnoreNegation(line.to_string()),
+                });
+            }
+            let dir_only = line.ends_with('/');
+            let pattern = line.trim_end_matches('/').trim_start_matches('/');
+            let re = glob_to_regex(pattern).map_err(|e| HelmError::InvalidFile {
+                chart: chart.to_string(),
+                file: ".helmignore".to_string(),
+                reason: format!("{line:?}: {e}"),
+            })?;
+            rules.push((re, dir_only));
+        }
+        Ok(Ignore { rules })
+    }
+
+    /// Whether the chart-relative `path` (a file, or a directory when `is_dir`) is ignored.
+    fn ignored(&self, path: &str, is_dir: bool) -> bool {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        self.rules.iter().any(|(re, dir_only)| {
+            if *dir_only && !is_dir {
+                return false;
+            }
+            re.is_match(path) || re.is_match(base)
+        })
+    }
+}
+
+/// Go's `filepath.Match` pattern as a regular expression.
+fn glob_to_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    let mut re = String::from("^");
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            '[' => {
+                re.push('[');
+                if chars.peek() == Some(&'^') || chars.peek() == Some(&'!') {
+                    chars.next();
+                    re.push('^');
+                }
+            }
+            ']' => re.push(']'),
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    re.push_str(&regex::escape(&n.to_string()));
+                }
+            }
+            other => re.push_str(&regex::escape(&other.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re)
+}
+
+/// Reads YAML as Helm does (`sigs.k8s.io/yaml`): numbers become float64.
+pub(crate) fn parse_values_yaml(text: &str) -> Result<Value, String> {
+    let mut v: Value = strata_core::yaml::from_str(text).map_err(|e| e.to_string())?;
+    strata_gotemplate::value::floatify(&mut v);
+    Ok(match v {
+        Value::Null => Value::Object(Map::new()),
+        other => other,
+    })
+}
+
+/// Loads the chart at `dir` of `tree`; `parent` is the path Helm names the parent chart by.
+pub fn load(tree: &dyn SourceTree, dir: &str, parent: Option<&str>) -> Result<Chart, HelmError> {
+    let display = |name: &str| match parent {
+        Some(p) => format!("{p}/charts/{name}"),
+        None => name.to_string(),
+    };
+    let join = |rel: &str| {
+        if dir.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{dir}/{rel}")
+        }
+    };
+    let read = |rel: &str, chart: &str| -> Result<String, HelmError> {
+        let bytes = tree.read(&join(rel)).map_err(|source| HelmError::Read {
+            chart: chart.to_string(),
+            path: join(rel),
+            source,
+        })?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    if tree.kind(&join("Chart.yaml")) != Some(EntryKind::File) {
+        return Err(HelmError::NotAChart {
+            path: dir.to_string(),
+        });
+    }
+    let provisional = display(dir.rsplit('/').next().unwrap_or(dir));
+    let chart_yaml = read("Chart.yaml", &provisional)?;
+    let metadata: Value =
+        strata_core::yaml::from_str(&chart_yaml).map_err(|e| HelmError::InvalidFile {
+            chart: provisional.clone(),
+            file: "Chart.yaml".to_string(),
+            reason: e.to_string(),
+        })?;
+    let name = metadata
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let chart_name = display(&name);
+    let invalid = |file: &str, reason: String| HelmError::InvalidFile {
+        chart: chart_name.clone(),
+        file: file.to_string(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(invalid(
+            "Chart.yaml",
+            "validation: chart.metadata.name is required".into(),
+        ));
+    }
+    if metadata.get("version").and_then(Value::as_str).is_none() {
+        return Err(invalid(
+            "Chart.yaml",
+            "validation: chart.metadata.version is required".into(),
+        ));
+    }
+    let mut metadata = metadata;
+    if let Value::Object(m) = &mut metadata {
+        // apiVersion v1 charts keep their dependencies in requirements.yaml.
+        if m.get("apiVersion").and_then(Value::as_str) == Some("v1")
+            && tree.kind(&join("requirements.yaml")) == Some(EntryKind::File)
+        {
+            let req: Value = strata_core::yaml::from_str(&read("requirements.yaml", &chart_name)?)
+                .map_err(|e| invalid("requirements.yaml", e.to_string()))?;
+            if let Some(deps) = req.get("dependencies") {
+                m.insert("dependencies".to_string(), deps.clone());
+            }
+        }
+    }
+    let ignore = if tree.kind(&join(".helmignore")) == Some(EntryKind::File) {
+        Ignore::parse(&read(".helmignore", &chart_name)?, &chart_name)?
+    } else {
+        Ignore::parse("", &chart_name)?
+    };
+    let mut chart = Chart {
+        metadata,
+        name,
+        values: Value::Object(Map::new()),
+        schema: None,
+        templates: Vec::new(),
+        files: Vec::new(),
+        dependencies: Vec::new(),
+    };
+    let mut stack = vec![String::new()];
+    while let Some(rel_dir) = stack.pop() {
+        let entries = tree
+            .list(&join(&rel_dir))
+            .map_err(|source| HelmError::Read {
+                chart: chart_name.clone(),
+                path: join(&rel_dir),
+                source,
+            })?;
+        for entry in entries {
+            let rel = if rel_dir.is_empty() {
+                entry.name.clone()
+            } else {
+                format!("{rel_dir}/{}", entry.name)
+            };
+            let is_dir = entry.kind == EntryKind::Dir;
+            if ignore.ignored(&rel, is_dir) {
+                continue;
+            }
+            if rel == "charts" && is_dir {
+                continue;
+            }
+            if is_dir {
+                stack.push(rel);
+                continue;
+            }
+            match rel.as_str() {
+                "Chart.yaml" | "requirements.yaml" | "requirements.lock" | "Chart.lock" => {}
+                "values.yaml" => {
+                    chart.values = parse_values_yaml(&read(&rel, &chart_name)?)
+                        .map_err(|e| invalid("values.yaml", e))?;
+                }
+                "values.schema.json" => {
+                    let schema: Value = serde_json::from_str(&read(&rel, &chart_name)?)
+                        .map_err(|e| invalid("values.schema.json", e.to_string()))?;
+                    chart.schema = Some(schema);
+                }
+                _ if rel.starts_with("templates/") => {
+                    chart
+                        .templates
+                        .push((rel.clone(), read(&rel, &chart_name)?));
+                }
+                _ => chart.files.push((rel.clone(), read(&rel, &chart_name)?)),
+            }
+        }
+    }
+    chart.templates.sort();
+    chart.files.sort();
+    // charts/: unpacked directories; archives are refused.
+    let charts_dir = join("charts");
+    if tree.kind(&charts_dir) == Some(EntryKind::Dir) && !ignore.ignored("charts", true) {
+        let entries = tree.list(&charts_dir).map_err(|source| HelmError::Read {
+            chart: chart_name.clone(),
+            path: charts_dir.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let rel = format!("charts/{}", entry.name);
+            if ignore.ignored(&rel, entry.kind == EntryKind::Dir) {
+                continue;
+            }
+            match entry.kind {
+                EntryKind::Dir => {
+                    chart
+                        .dependencies
+                        .push(load(tree, &join(&rel), Some(&chart_name))?);
+                }
+                EntryKind::File if entry.name.ends_with(".tgz") => {
+                    return Err(HelmError::Unsupported {
+                        chart: chart_name.clone(),
+                        feature: UnsupportedFeature::ChartArchive(entry.name.clone()),
+                    });
+                }
+                EntryKind::File => {}
+            }
+        }
+    }
+    Ok(chart)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helmignore_matches_base_names_and_paths() {
+        let ignore = Ignore::parse("*.bak\nsecret/\ndocs/*.md\n", "c").expect("parsed");
+        assert!(ignore.ignored("a/b.bak", false));
+        assert!(ignore.ignored("secret", true));
+        assert!(!ignore.ignored("secret", false));
+        assert!(ignore.ignored("docs/x.md", false));
+        assert!(ignore.ignored("templates/.hidden", false));
+        assert!(!ignore.ignored("templates/a.yaml", false));
+    }
+
+    #[test]
+    fn negation_is_refused_by_name() {
+        let err = Ignore::parse("!keep.txt\n", "c").expect_err("refused");
+        assert!(err.to_string().contains(".helmignore negation"), "{err}");
+    }
+}

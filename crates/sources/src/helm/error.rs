@@ -1,0 +1,151 @@
+//! What can go wrong while loading or rendering a chart.
+
+use strata_core::source::SourceError;
+use strata_gotemplate::TemplateError;
+
+/// A chart could not be loaded or rendered. Each error names the chart (its path from the
+/// root chart, as Helm names it: `app/charts/sub`) and, for templates, the file and line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HelmError {
+    /// A file of the chart could not be read.
+    #[error("chart {chart}: reading {path}: {source}")]
+    Read {
+        /// The chart.
+        chart: String,
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: SourceError,
+    },
+    /// The directory has no `Chart.yaml`.
+    #[error("{path}: no Chart.yaml: not a Helm chart")]
+    NotAChart {
+        /// The directory.
+        path: String,
+    },
+    /// `Chart.yaml`, `values.yaml`, a values file or `values.schema.json` is not valid.
+    #[error("chart {chart}: {file}: {reason}")]
+    InvalidFile {
+        /// The chart.
+        chart: String,
+        /// The file.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A dependency of `Chart.yaml` is not in `charts/`.
+    #[error("chart {chart}: found in Chart.yaml, but missing in charts/ directory: {dependency}")]
+    MissingDependency {
+        /// The chart.
+        chart: String,
+        /// The dependency's name.
+        dependency: String,
+    },
+    /// `Chart.yaml` `kubeVersion` excludes the Kubernetes version rendered for.
+    #[error(
+        "chart {chart}: chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {kube_version}"
+    )]
+    IncompatibleKubeVersion {
+        /// The chart.
+        chart: String,
+        /// Its `kubeVersion` constraint.
+        constraint: String,
+        /// The version rendered for.
+        kube_version: String,
+    },
+    /// The values do not satisfy the chart's `values.schema.json`.
+    #[error("chart {chart}: values don't meet the specifications of the schema(s): {errors}")]
+    Schema {
+        /// The chart whose schema failed.
+        chart: String,
+        /// Each violation, as `path: message`, joined by `; `.
+        errors: String,
+    },
+    /// A `--set`-style parameter could not be read.
+    #[error("parameter {parameter:?}: {reason}")]
+    Parameter {
+        /// The parameter as given.
+        parameter: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A template could not be parsed or executed.
+    #[error("chart {chart}: {file}:{line}: {action}: {source}")]
+    Template {
+        /// The chart whose template failed.
+        chart: String,
+        /// The template file (as Helm names it: `app/templates/deployment.yaml`), or where the
+        /// innermost failing action is (a helper file, for errors inside `include`).
+        file: String,
+        /// The line of the failing action.
+        line: usize,
+        /// The failing action (`required "x" .Values.x`), or `parse` for a parse error.
+        action: String,
+        /// The engine's error, worded as Go's.
+        #[source]
+        source: Box<TemplateError>,
+    },
+    /// The chart stopped itself with `required` or `fail`.
+    #[error("chart {chart}: execution error at ({file}:{line}:{column}): {message}")]
+    Stopped {
+        /// The chart.
+        chart: String,
+        /// The file of the `required`/`fail` action.
+        file: String,
+        /// Its line.
+        line: usize,
+        /// Its column (0-based).
+        column: usize,
+        /// The chart's message.
+        message: String,
+        /// The engine's error.
+        #[source]
+        source: Box<TemplateError>,
+    },
+    /// A rendered template is not valid YAML.
+    #[error("chart {chart}: YAML parse error on {file}: {reason}")]
+    Yaml {
+        /// The chart.
+        chart: String,
+        /// The template file.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The chart uses something this renderer refuses rather than render differently from Helm.
+    #[error("chart {chart}: unsupported: {feature}")]
+    Unsupported {
+        /// The chart.
+        chart: String,
+        /// The feature, named.
+        feature: UnsupportedFeature,
+    },
+}
+
+/// A Helm feature Strata refuses instead of rendering it differently from `helm template`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnsupportedFeature {
+    /// A packaged chart (`charts/*.tgz`): no gzip/tar reader is built in.
+    #[error("packaged subchart {0} (charts/*.tgz); unpack it into charts/")]
+    ChartArchive(String),
+    /// A template function whose result differs per run or needs the outside world.
+    #[error("template function {function} ({reason})")]
+    Function {
+        /// The function.
+        function: String,
+        /// Why.
+        reason: String,
+    },
+    /// `--set` syntax beyond dotted keys, `{a,b}` lists and scalars (list indexes `a[0]`).
+    #[error("parameter syntax {0:?} (list indexes)")]
+    ParameterSyntax(String),
+    /// A `.helmignore` negation (`!pattern`).
+    #[error(".helmignore negation {0:?}")]
+    IgnoreNegation(String),
+    /// An Application's Helm source that is not a chart at a path of the repository.
+    #[error("{0}")]
+    Source(String),
+}

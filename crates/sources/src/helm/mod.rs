@@ -1,0 +1,633 @@
+//! Helm charts rendered in process, equal to `helm template` (as ArgoCD's repo server runs it,
+//! `--include-crds` unless CRDs are skipped).
+//!
+//! [`render`] loads a chart directory of a [`SourceTree`] ([`chart::load`]: `Chart.yaml` v1/v2,
+//! application and library charts, `values.yaml`, `values.schema.json`, `templates/`, `crds/`,
+//! unpacked `charts/`, `.helmignore`), computes the values in Helm's order ([`values`]: the
+//! user's values files, inline values and `--set` parameters over the chart's defaults, `null`
+//! deleting keys, `global` flowing down, dependencies enabled by `condition`/`tags`, `alias`,
+//! `import-values`), validates them against each chart's schema, and runs every template
+//! through [`strata_gotemplate`]'s Helm dialect with `.Values`, `.Release`, `.Chart`,
+//! `.Capabilities`, `.Files`, `.Template` and `.Subcharts`.
+//!
+//! The output is Helm's: CRDs first, then the manifests ordered by Helm's install order of
+//! kinds (then by file name, then by position in the file), then the hooks (`helm.sh/hook`)
+//! ordered the same way; empty documents dropped, `NOTES.txt` and partials (`_*`) not rendered,
+//! hooks of unknown types left out as Helm leaves them out. Hooks are kept as objects; how
+//! ArgoCD runs them (`pre-install` as `PreSync`, …) is [`Manifest::sync_phases`].
+//!
+//! What Strata does not reproduce is refused by name ([`UnsupportedFeature`]): packaged
+//! subcharts, functions whose results change per run (`randAlphaNum`, `now`, `genCA`, …).
+
+pub mod application;
+pub mod chart;
+mod error;
+pub mod values;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use strata_core::source::SourceTree;
+use strata_core::sync::hooks::SyncPhase;
+use strata_gotemplate::helm::{api_versions_object, files_object, kube_version_object};
+use strata_gotemplate::{FuncError, FunctionSet, MissingKey, TemplateError, TemplateSet};
+
+pub use chart::Chart;
+pub use error::{HelmError, UnsupportedFeature};
+
+/// The Kubernetes version `helm template` assumes without `--kube-version` (Helm v3.21 built
+/// against client-go v0.36).
+pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
+
+/// The API group/versions `helm template` offers in `.Capabilities.APIVersions` without a
+/// cluster (Helm v3.21's built-in scheme).
+pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha2",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
+];
+
+/// Helm's install order of kinds (`releaseutil.InstallOrder`).
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+];
+
+/// The hook types Helm knows (others make Helm leave the object out).
+const HOOK_EVENTS: &[&str] = &[
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
+];
+
+/// A `--set` parameter (ArgoCD's `spec.source.helm.parameters[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameter {
+    /// The dotted key (`image.tag`).
+    pub name: String,
+    /// The value, typed as `--set` types it unless `force_string`.
+    pub value: String,
+    /// `--set-string`.
+    pub force_string: bool,
+}
+
+/// What to render a chart with: `helm template`'s flags.
+#[derive(Debug, Clone)]
+pub struct HelmOptions {
+    /// The release name (`.Release.Name`).
+    pub release_name: String,
+    /// The release namespace (`.Release.Namespace`).
+    pub namespace: String,
+    /// Values files (`--values`), in order: a name for errors and the YAML text.
+    pub value_files: Vec<(String, String)>,
+    /// Inline values, merged after the files (ArgoCD's `values`/`valuesObject`).
+    pub values: Option<Value>,
+    /// `--set`/`--set-string` parameters, applied last.
+    pub parameters: Vec<Parameter>,
+    /// Leave `crds/` out (no `--include-crds`).
+    pub skip_crds: bool,
+    /// Do not validate against `values.schema.json`.
+    pub skip_schema_validation: bool,
+    /// `.Capabilities.KubeVersion` (`--kube-version`).
+    pub kube_version: String,
+    /// Extra `.Capabilities.APIVersions` (`--api-versions`), beyond [`DEFAULT_API_VERSIONS`].
+    pub api_versions: Vec<String>,
+}
+
+impl HelmOptions {
+    /// `helm template RELEASE CHART` with everything else at its default.
+    pub fn new(release_name: &str, namespace: &str) -> Self {
+        HelmOptions {
+            release_name: release_name.to_string(),
+            namespace: namespace.to_string(),
+            value_files: Vec::new(),
+            values: None,
+            parameters: Vec::new(),
+            skip_crds: false,
+            skip_schema_validation: false,
+            kube_version: DEFAULT_KUBE_VERSION.to_string(),
+            api_versions: Vec::new(),
+        }
+    }
+}
+
+/// One rendered object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The file it came from, as Helm's `# Source:` names it (`app/templates/web.yaml`,
+    /// `app/crds/widgets.yaml`).
+    pub source: String,
+    /// The object.
+    pub object: Value,
+    /// Whether it is a Helm hook (`helm.sh/hook`).
+    pub hook: bool,
+    /// Whether it comes from `crds/`.
+    pub crd: bool,
+}
+
+impl Manifest {
+    /// The ArgoCD sync phases the object is applied in: Helm's `pre-install`/`pre-upgrade`
+    /// hooks run as `PreSync`, `post-install`/`post-upgrade` as `PostSync`, other Helm hook
+    /// types (tests, delete and rollback hooks) not at all; everything else in `Sync`.
+    pub fn sync_phases(&self) -> Vec<SyncPhase> {
+        strata_core::sync::hooks::sync_phases(&self.object)
+    }
+}
+
+/// Renders the chart at `dir` of `tree` as `helm template` does.
+pub fn render(
+    tree: &dyn SourceTree,
+    dir: &str,
+    options: &HelmOptions,
+) -> Result<Vec<Manifest>, HelmError> {
+    let mut root = chart::load(tree, dir, None)?;
+    let root_name = root.name.clone();
+    if let Some(constraint) = root.metadata.get("kubeVersion").and_then(Value::as_str) {
+        let fits = strata_gotemplate::helm::semver_satisfies(constraint, &options.kube_version)
+            .unwrap_or(false);
+        if !fits {
+            return Err(HelmError::IncompatibleKubeVersion {
+                chart: root_name,
+                constraint: constraint.to_string(),
+                kube_version: options.kube_version.clone(),
+            });
+        }
+    }
+    let user = user_values(&root_name, options)?;
+    values::process_dependencies(&mut root, &user, "", &root_name)?;
+    values::import_values(&mut root);
+    let coalesced = values::coalesce(&root, user, false);
+    if !options.skip_schema_validation {
+        validate_schemas(&root, &coalesced, &root_name)?;
+    }
+    let mut api_versions: Vec<String> = DEFAULT_API_VERSIONS
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+    api_versions.extend(options.api_versions.iter().cloned());
+    let capabilities = serde_json::json!({
+        "KubeVersion": kube_version_object(&options.kube_version),
+        "APIVersions": api_versions_object(&api_versions),
+        "HelmVersion": {"version": "v3.21.4", "go_version": "go1.26.8"},
+    });
+    let release = serde_json::json!({
+        "Name": options.release_name,
+        "Namespace": options.namespace,
+        "IsUpgrade": false,
+        "IsInstall": true,
+        "Revision": 1,
+        "Service": "Helm",
+    });
+    let mut templates: BTreeMap<String, (String, Value, String)> = BTreeMap::new();
+    collect_templates(
+        &root,
+        &root_name,
+        true,
+        &Value::Object(coalesced),
+        &release,
+        &capabilities,
+        &mut templates,
+    );
+    // Helm parses deeper files first, and files of one depth in reverse order, so the root
+    // chart's definitions win.
+    let mut order: Vec<&String> = templates.keys().collect();
+    order.sort_by(|a, b| {
+        let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
+        cb.cmp(&ca).then_with(|| b.cmp(a))
+    });
+    let mut set = TemplateSet::new(FunctionSet::Helm, MissingKey::Zero);
+    for name in &order {
+        let (src, _, _) = &templates[*name];
+        set.add(name, src).map_err(|e| template_error(name, e))?;
+    }
+    let mut rendered: BTreeMap<String, String> = BTreeMap::new();
+    for name in &order {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        if base.starts_with('_') || name.ends_with("NOTES.txt") {
+            continue;
+        }
+        let (_, data, base_path) = &templates[*name];
+        let mut data = data.clone();
+        if let Value::Object(m) = &mut data {
+            m.insert(
+                "Template".to_string(),
+                serde_json::json!({"Name": name, "BasePath": base_path}),
+            );
+        }
+        let out = set
+            .execute(name, &data)
+            .map_err(|e| template_error(name, e))?;
+        rendered.insert((*name).clone(), out.replace("<no value>", ""));
+    }
+    let mut out = Vec::new();
+    if !options.skip_crds {
+        crds(&root, &root_name, &mut out)?;
+    }
+    let (mut generic, mut hooks) = (Vec::new(), Vec::new());
+    for (name, text) in &rendered {
+        if text.trim().is_empty() {
+            continue;
+        }
+        for doc in split_manifests(text) {
+            let object: Value = strata_core::yaml::from_str(&doc).map_err(|e| HelmError::Yaml {
+                chart: chart_of(name),
+                file: name.clone(),
+                reason: e.to_string(),
+            })?;
+            let hook_types = object
+                .pointer("/metadata/annotations/helm.sh~1hook")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let kind = object
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            match hook_types {
+                Some(types) => {
+                    let known = types
+                        .split(',')
+                        .all(|t| HOOK_EVENTS.contains(&t.trim().to_lowercase().as_str()));
+                    if known && !object.is_null() {
+                        hooks.push((kind, name.clone(), object));
+                    }
+                }
+                None => generic.push((kind, name.clone(), object)),
+            }
+        }
+    }
+    sort_by_kind(&mut generic);
+    sort_by_kind(&mut hooks);
+    for (items, hook) in [(generic, false), (hooks, true)] {
+        for (_, source, object) in items {
+            if object.is_null() {
+                continue;
+            }
+            out.push(Manifest {
+                source,
+                object,
+                hook,
+                crd: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The user's values: files, then inline values, then parameters.
+fn user_values(chart: &str, options: &HelmOptions) -> Result<Map<String, Value>, HelmError> {
+    let mut user = Map::new();
+    for (name, text) in &options.value_files {
+        let parsed = chart::parse_values_yaml(text).map_err(|reason| HelmError::InvalidFile {
+            chart: chart.to_string(),
+            file: name.clone(),
+            reason,
+        })?;
+        match parsed {
+            Value::Object(m) => values::merge_maps(&mut user, m),
+            _ => {
+                return Err(HelmError::InvalidFile {
+                    chart: chart.to_string(),
+                    file: name.clone(),
+                    reason: "values must be a map".to_string(),
+                });
+            }
+        }
+    }
+    if let Some(inline) = &options.values {
+        let mut inline = inline.clone();
+        strata_gotemplate::value::floatify(&mut inline);
+        match inline {
+            Value::Object(m) => values::merge_maps(&mut user, m),
+            Value::Null => {}
+            _ => {
+                return Err(HelmError::InvalidFile {
+                    chart: chart.to_string(),
+                    file: "values".to_string(),
+                    reason: "values must be a map".to_string(),
+                });
+            }
+        }
+    }
+    for p in &options.parameters {
+        values::apply_parameter(&mut user, &p.name, &p.value, p.force_string).map_err(
+            |e| match e {
+                HelmError::Unsupported { feature, .. } => HelmError::Unsupported {
+                    chart: chart.to_string(),
+                    feature,
+                },
+                other => other,
+            },
+        )?;
+    }
+    Ok(user)
+}
+
+/// Go's field names of `chart.Metadata`, with their zero values.
+fn chart_object(chart: &Chart, is_root: bool) -> Value {
+    let md = &chart.metadata;
+    let get = |k: &str, zero: Value| md.get(k).cloned().unwrap_or(zero);
+    let s = || Value::String(String::new());
+    let mut name = get("name", s());
+    if !chart.name.is_empty() {
+        name = Value::String(chart.name.clone());
+    }
+    serde_json::json!({
+        "Name": name,
+        "Home": get("home", s()),
+        "Sources": get("sources", Value::Null),
+        "Version": get("version", s()),
+        "Description": get("description", s()),
+        "Keywords": get("keywords", Value::Null),
+        "Maintainers": get("maintainers", Value::Null),
+        "Icon": get("icon", s()),
+        "APIVersion": get("apiVersion", s()),
+        "Condition": get("condition", s()),
+        "Tags": get("tags", s()),
+        "AppVersion": get("appVersion", s()),
+        "Deprecated": get("deprecated", Value::Bool(false)),
+        "Annotations": get("annotations", Value::Null),
+        "KubeVersion": get("kubeVersion", s()),
+        "Dependencies": get("dependencies", Value::Null),
+        "Type": get("type", s()),
+        "IsRoot": is_root,
+    })
+}
+
+/// `recAllTpls`: every template of the chart tree with the data it runs with.
+fn collect_templates(
+    chart: &Chart,
+    full_path: &str,
+    is_root: bool,
+    parent_values: &Value,
+    release: &Value,
+    capabilities: &Value,
+    out: &mut BTreeMap<String, (String, Value, String)>,
+) -> Value {
+    let values = if is_root {
+        parent_values.clone()
+    } else {
+        match parent_values.get(&chart.name) {
+            Some(v @ Value::Object(_)) => v.clone(),
+            _ => Value::Object(Map::new()),
+        }
+    };
+    let mut subcharts = Map::new();
+    for sub in &chart.dependencies {
+        let sub_path = format!("{full_path}/charts/{}", sub.name);
+        let data = collect_templates(sub, &sub_path, false, &values, release, capabilities, out);
+        subcharts.insert(sub.name.clone(), data);
+    }
+    let files = files_object(chart.files.iter().cloned());
+    let data = serde_json::json!({
+        "Chart": chart_object(chart, is_root),
+        "Files": files,
+        "Release": release,
+        "Capabilities": capabilities,
+        "Values": values,
+        "Subcharts": subcharts,
+    });
+    for (path, text) in &chart.templates {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if chart.is_library() && !base.starts_with('_') {
+            continue;
+        }
+        out.insert(
+            format!("{full_path}/{path}"),
+            (text.clone(), data.clone(), format!("{full_path}/templates")),
+        );
+    }
+    data
+}
+
+/// `crds/` of the chart and its enabled subcharts, parent first.
+fn crds(chart: &Chart, full_path: &str, out: &mut Vec<Manifest>) -> Result<(), HelmError> {
+    for (path, text) in chart.crd_files() {
+        let source = format!("{full_path}/{path}");
+        for doc in split_manifests(text) {
+            let object: Value = strata_core::yaml::from_str(&doc).map_err(|e| HelmError::Yaml {
+                chart: full_path.to_string(),
+                file: source.clone(),
+                reason: e.to_string(),
+            })?;
+            if !object.is_null() {
+                out.push(Manifest {
+                    source: source.clone(),
+                    object,
+                    hook: false,
+                    crd: true,
+                });
+            }
+        }
+    }
+    for sub in &chart.dependencies {
+        crds(sub, &format!("{full_path}/charts/{}", sub.name), out)?;
+    }
+    Ok(())
+}
+
+/// `releaseutil.SplitManifests`: documents split on `---` lines, trimmed, empty ones dropped.
+pub fn split_manifests(text: &str) -> Vec<String> {
+    static SEP: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let sep = SEP.get_or_init(|| regex::Regex::new(r"(?:^|\s*\n)---\s*").ok());
+    let trimmed = text.trim();
+    let docs: Vec<&str> = match sep {
+        Some(re) => re.split(trimmed).collect(),
+        None => vec![trimmed],
+    };
+    docs.into_iter()
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim().to_string())
+        .collect()
+}
+
+/// Helm's stable sort by install order of kinds (unknown kinds last, alphabetically).
+fn sort_by_kind(items: &mut [(String, String, Value)]) {
+    let rank = |k: &str| INSTALL_ORDER.iter().position(|x| *x == k);
+    items.sort_by(|a, b| match (rank(&a.0), rank(&b.0)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.0.cmp(&b.0),
+    });
+}
+
+/// The chart a template file belongs to (`app/charts/sub/templates/x.yaml` → `app/charts/sub`).
+fn chart_of(file: &str) -> String {
+    match file.rfind("/templates/") {
+        Some(i) => file[..i].to_string(),
+        None => file.split('/').next().unwrap_or(file).to_string(),
+    }
+}
+
+fn template_error(file: &str, error: TemplateError) -> HelmError {
+    let inner = error.innermost().clone();
+    let at = &inner.location;
+    let chart = chart_of(&at.file);
+    if let Some(FuncError::Unsupported { func, reason }) = inner.function_error() {
+        return HelmError::Unsupported {
+            chart,
+            feature: UnsupportedFeature::Function {
+                function: func.clone(),
+                reason: (*reason).to_string(),
+            },
+        };
+    }
+    if let Some(message) = error.stopped_message() {
+        return HelmError::Stopped {
+            chart,
+            file: at.file.clone(),
+            line: at.line,
+            column: at.column.unwrap_or(0),
+            message: message.to_string(),
+            source: Box::new(error),
+        };
+    }
+    let file = if at.file.is_empty() {
+        file.to_string()
+    } else {
+        at.file.clone()
+    };
+    HelmError::Template {
+        chart,
+        file,
+        line: at.line,
+        action: at.action.clone().unwrap_or_else(|| "parse".to_string()),
+        source: Box::new(error),
+    }
+}
+
+/// Validates each chart's values against its `values.schema.json`.
+fn validate_schemas(
+    chart: &Chart,
+    values: &Map<String, Value>,
+    full_path: &str,
+) -> Result<(), HelmError> {
+    if let Some(schema) = &chart.schema {
+        let validator = jsonschema::validator_for(schema).map_err(|e| HelmError::InvalidFile {
+            chart: full_path.to_string(),
+            file: "values.schema.json".to_string(),
+            reason: e.to_string(),
+        })?;
+        let instance = strata_gotemplate::value::normalized(&Value::Object(values.clone()));
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                format!("at '{}': {e}", if at.is_empty() { "/" } else { &at })
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(HelmError::Schema {
+                chart: full_path.to_string(),
+                errors: errors.join("; "),
+            });
+        }
+    }
+    for sub in &chart.dependencies {
+        let sub_values = values
+            .get(&sub.name)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        validate_schemas(
+            sub,
+            &sub_values,
+            &format!("{full_path}/charts/{}", sub.name),
+        )?;
+    }
+    Ok(())
+}
