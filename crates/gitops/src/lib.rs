@@ -8,4 +8,11 @@
 //! history, resources — is written where users look: on in-cluster Application objects, in a
 //! status store read by `strata app`, in metrics and in notifications.
 
+pub mod app;
+pub mod clusters;
+pub mod controller;
+pub mod crds;
+pub mod project;
+pub mod reconcile;
+pub mod roots;
 pub mod status;

@@ -43,6 +43,9 @@ pub struct PlanOptions {
     /// What other managers (Terraform states) claim: a resource Strata would create or adopt
     /// that another manager claims is refused unless adopted explicitly.
     pub foreign_claims: crate::ownership::terraform::ForeignClaims,
+    /// Keep the live object of every change, unchanged ones too (a controller assessing
+    /// health from the plan); otherwise a plan keeps only the live objects its changes need.
+    pub keep_live: bool,
 }
 
 /// The resources to observe, each with the provider that looks for it: desired ones through
@@ -583,7 +586,7 @@ fn plan_desired(
     } else {
         Vec::new()
     };
-    let live = if action == Action::NoOp {
+    let live = if action == Action::NoOp && !options.keep_live {
         None
     } else {
         live.cloned()

@@ -47,6 +47,9 @@ pub(crate) struct Expander<'o> {
     catalog: Catalog,
     resources: Vec<Resource>,
     applications: Vec<ChildSet>,
+    /// Applications and ApplicationSets found in an Application's source are kept as its
+    /// resources instead of being expanded (a controller applies them, as ArgoCD does).
+    nested_as_resources: bool,
 }
 
 fn is_app(r: &Resource) -> bool {
@@ -87,7 +90,30 @@ impl<'o> Expander<'o> {
             catalog,
             resources: Vec::new(),
             applications: Vec::new(),
+            nested_as_resources: false,
         }
+    }
+
+    /// Keeps the Applications an Application's source holds as its resources.
+    pub(crate) fn keeping_nested_applications(mut self) -> Self {
+        self.nested_as_resources = true;
+        self
+    }
+
+    /// Renders one Application (its own source only).
+    pub(crate) fn run_application(
+        &mut self,
+        app: Value,
+        location: SourceLocation,
+    ) -> Result<(), ExpandError> {
+        self.expand_app(
+            Pending {
+                app,
+                location,
+                parent: None,
+            },
+            &mut Vec::new(),
+        )
     }
 
     pub(crate) fn finish(self) -> (Vec<Resource>, Vec<ChildSet>) {
@@ -457,6 +483,9 @@ impl<'o> Expander<'o> {
             }
         }
         let start = self.resources.len();
+        if self.nested_as_resources {
+            plain.append(&mut nested);
+        }
         self.add_plain(plain, namespace.as_deref(), Some(&p.location))?;
         if sync.create_namespace
             && let Some(ns) = &namespace

@@ -229,6 +229,45 @@ pub enum ExpandError {
     },
 }
 
+/// Renders one Application's own source, as ArgoCD's repo server renders it for the
+/// application controller: `tree` is the repository at the Application's revision (every
+/// `repoURL` of the Application is read from it unless [`ExpandOptions::repositories`] says
+/// otherwise), `spec.source.path` is rendered (plain manifests, a Kustomize overlay, a Helm
+/// chart, claims), and Applications or ApplicationSets found there are kept as resources to
+/// apply (app of apps: the controller then reconciles them), not expanded.
+///
+/// The result holds one [`ChildSet`] (the Application) and its resources.
+pub fn render_application(
+    tree: Arc<dyn SourceTree>,
+    app: &Value,
+    location: SourceLocation,
+    options: &ExpandOptions,
+) -> Result<Expansion, ExpandError> {
+    let catalog = Catalog::scan_tree(tree.as_ref())?;
+    let mut expander =
+        children::Expander::new(tree, options, catalog).keeping_nested_applications();
+    expander.run_application(app.clone(), location)?;
+    let (resources, applications) = expander.finish();
+    let mut seen: BTreeMap<&ResourceKey, Option<&SourceLocation>> = BTreeMap::new();
+    for r in &resources {
+        if let Some(first) = seen.get(&r.key) {
+            let show = |l: Option<&SourceLocation>| {
+                l.map_or_else(|| "(generated)".to_string(), ToString::to_string)
+            };
+            return Err(ExpandError::Duplicate {
+                key: Box::new(r.key.clone()),
+                first: show(*first),
+                second: show(r.source.as_ref()),
+            });
+        }
+        seen.insert(&r.key, r.source.as_ref());
+    }
+    Ok(Expansion {
+        resources,
+        applications,
+    })
+}
+
 /// Expands `dir` of `tree` into a desired set (see the module documentation).
 pub fn expand(
     tree: Arc<dyn SourceTree>,

@@ -178,6 +178,13 @@ impl RepositoryCache {
         self.fetch_locked(url, &mut memo, false)
     }
 
+    /// Fetches the mirror of `url` now, whatever the [`Refresh`] policy and earlier fetches
+    /// say (a controller's periodic or webhook refresh); returns its directory.
+    pub fn fetch_now(&self, url: &RepoUrl) -> Result<PathBuf, RepoError> {
+        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
+        self.fetch_locked(url, &mut memo, true)
+    }
+
     /// The commit id (full hex) `revision` names in `url`, fetching as needed.
     pub fn resolve(&self, url: &RepoUrl, revision: &str) -> Result<String, RepoError> {
         let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,0 +1,308 @@
+//! An `argoproj.io/v1alpha1` Application as the controller reads it: identity, source,
+//! destination, project and sync policy, checked once so the reconciler works with typed
+//! fields.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use strata_drift::backoff::Backoff;
+use strata_sources::application::SyncPolicy;
+
+/// The Application API group.
+pub const ARGO_GROUP: &str = "argoproj.io";
+/// The Application API version.
+pub const ARGO_VERSION: &str = "v1alpha1";
+/// The in-cluster destination server.
+pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+/// The in-cluster destination name.
+pub const IN_CLUSTER_NAME: &str = "in-cluster";
+/// Annotation asking for a refresh (`normal` or `hard`), removed once done, as ArgoCD does.
+pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
+
+/// An Application that cannot be reconciled as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Application {name}: {field}: {message}")]
+pub struct SpecError {
+    /// The Application.
+    pub name: String,
+    /// The field path (`spec.source.repoURL`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// `spec.source`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// `repoURL`.
+    pub repo_url: String,
+    /// `targetRevision` (`HEAD` when empty).
+    pub target_revision: String,
+    /// `path`.
+    pub path: String,
+    /// The whole source, as written (Helm and directory options are read from it).
+    pub raw: Value,
+}
+
+/// `spec.destination`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Destination {
+    /// `server`.
+    pub server: Option<String>,
+    /// `name`.
+    pub name: Option<String>,
+    /// `namespace`.
+    pub namespace: Option<String>,
+}
+
+impl Destination {
+    /// Whether this is the cluster the controller runs in.
+    pub fn is_in_cluster(&self) -> bool {
+        match (&self.server, &self.name) {
+            (None, None) => true,
+            (Some(server), _) => server == IN_CLUSTER_SERVER,
+            (None, Some(name)) => name == IN_CLUSTER_NAME,
+        }
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.server, &self.name) {
+            (Some(server), _) => write!(f, "{server}")?,
+            (None, Some(name)) => write!(f, "{name}")?,
+            (None, None) => write!(f, "{IN_CLUSTER_SERVER}")?,
+        }
+        if let Some(ns) = &self.namespace {
+            write!(f, " namespace {ns}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `spec.syncPolicy.retry`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    /// `limit`: retries after the first attempt (negative: without end).
+    pub limit: i64,
+    /// `backoff`.
+    pub backoff: Backoff,
+}
+
+/// An Application, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Application {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// `spec.project` (`default` when empty).
+    pub project: String,
+    /// `spec.source`.
+    pub source: Source,
+    /// `spec.destination`.
+    pub destination: Destination,
+    /// `spec.syncPolicy` and `spec.ignoreDifferences`.
+    pub sync: SyncPolicy,
+    /// `spec.syncPolicy.automated.allowEmpty`.
+    pub allow_empty: bool,
+    /// `spec.syncPolicy.retry`, when given.
+    pub retry: Option<Retry>,
+    /// `metadata.annotations`.
+    pub annotations: serde_json::Map<String, Value>,
+    /// The whole manifest, as read.
+    pub manifest: Value,
+}
+
+fn text(value: &Value, pointer: &str) -> Option<String> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl Application {
+    /// Reads an Application manifest; `default_namespace` is used when it has none.
+    pub fn parse(manifest: &Value, default_namespace: &str) -> Result<Self, SpecError> {
+        let name = text(manifest, "/metadata/name").unwrap_or_default();
+        let error = |field: &str, message: &str| SpecError {
+            name: if name.is_empty() {
+                "(unnamed)".into()
+            } else {
+                name.clone()
+            },
+            field: field.into(),
+            message: message.into(),
+        };
+        if name.is_empty() {
+            return Err(error("metadata.name", "is required"));
+        }
+        if manifest.pointer("/apiVersion").and_then(Value::as_str) != Some("argoproj.io/v1alpha1")
+            || manifest.pointer("/kind").and_then(Value::as_str) != Some("Application")
+        {
+            return Err(error(
+                "apiVersion/kind",
+                "not an argoproj.io/v1alpha1 Application",
+            ));
+        }
+        let spec = manifest
+            .get("spec")
+            .filter(|s| s.is_object())
+            .ok_or_else(|| error("spec", "is required"))?;
+        let raw = match (spec.get("source"), spec.get("sources")) {
+            (Some(s), _) if s.is_object() => s.clone(),
+            (_, Some(Value::Array(list))) if list.len() == 1 => list[0].clone(),
+            (_, Some(Value::Array(_))) => {
+                return Err(error(
+                    "spec.sources",
+                    "multiple sources are not supported; use one source",
+                ));
+            }
+            _ => return Err(error("spec.source", "is required")),
+        };
+        let repo_url =
+            text(&raw, "/repoURL").ok_or_else(|| error("spec.source.repoURL", "is required"))?;
+        let source = Source {
+            repo_url,
+            target_revision: text(&raw, "/targetRevision").unwrap_or_else(|| "HEAD".into()),
+            path: text(&raw, "/path").unwrap_or_else(|| ".".into()),
+            raw,
+        };
+        let destination = Destination {
+            server: text(spec, "/destination/server"),
+            name: text(spec, "/destination/name"),
+            namespace: text(spec, "/destination/namespace"),
+        };
+        if destination.server.is_some() && destination.name.is_some() {
+            return Err(error(
+                "spec.destination",
+                "server and name are both set; give one",
+            ));
+        }
+        let retry = match spec.pointer("/syncPolicy/retry") {
+            None | Some(Value::Null) => None,
+            Some(retry) => {
+                Some(parse_retry(retry).map_err(|m| error("spec.syncPolicy.retry", &m))?)
+            }
+        };
+        Ok(Self {
+            namespace: text(manifest, "/metadata/namespace")
+                .unwrap_or_else(|| default_namespace.to_owned()),
+            project: text(spec, "/project").unwrap_or_else(|| "default".into()),
+            sync: SyncPolicy::of(manifest),
+            allow_empty: spec
+                .pointer("/syncPolicy/automated/allowEmpty")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            retry,
+            annotations: manifest
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            manifest: manifest.clone(),
+            name,
+            source,
+            destination,
+        })
+    }
+
+    /// The stack name this Application's resources are recorded and labelled under.
+    pub fn stack_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The source as history and notifications show it.
+    pub fn source_summary(&self) -> Value {
+        serde_json::json!({
+            "repoURL": self.source.repo_url,
+            "path": self.source.path,
+            "targetRevision": self.source.target_revision,
+        })
+    }
+}
+
+fn parse_retry(retry: &Value) -> Result<Retry, String> {
+    let limit = match retry.get("limit") {
+        None | Some(Value::Null) => 5,
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| format!("limit: {v} is not an integer"))?,
+    };
+    let backoff = match retry.get("backoff") {
+        None | Some(Value::Null) => Backoff::SYNC_RETRY_DEFAULT,
+        Some(b) => {
+            let duration = b.get("duration").and_then(Value::as_str).unwrap_or("5s");
+            let factor = match b.get("factor") {
+                None | Some(Value::Null) => 2.0,
+                Some(f) => f
+                    .as_f64()
+                    .ok_or_else(|| format!("backoff.factor: {f} is not a number"))?,
+            };
+            let max = b.get("maxDuration").and_then(Value::as_str).unwrap_or("3m");
+            Backoff::parse(duration, factor, max).map_err(|e| format!("backoff: {e}"))?
+        }
+    };
+    Ok(Retry { limit, backoff })
+}
+
+/// The wait before retry number `failures` (1 for the first retry) of a failed sync.
+pub fn retry_wait(retry: &Retry, failures: u32) -> Duration {
+    strata_drift::backoff::sync_retry_wait(&retry.backoff, failures)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn app(spec: Value) -> Value {
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+               "metadata": {"name": "shop"}, "spec": spec})
+    }
+
+    #[test]
+    fn reads_source_destination_and_policy() {
+        let a = Application::parse(
+            &app(json!({
+                "source": {"repoURL": "git://127.0.0.1/apps.git", "path": "shop", "targetRevision": "main"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"},
+                "syncPolicy": {"automated": {"prune": true, "selfHeal": true, "allowEmpty": true},
+                               "retry": {"limit": 2, "backoff": {"duration": "1s", "factor": 3, "maxDuration": "10s"}}}
+            })),
+            "argocd",
+        )
+        .unwrap();
+        assert_eq!(a.namespace, "argocd");
+        assert_eq!(a.project, "default");
+        assert_eq!(a.source.target_revision, "main");
+        assert!(a.destination.is_in_cluster());
+        assert!(a.sync.automated && a.sync.prune && a.sync.self_heal && a.allow_empty);
+        let retry = a.retry.unwrap();
+        assert_eq!(retry.limit, 2);
+        assert_eq!(retry_wait(&retry, 1), Duration::from_secs(3));
+        assert_eq!(retry_wait(&retry, 3), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn names_the_field_that_is_wrong() {
+        let e = Application::parse(&app(json!({"destination": {}})), "argocd").unwrap_err();
+        assert_eq!(e.to_string(), "Application shop: spec.source: is required");
+        let e = Application::parse(
+            &app(json!({"source": {"repoURL": "x"},
+                        "destination": {"server": "https://a", "name": "b"}})),
+            "argocd",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "spec.destination");
+        let e = Application::parse(
+            &app(json!({"source": {"repoURL": "x"},
+                        "syncPolicy": {"retry": {"backoff": {"factor": "two"}}}})),
+            "argocd",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("factor"), "{e}");
+    }
+}

@@ -1,0 +1,960 @@
+//! The long-running controller: finds Applications (in the cluster and in Git), queues their
+//! reconciles (poll interval, webhooks, watch events of the objects they manage, users), runs
+//! them on a bounded set of workers — one reconcile per Application at a time — and writes
+//! their status where users look.
+//!
+//! ```no_run
+//! # async fn run(client: kube::Client) -> Result<(), strata_gitops::controller::ControllerError> {
+//! use std::sync::Arc;
+//! use strata_gitops::controller::{Controller, ControllerConfig};
+//!
+//! let config = ControllerConfig::new("/var/cache/strata/repos");
+//! let controller = Arc::new(Controller::new(client, config));
+//! controller.run(async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+use strata_core::model::{LABEL_MANAGED_BY, LABEL_STACK, MANAGED_BY_STRATA};
+use strata_core::state::StateStore;
+use strata_health::HealthRegistry;
+use strata_k8s::KubeProvider;
+use strata_sources::repo::{RepositoryCache, same_repository};
+use tokio::sync::{Notify, oneshot};
+
+use crate::app::{ARGO_GROUP, Application, REFRESH_ANNOTATION};
+use crate::clusters::Clusters;
+use crate::project::Project;
+use crate::reconcile::{Outcome, Reconciler, Request, StateStores, SyncRequest};
+use crate::roots::GitRoot;
+use crate::status::{AppOrigin, AppRecord, AppStatus, Condition, StatusStore, now_rfc3339};
+
+/// ArgoCD's default reconciliation period.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(180);
+
+/// Errors that stop the controller.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControllerError {
+    /// The API server could not be reached or refused a setup step.
+    #[error("{what}: {source}")]
+    Kube {
+        /// The step.
+        what: String,
+        /// The cause.
+        #[source]
+        source: strata_core::ProviderError,
+    },
+}
+
+/// How the controller runs.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ControllerConfig {
+    /// The namespace of Application and AppProject objects, cluster Secrets and states
+    /// (ArgoCD's `argocd`).
+    pub namespace: String,
+    /// How often every Application is refreshed (fetch, compare, and sync by policy).
+    pub poll_interval: Duration,
+    /// Applications reconciled at once.
+    pub workers: usize,
+    /// Provider calls in flight per sync.
+    pub parallelism: usize,
+    /// Where repository mirrors are kept.
+    pub repo_cache: PathBuf,
+    /// Create the Application and AppProject CRDs when the cluster lacks them.
+    pub create_crds: bool,
+    /// Read Application objects from the cluster.
+    pub cluster_applications: bool,
+    /// Applications kept in Git.
+    pub git_root: Option<GitRoot>,
+    /// The state store of each Application; `None`: one local state file per Application
+    /// under `<repo_cache>/../states/`.
+    pub stores: Option<StateStores>,
+    /// Health rules (built-ins plus customizations).
+    pub health: Arc<HealthRegistry>,
+}
+
+impl std::fmt::Debug for ControllerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControllerConfig")
+            .field("namespace", &self.namespace)
+            .field("poll_interval", &self.poll_interval)
+            .field("workers", &self.workers)
+            .field("repo_cache", &self.repo_cache)
+            .field("git_root", &self.git_root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ControllerConfig {
+    /// ArgoCD's defaults: namespace `argocd`, a 3-minute poll, 10 workers; mirrors in
+    /// `repo_cache`.
+    pub fn new(repo_cache: impl Into<PathBuf>) -> Self {
+        Self {
+            namespace: "argocd".into(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            workers: 10,
+            parallelism: 10,
+            repo_cache: repo_cache.into(),
+            create_crds: true,
+            cluster_applications: true,
+            git_root: None,
+            stores: None,
+            health: Arc::new(HealthRegistry::default()),
+        }
+    }
+
+    /// Sets the namespace.
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Sets the poll interval.
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Reads Applications from `root` too.
+    pub fn with_git_root(mut self, root: GitRoot) -> Self {
+        self.git_root = Some(root);
+        self
+    }
+
+    /// Keeps each Application's state where `stores` says.
+    pub fn with_state_stores(mut self, stores: StateStores) -> Self {
+        self.stores = Some(stores);
+        self
+    }
+
+    /// Sets the number of workers.
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+}
+
+/// Told of every status the controller writes and every reconcile it finishes (notifications
+/// and metrics plug in here; so can an embedder's own code).
+#[async_trait::async_trait]
+pub trait Observer: Send + Sync {
+    /// A status was written (called in order, per Application).
+    async fn status_written(&self, record: &AppRecord);
+    /// A reconcile finished.
+    fn reconciled(&self, _record: &AppRecord, _took: Duration, _outcome: &Outcome) {}
+}
+
+/// One known Application.
+#[derive(Debug, Clone)]
+struct Entry {
+    manifest: Value,
+    origin: AppOrigin,
+    parsed: Result<Application, crate::app::SpecError>,
+}
+
+#[derive(Default)]
+struct Job {
+    request: Request,
+    waiters: Vec<oneshot::Sender<Result<AppStatus, String>>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: BTreeMap<String, Job>,
+    order: std::collections::VecDeque<String>,
+    in_flight: HashSet<String>,
+    stopping: bool,
+}
+
+/// The controller. Cheap to share (`Arc`); [`Controller::run`] runs it.
+pub struct Controller {
+    client: kube::Client,
+    config: ControllerConfig,
+    reconciler: Reconciler,
+    status: StatusStore,
+    observers: Mutex<Vec<Arc<dyn Observer>>>,
+    apps: Mutex<BTreeMap<String, Entry>>,
+    queue: Mutex<Queue>,
+    wake: Notify,
+    idle: Notify,
+    clusters: Clusters,
+    watched: Mutex<HashSet<(String, String, String)>>,
+    ready: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The ApiResource of `argoproj.io/v1alpha1` `kind`.
+pub fn argo_resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: ARGO_GROUP.into(),
+        version: "v1alpha1".into(),
+        api_version: format!("{ARGO_GROUP}/v1alpha1"),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+fn to_value(object: &DynamicObject) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    if let (Some(types), Some(map)) = (&object.types, value.as_object_mut()) {
+        map.entry("apiVersion")
+            .or_insert_with(|| Value::String(types.api_version.clone()));
+        map.entry("kind")
+            .or_insert_with(|| Value::String(types.kind.clone()));
+    }
+    value
+}
+
+impl Controller {
+    /// A controller over the cluster `client` talks to (its in-cluster destination).
+    pub fn new(client: kube::Client, config: ControllerConfig) -> Self {
+        let repos = Arc::new(RepositoryCache::new(&config.repo_cache));
+        let states_dir = config
+            .repo_cache
+            .parent()
+            .map_or_else(|| PathBuf::from("states"), |p| p.join("states"));
+        let stores: StateStores = config.stores.clone().unwrap_or_else(|| {
+            Arc::new(move |app: &Application| {
+                Arc::new(strata_core::LocalStateStore::new(
+                    states_dir.join(format!("{}.json", app.name)),
+                )) as Arc<dyn StateStore>
+            })
+        });
+        let reconciler = Reconciler {
+            repos,
+            stores,
+            health: Arc::clone(&config.health),
+            parallelism: config.parallelism,
+        };
+        let clusters = Clusters::new(client.clone(), config.namespace.clone());
+        Self {
+            client,
+            reconciler,
+            status: StatusStore::new(),
+            observers: Mutex::new(Vec::new()),
+            apps: Mutex::new(BTreeMap::new()),
+            queue: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            idle: Notify::new(),
+            clusters,
+            watched: Mutex::new(HashSet::new()),
+            ready: std::sync::atomic::AtomicBool::new(false),
+            config,
+        }
+    }
+
+    /// Adds an observer (notifications, metrics, an embedder's hook).
+    pub fn observe(&self, observer: Arc<dyn Observer>) {
+        lock(&self.observers).push(observer);
+    }
+
+    /// The status store (what `strata app` and the HTTP API read).
+    pub fn status(&self) -> &StatusStore {
+        &self.status
+    }
+
+    /// Whether the controller has read its Applications and started reconciling.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The repository cache.
+    pub fn repositories(&self) -> &Arc<RepositoryCache> {
+        &self.reconciler.repos
+    }
+
+    /// Queues a refresh of `app` (every Application when `None`); `fetch` fetches the
+    /// repositories first.
+    pub fn refresh(&self, app: Option<&str>, fetch: bool) {
+        let names: Vec<String> = match app {
+            Some(name) => vec![name.to_owned()],
+            None => lock(&self.apps).keys().cloned().collect(),
+        };
+        for name in names {
+            self.enqueue(&name, Request { fetch, sync: None }, None);
+        }
+    }
+
+    /// A push to `repo_url` (on `branch`, when known): refreshes, with a fetch, the
+    /// Applications whose source (or the Git root) is that repository and whose
+    /// `targetRevision` is that branch, `HEAD`, or a commit.
+    pub fn repository_changed(&self, repo_url: &str, branch: Option<&str>) {
+        if let Some(root) = &self.config.git_root
+            && same_repository(&root.repo_url, repo_url)
+        {
+            self.enqueue(
+                ROOT_JOB,
+                Request {
+                    fetch: true,
+                    sync: None,
+                },
+                None,
+            );
+        }
+        let matching: Vec<String> = lock(&self.apps)
+            .iter()
+            .filter_map(|(name, entry)| {
+                let app = entry.parsed.as_ref().ok()?;
+                let same = same_repository(&app.source.repo_url, repo_url);
+                let revision = app.source.target_revision.as_str();
+                let on_branch = match branch {
+                    None => true,
+                    Some(b) => revision == b || revision == "HEAD" || revision.is_empty(),
+                };
+                (same && on_branch).then(|| name.clone())
+            })
+            .collect();
+        tracing::info!(repository = %strata_sources::repo::redact(repo_url), applications = matching.len(), "repository changed");
+        for name in matching {
+            self.enqueue(
+                &name,
+                Request {
+                    fetch: true,
+                    sync: None,
+                },
+                None,
+            );
+        }
+    }
+
+    /// Syncs `app` now, as a user asks (`strata app sync`), and waits for the result.
+    pub async fn sync(&self, app: &str, request: SyncRequest) -> Result<AppStatus, String> {
+        if !lock(&self.apps).contains_key(app) {
+            return Err(format!("application {app} not found"));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(
+            app,
+            Request {
+                fetch: true,
+                sync: Some(request),
+            },
+            Some(tx),
+        );
+        rx.await
+            .map_err(|_| format!("application {app}: the controller stopped"))?
+    }
+
+    /// Rolls `app` back to the revision of history entry `id` (a sync of that revision; an
+    /// automated Application would move forward again, so ArgoCD refuses it too).
+    pub async fn rollback(&self, app: &str, id: u64) -> Result<AppStatus, String> {
+        let automated = lock(&self.apps)
+            .get(app)
+            .and_then(|e| e.parsed.as_ref().ok().map(|a| a.sync.automated))
+            .ok_or_else(|| format!("application {app} not found"))?;
+        if automated {
+            return Err(format!(
+                "application {app}: rollback cannot be run on an Application with automated sync enabled"
+            ));
+        }
+        let record = self
+            .status
+            .get(app)
+            .ok_or_else(|| format!("application {app} has no history yet"))?;
+        let entry = record
+            .status
+            .history
+            .iter()
+            .find(|h| h.id == id)
+            .ok_or_else(|| format!("application {app}: no history entry {id}"))?;
+        let mut request = SyncRequest::new(false, false);
+        request.revision = Some(entry.revision.clone());
+        self.sync(app, request).await
+    }
+
+    fn enqueue(
+        &self,
+        name: &str,
+        request: Request,
+        waiter: Option<oneshot::Sender<Result<AppStatus, String>>>,
+    ) {
+        let mut queue = lock(&self.queue);
+        if queue.stopping {
+            if let Some(w) = waiter {
+                let _ = w.send(Err("the controller is stopping".into()));
+            }
+            return;
+        }
+        let fresh = !queue.pending.contains_key(name);
+        let job = queue.pending.entry(name.to_owned()).or_default();
+        job.request.fetch |= request.fetch;
+        if request.sync.is_some() {
+            job.request.sync = request.sync;
+        }
+        job.waiters.extend(waiter);
+        if fresh {
+            queue.order.push_back(name.to_owned());
+        }
+        drop(queue);
+        self.wake.notify_one();
+    }
+
+    /// The next job no worker runs yet, waiting for one.
+    async fn next_job(&self) -> Option<(String, Job)> {
+        loop {
+            let notified = self.wake.notified();
+            {
+                let mut queue = lock(&self.queue);
+                if queue.stopping {
+                    return None;
+                }
+                let position = queue
+                    .order
+                    .iter()
+                    .position(|n| !queue.in_flight.contains(n));
+                if let Some(i) = position
+                    && let Some(name) = queue.order.remove(i)
+                    && let Some(job) = queue.pending.remove(&name)
+                {
+                    queue.in_flight.insert(name.clone());
+                    // Others may be runnable too.
+                    if !queue.order.is_empty() {
+                        self.wake.notify_one();
+                    }
+                    return Some((name, job));
+                }
+            }
+            notified.await;
+        }
+    }
+
+    fn finish_job(&self, name: &str) {
+        let mut queue = lock(&self.queue);
+        queue.in_flight.remove(name);
+        let idle = queue.in_flight.is_empty();
+        drop(queue);
+        self.wake.notify_one();
+        if idle {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Runs until `shutdown` completes; then stops taking work, lets running reconciles (and
+    /// their syncs) finish, and returns.
+    pub async fn run(
+        self: Arc<Self>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ControllerError> {
+        let in_cluster =
+            self.clusters
+                .in_cluster()
+                .await
+                .map_err(|source| ControllerError::Kube {
+                    what: "discovering the API server".into(),
+                    source,
+                })?;
+        if self.config.create_crds {
+            crate::crds::ensure_argo_crds(&in_cluster)
+                .await
+                .map_err(|source| ControllerError::Kube {
+                    what: "creating the Application and AppProject CRDs".into(),
+                    source,
+                })?;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        if self.config.git_root.is_some() {
+            self.load_git_root(true).await;
+        }
+        if self.config.cluster_applications {
+            let me = Arc::clone(&self);
+            tasks.spawn(async move { me.watch_applications().await });
+        }
+        {
+            let me = Arc::clone(&self);
+            tasks.spawn(async move { me.poll().await });
+        }
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.config.workers.max(1) {
+            let me = Arc::clone(&self);
+            workers.spawn(async move { me.work().await });
+        }
+        self.ready.store(true, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!(namespace = %self.config.namespace, "controller started");
+        shutdown.await;
+        tracing::info!("stopping: letting running syncs finish");
+        self.ready.store(false, std::sync::atomic::Ordering::SeqCst);
+        tasks.abort_all();
+        {
+            let mut queue = lock(&self.queue);
+            queue.stopping = true;
+            for (_, job) in std::mem::take(&mut queue.pending) {
+                for w in job.waiters {
+                    let _ = w.send(Err("the controller is stopping".into()));
+                }
+            }
+            queue.order.clear();
+        }
+        self.wake.notify_waiters();
+        while workers.join_next().await.is_some() {}
+        Ok(())
+    }
+
+    async fn work(self: Arc<Self>) {
+        while let Some((name, job)) = self.next_job().await {
+            if name == ROOT_JOB {
+                self.load_git_root(job.request.fetch).await;
+            } else {
+                let result = self.reconcile_one(&name, &job.request).await;
+                for waiter in job.waiters {
+                    let _ = waiter.send(result.clone());
+                }
+            }
+            self.finish_job(&name);
+        }
+    }
+
+    /// Every poll interval: a refresh (with fetch) of every Application, and of the Git root.
+    async fn poll(self: Arc<Self>) {
+        loop {
+            if self.config.git_root.is_some() {
+                self.enqueue(
+                    ROOT_JOB,
+                    Request {
+                        fetch: true,
+                        sync: None,
+                    },
+                    None,
+                );
+            }
+            self.clusters.rediscover().await;
+            self.refresh(None, true);
+            tokio::time::sleep(self.config.poll_interval).await;
+        }
+    }
+
+    async fn load_git_root(&self, fetch: bool) {
+        let Some(root) = self.config.git_root.clone() else {
+            return;
+        };
+        let repos = Arc::clone(&self.reconciler.repos);
+        let namespace = self.config.namespace.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            crate::roots::load(&repos, &root, &namespace, fetch)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the Git root stopped: {e}")));
+        let apps = match loaded {
+            Ok((_, apps)) => apps,
+            Err(message) => {
+                tracing::error!("Git root: {message}");
+                return;
+            }
+        };
+        let mut seen = HashSet::new();
+        for found in apps {
+            let Some(name) = found
+                .manifest
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            seen.insert(name.clone());
+            let changed = self.upsert(
+                &name,
+                found.manifest,
+                AppOrigin::Git {
+                    location: found.location,
+                },
+            );
+            if changed {
+                self.enqueue(
+                    &name,
+                    Request {
+                        fetch: false,
+                        sync: None,
+                    },
+                    None,
+                );
+            }
+        }
+        let gone: Vec<String> = lock(&self.apps)
+            .iter()
+            .filter(|(n, e)| matches!(e.origin, AppOrigin::Git { .. }) && !seen.contains(*n))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in gone {
+            lock(&self.apps).remove(&name);
+            self.status.remove(&name);
+        }
+    }
+
+    /// Records an Application; true when it is new or its spec changed.
+    fn upsert(&self, name: &str, manifest: Value, origin: AppOrigin) -> bool {
+        let parsed = Application::parse(&manifest, &self.config.namespace);
+        let mut apps = lock(&self.apps);
+        let changed = apps.get(name).is_none_or(|old| {
+            old.manifest.get("spec") != manifest.get("spec") || old.origin != origin
+        });
+        if changed && let (Ok(app), None) = (&parsed, self.status.get(name)) {
+            // A restarted controller continues from the status the object carries: the
+            // revision already synced is not synced again.
+            let status: AppStatus = manifest
+                .get("status")
+                .cloned()
+                .and_then(|s| serde_json::from_value(s).ok())
+                .unwrap_or_default();
+            self.status.put(AppRecord {
+                name: name.to_owned(),
+                namespace: app.namespace.clone(),
+                project: app.project.clone(),
+                origin: origin.clone(),
+                spec: manifest.get("spec").cloned().unwrap_or(Value::Null),
+                status,
+            });
+        }
+        apps.insert(
+            name.to_owned(),
+            Entry {
+                manifest,
+                origin,
+                parsed,
+            },
+        );
+        changed
+    }
+
+    /// Watches the Application objects of the namespace.
+    async fn watch_applications(self: Arc<Self>) {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &self.config.namespace,
+            &argo_resource("Application", "applications"),
+        );
+        let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                    let value = to_value(&object);
+                    let Some(name) = object.metadata.name.clone() else {
+                        continue;
+                    };
+                    let refresh = object
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(REFRESH_ANNOTATION))
+                        .cloned();
+                    let changed = self.upsert(&name, value, AppOrigin::Cluster);
+                    if changed || refresh.is_some() {
+                        self.enqueue(
+                            &name,
+                            Request {
+                                fetch: refresh.is_some() || changed,
+                                sync: None,
+                            },
+                            None,
+                        );
+                    }
+                }
+                Ok(watcher::Event::Delete(object)) => {
+                    if let Some(name) = object.metadata.name {
+                        lock(&self.apps).remove(&name);
+                        self.status.remove(&name);
+                        tracing::info!(application = %name, "deleted");
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "watching Applications");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Watches the objects of `kind` this controller labelled in a destination, to refresh
+    /// the Application that owns them when they change (self-heal and drift reports).
+    fn watch_kind(
+        self: &Arc<Self>,
+        provider: Arc<KubeProvider>,
+        destination: String,
+        api_version: String,
+        kind: String,
+    ) {
+        let key = (destination, api_version.clone(), kind.clone());
+        if !lock(&self.watched).insert(key.clone()) {
+            return;
+        }
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let resolved = match provider.resolve(&api_version, &kind).await {
+                Ok(r) => r,
+                Err(error) => {
+                    tracing::warn!(%error, %kind, "cannot watch");
+                    lock(&me.watched).remove(&key);
+                    return;
+                }
+            };
+            let Ok(client) = provider.client().await.cloned() else {
+                lock(&me.watched).remove(&key);
+                return;
+            };
+            let api: Api<DynamicObject> = Api::all_with(client, &resolved.resource);
+            let config = watcher::Config::default()
+                .labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY_STRATA}"));
+            let mut events = watcher::watcher(api, config).boxed();
+            while let Some(event) = events.next().await {
+                let object = match event {
+                    Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => o,
+                    Ok(_) => continue,
+                    Err(error) => {
+                        tracing::debug!(%error, %kind, "watch");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                let Some(app) = object
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_STACK))
+                    .cloned()
+                else {
+                    continue;
+                };
+                if lock(&me.apps).contains_key(&app) {
+                    tracing::debug!(application = %app, %kind, "managed object changed");
+                    me.enqueue(
+                        &app,
+                        Request {
+                            fetch: false,
+                            sync: None,
+                        },
+                        None,
+                    );
+                }
+            }
+        });
+    }
+
+    async fn project(&self, name: &str) -> Result<Project, String> {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &self.config.namespace,
+            &argo_resource("AppProject", "appprojects"),
+        );
+        match api.get_opt(name).await {
+            Ok(Some(object)) => Ok(Project::from_object(&to_value(&object))),
+            Ok(None) if name == "default" => Ok(Project::allow_all("default")),
+            Ok(None) => Err(format!(
+                "AppProject {name} does not exist in namespace {}",
+                self.config.namespace
+            )),
+            Err(e) => Err(format!("reading AppProject {name}: {e}")),
+        }
+    }
+
+    async fn reconcile_one(
+        self: &Arc<Self>,
+        name: &str,
+        request: &Request,
+    ) -> Result<AppStatus, String> {
+        let Some(entry) = lock(&self.apps).get(name).cloned() else {
+            return Err(format!("application {name} not found"));
+        };
+        let started = Instant::now();
+        let previous = self.status.get(name);
+        let previous_status = previous
+            .as_ref()
+            .map(|r| r.status.clone())
+            .unwrap_or_default();
+        let app = match &entry.parsed {
+            Ok(app) => app.clone(),
+            Err(error) => {
+                let status = AppStatus {
+                    conditions: vec![Condition {
+                        kind: "InvalidSpecError".into(),
+                        message: error.to_string(),
+                        last_transition_time: Some(now_rfc3339()),
+                    }],
+                    reconciled_at: Some(now_rfc3339()),
+                    ..previous_status
+                };
+                let record = AppRecord {
+                    name: name.to_owned(),
+                    namespace: self.config.namespace.clone(),
+                    project: String::new(),
+                    origin: entry.origin.clone(),
+                    spec: entry.manifest.get("spec").cloned().unwrap_or(Value::Null),
+                    status: status.clone(),
+                };
+                self.write_status(&record, false).await;
+                return Ok(status);
+            }
+        };
+        let record_of = |status: AppStatus| AppRecord {
+            name: app.name.clone(),
+            namespace: app.namespace.clone(),
+            project: app.project.clone(),
+            origin: entry.origin.clone(),
+            spec: entry.manifest.get("spec").cloned().unwrap_or(Value::Null),
+            status,
+        };
+        let outcome = match self.project(&app.project).await {
+            Err(message) => Outcome {
+                status: AppStatus {
+                    conditions: vec![Condition {
+                        kind: "InvalidSpecError".into(),
+                        message,
+                        last_transition_time: Some(now_rfc3339()),
+                    }],
+                    reconciled_at: Some(now_rfc3339()),
+                    ..previous_status.clone()
+                },
+                ..Outcome::default()
+            },
+            Ok(project) => match self.clusters.provider_for(&app.destination).await {
+                Err(message) => Outcome {
+                    status: AppStatus {
+                        conditions: vec![Condition {
+                            kind: "ComparisonError".into(),
+                            message,
+                            last_transition_time: Some(now_rfc3339()),
+                        }],
+                        reconciled_at: Some(now_rfc3339()),
+                        sync: crate::status::SyncState::default(),
+                        ..previous_status.clone()
+                    },
+                    ..Outcome::default()
+                },
+                Ok((destination, provider)) => {
+                    let outcome = self
+                        .reconciler
+                        .reconcile(
+                            &app,
+                            &project,
+                            Arc::clone(&provider),
+                            &previous_status,
+                            request,
+                        )
+                        .await;
+                    for (api_version, kind) in &outcome.kinds {
+                        self.watch_kind(
+                            Arc::clone(&provider),
+                            destination.clone(),
+                            api_version.clone(),
+                            kind.clone(),
+                        );
+                    }
+                    outcome
+                }
+            },
+        };
+        if let Some(before) = &outcome.before_sync {
+            self.write_status(&record_of(before.clone()), false).await;
+        }
+        let record = record_of(outcome.status.clone());
+        self.write_status(
+            &record,
+            entry
+                .manifest
+                .pointer(&format!(
+                    "/metadata/annotations/{}",
+                    REFRESH_ANNOTATION.replace('/', "~1")
+                ))
+                .is_some(),
+        )
+        .await;
+        let took = started.elapsed();
+        let observers = lock(&self.observers).clone();
+        for observer in observers {
+            observer.reconciled(&record, took, &outcome);
+        }
+        tracing::info!(
+            application = %app.name,
+            sync = outcome.status.sync.status.as_str(),
+            health = %outcome.status.health.status,
+            synced = outcome.synced,
+            took_ms = took.as_millis() as u64,
+            "reconciled"
+        );
+        Ok(outcome.status)
+    }
+
+    /// Records a status: in the store, on the Application object (cluster-defined ones), and
+    /// to the observers.
+    async fn write_status(&self, record: &AppRecord, clear_refresh: bool) {
+        self.status.put(record.clone());
+        if record.origin == AppOrigin::Cluster {
+            let api: Api<DynamicObject> = Api::namespaced_with(
+                self.client.clone(),
+                &record.namespace,
+                &argo_resource("Application", "applications"),
+            );
+            // Server-side apply as the status' own manager: fields the new status no longer
+            // has are removed, everything else of the object is left alone.
+            let body = json!({
+                "apiVersion": format!("{ARGO_GROUP}/v1alpha1"),
+                "kind": "Application",
+                "metadata": {"name": record.name, "namespace": record.namespace},
+                "status": record.status,
+            });
+            let params = PatchParams::apply(STATUS_MANAGER).force();
+            if let Err(error) = api.patch(&record.name, &params, &Patch::Apply(&body)).await {
+                tracing::warn!(application = %record.name, %error, "writing the status");
+            }
+            if clear_refresh {
+                let body = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: null}}});
+                if let Err(error) = api
+                    .patch(&record.name, &PatchParams::default(), &Patch::Merge(&body))
+                    .await
+                {
+                    tracing::warn!(application = %record.name, %error, "clearing the refresh annotation");
+                }
+            }
+        }
+        let observers = lock(&self.observers).clone();
+        for observer in observers {
+            observer.status_written(record).await;
+        }
+    }
+
+    /// Waits until no reconcile is running and none is queued (tests, graceful handovers).
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            {
+                let queue = lock(&self.queue);
+                if queue.in_flight.is_empty() && queue.pending.is_empty() {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Every known Application's name.
+    pub fn applications(&self) -> Vec<String> {
+        lock(&self.apps).keys().cloned().collect()
+    }
+}
+
+/// The queue key of the Git root's own refresh.
+const ROOT_JOB: &str = "\u{0}git-root";
+
+/// The field manager of the status the controller writes on Application objects.
+pub const STATUS_MANAGER: &str = "strata-gitops";

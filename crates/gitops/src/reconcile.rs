@@ -1,0 +1,815 @@
+//! One Application, reconciled once: fetch its source at `targetRevision`, render it, compare
+//! it with its destination through the one engine (plan), and — when its sync policy or a
+//! user asks — sync it through the one executor, retrying as its `retry` says. The result is
+//! the Application's new status.
+//!
+//! Nothing of an Application whose source does not render, whose project forbids it, or whose
+//! destination is unknown is applied: its status carries a `ComparisonError` (or
+//! `InvalidSpecError`) condition naming the file, document and field, and other Applications
+//! are unaffected.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use strata_core::executor::{Cancellation, ExecutorConfig, Report};
+use strata_core::plan::{Action, Plan, PlanOptions};
+use strata_core::source::SourceTree;
+use strata_core::state::StateStore;
+use strata_core::{Engine, ProviderRegistry, Resource, SourceLocation, State};
+use strata_drift::{DriftNormalizer, DriftRules};
+use strata_health::HealthRegistry;
+use strata_health::aggregate::{ResourceHealth, aggregate_health};
+use strata_k8s::KubeProvider;
+use strata_sources::application::{ChildSet, ExpandOptions, Repository};
+use strata_sources::repo::{RepoUrl, RepositoryCache, redact};
+
+use crate::app::{Application, retry_wait};
+use crate::project::Project;
+use crate::status::{
+    AppStatus, Condition, HISTORY_LIMIT, HealthState, HistoryEntry, OperationPhase, OperationState,
+    ResourceResult, ResourceStatus, SyncResult, SyncState, SyncStatusCode, now_rfc3339,
+};
+
+/// Gives the state store an Application's records are kept in (by Application name).
+pub type StateStores = Arc<dyn Fn(&Application) -> Arc<dyn StateStore> + Send + Sync>;
+
+/// What one reconcile may do beyond comparing.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Request {
+    /// Fetch the repository before resolving the revision (poll, webhook, hard refresh).
+    pub fetch: bool,
+    /// A sync asked for by a user (`strata app sync`), whatever the policy says.
+    pub sync: Option<SyncRequest>,
+}
+
+/// A sync asked for by a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncRequest {
+    /// Delete what left Git (even without `prune: true`).
+    pub prune: bool,
+    /// Plan only; change nothing.
+    pub dry_run: bool,
+    /// Only these resources (`group/Kind:namespace/name` or `Kind/name`); empty: all.
+    pub resources: Vec<String>,
+    /// Sync this revision instead of `targetRevision` (rollback).
+    pub revision: Option<String>,
+}
+
+impl SyncRequest {
+    /// A sync of everything, pruning as asked.
+    pub fn new(prune: bool, dry_run: bool) -> Self {
+        Self {
+            prune,
+            dry_run,
+            ..Self::default()
+        }
+    }
+}
+
+/// What a reconcile did, beside the status.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The Application's new status.
+    pub status: AppStatus,
+    /// The status written before a sync started (OutOfSync, operation Running), when a sync
+    /// ran: notifications see the drift and the running operation even when the sync repairs
+    /// it at once.
+    pub before_sync: Option<AppStatus>,
+    /// A sync ran (or was attempted) in this reconcile.
+    pub synced: bool,
+    /// How long fetching the repository took, when it was fetched.
+    pub fetch_duration: Option<Duration>,
+    /// The kinds (apiVersion, kind) the Application manages: the controller watches them for
+    /// self-heal.
+    pub kinds: Vec<(String, String)>,
+}
+
+/// Reconciles Applications. Shared by the controller's workers.
+#[derive(Clone)]
+pub struct Reconciler {
+    /// The repository mirrors.
+    pub repos: Arc<RepositoryCache>,
+    /// The state store of each Application.
+    pub stores: StateStores,
+    /// Health assessment of live objects.
+    pub health: Arc<HealthRegistry>,
+    /// Provider calls in flight per sync.
+    pub parallelism: usize,
+}
+
+impl std::fmt::Debug for Reconciler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconciler")
+            .field("repos", &self.repos)
+            .field("parallelism", &self.parallelism)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A rendered and compared Application.
+struct Comparison {
+    revision: String,
+    engine: Engine,
+    plan: Plan,
+    state: State,
+    source_type: String,
+    resources: Vec<ResourceStatus>,
+    health: HealthState,
+    out_of_sync: bool,
+    empty: bool,
+    kinds: Vec<(String, String)>,
+}
+
+fn condition(kind: &str, message: impl Into<String>) -> Condition {
+    Condition {
+        kind: kind.to_owned(),
+        message: message.into(),
+        last_transition_time: Some(now_rfc3339()),
+    }
+}
+
+fn error_status(previous: &AppStatus, cond: Condition) -> AppStatus {
+    AppStatus {
+        sync: SyncState {
+            status: SyncStatusCode::Unknown,
+            revision: previous.sync.revision.clone(),
+        },
+        health: previous.health.clone(),
+        operation_state: previous.operation_state.clone(),
+        history: previous.history.clone(),
+        resources: previous.resources.clone(),
+        conditions: vec![cond],
+        reconciled_at: Some(now_rfc3339()),
+        source_type: previous.source_type.clone(),
+    }
+}
+
+fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.rsplit_once('/').unwrap_or(("", api_version))
+}
+
+impl Reconciler {
+    /// Reconciles `app` once against its destination `provider`, within `project`, starting
+    /// from its `previous` status.
+    pub async fn reconcile(
+        &self,
+        app: &Application,
+        project: &Project,
+        provider: Arc<KubeProvider>,
+        previous: &AppStatus,
+        request: &Request,
+    ) -> Outcome {
+        if let Err(denied) = project.check_application(app) {
+            return Outcome {
+                status: error_status(previous, condition("InvalidSpecError", denied.to_string())),
+                ..Outcome::default()
+            };
+        }
+        let revision_override = request.sync.as_ref().and_then(|s| s.revision.clone());
+        let started = Instant::now();
+        let fetched = self
+            .fetch_and_render(app, request.fetch, revision_override.as_deref())
+            .await;
+        let fetch_duration = request.fetch.then(|| started.elapsed());
+        let (revision, desired, source_type, rules) = match fetched {
+            Ok(found) => found,
+            Err(message) => {
+                return Outcome {
+                    status: error_status(previous, condition("ComparisonError", message)),
+                    fetch_duration,
+                    ..Outcome::default()
+                };
+            }
+        };
+        let is_cluster_scoped =
+            |group: &str, kind: &str| strata_sources::application::is_cluster_scoped(group, kind);
+        if let Err(denied) = project.check_resources(app, &desired, is_cluster_scoped) {
+            return Outcome {
+                status: error_status(previous, condition("InvalidSpecError", denied.to_string())),
+                fetch_duration,
+                ..Outcome::default()
+            };
+        }
+        provider.serve_kinds_of_crds(&desired);
+        let comparison = match self
+            .compare(
+                app,
+                &provider,
+                desired.clone(),
+                &revision,
+                &source_type,
+                &rules,
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(message) => {
+                return Outcome {
+                    status: error_status(previous, condition("ComparisonError", message)),
+                    fetch_duration,
+                    ..Outcome::default()
+                };
+            }
+        };
+        let compared = self.status_of(previous, &comparison, Vec::new());
+        let kinds = comparison.kinds.clone();
+        let decision = decide(app, previous, &comparison, request.sync.as_ref());
+        let sync = match decision {
+            Decision::Sync(sync) => sync,
+            Decision::Skip(conditions) => {
+                let mut status = compared;
+                status.conditions = conditions;
+                return Outcome {
+                    status,
+                    fetch_duration,
+                    kinds,
+                    ..Outcome::default()
+                };
+            }
+        };
+        let mut running = compared.clone();
+        let started_at = now_rfc3339();
+        running.operation_state = Some(OperationState {
+            phase: OperationPhase::Running,
+            message: "one or more tasks are running".into(),
+            started_at: started_at.clone(),
+            finished_at: None,
+            retry_count: 0,
+            sync_result: None,
+        });
+        let operation = self
+            .sync(
+                app,
+                &provider,
+                comparison,
+                desired,
+                &sync,
+                &rules,
+                &started_at,
+            )
+            .await;
+        // Compare again: the status shows the cluster as the sync left it.
+        let after = self
+            .compare_rendered(app, &provider, &operation.revision, &source_type, &rules)
+            .await;
+        let mut status = match &after {
+            Ok(c) => self.status_of(previous, c, Vec::new()),
+            Err(message) => error_status(previous, condition("ComparisonError", message.clone())),
+        };
+        let succeeded = operation.state.phase == OperationPhase::Succeeded;
+        if succeeded && !sync.dry_run {
+            let id = previous.history.last().map_or(0, |h| h.id + 1);
+            status.history.push(HistoryEntry {
+                id,
+                revision: operation.revision.clone(),
+                deployed_at: operation
+                    .state
+                    .finished_at
+                    .clone()
+                    .unwrap_or_else(now_rfc3339),
+                source: app.source_summary(),
+            });
+            let excess = status.history.len().saturating_sub(HISTORY_LIMIT);
+            status.history.drain(..excess);
+        }
+        if !succeeded {
+            status
+                .conditions
+                .push(condition("SyncError", operation.state.message.clone()));
+        }
+        status.operation_state = Some(operation.state);
+        Outcome {
+            status,
+            before_sync: Some(running),
+            synced: true,
+            fetch_duration,
+            kinds,
+        }
+    }
+
+    /// Fetches (when asked), resolves the revision and renders the source.
+    async fn fetch_and_render(
+        &self,
+        app: &Application,
+        fetch: bool,
+        revision: Option<&str>,
+    ) -> Result<(String, Vec<Resource>, String, DriftRules), String> {
+        let repos = Arc::clone(&self.repos);
+        let app = app.clone();
+        let revision = revision.map(str::to_owned);
+        tokio::task::spawn_blocking(move || render(&repos, &app, fetch, revision.as_deref()))
+            .await
+            .map_err(|e| format!("rendering stopped: {e}"))?
+    }
+
+    /// Renders again at a known commit (no fetch) and compares.
+    async fn compare_rendered(
+        &self,
+        app: &Application,
+        provider: &Arc<KubeProvider>,
+        revision: &str,
+        source_type: &str,
+        rules: &DriftRules,
+    ) -> Result<Comparison, String> {
+        let (_, desired, _, _) = self.fetch_and_render(app, false, Some(revision)).await?;
+        provider.serve_kinds_of_crds(&desired);
+        self.compare(app, provider, desired, revision, source_type, rules)
+            .await
+    }
+
+    fn engine(
+        &self,
+        app: &Application,
+        provider: &Arc<KubeProvider>,
+        rules: &DriftRules,
+    ) -> Engine {
+        Engine {
+            registry: ProviderRegistry::new()
+                .with_provider(Arc::clone(provider) as Arc<dyn strata_core::Provider>),
+            normalizer: Arc::new(DriftNormalizer::new(rules.clone())),
+            store: (self.stores)(app),
+            config: ExecutorConfig {
+                parallelism: self.parallelism.max(1),
+                ..ExecutorConfig::default()
+            },
+        }
+    }
+
+    async fn compare(
+        &self,
+        app: &Application,
+        provider: &Arc<KubeProvider>,
+        desired: Vec<Resource>,
+        revision: &str,
+        source_type: &str,
+        rules: &DriftRules,
+    ) -> Result<Comparison, String> {
+        let engine = self.engine(app, provider, rules);
+        let empty = desired
+            .iter()
+            .all(|r| strata_core::sync::is_hook(&r.manifest));
+        let options = PlanOptions {
+            stack: app.stack_name().to_owned(),
+            keep_live: true,
+            ..PlanOptions::default()
+        };
+        let (plan, state) = engine
+            .plan(desired, &options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut resources = Vec::new();
+        let mut healths = Vec::new();
+        let mut kinds: Vec<(String, String)> = Vec::new();
+        for change in &plan.changes {
+            let manifest = change.resource.as_ref().map(|r| &r.manifest);
+            if manifest.is_some_and(strata_core::sync::is_hook) {
+                continue;
+            }
+            let kind_pair = (change.api_version.clone(), change.key.kind.clone());
+            if !kinds.contains(&kind_pair) {
+                kinds.push(kind_pair);
+            }
+            let entry = ResourceHealth::from_objects(manifest, change.live.as_ref(), &self.health);
+            let health = entry.health.map(|h| HealthState {
+                status: h.to_string(),
+                message: None,
+            });
+            healths.push(entry);
+            let (_, version) = split_api_version(&change.api_version);
+            resources.push(ResourceStatus {
+                group: change.key.group.clone(),
+                version: version.to_owned(),
+                kind: change.key.kind.clone(),
+                namespace: change.key.namespace.clone().unwrap_or_default(),
+                name: change.key.name.clone(),
+                status: if change.action == Action::NoOp {
+                    SyncStatusCode::Synced
+                } else {
+                    SyncStatusCode::OutOfSync
+                },
+                health,
+                requires_pruning: change.action == Action::Delete,
+            });
+        }
+        let aggregate = aggregate_health(&healths);
+        let health = HealthState {
+            status: aggregate.status.to_string(),
+            message: (!aggregate.causes_message.is_empty()).then_some(aggregate.causes_message),
+        };
+        let out_of_sync = plan.has_changes();
+        Ok(Comparison {
+            revision: revision.to_owned(),
+            engine,
+            plan,
+            state,
+            source_type: source_type.to_owned(),
+            resources,
+            health,
+            out_of_sync,
+            empty,
+            kinds,
+        })
+    }
+
+    fn status_of(
+        &self,
+        previous: &AppStatus,
+        comparison: &Comparison,
+        conditions: Vec<Condition>,
+    ) -> AppStatus {
+        AppStatus {
+            sync: SyncState {
+                status: if comparison.out_of_sync {
+                    SyncStatusCode::OutOfSync
+                } else {
+                    SyncStatusCode::Synced
+                },
+                revision: Some(comparison.revision.clone()),
+            },
+            health: comparison.health.clone(),
+            operation_state: previous.operation_state.clone(),
+            history: previous.history.clone(),
+            resources: comparison.resources.clone(),
+            conditions,
+            reconciled_at: Some(now_rfc3339()),
+            source_type: Some(comparison.source_type.clone()),
+        }
+    }
+
+    /// Applies the comparison's plan, retrying as the Application's `retry` says.
+    #[allow(clippy::too_many_arguments)]
+    async fn sync(
+        &self,
+        app: &Application,
+        provider: &Arc<KubeProvider>,
+        comparison: Comparison,
+        desired: Vec<Resource>,
+        sync: &SyncRequest,
+        rules: &DriftRules,
+        started_at: &str,
+    ) -> Operation {
+        let revision = comparison.revision.clone();
+        let prune = sync.prune || app.sync.prune;
+        let mut comparison = comparison;
+        let mut retries = 0u32;
+        loop {
+            let plan = sync_plan(&comparison.plan, prune, &sync.resources);
+            if sync.dry_run {
+                return Operation {
+                    revision,
+                    state: finished(
+                        OperationPhase::Succeeded,
+                        "successfully synced (dry run)".into(),
+                        started_at,
+                        retries,
+                        results_of_plan(&plan),
+                        &comparison.revision,
+                    ),
+                };
+            }
+            let applied = comparison
+                .engine
+                .apply(
+                    &plan,
+                    comparison.state.clone(),
+                    &format!("sync {}", app.name),
+                    Arc::new(|_event| {}),
+                    Cancellation::never(),
+                )
+                .await;
+            let (phase, message, results) = match applied {
+                Ok(report) => outcome_of(&plan, &report),
+                Err(e) => (OperationPhase::Error, e.to_string(), Vec::new()),
+            };
+            let retry = app.retry.filter(|r| {
+                phase != OperationPhase::Succeeded
+                    && strata_drift::backoff::retry_allowed(r.limit, retries)
+            });
+            let Some(retry) = retry else {
+                return Operation {
+                    revision,
+                    state: finished(
+                        phase,
+                        message,
+                        started_at,
+                        retries,
+                        results,
+                        &comparison.revision,
+                    ),
+                };
+            };
+            retries += 1;
+            tracing::info!(application = %app.name, retry = retries, "sync failed: {message}; retrying");
+            tokio::time::sleep(retry_wait(&retry, retries)).await;
+            let again = async {
+                provider.serve_kinds_of_crds(&desired);
+                self.compare(
+                    app,
+                    provider,
+                    desired.clone(),
+                    &revision,
+                    &comparison.source_type,
+                    rules,
+                )
+                .await
+            };
+            comparison = match again.await {
+                Ok(c) => c,
+                Err(e) => {
+                    return Operation {
+                        revision,
+                        state: finished(
+                            OperationPhase::Error,
+                            e,
+                            started_at,
+                            retries,
+                            Vec::new(),
+                            "",
+                        ),
+                    };
+                }
+            };
+        }
+    }
+}
+
+/// A finished sync.
+struct Operation {
+    revision: String,
+    state: OperationState,
+}
+
+fn finished(
+    phase: OperationPhase,
+    message: String,
+    started_at: &str,
+    retry_count: u32,
+    resources: Vec<ResourceResult>,
+    revision: &str,
+) -> OperationState {
+    OperationState {
+        phase,
+        message,
+        started_at: started_at.to_owned(),
+        finished_at: Some(now_rfc3339()),
+        retry_count,
+        sync_result: Some(SyncResult {
+            revision: revision.to_owned(),
+            resources,
+        }),
+    }
+}
+
+/// The plan a sync applies: deletions only when pruning, and only the resources asked for.
+fn sync_plan(plan: &Plan, prune: bool, only: &[String]) -> Plan {
+    let mut plan = plan.clone();
+    plan.changes.retain(|c| {
+        (prune || c.action != Action::Delete)
+            && (only.is_empty() || only.iter().any(|o| resource_matches(o, &c.key)))
+    });
+    plan
+}
+
+/// Whether `pattern` (`group/Kind:namespace/name`, `Kind:namespace/name`, `Kind/name` or the
+/// key's own text) names `key`.
+fn resource_matches(pattern: &str, key: &strata_core::ResourceKey) -> bool {
+    if pattern == key.to_string() {
+        return true;
+    }
+    let namespace = key.namespace.as_deref().unwrap_or("");
+    let forms = [
+        format!("{}/{}:{}/{}", key.group, key.kind, namespace, key.name),
+        format!("{}:{}/{}", key.kind, namespace, key.name),
+        format!("{}/{}", key.kind, key.name),
+    ];
+    forms.iter().any(|f| f == pattern)
+}
+
+fn result_of(
+    change: &strata_core::plan::ResourceChange,
+    status: &str,
+    message: String,
+) -> ResourceResult {
+    let (_, version) = split_api_version(&change.api_version);
+    let manifest = change.resource.as_ref().map(|r| &r.manifest);
+    let hook_type = manifest
+        .filter(|m| strata_core::sync::is_hook(m))
+        .and_then(|m| {
+            m.pointer("/metadata/annotations/argocd.argoproj.io~1hook")
+                .or_else(|| m.pointer("/metadata/annotations/helm.sh~1hook"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+    let sync_phase = hook_type
+        .as_deref()
+        .map(|h| h.split(',').next().unwrap_or("Sync").trim().to_owned())
+        .filter(|p| ["PreSync", "Sync", "PostSync", "SyncFail"].contains(&p.as_str()))
+        .unwrap_or_else(|| "Sync".into());
+    ResourceResult {
+        group: change.key.group.clone(),
+        version: version.to_owned(),
+        kind: change.key.kind.clone(),
+        namespace: change.key.namespace.clone().unwrap_or_default(),
+        name: change.key.name.clone(),
+        status: status.to_owned(),
+        message,
+        sync_phase,
+        hook_type,
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::NoOp => "unchanged",
+        Action::Create => "created",
+        Action::Update => "configured",
+        Action::Delete => "pruned",
+        _ => "replaced",
+    }
+}
+
+fn results_of_plan(plan: &Plan) -> Vec<ResourceResult> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| {
+            let status = if c.action == Action::Delete {
+                "Pruned"
+            } else {
+                "Synced"
+            };
+            result_of(c, status, format!("{} (dry run)", verb(c.action)))
+        })
+        .collect()
+}
+
+fn outcome_of(plan: &Plan, report: &Report) -> (OperationPhase, String, Vec<ResourceResult>) {
+    let mut results = Vec::new();
+    for change in &plan.changes {
+        let key = &change.key;
+        if let Some((_, error)) = report.failed.iter().find(|(k, _)| k == key) {
+            results.push(result_of(change, "SyncFailed", error.clone()));
+        } else if let Some((_, why)) = report.skipped.iter().find(|(k, _)| k == key) {
+            results.push(result_of(change, "Skipped", why.clone()));
+        } else if let Some((_, why)) = report.left_alone.iter().find(|(k, _)| k == key) {
+            let status = if change.action == Action::Delete {
+                "PruneSkipped"
+            } else {
+                "Skipped"
+            };
+            results.push(result_of(change, status, why.clone()));
+        } else if report.succeeded.contains(key) && change.action != Action::NoOp {
+            let status = if change.action == Action::Delete {
+                "Pruned"
+            } else {
+                "Synced"
+            };
+            results.push(result_of(change, status, verb(change.action).to_owned()));
+        }
+    }
+    if report.is_success() {
+        (
+            OperationPhase::Succeeded,
+            "successfully synced (all tasks run)".into(),
+            results,
+        )
+    } else {
+        let first = report
+            .failed
+            .first()
+            .map(|(k, e)| format!(", reason: {k}: {e}"))
+            .unwrap_or_default();
+        (
+            OperationPhase::Failed,
+            format!("one or more synchronization tasks completed unsuccessfully{first}"),
+            results,
+        )
+    }
+}
+
+/// Whether to sync now.
+enum Decision {
+    Sync(SyncRequest),
+    Skip(Vec<Condition>),
+}
+
+/// ArgoCD's automated-sync rules: a user's sync always runs; otherwise only automated
+/// Applications sync, only when out of sync, once per revision unless `selfHeal`, never to
+/// an empty set unless `allowEmpty`.
+fn decide(
+    app: &Application,
+    previous: &AppStatus,
+    comparison: &Comparison,
+    asked: Option<&SyncRequest>,
+) -> Decision {
+    if let Some(asked) = asked {
+        return Decision::Sync(asked.clone());
+    }
+    if !app.sync.automated || !comparison.out_of_sync {
+        return Decision::Skip(Vec::new());
+    }
+    let last = previous.operation_state.as_ref();
+    let attempted_revision = last
+        .and_then(|o| o.sync_result.as_ref())
+        .map(|r| r.revision.as_str());
+    let already_attempted = attempted_revision == Some(comparison.revision.as_str());
+    if already_attempted {
+        let failed = last.is_some_and(|o| o.phase != OperationPhase::Succeeded);
+        if failed {
+            // The failed attempt was retried as `retry` allows; a new commit tries again.
+            return Decision::Skip(vec![condition(
+                "SyncError",
+                format!(
+                    "the last sync of {} failed; waiting for a new revision or a manual sync",
+                    short(&comparison.revision)
+                ),
+            )]);
+        }
+        if !app.sync.self_heal {
+            // Changed in the cluster after a successful sync: reported, not reverted.
+            return Decision::Skip(Vec::new());
+        }
+    }
+    if comparison.empty && !app.allow_empty {
+        return Decision::Skip(vec![condition(
+            "SyncError",
+            "skipping the automated sync: it would delete every resource (set syncPolicy.automated.allowEmpty)",
+        )]);
+    }
+    Decision::Sync(SyncRequest::new(app.sync.prune, false))
+}
+
+fn short(revision: &str) -> &str {
+    revision.get(..7).unwrap_or(revision)
+}
+
+/// Fetches, resolves and renders `app`'s source (blocking: git and file reads).
+fn render(
+    repos: &RepositoryCache,
+    app: &Application,
+    fetch: bool,
+    revision: Option<&str>,
+) -> Result<(String, Vec<Resource>, String, DriftRules), String> {
+    let shown = redact(&app.source.repo_url);
+    let url =
+        RepoUrl::parse(&app.source.repo_url).map_err(|e| format!("spec.source.repoURL: {e}"))?;
+    if fetch {
+        repos
+            .fetch_now(&url)
+            .map_err(|e| format!("fetching {shown}: {e}"))?;
+    }
+    let wanted = revision.unwrap_or(&app.source.target_revision);
+    let commit = repos
+        .resolve(&url, wanted)
+        .map_err(|e| format!("resolving {wanted} in {shown}: {e}"))?;
+    let tree = repos
+        .tree(&url, &commit)
+        .map_err(|e| format!("reading {shown} at {}: {e}", short(&commit)))?;
+    let tree: Arc<dyn SourceTree> = tree;
+    let options = ExpandOptions {
+        namespace: app.namespace.clone(),
+        repository: Some(Repository {
+            tree: Arc::clone(&tree),
+            prefix: String::new(),
+        }),
+        ..ExpandOptions::default()
+    };
+    let location = SourceLocation {
+        file: format!("Application {}/{}", app.namespace, app.name).into(),
+        document: 0,
+        line: 1,
+    };
+    let path = app.source.path.trim_start_matches("./");
+    let source_type = if strata_sources::helm::application::is_helm_source(
+        tree.as_ref(),
+        path,
+        &app.source.raw,
+    ) {
+        "Helm"
+    } else if strata_sources::kustomize::is_kustomization_dir(tree.as_ref(), path) {
+        "Kustomize"
+    } else {
+        "Directory"
+    };
+    let expansion = strata_sources::application::render_application(
+        Arc::clone(&tree),
+        &app.manifest,
+        location,
+        &options,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut rules = Vec::new();
+    for child in &expansion.applications {
+        rules.extend(ignore_rules(child)?);
+    }
+    let rules = DriftRules::from_ignore_differences(rules)
+        .map_err(|e| format!("spec.ignoreDifferences: {e}"))?;
+    Ok((commit, expansion.resources, source_type.to_owned(), rules))
+}
+
+fn ignore_rules(child: &ChildSet) -> Result<Vec<strata_drift::IgnoreDifference>, String> {
+    strata_sources::stack::ignore_rules_of(child).map_err(|e| e.to_string())
+}

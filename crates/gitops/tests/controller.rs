@@ -1,0 +1,355 @@
+//! The GitOps controller against a real kube-apiserver and a loopback `git-daemon`: commits
+//! reach the cluster by webhook-style refresh and by polling, edits in the cluster are
+//! reverted with selfHeal and only reported without it, prune removes only where asked,
+//! a source that does not render fails only its own Application, and a failing hook fails
+//! the sync and runs the SyncFail hook.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::*;
+
+fn plane() -> &'static strata_testkube::ControlPlane {
+    strata_testkube::shared()
+}
+
+async fn namespaces(hint: &str) -> (kube::Client, String, String) {
+    let client = plane().client().await.unwrap();
+    let control = plane()
+        .namespace(&client, &format!("{hint}-argocd"))
+        .await
+        .unwrap();
+    let target = plane().namespace(&client, hint).await.unwrap();
+    (client, control, target)
+}
+
+fn background(manifest: &str) -> String {
+    manifest.replace(
+        "metadata:\n",
+        "metadata:\n  annotations:\n    argocd.argoproj.io/sync-options: PrunePropagationPolicy=background\n",
+    )
+}
+
+fn automated(prune: bool, self_heal: bool) -> Value {
+    json!({"automated": {"prune": prune, "selfHeal": self_heal}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commits_reach_the_cluster_edits_are_healed_and_prune_removes_what_git_dropped() {
+    let (client, control, target) = namespaces("gitops-flow").await;
+    // No garbage collector runs beside the test's API server: objects are pruned with
+    // background propagation (ArgoCD's per-resource sync option), so they go at once.
+    let repo = Repo::new(&[
+        ("shop/settings.yaml", &config_map("settings", "1")),
+        ("shop/extra.yaml", &background(&config_map("extra", "x"))),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    create_application(
+        &client,
+        &control,
+        &application(
+            "flow-shop",
+            &repo.url,
+            "shop",
+            &target,
+            automated(true, true),
+        ),
+    )
+    .await;
+
+    // The first revision is synced, and the Application object says so.
+    eventually("the first sync", || async {
+        (config_map_value(&client, &target, "settings")
+            .await
+            .as_deref()
+            == Some("1"))
+        .then_some(())
+    })
+    .await;
+    let status = eventually("Synced and Healthy on the Application", || async {
+        let status = app_status(&client, &control, "flow-shop").await;
+        (status["sync"]["status"] == "Synced" && status["health"]["status"] == "Healthy")
+            .then_some(status)
+    })
+    .await;
+    let first = git(&repo.dir, &["rev-parse", "HEAD"]);
+    assert_eq!(status["sync"]["revision"], first.as_str());
+    assert_eq!(status["operationState"]["phase"], "Succeeded");
+    assert_eq!(status["history"].as_array().unwrap().len(), 1);
+    assert_eq!(status["sourceType"], "Directory");
+    let resources: Vec<&str> = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(resources, ["extra", "settings"]);
+
+    // A new commit, announced as a webhook announces it.
+    let second = repo.commit(
+        &[("shop/settings.yaml", &config_map("settings", "2"))],
+        &[],
+        "two",
+    );
+    running
+        .controller
+        .repository_changed(&repo.url, Some("main"));
+    eventually("the second revision", || async {
+        (config_map_value(&client, &target, "settings")
+            .await
+            .as_deref()
+            == Some("2"))
+        .then_some(())
+    })
+    .await;
+    eventually("the revision recorded", || async {
+        let status = app_status(&client, &control, "flow-shop").await;
+        (status["sync"]["revision"] == second.as_str()
+            && status["history"].as_array().map(Vec::len) == Some(2))
+        .then_some(())
+    })
+    .await;
+
+    // An edit in the cluster is reverted (selfHeal).
+    patch_config_map(&client, &target, "settings", "edited").await;
+    eventually("the edit reverted", || async {
+        (config_map_value(&client, &target, "settings")
+            .await
+            .as_deref()
+            == Some("2"))
+        .then_some(())
+    })
+    .await;
+
+    // What Git dropped is pruned.
+    repo.commit(&[], &["shop/extra.yaml"], "drop extra");
+    running
+        .controller
+        .repository_changed(&repo.url, Some("main"));
+    eventually("extra pruned", || async {
+        config_map_value(&client, &target, "extra")
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_self_heal_an_edit_is_reported_and_without_prune_nothing_is_deleted() {
+    let (client, control, target) = namespaces("gitops-report").await;
+    let repo = Repo::new(&[
+        ("app/settings.yaml", &config_map("settings", "1")),
+        ("app/extra.yaml", &config_map("extra", "x")),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    create_application(
+        &client,
+        &control,
+        &application(
+            "report-app",
+            &repo.url,
+            "app",
+            &target,
+            automated(false, false),
+        ),
+    )
+    .await;
+    eventually("the first sync", || async {
+        (config_map_value(&client, &target, "extra").await.is_some()).then_some(())
+    })
+    .await;
+    eventually("Synced", || async {
+        (app_status(&client, &control, "report-app").await["sync"]["status"] == "Synced")
+            .then_some(())
+    })
+    .await;
+
+    patch_config_map(&client, &target, "settings", "edited").await;
+    let status = eventually("OutOfSync reported", || async {
+        let status = app_status(&client, &control, "report-app").await;
+        (status["sync"]["status"] == "OutOfSync").then_some(status)
+    })
+    .await;
+    let settings = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "settings")
+        .unwrap();
+    assert_eq!(settings["status"], "OutOfSync");
+    // Not reverted: the controller does not sync the same revision again without selfHeal.
+    running.controller.refresh(Some("report-app"), false);
+    running.controller.wait_idle().await;
+    assert_eq!(
+        config_map_value(&client, &target, "settings")
+            .await
+            .as_deref(),
+        Some("edited")
+    );
+
+    // Git drops `extra` (and restores settings): synced, but `extra` stays (prune: false)
+    // and is reported as requiring pruning.
+    repo.commit(&[], &["app/extra.yaml"], "drop extra");
+    running.controller.repository_changed(&repo.url, None);
+    let status = eventually("the new revision synced", || async {
+        let status = app_status(&client, &control, "report-app").await;
+        let last = status["operationState"]["syncResult"]["revision"].clone();
+        (last == git(&repo.dir, &["rev-parse", "HEAD"]).as_str()).then_some(status)
+    })
+    .await;
+    assert_eq!(
+        config_map_value(&client, &target, "settings")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    assert!(config_map_value(&client, &target, "extra").await.is_some());
+    assert_eq!(status["sync"]["status"], "OutOfSync");
+    let extra = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "extra")
+        .unwrap();
+    assert_eq!(extra["requiresPruning"], true);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn polling_finds_new_commits_and_a_broken_source_fails_only_its_application() {
+    let (client, control, target) = namespaces("gitops-poll").await;
+    let repo = Repo::new(&[
+        ("good/settings.yaml", &config_map("settings", "1")),
+        (
+            "bad/broken.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n",
+        ),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let config = config(&control, &cache).with_poll_interval(Duration::from_secs(2));
+    let running = start(&client, config, cache);
+    create_application(
+        &client,
+        &control,
+        &application(
+            "poll-good",
+            &repo.url,
+            "good",
+            &target,
+            automated(true, false),
+        ),
+    )
+    .await;
+    create_application(
+        &client,
+        &control,
+        &application(
+            "poll-bad",
+            &repo.url,
+            "bad",
+            &target,
+            automated(true, false),
+        ),
+    )
+    .await;
+    let status = eventually("a ComparisonError on the broken Application", || async {
+        let status = app_status(&client, &control, "poll-bad").await;
+        (status["conditions"][0]["type"] == "ComparisonError").then_some(status)
+    })
+    .await;
+    let message = status["conditions"][0]["message"].as_str().unwrap();
+    assert!(message.contains("broken.yaml"), "{message}");
+    assert_eq!(status["sync"]["status"], "Unknown");
+    eventually("the good Application synced", || async {
+        (config_map_value(&client, &target, "settings")
+            .await
+            .as_deref()
+            == Some("1"))
+        .then_some(())
+    })
+    .await;
+
+    // No webhook: the poll finds the commit.
+    repo.commit(
+        &[("good/settings.yaml", &config_map("settings", "2"))],
+        &[],
+        "two",
+    );
+    eventually("the polled revision", || async {
+        (config_map_value(&client, &target, "settings")
+            .await
+            .as_deref()
+            == Some("2"))
+        .then_some(())
+    })
+    .await;
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_hook_fails_the_sync_and_runs_the_sync_fail_hook() {
+    let (client, control, target) = namespaces("gitops-hook").await;
+    // The PreSync hook is a Service the server refuses (port out of range).
+    let hook = "apiVersion: v1\nkind: Service\nmetadata:\n  name: migrate\n  annotations:\n    argocd.argoproj.io/hook: PreSync\nspec:\n  ports:\n  - port: 70000\n";
+    let on_fail = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: on-fail\n  annotations:\n    argocd.argoproj.io/hook: SyncFail\ndata:\n  v: failed\n";
+    let repo = Repo::new(&[
+        ("app/hook.yaml", hook),
+        ("app/on-fail.yaml", on_fail),
+        ("app/settings.yaml", &config_map("settings", "1")),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    create_application(
+        &client,
+        &control,
+        &application(
+            "hook-app",
+            &repo.url,
+            "app",
+            &target,
+            automated(true, false),
+        ),
+    )
+    .await;
+    let status = eventually("the sync failed", || async {
+        let status = app_status(&client, &control, "hook-app").await;
+        (status["operationState"]["phase"] == "Failed").then_some(status)
+    })
+    .await;
+    let results = status["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .unwrap();
+    let migrate = results.iter().find(|r| r["name"] == "migrate").unwrap();
+    assert_eq!(migrate["status"], "SyncFailed");
+    assert_eq!(migrate["hookType"], "PreSync");
+    assert_eq!(
+        config_map_value(&client, &target, "on-fail")
+            .await
+            .as_deref(),
+        Some("failed"),
+        "the SyncFail hook ran"
+    );
+    assert!(
+        config_map_value(&client, &target, "settings")
+            .await
+            .is_none(),
+        "the Sync phase did not run after a failed PreSync hook"
+    );
+    // Not retried on every reconcile: the same revision is not synced again automatically.
+    running.controller.refresh(Some("hook-app"), false);
+    running.controller.wait_idle().await;
+    let again = app_status(&client, &control, "hook-app").await;
+    assert_eq!(
+        again["operationState"]["startedAt"], status["operationState"]["startedAt"],
+        "no second automated attempt of a failed revision"
+    );
+    running.stop().await;
+}
