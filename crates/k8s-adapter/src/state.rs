@@ -182,8 +182,12 @@ fn with_sources(error: &dyn std::error::Error) -> String {
         {
             break;
         }
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // Some errors print their source in their own message already.
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
