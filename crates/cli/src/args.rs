@@ -85,9 +85,14 @@ pub struct StackArgs {
     /// The stack configuration (default `<DIR>/strata.yaml` when it exists).
     #[arg(long, env = "STRATA_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The state: a path or `s3://bucket/key` (default: the configuration's backend, else
-    /// `<DIR>/.strata/state.json`).
-    #[arg(long, env = "STRATA_STATE", value_name = "PATH|s3://BUCKET/KEY")]
+    /// The state: a path, `s3://bucket/key` or `kubernetes://namespace/name` (a Secret in the
+    /// cluster of the Kubernetes provider's context; default: the configuration's backend,
+    /// else `<DIR>/.strata/state.json`).
+    #[arg(
+        long,
+        env = "STRATA_STATE",
+        value_name = "PATH|s3://BUCKET/KEY|kubernetes://NAMESPACE/NAME"
+    )]
     pub state: Option<String>,
     /// The stack's name, its identity for the state and its ownership labels' value (default:
     /// the configuration's `name`, else the directory's name).
@@ -558,9 +563,14 @@ pub struct StateTarget {
     /// The stack configuration (default `<DIR>/strata.yaml` when it exists).
     #[arg(long, env = "STRATA_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The state: a path or `s3://bucket/key` (default: the configuration's backend, else
-    /// `<DIR>/.strata/state.json`).
-    #[arg(long, env = "STRATA_STATE", value_name = "PATH|s3://BUCKET/KEY")]
+    /// The state: a path, `s3://bucket/key` or `kubernetes://namespace/name` (a Secret in the
+    /// cluster of the Kubernetes provider's context; default: the configuration's backend,
+    /// else `<DIR>/.strata/state.json`).
+    #[arg(
+        long,
+        env = "STRATA_STATE",
+        value_name = "PATH|s3://BUCKET/KEY|kubernetes://NAMESPACE/NAME"
+    )]
     pub state: Option<String>,
     /// Output format.
     #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]

@@ -52,11 +52,15 @@ pub async fn check(dir: &Path, backend: &Backend, store: &dyn StateStore) -> any
         return Ok(());
     }
     let state = store.load().await?;
+    let restore_from = match backend {
+        Backend::Kubernetes(_) => "from a backup of the Secret",
+        _ => "from the bucket's object versions",
+    };
     match (state, recorded) {
         (None, Some(recorded)) => bail!(
             "no state found at {location}, but this stack's state was there (lineage {}, serial \
-             {}, recorded in {}).\nRestore it (from the bucket's object versions) rather than \
-             start a fresh state; if the stack really was removed, delete {}.",
+             {}, recorded in {}).\nRestore it ({restore_from}) rather than start a fresh state; \
+             if the stack really was removed, delete {}.",
             recorded.lineage,
             recorded.serial,
             path.display(),

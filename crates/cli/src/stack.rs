@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use strata_aws::AwsSettings;
-use strata_core::config::{Backend, LoadedConfig, S3Backend, StackConfig, stack_name_problem};
+use strata_core::config::{
+    Backend, KubernetesBackend, LoadedConfig, S3Backend, StackConfig, stack_name_problem,
+};
 use strata_core::executor::ExecutorConfig;
 use strata_core::state::{LocalStateStore, StateStore};
 use strata_core::{Engine, ProviderRegistry, Resource, SandboxProvider};
@@ -66,6 +68,10 @@ pub fn backend_of(
             let (bucket, key) = strata_aws::state_backend::parse_url(url)?;
             Backend::S3(S3Backend::new(bucket, key))
         }
+        Some(url) if url.starts_with(strata_k8s::state::URL_SCHEME) => {
+            let (namespace, name) = strata_k8s::state::parse_url(url)?;
+            Backend::Kubernetes(KubernetesBackend::new(namespace, name))
+        }
         Some(path) => Backend::Local {
             path: PathBuf::from(path),
         },
@@ -77,8 +83,14 @@ pub fn backend_of(
     })
 }
 
-/// The store for `backend`; an S3 backend without its own region or endpoint takes `aws`'s.
-pub fn store_of(backend: &Backend, aws: &AwsSettings) -> anyhow::Result<Arc<dyn StateStore>> {
+/// The store for `backend`; an S3 backend without its own region or endpoint takes `aws`'s,
+/// a Kubernetes backend without its own context takes `kube_context` (the Kubernetes
+/// provider's), else the kubeconfig's current context, else the in-cluster configuration.
+pub fn store_of(
+    backend: &Backend,
+    aws: &AwsSettings,
+    kube_context: Option<&str>,
+) -> anyhow::Result<Arc<dyn StateStore>> {
     match backend {
         Backend::Local { path } => Ok(Arc::new(LocalStateStore::new(path.clone()))),
         Backend::S3(s3) => {
@@ -90,6 +102,14 @@ pub fn store_of(backend: &Backend, aws: &AwsSettings) -> anyhow::Result<Arc<dyn 
                 ..aws.clone()
             };
             crate::aws::state_store(&backend.location(), settings)
+        }
+        Backend::Kubernetes(kube) => {
+            let context = kube.context.as_deref().or(kube_context);
+            Ok(crate::kube::state_store(
+                context,
+                &kube.namespace,
+                &kube.name,
+            )?)
         }
         other => bail!("the state backend {other} is not supported by this build"),
     }
@@ -110,7 +130,10 @@ pub fn state_store(
         aws.and_then(|a| a.endpoint.as_deref()),
         aws.and_then(|a| a.region.as_deref()),
     );
-    store_of(&backend, &settings)
+    let kube_context = config
+        .and_then(|c| c.providers.kubernetes.as_ref())
+        .and_then(|k| k.context.as_deref());
+    store_of(&backend, &settings, kube_context)
 }
 
 /// Loads the stack's configuration and manifests and builds its engine.
@@ -180,7 +203,9 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     };
     let foreign_claims = crate::terraform::read_claims(terraform_states, &aws_settings).await?;
     let backend = backend_of(&args.dir, Some(&config), args.state.as_deref())?;
-    let store = store_of(&backend, &aws_settings)?;
+    let kube_context =
+        provider_context(args, &config, &desired.applications, config_file.as_deref())?;
+    let store = store_of(&backend, &aws_settings, kube_context.as_deref())?;
     // A directory with nothing Strata reads is a mistake (a wrong path), not an empty stack:
     // unless a state or a configuration says a stack lives here, nothing is planned and
     // nothing is written under it.
@@ -255,10 +280,7 @@ pub async fn providers(
         || args.providers.contains(&ProviderName::K8s)
         || config.providers.kubernetes.is_some();
     let kube = if kube_enabled {
-        let context = match &args.context {
-            Some(context) => Some(context.clone()),
-            None => kube_context(config, applications, config_file)?,
-        };
+        let context = provider_context(args, config, applications, config_file)?;
         Some(crate::kube::provider(context.as_deref()))
     } else {
         None
@@ -349,6 +371,20 @@ fn stack_name(
         bail!("the stack name from {from}: {problem}");
     }
     Ok(name)
+}
+
+/// The kubeconfig context of the Kubernetes provider: `--context`, else the configuration's
+/// (see [`kube_context`]).
+fn provider_context(
+    args: &StackArgs,
+    config: &StackConfig,
+    applications: &[ChildSet],
+    config_file: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    match &args.context {
+        Some(context) => Ok(Some(context.clone())),
+        None => kube_context(config, applications, config_file),
+    }
 }
 
 /// The kubeconfig context the configuration gives: the one context every Application's

@@ -111,20 +111,25 @@ pub enum Backend {
     },
     /// An S3 object (conditional writes; a lock object beside it).
     S3(S3Backend),
+    /// A Secret in a Kubernetes cluster (writes conditional on its `resourceVersion`; a Lease
+    /// as the lock), for controllers that run without durable disk.
+    Kubernetes(KubernetesBackend),
 }
 
 impl Backend {
-    /// The backend as `--state` spells it: a path, or `s3://bucket/key`.
+    /// The backend as `--state` spells it: a path, `s3://bucket/key` or
+    /// `kubernetes://namespace/name`.
     pub fn location(&self) -> String {
         match self {
             Backend::Local { path } => path.display().to_string(),
             Backend::S3(s3) => format!("s3://{}/{}", s3.bucket, s3.key),
+            Backend::Kubernetes(kube) => kube.location(),
         }
     }
 
     /// Whether the state is kept outside this machine.
     pub fn is_remote(&self) -> bool {
-        matches!(self, Backend::S3(_))
+        matches!(self, Backend::S3(_) | Backend::Kubernetes(_))
     }
 }
 
@@ -160,6 +165,39 @@ impl S3Backend {
             region: None,
             endpoint: None,
         }
+    }
+}
+
+/// A Kubernetes state backend: the state in Secret `strata-state-<name>` of `namespace`, the
+/// lock in Lease `strata-lock-<name>` beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct KubernetesBackend {
+    /// The namespace holding the Secret and the Lease (a DNS-1123 label).
+    pub namespace: String,
+    /// The state's name (a label value that is also a DNS-1123 subdomain: lower-case letters,
+    /// digits, `-` and `.`, at most 63 characters).
+    pub name: String,
+    /// The kubeconfig context (default: the Kubernetes provider's, else the kubeconfig's
+    /// current context, else in-cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+impl KubernetesBackend {
+    /// A Kubernetes backend for state `name` in `namespace`, through the default context.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+            context: None,
+        }
+    }
+
+    /// `kubernetes://<namespace>/<name>`.
+    pub fn location(&self) -> String {
+        format!("kubernetes://{}/{}", self.namespace, self.name)
     }
 }
 
@@ -375,6 +413,14 @@ impl StackConfig {
                     return Err(("backend.s3.endpoint", e));
                 }
             }
+            Some(Backend::Kubernetes(kube)) => {
+                if let Some(problem) = crate::names::dns_label_problem(&kube.namespace) {
+                    return Err(("backend.kubernetes.namespace", problem));
+                }
+                if let Some(problem) = kube_state_name_problem(&kube.name) {
+                    return Err(("backend.kubernetes.name", problem));
+                }
+            }
             _ => {}
         }
         if let Some(e) = self
@@ -451,6 +497,15 @@ pub fn stack_name_problem(name: &str) -> Option<String> {
         return Some("a stack name must not be empty".into());
     }
     label_value_problem(name)
+}
+
+/// Why `name` cannot name a Kubernetes state (it becomes a label value and part of the Secret's
+/// and Lease's names), if it cannot.
+fn kube_state_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("a state name must not be empty".into());
+    }
+    label_value_problem(name).or_else(|| crate::names::dns_subdomain_problem(name))
 }
 
 fn url_problem(url: &str) -> Option<String> {
@@ -594,6 +649,41 @@ mod tests {
         );
         let (field, _) = field_error("backend:\n  local:\n    path: a\n  s3:\n    bucket: b\n");
         assert_eq!(field, "backend");
+    }
+
+    #[test]
+    fn a_kubernetes_backend_reads_and_checks_its_names() {
+        let config = parse(
+            "backend:\n  kubernetes:\n    namespace: strata-system\n    name: payments\n    context: prod\n",
+        )
+        .unwrap();
+        let backend = config.backend.unwrap();
+        assert_eq!(
+            backend,
+            Backend::Kubernetes(KubernetesBackend {
+                namespace: "strata-system".into(),
+                name: "payments".into(),
+                context: Some("prod".into()),
+            })
+        );
+        assert_eq!(backend.location(), "kubernetes://strata-system/payments");
+        assert!(backend.is_remote());
+        assert_eq!(
+            field_error("backend:\n  kubernetes:\n    namespace: Strata\n    name: p\n").0,
+            "backend.kubernetes.namespace"
+        );
+        assert_eq!(
+            field_error("backend:\n  kubernetes:\n    namespace: s\n    name: Pay_ments\n").0,
+            "backend.kubernetes.name"
+        );
+        assert_eq!(
+            field_error("backend:\n  kubernetes:\n    namespace: s\n    name: ''\n").0,
+            "backend.kubernetes.name"
+        );
+        assert_eq!(
+            field_error("backend:\n  kubernetes:\n    namespace: s\n    nmae: p\n").0,
+            "backend.kubernetes.nmae"
+        );
     }
 
     #[test]

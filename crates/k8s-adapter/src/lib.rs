@@ -6,7 +6,10 @@
 //!   through the kubeconfig (context selectable) or the in-cluster configuration;
 //! * [`controller`]: a kube-runtime reconciler for claims and composites, the installation of
 //!   their CRDs derived from the XRDs (no Crossplane runs to make them), and Lease leader
-//!   election.
+//!   election;
+//! * [`state`]: [`KubeStateStore`], core's `StateStore` kept in the cluster (a Secret holding
+//!   the gzip'd state, written conditionally on its `resourceVersion`, and a Lease as the lock),
+//!   for controllers without durable disk.
 //!
 //! The pure parts it builds on live elsewhere: health assessment in `strata_health`, ArgoCD's
 //! sync ordering in `strata_core::sync` and `strata_core::schedule`, applied by core's one
@@ -56,6 +59,8 @@ pub mod client;
 pub mod controller;
 pub mod provider;
 pub mod schemas;
+pub mod state;
 
 pub use client::{ConnectOptions, connect};
 pub use provider::{KubeProvider, KubeProviderOptions, Propagation, replace_rules};
+pub use state::KubeStateStore;
