@@ -8,4 +8,5 @@
 //! history, resources — is written where users look: on in-cluster Application objects, in a
 //! status store read by `strata app`, in metrics and in notifications.
 
+pub mod notify;
 pub mod status;
