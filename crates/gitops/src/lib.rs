@@ -9,4 +9,5 @@
 //! status store read by `strata app`, in metrics and in notifications.
 
 pub mod notify;
+pub mod server;
 pub mod status;
