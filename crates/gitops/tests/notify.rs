@@ -392,7 +392,7 @@ async fn secrets_are_substituted_and_never_reported() {
         ),
         "{error}"
     );
-    let report = format!("{deliveries:?} {error}");
+    let report = format!("{deliveries:?} {error} {notifier:?}");
     for secret in ["query-secret", "bearer-secret", "pass-secret", "robot:"] {
         assert!(!report.contains(secret), "{secret} leaked: {report}");
     }

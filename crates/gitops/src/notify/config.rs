@@ -211,8 +211,9 @@ pub(crate) struct Subscription {
     pub(crate) selector: Selector,
 }
 
-/// A loaded, checked notification configuration.
-#[derive(Debug, Clone, Default)]
+/// A loaded, checked notification configuration. Its `Debug` shows names only: service
+/// settings hold credentials.
+#[derive(Clone, Default)]
 pub struct NotifyConfig {
     pub(crate) services: BTreeMap<String, Service>,
     pub(crate) templates: BTreeMap<String, NotificationTemplate>,
@@ -493,6 +494,23 @@ pub(crate) fn split_recipient(text: &str) -> (String, String) {
     match text.split_once(':') {
         Some((service, recipient)) => (service.trim().to_string(), recipient.trim().to_string()),
         None => (text.trim().to_string(), String::new()),
+    }
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let services: BTreeMap<&str, &str> = self
+            .services
+            .iter()
+            .map(|(name, service)| (name.as_str(), service.kind()))
+            .collect();
+        f.debug_struct("NotifyConfig")
+            .field("services", &services)
+            .field("templates", &self.templates.keys().collect::<Vec<_>>())
+            .field("triggers", &self.triggers.keys().collect::<Vec<_>>())
+            .field("subscriptions", &self.subscriptions.len())
+            .field("default_triggers", &self.default_triggers)
+            .finish_non_exhaustive()
     }
 }
 
