@@ -1,0 +1,278 @@
+//! Git push webhooks from GitHub and GitLab: verification and the repository and revision they
+//! announce.
+//!
+//! With a secret configured, GitHub deliveries must carry `X-Hub-Signature-256`, the
+//! HMAC-SHA256 of the body (checked in constant time), and GitLab deliveries `X-Gitlab-Token`
+//! (compared in constant time). Without one, deliveries are accepted as they come.
+
+use axum::http::HeaderMap;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+/// The secrets webhooks are verified with. Its `Debug` never shows them.
+#[derive(Clone, Default)]
+pub struct WebhookSecrets {
+    github: Option<String>,
+    gitlab: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |s: &Option<String>| if s.is_some() { "<set>" } else { "<none>" };
+        f.debug_struct("WebhookSecrets")
+            .field("github", &shown(&self.github))
+            .field("gitlab", &shown(&self.gitlab))
+            .finish()
+    }
+}
+
+impl WebhookSecrets {
+    /// No secrets: deliveries are not verified.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// GitHub deliveries must be signed with `secret` (`webhook.github.secret` in Argo CD).
+    pub fn with_github(mut self, secret: impl Into<String>) -> Self {
+        self.github = Some(secret.into()).filter(|s| !s.is_empty());
+        self
+    }
+
+    /// GitLab deliveries must carry `secret` as their token (`webhook.gitlab.secret`).
+    pub fn with_gitlab(mut self, secret: impl Into<String>) -> Self {
+        self.gitlab = Some(secret.into()).filter(|s| !s.is_empty());
+        self
+    }
+}
+
+/// A verified webhook delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookEvent {
+    /// A push (branch or tag).
+    Push(PushEvent),
+    /// A ping (GitHub checks the hook when it is created).
+    Ping,
+}
+
+/// A push to a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushEvent {
+    /// The repository's HTTPS clone URL (else its web URL, else its SSH URL).
+    pub repo_url: String,
+    /// Every URL the payload gives for the repository.
+    pub repo_urls: Vec<String>,
+    /// The branch or tag pushed (`main` for `refs/heads/main`, `v1` for `refs/tags/v1`).
+    pub revision: Option<String>,
+}
+
+/// A webhook delivery that is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookError {
+    /// A secret is configured and the delivery is not signed with it.
+    #[error("{provider} webhook not verified: {reason}")]
+    Unauthorized {
+        /// `GitHub` or `GitLab`.
+        provider: &'static str,
+        /// What is missing or wrong (never the secret or the signature).
+        reason: &'static str,
+    },
+    /// An event other than a push or ping.
+    #[error("unsupported {provider} event {event:?}: only push events are handled")]
+    UnsupportedEvent {
+        /// `GitHub` or `GitLab`.
+        provider: &'static str,
+        /// The event.
+        event: String,
+    },
+    /// No `X-GitHub-Event` or `X-Gitlab-Event` header.
+    #[error("unknown webhook: expected an X-GitHub-Event or X-Gitlab-Event header")]
+    UnknownSource,
+    /// The payload is not a push event's JSON.
+    #[error("invalid {provider} push payload: {reason}")]
+    InvalidPayload {
+        /// `GitHub` or `GitLab`.
+        provider: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl WebhookError {
+    /// The HTTP status answering it.
+    pub fn status(&self) -> axum::http::StatusCode {
+        match self {
+            WebhookError::Unauthorized { .. } => axum::http::StatusCode::UNAUTHORIZED,
+            _ => axum::http::StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Verifies and reads a webhook delivery.
+pub fn parse_webhook(
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<WebhookEvent, WebhookError> {
+    if let Some(event) = header(headers, "x-github-event") {
+        const PROVIDER: &str = "GitHub";
+        if let Some(secret) = &secrets.github {
+            verify_github(headers, body, secret)?;
+        }
+        return match event {
+            "ping" => Ok(WebhookEvent::Ping),
+            "push" => {
+                let payload = json(PROVIDER, body)?;
+                let urls = ["clone_url", "html_url", "ssh_url"]
+                    .iter()
+                    .filter_map(|k| payload.pointer(&format!("/repository/{k}"))?.as_str())
+                    .map(str::to_string)
+                    .collect();
+                push(PROVIDER, urls, &payload)
+            }
+            other => Err(WebhookError::UnsupportedEvent {
+                provider: PROVIDER,
+                event: other.to_string(),
+            }),
+        };
+    }
+    if let Some(event) = header(headers, "x-gitlab-event") {
+        const PROVIDER: &str = "GitLab";
+        if let Some(secret) = &secrets.gitlab {
+            let Some(token) = header(headers, "x-gitlab-token") else {
+                return Err(WebhookError::Unauthorized {
+                    provider: PROVIDER,
+                    reason: "no X-Gitlab-Token header",
+                });
+            };
+            if !bool::from(token.as_bytes().ct_eq(secret.as_bytes())) {
+                return Err(WebhookError::Unauthorized {
+                    provider: PROVIDER,
+                    reason: "X-Gitlab-Token does not match",
+                });
+            }
+        }
+        return match event {
+            "Push Hook" | "Tag Push Hook" => {
+                let payload = json(PROVIDER, body)?;
+                let urls = ["git_http_url", "web_url", "git_ssh_url"]
+                    .iter()
+                    .filter_map(|k| {
+                        payload
+                            .pointer(&format!("/project/{k}"))
+                            .or_else(|| payload.pointer(&format!("/repository/{k}")))?
+                            .as_str()
+                    })
+                    .map(str::to_string)
+                    .collect();
+                push(PROVIDER, urls, &payload)
+            }
+            other => Err(WebhookError::UnsupportedEvent {
+                provider: PROVIDER,
+                event: other.to_string(),
+            }),
+        };
+    }
+    Err(WebhookError::UnknownSource)
+}
+
+fn verify_github(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), WebhookError> {
+    let unauthorized = |reason| WebhookError::Unauthorized {
+        provider: "GitHub",
+        reason,
+    };
+    let signature = header(headers, "x-hub-signature-256")
+        .ok_or_else(|| unauthorized("no X-Hub-Signature-256 header"))?;
+    let digest = signature
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| unauthorized("X-Hub-Signature-256 is not sha256=<hex>"))?;
+    let mut mac = Hmac::<sha2_hmac::Sha256>::new_from_slice(secret.as_bytes())
+        .map_err(|_| unauthorized("the secret cannot key HMAC-SHA256"))?;
+    mac.update(body);
+    mac.verify_slice(&digest)
+        .map_err(|_| unauthorized("X-Hub-Signature-256 does not match the body"))
+}
+
+fn json(provider: &'static str, body: &[u8]) -> Result<Value, WebhookError> {
+    serde_json::from_slice(body).map_err(|e| WebhookError::InvalidPayload {
+        provider,
+        reason: e.to_string(),
+    })
+}
+
+fn push(
+    provider: &'static str,
+    mut urls: Vec<String>,
+    payload: &Value,
+) -> Result<WebhookEvent, WebhookError> {
+    let mut seen = std::collections::BTreeSet::new();
+    urls.retain(|u| seen.insert(u.clone()));
+    let Some(repo_url) = urls.first().cloned() else {
+        return Err(WebhookError::InvalidPayload {
+            provider,
+            reason: "no repository URL".into(),
+        });
+    };
+    let revision = payload.get("ref").and_then(Value::as_str).map(|r| {
+        r.strip_prefix("refs/heads/")
+            .or_else(|| r.strip_prefix("refs/tags/"))
+            .unwrap_or(r)
+            .to_string()
+    });
+    Ok(WebhookEvent::Push(PushEvent {
+        repo_url,
+        repo_urls: urls,
+        revision,
+    }))
+}
+
+/// A repository URL reduced to `host/path`, lower-cased, without scheme, credentials, port,
+/// `.git` suffix or trailing slash, so that `https://github.com/org/repo.git`,
+/// `git@github.com:org/repo` and `ssh://git@github.com/org/repo` compare equal.
+pub fn normalize_repo_url(url: &str) -> String {
+    let url = url.trim().to_ascii_lowercase();
+    let rest = match url.split_once("://") {
+        Some((_, rest)) => rest.to_string(),
+        // scp-like: git@host:org/repo
+        None => url.replacen(':', "/", 1),
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest.as_str(), ""));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or(host);
+    let path = path.trim_end_matches('/').trim_end_matches(".git");
+    format!("{host}/{path}")
+}
+
+/// Whether two repository URLs name the same repository (see [`normalize_repo_url`]).
+pub fn same_repo(a: &str, b: &str) -> bool {
+    normalize_repo_url(a) == normalize_repo_url(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_urls_compare_across_forms() {
+        let forms = [
+            "https://github.com/Org/Repo.git",
+            "https://user:token@github.com/org/repo/",
+            "git@github.com:org/repo.git",
+            "ssh://git@github.com:22/org/repo",
+        ];
+        for form in forms {
+            assert!(same_repo(form, "https://github.com/org/repo"), "{form}");
+        }
+        assert!(!same_repo(
+            "https://github.com/org/repo",
+            "https://github.com/org/other"
+        ));
+    }
+}
