@@ -49,6 +49,11 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Set an image in a Kustomize overlay (like `kustomize edit set image`), in place.
     SetImage(SetImageArgs),
+    /// Run the GitOps controller: keep every Application equal to its Git revision (sync,
+    /// self-heal, prune, status, notifications, metrics), until SIGINT/SIGTERM.
+    Controller(ControllerArgs),
+    /// List, inspect, refresh, sync and roll back Applications through a running controller.
+    App(AppArgs),
 }
 
 /// Output formats.
@@ -615,4 +620,142 @@ pub struct SetImageArgs {
     /// `NAME=IMAGE:TAG`, `NAME=IMAGE@DIGEST` or `NAME:TAG`.
     #[arg(required = true, value_name = "NAME=IMAGE:TAG")]
     pub images: Vec<String>,
+}
+
+/// `strata controller`.
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// The kubeconfig context of the cluster the controller runs against (default: the
+    /// current context, or the in-cluster service account).
+    #[arg(long, env = "STRATA_CONTEXT")]
+    pub context: Option<String>,
+    /// The namespace of Application and AppProject objects, cluster Secrets and states.
+    #[arg(long, env = "STRATA_CONTROLLER_NAMESPACE", default_value = "argocd")]
+    pub namespace: String,
+    /// How often every Application is fetched and compared.
+    #[arg(long, env = "STRATA_POLL_INTERVAL", default_value = "3m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub poll_interval: std::time::Duration,
+    /// Where the webhook, Application API, /metrics, /healthz and /readyz listen.
+    #[arg(
+        long,
+        env = "STRATA_LISTEN",
+        default_value = "0.0.0.0:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: std::net::SocketAddr,
+    /// Where repository mirrors are kept.
+    #[arg(long, env = "STRATA_REPO_CACHE", value_name = "DIR")]
+    pub repo_cache: Option<PathBuf>,
+    /// A repository holding Applications and ApplicationSets (app of apps) besides those in
+    /// the cluster.
+    #[arg(long, env = "STRATA_GIT_ROOT", value_name = "URL")]
+    pub git_root: Option<String>,
+    /// The revision of --git-root.
+    #[arg(
+        long,
+        env = "STRATA_GIT_ROOT_REVISION",
+        default_value = "HEAD",
+        value_name = "REV"
+    )]
+    pub git_root_revision: String,
+    /// The directory of --git-root holding the Applications.
+    #[arg(
+        long,
+        env = "STRATA_GIT_ROOT_PATH",
+        default_value = ".",
+        value_name = "PATH"
+    )]
+    pub git_root_path: String,
+    /// Notification settings: an `argocd-notifications-cm` ConfigMap or its data map (YAML).
+    #[arg(long, env = "STRATA_NOTIFICATIONS", value_name = "FILE")]
+    pub notifications: Option<PathBuf>,
+    /// Secrets the notification settings name as `$key`: an `argocd-notifications-secret`
+    /// Secret or a YAML map.
+    #[arg(long, env = "STRATA_NOTIFICATIONS_SECRET", value_name = "FILE")]
+    pub notifications_secret: Option<PathBuf>,
+    /// The secret GitHub signs webhooks with (X-Hub-Signature-256); unsigned pushes are refused.
+    #[arg(long, env = "STRATA_WEBHOOK_SECRET_GITHUB", hide_env_values = true)]
+    pub webhook_secret_github: Option<String>,
+    /// The token GitLab sends with webhooks (X-Gitlab-Token); pushes without it are refused.
+    #[arg(long, env = "STRATA_WEBHOOK_SECRET_GITLAB", hide_env_values = true)]
+    pub webhook_secret_gitlab: Option<String>,
+    /// Elect a leader among replicas (a Lease in --namespace); only the leader reconciles.
+    #[arg(long, env = "STRATA_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Applications reconciled at once.
+    #[arg(long, env = "STRATA_WORKERS", default_value_t = 10)]
+    pub workers: usize,
+    /// Where Application states are kept: `kubernetes` (a Secret per Application in
+    /// --namespace) or `local` (files beside the repository cache).
+    #[arg(long, env = "STRATA_STATE_STORE", value_enum, default_value_t = StateStoreKind::Kubernetes)]
+    pub state_store: StateStoreKind,
+}
+
+/// Where the controller keeps Application states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateStoreKind {
+    /// A Secret per Application in the controller's namespace.
+    Kubernetes,
+    /// A file per Application beside the repository cache.
+    Local,
+}
+
+/// `strata app`.
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    /// The controller's address.
+    #[arg(
+        long,
+        env = "STRATA_CONTROLLER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub server: String,
+    /// Output format.
+    #[arg(short, long, env = "STRATA_APP_OUTPUT", value_enum, default_value_t = Output::Human, global = true)]
+    pub output: Output,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AppCommand,
+}
+
+/// `strata app` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Every Application with its sync and health status.
+    List,
+    /// One Application: source, destination, status, resources, last operation, history.
+    Get {
+        /// The Application.
+        name: String,
+    },
+    /// Fetch and compare an Application now.
+    Refresh {
+        /// The Application.
+        name: String,
+    },
+    /// Sync an Application now and wait for the result (exit 1 when it fails).
+    Sync {
+        /// The Application.
+        name: String,
+        /// Delete what left Git.
+        #[arg(long)]
+        prune: bool,
+        /// Show what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this resource (`group/Kind:namespace/name` or `Kind/name`); repeatable.
+        #[arg(long = "resource", value_name = "KEY")]
+        resources: Vec<String>,
+        /// Sync this revision instead of targetRevision.
+        #[arg(long, value_name = "REV")]
+        revision: Option<String>,
+    },
+    /// Sync an Application to the revision of a history entry (`strata app get` lists them).
+    Rollback {
+        /// The Application.
+        name: String,
+        /// The history entry's id.
+        id: u64,
+    },
 }

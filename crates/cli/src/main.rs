@@ -6,6 +6,8 @@
 mod args;
 mod aws;
 mod backend_record;
+mod cmd_app;
+mod cmd_controller;
 mod cmd_generate;
 mod cmd_health;
 mod cmd_import;
@@ -94,6 +96,8 @@ fn main() {
             Command::Health(args) => cmd_health::run(&args),
             Command::Generate(args) => cmd_generate::run(args),
             Command::SetImage(args) => cmd_set_image::run(args),
+            Command::Controller(args) => cmd_controller::run(args).await,
+            Command::App(args) => cmd_app::run(args).await,
         }
     });
     let code = match result {

@@ -216,6 +216,14 @@ pub fn argo_resource(kind: &str, plural: &str) -> ApiResource {
     }
 }
 
+fn metadata_map(manifest: &Value, field: &str) -> serde_json::Map<String, Value> {
+    manifest
+        .pointer(&format!("/metadata/{field}"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn to_value(object: &DynamicObject) -> Value {
     let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
     if let (Some(types), Some(map)) = (&object.types, value.as_object_mut()) {
@@ -302,7 +310,8 @@ impl Controller {
     /// `targetRevision` is that branch, `HEAD`, or a commit.
     pub fn repository_changed(&self, repo_url: &str, branch: Option<&str>) {
         if let Some(root) = &self.config.git_root
-            && same_repository(&root.repo_url, repo_url)
+            && (same_repository(&root.repo_url, repo_url)
+                || crate::server::webhook::same_repo(&root.repo_url, repo_url))
         {
             self.enqueue(
                 ROOT_JOB,
@@ -317,7 +326,8 @@ impl Controller {
             .iter()
             .filter_map(|(name, entry)| {
                 let app = entry.parsed.as_ref().ok()?;
-                let same = same_repository(&app.source.repo_url, repo_url);
+                let same = same_repository(&app.source.repo_url, repo_url)
+                    || crate::server::webhook::same_repo(&app.source.repo_url, repo_url);
                 let revision = app.source.target_revision.as_str();
                 let on_branch = match branch {
                     None => true,
@@ -622,6 +632,8 @@ impl Controller {
                 namespace: app.namespace.clone(),
                 project: app.project.clone(),
                 origin: origin.clone(),
+                labels: metadata_map(&manifest, "labels"),
+                annotations: metadata_map(&manifest, "annotations"),
                 spec: manifest.get("spec").cloned().unwrap_or(Value::Null),
                 status,
             });
@@ -799,6 +811,8 @@ impl Controller {
                     namespace: self.config.namespace.clone(),
                     project: String::new(),
                     origin: entry.origin.clone(),
+                    labels: metadata_map(&entry.manifest, "labels"),
+                    annotations: metadata_map(&entry.manifest, "annotations"),
                     spec: entry.manifest.get("spec").cloned().unwrap_or(Value::Null),
                     status: status.clone(),
                 };
@@ -811,6 +825,8 @@ impl Controller {
             namespace: app.namespace.clone(),
             project: app.project.clone(),
             origin: entry.origin.clone(),
+            labels: metadata_map(&entry.manifest, "labels"),
+            annotations: metadata_map(&entry.manifest, "annotations"),
             spec: entry.manifest.get("spec").cloned().unwrap_or(Value::Null),
             status,
         };

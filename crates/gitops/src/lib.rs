@@ -9,6 +9,7 @@
 //! status store read by `strata app`, in metrics and in notifications.
 
 pub mod app;
+pub mod client;
 pub mod clusters;
 pub mod controller;
 pub mod crds;
@@ -17,4 +18,5 @@ pub mod project;
 pub mod reconcile;
 pub mod roots;
 pub mod server;
+pub mod service;
 pub mod status;

@@ -582,6 +582,7 @@ fn resource_matches(pattern: &str, key: &strata_core::ResourceKey) -> bool {
     let namespace = key.namespace.as_deref().unwrap_or("");
     let forms = [
         format!("{}/{}:{}/{}", key.group, key.kind, namespace, key.name),
+        format!("{}/{}/{}/{}", key.group, key.kind, namespace, key.name),
         format!("{}:{}/{}", key.kind, namespace, key.name),
         format!("{}/{}", key.kind, key.name),
     ];

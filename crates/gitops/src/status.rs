@@ -269,6 +269,12 @@ pub struct AppRecord {
     pub project: String,
     /// Where it is defined.
     pub origin: AppOrigin,
+    /// `metadata.labels` (notification subscriptions select on them).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub labels: serde_json::Map<String, serde_json::Value>,
+    /// `metadata.annotations` (notification subscriptions are annotations).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub annotations: serde_json::Map<String, serde_json::Value>,
     /// The Application's `spec`.
     pub spec: serde_json::Value,
     /// Its status.
@@ -282,7 +288,8 @@ impl AppRecord {
         serde_json::json!({
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Application",
-            "metadata": {"name": self.name, "namespace": self.namespace},
+            "metadata": {"name": self.name, "namespace": self.namespace,
+                         "labels": self.labels, "annotations": self.annotations},
             "spec": self.spec,
             "status": self.status,
         })

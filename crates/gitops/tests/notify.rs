@@ -144,6 +144,8 @@ fn app(phase: Option<OperationPhase>, health: &str, revision: &str) -> Value {
         namespace: "argocd".into(),
         project: "default".into(),
         origin: AppOrigin::Cluster,
+        labels: serde_json::Map::new(),
+        annotations: serde_json::Map::new(),
         spec: json!({"source": {"repoURL": "https://git.example/guestbook.git", "path": "."}}),
         status: AppStatus {
             sync: SyncState {

@@ -23,6 +23,8 @@ fn record(name: &str) -> AppRecord {
         namespace: "argocd".into(),
         project: "platform".into(),
         origin: AppOrigin::Cluster,
+        labels: serde_json::Map::new(),
+        annotations: serde_json::Map::new(),
         spec: json!({
             "project": "platform",
             "source": {"repoURL": "https://github.com/acme/deploy.git", "path": "guestbook", "targetRevision": "main"},
