@@ -353,3 +353,59 @@ async fn a_failing_hook_fails_the_sync_and_runs_the_sync_fail_hook() {
     );
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn applications_kept_in_git_are_reconciled_and_their_status_is_kept_by_the_controller() {
+    let (client, control, target) = namespaces("gitops-root").await;
+    let repo = Repo::new(&[
+        ("services/api/cm.yaml", &config_map("api", "1")),
+        ("services/web/cm.yaml", &config_map("web", "1")),
+    ]);
+    let app = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: root-api\nspec:\n  project: default\n  source:\n    repoURL: {url}\n    path: services/api\n    targetRevision: main\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {target}\n  syncPolicy:\n    automated: {{}}\n",
+        url = repo.url
+    );
+    let appset = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: services\nspec:\n  generators:\n  - list:\n      elements:\n      - svc: web\n  template:\n    metadata:\n      name: 'root-{{{{svc}}}}'\n    spec:\n      project: default\n      source:\n        repoURL: {url}\n        path: 'services/{{{{svc}}}}'\n        targetRevision: main\n      destination:\n        server: https://kubernetes.default.svc\n        namespace: {target}\n      syncPolicy:\n        automated: {{}}\n",
+        url = repo.url
+    );
+    repo.commit(
+        &[("apps/api.yaml", &app), ("apps/services.yaml", &appset)],
+        &[],
+        "apps",
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let config = config(&control, &cache).with_git_root(strata_gitops::roots::GitRoot {
+        repo_url: repo.url.clone(),
+        revision: "main".into(),
+        path: "apps".into(),
+    });
+    let running = start(&client, config, cache);
+    eventually("both Git-defined Applications synced", || async {
+        let api = config_map_value(&client, &target, "api").await;
+        let web = config_map_value(&client, &target, "web").await;
+        (api.as_deref() == Some("1") && web.as_deref() == Some("1")).then_some(())
+    })
+    .await;
+    running.controller.wait_idle().await;
+    let records = running.controller.status().list();
+    let names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["root-api", "root-web"]);
+    for record in &records {
+        assert!(
+            matches!(record.origin, strata_gitops::status::AppOrigin::Git { .. }),
+            "{:?}",
+            record.origin
+        );
+        assert_eq!(record.status.sync.status.as_str(), "Synced", "{record:?}");
+    }
+    // Not written to the cluster as Application objects.
+    assert!(
+        applications(&client, &control)
+            .get_opt("root-api")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    running.stop().await;
+}

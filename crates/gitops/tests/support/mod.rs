@@ -260,3 +260,12 @@ pub async fn patch_config_map(client: &kube::Client, namespace: &str, name: &str
 pub fn api_resource_config_map() -> ApiResource {
     ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&())
 }
+
+/// Makes sure the Application CRDs are served (a controller creates them when it starts).
+pub async fn ensure_crds(client: &kube::Client) {
+    let provider =
+        strata_k8s::KubeProvider::new(client.clone(), strata_gitops::clusters::provider_options());
+    strata_gitops::crds::ensure_argo_crds(&provider)
+        .await
+        .unwrap();
+}
