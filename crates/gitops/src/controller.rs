@@ -896,6 +896,9 @@ impl Controller {
         )
         .await;
         let took = started.elapsed();
+        if let Some(refused) = &outcome.sync_refused {
+            return Err(format!("application {}: {refused}", app.name));
+        }
         let observers = lock(&self.observers).clone();
         for observer in observers {
             observer.reconciled(&record, took, &outcome);

@@ -20,3 +20,4 @@ pub mod roots;
 pub mod server;
 pub mod service;
 pub mod status;
+pub mod windows;

@@ -85,6 +85,8 @@ pub struct Outcome {
     /// The kinds (apiVersion, kind) the Application manages: the controller watches them for
     /// self-heal.
     pub kinds: Vec<(String, String)>,
+    /// Why a sync a user asked for did not run (a sync window), when it did not.
+    pub sync_refused: Option<String>,
 }
 
 /// Reconciles Applications. Shared by the controller's workers.
@@ -168,6 +170,18 @@ impl Reconciler {
                 ..Outcome::default()
             };
         }
+        let windows = match crate::windows::parse_windows(&project.sync_windows) {
+            Ok(w) => w,
+            Err(e) => {
+                return Outcome {
+                    status: error_status(
+                        previous,
+                        condition("InvalidSpecError", format!("project {}: {e}", project.name)),
+                    ),
+                    ..Outcome::default()
+                };
+            }
+        };
         let revision_override = request.sync.as_ref().and_then(|s| s.revision.clone());
         let started = Instant::now();
         let fetched = self
@@ -218,7 +232,24 @@ impl Reconciler {
         let kinds = comparison.kinds.clone();
         let decision = decide(app, previous, &comparison, request.sync.as_ref());
         let sync = match decision {
-            Decision::Sync(sync) => sync,
+            Decision::Sync(sync) => {
+                let manual = request.sync.is_some();
+                if let Some(why) =
+                    crate::windows::blocked(&windows, app, manual, jiff::Timestamp::now())
+                {
+                    let message = format!("sync blocked: {why}");
+                    let mut status = compared;
+                    status.conditions = vec![condition("SyncError", message.clone())];
+                    return Outcome {
+                        status,
+                        fetch_duration,
+                        kinds,
+                        sync_refused: manual.then_some(message),
+                        ..Outcome::default()
+                    };
+                }
+                sync
+            }
             Decision::Skip(conditions) => {
                 let mut status = compared;
                 status.conditions = conditions;
@@ -287,6 +318,7 @@ impl Reconciler {
             synced: true,
             fetch_duration,
             kinds,
+            sync_refused: None,
         }
     }
 
@@ -333,6 +365,10 @@ impl Reconciler {
             store: (self.stores)(app),
             config: ExecutorConfig {
                 parallelism: self.parallelism.max(1),
+                sync: strata_core::sync::SyncPlanOptions {
+                    prune_last: app.sync.has_option("PruneLast=true"),
+                    ..strata_core::sync::SyncPlanOptions::default()
+                },
                 ..ExecutorConfig::default()
             },
         }
@@ -456,7 +492,10 @@ impl Reconciler {
         let mut comparison = comparison;
         let mut retries = 0u32;
         loop {
-            let plan = sync_plan(&comparison.plan, prune, &sync.resources);
+            let mut plan = sync_plan(&comparison.plan, prune, &sync.resources);
+            if app.sync.has_option("RespectIgnoreDifferences=true") {
+                respect_ignored(&mut plan, rules);
+            }
             if sync.dry_run {
                 return Operation {
                     revision,
@@ -571,6 +610,19 @@ fn sync_plan(plan: &Plan, prune: bool, only: &[String]) -> Plan {
             && (only.is_empty() || only.iter().any(|o| resource_matches(o, &c.key)))
     });
     plan
+}
+
+/// `RespectIgnoreDifferences=true`: the fields the ignore rules hide keep their live values.
+fn respect_ignored(plan: &mut Plan, rules: &DriftRules) {
+    for change in &mut plan.changes {
+        if change.action != Action::Update {
+            continue;
+        }
+        if let (Some(resource), Some(live)) = (change.resource.as_mut(), change.live.as_ref()) {
+            resource.manifest =
+                strata_drift::respect_ignore_differences(&resource.manifest, Some(live), rules);
+        }
+    }
 }
 
 /// Whether `pattern` (`group/Kind:namespace/name`, `Kind:namespace/name`, `Kind/name` or the

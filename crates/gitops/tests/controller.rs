@@ -409,3 +409,113 @@ async fn applications_kept_in_git_are_reconciled_and_their_status_is_kept_by_the
     );
     running.stop().await;
 }
+
+async fn create_project(client: &kube::Client, namespace: &str, project: Value) {
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &strata_gitops::controller::argo_resource("AppProject", "appprojects"),
+    );
+    let object: kube::api::DynamicObject = serde_json::from_value(project).unwrap();
+    api.create(&kube::api::PostParams::default(), &object)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn projects_restrict_sources_and_sync_windows_hold_syncs() {
+    let (client, control, target) = namespaces("gitops-project").await;
+    let repo = Repo::new(&[("app/settings.yaml", &config_map("settings", "1"))]);
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    // A project allowing only other repositories.
+    create_project(
+        &client,
+        &control,
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+               "metadata": {"name": "locked"},
+               "spec": {"sourceRepos": ["https://git.example/*"],
+                        "destinations": [{"server": "*", "namespace": "*"}],
+                        "clusterResourceWhitelist": [{"group": "*", "kind": "*"}]}}),
+    )
+    .await;
+    // A project whose deny window is always open for the target namespace.
+    create_project(
+        &client,
+        &control,
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+               "metadata": {"name": "frozen"},
+               "spec": {"sourceRepos": ["*"],
+                        "destinations": [{"server": "*", "namespace": "*"}],
+                        "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+                        "syncWindows": [{"kind": "deny", "schedule": "* * * * *", "duration": "1h",
+                                         "namespaces": [target.clone()], "manualSync": true}]}}),
+    )
+    .await;
+    let mut locked = application(
+        "locked-app",
+        &repo.url,
+        "app",
+        &target,
+        automated(true, true),
+    );
+    locked["spec"]["project"] = json!("locked");
+    create_application(&client, &control, &locked).await;
+    let mut frozen = application(
+        "frozen-app",
+        &repo.url,
+        "app",
+        &target,
+        automated(true, true),
+    );
+    frozen["spec"]["project"] = json!("frozen");
+    create_application(&client, &control, &frozen).await;
+
+    let status = eventually("the repository refused by the project", || async {
+        let status = app_status(&client, &control, "locked-app").await;
+        (status["conditions"][0]["type"] == "InvalidSpecError").then_some(status)
+    })
+    .await;
+    assert!(
+        status["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sourceRepos"),
+        "{status}"
+    );
+    let status = eventually("the sync held by the window", || async {
+        let status = app_status(&client, &control, "frozen-app").await;
+        (status["conditions"][0]["type"] == "SyncError").then_some(status)
+    })
+    .await;
+    assert!(
+        status["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deny sync window"),
+        "{status}"
+    );
+    assert_eq!(status["sync"]["status"], "OutOfSync");
+    assert!(
+        config_map_value(&client, &target, "settings")
+            .await
+            .is_none()
+    );
+    // The window lets manual syncs through.
+    let synced = running
+        .controller
+        .sync(
+            "frozen-app",
+            strata_gitops::reconcile::SyncRequest::new(false, false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(synced.operation_state.unwrap().phase.as_str(), "Succeeded");
+    assert_eq!(
+        config_map_value(&client, &target, "settings")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    running.stop().await;
+}
