@@ -191,6 +191,7 @@ pub struct Controller {
     clusters: Clusters,
     watched: Mutex<HashSet<(String, String, String)>>,
     ready: std::sync::atomic::AtomicBool,
+    failures: Mutex<std::collections::HashMap<String, u32>>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -269,6 +270,7 @@ impl Controller {
             clusters,
             watched: Mutex::new(HashSet::new()),
             ready: std::sync::atomic::AtomicBool::new(false),
+            failures: Mutex::new(std::collections::HashMap::new()),
             config,
         }
     }
@@ -484,6 +486,7 @@ impl Controller {
                 })?;
         }
         let mut tasks = tokio::task::JoinSet::new();
+        self.load_repository_credentials().await;
         if self.config.git_root.is_some() {
             self.load_git_root(true).await;
         }
@@ -535,9 +538,24 @@ impl Controller {
         }
     }
 
+    /// Reads the repository Secrets again now (credentials of private repositories); the
+    /// controller does so when it starts and at every poll.
+    pub async fn reload_repository_credentials(&self) {
+        self.load_repository_credentials().await;
+    }
+
+    /// Reads the repository Secrets (credentials of private repositories).
+    async fn load_repository_credentials(&self) {
+        match crate::repo_secrets::load(&self.client, &self.config.namespace).await {
+            Ok(found) => self.reconciler.repos.set_runtime_credentials(found),
+            Err(error) => tracing::warn!("repository credentials: {error}"),
+        }
+    }
+
     /// Every poll interval: a refresh (with fetch) of every Application, and of the Git root.
     async fn poll(self: Arc<Self>) {
         loop {
+            self.load_repository_credentials().await;
             if self.config.git_root.is_some() {
                 self.enqueue(
                     ROOT_JOB,
@@ -896,6 +914,7 @@ impl Controller {
         )
         .await;
         let took = started.elapsed();
+        self.retry_failed_comparison(&app.name, &outcome.status);
         if let Some(refused) = &outcome.sync_refused {
             return Err(format!("application {}: {refused}", app.name));
         }
@@ -912,6 +931,42 @@ impl Controller {
             "reconciled"
         );
         Ok(outcome.status)
+    }
+
+    /// An Application whose comparison failed (a repository that cannot be fetched, a source
+    /// that does not render) is tried again with a fetch after 5 s, 10 s, 20 s … up to the
+    /// poll interval, instead of waiting for the next poll.
+    fn retry_failed_comparison(self: &Arc<Self>, name: &str, status: &AppStatus) {
+        let failed = status
+            .conditions
+            .iter()
+            .any(|c| c.kind == "ComparisonError");
+        let mut failures = lock(&self.failures);
+        if !failed {
+            failures.remove(name);
+            return;
+        }
+        let count = failures.entry(name.to_owned()).or_insert(0);
+        *count = count.saturating_add(1);
+        let delay = Duration::from_secs(5)
+            .saturating_mul(1u32 << (*count - 1).min(16))
+            .min(self.config.poll_interval);
+        drop(failures);
+        let me = Arc::clone(self);
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if lock(&me.apps).contains_key(&name) {
+                me.enqueue(
+                    &name,
+                    Request {
+                        fetch: true,
+                        sync: None,
+                    },
+                    None,
+                );
+            }
+        });
     }
 
     /// Records a status: in the store, on the Application object (cluster-defined ones), and

@@ -16,6 +16,7 @@ pub mod crds;
 pub mod notify;
 pub mod project;
 pub mod reconcile;
+pub mod repo_secrets;
 pub mod roots;
 pub mod server;
 pub mod service;

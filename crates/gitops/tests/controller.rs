@@ -519,3 +519,61 @@ async fn projects_restrict_sources_and_sync_windows_hold_syncs() {
     );
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_private_repository_is_read_with_the_credentials_of_a_repository_secret() {
+    let (client, control, target) = namespaces("gitops-private").await;
+    let repo = Repo::new(&[("app/settings.yaml", &config_map("settings", "1"))]);
+    let server = HttpServer::serve(&repo, "robot:s3cret-pass");
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    create_application(
+        &client,
+        &control,
+        &application(
+            "private-app",
+            &server.url,
+            "app",
+            &target,
+            automated(true, false),
+        ),
+    )
+    .await;
+    // Without credentials: only this Application is Unknown, with the repository named and
+    // no secret shown.
+    let status = eventually("the fetch refused", || async {
+        let status = app_status(&client, &control, "private-app").await;
+        (status["conditions"][0]["type"] == "ComparisonError").then_some(status)
+    })
+    .await;
+    let message = status["conditions"][0]["message"].as_str().unwrap();
+    assert!(message.contains("127.0.0.1"), "{message}");
+    assert_eq!(status["sync"]["status"], "Unknown");
+
+    // A repository Secret, as ArgoCD keeps them: the retry (with backoff) fetches and syncs.
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), &control);
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "private-repo", "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+        "stringData": {"url": server.url, "username": "robot", "password": "s3cret-pass"}
+    }))
+    .unwrap();
+    secrets
+        .create(&kube::api::PostParams::default(), &secret)
+        .await
+        .unwrap();
+    // The controller reads repository Secrets at start and at every poll: poll now.
+    running.controller.reload_repository_credentials().await;
+    eventually("synced from the private repository", || async {
+        (config_map_value(&client, &target, "settings")
+            .await
+            .as_deref()
+            == Some("1"))
+        .then_some(())
+    })
+    .await;
+    let status = app_status(&client, &control, "private-app").await;
+    assert!(!status.to_string().contains("s3cret-pass"));
+    running.stop().await;
+}

@@ -110,6 +110,7 @@ pub struct RepositoryCache {
     dir: PathBuf,
     refresh: Refresh,
     credentials: Vec<(String, Credentials)>,
+    runtime_credentials: std::sync::RwLock<Vec<(String, Credentials)>>,
     git: PathBuf,
     memo: Mutex<Memo>,
 }
@@ -135,6 +136,7 @@ impl RepositoryCache {
             dir: dir.into(),
             refresh: Refresh::default(),
             credentials: Vec::new(),
+            runtime_credentials: std::sync::RwLock::new(Vec::new()),
             git: PathBuf::from("git"),
             memo: Mutex::new(Memo::default()),
         }
@@ -152,6 +154,20 @@ impl RepositoryCache {
     pub fn with_credentials(mut self, prefix: &str, credentials: Credentials) -> Self {
         self.credentials.push((prefix_key(prefix), credentials));
         self
+    }
+
+    /// Replaces the credentials given at run time (a controller re-reading its repository
+    /// Secrets), each for the repositories whose URL starts with its prefix; those given with
+    /// [`RepositoryCache::with_credentials`] stay.
+    pub fn set_runtime_credentials(&self, credentials: Vec<(String, Credentials)>) {
+        let keyed = credentials
+            .into_iter()
+            .map(|(prefix, c)| (prefix_key(&prefix), c))
+            .collect();
+        *self
+            .runtime_credentials
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = keyed;
     }
 
     /// Runs this `git` executable instead of the one on `PATH`.
@@ -332,16 +348,21 @@ impl RepositoryCache {
         self.git(url, Some(mirror), &args)
     }
 
-    fn credentials_for(&self, url: &RepoUrl) -> Option<&Credentials> {
+    fn credentials_for(&self, url: &RepoUrl) -> Option<Credentials> {
         if !matches!(url.transport(), Transport::Http | Transport::Https) {
             return None;
         }
         let key = url.key();
+        let runtime = self
+            .runtime_credentials
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         self.credentials
             .iter()
+            .chain(runtime.iter())
             .filter(|(p, _)| key == p || key.starts_with(&format!("{}/", p.trim_end_matches('/'))))
             .max_by_key(|(p, _)| p.len())
-            .map(|(_, c)| c)
+            .map(|(_, c)| c.clone())
     }
 
     /// Runs `git` for `url` (in `git_dir` when given), its output redacted in errors.
@@ -661,11 +682,11 @@ mod tests {
         let ssh = RepoUrl::parse("git@git.example.com:team/app.git").unwrap();
         assert_eq!(
             cache.credentials_for(&team),
-            Some(&Credentials::token("two"))
+            Some(Credentials::token("two"))
         );
         assert_eq!(
             cache.credentials_for(&other),
-            Some(&Credentials::basic("a", "one"))
+            Some(Credentials::basic("a", "one"))
         );
         assert_eq!(cache.credentials_for(&elsewhere), None);
         assert_eq!(cache.credentials_for(&ssh), None);

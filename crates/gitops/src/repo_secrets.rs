@@ -1,0 +1,55 @@
+//! Credentials of private repositories from ArgoCD repository Secrets in the controller's
+//! namespace: `argocd.argoproj.io/secret-type: repository` (data `url`, `username`,
+//! `password`) for one repository, `repo-creds` for every repository whose URL starts with
+//! `url`. A Secret with only a `password` sends it as a token. Values are never logged.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+use strata_sources::repo::Credentials;
+
+use crate::clusters::SECRET_TYPE_LABEL;
+
+fn text(secret: &Secret, key: &str) -> Option<String> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .and_then(|b| String::from_utf8(b.0.clone()).ok())
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(key).cloned())
+        })
+        .filter(|s| !s.is_empty())
+}
+
+/// The credentials the repository Secrets of `namespace` give, by URL prefix. A Secret
+/// without `url` or without `password` is skipped with a warning naming it.
+pub async fn load(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Vec<(String, Credentials)>, String> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let mut found = Vec::new();
+    for kind in ["repository", "repo-creds"] {
+        let list = secrets
+            .list(&ListParams::default().labels(&format!("{SECRET_TYPE_LABEL}={kind}")))
+            .await
+            .map_err(|e| format!("listing {kind} Secrets in {namespace}: {e}"))?;
+        for secret in &list.items {
+            let name = secret.metadata.name.as_deref().unwrap_or("");
+            let (Some(url), Some(password)) = (text(secret, "url"), text(secret, "password"))
+            else {
+                tracing::warn!(secret = %name, "a {kind} Secret without url or password is not used");
+                continue;
+            };
+            let credentials = match text(secret, "username") {
+                Some(username) => Credentials::basic(username, password),
+                None => Credentials::token(password),
+            };
+            found.push((url, credentials));
+        }
+    }
+    Ok(found)
+}
