@@ -82,6 +82,9 @@ pub struct ControllerConfig {
     pub stores: Option<StateStores>,
     /// Health rules (built-ins plus customizations).
     pub health: Arc<HealthRegistry>,
+    /// How long a stopping controller lets running syncs finish before it abandons them (the
+    /// state keeps their intents; the next start compares and continues).
+    pub shutdown_grace: Duration,
 }
 
 impl std::fmt::Debug for ControllerConfig {
@@ -111,7 +114,14 @@ impl ControllerConfig {
             git_root: None,
             stores: None,
             health: Arc::new(HealthRegistry::default()),
+            shutdown_grace: Duration::from_secs(30),
         }
+    }
+
+    /// Sets how long running syncs may take to finish once the controller is stopping.
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
     }
 
     /// Sets the namespace.
@@ -520,7 +530,17 @@ impl Controller {
             queue.order.clear();
         }
         self.wake.notify_waiters();
-        while workers.join_next().await.is_some() {}
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                grace = ?self.config.shutdown_grace,
+                "running syncs did not finish in time: abandoned (the next start continues them)"
+            );
+            workers.abort_all();
+        }
         Ok(())
     }
 

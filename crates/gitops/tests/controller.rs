@@ -577,3 +577,74 @@ async fn a_private_repository_is_read_with_the_credentials_of_a_repository_secre
     assert!(!status.to_string().contains("s3cret-pass"));
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_destination_named_by_a_cluster_secret_is_reached_with_its_credentials() {
+    use base64::Engine as _;
+    let (client, control, target) = namespaces("gitops-cluster").await;
+    let repo = Repo::new(&[("app/settings.yaml", &config_map("settings", "1"))]);
+    let pki = plane().pki();
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let config_json = json!({"tlsClientConfig": {
+        "caData": b64(&pki.ca_pem),
+        "certData": b64(&pki.admin.certificate_pem),
+        "keyData": b64(&pki.admin.key_pem)
+    }})
+    .to_string();
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), &control);
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "workload-cluster", "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+        "stringData": {"name": "workload", "server": plane().server_url(), "config": config_json}
+    }))
+    .unwrap();
+    secrets
+        .create(&kube::api::PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    let mut by_name = application(
+        "remote-app",
+        &repo.url,
+        "app",
+        &target,
+        automated(true, false),
+    );
+    by_name["spec"]["destination"] = json!({"name": "workload", "namespace": target});
+    create_application(&client, &control, &by_name).await;
+    let mut unknown = application(
+        "nowhere-app",
+        &repo.url,
+        "app",
+        &target,
+        automated(true, false),
+    );
+    unknown["spec"]["destination"] = json!({"name": "nowhere", "namespace": target});
+    create_application(&client, &control, &unknown).await;
+
+    eventually("synced through the cluster Secret", || async {
+        (config_map_value(&client, &target, "settings")
+            .await
+            .as_deref()
+            == Some("1"))
+        .then_some(())
+    })
+    .await;
+    let status = eventually("the unknown destination reported", || async {
+        let status = app_status(&client, &control, "nowhere-app").await;
+        (status["conditions"][0]["type"] == "ComparisonError").then_some(status)
+    })
+    .await;
+    let message = status["conditions"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("nowhere") && message.contains("cluster Secret"),
+        "{message}"
+    );
+    assert!(
+        !status.to_string().contains("BEGIN"),
+        "no credentials in the status"
+    );
+    running.stop().await;
+}
