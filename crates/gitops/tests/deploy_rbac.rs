@@ -27,8 +27,14 @@ const NAMESPACE: &str = "strata-system";
 /// The controller's ServiceAccount.
 const ACCOUNT: &str = "strata-controller";
 
-/// The flags `strata controller` takes.
+/// The flags `strata controller` takes (`crates/cli/src/args.rs`, `ControllerArgs`).
 const FLAGS: &[&str] = &[
+    "--context",
+    "--git-root-revision",
+    "--git-root-path",
+    "--notifications-secret",
+    "--workers",
+    "--state-store",
     "--namespace",
     "--poll-interval",
     "--listen",
