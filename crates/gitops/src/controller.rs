@@ -202,6 +202,9 @@ pub struct Controller {
     watched: Mutex<HashSet<(String, String, String)>>,
     ready: std::sync::atomic::AtomicBool,
     failures: Mutex<std::collections::HashMap<String, u32>>,
+    appsets: Mutex<BTreeMap<String, Value>>,
+    appset_runs: tokio::sync::Mutex<()>,
+    finalizing: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -281,6 +284,9 @@ impl Controller {
             watched: Mutex::new(HashSet::new()),
             ready: std::sync::atomic::AtomicBool::new(false),
             failures: Mutex::new(std::collections::HashMap::new()),
+            appsets: Mutex::new(BTreeMap::new()),
+            appset_runs: tokio::sync::Mutex::new(()),
+            finalizing: Mutex::new(HashSet::new()),
             config,
         }
     }
@@ -320,7 +326,7 @@ impl Controller {
     /// A push to `repo_url` (on `branch`, when known): refreshes, with a fetch, the
     /// Applications whose source (or the Git root) is that repository and whose
     /// `targetRevision` is that branch, `HEAD`, or a commit.
-    pub fn repository_changed(&self, repo_url: &str, branch: Option<&str>) {
+    pub fn repository_changed(self: &Arc<Self>, repo_url: &str, branch: Option<&str>) {
         if let Some(root) = &self.config.git_root
             && (same_repository(&root.repo_url, repo_url)
                 || crate::server::webhook::same_repo(&root.repo_url, repo_url))
@@ -349,6 +355,8 @@ impl Controller {
             })
             .collect();
         tracing::info!(repository = %strata_sources::repo::redact(repo_url), applications = matching.len(), "repository changed");
+        // Git generators may read this repository.
+        self.spawn_appsets(None);
         for name in matching {
             self.enqueue(
                 &name,
@@ -503,6 +511,8 @@ impl Controller {
         if self.config.cluster_applications {
             let me = Arc::clone(&self);
             tasks.spawn(async move { me.watch_applications().await });
+            let me = Arc::clone(&self);
+            tasks.spawn(async move { me.watch_appsets().await });
         }
         {
             let me = Arc::clone(&self);
@@ -587,6 +597,7 @@ impl Controller {
                 );
             }
             self.clusters.rediscover().await;
+            self.spawn_appsets(None);
             self.refresh(None, true);
             tokio::time::sleep(self.config.poll_interval).await;
         }
@@ -702,6 +713,10 @@ impl Controller {
                     let Some(name) = object.metadata.name.clone() else {
                         continue;
                     };
+                    if object.metadata.deletion_timestamp.is_some() {
+                        self.finalize(&name, value);
+                        continue;
+                    }
                     let refresh = object
                         .metadata
                         .annotations
@@ -730,6 +745,144 @@ impl Controller {
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, "watching Applications");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// An Application being deleted: with ArgoCD's resources finalizer, everything it manages
+    /// is deleted first, then the finalizer removed (the object goes); without it, the
+    /// resources stay. Either way the controller forgets it.
+    fn finalize(self: &Arc<Self>, name: &str, object: Value) {
+        let finalizers: Vec<String> = object
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ours: Vec<&String> = finalizers
+            .iter()
+            .filter(|f| f.starts_with(RESOURCES_FINALIZER))
+            .collect();
+        lock(&self.apps).remove(name);
+        self.status.remove(name);
+        if ours.is_empty() || !lock(&self.finalizing).insert(name.to_owned()) {
+            return;
+        }
+        let me = Arc::clone(self);
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            let outcome = async {
+                let app =
+                    Application::parse(&object, &me.config.namespace).map_err(|e| e.to_string())?;
+                let (_, provider) = me.clusters.provider_for(&app.destination).await?;
+                me.reconciler.delete_resources(&app, provider).await
+            }
+            .await;
+            let api: Api<DynamicObject> = Api::namespaced_with(
+                me.client.clone(),
+                &me.config.namespace,
+                &argo_resource("Application", "applications"),
+            );
+            match outcome {
+                Ok(deleted) => {
+                    tracing::info!(application = %name, deleted, "deleted with its resources");
+                    let remaining: Vec<&String> = finalizers
+                        .iter()
+                        .filter(|f| !f.starts_with(RESOURCES_FINALIZER))
+                        .collect();
+                    let body = json!({"metadata": {"finalizers": remaining}});
+                    if let Err(error) = api
+                        .patch(&name, &PatchParams::default(), &Patch::Merge(&body))
+                        .await
+                    {
+                        tracing::warn!(application = %name, %error, "removing the resources finalizer");
+                    }
+                }
+                Err(error) => {
+                    // The finalizer stays: the deletion is tried again on the next event.
+                    tracing::warn!(application = %name, %error, "deleting the Application's resources");
+                    let body = json!({"status": {"conditions": [{
+                        "type": "DeletionError", "message": error,
+                        "lastTransitionTime": now_rfc3339()}]}});
+                    let _ = api
+                        .patch(&name, &PatchParams::default(), &Patch::Merge(&body))
+                        .await;
+                }
+            }
+            lock(&me.finalizing).remove(&name);
+        });
+    }
+
+    /// Generates the ApplicationSets named (all when `None`) in the background, one run at a
+    /// time; each writes its Applications and its status.
+    fn spawn_appsets(self: &Arc<Self>, only: Option<String>) {
+        if !self.config.cluster_applications {
+            return;
+        }
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let _running = me.appset_runs.lock().await;
+            let appsets: Vec<(String, Value)> = lock(&me.appsets)
+                .iter()
+                .filter(|(name, _)| only.as_ref().is_none_or(|o| o == *name))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            for (name, manifest) in appsets {
+                let outcome = crate::appsets::reconcile(
+                    &me.client,
+                    &me.reconciler.repos,
+                    &me.config.namespace,
+                    &manifest,
+                )
+                .await;
+                match &outcome {
+                    Ok(apps) => {
+                        tracing::info!(applicationset = %name, applications = apps.len(), "generated")
+                    }
+                    Err(error) => tracing::warn!(applicationset = %name, %error, "generating"),
+                }
+                crate::appsets::write_status(&me.client, &me.config.namespace, &name, &outcome)
+                    .await;
+            }
+        });
+    }
+
+    /// Watches the ApplicationSet objects of the namespace.
+    async fn watch_appsets(self: Arc<Self>) {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &self.config.namespace,
+            &argo_resource("ApplicationSet", "applicationsets"),
+        );
+        let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                    let Some(name) = object.metadata.name.clone() else {
+                        continue;
+                    };
+                    let value = to_value(&object);
+                    let changed = lock(&self.appsets)
+                        .insert(name.clone(), value.clone())
+                        .is_none_or(|old| old.get("spec") != value.get("spec"));
+                    if changed {
+                        self.spawn_appsets(Some(name));
+                    }
+                }
+                Ok(watcher::Event::Delete(object)) => {
+                    if let Some(name) = object.metadata.name {
+                        lock(&self.appsets).remove(&name);
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "watching ApplicationSets");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -992,6 +1145,10 @@ impl Controller {
     /// Records a status: in the store, on the Application object (cluster-defined ones), and
     /// to the observers.
     async fn write_status(&self, record: &AppRecord, clear_refresh: bool) {
+        let written_before = self
+            .status
+            .get(&record.name)
+            .and_then(|r| serde_json::to_value(r.status).ok());
         self.status.put(record.clone());
         if record.origin == AppOrigin::Cluster {
             let api: Api<DynamicObject> = Api::namespaced_with(
@@ -999,26 +1156,26 @@ impl Controller {
                 &record.namespace,
                 &argo_resource("Application", "applications"),
             );
-            // Server-side apply as the status' own manager: fields the new status no longer
-            // has are removed, everything else of the object is left alone.
-            let body = json!({
-                "apiVersion": format!("{ARGO_GROUP}/v1alpha1"),
-                "kind": "Application",
-                "metadata": {"name": record.name, "namespace": record.namespace},
-                "status": record.status,
-            });
-            let params = PatchParams::apply(STATUS_MANAGER).force();
-            if let Err(error) = api.patch(&record.name, &params, &Patch::Apply(&body)).await {
-                tracing::warn!(application = %record.name, %error, "writing the status");
+            // A merge patch, never a create: an Application deleted meanwhile stays deleted.
+            // Fields the new status no longer has are removed (set to null), whether the
+            // object showed them or this controller wrote them last.
+            let seen = lock(&self.apps)
+                .get(&record.name)
+                .and_then(|e| e.manifest.get("status").cloned());
+            let mut old = seen.unwrap_or(Value::Null);
+            if let Some(before) = written_before {
+                old = union(&old, &before);
             }
+            let new = serde_json::to_value(&record.status).unwrap_or(Value::Null);
+            let mut body = json!({"status": merge_patch(&old, &new)});
             if clear_refresh {
-                let body = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: null}}});
-                if let Err(error) = api
-                    .patch(&record.name, &PatchParams::default(), &Patch::Merge(&body))
-                    .await
-                {
-                    tracing::warn!(application = %record.name, %error, "clearing the refresh annotation");
-                }
+                body["metadata"] = json!({"annotations": {REFRESH_ANNOTATION: null}});
+            }
+            if let Err(error) = api
+                .patch(&record.name, &PatchParams::default(), &Patch::Merge(&body))
+                .await
+            {
+                tracing::warn!(application = %record.name, %error, "writing the status");
             }
         }
         let observers = lock(&self.observers).clone();
@@ -1047,8 +1204,77 @@ impl Controller {
     }
 }
 
+/// The JSON merge patch turning `old` into `new`: `new` with every key only `old` has set to
+/// `null`, objects compared key by key (arrays are replaced whole).
+fn merge_patch(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(old), Value::Object(new)) => {
+            let mut patch = new.clone();
+            for (key, old_value) in old {
+                match new.get(key) {
+                    None => {
+                        patch.insert(key.clone(), Value::Null);
+                    }
+                    Some(new_value) => {
+                        patch.insert(key.clone(), merge_patch(old_value, new_value));
+                    }
+                }
+            }
+            Value::Object(patch)
+        }
+        _ => new.clone(),
+    }
+}
+
+/// Every key of `a` and `b` (objects merged key by key, `b` winning elsewhere).
+fn union(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut out = a.clone();
+            for (key, b_value) in b {
+                let merged = match a.get(key) {
+                    Some(a_value) => union(a_value, b_value),
+                    None => b_value.clone(),
+                };
+                out.insert(key.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (_, Value::Null) => a.clone(),
+        _ => b.clone(),
+    }
+}
+
+/// ArgoCD's finalizer asking that an Application's resources be deleted with it (also with a
+/// `/foreground` or `/background` suffix).
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
 /// The queue key of the Git root's own refresh.
 const ROOT_JOB: &str = "\u{0}git-root";
 
-/// The field manager of the status the controller writes on Application objects.
-pub const STATUS_MANAGER: &str = "strata-gitops";
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_patch_removes_what_the_new_status_lacks() {
+        let old = json!({"sync": {"status": "Synced", "revision": "a"},
+                         "operationState": {"phase": "Succeeded", "finishedAt": "t"},
+                         "conditions": [{"type": "X"}]});
+        let new = json!({"sync": {"status": "OutOfSync"},
+                         "operationState": {"phase": "Running"}});
+        assert_eq!(
+            merge_patch(&old, &new),
+            json!({"sync": {"status": "OutOfSync", "revision": null},
+                   "operationState": {"phase": "Running", "finishedAt": null},
+                   "conditions": null})
+        );
+        assert_eq!(
+            union(
+                &json!({"a": 1, "b": {"c": 1}}),
+                &json!({"b": {"d": 2}, "e": 3})
+            ),
+            json!({"a": 1, "b": {"c": 1, "d": 2}, "e": 3})
+        );
+    }
+}

@@ -1,4 +1,5 @@
-//! The `argoproj.io` CRDs the controller reads (Application, AppProject), created when the
+//! The `argoproj.io` CRDs the controller reads (Application, AppProject, ApplicationSet),
+//! created when the
 //! cluster has none, so a cluster without ArgoCD can hold Applications. When ArgoCD's own
 //! CRDs are installed they are used as they are.
 
@@ -39,7 +40,7 @@ fn crd(kind: &str, plural: &str, short: &[&str], columns: Value) -> Value {
     })
 }
 
-/// The CRDs of Application and AppProject, with ArgoCD's printer columns.
+/// The CRDs of Application, AppProject and ApplicationSet, with ArgoCD's printer columns.
 pub fn argo_crds() -> Vec<Value> {
     vec![
         crd(
@@ -58,10 +59,16 @@ pub fn argo_crds() -> Vec<Value> {
             &["appproj", "appprojs"],
             json!([]),
         ),
+        crd(
+            "ApplicationSet",
+            "applicationsets",
+            &["appset", "appsets"],
+            json!([]),
+        ),
     ]
 }
 
-/// Creates the Application and AppProject CRDs the cluster does not serve yet and waits until
+/// Creates the Application, AppProject and ApplicationSet CRDs the cluster does not serve yet and waits until
 /// they are served. Returns the names created.
 pub async fn ensure_argo_crds(
     provider: &KubeProvider,

@@ -9,6 +9,7 @@
 //! status store read by `strata app`, in metrics and in notifications.
 
 pub mod app;
+pub mod appsets;
 pub mod client;
 pub mod clusters;
 pub mod controller;

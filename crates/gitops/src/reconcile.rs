@@ -322,6 +322,47 @@ impl Reconciler {
         }
     }
 
+    /// Deletes everything `app` manages (its state's resources), as ArgoCD does for an
+    /// Application deleted with the resources finalizer: dependents first, hooks left alone.
+    pub async fn delete_resources(
+        &self,
+        app: &Application,
+        provider: Arc<KubeProvider>,
+    ) -> Result<usize, String> {
+        let engine = self.engine(app, &provider, &DriftRules::default());
+        let options = PlanOptions {
+            stack: app.stack_name().to_owned(),
+            destroy: true,
+            ..PlanOptions::default()
+        };
+        let (plan, state) = engine
+            .plan(Vec::<Resource>::new(), &options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let deletions = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .count();
+        if deletions == 0 {
+            return Ok(0);
+        }
+        let report = engine
+            .apply(
+                &plan,
+                state,
+                &format!("delete {}", app.name),
+                Arc::new(|_event| {}),
+                Cancellation::never(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some((key, error)) = report.failed.first() {
+            return Err(format!("deleting {key}: {error}"));
+        }
+        Ok(deletions)
+    }
+
     /// Fetches (when asked), resolves the revision and renders the source.
     async fn fetch_and_render(
         &self,

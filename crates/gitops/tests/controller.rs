@@ -648,3 +648,119 @@ async fn a_destination_named_by_a_cluster_secret_is_reached_with_its_credentials
     );
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn application_sets_in_the_cluster_generate_applications_that_sync() {
+    let (client, control, target) = namespaces("gitops-appset").await;
+    let repo = Repo::new(&[
+        ("services/api/cm.yaml", &background(&config_map("api", "1"))),
+        ("services/web/cm.yaml", &background(&config_map("web", "1"))),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    let appsets: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        client.clone(),
+        &control,
+        &strata_gitops::controller::argo_resource("ApplicationSet", "applicationsets"),
+    );
+    let appset = json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+        "metadata": {"name": "services"},
+        "spec": {
+            "generators": [{"git": {"repoURL": repo.url, "revision": "main",
+                                    "directories": [{"path": "services/*"}]}}],
+            "template": {
+                "metadata": {"name": "svc-{{path.basename}}"},
+                "spec": {"project": "default",
+                         "source": {"repoURL": repo.url, "path": "{{path}}", "targetRevision": "main"},
+                         "destination": {"server": "https://kubernetes.default.svc", "namespace": target},
+                         "syncPolicy": {"automated": {"prune": true}}}
+            }
+        }
+    });
+    appsets
+        .create(
+            &kube::api::PostParams::default(),
+            &serde_json::from_value(appset).unwrap(),
+        )
+        .await
+        .unwrap();
+    eventually("both generated Applications synced", || async {
+        let api = config_map_value(&client, &target, "api").await;
+        let web = config_map_value(&client, &target, "web").await;
+        (api.is_some() && web.is_some()).then_some(())
+    })
+    .await;
+    let generated = applications(&client, &control)
+        .get("svc-api")
+        .await
+        .unwrap();
+    assert_eq!(
+        generated.metadata.owner_references.unwrap()[0].name,
+        "services",
+        "owned by its ApplicationSet"
+    );
+    let status = eventually("the ApplicationSet's status", || async {
+        let object = appsets.get("services").await.unwrap();
+        let value = serde_json::to_value(&object).unwrap();
+        (value["status"]["conditions"][1]["status"] == "True").then_some(value)
+    })
+    .await;
+    assert_eq!(status["status"]["conditions"][0]["type"], "ErrorOccurred");
+    assert_eq!(status["status"]["conditions"][0]["status"], "False");
+
+    // A directory leaves Git: its Application is deleted, and with it (ArgoCD's resources
+    // finalizer, which generated Applications carry) what it deployed.
+    repo.commit(&[], &["services/web/cm.yaml"], "drop web");
+    running
+        .controller
+        .repository_changed(&repo.url, Some("main"));
+    eventually("svc-web deleted", || async {
+        applications(&client, &control)
+            .get_opt("svc-web")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        config_map_value(&client, &target, "web").await.is_none(),
+        "cascaded"
+    );
+    assert!(config_map_value(&client, &target, "api").await.is_some());
+
+    // A template that does not render is reported on the ApplicationSet; nothing is written.
+    let broken = json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+        "metadata": {"name": "broken"},
+        "spec": {
+            "goTemplate": true,
+            "generators": [{"list": {"elements": [{"svc": "x"}]}}],
+            "template": {
+                "metadata": {"name": "broken-{{ .svc | nosuchfunction }}"},
+                "spec": {"project": "default",
+                         "source": {"repoURL": repo.url, "path": "services/api"},
+                         "destination": {"server": "https://kubernetes.default.svc", "namespace": target}}
+            }
+        }
+    });
+    appsets
+        .create(
+            &kube::api::PostParams::default(),
+            &serde_json::from_value(broken).unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = eventually("the broken ApplicationSet's error", || async {
+        let object = appsets.get("broken").await.unwrap();
+        let value = serde_json::to_value(&object).unwrap();
+        (value["status"]["conditions"][0]["status"] == "True").then_some(value)
+    })
+    .await;
+    let message = status["status"]["conditions"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("nosuchfunction"), "{message}");
+    running.stop().await;
+}
