@@ -1,13 +1,16 @@
 //! The GitOps controller (`strata_gitops`) against a real kube-apiserver and a local Git
-//! repository (`file://`), at N Applications of 10 objects each (6 ConfigMaps, 2 Services, 2
-//! ServiceAccounts), each Application its own directory of one repository, automated sync with
+//! repository (`file://`), at N Applications of 10 objects each (6 ConfigMaps, 2 headless
+//! Services, 2 ServiceAccounts; headless because the test API server's Service range has only
+//! 254 cluster IPs), each Application its own directory of one repository, automated sync with
 //! prune and selfHeal, destinations spread over 10 shared namespaces.
 //!
 //! Measured per size (N = 100 and 1 000; `STRATA_BENCH_APPS=100,1000` for others), each size in
 //! its own process with its own control plane, so memory figures do not mix:
 //!
 //! 1. **sync all from empty**: from the first Application created until every Application's
-//!    status (read from `controller.status()`) is Synced; objects per second.
+//!    status is Synced (counted by an observer of the status writes, confirmed from
+//!    `controller.status()`, whose `list()` clones every record and is too costly to poll at
+//!    1 000 Applications); objects per second.
 //! 2. **full refresh with nothing to do**: `refresh(None, true)` then `wait_idle()`; and the
 //!    same without the fetch (`refresh(None, false)`), which separates the Git fetches from the
 //!    comparison.
@@ -39,7 +42,7 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams,
 use serde_json::json;
 use strata_gitops::controller::{Controller, ControllerConfig, Observer};
 use strata_gitops::reconcile::Outcome;
-use strata_gitops::status::{AppRecord, SyncStatusCode};
+use strata_gitops::status::{AppRecord, OperationPhase, SyncStatusCode};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -248,6 +251,74 @@ fn print_cpu(phase: &str, before: &BTreeMap<String, f64>, wall: Duration) {
     );
 }
 
+/// The API server's request counts (`apiserver_request_total` of its `/metrics`), by verb and
+/// resource.
+async fn request_counts(client: &kube::Client) -> BTreeMap<String, f64> {
+    let mut counts = BTreeMap::new();
+    let Ok(request) = http::Request::get("/metrics").body(Vec::new()) else {
+        return counts;
+    };
+    let Ok(text) = client.request_text(request).await else {
+        return counts;
+    };
+    let label = |labels: &str, name: &str| -> String {
+        let key = format!("{name}=\"");
+        labels
+            .split(',')
+            .find_map(|l| l.trim().strip_prefix(&key))
+            .map(|v| v.trim_end_matches('"').to_owned())
+            .unwrap_or_default()
+    };
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        let mut resource = label(labels, "resource");
+        let sub = label(labels, "subresource");
+        if !sub.is_empty() {
+            resource = format!("{resource}/{sub}");
+        }
+        *counts
+            .entry(format!("{} {resource}", label(labels, "verb")))
+            .or_default() += value;
+    }
+    counts
+}
+
+/// The requests the API server served since `before`, per reconcile.
+async fn print_requests(
+    client: &kube::Client,
+    phase: &str,
+    before: &BTreeMap<String, f64>,
+    reconciles: usize,
+) {
+    let now = request_counts(client).await;
+    let mut spent: Vec<(String, f64)> = now
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, v)| *v >= 1.0)
+        .collect();
+    spent.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = spent.iter().map(|(_, v)| v).sum();
+    let per = reconciles.max(1) as f64;
+    println!(
+        "  API requests during {phase}: {total:.0} = {:.1} per reconcile: {}",
+        total / per,
+        spent
+            .iter()
+            .take(8)
+            .map(|(k, v)| format!("{k} {v:.0} ({:.1}/reconcile)", v / per))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
 fn print_memory(when: &str) -> (f64, f64) {
     let (rss, hwm) = memory();
     println!("  memory {when}: VmRSS {rss:.1} MiB, VmHWM {hwm:.1} MiB");
@@ -306,7 +377,7 @@ fn manifest(app: &str, j: usize) -> String {
             "apiVersion: v1\nkind: ConfigMap\n{metadata}data:\n  level: info\n  index: \"{j}\"\n  owner: platform-team\n"
         ),
         "Service" => format!(
-            "apiVersion: v1\nkind: Service\n{metadata}spec:\n  selector:\n    app: {app}\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n"
+            "apiVersion: v1\nkind: Service\n{metadata}spec:\n  clusterIP: None\n  selector:\n    app: {app}\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n"
         ),
         _ => format!("apiVersion: v1\nkind: ServiceAccount\n{metadata}"),
     }
@@ -346,17 +417,33 @@ struct Stats {
 #[derive(Default)]
 struct Recorder {
     stats: Mutex<Stats>,
+    /// Whether each Application's last written status is Synced, and how many are.
+    synced: Mutex<(std::collections::HashMap<String, bool>, usize)>,
 }
 
 impl Recorder {
     fn take(&self) -> Stats {
         std::mem::take(&mut *self.stats.lock().unwrap())
     }
+
+    fn synced(&self) -> usize {
+        self.synced.lock().unwrap().1
+    }
 }
 
 #[async_trait::async_trait]
 impl Observer for Recorder {
-    async fn status_written(&self, _record: &AppRecord) {}
+    async fn status_written(&self, record: &AppRecord) {
+        let now = record.status.sync.status == SyncStatusCode::Synced;
+        let mut synced = self.synced.lock().unwrap();
+        let (map, count) = &mut *synced;
+        let before = map.insert(record.name.clone(), now).unwrap_or(false);
+        match (before, now) {
+            (false, true) => *count += 1,
+            (true, false) => *count -= 1,
+            _ => {}
+        }
+    }
 
     fn reconciled(&self, _record: &AppRecord, took: Duration, outcome: &Outcome) {
         let mut stats = self.stats.lock().unwrap();
@@ -559,6 +646,7 @@ async fn phases(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let requests = request_counts(client).await;
     let cpu = cpu_times();
     let started = Instant::now();
     let mut creating = tokio::task::JoinSet::new();
@@ -595,34 +683,53 @@ async fn phases(
     let created = started.elapsed();
     println!("  {apps} Applications created in {} s", secs(created));
     let deadline = started + Duration::from_secs(120 + 2 * apps as u64);
+    // The observer counts the Applications whose last written status is Synced (observers are
+    // told after the status store and the Application object are written), checked every
+    // 10 ms; the status store
+    // itself (`controller.status().list()`, which clones every record) is read once a second
+    // for failures and once at the end to confirm.
     let mut half = None;
+    let mut last_check = Instant::now();
     let mut last_report = Instant::now();
     let synced_all = loop {
-        let records = controller.status().list();
-        let synced = records
-            .iter()
-            .filter(|r| r.status.sync.status == SyncStatusCode::Synced)
-            .count();
+        let synced = recorder.synced();
         if half.is_none() && synced * 2 >= apps {
             half = Some(started.elapsed());
         }
         if synced == apps {
             break started.elapsed();
         }
-        if Instant::now() > deadline {
-            let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-            for r in &records {
-                *by_status.entry(r.status.sync.status.as_str()).or_default() += 1;
+        if last_check.elapsed() > Duration::from_secs(1) {
+            last_check = Instant::now();
+            let records = controller.status().list();
+            if let Some(failed) = records.iter().find(|r| {
+                r.status.operation_state.as_ref().is_some_and(|o| {
+                    matches!(o.phase, OperationPhase::Failed | OperationPhase::Error)
+                })
+            }) {
+                let message = failed
+                    .status
+                    .operation_state
+                    .as_ref()
+                    .map(|o| o.message.clone())
+                    .unwrap_or_default();
+                return Err(format!("the sync of {} failed: {message}", failed.name));
             }
-            let example = records
-                .iter()
-                .find(|r| !r.status.conditions.is_empty())
-                .map(|r| format!("{}: {}", r.name, r.status.conditions[0].message))
-                .unwrap_or_default();
-            return Err(format!(
-                "not every Application was Synced in time: {by_status:?} of {} known; {example}",
-                records.len()
-            ));
+            if Instant::now() > deadline {
+                let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+                for r in &records {
+                    *by_status.entry(r.status.sync.status.as_str()).or_default() += 1;
+                }
+                let example = records
+                    .iter()
+                    .find(|r| !r.status.conditions.is_empty())
+                    .map(|r| format!("{}: {}", r.name, r.status.conditions[0].message))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "not every Application was Synced in time: {by_status:?} of {} known; {example}",
+                    records.len()
+                ));
+            }
         }
         if last_report.elapsed() > Duration::from_secs(10) {
             println!(
@@ -631,8 +738,25 @@ async fn phases(
             );
             last_report = Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     };
+    let read = Instant::now();
+    let records = controller.status().list();
+    let listing = read.elapsed();
+    let confirmed = records
+        .iter()
+        .filter(|r| r.status.sync.status == SyncStatusCode::Synced)
+        .count();
+    println!(
+        "  controller.status(): {confirmed} of {} Synced (reading it, a clone of every record, took {:.1} ms)",
+        records.len(),
+        listing.as_secs_f64() * 1000.0
+    );
+    if confirmed != apps {
+        return Err(format!(
+            "the status store has {confirmed} Synced, expected {apps}"
+        ));
+    }
     let half = half.unwrap_or(synced_all);
     let objects_per_s = objects as f64 / synced_all.as_secs_f64();
     println!(
@@ -640,8 +764,16 @@ async fn phases(
         secs(synced_all),
         secs(half)
     );
-    print_stats("reconciles until all Synced", &recorder.take(), synced_all);
+    let stats = recorder.take();
+    print_stats("reconciles until all Synced", &stats, synced_all);
     print_cpu("sync all", &cpu, synced_all);
+    print_requests(
+        client,
+        "sync all (the bench's own creates included)",
+        &requests,
+        stats.reconciles,
+    )
+    .await;
     // What is in the cluster.
     let mut found = 0;
     for kind in ["ConfigMap", "Service", "ServiceAccount"] {
@@ -675,6 +807,7 @@ async fn phases(
 
     // 2. Full refresh with nothing to do.
     println!("2. full refresh with nothing to do");
+    let requests = request_counts(client).await;
     let cpu = cpu_times();
     let started = Instant::now();
     controller.refresh(None, true);
@@ -684,9 +817,17 @@ async fn phases(
     println!("  refresh(None, fetch = true): {} s", secs(refresh_fetch));
     print_stats("refresh with fetch", &stats, refresh_fetch);
     print_cpu("the refresh with fetch", &cpu, refresh_fetch);
+    print_requests(
+        client,
+        "the refresh with fetch",
+        &requests,
+        stats.reconciles,
+    )
+    .await;
     if stats.syncs != 0 {
         println!("  NOTE: {} syncs ran during the refresh", stats.syncs);
     }
+    let requests = request_counts(client).await;
     let cpu = cpu_times();
     let started = Instant::now();
     controller.refresh(None, false);
@@ -699,11 +840,18 @@ async fn phases(
     );
     print_stats("refresh without fetch", &stats, refresh_nofetch);
     print_cpu("the refresh without fetch", &cpu, refresh_nofetch);
+    print_requests(
+        client,
+        "the refresh without fetch",
+        &requests,
+        stats.reconciles,
+    )
+    .await;
     print_memory("after the refreshes");
 
     // 3. Self-heal latency.
     println!("3. self-heal: {HEAL_SAMPLES} objects edited one at a time by another manager");
-    let mut seed: u64 = 0x5eed_0f_9175;
+    let mut seed: u64 = 0x005e_ed0f_9175;
     let mut next = || {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
