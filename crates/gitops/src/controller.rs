@@ -269,6 +269,7 @@ impl Controller {
             stores,
             health: Arc::clone(&config.health),
             parallelism: config.parallelism,
+            caches: Arc::default(),
         };
         let clusters = Clusters::new(client.clone(), config.namespace.clone());
         Self {
@@ -319,7 +320,15 @@ impl Controller {
             None => lock(&self.apps).keys().cloned().collect(),
         };
         for name in names {
-            self.enqueue(&name, Request { fetch, sync: None }, None);
+            self.enqueue(
+                &name,
+                Request {
+                    fetch,
+                    sync: None,
+                    ..Request::default()
+                },
+                None,
+            );
         }
     }
 
@@ -336,6 +345,7 @@ impl Controller {
                 Request {
                     fetch: true,
                     sync: None,
+                    ..Request::default()
                 },
                 None,
             );
@@ -363,6 +373,7 @@ impl Controller {
                 Request {
                     fetch: true,
                     sync: None,
+                    ..Request::default()
                 },
                 None,
             );
@@ -380,6 +391,7 @@ impl Controller {
             Request {
                 fetch: true,
                 sync: Some(request),
+                ..Request::default()
             },
             Some(tx),
         );
@@ -429,7 +441,10 @@ impl Controller {
         }
         let fresh = !queue.pending.contains_key(name);
         let job = queue.pending.entry(name.to_owned()).or_default();
-        job.request.fetch |= request.fetch;
+        if request.fetch {
+            job.request.fetch = true;
+            job.request.requested_at = Some(Instant::now());
+        }
         if request.sync.is_some() {
             job.request.sync = request.sync;
         }
@@ -592,6 +607,7 @@ impl Controller {
                     Request {
                         fetch: true,
                         sync: None,
+                        ..Request::default()
                     },
                     None,
                 );
@@ -645,6 +661,7 @@ impl Controller {
                     Request {
                         fetch: false,
                         sync: None,
+                        ..Request::default()
                     },
                     None,
                 );
@@ -730,6 +747,7 @@ impl Controller {
                             Request {
                                 fetch: refresh.is_some() || changed,
                                 sync: None,
+                                ..Request::default()
                             },
                             None,
                         );
@@ -946,6 +964,7 @@ impl Controller {
                         Request {
                             fetch: false,
                             sync: None,
+                            ..Request::default()
                         },
                         None,
                     );
@@ -1135,6 +1154,7 @@ impl Controller {
                     Request {
                         fetch: true,
                         sync: None,
+                        ..Request::default()
                     },
                     None,
                 );

@@ -42,6 +42,9 @@ pub struct Request {
     pub fetch: bool,
     /// A sync asked for by a user (`strata app sync`), whatever the policy says.
     pub sync: Option<SyncRequest>,
+    /// When the fetch was asked for: a fetch of the same repository that started later
+    /// serves it (one fetch per repository per refresh, however many Applications use it).
+    pub requested_at: Option<Instant>,
 }
 
 /// A sync asked for by a user.
@@ -100,6 +103,56 @@ pub struct Reconciler {
     pub health: Arc<HealthRegistry>,
     /// Provider calls in flight per sync.
     pub parallelism: usize,
+    /// When each repository's last fetch started, and the scanned catalogs of recent commits.
+    pub caches: Arc<RenderCaches>,
+}
+
+/// What renders share: when each repository was last fetched, and the XRD/Composition
+/// catalog of recently rendered commits (scanning a commit once, not once per Application).
+#[derive(Debug, Default)]
+pub struct RenderCaches {
+    fetched: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+    catalogs: std::sync::Mutex<
+        std::collections::VecDeque<(String, strata_sources::application::Catalog)>,
+    >,
+}
+
+/// How many commits' catalogs are kept.
+const CATALOGS_KEPT: usize = 32;
+
+impl RenderCaches {
+    fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether a fetch of `repo` started after `since`.
+    fn fetched_since(&self, repo: &str, since: Instant) -> bool {
+        Self::lock(&self.fetched)
+            .get(repo)
+            .is_some_and(|started| *started >= since)
+    }
+
+    fn record_fetch(&self, repo: &str, started: Instant) {
+        Self::lock(&self.fetched).insert(repo.to_owned(), started);
+    }
+
+    fn catalog(
+        &self,
+        key: &str,
+        tree: &dyn SourceTree,
+    ) -> Result<strata_sources::application::Catalog, String> {
+        if let Some((_, found)) = Self::lock(&self.catalogs).iter().find(|(k, _)| k == key) {
+            return Ok(found.clone());
+        }
+        let scanned =
+            strata_sources::application::Catalog::scan_tree(tree).map_err(|e| e.to_string())?;
+        let mut kept = Self::lock(&self.catalogs);
+        kept.push_back((key.to_owned(), scanned.clone()));
+        while kept.len() > CATALOGS_KEPT {
+            kept.pop_front();
+        }
+        Ok(scanned)
+    }
 }
 
 impl std::fmt::Debug for Reconciler {
@@ -184,8 +237,11 @@ impl Reconciler {
         };
         let revision_override = request.sync.as_ref().and_then(|s| s.revision.clone());
         let started = Instant::now();
+        let fetch = request
+            .fetch
+            .then(|| request.requested_at.unwrap_or_else(Instant::now));
         let fetched = self
-            .fetch_and_render(app, request.fetch, revision_override.as_deref())
+            .fetch_and_render(app, fetch, revision_override.as_deref())
             .await;
         let fetch_duration = request.fetch.then(|| started.elapsed());
         let (revision, desired, source_type, rules) = match fetched {
@@ -367,15 +423,18 @@ impl Reconciler {
     async fn fetch_and_render(
         &self,
         app: &Application,
-        fetch: bool,
+        fetch: Option<Instant>,
         revision: Option<&str>,
     ) -> Result<(String, Vec<Resource>, String, DriftRules), String> {
         let repos = Arc::clone(&self.repos);
+        let caches = Arc::clone(&self.caches);
         let app = app.clone();
         let revision = revision.map(str::to_owned);
-        tokio::task::spawn_blocking(move || render(&repos, &app, fetch, revision.as_deref()))
-            .await
-            .map_err(|e| format!("rendering stopped: {e}"))?
+        tokio::task::spawn_blocking(move || {
+            render(&repos, &caches, &app, fetch, revision.as_deref())
+        })
+        .await
+        .map_err(|e| format!("rendering stopped: {e}"))?
     }
 
     /// Renders again at a known commit (no fetch) and compares.
@@ -387,7 +446,7 @@ impl Reconciler {
         source_type: &str,
         rules: &DriftRules,
     ) -> Result<Comparison, String> {
-        let (_, desired, _, _) = self.fetch_and_render(app, false, Some(revision)).await?;
+        let (_, desired, _, _) = self.fetch_and_render(app, None, Some(revision)).await?;
         provider.serve_kinds_of_crds(&desired);
         self.compare(app, provider, desired, revision, source_type, rules)
             .await
@@ -843,17 +902,22 @@ fn short(revision: &str) -> &str {
 /// Fetches, resolves and renders `app`'s source (blocking: git and file reads).
 fn render(
     repos: &RepositoryCache,
+    caches: &RenderCaches,
     app: &Application,
-    fetch: bool,
+    fetch: Option<Instant>,
     revision: Option<&str>,
 ) -> Result<(String, Vec<Resource>, String, DriftRules), String> {
     let shown = redact(&app.source.repo_url);
     let url =
         RepoUrl::parse(&app.source.repo_url).map_err(|e| format!("spec.source.repoURL: {e}"))?;
-    if fetch {
+    if let Some(since) = fetch
+        && !caches.fetched_since(url.key(), since)
+    {
+        let started = Instant::now();
         repos
             .fetch_now(&url)
             .map_err(|e| format!("fetching {shown}: {e}"))?;
+        caches.record_fetch(url.key(), started);
     }
     let wanted = revision.unwrap_or(&app.source.target_revision);
     let commit = repos
@@ -888,11 +952,13 @@ fn render(
     } else {
         "Directory"
     };
-    let expansion = strata_sources::application::render_application(
+    let catalog = caches.catalog(&format!("{}@{commit}", url.key()), tree.as_ref())?;
+    let expansion = strata_sources::application::render_application_with(
         Arc::clone(&tree),
         &app.manifest,
         location,
         &options,
+        catalog,
     )
     .map_err(|e| e.to_string())?;
     let mut rules = Vec::new();

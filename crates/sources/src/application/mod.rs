@@ -244,6 +244,19 @@ pub fn render_application(
     options: &ExpandOptions,
 ) -> Result<Expansion, ExpandError> {
     let catalog = Catalog::scan_tree(tree.as_ref())?;
+    render_application_with(tree, app, location, options, catalog)
+}
+
+/// [`render_application`] with the XRDs and Compositions of `tree` already scanned
+/// (`Catalog::scan_tree`): a controller rendering many Applications of one repository commit
+/// scans it once.
+pub fn render_application_with(
+    tree: Arc<dyn SourceTree>,
+    app: &Value,
+    location: SourceLocation,
+    options: &ExpandOptions,
+    catalog: Catalog,
+) -> Result<Expansion, ExpandError> {
     let mut expander =
         children::Expander::new(tree, options, catalog).keeping_nested_applications();
     expander.run_application(app.clone(), location)?;
