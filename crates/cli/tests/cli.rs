@@ -383,6 +383,44 @@ fn render_explains_which_patch_wrote_each_field() {
 }
 
 #[test]
+fn render_refuses_a_pipeline_step_it_cannot_run_unless_told_to_skip_it() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/render-kcl");
+    let out = strata(&["render", s(&fixture)]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "composition xbuckets.example.org: pipeline step \"acl\" uses function \"function-kcl\", which Strata cannot run"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "nothing rendered: {stdout}");
+
+    let skipped = strata(&["render", s(&fixture), "--skip-unsupported-steps"]);
+    let (stdout, stderr) = text(&skipped);
+    assert_eq!(skipped.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("kind: Bucket"), "{stdout}");
+    assert!(
+        stderr.contains("skipped pipeline step \"acl\"") && stderr.contains("function-kcl"),
+        "{stderr}"
+    );
+    let json = strata(&[
+        "render",
+        s(&fixture),
+        "--skip-unsupported-steps",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(json.status.code(), Some(0), "{:?}", text(&json));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        value[0]["skippedSteps"],
+        serde_json::json!([{"step": "acl", "function": "function-kcl"}])
+    );
+    assert_eq!(value[0]["composed"].as_array().unwrap().len(), 1);
+}
+
+#[test]
 fn a_mistyped_flag_exits_1_on_every_subcommand_and_help_exits_0() {
     for command in [
         "plan",

@@ -126,6 +126,8 @@ impl CompositeRender {
             "compositeConnectionDetails": out["compositeConnectionDetails"],
             "warnings": out["warnings"],
             "explain": out["explain"],
+            "conditions": out["conditions"],
+            "skippedSteps": out["skippedSteps"],
         })
     }
 }
