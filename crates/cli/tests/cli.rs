@@ -421,6 +421,36 @@ fn render_refuses_a_pipeline_step_it_cannot_run_unless_told_to_skip_it() {
 }
 
 #[test]
+fn render_runs_patch_and_transform_then_go_templating() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/render-go-templating");
+    let out = strata(&["render", s(&fixture), "-o", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let composed = value[0]["composed"].as_array().unwrap();
+    let kinds: Vec<&str> = composed
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["BucketACL", "Bucket"], "{stdout}");
+    for c in composed {
+        assert_eq!(c["spec"]["forProvider"]["region"], "eu-west-1", "{c}");
+    }
+    assert_eq!(
+        composed[0]["metadata"]["annotations"]["crossplane.io/composition-resource-name"],
+        "acl"
+    );
+    assert_eq!(value[0]["skippedSteps"], serde_json::json!([]));
+    let yaml = strata(&["render", s(&fixture)]);
+    let (stdout, stderr) = text(&yaml);
+    assert_eq!(yaml.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("kind: Bucket\n") && stdout.contains("kind: BucketACL"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_mistyped_flag_exits_1_on_every_subcommand_and_help_exits_0() {
     for command in [
         "plan",

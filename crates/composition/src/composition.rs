@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::function::FunctionInput;
+use crate::gotemplating::{self, GoTemplating};
 use crate::render::{
     DesiredComposed, ENVIRONMENT_KEY, RenderOptions, RenderOutput, RenderRequest, RenderedResource,
     SkippedStep, render,
@@ -30,6 +31,10 @@ pub struct PipelineStep {
 pub enum StepFunction {
     /// function-patch-and-transform (input `pt.fn.crossplane.io Resources`).
     PatchAndTransform(FunctionInput),
+    /// function-go-templating (input `gotemplating.fn.crossplane.io GoTemplate`).
+    GoTemplating(GoTemplating),
+    /// function-auto-ready (a function named `*auto-ready*`, without input).
+    AutoReady,
     /// A function Strata cannot run.
     Unsupported,
 }
@@ -93,14 +98,23 @@ impl Composition {
                     .flatten()
                 {
                     let input = step.get("input").cloned().unwrap_or(Value::Null);
+                    let name = str_at(step, &["step"]).to_string();
+                    let function = str_at(step, &["functionRef", "name"]).to_string();
                     let run = if is_pt_input(&input) {
                         StepFunction::PatchAndTransform(FunctionInput::parse(&input)?)
+                    } else if gotemplating::is_input(&input) {
+                        StepFunction::GoTemplating(
+                            GoTemplating::parse(&input)
+                                .map_err(|e| e.wrap(&format!("pipeline step {name:?}")))?,
+                        )
+                    } else if input.is_null() && function.contains("auto-ready") {
+                        StepFunction::AutoReady
                     } else {
                         StepFunction::Unsupported
                     };
                     steps.push(PipelineStep {
-                        name: str_at(step, &["step"]).to_string(),
-                        function: str_at(step, &["functionRef", "name"]).to_string(),
+                        name,
+                        function,
                         run,
                     });
                 }
@@ -166,6 +180,19 @@ impl Composition {
                     let out = render(input, &state.request, opts).map_err(Error::into_fatal)?;
                     state.take_patch_and_transform(out);
                 }
+                StepFunction::GoTemplating(t) => t
+                    .run(
+                        &mut state.request,
+                        &mut state.conditions,
+                        &mut state.warnings,
+                    )
+                    .map_err(|e| Error::Step {
+                        composition: self.name.clone(),
+                        step: step.name.clone(),
+                        function: step.function.clone(),
+                        source: Box::new(e),
+                    })?,
+                StepFunction::AutoReady => gotemplating::auto_ready(&mut state.request),
                 StepFunction::Unsupported => state.skipped.push(SkippedStep {
                     step: step.name.clone(),
                     function: step.function.clone(),
@@ -205,11 +232,19 @@ impl Pipeline {
             .resources
             .into_iter()
             .map(|r| {
+                // P&T says ready or leaves readiness unspecified; an earlier step's explicit
+                // "not ready" stands.
+                let before = current.desired.get(&r.name).and_then(|d| d.ready);
+                let ready = if r.ready {
+                    Some(true)
+                } else {
+                    before.filter(|b| !b)
+                };
                 (
                     r.name,
                     DesiredComposed {
                         resource: r.resource,
-                        ready: Some(r.ready),
+                        ready,
                     },
                 )
             })
@@ -468,7 +503,7 @@ pub fn legacy_to_function_input(spec: &Value) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;

@@ -30,6 +30,7 @@ pub mod error;
 pub mod explain;
 pub mod fieldpath;
 pub mod function;
+pub mod gotemplating;
 pub mod metadata;
 pub mod patch;
 pub mod readiness;
