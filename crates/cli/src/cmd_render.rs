@@ -39,6 +39,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         .with_skip_unsupported_steps(args.skip_unsupported_steps);
     let mut json_out = Vec::new();
     let mut text = String::new();
+    let mut said_without_xrd = false;
     for target in &claims {
         let rendered = render_object(
             &target.manifest,
@@ -48,6 +49,13 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             options,
         )
         .with_context(|| where_(target))?;
+        if rendered.without_xrd && !said_without_xrd {
+            said_without_xrd = true;
+            eprintln!(
+                "note: no CompositeResourceDefinition found for {}: rendered as crossplane render does, without schema checks or defaults",
+                target.key
+            );
+        }
         for skipped in &rendered.output.skipped_steps {
             eprintln!(
                 "{}: composition {}: skipped pipeline step {:?}: function {:?} is not one Strata can run",

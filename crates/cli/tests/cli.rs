@@ -451,6 +451,27 @@ fn render_runs_patch_and_transform_then_go_templating() {
 }
 
 #[test]
+fn render_without_an_xrd_renders_as_crossplane_render_does_and_says_so_once() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/render-no-xrd");
+    let out = strata(&["render", s(&fixture), "-o", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stderr.matches("no CompositeResourceDefinition").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("without schema checks or defaults"),
+        "{stderr}"
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value.as_array().unwrap().len(), 2, "{stdout}");
+    assert_eq!(value[1]["composite"]["spec"]["notInAnySchema"], true);
+    assert_eq!(value[1]["composed"].as_array().unwrap().len(), 2);
+}
+
+#[test]
 fn a_mistyped_flag_exits_1_on_every_subcommand_and_help_exits_0() {
     for command in [
         "plan",

@@ -1,4 +1,5 @@
-//! Compositions: `mode: Pipeline` with patch-and-transform steps and legacy
+//! Compositions: `mode: Pipeline` (patch-and-transform, go-templating and auto-ready steps run;
+//! other functions are refused or, on request, skipped) and legacy
 //! `mode: Resources` (converted the way `crossplane beta convert` does, with the legacy
 //! CRD defaults), composition selection, and rendering a composite through one.
 
@@ -599,6 +600,38 @@ pub(crate) mod tests {
         assert_eq!(
             out.to_json()["skippedSteps"],
             json!([{"step": "acl", "function": "function-kcl"}])
+        );
+    }
+
+    #[test]
+    fn a_composite_without_an_xrd_renders_without_schema() {
+        let composition = kcl();
+        let mut xr = request().composite;
+        xr["spec"]["unknownField"] = json!(1);
+        let out = crate::engine::render_object(
+            &xr,
+            &[],
+            std::slice::from_ref(&composition),
+            &RenderRequest::default(),
+            RenderOptions::new().with_skip_unsupported_steps(true),
+        )
+        .unwrap();
+        assert!(out.without_xrd);
+        assert_eq!(out.composite, xr);
+        assert_eq!(out.composed.len(), 1);
+        let other = json!({"apiVersion": "example.org/v1", "kind": "Other"});
+        let err = crate::engine::render_object(
+            &other,
+            &[],
+            &[composition],
+            &RenderRequest::default(),
+            RenderOptions::new(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no CompositeResourceDefinition defines"),
+            "{err}"
         );
     }
 
