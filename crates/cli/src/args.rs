@@ -440,6 +440,10 @@ pub struct RenderArgs {
     /// Output format.
     #[arg(short, long, env = "STRATA_RENDER_OUTPUT", value_enum, default_value_t = RenderOutputFormat::Yaml)]
     pub output: RenderOutputFormat,
+    /// Skip pipeline steps whose function Strata cannot run (each skipped step is reported)
+    /// instead of failing.
+    #[arg(long)]
+    pub skip_unsupported_steps: bool,
 }
 
 /// Graph formats.

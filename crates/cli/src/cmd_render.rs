@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use anyhow::Context;
 use strata_composition::catalog::{Found, find_in_path};
 use strata_composition::explain::{FieldWrite, Target};
+use strata_composition::render::SkippedStep;
 use strata_composition::{RenderOptions, RenderRequest, render_object};
 use strata_core::Resource;
 use strata_core::source::{FsTree, SourceTree, is_manifest_file};
@@ -33,11 +34,12 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             catalog.xrds.len()
         );
     }
-    let options = RenderOptions {
-        explain: args.explain,
-    };
+    let options = RenderOptions::new()
+        .with_explain(args.explain)
+        .with_skip_unsupported_steps(args.skip_unsupported_steps);
     let mut json_out = Vec::new();
     let mut text = String::new();
+    let mut said_without_xrd = false;
     for target in &claims {
         let rendered = render_object(
             &target.manifest,
@@ -47,6 +49,19 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             options,
         )
         .with_context(|| where_(target))?;
+        if rendered.without_xrd && !said_without_xrd {
+            said_without_xrd = true;
+            eprintln!(
+                "note: no CompositeResourceDefinition found for {}: rendered as crossplane render does, without schema checks or defaults",
+                target.key
+            );
+        }
+        for skipped in &rendered.output.skipped_steps {
+            eprintln!(
+                "{}: composition {}: skipped pipeline step {:?}: function {:?} is not one Strata can run",
+                target.key, rendered.composition, skipped.step, skipped.function
+            );
+        }
         match args.output {
             RenderOutputFormat::Json => json_out.push(serde_json::json!({
                 "source": target.key.to_string(),
@@ -54,6 +69,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 "composite": rendered.composite,
                 "composed": rendered.composed,
                 "explain": rendered.output.explain.iter().map(FieldWrite::to_json).collect::<Vec<_>>(),
+                "skippedSteps": rendered.output.skipped_steps.iter().map(SkippedStep::to_json).collect::<Vec<_>>(),
             })),
             RenderOutputFormat::Yaml => {
                 let _ = writeln!(

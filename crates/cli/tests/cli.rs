@@ -383,6 +383,95 @@ fn render_explains_which_patch_wrote_each_field() {
 }
 
 #[test]
+fn render_refuses_a_pipeline_step_it_cannot_run_unless_told_to_skip_it() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/render-kcl");
+    let out = strata(&["render", s(&fixture)]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "composition xbuckets.example.org: pipeline step \"acl\" uses function \"function-kcl\", which Strata cannot run"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "nothing rendered: {stdout}");
+
+    let skipped = strata(&["render", s(&fixture), "--skip-unsupported-steps"]);
+    let (stdout, stderr) = text(&skipped);
+    assert_eq!(skipped.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("kind: Bucket"), "{stdout}");
+    assert!(
+        stderr.contains("skipped pipeline step \"acl\"") && stderr.contains("function-kcl"),
+        "{stderr}"
+    );
+    let json = strata(&[
+        "render",
+        s(&fixture),
+        "--skip-unsupported-steps",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(json.status.code(), Some(0), "{:?}", text(&json));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        value[0]["skippedSteps"],
+        serde_json::json!([{"step": "acl", "function": "function-kcl"}])
+    );
+    assert_eq!(value[0]["composed"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn render_runs_patch_and_transform_then_go_templating() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/render-go-templating");
+    let out = strata(&["render", s(&fixture), "-o", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let composed = value[0]["composed"].as_array().unwrap();
+    let kinds: Vec<&str> = composed
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["BucketACL", "Bucket"], "{stdout}");
+    for c in composed {
+        assert_eq!(c["spec"]["forProvider"]["region"], "eu-west-1", "{c}");
+    }
+    assert_eq!(
+        composed[0]["metadata"]["annotations"]["crossplane.io/composition-resource-name"],
+        "acl"
+    );
+    assert_eq!(value[0]["skippedSteps"], serde_json::json!([]));
+    let yaml = strata(&["render", s(&fixture)]);
+    let (stdout, stderr) = text(&yaml);
+    assert_eq!(yaml.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("kind: Bucket\n") && stdout.contains("kind: BucketACL"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn render_without_an_xrd_renders_as_crossplane_render_does_and_says_so_once() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/render-no-xrd");
+    let out = strata(&["render", s(&fixture), "-o", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stderr.matches("no CompositeResourceDefinition").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("without schema checks or defaults"),
+        "{stderr}"
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value.as_array().unwrap().len(), 2, "{stdout}");
+    assert_eq!(value[1]["composite"]["spec"]["notInAnySchema"], true);
+    assert_eq!(value[1]["composed"].as_array().unwrap().len(), 2);
+}
+
+#[test]
 fn a_mistyped_flag_exits_1_on_every_subcommand_and_help_exits_0() {
     for command in [
         "plan",

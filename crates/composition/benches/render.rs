@@ -46,7 +46,7 @@ fn render_seed_composite_with_explain(bencher: divan::Bencher) {
             render(
                 divan::black_box(&input),
                 divan::black_box(&req),
-                RenderOptions { explain: true },
+                RenderOptions::new().with_explain(true),
             )
             .expect("renders")
         });

@@ -38,7 +38,9 @@ pub struct Catalog {
 pub struct Found {
     /// The XRDs, Compositions and cluster-scoped kinds.
     pub catalog: Catalog,
-    /// The claims and composites of the catalog's XRDs, in file order.
+    /// The claims and composites of the catalog's XRDs, and the composites of a Composition's
+    /// type that no XRD defines (rendered as `crossplane render` does, without schema), in
+    /// file order.
     pub claims: Vec<Resource>,
 }
 
@@ -146,6 +148,20 @@ impl Catalog {
         })
     }
 
+    /// Whether `resource` is of a Composition's composite type that none of the catalog's XRDs
+    /// defines.
+    pub fn is_composite_without_xrd(&self, resource: &Resource) -> bool {
+        !self.is_claim_or_composite(resource)
+            && !self
+                .xrds
+                .iter()
+                .any(|x| x.group == resource.key.group && x.kind == resource.key.kind)
+            && self
+                .compositions
+                .iter()
+                .any(|c| c.matches_type(&resource.manifest))
+    }
+
     /// Whether the catalog declares `(group, kind)` cluster-scoped.
     pub fn declares_cluster_scoped(&self, group: &str, kind: &str) -> bool {
         self.cluster_kinds
@@ -155,12 +171,13 @@ impl Catalog {
 }
 
 impl Found {
-    /// Splits `resources` into the catalog and the claims and composites of its XRDs.
+    /// Splits `resources` into the catalog and the claims and composites to render (those of
+    /// its XRDs, and composites of a Composition's type without an XRD).
     pub fn from_resources(resources: Vec<Resource>) -> Result<Self, CatalogError> {
         let catalog = Catalog::from_resources(&resources)?;
         let claims = resources
             .into_iter()
-            .filter(|r| catalog.is_claim_or_composite(r))
+            .filter(|r| catalog.is_claim_or_composite(r) || catalog.is_composite_without_xrd(r))
             .collect();
         Ok(Self { catalog, claims })
     }

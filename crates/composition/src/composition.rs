@@ -1,11 +1,44 @@
-//! Compositions: `mode: Pipeline` with patch-and-transform steps and legacy
+//! Compositions: `mode: Pipeline` (patch-and-transform, go-templating and auto-ready steps run;
+//! other functions are refused or, on request, skipped) and legacy
 //! `mode: Resources` (converted the way `crossplane beta convert` does, with the legacy
 //! CRD defaults), composition selection, and rendering a composite through one.
 
 use crate::error::{Error, Result};
 use crate::function::FunctionInput;
-use crate::render::{DesiredComposed, RenderOptions, RenderOutput, RenderRequest, render};
+use crate::gotemplating::{self, GoTemplating};
+use crate::render::{
+    DesiredComposed, ENVIRONMENT_KEY, RenderOptions, RenderOutput, RenderRequest, RenderedResource,
+    SkippedStep, render,
+};
 use serde_json::{Map, Value, json};
+
+/// The function name a legacy `mode: Resources` composition runs as.
+pub const PATCH_AND_TRANSFORM: &str = "function-patch-and-transform";
+
+/// One step of a composition's pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineStep {
+    /// `step`.
+    pub name: String,
+    /// `functionRef.name`.
+    pub function: String,
+    /// What Strata runs for it.
+    pub run: StepFunction,
+}
+
+/// The function a pipeline step runs, as Strata understands it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum StepFunction {
+    /// function-patch-and-transform (input `pt.fn.crossplane.io Resources`).
+    PatchAndTransform(FunctionInput),
+    /// function-go-templating (input `gotemplating.fn.crossplane.io GoTemplate`).
+    GoTemplating(GoTemplating),
+    /// function-auto-ready (a function named `*auto-ready*`, without input).
+    AutoReady,
+    /// A function Strata cannot run.
+    Unsupported,
+}
 
 /// A parsed composition.
 #[derive(Debug, Clone)]
@@ -18,10 +51,9 @@ pub struct Composition {
     pub composite_api_version: String,
     /// `spec.compositeTypeRef.kind`.
     pub composite_kind: String,
-    /// The patch-and-transform steps, in pipeline order.
-    pub steps: Vec<FunctionInput>,
-    /// Names of pipeline steps that are not patch-and-transform (not run).
-    pub skipped_steps: Vec<String>,
+    /// The pipeline steps, in order (a legacy `mode: Resources` composition is one
+    /// patch-and-transform step).
+    pub steps: Vec<PipelineStep>,
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
@@ -58,7 +90,6 @@ impl Composition {
             m => m,
         };
         let mut steps = Vec::new();
-        let mut skipped_steps = Vec::new();
         match mode {
             "Pipeline" => {
                 for step in spec
@@ -68,14 +99,34 @@ impl Composition {
                     .flatten()
                 {
                     let input = step.get("input").cloned().unwrap_or(Value::Null);
-                    if is_pt_input(&input) {
-                        steps.push(FunctionInput::parse(&input)?);
+                    let name = str_at(step, &["step"]).to_string();
+                    let function = str_at(step, &["functionRef", "name"]).to_string();
+                    let run = if is_pt_input(&input) {
+                        StepFunction::PatchAndTransform(FunctionInput::parse(&input)?)
+                    } else if gotemplating::is_input(&input) {
+                        StepFunction::GoTemplating(
+                            GoTemplating::parse(&input)
+                                .map_err(|e| e.wrap(&format!("pipeline step {name:?}")))?,
+                        )
+                    } else if input.is_null() && function.contains("auto-ready") {
+                        StepFunction::AutoReady
                     } else {
-                        skipped_steps.push(str_at(step, &["step"]).to_string());
-                    }
+                        StepFunction::Unsupported
+                    };
+                    steps.push(PipelineStep {
+                        name,
+                        function,
+                        run,
+                    });
                 }
             }
-            "Resources" => steps.push(FunctionInput::parse(&legacy_to_function_input(&spec))?),
+            "Resources" => steps.push(PipelineStep {
+                name: "resources".into(),
+                function: PATCH_AND_TRANSFORM.into(),
+                run: StepFunction::PatchAndTransform(FunctionInput::parse(
+                    &legacy_to_function_input(&spec),
+                )?),
+            }),
             other => {
                 return Err(Error::Validation(format!(
                     "spec.mode: Unsupported value: {other:?}"
@@ -93,7 +144,6 @@ impl Composition {
             composite_api_version: str_at(&spec, &["compositeTypeRef", "apiVersion"]).to_string(),
             composite_kind: str_at(&spec, &["compositeTypeRef", "kind"]).to_string(),
             steps,
-            skipped_steps,
         })
     }
 
@@ -103,44 +153,151 @@ impl Composition {
             && str_at(composite, &["kind"]) == self.composite_kind
     }
 
-    /// Renders a request through every patch-and-transform step in order, each step's
-    /// desired state feeding the next. Errors are fatal.
+    /// The steps whose function Strata cannot run.
+    pub fn unsupported_steps(&self) -> impl Iterator<Item = &PipelineStep> {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.run, StepFunction::Unsupported))
+    }
+
+    /// Renders a request through every step in order, each step's desired state and context
+    /// feeding the next. A step whose function Strata cannot run fails the render before any
+    /// step runs, unless [`RenderOptions::skip_unsupported_steps`] is set (then it is listed in
+    /// [`RenderOutput::skipped_steps`]). Errors are fatal.
     pub fn render(&self, req: &RenderRequest, opts: RenderOptions) -> Result<RenderOutput> {
-        let mut current = req.clone();
-        let mut last: Option<RenderOutput> = None;
-        let mut warnings = Vec::new();
-        let mut explain = Vec::new();
-        for step in &self.steps {
-            let out = render(step, &current, opts).map_err(Error::into_fatal)?;
-            current.desired = out
-                .resources
-                .iter()
-                .map(|r| {
-                    (
-                        r.name.clone(),
-                        DesiredComposed {
-                            resource: r.resource.clone(),
-                            ready: Some(r.ready),
-                        },
-                    )
-                })
-                .collect();
-            current.desired_composite = out.composite.clone();
-            current.desired_connection_details = out.composite_connection_details.clone();
-            current.environment = Some(out.environment.clone());
-            warnings.extend(out.warnings.iter().cloned());
-            explain.extend(out.explain.iter().cloned());
-            last = Some(out);
+        if !opts.skip_unsupported_steps
+            && let Some(step) = self.unsupported_steps().next()
+        {
+            return Err(Error::UnsupportedStep {
+                composition: self.name.clone(),
+                step: step.name.clone(),
+                function: step.function.clone(),
+            });
         }
-        let Some(mut out) = last else {
-            return Err(Error::Fatal(format!(
-                "composition {} has no patch-and-transform step",
-                self.name
-            )));
+        let mut state = Pipeline::new(req);
+        for step in &self.steps {
+            match &step.run {
+                StepFunction::PatchAndTransform(input) => {
+                    let out = render(input, &state.request, opts).map_err(Error::into_fatal)?;
+                    state.take_patch_and_transform(out);
+                }
+                StepFunction::GoTemplating(t) => t
+                    .run(
+                        &mut state.request,
+                        &mut state.conditions,
+                        &mut state.warnings,
+                    )
+                    .map_err(|e| Error::Step {
+                        composition: self.name.clone(),
+                        step: step.name.clone(),
+                        function: step.function.clone(),
+                        source: Box::new(e),
+                    })?,
+                StepFunction::AutoReady => gotemplating::auto_ready(&mut state.request),
+                StepFunction::Unsupported => state.skipped.push(SkippedStep {
+                    step: step.name.clone(),
+                    function: step.function.clone(),
+                }),
+            }
+        }
+        Ok(state.finish())
+    }
+}
+
+/// The state a pipeline passes from step to step.
+struct Pipeline {
+    /// What the next step reads (observed state, desired state so far, environment).
+    request: RenderRequest,
+    marked_unready: bool,
+    warnings: Vec<String>,
+    explain: Vec<crate::explain::FieldWrite>,
+    conditions: Vec<Value>,
+    skipped: Vec<SkippedStep>,
+}
+
+impl Pipeline {
+    fn new(req: &RenderRequest) -> Self {
+        Pipeline {
+            request: req.clone(),
+            marked_unready: false,
+            warnings: Vec::new(),
+            explain: Vec::new(),
+            conditions: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    fn take_patch_and_transform(&mut self, out: RenderOutput) {
+        let current = &mut self.request;
+        current.desired = out
+            .resources
+            .into_iter()
+            .map(|r| {
+                // P&T says ready or leaves readiness unspecified; an earlier step's explicit
+                // "not ready" stands.
+                let before = current.desired.get(&r.name).and_then(|d| d.ready);
+                let ready = if r.ready {
+                    Some(true)
+                } else {
+                    before.filter(|b| !b)
+                };
+                (
+                    r.name,
+                    DesiredComposed {
+                        resource: r.resource,
+                        ready,
+                    },
+                )
+            })
+            .collect();
+        current.desired_composite = out.composite;
+        current.desired_connection_details = out.composite_connection_details;
+        current.environment = Some(out.environment);
+        self.marked_unready |= out.composite_marked_unready;
+        self.warnings.extend(out.warnings);
+        self.explain.extend(out.explain);
+    }
+
+    fn finish(self) -> RenderOutput {
+        let req = self.request;
+        let resources: Vec<RenderedResource> = req
+            .desired
+            .into_iter()
+            .map(|(name, d)| RenderedResource {
+                name,
+                resource: d.resource,
+                ready: d.ready == Some(true),
+            })
+            .collect();
+        let composite_ready = !self.marked_unready && resources.iter().all(|r| r.ready);
+        let environment = req.environment.unwrap_or_else(|| Value::Object(Map::new()));
+        let mut context = req.context;
+        context.insert(ENVIRONMENT_KEY.to_owned(), environment.clone());
+        let composite = match req.desired_composite {
+            Value::Object(m) => Value::Object(m),
+            _ => {
+                let mut m = Map::new();
+                for k in ["apiVersion", "kind"] {
+                    if let Some(v) = req.composite.get(k) {
+                        m.insert(k.to_string(), v.clone());
+                    }
+                }
+                Value::Object(m)
+            }
         };
-        out.warnings = warnings;
-        out.explain = explain;
-        Ok(out)
+        RenderOutput {
+            resources,
+            composite,
+            composite_connection_details: req.desired_connection_details,
+            composite_marked_unready: self.marked_unready,
+            composite_ready,
+            environment,
+            warnings: self.warnings,
+            explain: self.explain,
+            context,
+            conditions: self.conditions,
+            skipped_steps: self.skipped,
+        }
     }
 }
 
@@ -344,4 +501,152 @@ pub fn legacy_to_function_input(spec: &Value) -> Value {
         input["environment"] = json!({"patches": default_patches(Some(env))});
     }
     input
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A P&T step making a Bucket, then a step of `function`.
+    pub(crate) fn pipeline(step: &str, function: &str, input: Value) -> Value {
+        json!({
+            "apiVersion": "apiextensions.crossplane.io/v1",
+            "kind": "Composition",
+            "metadata": {"name": "xbuckets.example.org"},
+            "spec": {
+                "compositeTypeRef": {"apiVersion": "example.org/v1", "kind": "XBucket"},
+                "mode": "Pipeline",
+                "pipeline": [
+                    {
+                        "step": "bucket",
+                        "functionRef": {"name": "function-patch-and-transform"},
+                        "input": {
+                            "apiVersion": "pt.fn.crossplane.io/v1beta1",
+                            "kind": "Resources",
+                            "resources": [{
+                                "name": "bucket",
+                                "base": {"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket", "spec": {"forProvider": {}}},
+                                "patches": [{"type": "FromCompositeFieldPath", "fromFieldPath": "spec.region", "toFieldPath": "spec.forProvider.region"}],
+                            }],
+                        },
+                    },
+                    {"step": step, "functionRef": {"name": function}, "input": input},
+                ],
+            },
+        })
+    }
+
+    pub(crate) fn request() -> RenderRequest {
+        RenderRequest {
+            composite: json!({
+                "apiVersion": "example.org/v1",
+                "kind": "XBucket",
+                "metadata": {"name": "logs"},
+                "spec": {"region": "eu-west-1"},
+            }),
+            ..RenderRequest::default()
+        }
+    }
+
+    fn kcl() -> Composition {
+        Composition::parse(&pipeline(
+            "acl",
+            "function-kcl",
+            json!({"apiVersion": "krm.kcl.dev/v1alpha1", "kind": "KCLInput", "spec": {"source": "items = []"}}),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_step_strata_cannot_run_fails_the_render_naming_step_and_function() {
+        let composition = kcl();
+        let err = composition
+            .render(&request(), RenderOptions::new())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "composition xbuckets.example.org: pipeline step \"acl\" uses function \"function-kcl\", which Strata cannot run"
+        );
+        assert!(matches!(
+            &err,
+            Error::UnsupportedStep { step, function, .. } if step == "acl" && function == "function-kcl"
+        ));
+        assert_eq!(err.phase(), crate::error::Phase::Fatal);
+    }
+
+    #[test]
+    fn skipping_unsupported_steps_renders_the_rest_and_lists_what_was_skipped() {
+        let out = kcl()
+            .render(
+                &request(),
+                RenderOptions::new().with_skip_unsupported_steps(true),
+            )
+            .unwrap();
+        let names: Vec<&str> = out.resources.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["bucket"]);
+        assert_eq!(
+            out.resources[0].resource["spec"]["forProvider"]["region"],
+            json!("eu-west-1")
+        );
+        assert_eq!(
+            out.skipped_steps,
+            [SkippedStep {
+                step: "acl".into(),
+                function: "function-kcl".into()
+            }]
+        );
+        assert_eq!(
+            out.to_json()["skippedSteps"],
+            json!([{"step": "acl", "function": "function-kcl"}])
+        );
+    }
+
+    #[test]
+    fn a_composite_without_an_xrd_renders_without_schema() {
+        let composition = kcl();
+        let mut xr = request().composite;
+        xr["spec"]["unknownField"] = json!(1);
+        let out = crate::engine::render_object(
+            &xr,
+            &[],
+            std::slice::from_ref(&composition),
+            &RenderRequest::default(),
+            RenderOptions::new().with_skip_unsupported_steps(true),
+        )
+        .unwrap();
+        assert!(out.without_xrd);
+        assert_eq!(out.composite, xr);
+        assert_eq!(out.composed.len(), 1);
+        let other = json!({"apiVersion": "example.org/v1", "kind": "Other"});
+        let err = crate::engine::render_object(
+            &other,
+            &[],
+            &[composition],
+            &RenderRequest::default(),
+            RenderOptions::new(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no CompositeResourceDefinition defines"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_step_without_input_of_an_unknown_function_is_unsupported() {
+        let mut c = pipeline("x", "function-environment-configs", Value::Null);
+        c["spec"]["pipeline"][1]
+            .as_object_mut()
+            .unwrap()
+            .shift_remove("input");
+        let composition = Composition::parse(&c).unwrap();
+        let names: Vec<&str> = composition
+            .unsupported_steps()
+            .map(|s| s.function.as_str())
+            .collect();
+        assert_eq!(names, ["function-environment-configs"]);
+    }
 }

@@ -23,11 +23,16 @@ pub struct CompositeRender {
     /// Desired composed resources with Crossplane core's metadata (names, labels,
     /// annotations, owner references), sorted by composition resource name.
     pub composed: Vec<Value>,
+    /// No XRD defines the composite's type: it was rendered as it is, without schema checks
+    /// or defaults (as `crossplane render` does).
+    pub without_xrd: bool,
 }
 
 /// Renders a claim or composite. `request` supplies observed/desired state (its `composite`
 /// is replaced by the derived composite). An unbound claim's composite is named after the
-/// claim so renders are reproducible.
+/// claim so renders are reproducible. An object of a type no XRD defines but a composition
+/// composes is rendered as a composite without schema checks or defaults
+/// ([`CompositeRender::without_xrd`]), as `crossplane render` does.
 pub fn render_object(
     object: &Value,
     xrds: &[Xrd],
@@ -45,6 +50,9 @@ pub fn render_object(
         .filter(|x| x.group == group)
         .find_map(|x| x.is_claim(object).map(|c| (x, c)))
     else {
+        if compositions.iter().any(|c| c.matches_type(object)) {
+            return render_without_xrd(object, compositions, request, opts);
+        }
         return Err(Error::Validation(format!(
             "no CompositeResourceDefinition defines {api_version} {}",
             object.get("kind").and_then(Value::as_str).unwrap_or("")
@@ -97,7 +105,31 @@ pub fn render_object(
     let composition = select_composition(&composite, compositions, default)?;
     let mut req = request.clone();
     req.composite = composite.clone();
-    let output = composition.render(&req, opts)?;
+    finish(composite, composition, &req, opts, false)
+}
+
+/// A composite of a type no XRD defines: rendered as it is.
+fn render_without_xrd(
+    object: &Value,
+    compositions: &[Composition],
+    request: &RenderRequest,
+    opts: RenderOptions,
+) -> Result<CompositeRender> {
+    let composite = object.clone();
+    let composition = select_composition(&composite, compositions, None)?;
+    let mut req = request.clone();
+    req.composite = composite.clone();
+    finish(composite, composition, &req, opts, true)
+}
+
+fn finish(
+    composite: Value,
+    composition: &Composition,
+    req: &RenderRequest,
+    opts: RenderOptions,
+    without_xrd: bool,
+) -> Result<CompositeRender> {
+    let output = composition.render(req, opts)?;
     let composed = output
         .resources
         .iter()
@@ -108,6 +140,7 @@ pub fn render_object(
         composition: composition.name.clone(),
         output,
         composed,
+        without_xrd,
     })
 }
 
@@ -126,6 +159,9 @@ impl CompositeRender {
             "compositeConnectionDetails": out["compositeConnectionDetails"],
             "warnings": out["warnings"],
             "explain": out["explain"],
+            "conditions": out["conditions"],
+            "skippedSteps": out["skippedSteps"],
+            "withoutXrd": self.without_xrd,
         })
     }
 }

@@ -44,6 +44,32 @@ pub enum Error {
     /// The whole render aborts.
     #[error("{0}")]
     Fatal(String),
+    /// A pipeline step names a function Strata cannot run (and skipping such steps was not
+    /// asked for): nothing is rendered.
+    #[error(
+        "composition {composition}: pipeline step {step:?} uses function {function:?}, which Strata cannot run"
+    )]
+    UnsupportedStep {
+        /// The composition's name.
+        composition: String,
+        /// The step's name.
+        step: String,
+        /// The function the step names (`functionRef.name`).
+        function: String,
+    },
+    /// A pipeline step failed; the render aborts.
+    #[error("composition {composition}: pipeline step {step:?} ({function}): {source}")]
+    Step {
+        /// The composition's name.
+        composition: String,
+        /// The step's name.
+        step: String,
+        /// The function the step names.
+        function: String,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -52,7 +78,7 @@ impl Error {
         match self {
             Error::Validation(_) => Phase::Validation,
             Error::Runtime(_) | Error::Path { .. } => Phase::Runtime,
-            Error::Fatal(_) => Phase::Fatal,
+            Error::Fatal(_) | Error::UnsupportedStep { .. } | Error::Step { .. } => Phase::Fatal,
         }
     }
 
@@ -71,13 +97,16 @@ impl Error {
                 source,
             },
             Error::Fatal(m) => Error::Fatal(format!("{ctx}: {m}")),
+            other @ (Error::UnsupportedStep { .. } | Error::Step { .. }) => {
+                Error::Fatal(format!("{ctx}: {other}"))
+            }
         }
     }
 
     /// Turns any error into a fatal one (the render aborts), keeping the message.
     pub fn into_fatal(self) -> Error {
         match self {
-            Error::Fatal(_) => self,
+            Error::Fatal(_) | Error::UnsupportedStep { .. } | Error::Step { .. } => self,
             other => Error::Fatal(other.to_string()),
         }
     }

@@ -8,7 +8,10 @@
 //! - [`render_object`]: claim or composite + XRDs + compositions → composite, desired
 //!   composed resources with Crossplane core's metadata, readiness, explain trace.
 //! - [`Composition::parse`] / [`select_composition`] / [`Composition::render`]: one
-//!   composition (`mode: Pipeline` patch-and-transform steps, or legacy `mode: Resources`).
+//!   composition (`mode: Pipeline` with function-patch-and-transform, function-go-templating
+//!   ([`gotemplating`]) and function-auto-ready steps, or legacy `mode: Resources`). A step
+//!   naming any other function fails the render ([`Error::UnsupportedStep`]) unless
+//!   [`RenderOptions::skip_unsupported_steps`] is set.
 //! - [`render()`] with a [`FunctionInput`] and a [`RenderRequest`]: one function run;
 //!   [`render::run_function_request`] answers a function request in the function's shape.
 //! - [`xrd::Xrd`] (`validate`, `apply_defaults`), [`claim::claim_to_composite`],
@@ -30,6 +33,7 @@ pub mod error;
 pub mod explain;
 pub mod fieldpath;
 pub mod function;
+pub mod gotemplating;
 pub mod metadata;
 pub mod patch;
 pub mod readiness;

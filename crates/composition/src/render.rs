@@ -46,13 +46,62 @@ pub struct RenderRequest {
     pub desired: BTreeMap<String, DesiredComposed>,
     /// The environment from the pipeline context (`None` = empty environment).
     pub environment: Option<Value>,
+    /// The rest of the pipeline context (keys other than [`ENVIRONMENT_KEY`]).
+    pub context: Map<String, Value>,
+    /// Extra resources Crossplane fetched for the functions, by requirement name (what
+    /// go-templating templates see as `.extraResources`).
+    pub extra_resources: Map<String, Value>,
 }
+
+/// The pipeline context key holding the environment.
+pub const ENVIRONMENT_KEY: &str = "apiextensions.crossplane.io/environment";
 
 /// Render switches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RenderOptions {
     /// Record which patch and transforms produced each written field.
     pub explain: bool,
+    /// Skip pipeline steps whose function Strata cannot run (reported in
+    /// [`RenderOutput::skipped_steps`]) instead of failing the render.
+    pub skip_unsupported_steps: bool,
+}
+
+impl RenderOptions {
+    /// The defaults: no explain trace, unsupported steps are an error.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With (or without) the explain trace.
+    #[must_use]
+    pub fn with_explain(mut self, explain: bool) -> Self {
+        self.explain = explain;
+        self
+    }
+
+    /// Skipping (or refusing) pipeline steps whose function Strata cannot run.
+    #[must_use]
+    pub fn with_skip_unsupported_steps(mut self, skip: bool) -> Self {
+        self.skip_unsupported_steps = skip;
+        self
+    }
+}
+
+/// A pipeline step that was not run because Strata cannot run its function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedStep {
+    /// The step's name.
+    pub step: String,
+    /// The function it names.
+    pub function: String,
+}
+
+impl SkippedStep {
+    /// JSON form: `{"step": .., "function": ..}`.
+    pub fn to_json(&self) -> Value {
+        json!({"step": self.step, "function": self.function})
+    }
 }
 
 /// One desired composed resource in the output.
@@ -85,6 +134,12 @@ pub struct RenderOutput {
     pub warnings: Vec<String>,
     /// Which patch and transforms produced each written field (with `explain`).
     pub explain: Vec<FieldWrite>,
+    /// The pipeline context after every step (the environment under [`ENVIRONMENT_KEY`]).
+    pub context: Map<String, Value>,
+    /// Conditions the functions set on the composite (and claim), as they wrote them.
+    pub conditions: Vec<Value>,
+    /// Pipeline steps not run (only with [`RenderOptions::skip_unsupported_steps`]).
+    pub skipped_steps: Vec<SkippedStep>,
 }
 
 impl RenderOutput {
@@ -98,6 +153,8 @@ impl RenderOutput {
             "environment": self.environment,
             "warnings": self.warnings,
             "explain": self.explain.iter().map(FieldWrite::to_json).collect::<Vec<_>>(),
+            "conditions": self.conditions,
+            "skippedSteps": self.skipped_steps.iter().map(SkippedStep::to_json).collect::<Vec<_>>(),
         })
     }
 }
@@ -324,9 +381,12 @@ pub fn render(
         composite_connection_details: conn,
         composite_marked_unready: marked_unready,
         composite_ready,
+        context: Map::from_iter([(ENVIRONMENT_KEY.to_owned(), env.clone())]),
         environment: env,
         warnings,
         explain: rec.writes,
+        conditions: Vec::new(),
+        skipped_steps: Vec::new(),
     })
 }
 
@@ -560,9 +620,15 @@ impl RenderRequest {
         let desired_composite = desired_v.and_then(|d| d.get("composite"));
         let environment = v.get("environment").cloned().or_else(|| {
             v.get("context")
-                .and_then(|c| c.get("apiextensions.crossplane.io/environment"))
+                .and_then(|c| c.get(ENVIRONMENT_KEY))
                 .cloned()
         });
+        let mut context = v
+            .get("context")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        context.shift_remove(ENVIRONMENT_KEY);
         RenderRequest {
             composite,
             observed: observed_resources,
@@ -575,6 +641,12 @@ impl RenderRequest {
             ),
             desired,
             environment,
+            context,
+            extra_resources: v
+                .get("extraResources")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
         }
     }
 }

@@ -305,7 +305,7 @@ fn run_render(input: &Value) -> Outcome {
         Err(e) => return from_error(&e.into_fatal()),
     };
     let req = RenderRequest::from_json(input);
-    match composition.render(&req, RenderOptions { explain: true }) {
+    match composition.render(&req, RenderOptions::new().with_explain(true)) {
         Ok(out) => {
             let j = out.to_json();
             ok(vec![

@@ -118,7 +118,7 @@ fn render_object_runs_the_whole_path_from_a_claim() {
         &xrds,
         &compositions,
         &RenderRequest::default(),
-        RenderOptions { explain: true },
+        RenderOptions::new().with_explain(true),
     )
     .expect("renders");
     assert_eq!(out.composition, "postgresql-aws");

@@ -31,13 +31,13 @@ fn postgresql_seed_renders_like_the_function() {
 #[test]
 fn postgresql_seed_explains_every_write() {
     let input = load("postgresql-render-input.json");
-    let got =
-        run_function_request(&input, RenderOptions { explain: true }).expect("the seed renders");
+    let got = run_function_request(&input, RenderOptions::new().with_explain(true))
+        .expect("the seed renders");
     assert!(got["warnings"].as_array().is_some_and(Vec::is_empty));
     let req = strata_composition::RenderRequest::from_json(&input);
     let fi = strata_composition::FunctionInput::parse(&input["input"]).expect("input parses");
-    let out =
-        strata_composition::render(&fi, &req, RenderOptions { explain: true }).expect("renders");
+    let out = strata_composition::render(&fi, &req, RenderOptions::new().with_explain(true))
+        .expect("renders");
     let class = out
         .explain
         .iter()

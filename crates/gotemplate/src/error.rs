@@ -181,6 +181,9 @@ pub enum CallFailure {
     /// `div` or `mod` by zero.
     #[error("runtime error: integer divide by zero")]
     DivideByZero,
+    /// YAML that does not parse (`fromYaml` of Crossplane's dialect).
+    #[error("{0}")]
+    Yaml(String),
 }
 
 /// A Go template option that is not `missingkey=default|invalid|zero|error`.

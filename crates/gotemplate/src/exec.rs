@@ -124,7 +124,7 @@ impl<'a> Exec<'a> {
     fn max_depth(&self) -> usize {
         match self.functions {
             // Helm stops `include` recursion at 1000 levels.
-            crate::FunctionSet::Helm => 1000,
+            crate::FunctionSet::Helm | crate::FunctionSet::Crossplane => 1000,
             crate::FunctionSet::Sprig => MAX_DEPTH,
         }
     }
@@ -616,11 +616,23 @@ impl<'a> Exec<'a> {
         {
             return result;
         }
-        let mutates = self.functions == crate::FunctionSet::Helm
-            && matches!(
-                name,
-                "set" | "unset" | "merge" | "mergeOverwrite" | "mustMerge" | "mustMergeOverwrite"
-            );
+        if self.functions == crate::FunctionSet::Crossplane {
+            if name == "include"
+                && let Some(result) = self.helm_call(pos, name, &vals)
+            {
+                return result;
+            }
+            if let Some(result) = crate::crossplane::call(name, &vals) {
+                return result.map(Some).map_err(|e| self.func_err(pos, name, e));
+            }
+        }
+        let mutates = matches!(
+            self.functions,
+            crate::FunctionSet::Helm | crate::FunctionSet::Crossplane
+        ) && matches!(
+            name,
+            "set" | "unset" | "merge" | "mergeOverwrite" | "mustMerge" | "mustMergeOverwrite"
+        );
         let result = funcs::call(name, vals).map_err(|e| self.func_err(pos, name, e))?;
         if mutates
             && let (Some(Arg::Variable(_, var, path)), Some(updated)) = (args.first(), &result)

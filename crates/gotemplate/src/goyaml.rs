@@ -14,77 +14,126 @@ use crate::value::{GoNumber, go_number, sorted_entries};
 
 const BEST_WIDTH: usize = 80;
 
+/// How a document is laid out: go-yaml v2 (`sigs.k8s.io/yaml`) or go-yaml v3's defaults.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    /// Spaces per nesting level.
+    indent: usize,
+    /// Whether a sequence under a mapping key is indented (v3) or not (v2).
+    indent_sequences: bool,
+    /// Whether long plain and single-quoted strings fold at 80 columns.
+    fold: bool,
+}
+
+const V2: Layout = Layout {
+    indent: 2,
+    indent_sequences: false,
+    fold: true,
+};
+
+const V3: Layout = Layout {
+    indent: 4,
+    indent_sequences: true,
+    fold: false,
+};
+
 /// `toYaml`: the document without its final newline.
 pub fn to_yaml(v: &Value) -> String {
+    document(v, V2).trim_end_matches('\n').to_string()
+}
+
+/// The document as `gopkg.in/yaml.v3`'s `Marshal` writes it (what Crossplane's
+/// function-go-templating `toYaml` returns): the same scalars as [`to_yaml`], four-space
+/// indentation, sequences indented under their key, no folding of long strings, and the final
+/// newline kept.
+pub fn to_yaml_v3(v: &Value) -> String {
+    document(v, V3)
+}
+
+fn document(v: &Value, l: Layout) -> String {
     let v = crate::value::normalized(v);
     let mut out = String::new();
     match &v {
-        Value::Object(m) if !m.is_empty() => write_map(&v, 0, &mut out),
-        Value::Array(a) if !a.is_empty() => write_seq(&v, 0, &mut out),
+        Value::Object(m) if !m.is_empty() => write_map(&v, 0, l, &mut out),
+        Value::Array(a) if !a.is_empty() => write_seq(&v, 0, l, &mut out),
         other => {
-            out.push_str(&scalar(other, 0, 0));
+            out.push_str(&scalar(other, 0, 0, l));
             out.push('\n');
         }
     }
-    out.trim_end_matches('\n').to_string()
+    out
 }
 
 fn pad(n: usize) -> String {
     " ".repeat(n)
 }
 
-fn write_map(v: &Value, indent: usize, out: &mut String) {
+fn write_map(v: &Value, indent: usize, l: Layout, out: &mut String) {
     let Value::Object(m) = v else { return };
     for (k, val) in sorted_entries(m) {
         out.push_str(&pad(indent));
-        let key = string_scalar(k, indent, indent, true);
+        let key = string_scalar(k, indent, indent, true, l);
         out.push_str(&key);
         out.push(':');
         let column = indent + key.len() + 1;
-        write_value_after(val, indent, column, false, out);
+        write_value_after(val, indent, column, false, l, out);
     }
 }
 
-fn write_seq(v: &Value, indent: usize, out: &mut String) {
+fn write_seq(v: &Value, indent: usize, l: Layout, out: &mut String) {
     let Value::Array(items) = v else { return };
     for item in items {
         out.push_str(&pad(indent));
         out.push('-');
-        write_value_after(item, indent, indent + 1, true, out);
+        write_value_after(item, indent, indent + 1, true, l, out);
     }
 }
 
 /// Writes a value after `key:` or `-` (at `column`), the container being at `indent`.
-fn write_value_after(v: &Value, indent: usize, column: usize, in_seq: bool, out: &mut String) {
+fn write_value_after(
+    v: &Value,
+    indent: usize,
+    column: usize,
+    in_seq: bool,
+    l: Layout,
+    out: &mut String,
+) {
+    // In a sequence item, content sits after `- `; under a key, one level deeper.
+    let nested = if in_seq {
+        indent + 2
+    } else {
+        indent + l.indent
+    };
     match v {
         Value::Object(m) if !m.is_empty() => {
             if in_seq {
                 // `- a: 1` then the other keys aligned under `a`.
                 out.push(' ');
                 let mut inner = String::new();
-                write_map(v, indent + 2, &mut inner);
+                write_map(v, nested, l, &mut inner);
                 out.push_str(inner.trim_start_matches(' '));
             } else {
                 out.push('\n');
-                write_map(v, indent + 2, out);
+                write_map(v, nested, l, out);
             }
         }
         Value::Array(a) if !a.is_empty() => {
             if in_seq {
                 out.push(' ');
                 let mut inner = String::new();
-                write_seq(v, indent + 2, &mut inner);
+                write_seq(v, nested, l, &mut inner);
                 out.push_str(inner.trim_start_matches(' '));
             } else {
                 out.push('\n');
-                // go-yaml v2 does not indent a sequence under its mapping key.
-                write_seq(v, indent, out);
+                // go-yaml v2 does not indent a sequence under its mapping key; v3 does.
+                let at = if l.indent_sequences { nested } else { indent };
+                write_seq(v, at, l, out);
             }
         }
         Value::String(s) if s.contains('\n') => {
             out.push(' ');
             if literal_allowed(s) {
-                out.push_str(&literal(s, indent + 2));
+                out.push_str(&literal(s, nested));
             } else {
                 out.push_str(&double_quoted(s));
                 out.push('\n');
@@ -92,13 +141,13 @@ fn write_value_after(v: &Value, indent: usize, column: usize, in_seq: bool, out:
         }
         other => {
             out.push(' ');
-            out.push_str(&scalar(other, indent + 2, column + 1));
+            out.push_str(&scalar(other, nested, column + 1, l));
             out.push('\n');
         }
     }
 }
 
-fn scalar(v: &Value, indent: usize, column: usize) -> String {
+fn scalar(v: &Value, indent: usize, column: usize, l: Layout) -> String {
     match v {
         Value::Null => "null".to_string(),
         Value::Bool(b) => b.to_string(),
@@ -114,7 +163,7 @@ fn scalar(v: &Value, indent: usize, column: usize) -> String {
                 }
             }
         },
-        Value::String(s) => string_scalar(s, indent, column, false),
+        Value::String(s) => string_scalar(s, indent, column, false, l),
         Value::Array(_) => "[]".to_string(),
         Value::Object(_) => "{}".to_string(),
     }
@@ -277,16 +326,16 @@ fn analyze(s: &str, is_key: bool) -> (bool, bool) {
     (block_plain, single)
 }
 
-fn string_scalar(s: &str, indent: usize, column: usize, is_key: bool) -> String {
+fn string_scalar(s: &str, indent: usize, column: usize, is_key: bool, l: Layout) -> String {
     let (plain_ok, single_ok) = analyze(s, is_key);
     if plain_ok && !resolves_to_non_string(s) {
-        return fold(s, indent, column, !is_key);
+        return fold(s, indent, column, !is_key && l.fold);
     }
     if resolves_to_non_string(s) || !single_ok {
         return double_quoted(s);
     }
     let quoted = format!("'{}'", s.replace('\'', "''"));
-    fold(&quoted, indent, column, !is_key)
+    fold(&quoted, indent, column, !is_key && l.fold)
 }
 
 /// Folds at spaces past the 80th column, as libyaml's writers do (a lone space between
@@ -360,6 +409,19 @@ mod tests {
         assert_eq!(
             to_yaml(&v),
             "a:\n  big: 1000000\n  e: \"\"\n  f: 0.5\n  \"n\": \"123\"\n  s: \"on\"\n  t: plain text\nb:\n- 1\n- two\n- x: true\n  \"y\": null\nc: |\n  line1\n  line2\nd: []\nh: '#x'\nk: {}\nq: 'a: b'"
+        );
+    }
+
+    #[test]
+    fn go_yaml_v3_indents_by_four_and_indents_sequences() {
+        let v = json!({"a": {"b": [1, {"x": "y", "z": [true]}]}, "c": "l1\nl2", "w": vec!["word"; 30].join(" ")});
+        let out = to_yaml_v3(&v);
+        assert_eq!(
+            out,
+            format!(
+                "a:\n    b:\n        - 1\n        - x: \"y\"\n          z:\n              - true\nc: |-\n    l1\n    l2\nw: {}\n",
+                vec!["word"; 30].join(" ")
+            )
         );
     }
 

@@ -54,6 +54,7 @@
 //! ```
 
 mod ast;
+pub mod crossplane;
 mod error;
 mod exec;
 mod funcs;
@@ -120,6 +121,10 @@ pub enum FunctionSet {
     /// `fail`, `lookup`, `toToml`, ...; see [`helm::HELM_FUNCTION_NAMES`]), plus the methods of
     /// Helm's objects ([`helm::files_object`], [`helm::api_versions_object`]).
     Helm,
+    /// Crossplane's function-go-templating: the Sprig functions of [`FunctionSet::Helm`]
+    /// without Helm's own, `include`, and the function's helpers
+    /// ([`crossplane::CROSSPLANE_FUNCTION_NAMES`]).
+    Crossplane,
 }
 
 impl FunctionSet {
@@ -128,6 +133,12 @@ impl FunctionSet {
         match self {
             FunctionSet::Sprig => is_function(name),
             FunctionSet::Helm => is_function(name) || helm::HELM_FUNCTION_NAMES.contains(&name),
+            FunctionSet::Crossplane => {
+                is_function(name)
+                    || crossplane::CROSSPLANE_FUNCTION_NAMES.contains(&name)
+                    || (helm::HELM_FUNCTION_NAMES.contains(&name)
+                        && !crossplane::HELM_ONLY.contains(&name))
+            }
         }
     }
 }
