@@ -3,6 +3,8 @@
 //! call that failed, with its [`CallFailure`]), [`UnknownOption`] (a bad template option) and
 //! [`InvalidBase64`].
 
+use crate::limits::LimitExceeded;
+
 /// A parse or execution error, displayed like Go's `text/template` errors
 /// (`template: NAME:LINE: msg` for parse errors,
 /// `template: NAME:LINE:COL: executing "NAME" at <CTX>: msg` for execution errors).
@@ -20,6 +22,10 @@ pub struct TemplateError {
     /// The failed function call, when a template function raised the error.
     #[source]
     function: Option<Box<FuncError>>,
+    /// The limit reached, when the engine stopped the execution at one of its [`Limits`].
+    ///
+    /// [`Limits`]: crate::Limits
+    limit: Option<LimitExceeded>,
 }
 
 /// Where a [`TemplateError`] is: file, line, column, template and action.
@@ -119,6 +125,15 @@ pub enum FuncError {
         func: &'static str,
         /// The chart's message.
         message: String,
+    },
+    /// The call would build a value past one of the engine's [`Limits`](crate::Limits).
+    #[error("error calling {func}: {limit}")]
+    Limit {
+        /// The function called.
+        func: String,
+        /// The limit.
+        #[source]
+        limit: LimitExceeded,
     },
     /// A function Helm has whose result Strata does not reproduce (random values, clocks,
     /// generated keys and certificates).
@@ -229,6 +244,7 @@ impl TemplateError {
             }),
             rendered,
             function: None,
+            limit: None,
         }
     }
 
@@ -258,6 +274,22 @@ impl TemplateError {
             }),
             rendered,
             function: None,
+            limit: None,
+        }
+    }
+
+    /// An execution stopped at one of the engine's limits, at byte offset `pos` of `file`.
+    pub(crate) fn limit_in(
+        file: &str,
+        executing: &str,
+        src: &str,
+        pos: usize,
+        context: &str,
+        limit: LimitExceeded,
+    ) -> Self {
+        TemplateError {
+            limit: Some(limit.clone()),
+            ..TemplateError::exec_in(file, executing, src, pos, context, limit.to_string())
         }
     }
 
@@ -290,6 +322,7 @@ impl TemplateError {
                 ..Location::default()
             }),
             function: None,
+            limit: None,
         }
     }
 
@@ -306,6 +339,19 @@ impl TemplateError {
     pub fn stopped_message(&self) -> Option<&str> {
         match self.innermost().function.as_deref() {
             Some(FuncError::Stopped { message, .. }) => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The limit of [`Limits`](crate::Limits) that stopped the execution, if one did (looked
+    /// for through `include` and `tpl`).
+    pub fn limit(&self) -> Option<&LimitExceeded> {
+        let inner = self.innermost();
+        if let Some(limit) = &inner.limit {
+            return Some(limit);
+        }
+        match inner.function.as_deref() {
+            Some(FuncError::Limit { limit, .. }) => Some(limit),
             _ => None,
         }
     }

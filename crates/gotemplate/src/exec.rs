@@ -10,6 +10,7 @@ use super::ast::{Arg, Branch, BranchKind, Cmd, Define, Node, Pipe};
 use super::error::TemplateError;
 use super::funcs;
 use crate::gofmt::GoFmt;
+use crate::limits::{LimitExceeded, Meter, grow};
 
 /// Result of evaluating an operand: `None` is Go's invalid value (a missing map key), which
 /// prints as `<no value>`.
@@ -18,8 +19,8 @@ pub(crate) type Val = Option<Value>;
 /// Go's `fmt` as the template engine sees values: JSON integers are Go `int`s.
 pub(crate) const FMT: GoFmt = GoFmt::TEMPLATE;
 
-/// Maximum nesting of `{{template}}` calls, as Go limits recursion.
-const MAX_DEPTH: usize = 100_000;
+/// Helm's maximum nesting of `include` calls.
+const HELM_MAX_DEPTH: usize = 1000;
 
 enum Flow {
     Normal,
@@ -41,6 +42,8 @@ pub(crate) struct Exec<'a> {
     pub functions: crate::FunctionSet,
     vars: Vec<(String, Value)>,
     depth: usize,
+    /// What the execution has consumed, against its limits.
+    meter: &'a Meter,
 }
 
 /// Go truthiness: false, 0, nil, and empty strings, lists and maps are false.
@@ -66,6 +69,7 @@ impl<'a> Exec<'a> {
         missing: MissingKey,
         functions: crate::FunctionSet,
         data: &Value,
+        meter: &'a Meter,
     ) -> Self {
         Exec {
             file: define.1.file.clone(),
@@ -76,7 +80,20 @@ impl<'a> Exec<'a> {
             functions,
             vars: vec![("$".to_string(), data.clone())],
             depth: 0,
+            meter,
         }
+    }
+
+    /// An error for a limit reached while evaluating the node written as `ctx` at `pos`.
+    fn limit_err(&self, pos: usize, ctx: &str, limit: LimitExceeded) -> TemplateError {
+        TemplateError::limit_in(&self.file, &self.executing, &self.src, pos, ctx, limit)
+    }
+
+    /// Counts one evaluation step of the node at `pos`, written as `ctx()`.
+    fn step(&self, pos: usize, ctx: impl FnOnce() -> String) -> Result<(), TemplateError> {
+        self.meter
+            .step()
+            .map_err(|l| self.limit_err(pos, &ctx(), l))
     }
 
     pub(crate) fn err(&self, pos: usize, ctx: &str, msg: impl Into<String>) -> TemplateError {
@@ -102,10 +119,10 @@ impl<'a> Exec<'a> {
         self.depth += 1;
         if self.depth > self.max_depth() {
             self.depth -= 1;
-            return Err(self.err(
+            return Err(self.limit_err(
                 pos,
                 &format!("template {name:?}"),
-                "exceeded maximum template depth (100000)",
+                LimitExceeded::Depth(self.max_depth()),
             ));
         }
         let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), data.clone())]);
@@ -122,10 +139,11 @@ impl<'a> Exec<'a> {
     }
 
     fn max_depth(&self) -> usize {
+        let limit = self.meter.limits.max_depth;
         match self.functions {
             // Helm stops `include` recursion at 1000 levels.
-            crate::FunctionSet::Helm => 1000,
-            crate::FunctionSet::Sprig => MAX_DEPTH,
+            crate::FunctionSet::Helm => limit.min(HELM_MAX_DEPTH),
+            crate::FunctionSet::Sprig => limit,
         }
     }
 
@@ -139,7 +157,27 @@ impl<'a> Exec<'a> {
         self.walk(nodes, dot, out).map(|_| ())
     }
 
+    /// Runs `nodes`, on a new stack segment when the thread's stack runs low (template calls
+    /// and control structures recurse through here).
     fn walk(
+        &mut self,
+        nodes: &[Node],
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<Flow, TemplateError> {
+        grow(|| self.walk_nodes(nodes, dot, out))
+    }
+
+    /// Whether `out` is still within the output limit.
+    fn check_output(&self, pos: usize, ctx: &str, out: &str) -> Result<(), TemplateError> {
+        let limit = self.meter.limits.max_output_bytes;
+        if out.len() > limit {
+            return Err(self.limit_err(pos, ctx, LimitExceeded::Output { limit }));
+        }
+        Ok(())
+    }
+
+    fn walk_nodes(
         &mut self,
         nodes: &[Node],
         dot: &Value,
@@ -147,7 +185,20 @@ impl<'a> Exec<'a> {
     ) -> Result<Flow, TemplateError> {
         for node in nodes {
             match node {
-                Node::Text(t) => out.push_str(t),
+                Node::Text(_) | Node::Break | Node::Continue => {
+                    self.step(0, || "text".to_string())?
+                }
+                Node::Action(pipe) => self.step(pipe.pos, || pipe.describe())?,
+                Node::Branch(b) => self.step(b.pipe.pos, || b.pipe.describe())?,
+                Node::Template { pos, name, .. } => {
+                    self.step(*pos, || format!("template {name:?}"))?
+                }
+            }
+            match node {
+                Node::Text(t) => {
+                    out.push_str(t);
+                    self.check_output(0, "text", out)?;
+                }
                 Node::Action(pipe) => {
                     let v = self.pipe(pipe, dot)?;
                     if pipe.decl.is_empty() {
@@ -158,6 +209,7 @@ impl<'a> Exec<'a> {
                                 None => out.push_str(&FMT.sprint_v(&v)),
                             },
                         }
+                        self.check_output(pipe.pos, &pipe.describe(), out)?;
                     }
                 }
                 Node::Branch(b) => {
@@ -242,6 +294,7 @@ impl<'a> Exec<'a> {
                 // The pipeline's declared variables were pushed by `pipe`; rebind them per element.
                 let decl_base = self.vars.len() - b.pipe.decl.len().min(self.vars.len());
                 for (k, e) in items {
+                    self.step(b.pipe.pos, || b.pipe.describe())?;
                     match b.pipe.decl.len() {
                         1 => self.vars[decl_base].1 = e.clone(),
                         2 => {
@@ -271,8 +324,13 @@ impl<'a> Exec<'a> {
             .map(|(_, v)| v.clone())
     }
 
-    /// Evaluates a pipeline, binding any declared variables.
+    /// Evaluates a pipeline, binding any declared variables (on a new stack segment when the
+    /// thread's stack runs low: parenthesised pipelines recurse through here).
     fn pipe(&mut self, pipe: &Pipe, dot: &Value) -> Result<Val, TemplateError> {
+        grow(|| self.pipe_cmds(pipe, dot))
+    }
+
+    fn pipe_cmds(&mut self, pipe: &Pipe, dot: &Value) -> Result<Val, TemplateError> {
         let mut value: Option<Val> = None;
         for cmd in &pipe.cmds {
             let v = self.cmd(cmd, dot, value.take())?;
@@ -501,6 +559,7 @@ impl<'a> Exec<'a> {
             self.missing,
             self.functions,
             data,
+            self.meter,
         );
         ex.depth = self.depth + 1;
         let mut out = String::new();
@@ -611,22 +670,44 @@ impl<'a> Exec<'a> {
         if let Some(f) = fin {
             vals.push(f);
         }
+        self.step(pos, || name.to_string())?;
+        let limits = &self.meter.limits;
+        if !funcs::is_observer(name) {
+            // The result holds (a copy of) its arguments: refuse to build it if they alone
+            // are over the limit.
+            limits
+                .check_values(vals.iter().flatten())
+                .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
+        }
         if self.functions == crate::FunctionSet::Helm
             && let Some(result) = self.helm_call(pos, name, &vals)
         {
-            return result;
+            return result.and_then(|v| self.checked(pos, name, v));
         }
         let mutates = self.functions == crate::FunctionSet::Helm
             && matches!(
                 name,
                 "set" | "unset" | "merge" | "mergeOverwrite" | "mustMerge" | "mustMergeOverwrite"
             );
-        let result = funcs::call(name, vals).map_err(|e| self.func_err(pos, name, e))?;
+        let result =
+            funcs::call(name, vals, &self.meter.limits).map_err(|e| self.func_err(pos, name, e))?;
+        let result = self.checked(pos, name, result)?;
         if mutates
             && let (Some(Arg::Variable(_, var, path)), Some(updated)) = (args.first(), &result)
         {
             // Go's maps are shared: `set $ctx "k" v` changes `$ctx` itself.
             self.assign_path(var, path, updated.clone());
+        }
+        Ok(result)
+    }
+
+    /// `result` of the function `name`, if it is within the limits of one value.
+    fn checked(&self, pos: usize, name: &str, result: Val) -> Result<Val, TemplateError> {
+        if let Some(v) = &result {
+            self.meter
+                .limits
+                .check_value(v)
+                .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
         }
         Ok(result)
     }

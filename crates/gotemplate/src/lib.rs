@@ -61,6 +61,7 @@ pub mod gofmt;
 pub mod goyaml;
 pub mod helm;
 mod lexer;
+pub mod limits;
 mod names;
 mod parser;
 pub mod value;
@@ -72,6 +73,7 @@ use serde_json::Value;
 
 pub use error::{CallFailure, FuncError, InvalidBase64, Location, TemplateError, UnknownOption};
 pub use funcs::{FUNCTION_NAMES, is_function, slugify};
+pub use limits::{LimitExceeded, Limits};
 pub use names::sanitize_name;
 
 /// What a field lookup does when a map has no entry for the key (`missingkey=` option).
@@ -181,8 +183,21 @@ impl Template {
         })
     }
 
-    /// Executes the template with dot (and `$`) bound to `data`.
+    /// Executes the template with dot (and `$`) bound to `data`, within the default
+    /// [`Limits`].
     pub fn execute(&self, data: &Value, missing: MissingKey) -> Result<String, TemplateError> {
+        self.execute_with_limits(data, missing, &Limits::default())
+    }
+
+    /// Executes the template with dot (and `$`) bound to `data`, stopping with an error (see
+    /// [`TemplateError::limit`]) when it reaches one of `limits`.
+    pub fn execute_with_limits(
+        &self,
+        data: &Value,
+        missing: MissingKey,
+        limits: &Limits,
+    ) -> Result<String, TemplateError> {
+        let meter = limits::Meter::new(limits);
         let mut out = String::new();
         let mut ex = exec::Exec::new(
             (&self.name, &self.main),
@@ -190,6 +205,7 @@ impl Template {
             missing,
             FunctionSet::Sprig,
             data,
+            &meter,
         );
         ex.run(&self.main.body, data, &mut out)?;
         Ok(out)
@@ -204,6 +220,7 @@ impl Template {
 pub struct TemplateSet {
     functions: FunctionSet,
     missing: MissingKey,
+    limits: Limits,
     templates: BTreeMap<String, Arc<ast::Define>>,
 }
 
@@ -213,8 +230,15 @@ impl TemplateSet {
         TemplateSet {
             functions,
             missing,
+            limits: Limits::default(),
             templates: BTreeMap::new(),
         }
+    }
+
+    /// This set with each execution stopped at `limits` (default: [`Limits::default`]).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Parses the file `name` into the set.
@@ -234,6 +258,7 @@ impl TemplateSet {
         let Some(main) = self.templates.get(name) else {
             return Err(TemplateError::missing_template(name));
         };
+        let meter = limits::Meter::new(&self.limits);
         let mut out = String::new();
         let mut ex = exec::Exec::new(
             (name, main),
@@ -241,6 +266,7 @@ impl TemplateSet {
             self.missing,
             self.functions,
             data,
+            &meter,
         );
         ex.run(&main.body, data, &mut out)?;
         Ok(out)
