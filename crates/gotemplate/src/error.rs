@@ -19,13 +19,20 @@ pub struct TemplateError {
     /// Where the error is.
     pub location: Box<Location>,
     rendered: String,
-    /// The failed function call, when a template function raised the error.
+    /// The failed function call or the limit reached, when one of them raised the error.
     #[source]
-    function: Option<Box<FuncError>>,
-    /// The limit reached, when the engine stopped the execution at one of its [`Limits`].
-    ///
-    /// [`Limits`]: crate::Limits
-    limit: Option<LimitExceeded>,
+    cause: Option<Box<Cause>>,
+}
+
+/// What raised an execution error, besides the engine's own checks.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum Cause {
+    /// A template function failed.
+    #[error(transparent)]
+    Function(FuncError),
+    /// The execution reached one of the engine's [`Limits`](crate::Limits).
+    #[error(transparent)]
+    Limit(LimitExceeded),
 }
 
 /// Where a [`TemplateError`] is: file, line, column, template and action.
@@ -243,8 +250,7 @@ impl TemplateError {
                 ..Location::default()
             }),
             rendered,
-            function: None,
-            limit: None,
+            cause: None,
         }
     }
 
@@ -273,8 +279,7 @@ impl TemplateError {
                 action: Some(context.to_string()),
             }),
             rendered,
-            function: None,
-            limit: None,
+            cause: None,
         }
     }
 
@@ -288,7 +293,7 @@ impl TemplateError {
         limit: LimitExceeded,
     ) -> Self {
         TemplateError {
-            limit: Some(limit.clone()),
+            cause: Some(Box::new(Cause::Limit(limit.clone()))),
             ..TemplateError::exec_in(file, executing, src, pos, context, limit.to_string())
         }
     }
@@ -305,7 +310,7 @@ impl TemplateError {
     ) -> Self {
         let message = err.to_string();
         TemplateError {
-            function: Some(Box::new(err)),
+            cause: Some(Box::new(Cause::Function(err))),
             ..TemplateError::exec_in(file, executing, src, pos, func, message)
         }
     }
@@ -321,14 +326,13 @@ impl TemplateError {
                 file: name.to_string(),
                 ..Location::default()
             }),
-            function: None,
-            limit: None,
+            cause: None,
         }
     }
 
     /// The innermost error: the one inside templates run by `include` and `tpl`, else this one.
     pub fn innermost(&self) -> &TemplateError {
-        match self.function.as_deref() {
+        match self.function_error() {
             Some(FuncError::Template { source, .. }) => source.innermost(),
             _ => self,
         }
@@ -337,7 +341,7 @@ impl TemplateError {
     /// The message a chart gave to `required` or `fail`, when one of them stopped the run
     /// (looked for through `include` and `tpl`).
     pub fn stopped_message(&self) -> Option<&str> {
-        match self.innermost().function.as_deref() {
+        match self.innermost().function_error() {
             Some(FuncError::Stopped { message, .. }) => Some(message),
             _ => None,
         }
@@ -346,18 +350,17 @@ impl TemplateError {
     /// The limit of [`Limits`](crate::Limits) that stopped the execution, if one did (looked
     /// for through `include` and `tpl`).
     pub fn limit(&self) -> Option<&LimitExceeded> {
-        let inner = self.innermost();
-        if let Some(limit) = &inner.limit {
-            return Some(limit);
-        }
-        match inner.function.as_deref() {
-            Some(FuncError::Limit { limit, .. }) => Some(limit),
-            _ => None,
+        match self.innermost().cause.as_deref()? {
+            Cause::Limit(limit) | Cause::Function(FuncError::Limit { limit, .. }) => Some(limit),
+            Cause::Function(_) => None,
         }
     }
 
     /// The failed template function call behind this error, if a function raised it.
     pub fn function_error(&self) -> Option<&FuncError> {
-        self.function.as_deref()
+        match self.cause.as_deref()? {
+            Cause::Function(f) => Some(f),
+            Cause::Limit(_) => None,
+        }
     }
 }

@@ -601,7 +601,7 @@ fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value, FuncError
                 Some(text) => Value::String(text),
                 None => {
                     return Err(over(LimitExceeded::ValueBytes {
-                        size: limits.max_value_bytes as u128 + 1,
+                        size: limits.max_value_bytes as u64 + 1,
                         limit: limits.max_value_bytes,
                     }));
                 }

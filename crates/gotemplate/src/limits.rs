@@ -42,11 +42,15 @@ pub struct Limits {
     pub max_steps: u64,
     /// Wall-clock time of one execution; `None` for no time limit.
     pub max_duration: Option<Duration>,
+    /// Bytes of stack that nesting (template calls and control structures inside them) may
+    /// take beyond the thread's own stack, in heap-allocated segments. Go caps a goroutine's
+    /// stack at 1 GB likewise; 100,000 nested template calls fit in far less.
+    pub max_stack_bytes: usize,
 }
 
 impl Default for Limits {
     /// 100,000 nested calls (Go's), 64 MiB of output, 16 MiB per value, 1,000,000 list
-    /// elements, 10,000,000 steps and 10 seconds.
+    /// elements, 10,000,000 steps, 10 seconds and 1 GiB of stack.
     fn default() -> Self {
         Limits {
             max_depth: GO_MAX_DEPTH,
@@ -55,6 +59,7 @@ impl Default for Limits {
             max_list_len: 1_000_000,
             max_steps: 10_000_000,
             max_duration: Some(Duration::from_secs(10)),
+            max_stack_bytes: 1 << 30,
         }
     }
 }
@@ -96,11 +101,17 @@ impl Limits {
         self
     }
 
+    /// These limits with `bytes` of stack for nesting.
+    pub fn with_max_stack_bytes(mut self, bytes: usize) -> Self {
+        self.max_stack_bytes = bytes;
+        self
+    }
+
     /// Whether a string of `bytes` bytes fits one value.
     pub(crate) fn check_bytes(&self, bytes: u128) -> Result<(), LimitExceeded> {
         if bytes > self.max_value_bytes as u128 {
             return Err(LimitExceeded::ValueBytes {
-                size: bytes,
+                size: u64::try_from(bytes).unwrap_or(u64::MAX),
                 limit: self.max_value_bytes,
             });
         }
@@ -111,7 +122,7 @@ impl Limits {
     pub(crate) fn check_len(&self, len: u128) -> Result<(), LimitExceeded> {
         if len > self.max_list_len as u128 {
             return Err(LimitExceeded::ListLength {
-                len,
+                len: u64::try_from(len).unwrap_or(u64::MAX),
                 limit: self.max_list_len,
             });
         }
@@ -172,16 +183,16 @@ pub enum LimitExceeded {
         "result of {size} bytes exceeds the limit of {limit} bytes per value (max_value_bytes)"
     )]
     ValueBytes {
-        /// The size of the value (as far as measured, or as it would have been).
-        size: u128,
+        /// The size of the value (as far as measured, or as it would have been; saturated).
+        size: u64,
         /// The limit.
         limit: usize,
     },
     /// A function would build a list longer than `max_list_len`.
     #[error("list of {len} elements exceeds the limit of {limit} elements (max_list_len)")]
     ListLength {
-        /// The length of the list (as it would have been).
-        len: u128,
+        /// The length of the list (as it would have been; saturated).
+        len: u64,
         /// The limit.
         limit: usize,
     },
@@ -190,6 +201,14 @@ pub enum LimitExceeded {
     Steps {
         /// The limit.
         limit: u64,
+    },
+    /// Nesting took more than `max_stack_bytes` of stack.
+    #[error(
+        "template execution nests too deeply: it needs more than {limit} bytes of stack (max_stack_bytes)"
+    )]
+    Stack {
+        /// The limit.
+        limit: usize,
     },
     /// The execution ran longer than `max_duration`.
     #[error("template execution exceeded the time budget of {limit:?} (max_duration)")]
@@ -205,6 +224,8 @@ pub(crate) struct Meter {
     pub limits: Limits,
     steps: Cell<u64>,
     deadline: Option<Instant>,
+    /// Bytes of stack segments in use.
+    stack: Cell<usize>,
 }
 
 impl Meter {
@@ -214,6 +235,7 @@ impl Meter {
             limits: limits.clone(),
             steps: Cell::new(0),
             deadline: limits.max_duration.map(|d| Instant::now() + d),
+            stack: Cell::new(0),
         }
     }
 
@@ -230,6 +252,24 @@ impl Meter {
             self.check_time()?;
         }
         Ok(())
+    }
+
+    /// Runs `f`, first moving to a new stack segment if little stack is left and the stack
+    /// budget allows one more.
+    pub(crate) fn grow<R>(&self, f: impl FnOnce() -> R) -> Result<R, LimitExceeded> {
+        if stacker::remaining_stack().is_some_and(|left| left >= RED_ZONE) {
+            return Ok(f());
+        }
+        let used = self.stack.get() + STACK_SEGMENT;
+        if used > self.limits.max_stack_bytes {
+            return Err(LimitExceeded::Stack {
+                limit: self.limits.max_stack_bytes,
+            });
+        }
+        self.stack.set(used);
+        let r = stacker::grow(STACK_SEGMENT, f);
+        self.stack.set(used - STACK_SEGMENT);
+        Ok(r)
     }
 
     /// Whether the time budget is spent.

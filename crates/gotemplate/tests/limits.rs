@@ -42,8 +42,23 @@ fn endless_template_recursion_stops_at_gos_depth() {
 #[test]
 fn recursion_through_control_structures_stops_at_the_depth_limit() {
     let src = r#"{{define "x"}}{{if true}}{{with .}}{{range list 1}}{{template "x" .}}{{end}}{{end}}{{end}}{{end}}{{template "x" .}}"#;
-    let e = fails(src);
-    assert_eq!(e.limit(), Some(&LimitExceeded::Depth(100_000)));
+    let e = fails_with(src, &Limits::default().with_max_depth(20_000));
+    assert_eq!(e.limit(), Some(&LimitExceeded::Depth(20_000)));
+}
+
+#[test]
+fn nesting_within_recursion_stops_at_the_stack_budget() {
+    // Each call nests 50 control structures: the depth limit alone would allow 5,000,000
+    // nested frames.
+    let src = format!(
+        r#"{{{{define "x"}}}}{}{{{{template "x" .}}}}{}{{{{end}}}}{{{{template "x" .}}}}"#,
+        "{{if true}}".repeat(50),
+        "{{end}}".repeat(50)
+    );
+    let limits = Limits::default().with_max_stack_bytes(64 << 20);
+    let e = fails_with(&src, &limits);
+    assert_eq!(e.limit(), Some(&LimitExceeded::Stack { limit: 64 << 20 }));
+    assert!(e.to_string().contains("(max_stack_bytes)"), "{e}");
 }
 
 #[test]
