@@ -103,9 +103,23 @@ fn main() {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", error_line(&e));
             1
         }
     };
     std::process::exit(code);
+}
+
+/// An error and its causes on one line, each cause once: most errors already write their
+/// cause into their own message, and a cause they wrote is not repeated.
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line
 }

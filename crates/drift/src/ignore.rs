@@ -271,6 +271,11 @@ impl IgnoreNormalizer {
             for jq in &entry.jq {
                 match jq.apply(doc) {
                     Ok(v) => *doc = v,
+                    // Reaching a limit is worth an operator's attention; other failures are
+                    // as ArgoCD treats them (debug level).
+                    Err(reason @ crate::jq::JqError::Limit(_)) => {
+                        tracing::warn!(expression = %jq.expression(), %reason, resource = %res.address(), "ignoreDifferences: jq stopped at a limit, skipped")
+                    }
                     Err(reason) => {
                         tracing::debug!(expression = %jq.expression(), %reason, resource = %res.address(), "ignoreDifferences: jq failed, skipped")
                     }

@@ -96,6 +96,11 @@ pub(crate) enum Arg {
 impl Arg {
     /// How Go prints the node in an error context.
     pub(crate) fn describe(&self) -> String {
+        // Parenthesised pipelines nest: as deep as the parser allows.
+        crate::limits::grow(|| self.describe_nested())
+    }
+
+    fn describe_nested(&self) -> String {
         match self {
             Arg::Dot(_) => ".".to_string(),
             Arg::Field(_, p) => p.iter().map(|s| format!(".{s}")).collect(),
@@ -167,4 +172,21 @@ pub(crate) struct Define {
     pub src: std::sync::Arc<str>,
     /// The body.
     pub body: Vec<Node>,
+}
+
+// Dropping a deeply nested tree recurses as deep as it nests: move to a new stack segment
+// when the thread's stack runs low.
+impl Drop for Branch {
+    fn drop(&mut self) {
+        let body = std::mem::take(&mut self.body);
+        let else_body = self.else_body.take();
+        crate::limits::grow(move || drop((body, else_body)));
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        let cmds = std::mem::take(&mut self.cmds);
+        crate::limits::grow(move || drop(cmds));
+    }
 }

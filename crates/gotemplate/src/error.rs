@@ -3,6 +3,8 @@
 //! call that failed, with its [`CallFailure`]), [`UnknownOption`] (a bad template option) and
 //! [`InvalidBase64`].
 
+use crate::limits::LimitExceeded;
+
 /// A parse or execution error, displayed like Go's `text/template` errors
 /// (`template: NAME:LINE: msg` for parse errors,
 /// `template: NAME:LINE:COL: executing "NAME" at <CTX>: msg` for execution errors).
@@ -17,9 +19,20 @@ pub struct TemplateError {
     /// Where the error is.
     pub location: Box<Location>,
     rendered: String,
-    /// The failed function call, when a template function raised the error.
+    /// The failed function call or the limit reached, when one of them raised the error.
     #[source]
-    function: Option<Box<FuncError>>,
+    cause: Option<Box<Cause>>,
+}
+
+/// What raised an execution error, besides the engine's own checks.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum Cause {
+    /// A template function failed.
+    #[error(transparent)]
+    Function(FuncError),
+    /// The execution reached one of the engine's [`Limits`](crate::Limits).
+    #[error(transparent)]
+    Limit(LimitExceeded),
 }
 
 /// Where a [`TemplateError`] is: file, line, column, template and action.
@@ -119,6 +132,15 @@ pub enum FuncError {
         func: &'static str,
         /// The chart's message.
         message: String,
+    },
+    /// The call would build a value past one of the engine's [`Limits`](crate::Limits).
+    #[error("error calling {func}: {limit}")]
+    Limit {
+        /// The function called.
+        func: String,
+        /// The limit.
+        #[source]
+        limit: LimitExceeded,
     },
     /// A function Helm has whose result Strata does not reproduce (random values, clocks,
     /// generated keys and certificates).
@@ -231,7 +253,7 @@ impl TemplateError {
                 ..Location::default()
             }),
             rendered,
-            function: None,
+            cause: None,
         }
     }
 
@@ -260,7 +282,22 @@ impl TemplateError {
                 action: Some(context.to_string()),
             }),
             rendered,
-            function: None,
+            cause: None,
+        }
+    }
+
+    /// An execution stopped at one of the engine's limits, at byte offset `pos` of `file`.
+    pub(crate) fn limit_in(
+        file: &str,
+        executing: &str,
+        src: &str,
+        pos: usize,
+        context: &str,
+        limit: LimitExceeded,
+    ) -> Self {
+        TemplateError {
+            cause: Some(Box::new(Cause::Limit(limit.clone()))),
+            ..TemplateError::exec_in(file, executing, src, pos, context, limit.to_string())
         }
     }
 
@@ -276,7 +313,7 @@ impl TemplateError {
     ) -> Self {
         let message = err.to_string();
         TemplateError {
-            function: Some(Box::new(err)),
+            cause: Some(Box::new(Cause::Function(err))),
             ..TemplateError::exec_in(file, executing, src, pos, func, message)
         }
     }
@@ -292,13 +329,13 @@ impl TemplateError {
                 file: name.to_string(),
                 ..Location::default()
             }),
-            function: None,
+            cause: None,
         }
     }
 
     /// The innermost error: the one inside templates run by `include` and `tpl`, else this one.
     pub fn innermost(&self) -> &TemplateError {
-        match self.function.as_deref() {
+        match self.function_error() {
             Some(FuncError::Template { source, .. }) => source.innermost(),
             _ => self,
         }
@@ -307,14 +344,26 @@ impl TemplateError {
     /// The message a chart gave to `required` or `fail`, when one of them stopped the run
     /// (looked for through `include` and `tpl`).
     pub fn stopped_message(&self) -> Option<&str> {
-        match self.innermost().function.as_deref() {
+        match self.innermost().function_error() {
             Some(FuncError::Stopped { message, .. }) => Some(message),
             _ => None,
         }
     }
 
+    /// The limit of [`Limits`](crate::Limits) that stopped the execution, if one did (looked
+    /// for through `include` and `tpl`).
+    pub fn limit(&self) -> Option<&LimitExceeded> {
+        match self.innermost().cause.as_deref()? {
+            Cause::Limit(limit) | Cause::Function(FuncError::Limit { limit, .. }) => Some(limit),
+            Cause::Function(_) => None,
+        }
+    }
+
     /// The failed template function call behind this error, if a function raised it.
     pub fn function_error(&self) -> Option<&FuncError> {
-        self.function.as_deref()
+        match self.cause.as_deref()? {
+            Cause::Function(f) => Some(f),
+            Cause::Limit(_) => None,
+        }
     }
 }

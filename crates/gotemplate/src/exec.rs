@@ -10,6 +10,7 @@ use super::ast::{Arg, Branch, BranchKind, Cmd, Define, Node, Pipe};
 use super::error::TemplateError;
 use super::funcs;
 use crate::gofmt::GoFmt;
+use crate::limits::{LimitExceeded, Meter};
 
 /// Result of evaluating an operand: `None` is Go's invalid value (a missing map key), which
 /// prints as `<no value>`.
@@ -18,8 +19,8 @@ pub(crate) type Val = Option<Value>;
 /// Go's `fmt` as the template engine sees values: JSON integers are Go `int`s.
 pub(crate) const FMT: GoFmt = GoFmt::TEMPLATE;
 
-/// Maximum nesting of `{{template}}` calls, as Go limits recursion.
-const MAX_DEPTH: usize = 100_000;
+/// Helm's maximum nesting of `include` calls.
+const HELM_MAX_DEPTH: usize = 1000;
 
 enum Flow {
     Normal,
@@ -41,6 +42,8 @@ pub(crate) struct Exec<'a> {
     pub functions: crate::FunctionSet,
     vars: Vec<(String, Value)>,
     depth: usize,
+    /// What the execution has consumed, against its limits.
+    meter: &'a Meter,
 }
 
 /// Go truthiness: false, 0, nil, and empty strings, lists and maps are false.
@@ -66,6 +69,7 @@ impl<'a> Exec<'a> {
         missing: MissingKey,
         functions: crate::FunctionSet,
         data: &Value,
+        meter: &'a Meter,
     ) -> Self {
         Exec {
             file: define.1.file.clone(),
@@ -76,7 +80,20 @@ impl<'a> Exec<'a> {
             functions,
             vars: vec![("$".to_string(), data.clone())],
             depth: 0,
+            meter,
         }
+    }
+
+    /// An error for a limit reached while evaluating the node written as `ctx` at `pos`.
+    fn limit_err(&self, pos: usize, ctx: &str, limit: LimitExceeded) -> TemplateError {
+        TemplateError::limit_in(&self.file, &self.executing, &self.src, pos, ctx, limit)
+    }
+
+    /// Counts one evaluation step of the node at `pos`, written as `ctx()`.
+    fn step(&self, pos: usize, ctx: impl FnOnce() -> String) -> Result<(), TemplateError> {
+        self.meter
+            .step()
+            .map_err(|l| self.limit_err(pos, &ctx(), l))
     }
 
     pub(crate) fn err(&self, pos: usize, ctx: &str, msg: impl Into<String>) -> TemplateError {
@@ -93,20 +110,12 @@ impl<'a> Exec<'a> {
         out: &mut String,
     ) -> Result<(), TemplateError> {
         let Some(define) = self.defines.get(name).cloned() else {
-            return Err(self.err(
-                pos,
-                &format!("template {name:?}"),
-                format!("template {name:?} not defined"),
-            ));
+            return Err(self.undefined_template(pos, name));
         };
         self.depth += 1;
         if self.depth > self.max_depth() {
             self.depth -= 1;
-            return Err(self.err(
-                pos,
-                &format!("template {name:?}"),
-                "exceeded maximum template depth (100000)",
-            ));
+            return Err(self.too_deep(pos, name));
         }
         let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), data.clone())]);
         let saved_file = std::mem::replace(&mut self.file, define.file.clone());
@@ -121,11 +130,32 @@ impl<'a> Exec<'a> {
         r.map(|_| ())
     }
 
+    #[cold]
+    #[inline(never)]
+    fn undefined_template(&self, pos: usize, name: &str) -> TemplateError {
+        self.err(
+            pos,
+            &format!("template {name:?}"),
+            format!("template {name:?} not defined"),
+        )
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_deep(&self, pos: usize, name: &str) -> TemplateError {
+        self.limit_err(
+            pos,
+            &format!("template {name:?}"),
+            LimitExceeded::Depth(self.max_depth()),
+        )
+    }
+
     fn max_depth(&self) -> usize {
+        let limit = self.meter.limits.max_depth;
         match self.functions {
             // Helm stops `include` recursion at 1000 levels.
-            crate::FunctionSet::Helm | crate::FunctionSet::Crossplane => 1000,
-            crate::FunctionSet::Sprig => MAX_DEPTH,
+            crate::FunctionSet::Helm | crate::FunctionSet::Crossplane => limit.min(HELM_MAX_DEPTH),
+            crate::FunctionSet::Sprig => limit,
         }
     }
 
@@ -139,48 +169,132 @@ impl<'a> Exec<'a> {
         self.walk(nodes, dot, out).map(|_| ())
     }
 
+    /// Runs `nodes`, on a new stack segment when the thread's stack runs low (template calls
+    /// and control structures recurse through here).
     fn walk(
         &mut self,
         nodes: &[Node],
         dot: &Value,
         out: &mut String,
     ) -> Result<Flow, TemplateError> {
+        let meter = self.meter;
+        meter
+            .grow(|| self.walk_nodes(nodes, dot, out))
+            .map_err(|l| self.limit_err(0, "template", l))?
+    }
+
+    /// Whether `out` is still within the output limit.
+    fn check_output(&self, pos: usize, ctx: &str, out: &str) -> Result<(), TemplateError> {
+        let limit = self.meter.limits.max_output_bytes;
+        if out.len() > limit {
+            return Err(self.limit_err(pos, ctx, LimitExceeded::Output { limit }));
+        }
+        Ok(())
+    }
+
+    fn walk_nodes(
+        &mut self,
+        nodes: &[Node],
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<Flow, TemplateError> {
+        // Template calls and control structures recurse through this loop: it keeps its own
+        // frame small and leaves the work to the functions it calls.
         for node in nodes {
-            match node {
-                Node::Text(t) => out.push_str(t),
-                Node::Action(pipe) => {
-                    let v = self.pipe(pipe, dot)?;
-                    if pipe.decl.is_empty() {
-                        match v {
-                            None | Some(Value::Null) => out.push_str("<no value>"),
-                            Some(v) => match crate::helm::stringer(&v) {
-                                Some(text) => out.push_str(&text),
-                                None => out.push_str(&FMT.sprint_v(&v)),
-                            },
-                        }
-                    }
-                }
-                Node::Branch(b) => {
-                    let mark = self.vars.len();
-                    let flow = self.branch(b, dot, out);
-                    self.vars.truncate(mark);
-                    match flow? {
-                        Flow::Normal => {}
-                        other => return Ok(other),
-                    }
-                }
-                Node::Break => return Ok(Flow::Break),
-                Node::Continue => return Ok(Flow::Continue),
-                Node::Template { pos, name, pipe } => {
-                    let new_dot = match pipe {
-                        Some(p) => self.pipe(p, dot)?.unwrap_or(Value::Null),
-                        None => Value::Null,
-                    };
-                    self.call_template(*pos, name, new_dot, out)?;
-                }
+            match self.node(node, dot, out)? {
+                Flow::Normal => {}
+                other => return Ok(other),
             }
         }
         Ok(Flow::Normal)
+    }
+
+    /// Runs one node.
+    #[inline(never)]
+    fn node(&mut self, node: &Node, dot: &Value, out: &mut String) -> Result<Flow, TemplateError> {
+        match node {
+            Node::Text(t) => self.text(t, out),
+            Node::Action(pipe) => self.action(pipe, dot, out),
+            Node::Branch(b) => self.branch_node(b, dot, out),
+            Node::Break => self.flow(Flow::Break),
+            Node::Continue => self.flow(Flow::Continue),
+            Node::Template { pos, name, pipe } => {
+                self.template_node(*pos, name, pipe.as_ref(), dot, out)
+            }
+        }
+    }
+
+    /// Literal text.
+    #[inline(never)]
+    fn text(&mut self, t: &str, out: &mut String) -> Result<Flow, TemplateError> {
+        self.step(0, || "text".to_string())?;
+        out.push_str(t);
+        self.check_output(0, "text", out)?;
+        Ok(Flow::Normal)
+    }
+
+    /// `{{break}}` or `{{continue}}`.
+    #[inline(never)]
+    fn flow(&mut self, flow: Flow) -> Result<Flow, TemplateError> {
+        self.step(0, || "text".to_string())?;
+        Ok(flow)
+    }
+
+    /// `{{if}}`, `{{with}}` or `{{range}}`, whose variables end with it.
+    #[inline(never)]
+    fn branch_node(
+        &mut self,
+        b: &Branch,
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<Flow, TemplateError> {
+        self.step(b.pipe.pos, || b.pipe.describe())?;
+        let mark = self.vars.len();
+        let flow = self.branch(b, dot, out);
+        self.vars.truncate(mark);
+        flow
+    }
+
+    /// `{{pipeline}}`: evaluates it and prints the value unless it declares variables.
+    #[inline(never)]
+    fn action(
+        &mut self,
+        pipe: &Pipe,
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<Flow, TemplateError> {
+        self.step(pipe.pos, || pipe.describe())?;
+        let v = self.pipe(pipe, dot)?;
+        if pipe.decl.is_empty() {
+            match v {
+                None | Some(Value::Null) => out.push_str("<no value>"),
+                Some(v) => match crate::helm::stringer(&v) {
+                    Some(text) => out.push_str(&text),
+                    None => out.push_str(&FMT.sprint_v(&v)),
+                },
+            }
+            self.check_output(pipe.pos, &pipe.describe(), out)?;
+        }
+        Ok(Flow::Normal)
+    }
+
+    /// `{{template "name" pipeline}}`.
+    #[inline(never)]
+    fn template_node(
+        &mut self,
+        pos: usize,
+        name: &str,
+        pipe: Option<&Pipe>,
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<Flow, TemplateError> {
+        self.step(pos, || format!("template {name:?}"))?;
+        let new_dot = match pipe {
+            Some(p) => self.pipe(p, dot)?.unwrap_or(Value::Null),
+            None => Value::Null,
+        };
+        self.call_template(pos, name, new_dot, out)
+            .map(|()| Flow::Normal)
     }
 
     fn branch(&mut self, b: &Branch, dot: &Value, out: &mut String) -> Result<Flow, TemplateError> {
@@ -205,62 +319,71 @@ impl<'a> Exec<'a> {
                     Ok(Flow::Normal)
                 }
             }
-            BranchKind::Range => {
-                let items: Vec<(Value, Value)> = match &v {
-                    None | Some(Value::Null) => Vec::new(),
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .enumerate()
-                        .map(|(i, e)| (Value::from(i), e.clone()))
-                        .collect(),
-                    Some(Value::Object(m)) => {
-                        let mut keys: Vec<&String> = m.keys().collect();
-                        keys.sort();
-                        keys.into_iter()
-                            .map(|k| (Value::String(k.clone()), m[k.as_str()].clone()))
-                            .collect()
-                    }
-                    Some(Value::Number(n)) if n.as_i64().is_some() => {
-                        (0..n.as_i64().unwrap_or(0).max(0))
-                            .map(|i| (Value::from(i), Value::from(i)))
-                            .collect()
-                    }
-                    Some(other) => {
-                        return Err(self.err(
-                            b.pipe.pos,
-                            &b.pipe.describe(),
-                            format!("range can't iterate over {}", FMT.sprint_v(other)),
-                        ));
-                    }
-                };
-                if items.is_empty() {
-                    if let Some(e) = &b.else_body {
-                        return self.walk(e, dot, out);
-                    }
-                    return Ok(Flow::Normal);
+            BranchKind::Range => self.range(b, v, dot, out),
+        }
+    }
+
+    /// `{{range}}` over the value `v` of its pipeline.
+    #[inline(never)]
+    fn range(
+        &mut self,
+        b: &Branch,
+        v: Val,
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<Flow, TemplateError> {
+        let items: Vec<(Value, Value)> = match &v {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (Value::from(i), e.clone()))
+                .collect(),
+            Some(Value::Object(m)) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                keys.into_iter()
+                    .map(|k| (Value::String(k.clone()), m[k.as_str()].clone()))
+                    .collect()
+            }
+            Some(Value::Number(n)) if n.as_i64().is_some() => (0..n.as_i64().unwrap_or(0).max(0))
+                .map(|i| (Value::from(i), Value::from(i)))
+                .collect(),
+            Some(other) => {
+                return Err(self.err(
+                    b.pipe.pos,
+                    &b.pipe.describe(),
+                    format!("range can't iterate over {}", FMT.sprint_v(other)),
+                ));
+            }
+        };
+        if items.is_empty() {
+            if let Some(e) = &b.else_body {
+                return self.walk(e, dot, out);
+            }
+            return Ok(Flow::Normal);
+        }
+        // The pipeline's declared variables were pushed by `pipe`; rebind them per element.
+        let decl_base = self.vars.len() - b.pipe.decl.len().min(self.vars.len());
+        for (k, e) in items {
+            self.step(b.pipe.pos, || b.pipe.describe())?;
+            match b.pipe.decl.len() {
+                1 => self.vars[decl_base].1 = e.clone(),
+                2 => {
+                    self.vars[decl_base].1 = k;
+                    self.vars[decl_base + 1].1 = e.clone();
                 }
-                // The pipeline's declared variables were pushed by `pipe`; rebind them per element.
-                let decl_base = self.vars.len() - b.pipe.decl.len().min(self.vars.len());
-                for (k, e) in items {
-                    match b.pipe.decl.len() {
-                        1 => self.vars[decl_base].1 = e.clone(),
-                        2 => {
-                            self.vars[decl_base].1 = k;
-                            self.vars[decl_base + 1].1 = e.clone();
-                        }
-                        _ => {}
-                    }
-                    let mark = self.vars.len();
-                    let flow = self.walk(&b.body, &e, out);
-                    self.vars.truncate(mark);
-                    match flow? {
-                        Flow::Break => break,
-                        Flow::Continue | Flow::Normal => {}
-                    }
-                }
-                Ok(Flow::Normal)
+                _ => {}
+            }
+            let mark = self.vars.len();
+            let flow = self.walk(&b.body, &e, out);
+            self.vars.truncate(mark);
+            match flow? {
+                Flow::Break => break,
+                Flow::Continue | Flow::Normal => {}
             }
         }
+        Ok(Flow::Normal)
     }
 
     fn lookup_var(&self, name: &str) -> Option<Value> {
@@ -271,8 +394,16 @@ impl<'a> Exec<'a> {
             .map(|(_, v)| v.clone())
     }
 
-    /// Evaluates a pipeline, binding any declared variables.
+    /// Evaluates a pipeline, binding any declared variables (on a new stack segment when the
+    /// thread's stack runs low: parenthesised pipelines recurse through here).
     fn pipe(&mut self, pipe: &Pipe, dot: &Value) -> Result<Val, TemplateError> {
+        let meter = self.meter;
+        meter
+            .grow(|| self.pipe_cmds(pipe, dot))
+            .map_err(|l| self.limit_err(pipe.pos, &pipe.describe(), l))?
+    }
+
+    fn pipe_cmds(&mut self, pipe: &Pipe, dot: &Value) -> Result<Val, TemplateError> {
         let mut value: Option<Val> = None;
         for cmd in &pipe.cmds {
             let v = self.cmd(cmd, dot, value.take())?;
@@ -501,6 +632,7 @@ impl<'a> Exec<'a> {
             self.missing,
             self.functions,
             data,
+            self.meter,
         );
         ex.depth = self.depth + 1;
         let mut out = String::new();
@@ -611,19 +743,29 @@ impl<'a> Exec<'a> {
         if let Some(f) = fin {
             vals.push(f);
         }
+        self.step(pos, || name.to_string())?;
+        let limits = &self.meter.limits;
+        if !funcs::is_observer(name) {
+            // The result holds (a copy of) its arguments: refuse to build it if they alone
+            // are over the limit.
+            limits
+                .check_values(vals.iter().flatten())
+                .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
+        }
         if self.functions == crate::FunctionSet::Helm
             && let Some(result) = self.helm_call(pos, name, &vals)
         {
-            return result;
+            return result.and_then(|v| self.checked(pos, name, v));
         }
         if self.functions == crate::FunctionSet::Crossplane {
             if name == "include"
                 && let Some(result) = self.helm_call(pos, name, &vals)
             {
-                return result;
+                return result.and_then(|v| self.checked(pos, name, v));
             }
             if let Some(result) = crate::crossplane::call(name, &vals) {
-                return result.map(Some).map_err(|e| self.func_err(pos, name, e));
+                let value = result.map_err(|e| self.func_err(pos, name, e))?;
+                return self.checked(pos, name, Some(value));
             }
         }
         let mutates = matches!(
@@ -633,12 +775,25 @@ impl<'a> Exec<'a> {
             name,
             "set" | "unset" | "merge" | "mergeOverwrite" | "mustMerge" | "mustMergeOverwrite"
         );
-        let result = funcs::call(name, vals).map_err(|e| self.func_err(pos, name, e))?;
+        let result =
+            funcs::call(name, vals, &self.meter.limits).map_err(|e| self.func_err(pos, name, e))?;
+        let result = self.checked(pos, name, result)?;
         if mutates
             && let (Some(Arg::Variable(_, var, path)), Some(updated)) = (args.first(), &result)
         {
             // Go's maps are shared: `set $ctx "k" v` changes `$ctx` itself.
             self.assign_path(var, path, updated.clone());
+        }
+        Ok(result)
+    }
+
+    /// `result` of the function `name`, if it is within the limits of one value.
+    fn checked(&self, pos: usize, name: &str, result: Val) -> Result<Val, TemplateError> {
+        if let Some(v) = &result {
+            self.meter
+                .limits
+                .check_value(v)
+                .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
         }
         Ok(result)
     }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::exec::{FMT, Val, truth};
 use crate::error::{CallFailure, FuncError, InvalidBase64};
 use crate::gofmt::go_quote;
+use crate::limits::{LimitExceeded, Limits};
 use crate::names::sanitize_name;
 use crate::value::{JsonOptions, go_json_with};
 
@@ -93,6 +94,8 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "int64",
     "float64",
     "add1",
+    "until",
+    "untilStep",
     // sprig: encoding and regex
     "b64enc",
     "b64dec",
@@ -107,6 +110,102 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "fromYaml",
     "fromYamlArray",
 ];
+
+/// Functions whose result is no larger than their largest argument (or is small): they may
+/// take arguments that together pass the per-value limit.
+const OBSERVERS: &[&str] = &[
+    "not",
+    "len",
+    "index",
+    "slice",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "default",
+    "empty",
+    "coalesce",
+    "ternary",
+    "first",
+    "last",
+    "has",
+    "hasKey",
+    "get",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "trunc",
+    "substr",
+    "abbrev",
+    "regexMatch",
+    "regexFind",
+    "kindOf",
+    "kindIs",
+    "typeOf",
+    "typeIs",
+    "typeIsLike",
+    "sha256sum",
+    "sha1sum",
+    "adler32sum",
+    "deepCopy",
+    "mustDeepCopy",
+    "mustFirst",
+    "mustLast",
+    "mustHas",
+    "rest",
+    "initial",
+    "uniq",
+    "compact",
+    "mustUniq",
+    "mustCompact",
+    "keys",
+    "values",
+    "dig",
+    "pick",
+    "omit",
+    "without",
+    "unset",
+    "semverCompare",
+    "atoi",
+    "int",
+    "int64",
+    "float64",
+    "trim",
+    "trimAll",
+    "trimall",
+    "trimPrefix",
+    "trimSuffix",
+    "nospace",
+    "toString",
+    "fromJson",
+    "fromYaml",
+    "fromYamlArray",
+    "mustFromJson",
+    "fromJsonArray",
+    "b64dec",
+    "required",
+    "fail",
+    "lookup",
+    "include",
+    "tpl",
+    "repeat",
+    "replace",
+    "join",
+    "indent",
+    "nindent",
+    "until",
+    "untilStep",
+    "seq",
+    "printf",
+];
+
+/// Whether the function `name` never builds a result larger than its largest argument, or
+/// checks its result's size itself before building it.
+pub(crate) fn is_observer(name: &str) -> bool {
+    OBSERVERS.contains(&name)
+}
 
 /// Whether `name` is a defined function.
 pub fn is_function(name: &str) -> bool {
@@ -362,17 +461,54 @@ fn regex(pat: &str) -> Result<regex::Regex, FuncError> {
     regex::Regex::new(pat).map_err(FuncError::Regex)
 }
 
-/// Calls the function `name`. Errors are worded as Go's template engine words them.
-pub(crate) fn call(name: &str, args: Vec<Val>) -> Result<Val, FuncError> {
-    let r = call_inner(name, &args)?;
+/// Calls the function `name`, building no value past `limits`. Errors are worded as Go's
+/// template engine words them.
+pub(crate) fn call(name: &str, args: Vec<Val>, limits: &Limits) -> Result<Val, FuncError> {
+    let r = call_inner(name, &args, limits)?;
     Ok(Some(r))
 }
 
-fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
+/// The error of a call of `func` that would build a value past a limit.
+pub(crate) fn over(func: &str) -> impl Fn(LimitExceeded) -> FuncError + '_ {
+    move |limit| FuncError::Limit {
+        func: func.to_string(),
+        limit,
+    }
+}
+
+/// Sprig's `untilStep`: `start`, `start+step`, ... up to `stop` exclusive, counting down when
+/// `stop < start` and `step` is negative; empty when the step goes the wrong way or is zero.
+pub(crate) fn until_step(
+    start: i64,
+    stop: i64,
+    step: i64,
+    limits: &Limits,
+) -> Result<Vec<Value>, LimitExceeded> {
+    let (start, stop, step) = (i128::from(start), i128::from(stop), i128::from(step));
+    let count = if stop < start {
+        if step >= 0 {
+            0
+        } else {
+            (start - stop - step - 1) / -step
+        }
+    } else if step <= 0 {
+        0
+    } else {
+        (stop - start + step - 1) / step
+    };
+    limits.check_len(count as u128)?;
+    // Every element lies between start and stop, so it fits an i64.
+    Ok((0..count)
+        .map(|k| Value::from((start + k * step) as i64))
+        .collect())
+}
+
+fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value, FuncError> {
     let calling = |failure: CallFailure| FuncError::Failed {
         func: name.to_string(),
         failure,
     };
+    let over = over(name);
     Ok(match name {
         "not" => {
             want(name, a, 1)?;
@@ -460,7 +596,16 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
         "printf" => {
             want_min(name, a, 1)?;
             let f = s(&a[0])?;
-            Value::String(FMT.sprintf(&f, &a[1..].iter().map(any).collect::<Vec<_>>()))
+            let args = a[1..].iter().map(any).collect::<Vec<_>>();
+            match FMT.sprintf_capped(&f, &args, limits.max_value_bytes) {
+                Some(text) => Value::String(text),
+                None => {
+                    return Err(over(LimitExceeded::ValueBytes {
+                        size: limits.max_value_bytes as u64 + 1,
+                        limit: limits.max_value_bytes,
+                    }));
+                }
+            }
         }
         "eq" => {
             want_min(name, a, 2)?;
@@ -606,6 +751,14 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
         "replace" => {
             want(name, a, 3)?;
             let (old, new, src) = (s(&a[0])?, s(&a[1])?, s(&a[2])?);
+            let inserts = if old.is_empty() {
+                src.chars().count() + 1
+            } else {
+                src.matches(old.as_str()).count()
+            };
+            limits
+                .check_bytes(src.len() as u128 + inserts as u128 * new.len() as u128)
+                .map_err(&over)?;
             Value::String(if old.is_empty() {
                 // Go's strings.Replace with an empty old inserts `new` around every rune.
                 let mut out = new.clone();
@@ -670,7 +823,11 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
         ),
         "join" => {
             want(name, a, 2)?;
-            Value::String(strslice(&any(&a[1])).join(&s(&a[0])?))
+            let (sep, parts) = (s(&a[0])?, strslice(&any(&a[1])));
+            let joined = parts.iter().map(|p| p.len() as u128).sum::<u128>()
+                + parts.len().saturating_sub(1) as u128 * sep.len() as u128;
+            limits.check_bytes(joined).map_err(&over)?;
+            Value::String(parts.join(&sep))
         }
         "split" => {
             want(name, a, 2)?;
@@ -700,7 +857,11 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
         }
         "repeat" => {
             want(name, a, 2)?;
-            Value::String(s(&a[1])?.repeat(int(&a[0])?.max(0) as usize))
+            let (count, text) = (int(&a[0])?.max(0), s(&a[1])?);
+            limits
+                .check_bytes(count as u128 * text.len() as u128)
+                .map_err(&over)?;
+            Value::String(text.repeat(count as usize))
         }
         "substr" => {
             want(name, a, 3)?;
@@ -721,8 +882,13 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
         }
         "indent" | "nindent" => {
             want(name, a, 2)?;
-            let pad = " ".repeat(int(&a[0])?.max(0) as usize);
-            let body = format!("{pad}{}", s(&a[1])?.replace('\n', &format!("\n{pad}")));
+            let (width, text) = (int(&a[0])?.max(0), s(&a[1])?);
+            let lines = text.matches('\n').count() as u128 + 1;
+            limits
+                .check_bytes(text.len() as u128 + lines * width as u128 + 1)
+                .map_err(&over)?;
+            let pad = " ".repeat(width as usize);
+            let body = format!("{pad}{}", text.replace('\n', &format!("\n{pad}")));
             Value::String(if name == "nindent" {
                 format!("\n{body}")
             } else {
@@ -907,6 +1073,17 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
             };
             Value::from(r)
         }
+        "until" => {
+            want(name, a, 1)?;
+            let count = int(&a[0])?;
+            let step = if count < 0 { -1 } else { 1 };
+            Value::Array(until_step(0, count, step, limits).map_err(&over)?)
+        }
+        "untilStep" => {
+            want(name, a, 3)?;
+            let (start, stop, step) = (int(&a[0])?, int(&a[1])?, int(&a[2])?);
+            Value::Array(until_step(start, stop, step, limits).map_err(&over)?)
+        }
         "add1" => {
             want(name, a, 1)?;
             Value::from(to_i64(&any(&a[0])) + 1)
@@ -993,7 +1170,7 @@ fn call_inner(name: &str, a: &[Val]) -> Result<Value, FuncError> {
             let smart = if a.len() >= 3 { truth(&a[1]) } else { true };
             Value::String(slugify(&text, max, smart))
         }
-        other => return crate::helm::call(other, a),
+        other => return crate::helm::call(other, a, limits),
     })
 }
 

@@ -44,6 +44,15 @@ impl GoFmt {
         p.buf
     }
 
+    /// `fmt.Sprintf(format, args...)`, or `None` as soon as the output passes `cap` bytes
+    /// (each verb adds at most about a million bytes of padding, as Go caps widths).
+    pub fn sprintf_capped(self, format: &str, args: &[Value], cap: usize) -> Option<String> {
+        let mut p = Printer::new(self.ints, (format.len() + 16).min(cap));
+        p.cap = cap;
+        p.do_printf(format, args);
+        (p.buf.len() <= cap).then_some(p.buf)
+    }
+
     /// `fmt.Sprintf("%v", v)`.
     pub fn sprint_v(self, v: &Value) -> String {
         // Fast path for the most common argument.
@@ -113,6 +122,8 @@ struct Printer {
     f: Flags,
     reordered: bool,
     good_arg_num: bool,
+    /// Output size past which `do_printf` stops early.
+    cap: usize,
 }
 
 const TOO_LARGE: i64 = 1_000_000;
@@ -179,6 +190,7 @@ impl Printer {
             f: Flags::default(),
             reordered: false,
             good_arg_num: true,
+            cap: usize::MAX,
         }
     }
 
@@ -209,6 +221,9 @@ impl Printer {
         self.reordered = false;
         let mut i = 0usize;
         while i < end {
+            if self.buf.len() > self.cap {
+                return;
+            }
             self.good_arg_num = true;
             let lasti = i;
             while i < end && s[i] != b'%' {

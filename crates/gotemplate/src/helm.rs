@@ -20,6 +20,7 @@ use crate::exec::{FMT, Val};
 use crate::funcs::{
     any, b64enc, equal, int, is_empty, map_arg, s, strslice, strval, to_f64, to_i64, want, want_min,
 };
+use crate::limits::Limits;
 
 /// The map entry marking a Helm object; its value is the object's Go type.
 pub const OBJECT_KEY: &str = "\u{0}helm.object";
@@ -56,8 +57,6 @@ pub const HELM_FUNCTION_NAMES: &[&str] = &[
     "semverCompare",
     "toStrings",
     "sortAlpha",
-    "until",
-    "untilStep",
     "seq",
     "append",
     "mustAppend",
@@ -574,8 +573,9 @@ fn unsupported(name: &str, reason: &'static str) -> FuncError {
     }
 }
 
-/// Helm's and the further Sprig functions that need no engine state.
-pub(crate) fn call(name: &str, a: &[Val]) -> Result<Value, FuncError> {
+/// Helm's and the further Sprig functions that need no engine state, building no value past
+/// `limits`.
+pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, FuncError> {
     Ok(match name {
         "mustToYaml" | "toYamlPretty" => {
             want(name, a, 1)?;
@@ -673,37 +673,6 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Result<Value, FuncError> {
             v.sort();
             Value::Array(v.into_iter().map(Value::String).collect())
         }
-        "until" => {
-            want(name, a, 1)?;
-            let n = int(&a[0])?;
-            let step = if n < 0 { -1 } else { 1 };
-            let mut out = Vec::new();
-            let mut i = 0;
-            while i != n {
-                out.push(Value::from(i));
-                i += step;
-            }
-            Value::Array(out)
-        }
-        "untilStep" | "seq" if name == "untilStep" => {
-            want(name, a, 3)?;
-            let (start, stop, step) = (int(&a[0])?, int(&a[1])?, int(&a[2])?);
-            let mut out = Vec::new();
-            if step > 0 {
-                let mut i = start;
-                while i < stop {
-                    out.push(Value::from(i));
-                    i += step;
-                }
-            } else if step < 0 {
-                let mut i = start;
-                while i > stop {
-                    out.push(Value::from(i));
-                    i += step;
-                }
-            }
-            Value::Array(out)
-        }
         "seq" => {
             let nums: Vec<i64> = a.iter().map(|v| to_i64(&any(v))).collect();
             let (start, step, end) = match nums.as_slice() {
@@ -712,11 +681,25 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Result<Value, FuncError> {
                 [start, step, end] => (*start, *step, *end),
                 _ => return Ok(Value::String(String::new())),
             };
+            let (wide, step_wide) = (i128::from(end) - i128::from(start), i128::from(step));
+            let count = if step != 0 && (wide == 0 || (wide > 0) == (step > 0)) {
+                wide / step_wide + 1
+            } else {
+                0
+            };
+            // No number is longer than the longer of the two ends.
+            let width = start.to_string().len().max(end.to_string().len()) + 1;
+            limits
+                .check_bytes(count as u128 * width as u128)
+                .map_err(crate::funcs::over(name))?;
             let mut out = Vec::new();
             let mut i = start;
             while step != 0 && ((step > 0 && i <= end) || (step < 0 && i >= end)) {
                 out.push(i.to_string());
-                i += step;
+                match i.checked_add(step) {
+                    Some(next) => i = next,
+                    None => break,
+                }
             }
             Value::String(out.join(" "))
         }
@@ -1070,15 +1053,15 @@ mod tests {
     fn case_words() {
         let v = |t: &str| Some(Value::String(t.to_string()));
         assert_eq!(
-            call("snakecase", &[v("FirstName")]),
+            call("snakecase", &[v("FirstName")], &crate::Limits::default()),
             Ok(Value::from("first_name"))
         );
         assert_eq!(
-            call("kebabcase", &[v("HTTPServer")]),
+            call("kebabcase", &[v("HTTPServer")], &crate::Limits::default()),
             Ok(Value::from("http-server"))
         );
         assert_eq!(
-            call("camelcase", &[v("http_server")]),
+            call("camelcase", &[v("http_server")], &crate::Limits::default()),
             Ok(Value::from("HttpServer"))
         );
     }

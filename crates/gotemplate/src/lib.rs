@@ -17,6 +17,10 @@
 //! - The template engine: [`Template`] and [`render`], the missing-key policy [`MissingKey`],
 //!   the callable functions [`FUNCTION_NAMES`] / [`is_function`], ArgoCD's [`slugify`] and
 //!   name normalisation [`sanitize_name`], and Sprig's base64 decoding [`b64_decode`].
+//! - Limits: every execution runs within [`Limits`] (Go's 100,000 nested template calls, output
+//!   and per-value sizes, steps, time and stack; see [`limits`]); reaching one is a
+//!   [`TemplateError`] whose [`limit`](TemplateError::limit) names it
+//!   ([`Template::execute_with_limits`], [`TemplateSet::with_limits`]).
 //! - Errors: [`TemplateError`] (parse or execution, worded as Go's), [`FuncError`] and
 //!   [`CallFailure`] (a failed function call), [`UnknownOption`], [`InvalidBase64`].
 //!
@@ -62,6 +66,7 @@ pub mod gofmt;
 pub mod goyaml;
 pub mod helm;
 mod lexer;
+pub mod limits;
 mod names;
 mod parser;
 pub mod value;
@@ -73,6 +78,7 @@ use serde_json::Value;
 
 pub use error::{CallFailure, FuncError, InvalidBase64, Location, TemplateError, UnknownOption};
 pub use funcs::{FUNCTION_NAMES, is_function, slugify};
+pub use limits::{LimitExceeded, Limits};
 pub use names::sanitize_name;
 
 /// What a field lookup does when a map has no entry for the key (`missingkey=` option).
@@ -192,8 +198,21 @@ impl Template {
         })
     }
 
-    /// Executes the template with dot (and `$`) bound to `data`.
+    /// Executes the template with dot (and `$`) bound to `data`, within the default
+    /// [`Limits`].
     pub fn execute(&self, data: &Value, missing: MissingKey) -> Result<String, TemplateError> {
+        self.execute_with_limits(data, missing, &Limits::default())
+    }
+
+    /// Executes the template with dot (and `$`) bound to `data`, stopping with an error (see
+    /// [`TemplateError::limit`]) when it reaches one of `limits`.
+    pub fn execute_with_limits(
+        &self,
+        data: &Value,
+        missing: MissingKey,
+        limits: &Limits,
+    ) -> Result<String, TemplateError> {
+        let meter = limits::Meter::new(limits);
         let mut out = String::new();
         let mut ex = exec::Exec::new(
             (&self.name, &self.main),
@@ -201,6 +220,7 @@ impl Template {
             missing,
             FunctionSet::Sprig,
             data,
+            &meter,
         );
         ex.run(&self.main.body, data, &mut out)?;
         Ok(out)
@@ -215,6 +235,7 @@ impl Template {
 pub struct TemplateSet {
     functions: FunctionSet,
     missing: MissingKey,
+    limits: Limits,
     templates: BTreeMap<String, Arc<ast::Define>>,
 }
 
@@ -224,8 +245,15 @@ impl TemplateSet {
         TemplateSet {
             functions,
             missing,
+            limits: Limits::default(),
             templates: BTreeMap::new(),
         }
+    }
+
+    /// This set with each execution stopped at `limits` (default: [`Limits::default`]).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Parses the file `name` into the set.
@@ -245,6 +273,7 @@ impl TemplateSet {
         let Some(main) = self.templates.get(name) else {
             return Err(TemplateError::missing_template(name));
         };
+        let meter = limits::Meter::new(&self.limits);
         let mut out = String::new();
         let mut ex = exec::Exec::new(
             (name, main),
@@ -252,6 +281,7 @@ impl TemplateSet {
             self.missing,
             self.functions,
             data,
+            &meter,
         );
         ex.run(&main.body, data, &mut out)?;
         Ok(out)

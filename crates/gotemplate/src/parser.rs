@@ -37,6 +37,7 @@ pub(crate) fn parse(
         defines: BTreeMap::new(),
         vars: vec![vec!["$".to_string()]],
         range_depth: 0,
+        paren_depth: 0,
     };
     let (body, end) = p.list()?;
     match end {
@@ -59,7 +60,12 @@ struct Parser<'a> {
     defines: BTreeMap<String, Vec<Node>>,
     vars: Vec<Vec<String>>,
     range_depth: usize,
+    /// Nesting of parenthesised pipelines.
+    paren_depth: usize,
 }
+
+/// Go's maximum nesting of parenthesised pipelines (`parse.maxStackDepth`).
+const MAX_PAREN_DEPTH: usize = 10_000;
 
 impl Parser<'_> {
     fn err(&self, pos: usize, msg: impl Into<String>) -> TemplateError {
@@ -96,7 +102,13 @@ impl Parser<'_> {
     }
 
     /// Parses nodes until EOF, `{{end}}` or `{{else}}` (whose tokens are consumed, except the rest of an else action).
+    /// Parses nodes up to `{{end}}`, `{{else}}` or the end, on a new stack segment when the
+    /// thread's stack runs low (control structures nest through here).
     fn list(&mut self) -> Result<(Vec<Node>, Stop), TemplateError> {
+        crate::limits::grow(|| self.list_nodes())
+    }
+
+    fn list_nodes(&mut self) -> Result<(Vec<Node>, Stop), TemplateError> {
         let mut nodes = Vec::new();
         while let Some(tok) = self.tokens.get(self.i).cloned() {
             self.i += 1;
@@ -370,7 +382,13 @@ impl Parser<'_> {
                 Arg::Ident(t.pos, name)
             }
             Tok::LeftParen => {
-                let inner = self.pipeline(false)?;
+                if self.paren_depth >= MAX_PAREN_DEPTH {
+                    return Err(self.err(t.pos, "max expression depth exceeded"));
+                }
+                self.paren_depth += 1;
+                let inner = crate::limits::grow(|| self.pipeline(false));
+                self.paren_depth -= 1;
+                let inner = inner?;
                 let path = self.field_suffix();
                 Arg::Chain(t.pos, Box::new(inner), path)
             }
