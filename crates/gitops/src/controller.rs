@@ -270,6 +270,7 @@ impl Controller {
             health: Arc::clone(&config.health),
             parallelism: config.parallelism,
             caches: Arc::default(),
+            started: jiff::Timestamp::now(),
         };
         let clusters = Clusters::new(client.clone(), config.namespace.clone());
         Self {
@@ -1068,6 +1069,10 @@ impl Controller {
                     ..Outcome::default()
                 },
                 Ok((destination, provider)) => {
+                    let progress = WriteOnStart {
+                        controller: self,
+                        record: record_of(AppStatus::default()),
+                    };
                     let outcome = self
                         .reconciler
                         .reconcile(
@@ -1076,6 +1081,7 @@ impl Controller {
                             Arc::clone(&provider),
                             &previous_status,
                             request,
+                            &progress,
                         )
                         .await;
                     for (api_version, kind) in &outcome.kinds {
@@ -1090,9 +1096,6 @@ impl Controller {
                 }
             },
         };
-        if let Some(before) = &outcome.before_sync {
-            self.write_status(&record_of(before.clone()), false).await;
-        }
         let record = record_of(outcome.status.clone());
         self.write_status(
             &record,
@@ -1262,6 +1265,21 @@ fn union(a: &Value, b: &Value) -> Value {
         }
         (_, Value::Null) => a.clone(),
         _ => b.clone(),
+    }
+}
+
+/// Writes the status a sync starts from (OutOfSync, operation Running) before it runs.
+struct WriteOnStart<'c> {
+    controller: &'c Controller,
+    record: AppRecord,
+}
+
+#[async_trait::async_trait]
+impl crate::reconcile::Progress for WriteOnStart<'_> {
+    async fn sync_started(&self, status: &AppStatus) {
+        let mut record = self.record.clone();
+        record.status = status.clone();
+        self.controller.write_status(&record, false).await;
     }
 }
 

@@ -105,7 +105,13 @@ pub struct Reconciler {
     pub parallelism: usize,
     /// When each repository's last fetch started, and the scanned catalogs of recent commits.
     pub caches: Arc<RenderCaches>,
+    /// When this controller started: a state lock a controller took before it (one that
+    /// stopped mid-sync) is stale and released.
+    pub started: jiff::Timestamp,
 }
+
+/// The operation name prefix of the state locks the controller takes.
+pub const OPERATION_PREFIX: &str = "gitops ";
 
 /// What renders share: when each repository was last fetched, and the XRD/Composition
 /// catalog of recently rendered commits (scanning a commit once, not once per Application).
@@ -206,9 +212,27 @@ fn split_api_version(api_version: &str) -> (&str, &str) {
     api_version.rsplit_once('/').unwrap_or(("", api_version))
 }
 
+/// Told of the status an Application has when a sync starts (OutOfSync, operation Running),
+/// before the sync runs: so users, notifications and the Application object see the drift
+/// and the running operation while it runs, even when the sync then repairs it.
+#[async_trait::async_trait]
+pub trait Progress: Send + Sync {
+    /// A sync is about to start; `status` is what the Application is now.
+    async fn sync_started(&self, status: &AppStatus);
+}
+
+/// A [`Progress`] that is told nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+#[async_trait::async_trait]
+impl Progress for NoProgress {
+    async fn sync_started(&self, _status: &AppStatus) {}
+}
+
 impl Reconciler {
     /// Reconciles `app` once against its destination `provider`, within `project`, starting
-    /// from its `previous` status.
+    /// from its `previous` status; `progress` is told when a sync starts.
     pub async fn reconcile(
         &self,
         app: &Application,
@@ -216,6 +240,7 @@ impl Reconciler {
         provider: Arc<KubeProvider>,
         previous: &AppStatus,
         request: &Request,
+        progress: &dyn Progress,
     ) -> Outcome {
         if let Err(denied) = project.check_application(app) {
             return Outcome {
@@ -327,6 +352,7 @@ impl Reconciler {
             retry_count: 0,
             sync_result: None,
         });
+        progress.sync_started(&running).await;
         let operation = self
             .sync(
                 app,
@@ -403,11 +429,12 @@ impl Reconciler {
         if deletions == 0 {
             return Ok(0);
         }
+        self.release_stale_lock(&engine, app).await;
         let report = engine
             .apply(
                 &plan,
                 state,
-                &format!("delete {}", app.name),
+                &format!("{OPERATION_PREFIX}delete {}", app.name),
                 Arc::new(|_event| {}),
                 Cancellation::never(),
             )
@@ -417,6 +444,27 @@ impl Reconciler {
             return Err(format!("deleting {key}: {error}"));
         }
         Ok(deletions)
+    }
+
+    /// Releases the state lock a controller left when it stopped mid-sync: one taken by a
+    /// controller operation before this controller started (only one controller works at a
+    /// time, by leader election). Any other lock is left to the apply to report.
+    async fn release_stale_lock(&self, engine: &Engine, app: &Application) {
+        let Ok(Some(holder)) = engine.store.lock_info().await else {
+            return;
+        };
+        let stale = holder.operation.starts_with(OPERATION_PREFIX)
+            && holder
+                .created
+                .parse::<jiff::Timestamp>()
+                .is_ok_and(|created| created < self.started);
+        if stale {
+            tracing::warn!(application = %app.name, operation = %holder.operation, taken = %holder.created,
+                "releasing the state lock a stopped controller left");
+            if let Err(error) = engine.store.force_unlock(&holder.id).await {
+                tracing::warn!(application = %app.name, %error, "releasing a stale state lock");
+            }
+        }
     }
 
     /// Fetches (when asked), resolves the revision and renders the source.
@@ -609,12 +657,13 @@ impl Reconciler {
                     ),
                 };
             }
+            self.release_stale_lock(&comparison.engine, app).await;
             let applied = comparison
                 .engine
                 .apply(
                     &plan,
                     comparison.state.clone(),
-                    &format!("sync {}", app.name),
+                    &format!("{OPERATION_PREFIX}sync {}", app.name),
                     Arc::new(|_event| {}),
                     Cancellation::never(),
                 )

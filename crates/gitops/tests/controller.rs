@@ -764,3 +764,110 @@ async fn application_sets_in_the_cluster_generate_applications_that_sync() {
     assert!(message.contains("nosuchfunction"), "{message}");
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_controller_stopped_mid_sync_is_continued_by_the_next_without_writing_twice() {
+    let (client, control, target) = namespaces("gitops-midsync").await;
+    // Wave 0: a Deployment that stays Progressing (no controller-manager runs beside the test's
+    // API server), so the sync waits at the health gate before wave 1.
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: slow\n  annotations:\n    argocd.argoproj.io/sync-wave: \"0\"\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: slow}\n  template:\n    metadata:\n      labels: {app: slow}\n    spec:\n      containers:\n      - name: c\n        image: registry.example/slow:1\n";
+    let after = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\ndata:\n  v: \"1\"\n";
+    let repo = Repo::new(&[
+        ("app/deployment.yaml", deployment),
+        ("app/after.yaml", after),
+    ]);
+    let states = tempfile::tempdir().unwrap();
+    let state_dir = states.path().to_owned();
+    let stores: strata_gitops::reconcile::StateStores =
+        std::sync::Arc::new(move |app: &strata_gitops::app::Application| {
+            std::sync::Arc::new(strata_core::LocalStateStore::new(
+                state_dir.join(format!("{}.json", app.name)),
+            )) as std::sync::Arc<dyn strata_core::StateStore>
+        });
+    let cache = tempfile::tempdir().unwrap();
+    let first = start(
+        &client,
+        config(&control, &cache)
+            .with_state_stores(std::sync::Arc::clone(&stores))
+            .with_shutdown_grace(Duration::from_millis(500)),
+        cache,
+    );
+    create_application(
+        &client,
+        &control,
+        &application(
+            "midsync-app",
+            &repo.url,
+            "app",
+            &target,
+            automated(true, false),
+        ),
+    )
+    .await;
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), &target);
+    eventually("the sync waiting at wave 0", || async {
+        let status = app_status(&client, &control, "midsync-app").await;
+        let running = status["operationState"]["phase"] == "Running";
+        let created = deployments.get_opt("slow").await.unwrap().is_some();
+        (running && created).then_some(())
+    })
+    .await;
+    assert!(config_map_value(&client, &target, "after").await.is_none());
+    // Stopped mid-sync: the running sync is abandoned after the grace period.
+    first.stop().await;
+    let version = deployments
+        .get("slow")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+
+    let cache = tempfile::tempdir().unwrap();
+    let second = start(
+        &client,
+        config(&control, &cache).with_state_stores(stores),
+        cache,
+    );
+    // The Deployment becomes healthy (what its controller would report).
+    let status = json!({"status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
+                                   "readyReplicas": 1, "availableReplicas": 1,
+                                   "conditions": [{"type": "Available", "status": "True"},
+                                                  {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}});
+    deployments
+        .patch_status(
+            "slow",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&status),
+        )
+        .await
+        .unwrap();
+    let healthy_version = deployments
+        .get("slow")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    assert_ne!(healthy_version, version);
+    eventually("the sync continued to wave 1", || async {
+        (config_map_value(&client, &target, "after").await.as_deref() == Some("1")).then_some(())
+    })
+    .await;
+    eventually("Synced", || async {
+        let status = app_status(&client, &control, "midsync-app").await;
+        (status["sync"]["status"] == "Synced" && status["operationState"]["phase"] == "Succeeded")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        deployments
+            .get("slow")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
+        healthy_version,
+        "the Deployment applied by the first controller is not written again"
+    );
+    second.stop().await;
+}
