@@ -255,7 +255,11 @@ async fn refresh(
 /// `strata apply` (and, with `destroy`, `strata destroy`).
 pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
     if args.stack.dir.is_file() {
-        return crate::cmd_saved::apply(args, destroy).await;
+        if destroy {
+            crate::cmd_saved::refuse_destroy_of(&args.stack.dir)?;
+        } else {
+            return crate::cmd_saved::apply(args).await;
+        }
     }
     let stack = stack::load(&args.stack).await?;
     let options = plan_options(&stack, &args.select, destroy, args.adopt);
@@ -480,6 +484,7 @@ fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<
 
 /// `strata graph`.
 pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
+    crate::paths::stack_dir(&args.dir)?;
     let resources = strata_sources::stack::load_stack(&args.dir, None)?.resources;
     let graph = Graph::build(&resources)?;
     match args.format {

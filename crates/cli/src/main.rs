@@ -21,6 +21,7 @@ mod cmd_validate;
 mod commands;
 mod drift;
 mod kube;
+mod paths;
 mod progress;
 mod repos;
 mod stack;
@@ -111,7 +112,8 @@ fn main() {
 }
 
 /// An error and its causes on one line, each cause once: most errors already write their
-/// cause into their own message, and a cause they wrote is not repeated.
+/// cause into their own message, and a cause they wrote is not repeated. Operating-system
+/// errors read as the rest of the line (`no such file or directory`, without its number).
 fn error_line(e: &anyhow::Error) -> String {
     let mut line = e.to_string();
     for cause in e.chain().skip(1) {
@@ -121,5 +123,5 @@ fn error_line(e: &anyhow::Error) -> String {
             line.push_str(&cause);
         }
     }
-    line
+    paths::tidy_os_errors(&line)
 }

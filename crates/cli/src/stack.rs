@@ -138,17 +138,7 @@ pub fn state_store(
 
 /// Loads the stack's configuration and manifests and builds its engine.
 pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
-    match std::fs::metadata(&args.dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => bail!(
-            "{}: not a directory; a stack is a directory of manifests",
-            args.dir.display()
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("{}: no such directory", args.dir.display())
-        }
-        Err(e) => bail!("{}: {e}", args.dir.display()),
-    }
+    crate::paths::stack_dir(&args.dir)?;
     let loaded = config_of(&args.dir, args.config.as_deref())?;
     let config = loaded
         .as_ref()

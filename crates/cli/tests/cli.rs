@@ -559,3 +559,86 @@ fn a_wrong_path_is_one_clear_error_and_writes_nothing() {
         text(&not_dir)
     );
 }
+
+#[test]
+fn every_stack_command_names_a_wrong_path_once_and_creates_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("some/dir/nope");
+    let file = root.path().join("x.yaml");
+    std::fs::write(&file, "").unwrap();
+    let commands: &[&[&str]] = &[
+        &["plan"],
+        &["apply", "--auto-approve"],
+        &["destroy", "--auto-approve"],
+        &["drift"],
+        &["graph"],
+        &["import", "ConfigMap/default/a"],
+        &["ownership"],
+        &["state", "list"],
+        &["state", "show", "ConfigMap/default/a"],
+        &["state", "lock"],
+        &["state", "unlock", "id"],
+        &["state", "force-unlock", "id"],
+        &["state", "rm", "ConfigMap/default/a"],
+        &["state", "mv", "ConfigMap/default/a", "ConfigMap/default/b"],
+        &["state", "history"],
+        &["state", "restore", "1", "--auto-approve"],
+        &["state", "recover"],
+    ];
+    for command in commands {
+        // The path goes after the subcommand's words and before its own arguments.
+        let words = if command[0] == "state" { 2 } else { 1 };
+        let (words, rest) = command.split_at(words);
+        for (path, expected) in [
+            (&missing, "nope: no such directory\n".to_owned()),
+            (
+                &file,
+                "x.yaml: not a directory; a stack is a directory of manifests\n".to_owned(),
+            ),
+        ] {
+            if path == &file && words == ["apply"] {
+                continue; // a file is a saved plan to apply (tests/saved_plans.rs)
+            }
+            let mut args = words.to_vec();
+            args.push(s(path));
+            args.extend_from_slice(rest);
+            let out = strata(&args);
+            let (_, err) = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(err.starts_with("Error: "), "{args:?}: {err}");
+            assert!(err.ends_with(&expected), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert_eq!(err.matches(s(path)).count(), 1, "{args:?}: {err}");
+        }
+        assert!(
+            !root.path().join("some").exists(),
+            "{command:?} wrote under the missing path"
+        );
+    }
+}
+
+#[test]
+fn a_missing_input_file_is_one_lower_case_sentence() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("nope.yaml");
+    let missing = s(&missing);
+    let dir = s(root.path());
+    for args in [
+        vec!["validate", missing],
+        vec!["render", missing],
+        vec!["health", missing],
+        vec!["generate", missing],
+        vec!["set-image", missing, "app=img:1"],
+        vec!["plan", dir, "--config", missing],
+        vec!["state", "list", dir, "--config", missing],
+    ] {
+        let out = strata(&args);
+        let (_, err) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.ends_with("nope.yaml: no such file or directory\n"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.matches("nope.yaml").count(), 1, "{args:?}: {err}");
+    }
+}
