@@ -22,8 +22,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Show a plan saved by `plan --out`.
     Show(ShowArgs),
-    /// Destroy everything the stack manages.
-    Destroy(ApplyArgs),
+    /// Destroy everything the stack manages (with --target: those resources and what depends
+    /// on them).
+    Destroy(DestroyArgs),
     /// Report drift between Git, the state and the live world (exit 0 none / 1 error / 2 drift
     /// with --detailed-exitcode).
     Drift(DriftArgs),
@@ -367,7 +368,31 @@ pub struct ShowArgs {
     pub output: Output,
 }
 
-/// `strata apply` and `strata destroy`.
+/// `strata destroy`.
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Destroy only this resource and what depends on it; `[group/]Kind/[namespace/]name`,
+    /// as `strata state list` prints it. Repeat for several (comma-separated in
+    /// `STRATA_TARGET`).
+    #[arg(
+        long = "target",
+        env = "STRATA_TARGET",
+        value_delimiter = ',',
+        value_name = "KEY"
+    )]
+    pub targets: Vec<strata_core::ResourceKey>,
+    /// Do not ask for confirmation.
+    #[arg(long, env = "STRATA_AUTO_APPROVE")]
+    pub auto_approve: bool,
+    /// The state lock (held across plan, confirmation and destroy).
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+/// `strata apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The stack.

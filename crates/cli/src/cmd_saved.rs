@@ -224,8 +224,16 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             saved.stack,
             saved.created_at
         );
-        crate::commands::run_apply(&stack, replan, state, held.as_ref(), operation, args.output)
-            .await
+        crate::commands::run_apply(
+            &stack,
+            replan,
+            state,
+            held.as_ref(),
+            operation,
+            args.output,
+            crate::commands::Closing::Apply,
+        )
+        .await
     }
     .await;
     if let Some(held) = held {

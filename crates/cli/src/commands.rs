@@ -12,7 +12,7 @@ use strata_core::plan::{self, Action, Plan, PlanOptions};
 use strata_core::state::LockInfo;
 use strata_policy::PolicyReport;
 
-use crate::args::{ApplyArgs, GraphArgs, GraphFormat, Output, PlanArgs};
+use crate::args::{ApplyArgs, DestroyArgs, GraphArgs, GraphFormat, Output, PlanArgs};
 use crate::progress::Progress;
 use crate::stack;
 
@@ -252,15 +252,37 @@ async fn refresh(
     outcome
 }
 
-/// `strata apply` (and, with `destroy`, `strata destroy`).
-pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
+/// `strata apply`: a stack directory, or a plan file saved by `plan --out`.
+pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     if args.stack.dir.is_file() {
-        if destroy {
-            crate::cmd_saved::refuse_destroy_of(&args.stack.dir)?;
-        } else {
-            return crate::cmd_saved::apply(args).await;
-        }
+        return crate::cmd_saved::apply(args).await;
     }
+    apply_stack(args, false).await
+}
+
+/// `strata destroy`: plans the destruction of everything the state records (or of the
+/// targets and their dependents), asks, and destroys it.
+pub async fn destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
+    if args.stack.dir.is_file() {
+        crate::cmd_saved::refuse_destroy_of(&args.stack.dir)?;
+    }
+    let args = ApplyArgs {
+        stack: args.stack,
+        select: crate::args::PlanSelection {
+            targets: args.targets,
+            ..Default::default()
+        },
+        auto_approve: args.auto_approve,
+        prune: false,
+        adopt: false,
+        output: Output::Human,
+        lock: args.lock,
+    };
+    apply_stack(args, true).await
+}
+
+/// Plans and applies the stack of `args.stack.dir` (its destruction when `destroy`).
+async fn apply_stack(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
     let stack = stack::load(&args.stack).await?;
     let options = plan_options(&stack, &args.select, destroy, args.adopt);
     if args.select.refresh_only {
@@ -360,11 +382,16 @@ async fn plan_and_apply(
         return Ok((0, state));
     }
     if plan.has_changes() && !args.auto_approve && !confirm()? {
-        eprintln!("Apply cancelled.");
+        eprintln!("{} cancelled.", if destroy { "Destroy" } else { "Apply" });
         return Ok((1, state));
     }
     let operation = if destroy { "destroy" } else { "apply" };
-    run_apply(stack, plan, state, held, operation, args.output).await
+    let closing = if destroy {
+        Closing::Destroy
+    } else {
+        Closing::Apply
+    };
+    run_apply(stack, plan, state, held, operation, args.output, closing).await
 }
 
 /// Applies a confirmed plan (under `held` when given) with a progress display and prints the
@@ -376,6 +403,7 @@ pub(crate) async fn run_apply(
     held: Option<&strata_core::engine::HeldLock>,
     operation: &str,
     output: Output,
+    closing: Closing,
 ) -> anyhow::Result<(ExitCode, strata_core::State)> {
     let total = plan
         .changes
@@ -405,7 +433,7 @@ pub(crate) async fn run_apply(
         }
     };
     progress.finish();
-    print_report(&plan, &report, output)?;
+    print_report(&plan, &report, output, closing)?;
     let state = stack.engine.store.load().await?.unwrap_or_default();
     Ok((if report.is_success() { 0 } else { 1 }, state))
 }
@@ -452,7 +480,21 @@ fn confirm() -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<()> {
+/// The line a successful human-readable apply ends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closing {
+    /// `Apply complete! Resources: A added, C changed, D destroyed.`
+    Apply,
+    /// `Destroy complete! Resources: D destroyed.`, as `terraform destroy` says it.
+    Destroy,
+}
+
+fn print_report(
+    plan: &Plan,
+    report: &Report,
+    output: Output,
+    closing: Closing,
+) -> anyhow::Result<()> {
     let summary = ApplySummary::of(plan, report);
     let ApplySummary {
         added,
@@ -466,7 +508,9 @@ fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<
             for failed in &summary.failed {
                 eprintln!("Error: {}: {}", failed.address, failed.error);
             }
-            if summary.is_success() {
+            if summary.is_success() && closing == Closing::Destroy {
+                println!("\nDestroy complete! Resources: {destroyed} destroyed.");
+            } else if summary.is_success() {
                 println!(
                     "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
                 );

@@ -84,9 +84,9 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Plan(args) => commands::plan(args).await,
-            Command::Apply(args) => commands::apply(args, false).await,
+            Command::Apply(args) => commands::apply(args).await,
             Command::Show(args) => cmd_saved::show(args),
-            Command::Destroy(args) => commands::apply(args, true).await,
+            Command::Destroy(args) => commands::destroy(args).await,
             Command::Drift(args) => drift::run(args).await,
             Command::Graph(args) => commands::graph(args),
             Command::Render(args) => cmd_render::run(args),

@@ -244,7 +244,12 @@ fn destroy_removes_everything_dependents_first() {
     );
     let destroy = strata(&["destroy", s(&stack), "--auto-approve"]);
     assert_eq!(destroy.status.code(), Some(0), "{:?}", text(&destroy));
-    assert!(text(&destroy).0.contains("0 added, 0 changed, 7 destroyed"));
+    let (out, _) = text(&destroy);
+    assert!(
+        out.ends_with("\nDestroy complete! Resources: 7 destroyed.\n"),
+        "{out}"
+    );
+    assert!(!out.contains("Apply complete"), "{out}");
     assert_eq!(text(&strata(&["state", "list", s(&stack)])).0, "");
     let world = stack.join(".strata/sandbox");
     let objects: Vec<PathBuf> = walk(&world)
@@ -641,4 +646,51 @@ fn a_missing_input_file_is_one_lower_case_sentence() {
         );
         assert_eq!(err.matches("nope.yaml").count(), 1, "{args:?}: {err}");
     }
+}
+
+#[test]
+fn destroy_offers_only_what_destroy_means() {
+    let help = strata(&["destroy", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let (out, _) = text(&help);
+    for meaningless in [
+        "--prune",
+        "--adopt",
+        "--output",
+        "--replace",
+        "--refresh-only",
+    ] {
+        assert!(!out.contains(meaningless), "{meaningless} in {out}");
+    }
+    for offered in ["--target", "--auto-approve", "--lock"] {
+        assert!(out.contains(offered), "{offered} missing from {out}");
+    }
+    for refused in [&["--prune"][..], &["--adopt"], &["-o", "json"]] {
+        let mut args = vec!["destroy", "."];
+        args.extend_from_slice(refused);
+        let out = strata(&args);
+        assert_eq!(out.status.code(), Some(1), "{refused:?}: {:?}", text(&out));
+        assert!(
+            text(&out).1.contains("unexpected argument"),
+            "{:?}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn destroy_of_a_saved_plan_names_the_command_that_applies_it() {
+    let (_tmp, stack) = quickstart();
+    let file = stack.parent().unwrap().join("destroy.plan");
+    let plan = strata(&["plan", s(&stack), "--destroy", "--out", s(&file)]);
+    assert_eq!(plan.status.code(), Some(0), "{:?}", text(&plan));
+    let out = strata(&["destroy", s(&file), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out)
+            .1
+            .contains("`strata destroy` does not take a saved plan"),
+        "{:?}",
+        text(&out)
+    );
 }
