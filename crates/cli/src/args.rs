@@ -8,9 +8,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about, long_about = None)]
 pub struct Cli {
+    /// Options of every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command takes, before or after its name.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Never colour the output (as a non-empty `NO_COLOR` does); colour is used only on a
+    /// terminal.
+    #[arg(long, global = true)]
+    pub no_color: bool,
 }
 
 /// The subcommands.

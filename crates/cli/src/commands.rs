@@ -19,11 +19,6 @@ use crate::stack;
 /// Process exit code.
 pub type ExitCode = i32;
 
-fn colour() -> bool {
-    // no-color.org: only a non-empty NO_COLOR turns colour off.
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
 pub(crate) fn print_plan(
     plan: &Plan,
     output: Output,
@@ -32,7 +27,7 @@ pub(crate) fn print_plan(
 ) -> anyhow::Result<()> {
     match output {
         Output::Human => {
-            print!("{}", plan::render_human(plan, colour()));
+            print!("{}", plan::render_human(plan, crate::style::stdout()));
             if let Some(report) = policy {
                 print!("{}", render_policy(report, false));
             }

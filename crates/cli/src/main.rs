@@ -25,9 +25,10 @@ mod paths;
 mod progress;
 mod repos;
 mod stack;
+mod style;
 mod terraform;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 use crate::args::{Cli, Command};
 
@@ -55,22 +56,18 @@ fn exit_quietly_on_closed_stdout() {
 
 fn main() {
     exit_quietly_on_closed_stdout();
+    let cli = parse();
+    if cli.global.no_color {
+        style::disable();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
+        .with_ansi(style::stderr())
         .with_writer(std::io::stderr)
         .init();
-    // Usage errors exit 1 like every other error: 2 means "changes present".
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,6 +106,28 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The command line; a usage error exits 1 like every other error (2 means "changes
+/// present"), help and version exit 0. Help and usage errors are coloured as output is.
+fn parse() -> Cli {
+    let colour = if style::refused() || std::env::args_os().any(|a| a == "--no-color") {
+        clap::ColorChoice::Never
+    } else {
+        clap::ColorChoice::Auto
+    };
+    let parsed = Cli::command()
+        .color(colour)
+        .try_get_matches()
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    }
 }
 
 /// An error and its causes on one line, each cause once: most errors already write their

@@ -694,3 +694,54 @@ fn destroy_of_a_saved_plan_names_the_command_that_applies_it() {
         text(&out)
     );
 }
+
+/// `strata ARGS` on a terminal (a pseudo-terminal python3's `pty` opens), with `env` set and
+/// `NO_COLOR` unset unless `env` sets it: what it printed.
+fn on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new("python3");
+    command
+        .args(["-c", "import pty, sys; pty.spawn(sys.argv[1:])"])
+        .arg(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command.output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_off_with_no_color() {
+    let (_tmp, stack) = quickstart();
+    let plan = ["plan", s(&stack)];
+    let coloured = |out: &str| out.contains("\u{1b}[");
+    let plain = on_a_terminal(&plan, &[]);
+    assert!(plain.contains("will be created"), "{plain}");
+    assert!(coloured(&plain), "a terminal gets colour: {plain}");
+    // no-color.org: an empty NO_COLOR is as if it were unset.
+    assert!(coloured(&on_a_terminal(&plan, &[("NO_COLOR", "")])));
+    let refused = on_a_terminal(&plan, &[("NO_COLOR", "1")]);
+    assert!(
+        refused.contains("will be created") && !coloured(&refused),
+        "{refused}"
+    );
+    for args in [
+        ["--no-color", "plan", s(&stack)],
+        ["plan", s(&stack), "--no-color"],
+    ] {
+        let out = on_a_terminal(&args, &[("NO_COLOR", "")]);
+        assert!(
+            out.contains("will be created") && !coloured(&out),
+            "{args:?}: {out}"
+        );
+    }
+    // Not a terminal: no colour.
+    let piped = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(plan)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(!coloured(&text(&piped).0));
+}
