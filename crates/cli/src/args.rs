@@ -67,6 +67,28 @@ pub enum Command {
     Controller(ControllerArgs),
     /// List, inspect, refresh, sync and roll back Applications through a running controller.
     App(AppArgs),
+    /// Print the shell completion script (e.g. `strata completion bash >
+    /// ~/.local/share/bash-completion/completions/strata`).
+    Completion(CompletionArgs),
+    /// Print the manual page (`strata man | man -l -`), or write one page per command into a
+    /// directory.
+    Man(ManArgs),
+}
+
+/// `strata completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `strata man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `strata.1` and a page per command (`strata-plan.1`, …) into DIR instead.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Output formats.

@@ -8,6 +8,7 @@ mod aws;
 mod backend_record;
 mod cmd_app;
 mod cmd_controller;
+mod cmd_docs;
 mod cmd_generate;
 mod cmd_health;
 mod cmd_import;
@@ -96,6 +97,8 @@ fn main() {
             Command::SetImage(args) => cmd_set_image::run(args),
             Command::Controller(args) => cmd_controller::run(args).await,
             Command::App(args) => cmd_app::run(args).await,
+            Command::Completion(args) => cmd_docs::completion(&args),
+            Command::Man(args) => cmd_docs::man(&args),
         }
     });
     let code = match result {

@@ -493,6 +493,8 @@ fn a_mistyped_flag_exits_1_on_every_subcommand_and_help_exits_0() {
         "import",
         "ownership",
         "validate",
+        "completion",
+        "man",
     ] {
         let out = strata(&[command, "--bogus"]);
         assert_eq!(out.status.code(), Some(1), "{command}: {:?}", text(&out));
@@ -744,4 +746,61 @@ fn colour_only_on_a_terminal_and_off_with_no_color() {
         .output()
         .unwrap();
     assert!(!coloured(&text(&piped).0));
+}
+
+#[test]
+fn completion_scripts_and_the_manual_page_come_from_the_command_line() {
+    let bash = strata(&["completion", "bash"]);
+    assert_eq!(bash.status.code(), Some(0), "{:?}", text(&bash));
+    let (script, _) = text(&bash);
+    for word in ["controller", "validate", "--no-color"] {
+        assert!(
+            script.contains(word),
+            "{word} missing from the bash completion"
+        );
+    }
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = strata(&["completion", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {:?}", text(&out));
+        assert!(text(&out).0.contains("validate"), "{shell}");
+    }
+    assert_eq!(strata(&["completion", "tcsh"]).status.code(), Some(1));
+
+    let man = strata(&["man"]);
+    assert_eq!(man.status.code(), Some(0), "{:?}", text(&man));
+    let (page, _) = text(&man);
+    assert!(page.contains(".TH strata 1"), "{page}");
+    assert!(page.contains(".SH NAME\nstrata \\- "), "{page}");
+    assert!(page.contains("destroy"), "{page}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = strata(&["man", "--out", s(&pages)]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    for name in [
+        "strata.1",
+        "strata-plan.1",
+        "strata-state-list.1",
+        "strata-completion.1",
+    ] {
+        let page = std::fs::read_to_string(pages.join(name)).unwrap();
+        assert!(page.contains(".SH NAME"), "{name}: {page}");
+    }
+}
+
+#[test]
+fn generated_text_into_a_closed_pipe_ends_quietly() {
+    for args in [&["completion", "bash"][..], &["man"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
 }
