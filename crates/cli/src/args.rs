@@ -23,6 +23,69 @@ pub struct GlobalArgs {
     /// terminal.
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// More log lines on standard error: `-v` info, `-vv` debug, `-vvv` trace (the default
+    /// shows warnings and errors).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with_all = ["quiet", "log_level"])]
+    pub verbose: u8,
+    /// Fewer log lines: errors only.
+    #[arg(short, long, global = true, conflicts_with = "log_level")]
+    pub quiet: bool,
+    /// The log level on standard error. `-v`, `-q` and this flag win over `RUST_LOG`, which
+    /// applies when none is given (it also takes per-module directives such as
+    /// `strata_core=debug`).
+    #[arg(
+        long,
+        global = true,
+        env = "STRATA_LOG_LEVEL",
+        value_enum,
+        value_name = "LEVEL"
+    )]
+    pub log_level: Option<LogLevel>,
+}
+
+/// How much is logged on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Nothing.
+    Off,
+    /// Errors.
+    Error,
+    /// Warnings and errors (the default).
+    Warn,
+    /// What each step does.
+    Info,
+    /// Details for finding a problem.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl GlobalArgs {
+    /// The level `-v`, `-q` or `--log-level` asks for, if any.
+    pub fn log_level(&self) -> Option<LogLevel> {
+        match (self.log_level, self.quiet, self.verbose) {
+            (Some(level), _, _) => Some(level),
+            (None, true, _) => Some(LogLevel::Error),
+            (None, false, 0) => None,
+            (None, false, 1) => Some(LogLevel::Info),
+            (None, false, 2) => Some(LogLevel::Debug),
+            (None, false, _) => Some(LogLevel::Trace),
+        }
+    }
+}
+
+impl LogLevel {
+    /// The level as a tracing filter directive.
+    pub fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Off => "off",
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
 }
 
 /// The subcommands.

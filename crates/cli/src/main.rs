@@ -62,13 +62,11 @@ fn main() {
         style::disable();
     }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(log_filter(&cli.global))
         .with_ansi(style::stderr())
         .with_writer(std::io::stderr)
         .init();
+    tracing::debug!(version = env!("CARGO_PKG_VERSION"), "strata");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,6 +107,16 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// What is logged: `-v`, `-q` or `--log-level` when given (an explicit flag wins), else
+/// `RUST_LOG` when set and valid, else warnings and errors.
+fn log_filter(global: &args::GlobalArgs) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    match global.log_level() {
+        Some(level) => EnvFilter::new(level.directive()),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    }
 }
 
 /// The command line; a usage error exits 1 like every other error (2 means "changes

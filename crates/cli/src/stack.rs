@@ -216,6 +216,15 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         }
     }
     crate::backend_record::check(&args.dir, &backend, store.as_ref()).await?;
+    tracing::debug!(
+        stack = %name,
+        dir = %args.dir.display(),
+        config = config_file.as_deref().unwrap_or("none"),
+        state = %backend.location(),
+        resources = desired.resources.len(),
+        applications = desired.applications.len(),
+        "loaded the stack"
+    );
     let parallelism = args
         .parallelism
         .or(config.parallelism)

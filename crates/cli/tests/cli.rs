@@ -804,3 +804,46 @@ fn generated_text_into_a_closed_pipe_ends_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn log_flags_choose_the_log_level_and_win_over_rust_log() {
+    let (_tmp, stack) = quickstart();
+    let stderr = |args: &[&str], rust_log: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+        command
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("STRATA_LOG_LEVEL");
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {:?}", text(&out));
+        text(&out).1
+    };
+    let debug = |err: &str| {
+        err.lines()
+            .any(|l| l.contains("DEBUG") && l.contains("loaded the stack"))
+    };
+    assert!(
+        !debug(&stderr(&["plan", s(&stack)], None)),
+        "warnings only by default"
+    );
+    for args in [
+        ["--log-level", "debug", "plan", s(&stack)],
+        ["plan", s(&stack), "--log-level", "debug"],
+        ["-vv", "plan", s(&stack), "--no-color"],
+    ] {
+        let err = stderr(&args, None);
+        assert!(debug(&err), "{args:?}: {err}");
+    }
+    // RUST_LOG applies without a flag; an explicit flag wins over it.
+    assert!(debug(&stderr(&["plan", s(&stack)], Some("debug"))));
+    assert!(!debug(&stderr(
+        &["plan", s(&stack), "--log-level", "warn"],
+        Some("debug")
+    )));
+    assert!(!debug(&stderr(&["-q", "plan", s(&stack)], Some("debug"))));
+    let both = strata(&["-v", "-q", "plan", s(&stack)]);
+    assert_eq!(both.status.code(), Some(1), "{:?}", text(&both));
+}
