@@ -8,9 +8,84 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about, long_about = None)]
 pub struct Cli {
+    /// Options of every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command takes, before or after its name.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Never colour the output (as a non-empty `NO_COLOR` does); colour is used only on a
+    /// terminal.
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More log lines on standard error: `-v` info, `-vv` debug, `-vvv` trace (the default
+    /// shows warnings and errors).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with_all = ["quiet", "log_level"])]
+    pub verbose: u8,
+    /// Fewer log lines: errors only.
+    #[arg(short, long, global = true, conflicts_with = "log_level")]
+    pub quiet: bool,
+    /// The log level on standard error. `-v`, `-q` and this flag win over `RUST_LOG`, which
+    /// applies when none is given (it also takes per-module directives such as
+    /// `strata_core=debug`).
+    #[arg(
+        long,
+        global = true,
+        env = "STRATA_LOG_LEVEL",
+        value_enum,
+        value_name = "LEVEL"
+    )]
+    pub log_level: Option<LogLevel>,
+}
+
+/// How much is logged on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Nothing.
+    Off,
+    /// Errors.
+    Error,
+    /// Warnings and errors (the default).
+    Warn,
+    /// What each step does.
+    Info,
+    /// Details for finding a problem.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl GlobalArgs {
+    /// The level `-v`, `-q` or `--log-level` asks for, if any.
+    pub fn log_level(&self) -> Option<LogLevel> {
+        match (self.log_level, self.quiet, self.verbose) {
+            (Some(level), _, _) => Some(level),
+            (None, true, _) => Some(LogLevel::Error),
+            (None, false, 0) => None,
+            (None, false, 1) => Some(LogLevel::Info),
+            (None, false, 2) => Some(LogLevel::Debug),
+            (None, false, _) => Some(LogLevel::Trace),
+        }
+    }
+}
+
+impl LogLevel {
+    /// The level as a tracing filter directive.
+    pub fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Off => "off",
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
 }
 
 /// The subcommands.
@@ -22,8 +97,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Show a plan saved by `plan --out`.
     Show(ShowArgs),
-    /// Destroy everything the stack manages.
-    Destroy(ApplyArgs),
+    /// Destroy everything the stack manages (with --target: those resources and what depends
+    /// on them).
+    Destroy(DestroyArgs),
     /// Report drift between Git, the state and the live world (exit 0 none / 1 error / 2 drift
     /// with --detailed-exitcode).
     Drift(DriftArgs),
@@ -54,6 +130,28 @@ pub enum Command {
     Controller(ControllerArgs),
     /// List, inspect, refresh, sync and roll back Applications through a running controller.
     App(AppArgs),
+    /// Print the shell completion script (e.g. `strata completion bash >
+    /// ~/.local/share/bash-completion/completions/strata`).
+    Completion(CompletionArgs),
+    /// Print the manual page (`strata man | man -l -`), or write one page per command into a
+    /// directory.
+    Man(ManArgs),
+}
+
+/// `strata completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `strata man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `strata.1` and a page per command (`strata-plan.1`, …) into DIR instead.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Output formats.
@@ -367,7 +465,31 @@ pub struct ShowArgs {
     pub output: Output,
 }
 
-/// `strata apply` and `strata destroy`.
+/// `strata destroy`.
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Destroy only this resource and what depends on it; `[group/]Kind/[namespace/]name`,
+    /// as `strata state list` prints it. Repeat for several (comma-separated in
+    /// `STRATA_TARGET`).
+    #[arg(
+        long = "target",
+        env = "STRATA_TARGET",
+        value_delimiter = ',',
+        value_name = "KEY"
+    )]
+    pub targets: Vec<strata_core::ResourceKey>,
+    /// Do not ask for confirmation.
+    #[arg(long, env = "STRATA_AUTO_APPROVE")]
+    pub auto_approve: bool,
+    /// The state lock (held across plan, confirmation and destroy).
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+/// `strata apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The stack.

@@ -7,6 +7,7 @@ use crate::commands::ExitCode;
 
 /// Prints the Applications of every ApplicationSet in `args.file`.
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    crate::paths::existing(&args.file)?;
     let root = match &args.root {
         Some(root) => root.clone(),
         None => repository_root_of(&args.file),

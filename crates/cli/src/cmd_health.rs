@@ -10,6 +10,7 @@ use crate::commands::ExitCode;
 /// Runs `strata health`.
 pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     let registry = HealthRegistry::builtin();
+    crate::paths::existing(&args.path)?;
     let live = strata_core::loader::load_objects(&args.path)?;
     let entries: Vec<ResourceHealth> = live
         .iter()

@@ -17,6 +17,7 @@ use crate::commands::ExitCode;
 
 /// Renders every claim and composite found in the directory or file.
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
+    crate::paths::existing(&args.path)?;
     let Found { catalog, claims } = if args.path.is_dir() {
         Found::from_resources(manifests_of_dir(&args.path)?)?
     } else {

@@ -135,6 +135,18 @@ pub fn save(
     Ok(())
 }
 
+/// Refuses a saved plan given to `strata destroy`, naming the command that applies it; any
+/// other file is left to the stack loader (which says a stack is a directory).
+pub fn refuse_destroy_of(file: &Path) -> anyhow::Result<()> {
+    if read(file).is_ok() {
+        bail!(
+            "{}: `strata destroy` does not take a saved plan; save one with `strata plan --destroy --out FILE` and apply it with `strata apply FILE`",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
 fn read(file: &Path) -> anyhow::Result<(SavedPlan, SavedSettings)> {
     let saved = SavedPlan::read(file)?;
     let settings: SavedSettings = serde_json::from_value(saved.settings.clone())
@@ -143,15 +155,9 @@ fn read(file: &Path) -> anyhow::Result<(SavedPlan, SavedSettings)> {
 }
 
 /// `strata apply FILE`.
-pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
+pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let file = args.stack.dir.clone();
     let (saved, settings) = read(&file)?;
-    if destroy {
-        bail!(
-            "{}: `strata destroy` does not take a saved plan; save one with `strata plan --destroy --out FILE` and apply it with `strata apply FILE`",
-            file.display()
-        );
-    }
     if args.prune {
         bail!(
             "{}: --prune would delete objects the saved plan does not list; plan with the objects removed instead",
@@ -218,8 +224,16 @@ pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
             saved.stack,
             saved.created_at
         );
-        crate::commands::run_apply(&stack, replan, state, held.as_ref(), operation, args.output)
-            .await
+        crate::commands::run_apply(
+            &stack,
+            replan,
+            state,
+            held.as_ref(),
+            operation,
+            args.output,
+            crate::commands::Closing::Apply,
+        )
+        .await
     }
     .await;
     if let Some(held) = held {

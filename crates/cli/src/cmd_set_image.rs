@@ -8,6 +8,7 @@ use crate::commands::ExitCode;
 
 /// Edits the kustomization of `args.overlay`, keeping comments and order.
 pub fn run(args: SetImageArgs) -> anyhow::Result<ExitCode> {
+    crate::paths::existing(&args.overlay)?;
     let file = if args.overlay.is_file() {
         args.overlay.clone()
     } else {

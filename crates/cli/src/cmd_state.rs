@@ -15,6 +15,8 @@ use crate::commands::ExitCode;
 use crate::stack;
 
 fn store_of(target: &StateTarget) -> anyhow::Result<Arc<dyn StateStore>> {
+    // A mistyped directory must not become a new, empty state (or a lock) under it.
+    crate::paths::stack_dir(&target.dir)?;
     stack::state_store(
         &target.dir,
         target.config.as_deref(),

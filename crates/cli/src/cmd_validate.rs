@@ -97,7 +97,7 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         } else {
             match std::fs::read_to_string(path) {
                 Ok(text) => files.push((path.clone(), text)),
-                Err(e) => anyhow::bail!("{}: {e}", path.display()),
+                Err(e) => anyhow::bail!("{}: {}", path.display(), crate::paths::io_problem(&e)),
             }
         }
     }

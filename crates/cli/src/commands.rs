@@ -12,17 +12,12 @@ use strata_core::plan::{self, Action, Plan, PlanOptions};
 use strata_core::state::LockInfo;
 use strata_policy::PolicyReport;
 
-use crate::args::{ApplyArgs, GraphArgs, GraphFormat, Output, PlanArgs};
+use crate::args::{ApplyArgs, DestroyArgs, GraphArgs, GraphFormat, Output, PlanArgs};
 use crate::progress::Progress;
 use crate::stack;
 
 /// Process exit code.
 pub type ExitCode = i32;
-
-fn colour() -> bool {
-    // no-color.org: only a non-empty NO_COLOR turns colour off.
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
 
 pub(crate) fn print_plan(
     plan: &Plan,
@@ -32,7 +27,7 @@ pub(crate) fn print_plan(
 ) -> anyhow::Result<()> {
     match output {
         Output::Human => {
-            print!("{}", plan::render_human(plan, colour()));
+            print!("{}", plan::render_human(plan, crate::style::stdout()));
             if let Some(report) = policy {
                 print!("{}", render_policy(report, false));
             }
@@ -252,11 +247,37 @@ async fn refresh(
     outcome
 }
 
-/// `strata apply` (and, with `destroy`, `strata destroy`).
-pub async fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
+/// `strata apply`: a stack directory, or a plan file saved by `plan --out`.
+pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     if args.stack.dir.is_file() {
-        return crate::cmd_saved::apply(args, destroy).await;
+        return crate::cmd_saved::apply(args).await;
     }
+    apply_stack(args, false).await
+}
+
+/// `strata destroy`: plans the destruction of everything the state records (or of the
+/// targets and their dependents), asks, and destroys it.
+pub async fn destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
+    if args.stack.dir.is_file() {
+        crate::cmd_saved::refuse_destroy_of(&args.stack.dir)?;
+    }
+    let args = ApplyArgs {
+        stack: args.stack,
+        select: crate::args::PlanSelection {
+            targets: args.targets,
+            ..Default::default()
+        },
+        auto_approve: args.auto_approve,
+        prune: false,
+        adopt: false,
+        output: Output::Human,
+        lock: args.lock,
+    };
+    apply_stack(args, true).await
+}
+
+/// Plans and applies the stack of `args.stack.dir` (its destruction when `destroy`).
+async fn apply_stack(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
     let stack = stack::load(&args.stack).await?;
     let options = plan_options(&stack, &args.select, destroy, args.adopt);
     if args.select.refresh_only {
@@ -356,11 +377,16 @@ async fn plan_and_apply(
         return Ok((0, state));
     }
     if plan.has_changes() && !args.auto_approve && !confirm()? {
-        eprintln!("Apply cancelled.");
+        eprintln!("{} cancelled.", if destroy { "Destroy" } else { "Apply" });
         return Ok((1, state));
     }
     let operation = if destroy { "destroy" } else { "apply" };
-    run_apply(stack, plan, state, held, operation, args.output).await
+    let closing = if destroy {
+        Closing::Destroy
+    } else {
+        Closing::Apply
+    };
+    run_apply(stack, plan, state, held, operation, args.output, closing).await
 }
 
 /// Applies a confirmed plan (under `held` when given) with a progress display and prints the
@@ -372,6 +398,7 @@ pub(crate) async fn run_apply(
     held: Option<&strata_core::engine::HeldLock>,
     operation: &str,
     output: Output,
+    closing: Closing,
 ) -> anyhow::Result<(ExitCode, strata_core::State)> {
     let total = plan
         .changes
@@ -401,7 +428,7 @@ pub(crate) async fn run_apply(
         }
     };
     progress.finish();
-    print_report(&plan, &report, output)?;
+    print_report(&plan, &report, output, closing)?;
     let state = stack.engine.store.load().await?.unwrap_or_default();
     Ok((if report.is_success() { 0 } else { 1 }, state))
 }
@@ -448,7 +475,21 @@ fn confirm() -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<()> {
+/// The line a successful human-readable apply ends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closing {
+    /// `Apply complete! Resources: A added, C changed, D destroyed.`
+    Apply,
+    /// `Destroy complete! Resources: D destroyed.`, as `terraform destroy` says it.
+    Destroy,
+}
+
+fn print_report(
+    plan: &Plan,
+    report: &Report,
+    output: Output,
+    closing: Closing,
+) -> anyhow::Result<()> {
     let summary = ApplySummary::of(plan, report);
     let ApplySummary {
         added,
@@ -462,7 +503,9 @@ fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<
             for failed in &summary.failed {
                 eprintln!("Error: {}: {}", failed.address, failed.error);
             }
-            if summary.is_success() {
+            if summary.is_success() && closing == Closing::Destroy {
+                println!("\nDestroy complete! Resources: {destroyed} destroyed.");
+            } else if summary.is_success() {
                 println!(
                     "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
                 );
@@ -480,6 +523,7 @@ fn print_report(plan: &Plan, report: &Report, output: Output) -> anyhow::Result<
 
 /// `strata graph`.
 pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
+    crate::paths::stack_dir(&args.dir)?;
     let resources = strata_sources::stack::load_stack(&args.dir, None)?.resources;
     let graph = Graph::build(&resources)?;
     match args.format {

@@ -8,6 +8,7 @@ mod aws;
 mod backend_record;
 mod cmd_app;
 mod cmd_controller;
+mod cmd_docs;
 mod cmd_generate;
 mod cmd_health;
 mod cmd_import;
@@ -21,12 +22,14 @@ mod cmd_validate;
 mod commands;
 mod drift;
 mod kube;
+mod paths;
 mod progress;
 mod repos;
 mod stack;
+mod style;
 mod terraform;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 use crate::args::{Cli, Command};
 
@@ -54,22 +57,16 @@ fn exit_quietly_on_closed_stdout() {
 
 fn main() {
     exit_quietly_on_closed_stdout();
+    let cli = parse();
+    if cli.global.no_color {
+        style::disable();
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(log_filter(&cli.global))
+        .with_ansi(style::stderr())
         .with_writer(std::io::stderr)
         .init();
-    // Usage errors exit 1 like every other error: 2 means "changes present".
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
+    tracing::debug!(version = env!("CARGO_PKG_VERSION"), "strata");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,9 +80,9 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Plan(args) => commands::plan(args).await,
-            Command::Apply(args) => commands::apply(args, false).await,
+            Command::Apply(args) => commands::apply(args).await,
             Command::Show(args) => cmd_saved::show(args),
-            Command::Destroy(args) => commands::apply(args, true).await,
+            Command::Destroy(args) => commands::destroy(args).await,
             Command::Drift(args) => drift::run(args).await,
             Command::Graph(args) => commands::graph(args),
             Command::Render(args) => cmd_render::run(args),
@@ -98,6 +95,8 @@ fn main() {
             Command::SetImage(args) => cmd_set_image::run(args),
             Command::Controller(args) => cmd_controller::run(args).await,
             Command::App(args) => cmd_app::run(args).await,
+            Command::Completion(args) => cmd_docs::completion(&args),
+            Command::Man(args) => cmd_docs::man(&args),
         }
     });
     let code = match result {
@@ -110,8 +109,41 @@ fn main() {
     std::process::exit(code);
 }
 
+/// What is logged: `-v`, `-q` or `--log-level` when given (an explicit flag wins), else
+/// `RUST_LOG` when set and valid, else warnings and errors.
+fn log_filter(global: &args::GlobalArgs) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    match global.log_level() {
+        Some(level) => EnvFilter::new(level.directive()),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    }
+}
+
+/// The command line; a usage error exits 1 like every other error (2 means "changes
+/// present"), help and version exit 0. Help and usage errors are coloured as output is.
+fn parse() -> Cli {
+    let colour = if style::refused() || std::env::args_os().any(|a| a == "--no-color") {
+        clap::ColorChoice::Never
+    } else {
+        clap::ColorChoice::Auto
+    };
+    let parsed = Cli::command()
+        .color(colour)
+        .try_get_matches()
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    }
+}
+
 /// An error and its causes on one line, each cause once: most errors already write their
-/// cause into their own message, and a cause they wrote is not repeated.
+/// cause into their own message, and a cause they wrote is not repeated. Operating-system
+/// errors read as the rest of the line (`no such file or directory`, without its number).
 fn error_line(e: &anyhow::Error) -> String {
     let mut line = e.to_string();
     for cause in e.chain().skip(1) {
@@ -121,5 +153,5 @@ fn error_line(e: &anyhow::Error) -> String {
             line.push_str(&cause);
         }
     }
-    line
+    paths::tidy_os_errors(&line)
 }

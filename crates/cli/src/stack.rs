@@ -138,17 +138,7 @@ pub fn state_store(
 
 /// Loads the stack's configuration and manifests and builds its engine.
 pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
-    match std::fs::metadata(&args.dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => bail!(
-            "{}: not a directory; a stack is a directory of manifests",
-            args.dir.display()
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("{}: no such directory", args.dir.display())
-        }
-        Err(e) => bail!("{}: {e}", args.dir.display()),
-    }
+    crate::paths::stack_dir(&args.dir)?;
     let loaded = config_of(&args.dir, args.config.as_deref())?;
     let config = loaded
         .as_ref()
@@ -226,6 +216,15 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         }
     }
     crate::backend_record::check(&args.dir, &backend, store.as_ref()).await?;
+    tracing::debug!(
+        stack = %name,
+        dir = %args.dir.display(),
+        config = config_file.as_deref().unwrap_or("none"),
+        state = %backend.location(),
+        resources = desired.resources.len(),
+        applications = desired.applications.len(),
+        "loaded the stack"
+    );
     let parallelism = args
         .parallelism
         .or(config.parallelism)

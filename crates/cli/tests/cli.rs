@@ -244,7 +244,12 @@ fn destroy_removes_everything_dependents_first() {
     );
     let destroy = strata(&["destroy", s(&stack), "--auto-approve"]);
     assert_eq!(destroy.status.code(), Some(0), "{:?}", text(&destroy));
-    assert!(text(&destroy).0.contains("0 added, 0 changed, 7 destroyed"));
+    let (out, _) = text(&destroy);
+    assert!(
+        out.ends_with("\nDestroy complete! Resources: 7 destroyed.\n"),
+        "{out}"
+    );
+    assert!(!out.contains("Apply complete"), "{out}");
     assert_eq!(text(&strata(&["state", "list", s(&stack)])).0, "");
     let world = stack.join(".strata/sandbox");
     let objects: Vec<PathBuf> = walk(&world)
@@ -488,6 +493,8 @@ fn a_mistyped_flag_exits_1_on_every_subcommand_and_help_exits_0() {
         "import",
         "ownership",
         "validate",
+        "completion",
+        "man",
     ] {
         let out = strata(&[command, "--bogus"]);
         assert_eq!(out.status.code(), Some(1), "{command}: {:?}", text(&out));
@@ -558,4 +565,285 @@ fn a_wrong_path_is_one_clear_error_and_writes_nothing() {
         "{:?}",
         text(&not_dir)
     );
+}
+
+#[test]
+fn every_stack_command_names_a_wrong_path_once_and_creates_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("some/dir/nope");
+    let file = root.path().join("x.yaml");
+    std::fs::write(&file, "").unwrap();
+    let commands: &[&[&str]] = &[
+        &["plan"],
+        &["apply", "--auto-approve"],
+        &["destroy", "--auto-approve"],
+        &["drift"],
+        &["graph"],
+        &["import", "ConfigMap/default/a"],
+        &["ownership"],
+        &["state", "list"],
+        &["state", "show", "ConfigMap/default/a"],
+        &["state", "lock"],
+        &["state", "unlock", "id"],
+        &["state", "force-unlock", "id"],
+        &["state", "rm", "ConfigMap/default/a"],
+        &["state", "mv", "ConfigMap/default/a", "ConfigMap/default/b"],
+        &["state", "history"],
+        &["state", "restore", "1", "--auto-approve"],
+        &["state", "recover"],
+    ];
+    for command in commands {
+        // The path goes after the subcommand's words and before its own arguments.
+        let words = if command[0] == "state" { 2 } else { 1 };
+        let (words, rest) = command.split_at(words);
+        for (path, expected) in [
+            (&missing, "nope: no such directory\n".to_owned()),
+            (
+                &file,
+                "x.yaml: not a directory; a stack is a directory of manifests\n".to_owned(),
+            ),
+        ] {
+            if path == &file && words == ["apply"] {
+                continue; // a file is a saved plan to apply (tests/saved_plans.rs)
+            }
+            let mut args = words.to_vec();
+            args.push(s(path));
+            args.extend_from_slice(rest);
+            let out = strata(&args);
+            let (_, err) = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(err.starts_with("Error: "), "{args:?}: {err}");
+            assert!(err.ends_with(&expected), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert_eq!(err.matches(s(path)).count(), 1, "{args:?}: {err}");
+        }
+        assert!(
+            !root.path().join("some").exists(),
+            "{command:?} wrote under the missing path"
+        );
+    }
+}
+
+#[test]
+fn a_missing_input_file_is_one_lower_case_sentence() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("nope.yaml");
+    let missing = s(&missing);
+    let dir = s(root.path());
+    for args in [
+        vec!["validate", missing],
+        vec!["render", missing],
+        vec!["health", missing],
+        vec!["generate", missing],
+        vec!["set-image", missing, "app=img:1"],
+        vec!["plan", dir, "--config", missing],
+        vec!["state", "list", dir, "--config", missing],
+    ] {
+        let out = strata(&args);
+        let (_, err) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.ends_with("nope.yaml: no such file or directory\n"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.matches("nope.yaml").count(), 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn destroy_offers_only_what_destroy_means() {
+    let help = strata(&["destroy", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let (out, _) = text(&help);
+    for meaningless in [
+        "--prune",
+        "--adopt",
+        "--output",
+        "--replace",
+        "--refresh-only",
+    ] {
+        assert!(!out.contains(meaningless), "{meaningless} in {out}");
+    }
+    for offered in ["--target", "--auto-approve", "--lock"] {
+        assert!(out.contains(offered), "{offered} missing from {out}");
+    }
+    for refused in [&["--prune"][..], &["--adopt"], &["-o", "json"]] {
+        let mut args = vec!["destroy", "."];
+        args.extend_from_slice(refused);
+        let out = strata(&args);
+        assert_eq!(out.status.code(), Some(1), "{refused:?}: {:?}", text(&out));
+        assert!(
+            text(&out).1.contains("unexpected argument"),
+            "{:?}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn destroy_of_a_saved_plan_names_the_command_that_applies_it() {
+    let (_tmp, stack) = quickstart();
+    let file = stack.parent().unwrap().join("destroy.plan");
+    let plan = strata(&["plan", s(&stack), "--destroy", "--out", s(&file)]);
+    assert_eq!(plan.status.code(), Some(0), "{:?}", text(&plan));
+    let out = strata(&["destroy", s(&file), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out)
+            .1
+            .contains("`strata destroy` does not take a saved plan"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+/// `strata ARGS` on a terminal (a pseudo-terminal python3's `pty` opens), with `env` set and
+/// `NO_COLOR` unset unless `env` sets it: what it printed.
+fn on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new("python3");
+    command
+        .args(["-c", "import pty, sys; pty.spawn(sys.argv[1:])"])
+        .arg(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command.output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_off_with_no_color() {
+    let (_tmp, stack) = quickstart();
+    let plan = ["plan", s(&stack)];
+    let coloured = |out: &str| out.contains("\u{1b}[");
+    let plain = on_a_terminal(&plan, &[]);
+    assert!(plain.contains("will be created"), "{plain}");
+    assert!(coloured(&plain), "a terminal gets colour: {plain}");
+    // no-color.org: an empty NO_COLOR is as if it were unset.
+    assert!(coloured(&on_a_terminal(&plan, &[("NO_COLOR", "")])));
+    let refused = on_a_terminal(&plan, &[("NO_COLOR", "1")]);
+    assert!(
+        refused.contains("will be created") && !coloured(&refused),
+        "{refused}"
+    );
+    for args in [
+        ["--no-color", "plan", s(&stack)],
+        ["plan", s(&stack), "--no-color"],
+    ] {
+        let out = on_a_terminal(&args, &[("NO_COLOR", "")]);
+        assert!(
+            out.contains("will be created") && !coloured(&out),
+            "{args:?}: {out}"
+        );
+    }
+    // Not a terminal: no colour.
+    let piped = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(plan)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(!coloured(&text(&piped).0));
+}
+
+#[test]
+fn completion_scripts_and_the_manual_page_come_from_the_command_line() {
+    let bash = strata(&["completion", "bash"]);
+    assert_eq!(bash.status.code(), Some(0), "{:?}", text(&bash));
+    let (script, _) = text(&bash);
+    for word in ["controller", "validate", "--no-color"] {
+        assert!(
+            script.contains(word),
+            "{word} missing from the bash completion"
+        );
+    }
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = strata(&["completion", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {:?}", text(&out));
+        assert!(text(&out).0.contains("validate"), "{shell}");
+    }
+    assert_eq!(strata(&["completion", "tcsh"]).status.code(), Some(1));
+
+    let man = strata(&["man"]);
+    assert_eq!(man.status.code(), Some(0), "{:?}", text(&man));
+    let (page, _) = text(&man);
+    assert!(page.contains(".TH strata 1"), "{page}");
+    assert!(page.contains(".SH NAME\nstrata \\- "), "{page}");
+    assert!(page.contains("destroy"), "{page}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = strata(&["man", "--out", s(&pages)]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    for name in [
+        "strata.1",
+        "strata-plan.1",
+        "strata-state-list.1",
+        "strata-completion.1",
+    ] {
+        let page = std::fs::read_to_string(pages.join(name)).unwrap();
+        assert!(page.contains(".SH NAME"), "{name}: {page}");
+    }
+}
+
+#[test]
+fn generated_text_into_a_closed_pipe_ends_quietly() {
+    for args in [&["completion", "bash"][..], &["man"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn log_flags_choose_the_log_level_and_win_over_rust_log() {
+    let (_tmp, stack) = quickstart();
+    let stderr = |args: &[&str], rust_log: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+        command
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("STRATA_LOG_LEVEL");
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {:?}", text(&out));
+        text(&out).1
+    };
+    let debug = |err: &str| {
+        err.lines()
+            .any(|l| l.contains("DEBUG") && l.contains("loaded the stack"))
+    };
+    assert!(
+        !debug(&stderr(&["plan", s(&stack)], None)),
+        "warnings only by default"
+    );
+    for args in [
+        ["--log-level", "debug", "plan", s(&stack)],
+        ["plan", s(&stack), "--log-level", "debug"],
+        ["-vv", "plan", s(&stack), "--no-color"],
+    ] {
+        let err = stderr(&args, None);
+        assert!(debug(&err), "{args:?}: {err}");
+    }
+    // RUST_LOG applies without a flag; an explicit flag wins over it.
+    assert!(debug(&stderr(&["plan", s(&stack)], Some("debug"))));
+    assert!(!debug(&stderr(
+        &["plan", s(&stack), "--log-level", "warn"],
+        Some("debug")
+    )));
+    assert!(!debug(&stderr(&["-q", "plan", s(&stack)], Some("debug"))));
+    let both = strata(&["-v", "-q", "plan", s(&stack)]);
+    assert_eq!(both.status.code(), Some(1), "{:?}", text(&both));
 }

@@ -184,7 +184,7 @@ fn a_bad_configuration_is_one_error_naming_file_and_field_and_nothing_is_applied
         ),
         (
             "policies: [policies]\n",
-            "policies: No such file or directory",
+            "policies: no such file or directory",
         ),
     ];
     for (config, expected) in cases {

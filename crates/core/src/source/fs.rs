@@ -136,4 +136,19 @@ mod tests {
         let loc = tree.location("a/b/x.yaml", 1, 5);
         assert_eq!(loc.file, dir.path().join("a/b/x.yaml"));
     }
+
+    #[test]
+    fn a_missing_root_or_path_is_named_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = FsTree::new(dir.path().join("gone"));
+        let root = tree.list("").unwrap_err().to_string();
+        assert!(root.ends_with("gone: no such file or directory"), "{root}");
+        let tree = FsTree::new(dir.path());
+        let file = tree.read("a/b.yaml").unwrap_err().to_string();
+        assert!(
+            file.ends_with(": a/b.yaml: no such file or directory"),
+            "{file}"
+        );
+        assert!(!file.contains(": :"), "{file}");
+    }
 }

@@ -45,8 +45,8 @@ pub const SKIPPED_DIRS: &[&str] = &[".strata", ".git"];
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SourceError {
-    /// The path does not exist in the tree.
-    #[error("{origin}: {path}: no such file or directory")]
+    /// The path does not exist in the tree (an empty path: the tree's root itself).
+    #[error("{}: no such file or directory", not_found_at(origin, path))]
     NotFound {
         /// The tree, as [`SourceOrigin`] displays it.
         origin: String,
@@ -70,6 +70,16 @@ pub enum SourceError {
     /// Opening the repository, resolving the revision or reading an object failed.
     #[error("{0}")]
     Git(String),
+}
+
+/// Where a missing path was looked for: the tree and the path in it, or the tree alone when
+/// its root is what is missing.
+fn not_found_at(origin: &str, path: &str) -> String {
+    if path.is_empty() {
+        origin.to_owned()
+    } else {
+        format!("{origin}: {path}")
+    }
 }
 
 /// What a directory entry is.
