@@ -266,17 +266,10 @@ pub async fn write_status(
         namespace,
         &argo_resource("ApplicationSet", "applicationsets"),
     );
-    let body = json!({
-        "apiVersion": format!("{ARGO_GROUP}/v1alpha1"), "kind": "ApplicationSet",
-        "metadata": {"name": name, "namespace": namespace},
-        "status": {"conditions": conditions}
-    });
+    // A merge patch, never a create: an ApplicationSet deleted meanwhile stays deleted.
+    let body = json!({"status": {"conditions": conditions}});
     if let Err(error) = api
-        .patch(
-            name,
-            &PatchParams::apply(APPSET_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
+        .patch(name, &PatchParams::default(), &Patch::Merge(&body))
         .await
     {
         tracing::warn!(applicationset = %name, %error, "writing the status");
