@@ -38,8 +38,9 @@ impl std::fmt::Debug for Clusters {
     }
 }
 
-fn secret_text(secret: &Secret, key: &str) -> Option<String> {
-    secret
+/// The text of a Secret's `key` (`data` decoded, or `stringData`); an empty value is none.
+pub(crate) fn secret_text(secret: &Secret, key: &str) -> Option<String> {
+    let text = secret
         .data
         .as_ref()
         .and_then(|d| d.get(key))
@@ -49,7 +50,8 @@ fn secret_text(secret: &Secret, key: &str) -> Option<String> {
                 .string_data
                 .as_ref()
                 .and_then(|d| d.get(key).cloned())
-        })
+        });
+    text.filter(|t| !t.is_empty())
 }
 
 /// The provider options of every destination: Git is the source of truth, so a sync takes

@@ -296,6 +296,15 @@ impl Controller {
         }
     }
 
+    /// The `argoproj.io` objects of `kind` in the controller's namespace.
+    fn argo_api(&self, kind: &str, plural: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(
+            self.client.clone(),
+            &self.config.namespace,
+            &argo_resource(kind, plural),
+        )
+    }
+
     /// Adds an observer (notifications, metrics, an embedder's hook).
     pub fn observe(&self, observer: Arc<dyn Observer>) {
         lock(&self.observers).push(observer);
@@ -723,11 +732,7 @@ impl Controller {
 
     /// Watches the Application objects of the namespace.
     async fn watch_applications(self: Arc<Self>) {
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            self.client.clone(),
-            &self.config.namespace,
-            &argo_resource("Application", "applications"),
-        );
+        let api: Api<DynamicObject> = self.argo_api("Application", "applications");
         let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
         while let Some(event) = events.next().await {
             match event {
@@ -879,11 +884,7 @@ impl Controller {
 
     /// Watches the ApplicationSet objects of the namespace.
     async fn watch_appsets(self: Arc<Self>) {
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            self.client.clone(),
-            &self.config.namespace,
-            &argo_resource("ApplicationSet", "applicationsets"),
-        );
+        let api: Api<DynamicObject> = self.argo_api("ApplicationSet", "applicationsets");
         let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
         while let Some(event) = events.next().await {
             match event {
@@ -982,11 +983,7 @@ impl Controller {
     /// Keeps the namespace's AppProjects from a watch (no read per reconcile); a changed
     /// project refreshes its Applications.
     async fn watch_projects(self: Arc<Self>) {
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            self.client.clone(),
-            &self.config.namespace,
-            &argo_resource("AppProject", "appprojects"),
-        );
+        let api: Api<DynamicObject> = self.argo_api("AppProject", "appprojects");
         let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
         let mut listing: BTreeMap<String, Value> = BTreeMap::new();
         while let Some(event) = events.next().await {
@@ -1053,11 +1050,7 @@ impl Controller {
             }
             None => {}
         }
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            self.client.clone(),
-            &self.config.namespace,
-            &argo_resource("AppProject", "appprojects"),
-        );
+        let api: Api<DynamicObject> = self.argo_api("AppProject", "appprojects");
         match api.get_opt(name).await {
             Ok(Some(object)) => Ok(Project::from_object(&to_value(&object))),
             Ok(None) if name == "default" => Ok(Project::allow_all("default")),

@@ -77,10 +77,6 @@ impl SyncRequest {
 pub struct Outcome {
     /// The Application's new status.
     pub status: AppStatus,
-    /// The status written before a sync started (OutOfSync, operation Running), when a sync
-    /// ran: notifications see the drift and the running operation even when the sync repairs
-    /// it at once.
-    pub before_sync: Option<AppStatus>,
     /// A sync ran (or was attempted) in this reconcile.
     pub synced: bool,
     /// How long fetching the repository took, when it was fetched.
@@ -342,7 +338,7 @@ impl Reconciler {
                 };
             }
         };
-        let mut running = compared.clone();
+        let mut running = compared;
         let started_at = now_rfc3339();
         running.operation_state = Some(OperationState {
             phase: OperationPhase::Running,
@@ -358,15 +354,23 @@ impl Reconciler {
                 app,
                 &provider,
                 comparison,
-                desired,
+                &desired,
                 &sync,
                 &rules,
                 &started_at,
             )
             .await;
-        // Compare again: the status shows the cluster as the sync left it.
+        // Compare again (the same rendered set): the status shows the cluster as the sync
+        // left it.
         let after = self
-            .compare_rendered(app, &provider, &operation.revision, &source_type, &rules)
+            .compare(
+                app,
+                &provider,
+                desired,
+                &operation.revision,
+                &source_type,
+                &rules,
+            )
             .await;
         let mut status = match &after {
             Ok(c) => self.status_of(previous, c, Vec::new()),
@@ -396,7 +400,6 @@ impl Reconciler {
         status.operation_state = Some(operation.state);
         Outcome {
             status,
-            before_sync: Some(running),
             synced: true,
             fetch_duration,
             kinds,
@@ -483,21 +486,6 @@ impl Reconciler {
         })
         .await
         .map_err(|e| format!("rendering stopped: {e}"))?
-    }
-
-    /// Renders again at a known commit (no fetch) and compares.
-    async fn compare_rendered(
-        &self,
-        app: &Application,
-        provider: &Arc<KubeProvider>,
-        revision: &str,
-        source_type: &str,
-        rules: &DriftRules,
-    ) -> Result<Comparison, String> {
-        let (_, desired, _, _) = self.fetch_and_render(app, None, Some(revision)).await?;
-        provider.serve_kinds_of_crds(&desired);
-        self.compare(app, provider, desired, revision, source_type, rules)
-            .await
     }
 
     fn engine(
@@ -630,7 +618,7 @@ impl Reconciler {
         app: &Application,
         provider: &Arc<KubeProvider>,
         comparison: Comparison,
-        desired: Vec<Resource>,
+        desired: &[Resource],
         sync: &SyncRequest,
         rules: &DriftRules,
         started_at: &str,
@@ -693,11 +681,11 @@ impl Reconciler {
             tracing::info!(application = %app.name, retry = retries, "sync failed: {message}; retrying");
             tokio::time::sleep(retry_wait(&retry, retries)).await;
             let again = async {
-                provider.serve_kinds_of_crds(&desired);
+                provider.serve_kinds_of_crds(desired);
                 self.compare(
                     app,
                     provider,
-                    desired.clone(),
+                    desired.to_vec(),
                     &revision,
                     &comparison.source_type,
                     rules,

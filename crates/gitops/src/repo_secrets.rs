@@ -7,22 +7,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use strata_sources::repo::Credentials;
 
-use crate::clusters::SECRET_TYPE_LABEL;
-
-fn text(secret: &Secret, key: &str) -> Option<String> {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .and_then(|b| String::from_utf8(b.0.clone()).ok())
-        .or_else(|| {
-            secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get(key).cloned())
-        })
-        .filter(|s| !s.is_empty())
-}
+use crate::clusters::{SECRET_TYPE_LABEL, secret_text};
 
 /// The credentials the repository Secrets of `namespace` give, by URL prefix. A Secret
 /// without `url` or without `password` is skipped with a warning naming it.
@@ -39,12 +24,13 @@ pub async fn load(
             .map_err(|e| format!("listing {kind} Secrets in {namespace}: {e}"))?;
         for secret in &list.items {
             let name = secret.metadata.name.as_deref().unwrap_or("");
-            let (Some(url), Some(password)) = (text(secret, "url"), text(secret, "password"))
+            let (Some(url), Some(password)) =
+                (secret_text(secret, "url"), secret_text(secret, "password"))
             else {
                 tracing::warn!(secret = %name, "a {kind} Secret without url or password is not used");
                 continue;
             };
-            let credentials = match text(secret, "username") {
+            let credentials = match secret_text(secret, "username") {
                 Some(username) => Credentials::basic(username, password),
                 None => Credentials::token(password),
             };
