@@ -163,6 +163,9 @@ pub trait Observer: Send + Sync {
     async fn status_written(&self, record: &AppRecord);
     /// A reconcile finished.
     fn reconciled(&self, _record: &AppRecord, _took: Duration, _outcome: &Outcome) {}
+    /// The reconcile of the Application `app` made a Kubernetes API request (`verb` is the
+    /// HTTP method, or `WATCH`); `status` is the response code, `None` when no response came.
+    fn kubernetes_request(&self, _app: &str, _verb: &str, _status: Option<u16>) {}
 }
 
 /// One known Application.
@@ -308,6 +311,24 @@ impl Controller {
     /// Adds an observer (notifications, metrics, an embedder's hook).
     pub fn observe(&self, observer: Arc<dyn Observer>) {
         lock(&self.observers).push(observer);
+    }
+
+    /// `provider` with a client that tells the observers of every request it makes for the
+    /// Application `app` (sharing the provider's connections and discovered kinds).
+    async fn counted(&self, provider: &Arc<KubeProvider>, app: &str) -> Arc<KubeProvider> {
+        let observers = lock(&self.observers).clone();
+        let client = match provider.client().await {
+            Ok(client) if !observers.is_empty() => client.clone(),
+            _ => return Arc::clone(provider),
+        };
+        let app = app.to_string();
+        let observe: strata_k8s::client::RequestObserver =
+            Arc::new(move |request: &strata_k8s::client::RequestSummary<'_>| {
+                for observer in &observers {
+                    observer.kubernetes_request(&app, request.verb, request.status);
+                }
+            });
+        Arc::new(provider.with_client(strata_k8s::client::observed(client, observe)))
     }
 
     /// The status store (what `strata app` and the HTTP API read).
@@ -1149,7 +1170,7 @@ impl Controller {
                         .reconcile(
                             &app,
                             &project,
-                            Arc::clone(&provider),
+                            self.counted(&provider, &app.name).await,
                             &previous_status,
                             request,
                             &progress,

@@ -112,6 +112,10 @@ impl Observer for MetricsObserver {
             self.0.observe_git_fetch(repo, fetch.as_secs_f64());
         }
     }
+
+    fn kubernetes_request(&self, app: &str, verb: &str, status: Option<u16>) {
+        self.0.record_k8s_request(app, verb, status);
+    }
 }
 
 fn operation_json(status: &crate::status::AppStatus) -> serde_json::Value {

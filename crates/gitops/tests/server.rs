@@ -238,7 +238,9 @@ async fn metrics_show_app_info_from_the_store_and_recorded_counters() {
     state
         .metrics
         .observe_git_fetch("https://github.com/acme/deploy.git", 1.5);
-    state.metrics.record_k8s_request("guestbook", "Patch", 200);
+    state
+        .metrics
+        .record_k8s_request("guestbook", "PATCH", Some(200));
 
     let (status, text) = call(
         &state,
@@ -272,7 +274,7 @@ async fn metrics_show_app_info_from_the_store_and_recorded_counters() {
     ));
     assert!(text.contains("argocd_app_reconcile_bucket{le=\"1.0\",namespace=\"argocd\",dest_server=\"https://kubernetes.default.svc\"} 1"), "{text}");
     assert!(text.contains("argocd_git_request_duration_seconds_count{repo=\"https://github.com/acme/deploy.git\",request_type=\"fetch\"} 1"), "{text}");
-    assert!(text.contains("argocd_app_k8s_request_total{name=\"guestbook\",verb=\"Patch\",response_code=\"200\"} 1"), "{text}");
+    assert!(text.contains("argocd_app_k8s_request_total{name=\"guestbook\",verb=\"PATCH\",response_code=\"200\"} 1"), "{text}");
 
     // The store changes; the next scrape follows it.
     state.store.remove("guestbook");

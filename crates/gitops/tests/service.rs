@@ -281,6 +281,26 @@ async fn two_replicas_never_both_work_and_the_follower_takes_over() {
     assert_eq!(listed(first_addr).await, 1, "the leader works");
     assert_eq!(listed(second_addr).await, 0, "the follower does not");
     assert_eq!(get(second_addr, "/readyz").await.0, 503);
+    // The Kubernetes requests made for the Application are counted by verb and response
+    // code (the sync's server-side apply is a PATCH answered 200 or 201), by the leader only.
+    let requests = |text: &str, verb: &str| -> u64 {
+        text.lines()
+            .filter(|l| {
+                l.starts_with("argocd_app_k8s_request_total{name=\"leader-app\"")
+                    && l.contains(&format!("verb=\"{verb}\""))
+                    && (l.contains("response_code=\"200\"") || l.contains("response_code=\"201\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let (_, leader_metrics) = get(first_addr, "/metrics").await;
+    assert!(requests(&leader_metrics, "PATCH") >= 1, "{leader_metrics}");
+    assert!(requests(&leader_metrics, "GET") >= 1, "{leader_metrics}");
+    let (_, follower_metrics) = get(second_addr, "/metrics").await;
+    assert!(
+        !follower_metrics.contains("argocd_app_k8s_request_total{name=\"leader-app\""),
+        "{follower_metrics}"
+    );
 
     // The leader stops; the follower takes the lease over and carries on.
     first.stop().await;

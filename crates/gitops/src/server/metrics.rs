@@ -234,14 +234,16 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Counts a Kubernetes API request made for the Application `app`.
-    pub fn record_k8s_request(&self, app: &str, verb: &str, response_code: u16) {
+    /// Counts a Kubernetes API request made for the Application `app`: `verb` as the client
+    /// sent it (`GET`, `PATCH` … or `WATCH`), `response_code` the HTTP status, `None` (label
+    /// `none`) when no response came.
+    pub fn record_k8s_request(&self, app: &str, verb: &str, response_code: Option<u16>) {
         self.inner
             .k8s_total
             .get_or_create(&K8sLabels {
                 name: app.to_string(),
                 verb: verb.to_string(),
-                response_code: response_code.to_string(),
+                response_code: response_code.map_or_else(|| "none".to_string(), |c| c.to_string()),
             })
             .inc();
     }

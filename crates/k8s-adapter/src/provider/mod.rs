@@ -121,12 +121,12 @@ pub struct KubeProvider {
     client: OnceCell<kube::Client>,
     connect: ConnectOptions,
     options: KubeProviderOptions,
-    kinds: Mutex<HashMap<KindKey, ResolvedKind>>,
-    served: RwLock<Option<HashSet<(String, String)>>>,
-    namespaces: Mutex<HashSet<String>>,
+    kinds: Arc<Mutex<HashMap<KindKey, ResolvedKind>>>,
+    served: Arc<RwLock<Option<HashSet<(String, String)>>>>,
+    namespaces: Arc<Mutex<HashSet<String>>>,
     health: Option<Arc<HealthRegistry>>,
     /// The schemas of the CRDs installed in the cluster, read by [`KubeProvider::discover`].
-    cluster_schemas: RwLock<Vec<KindSchema>>,
+    cluster_schemas: Arc<RwLock<Vec<KindSchema>>>,
 }
 
 impl std::fmt::Debug for KubeProvider {
@@ -154,11 +154,28 @@ impl KubeProvider {
             client: OnceCell::new(),
             connect,
             options,
-            kinds: Mutex::new(HashMap::new()),
-            served: RwLock::new(None),
-            namespaces: Mutex::new(HashSet::new()),
+            kinds: Arc::new(Mutex::new(HashMap::new())),
+            served: Arc::new(RwLock::new(None)),
+            namespaces: Arc::new(Mutex::new(HashSet::new())),
             health: None,
-            cluster_schemas: RwLock::new(Vec::new()),
+            cluster_schemas: Arc::new(RwLock::new(Vec::new())),
+        }
+    }
+
+    /// A provider that sends its requests through `client` and shares everything this one
+    /// has learnt (discovered kinds, served kinds, known namespaces, CRD schemas) both ways:
+    /// the way to give one caller its own client — one that counts or traces its requests
+    /// (see [`crate::client::observed`]) — without discovering the cluster again.
+    pub fn with_client(&self, client: kube::Client) -> Self {
+        Self {
+            client: OnceCell::new_with(Some(client)),
+            connect: self.connect.clone(),
+            options: self.options.clone(),
+            kinds: Arc::clone(&self.kinds),
+            served: Arc::clone(&self.served),
+            namespaces: Arc::clone(&self.namespaces),
+            health: self.health.clone(),
+            cluster_schemas: Arc::clone(&self.cluster_schemas),
         }
     }
 
