@@ -116,13 +116,16 @@ pub struct ResolvedKind {
 
 type KindKey = (String, String, String);
 
+/// The (group, kind) pairs the cluster serves, once discovered.
+type ServedKinds = HashSet<(String, String)>;
+
 /// The Kubernetes provider. See the module documentation.
 pub struct KubeProvider {
     client: OnceCell<kube::Client>,
     connect: ConnectOptions,
     options: KubeProviderOptions,
     kinds: Arc<Mutex<HashMap<KindKey, ResolvedKind>>>,
-    served: Arc<RwLock<Option<HashSet<(String, String)>>>>,
+    served: Arc<RwLock<Option<ServedKinds>>>,
     namespaces: Arc<Mutex<HashSet<String>>>,
     health: Option<Arc<HealthRegistry>>,
     /// The schemas of the CRDs installed in the cluster, read by [`KubeProvider::discover`].
