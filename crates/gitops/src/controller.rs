@@ -842,15 +842,14 @@ impl Controller {
             match outcome {
                 Ok(deleted) => {
                     tracing::info!(application = %name, deleted, "deleted with its resources");
-                    let remaining: Vec<&String> = finalizers
-                        .iter()
-                        .filter(|f| !f.starts_with(RESOURCES_FINALIZER))
-                        .collect();
-                    let body = json!({"metadata": {"finalizers": remaining}});
-                    if let Err(error) = api
-                        .patch(&name, &PatchParams::default(), &Patch::Merge(&body))
-                        .await
-                    {
+                    let removed =
+                        strata_k8s::finalizers::update_finalizers(&api, &name, None, |held| {
+                            let before = held.len();
+                            held.retain(|f| !f.starts_with(RESOURCES_FINALIZER));
+                            held.len() != before
+                        })
+                        .await;
+                    if let Err(error) = removed {
                         tracing::warn!(application = %name, %error, "removing the resources finalizer");
                     }
                 }

@@ -51,12 +51,11 @@
 //! deletion. Still tested only against kube's tower-test mock (`tests/provider_mock.rs`,
 //! `tests/controller_mock.rs`): the exact requests sent (paths, query parameters, bodies), retries
 //! of 429 and 5xx answers (a real server does not throttle or fail on demand), watch
-//! resumption after `410 Gone` (it needs etcd to compact away the watched resource version,
-//! which the harness cannot make the API server do at a chosen moment), and the controller's
-//! drift self-heal.
+//! and the controller's drift self-heal.
 
 pub mod client;
 pub mod controller;
+pub mod finalizers;
 pub mod provider;
 pub mod schemas;
 pub mod state;

@@ -786,3 +786,85 @@ async fn after_discovery_only_served_kinds_and_those_of_the_stacks_crds_are_serv
     assert!(provider.serves("routing.testkube.strata.dev/v1", "Widget"));
     assert!(!provider.serves("ec2.aws.upbound.io/v1beta1", "SecurityGroup"));
 }
+
+/// A finalizer change computed from a stale read is refused by the server (409 on the
+/// resource version it carries), read again and written again: another writer's finalizer,
+/// added in between, survives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finalizer_change_from_a_stale_read_is_retried_without_losing_the_other_writers() {
+    use strata_k8s::finalizers::{FinalizersUpdate, update_finalizers};
+
+    let (client, namespace) = setup("finalizer-conflict").await;
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap"));
+    let api: kube::Api<DynamicObject> = kube::Api::namespaced_with(client, &namespace, &resource);
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "guarded", "finalizers": ["first.example.com/keep"]},
+        "data": {"a": "1"}}))
+    .unwrap();
+    api.create(&Default::default(), &object).await.unwrap();
+    let stale = serde_json::to_value(api.get("guarded").await.unwrap()).unwrap();
+    // Another writer adds its finalizer after our read.
+    api.patch(
+        "guarded",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers":
+            ["first.example.com/keep", "second.example.com/keep"]}})),
+    )
+    .await
+    .unwrap();
+    // The server refuses a write carrying the stale resource version …
+    let refused = api
+        .patch(
+            "guarded",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {
+                "resourceVersion": stale["metadata"]["resourceVersion"],
+                "finalizers": ["first.example.com/keep", "strata.dev/test"]}})),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, kube::Error::Api(status) if status.code == 409),
+        "{refused:?}"
+    );
+    // … so the update computed from that read is retried on what the server holds now.
+    let done = update_finalizers(&api, "guarded", Some(&stale), |held| {
+        held.push("strata.dev/test".to_owned());
+        true
+    })
+    .await
+    .unwrap();
+    assert_eq!(done, FinalizersUpdate::Written);
+    let held = api.get("guarded").await.unwrap().metadata.finalizers;
+    assert_eq!(
+        held,
+        Some(vec![
+            "first.example.com/keep".to_owned(),
+            "second.example.com/keep".to_owned(),
+            "strata.dev/test".to_owned()
+        ])
+    );
+    // Nothing to change: nothing written.
+    let version = api.get("guarded").await.unwrap().metadata.resource_version;
+    let same = update_finalizers(&api, "guarded", None, |_| false)
+        .await
+        .unwrap();
+    assert_eq!(same, FinalizersUpdate::Unchanged);
+    assert_eq!(
+        api.get("guarded").await.unwrap().metadata.resource_version,
+        version
+    );
+    // Removal, then deletion of an object without finalizers; a vanished object is Gone.
+    update_finalizers(&api, "guarded", None, |held| {
+        held.clear();
+        true
+    })
+    .await
+    .unwrap();
+    api.delete("guarded", &Default::default()).await.unwrap();
+    let gone = update_finalizers(&api, "guarded", None, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(gone, FinalizersUpdate::Gone);
+}

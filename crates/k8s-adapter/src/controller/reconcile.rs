@@ -308,20 +308,18 @@ impl Reconciler {
         if object.pointer("/metadata/deletionTimestamp").is_some() {
             return self.finalize(binding, is_claim, object, &api, &name).await;
         }
-        let mut held = finalizers(object);
-        if !held.iter().any(|f| f == FINALIZER) {
-            held.push(FINALIZER.to_owned());
-            api.patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"finalizers": held}})),
-            )
-            .await
-            .map_err(api_error(format!(
-                "adding the finalizer to {}",
-                describe(object)
-            )))?;
-        }
+        crate::finalizers::update_finalizers(&api, &name, Some(object), |held| {
+            let missing = !held.iter().any(|f| f == FINALIZER);
+            if missing {
+                held.push(FINALIZER.to_owned());
+            }
+            missing
+        })
+        .await
+        .map_err(api_error(format!(
+            "adding the finalizer to {}",
+            describe(object)
+        )))?;
         let xrds = self.config.xrds();
         let render = |target: &Value,
                       observed: BTreeMap<String, ObservedComposed>|
@@ -835,12 +833,11 @@ impl Reconciler {
             outcome.requeue_after = Some(self.config.poll_interval);
             return Ok(outcome);
         }
-        let kept: Vec<String> = held.into_iter().filter(|f| f != FINALIZER).collect();
-        api.patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": kept}})),
-        )
+        crate::finalizers::update_finalizers(api, name, Some(object), |held| {
+            let before = held.len();
+            held.retain(|f| f != FINALIZER);
+            held.len() != before
+        })
         .await
         .map_err(api_error(format!(
             "removing the finalizer of {}",
