@@ -44,7 +44,12 @@
 //!   field message, Crossplane's defaults filled in); the claim controller over those CRDs
 //!   (claim → composite → composed resource → Ready and Synced, `spec.resourceRefs`, the XRD's
 //!   status fields, connection secret, deletion through the finalizer); and the watch-driven
-//!   runtime installing the CRDs before it watches, then taking a claim to Ready.
+//!   runtime installing the CRDs before it watches, then taking a claim to Ready;
+//! * `real_watch.rs`: the runtime's watches across an API server restart after etcd compacted
+//!   every resource version they had seen (resumed watches answered `410 Gone`, listed again, a
+//!   claim created after the restart composed);
+//! * `real_apiserver.rs` also: a finalizer change from a stale read refused with `409` and
+//!   retried on what the server holds (another writer's finalizer kept).
 //!
 //! No kubelet, controller manager or garbage collector runs there: tests write `status`
 //! themselves and stand in for the collector where an object must finish a foreground

@@ -66,6 +66,14 @@ pub enum TestKubeError {
         /// The end of its log.
         log_tail: String,
     },
+    /// etcd's JSON gateway refused a call (a compaction for a test).
+    #[error("etcd {step}: {answer}")]
+    Etcd {
+        /// What was asked (`put`, `compaction`).
+        step: &'static str,
+        /// etcd's answer.
+        answer: String,
+    },
     /// The API server did not become ready in time.
     #[error("kube-apiserver was not ready after {seconds} s (last answer: {last}); its log is {}", log.display())]
     NotReady {

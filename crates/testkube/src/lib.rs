@@ -36,8 +36,8 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -57,8 +57,10 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// A running etcd and kube-apiserver. See the crate documentation.
 #[derive(Debug)]
 pub struct ControlPlane {
-    etcd: Child,
-    apiserver: Child,
+    etcd: Mutex<Child>,
+    apiserver: Mutex<Child>,
+    apiserver_args: Vec<String>,
+    etcd_url: String,
     watchdog: Option<(Child, ChildStdin)>,
     data_dir: PathBuf,
     kubeconfig_path: PathBuf,
@@ -261,8 +263,10 @@ impl ControlPlane {
         );
         let kubeconfig_path = data_dir.join("kubeconfig");
         let mut plane = Self {
-            etcd,
-            apiserver,
+            etcd: Mutex::new(etcd),
+            apiserver: Mutex::new(apiserver),
+            apiserver_args,
+            etcd_url,
             watchdog: None,
             data_dir,
             kubeconfig_path,
@@ -277,6 +281,7 @@ impl ControlPlane {
             &plane.kubeconfig_path,
             &kubeconfig_yaml(&plane.server_url, &plane.pki.ca_pem, &admin_user),
         )?;
+        plane.write_pids()?;
         plane.watchdog = Some(plane.spawn_watchdog()?);
         plane.server_version =
             std::thread::scope(|scope| scope.spawn(|| plane.wait_until_ready()).join())
@@ -305,13 +310,13 @@ impl ControlPlane {
     /// A shell that waits for end-of-file on its standard input (the pipe this process holds
     /// open until it exits), then stops both programs and removes the data directory.
     fn spawn_watchdog(&self) -> Result<(Child, ChildStdin), TestKubeError> {
-        const SCRIPT: &str = "dir=$1; shift; read -r _ignored; kill -TERM \"$@\" 2>/dev/null; \
-                              sleep 2; kill -KILL \"$@\" 2>/dev/null; rm -rf \"$dir\"";
+        // The pids are read at the end: a restarted API server has a new one.
+        const SCRIPT: &str = "dir=$1; read -r _ignored; pids=$(cat \"$dir/pids\"); \
+                              kill -TERM $pids 2>/dev/null; sleep 2; kill -KILL $pids 2>/dev/null; \
+                              rm -rf \"$dir\"";
         let mut child = Command::new("sh")
             .args(["-c", SCRIPT, "testkube-watchdog"])
             .arg(&self.data_dir)
-            .arg(self.apiserver.id().to_string())
-            .arg(self.etcd.id().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -327,25 +332,137 @@ impl ControlPlane {
         Ok((child, stdin))
     }
 
+    /// Records the programs' pids for the watchdog.
+    fn write_pids(&self) -> Result<(), TestKubeError> {
+        let apiserver = self
+            .apiserver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .id();
+        write(
+            &self.data_dir.join("pids"),
+            &format!(
+                "{apiserver} {}\n",
+                self.etcd
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .id()
+            ),
+        )
+    }
+
+    /// Stops the API server, has etcd compact its history up to its current revision (so
+    /// every resource version a client saw before is gone: a watch resumed from one gets
+    /// `410 Gone`), then starts the API server again with the same settings and waits until
+    /// it is ready. Clients built before keep working once it is. Returns the compacted
+    /// revision.
+    ///
+    /// Every test sharing this control plane sees the server go away for a few seconds: call
+    /// it only from a test binary of its own.
+    pub fn restart_apiserver_after_compaction(&self) -> Result<u64, TestKubeError> {
+        {
+            let mut apiserver = self
+                .apiserver
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let _ = apiserver.kill();
+            let _ = apiserver.wait();
+        }
+        let put = self.etcd_call(
+            "/v3/kv/put",
+            &format!(
+                "{{\"key\":\"{}\",\"value\":\"{}\"}}",
+                BASE64.encode("/strata-testkube/compaction"),
+                BASE64.encode("1")
+            ),
+        )?;
+        let revision: u64 = serde_json::from_str::<serde_json::Value>(&put)
+            .ok()
+            .and_then(|v| v.pointer("/header/revision")?.as_str()?.parse().ok())
+            .ok_or_else(|| TestKubeError::Etcd {
+                step: "put",
+                answer: put.clone(),
+            })?;
+        self.etcd_call(
+            "/v3/kv/compaction",
+            &format!("{{\"revision\":\"{revision}\",\"physical\":true}}"),
+        )?;
+        let log = self.data_dir.join("kube-apiserver-restarted.log");
+        let restarted = spawn(&self.binaries.kube_apiserver, &self.apiserver_args, &log)?;
+        *self
+            .apiserver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = restarted;
+        self.write_pids()?;
+        self.wait_until_ready_at(&log)?;
+        Ok(revision)
+    }
+
+    /// POSTs `body` to etcd's JSON gateway at `path`; returns the answer's body.
+    fn etcd_call(&self, path: &str, body: &str) -> Result<String, TestKubeError> {
+        use std::io::Read;
+        let address = self.etcd_url.trim_start_matches("http://");
+        let io = |source| TestKubeError::Io {
+            path: PathBuf::from(format!("{}{path}", self.etcd_url)),
+            source,
+        };
+        let mut stream = std::net::TcpStream::connect(address).map_err(io)?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(io)?;
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .map_err(io)?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).map_err(io)?;
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        if !head.starts_with("HTTP/1.1 200") {
+            return Err(TestKubeError::Etcd {
+                step: if path.ends_with("put") {
+                    "put"
+                } else {
+                    "compaction"
+                },
+                answer,
+            });
+        }
+        Ok(body.to_owned())
+    }
+
     /// Polls `/readyz` until it answers `ok`; returns the server's `gitVersion`.
     fn wait_until_ready(&mut self) -> Result<String, TestKubeError> {
+        let log = self.data_dir.join("kube-apiserver.log");
+        self.wait_until_ready_at(&log)
+    }
+
+    /// Polls `/readyz` until it answers `ok` (the API server logging to `apiserver_log`);
+    /// returns the server's `gitVersion`.
+    fn wait_until_ready_at(&self, apiserver_log: &Path) -> Result<String, TestKubeError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(TestKubeError::Runtime)?;
         let started = Instant::now();
         loop {
+            let etcd_log = self.data_dir.join("etcd.log");
             for (program, child, log) in [
-                ("etcd", &mut self.etcd, "etcd.log"),
-                ("kube-apiserver", &mut self.apiserver, "kube-apiserver.log"),
+                ("etcd", &self.etcd, etcd_log.as_path()),
+                ("kube-apiserver", &self.apiserver, apiserver_log),
             ] {
-                if let Ok(Some(status)) = child.try_wait() {
-                    let log = self.data_dir.join(log);
+                let exited = child
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .try_wait();
+                if let Ok(Some(status)) = exited {
                     return Err(TestKubeError::Exited {
                         program,
                         status,
-                        log_tail: log_tail(&log),
-                        log,
+                        log_tail: log_tail(log),
+                        log: log.to_owned(),
                     });
                 }
             }
@@ -370,7 +487,7 @@ impl ControlPlane {
                 return Err(TestKubeError::NotReady {
                     seconds: READY_TIMEOUT.as_secs(),
                     last,
-                    log: self.data_dir.join("kube-apiserver.log"),
+                    log: apiserver_log.to_owned(),
                 });
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -496,7 +613,12 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        for child in [&mut self.apiserver, &mut self.etcd] {
+        let apiserver = self
+            .apiserver
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let etcd = self.etcd.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for child in [apiserver, etcd] {
             let _ = child.kill();
             let _ = child.wait();
         }
