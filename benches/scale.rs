@@ -1,0 +1,266 @@
+//! Planning cost against size: the plan bench's generated stack (ConfigMaps with about two
+//! dependencies each) planned at several sizes, each size in a process of its own so that its
+//! peak memory is its own.
+//!
+//! For each size it prints: the resident memory the desired set alone adds; a first apply
+//! (graph, reference resolution, plan; nothing in the state); a re-plan with everything up to
+//! date (state and observations in memory, as the controller holds them); for each, wall time,
+//! CPU time (user + system, from `/proc/self/stat`, so other load on the machine shows less),
+//! the share of system time, time per resource, and the process's peak resident memory. Then
+//! the time per resource of each size relative to the smallest: 1.00 everywhere is linear.
+//!
+//! Sizes: `STRATA_BENCH_SIZES` (comma-separated, default `10000,100000,300000`; add `1000000`
+//! on a machine with about 16 GiB free). Run with `cargo bench --bench scale`.
+
+use std::collections::HashMap;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use strata::core::plan::{self, Observations, PlanOptions};
+use strata::core::provider::Observation;
+use strata::core::state::{ResourceState, ResourceStatus};
+use strata::core::{Graph, IdentityNormalizer, ProviderRegistry, Resource, SandboxProvider, State};
+
+// The allocator a production binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const DEFAULT_SIZES: &str = "10000,100000,300000";
+
+fn desired(count: usize) -> Vec<Resource> {
+    (0..count)
+        .map(|i| {
+            let deps: Vec<String> = [i / 2, i.saturating_sub(7)]
+                .into_iter()
+                .filter(|&d| d < i)
+                .map(|d| format!("ConfigMap/team/c{d}"))
+                .collect();
+            Resource::from_manifest(json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("c{i}"), "namespace": "team",
+                             "annotations": {"strata.dev/depends-on": deps.join(",")}},
+                "data": {"index": i.to_string(), "owner": "platform", "tier": "backend"}
+            }))
+            .expect("valid manifest")
+        })
+        .collect()
+}
+
+fn plan_once(
+    mut resources: Vec<Resource>,
+    state: &State,
+    observations: &Observations,
+) -> plan::Plan {
+    let graph = Graph::build(&resources).expect("acyclic");
+    let waiting = strata::core::references::resolve_references(
+        &mut resources,
+        &graph,
+        None,
+        &|_, _| strata::core::ReferenceSource::ExternalName,
+        &|_| strata::core::references::LiveLookup::NotObserved,
+    )
+    .expect("references resolve");
+    assert!(waiting.is_empty());
+    let registry =
+        ProviderRegistry::new().with_fallback(Arc::new(SandboxProvider::new("/nonexistent")));
+    plan::compute_plan(
+        resources,
+        &graph,
+        state,
+        observations,
+        &registry,
+        &IdentityNormalizer,
+        &PlanOptions {
+            stack: "bench".into(),
+            ..PlanOptions::default()
+        },
+    )
+}
+
+/// A `/proc/self/status` figure in MiB (`VmRSS`, `VmHWM`).
+fn memory_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with(field))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// User and system CPU time of this process so far.
+fn cpu_times() -> (Duration, Duration) {
+    let ticks = |n: usize| -> Duration {
+        std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|stat| {
+                // Fields after the command name (which may hold spaces) start at the state.
+                let rest = stat.rsplit_once(')')?.1;
+                rest.split_whitespace().nth(n)?.parse::<u64>().ok()
+            })
+            // The kernel's USER_HZ is 100 on Linux.
+            .map_or(Duration::ZERO, |t| Duration::from_millis(t * 10))
+    };
+    (ticks(11), ticks(12))
+}
+
+struct Phase {
+    wall: Duration,
+    user: Duration,
+    system: Duration,
+}
+
+fn measure<T>(work: impl FnOnce() -> T) -> (T, Phase) {
+    let (user, system) = cpu_times();
+    let started = Instant::now();
+    let out = work();
+    let wall = started.elapsed();
+    let (user_after, system_after) = cpu_times();
+    (
+        out,
+        Phase {
+            wall,
+            user: user_after.saturating_sub(user),
+            system: system_after.saturating_sub(system),
+        },
+    )
+}
+
+/// Measures one size and prints one tab-separated line for the parent.
+fn child(count: usize) {
+    let before = memory_mib("VmRSS:");
+    let resources = desired(count);
+    let desired_growth = memory_mib("VmRSS:") - before;
+    let empty: Observations = HashMap::new();
+    let (created, first) = measure(|| plan_once(resources, &State::new(), &empty));
+    assert_eq!(created.changes.len(), count);
+    drop(created);
+    let peak_first = memory_mib("VmHWM:");
+    let resources = desired(count);
+    let mut state = State::new();
+    let mut live = Observations::with_capacity(count);
+    for r in &resources {
+        let stamped = strata::core::ownership::stamp(&r.manifest, "bench");
+        live.insert(r.key.clone(), Observation::present(stamped.clone()));
+        state.put(ResourceState {
+            key: r.key.clone(),
+            api_version: "v1".into(),
+            provider: "sandbox".into(),
+            status: ResourceStatus::Applied,
+            last_applied: stamped,
+            dependencies: Vec::new(),
+            outputs: serde_json::Value::Null,
+            protect: false,
+        });
+    }
+    let inputs = memory_mib("VmRSS:") - before;
+    let (replanned, again) = measure(|| plan_once(resources, &state, &live));
+    assert!(!replanned.has_changes());
+    let peak = memory_mib("VmHWM:");
+    println!(
+        "{count}\t{desired_growth:.0}\t{}\t{}\t{}\t{peak_first:.0}\t{inputs:.0}\t{}\t{}\t{}\t{peak:.0}",
+        first.wall.as_secs_f64(),
+        first.user.as_secs_f64(),
+        first.system.as_secs_f64(),
+        again.wall.as_secs_f64(),
+        again.user.as_secs_f64(),
+        again.system.as_secs_f64(),
+    );
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(count) = args
+        .iter()
+        .position(|a| a == "--scale-child")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+    {
+        child(count);
+        return ExitCode::SUCCESS;
+    }
+    let sizes: Vec<usize> = std::env::var("STRATA_BENCH_SIZES")
+        .unwrap_or_else(|_| DEFAULT_SIZES.to_owned())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let Ok(me) = std::env::current_exe() else {
+        eprintln!("cannot find this bench's own executable");
+        return ExitCode::FAILURE;
+    };
+    println!(
+        "{:>9} | {:>11} | {:>28} | {:>10} | {:>11} | {:>28} | {:>10}",
+        "resources",
+        "desired MiB",
+        "first apply: wall (cpu, sys%)",
+        "µs/res cpu",
+        "peak MiB",
+        "re-plan: wall (cpu, sys%)",
+        "µs/res cpu"
+    );
+    let mut rows = Vec::new();
+    for &size in &sizes {
+        let output = match Command::new(&me)
+            .args(["--scale-child", &size.to_string()])
+            .output()
+        {
+            Ok(o) if o.status.success() => o,
+            Ok(o) => {
+                eprintln!(
+                    "size {size} failed ({}): {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("size {size}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let line = String::from_utf8_lossy(&output.stdout);
+        let f: Vec<f64> = line
+            .split('\t')
+            .filter_map(|x| x.trim().parse().ok())
+            .collect();
+        if f.len() != 11 {
+            eprintln!("size {size}: unreadable figures {line:?}");
+            return ExitCode::FAILURE;
+        }
+        let per = |cpu: f64| cpu * 1e6 / size as f64;
+        let first_cpu = f[3] + f[4];
+        let again_cpu = f[8] + f[9];
+        println!(
+            "{size:>9} | {:>11.0} | {:>8.2}s ({:>6.2}s, {:>3.0}%) {:>4} | {:>10.2} | {:>11.0} | {:>8.2}s ({:>6.2}s, {:>3.0}%) {:>4} | {:>10.2}   peak re-plan {:.0} MiB (inputs {:.0} MiB)",
+            f[1],
+            f[2],
+            first_cpu,
+            100.0 * f[4] / first_cpu.max(1e-9),
+            "",
+            per(first_cpu),
+            f[5],
+            f[7],
+            again_cpu,
+            100.0 * f[9] / again_cpu.max(1e-9),
+            "",
+            per(again_cpu),
+            f[10],
+            f[6],
+        );
+        rows.push((size, per(first_cpu), per(again_cpu), f[5] / f[1].max(1e-9)));
+    }
+    if let Some(&(base, first_base, again_base, _)) = rows.first() {
+        println!(
+            "time per resource relative to {base} (1.00 = linear); first-apply peak / desired-set growth:"
+        );
+        for (size, first, again, memory) in &rows {
+            println!(
+                "{size:>9}: first apply {:.2}, re-plan {:.2}; peak {memory:.1}x the desired set",
+                first / first_base,
+                again / again_base
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
