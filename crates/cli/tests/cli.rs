@@ -7,6 +7,8 @@ use std::process::{Command, Output, Stdio};
 
 #[path = "cli/output_forms.rs"]
 mod output_forms;
+#[path = "cli/paths_and_lists.rs"]
+mod paths_and_lists;
 
 fn strata(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strata"))
