@@ -4,16 +4,24 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::output::{ALL, Format, MANIFESTS, NO_MARKDOWN, formats};
+
 /// Strata: GitOps infrastructure — plan, apply and reconcile desired state from Git.
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about, long_about = None)]
+#[command(name = "strata", version, about, long_about = None, disable_version_flag = true)]
 pub struct Cli {
     /// Options of every command.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Print the version (with `-o json` or `-o yaml`, as data; the same as `strata version`).
+    #[arg(short = 'V', long)]
+    pub version: bool,
+    /// The output form of `--version`.
+    #[arg(short, long, requires = "version", value_parser = formats(NO_MARKDOWN), value_name = "FORMAT")]
+    pub output: Option<Format>,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options every command takes, before or after its name.
@@ -136,6 +144,16 @@ pub enum Command {
     /// Print the manual page (`strata man | man -l -`), or write one page per command into a
     /// directory.
     Man(ManArgs),
+    /// Print the version.
+    Version(VersionArgs),
+}
+
+/// `strata version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format.
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(NO_MARKDOWN), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
 }
 
 /// `strata completion`.
@@ -152,17 +170,6 @@ pub struct ManArgs {
     /// Write `strata.1` and a page per command (`strata-plan.1`, …) into DIR instead.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Readable text.
-    Human,
-    /// JSON.
-    Json,
-    /// Markdown for a pull-request comment.
-    Markdown,
 }
 
 /// Providers that can be enabled by name.
@@ -330,8 +337,8 @@ pub struct HealthArgs {
     /// A file or a directory of saved live objects.
     pub path: PathBuf,
     /// Output format.
-    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
-    pub output: Output,
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(ALL), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
     /// Exit 2 when the aggregate is not Healthy (0 Healthy, 1 error).
     #[arg(long, env = "STRATA_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
@@ -375,8 +382,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub select: PlanSelection,
     /// Output format.
-    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
-    pub output: Output,
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(ALL), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
     /// Exit 2 when the plan has changes (0 none, 1 error).
     #[arg(long, env = "STRATA_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
@@ -418,8 +425,8 @@ pub struct ValidateArgs {
     #[arg(value_name = "PATH")]
     pub more: Vec<PathBuf>,
     /// Output format.
-    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
-    pub output: Output,
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(NO_MARKDOWN), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
 }
 
 /// `strata ownership`.
@@ -429,8 +436,8 @@ pub struct OwnershipArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     /// Output format.
-    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
-    pub output: Output,
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(ALL), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
     /// Exit 2 when a resource has two managers (0 none, 1 error).
     #[arg(long, env = "STRATA_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
@@ -461,8 +468,8 @@ pub struct ShowArgs {
     /// The saved plan.
     pub file: PathBuf,
     /// Output format.
-    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
-    pub output: Output,
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(ALL), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
 }
 
 /// `strata destroy`.
@@ -510,22 +517,11 @@ pub struct ApplyArgs {
     #[arg(long, env = "STRATA_ADOPT")]
     pub adopt: bool,
     /// Output format of the plan and the result.
-    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
-    pub output: Output,
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(ALL), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
     /// The state lock (held across plan, confirmation and apply).
     #[command(flatten)]
     pub lock: LockArgs,
-}
-
-/// Drift report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DriftOutput {
-    /// Readable text.
-    Human,
-    /// JSON.
-    Json,
-    /// Markdown for a pull-request comment.
-    Markdown,
 }
 
 /// `strata drift`.
@@ -535,20 +531,11 @@ pub struct DriftArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     /// Output format.
-    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = DriftOutput::Human)]
-    pub output: DriftOutput,
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(ALL), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
     /// Exit 2 when there is drift (0 none, 1 error).
     #[arg(long, env = "STRATA_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
-}
-
-/// Render output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RenderOutputFormat {
-    /// The composed resources as a YAML stream.
-    Yaml,
-    /// Everything, as JSON.
-    Json,
 }
 
 /// `strata render`.
@@ -560,8 +547,8 @@ pub struct RenderArgs {
     #[arg(long, env = "STRATA_EXPLAIN")]
     pub explain: bool,
     /// Output format.
-    #[arg(short, long, env = "STRATA_RENDER_OUTPUT", value_enum, default_value_t = RenderOutputFormat::Yaml)]
-    pub output: RenderOutputFormat,
+    #[arg(short, long, env = "STRATA_RENDER_OUTPUT", value_parser = formats(MANIFESTS), default_value = "yaml", value_name = "FORMAT")]
+    pub output: Format,
     /// Skip pipeline steps whose function Strata cannot run (each skipped step is reported)
     /// instead of failing.
     #[arg(long)]
@@ -575,6 +562,12 @@ pub enum GraphFormat {
     Dot,
     /// Mermaid flowchart.
     Mermaid,
+    /// The resources in apply order and the dependency edges, as JSON.
+    Json,
+    /// The same as YAML.
+    Yaml,
+    /// The Mermaid flowchart in a Markdown code block, for a pull-request comment.
+    Markdown,
 }
 
 /// `strata graph`.
@@ -582,9 +575,9 @@ pub enum GraphFormat {
 pub struct GraphArgs {
     /// The stack directory.
     pub dir: PathBuf,
-    /// Output format.
-    #[arg(long, env = "STRATA_GRAPH_FORMAT", value_enum, default_value_t = GraphFormat::Dot)]
-    pub format: GraphFormat,
+    /// Output format (`--format` is the older name).
+    #[arg(short, long, alias = "format", env = "STRATA_GRAPH_FORMAT", value_enum, default_value_t = GraphFormat::Dot, value_name = "FORMAT")]
+    pub output: GraphFormat,
 }
 
 /// `strata state`.
@@ -599,17 +592,34 @@ pub struct StateArgs {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// List the resources in the state.
-    List(StateTarget),
+    List {
+        /// The stack.
+        #[command(flatten)]
+        target: StateTarget,
+        /// The output form.
+        #[command(flatten)]
+        output: StateOutput,
+    },
     /// Show one resource's record (sensitive values appear only as digests).
     Show {
         /// The stack.
         #[command(flatten)]
         target: StateTarget,
+        /// The output form.
+        #[command(flatten)]
+        output: StateOutput,
         /// The resource's address, as `state list` prints it.
         address: String,
     },
     /// Take the state lock and print its ID.
-    Lock(StateTarget),
+    Lock {
+        /// The stack.
+        #[command(flatten)]
+        target: StateTarget,
+        /// Output format.
+        #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(NO_MARKDOWN), default_value = "human", value_name = "FORMAT")]
+        output: Format,
+    },
     /// Release a lock you hold.
     Unlock {
         /// The stack.
@@ -651,7 +661,14 @@ pub enum StateCommand {
         to: strata_core::ResourceKey,
     },
     /// The versions kept of the state (local: the history directory; S3: object versions).
-    History(StateTarget),
+    History {
+        /// The stack.
+        #[command(flatten)]
+        target: StateTarget,
+        /// The output form.
+        #[command(flatten)]
+        output: StateOutput,
+    },
     /// Make an earlier version the current state, after showing what changes (refused for a
     /// version of another lineage). Takes the lock; the replaced version is kept.
     Restore {
@@ -669,7 +686,7 @@ pub enum StateCommand {
     /// ownership labels that the desired set holds (as `import` would), and list the labelled
     /// ones it does not hold without recording them. Takes the lock; the replaced version is
     /// kept.
-    Recover(RecoverArgs),
+    Recover(Box<RecoverArgs>),
 }
 
 /// `strata state recover`.
@@ -679,8 +696,8 @@ pub struct RecoverArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     /// Output format.
-    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
-    pub output: Output,
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(NO_MARKDOWN), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
     /// The state lock.
     #[command(flatten)]
     pub lock: LockArgs,
@@ -703,18 +720,14 @@ pub struct StateTarget {
         value_name = "PATH|s3://BUCKET/KEY|kubernetes://NAMESPACE/NAME"
     )]
     pub state: Option<String>,
-    /// Output format.
-    #[arg(short, long, env = "STRATA_OUTPUT", value_enum, default_value_t = Output::Human)]
-    pub output: Output,
 }
 
-/// `strata generate` output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GenerateOutput {
-    /// YAML documents.
-    Yaml,
-    /// A JSON array.
-    Json,
+/// The output form of a `strata state` command that prints data.
+#[derive(Debug, Args)]
+pub struct StateOutput {
+    /// Output format.
+    #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(ALL), default_value = "human", value_name = "FORMAT")]
+    pub output: Format,
 }
 
 /// `strata generate`.
@@ -734,8 +747,8 @@ pub struct GenerateArgs {
     #[command(flatten)]
     pub repos: RepoArgs,
     /// Output format.
-    #[arg(short, long, env = "STRATA_GENERATE_OUTPUT", value_enum, default_value_t = GenerateOutput::Yaml)]
-    pub output: GenerateOutput,
+    #[arg(short, long, env = "STRATA_GENERATE_OUTPUT", value_parser = formats(MANIFESTS), default_value = "yaml", value_name = "FORMAT")]
+    pub output: Format,
 }
 
 /// `strata set-image`.
@@ -838,8 +851,8 @@ pub struct AppArgs {
     )]
     pub server: String,
     /// Output format.
-    #[arg(short, long, env = "STRATA_APP_OUTPUT", value_enum, default_value_t = Output::Human, global = true)]
-    pub output: Output,
+    #[arg(short, long, env = "STRATA_APP_OUTPUT", value_parser = formats(NO_MARKDOWN), default_value = "human", value_name = "FORMAT", global = true)]
+    pub output: Format,
     /// What to do.
     #[command(subcommand)]
     pub command: AppCommand,

@@ -1,11 +1,11 @@
 //! `strata app`: Applications through a running controller's API.
 
-use anyhow::bail;
 use serde_json::Value;
 use strata_gitops::client::ControllerClient;
 use strata_gitops::server::SyncRequest;
 
-use crate::args::{AppArgs, AppCommand, Output};
+use crate::args::{AppArgs, AppCommand};
+use crate::output::{self, Format};
 
 fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
@@ -15,9 +15,13 @@ fn short(revision: &str) -> &str {
     revision.get(..7).unwrap_or(revision)
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+/// Prints `value` when `format` is a machine form; whether it did.
+fn print_data(format: Format, value: &Value) -> anyhow::Result<bool> {
+    let text = output::machine(format, value)?;
+    if let Some(text) = &text {
+        print!("{text}");
+    }
+    Ok(text.is_some())
 }
 
 fn print_list(items: &[Value]) {
@@ -135,33 +139,27 @@ fn print_app(app: &Value) {
 
 /// Runs `strata app …`; a failed sync or rollback exits 1.
 pub async fn run(args: AppArgs) -> anyhow::Result<i32> {
-    if args.output == Output::Markdown {
-        bail!("-o markdown is not supported by `strata app` (use human or json)");
-    }
-    let json = args.output == Output::Json;
+    output::require(args.output, "strata app", output::NO_MARKDOWN)?;
+    let format = args.output;
     let client = ControllerClient::new(&args.server)?;
     match args.command {
         AppCommand::List => {
             let items = client.list().await?;
-            if json {
-                print_json(&Value::Array(items))?;
-            } else {
+            if !print_data(format, &Value::Array(items.clone()))? {
                 print_list(&items);
             }
             Ok(0)
         }
         AppCommand::Get { name } => {
             let app = client.get(&name).await?;
-            if json {
-                print_json(&app)?;
-            } else {
+            if !print_data(format, &app)? {
                 print_app(&app);
             }
             Ok(0)
         }
         AppCommand::Refresh { name } => {
             client.refresh(&name).await?;
-            if !json {
+            if format == Format::Human {
                 println!("Refresh of {name} requested");
             }
             Ok(0)
@@ -180,19 +178,17 @@ pub async fn run(args: AppArgs) -> anyhow::Result<i32> {
                 revision,
             };
             let operation = client.sync(&name, &request).await?;
-            finish(json, &operation)
+            finish(format, &operation)
         }
         AppCommand::Rollback { name, id } => {
             let operation = client.rollback(&name, id).await?;
-            finish(json, &operation)
+            finish(format, &operation)
         }
     }
 }
 
-fn finish(json: bool, operation: &Value) -> anyhow::Result<i32> {
-    if json {
-        print_json(operation)?;
-    } else {
+fn finish(format: Format, operation: &Value) -> anyhow::Result<i32> {
+    if !print_data(format, operation)? {
         print_operation(operation);
     }
     Ok(if text(operation, "/phase") == "Succeeded" {

@@ -2,8 +2,9 @@
 
 use strata_sources::stack::{applications_of_file_with, open_tree, repository_root_of};
 
-use crate::args::{GenerateArgs, GenerateOutput};
+use crate::args::GenerateArgs;
 use crate::commands::ExitCode;
+use crate::output::{self, Format};
 
 /// Prints the Applications of every ApplicationSet in `args.file`.
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
@@ -22,12 +23,19 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     )?;
     let apps = applications_of_file_with(&args.file, tree, "argocd", Some(repositories))?;
     match args.output {
-        GenerateOutput::Json => println!("{}", serde_json::to_string_pretty(&apps)?),
-        GenerateOutput::Yaml => {
+        Format::Json => print!("{}", output::json(&apps)?),
+        Format::Yaml => {
             for app in &apps {
-                print!("---\n{}", serde_saphyr::to_string(app)?);
+                print!("{}", output::yaml(app)?);
             }
         }
+        Format::Markdown => {
+            println!("#### {} Applications generated\n", apps.len());
+            for app in &apps {
+                print!("```yaml\n{}```\n\n", serde_saphyr::to_string(app)?);
+            }
+        }
+        Format::Human => output::require(args.output, "strata generate", output::MANIFESTS)?,
     }
     Ok(0)
 }

@@ -4,8 +4,9 @@ use serde_json::{Value, json};
 use strata_health::HealthRegistry;
 use strata_health::{ResourceHealth, aggregate_health};
 
-use crate::args::{HealthArgs, Output};
+use crate::args::HealthArgs;
 use crate::commands::ExitCode;
+use crate::output::{self, Format as Output};
 
 /// Runs `strata health`.
 pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
@@ -20,7 +21,7 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     let assessed: Vec<Option<strata_health::HealthStatus>> =
         live.iter().map(|o| registry.assess(o)).collect();
     match args.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let resources: Vec<Value> = entries
                 .iter()
                 .zip(&assessed)
@@ -32,20 +33,38 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
                 .collect();
             let out = json!({"resources": resources,
                 "aggregate": {"status": aggregate.status.as_str(), "message": aggregate.causes_message}});
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            print!(
+                "{}",
+                output::machine(args.output, &out)?.unwrap_or_default()
+            );
         }
-        Output::Human | Output::Markdown => {
+        Output::Markdown => {
+            println!(
+                "#### Health: {}{}\n",
+                aggregate.status.as_str(),
+                if aggregate.causes_message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", output::cell(&aggregate.causes_message))
+                }
+            );
+            println!("| status | kind | name | message |\n|---|---|---|---|");
             for (e, h) in entries.iter().zip(&assessed) {
-                let kind = if e.group.is_empty() {
-                    e.kind.clone()
-                } else {
-                    format!("{}/{}", e.group, e.kind)
+                let (status, message) = match h {
+                    Some(h) => (h.status.as_str(), h.message.as_str()),
+                    None => ("-", "no health check for this kind"),
                 };
-                let name = if e.namespace.is_empty() {
-                    e.name.clone()
-                } else {
-                    format!("{}/{}", e.namespace, e.name)
-                };
+                println!(
+                    "| {status} | `{}` | `{}` | {} |",
+                    kind_of(e),
+                    name_of(e),
+                    output::cell(message)
+                );
+            }
+        }
+        Output::Human => {
+            for (e, h) in entries.iter().zip(&assessed) {
+                let (kind, name) = (kind_of(e), name_of(e));
                 let (status, message) = match h {
                     Some(h) => (h.status.as_str(), h.message.as_str()),
                     None => ("-", "no health check for this kind"),
@@ -74,4 +93,22 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
             0
         },
     )
+}
+
+/// `group/Kind`, or `Kind` for the core group.
+fn kind_of(e: &ResourceHealth) -> String {
+    if e.group.is_empty() {
+        e.kind.clone()
+    } else {
+        format!("{}/{}", e.group, e.kind)
+    }
+}
+
+/// `namespace/name`, or `name` for a cluster-scoped object.
+fn name_of(e: &ResourceHealth) -> String {
+    if e.namespace.is_empty() {
+        e.name.clone()
+    } else {
+        format!("{}/{}", e.namespace, e.name)
+    }
 }

@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use crate::args::{Output, OwnershipArgs};
+use crate::args::OwnershipArgs;
 use crate::commands::ExitCode;
+use crate::output::{self, Format as Output};
 use crate::stack;
 
 /// One resource with two managers.
@@ -54,7 +55,12 @@ pub async fn run(args: OwnershipArgs) -> anyhow::Result<ExitCode> {
         }
     }
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&found)?),
+        Output::Json | Output::Yaml => {
+            print!(
+                "{}",
+                output::machine(args.output, &found)?.unwrap_or_default()
+            );
+        }
         Output::Human => {
             if found.is_empty() {
                 println!(

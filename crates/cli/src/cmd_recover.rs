@@ -13,8 +13,9 @@ use std::path::Path;
 use strata_core::plan::PlanOptions;
 use strata_core::recover::{Stray, StrayReason, Survey};
 
-use crate::args::{Output, RecoverArgs};
+use crate::args::RecoverArgs;
 use crate::commands::{ExitCode, plan_options, take_lock};
+use crate::output::{self, Format as Output};
 use crate::stack::{self, Stack};
 
 /// `strata state recover`.
@@ -33,7 +34,7 @@ pub async fn run(args: RecoverArgs) -> anyhow::Result<ExitCode> {
     let survey = &recovered.survey;
     let location = stack.engine.store.location();
     match args.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let json = serde_json::json!({
                 "stack": stack.name,
                 "state": location,
@@ -45,9 +46,13 @@ pub async fn run(args: RecoverArgs) -> anyhow::Result<ExitCode> {
                 "not_recorded": survey.strays.iter().map(stray_json).collect::<Vec<_>>(),
                 "not_searched": survey.not_searched,
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            print!(
+                "{}",
+                output::machine(args.output, &json)?.unwrap_or_default()
+            );
         }
         Output::Human | Output::Markdown => {
+            output::require(args.output, "strata state recover", output::NO_MARKDOWN)?;
             print_human(
                 &stack.name,
                 &location,

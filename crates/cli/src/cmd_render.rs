@@ -12,8 +12,9 @@ use strata_core::Resource;
 use strata_core::source::{FsTree, SourceTree, is_manifest_file};
 use strata_sources::kustomize::{KUSTOMIZATION_FILES, is_kustomization_dir};
 
-use crate::args::{RenderArgs, RenderOutputFormat};
+use crate::args::RenderArgs;
 use crate::commands::ExitCode;
+use crate::output::{self, Format};
 
 /// Renders every claim and composite found in the directory or file.
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
@@ -35,6 +36,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             catalog.xrds.len()
         );
     }
+    output::require(args.output, "strata render", output::MANIFESTS)?;
     let options = RenderOptions::new()
         .with_explain(args.explain)
         .with_skip_unsupported_steps(args.skip_unsupported_steps);
@@ -64,7 +66,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             );
         }
         match args.output {
-            RenderOutputFormat::Json => json_out.push(serde_json::json!({
+            Format::Json => json_out.push(serde_json::json!({
                 "source": target.key.to_string(),
                 "composition": rendered.composition,
                 "composite": rendered.composite,
@@ -72,7 +74,20 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 "explain": rendered.output.explain.iter().map(FieldWrite::to_json).collect::<Vec<_>>(),
                 "skippedSteps": rendered.output.skipped_steps.iter().map(SkippedStep::to_json).collect::<Vec<_>>(),
             })),
-            RenderOutputFormat::Yaml => {
+            Format::Markdown => {
+                let _ = writeln!(
+                    text,
+                    "#### {} rendered by composition `{}`\n",
+                    target.key, rendered.composition
+                );
+                for composed in &rendered.composed {
+                    let _ = write!(text, "```yaml\n{}```\n\n", serde_saphyr::to_string(composed)?);
+                }
+                if args.explain {
+                    let _ = write!(text, "```\n{}```\n\n", explain_text(&rendered.output.explain));
+                }
+            }
+            Format::Yaml | Format::Human => {
                 let _ = writeln!(
                     text,
                     "# {} rendered by composition {}",
@@ -88,8 +103,8 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         }
     }
     match args.output {
-        RenderOutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json_out)?),
-        RenderOutputFormat::Yaml => print!("{text}"),
+        Format::Json => print!("{}", output::json(&json_out)?),
+        Format::Yaml | Format::Human | Format::Markdown => print!("{text}"),
     }
     Ok(0)
 }

@@ -16,8 +16,9 @@ use strata_core::plan::saved::{SavedPlan, SourceVersion, desired_digest};
 use strata_core::plan::{self, PlanOptions};
 use strata_core::sensitive::digest_of;
 
-use crate::args::{ApplyArgs, Output, ShowArgs, StackArgs};
+use crate::args::{ApplyArgs, ShowArgs, StackArgs};
 use crate::commands::{ExitCode, print_plan};
+use crate::output::{self, Format as Output};
 use crate::stack::{self, Stack};
 
 /// What the CLI records in a saved plan to rebuild the run.
@@ -283,7 +284,7 @@ fn flag_name(field: &str) -> String {
 pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let (saved, settings) = read(&args.file)?;
     match args.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let mut json = plan::to_json(&saved.plan);
             if let Some(report) = &settings.policy {
                 json["policy"] = serde_json::to_value(report)?;
@@ -298,7 +299,10 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 "desired_digest": saved.desired_digest,
                 "directory": settings.stack.dir,
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            print!(
+                "{}",
+                output::machine(args.output, &json)?.unwrap_or_default()
+            );
         }
         Output::Human | Output::Markdown => {
             let commit = saved.source.commit.as_deref().unwrap_or("(not in Git)");

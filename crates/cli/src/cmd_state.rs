@@ -10,8 +10,9 @@ use anyhow::{Context, bail};
 use strata_core::ResourceKey;
 use strata_core::state::{LockInfo, State, StateStore};
 
-use crate::args::{Output, StateCommand, StateTarget};
+use crate::args::{StateCommand, StateTarget};
 use crate::commands::ExitCode;
+use crate::output::{self, Format};
 use crate::stack;
 
 fn store_of(target: &StateTarget) -> anyhow::Result<Arc<dyn StateStore>> {
@@ -61,42 +62,30 @@ fn not_in_state(state: &State, key: &ResourceKey, location: &str) -> anyhow::Err
 /// `strata state …`.
 pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
     match command {
-        StateCommand::List(target) => {
+        StateCommand::List { target, output } => {
             let state = store_of(&target)?.load().await?.unwrap_or_default();
-            match target.output {
-                Output::Json => {
-                    let list: Vec<_> = state
-                        .resources
-                        .values()
-                        .map(|r| serde_json::json!({"address": r.key.to_string(), "provider": r.provider, "status": r.status}))
-                        .collect();
-                    println!("{}", serde_json::to_string_pretty(&list)?);
-                }
-                Output::Human | Output::Markdown => {
-                    for r in state.resources.values() {
-                        println!("{}\t{}", r.key, r.provider);
-                    }
-                }
-            }
+            print!("{}", list(&state, output.output)?);
         }
-        StateCommand::Show { target, address } => {
+        StateCommand::Show {
+            target,
+            output,
+            address,
+        } => {
             let store = store_of(&target)?;
             let state = store.load().await?.unwrap_or_default();
             let record = state
                 .resources
                 .get(&address)
                 .with_context(|| format!("{address} is not in the state {}", store.location()))?;
-            println!("{}", serde_json::to_string_pretty(record)?);
+            print!("{}", show(record, output.output)?);
         }
-        StateCommand::Lock(target) => {
+        StateCommand::Lock { target, output } => {
             let store = store_of(&target)?;
             let info = LockInfo::new("state-lock");
             store.lock(&info).await?;
-            match target.output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&info)?),
-                Output::Human | Output::Markdown => {
-                    println!("Locked {} with ID {}", store.location(), info.id)
-                }
+            match crate::output::machine(output, &info)? {
+                Some(text) => print!("{text}"),
+                None => println!("Locked {} with ID {}", store.location(), info.id),
             }
         }
         StateCommand::Unlock { target, id } => {
@@ -140,35 +129,17 @@ pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
             println!("Moved {from} to {to}.");
             println!("State {location} is now at serial {serial}; the previous version is kept.");
         }
-        StateCommand::History(target) => {
+        StateCommand::History { target, output } => {
             let store = store_of(&target)?;
             let versions = store.history().await?;
-            match target.output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&versions)?),
-                Output::Human | Output::Markdown => {
-                    if versions.is_empty() {
-                        println!("No versions of {} are kept.", store.location());
-                    }
-                    for v in &versions {
-                        println!(
-                            "{}\tserial {}\t{} resources\t{}\tlineage {}{}",
-                            v.id,
-                            v.serial,
-                            v.resources,
-                            v.saved_at.as_deref().unwrap_or("-"),
-                            v.lineage,
-                            if v.current { "\t(current)" } else { "" }
-                        );
-                    }
-                }
-            }
+            print!("{}", history(&versions, &store.location(), output.output)?);
         }
         StateCommand::Restore {
             target,
             version,
             auto_approve,
         } => return restore(&target, &version, auto_approve).await,
-        StateCommand::Recover(args) => return crate::cmd_recover::run(args).await,
+        StateCommand::Recover(args) => return crate::cmd_recover::run(*args).await,
     }
     Ok(0)
 }
@@ -314,4 +285,163 @@ fn print_difference(current: &State, kept: &State, version: &str) {
     if !any {
         println!("  (the records are the same)");
     }
+}
+
+/// A status as the state's JSON spells it (`applied`, `creating`, `updating`).
+fn status_name(status: strata_core::state::ResourceStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// `strata state list` in `format`.
+fn list(state: &State, format: Format) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let rows: Vec<_> = state
+        .resources
+        .values()
+        .map(|r| serde_json::json!({"address": r.key.to_string(), "provider": r.provider, "status": r.status}))
+        .collect();
+    if let Some(text) = output::machine(format, &rows)? {
+        return Ok(text);
+    }
+    let mut out = String::new();
+    if format == Format::Markdown {
+        let _ = writeln!(
+            out,
+            "#### State: {} resources\n\n| address | provider | status |\n|---|---|---|",
+            state.resources.len()
+        );
+    }
+    for r in state.resources.values() {
+        if format == Format::Markdown {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                r.key,
+                output::cell(&r.provider),
+                status_name(r.status)
+            );
+        } else {
+            let _ = writeln!(out, "{}\t{}", r.key, r.provider);
+        }
+    }
+    Ok(out)
+}
+
+/// `strata state show` in `format`: the record as data, or its fields with the manifest last
+/// applied and the outputs as YAML.
+fn show(record: &strata_core::state::ResourceState, format: Format) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    if let Some(text) = output::machine(format, record)? {
+        return Ok(text);
+    }
+    let dependencies = if record.dependencies.is_empty() {
+        "none".to_owned()
+    } else {
+        record
+            .dependencies
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let fields = [
+        ("provider", record.provider.clone()),
+        ("apiVersion", record.api_version.clone()),
+        ("status", status_name(record.status)),
+        (
+            "protected",
+            if record.protect { "yes" } else { "no" }.to_owned(),
+        ),
+        ("depends on", dependencies),
+    ];
+    let yaml = |value: &serde_json::Value| serde_saphyr::to_string(value);
+    let mut out = String::new();
+    if format == Format::Markdown {
+        let _ = writeln!(out, "#### `{}`\n", record.key);
+        for (name, value) in fields {
+            let _ = writeln!(out, "- **{name}**: {}", output::cell(&value));
+        }
+        if !record.outputs.is_null() {
+            let _ = write!(
+                out,
+                "\nOutputs:\n\n```yaml\n{}```\n",
+                yaml(&record.outputs)?
+            );
+        }
+        let _ = write!(
+            out,
+            "\nLast applied:\n\n```yaml\n{}```\n",
+            yaml(&record.last_applied)?
+        );
+        return Ok(out);
+    }
+    let _ = writeln!(out, "{}", record.key);
+    for (name, value) in fields {
+        let _ = writeln!(out, "  {:<12}{value}", format!("{name}:"));
+    }
+    let indented = |text: String| {
+        text.lines()
+            .map(|line| format!("    {line}\n"))
+            .collect::<String>()
+    };
+    if !record.outputs.is_null() {
+        let _ = write!(out, "  outputs:\n{}", indented(yaml(&record.outputs)?));
+    }
+    let _ = write!(
+        out,
+        "  last applied:\n{}",
+        indented(yaml(&record.last_applied)?)
+    );
+    Ok(out)
+}
+
+/// `strata state history` in `format`.
+fn history(
+    versions: &[strata_core::state::KeptVersion],
+    location: &str,
+    format: Format,
+) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    if let Some(text) = output::machine(format, versions)? {
+        return Ok(text);
+    }
+    let mut out = String::new();
+    if versions.is_empty() {
+        let _ = writeln!(out, "No versions of {location} are kept.");
+        return Ok(out);
+    }
+    if format == Format::Markdown {
+        let _ = writeln!(
+            out,
+            "#### Versions of {location}\n\n| version | serial | resources | saved | lineage |\n|---|---|---|---|---|"
+        );
+    }
+    for v in versions {
+        let saved = v.saved_at.as_deref().unwrap_or("-");
+        if format == Format::Markdown {
+            let _ = writeln!(
+                out,
+                "| `{}`{} | {} | {} | {saved} | `{}` |",
+                v.id,
+                if v.current { " (current)" } else { "" },
+                v.serial,
+                v.resources,
+                v.lineage
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{}\tserial {}\t{} resources\t{saved}\tlineage {}{}",
+                v.id,
+                v.serial,
+                v.resources,
+                v.lineage,
+                if v.current { "\t(current)" } else { "" }
+            );
+        }
+    }
+    Ok(out)
 }

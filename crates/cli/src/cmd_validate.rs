@@ -18,8 +18,9 @@ use strata_core::graph::Graph;
 use strata_core::loader::LoadError;
 use strata_core::validate::{Problem, Validator};
 
-use crate::args::{Output, ValidateArgs};
+use crate::args::ValidateArgs;
 use crate::commands::ExitCode;
+use crate::output::{self, Format as Output};
 use crate::stack;
 
 /// One problem, located.
@@ -112,15 +113,20 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 
 fn report(args: &ValidateArgs, resources: usize, findings: &[Finding]) -> anyhow::Result<()> {
     match args.output {
-        Output::Json => println!(
+        Output::Json | Output::Yaml => print!(
             "{}",
-            serde_json::to_string_pretty(&json!({
-                "valid": findings.is_empty(),
-                "resources": resources,
-                "problems": findings.iter().map(Finding::json).collect::<Vec<_>>(),
-            }))?
+            output::machine(
+                args.output,
+                &json!({
+                    "valid": findings.is_empty(),
+                    "resources": resources,
+                    "problems": findings.iter().map(Finding::json).collect::<Vec<_>>(),
+                })
+            )?
+            .unwrap_or_default()
         ),
         Output::Human | Output::Markdown => {
+            output::require(args.output, "strata validate", output::NO_MARKDOWN)?;
             for finding in findings {
                 println!("✗ {}", finding.human());
             }

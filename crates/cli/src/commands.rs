@@ -12,7 +12,8 @@ use strata_core::plan::{self, Action, Plan, PlanOptions};
 use strata_core::state::LockInfo;
 use strata_policy::PolicyReport;
 
-use crate::args::{ApplyArgs, DestroyArgs, GraphArgs, GraphFormat, Output, PlanArgs};
+use crate::args::{ApplyArgs, DestroyArgs, GraphArgs, GraphFormat, PlanArgs};
+use crate::output::{self, Format as Output};
 use crate::progress::Progress;
 use crate::stack;
 
@@ -32,7 +33,7 @@ pub(crate) fn print_plan(
                 print!("{}", render_policy(report, false));
             }
         }
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let mut json = plan::to_json(plan);
             if let Some(report) = policy {
                 json["policy"] = serde_json::to_value(report)?;
@@ -40,7 +41,7 @@ pub(crate) fn print_plan(
                     json["applyable"] = false.into();
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            print!("{}", output::machine(output, &json)?.unwrap_or_default());
         }
         Output::Markdown => {
             print!(
@@ -215,12 +216,18 @@ async fn refresh(
     output: Output,
 ) -> anyhow::Result<bool> {
     let operation = if apply.is_some() { "apply" } else { "plan" };
+    let what = if apply.is_some() {
+        "strata apply --refresh-only"
+    } else {
+        "strata plan --refresh-only"
+    };
+    output::require(output, what, output::NO_MARKDOWN)?;
     let held = take_lock(&stack.engine, operation, lock, dir).await?;
     let outcome = async {
         let (refresh, state) = stack.engine.refresh(options).await?;
-        match output {
-            Output::Json => println!("{}", serde_json::to_string_pretty(&refresh)?),
-            Output::Human | Output::Markdown => print!("{}", refresh.render_human()),
+        match output::machine(output, &refresh)? {
+            Some(text) => print!("{text}"),
+            None => print!("{}", refresh.render_human()),
         }
         let Some(auto_approve) = apply else {
             return Ok(refresh.has_changes());
@@ -497,26 +504,26 @@ fn print_report(
         destroyed,
         ..
     } = summary;
-    match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        Output::Human | Output::Markdown => {
-            for failed in &summary.failed {
-                eprintln!("Error: {}: {}", failed.address, failed.error);
-            }
-            if summary.is_success() && closing == Closing::Destroy {
-                println!("\nDestroy complete! Resources: {destroyed} destroyed.");
-            } else if summary.is_success() {
-                println!(
-                    "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
-                );
-            } else {
-                println!(
-                    "\nApply incomplete: {added} added, {changed} changed, {destroyed} destroyed, {} failed, {} skipped.",
-                    summary.failed.len(),
-                    summary.skipped.len()
-                );
-            }
-        }
+    if let Some(text) = output::machine(output, &summary)? {
+        print!("{text}");
+        return Ok(());
+    }
+    let bold = if output == Output::Markdown { "**" } else { "" };
+    for failed in &summary.failed {
+        eprintln!("Error: {}: {}", failed.address, failed.error);
+    }
+    if summary.is_success() && closing == Closing::Destroy {
+        println!("\n{bold}Destroy complete!{bold} Resources: {destroyed} destroyed.");
+    } else if summary.is_success() {
+        println!(
+            "\n{bold}Apply complete!{bold} Resources: {added} added, {changed} changed, {destroyed} destroyed."
+        );
+    } else {
+        println!(
+            "\n{bold}Apply incomplete:{bold} {added} added, {changed} changed, {destroyed} destroyed, {} failed, {} skipped.",
+            summary.failed.len(),
+            summary.skipped.len()
+        );
     }
     Ok(())
 }
@@ -526,9 +533,45 @@ pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
     crate::paths::stack_dir(&args.dir)?;
     let resources = strata_sources::stack::load_stack(&args.dir, None)?.resources;
     let graph = Graph::build(&resources)?;
-    match args.format {
+    let data = || GraphData {
+        resources: graph
+            .topological_order()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        edges: graph
+            .resource_edges()
+            .into_iter()
+            .map(|(dependency, dependent)| GraphEdge {
+                dependency: dependency.to_string(),
+                dependent: dependent.to_string(),
+            })
+            .collect(),
+    };
+    match args.output {
         GraphFormat::Dot => print!("{}", graph.to_dot()),
         GraphFormat::Mermaid => print!("{}", graph.to_mermaid()),
+        GraphFormat::Markdown => print!("```mermaid\n{}```\n", graph.to_mermaid()),
+        GraphFormat::Json => print!("{}", output::json(&data())?),
+        GraphFormat::Yaml => print!("{}", output::yaml(&data())?),
     }
     Ok(0)
+}
+
+/// `strata graph -o json`: the resources in apply order and who waits for whom.
+#[derive(Debug, serde::Serialize)]
+struct GraphData {
+    /// Every resource's address, in the order apply creates them.
+    resources: Vec<String>,
+    /// The direct dependencies.
+    edges: Vec<GraphEdge>,
+}
+
+/// One dependency.
+#[derive(Debug, serde::Serialize)]
+struct GraphEdge {
+    /// What is applied first.
+    dependency: String,
+    /// What waits for it.
+    dependent: String,
 }

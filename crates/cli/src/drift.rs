@@ -4,8 +4,9 @@ use strata_core::Graph;
 use strata_core::sensitive::Sensitivity;
 use strata_drift::{DriftEngine, DriftPolicy, stack_inputs};
 
-use crate::args::{DriftArgs, DriftOutput};
+use crate::args::DriftArgs;
 use crate::commands::ExitCode;
+use crate::output::{self, Format};
 use crate::stack;
 
 /// Observes every desired and recorded resource and prints the drift report.
@@ -30,9 +31,10 @@ pub async fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
     );
     let report = DriftEngine::new(stack.drift_rules.clone(), DriftPolicy::default()).report(inputs);
     match args.output {
-        DriftOutput::Human => print!("{}", report.to_human()),
-        DriftOutput::Json => println!("{}", serde_json::to_string_pretty(&report.to_json())?),
-        DriftOutput::Markdown => print!("{}", report.to_markdown()),
+        Format::Human => print!("{}", report.to_human()),
+        Format::Json => print!("{}", output::json(&report.to_json())?),
+        Format::Yaml => print!("{}", output::yaml(&report.to_json())?),
+        Format::Markdown => print!("{}", report.to_markdown()),
     }
     let code = report.exit_code();
     Ok(if code == 2 && !args.detailed_exitcode {

@@ -19,9 +19,11 @@ mod cmd_saved;
 mod cmd_set_image;
 mod cmd_state;
 mod cmd_validate;
+mod cmd_version;
 mod commands;
 mod drift;
 mod kube;
+mod output;
 mod paths;
 mod progress;
 mod repos;
@@ -77,8 +79,23 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let command = match (cli.command, cli.version) {
+        (_, true) => Command::Version(args::VersionArgs {
+            output: cli.output.unwrap_or(output::Format::Human),
+        }),
+        (Some(command), false) => command,
+        (None, false) => {
+            let _ = Cli::command()
+                .error(
+                    clap::error::ErrorKind::MissingSubcommand,
+                    "a command is required; `strata --help` lists them",
+                )
+                .print();
+            std::process::exit(1);
+        }
+    };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Plan(args) => commands::plan(args).await,
             Command::Apply(args) => commands::apply(args).await,
             Command::Show(args) => cmd_saved::show(args),
@@ -97,6 +114,7 @@ fn main() {
             Command::App(args) => cmd_app::run(args).await,
             Command::Completion(args) => cmd_docs::completion(&args),
             Command::Man(args) => cmd_docs::man(&args),
+            Command::Version(args) => cmd_version::run(args.output),
         }
     });
     let code = match result {

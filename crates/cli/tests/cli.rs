@@ -5,6 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+#[path = "cli/output_forms.rs"]
+mod output_forms;
+#[path = "cli/paths_and_lists.rs"]
+mod paths_and_lists;
+
 fn strata(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(args)
@@ -293,7 +298,7 @@ fn graph_prints_dot_and_mermaid() {
     let (_tmp, stack) = quickstart();
     let dot = strata(&["graph", s(&stack)]);
     assert!(text(&dot).0.contains("\"rds.aws.upbound.io/SubnetGroup/payments-db-subnets\" -> \"rds.aws.upbound.io/Instance/payments-db\""));
-    let mermaid = strata(&["graph", s(&stack), "--format", "mermaid"]);
+    let mermaid = strata(&["graph", s(&stack), "-o", "mermaid"]);
     assert!(text(&mermaid).0.starts_with("flowchart LR"));
 }
 

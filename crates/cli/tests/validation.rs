@@ -132,8 +132,8 @@ fn annotations_of_the_wrong_type_are_refused() {
     refused(
         &dir,
         &[
-            "ConfigMap/default/c: metadata.annotations.strata.dev/depends-on: must be a string (quote it), found 5",
-            "ConfigMap/default/c: metadata.annotations.strata.dev/protect: must be \"true\" or \"false\", found \"yes\"",
+            r#"ConfigMap/default/c: metadata.annotations["strata.dev/depends-on"]: must be a string (quote it), found 5"#,
+            r#"ConfigMap/default/c: metadata.annotations["strata.dev/protect"]: must be "true" or "false", found "yes""#,
         ],
     );
 }

@@ -45,6 +45,7 @@ pub mod config;
 pub mod crash;
 pub mod engine;
 pub mod executor;
+pub mod field_path;
 pub mod graph;
 pub mod import;
 pub mod loader;

@@ -638,8 +638,8 @@ mod tests {
             found,
             [
                 "metadata.labels.tier: must be a string (quote it), found 3",
-                "metadata.annotations.strata.dev/depends-on: must be a string (quote it), found 5",
-                "metadata.annotations.strata.dev/protect: must be \"true\" or \"false\", found \"yes\"",
+                r#"metadata.annotations["strata.dev/depends-on"]: must be a string (quote it), found 5"#,
+                r#"metadata.annotations["strata.dev/protect"]: must be "true" or "false", found "yes""#,
             ]
         );
         let found = problems(

@@ -173,7 +173,7 @@ impl DriftReport {
                 let _ = writeln!(out, "    {}", human_change(c));
             }
             for i in &r.ignored {
-                let _ = writeln!(out, "    (ignored) {}: {}", i.path, i.reason);
+                let _ = writeln!(out, "    (ignored) {}: {}", readable(&i.path), i.reason);
             }
         }
         for e in &self.errors {
@@ -283,7 +283,7 @@ fn details_section(r: &ResourceDrift) -> String {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} | {} | {} | {} |",
-                md_escape(&c.path),
+                md_escape(&readable(&c.path)),
                 md_value(c.live.as_ref()),
                 md_value(c.desired.as_ref()),
                 md_value(c.last_applied.as_ref()),
@@ -298,7 +298,12 @@ fn details_section(r: &ResourceDrift) -> String {
     if !r.ignored.is_empty() {
         out.push_str("\nIgnored:\n");
         for i in &r.ignored {
-            let _ = writeln!(out, "- `{}` ({})", md_escape(&i.path), md_escape(&i.reason));
+            let _ = writeln!(
+                out,
+                "- `{}` ({})",
+                md_escape(&readable(&i.path)),
+                md_escape(&i.reason)
+            );
         }
     }
     out.push_str("\n</details>\n");
@@ -324,13 +329,20 @@ fn show(v: Option<&Value>) -> String {
     }
 }
 
+/// A field's JSON pointer in the readable form people read plans in (one notation for plan
+/// and drift, [`strata_core::field_path`]); a token of digits reads as a list index.
+fn readable(pointer: &str) -> String {
+    strata_core::field_path::readable_of_pointer(pointer, None)
+}
+
 fn human_change(c: &FieldChange) -> String {
+    let path = readable(&c.path);
     let (mark, body) = match (&c.live, &c.desired) {
-        (None, Some(d)) => ("+", format!("{} = {}", c.path, show(Some(d)))),
-        (Some(l), None) => ("-", format!("{} = {}", c.path, show(Some(l)))),
+        (None, Some(d)) => ("+", format!("{path} = {}", show(Some(d)))),
+        (Some(l), None) => ("-", format!("{path} = {}", show(Some(l)))),
         (l, d) => (
             "~",
-            format!("{}: {} -> {}", c.path, show(l.as_ref()), show(d.as_ref())),
+            format!("{path}: {} -> {}", show(l.as_ref()), show(d.as_ref())),
         ),
     };
     let mut line = format!("{mark} {body}  ({}", c.origin.label());

@@ -6,7 +6,9 @@ use serde_json::Value;
 /// One field that differs between desired and live.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
-    /// Dotted path (`spec.forProvider.region`, `spec.ports[0].port`).
+    /// The field's path in the readable form of [`crate::field_path`]
+    /// (`spec.forProvider.region`, `spec.ports[0].port`,
+    /// `metadata.labels["app.kubernetes.io/name"]`); the plan's JSON gives its pointer.
     pub path: String,
     /// The live value (`None` when absent).
     pub before: Option<Value>,
@@ -43,10 +45,7 @@ pub fn removed_fields(last_applied: &Value, desired: &Value, live: &Value) -> Ve
 }
 
 fn push_segment(path: &mut String, key: &str) {
-    if !path.is_empty() {
-        path.push('.');
-    }
-    path.push_str(key);
+    crate::field_path::push_key(path, key);
 }
 
 fn walk_desired(

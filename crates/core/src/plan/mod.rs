@@ -7,6 +7,7 @@
 //! checked here, before anything is applied: a plan with [`Violation`]s cannot be applied.
 
 mod compute;
+mod diff_view;
 pub mod fields;
 pub mod refresh;
 mod render;

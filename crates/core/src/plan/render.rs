@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use super::diff_view::{Mark, view};
 use super::fields::leaves;
 use super::{Action, Plan, ResourceChange};
 
@@ -48,12 +49,13 @@ fn headline(change: &ResourceChange) -> &'static str {
     }
 }
 
-/// Whether a field line adds, removes or changes a value.
+/// Whether a field line adds, removes or changes a value, or is context.
 #[derive(Debug, Clone, Copy)]
 enum Sign {
     Add,
     Remove,
     Change,
+    Same,
 }
 
 impl Sign {
@@ -63,6 +65,18 @@ impl Sign {
             Sign::Add => ("+", "32"),
             Sign::Remove => ("-", "31"),
             Sign::Change => ("~", "33"),
+            Sign::Same => (" ", "0"),
+        }
+    }
+}
+
+impl From<Mark> for Sign {
+    fn from(mark: Mark) -> Self {
+        match mark {
+            Mark::Add => Sign::Add,
+            Mark::Remove => Sign::Remove,
+            Mark::Change => Sign::Change,
+            Mark::Same => Sign::Same,
         }
     }
 }
@@ -71,12 +85,33 @@ impl Sign {
 struct DiffLine {
     /// `None` for the line standing for a whole deleted object.
     sign: Option<Sign>,
+    /// Nesting below the field's line (the lines of a changed text).
+    depth: usize,
     text: String,
     forces_replacement: bool,
 }
 
+/// The lines of one field's view; the first carries `forces_replacement`.
+fn field_lines(
+    path: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    forces_replacement: bool,
+) -> Vec<DiffLine> {
+    view(path, before, after)
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| DiffLine {
+            sign: Some(line.mark.into()),
+            depth: line.depth,
+            text: line.text,
+            forces_replacement: forces_replacement && i == 0,
+        })
+        .collect()
+}
+
 /// The lines describing one change: every field of a created object, a note for a deleted one,
-/// the changed fields otherwise.
+/// the changed fields otherwise (a list by its changed elements, a text by its changed lines).
 fn diff_lines(change: &ResourceChange) -> Vec<DiffLine> {
     match change.action {
         Action::Create => change
@@ -84,39 +119,28 @@ fn diff_lines(change: &ResourceChange) -> Vec<DiffLine> {
             .map(|after| {
                 leaves(&after)
                     .into_iter()
-                    .map(|(path, value)| DiffLine {
-                        sign: Some(Sign::Add),
-                        text: format!("{path} = {value}"),
-                        forces_replacement: false,
-                    })
+                    .flat_map(|(path, value)| field_lines(&path, None, Some(&value), false))
                     .collect()
             })
             .unwrap_or_default(),
         Action::Delete => vec![DiffLine {
             sign: None,
+            depth: 0,
             text: "(every field is removed)".to_owned(),
             forces_replacement: false,
         }],
         _ => change
             .fields
             .iter()
-            .map(|f| DiffLine {
-                sign: Some(match (&f.before, &f.after) {
-                    (None, Some(_)) => Sign::Add,
-                    (Some(_), None) => Sign::Remove,
-                    _ => Sign::Change,
-                }),
-                text: format!("{} = {} -> {}", f.path, show(&f.before), show(&f.after)),
-                forces_replacement: f.forces_replacement,
+            .flat_map(|f| {
+                field_lines(
+                    &f.path,
+                    f.before.as_ref(),
+                    f.after.as_ref(),
+                    f.forces_replacement,
+                )
             })
             .collect(),
-    }
-}
-
-fn show(value: &Option<Value>) -> String {
-    match value {
-        None => "(absent)".to_owned(),
-        Some(v) => v.to_string(),
     }
 }
 
@@ -150,10 +174,11 @@ pub fn render_human(plan: &Plan, colour: bool) -> String {
             );
             let _ = writeln!(out, "  {} {}", p.paint(code, sym), change.key);
             for line in diff_lines(change) {
+                let indent = "    ".repeat(line.depth);
                 match line.sign {
                     Some(sign) => {
                         let (mark, code) = sign.mark();
-                        let _ = write!(out, "      {} {}", p.paint(code, mark), line.text);
+                        let _ = write!(out, "      {indent}{} {}", p.paint(code, mark), line.text);
                     }
                     None => {
                         let _ = write!(out, "      {}", line.text);
@@ -191,7 +216,8 @@ pub fn render_human(plan: &Plan, colour: bool) -> String {
 
 /// The plan as JSON, in the spirit of `terraform show -json`: `resource_changes[]` with
 /// `change.actions`, `before`, `after`, `replace_paths`, plus Strata's field list, provider,
-/// blast radius and guard violations.
+/// blast radius and guard violations. Field paths (`fields[].path`, `replace_paths`) are JSON
+/// pointers (RFC 6901).
 pub fn to_json(plan: &Plan) -> Value {
     let changes: Vec<Value> = plan
         .changes
@@ -212,8 +238,8 @@ pub fn to_json(plan: &Plan) -> Value {
                     "actions": c.action.json_actions(),
                     "before": c.before(),
                     "after": c.after(),
-                    "replace_paths": c.replace_paths,
-                    "fields": c.fields,
+                    "replace_paths": c.replace_paths.iter().map(|p| pointer_of(p)).collect::<Vec<_>>(),
+                    "fields": c.fields.iter().map(field_json).collect::<Vec<_>>(),
                 },
             })
         })
@@ -229,6 +255,26 @@ pub fn to_json(plan: &Plan) -> Value {
         "resource_changes": changes,
         "violations": plan.violations,
     })
+}
+
+/// A field path of the plan as its JSON pointer. The plan writes its paths in the readable
+/// form, which always reads back; a path that did not (none does) is kept as it is rather
+/// than lost.
+fn pointer_of(path: &str) -> String {
+    crate::field_path::pointer_of_readable(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// One field change in the JSON: its path as a JSON pointer.
+fn field_json(field: &super::FieldChange) -> Value {
+    let mut value = json!({
+        "path": pointer_of(&field.path),
+        "before": field.before,
+        "after": field.after,
+    });
+    if field.forces_replacement {
+        value["forces_replacement"] = true.into();
+    }
+    value
 }
 
 /// Options for the Markdown (pull-request comment) form.
@@ -373,7 +419,12 @@ fn markdown_block(change: &ResourceChange) -> String {
         } else {
             ""
         };
-        let _ = writeln!(body, "{mark} {}{note}", line.text);
+        let _ = writeln!(
+            body,
+            "{mark} {}{}{note}",
+            "    ".repeat(line.depth),
+            line.text
+        );
     }
     let mut block = format!(
         "<details><summary><code>{sym}</code> <code>{}</code> ({}) {}</summary>\n\n```diff\n{body}```\n",

@@ -6,35 +6,12 @@ use serde_json::{Map, Value};
 
 use super::{Extra, Node, NodeId, SchemaSet, Types};
 
-/// One step of a field path: a mapping key or a list index.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(untagged)]
-pub enum PathSegment {
-    /// A mapping key (a field name, or a key of a map such as a label name).
-    Key(String),
-    /// A list index.
-    Index(usize),
-}
+pub use crate::field_path::PathSegment;
 
-/// Formats a path the way Kubernetes does: `spec.template.spec.containers[0].name`.
+/// Formats a path in the readable form of [`crate::field_path`]:
+/// `spec.template.spec.containers[0].name`, `metadata.labels["app.kubernetes.io/name"]`.
 pub fn format_path(path: &[PathSegment]) -> String {
-    let mut text = String::new();
-    for segment in path {
-        match segment {
-            PathSegment::Key(key) => {
-                if !text.is_empty() {
-                    text.push('.');
-                }
-                text.push_str(key);
-            }
-            PathSegment::Index(index) => {
-                text.push('[');
-                text.push_str(&index.to_string());
-                text.push(']');
-            }
-        }
-    }
-    text
+    crate::field_path::readable(path)
 }
 
 /// One way a value breaks its schema.
