@@ -62,6 +62,7 @@ fn plan_and_drift_share_one_notation_and_show_lists_per_element() {
         r#"~ spec.template.spec.containers[name="web"].image = "nginx:1.25" -> "nginx:1.27""#,
         r#"~ spec.template.spec.containers[name="web"].ports[containerPort=80].protocol = "TCP" -> "UDP""#,
         r#"+ spec.template.spec.containers[name="sidecar"] = {"name":"sidecar","image":"envoy"}"#,
+        r#"- spec.template.spec.containers[name="old"] = {"name":"old","image":"busybox"}"#,
         "~ data[\"app.conf\"]: (text)\n            one\n          - two\n          + TWO\n            three\n",
     ] {
         assert!(human.contains(expected), "{expected}\nnot in\n{human}");
@@ -114,4 +115,31 @@ fn plan_and_drift_share_one_notation_and_show_lists_per_element() {
         pointers.contains(&"/metadata/labels/app.kubernetes.io~1na~0me"),
         "{pointers:?}"
     );
+}
+
+/// An element dropped from a list in Git is a change (it was once planned as none at all).
+#[test]
+fn a_list_element_git_dropped_is_planned_as_its_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("shop");
+    std::fs::create_dir(&stack).unwrap();
+    std::fs::write(stack.join("app.yaml"), BEFORE).unwrap();
+    let apply = strata(&["apply", s(&stack), "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{:?}", text(&apply));
+    let dropped = BEFORE.replace("        - name: old\n          image: busybox\n", "");
+    assert_ne!(dropped, BEFORE);
+    std::fs::write(stack.join("app.yaml"), dropped).unwrap();
+    let plan = strata(&["plan", s(&stack), "--detailed-exitcode"]);
+    let (human, _) = text(&plan);
+    assert_eq!(plan.status.code(), Some(2), "{human}");
+    assert!(
+        human.contains(
+            r#"- spec.template.spec.containers[name="old"] = {"name":"old","image":"busybox"}"#
+        ),
+        "{human}"
+    );
+    let apply = strata(&["apply", s(&stack), "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{:?}", text(&apply));
+    let again = strata(&["plan", s(&stack), "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{:?}", text(&again));
 }

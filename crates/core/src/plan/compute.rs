@@ -507,11 +507,14 @@ fn plan_desired(
                     } else {
                         Cow::Owned(normalizer.normalize(last, live).1)
                     };
-                    changes.extend(fields::removed_fields(
-                        last,
-                        &digested_desired,
-                        &live_on_last,
-                    ));
+                    for removed in fields::removed_fields(last, &digested_desired, &live_on_last) {
+                        match changes.iter_mut().find(|c| c.path == removed.path) {
+                            // A list already compared whole against live (seen in Git's
+                            // shape): its before gains the elements Git dropped.
+                            Some(existing) => fields::add_dropped_elements(existing, &removed),
+                            None => changes.push(removed),
+                        }
+                    }
                     let digested_live = digested(&sensitivity, key, &live_on_last);
                     drifted = !fields::desired_vs_live(last, &digested_live).is_empty();
                 }

@@ -101,6 +101,18 @@ fn walk_removed(
                 path.truncate(len);
             }
         }
+        (Value::Array(last_items), Some(Value::Array(desired_items)))
+            if drops_elements(last_items, desired_items) =>
+        {
+            // Elements Git dropped from a list: the live list (seen through the last applied
+            // one, so it still holds them) becomes the desired one.
+            out.push(FieldChange {
+                path: path.clone(),
+                before: Some(live.clone()),
+                after: Some(Value::Array(desired_items.clone())),
+                forces_replacement: false,
+            });
+        }
         (_, Some(_)) => {}
         (_, None) => out.push(FieldChange {
             path: path.clone(),
@@ -108,6 +120,44 @@ fn walk_removed(
             after: None,
             forces_replacement: false,
         }),
+    }
+}
+
+/// Adds to `change`'s `before` list the elements of `removal`'s `before` it lacks (matched by
+/// `name`, else by position): a list change computed against live seen in Git's shape shows
+/// the elements Git dropped too.
+pub fn add_dropped_elements(change: &mut FieldChange, removal: &FieldChange) {
+    let (Some(Value::Array(before)), Some(Value::Array(dropped))) =
+        (change.before.as_mut(), removal.before.as_ref())
+    else {
+        return;
+    };
+    let name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
+    for (index, element) in dropped.iter().enumerate() {
+        let present = match name(element) {
+            Some(n) => before
+                .iter()
+                .any(|b| name(b).as_deref() == Some(n.as_str())),
+            None => index < before.len(),
+        };
+        if !present {
+            before.push(element.clone());
+        }
+    }
+}
+
+/// Whether going from the `last` applied list to the `desired` one drops elements: for lists
+/// of named objects (containers, ports, volumes, env …) a name that is no longer there;
+/// otherwise fewer elements.
+fn drops_elements(last: &[Value], desired: &[Value]) -> bool {
+    let name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
+    let last_names: Option<Vec<String>> = last.iter().map(name).collect();
+    let desired_names: Option<Vec<String>> = desired.iter().map(name).collect();
+    match (last_names, desired_names) {
+        (Some(last_names), Some(desired_names)) if !last.is_empty() => last_names
+            .iter()
+            .any(|n| !desired_names.iter().any(|d| d == n)),
+        _ => last.len() > desired.len(),
     }
 }
 
@@ -181,6 +231,30 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].path, "spec.gone");
         assert_eq!(r[0].after, None);
+    }
+
+    #[test]
+    fn list_elements_git_dropped_are_removals() {
+        let last = json!({"spec": {"containers": [
+            {"name": "web", "image": "nginx:1"}, {"name": "sidecar", "image": "envoy:1"}],
+            "args": ["a", "b"]}});
+        let d = json!({"spec": {"containers": [{"name": "web", "image": "nginx:1"}],
+            "args": ["a"]}});
+        let r = removed_fields(&last, &d, &last);
+        let paths: Vec<&str> = r.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["spec.containers", "spec.args"]);
+        assert_eq!(r[0].before, Some(last["spec"]["containers"].clone()));
+        assert_eq!(r[0].after, Some(d["spec"]["containers"].clone()));
+        // Renamed, reordered or grown lists drop nothing by name or length.
+        let grown = json!({"spec": {"containers": [
+            {"name": "sidecar", "image": "envoy:2"}, {"name": "web", "image": "nginx:1"},
+            {"name": "extra"}], "args": ["b", "a"]}});
+        assert!(removed_fields(&last, &grown, &last).is_empty());
+        let renamed = json!({"spec": {"containers": [
+            {"name": "web"}, {"name": "proxy"}], "args": ["a", "b"]}});
+        let r = removed_fields(&last, &renamed, &last);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].path, "spec.containers");
     }
 
     #[test]
