@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+#[path = "cli/json_schemas.rs"]
+mod json_schemas;
 #[path = "cli/output_forms.rs"]
 mod output_forms;
 #[path = "cli/paths_and_lists.rs"]
