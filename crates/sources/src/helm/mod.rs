@@ -374,7 +374,7 @@ fn user_values(chart: &str, options: &HelmOptions) -> Result<Map<String, Value>,
         let parsed = chart::parse_values_yaml(text).map_err(|reason| HelmError::InvalidFile {
             chart: chart.to_string(),
             file: name.clone(),
-            reason,
+            reason: reason.to_string(),
         })?;
         match parsed {
             Value::Object(m) => values::merge_maps(&mut user, m),
