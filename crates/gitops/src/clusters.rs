@@ -134,10 +134,7 @@ pub(crate) fn secret_text(secret: &Secret, key: &str) -> Option<String> {
 /// back fields another manager changed (`force=true` server-side apply, as ArgoCD's
 /// server-side sync does), which is what reverting an edit means.
 pub fn provider_options() -> KubeProviderOptions {
-    KubeProviderOptions {
-        force_conflicts: true,
-        ..KubeProviderOptions::default()
-    }
+    KubeProviderOptions::default().with_force_conflicts(true)
 }
 
 async fn provider(client: kube::Client) -> Result<Arc<KubeProvider>, strata_core::ProviderError> {

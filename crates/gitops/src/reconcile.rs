@@ -493,11 +493,7 @@ impl Reconciler {
         provider: Arc<KubeProvider>,
     ) -> Result<usize, ReconcileError> {
         let engine = self.engine(app, &provider, &DriftRules::default());
-        let options = PlanOptions {
-            stack: app.stack_name().to_owned(),
-            destroy: true,
-            ..PlanOptions::default()
-        };
+        let options = PlanOptions::new(app.stack_name().to_owned()).with_destroy(true);
         let (plan, state) = engine.plan(Vec::<Resource>::new(), &options).await?;
         let deletions = plan
             .changes
@@ -576,14 +572,12 @@ impl Reconciler {
                 .with_provider(Arc::clone(provider) as Arc<dyn strata_core::Provider>),
             normalizer: Arc::new(DriftNormalizer::new(rules.clone())),
             store: (self.stores)(app),
-            config: ExecutorConfig {
-                parallelism: self.parallelism.max(1),
-                sync: strata_core::sync::SyncPlanOptions {
-                    prune_last: app.sync.has_option("PruneLast=true"),
-                    ..strata_core::sync::SyncPlanOptions::default()
-                },
-                ..ExecutorConfig::default()
-            },
+            config: ExecutorConfig::default()
+                .with_parallelism(self.parallelism.max(1))
+                .with_sync(
+                    strata_core::sync::SyncPlanOptions::default()
+                        .with_prune_last(app.sync.has_option("PruneLast=true")),
+                ),
         }
     }
 
@@ -600,11 +594,7 @@ impl Reconciler {
         let empty = desired
             .iter()
             .all(|r| strata_core::sync::is_hook(&r.manifest));
-        let options = PlanOptions {
-            stack: app.stack_name().to_owned(),
-            keep_live: true,
-            ..PlanOptions::default()
-        };
+        let options = PlanOptions::new(app.stack_name().to_owned()).with_keep_live(true);
         let (plan, state) = engine.plan(desired, &options).await?;
         let mut resources = Vec::new();
         let mut healths = Vec::new();
@@ -1048,14 +1038,12 @@ fn render(
             source,
         })?;
     let tree: Arc<dyn SourceTree> = tree;
-    let options = ExpandOptions {
-        namespace: app.namespace.clone(),
-        repository: Some(Repository {
+    let options = ExpandOptions::default()
+        .with_namespace(app.namespace.clone())
+        .with_repository(Some(Repository {
             tree: Arc::clone(&tree),
             prefix: String::new(),
-        }),
-        ..ExpandOptions::default()
-    };
+        }));
     let location = SourceLocation {
         file: format!("Application {}/{}", app.namespace, app.name).into(),
         document: 0,
