@@ -45,11 +45,7 @@ fn engine(dir: &std::path::Path) -> Engine {
 
 /// Plans and applies `desired` (or destroys everything); returns (plan time, apply time).
 async fn run(engine: &Engine, desired: Vec<Resource>, destroy: bool) -> (Duration, Duration) {
-    let options = PlanOptions {
-        stack: "bench".into(),
-        destroy,
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new("bench").with_destroy(destroy);
     let started = Instant::now();
     let (plan, state) = engine.plan(desired, &options).await.expect("plan");
     let planned = started.elapsed();

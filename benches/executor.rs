@@ -163,10 +163,7 @@ fn run(
     let report = runtime.block_on(executor::execute(
         plan,
         registry,
-        ExecutorConfig {
-            parallelism: PARALLELISM,
-            ..ExecutorConfig::default()
-        },
+        ExecutorConfig::default().with_parallelism(PARALLELISM),
         Arc::new(NoRecorder),
         Arc::new(|_: Event| {}),
         Cancellation::never(),

@@ -49,10 +49,7 @@ fn registry() -> ProviderRegistry {
 }
 
 fn options() -> PlanOptions {
-    PlanOptions {
-        stack: "bench".into(),
-        ..PlanOptions::default()
-    }
+    PlanOptions::new("bench")
 }
 
 fn up_to_date(resources: &[Resource]) -> Observations {

@@ -115,10 +115,7 @@ fn changing_one_overlay_image_tag_plans_exactly_that_change() {
         store: Arc::new(LocalStateStore::new(work.path().join("state.json"))),
         config: ExecutorConfig::default(),
     };
-    let options = PlanOptions {
-        stack: "platform".into(),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new("platform");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let (plan, state) = engine.plan(before, &options).await.unwrap();

@@ -58,7 +58,7 @@ async fn main() -> Result<(), Error> {
         _ => None,
     };
     let (xrds, compositions) = definitions(Path::new(&dir))?;
-    let client = connect(&ConnectOptions { context }).await?;
+    let client = connect(&ConnectOptions::new(context)).await?;
 
     // Composed resources go to the cluster; a cloud provider could be added in front of it.
     let kube = KubeProvider::new(client.clone(), KubeProviderOptions::default());
@@ -75,13 +75,13 @@ async fn main() -> Result<(), Error> {
         .unwrap_or_else(|_| "strata-controller".to_owned());
     let lock = LeaseLock::new(
         client,
-        LeaseConfig {
-            name: "strata-controller".to_owned(),
-            namespace: std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".to_owned()),
+        LeaseConfig::new(
+            "strata-controller",
+            std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".to_owned()),
             identity,
-            lease_duration: Duration::from_secs(15),
-            renew_interval: Duration::from_secs(5),
-        },
+        )
+        .with_lease_duration(Duration::from_secs(15))
+        .with_renew_interval(Duration::from_secs(5)),
     );
     eprintln!(
         "{} XRD(s), {} composition(s); waiting for leadership",

@@ -122,10 +122,7 @@ mod tests {
             &observations,
             &ProviderRegistry::new().with_provider(provider),
             &IdentityNormalizer,
-            &PlanOptions {
-                stack: "orders".into(),
-                ..PlanOptions::default()
-            },
+            &PlanOptions::new("orders"),
         );
         plan.changes[0].action
     }

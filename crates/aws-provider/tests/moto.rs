@@ -48,10 +48,7 @@ impl Stack {
                 .with_fallback(Arc::new(SandboxProvider::new(dir.path().join("world")))),
             normalizer: Arc::new(DriftNormalizer::new(DriftRules::default())),
             store: Arc::new(LocalStateStore::new(dir.path().join("state.json"))),
-            config: ExecutorConfig {
-                parallelism: 4,
-                ..ExecutorConfig::default()
-            },
+            config: ExecutorConfig::default().with_parallelism(4),
         };
         Self {
             _moto: moto,
@@ -63,10 +60,7 @@ impl Stack {
     }
 
     fn options(&self) -> PlanOptions {
-        PlanOptions {
-            stack: self.name.clone(),
-            ..PlanOptions::default()
-        }
+        PlanOptions::new(self.name.clone())
     }
 
     async fn plan(&self, desired: &[Value]) -> Plan {
@@ -333,10 +327,7 @@ async fn unmanaged_buckets_need_adoption_and_external_names_pick_the_bucket() {
         "an untagged bucket is unmanaged: {:?}",
         plan.violations
     );
-    let options = PlanOptions {
-        adopt: true,
-        ..stack.options()
-    };
+    let options = stack.options().with_adopt(true);
     let (plan, report) = stack.apply_with(&desired, &options).await;
     assert!(report.is_success(), "{report:?}");
     assert_eq!(

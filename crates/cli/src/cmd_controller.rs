@@ -67,11 +67,10 @@ fn identity() -> String {
 
 /// Runs the controller until SIGINT or SIGTERM.
 pub async fn run(args: ControllerArgs) -> anyhow::Result<i32> {
-    let client = strata_k8s::client::connect(&strata_k8s::ConnectOptions {
-        context: args.context.clone(),
-    })
-    .await
-    .context("connecting to the cluster")?;
+    let client =
+        strata_k8s::client::connect(&strata_k8s::ConnectOptions::new(args.context.clone()))
+            .await
+            .context("connecting to the cluster")?;
     let cache = args
         .repo_cache
         .clone()
@@ -127,13 +126,11 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<i32> {
     }
     let mut service_config = ServiceConfig::new(Some(args.listen)).with_webhook_secrets(webhook);
     if args.leader_elect {
-        service_config = service_config.with_leader_election(LeaseConfig {
-            name: LEASE_NAME.into(),
-            namespace: args.namespace.clone(),
-            identity: identity(),
-            lease_duration: std::time::Duration::from_secs(15),
-            renew_interval: std::time::Duration::from_secs(5),
-        });
+        service_config = service_config.with_leader_election(
+            LeaseConfig::new(LEASE_NAME, args.namespace.clone(), identity())
+                .with_lease_duration(std::time::Duration::from_secs(15))
+                .with_renew_interval(std::time::Duration::from_secs(5)),
+        );
     }
     eprintln!(
         "strata controller: namespace {}, listening on {}, polling every {}",

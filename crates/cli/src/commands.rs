@@ -184,15 +184,12 @@ pub(crate) fn plan_options(
     destroy: bool,
     adopt: bool,
 ) -> PlanOptions {
-    PlanOptions {
-        stack: stack.name.clone(),
-        destroy,
-        adopt,
-        targets: select.targets.clone(),
-        replace: select.replace.clone(),
-        foreign_claims: stack.foreign_claims.clone(),
-        ..PlanOptions::default()
-    }
+    PlanOptions::new(stack.name.clone())
+        .with_destroy(destroy)
+        .with_adopt(adopt)
+        .with_targets(select.targets.clone())
+        .with_replace(select.replace.clone())
+        .with_foreign_claims(stack.foreign_claims.clone())
 }
 
 /// Terraform's warning: a targeted plan leaves the rest of the stack unplanned.

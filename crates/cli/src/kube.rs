@@ -9,9 +9,7 @@ use strata_k8s::{ConnectOptions, KubeProvider, KubeProviderOptions, KubeStateSto
 /// A Kubernetes provider that connects on first use, through the kubeconfig's `context` (or
 /// its current context, or the in-cluster service account).
 pub fn provider(context: Option<&str>) -> Arc<KubeProvider> {
-    let connect = ConnectOptions {
-        context: context.map(str::to_owned),
-    };
+    let connect = ConnectOptions::new(context.map(str::to_owned));
     Arc::new(KubeProvider::lazy(connect, KubeProviderOptions::default()))
 }
 
@@ -22,8 +20,6 @@ pub fn state_store(
     namespace: &str,
     name: &str,
 ) -> Result<Arc<dyn StateStore>, strata_k8s::state::KubeStateError> {
-    let connect = ConnectOptions {
-        context: context.map(str::to_owned),
-    };
+    let connect = ConnectOptions::new(context.map(str::to_owned));
     Ok(Arc::new(KubeStateStore::lazy(connect, namespace, name)?))
 }

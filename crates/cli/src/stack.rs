@@ -233,10 +233,7 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         registry,
         normalizer: Arc::new(DriftNormalizer::new(desired.drift_rules.clone())),
         store,
-        config: ExecutorConfig {
-            parallelism,
-            ..ExecutorConfig::default()
-        },
+        config: ExecutorConfig::default().with_parallelism(parallelism),
     };
     Ok(Stack {
         name,

@@ -17,6 +17,7 @@ pub struct ConnectionDetail {
 
 /// Where a connection detail's value comes from.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ConnectionSource {
     /// A key of the observed resource's connection secret.
     FromConnectionSecretKey(String),

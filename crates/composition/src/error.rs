@@ -26,6 +26,7 @@ impl Phase {
 
 /// An error of the composition engine.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Invalid input (composition, transform, patch, check), found before anything runs.
     #[error("{0}")]

@@ -22,6 +22,7 @@ pub struct FieldPath(pub Vec<Segment>);
 
 /// Field path errors; `NotFound` is the only one `policy.fromFieldPath: Optional` forgives.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PathError {
     /// The path does not parse.
     #[error("cannot parse path {path:?}: {reason}")]

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 /// The patch types of function-patch-and-transform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PatchType {
     /// Observed XR (or, in environment patches, XR → environment).
     FromCompositeFieldPath,

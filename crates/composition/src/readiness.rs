@@ -6,6 +6,7 @@ use serde_json::Value;
 
 /// A validated readiness check.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ReadinessCheck {
     /// Always ready.
     None,

@@ -184,6 +184,10 @@ fn run_patch(input: &Value) -> Outcome {
                 patch.apply(&composed, &mut env)
             }
             PatchType::PatchSet => Ok(Vec::new()),
+            other => Err(Error::Validation(format!(
+                "patch type {} is not known to this test",
+                other.as_str()
+            ))),
         }
     };
     let mut skipped = false;

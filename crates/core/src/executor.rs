@@ -50,6 +50,7 @@ impl Default for HealthWait {
 
 /// Executor settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecutorConfig {
     /// Provider calls in flight at once (default 10, as Terraform).
     pub parallelism: usize,
@@ -59,6 +60,32 @@ pub struct ExecutorConfig {
     pub health: HealthWait,
     /// ArgoCD's sync options that shape the schedule (prune, PruneLast, hooks).
     pub sync: SyncPlanOptions,
+}
+
+impl ExecutorConfig {
+    /// Sets [`parallelism`](Self::parallelism).
+    pub fn with_parallelism(mut self, parallelism: usize) -> Self {
+        self.parallelism = parallelism;
+        self
+    }
+
+    /// Sets [`retry`](Self::retry).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets [`health`](Self::health).
+    pub fn with_health(mut self, health: HealthWait) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Sets [`sync`](Self::sync).
+    pub fn with_sync(mut self, sync: SyncPlanOptions) -> Self {
+        self.sync = sync;
+        self
+    }
 }
 
 impl Default for ExecutorConfig {

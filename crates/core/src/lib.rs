@@ -30,7 +30,7 @@
 //!     "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket",
 //!     "metadata": {"name": "assets"}, "spec": {"forProvider": {"region": "eu-west-1"}}
 //! })).unwrap()];
-//! let options = PlanOptions { stack: "demo".into(), ..PlanOptions::default() };
+//! let options = PlanOptions::new("demo");
 //! let (plan, state) = engine.plan(desired.as_slice(), &options).await.unwrap();
 //! assert_eq!(plan.changes[0].action, Action::Create);
 //! let (_handle, cancel) = cancellation();

@@ -144,11 +144,9 @@ async fn run(
     let report = executor::execute(
         plan,
         registry,
-        ExecutorConfig {
-            parallelism,
-            retry: fast_retry(),
-            ..ExecutorConfig::default()
-        },
+        ExecutorConfig::default()
+            .with_parallelism(parallelism)
+            .with_retry(fast_retry()),
         Arc::new(NoRecorder),
         sink,
         Cancellation::never(),
@@ -420,14 +418,12 @@ async fn run_waves(provider: Arc<SlowToHealth>) -> executor::Report {
         schedule.steps[0].health_gate,
         "the wave before another waits for health"
     );
-    let config = ExecutorConfig {
-        retry: fast_retry(),
-        health: executor::HealthWait {
+    let config = ExecutorConfig::default()
+        .with_retry(fast_retry())
+        .with_health(executor::HealthWait {
             poll_interval: Duration::from_millis(1),
             timeout: Duration::from_millis(500),
-        },
-        ..ExecutorConfig::default()
-    };
+        });
     executor::execute(
         &plan,
         &registry,

@@ -93,10 +93,7 @@ fn engine(dir: &std::path::Path, provider: Arc<dyn Provider>) -> Engine {
 }
 
 fn options() -> PlanOptions {
-    PlanOptions {
-        stack: "test".into(),
-        ..PlanOptions::default()
-    }
+    PlanOptions::new("test")
 }
 
 async fn apply(engine: &Engine, desired: &[Resource]) -> plan::Plan {
@@ -256,10 +253,7 @@ async fn objects_owned_by_others_are_not_touched_unless_adopted() {
         "{}",
         plan.violations[0].message
     );
-    let adopt = PlanOptions {
-        adopt: true,
-        ..options()
-    };
+    let adopt = options().with_adopt(true);
     let (plan, _) = engine.plan(desired.as_slice(), &adopt).await.unwrap();
     assert!(plan.is_applyable());
     assert_eq!(plan.changes[0].reason, Some(ActionReason::Adopt));
@@ -269,13 +263,10 @@ async fn objects_owned_by_others_are_not_touched_unless_adopted() {
 async fn policy_refuses_kinds_outside_the_allow_list() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path(), Arc::new(MemoryProvider::default()));
-    let opts = PlanOptions {
-        policy: Policy {
-            allowed_kinds: vec!["apps/*".into()],
-            ..Policy::default()
-        },
-        ..options()
-    };
+    let opts = options().with_policy(Policy {
+        allowed_kinds: vec!["apps/*".into()],
+        ..Policy::default()
+    });
     let (plan, _) = engine.plan(&[widget("a", json!({}))], &opts).await.unwrap();
     assert_eq!(plan.violations[0].guard, Guard::Policy);
 }

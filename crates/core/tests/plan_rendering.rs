@@ -109,10 +109,7 @@ fn scenario() -> plan::Plan {
         &observations,
         &registry,
         &IdentityNormalizer,
-        &PlanOptions {
-            stack: "payments".into(),
-            ..PlanOptions::default()
-        },
+        &PlanOptions::new("payments"),
     )
 }
 
@@ -138,7 +135,10 @@ fn json_plan_snapshot() {
 
 #[test]
 fn markdown_is_cut_to_size_with_a_note() {
-    let markdown = plan::render_markdown(&scenario(), MarkdownOptions { max_bytes: 1_200 });
+    let markdown = plan::render_markdown(
+        &scenario(),
+        MarkdownOptions::default().with_max_bytes(1_200),
+    );
     assert!(markdown.len() <= 1_200, "{}", markdown.len());
     assert!(
         markdown.contains("The plan was cut to fit a comment"),

@@ -126,17 +126,15 @@ fn engine(provider: Arc<Recording>, dir: &std::path::Path) -> Engine {
         registry: ProviderRegistry::new().with_provider(provider),
         normalizer: Arc::new(IdentityNormalizer),
         store: Arc::new(LocalStateStore::new(dir.join("state.json"))),
-        config: ExecutorConfig {
-            retry: RetryPolicy {
+        config: ExecutorConfig::default()
+            .with_retry(RetryPolicy {
                 max_attempts: 1,
                 ..RetryPolicy::default()
-            },
-            health: HealthWait {
+            })
+            .with_health(HealthWait {
                 poll_interval: Duration::from_millis(1),
                 timeout: Duration::from_secs(5),
-            },
-            ..ExecutorConfig::default()
-        },
+            }),
     }
 }
 
@@ -144,10 +142,7 @@ async fn plan_and_apply(
     engine: &Engine,
     desired: Vec<Resource>,
 ) -> (strata_core::plan::Plan, strata_core::executor::Report) {
-    let options = PlanOptions {
-        stack: "shop".into(),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new("shop");
     let (plan, state) = engine.plan(desired, &options).await.unwrap();
     let (_handle, cancel) = cancellation();
     let report = engine
@@ -169,10 +164,7 @@ async fn steps_follow_argocd_order_and_wait_for_health() {
     let provider = Arc::new(Recording::default());
     provider.checks_left.lock().unwrap().insert("cfg".into(), 2);
     let engine = engine(Arc::clone(&provider), dir.path());
-    let options = PlanOptions {
-        stack: "shop".into(),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new("shop");
     let (plan, _) = engine.plan(shop(), &options).await.unwrap();
     let schedule = Schedule::of(&plan, &SyncPlanOptions::default());
     let names: Vec<Vec<Vec<&str>>> = schedule
@@ -274,10 +266,7 @@ async fn hooks_run_in_their_phases_and_are_deleted_as_their_policies_say() {
 
     // Nothing changed: no hook runs again and the plan has no changes.
     provider.log.lock().unwrap().clear();
-    let options = PlanOptions {
-        stack: "shop".into(),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new("shop");
     let (plan, _) = engine.plan(desired.clone(), &options).await.unwrap();
     assert!(!plan.has_changes(), "{:?}", plan.summary());
     let (_, report) = plan_and_apply(&engine, desired.clone()).await;

@@ -34,10 +34,7 @@ fn engine(dir: &std::path::Path) -> Engine {
 }
 
 fn options(stack: &str) -> PlanOptions {
-    PlanOptions {
-        stack: stack.into(),
-        ..PlanOptions::default()
-    }
+    PlanOptions::new(stack)
 }
 
 async fn apply(engine: &Engine, stack: &str, desired: Vec<Resource>) {

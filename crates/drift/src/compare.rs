@@ -14,6 +14,7 @@ pub const APPLY_MANAGER: &str = "argocd-controller";
 
 /// How desired is compared with live.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DiffMode {
     /// Three-way when live carries a last-applied configuration, two-way otherwise; structured
     /// merge when desired asks for `ServerSideApply=true`.

@@ -190,6 +190,7 @@ fn is_omitted(key: &str, value: &Value) -> bool {
 
 /// A `knownTypeFields` type a field is re-encoded through.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KnownType {
     /// `core/Quantity`.
     Quantity,

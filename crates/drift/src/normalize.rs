@@ -15,6 +15,7 @@ use crate::object::{LAST_APPLIED_ANNOTATION, ResourceKey, is_builtin_group};
 /// Which kinds have their `status` ignored (ArgoCD's `ignoreResourceStatusField`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum StatusPolicy {
     /// Every kind (the default).
     #[default]

@@ -13,6 +13,7 @@ use crate::glob::glob_match;
 /// What to do about a resource's drift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum PolicyMode {
     /// Report drift, never correct it (the default).
     #[default]

@@ -182,9 +182,9 @@ impl Application {
         }
         let retry = match spec.pointer("/syncPolicy/retry") {
             None | Some(Value::Null) => None,
-            Some(retry) => {
-                Some(parse_retry(retry).map_err(|m| error("spec.syncPolicy.retry", &m))?)
-            }
+            Some(retry) => Some(
+                parse_retry(retry).map_err(|e| error("spec.syncPolicy.retry", &e.to_string()))?,
+            ),
         };
         Ok(Self {
             namespace: text(manifest, "/metadata/namespace")
@@ -223,12 +223,24 @@ impl Application {
     }
 }
 
-fn parse_retry(retry: &Value) -> Result<Retry, String> {
+/// What is wrong with `spec.syncPolicy.retry`.
+#[derive(Debug, thiserror::Error)]
+enum RetryError {
+    /// `limit` is not an integer.
+    #[error("limit: {0} is not an integer")]
+    Limit(Value),
+    /// `backoff.factor` is not a number.
+    #[error("backoff.factor: {0} is not a number")]
+    Factor(Value),
+    /// A duration of `backoff` is not a duration.
+    #[error("backoff: {0}")]
+    Backoff(#[source] strata_drift::DriftError),
+}
+
+fn parse_retry(retry: &Value) -> Result<Retry, RetryError> {
     let limit = match retry.get("limit") {
         None | Some(Value::Null) => 5,
-        Some(v) => v
-            .as_i64()
-            .ok_or_else(|| format!("limit: {v} is not an integer"))?,
+        Some(v) => v.as_i64().ok_or_else(|| RetryError::Limit(v.clone()))?,
     };
     let backoff = match retry.get("backoff") {
         None | Some(Value::Null) => Backoff::SYNC_RETRY_DEFAULT,
@@ -236,12 +248,10 @@ fn parse_retry(retry: &Value) -> Result<Retry, String> {
             let duration = b.get("duration").and_then(Value::as_str).unwrap_or("5s");
             let factor = match b.get("factor") {
                 None | Some(Value::Null) => 2.0,
-                Some(f) => f
-                    .as_f64()
-                    .ok_or_else(|| format!("backoff.factor: {f} is not a number"))?,
+                Some(f) => f.as_f64().ok_or_else(|| RetryError::Factor(f.clone()))?,
             };
             let max = b.get("maxDuration").and_then(Value::as_str).unwrap_or("3m");
-            Backoff::parse(duration, factor, max).map_err(|e| format!("backoff: {e}"))?
+            Backoff::parse(duration, factor, max).map_err(RetryError::Backoff)?
         }
     };
     Ok(Retry { limit, backoff })

@@ -22,6 +22,82 @@ use crate::app::{Destination, IN_CLUSTER_SERVER};
 /// The label marking ArgoCD cluster Secrets.
 pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
 
+/// Why a destination has no provider. Credentials are never part of it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DestinationError {
+    /// The destination's kinds could not be discovered.
+    #[error("destination {destination}: {source}")]
+    Provider {
+        /// The destination.
+        destination: String,
+        /// Why.
+        #[source]
+        source: strata_core::ProviderError,
+    },
+    /// The cluster Secrets could not be listed.
+    #[error("listing cluster Secrets in {namespace}: {source}")]
+    ListSecrets {
+        /// The controller's namespace.
+        namespace: String,
+        /// The API server's answer.
+        #[source]
+        source: kube::Error,
+    },
+    /// No cluster Secret names the destination.
+    #[error(
+        "destination {destination}: no cluster Secret (label {label}=cluster) in namespace {namespace} names it",
+        label = SECRET_TYPE_LABEL
+    )]
+    Unknown {
+        /// The destination.
+        destination: String,
+        /// The controller's namespace.
+        namespace: String,
+    },
+    /// The cluster Secret that names the destination cannot be used.
+    #[error("cluster Secret {secret}: {problem}")]
+    Secret {
+        /// The Secret's name.
+        secret: String,
+        /// What is wrong with it.
+        #[source]
+        problem: ClusterSecretError,
+    },
+    /// No client could be built from the cluster Secret.
+    #[error("cluster Secret {secret}: building a client: {source}")]
+    Client {
+        /// The Secret's name.
+        secret: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// What is wrong with an ArgoCD cluster Secret (never its values).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterSecretError {
+    /// `data.server` is missing.
+    #[error("data.server is missing")]
+    MissingServer,
+    /// `data.config` is not JSON (only where: the parser's message could quote a value).
+    #[error("data.config is not JSON (line {line}, column {column})")]
+    ConfigNotJson {
+        /// The line.
+        line: usize,
+        /// The column.
+        column: usize,
+    },
+    /// `data.config` has fields of the wrong type.
+    #[error("data.config has fields of the wrong type")]
+    ConfigFieldTypes,
+    /// `data.config` does not make a client configuration.
+    #[error("data.config: {0}")]
+    Config(#[source] kube::config::KubeconfigError),
+}
+
 /// The Kubernetes providers of the destinations, created on first use.
 pub struct Clusters {
     client: kube::Client,
@@ -58,10 +134,7 @@ pub(crate) fn secret_text(secret: &Secret, key: &str) -> Option<String> {
 /// back fields another manager changed (`force=true` server-side apply, as ArgoCD's
 /// server-side sync does), which is what reverting an edit means.
 pub fn provider_options() -> KubeProviderOptions {
-    KubeProviderOptions {
-        force_conflicts: true,
-        ..KubeProviderOptions::default()
-    }
+    KubeProviderOptions::default().with_force_conflicts(true)
 }
 
 async fn provider(client: kube::Client) -> Result<Arc<KubeProvider>, strata_core::ProviderError> {
@@ -111,13 +184,17 @@ impl Clusters {
     pub async fn provider_for(
         &self,
         destination: &Destination,
-    ) -> Result<(String, Arc<KubeProvider>), String> {
+    ) -> Result<(String, Arc<KubeProvider>), DestinationError> {
+        let provider_error = |source| DestinationError::Provider {
+            destination: destination.to_string(),
+            source,
+        };
         if destination.is_in_cluster() {
             return self
                 .in_cluster()
                 .await
                 .map(|p| (IN_CLUSTER_SERVER.to_owned(), p))
-                .map_err(|e| format!("destination {destination}: {e}"));
+                .map_err(provider_error);
         }
         let wanted = destination
             .server
@@ -136,7 +213,10 @@ impl Clusters {
         let list = secrets
             .list(&ListParams::default().labels(&format!("{SECRET_TYPE_LABEL}=cluster")))
             .await
-            .map_err(|e| format!("listing cluster Secrets in {}: {e}", self.namespace))?;
+            .map_err(|source| DestinationError::ListSecrets {
+                namespace: self.namespace.clone(),
+                source,
+            })?;
         let secret = list
             .items
             .iter()
@@ -145,21 +225,22 @@ impl Clusters {
                 (None, Some(name)) => secret_text(s, "name").as_deref() == Some(name.as_str()),
                 (None, None) => false,
             })
-            .ok_or_else(|| {
-                format!(
-                    "destination {destination}: no cluster Secret (label {SECRET_TYPE_LABEL}=cluster) in namespace {} names it",
-                    self.namespace
-                )
+            .ok_or_else(|| DestinationError::Unknown {
+                destination: destination.to_string(),
+                namespace: self.namespace.clone(),
             })?;
         let secret_name = secret.metadata.name.clone().unwrap_or_default();
         let config = kube_config(secret)
             .await
-            .map_err(|m| format!("cluster Secret {secret_name}: {m}"))?;
-        let client = kube::Client::try_from(config)
-            .map_err(|e| format!("cluster Secret {secret_name}: building a client: {e}"))?;
-        let provider = provider(client)
-            .await
-            .map_err(|e| format!("destination {destination}: {e}"))?;
+            .map_err(|problem| DestinationError::Secret {
+                secret: secret_name.clone(),
+                problem,
+            })?;
+        let client = kube::Client::try_from(config).map_err(|source| DestinationError::Client {
+            secret: secret_name.clone(),
+            source,
+        })?;
+        let provider = provider(client).await.map_err(provider_error)?;
         self.remote
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -169,16 +250,15 @@ impl Clusters {
 }
 
 /// The client configuration an ArgoCD cluster Secret describes.
-async fn kube_config(secret: &Secret) -> Result<kube::Config, String> {
-    let server = secret_text(secret, "server").ok_or("data.server is missing")?;
+async fn kube_config(secret: &Secret) -> Result<kube::Config, ClusterSecretError> {
+    let server = secret_text(secret, "server").ok_or(ClusterSecretError::MissingServer)?;
     let config: Value = match secret_text(secret, "config") {
-        Some(text) => serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "data.config is not JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            )
-        })?,
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| ClusterSecretError::ConfigNotJson {
+                line: e.line(),
+                column: e.column(),
+            })?
+        }
         None => json!({}),
     };
     let tls = config
@@ -217,9 +297,9 @@ async fn kube_config(secret: &Secret) -> Result<kube::Config, String> {
         "contexts": [{"name": "destination", "context": {"cluster": "destination", "user": "destination"}}],
         "current-context": "destination",
     });
-    let kubeconfig: kube::config::Kubeconfig = serde_json::from_value(kubeconfig)
-        .map_err(|_| "data.config has fields of the wrong type".to_owned())?;
+    let kubeconfig: kube::config::Kubeconfig =
+        serde_json::from_value(kubeconfig).map_err(|_| ClusterSecretError::ConfigFieldTypes)?;
     kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
         .await
-        .map_err(|e| format!("data.config: {e}"))
+        .map_err(ClusterSecretError::Config)
 }

@@ -56,6 +56,74 @@ pub enum ControllerError {
     },
 }
 
+/// Why a sync or rollback asked of the controller was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// No Application has this name.
+    #[error("application {0} not found")]
+    NotFound(String),
+    /// The controller stopped before it answered.
+    #[error("application {0}: the controller stopped")]
+    Stopped(String),
+    /// The controller is stopping and takes no more requests.
+    #[error("the controller is stopping")]
+    Stopping,
+    /// A rollback of an Application with automated sync.
+    #[error(
+        "application {0}: rollback cannot be run on an Application with automated sync enabled"
+    )]
+    Automated(String),
+    /// A rollback of an Application that was never synced.
+    #[error("application {0} has no history yet")]
+    NoHistory(String),
+    /// A rollback to a history entry the Application does not have.
+    #[error("application {app}: no history entry {id}")]
+    NoHistoryEntry {
+        /// The Application.
+        app: String,
+        /// The entry asked for.
+        id: u64,
+    },
+    /// The sync may not run now (a sync window).
+    #[error("application {app}: {reason}")]
+    Refused {
+        /// The Application.
+        app: String,
+        /// Why (`sync blocked: ...`).
+        reason: String,
+    },
+}
+
+/// Why an AppProject cannot be used.
+#[derive(Debug, thiserror::Error)]
+enum ProjectError {
+    /// It does not exist (and is not `default`).
+    #[error("AppProject {name} does not exist in namespace {namespace}")]
+    Missing { name: String, namespace: String },
+    /// It could not be read.
+    #[error("reading AppProject {name}: {source}")]
+    Read {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Why the resources of a deleted Application could not be deleted.
+#[derive(Debug, thiserror::Error)]
+enum DeletionError {
+    /// The Application cannot be read.
+    #[error(transparent)]
+    Spec(#[from] crate::app::SpecError),
+    /// Its destination cannot be reached.
+    #[error(transparent)]
+    Destination(#[from] crate::clusters::DestinationError),
+    /// Deleting failed.
+    #[error(transparent)]
+    Reconcile(#[from] crate::reconcile::ReconcileError),
+}
+
 /// How the controller runs.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -179,7 +247,7 @@ struct Entry {
 #[derive(Default)]
 struct Job {
     request: Request,
-    waiters: Vec<oneshot::Sender<Result<AppStatus, String>>>,
+    waiters: Vec<oneshot::Sender<Result<AppStatus, RequestError>>>,
 }
 
 #[derive(Default)]
@@ -415,9 +483,9 @@ impl Controller {
     }
 
     /// Syncs `app` now, as a user asks (`strata app sync`), and waits for the result.
-    pub async fn sync(&self, app: &str, request: SyncRequest) -> Result<AppStatus, String> {
+    pub async fn sync(&self, app: &str, request: SyncRequest) -> Result<AppStatus, RequestError> {
         if !lock(&self.apps).contains_key(app) {
-            return Err(format!("application {app} not found"));
+            return Err(RequestError::NotFound(app.to_owned()));
         }
         let (tx, rx) = oneshot::channel();
         self.enqueue(
@@ -430,31 +498,32 @@ impl Controller {
             Some(tx),
         );
         rx.await
-            .map_err(|_| format!("application {app}: the controller stopped"))?
+            .map_err(|_| RequestError::Stopped(app.to_owned()))?
     }
 
     /// Rolls `app` back to the revision of history entry `id` (a sync of that revision; an
     /// automated Application would move forward again, so ArgoCD refuses it too).
-    pub async fn rollback(&self, app: &str, id: u64) -> Result<AppStatus, String> {
+    pub async fn rollback(&self, app: &str, id: u64) -> Result<AppStatus, RequestError> {
         let automated = lock(&self.apps)
             .get(app)
             .and_then(|e| e.parsed.as_ref().ok().map(|a| a.sync.automated))
-            .ok_or_else(|| format!("application {app} not found"))?;
+            .ok_or_else(|| RequestError::NotFound(app.to_owned()))?;
         if automated {
-            return Err(format!(
-                "application {app}: rollback cannot be run on an Application with automated sync enabled"
-            ));
+            return Err(RequestError::Automated(app.to_owned()));
         }
         let record = self
             .status
             .get(app)
-            .ok_or_else(|| format!("application {app} has no history yet"))?;
+            .ok_or_else(|| RequestError::NoHistory(app.to_owned()))?;
         let entry = record
             .status
             .history
             .iter()
             .find(|h| h.id == id)
-            .ok_or_else(|| format!("application {app}: no history entry {id}"))?;
+            .ok_or_else(|| RequestError::NoHistoryEntry {
+                app: app.to_owned(),
+                id,
+            })?;
         let mut request = SyncRequest::new(false, false);
         request.revision = Some(entry.revision.clone());
         self.sync(app, request).await
@@ -464,12 +533,12 @@ impl Controller {
         &self,
         name: &str,
         request: Request,
-        waiter: Option<oneshot::Sender<Result<AppStatus, String>>>,
+        waiter: Option<oneshot::Sender<Result<AppStatus, RequestError>>>,
     ) {
         let mut queue = lock(&self.queue);
         if queue.stopping {
             if let Some(w) = waiter {
-                let _ = w.send(Err("the controller is stopping".into()));
+                let _ = w.send(Err(RequestError::Stopping));
             }
             return;
         }
@@ -585,7 +654,7 @@ impl Controller {
             queue.stopping = true;
             for (_, job) in std::mem::take(&mut queue.pending) {
                 for w in job.waiters {
-                    let _ = w.send(Err("the controller is stopping".into()));
+                    let _ = w.send(Err(RequestError::Stopping));
                 }
             }
             queue.order.clear();
@@ -664,12 +733,15 @@ impl Controller {
         let loaded = tokio::task::spawn_blocking(move || {
             crate::roots::load(&repos, &root, &namespace, fetch)
         })
-        .await
-        .unwrap_or_else(|e| Err(format!("reading the Git root stopped: {e}")));
+        .await;
         let apps = match loaded {
-            Ok((_, apps)) => apps,
-            Err(message) => {
-                tracing::error!("Git root: {message}");
+            Ok(Ok((_, apps))) => apps,
+            Ok(Err(error)) => {
+                tracing::error!("Git root: {error}");
+                return;
+            }
+            Err(stopped) => {
+                tracing::error!("Git root: reading the Git root stopped: {stopped}");
                 return;
             }
         };
@@ -828,10 +900,9 @@ impl Controller {
         let name = name.to_owned();
         tokio::spawn(async move {
             let outcome = async {
-                let app =
-                    Application::parse(&object, &me.config.namespace).map_err(|e| e.to_string())?;
+                let app = Application::parse(&object, &me.config.namespace)?;
                 let (_, provider) = me.clusters.provider_for(&app.destination).await?;
-                me.reconciler.delete_resources(&app, provider).await
+                Ok::<_, DeletionError>(me.reconciler.delete_resources(&app, provider).await?)
             }
             .await;
             let api: Api<DynamicObject> = Api::namespaced_with(
@@ -857,7 +928,7 @@ impl Controller {
                     // The finalizer stays: the deletion is tried again on the next event.
                     tracing::warn!(application = %name, %error, "deleting the Application's resources");
                     let body = json!({"status": {"conditions": [{
-                        "type": "DeletionError", "message": error,
+                        "type": "DeletionError", "message": error.to_string(),
                         "lastTransitionTime": now_rfc3339()}]}});
                     let _ = api
                         .patch(&name, &PatchParams::default(), &Patch::Merge(&body))
@@ -1055,7 +1126,7 @@ impl Controller {
         }
     }
 
-    async fn project(&self, name: &str) -> Result<Project, String> {
+    async fn project(&self, name: &str) -> Result<Project, ProjectError> {
         let cached = lock(&self.projects)
             .as_ref()
             .map(|projects| projects.get(name).cloned());
@@ -1063,10 +1134,10 @@ impl Controller {
             Some(Some(object)) => return Ok(Project::from_object(&object)),
             Some(None) if name == "default" => return Ok(Project::allow_all("default")),
             Some(None) => {
-                return Err(format!(
-                    "AppProject {name} does not exist in namespace {}",
-                    self.config.namespace
-                ));
+                return Err(ProjectError::Missing {
+                    name: name.to_owned(),
+                    namespace: self.config.namespace.clone(),
+                });
             }
             None => {}
         }
@@ -1074,11 +1145,14 @@ impl Controller {
         match api.get_opt(name).await {
             Ok(Some(object)) => Ok(Project::from_object(&to_value(&object))),
             Ok(None) if name == "default" => Ok(Project::allow_all("default")),
-            Ok(None) => Err(format!(
-                "AppProject {name} does not exist in namespace {}",
-                self.config.namespace
-            )),
-            Err(e) => Err(format!("reading AppProject {name}: {e}")),
+            Ok(None) => Err(ProjectError::Missing {
+                name: name.to_owned(),
+                namespace: self.config.namespace.clone(),
+            }),
+            Err(source) => Err(ProjectError::Read {
+                name: name.to_owned(),
+                source,
+            }),
         }
     }
 
@@ -1086,9 +1160,9 @@ impl Controller {
         self: &Arc<Self>,
         name: &str,
         request: &Request,
-    ) -> Result<AppStatus, String> {
+    ) -> Result<AppStatus, RequestError> {
         let Some(entry) = lock(&self.apps).get(name).cloned() else {
-            return Err(format!("application {name} not found"));
+            return Err(RequestError::NotFound(name.to_owned()));
         };
         let started = Instant::now();
         let previous = self.status.get(name);
@@ -1137,7 +1211,7 @@ impl Controller {
                 status: AppStatus {
                     conditions: vec![Condition {
                         kind: "InvalidSpecError".into(),
-                        message,
+                        message: message.to_string(),
                         last_transition_time: Some(now_rfc3339()),
                     }],
                     reconciled_at: Some(now_rfc3339()),
@@ -1150,7 +1224,7 @@ impl Controller {
                     status: AppStatus {
                         conditions: vec![Condition {
                             kind: "ComparisonError".into(),
-                            message,
+                            message: message.to_string(),
                             last_transition_time: Some(now_rfc3339()),
                         }],
                         reconciled_at: Some(now_rfc3339()),
@@ -1202,7 +1276,10 @@ impl Controller {
         let took = started.elapsed();
         self.retry_failed_comparison(&app.name, &outcome.status);
         if let Some(refused) = &outcome.sync_refused {
-            return Err(format!("application {}: {refused}", app.name));
+            return Err(RequestError::Refused {
+                app: app.name.clone(),
+                reason: refused.clone(),
+            });
         }
         let observers = lock(&self.observers).clone();
         for observer in observers {

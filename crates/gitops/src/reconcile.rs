@@ -22,7 +22,7 @@ use strata_health::HealthRegistry;
 use strata_health::aggregate::{ResourceHealth, aggregate_health};
 use strata_k8s::KubeProvider;
 use strata_sources::application::{ChildSet, ExpandOptions, Repository};
-use strata_sources::repo::{RepoUrl, RepositoryCache, redact};
+use strata_sources::repo::{RepoError, RepoUrl, RepositoryCache, redact};
 
 use crate::app::{Application, retry_wait};
 use crate::project::Project;
@@ -30,6 +30,76 @@ use crate::status::{
     AppStatus, Condition, HISTORY_LIMIT, HealthState, HistoryEntry, OperationPhase, OperationState,
     ResourceResult, ResourceStatus, SyncResult, SyncState, SyncStatusCode, now_rfc3339,
 };
+
+/// Why an Application could not be rendered, compared or have its resources deleted; the
+/// text is the `ComparisonError` (or `DeletionError`) condition's message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReconcileError {
+    /// `spec.source.repoURL` is not a repository URL.
+    #[error("spec.source.repoURL: {0}")]
+    RepoUrl(#[source] RepoError),
+    /// The repository could not be fetched.
+    #[error("fetching {repo}: {source}")]
+    Fetch {
+        /// The repository, credentials redacted.
+        repo: String,
+        /// Why.
+        #[source]
+        source: RepoError,
+    },
+    /// The revision could not be resolved to a commit.
+    #[error("resolving {revision} in {repo}: {source}")]
+    Resolve {
+        /// The revision asked for.
+        revision: String,
+        /// The repository, credentials redacted.
+        repo: String,
+        /// Why.
+        #[source]
+        source: RepoError,
+    },
+    /// The commit's tree could not be read.
+    #[error("reading {repo} at {commit}: {source}")]
+    Tree {
+        /// The repository, credentials redacted.
+        repo: String,
+        /// The commit, shortened.
+        commit: String,
+        /// Why.
+        #[source]
+        source: RepoError,
+    },
+    /// The source could not be rendered (or its XRDs and Compositions read).
+    #[error(transparent)]
+    Render(#[from] strata_sources::application::ExpandError),
+    /// An Application's `ignoreDifferences` could not be read.
+    #[error(transparent)]
+    IgnoreRules(#[from] strata_sources::stack::StackError),
+    /// The ignore rules could not be compiled.
+    #[error("spec.ignoreDifferences: {0}")]
+    IgnoreDifferences(#[source] strata_drift::DriftError),
+    /// The rendering task stopped before it finished.
+    #[error("rendering stopped: {0}")]
+    Stopped(#[source] tokio::task::JoinError),
+    /// Planning or applying failed.
+    #[error(transparent)]
+    Engine(Box<strata_core::EngineError>),
+    /// A resource of a deleted Application could not be deleted.
+    #[error("deleting {key}: {error}")]
+    Delete {
+        /// The resource.
+        key: strata_core::ResourceKey,
+        /// The provider's error.
+        error: String,
+    },
+}
+
+impl From<strata_core::EngineError> for ReconcileError {
+    fn from(error: strata_core::EngineError) -> Self {
+        Self::Engine(Box::new(error))
+    }
+}
 
 /// Gives the state store an Application's records are kept in (by Application name).
 pub type StateStores = Arc<dyn Fn(&Application) -> Arc<dyn StateStore> + Send + Sync>;
@@ -142,12 +212,12 @@ impl RenderCaches {
         &self,
         key: &str,
         tree: &dyn SourceTree,
-    ) -> Result<strata_sources::application::Catalog, String> {
+    ) -> Result<strata_sources::application::Catalog, ReconcileError> {
         if let Some((_, found)) = Self::lock(&self.catalogs).iter().find(|(k, _)| k == key) {
             return Ok(found.clone());
         }
-        let scanned =
-            strata_sources::application::Catalog::scan_tree(tree).map_err(|e| e.to_string())?;
+        let scanned = strata_sources::application::Catalog::scan_tree(tree)
+            .map_err(strata_sources::application::ExpandError::from)?;
         let mut kept = Self::lock(&self.catalogs);
         kept.push_back((key.to_owned(), scanned.clone()));
         while kept.len() > CATALOGS_KEPT {
@@ -269,7 +339,10 @@ impl Reconciler {
             Ok(found) => found,
             Err(message) => {
                 return Outcome {
-                    status: error_status(previous, condition("ComparisonError", message)),
+                    status: error_status(
+                        previous,
+                        condition("ComparisonError", message.to_string()),
+                    ),
                     fetch_duration,
                     ..Outcome::default()
                 };
@@ -299,7 +372,10 @@ impl Reconciler {
             Ok(c) => c,
             Err(message) => {
                 return Outcome {
-                    status: error_status(previous, condition("ComparisonError", message)),
+                    status: error_status(
+                        previous,
+                        condition("ComparisonError", message.to_string()),
+                    ),
                     fetch_duration,
                     ..Outcome::default()
                 };
@@ -374,7 +450,9 @@ impl Reconciler {
             .await;
         let mut status = match &after {
             Ok(c) => self.status_of(previous, c, Vec::new()),
-            Err(message) => error_status(previous, condition("ComparisonError", message.clone())),
+            Err(message) => {
+                error_status(previous, condition("ComparisonError", message.to_string()))
+            }
         };
         let succeeded = operation.state.phase == OperationPhase::Succeeded;
         if succeeded && !sync.dry_run {
@@ -413,17 +491,10 @@ impl Reconciler {
         &self,
         app: &Application,
         provider: Arc<KubeProvider>,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, ReconcileError> {
         let engine = self.engine(app, &provider, &DriftRules::default());
-        let options = PlanOptions {
-            stack: app.stack_name().to_owned(),
-            destroy: true,
-            ..PlanOptions::default()
-        };
-        let (plan, state) = engine
-            .plan(Vec::<Resource>::new(), &options)
-            .await
-            .map_err(|e| e.to_string())?;
+        let options = PlanOptions::new(app.stack_name().to_owned()).with_destroy(true);
+        let (plan, state) = engine.plan(Vec::<Resource>::new(), &options).await?;
         let deletions = plan
             .changes
             .iter()
@@ -441,10 +512,12 @@ impl Reconciler {
                 Arc::new(|_event| {}),
                 Cancellation::never(),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if let Some((key, error)) = report.failed.first() {
-            return Err(format!("deleting {key}: {error}"));
+            return Err(ReconcileError::Delete {
+                key: key.clone(),
+                error: error.clone(),
+            });
         }
         Ok(deletions)
     }
@@ -476,7 +549,7 @@ impl Reconciler {
         app: &Application,
         fetch: Option<Instant>,
         revision: Option<&str>,
-    ) -> Result<(String, Vec<Resource>, String, DriftRules), String> {
+    ) -> Result<(String, Vec<Resource>, String, DriftRules), ReconcileError> {
         let repos = Arc::clone(&self.repos);
         let caches = Arc::clone(&self.caches);
         let app = app.clone();
@@ -485,7 +558,7 @@ impl Reconciler {
             render(&repos, &caches, &app, fetch, revision.as_deref())
         })
         .await
-        .map_err(|e| format!("rendering stopped: {e}"))?
+        .map_err(ReconcileError::Stopped)?
     }
 
     fn engine(
@@ -499,14 +572,12 @@ impl Reconciler {
                 .with_provider(Arc::clone(provider) as Arc<dyn strata_core::Provider>),
             normalizer: Arc::new(DriftNormalizer::new(rules.clone())),
             store: (self.stores)(app),
-            config: ExecutorConfig {
-                parallelism: self.parallelism.max(1),
-                sync: strata_core::sync::SyncPlanOptions {
-                    prune_last: app.sync.has_option("PruneLast=true"),
-                    ..strata_core::sync::SyncPlanOptions::default()
-                },
-                ..ExecutorConfig::default()
-            },
+            config: ExecutorConfig::default()
+                .with_parallelism(self.parallelism.max(1))
+                .with_sync(
+                    strata_core::sync::SyncPlanOptions::default()
+                        .with_prune_last(app.sync.has_option("PruneLast=true")),
+                ),
         }
     }
 
@@ -518,20 +589,13 @@ impl Reconciler {
         revision: &str,
         source_type: &str,
         rules: &DriftRules,
-    ) -> Result<Comparison, String> {
+    ) -> Result<Comparison, ReconcileError> {
         let engine = self.engine(app, provider, rules);
         let empty = desired
             .iter()
             .all(|r| strata_core::sync::is_hook(&r.manifest));
-        let options = PlanOptions {
-            stack: app.stack_name().to_owned(),
-            keep_live: true,
-            ..PlanOptions::default()
-        };
-        let (plan, state) = engine
-            .plan(desired, &options)
-            .await
-            .map_err(|e| e.to_string())?;
+        let options = PlanOptions::new(app.stack_name().to_owned()).with_keep_live(true);
+        let (plan, state) = engine.plan(desired, &options).await?;
         let mut resources = Vec::new();
         let mut healths = Vec::new();
         let mut kinds: Vec<(String, String)> = Vec::new();
@@ -699,7 +763,7 @@ impl Reconciler {
                         revision,
                         state: finished(
                             OperationPhase::Error,
-                            e,
+                            e.to_string(),
                             started_at,
                             retries,
                             Vec::new(),
@@ -943,35 +1007,43 @@ fn render(
     app: &Application,
     fetch: Option<Instant>,
     revision: Option<&str>,
-) -> Result<(String, Vec<Resource>, String, DriftRules), String> {
+) -> Result<(String, Vec<Resource>, String, DriftRules), ReconcileError> {
     let shown = redact(&app.source.repo_url);
-    let url =
-        RepoUrl::parse(&app.source.repo_url).map_err(|e| format!("spec.source.repoURL: {e}"))?;
+    let url = RepoUrl::parse(&app.source.repo_url).map_err(ReconcileError::RepoUrl)?;
     if let Some(since) = fetch
         && !caches.fetched_since(url.key(), since)
     {
         let started = Instant::now();
         repos
             .fetch_now(&url)
-            .map_err(|e| format!("fetching {shown}: {e}"))?;
+            .map_err(|source| ReconcileError::Fetch {
+                repo: shown.clone(),
+                source,
+            })?;
         caches.record_fetch(url.key(), started);
     }
     let wanted = revision.unwrap_or(&app.source.target_revision);
     let commit = repos
         .resolve(&url, wanted)
-        .map_err(|e| format!("resolving {wanted} in {shown}: {e}"))?;
+        .map_err(|source| ReconcileError::Resolve {
+            revision: wanted.to_owned(),
+            repo: shown.clone(),
+            source,
+        })?;
     let tree = repos
         .tree(&url, &commit)
-        .map_err(|e| format!("reading {shown} at {}: {e}", short(&commit)))?;
+        .map_err(|source| ReconcileError::Tree {
+            repo: shown.clone(),
+            commit: short(&commit).to_owned(),
+            source,
+        })?;
     let tree: Arc<dyn SourceTree> = tree;
-    let options = ExpandOptions {
-        namespace: app.namespace.clone(),
-        repository: Some(Repository {
+    let options = ExpandOptions::default()
+        .with_namespace(app.namespace.clone())
+        .with_repository(Some(Repository {
             tree: Arc::clone(&tree),
             prefix: String::new(),
-        }),
-        ..ExpandOptions::default()
-    };
+        }));
     let location = SourceLocation {
         file: format!("Application {}/{}", app.namespace, app.name).into(),
         document: 0,
@@ -996,17 +1068,18 @@ fn render(
         location,
         &options,
         catalog,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let mut rules = Vec::new();
     for child in &expansion.applications {
         rules.extend(ignore_rules(child)?);
     }
-    let rules = DriftRules::from_ignore_differences(rules)
-        .map_err(|e| format!("spec.ignoreDifferences: {e}"))?;
+    let rules =
+        DriftRules::from_ignore_differences(rules).map_err(ReconcileError::IgnoreDifferences)?;
     Ok((commit, expansion.resources, source_type.to_owned(), rules))
 }
 
-fn ignore_rules(child: &ChildSet) -> Result<Vec<strata_drift::IgnoreDifference>, String> {
-    strata_sources::stack::ignore_rules_of(child).map_err(|e| e.to_string())
+fn ignore_rules(
+    child: &ChildSet,
+) -> Result<Vec<strata_drift::IgnoreDifference>, strata_sources::stack::StackError> {
+    strata_sources::stack::ignore_rules_of(child)
 }

@@ -9,19 +9,37 @@ use strata_sources::repo::Credentials;
 
 use crate::clusters::{SECRET_TYPE_LABEL, secret_text};
 
+/// The repository Secrets could not be listed.
+#[derive(Debug, thiserror::Error)]
+#[error("listing {kind} Secrets in {namespace}: {source}")]
+#[non_exhaustive]
+pub struct RepoSecretsError {
+    /// `repository` or `repo-creds`.
+    pub kind: &'static str,
+    /// The controller's namespace.
+    pub namespace: String,
+    /// The API server's answer.
+    #[source]
+    pub source: kube::Error,
+}
+
 /// The credentials the repository Secrets of `namespace` give, by URL prefix. A Secret
 /// without `url` or without `password` is skipped with a warning naming it.
 pub async fn load(
     client: &kube::Client,
     namespace: &str,
-) -> Result<Vec<(String, Credentials)>, String> {
+) -> Result<Vec<(String, Credentials)>, RepoSecretsError> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let mut found = Vec::new();
     for kind in ["repository", "repo-creds"] {
         let list = secrets
             .list(&ListParams::default().labels(&format!("{SECRET_TYPE_LABEL}={kind}")))
             .await
-            .map_err(|e| format!("listing {kind} Secrets in {namespace}: {e}"))?;
+            .map_err(|source| RepoSecretsError {
+                kind,
+                namespace: namespace.to_owned(),
+                source,
+            })?;
         for secret in &list.items {
             let name = secret.metadata.name.as_deref().unwrap_or("");
             let (Some(url), Some(password)) =

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use strata_core::source::SourceTree;
+use strata_core::loader::LoadError;
+use strata_core::source::{SourceError, SourceTree};
 use strata_sources::application::SourceTreeReader;
-use strata_sources::appset::{GeneratorContext, generate};
-use strata_sources::repo::{RepoUrl, RepositoryCache, redact};
+use strata_sources::appset::{AppSetError, GeneratorContext, generate};
+use strata_sources::repo::{RepoError, RepoUrl, RepositoryCache, redact};
 
 /// Where Git-defined Applications are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,85 @@ pub struct GitApplication {
     pub location: String,
 }
 
+/// Why the Applications kept in Git could not be read. Repositories are named with their
+/// credentials redacted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RootError {
+    /// The repository URL cannot be read.
+    #[error("{repo}: {source}")]
+    RepoUrl {
+        /// The repository.
+        repo: String,
+        /// Why.
+        #[source]
+        source: RepoError,
+    },
+    /// The repository could not be fetched.
+    #[error("fetching {repo}: {source}")]
+    Fetch {
+        /// The repository.
+        repo: String,
+        /// Why.
+        #[source]
+        source: RepoError,
+    },
+    /// The revision could not be resolved to a commit.
+    #[error("resolving {revision} in {repo}: {source}")]
+    Resolve {
+        /// The revision.
+        revision: String,
+        /// The repository.
+        repo: String,
+        /// Why.
+        #[source]
+        source: RepoError,
+    },
+    /// The commit's tree could not be read.
+    #[error("reading {repo}: {source}")]
+    Tree {
+        /// The repository.
+        repo: String,
+        /// Why.
+        #[source]
+        source: RepoError,
+    },
+    /// The root directory could not be listed.
+    #[error("{repo}: {path}: {source}")]
+    List {
+        /// The repository.
+        repo: String,
+        /// The directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: SourceError,
+    },
+    /// A file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        #[source]
+        source: SourceError,
+    },
+    /// A file is not YAML or JSON manifests.
+    #[error(transparent)]
+    Parse(#[from] LoadError),
+    /// An ApplicationSet could not be generated.
+    #[error("{location}: ApplicationSet {name}: {source}")]
+    Generate {
+        /// Where the ApplicationSet is.
+        location: String,
+        /// Its name.
+        name: String,
+        /// Why.
+        #[source]
+        source: AppSetError,
+    },
+}
+
 /// Fetches (when asked) and reads the Applications of `root`; ApplicationSets without a
 /// namespace are in `namespace`. Errors name the file and document.
 pub fn load(
@@ -36,26 +116,40 @@ pub fn load(
     root: &GitRoot,
     namespace: &str,
     fetch: bool,
-) -> Result<(String, Vec<GitApplication>), String> {
+) -> Result<(String, Vec<GitApplication>), RootError> {
     let shown = redact(&root.repo_url);
-    let url = RepoUrl::parse(&root.repo_url).map_err(|e| format!("{shown}: {e}"))?;
+    let url = RepoUrl::parse(&root.repo_url).map_err(|source| RootError::RepoUrl {
+        repo: shown.clone(),
+        source,
+    })?;
     if fetch {
-        repos
-            .fetch_now(&url)
-            .map_err(|e| format!("fetching {shown}: {e}"))?;
+        repos.fetch_now(&url).map_err(|source| RootError::Fetch {
+            repo: shown.clone(),
+            source,
+        })?;
     }
     let commit = repos
         .resolve(&url, &root.revision)
-        .map_err(|e| format!("resolving {} in {shown}: {e}", root.revision))?;
-    let tree: Arc<dyn SourceTree> = repos
-        .tree(&url, &commit)
-        .map_err(|e| format!("reading {shown}: {e}"))?;
+        .map_err(|source| RootError::Resolve {
+            revision: root.revision.clone(),
+            repo: shown.clone(),
+            source,
+        })?;
+    let tree: Arc<dyn SourceTree> =
+        repos
+            .tree(&url, &commit)
+            .map_err(|source| RootError::Tree {
+                repo: shown.clone(),
+                source,
+            })?;
     let path = root.path.trim_start_matches("./").trim_end_matches('/');
     let path = if path == "." { "" } else { path };
     let mut found = Vec::new();
-    let files = tree
-        .files_under(path)
-        .map_err(|e| format!("{shown}: {path}: {e}"))?;
+    let files = tree.files_under(path).map_err(|source| RootError::List {
+        repo: shown.clone(),
+        path: path.to_owned(),
+        source,
+    })?;
     let mut context =
         GeneratorContext::new().with_trees(Arc::new(SourceTreeReader(Arc::clone(&tree))));
     context.namespace = Some(namespace.to_owned());
@@ -65,10 +159,12 @@ pub fn load(
         }
         let text = tree
             .read_to_string(&file)
-            .map_err(|e| format!("{file}: {e}"))?;
+            .map_err(|source| RootError::Read {
+                file: file.clone(),
+                source,
+            })?;
         let display = tree.location(&file, 0, 1).file;
-        let documents =
-            strata_core::loader::parse_documents(&display, &text).map_err(|e| e.to_string())?;
+        let documents = strata_core::loader::parse_documents(&display, &text)?;
         for r in documents {
             if r.key.group != crate::app::ARGO_GROUP {
                 continue;
@@ -84,8 +180,12 @@ pub fn load(
                     location,
                 }),
                 "ApplicationSet" => {
-                    let generated = generate(&r.manifest, &context)
-                        .map_err(|e| format!("{location}: ApplicationSet {}: {e}", r.key.name))?;
+                    let generated =
+                        generate(&r.manifest, &context).map_err(|source| RootError::Generate {
+                            location: location.clone(),
+                            name: r.key.name.clone(),
+                            source,
+                        })?;
                     found.extend(generated.into_iter().map(|manifest| GitApplication {
                         manifest,
                         location: format!("{location} (ApplicationSet {})", r.key.name),

@@ -19,13 +19,95 @@ use strata_drift::glob::glob_match;
 use crate::app::Application;
 
 /// A sync window that cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("syncWindows[{index}]: {message}")]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("syncWindows[{index}]: {problem}")]
+#[non_exhaustive]
 pub struct WindowError {
     /// The window's index in the project.
     pub index: usize,
     /// What is wrong.
-    pub message: String,
+    #[source]
+    pub problem: WindowProblem,
+}
+
+/// What is wrong with a sync window.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum WindowProblem {
+    /// `kind` is neither `allow` nor `deny` (the kind given, if any).
+    #[error("kind {0:?}: `allow` or `deny` expected")]
+    Kind(Option<String>),
+    /// `schedule` is missing.
+    #[error("schedule is required")]
+    MissingSchedule,
+    /// `schedule` is not a cron schedule.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// `duration` is missing.
+    #[error("duration is required")]
+    MissingDuration,
+    /// `duration` is not a duration.
+    #[error("duration `{0}` is not a duration (e.g. 30m, 1h, 2h30m)")]
+    Duration(String),
+    /// `duration` is under a minute.
+    #[error("duration `{0}` is shorter than a minute")]
+    DurationUnderMinute(String),
+    /// `timeZone` is not a known time zone.
+    #[error("timeZone {name}: {source}")]
+    TimeZone {
+        /// The time zone given.
+        name: String,
+        /// Why it is unknown.
+        #[source]
+        source: jiff::Error,
+    },
+}
+
+/// A cron schedule that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScheduleError {
+    /// The schedule has not five fields.
+    #[error(
+        "schedule `{schedule}`: five fields expected (minute hour day-of-month month day-of-week)"
+    )]
+    FieldCount {
+        /// The schedule as written.
+        schedule: String,
+    },
+    /// One field is wrong.
+    #[error("schedule `{schedule}`: {field}: {problem}")]
+    Field {
+        /// The schedule as written.
+        schedule: String,
+        /// The field (`minute`, `hour`, `day of month`, `month` or `day of week`).
+        field: &'static str,
+        /// What is wrong with it.
+        #[source]
+        problem: FieldError,
+    },
+}
+
+/// What is wrong with one field of a cron schedule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldError {
+    /// A value is neither a number nor a name.
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    /// A step is not a positive number.
+    #[error("step `{0}` is not a positive number")]
+    Step(String),
+    /// A value or range is outside the field's range.
+    #[error("`{part}` is outside {min}-{max}")]
+    OutOfRange {
+        /// The list element.
+        part: String,
+        /// The field's least value.
+        min: u32,
+        /// The field's greatest value.
+        max: u32,
+    },
 }
 
 /// One cron field: the allowed values.
@@ -50,15 +132,15 @@ const MONTHS: [&str; 12] = [
 ];
 const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
-fn value(text: &str, names: &[&str], offset: u32) -> Result<u32, String> {
+fn value(text: &str, names: &[&str], offset: u32) -> Result<u32, FieldError> {
     if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
         return Ok(u32::try_from(i).unwrap_or(0) + offset);
     }
     text.parse::<u32>()
-        .map_err(|_| format!("`{text}` is not a number"))
+        .map_err(|_| FieldError::NotANumber(text.to_owned()))
 }
 
-fn field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<Field, String> {
+fn field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<Field, FieldError> {
     let mut allowed = vec![false; max as usize + 1];
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
@@ -67,7 +149,7 @@ fn field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<
                 s.parse::<u32>()
                     .ok()
                     .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("step `{s}` is not a positive number"))?,
+                    .ok_or_else(|| FieldError::Step(s.to_owned()))?,
             ),
             None => (part, 1),
         };
@@ -80,7 +162,11 @@ fn field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<
             (v, if part.contains('/') { max } else { v })
         };
         if low < min || high > max || low > high {
-            return Err(format!("`{part}` is outside {min}-{max}"));
+            return Err(FieldError::OutOfRange {
+                part: part.to_owned(),
+                min,
+                max,
+            });
         }
         let mut v = low;
         while v <= high {
@@ -106,7 +192,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// Parses a schedule.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ScheduleError> {
         let expanded = match text.trim() {
             "@yearly" | "@annually" => "0 0 1 1 *",
             "@monthly" => "0 0 1 * *",
@@ -117,12 +203,16 @@ impl Schedule {
         };
         let fields: Vec<&str> = expanded.split_whitespace().collect();
         let [minute, hour, day, month, weekday] = fields.as_slice() else {
-            return Err(format!(
-                "schedule `{text}`: five fields expected (minute hour day-of-month month day-of-week)"
-            ));
+            return Err(ScheduleError::FieldCount {
+                schedule: text.to_owned(),
+            });
         };
-        let in_field = |name: &str, r: Result<Field, String>| {
-            r.map_err(|m| format!("schedule `{text}`: {name}: {m}"))
+        let in_field = |name: &'static str, r: Result<Field, FieldError>| {
+            r.map_err(|problem| ScheduleError::Field {
+                schedule: text.to_owned(),
+                field: name,
+                problem,
+            })
         };
         let mut weekday = in_field("day of week", field(weekday, 0, 7, &DAYS, 0))?;
         if weekday.allowed[7] {
@@ -191,12 +281,12 @@ fn strings(window: &Value, field: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn minutes(duration: &str) -> Result<i64, String> {
+fn minutes(duration: &str) -> Result<i64, WindowProblem> {
     let parsed = strata_drift::duration::parse_retry_duration(duration)
-        .ok_or_else(|| format!("duration `{duration}` is not a duration (e.g. 30m, 1h, 2h30m)"))?;
+        .ok_or_else(|| WindowProblem::Duration(duration.to_owned()))?;
     let minutes = i64::try_from(parsed.as_secs() / 60).unwrap_or(i64::MAX);
     if minutes < 1 {
-        return Err(format!("duration `{duration}` is shorter than a minute"));
+        return Err(WindowProblem::DurationUnderMinute(duration.to_owned()));
     }
     Ok(minutes)
 }
@@ -204,28 +294,31 @@ fn minutes(duration: &str) -> Result<i64, String> {
 impl SyncWindow {
     /// Reads window `index` of a project.
     pub fn parse(index: usize, window: &Value) -> Result<Self, WindowError> {
-        let error = |message: String| WindowError { index, message };
+        let error = |problem: WindowProblem| WindowError { index, problem };
         let kind = match window.get("kind").and_then(Value::as_str) {
             Some("allow") => WindowKind::Allow,
             Some("deny") => WindowKind::Deny,
-            other => return Err(error(format!("kind {other:?}: `allow` or `deny` expected"))),
+            other => return Err(error(WindowProblem::Kind(other.map(str::to_owned)))),
         };
         let schedule_text = window
             .get("schedule")
             .and_then(Value::as_str)
-            .ok_or_else(|| error("schedule is required".into()))?
+            .ok_or_else(|| error(WindowProblem::MissingSchedule))?
             .to_owned();
-        let schedule = Schedule::parse(&schedule_text).map_err(error)?;
+        let schedule = Schedule::parse(&schedule_text).map_err(|e| error(e.into()))?;
         let duration = window
             .get("duration")
             .and_then(Value::as_str)
-            .ok_or_else(|| error("duration is required".into()))?;
+            .ok_or_else(|| error(WindowProblem::MissingDuration))?;
         let duration_minutes = minutes(duration).map_err(error)?;
         let time_zone = match window.get("timeZone").and_then(Value::as_str) {
             None | Some("") | Some("UTC") => TimeZone::UTC,
-            Some(name) => {
-                TimeZone::get(name).map_err(|e| error(format!("timeZone {name}: {e}")))?
-            }
+            Some(name) => TimeZone::get(name).map_err(|source| {
+                error(WindowProblem::TimeZone {
+                    name: name.to_owned(),
+                    source,
+                })
+            })?,
         };
         Ok(Self {
             kind,
@@ -408,6 +501,6 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.index, 0);
         let e = parse_windows(&[json!({"kind": "allow", "schedule": "* * * * *", "duration": "1h", "timeZone": "Mars/Olympus"})]).unwrap_err();
-        assert!(e.message.contains("Mars/Olympus"), "{e}");
+        assert!(e.to_string().contains("Mars/Olympus"), "{e}");
     }
 }

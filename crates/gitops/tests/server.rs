@@ -6,6 +6,7 @@ use axum::http::{Request, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use strata_gitops::controller::RequestError;
 use strata_gitops::server::{Command, ServerState, SyncRequest, WebhookSecrets, router};
 use strata_gitops::status::{
     AppOrigin, AppRecord, AppStatus, HealthState, OperationPhase, StatusStore, SyncState,
@@ -372,7 +373,7 @@ async fn sync_and_rollback_round_trip_through_the_controller() {
                 }
                 Command::Rollback { app, id, reply } => {
                     seen.push(format!("rollback {app} {id}"));
-                    let _ = reply.send(Err(format!("history entry {id} not found")));
+                    let _ = reply.send(Err(RequestError::NoHistoryEntry { app, id }));
                 }
                 Command::Refresh { app, hard } => seen.push(format!("refresh {app:?} {hard}")),
                 other => panic!("unexpected {other:?}"),
@@ -399,7 +400,7 @@ async fn sync_and_rollback_round_trip_through_the_controller() {
         .unwrap();
     let (status, text) = call(&state, rollback).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(text.contains("history entry 7 not found"), "{text}");
+    assert!(text.contains("no history entry 7"), "{text}");
 
     let refresh = Request::post("/api/v1/applications/guestbook/refresh?hard=true")
         .body(Body::empty())

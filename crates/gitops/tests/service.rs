@@ -222,12 +222,10 @@ async fn a_failed_sync_is_notified_once() {
 async fn two_replicas_never_both_work_and_the_follower_takes_over() {
     let (client, control, target) = namespaces("svc-leader").await;
     let repo = Repo::new(&[("app/settings.yaml", &config_map("settings", "1"))]);
-    let lease = |identity: &str| LeaseConfig {
-        name: "strata-controller".into(),
-        namespace: control.clone(),
-        identity: identity.into(),
-        lease_duration: Duration::from_secs(3),
-        renew_interval: Duration::from_millis(500),
+    let lease = |identity: &str| {
+        LeaseConfig::new("strata-controller", control.clone(), identity)
+            .with_lease_duration(Duration::from_secs(3))
+            .with_renew_interval(Duration::from_millis(500))
     };
     let (first_addr, second_addr) = (free_addr(), free_addr());
     let first_cache = tempfile::tempdir().unwrap();

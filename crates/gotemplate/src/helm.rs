@@ -444,16 +444,29 @@ fn parse_version(text: &str) -> Option<(u64, u64, u64, String)> {
     Some((major, minor, patch, pre))
 }
 
+/// Why a Masterminds/semver constraint check could not be decided, worded as Masterminds/semver
+/// words it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SemverError {
+    /// The version is not a semantic version.
+    #[error("Invalid Semantic Version")]
+    InvalidVersion,
+    /// A part of the constraint is not a version (the whole constraint is kept).
+    #[error("improper constraint: {0}")]
+    ImproperConstraint(String),
+}
+
 /// Whether `version` satisfies the Masterminds/semver `constraint` (as `semverCompare` and
 /// Helm's `kubeVersion` check decide it); `Err` names an unreadable version or constraint.
-pub fn semver_satisfies(constraint: &str, version: &str) -> Result<bool, String> {
+pub fn semver_satisfies(constraint: &str, version: &str) -> Result<bool, SemverError> {
     semver_matches(constraint, version)
 }
 
 /// Masterminds/semver constraint check, as `semverCompare` does it (comparison operators,
 /// `~`, `^`, wildcards `x`/`*`, `,` for and, `||` for or, prereleases only when asked for).
-fn semver_matches(constraint: &str, version: &str) -> Result<bool, String> {
-    let v = parse_version(version).ok_or_else(|| "Invalid Semantic Version".to_string())?;
+fn semver_matches(constraint: &str, version: &str) -> Result<bool, SemverError> {
+    let v = parse_version(version).ok_or(SemverError::InvalidVersion)?;
     let key = |x: &(u64, u64, u64, String)| (x.0, x.1, x.2);
     let cmp_full = |a: &(u64, u64, u64, String), b: &(u64, u64, u64, String)| {
         key(a)
@@ -498,7 +511,7 @@ fn semver_matches(constraint: &str, version: &str) -> Result<bool, String> {
                 .collect::<Vec<_>>()
                 .join(".");
             let c = parse_version(&cleaned)
-                .ok_or_else(|| format!("improper constraint: {constraint}"))?;
+                .ok_or_else(|| SemverError::ImproperConstraint(constraint.to_string()))?;
             if !c.3.is_empty() && key(&c) == key(&v) {
                 any_pre_ok = true;
             }
@@ -656,7 +669,7 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
             let ok =
                 semver_matches(&s(&a[0])?, &s(&a[1])?).map_err(|reason| FuncError::Stopped {
                     func: "semverCompare",
-                    message: reason,
+                    message: reason.to_string(),
                 })?;
             Value::Bool(ok)
         }

@@ -227,13 +227,12 @@ fn run_sync_order(case: &Value) -> Result<(), String> {
             live: l.as_ref(),
         })
         .collect();
-    let options = SyncPlanOptions {
-        prune_last: input
+    let options = SyncPlanOptions::default().with_prune_last(
+        input
             .pointer("/options/pruneLast")
             .and_then(Value::as_bool)
             .unwrap_or(false),
-        ..SyncPlanOptions::default()
-    };
+    );
     let plan = plan_sync(&resources, &options);
     let label = |index: usize| sync_case.labels[index].clone();
     let all_groups = || plan.groups.iter().chain(plan.sync_fail.iter());

@@ -5,6 +5,7 @@ use kube::config::{Config, KubeConfigOptions};
 
 /// How to reach the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectOptions {
     /// The kubeconfig context to use; `None` means the current context, or the in-cluster
     /// service account when there is no kubeconfig (kube's `Config::infer`).
@@ -12,6 +13,11 @@ pub struct ConnectOptions {
 }
 
 impl ConnectOptions {
+    /// Options selecting the kubeconfig context `context`, or the current one when `None`.
+    pub fn new(context: Option<String>) -> Self {
+        Self { context }
+    }
+
     /// Options selecting the kubeconfig context `context`.
     pub fn with_context(context: impl Into<String>) -> Self {
         Self {

@@ -35,16 +35,14 @@ fn engine(provider: KubeProvider, dir: &std::path::Path) -> Engine {
         registry: ProviderRegistry::new().with_provider(Arc::new(provider)),
         normalizer: Arc::new(DriftNormalizer::new(DriftRules::default())),
         store: Arc::new(LocalStateStore::new(dir.join("state.json"))),
-        config: ExecutorConfig {
-            parallelism: 1,
-            retry: RetryPolicy {
+        config: ExecutorConfig::default()
+            .with_parallelism(1)
+            .with_retry(RetryPolicy {
                 max_attempts: 4,
                 initial_delay: Duration::from_millis(1),
                 factor: 2,
                 max_delay: Duration::from_millis(5),
-            },
-            ..ExecutorConfig::default()
-        },
+            }),
     }
 }
 
@@ -137,10 +135,7 @@ async fn first_apply_is_a_server_side_apply_with_the_strata_field_manager() {
         );
         handle
     });
-    let options = PlanOptions {
-        stack: "demo".into(),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new("demo");
     let (plan, state) = engine.plan(vec![settings()], &options).await.expect("plan");
     assert_eq!(plan.changes[0].action, Action::Create);
     assert_eq!(plan.changes[0].provider, "kubernetes");
@@ -172,10 +167,7 @@ async fn reapplying_an_unchanged_object_sends_nothing_but_the_read() {
         );
         handle
     });
-    let options = PlanOptions {
-        stack: "demo".into(),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new("demo");
     let (plan, state) = engine.plan(vec![settings()], &options).await.expect("plan");
     assert_eq!(
         plan.changes[0].action,
@@ -233,10 +225,7 @@ async fn conflicts_are_final_errors_and_force_is_sent_only_when_asked() {
     assert!(error.message.contains("kubectl-edit"), "{}", error.message);
     let forcing = provider(
         client,
-        KubeProviderOptions {
-            force_conflicts: true,
-            ..KubeProviderOptions::default()
-        },
+        KubeProviderOptions::default().with_force_conflicts(true),
     );
     forcing
         .update(&settings(), &Value::Null)
@@ -306,10 +295,7 @@ async fn throttling_and_server_errors_are_retried_by_the_executor() {
         }
         handle
     });
-    let options = PlanOptions {
-        stack: "demo".into(),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new("demo");
     let (plan, state) = engine.plan(vec![settings()], &options).await.expect("plan");
     let events = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = Arc::clone(&events);
@@ -448,10 +434,7 @@ async fn create_namespace_creates_a_missing_namespace_first() {
     let (client, mut handle) = mock();
     let kube = provider(
         client,
-        KubeProviderOptions {
-            create_namespace: true,
-            ..KubeProviderOptions::default()
-        },
+        KubeProviderOptions::default().with_create_namespace(true),
     );
     let mut shop = settings();
     shop.key.namespace = Some("shop".into());

@@ -146,10 +146,7 @@ async fn a_kind_the_account_may_not_read_fails_the_plan_naming_verb_kind_and_nam
     let error = engine
         .plan(
             vec![settings, token.clone()],
-            &PlanOptions {
-                stack: namespace.clone(),
-                ..PlanOptions::default()
-            },
+            &PlanOptions::new(namespace.clone()),
         )
         .await
         .expect_err("the Secret cannot be read");
@@ -218,13 +215,9 @@ async fn a_prune_needs_to_list_at_cluster_scope_and_says_so() {
 }
 
 fn lease_config(namespace: &str, name: &str, identity: &str, duration: Duration) -> LeaseConfig {
-    LeaseConfig {
-        name: name.to_owned(),
-        namespace: namespace.to_owned(),
-        identity: identity.to_owned(),
-        lease_duration: duration,
-        renew_interval: Duration::from_millis(200),
-    }
+    LeaseConfig::new(name, namespace, identity)
+        .with_lease_duration(duration)
+        .with_renew_interval(Duration::from_millis(200))
 }
 
 fn holder_and_transitions(lease: &Lease) -> (Option<String>, Option<i32>, Option<i32>) {

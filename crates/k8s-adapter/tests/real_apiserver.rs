@@ -142,10 +142,7 @@ async fn a_field_owned_by_another_manager_conflicts_until_forced() {
 
     let forcing = KubeProvider::new(
         client.clone(),
-        KubeProviderOptions {
-            force_conflicts: true,
-            ..KubeProviderOptions::default()
-        },
+        KubeProviderOptions::default().with_force_conflicts(true),
     );
     forcing
         .update(&desired, &Value::Null)
@@ -470,10 +467,7 @@ async fn an_unknown_field_is_refused_before_planning_and_by_the_server_alike() {
     // the set is applied, the independent ConfigMap included.
     let engine = engine(provider, dir.path());
     let independent = config_map(&namespace, "independent", json!({}));
-    let options = PlanOptions {
-        stack: stack.into(),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new(stack);
     let refused = engine
         .plan(vec![typo.clone(), independent.clone()], &options)
         .await
@@ -533,10 +527,7 @@ async fn create_namespace_creates_a_missing_namespace_before_the_object() {
     let missing = format!("{namespace}-new");
     let provider = KubeProvider::new(
         client.clone(),
-        KubeProviderOptions {
-            create_namespace: true,
-            ..KubeProviderOptions::default()
-        },
+        KubeProviderOptions::default().with_create_namespace(true),
     );
     provider
         .create(&config_map(&missing, "settings", json!({"mode": "fast"})))
@@ -635,10 +626,7 @@ async fn a_server_gone_mid_apply_is_retried_then_failed_and_nothing_is_recorded_
     let (plan, state) = engine
         .plan(
             vec![settings.clone()],
-            &strata_core::plan::PlanOptions {
-                stack: stack.into(),
-                ..strata_core::plan::PlanOptions::default()
-            },
+            &strata_core::plan::PlanOptions::new(stack),
         )
         .await
         .expect("planned while the server is there");

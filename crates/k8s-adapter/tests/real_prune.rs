@@ -38,10 +38,7 @@ fn config_map_kind() -> Vec<(String, String)> {
 fn background(client: &kube::Client) -> KubeProvider {
     KubeProvider::new(
         client.clone(),
-        KubeProviderOptions {
-            propagation: Propagation::Background,
-            ..KubeProviderOptions::default()
-        },
+        KubeProviderOptions::default().with_propagation(Propagation::Background),
     )
 }
 
@@ -171,10 +168,7 @@ async fn prune_false_keeps_an_object_and_says_why() {
             stack,
             &[],
             &config_map_kind(),
-            PruneOptions {
-                dry_run: true,
-                ..PruneOptions::default()
-            },
+            PruneOptions::default().with_dry_run(true),
         )
         .await
         .unwrap();

@@ -78,10 +78,7 @@ fn depth_limit_stops_runaway_nesting() {
         );
     }
     tree.insert("l5/cm.yaml", CM);
-    let options = ExpandOptions {
-        max_depth: 3,
-        ..ExpandOptions::default()
-    };
+    let options = ExpandOptions::default().with_max_depth(3);
     let err = expand(Arc::new(tree.clone()), "l0", &options).unwrap_err();
     assert!(
         matches!(err, ExpandError::TooDeep { limit: 3, .. }),

@@ -57,6 +57,7 @@ impl Default for CorpusOptions {
 
 /// The kinds of planted defects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum DefectKind {
     /// A field the schema does not declare.
     UnknownField,

@@ -189,12 +189,21 @@ pub fn template_command(program: &Path, chart: &Path, args: &TemplateArgs) -> Co
     command
 }
 
+/// `helm template` refused the chart: its error message (`Error: ...`), as it printed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct HelmFailed {
+    /// Helm's standard error, trimmed.
+    pub message: String,
+}
+
 /// Runs `helm template`: its standard output, or its error message (`Error: ...`) as `Err`.
 pub fn template(
     program: &Path,
     chart: &Path,
     args: &TemplateArgs,
-) -> Result<Result<String, String>, TestKubeError> {
+) -> Result<Result<String, HelmFailed>, TestKubeError> {
     let out = template_command(program, chart, args)
         .output()
         .map_err(|source| TestKubeError::Spawn {
@@ -205,6 +214,8 @@ pub fn template(
     if out.status.success() {
         Ok(Ok(stdout))
     } else {
-        Ok(Err(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+        Ok(Err(HelmFailed {
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }))
     }
 }

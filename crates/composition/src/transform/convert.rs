@@ -7,6 +7,7 @@ use serde_json::Value;
 
 /// A `convert.toType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConvertType {
     /// `string`.
     String,
@@ -50,6 +51,7 @@ impl ConvertType {
 
 /// A `convert.format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConvertFormat {
     /// No format (default).
     None,

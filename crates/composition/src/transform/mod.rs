@@ -16,6 +16,7 @@ pub use gostring::go_regex;
 
 /// A validated transform.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Transform {
     /// Look the (string) input up in a map.
     Map(Vec<(String, Value)>),
@@ -62,6 +63,7 @@ pub enum PatternKind {
 
 /// A `math` transform.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum MathTransform {
     /// Multiply by the operand.
     Multiply(i64),
@@ -73,6 +75,7 @@ pub enum MathTransform {
 
 /// A `string` transform.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum StringTransform {
     /// `fmt.Sprintf(fmt, input)`.
     Format(String),

@@ -24,6 +24,7 @@ pub type Observations = HashMap<ResourceKey, Observation>;
 
 /// Options that change how a plan is made.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PlanOptions {
     /// The stack's name, used in ownership labels.
     pub stack: String,
@@ -46,6 +47,67 @@ pub struct PlanOptions {
     /// Keep the live object of every change, unchanged ones too (a controller assessing
     /// health from the plan); otherwise a plan keeps only the live objects its changes need.
     pub keep_live: bool,
+}
+
+impl PlanOptions {
+    /// The default options with [`stack`](Self::stack) set.
+    pub fn new(stack: impl Into<String>) -> Self {
+        Self {
+            stack: stack.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`stack`](Self::stack).
+    pub fn with_stack(mut self, stack: String) -> Self {
+        self.stack = stack;
+        self
+    }
+
+    /// Sets [`destroy`](Self::destroy).
+    pub fn with_destroy(mut self, destroy: bool) -> Self {
+        self.destroy = destroy;
+        self
+    }
+
+    /// Sets [`adopt`](Self::adopt).
+    pub fn with_adopt(mut self, adopt: bool) -> Self {
+        self.adopt = adopt;
+        self
+    }
+
+    /// Sets [`policy`](Self::policy).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets [`targets`](Self::targets).
+    pub fn with_targets(mut self, targets: Vec<ResourceKey>) -> Self {
+        self.targets = targets;
+        self
+    }
+
+    /// Sets [`replace`](Self::replace).
+    pub fn with_replace(mut self, replace: Vec<ResourceKey>) -> Self {
+        self.replace = replace;
+        self
+    }
+
+    /// Sets [`foreign_claims`](Self::foreign_claims).
+    pub fn with_foreign_claims(
+        mut self,
+        foreign_claims: crate::ownership::terraform::ForeignClaims,
+    ) -> Self {
+        self.foreign_claims = foreign_claims;
+        self
+    }
+
+    /// Sets [`keep_live`](Self::keep_live).
+    pub fn with_keep_live(mut self, keep_live: bool) -> Self {
+        self.keep_live = keep_live;
+        self
+    }
 }
 
 /// The resources to observe, each with the provider that looks for it: desired ones through

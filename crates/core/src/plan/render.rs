@@ -279,10 +279,19 @@ fn field_json(field: &super::FieldChange) -> Value {
 
 /// Options for the Markdown (pull-request comment) form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MarkdownOptions {
     /// Largest comment produced, in bytes (GitHub's limit is 65 536); longer comments are cut
     /// at a resource boundary with a note saying how much was left out.
     pub max_bytes: usize,
+}
+
+impl MarkdownOptions {
+    /// Sets [`max_bytes`](Self::max_bytes).
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
 }
 
 impl Default for MarkdownOptions {

@@ -39,6 +39,7 @@ impl<'a> SyncResource<'a> {
 
 /// Application-level sync settings that change the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SyncPlanOptions {
     /// Prune extraneous live objects at all (the operation's `prune`); when false they are skipped.
     pub prune: bool,
@@ -50,6 +51,38 @@ pub struct SyncPlanOptions {
     pub skip_hooks: bool,
     /// Destination namespace given to desired objects without one (as ArgoCD does).
     pub namespace: Option<String>,
+}
+
+impl SyncPlanOptions {
+    /// Sets [`prune`](Self::prune).
+    pub fn with_prune(mut self, prune: bool) -> Self {
+        self.prune = prune;
+        self
+    }
+
+    /// Sets [`prune_last`](Self::prune_last).
+    pub fn with_prune_last(mut self, prune_last: bool) -> Self {
+        self.prune_last = prune_last;
+        self
+    }
+
+    /// Sets [`default_prune_option`](Self::default_prune_option).
+    pub fn with_default_prune_option(mut self, default_prune_option: Option<String>) -> Self {
+        self.default_prune_option = default_prune_option;
+        self
+    }
+
+    /// Sets [`skip_hooks`](Self::skip_hooks).
+    pub fn with_skip_hooks(mut self, skip_hooks: bool) -> Self {
+        self.skip_hooks = skip_hooks;
+        self
+    }
+
+    /// Sets [`namespace`](Self::namespace).
+    pub fn with_namespace(mut self, namespace: Option<String>) -> Self {
+        self.namespace = namespace;
+        self
+    }
 }
 
 impl Default for SyncPlanOptions {

@@ -126,7 +126,7 @@ impl HttpSender {
                 }
                 Ok(Err(error)) => HttpOutcome::Unreachable {
                     attempts: attempt,
-                    error,
+                    error: error.to_string(),
                 },
                 Err(_) => HttpOutcome::Unreachable {
                     attempts: attempt,
@@ -137,7 +137,7 @@ impl HttpSender {
         last
     }
 
-    async fn attempt(&self, request: &Outgoing) -> Result<(u16, String), String> {
+    async fn attempt(&self, request: &Outgoing) -> Result<(u16, String), AttemptError> {
         let mut builder = http::Request::builder()
             .method(request.method.clone())
             .uri(&request.url);
@@ -147,12 +147,12 @@ impl HttpSender {
         // Header values are never echoed: they may be credentials.
         let built = builder
             .body(Full::new(Bytes::from(request.body.clone())))
-            .map_err(|_| "the request is invalid (URL or a header value)".to_string())?;
+            .map_err(|_| AttemptError::Invalid)?;
         let response = self
             .client
             .request(built)
             .await
-            .map_err(|e| super::error_chain(&e))?;
+            .map_err(AttemptError::Unreachable)?;
         let status = response.status().as_u16();
         let body = match response.into_body().collect().await {
             Ok(collected) => {
@@ -164,4 +164,15 @@ impl HttpSender {
         };
         Ok((status, body))
     }
+}
+
+/// Why one request could not be sent.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    /// The request cannot be built (header values are never echoed: they may be credentials).
+    #[error("the request is invalid (URL or a header value)")]
+    Invalid,
+    /// The receiver could not be reached; shown with its whole chain of causes.
+    #[error("{}", super::error_chain(.0))]
+    Unreachable(#[source] hyper_util::client::legacy::Error),
 }

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::controller::RequestError;
 use crate::status::StatusStore;
 pub use metrics::Metrics;
 pub use webhook::{WebhookError, WebhookEvent, WebhookSecrets};
@@ -63,7 +64,7 @@ pub enum Command {
         /// How.
         options: SyncRequest,
         /// Answered with the operation state (`status.operationState`) or why not.
-        reply: oneshot::Sender<Result<Value, String>>,
+        reply: oneshot::Sender<Result<Value, RequestError>>,
     },
     /// Sync an Application to a previous deployment of its history.
     Rollback {
@@ -72,7 +73,7 @@ pub enum Command {
         /// The `status.history[].id` to go back to.
         id: u64,
         /// Answered with the operation state or why not.
-        reply: oneshot::Sender<Result<Value, String>>,
+        reply: oneshot::Sender<Result<Value, RequestError>>,
     },
 }
 
@@ -410,7 +411,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
 /// Sends a command carrying a reply channel and answers with the reply.
 async fn round_trip(
     state: &ServerState,
-    command: impl FnOnce(oneshot::Sender<Result<Value, String>>) -> Command,
+    command: impl FnOnce(oneshot::Sender<Result<Value, RequestError>>) -> Command,
 ) -> Response {
     let (reply, answer) = oneshot::channel();
     if let Err(refused) = send(state, command(reply)).await {
@@ -418,7 +419,7 @@ async fn round_trip(
     }
     match tokio::time::timeout(state.reply_timeout, answer).await {
         Ok(Ok(Ok(operation))) => Json(operation).into_response(),
-        Ok(Ok(Err(message))) => error(StatusCode::CONFLICT, message),
+        Ok(Ok(Err(refused))) => error(StatusCode::CONFLICT, refused.to_string()),
         Ok(Err(_)) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the controller dropped the request",

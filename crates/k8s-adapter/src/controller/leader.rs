@@ -17,6 +17,7 @@ use crate::provider::errors::status_code;
 
 /// Settings of a leader election.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaseConfig {
     /// The Lease's name.
     pub name: String,
@@ -28,6 +29,54 @@ pub struct LeaseConfig {
     pub lease_duration: Duration,
     /// How often the leader renews (and candidates retry).
     pub renew_interval: Duration,
+}
+
+impl LeaseConfig {
+    /// Lease `namespace/name` for candidate `identity`, lasting 15 s and renewed every 5 s
+    /// (client-go's lease duration).
+    pub fn new(
+        name: impl Into<String>,
+        namespace: impl Into<String>,
+        identity: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            namespace: namespace.into(),
+            identity: identity.into(),
+            lease_duration: Duration::from_secs(15),
+            renew_interval: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets [`name`](Self::name).
+    pub fn with_name(mut self, name: String) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// Sets [`namespace`](Self::namespace).
+    pub fn with_namespace(mut self, namespace: String) -> Self {
+        self.namespace = namespace;
+        self
+    }
+
+    /// Sets [`identity`](Self::identity).
+    pub fn with_identity(mut self, identity: String) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// Sets [`lease_duration`](Self::lease_duration).
+    pub fn with_lease_duration(mut self, lease_duration: Duration) -> Self {
+        self.lease_duration = lease_duration;
+        self
+    }
+
+    /// Sets [`renew_interval`](Self::renew_interval).
+    pub fn with_renew_interval(mut self, renew_interval: Duration) -> Self {
+        self.renew_interval = renew_interval;
+        self
+    }
 }
 
 /// The outcome of one acquire attempt.

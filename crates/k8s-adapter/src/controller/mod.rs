@@ -153,6 +153,7 @@ impl XrdBinding {
 
 /// What a [`Reconciler`] works with.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ControllerConfig {
     /// The XRDs whose claims and composites are reconciled.
     pub bindings: Vec<XrdBinding>,
@@ -171,6 +172,56 @@ pub struct ControllerConfig {
     /// How composed resources are applied by core's executor (parallelism, retries; by
     /// default one attempt, since the controller requeues).
     pub executor: ExecutorConfig,
+}
+
+impl ControllerConfig {
+    /// Sets [`bindings`](Self::bindings).
+    pub fn with_bindings(mut self, bindings: Vec<XrdBinding>) -> Self {
+        self.bindings = bindings;
+        self
+    }
+
+    /// Sets [`compositions`](Self::compositions).
+    pub fn with_compositions(mut self, compositions: Vec<Composition>) -> Self {
+        self.compositions = compositions;
+        self
+    }
+
+    /// Sets [`registry`](Self::registry).
+    pub fn with_registry(mut self, registry: ProviderRegistry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Sets [`drift`](Self::drift).
+    pub fn with_drift(mut self, drift: DriftEngine) -> Self {
+        self.drift = drift;
+        self
+    }
+
+    /// Sets [`field_manager`](Self::field_manager).
+    pub fn with_field_manager(mut self, field_manager: String) -> Self {
+        self.field_manager = field_manager;
+        self
+    }
+
+    /// Sets [`poll_interval`](Self::poll_interval).
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// Sets [`resync_interval`](Self::resync_interval).
+    pub fn with_resync_interval(mut self, resync_interval: Duration) -> Self {
+        self.resync_interval = resync_interval;
+        self
+    }
+
+    /// Sets [`executor`](Self::executor).
+    pub fn with_executor(mut self, executor: ExecutorConfig) -> Self {
+        self.executor = executor;
+        self
+    }
 }
 
 impl ControllerConfig {
@@ -198,13 +249,10 @@ impl ControllerConfig {
             field_manager: crate::provider::FIELD_MANAGER.to_owned(),
             poll_interval: Duration::from_secs(5),
             resync_interval: Duration::from_secs(60),
-            executor: ExecutorConfig {
-                retry: RetryPolicy {
-                    max_attempts: 1,
-                    ..RetryPolicy::default()
-                },
-                ..ExecutorConfig::default()
-            },
+            executor: ExecutorConfig::default().with_retry(RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            }),
         })
     }
 

@@ -79,6 +79,7 @@ impl Propagation {
 
 /// Settings of a [`KubeProvider`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KubeProviderOptions {
     /// Field manager for server-side apply (default `strata`).
     pub field_manager: String,
@@ -91,6 +92,38 @@ pub struct KubeProviderOptions {
     /// API groups this provider never serves (exact, or as a domain suffix: `aws.upbound.io`
     /// also excludes `s3.aws.upbound.io`), so that another provider gets them.
     pub exclude_groups: Vec<String>,
+}
+
+impl KubeProviderOptions {
+    /// Sets [`field_manager`](Self::field_manager).
+    pub fn with_field_manager(mut self, field_manager: String) -> Self {
+        self.field_manager = field_manager;
+        self
+    }
+
+    /// Sets [`force_conflicts`](Self::force_conflicts).
+    pub fn with_force_conflicts(mut self, force_conflicts: bool) -> Self {
+        self.force_conflicts = force_conflicts;
+        self
+    }
+
+    /// Sets [`propagation`](Self::propagation).
+    pub fn with_propagation(mut self, propagation: Propagation) -> Self {
+        self.propagation = propagation;
+        self
+    }
+
+    /// Sets [`create_namespace`](Self::create_namespace).
+    pub fn with_create_namespace(mut self, create_namespace: bool) -> Self {
+        self.create_namespace = create_namespace;
+        self
+    }
+
+    /// Sets [`exclude_groups`](Self::exclude_groups).
+    pub fn with_exclude_groups(mut self, exclude_groups: Vec<String>) -> Self {
+        self.exclude_groups = exclude_groups;
+        self
+    }
 }
 
 impl Default for KubeProviderOptions {

@@ -15,6 +15,7 @@ use strata_core::sync::{SyncPlanOptions, SyncResource, plan_sync};
 
 /// How a prune runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PruneOptions {
     /// Every prune after the other deletions' waves (the app-level `PruneLast=true`; a
     /// resource's own `PruneLast=true` sync option is honoured regardless).
@@ -23,6 +24,26 @@ pub struct PruneOptions {
     pub confirmed: bool,
     /// Only report what would be pruned.
     pub dry_run: bool,
+}
+
+impl PruneOptions {
+    /// Sets [`prune_last`](Self::prune_last).
+    pub fn with_prune_last(mut self, prune_last: bool) -> Self {
+        self.prune_last = prune_last;
+        self
+    }
+
+    /// Sets [`confirmed`](Self::confirmed).
+    pub fn with_confirmed(mut self, confirmed: bool) -> Self {
+        self.confirmed = confirmed;
+        self
+    }
+
+    /// Sets [`dry_run`](Self::dry_run).
+    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
 }
 
 /// What a prune did.
@@ -138,11 +159,9 @@ impl KubeProvider {
         let pairs: Vec<SyncResource<'_>> = candidates.iter().map(SyncResource::prune).collect();
         let plan = plan_sync(
             &pairs,
-            &SyncPlanOptions {
-                prune: true,
-                prune_last: options.prune_last,
-                ..SyncPlanOptions::default()
-            },
+            &SyncPlanOptions::default()
+                .with_prune(true)
+                .with_prune_last(options.prune_last),
         );
         let mut outcome = PruneOutcome {
             skipped: plan

@@ -42,20 +42,18 @@ pub fn annotated(resource: Resource, annotations: Value) -> Resource {
 
 /// The executor settings of these tests: short retries and health polls.
 pub fn executor_config() -> ExecutorConfig {
-    ExecutorConfig {
-        parallelism: 4,
-        retry: RetryPolicy {
+    ExecutorConfig::default()
+        .with_parallelism(4)
+        .with_retry(RetryPolicy {
             max_attempts: 4,
             initial_delay: Duration::from_millis(50),
             factor: 2,
             max_delay: Duration::from_millis(500),
-        },
-        health: HealthWait {
+        })
+        .with_health(HealthWait {
             poll_interval: Duration::from_millis(100),
             timeout: Duration::from_secs(30),
-        },
-        ..ExecutorConfig::default()
-    }
+        })
 }
 
 /// An engine over `provider` with its state in `dir`.
@@ -90,10 +88,7 @@ pub struct Applied {
 
 /// Plans `desired` for stack `stack` and applies the plan, whatever its outcome.
 pub async fn plan_then_apply(engine: &Engine, desired: Vec<Resource>, stack: &str) -> Applied {
-    let options = PlanOptions {
-        stack: stack.into(),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::new(stack);
     let (plan, state) = engine.plan(desired, &options).await.expect("plan");
     let actions = plan
         .changes

@@ -42,6 +42,7 @@ pub const DEFAULT_MAX_DEPTH: usize = 10;
 
 /// How to expand.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ExpandOptions {
     /// Deepest chain of Applications allowed.
     pub max_depth: usize,
@@ -58,6 +59,47 @@ pub struct ExpandOptions {
     /// Resolves the `repoURL`s of Applications and git generators (see
     /// [`crate::repo::Repositories`]); `None` reads every one from the tree expanded.
     pub repositories: Option<Arc<dyn crate::repo::RepositoryResolver>>,
+}
+
+impl ExpandOptions {
+    /// Sets [`max_depth`](Self::max_depth).
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// Sets [`clusters`](Self::clusters).
+    pub fn with_clusters(mut self, clusters: Vec<Cluster>) -> Self {
+        self.clusters = clusters;
+        self
+    }
+
+    /// Sets [`namespace`](Self::namespace).
+    pub fn with_namespace(mut self, namespace: String) -> Self {
+        self.namespace = namespace;
+        self
+    }
+
+    /// Sets [`keep_applications`](Self::keep_applications).
+    pub fn with_keep_applications(mut self, keep_applications: bool) -> Self {
+        self.keep_applications = keep_applications;
+        self
+    }
+
+    /// Sets [`repository`](Self::repository).
+    pub fn with_repository(mut self, repository: Option<Repository>) -> Self {
+        self.repository = repository;
+        self
+    }
+
+    /// Sets [`repositories`](Self::repositories).
+    pub fn with_repositories(
+        mut self,
+        repositories: Option<Arc<dyn crate::repo::RepositoryResolver>>,
+    ) -> Self {
+        self.repositories = repositories;
+        self
+    }
 }
 
 /// The repository around a stack directory: its tree, and the stack's path inside it.
@@ -146,6 +188,7 @@ pub struct Expansion {
 
 /// Why an expansion failed. Messages name the file (and Application) at fault.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExpandError {
     /// Reading the tree failed.
     #[error(transparent)]

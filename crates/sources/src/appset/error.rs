@@ -3,6 +3,7 @@
 /// Why generating parameters or Applications failed. Messages follow ArgoCD's wording where
 /// ArgoCD has one.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AppSetError {
     /// The ApplicationSet or a generator is malformed (wrong number of children, no merge keys…).
     #[error("{0}")]

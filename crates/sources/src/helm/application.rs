@@ -134,7 +134,7 @@ pub fn options(
                 return Err(HelmError::InvalidFile {
                     chart: path.to_string(),
                     file: "source.helm.values".to_string(),
-                    reason,
+                    reason: reason.to_string(),
                 });
             }
         }

@@ -157,8 +157,8 @@ fn glob_to_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
 }
 
 /// Reads YAML as Helm does (`sigs.k8s.io/yaml`): numbers become float64.
-pub(crate) fn parse_values_yaml(text: &str) -> Result<Value, String> {
-    let mut v: Value = strata_core::yaml::from_str(text).map_err(|e| e.to_string())?;
+pub(crate) fn parse_values_yaml(text: &str) -> Result<Value, strata_core::yaml::YamlError> {
+    let mut v: Value = strata_core::yaml::from_str(text)?;
     strata_gotemplate::value::floatify(&mut v);
     Ok(match v {
         Value::Null => Value::Object(Map::new()),
@@ -280,7 +280,7 @@ pub fn load(tree: &dyn SourceTree, dir: &str, parent: Option<&str>) -> Result<Ch
                 "Chart.yaml" | "requirements.yaml" | "requirements.lock" | "Chart.lock" => {}
                 "values.yaml" => {
                     chart.values = parse_values_yaml(&read(&rel, &chart_name)?)
-                        .map_err(|e| invalid("values.yaml", e))?;
+                        .map_err(|e| invalid("values.yaml", e.to_string()))?;
                 }
                 "values.schema.json" => {
                     let schema: Value = serde_json::from_str(&read(&rel, &chart_name)?)

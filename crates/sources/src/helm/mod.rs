@@ -166,6 +166,7 @@ pub struct Parameter {
 
 /// What to render a chart with: `helm template`'s flags.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HelmOptions {
     /// The release name (`.Release.Name`).
     pub release_name: String,
@@ -185,6 +186,62 @@ pub struct HelmOptions {
     pub kube_version: String,
     /// Extra `.Capabilities.APIVersions` (`--api-versions`), beyond [`DEFAULT_API_VERSIONS`].
     pub api_versions: Vec<String>,
+}
+
+impl HelmOptions {
+    /// Sets [`release_name`](Self::release_name).
+    pub fn with_release_name(mut self, release_name: String) -> Self {
+        self.release_name = release_name;
+        self
+    }
+
+    /// Sets [`namespace`](Self::namespace).
+    pub fn with_namespace(mut self, namespace: String) -> Self {
+        self.namespace = namespace;
+        self
+    }
+
+    /// Sets [`value_files`](Self::value_files).
+    pub fn with_value_files(mut self, value_files: Vec<(String, String)>) -> Self {
+        self.value_files = value_files;
+        self
+    }
+
+    /// Sets [`values`](Self::values).
+    pub fn with_values(mut self, values: Option<Value>) -> Self {
+        self.values = values;
+        self
+    }
+
+    /// Sets [`parameters`](Self::parameters).
+    pub fn with_parameters(mut self, parameters: Vec<Parameter>) -> Self {
+        self.parameters = parameters;
+        self
+    }
+
+    /// Sets [`skip_crds`](Self::skip_crds).
+    pub fn with_skip_crds(mut self, skip_crds: bool) -> Self {
+        self.skip_crds = skip_crds;
+        self
+    }
+
+    /// Sets [`skip_schema_validation`](Self::skip_schema_validation).
+    pub fn with_skip_schema_validation(mut self, skip_schema_validation: bool) -> Self {
+        self.skip_schema_validation = skip_schema_validation;
+        self
+    }
+
+    /// Sets [`kube_version`](Self::kube_version).
+    pub fn with_kube_version(mut self, kube_version: String) -> Self {
+        self.kube_version = kube_version;
+        self
+    }
+
+    /// Sets [`api_versions`](Self::api_versions).
+    pub fn with_api_versions(mut self, api_versions: Vec<String>) -> Self {
+        self.api_versions = api_versions;
+        self
+    }
 }
 
 impl HelmOptions {
@@ -374,7 +431,7 @@ fn user_values(chart: &str, options: &HelmOptions) -> Result<Map<String, Value>,
         let parsed = chart::parse_values_yaml(text).map_err(|reason| HelmError::InvalidFile {
             chart: chart.to_string(),
             file: name.clone(),
-            reason,
+            reason: reason.to_string(),
         })?;
         match parsed {
             Value::Object(m) => values::merge_maps(&mut user, m),

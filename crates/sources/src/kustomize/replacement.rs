@@ -336,25 +336,68 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// Why a replacement's field path cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+enum PathError {
+    /// A source index is negative.
+    #[error("array index {0} cannot be negative")]
+    NegativeIndex(i64),
+    /// A source path has a `*`.
+    #[error("wildcard is not supported in a replacement source")]
+    SourceWildcard,
+    /// A `[...]` segment of a source path has no `=`.
+    #[error("{0}: list selectors are [field=value]")]
+    ListSelector(String),
+    /// An index or list selector meets something other than a list.
+    #[error("{0}: not a list")]
+    NotAList(String),
+    /// An index is past the end of the list.
+    #[error("index {index} specified but only {len} elements found")]
+    IndexOutOfRange {
+        /// The index.
+        index: usize,
+        /// The list's length.
+        len: usize,
+    },
+    /// The value of a `[key=value]` selector is not a regular expression.
+    #[error("{segment}: {source}")]
+    Regex {
+        /// The path segment.
+        segment: String,
+        /// Why it does not compile.
+        #[source]
+        source: regex::Error,
+    },
+    /// A `*` meets something other than a list.
+    #[error("{0}: wildcards match list elements only")]
+    WildcardNotList(String),
+    /// A field would be created in a scalar or a list.
+    #[error("{0}: cannot create a field in a non-mapping")]
+    NotAMapping(String),
+    /// `options.delimiter` is given for a mapping or a list.
+    #[error("delimiter option can only be used with scalar nodes")]
+    DelimiterNotScalar,
+}
+
 /// The source value at `path` (indices, `-` for the last element, `[key=value]` exact
 /// matches, fields).
-fn lookup<'a>(v: &'a Value, path: &[String]) -> Result<Option<&'a Value>, String> {
+fn lookup<'a>(v: &'a Value, path: &[String]) -> Result<Option<&'a Value>, PathError> {
     let Some((p, rest)) = path.split_first() else {
         return Ok(Some(v));
     };
     let next = if let Ok(i) = p.parse::<i64>() {
         if i < 0 {
-            return Err(format!("array index {i} cannot be negative"));
+            return Err(PathError::NegativeIndex(i));
         }
         v.as_array().and_then(|a| a.get(i as usize))
     } else if p == "-" {
         v.as_array().and_then(|a| a.last())
     } else if p == "*" {
-        return Err("wildcard is not supported in a replacement source".into());
+        return Err(PathError::SourceWildcard);
     } else if let Some(inner) = p.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
         let (key, want) = inner
             .split_once('=')
-            .ok_or_else(|| format!("{p}: list selectors are [field=value]"))?;
+            .ok_or_else(|| PathError::ListSelector(p.clone()))?;
         v.as_array().and_then(|a| {
             a.iter().find(|e| {
                 if key.is_empty() {
@@ -388,7 +431,7 @@ fn matches(
     create: Option<&Value>,
     at: &mut Vec<Step>,
     out: &mut Vec<Vec<Step>>,
-) -> Result<(), String> {
+) -> Result<(), PathError> {
     let Some((p, rest)) = path.split_first() else {
         out.push(at.clone());
         return Ok(());
@@ -406,7 +449,7 @@ fn matches(
     };
     if let Ok(idx) = p.parse::<usize>() {
         let Value::Array(list) = v else {
-            return Err(format!("{p}: not a list"));
+            return Err(PathError::NotAList(p.clone()));
         };
         if list.len() == idx
             && let Some(leaf) = create
@@ -414,10 +457,10 @@ fn matches(
             list.push(new_node(rest, leaf));
         }
         if list.len() < idx + 1 {
-            return Err(format!(
-                "index {idx} specified but only {} elements found",
-                list.len()
-            ));
+            return Err(PathError::IndexOutOfRange {
+                index: idx,
+                len: list.len(),
+            });
         }
         at.push(Step::Index(idx));
         let r = matches(&mut list[idx], rest, create, at, out);
@@ -427,9 +470,12 @@ fn matches(
     if let Some(inner) = p.strip_prefix('[').and_then(|s| s.strip_suffix(']'))
         && let Some((key, want)) = inner.split_once('=')
     {
-        let re = Regex::new(want).map_err(|e| format!("{p}: {e}"))?;
+        let re = Regex::new(want).map_err(|source| PathError::Regex {
+            segment: p.clone(),
+            source,
+        })?;
         let Value::Array(list) = v else {
-            return Err(format!("{p}: not a list"));
+            return Err(PathError::NotAList(p.clone()));
         };
         let before = out.len();
         for (i, e) in list.iter_mut().enumerate() {
@@ -465,7 +511,7 @@ fn matches(
     }
     if p == "*" {
         let Value::Array(list) = v else {
-            return Err(format!("{p}: wildcards match list elements only"));
+            return Err(PathError::WildcardNotList(p.clone()));
         };
         for (i, e) in list.iter_mut().enumerate() {
             at.push(Step::Index(i));
@@ -481,7 +527,7 @@ fn matches(
     }
     let Value::Object(m) = v else {
         if create.is_some() {
-            return Err(format!("{p}: cannot create a field in a non-mapping"));
+            return Err(PathError::NotAMapping(p.clone()));
         }
         return Ok(());
     };
@@ -552,12 +598,12 @@ fn set_field(
     created: bool,
     value: &Value,
     options: &Options,
-) -> Result<(), String> {
+) -> Result<(), PathError> {
     let mut value = value.clone();
     if !options.delimiter.is_empty() {
         let cur = match &*slot {
             Value::Object(_) | Value::Array(_) => {
-                return Err("delimiter option can only be used with scalar nodes".into());
+                return Err(PathError::DelimiterNotScalar);
             }
             Value::Null if created => String::new(),
             other => scalar_text(other).unwrap_or_default(),

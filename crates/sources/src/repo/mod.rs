@@ -36,6 +36,7 @@ pub use url::{RepoUrl, Transport, redact, same_repository};
 
 /// What a `repoURL` resolves to.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum RepoSource {
     /// The stack's own repository: read the stack's tree, as for an Application without a
     /// `repoURL`.

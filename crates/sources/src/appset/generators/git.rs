@@ -141,14 +141,30 @@ pub fn generate(
     Ok(out)
 }
 
+/// Why a generator file is not one object or an array of objects.
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    /// The file is not UTF-8.
+    #[error("unable to parse file: {0}")]
+    Utf8(#[source] std::str::Utf8Error),
+    /// The file is not YAML or JSON.
+    #[error("unable to parse file: {0}")]
+    Yaml(#[source] strata_core::yaml::YamlError),
+    /// An element of the file's array is not an object.
+    #[error("unable to parse file: array element {0} is not an object")]
+    ElementNotObject(Value),
+    /// The file is neither an object nor an array.
+    #[error("unable to parse file: {0} is not an object or an array")]
+    NotObjectOrArray(Value),
+}
+
 /// Parses a file as one YAML/JSON object (an empty file is `{}`) or an array of objects.
-fn parse_file(content: &[u8]) -> Result<Vec<Map<String, Value>>, String> {
-    let text = std::str::from_utf8(content).map_err(|e| format!("unable to parse file: {e}"))?;
+fn parse_file(content: &[u8]) -> Result<Vec<Map<String, Value>>, FileError> {
+    let text = std::str::from_utf8(content).map_err(FileError::Utf8)?;
     if text.trim().is_empty() {
         return Ok(vec![Map::new()]);
     }
-    let v: Value =
-        strata_core::yaml::from_str(text).map_err(|e| format!("unable to parse file: {e}"))?;
+    let v: Value = strata_core::yaml::from_str(text).map_err(FileError::Yaml)?;
     match v {
         Value::Null => Ok(vec![Map::new()]),
         Value::Object(m) => Ok(vec![m]),
@@ -156,14 +172,10 @@ fn parse_file(content: &[u8]) -> Result<Vec<Map<String, Value>>, String> {
             .into_iter()
             .map(|e| match e {
                 Value::Object(m) => Ok(m),
-                other => Err(format!(
-                    "unable to parse file: array element {other} is not an object"
-                )),
+                other => Err(FileError::ElementNotObject(other)),
             })
             .collect(),
-        other => Err(format!(
-            "unable to parse file: {other} is not an object or an array"
-        )),
+        other => Err(FileError::NotObjectOrArray(other)),
     }
 }
 
