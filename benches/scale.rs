@@ -72,10 +72,7 @@ fn plan_once(
         observations,
         &registry,
         &IdentityNormalizer,
-        &PlanOptions {
-            stack: "bench".into(),
-            ..PlanOptions::default()
-        },
+        &PlanOptions::new("bench"),
     )
 }
 
