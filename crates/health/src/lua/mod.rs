@@ -1,12 +1,33 @@
-//! ArgoCD-compatible Lua health scripts, run in a sandboxed embedded Lua 5.4.
+//! ArgoCD-compatible Lua health scripts, run as ArgoCD runs them (Lua 5.1) in a sandbox.
+//!
+//! ArgoCD evaluates health scripts with gopher-lua, a Lua 5.1 interpreter; Strata embeds the
+//! reference Lua 5.1 (PUC-Rio 5.1.5), so `unpack`, `table.getn`, `setfenv`/`getfenv`, `#` on
+//! tables and number formatting (`10/2` prints `5`, `1/3` prints `0.33333333333333`) behave as in
+//! ArgoCD. gopher-lua also accepts Lua 5.2's `goto`, which ArgoCD's own scripts use to skip to
+//! the end of a loop body; that use is translated to Lua 5.1 ([`goto`](self::goto)), so a team
+//! can point Strata at ArgoCD's `resource_customizations` library unchanged.
 //!
 //! A script sees the live object as the global `obj` and returns a table `{status, message}`
-//! (or nothing, meaning "no opinion"). The sandbox loads only the `table`, `string` and `math`
-//! libraries and the safe parts of the base library: no `io`, `os`, `require`, `load`,
-//! `loadfile` or `dofile`; touching any of them stops the script with
-//! [`LuaHealthError::Forbidden`]. Every run gets a fresh interpreter with an instruction budget,
-//! a wall-clock deadline and a memory cap ([`LuaLimits`]). `table.getn` is provided, as the Lua
-//! 5.1 interpreter ArgoCD embeds has it.
+//! (or nothing, meaning "no opinion"). The globals are those ArgoCD gives its scripts, minus
+//! what would let a script reach outside its sandbox:
+//!
+//! - the base library: `assert`, `error`, `ipairs`, `next`, `pairs`, `pcall`, `xpcall`,
+//!   `select`, `tonumber`, `tostring`, `type`, `unpack`, `rawequal`, `rawget`, `rawset`,
+//!   `getmetatable`, `setmetatable`, `getfenv`, `setfenv`, `_G`, `_VERSION`, and `print` (which
+//!   prints nothing) and `collectgarbage` (which only answers `"count"`);
+//! - `table`, `string` (without `string.dump`), `math`, `coroutine`;
+//! - ArgoCD's safe `os`: `os.time` and `os.date` only; `require` gives the libraries above by
+//!   name (`require("os")`, as ArgoCD preloads it) and nothing else.
+//!
+//! `io`, `debug`, `package`, `module`, `load`, `loadstring`, `loadfile`, `dofile` and
+//! `string.dump` are not there: touching any of them stops the script with
+//! [`LuaHealthError::Forbidden`]. Every run gets a fresh interpreter with an instruction
+//! budget, a wall-clock deadline and a memory cap ([`LuaLimits`]), enforced in coroutines too;
+//! once a limit is hit, `pcall`, `xpcall` and `coroutine.resume` no longer catch the error, so a
+//! script cannot swallow it and go on. `string.rep` refuses results larger than the memory cap
+//! before building them.
+
+pub mod goto;
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,18 +39,52 @@ use serde_json::Value;
 
 use crate::status::{HealthStatus, HealthStatusCode};
 
-/// Names a health script may not use.
-pub const FORBIDDEN_GLOBALS: [&str; 10] = [
-    "os",
+/// Names a health script may not use (they are absent from its globals; reading one stops the
+/// script with [`LuaHealthError::Forbidden`]).
+pub const FORBIDDEN_GLOBALS: [&str; 9] = [
     "io",
-    "require",
-    "package",
     "debug",
+    "package",
+    "module",
     "load",
+    "loadstring",
     "loadfile",
     "dofile",
-    "collectgarbage",
+    "newproxy",
+];
+
+/// The globals a health script gets (besides `obj`).
+const ALLOWED_GLOBALS: [&str; 30] = [
+    "assert",
+    "error",
+    "ipairs",
+    "next",
+    "pairs",
+    "pcall",
+    "xpcall",
+    "select",
+    "tonumber",
+    "tostring",
+    "type",
+    "unpack",
+    "rawequal",
+    "rawget",
+    "rawset",
+    "getmetatable",
+    "setmetatable",
+    "getfenv",
+    "setfenv",
+    "_G",
+    "_VERSION",
     "print",
+    "collectgarbage",
+    "require",
+    "table",
+    "string",
+    "math",
+    "coroutine",
+    "os",
+    "gcinfo",
 ];
 
 /// How often (in VM instructions) the limit hook runs.
@@ -38,7 +93,8 @@ const HOOK_EVERY: u32 = 1_000;
 /// Resource limits for one script run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LuaLimits {
-    /// Maximum number of Lua VM instructions (checked every 1 000 instructions).
+    /// Maximum number of Lua VM instructions (checked every 1 000 instructions, coroutines
+    /// included).
     pub max_instructions: u64,
     /// Maximum wall-clock time.
     pub timeout: Duration,
@@ -60,7 +116,7 @@ impl Default for LuaLimits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LuaHealthError {
-    /// The script does not parse.
+    /// The script does not parse (or uses a `goto` Lua 5.1 cannot express).
     #[error("health script does not compile: {0}")]
     Syntax(String),
     /// The script used a library or function the sandbox does not offer.
@@ -81,6 +137,15 @@ pub enum LuaHealthError {
         /// The deadline.
         timeout: Duration,
     },
+    /// The script tried to allocate more memory than it may.
+    #[error("health script stopped after exceeding its memory limit of {} bytes ({} MiB)", .limit, .limit / (1024 * 1024))]
+    MemoryLimit {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The script's calls nested deeper than Lua allows (runaway recursion).
+    #[error("health script stopped after exceeding Lua's call depth limit (stack overflow): {0}")]
+    StackOverflow(String),
     /// The script raised an error or returned something that is not a health table.
     #[error("health script failed: {0}")]
     Runtime(String),
@@ -89,11 +154,15 @@ pub enum LuaHealthError {
 const STOP_NONE: u8 = 0;
 const STOP_INSTRUCTIONS: u8 = 1;
 const STOP_TIMEOUT: u8 = 2;
+const STOP_MEMORY: u8 = 3;
+const STOP_FORBIDDEN: u8 = 4;
 
-/// A compiled-checked Lua health script with its limits.
+/// A compile-checked Lua health script with its limits.
 #[derive(Debug, Clone)]
 pub struct LuaHealthScript {
     source: String,
+    /// The source as Lua 5.1 runs it (`goto continue` translated).
+    runnable: String,
     limits: LuaLimits,
 }
 
@@ -105,14 +174,18 @@ impl LuaHealthScript {
 
     /// Checks the script's syntax; it runs with the given limits.
     pub fn with_limits(source: &str, limits: LuaLimits) -> Result<Self, LuaHealthError> {
+        let runnable = goto::translate(source)
+            .map_err(LuaHealthError::Syntax)?
+            .into_owned();
         let lua = Lua::new_with(StdLib::NONE, LuaOptions::new())
             .map_err(|e| LuaHealthError::Runtime(e.to_string()))?;
-        lua.load(source)
+        lua.load(runnable.as_str())
             .set_name("health.lua")
             .into_function()
             .map_err(|e| LuaHealthError::Syntax(e.to_string()))?;
         Ok(Self {
             source: source.to_string(),
+            runnable,
             limits,
         })
     }
@@ -130,10 +203,11 @@ impl LuaHealthScript {
     /// Runs the script against a live object.
     ///
     /// `Ok(None)` when the script returns nothing or an empty table; a status outside ArgoCD's six
-    /// values gives Unknown "Lua returned an invalid health status", as in ArgoCD.
+    /// values (or none, in a table that has other fields) gives Unknown "Lua returned an invalid
+    /// health status", as in ArgoCD.
     pub fn evaluate(&self, obj: &Value) -> Result<Option<HealthStatus>, LuaHealthError> {
         let sandbox = Sandbox::new(&self.limits)?;
-        sandbox.run(&self.source, obj)
+        sandbox.run(&self.runnable, obj)
     }
 }
 
@@ -144,66 +218,185 @@ struct Sandbox {
     limits: LuaLimits,
 }
 
+fn runtime(e: mlua::Error) -> LuaHealthError {
+    LuaHealthError::Runtime(e.to_string())
+}
+
+/// The Lua part of the sandbox's setup: `pcall`, `xpcall` and `coroutine.resume` that let a
+/// stopped script's error through, and the safe `os` and `require`.
+const PRELUDE: &str = r#"
+local rawpcall, rawxpcall, rawresume, error, select = pcall, xpcall, coroutine.resume, error, select
+local stopped = __strata_stopped
+local function check(ok, ...)
+  if not ok and stopped() then error((...), 0) end
+  return ok, ...
+end
+pcall = function(...) return check(rawpcall(...)) end
+xpcall = function(...) return check(rawxpcall(...)) end
+coroutine.resume = function(...) return check(rawresume(...)) end
+local safe_os = {time = os.time, date = os.date}
+os = safe_os
+local libraries = {os = safe_os, string = string, table = table, math = math, coroutine = coroutine}
+local forbid = __strata_forbid
+require = function(name)
+  local library = libraries[name]
+  if library == nil then return forbid('require("' .. tostring(name) .. '")') end
+  return library
+end
+__strata_stopped = nil
+__strata_forbid = nil
+"#;
+
 impl Sandbox {
     fn new(limits: &LuaLimits) -> Result<Self, LuaHealthError> {
-        let runtime = |e: mlua::Error| LuaHealthError::Runtime(e.to_string());
         let lua = Lua::new_with(
-            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::OS,
             LuaOptions::new(),
         )
         .map_err(runtime)?;
-        lua.set_memory_limit(limits.max_memory_bytes)
-            .map_err(runtime)?;
+        let stop_reason = Arc::new(AtomicU8::new(STOP_NONE));
         let forbidden = Arc::new(Mutex::new(None));
         let globals = lua.globals();
-        for name in FORBIDDEN_GLOBALS {
-            globals.raw_set(name, mlua::Nil).map_err(runtime)?;
+
+        // Only the allowed globals stay.
+        let mut present = Vec::new();
+        for pair in globals.clone().pairs::<mlua::Value, mlua::Value>() {
+            let (key, _) = pair.map_err(runtime)?;
+            present.push(key);
+        }
+        for key in present {
+            let keep = matches!(&key, mlua::Value::String(s)
+                if ALLOWED_GLOBALS.contains(&s.to_string_lossy().as_str()));
+            if !keep {
+                globals.raw_set(key, mlua::Nil).map_err(runtime)?;
+            }
         }
         let string: mlua::Table = globals.get("string").map_err(runtime)?;
         string.raw_set("dump", mlua::Nil).map_err(runtime)?;
-        lua.load("table.getn = function(t) return #t end")
-            .exec()
-            .map_err(runtime)?;
 
-        // Reading a forbidden global stops the script with a clear error.
-        let seen = Arc::clone(&forbidden);
-        let guard = lua
-            .create_function(move |_, (_table, key): (mlua::Value, mlua::Value)| {
+        // `print` prints nothing; `collectgarbage` only counts.
+        let print = lua
+            .create_function(|_, _: mlua::MultiValue| Ok(()))
+            .map_err(runtime)?;
+        globals.raw_set("print", print).map_err(runtime)?;
+        let count = lua
+            .create_function(|lua, option: Option<String>| match option.as_deref() {
+                None | Some("count") => Ok(lua.used_memory() as f64 / 1024.0),
+                Some(_) => Ok(0.0),
+            })
+            .map_err(runtime)?;
+        globals.raw_set("collectgarbage", count).map_err(runtime)?;
+
+        // `string.rep` refuses to build more than the memory cap.
+        let rep: mlua::Function = string.get("rep").map_err(runtime)?;
+        let cap = limits.max_memory_bytes;
+        let reason = Arc::clone(&stop_reason);
+        let guarded_rep = lua
+            .create_function(move |lua, (s, n): (mlua::LuaString, f64)| {
+                let len = s.as_bytes().len();
+                if len == 0 || n < 1.0 || n.is_nan() {
+                    return lua.create_string("");
+                }
+                if (len as f64) * n.floor() > cap as f64 {
+                    reason.store(STOP_MEMORY, Ordering::Relaxed);
+                    return Err(mlua::Error::runtime(format!(
+                        "string.rep would build {} bytes, over the memory limit of {cap} bytes",
+                        (len as f64) * n.floor()
+                    )));
+                }
+                rep.call::<mlua::LuaString>((s, n))
+            })
+            .map_err(runtime)?;
+        string.raw_set("rep", guarded_rep).map_err(runtime)?;
+
+        // Reading a forbidden name (a global, or `string.dump`) stops the script.
+        let forbid = {
+            let seen = Arc::clone(&forbidden);
+            let reason = Arc::clone(&stop_reason);
+            move |name: String| -> mlua::Error {
+                if let Ok(mut slot) = seen.lock() {
+                    slot.get_or_insert_with(|| name.clone());
+                }
+                reason.store(STOP_FORBIDDEN, Ordering::Relaxed);
+                mlua::Error::runtime(format!(
+                    "`{name}` is not available in the health-script sandbox"
+                ))
+            }
+        };
+        let guard = |prefix: &'static str, names: &'static [&'static str]| {
+            let forbid = forbid.clone();
+            lua.create_function(move |_, (_table, key): (mlua::Value, mlua::Value)| {
                 if let mlua::Value::String(key) = key {
                     let key = key.to_string_lossy();
-                    if FORBIDDEN_GLOBALS.contains(&key.as_str()) {
-                        if let Ok(mut slot) = seen.lock() {
-                            *slot = Some(key.clone());
-                        }
-                        return Err(mlua::Error::runtime(format!(
-                            "`{key}` is not available in the health-script sandbox"
-                        )));
+                    if names.contains(&key.as_str()) {
+                        return Err::<mlua::Value, _>(forbid(format!("{prefix}{key}")));
                     }
                 }
                 Ok(mlua::Nil)
             })
-            .map_err(runtime)?;
+        };
         let meta = lua.create_table().map_err(runtime)?;
-        meta.set("__index", guard).map_err(runtime)?;
+        meta.set("__index", guard("", &FORBIDDEN_GLOBALS).map_err(runtime)?)
+            .map_err(runtime)?;
         globals.set_metatable(Some(meta)).map_err(runtime)?;
+        let string_meta = lua.create_table().map_err(runtime)?;
+        string_meta
+            .set("__index", guard("string.", &["dump"]).map_err(runtime)?)
+            .map_err(runtime)?;
+        string.set_metatable(Some(string_meta)).map_err(runtime)?;
 
-        let stop_reason = Arc::new(AtomicU8::new(STOP_NONE));
+        let forbid_fn = {
+            let forbid = forbid.clone();
+            lua.create_function(move |_, name: String| Err::<(), _>(forbid(name)))
+                .map_err(runtime)?
+        };
+        let reason = Arc::clone(&stop_reason);
+        let stopped = lua
+            .create_function(move |_, ()| Ok(reason.load(Ordering::Relaxed) != STOP_NONE))
+            .map_err(runtime)?;
+        globals
+            .raw_set("__strata_stopped", stopped)
+            .map_err(runtime)?;
+        globals
+            .raw_set("__strata_forbid", forbid_fn)
+            .map_err(runtime)?;
+        lua.load(PRELUDE)
+            .set_name("sandbox")
+            .exec()
+            .map_err(runtime)?;
+
+        lua.set_memory_limit(limits.max_memory_bytes)
+            .map_err(runtime)?;
         let executed = Arc::new(AtomicU64::new(0));
         let deadline = Instant::now() + limits.timeout;
         let max_instructions = limits.max_instructions;
         let reason = Arc::clone(&stop_reason);
-        lua.set_hook(
+        // A global hook: coroutines the script creates run under it too.
+        lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
                 let count = executed.fetch_add(u64::from(HOOK_EVERY), Ordering::Relaxed)
                     + u64::from(HOOK_EVERY);
                 if count > max_instructions {
-                    reason.store(STOP_INSTRUCTIONS, Ordering::Relaxed);
+                    let _ = reason.compare_exchange(
+                        STOP_NONE,
+                        STOP_INSTRUCTIONS,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
                     return Err(mlua::Error::runtime("instruction budget exceeded"));
                 }
                 if Instant::now() >= deadline {
-                    reason.store(STOP_TIMEOUT, Ordering::Relaxed);
+                    let _ = reason.compare_exchange(
+                        STOP_NONE,
+                        STOP_TIMEOUT,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
                     return Err(mlua::Error::runtime("time limit exceeded"));
+                }
+                if reason.load(Ordering::Relaxed) != STOP_NONE {
+                    return Err(mlua::Error::runtime("health script stopped"));
                 }
                 Ok(VmState::Continue)
             },
@@ -225,11 +418,11 @@ impl Sandbox {
         let lua_obj = self
             .lua
             .to_value_with(obj, options)
-            .map_err(|e| LuaHealthError::Runtime(e.to_string()))?;
+            .map_err(|e| self.classify(e))?;
         self.lua
             .globals()
             .raw_set("obj", lua_obj)
-            .map_err(|e| LuaHealthError::Runtime(e.to_string()))?;
+            .map_err(|e| self.classify(e))?;
         let chunk = self
             .lua
             .load(source)
@@ -254,15 +447,35 @@ impl Sandbox {
                     timeout: self.limits.timeout,
                 };
             }
+            STOP_MEMORY => {
+                return LuaHealthError::MemoryLimit {
+                    limit: self.limits.max_memory_bytes,
+                };
+            }
+            STOP_FORBIDDEN => {
+                if let Ok(slot) = self.forbidden.lock()
+                    && let Some(name) = slot.clone()
+                {
+                    return LuaHealthError::Forbidden { name };
+                }
+            }
             _ => {}
         }
-        if let Ok(slot) = self.forbidden.lock()
-            && let Some(name) = slot.clone()
-        {
-            return LuaHealthError::Forbidden { name };
+        let text = err.to_string();
+        if matches!(err, mlua::Error::MemoryError(_)) || text.contains("not enough memory") {
+            return LuaHealthError::MemoryLimit {
+                limit: self.limits.max_memory_bytes,
+            };
         }
-        LuaHealthError::Runtime(err.to_string())
+        if text.contains("stack overflow") {
+            return LuaHealthError::StackOverflow(first_line(&text));
+        }
+        LuaHealthError::Runtime(text)
     }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").to_string()
 }
 
 fn health_from_lua(value: mlua::Value) -> Result<Option<HealthStatus>, LuaHealthError> {
@@ -271,7 +484,7 @@ fn health_from_lua(value: mlua::Value) -> Result<Option<HealthStatus>, LuaHealth
         mlua::Value::Table(table) => table,
         other => {
             return Err(LuaHealthError::Runtime(format!(
-                "expected a table with status and message, got a {}",
+                "expect table output from Lua script, not {}",
                 other.type_name()
             )));
         }
@@ -283,8 +496,18 @@ fn health_from_lua(value: mlua::Value) -> Result<Option<HealthStatus>, LuaHealth
     };
     let status = field("status")?;
     let message = field("message")?.unwrap_or_default();
-    let Some(status) = status.filter(|s| !s.is_empty()) else {
+    let empty = table
+        .clone()
+        .pairs::<mlua::Value, mlua::Value>()
+        .next()
+        .is_none();
+    if empty {
         return Ok(None);
+    }
+    let Some(status) = status else {
+        return Ok(Some(HealthStatus::unknown(
+            "Lua returned an invalid health status",
+        )));
     };
     Ok(Some(match HealthStatusCode::parse(&status) {
         Some(code) => HealthStatus::new(code, message),
@@ -332,6 +555,48 @@ return hs
     }
 
     #[test]
+    fn lua_51_semantics() {
+        let run = |src: &str| {
+            LuaHealthScript::new(src)
+                .expect("compiles")
+                .evaluate(&json!({"spec": {"replicas": 4, "items": [1, 2, 3]}}))
+                .expect("runs")
+                .expect("health")
+                .message
+        };
+        assert_eq!(
+            run("return {status='Healthy', message=tostring(obj.spec.replicas / 2)}"),
+            "2"
+        );
+        assert_eq!(
+            run("return {status='Healthy', message=tostring(1/3) .. ' ' .. 10/4}"),
+            "0.33333333333333 2.5"
+        );
+        assert_eq!(
+            run(
+                "local a, b = unpack(obj.spec.items) return {status='Healthy', message=a .. b .. #obj.spec.items .. table.getn(obj.spec.items)}"
+            ),
+            "1233"
+        );
+        assert_eq!(
+            run(
+                "local f = function() return x end setfenv(f, {x = 'env'}) return {status='Healthy', message=f()}"
+            ),
+            "env"
+        );
+        assert_eq!(
+            run(
+                "local os = require('os') return {status='Healthy', message=type(os.time()) .. type(os.date) .. type(os.execute)}"
+            ),
+            "numberfunctionnil"
+        );
+        assert_eq!(
+            run("return {status='Healthy', message=_VERSION}"),
+            "Lua 5.1"
+        );
+    }
+
+    #[test]
     fn looping_script_is_stopped_by_the_instruction_budget() {
         let script = LuaHealthScript::new("while true do end").expect("compiles");
         let err = script.evaluate(&json!({})).expect_err("must stop");
@@ -360,18 +625,28 @@ return hs
         for (source, name) in [
             (
                 "os.execute('touch /tmp/strata-pwned') return {status='Healthy'}",
-                "os",
+                "",
             ),
             (
                 "local f = io.open('/etc/passwd') return {status='Healthy'}",
                 "io",
             ),
-            ("require('socket')", "require"),
+            ("require('socket')", "require(\"socket\")"),
             ("dofile('/etc/passwd')", "dofile"),
             ("load('return 1')()", "load"),
+            ("loadstring('return 1')()", "loadstring"),
+            ("return string.dump(print)", "string.dump"),
         ] {
             let script = LuaHealthScript::new(source).expect("compiles");
             let err = script.evaluate(&json!({})).expect_err("must be refused");
+            if name.is_empty() {
+                // `os.execute` is simply absent from ArgoCD's safe `os`.
+                assert!(
+                    matches!(err, LuaHealthError::Runtime(_)),
+                    "{source}: {err:?}"
+                );
+                continue;
+            }
             assert_eq!(
                 err,
                 LuaHealthError::Forbidden {
@@ -394,13 +669,13 @@ return hs
         };
         let script = LuaHealthScript::with_limits(
             "local t = {} for i = 1, 1000000 do t[i] = string.rep('x', 100) .. i end",
-            limits,
+            limits.clone(),
         )
         .expect("compiles");
-        assert!(matches!(
+        assert_eq!(
             script.evaluate(&json!({})),
-            Err(LuaHealthError::Runtime(_))
-        ));
+            Err(LuaHealthError::MemoryLimit { limit: 1024 * 1024 })
+        );
     }
 
     #[test]
@@ -418,6 +693,12 @@ return hs
                 "Lua returned an invalid health status"
             )))
         );
+        assert_eq!(
+            run("return {message = 'no status'}"),
+            Ok(Some(HealthStatus::unknown(
+                "Lua returned an invalid health status"
+            )))
+        );
         assert!(
             matches!(run("error('boom')"), Err(LuaHealthError::Runtime(m)) if m.contains("boom"))
         );
@@ -425,5 +706,26 @@ return hs
             LuaHealthScript::new("if then"),
             Err(LuaHealthError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn goto_continue_runs() {
+        let script = LuaHealthScript::new(
+            r#"
+local n = 0
+for _, c in ipairs(obj.status.conditions) do
+  if c.status ~= "True" then goto continue end
+  n = n + 1
+  ::continue::
+end
+return {status = "Healthy", message = n .. " true"}
+"#,
+        )
+        .expect("translates and compiles");
+        let obj = json!({"status": {"conditions": [{"status": "True"}, {"status": "False"}, {"status": "True"}]}});
+        assert_eq!(
+            script.evaluate(&obj),
+            Ok(Some(HealthStatus::healthy("2 true")))
+        );
     }
 }
