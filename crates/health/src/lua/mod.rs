@@ -19,9 +19,10 @@
 //! - ArgoCD's safe `os`: `os.time` and `os.date` only; `require` gives the libraries above by
 //!   name (`require("os")`, as ArgoCD preloads it) and nothing else.
 //!
-//! `io`, `debug`, `package`, `module`, `load`, `loadstring`, `loadfile`, `dofile` and
-//! `string.dump` are not there: touching any of them stops the script with
-//! [`LuaHealthError::Forbidden`]. Every run gets a fresh interpreter with an instruction
+//! `io`, `debug` and `package` are absent, and `module`, `load`, `loadstring`, `loadfile`,
+//! `dofile`, `newproxy` and `string.dump` are stubs: reading one of the libraries or calling one
+//! of the functions (directly, through `_G`, `rawget`, `getfenv` or a string's metatable) stops
+//! the script with [`LuaHealthError::Forbidden`]. Every run gets a fresh interpreter with an instruction
 //! budget, a wall-clock deadline and a memory cap ([`LuaLimits`]), enforced in coroutines too;
 //! once a limit is hit, `pcall`, `xpcall` and `coroutine.resume` no longer catch the error, so a
 //! script cannot swallow it and go on. `string.rep` refuses results larger than the memory cap
@@ -39,8 +40,8 @@ use serde_json::Value;
 
 use crate::status::{HealthStatus, HealthStatusCode};
 
-/// Names a health script may not use (they are absent from its globals; reading one stops the
-/// script with [`LuaHealthError::Forbidden`]).
+/// Names a health script may not use: stubs stand in their place, and using one stops the
+/// script with [`LuaHealthError::Forbidden`].
 pub const FORBIDDEN_GLOBALS: [&str; 9] = [
     "io",
     "debug",
@@ -52,6 +53,10 @@ pub const FORBIDDEN_GLOBALS: [&str; 9] = [
     "dofile",
     "newproxy",
 ];
+
+/// The forbidden names that are libraries (absent; reading one stops the script). The others
+/// are functions, replaced by stubs that stop the script when called.
+const FORBIDDEN_LIBRARIES: [&str; 3] = ["io", "debug", "package"];
 
 /// The globals a health script gets (besides `obj`).
 const ALLOWED_GLOBALS: [&str; 30] = [
@@ -156,6 +161,12 @@ const STOP_INSTRUCTIONS: u8 = 1;
 const STOP_TIMEOUT: u8 = 2;
 const STOP_MEMORY: u8 = 3;
 const STOP_FORBIDDEN: u8 = 4;
+const STOP_DEPTH: u8 = 5;
+
+/// How deep `pcall` and `xpcall` may nest (and, separately, `coroutine.resume`). Lua 5.1 stops C recursion at 200 levels; protected
+/// calls are stopped well before, with a clear error, so that they never meet Lua's own limit
+/// (whose error, caught by Lua 5.1's `pcall`, can leave the stack inconsistent).
+pub const MAX_PROTECTED_CALL_DEPTH: usize = 64;
 
 /// A compile-checked Lua health script with its limits.
 #[derive(Debug, Clone)]
@@ -222,18 +233,28 @@ fn runtime(e: mlua::Error) -> LuaHealthError {
     LuaHealthError::Runtime(e.to_string())
 }
 
-/// The Lua part of the sandbox's setup: `pcall`, `xpcall` and `coroutine.resume` that let a
-/// stopped script's error through, and the safe `os` and `require`.
+/// The Lua part of the sandbox's setup: `pcall`, `xpcall` (made in Rust) and
+/// `coroutine.resume` that let a stopped script's error through, and the safe `os` and
+/// `require`.
 const PRELUDE: &str = r#"
-local rawpcall, rawxpcall, rawresume, error, select = pcall, xpcall, coroutine.resume, error, select
+local rawresume, error = coroutine.resume, error
 local stopped = __strata_stopped
 local function check(ok, ...)
   if not ok and stopped() then error((...), 0) end
   return ok, ...
 end
-pcall = function(...) return check(rawpcall(...)) end
-xpcall = function(...) return check(rawxpcall(...)) end
-coroutine.resume = function(...) return check(rawresume(...)) end
+pcall = __strata_pcall
+xpcall = __strata_xpcall
+local resumes, max_resumes, too_deep = 0, __strata_max_depth, __strata_too_deep
+local function leave(...)
+  resumes = resumes - 1
+  return ...
+end
+coroutine.resume = function(...)
+  if resumes >= max_resumes then return too_deep() end
+  resumes = resumes + 1
+  return leave(check(rawresume(...)))
+end
 local safe_os = {time = os.time, date = os.date}
 os = safe_os
 local libraries = {os = safe_os, string = string, table = table, math = math, coroutine = coroutine}
@@ -245,6 +266,10 @@ require = function(name)
 end
 __strata_stopped = nil
 __strata_forbid = nil
+__strata_pcall = nil
+__strata_xpcall = nil
+__strata_max_depth = nil
+__strata_too_deep = nil
 "#;
 
 impl Sandbox {
@@ -272,7 +297,6 @@ impl Sandbox {
             }
         }
         let string: mlua::Table = globals.get("string").map_err(runtime)?;
-        string.raw_set("dump", mlua::Nil).map_err(runtime)?;
 
         // `print` prints nothing; `collectgarbage` only counts.
         let print = lua
@@ -309,7 +333,9 @@ impl Sandbox {
             .map_err(runtime)?;
         string.raw_set("rep", guarded_rep).map_err(runtime)?;
 
-        // Reading a forbidden name (a global, or `string.dump`) stops the script.
+        // A forbidden name stops the script however it is reached: reading it from the globals
+        // (`io`, `_G.debug`), calling the stub left in its place (`rawget(_G, "loadstring")(…)`,
+        // `string.dump`), or indexing a forbidden library's stub table (`io.open`).
         let forbid = {
             let seen = Arc::clone(&forbidden);
             let reason = Arc::clone(&stop_reason);
@@ -323,27 +349,40 @@ impl Sandbox {
                 ))
             }
         };
-        let guard = |prefix: &'static str, names: &'static [&'static str]| {
+        let stub_function = |name: &'static str| {
+            let forbid = forbid.clone();
+            lua.create_function(move |_, _: mlua::MultiValue| {
+                Err::<(), _>(forbid(name.to_string()))
+            })
+        };
+        for name in FORBIDDEN_GLOBALS {
+            if FORBIDDEN_LIBRARIES.contains(&name) {
+                continue;
+            }
+            let stub = stub_function(name).map_err(runtime)?;
+            globals.raw_set(name, stub).map_err(runtime)?;
+        }
+        // The forbidden libraries are absent; reading one (directly, through `_G`, or through a
+        // table whose `__index` is `_G`) stops the script.
+        let guard = {
             let forbid = forbid.clone();
             lua.create_function(move |_, (_table, key): (mlua::Value, mlua::Value)| {
                 if let mlua::Value::String(key) = key {
                     let key = key.to_string_lossy();
-                    if names.contains(&key.as_str()) {
-                        return Err::<mlua::Value, _>(forbid(format!("{prefix}{key}")));
+                    if FORBIDDEN_LIBRARIES.contains(&key.as_str()) {
+                        return Err::<mlua::Value, _>(forbid(key));
                     }
                 }
                 Ok(mlua::Nil)
             })
+            .map_err(runtime)?
         };
         let meta = lua.create_table().map_err(runtime)?;
-        meta.set("__index", guard("", &FORBIDDEN_GLOBALS).map_err(runtime)?)
-            .map_err(runtime)?;
+        meta.set("__index", guard).map_err(runtime)?;
         globals.set_metatable(Some(meta)).map_err(runtime)?;
-        let string_meta = lua.create_table().map_err(runtime)?;
-        string_meta
-            .set("__index", guard("string.", &["dump"]).map_err(runtime)?)
+        string
+            .raw_set("dump", stub_function("string.dump").map_err(runtime)?)
             .map_err(runtime)?;
-        string.set_metatable(Some(string_meta)).map_err(runtime)?;
 
         let forbid_fn = {
             let forbid = forbid.clone();
@@ -359,6 +398,33 @@ impl Sandbox {
             .map_err(runtime)?;
         globals
             .raw_set("__strata_forbid", forbid_fn)
+            .map_err(runtime)?;
+        let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let pcall = protected_call(&lua, &stop_reason, &depth, false).map_err(runtime)?;
+        let xpcall = protected_call(&lua, &stop_reason, &depth, true).map_err(runtime)?;
+        globals.raw_set("__strata_pcall", pcall).map_err(runtime)?;
+        globals
+            .raw_set("__strata_xpcall", xpcall)
+            .map_err(runtime)?;
+        globals
+            .raw_set("__strata_max_depth", MAX_PROTECTED_CALL_DEPTH)
+            .map_err(runtime)?;
+        let reason = Arc::clone(&stop_reason);
+        let too_deep = lua
+            .create_function(move |_, ()| {
+                let _ = reason.compare_exchange(
+                    STOP_NONE,
+                    STOP_DEPTH,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                Err::<(), _>(mlua::Error::runtime(
+                    "stack overflow (protected calls nested too deep)",
+                ))
+            })
+            .map_err(runtime)?;
+        globals
+            .raw_set("__strata_too_deep", too_deep)
             .map_err(runtime)?;
         lua.load(PRELUDE)
             .set_name("sandbox")
@@ -452,6 +518,11 @@ impl Sandbox {
                     limit: self.limits.max_memory_bytes,
                 };
             }
+            STOP_DEPTH => {
+                return LuaHealthError::StackOverflow(format!(
+                    "protected calls (pcall, xpcall, coroutine.resume) nested more than {MAX_PROTECTED_CALL_DEPTH} deep"
+                ));
+            }
             STOP_FORBIDDEN => {
                 if let Ok(slot) = self.forbidden.lock()
                     && let Some(name) = slot.clone()
@@ -471,6 +542,86 @@ impl Sandbox {
             return LuaHealthError::StackOverflow(first_line(&text));
         }
         LuaHealthError::Runtime(text)
+    }
+}
+
+/// `pcall(f, ...)` (or `xpcall(f, handler)` when `with_handler`) made in Rust: the call runs in
+/// mlua's own protected call, an error is returned as `false, message` unless the script has been
+/// stopped (then it goes on up), and nesting is bounded by [`MAX_PROTECTED_CALL_DEPTH`].
+fn protected_call(
+    lua: &Lua,
+    stop_reason: &Arc<AtomicU8>,
+    depth: &Arc<std::sync::atomic::AtomicUsize>,
+    with_handler: bool,
+) -> mlua::Result<mlua::Function> {
+    let reason = Arc::clone(stop_reason);
+    let depth = Arc::clone(depth);
+    lua.create_function(move |lua, mut args: mlua::MultiValue| {
+        let callee = args.pop_front().unwrap_or(mlua::Nil);
+        let (handler, args) = if with_handler {
+            // Lua 5.1's xpcall takes no arguments for the function.
+            (args.pop_front(), mlua::MultiValue::new())
+        } else {
+            (None, args)
+        };
+        let failed = |message: mlua::Value| {
+            let mut out = mlua::MultiValue::new();
+            out.push_back(mlua::Value::Boolean(false));
+            out.push_back(message);
+            out
+        };
+        let mlua::Value::Function(function) = callee else {
+            let message = format!("attempt to call a {} value", callee.type_name());
+            return Ok(failed(mlua::Value::String(lua.create_string(&message)?)));
+        };
+        if depth.fetch_add(1, Ordering::Relaxed) >= MAX_PROTECTED_CALL_DEPTH {
+            depth.fetch_sub(1, Ordering::Relaxed);
+            let _ = reason.compare_exchange(
+                STOP_NONE,
+                STOP_DEPTH,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            return Err(mlua::Error::runtime(
+                "stack overflow (protected calls nested too deep)",
+            ));
+        }
+        let result = function.call::<mlua::MultiValue>(args);
+        depth.fetch_sub(1, Ordering::Relaxed);
+        match result {
+            Ok(values) => {
+                let mut out = values;
+                out.push_front(mlua::Value::Boolean(true));
+                Ok(out)
+            }
+            Err(error) if reason.load(Ordering::Relaxed) != STOP_NONE => Err(error),
+            Err(error) => {
+                let message = mlua::Value::String(lua.create_string(error_message(&error))?);
+                match handler {
+                    Some(mlua::Value::Function(handler)) => {
+                        let handled = handler.call::<mlua::Value>(message);
+                        match handled {
+                            Ok(value) => Ok(failed(value)),
+                            Err(error) if reason.load(Ordering::Relaxed) != STOP_NONE => Err(error),
+                            Err(error) => Ok(failed(mlua::Value::String(
+                                lua.create_string(error_message(&error))?,
+                            ))),
+                        }
+                    }
+                    _ => Ok(failed(message)),
+                }
+            }
+        }
+    })
+}
+
+/// The message a Lua error carries, as Lua's own `pcall` would give it.
+fn error_message(error: &mlua::Error) -> String {
+    match error {
+        mlua::Error::RuntimeError(message) | mlua::Error::MemoryError(message) => message.clone(),
+        mlua::Error::CallbackError { cause, .. } => error_message(cause),
+        mlua::Error::WithContext { cause, .. } => error_message(cause),
+        other => other.to_string(),
     }
 }
 
