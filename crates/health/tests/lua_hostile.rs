@@ -232,6 +232,22 @@ const PROBES: &[(&str, &str, Limit)] = &[
         "xpcall(function() error('x') end, function() while true do end end)",
         Limit::Instructions,
     ),
+    // Pattern matching that backtracks without end (Lua's C matcher cannot be interrupted).
+    (
+        "backtracking pattern",
+        "return {status = 'Healthy', message = tostring(string.find(string.rep('a', 5000), '.-.-.-.-.-b'))}",
+        Limit::Instructions,
+    ),
+    (
+        "backtracking gsub",
+        "return {status = 'Healthy', message = (string.gsub(string.rep('a', 5000), '(.-)(.-)(.-)b', '%3'))}",
+        Limit::Instructions,
+    ),
+    (
+        "quadratic plain find",
+        "local s = string.rep('a', 1e7) return {status = 'Healthy', message = tostring(s:find(string.rep('a', 1e6) .. 'b', 1, true))}",
+        Limit::Instructions,
+    ),
     // Huge tables.
     (
         "huge table",

@@ -26,9 +26,13 @@
 //! budget, a wall-clock deadline and a memory cap ([`LuaLimits`]), enforced in coroutines too;
 //! once a limit is hit, `pcall`, `xpcall` and `coroutine.resume` no longer catch the error, so a
 //! script cannot swallow it and go on. `string.rep` refuses results larger than the memory cap
-//! before building them.
+//! before building them, and pattern matching (`string.find`, `match`, `gmatch`, `gsub`) runs in
+//! a port of Lua 5.1's matcher whose steps count against the instruction budget and deadline
+//! ([`patterns`](self::patterns)): Lua's own C matcher cannot be interrupted, and a
+//! backtracking pattern would run for minutes.
 
 pub mod goto;
+pub mod patterns;
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -400,6 +404,20 @@ impl Sandbox {
             .raw_set("__strata_forbid", forbid_fn)
             .map_err(runtime)?;
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let executed = Arc::new(AtomicU64::new(0));
+        let budget = patterns::Budget {
+            executed: Arc::clone(&executed),
+            max_instructions: limits.max_instructions,
+            deadline: Instant::now() + limits.timeout,
+            stop_reason: Arc::clone(&stop_reason),
+            instructions_reason: STOP_INSTRUCTIONS,
+            timeout_reason: STOP_TIMEOUT,
+            depth_reason: STOP_DEPTH,
+            none_reason: STOP_NONE,
+            nesting: Arc::clone(&depth),
+            max_nesting: MAX_PROTECTED_CALL_DEPTH,
+        };
+        patterns::install(&lua, &string, &budget).map_err(runtime)?;
         let pcall = protected_call(&lua, &stop_reason, &depth, false).map_err(runtime)?;
         let xpcall = protected_call(&lua, &stop_reason, &depth, true).map_err(runtime)?;
         globals.raw_set("__strata_pcall", pcall).map_err(runtime)?;
@@ -433,10 +451,10 @@ impl Sandbox {
 
         lua.set_memory_limit(limits.max_memory_bytes)
             .map_err(runtime)?;
-        let executed = Arc::new(AtomicU64::new(0));
         let deadline = Instant::now() + limits.timeout;
         let max_instructions = limits.max_instructions;
         let reason = Arc::clone(&stop_reason);
+        let executed = Arc::clone(&executed);
         // A global hook: coroutines the script creates run under it too.
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
