@@ -342,6 +342,27 @@ pub struct HealthArgs {
     /// Exit 2 when the aggregate is not Healthy (0 Healthy, 1 error).
     #[arg(long, env = "STRATA_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub customizations: HealthCustomizationArgs,
+}
+
+/// Lua health customizations, where ArgoCD keeps them (`strata health`, `strata controller`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct HealthCustomizationArgs {
+    /// Lua health scripts laid out as ArgoCD's `resource_customizations/`
+    /// (`<group>/<kind>/health.lua`, `_` for a wildcard; an argo-cd checkout works too). They
+    /// stand where ArgoCD's bundled scripts stand: before Strata's built-in rules.
+    #[arg(long, env = "STRATA_HEALTH_LUA_DIR", value_name = "DIR")]
+    pub lua_dir: Option<PathBuf>,
+    /// An `argocd-cm` ConfigMap (or its data map) whose
+    /// `resource.customizations.health.<group>_<kind>` keys (and older
+    /// `resource.customizations` map) hold Lua health scripts; they win over everything else.
+    #[arg(
+        long = "argocd-cm",
+        env = "STRATA_HEALTH_ARGOCD_CM",
+        value_name = "FILE"
+    )]
+    pub argocd_cm: Option<PathBuf>,
 }
 
 /// Which part of a stack a plan covers (Terraform's `-target`, `-replace`, `-refresh-only`).
@@ -821,6 +842,8 @@ pub struct ControllerArgs {
     /// Elect a leader among replicas (a Lease in --namespace); only the leader reconciles.
     #[arg(long, env = "STRATA_LEADER_ELECT")]
     pub leader_elect: bool,
+    #[command(flatten)]
+    pub health_customizations: HealthCustomizationArgs,
     /// Applications reconciled at once.
     #[arg(long, env = "STRATA_WORKERS", default_value_t = 10)]
     pub workers: usize,

@@ -79,6 +79,11 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<i32> {
         .with_namespace(&args.namespace)
         .with_poll_interval(args.poll_interval)
         .with_workers(args.workers);
+    if args.health_customizations.lua_dir.is_some()
+        || args.health_customizations.argocd_cm.is_some()
+    {
+        config.health = Arc::new(crate::cmd_health::registry(&args.health_customizations)?);
+    }
     if let Some(url) = &args.git_root {
         config = config.with_git_root(GitRoot {
             repo_url: url.clone(),

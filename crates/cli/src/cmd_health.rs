@@ -1,18 +1,50 @@
 //! `strata health FILE_OR_DIR`: the health of saved live objects and their aggregate.
+//!
+//! Live objects are read as Go's YAML library reads them (they come from a cluster or another
+//! tool, not from the stack): a duplicate mapping key keeps its last value, with a warning
+//! naming file, line and key.
 
+use anyhow::Context;
 use serde_json::{Value, json};
 use strata_health::HealthRegistry;
 use strata_health::{ResourceHealth, aggregate_health};
 
-use crate::args::HealthArgs;
+use crate::args::{HealthArgs, HealthCustomizationArgs};
 use crate::commands::ExitCode;
 use crate::output::{self, Format as Output};
 
+/// The health registry with the Lua customizations of `--argocd-cm` and `--lua-dir`; each script
+/// that cannot be used is reported on stderr (its objects are Unknown with the reason).
+pub fn registry(args: &HealthCustomizationArgs) -> anyhow::Result<HealthRegistry> {
+    let mut registry = HealthRegistry::new();
+    if let Some(file) = &args.argocd_cm {
+        let data = strata_health::customizations::read_argocd_cm(file)
+            .with_context(|| format!("--argocd-cm {}", file.display()))?;
+        let loaded = registry.add_argocd_cm(&data);
+        for problem in &loaded.problems {
+            eprintln!("Warning: --argocd-cm {}: {problem}", file.display());
+        }
+    }
+    if let Some(dir) = &args.lua_dir {
+        let loaded = registry
+            .add_lua_dir(dir)
+            .with_context(|| format!("--lua-dir {}", dir.display()))?;
+        for problem in &loaded.problems {
+            eprintln!("Warning: --lua-dir: {problem}");
+        }
+    }
+    Ok(registry)
+}
+
 /// Runs `strata health`.
 pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
-    let registry = HealthRegistry::builtin();
+    let registry = &registry(&args.customizations)?;
     crate::paths::existing(&args.path)?;
-    let live = strata_core::loader::load_objects(&args.path)?;
+    let loaded = strata_core::loader::load_objects_lenient(&args.path)?;
+    for warning in &loaded.warnings {
+        eprintln!("Warning: {warning}");
+    }
+    let live = loaded.objects;
     let entries: Vec<ResourceHealth> = live
         .iter()
         .map(|obj| ResourceHealth::from_objects(None, Some(obj), registry))

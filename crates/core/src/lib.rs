@@ -71,6 +71,7 @@ pub mod state;
 pub mod sync;
 pub mod validate;
 pub mod yaml;
+pub mod yaml_go;
 pub mod yaml_position;
 
 pub use engine::{Engine, EngineError};

@@ -222,23 +222,133 @@ pub fn load_objects(path: &Path) -> Result<Vec<Value>, LoadError> {
 pub fn parse_objects(file: &Path, text: &str) -> Result<Vec<Value>, LoadError> {
     let mut objects = Vec::new();
     for (_, value) in parse_values(file, text)? {
-        let is_list = value
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|kind| kind.ends_with("List"));
-        match value {
-            Value::Object(mut object)
-                if is_list && object.get("items").is_some_and(Value::is_array) =>
-            {
-                if let Some(Value::Array(items)) = object.remove("items") {
-                    objects.extend(items);
-                }
-            }
-            Value::Object(_) => objects.push(value),
-            _ => {}
-        }
+        push_object(&mut objects, value);
     }
     Ok(objects)
+}
+
+/// Adds a parsed document's objects: the items of a `…List`, the document itself when it is an
+/// object, nothing otherwise.
+fn push_object(objects: &mut Vec<Value>, value: Value) {
+    let is_list = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|kind| kind.ends_with("List"));
+    match value {
+        Value::Object(mut object)
+            if is_list && object.get("items").is_some_and(Value::is_array) =>
+        {
+            if let Some(Value::Array(items)) = object.remove("items") {
+                objects.extend(items);
+            }
+        }
+        Value::Object(_) => objects.push(value),
+        _ => {}
+    }
+}
+
+/// A duplicate mapping key in a live object, read the way Go's YAML reads it: the last value
+/// was kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKeyWarning {
+    /// The file.
+    pub file: PathBuf,
+    /// The line (1-based, in the file) of the occurrence whose value was kept.
+    pub line: usize,
+    /// The key.
+    pub key: String,
+}
+
+impl std::fmt::Display for DuplicateKeyWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: duplicate key `{}`: the last value is used, as Go's YAML reads it",
+            self.file.display(),
+            self.line,
+            self.key
+        )
+    }
+}
+
+/// Objects read with Go's YAML leniency, and the duplicate keys they had.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LenientObjects {
+    /// The objects, as [`load_objects`] returns them.
+    pub objects: Vec<Value>,
+    /// Each duplicate mapping key met (the last value was kept).
+    pub warnings: Vec<DuplicateKeyWarning>,
+}
+
+/// Loads live objects as [`load_objects`] does, but reading YAML as Go's YAML library does
+/// ([`crate::yaml_go`]): a duplicate mapping key keeps its last value (with a warning naming
+/// file, line and key) and multi-line quoted scalars may have under-indented continuation lines.
+/// Meant for objects Strata did not write (saved from a cluster, other tools' test data), such
+/// as `strata health` reads; manifests keep going through [`load_path`], which refuses both.
+pub fn load_objects_lenient(path: &Path) -> Result<LenientObjects, LoadError> {
+    let mut files = Vec::new();
+    collect_files(path, &mut files)?;
+    files.sort();
+    let mut loaded = LenientObjects::default();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| LoadError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        let more = parse_objects_lenient(&file, &text)?;
+        loaded.objects.extend(more.objects);
+        loaded.warnings.extend(more.warnings);
+    }
+    Ok(loaded)
+}
+
+/// Parses the objects in `text` with Go's YAML leniency (see [`load_objects_lenient`]),
+/// attributing errors and warnings to `file`.
+pub fn parse_objects_lenient(file: &Path, text: &str) -> Result<LenientObjects, LoadError> {
+    let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
+    if is_json {
+        return Ok(LenientObjects {
+            objects: parse_objects(file, text)?,
+            warnings: Vec::new(),
+        });
+    }
+    let mut loaded = LenientObjects::default();
+    for doc in crate::yaml::documents(text) {
+        if doc.is_blank() {
+            continue;
+        }
+        let location = SourceLocation {
+            file: file.to_path_buf(),
+            document: doc.index,
+            line: doc.line,
+        };
+        let read =
+            crate::yaml_go::from_str::<Value>(&doc.text).map_err(|source| LoadError::Syntax {
+                location: Box::new(location.clone()),
+                source: SyntaxError::from(source),
+            })?;
+        // The document's text may start with blank or comment lines before `doc.line`.
+        let first_content = doc
+            .text
+            .lines()
+            .position(|line| {
+                let t = line.trim();
+                !(t.is_empty() || t.starts_with('#') || t.starts_with('%'))
+            })
+            .unwrap_or(0)
+            + 1;
+        loaded.warnings.extend(
+            read.duplicate_keys
+                .into_iter()
+                .map(|d| DuplicateKeyWarning {
+                    file: file.to_path_buf(),
+                    line: doc.line + d.line.saturating_sub(first_content),
+                    key: d.key,
+                }),
+        );
+        push_object(&mut loaded.objects, read.value);
+    }
+    Ok(loaded)
 }
 
 #[cfg(test)]
@@ -424,5 +534,37 @@ spec:
         std::fs::write(dir.path().join(".strata/state.json"), "{}").unwrap();
         let resources = load_path(dir.path()).unwrap();
         assert_eq!(resources.len(), 1);
+    }
+
+    #[test]
+    fn live_objects_read_leniently_keep_the_last_duplicate_and_say_where() {
+        let text = "# saved with kubectl\n---\n\n# a comment\napiVersion: rabbitmq.com/v1beta1\nkind: User\nstatus:\n  ready: false\nstatus: {}\n";
+        let loaded = parse_objects_lenient(Path::new("live/user.yaml"), text).unwrap();
+        assert_eq!(loaded.objects.len(), 1);
+        assert_eq!(loaded.objects[0]["status"], serde_json::json!({}));
+        assert_eq!(loaded.warnings.len(), 1);
+        let warning = &loaded.warnings[0];
+        assert_eq!((warning.line, warning.key.as_str()), (9, "status"));
+        assert_eq!(
+            warning.to_string(),
+            "live/user.yaml:9: duplicate key `status`: the last value is used, as Go's YAML reads it"
+        );
+        // Live objects read strictly, and manifests, keep refusing duplicate keys.
+        assert!(parse_objects(Path::new("live/user.yaml"), text).is_err());
+        let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n";
+        let err = parse_documents(Path::new("stack/cm.yaml"), manifest).unwrap_err();
+        assert!(err.to_string().contains("duplicate"), "{err}");
+    }
+
+    #[test]
+    fn live_objects_read_leniently_accept_under_indented_quoted_continuations() {
+        let text = "kind: ClusterResourceBinding\nstatus:\n  conditions:\n    - message: '0/3 clusters didn''t match\n      cluster affinity constraint.'\n      reason: BindingFailedScheduling\n";
+        assert!(parse_objects(Path::new("b.yaml"), text).is_err());
+        let loaded = parse_objects_lenient(Path::new("b.yaml"), text).unwrap();
+        assert_eq!(
+            loaded.objects[0]["status"]["conditions"][0]["message"],
+            "0/3 clusters didn't match cluster affinity constraint."
+        );
+        assert!(loaded.warnings.is_empty());
     }
 }

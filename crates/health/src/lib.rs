@@ -37,6 +37,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod customizations;
 pub mod lua;
 pub use strata_core::object;
 pub mod registry;
@@ -46,6 +47,7 @@ pub mod status;
 use serde_json::Value;
 
 pub use aggregate::{AggregateHealth, ResourceHealth, aggregate_health};
+pub use customizations::{CustomizationError, Loaded};
 pub use registry::{HealthRegistry, HealthRule, HealthRuleError};
 pub use status::{HealthStatus, HealthStatusCode};
 

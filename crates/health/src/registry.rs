@@ -54,16 +54,82 @@ struct PatternRule {
     rule: Arc<dyn HealthRule>,
 }
 
-/// Health rules by group/kind, consulted before the built-in rules.
-///
-/// Lookup follows ArgoCD: a rule for the exact group/kind first, then rules whose group/kind are
-/// globs (`*` matches any run of characters) in the order they were added, then the built-in
-/// rules. A rule's non-empty answer wins even over the built-ins; a failing rule makes the
-/// object Unknown with the error text.
-#[derive(Clone)]
-pub struct HealthRegistry {
+/// Rules by exact group/kind and by glob, in the order globs were added.
+#[derive(Clone, Default)]
+struct RuleSet {
     exact: HashMap<(String, String), Arc<dyn HealthRule>>,
     patterns: Vec<PatternRule>,
+}
+
+impl RuleSet {
+    fn add(&mut self, group: &str, kind: &str, rule: Arc<dyn HealthRule>) {
+        if group.contains('*') || kind.contains('*') {
+            // A later rule for the same pattern replaces the earlier one, in place.
+            if let Some(existing) = self
+                .patterns
+                .iter_mut()
+                .find(|p| p.group == group && p.kind == kind)
+            {
+                existing.rule = rule;
+                return;
+            }
+            self.patterns.push(PatternRule {
+                group: group.to_string(),
+                kind: kind.to_string(),
+                rule,
+            });
+        } else {
+            self.exact
+                .insert((group.to_string(), kind.to_string()), rule);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.patterns.is_empty()
+    }
+
+    fn find(&self, group: &str, kind: &str) -> Option<&Arc<dyn HealthRule>> {
+        if self.is_empty() {
+            return None;
+        }
+        self.exact
+            .get(&(group.to_string(), kind.to_string()))
+            .or_else(|| {
+                self.patterns
+                    .iter()
+                    .find(|p| glob_match(&p.group, group) && glob_match(&p.kind, kind))
+                    .map(|p| &p.rule)
+            })
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .exact
+            .keys()
+            .map(|(g, k)| format!("{g}/{k}"))
+            .chain(
+                self.patterns
+                    .iter()
+                    .map(|p| format!("{}/{}", p.group, p.kind)),
+            )
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// Health rules by group/kind, consulted before the built-in rules.
+///
+/// Lookup follows ArgoCD: the user's rules (`argocd-cm` customizations, Rust closures) for the
+/// exact group/kind first, then theirs whose group/kind are globs (`*` matches any run of
+/// characters) in the order they were added; then the script library (a
+/// `resource_customizations` directory, which stands where ArgoCD's bundled scripts stand), exact
+/// then globs; then Strata's built-in rules. A rule's non-empty answer wins; a failing rule makes
+/// the object Unknown with the error text.
+#[derive(Clone)]
+pub struct HealthRegistry {
+    overrides: RuleSet,
+    library: RuleSet,
     application_health: bool,
     ready_condition_fallback: bool,
     lua_limits: LuaLimits,
@@ -78,15 +144,8 @@ impl Default for HealthRegistry {
 impl std::fmt::Debug for HealthRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HealthRegistry")
-            .field("exact_rules", &self.exact.keys().collect::<Vec<_>>())
-            .field(
-                "pattern_rules",
-                &self
-                    .patterns
-                    .iter()
-                    .map(|p| (&p.group, &p.kind))
-                    .collect::<Vec<_>>(),
-            )
+            .field("overrides", &self.overrides.names())
+            .field("library", &self.library.names())
             .field("application_health", &self.application_health)
             .field("ready_condition_fallback", &self.ready_condition_fallback)
             .finish()
@@ -97,8 +156,8 @@ impl HealthRegistry {
     /// A registry with only the built-in rules (and the `Ready`-condition fallback).
     pub fn new() -> Self {
         Self {
-            exact: HashMap::new(),
-            patterns: Vec::new(),
+            overrides: RuleSet::default(),
+            library: RuleSet::default(),
             application_health: false,
             ready_condition_fallback: true,
             lua_limits: LuaLimits::default(),
@@ -133,17 +192,23 @@ impl HealthRegistry {
 
     /// Adds a rule for a group (`""` for the core group) and kind; either may be a `*` glob.
     pub fn add_rule(&mut self, group: &str, kind: &str, rule: impl HealthRule + 'static) {
-        let rule: Arc<dyn HealthRule> = Arc::new(rule);
-        if group.contains('*') || kind.contains('*') {
-            self.patterns.push(PatternRule {
-                group: group.to_string(),
-                kind: kind.to_string(),
-                rule,
-            });
-        } else {
-            self.exact
-                .insert((group.to_string(), kind.to_string()), rule);
-        }
+        self.overrides.add(group, kind, Arc::new(rule));
+    }
+
+    /// Adds a rule to the script library tier, consulted after the user's rules and before the
+    /// built-in ones (where ArgoCD's bundled scripts stand).
+    pub fn add_library_rule(&mut self, group: &str, kind: &str, rule: impl HealthRule + 'static) {
+        self.library.add(group, kind, Arc::new(rule));
+    }
+
+    /// The limits Lua scripts added from now on run with.
+    pub fn lua_limits(&self) -> &LuaLimits {
+        &self.lua_limits
+    }
+
+    /// The group/kind patterns of the user's rules and of the script library, sorted.
+    pub fn customized_kinds(&self) -> (Vec<String>, Vec<String>) {
+        (self.overrides.names(), self.library.names())
     }
 
     /// Builder form of [`add_rule`](Self::add_rule).
@@ -166,18 +231,34 @@ impl HealthRegistry {
     }
 
     /// Adds a Lua script given as an `argocd-cm` entry:
-    /// `resource.customizations.health.<group>_<kind>` (the core group is just `<kind>`).
+    /// `resource.customizations.health.<group>_<kind>` (the core group is just `<kind>`; `all`
+    /// is every kind; `*` globs as ArgoCD allows them).
     pub fn add_argocd_health_entry(
         &mut self,
         key: &str,
         script: &str,
     ) -> Result<(), LuaHealthError> {
         let group_kind = key.strip_prefix(ARGOCD_HEALTH_KEY_PREFIX).unwrap_or(key);
-        let (group, kind) = match group_kind.rsplit_once('_') {
-            Some((group, kind)) => (group, kind),
-            None => ("", group_kind),
-        };
-        self.add_lua_rule(group, kind, script)
+        let (group, kind) =
+            crate::customizations::split_group_kind(group_kind).map_err(LuaHealthError::Syntax)?;
+        self.add_lua_rule(&group, &kind, script)
+    }
+
+    /// The health of one live object by the user's rules and the script library alone (no
+    /// "Pending deletion" step, no built-in rules), as ArgoCD's tests run a health script; `None`
+    /// when no rule answers.
+    pub fn assess_with_rules_only(&self, obj: &Value) -> Option<HealthStatus> {
+        let gvk = Gvk::of(obj);
+        for tier in [&self.overrides, &self.library] {
+            if let Some(rule) = tier.find(gvk.group, gvk.kind) {
+                match rule.assess(obj) {
+                    Ok(Some(health)) => return Some(health),
+                    Ok(None) => {}
+                    Err(err) => return Some(HealthStatus::unknown(err.to_string())),
+                }
+            }
+        }
+        None
     }
 
     /// The health of one live object, or `None` when nothing assesses its kind.
@@ -186,11 +267,13 @@ impl HealthRegistry {
             return Some(pending);
         }
         let gvk = Gvk::of(obj);
-        if let Some(rule) = self.user_rule(gvk.group, gvk.kind) {
-            match rule.assess(obj) {
-                Ok(Some(health)) => return Some(health),
-                Ok(None) => {}
-                Err(err) => return Some(HealthStatus::unknown(err.to_string())),
+        for tier in [&self.overrides, &self.library] {
+            if let Some(rule) = tier.find(gvk.group, gvk.kind) {
+                match rule.assess(obj) {
+                    Ok(Some(health)) => return Some(health),
+                    Ok(None) => {}
+                    Err(err) => return Some(HealthStatus::unknown(err.to_string())),
+                }
             }
         }
         if let Some(health) = rules::builtin(obj) {
@@ -203,20 +286,6 @@ impl HealthRegistry {
             return rules::generic::ready_condition(obj);
         }
         None
-    }
-
-    fn user_rule(&self, group: &str, kind: &str) -> Option<&Arc<dyn HealthRule>> {
-        if self.exact.is_empty() && self.patterns.is_empty() {
-            return None;
-        }
-        self.exact
-            .get(&(group.to_string(), kind.to_string()))
-            .or_else(|| {
-                self.patterns
-                    .iter()
-                    .find(|p| glob_match(&p.group, group) && glob_match(&p.kind, kind))
-                    .map(|p| &p.rule)
-            })
     }
 }
 

@@ -1,12 +1,11 @@
-//! Kinds ArgoCD assesses with bundled checks: CustomResourceDefinition, PodDisruptionBudget,
-//! cert-manager (Certificate, Issuer, ClusterIssuer) and External Secrets (ExternalSecret,
-//! SecretStore, ClusterSecretStore, PushSecret, ClusterExternalSecret).
+//! Kubernetes kinds ArgoCD assesses with bundled checks: CustomResourceDefinition and
+//! PodDisruptionBudget.
 
 use serde_json::Value;
 
 use crate::rules::crossplane::pending_deletion;
 use crate::status::HealthStatus;
-use strata_core::object::{Condition, array_at, at, conditions};
+use strata_core::object::{array_at, at, conditions};
 
 /// Health of an apiextensions.k8s.io CustomResourceDefinition.
 ///
@@ -64,59 +63,6 @@ pub fn pod_disruption_budget(obj: &Value) -> HealthStatus {
     health
 }
 
-/// Health of a cert-manager Certificate: issuing first, then Ready.
-pub fn certificate(obj: &Value) -> HealthStatus {
-    if let Some(issuing) = conditions(obj).find(|c| c.kind == "Issuing" && c.is_true()) {
-        return HealthStatus::progressing(issuing.message);
-    }
-    ready_condition(obj).unwrap_or_else(|| HealthStatus::progressing("Waiting for certificate"))
-}
-
-/// Health of a cert-manager Issuer or ClusterIssuer.
-pub fn issuer(obj: &Value, kind: &str) -> HealthStatus {
-    let waiting = if kind == "ClusterIssuer" {
-        "Initializing ClusterIssuer"
-    } else {
-        "Initializing issuer"
-    };
-    ready_condition(obj).unwrap_or_else(|| HealthStatus::progressing(waiting))
-}
-
-/// Health of an External Secrets kind reporting a `Ready` condition.
-pub fn external_secrets(obj: &Value, kind: &str) -> HealthStatus {
-    if kind == "ClusterExternalSecret" {
-        return cluster_external_secret(obj);
-    }
-    ready_condition(obj).unwrap_or_else(|| HealthStatus::progressing(format!("Waiting for {kind}")))
-}
-
-/// A ClusterExternalSecret appends conditions, so only the last one counts.
-fn cluster_external_secret(obj: &Value) -> HealthStatus {
-    if let Some(last) = array_at(obj, &["status", "conditions"])
-        .last()
-        .map(Condition::from_value)
-        && last.is_true()
-    {
-        match last.kind {
-            "Ready" => return HealthStatus::healthy(last.message),
-            "PartiallyReady" | "NotReady" => return HealthStatus::degraded(last.message),
-            _ => {}
-        }
-    }
-    HealthStatus::progressing("Waiting for ClusterExternalSecret")
-}
-
-/// The first `Ready` condition that is True (Healthy) or False (Degraded), with its message.
-pub fn ready_condition(obj: &Value) -> Option<HealthStatus> {
-    conditions(obj)
-        .filter(|c| c.kind == "Ready")
-        .find_map(|c| match c.status {
-            "True" => Some(HealthStatus::healthy(c.message)),
-            "False" => Some(HealthStatus::degraded(c.message)),
-            _ => None,
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,28 +95,6 @@ mod tests {
         assert_eq!(
             pod_disruption_budget(&other).status,
             HealthStatusCode::Degraded
-        );
-    }
-
-    #[test]
-    fn external_secret_and_issuer() {
-        let obj = json!({"status": {"conditions": [{"type": "Ready", "status": "False", "message": "auth failed"}]}});
-        assert_eq!(
-            external_secrets(&obj, "ExternalSecret"),
-            HealthStatus::degraded("auth failed")
-        );
-        assert_eq!(
-            external_secrets(&json!({}), "SecretStore"),
-            HealthStatus::progressing("Waiting for SecretStore")
-        );
-        assert_eq!(
-            issuer(&json!({}), "ClusterIssuer"),
-            HealthStatus::progressing("Initializing ClusterIssuer")
-        );
-        let partial = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "PartiallyReady", "status": "True", "message": "2 of 3"}]}});
-        assert_eq!(
-            external_secrets(&partial, "ClusterExternalSecret"),
-            HealthStatus::degraded("2 of 3")
         );
     }
 }

@@ -1,8 +1,10 @@
-//! Argo kinds: Workflow (built into gitops-engine), Rollout and ApplicationSet (bundled checks in
-//! ArgoCD), and the opt-in Application check from ArgoCD's documentation.
+//! Argo kinds: Workflow (built into gitops-engine); Rollout, AnalysisRun, Experiment,
+//! ApplicationSet, CronWorkflow and EventBus (checks ArgoCD bundles); and the opt-in Application
+//! check from ArgoCD's documentation.
 
 use serde_json::Value;
 
+use super::support::status_conds;
 use crate::status::{HealthStatus, HealthStatusCode};
 use strata_core::object::{annotation, array_at, at, bool_at, conditions, int_at, str_at};
 
@@ -16,6 +18,87 @@ pub fn workflow(obj: &Value) -> HealthStatus {
         _ => HealthStatusCode::Unknown,
     };
     HealthStatus::new(status, message)
+}
+
+/// Health of an Argo Rollouts AnalysisRun, from `status.phase` (its message when set); `None`
+/// for a status without a known phase (ArgoCD's check returns no health then).
+pub fn analysis_run(obj: &Value) -> Option<HealthStatus> {
+    if at(obj, &["status"]).is_none() {
+        return Some(HealthStatus::progressing(
+            "Waiting for analysis run to finish: status has not been reconciled.",
+        ));
+    }
+    let message = |default: &str| {
+        str_at(obj, &["status", "message"])
+            .unwrap_or(default)
+            .to_string()
+    };
+    Some(match str_at(obj, &["status", "phase"]).unwrap_or("") {
+        "Pending" | "Running" => HealthStatus::progressing("Analysis run is running"),
+        "Successful" => HealthStatus::healthy(message("Analysis run completed successfully")),
+        "Failed" => HealthStatus::degraded(message("Analysis run failed")),
+        "Error" => HealthStatus::degraded(message("Analysis run had an error")),
+        "Inconclusive" => HealthStatus::unknown(message("Analysis run was inconclusive")),
+        _ => return None,
+    })
+}
+
+/// Health of an Argo Rollouts Experiment, from `status.phase`; `None` for a status without a
+/// known phase.
+pub fn experiment(obj: &Value) -> Option<HealthStatus> {
+    if at(obj, &["status"]).is_none() {
+        return Some(HealthStatus::progressing(
+            "Waiting for experiment to finish: status has not been reconciled.",
+        ));
+    }
+    Some(match str_at(obj, &["status", "phase"]).unwrap_or("") {
+        "Pending" => HealthStatus::progressing("Experiment is pending"),
+        "Running" => HealthStatus::progressing("Experiment is running"),
+        "Successful" => HealthStatus::healthy("Experiment is successful"),
+        "Failed" => HealthStatus::degraded("Experiment has failed"),
+        "Error" => HealthStatus::degraded("Experiment had an error"),
+        _ => return None,
+    })
+}
+
+/// Health of an Argo Workflows CronWorkflow: spec or submission errors degrade it.
+pub fn cron_workflow(obj: &Value) -> HealthStatus {
+    for c in conditions(obj) {
+        if (c.kind == "SpecError" || c.kind == "SubmissionError") && c.is_true() {
+            return HealthStatus::degraded(c.message);
+        }
+        if c.kind == "Completed" && c.is_true() {
+            return HealthStatus::healthy(c.message);
+        }
+    }
+    HealthStatus::healthy("CronWorkflow is healthy.")
+}
+
+/// Health of an Argo Events EventBus, from its `Deployed` condition.
+pub fn event_bus(obj: &Value) -> HealthStatus {
+    for c in status_conds(obj) {
+        let message = c.message.or(c.reason).unwrap_or("");
+        if c.is("Deployed", "False") {
+            return HealthStatus::degraded(message);
+        }
+        if c.is("Deployed", "True") {
+            return HealthStatus::healthy(message);
+        }
+    }
+    HealthStatus::progressing("Waiting for initialization")
+}
+
+/// Health of an Argo Events EventSource or Sensor: a `False` condition (`SourcesProvided`,
+/// `DependenciesProvided`, `TriggersProvided`, `Deployed`) degrades it; `Deployed=True` is
+/// healthy.
+pub fn event_source_or_sensor(obj: &Value) -> HealthStatus {
+    if let Some(c) = status_conds(obj).find(|c| c.status == Some("False")) {
+        return HealthStatus::degraded(c.message.or(c.reason).unwrap_or(""));
+    }
+    if let Some(c) = status_conds(obj).find(|c| c.is("Deployed", "True")) {
+        return HealthStatus::healthy(c.message.or(c.reason).unwrap_or(""));
+    }
+    HealthStatus::progressing("Waiting for initialization")
 }
 
 /// Health of an argoproj.io ApplicationSet, from its conditions.

@@ -1,9 +1,11 @@
 //! Crossplane and Upbound resources (managed resources, claims, composites, providers,
 //! provider configs), with the rules of ArgoCD's bundled `*.crossplane.io` and `*.upbound.io`
-//! checks and its `pkg.crossplane.io/Provider` check.
+//! checks, its `pkg.crossplane.io/Provider` check, the checks of the classic AWS provider's
+//! kinds (`Ready` and `Synced`, with `ReconcilePaused` as Suspended) and the v0 stacks.
 
 use serde_json::Value;
 
+use super::support::{Cond, list, status_conds};
 use crate::status::HealthStatus;
 use strata_core::object::{array_at, at, conditions, status_is_empty, str_at};
 
@@ -102,6 +104,80 @@ pub fn provider(obj: &Value) -> HealthStatus {
     } else {
         HealthStatus::degraded(message)
     }
+}
+
+/// The kinds of the classic AWS provider (`*.aws.crossplane.io`) that ArgoCD checks with
+/// `Ready`/`Synced` and the name its messages use for them.
+pub fn aws_kind_name(group: &str, kind: &str) -> Option<&'static str> {
+    Some(match (group, kind) {
+        ("iam.aws.crossplane.io", "Role") => "Role",
+        ("iam.aws.crossplane.io", "Policy") => "Policy",
+        ("iam.aws.crossplane.io", "RolePolicyAttachment") => "RolePolicyAttachment",
+        ("rds.aws.crossplane.io", "DBCluster") => "DBCluster",
+        ("rds.aws.crossplane.io", "DBInstance") => "DBInstance",
+        ("route53.aws.crossplane.io", "ResourceRecordSet") => "resourcrecordset",
+        ("s3.aws.crossplane.io", "Bucket") => "Bucket",
+        ("cloudfront.aws.crossplane.io", "Distribution") => "distribution",
+        _ => return None,
+    })
+}
+
+/// Health of a classic AWS provider managed resource: Ready and Synced is Healthy (with the
+/// Ready reason); Synced=False with `ReconcilePaused` is Suspended; Synced but not Ready is
+/// Progressing; anything else is Degraded with the `ReconcileError` message.
+pub fn aws_managed(obj: &Value, name: &str) -> HealthStatus {
+    if at(obj, &["status", "conditions"]).is_none() {
+        return HealthStatus::progressing(format!("Waiting for {name} to be created"));
+    }
+    let (mut ready, mut synced, mut paused) = (false, false, false);
+    let (mut ready_message, mut synced_message, mut paused_message) = ("", "", "");
+    for c in status_conds(obj) {
+        match c.kind {
+            Some("Ready") => {
+                ready = c.status == Some("True");
+                ready_message = c.reason();
+            }
+            Some("Synced") => {
+                synced = c.status == Some("True");
+                match c.reason {
+                    Some("ReconcileError") => synced_message = c.msg(),
+                    Some("ReconcilePaused") => {
+                        paused = true;
+                        paused_message = c.reason();
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    if ready && synced {
+        HealthStatus::healthy(ready_message)
+    } else if !synced && paused {
+        HealthStatus::suspended(paused_message)
+    } else if !ready && synced && !paused {
+        HealthStatus::progressing(format!("Waiting for {name} to be available"))
+    } else {
+        HealthStatus::degraded(synced_message)
+    }
+}
+
+/// Health of a Crossplane v0 `stacks.crossplane.io` stack install: its `Ready` condition under
+/// `status.conditionedStatus`.
+pub fn stack_install(obj: &Value) -> HealthStatus {
+    let mut message = "Waiting for stack to be installed";
+    for c in list(obj, &["status", "conditionedStatus", "conditions"])
+        .iter()
+        .map(Cond::of)
+    {
+        if c.is_type("Ready") {
+            message = c.reason();
+            if c.status == Some("True") {
+                return HealthStatus::healthy(message);
+            }
+        }
+    }
+    HealthStatus::progressing(message)
 }
 
 /// The bundled checks' deletion block: Progressing "Pending deletion", naming blocking finalizers.

@@ -1,17 +1,53 @@
-//! Strata's built-in health rules, one module per family of kinds.
+//! Strata's built-in health rules, one module per ecosystem.
 //!
-//! [`bundled`] covers the kinds ArgoCD assesses with Lua scripts it ships (re-implemented in
-//! Rust), [`core`](fn@core) the kinds gitops-engine assesses in Go; [`builtin`] tries them in
-//! ArgoCD's order (bundled first).
+//! [`bundled`] covers the kinds ArgoCD assesses with the Lua scripts it ships (re-implemented in
+//! Rust from each project's documented status semantics, and checked against ArgoCD's own test
+//! cases) and a few kinds of the same ecosystems ArgoCD has no check for (Velero, Kyverno
+//! ClusterPolicy, Prometheus-operator workloads besides Prometheus…); [`core`](fn@core) the kinds
+//! gitops-engine assesses in Go; [`builtin`] tries them in ArgoCD's order (bundled first).
+//!
+//! Within [`bundled`], a rule for the exact group and kind comes before a rule for a wildcard
+//! group (`*.crossplane.io`, `*.upbound.io`, `*.services.k8s.aws`, `*.cnrm.cloud.google.com`),
+//! as ArgoCD looks up its scripts.
 
 pub mod addons;
 pub mod argo;
 pub mod autoscaling;
 pub mod batch;
+pub mod certmanager;
+pub mod cluster_api;
+pub mod confluent;
 pub mod core;
 pub mod crossplane;
+pub mod databases;
+pub mod elastic;
+pub mod external_secrets;
+pub mod flux;
+pub mod gateway_api;
 pub mod generic;
+pub mod gloo;
+pub mod grafana;
+pub mod istio;
+pub mod karpenter;
+pub mod keda;
+pub mod knative;
+pub mod kruise;
+pub mod kubevirt;
+pub mod kyverno;
+pub mod numaflow;
+pub mod openshift;
+pub mod operators;
+pub mod others;
 pub mod pod;
+pub mod prometheus;
+pub mod promoter;
+pub mod rabbitmq;
+pub mod rook;
+pub mod sealed_secrets;
+pub mod strimzi;
+pub mod support;
+pub mod threescale;
+pub mod velero;
 pub mod workloads;
 
 use serde_json::Value;
@@ -26,32 +62,83 @@ pub fn builtin(obj: &Value) -> Option<HealthStatus> {
     bundled(gvk, obj).or_else(|| core(gvk, obj))
 }
 
-/// The rules ArgoCD ships as Lua scripts, by exact group/kind first, then by wildcard group.
+/// The rules ArgoCD ships as Lua scripts (and their ecosystems' other kinds), by exact
+/// group/kind first, then by wildcard group.
 pub fn bundled(gvk: Gvk<'_>, obj: &Value) -> Option<HealthStatus> {
-    let health = match (gvk.group, gvk.kind) {
-        ("batch", "CronJob") => batch::cron_job(obj),
-        ("policy", "PodDisruptionBudget") => addons::pod_disruption_budget(obj),
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-            addons::custom_resource_definition(obj)
+    let (group, kind) = (gvk.group, gvk.kind);
+    let exact = match group {
+        "batch" if kind == "CronJob" => Some(batch::cron_job(obj)),
+        "policy" if kind == "PodDisruptionBudget" => Some(addons::pod_disruption_budget(obj)),
+        "apiextensions.k8s.io" if kind == "CustomResourceDefinition" => {
+            Some(addons::custom_resource_definition(obj))
         }
-        ("argoproj.io", "Rollout") => argo::rollout(obj),
-        ("argoproj.io", "ApplicationSet") => argo::application_set(obj),
-        ("pkg.crossplane.io", "Provider") => crossplane::provider(obj),
-        ("cert-manager.io", "Certificate") => addons::certificate(obj),
-        ("cert-manager.io", kind @ ("Issuer" | "ClusterIssuer")) => addons::issuer(obj, kind),
-        (
-            "external-secrets.io",
-            kind @ ("ExternalSecret"
-            | "SecretStore"
-            | "ClusterSecretStore"
-            | "PushSecret"
-            | "ClusterExternalSecret"),
-        ) => addons::external_secrets(obj, kind),
-        (group, _) if crossplane::is_crossplane_group(group) => crossplane::crossplane(obj),
-        (group, _) if crossplane::is_upbound_group(group) => crossplane::upbound(obj),
-        _ => return None,
+        "argoproj.io" => match kind {
+            "Rollout" => Some(argo::rollout(obj)),
+            "AnalysisRun" => argo::analysis_run(obj),
+            "Experiment" => argo::experiment(obj),
+            "ApplicationSet" => Some(argo::application_set(obj)),
+            "CronWorkflow" => Some(argo::cron_workflow(obj)),
+            "EventBus" => Some(argo::event_bus(obj)),
+            "EventSource" | "Sensor" => Some(argo::event_source_or_sensor(obj)),
+            _ => None,
+        },
+        "promoter.argoproj.io" => promoter::rule(kind, obj),
+        "cert-manager.io" | "certmanager.k8s.io" => certmanager::rule(group, kind, obj),
+        "external-secrets.io" | "kubernetes-client.io" => external_secrets::rule(group, kind, obj),
+        "bitnami.com" => sealed_secrets::rule(kind, obj),
+        "keda.sh" => keda::rule(kind, obj),
+        "kyverno.io" => kyverno::rule(kind, obj),
+        "velero.io" => velero::rule(kind, obj),
+        "monitoring.coreos.com" => prometheus::rule(kind, obj),
+        "kafka.strimzi.io" => strimzi::rule(kind, obj),
+        "gateway.networking.k8s.io" => gateway_api::rule(kind, obj),
+        "microgateway.airlock.com" => Some(gateway_api::ancestor_policy(obj)),
+        "rabbitmq.com" => rabbitmq::rule(kind, obj),
+        "platform.confluent.io" => confluent::rule(kind, obj),
+        "capabilities.3scale.net" => threescale::capability(obj, kind),
+        "apps.3scale.net" => threescale::apps_rule(kind, obj),
+        "apps.openshift.io"
+        | "route.openshift.io"
+        | "operator.openshift.io"
+        | "operators.coreos.com"
+        | "ocs.openshift.io" => openshift::rule(group, kind, obj),
+        "pkg.crossplane.io" if kind == "Provider" => Some(crossplane::provider(obj)),
+        "stacks.crossplane.io" if kind == "ClusterStackInstall" => {
+            Some(crossplane::stack_install(obj))
+        }
+        _ => None,
     };
-    Some(health)
+    if exact.is_some() {
+        return exact;
+    }
+    if let Some(name) = crossplane::aws_kind_name(group, kind) {
+        return Some(crossplane::aws_managed(obj, name));
+    }
+    let by_ecosystem = flux::rule(group, kind, obj)
+        .or_else(|| cluster_api::rule(group, kind, obj))
+        .or_else(|| karpenter::rule(group, kind, obj))
+        .or_else(|| istio::rule(group, kind, obj))
+        .or_else(|| knative::rule(group, kind, obj))
+        .or_else(|| kruise::rule(group, kind, obj))
+        .or_else(|| numaflow::rule(group, kind, obj))
+        .or_else(|| gloo::rule(group, kind, obj))
+        .or_else(|| elastic::rule(group, kind, obj))
+        .or_else(|| databases::rule(group, kind, obj))
+        .or_else(|| rook::rule(group, kind, obj))
+        .or_else(|| grafana::rule(group, kind, obj))
+        .or_else(|| kubevirt::rule(group, kind, obj))
+        .or_else(|| others::rule(group, kind, obj))
+        .or_else(|| operators::rule(group, kind, obj));
+    if by_ecosystem.is_some() {
+        return by_ecosystem;
+    }
+    if crossplane::is_crossplane_group(group) {
+        return Some(crossplane::crossplane(obj));
+    }
+    if crossplane::is_upbound_group(group) {
+        return Some(crossplane::upbound(obj));
+    }
+    None
 }
 
 /// gitops-engine's Go built-in checks. Only the versions gitops-engine decodes are supported; any
