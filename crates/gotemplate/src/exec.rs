@@ -787,12 +787,14 @@ impl<'a> Exec<'a> {
         Ok(result)
     }
 
-    /// `result` of the function `name`, if it is within the limits of one value.
+    /// `result` of the function `name`, if it is within the limits of one value and of all
+    /// the values built so far.
     fn checked(&self, pos: usize, name: &str, result: Val) -> Result<Val, TemplateError> {
         if let Some(v) = &result {
             self.meter
                 .limits
                 .check_value(v)
+                .and_then(|bytes| self.meter.built(bytes))
                 .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
         }
         Ok(result)

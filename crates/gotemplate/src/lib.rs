@@ -17,8 +17,8 @@
 //! - The template engine: [`Template`] and [`render`], the missing-key policy [`MissingKey`],
 //!   the callable functions [`FUNCTION_NAMES`] / [`is_function`], ArgoCD's [`slugify`] and
 //!   name normalisation [`sanitize_name`], and Sprig's base64 decoding [`b64_decode`].
-//! - Limits: every execution runs within [`Limits`] (Go's 100,000 nested template calls, output
-//!   and per-value sizes, steps, time and stack; see [`limits`]); reaching one is a
+//! - Limits: every execution runs within [`Limits`] (Go's 100,000 nested template calls, output,
+//!   per-value and total value sizes, steps, time and stack; see [`limits`]); reaching one is a
 //!   [`TemplateError`] whose [`limit`](TemplateError::limit) names it
 //!   ([`Template::execute_with_limits`], [`TemplateSet::with_limits`]).
 //! - Errors: [`TemplateError`] (parse or execution, worded as Go's), [`FuncError`] and

@@ -1,5 +1,5 @@
 //! Limits on what one template execution may consume: nesting of template calls, output size,
-//! the size of any value a function builds, steps and time.
+//! the size of any value a function builds and of all of them together, steps and time.
 //!
 //! Every limit has a default that ordinary templates never reach ([`Limits::default`]); an
 //! embedder can change each one. Reaching a limit stops the execution with a
@@ -38,6 +38,10 @@ pub struct Limits {
     pub max_value_bytes: usize,
     /// Elements of any single list a function builds.
     pub max_list_len: usize,
+    /// Bytes of all the values functions build during one execution, summed (measured as for
+    /// `max_value_bytes`): bounds the memory that values held at once (in variables, in the
+    /// dot of nested template calls) can take, which `max_value_bytes` bounds only one by one.
+    pub max_total_bytes: usize,
     /// Evaluation steps (nodes run and functions called) of one execution.
     pub max_steps: u64,
     /// Wall-clock time of one execution; `None` for no time limit.
@@ -50,13 +54,15 @@ pub struct Limits {
 
 impl Default for Limits {
     /// 100,000 nested calls (Go's), 64 MiB of output, 16 MiB per value, 1,000,000 list
-    /// elements, 10,000,000 steps, 10 seconds and 1 GiB of stack.
+    /// elements, 512 MiB of values built in all, 10,000,000 steps, 10 seconds and 1 GiB of
+    /// stack.
     fn default() -> Self {
         Limits {
             max_depth: GO_MAX_DEPTH,
             max_output_bytes: 64 << 20,
             max_value_bytes: 16 << 20,
             max_list_len: 1_000_000,
+            max_total_bytes: 512 << 20,
             max_steps: 10_000_000,
             max_duration: Some(Duration::from_secs(10)),
             max_stack_bytes: 1 << 30,
@@ -86,6 +92,12 @@ impl Limits {
     /// These limits with `len` elements per list a function builds.
     pub fn with_max_list_len(mut self, len: usize) -> Self {
         self.max_list_len = len;
+        self
+    }
+
+    /// These limits with `bytes` of values built in all per execution.
+    pub fn with_max_total_bytes(mut self, bytes: usize) -> Self {
+        self.max_total_bytes = bytes;
         self
     }
 
@@ -130,17 +142,17 @@ impl Limits {
     }
 
     /// Whether `v` fits one value: its bytes (strings, keys, 8 per scalar) and every list's
-    /// length. Stops measuring as soon as a limit is passed.
-    pub(crate) fn check_value(&self, v: &Value) -> Result<(), LimitExceeded> {
+    /// length. Stops measuring as soon as a limit is passed; gives the bytes measured.
+    pub(crate) fn check_value(&self, v: &Value) -> Result<u128, LimitExceeded> {
         self.check_values(std::iter::once(v))
     }
 
     /// Whether the values `vs` together fit one value (for functions whose result holds
-    /// their arguments).
+    /// their arguments); gives their bytes.
     pub(crate) fn check_values<'v>(
         &self,
         vs: impl IntoIterator<Item = &'v Value>,
-    ) -> Result<(), LimitExceeded> {
+    ) -> Result<u128, LimitExceeded> {
         let list: Vec<&Value> = vs.into_iter().collect();
         self.check_len(list.len() as u128)?;
         let mut total: u128 = 0;
@@ -161,7 +173,7 @@ impl Limits {
             };
             self.check_bytes(total)?;
         }
-        Ok(())
+        Ok(total)
     }
 }
 
@@ -210,6 +222,12 @@ pub enum LimitExceeded {
         /// The limit.
         limit: usize,
     },
+    /// The values functions built during the execution came to more than `max_total_bytes`.
+    #[error("template execution built more than {limit} bytes of values in all (max_total_bytes)")]
+    TotalBytes {
+        /// The limit.
+        limit: usize,
+    },
     /// The execution ran longer than `max_duration`.
     #[error("template execution exceeded the time budget of {limit:?} (max_duration)")]
     Time {
@@ -226,6 +244,8 @@ pub(crate) struct Meter {
     deadline: Option<Instant>,
     /// Bytes of stack segments in use.
     stack: Cell<usize>,
+    /// Bytes of the values functions built so far.
+    built: Cell<u128>,
 }
 
 impl Meter {
@@ -236,6 +256,7 @@ impl Meter {
             steps: Cell::new(0),
             deadline: limits.max_duration.map(|d| Instant::now() + d),
             stack: Cell::new(0),
+            built: Cell::new(0),
         }
     }
 
@@ -250,6 +271,18 @@ impl Meter {
         }
         if n.is_multiple_of(1024) {
             self.check_time()?;
+        }
+        Ok(())
+    }
+
+    /// Counts `bytes` more of values built; an error once they pass `max_total_bytes`.
+    pub(crate) fn built(&self, bytes: u128) -> Result<(), LimitExceeded> {
+        let total = self.built.get().saturating_add(bytes);
+        self.built.set(total);
+        if total > self.limits.max_total_bytes as u128 {
+            return Err(LimitExceeded::TotalBytes {
+                limit: self.limits.max_total_bytes,
+            });
         }
         Ok(())
     }

@@ -250,3 +250,73 @@ fn until_and_until_step_count_as_sprig_does() {
     let e = fails("{{ until \"x\" }}");
     assert!(e.to_string().contains("expected int"), "{e}");
 }
+
+/// Each level of the recursion holds a fresh 1 MiB string in its dot: every value is within
+/// `max_value_bytes`, but together they would grow without bound.
+const HOARDING: &str =
+    r#"{{define "x"}}{{template "x" (cat . "")}}{{end}}{{template "x" (repeat 1048576 "x")}}"#;
+
+#[test]
+fn values_held_at_once_stop_at_the_total_bytes_limit() {
+    let limits = Limits::default().with_max_total_bytes(64 << 20);
+    let e = fails_with(HOARDING, &limits);
+    assert_eq!(
+        e.limit(),
+        Some(&LimitExceeded::TotalBytes { limit: 64 << 20 })
+    );
+    assert!(
+        e.to_string()
+            .contains("built more than 67108864 bytes of values in all (max_total_bytes)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_default_total_bytes_limit_stops_hoarding_before_the_other_limits() {
+    let e = fails(HOARDING);
+    assert_eq!(
+        e.limit(),
+        Some(&LimitExceeded::TotalBytes {
+            limit: Limits::default().max_total_bytes
+        })
+    );
+}
+
+#[test]
+fn values_built_and_dropped_count_towards_the_total() {
+    // 100 strings of 100 KiB, one at a time: 10 MB built in all.
+    let src = r#"{{range until 100}}{{ repeat 102400 "x" | len }}{{end}}"#;
+    let limits = Limits::default().with_max_total_bytes(5 << 20);
+    let e = fails_with(src, &limits);
+    assert_eq!(
+        e.limit(),
+        Some(&LimitExceeded::TotalBytes { limit: 5 << 20 })
+    );
+    let t = Template::parse("base", src).expect("parses");
+    let out = t
+        .execute_with_limits(
+            &json!({}),
+            MissingKey::Default,
+            &Limits::default().with_max_total_bytes(20 << 20),
+        )
+        .expect("within 20 MiB");
+    assert_eq!(out, "102400".repeat(100));
+}
+
+#[test]
+fn the_total_is_shared_by_included_templates() {
+    let mut set = TemplateSet::new(FunctionSet::Helm, MissingKey::Zero)
+        .with_limits(Limits::default().with_max_total_bytes(1 << 20));
+    set.add(
+        "main",
+        r#"{{define "big"}}{{ repeat 204800 "x" }}{{end}}{{range until 10}}{{ include "big" . | len }}{{end}}"#,
+    )
+    .expect("parses");
+    let e = set
+        .execute("main", &json!({}))
+        .expect_err("over 1 MiB in all");
+    assert_eq!(
+        e.limit(),
+        Some(&LimitExceeded::TotalBytes { limit: 1 << 20 })
+    );
+}

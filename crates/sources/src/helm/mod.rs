@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use strata_core::source::SourceTree;
 use strata_core::sync::hooks::SyncPhase;
 use strata_gotemplate::helm::{api_versions_object, files_object, kube_version_object};
-use strata_gotemplate::{FuncError, FunctionSet, MissingKey, TemplateError, TemplateSet};
+use strata_gotemplate::{FuncError, FunctionSet, Limits, MissingKey, TemplateError, TemplateSet};
 
 pub use chart::Chart;
 pub use error::{HelmError, UnsupportedFeature};
@@ -186,6 +186,8 @@ pub struct HelmOptions {
     pub kube_version: String,
     /// Extra `.Capabilities.APIVersions` (`--api-versions`), beyond [`DEFAULT_API_VERSIONS`].
     pub api_versions: Vec<String>,
+    /// What each template execution may consume (default: [`Limits::default`]).
+    pub limits: Limits,
 }
 
 impl HelmOptions {
@@ -257,6 +259,7 @@ impl HelmOptions {
             skip_schema_validation: false,
             kube_version: DEFAULT_KUBE_VERSION.to_string(),
             api_versions: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -345,7 +348,8 @@ pub fn render(
         let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
         cb.cmp(&ca).then_with(|| b.cmp(a))
     });
-    let mut set = TemplateSet::new(FunctionSet::Helm, MissingKey::Zero);
+    let mut set =
+        TemplateSet::new(FunctionSet::Helm, MissingKey::Zero).with_limits(options.limits.clone());
     for name in &order {
         let (src, _, _) = &templates[*name];
         set.add(name, src).map_err(|e| template_error(name, e))?;
