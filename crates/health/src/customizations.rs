@@ -81,7 +81,7 @@ impl HealthRule for Broken {
 
 /// `<group>_<kind>` (or `<kind>`, or `all`) as ArgoCD reads the tail of a
 /// `resource.customizations.<type>.` key: the group and kind, `*` globs kept.
-pub fn split_group_kind(group_kind: &str) -> Result<(String, String), String> {
+pub fn split_group_kind(group_kind: &str) -> Result<(String, String), GroupKindError> {
     if group_kind == "all" {
         return Ok(("*".into(), "*".into()));
     }
@@ -89,12 +89,17 @@ pub fn split_group_kind(group_kind: &str) -> Result<(String, String), String> {
     match parts.as_slice() {
         [group, kind] => Ok(((*group).to_string(), (*kind).to_string())),
         [kind] if !kind.is_empty() => Ok((String::new(), (*kind).to_string())),
-        _ => Err(format!(
-            "group kind should be in format `resource.customizations.<type>.<group_kind>` or \
-             `resource.customizations.<type>.<kind>`, got group kind: '{group_kind}'"
-        )),
+        _ => Err(GroupKindError(group_kind.to_string())),
     }
 }
+
+/// A `resource.customizations.<type>.` key whose tail is neither `<group>_<kind>` nor `<kind>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "group kind should be in format `resource.customizations.<type>.<group_kind>` or \
+     `resource.customizations.<type>.<kind>`, got group kind: '{0}'"
+)]
+pub struct GroupKindError(String);
 
 /// `group/Kind` (or `Kind`) as the older `resource.customizations` map names kinds.
 fn split_slash(key: &str) -> (String, String) {

@@ -239,8 +239,8 @@ impl HealthRegistry {
         script: &str,
     ) -> Result<(), LuaHealthError> {
         let group_kind = key.strip_prefix(ARGOCD_HEALTH_KEY_PREFIX).unwrap_or(key);
-        let (group, kind) =
-            crate::customizations::split_group_kind(group_kind).map_err(LuaHealthError::Syntax)?;
+        let (group, kind) = crate::customizations::split_group_kind(group_kind)
+            .map_err(|e| LuaHealthError::Syntax(e.to_string()))?;
         self.add_lua_rule(&group, &kind, script)
     }
 

@@ -39,7 +39,7 @@ const KEYWORDS: [&str; 21] = [
 
 /// Splits Lua source into tokens (strings, comments and numbers are skipped as `Other`, or not
 /// emitted at all for comments).
-fn tokenize(source: &str) -> Result<Vec<Token>, String> {
+fn tokenize(source: &str) -> Result<Vec<Token>, TranslateError> {
     let bytes = source.as_bytes();
     let mut tokens = Vec::new();
     let mut i = 0;
@@ -55,16 +55,19 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
         }
         (bytes.get(j) == Some(&b'[')).then_some(j - at - 1)
     };
-    let skip_long = |from: usize, level: usize, line: &mut usize| -> Result<usize, String> {
-        let close = format!("]{}]", "=".repeat(level));
-        match source[from..].find(&close) {
-            Some(at) => {
-                *line += source[from..from + at].matches('\n').count();
-                Ok(from + at + close.len())
+    let skip_long =
+        |from: usize, level: usize, line: &mut usize| -> Result<usize, TranslateError> {
+            let close = format!("]{}]", "=".repeat(level));
+            match source[from..].find(&close) {
+                Some(at) => {
+                    *line += source[from..from + at].matches('\n').count();
+                    Ok(from + at + close.len())
+                }
+                None => Err(TranslateError(format!(
+                    "line {line}: unfinished long string or comment"
+                ))),
             }
-            None => Err(format!("line {line}: unfinished long string or comment")),
-        }
-    };
+        };
     while i < bytes.len() {
         let c = bytes[i];
         let start = i;
@@ -103,7 +106,7 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
                         }
                         i += 1;
                     } else if bytes[i] == b'\n' {
-                        return Err(format!("line {line}: unfinished string"));
+                        return Err(TranslateError(format!("line {line}: unfinished string")));
                     }
                     i += 1;
                 }
@@ -234,7 +237,7 @@ struct Break {
 
 /// The source with `goto continue`-style jumps translated to Lua 5.1, or the source itself when
 /// it has no `goto`; an error naming the line for a jump that cannot be translated.
-pub fn translate(source: &str) -> Result<Cow<'_, str>, String> {
+pub fn translate(source: &str) -> Result<Cow<'_, str>, TranslateError> {
     if !source.contains("goto") && !source.contains("::") {
         return Ok(Cow::Borrowed(source));
     }
@@ -282,7 +285,10 @@ pub fn translate(source: &str) -> Result<Cow<'_, str>, String> {
             Tok::Keyword("function") => pending_functions.push(paren_depth),
             Tok::Keyword("end" | "until") => {
                 if stack.len() <= 1 {
-                    return Err(format!("line {}: unexpected `end`", token.line));
+                    return Err(TranslateError(format!(
+                        "line {}: unexpected `end`",
+                        token.line
+                    )));
                 }
                 stack.pop();
             }
@@ -307,10 +313,16 @@ pub fn translate(source: &str) -> Result<Cow<'_, str>, String> {
                     Some(close),
                 ) = (tokens.get(i + 1), tokens.get(i + 2))
                 else {
-                    return Err(format!("line {}: malformed label", token.line));
+                    return Err(TranslateError(format!(
+                        "line {}: malformed label",
+                        token.line
+                    )));
                 };
                 if close.tok != Tok::DoubleColon {
-                    return Err(format!("line {}: malformed label", token.line));
+                    return Err(TranslateError(format!(
+                        "line {}: malformed label",
+                        token.line
+                    )));
                 }
                 labels.push(Label {
                     name: name.clone(),
@@ -367,11 +379,11 @@ pub fn translate(source: &str) -> Result<Cow<'_, str>, String> {
             continue;
         }
         if !last {
-            return Err(format!(
+            return Err(TranslateError(format!(
                 "line {}: label `::{}::` is not the last statement of its block; Lua 5.1 has no \
                  `goto`, and Strata translates only a jump to the end of a block",
                 label.line, label.name
-            ));
+            )));
         }
         for jump in &targeting {
             let inside = jump.path.len() >= label.path.len()
@@ -382,12 +394,12 @@ pub fn translate(source: &str) -> Result<Cow<'_, str>, String> {
                 .iter()
                 .any(|b| matches!(blocks[*b].kind, BlockKind::Loop | BlockKind::Function));
             if !inside || crosses {
-                return Err(format!(
+                return Err(TranslateError(format!(
                     "line {}: `goto {}` jumps backwards, out of a nested loop or function, or to \
                      a label outside its block; Lua 5.1 has no `goto`, and Strata translates only \
                      a forward jump to the end of an enclosing block",
                     jump.line, jump.name
-                ));
+                )));
             }
             edits.push((jump.start, jump.end, "do break end".to_string()));
         }
@@ -400,11 +412,11 @@ pub fn translate(source: &str) -> Result<Cow<'_, str>, String> {
                     .any(|x| matches!(blocks[*x].kind, BlockKind::Loop | BlockKind::Function))
         });
         if captured {
-            return Err(format!(
+            return Err(TranslateError(format!(
                 "line {}: the block ending with label `::{}::` also has a `break`; Lua 5.1 has \
                  no `goto`, and Strata cannot translate this jump",
                 label.line, label.name
-            ));
+            )));
         }
         edits.push((
             blocks[block].body_start,
@@ -415,10 +427,10 @@ pub fn translate(source: &str) -> Result<Cow<'_, str>, String> {
     }
     for jump in &jumps {
         if !labels.iter().any(|l| l.name == jump.name) {
-            return Err(format!(
+            return Err(TranslateError(format!(
                 "line {}: no visible label `{}` for goto",
                 jump.line, jump.name
-            ));
+            )));
         }
     }
     edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
@@ -464,7 +476,7 @@ mod tests {
     #[test]
     fn untranslatable_jumps_are_refused_with_their_line() {
         let backward = "::top::\nx = 1\ngoto top\n";
-        let err = translate(backward).expect_err("refused");
+        let err = translate(backward).expect_err("refused").to_string();
         assert!(
             err.starts_with("line 1:") || err.starts_with("line 3:"),
             "{err}"
@@ -474,9 +486,15 @@ mod tests {
         assert!(
             translate(out_of_loop)
                 .expect_err("refused")
+                .to_string()
                 .starts_with("line 3:")
         );
         let with_break = "for i = 1, 3 do\n  if i == 2 then break end\n  if i == 1 then goto c end\n  ::c::\nend\n";
         assert!(translate(with_break).is_err());
     }
 }
+
+/// A script the `goto` translation cannot read; the message names the line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TranslateError(String);

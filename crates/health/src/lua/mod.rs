@@ -190,7 +190,7 @@ impl LuaHealthScript {
     /// Checks the script's syntax; it runs with the given limits.
     pub fn with_limits(source: &str, limits: LuaLimits) -> Result<Self, LuaHealthError> {
         let runnable = goto::translate(source)
-            .map_err(LuaHealthError::Syntax)?
+            .map_err(|e| LuaHealthError::Syntax(e.to_string()))?
             .into_owned();
         let lua = Lua::new_with(StdLib::NONE, LuaOptions::new())
             .map_err(|e| LuaHealthError::Runtime(e.to_string()))?;
