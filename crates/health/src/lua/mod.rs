@@ -4,7 +4,7 @@
 //! reference Lua 5.1 (PUC-Rio 5.1.5), so `unpack`, `table.getn`, `setfenv`/`getfenv`, `#` on
 //! tables and number formatting (`10/2` prints `5`, `1/3` prints `0.33333333333333`) behave as in
 //! ArgoCD. gopher-lua also accepts Lua 5.2's `goto`, which ArgoCD's own scripts use to skip to
-//! the end of a loop body; that use is translated to Lua 5.1 ([`goto`](self::goto)), so a team
+//! the end of a loop body; that use is translated to Lua 5.1 ([`goto`]), so a team
 //! can point Strata at ArgoCD's `resource_customizations` library unchanged.
 //!
 //! A script sees the live object as the global `obj` and returns a table `{status, message}`
@@ -28,7 +28,7 @@
 //! script cannot swallow it and go on. `string.rep` refuses results larger than the memory cap
 //! before building them, and pattern matching (`string.find`, `match`, `gmatch`, `gsub`) runs in
 //! a port of Lua 5.1's matcher whose steps count against the instruction budget and deadline
-//! ([`patterns`](self::patterns)): Lua's own C matcher cannot be interrupted, and a
+//! ([`patterns`]): Lua's own C matcher cannot be interrupted, and a
 //! backtracking pattern would run for minutes.
 
 pub mod goto;
