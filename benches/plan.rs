@@ -4,15 +4,16 @@
 //! first apply (everything is created) and for a re-plan where everything is up to date.
 //! Before the timed runs it prints one measurement with the process's peak resident memory.
 
+#[path = "common/stack.rs"]
+mod stack;
+
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::json;
-use strata::core::plan::{self, Observations, PlanOptions};
+use strata::core::plan::Observations;
 use strata::core::provider::Observation;
 use strata::core::state::{ResourceState, ResourceStatus};
-use strata::core::{Graph, IdentityNormalizer, ProviderRegistry, Resource, SandboxProvider, State};
+use strata::core::{Graph, Resource, State};
 
 const RESOURCES: usize = 100_000;
 
@@ -25,31 +26,7 @@ fn resource_count() -> usize {
 }
 
 fn desired() -> Vec<Resource> {
-    (0..resource_count())
-        .map(|i| {
-            // Two dependencies on earlier resources, spread so the graph is wide and deep.
-            let deps: Vec<String> = [i / 2, i.saturating_sub(7)]
-                .into_iter()
-                .filter(|&d| d < i)
-                .map(|d| format!("ConfigMap/team/c{d}"))
-                .collect();
-            Resource::from_manifest(json!({
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": format!("c{i}"), "namespace": "team",
-                             "annotations": {"strata.dev/depends-on": deps.join(",")}},
-                "data": {"index": i.to_string(), "owner": "platform", "tier": "backend"}
-            }))
-            .expect("valid manifest")
-        })
-        .collect()
-}
-
-fn registry() -> ProviderRegistry {
-    ProviderRegistry::new().with_fallback(Arc::new(SandboxProvider::new("/nonexistent")))
-}
-
-fn options() -> PlanOptions {
-    PlanOptions::new("bench")
+    stack::desired(resource_count())
 }
 
 fn up_to_date(resources: &[Resource]) -> Observations {
@@ -80,33 +57,6 @@ fn applied_state(resources: &[Resource]) -> State {
     state
 }
 
-fn plan_once(
-    mut resources: Vec<Resource>,
-    state: &State,
-    observations: &Observations,
-) -> plan::Plan {
-    let graph = Graph::build(&resources).expect("acyclic");
-    // Reference resolution runs on every plan (here: no references, so it must cost nothing).
-    let waiting = strata::core::references::resolve_references(
-        &mut resources,
-        &graph,
-        None,
-        &|_, _| strata::core::ReferenceSource::ExternalName,
-        &|_| strata::core::references::LiveLookup::NotObserved,
-    )
-    .expect("references resolve");
-    assert!(waiting.is_empty());
-    plan::compute_plan(
-        resources,
-        &graph,
-        state,
-        observations,
-        &registry(),
-        &IdentityNormalizer,
-        &options(),
-    )
-}
-
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -128,7 +78,7 @@ fn main() {
     drop(graph);
     let copy = resources.clone();
     let started = Instant::now();
-    let created = plan_once(copy, &State::new(), &empty);
+    let created = stack::plan_once(copy, &State::new(), &empty);
     let first = started.elapsed();
     let after_first = peak_rss_mib().unwrap_or(f64::NAN);
     drop(created);
@@ -136,7 +86,7 @@ fn main() {
     let state = applied_state(&resources);
     let inputs = peak_rss_mib().unwrap_or(f64::NAN);
     let started = Instant::now();
-    let replanned = plan_once(resources, &state, &live);
+    let replanned = stack::plan_once(resources, &state, &live);
     let second = started.elapsed();
     assert!(!replanned.has_changes());
     eprintln!(
@@ -154,7 +104,7 @@ fn plan_100k_first_apply(bencher: divan::Bencher) {
     let state = State::new();
     bencher
         .with_inputs(|| resources.clone())
-        .bench_local_values(|r| plan_once(r, &state, &empty));
+        .bench_local_values(|r| stack::plan_once(r, &state, &empty));
 }
 
 #[divan::bench(sample_count = 5, sample_size = 1)]
@@ -164,5 +114,5 @@ fn plan_100k_up_to_date(bencher: divan::Bencher) {
     let state = applied_state(&resources);
     bencher
         .with_inputs(|| resources.clone())
-        .bench_local_values(|r| plan_once(r, &state, &live));
+        .bench_local_values(|r| stack::plan_once(r, &state, &live));
 }

@@ -12,69 +12,23 @@
 //! Sizes: `STRATA_BENCH_SIZES` (comma-separated, default `10000,100000,300000`; add `1000000`
 //! on a machine with about 16 GiB free). Run with `cargo bench --bench scale`.
 
+#[path = "common/stack.rs"]
+mod stack;
+
 use std::collections::HashMap;
 use std::process::{Command, ExitCode};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use strata::core::plan::{self, Observations, PlanOptions};
+use strata::core::State;
+use strata::core::plan::Observations;
 use strata::core::provider::Observation;
 use strata::core::state::{ResourceState, ResourceStatus};
-use strata::core::{Graph, IdentityNormalizer, ProviderRegistry, Resource, SandboxProvider, State};
 
 // The allocator a production binary uses.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const DEFAULT_SIZES: &str = "10000,100000,300000";
-
-fn desired(count: usize) -> Vec<Resource> {
-    (0..count)
-        .map(|i| {
-            let deps: Vec<String> = [i / 2, i.saturating_sub(7)]
-                .into_iter()
-                .filter(|&d| d < i)
-                .map(|d| format!("ConfigMap/team/c{d}"))
-                .collect();
-            Resource::from_manifest(json!({
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": format!("c{i}"), "namespace": "team",
-                             "annotations": {"strata.dev/depends-on": deps.join(",")}},
-                "data": {"index": i.to_string(), "owner": "platform", "tier": "backend"}
-            }))
-            .expect("valid manifest")
-        })
-        .collect()
-}
-
-fn plan_once(
-    mut resources: Vec<Resource>,
-    state: &State,
-    observations: &Observations,
-) -> plan::Plan {
-    let graph = Graph::build(&resources).expect("acyclic");
-    let waiting = strata::core::references::resolve_references(
-        &mut resources,
-        &graph,
-        None,
-        &|_, _| strata::core::ReferenceSource::ExternalName,
-        &|_| strata::core::references::LiveLookup::NotObserved,
-    )
-    .expect("references resolve");
-    assert!(waiting.is_empty());
-    let registry =
-        ProviderRegistry::new().with_fallback(Arc::new(SandboxProvider::new("/nonexistent")));
-    plan::compute_plan(
-        resources,
-        &graph,
-        state,
-        observations,
-        &registry,
-        &IdentityNormalizer,
-        &PlanOptions::new("bench"),
-    )
-}
 
 /// A `/proc/self/status` figure in MiB (`VmRSS`, `VmHWM`).
 fn memory_mib(field: &str) -> f64 {
@@ -128,14 +82,14 @@ fn measure<T>(work: impl FnOnce() -> T) -> (T, Phase) {
 /// Measures one size and prints one tab-separated line for the parent.
 fn child(count: usize) {
     let before = memory_mib("VmRSS:");
-    let resources = desired(count);
+    let resources = stack::desired(count);
     let desired_growth = memory_mib("VmRSS:") - before;
     let empty: Observations = HashMap::new();
-    let (created, first) = measure(|| plan_once(resources, &State::new(), &empty));
+    let (created, first) = measure(|| stack::plan_once(resources, &State::new(), &empty));
     assert_eq!(created.changes.len(), count);
     drop(created);
     let peak_first = memory_mib("VmHWM:");
-    let resources = desired(count);
+    let resources = stack::desired(count);
     let mut state = State::new();
     let mut live = Observations::with_capacity(count);
     for r in &resources {
@@ -153,7 +107,7 @@ fn child(count: usize) {
         });
     }
     let inputs = memory_mib("VmRSS:") - before;
-    let (replanned, again) = measure(|| plan_once(resources, &state, &live));
+    let (replanned, again) = measure(|| stack::plan_once(resources, &state, &live));
     assert!(!replanned.has_changes());
     let peak = memory_mib("VmHWM:");
     println!(
