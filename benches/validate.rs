@@ -137,10 +137,7 @@ fn bench() -> Result<ExitCode, String> {
     let strata_program = strata_binary(&target)?;
 
     let started = Instant::now();
-    let corpus = Corpus::generate(&CorpusOptions {
-        manifests,
-        ..CorpusOptions::default()
-    });
+    let corpus = Corpus::generate(&CorpusOptions::default().with_manifests(manifests));
     let dir = tempfile::Builder::new()
         .prefix("strata-validate-bench-")
         .tempdir()

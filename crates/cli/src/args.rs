@@ -98,6 +98,7 @@ impl LogLevel {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[non_exhaustive]
 pub enum Command {
     /// Show what apply would change (exit 0; with --detailed-exitcode: 0 none, 1 error, 2 changes).
     Plan(PlanArgs),
@@ -175,6 +176,7 @@ pub struct ManArgs {
 /// Providers that can be enabled by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ProviderName {
     /// Amazon Web Services: S3 and RDS.
     Aws,
@@ -578,6 +580,7 @@ pub struct RenderArgs {
 
 /// Graph formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
 pub enum GraphFormat {
     /// Graphviz DOT.
     Dot,
@@ -611,6 +614,7 @@ pub struct StateArgs {
 
 /// `strata state` subcommands.
 #[derive(Debug, Subcommand)]
+#[non_exhaustive]
 pub enum StateCommand {
     /// List the resources in the state.
     List {
@@ -855,6 +859,7 @@ pub struct ControllerArgs {
 
 /// Where the controller keeps Application states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
 pub enum StateStoreKind {
     /// A Secret per Application in the controller's namespace.
     Kubernetes,
@@ -883,6 +888,7 @@ pub struct AppArgs {
 
 /// `strata app` subcommands.
 #[derive(Debug, Subcommand)]
+#[non_exhaustive]
 pub enum AppCommand {
     /// Every Application with its sync and health status.
     List,

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 /// An output form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
 pub enum Format {
     /// Readable text.
     Human,

@@ -32,6 +32,7 @@ pub mod report;
 
 /// How long and how often to check health (and deletion) at a step's gates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HealthWait {
     /// Time between checks.
     pub poll_interval: Duration,
@@ -45,6 +46,20 @@ impl Default for HealthWait {
             poll_interval: Duration::from_secs(2),
             timeout: Duration::from_secs(600),
         }
+    }
+}
+
+impl HealthWait {
+    /// Sets [`poll_interval`](Self::poll_interval).
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 

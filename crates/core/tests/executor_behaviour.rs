@@ -123,12 +123,11 @@ fn create_plan(
 }
 
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        initial_delay: Duration::from_millis(1),
-        factor: 2,
-        max_delay: Duration::from_millis(4),
-    }
+    RetryPolicy::default()
+        .with_max_attempts(3)
+        .with_initial_delay(Duration::from_millis(1))
+        .with_factor(2)
+        .with_max_delay(Duration::from_millis(4))
 }
 
 async fn run(
@@ -420,10 +419,11 @@ async fn run_waves(provider: Arc<SlowToHealth>) -> executor::Report {
     );
     let config = ExecutorConfig::default()
         .with_retry(fast_retry())
-        .with_health(executor::HealthWait {
-            poll_interval: Duration::from_millis(1),
-            timeout: Duration::from_millis(500),
-        });
+        .with_health(
+            executor::HealthWait::default()
+                .with_poll_interval(Duration::from_millis(1))
+                .with_timeout(Duration::from_millis(500)),
+        );
     executor::execute(
         &plan,
         &registry,

@@ -127,14 +127,12 @@ fn engine(provider: Arc<Recording>, dir: &std::path::Path) -> Engine {
         normalizer: Arc::new(IdentityNormalizer),
         store: Arc::new(LocalStateStore::new(dir.join("state.json"))),
         config: ExecutorConfig::default()
-            .with_retry(RetryPolicy {
-                max_attempts: 1,
-                ..RetryPolicy::default()
-            })
-            .with_health(HealthWait {
-                poll_interval: Duration::from_millis(1),
-                timeout: Duration::from_secs(5),
-            }),
+            .with_retry(RetryPolicy::default().with_max_attempts(1))
+            .with_health(
+                HealthWait::default()
+                    .with_poll_interval(Duration::from_millis(1))
+                    .with_timeout(Duration::from_secs(5)),
+            ),
     }
 }
 

@@ -86,6 +86,7 @@ pub fn split_override_key(key: &str) -> (&str, &str) {
 /// The ignore configuration of one application: its entries plus the system overrides.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct IgnoreConfig {
     /// Application-level entries.
     pub ignore_differences: Vec<IgnoreDifference>,
@@ -94,6 +95,23 @@ pub struct IgnoreConfig {
 }
 
 impl IgnoreConfig {
+    /// A configuration of application-level entries and no system overrides.
+    pub fn new(ignore_differences: Vec<IgnoreDifference>) -> Self {
+        Self {
+            ignore_differences,
+            resource_overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Sets [`resource_overrides`](Self::resource_overrides).
+    pub fn with_resource_overrides(
+        mut self,
+        resource_overrides: BTreeMap<String, ResourceOverride>,
+    ) -> Self {
+        self.resource_overrides = resource_overrides;
+        self
+    }
+
     /// ArgoCD's `HasIgnoreDifference`: the merged ignore settings for one resource.
     ///
     /// System overrides are looked up by the exact key `group/Kind` and by `*/*`, then every

@@ -111,11 +111,10 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<Received> {
 }
 
 fn quick_retry() -> RetryPolicy {
-    RetryPolicy {
-        attempts: 3,
-        initial_backoff: Duration::from_millis(10),
-        timeout: Duration::from_secs(5),
-    }
+    RetryPolicy::default()
+        .with_attempts(3)
+        .with_initial_backoff(Duration::from_millis(10))
+        .with_timeout(Duration::from_secs(5))
 }
 
 fn config(

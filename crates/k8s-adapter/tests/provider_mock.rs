@@ -35,14 +35,13 @@ fn engine(provider: KubeProvider, dir: &std::path::Path) -> Engine {
         registry: ProviderRegistry::new().with_provider(Arc::new(provider)),
         normalizer: Arc::new(DriftNormalizer::new(DriftRules::default())),
         store: Arc::new(LocalStateStore::new(dir.join("state.json"))),
-        config: ExecutorConfig::default()
-            .with_parallelism(1)
-            .with_retry(RetryPolicy {
-                max_attempts: 4,
-                initial_delay: Duration::from_millis(1),
-                factor: 2,
-                max_delay: Duration::from_millis(5),
-            }),
+        config: ExecutorConfig::default().with_parallelism(1).with_retry(
+            RetryPolicy::default()
+                .with_max_attempts(4)
+                .with_initial_delay(Duration::from_millis(1))
+                .with_factor(2)
+                .with_max_delay(Duration::from_millis(5)),
+        ),
     }
 }
 

@@ -165,17 +165,15 @@ fn charts_render_as_helm_template_does() {
     let (mut equal, mut both_fail, mut refused) = (0, 0, 0);
     for case in CASES {
         let name = case_name(case);
-        let args = TemplateArgs {
-            release: RELEASE.to_string(),
-            namespace: Some(NAMESPACE.to_string()),
-            value_files: case
-                .values
-                .iter()
-                .map(|f| charts_dir().join(case.chart).join(f))
-                .collect(),
-            set: case.set.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            ..TemplateArgs::default()
-        };
+        let args = TemplateArgs::new(RELEASE)
+            .with_namespace(NAMESPACE)
+            .with_value_files(
+                case.values
+                    .iter()
+                    .map(|f| charts_dir().join(case.chart).join(f))
+                    .collect(),
+            )
+            .with_set(case.set.iter().map(|(k, v)| format!("{k}={v}")).collect());
         let helm_out = template(&program, &charts_dir().join(case.chart), &args).expect("helm ran");
         let strata_out = helm::render(&tree, case.chart, &options(case));
         match (case.expect, helm_out, strata_out) {

@@ -32,6 +32,7 @@ pub const DEFAULT_SEED: u64 = 0x5354_5241_5441;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CorpusOptions {
     /// How many manifests.
     pub manifests: usize,
@@ -52,6 +53,32 @@ impl Default for CorpusOptions {
             invalid_percent: 3,
             max_per_file: 12,
         }
+    }
+}
+
+impl CorpusOptions {
+    /// Sets [`manifests`](Self::manifests).
+    pub fn with_manifests(mut self, manifests: usize) -> Self {
+        self.manifests = manifests;
+        self
+    }
+
+    /// Sets [`seed`](Self::seed).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets [`invalid_percent`](Self::invalid_percent).
+    pub fn with_invalid_percent(mut self, invalid_percent: u32) -> Self {
+        self.invalid_percent = invalid_percent;
+        self
+    }
+
+    /// Sets [`max_per_file`](Self::max_per_file).
+    pub fn with_max_per_file(mut self, max_per_file: usize) -> Self {
+        self.max_per_file = max_per_file;
+        self
     }
 }
 

@@ -141,6 +141,7 @@ fn build_once(target_dir: &Path) -> Result<PathBuf, TestKubeError> {
 
 /// What `helm template` is asked to render.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TemplateArgs {
     /// The release name.
     pub release: String,
@@ -156,6 +157,52 @@ pub struct TemplateArgs {
     pub api_versions: Vec<String>,
     /// Leave out `crds/` (no `--include-crds`).
     pub skip_crds: bool,
+}
+
+impl TemplateArgs {
+    /// The arguments for release `release`, with nothing else set.
+    pub fn new(release: impl Into<String>) -> Self {
+        Self {
+            release: release.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`namespace`](Self::namespace).
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Sets [`value_files`](Self::value_files).
+    pub fn with_value_files(mut self, value_files: Vec<PathBuf>) -> Self {
+        self.value_files = value_files;
+        self
+    }
+
+    /// Sets [`set`](Self::set).
+    pub fn with_set(mut self, set: Vec<String>) -> Self {
+        self.set = set;
+        self
+    }
+
+    /// Sets [`kube_version`](Self::kube_version).
+    pub fn with_kube_version(mut self, kube_version: impl Into<String>) -> Self {
+        self.kube_version = Some(kube_version.into());
+        self
+    }
+
+    /// Sets [`api_versions`](Self::api_versions).
+    pub fn with_api_versions(mut self, api_versions: Vec<String>) -> Self {
+        self.api_versions = api_versions;
+        self
+    }
+
+    /// Sets [`skip_crds`](Self::skip_crds).
+    pub fn with_skip_crds(mut self, skip_crds: bool) -> Self {
+        self.skip_crds = skip_crds;
+        self
+    }
 }
 
 /// `helm template RELEASE CHART [flags]` as ArgoCD's repo server runs it.

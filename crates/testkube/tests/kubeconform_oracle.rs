@@ -13,12 +13,12 @@ use strata_testkube::corpus::{Corpus, CorpusOptions, Manifest, NAMESPACES, field
 use strata_testkube::{kubeconform, schemas};
 
 fn corpus() -> Corpus {
-    Corpus::generate(&CorpusOptions {
-        manifests: 400,
-        seed: 20,
-        invalid_percent: 30,
-        ..CorpusOptions::default()
-    })
+    Corpus::generate(
+        &CorpusOptions::default()
+            .with_manifests(400)
+            .with_seed(20)
+            .with_invalid_percent(30),
+    )
 }
 
 /// The corpus's `field` with its last step removed (`spec.ports[0].port` → `spec.ports[0]`).

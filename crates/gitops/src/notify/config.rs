@@ -214,6 +214,7 @@ pub(crate) struct Subscription {
 /// A loaded, checked notification configuration. Its `Debug` shows names only: service
 /// settings hold credentials.
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct NotifyConfig {
     pub(crate) services: BTreeMap<String, Service>,
     pub(crate) templates: BTreeMap<String, NotificationTemplate>,

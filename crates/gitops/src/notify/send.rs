@@ -13,6 +13,7 @@ use hyper_util::rt::TokioExecutor;
 
 /// How deliveries are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts in all (at least one).
     pub attempts: u32,
@@ -30,6 +31,26 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             timeout: Duration::from_secs(10),
         }
+    }
+}
+
+impl RetryPolicy {
+    /// Sets [`attempts`](Self::attempts).
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// Sets [`initial_backoff`](Self::initial_backoff).
+    pub fn with_initial_backoff(mut self, initial_backoff: Duration) -> Self {
+        self.initial_backoff = initial_backoff;
+        self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 

@@ -249,10 +249,8 @@ impl ControllerConfig {
             field_manager: crate::provider::FIELD_MANAGER.to_owned(),
             poll_interval: Duration::from_secs(5),
             resync_interval: Duration::from_secs(60),
-            executor: ExecutorConfig::default().with_retry(RetryPolicy {
-                max_attempts: 1,
-                ..RetryPolicy::default()
-            }),
+            executor: ExecutorConfig::default()
+                .with_retry(RetryPolicy::default().with_max_attempts(1)),
         })
     }
 

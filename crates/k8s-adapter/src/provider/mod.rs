@@ -681,7 +681,8 @@ pub fn core_health(status: Option<HealthStatusCode>) -> Health {
             HealthStatusCode::Progressing | HealthStatusCode::Suspended | HealthStatusCode::Missing,
         ) => Health::Progressing,
         Some(HealthStatusCode::Degraded) => Health::Degraded,
-        Some(HealthStatusCode::Unknown) => Health::Unknown,
+        // Unknown, and any status a later version adds: not known to be fine.
+        Some(_) => Health::Unknown,
     }
 }
 /// The fields of Kubernetes kinds that the API server refuses to change in place (a Deployment's

@@ -44,16 +44,18 @@ pub fn annotated(resource: Resource, annotations: Value) -> Resource {
 pub fn executor_config() -> ExecutorConfig {
     ExecutorConfig::default()
         .with_parallelism(4)
-        .with_retry(RetryPolicy {
-            max_attempts: 4,
-            initial_delay: Duration::from_millis(50),
-            factor: 2,
-            max_delay: Duration::from_millis(500),
-        })
-        .with_health(HealthWait {
-            poll_interval: Duration::from_millis(100),
-            timeout: Duration::from_secs(30),
-        })
+        .with_retry(
+            RetryPolicy::default()
+                .with_max_attempts(4)
+                .with_initial_delay(Duration::from_millis(50))
+                .with_factor(2)
+                .with_max_delay(Duration::from_millis(500)),
+        )
+        .with_health(
+            HealthWait::default()
+                .with_poll_interval(Duration::from_millis(100))
+                .with_timeout(Duration::from_secs(30)),
+        )
 }
 
 /// An engine over `provider` with its state in `dir`.
