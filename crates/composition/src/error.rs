@@ -42,6 +42,17 @@ pub enum Error {
         /// The path error.
         source: PathError,
     },
+    /// A regular expression refused by the limits of [`strata_core::user_regex`] (too long,
+    /// or compiling past the size limit), found when the composition is loaded.
+    #[error("{context}{field}: Invalid value: {source}")]
+    RegexLimit {
+        /// Text put before the field.
+        context: String,
+        /// The field holding the pattern (`string.regexp.match`, `match.patterns[0].regexp`).
+        field: String,
+        /// The limit that was hit.
+        source: strata_core::user_regex::RegexLimitError,
+    },
     /// The whole render aborts.
     #[error("{0}")]
     Fatal(String),
@@ -77,7 +88,7 @@ impl Error {
     /// The phase in which the error is raised.
     pub fn phase(&self) -> Phase {
         match self {
-            Error::Validation(_) => Phase::Validation,
+            Error::Validation(_) | Error::RegexLimit { .. } => Phase::Validation,
             Error::Runtime(_) | Error::Path { .. } => Phase::Runtime,
             Error::Fatal(_) | Error::UnsupportedStep { .. } | Error::Step { .. } => Phase::Fatal,
         }
@@ -95,6 +106,15 @@ impl Error {
             Error::Runtime(m) => Error::Runtime(format!("{ctx}: {m}")),
             Error::Path { context, source } => Error::Path {
                 context: format!("{ctx}: {context}"),
+                source,
+            },
+            Error::RegexLimit {
+                context,
+                field,
+                source,
+            } => Error::RegexLimit {
+                context: format!("{ctx}: {context}"),
+                field,
                 source,
             },
             Error::Fatal(m) => Error::Fatal(format!("{ctx}: {m}")),

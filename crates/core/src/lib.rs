@@ -69,6 +69,7 @@ pub mod sensitive;
 pub mod source;
 pub mod state;
 pub mod sync;
+pub mod user_regex;
 pub mod validate;
 pub mod yaml;
 pub mod yaml_go;

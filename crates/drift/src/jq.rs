@@ -12,7 +12,9 @@
 //! known size ([`JqLimits::stack_bytes`]), and every step of recursion or iteration (calls of
 //! functions the expression defines, `range`, `repeat`, `recurse`, `while`, `until`) is counted
 //! against a step budget, a time budget (ArgoCD's one second by default) and the stack left.
-//! Compiling caches the filter per thread.
+//! Compiled filters are cached per thread, at most [`FILTER_CACHE_CAPACITY`] of them (the least
+//! recently used is dropped first), so a long-running controller that meets ever new expressions
+//! keeps a bounded cache; a dropped filter is compiled again when next used.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -135,8 +137,52 @@ struct Meter {
     tripped: Cell<Option<JqLimitExceeded>>,
 }
 
+/// How many compiled filters each thread keeps.
+pub const FILTER_CACHE_CAPACITY: usize = 256;
+
+/// Compiled filters by program, dropping the least recently used past
+/// [`FILTER_CACHE_CAPACITY`].
+#[derive(Default)]
+struct FilterCache {
+    /// Each program's filter and the tick it was last used at.
+    filters: HashMap<String, (Rc<Filter>, u64)>,
+    tick: u64,
+}
+
+impl FilterCache {
+    fn get(&mut self, program: &str) -> Option<Rc<Filter>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.filters.get_mut(program).map(|(filter, used)| {
+            *used = tick;
+            filter.clone()
+        })
+    }
+
+    fn insert(&mut self, program: String, filter: Rc<Filter>) {
+        self.tick += 1;
+        if !self.filters.contains_key(&program) && self.filters.len() >= FILTER_CACHE_CAPACITY {
+            let oldest = self
+                .filters
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(program, _)| program.clone());
+            if let Some(oldest) = oldest {
+                self.filters.remove(&oldest);
+            }
+        }
+        self.filters.insert(program, (filter, self.tick));
+    }
+}
+
+/// How many compiled filters this thread's cache holds.
+#[cfg(test)]
+fn cached_filters() -> usize {
+    CACHE.with(|c| c.borrow().filters.len())
+}
+
 thread_local! {
-    static CACHE: RefCell<HashMap<String, Rc<Filter>>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<FilterCache> = RefCell::new(FilterCache::default());
     static METER: RefCell<Option<Rc<Meter>>> = const { RefCell::new(None) };
 }
 
@@ -558,7 +604,7 @@ impl JqDelete {
     }
 
     fn apply_here(&self, doc: &Value) -> Result<Value, JqError> {
-        let filter = CACHE.with(|c| c.borrow().get(&self.program).cloned());
+        let filter = CACHE.with(|c| c.borrow_mut().get(&self.program));
         let filter = match filter {
             Some(f) => f,
             None => {
@@ -607,6 +653,51 @@ fn run(filter: &Filter, input: Val) -> Result<Value, JqError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_filter_cache_stays_bounded_and_results_stay_right() {
+        let doc = json!({"spec": {"a": 1, "b": 2}, "status": {"x": 3}});
+        let first = JqDelete::new(".spec.a").expect("valid");
+        assert_eq!(
+            first.apply(&doc).expect("runs"),
+            json!({"spec": {"b": 2}, "status": {"x": 3}})
+        );
+        // More distinct programs than the cache holds, each applied once.
+        for i in 0..FILTER_CACHE_CAPACITY + 50 {
+            let jq = JqDelete::new(&format!(".spec.f{i}")).expect("valid");
+            let mut with_field = doc.clone();
+            with_field["spec"][format!("f{i}")] = json!(i);
+            assert_eq!(jq.apply(&with_field).expect("runs"), doc);
+            assert!(
+                cached_filters() <= FILTER_CACHE_CAPACITY,
+                "{}",
+                cached_filters()
+            );
+        }
+        assert_eq!(cached_filters(), FILTER_CACHE_CAPACITY);
+        // The first filter was dropped long ago: it is compiled again and still right.
+        assert_eq!(
+            first.apply(&doc).expect("runs"),
+            json!({"spec": {"b": 2}, "status": {"x": 3}})
+        );
+        assert!(cached_filters() <= FILTER_CACHE_CAPACITY);
+    }
+
+    #[test]
+    fn the_filter_cache_drops_the_least_recently_used() {
+        let filter = |program: &str| Rc::new(compile_counted(program).expect("compiles"));
+        let mut cache = FilterCache::default();
+        for i in 0..FILTER_CACHE_CAPACITY {
+            cache.insert(format!(".a{i}"), filter("."));
+        }
+        // `.a0` is used again, so `.a1` is now the least recently used.
+        assert!(cache.get(".a0").is_some());
+        cache.insert(".new".to_string(), filter("."));
+        assert_eq!(cache.filters.len(), FILTER_CACHE_CAPACITY);
+        assert!(cache.get(".a0").is_some());
+        assert!(cache.get(".a1").is_none());
+        assert!(cache.get(".new").is_some());
+    }
 
     #[test]
     fn deletes_selected_fields() {

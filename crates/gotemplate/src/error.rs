@@ -108,9 +108,10 @@ pub enum FuncError {
         /// What went wrong.
         failure: CallFailure,
     },
-    /// A regular expression argument does not compile.
+    /// A regular expression argument does not compile, or is refused by the limits of
+    /// [`strata_core::user_regex`] (length, compiled size).
     #[error("error calling regex: {0}")]
-    Regex(#[source] regex::Error),
+    Regex(#[source] strata_core::user_regex::RegexLimitError),
     /// No function has this name.
     #[error("function \"{0}\" not defined")]
     Undefined(String),

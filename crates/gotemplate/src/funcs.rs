@@ -457,8 +457,9 @@ pub(crate) fn to_yaml(v: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn regex(pat: &str) -> Result<regex::Regex, FuncError> {
-    regex::Regex::new(pat).map_err(FuncError::Regex)
+/// A user pattern, compiled within the limits of [`strata_core::user_regex`].
+pub(crate) fn regex(pat: &str) -> Result<regex::Regex, FuncError> {
+    strata_core::user_regex::compile(pat).map_err(FuncError::Regex)
 }
 
 /// Calls the function `name`, building no value past `limits`. Errors are worded as Go's

@@ -275,7 +275,9 @@ fn files_method(
         "Glob" => {
             want(method, args, 1)?;
             let pattern = s(&args[0])?;
-            let re = glob_regex(&pattern).map_err(FuncError::Regex)?;
+            let re = glob_regex(&pattern).map_err(|e| {
+                FuncError::Regex(strata_core::user_regex::RegexLimitError::Invalid(e))
+            })?;
             Ok(files_object(
                 files
                     .iter()
@@ -901,7 +903,7 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
         }
         "regexSplit" => {
             want(name, a, 3)?;
-            let re = regex::Regex::new(&s(&a[0])?).map_err(FuncError::Regex)?;
+            let re = crate::funcs::regex(&s(&a[0])?)?;
             let text = s(&a[1])?;
             let n = int(&a[2])?;
             let parts: Vec<Value> = if n < 0 {
@@ -917,7 +919,7 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
         }
         "regexFindAll" => {
             want(name, a, 3)?;
-            let re = regex::Regex::new(&s(&a[0])?).map_err(FuncError::Regex)?;
+            let re = crate::funcs::regex(&s(&a[0])?)?;
             let text = s(&a[1])?;
             let n = int(&a[2])?;
             let found = re
@@ -931,7 +933,7 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
         }
         "mustRegexMatch" => {
             want(name, a, 2)?;
-            let re = regex::Regex::new(&s(&a[0])?).map_err(FuncError::Regex)?;
+            let re = crate::funcs::regex(&s(&a[0])?)?;
             Value::Bool(re.is_match(&s(&a[1])?))
         }
         "toDecimal" => {

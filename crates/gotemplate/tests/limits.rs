@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use serde_json::json;
+use strata_core::user_regex::RegexLimitError;
 use strata_gotemplate::{
-    FunctionSet, LimitExceeded, Limits, MissingKey, Template, TemplateError, TemplateSet, render,
+    FuncError, FunctionSet, LimitExceeded, Limits, MissingKey, Template, TemplateError,
+    TemplateSet, render,
 };
 
 fn fails(src: &str) -> TemplateError {
@@ -319,4 +321,23 @@ fn the_total_is_shared_by_included_templates() {
         e.limit(),
         Some(&LimitExceeded::TotalBytes { limit: 1 << 20 })
     );
+}
+
+#[test]
+fn a_regex_past_the_size_limit_is_refused_naming_the_limit() {
+    let e = fails("{{ regexMatch \"(a{1000}){1000}\" \"a\" }}");
+    assert!(
+        matches!(
+            e.function_error(),
+            Some(FuncError::Regex(RegexLimitError::TooBig { .. }))
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.message.starts_with("error calling regex: "),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("size limit"), "{}", e.message);
+    assert_eq!(ok("{{ regexMatch \"^a{3}$\" \"aaa\" }}"), "true");
 }

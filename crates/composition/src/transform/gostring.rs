@@ -10,10 +10,29 @@ use regex::Regex;
 use serde_json::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
+use strata_core::user_regex::{self, RegexLimitError};
 
-/// Compiles a Go RE2 pattern, keeping Go's ASCII-only `\d \w \s \b` classes.
-pub fn go_regex(pattern: &str) -> std::result::Result<Regex, regex::Error> {
-    Regex::new(&translate_classes(pattern))
+/// Compiles a Go RE2 pattern, keeping Go's ASCII-only `\d \w \s \b` classes, within the
+/// limits of [`strata_core::user_regex`] (pattern length, compiled size).
+pub fn go_regex(pattern: &str) -> std::result::Result<Regex, RegexLimitError> {
+    user_regex::check_length(pattern)?;
+    user_regex::compile_within_size(&translate_classes(pattern))
+}
+
+/// The error for a pattern at `field` that [`go_regex`] refused: a limit names the limit, an
+/// invalid pattern reads as Crossplane's `invalid regexp`.
+pub(crate) fn regex_error(field: &str, pattern: &str, error: RegexLimitError) -> Error {
+    if error.is_limit() {
+        Error::RegexLimit {
+            context: String::new(),
+            field: field.to_string(),
+            source: error,
+        }
+    } else {
+        Error::Validation(format!(
+            "{field}: Invalid value: {pattern:?}: invalid regexp"
+        ))
+    }
 }
 
 fn translate_classes(p: &str) -> String {

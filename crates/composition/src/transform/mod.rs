@@ -239,10 +239,8 @@ fn parse_match(m: &Value) -> Result<Transform> {
                         "match.patterns[{i}].regexp: Required value: regexp pattern type requires a regexp"
                     )));
                 };
-                let regex = go_regex(re).map_err(|_| {
-                    v_err(format!(
-                        "match.patterns[{i}].regexp: Invalid value: {re:?}: invalid regexp"
-                    ))
+                let regex = go_regex(re).map_err(|e| {
+                    gostring::regex_error(&format!("match.patterns[{i}].regexp"), re, e)
                 })?;
                 PatternKind::Regexp(regex)
             }
@@ -337,11 +335,8 @@ fn parse_string(s: &Value) -> Result<Transform> {
                     "string.regexp.match: Required value: regexp transform requires a match",
                 ));
             }
-            let regex = go_regex(pattern).map_err(|_| {
-                v_err(format!(
-                    "string.regexp.match: Invalid value: {pattern:?}: invalid regexp"
-                ))
-            })?;
+            let regex = go_regex(pattern)
+                .map_err(|e| gostring::regex_error("string.regexp.match", pattern, e))?;
             let group = match int_operand(r.get("group")) {
                 Some(g) => g.unwrap_or(0),
                 None => {

@@ -721,11 +721,14 @@ fn bounds_of(object: &Map<String, Value>, path: &str) -> Result<Option<Box<Bound
     let exclusive_maximum = exclusive("exclusiveMaximum", &mut maximum)?;
     let pattern = match object.get("pattern") {
         None => None,
-        Some(Value::String(text)) => Some(regex::Regex::new(text).map_err(|e| {
-            Compiler::error(
-                &join(path, "pattern"),
-                format!("invalid regular expression: {e}"),
-            )
+        Some(Value::String(text)) => Some(crate::user_regex::compile(text).map_err(|e| {
+            let message = match e {
+                crate::user_regex::RegexLimitError::Invalid(e) => {
+                    format!("invalid regular expression: {e}")
+                }
+                limit => limit.to_string(),
+            };
+            Compiler::error(&join(path, "pattern"), message)
         })?),
         Some(other) => {
             return Err(Compiler::error(

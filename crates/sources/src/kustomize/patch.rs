@@ -82,7 +82,7 @@ pub enum PatchError {
     TargetNotAMapping,
     /// A patch's `target.name` is not a valid regular expression.
     #[error("target.name: {0}")]
-    TargetName(#[source] regex::Error),
+    TargetName(#[source] strata_core::user_regex::RegexLimitError),
     /// A patch's `target` has a field Strata does not support.
     #[error("unsupported target field `{0}`")]
     TargetField(String),
@@ -290,7 +290,13 @@ impl Target {
                 "name" => {
                     if let Some(n) = s {
                         t.name = Some(
-                            Regex::new(&format!("^(?:{n})$")).map_err(PatchError::TargetName)?,
+                            strata_core::user_regex::check_length(&n)
+                                .and_then(|()| {
+                                    strata_core::user_regex::compile_within_size(&format!(
+                                        "^(?:{n})$"
+                                    ))
+                                })
+                                .map_err(PatchError::TargetName)?,
                         );
                     }
                 }

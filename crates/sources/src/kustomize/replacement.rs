@@ -4,7 +4,6 @@
 //! and `*` wildcards, `options.delimiter`/`index` and `options.create`), inline or from
 //! `path:` files, as kustomize's ReplacementTransformer does.
 
-use regex::Regex;
 use serde_json::{Map, Value};
 use strata_core::source::SourceTree;
 
@@ -366,7 +365,7 @@ enum PathError {
         segment: String,
         /// Why it does not compile.
         #[source]
-        source: regex::Error,
+        source: strata_core::user_regex::RegexLimitError,
     },
     /// A `*` meets something other than a list.
     #[error("{0}: wildcards match list elements only")]
@@ -470,7 +469,7 @@ fn matches(
     if let Some(inner) = p.strip_prefix('[').and_then(|s| s.strip_suffix(']'))
         && let Some((key, want)) = inner.split_once('=')
     {
-        let re = Regex::new(want).map_err(|source| PathError::Regex {
+        let re = strata_core::user_regex::compile(want).map_err(|source| PathError::Regex {
             segment: p.clone(),
             source,
         })?;
