@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod appsets;
+pub mod checkout;
 pub mod client;
 pub mod clusters;
 pub mod controller;

@@ -25,6 +25,7 @@ use strata_sources::application::{ChildSet, ExpandOptions, Repository};
 use strata_sources::repo::{RepoError, RepoUrl, RepositoryCache, redact};
 
 use crate::app::{Application, retry_wait};
+use crate::checkout::{self, CheckoutError, short};
 use crate::project::Project;
 use crate::status::{
     AppStatus, Condition, HISTORY_LIMIT, HealthState, HistoryEntry, OperationPhase, OperationState,
@@ -39,37 +40,9 @@ pub enum ReconcileError {
     /// `spec.source.repoURL` is not a repository URL.
     #[error("spec.source.repoURL: {0}")]
     RepoUrl(#[source] RepoError),
-    /// The repository could not be fetched.
-    #[error("fetching {repo}: {source}")]
-    Fetch {
-        /// The repository, credentials redacted.
-        repo: String,
-        /// Why.
-        #[source]
-        source: RepoError,
-    },
-    /// The revision could not be resolved to a commit.
-    #[error("resolving {revision} in {repo}: {source}")]
-    Resolve {
-        /// The revision asked for.
-        revision: String,
-        /// The repository, credentials redacted.
-        repo: String,
-        /// Why.
-        #[source]
-        source: RepoError,
-    },
-    /// The commit's tree could not be read.
-    #[error("reading {repo} at {commit}: {source}")]
-    Tree {
-        /// The repository, credentials redacted.
-        repo: String,
-        /// The commit, shortened.
-        commit: String,
-        /// Why.
-        #[source]
-        source: RepoError,
-    },
+    /// The repository could not be fetched, its revision resolved or its tree read.
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
     /// The source could not be rendered (or its XRDs and Compositions read).
     #[error(transparent)]
     Render(#[from] strata_sources::application::ExpandError),
@@ -996,10 +969,6 @@ fn decide(
     Decision::Sync(SyncRequest::new(app.sync.prune, false))
 }
 
-fn short(revision: &str) -> &str {
-    revision.get(..7).unwrap_or(revision)
-}
-
 /// Fetches, resolves and renders `app`'s source (blocking: git and file reads).
 fn render(
     repos: &RepositoryCache,
@@ -1014,30 +983,11 @@ fn render(
         && !caches.fetched_since(url.key(), since)
     {
         let started = Instant::now();
-        repos
-            .fetch_now(&url)
-            .map_err(|source| ReconcileError::Fetch {
-                repo: shown.clone(),
-                source,
-            })?;
+        checkout::fetch(repos, &url, &shown)?;
         caches.record_fetch(url.key(), started);
     }
     let wanted = revision.unwrap_or(&app.source.target_revision);
-    let commit = repos
-        .resolve(&url, wanted)
-        .map_err(|source| ReconcileError::Resolve {
-            revision: wanted.to_owned(),
-            repo: shown.clone(),
-            source,
-        })?;
-    let tree = repos
-        .tree(&url, &commit)
-        .map_err(|source| ReconcileError::Tree {
-            repo: shown.clone(),
-            commit: short(&commit).to_owned(),
-            source,
-        })?;
-    let tree: Arc<dyn SourceTree> = tree;
+    let (commit, tree) = checkout::resolve_tree(repos, &url, &shown, wanted)?;
     let options = ExpandOptions::default()
         .with_namespace(app.namespace.clone())
         .with_repository(Some(Repository {

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use strata_core::loader::LoadError;
-use strata_core::source::{SourceError, SourceTree};
+use strata_core::source::SourceError;
 use strata_sources::application::SourceTreeReader;
 use strata_sources::appset::{AppSetError, GeneratorContext, generate};
 use strata_sources::repo::{RepoError, RepoUrl, RepositoryCache, redact};
+
+use crate::checkout::{self, CheckoutError};
 
 /// Where Git-defined Applications are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,35 +46,10 @@ pub enum RootError {
         #[source]
         source: RepoError,
     },
-    /// The repository could not be fetched.
-    #[error("fetching {repo}: {source}")]
-    Fetch {
-        /// The repository.
-        repo: String,
-        /// Why.
-        #[source]
-        source: RepoError,
-    },
-    /// The revision could not be resolved to a commit.
-    #[error("resolving {revision} in {repo}: {source}")]
-    Resolve {
-        /// The revision.
-        revision: String,
-        /// The repository.
-        repo: String,
-        /// Why.
-        #[source]
-        source: RepoError,
-    },
-    /// The commit's tree could not be read.
-    #[error("reading {repo}: {source}")]
-    Tree {
-        /// The repository.
-        repo: String,
-        /// Why.
-        #[source]
-        source: RepoError,
-    },
+    /// The repository could not be fetched, its revision resolved or its tree read (the tree
+    /// error names the commit, as for Applications).
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
     /// The root directory could not be listed.
     #[error("{repo}: {path}: {source}")]
     List {
@@ -123,25 +100,9 @@ pub fn load(
         source,
     })?;
     if fetch {
-        repos.fetch_now(&url).map_err(|source| RootError::Fetch {
-            repo: shown.clone(),
-            source,
-        })?;
+        checkout::fetch(repos, &url, &shown)?;
     }
-    let commit = repos
-        .resolve(&url, &root.revision)
-        .map_err(|source| RootError::Resolve {
-            revision: root.revision.clone(),
-            repo: shown.clone(),
-            source,
-        })?;
-    let tree: Arc<dyn SourceTree> =
-        repos
-            .tree(&url, &commit)
-            .map_err(|source| RootError::Tree {
-                repo: shown.clone(),
-                source,
-            })?;
+    let (commit, tree) = checkout::resolve_tree(repos, &url, &shown, &root.revision)?;
     let path = root.path.trim_start_matches("./").trim_end_matches('/');
     let path = if path == "." { "" } else { path };
     let mut found = Vec::new();
