@@ -42,7 +42,7 @@ pub enum ReconcileError {
     RepoUrl(#[source] RepoError),
     /// The repository could not be fetched, its revision resolved or its tree read.
     #[error(transparent)]
-    Checkout(#[from] CheckoutError),
+    Checkout(Box<CheckoutError>),
     /// The source could not be rendered (or its XRDs and Compositions read).
     #[error(transparent)]
     Render(#[from] strata_sources::application::ExpandError),
@@ -66,6 +66,12 @@ pub enum ReconcileError {
         /// The provider's error.
         error: String,
     },
+}
+
+impl From<CheckoutError> for ReconcileError {
+    fn from(error: CheckoutError) -> Self {
+        ReconcileError::Checkout(Box::new(error))
+    }
 }
 
 impl From<strata_core::EngineError> for ReconcileError {

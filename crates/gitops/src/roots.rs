@@ -49,7 +49,7 @@ pub enum RootError {
     /// The repository could not be fetched, its revision resolved or its tree read (the tree
     /// error names the commit, as for Applications).
     #[error(transparent)]
-    Checkout(#[from] CheckoutError),
+    Checkout(Box<CheckoutError>),
     /// The root directory could not be listed.
     #[error("{repo}: {path}: {source}")]
     List {
@@ -84,6 +84,12 @@ pub enum RootError {
         #[source]
         source: AppSetError,
     },
+}
+
+impl From<CheckoutError> for RootError {
+    fn from(error: CheckoutError) -> Self {
+        RootError::Checkout(Box::new(error))
+    }
 }
 
 /// Fetches (when asked) and reads the Applications of `root`; ApplicationSets without a
