@@ -201,16 +201,16 @@ impl S3StateStore {
     }
 
     fn parse_state(&self, body: &[u8]) -> Result<State, StateError> {
-        serde_json::from_slice(body).map_err(|e| StateError::Corrupt {
+        serde_json::from_slice(body).map_err(|e| StateError::Malformed {
             location: self.location(),
-            message: e.to_string(),
+            source: e,
         })
     }
 
     fn parse_lock(&self, body: &[u8]) -> Result<LockInfo, StateError> {
-        serde_json::from_slice(body).map_err(|e| StateError::Corrupt {
+        serde_json::from_slice(body).map_err(|e| StateError::Malformed {
             location: format!("s3://{}/{}", self.bucket, self.lock_key()),
-            message: e.to_string(),
+            source: e,
         })
     }
 

@@ -108,14 +108,14 @@ fn override_key(group_kind: &str) -> String {
 fn yaml<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Result<T, DriftError> {
     strata_core::yaml::from_str(text).map_err(|e| DriftError::InvalidSetting {
         key: key.to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 
 fn json<T: serde::de::DeserializeOwned>(key: &str, value: &Value) -> Result<T, DriftError> {
     serde_json::from_value(value.clone()).map_err(|e| DriftError::InvalidSetting {
         key: key.to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 

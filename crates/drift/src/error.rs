@@ -25,11 +25,24 @@ pub enum DriftError {
     #[error("{0} is not a JSON object")]
     NotAnObject(&'static str),
     /// A setting (such as an `argocd-cm` key) does not parse.
-    #[error("invalid setting {key}: {reason}")]
+    #[error("invalid setting {key}: {source}")]
     InvalidSetting {
         /// The setting's key.
         key: String,
         /// Why it was rejected.
-        reason: String,
+        #[source]
+        source: SettingError,
     },
+}
+
+/// Why a setting does not parse: its YAML text, or the shape of its value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingError {
+    /// The text is not YAML of the expected shape.
+    #[error(transparent)]
+    Yaml(#[from] strata_core::yaml::YamlError),
+    /// The value is not of the expected shape.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }

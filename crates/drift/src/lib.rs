@@ -100,7 +100,7 @@ pub use backoff::{
 };
 pub use compare::{DiffMode, DiffResult, diff};
 pub use engine::{DriftEngine, DriftNormalizer, ResourceInput};
-pub use error::DriftError;
+pub use error::{DriftError, SettingError};
 pub use ignore::{
     IgnoreConfig, IgnoreDifference, KnownTypeField, OverrideIgnoreDiff, ResourceOverride,
 };

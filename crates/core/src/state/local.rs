@@ -126,9 +126,9 @@ impl LocalStateStore {
 
     fn read_version_file(&self, path: &Path) -> Result<State, StateError> {
         let bytes = std::fs::read(path).map_err(|e| self.io(e))?;
-        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+        serde_json::from_slice(&bytes).map_err(|e| StateError::Malformed {
             location: path.display().to_string(),
-            message: e.to_string(),
+            source: e,
         })
     }
 
@@ -235,12 +235,14 @@ impl LocalStateStore {
     /// The stored state: the snapshot with the journal replayed over it.
     fn read_state(&self) -> Result<Option<State>, StateError> {
         let mut state: Option<State> = match std::fs::read(&self.path) {
-            Ok(bytes) => Some(
-                serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-                    location: self.path.display().to_string(),
-                    message: e.to_string(),
-                })?,
-            ),
+            Ok(bytes) => {
+                Some(
+                    serde_json::from_slice(&bytes).map_err(|e| StateError::Malformed {
+                        location: self.path.display().to_string(),
+                        source: e,
+                    })?,
+                )
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(self.io(e)),
         };
@@ -256,9 +258,9 @@ impl LocalStateStore {
             .map_or(&journal[..0], |end| &journal[..=end]);
         for line in complete.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let entry: JournalEntry =
-                serde_json::from_slice(line).map_err(|e| StateError::Corrupt {
+                serde_json::from_slice(line).map_err(|e| StateError::Malformed {
                     location: self.journal_path().display().to_string(),
-                    message: e.to_string(),
+                    source: e,
                 })?;
             let current = state.get_or_insert_with(|| State {
                 serial: 0,
@@ -393,9 +395,9 @@ impl LocalStateStore {
             Ok(bytes) => {
                 serde_json::from_slice(&bytes)
                     .map(Some)
-                    .map_err(|e| StateError::Corrupt {
+                    .map_err(|e| StateError::Malformed {
                         location: self.lock_path().display().to_string(),
-                        message: e.to_string(),
+                        source: e,
                     })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -631,7 +633,7 @@ impl StateStore for LocalStateStore {
             me.with_guard(|me| match me.read_lock() {
                 // A lock file that cannot be read names no holder to compare with: a forced
                 // unlock removes it.
-                Err(StateError::Corrupt { .. }) => {
+                Err(StateError::Corrupt { .. } | StateError::Malformed { .. }) => {
                     std::fs::remove_file(me.lock_path()).map_err(|e| me.io(e))
                 }
                 Ok(Some(held)) if held.id == id => {
@@ -790,7 +792,10 @@ mod tests {
         let path = dir.path().join("state.json");
         std::fs::write(&path, "{ not json").unwrap();
         let err = LocalStateStore::new(&path).load().await.unwrap_err();
-        assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+        assert!(matches!(err, StateError::Malformed { .. }), "{err}");
+        assert!(err.to_string().contains("is corrupt: "), "{err}");
+        let parser = std::error::Error::source(&err).expect("the parser's error is the source");
+        assert!(parser.is::<serde_json::Error>(), "{parser}");
     }
 
     #[tokio::test]

@@ -298,6 +298,15 @@ pub enum StateError {
         /// Why it cannot be read.
         message: String,
     },
+    /// The stored state, journal or lock is not valid JSON (or not of the expected shape).
+    #[error("state {location} is corrupt: {source}")]
+    Malformed {
+        /// The file or object.
+        location: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The state belongs to another stack.
     #[error(
         "state {location} belongs to stack `{state_stack}` (lineage {lineage}), not to stack `{stack}`: refusing to plan against it, since its resources would be planned as deletions; point --state at this stack's own state"

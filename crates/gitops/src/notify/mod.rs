@@ -81,14 +81,15 @@ pub enum DeliveryError {
         source: TemplateError,
     },
     /// A rendered field that must be JSON is not.
-    #[error("template {template}: field {field} did not render to JSON: {message}")]
+    #[error("template {template}: field {field} did not render to JSON: {source}")]
     InvalidJson {
         /// The template.
         template: String,
         /// The field.
         field: String,
-        /// The parser's message.
-        message: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
     },
     /// None of the trigger's templates has a `webhook.<service>` section.
     #[error("none of the templates {templates:?} has a webhook.{service} section")]

@@ -53,7 +53,7 @@ fn parse_json(template: &str, field: &str, text: &str) -> Result<Option<Value>, 
         .map_err(|error| DeliveryError::InvalidJson {
             template: template.to_string(),
             field: field.to_string(),
-            message: error.to_string(),
+            source: error,
         })
 }
 

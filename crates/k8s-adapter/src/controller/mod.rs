@@ -39,10 +39,26 @@ pub const ANNOTATION_DESIRED_HASH: &str = "strata.dev/desired-hash";
 
 /// Errors of the controller.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ControllerError {
-    /// An XRD or composition could not be read.
+    /// An XRD or composition is inconsistent (no version, a CRD that cannot be built).
     #[error("invalid definition: {0}")]
     Definition(String),
+    /// An XRD or composition does not parse.
+    #[error("invalid definition: {0}")]
+    InvalidDefinition(#[source] strata_composition::Error),
+    /// A watched object could not be read as JSON.
+    #[error("reading a watched object: {0}")]
+    Watched(#[source] serde_json::Error),
+    /// The composition engine failed on a claim or composite.
+    #[error("rendering {object}: {source}")]
+    Composition {
+        /// The claim or composite.
+        object: String,
+        /// The composition error.
+        #[source]
+        source: strata_composition::Error,
+    },
     /// The object is not a claim or composite of a known XRD.
     #[error("{0}")]
     Unknown(String),
@@ -97,7 +113,7 @@ impl XrdBinding {
     /// Reads an XRD object (`apiextensions.crossplane.io/v1 CompositeResourceDefinition`) and
     /// derives its CRDs.
     pub fn from_value(value: &Value) -> Result<Self, ControllerError> {
-        let xrd = Xrd::parse(value).map_err(|e| ControllerError::Definition(e.to_string()))?;
+        let xrd = Xrd::parse(value).map_err(ControllerError::InvalidDefinition)?;
         let crds = crds_for(value)?;
         let version = xrd
             .versions
@@ -240,9 +256,7 @@ impl ControllerConfig {
                 .collect::<Result<_, _>>()?,
             compositions: compositions
                 .iter()
-                .map(|c| {
-                    Composition::parse(c).map_err(|e| ControllerError::Definition(e.to_string()))
-                })
+                .map(|c| Composition::parse(c).map_err(ControllerError::InvalidDefinition))
                 .collect::<Result<_, _>>()?,
             registry,
             drift,

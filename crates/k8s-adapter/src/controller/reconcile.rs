@@ -335,9 +335,9 @@ impl Reconciler {
                 &request,
                 RenderOptions::default(),
             )
-            .map_err(|e| ControllerError::Render {
+            .map_err(|source| ControllerError::Composition {
                 object: describe(object),
-                message: e.to_string(),
+                source,
             })
         };
         // Claims: the composite is derived and applied first; composites are reconciled as they are.

@@ -28,8 +28,7 @@ async fn reconcile(
     object: Arc<DynamicObject>,
     reconciler: Arc<Reconciler>,
 ) -> Result<Action, ControllerError> {
-    let mut value = serde_json::to_value(object.as_ref())
-        .map_err(|e| ControllerError::Unknown(format!("reading a watched object: {e}")))?;
+    let mut value = serde_json::to_value(object.as_ref()).map_err(ControllerError::Watched)?;
     if let (Some(types), Some(map)) = (&object.types, value.as_object_mut()) {
         map.entry("apiVersion")
             .or_insert_with(|| Value::String(types.api_version.clone()));

@@ -193,10 +193,10 @@ pub fn render_source(
         } else {
             format!("{path}/{rest}")
         };
-        let mut r = Resource::from_manifest(m.object).map_err(|e| HelmError::Yaml {
+        let mut r = Resource::from_manifest(m.object).map_err(|source| HelmError::Manifest {
             chart: path.to_string(),
             file: m.source.clone(),
-            reason: e.to_string(),
+            source,
         })?;
         r.source = Some(tree.location(&file, 0, 1));
         out.push(r);

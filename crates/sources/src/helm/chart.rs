@@ -195,10 +195,10 @@ pub fn load(tree: &dyn SourceTree, dir: &str, parent: Option<&str>) -> Result<Ch
     let provisional = display(dir.rsplit('/').next().unwrap_or(dir));
     let chart_yaml = read("Chart.yaml", &provisional)?;
     let metadata: Value =
-        strata_core::yaml::from_str(&chart_yaml).map_err(|e| HelmError::InvalidFile {
+        strata_core::yaml::from_str(&chart_yaml).map_err(|source| HelmError::InvalidYaml {
             chart: provisional.clone(),
             file: "Chart.yaml".to_string(),
-            reason: e.to_string(),
+            source,
         })?;
     let name = metadata
         .get("name")

@@ -105,14 +105,37 @@ pub enum HelmError {
         source: Box<TemplateError>,
     },
     /// A rendered template is not valid YAML.
-    #[error("chart {chart}: YAML parse error on {file}: {reason}")]
+    #[error("chart {chart}: YAML parse error on {file}: {source}")]
     Yaml {
         /// The chart.
         chart: String,
         /// The template file.
         file: String,
-        /// What is wrong.
-        reason: String,
+        /// The parser's error.
+        #[source]
+        source: strata_core::yaml::YamlError,
+    },
+    /// A rendered object is not a Kubernetes object (no kind, name …).
+    #[error("chart {chart}: YAML parse error on {file}: {source}")]
+    Manifest {
+        /// The chart.
+        chart: String,
+        /// The template file.
+        file: String,
+        /// The missing or invalid field.
+        #[source]
+        source: strata_core::model::FieldError,
+    },
+    /// `Chart.yaml` is not YAML.
+    #[error("chart {chart}: {file}: {source}")]
+    InvalidYaml {
+        /// The chart.
+        chart: String,
+        /// The file.
+        file: String,
+        /// The parser's error.
+        #[source]
+        source: strata_core::yaml::YamlError,
     },
     /// The chart uses something this renderer refuses rather than render differently from Helm.
     #[error("chart {chart}: unsupported: {feature}")]

@@ -383,11 +383,12 @@ pub fn render(
             continue;
         }
         for doc in split_manifests(text) {
-            let object: Value = strata_core::yaml::from_str(&doc).map_err(|e| HelmError::Yaml {
-                chart: chart_of(name),
-                file: name.clone(),
-                reason: e.to_string(),
-            })?;
+            let object: Value =
+                strata_core::yaml::from_str(&doc).map_err(|source| HelmError::Yaml {
+                    chart: chart_of(name),
+                    file: name.clone(),
+                    source,
+                })?;
             let hook_types = object
                 .pointer("/metadata/annotations/helm.sh~1hook")
                 .and_then(Value::as_str)
@@ -562,7 +563,7 @@ fn crds(chart: &Chart, full_path: &str, out: &mut Vec<Manifest>) -> Result<(), H
             let object: Value = strata_core::yaml::from_str(&doc).map_err(|e| HelmError::Yaml {
                 chart: full_path.to_string(),
                 file: source.clone(),
-                reason: e.to_string(),
+                source: e,
             })?;
             if !object.is_null() {
                 out.push(Manifest {
