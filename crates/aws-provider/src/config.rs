@@ -31,6 +31,7 @@ impl std::fmt::Debug for StaticCredentials {
 /// Overrides of the standard AWS configuration. Every field left `None` comes from the
 /// environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_PROFILE`, credentials…) and profiles.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AwsSettings {
     /// The default region (resources may name another in `spec.forProvider.region`).
     pub region: Option<String>,
@@ -47,6 +48,42 @@ pub struct AwsSettings {
 }
 
 impl AwsSettings {
+    /// Sets [`region`](Self::region).
+    pub fn with_region(mut self, region: Option<String>) -> Self {
+        self.region = region;
+        self
+    }
+
+    /// Sets [`endpoint`](Self::endpoint).
+    pub fn with_endpoint(mut self, endpoint: Option<String>) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// Sets [`profile`](Self::profile).
+    pub fn with_profile(mut self, profile: Option<String>) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Sets [`credentials`](Self::credentials).
+    pub fn with_credentials(mut self, credentials: Option<StaticCredentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Sets [`force_path_style`](Self::force_path_style).
+    pub fn with_force_path_style(mut self, force_path_style: bool) -> Self {
+        self.force_path_style = force_path_style;
+        self
+    }
+
+    /// Sets [`attempt_timeout`](Self::attempt_timeout).
+    pub fn with_attempt_timeout(mut self, attempt_timeout: Option<Duration>) -> Self {
+        self.attempt_timeout = attempt_timeout;
+        self
+    }
+
     /// Settings for a local test server (moto): endpoint, region and dummy credentials.
     pub fn local(endpoint: impl Into<String>, region: impl Into<String>) -> Self {
         Self {

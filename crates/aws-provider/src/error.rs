@@ -109,6 +109,7 @@ impl From<AwsError> for ProviderError {
 
 /// How a request failed before any service error could be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Transport {
     /// The request could not be built (a client-side validation error).
     Construction,

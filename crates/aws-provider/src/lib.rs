@@ -21,7 +21,7 @@
 //! use std::sync::Arc;
 //! use strata_aws::{AwsProvider, AwsSettings, S3StateStore};
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let settings = AwsSettings { region: Some("eu-west-1".into()), ..AwsSettings::default() };
+//! let settings = AwsSettings::default().with_region(Some("eu-west-1".into()));
 //! let provider = AwsProvider::from_settings(&settings).await;
 //! let store = S3StateStore::from_url("s3://my-states/prod/network.json", &settings).await?;
 //! let registry = strata_core::ProviderRegistry::new().with_provider(Arc::new(provider));

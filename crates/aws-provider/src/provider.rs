@@ -17,6 +17,7 @@ use crate::secrets::{NoSecrets, SecretSource};
 
 /// The kinds this provider serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AwsKind {
     /// `s3.aws.upbound.io` Bucket.
     Bucket,

@@ -21,12 +21,10 @@ pub fn settings(endpoint: Option<&str>, region: Option<&str>) -> AwsSettings {
             .ok()
             .filter(|e| !e.is_empty())
     });
-    AwsSettings {
-        force_path_style: endpoint.is_some(),
-        endpoint,
-        region: region.map(str::to_owned),
-        ..AwsSettings::default()
-    }
+    AwsSettings::default()
+        .with_force_path_style(endpoint.is_some())
+        .with_endpoint(endpoint)
+        .with_region(region.map(str::to_owned))
 }
 
 /// The AWS provider, resolving passwords from the desired set's Secrets and the environment.

@@ -95,12 +95,11 @@ pub fn store_of(
         Backend::Local { path } => Ok(Arc::new(LocalStateStore::new(path.clone()))),
         Backend::S3(s3) => {
             let endpoint = s3.endpoint.clone().or_else(|| aws.endpoint.clone());
-            let settings = AwsSettings {
-                region: s3.region.clone().or_else(|| aws.region.clone()),
-                force_path_style: endpoint.is_some(),
-                endpoint,
-                ..aws.clone()
-            };
+            let settings = aws
+                .clone()
+                .with_region(s3.region.clone().or_else(|| aws.region.clone()))
+                .with_force_path_style(endpoint.is_some())
+                .with_endpoint(endpoint);
             crate::aws::state_store(&backend.location(), settings)
         }
         Backend::Kubernetes(kube) => {

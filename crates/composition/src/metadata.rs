@@ -16,6 +16,7 @@ pub const LABEL_CLAIM_NAMESPACE: &str = "crossplane.io/claim-namespace";
 
 /// Which Crossplane behaviour to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum CrossplaneVersion {
     /// Crossplane v2 core (the default): deterministic names.
     #[default]

@@ -6,6 +6,7 @@ use crate::model::ResourceKey;
 
 /// Which kinds and namespaces a stack may touch. Empty lists allow everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Policy {
     /// Allowed `group/Kind` patterns (`*` matches any group or kind, e.g. `apps/*`, `*/Secret`;
     /// the core group is written as an empty group: `/ConfigMap`).
@@ -18,6 +19,18 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Sets [`allowed_kinds`](Self::allowed_kinds).
+    pub fn with_allowed_kinds(mut self, allowed_kinds: Vec<String>) -> Self {
+        self.allowed_kinds = allowed_kinds;
+        self
+    }
+
+    /// Sets [`allowed_namespaces`](Self::allowed_namespaces).
+    pub fn with_allowed_namespaces(mut self, allowed_namespaces: Vec<String>) -> Self {
+        self.allowed_namespaces = allowed_namespaces;
+        self
+    }
+
     /// Why `key` is not allowed, or `None` when it is.
     pub fn check(&self, key: &ResourceKey) -> Option<String> {
         if !self.allowed_kinds.is_empty()

@@ -263,10 +263,7 @@ async fn objects_owned_by_others_are_not_touched_unless_adopted() {
 async fn policy_refuses_kinds_outside_the_allow_list() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path(), Arc::new(MemoryProvider::default()));
-    let opts = options().with_policy(Policy {
-        allowed_kinds: vec!["apps/*".into()],
-        ..Policy::default()
-    });
+    let opts = options().with_policy(Policy::default().with_allowed_kinds(vec!["apps/*".into()]));
     let (plan, _) = engine.plan(&[widget("a", json!({}))], &opts).await.unwrap();
     assert_eq!(plan.violations[0].guard, Guard::Policy);
 }

@@ -22,6 +22,7 @@ const COMPARE_OPTIONS: &str = "resource.compareoptions";
 
 /// The diff-related settings of an `argocd-cm` ConfigMap.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ArgoCdSettings {
     /// System-level overrides keyed by `group/Kind` (`*/*` for all).
     pub resource_overrides: BTreeMap<String, ResourceOverride>,

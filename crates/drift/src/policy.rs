@@ -83,6 +83,7 @@ pub struct PolicyRule {
 
 /// Drift policy: ordered rules (the first match wins), a default mode and the self-heal backoff.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DriftPolicy {
     /// Rules in priority order.
     pub rules: Vec<PolicyRule>,

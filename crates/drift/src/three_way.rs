@@ -20,6 +20,7 @@ use strata_core::sensitive::{REDACTED, Sensitivity};
 /// Where a field change comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ChangeOrigin {
     /// Desired changed since the last apply; live still holds the last-applied value.
     Git,
@@ -74,6 +75,7 @@ pub struct IgnoredField {
 /// The drift state of one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DriftStatus {
     /// Live matches desired.
     InSync,

@@ -28,6 +28,7 @@ impl ConnectOptions {
 
 /// The cluster could not be reached or configured.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// No kubeconfig and no in-cluster environment.
     #[error("no Kubernetes configuration found (kubeconfig or in-cluster): {0}")]

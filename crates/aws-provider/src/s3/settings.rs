@@ -20,6 +20,7 @@ use crate::s3::bucket;
 
 /// The settings kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Setting {
     /// BucketVersioning.
     Versioning,

@@ -101,6 +101,7 @@ const HOOK_EVERY: u32 = 1_000;
 
 /// Resource limits for one script run.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LuaLimits {
     /// Maximum number of Lua VM instructions (checked every 1 000 instructions, coroutines
     /// included).
@@ -118,6 +119,26 @@ impl Default for LuaLimits {
             timeout: Duration::from_secs(1),
             max_memory_bytes: 32 * 1024 * 1024,
         }
+    }
+}
+
+impl LuaLimits {
+    /// Sets [`max_instructions`](Self::max_instructions).
+    pub fn with_max_instructions(mut self, max_instructions: u64) -> Self {
+        self.max_instructions = max_instructions;
+        self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_memory_bytes`](Self::max_memory_bytes).
+    pub fn with_max_memory_bytes(mut self, max_memory_bytes: usize) -> Self {
+        self.max_memory_bytes = max_memory_bytes;
+        self
     }
 }
 

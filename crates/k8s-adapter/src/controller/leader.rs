@@ -81,6 +81,7 @@ impl LeaseConfig {
 
 /// The outcome of one acquire attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LeaseState {
     /// This candidate holds the lease.
     Leader,

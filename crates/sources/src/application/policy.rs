@@ -4,6 +4,7 @@ use serde_json::Value;
 
 /// `spec.syncPolicy` and `spec.ignoreDifferences` of an Application.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SyncPolicy {
     /// `syncPolicy.automated` is set.
     pub automated: bool,

@@ -25,6 +25,7 @@ const REMOTE_HEAD: &str = "refs/strata/HEAD";
 /// cloned, and a revision missing from a mirror fetches it once (unless `Never`); within one
 /// [`RepositoryCache`] a repository is fetched at most once, whatever the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Refresh {
     /// Never fetch an existing mirror (work offline from what it holds).
     Never,
