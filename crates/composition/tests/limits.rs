@@ -1,8 +1,10 @@
-//! User regular expressions in transforms are compiled within `strata_core::user_regex`'s
-//! limits: a pathological pattern is refused at load time with an error naming the field and
-//! the limit; ordinary patterns keep working.
+//! Limits on what compositions ask of the engine. User regular expressions in transforms are
+//! compiled within `strata_core::user_regex`'s limits: a pathological pattern is refused at load
+//! time with an error naming the field and the limit; ordinary patterns keep working. Field
+//! path writes stop at `fieldpath::MAX_INDEX`, so a patch cannot grow an array without bound.
 
 use serde_json::json;
+use strata_composition::fieldpath::{self, MAX_INDEX, PathError};
 use strata_composition::transform::{Transform, parse_all, run_all};
 use strata_composition::{Error, Phase};
 use strata_core::user_regex::{MAX_PATTERN_BYTES, RegexLimitError, SIZE_LIMIT};
@@ -77,4 +79,35 @@ fn an_invalid_pattern_still_reads_as_crossplane_words_it() {
         err,
         Error::Validation("string.regexp.match: Invalid value: \"a(\": invalid regexp".to_string())
     );
+}
+
+#[test]
+fn a_field_path_write_past_the_index_cap_is_refused() {
+    let mut object = json!({});
+    fieldpath::set(
+        &mut object,
+        &format!("spec.items[{MAX_INDEX}]"),
+        json!("last"),
+    )
+    .expect("the cap itself is allowed");
+    assert_eq!(
+        object["spec"]["items"].as_array().map(Vec::len),
+        Some(MAX_INDEX as usize + 1)
+    );
+    let mut object = json!({});
+    let err = fieldpath::set(
+        &mut object,
+        &format!("spec.items[{}]", MAX_INDEX + 1),
+        json!(1),
+    )
+    .expect_err("past the cap");
+    assert_eq!(err, PathError::IndexTooLarge(MAX_INDEX + 1));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "index {} is greater than max allowed index 1024",
+            MAX_INDEX + 1
+        )
+    );
+    assert_eq!(object, json!({}), "nothing was written");
 }
