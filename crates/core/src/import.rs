@@ -60,8 +60,8 @@ pub enum ImportError {
         manager: String,
     },
     /// No provider serves the resource's kind.
-    #[error("{0}")]
-    Unserved(String),
+    #[error(transparent)]
+    Unserved(#[from] crate::provider::RoutingError),
 }
 
 /// What an import recorded.
@@ -115,7 +115,7 @@ impl Engine {
         let provider = self
             .registry
             .route(&resource)
-            .map_err(|e| ImportError::Unserved(e.to_string()))?;
+            .map_err(ImportError::Unserved)?;
         let Some(live) = observations.get(key).and_then(|o| o.live.clone()) else {
             return Err(ImportError::NotFound {
                 key: key.clone(),

@@ -177,7 +177,7 @@ impl SandboxProvider {
         let live = live_object(&resource.manifest);
         let path = self.object_path(&resource.key);
         let bytes = serde_json::to_vec_pretty(&live)
-            .map_err(|e| ProviderError::final_error(e.to_string()))?;
+            .map_err(|e| ProviderError::final_from(e.to_string(), e))?;
         write_atomically(&path, &bytes, Durability::Atomic)
             .map_err(|e| ProviderError::retryable(format!("{}: {e}", path.display())))?;
         let outputs = json!({ "id": resource.key.name });

@@ -88,7 +88,7 @@ pub async fn ensure_argo_crds(
             continue;
         }
         let resource = Resource::from_manifest(manifest)
-            .map_err(|e| strata_core::ProviderError::final_error(e.to_string()))?;
+            .map_err(|e| strata_core::ProviderError::final_from(e.to_string(), e))?;
         provider.create(&resource).await?;
         tracing::info!(crd = %resource.key.name, "created");
         created.push(resource.key.name.clone());

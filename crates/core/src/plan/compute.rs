@@ -165,7 +165,7 @@ pub async fn observe_all(
         let (key, observed) = joined.map_err(|e| {
             (
                 ResourceKey::new("", "Task", None, "observe"),
-                ProviderError::final_error(e.to_string()),
+                ProviderError::final_from(e.to_string(), e),
             )
         })?;
         match observed {

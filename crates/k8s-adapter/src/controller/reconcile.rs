@@ -286,7 +286,7 @@ impl Reconciler {
 
     fn provider_for(&self, resource: &Resource) -> Result<Arc<dyn Provider>, ControllerError> {
         self.config.registry.route(resource).map_err(|e| {
-            ControllerError::Provider(strata_core::ProviderError::final_error(e.to_string()))
+            ControllerError::Provider(strata_core::ProviderError::final_from(e.to_string(), e))
         })
     }
 

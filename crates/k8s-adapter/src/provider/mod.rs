@@ -250,7 +250,7 @@ impl KubeProvider {
             .get_or_try_init(|| async {
                 connect(&self.connect)
                     .await
-                    .map_err(|e| ProviderError::final_error(e.to_string()))
+                    .map_err(|e| ProviderError::final_from(e.to_string(), e))
             })
             .await
     }
@@ -669,7 +669,7 @@ fn crd_state(live: &Value) -> CrdState {
 /// A dynamic object as JSON.
 pub fn to_value(object: &DynamicObject) -> Result<Value, ProviderError> {
     serde_json::to_value(object)
-        .map_err(|e| ProviderError::final_error(format!("reading the API's answer: {e}")))
+        .map_err(|e| ProviderError::final_from(format!("reading the API's answer: {e}"), e))
 }
 
 /// Core health for an ArgoCD-style status: Suspended and Missing wait like Progressing (as the
