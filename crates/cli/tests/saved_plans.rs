@@ -397,3 +397,71 @@ async fn the_atlantis_flow_on_moto_with_the_state_in_s3() {
     let after = strata_env(&["plan", s(&dir), "--detailed-exitcode"], &env);
     assert_eq!(after.status.code(), Some(0), "{}", text(&after));
 }
+
+/// `state` subcommands take `--aws-endpoint` and `--aws-region` like every stack command: a
+/// state in S3 is listed from moto, not from AWS, with no endpoint in the environment or the
+/// configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_list_reads_an_s3_state_through_aws_endpoint() {
+    let moto = strata_aws::testing::MotoServer::shared()
+        .unwrap_or_else(|e| panic!("cannot start moto: {e}"));
+    let env = moto.child_env();
+    moto.settings()
+        .load()
+        .await
+        .s3(None)
+        .create_bucket()
+        .bucket("strata-cli-state-list")
+        .send()
+        .await
+        .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = stack(root.path(), "a");
+    let endpoint = moto.endpoint();
+    let flags = [
+        "--state",
+        "s3://strata-cli-state-list/payments.json",
+        "--aws-endpoint",
+        &endpoint,
+        "--aws-region",
+        "us-east-1",
+    ];
+    let apply = strata_env(
+        &[&["apply", s(&dir), "--auto-approve"][..], &flags].concat(),
+        &env,
+    );
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
+    assert!(
+        !dir.join(".strata/state.json").exists(),
+        "the state is in S3"
+    );
+
+    let list = strata_env(
+        &[&["state", "list", s(&dir), "-o", "json"][..], &flags].concat(),
+        &env,
+    );
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list));
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let text_of = listed.to_string();
+    for address in [
+        "ConfigMap/default/alpha",
+        "ConfigMap/default/beta",
+        "Secret/default/db",
+    ] {
+        assert!(text_of.contains(address), "{address} in {text_of}");
+    }
+    let show = strata_env(
+        &[
+            &["state", "show", s(&dir), "ConfigMap/default/beta"][..],
+            &flags,
+        ]
+        .concat(),
+        &env,
+    );
+    assert_eq!(show.status.code(), Some(0), "{}", text(&show));
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains("beta"),
+        "{}",
+        text(&show)
+    );
+}
