@@ -185,9 +185,11 @@ pub enum ProviderName {
     K8s,
 }
 
-/// Flags shared by commands that work on a stack. Each overrides the stack's `strata.yaml`;
-/// each can also be set through the `STRATA_*` variable its help names. A saved plan records
-/// them (serde), so its apply needs none.
+/// Flags shared by every command that works on a stack (plan, apply, destroy, drift, graph,
+/// import, ownership, validate and every `state` subcommand): one struct, so their flags
+/// cannot diverge. Each overrides the stack's `strata.yaml`; each can also be set through the
+/// `STRATA_*` variable its help names. A saved plan records them (serde), so its apply needs
+/// none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args, serde::Serialize, serde::Deserialize)]
 pub struct StackArgs {
     /// The stack directory (YAML and JSON manifests, read recursively); for `apply`, a plan
@@ -247,6 +249,16 @@ pub struct StackArgs {
     /// The kubeconfig context to use (implies --kube).
     #[arg(long, env = "STRATA_CONTEXT", value_name = "NAME")]
     pub context: Option<String>,
+    /// The kubeconfig file (default: `KUBECONFIG`, else `~/.kube/config`, else the in-cluster
+    /// service account; implies --kube).
+    #[arg(long, env = "STRATA_KUBECONFIG", value_name = "FILE")]
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The namespace of namespaced Kubernetes objects whose manifests name none (default: the
+    /// context's namespace, else `default`; implies --kube).
+    #[arg(short = 'n', long, env = "STRATA_NAMESPACE", value_name = "NAMESPACE")]
+    #[serde(default)]
+    pub namespace: Option<String>,
     /// Enable the AWS provider (S3 and RDS), configured from the standard AWS environment.
     #[arg(long, env = "STRATA_AWS")]
     pub aws: bool,
@@ -597,8 +609,9 @@ pub enum GraphFormat {
 /// `strata graph`.
 #[derive(Debug, Args)]
 pub struct GraphArgs {
-    /// The stack directory.
-    pub dir: PathBuf,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
     /// Output format (`--format` is the older name).
     #[arg(short, long, alias = "format", env = "STRATA_GRAPH_FORMAT", value_enum, default_value_t = GraphFormat::Dot, value_name = "FORMAT")]
     pub output: GraphFormat,
@@ -620,7 +633,7 @@ pub enum StateCommand {
     List {
         /// The stack.
         #[command(flatten)]
-        target: StateTarget,
+        target: StackArgs,
         /// The output form.
         #[command(flatten)]
         output: StateOutput,
@@ -629,7 +642,7 @@ pub enum StateCommand {
     Show {
         /// The stack.
         #[command(flatten)]
-        target: StateTarget,
+        target: StackArgs,
         /// The output form.
         #[command(flatten)]
         output: StateOutput,
@@ -640,7 +653,7 @@ pub enum StateCommand {
     Lock {
         /// The stack.
         #[command(flatten)]
-        target: StateTarget,
+        target: StackArgs,
         /// Output format.
         #[arg(short, long, env = "STRATA_OUTPUT", value_parser = formats(NO_MARKDOWN), default_value = "human", value_name = "FORMAT")]
         output: Format,
@@ -649,7 +662,7 @@ pub enum StateCommand {
     Unlock {
         /// The stack.
         #[command(flatten)]
-        target: StateTarget,
+        target: StackArgs,
         /// The lock ID.
         id: String,
     },
@@ -657,7 +670,7 @@ pub enum StateCommand {
     ForceUnlock {
         /// The stack.
         #[command(flatten)]
-        target: StateTarget,
+        target: StackArgs,
         /// The lock ID.
         id: String,
     },
@@ -667,7 +680,7 @@ pub enum StateCommand {
     Rm {
         /// The stack.
         #[command(flatten)]
-        target: StateTarget,
+        target: StackArgs,
         /// The resources' addresses.
         #[arg(required = true, value_name = "KEY")]
         keys: Vec<strata_core::ResourceKey>,
@@ -677,7 +690,7 @@ pub enum StateCommand {
     Mv {
         /// The stack.
         #[command(flatten)]
-        target: StateTarget,
+        target: StackArgs,
         /// The recorded address.
         #[arg(value_name = "OLD")]
         from: strata_core::ResourceKey,
@@ -689,7 +702,7 @@ pub enum StateCommand {
     History {
         /// The stack.
         #[command(flatten)]
-        target: StateTarget,
+        target: StackArgs,
         /// The output form.
         #[command(flatten)]
         output: StateOutput,
@@ -699,7 +712,7 @@ pub enum StateCommand {
     Restore {
         /// The stack.
         #[command(flatten)]
-        target: StateTarget,
+        target: StackArgs,
         /// The version, as `state history` lists it.
         #[arg(value_name = "SERIAL|VERSION")]
         version: String,
@@ -726,25 +739,6 @@ pub struct RecoverArgs {
     /// The state lock.
     #[command(flatten)]
     pub lock: LockArgs,
-}
-
-/// Which state a `strata state` command works on.
-#[derive(Debug, Args)]
-pub struct StateTarget {
-    /// The stack directory.
-    pub dir: PathBuf,
-    /// The stack configuration (default `<DIR>/strata.yaml` when it exists).
-    #[arg(long, env = "STRATA_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The state: a path, `s3://bucket/key` or `kubernetes://namespace/name` (a Secret in the
-    /// cluster of the Kubernetes provider's context; default: the configuration's backend,
-    /// else `<DIR>/.strata/state.json`).
-    #[arg(
-        long,
-        env = "STRATA_STATE",
-        value_name = "PATH|s3://BUCKET/KEY|kubernetes://NAMESPACE/NAME"
-    )]
-    pub state: Option<String>,
 }
 
 /// The output form of a `strata state` command that prints data.
@@ -793,6 +787,10 @@ pub struct ControllerArgs {
     /// current context, or the in-cluster service account).
     #[arg(long, env = "STRATA_CONTEXT")]
     pub context: Option<String>,
+    /// The kubeconfig file (default: `KUBECONFIG`, else `~/.kube/config`, else the in-cluster
+    /// service account).
+    #[arg(long, env = "STRATA_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
     /// The namespace of Application and AppProject objects, cluster Secrets and states.
     #[arg(long, env = "STRATA_CONTROLLER_NAMESPACE", default_value = "argocd")]
     pub namespace: String,

@@ -67,10 +67,11 @@ fn identity() -> String {
 
 /// Runs the controller until SIGINT or SIGTERM.
 pub async fn run(args: ControllerArgs) -> anyhow::Result<i32> {
-    let client =
-        strata_k8s::client::connect(&strata_k8s::ConnectOptions::new(args.context.clone()))
-            .await
-            .context("connecting to the cluster")?;
+    let client = strata_k8s::client::connect(
+        &strata_k8s::ConnectOptions::new(args.context.clone()).kubeconfig(args.kubeconfig.clone()),
+    )
+    .await
+    .context("connecting to the cluster")?;
     let cache = args
         .repo_cache
         .clone()

@@ -10,19 +10,15 @@ use anyhow::{Context, bail};
 use strata_core::ResourceKey;
 use strata_core::state::{LockInfo, State, StateStore};
 
-use crate::args::{StateCommand, StateTarget};
+use crate::args::{StackArgs, StateCommand};
 use crate::commands::ExitCode;
 use crate::output::{self, Format};
 use crate::stack;
 
-fn store_of(target: &StateTarget) -> anyhow::Result<Arc<dyn StateStore>> {
+fn store_of(target: &StackArgs) -> anyhow::Result<Arc<dyn StateStore>> {
     // A mistyped directory must not become a new, empty state (or a lock) under it.
     crate::paths::stack_dir(&target.dir)?;
-    stack::state_store(
-        &target.dir,
-        target.config.as_deref(),
-        target.state.as_deref(),
-    )
+    stack::state_store(target)
 }
 
 /// Runs `edit` on the state under the lock and saves what it returns; the lock is released
@@ -198,7 +194,7 @@ fn move_record(
 /// `strata state restore`: shows what the restore changes, then (confirmed) writes the
 /// version's records as the next serial of the current lineage.
 async fn restore(
-    target: &StateTarget,
+    target: &StackArgs,
     version: &str,
     auto_approve: bool,
 ) -> anyhow::Result<ExitCode> {

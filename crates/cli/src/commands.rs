@@ -527,8 +527,15 @@ fn print_report(
 
 /// `strata graph`.
 pub fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
-    crate::paths::stack_dir(&args.dir)?;
-    let resources = strata_sources::stack::load_stack(&args.dir, None)?.resources;
+    let stack = &args.stack;
+    crate::paths::stack_dir(&stack.dir)?;
+    let loaded = crate::stack::config_of(&stack.dir, stack.config.as_deref())?;
+    let config = loaded
+        .as_ref()
+        .map(|l| l.config.clone())
+        .unwrap_or_default();
+    let config_file = loaded.as_ref().map(|l| l.file.display().to_string());
+    let resources = crate::stack::desired_set(stack, &config, config_file.as_deref())?.resources;
     let graph = Graph::build(&resources)?;
     let data = || GraphData {
         resources: graph

@@ -17,6 +17,7 @@ use strata_core::executor::ExecutorConfig;
 use strata_core::state::{LocalStateStore, StateStore};
 use strata_core::{Engine, ProviderRegistry, Resource, SandboxProvider};
 use strata_drift::{DriftNormalizer, DriftRules};
+use strata_k8s::ConnectOptions;
 use strata_sources::application::ChildSet;
 
 use crate::args::{ProviderName, StackArgs};
@@ -84,12 +85,12 @@ pub fn backend_of(
 }
 
 /// The store for `backend`; an S3 backend without its own region or endpoint takes `aws`'s,
-/// a Kubernetes backend without its own context takes `kube_context` (the Kubernetes
-/// provider's), else the kubeconfig's current context, else the in-cluster configuration.
+/// a Kubernetes backend without its own context takes `kube`'s (the Kubernetes provider's),
+/// else the kubeconfig's current context, else the in-cluster configuration.
 pub fn store_of(
     backend: &Backend,
     aws: &AwsSettings,
-    kube_context: Option<&str>,
+    kube: &ConnectOptions,
 ) -> anyhow::Result<Arc<dyn StateStore>> {
     match backend {
         Backend::Local { path } => Ok(Arc::new(LocalStateStore::new(path.clone()))),
@@ -102,12 +103,15 @@ pub fn store_of(
                 .with_endpoint(endpoint);
             crate::aws::state_store(&backend.location(), settings)
         }
-        Backend::Kubernetes(kube) => {
-            let context = kube.context.as_deref().or(kube_context);
+        Backend::Kubernetes(backend) => {
+            let mut connect = kube.clone();
+            if let Some(context) = &backend.context {
+                connect.context = Some(context.clone());
+            }
             Ok(crate::kube::state_store(
-                context,
-                &kube.namespace,
-                &kube.name,
+                connect,
+                &backend.namespace,
+                &backend.name,
             )?)
         }
         other => bail!("the state backend {other} is not supported by this build"),
@@ -115,24 +119,36 @@ pub fn store_of(
 }
 
 /// The state store of `strata state …`: `--state`, else the configuration's backend, else
-/// the default; AWS settings from the configuration and the environment.
-pub fn state_store(
-    dir: &Path,
-    config_flag: Option<&Path>,
-    state_flag: Option<&str>,
-) -> anyhow::Result<Arc<dyn StateStore>> {
-    let loaded = config_of(dir, config_flag)?;
+/// the default; AWS settings from `--aws-endpoint`/`--aws-region`, else the configuration,
+/// else the environment; the cluster from `--kubeconfig`/`--context`, else the
+/// configuration's context.
+pub fn state_store(args: &StackArgs) -> anyhow::Result<Arc<dyn StateStore>> {
+    let loaded = config_of(&args.dir, args.config.as_deref())?;
     let config = loaded.as_ref().map(|l| &l.config);
-    let backend = backend_of(dir, config, state_flag)?;
+    let backend = backend_of(&args.dir, config, args.state.as_deref())?;
     let aws = config.and_then(|c| c.providers.aws.as_ref());
     let settings = crate::aws::settings(
-        aws.and_then(|a| a.endpoint.as_deref()),
-        aws.and_then(|a| a.region.as_deref()),
+        args.aws_endpoint
+            .as_deref()
+            .or(aws.and_then(|a| a.endpoint.as_deref())),
+        args.aws_region
+            .as_deref()
+            .or(aws.and_then(|a| a.region.as_deref())),
     );
-    let kube_context = config
-        .and_then(|c| c.providers.kubernetes.as_ref())
-        .and_then(|k| k.context.as_deref());
-    store_of(&backend, &settings, kube_context)
+    let context = args.context.clone().or_else(|| {
+        config
+            .and_then(|c| c.providers.kubernetes.as_ref())
+            .and_then(|k| k.context.clone())
+    });
+    store_of(&backend, &settings, &connect_options(args, context))
+}
+
+/// How the Kubernetes provider and state backend reach the cluster: `--kubeconfig`, `-n` and
+/// the context chosen.
+fn connect_options(args: &StackArgs, context: Option<String>) -> ConnectOptions {
+    ConnectOptions::new(context)
+        .kubeconfig(args.kubeconfig.clone())
+        .namespace(args.namespace.clone())
 }
 
 /// Loads the stack's configuration and manifests and builds its engine.
@@ -157,23 +173,7 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             (Some(file), true) => format!("{file}: policies"),
             _ => "--policy".to_owned(),
         })?;
-    let root = args
-        .root
-        .clone()
-        .or_else(|| strata_sources::stack::repository_of(&args.dir));
-    let repositories = crate::repos::resolver(
-        &args.repos,
-        root.as_deref(),
-        &config.repositories,
-        config_file.as_deref(),
-        &args.dir,
-    )?;
-    let desired = strata_sources::stack::load_stack_with(
-        &args.dir,
-        args.root.as_deref(),
-        args.revision.as_deref(),
-        Some(repositories),
-    )?;
+    let desired = desired_set(args, &config, config_file.as_deref())?;
     log_applications(&desired.applications);
     let name = stack_name(args, &config, config_file.as_deref())?;
 
@@ -194,7 +194,11 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     let backend = backend_of(&args.dir, Some(&config), args.state.as_deref())?;
     let kube_context =
         provider_context(args, &config, &desired.applications, config_file.as_deref())?;
-    let store = store_of(&backend, &aws_settings, kube_context.as_deref())?;
+    let store = store_of(
+        &backend,
+        &aws_settings,
+        &connect_options(args, kube_context),
+    )?;
     // A directory with nothing Strata reads is a mistake (a wrong path), not an empty stack:
     // unless a state or a configuration says a stack lives here, nothing is planned and
     // nothing is written under it.
@@ -248,6 +252,32 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
     })
 }
 
+/// The desired set of the stack `args` names, at `--revision`, inside `--root`, with its
+/// Applications' repositories read as `--repo` and the configuration say.
+pub fn desired_set(
+    args: &StackArgs,
+    config: &StackConfig,
+    config_file: Option<&str>,
+) -> anyhow::Result<strata_sources::stack::StackSource> {
+    let root = args
+        .root
+        .clone()
+        .or_else(|| strata_sources::stack::repository_of(&args.dir));
+    let repositories = crate::repos::resolver(
+        &args.repos,
+        root.as_deref(),
+        &config.repositories,
+        config_file,
+        &args.dir,
+    )?;
+    Ok(strata_sources::stack::load_stack_with(
+        &args.dir,
+        args.root.as_deref(),
+        args.revision.as_deref(),
+        Some(repositories),
+    )?)
+}
+
 /// The providers of a stack, as its flags and configuration enable them: the Kubernetes
 /// provider (discovered, serving the kinds of the CRDs in `resources`), the AWS provider, and
 /// the sandbox standing in for the rest.
@@ -272,11 +302,13 @@ pub async fn providers(
     let mut registry = ProviderRegistry::new();
     let kube_enabled = args.kube
         || args.context.is_some()
+        || args.kubeconfig.is_some()
+        || args.namespace.is_some()
         || args.providers.contains(&ProviderName::K8s)
         || config.providers.kubernetes.is_some();
     let kube = if kube_enabled {
         let context = provider_context(args, config, applications, config_file)?;
-        Some(crate::kube::provider(context.as_deref()))
+        Some(crate::kube::provider(connect_options(args, context)))
     } else {
         None
     };

@@ -516,6 +516,116 @@ fn a_mistyped_flag_exits_1_on_every_subcommand_and_help_exits_0() {
     assert_eq!(strata(&["--version"]).status.code(), Some(0));
 }
 
+/// Every command that works on a stack takes the same shared flags (one struct in the code).
+#[test]
+fn every_stack_command_takes_the_shared_flags() {
+    let stack_commands: &[&[&str]] = &[
+        &["plan"],
+        &["apply"],
+        &["destroy"],
+        &["drift"],
+        &["graph"],
+        &["import"],
+        &["ownership"],
+        &["validate"],
+        &["state", "list"],
+        &["state", "show"],
+        &["state", "lock"],
+        &["state", "unlock"],
+        &["state", "force-unlock"],
+        &["state", "rm"],
+        &["state", "mv"],
+        &["state", "history"],
+        &["state", "restore"],
+        &["state", "recover"],
+    ];
+    let shared = [
+        "--config <FILE>",
+        "--state <PATH|s3://BUCKET/KEY|kubernetes://NAMESPACE/NAME>",
+        "--stack-name <STACK_NAME>",
+        "--revision <REV>",
+        "--root <DIR>",
+        "--repo <URL=PATH>",
+        "--aws",
+        "--aws-endpoint <URL>",
+        "--aws-region <REGION>",
+        "--provider <NAME>",
+        "--kube",
+        "--kubeconfig <FILE>",
+        "--context <NAME>",
+        "-n, --namespace <NAMESPACE>",
+        "--parallelism <PARALLELISM>",
+        "--no-sandbox",
+        "--allow-kind <GROUP/KIND>",
+        "--policy <DIR>",
+        "--tfstate <PATH|s3://BUCKET/KEY>",
+    ];
+    for command in stack_commands {
+        let help = strata(&[command, &["--help"][..]].concat());
+        assert_eq!(
+            help.status.code(),
+            Some(0),
+            "{command:?}: {:?}",
+            text(&help)
+        );
+        let (out, _) = text(&help);
+        let missing: Vec<_> = shared.iter().filter(|flag| !out.contains(*flag)).collect();
+        assert!(
+            missing.is_empty(),
+            "{command:?} --help lacks {missing:?}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn the_graph_reads_the_stack_at_a_revision() {
+    let (_tmp, stack) = quickstart();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&stack)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "quickstart"]);
+    git(&["tag", "v1"]);
+    // A resource added after the tag is in the working tree's graph, not in v1's.
+    std::fs::write(
+        stack.join("later.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: added-later\n  namespace: default\n",
+    )
+    .unwrap();
+    let graph = |extra: &[&str]| {
+        let out = strata(&[&["graph", s(&stack), "-o", "json"][..], extra].concat());
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        value["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let now = graph(&[]);
+    assert!(
+        now.contains(&"ConfigMap/default/added-later".to_owned()),
+        "{now:?}"
+    );
+    let tagged = graph(&["--revision", "v1"]);
+    assert!(
+        !tagged.iter().any(|r| r.contains("added-later")),
+        "{tagged:?}"
+    );
+    assert_eq!(tagged.len() + 1, now.len(), "{tagged:?} / {now:?}");
+}
+
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
     let (_tmp, stack) = quickstart();

@@ -397,3 +397,154 @@ async fn the_atlantis_flow_on_moto_with_the_state_in_s3() {
     let after = strata_env(&["plan", s(&dir), "--detailed-exitcode"], &env);
     assert_eq!(after.status.code(), Some(0), "{}", text(&after));
 }
+
+/// `state` subcommands take `--aws-endpoint` and `--aws-region` like every stack command: a
+/// state in S3 is listed from moto, not from AWS, with no endpoint in the environment or the
+/// configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_list_reads_an_s3_state_through_aws_endpoint() {
+    let moto = strata_aws::testing::MotoServer::shared()
+        .unwrap_or_else(|e| panic!("cannot start moto: {e}"));
+    let env = moto.child_env();
+    moto.settings()
+        .load()
+        .await
+        .s3(None)
+        .create_bucket()
+        .bucket("strata-cli-state-list")
+        .send()
+        .await
+        .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = stack(root.path(), "a");
+    let endpoint = moto.endpoint();
+    let flags = [
+        "--state",
+        "s3://strata-cli-state-list/payments.json",
+        "--aws-endpoint",
+        &endpoint,
+        "--aws-region",
+        "us-east-1",
+    ];
+    let apply = strata_env(
+        &[&["apply", s(&dir), "--auto-approve"][..], &flags].concat(),
+        &env,
+    );
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
+    assert!(
+        !dir.join(".strata/state.json").exists(),
+        "the state is in S3"
+    );
+
+    let list = strata_env(
+        &[&["state", "list", s(&dir), "-o", "json"][..], &flags].concat(),
+        &env,
+    );
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list));
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let text_of = listed.to_string();
+    for address in [
+        "ConfigMap/default/alpha",
+        "ConfigMap/default/beta",
+        "Secret/default/db",
+    ] {
+        assert!(text_of.contains(address), "{address} in {text_of}");
+    }
+    let show = strata_env(
+        &[
+            &["state", "show", s(&dir), "ConfigMap/default/beta"][..],
+            &flags,
+        ]
+        .concat(),
+        &env,
+    );
+    assert_eq!(show.status.code(), Some(0), "{}", text(&show));
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains("beta"),
+        "{}",
+        text(&show)
+    );
+}
+
+/// A profile whose credentials come from `credential_process` (as aws-vault and granted set
+/// up) signs the S3 state's requests: the process runs, and moto (which takes any key)
+/// answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_process_profile_signs_in() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let moto = strata_aws::testing::MotoServer::shared()
+        .unwrap_or_else(|e| panic!("cannot start moto: {e}"));
+    moto.settings()
+        .load()
+        .await
+        .s3(None)
+        .create_bucket()
+        .bucket("strata-cli-credential-process")
+        .send()
+        .await
+        .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let marker = root.path().join("credential-process-ran");
+    let script = root.path().join("credentials.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho ran >> '{}'\nprintf '%s' '{{\"Version\": 1, \"AccessKeyId\": \"process-key\", \"SecretAccessKey\": \"process-secret\"}}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = root.path().join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile strata-login]\nregion = us-east-1\ncredential_process = {}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let dir = stack(root.path(), "a");
+    let endpoint = moto.endpoint();
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+        command
+            .args(args)
+            .args([
+                "--state",
+                "s3://strata-cli-credential-process/payments.json",
+                "--aws-endpoint",
+                &endpoint,
+            ])
+            .env("NO_COLOR", "1")
+            .env("AWS_PROFILE", "strata-login")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdin(Stdio::null());
+        command.output().unwrap()
+    };
+    let apply = run(&["apply", s(&dir), "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
+    assert!(marker.exists(), "the credential process ran");
+    let list = run(&["state", "list", s(&dir)]);
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list));
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("ConfigMap/default/alpha"),
+        "{}",
+        text(&list)
+    );
+
+    // Without the process's credentials there is no sign-in: the same profile with a process
+    // that fails is an error, not a silent anonymous request.
+    std::fs::write(&script, "#!/bin/sh\nexit 3\n").unwrap();
+    let refused = run(&["state", "list", s(&dir)]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+}

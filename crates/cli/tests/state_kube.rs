@@ -192,3 +192,95 @@ fn a_kubernetes_state_url_with_an_invalid_name_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// `--kubeconfig FILE --context NAME -n NS`: the Kubernetes provider and the Kubernetes state
+/// backend reach the cluster through that file and context (the environment's `KUBECONFIG`
+/// names no file, and the file has no current context), and a manifest naming no namespace
+/// lands in NS. A context the file lacks is an error naming the context and the file.
+#[tokio::test(flavor = "multi_thread")]
+async fn kubeconfig_context_and_namespace_flags_choose_the_cluster_and_the_namespace() {
+    let (client, namespace) = admin_and_namespace("cli-kubeconfig-flag").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(strata_testkube::shared().kubeconfig_path()).unwrap();
+    let renamed = original
+        .replace(
+            "contexts:\n- name: testkube\n",
+            "contexts:\n- name: flagged\n",
+        )
+        .replace("current-context: testkube\n", "");
+    assert!(renamed.contains("- name: flagged\n"), "{original}");
+    assert!(!renamed.contains("current-context"), "{original}");
+    let kubeconfig = tmp.path().join("flagged-kubeconfig");
+    std::fs::write(&kubeconfig, renamed).unwrap();
+    let stack = tmp.path().join("flagged");
+    std::fs::create_dir_all(&stack).unwrap();
+    std::fs::write(
+        stack.join("settings.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flagged-settings\ndata:\n  MODE: flag\n",
+    )
+    .unwrap();
+    let absent = tmp.path().join("no-such-kubeconfig");
+    let url = format!("kubernetes://{namespace}/flagged");
+    let flags = |context: &'static str| {
+        vec![
+            "--kubeconfig".to_owned(),
+            kubeconfig.display().to_string(),
+            "--context".to_owned(),
+            context.to_owned(),
+            "-n".to_owned(),
+            namespace.clone(),
+            "--state".to_owned(),
+            url.clone(),
+        ]
+    };
+    let run = |head: &[&str], context: &'static str| {
+        let flags = flags(context);
+        let mut args: Vec<&str> = head.to_vec();
+        args.extend(flags.iter().map(String::as_str));
+        strata(&absent, &args)
+    };
+    let stack_arg = stack.to_str().unwrap();
+
+    let apply = run(&["apply", stack_arg, "--auto-approve"], "flagged");
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
+    let applied =
+        Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), &namespace)
+            .get("flagged-settings")
+            .await
+            .unwrap();
+    assert_eq!(
+        applied.data.unwrap().get("MODE").map(String::as_str),
+        Some("flag")
+    );
+    let store = KubeStateStore::new(client.clone(), &namespace, "flagged").unwrap();
+    assert_eq!(
+        store
+            .load()
+            .await
+            .unwrap()
+            .unwrap()
+            .resources
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["ConfigMap/flagged-settings"]
+    );
+
+    let plan = run(&["plan", stack_arg, "--detailed-exitcode"], "flagged");
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let list = run(&["state", "list", stack_arg], "flagged");
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list));
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("ConfigMap/flagged-settings"),
+        "{}",
+        text(&list)
+    );
+
+    let wrong = run(&["plan", stack_arg], "absent-context");
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("absent-context"), "{stderr}");
+    assert!(
+        stderr.contains(&kubeconfig.display().to_string()),
+        "{stderr}"
+    );
+}

@@ -3,8 +3,10 @@
 //!
 //! The readable form joins plain keys with dots and writes list indices in brackets
 //! (`spec.template.spec.containers[0].image`); a key holding anything but letters, digits,
-//! `_` and `-` is written in brackets as a JSON string, so that dots and slashes inside label
-//! names never read as nesting: `metadata.labels["app.kubernetes.io/managed-by"]`.
+//! `_` and `-` (or of digits only, which would read as an index) is written in brackets as a
+//! JSON string, so that dots and slashes inside label names never read as nesting and a map
+//! key never as a list index: `metadata.labels["app.kubernetes.io/managed-by"]`,
+//! `data["80"]`.
 //! [`parse_readable`] reads that form back exactly, and [`pointer`] turns either into
 //! `/metadata/labels/app.kubernetes.io~1managed-by`.
 
@@ -22,12 +24,14 @@ pub enum PathSegment {
     Index(usize),
 }
 
-/// Whether `key` is written bare in the readable form.
+/// Whether `key` is written bare in the readable form: letters, digits, `_` and `-`, and not
+/// digits only, which would read as a list index (`data["80"]`, `ports[0]`).
 fn is_plain(key: &str) -> bool {
     !key.is_empty()
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !key.chars().all(|c| c.is_ascii_digit())
 }
 
 /// Appends `key` to a readable path.
@@ -274,10 +278,15 @@ mod tests {
             readable_of_pointer("/spec/ports/0/port", Some(&doc)),
             "spec.ports[0].port"
         );
-        // A map key of digits stays a key where the document says so.
+        // A map key of digits stays a key where the document says so, written so that it
+        // never reads as an index.
         assert_eq!(
             readable_of_pointer("/spec/8080/on", Some(&doc)),
-            "spec.8080.on"
+            r#"spec["8080"].on"#
+        );
+        assert_eq!(
+            readable(&[key("spec"), key("8080"), key("80a")]),
+            r#"spec["8080"].80a"#
         );
         assert_eq!(
             parse_pointer("/spec/8080/on", Some(&doc)).unwrap()[1],

@@ -51,6 +51,19 @@ fn pointer_from<'a>(steps: impl Iterator<Item = Step<'a>>) -> String {
     out
 }
 
+/// The readable form of borrowed path steps ([`strata_core::field_path`]'s notation): a map key
+/// of digits stays a key (`data["80"]`), a list index is an index (`ports[0]`).
+pub fn readable_of(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) => strata_core::field_path::push_key(&mut out, k),
+            Step::Index(i) => strata_core::field_path::push_index(&mut out, *i),
+        }
+    }
+    out
+}
+
 /// Escapes one token for a JSON pointer (`~` → `~0`, `/` → `~1`); borrows when nothing needs
 /// escaping.
 pub fn escape_token(token: &str) -> Cow<'_, str> {

@@ -173,7 +173,12 @@ impl DriftReport {
                 let _ = writeln!(out, "    {}", human_change(c));
             }
             for i in &r.ignored {
-                let _ = writeln!(out, "    (ignored) {}: {}", readable(&i.path), i.reason);
+                let _ = writeln!(
+                    out,
+                    "    (ignored) {}: {}",
+                    readable(i.readable.as_ref(), &i.path),
+                    i.reason
+                );
             }
         }
         for e in &self.errors {
@@ -283,7 +288,7 @@ fn details_section(r: &ResourceDrift) -> String {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} | {} | {} | {} |",
-                md_escape(&readable(&c.path)),
+                md_escape(&readable(c.readable.as_ref(), &c.path)),
                 md_value(c.live.as_ref()),
                 md_value(c.desired.as_ref()),
                 md_value(c.last_applied.as_ref()),
@@ -301,7 +306,7 @@ fn details_section(r: &ResourceDrift) -> String {
             let _ = writeln!(
                 out,
                 "- `{}` ({})",
-                md_escape(&readable(&i.path)),
+                md_escape(&readable(i.readable.as_ref(), &i.path)),
                 md_escape(&i.reason)
             );
         }
@@ -329,14 +334,18 @@ fn show(v: Option<&Value>) -> String {
     }
 }
 
-/// A field's JSON pointer in the readable form people read plans in (one notation for plan
-/// and drift, [`strata_core::field_path`]); a token of digits reads as a list index.
-fn readable(pointer: &str) -> String {
-    strata_core::field_path::readable_of_pointer(pointer, None)
+/// A field's path in the readable form people read plans in (one notation for plan and drift,
+/// [`strata_core::field_path`]): the one the diff recorded, else (a report read back from
+/// JSON) the pointer's, where a token of digits reads as a list index.
+fn readable(readable: Option<&String>, pointer: &str) -> String {
+    match readable {
+        Some(text) => text.clone(),
+        None => strata_core::field_path::readable_of_pointer(pointer, None),
+    }
 }
 
 fn human_change(c: &FieldChange) -> String {
-    let path = readable(&c.path);
+    let path = readable(c.readable.as_ref(), &c.path);
     let (mark, body) = match (&c.live, &c.desired) {
         (None, Some(d)) => ("+", format!("{path} = {}", show(Some(d)))),
         (Some(l), None) => ("-", format!("{path} = {}", show(Some(l)))),

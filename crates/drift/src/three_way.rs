@@ -13,7 +13,7 @@ use crate::managed_fields::{owner_at, remove_trusted_manager_fields};
 use crate::merge::{ListMode, key_value, pruned_equal, same_key, strip_for_merge};
 use crate::normalize::DriftRules;
 use crate::object::{ResourceKey, is_builtin_group};
-use crate::path::{Step, pointer_of};
+use crate::path::{Step, pointer_of, readable_of};
 use crate::policy::PolicyMode;
 use strata_core::sensitive::{REDACTED, Sensitivity};
 
@@ -49,6 +49,12 @@ impl ChangeOrigin {
 pub struct FieldChange {
     /// JSON pointer of the field (list items indexed as in live when present there).
     pub path: String,
+    /// The field's path in the readable form people read ([`strata_core::field_path`]), with
+    /// map keys and list indices told apart as the compared objects hold them (a map key `80`
+    /// is `["80"]`, a list index `[80]`). Not in the JSON, which gives the pointer; `None` in a
+    /// report read back from JSON, whose text then takes a token of digits for an index.
+    #[serde(skip)]
+    pub readable: Option<String>,
     /// Desired value (`None` when desired does not set the field).
     pub desired: Option<Value>,
     /// Last-applied value (`None` when absent or unknown).
@@ -68,6 +74,9 @@ pub struct FieldChange {
 pub struct IgnoredField {
     /// JSON pointer of the field.
     pub path: String,
+    /// The field's path in the readable form, as [`FieldChange::readable`].
+    #[serde(skip)]
+    pub readable: Option<String>,
     /// Why: `ignoreDifferences`, or `managed by <manager>` for a trusted field manager.
     pub reason: String,
 }
@@ -163,6 +172,7 @@ pub fn diff_three_way(
             .iter()
             .map(|path| IgnoredField {
                 path: pointer_of(path),
+                readable: Some(readable_of(path)),
                 reason: "ignoreDifferences".to_string(),
             })
             .collect();
@@ -182,6 +192,7 @@ pub fn diff_three_way(
                 .map(|c| {
                     let raw = RawChange {
                         path: pointer_of(&c.path),
+                        readable: readable_of(&c.path),
                         origin: origin_of(Some(c.desired), c.last_applied, Some(c.live), three_way),
                         desired: Some(c.desired.clone()),
                         last_applied: c.last_applied.cloned(),
@@ -202,6 +213,11 @@ pub fn diff_three_way(
         let mut l_raw = live.clone();
         for (path, manager) in remove_trusted_manager_fields(&mut d_raw, &mut l_raw, &managers) {
             drift.ignored.push(IgnoredField {
+                // The field is in live: its containers tell keys from indices.
+                readable: Some(strata_core::field_path::readable_of_pointer(
+                    &path,
+                    Some(live),
+                )),
                 path,
                 reason: format!("managed by {manager}"),
             });
@@ -274,6 +290,7 @@ pub fn diff_three_way(
             if !raw.iter().any(|r| r.path == c.path) && !c.path.starts_with("/status") {
                 drift.ignored.push(IgnoredField {
                     path: c.path,
+                    readable: Some(c.readable),
                     reason: "ignoreDifferences".to_string(),
                 });
             }
@@ -292,6 +309,7 @@ pub fn diff_three_way(
 
 struct RawChange {
     path: String,
+    readable: String,
     desired: Option<Value>,
     last_applied: Option<Value>,
     live: Option<Value>,
@@ -316,6 +334,7 @@ fn finish(c: RawChange, res: &ResourceKey, live: &Value, sensitivity: &Sensitivi
     FieldChange {
         manager: owner_at(live, &c.path).map(str::to_string),
         path: c.path,
+        readable: Some(c.readable),
         desired: hide(c.desired),
         last_applied: hide(c.last_applied),
         live: hide(c.live),
@@ -482,6 +501,7 @@ fn leaf(
     }
     out.push(RawChange {
         path: pointer_of(path),
+        readable: readable_of(path),
         desired: d.cloned(),
         last_applied: a.cloned(),
         live: l.cloned(),
@@ -538,8 +558,11 @@ fn push_live_only_labels(drift: &mut ResourceDrift, d: &Value, a: Option<&Value>
 }
 
 fn push_live_only_label(drift: &mut ResourceDrift, key: &str) {
+    let mut readable = "metadata.labels".to_owned();
+    strata_core::field_path::push_key(&mut readable, key);
     drift.ignored.push(IgnoredField {
         path: format!("/metadata/labels/{}", crate::path::escape_token(key)),
+        readable: Some(readable),
         reason: "only in live: added outside desired state, apply keeps it".to_string(),
     });
 }

@@ -238,3 +238,50 @@ fn provider_declared_paths_are_hidden_in_drift_reports() {
     let drift = diff_three_way(Some(&applied), Some(&applied), Some(&live), &rules);
     assert_eq!(drift.changes[0].live, Some(json!("(sensitive)")));
 }
+
+/// A map key of digits is a key in the readable path (`data["80"]`), a list position an index
+/// (`[0]`); the JSON keeps the pointer, where both read `/80` and `/0`.
+#[test]
+fn a_map_key_of_digits_reads_as_a_key_and_a_list_position_as_an_index() {
+    let desired = cm(json!({"80": "http", "443": "https"}));
+    let live = cm(json!({"80": "gopher", "443": "https"}));
+    let drift = diff_three_way(Some(&desired), Some(&desired), Some(&live), &rules());
+    assert_eq!(drift.changes.len(), 1);
+    assert_eq!(drift.changes[0].path, "/data/80");
+    assert_eq!(drift.changes[0].readable.as_deref(), Some(r#"data["80"]"#));
+
+    let listed = |rules: Value| {
+        json!({"apiVersion": "example.org/v1", "kind": "Gateway",
+               "metadata": {"name": "g", "namespace": "n"},
+               "spec": {"routes": [{"80": rules}]}})
+    };
+    let nested = diff_three_way(
+        Some(&listed(json!("a"))),
+        Some(&listed(json!("a"))),
+        Some(&listed(json!("b"))),
+        &rules(),
+    );
+    assert_eq!(nested.changes.len(), 1, "{nested:?}");
+    assert_eq!(nested.changes[0].path, "/spec/routes/0/80");
+    assert_eq!(
+        nested.changes[0].readable.as_deref(),
+        Some(r#"spec.routes[0]["80"]"#)
+    );
+
+    let report = strata_drift::DriftReport {
+        resources: vec![drift, nested],
+        ..strata_drift::DriftReport::default()
+    };
+    let human = report.to_human();
+    assert!(
+        human.contains(r#"~ data["80"]: "gopher" -> "http""#),
+        "{human}"
+    );
+    assert!(human.contains(r#"spec.routes[0]["80"]"#), "{human}");
+    assert!(!human.contains("data[80]"), "{human}");
+    let markdown = report.to_markdown();
+    assert!(markdown.contains(r#"`data["80"]`"#), "{markdown}");
+    let json = report.to_json();
+    assert_eq!(json["resources"][0]["changes"][0]["path"], "/data/80");
+    assert!(json["resources"][0]["changes"][0].get("readable").is_none());
+}

@@ -1,7 +1,9 @@
 //! Connecting to a cluster: kubeconfig (with a selectable context) or in-cluster configuration,
 //! through kube's standard inference.
 
-use kube::config::{Config, KubeConfigOptions};
+use std::path::PathBuf;
+
+use kube::config::{Config, KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 /// How to reach the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -10,19 +12,44 @@ pub struct ConnectOptions {
     /// The kubeconfig context to use; `None` means the current context, or the in-cluster
     /// service account when there is no kubeconfig (kube's `Config::infer`).
     pub context: Option<String>,
+    /// The kubeconfig file to read instead of `KUBECONFIG` or `~/.kube/config` (kubectl's
+    /// `--kubeconfig`); with it the in-cluster configuration is never used.
+    pub kubeconfig: Option<PathBuf>,
+    /// The namespace of namespaced objects that name none, instead of the context's (kubectl's
+    /// `--namespace`).
+    pub namespace: Option<String>,
 }
 
 impl ConnectOptions {
     /// Options selecting the kubeconfig context `context`, or the current one when `None`.
     pub fn new(context: Option<String>) -> Self {
-        Self { context }
+        Self {
+            context,
+            ..Self::default()
+        }
     }
 
     /// Options selecting the kubeconfig context `context`.
     pub fn with_context(context: impl Into<String>) -> Self {
         Self {
             context: Some(context.into()),
+            ..Self::default()
         }
+    }
+
+    /// These options reading the kubeconfig `file` (`None`: the standard one).
+    #[must_use]
+    pub fn kubeconfig(mut self, file: Option<PathBuf>) -> Self {
+        self.kubeconfig = file;
+        self
+    }
+
+    /// These options with `namespace` for namespaced objects that name none (`None`: the
+    /// context's).
+    #[must_use]
+    pub fn namespace(mut self, namespace: Option<String>) -> Self {
+        self.namespace = namespace;
+        self
     }
 }
 
@@ -36,6 +63,32 @@ pub enum ConnectError {
     /// The kubeconfig or the context could not be read.
     #[error("reading the kubeconfig: {0}")]
     Kubeconfig(#[from] kube::config::KubeconfigError),
+    /// The kubeconfig file named explicitly could not be read.
+    #[error("the kubeconfig {}: {source}", path.display())]
+    KubeconfigRead {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kubeconfig file named explicitly has no context of the name asked for.
+    #[error("the kubeconfig {} has no context {context:?}", path.display())]
+    NoSuchContext {
+        /// The file.
+        path: PathBuf,
+        /// The context asked for.
+        context: String,
+    },
+    /// The kubeconfig file named explicitly, or its context, is not usable.
+    #[error("the kubeconfig {}: {source}", path.display())]
+    KubeconfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
     /// The client could not be built from the configuration.
     #[error("building the Kubernetes client: {0}")]
     Client(#[from] kube::Error),
@@ -43,16 +96,38 @@ pub enum ConnectError {
 
 /// The client configuration for `options`.
 pub async fn config(options: &ConnectOptions) -> Result<Config, ConnectError> {
-    Ok(match &options.context {
-        Some(context) => {
-            Config::from_kubeconfig(&KubeConfigOptions {
-                context: Some(context.clone()),
-                ..KubeConfigOptions::default()
-            })
-            .await?
+    let selection = KubeConfigOptions {
+        context: options.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let mut config = match (&options.kubeconfig, &options.context) {
+        (Some(path), _) => {
+            let in_file = |source| match source {
+                KubeconfigError::ReadConfig(source, _) => ConnectError::KubeconfigRead {
+                    path: path.clone(),
+                    source,
+                },
+                KubeconfigError::LoadContext(context) => ConnectError::NoSuchContext {
+                    path: path.clone(),
+                    context,
+                },
+                source => ConnectError::KubeconfigFile {
+                    path: path.clone(),
+                    source,
+                },
+            };
+            let file = Kubeconfig::read_from(path).map_err(in_file)?;
+            Config::from_custom_kubeconfig(file, &selection)
+                .await
+                .map_err(in_file)?
         }
-        None => Config::infer().await?,
-    })
+        (None, Some(_)) => Config::from_kubeconfig(&selection).await?,
+        (None, None) => Config::infer().await?,
+    };
+    if let Some(namespace) = &options.namespace {
+        config.default_namespace.clone_from(namespace);
+    }
+    Ok(config)
 }
 
 /// A client for the cluster `options` select.
@@ -155,5 +230,63 @@ impl tower::Service<http::Request<kube::client::Body>> for ObservedService {
             });
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+    use super::*;
+
+    const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\ncontexts:\n- name: picked\n  context:\n    cluster: c\n    user: u\n    namespace: from-context\n- name: other\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n";
+
+    fn file() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, KUBECONFIG).unwrap();
+        (dir, path)
+    }
+
+    #[tokio::test]
+    async fn a_named_kubeconfig_and_context_are_read_and_the_namespace_overrides_the_contexts() {
+        let (_dir, path) = file();
+        let options = ConnectOptions::with_context("picked").kubeconfig(Some(path.clone()));
+        let picked = config(&options).await.unwrap();
+        assert_eq!(picked.default_namespace, "from-context");
+        assert_eq!(picked.cluster_url.to_string(), "https://127.0.0.1:6443/");
+        let other = config(&ConnectOptions::with_context("other").kubeconfig(Some(path.clone())))
+            .await
+            .unwrap();
+        assert_eq!(other.default_namespace, "default");
+        let overridden = config(&options.namespace(Some("flagged".into())))
+            .await
+            .unwrap();
+        assert_eq!(overridden.default_namespace, "flagged");
+    }
+
+    #[tokio::test]
+    async fn a_missing_kubeconfig_or_context_is_named() {
+        let (dir, path) = file();
+        let missing =
+            config(&ConnectOptions::with_context("absent").kubeconfig(Some(path.clone())))
+                .await
+                .unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            format!(
+                "the kubeconfig {} has no context \"absent\"",
+                path.display()
+            )
+        );
+        let nowhere = dir.path().join("nowhere");
+        let unread = config(&ConnectOptions::default().kubeconfig(Some(nowhere.clone())))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&unread, ConnectError::KubeconfigRead { path, .. } if path == &nowhere),
+            "{unread:?}"
+        );
+        assert_eq!(unread.to_string().matches("nowhere").count(), 1, "{unread}");
     }
 }

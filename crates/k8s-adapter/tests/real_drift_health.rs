@@ -116,6 +116,7 @@ async fn a_kubectl_patch_is_drift_in_the_world_owned_by_its_field_manager() {
         drift.changes,
         vec![FieldChange {
             path: "/data/mode".to_owned(),
+            readable: Some("data.mode".to_owned()),
             desired: Some(json!("fast")),
             last_applied: Some(json!("fast")),
             live: Some(json!("slow")),
@@ -294,6 +295,7 @@ async fn differences_owned_by_a_trusted_manager_are_not_drift_and_not_planned() 
         drift.ignored,
         vec![IgnoredField {
             path: "/data/replicas".to_owned(),
+            readable: Some("data.replicas".to_owned()),
             reason: "managed by autoscaler".to_owned(),
         }]
     );

@@ -143,3 +143,35 @@ fn a_list_element_git_dropped_is_planned_as_its_removal() {
     let again = strata(&["plan", s(&stack), "--detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{:?}", text(&again));
 }
+
+/// A map key of digits never reads as a list index, in plan or drift.
+#[test]
+fn a_map_key_of_digits_reads_as_a_key_in_plan_and_drift() {
+    let config = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ports\n  namespace: shop\ndata:\n  \"80\": {value}\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("shop");
+    std::fs::create_dir(&stack).unwrap();
+    std::fs::write(stack.join("ports.yaml"), config("http")).unwrap();
+    let apply = strata(&["apply", s(&stack), "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{:?}", text(&apply));
+    std::fs::write(stack.join("ports.yaml"), config("gopher")).unwrap();
+
+    let (plan, _) = text(&strata(&["plan", s(&stack)]));
+    assert!(
+        plan.contains(r#"~ data["80"] = "http" -> "gopher""#),
+        "{plan}"
+    );
+    let (drift, _) = text(&strata(&["drift", s(&stack)]));
+    assert!(
+        drift.contains(r#"~ data["80"]: "http" -> "gopher""#),
+        "{drift}"
+    );
+    assert!(!drift.contains("data[80]"), "{drift}");
+    let json = strata(&["drift", s(&stack), "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["resources"][0]["changes"][0]["path"], "/data/80");
+}
