@@ -114,6 +114,18 @@ pub enum HelmError {
         /// What is wrong.
         reason: String,
     },
+    /// A packaged chart (`charts/*.tgz`, or a chart downloaded from a repository) could not be
+    /// unpacked.
+    #[error("chart {chart}: archive {archive}: {source}")]
+    Archive {
+        /// The chart holding the archive (empty for a downloaded chart).
+        chart: String,
+        /// The archive.
+        archive: String,
+        /// What is wrong.
+        #[source]
+        source: super::archive::ArchiveError,
+    },
     /// The chart uses something this renderer refuses rather than render differently from Helm.
     #[error("chart {chart}: unsupported: {feature}")]
     Unsupported {
@@ -128,9 +140,6 @@ pub enum HelmError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnsupportedFeature {
-    /// A packaged chart (`charts/*.tgz`): no gzip/tar reader is built in.
-    #[error("packaged subchart {0} (charts/*.tgz); unpack it into charts/")]
-    ChartArchive(String),
     /// A template function whose result differs per run or needs the outside world.
     #[error("template function {function} ({reason})")]
     Function {
