@@ -6,8 +6,13 @@
 //! `ignoreMissingValueFiles`), `values` (a YAML string), `valuesObject`, `parameters`
 //! (`--set`, `forceString` as `--set-string`), `releaseName` (default: the Application's
 //! name), `namespace` (default: the destination's), `skipCrds`, `skipSchemaValidation`,
-//! `kubeVersion`, `apiVersions`. Refused by name: charts from Helm repositories or OCI
-//! (`source.chart`), value files from other sources (`$ref/...`) or URLs, `fileParameters`.
+//! `kubeVersion`, `apiVersions`, and in multi-source Applications value files from another
+//! source (`$ref/path`: the path in the repository of the source whose `ref` is `ref`, at its
+//! `targetRevision`). Refused by name: charts from Helm repositories or OCI (`source.chart`),
+//! value files from URLs, `fileParameters`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 use strata_core::Resource;
@@ -15,6 +20,10 @@ use strata_core::source::{EntryKind, SourceTree};
 
 use super::error::{HelmError, UnsupportedFeature};
 use super::{HelmOptions, Parameter};
+
+/// The trees of a multi-source Application's sources that have a `ref`, by that name: where
+/// `$name/...` value files are read.
+pub type Refs = BTreeMap<String, Arc<dyn SourceTree>>;
 
 /// Whether an Application source at `path` is a Helm chart, as ArgoCD decides it.
 pub fn is_helm_source(tree: &dyn SourceTree, path: &str, source: &Value) -> bool {
@@ -39,13 +48,14 @@ fn refuse(what: &str) -> HelmError {
 }
 
 /// The `helm template` settings `source.helm` gives, for the Application `app_name` whose
-/// destination namespace is `namespace`.
+/// destination namespace is `namespace`; `$ref/...` value files are read from `refs`.
 pub fn options(
     tree: &dyn SourceTree,
     path: &str,
     source: &Value,
     app_name: &str,
     namespace: Option<&str>,
+    refs: &Refs,
 ) -> Result<HelmOptions, HelmError> {
     if source.get("chart").is_some() {
         return Err(refuse(
@@ -96,20 +106,37 @@ pub fn options(
         .flatten()
         .filter_map(Value::as_str)
     {
-        if file.starts_with('$') {
-            return Err(refuse(&format!(
-                "value files from another source ({file}); multi-source Applications are not supported yet"
-            )));
-        }
         if file.contains("://") {
             return Err(refuse(&format!("value files from URLs ({file})")));
         }
-        let at = strata_core::source::join(path, file).map_err(|source| HelmError::Read {
-            chart: path.to_string(),
-            path: file.to_string(),
-            source,
-        })?;
-        match tree.read(&at) {
+        let (from, at): (&dyn SourceTree, String) = match file.strip_prefix('$') {
+            Some(rest) => {
+                let (name, rel) = rest.split_once('/').unwrap_or((rest, ""));
+                let Some(ref_tree) = refs.get(name) else {
+                    return Err(HelmError::UnknownRef {
+                        file: file.to_string(),
+                        name: name.to_string(),
+                        known: refs.keys().cloned().collect::<Vec<_>>().join(", "),
+                    });
+                };
+                let at = strata_core::source::normalize(rel).map_err(|source| HelmError::Read {
+                    chart: path.to_string(),
+                    path: file.to_string(),
+                    source,
+                })?;
+                (ref_tree.as_ref(), at)
+            }
+            None => {
+                let at =
+                    strata_core::source::join(path, file).map_err(|source| HelmError::Read {
+                        chart: path.to_string(),
+                        path: file.to_string(),
+                        source,
+                    })?;
+                (tree, at)
+            }
+        };
+        match from.read(&at) {
             Ok(bytes) => options.value_files.push((
                 file.to_string(),
                 String::from_utf8_lossy(&bytes).into_owned(),
@@ -176,13 +203,14 @@ pub fn render_source(
     source: &Value,
     app_name: &str,
     namespace: Option<&str>,
+    refs: &Refs,
 ) -> Result<Vec<Resource>, HelmError> {
     if tree.kind(&chart_file(path)) != Some(EntryKind::File) {
         return Err(HelmError::NotAChart {
             path: path.to_string(),
         });
     }
-    let options = options(tree, path, source, app_name, namespace)?;
+    let options = options(tree, path, source, app_name, namespace, refs)?;
     let manifests = super::render(tree, path, &options)?;
     let mut out = Vec::with_capacity(manifests.len());
     for m in manifests {

@@ -114,6 +114,16 @@ pub enum HelmError {
         /// What is wrong.
         reason: String,
     },
+    /// A value file `$name/...` names no source with `ref: name`.
+    #[error("value file {file}: no source has ref {name:?} (refs: [{known}])")]
+    UnknownRef {
+        /// The value file as given.
+        file: String,
+        /// The ref it names.
+        name: String,
+        /// The refs the Application's sources have, joined by `, `.
+        known: String,
+    },
     /// A packaged chart (`charts/*.tgz`, or a chart downloaded from a repository) could not be
     /// unpacked.
     #[error("chart {chart}: archive {archive}: {source}")]
