@@ -525,12 +525,37 @@ impl<'o> Expander<'o> {
             name: name.to_string(),
             message,
         };
-        for unsupported in ["chart", "plugin", "kustomize"] {
+        for unsupported in ["plugin", "kustomize"] {
             if source.get(unsupported).is_some() {
                 return Err(invalid(format!(
-                    "{field}.{unsupported} is not supported (Strata expands plain directories, Kustomize overlays, Helm charts in the repository and claims)"
+                    "{field}.{unsupported} is not supported (Strata expands plain directories, Kustomize overlays, Helm charts and claims)"
                 )));
             }
+        }
+        if let Some(chart) = source.get("chart") {
+            let chart = chart.as_str().unwrap_or_default();
+            let helm_error = |error| ExpandError::Helm {
+                location: location.to_string(),
+                name: name.to_string(),
+                error: Box::new(error),
+            };
+            let cache = self
+                .options
+                .repositories
+                .as_ref()
+                .and_then(|r| r.chart_cache_dir())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{field}.chart {chart}: charts from Helm repositories need a repository cache to download into"
+                    ))
+                })?;
+            let charts = crate::helm::repository::ChartRepositories::new(cache);
+            let loaded = crate::helm::application::render_repository_source(
+                &charts, source, name, namespace, refs,
+            )
+            .map_err(helm_error)?;
+            out.extend(loaded);
+            return Ok(chart.to_string());
         }
         let directory = source.get("directory").cloned().unwrap_or(Value::Null);
         if let Some(d) = directory.as_object() {

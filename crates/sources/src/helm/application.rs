@@ -19,6 +19,7 @@ use strata_core::Resource;
 use strata_core::source::{EntryKind, SourceTree};
 
 use super::error::{HelmError, UnsupportedFeature};
+use super::repository::ChartRepositories;
 use super::{HelmOptions, Parameter};
 
 /// The trees of a multi-source Application's sources that have a `ref`, by that name: where
@@ -57,11 +58,6 @@ pub fn options(
     namespace: Option<&str>,
     refs: &Refs,
 ) -> Result<HelmOptions, HelmError> {
-    if source.get("chart").is_some() {
-        return Err(refuse(
-            "Helm repository and OCI charts (source.chart); put the chart in the repository and use source.path",
-        ));
-    }
     let helm = source.get("helm").cloned().unwrap_or(Value::Null);
     let text = |key: &str| {
         helm.get(key)
@@ -227,6 +223,59 @@ pub fn render_source(
             reason: e.to_string(),
         })?;
         r.source = Some(tree.location(&file, 0, 1));
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// Renders the Application's chart from a Helm repository (`repoURL` + `chart` +
+/// `targetRevision`), fetched (or read from the cache) by `charts`; each resource is located at
+/// `<repoURL>/<chart>-<version>/<template>`.
+pub fn render_repository_source(
+    charts: &ChartRepositories,
+    source: &Value,
+    app_name: &str,
+    namespace: Option<&str>,
+    refs: &Refs,
+) -> Result<Vec<Resource>, HelmError> {
+    let text = |key: &str| source.get(key).and_then(Value::as_str).unwrap_or_default();
+    let (repo_url, chart) = (text("repoURL"), text("chart"));
+    if repo_url.starts_with("oci://") || !repo_url.contains("://") {
+        return Err(refuse(&format!(
+            "OCI registries (chart {chart} from {})",
+            crate::repo::redact(repo_url)
+        )));
+    }
+    let fetched = charts
+        .fetch(repo_url, chart, text("targetRevision"))
+        .map_err(|source| HelmError::Repository {
+            chart: chart.to_string(),
+            source: Box::new(source),
+        })?;
+    let origin = strata_core::source::SourceOrigin::directory(format!(
+        "{}/{chart}-{}",
+        crate::repo::redact(repo_url.trim_end_matches('/')),
+        fetched.version
+    ));
+    let limits = super::ArchiveLimits::default();
+    let tree = super::archive::unpack(&fetched.archive, &limits)
+        .map_err(|source| HelmError::Archive {
+            chart: chart.to_string(),
+            archive: format!("{chart}-{}.tgz", fetched.version),
+            source,
+        })?
+        .with_origin(origin);
+    let options = options(&tree, "", source, app_name, namespace, refs)?;
+    let manifests = super::render(&tree, "", &options)?;
+    let mut out = Vec::with_capacity(manifests.len());
+    for m in manifests {
+        let rest = m.source.split_once('/').map_or("", |(_, r)| r).to_string();
+        let mut r = Resource::from_manifest(m.object).map_err(|e| HelmError::Yaml {
+            chart: chart.to_string(),
+            file: m.source.clone(),
+            reason: e.to_string(),
+        })?;
+        r.source = Some(tree.location(&rest, 0, 1));
         out.push(r);
     }
     Ok(out)

@@ -114,6 +114,15 @@ pub enum HelmError {
         /// What is wrong.
         reason: String,
     },
+    /// A chart could not be fetched from its Helm repository.
+    #[error("chart {chart}: {source}")]
+    Repository {
+        /// The chart.
+        chart: String,
+        /// Why.
+        #[source]
+        source: Box<super::repository::ChartRepoError>,
+    },
     /// A value file `$name/...` names no source with `ref: name`.
     #[error("value file {file}: no source has ref {name:?} (refs: [{known}])")]
     UnknownRef {

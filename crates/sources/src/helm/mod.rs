@@ -23,6 +23,7 @@ pub mod application;
 pub mod archive;
 pub mod chart;
 mod error;
+pub mod repository;
 pub mod values;
 
 use std::collections::BTreeMap;
