@@ -200,3 +200,41 @@ fn an_archive_leaving_its_directory_fails_in_both_and_is_named() {
         other => panic!("expected a named path traversal, got {other}"),
     }
 }
+
+#[test]
+fn an_application_of_a_chart_with_one_subchart_twice_gets_its_crd_once() {
+    let program = ensure(&strata_testkube::target_dir()).expect("helm");
+    let dir = tempfile::tempdir().expect("tempdir");
+    packaged_bundle(&program, dir.path());
+    let tree = FsTree::new(dir.path());
+    let source = serde_json::json!({
+        "path": "bundle",
+        "helm": {"valueFiles": ["values/audit.yaml"]},
+    });
+    let resources = strata_sources::helm::application::render_source(
+        &tree,
+        "bundle",
+        &source,
+        "pay",
+        Some("pay-ns"),
+        &Default::default(),
+    )
+    .expect("rendered");
+    let crds: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.key.kind == "CustomResourceDefinition")
+        .map(|r| r.key.name.as_str())
+        .collect();
+    assert_eq!(crds, ["scrapes.metrics.example.com"]);
+    // helm template prints it once per alias.
+    let manifests = helm::render(&tree, "bundle", &{
+        let mut o = HelmOptions::new(RELEASE, NAMESPACE);
+        o.value_files.push((
+            "values/audit.yaml".into(),
+            std::fs::read_to_string(dir.path().join("bundle/values/audit.yaml")).expect("values"),
+        ));
+        o
+    })
+    .expect("rendered");
+    assert_eq!(manifests.iter().filter(|m| m.crd).count(), 2);
+}

@@ -209,7 +209,7 @@ pub fn render_source(
     let options = options(tree, path, source, app_name, namespace, refs)?;
     let manifests = super::render(tree, path, &options)?;
     let mut out = Vec::with_capacity(manifests.len());
-    for m in manifests {
+    for m in once_per_crd(manifests) {
         // `chart/templates/x.yaml` → `<path>/templates/x.yaml`.
         let rest = m.source.split_once('/').map_or("", |(_, r)| r);
         let file = if path.is_empty() {
@@ -268,7 +268,7 @@ pub fn render_repository_source(
     let options = options(&tree, "", source, app_name, namespace, refs)?;
     let manifests = super::render(&tree, "", &options)?;
     let mut out = Vec::with_capacity(manifests.len());
-    for m in manifests {
+    for m in once_per_crd(manifests) {
         let rest = m.source.split_once('/').map_or("", |(_, r)| r).to_string();
         let mut r = Resource::from_manifest(m.object).map_err(|e| HelmError::Yaml {
             chart: chart.to_string(),
@@ -279,4 +279,23 @@ pub fn render_repository_source(
         out.push(r);
     }
     Ok(out)
+}
+
+/// The manifests with each CRD once: a chart used twice (two aliases of one subchart) gives
+/// `helm template --include-crds` the same CRD twice, and Helm installs it once.
+fn once_per_crd(manifests: Vec<super::Manifest>) -> Vec<super::Manifest> {
+    let mut seen = std::collections::BTreeSet::new();
+    manifests
+        .into_iter()
+        .filter(|m| {
+            !m.crd
+                || seen.insert(
+                    m.object
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+        })
+        .collect()
 }
