@@ -1,5 +1,6 @@
 //! An Application with a Helm source (a chart in the stack's repository, values per
-//! environment) plans, applies to the sandbox, and the next plan is empty.
+//! environment) plans, applies to the sandbox and to a real kube-apiserver (the shared control
+//! plane of `strata_testkube`), and the next plan is empty.
 
 #![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
 
@@ -127,6 +128,87 @@ fn a_helm_application_applies_and_the_next_plan_is_empty() {
     assert_eq!(staging["data"]["greeting"], "hello staging");
 
     let again = strata(&["plan", stack_dir, "--detailed-exitcode"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "nothing left to do: {:?}",
+        text(&again)
+    );
+}
+
+/// The shared control plane's admin kubeconfig, its context renamed to `helm-e2e`.
+fn write_kubeconfig(dir: &Path) -> std::path::PathBuf {
+    let plane = strata_testkube::shared();
+    let text = std::fs::read_to_string(plane.kubeconfig_path()).unwrap();
+    let renamed = text
+        .replace(
+            "contexts:\n- name: testkube\n",
+            "contexts:\n- name: helm-e2e\n",
+        )
+        .replace("current-context: testkube\n", "");
+    assert!(renamed.contains("- name: helm-e2e\n"), "{text}");
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, renamed).unwrap();
+    path
+}
+
+fn strata_kube(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .args(["--kube", "--context", "helm-e2e"])
+        .env("NO_COLOR", "1")
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_helm_application_applies_to_a_real_api_server_and_the_next_plan_is_empty() {
+    use kube::api::{Api, DynamicObject, GroupVersionKind};
+    let (tmp, stack) = stack();
+    // Namespaces of their own on the shared server.
+    for env in ["staging", "prod"] {
+        let file = stack.join(format!("apps/{env}.yaml"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            text.replace(
+                &format!("namespace: shop-{env}"),
+                &format!("namespace: helm-e2e-{env}"),
+            ),
+        )
+        .unwrap();
+    }
+    let kubeconfig = write_kubeconfig(tmp.path());
+    let dir = stack.to_str().unwrap();
+    let plan = strata_kube(&kubeconfig, &["plan", dir, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{:?}", text(&plan));
+    let apply = strata_kube(&kubeconfig, &["apply", dir, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{:?}", text(&apply));
+
+    let client = strata_testkube::shared().client().await.unwrap();
+    let gvk = |g: &str, k: &str| GroupVersionKind::gvk(g, "v1", k);
+    let deployments: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "helm-e2e-prod",
+        &kube::api::ApiResource::from_gvk(&gvk("apps", "Deployment")),
+    );
+    let prod = deployments.get("shop-web").await.unwrap();
+    assert_eq!(prod.data["spec"]["replicas"], 5);
+    assert_eq!(
+        prod.data["spec"]["template"]["spec"]["containers"][0]["image"],
+        "mirror/shop-web:1.4"
+    );
+    let config_maps: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        "helm-e2e-staging",
+        &kube::api::ApiResource::from_gvk(&gvk("", "ConfigMap")),
+    );
+    let staging = config_maps.get("shop-settings").await.unwrap();
+    assert_eq!(staging.data["data"]["greeting"], "hello staging");
+
+    let again = strata_kube(&kubeconfig, &["plan", dir, "--detailed-exitcode"]);
     assert_eq!(
         again.status.code(),
         Some(0),

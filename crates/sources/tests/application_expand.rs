@@ -107,15 +107,15 @@ fn unsupported_sources_and_fields_are_named() {
         "{err}"
     );
 
-    let k = MemoryTree::new().with_file("o/kustomization.yaml", "resources: []\nhelmCharts: []\n");
+    let k = MemoryTree::new().with_file("o/kustomization.yaml", "resources: []\nopenapi: {}\n");
     let err = build(&k, "o").unwrap_err();
     assert!(
-        matches!(&err, KustomizeError::Unsupported { field, .. } if field == "helmCharts"),
+        matches!(&err, KustomizeError::Unsupported { field, .. } if field == "openapi"),
         "{err}"
     );
     assert!(
         err.to_string()
-            .contains("unsupported kustomization field `helmCharts`")
+            .contains("unsupported kustomization field `openapi`")
     );
 }
 

@@ -376,90 +376,84 @@ impl<'o> Expander<'o> {
             });
         }
         let spec = p.app.get("spec").cloned().unwrap_or(Value::Null);
-        let source = match (spec.get("source"), spec.get("sources")) {
-            (Some(s), _) if !s.is_null() => s.clone(),
-            (_, Some(Value::Array(list))) if list.len() == 1 => list[0].clone(),
-            (_, Some(_)) => {
-                return Err(invalid(
-                    "multiple `sources` are not supported; use one `source`".into(),
-                ));
-            }
+        // ArgoCD reads `sources` only when there is no `source`.
+        let sources: Vec<Value> = match (spec.get("source"), spec.get("sources")) {
+            (Some(s), _) if !s.is_null() => vec![s.clone()],
+            (_, Some(Value::Array(list))) if !list.is_empty() => list.clone(),
+            (_, Some(_)) => return Err(invalid("spec.sources is empty".into())),
             _ => return Err(invalid("no spec.source".into())),
         };
-        for unsupported in ["chart", "plugin", "kustomize"] {
-            if source.get(unsupported).is_some() {
-                return Err(invalid(format!(
-                    "source.{unsupported} is not supported (Strata expands plain directories, Kustomize overlays and claims)"
-                )));
-            }
-        }
-        let directory = source.get("directory").cloned().unwrap_or(Value::Null);
-        if let Some(d) = directory.as_object() {
-            for k in d.keys() {
-                if k != "recurse" {
-                    return Err(invalid(format!("source.directory.{k} is not supported")));
-                }
-            }
-        }
-        let recurse = directory
-            .get("recurse")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let raw_path = source
-            .get("path")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("source.path is required".into()))?;
-        let path = normalize(raw_path).map_err(|e| invalid(e.to_string()))?;
-        let repo_url = source
-            .get("repoURL")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let revision = source
-            .get("targetRevision")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let (tree, repository) =
-            self.source_tree(repo_url, revision)
-                .map_err(|error| ExpandError::Repository {
-                    location: p.location.to_string(),
-                    name: name.clone(),
-                    error: Box::new(error),
-                })?;
-        if tree.kind(&path) != Some(EntryKind::Dir) {
-            return Err(invalid(format!(
-                "source.path {raw_path}: no such directory in {}",
-                tree.origin()
-            )));
-        }
+        let multi = spec.get("source").is_none_or(Value::is_null);
         let namespace = spec
             .pointer("/destination/namespace")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(String::from);
+        // Sources with a `ref` name a repository at a revision for `$ref/...` value files.
+        let mut refs = crate::helm::application::Refs::new();
+        if multi {
+            for (i, source) in sources.iter().enumerate() {
+                let Some(r) = source.get("ref") else { continue };
+                let r = r
+                    .as_str()
+                    .filter(|r| !r.is_empty() && !r.contains('/'))
+                    .ok_or_else(|| {
+                        invalid(format!("spec.sources[{i}].ref must be a name, got {r}"))
+                    })?;
+                let (tree, _) = self
+                    .source_tree(
+                        str_at(source, &["repoURL"]),
+                        str_at(source, &["targetRevision"]),
+                    )
+                    .map_err(|error| ExpandError::Repository {
+                        location: p.location.to_string(),
+                        name: name.clone(),
+                        error: Box::new(error),
+                    })?;
+                if refs.insert(r.to_string(), tree).is_some() {
+                    return Err(invalid(format!("spec.sources: ref {r} is given twice")));
+                }
+            }
+        }
         let sync = SyncPolicy::of(&p.app);
-        let context = format!("Application {name} ({})", p.location);
-        let loaded = if crate::helm::application::is_helm_source(tree.as_ref(), &path, &source) {
-            crate::helm::application::render_source(
-                tree.as_ref(),
-                &path,
-                &source,
+        let mut loaded = Vec::new();
+        let mut first: Option<(String, Option<String>)> = None;
+        for (i, source) in sources.iter().enumerate() {
+            let field = if multi {
+                format!("spec.sources[{i}]")
+            } else {
+                "spec.source".to_string()
+            };
+            // A source that only holds values for the others is not rendered.
+            if multi && source.get("ref").is_some() && source.get("path").is_none() {
+                continue;
+            }
+            let path = self.load_app_source(
+                source,
+                &field,
                 &name,
                 namespace.as_deref(),
-            )
-            .map_err(|e| invalid(format!("Helm source: {e}")))?
-        } else {
-            self.load_dir_in(tree.as_ref(), repository.as_ref(), &path, recurse, &context)?
-        };
+                &refs,
+                &p.location,
+                &mut loaded,
+            )?;
+            if first.is_none() {
+                let revision = source
+                    .get("targetRevision")
+                    .and_then(Value::as_str)
+                    .map(String::from);
+                first = Some((path, revision));
+            }
+        }
+        let (path, target_revision) =
+            first.ok_or_else(|| invalid("spec.sources: no source to render (only refs)".into()))?;
         let index = self.applications.len();
         self.applications.push(ChildSet {
             name: name.clone(),
             parent: p.parent.clone(),
             source: Some(p.location.clone()),
             path: path.clone(),
-            target_revision: source
-                .get("targetRevision")
-                .and_then(Value::as_str)
-                .map(String::from),
+            target_revision,
             namespace: namespace.clone(),
             destination: Destination {
                 server: string_at(&spec, "/destination/server"),
@@ -511,6 +505,110 @@ impl<'o> Expander<'o> {
         }
         stack.pop();
         Ok(())
+    }
+
+    /// Renders one source of the Application `name` (`field` names it: `spec.source` or
+    /// `spec.sources[i]`) into `out`; returns its path.
+    #[allow(clippy::too_many_arguments)]
+    fn load_app_source(
+        &self,
+        source: &Value,
+        field: &str,
+        name: &str,
+        namespace: Option<&str>,
+        refs: &crate::helm::application::Refs,
+        location: &SourceLocation,
+        out: &mut Vec<Resource>,
+    ) -> Result<String, ExpandError> {
+        let invalid = |message: String| ExpandError::Invalid {
+            location: location.to_string(),
+            name: name.to_string(),
+            message,
+        };
+        for unsupported in ["plugin", "kustomize"] {
+            if source.get(unsupported).is_some() {
+                return Err(invalid(format!(
+                    "{field}.{unsupported} is not supported (Strata expands plain directories, Kustomize overlays, Helm charts and claims)"
+                )));
+            }
+        }
+        if let Some(chart) = source.get("chart") {
+            let chart = chart.as_str().unwrap_or_default();
+            let helm_error = |error| ExpandError::Helm {
+                location: location.to_string(),
+                name: name.to_string(),
+                error: Box::new(error),
+            };
+            let cache = self
+                .options
+                .repositories
+                .as_ref()
+                .and_then(|r| r.chart_cache_dir())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{field}.chart {chart}: charts from Helm repositories need a repository cache to download into"
+                    ))
+                })?;
+            let charts = crate::helm::repository::ChartRepositories::new(cache);
+            let loaded = crate::helm::application::render_repository_source(
+                &charts, source, name, namespace, refs,
+            )
+            .map_err(helm_error)?;
+            out.extend(loaded);
+            return Ok(chart.to_string());
+        }
+        let directory = source.get("directory").cloned().unwrap_or(Value::Null);
+        if let Some(d) = directory.as_object() {
+            for k in d.keys() {
+                if k != "recurse" {
+                    return Err(invalid(format!("{field}.directory.{k} is not supported")));
+                }
+            }
+        }
+        let recurse = directory
+            .get("recurse")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let raw_path = source
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(format!("{field}.path is required")))?;
+        let path = normalize(raw_path).map_err(|e| invalid(e.to_string()))?;
+        let repo_url = str_at(source, &["repoURL"]);
+        let revision = str_at(source, &["targetRevision"]);
+        let (tree, repository) =
+            self.source_tree(repo_url, revision)
+                .map_err(|error| ExpandError::Repository {
+                    location: location.to_string(),
+                    name: name.to_string(),
+                    error: Box::new(error),
+                })?;
+        if tree.kind(&path) != Some(EntryKind::Dir) {
+            return Err(invalid(format!(
+                "{field}.path {raw_path}: no such directory in {}",
+                tree.origin()
+            )));
+        }
+        let context = format!("Application {name} ({location})");
+        let loaded = if crate::helm::application::is_helm_source(tree.as_ref(), &path, source) {
+            crate::helm::application::render_source(
+                tree.as_ref(),
+                &path,
+                source,
+                name,
+                namespace,
+                refs,
+            )
+            .map_err(|error| ExpandError::Helm {
+                location: location.to_string(),
+                name: name.to_string(),
+                error: Box::new(error),
+            })?
+        } else {
+            self.load_dir_in(tree.as_ref(), repository.as_ref(), &path, recurse, &context)?
+        };
+        out.extend(loaded);
+        Ok(path)
     }
 
     /// Adds plain resources: claims and composites are rendered, namespaced resources without

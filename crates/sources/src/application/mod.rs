@@ -249,6 +249,17 @@ pub enum ExpandError {
         #[source]
         error: Box<crate::repo::RepoError>,
     },
+    /// An Application's Helm source could not be rendered.
+    #[error("{location}: Application {name}: Helm source: {error}")]
+    Helm {
+        /// Where the Application is.
+        location: String,
+        /// Its name.
+        name: String,
+        /// The chart's error.
+        #[source]
+        error: Box<crate::helm::HelmError>,
+    },
     /// Applications include each other.
     #[error("Application cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),

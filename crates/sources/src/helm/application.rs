@@ -6,15 +6,25 @@
 //! `ignoreMissingValueFiles`), `values` (a YAML string), `valuesObject`, `parameters`
 //! (`--set`, `forceString` as `--set-string`), `releaseName` (default: the Application's
 //! name), `namespace` (default: the destination's), `skipCrds`, `skipSchemaValidation`,
-//! `kubeVersion`, `apiVersions`. Refused by name: charts from Helm repositories or OCI
-//! (`source.chart`), value files from other sources (`$ref/...`) or URLs, `fileParameters`.
+//! `kubeVersion`, `apiVersions`, and in multi-source Applications value files from another
+//! source (`$ref/path`: the path in the repository of the source whose `ref` is `ref`, at its
+//! `targetRevision`). Refused by name: charts from Helm repositories or OCI (`source.chart`),
+//! value files from URLs, `fileParameters`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 use strata_core::Resource;
 use strata_core::source::{EntryKind, SourceTree};
 
 use super::error::{HelmError, UnsupportedFeature};
+use super::repository::ChartRepositories;
 use super::{HelmOptions, Parameter};
+
+/// The trees of a multi-source Application's sources that have a `ref`, by that name: where
+/// `$name/...` value files are read.
+pub type Refs = BTreeMap<String, Arc<dyn SourceTree>>;
 
 /// Whether an Application source at `path` is a Helm chart, as ArgoCD decides it.
 pub fn is_helm_source(tree: &dyn SourceTree, path: &str, source: &Value) -> bool {
@@ -39,19 +49,15 @@ fn refuse(what: &str) -> HelmError {
 }
 
 /// The `helm template` settings `source.helm` gives, for the Application `app_name` whose
-/// destination namespace is `namespace`.
+/// destination namespace is `namespace`; `$ref/...` value files are read from `refs`.
 pub fn options(
     tree: &dyn SourceTree,
     path: &str,
     source: &Value,
     app_name: &str,
     namespace: Option<&str>,
+    refs: &Refs,
 ) -> Result<HelmOptions, HelmError> {
-    if source.get("chart").is_some() {
-        return Err(refuse(
-            "Helm repository and OCI charts (source.chart); put the chart in the repository and use source.path",
-        ));
-    }
     let helm = source.get("helm").cloned().unwrap_or(Value::Null);
     let text = |key: &str| {
         helm.get(key)
@@ -96,20 +102,37 @@ pub fn options(
         .flatten()
         .filter_map(Value::as_str)
     {
-        if file.starts_with('$') {
-            return Err(refuse(&format!(
-                "value files from another source ({file}); multi-source Applications are not supported yet"
-            )));
-        }
         if file.contains("://") {
             return Err(refuse(&format!("value files from URLs ({file})")));
         }
-        let at = strata_core::source::join(path, file).map_err(|source| HelmError::Read {
-            chart: path.to_string(),
-            path: file.to_string(),
-            source,
-        })?;
-        match tree.read(&at) {
+        let (from, at): (&dyn SourceTree, String) = match file.strip_prefix('$') {
+            Some(rest) => {
+                let (name, rel) = rest.split_once('/').unwrap_or((rest, ""));
+                let Some(ref_tree) = refs.get(name) else {
+                    return Err(HelmError::UnknownRef {
+                        file: file.to_string(),
+                        name: name.to_string(),
+                        known: refs.keys().cloned().collect::<Vec<_>>().join(", "),
+                    });
+                };
+                let at = strata_core::source::normalize(rel).map_err(|source| HelmError::Read {
+                    chart: path.to_string(),
+                    path: file.to_string(),
+                    source,
+                })?;
+                (ref_tree.as_ref(), at)
+            }
+            None => {
+                let at =
+                    strata_core::source::join(path, file).map_err(|source| HelmError::Read {
+                        chart: path.to_string(),
+                        path: file.to_string(),
+                        source,
+                    })?;
+                (tree, at)
+            }
+        };
+        match from.read(&at) {
             Ok(bytes) => options.value_files.push((
                 file.to_string(),
                 String::from_utf8_lossy(&bytes).into_owned(),
@@ -176,16 +199,17 @@ pub fn render_source(
     source: &Value,
     app_name: &str,
     namespace: Option<&str>,
+    refs: &Refs,
 ) -> Result<Vec<Resource>, HelmError> {
     if tree.kind(&chart_file(path)) != Some(EntryKind::File) {
         return Err(HelmError::NotAChart {
             path: path.to_string(),
         });
     }
-    let options = options(tree, path, source, app_name, namespace)?;
+    let options = options(tree, path, source, app_name, namespace, refs)?;
     let manifests = super::render(tree, path, &options)?;
     let mut out = Vec::with_capacity(manifests.len());
-    for m in manifests {
+    for m in once_per_crd(manifests) {
         // `chart/templates/x.yaml` → `<path>/templates/x.yaml`.
         let rest = m.source.split_once('/').map_or("", |(_, r)| r);
         let file = if path.is_empty() {
@@ -202,4 +226,76 @@ pub fn render_source(
         out.push(r);
     }
     Ok(out)
+}
+
+/// Renders the Application's chart from a Helm repository (`repoURL` + `chart` +
+/// `targetRevision`), fetched (or read from the cache) by `charts`; each resource is located at
+/// `<repoURL>/<chart>-<version>/<template>`.
+pub fn render_repository_source(
+    charts: &ChartRepositories,
+    source: &Value,
+    app_name: &str,
+    namespace: Option<&str>,
+    refs: &Refs,
+) -> Result<Vec<Resource>, HelmError> {
+    let text = |key: &str| source.get(key).and_then(Value::as_str).unwrap_or_default();
+    let (repo_url, chart) = (text("repoURL"), text("chart"));
+    if repo_url.starts_with("oci://") || !repo_url.contains("://") {
+        return Err(refuse(&format!(
+            "OCI registries (chart {chart} from {})",
+            crate::repo::redact(repo_url)
+        )));
+    }
+    let fetched = charts
+        .fetch(repo_url, chart, text("targetRevision"))
+        .map_err(|source| HelmError::Repository {
+            chart: chart.to_string(),
+            source: Box::new(source),
+        })?;
+    let origin = strata_core::source::SourceOrigin::directory(format!(
+        "{}/{chart}-{}",
+        crate::repo::redact(repo_url.trim_end_matches('/')),
+        fetched.version
+    ));
+    let limits = super::ArchiveLimits::default();
+    let tree = super::archive::unpack(&fetched.archive, &limits)
+        .map_err(|source| HelmError::Archive {
+            chart: chart.to_string(),
+            archive: format!("{chart}-{}.tgz", fetched.version),
+            source,
+        })?
+        .with_origin(origin);
+    let options = options(&tree, "", source, app_name, namespace, refs)?;
+    let manifests = super::render(&tree, "", &options)?;
+    let mut out = Vec::with_capacity(manifests.len());
+    for m in once_per_crd(manifests) {
+        let rest = m.source.split_once('/').map_or("", |(_, r)| r).to_string();
+        let mut r = Resource::from_manifest(m.object).map_err(|e| HelmError::Yaml {
+            chart: chart.to_string(),
+            file: m.source.clone(),
+            reason: e.to_string(),
+        })?;
+        r.source = Some(tree.location(&rest, 0, 1));
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The manifests with each CRD once: a chart used twice (two aliases of one subchart) gives
+/// `helm template --include-crds` the same CRD twice, and Helm installs it once.
+fn once_per_crd(manifests: Vec<super::Manifest>) -> Vec<super::Manifest> {
+    let mut seen = std::collections::BTreeSet::new();
+    manifests
+        .into_iter()
+        .filter(|m| {
+            !m.crd
+                || seen.insert(
+                    m.object
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+        })
+        .collect()
 }

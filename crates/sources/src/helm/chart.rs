@@ -1,10 +1,11 @@
 //! Loading a chart directory as Helm's loader does: `Chart.yaml`, `values.yaml`,
 //! `values.schema.json`, `templates/`, `crds/`, the other files (`.Files`), and `charts/`
-//! (unpacked directories), all filtered by `.helmignore`.
+//! (unpacked directories and packaged `.tgz` charts), all filtered by `.helmignore`.
 
 use serde_json::{Map, Value};
 use strata_core::source::{EntryKind, SourceTree};
 
+use super::archive::ArchiveLimits;
 use super::error::{HelmError, UnsupportedFeature};
 
 /// A loaded chart and its subcharts.
@@ -167,7 +168,18 @@ pub(crate) fn parse_values_yaml(text: &str) -> Result<Value, strata_core::yaml::
 }
 
 /// Loads the chart at `dir` of `tree`; `parent` is the path Helm names the parent chart by.
+/// Packaged subcharts are read within [`ArchiveLimits::default`].
 pub fn load(tree: &dyn SourceTree, dir: &str, parent: Option<&str>) -> Result<Chart, HelmError> {
+    load_with_limits(tree, dir, parent, &ArchiveLimits::default())
+}
+
+/// [`load`], packaged subcharts (`charts/*.tgz`) read within `limits`.
+pub fn load_with_limits(
+    tree: &dyn SourceTree,
+    dir: &str,
+    parent: Option<&str>,
+    limits: &ArchiveLimits,
+) -> Result<Chart, HelmError> {
     let display = |name: &str| match parent {
         Some(p) => format!("{p}/charts/{name}"),
         None => name.to_string(),
@@ -298,7 +310,7 @@ pub fn load(tree: &dyn SourceTree, dir: &str, parent: Option<&str>) -> Result<Ch
     }
     chart.templates.sort();
     chart.files.sort();
-    // charts/: unpacked directories; archives are refused.
+    // charts/: unpacked directories and archives; Helm skips names starting with `_` or `.`.
     let charts_dir = join("charts");
     if tree.kind(&charts_dir) == Some(EntryKind::Dir) && !ignore.ignored("charts", true) {
         let entries = tree.list(&charts_dir).map_err(|source| HelmError::Read {
@@ -308,20 +320,40 @@ pub fn load(tree: &dyn SourceTree, dir: &str, parent: Option<&str>) -> Result<Ch
         })?;
         for entry in entries {
             let rel = format!("charts/{}", entry.name);
-            if ignore.ignored(&rel, entry.kind == EntryKind::Dir) {
+            if ignore.ignored(&rel, entry.kind == EntryKind::Dir)
+                || entry.name.starts_with(['_', '.'])
+            {
                 continue;
             }
             match entry.kind {
                 EntryKind::Dir => {
-                    chart
-                        .dependencies
-                        .push(load(tree, &join(&rel), Some(&chart_name))?);
+                    chart.dependencies.push(load_with_limits(
+                        tree,
+                        &join(&rel),
+                        Some(&chart_name),
+                        limits,
+                    )?);
                 }
                 EntryKind::File if entry.name.ends_with(".tgz") => {
-                    return Err(HelmError::Unsupported {
+                    let at = join(&rel);
+                    let bytes = tree.read(&at).map_err(|source| HelmError::Read {
                         chart: chart_name.clone(),
-                        feature: UnsupportedFeature::ChartArchive(entry.name.clone()),
-                    });
+                        path: at.clone(),
+                        source,
+                    })?;
+                    let unpacked = super::archive::unpack(&bytes, limits).map_err(|source| {
+                        HelmError::Archive {
+                            chart: chart_name.clone(),
+                            archive: rel.clone(),
+                            source,
+                        }
+                    })?;
+                    chart.dependencies.push(load_with_limits(
+                        &unpacked,
+                        "",
+                        Some(&chart_name),
+                        limits,
+                    )?);
                 }
                 EntryKind::File => {}
             }

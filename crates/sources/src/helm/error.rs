@@ -137,6 +137,37 @@ pub enum HelmError {
         #[source]
         source: strata_core::yaml::YamlError,
     },
+    /// A chart could not be fetched from its Helm repository.
+    #[error("chart {chart}: {source}")]
+    Repository {
+        /// The chart.
+        chart: String,
+        /// Why.
+        #[source]
+        source: Box<super::repository::ChartRepoError>,
+    },
+    /// A value file `$name/...` names no source with `ref: name`.
+    #[error("value file {file}: no source has ref {name:?} (refs: [{known}])")]
+    UnknownRef {
+        /// The value file as given.
+        file: String,
+        /// The ref it names.
+        name: String,
+        /// The refs the Application's sources have, joined by `, `.
+        known: String,
+    },
+    /// A packaged chart (`charts/*.tgz`, or a chart downloaded from a repository) could not be
+    /// unpacked.
+    #[error("chart {chart}: archive {archive}: {source}")]
+    Archive {
+        /// The chart holding the archive (empty for a downloaded chart).
+        chart: String,
+        /// The archive.
+        archive: String,
+        /// What is wrong.
+        #[source]
+        source: super::archive::ArchiveError,
+    },
     /// The chart uses something this renderer refuses rather than render differently from Helm.
     #[error("chart {chart}: unsupported: {feature}")]
     Unsupported {
@@ -151,9 +182,6 @@ pub enum HelmError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnsupportedFeature {
-    /// A packaged chart (`charts/*.tgz`): no gzip/tar reader is built in.
-    #[error("packaged subchart {0} (charts/*.tgz); unpack it into charts/")]
-    ChartArchive(String),
     /// A template function whose result differs per run or needs the outside world.
     #[error("template function {function} ({reason})")]
     Function {

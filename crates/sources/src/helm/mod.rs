@@ -3,7 +3,7 @@
 //!
 //! [`render`] loads a chart directory of a [`SourceTree`] ([`chart::load`]: `Chart.yaml` v1/v2,
 //! application and library charts, `values.yaml`, `values.schema.json`, `templates/`, `crds/`,
-//! unpacked `charts/`, `.helmignore`), computes the values in Helm's order ([`values`]: the
+//! `charts/` unpacked or packaged ([`archive`]), `.helmignore`), computes the values in Helm's order ([`values`]: the
 //! user's values files, inline values and `--set` parameters over the chart's defaults, `null`
 //! deleting keys, `global` flowing down, dependencies enabled by `condition`/`tags`, `alias`,
 //! `import-values`), validates them against each chart's schema, and runs every template
@@ -16,12 +16,14 @@
 //! hooks of unknown types left out as Helm leaves them out. Hooks are kept as objects; how
 //! ArgoCD runs them (`pre-install` as `PreSync`, …) is [`Manifest::sync_phases`].
 //!
-//! What Strata does not reproduce is refused by name ([`UnsupportedFeature`]): packaged
-//! subcharts, functions whose results change per run (`randAlphaNum`, `now`, `genCA`, …).
+//! What Strata does not reproduce is refused by name ([`UnsupportedFeature`]): functions whose
+//! results change per run (`randAlphaNum`, `now`, `genCA`, …).
 
 pub mod application;
+pub mod archive;
 pub mod chart;
 mod error;
+pub mod repository;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -32,6 +34,7 @@ use strata_core::sync::hooks::SyncPhase;
 use strata_gotemplate::helm::{api_versions_object, files_object, kube_version_object};
 use strata_gotemplate::{FuncError, FunctionSet, Limits, MissingKey, TemplateError, TemplateSet};
 
+pub use archive::{ArchiveError, ArchiveLimits};
 pub use chart::Chart;
 pub use error::{HelmError, UnsupportedFeature};
 
@@ -188,6 +191,8 @@ pub struct HelmOptions {
     pub api_versions: Vec<String>,
     /// What each template execution may consume (default: [`Limits::default`]).
     pub limits: Limits,
+    /// What unpacking each packaged chart may consume (default: [`ArchiveLimits::default`]).
+    pub archive_limits: ArchiveLimits,
 }
 
 impl HelmOptions {
@@ -260,6 +265,7 @@ impl HelmOptions {
             kube_version: DEFAULT_KUBE_VERSION.to_string(),
             api_versions: Vec::new(),
             limits: Limits::default(),
+            archive_limits: ArchiveLimits::default(),
         }
     }
 }
@@ -293,7 +299,7 @@ pub fn render(
     dir: &str,
     options: &HelmOptions,
 ) -> Result<Vec<Manifest>, HelmError> {
-    let mut root = chart::load(tree, dir, None)?;
+    let mut root = chart::load_with_limits(tree, dir, None, &options.archive_limits)?;
     let root_name = root.name.clone();
     if let Some(constraint) = root.metadata.get("kubeVersion").and_then(Value::as_str) {
         let fits = strata_gotemplate::helm::semver_satisfies(constraint, &options.kube_version)

@@ -30,7 +30,9 @@
 //! * `sortOptions` (legacy, with custom kind lists, or fifo) and `buildMetadata:
 //!   [managedByLabel]`, read from the top kustomization as kustomize reads them;
 //! * `generators` / `transformers` files holding builtin `ConfigMapGenerator`,
-//!   `SecretGenerator`, `PatchTransformer` and `ImageTagTransformer` configurations.
+//!   `SecretGenerator`, `PatchTransformer` and `ImageTagTransformer` configurations;
+//! * `helmCharts` and `helmGlobals` (as `kustomize build --enable-helm`), rendered by
+//!   [`crate::helm`] from charts on disk under the chart home (see `helm_charts.rs`).
 //!
 //! Resources may leave out `apiVersion`, as kustomize allows. Remote bases are refused
 //! ([`KustomizeError::RemoteBase`]), as is a cycle of kustomizations.
@@ -56,6 +58,7 @@
 
 mod edit;
 mod generator;
+mod helm_charts;
 mod image;
 mod nameref;
 mod patch;
@@ -110,6 +113,8 @@ const SUPPORTED_FIELDS: &[&str] = &[
     "buildMetadata",
     "generators",
     "transformers",
+    "helmCharts",
+    "helmGlobals",
 ];
 
 /// The label value `buildMetadata: [managedByLabel]` writes, as `kubectl kustomize` (kubectl
@@ -220,6 +225,30 @@ pub enum KustomizeError {
     /// A kustomization includes itself through `resources`.
     #[error("kustomization cycle: {0}")]
     Cycle(String),
+    /// A `helmCharts` chart is not on disk under the chart home (Strata does not pull charts
+    /// for kustomize).
+    #[error("{file}: helmCharts: chart {chart} not found at {path}{}", .repo.as_ref().map(|r| format!(" (it would be pulled from {r}; put the chart there)")).unwrap_or_default())]
+    ChartNotFound {
+        /// The kustomization.
+        file: String,
+        /// The chart's name.
+        chart: String,
+        /// Where it was looked for.
+        path: String,
+        /// The `repo` it names, if any.
+        repo: Option<String>,
+    },
+    /// A `helmCharts` chart could not be rendered.
+    #[error("{file}: helmCharts: chart {chart}: {error}")]
+    Helm {
+        /// The kustomization.
+        file: String,
+        /// The chart's name.
+        chart: String,
+        /// The renderer's error.
+        #[source]
+        error: Box<crate::helm::HelmError>,
+    },
 }
 
 impl KustomizeError {
@@ -236,6 +265,8 @@ impl KustomizeError {
             | Self::Path { file, .. }
             | Self::OutsideRoot { file, .. }
             | Self::RemoteBase { file, .. }
+            | Self::ChartNotFound { file, .. }
+            | Self::Helm { file, .. }
             | Self::NoKustomization(file) => show(file),
             Self::Source(_) | Self::Cycle(_) => {}
         }
@@ -738,6 +769,12 @@ fn build_level(
         };
         generator::combine(existing, g.item, g.behavior);
     }
+    // kustomize runs the Helm chart inflator after the ConfigMap and Secret generators.
+    add(
+        &mut items,
+        &mut seen,
+        helm_charts::inflate(tree, dir, &file, &k)?,
+    )?;
     vars::parse(&k, &file, vars)?;
     stack.pop();
 

@@ -59,6 +59,12 @@ pub trait RepositoryResolver: Send + Sync + std::fmt::Debug {
     /// The tree of `repo_url` at `revision` (`""` or `HEAD`: the default branch), or
     /// [`RepoSource::Stack`] when it is the stack's own repository.
     fn resolve(&self, repo_url: &str, revision: &str) -> Result<RepoSource, RepoError>;
+
+    /// Where charts downloaded from Helm repositories are kept (by digest), if anywhere;
+    /// without it such charts are an error naming the missing cache.
+    fn chart_cache_dir(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Why a repository could not be resolved, fetched or read. URLs are shown redacted

@@ -173,4 +173,8 @@ impl RepositoryResolver for Repositories {
             }),
         }
     }
+
+    fn chart_cache_dir(&self) -> Option<PathBuf> {
+        self.cache.as_ref().map(|c| c.dir().join("helm-charts"))
+    }
 }
