@@ -10,8 +10,10 @@
 
 use std::path::Path;
 
-use strata_core::plan::PlanOptions;
+use strata_core::ownership::{self, Manager};
+use strata_core::plan::{Plan, PlanOptions};
 use strata_core::recover::{Stray, StrayReason, Survey};
+use strata_core::state::State;
 
 use crate::args::RecoverArgs;
 use crate::commands::{ExitCode, plan_options, take_lock};
@@ -126,24 +128,47 @@ fn print_human(name: &str, location: &str, serial: Option<u64>, survey: &Survey,
 
 /// On an empty state, warns (stderr) when live objects labelled for this stack exist, and
 /// suggests `strata state recover` rather than letting a plan without changes speak for them.
+///
+/// The desired resources are judged from `plan` (made against that empty state, so it holds
+/// the live object of every desired resource found); the rest is found by listing.
 pub(crate) async fn warn_if_labelled(
     stack: &Stack,
+    plan: &Plan,
+    state: &State,
     options: &PlanOptions,
     dir: &Path,
 ) -> anyhow::Result<()> {
-    let (survey, _) = stack
-        .engine
-        .survey(stack.resources.clone(), options)
-        .await?;
-    if !survey.found_any() {
+    let mut found: Vec<String> = if options.targets.is_empty() {
+        let (strays, _) = stack
+            .engine
+            .strays(&stack.resources, state, options)
+            .await?;
+        plan.changes
+            .iter()
+            .filter(|c| {
+                c.live.as_ref().is_some_and(|live| {
+                    ownership::manager_of(live, &options.stack) == Manager::ThisStack
+                })
+            })
+            .map(|c| c.key.to_string())
+            .chain(strays.iter().map(|s| s.key.to_string()))
+            .collect()
+    } else {
+        // A targeted plan covers only some resources: survey them all.
+        let (survey, _) = stack
+            .engine
+            .survey(stack.resources.clone(), options)
+            .await?;
+        survey
+            .records
+            .iter()
+            .map(|r| r.key.to_string())
+            .chain(survey.strays.iter().map(|s| s.key.to_string()))
+            .collect()
+    };
+    if found.is_empty() {
         return Ok(());
     }
-    let mut found: Vec<String> = survey
-        .records
-        .iter()
-        .map(|r| r.key.to_string())
-        .chain(survey.strays.iter().map(|s| s.key.to_string()))
-        .collect();
     found.sort();
     found.dedup();
     const SHOWN: usize = 5;

@@ -145,7 +145,8 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let policy = check_policies(&stack, &plan)?;
     print_plan(&plan, args.output, &stack.application_of, policy.as_ref())?;
     if state.resources.is_empty() {
-        crate::cmd_recover::warn_if_labelled(&stack, &options, &args.stack.dir).await?;
+        crate::cmd_recover::warn_if_labelled(&stack, &plan, &state, &options, &args.stack.dir)
+            .await?;
     }
     let denied = policy.as_ref().is_some_and(PolicyReport::denies);
     if !plan.is_applyable() || denied {
