@@ -10,8 +10,9 @@
 
 use std::path::Path;
 
+use strata_core::Resource;
 use strata_core::ownership::{self, Manager};
-use strata_core::plan::{Plan, PlanOptions};
+use strata_core::plan::{Action, Plan, PlanOptions};
 use strata_core::recover::{Stray, StrayReason, Survey};
 use strata_core::state::State;
 
@@ -130,7 +131,8 @@ fn print_human(name: &str, location: &str, serial: Option<u64>, survey: &Survey,
 /// suggests `strata state recover` rather than letting a plan without changes speak for them.
 ///
 /// The desired resources are judged from `plan` (made against that empty state, so it holds
-/// the live object of every desired resource found); the rest is found by listing.
+/// every desired resource, with the live object of each one found); the rest is found by
+/// listing. A targeted or destroy plan does not: then the stack's resources are surveyed.
 pub(crate) async fn warn_if_labelled(
     stack: &Stack,
     plan: &Plan,
@@ -138,11 +140,14 @@ pub(crate) async fn warn_if_labelled(
     options: &PlanOptions,
     dir: &Path,
 ) -> anyhow::Result<()> {
-    let mut found: Vec<String> = if options.targets.is_empty() {
-        let (strays, _) = stack
-            .engine
-            .strays(&stack.resources, state, options)
-            .await?;
+    let mut found: Vec<String> = if options.targets.is_empty() && !options.destroy {
+        let desired: Vec<&Resource> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Delete)
+            .filter_map(|c| c.resource.as_ref())
+            .collect();
+        let (strays, _) = stack.engine.strays(&desired, state, options).await?;
         plan.changes
             .iter()
             .filter(|c| {
@@ -154,7 +159,7 @@ pub(crate) async fn warn_if_labelled(
             .chain(strays.iter().map(|s| s.key.to_string()))
             .collect()
     } else {
-        // A targeted plan covers only some resources: survey them all.
+        // A targeted or destroy plan does not hold every desired resource: survey them.
         let (survey, _) = stack
             .engine
             .survey(stack.resources.clone(), options)

@@ -140,7 +140,8 @@ impl Engine {
                 &options.stack,
             ));
         }
-        let (strays, not_searched) = self.strays(&desired, &state, options).await?;
+        let borrowed: Vec<&Resource> = desired.iter().collect();
+        let (strays, not_searched) = self.strays(&borrowed, &state, options).await?;
         survey.strays = strays;
         survey.not_searched = not_searched;
         survey.records.sort_by(|a, b| a.key.cmp(&b.key));
@@ -153,7 +154,7 @@ impl Engine {
     /// list what they hold. Only listing: nothing is observed one by one.
     pub async fn strays(
         &self,
-        desired: &[Resource],
+        desired: &[&Resource],
         state: &State,
         options: &PlanOptions,
     ) -> Result<(Vec<Stray>, Vec<String>), EngineError> {
@@ -164,15 +165,16 @@ impl Engine {
         let mut not_searched = Vec::new();
         let kinds: Vec<(String, String)> = desired
             .iter()
-            .map(|r| (r.api_version().to_owned(), r.key.kind.clone()))
+            .map(|r| (r.api_version(), r.key.kind.as_str()))
             .chain(
                 state
                     .resources
                     .values()
-                    .map(|r| (r.api_version.clone(), r.key.kind.clone())),
+                    .map(|r| (r.api_version.as_str(), r.key.kind.as_str())),
             )
             .collect::<BTreeSet<_>>()
             .into_iter()
+            .map(|(version, kind)| (version.to_owned(), kind.to_owned()))
             .collect();
         let external_names: HashMap<(String, String, String), ResourceKey> = desired
             .iter()
