@@ -10,8 +10,11 @@
 
 use std::path::Path;
 
-use strata_core::plan::PlanOptions;
+use strata_core::Resource;
+use strata_core::ownership::{self, Manager};
+use strata_core::plan::{Action, Plan, PlanOptions};
 use strata_core::recover::{Stray, StrayReason, Survey};
+use strata_core::state::State;
 
 use crate::args::RecoverArgs;
 use crate::commands::{ExitCode, plan_options, take_lock};
@@ -126,24 +129,51 @@ fn print_human(name: &str, location: &str, serial: Option<u64>, survey: &Survey,
 
 /// On an empty state, warns (stderr) when live objects labelled for this stack exist, and
 /// suggests `strata state recover` rather than letting a plan without changes speak for them.
+///
+/// The desired resources are judged from `plan` (made against that empty state, so it holds
+/// every desired resource, with the live object of each one found); the rest is found by
+/// listing. A targeted or destroy plan does not: then the stack's resources are surveyed.
 pub(crate) async fn warn_if_labelled(
     stack: &Stack,
+    plan: &Plan,
+    state: &State,
     options: &PlanOptions,
     dir: &Path,
 ) -> anyhow::Result<()> {
-    let (survey, _) = stack
-        .engine
-        .survey(stack.resources.clone(), options)
-        .await?;
-    if !survey.found_any() {
+    let mut found: Vec<String> = if options.targets.is_empty() && !options.destroy {
+        let desired: Vec<&Resource> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Delete)
+            .filter_map(|c| c.resource.as_ref())
+            .collect();
+        let (strays, _) = stack.engine.strays(&desired, state, options).await?;
+        plan.changes
+            .iter()
+            .filter(|c| {
+                c.live.as_ref().is_some_and(|live| {
+                    ownership::manager_of(live, &options.stack) == Manager::ThisStack
+                })
+            })
+            .map(|c| c.key.to_string())
+            .chain(strays.iter().map(|s| s.key.to_string()))
+            .collect()
+    } else {
+        // A targeted or destroy plan does not hold every desired resource: survey them.
+        let (survey, _) = stack
+            .engine
+            .survey(stack.resources.clone(), options)
+            .await?;
+        survey
+            .records
+            .iter()
+            .map(|r| r.key.to_string())
+            .chain(survey.strays.iter().map(|s| s.key.to_string()))
+            .collect()
+    };
+    if found.is_empty() {
         return Ok(());
     }
-    let mut found: Vec<String> = survey
-        .records
-        .iter()
-        .map(|r| r.key.to_string())
-        .chain(survey.strays.iter().map(|s| s.key.to_string()))
-        .collect();
     found.sort();
     found.dedup();
     const SHOWN: usize = 5;

@@ -117,7 +117,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if args.select.refresh_only && args.out.is_some() {
         bail!("--out: a refresh-only plan cannot be saved; run `strata apply --refresh-only`");
     }
-    let stack = stack::load(&args.stack).await?;
+    let mut stack = stack::load(&args.stack).await?;
     let options = plan_options(&stack, &args.select, args.destroy, args.adopt);
     if args.select.refresh_only {
         return refresh(
@@ -137,7 +137,14 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         .is_some()
         .then(|| strata_core::plan::saved::desired_digest(&stack.resources));
     let held = take_lock(&stack.engine, "plan", &args.lock, &args.stack.dir).await?;
-    let planned = stack.engine.plan(stack.resources.clone(), &options).await;
+    // The plan takes the desired set (its changes carry each resource); a targeted or destroy
+    // plan leaves some out, and the recovery warning then needs the whole set again.
+    let desired = if options.targets.is_empty() && !options.destroy {
+        std::mem::take(&mut stack.resources)
+    } else {
+        stack.resources.clone()
+    };
+    let planned = stack.engine.plan(desired, &options).await;
     if let Some(held) = held {
         stack.engine.unlock(held).await?;
     }
@@ -145,7 +152,8 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let policy = check_policies(&stack, &plan)?;
     print_plan(&plan, args.output, &stack.application_of, policy.as_ref())?;
     if state.resources.is_empty() {
-        crate::cmd_recover::warn_if_labelled(&stack, &options, &args.stack.dir).await?;
+        crate::cmd_recover::warn_if_labelled(&stack, &plan, &state, &options, &args.stack.dir)
+            .await?;
     }
     let denied = policy.as_ref().is_some_and(PolicyReport::denies);
     if !plan.is_applyable() || denied {

@@ -54,7 +54,7 @@ pub mod names;
 pub mod normalize;
 pub mod object;
 pub mod ownership;
-mod par;
+pub mod par;
 pub mod plan;
 pub mod policy;
 pub mod provider;

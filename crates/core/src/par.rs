@@ -1,18 +1,38 @@
 //! Splitting pure per-item work across the available cores, keeping the input order.
 
-/// Below this many items, work stays on the calling thread.
-pub(crate) const PARALLEL_THRESHOLD: usize = 4_096;
+//!
+//! Scoped threads, one chunk of the input per core: no pool to configure, nothing left running.
 
-/// Maps `items` through `f`, on several threads when there are many items; the output order is
-/// the input order.
-pub(crate) fn map<T, R, F>(items: Vec<T>, f: F) -> Vec<R>
+/// Below this many items, [`map`] keeps the work on the calling thread.
+pub const PARALLEL_THRESHOLD: usize = 4_096;
+
+/// Maps `items` through `f`, on several threads when there are at least
+/// [`PARALLEL_THRESHOLD`] items; the output order is the input order.
+///
+/// ```
+/// let doubled = strata_core::par::map((0..10_000).collect(), |i: u64| i * 2);
+/// assert_eq!(doubled[9_999], 19_998);
+/// ```
+pub fn map<T, R, F>(items: Vec<T>, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(T) -> R + Sync,
+{
+    map_if(items, |items| items.len() >= PARALLEL_THRESHOLD, f)
+}
+
+/// Maps `items` through `f`, on several threads when `worth_it` says the items are enough work
+/// (for example files whose total size is large, however few); the output order is the input
+/// order.
+pub fn map_if<T, R, F>(items: Vec<T>, worth_it: impl FnOnce(&[T]) -> bool, f: F) -> Vec<R>
 where
     T: Send,
     R: Send,
     F: Fn(T) -> R + Sync,
 {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if threads < 2 || items.len() < PARALLEL_THRESHOLD {
+    if threads < 2 || items.len() < 2 || !worth_it(&items) {
         return items.into_iter().map(f).collect();
     }
     let chunk = items.len().div_ceil(threads);

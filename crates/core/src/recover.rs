@@ -115,12 +115,10 @@ impl Engine {
             .resolve_and_observe(&mut desired, &graph, &State::new())
             .await?;
         let mut survey = Survey::default();
-        let mut routed: HashMap<&ResourceKey, String> = HashMap::new();
         for resource in &desired {
             let Ok(provider) = self.registry.route(resource) else {
                 continue;
             };
-            routed.insert(&resource.key, provider.name().to_owned());
             let Some(live) = observations
                 .get(&resource.key)
                 .and_then(|o| o.live.as_ref())
@@ -142,17 +140,41 @@ impl Engine {
                 &options.stack,
             ));
         }
+        let borrowed: Vec<&Resource> = desired.iter().collect();
+        let (strays, not_searched) = self.strays(&borrowed, &state, options).await?;
+        survey.strays = strays;
+        survey.not_searched = not_searched;
+        survey.records.sort_by(|a, b| a.key.cmp(&b.key));
+        survey.already_recorded.sort();
+        Ok((survey, state))
+    }
+
+    /// The live objects labelled for the stack that no desired resource routed to their
+    /// provider accounts for (see [`StrayReason`]), in key order, and the providers that cannot
+    /// list what they hold. Only listing: nothing is observed one by one.
+    pub async fn strays(
+        &self,
+        desired: &[&Resource],
+        state: &State,
+        options: &PlanOptions,
+    ) -> Result<(Vec<Stray>, Vec<String>), EngineError> {
+        let routed: HashMap<&ResourceKey, String> = desired
+            .iter()
+            .filter_map(|r| Some((&r.key, self.registry.route(r).ok()?.name().to_owned())))
+            .collect();
+        let mut not_searched = Vec::new();
         let kinds: Vec<(String, String)> = desired
             .iter()
-            .map(|r| (r.api_version().to_owned(), r.key.kind.clone()))
+            .map(|r| (r.api_version(), r.key.kind.as_str()))
             .chain(
                 state
                     .resources
                     .values()
-                    .map(|r| (r.api_version.clone(), r.key.kind.clone())),
+                    .map(|r| (r.api_version.as_str(), r.key.kind.as_str())),
             )
             .collect::<BTreeSet<_>>()
             .into_iter()
+            .map(|(version, kind)| (version.to_owned(), kind.to_owned()))
             .collect();
         let external_names: HashMap<(String, String, String), ResourceKey> = desired
             .iter()
@@ -174,7 +196,7 @@ impl Engine {
                     error,
                 })?;
             let Some(listed) = listed else {
-                survey.not_searched.push(provider.name().to_owned());
+                not_searched.push(provider.name().to_owned());
                 continue;
             };
             for live in listed {
@@ -202,10 +224,7 @@ impl Engine {
                 );
             }
         }
-        survey.strays = strays.into_values().collect();
-        survey.records.sort_by(|a, b| a.key.cmp(&b.key));
-        survey.already_recorded.sort();
-        Ok((survey, state))
+        Ok((strays.into_values().collect(), not_searched))
     }
 
     /// Records the labelled desired resources [`Engine::survey`] finds that the state does not

@@ -224,12 +224,9 @@ fn helm_objects(base: &Path, values: &[&str]) -> Vec<String> {
             f
         })
         .collect();
-    let args = TemplateArgs {
-        release: "shop".into(),
-        namespace: Some("prod".into()),
-        value_files: files,
-        ..TemplateArgs::default()
-    };
+    let args = TemplateArgs::new("shop")
+        .with_namespace("prod")
+        .with_value_files(files);
     let out = template(&program, &dir.join("charts/web"), &args)
         .expect("helm ran")
         .expect("helm rendered");

@@ -83,12 +83,9 @@ fn packaged_subcharts_render_as_helm_template_does() {
     let cases: &[&[&str]] = &[&[], &["values/audit.yaml"], &["values/lean.yaml"]];
     let mut equal = 0;
     for values in cases {
-        let args = TemplateArgs {
-            release: RELEASE.to_string(),
-            namespace: Some(NAMESPACE.to_string()),
-            value_files: values.iter().map(|f| bundle.join(f)).collect(),
-            ..TemplateArgs::default()
-        };
+        let args = TemplateArgs::new(RELEASE)
+            .with_namespace(NAMESPACE)
+            .with_value_files(values.iter().map(|f| bundle.join(f)).collect());
         let expected = template(&program, &bundle, &args)
             .expect("helm ran")
             .expect("helm rendered");
@@ -173,10 +170,7 @@ fn an_archive_leaving_its_directory_fails_in_both_and_is_named() {
     )
     .expect("Chart.yaml");
     std::fs::write(chart.join("charts/evil-0.1.0.tgz"), hostile_archive()).expect("tgz");
-    let args = TemplateArgs {
-        release: RELEASE.to_string(),
-        ..TemplateArgs::default()
-    };
+    let args = TemplateArgs::new(RELEASE);
     let helm_error = template(&program, &chart, &args)
         .expect("helm ran")
         .expect_err("helm refuses the archive");

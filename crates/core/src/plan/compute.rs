@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
 use super::fields::{self, FieldChange, path_within};
 use super::{Action, ActionReason, Guard, Plan, ResourceChange, Violation};
@@ -45,7 +44,8 @@ pub struct PlanOptions {
     /// that another manager claims is refused unless adopted explicitly.
     pub foreign_claims: crate::ownership::terraform::ForeignClaims,
     /// Keep the live object of every change, unchanged ones too (a controller assessing
-    /// health from the plan); otherwise a plan keeps only the live objects its changes need.
+    /// health from the plan); otherwise a plan keeps only the live objects its changes need,
+    /// and those of unchanged resources the state does not record.
     pub keep_live: bool,
 }
 
@@ -111,25 +111,29 @@ impl PlanOptions {
 }
 
 /// The resources to observe, each with the provider that looks for it: desired ones through
-/// routing, those that left the desired set through the provider the state recorded.
-fn observation_targets(
-    desired: &[Resource],
+/// routing (borrowed, not copied), those that left the desired set through the provider the
+/// state recorded. Resources no provider serves are left out; the plan reports them.
+fn observation_targets<'a>(
+    desired: &'a [Resource],
     state: &State,
     registry: &ProviderRegistry,
-) -> Vec<(Resource, Option<Arc<dyn Provider>>)> {
+) -> Vec<(Cow<'a, Resource>, Arc<dyn Provider>)> {
     let desired_keys: FxHashSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
-    let mut targets: Vec<(Resource, Option<Arc<dyn Provider>>)> = desired
+    let mut targets: Vec<(Cow<'a, Resource>, Arc<dyn Provider>)> = desired
         .iter()
-        .map(|r| (r.clone(), registry.route(r).ok()))
+        .filter_map(|r| Some((Cow::Borrowed(r), registry.route(r).ok()?)))
         .collect();
     for record in state.resources.values() {
-        if !desired_keys.contains(&record.key) {
+        if desired_keys.contains(&record.key) {
+            continue;
+        }
+        if let Some(provider) = registry.by_name(&record.provider) {
             let resource = Resource {
                 key: record.key.clone(),
                 manifest: record.last_applied.clone(),
                 source: None,
             };
-            targets.push((resource, registry.by_name(&record.provider)));
+            targets.push((Cow::Owned(resource), provider));
         }
     }
     targets
@@ -137,37 +141,36 @@ fn observation_targets(
 
 /// Observes every desired resource and every resource in the state, at most `parallelism` at a
 /// time. Resources no provider serves are skipped here; the plan reports them.
+///
+/// The observations run concurrently on the calling task (providers wait on the network, not
+/// on the CPU), so the desired set is borrowed rather than copied into spawned tasks.
 pub async fn observe_all(
     desired: &[Resource],
     state: &State,
     registry: &ProviderRegistry,
     parallelism: usize,
 ) -> Result<Observations, (ResourceKey, ProviderError)> {
-    let semaphore = Arc::new(Semaphore::new(parallelism.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (target, provider) in observation_targets(desired, state, registry) {
-        let Some(provider) = provider else { continue };
-        let semaphore = Arc::clone(&semaphore);
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            // Throttling while planning is retried like throttling while applying.
-            let observed = crate::retry::retrying(
-                crate::retry::RetryPolicy::default(),
-                || provider.observe(&target),
-                |_, _, _| {},
-            )
-            .await;
-            (target.key, observed)
-        });
-    }
-    let mut out = Observations::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (key, observed) = joined.map_err(|e| {
-            (
-                ResourceKey::new("", "Task", None, "observe"),
-                ProviderError::final_from(e.to_string(), e),
-            )
-        })?;
+    use futures_util::StreamExt as _;
+    let limit = parallelism.max(1);
+    let mut targets = observation_targets(desired, state, registry).into_iter();
+    let mut out = Observations::with_capacity(targets.len());
+    // A loop rather than stream combinators: closures returning futures that borrow would not
+    // be `Send` for every lifetime, which tasks spawning a plan need.
+    let mut running = futures_util::stream::FuturesUnordered::new();
+    loop {
+        while running.len() < limit {
+            let Some((target, provider)) = targets.next() else {
+                break;
+            };
+            running.push(observe_one(target, provider));
+        }
+        let Some((target, observed)) = running.next().await else {
+            break;
+        };
+        let key = match target {
+            Cow::Borrowed(r) => r.key.clone(),
+            Cow::Owned(r) => r.key,
+        };
         match observed {
             Ok(o) => {
                 out.insert(key, o);
@@ -176,6 +179,20 @@ pub async fn observe_all(
         }
     }
     Ok(out)
+}
+
+/// Observes one resource, retrying throttling as applying does.
+async fn observe_one(
+    target: Cow<'_, Resource>,
+    provider: Arc<dyn Provider>,
+) -> (Cow<'_, Resource>, Result<Observation, ProviderError>) {
+    let observed = crate::retry::retrying(
+        crate::retry::RetryPolicy::default(),
+        || provider.observe(&target),
+        |_, _, _| {},
+    )
+    .await;
+    (target, observed)
 }
 
 /// Computes the plan. Pure: no I/O, the same inputs give the same plan.
@@ -651,7 +668,9 @@ fn plan_desired(
     } else {
         Vec::new()
     };
-    let live = if action == Action::NoOp && !options.keep_live {
+    // An unchanged resource the state does not record keeps its live object: that it exists
+    // (labelled for this stack, say) is news the caller may report without observing again.
+    let live = if action == Action::NoOp && !options.keep_live && record.is_some() {
         None
     } else {
         live.cloned()

@@ -9,6 +9,7 @@ use super::fields::leaves;
 use super::{Action, Plan, ResourceChange};
 
 /// ANSI colours, used only when asked for (the CLI asks on a terminal).
+#[derive(Clone, Copy)]
 struct Palette {
     on: bool,
 }
@@ -158,45 +159,10 @@ pub fn render_human(plan: &Plan, colour: bool) -> String {
         out.push_str("No changes. The live resources match the desired state.\n");
     } else {
         out.push_str("Strata will perform the following actions:\n");
-        for change in changed {
-            let (sym, code) = symbol(change.action);
-            let _ = writeln!(
-                out,
-                "\n  # {} ({}) {}{}",
-                p.paint("1", &change.key.to_string()),
-                change.provider,
-                headline(change),
-                if change.drifted {
-                    " (changed outside Strata)"
-                } else {
-                    ""
-                }
-            );
-            let _ = writeln!(out, "  {} {}", p.paint(code, sym), change.key);
-            for line in diff_lines(change) {
-                let indent = "    ".repeat(line.depth);
-                match line.sign {
-                    Some(sign) => {
-                        let (mark, code) = sign.mark();
-                        let _ = write!(out, "      {indent}{} {}", p.paint(code, mark), line.text);
-                    }
-                    None => {
-                        let _ = write!(out, "      {}", line.text);
-                    }
-                }
-                if line.forces_replacement {
-                    out.push_str(&p.paint("31", " # forces replacement"));
-                }
-                out.push('\n');
-            }
-            if !change.blast_radius.is_empty() {
-                let names: Vec<String> = change
-                    .blast_radius
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                let _ = writeln!(out, "      blast radius: {}", names.join(", "));
-            }
+        // Each change's text depends only on the change: large plans are written on every
+        // core, then joined in plan order.
+        for block in crate::par::map(changed, |change| change_block(change, p)) {
+            out.push_str(&block);
         }
     }
     if !plan.violations.is_empty() {
@@ -211,6 +177,50 @@ pub fn render_human(plan: &Plan, colour: bool) -> String {
         "\nPlan: {} to add, {} to change, {} to destroy.",
         s.add, s.change, s.destroy
     );
+    out
+}
+
+/// The text of one change in the human plan.
+fn change_block(change: &ResourceChange, p: Palette) -> String {
+    let mut out = String::new();
+    let (sym, code) = symbol(change.action);
+    let _ = writeln!(
+        out,
+        "\n  # {} ({}) {}{}",
+        p.paint("1", &change.key.to_string()),
+        change.provider,
+        headline(change),
+        if change.drifted {
+            " (changed outside Strata)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "  {} {}", p.paint(code, sym), change.key);
+    for line in diff_lines(change) {
+        let indent = "    ".repeat(line.depth);
+        match line.sign {
+            Some(sign) => {
+                let (mark, code) = sign.mark();
+                let _ = write!(out, "      {indent}{} {}", p.paint(code, mark), line.text);
+            }
+            None => {
+                let _ = write!(out, "      {}", line.text);
+            }
+        }
+        if line.forces_replacement {
+            out.push_str(&p.paint("31", " # forces replacement"));
+        }
+        out.push('\n');
+    }
+    if !change.blast_radius.is_empty() {
+        let names: Vec<String> = change
+            .blast_radius
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = writeln!(out, "      blast radius: {}", names.join(", "));
+    }
     out
 }
 

@@ -17,6 +17,9 @@ use crate::repo::RepoSource;
 use strata_composition::catalog::Catalog;
 use strata_composition::render::{RenderOptions, RenderRequest};
 
+/// Below this much YAML in one directory, its files are parsed on the calling thread.
+const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
+
 const ARGO_GROUP: &str = "argoproj.io";
 
 /// Whether `(group, kind)` is cluster-scoped: built in (see [`is_cluster_scoped`]) or declared
@@ -208,7 +211,7 @@ impl<'o> Expander<'o> {
                 .map(|e| join(dir, &e.name))
                 .collect::<Result<Vec<_>, _>>()?
         };
-        let mut out = Vec::new();
+        let mut texts = Vec::new();
         for file in files {
             let name = file.rsplit('/').next().unwrap_or(&file);
             // Kustomizations are read as such; a stack's configuration is not a manifest.
@@ -230,13 +233,27 @@ impl<'o> Expander<'o> {
                 continue;
             }
             let text = tree.read_to_string(&file)?;
-            let display = tree.location(&file, 0, 1).file;
-            for mut r in strata_core::loader::parse_documents(&display, &text)? {
-                if let Some(s) = &r.source {
-                    r.source = Some(tree.location(&file, s.document, s.line));
+            texts.push((file, text));
+        }
+        // Parsing is most of the cost of a large stack: files are parsed on every core once
+        // there is enough text; the order of the result stays the files' order.
+        let parsed = strata_core::par::map_if(
+            texts,
+            |texts| texts.iter().map(|(_, t)| t.len()).sum::<usize>() >= PARALLEL_PARSE_BYTES,
+            |(file, text)| -> Result<Vec<Resource>, ExpandError> {
+                let display = tree.location(&file, 0, 1).file;
+                let mut resources = strata_core::loader::parse_documents(&display, &text)?;
+                for r in &mut resources {
+                    if let Some(s) = &r.source {
+                        r.source = Some(tree.location(&file, s.document, s.line));
+                    }
                 }
-                out.push(r);
-            }
+                Ok(resources)
+            },
+        );
+        let mut out = Vec::new();
+        for resources in parsed {
+            out.extend(resources?);
         }
         Ok(out)
     }

@@ -21,7 +21,7 @@ mod children;
 mod policy;
 mod trees;
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -315,20 +315,7 @@ pub fn render_application_with(
         children::Expander::new(tree, options, catalog).keeping_nested_applications();
     expander.run_application(app.clone(), location)?;
     let (resources, applications) = expander.finish();
-    let mut seen: BTreeMap<&ResourceKey, Option<&SourceLocation>> = BTreeMap::new();
-    for r in &resources {
-        if let Some(first) = seen.get(&r.key) {
-            let show = |l: Option<&SourceLocation>| {
-                l.map_or_else(|| "(generated)".to_string(), ToString::to_string)
-            };
-            return Err(ExpandError::Duplicate {
-                key: Box::new(r.key.clone()),
-                first: show(*first),
-                second: show(r.source.as_ref()),
-            });
-        }
-        seen.insert(&r.key, r.source.as_ref());
-    }
+    refuse_duplicates(&resources)?;
     Ok(Expansion {
         resources,
         applications,
@@ -345,25 +332,31 @@ pub fn expand(
     let mut expander = children::Expander::new(tree, options, catalog);
     expander.run(dir)?;
     let (resources, applications) = expander.finish();
-    let mut seen: BTreeMap<ResourceKey, Option<SourceLocation>> = BTreeMap::new();
-    for r in &resources {
-        if let Some(first) = seen.get(&r.key) {
-            let show = |l: &Option<SourceLocation>| {
-                l.as_ref()
-                    .map_or_else(|| "(generated)".to_string(), ToString::to_string)
-            };
-            return Err(ExpandError::Duplicate {
-                key: Box::new(r.key.clone()),
-                first: show(first),
-                second: show(&r.source),
-            });
-        }
-        seen.insert(r.key.clone(), r.source.clone());
-    }
+    refuse_duplicates(&resources)?;
     Ok(Expansion {
         resources,
         applications,
     })
+}
+
+/// Refuses a desired set holding one identity twice, naming both places. A hash map of
+/// borrowed keys: this runs on every plan, over every resource.
+fn refuse_duplicates(resources: &[Resource]) -> Result<(), ExpandError> {
+    let mut seen: FxHashMap<&ResourceKey, Option<&SourceLocation>> =
+        FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
+    for r in resources {
+        if let Some(first) = seen.insert(&r.key, r.source.as_ref()) {
+            let show = |l: Option<&SourceLocation>| {
+                l.map_or_else(|| "(generated)".to_string(), ToString::to_string)
+            };
+            return Err(ExpandError::Duplicate {
+                key: Box::new(r.key.clone()),
+                first: show(first),
+                second: show(r.source.as_ref()),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads `path` of a manifest as a string.

@@ -270,10 +270,10 @@ pub fn render_repository_source(
     let mut out = Vec::with_capacity(manifests.len());
     for m in once_per_crd(manifests) {
         let rest = m.source.split_once('/').map_or("", |(_, r)| r).to_string();
-        let mut r = Resource::from_manifest(m.object).map_err(|e| HelmError::Yaml {
+        let mut r = Resource::from_manifest(m.object).map_err(|source| HelmError::Manifest {
             chart: chart.to_string(),
             file: m.source.clone(),
-            reason: e.to_string(),
+            source,
         })?;
         r.source = Some(tree.location(&rest, 0, 1));
         out.push(r);
