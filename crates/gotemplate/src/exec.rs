@@ -534,7 +534,7 @@ impl<'a> Exec<'a> {
         &mut self,
         pos: usize,
         name: &str,
-        vals: &[Val],
+        vals: &mut [Val],
     ) -> Option<Result<Val, TemplateError>> {
         let arity = |want: usize| -> Result<(), TemplateError> {
             if vals.len() == want {
@@ -559,7 +559,8 @@ impl<'a> Exec<'a> {
         Some(match name {
             "include" => arity(2).and_then(|()| {
                 let template = text(&vals[0]);
-                let data = vals[1].clone().unwrap_or(Value::Null);
+                // Taken, not copied: the call's arguments are not used after it.
+                let data = vals[1].take().unwrap_or(Value::Null);
                 let mut out = String::new();
                 self.call_template(pos, &template, data, &mut out)
                     .map(|()| Some(Value::String(out)))
@@ -753,13 +754,13 @@ impl<'a> Exec<'a> {
                 .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
         }
         if self.functions == crate::FunctionSet::Helm
-            && let Some(result) = self.helm_call(pos, name, &vals)
+            && let Some(result) = self.helm_call(pos, name, &mut vals)
         {
             return result.and_then(|v| self.checked(pos, name, v));
         }
         if self.functions == crate::FunctionSet::Crossplane {
             if name == "include"
-                && let Some(result) = self.helm_call(pos, name, &vals)
+                && let Some(result) = self.helm_call(pos, name, &mut vals)
             {
                 return result.and_then(|v| self.checked(pos, name, v));
             }

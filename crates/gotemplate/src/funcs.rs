@@ -114,6 +114,11 @@ pub const FUNCTION_NAMES: &[&str] = &[
 /// Functions whose result is no larger than their largest argument (or is small): they may
 /// take arguments that together pass the per-value limit.
 const OBSERVERS: &[&str] = &[
+    // A template's output is bounded by the output limits, not by a copy of its data: Helm's
+    // `include` and `tpl` are called with the whole root context, which is not measured again
+    // on every call.
+    "include",
+    "tpl",
     "not",
     "len",
     "index",
