@@ -31,15 +31,20 @@ pub struct SpecError {
     pub message: String,
 }
 
-/// `spec.source`.
+/// `spec.source`, or one entry of `spec.sources`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Source {
     /// `repoURL`.
     pub repo_url: String,
     /// `targetRevision` (`HEAD` when empty).
     pub target_revision: String,
-    /// `path`.
+    /// `path` (`.` when a single source has none; empty when an entry of `spec.sources`
+    /// has none).
     pub path: String,
+    /// `chart`, when the source is a chart of a Helm repository.
+    pub chart: Option<String>,
+    /// `ref`: the name `$ref/...` value files of the other sources reach this source by.
+    pub ref_name: Option<String>,
     /// The whole source, as written (Helm and directory options are read from it).
     pub raw: Value,
 }
@@ -98,8 +103,12 @@ pub struct Application {
     pub namespace: String,
     /// `spec.project` (`default` when empty).
     pub project: String,
-    /// `spec.source`.
+    /// `spec.source`; for a multi-source Application, the first entry of `spec.sources` that
+    /// is rendered (one with a `path` or `chart`).
     pub source: Source,
+    /// Every entry of `spec.sources`, in order, when the Application has `spec.sources` (and
+    /// no `spec.source`, as ArgoCD reads it); empty for a single-source Application.
+    pub sources: Vec<Source>,
     /// `spec.destination`.
     pub destination: Destination,
     /// `spec.syncPolicy` and `spec.ignoreDifferences`.
@@ -150,24 +159,30 @@ impl Application {
             .get("spec")
             .filter(|s| s.is_object())
             .ok_or_else(|| error("spec", "is required"))?;
-        let raw = match (spec.get("source"), spec.get("sources")) {
-            (Some(s), _) if s.is_object() => s.clone(),
-            (_, Some(Value::Array(list))) if list.len() == 1 => list[0].clone(),
-            (_, Some(Value::Array(_))) => {
-                return Err(error(
-                    "spec.sources",
-                    "multiple sources are not supported; use one source",
-                ));
+        let (source, sources) = match (spec.get("source"), spec.get("sources")) {
+            (Some(s), _) if s.is_object() => {
+                let repo_url = text(s, "/repoURL")
+                    .ok_or_else(|| error("spec.source.repoURL", "is required"))?;
+                (source_of(s, repo_url, "."), Vec::new())
             }
+            (_, Some(Value::Array(list))) if !list.is_empty() => {
+                let sources =
+                    parse_sources(list).map_err(|(field, message)| error(&field, &message))?;
+                let primary = sources
+                    .iter()
+                    .find(|s| !s.path.is_empty() || s.chart.is_some())
+                    .cloned()
+                    .ok_or_else(|| {
+                        error(
+                            "spec.sources",
+                            "no source to render: every source is a ref (give one a path or chart)",
+                        )
+                    })?;
+                (primary, sources)
+            }
+            (_, Some(Value::Array(_))) => return Err(error("spec.sources", "is empty")),
+            (_, Some(_)) => return Err(error("spec.sources", "must be a list")),
             _ => return Err(error("spec.source", "is required")),
-        };
-        let repo_url =
-            text(&raw, "/repoURL").ok_or_else(|| error("spec.source.repoURL", "is required"))?;
-        let source = Source {
-            repo_url,
-            target_revision: text(&raw, "/targetRevision").unwrap_or_else(|| "HEAD".into()),
-            path: text(&raw, "/path").unwrap_or_else(|| ".".into()),
-            raw,
         };
         let destination = Destination {
             server: text(spec, "/destination/server"),
@@ -204,8 +219,24 @@ impl Application {
             manifest: manifest.clone(),
             name,
             source,
+            sources,
             destination,
         })
+    }
+
+    /// Whether the Application has `spec.sources` (ArgoCD's multi-source Application): its
+    /// status reports `revisions`, one per source, instead of `revision`.
+    pub fn is_multi_source(&self) -> bool {
+        !self.sources.is_empty()
+    }
+
+    /// Every source: the entries of `spec.sources`, or `spec.source` alone.
+    pub fn all_sources(&self) -> &[Source] {
+        if self.sources.is_empty() {
+            std::slice::from_ref(&self.source)
+        } else {
+            &self.sources
+        }
     }
 
     /// The stack name this Application's resources are recorded and labelled under.
@@ -215,12 +246,72 @@ impl Application {
 
     /// The source as history and notifications show it.
     pub fn source_summary(&self) -> Value {
-        serde_json::json!({
-            "repoURL": self.source.repo_url,
-            "path": self.source.path,
-            "targetRevision": self.source.target_revision,
-        })
+        summary(&self.source)
     }
+
+    /// Every entry of `spec.sources` as history shows them (empty for a single source).
+    pub fn sources_summary(&self) -> Vec<Value> {
+        self.sources.iter().map(summary).collect()
+    }
+}
+
+fn summary(source: &Source) -> Value {
+    let mut out = serde_json::json!({
+        "repoURL": source.repo_url,
+        "targetRevision": source.target_revision,
+    });
+    if !source.path.is_empty() {
+        out["path"] = Value::from(source.path.clone());
+    }
+    if let Some(chart) = &source.chart {
+        out["chart"] = Value::from(chart.clone());
+    }
+    if let Some(r) = &source.ref_name {
+        out["ref"] = Value::from(r.clone());
+    }
+    out
+}
+
+fn source_of(raw: &Value, repo_url: String, default_path: &str) -> Source {
+    Source {
+        repo_url,
+        target_revision: text(raw, "/targetRevision").unwrap_or_else(|| "HEAD".into()),
+        path: text(raw, "/path").unwrap_or_else(|| default_path.into()),
+        chart: text(raw, "/chart"),
+        ref_name: text(raw, "/ref"),
+        raw: raw.clone(),
+    }
+}
+
+/// Reads the entries of `spec.sources`; an error is the field path and what is wrong.
+fn parse_sources(list: &[Value]) -> Result<Vec<Source>, (String, String)> {
+    let mut sources: Vec<Source> = Vec::with_capacity(list.len());
+    for (i, raw) in list.iter().enumerate() {
+        let field = format!("spec.sources[{i}]");
+        if !raw.is_object() {
+            return Err((field, "must be an object".into()));
+        }
+        let repo_url = text(raw, "/repoURL")
+            .ok_or_else(|| (format!("{field}.repoURL"), "is required".into()))?;
+        if let Some(r) = raw.get("ref")
+            && !r
+                .as_str()
+                .is_some_and(|r| !r.is_empty() && !r.contains('/'))
+        {
+            return Err((format!("{field}.ref"), format!("must be a name, got {r}")));
+        }
+        let source = source_of(raw, repo_url, "");
+        if source.path.is_empty() && source.chart.is_none() && source.ref_name.is_none() {
+            return Err((field, "needs a path, a chart or a ref".into()));
+        }
+        if let Some(r) = &source.ref_name
+            && sources.iter().any(|s| s.ref_name.as_ref() == Some(r))
+        {
+            return Err((format!("{field}.ref"), format!("ref {r} is given twice")));
+        }
+        sources.push(source);
+    }
+    Ok(sources)
 }
 
 /// What is wrong with `spec.syncPolicy.retry`.
@@ -314,5 +405,65 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("factor"), "{e}");
+    }
+
+    #[test]
+    fn reads_every_source_of_a_multi_source_application() {
+        let a = Application::parse(
+            &app(json!({"sources": [
+                {"repoURL": "git://127.0.0.1/values.git", "targetRevision": "v2", "ref": "values"},
+                {"repoURL": "git://127.0.0.1/apps.git", "path": "shop"},
+                {"repoURL": "https://charts.example", "chart": "web", "targetRevision": "1.0.0"},
+            ]})),
+            "argocd",
+        )
+        .unwrap();
+        assert!(a.is_multi_source());
+        assert_eq!(a.all_sources().len(), 3);
+        assert_eq!(a.source.repo_url, "git://127.0.0.1/apps.git");
+        assert_eq!(a.source.target_revision, "HEAD");
+        assert_eq!(a.sources[0].ref_name.as_deref(), Some("values"));
+        assert_eq!(a.sources[0].path, "");
+        assert_eq!(a.sources[2].chart.as_deref(), Some("web"));
+        assert_eq!(
+            a.sources_summary()[0],
+            json!({"repoURL": "git://127.0.0.1/values.git", "targetRevision": "v2", "ref": "values"})
+        );
+
+        let single = Application::parse(
+            &app(json!({"source": {"repoURL": "git://127.0.0.1/apps.git"}})),
+            "argocd",
+        )
+        .unwrap();
+        assert!(!single.is_multi_source());
+        assert_eq!(single.all_sources(), std::slice::from_ref(&single.source));
+        assert_eq!(single.source.path, ".");
+    }
+
+    #[test]
+    fn names_the_source_that_is_wrong() {
+        let refused = |sources: Value| {
+            Application::parse(&app(json!({"sources": sources})), "argocd").unwrap_err()
+        };
+        let e = refused(json!([{"repoURL": "a", "path": "x"}, {"repoURL": "b"}]));
+        assert_eq!(
+            e.to_string(),
+            "Application shop: spec.sources[1]: needs a path, a chart or a ref"
+        );
+        let e = refused(json!([{"repoURL": "a", "path": "x"}, {"path": "y"}]));
+        assert_eq!(e.field, "spec.sources[1].repoURL");
+        let e = refused(json!([{"repoURL": "a", "path": "x"}, {"repoURL": "b", "ref": "v/x"}]));
+        assert_eq!(e.field, "spec.sources[1].ref");
+        let e = refused(json!([
+            {"repoURL": "a", "path": "x", "ref": "v"}, {"repoURL": "b", "ref": "v"}
+        ]));
+        assert_eq!(e.field, "spec.sources[1].ref");
+        assert!(e.message.contains("twice"), "{e}");
+        let e = refused(json!([{"repoURL": "a", "ref": "v"}]));
+        assert_eq!(e.field, "spec.sources");
+        let e = refused(json!([]));
+        assert_eq!(e.to_string(), "Application shop: spec.sources: is empty");
+        let e = refused(json!(["a"]));
+        assert_eq!(e.field, "spec.sources[0]");
     }
 }

@@ -456,14 +456,17 @@ impl Controller {
             .iter()
             .filter_map(|(name, entry)| {
                 let app = entry.parsed.as_ref().ok()?;
-                let same = same_repository(&app.source.repo_url, repo_url)
-                    || crate::server::webhook::same_repo(&app.source.repo_url, repo_url);
-                let revision = app.source.target_revision.as_str();
-                let on_branch = match branch {
-                    None => true,
-                    Some(b) => revision == b || revision == "HEAD" || revision.is_empty(),
-                };
-                (same && on_branch).then(|| name.clone())
+                let changed = app.all_sources().iter().any(|source| {
+                    let same = same_repository(&source.repo_url, repo_url)
+                        || crate::server::webhook::same_repo(&source.repo_url, repo_url);
+                    let revision = source.target_revision.as_str();
+                    let on_branch = match branch {
+                        None => true,
+                        Some(b) => revision == b || revision == "HEAD" || revision.is_empty(),
+                    };
+                    same && on_branch
+                });
+                changed.then(|| name.clone())
             })
             .collect();
         tracing::info!(repository = %strata_sources::repo::redact(repo_url), applications = matching.len(), "repository changed");

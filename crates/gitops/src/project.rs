@@ -182,15 +182,17 @@ impl Project {
 
     /// Checks the Application's source repository and destination.
     pub fn check_application(&self, app: &Application) -> Result<(), Denied> {
-        let repo = &app.source.repo_url;
-        if !self
-            .source_repos
-            .iter()
-            .any(|pattern| pattern == "*" || glob_match(pattern, repo))
-        {
-            return Err(self.deny(format!(
-                "application repo {repo} is not permitted (sourceRepos)"
-            )));
+        for source in app.all_sources() {
+            let repo = &source.repo_url;
+            if !self
+                .source_repos
+                .iter()
+                .any(|pattern| pattern == "*" || glob_match(pattern, repo))
+            {
+                return Err(self.deny(format!(
+                    "application repo {repo} is not permitted (sourceRepos)"
+                )));
+            }
         }
         let namespace = app.destination.namespace.as_deref().unwrap_or("");
         if !self.permits_destination(app, namespace) {
@@ -332,6 +334,29 @@ mod tests {
             .check_application(&app("git://127.0.0.1/other.git", "team-a"))
             .unwrap_err();
         assert!(e.message.contains("sourceRepos"), "{e}");
+        let multi = |second: &str| {
+            Application::parse(
+                &json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                        "metadata": {"name": "a"},
+                        "spec": {"sources": [
+                            {"repoURL": "git://127.0.0.1/team-a.git", "path": "a"},
+                            {"repoURL": second, "ref": "values"}],
+                          "destination": {"namespace": "team-a"}}}),
+                "argocd",
+            )
+            .unwrap()
+        };
+        assert!(
+            p.check_application(&multi("git://127.0.0.1/team-b.git"))
+                .is_ok()
+        );
+        let e = p
+            .check_application(&multi("git://127.0.0.1/other.git"))
+            .unwrap_err();
+        assert!(
+            e.message.contains("other.git") && e.message.contains("sourceRepos"),
+            "{e}"
+        );
         let e = p
             .check_application(&app("git://127.0.0.1/team-a.git", "kube-system"))
             .unwrap_err();

@@ -22,7 +22,9 @@ use strata_health::HealthRegistry;
 use strata_health::aggregate::{ResourceHealth, aggregate_health};
 use strata_k8s::KubeProvider;
 use strata_sources::application::{ChildSet, ExpandOptions, Repository};
-use strata_sources::repo::{RepoError, RepoUrl, RepositoryCache, redact};
+use strata_sources::repo::{
+    RepoError, RepoSource, RepoUrl, RepositoryCache, RepositoryResolver, redact,
+};
 
 use crate::app::{Application, retry_wait};
 use crate::checkout::{self, CheckoutError, short};
@@ -40,6 +42,23 @@ pub enum ReconcileError {
     /// `spec.source.repoURL` is not a repository URL.
     #[error("spec.source.repoURL: {0}")]
     RepoUrl(#[source] RepoError),
+    /// `spec.sources[index].repoURL` is not a repository URL.
+    #[error("spec.sources[{index}].repoURL: {source}")]
+    SourceRepoUrl {
+        /// The entry of `spec.sources`.
+        index: usize,
+        /// Why.
+        #[source]
+        source: RepoError,
+    },
+    /// A sync of a chosen revision (rollback, `--revision`) of a multi-source Application.
+    #[error(
+        "spec.sources: syncing a chosen revision (rollback or --revision) of a multi-source Application is not supported"
+    )]
+    MultiSourceRevision,
+    /// Every entry of `spec.sources` is a `ref`: nothing to render.
+    #[error("spec.sources: no source to render: every source is a ref")]
+    OnlyRefSources,
     /// The repository could not be fetched, its revision resolved or its tree read.
     #[error(transparent)]
     Checkout(Box<CheckoutError>),
@@ -218,6 +237,7 @@ impl std::fmt::Debug for Reconciler {
 /// A rendered and compared Application.
 struct Comparison {
     revision: String,
+    revisions: Vec<String>,
     engine: Engine,
     plan: Plan,
     state: State,
@@ -242,6 +262,7 @@ fn error_status(previous: &AppStatus, cond: Condition) -> AppStatus {
         sync: SyncState {
             status: SyncStatusCode::Unknown,
             revision: previous.sync.revision.clone(),
+            revisions: previous.sync.revisions.clone(),
         },
         health: previous.health.clone(),
         operation_state: previous.operation_state.clone(),
@@ -314,7 +335,13 @@ impl Reconciler {
             .fetch_and_render(app, fetch, revision_override.as_deref())
             .await;
         let fetch_duration = request.fetch.then(|| started.elapsed());
-        let (revision, desired, source_type, rules) = match fetched {
+        let Rendered {
+            revision,
+            revisions,
+            resources: desired,
+            source_type,
+            rules,
+        } = match fetched {
             Ok(found) => found,
             Err(message) => {
                 return Outcome {
@@ -342,7 +369,7 @@ impl Reconciler {
                 app,
                 &provider,
                 desired.clone(),
-                &revision,
+                (&revision, &revisions),
                 &source_type,
                 &rules,
             )
@@ -422,7 +449,7 @@ impl Reconciler {
                 app,
                 &provider,
                 desired,
-                &operation.revision,
+                (&operation.revision, &operation.revisions),
                 &source_type,
                 &rules,
             )
@@ -439,12 +466,18 @@ impl Reconciler {
             status.history.push(HistoryEntry {
                 id,
                 revision: operation.revision.clone(),
+                revisions: operation.revisions.clone(),
                 deployed_at: operation
                     .state
                     .finished_at
                     .clone()
                     .unwrap_or_else(now_rfc3339),
-                source: app.source_summary(),
+                source: if app.is_multi_source() {
+                    Value::Null
+                } else {
+                    app.source_summary()
+                },
+                sources: app.sources_summary(),
             });
             let excess = status.history.len().saturating_sub(HISTORY_LIMIT);
             status.history.drain(..excess);
@@ -528,7 +561,7 @@ impl Reconciler {
         app: &Application,
         fetch: Option<Instant>,
         revision: Option<&str>,
-    ) -> Result<(String, Vec<Resource>, String, DriftRules), ReconcileError> {
+    ) -> Result<Rendered, ReconcileError> {
         let repos = Arc::clone(&self.repos);
         let caches = Arc::clone(&self.caches);
         let app = app.clone();
@@ -565,7 +598,7 @@ impl Reconciler {
         app: &Application,
         provider: &Arc<KubeProvider>,
         desired: Vec<Resource>,
-        revision: &str,
+        (revision, revisions): (&str, &[String]),
         source_type: &str,
         rules: &DriftRules,
     ) -> Result<Comparison, ReconcileError> {
@@ -617,6 +650,7 @@ impl Reconciler {
         let out_of_sync = plan.has_changes();
         Ok(Comparison {
             revision: revision.to_owned(),
+            revisions: revisions.to_vec(),
             engine,
             plan,
             state,
@@ -642,7 +676,8 @@ impl Reconciler {
                 } else {
                     SyncStatusCode::Synced
                 },
-                revision: Some(comparison.revision.clone()),
+                revision: (!comparison.revision.is_empty()).then(|| comparison.revision.clone()),
+                revisions: comparison.revisions.clone(),
             },
             health: comparison.health.clone(),
             operation_state: previous.operation_state.clone(),
@@ -667,6 +702,7 @@ impl Reconciler {
         started_at: &str,
     ) -> Operation {
         let revision = comparison.revision.clone();
+        let revisions = comparison.revisions.clone();
         let prune = sync.prune || app.sync.prune;
         let mut comparison = comparison;
         let mut retries = 0u32;
@@ -677,15 +713,16 @@ impl Reconciler {
             }
             if sync.dry_run {
                 return Operation {
-                    revision,
                     state: finished(
                         OperationPhase::Succeeded,
                         "successfully synced (dry run)".into(),
                         started_at,
                         retries,
                         results_of_plan(&plan),
-                        &comparison.revision,
+                        (&comparison.revision, &comparison.revisions),
                     ),
+                    revision,
+                    revisions,
                 };
             }
             self.release_stale_lock(&comparison.engine, app).await;
@@ -709,15 +746,16 @@ impl Reconciler {
             });
             let Some(retry) = retry else {
                 return Operation {
-                    revision,
                     state: finished(
                         phase,
                         message,
                         started_at,
                         retries,
                         results,
-                        &comparison.revision,
+                        (&comparison.revision, &comparison.revisions),
                     ),
+                    revision,
+                    revisions,
                 };
             };
             retries += 1;
@@ -729,7 +767,7 @@ impl Reconciler {
                     app,
                     provider,
                     desired.to_vec(),
-                    &revision,
+                    (&revision, &revisions),
                     &comparison.source_type,
                     rules,
                 )
@@ -740,13 +778,14 @@ impl Reconciler {
                 Err(e) => {
                     return Operation {
                         revision,
+                        revisions,
                         state: finished(
                             OperationPhase::Error,
                             e.to_string(),
                             started_at,
                             retries,
                             Vec::new(),
-                            "",
+                            ("", &[]),
                         ),
                     };
                 }
@@ -758,6 +797,7 @@ impl Reconciler {
 /// A finished sync.
 struct Operation {
     revision: String,
+    revisions: Vec<String>,
     state: OperationState,
 }
 
@@ -767,7 +807,7 @@ fn finished(
     started_at: &str,
     retry_count: u32,
     resources: Vec<ResourceResult>,
-    revision: &str,
+    (revision, revisions): (&str, &[String]),
 ) -> OperationState {
     OperationState {
         phase,
@@ -777,6 +817,7 @@ fn finished(
         retry_count,
         sync_result: Some(SyncResult {
             revision: revision.to_owned(),
+            revisions: revisions.to_vec(),
             resources,
         }),
     }
@@ -945,10 +986,9 @@ fn decide(
         return Decision::Skip(Vec::new());
     }
     let last = previous.operation_state.as_ref();
-    let attempted_revision = last
+    let already_attempted = last
         .and_then(|o| o.sync_result.as_ref())
-        .map(|r| r.revision.as_str());
-    let already_attempted = attempted_revision == Some(comparison.revision.as_str());
+        .is_some_and(|r| r.revision == comparison.revision && r.revisions == comparison.revisions);
     if already_attempted {
         let failed = last.is_some_and(|o| o.phase != OperationPhase::Succeeded);
         if failed {
@@ -957,7 +997,7 @@ fn decide(
                 "SyncError",
                 format!(
                     "the last sync of {} failed; waiting for a new revision or a manual sync",
-                    short(&comparison.revision)
+                    shown_revisions(&comparison.revision, &comparison.revisions)
                 ),
             )]);
         }
@@ -975,6 +1015,97 @@ fn decide(
     Decision::Sync(SyncRequest::new(app.sync.prune, false))
 }
 
+/// A rendered Application.
+struct Rendered {
+    /// The commit rendered (single source; empty for a multi-source Application).
+    revision: String,
+    /// The commits rendered, one per entry of `spec.sources` (multi-source Applications).
+    revisions: Vec<String>,
+    resources: Vec<Resource>,
+    source_type: String,
+    rules: DriftRules,
+}
+
+/// A revision (or the revisions of a multi-source Application) as messages show it.
+fn shown_revisions(revision: &str, revisions: &[String]) -> String {
+    if revisions.is_empty() {
+        short(revision).to_owned()
+    } else {
+        revisions
+            .iter()
+            .map(|r| short(r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The trees the entries of `spec.sources` were checked out at: the expander reads each
+/// source's `repoURL` at its `targetRevision` from here, never from the network.
+struct CheckedOut {
+    /// `repoURL`, `targetRevision` as written (`""` when none) and the tree.
+    trees: Vec<(String, String, Arc<dyn SourceTree>)>,
+}
+
+impl std::fmt::Debug for CheckedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.trees
+                    .iter()
+                    .map(|(url, revision, _)| format!("{} at {revision}", redact(url))),
+            )
+            .finish()
+    }
+}
+
+impl RepositoryResolver for CheckedOut {
+    fn resolve(&self, repo_url: &str, revision: &str) -> Result<RepoSource, RepoError> {
+        let wanted = |written: &str| {
+            written == revision
+                || (revision.is_empty() && written == "HEAD")
+                || (written.is_empty() && revision == "HEAD")
+        };
+        self.trees
+            .iter()
+            .find(|(url, written, _)| url == repo_url && wanted(written))
+            .map(|(_, _, tree)| RepoSource::Tree(Arc::clone(tree)))
+            .ok_or_else(|| RepoError::Unresolvable {
+                url: redact(repo_url),
+            })
+    }
+}
+
+/// Fetches `url` when asked and no fetch of it started since.
+fn fetch_if_asked(
+    repos: &RepositoryCache,
+    caches: &RenderCaches,
+    url: &RepoUrl,
+    shown: &str,
+    fetch: Option<Instant>,
+) -> Result<(), ReconcileError> {
+    if let Some(since) = fetch
+        && !caches.fetched_since(url.key(), since)
+    {
+        let started = Instant::now();
+        checkout::fetch(repos, url, shown)?;
+        caches.record_fetch(url.key(), started);
+    }
+    Ok(())
+}
+
+fn source_type_of(tree: &dyn SourceTree, source: &crate::app::Source) -> &'static str {
+    let path = source.path.trim_start_matches("./");
+    if source.chart.is_some()
+        || strata_sources::helm::application::is_helm_source(tree, path, &source.raw)
+    {
+        "Helm"
+    } else if strata_sources::kustomize::is_kustomization_dir(tree, path) {
+        "Kustomize"
+    } else {
+        "Directory"
+    }
+}
+
 /// Fetches, resolves and renders `app`'s source (blocking: git and file reads).
 fn render(
     repos: &RepositoryCache,
@@ -982,16 +1113,13 @@ fn render(
     app: &Application,
     fetch: Option<Instant>,
     revision: Option<&str>,
-) -> Result<(String, Vec<Resource>, String, DriftRules), ReconcileError> {
+) -> Result<Rendered, ReconcileError> {
+    if app.is_multi_source() {
+        return render_multi_source(repos, caches, app, fetch, revision);
+    }
     let shown = redact(&app.source.repo_url);
     let url = RepoUrl::parse(&app.source.repo_url).map_err(ReconcileError::RepoUrl)?;
-    if let Some(since) = fetch
-        && !caches.fetched_since(url.key(), since)
-    {
-        let started = Instant::now();
-        checkout::fetch(repos, &url, &shown)?;
-        caches.record_fetch(url.key(), started);
-    }
+    fetch_if_asked(repos, caches, &url, &shown, fetch)?;
     let wanted = revision.unwrap_or(&app.source.target_revision);
     let (commit, tree) = checkout::resolve_tree(repos, &url, &shown, wanted)?;
     let options = ExpandOptions::default()
@@ -1000,29 +1128,95 @@ fn render(
             tree: Arc::clone(&tree),
             prefix: String::new(),
         }));
+    let source_type = source_type_of(tree.as_ref(), &app.source);
+    let catalog = caches.catalog(&format!("{}@{commit}", url.key()), tree.as_ref())?;
+    let (resources, rules) = expand(app, tree, &options, catalog)?;
+    Ok(Rendered {
+        revision: commit,
+        revisions: Vec::new(),
+        resources,
+        source_type: source_type.to_owned(),
+        rules,
+    })
+}
+
+/// Renders a multi-source Application: every entry of `spec.sources` checked out at its
+/// `targetRevision` (each repository fetched once), then rendered as the plan path renders
+/// it (`$ref/...` value files read from the `ref` sources' trees).
+fn render_multi_source(
+    repos: &RepositoryCache,
+    caches: &RenderCaches,
+    app: &Application,
+    fetch: Option<Instant>,
+    revision: Option<&str>,
+) -> Result<Rendered, ReconcileError> {
+    if revision.is_some() {
+        return Err(ReconcileError::MultiSourceRevision);
+    }
+    let mut trees = Vec::with_capacity(app.sources.len());
+    let mut revisions = Vec::with_capacity(app.sources.len());
+    let mut primary = None;
+    for (index, source) in app.sources.iter().enumerate() {
+        let shown = redact(&source.repo_url);
+        let url = RepoUrl::parse(&source.repo_url)
+            .map_err(|source| ReconcileError::SourceRepoUrl { index, source })?;
+        fetch_if_asked(repos, caches, &url, &shown, fetch)?;
+        let (commit, tree) = checkout::resolve_tree(repos, &url, &shown, &source.target_revision)?;
+        if primary.is_none() && (!source.path.is_empty() || source.chart.is_some()) {
+            primary = Some((
+                url.key().to_owned(),
+                commit.clone(),
+                Arc::clone(&tree),
+                source,
+            ));
+        }
+        let written = source
+            .raw
+            .get("targetRevision")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        trees.push((source.repo_url.clone(), written, tree));
+        revisions.push(commit);
+    }
+    // Parsing refuses an Application whose every source is a ref.
+    let (key, commit, tree, source) = primary.ok_or(ReconcileError::OnlyRefSources)?;
+    let source_type = source_type_of(tree.as_ref(), source);
+    let options = ExpandOptions::default()
+        .with_namespace(app.namespace.clone())
+        .with_repository(Some(Repository {
+            tree: Arc::clone(&tree),
+            prefix: String::new(),
+        }))
+        .with_repositories(Some(Arc::new(CheckedOut { trees })));
+    let catalog = caches.catalog(&format!("{key}@{commit}"), tree.as_ref())?;
+    let (resources, rules) = expand(app, tree, &options, catalog)?;
+    Ok(Rendered {
+        revision: String::new(),
+        revisions,
+        resources,
+        source_type: source_type.to_owned(),
+        rules,
+    })
+}
+
+/// Renders `app` from `tree` through the sources crate; its resources and ignore rules.
+fn expand(
+    app: &Application,
+    tree: Arc<dyn SourceTree>,
+    options: &ExpandOptions,
+    catalog: strata_sources::application::Catalog,
+) -> Result<(Vec<Resource>, DriftRules), ReconcileError> {
     let location = SourceLocation {
         file: format!("Application {}/{}", app.namespace, app.name).into(),
         document: 0,
         line: 1,
     };
-    let path = app.source.path.trim_start_matches("./");
-    let source_type = if strata_sources::helm::application::is_helm_source(
-        tree.as_ref(),
-        path,
-        &app.source.raw,
-    ) {
-        "Helm"
-    } else if strata_sources::kustomize::is_kustomization_dir(tree.as_ref(), path) {
-        "Kustomize"
-    } else {
-        "Directory"
-    };
-    let catalog = caches.catalog(&format!("{}@{commit}", url.key()), tree.as_ref())?;
     let expansion = strata_sources::application::render_application_with(
-        Arc::clone(&tree),
+        tree,
         &app.manifest,
         location,
-        &options,
+        options,
         catalog,
     )?;
     let mut rules = Vec::new();
@@ -1031,7 +1225,7 @@ fn render(
     }
     let rules =
         DriftRules::from_ignore_differences(rules).map_err(ReconcileError::IgnoreDifferences)?;
-    Ok((commit, expansion.resources, source_type.to_owned(), rules))
+    Ok((expansion.resources, rules))
 }
 
 fn ignore_rules(

@@ -70,9 +70,13 @@ impl OperationPhase {
 pub struct SyncState {
     /// Synced, OutOfSync or Unknown.
     pub status: SyncStatusCode,
-    /// The commit compared with.
+    /// The commit compared with (single-source Applications).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// The commits compared with, one per entry of `spec.sources` (multi-source
+    /// Applications).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
 }
 
 /// `status.health`.
@@ -128,8 +132,12 @@ pub struct ResourceResult {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncResult {
-    /// The commit synced.
+    /// The commit synced (single-source Applications; empty for multi-source ones).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub revision: String,
+    /// The commits synced, one per entry of `spec.sources` (multi-source Applications).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
     /// Per-resource results, in the order they ran.
     #[serde(default)]
     pub resources: Vec<ResourceResult>,
@@ -163,12 +171,21 @@ pub struct OperationState {
 pub struct HistoryEntry {
     /// Increasing per Application.
     pub id: u64,
-    /// The commit deployed.
+    /// The commit deployed (single-source Applications; empty for multi-source ones).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub revision: String,
+    /// The commits deployed, one per entry of `spec.sources` (multi-source Applications).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
     /// When (RFC 3339).
     pub deployed_at: String,
-    /// The source deployed: `repoURL`, `path`, `targetRevision`.
+    /// The source deployed: `repoURL`, `path`, `targetRevision` (single-source
+    /// Applications; null for multi-source ones).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub source: serde_json::Value,
+    /// The sources deployed (multi-source Applications).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<serde_json::Value>,
 }
 
 /// One entry of `status.resources`: a resource the Application manages.

@@ -871,3 +871,120 @@ async fn a_controller_stopped_mid_sync_is_continued_by_the_next_without_writing_
     );
     second.stop().await;
 }
+
+/// A multi-source Application: plain manifests from one repository, a Helm chart from
+/// another whose value file is read through a `ref` source (`$values/...`) of the first.
+fn multi_source_application(name: &str, manifests: &str, charts: &str, namespace: &str) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name},
+        "spec": {
+            "project": "default",
+            "sources": [
+                {"repoURL": manifests, "path": "shop", "targetRevision": "main"},
+                {"repoURL": charts, "path": "charts/web", "targetRevision": "main",
+                 "helm": {"releaseName": "web", "valueFiles": ["$values/envs/prod.yaml"]}},
+                {"repoURL": manifests, "targetRevision": "main", "ref": "values"},
+            ],
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+            "syncPolicy": automated(true, false)
+        }
+    })
+}
+
+const WEB_CHART: &[(&str, &str)] = &[
+    (
+        "charts/web/Chart.yaml",
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    ),
+    ("charts/web/values.yaml", "greeting: from-chart\n"),
+    (
+        "charts/web/templates/greeting.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-greeting\ndata:\n  v: {{ .Values.greeting | quote }}\n",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_multi_source_application_renders_every_source_and_reports_each_revision() {
+    let (client, control, target) = namespaces("gitops-multi").await;
+    let manifests = Repo::new(&[
+        ("shop/settings.yaml", &config_map("settings", "1")),
+        ("envs/prod.yaml", "greeting: from-values\n"),
+    ]);
+    let charts = Repo::new(WEB_CHART);
+    let cache = tempfile::tempdir().unwrap();
+    let _running = start(&client, config(&control, &cache), cache);
+    create_application(
+        &client,
+        &control,
+        &multi_source_application("multi-shop", &manifests.url, &charts.url, &target),
+    )
+    .await;
+
+    // Objects of both repositories land, the chart's value read from the `ref` source.
+    eventually("the manifests of the first source", || async {
+        (config_map_value(&client, &target, "settings")
+            .await
+            .as_deref()
+            == Some("1"))
+        .then_some(())
+    })
+    .await;
+    let chart_value = eventually("the chart of the second source", || async {
+        config_map_value(&client, &target, "web-greeting").await
+    })
+    .await;
+    assert_eq!(chart_value, "from-values");
+
+    let status = eventually("Synced, with the revisions of every source", || async {
+        let status = app_status(&client, &control, "multi-shop").await;
+        (status["sync"]["status"] == "Synced" && status["history"].as_array().is_some())
+            .then_some(status)
+    })
+    .await;
+    let first = git(&manifests.dir, &["rev-parse", "HEAD"]);
+    let second = git(&charts.dir, &["rev-parse", "HEAD"]);
+    let revisions = json!([first, second, first]);
+    assert_eq!(status["sync"]["revisions"], revisions, "{status}");
+    assert!(status["sync"].get("revision").is_none(), "{status}");
+    assert_eq!(status["operationState"]["phase"], "Succeeded", "{status}");
+    assert_eq!(
+        status["operationState"]["syncResult"]["revisions"], revisions,
+        "{status}"
+    );
+    let history = &status["history"][0];
+    assert_eq!(history["revisions"], revisions, "{status}");
+    assert_eq!(history["sources"][2]["ref"], "values", "{status}");
+    assert_eq!(history["sources"][1]["path"], "charts/web", "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_source_with_neither_path_chart_nor_ref_is_refused_by_its_index() {
+    let (client, control, target) = namespaces("gitops-multi-bad").await;
+    let manifests = Repo::new(&[("shop/settings.yaml", &config_map("settings", "1"))]);
+    let cache = tempfile::tempdir().unwrap();
+    let _running = start(&client, config(&control, &cache), cache);
+    let mut app = multi_source_application("multi-bad", &manifests.url, &manifests.url, &target);
+    app["spec"]["sources"] = json!([
+        {"repoURL": manifests.url, "path": "shop", "targetRevision": "main"},
+        {"repoURL": manifests.url, "targetRevision": "main"},
+    ]);
+    create_application(&client, &control, &app).await;
+    let status = eventually("the Application refused", || async {
+        let status = app_status(&client, &control, "multi-bad").await;
+        (status["conditions"][0]["type"] == "InvalidSpecError").then_some(status)
+    })
+    .await;
+    assert_eq!(
+        status["conditions"][0]["message"],
+        "Application multi-bad: spec.sources[1]: needs a path, a chart or a ref",
+        "{status}"
+    );
+    assert!(
+        config_map_value(&client, &target, "settings")
+            .await
+            .is_none(),
+        "nothing of a refused Application is applied"
+    );
+}

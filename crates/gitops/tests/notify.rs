@@ -150,6 +150,7 @@ fn app(phase: Option<OperationPhase>, health: &str, revision: &str) -> Value {
             sync: SyncState {
                 status: SyncStatusCode::Synced,
                 revision: Some(revision.into()),
+                revisions: Vec::new(),
             },
             health: HealthState {
                 status: health.into(),
@@ -163,6 +164,7 @@ fn app(phase: Option<OperationPhase>, health: &str, revision: &str) -> Value {
                 retry_count: 0,
                 sync_result: Some(SyncResult {
                     revision: revision.into(),
+                    revisions: Vec::new(),
                     resources: Vec::new(),
                 }),
             }),

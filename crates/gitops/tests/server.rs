@@ -35,6 +35,7 @@ fn record(name: &str) -> AppRecord {
             sync: SyncState {
                 status: SyncStatusCode::OutOfSync,
                 revision: Some("abc123".into()),
+                revisions: Vec::new(),
             },
             health: HealthState {
                 status: "Degraded".into(),
