@@ -363,11 +363,14 @@ impl Graph {
         Ok(())
     }
 
+    /// Fails on a cycle, naming one. Iterative throughout (Kahn's count, Kosaraju's
+    /// components): petgraph's `is_cyclic_directed` and `tarjan_scc` recurse once per node of
+    /// a dependency chain and overflowed the stack on a million-resource set.
     fn check_acyclic(&self) -> Result<(), GraphError> {
-        if !petgraph::algo::is_cyclic_directed(&self.graph) {
+        if self.topological_nodes().len() == self.graph.node_count() {
             return Ok(());
         }
-        let sccs = petgraph::algo::tarjan_scc(&self.graph);
+        let sccs = petgraph::algo::kosaraju_scc(&self.graph);
         let mut cycles: Vec<Vec<String>> = Vec::new();
         for scc in sccs {
             if scc.len() == 1 && self.graph.find_edge(scc[0], scc[0]).is_none() {

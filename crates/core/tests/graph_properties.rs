@@ -204,3 +204,39 @@ fn c(i: usize) -> String {
 fn cm(i: usize) -> String {
     format!("ConfigMap/c{i}")
 }
+
+/// A dependency chain far deeper than a thread's stack allows recursion: the graph is built and
+/// ordered without recursing per node, and a cycle at its end is still found and named. (A
+/// million-resource set overflowed the stack in the acyclicity check.)
+#[test]
+fn a_chain_deeper_than_the_stack_builds_and_its_cycle_is_found() {
+    const DEPTH: usize = 60_000;
+    // A small stack makes per-node recursion fail here, whatever the platform's default.
+    let outcome = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(|| {
+            let chain: Vec<Resource> = (0..DEPTH)
+                .map(|i| {
+                    config_map(
+                        i,
+                        &(0..i).skip(i.saturating_sub(1)).collect::<Vec<_>>(),
+                        None,
+                    )
+                })
+                .collect();
+            let graph = Graph::build(&chain).expect("a chain is acyclic");
+            let order = graph.topological_positions();
+            assert_eq!(order, (0..DEPTH).collect::<Vec<_>>());
+
+            let mut cyclic = chain;
+            cyclic[0] = config_map(0, &[DEPTH - 1], None);
+            match Graph::build(&cyclic) {
+                Err(GraphError::Cycle(nodes)) => nodes.len(),
+                other => panic!("expected a cycle, got {other:?}"),
+            }
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(outcome, DEPTH);
+}
