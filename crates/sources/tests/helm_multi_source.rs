@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -14,28 +13,8 @@ use strata_sources::repo::{Repositories, RepositoryCache};
 use strata_sources::stack::{StackSource, load_stack_with};
 use strata_testkube::helm::{TemplateArgs, ensure, template};
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
+mod support;
+use support::{git, write};
 
 /// A bare repository `<base>/<name>.git` made of commits, each a set of files; the commit at
 /// index `i` is tagged `v{i+1}`.

@@ -10,24 +10,14 @@ use strata_core::source::FsTree;
 use strata_sources::helm::{self, ArchiveError, HelmError, HelmOptions};
 use strata_testkube::helm::{TemplateArgs, ensure, template};
 
+mod support;
+use support::copy_dir;
+
 const RELEASE: &str = "pay";
 const NAMESPACE: &str = "pay-ns";
 
 fn sources() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm_packaged")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// `bundle` with `metrics` and `toolkit` packaged by `helm package` into its `charts/`.

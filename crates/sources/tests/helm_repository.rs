@@ -18,6 +18,9 @@ use strata_sources::repo::{Repositories, RepositoryCache};
 use strata_sources::stack::{StackSource, load_stack_with};
 use strata_testkube::helm::ensure;
 
+mod support;
+use support::{copy_dir, git};
+
 const VALUES: &str = "global:\n  team: observability\n  registry: r.example.com\nport: 9300\n";
 
 /// Serves the files of `dir` over HTTP on a loopback port; records every path asked for.
@@ -79,19 +82,6 @@ fn run(command: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A chart repository directory: `metrics` 1.2.0 and 1.3.0 packaged and indexed by helm.
 fn chart_repository(helm: &Path, base: &Path) -> PathBuf {
     let repo = base.join("repo");
@@ -127,19 +117,6 @@ fn chart_repository(helm: &Path, base: &Path) -> PathBuf {
         base,
     ));
     repo
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn application(repo_url: &str, chart: &str, revision: &str) -> String {

@@ -13,6 +13,9 @@ use strata_core::source::FsTree;
 use strata_sources::kustomize::{KustomizeError, build};
 use strata_testkube::helm::ensure;
 
+mod support;
+use support::copy_dir;
+
 struct Case {
     name: &'static str,
     /// The charts copied in: a chart directory under `tests/`, and where it goes.
@@ -133,19 +136,6 @@ resources:
 
 fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 fn lay_out(case: &Case, root: &Path) -> PathBuf {
