@@ -135,7 +135,7 @@ fn app_json(kubeconfig: &Path, server: &str, name: &str) -> Value {
 }
 
 fn signature(body: &str) -> String {
-    let mut mac = hmac::Hmac::<sha2_hmac::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(body.as_bytes());
     let bytes = mac.finalize().into_bytes();
     format!(

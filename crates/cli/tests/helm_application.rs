@@ -86,7 +86,7 @@ const CHART: &[(&str, &str)] = &[
 
 fn stack() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let stack = dir.path().join("platform");
+    let stack = dir.path().join("shop-platform");
     let chart = stack.join("charts/shop");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
     for (path, content) in CHART {

@@ -66,7 +66,7 @@ async fn call(state: &ServerState, request: Request<Body>) -> (StatusCode, Strin
 }
 
 fn github_signature(body: &[u8], secret: &str) -> String {
-    let mut mac = Hmac::<sha2_hmac::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }

@@ -6,7 +6,7 @@
 //! the same way: the built-in rule for the kind (then the `Ready`-condition fallback), without
 //! the "Pending deletion" step that comes before every check in a live assessment. The match
 //! rate over the status values must be at least 90%; a table of the mismatches by kind is
-//! printed (`cargo test -p stratagit-health --test argocd_health_corpus -- --nocapture`).
+//! printed (`cargo test -p stratagit-health --test integration argocd_health_corpus:: -- --nocapture`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The controller against a scripted API server: claim → composite → composed resources →
 //! Ready, connection secret, deletion through the finalizer, and watches surviving 410 Gone.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The Kubernetes provider against a scripted API server: the exact requests it sends.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

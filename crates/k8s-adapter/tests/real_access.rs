@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod real;
+use crate::real;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

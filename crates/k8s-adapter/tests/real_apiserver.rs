@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod real;
+use crate::real;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::ClusterRole;

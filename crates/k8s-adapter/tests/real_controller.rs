@@ -9,7 +9,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod real;
+use crate::real;
 
 use std::sync::Arc;
 use std::time::Duration;

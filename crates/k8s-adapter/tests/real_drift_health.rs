@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod real;
+use crate::real;
 
 use std::time::Duration;
 

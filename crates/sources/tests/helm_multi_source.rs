@@ -13,7 +13,7 @@ use strata_sources::repo::{Repositories, RepositoryCache};
 use strata_sources::stack::{StackSource, load_stack_with};
 use strata_testkube::helm::{TemplateArgs, ensure, template};
 
-mod support;
+use crate::support;
 use support::{git, write};
 
 /// A bare repository `<base>/<name>.git` made of commits, each a set of files; the commit at

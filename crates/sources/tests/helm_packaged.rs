@@ -10,7 +10,7 @@ use strata_core::source::FsTree;
 use strata_sources::helm::{self, ArchiveError, HelmError, HelmOptions};
 use strata_testkube::helm::{TemplateArgs, ensure, template};
 
-mod support;
+use crate::support;
 use support::copy_dir;
 
 const RELEASE: &str = "pay";

@@ -18,7 +18,7 @@ use strata_sources::repo::{Repositories, RepositoryCache};
 use strata_sources::stack::{StackSource, load_stack_with};
 use strata_testkube::helm::ensure;
 
-mod support;
+use crate::support;
 use support::{copy_dir, git};
 
 const VALUES: &str = "global:\n  team: observability\n  registry: r.example.com\nport: 9300\n";

@@ -13,7 +13,7 @@ use strata_core::source::FsTree;
 use strata_sources::kustomize::{KustomizeError, build};
 use strata_testkube::helm::ensure;
 
-mod support;
+use crate::support;
 use support::copy_dir;
 
 struct Case {

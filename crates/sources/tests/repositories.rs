@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use strata_sources::repo::{Credentials, RepoUrl, Repositories, RepositoryCache};
 use strata_sources::stack::{StackError, StackSource, load_stack_with};
 
-mod support;
+use crate::support;
 use support::{git, write};
 
 fn config_map(name: &str, value: &str) -> String {

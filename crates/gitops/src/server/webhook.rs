@@ -193,7 +193,7 @@ fn verify_github(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), W
         .strip_prefix("sha256=")
         .and_then(|h| hex::decode(h).ok())
         .ok_or_else(|| unauthorized("X-Hub-Signature-256 is not sha256=<hex>"))?;
-    let mut mac = Hmac::<sha2_hmac::Sha256>::new_from_slice(secret.as_bytes())
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
         .map_err(|_| unauthorized("the secret cannot key HMAC-SHA256"))?;
     mac.update(body);
     mac.verify_slice(&digest)

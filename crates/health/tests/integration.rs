@@ -1,0 +1,7 @@
+//! Every integration test of this package, as modules of one test binary: one link
+//! instead of one per file, and one shared control plane or fake server per run where
+//! the modules start one. Run one module with `cargo test --test integration <module>::`.
+
+mod argocd_health_corpus;
+mod conformance_argocd;
+mod lua_hostile;

@@ -1,0 +1,18 @@
+//! Every integration test of this package, as modules of one test binary: one link
+//! instead of one per file, and one shared control plane or fake server per run where
+//! the modules start one. Run one module with `cargo test --test integration <module>::`.
+
+mod support;
+
+mod application_expand;
+mod appset_generators;
+mod conformance_appset;
+mod helm_limits;
+mod helm_multi_source;
+mod helm_packaged;
+mod helm_repository;
+mod helm_template;
+mod kustomize_helm;
+mod kustomize_kubectl;
+mod kustomize_yaml_limits;
+mod repositories;
