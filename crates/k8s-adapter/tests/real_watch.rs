@@ -2,13 +2,14 @@
 //! every resource version it had seen: resuming from its last version is answered `410 Gone`,
 //! the watcher lists again, and a claim created after the restart is composed.
 //!
-//! This binary restarts its control plane's API server, so it holds this one test only.
+//! The test restarts an API server, so it starts a control plane of its own instead of the
+//! one the package's other tests share (they would see their server go away).
 
 #![allow(clippy::unwrap_used)]
 
 use crate::real;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
@@ -17,6 +18,13 @@ use strata_core::{Provider, ProviderRegistry, Resource};
 use strata_drift::{DriftEngine, DriftPolicy, DriftRules};
 use strata_k8s::controller::{ControllerConfig, Reconciler, runtime};
 use strata_k8s::{KubeProvider, KubeProviderOptions};
+use strata_testkube::ControlPlane;
+
+/// This test's own control plane, started on first use and stopped when the binary exits.
+fn own_plane() -> &'static ControlPlane {
+    static PLANE: OnceLock<ControlPlane> = OnceLock::new();
+    PLANE.get_or_init(|| ControlPlane::start().expect("a control plane of its own"))
+}
 
 const PLATFORM: &str = "compacted.testkube.strata.dev";
 const DATABASE: &str = "compacted-database.testkube.strata.dev";
@@ -92,7 +100,12 @@ async fn composed_sizes(instances: &Api<DynamicObject>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_list_again_after_the_server_compacted_their_resource_version() {
-    let (client, namespace) = real::setup("watch-compaction").await;
+    let plane = own_plane();
+    let client = plane.client().await.expect("admin client");
+    let namespace = plane
+        .namespace(&client, "watch-compaction")
+        .await
+        .expect("namespace");
     KubeProvider::new(client.clone(), KubeProviderOptions::default())
         .create(&Resource::from_manifest(managed_crd()).unwrap())
         .await
@@ -132,12 +145,11 @@ async fn watches_list_again_after_the_server_compacted_their_resource_version() 
     .await;
 
     // Every resource version the watches hold is compacted away while the server is down.
-    let compacted = tokio::task::spawn_blocking(|| {
-        strata_testkube::shared().restart_apiserver_after_compaction()
-    })
-    .await
-    .unwrap()
-    .expect("API server restarted after compaction");
+    let compacted =
+        tokio::task::spawn_blocking(|| own_plane().restart_apiserver_after_compaction())
+            .await
+            .unwrap()
+            .expect("API server restarted after compaction");
     assert!(compacted > 0);
 
     real::eventually(
