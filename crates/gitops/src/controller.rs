@@ -340,7 +340,9 @@ impl Controller {
         let reconciler = Reconciler {
             repos,
             stores,
-            health: Arc::clone(&config.health),
+            settings: Arc::new(crate::settings::SettingsCell::new(Arc::clone(
+                &config.health,
+            ))),
             parallelism: config.parallelism,
             caches: Arc::default(),
             started: jiff::Timestamp::now(),
@@ -626,6 +628,7 @@ impl Controller {
         }
         let mut tasks = tokio::task::JoinSet::new();
         self.load_repository_credentials().await;
+        self.load_settings().await;
         if self.config.git_root.is_some() {
             self.load_git_root(true).await;
         }
@@ -697,6 +700,32 @@ impl Controller {
         self.load_repository_credentials().await;
     }
 
+    /// Reads the cluster's `argocd-cm` again now (health customizations and diff settings);
+    /// the controller does so when it starts and at every poll.
+    pub async fn reload_settings(&self) {
+        self.load_settings().await;
+    }
+
+    /// Reads `argocd-cm` (see [`crate::settings`]); a change is logged.
+    async fn load_settings(&self) {
+        match self
+            .reconciler
+            .settings
+            .load(&self.client, &self.config.namespace)
+            .await
+        {
+            Ok(false) => {}
+            Ok(true) => match self.reconciler.settings.current() {
+                Ok(settings) => tracing::info!(
+                    resource_version = ?settings.resource_version,
+                    "ArgoCD settings (argocd-cm) loaded"
+                ),
+                Err(error) => tracing::error!("{error}"),
+            },
+            Err(error) => tracing::warn!("{error}"),
+        }
+    }
+
     /// Reads the repository Secrets (credentials of private repositories).
     async fn load_repository_credentials(&self) {
         match crate::repo_secrets::load(&self.client, &self.config.namespace).await {
@@ -709,6 +738,7 @@ impl Controller {
     async fn poll(self: Arc<Self>) {
         loop {
             self.load_repository_credentials().await;
+            self.load_settings().await;
             if self.config.git_root.is_some() {
                 self.enqueue(
                     ROOT_JOB,

@@ -22,5 +22,6 @@ pub mod repo_secrets;
 pub mod roots;
 pub mod server;
 pub mod service;
+pub mod settings;
 pub mod status;
 pub mod windows;

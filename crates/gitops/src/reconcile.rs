@@ -17,7 +17,7 @@ use strata_core::plan::{Action, Plan, PlanOptions};
 use strata_core::source::SourceTree;
 use strata_core::state::StateStore;
 use strata_core::{Engine, ProviderRegistry, Resource, SourceLocation, State};
-use strata_drift::{DriftNormalizer, DriftRules};
+use strata_drift::{ArgoCdSettings, DriftNormalizer, DriftRules};
 use strata_health::HealthRegistry;
 use strata_health::aggregate::{ResourceHealth, aggregate_health};
 use strata_k8s::KubeProvider;
@@ -71,6 +71,9 @@ pub enum ReconcileError {
     /// The ignore rules could not be compiled.
     #[error("spec.ignoreDifferences: {0}")]
     IgnoreDifferences(#[source] strata_drift::DriftError),
+    /// The cluster's `argocd-cm` settings cannot be used.
+    #[error(transparent)]
+    Settings(Arc<crate::settings::SettingsError>),
     /// The rendering task stopped before it finished.
     #[error("rendering stopped: {0}")]
     Stopped(#[source] tokio::task::JoinError),
@@ -163,8 +166,9 @@ pub struct Reconciler {
     pub repos: Arc<RepositoryCache>,
     /// The state store of each Application.
     pub stores: StateStores,
-    /// Health assessment of live objects.
-    pub health: Arc<HealthRegistry>,
+    /// ArgoCD's settings (health customizations, diff settings) as the cluster's `argocd-cm`
+    /// says now.
+    pub settings: Arc<crate::settings::SettingsCell>,
     /// Provider calls in flight per sync.
     pub parallelism: usize,
     /// When each repository's last fetch started, and the scanned catalogs of recent commits.
@@ -326,13 +330,28 @@ impl Reconciler {
                 };
             }
         };
+        let settings = match self.settings.current() {
+            Ok(settings) => settings,
+            Err(invalid) => {
+                return Outcome {
+                    status: error_status(
+                        previous,
+                        condition(
+                            "ComparisonError",
+                            ReconcileError::Settings(invalid).to_string(),
+                        ),
+                    ),
+                    ..Outcome::default()
+                };
+            }
+        };
         let revision_override = request.sync.as_ref().and_then(|s| s.revision.clone());
         let started = Instant::now();
         let fetch = request
             .fetch
             .then(|| request.requested_at.unwrap_or_else(Instant::now));
         let fetched = self
-            .fetch_and_render(app, fetch, revision_override.as_deref())
+            .fetch_and_render(app, fetch, revision_override.as_deref(), &settings.diff)
             .await;
         let fetch_duration = request.fetch.then(|| started.elapsed());
         let Rendered {
@@ -371,7 +390,7 @@ impl Reconciler {
                 desired.clone(),
                 (&revision, &revisions),
                 &source_type,
-                &rules,
+                (&rules, &settings.health),
             )
             .await
         {
@@ -439,6 +458,7 @@ impl Reconciler {
                 &desired,
                 &sync,
                 &rules,
+                &settings.health,
                 &started_at,
             )
             .await;
@@ -451,7 +471,7 @@ impl Reconciler {
                 desired,
                 (&operation.revision, &operation.revisions),
                 &source_type,
-                &rules,
+                (&rules, &settings.health),
             )
             .await;
         let mut status = match &after {
@@ -561,13 +581,22 @@ impl Reconciler {
         app: &Application,
         fetch: Option<Instant>,
         revision: Option<&str>,
+        diff_settings: &ArgoCdSettings,
     ) -> Result<Rendered, ReconcileError> {
         let repos = Arc::clone(&self.repos);
         let caches = Arc::clone(&self.caches);
         let app = app.clone();
         let revision = revision.map(str::to_owned);
+        let diff_settings = diff_settings.clone();
         tokio::task::spawn_blocking(move || {
-            render(&repos, &caches, &app, fetch, revision.as_deref())
+            render(
+                &repos,
+                &caches,
+                &app,
+                fetch,
+                revision.as_deref(),
+                &diff_settings,
+            )
         })
         .await
         .map_err(ReconcileError::Stopped)?
@@ -600,7 +629,7 @@ impl Reconciler {
         desired: Vec<Resource>,
         (revision, revisions): (&str, &[String]),
         source_type: &str,
-        rules: &DriftRules,
+        (rules, health): (&DriftRules, &HealthRegistry),
     ) -> Result<Comparison, ReconcileError> {
         let engine = self.engine(app, provider, rules);
         let empty = desired
@@ -620,10 +649,10 @@ impl Reconciler {
             if !kinds.contains(&kind_pair) {
                 kinds.push(kind_pair);
             }
-            let entry = ResourceHealth::from_objects(manifest, change.live.as_ref(), &self.health);
+            let entry = ResourceHealth::from_objects(manifest, change.live.as_ref(), health);
             let health = entry.health.map(|h| HealthState {
                 status: h.to_string(),
-                message: None,
+                message: entry.message.clone(),
             });
             healths.push(entry);
             let (_, version) = split_api_version(&change.api_version);
@@ -699,6 +728,7 @@ impl Reconciler {
         desired: &[Resource],
         sync: &SyncRequest,
         rules: &DriftRules,
+        health: &HealthRegistry,
         started_at: &str,
     ) -> Operation {
         let revision = comparison.revision.clone();
@@ -769,7 +799,7 @@ impl Reconciler {
                     desired.to_vec(),
                     (&revision, &revisions),
                     &comparison.source_type,
-                    rules,
+                    (rules, health),
                 )
                 .await
             };
@@ -1113,9 +1143,10 @@ fn render(
     app: &Application,
     fetch: Option<Instant>,
     revision: Option<&str>,
+    diff_settings: &ArgoCdSettings,
 ) -> Result<Rendered, ReconcileError> {
     if app.is_multi_source() {
-        return render_multi_source(repos, caches, app, fetch, revision);
+        return render_multi_source(repos, caches, app, fetch, revision, diff_settings);
     }
     let shown = redact(&app.source.repo_url);
     let url = RepoUrl::parse(&app.source.repo_url).map_err(ReconcileError::RepoUrl)?;
@@ -1130,7 +1161,7 @@ fn render(
         }));
     let source_type = source_type_of(tree.as_ref(), &app.source);
     let catalog = caches.catalog(&format!("{}@{commit}", url.key()), tree.as_ref())?;
-    let (resources, rules) = expand(app, tree, &options, catalog)?;
+    let (resources, rules) = expand(app, tree, &options, catalog, diff_settings)?;
     Ok(Rendered {
         revision: commit,
         revisions: Vec::new(),
@@ -1149,6 +1180,7 @@ fn render_multi_source(
     app: &Application,
     fetch: Option<Instant>,
     revision: Option<&str>,
+    diff_settings: &ArgoCdSettings,
 ) -> Result<Rendered, ReconcileError> {
     if revision.is_some() {
         return Err(ReconcileError::MultiSourceRevision);
@@ -1190,7 +1222,7 @@ fn render_multi_source(
         }))
         .with_repositories(Some(Arc::new(CheckedOut { trees })));
     let catalog = caches.catalog(&format!("{key}@{commit}"), tree.as_ref())?;
-    let (resources, rules) = expand(app, tree, &options, catalog)?;
+    let (resources, rules) = expand(app, tree, &options, catalog, diff_settings)?;
     Ok(Rendered {
         revision: String::new(),
         revisions,
@@ -1206,6 +1238,7 @@ fn expand(
     tree: Arc<dyn SourceTree>,
     options: &ExpandOptions,
     catalog: strata_sources::application::Catalog,
+    diff_settings: &ArgoCdSettings,
 ) -> Result<(Vec<Resource>, DriftRules), ReconcileError> {
     let location = SourceLocation {
         file: format!("Application {}/{}", app.namespace, app.name).into(),
@@ -1223,8 +1256,10 @@ fn expand(
     for child in &expansion.applications {
         rules.extend(ignore_rules(child)?);
     }
-    let rules =
-        DriftRules::from_ignore_differences(rules).map_err(ReconcileError::IgnoreDifferences)?;
+    let rules = diff_settings
+        .clone()
+        .into_rules(rules)
+        .map_err(ReconcileError::IgnoreDifferences)?;
     Ok((expansion.resources, rules))
 }
 

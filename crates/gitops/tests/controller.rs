@@ -988,3 +988,107 @@ async fn a_source_with_neither_path_chart_nor_ref_is_refused_by_its_index() {
         "nothing of a refused Application is applied"
     );
 }
+
+/// Writes (or replaces) the control namespace's `argocd-cm` with `data`.
+async fn put_argocd_cm(client: &kube::Client, namespace: &str, data: Value) {
+    use kube::api::{Patch, PatchParams};
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client.clone(), namespace);
+    let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": namespace}, "data": data});
+    api.patch(
+        "argocd-cm",
+        &PatchParams::apply("settings-test").force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_clusters_argocd_cm_customizes_health_and_ignored_differences_and_edits_apply() {
+    let (client, control, target) = namespaces("gitops-settings").await;
+    // ArgoCD's settings: every ConfigMap's /data/v is ignored, and a Lua health script makes
+    // ConfigMaps Degraded with its own message.
+    put_argocd_cm(
+        &client,
+        &control,
+        json!({
+            "resource.customizations.ignoreDifferences.all": "jsonPointers:\n- /data/v\n",
+            "resource.customizations.health.ConfigMap":
+                "hs = {}\nhs.status = \"Degraded\"\nhs.message = \"judged by argocd-cm\"\nreturn hs\n",
+        }),
+    )
+    .await;
+    let repo = Repo::new(&[("app/settings.yaml", &config_map("settings", "1"))]);
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    create_application(
+        &client,
+        &control,
+        &application(
+            "settings-app",
+            &repo.url,
+            "app",
+            &target,
+            automated(false, false),
+        ),
+    )
+    .await;
+    let status = eventually("synced and judged by the Lua script", || async {
+        let status = app_status(&client, &control, "settings-app").await;
+        (status["sync"]["status"] == "Synced" && status["health"]["status"] == "Degraded")
+            .then_some(status)
+    })
+    .await;
+    let settings = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "settings")
+        .unwrap();
+    assert_eq!(
+        settings["health"]["message"], "judged by argocd-cm",
+        "{status}"
+    );
+
+    // An edit of the ignored field is not drift.
+    patch_config_map(&client, &target, "settings", "edited").await;
+    running.controller.refresh(Some("settings-app"), false);
+    running.controller.wait_idle().await;
+    let status = app_status(&client, &control, "settings-app").await;
+    assert_eq!(status["sync"]["status"], "Synced", "{status}");
+
+    // The settings change: the field is compared again, without a restart.
+    put_argocd_cm(&client, &control, json!({})).await;
+    running.controller.reload_settings().await;
+    running.controller.refresh(Some("settings-app"), false);
+    let status = eventually("OutOfSync once the rule is gone", || async {
+        let status = app_status(&client, &control, "settings-app").await;
+        (status["sync"]["status"] == "OutOfSync").then_some(status)
+    })
+    .await;
+    assert_eq!(status["health"]["status"], "Healthy", "{status}");
+
+    // Settings that do not parse fail the comparison, naming the key, instead of falling
+    // back to defaults.
+    put_argocd_cm(
+        &client,
+        &control,
+        json!({"resource.compareoptions": "ignoreAggregatedRoles: [not, a, bool]\n"}),
+    )
+    .await;
+    running.controller.reload_settings().await;
+    running.controller.refresh(Some("settings-app"), false);
+    let status = eventually("a ComparisonError", || async {
+        let status = app_status(&client, &control, "settings-app").await;
+        (status["conditions"][0]["type"] == "ComparisonError").then_some(status)
+    })
+    .await;
+    let message = status["conditions"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("argocd-cm") && message.contains("resource.compareoptions"),
+        "{message}"
+    );
+    running.stop().await;
+}

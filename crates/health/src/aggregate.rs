@@ -36,6 +36,8 @@ pub struct ResourceHealth {
     pub self_reference: bool,
     /// The live object's health, `None` when its kind has no check.
     pub health: Option<HealthStatusCode>,
+    /// What the health check said about it (ArgoCD's `health.message`), when it said anything.
+    pub message: Option<String>,
 }
 
 impl ResourceHealth {
@@ -48,6 +50,7 @@ impl ResourceHealth {
     ) -> Self {
         let identity = live.or(target).unwrap_or(&Value::Null);
         let gvk = Gvk::of(identity);
+        let assessed = live.and_then(|l| registry.assess(l));
         Self {
             group: gvk.group.to_string(),
             kind: gvk.kind.to_string(),
@@ -63,7 +66,11 @@ impl ResourceHealth {
             ignore_healthcheck: live
                 .is_some_and(|l| annotation(l, IGNORE_HEALTHCHECK) == Some("true")),
             self_reference: false,
-            health: live.and_then(|l| registry.assess(l)).map(|h| h.status),
+            message: assessed
+                .as_ref()
+                .map(|h| h.message.clone())
+                .filter(|m| !m.is_empty()),
+            health: assessed.map(|h| h.status),
         }
     }
 

@@ -117,6 +117,7 @@ fn run_aggregate(input: &Value, expected: &serde_json::Map<String, Value>) -> Re
             ignore_healthcheck: flag(r, "ignore_healthcheck_annotation"),
             self_reference: false,
             health,
+            message: None,
         });
     }
     let aggregate = aggregate_health(&resources);
