@@ -138,6 +138,26 @@ pub enum RepoError {
         /// The revision asked for.
         revision: String,
     },
+    /// Git could not open the mirror or read one of its references or objects.
+    #[error("repository {url}: {source}")]
+    Git {
+        /// The URL, redacted.
+        url: String,
+        /// The Git library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A reference names an object that is not a commit.
+    #[error("repository {url}: {name} is not a commit: {source}")]
+    NotACommit {
+        /// The URL, redacted.
+        url: String,
+        /// The reference.
+        name: String,
+        /// The Git library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The mirror's (or a mapped repository's) objects could not be read.
     #[error("repository {url}: {source}")]
     Read {
