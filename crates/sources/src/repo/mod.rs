@@ -80,6 +80,15 @@ pub enum RepoError {
         /// What is wrong.
         reason: String,
     },
+    /// A relative local path cannot be made absolute: the current directory is unreadable.
+    #[error("repository URL {url:?}: the current directory is unreadable: {source}")]
+    CurrentDir {
+        /// The URL, redacted.
+        url: String,
+        /// Why the current directory cannot be read.
+        #[source]
+        source: std::io::Error,
+    },
     /// Nothing maps the URL and no repository cache may fetch it.
     #[error(
         "repository {url}: not the stack's repository, mapped by no `repositories:` entry or \
