@@ -6,8 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use strata_core::loader::LoadError;
 use strata_core::source::SourceError;
-use strata_sources::application::SourceTreeReader;
-use strata_sources::appset::{AppSetError, GeneratorContext, generate};
+use strata_sources::appset::{AppSetError, GeneratorContext, StaticTrees, generate};
 use strata_sources::repo::{RepoError, RepoUrl, RepositoryCache, redact};
 
 use crate::checkout::{self, CheckoutError};
@@ -82,7 +81,7 @@ pub enum RootError {
         name: String,
         /// Why.
         #[source]
-        source: AppSetError,
+        source: Box<AppSetError>,
     },
 }
 
@@ -117,8 +116,9 @@ pub fn load(
         path: path.to_owned(),
         source,
     })?;
-    let mut context =
-        GeneratorContext::new().with_trees(Arc::new(SourceTreeReader(Arc::clone(&tree))));
+    let mut context = GeneratorContext::new().with_trees(Arc::new(
+        StaticTrees::new().with_fallback(Arc::clone(&tree)),
+    ));
     context.namespace = Some(namespace.to_owned());
     for file in files {
         if !(file.ends_with(".yaml") || file.ends_with(".yml") || file.ends_with(".json")) {
@@ -151,7 +151,7 @@ pub fn load(
                         generate(&r.manifest, &context).map_err(|source| RootError::Generate {
                             location: location.clone(),
                             name: r.key.name.clone(),
-                            source,
+                            source: Box::new(source),
                         })?;
                     found.extend(generated.into_iter().map(|manifest| GitApplication {
                         manifest,

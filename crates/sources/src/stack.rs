@@ -19,7 +19,7 @@ use serde_json::Value;
 use strata_core::loader::LoadError;
 
 use crate::application::{
-    ChildSet, ExpandError, ExpandOptions, Repository, RepositoryTrees, SourceTreeReader, expand,
+    ChildSet, ExpandError, ExpandOptions, Repository, RepositoryTrees, expand,
 };
 use crate::appset::{AppSetError, GeneratorContext, generate};
 use crate::repo::RepositoryResolver;
@@ -109,7 +109,7 @@ pub enum StackError {
         name: String,
         /// The generator error.
         #[source]
-        source: AppSetError,
+        source: Box<AppSetError>,
     },
     /// The stack directory is not inside the repository root given.
     #[error("{}: not inside the repository root {}", .dir.display(), .root.display())]
@@ -319,7 +319,7 @@ pub fn applications_of_file_with(
             stack: tree,
             resolver,
         }),
-        None => Arc::new(SourceTreeReader(tree)),
+        None => Arc::new(crate::appset::StaticTrees::new().with_fallback(tree)),
     };
     let mut context = GeneratorContext::new().with_trees(trees);
     context.namespace = Some(namespace.to_owned());
@@ -333,7 +333,7 @@ pub fn applications_of_file_with(
                     .map(ToString::to_string)
                     .unwrap_or_default(),
                 name: appset.key.name.clone(),
-                source,
+                source: Box::new(source),
             })?;
         applications.extend(generated);
     }

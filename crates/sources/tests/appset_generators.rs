@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use strata_core::source::MemoryTree;
 use strata_sources::appset::{
-    AppSetError, Cluster, GeneratorContext, MemoryTree, StaticTrees, generate, generate_params,
+    AppSetError, Cluster, GeneratorContext, StaticTrees, generate, generate_params,
 };
 
 fn ctx_with(tree: MemoryTree, clusters: Vec<Cluster>) -> GeneratorContext {
@@ -98,8 +99,9 @@ fn git_directories_excludes_win_over_includes() {
         .iter()
         .map(|p| p["path"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(paths, ["apps/web", "apps/api"]);
-    assert_eq!(got[0]["path[1]"], "web");
+    // Directories come in the tree's (sorted) order; `apps` itself does not match `apps/*`.
+    assert_eq!(paths, ["apps/api", "apps/web"]);
+    assert_eq!(got[1]["path[1]"], "web");
 }
 
 #[test]
@@ -110,7 +112,10 @@ fn unknown_repository_is_an_error() {
         &ctx,
     )
     .expect_err("no tree");
-    assert!(matches!(err, AppSetError::Source(_)), "{err}");
+    assert!(
+        matches!(err.innermost(), AppSetError::NoTree { repo } if repo == "https://elsewhere"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -297,20 +302,20 @@ fn generate_renders_applications() {
     });
     let apps = generate(&appset, &ctx).expect("generate");
     assert_eq!(apps.len(), 2);
-    assert_eq!(apps[0]["kind"], "Application");
-    assert_eq!(apps[0]["metadata"]["name"], "web");
-    assert_eq!(apps[0]["metadata"]["namespace"], "argocd");
+    assert_eq!(apps[1]["kind"], "Application");
+    assert_eq!(apps[1]["metadata"]["name"], "web");
+    assert_eq!(apps[1]["metadata"]["namespace"], "argocd");
     assert_eq!(
-        apps[0]["metadata"]["labels"]["app.kubernetes.io/web"],
+        apps[1]["metadata"]["labels"]["app.kubernetes.io/web"],
         "yes"
     );
     assert_eq!(
-        apps[0]["metadata"]["finalizers"],
+        apps[1]["metadata"]["finalizers"],
         json!(["resources-finalizer.argocd.argoproj.io"])
     );
-    assert_eq!(apps[1]["spec"]["destination"]["namespace"], "API");
-    assert_eq!(apps[1]["spec"]["source"]["targetRevision"], "api-rev");
-    assert_eq!(apps[1]["spec"]["source"]["path"], "apps/api");
+    assert_eq!(apps[0]["spec"]["destination"]["namespace"], "API");
+    assert_eq!(apps[0]["spec"]["source"]["targetRevision"], "api-rev");
+    assert_eq!(apps[0]["spec"]["source"]["path"], "apps/api");
 }
 
 #[test]
@@ -399,4 +404,67 @@ fn matrix_child_values_may_reference_their_own_params() {
             .to_string()
             .contains("map has no entry for key \"nope\"")
     );
+}
+
+#[test]
+fn errors_keep_their_cause_as_the_source() {
+    use std::error::Error as _;
+    // A git file that is not YAML: the YAML error is the file error's cause.
+    let tree = MemoryTree::new().with_file("bad/config.yaml", "a: [unclosed\n");
+    let ctx = ctx_with(tree, vec![]);
+    let err = generate_params(
+        &json!({"spec": {"generators": [{"git": {"repoURL": "https://git.example/repo", "files": [{"path": "bad/*.yaml"}]}}]}}),
+        &ctx,
+    )
+    .expect_err("not YAML");
+    assert!(
+        err.to_string()
+            .starts_with("error generating params from git: unable to process file 'bad/config.yaml': unable to parse file: "),
+        "{err}"
+    );
+    // The git step's error, then the file's error, then the YAML error.
+    let file = err.innermost();
+    assert!(
+        matches!(file, AppSetError::File { file, .. } if file == "bad/config.yaml"),
+        "{file:?}"
+    );
+    let mut causes = Vec::new();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        causes.push(c);
+        cause = c.source();
+    }
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.is::<strata_sources::appset::generators::git::GitFileError>()),
+        "{causes:?}"
+    );
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.is::<strata_core::yaml::YamlError>()),
+        "{causes:?}"
+    );
+
+    // A template that does not parse: the Go template error is the cause.
+    let err = generate(
+        &json!({"spec": {
+            "goTemplate": true,
+            "generators": [{"list": {"elements": [{"n": "a"}]}}],
+            "template": {"metadata": {"name": "{{ .n "}, "spec": {}}
+        }}),
+        &GeneratorContext::new(),
+    )
+    .expect_err("unclosed action");
+    assert!(
+        matches!(err.innermost(), AppSetError::TemplateParse { template, .. } if template == "{{ .n "),
+        "{err:?}"
+    );
+    let cause = err
+        .innermost()
+        .source()
+        .and_then(|c| c.downcast_ref::<strata_gotemplate::TemplateError>())
+        .expect("the template error");
+    assert!(cause.parse, "{cause:?}");
 }

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use strata_core::source::{Entry, MemoryTree, SourceError, SourceOrigin, SourceTree};
 use strata_sources::appset::{
-    CLUSTER_SECRET_TYPE_LABEL, Cluster, GeneratorContext, MemoryTree, ParamSet, RenderMode,
-    StaticTrees, generate, generate_params, render_application,
+    CLUSTER_SECRET_TYPE_LABEL, Cluster, GeneratorContext, ParamSet, RenderMode, StaticTrees,
+    generate, generate_params, render_application,
 };
 
 #[path = "../../../tests/support/conformance.rs"]
@@ -42,21 +43,50 @@ const INPUT_KEYS: &[&str] = &[
     "templatePatch",
 ];
 
+/// The repository of a case, as ArgoCD's tests mock its repo service: `fixture_files` are the
+/// files, and the directory listing the git directories generator sees is exactly
+/// `fixture_dirs`, in the order given, without the parents a checkout would also list (ArgoCD's
+/// mocked `GetDirectories` returns `p1/app2` without `p1`, and the expected outputs depend
+/// on it).
+struct FixtureTree {
+    files: MemoryTree,
+    dirs: Vec<String>,
+}
+
+impl SourceTree for FixtureTree {
+    fn origin(&self) -> &SourceOrigin {
+        self.files.origin()
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<Entry>, SourceError> {
+        self.files.list(dir)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        self.files.read(path)
+    }
+
+    fn dirs(&self) -> Result<Vec<String>, SourceError> {
+        Ok(self.dirs.clone())
+    }
+}
+
 fn context(input: &Value) -> GeneratorContext {
-    let mut tree = MemoryTree::new();
-    if let Some(dirs) = input.get("fixture_dirs").and_then(Value::as_array) {
-        for d in dirs.iter().filter_map(Value::as_str) {
-            tree = tree.with_dir(d);
+    let dirs = input
+        .get("fixture_dirs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect();
+    let mut files = MemoryTree::new();
+    if let Some(fixture) = input.get("fixture_files").and_then(Value::as_object) {
+        for (path, content) in fixture {
+            files.insert(path, content.as_str().unwrap_or_default());
         }
     }
-    if let Some(files) = input.get("fixture_files").and_then(Value::as_object) {
-        for (path, content) in files {
-            tree = tree.with_file(
-                path.clone(),
-                content.as_str().unwrap_or_default().as_bytes().to_vec(),
-            );
-        }
-    }
+    let tree = FixtureTree { files, dirs };
     let mut clusters = Vec::new();
     for s in input
         .get("fixture_cluster_secrets")

@@ -41,6 +41,20 @@ impl MemoryTree {
         self
     }
 
+    /// Adds an empty directory and its parents (directories with files in them need not be
+    /// added). Paths that leave the tree are ignored.
+    pub fn with_dir(mut self, path: &str) -> Self {
+        let Ok(path) = normalize(path) else {
+            return self;
+        };
+        let mut cur = path.as_str();
+        while !cur.is_empty() {
+            self.dirs.insert(cur.to_string());
+            cur = cur.rsplit_once('/').map_or("", |(parent, _)| parent);
+        }
+        self
+    }
+
     /// Adds (or replaces) a file in place.
     pub fn insert(&mut self, path: &str, content: impl Into<Vec<u8>>) {
         let Ok(path) = normalize(path) else { return };
@@ -129,5 +143,20 @@ mod tests {
         assert_eq!(t.files_under("a/b").unwrap(), vec!["a/b/c.yaml"]);
         assert_eq!(t.kind("a"), Some(EntryKind::Dir));
         assert!(t.list("zz").is_err());
+    }
+
+    #[test]
+    fn empty_directories_and_their_parents() {
+        let t = MemoryTree::new()
+            .with_dir("apps/web/")
+            .with_dir("other")
+            .with_file("apps/api/cm.yaml", "x");
+        assert_eq!(
+            t.dirs().unwrap(),
+            vec!["apps", "apps/api", "apps/web", "other"]
+        );
+        assert_eq!(t.kind("apps/web"), Some(EntryKind::Dir));
+        assert!(t.list("apps/web").unwrap().is_empty());
+        assert_eq!(t.files().unwrap(), vec!["apps/api/cm.yaml"]);
     }
 }

@@ -188,7 +188,7 @@ impl<'o> Expander<'o> {
                 }
                 None => kustomize::build(tree, dir),
             }
-            .map_err(|e| self.kustomize_err(context, e))?;
+            .map_err(|source| self.kustomize_err(context, source))?;
             return built
                 .into_iter()
                 .map(|b| {
@@ -359,7 +359,7 @@ impl<'o> Expander<'o> {
                 stack: self.tree.clone(),
                 resolver: resolver.clone(),
             }),
-            None => Arc::new(super::SourceTreeReader(self.tree.clone())),
+            None => Arc::new(appset::StaticTrees::new().with_fallback(self.tree.clone())),
         };
         let mut ctx = GeneratorContext::new()
             .with_clusters(self.options.clusters.clone())
@@ -368,7 +368,7 @@ impl<'o> Expander<'o> {
         appset::generate(appset_manifest, &ctx).map_err(|error| ExpandError::AppSet {
             location: Box::new(location.clone()),
             name: str_at(appset_manifest, &["metadata", "name"]).to_string(),
-            error,
+            error: Box::new(error),
         })
     }
 
@@ -508,7 +508,12 @@ impl<'o> Expander<'o> {
             let mut r = Resource::from_manifest(json!({
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}
             }))
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(|error| {
+                ExpandError::Load(strata_core::loader::LoadError::Field {
+                    location: Box::new(p.location.clone()),
+                    error,
+                })
+            })?;
             r.source = Some(p.location.clone());
             self.resources.push(r);
         }
@@ -590,7 +595,12 @@ impl<'o> Expander<'o> {
             .get("path")
             .and_then(Value::as_str)
             .ok_or_else(|| invalid(format!("{field}.path is required")))?;
-        let path = normalize(raw_path).map_err(|e| invalid(e.to_string()))?;
+        let path = normalize(raw_path).map_err(|source| ExpandError::SourcePath {
+            location: location.to_string(),
+            name: name.to_string(),
+            field: field.to_string(),
+            source,
+        })?;
         let repo_url = str_at(source, &["repoURL"]);
         let revision = str_at(source, &["targetRevision"]);
         let (tree, repository) =
@@ -681,18 +691,19 @@ impl<'o> Expander<'o> {
             &RenderRequest::default(),
             RenderOptions::default(),
         )
-        .map_err(|e| ExpandError::Render {
+        .map_err(|error| ExpandError::Render {
             location: Box::new(location.clone()),
             what: what.clone(),
-            message: e.to_string(),
+            error: Box::new(error),
         })?;
         let mut rendered = Vec::new();
         for composed in out.composed {
-            let mut res = Resource::from_manifest(composed).map_err(|e| ExpandError::Render {
-                location: Box::new(location.clone()),
-                what: what.clone(),
-                message: e.to_string(),
-            })?;
+            let mut res =
+                Resource::from_manifest(composed).map_err(|error| ExpandError::Composed {
+                    location: Box::new(location.clone()),
+                    what: what.clone(),
+                    error,
+                })?;
             res.source = Some(location.clone());
             rendered.push(res);
         }

@@ -35,7 +35,7 @@ use crate::kustomize::KustomizeError;
 pub use children::is_cluster_scoped;
 pub use policy::SyncPolicy;
 pub use strata_composition::catalog::Catalog;
-pub use trees::{RepositoryTrees, SourceTreeReader};
+pub use trees::RepositoryTrees;
 
 /// The default limit of nested Applications (app of apps of apps …).
 pub const DEFAULT_MAX_DEPTH: usize = 10;
@@ -202,6 +202,7 @@ pub enum ExpandError {
         /// The Application or directory being expanded.
         context: String,
         /// The Kustomize error.
+        #[source]
         error: Box<KustomizeError>,
     },
     /// An ApplicationSet could not be generated.
@@ -212,17 +213,30 @@ pub enum ExpandError {
         /// Its name.
         name: String,
         /// The generator error.
-        error: AppSetError,
+        #[source]
+        error: Box<AppSetError>,
     },
     /// A claim or composite could not be rendered.
-    #[error("{location}: rendering {what}: {message}")]
+    #[error("{location}: rendering {what}: {error}")]
     Render {
         /// Where the claim is.
         location: Box<SourceLocation>,
         /// `Kind/name` of the claim.
         what: String,
         /// The composition error.
-        message: String,
+        #[source]
+        error: Box<strata_composition::Error>,
+    },
+    /// A resource a claim or composite composed is not a valid Kubernetes object.
+    #[error("{location}: rendering {what}: {error}")]
+    Composed {
+        /// Where the claim is.
+        location: Box<SourceLocation>,
+        /// `Kind/name` of the claim.
+        what: String,
+        /// What is wrong with the composed resource.
+        #[source]
+        error: strata_core::model::FieldError,
     },
     /// The tree's XRDs, Compositions or CRDs could not be read.
     #[error(transparent)]
@@ -236,6 +250,19 @@ pub enum ExpandError {
         name: String,
         /// What is wrong.
         message: String,
+    },
+    /// An Application's source path leaves the repository (or is absolute).
+    #[error("{location}: Application {name}: {field}.path: {source}")]
+    SourcePath {
+        /// Where the Application is.
+        location: String,
+        /// Its name.
+        name: String,
+        /// The source's field (`spec.source`, `spec.sources[i]`).
+        field: String,
+        /// Why the path is refused.
+        #[source]
+        source: SourceError,
     },
     /// An Application's `repoURL` could not be resolved, fetched or read at its
     /// `targetRevision`.

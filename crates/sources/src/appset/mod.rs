@@ -2,14 +2,15 @@
 //! merge) produce param sets, which are rendered into the ApplicationSet's template with
 //! fasttemplate (`{{param}}`) or Go templates (`goTemplate: true`), as ArgoCD does.
 //!
-//! Git generators read a [`TreeReader`] found through the [`GeneratorContext`]'s
-//! [`TreeResolver`]; clusters come from [`GeneratorContext::clusters`]. Everything is pure: no
-//! I/O happens here.
+//! Git generators read the core [`SourceTree`](strata_core::source::SourceTree) that the
+//! [`GeneratorContext`]'s [`TreeResolver`] finds for their repository; clusters come from
+//! [`GeneratorContext::clusters`]. Nothing here does I/O beyond reading those trees.
 //!
 //! ```
 //! use serde_json::json;
 //! use std::sync::Arc;
-//! use strata_sources::appset::{generate, GeneratorContext, MemoryTree, StaticTrees};
+//! use strata_core::source::MemoryTree;
+//! use strata_sources::appset::{generate, GeneratorContext, StaticTrees};
 //!
 //! let appset = json!({
 //!   "metadata": {"name": "apps", "namespace": "argocd"},
@@ -26,8 +27,8 @@
 //! let ctx = GeneratorContext::new().with_trees(Arc::new(StaticTrees::new().with_fallback(Arc::new(tree))));
 //! let apps = generate(&appset, &ctx).unwrap();
 //! assert_eq!(apps.len(), 2);
-//! assert_eq!(apps[0]["metadata"]["name"], "web");
-//! assert_eq!(apps[1]["spec"]["source"]["path"], "apps/api");
+//! assert_eq!(apps[0]["metadata"]["name"], "api");
+//! assert_eq!(apps[1]["spec"]["source"]["path"], "apps/web");
 //! ```
 
 mod context;
@@ -46,7 +47,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 pub use context::{CLUSTER_SECRET_TYPE_LABEL, Cluster, GeneratorContext};
-pub use error::AppSetError;
+pub use error::{AppSetError, TreeRead};
 pub use fasttemplate::replace as fasttemplate_replace;
 pub use generators::{Transformed, transform};
 pub use params::{ParamSet, flatten_to_strings, go_sprint_decoded, sanitize_name};
@@ -55,7 +56,7 @@ pub use selector::{LabelSelector, Requirement};
 pub use template::{
     RESOURCES_FINALIZER, apply_template_patch, merge_patch, merge_template, render_application,
 };
-pub use tree::{MemoryTree, StaticTrees, TreeReader, TreeResolver};
+pub use tree::{StaticTrees, TreeResolver};
 
 /// The ApplicationSet `spec` (accepts either a whole ApplicationSet or a bare spec).
 fn spec_of(appset: &Value) -> &Value {

@@ -32,8 +32,8 @@ impl RenderMode {
                     .collect()
             })
             .unwrap_or_default();
-        let missing_key =
-            MissingKey::from_options(&options).map_err(|e| AppSetError::invalid(e.to_string()))?;
+        let missing_key = MissingKey::from_options(&options)
+            .map_err(|source| AppSetError::TemplateOption { source })?;
         Ok(RenderMode {
             go_template,
             missing_key,
@@ -51,10 +51,15 @@ pub fn render_string(
     if !mode.go_template {
         return Ok(fasttemplate::replace(tmpl, params));
     }
-    let t = Template::parse("base", tmpl)
-        .map_err(|e| AppSetError::Template(format!("failed to parse template {tmpl}: {e}")))?;
+    let t = Template::parse("base", tmpl).map_err(|source| AppSetError::TemplateParse {
+        template: tmpl.to_owned(),
+        source,
+    })?;
     t.execute(&Value::Object(params.clone()), mode.missing_key)
-        .map_err(|e| AppSetError::Template(format!("failed to execute go template {tmpl}: {e}")))
+        .map_err(|source| AppSetError::TemplateExecute {
+            template: tmpl.to_owned(),
+            source,
+        })
 }
 
 /// Renders every string (and every map key) inside `v`. Other values are kept as they are.

@@ -154,7 +154,7 @@ pub fn apply_template_patch(
         return Ok(());
     }
     let value: Value = strata_core::yaml::from_str(&rendered)
-        .map_err(|e| AppSetError::Template(format!("error unmarshalling template patch: {e}")))?;
+        .map_err(|source| AppSetError::TemplatePatch { source })?;
     merge_patch(app, &value);
     Ok(())
 }

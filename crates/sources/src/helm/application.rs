@@ -153,11 +153,11 @@ pub fn options(
         match super::chart::parse_values_yaml(v) {
             Ok(Value::Object(m)) => super::values::merge_maps(&mut inline, m),
             Ok(_) => {}
-            Err(reason) => {
-                return Err(HelmError::InvalidFile {
+            Err(source) => {
+                return Err(HelmError::InvalidYaml {
                     chart: path.to_string(),
                     file: "source.helm.values".to_string(),
-                    reason: reason.to_string(),
+                    source,
                 });
             }
         }

@@ -107,10 +107,10 @@ impl Ignore {
             }
             let dir_only = line.ends_with('/');
             let pattern = line.trim_end_matches('/').trim_start_matches('/');
-            let re = glob_to_regex(pattern).map_err(|e| HelmError::InvalidFile {
+            let re = glob_to_regex(pattern).map_err(|source| HelmError::IgnorePattern {
                 chart: chart.to_string(),
-                file: ".helmignore".to_string(),
-                reason: format!("{line:?}: {e}"),
+                line: line.to_string(),
+                source,
             })?;
             rules.push((re, dir_only));
         }
@@ -242,7 +242,11 @@ pub fn load_with_limits(
             && tree.kind(&join("requirements.yaml")) == Some(EntryKind::File)
         {
             let req: Value = strata_core::yaml::from_str(&read("requirements.yaml", &chart_name)?)
-                .map_err(|e| invalid("requirements.yaml", e.to_string()))?;
+                .map_err(|source| HelmError::InvalidYaml {
+                    chart: chart_name.clone(),
+                    file: "requirements.yaml".to_string(),
+                    source,
+                })?;
             if let Some(deps) = req.get("dependencies") {
                 m.insert("dependencies".to_string(), deps.clone());
             }
@@ -291,12 +295,24 @@ pub fn load_with_limits(
             match rel.as_str() {
                 "Chart.yaml" | "requirements.yaml" | "requirements.lock" | "Chart.lock" => {}
                 "values.yaml" => {
-                    chart.values = parse_values_yaml(&read(&rel, &chart_name)?)
-                        .map_err(|e| invalid("values.yaml", e.to_string()))?;
+                    chart.values =
+                        parse_values_yaml(&read(&rel, &chart_name)?).map_err(|source| {
+                            HelmError::InvalidYaml {
+                                chart: chart_name.clone(),
+                                file: "values.yaml".to_string(),
+                                source,
+                            }
+                        })?;
                 }
                 "values.schema.json" => {
-                    let schema: Value = serde_json::from_str(&read(&rel, &chart_name)?)
-                        .map_err(|e| invalid("values.schema.json", e.to_string()))?;
+                    let schema: Value =
+                        serde_json::from_str(&read(&rel, &chart_name)?).map_err(|source| {
+                            HelmError::InvalidJson {
+                                chart: chart_name.clone(),
+                                file: "values.schema.json".to_string(),
+                                source,
+                            }
+                        })?;
                     chart.schema = Some(schema);
                 }
                 _ if rel.starts_with("templates/") => {

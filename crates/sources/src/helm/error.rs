@@ -156,6 +156,37 @@ pub enum HelmError {
         /// The refs the Application's sources have, joined by `, `.
         known: String,
     },
+    /// A JSON file of the chart (`values.schema.json`) is not JSON.
+    #[error("chart {chart}: {file}: {source}")]
+    InvalidJson {
+        /// The chart.
+        chart: String,
+        /// The file.
+        file: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The chart's `values.schema.json` is not a JSON schema.
+    #[error("chart {chart}: values.schema.json: {source}")]
+    InvalidSchema {
+        /// The chart.
+        chart: String,
+        /// Why the schema is refused.
+        #[source]
+        source: Box<jsonschema::ValidationError<'static>>,
+    },
+    /// A `.helmignore` pattern cannot be compiled.
+    #[error("chart {chart}: .helmignore: {line:?}: {source}")]
+    IgnorePattern {
+        /// The chart.
+        chart: String,
+        /// The line as written.
+        line: String,
+        /// Why it does not compile.
+        #[source]
+        source: regex::Error,
+    },
     /// A packaged chart (`charts/*.tgz`, or a chart downloaded from a repository) could not be
     /// unpacked.
     #[error("chart {chart}: archive {archive}: {source}")]

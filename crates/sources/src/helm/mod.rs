@@ -358,7 +358,8 @@ pub fn render(
         TemplateSet::new(FunctionSet::Helm, MissingKey::Zero).with_limits(options.limits.clone());
     for name in &order {
         let (src, _, _) = &templates[*name];
-        set.add(name, src).map_err(|e| template_error(name, e))?;
+        set.add(name, src)
+            .map_err(|source| template_error(name, source))?;
     }
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
     for name in &order {
@@ -376,7 +377,7 @@ pub fn render(
         }
         let out = set
             .execute(name, &data)
-            .map_err(|e| template_error(name, e))?;
+            .map_err(|source| template_error(name, source))?;
         rendered.insert((*name).clone(), out.replace("<no value>", ""));
     }
     let mut out = Vec::new();
@@ -439,10 +440,10 @@ pub fn render(
 fn user_values(chart: &str, options: &HelmOptions) -> Result<Map<String, Value>, HelmError> {
     let mut user = Map::new();
     for (name, text) in &options.value_files {
-        let parsed = chart::parse_values_yaml(text).map_err(|reason| HelmError::InvalidFile {
+        let parsed = chart::parse_values_yaml(text).map_err(|source| HelmError::InvalidYaml {
             chart: chart.to_string(),
             file: name.clone(),
-            reason: reason.to_string(),
+            source,
         })?;
         match parsed {
             Value::Object(m) => values::merge_maps(&mut user, m),
@@ -665,11 +666,11 @@ fn validate_schemas(
     full_path: &str,
 ) -> Result<(), HelmError> {
     if let Some(schema) = &chart.schema {
-        let validator = jsonschema::validator_for(schema).map_err(|e| HelmError::InvalidFile {
-            chart: full_path.to_string(),
-            file: "values.schema.json".to_string(),
-            reason: e.to_string(),
-        })?;
+        let validator =
+            jsonschema::validator_for(schema).map_err(|source| HelmError::InvalidSchema {
+                chart: full_path.to_string(),
+                source: Box::new(source),
+            })?;
         let instance = strata_gotemplate::value::normalized(&Value::Object(values.clone()));
         let errors: Vec<String> = validator
             .iter_errors(&instance)

@@ -72,6 +72,15 @@ pub enum ChartRepoError {
         /// What is wrong.
         reason: String,
     },
+    /// `index.yaml` is not YAML.
+    #[error("{url}: not a Helm repository index: {source}")]
+    IndexYaml {
+        /// The index URL.
+        url: String,
+        /// The parse error.
+        #[source]
+        source: strata_core::yaml::YamlError,
+    },
     /// The index has no such chart.
     #[error("chart {chart} not found in repository {repo}")]
     UnknownChart {
@@ -183,9 +192,9 @@ impl ChartRepositories {
         let index_url = format!("{base}/index.yaml");
         let index_bytes = self.get(&index_url)?;
         let index: Value = strata_core::yaml::from_str(&String::from_utf8_lossy(&index_bytes))
-            .map_err(|e| ChartRepoError::Index {
+            .map_err(|source| ChartRepoError::IndexYaml {
                 url: redact(&index_url),
-                reason: e.to_string(),
+                source,
             })?;
         let entries = index
             .get("entries")

@@ -136,7 +136,10 @@ pub(crate) fn inflate(
             match helm::chart::parse_values_yaml(&text) {
                 Ok(Value::Object(m)) => Ok(m),
                 Ok(_) => Err(invalid(path, "values must be a mapping")),
-                Err(e) => Err(invalid(path, e.to_string())),
+                Err(source) => Err(KustomizeError::Yaml {
+                    file: path.to_string(),
+                    source,
+                }),
             }
         };
         let base = match &values_path {
@@ -185,8 +188,12 @@ pub(crate) fn inflate(
         };
         options.value_files.push((
             values_name,
-            serde_json::to_string(&Value::Object(values))
-                .map_err(|e| invalid(file, e.to_string()))?,
+            serde_json::to_string(&Value::Object(values)).map_err(|source| {
+                KustomizeError::Json {
+                    file: file.to_string(),
+                    source,
+                }
+            })?,
         ));
         for f in list("additionalValuesFiles")? {
             let p = file_in_root(dir, &f, file, &format!("{at}.additionalValuesFiles"))?;

@@ -78,6 +78,7 @@ pub use edit::{EditError, SetImage, set_image};
 pub use generator::{encode_base64, hash_suffix, name_hash};
 pub use image::ImageRef;
 pub use patch::{PatchError, apply_json6902};
+pub use replacement::PathError as ReplacementPathError;
 pub use smp::{Merged, merge_patch};
 pub use transform::{CLUSTER_SCOPED_KINDS, is_cluster_scoped};
 
@@ -166,6 +167,69 @@ pub enum KustomizeError {
         /// The document and what is wrong with it.
         #[source]
         source: strata_core::yaml::DocumentError,
+    },
+    /// A document of a builtin plugin configuration file (`transformers`, `generators`) is
+    /// not valid YAML, or was refused by the YAML limits.
+    #[error("{file}: {source}")]
+    ConfigYaml {
+        /// The configuration file.
+        file: String,
+        /// The document and what is wrong with it.
+        #[source]
+        source: strata_core::yaml::DocumentError,
+    },
+    /// A resource file could not be parsed into YAML documents.
+    #[error("{file}: {source}")]
+    Load {
+        /// The resource file.
+        file: String,
+        /// The loader's error.
+        #[source]
+        source: strata_core::loader::LoadError,
+    },
+    /// A document of a resource file is not a Kubernetes object (no `kind`, no name…).
+    #[error("{file}: document {} (line {line}): {source}", .document + 1)]
+    Document {
+        /// The resource file.
+        file: String,
+        /// The document's index in the file (0-based).
+        document: usize,
+        /// The line the document starts on.
+        line: usize,
+        /// What is wrong with it.
+        #[source]
+        source: strata_core::model::FieldError,
+    },
+    /// An inline value could not be turned into JSON text.
+    #[error("{file}: {source}")]
+    Json {
+        /// The kustomization holding it.
+        file: String,
+        /// The serialisation error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A replacement's source field path cannot be read.
+    #[error("{file}: replacement: source {field_path}: {source}")]
+    ReplacementSource {
+        /// The kustomization (or replacement file) holding the replacement.
+        file: String,
+        /// The source's `fieldPath`.
+        field_path: String,
+        /// Why it cannot be read.
+        #[source]
+        source: ReplacementPathError,
+    },
+    /// A replacement's target field path cannot be read or written.
+    #[error("{file}: replacement: target field {field_path:?}: {source}")]
+    ReplacementTarget {
+        /// The kustomization (or replacement file) holding the replacement.
+        file: String,
+        /// The target's field path.
+        field_path: String,
+        /// Why it cannot be written.
+        #[source]
+        source: ReplacementPathError,
     },
     /// Two resources with the same identity.
     #[error("{file}: may not add resource with an already registered id: {id}")]
@@ -260,6 +324,12 @@ impl KustomizeError {
             | Self::Invalid { file, .. }
             | Self::Yaml { file, .. }
             | Self::PatchYaml { file, .. }
+            | Self::Load { file, .. }
+            | Self::ConfigYaml { file, .. }
+            | Self::Document { file, .. }
+            | Self::Json { file, .. }
+            | Self::ReplacementSource { file, .. }
+            | Self::ReplacementTarget { file, .. }
             | Self::Duplicate { file, .. }
             | Self::Patch { file, .. }
             | Self::Path { file, .. }
@@ -581,8 +651,12 @@ fn parse_yaml(file: &str, text: &str) -> Result<Value, KustomizeError> {
 fn read_resource_file(tree: &dyn SourceTree, path: &str) -> Result<Vec<Item>, KustomizeError> {
     let text = tree.read_to_string(path)?;
     let display = tree.location(path, 0, 1).file;
-    let values = strata_core::loader::parse_values(&display, &text)
-        .map_err(|e| invalid(path, e.to_string()))?;
+    let values = strata_core::loader::parse_values(&display, &text).map_err(|source| {
+        KustomizeError::Load {
+            file: path.to_owned(),
+            source,
+        }
+    })?;
     let mut out = Vec::new();
     for (at, manifest) in values {
         if manifest.is_null() {
@@ -593,11 +667,11 @@ fn read_resource_file(tree: &dyn SourceTree, path: &str) -> Result<Vec<Item>, Ku
             o.entry("apiVersion")
                 .or_insert_with(|| Value::String("v1".into()));
         }
-        Resource::from_manifest(check).map_err(|e| {
-            invalid(
-                path,
-                format!("document {} (line {}): {e}", at.document + 1, at.line),
-            )
+        Resource::from_manifest(check).map_err(|source| KustomizeError::Document {
+            file: path.to_owned(),
+            document: at.document,
+            line: at.line,
+            source,
         })?;
         out.push(Item::new(
             manifest,
@@ -886,8 +960,13 @@ fn plugin_configs(
         }
         file_in_root(dir, &entry, file, field)?;
         let text = tree.read_to_string(&path)?;
-        let docs: Vec<Value> = strata_core::yaml::from_str_multiple::<Value>(&text)
-            .map_err(|e| invalid(&path, e.to_string()))?;
+        let docs: Vec<Value> =
+            strata_core::yaml::from_str_multiple::<Value>(&text).map_err(|source| {
+                KustomizeError::ConfigYaml {
+                    file: path.clone(),
+                    source,
+                }
+            })?;
         out.extend(
             docs.into_iter()
                 .filter(|d| !d.is_null())

@@ -357,7 +357,10 @@ fn load_body(
             (tree.read_to_string(&at)?, at)
         }
         (Some(Value::Object(_)), None) | (Some(Value::Array(_)), None) => (
-            serde_json::to_string(&entry["patch"]).map_err(|e| invalid(file, e.to_string()))?,
+            serde_json::to_string(&entry["patch"]).map_err(|source| KustomizeError::Json {
+                file: file.to_string(),
+                source,
+            })?,
             file.to_string(),
         ),
         _ => {

@@ -337,7 +337,8 @@ fn scalar_text(v: &Value) -> Option<String> {
 
 /// Why a replacement's field path cannot be read or written.
 #[derive(Debug, thiserror::Error)]
-enum PathError {
+#[non_exhaustive]
+pub enum PathError {
     /// A source index is negative.
     #[error("array index {0} cannot be negative")]
     NegativeIndex(i64),
@@ -653,8 +654,13 @@ fn apply_one(items: &mut [Item], r: &Replacement) -> Result<(), KustomizeError> 
         }
     };
     let path = split_path(&r.field_path);
-    let value = lookup(&items[source].manifest, &path)
-        .map_err(|m| err(r, format!("source {}: {m}", r.field_path)))?;
+    let value = lookup(&items[source].manifest, &path).map_err(|source| {
+        KustomizeError::ReplacementSource {
+            file: r.file.clone(),
+            field_path: r.field_path.clone(),
+            source,
+        }
+    })?;
     let value = match value {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) if m.is_empty() => None,
@@ -718,7 +724,11 @@ fn apply_one(items: &mut [Item], r: &Replacement) -> Result<(), KustomizeError> 
                     &mut Vec::new(),
                     &mut found,
                 )
-                .map_err(|m| err(r, format!("target field {fp:?}: {m}")))?;
+                .map_err(|source| KustomizeError::ReplacementTarget {
+                    file: r.file.clone(),
+                    field_path: fp.clone(),
+                    source,
+                })?;
                 if found.is_empty() {
                     return Err(err(
                         r,
@@ -733,8 +743,13 @@ fn apply_one(items: &mut [Item], r: &Replacement) -> Result<(), KustomizeError> 
                 for steps in found {
                     let created = at_path(&mut before.clone(), &steps).is_none();
                     if let Some(slot) = at_path(&mut item.manifest, &steps) {
-                        set_field(slot, created, &value, &t.options)
-                            .map_err(|m| err(r, format!("target field {fp:?}: {m}")))?;
+                        set_field(slot, created, &value, &t.options).map_err(|source| {
+                            KustomizeError::ReplacementTarget {
+                                file: r.file.clone(),
+                                field_path: fp.clone(),
+                                source,
+                            }
+                        })?;
                     }
                 }
             }

@@ -119,3 +119,36 @@ fn other_builtin_plugins_are_refused_naming_file_and_kind() {
     assert!(file.ends_with("k/labels.yaml"), "{file}");
     assert!(field.contains("LabelTransformer"), "{field}");
 }
+
+#[test]
+fn a_resource_without_a_name_keeps_the_field_error_as_its_source() {
+    use std::error::Error as _;
+    let tree = MemoryTree::new()
+        .with_file("app/kustomization.yaml", "resources: [cm.yaml]\n")
+        .with_file(
+            "app/cm.yaml",
+            format!("{CM}---\nkind: ConfigMap\nmetadata: {{}}\n"),
+        );
+    let err = build(&tree, "app").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            KustomizeError::Document {
+                document: 1,
+                line: 6,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("memory/app/cm.yaml: document 2 (line 6): "),
+        "{err}"
+    );
+    assert!(
+        err.source()
+            .is_some_and(|c| c.is::<strata_core::model::FieldError>()),
+        "{err:?}"
+    );
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-use strata_core::source::{GitTree, SourceError};
+use strata_core::source::GitTree;
 
 use super::RepoError;
 use super::url::{RepoUrl, Transport};
@@ -280,10 +280,10 @@ impl RepositoryCache {
             path: path.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
+        std::fs::create_dir_all(&self.dir).map_err(|source| io(&self.dir, source))?;
         let lock_path = sibling(&mirror, "lock");
-        let lock = File::create(&lock_path).map_err(|e| io(&lock_path, e))?;
-        lock.lock().map_err(|e| io(&lock_path, e))?;
+        let lock = File::create(&lock_path).map_err(|source| io(&lock_path, source))?;
+        lock.lock().map_err(|source| io(&lock_path, source))?;
         let stamp = mirror.join(STAMP);
         let exists = mirror.join("HEAD").is_file() && stamp.is_file();
         let stale = match self.refresh {
@@ -298,10 +298,10 @@ impl RepositoryCache {
             // Cloned aside and moved into place, so a failed clone leaves no mirror behind.
             let partial = sibling(&mirror, "partial");
             if partial.exists() {
-                std::fs::remove_dir_all(&partial).map_err(|e| io(&partial, e))?;
+                std::fs::remove_dir_all(&partial).map_err(|source| io(&partial, source))?;
             }
             if mirror.exists() {
-                std::fs::remove_dir_all(&mirror).map_err(|e| io(&mirror, e))?;
+                std::fs::remove_dir_all(&mirror).map_err(|source| io(&mirror, source))?;
             }
             let mut init = vec![OsString::from("init"), "--bare".into(), "--quiet".into()];
             init.push(partial.clone().into_os_string());
@@ -309,9 +309,11 @@ impl RepositoryCache {
             let result = self
                 .fetch_into(url, &partial)
                 .and_then(|()| {
-                    std::fs::write(partial.join(STAMP), b"").map_err(|e| io(&partial, e))
+                    std::fs::write(partial.join(STAMP), b"").map_err(|source| io(&partial, source))
                 })
-                .and_then(|()| std::fs::rename(&partial, &mirror).map_err(|e| io(&mirror, e)));
+                .and_then(|()| {
+                    std::fs::rename(&partial, &mirror).map_err(|source| io(&mirror, source))
+                });
             if result.is_err() {
                 // Best effort: the next clone starts by removing it anyway.
                 let _ = std::fs::remove_dir_all(&partial);
@@ -320,7 +322,7 @@ impl RepositoryCache {
             memo.checked.insert(format!("fetched:{}", url.key()));
         } else if stale || force {
             self.fetch_into(url, &mirror)?;
-            std::fs::write(&stamp, b"").map_err(|e| io(&stamp, e))?;
+            std::fs::write(&stamp, b"").map_err(|source| io(&stamp, source))?;
             memo.checked.insert(format!("fetched:{}", url.key()));
         }
         drop(lock);
@@ -468,10 +470,10 @@ fn is_full_id(revision: &str) -> bool {
     revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn read_err(url: &RepoUrl, e: impl std::fmt::Display) -> RepoError {
-    RepoError::Read {
+fn read_err(url: &RepoUrl, source: impl std::error::Error + Send + Sync + 'static) -> RepoError {
+    RepoError::Git {
         url: url.to_string(),
-        source: SourceError::Git(e.to_string()),
+        source: Box::new(source),
     }
 }
 
@@ -483,7 +485,7 @@ pub(crate) fn resolve_in(
     url: &RepoUrl,
     revision: &str,
 ) -> Result<Option<String>, RepoError> {
-    let repo = gix::open(git_dir).map_err(|e| read_err(url, e))?;
+    let repo = gix::open(git_dir).map_err(|source| read_err(url, source))?;
     let refs: Vec<String> = match revision {
         "" | "HEAD" => vec![REMOTE_HEAD.to_owned(), "HEAD".to_owned()],
         r if r.starts_with("refs/") => vec![r.to_owned()],
@@ -497,19 +499,23 @@ pub(crate) fn resolve_in(
                 Ok(Some(mut reference)) => Some(
                     reference
                         .peel_to_id()
-                        .map_err(|e| read_err(url, e))?
+                        .map_err(|source| read_err(url, source))?
                         .detach(),
                 ),
                 Ok(None) => None,
-                Err(e) => return Err(read_err(url, e)),
+                Err(source) => return Err(read_err(url, source)),
             }
         };
         if let Some(id) = found {
             let commit = repo
                 .find_object(id)
-                .map_err(|e| read_err(url, e))?
+                .map_err(|source| read_err(url, source))?
                 .peel_to_commit()
-                .map_err(|e| read_err(url, format!("{name} is not a commit: {e}")))?;
+                .map_err(|source| RepoError::NotACommit {
+                    url: url.to_string(),
+                    name: name.clone(),
+                    source: Box::new(source),
+                })?;
             return Ok(Some(commit.id.to_string()));
         }
     }

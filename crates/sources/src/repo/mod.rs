@@ -80,6 +80,15 @@ pub enum RepoError {
         /// What is wrong.
         reason: String,
     },
+    /// A relative local path cannot be made absolute: the current directory is unreadable.
+    #[error("repository URL {url:?}: the current directory is unreadable: {source}")]
+    CurrentDir {
+        /// The URL, redacted.
+        url: String,
+        /// Why the current directory cannot be read.
+        #[source]
+        source: std::io::Error,
+    },
     /// Nothing maps the URL and no repository cache may fetch it.
     #[error(
         "repository {url}: not the stack's repository, mapped by no `repositories:` entry or \
@@ -137,6 +146,26 @@ pub enum RepoError {
         url: String,
         /// The revision asked for.
         revision: String,
+    },
+    /// Git could not open the mirror or read one of its references or objects.
+    #[error("repository {url}: {source}")]
+    Git {
+        /// The URL, redacted.
+        url: String,
+        /// The Git library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A reference names an object that is not a commit.
+    #[error("repository {url}: {name} is not a commit: {source}")]
+    NotACommit {
+        /// The URL, redacted.
+        url: String,
+        /// The reference.
+        name: String,
+        /// The Git library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The mirror's (or a mapped repository's) objects could not be read.
     #[error("repository {url}: {source}")]

@@ -227,7 +227,10 @@ impl RepoUrl {
             path.to_path_buf()
         } else {
             std::env::current_dir()
-                .map_err(|_| invalid(url, "the current directory is unreadable"))?
+                .map_err(|source| RepoError::CurrentDir {
+                    url: redact(url),
+                    source,
+                })?
                 .join(path)
         };
         Ok(Self::local(trimmed, &absolute))

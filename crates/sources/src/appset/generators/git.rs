@@ -1,12 +1,13 @@
 //! The git generators: directories (Go `path.Match` with excludes) and files (doublestar globs,
-//! JSON/YAML contents as params), reading a [`TreeReader`](crate::appset::TreeReader).
+//! JSON/YAML contents as params), reading the core [`SourceTree`](strata_core::source::SourceTree)
+//! the [`TreeResolver`](crate::appset::TreeResolver) finds for the generator's repository.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
 use crate::appset::context::GeneratorContext;
-use crate::appset::error::AppSetError;
+use crate::appset::error::{AppSetError, TreeRead};
 use crate::appset::glob::{doublestar_match, path_match};
 use crate::appset::params::{ParamSet, flatten_to_strings, sanitize_name};
 use crate::appset::render::{RenderMode, append_values};
@@ -84,8 +85,11 @@ pub fn generate(
     if has("directories") {
         let requested = items(spec, "directories");
         let mut out = Vec::new();
-        let dirs = tree.list_dirs().map_err(|e| {
-            AppSetError::Source(format!("listing the directories of {repo:?}: {e}"))
+        let dirs = tree.dirs().map_err(|source| AppSetError::Source {
+            read: TreeRead::Directories {
+                repo: repo.to_owned(),
+            },
+            source,
         })?;
         for dir in dirs {
             let mut include = false;
@@ -109,9 +113,12 @@ pub fn generate(
         return Ok(out);
     }
     let requested = items(spec, "files");
-    let all = tree
-        .list_files()
-        .map_err(|e| AppSetError::Source(format!("listing the files of {repo:?}: {e}")))?;
+    let all = tree.files().map_err(|source| AppSetError::Source {
+        read: TreeRead::Files {
+            repo: repo.to_owned(),
+        },
+        source,
+    })?;
     let mut chosen = BTreeSet::new();
     for it in requested.iter().filter(|i| !i.exclude) {
         for f in &all {
@@ -127,11 +134,14 @@ pub fn generate(
     }
     let mut out = Vec::new();
     for file in chosen {
-        let content = tree
-            .read(&file)
-            .map_err(|e| AppSetError::Source(format!("unable to read file '{file}': {e}")))?;
-        let objects = parse_file(&content)
-            .map_err(|e| AppSetError::Source(format!("unable to process file '{file}': {e}")))?;
+        let content = tree.read(&file).map_err(|source| AppSetError::Source {
+            read: TreeRead::File { path: file.clone() },
+            source,
+        })?;
+        let objects = parse_file(&content).map_err(|source| AppSetError::File {
+            file: file.clone(),
+            source,
+        })?;
         for obj in objects {
             let mut p = file_params(&file, obj, prefix, mode);
             append_values(values, &mut p, mode)?;
@@ -141,9 +151,10 @@ pub fn generate(
     Ok(out)
 }
 
-/// Why a generator file is not one object or an array of objects.
+/// Why a git files generator's file is not one object or an array of objects.
 #[derive(Debug, thiserror::Error)]
-enum FileError {
+#[non_exhaustive]
+pub enum GitFileError {
     /// The file is not UTF-8.
     #[error("unable to parse file: {0}")]
     Utf8(#[source] std::str::Utf8Error),
@@ -159,12 +170,12 @@ enum FileError {
 }
 
 /// Parses a file as one YAML/JSON object (an empty file is `{}`) or an array of objects.
-fn parse_file(content: &[u8]) -> Result<Vec<Map<String, Value>>, FileError> {
-    let text = std::str::from_utf8(content).map_err(FileError::Utf8)?;
+fn parse_file(content: &[u8]) -> Result<Vec<Map<String, Value>>, GitFileError> {
+    let text = std::str::from_utf8(content).map_err(GitFileError::Utf8)?;
     if text.trim().is_empty() {
         return Ok(vec![Map::new()]);
     }
-    let v: Value = strata_core::yaml::from_str(text).map_err(FileError::Yaml)?;
+    let v: Value = strata_core::yaml::from_str(text).map_err(GitFileError::Yaml)?;
     match v {
         Value::Null => Ok(vec![Map::new()]),
         Value::Object(m) => Ok(vec![m]),
@@ -172,10 +183,10 @@ fn parse_file(content: &[u8]) -> Result<Vec<Map<String, Value>>, FileError> {
             .into_iter()
             .map(|e| match e {
                 Value::Object(m) => Ok(m),
-                other => Err(FileError::ElementNotObject(other)),
+                other => Err(GitFileError::ElementNotObject(other)),
             })
             .collect(),
-        other => Err(FileError::NotObjectOrArray(other)),
+        other => Err(GitFileError::NotObjectOrArray(other)),
     }
 }
 

@@ -56,9 +56,8 @@ pub fn generate(spec: &Value, mode: RenderMode) -> Result<Vec<ParamSet>, AppSetE
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
     {
-        let parsed: Value = strata_core::yaml::from_str(yaml).map_err(|e| {
-            AppSetError::invalid(format!("error unmarshling decoded ElementsYaml {e}"))
-        })?;
+        let parsed: Value = strata_core::yaml::from_str(yaml)
+            .map_err(|source| AppSetError::ElementsYaml { source })?;
         match parsed {
             Value::Array(items) => {
                 for item in items {

@@ -105,8 +105,7 @@ fn merge_key(keys: &[String], p: &ParamSet, mode: RenderMode) -> Result<String, 
         };
         m.insert(k, v);
     }
-    serde_json::to_string(&m)
-        .map_err(|e| AppSetError::invalid(format!("error marshalling merge key: {e}")))
+    serde_json::to_string(&m).map_err(|source| AppSetError::MergeKey { source })
 }
 
 /// In goTemplate mode a merge key may name a nested param (`path.basename`).
