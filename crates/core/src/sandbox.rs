@@ -565,6 +565,30 @@ mod tests {
         assert_eq!(sandbox.replace_fields(&db), ["spec.forProvider.engine"]);
     }
 
+    #[tokio::test]
+    async fn a_corrupt_object_is_a_final_error_keeping_the_parser_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = SandboxProvider::new(dir.path());
+        let r = Resource::from_manifest(json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}
+        }))
+        .unwrap();
+        sandbox.create(&r).await.unwrap();
+        let path = sandbox.object_path(&r.key);
+        std::fs::write(&path, "{ not json").unwrap();
+        let error = sandbox.observe(&r).await.unwrap_err();
+        assert!(!error.is_retryable());
+        assert!(
+            error.message.starts_with(&format!(
+                "sandbox object {} is not valid JSON: ",
+                path.display()
+            )),
+            "{error}"
+        );
+        let cause = std::error::Error::source(&error).expect("the parser's error is the source");
+        assert!(cause.is::<serde_json::Error>(), "{cause:?}");
+    }
+
     #[test]
     fn paths_are_reversible_and_never_shared() {
         let sandbox = SandboxProvider::new("/w");
