@@ -128,6 +128,7 @@ fn compile() -> Result<Vec<KindSchema>, SchemaError> {
                 let schema = Schema::compile(&text, Dialect::Open).map_err(|e| SchemaError {
                     path: format!("{group}/{version} {kind}: {}", e.path),
                     message: e.message,
+                    source: e.source,
                 })?;
                 out.push(KindSchema::new(group, *version, kind, schema, DECLARED_BY));
             }

@@ -48,9 +48,11 @@ struct Versioned {
 
 /// Splits `s3://bucket/key` into bucket and key.
 pub fn parse_url(url: &str) -> Result<(String, String), StateError> {
-    let bad = |why: &str| StateError::Io {
-        location: url.to_owned(),
-        message: format!("not an S3 state location ({why}); expected s3://bucket/key"),
+    let bad = |why: &str| {
+        StateError::io_message(
+            url,
+            format!("not an S3 state location ({why}); expected s3://bucket/key"),
+        )
     };
     let rest = url
         .strip_prefix("s3://")
@@ -116,11 +118,18 @@ impl S3StateStore {
         format!("{}.lock", self.key)
     }
 
-    fn io(&self, message: impl std::fmt::Display) -> StateError {
-        StateError::Io {
-            location: self.location(),
-            message: message.to_string(),
-        }
+    /// Reading or writing the state failed with `source` (S3's error, a body that could not
+    /// be read, a state that could not be serialised).
+    fn io<E>(&self, source: E) -> StateError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        StateError::io(self.location(), source)
+    }
+
+    /// Reading or writing the state failed for a reason this store detected.
+    fn refused(&self, message: impl Into<String>) -> StateError {
+        StateError::io_message(self.location(), message)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Versioned>, StateError> {
@@ -154,7 +163,9 @@ impl S3StateStore {
             .body
             .collect()
             .await
-            .map_err(|e| self.io(format!("reading {key}: {e}")))?
+            .map_err(|source| {
+                StateError::io_while(self.location(), format!("reading {key}"), source)
+            })?
             .into_bytes()
             .to_vec();
         Ok(Some(Versioned {
@@ -287,7 +298,7 @@ impl S3StateStore {
             .await?
         {
             Some(_) => Ok(()),
-            None => Err(self.io("the lock changed while it was being refreshed")),
+            None => Err(self.refused("the lock changed while it was being refreshed")),
         }
     }
 
@@ -376,7 +387,7 @@ impl StateStore for S3StateStore {
                 holder: Box::new(self.parse_lock(&current.body)?),
             });
         }
-        Err(self.io("the lock kept changing hands; try again"))
+        Err(self.refused("the lock kept changing hands; try again"))
     }
 
     async fn unlock(&self, id: &str) -> Result<(), StateError> {
@@ -407,7 +418,7 @@ impl StateStore for S3StateStore {
             Err(e) => {
                 let e = classify("DeleteObject", e);
                 if e.kind == AwsErrorKind::PreconditionFailed {
-                    Err(self.io("the lock changed hands while it was being released"))
+                    Err(self.refused("the lock changed hands while it was being released"))
                 } else if e.is_not_found() {
                     Err(StateError::NotLocked {
                         location: self.location(),
@@ -443,7 +454,7 @@ impl StateStore for S3StateStore {
                 .set_version_id_marker(version_marker.take())
                 .send()
                 .await
-                .map_err(|e| self.io(classify("ListObjectVersions", e)))?;
+                .map_err(|source| self.io(classify("ListObjectVersions", source)))?;
             for version in out.versions() {
                 if version.key() != Some(self.key.as_str()) {
                     continue;
@@ -481,8 +492,8 @@ impl StateStore for S3StateStore {
             .version_id(id)
             .send()
             .await
-            .map_err(|e| {
-                let e = classify("GetObject", e);
+            .map_err(|source| {
+                let e = classify("GetObject", source);
                 if e.kind == AwsErrorKind::NotFound || e.code.as_deref() == Some("NoSuchVersion") {
                     StateError::VersionNotKept {
                         location: self.location(),
@@ -516,11 +527,11 @@ impl S3StateStore {
             .bucket(&self.bucket)
             .send()
             .await
-            .map_err(|e| self.io(classify("GetBucketVersioning", e)))?;
+            .map_err(|source| self.io(classify("GetBucketVersioning", source)))?;
         if out.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled) {
             Ok(())
         } else {
-            Err(self.io(format!(
+            Err(self.refused(format!(
                 "bucket {} does not have versioning enabled, so earlier states are not kept; enable it (the platform's rules require it for state buckets)",
                 self.bucket
             )))

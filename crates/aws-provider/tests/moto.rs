@@ -730,6 +730,29 @@ async fn state_store(key: &str) -> (Arc<MotoServer>, S3StateStore) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_in_a_missing_bucket_fails_with_s3s_error_as_the_source() {
+    let moto = moto();
+    let s3 = moto.settings().load().await.s3(None);
+    let store = S3StateStore::new(s3, "strata-it-no-such-bucket", "env/state.json");
+    let err = store.load().await.unwrap_err();
+    assert!(matches!(err, StateError::Io { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("state s3://strata-it-no-such-bucket/env/state.json: GetObject: "),
+        "{err}"
+    );
+    let cause = std::error::Error::source(&err).expect("S3's error is the source");
+    let aws = cause
+        .downcast_ref::<strata_aws::error::AwsError>()
+        .unwrap_or_else(|| panic!("not an AWS error: {cause:?}"));
+    assert_eq!(aws.code.as_deref(), Some("NoSuchBucket"), "{aws}");
+    assert!(
+        std::error::Error::source(aws).is_some(),
+        "the SDK error stays reachable"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_saves_are_compare_and_swap() {
     let (_moto, store) = state_store("cas/state.json").await;
     assert_eq!(store.location(), "s3://strata-it-states/cas/state.json");

@@ -362,7 +362,8 @@ pub async fn providers(
 /// The built-in Kubernetes kinds' schemas.
 pub fn builtin_schemas() -> anyhow::Result<&'static [strata_core::schema::KindSchema]> {
     strata_k8s::schemas::builtin_schemas()
-        .map_err(|e| anyhow::anyhow!("compiling the built-in Kubernetes schemas: {e}"))
+        .map_err(|e| anyhow::Error::new(e.clone()))
+        .context("compiling the built-in Kubernetes schemas")
 }
 
 /// `--stack-name`, else the configuration's `name`, else the directory's name; each must be a

@@ -20,7 +20,7 @@ pub async fn read_claims(locations: &[String], aws: &AwsSettings) -> anyhow::Res
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| strata_aws::error::classify("GetObject", e))
+                .map_err(|source| strata_aws::error::classify("GetObject", source))
                 .with_context(|| format!("reading the Terraform state {location}"))?;
             out.body
                 .collect()

@@ -38,6 +38,7 @@ pub enum EngineError {
         /// The resource.
         key: ResourceKey,
         /// The provider's error.
+        #[source]
         error: ProviderError,
     },
     /// A provider failed to list the objects it holds.
@@ -46,6 +47,7 @@ pub enum EngineError {
         /// The provider.
         provider: String,
         /// Its error.
+        #[source]
         error: ProviderError,
     },
     /// The plan has guard violations.
@@ -498,9 +500,11 @@ impl StateRecorder {
     }
 
     fn queue(&self) -> Result<std::sync::MutexGuard<'_, Queue>, StateError> {
-        self.queue.lock().map_err(|_| StateError::Io {
-            location: self.store.location(),
-            message: "the state recorder's queue was poisoned by a panic".to_owned(),
+        self.queue.lock().map_err(|_| {
+            StateError::io_message(
+                self.store.location(),
+                "the state recorder's queue was poisoned by a panic",
+            )
         })
     }
 

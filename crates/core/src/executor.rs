@@ -741,7 +741,8 @@ async fn run_change(
     let resource = change.resource.as_ref().ok_or_else(|| {
         ProviderError::final_error("the plan carries no manifest for this change")
     })?;
-    let record_err = |e: StateError| ProviderError::final_error(format!("recording state: {e}"));
+    let record_err =
+        |e: StateError| ProviderError::final_error(format!("recording state: {e}")).with_source(e);
     match action {
         Action::NoOp => {}
         Action::Create => {
@@ -857,7 +858,7 @@ async fn delete_hook(context: &Context<'_>, i: usize) -> Result<(), ProviderErro
         .recorder
         .deleted(change)
         .await
-        .map_err(|e| ProviderError::final_error(format!("recording state: {e}")))
+        .map_err(|e| ProviderError::final_error(format!("recording state: {e}")).with_source(e))
 }
 
 /// Observes a pruned object until the provider no longer finds it.

@@ -35,6 +35,7 @@ pub enum LoadError {
         /// Where the document is.
         location: Box<SourceLocation>,
         /// The field problem.
+        #[source]
         error: FieldError,
     },
     /// Two documents declare the same resource.

@@ -166,9 +166,12 @@ impl SandboxProvider {
                     "sandbox object {} is not valid JSON: {e}",
                     path.display()
                 ))
+                .with_source(e)
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ProviderError::retryable(format!("{}: {e}", path.display()))),
+            Err(e) => {
+                Err(ProviderError::retryable(format!("{}: {e}", path.display())).with_source(e))
+            }
         }
     }
 
@@ -177,9 +180,10 @@ impl SandboxProvider {
         let live = live_object(&resource.manifest);
         let path = self.object_path(&resource.key);
         let bytes = serde_json::to_vec_pretty(&live)
-            .map_err(|e| ProviderError::final_from(e.to_string(), e))?;
-        write_atomically(&path, &bytes, Durability::Atomic)
-            .map_err(|e| ProviderError::retryable(format!("{}: {e}", path.display())))?;
+            .map_err(|e| ProviderError::final_error(e.to_string()).with_source(e))?;
+        write_atomically(&path, &bytes, Durability::Atomic).map_err(|e| {
+            ProviderError::retryable(format!("{}: {e}", path.display())).with_source(e)
+        })?;
         let outputs = json!({ "id": resource.key.name });
         Ok(Applied {
             live,
@@ -211,29 +215,31 @@ fn open_world(world: &Path) -> Result<std::fs::File, ProviderError> {
             "opening the sandbox world: {}: {e}",
             path.display()
         ))
+        .with_source(e)
     };
-    std::fs::create_dir_all(world).map_err(|e| io(world, e))?;
+    std::fs::create_dir_all(world).map_err(|source| io(world, source))?;
     let lock_path = world.join(WORLD_LOCK_FILE);
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| io(&lock_path, e))?;
+        .map_err(|source| io(&lock_path, source))?;
     match lock.try_lock() {
         Ok(()) => {
-            let removed = remove_temporaries(world).map_err(|e| io(world, e))?;
+            let removed = remove_temporaries(world).map_err(|source| io(world, source))?;
             if removed > 0 {
                 tracing::info!(world = %world.display(), removed, "removed temporary files interrupted sandbox writes left");
             }
             let migrated = migrate_world(world);
-            lock.unlock().map_err(|e| io(&lock_path, e))?;
+            lock.unlock().map_err(|source| io(&lock_path, source))?;
             migrated?;
         }
         Err(std::fs::TryLockError::WouldBlock) => migrate_world(world)?,
         Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path, e)),
     }
-    lock.lock_shared().map_err(|e| io(&lock_path, e))?;
+    lock.lock_shared()
+        .map_err(|source| io(&lock_path, source))?;
     Ok(lock)
 }
 
@@ -270,16 +276,17 @@ fn migrate_world(world: &Path) -> Result<(), ProviderError> {
             "migrating the sandbox world: {}: {e}",
             path.display()
         ))
+        .with_source(e)
     };
     let marker = world.join(LAYOUT_FILE);
     if marker.exists() {
         return Ok(());
     }
-    std::fs::create_dir_all(world).map_err(|e| io(world, e))?;
-    let files = json_files(world).map_err(|e| io(world, e))?;
+    std::fs::create_dir_all(world).map_err(|source| io(world, source))?;
+    let files = json_files(world).map_err(|source| io(world, source))?;
     if files.is_empty() {
         // A new world: nothing to migrate.
-        return std::fs::write(&marker, LAYOUT_VERSION).map_err(|e| io(&marker, e));
+        return std::fs::write(&marker, LAYOUT_VERSION).map_err(|source| io(&marker, source));
     }
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -287,31 +294,33 @@ fn migrate_world(world: &Path) -> Result<(), ProviderError> {
     let mut backup = world.as_os_str().to_owned();
     backup.push(format!(".backup-{seconds}"));
     let backup = PathBuf::from(backup);
-    copy_tree(world, &backup).map_err(|e| io(&backup, e))?;
+    copy_tree(world, &backup).map_err(|source| io(&backup, source))?;
     let probe = SandboxProvider::new(world);
     for file in files {
-        let bytes = std::fs::read(&file).map_err(|e| io(&file, e))?;
+        let bytes = std::fs::read(&file).map_err(|source| io(&file, source))?;
         let manifest: Value = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::final_error(format!(
                 "migrating the sandbox world: {} is not valid JSON: {e}",
                 file.display()
             ))
+            .with_source(e)
         })?;
         let key = ResourceKey::from_manifest(&manifest).map_err(|e| {
             ProviderError::final_error(format!(
                 "migrating the sandbox world: {}: {e}",
                 file.display()
             ))
+            .with_source(e)
         })?;
         let target = probe.object_path(&key);
         if target != file {
             if let Some(dir) = target.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+                std::fs::create_dir_all(dir).map_err(|source| io(dir, source))?;
             }
-            std::fs::rename(&file, &target).map_err(|e| io(&file, e))?;
+            std::fs::rename(&file, &target).map_err(|source| io(&file, source))?;
         }
     }
-    std::fs::write(&marker, LAYOUT_VERSION).map_err(|e| io(&marker, e))?;
+    std::fs::write(&marker, LAYOUT_VERSION).map_err(|source| io(&marker, source))?;
     tracing::info!(world = %world.display(), backup = %backup.display(), "sandbox world migrated to layout {LAYOUT_VERSION}");
     Ok(())
 }
@@ -414,7 +423,9 @@ impl Provider for SandboxProvider {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ProviderError::retryable(format!("{}: {e}", path.display()))),
+            Err(e) => {
+                Err(ProviderError::retryable(format!("{}: {e}", path.display())).with_source(e))
+            }
         }
     }
 
@@ -425,8 +436,9 @@ impl Provider for SandboxProvider {
         _kinds: &[(String, String)],
     ) -> Result<Option<Vec<Value>>, ProviderError> {
         self.ensure_layout()?;
-        let files = json_files(&self.world)
-            .map_err(|e| ProviderError::retryable(format!("{}: {e}", self.world.display())))?;
+        let files = json_files(&self.world).map_err(|e| {
+            ProviderError::retryable(format!("{}: {e}", self.world.display())).with_source(e)
+        })?;
         let mut owned = Vec::new();
         for file in files {
             let bytes = match std::fs::read(&file) {
@@ -434,7 +446,9 @@ impl Provider for SandboxProvider {
                 // Deleted while listing.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    return Err(ProviderError::retryable(format!("{}: {e}", file.display())));
+                    return Err(
+                        ProviderError::retryable(format!("{}: {e}", file.display())).with_source(e)
+                    );
                 }
             };
             let live: Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -442,6 +456,7 @@ impl Provider for SandboxProvider {
                     "sandbox object {} is not valid JSON: {e}",
                     file.display()
                 ))
+                .with_source(e)
             })?;
             if crate::ownership::manager_of(&live, stack) == crate::ownership::Manager::ThisStack {
                 owned.push(live);
@@ -548,6 +563,30 @@ mod tests {
         );
         let sandbox = SandboxProvider::new("/w").with_mirrored_rules(&rules);
         assert_eq!(sandbox.replace_fields(&db), ["spec.forProvider.engine"]);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_object_is_a_final_error_keeping_the_parser_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = SandboxProvider::new(dir.path());
+        let r = Resource::from_manifest(json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}
+        }))
+        .unwrap();
+        sandbox.create(&r).await.unwrap();
+        let path = sandbox.object_path(&r.key);
+        std::fs::write(&path, "{ not json").unwrap();
+        let error = sandbox.observe(&r).await.unwrap_err();
+        assert!(!error.is_retryable());
+        assert!(
+            error.message.starts_with(&format!(
+                "sandbox object {} is not valid JSON: ",
+                path.display()
+            )),
+            "{error}"
+        );
+        let cause = std::error::Error::source(&error).expect("the parser's error is the source");
+        assert!(cause.is::<serde_json::Error>(), "{cause:?}");
     }
 
     #[test]

@@ -400,6 +400,7 @@ static BUILTIN: LazyLock<Result<Vec<KindSchema>, SchemaError>> = LazyLock::new(|
                 .ok_or_else(|| SchemaError {
                     path: (*kind).to_owned(),
                     message: format!("the generated schema of {kind} is not a reference: {root}"),
+                    source: None,
                 })
         })
         .collect::<Result<_, _>>()?;

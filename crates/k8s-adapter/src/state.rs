@@ -165,6 +165,7 @@ impl KubeStateError {
             other => StateError::Io {
                 location: location.to_owned(),
                 message: with_sources(&other),
+                source: Some(Box::new(other)),
             },
         }
     }
@@ -394,7 +395,7 @@ impl KubeStateStore {
             .await?
             .get_opt(&self.secret_name())
             .await
-            .map_err(|e| self.fail(api_error("reading", self.secret_object(), e)))?;
+            .map_err(|source| self.fail(api_error("reading", self.secret_object(), source)))?;
         let Some(secret) = secret else {
             return Ok(None);
         };
@@ -500,11 +501,11 @@ impl KubeStateStore {
             Some(_) => secrets
                 .replace(&self.secret_name(), &PostParams::default(), &secret)
                 .await
-                .map_err(|e| ("updating", e)),
+                .map_err(|source| ("updating", source)),
             None => secrets
                 .create(&PostParams::default(), &secret)
                 .await
-                .map_err(|e| ("creating", e)),
+                .map_err(|source| ("creating", source)),
         };
         match written {
             Ok(_) => {
@@ -554,7 +555,7 @@ impl KubeStateStore {
             .await?
             .get_opt(&self.lease_name())
             .await
-            .map_err(|e| self.fail(api_error("reading", self.lease_object(), e)))
+            .map_err(|source| self.fail(api_error("reading", self.lease_object(), source)))
     }
 
     /// The holder a lock Lease names.
@@ -664,9 +665,26 @@ fn api_error(verb: &'static str, object: String, error: kube::Error) -> KubeStat
                 verb,
                 object,
                 summary,
-                source: Box::new(other),
+                source: Box::new(withhold_content(other)),
             }
         }
+    }
+}
+
+/// `error` without what the API server's answer carried: a decoding error quotes the content
+/// it could not decode (a state's values), so it is replaced by one that keeps only its
+/// category and position. Other errors are kept as they are.
+fn withhold_content(error: kube::Error) -> kube::Error {
+    match error {
+        kube::Error::SerdeError(decoding) => {
+            kube::Error::SerdeError(<serde_json::Error as serde::de::Error>::custom(format!(
+                "{:?} error at line {} column {} (the answer's content is withheld)",
+                decoding.classify(),
+                decoding.line(),
+                decoding.column()
+            )))
+        }
+        other => other,
     }
 }
 
@@ -822,8 +840,44 @@ mod tests {
             "Secret ns/strata-state-p".into(),
             kube::Error::SerdeError(decoding),
         );
-        let text = error.into_state_error("kubernetes://ns/p").to_string();
+        let error = error.into_state_error("kubernetes://ns/p");
+        let text = error.to_string();
         assert!(text.contains("could not be read"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
+        // Nor does any of its causes, which stay reachable.
+        let mut cause = std::error::Error::source(&error);
+        let mut kube_error = None;
+        while let Some(current) = cause {
+            assert!(!current.to_string().contains("hunter2"), "{current}");
+            assert!(!format!("{current:?}").contains("hunter2"), "{current:?}");
+            if let Some(found) = current.downcast_ref::<Box<kube::Error>>() {
+                kube_error = Some(&**found);
+            }
+            cause = current.source();
+        }
+        assert!(
+            matches!(kube_error, Some(kube::Error::SerdeError(_))),
+            "{kube_error:?}"
+        );
+    }
+
+    #[test]
+    fn a_state_error_keeps_the_kubernetes_error_as_its_source() {
+        let status = kube::core::Status::failure("forbidden", "Forbidden").with_code(403);
+        let error = api_error(
+            "reading",
+            "Secret ns/strata-state-p".into(),
+            kube::Error::Api(status.boxed()),
+        )
+        .into_state_error("kubernetes://ns/p");
+        assert!(matches!(error, StateError::Io { .. }), "{error:?}");
+        let cause = std::error::Error::source(&error).expect("a source");
+        assert!(
+            matches!(
+                cause.downcast_ref::<KubeStateError>(),
+                Some(KubeStateError::Api { code: 403, .. })
+            ),
+            "{cause:?}"
+        );
     }
 }

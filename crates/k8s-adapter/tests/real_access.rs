@@ -383,10 +383,7 @@ async fn a_leader_whose_lease_is_taken_stops_its_work() {
         .await
         .expect("the leader noticed")
         .unwrap();
-    assert_eq!(
-        outcome,
-        Err(LeadershipLost("lease taken by intruder".to_owned()))
-    );
+    assert_eq!(outcome, Err(LeadershipLost::taken_by("intruder")));
 }
 
 #[tokio::test]

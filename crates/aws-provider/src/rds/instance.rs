@@ -603,7 +603,7 @@ pub async fn list_owned(clients: &AwsClients, stack: &str) -> Result<Vec<Value>,
             .set_marker(marker.take())
             .send()
             .await
-            .map_err(|e| classify("DescribeDBInstances", e))?;
+            .map_err(|source| classify("DescribeDBInstances", source))?;
         for db in out.db_instances() {
             let tags = tags::from_rds(db.tag_list());
             if let Some(identifier) = db.db_instance_identifier()
@@ -671,7 +671,7 @@ pub async fn create(
     let out = create_request(&client, &spec, &password)
         .send()
         .await
-        .map_err(|e| classify("CreateDBInstance", e))?;
+        .map_err(|source| classify("CreateDBInstance", source))?;
     let db = match describe(&client, &spec.identifier).await? {
         Some(db) => db,
         None => out
@@ -723,7 +723,7 @@ pub async fn update(
             .set_db_port_number(change.port)
             .send()
             .await
-            .map_err(|e| classify("ModifyDBInstance", e))?;
+            .map_err(|source| classify("ModifyDBInstance", source))?;
     }
     if let Some(arn) = db.db_instance_arn() {
         tags::reconcile(&client, arn, &spec.tags, &tags::from_rds(db.tag_list())).await?;

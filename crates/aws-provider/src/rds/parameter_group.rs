@@ -138,7 +138,7 @@ async fn user_parameters(
             .set_marker(marker)
             .send()
             .await
-            .map_err(|e| classify("DescribeDBParameters", e))?;
+            .map_err(|source| classify("DescribeDBParameters", source))?;
         out.extend(
             page.parameters()
                 .iter()
@@ -211,7 +211,7 @@ async fn modify_parameters(
             .set_parameters(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|e| classify("ModifyDBParameterGroup", e))?;
+            .map_err(|source| classify("ModifyDBParameterGroup", source))?;
     }
     Ok(())
 }
@@ -233,7 +233,7 @@ pub async fn create(clients: &AwsClients, desired: &Resource) -> Result<Value, A
         .set_tags(Some(tag_list).filter(|t| !t.is_empty()))
         .send()
         .await
-        .map_err(|e| classify("CreateDBParameterGroup", e))?;
+        .map_err(|source| classify("CreateDBParameterGroup", source))?;
     modify_parameters(&client, &name, &desired.manifest).await?;
     observe(clients, desired).await?.ok_or_else(|| {
         AwsError::invalid(format!("DB parameter group {name} vanished after creation"))
@@ -266,7 +266,7 @@ pub async fn delete(clients: &AwsClients, resource: &Resource) -> Result<(), Aws
         .await;
     gone_is_ok(
         sent.map(|_| ())
-            .map_err(|e| classify("DeleteDBParameterGroup", e)),
+            .map_err(|source| classify("DeleteDBParameterGroup", source)),
     )
 }
 

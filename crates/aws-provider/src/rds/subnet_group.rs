@@ -135,7 +135,7 @@ pub async fn create(clients: &AwsClients, desired: &Resource) -> Result<Value, A
         .set_tags(Some(tag_list).filter(|t| !t.is_empty()))
         .send()
         .await
-        .map_err(|e| classify("CreateDBSubnetGroup", e))?;
+        .map_err(|source| classify("CreateDBSubnetGroup", source))?;
     observe(clients, desired)
         .await?
         .ok_or_else(|| AwsError::invalid(format!("DB subnet group {name} vanished after creation")))
@@ -152,7 +152,7 @@ pub async fn update(clients: &AwsClients, desired: &Resource) -> Result<Value, A
         .set_subnet_ids(Some(subnet_ids(&desired.manifest)))
         .send()
         .await
-        .map_err(|e| classify("ModifyDBSubnetGroup", e))?;
+        .map_err(|source| classify("ModifyDBSubnetGroup", source))?;
     if let Some(arn) = describe(&client, &name)
         .await?
         .and_then(|g| g.db_subnet_group_arn().map(str::to_owned))
@@ -174,7 +174,7 @@ pub async fn delete(clients: &AwsClients, resource: &Resource) -> Result<(), Aws
         .await;
     gone_is_ok(
         sent.map(|_| ())
-            .map_err(|e| classify("DeleteDBSubnetGroup", e)),
+            .map_err(|source| classify("DeleteDBSubnetGroup", source)),
     )
 }
 

@@ -52,7 +52,7 @@ pub async fn read(client: &Client, arn: &str) -> Result<BTreeMap<String, String>
         .resource_name(arn)
         .send()
         .await
-        .map_err(|e| classify("ListTagsForResource", e))?;
+        .map_err(|source| classify("ListTagsForResource", source))?;
     Ok(from_rds(out.tag_list()))
 }
 
@@ -81,7 +81,7 @@ pub async fn reconcile(
             .set_tag_keys(Some(remove))
             .send()
             .await
-            .map_err(|e| classify("RemoveTagsFromResource", e))?;
+            .map_err(|source| classify("RemoveTagsFromResource", source))?;
     }
     if !add.is_empty() {
         client
@@ -90,7 +90,7 @@ pub async fn reconcile(
             .set_tags(Some(to_rds(&add)))
             .send()
             .await
-            .map_err(|e| classify("AddTagsToResource", e))?;
+            .map_err(|source| classify("AddTagsToResource", source))?;
     }
     Ok(())
 }

@@ -94,7 +94,7 @@ pub async fn list_owned(clients: &AwsClients, stack: &str) -> Result<Vec<Value>,
         .list_buckets()
         .send()
         .await
-        .map_err(|e| classify("ListBuckets", e))?;
+        .map_err(|source| classify("ListBuckets", source))?;
     let mut owned = Vec::new();
     for name in listed.buckets().iter().filter_map(|b| b.name()) {
         let tags = read_tags(&client, name).await?;
@@ -183,7 +183,7 @@ pub async fn create(clients: &AwsClients, desired: &Resource) -> Result<Value, A
     request
         .send()
         .await
-        .map_err(|e| classify("CreateBucket", e))?;
+        .map_err(|source| classify("CreateBucket", source))?;
     write_tags(&client, &name, &manifest::desired_tags(&desired.manifest)).await?;
     observe(clients, desired).await?.ok_or_else(|| {
         AwsError::invalid(format!("bucket {name} vanished right after its creation"))
@@ -212,7 +212,7 @@ async fn write_tags(
             .bucket(name)
             .send()
             .await
-            .map_err(|e| classify("DeleteBucketTagging", e))?;
+            .map_err(|source| classify("DeleteBucketTagging", source))?;
     } else {
         client
             .put_bucket_tagging()
@@ -220,7 +220,7 @@ async fn write_tags(
             .tagging(tagging(tags)?)
             .send()
             .await
-            .map_err(|e| classify("PutBucketTagging", e))?;
+            .map_err(|source| classify("PutBucketTagging", source))?;
     }
     Ok(())
 }
@@ -297,7 +297,7 @@ async fn empty_bucket(client: &Client, name: &str) -> Result<(), AwsError> {
             .delete(delete)
             .send()
             .await
-            .map_err(|e| classify("DeleteObjects", e))?;
+            .map_err(|source| classify("DeleteObjects", source))?;
     }
 }
 

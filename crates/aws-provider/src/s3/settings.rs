@@ -132,7 +132,7 @@ pub fn encryption_request(manifest: &Value) -> Result<ServerSideEncryptionConfig
                         .map(str::to_owned),
                 )
                 .build()
-                .map_err(|e| AwsError::invalid(format!("encryption rule: {e}")))?;
+                .map_err(|e| AwsError::invalid(format!("encryption rule: {e}")).with_source(e))?;
             builder = builder.apply_server_side_encryption_by_default(by_default);
         }
         if let Some(enabled) = rule.get("bucketKeyEnabled").and_then(Value::as_bool) {
@@ -143,7 +143,7 @@ pub fn encryption_request(manifest: &Value) -> Result<ServerSideEncryptionConfig
     ServerSideEncryptionConfiguration::builder()
         .set_rules(Some(out))
         .build()
-        .map_err(|e| AwsError::invalid(format!("encryption configuration: {e}")))
+        .map_err(|e| AwsError::invalid(format!("encryption configuration: {e}")).with_source(e))
 }
 
 /// The public access block of `spec.forProvider` (unset flags are false, as in AWS).
@@ -329,7 +329,7 @@ pub async fn put(
                 .versioning_configuration(versioning_request(&desired.manifest)?)
                 .send()
                 .await
-                .map_err(|e| classify("PutBucketVersioning", e))?;
+                .map_err(|source| classify("PutBucketVersioning", source))?;
         }
         Setting::Encryption => {
             client
@@ -338,7 +338,7 @@ pub async fn put(
                 .server_side_encryption_configuration(encryption_request(&desired.manifest)?)
                 .send()
                 .await
-                .map_err(|e| classify("PutBucketEncryption", e))?;
+                .map_err(|source| classify("PutBucketEncryption", source))?;
         }
         Setting::PublicAccessBlock => {
             client
@@ -347,7 +347,7 @@ pub async fn put(
                 .public_access_block_configuration(public_access_block_request(&desired.manifest))
                 .send()
                 .await
-                .map_err(|e| classify("PutPublicAccessBlock", e))?;
+                .map_err(|source| classify("PutPublicAccessBlock", source))?;
         }
     }
     observe(clients, setting, desired)
@@ -377,21 +377,21 @@ pub async fn delete(
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify("PutBucketVersioning", e)),
+            .map_err(|source| classify("PutBucketVersioning", source)),
         Setting::Encryption => client
             .delete_bucket_encryption()
             .bucket(&name)
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify("DeleteBucketEncryption", e)),
+            .map_err(|source| classify("DeleteBucketEncryption", source)),
         Setting::PublicAccessBlock => client
             .delete_public_access_block()
             .bucket(&name)
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify("DeletePublicAccessBlock", e)),
+            .map_err(|source| classify("DeletePublicAccessBlock", source)),
     };
     match result {
         Err(e) if e.is_not_found() => Ok(()),

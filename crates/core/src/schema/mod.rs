@@ -53,14 +53,28 @@ pub enum Dialect {
 
 /// Why a schema could not be compiled. `path` is the JSON path of the keyword at fault,
 /// inside the schema text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Two schema errors are equal when their paths and messages are; the source is not compared.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{path}: {message}")]
 pub struct SchemaError {
     /// Where in the schema (`properties.spec.properties.size.type`).
     pub path: String,
     /// What is wrong.
     pub message: String,
+    /// The error the keyword was refused with, when there is one (a `pattern` that is not a
+    /// valid regular expression or is over a limit).
+    #[source]
+    pub source: Option<crate::user_regex::RegexLimitError>,
 }
+
+impl PartialEq for SchemaError {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.message == other.message
+    }
+}
+
+impl Eq for SchemaError {}
 
 /// A compiled schema: cheap to clone (shared), immutable, safe to check from many threads.
 #[derive(Clone)]
@@ -390,6 +404,7 @@ impl<'a> Compiler<'a> {
                 path.to_owned()
             },
             message: message.into(),
+            source: None,
         }
     }
 
@@ -722,13 +737,16 @@ fn bounds_of(object: &Map<String, Value>, path: &str) -> Result<Option<Box<Bound
     let pattern = match object.get("pattern") {
         None => None,
         Some(Value::String(text)) => Some(crate::user_regex::compile(text).map_err(|e| {
-            let message = match e {
-                crate::user_regex::RegexLimitError::Invalid(e) => {
-                    format!("invalid regular expression: {e}")
+            let message = match &e {
+                crate::user_regex::RegexLimitError::Invalid(invalid) => {
+                    format!("invalid regular expression: {invalid}")
                 }
                 limit => limit.to_string(),
             };
-            Compiler::error(&join(path, "pattern"), message)
+            SchemaError {
+                source: Some(e),
+                ..Compiler::error(&join(path, "pattern"), message)
+            }
         })?),
         Some(other) => {
             return Err(Compiler::error(

@@ -169,6 +169,26 @@ fn combinators_constrain_values() {
 }
 
 #[test]
+fn a_refused_pattern_keeps_the_regex_error_as_its_source() {
+    let error = Schema::compile(
+        &json!({"type": "string", "pattern": "(unclosed"}),
+        Dialect::Crd,
+    )
+    .unwrap_err();
+    assert_eq!(error.path, "pattern");
+    let source = std::error::Error::source(&error).expect("the regex error is the source");
+    assert!(
+        matches!(
+            source.downcast_ref::<crate::user_regex::RegexLimitError>(),
+            Some(crate::user_regex::RegexLimitError::Invalid(_))
+        ),
+        "{source:?}"
+    );
+    let plain = Schema::compile(&json!({"type": "intger"}), Dialect::Crd).unwrap_err();
+    assert!(std::error::Error::source(&plain).is_none());
+}
+
+#[test]
 fn invalid_schemas_are_refused_with_the_keyword_path() {
     let error = |schema: Value| {
         Schema::compile(&schema, Dialect::Crd)

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Entry, EntryKind, SourceError, SourceOrigin, SourceTree, normalize};
+use super::{Entry, EntryKind, GitStep, SourceError, SourceOrigin, SourceTree, normalize};
 
 /// One revision of a local Git repository as a [`SourceTree`].
 ///
@@ -21,8 +21,16 @@ pub struct GitTree {
     dirs: BTreeMap<String, Vec<Entry>>,
 }
 
-fn git_err(what: &str, e: impl std::fmt::Display) -> SourceError {
-    SourceError::Git(format!("{what}: {e}"))
+/// Maps Git's error met at `step` of reading `revision` from the repository at `dir`.
+fn failed<'a, E>(
+    dir: &'a Path,
+    revision: &'a str,
+    step: GitStep,
+) -> impl FnOnce(E) -> SourceError + 'a
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |source| SourceError::git_read(dir, Some(revision), step, source)
 }
 
 impl GitTree {
@@ -30,7 +38,8 @@ impl GitTree {
     /// `dir`: when `dir` is a subdirectory of the work tree, only that part of the revision is
     /// visible, with paths relative to it.
     pub fn open(dir: &Path, revision: &str) -> Result<Self, SourceError> {
-        let repo = gix::discover(dir).map_err(|e| git_err(&dir.display().to_string(), e))?;
+        let repo = gix::discover(dir)
+            .map_err(|source| SourceError::git_read(dir, None, GitStep::Open, source))?;
         let workdir = repo
             .workdir()
             .map(Path::to_path_buf)
@@ -50,20 +59,20 @@ impl GitTree {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "repo".into());
-        let id = repo
-            .rev_parse_single(revision)
-            .map_err(|e| git_err(&format!("revision {revision:?}"), e))?;
+        let id =
+            repo.rev_parse_single(revision)
+                .map_err(failed(dir, revision, GitStep::Resolve))?;
         let commit = id.detach().to_string();
         let tree = id
             .object()
-            .map_err(|e| git_err(&format!("revision {revision:?}"), e))?
+            .map_err(failed(dir, revision, GitStep::FindRevision))?
             .peel_to_tree()
-            .map_err(|e| git_err(&format!("revision {revision:?} has no tree"), e))?;
-        let records = tree
-            .traverse()
-            .breadthfirst
-            .files()
-            .map_err(|e| git_err("reading the tree", e))?;
+            .map_err(failed(dir, revision, GitStep::PeelToTree))?;
+        let records = tree.traverse().breadthfirst.files().map_err(failed(
+            dir,
+            revision,
+            GitStep::ListTree,
+        ))?;
         let mut files = BTreeMap::new();
         let mut dir_set: BTreeSet<String> = BTreeSet::new();
         let strip = |full: &str| -> Option<String> {
@@ -90,9 +99,11 @@ impl GitTree {
             if record.mode.is_tree() {
                 dir_set.insert(rel);
             } else if record.mode.is_blob() {
-                let blob = repo
-                    .find_object(record.oid)
-                    .map_err(|e| git_err(&full, e))?;
+                let blob = repo.find_object(record.oid).map_err(failed(
+                    dir,
+                    revision,
+                    GitStep::ReadObject { path: full.clone() },
+                ))?;
                 files.insert(rel, Arc::from(blob.data.as_slice()));
             }
         }
@@ -302,5 +313,40 @@ mod tests {
 
         let err = GitTree::open(d, "no-such-branch").unwrap_err().to_string();
         assert!(err.contains("no-such-branch"), "{err}");
+    }
+
+    #[test]
+    fn a_git_failure_keeps_the_gix_error_and_its_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        std::fs::write(d.join("a.yaml"), "a: 1\n").unwrap();
+        git(d, &["add", "."]);
+        git(d, &["commit", "-q", "-m", "one"]);
+
+        let error = GitTree::open(d, "no-such-branch").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("revision \"no-such-branch\": "),
+            "{error}"
+        );
+        let SourceError::GitRead(failure) = &error else {
+            panic!("not a Git failure: {error:?}");
+        };
+        assert_eq!(failure.repo, d);
+        assert_eq!(failure.revision.as_deref(), Some("no-such-branch"));
+        assert_eq!(failure.step, GitStep::Resolve);
+        let source = std::error::Error::source(&error).expect("a source");
+        assert!(source.downcast_ref::<gix::Error>().is_some(), "{source:?}");
+
+        // A directory of the work tree that no commit holds.
+        std::fs::create_dir(d.join("absent")).unwrap();
+        let missing = GitTree::open(&d.join("absent"), "main").unwrap_err();
+        assert!(
+            matches!(&missing, SourceError::Git(message) if message.starts_with("absent: not in revision \"main\"")),
+            "{missing:?}"
+        );
+        assert!(std::error::Error::source(&missing).is_none());
     }
 }

@@ -67,9 +67,97 @@ pub enum SourceError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// Opening the repository, resolving the revision or reading an object failed.
+    /// A tree could not be read, for a reason without an underlying error (a message the
+    /// caller composed). Failures of Git itself are [`SourceError::GitRead`].
     #[error("{0}")]
     Git(String),
+    /// Opening a repository, resolving a revision or reading its objects failed (boxed: the
+    /// context is large and the error is rare).
+    #[error(transparent)]
+    GitRead(Box<GitFailure>),
+    /// A file read as text is not UTF-8.
+    #[error("{path}: not UTF-8 text")]
+    NotUtf8 {
+        /// The path in the tree.
+        path: String,
+        /// Where the bytes stop being UTF-8.
+        #[source]
+        source: std::str::Utf8Error,
+    },
+}
+
+impl SourceError {
+    /// A failure of Git while doing `step` in the repository opened from `repo`, at `revision`
+    /// (`None` while the repository is being opened), keeping Git's error as the source.
+    pub fn git_read<E>(
+        repo: impl Into<PathBuf>,
+        revision: Option<&str>,
+        step: GitStep,
+        source: E,
+    ) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self::GitRead(Box::new(GitFailure {
+            repo: repo.into(),
+            revision: revision.map(str::to_owned),
+            step,
+            source: Box::new(source),
+        }))
+    }
+}
+
+/// A failure of Git in a repository ([`SourceError::GitRead`]): where, what was being done,
+/// and Git's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", step.describe(repo, revision.as_deref()))]
+#[non_exhaustive]
+pub struct GitFailure {
+    /// The directory the repository was opened from.
+    pub repo: PathBuf,
+    /// The revision being read; `None` while the repository is being opened.
+    pub revision: Option<String>,
+    /// What was being done (with the path of the object being read).
+    pub step: GitStep,
+    /// Git's error.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+/// What was being done in a repository when Git failed ([`SourceError::GitRead`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GitStep {
+    /// Opening (discovering) the repository.
+    Open,
+    /// Resolving the revision to an object.
+    Resolve,
+    /// Finding the revision's object.
+    FindRevision,
+    /// Peeling the revision's object to its tree.
+    PeelToTree,
+    /// Listing the revision's tree.
+    ListTree,
+    /// Reading one object of the tree.
+    ReadObject {
+        /// Its path from the repository's root.
+        path: String,
+    },
+}
+
+impl GitStep {
+    /// The context a failure of this step is shown with: the repository when opening it,
+    /// the revision when resolving it, the object's path when reading one.
+    fn describe(&self, repo: &std::path::Path, revision: Option<&str>) -> String {
+        let revision = revision.unwrap_or_default();
+        match self {
+            GitStep::Open => repo.display().to_string(),
+            GitStep::Resolve | GitStep::FindRevision => format!("revision {revision:?}"),
+            GitStep::PeelToTree => format!("revision {revision:?} has no tree"),
+            GitStep::ListTree => "reading the tree".to_owned(),
+            GitStep::ReadObject { path } => path.clone(),
+        }
+    }
 }
 
 /// Where a missing path was looked for: the tree and the path in it, or the tree alone when
@@ -186,7 +274,10 @@ pub trait SourceTree: Send + Sync {
     /// The contents of a file as UTF-8 text.
     fn read_to_string(&self, path: &str) -> Result<String, SourceError> {
         let bytes = self.read(path)?;
-        String::from_utf8(bytes).map_err(|_| SourceError::Git(format!("{path}: not UTF-8 text")))
+        String::from_utf8(bytes).map_err(|e| SourceError::NotUtf8 {
+            path: path.to_owned(),
+            source: e.utf8_error(),
+        })
     }
 
     /// Every file below `dir` (recursively), as paths relative to the tree root, sorted.

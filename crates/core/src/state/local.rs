@@ -198,18 +198,21 @@ impl LocalStateStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(self.io(e)),
         }
-        *self
-            .head
-            .lock()
-            .map_err(|_| self.io("journal head poisoned"))? = None;
+        *self.head.lock().map_err(|_| self.poisoned())? = None;
         Ok(())
     }
 
-    fn io(&self, message: impl std::fmt::Display) -> StateError {
-        StateError::Io {
-            location: self.path.display().to_string(),
-            message: message.to_string(),
-        }
+    /// Reading or writing the state failed with `source`.
+    fn io<E>(&self, source: E) -> StateError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        StateError::io(self.path.display().to_string(), source)
+    }
+
+    /// The journal's in-memory head cannot be used: a thread panicked while updating it.
+    fn poisoned(&self) -> StateError {
+        StateError::io_message(self.path.display().to_string(), "journal head poisoned")
     }
 
     /// Runs `f` while holding an exclusive OS lock on the guard file.
@@ -360,7 +363,7 @@ impl LocalStateStore {
                 let _ = d.sync_all();
             }
             state.serial = entry.serial;
-            *me.head.lock().map_err(|_| me.io("journal head poisoned"))? = Some(JournalHead {
+            *me.head.lock().map_err(|_| me.poisoned())? = Some(JournalHead {
                 lineage: entry.lineage,
                 serial: entry.serial,
                 journal_len: whole + line.len() as u64,
@@ -372,11 +375,7 @@ impl LocalStateStore {
     /// Compare-and-swap for a journal append: cheap when this store wrote the last entry
     /// itself (the common case while it holds the operation lock), a full read otherwise.
     fn check_journal_head(&self, state: &State) -> Result<(), StateError> {
-        let known = self
-            .head
-            .lock()
-            .map_err(|_| self.io("journal head poisoned"))?
-            .clone();
+        let known = self.head.lock().map_err(|_| self.poisoned())?.clone();
         let journal_len = std::fs::metadata(self.journal_path()).map(|m| m.len()).ok();
         match known {
             Some(head)
@@ -420,7 +419,7 @@ impl LocalStateStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(me.io(e)),
             }
-            *me.head.lock().map_err(|_| me.io("journal head poisoned"))? = None;
+            *me.head.lock().map_err(|_| me.poisoned())? = None;
             state.serial = next.serial;
             Ok(())
         })
@@ -444,7 +443,9 @@ impl LocalStateStore {
                     cleaned
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = me.read_lock()?.ok_or_else(|| me.io("lock vanished"))?;
+                    let holder = me.read_lock()?.ok_or_else(|| {
+                        StateError::io_message(me.path.display().to_string(), "lock vanished")
+                    })?;
                     Err(StateError::Locked {
                         location: me.path.display().to_string(),
                         holder: Box::new(holder),
@@ -796,6 +797,29 @@ mod tests {
         assert!(err.to_string().contains("is corrupt: "), "{err}");
         let parser = std::error::Error::source(&err).expect("the parser's error is the source");
         assert!(parser.is::<serde_json::Error>(), "{parser}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_state_keeps_the_io_error_as_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        // The state's directory is a file: nothing can be read or written under it.
+        let blocker = dir.path().join("blocker");
+        std::fs::write(&blocker, "not a directory").unwrap();
+        let path = blocker.join("state.json");
+        let err = LocalStateStore::new(&path).load().await.unwrap_err();
+        let StateError::Io {
+            location, message, ..
+        } = &err
+        else {
+            panic!("not an I/O error: {err:?}");
+        };
+        assert_eq!(location, &path.display().to_string());
+        assert_eq!(err.to_string(), format!("state {location}: {message}"));
+        let cause = std::error::Error::source(&err).expect("the I/O error is the source");
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .expect("an io::Error");
+        assert_eq!(message, &io.to_string());
     }
 
     #[tokio::test]

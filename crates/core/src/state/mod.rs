@@ -287,8 +287,13 @@ pub enum StateError {
     Io {
         /// The file or object.
         location: String,
-        /// What failed.
+        /// What failed (with the cause's text, when there is a cause).
         message: String,
+        /// The error reading or writing failed with (an I/O error, the storage service's
+        /// error), when there is one; `None` for failures Strata itself detects (a lock that
+        /// changed hands, a location that cannot name a state).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// The stored state cannot be read.
     #[error("state {location} is corrupt: {message}")]
@@ -381,6 +386,47 @@ pub enum StateError {
         /// The file or object.
         location: String,
     },
+}
+
+impl StateError {
+    /// Reading or writing `location` failed with `source`; the message is the source's text.
+    pub fn io<E>(location: impl Into<String>, source: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self::Io {
+            location: location.into(),
+            message: source.to_string(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// Reading or writing `location` failed with `source` while doing `context`: the message
+    /// is `<context>: <source>`.
+    pub fn io_while<E>(
+        location: impl Into<String>,
+        context: impl std::fmt::Display,
+        source: E,
+    ) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self::Io {
+            location: location.into(),
+            message: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// Reading or writing `location` failed for a reason Strata itself detected (no
+    /// underlying error).
+    pub fn io_message(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Io {
+            location: location.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
 }
 
 /// Storage for a stack's state, with compare-and-swap saves and operation locks.

@@ -26,8 +26,11 @@ pub async fn install_crds(
     let mut installed = Vec::new();
     for binding in &config.bindings {
         for crd in binding.crds.all() {
-            let resource = Resource::from_manifest(crd.clone()).map_err(|e| {
-                ControllerError::Definition(format!("the CRDs of XRD {}: {e}", binding.xrd.name))
+            let resource = Resource::from_manifest(crd.clone()).map_err(|source| {
+                ControllerError::CrdManifest {
+                    xrd: binding.xrd.name.clone(),
+                    source,
+                }
             })?;
             let name = resource.key.name.clone();
             provider

@@ -208,9 +208,9 @@ impl LeaseLock {
                 match self.try_acquire().await {
                     Ok(LeaseState::Leader) => {}
                     Ok(LeaseState::Follower { holder }) => {
-                        return LeadershipLost(format!("lease taken by {holder}"));
+                        return LeadershipLost::taken_by(&holder);
                     }
-                    Err(error) => return LeadershipLost(format!("renewing the lease: {error}")),
+                    Err(error) => return LeadershipLost::renewal_failed(error),
                 }
             }
         };
@@ -222,13 +222,69 @@ impl LeaseLock {
 }
 
 /// Leadership was lost while working.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("leadership lost: {0}")]
-pub struct LeadershipLost(pub String);
+///
+/// Two of them are equal when their reasons are; the source is not compared.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("leadership lost: {reason}")]
+#[non_exhaustive]
+pub struct LeadershipLost {
+    /// Why (`lease taken by <holder>`, `renewing the lease: <error>`).
+    pub reason: String,
+    /// The API server's error, when renewing the lease failed.
+    #[source]
+    pub source: Option<std::sync::Arc<kube::Error>>,
+}
+
+impl LeadershipLost {
+    /// Another candidate, `holder`, took the lease.
+    pub fn taken_by(holder: &str) -> Self {
+        Self {
+            reason: format!("lease taken by {holder}"),
+            source: None,
+        }
+    }
+
+    /// Renewing the lease failed with `error`.
+    pub fn renewal_failed(error: kube::Error) -> Self {
+        Self {
+            reason: format!("renewing the lease: {error}"),
+            source: Some(std::sync::Arc::new(error)),
+        }
+    }
+}
+
+impl PartialEq for LeadershipLost {
+    fn eq(&self, other: &Self) -> bool {
+        self.reason == other.reason
+    }
+}
+
+impl Eq for LeadershipLost {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_renewal_keeps_the_api_error_as_its_source() {
+        let status = kube::core::Status::failure("etcd is down", "InternalError").with_code(500);
+        let lost = LeadershipLost::renewal_failed(kube::Error::Api(status.boxed()));
+        assert!(
+            lost.to_string()
+                .starts_with("leadership lost: renewing the lease: "),
+            "{lost}"
+        );
+        let cause = std::error::Error::source(&lost).expect("a source");
+        let api = cause
+            .downcast_ref::<std::sync::Arc<kube::Error>>()
+            .map(|e| &**e)
+            .or_else(|| cause.downcast_ref::<kube::Error>());
+        assert!(
+            matches!(api, Some(kube::Error::Api(status)) if status.code == 500),
+            "{cause:?}"
+        );
+        assert!(std::error::Error::source(&LeadershipLost::taken_by("b")).is_none());
+    }
 
     #[test]
     fn leases_expire_after_their_duration() {

@@ -62,13 +62,36 @@ pub enum ControllerError {
     /// The object is not a claim or composite of a known XRD.
     #[error("{0}")]
     Unknown(String),
-    /// Rendering failed.
+    /// Rendering failed: the composed resources are invalid.
     #[error("rendering {object}: {message}")]
     Render {
         /// The claim or composite.
         object: String,
-        /// The composition error.
+        /// What is wrong with the composed resources.
         message: String,
+    },
+    /// A composed resource is not a manifest Strata can manage (no kind, no name …).
+    #[error(
+        "rendering {object}: composed resource{}: {source}",
+        name.as_deref().map(|n| format!(" {n}")).unwrap_or_default()
+    )]
+    ComposedResource {
+        /// The claim or composite.
+        object: String,
+        /// The composed resource's name in the composition, when known.
+        name: Option<String>,
+        /// What is wrong with its manifest.
+        #[source]
+        source: strata_core::model::FieldError,
+    },
+    /// A CRD derived from an XRD is not a manifest Strata can apply.
+    #[error("invalid definition: the CRDs of XRD {xrd}: {source}")]
+    CrdManifest {
+        /// The XRD's name.
+        xrd: String,
+        /// What is wrong with the CRD's manifest.
+        #[source]
+        source: strata_core::model::FieldError,
     },
     /// A request about the reconciled object itself failed.
     #[error("{what}: {error}")]

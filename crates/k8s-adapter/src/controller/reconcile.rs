@@ -262,10 +262,11 @@ impl Reconciler {
     fn validate_composed(&self, object: &Value, composed: &[Value]) -> Result<(), ControllerError> {
         let mut resources = Vec::with_capacity(composed.len());
         for manifest in composed {
-            resources.push(Resource::from_manifest(manifest.clone()).map_err(|e| {
-                ControllerError::Render {
+            resources.push(Resource::from_manifest(manifest.clone()).map_err(|source| {
+                ControllerError::ComposedResource {
                     object: describe(object),
-                    message: format!("composed resource: {e}"),
+                    name: None,
+                    source,
                 }
             })?);
         }
@@ -286,7 +287,9 @@ impl Reconciler {
 
     fn provider_for(&self, resource: &Resource) -> Result<Arc<dyn Provider>, ControllerError> {
         self.config.registry.route(resource).map_err(|e| {
-            ControllerError::Provider(strata_core::ProviderError::final_from(e.to_string(), e))
+            ControllerError::Provider(
+                strata_core::ProviderError::final_error(e.to_string()).with_source(e),
+            )
         })
     }
 
@@ -366,11 +369,13 @@ impl Reconciler {
         let mut observed = BTreeMap::new();
         let mut observations: HashMap<String, Observation> = HashMap::new();
         for (rendered, manifest) in first.output.resources.iter().zip(&first.composed) {
-            let resource =
-                Resource::from_manifest(manifest.clone()).map_err(|e| ControllerError::Render {
+            let resource = Resource::from_manifest(manifest.clone()).map_err(|source| {
+                ControllerError::ComposedResource {
                     object: describe(object),
-                    message: format!("composed resource {}: {e}", rendered.name),
-                })?;
+                    name: Some(rendered.name.clone()),
+                    source,
+                }
+            })?;
             let observation = self.provider_for(&resource)?.observe(&resource).await?;
             if let Some(live) = &observation.live {
                 observed.insert(

@@ -250,7 +250,7 @@ impl KubeProvider {
             .get_or_try_init(|| async {
                 connect(&self.connect)
                     .await
-                    .map_err(|e| ProviderError::final_from(e.to_string(), e))
+                    .map_err(|e| ProviderError::final_error(e.to_string()).with_source(e))
             })
             .await
     }
@@ -668,8 +668,9 @@ fn crd_state(live: &Value) -> CrdState {
 
 /// A dynamic object as JSON.
 pub fn to_value(object: &DynamicObject) -> Result<Value, ProviderError> {
-    serde_json::to_value(object)
-        .map_err(|e| ProviderError::final_from(format!("reading the API's answer: {e}"), e))
+    serde_json::to_value(object).map_err(|e| {
+        ProviderError::final_error(format!("reading the API's answer: {e}")).with_source(e)
+    })
 }
 
 /// Core health for an ArgoCD-style status: Suspended and Missing wait like Progressing (as the

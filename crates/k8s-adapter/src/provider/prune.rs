@@ -181,8 +181,9 @@ impl KubeProvider {
             }
             let live = &candidates[task.index];
             if !options.dry_run {
-                let resource = Resource::from_manifest(live.clone())
-                    .map_err(|e| ProviderError::final_error(format!("pruning {key}: {e}")))?;
+                let resource = Resource::from_manifest(live.clone()).map_err(|e| {
+                    ProviderError::final_error(format!("pruning {key}: {e}")).with_source(e)
+                })?;
                 self.delete_with(&resource, self.propagation_for(live))
                     .await?;
             }
