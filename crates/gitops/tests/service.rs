@@ -291,9 +291,17 @@ async fn two_replicas_never_both_work_and_the_follower_takes_over() {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     };
-    let (_, leader_metrics) = get(first_addr, "/metrics").await;
-    assert!(requests(&leader_metrics, "PATCH") >= 1, "{leader_metrics}");
-    assert!(requests(&leader_metrics, "GET") >= 1, "{leader_metrics}");
+    // The GET answered 200 is the comparison after the sync, which may still be running
+    // when the ConfigMap appears.
+    eventually(
+        "the leader's metrics count the sync's PATCH and a GET",
+        || async {
+            let (_, leader_metrics) = get(first_addr, "/metrics").await;
+            (requests(&leader_metrics, "PATCH") >= 1 && requests(&leader_metrics, "GET") >= 1)
+                .then_some(())
+        },
+    )
+    .await;
     let (_, follower_metrics) = get(second_addr, "/metrics").await;
     assert!(
         !follower_metrics.contains("argocd_app_k8s_request_total{name=\"leader-app\""),
