@@ -186,7 +186,8 @@ pub enum LuaHealthError {
     StackOverflow {
         /// What overflowed (the first line of Lua's message, or the protected calls' depth).
         message: String,
-        /// Lua's error.
+        /// Lua's error, when Lua overflowed (not when the sandbox's own depth limit stopped
+        /// protected calls).
         #[source]
         source: Option<SharedCause>,
     },
@@ -643,7 +644,8 @@ impl Sandbox {
                     message: format!(
                         "protected calls (pcall, xpcall, coroutine.resume) nested more than {MAX_PROTECTED_CALL_DEPTH} deep"
                     ),
-                    source: Some(SharedCause::new(err)),
+                    // The error is the sandbox's own (raised by its `pcall`), not Lua's.
+                    source: None,
                 };
             }
             STOP_FORBIDDEN => {
