@@ -1,6 +1,10 @@
 //! Errors of the composition engine, each with the phase in which it is raised.
 
 use crate::fieldpath::PathError;
+use strata_core::user_regex::RegexLimitError;
+/// The underlying error of [`Error::Caused`], shared so that [`Error`] stays `Clone`; it
+/// dereferences to the underlying error, which is what [`std::error::Error::source`] gives.
+pub use strata_gotemplate::SharedCause;
 
 /// When an error is raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +57,34 @@ pub enum Error {
         /// The limit that was hit.
         source: strata_core::user_regex::RegexLimitError,
     },
+    /// A pattern that is not a valid regular expression, found when the composition is loaded;
+    /// the message is Crossplane's (`invalid regexp`), the compiler's error is the source.
+    #[error("{context}{field}: Invalid value: {pattern:?}: invalid regexp")]
+    InvalidRegex {
+        /// Text put before the field.
+        context: String,
+        /// The field holding the pattern (`string.regexp.match`, `match.patterns[0].regexp`).
+        field: String,
+        /// The pattern as written.
+        pattern: String,
+        /// Why it does not compile.
+        source: RegexLimitError,
+    },
     /// The whole render aborts.
     #[error("{0}")]
     Fatal(String),
+    /// An error raised from an underlying error (a template that does not parse or run, a
+    /// document or value that does not decode, a schema that does not compile): the message
+    /// is `context` followed by the underlying error's own.
+    #[error("{context}{source}")]
+    Caused {
+        /// When it is raised.
+        phase: Phase,
+        /// Text put before the underlying error's message.
+        context: String,
+        /// The underlying error.
+        source: SharedCause,
+    },
     /// A pipeline step names a function Strata cannot run (and skipping such steps was not
     /// asked for): nothing is rendered.
     #[error(
@@ -88,9 +117,12 @@ impl Error {
     /// The phase in which the error is raised.
     pub fn phase(&self) -> Phase {
         match self {
-            Error::Validation(_) | Error::RegexLimit { .. } => Phase::Validation,
+            Error::Validation(_) | Error::RegexLimit { .. } | Error::InvalidRegex { .. } => {
+                Phase::Validation
+            }
             Error::Runtime(_) | Error::Path { .. } => Phase::Runtime,
             Error::Fatal(_) | Error::UnsupportedStep { .. } | Error::Step { .. } => Phase::Fatal,
+            Error::Caused { phase, .. } => *phase,
         }
     }
 
@@ -117,18 +149,69 @@ impl Error {
                 field,
                 source,
             },
+            Error::InvalidRegex {
+                context,
+                field,
+                pattern,
+                source,
+            } => Error::InvalidRegex {
+                context: format!("{ctx}: {context}"),
+                field,
+                pattern,
+                source,
+            },
             Error::Fatal(m) => Error::Fatal(format!("{ctx}: {m}")),
-            other @ (Error::UnsupportedStep { .. } | Error::Step { .. }) => {
-                Error::Fatal(format!("{ctx}: {other}"))
+            Error::Caused {
+                phase,
+                context,
+                source,
+            } => Error::Caused {
+                phase,
+                context: format!("{ctx}: {context}"),
+                source,
+            },
+            other @ (Error::UnsupportedStep { .. } | Error::Step { .. }) => Error::Caused {
+                phase: Phase::Fatal,
+                context: format!("{ctx}: "),
+                source: SharedCause::new(other),
+            },
+        }
+    }
+
+    /// Turns any error into a fatal one (the render aborts), keeping the message and the
+    /// underlying error (an error that has one becomes the source of the fatal error).
+    pub fn into_fatal(self) -> Error {
+        match self {
+            Error::Fatal(_) | Error::UnsupportedStep { .. } | Error::Step { .. } => self,
+            Error::Caused {
+                context, source, ..
+            } => Error::Caused {
+                phase: Phase::Fatal,
+                context,
+                source,
+            },
+            Error::Validation(m) | Error::Runtime(m) => Error::Fatal(m),
+            other
+            @ (Error::Path { .. } | Error::RegexLimit { .. } | Error::InvalidRegex { .. }) => {
+                Error::Caused {
+                    phase: Phase::Fatal,
+                    context: String::new(),
+                    source: SharedCause::new(other),
+                }
             }
         }
     }
 
-    /// Turns any error into a fatal one (the render aborts), keeping the message.
-    pub fn into_fatal(self) -> Error {
-        match self {
-            Error::Fatal(_) | Error::UnsupportedStep { .. } | Error::Step { .. } => self,
-            other => Error::Fatal(other.to_string()),
+    /// An error of `phase` raised from `source`, read as `context` followed by its message.
+    pub fn caused(
+        phase: Phase,
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Caused {
+            phase,
+            context: context.into(),
+            source: SharedCause::new(source),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! functions (`strata_gotemplate`'s Crossplane dialect), and its YAML output turned into
 //! desired composed resources, composite status, connection details, context and conditions.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Phase, Result};
 use crate::render::{DesiredComposed, ENVIRONMENT_KEY, RenderRequest};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -73,9 +73,13 @@ impl GoTemplating {
             return Err(invalid("inline.template: Required value"));
         };
         let mut templates = TemplateSet::new(FunctionSet::Crossplane, MissingKey::Default);
-        templates
-            .add(TEMPLATE_NAME, text)
-            .map_err(|e| invalid(format!("cannot parse the provided templates: {e}")))?;
+        templates.add(TEMPLATE_NAME, text).map_err(|e| {
+            Error::caused(
+                Phase::Validation,
+                "invalid function input: cannot parse the provided templates: ",
+                e,
+            )
+        })?;
         Ok(GoTemplating {
             source: text.to_owned(),
             templates,
@@ -95,9 +99,9 @@ impl GoTemplating {
         let text = self
             .templates
             .execute(TEMPLATE_NAME, &data)
-            .map_err(|e| Error::Fatal(format!("cannot execute template: {e}")))?;
+            .map_err(|source| Error::caused(Phase::Fatal, "cannot execute template: ", source))?;
         let objects: Vec<Value> = strata_core::yaml::from_str_multiple(&text)
-            .map_err(|e| Error::Fatal(format!("cannot decode manifest: {e}")))?;
+            .map_err(|source| Error::caused(Phase::Fatal, "cannot decode manifest: ", source))?;
         for obj in objects {
             if obj.is_null() {
                 continue;
@@ -431,6 +435,21 @@ mod tests {
 
     fn render(template: &str, req: &RenderRequest) -> Result<RenderOutput> {
         composition(template).render(req, RenderOptions::new())
+    }
+
+    #[test]
+    fn a_template_that_does_not_parse_keeps_the_parser_error_as_source() {
+        let err = GoTemplating::parse(&input("{{ if }}")).unwrap_err();
+        assert_eq!(err.phase(), crate::Phase::Validation);
+        let source = std::error::Error::source(&err).unwrap();
+        let parse = source
+            .downcast_ref::<strata_gotemplate::TemplateError>()
+            .unwrap();
+        assert!(parse.parse, "{parse:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("invalid function input: cannot parse the provided templates: {parse}")
+        );
     }
 
     fn request() -> RenderRequest {

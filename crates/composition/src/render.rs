@@ -3,7 +3,7 @@
 //! environment, warnings and an explain trace out.
 
 use crate::connection;
-use crate::error::{Error, Result};
+use crate::error::{Error, Phase, Result};
 use crate::explain::{FieldWrite, Target};
 use crate::function::{FunctionInput, Template};
 use crate::patch::{Patch, PatchType};
@@ -266,10 +266,14 @@ pub fn render(
             Ok((target, written)) => rec.record(target, written, p, i, true),
             Err(e) if e.is_not_found() && !p.required => {}
             Err(e) => {
-                return Err(Error::Fatal(format!(
-                    "cannot apply the {:?} environment patch at index {i}: {e}",
-                    p.ty.as_str()
-                )));
+                return Err(Error::caused(
+                    Phase::Fatal,
+                    format!(
+                        "cannot apply the {:?} environment patch at index {i}: ",
+                        p.ty.as_str()
+                    ),
+                    e,
+                ));
             }
         }
     }
@@ -333,11 +337,15 @@ pub fn render(
                     }
                 }
                 Err(e) => {
-                    return Err(Error::Fatal(format!(
-                        "cannot render composed resource {:?} {:?} patch at index {i}: {e}",
-                        t.name,
-                        p.ty.as_str()
-                    )));
+                    return Err(Error::caused(
+                        Phase::Fatal,
+                        format!(
+                            "cannot render composed resource {:?} {:?} patch at index {i}: ",
+                            t.name,
+                            p.ty.as_str()
+                        ),
+                        e,
+                    ));
                 }
             }
         }
@@ -510,9 +518,11 @@ fn connection_secret(
                     let _ = e;
                 }
                 Err(e) => {
-                    return Err(Error::Fatal(format!(
-                        "cannot patch connection secret reference: {e}"
-                    )));
+                    return Err(Error::caused(
+                        Phase::Fatal,
+                        "cannot patch connection secret reference: ",
+                        e,
+                    ));
                 }
             }
         }

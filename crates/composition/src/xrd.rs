@@ -1,7 +1,7 @@
 //! CompositeResourceDefinitions: parsing, OpenAPI v3 schema validation of composites and
 //! claims (with the `jsonschema` crate), and Kubernetes structural-schema defaulting.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Phase, Result};
 use serde_json::{Map, Value};
 
 /// A parsed XRD.
@@ -245,7 +245,7 @@ pub fn validate_against(schema: &Value, object: &Value) -> Result<Vec<SchemaViol
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)
         .build(&js)
-        .map_err(|e| Error::Validation(format!("invalid openAPIV3Schema: {e}")))?;
+        .map_err(|source| Error::caused(Phase::Validation, "invalid openAPIV3Schema: ", source))?;
     let mut out: Vec<SchemaViolation> = validator
         .iter_errors(object)
         .map(|e| SchemaViolation {

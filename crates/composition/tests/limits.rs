@@ -76,8 +76,17 @@ fn a_match_transform_regexp_pattern_past_the_limit_names_its_index() {
 fn an_invalid_pattern_still_reads_as_crossplane_words_it() {
     let err = Transform::parse(&regexp_transform("a(")).expect_err("invalid");
     assert_eq!(
-        err,
-        Error::Validation("string.regexp.match: Invalid value: \"a(\": invalid regexp".to_string())
+        err.to_string(),
+        "string.regexp.match: Invalid value: \"a(\": invalid regexp"
+    );
+    assert_eq!(err.phase(), Phase::Validation);
+    let source = std::error::Error::source(&err).expect("the compiler's error is kept");
+    assert!(
+        matches!(
+            source.downcast_ref::<RegexLimitError>(),
+            Some(RegexLimitError::Invalid(_))
+        ),
+        "{source:?}"
     );
 }
 

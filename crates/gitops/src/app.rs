@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use strata_drift::backoff::Backoff;
+use strata_gotemplate::SharedCause;
 use strata_sources::application::SyncPolicy;
 
 /// The Application API group.
@@ -29,6 +30,10 @@ pub struct SpecError {
     pub field: String,
     /// What is wrong.
     pub message: String,
+    /// The error the message was raised from (a [`RetryError`] for `spec.syncPolicy.retry`),
+    /// when there is one.
+    #[source]
+    pub source: Option<SharedCause>,
 }
 
 /// `spec.source`, or one entry of `spec.sources`.
@@ -143,6 +148,7 @@ impl Application {
             },
             field: field.into(),
             message: message.into(),
+            source: None,
         };
         if name.is_empty() {
             return Err(error("metadata.name", "is required"));
@@ -197,9 +203,13 @@ impl Application {
         }
         let retry = match spec.pointer("/syncPolicy/retry") {
             None | Some(Value::Null) => None,
-            Some(retry) => Some(
-                parse_retry(retry).map_err(|e| error("spec.syncPolicy.retry", &e.to_string()))?,
-            ),
+            Some(retry) => Some(parse_retry(retry).map_err(|e| {
+                let spec = error("spec.syncPolicy.retry", &e.to_string());
+                SpecError {
+                    source: Some(SharedCause::new(e)),
+                    ..spec
+                }
+            })?),
         };
         Ok(Self {
             namespace: text(manifest, "/metadata/namespace")
@@ -316,7 +326,8 @@ fn parse_sources(list: &[Value]) -> Result<Vec<Source>, (String, String)> {
 
 /// What is wrong with `spec.syncPolicy.retry`.
 #[derive(Debug, thiserror::Error)]
-enum RetryError {
+#[non_exhaustive]
+pub enum RetryError {
     /// `limit` is not an integer.
     #[error("limit: {0} is not an integer")]
     Limit(Value),
@@ -405,6 +416,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("factor"), "{e}");
+        let retry = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<RetryError>())
+            .expect("the retry error is the source");
+        assert!(matches!(retry, RetryError::Factor(_)), "{retry:?}");
+        let e = Application::parse(
+            &app(json!({"source": {"repoURL": "x"},
+                        "syncPolicy": {"retry": {"backoff": {"duration": "soon"}}}})),
+            "argocd",
+        )
+        .unwrap_err();
+        let drift = std::error::Error::source(&e)
+            .and_then(std::error::Error::source)
+            .and_then(|s| s.downcast_ref::<strata_drift::DriftError>());
+        assert!(drift.is_some(), "{e:?}");
     }
 
     #[test]

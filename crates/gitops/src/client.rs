@@ -25,6 +25,9 @@ pub enum ClientError {
         url: String,
         /// Why.
         message: String,
+        /// The TLS, HTTP or connection error, when one was raised (not for a timeout).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The controller answered with an error.
     #[error("{message}")]
@@ -43,7 +46,19 @@ pub enum ClientError {
         url: String,
         /// What was wrong.
         message: String,
+        /// The JSON error, when one was raised.
+        #[source]
+        source: Option<serde_json::Error>,
     },
+}
+
+/// [`ClientError::Unreachable`] of the controller at `url`, raised from `source`.
+fn unreachable(url: &str, source: impl std::error::Error + Send + Sync + 'static) -> ClientError {
+    ClientError::Unreachable {
+        url: url.to_owned(),
+        message: source.to_string(),
+        source: Some(Box::new(source)),
+    }
 }
 
 /// A client of the controller at one base URL (`http://127.0.0.1:8080`).
@@ -58,14 +73,10 @@ impl ControllerClient {
     /// A client of the controller at `base` (HTTP or HTTPS with the system's roots).
     pub fn new(base: &str) -> Result<Self, ClientError> {
         use hyper_rustls::ConfigBuilderExt;
-        let unreachable = |message: String| ClientError::Unreachable {
-            url: base.to_owned(),
-            message,
-        };
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|source| unreachable(base, source))?;
         let config = match builder.clone().with_native_roots() {
             Ok(with_roots) => with_roots.with_no_client_auth(),
             Err(_) => builder
@@ -91,27 +102,27 @@ impl ControllerClient {
         body: Option<Value>,
     ) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
-        let unreachable = |message: String| ClientError::Unreachable {
-            url: self.base.clone(),
-            message,
-        };
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
         let request = http::Request::builder()
             .method(method)
             .uri(&url)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(bytes)))
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|source| unreachable(&self.base, source))?;
         let response = tokio::time::timeout(self.timeout, self.client.request(request))
             .await
-            .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))?
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|_| ClientError::Unreachable {
+                url: self.base.clone(),
+                message: format!("no answer within {:?}", self.timeout),
+                source: None,
+            })?
+            .map_err(|source| unreachable(&self.base, source))?;
         let status = response.status().as_u16();
         let body = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|source| unreachable(&self.base, source))?
             .to_bytes();
         let value: Value = if body.is_empty() {
             Value::Null
@@ -159,6 +170,7 @@ impl ControllerClient {
         ClientError::Unexpected {
             url: self.base.clone(),
             message: message.to_owned(),
+            source: None,
         }
     }
 
@@ -178,6 +190,7 @@ impl ControllerClient {
         let body = serde_json::to_value(request).map_err(|e| ClientError::Unexpected {
             url: self.base.clone(),
             message: e.to_string(),
+            source: Some(e),
         })?;
         self.call(
             http::Method::POST,
@@ -195,5 +208,32 @@ impl ControllerClient {
             Some(serde_json::json!({"id": id})),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_error_is_kept_as_source() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let address = listener.local_addr().expect("its address");
+        drop(listener);
+        let base = format!("http://{address}");
+        let client = ControllerClient::new(&base).expect("a client");
+        let err = client.list().await.expect_err("nothing listens");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot reach the controller at {base}: ")),
+            "{err}"
+        );
+        let source = std::error::Error::source(&err).expect("the connection error");
+        assert!(
+            source
+                .downcast_ref::<hyper_util::client::legacy::Error>()
+                .is_some(),
+            "{source:?}"
+        );
     }
 }

@@ -64,9 +64,9 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Option<Result<Value, FuncError>> {
             let text = s(&a[0])?;
             strata_core::yaml::from_str::<Value>(&text)
                 .map(|v| crate::value::normalized(&v))
-                .map_err(|e| FuncError::Failed {
+                .map_err(|source| FuncError::Failed {
                     func: name.to_string(),
-                    failure: CallFailure::Yaml(e.to_string()),
+                    failure: CallFailure::Yaml(crate::SharedCause::new(source)),
                 })
         }),
         "getResourceCondition" => {

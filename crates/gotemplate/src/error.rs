@@ -106,6 +106,7 @@ pub enum FuncError {
         /// The function called.
         func: String,
         /// What went wrong.
+        #[source]
         failure: CallFailure,
     },
     /// A regular expression argument does not compile, or is refused by the limits of
@@ -126,13 +127,17 @@ pub enum FuncError {
         #[source]
         source: Box<TemplateError>,
     },
-    /// `required` or `fail` stopped the rendering with the chart's own message.
+    /// `required` or `fail` stopped the rendering with the chart's own message (or a function
+    /// Helm makes stop the rendering, such as `mustFromJson` and `semverCompare`, failed).
     #[error("error calling {func}: {message}")]
     Stopped {
-        /// `required` or `fail`.
+        /// `required`, `fail`, or the function that failed.
         func: &'static str,
-        /// The chart's message.
+        /// The chart's message, or the failed function's error as text.
         message: String,
+        /// The failed function's error (`None` for `required` and `fail`).
+        #[source]
+        source: Option<SharedCause>,
     },
     /// The call would build a value past one of the engine's [`Limits`](crate::Limits).
     #[error("error calling {func}: {limit}")]
@@ -204,10 +209,54 @@ pub enum CallFailure {
     /// `div` or `mod` by zero.
     #[error("runtime error: integer divide by zero")]
     DivideByZero,
-    /// YAML that does not parse (`fromYaml` of Crossplane's dialect).
+    /// YAML that does not parse (`fromYaml` of Crossplane's dialect); the parser's error.
     #[error("{0}")]
-    Yaml(String),
+    Yaml(#[source] SharedCause),
 }
+
+/// An underlying error shared behind an [`Arc`](std::sync::Arc), so that the errors of this
+/// crate stay `Clone`.
+///
+/// It dereferences to the underlying error, and the variants holding one give that error
+/// itself (not this wrapper) as their [`std::error::Error::source`], so that callers can
+/// downcast it. Two are equal when their messages are.
+#[derive(Clone)]
+pub struct SharedCause(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl SharedCause {
+    /// Shares `error`.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+}
+
+impl std::ops::Deref for SharedCause {
+    type Target = dyn std::error::Error + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for SharedCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for SharedCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq for SharedCause {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for SharedCause {}
 
 /// A Go template option that is not `missingkey=default|invalid|zero|error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -613,7 +613,15 @@ impl<'a> Exec<'a> {
     }
 
     fn stopped(&self, pos: usize, func: &'static str, message: String) -> TemplateError {
-        self.func_err(pos, func, crate::FuncError::Stopped { func, message })
+        self.func_err(
+            pos,
+            func,
+            crate::FuncError::Stopped {
+                func,
+                message,
+                source: None,
+            },
+        )
     }
 
     /// Helm's `tpl`: `source` parsed as the template named by `data.Template.Name`, beside every

@@ -605,6 +605,7 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
             serde_json::from_str(&s(&a[0])?).map_err(|e| FuncError::Stopped {
                 func: "mustFromJson",
                 message: e.to_string(),
+                source: Some(crate::SharedCause::new(e)),
             })?
         }
         "fromJsonArray" => {
@@ -672,6 +673,7 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
                 semver_matches(&s(&a[0])?, &s(&a[1])?).map_err(|reason| FuncError::Stopped {
                     func: "semverCompare",
                     message: reason.to_string(),
+                    source: Some(crate::SharedCause::new(reason)),
                 })?;
             Value::Bool(ok)
         }

@@ -76,7 +76,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use error::{CallFailure, FuncError, InvalidBase64, Location, TemplateError, UnknownOption};
+pub use error::{
+    CallFailure, FuncError, InvalidBase64, Location, SharedCause, TemplateError, UnknownOption,
+};
 pub use funcs::{FUNCTION_NAMES, is_function, slugify};
 pub use limits::{LimitExceeded, Limits};
 pub use names::sanitize_name;

@@ -44,6 +44,14 @@ pub enum CustomizationError {
         /// The error.
         source: std::io::Error,
     },
+    /// The `argocd-cm` file is not YAML.
+    #[error("{path}: {source}")]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        source: strata_core::yaml::YamlError,
+    },
     /// The `argocd-cm` file is not a ConfigMap or a map of strings.
     #[error("{path}: {message}")]
     Invalid {
@@ -72,10 +80,10 @@ struct Broken {
 
 impl HealthRule for Broken {
     fn assess(&self, _obj: &Value) -> Result<Option<HealthStatus>, HealthRuleError> {
-        Err(HealthRuleError::Rule(format!(
-            "{}: {}",
-            self.source, self.error
-        )))
+        Err(HealthRuleError::Script {
+            script: self.source.clone(),
+            source: self.error.clone(),
+        })
     }
 }
 
@@ -120,7 +128,11 @@ pub fn read_argocd_cm(path: &Path) -> Result<BTreeMap<String, String>, Customiza
         path: path.to_path_buf(),
         message,
     };
-    let value: Value = strata_core::yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let value: Value =
+        strata_core::yaml::from_str(&text).map_err(|source| CustomizationError::Yaml {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let data = if value.get("kind").and_then(Value::as_str) == Some("ConfigMap") {
         value.get("data").cloned().unwrap_or(Value::Null)
     } else {
@@ -377,6 +389,39 @@ mod tests {
             health.message.contains("does not compile"),
             "{}",
             health.message
+        );
+    }
+
+    #[test]
+    fn errors_keep_their_cause() {
+        let broken = Broken {
+            source: "resource.customizations.health.example.org_Widget".into(),
+            error: LuaHealthScript::new("if then").expect_err("does not compile"),
+        };
+        let err = broken.assess(&json!({})).expect_err("broken");
+        assert!(
+            err.to_string()
+                .starts_with("resource.customizations.health.example.org_Widget: health script does not compile: "),
+            "{err}"
+        );
+        let lua = std::error::Error::source(&err)
+            .and_then(|s| s.downcast_ref::<LuaHealthError>())
+            .expect("the script's error");
+        assert!(matches!(lua, LuaHealthError::Syntax { .. }), "{lua:?}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("argocd-cm.yaml");
+        std::fs::write(&path, "data: [unclosed\n").expect("write");
+        let err = read_argocd_cm(&path).expect_err("not YAML");
+        assert!(
+            err.to_string().starts_with(&path.display().to_string()),
+            "{err}"
+        );
+        assert!(
+            std::error::Error::source(&err)
+                .and_then(|s| s.downcast_ref::<strata_core::yaml::YamlError>())
+                .is_some(),
+            "{err:?}"
         );
     }
 }

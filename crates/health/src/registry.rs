@@ -24,6 +24,14 @@ pub enum HealthRuleError {
     /// A Rust rule failed.
     #[error("{0}")]
     Rule(String),
+    /// A user script (named by where it came from) that does not compile.
+    #[error("{script}: {source}")]
+    Script {
+        /// Where the script came from (an `argocd-cm` key, a file).
+        script: String,
+        /// Why it cannot run.
+        source: LuaHealthError,
+    },
 }
 
 /// A user health rule. `Ok(None)` means "no opinion": the built-in rules are used instead.
@@ -239,8 +247,8 @@ impl HealthRegistry {
         script: &str,
     ) -> Result<(), LuaHealthError> {
         let group_kind = key.strip_prefix(ARGOCD_HEALTH_KEY_PREFIX).unwrap_or(key);
-        let (group, kind) = crate::customizations::split_group_kind(group_kind)
-            .map_err(|e| LuaHealthError::Syntax(e.to_string()))?;
+        let (group, kind) =
+            crate::customizations::split_group_kind(group_kind).map_err(LuaHealthError::syntax)?;
         self.add_lua_rule(&group, &kind, script)
     }
 

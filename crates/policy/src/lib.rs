@@ -48,23 +48,25 @@ pub enum PolicyError {
         source: std::io::Error,
     },
     /// A policy does not parse (or does not compile with the others).
-    #[error("{}: invalid Rego policy: {message}", .path.display())]
+    #[error("{}: invalid Rego policy: {source}", .path.display())]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// The interpreter's message.
-        message: String,
+        /// The interpreter's error.
+        #[source]
+        source: anyhow::Error,
     },
     /// The directories hold no policy.
     #[error("{}: no Rego policy (*.rego) found", .0.display())]
     Empty(PathBuf),
     /// Evaluating a package failed.
-    #[error("evaluating policy package {package}: {message}")]
+    #[error("evaluating policy package {package}: {source}")]
     Evaluation {
         /// The package (`data.main`).
         package: String,
-        /// The interpreter's message.
-        message: String,
+        /// The interpreter's error (or the JSON decoder's, reading the interpreter's result).
+        #[source]
+        source: anyhow::Error,
     },
     /// A deny/warn rule's value is not a set of messages.
     #[error("policy rule {package}.{rule}: {message}")]
@@ -149,12 +151,12 @@ impl PolicySet {
                 .add_policy(file.display().to_string(), text)
                 .map_err(|e| PolicyError::Invalid {
                     path: file.clone(),
-                    message: e.to_string(),
+                    source: e,
                 })?;
         }
         let mut packages = engine.get_packages().map_err(|e| PolicyError::Invalid {
             path: files.first().cloned().unwrap_or_default(),
-            message: e.to_string(),
+            source: e,
         })?;
         packages.sort();
         packages.dedup();
@@ -177,18 +179,18 @@ impl PolicySet {
         let input =
             regorus::Value::from_json_str(&input_text).map_err(|e| PolicyError::Evaluation {
                 package: "(input)".into(),
-                message: e.to_string(),
+                source: e,
             })?;
         engine.set_input(input);
         let mut report = PolicyReport::default();
         for package in &self.packages {
-            let evaluation = |message: String| PolicyError::Evaluation {
+            let evaluation = |source: anyhow::Error| PolicyError::Evaluation {
                 package: package.clone(),
-                message,
+                source,
             };
             let results = engine
                 .eval_query(package.clone(), false)
-                .map_err(|e| evaluation(e.to_string()))?;
+                .map_err(evaluation)?;
             let Some(value) = results
                 .result
                 .first()
@@ -197,9 +199,8 @@ impl PolicySet {
             else {
                 continue;
             };
-            let json = value.to_json_str().map_err(|e| evaluation(e.to_string()))?;
-            let rules: Value =
-                serde_json::from_str(&json).map_err(|e| evaluation(e.to_string()))?;
+            let json = value.to_json_str().map_err(evaluation)?;
+            let rules: Value = serde_json::from_str(&json).map_err(|e| evaluation(e.into()))?;
             let Some(rules) = rules.as_object() else {
                 continue;
             };
@@ -345,8 +346,15 @@ mod tests {
     #[test]
     fn an_invalid_policy_names_its_file() {
         let (_dir, set) = policies(&[("bad.rego", "package main\n\ndeny contains msg if {\n")]);
-        let err = set.unwrap_err().to_string();
-        assert!(err.contains("bad.rego: invalid Rego policy"), "{err}");
+        let err = set.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("bad.rego: invalid Rego policy"), "{text}");
+        let source = std::error::Error::source(&err).expect("the interpreter's error");
+        assert!(
+            text.ends_with(&format!("invalid Rego policy: {source}")),
+            "{text}"
+        );
+        assert!(matches!(err, PolicyError::Invalid { .. }), "{err:?}");
     }
 
     #[test]

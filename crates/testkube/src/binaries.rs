@@ -188,10 +188,10 @@ fn staging_modules(root: &Path, log: &Path) -> Result<Vec<String>, TestKubeError
     let module = format!("k8s.io/kubernetes@{KUBERNETES_VERSION}");
     let answer = run_go(root, &["mod", "download", "-json", &module], log)?;
     let info: serde_json::Value =
-        serde_json::from_str(&answer).map_err(|e| TestKubeError::Build {
+        serde_json::from_str(&answer).map_err(|source| TestKubeError::BuildAnswer {
             step: format!("go mod download -json {module}"),
             directory: root.to_owned(),
-            output: format!("unreadable answer: {e}"),
+            source,
         })?;
     let go_mod = info
         .get("GoMod")

@@ -30,6 +30,17 @@ pub enum TestKubeError {
         /// The end of its error output.
         output: String,
     },
+    /// A Go step of a build answered JSON that could not be read (`go mod download -json`).
+    #[error("building with Go: `{step}` failed in {}: unreadable answer: {source}", directory.display())]
+    BuildAnswer {
+        /// The command.
+        step: String,
+        /// Where it ran.
+        directory: PathBuf,
+        /// The JSON parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A file or directory could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -128,11 +139,29 @@ pub enum TestKubeError {
         /// What was wrong, with the start or end of its output.
         reason: String,
     },
+    /// A validator ran and printed no JSON that could be read.
+    #[error("{program} printed no JSON it could be read as ({source}): {output}")]
+    ToolJson {
+        /// The program.
+        program: &'static str,
+        /// The start of its output.
+        output: String,
+        /// The JSON parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The API server's `/openapi/v2` document is not what the schema generator expects.
     #[error("converting /openapi/v2 to JSON schemas: {reason}")]
     OpenApi {
         /// What was wrong.
         reason: String,
+    },
+    /// The API server's `/openapi/v2` document is not JSON.
+    #[error("converting /openapi/v2 to JSON schemas: /openapi/v2 is not JSON: {source}")]
+    OpenApiJson {
+        /// The JSON parser's error.
+        #[source]
+        source: serde_json::Error,
     },
     /// Two definitions would be written to the same schema file.
     #[error("the JSON schemas of {first} and {second} would both be {file}")]

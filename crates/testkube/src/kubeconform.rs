@@ -193,13 +193,12 @@ struct RawVerdict {
 
 /// Reads the standard output of a [`command`] run (`-output json`).
 pub fn parse_output(stdout: &str) -> Result<Vec<Verdict>, TestKubeError> {
-    let raw: RawOutput = serde_json::from_str(stdout).map_err(|e| TestKubeError::ToolOutput {
-        program: "kubeconform",
-        reason: format!(
-            "printed no JSON it could be read as ({e}): {}",
-            stdout.chars().take(300).collect::<String>()
-        ),
-    })?;
+    let raw: RawOutput =
+        serde_json::from_str(stdout).map_err(|source| TestKubeError::ToolJson {
+            program: "kubeconform",
+            output: stdout.chars().take(300).collect(),
+            source,
+        })?;
     raw.resources
         .into_iter()
         .map(|r| {
@@ -274,6 +273,18 @@ mod tests {
         let stdout = r#"{"resources": [{"filename": "a", "kind": "K", "name": "n",
             "version": "v1", "status": "statusMaybe"}]}"#;
         assert!(parse_output(stdout).is_err());
+    }
+
+    #[test]
+    fn output_that_is_not_json_keeps_the_parser_error() {
+        let error = parse_output("panic: oops").expect_err("not JSON");
+        let json = std::error::Error::source(&error)
+            .and_then(|s| s.downcast_ref::<serde_json::Error>())
+            .expect("the parser's error");
+        assert_eq!(
+            error.to_string(),
+            format!("kubeconform printed no JSON it could be read as ({json}): panic: oops")
+        );
     }
 
     #[test]

@@ -113,9 +113,7 @@ pub async fn fetch_openapi_v2(plane: &ControlPlane) -> Result<Value, TestKubeErr
         .body(Vec::new())
         .map_err(kube::Error::HttpError)?;
     let text = client.request_text(request).await?;
-    serde_json::from_str(&text).map_err(|e| TestKubeError::OpenApi {
-        reason: format!("/openapi/v2 is not JSON: {e}"),
-    })
+    serde_json::from_str(&text).map_err(|source| TestKubeError::OpenApiJson { source })
 }
 
 /// [`fetch_openapi_v2`] from synchronous code, on a thread of its own (so it also works inside

@@ -1,7 +1,7 @@
 //! The `convert` transform: all `toType`/`format` pairs of function-patch-and-transform.
 
 use super::quantity::parse_quantity;
-use crate::error::{Error, Result};
+use crate::error::{Error, Phase, Result};
 use crate::value::{GoNumber, float_value, floatify, go_number, go_type_name};
 use serde_json::Value;
 
@@ -83,6 +83,15 @@ impl ConvertFormat {
 
 fn rt(msg: String) -> Error {
     Error::Runtime(format!("convert transform could not resolve: {msg}"))
+}
+
+/// [`rt`] of an underlying error, kept as the source.
+fn caused(source: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::caused(
+        Phase::Runtime,
+        "convert transform could not resolve: ",
+        source,
+    )
 }
 
 fn float(f: f64) -> Result<Value> {
@@ -180,10 +189,10 @@ pub fn resolve_convert(to: ConvertType, format: ConvertFormat, input: &Value) ->
             float(f)
         }
         (Value::String(s), ConvertType::Float64, ConvertFormat::Quantity) => {
-            float(parse_quantity(s).map_err(|e| rt(e.to_string()))?)
+            float(parse_quantity(s).map_err(caused)?)
         }
         (Value::String(s), ConvertType::Object | ConvertType::Array, ConvertFormat::Json) => {
-            let mut v: Value = serde_json::from_str(s).map_err(|e| rt(e.to_string()))?;
+            let mut v: Value = serde_json::from_str(s).map_err(caused)?;
             let ok = match to {
                 ConvertType::Object => v.is_object(),
                 _ => v.is_array(),
@@ -227,6 +236,38 @@ mod tests {
 
     fn conv(to: ConvertType, format: ConvertFormat, v: Value) -> Result<Value> {
         resolve_convert(to, format, &v)
+    }
+
+    #[test]
+    fn a_json_text_that_does_not_decode_keeps_the_decoder_error_as_source() {
+        let err = conv(ConvertType::Object, ConvertFormat::Json, json!("{nope")).unwrap_err();
+        assert_eq!(err.phase(), crate::Phase::Runtime);
+        let source = std::error::Error::source(&err).expect("a source");
+        let json = source
+            .downcast_ref::<serde_json::Error>()
+            .expect("the decoder's error");
+        assert_eq!(
+            err.to_string(),
+            format!("convert transform could not resolve: {json}")
+        );
+        let wrapped = err.wrap("transform at index 0 returned error");
+        assert!(
+            std::error::Error::source(&wrapped)
+                .and_then(|s| s.downcast_ref::<serde_json::Error>())
+                .is_some(),
+            "{wrapped:?}"
+        );
+        let fatal = wrapped.into_fatal();
+        assert_eq!(fatal.phase(), crate::Phase::Fatal);
+        assert!(fatal.to_string().starts_with(
+            "transform at index 0 returned error: convert transform could not resolve: "
+        ));
+        assert!(
+            std::error::Error::source(&fatal)
+                .and_then(|s| s.downcast_ref::<serde_json::Error>())
+                .is_some(),
+            "{fatal:?}"
+        );
     }
 
     #[test]

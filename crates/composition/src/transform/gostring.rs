@@ -1,7 +1,7 @@
 //! The `string` transform and Go (RE2) regular expressions on Rust's `regex`.
 
 use super::StringTransform;
-use crate::error::{Error, Result};
+use crate::error::{Error, Phase, Result};
 use crate::gofmt::{sprint_v, sprintf};
 use crate::value::go_json;
 use base64::Engine;
@@ -29,9 +29,12 @@ pub(crate) fn regex_error(field: &str, pattern: &str, error: RegexLimitError) ->
             source: error,
         }
     } else {
-        Error::Validation(format!(
-            "{field}: Invalid value: {pattern:?}: invalid regexp"
-        ))
+        Error::InvalidRegex {
+            context: String::new(),
+            field: field.to_string(),
+            pattern: pattern.to_string(),
+            source: error,
+        }
     }
 }
 
@@ -156,7 +159,13 @@ fn convert(kind: &str, input: &Value) -> Result<String> {
             let cleaned: String = s().chars().filter(|c| *c != '\r' && *c != '\n').collect();
             let bytes = GO_STD
                 .decode(cleaned.as_bytes())
-                .map_err(|e| rt(format!("cannot decode string: illegal base64 data: {e}")))?;
+                .map_err(|e| {
+                    Error::caused(
+                        Phase::Runtime,
+                        "string transform could not resolve: cannot decode string: illegal base64 data: ",
+                        e,
+                    )
+                })?;
             String::from_utf8_lossy(&bytes).into_owned()
         }
         "ToSha1" => hex::encode(Sha1::digest(hash_input(input))),

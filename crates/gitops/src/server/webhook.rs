@@ -98,6 +98,14 @@ pub enum WebhookError {
         /// What is wrong.
         reason: String,
     },
+    /// The payload is not JSON at all.
+    #[error("invalid {provider} push payload: {source}")]
+    MalformedJson {
+        /// `GitHub` or `GitLab`.
+        provider: &'static str,
+        /// The JSON parser's error.
+        source: strata_gotemplate::SharedCause,
+    },
 }
 
 impl WebhookError {
@@ -201,9 +209,9 @@ fn verify_github(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), W
 }
 
 fn json(provider: &'static str, body: &[u8]) -> Result<Value, WebhookError> {
-    serde_json::from_slice(body).map_err(|e| WebhookError::InvalidPayload {
+    serde_json::from_slice(body).map_err(|e| WebhookError::MalformedJson {
         provider,
-        reason: e.to_string(),
+        source: strata_gotemplate::SharedCause::new(e),
     })
 }
 
@@ -274,5 +282,21 @@ mod tests {
             "https://github.com/org/repo",
             "https://github.com/org/other"
         ));
+    }
+
+    #[test]
+    fn a_payload_that_is_not_json_keeps_the_parser_error() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-event", "push".parse().expect("a header value"));
+        let err = parse_webhook(&headers, b"{not json", &WebhookSecrets::default())
+            .expect_err("not JSON");
+        let json = std::error::Error::source(&err)
+            .and_then(|s| s.downcast_ref::<serde_json::Error>())
+            .expect("the parser's error");
+        assert_eq!(
+            err.to_string(),
+            format!("invalid GitHub push payload: {json}")
+        );
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
     }
 }

@@ -147,8 +147,14 @@ impl LuaLimits {
 #[non_exhaustive]
 pub enum LuaHealthError {
     /// The script does not parse (or uses a `goto` Lua 5.1 cannot express).
-    #[error("health script does not compile: {0}")]
-    Syntax(String),
+    #[error("health script does not compile: {message}")]
+    Syntax {
+        /// The parser's message.
+        message: String,
+        /// The parser's error (Lua's, or the `goto` translation's).
+        #[source]
+        source: Option<SharedCause>,
+    },
     /// The script used a library or function the sandbox does not offer.
     #[error("health script used `{name}`, which is not available in the health-script sandbox")]
     Forbidden {
@@ -174,12 +180,89 @@ pub enum LuaHealthError {
         limit: usize,
     },
     /// The script's calls nested deeper than Lua allows (runaway recursion).
-    #[error("health script stopped after exceeding Lua's call depth limit (stack overflow): {0}")]
-    StackOverflow(String),
+    #[error(
+        "health script stopped after exceeding Lua's call depth limit (stack overflow): {message}"
+    )]
+    StackOverflow {
+        /// What overflowed (the first line of Lua's message, or the protected calls' depth).
+        message: String,
+        /// Lua's error, when Lua overflowed (not when the sandbox's own depth limit stopped
+        /// protected calls).
+        #[source]
+        source: Option<SharedCause>,
+    },
     /// The script raised an error or returned something that is not a health table.
-    #[error("health script failed: {0}")]
-    Runtime(String),
+    #[error("health script failed: {message}")]
+    Runtime {
+        /// Lua's message, or what is wrong with the returned value.
+        message: String,
+        /// Lua's error, when Lua raised one.
+        #[source]
+        source: Option<SharedCause>,
+    },
 }
+
+impl LuaHealthError {
+    /// A [`LuaHealthError::Syntax`] raised from `source`, with its message.
+    pub(crate) fn syntax(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        LuaHealthError::Syntax {
+            message: source.to_string(),
+            source: Some(SharedCause::new(source)),
+        }
+    }
+
+    /// A [`LuaHealthError::Runtime`] with `message`, raised from `source`.
+    fn runtime_from(message: String, source: mlua::Error) -> Self {
+        LuaHealthError::Runtime {
+            message,
+            source: Some(SharedCause::new(source)),
+        }
+    }
+}
+
+/// An underlying error shared behind an [`Arc`], so that [`LuaHealthError`] stays `Clone`.
+///
+/// It dereferences to the underlying error, and the variants holding one give that error
+/// itself (not this wrapper) as their [`std::error::Error::source`], so that callers can
+/// downcast it (to [`mlua::Error`], [`goto::TranslateError`] …). Two are equal when their
+/// messages are.
+#[derive(Clone)]
+pub struct SharedCause(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl SharedCause {
+    /// Shares `error`.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl std::ops::Deref for SharedCause {
+    type Target = dyn std::error::Error + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for SharedCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for SharedCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq for SharedCause {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for SharedCause {}
 
 const STOP_NONE: u8 = 0;
 const STOP_INSTRUCTIONS: u8 = 1;
@@ -211,14 +294,13 @@ impl LuaHealthScript {
     /// Checks the script's syntax; it runs with the given limits.
     pub fn with_limits(source: &str, limits: LuaLimits) -> Result<Self, LuaHealthError> {
         let runnable = goto::translate(source)
-            .map_err(|e| LuaHealthError::Syntax(e.to_string()))?
+            .map_err(LuaHealthError::syntax)?
             .into_owned();
-        let lua = Lua::new_with(StdLib::NONE, LuaOptions::new())
-            .map_err(|e| LuaHealthError::Runtime(e.to_string()))?;
+        let lua = Lua::new_with(StdLib::NONE, LuaOptions::new()).map_err(runtime)?;
         lua.load(runnable.as_str())
             .set_name("health.lua")
             .into_function()
-            .map_err(|e| LuaHealthError::Syntax(e.to_string()))?;
+            .map_err(LuaHealthError::syntax)?;
         Ok(Self {
             source: source.to_string(),
             runnable,
@@ -255,7 +337,7 @@ struct Sandbox {
 }
 
 fn runtime(e: mlua::Error) -> LuaHealthError {
-    LuaHealthError::Runtime(e.to_string())
+    LuaHealthError::runtime_from(e.to_string(), e)
 }
 
 /// The Lua part of the sandbox's setup: `pcall`, `xpcall` (made in Rust) and
@@ -533,7 +615,7 @@ impl Sandbox {
             .load(source)
             .set_name("health.lua")
             .into_function()
-            .map_err(|e| LuaHealthError::Syntax(e.to_string()))?;
+            .map_err(LuaHealthError::syntax)?;
         match chunk.call::<mlua::Value>(()) {
             Ok(value) => health_from_lua(value),
             Err(err) => Err(self.classify(err)),
@@ -558,9 +640,13 @@ impl Sandbox {
                 };
             }
             STOP_DEPTH => {
-                return LuaHealthError::StackOverflow(format!(
-                    "protected calls (pcall, xpcall, coroutine.resume) nested more than {MAX_PROTECTED_CALL_DEPTH} deep"
-                ));
+                return LuaHealthError::StackOverflow {
+                    message: format!(
+                        "protected calls (pcall, xpcall, coroutine.resume) nested more than {MAX_PROTECTED_CALL_DEPTH} deep"
+                    ),
+                    // The error is the sandbox's own (raised by its `pcall`), not Lua's.
+                    source: None,
+                };
             }
             STOP_FORBIDDEN => {
                 if let Ok(slot) = self.forbidden.lock()
@@ -578,9 +664,12 @@ impl Sandbox {
             };
         }
         if text.contains("stack overflow") {
-            return LuaHealthError::StackOverflow(first_line(&text));
+            return LuaHealthError::StackOverflow {
+                message: first_line(&text),
+                source: Some(SharedCause::new(err)),
+            };
         }
-        LuaHealthError::Runtime(text)
+        LuaHealthError::runtime_from(text, err)
     }
 }
 
@@ -673,16 +762,19 @@ fn health_from_lua(value: mlua::Value) -> Result<Option<HealthStatus>, LuaHealth
         mlua::Value::Nil => return Ok(None),
         mlua::Value::Table(table) => table,
         other => {
-            return Err(LuaHealthError::Runtime(format!(
-                "expect table output from Lua script, not {}",
-                other.type_name()
-            )));
+            return Err(LuaHealthError::Runtime {
+                message: format!(
+                    "expect table output from Lua script, not {}",
+                    other.type_name()
+                ),
+                source: None,
+            });
         }
     };
     let field = |name: &str| -> Result<Option<String>, LuaHealthError> {
-        table
-            .get::<Option<String>>(name)
-            .map_err(|e| LuaHealthError::Runtime(format!("field `{name}`: {e}")))
+        table.get::<Option<String>>(name).map_err(|source| {
+            LuaHealthError::runtime_from(format!("field `{name}`: {source}"), source)
+        })
     };
     let status = field("status")?;
     let message = field("message")?.unwrap_or_default();
@@ -832,7 +924,7 @@ return hs
             if name.is_empty() {
                 // `os.execute` is simply absent from ArgoCD's safe `os`.
                 assert!(
-                    matches!(err, LuaHealthError::Runtime(_)),
+                    matches!(err, LuaHealthError::Runtime { .. }),
                     "{source}: {err:?}"
                 );
                 continue;
@@ -890,12 +982,47 @@ return hs
             )))
         );
         assert!(
-            matches!(run("error('boom')"), Err(LuaHealthError::Runtime(m)) if m.contains("boom"))
+            matches!(run("error('boom')"), Err(LuaHealthError::Runtime { message, .. }) if message.contains("boom"))
         );
         assert!(matches!(
             LuaHealthScript::new("if then"),
-            Err(LuaHealthError::Syntax(_))
+            Err(LuaHealthError::Syntax { .. })
         ));
+    }
+
+    #[test]
+    fn lua_errors_are_kept_as_sources() {
+        let err = LuaHealthScript::new("if then").unwrap_err();
+        let source = std::error::Error::source(&err).expect("the parser's error");
+        let lua = source.downcast_ref::<mlua::Error>().expect("an mlua error");
+        assert!(matches!(lua, mlua::Error::SyntaxError { .. }), "{lua:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("health script does not compile: {lua}")
+        );
+
+        let err = LuaHealthScript::new("error('boom')")
+            .unwrap()
+            .evaluate(&json!({}))
+            .unwrap_err();
+        let source = std::error::Error::source(&err).expect("Lua's error");
+        assert!(source.downcast_ref::<mlua::Error>().is_some(), "{source:?}");
+        assert!(
+            err.to_string().starts_with("health script failed: "),
+            "{err}"
+        );
+        assert!(err.to_string().contains("boom"), "{err}");
+        assert_eq!(err.clone(), err);
+
+        let err = LuaHealthScript::new("goto continue\n::continue").unwrap_err();
+        let source = std::error::Error::source(&err).expect("the translation's error");
+        let translate = source
+            .downcast_ref::<goto::TranslateError>()
+            .expect("a translation error");
+        assert_eq!(
+            err.to_string(),
+            format!("health script does not compile: {translate}")
+        );
     }
 
     #[test]

@@ -884,7 +884,7 @@ mod tests {
         .expect("compiles");
         assert!(matches!(
             deep.evaluate(&json!({})),
-            Err(LuaHealthError::StackOverflow(_))
+            Err(LuaHealthError::StackOverflow { .. })
         ));
     }
 }
