@@ -3,4 +3,5 @@
 //! the modules start one. Run one module with `cargo test --test integration <module>::`.
 
 mod limits;
+mod sources;
 mod template;
