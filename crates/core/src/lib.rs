@@ -41,6 +41,7 @@
 //! # });
 //! ```
 
+pub mod cause;
 pub mod config;
 pub mod crash;
 pub mod engine;

@@ -214,49 +214,7 @@ pub enum CallFailure {
     Yaml(#[source] SharedCause),
 }
 
-/// An underlying error shared behind an [`Arc`](std::sync::Arc), so that the errors of this
-/// crate stay `Clone`.
-///
-/// It dereferences to the underlying error, and the variants holding one give that error
-/// itself (not this wrapper) as their [`std::error::Error::source`], so that callers can
-/// downcast it. Two are equal when their messages are.
-#[derive(Clone)]
-pub struct SharedCause(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
-
-impl SharedCause {
-    /// Shares `error`.
-    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self(std::sync::Arc::new(error))
-    }
-}
-
-impl std::ops::Deref for SharedCause {
-    type Target = dyn std::error::Error + Send + Sync + 'static;
-
-    fn deref(&self) -> &Self::Target {
-        &*self.0
-    }
-}
-
-impl std::fmt::Debug for SharedCause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl std::fmt::Display for SharedCause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&*self.0, f)
-    }
-}
-
-impl PartialEq for SharedCause {
-    fn eq(&self, other: &Self) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
-    }
-}
-
-impl Eq for SharedCause {}
+pub use strata_core::cause::SharedCause;
 
 /// A Go template option that is not `missingkey=default|invalid|zero|error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

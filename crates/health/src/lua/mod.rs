@@ -220,49 +220,7 @@ impl LuaHealthError {
     }
 }
 
-/// An underlying error shared behind an [`Arc`], so that [`LuaHealthError`] stays `Clone`.
-///
-/// It dereferences to the underlying error, and the variants holding one give that error
-/// itself (not this wrapper) as their [`std::error::Error::source`], so that callers can
-/// downcast it (to [`mlua::Error`], [`goto::TranslateError`] …). Two are equal when their
-/// messages are.
-#[derive(Clone)]
-pub struct SharedCause(Arc<dyn std::error::Error + Send + Sync + 'static>);
-
-impl SharedCause {
-    /// Shares `error`.
-    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self(Arc::new(error))
-    }
-}
-
-impl std::ops::Deref for SharedCause {
-    type Target = dyn std::error::Error + Send + Sync + 'static;
-
-    fn deref(&self) -> &Self::Target {
-        &*self.0
-    }
-}
-
-impl std::fmt::Debug for SharedCause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl std::fmt::Display for SharedCause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&*self.0, f)
-    }
-}
-
-impl PartialEq for SharedCause {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
-    }
-}
-
-impl Eq for SharedCause {}
+pub use strata_core::cause::SharedCause;
 
 const STOP_NONE: u8 = 0;
 const STOP_INSTRUCTIONS: u8 = 1;
