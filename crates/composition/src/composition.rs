@@ -1,8 +1,9 @@
-//! Compositions: `mode: Pipeline` (patch-and-transform, go-templating and auto-ready steps run;
-//! other functions are refused or, on request, skipped) and legacy
+//! Compositions: `mode: Pipeline` (patch-and-transform, go-templating, environment-configs and
+//! auto-ready steps run; other functions are refused or, on request, skipped) and legacy
 //! `mode: Resources` (converted the way `crossplane beta convert` does, with the legacy
 //! CRD defaults), composition selection, and rendering a composite through one.
 
+use crate::environment_configs::{self, EnvironmentConfigs};
 use crate::error::{Error, Result};
 use crate::function::FunctionInput;
 use crate::gotemplating::{self, GoTemplating};
@@ -14,6 +15,9 @@ use serde_json::{Map, Value, json};
 
 /// The function name a legacy `mode: Resources` composition runs as.
 pub const PATCH_AND_TRANSFORM: &str = "function-patch-and-transform";
+/// The function a legacy `mode: Resources` composition's `spec.environment.environmentConfigs`
+/// runs as (before the patch-and-transform step), as `crossplane beta convert` migrates it.
+pub const ENVIRONMENT_CONFIGS: &str = "function-environment-configs";
 
 /// One step of a composition's pipeline.
 #[derive(Debug, Clone)]
@@ -34,6 +38,9 @@ pub enum StepFunction {
     PatchAndTransform(FunctionInput),
     /// function-go-templating (input `gotemplating.fn.crossplane.io GoTemplate`).
     GoTemplating(GoTemplating),
+    /// function-environment-configs (input `environmentconfigs.fn.crossplane.io Input`):
+    /// selects among [`RenderRequest::environment_configs`].
+    EnvironmentConfigs(EnvironmentConfigs),
     /// function-auto-ready (a function named `*auto-ready*`, without input).
     AutoReady,
     /// A function Strata cannot run.
@@ -108,6 +115,11 @@ impl Composition {
                             GoTemplating::parse(&input)
                                 .map_err(|e| e.wrap(&format!("pipeline step {name:?}")))?,
                         )
+                    } else if environment_configs::is_input(&input) {
+                        StepFunction::EnvironmentConfigs(
+                            EnvironmentConfigs::parse(&input)
+                                .map_err(|e| e.wrap(&format!("pipeline step {name:?}")))?,
+                        )
                     } else if input.is_null() && function.contains("auto-ready") {
                         StepFunction::AutoReady
                     } else {
@@ -120,13 +132,25 @@ impl Composition {
                     });
                 }
             }
-            "Resources" => steps.push(PipelineStep {
-                name: "resources".into(),
-                function: PATCH_AND_TRANSFORM.into(),
-                run: StepFunction::PatchAndTransform(FunctionInput::parse(
-                    &legacy_to_function_input(&spec),
-                )?),
-            }),
+            "Resources" => {
+                if let Some(input) = legacy_environment_input(&spec) {
+                    steps.push(PipelineStep {
+                        name: "environment-configs".into(),
+                        function: ENVIRONMENT_CONFIGS.into(),
+                        run: StepFunction::EnvironmentConfigs(
+                            EnvironmentConfigs::parse(&input)
+                                .map_err(|e| e.wrap("spec.environment"))?,
+                        ),
+                    });
+                }
+                steps.push(PipelineStep {
+                    name: "resources".into(),
+                    function: PATCH_AND_TRANSFORM.into(),
+                    run: StepFunction::PatchAndTransform(FunctionInput::parse(
+                        &legacy_to_function_input(&spec),
+                    )?),
+                });
+            }
             other => {
                 return Err(Error::Validation(format!(
                     "spec.mode: Unsupported value: {other:?}"
@@ -187,6 +211,14 @@ impl Composition {
                         &mut state.conditions,
                         &mut state.warnings,
                     )
+                    .map_err(|e| Error::Step {
+                        composition: self.name.clone(),
+                        step: step.name.clone(),
+                        function: step.function.clone(),
+                        source: Box::new(e),
+                    })?,
+                StepFunction::EnvironmentConfigs(e) => e
+                    .run(&mut state.request, &req.environment_configs)
                     .map_err(|e| Error::Step {
                         composition: self.name.clone(),
                         step: step.name.clone(),
@@ -411,6 +443,27 @@ fn default_patches(list: Option<&Value>) -> Value {
             .map(|l| l.iter().map(default_patch).collect())
             .unwrap_or_default(),
     )
+}
+
+/// The function-environment-configs input of a legacy `mode: Resources` composition's
+/// `spec.environment` (`environmentConfigs`, `defaultData`, `policy`), as `crossplane beta
+/// convert` moves them; `None` when it sets none of them.
+pub fn legacy_environment_input(spec: &Value) -> Option<Value> {
+    let env = spec.get("environment")?;
+    let mut input_spec = Map::new();
+    for key in ["environmentConfigs", "defaultData", "policy"] {
+        if let Some(v) = env.get(key).filter(|v| !v.is_null()) {
+            input_spec.insert(key.to_owned(), v.clone());
+        }
+    }
+    if input_spec.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "apiVersion": format!("{}/v1beta1", environment_configs::INPUT_GROUP),
+        "kind": "Input",
+        "spec": input_spec,
+    }))
 }
 
 /// Converts a legacy `mode: Resources` composition spec into a function input, applying the

@@ -29,6 +29,7 @@ pub mod composition;
 pub mod connection;
 pub mod crd;
 pub mod engine;
+pub mod environment_configs;
 pub mod error;
 pub mod explain;
 pub mod fieldpath;
