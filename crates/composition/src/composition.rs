@@ -171,6 +171,18 @@ impl Composition {
         })
     }
 
+    /// Reads the template directories of its `source: FileSystem` go-templating steps
+    /// through `files` (errors name the step).
+    pub fn read_template_files(&mut self, files: &dyn gotemplating::TemplateFiles) -> Result<()> {
+        for step in &mut self.steps {
+            if let StepFunction::GoTemplating(t) = &mut step.run {
+                t.read_files(files)
+                    .map_err(|e| e.wrap(&format!("pipeline step {:?}", step.name)))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the composition is for this composite's type.
     pub fn matches_type(&self, composite: &Value) -> bool {
         str_at(composite, &["apiVersion"]) == self.composite_api_version
@@ -701,5 +713,144 @@ pub(crate) mod tests {
             .map(|s| s.function.as_str())
             .collect();
         assert_eq!(names, ["function-environment-configs"]);
+    }
+
+    fn environment_pipeline() -> Value {
+        json!({
+            "apiVersion": "apiextensions.crossplane.io/v1",
+            "kind": "Composition",
+            "metadata": {"name": "xbuckets.example.org"},
+            "spec": {
+                "compositeTypeRef": {"apiVersion": "example.org/v1", "kind": "XBucket"},
+                "mode": "Pipeline",
+                "pipeline": [
+                    {
+                        "step": "environment",
+                        "functionRef": {"name": "function-environment-configs"},
+                        "input": {
+                            "apiVersion": "environmentconfigs.fn.crossplane.io/v1beta1",
+                            "kind": "Input",
+                            "spec": {"environmentConfigs": [
+                                {"type": "Reference", "ref": {"name": "shared"}},
+                                {"type": "Selector", "selector": {"matchLabels": [{"key": "region", "valueFromFieldPath": "spec.region"}]}},
+                            ]},
+                        },
+                    },
+                    {
+                        "step": "bucket",
+                        "functionRef": {"name": "function-patch-and-transform"},
+                        "input": {
+                            "apiVersion": "pt.fn.crossplane.io/v1beta1",
+                            "kind": "Resources",
+                            "environment": {"patches": [{"type": "ToCompositeFieldPath", "fromFieldPath": "team", "toFieldPath": "status.team"}]},
+                            "resources": [{
+                                "name": "bucket",
+                                "base": {"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket", "spec": {"forProvider": {}}},
+                                "patches": [{"type": "FromEnvironmentFieldPath", "fromFieldPath": "kms.keyId", "toFieldPath": "spec.forProvider.kmsKeyId"}],
+                            }],
+                        },
+                    },
+                    {
+                        "step": "acl",
+                        "functionRef": {"name": "function-go-templating"},
+                        "input": {
+                            "apiVersion": "gotemplating.fn.crossplane.io/v1beta1",
+                            "kind": "GoTemplate",
+                            "source": "Inline",
+                            "inline": {"template": "apiVersion: s3.aws.upbound.io/v1beta1\nkind: BucketACL\nmetadata:\n  annotations:\n    gotemplating.fn.crossplane.io/composition-resource-name: acl\nspec:\n  forProvider:\n    acl: {{ index .context \"apiextensions.crossplane.io/environment\" \"acl\" }}\n"},
+                        },
+                    },
+                ],
+            },
+        })
+    }
+
+    fn environment_configs() -> Vec<Value> {
+        vec![
+            json!({"apiVersion": "apiextensions.crossplane.io/v1beta1", "kind": "EnvironmentConfig", "metadata": {"name": "shared"}, "data": {"team": "storage", "acl": "private", "kms": {"keyId": "shared-key"}}}),
+            json!({"apiVersion": "apiextensions.crossplane.io/v1beta1", "kind": "EnvironmentConfig", "metadata": {"name": "eu", "labels": {"region": "eu-west-1"}}, "data": {"kms": {"keyId": "eu-key"}}}),
+        ]
+    }
+
+    #[test]
+    fn an_environment_config_feeds_environment_patches_and_templates() {
+        let composition = Composition::parse(&environment_pipeline()).unwrap();
+        assert!(composition.unsupported_steps().next().is_none());
+        let req = RenderRequest {
+            environment_configs: environment_configs(),
+            ..request()
+        };
+        let out = composition.render(&req, RenderOptions::new()).unwrap();
+        let bucket = out.resources.iter().find(|r| r.name == "bucket").unwrap();
+        assert_eq!(
+            bucket.resource["spec"]["forProvider"]["kmsKeyId"],
+            json!("eu-key")
+        );
+        let acl = out.resources.iter().find(|r| r.name == "acl").unwrap();
+        assert_eq!(acl.resource["spec"]["forProvider"]["acl"], json!("private"));
+        assert_eq!(out.composite["status"]["team"], json!("storage"));
+        assert_eq!(
+            out.context[ENVIRONMENT_KEY]["kms"],
+            json!({"keyId": "eu-key"})
+        );
+    }
+
+    #[test]
+    fn a_missing_required_environment_config_fails_naming_the_step_and_the_config() {
+        let composition = Composition::parse(&environment_pipeline()).unwrap();
+        let req = RenderRequest {
+            environment_configs: environment_configs().split_off(1),
+            ..request()
+        };
+        let err = composition.render(&req, RenderOptions::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "composition xbuckets.example.org: pipeline step \"environment\" (function-environment-configs): cannot get selected environment configs: cannot process environment config \"shared\" by reference, \"environment-config-0\": Required environment config \"shared\" not found"
+        );
+        let mut bad = environment_pipeline();
+        bad["spec"]["pipeline"][0]["input"]["spec"]["environmentConfigs"][1]["selector"]["mode"] =
+            json!("All");
+        let err = Composition::parse(&bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pipeline step \"environment\": invalid function input: spec.environmentConfigs[1].selector.mode: Unsupported value: \"All\": supported values: \"Single\", \"Multiple\""
+        );
+    }
+
+    #[test]
+    fn a_legacy_composition_environment_runs_as_an_environment_configs_step() {
+        let legacy = json!({
+            "apiVersion": "apiextensions.crossplane.io/v1",
+            "kind": "Composition",
+            "metadata": {"name": "legacy"},
+            "spec": {
+                "compositeTypeRef": {"apiVersion": "example.org/v1", "kind": "XBucket"},
+                "environment": {
+                    "environmentConfigs": [{"type": "Reference", "ref": {"name": "shared"}}],
+                    "defaultData": {"team": "default"},
+                },
+                "resources": [{
+                    "name": "bucket",
+                    "base": {"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket", "spec": {"forProvider": {}}},
+                    "patches": [{"type": "FromEnvironmentFieldPath", "fromFieldPath": "team", "toFieldPath": "spec.forProvider.team"}],
+                }],
+            },
+        });
+        let composition = Composition::parse(&legacy).unwrap();
+        let names: Vec<&str> = composition
+            .steps
+            .iter()
+            .map(|s| s.function.as_str())
+            .collect();
+        assert_eq!(names, [ENVIRONMENT_CONFIGS, PATCH_AND_TRANSFORM]);
+        let req = RenderRequest {
+            environment_configs: environment_configs(),
+            ..request()
+        };
+        let out = composition.render(&req, RenderOptions::new()).unwrap();
+        assert_eq!(
+            out.resources[0].resource["spec"]["forProvider"]["team"],
+            json!("storage")
+        );
     }
 }
