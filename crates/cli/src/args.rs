@@ -588,6 +588,11 @@ pub struct RenderArgs {
     /// instead of failing.
     #[arg(long)]
     pub skip_unsupported_steps: bool,
+    /// A file or directory of EnvironmentConfigs the compositions' function-environment-configs
+    /// steps select from, besides those found in PATH (like `crossplane render
+    /// --extra-resources`); repeatable.
+    #[arg(long = "extra-resources", value_name = "PATH")]
+    pub extra_resources: Vec<PathBuf>,
 }
 
 /// Graph formats.

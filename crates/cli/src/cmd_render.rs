@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use anyhow::Context;
 use strata_composition::catalog::{Found, find_in_path};
+use strata_composition::environment_configs::is_environment_config;
 use strata_composition::explain::{FieldWrite, Target};
 use strata_composition::render::SkippedStep;
-use strata_composition::{RenderOptions, RenderRequest, render_object};
+use strata_composition::{RenderOptions, render_object};
 use strata_core::Resource;
 use strata_core::source::{FsTree, SourceTree, is_manifest_file};
 use strata_sources::kustomize::{KUSTOMIZATION_FILES, is_kustomization_dir};
@@ -37,6 +38,10 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         );
     }
     output::require(args.output, "strata render", output::MANIFESTS)?;
+    let mut request = catalog.render_request();
+    for path in &args.extra_resources {
+        request.environment_configs.extend(extra_resources(path)?);
+    }
     let options = RenderOptions::new()
         .with_explain(args.explain)
         .with_skip_unsupported_steps(args.skip_unsupported_steps);
@@ -48,7 +53,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             &target.manifest,
             &catalog.xrds,
             &catalog.compositions,
-            &RenderRequest::default(),
+            &request,
             options,
         )
         .with_context(|| where_(target))?;
@@ -107,6 +112,32 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         Format::Yaml | Format::Human | Format::Markdown => print!("{text}"),
     }
     Ok(0)
+}
+
+/// The EnvironmentConfigs of an `--extra-resources` file or directory; any other object is an
+/// error naming it (Strata's function-environment-configs steps are what read extra
+/// resources).
+fn extra_resources(path: &std::path::Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    crate::paths::existing(path)?;
+    let resources = strata_core::loader::load_path(path)
+        .with_context(|| format!("--extra-resources {}", path.display()))?;
+    resources
+        .into_iter()
+        .map(|r| {
+            if is_environment_config(&r.manifest) {
+                Ok(r.manifest)
+            } else {
+                let at = r
+                    .source
+                    .as_ref()
+                    .map_or_else(|| path.display().to_string(), ToString::to_string);
+                anyhow::bail!(
+                    "{at}: {}: --extra-resources takes EnvironmentConfigs (apiextensions.crossplane.io), which function-environment-configs steps select from; Strata's functions read no other extra resources",
+                    r.key
+                )
+            }
+        })
+        .collect()
 }
 
 /// The manifests below `dir` as a stack reads its plain files: kustomization files and the

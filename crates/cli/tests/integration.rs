@@ -7,6 +7,7 @@ mod aws_example;
 mod cli;
 mod controller;
 mod crash_recovery;
+mod environment_configs;
 mod health;
 mod helm_application;
 mod limits;

@@ -1,8 +1,9 @@
-//! Compositions: `mode: Pipeline` (patch-and-transform, go-templating and auto-ready steps run;
-//! other functions are refused or, on request, skipped) and legacy
+//! Compositions: `mode: Pipeline` (patch-and-transform, go-templating, environment-configs and
+//! auto-ready steps run; other functions are refused or, on request, skipped) and legacy
 //! `mode: Resources` (converted the way `crossplane beta convert` does, with the legacy
 //! CRD defaults), composition selection, and rendering a composite through one.
 
+use crate::environment_configs::{self, EnvironmentConfigs};
 use crate::error::{Error, Result};
 use crate::function::FunctionInput;
 use crate::gotemplating::{self, GoTemplating};
@@ -14,6 +15,9 @@ use serde_json::{Map, Value, json};
 
 /// The function name a legacy `mode: Resources` composition runs as.
 pub const PATCH_AND_TRANSFORM: &str = "function-patch-and-transform";
+/// The function a legacy `mode: Resources` composition's `spec.environment.environmentConfigs`
+/// runs as (before the patch-and-transform step), as `crossplane beta convert` migrates it.
+pub const ENVIRONMENT_CONFIGS: &str = "function-environment-configs";
 
 /// One step of a composition's pipeline.
 #[derive(Debug, Clone)]
@@ -34,6 +38,9 @@ pub enum StepFunction {
     PatchAndTransform(FunctionInput),
     /// function-go-templating (input `gotemplating.fn.crossplane.io GoTemplate`).
     GoTemplating(GoTemplating),
+    /// function-environment-configs (input `environmentconfigs.fn.crossplane.io Input`):
+    /// selects among [`RenderRequest::environment_configs`].
+    EnvironmentConfigs(EnvironmentConfigs),
     /// function-auto-ready (a function named `*auto-ready*`, without input).
     AutoReady,
     /// A function Strata cannot run.
@@ -108,6 +115,11 @@ impl Composition {
                             GoTemplating::parse(&input)
                                 .map_err(|e| e.wrap(&format!("pipeline step {name:?}")))?,
                         )
+                    } else if environment_configs::is_input(&input) {
+                        StepFunction::EnvironmentConfigs(
+                            EnvironmentConfigs::parse(&input)
+                                .map_err(|e| e.wrap(&format!("pipeline step {name:?}")))?,
+                        )
                     } else if input.is_null() && function.contains("auto-ready") {
                         StepFunction::AutoReady
                     } else {
@@ -120,13 +132,25 @@ impl Composition {
                     });
                 }
             }
-            "Resources" => steps.push(PipelineStep {
-                name: "resources".into(),
-                function: PATCH_AND_TRANSFORM.into(),
-                run: StepFunction::PatchAndTransform(FunctionInput::parse(
-                    &legacy_to_function_input(&spec),
-                )?),
-            }),
+            "Resources" => {
+                if let Some(input) = legacy_environment_input(&spec) {
+                    steps.push(PipelineStep {
+                        name: "environment-configs".into(),
+                        function: ENVIRONMENT_CONFIGS.into(),
+                        run: StepFunction::EnvironmentConfigs(
+                            EnvironmentConfigs::parse(&input)
+                                .map_err(|e| e.wrap("spec.environment"))?,
+                        ),
+                    });
+                }
+                steps.push(PipelineStep {
+                    name: "resources".into(),
+                    function: PATCH_AND_TRANSFORM.into(),
+                    run: StepFunction::PatchAndTransform(FunctionInput::parse(
+                        &legacy_to_function_input(&spec),
+                    )?),
+                });
+            }
             other => {
                 return Err(Error::Validation(format!(
                     "spec.mode: Unsupported value: {other:?}"
@@ -145,6 +169,18 @@ impl Composition {
             composite_kind: str_at(&spec, &["compositeTypeRef", "kind"]).to_string(),
             steps,
         })
+    }
+
+    /// Reads the template directories of its `source: FileSystem` go-templating steps
+    /// through `files` (errors name the step).
+    pub fn read_template_files(&mut self, files: &dyn gotemplating::TemplateFiles) -> Result<()> {
+        for step in &mut self.steps {
+            if let StepFunction::GoTemplating(t) = &mut step.run {
+                t.read_files(files)
+                    .map_err(|e| e.wrap(&format!("pipeline step {:?}", step.name)))?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether the composition is for this composite's type.
@@ -187,6 +223,14 @@ impl Composition {
                         &mut state.conditions,
                         &mut state.warnings,
                     )
+                    .map_err(|e| Error::Step {
+                        composition: self.name.clone(),
+                        step: step.name.clone(),
+                        function: step.function.clone(),
+                        source: Box::new(e),
+                    })?,
+                StepFunction::EnvironmentConfigs(e) => e
+                    .run(&mut state.request, &req.environment_configs)
                     .map_err(|e| Error::Step {
                         composition: self.name.clone(),
                         step: step.name.clone(),
@@ -411,6 +455,27 @@ fn default_patches(list: Option<&Value>) -> Value {
             .map(|l| l.iter().map(default_patch).collect())
             .unwrap_or_default(),
     )
+}
+
+/// The function-environment-configs input of a legacy `mode: Resources` composition's
+/// `spec.environment` (`environmentConfigs`, `defaultData`, `policy`), as `crossplane beta
+/// convert` moves them; `None` when it sets none of them.
+pub fn legacy_environment_input(spec: &Value) -> Option<Value> {
+    let env = spec.get("environment")?;
+    let mut input_spec = Map::new();
+    for key in ["environmentConfigs", "defaultData", "policy"] {
+        if let Some(v) = env.get(key).filter(|v| !v.is_null()) {
+            input_spec.insert(key.to_owned(), v.clone());
+        }
+    }
+    if input_spec.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "apiVersion": format!("{}/v1beta1", environment_configs::INPUT_GROUP),
+        "kind": "Input",
+        "spec": input_spec,
+    }))
 }
 
 /// Converts a legacy `mode: Resources` composition spec into a function input, applying the
@@ -648,5 +713,144 @@ pub(crate) mod tests {
             .map(|s| s.function.as_str())
             .collect();
         assert_eq!(names, ["function-environment-configs"]);
+    }
+
+    fn environment_pipeline() -> Value {
+        json!({
+            "apiVersion": "apiextensions.crossplane.io/v1",
+            "kind": "Composition",
+            "metadata": {"name": "xbuckets.example.org"},
+            "spec": {
+                "compositeTypeRef": {"apiVersion": "example.org/v1", "kind": "XBucket"},
+                "mode": "Pipeline",
+                "pipeline": [
+                    {
+                        "step": "environment",
+                        "functionRef": {"name": "function-environment-configs"},
+                        "input": {
+                            "apiVersion": "environmentconfigs.fn.crossplane.io/v1beta1",
+                            "kind": "Input",
+                            "spec": {"environmentConfigs": [
+                                {"type": "Reference", "ref": {"name": "shared"}},
+                                {"type": "Selector", "selector": {"matchLabels": [{"key": "region", "valueFromFieldPath": "spec.region"}]}},
+                            ]},
+                        },
+                    },
+                    {
+                        "step": "bucket",
+                        "functionRef": {"name": "function-patch-and-transform"},
+                        "input": {
+                            "apiVersion": "pt.fn.crossplane.io/v1beta1",
+                            "kind": "Resources",
+                            "environment": {"patches": [{"type": "ToCompositeFieldPath", "fromFieldPath": "team", "toFieldPath": "status.team"}]},
+                            "resources": [{
+                                "name": "bucket",
+                                "base": {"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket", "spec": {"forProvider": {}}},
+                                "patches": [{"type": "FromEnvironmentFieldPath", "fromFieldPath": "kms.keyId", "toFieldPath": "spec.forProvider.kmsKeyId"}],
+                            }],
+                        },
+                    },
+                    {
+                        "step": "acl",
+                        "functionRef": {"name": "function-go-templating"},
+                        "input": {
+                            "apiVersion": "gotemplating.fn.crossplane.io/v1beta1",
+                            "kind": "GoTemplate",
+                            "source": "Inline",
+                            "inline": {"template": "apiVersion: s3.aws.upbound.io/v1beta1\nkind: BucketACL\nmetadata:\n  annotations:\n    gotemplating.fn.crossplane.io/composition-resource-name: acl\nspec:\n  forProvider:\n    acl: {{ index .context \"apiextensions.crossplane.io/environment\" \"acl\" }}\n"},
+                        },
+                    },
+                ],
+            },
+        })
+    }
+
+    fn environment_configs() -> Vec<Value> {
+        vec![
+            json!({"apiVersion": "apiextensions.crossplane.io/v1beta1", "kind": "EnvironmentConfig", "metadata": {"name": "shared"}, "data": {"team": "storage", "acl": "private", "kms": {"keyId": "shared-key"}}}),
+            json!({"apiVersion": "apiextensions.crossplane.io/v1beta1", "kind": "EnvironmentConfig", "metadata": {"name": "eu", "labels": {"region": "eu-west-1"}}, "data": {"kms": {"keyId": "eu-key"}}}),
+        ]
+    }
+
+    #[test]
+    fn an_environment_config_feeds_environment_patches_and_templates() {
+        let composition = Composition::parse(&environment_pipeline()).unwrap();
+        assert!(composition.unsupported_steps().next().is_none());
+        let req = RenderRequest {
+            environment_configs: environment_configs(),
+            ..request()
+        };
+        let out = composition.render(&req, RenderOptions::new()).unwrap();
+        let bucket = out.resources.iter().find(|r| r.name == "bucket").unwrap();
+        assert_eq!(
+            bucket.resource["spec"]["forProvider"]["kmsKeyId"],
+            json!("eu-key")
+        );
+        let acl = out.resources.iter().find(|r| r.name == "acl").unwrap();
+        assert_eq!(acl.resource["spec"]["forProvider"]["acl"], json!("private"));
+        assert_eq!(out.composite["status"]["team"], json!("storage"));
+        assert_eq!(
+            out.context[ENVIRONMENT_KEY]["kms"],
+            json!({"keyId": "eu-key"})
+        );
+    }
+
+    #[test]
+    fn a_missing_required_environment_config_fails_naming_the_step_and_the_config() {
+        let composition = Composition::parse(&environment_pipeline()).unwrap();
+        let req = RenderRequest {
+            environment_configs: environment_configs().split_off(1),
+            ..request()
+        };
+        let err = composition.render(&req, RenderOptions::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "composition xbuckets.example.org: pipeline step \"environment\" (function-environment-configs): cannot get selected environment configs: cannot process environment config \"shared\" by reference, \"environment-config-0\": Required environment config \"shared\" not found"
+        );
+        let mut bad = environment_pipeline();
+        bad["spec"]["pipeline"][0]["input"]["spec"]["environmentConfigs"][1]["selector"]["mode"] =
+            json!("All");
+        let err = Composition::parse(&bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pipeline step \"environment\": invalid function input: spec.environmentConfigs[1].selector.mode: Unsupported value: \"All\": supported values: \"Single\", \"Multiple\""
+        );
+    }
+
+    #[test]
+    fn a_legacy_composition_environment_runs_as_an_environment_configs_step() {
+        let legacy = json!({
+            "apiVersion": "apiextensions.crossplane.io/v1",
+            "kind": "Composition",
+            "metadata": {"name": "legacy"},
+            "spec": {
+                "compositeTypeRef": {"apiVersion": "example.org/v1", "kind": "XBucket"},
+                "environment": {
+                    "environmentConfigs": [{"type": "Reference", "ref": {"name": "shared"}}],
+                    "defaultData": {"team": "default"},
+                },
+                "resources": [{
+                    "name": "bucket",
+                    "base": {"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket", "spec": {"forProvider": {}}},
+                    "patches": [{"type": "FromEnvironmentFieldPath", "fromFieldPath": "team", "toFieldPath": "spec.forProvider.team"}],
+                }],
+            },
+        });
+        let composition = Composition::parse(&legacy).unwrap();
+        let names: Vec<&str> = composition
+            .steps
+            .iter()
+            .map(|s| s.function.as_str())
+            .collect();
+        assert_eq!(names, [ENVIRONMENT_CONFIGS, PATCH_AND_TRANSFORM]);
+        let req = RenderRequest {
+            environment_configs: environment_configs(),
+            ..request()
+        };
+        let out = composition.render(&req, RenderOptions::new()).unwrap();
+        assert_eq!(
+            out.resources[0].resource["spec"]["forProvider"]["team"],
+            json!("storage")
+        );
     }
 }

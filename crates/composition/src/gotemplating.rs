@@ -1,5 +1,6 @@
 //! Crossplane's function-go-templating, run in-process: the `gotemplating.fn.crossplane.io`
-//! `GoTemplate` input (`source: Inline`), its template run over the function request
+//! `GoTemplate` input (`source: Inline`, `FileSystem` read relative to the composition's file,
+//! `Environment` read from the pipeline's environment; `options`), its template run over the function request
 //! (`.observed`, `.desired`, `.context`, `.extraResources`) with the function's template
 //! functions (`strata_gotemplate`'s Crossplane dialect), and its YAML output turned into
 //! desired composed resources, composite status, connection details, context and conditions.
@@ -8,6 +9,7 @@ use crate::error::{Error, Phase, Result};
 use crate::render::{DesiredComposed, ENVIRONMENT_KEY, RenderRequest};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use strata_core::source::{EntryKind, SourceError, SourceTree};
 use strata_gotemplate::{FunctionSet, MissingKey, TemplateSet};
 
 /// The annotation naming a desired composed resource.
@@ -25,12 +27,128 @@ pub const TEMPLATE_NAME: &str = "manifests";
 /// Condition types Crossplane reserves: `ClaimConditions` may not set them.
 const RESERVED_CONDITIONS: [&str; 3] = ["Ready", "Synced", "Healthy"];
 
+/// Where a go-templating step's template text comes from (`source`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TemplateSource {
+    /// `Inline`: `inline.template`, or `inline.templates` joined with `---` documents.
+    Inline,
+    /// `FileSystem`: every file below `fileSystem.dirPath`. The function reads the directory
+    /// mounted into its pod; Strata reads it relative to the composition's file when the
+    /// composition is loaded from a directory or a stack ([`TemplateFiles`]).
+    FileSystem {
+        /// `fileSystem.dirPath`, as written.
+        dir_path: String,
+    },
+    /// `Environment`: the string at `environment.key` of the pipeline's environment, read
+    /// when the step runs.
+    Environment {
+        /// `environment.key`.
+        key: String,
+    },
+}
+
 /// A parsed function-go-templating input.
 #[derive(Debug, Clone)]
 pub struct GoTemplating {
-    /// The template source, as written.
-    pub source: String,
-    templates: TemplateSet,
+    /// Where the template text comes from.
+    pub source: TemplateSource,
+    /// The template text: as written for `Inline`, the files joined once read for
+    /// `FileSystem`, `None` for `Environment` (read when the step runs) and for a
+    /// `FileSystem` directory not read yet.
+    pub text: Option<String>,
+    missing: MissingKey,
+    templates: Option<TemplateSet>,
+}
+
+/// Reads the directories of `source: FileSystem` steps.
+pub trait TemplateFiles {
+    /// The template text of directory `dir_path` (as the step names it): every file below it
+    /// as the function reads them (see [`read_template_dir`]).
+    fn read_dir(&self, dir_path: &str) -> Result<String>;
+}
+
+/// Template directories inside a source tree, relative to directory `base` of the tree (the
+/// composition's directory). A path leaving the tree is an error.
+pub struct TreeTemplateFiles<'a> {
+    /// The tree.
+    pub tree: &'a dyn SourceTree,
+    /// The directory relative paths start from.
+    pub base: String,
+}
+
+impl TemplateFiles for TreeTemplateFiles<'_> {
+    fn read_dir(&self, dir_path: &str) -> Result<String> {
+        refuse_absolute(dir_path)?;
+        let dir =
+            strata_core::source::join(&self.base, dir_path).map_err(|e| read_error(dir_path, e))?;
+        read_template_dir(self.tree, &dir).map_err(|e| read_error(dir_path, e))
+    }
+}
+
+/// Template directories on disk, relative to `base` (the composition file's directory).
+pub struct DiskTemplateFiles {
+    /// The directory relative paths start from.
+    pub base: std::path::PathBuf,
+}
+
+impl TemplateFiles for DiskTemplateFiles {
+    fn read_dir(&self, dir_path: &str) -> Result<String> {
+        refuse_absolute(dir_path)?;
+        let tree = strata_core::source::FsTree::new(self.base.join(dir_path));
+        read_template_dir(&tree, "").map_err(|e| read_error(dir_path, e))
+    }
+}
+
+fn refuse_absolute(dir_path: &str) -> Result<()> {
+    if dir_path.starts_with('/') {
+        return Err(invalid(format!(
+            "fileSystem.dirPath {dir_path:?} is absolute (a directory mounted into the function's pod): Strata reads template directories relative to the composition's file"
+        )));
+    }
+    Ok(())
+}
+
+fn read_error(dir_path: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::caused(
+        Phase::Validation,
+        format!("invalid function input: cannot read tmpl from the folder {{{dir_path}}}: "),
+        e,
+    )
+}
+
+/// The function's `readTemplates`: every file below `dir` of `tree`, in name order at each
+/// level, each followed by a `---` line; files and directories whose name starts with `.` are
+/// skipped (a Kubernetes ConfigMap volume's `..data` directory among them), and so is a `dir`
+/// whose own name starts with `.` (Strata refuses that, as nothing would be read).
+pub fn read_template_dir(
+    tree: &dyn SourceTree,
+    dir: &str,
+) -> std::result::Result<String, SourceError> {
+    let mut out = String::new();
+    walk_templates(tree, dir, &mut out)?;
+    Ok(out)
+}
+
+fn walk_templates(
+    tree: &dyn SourceTree,
+    dir: &str,
+    out: &mut String,
+) -> std::result::Result<(), SourceError> {
+    for entry in tree.list(dir)? {
+        if entry.name.starts_with('.') {
+            continue;
+        }
+        let path = strata_core::source::join(dir, &entry.name)?;
+        match entry.kind {
+            EntryKind::Dir => walk_templates(tree, &path, out)?,
+            EntryKind::File => {
+                out.push_str(&tree.read_to_string(&path)?);
+                out.push_str("\n---\n");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether a step input is function-go-templating's.
@@ -46,44 +164,113 @@ fn invalid(msg: impl std::fmt::Display) -> Error {
     Error::Validation(format!("invalid function input: {msg}"))
 }
 
+fn nonempty<'a>(input: &'a Value, pointer: &str) -> Option<&'a str> {
+    input
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
 impl GoTemplating {
-    /// Parses the input and its template. Sources other than `Inline`, and custom delimiters,
-    /// are validation errors naming them; so is a template that does not parse.
+    /// Parses the input (and, for `Inline`, its template), with the function's messages for a
+    /// missing or unknown source. `options` (`missingkey=...`) are applied; custom
+    /// delimiters are a validation error naming them; so is a template that does not parse.
     pub fn parse(input: &Value) -> Result<GoTemplating> {
-        let source = input.get("source").and_then(Value::as_str).unwrap_or("");
-        match source {
-            "Inline" => {}
-            "" => return Err(invalid("source: Required value")),
-            other => {
-                return Err(invalid(format!(
-                    "source {other:?} is not supported by Strata (only Inline templates are)"
-                )));
+        let missing = match input.get("options") {
+            None | Some(Value::Null) => MissingKey::Default,
+            Some(Value::Array(items)) => {
+                let options: Vec<&str> = items
+                    .iter()
+                    .map(|o| {
+                        o.as_str()
+                            .ok_or_else(|| invalid("options: must be a list of strings"))
+                    })
+                    .collect::<Result<_>>()?;
+                MissingKey::from_options(&options).map_err(|e| {
+                    Error::caused(Phase::Validation, "cannot apply template options: ", e)
+                })?
             }
-        }
+            Some(_) => return Err(invalid("options: must be a list of strings")),
+        };
         if input.get("delims").is_some_and(|d| !d.is_null()) {
             return Err(invalid(
                 "delims: custom template delimiters are not supported by Strata",
             ));
         }
-        let Some(text) = input
-            .get("inline")
-            .and_then(|i| i.get("template"))
-            .and_then(Value::as_str)
-        else {
-            return Err(invalid("inline.template: Required value"));
+        let source = input.get("source").and_then(Value::as_str).unwrap_or("");
+        let (source, text) = match source {
+            "Inline" => {
+                let text = match nonempty(input, "/inline/template") {
+                    Some(t) => t.to_owned(),
+                    None => {
+                        let list: Vec<&str> = input
+                            .pointer("/inline/templates")
+                            .and_then(Value::as_array)
+                            .map(|l| l.iter().filter_map(Value::as_str).collect())
+                            .unwrap_or_default();
+                        if list.is_empty() {
+                            return Err(invalid(
+                                "inline.template or inline.templates should be provided",
+                            ));
+                        }
+                        list.join("\n---\n")
+                    }
+                };
+                (TemplateSource::Inline, Some(text))
+            }
+            "FileSystem" => {
+                let Some(dir_path) = nonempty(input, "/fileSystem/dirPath") else {
+                    return Err(invalid("fileSystem.dirPath should be provided"));
+                };
+                if dir_path
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|name| name.starts_with('.'))
+                {
+                    return Err(invalid(format!(
+                        "fileSystem.dirPath {dir_path:?}: the function skips a directory whose name starts with '.', so no template would be read"
+                    )));
+                }
+                let dir_path = dir_path.to_owned();
+                (TemplateSource::FileSystem { dir_path }, None)
+            }
+            "Environment" => {
+                let Some(key) = nonempty(input, "/environment/key") else {
+                    return Err(invalid("environment.key should be provided"));
+                };
+                let key = key.to_owned();
+                (TemplateSource::Environment { key }, None)
+            }
+            "" => return Err(invalid("source is required")),
+            other => return Err(invalid(format!("invalid source: {other}"))),
         };
-        let mut templates = TemplateSet::new(FunctionSet::Crossplane, MissingKey::Default);
-        templates.add(TEMPLATE_NAME, text).map_err(|e| {
-            Error::caused(
-                Phase::Validation,
-                "invalid function input: cannot parse the provided templates: ",
-                e,
-            )
-        })?;
-        Ok(GoTemplating {
-            source: text.to_owned(),
-            templates,
-        })
+        let mut step = GoTemplating {
+            source,
+            text: None,
+            missing,
+            templates: None,
+        };
+        if let Some(text) = text {
+            step.set_text(text)?;
+        }
+        Ok(step)
+    }
+
+    fn set_text(&mut self, text: String) -> Result<()> {
+        self.templates = Some(parse_templates(&text, self.missing)?);
+        self.text = Some(text);
+        Ok(())
+    }
+
+    /// Reads a `source: FileSystem` step's directory through `files` and parses it (other
+    /// sources are left as they are).
+    pub fn read_files(&mut self, files: &dyn TemplateFiles) -> Result<()> {
+        if let TemplateSource::FileSystem { dir_path } = &self.source {
+            let text = files.read_dir(dir_path)?;
+            self.set_text(text)?;
+        }
+        Ok(())
     }
 
     /// Runs the template over `req` and applies its output to `req`'s desired state and
@@ -95,9 +282,26 @@ impl GoTemplating {
         conditions: &mut Vec<Value>,
         warnings: &mut Vec<String>,
     ) -> Result<()> {
+        let from_environment;
+        let templates = match (&self.source, &self.templates) {
+            (TemplateSource::Environment { key }, _) => {
+                from_environment = parse_templates(environment_template(req, key)?, self.missing)?;
+                &from_environment
+            }
+            (_, Some(t)) => t,
+            (TemplateSource::FileSystem { dir_path }, None) => {
+                return Err(invalid(format!(
+                    "fileSystem.dirPath {dir_path:?}: the template files were not read (Strata reads them relative to the composition's file when it loads a directory or a stack)"
+                )));
+            }
+            (TemplateSource::Inline, None) => {
+                return Err(invalid(
+                    "inline.template or inline.templates should be provided",
+                ));
+            }
+        };
         let data = request_data(req);
-        let text = self
-            .templates
+        let text = templates
             .execute(TEMPLATE_NAME, &data)
             .map_err(|source| Error::caused(Phase::Fatal, "cannot execute template: ", source))?;
         let objects: Vec<Value> = strata_core::yaml::from_str_multiple(&text)
@@ -109,6 +313,35 @@ impl GoTemplating {
             apply_object(obj, req, conditions, warnings)?;
         }
         Ok(())
+    }
+}
+
+fn parse_templates(text: &str, missing: MissingKey) -> Result<TemplateSet> {
+    let mut templates = TemplateSet::new(FunctionSet::Crossplane, missing);
+    templates.add(TEMPLATE_NAME, text).map_err(|e| {
+        Error::caused(
+            Phase::Validation,
+            "invalid function input: cannot parse the provided templates: ",
+            e,
+        )
+    })?;
+    Ok(templates)
+}
+
+/// The template text of a `source: Environment` step, with the function's errors.
+fn environment_template<'a>(req: &'a RenderRequest, key: &str) -> Result<&'a str> {
+    let fail = |msg: String| {
+        Err(Error::Fatal(format!(
+            "invalid function input: cannot read tmpl from the environment: {msg}"
+        )))
+    };
+    let Some(Value::Object(env)) = &req.environment else {
+        return fail(format!("{ENVIRONMENT_KEY} key does not exist in context"));
+    };
+    match env.get(key) {
+        None => fail(format!("key: {key} does not exist")),
+        Some(Value::String(text)) => Ok(text),
+        Some(_) => fail(format!("key: {key} value is not a string")),
     }
 }
 
@@ -731,11 +964,170 @@ data:
     }
 
     #[test]
-    fn only_inline_templates_are_supported() {
-        let mut i = input("x");
+    fn missing_and_unknown_sources_fail_with_the_functions_messages() {
+        let cases = [
+            (
+                json!({"source": ""}),
+                "invalid function input: source is required",
+            ),
+            (
+                json!({"source": "Git"}),
+                "invalid function input: invalid source: Git",
+            ),
+            (
+                json!({"source": "Inline", "inline": {"template": ""}}),
+                "invalid function input: inline.template or inline.templates should be provided",
+            ),
+            (
+                json!({"source": "FileSystem"}),
+                "invalid function input: fileSystem.dirPath should be provided",
+            ),
+            (
+                json!({"source": "Environment", "environment": {}}),
+                "invalid function input: environment.key should be provided",
+            ),
+            (
+                json!({"source": "Inline", "inline": {"template": "x"}, "options": ["missingkey=maybe"]}),
+                "cannot apply template options: ",
+            ),
+        ];
+        for (fields, want) in cases {
+            let mut i = json!({"apiVersion": "gotemplating.fn.crossplane.io/v1beta1", "kind": "GoTemplate"});
+            for (k, v) in fields.as_object().unwrap() {
+                i[k] = v.clone();
+            }
+            let err = GoTemplating::parse(&i).unwrap_err();
+            assert!(err.to_string().starts_with(want), "{err} (want {want})");
+            assert_eq!(err.phase(), crate::error::Phase::Validation);
+        }
+    }
+
+    #[test]
+    fn inline_templates_are_joined_as_documents() {
+        let mut i = input("");
+        i["inline"] = json!({"templates": [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    gotemplating.fn.crossplane.io/composition-resource-name: one\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    gotemplating.fn.crossplane.io/composition-resource-name: two\n",
+        ]});
+        let t = GoTemplating::parse(&i).unwrap();
+        let mut req = request();
+        t.run(&mut req, &mut Vec::new(), &mut Vec::new()).unwrap();
+        assert_eq!(req.desired.keys().collect::<Vec<_>>(), ["one", "two"]);
+    }
+
+    fn cm(name: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    gotemplating.fn.crossplane.io/composition-resource-name: {name}\ndata:\n  region: {{{{ .observed.composite.resource.spec.region }}}}\n"
+        )
+    }
+
+    #[test]
+    fn file_system_templates_are_every_file_below_the_directory_but_hidden_ones() {
+        let tree = strata_core::source::MemoryTree::new()
+            .with_file("platform/composition.yaml", "kind: Composition\n")
+            .with_file("platform/templates/b.yaml", cm("b"))
+            .with_file("platform/templates/a/nested.yaml", cm("nested"))
+            .with_file("platform/templates/.hidden.yaml", cm("hidden"))
+            .with_file("platform/templates/..data/skipped.yaml", cm("skipped"))
+            .with_file("platform/templates/c.tpl", "{{ define \"x\" }}{{ end }}");
+        let files = TreeTemplateFiles {
+            tree: &tree,
+            base: "platform".into(),
+        };
+        let mut i = input("");
         i["source"] = json!("FileSystem");
-        let err = GoTemplating::parse(&i).unwrap_err().to_string();
-        assert!(err.contains("\"FileSystem\" is not supported"), "{err}");
+        i["fileSystem"] = json!({"dirPath": "templates"});
+        let mut t = GoTemplating::parse(&i).unwrap();
+        // Not read yet: running says so.
+        let err = t
+            .run(&mut request(), &mut Vec::new(), &mut Vec::new())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("the template files were not read"),
+            "{err}"
+        );
+        t.read_files(&files).unwrap();
+        let text = t.text.clone().unwrap();
+        assert!(text.starts_with(&cm("nested")), "{text}");
+        assert!(
+            text.ends_with("{{ define \"x\" }}{{ end }}\n---\n"),
+            "{text}"
+        );
+        let mut req = request();
+        t.run(&mut req, &mut Vec::new(), &mut Vec::new()).unwrap();
+        assert_eq!(req.desired.keys().collect::<Vec<_>>(), ["b", "nested"]);
+        assert_eq!(
+            req.desired["b"].resource["data"]["region"],
+            json!("eu-west-1")
+        );
+
+        i["fileSystem"] = json!({"dirPath": "missing"});
+        let err = GoTemplating::parse(&i)
+            .unwrap()
+            .read_files(&files)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid function input: cannot read tmpl from the folder {missing}: memory: platform/missing: no such file or directory"
+        );
+        i["fileSystem"] = json!({"dirPath": "../../outside"});
+        let err = GoTemplating::parse(&i)
+            .unwrap()
+            .read_files(&files)
+            .unwrap_err();
+        assert!(err.to_string().contains("leaves the source tree"), "{err}");
+        i["fileSystem"] = json!({"dirPath": "/templates"});
+        let err = GoTemplating::parse(&i)
+            .unwrap()
+            .read_files(&files)
+            .unwrap_err();
+        assert!(err.to_string().contains("is absolute"), "{err}");
+        i["fileSystem"] = json!({"dirPath": "templates/.."});
+        let err = GoTemplating::parse(&i).unwrap_err();
+        assert!(
+            err.to_string().contains("whose name starts with '.'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn environment_templates_are_read_from_the_pipeline_environment_when_the_step_runs() {
+        let mut i = input("");
+        i["source"] = json!("Environment");
+        i["environment"] = json!({"key": "template"});
+        let t = GoTemplating::parse(&i).unwrap();
+        let run = |env: Option<Value>| {
+            let mut req = request();
+            req.environment = env;
+            t.run(&mut req, &mut Vec::new(), &mut Vec::new())
+                .map(|()| req)
+        };
+        let req = run(Some(json!({"template": cm("from-env")}))).unwrap();
+        assert_eq!(
+            req.desired["from-env"].resource["data"]["region"],
+            json!("eu-west-1")
+        );
+        let prefix = "invalid function input: cannot read tmpl from the environment: ";
+        for (env, want) in [
+            (
+                None,
+                "apiextensions.crossplane.io/environment key does not exist in context",
+            ),
+            (Some(json!({})), "key: template does not exist"),
+            (
+                Some(json!({"template": 1})),
+                "key: template value is not a string",
+            ),
+        ] {
+            let err = run(env).unwrap_err();
+            assert_eq!(err.to_string(), format!("{prefix}{want}"));
+        }
+        let err = run(Some(json!({"template": "{{ .x "}))).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid function input: cannot parse the provided templates: "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //!   composed resources with Crossplane core's metadata, readiness, explain trace.
 //! - [`Composition::parse`] / [`select_composition`] / [`Composition::render`]: one
 //!   composition (`mode: Pipeline` with function-patch-and-transform, function-go-templating
-//!   ([`gotemplating`]) and function-auto-ready steps, or legacy `mode: Resources`). A step
+//!   ([`gotemplating`]: `Inline`, `FileSystem` and `Environment` sources),
+//!   function-environment-configs ([`environment_configs`]: EnvironmentConfigs from
+//!   [`RenderRequest::environment_configs`] merged into the pipeline's environment) and
+//!   function-auto-ready steps, or legacy `mode: Resources`, whose
+//!   `spec.environment.environmentConfigs` run as an environment-configs step). A step
 //!   naming any other function fails the render ([`Error::UnsupportedStep`]) unless
 //!   [`RenderOptions::skip_unsupported_steps`] is set.
 //! - [`render()`] with a [`FunctionInput`] and a [`RenderRequest`]: one function run;
@@ -18,8 +22,9 @@
 //!   [`metadata::composed_metadata`], [`metadata::child_name`].
 //! - [`crd::crds_for`]: an XRD's composite and claim CustomResourceDefinitions, as Crossplane's
 //!   XRD controller makes them.
-//! - [`catalog`]: finding the XRDs, Compositions, claims and composites of a source tree or
-//!   directory ([`catalog::find_in_path`], [`catalog::find_in_tree`], [`catalog::Catalog`]).
+//! - [`catalog`]: finding the XRDs, Compositions, EnvironmentConfigs, claims and composites of
+//!   a source tree or directory ([`catalog::find_in_path`], [`catalog::find_in_tree`],
+//!   [`catalog::Catalog`]).
 //! - Building blocks: [`fieldpath`], [`transform`], [`patch`], [`gofmt::sprintf`],
 //!   [`readiness`], [`connection`].
 
@@ -29,6 +34,7 @@ pub mod composition;
 pub mod connection;
 pub mod crd;
 pub mod engine;
+pub mod environment_configs;
 pub mod error;
 pub mod explain;
 pub mod fieldpath;
@@ -52,11 +58,16 @@ pub use function::FunctionInput;
 pub use render::{RenderOptions, RenderOutput, RenderRequest, render};
 
 /// The kinds of Crossplane's own API this crate reads and checks (an XRD's and a
-/// Composition's fields are checked when they are parsed), as `(group, kind)`: a stack may
+/// Composition's fields are checked when they are parsed; EnvironmentConfigs are what
+/// environment-configs steps select), as `(group, kind)`: a stack may
 /// apply them, and the sandbox takes them as a cluster with Crossplane would.
 pub fn declared_kinds() -> Vec<(String, String)> {
-    ["CompositeResourceDefinition", "Composition"]
-        .iter()
-        .map(|kind| ("apiextensions.crossplane.io".to_owned(), (*kind).to_owned()))
-        .collect()
+    [
+        "CompositeResourceDefinition",
+        "Composition",
+        "EnvironmentConfig",
+    ]
+    .iter()
+    .map(|kind| ("apiextensions.crossplane.io".to_owned(), (*kind).to_owned()))
+    .collect()
 }

@@ -51,6 +51,9 @@ pub struct RenderRequest {
     /// Extra resources Crossplane fetched for the functions, by requirement name (what
     /// go-templating templates see as `.extraResources`).
     pub extra_resources: Map<String, Value>,
+    /// The `EnvironmentConfig` objects the cluster holds (what function-environment-configs
+    /// steps select from; other objects are ignored).
+    pub environment_configs: Vec<Value>,
 }
 
 /// The pipeline context key holding the environment.
@@ -574,7 +577,8 @@ impl RenderRequest {
     /// Reads a request from JSON. Accepts the conformance shape (`composite`,
     /// `observed.resources`, `desired`, `environment`) and the function request shape
     /// (`observed.composite.resource`, `desired.composite`, `context` with the
-    /// `apiextensions.crossplane.io/environment` key).
+    /// `apiextensions.crossplane.io/environment` key); `environmentConfigs` lists the
+    /// `EnvironmentConfig` objects environment-configs steps select from.
     pub fn from_json(v: &Value) -> RenderRequest {
         let observed = v.get("observed");
         let composite = v
@@ -655,6 +659,11 @@ impl RenderRequest {
             extra_resources: v
                 .get("extraResources")
                 .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            environment_configs: v
+                .get("environmentConfigs")
+                .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default(),
         }

@@ -167,3 +167,45 @@ fn the_seed_platform_expands_every_environment() {
         Some(serde_json::json!("ghcr.io/org/payment-service:def4567"))
     );
 }
+
+#[test]
+fn a_stack_s_environment_configs_feed_the_compositions_of_its_claims() {
+    let composition = "apiVersion: apiextensions.crossplane.io/v1\nkind: Composition\nmetadata:\n  name: xbuckets.example.org\nspec:\n  compositeTypeRef:\n    apiVersion: example.org/v1\n    kind: XBucket\n  mode: Pipeline\n  pipeline:\n    - step: environment\n      functionRef:\n        name: function-environment-configs\n      input:\n        apiVersion: environmentconfigs.fn.crossplane.io/v1beta1\n        kind: Input\n        spec:\n          environmentConfigs:\n            - ref:\n                name: shared\n    - step: bucket\n      functionRef:\n        name: function-patch-and-transform\n      input:\n        apiVersion: pt.fn.crossplane.io/v1beta1\n        kind: Resources\n        resources:\n          - name: bucket\n            base:\n              apiVersion: s3.aws.upbound.io/v1beta1\n              kind: Bucket\n              metadata:\n                name: logs\n              spec:\n                forProvider: {}\n            patches:\n              - type: FromEnvironmentFieldPath\n                fromFieldPath: region\n                toFieldPath: spec.forProvider.region\n";
+    let config = "apiVersion: apiextensions.crossplane.io/v1beta1\nkind: EnvironmentConfig\nmetadata:\n  name: shared\ndata:\n  region: eu-central-1\n";
+    let xr = "apiVersion: example.org/v1\nkind: XBucket\nmetadata:\n  name: logs\n";
+    let xrd = "apiVersion: apiextensions.crossplane.io/v1\nkind: CompositeResourceDefinition\nmetadata:\n  name: xbuckets.example.org\nspec:\n  group: example.org\n  names:\n    kind: XBucket\n    plural: xbuckets\n  versions:\n    - name: v1\n      served: true\n      referenceable: true\n      schema:\n        openAPIV3Schema:\n          type: object\n";
+    let tree = MemoryTree::new()
+        .with_file("platform/composition.yaml", composition)
+        .with_file("platform/xrd.yaml", xrd)
+        .with_file("platform/environment.yaml", config)
+        .with_file("apps/xr.yaml", xr);
+    let out = expand(Arc::new(tree), "", &ExpandOptions::default()).unwrap();
+    let bucket = out
+        .resources
+        .iter()
+        .find(|r| r.key.kind == "Bucket")
+        .unwrap_or_else(|| panic!("no Bucket in {:?}", out.resources));
+    assert_eq!(
+        bucket.manifest["spec"]["forProvider"]["region"],
+        serde_json::json!("eu-central-1")
+    );
+    assert!(
+        out.resources
+            .iter()
+            .any(|r| r.key.kind == "EnvironmentConfig"),
+        "the EnvironmentConfig is applied too"
+    );
+
+    let without = MemoryTree::new()
+        .with_file("platform/composition.yaml", composition)
+        .with_file("platform/xrd.yaml", xrd)
+        .with_file("apps/xr.yaml", xr);
+    let err = expand(Arc::new(without), "", &ExpandOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("apps/xr.yaml")
+            && err.contains("Required environment config \"shared\" not found"),
+        "{err}"
+    );
+}

@@ -15,7 +15,7 @@ use crate::appset::{self, GeneratorContext};
 use crate::kustomize::{self, KUSTOMIZATION_FILES};
 use crate::repo::RepoSource;
 use strata_composition::catalog::Catalog;
-use strata_composition::render::{RenderOptions, RenderRequest};
+use strata_composition::render::RenderOptions;
 
 /// Below this much YAML in one directory, its files are parsed on the calling thread.
 const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
@@ -688,7 +688,7 @@ impl<'o> Expander<'o> {
             &r.manifest,
             &self.catalog.xrds,
             &self.catalog.compositions,
-            &RenderRequest::default(),
+            &self.catalog.render_request(),
             RenderOptions::default(),
         )
         .map_err(|error| ExpandError::Render {
