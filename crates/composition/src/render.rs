@@ -120,7 +120,8 @@ pub struct RenderedResource {
 pub struct RenderOutput {
     /// Desired composed resources, sorted by name.
     pub resources: Vec<RenderedResource>,
-    /// The desired composite (apiVersion, kind and patched fields; only `status` is persisted).
+    /// The desired composite: what the steps desired of it (patch-and-transform sets apiVersion
+    /// and kind; function-go-templating only the status it writes). Only `status` is persisted.
     pub composite: Value,
     /// The composite's connection details.
     pub composite_connection_details: BTreeMap<String, String>,
