@@ -32,8 +32,7 @@
 pub(crate) mod support;
 
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use support::{Case, Functions, case_dirs, differences, real, strata};
+use support::{Functions, all_cases, differences, real, strata};
 
 /// Known differences left in place, as `(case, step count, path)`: each must still differ
 /// (the test fails when one disappears, so the list stays true).
@@ -80,23 +79,9 @@ const KNOWN: &[(&str, usize, &str)] = &[
     ),
 ];
 
-fn shared_corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/crossplane")
-}
-
-fn cases() -> Vec<Case> {
-    let shared = shared_corpus();
-    let mut cases = vec![Case::load(&shared), Case::load(&shared.join("multistep"))];
-    cases[0].name = "shared-crossplane".into();
-    cases[1].name = "shared-crossplane-multistep".into();
-    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/functions");
-    cases.extend(case_dirs(&own).iter().map(|d| Case::load(d)));
-    cases
-}
-
 #[test]
 fn every_composition_renders_as_the_real_functions_do() {
-    let cases = cases();
+    let cases = all_cases();
     let mut functions = Functions::start();
     let mut report = Vec::new();
     let mut known_seen = Vec::new();

@@ -511,6 +511,58 @@ pub fn case_dirs(dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// Every composition compared: the shared corpus' two (`../shared/corpora/crossplane/`, named
+/// `shared-crossplane` and `shared-crossplane-multistep`) and `tests/data/functions/*`.
+pub fn all_cases() -> Vec<Case> {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/crossplane");
+    let mut cases = vec![Case::load(&shared), Case::load(&shared.join("multistep"))];
+    cases[0].name = "shared-crossplane".into();
+    cases[1].name = "shared-crossplane-multistep".into();
+    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/functions");
+    cases.extend(case_dirs(&own).iter().map(|d| Case::load(d)));
+    cases
+}
+
+/// A request in the function's JSON shape (`observed`, `desired`, `context`), as
+/// [`RenderRequest::from_json`] reads it: Strata's input for the same step.
+pub fn request_json(request: &RunFunctionRequest) -> Value {
+    fn resource(r: &Resource) -> Value {
+        let details: Map<String, Value> = r
+            .connection_details
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(String::from_utf8_lossy(v))))
+            .collect();
+        let mut v = json!({
+            "resource": r.resource.as_ref().map(from_struct).unwrap_or(Value::Null),
+            "connectionDetails": details,
+        });
+        match Ready::try_from(r.ready) {
+            Ok(Ready::True) => v["ready"] = json!("READY_TRUE"),
+            Ok(Ready::False) => v["ready"] = json!("READY_FALSE"),
+            _ => {}
+        }
+        v
+    }
+    fn state(s: Option<&State>) -> Value {
+        let s = s.cloned().unwrap_or_default();
+        let resources: Map<String, Value> = s
+            .resources
+            .iter()
+            .map(|(k, r)| (k.clone(), resource(r)))
+            .collect();
+        let mut v = json!({"resources": resources});
+        if let Some(c) = &s.composite {
+            v["composite"] = resource(c);
+        }
+        v
+    }
+    json!({
+        "observed": state(request.observed.as_ref()),
+        "desired": state(request.desired.as_ref()),
+        "context": request.context.as_ref().map(from_struct).unwrap_or_else(|| json!({})),
+    })
+}
+
 // --- running both ---------------------------------------------------------------------------
 
 /// What a pipeline produced, in one shape for both sides.
