@@ -1,6 +1,6 @@
 //! Differential tests: Strata's in-process composition pipelines against the real Crossplane
-//! functions (function-patch-and-transform v0.8.2, function-go-templating v0.9.2,
-//! function-auto-ready v0.6.0), run as programs on 127.0.0.1 and called over gRPC the way
+//! functions (function-patch-and-transform v0.10.8, function-go-templating v0.12.2,
+//! function-auto-ready v0.6.0: the versions `strata_testkube::functions` pins), run as programs on 127.0.0.1 and called over gRPC the way
 //! Crossplane calls them: every step gets the observed state, the previous step's desired state
 //! and context, and its own input; Crossplane starts with empty desired state and no context.
 //!
@@ -16,6 +16,9 @@
 //! trip of a `Struct` does the same). Nothing else is normalised: the compositions are written
 //! without anything nondeterministic (no random names, no timestamps).
 //!
+//! The shared corpus names older function packages in its `functions.yaml`; they are not what
+//! runs here (the pinned versions are).
+//!
 //! Readiness is compared as "ready" or not: Strata's render reports a composed resource's
 //! readiness as a boolean, so an explicit `READY_FALSE` and an unspecified readiness compare
 //! equal (both "not ready").
@@ -26,7 +29,8 @@
 //!
 //! Compositions: `../shared/corpora/crossplane/` (the shared corpus: a single P&T step, and a
 //! P&T, go-templating, P&T pipeline) and `tests/data/functions/` (written for these tests in
-//! the style of public configuration packages).
+//! the style of public configuration packages). Every one must render on both sides; a pipeline
+//! that fails on either side is reported.
 
 #[path = "support/functions.rs"]
 pub(crate) mod support;

@@ -31,7 +31,9 @@ pub struct FunctionSpec {
     pub variable: &'static str,
 }
 
-/// function-go-templating.
+/// function-go-templating. Function-patch-and-transform and function-go-templating are pinned to
+/// their latest releases, the behaviour Strata follows (function-go-templating v0.9.2, for one,
+/// read no condition from a bare resource's `status` in `getResourceCondition`).
 pub const GO_TEMPLATING: FunctionSpec = FunctionSpec {
     name: "function-go-templating",
     module: "github.com/crossplane-contrib/function-go-templating",
