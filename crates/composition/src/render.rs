@@ -135,7 +135,8 @@ pub struct RenderOutput {
     pub warnings: Vec<String>,
     /// Which patch and transforms produced each written field (with `explain`).
     pub explain: Vec<FieldWrite>,
-    /// The pipeline context after every step (the environment under [`ENVIRONMENT_KEY`]).
+    /// The pipeline context after every step (the environment under [`ENVIRONMENT_KEY`], once a
+    /// step set one).
     pub context: Map<String, Value>,
     /// Conditions the functions set on the composite (and claim), as they wrote them.
     pub conditions: Vec<Value>,
