@@ -314,20 +314,19 @@ impl Pipeline {
             })
             .collect();
         let composite_ready = !self.marked_unready && resources.iter().all(|r| r.ready);
-        let environment = req.environment.unwrap_or_else(|| Value::Object(Map::new()));
         let mut context = req.context;
-        context.insert(ENVIRONMENT_KEY.to_owned(), environment.clone());
+        // The environment is in the context once a step put it there (as the functions do:
+        // function-go-templating alone leaves the key out).
+        if let Some(environment) = &req.environment {
+            context.insert(ENVIRONMENT_KEY.to_owned(), environment.clone());
+        }
+        let environment = req.environment.unwrap_or_else(|| Value::Object(Map::new()));
+        // No step desired anything of the composite (no patch-and-transform step; a
+        // function-go-templating template that wrote no status): as the functions, an empty
+        // desired composite.
         let composite = match req.desired_composite {
             Value::Object(m) => Value::Object(m),
-            _ => {
-                let mut m = Map::new();
-                for k in ["apiVersion", "kind"] {
-                    if let Some(v) = req.composite.get(k) {
-                        m.insert(k.to_string(), v.clone());
-                    }
-                }
-                Value::Object(m)
-            }
+            _ => Value::Object(Map::new()),
         };
         RenderOutput {
             resources,

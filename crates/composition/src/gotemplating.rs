@@ -448,11 +448,9 @@ fn apply_object(
         && kind == text_at(&req.composite, "kind")
     {
         let status = obj.get("status").cloned().unwrap_or(Value::Null);
+        // As the function: the desired composite gets the status, not apiVersion and kind.
         if !req.desired_composite.is_object() {
-            let mut m = Map::new();
-            m.insert("apiVersion".into(), json!(api_version));
-            m.insert("kind".into(), json!(kind));
-            req.desired_composite = Value::Object(m);
+            req.desired_composite = Value::Object(Map::new());
         }
         if let Value::Object(dxr) = &mut req.desired_composite {
             let dst = dxr.entry("status").or_insert_with(|| json!({}));
@@ -481,14 +479,10 @@ fn apply_object(
             "{kind:?} template is missing required {RESOURCE_NAME_ANNOTATION:?} annotation"
         )));
     };
-    if let Some(Value::Object(meta)) = obj.get_mut("metadata")
-        && let Some(Value::Object(a)) = meta.get_mut("annotations")
-    {
+    // As the function: its annotations go, an emptied `annotations` map stays.
+    if let Some(Value::Object(a)) = obj.pointer_mut("/metadata/annotations") {
         a.shift_remove(READY_ANNOTATION);
         a.shift_remove(RESOURCE_NAME_ANNOTATION);
-        if a.is_empty() {
-            meta.shift_remove("annotations");
-        }
     }
     crate::value::normalize(&mut obj);
     req.desired.insert(
@@ -730,9 +724,10 @@ spec: {}
             json!("eu-west-1"),
             "the template sees what P&T desired"
         );
-        assert!(
-            acl["metadata"].get("annotations").is_none(),
-            "the function's annotations are removed: {acl}"
+        assert_eq!(
+            acl["metadata"]["annotations"],
+            json!({}),
+            "the function's annotations are removed, the emptied map stays (as the function): {acl}"
         );
         assert_eq!(
             resource(&out, "versioning").resource["metadata"]["annotations"],
@@ -746,10 +741,9 @@ spec: {}
         let t = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    gotemplating.fn.crossplane.io/composition-resource-name: cm\n    gotemplating.fn.crossplane.io/ready: \"True\"\n";
         let out = render(t, &request()).unwrap();
         assert!(resource(&out, "cm").ready);
-        assert!(
-            resource(&out, "cm").resource["metadata"]
-                .get("annotations")
-                .is_none()
+        assert_eq!(
+            resource(&out, "cm").resource["metadata"],
+            json!({"annotations": {}})
         );
         let bad = t.replace("\"True\"", "\"Yes\"");
         let err = render(&bad, &request()).unwrap_err().to_string();
@@ -772,6 +766,40 @@ spec: {}
         .unwrap();
         assert_eq!(out.composite["status"]["arn"], json!("arn:logs"));
         assert_eq!(out.resources.len(), 1, "no composed resource added");
+    }
+
+    #[test]
+    fn a_go_templating_only_pipeline_desires_only_the_status_and_leaves_the_environment_out() {
+        let c = json!({
+            "apiVersion": "apiextensions.crossplane.io/v1",
+            "kind": "Composition",
+            "metadata": {"name": "xbuckets.example.org"},
+            "spec": {
+                "compositeTypeRef": {"apiVersion": "example.org/v1", "kind": "XBucket"},
+                "mode": "Pipeline",
+                "pipeline": [{"step": "t", "functionRef": {"name": "function-go-templating"}, "input": input(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    gotemplating.fn.crossplane.io/composition-resource-name: cm\n"
+                )}],
+            },
+        });
+        let composition = Composition::parse(&c).unwrap();
+        let out = composition
+            .render(&request(), RenderOptions::new())
+            .unwrap();
+        assert_eq!(
+            out.composite,
+            json!({}),
+            "no apiVersion and kind of its own"
+        );
+        assert!(out.context.is_empty(), "{:?}", out.context);
+        let mut status = c.clone();
+        status["spec"]["pipeline"][0]["input"] =
+            input("apiVersion: example.org/v1\nkind: XBucket\nstatus:\n  phase: ok\n");
+        let out = Composition::parse(&status)
+            .unwrap()
+            .render(&request(), RenderOptions::new())
+            .unwrap();
+        assert_eq!(out.composite, json!({"status": {"phase": "ok"}}));
     }
 
     #[test]

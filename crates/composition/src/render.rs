@@ -123,7 +123,8 @@ pub struct RenderedResource {
 pub struct RenderOutput {
     /// Desired composed resources, sorted by name.
     pub resources: Vec<RenderedResource>,
-    /// The desired composite (apiVersion, kind and patched fields; only `status` is persisted).
+    /// The desired composite: what the steps desired of it (patch-and-transform sets apiVersion
+    /// and kind; function-go-templating only the status it writes). Only `status` is persisted.
     pub composite: Value,
     /// The composite's connection details.
     pub composite_connection_details: BTreeMap<String, String>,
@@ -137,7 +138,8 @@ pub struct RenderOutput {
     pub warnings: Vec<String>,
     /// Which patch and transforms produced each written field (with `explain`).
     pub explain: Vec<FieldWrite>,
-    /// The pipeline context after every step (the environment under [`ENVIRONMENT_KEY`]).
+    /// The pipeline context after every step (the environment under [`ENVIRONMENT_KEY`], once a
+    /// step set one).
     pub context: Map<String, Value>,
     /// Conditions the functions set on the composite (and claim), as they wrote them.
     pub conditions: Vec<Value>,

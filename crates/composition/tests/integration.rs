@@ -3,6 +3,7 @@
 //! the modules start one. Run one module with `cargo test --test integration <module>::`.
 
 mod conformance_crossplane;
+mod functions_differential;
 mod limits;
 mod postgresql_example;
 mod properties;

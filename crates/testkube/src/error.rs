@@ -182,6 +182,47 @@ pub enum TestKubeError {
         #[source]
         source: serde_json::Error,
     },
+    /// `$FUNCTION_...` does not name a file.
+    #[error("{variable}={} is not a file; {hint}", path.display())]
+    MissingFunction {
+        /// The environment variable.
+        variable: &'static str,
+        /// The path it names.
+        path: PathBuf,
+        /// How to provide the function.
+        hint: String,
+    },
+    /// Go is not available to build a composition function.
+    #[error("no Go to build a composition function: {hint}")]
+    FunctionPrerequisites {
+        /// How to provide the function.
+        hint: String,
+    },
+    /// A composition function could not be built from the Go module proxy.
+    #[error("building {name} {version} from the Go module proxy failed ({hint}): {source}")]
+    FunctionBuild {
+        /// The function.
+        name: &'static str,
+        /// Its pinned version.
+        version: &'static str,
+        /// How to provide the function otherwise.
+        hint: String,
+        /// The failed Go step.
+        #[source]
+        source: Box<TestKubeError>,
+    },
+    /// A composition function did not listen in time.
+    #[error("{name} did not listen on {address} within {seconds} s; its log is {}", log.display())]
+    FunctionNotListening {
+        /// The function.
+        name: &'static str,
+        /// Where it was told to listen.
+        address: std::net::SocketAddr,
+        /// How long it was given.
+        seconds: u64,
+        /// Its log file.
+        log: PathBuf,
+    },
     /// The tokio runtime for the readiness checks could not be built.
     #[error("building a tokio runtime: {0}")]
     Runtime(#[source] std::io::Error),

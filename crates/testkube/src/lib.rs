@@ -22,12 +22,18 @@
 //!
 //! So does the Helm oracle for Strata's chart rendering: [`helm`] (`helm template`, built once
 //! from the Go module proxy, or `$HELM`).
+//!
+//! And the Crossplane composition functions Strata's pipelines are compared with:
+//! [`functions`] (function-go-templating, function-patch-and-transform and function-auto-ready,
+//! each built once from the Go module proxy or named by an environment variable, run on a free
+//! 127.0.0.1 port).
 
 pub mod binaries;
 pub mod certs;
 pub mod compare;
 pub mod corpus;
 pub mod error;
+pub mod functions;
 pub mod helm;
 pub mod kubeconform;
 pub mod schemas;
