@@ -58,6 +58,8 @@ pub struct GoTemplating {
     /// `FileSystem` directory not read yet.
     pub text: Option<String>,
     missing: MissingKey,
+    /// `delims.left` and `delims.right` (empty: Go's `{{` and `}}`).
+    delims: (String, String),
     templates: Option<TemplateSet>,
 }
 
@@ -192,11 +194,18 @@ impl GoTemplating {
             }
             Some(_) => return Err(invalid("options: must be a list of strings")),
         };
-        if input.get("delims").is_some_and(|d| !d.is_null()) {
-            return Err(invalid(
-                "delims: custom template delimiters are not supported by Strata",
-            ));
-        }
+        let delims = match input.get("delims") {
+            None | Some(Value::Null) => (String::new(), String::new()),
+            Some(Value::Object(d)) => {
+                let side = |key: &str| match d.get(key) {
+                    None | Some(Value::Null) => Ok(String::new()),
+                    Some(Value::String(text)) => Ok(text.clone()),
+                    Some(_) => Err(invalid(format!("delims.{key}: must be a string"))),
+                };
+                (side("left")?, side("right")?)
+            }
+            Some(_) => return Err(invalid("delims: must be an object with left and right")),
+        };
         let source = input.get("source").and_then(Value::as_str).unwrap_or("");
         let (source, text) = match source {
             "Inline" => {
@@ -249,6 +258,7 @@ impl GoTemplating {
             source,
             text: None,
             missing,
+            delims,
             templates: None,
         };
         if let Some(text) = text {
@@ -258,7 +268,7 @@ impl GoTemplating {
     }
 
     fn set_text(&mut self, text: String) -> Result<()> {
-        self.templates = Some(parse_templates(&text, self.missing)?);
+        self.templates = Some(parse_templates(&text, self.missing, &self.delims)?);
         self.text = Some(text);
         Ok(())
     }
@@ -285,7 +295,8 @@ impl GoTemplating {
         let from_environment;
         let templates = match (&self.source, &self.templates) {
             (TemplateSource::Environment { key }, _) => {
-                from_environment = parse_templates(environment_template(req, key)?, self.missing)?;
+                from_environment =
+                    parse_templates(environment_template(req, key)?, self.missing, &self.delims)?;
                 &from_environment
             }
             (_, Some(t)) => t,
@@ -316,8 +327,12 @@ impl GoTemplating {
     }
 }
 
-fn parse_templates(text: &str, missing: MissingKey) -> Result<TemplateSet> {
-    let mut templates = TemplateSet::new(FunctionSet::Crossplane, missing);
+fn parse_templates(
+    text: &str,
+    missing: MissingKey,
+    (left, right): &(String, String),
+) -> Result<TemplateSet> {
+    let mut templates = TemplateSet::new(FunctionSet::Crossplane, missing).with_delims(left, right);
     templates.add(TEMPLATE_NAME, text).map_err(|e| {
         Error::caused(
             Phase::Validation,
@@ -1028,6 +1043,23 @@ data:
             assert!(err.to_string().starts_with(want), "{err} (want {want})");
             assert_eq!(err.phase(), crate::error::Phase::Validation);
         }
+    }
+
+    #[test]
+    fn custom_delimiters_are_the_templates_action_markers() {
+        let mut i = input(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    gotemplating.fn.crossplane.io/composition-resource-name: cm\ndata:\n  region: [[ .observed.composite.resource.spec.region ]]\n  literal: \"{{ kept }}\"\n",
+        );
+        i["delims"] = json!({"left": "[[", "right": "]]"});
+        let t = GoTemplating::parse(&i).unwrap();
+        let mut req = request();
+        t.run(&mut req, &mut Vec::new(), &mut Vec::new()).unwrap();
+        let data = &req.desired["cm"].resource["data"];
+        assert_eq!(data["literal"], "{{ kept }}");
+        assert_eq!(data["region"], req.composite["spec"]["region"]);
+        i["delims"] = json!({"left": 1});
+        let e = GoTemplating::parse(&i).unwrap_err().to_string();
+        assert!(e.contains("delims.left: must be a string"), "{e}");
     }
 
     #[test]

@@ -52,9 +52,31 @@ pub(crate) enum Tok {
     Comma,
 }
 
-/// Splits template source into tokens.
-pub(crate) fn lex(name: &str, src: &str) -> Result<Vec<Token>, TemplateError> {
+/// The action delimiters (Go's `Template.Delims`): `{{` and `}}` unless changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Delims {
+    pub left: String,
+    pub right: String,
+}
+
+impl Default for Delims {
+    fn default() -> Self {
+        Self {
+            left: "{{".into(),
+            right: "}}".into(),
+        }
+    }
+}
+
+/// Splits template source into tokens, actions between `delims`.
+pub(crate) fn lex_with(
+    name: &str,
+    src: &str,
+    delims: &Delims,
+) -> Result<Vec<Token>, TemplateError> {
     let mut lx = Lexer {
+        left: &delims.left,
+        right: &delims.right,
         name,
         src,
         bytes: src.as_bytes(),
@@ -66,6 +88,8 @@ pub(crate) fn lex(name: &str, src: &str) -> Result<Vec<Token>, TemplateError> {
 }
 
 struct Lexer<'a> {
+    left: &'a str,
+    right: &'a str,
     name: &'a str,
     src: &'a str,
     bytes: &'a [u8],
@@ -90,7 +114,7 @@ impl Lexer<'_> {
         let mut trim_next_text = false;
         while self.pos < self.bytes.len() {
             let rest = &self.src[self.pos..];
-            let start = match rest.find("{{") {
+            let start = match rest.find(self.left) {
                 Some(i) => self.pos + i,
                 None => self.bytes.len(),
             };
@@ -99,8 +123,12 @@ impl Lexer<'_> {
                 text = text.trim_start_matches([' ', '\t', '\r', '\n']);
             }
             // A left trim marker is `{{-` followed by ASCII space.
-            let left_trim = self.bytes.get(start + 2) == Some(&b'-')
-                && self.bytes.get(start + 3).is_some_and(|b| is_space(*b));
+            let open = self.left.len();
+            let left_trim = self.bytes.get(start + open) == Some(&b'-')
+                && self
+                    .bytes
+                    .get(start + open + 1)
+                    .is_some_and(|b| is_space(*b));
             if left_trim {
                 text = text.trim_end_matches([' ', '\t', '\r', '\n']);
             }
@@ -114,7 +142,7 @@ impl Lexer<'_> {
             if start >= self.bytes.len() {
                 break;
             }
-            self.pos = start + 2;
+            self.pos = start + open;
             if left_trim {
                 self.pos += 2;
             }
@@ -132,12 +160,14 @@ impl Lexer<'_> {
             };
             self.pos += end + 2;
             let rest = &self.src[self.pos..];
-            if rest.starts_with("}}") {
-                self.pos += 2;
+            if rest.starts_with(self.right) {
+                self.pos += self.right.len();
                 return Ok(false);
             }
-            if rest.starts_with(" -}}") {
-                self.pos += 4;
+            if let Some(after) = rest.strip_prefix(" -")
+                && after.starts_with(self.right)
+            {
+                self.pos += 2 + self.right.len();
                 return Ok(true);
             }
             return Err(self.err(start, "comment ends before closing delimiter"));
@@ -154,22 +184,28 @@ impl Lexer<'_> {
             let rest = &self.src[self.pos..];
             if is_space(b) {
                 // Right trim marker: ` -}}`.
-                if rest.len() >= 4 && rest[1..].starts_with("-}}") {
+                if rest[1..]
+                    .strip_prefix('-')
+                    .is_some_and(|r| r.starts_with(self.right))
+                {
                     let trimmed = rest.trim_start_matches([' ', '\t', '\r', '\n']);
-                    if trimmed.starts_with("-}}") {
+                    if trimmed
+                        .strip_prefix('-')
+                        .is_some_and(|r| r.starts_with(self.right))
+                    {
                         let at = self.src.len() - trimmed.len();
                         self.out.push(Token {
                             kind: Tok::RightDelim,
                             pos: at,
                         });
-                        self.pos = at + 3;
+                        self.pos = at + 1 + self.right.len();
                         return Ok(true);
                     }
                 }
                 self.pos += 1;
                 continue;
             }
-            if rest.starts_with("}}") {
+            if rest.starts_with(self.right) {
                 if paren_depth > 0 {
                     return Err(self.err(self.pos, "unclosed left paren"));
                 }
@@ -177,7 +213,7 @@ impl Lexer<'_> {
                     kind: Tok::RightDelim,
                     pos: self.pos,
                 });
-                self.pos += 2;
+                self.pos += self.right.len();
                 return Ok(false);
             }
             let pos = self.pos;

@@ -170,7 +170,17 @@ type ParsedFile = (Arc<ast::Define>, Vec<(String, Arc<ast::Define>)>);
 
 /// Parses `src` as the file `name` with `functions`: its body and its definitions.
 fn parse_file(name: &str, src: &str, functions: FunctionSet) -> Result<ParsedFile, TemplateError> {
-    let tokens = lexer::lex(name, src)?;
+    parse_file_with(name, src, functions, &lexer::Delims::default())
+}
+
+/// [`parse_file`] with actions between `delims`.
+fn parse_file_with(
+    name: &str,
+    src: &str,
+    functions: FunctionSet,
+    delims: &lexer::Delims,
+) -> Result<ParsedFile, TemplateError> {
+    let tokens = lexer::lex_with(name, src, delims)?;
     let parsed = parser::parse(name, src, tokens, &|f| functions.has(f))?;
     let file: Arc<str> = Arc::from(name);
     let text: Arc<str> = Arc::from(src);
@@ -238,6 +248,7 @@ pub struct TemplateSet {
     functions: FunctionSet,
     missing: MissingKey,
     limits: Limits,
+    delims: lexer::Delims,
     templates: BTreeMap<String, Arc<ast::Define>>,
 }
 
@@ -248,8 +259,29 @@ impl TemplateSet {
             functions,
             missing,
             limits: Limits::default(),
+            delims: lexer::Delims::default(),
             templates: BTreeMap::new(),
         }
+    }
+
+    /// This set with actions between `left` and `right` in the files added after this call,
+    /// as Go's `Template.Delims`: an empty string keeps that side's default (`{{` or `}}`).
+    /// Trim markers and comments go with them (`[[- ` … ` -]]`, `[[/* … */]]`).
+    pub fn with_delims(mut self, left: &str, right: &str) -> Self {
+        let defaults = lexer::Delims::default();
+        self.delims = lexer::Delims {
+            left: if left.is_empty() {
+                defaults.left
+            } else {
+                left.to_owned()
+            },
+            right: if right.is_empty() {
+                defaults.right
+            } else {
+                right.to_owned()
+            },
+        };
+        self
     }
 
     /// This set with each execution stopped at `limits` (default: [`Limits::default`]).
@@ -260,7 +292,7 @@ impl TemplateSet {
 
     /// Parses the file `name` into the set.
     pub fn add(&mut self, name: &str, src: &str) -> Result<(), TemplateError> {
-        let (main, defines) = parse_file(name, src, self.functions)?;
+        let (main, defines) = parse_file_with(name, src, self.functions, &self.delims)?;
         add_defines(&mut self.templates, name, main, defines);
         Ok(())
     }

@@ -503,3 +503,30 @@ fn from_yaml_reads_merge_keys_and_refuses_alias_bombs() {
     let refused = run("{{ index (fromYamlArray .cycle) 0 }}");
     assert!(refused.starts_with("refused: "), "{refused}");
 }
+
+#[test]
+fn custom_delimiters_carry_trim_markers_and_comments_and_leave_braces_as_text() {
+    use strata_gotemplate::{FunctionSet, TemplateSet};
+    let mut set = TemplateSet::new(FunctionSet::Sprig, MissingKey::Default).with_delims("[[", "]]");
+    set.add(
+        "t",
+        "{{ not an action }} [[ .name ]]\n   [[- /* dropped */ -]]   |[[ .env | upper -]]\n  end",
+    )
+    .unwrap();
+    assert_eq!(
+        set.execute("t", &data()).unwrap(),
+        "{{ not an action }} Web_App|PRODend"
+    );
+    // One side empty keeps Go's default for it.
+    let mut half = TemplateSet::new(FunctionSet::Sprig, MissingKey::Default).with_delims("<%", "");
+    half.add("h", "<% .env }}").unwrap();
+    assert_eq!(half.execute("h", &data()).unwrap(), "prod");
+    // An action left open names the problem as Go does.
+    let mut open =
+        TemplateSet::new(FunctionSet::Sprig, MissingKey::Default).with_delims("[[", "]]");
+    let e = open.add("o", "[[ .name }}").unwrap_err().to_string();
+    assert!(
+        e.contains("unclosed action") || e.contains("unexpected"),
+        "{e}"
+    );
+}
