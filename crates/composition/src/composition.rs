@@ -189,6 +189,14 @@ impl Composition {
             && str_at(composite, &["kind"]) == self.composite_kind
     }
 
+    /// Whether a step selects EnvironmentConfigs (a function-environment-configs step), so the
+    /// render needs the EnvironmentConfigs there are ([`RenderRequest::environment_configs`]).
+    pub fn uses_environment_configs(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.run, StepFunction::EnvironmentConfigs(_)))
+    }
+
     /// The steps whose function Strata cannot run.
     pub fn unsupported_steps(&self) -> impl Iterator<Item = &PipelineStep> {
         self.steps

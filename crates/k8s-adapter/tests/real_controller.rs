@@ -509,3 +509,130 @@ async fn the_runtime_installs_the_crds_then_reconciles_claims_from_watches() {
     assert!(!running.is_finished(), "the runtime keeps watching");
     running.abort();
 }
+
+const ENV_PLATFORM: &str = "envconfig.testkube.strata.dev";
+const ENV_DATABASE: &str = "envconfig-database.testkube.strata.dev";
+
+#[tokio::test]
+async fn a_composition_reads_the_clusters_environment_configs() {
+    let (client, namespace) = setup("environment-configs").await;
+    // Crossplane's EnvironmentConfig kind, as Crossplane's own CRDs install it (its `data` is
+    // free-form).
+    let open = json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "environmentconfigs.apiextensions.crossplane.io"},
+        "spec": {"group": "apiextensions.crossplane.io", "scope": "Cluster",
+            "names": {"plural": "environmentconfigs", "singular": "environmentconfig",
+                "kind": "EnvironmentConfig"},
+            "versions": [{"name": "v1beta1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                    "properties": {"data": open}}}}]}});
+    KubeProvider::new(client.clone(), KubeProviderOptions::default())
+        .create(&Resource::from_manifest(crd).unwrap())
+        .await
+        .expect("EnvironmentConfig CRD established");
+    let configs: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(
+                "apiextensions.crossplane.io",
+                "v1beta1",
+                "EnvironmentConfig",
+            ),
+            "environmentconfigs",
+        ),
+    );
+    let config_object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.crossplane.io/v1beta1", "kind": "EnvironmentConfig",
+        "metadata": {"name": "envconfig-test-eu"},
+        "data": {"engineVersion": "16.4", "backup": {"window": "02:00-03:00"}}}))
+    .unwrap();
+    real::eventually(
+        Duration::from_secs(30),
+        "the EnvironmentConfig created",
+        || async {
+            configs
+                .create(&PostParams::default(), &config_object)
+                .await
+                .ok()
+        },
+    )
+    .await;
+
+    // An environment-configs step, then patch-and-transform reading the environment.
+    let composition = json!({"apiVersion": "apiextensions.crossplane.io/v1", "kind": "Composition",
+        "metadata": {"name": "postgres-db"},
+        "spec": {"compositeTypeRef": {"apiVersion": format!("{ENV_PLATFORM}/v1"), "kind": "XPostgres"},
+            "mode": "Pipeline",
+            "pipeline": [
+                {"step": "environment", "functionRef": {"name": "function-environment-configs"},
+                    "input": {"apiVersion": "environmentconfigs.fn.crossplane.io/v1beta1",
+                        "kind": "Input",
+                        "spec": {"environmentConfigs": [
+                            {"type": "Reference", "ref": {"name": "envconfig-test-eu"}}]}}},
+                {"step": "resources", "functionRef": {"name": "function-patch-and-transform"},
+                    "input": {"apiVersion": "pt.fn.crossplane.io/v1beta1", "kind": "Resources",
+                        "resources": [{"name": "instance",
+                            "base": {"apiVersion": format!("{ENV_DATABASE}/v1"), "kind": "Instance",
+                                "spec": {"forProvider": {"engine": "postgres"}}},
+                            "patches": [
+                                {"type": "FromCompositeFieldPath", "fromFieldPath": "spec.size",
+                                    "toFieldPath": "spec.forProvider.size"},
+                                {"type": "FromEnvironmentFieldPath", "fromFieldPath": "engineVersion",
+                                    "toFieldPath": "spec.forProvider.engineVersion"},
+                                {"type": "FromEnvironmentFieldPath", "fromFieldPath": "backup.window",
+                                    "toFieldPath": "spec.forProvider.backupWindow"}]}]}}]}});
+    let registry = ProviderRegistry::new().with_provider(Arc::new(KubeProvider::new(
+        client.clone(),
+        KubeProviderOptions::default(),
+    )));
+    let config = ControllerConfig::new(
+        &[xrd(ENV_PLATFORM)],
+        &[composition],
+        registry,
+        DriftEngine::new(DriftRules::default(), DriftPolicy::default()),
+    )
+    .expect("valid definitions");
+    install_crds(&client, &config)
+        .await
+        .expect("CRDs installed");
+    install_managed_crd(&client, ENV_DATABASE).await;
+    let reconciler = Reconciler::new(client.clone(), config);
+    let claims: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &namespace,
+        &dynamic("Postgres", "postgres", ENV_PLATFORM),
+    );
+    let claim_version = format!("{ENV_PLATFORM}/v1");
+    let claim: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": claim_version, "kind": "Postgres",
+        "metadata": {"name": "db", "namespace": namespace},
+        "spec": {"size": "small"}}))
+    .unwrap();
+    real::eventually(Duration::from_secs(30), "the claim created", || async {
+        claims.create(&PostParams::default(), &claim).await.ok()
+    })
+    .await;
+    let live = as_value(&claims.get("db").await.unwrap(), &claim_version, "Postgres");
+    reconciler.reconcile(&live).await.expect("reconciled");
+    let instances: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &dynamic("Instance", "instances", ENV_DATABASE),
+    );
+    let listed = instances.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].data["spec"]["forProvider"],
+        json!({"engine": "postgres", "size": "small", "engineVersion": "16.4",
+            "backupWindow": "02:00-03:00"})
+    );
+
+    // The config gone, the Required reference fails the reconcile naming it.
+    configs
+        .delete("envconfig-test-eu", &Default::default())
+        .await
+        .unwrap();
+    let live = as_value(&claims.get("db").await.unwrap(), &claim_version, "Postgres");
+    let error = reconciler.reconcile(&live).await.unwrap_err().to_string();
+    assert!(error.contains("envconfig-test-eu"), "{error}");
+}

@@ -293,6 +293,41 @@ impl Reconciler {
         })
     }
 
+    /// The cluster's EnvironmentConfigs (`apiextensions.crossplane.io/v1beta1`), listed only
+    /// when a composition selects them; none when the cluster does not serve the kind (as a
+    /// cluster without Crossplane's CRDs), so a `Required` selection fails naming the config.
+    async fn environment_configs(&self, object: &Value) -> Result<Vec<Value>, ControllerError> {
+        if !self
+            .config
+            .compositions
+            .iter()
+            .any(strata_composition::Composition::uses_environment_configs)
+        {
+            return Ok(Vec::new());
+        }
+        let resource = kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk(
+                "apiextensions.crossplane.io",
+                "v1beta1",
+                "EnvironmentConfig",
+            ),
+            "environmentconfigs",
+        );
+        let api: Api<kube::api::DynamicObject> = Api::all_with(self.client.clone(), &resource);
+        match api.list(&kube::api::ListParams::default()).await {
+            Ok(list) => Ok(list
+                .items
+                .iter()
+                .map(to_value)
+                .collect::<Result<Vec<_>, _>>()?),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(Vec::new()),
+            Err(e) => Err(api_error(format!(
+                "listing the EnvironmentConfigs for {}",
+                describe(object)
+            ))(e)),
+        }
+    }
+
     /// Reconciles one claim or composite.
     pub async fn reconcile(&self, object: &Value) -> Result<ReconcileOutcome, ControllerError> {
         let (binding, is_claim) = self.binding_for(object).ok_or_else(|| {
@@ -324,11 +359,13 @@ impl Reconciler {
             describe(object)
         )))?;
         let xrds = self.config.xrds();
+        let environment_configs = self.environment_configs(object).await?;
         let render = |target: &Value,
                       observed: BTreeMap<String, ObservedComposed>|
          -> Result<CompositeRender, ControllerError> {
             let request = RenderRequest {
                 observed,
+                environment_configs: environment_configs.clone(),
                 ..RenderRequest::default()
             };
             render_object(
