@@ -256,11 +256,25 @@ fn a_repository_chart_renders_as_helm_template_and_is_cached_by_digest() {
             .count()
     };
     let before = strata_downloads("metrics-1.2.0.tgz");
+    let indexes = strata_downloads("index.yaml");
     load(base.path(), &application(&url, "metrics", "1.2.0")).unwrap();
     assert_eq!(
         strata_downloads("metrics-1.2.0.tgz"),
         before,
         "read from the cache"
+    );
+    // An exact version already fetched needs no repository at all (its index is not read);
+    // a range still asks the index which version it means now.
+    assert_eq!(
+        strata_downloads("index.yaml"),
+        indexes,
+        "exact version: no index"
+    );
+    load(base.path(), &application(&url, "metrics", "~1.2")).unwrap();
+    assert_eq!(
+        strata_downloads("index.yaml"),
+        indexes + 1,
+        "a range reads the index"
     );
     let cached = std::fs::read_dir(base.path().join("cache/helm-charts"))
         .unwrap()
@@ -268,6 +282,20 @@ fn a_repository_chart_renders_as_helm_template_and_is_cached_by_digest() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("sha256-"))
         .count();
     assert_eq!(cached, 2);
+    // A cached archive that no longer matches its digest is not used: fetched again.
+    for entry in std::fs::read_dir(base.path().join("cache/helm-charts")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".tgz") {
+            std::fs::write(&path, b"corrupt").unwrap();
+        }
+    }
+    let source = load(base.path(), &application(&url, "metrics", "1.2.0")).unwrap();
+    assert_eq!(source.resources.len(), 3);
+    assert_eq!(
+        strata_downloads("metrics-1.2.0.tgz"),
+        before + 1,
+        "fetched again"
+    );
 }
 
 #[test]

@@ -188,6 +188,9 @@ impl ChartRepositories {
         target_revision: &str,
     ) -> Result<FetchedChart, ChartRepoError> {
         let base = repo_url.trim_end_matches('/');
+        if let Some(found) = self.pinned(base, chart, target_revision) {
+            return Ok(found);
+        }
         let shown = redact(base);
         let index_url = format!("{base}/index.yaml");
         let index_bytes = self.get(&index_url)?;
@@ -242,6 +245,7 @@ impl ChartRepositories {
         if let Ok(bytes) = std::fs::read(&cached_path)
             && hex::encode(Sha256::digest(&bytes)) == digest
         {
+            self.pin(base, chart, &version, &digest)?;
             return Ok(FetchedChart {
                 name: chart.to_string(),
                 version,
@@ -276,12 +280,62 @@ impl ChartRepositories {
             });
         }
         write_atomically(&cached_path, &archive)?;
+        self.pin(base, chart, &version, &digest)?;
         Ok(FetchedChart {
             name: chart.to_string(),
             version,
             digest,
             archive,
             cached: false,
+        })
+    }
+
+    /// Where the digest of `chart` `version` from the repository `base` is recorded once
+    /// fetched: `<cache_dir>/pins/<sha256 of repository, chart and version>`.
+    fn pin_path(&self, base: &str, chart: &str, version: &str) -> PathBuf {
+        let key = Sha256::digest(format!("{base}\0{chart}\0{version}").as_bytes());
+        self.cache_dir.join("pins").join(hex::encode(key))
+    }
+
+    /// Records that `chart` `version` of `base` is the archive with `digest`.
+    fn pin(
+        &self,
+        base: &str,
+        chart: &str,
+        version: &str,
+        digest: &str,
+    ) -> Result<(), ChartRepoError> {
+        let path = self.pin_path(base, chart, version);
+        if std::fs::read_to_string(&path).is_ok_and(|d| d == digest) {
+            return Ok(());
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| ChartRepoError::Cache {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        write_atomically(&path, digest.as_bytes())
+    }
+
+    /// An exact version (`1.2.0`, not a range) already fetched from `base`: its archive from the
+    /// cache, without asking the repository (a released chart version does not change, as Helm
+    /// and ArgoCD assume when they cache by version). `None` for ranges, versions never fetched,
+    /// and a record or archive that is missing or does not verify (then the repository is asked).
+    fn pinned(&self, base: &str, chart: &str, target_revision: &str) -> Option<FetchedChart> {
+        let version = target_revision.trim();
+        semver::Version::parse(version.trim_start_matches('v')).ok()?;
+        let digest = std::fs::read_to_string(self.pin_path(base, chart, version)).ok()?;
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let archive = std::fs::read(self.cache_dir.join(format!("sha256-{digest}.tgz"))).ok()?;
+        (hex::encode(Sha256::digest(&archive)) == digest).then(|| FetchedChart {
+            name: chart.to_string(),
+            version: version.to_string(),
+            digest,
+            archive,
+            cached: true,
         })
     }
 
