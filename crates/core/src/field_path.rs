@@ -7,7 +7,7 @@
 //! JSON string, so that dots and slashes inside label names never read as nesting and a map
 //! key never as a list index: `metadata.labels["app.kubernetes.io/managed-by"]`,
 //! `data["80"]`.
-//! [`parse_readable`] reads that form back exactly, and [`pointer`] turns either into
+//! [`parse_readable`] reads that form back exactly, and [`pointer()`] turns either into
 //! `/metadata/labels/app.kubernetes.io~1managed-by`.
 
 use std::fmt::Write as _;

@@ -5,7 +5,7 @@
 //!
 //! Checked:
 //! - **Every object against the schema of its kind** ([`crate::schema`]): the schemas the
-//!   providers declare ([`Provider::schemas`](crate::Provider::schemas): the Kubernetes
+//!   providers declare ([`Provider::schemas`]: the Kubernetes
 //!   built-in types, a cluster's CRDs, a cloud provider's kinds; the sandbox mirrors those of
 //!   the providers it stands in for) and those of the CustomResourceDefinitions in the desired
 //!   set itself (which win: they are what the API server will check once they are applied).

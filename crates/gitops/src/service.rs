@@ -3,7 +3,7 @@
 //! together, optionally behind leader election so several replicas can run and one works.
 //!
 //! This is what `strata controller` runs; an embedder may run it as it is or assemble the
-//! parts ([`Controller`], [`server`](crate::server), [`Notifier`]) differently.
+//! parts ([`Controller`], [`server`], [`Notifier`]) differently.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

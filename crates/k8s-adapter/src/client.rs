@@ -135,7 +135,7 @@ pub async fn connect(options: &ConnectOptions) -> Result<kube::Client, ConnectEr
     Ok(kube::Client::try_from(config(options).await?)?)
 }
 
-/// One request an [observed](observed) client made, told after its response arrived.
+/// One request an [observed] client made, told after its response arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RequestSummary<'a> {

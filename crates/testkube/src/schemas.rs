@@ -84,7 +84,7 @@ impl SchemaSet {
     }
 }
 
-/// kubeconform's `-schema-location` for schemas written to `dir` by [`write`].
+/// kubeconform's `-schema-location` for schemas written to `dir` by [`write()`].
 pub fn location(dir: &Path) -> String {
     format!("{}/{LOCATION_TEMPLATE}", dir.display())
 }
