@@ -22,13 +22,8 @@ pub async fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
         .resolve_and_observe(&mut resources, &graph, &state)
         .await?;
 
-    let inputs = stack_inputs(
-        &stack.name,
-        &resources,
-        &state,
-        &observations,
-        &Sensitivity::default(),
-    );
+    let sensitivity = Sensitivity::default();
+    let inputs = stack_inputs(&stack.name, &resources, &state, &observations, &sensitivity);
     let report = DriftEngine::new(stack.drift_rules.clone(), DriftPolicy::default()).report(inputs);
     match args.output {
         Format::Human => print!("{}", report.to_human()),

@@ -14,42 +14,42 @@ use strata_core::{Resource, ResourceKey, State};
 use crate::engine::ResourceInput;
 
 /// The inputs of a drift report over `desired` (the stack `stack`'s resources from Git), the
-/// `state` recorded at the last apply and the `observations` of the world.
-pub fn stack_inputs(
-    stack: &str,
-    desired: &[Resource],
-    state: &State,
-    observations: &Observations,
-    sensitivity: &Sensitivity,
-) -> Vec<ResourceInput> {
-    let live_of = |key: &ResourceKey| {
+/// `state` recorded at the last apply and the `observations` of the world, made one at a time
+/// as the report consumes them: each input's copies (the desired manifest stamped and digested,
+/// the live object digested) live only while that resource is compared, so a report over a
+/// large stack holds its results, not a second copy of every object.
+pub fn stack_inputs<'a>(
+    stack: &'a str,
+    desired: &'a [Resource],
+    state: &'a State,
+    observations: &'a Observations,
+    sensitivity: &'a Sensitivity,
+) -> impl Iterator<Item = ResourceInput> + 'a {
+    let live_of = move |key: &ResourceKey| {
         observations
             .get(key)
             .and_then(|o| o.live.as_ref())
             .map(|live| sensitivity.digest(key, live))
     };
-    let mut inputs = Vec::with_capacity(desired.len());
-    let mut declared = BTreeSet::new();
-    for resource in desired {
-        declared.insert(&resource.key);
+    let declared: BTreeSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
+    let declared_inputs = desired.iter().map(move |resource| {
         let applied = strata_core::ownership::stamp(&resource.manifest, stack);
-        inputs.push(ResourceInput {
+        ResourceInput {
             desired: Some(sensitivity.digest(&resource.key, &applied)),
             last_applied: state.get(&resource.key).map(|r| r.last_applied.clone()),
             live: live_of(&resource.key),
-        });
-    }
-    for record in state.resources.values() {
-        if declared.contains(&record.key) {
-            continue;
         }
-        inputs.push(ResourceInput {
+    });
+    let recorded_only = state
+        .resources
+        .values()
+        .filter(move |record| !declared.contains(&record.key))
+        .map(move |record| ResourceInput {
             desired: None,
             last_applied: Some(record.last_applied.clone()),
             live: live_of(&record.key),
         });
-    }
-    inputs
+    declared_inputs.chain(recorded_only)
 }
 
 #[cfg(test)]
@@ -99,7 +99,8 @@ mod tests {
             &state,
             &observations,
             &Sensitivity::default(),
-        );
+        )
+        .collect::<Vec<_>>();
         assert_eq!(inputs.len(), 2);
         let desired = inputs[0].desired.as_ref().unwrap();
         assert!(

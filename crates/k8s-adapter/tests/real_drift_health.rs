@@ -44,13 +44,8 @@ async fn drift_report(
         .resolve_and_observe(&mut resources, &graph, &state)
         .await
         .expect("observed");
-    let inputs = stack_inputs(
-        stack,
-        &resources,
-        &state,
-        &observations,
-        &Sensitivity::default(),
-    );
+    let sensitivity = Sensitivity::default();
+    let inputs = stack_inputs(stack, &resources, &state, &observations, &sensitivity);
     DriftEngine::new(rules, DriftPolicy::default()).report(inputs)
 }
 
