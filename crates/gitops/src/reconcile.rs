@@ -351,7 +351,7 @@ impl Reconciler {
             .fetch
             .then(|| request.requested_at.unwrap_or_else(Instant::now));
         let fetched = self
-            .fetch_and_render(app, fetch, revision_override.as_deref(), &settings.diff)
+            .fetch_and_render(app, fetch, revision_override.as_deref(), &settings)
             .await;
         let fetch_duration = request.fetch.then(|| started.elapsed());
         let Rendered {
@@ -581,13 +581,13 @@ impl Reconciler {
         app: &Application,
         fetch: Option<Instant>,
         revision: Option<&str>,
-        diff_settings: &ArgoCdSettings,
+        settings: &Arc<crate::settings::Settings>,
     ) -> Result<Rendered, ReconcileError> {
         let repos = Arc::clone(&self.repos);
         let caches = Arc::clone(&self.caches);
         let app = app.clone();
         let revision = revision.map(str::to_owned);
-        let diff_settings = diff_settings.clone();
+        let settings = Arc::clone(settings);
         tokio::task::spawn_blocking(move || {
             render(
                 &repos,
@@ -595,7 +595,7 @@ impl Reconciler {
                 &app,
                 fetch,
                 revision.as_deref(),
-                &diff_settings,
+                &settings.diff,
             )
         })
         .await
