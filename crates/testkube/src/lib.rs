@@ -34,6 +34,7 @@ pub mod compare;
 pub mod corpus;
 pub mod error;
 pub mod functions;
+pub mod git;
 pub mod helm;
 pub mod kubeconform;
 pub mod schemas;

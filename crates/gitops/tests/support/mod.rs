@@ -17,23 +17,7 @@ use strata_gitops::controller::{Controller, ControllerConfig};
 /// How long an eventual condition may take.
 pub const CEILING: Duration = Duration::from_secs(60);
 
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
+pub use strata_testkube::git::git;
 
 /// A repository served over `git://` by its own `git-daemon`, stopped when dropped.
 pub struct Repo {
