@@ -9,6 +9,10 @@
 //! the share of system time, time per resource, and the process's peak resident memory. Then
 //! the time per resource of each size relative to the smallest: 1.00 everywhere is linear.
 //!
+//! Then the controller's incremental case (see `strata_core::plan::incremental`): the settled
+//! stack held by an incremental planner, one resource edited and planned again (median and
+//! slowest of 21), and one resource added (a rebuild).
+//!
 //! Sizes: `STRATA_BENCH_SIZES` (comma-separated, default `10000,100000,300000`; add `1000000`
 //! on a machine with about 16 GiB free). Run with `cargo bench --bench scale`.
 
@@ -109,16 +113,74 @@ fn child(count: usize) {
     let inputs = memory_mib("VmRSS:") - before;
     let (replanned, again) = measure(|| stack::plan_once(resources, &state, &live));
     assert!(!replanned.has_changes());
+    drop(replanned);
     let peak = memory_mib("VmHWM:");
+    let (edit, added) = incremental(count, state, live);
     println!(
-        "{count}\t{desired_growth:.0}\t{}\t{}\t{}\t{peak_first:.0}\t{inputs:.0}\t{}\t{}\t{}\t{peak:.0}",
+        "{count}\t{desired_growth:.0}\t{}\t{}\t{}\t{peak_first:.0}\t{inputs:.0}\t{}\t{}\t{}\t{peak:.0}\t{}\t{}\t{}",
         first.wall.as_secs_f64(),
         first.user.as_secs_f64(),
         first.system.as_secs_f64(),
         again.wall.as_secs_f64(),
         again.user.as_secs_f64(),
         again.system.as_secs_f64(),
+        edit.0.as_secs_f64(),
+        edit.1.as_secs_f64(),
+        added.as_secs_f64(),
     );
+}
+
+/// The controller's case: the stack settled in an incremental planner (desired set, state and
+/// observations in memory), then one resource edited in Git and planned again, 21 times (median
+/// and slowest), and one resource added (which rebuilds the plan).
+fn incremental(count: usize, state: State, live: Observations) -> ((Duration, Duration), Duration) {
+    use std::sync::Arc;
+    use strata::core::plan::incremental::IncrementalPlanner;
+    use strata::core::plan::{Action, PlanOptions};
+    let engine = strata::core::engine::Engine {
+        registry: strata::core::ProviderRegistry::new()
+            .with_fallback(Arc::new(strata::core::SandboxProvider::new("/nonexistent"))),
+        normalizer: Arc::new(strata::core::IdentityNormalizer),
+        store: Arc::new(strata::core::state::LocalStateStore::new(
+            "/nonexistent/state.json",
+        )),
+        config: Default::default(),
+    };
+    let mut planner = IncrementalPlanner::new(&engine, PlanOptions::new("bench"), state)
+        .expect("a planner for the bench stack");
+    planner.set_desired(stack::desired(count));
+    for (key, observation) in live {
+        planner.observe(key, observation);
+    }
+    let settled = planner.plan().expect("the settled stack plans");
+    assert!(!settled.has_changes());
+    let mut times = Vec::new();
+    for round in 0..21 {
+        let at = (round * 7919) % count;
+        let mut edited = planner.desired()[at].clone();
+        edited.manifest["data"]["tier"] = serde_json::json!(format!("edited-{round}"));
+        let started = Instant::now();
+        planner.upsert(edited);
+        let plan = planner.plan().expect("the edited stack plans");
+        times.push(started.elapsed());
+        let updates = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Update)
+            .count();
+        assert_eq!(updates, 1, "only the edited resource changes");
+        // Its live object follows, as a watch reports it after the apply.
+        let live = strata::core::ownership::stamp(&planner.desired()[at].manifest, "bench");
+        let key = planner.desired()[at].key.clone();
+        planner.observe(key, Observation::present(live));
+    }
+    times.sort();
+    let added = stack::desired(count + 1).pop().expect("one more resource");
+    let started = Instant::now();
+    planner.upsert(added);
+    planner.plan().expect("the grown stack plans");
+    let rebuild = started.elapsed();
+    ((times[times.len() / 2], times[times.len() - 1]), rebuild)
 }
 
 fn main() -> ExitCode {
@@ -175,7 +237,7 @@ fn main() -> ExitCode {
             .split('\t')
             .filter_map(|x| x.trim().parse().ok())
             .collect();
-        if f.len() != 11 {
+        if f.len() != 14 {
             eprintln!("size {size}: unreadable figures {line:?}");
             return ExitCode::FAILURE;
         }
@@ -198,6 +260,13 @@ fn main() -> ExitCode {
             per(again_cpu),
             f[10],
             f[6],
+        );
+        println!(
+            "{:>9}   incremental re-plan after one edit: median {:.1} ms, slowest {:.1} ms; after one added resource (rebuild): {:.0} ms",
+            "",
+            f[11] * 1e3,
+            f[12] * 1e3,
+            f[13] * 1e3
         );
         rows.push((size, per(first_cpu), per(again_cpu), f[5] / f[1].max(1e-9)));
     }

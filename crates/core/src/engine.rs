@@ -92,7 +92,7 @@ pub struct Engine {
 
 /// Checks that every `--target` names a desired or recorded resource and every `--replace` a
 /// desired one, suggesting the closest address for a typo.
-fn check_addresses(
+pub(crate) fn check_addresses(
     desired: &[Resource],
     state: &State,
     options: &PlanOptions,

@@ -585,6 +585,26 @@ impl Graph {
         &self.reference_fields
     }
 
+    /// Whether the set has more than one sync wave (the graph then orders whole waves).
+    pub fn has_waves(&self) -> bool {
+        self.graph.node_count() > self.index.len()
+    }
+
+    /// Whether [`Graph::build`] reads the same from `new` as from `old`, so that replacing one
+    /// by the other in a set leaves the graph as it was: the same key, dependency and wave
+    /// annotations, labels (which selectors match) and reference fields. Conservative: any
+    /// field whose name could make a reference counts, whether or not it does.
+    pub fn same_inputs(old: &Resource, new: &Resource) -> bool {
+        fn labels(r: &Resource) -> Option<&Value> {
+            r.manifest.get("metadata")?.get("labels")
+        }
+        old.key == new.key
+            && old.annotation(ANNOTATION_DEPENDS_ON) == new.annotation(ANNOTATION_DEPENDS_ON)
+            && old.annotation(ANNOTATION_SYNC_WAVE) == new.annotation(ANNOTATION_SYNC_WAVE)
+            && labels(old) == labels(new)
+            && reference_like_fields(&old.manifest) == reference_like_fields(&new.manifest)
+    }
+
     /// Number of resources.
     pub fn len(&self) -> usize {
         self.index.len()
@@ -843,6 +863,54 @@ fn implicit_references(resource: &Resource, lookup: &Lookup<'_>) -> Vec<FoundRef
                 let saved = position.push_key(field);
                 walk_references(resource, field, value, &mut position, lookup, &mut out);
                 position.truncate(saved);
+            }
+        }
+    }
+    out
+}
+
+/// Every field outside `metadata` and `status` whose name ends in `Ref`, `Refs` or
+/// `Selector`, with its path, in document order: a superset of what [`walk_references`] reads.
+fn reference_like_fields(manifest: &Value) -> Vec<(String, &Value)> {
+    fn walk<'v>(path: &mut String, value: &'v Value, out: &mut Vec<(String, &'v Value)>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let saved = path.len();
+                    path.push('.');
+                    path.push_str(k);
+                    if k.ends_with("Ref") || k.ends_with("Refs") || k.ends_with("Selector") {
+                        out.push((path.clone(), v));
+                    } else {
+                        walk(path, v, out);
+                    }
+                    path.truncate(saved);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    let saved = path.len();
+                    let _ = write!(path, "[{i}]");
+                    walk(path, v, out);
+                    path.truncate(saved);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(object) = manifest.as_object() {
+        let mut path = String::new();
+        for (field, value) in object {
+            if field != "metadata" && field != "status" {
+                path.clear();
+                path.push_str(field);
+                if field.ends_with("Ref") || field.ends_with("Refs") || field.ends_with("Selector")
+                {
+                    out.push((path.clone(), value));
+                } else {
+                    walk(&mut path, value, &mut out);
+                }
             }
         }
     }

@@ -32,6 +32,11 @@ pub struct NameError {
 
 /// Checks the names of `resources`; every violation is returned, in input order.
 pub fn check_names(resources: &[Resource]) -> Vec<NameError> {
+    check_names_of(resources)
+}
+
+/// Checks the names of the resources given, in their order (see [`check_names`]).
+pub fn check_names_of<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Vec<NameError> {
     let mut errors = Vec::new();
     for resource in resources {
         let mut fail = |field: &str, message: String| {

@@ -242,6 +242,42 @@ pub fn resolve_references<'a>(
     Ok(waiting)
 }
 
+/// The resource at `position` of `desired` (the slice `graph` was built from) with its
+/// references resolved, leaving `desired` untouched: what [`resolve_references`] would write
+/// there, for a caller re-resolving a few resources of a large set. `Ok(Err(waiting))` when a
+/// reference waits for a live object not observed yet.
+pub fn resolved_copy<'a>(
+    desired: &[Resource],
+    graph: &Graph,
+    position: usize,
+    source_of: &(dyn Fn(&Resource, &str) -> ReferenceSource + Sync),
+    live_of: &(dyn Fn(&ResourceKey) -> LiveLookup<'a> + Sync),
+) -> Result<Result<Resource, WaitingReference>, Box<ReferenceError>> {
+    let mut resource = desired[position].clone();
+    let fields = graph.reference_fields();
+    let Ok(at) = fields.binary_search_by_key(&position, |(p, _)| *p) else {
+        return Ok(Ok(resource));
+    };
+    match resolve_one(desired, position, &fields[at].1, source_of, live_of)? {
+        Outcome::Waiting(unresolved) => Ok(Err(WaitingReference {
+            position,
+            unresolved: *unresolved,
+        })),
+        Outcome::Resolved(writes) => {
+            for write in writes {
+                if let Some(parent) = resource
+                    .manifest
+                    .pointer_mut(&write.parent_pointer)
+                    .and_then(Value::as_object_mut)
+                {
+                    parent.insert(write.value_field, write.value);
+                }
+            }
+            Ok(Ok(resource))
+        }
+    }
+}
+
 /// Every reference of `desired` that cannot be resolved against the set itself (the
 /// referenced resource missing, a selector matching nothing, several candidates with
 /// different values), each once: what `strata validate` reports offline. References to live

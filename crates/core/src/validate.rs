@@ -188,27 +188,51 @@ impl Validator {
         let mut problems = Vec::new();
         let defined = self.defined_by_crds(resources, &mut problems);
         for resource in resources {
-            let mut problem = |path: Vec<PathSegment>, message: String| {
-                problems.push(Problem {
-                    location: resource.source.clone(),
-                    key: resource.key.clone(),
-                    field: crate::schema::format_path(&path),
-                    path,
-                    message,
-                });
-            };
-            let key = (resource.key.group.clone(), resource.key.kind.clone());
-            let entry = defined.get(&key).or_else(|| self.schemas.get(&key));
-            match entry {
-                Some(entry) => self.check_schema(resource, entry, &mut problem),
-                None => self.check_kind(resource, &defined, &mut problem),
-            }
-            check_metadata(resource, &mut problem);
-            if entry.is_none() && resource.key.group.ends_with(".upbound.io") {
-                check_managed_spec(resource, &mut problem);
+            self.check_one(resource, &defined, &mut problems);
+        }
+        problems
+    }
+
+    /// The problems of the resources at `positions` of `resources` only, with the kinds the
+    /// whole set's CustomResourceDefinitions define (their own problems are not reported): what
+    /// [`Validator::check`] would report for those resources, for a caller re-checking the few
+    /// resources of a large set that changed.
+    pub fn check_positions(&self, resources: &[Resource], positions: &[usize]) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let defined = self.defined_by_crds(resources, &mut Vec::new());
+        for &position in positions {
+            if let Some(resource) = resources.get(position) {
+                self.check_one(resource, &defined, &mut problems);
             }
         }
         problems
+    }
+
+    fn check_one(
+        &self,
+        resource: &Resource,
+        defined: &HashMap<GroupKind, KindEntry>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let mut problem = |path: Vec<PathSegment>, message: String| {
+            problems.push(Problem {
+                location: resource.source.clone(),
+                key: resource.key.clone(),
+                field: crate::schema::format_path(&path),
+                path,
+                message,
+            });
+        };
+        let key = (resource.key.group.clone(), resource.key.kind.clone());
+        let entry = defined.get(&key).or_else(|| self.schemas.get(&key));
+        match entry {
+            Some(entry) => self.check_schema(resource, entry, &mut problem),
+            None => self.check_kind(resource, defined, &mut problem),
+        }
+        check_metadata(resource, &mut problem);
+        if entry.is_none() && resource.key.group.ends_with(".upbound.io") {
+            check_managed_spec(resource, &mut problem);
+        }
     }
 
     /// The schemas of the CustomResourceDefinitions among `resources`; their problems are

@@ -4,6 +4,7 @@
 
 mod executor_behaviour;
 mod graph_properties;
+mod incremental_plan;
 mod plan_behaviour;
 mod plan_rendering;
 mod schedule_behaviour;

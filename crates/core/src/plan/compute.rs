@@ -219,7 +219,6 @@ pub fn compute_plan(
     } else {
         desired.iter().map(|r| r.key.clone()).collect()
     };
-    let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
 
     if !options.destroy {
         let order = input_order(&desired, graph);
@@ -236,9 +235,6 @@ pub fn compute_plan(
         for (change, violations) in plan_all_desired(ordered, &context) {
             plan.violations.extend(violations);
             if let Some(change) = change {
-                if let Some(provider) = registry.by_name(&change.provider) {
-                    providers.entry(change.provider.clone()).or_insert(provider);
-                }
                 plan.changes.push(change);
             }
         }
@@ -257,22 +253,46 @@ pub fn compute_plan(
             dependents_of.entry(d).or_default().push(r.key.clone());
         }
     }
-    for record in delete_order(&leaving) {
+    let dependents = |key: &ResourceKey| {
+        let mut dependents = dependents_of.get(key).cloned().unwrap_or_default();
+        dependents.sort();
+        dependents
+    };
+    let (deletions, violations) =
+        plan_deletions(&leaving, &dependents, observations, registry, options);
+    plan.changes.extend(deletions);
+    plan.violations.extend(violations);
+    if !options.targets.is_empty() {
+        restrict_to_targets(&mut plan, graph, state, &options.targets, options.destroy);
+    }
+    plan
+}
+
+/// The deletions of the records `leaving` the desired set, dependents before their
+/// dependencies, with their guard violations. `dependents_of` gives, sorted, the recorded
+/// resources whose dependencies include a key (the deletion's blast radius).
+pub(super) fn plan_deletions(
+    leaving: &[&crate::state::ResourceState],
+    dependents_of: &dyn Fn(&ResourceKey) -> Vec<ResourceKey>,
+    observations: &Observations,
+    registry: &ProviderRegistry,
+    options: &PlanOptions,
+) -> (Vec<ResourceChange>, Vec<Violation>) {
+    let mut changes = Vec::with_capacity(leaving.len());
+    let mut violations = Vec::new();
+    for record in delete_order(leaving) {
         let live = observations.get(&record.key).and_then(|o| o.live.clone());
-        let provider = registry
-            .by_name(&record.provider)
-            .or_else(|| providers.get(&record.provider).cloned());
+        let provider = registry.by_name(&record.provider);
         let sensitive_fields = provider
             .as_ref()
             .map(|p| p.sensitive_fields(&record.key))
             .unwrap_or_default();
-        let mut dependents = dependents_of.remove(&record.key).unwrap_or_default();
-        dependents.sort();
+        let dependents = dependents_of(&record.key);
         if record.protect
             || crate::model::annotation(&record.last_applied, crate::model::ANNOTATION_PROTECT)
                 == Some("true")
         {
-            plan.violations.push(Violation {
+            violations.push(Violation {
                 key: record.key.clone(),
                 guard: Guard::Protected,
                 message: format!(
@@ -282,13 +302,13 @@ pub fn compute_plan(
             });
         }
         if let Some(reason) = options.policy.check(&record.key) {
-            plan.violations.push(Violation {
+            violations.push(Violation {
                 key: record.key.clone(),
                 guard: Guard::Policy,
                 message: reason,
             });
         }
-        plan.changes.push(ResourceChange {
+        changes.push(ResourceChange {
             key: record.key.clone(),
             api_version: record.api_version.clone(),
             provider: record.provider.clone(),
@@ -312,10 +332,7 @@ pub fn compute_plan(
             drifted: false,
         });
     }
-    if !options.targets.is_empty() {
-        restrict_to_targets(&mut plan, graph, state, &options.targets, options.destroy);
-    }
-    plan
+    (changes, violations)
 }
 
 /// Keeps the changes (and guard violations) of `targets` and what they need: each desired
@@ -367,25 +384,25 @@ fn restrict_to_targets(
 }
 
 /// What planning one desired resource reads.
-struct DesiredContext<'a> {
-    graph: &'a Graph,
-    records: &'a FxHashMap<&'a ResourceKey, &'a crate::state::ResourceState>,
-    observations: &'a Observations,
-    registry: &'a ProviderRegistry,
-    normalizer: &'a dyn Normalizer,
-    options: &'a PlanOptions,
+pub(super) struct DesiredContext<'a> {
+    pub(super) graph: &'a Graph,
+    pub(super) records: &'a FxHashMap<&'a ResourceKey, &'a crate::state::ResourceState>,
+    pub(super) observations: &'a Observations,
+    pub(super) registry: &'a ProviderRegistry,
+    pub(super) normalizer: &'a dyn Normalizer,
+    pub(super) options: &'a PlanOptions,
 }
 
 /// Plans every desired resource, in order. Each resource's plan is a pure function of the
 /// shared context, so large sets are split across the available cores.
-fn plan_all_desired(
+pub(super) fn plan_all_desired(
     ordered: Vec<Resource>,
     context: &DesiredContext<'_>,
 ) -> Vec<(Option<ResourceChange>, Vec<Violation>)> {
     crate::par::map(ordered, |r| plan_one_desired(r, context))
 }
 
-fn plan_one_desired(
+pub(super) fn plan_one_desired(
     resource: Resource,
     context: &DesiredContext<'_>,
 ) -> (Option<ResourceChange>, Vec<Violation>) {
@@ -418,7 +435,7 @@ fn plan_one_desired(
 
 /// The desired set's positions in dependency order. The graph was normally built from this
 /// very slice, so its positions are used directly; otherwise keys are matched.
-fn input_order(desired: &[Resource], graph: &Graph) -> Vec<usize> {
+pub(super) fn input_order(desired: &[Resource], graph: &Graph) -> Vec<usize> {
     let positions = graph.topological_positions();
     let same_input = graph.len() == desired.len()
         && positions

@@ -9,6 +9,7 @@
 mod compute;
 mod diff_view;
 pub mod fields;
+pub mod incremental;
 pub mod refresh;
 mod render;
 pub mod saved;

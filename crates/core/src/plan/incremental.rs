@@ -1,0 +1,643 @@
+//! Re-planning only what changed, for a controller that keeps a stack's desired set, state and
+//! live objects in memory and plans again whenever one of them moves.
+//!
+//! [`IncrementalPlanner`] holds the three inputs of a plan — the desired set, the state and the
+//! observations (fed from a watch cache) — and the last plan made from them. Callers report
+//! what changed ([`upsert`](IncrementalPlanner::upsert), [`remove`](IncrementalPlanner::remove),
+//! [`observe`](IncrementalPlanner::observe), [`record`](IncrementalPlanner::record),
+//! [`forget`](IncrementalPlanner::forget)); [`plan`](IncrementalPlanner::plan) then re-validates,
+//! re-resolves and re-compares only the resources those changes reach, and patches the last plan
+//! in place. The result is the plan [`Engine::plan`](crate::engine::Engine::plan) makes from the
+//! same inputs — the same changes in the same order, the same guard violations, the same errors —
+//! which the property tests check for random edits.
+//!
+//! What a change reaches:
+//! - a desired resource whose content changed, but not what the dependency graph reads from it
+//!   (key, `depends-on` and sync-wave annotations, labels, reference fields), is re-checked and
+//!   re-planned, with the resources whose references take a value from it;
+//! - a changed observation or state record re-plans its resource and those referring to it;
+//! - a record change, or an observation of a resource leaving the stack, re-plans the deletions
+//!   (a cost in the number of leaving resources);
+//! - anything else — a resource added or removed, a change to what the graph reads, an edited
+//!   CustomResourceDefinition (it changes other resources' schemas), an earlier error — rebuilds
+//!   the plan from all inputs, as a first plan does.
+//!
+//! Cost: a re-plan after `k` changed resources is O(k) comparisons plus an O(n) scan of small
+//! per-resource slots to gather the guard violations; a rebuild is a full plan without
+//! observing (see BENCHMARKS.md, "Incremental re-plans").
+
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::compute::{DesiredContext, input_order, plan_all_desired, plan_deletions};
+use super::{Observations, Plan, PlanOptions, ResourceChange, Violation};
+use crate::engine::{Engine, EngineError};
+use crate::graph::Graph;
+use crate::model::{Resource, ResourceKey};
+use crate::normalize::Normalizer;
+use crate::provider::{Observation, ProviderRegistry};
+use crate::references::{self, LiveLookup, ReferenceSource};
+use crate::state::{ResourceState, State};
+use crate::validate::Validator;
+
+/// Why an incremental planner cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IncrementalError {
+    /// A plan option the incremental planner does not support (one-off CLI operations).
+    #[error("incremental planning does not support {0}; plan with Engine::plan instead")]
+    Unsupported(&'static str),
+    /// The state belongs to another stack.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// Planning failed, as [`Engine::plan`] fails on the same inputs.
+    #[error(transparent)]
+    Plan(Box<EngineError>),
+}
+
+impl From<EngineError> for IncrementalError {
+    fn from(error: EngineError) -> Self {
+        Self::Plan(Box::new(error))
+    }
+}
+
+/// Keeps a stack's plan up to date as its inputs change, re-planning only what changed (see
+/// the [module documentation](self)).
+///
+/// ```
+/// use std::sync::Arc;
+/// use serde_json::json;
+/// use strata_core::engine::Engine;
+/// use strata_core::model::Resource;
+/// use strata_core::plan::incremental::IncrementalPlanner;
+/// use strata_core::plan::{Action, PlanOptions};
+/// use strata_core::provider::{Observation, ProviderRegistry};
+/// use strata_core::sandbox::SandboxProvider;
+/// use strata_core::state::{LocalStateStore, State};
+///
+/// let dir = tempfile::tempdir()?;
+/// let engine = Engine {
+///     registry: ProviderRegistry::new().with_fallback(Arc::new(SandboxProvider::new(dir.path()))),
+///     normalizer: Arc::new(strata_core::normalize::IdentityNormalizer),
+///     store: Arc::new(LocalStateStore::new(dir.path().join("state.json"))),
+///     config: Default::default(),
+/// };
+/// let mut planner = IncrementalPlanner::new(&engine, PlanOptions::new("demo"), State::new())?;
+/// let config = json!({"apiVersion": "v1", "kind": "ConfigMap",
+///     "metadata": {"name": "settings", "namespace": "default"}, "data": {"level": "info"}});
+/// planner.upsert(Resource::from_manifest(config.clone())?);
+/// let plan = planner.plan()?;
+/// assert_eq!(plan.changes[0].action, Action::Create);
+///
+/// // The object now exists as desired (a watch reported it): nothing to do.
+/// let live = strata_core::ownership::stamp(&config, "demo");
+/// let key = plan.changes[0].key.clone();
+/// planner.observe(key, Observation { live: Some(live), ..Observation::default() });
+/// assert_eq!(planner.plan()?.changes[0].action, Action::NoOp);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct IncrementalPlanner {
+    registry: ProviderRegistry,
+    normalizer: Arc<dyn Normalizer>,
+    validator: Validator,
+    options: PlanOptions,
+    /// The desired set, unresolved, in the caller's order (new resources go last).
+    desired: Vec<Resource>,
+    position: FxHashMap<ResourceKey, usize>,
+    state: State,
+    observations: Observations,
+    /// For each key, the recorded resources whose dependencies include it (unsorted, with
+    /// repeats as the records have them): a deletion's blast radius.
+    record_dependents: FxHashMap<ResourceKey, Vec<ResourceKey>>,
+    /// What the last plan was made of; `None` until the first plan and after an error.
+    current: Option<Current>,
+    pending: Pending,
+}
+
+impl std::fmt::Debug for IncrementalPlanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncrementalPlanner")
+            .field("stack", &self.options.stack)
+            .field("desired", &self.desired.len())
+            .field("records", &self.state.resources.len())
+            .field("observations", &self.observations.len())
+            .field("planned", &self.current.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The last plan and what it was derived with.
+struct Current {
+    /// Every desired resource has a change (none failed routing), so the plan can be patched.
+    complete: bool,
+    graph: Graph,
+    /// For each desired position, the positions whose references take a value from it.
+    referrers: FxHashMap<usize, Vec<usize>>,
+    plan: Plan,
+    /// For each desired position, its change's index in `plan.changes`.
+    at: Vec<usize>,
+    /// The guard violations of each desired change, by index in `plan.changes`.
+    desired_violations: Vec<Vec<Violation>>,
+    deletion_violations: Vec<Violation>,
+}
+
+/// Changes reported since the last plan.
+#[derive(Default)]
+struct Pending {
+    /// Plan everything again.
+    rebuild: bool,
+    /// Desired positions whose content changed (not what the graph reads).
+    edited: FxHashSet<usize>,
+    /// Keys whose observation or record changed.
+    touched: FxHashSet<ResourceKey>,
+    /// The deletions must be planned again.
+    deletions: bool,
+}
+
+/// What the fast path found it cannot do.
+enum Patched {
+    Done,
+    Rebuild,
+}
+
+impl IncrementalPlanner {
+    /// A planner for `engine`'s providers and normalizer, starting from `state` and an empty
+    /// desired set. `options.destroy` and `options.targets` are refused: they make one-off plans.
+    pub fn new(
+        engine: &Engine,
+        options: PlanOptions,
+        state: State,
+    ) -> Result<Self, IncrementalError> {
+        if options.destroy {
+            return Err(IncrementalError::Unsupported("destroy plans"));
+        }
+        if !options.targets.is_empty() {
+            return Err(IncrementalError::Unsupported("targets"));
+        }
+        state.check_stack(&options.stack, &engine.store.location())?;
+        let mut record_dependents: FxHashMap<ResourceKey, Vec<ResourceKey>> = FxHashMap::default();
+        for record in state.resources.values() {
+            add_dependents(&mut record_dependents, record);
+        }
+        Ok(Self {
+            registry: engine.registry.clone(),
+            normalizer: engine.normalizer.clone(),
+            validator: Validator::for_registry(&engine.registry),
+            options,
+            desired: Vec::new(),
+            position: FxHashMap::default(),
+            state,
+            observations: Observations::default(),
+            record_dependents,
+            current: None,
+            pending: Pending {
+                rebuild: true,
+                ..Pending::default()
+            },
+        })
+    }
+
+    /// The desired set, in planning input order.
+    pub fn desired(&self) -> &[Resource] {
+        &self.desired
+    }
+
+    /// The state the planner holds.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Replaces the whole desired set (the next plan is a full one).
+    pub fn set_desired(&mut self, desired: Vec<Resource>) {
+        self.desired = desired;
+        self.reindex();
+        self.pending.rebuild = true;
+    }
+
+    /// Adds a desired resource, or replaces the one with its key (keeping its place).
+    pub fn upsert(&mut self, resource: Resource) {
+        match self.position.get(&resource.key) {
+            Some(&p) => {
+                let old = &self.desired[p];
+                if old.manifest == resource.manifest && old.source == resource.source {
+                    return;
+                }
+                if is_crd(&resource.key) || !Graph::same_inputs(old, &resource) {
+                    self.pending.rebuild = true;
+                } else {
+                    self.pending.edited.insert(p);
+                }
+                self.desired[p] = resource;
+            }
+            None => {
+                self.position
+                    .insert(resource.key.clone(), self.desired.len());
+                self.desired.push(resource);
+                self.pending.rebuild = true;
+            }
+        }
+    }
+
+    /// Removes a desired resource; `false` when there was none with that key.
+    pub fn remove(&mut self, key: &ResourceKey) -> bool {
+        let Some(p) = self.position.remove(key) else {
+            return false;
+        };
+        self.desired.remove(p);
+        self.reindex();
+        self.pending.rebuild = true;
+        true
+    }
+
+    /// Records what a watch saw of a resource (an absent object is an observation too).
+    pub fn observe(&mut self, key: ResourceKey, observation: Observation) {
+        if self.observations.get(&key) == Some(&observation) {
+            return;
+        }
+        self.observations.insert(key.clone(), observation);
+        self.touch(key);
+    }
+
+    /// Forgets what was observed of a resource (planned as not existing, as an absent one).
+    pub fn forget_observation(&mut self, key: &ResourceKey) {
+        if self.observations.remove(key).is_some() {
+            self.touch(key.clone());
+        }
+    }
+
+    /// Records a resource in the state (after an apply), replacing its earlier record.
+    pub fn record(&mut self, record: ResourceState) {
+        if self.state.get(&record.key) == Some(&record) {
+            return;
+        }
+        if let Some(old) = self.state.remove(&record.key) {
+            remove_dependents(&mut self.record_dependents, &old);
+        }
+        add_dependents(&mut self.record_dependents, &record);
+        let key = record.key.clone();
+        self.state.put(record);
+        self.pending.deletions = true;
+        self.touch(key);
+    }
+
+    /// Removes a resource's record from the state (after it was deleted).
+    pub fn forget(&mut self, key: &ResourceKey) {
+        if let Some(old) = self.state.remove(key) {
+            remove_dependents(&mut self.record_dependents, &old);
+            self.pending.deletions = true;
+            self.touch(key.clone());
+        }
+    }
+
+    /// The plan of the current inputs, re-planning what changed since the last call. On an
+    /// error the inputs are kept and the next call plans everything again.
+    pub fn plan(&mut self) -> Result<&Plan, IncrementalError> {
+        let patchable = self.current.as_ref().is_some_and(|c| c.complete);
+        let patched = if self.pending.rebuild || !patchable {
+            Patched::Rebuild
+        } else {
+            self.patch()
+        };
+        if let Patched::Rebuild = patched
+            && let Err(e) = self.rebuild()
+        {
+            self.current = None;
+            self.pending = Pending {
+                rebuild: true,
+                ..Pending::default()
+            };
+            return Err(e);
+        }
+        self.pending = Pending::default();
+        match &self.current {
+            Some(current) => Ok(&current.plan),
+            None => {
+                Err(EngineError::Refused("the incremental planner lost its plan".to_owned()).into())
+            }
+        }
+    }
+
+    fn touch(&mut self, key: ResourceKey) {
+        if !self.position.contains_key(&key) {
+            self.pending.deletions = true;
+        }
+        self.pending.touched.insert(key);
+    }
+
+    fn reindex(&mut self) {
+        self.position = self
+            .desired
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key.clone(), i))
+            .collect();
+    }
+
+    /// Plans everything, as [`Engine::plan`] does with the held observations.
+    fn rebuild(&mut self) -> Result<(), IncrementalError> {
+        self.current = None;
+        let problems = self.validator.check(&self.desired);
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems).into());
+        }
+        let invalid = crate::names::check_names(&self.desired);
+        if !invalid.is_empty() {
+            return Err(EngineError::InvalidNames(invalid).into());
+        }
+        let graph = Graph::build(&self.desired).map_err(EngineError::from)?;
+        if let Some(unknown) =
+            crate::engine::check_addresses(&self.desired, &self.state, &self.options)
+        {
+            return Err(unknown.into());
+        }
+        let mut resolved = self.desired.clone();
+        let registry = &self.registry;
+        let observations = &self.observations;
+        let source_of = |target: &Resource, field: &str| source_of(registry, target, field);
+        // In the engine's rounds, so that the same error is reported first: references to
+        // external names before any live object is known, then those to live fields, a
+        // resource's live object known once its own references are resolved.
+        let not_observed = |_: &ResourceKey| LiveLookup::NotObserved;
+        let mut waiting =
+            references::resolve_references(&mut resolved, &graph, None, &source_of, &not_observed)
+                .map_err(EngineError::from)?;
+        while !waiting.is_empty() {
+            let positions: Vec<usize> = waiting.iter().map(|w| w.position).collect();
+            let unresolved: FxHashSet<&ResourceKey> =
+                positions.iter().map(|&p| &self.desired[p].key).collect();
+            let live_of = |key: &ResourceKey| {
+                if unresolved.contains(key) {
+                    LiveLookup::NotObserved
+                } else {
+                    live_of(observations, key)
+                }
+            };
+            let still = references::resolve_references(
+                &mut resolved,
+                &graph,
+                Some(&positions),
+                &source_of,
+                &live_of,
+            )
+            .map_err(EngineError::from)?;
+            if still.len() == waiting.len() {
+                if let Some(first) = still.into_iter().next() {
+                    return Err(EngineError::Reference(Box::new(first.unresolved)).into());
+                }
+                break;
+            }
+            waiting = still;
+        }
+        let records: FxHashMap<&ResourceKey, &ResourceState> =
+            self.state.resources.values().map(|r| (&r.key, r)).collect();
+        let order = input_order(&resolved, &graph);
+        let mut slots: Vec<Option<Resource>> = resolved.into_iter().map(Some).collect();
+        let ordered: Vec<Resource> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let context = DesiredContext {
+            graph: &graph,
+            records: &records,
+            observations: &self.observations,
+            registry: &self.registry,
+            normalizer: self.normalizer.as_ref(),
+            options: &self.options,
+        };
+        let mut plan = Plan {
+            stack: self.options.stack.clone(),
+            ..Plan::default()
+        };
+        let mut at = vec![usize::MAX; self.desired.len()];
+        let mut desired_violations = Vec::with_capacity(self.desired.len());
+        let mut complete = true;
+        for (&p, (change, violations)) in order.iter().zip(plan_all_desired(ordered, &context)) {
+            // Violations are rare: the flat list (in plan order, as compute_plan gives it)
+            // copies them.
+            plan.violations.extend(violations.iter().cloned());
+            match change {
+                Some(change) => {
+                    at[p] = plan.changes.len();
+                    plan.changes.push(change);
+                    desired_violations.push(violations);
+                }
+                // A resource no provider serves: the plan reports it but has no change to
+                // patch later, so the next plan is a full one again.
+                None => complete = false,
+            }
+        }
+        let (deletions, deletion_violations) = self.deletions();
+        plan.changes.extend(deletions);
+        plan.violations.extend(deletion_violations.iter().cloned());
+        self.current = Some(Current {
+            complete,
+            referrers: referrers(&graph),
+            graph,
+            plan,
+            at,
+            desired_violations,
+            deletion_violations,
+        });
+        Ok(())
+    }
+
+    /// Re-plans what the pending changes reach; `Rebuild` when they reach further than a
+    /// patch can follow (the rebuild then also reports any error with the full plan's words).
+    fn patch(&mut self) -> Patched {
+        let Some(current) = self.current.as_mut() else {
+            return Patched::Rebuild;
+        };
+        let mut edited: Vec<usize> = self.pending.edited.iter().copied().collect();
+        edited.sort_unstable();
+        if !edited.is_empty() {
+            if !self
+                .validator
+                .check_positions(&self.desired, &edited)
+                .is_empty()
+            {
+                return Patched::Rebuild;
+            }
+            if !crate::names::check_names_of(edited.iter().map(|&p| &self.desired[p])).is_empty() {
+                return Patched::Rebuild;
+            }
+        }
+        let mut dirty: FxHashSet<usize> = self.pending.edited.clone();
+        dirty.extend(
+            self.pending
+                .touched
+                .iter()
+                .filter_map(|k| self.position.get(k).copied()),
+        );
+        let seeds: Vec<usize> = dirty.iter().copied().collect();
+        for p in seeds {
+            if let Some(referring) = current.referrers.get(&p) {
+                dirty.extend(referring.iter().copied());
+            }
+        }
+        let mut dirty: Vec<usize> = dirty.into_iter().collect();
+        dirty.sort_unstable();
+
+        if !dirty.is_empty() {
+            let registry = &self.registry;
+            let observations = &self.observations;
+            let source_of = |target: &Resource, field: &str| source_of(registry, target, field);
+            let live_of = |key: &ResourceKey| live_of(observations, key);
+            let mut resolved = Vec::with_capacity(dirty.len());
+            for &p in &dirty {
+                match references::resolved_copy(
+                    &self.desired,
+                    &current.graph,
+                    p,
+                    &source_of,
+                    &live_of,
+                ) {
+                    Ok(Ok(resource)) => resolved.push(resource),
+                    // Waiting or failing: the full plan says so in its own words.
+                    Ok(Err(_)) | Err(_) => return Patched::Rebuild,
+                }
+            }
+            let records: FxHashMap<&ResourceKey, &ResourceState> = dirty
+                .iter()
+                .filter_map(|&p| self.state.get(&self.desired[p].key))
+                .map(|r| (&r.key, r))
+                .collect();
+            let context = DesiredContext {
+                graph: &current.graph,
+                records: &records,
+                observations: &self.observations,
+                registry: &self.registry,
+                normalizer: self.normalizer.as_ref(),
+                options: &self.options,
+            };
+            let planned = plan_all_desired(resolved, &context);
+            let mut replaced: Vec<(usize, ResourceChange, Vec<Violation>)> =
+                Vec::with_capacity(planned.len());
+            for (&p, (change, violations)) in dirty.iter().zip(planned) {
+                let Some(change) = change else {
+                    return Patched::Rebuild;
+                };
+                replaced.push((current.at[p], change, violations));
+            }
+            for (i, change, violations) in replaced {
+                current.plan.changes[i] = change;
+                current.desired_violations[i] = violations;
+            }
+        }
+        let deletions_changed = self.pending.deletions;
+        if deletions_changed {
+            let (deletions, violations) = deletions_of(
+                &self.position,
+                &self.state,
+                &self.record_dependents,
+                &self.observations,
+                &self.registry,
+                &self.options,
+            );
+            current
+                .plan
+                .changes
+                .truncate(current.desired_violations.len());
+            current.plan.changes.extend(deletions);
+            current.deletion_violations = violations;
+        }
+        if !dirty.is_empty() || deletions_changed {
+            gather_violations(current);
+        }
+        Patched::Done
+    }
+
+    fn deletions(&self) -> (Vec<ResourceChange>, Vec<Violation>) {
+        deletions_of(
+            &self.position,
+            &self.state,
+            &self.record_dependents,
+            &self.observations,
+            &self.registry,
+            &self.options,
+        )
+    }
+}
+
+/// The deletions of the records not in the desired set.
+fn deletions_of(
+    position: &FxHashMap<ResourceKey, usize>,
+    state: &State,
+    record_dependents: &FxHashMap<ResourceKey, Vec<ResourceKey>>,
+    observations: &Observations,
+    registry: &ProviderRegistry,
+    options: &PlanOptions,
+) -> (Vec<ResourceChange>, Vec<Violation>) {
+    let leaving: Vec<&ResourceState> = state
+        .resources
+        .values()
+        .filter(|r| !position.contains_key(&r.key))
+        .collect();
+    let dependents = |key: &ResourceKey| {
+        let mut dependents = record_dependents.get(key).cloned().unwrap_or_default();
+        dependents.sort();
+        dependents
+    };
+    plan_deletions(&leaving, &dependents, observations, registry, options)
+}
+
+/// The plan's violations: each desired change's, in plan order, then the deletions'.
+fn gather_violations(current: &mut Current) {
+    let mut violations: Vec<Violation> = current
+        .desired_violations
+        .iter()
+        .flatten()
+        .cloned()
+        .collect();
+    violations.extend(current.deletion_violations.iter().cloned());
+    current.plan.violations = violations;
+}
+
+/// For each resource, the resources whose value-bearing references name it.
+fn referrers(graph: &Graph) -> FxHashMap<usize, Vec<usize>> {
+    let mut out: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
+    for (position, fields) in graph.reference_fields() {
+        for field in fields {
+            for item in &field.items {
+                for &target in &item.matches {
+                    out.entry(target).or_default().push(*position);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn source_of(registry: &ProviderRegistry, target: &Resource, value_field: &str) -> ReferenceSource {
+    registry
+        .route(target)
+        .map(|provider| provider.reference_value(&target.key, value_field))
+        .unwrap_or(ReferenceSource::ExternalName)
+}
+
+/// A watch cache knows every object: one it does not hold does not exist.
+fn live_of<'a>(observations: &'a Observations, key: &ResourceKey) -> LiveLookup<'a> {
+    LiveLookup::Observed(observations.get(key).and_then(|o| o.live.as_ref()))
+}
+
+fn is_crd(key: &ResourceKey) -> bool {
+    key.group == "apiextensions.k8s.io" && key.kind == "CustomResourceDefinition"
+}
+
+fn add_dependents(map: &mut FxHashMap<ResourceKey, Vec<ResourceKey>>, record: &ResourceState) {
+    for dependency in &record.dependencies {
+        map.entry(dependency.clone())
+            .or_default()
+            .push(record.key.clone());
+    }
+}
+
+fn remove_dependents(map: &mut FxHashMap<ResourceKey, Vec<ResourceKey>>, record: &ResourceState) {
+    for dependency in &record.dependencies {
+        if let Some(dependents) = map.get_mut(dependency) {
+            if let Some(at) = dependents.iter().position(|k| *k == record.key) {
+                dependents.swap_remove(at);
+            }
+            if dependents.is_empty() {
+                map.remove(dependency);
+            }
+        }
+    }
+}

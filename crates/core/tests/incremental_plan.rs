@@ -1,0 +1,555 @@
+//! The incremental planner against the full plan: after any sequence of edits to the desired
+//! set, the live objects and the state, `IncrementalPlanner::plan` gives what `Engine::plan`
+//! gives from the same inputs (the same plan, or the same error).
+
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use strata_core::engine::Engine;
+use strata_core::model::{Resource, ResourceKey};
+use strata_core::plan::incremental::IncrementalPlanner;
+use strata_core::plan::{Action, PlanOptions};
+use strata_core::provider::{Applied, Observation, Provider, ProviderError, ProviderRegistry};
+use strata_core::references::ReferenceSource;
+use strata_core::state::{LockInfo, ResourceState, ResourceStatus, State, StateError, StateStore};
+
+const STACK: &str = "shop";
+
+/// Live objects the test sets directly; the engine observes them through this provider and the
+/// incremental planner is told of them, as a watch would tell it.
+#[derive(Debug, Default)]
+struct World {
+    objects: Mutex<HashMap<ResourceKey, Value>>,
+}
+
+#[async_trait]
+impl Provider for World {
+    fn name(&self) -> &str {
+        "memory"
+    }
+    fn serves(&self, _: &str, _: &str) -> bool {
+        true
+    }
+    async fn observe(&self, r: &Resource) -> Result<Observation, ProviderError> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .get(&r.key)
+            .cloned()
+            .map(Observation::present)
+            .unwrap_or_default())
+    }
+    async fn create(&self, _: &Resource) -> Result<Applied, ProviderError> {
+        unreachable!("planning never applies")
+    }
+    async fn update(&self, _: &Resource, _: &Value) -> Result<Applied, ProviderError> {
+        unreachable!("planning never applies")
+    }
+    async fn delete(&self, _: &Resource) -> Result<(), ProviderError> {
+        unreachable!("planning never applies")
+    }
+    fn replace_fields(&self, _: &ResourceKey) -> Vec<String> {
+        vec!["spec.immutable".into()]
+    }
+    fn sensitive_fields(&self, _: &ResourceKey) -> Vec<String> {
+        vec!["spec.secret".into()]
+    }
+    /// References filling `…Uid` fields take the target's live `metadata.uid`.
+    fn reference_value(&self, _: &ResourceKey, value_field: &str) -> ReferenceSource {
+        if value_field.ends_with("Uid") {
+            ReferenceSource::LiveField("metadata.uid".into())
+        } else {
+            ReferenceSource::ExternalName
+        }
+    }
+}
+
+/// A state store holding one state in memory (the engine only loads it while planning).
+#[derive(Debug, Default)]
+struct HeldState(Mutex<State>);
+
+#[async_trait]
+impl StateStore for HeldState {
+    fn location(&self) -> String {
+        "memory".into()
+    }
+    async fn load(&self) -> Result<Option<State>, StateError> {
+        Ok(Some(self.0.lock().unwrap().clone()))
+    }
+    async fn save(&self, state: &mut State) -> Result<(), StateError> {
+        *self.0.lock().unwrap() = state.clone();
+        Ok(())
+    }
+    async fn lock(&self, _: &LockInfo) -> Result<(), StateError> {
+        Ok(())
+    }
+    async fn unlock(&self, _: &str) -> Result<(), StateError> {
+        Ok(())
+    }
+    async fn lock_info(&self) -> Result<Option<LockInfo>, StateError> {
+        Ok(None)
+    }
+}
+
+/// What one of the twelve resource slots holds when desired.
+#[derive(Debug, Clone)]
+struct Spec {
+    data: u8,
+    external_name: Option<u8>,
+    immutable: u8,
+    /// For config maps: the slot depended on (when a multiple of 3).
+    target: u8,
+    protect: bool,
+    secret: Option<u8>,
+    /// Rarely set: a label change makes the planner rebuild.
+    label: bool,
+}
+
+const SLOTS: u8 = 12;
+
+/// Slots 0–3 are buckets, 4–7 policies referring to a bucket, 8–11 config maps that may
+/// depend on another slot.
+fn manifest(slot: u8, spec: &Spec) -> Value {
+    let mut annotations = serde_json::Map::new();
+    if let Some(n) = spec.external_name {
+        annotations.insert(
+            "crossplane.io/external-name".into(),
+            json!(format!("ext-{n}")),
+        );
+    }
+    if spec.protect {
+        annotations.insert("strata.dev/protect".into(), json!("true"));
+    }
+    let mut value = match slot {
+        0..=3 => json!({
+            "apiVersion": "test.strata.dev/v1", "kind": "Bucket",
+            "metadata": {"name": format!("bucket-{slot}")},
+            "spec": {"data": spec.data, "immutable": spec.immutable}
+        }),
+        4..=7 => {
+            // Fixed per slot, so that most edits keep the graph: policy-4 and policy-6 also
+            // take their bucket's live uid.
+            let bucket = format!("bucket-{}", slot % 4);
+            let mut for_provider = json!({"bucketRef": {"name": bucket}, "data": spec.data});
+            if slot.is_multiple_of(2) {
+                for_provider["bucketUidRef"] = json!({"name": bucket, "kind": "Bucket"});
+            }
+            json!({
+                "apiVersion": "test.strata.dev/v1", "kind": "BucketPolicy",
+                "metadata": {"name": format!("policy-{slot}")},
+                "spec": {"forProvider": for_provider, "immutable": spec.immutable}
+            })
+        }
+        _ => json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("cfg-{slot}"), "namespace": "default"},
+            "data": {"level": format!("{}", spec.data)}
+        }),
+    };
+    if slot >= 8 && spec.target.is_multiple_of(3) {
+        let target = spec.target % SLOTS;
+        if target != slot {
+            annotations.insert("strata.dev/depends-on".into(), json!(reference_of(target)));
+        }
+    }
+    if let Some(secret) = spec.secret {
+        value["spec"]["secret"] = json!(format!("s3cr3t-{secret}"));
+    }
+    value["metadata"]["labels"] = json!({"tier": if spec.label { "edge" } else { "core" }});
+    if !annotations.is_empty() {
+        value["metadata"]["annotations"] = Value::Object(annotations);
+    }
+    value
+}
+
+fn reference_of(slot: u8) -> String {
+    match slot {
+        0..=3 => format!("test.strata.dev/Bucket/bucket-{slot}"),
+        4..=7 => format!("test.strata.dev/BucketPolicy/policy-{slot}"),
+        _ => format!("ConfigMap/default/cfg-{slot}"),
+    }
+}
+
+fn resource(slot: u8, spec: &Spec) -> Resource {
+    Resource::from_manifest(manifest(slot, spec)).expect("a valid manifest")
+}
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Upsert(u8, Spec),
+    Remove(u8),
+    /// 0 absent, 1 as desired (stamped), 2 drifted, 3 another manager's.
+    Live(u8, u8),
+    /// 0 applied as desired now, 1 applied as an older version, 2 create in flight,
+    /// 3 protected, 4 depending on slot 0.
+    Record(u8, u8),
+    Forget(u8),
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        0u8..4,
+        prop::option::weighted(0.3, 0u8..3),
+        0u8..3,
+        0u8..12,
+        prop::bool::weighted(0.1),
+        prop::option::weighted(0.2, 0u8..2),
+        prop::bool::weighted(0.05),
+    )
+        .prop_map(
+            |(data, external_name, immutable, target, protect, secret, label)| Spec {
+                data,
+                external_name,
+                immutable,
+                target,
+                protect,
+                secret,
+                label,
+            },
+        )
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        4 => (0..SLOTS, spec()).prop_map(|(s, spec)| Edit::Upsert(s, spec)),
+        1 => (0..SLOTS).prop_map(Edit::Remove),
+        3 => (0..SLOTS, 0u8..4).prop_map(|(s, v)| Edit::Live(s, v)),
+        2 => (0..SLOTS, 0u8..5).prop_map(|(s, v)| Edit::Record(s, v)),
+        1 => (0..SLOTS).prop_map(Edit::Forget),
+    ]
+}
+
+/// The inputs as the test keeps them, and the planner fed the same edits.
+struct Model {
+    desired: Vec<Resource>,
+    specs: HashMap<u8, Spec>,
+    state: State,
+    world: Arc<World>,
+    store: Arc<HeldState>,
+    engine: Engine,
+    planner: IncrementalPlanner,
+}
+
+fn default_spec() -> Spec {
+    Spec {
+        data: 9,
+        external_name: None,
+        immutable: 0,
+        target: 0,
+        protect: false,
+        secret: None,
+        label: false,
+    }
+}
+
+impl Model {
+    fn new() -> Self {
+        let world = Arc::new(World::default());
+        let store = Arc::new(HeldState::default());
+        let engine = Engine {
+            registry: ProviderRegistry::new().with_provider(world.clone()),
+            normalizer: Arc::new(strata_core::normalize::IdentityNormalizer),
+            store: store.clone(),
+            config: Default::default(),
+        };
+        let planner =
+            IncrementalPlanner::new(&engine, PlanOptions::new(STACK), State::new()).unwrap();
+        Self {
+            desired: Vec::new(),
+            specs: HashMap::new(),
+            state: State::new(),
+            world,
+            store,
+            engine,
+            planner,
+        }
+    }
+
+    fn key(&self, slot: u8) -> ResourceKey {
+        let spec = self.specs.get(&slot).cloned().unwrap_or_else(default_spec);
+        resource(slot, &spec).key
+    }
+
+    fn apply(&mut self, edit: &Edit) {
+        match edit {
+            Edit::Upsert(slot, spec) => {
+                let r = resource(*slot, spec);
+                match self.desired.iter().position(|d| d.key == r.key) {
+                    Some(at) => self.desired[at] = r.clone(),
+                    None => self.desired.push(r.clone()),
+                }
+                self.specs.insert(*slot, spec.clone());
+                self.planner.upsert(r);
+            }
+            Edit::Remove(slot) => {
+                let key = self.key(*slot);
+                self.desired.retain(|d| d.key != key);
+                self.planner.remove(&key);
+            }
+            Edit::Live(slot, variant) => {
+                let spec = self.specs.get(slot).cloned().unwrap_or_else(default_spec);
+                let key = self.key(*slot);
+                let mut live = strata_core::ownership::stamp(&manifest(*slot, &spec), STACK);
+                live["metadata"]["uid"] = json!(format!("uid-{slot}-{variant}"));
+                let live = match variant {
+                    0 => None,
+                    1 => Some(live),
+                    2 => {
+                        live["spec"]["drifted"] = json!(true);
+                        Some(live)
+                    }
+                    _ => {
+                        let mut foreign = manifest(*slot, &spec);
+                        foreign["metadata"]["uid"] = json!("foreign");
+                        Some(foreign)
+                    }
+                };
+                let mut objects = self.world.objects.lock().unwrap();
+                let observation = match live {
+                    Some(live) => {
+                        objects.insert(key.clone(), live.clone());
+                        Observation::present(live)
+                    }
+                    None => {
+                        objects.remove(&key);
+                        Observation::absent()
+                    }
+                };
+                drop(objects);
+                self.planner.observe(key, observation);
+            }
+            Edit::Record(slot, variant) => {
+                let mut spec = self.specs.get(slot).cloned().unwrap_or_else(default_spec);
+                if *variant == 1 {
+                    spec.data = spec.data.wrapping_add(1);
+                }
+                let applied = strata_core::ownership::stamp(&manifest(*slot, &spec), STACK);
+                let r = resource(*slot, &spec);
+                let record = ResourceState {
+                    key: r.key.clone(),
+                    api_version: r.api_version().to_owned(),
+                    provider: "memory".into(),
+                    status: if *variant == 2 {
+                        ResourceStatus::Creating
+                    } else {
+                        ResourceStatus::Applied
+                    },
+                    last_applied: applied,
+                    dependencies: if *variant == 4 {
+                        vec![self.key(0)]
+                    } else {
+                        Vec::new()
+                    },
+                    outputs: Value::Null,
+                    protect: *variant == 3,
+                };
+                self.state.put(record.clone());
+                self.planner.record(record);
+            }
+            Edit::Forget(slot) => {
+                let key = self.key(*slot);
+                self.state.remove(&key);
+                self.planner.forget(&key);
+            }
+        }
+    }
+
+    /// The full plan's outcome and the incremental one's, as comparable text for errors.
+    fn compare(&mut self, runtime: &tokio::runtime::Runtime) {
+        *self.store.0.lock().unwrap() = self.state.clone();
+        let full = runtime.block_on(
+            self.engine
+                .plan(self.desired.clone(), &PlanOptions::new(STACK)),
+        );
+        let incremental = self.planner.plan();
+        match (full, incremental) {
+            (Ok((full, _)), Ok(incremental)) => {
+                assert_eq!(
+                    &full, incremental,
+                    "the incremental plan differs from the full plan"
+                );
+            }
+            (Err(full), Err(incremental)) => {
+                assert_eq!(full.to_string(), incremental.to_string());
+            }
+            (full, incremental) => panic!(
+                "full plan {:?} but incremental {:?}",
+                full.map(|(p, _)| p.summary()),
+                incremental.map(|p| p.summary())
+            ),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn the_incremental_plan_equals_the_full_plan_after_any_edits(
+        batches in prop::collection::vec(prop::collection::vec(edit(), 1..4), 1..12)
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut model = Model::new();
+        // Start from a settled stack, so that most edits are the small ones a controller sees.
+        for slot in 0..SLOTS {
+            model.apply(&Edit::Upsert(slot, default_spec()));
+            model.apply(&Edit::Live(slot, 1));
+            model.apply(&Edit::Record(slot, 0));
+        }
+        model.compare(&runtime);
+        for batch in &batches {
+            for edit in batch {
+                model.apply(edit);
+            }
+            model.compare(&runtime);
+        }
+    }
+}
+
+/// A stack of `n` config maps, each as live as desired and recorded.
+fn settled(n: usize) -> Model {
+    let mut model = Model::new();
+    for i in 0..n {
+        let r = Resource::from_manifest(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("cfg-{i}"), "namespace": "default"},
+            "data": {"level": "info"}
+        }))
+        .unwrap();
+        let live = strata_core::ownership::stamp(&r.manifest, STACK);
+        model
+            .planner
+            .observe(r.key.clone(), Observation::present(live.clone()));
+        model.planner.record(ResourceState {
+            key: r.key.clone(),
+            api_version: "v1".into(),
+            provider: "memory".into(),
+            status: ResourceStatus::Applied,
+            last_applied: live,
+            dependencies: Vec::new(),
+            outputs: Value::Null,
+            protect: false,
+        });
+        model.desired.push(r.clone());
+        model.planner.upsert(r);
+    }
+    model
+}
+
+#[test]
+fn an_edit_replans_that_resource_and_keeps_the_others_in_place() {
+    let mut model = settled(50);
+    let plan = model.planner.plan().unwrap();
+    assert!(plan.changes.iter().all(|c| c.action == Action::NoOp));
+    let mut edited = model.desired[17].clone();
+    edited.manifest["data"]["level"] = json!("debug");
+    model.planner.upsert(edited);
+    let plan = model.planner.plan().unwrap();
+    let changed: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| (c.key.name.clone(), c.action))
+        .collect();
+    assert_eq!(changed, vec![("cfg-17".to_owned(), Action::Update)]);
+    assert_eq!(plan.changes[17].key.name, "cfg-17", "the order is kept");
+}
+
+#[test]
+fn an_invalid_edit_fails_the_plan_and_the_next_valid_one_recovers() {
+    let mut model = settled(5);
+    model.planner.plan().unwrap();
+    let mut bad = model.desired[2].clone();
+    bad.manifest["metadata"]["name"] = json!("Not_A_Name");
+    let bad = Resource::from_manifest(bad.manifest).unwrap();
+    model.planner.upsert(bad.clone());
+    let error = model.planner.plan().unwrap_err().to_string();
+    assert!(error.contains("Not_A_Name"), "{error}");
+    model.planner.remove(&bad.key);
+    let plan = model.planner.plan().unwrap();
+    assert_eq!(plan.changes.len(), 5);
+    assert!(plan.changes.iter().all(|c| c.action == Action::NoOp));
+}
+
+#[test]
+fn destroy_and_targeted_plans_are_refused() {
+    let model = Model::new();
+    let destroy = IncrementalPlanner::new(
+        &model.engine,
+        PlanOptions::new(STACK).with_destroy(true),
+        State::new(),
+    )
+    .unwrap_err();
+    assert!(destroy.to_string().contains("destroy"), "{destroy}");
+}
+
+#[test]
+fn a_changed_target_replans_the_resources_whose_references_read_it() {
+    let mut model = Model::new();
+    let bucket = resource(0, &default_spec());
+    let policy = resource(4, &default_spec());
+    for r in [&bucket, &policy] {
+        let mut live = strata_core::ownership::stamp(&r.manifest, STACK);
+        live["metadata"]["uid"] = json!("uid-1");
+        model
+            .planner
+            .observe(r.key.clone(), Observation::present(live));
+        model.planner.upsert(r.clone());
+    }
+    let for_provider = |plan: &strata_core::plan::Plan| {
+        plan.changes
+            .iter()
+            .find(|c| c.key == policy.key)
+            .and_then(|c| c.resource.as_ref())
+            .map(|r| r.manifest["spec"]["forProvider"].clone())
+            .unwrap()
+    };
+    let plan = model.planner.plan().unwrap();
+    assert_eq!(for_provider(plan)["bucket"], json!("bucket-0"));
+
+    // A new external name on the bucket reaches the policy's resolved value.
+    let mut renamed = default_spec();
+    renamed.external_name = Some(1);
+    model.planner.upsert(resource(0, &renamed));
+    let plan = model.planner.plan().unwrap();
+    assert_eq!(for_provider(plan)["bucket"], json!("ext-1"));
+
+    // So does the bucket's live uid, through the live-field reference.
+    let mut live = strata_core::ownership::stamp(&bucket.manifest, STACK);
+    live["metadata"]["uid"] = json!("uid-7");
+    model
+        .planner
+        .observe(bucket.key.clone(), Observation::present(live));
+    let plan = model.planner.plan().unwrap();
+    assert_eq!(for_provider(plan)["bucketUid"], json!("uid-7"));
+}
+
+#[test]
+fn an_edit_with_an_invalid_annotation_fails_the_plan_as_the_full_plan_does() {
+    let mut model = settled(5);
+    model.planner.plan().unwrap();
+    let mut bad = model.desired[3].clone();
+    bad.manifest["metadata"]["annotations"] = json!({"strata.dev/protect": "yes"});
+    model.desired[3] = bad.clone();
+    model.planner.upsert(bad);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let full = runtime
+        .block_on(
+            model
+                .engine
+                .plan(model.desired.clone(), &PlanOptions::new(STACK)),
+        )
+        .unwrap_err()
+        .to_string();
+    let incremental = model.planner.plan().unwrap_err().to_string();
+    assert!(full.contains("strata.dev/protect"), "{full}");
+    assert_eq!(incremental, full);
+}
