@@ -516,6 +516,12 @@ impl Graph {
         keys
     }
 
+    /// The resources that depend on `key` directly (through explicit and reference edges, and
+    /// through wave barriers).
+    pub fn direct_dependents(&self, key: &ResourceKey) -> Vec<ResourceKey> {
+        self.resource_neighbours(key, Direction::Outgoing, false)
+    }
+
     /// Every resource that depends on `key`, directly or transitively (its blast radius).
     pub fn dependents(&self, key: &ResourceKey) -> Vec<ResourceKey> {
         self.resource_neighbours(key, Direction::Outgoing, true)

@@ -136,7 +136,13 @@ fn manifest(slot: u8, spec: &Spec) -> Value {
             // Fixed per slot, so that most edits keep the graph: policy-4 and policy-6 also
             // take their bucket's live uid.
             let bucket = format!("bucket-{}", slot % 4);
-            let mut for_provider = json!({"bucketRef": {"name": bucket}, "data": spec.data});
+            // policy-5 and policy-7 plan without their bucket (an optional reference).
+            let reference = if slot.is_multiple_of(2) {
+                json!({"name": bucket})
+            } else {
+                json!({"name": bucket, "policy": {"resolution": "Optional"}})
+            };
+            let mut for_provider = json!({"bucketRef": reference, "data": spec.data});
             if slot.is_multiple_of(2) {
                 for_provider["bucketUidRef"] = json!({"name": bucket, "kind": "Bucket"});
             }
@@ -157,6 +163,12 @@ fn manifest(slot: u8, spec: &Spec) -> Value {
         if target != slot {
             annotations.insert("strata.dev/depends-on".into(), json!(reference_of(target)));
         }
+    }
+    if slot >= 10 {
+        // An ordering-only reference (outside the provider's parameters): an edge to cfg-8 or
+        // cfg-9 when it is desired, nothing (and no error) when it is not.
+        value["spec"]["peerRef"] =
+            json!({"name": format!("cfg-{}", slot - 2), "kind": "ConfigMap"});
     }
     if let Some(secret) = spec.secret {
         value["spec"]["secret"] = json!(format!("s3cr3t-{secret}"));

@@ -15,16 +15,22 @@
 //! - a desired resource whose content changed, but not what the dependency graph reads from it
 //!   (key, `depends-on` and sync-wave annotations, labels, reference fields), is re-checked and
 //!   re-planned, with the resources whose references take a value from it;
+//! - a resource added or removed, or changed in what the graph reads: the graph is built again
+//!   and the resource is planned with its direct neighbours in the old and the new graph (and
+//!   every replacement, whose blast radius is transitive); the other changes move to the new
+//!   order unchanged;
 //! - a changed observation or state record re-plans its resource and those referring to it;
 //! - a record change, or an observation of a resource leaving the stack, re-plans the deletions
 //!   (a cost in the number of leaving resources);
-//! - anything else — a resource added or removed, a change to what the graph reads, an edited
-//!   CustomResourceDefinition (it changes other resources' schemas), an earlier error — rebuilds
-//!   the plan from all inputs, as a first plan does.
+//! - anything else — an edited CustomResourceDefinition (it changes other resources' schemas),
+//!   a structural change in a set with sync waves (waves link whole waves together), an invalid
+//!   input, an earlier error — rebuilds the plan from all inputs, as a first plan does, and so
+//!   reports errors exactly as [`Engine::plan`](crate::engine::Engine::plan) does.
 //!
-//! Cost: a re-plan after `k` changed resources is O(k) comparisons plus an O(n) scan of small
-//! per-resource slots to gather the guard violations; a rebuild is a full plan without
-//! observing (see BENCHMARKS.md, "Incremental re-plans").
+//! Cost: a re-plan after `k` edited resources is O(k) comparisons plus an O(n) pass over small
+//! per-resource slots to gather the guard violations; one that adds or removes resources also
+//! builds the graph and orders the plan again (O(n), without comparing or copying manifests);
+//! a rebuild is a full plan without observing (see BENCHMARKS.md, "Incremental re-plans").
 
 use std::sync::Arc;
 
@@ -147,12 +153,23 @@ struct Current {
 struct Pending {
     /// Plan everything again.
     rebuild: bool,
-    /// Desired positions whose content changed (not what the graph reads).
-    edited: FxHashSet<usize>,
+    /// Desired resources whose content changed, but not what the graph reads from them.
+    edited: FxHashSet<ResourceKey>,
+    /// Desired resources added, or changed in what the graph reads from them.
+    reshaped: FxHashSet<ResourceKey>,
+    /// Desired resources removed.
+    removed: Vec<ResourceKey>,
     /// Keys whose observation or record changed.
     touched: FxHashSet<ResourceKey>,
     /// The deletions must be planned again.
     deletions: bool,
+}
+
+impl Pending {
+    /// Whether the graph may have changed.
+    fn structural(&self) -> bool {
+        !self.reshaped.is_empty() || !self.removed.is_empty()
+    }
 }
 
 /// What the fast path found it cannot do.
@@ -223,18 +240,23 @@ impl IncrementalPlanner {
                 if old.manifest == resource.manifest && old.source == resource.source {
                     return;
                 }
-                if is_crd(&resource.key) || !Graph::same_inputs(old, &resource) {
+                if is_crd(&resource.key) {
                     self.pending.rebuild = true;
+                } else if Graph::same_inputs(old, &resource) {
+                    self.pending.edited.insert(resource.key.clone());
                 } else {
-                    self.pending.edited.insert(p);
+                    self.pending.reshaped.insert(resource.key.clone());
                 }
                 self.desired[p] = resource;
             }
             None => {
+                if is_crd(&resource.key) {
+                    self.pending.rebuild = true;
+                }
+                self.pending.reshaped.insert(resource.key.clone());
                 self.position
                     .insert(resource.key.clone(), self.desired.len());
                 self.desired.push(resource);
-                self.pending.rebuild = true;
             }
         }
     }
@@ -244,9 +266,14 @@ impl IncrementalPlanner {
         let Some(p) = self.position.remove(key) else {
             return false;
         };
+        if is_crd(key) {
+            self.pending.rebuild = true;
+        }
         self.desired.remove(p);
         self.reindex();
-        self.pending.rebuild = true;
+        self.pending.edited.remove(key);
+        self.pending.reshaped.remove(key);
+        self.pending.removed.push(key.clone());
         true
     }
 
@@ -319,6 +346,7 @@ impl IncrementalPlanner {
     }
 
     fn touch(&mut self, key: ResourceKey) {
+        // A leaving resource's observation or record changes its deletion.
         if !self.position.contains_key(&key) {
             self.pending.deletions = true;
         }
@@ -442,86 +470,176 @@ impl IncrementalPlanner {
     /// Re-plans what the pending changes reach; `Rebuild` when they reach further than a
     /// patch can follow (the rebuild then also reports any error with the full plan's words).
     fn patch(&mut self) -> Patched {
-        let Some(current) = self.current.as_mut() else {
+        let Some(mut current) = self.current.take() else {
             return Patched::Rebuild;
         };
-        let mut edited: Vec<usize> = self.pending.edited.iter().copied().collect();
-        edited.sort_unstable();
-        if !edited.is_empty() {
+        let patched = self.patch_current(&mut current);
+        if let Patched::Done = patched {
+            self.current = Some(current);
+        }
+        patched
+    }
+
+    fn patch_current(&self, current: &mut Current) -> Patched {
+        let pending = &self.pending;
+        let mut checked: Vec<usize> = pending
+            .edited
+            .iter()
+            .chain(&pending.reshaped)
+            .filter_map(|k| self.position.get(k).copied())
+            .collect();
+        checked.sort_unstable();
+        if !checked.is_empty() {
             if !self
                 .validator
-                .check_positions(&self.desired, &edited)
+                .check_positions(&self.desired, &checked)
                 .is_empty()
             {
                 return Patched::Rebuild;
             }
-            if !crate::names::check_names_of(edited.iter().map(|&p| &self.desired[p])).is_empty() {
+            if !crate::names::check_names_of(checked.iter().map(|&p| &self.desired[p])).is_empty() {
                 return Patched::Rebuild;
             }
         }
-        let mut dirty: FxHashSet<usize> = self.pending.edited.clone();
+
+        let structural = pending.structural();
+        let mut dirty: FxHashSet<ResourceKey> = pending.edited.clone();
         dirty.extend(
-            self.pending
+            pending
                 .touched
                 .iter()
-                .filter_map(|k| self.position.get(k).copied()),
+                .filter(|k| self.position.contains_key(*k))
+                .cloned(),
         );
-        let seeds: Vec<usize> = dirty.iter().copied().collect();
+        let (graph, referrers_of) = if structural {
+            // The graph is built again (linear, cheap beside planning); what changed in it
+            // reaches only the changed resources' direct neighbours, old and new. Waves link
+            // whole waves together: a rebuild is simpler there.
+            if current.graph.has_waves() {
+                return Patched::Rebuild;
+            }
+            let Ok(graph) = Graph::build(&self.desired) else {
+                return Patched::Rebuild;
+            };
+            if graph.has_waves()
+                || crate::engine::check_addresses(&self.desired, &self.state, &self.options)
+                    .is_some()
+            {
+                return Patched::Rebuild;
+            }
+            for key in pending.reshaped.iter().chain(&pending.removed) {
+                dirty.extend(current.graph.dependencies(key));
+                dirty.extend(current.graph.direct_dependents(key));
+            }
+            for key in &pending.reshaped {
+                dirty.extend(graph.dependencies(key));
+                dirty.extend(graph.direct_dependents(key));
+                dirty.insert(key.clone());
+            }
+            // A destroying change lists its transitive dependents, which may have changed.
+            let desired_count = current.desired_violations.len();
+            dirty.extend(
+                current.plan.changes[..desired_count]
+                    .iter()
+                    .filter(|c| c.action.destroys())
+                    .map(|c| c.key.clone()),
+            );
+            let referrers_of = referrers(&graph);
+            (graph, referrers_of)
+        } else {
+            (
+                std::mem::take(&mut current.graph),
+                std::mem::take(&mut current.referrers),
+            )
+        };
+        let mut dirty: Vec<usize> = dirty
+            .iter()
+            .filter_map(|k| self.position.get(k).copied())
+            .collect();
+        let seeds = dirty.clone();
         for p in seeds {
-            if let Some(referring) = current.referrers.get(&p) {
+            if let Some(referring) = referrers_of.get(&p) {
                 dirty.extend(referring.iter().copied());
             }
         }
-        let mut dirty: Vec<usize> = dirty.into_iter().collect();
         dirty.sort_unstable();
+        dirty.dedup();
 
-        if !dirty.is_empty() {
-            let registry = &self.registry;
-            let observations = &self.observations;
-            let source_of = |target: &Resource, field: &str| source_of(registry, target, field);
-            let live_of = |key: &ResourceKey| live_of(observations, key);
-            let mut resolved = Vec::with_capacity(dirty.len());
-            for &p in &dirty {
-                match references::resolved_copy(
-                    &self.desired,
-                    &current.graph,
-                    p,
-                    &source_of,
-                    &live_of,
-                ) {
-                    Ok(Ok(resource)) => resolved.push(resource),
-                    // Waiting or failing: the full plan says so in its own words.
-                    Ok(Err(_)) | Err(_) => return Patched::Rebuild,
-                }
+        let registry = &self.registry;
+        let observations = &self.observations;
+        let source_of = |target: &Resource, field: &str| source_of(registry, target, field);
+        let live_of = |key: &ResourceKey| live_of(observations, key);
+        let mut resolved = Vec::with_capacity(dirty.len());
+        for &p in &dirty {
+            match references::resolved_copy(&self.desired, &graph, p, &source_of, &live_of) {
+                Ok(Ok(resource)) => resolved.push(resource),
+                // Waiting or failing: the full plan says so in its own words.
+                Ok(Err(_)) | Err(_) => return Patched::Rebuild,
             }
-            let records: FxHashMap<&ResourceKey, &ResourceState> = dirty
-                .iter()
-                .filter_map(|&p| self.state.get(&self.desired[p].key))
-                .map(|r| (&r.key, r))
-                .collect();
-            let context = DesiredContext {
-                graph: &current.graph,
-                records: &records,
-                observations: &self.observations,
-                registry: &self.registry,
-                normalizer: self.normalizer.as_ref(),
-                options: &self.options,
+        }
+        let records: FxHashMap<&ResourceKey, &ResourceState> = dirty
+            .iter()
+            .filter_map(|&p| self.state.get(&self.desired[p].key))
+            .map(|r| (&r.key, r))
+            .collect();
+        let context = DesiredContext {
+            graph: &graph,
+            records: &records,
+            observations: &self.observations,
+            registry: &self.registry,
+            normalizer: self.normalizer.as_ref(),
+            options: &self.options,
+        };
+        let mut fresh: FxHashMap<usize, (ResourceChange, Vec<Violation>)> =
+            FxHashMap::with_capacity_and_hasher(dirty.len(), Default::default());
+        for (&p, (change, violations)) in dirty.iter().zip(plan_all_desired(resolved, &context)) {
+            let Some(change) = change else {
+                return Patched::Rebuild;
             };
-            let planned = plan_all_desired(resolved, &context);
-            let mut replaced: Vec<(usize, ResourceChange, Vec<Violation>)> =
-                Vec::with_capacity(planned.len());
-            for (&p, (change, violations)) in dirty.iter().zip(planned) {
-                let Some(change) = change else {
+            fresh.insert(p, (change, violations));
+        }
+
+        if structural {
+            // Reassemble the desired changes in the new graph's order: fresh ones where
+            // re-planned, the others moved over from the last plan.
+            let desired_count = current.desired_violations.len();
+            let old_changes: Vec<ResourceChange> =
+                current.plan.changes.drain(..desired_count).collect();
+            let old_violations = std::mem::take(&mut current.desired_violations);
+            let mut kept: FxHashMap<ResourceKey, (ResourceChange, Vec<Violation>)> = old_changes
+                .into_iter()
+                .zip(old_violations)
+                .map(|(change, violations)| (change.key.clone(), (change, violations)))
+                .collect();
+            let order = input_order(&self.desired, &graph);
+            let mut changes = Vec::with_capacity(order.len());
+            let mut at = vec![usize::MAX; self.desired.len()];
+            let mut violations = Vec::with_capacity(order.len());
+            for p in order {
+                let Some((change, v)) = fresh
+                    .remove(&p)
+                    .or_else(|| kept.remove(&self.desired[p].key))
+                else {
                     return Patched::Rebuild;
                 };
-                replaced.push((current.at[p], change, violations));
+                at[p] = changes.len();
+                changes.push(change);
+                violations.push(v);
             }
-            for (i, change, violations) in replaced {
+            current.plan.changes = changes;
+            current.at = at;
+            current.desired_violations = violations;
+        } else {
+            for (p, (change, violations)) in fresh {
+                let i = current.at[p];
                 current.plan.changes[i] = change;
                 current.desired_violations[i] = violations;
             }
         }
-        let deletions_changed = self.pending.deletions;
+        current.graph = graph;
+        current.referrers = referrers_of;
+
+        let deletions_changed = pending.deletions || structural;
         if deletions_changed {
             let (deletions, violations) = deletions_of(
                 &self.position,
