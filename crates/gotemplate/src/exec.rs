@@ -1,6 +1,7 @@
 //! Executes a parsed template against JSON data with Go `text/template` semantics.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,6 +16,20 @@ use crate::limits::{LimitExceeded, Meter};
 /// Result of evaluating an operand: `None` is Go's invalid value (a missing map key), which
 /// prints as `<no value>`.
 pub(crate) type Val = Option<Value>;
+
+/// A value inside the executor: shared, so that `.`, `$`, variables, template calls and
+/// `with`/`range` pass it on without copying it (Go passes maps by reference too). A field
+/// access copies only the value it reaches; functions get their own copy of an argument only
+/// when someone else still holds it.
+pub(crate) type Data = Rc<Value>;
+
+/// Like [`Val`], shared: `None` is Go's invalid value.
+type SVal = Option<Data>;
+
+/// A shared argument as the functions take it: moved out when this is the only holder.
+fn owned(v: SVal) -> Val {
+    v.map(Rc::unwrap_or_clone)
+}
 
 /// Go's `fmt` as the template engine sees values: JSON integers are Go `int`s.
 pub(crate) const FMT: GoFmt = GoFmt::TEMPLATE;
@@ -40,7 +55,7 @@ pub(crate) struct Exec<'a> {
     pub missing: MissingKey,
     /// Which functions beyond Go's and Sprig's are available.
     pub functions: crate::FunctionSet,
-    vars: Vec<(String, Value)>,
+    vars: Vec<(String, Data)>,
     depth: usize,
     /// What the execution has consumed, against its limits.
     meter: &'a Meter,
@@ -48,6 +63,11 @@ pub(crate) struct Exec<'a> {
 
 /// Go truthiness: false, 0, nil, and empty strings, lists and maps are false.
 pub(crate) fn truth(v: &Val) -> bool {
+    truth_of(v.as_ref())
+}
+
+/// [`truth`] of a borrowed value.
+pub(crate) fn truth_of(v: Option<&Value>) -> bool {
     match v {
         None => false,
         Some(v) => match v {
@@ -68,7 +88,7 @@ impl<'a> Exec<'a> {
         defines: &'a BTreeMap<String, Arc<Define>>,
         missing: MissingKey,
         functions: crate::FunctionSet,
-        data: &Value,
+        data: Data,
         meter: &'a Meter,
     ) -> Self {
         Exec {
@@ -78,7 +98,7 @@ impl<'a> Exec<'a> {
             defines,
             missing,
             functions,
-            vars: vec![("$".to_string(), data.clone())],
+            vars: vec![("$".to_string(), data)],
             depth: 0,
             meter,
         }
@@ -106,7 +126,7 @@ impl<'a> Exec<'a> {
         &mut self,
         pos: usize,
         name: &str,
-        data: Value,
+        data: Data,
         out: &mut String,
     ) -> Result<(), TemplateError> {
         let Some(define) = self.defines.get(name).cloned() else {
@@ -163,7 +183,7 @@ impl<'a> Exec<'a> {
     pub(crate) fn run(
         &mut self,
         nodes: &[Node],
-        dot: &Value,
+        dot: &Data,
         out: &mut String,
     ) -> Result<(), TemplateError> {
         self.walk(nodes, dot, out).map(|_| ())
@@ -174,7 +194,7 @@ impl<'a> Exec<'a> {
     fn walk(
         &mut self,
         nodes: &[Node],
-        dot: &Value,
+        dot: &Data,
         out: &mut String,
     ) -> Result<Flow, TemplateError> {
         let meter = self.meter;
@@ -195,7 +215,7 @@ impl<'a> Exec<'a> {
     fn walk_nodes(
         &mut self,
         nodes: &[Node],
-        dot: &Value,
+        dot: &Data,
         out: &mut String,
     ) -> Result<Flow, TemplateError> {
         // Template calls and control structures recurse through this loop: it keeps its own
@@ -211,7 +231,7 @@ impl<'a> Exec<'a> {
 
     /// Runs one node.
     #[inline(never)]
-    fn node(&mut self, node: &Node, dot: &Value, out: &mut String) -> Result<Flow, TemplateError> {
+    fn node(&mut self, node: &Node, dot: &Data, out: &mut String) -> Result<Flow, TemplateError> {
         match node {
             Node::Text(t) => self.text(t, out),
             Node::Action(pipe) => self.action(pipe, dot, out),
@@ -245,7 +265,7 @@ impl<'a> Exec<'a> {
     fn branch_node(
         &mut self,
         b: &Branch,
-        dot: &Value,
+        dot: &Data,
         out: &mut String,
     ) -> Result<Flow, TemplateError> {
         self.step(b.pipe.pos, || b.pipe.describe())?;
@@ -257,20 +277,16 @@ impl<'a> Exec<'a> {
 
     /// `{{pipeline}}`: evaluates it and prints the value unless it declares variables.
     #[inline(never)]
-    fn action(
-        &mut self,
-        pipe: &Pipe,
-        dot: &Value,
-        out: &mut String,
-    ) -> Result<Flow, TemplateError> {
+    fn action(&mut self, pipe: &Pipe, dot: &Data, out: &mut String) -> Result<Flow, TemplateError> {
         self.step(pipe.pos, || pipe.describe())?;
         let v = self.pipe(pipe, dot)?;
         if pipe.decl.is_empty() {
-            match v {
+            match v.as_deref() {
                 None | Some(Value::Null) => out.push_str("<no value>"),
-                Some(v) => match crate::helm::stringer(&v) {
+                Some(Value::String(s)) => out.push_str(s),
+                Some(v) => match crate::helm::stringer(v) {
                     Some(text) => out.push_str(&text),
-                    None => out.push_str(&FMT.sprint_v(&v)),
+                    None => out.push_str(&FMT.sprint_v(v)),
                 },
             }
             self.check_output(pipe.pos, &pipe.describe(), out)?;
@@ -285,23 +301,23 @@ impl<'a> Exec<'a> {
         pos: usize,
         name: &str,
         pipe: Option<&Pipe>,
-        dot: &Value,
+        dot: &Data,
         out: &mut String,
     ) -> Result<Flow, TemplateError> {
         self.step(pos, || format!("template {name:?}"))?;
         let new_dot = match pipe {
-            Some(p) => self.pipe(p, dot)?.unwrap_or(Value::Null),
-            None => Value::Null,
+            Some(p) => self.pipe(p, dot)?.unwrap_or_else(null),
+            None => null(),
         };
         self.call_template(pos, name, new_dot, out)
             .map(|()| Flow::Normal)
     }
 
-    fn branch(&mut self, b: &Branch, dot: &Value, out: &mut String) -> Result<Flow, TemplateError> {
+    fn branch(&mut self, b: &Branch, dot: &Data, out: &mut String) -> Result<Flow, TemplateError> {
         let v = self.pipe(&b.pipe, dot)?;
         match b.kind {
             BranchKind::If => {
-                if truth(&v) {
+                if truth_of(v.as_deref()) {
                     self.walk(&b.body, dot, out)
                 } else if let Some(e) = &b.else_body {
                     self.walk(e, dot, out)
@@ -310,8 +326,8 @@ impl<'a> Exec<'a> {
                 }
             }
             BranchKind::With => {
-                if truth(&v) {
-                    let inner = v.unwrap_or(Value::Null);
+                if truth_of(v.as_deref()) {
+                    let inner = v.unwrap_or_else(null);
                     self.walk(&b.body, &inner, out)
                 } else if let Some(e) = &b.else_body {
                     self.walk(e, dot, out)
@@ -328,32 +344,61 @@ impl<'a> Exec<'a> {
     fn range(
         &mut self,
         b: &Branch,
-        v: Val,
-        dot: &Value,
+        v: SVal,
+        dot: &Data,
         out: &mut String,
     ) -> Result<Flow, TemplateError> {
-        let items: Vec<(Value, Value)> = match &v {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
+        // The elements are moved out of a value nobody else holds, copied otherwise.
+        let items: Vec<(Data, Data)> = match v.map(Rc::try_unwrap) {
+            None | Some(Ok(Value::Null)) => Vec::new(),
+            Some(Err(shared)) if shared.is_null() => Vec::new(),
+            Some(Ok(Value::Array(a))) => a
+                .into_iter()
                 .enumerate()
-                .map(|(i, e)| (Value::from(i), e.clone()))
+                .map(|(i, e)| (Rc::new(Value::from(i)), Rc::new(e)))
                 .collect(),
-            Some(Value::Object(m)) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                keys.into_iter()
-                    .map(|k| (Value::String(k.clone()), m[k.as_str()].clone()))
+            Some(Err(shared)) if shared.is_array() => shared
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, e)| (Rc::new(Value::from(i)), Rc::new(e.clone())))
+                .collect(),
+            Some(Ok(Value::Object(m))) => {
+                let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                entries
+                    .into_iter()
+                    .map(|(k, e)| (Rc::new(Value::String(k)), Rc::new(e)))
                     .collect()
             }
-            Some(Value::Number(n)) if n.as_i64().is_some() => (0..n.as_i64().unwrap_or(0).max(0))
-                .map(|i| (Value::from(i), Value::from(i)))
-                .collect(),
-            Some(other) => {
+            Some(Err(shared)) if shared.is_object() => {
+                let mut entries: Vec<(&String, &Value)> =
+                    shared.as_object().into_iter().flatten().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                entries
+                    .into_iter()
+                    .map(|(k, e)| (Rc::new(Value::String(k.clone())), Rc::new(e.clone())))
+                    .collect()
+            }
+            Some(Ok(Value::Number(n))) if n.as_i64().is_some() => {
+                Self::count(n.as_i64().unwrap_or(0))
+            }
+            Some(Err(shared)) if shared.as_i64().is_some() => {
+                Self::count(shared.as_i64().unwrap_or(0))
+            }
+            Some(Ok(other)) => {
                 return Err(self.err(
                     b.pipe.pos,
                     &b.pipe.describe(),
-                    format!("range can't iterate over {}", FMT.sprint_v(other)),
+                    format!("range can't iterate over {}", FMT.sprint_v(&other)),
+                ));
+            }
+            Some(Err(other)) => {
+                return Err(self.err(
+                    b.pipe.pos,
+                    &b.pipe.describe(),
+                    format!("range can't iterate over {}", FMT.sprint_v(&other)),
                 ));
             }
         };
@@ -386,7 +431,17 @@ impl<'a> Exec<'a> {
         Ok(Flow::Normal)
     }
 
-    fn lookup_var(&self, name: &str) -> Option<Value> {
+    /// `range N`: the pairs `(i, i)` for `i` in `0..N`.
+    fn count(n: i64) -> Vec<(Data, Data)> {
+        (0..n.max(0))
+            .map(|i| {
+                let i = Rc::new(Value::from(i));
+                (i.clone(), i)
+            })
+            .collect()
+    }
+
+    fn lookup_var(&self, name: &str) -> SVal {
         self.vars
             .iter()
             .rev()
@@ -396,25 +451,25 @@ impl<'a> Exec<'a> {
 
     /// Evaluates a pipeline, binding any declared variables (on a new stack segment when the
     /// thread's stack runs low: parenthesised pipelines recurse through here).
-    fn pipe(&mut self, pipe: &Pipe, dot: &Value) -> Result<Val, TemplateError> {
+    fn pipe(&mut self, pipe: &Pipe, dot: &Data) -> Result<SVal, TemplateError> {
         let meter = self.meter;
         meter
             .grow(|| self.pipe_cmds(pipe, dot))
             .map_err(|l| self.limit_err(pipe.pos, &pipe.describe(), l))?
     }
 
-    fn pipe_cmds(&mut self, pipe: &Pipe, dot: &Value) -> Result<Val, TemplateError> {
-        let mut value: Option<Val> = None;
+    fn pipe_cmds(&mut self, pipe: &Pipe, dot: &Data) -> Result<SVal, TemplateError> {
+        let mut value: Option<SVal> = None;
         for cmd in &pipe.cmds {
             let v = self.cmd(cmd, dot, value.take())?;
             value = Some(v);
         }
         let mut v = value.unwrap_or(None);
-        if matches!(v, Some(Value::Null)) {
+        if v.as_deref().is_some_and(Value::is_null) {
             v = None;
         }
         if !pipe.decl.is_empty() {
-            let bound = v.clone().unwrap_or(Value::Null);
+            let bound = v.clone().unwrap_or_else(null);
             if pipe.is_assign {
                 for name in &pipe.decl {
                     if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
@@ -430,7 +485,7 @@ impl<'a> Exec<'a> {
         Ok(v)
     }
 
-    fn cmd(&mut self, cmd: &Cmd, dot: &Value, fin: Option<Val>) -> Result<Val, TemplateError> {
+    fn cmd(&mut self, cmd: &Cmd, dot: &Data, fin: Option<SVal>) -> Result<SVal, TemplateError> {
         let first = &cmd.args[0];
         if let Arg::Ident(pos, name) = first {
             return self.call(*pos, name, &cmd.args[1..], dot, fin);
@@ -441,13 +496,13 @@ impl<'a> Exec<'a> {
         {
             let mut vals = Vec::with_capacity(cmd.args.len());
             for a in &cmd.args[1..] {
-                vals.push(self.operand(a, dot)?);
+                vals.push(owned(self.operand(a, dot)?));
             }
             if let Some(f) = fin {
-                vals.push(f);
+                vals.push(owned(f));
             }
             return crate::helm::call_method(&recv, &method, &vals)
-                .map(Some)
+                .map(|v| Some(Rc::new(v)))
                 .map_err(|e| self.func_err(pos, &first.describe(), e));
         }
         if cmd.args.len() > 1 || fin.is_some() {
@@ -464,7 +519,7 @@ impl<'a> Exec<'a> {
     }
 
     /// Evaluates an operand that is not a function call.
-    fn operand(&mut self, arg: &Arg, dot: &Value) -> Result<Val, TemplateError> {
+    fn operand(&mut self, arg: &Arg, dot: &Data) -> Result<SVal, TemplateError> {
         match arg {
             Arg::Dot(_) => Ok(Some(dot.clone())),
             Arg::Field(pos, path) => self.chain(*pos, arg, Some(dot.clone()), path),
@@ -484,15 +539,15 @@ impl<'a> Exec<'a> {
                 }
             }
             Arg::Ident(pos, name) => self.call(*pos, name, &[], dot, None),
-            Arg::Str(s) => Ok(Some(Value::String(s.clone()))),
-            Arg::Int(i) => Ok(Some(Value::from(*i))),
-            Arg::Float(f) => Ok(Some(
+            Arg::Str(s) => Ok(Some(Rc::new(Value::String(s.clone())))),
+            Arg::Int(i) => Ok(Some(Rc::new(Value::from(*i)))),
+            Arg::Float(f) => Ok(Some(Rc::new(
                 serde_json::Number::from_f64(*f)
                     .map(Value::Number)
                     .unwrap_or(Value::Null),
-            )),
-            Arg::Bool(b) => Ok(Some(Value::Bool(*b))),
-            Arg::Nil(_) => Ok(Some(Value::Null)),
+            ))),
+            Arg::Bool(b) => Ok(Some(Rc::new(Value::Bool(*b)))),
+            Arg::Nil(_) => Ok(Some(null())),
         }
     }
 
@@ -502,8 +557,8 @@ impl<'a> Exec<'a> {
     fn method_receiver(
         &mut self,
         arg: &Arg,
-        dot: &Value,
-    ) -> Result<Option<(usize, Value, String)>, TemplateError> {
+        dot: &Data,
+    ) -> Result<Option<(usize, Data, String)>, TemplateError> {
         let (pos, recv, path) = match arg {
             Arg::Field(pos, path) if !path.is_empty() => (*pos, Some(dot.clone()), path),
             Arg::Variable(pos, name, path) if !path.is_empty() => {
@@ -534,8 +589,8 @@ impl<'a> Exec<'a> {
         &mut self,
         pos: usize,
         name: &str,
-        vals: &mut [Val],
-    ) -> Option<Result<Val, TemplateError>> {
+        vals: &mut [SVal],
+    ) -> Option<Result<SVal, TemplateError>> {
         let arity = |want: usize| -> Result<(), TemplateError> {
             if vals.len() == want {
                 Ok(())
@@ -551,7 +606,7 @@ impl<'a> Exec<'a> {
                 ))
             }
         };
-        let text = |v: &Val| match v {
+        let text = |v: &SVal| match v.as_deref() {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Null) | None => String::new(),
             Some(other) => FMT.sprint_v(other),
@@ -560,10 +615,10 @@ impl<'a> Exec<'a> {
             "include" => arity(2).and_then(|()| {
                 let template = text(&vals[0]);
                 // Taken, not copied: the call's arguments are not used after it.
-                let data = vals[1].take().unwrap_or(Value::Null);
+                let data = vals[1].take().unwrap_or_else(null);
                 let mut out = String::new();
                 self.call_template(pos, &template, data, &mut out)
-                    .map(|()| Some(Value::String(out)))
+                    .map(|()| Some(Rc::new(Value::String(out))))
                     .map_err(|e| {
                         self.func_err(
                             pos,
@@ -578,9 +633,9 @@ impl<'a> Exec<'a> {
             }),
             "tpl" => arity(2).and_then(|()| {
                 let source = text(&vals[0]);
-                let data = vals[1].clone().unwrap_or(Value::Null);
-                self.tpl(&source, &data)
-                    .map(|out| Some(Value::String(out.replace("<no value>", ""))))
+                let data = vals[1].take().unwrap_or_else(null);
+                self.tpl(&source, data)
+                    .map(|out| Some(Rc::new(Value::String(out.replace("<no value>", "")))))
                     .map_err(|e| {
                         self.func_err(
                             pos,
@@ -593,20 +648,20 @@ impl<'a> Exec<'a> {
                         )
                     })
             }),
-            "required" => arity(2).and_then(|()| match &vals[1] {
+            "required" => arity(2).and_then(|()| match vals[1].as_deref() {
                 None | Some(Value::Null) => Err(self.stopped(pos, "required", text(&vals[0]))),
                 Some(Value::String(s)) if s.is_empty() => {
                     Err(self.stopped(pos, "required", text(&vals[0])))
                 }
-                Some(v) => Ok(Some(v.clone())),
+                Some(_) => Ok(vals[1].take()),
             }),
             "fail" => arity(1).and_then(|()| Err(self.stopped(pos, "fail", text(&vals[0])))),
-            "lookup" => arity(4).map(|()| Some(Value::Object(serde_json::Map::new()))),
+            "lookup" => arity(4).map(|()| Some(Rc::new(Value::Object(serde_json::Map::new())))),
             // sigs.k8s.io/yaml's layout, byte for byte (charts hash it).
             "toYaml" => arity(1).map(|()| {
-                Some(Value::String(crate::goyaml::to_yaml(
-                    &vals[0].clone().unwrap_or(Value::Null),
-                )))
+                Some(Rc::new(Value::String(crate::goyaml::to_yaml(
+                    vals[0].as_deref().unwrap_or(&Value::Null),
+                ))))
             }),
             _ => return None,
         })
@@ -626,7 +681,7 @@ impl<'a> Exec<'a> {
 
     /// Helm's `tpl`: `source` parsed as the template named by `data.Template.Name`, beside every
     /// template of the set, and run with dot `data`.
-    fn tpl(&mut self, source: &str, data: &Value) -> Result<String, TemplateError> {
+    fn tpl(&mut self, source: &str, data: Data) -> Result<String, TemplateError> {
         let name = data
             .pointer("/Template/Name")
             .and_then(Value::as_str)
@@ -640,77 +695,80 @@ impl<'a> Exec<'a> {
             &templates,
             self.missing,
             self.functions,
-            data,
+            data.clone(),
             self.meter,
         );
         ex.depth = self.depth + 1;
         let mut out = String::new();
-        ex.run(&main.body, data, &mut out)?;
+        ex.run(&main.body, &data, &mut out)?;
         Ok(out)
     }
 
-    /// Walks a field chain from `recv`, applying the missing-key policy.
+    /// Walks a field chain from `recv`, applying the missing-key policy: the chain is followed
+    /// through borrowed values, and only the value it reaches is copied.
     fn chain(
         &self,
         pos: usize,
         node: &Arg,
-        mut recv: Val,
+        recv: SVal,
         path: &[String],
-    ) -> Result<Val, TemplateError> {
-        let ctx = node.describe();
-        for seg in path {
-            recv = match recv {
-                None => {
-                    if self.missing == MissingKey::Error {
-                        return Err(self.err(
-                            pos,
-                            &ctx,
-                            format!("nil data; no entry for key {seg:?}"),
-                        ));
-                    }
-                    return Ok(None);
+    ) -> Result<SVal, TemplateError> {
+        let Some((seg, _)) = path.split_first() else {
+            return Ok(recv);
+        };
+        let Some(root) = recv else {
+            if self.missing == MissingKey::Error {
+                return Err(self.err(
+                    pos,
+                    &node.describe(),
+                    format!("nil data; no entry for key {seg:?}"),
+                ));
+            }
+            return Ok(None);
+        };
+        let mut cur: &Value = &root;
+        for (i, seg) in path.iter().enumerate() {
+            let rest = &path[i + 1..];
+            cur = match cur {
+                Value::Object(m) if crate::helm::is_method(m, seg) => {
+                    let v = crate::helm::call_method(cur, seg, &[])
+                        .map_err(|e| self.func_err(pos, &node.describe(), e))?;
+                    return self.chain(pos, node, Some(Rc::new(v)), rest);
                 }
-                Some(Value::Object(m)) if crate::helm::is_method(&m, seg) => {
-                    let obj = Value::Object(m);
-                    match crate::helm::call_method(&obj, seg, &[]) {
-                        Ok(v) => Some(v),
-                        Err(e) => return Err(self.func_err(pos, &ctx, e)),
-                    }
-                }
-                Some(Value::Object(m)) => match m.get(seg) {
-                    Some(v) => Some(v.clone()),
+                Value::Object(m) => match m.get(seg) {
+                    Some(v) => v,
                     None => match self.missing {
                         MissingKey::Error => {
                             return Err(self.err(
                                 pos,
-                                &ctx,
+                                &node.describe(),
                                 format!("map has no entry for key {seg:?}"),
                             ));
                         }
-                        MissingKey::Zero => Some(Value::Null),
-                        MissingKey::Default => None,
+                        MissingKey::Zero => return self.chain(pos, node, Some(null()), rest),
+                        MissingKey::Default => return self.chain(pos, node, None, rest),
                     },
                 },
-                Some(Value::Null) => {
+                Value::Null => {
                     return Err(self.err(
                         pos,
-                        &ctx,
+                        &node.describe(),
                         format!("nil pointer evaluating interface {{}}.{seg}"),
                     ));
                 }
-                Some(other) => {
+                other => {
                     return Err(self.err(
                         pos,
-                        &ctx,
+                        &node.describe(),
                         format!(
                             "can't evaluate field {seg} in type {}",
-                            FMT.type_name(&other)
+                            FMT.type_name(other)
                         ),
                     ));
                 }
             };
         }
-        Ok(recv)
+        Ok(Some(Rc::new(cur.clone())))
     }
 
     fn call(
@@ -718,9 +776,9 @@ impl<'a> Exec<'a> {
         pos: usize,
         name: &str,
         args: &[Arg],
-        dot: &Value,
-        fin: Option<Val>,
-    ) -> Result<Val, TemplateError> {
+        dot: &Data,
+        fin: Option<SVal>,
+    ) -> Result<SVal, TemplateError> {
         // `and` / `or` evaluate their arguments lazily.
         if name == "and" || name == "or" {
             let total = args.len() + usize::from(fin.is_some());
@@ -731,10 +789,10 @@ impl<'a> Exec<'a> {
                     format!("wrong number of args for {name}: want at least 1 got 0"),
                 ));
             }
-            let mut last: Val = None;
+            let mut last: SVal = None;
             for a in args {
                 let v = self.operand(a, dot)?;
-                let t = truth(&v);
+                let t = truth_of(v.as_deref());
                 last = v;
                 if (name == "and" && !t) || (name == "or" && t) {
                     return Ok(last);
@@ -758,7 +816,7 @@ impl<'a> Exec<'a> {
             // The result holds (a copy of) its arguments: refuse to build it if they alone
             // are over the limit.
             limits
-                .check_values(vals.iter().flatten())
+                .check_values(vals.iter().flatten().map(|v| &**v))
                 .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
         }
         if self.functions == crate::FunctionSet::Helm
@@ -766,16 +824,20 @@ impl<'a> Exec<'a> {
         {
             return result.and_then(|v| self.checked(pos, name, v));
         }
-        if self.functions == crate::FunctionSet::Crossplane {
-            if name == "include"
-                && let Some(result) = self.helm_call(pos, name, &mut vals)
-            {
-                return result.and_then(|v| self.checked(pos, name, v));
-            }
-            if let Some(result) = crate::crossplane::call(name, &vals) {
-                let value = result.map_err(|e| self.func_err(pos, name, e))?;
-                return self.checked(pos, name, Some(value));
-            }
+        if self.functions == crate::FunctionSet::Crossplane
+            && name == "include"
+            && let Some(result) = self.helm_call(pos, name, &mut vals)
+        {
+            return result.and_then(|v| self.checked(pos, name, v));
+        }
+        // The functions work on values of their own: an argument still held elsewhere (a
+        // variable, the dot) is copied here, one nobody else holds is moved.
+        let vals: Vec<Val> = vals.into_iter().map(owned).collect();
+        if self.functions == crate::FunctionSet::Crossplane
+            && let Some(result) = crate::crossplane::call(name, &vals)
+        {
+            let value = result.map_err(|e| self.func_err(pos, name, e))?;
+            return self.checked(pos, name, Some(Rc::new(value)));
         }
         let mutates = matches!(
             self.functions,
@@ -786,7 +848,7 @@ impl<'a> Exec<'a> {
         );
         let result =
             funcs::call(name, vals, &self.meter.limits).map_err(|e| self.func_err(pos, name, e))?;
-        let result = self.checked(pos, name, result)?;
+        let result = self.checked(pos, name, result.map(Rc::new))?;
         if mutates
             && let (Some(Arg::Variable(_, var, path)), Some(updated)) = (args.first(), &result)
         {
@@ -798,7 +860,7 @@ impl<'a> Exec<'a> {
 
     /// `result` of the function `name`, if it is within the limits of one value and of all
     /// the values built so far.
-    fn checked(&self, pos: usize, name: &str, result: Val) -> Result<Val, TemplateError> {
+    fn checked(&self, pos: usize, name: &str, result: SVal) -> Result<SVal, TemplateError> {
         if let Some(v) = &result {
             self.meter
                 .limits
@@ -810,9 +872,13 @@ impl<'a> Exec<'a> {
     }
 
     /// Stores `value` at `$var.path…`, as an in-place change of a Go map would be seen.
-    fn assign_path(&mut self, var: &str, path: &[String], value: Value) {
+    fn assign_path(&mut self, var: &str, path: &[String], value: Data) {
         if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == var) {
-            let mut target = &mut slot.1;
+            if path.is_empty() {
+                slot.1 = value;
+                return;
+            }
+            let mut target = Rc::make_mut(&mut slot.1);
             for seg in path {
                 match target {
                     Value::Object(m) => match m.get_mut(seg) {
@@ -822,11 +888,16 @@ impl<'a> Exec<'a> {
                     _ => return,
                 }
             }
-            *target = value;
+            *target = Rc::unwrap_or_clone(value);
         }
     }
 
     pub(crate) fn func_err(&self, pos: usize, name: &str, e: crate::FuncError) -> TemplateError {
         TemplateError::function_in(&self.file, &self.executing, &self.src, pos, name, e)
     }
+}
+
+/// A shared null.
+fn null() -> Data {
+    Rc::new(Value::Null)
 }

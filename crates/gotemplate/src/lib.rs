@@ -72,6 +72,7 @@ mod parser;
 pub mod value;
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -226,15 +227,16 @@ impl Template {
     ) -> Result<String, TemplateError> {
         let meter = limits::Meter::new(limits);
         let mut out = String::new();
+        let data: exec::Data = Rc::new(data.clone());
         let mut ex = exec::Exec::new(
             (&self.name, &self.main),
             &self.defines,
             missing,
             FunctionSet::Sprig,
-            data,
+            data.clone(),
             &meter,
         );
-        ex.run(&self.main.body, data, &mut out)?;
+        ex.run(&self.main.body, &data, &mut out)?;
         Ok(out)
     }
 }
@@ -304,20 +306,27 @@ impl TemplateSet {
 
     /// Executes the template `name` with dot (and `$`) bound to `data`.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
+        self.execute_owned(name, data.clone())
+    }
+
+    /// [`TemplateSet::execute`] with `data` handed over: the execution shares it with the
+    /// templates it runs instead of copying it.
+    pub fn execute_owned(&self, name: &str, data: Value) -> Result<String, TemplateError> {
         let Some(main) = self.templates.get(name) else {
             return Err(TemplateError::missing_template(name));
         };
         let meter = limits::Meter::new(&self.limits);
         let mut out = String::new();
+        let data: exec::Data = Rc::new(data);
         let mut ex = exec::Exec::new(
             (name, main),
             &self.templates,
             self.missing,
             self.functions,
-            data,
+            data.clone(),
             &meter,
         );
-        ex.run(&main.body, data, &mut out)?;
+        ex.run(&main.body, &data, &mut out)?;
         Ok(out)
     }
 }

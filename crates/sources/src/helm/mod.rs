@@ -376,7 +376,7 @@ pub fn render(
             );
         }
         let out = set
-            .execute(name, &data)
+            .execute_owned(name, data)
             .map_err(|source| template_error(name, source))?;
         rendered.insert((*name).clone(), out.replace("<no value>", ""));
     }
