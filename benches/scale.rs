@@ -262,7 +262,7 @@ fn main() -> ExitCode {
             f[6],
         );
         println!(
-            "{:>9}   incremental re-plan after one edit: median {:.1} ms, slowest {:.1} ms; after one added resource (rebuild): {:.0} ms",
+            "{:>9}   incremental re-plan after one edit: median {:.1} ms, slowest {:.1} ms; after one added resource (graph rebuilt): {:.0} ms",
             "",
             f[11] * 1e3,
             f[12] * 1e3,

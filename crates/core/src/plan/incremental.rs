@@ -606,20 +606,22 @@ impl IncrementalPlanner {
             let old_changes: Vec<ResourceChange> =
                 current.plan.changes.drain(..desired_count).collect();
             let old_violations = std::mem::take(&mut current.desired_violations);
-            let mut kept: FxHashMap<ResourceKey, (ResourceChange, Vec<Violation>)> = old_changes
-                .into_iter()
-                .zip(old_violations)
-                .map(|(change, violations)| (change.key.clone(), (change, violations)))
-                .collect();
+            // By new position, through the key index the planner keeps (no key is copied).
+            let mut kept: Vec<Option<(ResourceChange, Vec<Violation>)>> =
+                std::iter::repeat_with(|| None)
+                    .take(self.desired.len())
+                    .collect();
+            for (change, violations) in old_changes.into_iter().zip(old_violations) {
+                if let Some(&p) = self.position.get(&change.key) {
+                    kept[p] = Some((change, violations));
+                }
+            }
             let order = input_order(&self.desired, &graph);
             let mut changes = Vec::with_capacity(order.len());
             let mut at = vec![usize::MAX; self.desired.len()];
             let mut violations = Vec::with_capacity(order.len());
             for p in order {
-                let Some((change, v)) = fresh
-                    .remove(&p)
-                    .or_else(|| kept.remove(&self.desired[p].key))
-                else {
+                let Some((change, v)) = fresh.remove(&p).or_else(|| kept[p].take()) else {
                     return Patched::Rebuild;
                 };
                 at[p] = changes.len();
