@@ -877,4 +877,45 @@ mod tests {
         assert_eq!(fields[0].1[0].path, "spec.forProvider.bucketRef");
         assert_eq!(fields[0].1[0].items[0].matches, vec![0]);
     }
+
+    #[test]
+    fn live_targets_are_the_targets_whose_live_field_a_reference_still_to_fill_reads() {
+        let policy = |name: &str, for_provider: Value| {
+            resource(json!({
+                "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "BucketPolicy",
+                "metadata": {"name": name},
+                "spec": {"forProvider": for_provider}
+            }))
+        };
+        let desired = vec![
+            bucket("by-name", None),
+            bucket("by-arn", None),
+            bucket("arn-given", None),
+            // Named (external name) and read through a live field (ARN).
+            policy(
+                "reads",
+                json!({"bucketRef": {"name": "by-name"}, "bucketArnRef": {"name": "by-arn"}}),
+            ),
+            // The ARN is set already: the reference only orders, nothing is read.
+            policy(
+                "given",
+                json!({"bucketArn": "arn:given", "bucketArnRef": {"name": "arn-given"}}),
+            ),
+        ];
+        let graph = Graph::build(&desired).unwrap();
+        let arns = |_: &Resource, value_field: &str| {
+            if value_field.ends_with("Arn") {
+                ReferenceSource::LiveField("status.atProvider.arn".into())
+            } else {
+                ReferenceSource::ExternalName
+            }
+        };
+        let targets = live_targets(&desired, &graph, &[3, 4], &arns);
+        assert_eq!(
+            targets,
+            std::collections::HashSet::from([desired[1].key.clone()])
+        );
+        // Only the positions asked about count.
+        assert!(live_targets(&desired, &graph, &[4], &arns).is_empty());
+    }
 }
