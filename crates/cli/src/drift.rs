@@ -2,7 +2,7 @@
 
 use strata_core::Graph;
 use strata_core::sensitive::Sensitivity;
-use strata_drift::{DriftEngine, DriftPolicy, stack_inputs};
+use strata_drift::{DriftEngine, DriftPolicy, stream_report};
 
 use crate::args::DriftArgs;
 use crate::commands::ExitCode;
@@ -16,15 +16,25 @@ pub async fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
     let engine = &stack.engine;
     let state = engine.store.load().await?.unwrap_or_default();
     // References are resolved as a plan resolves them, so desired, last-applied and live
-    // compare in the same form and providers observe the referenced names.
+    // compare in the same form and providers observe the referenced names. Each live object is
+    // compared as it is observed and dropped: the report holds results, not the world.
     let graph = Graph::build(&resources)?;
-    let observations = engine
-        .resolve_and_observe(&mut resources, &graph, &state)
-        .await?;
-
-    let sensitivity = Sensitivity::default();
-    let inputs = stack_inputs(&stack.name, &resources, &state, &observations, &sensitivity);
-    let report = DriftEngine::new(stack.drift_rules.clone(), DriftPolicy::default()).report(inputs);
+    let drift = DriftEngine::new(stack.drift_rules.clone(), DriftPolicy::default());
+    let (report, streamed) = stream_report(
+        engine,
+        &drift,
+        &stack.name,
+        &mut resources,
+        &graph,
+        &state,
+        &Sensitivity::default(),
+    )
+    .await?;
+    tracing::debug!(
+        observed = streamed.observed,
+        kept_for_references = streamed.kept,
+        "drift: observations compared as they arrived"
+    );
     match args.output {
         Format::Human => print!("{}", report.to_human()),
         Format::Json => print!("{}", output::json(&report.to_json())?),

@@ -1,6 +1,7 @@
 //! The high-level flow used by the CLI and by embedding programs: load, plan, apply, with the
 //! state locked and saved after every change.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,8 +12,8 @@ use crate::executor::{self, Cancellation, EventSink, ExecutorConfig, Recorder, R
 use crate::graph::{Graph, GraphError};
 use crate::model::{Resource, ResourceKey};
 use crate::normalize::Normalizer;
-use crate::plan::{self, Observations, Plan, PlanOptions, ResourceChange};
-use crate::provider::{Applied, ProviderError, ProviderRegistry};
+use crate::plan::{self, Observations, Observed, Plan, PlanOptions, ResourceChange};
+use crate::provider::{Applied, Observation, ProviderError, ProviderRegistry};
 use crate::references::{self, LiveLookup, ReferenceError, ReferenceSource};
 use crate::sensitive::Sensitivity;
 use crate::state::{
@@ -186,6 +187,34 @@ impl Engine {
         graph: &Graph,
         state: &State,
     ) -> Result<Observations, EngineError> {
+        let mut observations = Observations::new();
+        self.resolve_and_observe_each(desired, graph, state, |observed, observation| {
+            observations.insert(observed.key().clone(), observation);
+        })
+        .await?;
+        Ok(observations)
+    }
+
+    /// [`Engine::resolve_and_observe`] without gathering the observations: each one is handed
+    /// to `sink` as it arrives (in completion order, at most the configured parallelism in
+    /// flight), with the resource it is of, so a caller can compare and drop each live object.
+    ///
+    /// The only live objects kept here are those a reference of another resource reads (its
+    /// value is a live field of the target, see [`references::live_targets`]), until every
+    /// reference is resolved. A desired resource whose references wait for such an object is
+    /// observed (and handed over) only once they are resolved, so `sink` sees every desired
+    /// resource with its references filled. Each desired resource a provider serves is handed
+    /// over once, then each recorded one the desired set no longer declares.
+    pub async fn resolve_and_observe_each<F>(
+        &self,
+        desired: &mut [Resource],
+        graph: &Graph,
+        state: &State,
+        mut sink: F,
+    ) -> Result<Streamed, EngineError>
+    where
+        F: FnMut(Observed<'_>, Observation),
+    {
         let registry = &self.registry;
         let source_of = |target: &Resource, value_field: &str| {
             registry
@@ -196,27 +225,25 @@ impl Engine {
         let not_observed = |_: &ResourceKey| LiveLookup::NotObserved;
         let mut waiting =
             references::resolve_references(desired, graph, None, &source_of, &not_observed)?;
-        if waiting.is_empty() {
-            return self.observe(desired, state).await;
-        }
-        let is_waiting: std::collections::HashSet<usize> =
-            waiting.iter().map(|w| w.position).collect();
-        let ready: Vec<Resource> = desired
-            .iter()
-            .enumerate()
-            .filter(|(position, _)| !is_waiting.contains(position))
-            .map(|(_, resource)| resource.clone())
+        let positions: Vec<usize> = waiting.iter().map(|w| w.position).collect();
+        let mut keeper = Keeper {
+            needed: references::live_targets(desired, graph, &positions, &source_of),
+            kept: HashMap::new(),
+            streamed: Streamed::default(),
+        };
+        let is_waiting: HashSet<usize> = positions.into_iter().collect();
+        let ready: Vec<usize> = (0..desired.len())
+            .filter(|position| !is_waiting.contains(position))
             .collect();
-        let mut observations = self.observe(&ready, state).await?;
-        // A waiting resource in the state was observed above through its last-applied
-        // manifest: forget that, it is observed again once resolved.
-        for w in &waiting {
-            observations.remove(&desired[w.position].key);
-        }
+        // A waiting resource the state records is not observed through its last-applied
+        // manifest: it is observed once resolved.
+        self.observe_each(desired, &ready, state, &mut keeper, &mut sink)
+            .await?;
         while !waiting.is_empty() {
             let positions: Vec<usize> = waiting.iter().map(|w| w.position).collect();
-            let live_of = |key: &ResourceKey| match observations.get(key) {
-                Some(observation) => LiveLookup::Observed(observation.live.as_ref()),
+            let kept = &keeper.kept;
+            let live_of = |key: &ResourceKey| match kept.get(key) {
+                Some(live) => LiveLookup::Observed(live.as_ref()),
                 None => LiveLookup::NotObserved,
             };
             let still = references::resolve_references(
@@ -226,25 +253,58 @@ impl Engine {
                 &source_of,
                 &live_of,
             )?;
-            let still_waiting: std::collections::HashSet<usize> =
-                still.iter().map(|w| w.position).collect();
-            let resolved: Vec<Resource> = positions
-                .iter()
+            let still_waiting: HashSet<usize> = still.iter().map(|w| w.position).collect();
+            let resolved: Vec<usize> = positions
+                .into_iter()
                 .filter(|p| !still_waiting.contains(p))
-                .map(|&p| desired[p].clone())
                 .collect();
             if resolved.is_empty() {
                 // Nothing moved: what they wait for is never observed.
-                let first = still.into_iter().next().map(|w| w.unresolved);
-                return match first {
+                return match still.into_iter().next().map(|w| w.unresolved) {
                     Some(error) => Err(EngineError::Reference(Box::new(error))),
-                    None => Ok(observations),
+                    None => Ok(keeper.streamed),
                 };
             }
-            observations.extend(self.observe(&resolved, &State::default()).await?);
+            self.observe_each(
+                desired,
+                &resolved,
+                &State::default(),
+                &mut keeper,
+                &mut sink,
+            )
+            .await?;
             waiting = still;
         }
-        Ok(observations)
+        Ok(keeper.streamed)
+    }
+
+    /// Observes the desired resources at `positions` and the recorded resources of `state`
+    /// that `desired` does not declare, keeping what `keeper` needs and handing everything to
+    /// `sink`.
+    async fn observe_each<F>(
+        &self,
+        desired: &[Resource],
+        positions: &[usize],
+        state: &State,
+        keeper: &mut Keeper,
+        sink: &mut F,
+    ) -> Result<(), EngineError>
+    where
+        F: FnMut(Observed<'_>, Observation),
+    {
+        plan::observe_each(
+            desired,
+            Some(positions),
+            state,
+            &self.registry,
+            self.config.parallelism,
+            |observed, observation| {
+                keeper.note(observed.key(), &observation);
+                sink(observed, observation);
+            },
+        )
+        .await
+        .map_err(|(key, error)| EngineError::Observe { key, error })
     }
 
     /// A refresh-only plan (Terraform's `-refresh-only`): every recorded resource observed
@@ -388,6 +448,36 @@ impl Engine {
         .await;
         recorder.finish().await?;
         Ok(report)
+    }
+}
+
+/// What [`Engine::resolve_and_observe_each`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Streamed {
+    /// Observations handed over.
+    pub observed: usize,
+    /// Live objects kept for references (the live-field targets observed): the most the
+    /// streaming held at once besides the observations in flight.
+    pub kept: usize,
+}
+
+/// Keeps the live objects references read while observations stream by.
+struct Keeper {
+    /// The resources whose live objects a waiting reference reads.
+    needed: HashSet<ResourceKey>,
+    /// Their live objects, as observed (`None`: absent).
+    kept: HashMap<ResourceKey, Option<Value>>,
+    streamed: Streamed,
+}
+
+impl Keeper {
+    fn note(&mut self, key: &ResourceKey, observation: &Observation) {
+        self.streamed.observed += 1;
+        if self.needed.contains(key) {
+            self.kept.insert(key.clone(), observation.live.clone());
+            self.streamed.kept = self.kept.len();
+        }
     }
 }
 

@@ -76,7 +76,7 @@ pub mod yaml;
 pub mod yaml_go;
 pub mod yaml_position;
 
-pub use engine::{Engine, EngineError};
+pub use engine::{Engine, EngineError, Streamed};
 pub use graph::{Graph, GraphError};
 pub use model::{Resource, ResourceKey, SourceLocation};
 pub use normalize::{IdentityNormalizer, Normalizer};

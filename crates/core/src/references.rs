@@ -309,33 +309,9 @@ fn resolve_one<'a>(
     let resource = &desired[position];
     let mut writes = Vec::new();
     for field in fields {
-        let Some(parent) = resource
-            .manifest
-            .pointer(&field.parent_pointer)
-            .and_then(Value::as_object)
-        else {
+        let Some((list, value_field)) = to_fill(resource, field) else {
             continue;
         };
-        // As in Crossplane, a selector is only used when no reference names the resources.
-        let named_beside = ["Ref", "Refs"]
-            .iter()
-            .any(|suffix| parent.contains_key(&format!("{}{suffix}", field.base)));
-        if field.form == ReferenceForm::Selector && named_beside {
-            continue;
-        }
-        let list = is_list(field, parent);
-        let value_field = if list {
-            format!("{}s", field.base)
-        } else {
-            field.base.clone()
-        };
-        let always = field
-            .items
-            .iter()
-            .any(|item| policy(item, "resolve") == Some("Always"));
-        if !always && parent.get(&value_field).is_some_and(is_set) {
-            continue;
-        }
         let context = FieldContext {
             desired,
             resource,
@@ -370,6 +346,79 @@ fn resolve_one<'a>(
         });
     }
     Ok(Outcome::Resolved(writes))
+}
+
+/// Whether `resource`'s reference `field` is to be filled, and into which field (with whether
+/// it takes a list): not when its parent is missing, when it is a selector beside a named
+/// reference (as in Crossplane, a selector is only used when no reference names the
+/// resources), or when the value is set already and the reference does not say `resolve:
+/// Always`.
+fn to_fill(resource: &Resource, field: &ReferenceField) -> Option<(bool, String)> {
+    let parent = resource
+        .manifest
+        .pointer(&field.parent_pointer)
+        .and_then(Value::as_object)?;
+    let named_beside = ["Ref", "Refs"]
+        .iter()
+        .any(|suffix| parent.contains_key(&format!("{}{suffix}", field.base)));
+    if field.form == ReferenceForm::Selector && named_beside {
+        return None;
+    }
+    let list = is_list(field, parent);
+    let value_field = if list {
+        format!("{}s", field.base)
+    } else {
+        field.base.clone()
+    };
+    let always = field
+        .items
+        .iter()
+        .any(|item| policy(item, "resolve") == Some("Always"));
+    if !always && parent.get(&value_field).is_some_and(is_set) {
+        return None;
+    }
+    Some((list, value_field))
+}
+
+/// The resources whose live objects the references of the resources at `positions` (of the
+/// slice `graph` was built from) read: the targets whose value is a live field
+/// ([`ReferenceSource::LiveField`]) of a reference still to be filled. A caller observing
+/// resources one at a time keeps these live objects (and only these) until the references
+/// that read them are resolved; every `live_of` call [`resolve_references`] makes for those
+/// positions asks for one of them.
+pub fn live_targets(
+    desired: &[Resource],
+    graph: &Graph,
+    positions: &[usize],
+    source_of: &(dyn Fn(&Resource, &str) -> ReferenceSource + Sync),
+) -> std::collections::HashSet<ResourceKey> {
+    let fields = graph.reference_fields();
+    let mut targets = std::collections::HashSet::new();
+    for position in positions {
+        let Ok(at) = fields.binary_search_by_key(position, |(p, _)| *p) else {
+            continue;
+        };
+        let Some(resource) = desired.get(*position) else {
+            continue;
+        };
+        for field in &fields[at].1 {
+            let Some((_, value_field)) = to_fill(resource, field) else {
+                continue;
+            };
+            for &target in field.items.iter().flat_map(|item| &item.matches) {
+                let Some(target) = desired.get(target) else {
+                    continue;
+                };
+                if matches!(
+                    source_of(target, &value_field),
+                    ReferenceSource::LiveField(_)
+                ) {
+                    targets.insert(target.key.clone());
+                }
+            }
+        }
+    }
+    targets
 }
 
 /// Whether the field takes a list: `xRefs` always, a selector when the list form is in use.
@@ -863,5 +912,46 @@ mod tests {
         assert_eq!(fields[0].0, 1);
         assert_eq!(fields[0].1[0].path, "spec.forProvider.bucketRef");
         assert_eq!(fields[0].1[0].items[0].matches, vec![0]);
+    }
+
+    #[test]
+    fn live_targets_are_the_targets_whose_live_field_a_reference_still_to_fill_reads() {
+        let policy = |name: &str, for_provider: Value| {
+            resource(json!({
+                "apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "BucketPolicy",
+                "metadata": {"name": name},
+                "spec": {"forProvider": for_provider}
+            }))
+        };
+        let desired = vec![
+            bucket("by-name", None),
+            bucket("by-arn", None),
+            bucket("arn-given", None),
+            // Named (external name) and read through a live field (ARN).
+            policy(
+                "reads",
+                json!({"bucketRef": {"name": "by-name"}, "bucketArnRef": {"name": "by-arn"}}),
+            ),
+            // The ARN is set already: the reference only orders, nothing is read.
+            policy(
+                "given",
+                json!({"bucketArn": "arn:given", "bucketArnRef": {"name": "arn-given"}}),
+            ),
+        ];
+        let graph = Graph::build(&desired).unwrap();
+        let arns = |_: &Resource, value_field: &str| {
+            if value_field.ends_with("Arn") {
+                ReferenceSource::LiveField("status.atProvider.arn".into())
+            } else {
+                ReferenceSource::ExternalName
+            }
+        };
+        let targets = live_targets(&desired, &graph, &[3, 4], &arns);
+        assert_eq!(
+            targets,
+            std::collections::HashSet::from([desired[1].key.clone()])
+        );
+        // Only the positions asked about count.
+        assert!(live_targets(&desired, &graph, &[4], &arns).is_empty());
     }
 }

@@ -1,16 +1,34 @@
-//! Benchmarks: normalise + three-way diff of 10 000 Deployment-sized manifests.
+//! Benchmarks: normalise + three-way diff of 10 000 Deployment-sized manifests, held (every
+//! parsed input in memory) and streamed (each object parsed from its JSON bytes as a list or
+//! watch response is consumed, compared, dropped).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use strata_drift::{DriftRules, IgnoreDifference, diff_three_way};
+use strata_drift::{DriftRules, IgnoreDifference, ResourceDrift, diff_three_way};
 
 // The allocator the `strata` binary and the controllers use.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Set to `streamed` or `held` in a child process of the bench: that process makes the one
+/// cold pass of that kind, prints its figures and exits, so each kind's peak RSS is that of a
+/// fresh process.
+const PHASE: &str = "STRATA_DRIFT_BENCH_PHASE";
+
 fn main() {
-    report_once();
+    match std::env::var(PHASE).as_deref() {
+        Ok("streamed") => return streamed_once(),
+        Ok("held") => return held_once(),
+        _ => {}
+    }
+    for phase in ["streamed", "held"] {
+        let ran = std::env::current_exe()
+            .and_then(|exe| std::process::Command::new(exe).env(PHASE, phase).status());
+        if !ran.as_ref().is_ok_and(|status| status.success()) {
+            eprintln!("the {phase} cold pass did not run: {ran:?}");
+        }
+    }
     divan::main();
 }
 
@@ -80,15 +98,83 @@ fn corpus() -> Vec<(Value, Value, Value)> {
     (0..10_000).map(deployment).collect()
 }
 
-fn peak_rss_mib() -> Option<f64> {
+/// The JSON bytes of one Deployment's desired, last-applied and live objects.
+type Wire = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// The corpus as it arrives: each object's JSON bytes (as a list response holds them), made
+/// one Deployment at a time so no parsed copy of the corpus ever exists.
+fn wire_corpus() -> Vec<Wire> {
+    (0..10_000)
+        .map(|i| {
+            let (d, a, l) = deployment(i);
+            let bytes = |v: &Value| serde_json::to_vec(v).expect("a Value serialises");
+            (bytes(&d), bytes(&a), bytes(&l))
+        })
+        .collect()
+}
+
+/// Parses one Deployment's objects.
+fn parse(wire: &Wire) -> (Value, Value, Value) {
+    let value = |b: &[u8]| serde_json::from_slice::<Value>(b).expect("the corpus is JSON");
+    (value(&wire.0), value(&wire.1), value(&wire.2))
+}
+
+/// The streamed drift pass: each object parsed as it arrives, compared, dropped; only the
+/// results are kept. Also returns the time spent parsing and the time spent comparing.
+fn streamed_pass(wire: &[Wire], rules: &DriftRules) -> (Vec<ResourceDrift>, Duration, Duration) {
+    let (mut parsing, mut comparing) = (Duration::ZERO, Duration::ZERO);
+    let drifts = wire
+        .iter()
+        .map(|w| {
+            let started = Instant::now();
+            let (d, a, l) = parse(w);
+            let parsed = Instant::now();
+            let drift = diff_three_way(Some(&d), Some(&a), Some(&l), rules);
+            comparing += parsed.elapsed();
+            parsing += parsed - started;
+            drift
+        })
+        .collect();
+    (drifts, parsing, comparing)
+}
+
+fn status_kib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
 
-/// One cold pass that keeps every resource's drift (as a report does), with sizes and memory.
-fn report_once() {
+fn peak_rss_mib() -> Option<f64> {
+    status_kib("VmHWM:")
+}
+
+/// One cold streamed pass keeping every resource's drift (as a report does), with memory.
+fn streamed_once() {
+    let rules = DriftRules::default();
+    let baseline = peak_rss_mib().unwrap_or(f64::NAN);
+    let wire = wire_corpus();
+    let wire_bytes: usize = wire
+        .iter()
+        .map(|(d, a, l)| d.len() + a.len() + l.len())
+        .sum();
+    let with_wire = peak_rss_mib().unwrap_or(f64::NAN);
+    let started = Instant::now();
+    let (drifts, parsing, comparing) = streamed_pass(&wire, &rules);
+    let elapsed = started.elapsed();
+    let peak = peak_rss_mib().unwrap_or(f64::NAN);
+    let drifted = drifts.iter().filter(|r| !r.changes.is_empty()).count();
+    eprintln!(
+        "streamed drift of {} Deployments ({:.1} MiB of JSON held as received), {drifted} drifted: cold pass parsing, comparing and dropping each object, keeping every result {elapsed:.2?} (parsing {parsing:.2?}, comparing {comparing:.2?}); peak RSS {baseline:.0} MiB before, {with_wire:.0} MiB with the JSON, {peak:.0} MiB after the pass (+{:.1} MiB)",
+        drifts.len(),
+        wire_bytes as f64 / 1024.0 / 1024.0,
+        peak - with_wire,
+    );
+}
+
+/// One cold pass over held inputs keeping every resource's drift, with sizes and memory.
+fn held_once() {
+    let rules = DriftRules::default();
     let before = peak_rss_mib().unwrap_or(f64::NAN);
     let inputs = corpus();
     let live_bytes: usize = inputs
@@ -96,7 +182,6 @@ fn report_once() {
         .map(|(_, _, l)| serde_json::to_vec(l).map_or(0, |b| b.len()))
         .sum();
     let with_inputs = peak_rss_mib().unwrap_or(f64::NAN);
-    let rules = DriftRules::default();
     let started = Instant::now();
     let drifts: Vec<_> = inputs
         .iter()
@@ -106,7 +191,7 @@ fn report_once() {
     let after = peak_rss_mib().unwrap_or(f64::NAN);
     let drifted = drifts.iter().filter(|r| !r.changes.is_empty()).count();
     eprintln!(
-        "drift of {} Deployments (live objects {:.2} KB on average as JSON), {drifted} drifted: cold pass keeping every result {elapsed:.2?}; peak RSS {before:.0} MiB before the inputs, {with_inputs:.0} MiB with them, {after:.0} MiB after the pass (+{:.1} MiB)",
+        "held drift of {} Deployments (live objects {:.2} KB on average as JSON), {drifted} drifted: cold pass keeping every result {elapsed:.2?}; peak RSS {before:.0} MiB before the inputs, {with_inputs:.0} MiB with them, {after:.0} MiB after the pass (+{:.1} MiB)",
         inputs.len(),
         live_bytes as f64 / inputs.len() as f64 / 1000.0,
         after - with_inputs,
@@ -132,6 +217,39 @@ fn normalize_and_three_way_10k(bencher: divan::Bencher) {
     let inputs = corpus();
     let rules = DriftRules::default();
     bencher.bench_local(|| count_drifted(&inputs, &rules));
+}
+
+/// The same work streamed: each Deployment's objects parsed from their JSON bytes as they
+/// arrive, compared and dropped (parsing included; only the JSON is held).
+#[divan::bench(sample_count = 5)]
+fn normalize_and_three_way_10k_streamed(bencher: divan::Bencher) {
+    let wire = wire_corpus();
+    let rules = DriftRules::default();
+    bencher.bench_local(|| {
+        let drifted = wire
+            .iter()
+            .filter(|w| {
+                let (d, a, l) = parse(w);
+                !diff_three_way(Some(&d), Some(&a), Some(&l), &rules)
+                    .changes
+                    .is_empty()
+            })
+            .count();
+        assert_eq!(drifted, 1_000);
+        drifted
+    });
+}
+
+/// The held path from the same JSON bytes: every object parsed first, then compared (what the
+/// streamed bench does, in the held order).
+#[divan::bench(sample_count = 5)]
+fn parse_all_then_normalize_and_three_way_10k(bencher: divan::Bencher) {
+    let wire = wire_corpus();
+    let rules = DriftRules::default();
+    bencher.bench_local(|| {
+        let inputs: Vec<_> = wire.iter().map(parse).collect();
+        count_drifted(&inputs, &rules)
+    });
 }
 
 /// The same work with `ignoreDifferences` on `/spec/replicas` for every Deployment (as teams do

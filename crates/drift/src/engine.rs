@@ -77,23 +77,27 @@ impl DriftEngine {
     {
         let mut report = DriftReport::default();
         for input in inputs {
-            let has_identity = [&input.desired, &input.live]
-                .iter()
-                .any(|v| v.as_ref().is_some_and(|v| v.get("kind").is_some()));
-            if !has_identity && (input.desired.is_some() || input.live.is_some()) {
-                report.errors.push(ReportError {
-                    resource: None,
-                    message: "manifest has no kind".to_string(),
-                });
-                continue;
-            }
-            report.resources.push(self.diff(
-                input.desired.as_ref(),
-                input.last_applied.as_ref(),
-                input.live.as_ref(),
-            ));
+            report.push(self.entry(&input));
         }
         report
+    }
+
+    /// One input's entry in a report: its drift, or the error that stands in its place.
+    pub(crate) fn entry(&self, input: &ResourceInput) -> Result<ResourceDrift, ReportError> {
+        let has_identity = [&input.desired, &input.live]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| v.get("kind").is_some()));
+        if !has_identity && (input.desired.is_some() || input.live.is_some()) {
+            return Err(ReportError {
+                resource: None,
+                message: "manifest has no kind".to_string(),
+            });
+        }
+        Ok(self.diff(
+            input.desired.as_ref(),
+            input.last_applied.as_ref(),
+            input.live.as_ref(),
+        ))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Strata drift: normalisation, three-way diff, ignore rules, drift reports, and the self-heal
-//! and retry policy. Pure: values in, values out, no I/O.
+//! and retry policy. Pure: values in, values out, no I/O (but for [`stream_report`], which
+//! drives core's engine to observe a stack and compares each live object as it arrives).
 //!
 //! The behaviour follows ArgoCD's diff (see the project's `reference/argocd.md`):
 //!
@@ -22,7 +23,8 @@
 //!   [`respect_ignore_differences`] keeps live values of ignored fields
 //!   (`RespectIgnoreDifferences=true`).
 //! * **Stack inputs** ([`stack_inputs`]): a stack's desired set, state and observations as
-//!   report inputs, sensitive values as digests.
+//!   report inputs, sensitive values as digests; [`stream_report`] (with [`StackReport`])
+//!   compares each live object as it is observed and drops it, keeping only results.
 //! * **Reports** ([`DriftReport`]): JSON, human text and Markdown for a PR comment, with
 //!   sensitive values shown as `(sensitive)` by core's one rule set (`strata_core::sensitive`,
 //!   extended through [`DriftRules::with_sensitivity`]), and `terraform plan
@@ -108,7 +110,7 @@ pub use normalize::{DriftRules, StatusPolicy};
 pub use policy::{Decision, DriftPolicy, PolicyMode, PolicyRule, Selector};
 pub use report::{DriftReport, ReportError, Summary};
 pub use respect::respect_ignore_differences;
-pub use stack::stack_inputs;
+pub use stack::{StackReport, stack_inputs, stream_report};
 pub use three_way::{
     ChangeOrigin, DriftStatus, FieldChange, IgnoredField, ResourceDrift, diff_three_way,
 };

@@ -57,6 +57,14 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
+    /// Adds one resource's entry (its drift, or the error in its place) in input order.
+    pub(crate) fn push(&mut self, entry: Result<ResourceDrift, ReportError>) {
+        match entry {
+            Ok(drift) => self.resources.push(drift),
+            Err(error) => self.errors.push(error),
+        }
+    }
+
     /// Counts per status and origin.
     pub fn summary(&self) -> Summary {
         let mut s = Summary {

@@ -5,4 +5,5 @@
 mod conformance_drift;
 mod properties;
 mod report_snapshots;
+mod streaming;
 mod three_way;

@@ -110,19 +110,64 @@ impl PlanOptions {
     }
 }
 
-/// The resources to observe, each with the provider that looks for it: desired ones through
-/// routing (borrowed, not copied), those that left the desired set through the provider the
-/// state recorded. Resources no provider serves are left out; the plan reports them.
+/// What a streamed observation (see [`observe_each`]) is of.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Observed<'a> {
+    /// The desired resource at `position` of the desired slice.
+    Desired {
+        /// Its position in the desired slice.
+        position: usize,
+        /// The resource, as observed (references resolved).
+        resource: &'a Resource,
+    },
+    /// A resource the state records and the desired set no longer declares, observed through
+    /// its last-applied manifest and its recorded provider.
+    Recorded {
+        /// The resource made of its record.
+        resource: &'a Resource,
+    },
+}
+
+impl Observed<'_> {
+    /// The observed resource's key.
+    pub fn key(&self) -> &ResourceKey {
+        match self {
+            Self::Desired { resource, .. } | Self::Recorded { resource } => &resource.key,
+        }
+    }
+}
+
+/// Where one observation target came from: a position of the desired slice, or the state.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    Desired(usize),
+    Recorded,
+}
+
+/// The resources to observe, each with the provider that looks for it: the desired ones at
+/// `positions` (every one when `None`) through routing (borrowed, not copied), then those the
+/// state records that the desired set does not declare, through the provider the state
+/// recorded. Resources no provider serves are left out; the plan reports them.
 fn observation_targets<'a>(
     desired: &'a [Resource],
+    positions: Option<&[usize]>,
     state: &State,
     registry: &ProviderRegistry,
-) -> Vec<(Cow<'a, Resource>, Arc<dyn Provider>)> {
+) -> Vec<(Origin, Cow<'a, Resource>, Arc<dyn Provider>)> {
+    let route = |position: usize| {
+        let resource = desired.get(position)?;
+        let provider = registry.route(resource).ok()?;
+        Some((Origin::Desired(position), Cow::Borrowed(resource), provider))
+    };
+    let mut targets: Vec<(Origin, Cow<'a, Resource>, Arc<dyn Provider>)> = match positions {
+        None => (0..desired.len()).filter_map(route).collect(),
+        Some(positions) => positions.iter().filter_map(|&p| route(p)).collect(),
+    };
+    if state.resources.is_empty() {
+        return targets;
+    }
     let desired_keys: FxHashSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
-    let mut targets: Vec<(Cow<'a, Resource>, Arc<dyn Provider>)> = desired
-        .iter()
-        .filter_map(|r| Some((Cow::Borrowed(r), registry.route(r).ok()?)))
-        .collect();
     for record in state.resources.values() {
         if desired_keys.contains(&record.key) {
             continue;
@@ -133,7 +178,7 @@ fn observation_targets<'a>(
                 manifest: record.last_applied.clone(),
                 source: None,
             };
-            targets.push((Cow::Owned(resource), provider));
+            targets.push((Origin::Recorded, Cow::Owned(resource), provider));
         }
     }
     targets
@@ -150,49 +195,87 @@ pub async fn observe_all(
     registry: &ProviderRegistry,
     parallelism: usize,
 ) -> Result<Observations, (ResourceKey, ProviderError)> {
+    let mut out = Observations::new();
+    observe_each(
+        desired,
+        None,
+        state,
+        registry,
+        parallelism,
+        |observed, observation| {
+            out.insert(observed.key().clone(), observation);
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Observes the desired resources at `positions` (every one when `None`) and every resource
+/// `state` records that `desired` does not declare, at most `parallelism` at a time, handing
+/// each observation to `sink` as it arrives (in completion order) instead of gathering them:
+/// a caller that compares and drops each live object holds only the ones in flight. Resources
+/// no provider serves are skipped. Stops at the first failed observation.
+pub async fn observe_each<F>(
+    desired: &[Resource],
+    positions: Option<&[usize]>,
+    state: &State,
+    registry: &ProviderRegistry,
+    parallelism: usize,
+    mut sink: F,
+) -> Result<(), (ResourceKey, ProviderError)>
+where
+    F: FnMut(Observed<'_>, Observation),
+{
     use futures_util::StreamExt as _;
     let limit = parallelism.max(1);
-    let mut targets = observation_targets(desired, state, registry).into_iter();
-    let mut out = Observations::with_capacity(targets.len());
+    let mut targets = observation_targets(desired, positions, state, registry).into_iter();
     // A loop rather than stream combinators: closures returning futures that borrow would not
     // be `Send` for every lifetime, which tasks spawning a plan need.
     let mut running = futures_util::stream::FuturesUnordered::new();
     loop {
         while running.len() < limit {
-            let Some((target, provider)) = targets.next() else {
+            let Some((origin, target, provider)) = targets.next() else {
                 break;
             };
-            running.push(observe_one(target, provider));
+            running.push(observe_one(origin, target, provider));
         }
-        let Some((target, observed)) = running.next().await else {
+        let Some((origin, target, observed)) = running.next().await else {
             break;
         };
-        let key = match target {
-            Cow::Borrowed(r) => r.key.clone(),
-            Cow::Owned(r) => r.key,
-        };
         match observed {
-            Ok(o) => {
-                out.insert(key, o);
+            Ok(observation) => {
+                let observed = match origin {
+                    Origin::Desired(position) => Observed::Desired {
+                        position,
+                        resource: &target,
+                    },
+                    Origin::Recorded => Observed::Recorded { resource: &target },
+                };
+                sink(observed, observation);
             }
-            Err(e) => return Err((key, e)),
+            Err(e) => return Err((target.key.clone(), e)),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Observes one resource, retrying throttling as applying does.
 async fn observe_one(
+    origin: Origin,
     target: Cow<'_, Resource>,
     provider: Arc<dyn Provider>,
-) -> (Cow<'_, Resource>, Result<Observation, ProviderError>) {
+) -> (
+    Origin,
+    Cow<'_, Resource>,
+    Result<Observation, ProviderError>,
+) {
     let observed = crate::retry::retrying(
         crate::retry::RetryPolicy::default(),
         || provider.observe(&target),
         |_, _, _| {},
     )
     .await;
-    (target, observed)
+    (origin, target, observed)
 }
 
 /// Computes the plan. Pure: no I/O, the same inputs give the same plan.

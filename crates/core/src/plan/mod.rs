@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::model::{Resource, ResourceKey};
 use crate::sensitive::Sensitivity;
 
-pub use compute::{Observations, PlanOptions, compute_plan, observe_all};
+pub use compute::{Observations, Observed, PlanOptions, compute_plan, observe_all, observe_each};
 pub use fields::FieldChange;
 pub use render::{
     LABEL_ENVIRONMENT, MarkdownOptions, render_human, render_markdown, render_markdown_grouped,
