@@ -202,6 +202,9 @@ enum Edit {
     /// 3 protected, 4 depending on slot 0.
     Record(u8, u8),
     Forget(u8),
+    /// The whole set given again (a new render), rotated by this many places, with one
+    /// resource's data changed.
+    Rerender(u8, u8),
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -234,6 +237,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         3 => (0..SLOTS, 0u8..4).prop_map(|(s, v)| Edit::Live(s, v)),
         2 => (0..SLOTS, 0u8..5).prop_map(|(s, v)| Edit::Record(s, v)),
         1 => (0..SLOTS).prop_map(Edit::Forget),
+        1 => (0u8..12, 0u8..12).prop_map(|(r, s)| Edit::Rerender(r, s)),
     ]
 }
 
@@ -368,6 +372,18 @@ impl Model {
                 let key = self.key(*slot);
                 self.state.remove(&key);
                 self.planner.forget(&key);
+            }
+            Edit::Rerender(rotation, slot) => {
+                if !self.desired.is_empty() {
+                    let len = self.desired.len();
+                    self.desired.rotate_left(usize::from(*rotation) % len);
+                    let key = self.key(*slot);
+                    if let Some(r) = self.desired.iter_mut().find(|r| r.key == key) {
+                        r.manifest["metadata"]["annotations"]["rendered"] =
+                            json!(rotation.to_string());
+                    }
+                }
+                self.planner.set_desired(self.desired.clone());
             }
         }
     }

@@ -3,7 +3,9 @@
 //!
 //! [`IncrementalPlanner`] holds the three inputs of a plan — the desired set, the state and the
 //! observations (fed from a watch cache) — and the last plan made from them. Callers report
-//! what changed ([`upsert`](IncrementalPlanner::upsert), [`remove`](IncrementalPlanner::remove),
+//! what changed (a whole new render with [`set_desired`](IncrementalPlanner::set_desired), which
+//! finds what differs, or single resources with [`upsert`](IncrementalPlanner::upsert) and
+//! [`remove`](IncrementalPlanner::remove),
 //! [`observe`](IncrementalPlanner::observe), [`record`](IncrementalPlanner::record),
 //! [`forget`](IncrementalPlanner::forget)); [`plan`](IncrementalPlanner::plan) then re-validates,
 //! re-resolves and re-compares only the resources those changes reach, and patches the last plan
@@ -159,6 +161,8 @@ struct Pending {
     reshaped: FxHashSet<ResourceKey>,
     /// Desired resources removed.
     removed: Vec<ResourceKey>,
+    /// The desired set's order changed (ties in the plan's order follow it).
+    reordered: bool,
     /// Keys whose observation or record changed.
     touched: FxHashSet<ResourceKey>,
     /// The deletions must be planned again.
@@ -168,7 +172,7 @@ struct Pending {
 impl Pending {
     /// Whether the graph may have changed.
     fn structural(&self) -> bool {
-        !self.reshaped.is_empty() || !self.removed.is_empty()
+        self.reordered || !self.reshaped.is_empty() || !self.removed.is_empty()
     }
 }
 
@@ -225,11 +229,65 @@ impl IncrementalPlanner {
         &self.state
     }
 
-    /// Replaces the whole desired set (the next plan is a full one).
+    /// Replaces the whole desired set with `desired` (a new render of the stack), in its
+    /// order. Only what differs is re-planned: a resource whose manifest is unchanged keeps its
+    /// change (a new order moves it); edited, added and removed resources are followed as
+    /// [`upsert`](Self::upsert) and [`remove`](Self::remove) follow them. Cost: one comparison
+    /// of each manifest with the held one.
     pub fn set_desired(&mut self, desired: Vec<Resource>) {
+        let mut new_position: FxHashMap<&ResourceKey, usize> =
+            FxHashMap::with_capacity_and_hasher(desired.len(), Default::default());
+        let duplicate = desired
+            .iter()
+            .enumerate()
+            .any(|(i, r)| new_position.insert(&r.key, i).is_some());
+        if duplicate || self.current.is_none() {
+            // The next plan is a full one (and reports the duplicate).
+            drop(new_position);
+            self.desired = desired;
+            self.reindex();
+            self.pending.rebuild = true;
+            return;
+        }
+        let pending = &mut self.pending;
+        for resource in &desired {
+            match self.position.get(&resource.key) {
+                Some(&p) => {
+                    let old = &self.desired[p];
+                    if old.manifest == resource.manifest && old.source == resource.source {
+                        continue;
+                    }
+                    if is_crd(&resource.key) {
+                        pending.rebuild = true;
+                    } else if Graph::same_inputs(old, resource) {
+                        pending.edited.insert(resource.key.clone());
+                    } else {
+                        pending.reshaped.insert(resource.key.clone());
+                    }
+                }
+                None => {
+                    pending.rebuild |= is_crd(&resource.key);
+                    pending.reshaped.insert(resource.key.clone());
+                }
+            }
+        }
+        for old in &self.desired {
+            if !new_position.contains_key(&old.key) {
+                pending.rebuild |= is_crd(&old.key);
+                pending.edited.remove(&old.key);
+                pending.reshaped.remove(&old.key);
+                pending.removed.push(old.key.clone());
+            }
+        }
+        let same_order = desired.len() == self.desired.len()
+            && desired
+                .iter()
+                .zip(&self.desired)
+                .all(|(new, old)| new.key == old.key);
+        pending.reordered |= !same_order;
+        drop(new_position);
         self.desired = desired;
         self.reindex();
-        self.pending.rebuild = true;
     }
 
     /// Adds a desired resource, or replaces the one with its key (keeping its place).
