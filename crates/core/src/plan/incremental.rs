@@ -328,7 +328,11 @@ impl IncrementalPlanner {
             self.pending.rebuild = true;
         }
         self.desired.remove(p);
-        self.reindex();
+        for position in self.position.values_mut() {
+            if *position > p {
+                *position -= 1;
+            }
+        }
         self.pending.edited.remove(key);
         self.pending.reshaped.remove(key);
         self.pending.removed.push(key.clone());
