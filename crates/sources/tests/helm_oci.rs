@@ -3,12 +3,16 @@
 //! charts pushed to it by the real `helm push`. The objects must equal what `helm template`
 //! renders from the same registry; an exact version once fetched is read from the cache by
 //! digest without the registry; a missing tag, a blob whose digest is not the manifest's and a
-//! registry that wants credentials are errors naming them.
+//! registry that wants credentials are errors naming them; a registry behind token
+//! authentication (`WWW-Authenticate: Bearer realm=...`) is read with a token from its realm.
 
 #![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 use strata_sources::helm::repository::RepositorySettings;
@@ -267,4 +271,168 @@ fn a_tampered_oci_blob_is_refused_and_credentials_are_sent() {
     );
     eprintln!("tampered blob: {err}");
     assert!(!fresh.path().join("cache/helm-charts").exists());
+}
+
+/// A token gate in front of the registry at `upstream`, as registries with token
+/// authentication answer: a request without `Authorization: Bearer <token>` gets a 401 with a
+/// `WWW-Authenticate: Bearer realm=...` challenge; the realm (`/token`) gives the token to
+/// `robot:s3cret-pass` for the scope asked; authorized requests are passed to the registry.
+/// Records every request line with how it was authorized.
+fn token_gate(upstream: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
+    use base64::Engine;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    let realm = format!("http://{host}/token");
+    let login = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("robot:s3cret-pass")
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let (mut authorization, mut accept) = (String::new(), String::new());
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    match name.trim().to_ascii_lowercase().as_str() {
+                        "authorization" => authorization = value.trim().to_string(),
+                        "accept" => accept = value.trim().to_string(),
+                        _ => {}
+                    }
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let scheme = authorization
+                .split(' ')
+                .next()
+                .unwrap_or("none")
+                .to_string();
+            seen.lock().unwrap().push(format!("{scheme} {path}"));
+            let response = if path.starts_with("/token?") {
+                if authorization == login
+                    && path.contains("service=strata-gate")
+                    && path.contains("scope=repository%3Acharts%2Fmetrics%3Apull")
+                {
+                    let body = r#"{"token":"tok-123"}"#;
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .into_bytes()
+                } else {
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec()
+                }
+            } else if authorization == "Bearer tok-123" {
+                let mut registry = TcpStream::connect(upstream).unwrap();
+                write!(
+                    registry,
+                    "GET {path} HTTP/1.1\r\nHost: {upstream}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
+                let mut answer = Vec::new();
+                registry.read_to_end(&mut answer).unwrap();
+                answer
+            } else {
+                format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"strata-gate\",scope=\"repository:charts/metrics:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                .into_bytes()
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    (host, log)
+}
+
+#[test]
+fn a_registry_asking_for_a_bearer_token_gets_one_from_its_realm() {
+    let helm = ensure(&strata_testkube::target_dir()).expect("helm");
+    let base = tempfile::tempdir().unwrap();
+    let repo = chart_repository(&helm, base.path());
+    let registry = start(&RegistryOptions::default());
+    push(
+        &helm,
+        base.path(),
+        &registry.host(),
+        &[
+            &repo.join("metrics-1.2.0.tgz"),
+            &repo.join("metrics-1.3.0.tgz"),
+        ],
+        None,
+    );
+    let (gate, log) = token_gate(registry.address());
+    let oci_url = format!("oci://{gate}/charts");
+    let prefix = format!("oci://{gate}");
+    let settings = |user: &str, password: &str| {
+        RepositorySettings::new()
+            .with_force_http(true)
+            .with_credentials(user, password)
+    };
+    let source = load_with(
+        base.path(),
+        &application(&oci_url, "metrics", "~1.2"),
+        |r| r.with_chart_repository(&prefix, settings("robot", "s3cret-pass")),
+    )
+    .unwrap();
+    let expected = helm_template_of(
+        &helm,
+        base.path(),
+        &[
+            &format!("oci://{}/charts/metrics", registry.host()),
+            "--plain-http",
+        ],
+        "~1.2",
+    );
+    assert_eq!(
+        normalized(source.resources.iter().map(|r| r.manifest.clone())),
+        expected
+    );
+    let requests = log.lock().unwrap().clone();
+    eprintln!("token gate: {requests:#?}");
+    // Challenged once, a token asked for with the credentials, then every request with it.
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.starts_with("Basic /token?"))
+            .count(),
+        1,
+        "{requests:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("Bearer /v2/charts/metrics/tags/list")),
+        "{requests:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("Bearer /v2/charts/metrics/blobs/sha256:")),
+        "{requests:#?}"
+    );
+
+    // Credentials the token service refuses: an error naming it, the password not shown.
+    let err = load_with(
+        tempfile::tempdir().unwrap().path(),
+        &application(&oci_url, "metrics", "1.2.0"),
+        |r| r.with_chart_repository(&prefix, settings("robot", "not-the-pass")),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains(&format!(
+            "the token service http://{gate}/token answered 401"
+        )) && !err.contains("not-the-pass"),
+        "{err}"
+    );
 }

@@ -378,15 +378,27 @@ impl ChartRepositories {
         self
     }
 
-    /// The settings for `url`: those of the longest matching prefix, else the defaults.
+    /// The settings for `url`: those of the longest matching prefix (the last given among
+    /// equals), else the defaults; without credentials of their own, those of the longest
+    /// matching prefix that has some.
     pub fn settings_for(&self, url: &str) -> RepositorySettings {
         let key = prefix_key(url);
-        self.settings
-            .iter()
-            .filter(|(p, _)| key == *p || key.starts_with(&format!("{p}/")) || p.is_empty())
+        let matching = || {
+            self.settings
+                .iter()
+                .filter(|(p, _)| key == *p || key.starts_with(&format!("{p}/")) || p.is_empty())
+        };
+        let mut settings = matching()
             .max_by_key(|(p, _)| p.len())
             .map(|(_, s)| s.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if settings.credentials.is_none() {
+            settings.credentials = matching()
+                .filter(|(_, s)| s.credentials.is_some())
+                .max_by_key(|(p, _)| p.len())
+                .and_then(|(_, s)| s.credentials.clone());
+        }
+        settings
     }
 
     fn client(&self, url: &str) -> Result<Client, ChartRepoError> {
@@ -876,6 +888,55 @@ mod tests {
 
     fn picked(versions: &[&str], target: &str) -> Option<String> {
         pick_version(versions, target).map(|i| versions[i].to_string())
+    }
+
+    #[test]
+    fn settings_are_those_of_the_longest_prefix_with_credentials_filled_in() {
+        let charts = ChartRepositories::new("/nowhere")
+            .with_settings(
+                "https://charts.example.com",
+                RepositorySettings::new().with_credentials("team", "s1"),
+            )
+            .with_settings(
+                "oci://charts.example.com/private/",
+                RepositorySettings::new().with_insecure(true),
+            )
+            .with_settings(
+                "https://other.example.com/a",
+                RepositorySettings::new().with_force_http(true),
+            );
+        let private = charts.settings_for("oci://u:p@Charts.example.com/private/metrics");
+        assert!(private.insecure);
+        assert_eq!(
+            private.credentials,
+            Some(("team".to_string(), "s1".to_string()))
+        );
+        let public = charts.settings_for("https://charts.example.com/public");
+        assert!(!public.insecure);
+        assert!(public.credentials.is_some());
+        assert!(
+            !charts
+                .settings_for("https://other.example.com/ab")
+                .force_http
+        );
+        assert!(
+            charts
+                .settings_for("https://other.example.com/a/b")
+                .force_http
+        );
+        assert_eq!(
+            RepositorySettings::new()
+                .with_credentials("x", "y")
+                .basic_auth("https://robot:p%40ss@h/"),
+            Some(("robot".to_string(), "p@ss".to_string()))
+        );
+        assert!(
+            !format!(
+                "{:?}",
+                RepositorySettings::new().with_credentials("x", "secret")
+            )
+            .contains("secret")
+        );
     }
 
     #[test]

@@ -193,6 +193,14 @@ impl RepositoryResolver for Repositories {
 
     fn chart_repositories(&self) -> Option<crate::helm::repository::ChartRepositories> {
         let mut charts = crate::helm::repository::ChartRepositories::new(self.chart_cache_dir()?);
+        // The repositories' credentials (`--repo-credentials`, repository Secrets) serve chart
+        // downloads too; chart settings with credentials of their own win.
+        for (prefix, user, secret) in self.cache.iter().flat_map(|c| c.all_credentials()) {
+            charts = charts.with_settings(
+                &prefix,
+                crate::helm::repository::RepositorySettings::new().with_credentials(&user, &secret),
+            );
+        }
         for (prefix, settings) in &self.chart_settings {
             charts = charts.with_settings(prefix, settings.clone());
         }
