@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use strata_sources::helm::repository::RepositorySettings;
+use strata_sources::helm::repository::{ChartRepoError, ChartRepositories, RepositorySettings};
 use strata_testkube::helm::ensure;
 
 use crate::helm_repository::{
@@ -37,7 +37,7 @@ fn an_https_repository_chart_renders_as_over_http_and_untrusted_certificates_are
     let repo = chart_repository(&helm, base.path());
     let (http_url, _) = serve(repo.clone());
     let pki = strata_testkube::Pki::generate().unwrap();
-    let (https_url, log) = serve_with(repo, Some(tls_config(&pki)));
+    let (https_url, log) = serve_with(repo.clone(), Some(tls_config(&pki)));
     assert!(https_url.starts_with("https://127.0.0.1:"));
 
     let over_http = load(base.path(), &application(&http_url, "metrics", "~1.2")).unwrap();
@@ -94,6 +94,44 @@ fn an_https_repository_chart_renders_as_over_http_and_untrusted_certificates_are
     assert_eq!(
         normalized(insecure.resources.iter().map(|r| r.manifest.clone())),
         http_objects
+    );
+
+    // A moved index is followed (a redirect to another path of the same server).
+    let moved = base.path().join("moved");
+    crate::support::copy_dir(&repo, &moved);
+    std::fs::create_dir_all(moved.join("v2")).unwrap();
+    std::fs::rename(moved.join("index.yaml"), moved.join("v2/index.yaml")).unwrap();
+    std::fs::write(moved.join("index.yaml.redirect"), "/v2/index.yaml").unwrap();
+    let (moved_url, moved_log) = serve_with(moved, Some(tls_config(&pki)));
+    let ca = pki.ca_pem.clone();
+    let followed = load_with(
+        tempfile::tempdir().unwrap().path(),
+        &application(&moved_url, "metrics", "~1.2"),
+        |r| r.with_chart_repository(&moved_url, RepositorySettings::new().with_ca_data(ca)),
+    )
+    .unwrap();
+    assert_eq!(
+        normalized(followed.resources.iter().map(|r| r.manifest.clone())),
+        http_objects
+    );
+    assert!(
+        moved_log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p == "/v2/index.yaml")
+    );
+
+    // A response larger than the limit is refused, naming the URL and the limit.
+    let cache = tempfile::tempdir().unwrap();
+    let mut charts = ChartRepositories::new(cache.path())
+        .with_settings(&https_url, RepositorySettings::new().with_insecure(true));
+    charts.max_bytes = 64;
+    let err = charts.fetch(&https_url, "metrics", "1.2.0").unwrap_err();
+    assert!(
+        matches!(err, ChartRepoError::TooLarge { limit: 64, .. })
+            && err.to_string().contains(&format!("{https_url}/index.yaml")),
+        "{err}"
     );
 
     // Credentials in the URL are sent, and never shown in an error.

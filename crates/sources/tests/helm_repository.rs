@@ -75,6 +75,17 @@ fn answer(mut stream: impl Read + Write, dir: &Path, seen: &Mutex<Vec<String>>) 
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     seen.lock().unwrap().push(path.clone());
     let file = dir.join(path.trim_start_matches('/'));
+    // `<file>.redirect` holds where `<file>` has moved.
+    let mut moved = file.clone().into_os_string();
+    moved.push(".redirect");
+    if let Ok(location) = std::fs::read_to_string(&moved) {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 302 Found\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            location.trim()
+        );
+        return;
+    }
     let response = match std::fs::read(&file) {
         Ok(body) if !path.contains("..") => {
             let mut r = format!(
