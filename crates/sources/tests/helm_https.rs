@@ -127,7 +127,14 @@ fn an_https_repository_chart_renders_as_over_http_and_untrusted_certificates_are
     let mut charts = ChartRepositories::new(cache.path())
         .with_settings(&https_url, RepositorySettings::new().with_insecure(true));
     charts.max_bytes = 64;
-    let err = charts.fetch(&https_url, "metrics", "1.2.0").unwrap_err();
+    // Inside an async runtime too, as the CLI renders (reqwest's blocking client must not
+    // start or stop its own runtime there).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let err = runtime
+        .block_on(async { charts.fetch(&https_url, "metrics", "1.2.0") })
+        .unwrap_err();
     assert!(
         matches!(err, ChartRepoError::TooLarge { limit: 64, .. })
             && err.to_string().contains(&format!("{https_url}/index.yaml")),

@@ -406,8 +406,32 @@ impl ChartRepositories {
     }
 
     /// The chart `chart` of the repository (or OCI registry) at `repo_url`, version
-    /// `target_revision`.
+    /// `target_revision`. Callable inside an async runtime: the download runs on a thread of
+    /// its own.
     pub fn fetch(
+        &self,
+        repo_url: &str,
+        chart: &str,
+        target_revision: &str,
+    ) -> Result<FetchedChart, ChartRepoError> {
+        // reqwest's blocking client starts and stops a runtime of its own, which tokio refuses
+        // inside another runtime (the CLI renders inside one): it lives on another thread.
+        #[cfg(feature = "http")]
+        {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| self.fetch_here(repo_url, chart, target_revision))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        }
+        #[cfg(not(feature = "http"))]
+        {
+            self.fetch_here(repo_url, chart, target_revision)
+        }
+    }
+
+    fn fetch_here(
         &self,
         repo_url: &str,
         chart: &str,
