@@ -9,6 +9,7 @@
 //! | `composition` | [`composition`]      | Crossplane: XRDs, compositions, functions, claims |
 //! | `composition`, `sources` | [`gotemplate`] | Go `text/template`, Sprig and `fmt`          |
 //! | `sources`     | [`sources`]          | ArgoCD's repo server: Applications, ApplicationSets, Kustomize |
+//! | `http`        | [`sources`]          | Helm charts downloaded from Helm repositories and OCI registries (reqwest, rustls) |
 //! | `drift`       | [`drift`]            | ArgoCD's diff: normalization, three-way diff, drift reports |
 //! | `health`      | [`health`]           | ArgoCD's health assessment, Lua customizations   |
 //! | `aws`         | `aws`                | S3 and RDS providers, S3 state backend           |

@@ -343,6 +343,37 @@ pub struct RepoArgs {
     )]
     #[serde(default)]
     pub repo_credentials: Vec<String>,
+    /// Trust the PEM certificates of FILE (besides the system's) for the Helm repositories and
+    /// OCI registries under a URL prefix: `PREFIX=FILE`; repeat for several (comma-separated in
+    /// `STRATA_CHART_REPO_CA`).
+    #[arg(
+        long = "chart-repo-ca",
+        env = "STRATA_CHART_REPO_CA",
+        value_delimiter = ',',
+        value_name = "PREFIX=FILE"
+    )]
+    #[serde(default)]
+    pub chart_repo_ca: Vec<String>,
+    /// Do not verify the TLS certificates of the Helm repositories and OCI registries under
+    /// this URL prefix (ArgoCD's `insecure`); repeat for several.
+    #[arg(
+        long = "chart-repo-insecure",
+        env = "STRATA_CHART_REPO_INSECURE",
+        value_delimiter = ',',
+        value_name = "PREFIX"
+    )]
+    #[serde(default)]
+    pub chart_repo_insecure: Vec<String>,
+    /// Talk to the OCI registries under this URL prefix over plain HTTP (ArgoCD's
+    /// `insecureOCIForceHttp`, Helm's `--plain-http`); repeat for several.
+    #[arg(
+        long = "chart-repo-plain-http",
+        env = "STRATA_CHART_REPO_PLAIN_HTTP",
+        value_delimiter = ',',
+        value_name = "PREFIX"
+    )]
+    #[serde(default)]
+    pub chart_repo_plain_http: Vec<String>,
 }
 
 /// `strata health`.

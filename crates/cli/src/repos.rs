@@ -1,11 +1,13 @@
-//! From `--repo`, `--repo-cache`, `--repo-refresh`, `--repo-credentials` and `repositories:`
-//! in `strata.yaml` to the resolver of Applications' and ApplicationSets' `repoURL`s.
+//! From `--repo`, `--repo-cache`, `--repo-refresh`, `--repo-credentials`, the `--chart-repo-*`
+//! settings and `repositories:` in `strata.yaml` to the resolver of Applications' and ApplicationSets' `repoURL`s.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use strata_core::config::RepositoryMapping;
+use strata_sources::helm::repository::RepositorySettings;
 use strata_sources::repo::{Credentials, Refresh, Repositories, RepositoryCache};
 
 use crate::args::RepoArgs;
@@ -52,7 +54,33 @@ pub fn resolver(
         };
         cache = cache.with_credentials(prefix, credentials);
     }
+    for (prefix, settings) in chart_settings(args)? {
+        repositories = repositories.with_chart_repository(&prefix, settings);
+    }
     Ok(Arc::new(repositories.with_cache(cache)))
+}
+
+/// `--chart-repo-ca`, `--chart-repo-insecure` and `--chart-repo-plain-http`, merged by prefix.
+fn chart_settings(args: &RepoArgs) -> anyhow::Result<Vec<(String, RepositorySettings)>> {
+    let mut by_prefix: BTreeMap<String, RepositorySettings> = BTreeMap::new();
+    for value in &args.chart_repo_ca {
+        let Some((prefix, file)) = value.rsplit_once('=') else {
+            bail!("--chart-repo-ca {value:?}: expected PREFIX=FILE");
+        };
+        let pem = std::fs::read(file.trim())
+            .with_context(|| format!("--chart-repo-ca {prefix}: reading {file}"))?;
+        let settings = by_prefix.entry(prefix.trim().to_owned()).or_default();
+        *settings = std::mem::take(settings).with_ca_data(pem);
+    }
+    for prefix in &args.chart_repo_insecure {
+        let settings = by_prefix.entry(prefix.trim().to_owned()).or_default();
+        *settings = std::mem::take(settings).with_insecure(true);
+    }
+    for prefix in &args.chart_repo_plain_http {
+        let settings = by_prefix.entry(prefix.trim().to_owned()).or_default();
+        *settings = std::mem::take(settings).with_force_http(true);
+    }
+    Ok(by_prefix.into_iter().collect())
 }
 
 /// `--repo-refresh`: `always` (default), `never`, or a duration.
@@ -73,6 +101,30 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn chart_repository_settings_merge_by_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let args = RepoArgs {
+            chart_repo_ca: vec![format!("https://charts.example.com={}", ca.display())],
+            chart_repo_insecure: vec!["https://charts.example.com".to_owned()],
+            chart_repo_plain_http: vec!["oci://localhost:5000".to_owned()],
+            ..RepoArgs::default()
+        };
+        let settings = chart_settings(&args).unwrap();
+        assert_eq!(settings.len(), 2);
+        let (prefix, charts) = &settings[0];
+        assert_eq!(prefix, "https://charts.example.com");
+        assert!(charts.insecure && charts.ca_data.is_some() && !charts.force_http);
+        assert!(settings[1].1.force_http);
+        let missing = RepoArgs {
+            chart_repo_ca: vec!["https://x=/nonexistent/ca.pem".to_owned()],
+            ..RepoArgs::default()
+        };
+        assert!(chart_settings(&missing).is_err());
+    }
 
     #[test]
     fn refresh_policies_parse() {

@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,58 +21,95 @@ use strata_testkube::helm::ensure;
 use crate::support;
 use support::{copy_dir, git};
 
-const VALUES: &str = "global:\n  team: observability\n  registry: r.example.com\nport: 9300\n";
+pub(crate) const VALUES: &str =
+    "global:\n  team: observability\n  registry: r.example.com\nport: 9300\n";
 
 /// Serves the files of `dir` over HTTP on a loopback port; records every path asked for.
-fn serve(dir: PathBuf) -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn serve(dir: PathBuf) -> (String, Arc<Mutex<Vec<String>>>) {
+    serve_with(dir, None)
+}
+
+/// Serves the files of `dir` over HTTP, or HTTPS with `tls`, on a loopback port; records every
+/// path asked for.
+pub(crate) fn serve_with(
+    dir: PathBuf,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let log = Arc::new(Mutex::new(Vec::new()));
     let seen = log.clone();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-                    break;
+            let Ok(stream) = stream else { continue };
+            match &tls {
+                Some(config) => {
+                    let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
+                        continue;
+                    };
+                    answer(rustls::StreamOwned::new(connection, stream), &dir, &seen);
                 }
+                None => answer(stream, &dir, &seen),
             }
-            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            seen.lock().unwrap().push(path.clone());
-            let file = dir.join(path.trim_start_matches('/'));
-            let response = match std::fs::read(&file) {
-                Ok(body) if !path.contains("..") => {
-                    let mut r = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    )
-                    .into_bytes();
-                    r.extend(body);
-                    r
-                }
-                _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    .to_vec(),
-            };
-            let _ = stream.write_all(&response);
         }
     });
-    (format!("http://127.0.0.1:{port}"), log)
+    (format!("{scheme}://127.0.0.1:{port}"), log)
 }
 
-fn helm_env<'a>(command: &'a mut Command, home: &Path) -> &'a mut Command {
+/// Answers one request on `stream` with the file of `dir` it names (one request per
+/// connection); a connection that fails (a refused TLS handshake) is dropped.
+fn answer(mut stream: impl Read + Write, dir: &Path, seen: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(&mut stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() || line.is_empty() {
+        return;
+    }
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+            break;
+        }
+    }
+    drop(reader);
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    seen.lock().unwrap().push(path.clone());
+    let file = dir.join(path.trim_start_matches('/'));
+    // `<file>.redirect` holds where `<file>` has moved.
+    let mut moved = file.clone().into_os_string();
+    moved.push(".redirect");
+    if let Ok(location) = std::fs::read_to_string(&moved) {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 302 Found\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            location.trim()
+        );
+        return;
+    }
+    let response = match std::fs::read(&file) {
+        Ok(body) if !path.contains("..") => {
+            let mut r = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            r.extend(body);
+            r
+        }
+        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+    };
+    let _ = stream.write_all(&response);
+    let _ = stream.flush();
+}
+
+pub(crate) fn helm_env<'a>(command: &'a mut Command, home: &Path) -> &'a mut Command {
     command
         .env("HELM_CACHE_HOME", home.join("cache"))
         .env("HELM_CONFIG_HOME", home.join("config"))
         .env("HELM_DATA_HOME", home.join("data"))
 }
 
-fn run(command: &mut Command) -> String {
+pub(crate) fn run(command: &mut Command) -> String {
     let out = command.output().unwrap();
     assert!(
         out.status.success(),
@@ -83,7 +120,7 @@ fn run(command: &mut Command) -> String {
 }
 
 /// A chart repository directory: `metrics` 1.2.0 and 1.3.0 packaged and indexed by helm.
-fn chart_repository(helm: &Path, base: &Path) -> PathBuf {
+pub(crate) fn chart_repository(helm: &Path, base: &Path) -> PathBuf {
     let repo = base.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm_packaged/metrics");
@@ -119,7 +156,7 @@ fn chart_repository(helm: &Path, base: &Path) -> PathBuf {
     repo
 }
 
-fn application(repo_url: &str, chart: &str, revision: &str) -> String {
+pub(crate) fn application(repo_url: &str, chart: &str, revision: &str) -> String {
     format!(
         "apiVersion: argoproj.io/v1alpha1
 kind: Application
@@ -145,22 +182,31 @@ spec:
     )
 }
 
-fn load(base: &Path, app: &str) -> Result<StackSource, String> {
+pub(crate) fn load(base: &Path, app: &str) -> Result<StackSource, String> {
+    load_with(base, app, |r| r)
+}
+
+/// Loads a stack holding `app`, its repositories as `configure` sets them (chart settings).
+pub(crate) fn load_with(
+    base: &Path,
+    app: &str,
+    configure: impl FnOnce(Repositories) -> Repositories,
+) -> Result<StackSource, String> {
     let stack = base.join(format!("stack-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&stack);
     std::fs::create_dir_all(&stack).unwrap();
     git(&stack, &["init", "-q", "-b", "main"]);
     std::fs::write(stack.join("app.yaml"), app).unwrap();
     let root = strata_sources::stack::repository_of(&stack).unwrap();
-    let resolver = Arc::new(
+    let resolver = Arc::new(configure(
         Repositories::new()
             .with_stack_repository(&root)
             .with_cache(RepositoryCache::new(base.join("cache"))),
-    );
+    ));
     load_stack_with(&stack, None, None, Some(resolver)).map_err(|e| e.to_string())
 }
 
-fn sorted_keys(v: &Value) -> Value {
+pub(crate) fn sorted_keys(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
@@ -176,7 +222,7 @@ fn sorted_keys(v: &Value) -> Value {
     }
 }
 
-fn normalized(objects: impl Iterator<Item = Value>) -> Vec<String> {
+pub(crate) fn normalized(objects: impl Iterator<Item = Value>) -> Vec<String> {
     let mut v: Vec<String> = objects
         .map(|mut o| {
             // The expander gives namespaced objects the destination namespace.
@@ -191,17 +237,24 @@ fn normalized(objects: impl Iterator<Item = Value>) -> Vec<String> {
     v
 }
 
-fn helm_template(helm: &Path, base: &Path, url: &str, version: &str) -> Vec<String> {
+pub(crate) fn helm_template(helm: &Path, base: &Path, url: &str, version: &str) -> Vec<String> {
+    helm_template_of(helm, base, &["metrics", "--repo", url], version)
+}
+
+/// `helm template mon <chart...> --version <version>` with [`VALUES`], normalized.
+pub(crate) fn helm_template_of(
+    helm: &Path,
+    base: &Path,
+    chart: &[&str],
+    version: &str,
+) -> Vec<String> {
     let values = base.join("values.yaml");
     std::fs::write(&values, VALUES).unwrap();
     let out = run(helm_env(
         Command::new(helm)
+            .args(["template", "mon"])
+            .args(chart)
             .args([
-                "template",
-                "mon",
-                "metrics",
-                "--repo",
-                url,
                 "--version",
                 version,
                 "--namespace",
@@ -330,17 +383,11 @@ fn unknown_charts_versions_and_bad_digests_are_named() {
     );
     // Nothing was cached from the bad download.
     assert!(!other.path().join("cache/helm-charts").exists());
-    // An https repository is refused by name, an OCI one too.
+    // A scheme Strata does not fetch charts over is refused by name.
     let err = load(
         other.path(),
-        &application("https://charts.example.com", "metrics", "1.2.0"),
+        &application("ftp://charts.example.com", "metrics", "1.2.0"),
     )
     .unwrap_err();
     assert!(err.contains("unsupported repository URL scheme"), "{err}");
-    let err = load(
-        other.path(),
-        &application("oci://registry.example.com/charts", "metrics", "1.2.0"),
-    )
-    .unwrap_err();
-    assert!(err.contains("OCI registries"), "{err}");
 }

@@ -8,8 +8,15 @@ mod application_expand;
 mod appset_generators;
 mod conformance_appset;
 mod helm_limits;
+// Chart downloads need the HTTP client (the `http` feature; `cargo test --workspace` turns it
+// on through the CLI, `cargo test -p stratagit-sources --features http` alone).
+#[cfg(feature = "http")]
+mod helm_https;
 mod helm_multi_source;
+#[cfg(feature = "http")]
+mod helm_oci;
 mod helm_packaged;
+#[cfg(feature = "http")]
 mod helm_repository;
 mod helm_template;
 mod kustomize_helm;

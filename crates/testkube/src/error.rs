@@ -131,6 +131,14 @@ pub enum TestKubeError {
         /// How to provide helm.
         hint: &'static str,
     },
+    /// `$DISTRIBUTION_REGISTRY` does not name a file.
+    #[error("DISTRIBUTION_REGISTRY={} is not a file; {hint}", path.display())]
+    MissingRegistry {
+        /// The path `$DISTRIBUTION_REGISTRY` names.
+        path: PathBuf,
+        /// How to provide the registry.
+        hint: &'static str,
+    },
     /// A validator (kubeconform, `strata validate`) ran but its answer could not be understood.
     #[error("{program} {reason}")]
     ToolOutput {

@@ -21,7 +21,9 @@
 //! [`compare`] (verdicts matched manifest by manifest).
 //!
 //! So does the Helm oracle for Strata's chart rendering: [`helm`] (`helm template`, built once
-//! from the Go module proxy, or `$HELM`).
+//! from the Go module proxy, or `$HELM`), and the OCI registry Helm charts are pushed to:
+//! [`registry`] (the distribution registry, built once from the Go module proxy, or
+//! `$DISTRIBUTION_REGISTRY`, run on a free 127.0.0.1 port).
 //!
 //! And the Crossplane composition functions Strata's pipelines are compared with:
 //! [`functions`] (function-go-templating, function-patch-and-transform and function-auto-ready,
@@ -37,6 +39,7 @@ pub mod functions;
 pub mod git;
 pub mod helm;
 pub mod kubeconform;
+pub mod registry;
 pub mod schemas;
 
 use std::io::Write;

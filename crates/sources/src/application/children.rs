@@ -561,17 +561,16 @@ impl<'o> Expander<'o> {
                 name: name.to_string(),
                 error: Box::new(error),
             };
-            let cache = self
+            let charts = self
                 .options
                 .repositories
                 .as_ref()
-                .and_then(|r| r.chart_cache_dir())
+                .and_then(|r| r.chart_repositories())
                 .ok_or_else(|| {
                     invalid(format!(
-                        "{field}.chart {chart}: charts from Helm repositories need a repository cache to download into"
+                        "{field}.chart {chart}: charts from Helm repositories and OCI registries need a repository cache to download into"
                     ))
                 })?;
-            let charts = crate::helm::repository::ChartRepositories::new(cache);
             let loaded = crate::helm::application::render_repository_source(
                 &charts, source, name, namespace, refs,
             )

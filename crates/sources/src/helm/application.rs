@@ -8,8 +8,8 @@
 //! name), `namespace` (default: the destination's), `skipCrds`, `skipSchemaValidation`,
 //! `kubeVersion`, `apiVersions`, and in multi-source Applications value files from another
 //! source (`$ref/path`: the path in the repository of the source whose `ref` is `ref`, at its
-//! `targetRevision`). Refused by name: charts from Helm repositories or OCI (`source.chart`),
-//! value files from URLs, `fileParameters`.
+//! `targetRevision`). Charts from Helm repositories and OCI registries (`source.chart`):
+//! [`render_repository_source`]. Refused by name: value files from URLs, `fileParameters`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -228,9 +228,10 @@ pub fn render_source(
     Ok(out)
 }
 
-/// Renders the Application's chart from a Helm repository (`repoURL` + `chart` +
-/// `targetRevision`), fetched (or read from the cache) by `charts`; each resource is located at
-/// `<repoURL>/<chart>-<version>/<template>`.
+/// Renders the Application's chart from a Helm repository or an OCI registry (`repoURL` +
+/// `chart` + `targetRevision`; an OCI `repoURL` is `oci://host/path` or, as ArgoCD writes it
+/// for repositories with `enableOCI`, `host/path`), fetched (or read from the cache) by
+/// `charts`; each resource is located at `<repoURL>/<chart>-<version>/<template>`.
 pub fn render_repository_source(
     charts: &ChartRepositories,
     source: &Value,
@@ -240,12 +241,6 @@ pub fn render_repository_source(
 ) -> Result<Vec<Resource>, HelmError> {
     let text = |key: &str| source.get(key).and_then(Value::as_str).unwrap_or_default();
     let (repo_url, chart) = (text("repoURL"), text("chart"));
-    if repo_url.starts_with("oci://") || !repo_url.contains("://") {
-        return Err(refuse(&format!(
-            "OCI registries (chart {chart} from {})",
-            crate::repo::redact(repo_url)
-        )));
-    }
     let fetched = charts
         .fetch(repo_url, chart, text("targetRevision"))
         .map_err(|source| HelmError::Repository {

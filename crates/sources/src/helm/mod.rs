@@ -23,6 +23,8 @@ pub mod application;
 pub mod archive;
 pub mod chart;
 mod error;
+#[cfg(feature = "http")]
+mod http;
 pub mod repository;
 pub mod values;
 

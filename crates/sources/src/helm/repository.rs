@@ -1,16 +1,30 @@
-//! Charts from Helm repositories (ArgoCD's `repoURL` + `chart` + `targetRevision`): the
-//! repository's `index.yaml` fetched over HTTP, the version picked as Helm picks it (an exact
-//! version first, else the highest version satisfying `targetRevision` as a semver
-//! constraint, `""` or `*` meaning the latest release), the archive downloaded, its SHA-256
-//! checked against the index's `digest`, and kept in a cache directory by digest so that the
-//! next render reads it from disk.
+//! Charts from Helm repositories and OCI registries (ArgoCD's `repoURL` + `chart` +
+//! `targetRevision`), kept in a cache directory by digest so that the next render reads them
+//! from disk.
 //!
-//! Plain `http://` only, with basic credentials from the URL (`http://user:pass@host/...`,
-//! never shown in errors); `https://` repositories are refused by name
-//! ([`ChartRepoError::UnsupportedScheme`]), as are OCI registries (`oci://`).
+//! * Helm repositories (`http://`, `https://`): the repository's `index.yaml`, the version
+//!   picked as Helm picks it (an exact version first, else the highest version satisfying
+//!   `targetRevision` as a semver constraint, `""` or `*` meaning the latest release), the
+//!   archive downloaded and its SHA-256 checked against the index's `digest`.
+//! * OCI registries (`oci://host[:port]/path`, or ArgoCD's form without a scheme,
+//!   `host/path`): the chart is the repository `<path>/<chart>`; an exact version is the tag
+//!   (`+` written `_`, as Helm pushes it), a range is matched against the tags the registry
+//!   lists (`/v2/<name>/tags/list`) as Helm matches them; the OCI image manifest's layer of
+//!   media type `application/vnd.cncf.helm.chart.content.v1.tar+gzip` is downloaded and its
+//!   SHA-256 checked against its digest. HTTPS unless the repository's settings say
+//!   [`RepositorySettings::force_http`] (ArgoCD's `insecureOCIForceHttp`); anonymous, basic or
+//!   token (`WWW-Authenticate: Bearer realm=...`) authentication.
+//!
+//! Credentials come from the URL (`https://user:pass@host/...`) or from the
+//! [`RepositorySettings`] of the longest matching URL prefix, and are never shown: every URL in
+//! an error is redacted. TLS: the platform's trusted roots, plus a CA bundle
+//! ([`RepositorySettings::ca_data`]), a client certificate, or no verification at all
+//! ([`RepositorySettings::insecure`], ArgoCD's `insecure`).
+//!
+//! The network client is `reqwest` behind this crate's `http` feature (off by default, so that
+//! the crate stays free of hyper and rustls); without it every download is refused with
+//! [`ChartRepoError::NoHttpClient`] (charts already in the cache are still read).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,9 +37,9 @@ use crate::repo::redact;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ChartRepoError {
-    /// A URL scheme other than `http://` (`https://`, `oci://`, …).
+    /// A URL scheme other than `http://`, `https://` and `oci://`.
     #[error(
-        "{url}: unsupported repository URL scheme (Strata fetches Helm repositories over http:// only)"
+        "{url}: unsupported repository URL scheme (Strata fetches Helm repositories over http:// and https://, OCI registries as oci://)"
     )]
     UnsupportedScheme {
         /// The URL.
@@ -36,6 +50,79 @@ pub enum ChartRepoError {
     BadUrl {
         /// The URL.
         url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Strata was built without an HTTP client (the `http` feature of `stratagit-sources`).
+    #[error(
+        "GET {url}: this build of Strata has no HTTP client (the `http` feature of stratagit-sources is off)"
+    )]
+    NoHttpClient {
+        /// The URL.
+        url: String,
+    },
+    /// The TLS settings (CA bundle, client certificate) could not be used.
+    #[error("{url}: TLS settings: {}", causes(source.as_ref()))]
+    Tls {
+        /// The repository URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Connecting, the TLS handshake (an untrusted certificate), sending or receiving failed.
+    #[error("GET {url}: {}", causes(source.as_ref()))]
+    Request {
+        /// The URL.
+        url: String,
+        /// The cause (the URL left out: it is shown redacted above).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A registry's token service refused to give a token.
+    #[error("GET {url}: the token service {realm} answered {status}")]
+    Auth {
+        /// The URL that asked for a token.
+        url: String,
+        /// The token service.
+        realm: String,
+        /// Its answer.
+        status: String,
+    },
+    /// An answer that should be JSON (a registry's manifest, tag list or token) is not.
+    #[error("{url}: not the JSON expected: {source}")]
+    Json {
+        /// The URL.
+        url: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The registry has no such tag (no such chart version).
+    #[error(
+        "chart {chart} version {version} not found in OCI registry {registry} ({url}: {status})"
+    )]
+    UnknownTag {
+        /// The registry and repository (`oci://host/path`).
+        registry: String,
+        /// The chart.
+        chart: String,
+        /// The version (tag) asked for.
+        version: String,
+        /// The manifest URL.
+        url: String,
+        /// The registry's answer.
+        status: String,
+    },
+    /// The manifest is not a Helm chart's OCI manifest.
+    #[error("chart {chart} {version} in OCI registry {registry}: {reason}")]
+    Manifest {
+        /// The registry and repository.
+        registry: String,
+        /// The chart.
+        chart: String,
+        /// The version.
+        version: String,
         /// What is wrong.
         reason: String,
     },
@@ -115,9 +202,9 @@ pub enum ChartRepoError {
         /// The version.
         version: String,
     },
-    /// The downloaded archive's SHA-256 is not the index's digest.
+    /// The downloaded archive's SHA-256 is not the digest the index (or the OCI manifest) gives.
     #[error(
-        "chart {chart} {version} from {url}: digest mismatch: the index says sha256 {expected}, the archive is {actual}"
+        "chart {chart} {version} from {url}: digest mismatch: expected sha256 {expected}, the archive is {actual}"
     )]
     DigestMismatch {
         /// The chart.
@@ -158,17 +245,121 @@ pub struct FetchedChart {
     pub cached: bool,
 }
 
-/// Fetches charts from Helm repositories into a cache directory.
+/// How to reach one repository or registry: ArgoCD's repository settings that matter for
+/// downloading charts. Never shown: `Debug` leaves the secrets out.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RepositorySettings {
+    /// User name and password (or token) for basic authentication (ArgoCD's `username` and
+    /// `password`); credentials in the URL win.
+    pub credentials: Option<(String, String)>,
+    /// PEM certificates trusted besides the platform's roots (ArgoCD's TLS certificates for the
+    /// repository's host).
+    pub ca_data: Option<Vec<u8>>,
+    /// A PEM client certificate and its PEM key (ArgoCD's `tlsClientCertData` and
+    /// `tlsClientCertKey`).
+    pub client_cert: Option<(Vec<u8>, Vec<u8>)>,
+    /// Skip verifying the server's certificate (ArgoCD's `insecure`).
+    pub insecure: bool,
+    /// Talk to an OCI registry over plain HTTP (ArgoCD's `insecureOCIForceHttp`, Helm's
+    /// `--plain-http`).
+    pub force_http: bool,
+}
+
+impl std::fmt::Debug for RepositorySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepositorySettings")
+            .field("username", &self.credentials.as_ref().map(|(u, _)| u))
+            .field("ca_data", &self.ca_data.as_ref().map(Vec::len))
+            .field("client_cert", &self.client_cert.is_some())
+            .field("insecure", &self.insecure)
+            .field("force_http", &self.force_http)
+            .finish()
+    }
+}
+
+impl RepositorySettings {
+    /// No credentials, the platform's roots, HTTPS.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`credentials`](Self::credentials).
+    pub fn with_credentials(mut self, username: &str, password: &str) -> Self {
+        self.credentials = Some((username.to_string(), password.to_string()));
+        self
+    }
+
+    /// Sets [`ca_data`](Self::ca_data) (PEM).
+    pub fn with_ca_data(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_data = Some(pem.into());
+        self
+    }
+
+    /// Sets [`client_cert`](Self::client_cert) (PEM certificate and key).
+    pub fn with_client_cert(mut self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.client_cert = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Sets [`insecure`](Self::insecure).
+    pub fn with_insecure(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
+        self
+    }
+
+    /// Sets [`force_http`](Self::force_http).
+    pub fn with_force_http(mut self, force_http: bool) -> Self {
+        self.force_http = force_http;
+        self
+    }
+
+    /// The basic credentials for `url`: its user information (percent-decoded), else these
+    /// settings' credentials.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn basic_auth(&self, url: &str) -> Option<(String, String)> {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            let decode = |s: &str| String::from_utf8_lossy(&percent_decode(s)).into_owned();
+            return Some((decode(user), decode(password)));
+        }
+        self.credentials.clone()
+    }
+}
+
+/// A URL prefix as a key: no scheme, no user information, the host lower-cased, no trailing
+/// slash.
+fn prefix_key(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_ascii_lowercase();
+    format!("{host}{}", path.trim_end_matches('/'))
+}
+
+/// Fetches charts from Helm repositories and OCI registries into a cache directory.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ChartRepositories {
     /// Where archives are kept, as `sha256-<digest>.tgz`.
     pub cache_dir: PathBuf,
-    /// The largest response read (index or archive); default 100 MiB, Helm's chart limit.
+    /// The largest response read (index, manifest or archive); default 100 MiB, Helm's chart
+    /// limit.
     pub max_bytes: u64,
-    /// Connect, read and write timeout of each request; default 60 s.
+    /// The timeout of each request, from connecting to the last byte; default 120 s.
     pub timeout: Duration,
+    /// Settings by URL prefix (compared without scheme and user information); the longest
+    /// matching prefix wins.
+    pub settings: Vec<(String, RepositorySettings)>,
 }
+
+/// The media type of a Helm chart's archive in an OCI manifest.
+pub const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 impl ChartRepositories {
     /// Fetches into `cache_dir`.
@@ -176,24 +367,102 @@ impl ChartRepositories {
         ChartRepositories {
             cache_dir: cache_dir.into(),
             max_bytes: 100 << 20,
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(120),
+            settings: Vec::new(),
         }
     }
 
-    /// The chart `chart` of the repository at `repo_url`, version `target_revision`.
+    /// Uses `settings` for the repositories whose URL starts with `prefix`.
+    pub fn with_settings(mut self, prefix: &str, settings: RepositorySettings) -> Self {
+        self.settings.push((prefix_key(prefix), settings));
+        self
+    }
+
+    /// The settings for `url`: those of the longest matching prefix (the last given among
+    /// equals), else the defaults; without credentials of their own, those of the longest
+    /// matching prefix that has some.
+    pub fn settings_for(&self, url: &str) -> RepositorySettings {
+        let key = prefix_key(url);
+        let matching = || {
+            self.settings
+                .iter()
+                .filter(|(p, _)| key == *p || key.starts_with(&format!("{p}/")) || p.is_empty())
+        };
+        let mut settings = matching()
+            .max_by_key(|(p, _)| p.len())
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        if settings.credentials.is_none() {
+            settings.credentials = matching()
+                .filter(|(_, s)| s.credentials.is_some())
+                .max_by_key(|(p, _)| p.len())
+                .and_then(|(_, s)| s.credentials.clone());
+        }
+        settings
+    }
+
+    fn client(&self, url: &str) -> Result<Client, ChartRepoError> {
+        Client::new(url, &self.settings_for(url), self.timeout, self.max_bytes)
+    }
+
+    /// The chart `chart` of the repository (or OCI registry) at `repo_url`, version
+    /// `target_revision`. Callable inside an async runtime: the download runs on a thread of
+    /// its own.
     pub fn fetch(
         &self,
         repo_url: &str,
         chart: &str,
         target_revision: &str,
     ) -> Result<FetchedChart, ChartRepoError> {
+        // reqwest's blocking client starts and stops a runtime of its own, which tokio refuses
+        // inside another runtime (the CLI renders inside one): it lives on another thread.
+        #[cfg(feature = "http")]
+        {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| self.fetch_here(repo_url, chart, target_revision))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        }
+        #[cfg(not(feature = "http"))]
+        {
+            self.fetch_here(repo_url, chart, target_revision)
+        }
+    }
+
+    fn fetch_here(
+        &self,
+        repo_url: &str,
+        chart: &str,
+        target_revision: &str,
+    ) -> Result<FetchedChart, ChartRepoError> {
         let base = repo_url.trim_end_matches('/');
+        match base.split_once("://") {
+            Some(("oci", rest)) => self.fetch_oci(rest, chart, target_revision),
+            None => self.fetch_oci(base, chart, target_revision),
+            Some((scheme, _))
+                if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+            {
+                self.fetch_index(base, chart, target_revision)
+            }
+            Some(_) => Err(ChartRepoError::UnsupportedScheme { url: redact(base) }),
+        }
+    }
+
+    fn fetch_index(
+        &self,
+        base: &str,
+        chart: &str,
+        target_revision: &str,
+    ) -> Result<FetchedChart, ChartRepoError> {
         if let Some(found) = self.pinned(base, chart, target_revision) {
             return Ok(found);
         }
         let shown = redact(base);
+        let client = self.client(base)?;
         let index_url = format!("{base}/index.yaml");
-        let index_bytes = self.get(&index_url)?;
+        let index_bytes = client.get(&index_url, &[])?;
         let index: Value = strata_core::yaml::from_str(&String::from_utf8_lossy(&index_bytes))
             .map_err(|source| ChartRepoError::IndexYaml {
                 url: redact(&index_url),
@@ -214,18 +483,18 @@ impl ChartRepositories {
                 repo: shown.clone(),
                 chart: chart.to_string(),
             })?;
-        let entry = pick_version(versions, target_revision).ok_or_else(|| {
-            ChartRepoError::NoMatchingVersion {
+        let listed: Vec<&str> = versions
+            .iter()
+            .map(|v| v.get("version").and_then(Value::as_str).unwrap_or_default())
+            .collect();
+        let entry = pick_version(&listed, target_revision)
+            .map(|i| &versions[i])
+            .ok_or_else(|| ChartRepoError::NoMatchingVersion {
                 repo: shown.clone(),
                 chart: chart.to_string(),
                 constraint: target_revision.to_string(),
-                available: versions
-                    .iter()
-                    .filter_map(|v| v.get("version").and_then(Value::as_str))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
-        })?;
+                available: listed.join(", "),
+            })?;
         let version = entry
             .get("version")
             .and_then(Value::as_str)
@@ -234,25 +503,14 @@ impl ChartRepositories {
         let digest = entry
             .get("digest")
             .and_then(Value::as_str)
-            .map(|d| d.trim_start_matches("sha256:").to_ascii_lowercase())
-            .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(sha256_hex)
             .ok_or_else(|| ChartRepoError::MissingDigest {
                 repo: shown.clone(),
                 chart: chart.to_string(),
                 version: version.clone(),
             })?;
-        let cached_path = self.cache_dir.join(format!("sha256-{digest}.tgz"));
-        if let Ok(bytes) = std::fs::read(&cached_path)
-            && hex::encode(Sha256::digest(&bytes)) == digest
-        {
-            self.pin(base, chart, &version, &digest)?;
-            return Ok(FetchedChart {
-                name: chart.to_string(),
-                version,
-                digest,
-                archive: bytes,
-                cached: true,
-            });
+        if let Some(found) = self.cached(base, chart, &version, &digest)? {
+            return Ok(found);
         }
         let url = entry
             .get("urls")
@@ -268,18 +526,192 @@ impl ChartRepositories {
         } else {
             format!("{base}/{}", url.trim_start_matches("./"))
         };
-        let archive = self.get(&url)?;
+        let archive = client.get(&url, &[])?;
+        self.store(base, chart, version, digest, &url, archive)
+    }
+
+    /// A chart from the OCI registry `reference` (`host[:port]/path`, no scheme).
+    fn fetch_oci(
+        &self,
+        reference: &str,
+        chart: &str,
+        target_revision: &str,
+    ) -> Result<FetchedChart, ChartRepoError> {
+        let base = format!("oci://{reference}");
+        if let Some(found) = self.pinned(&base, chart, target_revision) {
+            return Ok(found);
+        }
+        let shown = redact(&base);
+        let (authority, path) = reference.split_at(reference.find('/').unwrap_or(reference.len()));
+        if authority.is_empty() || authority.ends_with('@') {
+            return Err(ChartRepoError::BadUrl {
+                url: shown,
+                reason: "no registry host".to_string(),
+            });
+        }
+        let settings = self.settings_for(&base);
+        let scheme = if settings.force_http { "http" } else { "https" };
+        let name = format!("{}/{chart}", path.trim_matches('/'))
+            .trim_start_matches('/')
+            .to_string();
+        let api = format!("{scheme}://{authority}/v2/{name}");
+        let client = Client::new(&base, &settings, self.timeout, self.max_bytes)?;
+        let target = target_revision.trim();
+        let exact =
+            !target.is_empty() && semver::Version::parse(target.trim_start_matches('v')).is_ok();
+        let version = if exact {
+            target.to_string()
+        } else {
+            let tags = self.oci_tags(&client, &api)?;
+            let versions: Vec<String> = tags.iter().map(|t| t.replace('_', "+")).collect();
+            let listed: Vec<&str> = versions.iter().map(String::as_str).collect();
+            let picked =
+                pick_version(&listed, target).ok_or_else(|| ChartRepoError::NoMatchingVersion {
+                    repo: shown.clone(),
+                    chart: chart.to_string(),
+                    constraint: target_revision.to_string(),
+                    available: listed.join(", "),
+                })?;
+            versions[picked].clone()
+        };
+        let manifest_url = format!("{api}/manifests/{}", version.replace('+', "_"));
+        let response = client.request(&manifest_url, &[OCI_MANIFEST])?;
+        if response.status != 200 && response.status != 404 {
+            return Err(ChartRepoError::Http {
+                url: redact(&manifest_url),
+                status: response.status_text,
+            });
+        }
+        if response.status == 404 {
+            return Err(ChartRepoError::UnknownTag {
+                registry: shown,
+                chart: chart.to_string(),
+                version,
+                url: redact(&manifest_url),
+                status: response.status_text.clone(),
+            });
+        }
+        let manifest: Value =
+            serde_json::from_slice(&response.body).map_err(|source| ChartRepoError::Json {
+                url: redact(&manifest_url),
+                source,
+            })?;
+        let bad = |reason: String| ChartRepoError::Manifest {
+            registry: shown.clone(),
+            chart: chart.to_string(),
+            version: version.clone(),
+            reason,
+        };
+        let layer = manifest
+            .get("layers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|l| l.get("mediaType").and_then(Value::as_str) == Some(HELM_CHART_LAYER))
+            .ok_or_else(|| {
+                bad(format!(
+                    "the manifest has no layer of media type {HELM_CHART_LAYER}"
+                ))
+            })?;
+        let digest = layer
+            .get("digest")
+            .and_then(Value::as_str)
+            .filter(|d| d.starts_with("sha256:"))
+            .and_then(sha256_hex)
+            .ok_or_else(|| bad("the chart layer has no sha256 digest".to_string()))?;
+        if let Some(found) = self.cached(&base, chart, &version, &digest)? {
+            return Ok(found);
+        }
+        let blob_url = format!("{api}/blobs/sha256:{digest}");
+        let archive = client.get(&blob_url, &[])?;
+        self.store(&base, chart, version, digest, &blob_url, archive)
+    }
+
+    /// The tags of the OCI repository at `api` (`<scheme>://host/v2/<name>`), following
+    /// `Link` pages.
+    fn oci_tags(&self, client: &Client, api: &str) -> Result<Vec<String>, ChartRepoError> {
+        let origin = origin_of(api);
+        let mut url = format!("{api}/tags/list");
+        let mut tags = Vec::new();
+        for _ in 0..100 {
+            let response = client.request(&url, &["application/json"])?;
+            if response.status != 200 {
+                return Err(ChartRepoError::Http {
+                    url: redact(&url),
+                    status: response.status_text.clone(),
+                });
+            }
+            let page: Value =
+                serde_json::from_slice(&response.body).map_err(|source| ChartRepoError::Json {
+                    url: redact(&url),
+                    source,
+                })?;
+            tags.extend(
+                page.get("tags")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string),
+            );
+            match response.next.clone() {
+                Some(next) if next.starts_with('/') => url = format!("{origin}{next}"),
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        Ok(tags)
+    }
+
+    /// The archive with `digest`, from the cache when it is there and verifies (and then
+    /// pinned as `chart` `version` of `base`).
+    fn cached(
+        &self,
+        base: &str,
+        chart: &str,
+        version: &str,
+        digest: &str,
+    ) -> Result<Option<FetchedChart>, ChartRepoError> {
+        let cached_path = self.cache_dir.join(format!("sha256-{digest}.tgz"));
+        if let Ok(bytes) = std::fs::read(&cached_path)
+            && hex::encode(Sha256::digest(&bytes)) == digest
+        {
+            self.pin(base, chart, version, digest)?;
+            return Ok(Some(FetchedChart {
+                name: chart.to_string(),
+                version: version.to_string(),
+                digest: digest.to_string(),
+                archive: bytes,
+                cached: true,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Verifies a downloaded `archive` against `digest`, keeps it in the cache and pins it.
+    fn store(
+        &self,
+        base: &str,
+        chart: &str,
+        version: String,
+        digest: String,
+        url: &str,
+        archive: Vec<u8>,
+    ) -> Result<FetchedChart, ChartRepoError> {
         let actual = hex::encode(Sha256::digest(&archive));
         if actual != digest {
             return Err(ChartRepoError::DigestMismatch {
                 chart: chart.to_string(),
                 version,
-                url: redact(&url),
+                url: redact(url),
                 expected: digest,
                 actual,
             });
         }
-        write_atomically(&cached_path, &archive)?;
+        write_atomically(
+            &self.cache_dir.join(format!("sha256-{digest}.tgz")),
+            &archive,
+        )?;
         self.pin(base, chart, &version, &digest)?;
         Ok(FetchedChart {
             name: chart.to_string(),
@@ -338,173 +770,28 @@ impl ChartRepositories {
             cached: true,
         })
     }
-
-    /// `GET url` (HTTP/1.1, following up to 5 redirects), the body.
-    fn get(&self, url: &str) -> Result<Vec<u8>, ChartRepoError> {
-        let mut url = url.to_string();
-        for _ in 0..5 {
-            match self.get_once(&url)? {
-                Response::Body(b) => return Ok(b),
-                Response::Redirect(to) => {
-                    url = if to.contains("://") {
-                        to
-                    } else {
-                        let origin = origin_of(&url);
-                        format!("{origin}/{}", to.trim_start_matches('/'))
-                    };
-                }
-            }
-        }
-        Err(ChartRepoError::Http {
-            url: redact(&url),
-            status: "too many redirects".to_string(),
-        })
-    }
-
-    fn get_once(&self, url: &str) -> Result<Response, ChartRepoError> {
-        let shown = redact(url);
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| ChartRepoError::UnsupportedScheme { url: shown.clone() })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (userinfo, host) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        if host.is_empty() {
-            return Err(ChartRepoError::BadUrl {
-                url: shown,
-                reason: "no host".to_string(),
-            });
-        }
-        let address = if host
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            host.to_string()
-        } else {
-            format!("{host}:80")
-        };
-        let io = |source: std::io::Error| ChartRepoError::Io {
-            url: shown.clone(),
-            source,
-        };
-        let stream = TcpStream::connect(&address).map_err(io)?;
-        stream.set_read_timeout(Some(self.timeout)).map_err(io)?;
-        stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
-        let mut request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: strata\r\nAccept: */*\r\nConnection: close\r\n"
-        );
-        if let Some(u) = userinfo {
-            use base64::Engine;
-            let decoded = percent_decode(u);
-            request.push_str(&format!(
-                "Authorization: Basic {}\r\n",
-                base64::engine::general_purpose::STANDARD.encode(decoded)
-            ));
-        }
-        request.push_str("\r\n");
-        let mut writer = &stream;
-        writer.write_all(request.as_bytes()).map_err(io)?;
-        let mut reader = BufReader::new(&stream);
-        let mut status = String::new();
-        reader.read_line(&mut status).map_err(io)?;
-        let status = status.trim().to_string();
-        let code: u16 = status
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .filter(|_| status.starts_with("HTTP/1."))
-            .ok_or_else(|| ChartRepoError::Http {
-                url: shown.clone(),
-                status: format!("not an HTTP response: {status:?}"),
-            })?;
-        let (mut length, mut chunked, mut location) = (None, false, None);
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).map_err(io)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                let v = v.trim();
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "content-length" => length = v.parse::<u64>().ok(),
-                    "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
-                    "location" => location = Some(v.to_string()),
-                    _ => {}
-                }
-            }
-        }
-        if matches!(code, 301 | 302 | 303 | 307 | 308) {
-            return location
-                .map(Response::Redirect)
-                .ok_or_else(|| ChartRepoError::Http {
-                    url: shown.clone(),
-                    status: format!("{status} without Location"),
-                });
-        }
-        if code != 200 {
-            return Err(ChartRepoError::Http { url: shown, status });
-        }
-        let limit = self.max_bytes;
-        let too_large = || ChartRepoError::TooLarge {
-            url: shown.clone(),
-            limit,
-        };
-        let mut body = Vec::new();
-        if chunked {
-            loop {
-                let mut size = String::new();
-                reader.read_line(&mut size).map_err(io)?;
-                let size = u64::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
-                    .map_err(|_| ChartRepoError::Http {
-                        url: shown.clone(),
-                        status: "bad chunk size".to_string(),
-                    })?;
-                if size == 0 {
-                    break;
-                }
-                if body.len() as u64 + size > limit {
-                    return Err(too_large());
-                }
-                let mut chunk = vec![0; usize::try_from(size).map_err(|_| too_large())?];
-                reader.read_exact(&mut chunk).map_err(io)?;
-                body.extend_from_slice(&chunk);
-                let mut crlf = String::new();
-                reader.read_line(&mut crlf).map_err(io)?;
-            }
-        } else {
-            if length.is_some_and(|l| l > limit) {
-                return Err(too_large());
-            }
-            (&mut reader)
-                .take(limit + 1)
-                .read_to_end(&mut body)
-                .map_err(io)?;
-            if body.len() as u64 > limit {
-                return Err(too_large());
-            }
-            if let Some(l) = length
-                && (body.len() as u64) < l
-            {
-                return Err(ChartRepoError::Http {
-                    url: shown,
-                    status: format!("body cut short at {} of {l} bytes", body.len()),
-                });
-            }
-        }
-        Ok(Response::Body(body))
-    }
 }
 
-enum Response {
-    Body(Vec<u8>),
-    Redirect(String),
+/// An error and its causes, `: `-separated (an HTTP client's own message says little: the
+/// cause that matters, an untrusted certificate or a refused connection, is deeper).
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        next = cause.source();
+    }
+    text
+}
+
+/// `sha256:<hex>` or `<hex>` as 64 lower-case hex digits.
+fn sha256_hex(digest: &str) -> Option<String> {
+    let d = digest.trim_start_matches("sha256:").to_ascii_lowercase();
+    (d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())).then_some(d)
 }
 
 fn origin_of(url: &str) -> String {
@@ -538,35 +825,72 @@ fn percent_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// The index entry Helm picks for `target`: an exact version first, else the highest
-/// version satisfying `target` as a constraint (`""`: `*`, the latest release).
-fn pick_version<'a>(versions: &'a [Value], target: &str) -> Option<&'a Value> {
+/// The version Helm picks for `target` among `versions` (its index): an exact version
+/// first, else the highest version satisfying `target` as a constraint (`""`: `*`, the latest
+/// release).
+fn pick_version(versions: &[&str], target: &str) -> Option<usize> {
     let target = target.trim();
-    let version_of = |v: &Value| v.get("version").and_then(Value::as_str).map(str::to_string);
     if !target.is_empty()
-        && let Some(exact) = versions
-            .iter()
-            .find(|v| version_of(v).as_deref() == Some(target))
+        && let Some(exact) = versions.iter().position(|v| *v == target)
     {
         return Some(exact);
     }
     // `*` (and no version at all): any release, no prereleases.
     let any = matches!(target, "" | "*" | "x" | "X");
-    let mut matching: Vec<(semver::Version, &Value)> = versions
+    let mut matching: Vec<(semver::Version, usize)> = versions
         .iter()
-        .filter_map(|v| {
-            let text = version_of(v)?;
+        .enumerate()
+        .filter_map(|(i, text)| {
             let parsed = semver::Version::parse(text.trim_start_matches('v')).ok()?;
             let fits = if any {
                 parsed.pre.is_empty()
             } else {
-                strata_gotemplate::helm::semver_satisfies(target, &text).unwrap_or(false)
+                strata_gotemplate::helm::semver_satisfies(target, text).unwrap_or(false)
             };
-            fits.then_some((parsed, v))
+            fits.then_some((parsed, i))
         })
         .collect();
     matching.sort_by(|a, b| a.0.cmp(&b.0));
-    matching.pop().map(|(_, v)| v)
+    matching.pop().map(|(_, i)| i)
+}
+
+/// An HTTP answer, read whole (within the size limit).
+pub(crate) struct Response {
+    /// The status code.
+    pub(crate) status: u16,
+    /// The status as shown (`404 Not Found`).
+    pub(crate) status_text: String,
+    /// The `Link: <...>; rel="next"` target, when there is one (paged tag lists).
+    pub(crate) next: Option<String>,
+    /// The body.
+    pub(crate) body: Vec<u8>,
+}
+
+#[cfg(feature = "http")]
+use super::http::Client;
+
+/// Without the `http` feature: every download refused by name.
+#[cfg(not(feature = "http"))]
+struct Client;
+
+#[cfg(not(feature = "http"))]
+impl Client {
+    fn new(
+        _url: &str,
+        _settings: &RepositorySettings,
+        _timeout: Duration,
+        _max_bytes: u64,
+    ) -> Result<Client, ChartRepoError> {
+        Ok(Client)
+    }
+
+    fn get(&self, url: &str, _accept: &[&str]) -> Result<Vec<u8>, ChartRepoError> {
+        Err(ChartRepoError::NoHttpClient { url: redact(url) })
+    }
+
+    fn request(&self, url: &str, _accept: &[&str]) -> Result<Response, ChartRepoError> {
+        Err(ChartRepoError::NoHttpClient { url: redact(url) })
+    }
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ChartRepoError> {
@@ -586,16 +910,57 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ChartRepoError> {
 mod tests {
     use super::*;
 
-    fn entries(versions: &[&str]) -> Vec<Value> {
-        versions
-            .iter()
-            .map(|v| serde_json::json!({"version": v}))
-            .collect()
+    fn picked(versions: &[&str], target: &str) -> Option<String> {
+        pick_version(versions, target).map(|i| versions[i].to_string())
     }
 
-    fn picked(versions: &[&str], target: &str) -> Option<String> {
-        let e = entries(versions);
-        pick_version(&e, target).map(|v| v["version"].as_str().unwrap_or("").to_string())
+    #[test]
+    fn settings_are_those_of_the_longest_prefix_with_credentials_filled_in() {
+        let charts = ChartRepositories::new("/nowhere")
+            .with_settings(
+                "https://charts.example.com",
+                RepositorySettings::new().with_credentials("team", "s1"),
+            )
+            .with_settings(
+                "oci://charts.example.com/private/",
+                RepositorySettings::new().with_insecure(true),
+            )
+            .with_settings(
+                "https://other.example.com/a",
+                RepositorySettings::new().with_force_http(true),
+            );
+        let private = charts.settings_for("oci://u:p@Charts.example.com/private/metrics");
+        assert!(private.insecure);
+        assert_eq!(
+            private.credentials,
+            Some(("team".to_string(), "s1".to_string()))
+        );
+        let public = charts.settings_for("https://charts.example.com/public");
+        assert!(!public.insecure);
+        assert!(public.credentials.is_some());
+        assert!(
+            !charts
+                .settings_for("https://other.example.com/ab")
+                .force_http
+        );
+        assert!(
+            charts
+                .settings_for("https://other.example.com/a/b")
+                .force_http
+        );
+        assert_eq!(
+            RepositorySettings::new()
+                .with_credentials("x", "y")
+                .basic_auth("https://robot:p%40ss@h/"),
+            Some(("robot".to_string(), "p@ss".to_string()))
+        );
+        assert!(
+            !format!(
+                "{:?}",
+                RepositorySettings::new().with_credentials("x", "secret")
+            )
+            .contains("secret")
+        );
     }
 
     #[test]

@@ -351,6 +351,21 @@ impl RepositoryCache {
         self.git(url, Some(mirror), &args)
     }
 
+    /// Every credential (given when built, then at run time) with its prefix key: user name
+    /// and secret. Helm repositories and OCI registries use them too, as ArgoCD's repository
+    /// Secrets serve Git and Helm alike.
+    pub(crate) fn all_credentials(&self) -> Vec<(String, String, String)> {
+        let runtime = self
+            .runtime_credentials
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.credentials
+            .iter()
+            .chain(runtime.iter())
+            .map(|(p, c)| (p.clone(), c.username.clone(), c.secret.clone()))
+            .collect()
+    }
+
     fn credentials_for(&self, url: &RepoUrl) -> Option<Credentials> {
         if !matches!(url.transport(), Transport::Http | Transport::Https) {
             return None;

@@ -65,6 +65,13 @@ pub trait RepositoryResolver: Send + Sync + std::fmt::Debug {
     fn chart_cache_dir(&self) -> Option<PathBuf> {
         None
     }
+
+    /// What downloads charts from Helm repositories and OCI registries: by default into
+    /// [`RepositoryResolver::chart_cache_dir`] with no repository settings.
+    fn chart_repositories(&self) -> Option<crate::helm::repository::ChartRepositories> {
+        self.chart_cache_dir()
+            .map(crate::helm::repository::ChartRepositories::new)
+    }
 }
 
 /// Why a repository could not be resolved, fetched or read. URLs are shown redacted

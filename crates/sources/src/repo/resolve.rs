@@ -29,6 +29,7 @@ pub struct Repositories {
     stack_origin: Option<RepoUrl>,
     mappings: Vec<(RepoUrl, PathBuf)>,
     cache: Option<RepositoryCache>,
+    chart_settings: Vec<(String, crate::helm::repository::RepositorySettings)>,
     trees: Mutex<HashMap<(PathBuf, String), Arc<dyn SourceTree>>>,
 }
 
@@ -86,6 +87,18 @@ impl Repositories {
     /// Fetches every other repository through `cache`.
     pub fn with_cache(mut self, cache: RepositoryCache) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Downloads charts from the Helm repositories and OCI registries whose URL starts with
+    /// `prefix` with `settings` (credentials, CA certificates, `insecure`, plain HTTP for OCI);
+    /// the longest matching prefix wins.
+    pub fn with_chart_repository(
+        mut self,
+        prefix: &str,
+        settings: crate::helm::repository::RepositorySettings,
+    ) -> Self {
+        self.chart_settings.push((prefix.to_owned(), settings));
         self
     }
 
@@ -176,5 +189,21 @@ impl RepositoryResolver for Repositories {
 
     fn chart_cache_dir(&self) -> Option<PathBuf> {
         self.cache.as_ref().map(|c| c.dir().join("helm-charts"))
+    }
+
+    fn chart_repositories(&self) -> Option<crate::helm::repository::ChartRepositories> {
+        let mut charts = crate::helm::repository::ChartRepositories::new(self.chart_cache_dir()?);
+        // The repositories' credentials (`--repo-credentials`, repository Secrets) serve chart
+        // downloads too; chart settings with credentials of their own win.
+        for (prefix, user, secret) in self.cache.iter().flat_map(|c| c.all_credentials()) {
+            charts = charts.with_settings(
+                &prefix,
+                crate::helm::repository::RepositorySettings::new().with_credentials(&user, &secret),
+            );
+        }
+        for (prefix, settings) in &self.chart_settings {
+            charts = charts.with_settings(prefix, settings.clone());
+        }
+        Some(charts)
     }
 }

@@ -1,0 +1,438 @@
+//! Applications whose chart comes from an OCI registry: the real distribution registry
+//! (built from the Go module proxy, pinned, see `strata_testkube::registry`) on loopback, the
+//! charts pushed to it by the real `helm push`. The objects must equal what `helm template`
+//! renders from the same registry; an exact version once fetched is read from the cache by
+//! digest without the registry; a missing tag, a blob whose digest is not the manifest's and a
+//! registry that wants credentials are errors naming them; a registry behind token
+//! authentication (`WWW-Authenticate: Bearer realm=...`) is read with a token from its realm.
+
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use strata_sources::helm::repository::RepositorySettings;
+use strata_testkube::helm::ensure;
+use strata_testkube::registry::{Registry, RegistryOptions};
+
+use crate::helm_repository::{
+    application, chart_repository, helm_env, helm_template_of, load_with, normalized, run,
+};
+
+/// The bcrypt hash (cost 5) of `s3cret-pass`, for the registry's htpasswd file.
+const BCRYPT_S3CRET_PASS: &str = "$2a$05$K.4VYbLqag/BjseVaJ4OQu0VDNdukH4uRI6aI9kZ1nr0XMl7rb5Ki";
+
+fn start(options: &RegistryOptions) -> Registry {
+    let program = strata_testkube::registry::ensure(&strata_testkube::target_dir())
+        .expect("the distribution registry");
+    Registry::start(&program, options).unwrap()
+}
+
+/// `helm push` of each archive to `oci://<host>/charts` (plain HTTP).
+fn push(helm: &Path, base: &Path, host: &str, archives: &[&Path], login: Option<(&str, &str)>) {
+    if let Some((user, password)) = login {
+        run(helm_env(
+            Command::new(helm).args([
+                "registry",
+                "login",
+                host,
+                "--insecure",
+                "--username",
+                user,
+                "--password",
+                password,
+            ]),
+            base,
+        ));
+    }
+    for archive in archives {
+        run(helm_env(
+            Command::new(helm)
+                .arg("push")
+                .arg(archive)
+                .arg(format!("oci://{host}/charts"))
+                .arg("--plain-http"),
+            base,
+        ));
+    }
+}
+
+fn plain_http(
+    host: &str,
+) -> impl FnOnce(strata_sources::repo::Repositories) -> strata_sources::repo::Repositories {
+    let prefix = format!("oci://{host}");
+    move |r| r.with_chart_repository(&prefix, RepositorySettings::new().with_force_http(true))
+}
+
+#[test]
+fn an_oci_chart_renders_as_helm_template_and_is_cached_by_digest() {
+    let helm = ensure(&strata_testkube::target_dir()).expect("helm");
+    let base = tempfile::tempdir().unwrap();
+    let repo = chart_repository(&helm, base.path());
+    let registry = start(&RegistryOptions::default());
+    let host = registry.host();
+    push(
+        &helm,
+        base.path(),
+        &host,
+        &[
+            &repo.join("metrics-1.2.0.tgz"),
+            &repo.join("metrics-1.3.0.tgz"),
+        ],
+        None,
+    );
+    let oci_url = format!("oci://{host}/charts");
+    let chart_ref = format!("{oci_url}/metrics");
+    let mut equal = 0;
+    for (repo_url, revision, picked) in [
+        (oci_url.clone(), "1.2.0", "1.2.0"),
+        (oci_url.clone(), ">=1.0.0 <2.0.0", "1.3.0"),
+        // ArgoCD's form for a repository with `enableOCI`: no scheme.
+        (format!("{host}/charts"), "~1.2", "1.2.0"),
+    ] {
+        let source = load_with(
+            base.path(),
+            &application(&repo_url, "metrics", revision),
+            plain_http(&host),
+        )
+        .unwrap();
+        let expected =
+            helm_template_of(&helm, base.path(), &[&chart_ref, "--plain-http"], revision);
+        let actual = normalized(source.resources.iter().map(|r| r.manifest.clone()));
+        assert_eq!(actual.len(), 3, "{revision}: {actual:#?}");
+        assert_eq!(actual, expected, "{revision}");
+        let location = source.resources[0].source.as_ref().unwrap().to_string();
+        assert!(
+            location.contains(&format!("metrics-{picked}")),
+            "{location}"
+        );
+        equal += 1;
+    }
+    eprintln!("OCI charts: {equal} revisions equal to helm template oci://");
+    let cached: Vec<String> = std::fs::read_dir(base.path().join("cache/helm-charts"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("sha256-"))
+        .collect();
+    let digest_120 = hex::encode(Sha256::digest(
+        std::fs::read(repo.join("metrics-1.2.0.tgz")).unwrap(),
+    ));
+    assert_eq!(cached.len(), 2, "{cached:?}");
+    assert!(
+        cached.contains(&format!("sha256-{digest_120}.tgz")),
+        "the layer's digest is the archive's: {cached:?}"
+    );
+
+    // A missing tag names the registry, the chart and the version.
+    let err = load_with(
+        base.path(),
+        &application(&oci_url, "metrics", "9.9.9"),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    eprintln!("missing tag: {err}");
+    assert!(
+        err.contains(&format!(
+            "chart metrics version 9.9.9 not found in OCI registry {oci_url}"
+        )),
+        "{err}"
+    );
+    let err = load_with(
+        base.path(),
+        &application(&oci_url, "metrics", ">=5.0.0"),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    assert!(err.contains("no version matches \">=5.0.0\""), "{err}");
+
+    // With the registry gone, an exact version already fetched is read from the cache; a
+    // range needs the registry's tag list.
+    drop(registry);
+    let source = load_with(
+        base.path(),
+        &application(&oci_url, "metrics", "1.2.0"),
+        plain_http(&host),
+    )
+    .unwrap();
+    assert_eq!(source.resources.len(), 3);
+    let err = load_with(
+        base.path(),
+        &application(&oci_url, "metrics", "~1.2"),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains(&format!("GET http://{host}/v2/charts/metrics/tags/list")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_tampered_oci_blob_is_refused_and_credentials_are_sent() {
+    let helm = ensure(&strata_testkube::target_dir()).expect("helm");
+    let base = tempfile::tempdir().unwrap();
+    let repo = chart_repository(&helm, base.path());
+    let registry = start(&RegistryOptions::default().with_user("robot", BCRYPT_S3CRET_PASS));
+    let host = registry.host();
+    push(
+        &helm,
+        base.path(),
+        &host,
+        &[&repo.join("metrics-1.2.0.tgz")],
+        Some(("robot", "s3cret-pass")),
+    );
+    let oci_url = format!("oci://{host}/charts");
+
+    // Anonymous: the registry's 401 is an error naming the URL.
+    let err = load_with(
+        base.path(),
+        &application(&oci_url, "metrics", "1.2.0"),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    eprintln!("anonymous: {err}");
+    assert!(
+        err.contains(&format!(
+            "GET http://{host}/v2/charts/metrics/manifests/1.2.0: 401"
+        )),
+        "{err}"
+    );
+    // Basic credentials from the repository settings.
+    let prefix = format!("oci://{host}");
+    let with_login = |r: strata_sources::repo::Repositories| {
+        r.with_chart_repository(
+            &prefix,
+            RepositorySettings::new()
+                .with_force_http(true)
+                .with_credentials("robot", "s3cret-pass"),
+        )
+    };
+    let source = load_with(
+        base.path(),
+        &application(&oci_url, "metrics", "1.2.0"),
+        with_login,
+    )
+    .unwrap();
+    assert_eq!(source.resources.len(), 3);
+    // ... or from the URL; a wrong password is never shown.
+    let other = tempfile::tempdir().unwrap();
+    let err = load_with(
+        other.path(),
+        &application(
+            &format!("oci://robot:wrong-pass@{host}/charts"),
+            "metrics",
+            "1.2.0",
+        ),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    eprintln!("wrong password: {err}");
+    assert!(!err.contains("wrong-pass") && err.contains("401"), "{err}");
+
+    // The blob replaced in the registry's storage: its digest is not the manifest's.
+    let digest = hex::encode(Sha256::digest(
+        std::fs::read(repo.join("metrics-1.2.0.tgz")).unwrap(),
+    ));
+    let blob = registry
+        .storage()
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&digest[..2])
+        .join(&digest)
+        .join("data");
+    assert!(blob.is_file(), "{}", blob.display());
+    std::fs::write(
+        &blob,
+        std::fs::read(repo.join("metrics-1.3.0.tgz")).unwrap(),
+    )
+    .unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let prefix = format!("oci://{host}");
+    let err = load_with(
+        fresh.path(),
+        &application(&oci_url, "metrics", "1.2.0"),
+        |r| {
+            r.with_chart_repository(
+                &prefix,
+                RepositorySettings::new()
+                    .with_force_http(true)
+                    .with_credentials("robot", "s3cret-pass"),
+            )
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("metrics") && err.contains("digest mismatch") && err.contains(&digest),
+        "{err}"
+    );
+    eprintln!("tampered blob: {err}");
+    assert!(!fresh.path().join("cache/helm-charts").exists());
+}
+
+/// A token gate in front of the registry at `upstream`, as registries with token
+/// authentication answer: a request without `Authorization: Bearer <token>` gets a 401 with a
+/// `WWW-Authenticate: Bearer realm=...` challenge; the realm (`/token`) gives the token to
+/// `robot:s3cret-pass` for the scope asked; authorized requests are passed to the registry.
+/// Records every request line with how it was authorized.
+fn token_gate(upstream: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
+    use base64::Engine;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    let realm = format!("http://{host}/token");
+    let login = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("robot:s3cret-pass")
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let (mut authorization, mut accept) = (String::new(), String::new());
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    match name.trim().to_ascii_lowercase().as_str() {
+                        "authorization" => authorization = value.trim().to_string(),
+                        "accept" => accept = value.trim().to_string(),
+                        _ => {}
+                    }
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let scheme = authorization
+                .split(' ')
+                .next()
+                .unwrap_or("none")
+                .to_string();
+            seen.lock().unwrap().push(format!("{scheme} {path}"));
+            let response = if path.starts_with("/token?") {
+                if authorization == login
+                    && path.contains("service=strata-gate")
+                    && path.contains("scope=repository%3Acharts%2Fmetrics%3Apull")
+                {
+                    let body = r#"{"token":"tok-123"}"#;
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .into_bytes()
+                } else {
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec()
+                }
+            } else if authorization == "Bearer tok-123" {
+                let mut registry = TcpStream::connect(upstream).unwrap();
+                write!(
+                    registry,
+                    "GET {path} HTTP/1.1\r\nHost: {upstream}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
+                let mut answer = Vec::new();
+                registry.read_to_end(&mut answer).unwrap();
+                answer
+            } else {
+                format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"strata-gate\",scope=\"repository:charts/metrics:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                .into_bytes()
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    (host, log)
+}
+
+#[test]
+fn a_registry_asking_for_a_bearer_token_gets_one_from_its_realm() {
+    let helm = ensure(&strata_testkube::target_dir()).expect("helm");
+    let base = tempfile::tempdir().unwrap();
+    let repo = chart_repository(&helm, base.path());
+    let registry = start(&RegistryOptions::default());
+    push(
+        &helm,
+        base.path(),
+        &registry.host(),
+        &[
+            &repo.join("metrics-1.2.0.tgz"),
+            &repo.join("metrics-1.3.0.tgz"),
+        ],
+        None,
+    );
+    let (gate, log) = token_gate(registry.address());
+    let oci_url = format!("oci://{gate}/charts");
+    let prefix = format!("oci://{gate}");
+    let settings = |user: &str, password: &str| {
+        RepositorySettings::new()
+            .with_force_http(true)
+            .with_credentials(user, password)
+    };
+    let source = load_with(
+        base.path(),
+        &application(&oci_url, "metrics", "~1.2"),
+        |r| r.with_chart_repository(&prefix, settings("robot", "s3cret-pass")),
+    )
+    .unwrap();
+    let expected = helm_template_of(
+        &helm,
+        base.path(),
+        &[
+            &format!("oci://{}/charts/metrics", registry.host()),
+            "--plain-http",
+        ],
+        "~1.2",
+    );
+    assert_eq!(
+        normalized(source.resources.iter().map(|r| r.manifest.clone())),
+        expected
+    );
+    let requests = log.lock().unwrap().clone();
+    eprintln!("token gate: {requests:#?}");
+    // Challenged once, a token asked for with the credentials, then every request with it.
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.starts_with("Basic /token?"))
+            .count(),
+        1,
+        "{requests:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("Bearer /v2/charts/metrics/tags/list")),
+        "{requests:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("Bearer /v2/charts/metrics/blobs/sha256:")),
+        "{requests:#?}"
+    );
+
+    // Credentials the token service refuses: an error naming it, the password not shown.
+    let err = load_with(
+        tempfile::tempdir().unwrap().path(),
+        &application(&oci_url, "metrics", "1.2.0"),
+        |r| r.with_chart_repository(&prefix, settings("robot", "not-the-pass")),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains(&format!(
+            "the token service http://{gate}/token answered 401"
+        )) && !err.contains("not-the-pass"),
+        "{err}"
+    );
+}
