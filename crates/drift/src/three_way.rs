@@ -136,7 +136,8 @@ pub fn diff_three_way(
     let desired = desired.filter(|v| !v.is_null());
     let live = live.filter(|v| !v.is_null());
     let last_applied = last_applied.filter(|v| !v.is_null());
-    let resource = crate::object::key_of(desired.or(live).unwrap_or(&Value::Null));
+    // A resource gone from Git and from the world alike is still named: by what was applied.
+    let resource = crate::object::key_of(desired.or(live).or(last_applied).unwrap_or(&Value::Null));
     let mut drift = ResourceDrift {
         resource,
         status: DriftStatus::InSync,
