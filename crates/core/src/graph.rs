@@ -149,7 +149,7 @@ fn display_cycle(nodes: &[String]) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     graph: DiGraph<Node, EdgeReason>,
-    index: FxHashMap<ResourceKey, NodeIndex>,
+    index: KeyIndex,
     /// The value-bearing reference fields (see [`ReferenceField`]) of each resource that has
     /// any, by position in the slice given to [`Graph::build`], in ascending position order.
     reference_fields: Vec<(usize, Vec<ReferenceField>)>,
@@ -264,15 +264,78 @@ struct Lookup<'a> {
     by_kind: FxHashMap<&'a str, Vec<usize>>,
 }
 
+/// Resource nodes by key. The keys are read from the nodes themselves, so each key is stored
+/// once (a second copy of every key was a third of the cost of building a large graph).
+#[derive(Debug, Clone, Default)]
+struct KeyIndex {
+    table: hashbrown::HashTable<NodeIndex>,
+}
+
+fn key_hash(key: &ResourceKey) -> u64 {
+    use std::hash::BuildHasher as _;
+    rustc_hash::FxBuildHasher.hash_one(key)
+}
+
+fn node_key(graph: &DiGraph<Node, EdgeReason>, index: NodeIndex) -> Option<&ResourceKey> {
+    match graph.node_weight(index)? {
+        Node::Resource(key) => Some(key),
+        Node::WaveBarrier(_) => None,
+    }
+}
+
+impl KeyIndex {
+    fn reserve(&mut self, graph: &DiGraph<Node, EdgeReason>, additional: usize) {
+        self.table
+            .reserve(additional, |&i| node_key(graph, i).map_or(0, key_hash));
+    }
+
+    fn get(&self, graph: &DiGraph<Node, EdgeReason>, key: &ResourceKey) -> Option<NodeIndex> {
+        self.table
+            .find(key_hash(key), |&i| node_key(graph, i) == Some(key))
+            .copied()
+    }
+
+    /// Adds the resource node `index` (its key read from the graph); `false` when a node with
+    /// that key is indexed already.
+    fn insert(&mut self, graph: &DiGraph<Node, EdgeReason>, index: NodeIndex) -> bool {
+        let Some(key) = node_key(graph, index) else {
+            return false;
+        };
+        match self.table.entry(
+            key_hash(key),
+            |&i| node_key(graph, i) == Some(key),
+            |&i| node_key(graph, i).map_or(0, key_hash),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(index);
+                true
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    fn nodes(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.table.iter().copied()
+    }
+}
+
 impl Graph {
     /// Builds the graph of `resources`, failing on unknown explicit dependencies and on cycles.
     pub fn build(resources: &[Resource]) -> Result<Self, GraphError> {
         let mut graph = Graph::default();
         graph.graph.reserve_nodes(resources.len());
-        graph.index.reserve(resources.len());
+        graph.index.reserve(&graph.graph, resources.len());
         for resource in resources {
             let idx = graph.graph.add_node(Node::Resource(resource.key.clone()));
-            if graph.index.insert(resource.key.clone(), idx).is_some() {
+            if !graph.index.insert(&graph.graph, idx) {
                 return Err(GraphError::Duplicate(resource.key.to_string()));
             }
         }
@@ -322,7 +385,8 @@ impl Graph {
 
     fn add_waves(&mut self, resources: &[Resource]) -> Result<(), GraphError> {
         let mut waves: BTreeMap<i64, Vec<NodeIndex>> = BTreeMap::new();
-        for resource in resources {
+        // Resource nodes were added first, in input order: node i is resources[i].
+        for (position, resource) in resources.iter().enumerate() {
             let wave = match resource.annotation(ANNOTATION_SYNC_WAVE) {
                 None => 0,
                 Some(text) => text.trim().parse::<i64>().map_err(|_| {
@@ -337,7 +401,7 @@ impl Graph {
             waves
                 .entry(wave)
                 .or_default()
-                .push(self.index[&resource.key]);
+                .push(NodeIndex::new(position));
         }
         if waves.len() < 2 {
             return Ok(());
@@ -489,7 +553,7 @@ impl Graph {
     /// The resources `key` directly depends on (through explicit and reference edges, and
     /// through wave barriers).
     pub fn dependencies(&self, key: &ResourceKey) -> Vec<ResourceKey> {
-        let Some(&start) = self.index.get(key) else {
+        let Some(start) = self.index.get(&self.graph, key) else {
             return Vec::new();
         };
         let mut direct: Vec<NodeIndex> = Vec::new();
@@ -533,7 +597,7 @@ impl Graph {
         direction: Direction,
         transitive: bool,
     ) -> Vec<ResourceKey> {
-        let Some(&start) = self.index.get(key) else {
+        let Some(start) = self.index.get(&self.graph, key) else {
             return Vec::new();
         };
         let mut seen = BTreeSet::from([start]);
@@ -574,7 +638,10 @@ impl Graph {
     /// barriers resolved into edges to the previous wave.
     pub fn resource_edges(&self) -> Vec<(ResourceKey, ResourceKey)> {
         let mut edges = Vec::new();
-        for (key, _) in self.index.iter() {
+        for node in self.index.nodes() {
+            let Some(key) = node_key(&self.graph, node) else {
+                continue;
+            };
             for dep in self.dependencies(key) {
                 edges.push((dep, key.clone()));
             }
