@@ -29,8 +29,8 @@
 //!   input, an earlier error — rebuilds the plan from all inputs, as a first plan does, and so
 //!   reports errors exactly as [`Engine::plan`](crate::engine::Engine::plan) does.
 //!
-//! Cost: a re-plan after `k` edited resources is O(k) comparisons plus an O(n) pass over small
-//! per-resource slots to gather the guard violations; one that adds or removes resources also
+//! Cost: a re-plan after `k` edited resources is O(k) comparisons (plus, while some resource has
+//! guard violations, an O(n) pass gathering them); one that adds or removes resources also
 //! builds the graph and orders the plan again (O(n), without comparing or copying manifests);
 //! a rebuild is a full plan without observing (see BENCHMARKS.md, "Incremental re-plans").
 
@@ -147,6 +147,9 @@ struct Current {
     at: Vec<usize>,
     /// The guard violations of each desired change, by index in `plan.changes`.
     desired_violations: Vec<Vec<Violation>>,
+    /// How many of those are not empty (usually none: then gathering the plan's violations
+    /// costs nothing).
+    violating: usize,
     deletion_violations: Vec<Violation>,
 }
 
@@ -523,6 +526,7 @@ impl IncrementalPlanner {
             graph,
             plan,
             at,
+            violating: desired_violations.iter().filter(|v| !v.is_empty()).count(),
             desired_violations,
             deletion_violations,
         });
@@ -692,12 +696,16 @@ impl IncrementalPlanner {
             }
             current.plan.changes = changes;
             current.at = at;
+            current.violating = violations.iter().filter(|v| !v.is_empty()).count();
             current.desired_violations = violations;
         } else {
             for (p, (change, violations)) in fresh {
                 let i = current.at[p];
                 current.plan.changes[i] = change;
-                current.desired_violations[i] = violations;
+                let slot = &mut current.desired_violations[i];
+                current.violating = current.violating - usize::from(!slot.is_empty())
+                    + usize::from(!violations.is_empty());
+                *slot = violations;
             }
         }
         current.graph = graph;
@@ -762,12 +770,16 @@ fn deletions_of(
 
 /// The plan's violations: each desired change's, in plan order, then the deletions'.
 fn gather_violations(current: &mut Current) {
-    let mut violations: Vec<Violation> = current
-        .desired_violations
-        .iter()
-        .flatten()
-        .cloned()
-        .collect();
+    let mut violations: Vec<Violation> = if current.violating == 0 {
+        Vec::new()
+    } else {
+        current
+            .desired_violations
+            .iter()
+            .flatten()
+            .cloned()
+            .collect()
+    };
     violations.extend(current.deletion_violations.iter().cloned());
     current.plan.violations = violations;
 }
