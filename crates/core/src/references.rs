@@ -225,18 +225,7 @@ pub fn resolve_references<'a>(
                 position,
                 unresolved: *unresolved,
             }),
-            Outcome::Resolved(writes) => {
-                for write in writes {
-                    let Some(parent) = desired[position]
-                        .manifest
-                        .pointer_mut(&write.parent_pointer)
-                        .and_then(Value::as_object_mut)
-                    else {
-                        continue;
-                    };
-                    parent.insert(write.value_field, write.value);
-                }
-            }
+            Outcome::Resolved(writes) => apply_writes(&mut desired[position], writes),
         }
     }
     Ok(waiting)
@@ -264,16 +253,21 @@ pub fn resolved_copy<'a>(
             unresolved: *unresolved,
         })),
         Outcome::Resolved(writes) => {
-            for write in writes {
-                if let Some(parent) = resource
-                    .manifest
-                    .pointer_mut(&write.parent_pointer)
-                    .and_then(Value::as_object_mut)
-                {
-                    parent.insert(write.value_field, write.value);
-                }
-            }
+            apply_writes(&mut resource, writes);
             Ok(Ok(resource))
+        }
+    }
+}
+
+/// Writes resolved values into `resource`'s manifest (a parent object that is gone is skipped).
+fn apply_writes(resource: &mut Resource, writes: Vec<Write>) {
+    for write in writes {
+        if let Some(parent) = resource
+            .manifest
+            .pointer_mut(&write.parent_pointer)
+            .and_then(Value::as_object_mut)
+        {
+            parent.insert(write.value_field, write.value);
         }
     }
 }

@@ -713,14 +713,7 @@ impl IncrementalPlanner {
 
         let deletions_changed = pending.deletions || structural;
         if deletions_changed {
-            let (deletions, violations) = deletions_of(
-                &self.position,
-                &self.state,
-                &self.record_dependents,
-                &self.observations,
-                &self.registry,
-                &self.options,
-            );
+            let (deletions, violations) = self.deletions();
             current
                 .plan
                 .changes
