@@ -256,10 +256,13 @@ fn split_reference(text: &str) -> Option<(Option<&str>, &str, Option<&str>, &str
 }
 
 /// Lookup tables used while resolving references.
+/// Positions in the desired set; names are nearly always unique, so one is held inline.
+type Positions = smallvec::SmallVec<[usize; 1]>;
+
 struct Lookup<'a> {
     resources: &'a [Resource],
-    by_kind_name: FxHashMap<(&'a str, &'a str), Vec<usize>>,
-    by_name: FxHashMap<&'a str, Vec<usize>>,
+    by_kind_name: FxHashMap<(&'a str, &'a str), Positions>,
+    by_name: FxHashMap<&'a str, Positions>,
     /// Positions by kind, so a selector looks only at the kinds it can point at.
     by_kind: FxHashMap<&'a str, Vec<usize>>,
 }
@@ -568,6 +571,9 @@ impl Graph {
                 ),
             }
         }
+        // Node indices are deduplicated first: comparing keys costs more.
+        direct.sort_unstable();
+        direct.dedup();
         let mut keys: Vec<ResourceKey> = direct
             .into_iter()
             .filter_map(|n| match &self.graph[n] {
@@ -576,7 +582,6 @@ impl Graph {
             })
             .collect();
         keys.sort_unstable();
-        keys.dedup();
         keys
     }
 
@@ -767,9 +772,9 @@ fn location_prefix(source: Option<&SourceLocation>) -> String {
 
 impl<'a> Lookup<'a> {
     fn new(resources: &'a [Resource]) -> Self {
-        let mut by_kind_name: FxHashMap<(&str, &str), Vec<usize>> =
+        let mut by_kind_name: FxHashMap<(&str, &str), Positions> =
             FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
-        let mut by_name: FxHashMap<&str, Vec<usize>> =
+        let mut by_name: FxHashMap<&str, Positions> =
             FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
         let mut by_kind: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
         for (i, r) in resources.iter().enumerate() {
@@ -818,7 +823,7 @@ fn explicit_dependencies(
                 AnnotationProblem::Malformed,
             )
         })?;
-        let candidates: Vec<usize> = lookup
+        let candidates: smallvec::SmallVec<[usize; 2]> = lookup
             .by_kind_name
             .get(&(kind, name))
             .into_iter()
@@ -894,8 +899,18 @@ impl WalkPosition {
         }
         self.path.push_str(key);
         self.pointer.push('/');
-        self.pointer
-            .push_str(&key.replace('~', "~0").replace('/', "~1"));
+        // JSON pointer escaping (`~` → `~0`, `/` → `~1`) without a copy of the key.
+        let mut rest = key;
+        while let Some(at) = rest.find(['~', '/']) {
+            self.pointer.push_str(&rest[..at]);
+            self.pointer.push_str(if rest.as_bytes()[at] == b'~' {
+                "~0"
+            } else {
+                "~1"
+            });
+            rest = &rest[at + 1..];
+        }
+        self.pointer.push_str(rest);
         lengths
     }
 
@@ -1149,4 +1164,30 @@ fn selected(
     }
     out.sort_unstable();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WalkPosition;
+
+    #[test]
+    fn walk_positions_escape_pointer_segments() {
+        let mut position = WalkPosition {
+            path: String::new(),
+            pointer: String::new(),
+        };
+        let spec = position.push_key("spec");
+        let odd = position.push_key("a/b~c~/d");
+        assert_eq!(position.path, "spec.a/b~c~/d");
+        assert_eq!(position.pointer, "/spec/a~1b~0c~0~1d");
+        assert_eq!(position.parent_pointer(), "/spec");
+        position.truncate(odd);
+        position.push_index(3);
+        assert_eq!(position.pointer, "/spec/3");
+        position.truncate(spec);
+        assert_eq!(
+            (position.path.as_str(), position.pointer.as_str()),
+            ("", "")
+        );
+    }
 }

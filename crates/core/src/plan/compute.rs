@@ -297,10 +297,17 @@ pub fn compute_plan(
     };
     let records: FxHashMap<&ResourceKey, &crate::state::ResourceState> =
         state.resources.values().map(|r| (&r.key, r)).collect();
-    let desired_keys: FxHashSet<ResourceKey> = if options.destroy {
-        FxHashSet::default()
+    // Everything in the state that is not (or, for destroy, no longer) desired leaves it;
+    // found before the desired set moves into the plan, so its keys are borrowed.
+    let leaving: Vec<&crate::state::ResourceState> = if options.destroy {
+        state.resources.values().collect()
     } else {
-        desired.iter().map(|r| r.key.clone()).collect()
+        let desired_keys: FxHashSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
+        state
+            .resources
+            .values()
+            .filter(|r| !desired_keys.contains(&r.key))
+            .collect()
     };
 
     if !options.destroy {
@@ -323,21 +330,21 @@ pub fn compute_plan(
         }
     }
 
-    // Deletions: everything in the state that is not (or, for destroy, no longer) desired,
-    // dependents before their dependencies.
-    let leaving: Vec<&crate::state::ResourceState> = state
-        .resources
-        .values()
-        .filter(|r| !desired_keys.contains(&r.key))
-        .collect();
-    let mut dependents_of: FxHashMap<&ResourceKey, Vec<ResourceKey>> = FxHashMap::default();
-    for r in state.resources.values() {
-        for d in &r.dependencies {
-            dependents_of.entry(d).or_default().push(r.key.clone());
+    // Deletions, dependents before their dependencies. Who depends on a record is needed only
+    // when some record leaves.
+    let mut dependents_of: FxHashMap<&ResourceKey, Vec<&ResourceKey>> = FxHashMap::default();
+    if !leaving.is_empty() {
+        for r in state.resources.values() {
+            for d in &r.dependencies {
+                dependents_of.entry(d).or_default().push(&r.key);
+            }
         }
     }
     let dependents = |key: &ResourceKey| {
-        let mut dependents = dependents_of.get(key).cloned().unwrap_or_default();
+        let mut dependents: Vec<ResourceKey> = dependents_of
+            .get(key)
+            .map(|keys| keys.iter().map(|k| (*k).clone()).collect())
+            .unwrap_or_default();
         dependents.sort();
         dependents
     };

@@ -22,6 +22,10 @@ pub struct FieldChange {
 /// Fields set in `desired` whose live value differs (fields only in `live` are not changes:
 /// the server and other managers own them).
 pub fn desired_vs_live(desired: &Value, live: &Value) -> Vec<FieldChange> {
+    // The common case, nothing to change, is answered without building any path.
+    if covers(desired, live, true) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     let mut path = String::new();
     walk_desired(desired, Some(live), &mut path, &mut out, true);
@@ -75,6 +79,43 @@ fn walk_desired(
             after: Some(d.clone()),
             forces_replacement: false,
         }),
+    }
+}
+
+/// Whether every field set in `desired` has its value in `live` ([`walk_desired`] would find
+/// no change), without building paths.
+fn covers(desired: &Value, live: &Value, top: bool) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => {
+            let mut aligned = l.iter();
+            d.iter().all(|(k, v)| {
+                let found = field_of(&mut aligned, l, k);
+                if top && k == "status" {
+                    return true;
+                }
+                match found {
+                    Some(w) => covers(v, w, false),
+                    None => v.is_null(),
+                }
+            })
+        }
+        (d, l) => values_equal(d, l),
+    }
+}
+
+/// The value of `key` in `map`, read first from `aligned`, an iterator over `map` kept in step
+/// with the other object's fields: objects made from one another (a live object from its
+/// manifest, a record from what was applied) mostly keep one field order, which spares the
+/// hashing of a lookup.
+#[inline]
+fn field_of<'a>(
+    aligned: &mut serde_json::map::Iter<'a>,
+    map: &'a serde_json::Map<String, Value>,
+    key: &str,
+) -> Option<&'a Value> {
+    match aligned.next() {
+        Some((k, v)) if k == key => Some(v),
+        _ => map.get(key),
     }
 }
 
@@ -163,6 +204,9 @@ fn drops_elements(last: &[Value], desired: &[Value]) -> bool {
 
 /// JSON equality where numbers compare by value (`4` equals `4.0`).
 pub fn values_equal(a: &Value, b: &Value) -> bool {
+    if std::ptr::eq(a, b) {
+        return true;
+    }
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             x == y || matches!((x.as_f64(), y.as_f64()), (Some(p), Some(q)) if p == q)
@@ -171,9 +215,12 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
+            if x.len() != y.len() {
+                return false;
+            }
+            let mut aligned = y.iter();
+            x.iter()
+                .all(|(k, v)| field_of(&mut aligned, y, k).is_some_and(|w| values_equal(v, w)))
         }
         _ => a == b,
     }
@@ -220,6 +267,31 @@ mod tests {
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].path, "spec.b.c");
         assert_eq!(changes[0].before, Some(json!("y")));
+    }
+
+    #[test]
+    fn field_order_does_not_matter() {
+        // Same fields, another order (as an API server returns them), and a top-level status
+        // only in live: nothing changes.
+        let d = json!({"metadata": {"name": "a", "labels": {"x": "1", "y": "2"}},
+            "data": {"k": "v", "n": 4}});
+        let l = json!({"status": {"phase": "Bound"}, "data": {"n": 4.0, "k": "v"},
+            "metadata": {"labels": {"y": "2", "x": "1"}, "name": "a", "uid": "u"}});
+        assert!(desired_vs_live(&d, &l).is_empty());
+        assert!(values_equal(
+            &d["metadata"]["labels"],
+            &l["metadata"]["labels"]
+        ));
+        // A difference after a reordered field is still found, with its path.
+        let l2 = json!({"data": {"n": 4, "k": "w"}, "metadata": {"labels": {"y": "2", "x": "1"},
+            "name": "a"}});
+        let changes = desired_vs_live(&d, &l2);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].path, "data.k");
+        assert!(!values_equal(&d["data"], &l2["data"]));
+        // A desired null matches a missing field; a desired value does not.
+        assert!(desired_vs_live(&json!({"a": null}), &json!({})).is_empty());
+        assert_eq!(desired_vs_live(&json!({"a": 1}), &json!({})).len(), 1);
     }
 
     #[test]
