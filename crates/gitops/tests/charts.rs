@@ -13,7 +13,7 @@
 use crate::support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,6 +96,15 @@ struct ChartServer {
 
 impl ChartServer {
     fn start(dir: PathBuf, basic: Option<(&str, &str)>) -> Self {
+        Self::start_with(dir, basic, None)
+    }
+
+    /// Serves over HTTPS with `tls` when given.
+    fn start_with(
+        dir: PathBuf,
+        basic: Option<(&str, &str)>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
         use base64::Engine as _;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -106,58 +115,31 @@ impl ChartServer {
                 "basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
             )
+            .to_ascii_lowercase()
         });
+        let scheme = if tls.is_some() { "https" } else { "http" };
         std::thread::spawn(move || {
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(&mut stream);
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    continue;
+                let Ok(stream) = stream else { continue };
+                match &tls {
+                    Some(config) => {
+                        let Ok(connection) = rustls::ServerConnection::new(Arc::clone(config))
+                        else {
+                            continue;
+                        };
+                        answer(
+                            rustls::StreamOwned::new(connection, stream),
+                            &dir,
+                            wanted.as_deref(),
+                            &log,
+                        );
+                    }
+                    None => answer(stream, &dir, wanted.as_deref(), &log),
                 }
-                let mut authorization = None;
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((name, value)) = header.split_once(':')
-                        && name.eq_ignore_ascii_case("authorization")
-                    {
-                        authorization = Some(value.trim().to_ascii_lowercase());
-                    }
-                }
-                drop(reader);
-                let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                log.lock().unwrap().push(path.clone());
-                let allowed = wanted.as_ref().is_none_or(|w| {
-                    authorization
-                        .as_deref()
-                        .is_some_and(|a| a == w.to_ascii_lowercase())
-                });
-                let response = if !allowed {
-                    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"charts\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
-                } else {
-                    match std::fs::read(dir.join(path.trim_start_matches('/'))) {
-                        Ok(body) if !path.contains("..") => {
-                            let mut r = format!(
-                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                body.len()
-                            )
-                            .into_bytes();
-                            r.extend(body);
-                            r
-                        }
-                        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec(),
-                    }
-                };
-                let _ = stream.write_all(&response);
-                let _ = stream.flush();
             }
         });
         Self {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             seen,
         }
     }
@@ -171,6 +153,86 @@ impl ChartServer {
             .filter(|p| p.as_str() == path)
             .count()
     }
+}
+
+/// Answers one request (one per connection) with the file of `dir` it names, or 401 without
+/// the `wanted` basic credentials; a connection that fails (a refused handshake) is dropped.
+fn answer(
+    mut stream: impl Read + Write,
+    dir: &Path,
+    wanted: Option<&str>,
+    log: &Mutex<Vec<String>>,
+) {
+    let mut reader = BufReader::new(&mut stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() || line.is_empty() {
+        return;
+    }
+    let mut authorization = None;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(value.trim().to_ascii_lowercase());
+        }
+    }
+    drop(reader);
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    log.lock().unwrap().push(path.clone());
+    let allowed = wanted.is_none_or(|w| authorization.as_deref() == Some(w));
+    let response = if !allowed {
+        b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"charts\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+    } else {
+        match std::fs::read(dir.join(path.trim_start_matches('/'))) {
+            Ok(body) if !path.contains("..") => {
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend(body);
+                r
+            }
+            _ => {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            }
+        }
+    };
+    let _ = stream.write_all(&response);
+    let _ = stream.flush();
+}
+
+/// A TLS server configuration: the PKI's serving certificate, and client certificates signed
+/// by its CA required.
+fn tls_requiring_client_certificates(pki: &strata_testkube::Pki) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let clients = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::clone(&provider),
+    )
+    .build()
+    .unwrap();
+    let certs =
+        vec![CertificateDer::from_pem_slice(pki.serving.certificate_pem.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(pki.serving.key_pem.as_bytes()).unwrap();
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(clients)
+            .with_single_cert(certs, key)
+            .unwrap(),
+    )
 }
 
 fn chart_application(name: &str, source: Value, namespace: &str) -> Value {
@@ -444,5 +506,72 @@ async fn a_chart_of_an_oci_registry_renders_and_a_multi_source_chart_takes_value
     assert_eq!(status["sourceTypes"], json!(["", "Helm"]));
     assert!(status.get("sourceType").is_none(), "{status}");
     assert_eq!(status["history"][0]["revisions"], json!([commit, "2.1.0"]));
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_https_repository_is_trusted_through_argocd_tls_certs_cm_with_the_client_certificate_of_its_secret()
+ {
+    let helm = helm();
+    let (client, control, target) = namespaces("chart-tls").await;
+    let base = tempfile::tempdir().unwrap();
+    let repo = base.path().join("repo");
+    package(&helm, base.path(), &repo, "3.0.0");
+    let pki = strata_testkube::Pki::generate().unwrap();
+    let server = ChartServer::start_with(repo, None, Some(tls_requiring_client_certificates(&pki)));
+    assert!(server.url.starts_with("https://127.0.0.1:"));
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    create_application(
+        &client,
+        &control,
+        &chart_application(
+            "web-tls",
+            json!({"repoURL": server.url, "chart": "web", "targetRevision": "3.0.0"}),
+            &target,
+        ),
+    )
+    .await;
+    // The test's CA is no trusted root: the download is refused, naming the repository.
+    let status = eventually("the certificate refused", || async {
+        let status = app_status(&client, &control, "web-tls").await;
+        (status["conditions"][0]["type"] == "ComparisonError").then_some(status)
+    })
+    .await;
+    let message = status["conditions"][0]["message"].as_str().unwrap();
+    assert!(message.contains(&server.url), "{message}");
+
+    // The CA as ArgoCD keeps it (by server name, without the port), and a repository Secret
+    // with the client certificate the server asks for.
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &control);
+    let certs: ConfigMap = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-tls-certs-cm"},
+        "data": {"127.0.0.1": pki.ca_pem}
+    }))
+    .unwrap();
+    config_maps
+        .create(&PostParams::default(), &certs)
+        .await
+        .unwrap();
+    create_secret(
+        &client,
+        &control,
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "tls-charts", "labels": {"argocd.argoproj.io/secret-type": "repo-creds"}},
+            "stringData": {"url": "https://127.0.0.1", "type": "helm",
+                           "tlsClientCertData": pki.admin.certificate_pem,
+                           "tlsClientCertKey": pki.admin.key_pem}
+        }),
+    )
+    .await;
+    running.controller.reload_repository_credentials().await;
+    running.controller.refresh(Some("web-tls"), true);
+    wait_for_web(&client, &target, "3.0.0", "chart-default").await;
+    let status = wait_synced(&client, &control, "web-tls", "3.0.0").await;
+    assert_eq!(status["sourceType"], "Helm");
+    assert!(server.asked("/web-3.0.0.tgz") >= 1);
+    assert!(!status.to_string().contains("PRIVATE KEY"));
     running.stop().await;
 }
