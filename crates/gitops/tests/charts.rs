@@ -575,3 +575,85 @@ async fn an_https_repository_is_trusted_through_argocd_tls_certs_cm_with_the_cli
     assert!(!status.to_string().contains("PRIVATE KEY"));
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_manual_chart_application_syncs_the_latest_version_in_range_and_rolls_back_to_a_version()
+{
+    use strata_gitops::reconcile::SyncRequest;
+    let helm = helm();
+    let (client, control, target) = namespaces("chart-rollback").await;
+    let base = tempfile::tempdir().unwrap();
+    let repo = base.path().join("repo");
+    package(&helm, base.path(), &repo, "1.0.0");
+    let server = ChartServer::start(repo.clone(), None);
+    let cache = tempfile::tempdir().unwrap();
+    let running = start(&client, config(&control, &cache), cache);
+    let mut app = chart_application(
+        "web-manual",
+        json!({"repoURL": server.url, "chart": "web", "targetRevision": "1.*"}),
+        &target,
+    );
+    app["spec"]["syncPolicy"] = json!({});
+    create_application(&client, &control, &app).await;
+    eventually("web-manual OutOfSync at 1.0.0", || async {
+        let status = app_status(&client, &control, "web-manual").await;
+        (status["sync"]["status"] == "OutOfSync" && status["sync"]["revision"] == "1.0.0")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        web_data(&client, &target).await.is_none(),
+        "no automated sync"
+    );
+
+    let status = running
+        .controller
+        .sync("web-manual", SyncRequest::new(false, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        status
+            .operation_state
+            .unwrap()
+            .sync_result
+            .unwrap()
+            .revision,
+        "1.0.0"
+    );
+    wait_for_web(&client, &target, "1.0.0", "chart-default").await;
+
+    // A manual sync reads the index again: the new version in the range is synced.
+    package(&helm, base.path(), &repo, "1.1.0");
+    let status = running
+        .controller
+        .sync("web-manual", SyncRequest::new(false, false))
+        .await
+        .unwrap();
+    assert_eq!(status.sync.revision.as_deref(), Some("1.1.0"));
+    wait_for_web(&client, &target, "1.1.0", "chart-default").await;
+    let history: Vec<(u64, String)> = status
+        .history
+        .iter()
+        .map(|h| (h.id, h.revision.clone()))
+        .collect();
+    assert_eq!(history, [(0, "1.0.0".to_owned()), (1, "1.1.0".to_owned())]);
+
+    // A rollback syncs the chart version of the history entry.
+    let status = running.controller.rollback("web-manual", 0).await.unwrap();
+    assert_eq!(
+        status
+            .operation_state
+            .unwrap()
+            .sync_result
+            .unwrap()
+            .revision,
+        "1.0.0"
+    );
+    wait_for_web(&client, &target, "1.0.0", "chart-default").await;
+    assert_eq!(
+        server.asked("/web-1.0.0.tgz"),
+        1,
+        "the rollback read the cache"
+    );
+    running.stop().await;
+}
