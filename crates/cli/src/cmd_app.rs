@@ -11,8 +11,68 @@ fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
+/// A revision as shown: a commit shortened to 7 digits; a chart version whole.
 fn short(revision: &str) -> &str {
-    revision.get(..7).unwrap_or(revision)
+    let commit = revision.len() >= 40 && revision.bytes().all(|b| b.is_ascii_hexdigit());
+    if commit {
+        revision.get(..7).unwrap_or(revision)
+    } else {
+        revision
+    }
+}
+
+/// One source as shown: `repoURL path|chart <name> @ targetRevision`, then the revision
+/// compared and the source type when the status gives them.
+fn source_line(source: &Value, revision: &str, source_type: &str) -> String {
+    let what = match source.get("chart").and_then(Value::as_str) {
+        Some(chart) => format!("chart {chart}"),
+        None => match (text(source, "/path"), text(source, "/ref")) {
+            ("", "") => String::new(),
+            ("", r) => format!("ref {r}"),
+            (path, "") => path.to_owned(),
+            (path, r) => format!("{path} (ref {r})"),
+        },
+    };
+    let mut line = format!("{} {what}", text(source, "/repoURL"));
+    let target = text(source, "/targetRevision");
+    line.push_str(&format!(
+        " @ {}",
+        if target.is_empty() { "HEAD" } else { target }
+    ));
+    if !revision.is_empty() {
+        line.push_str(&format!(" ({})", short(revision)));
+    }
+    if !source_type.is_empty() {
+        line.push_str(&format!(" [{source_type}]"));
+    }
+    line
+}
+
+/// The `Source:` line of a single-source Application, or a `Sources:` block with each entry of
+/// `spec.sources` (repository, path or chart, target, revision compared, type).
+fn source_lines(app: &Value) -> Vec<String> {
+    match app.pointer("/spec/sources").and_then(Value::as_array) {
+        Some(sources) if !sources.is_empty() => {
+            let mut lines = vec!["Sources:".to_owned()];
+            for (i, source) in sources.iter().enumerate() {
+                let revision = text(app, &format!("/status/sync/revisions/{i}"));
+                let source_type = text(app, &format!("/status/sourceTypes/{i}"));
+                lines.push(format!(
+                    "  {}. {}",
+                    i + 1,
+                    source_line(source, revision, source_type)
+                ));
+            }
+            lines
+        }
+        _ => {
+            let source = app.pointer("/spec/source").unwrap_or(&Value::Null);
+            vec![format!(
+                "Source:      {}",
+                source_line(source, "", text(app, "/status/sourceType"))
+            )]
+        }
+    }
 }
 
 /// Prints `value` when `format` is a machine form; whether it did.
@@ -72,12 +132,9 @@ fn print_operation(operation: &Value) {
 fn print_app(app: &Value) {
     println!("Name:        {}", text(app, "/metadata/name"));
     println!("Project:     {}", text(app, "/spec/project"));
-    println!(
-        "Source:      {} {} @ {}",
-        text(app, "/spec/source/repoURL"),
-        text(app, "/spec/source/path"),
-        text(app, "/spec/source/targetRevision")
-    );
+    for line in source_lines(app) {
+        println!("{line}");
+    }
     println!(
         "Destination: {} namespace {}",
         text(app, "/spec/destination/server"),
@@ -196,4 +253,43 @@ fn finish(format: Format, operation: &Value) -> anyhow::Result<i32> {
     } else {
         1
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_source_is_shown_with_its_revision_and_type() {
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let multi = json!({
+            "spec": {"sources": [
+                {"repoURL": "https://git.example/values.git", "targetRevision": "main", "ref": "values"},
+                {"repoURL": "oci://registry.example/charts", "chart": "web", "targetRevision": "1.2.*"},
+                {"repoURL": "https://git.example/apps.git", "path": "shop"},
+            ]},
+            "status": {"sync": {"revisions": [commit, "1.2.5", commit]},
+                       "sourceTypes": ["", "Helm", "Kustomize"]}
+        });
+        assert_eq!(
+            source_lines(&multi),
+            [
+                "Sources:",
+                "  1. https://git.example/values.git ref values @ main (0123456)",
+                "  2. oci://registry.example/charts chart web @ 1.2.* (1.2.5) [Helm]",
+                "  3. https://git.example/apps.git shop @ HEAD (0123456) [Kustomize]",
+            ]
+        );
+        let single = json!({
+            "spec": {"source": {"repoURL": "https://charts.example", "chart": "web", "targetRevision": "1.2.0"}},
+            "status": {"sync": {"revision": "1.2.0"}, "sourceType": "Helm"}
+        });
+        assert_eq!(
+            source_lines(&single),
+            ["Source:      https://charts.example chart web @ 1.2.0 [Helm]"]
+        );
+        assert_eq!(short("1.10.0-rc.1"), "1.10.0-rc.1");
+        assert_eq!(short(commit), "0123456");
+    }
 }

@@ -726,10 +726,16 @@ impl Controller {
         }
     }
 
-    /// Reads the repository Secrets (credentials of private repositories).
+    /// Reads the repository Secrets and `argocd-tls-certs-cm` (credentials and TLS of private
+    /// Git repositories, Helm repositories and OCI registries).
     async fn load_repository_credentials(&self) {
         match crate::repo_secrets::load(&self.client, &self.config.namespace).await {
-            Ok(found) => self.reconciler.repos.set_runtime_credentials(found),
+            Ok(found) => {
+                self.reconciler
+                    .repos
+                    .set_runtime_credentials(found.git_credentials());
+                self.reconciler.caches.set_repo_secrets(found);
+            }
             Err(error) => tracing::warn!("repository credentials: {error}"),
         }
     }

@@ -22,6 +22,7 @@ use strata_health::HealthRegistry;
 use strata_health::aggregate::{ResourceHealth, aggregate_health};
 use strata_k8s::KubeProvider;
 use strata_sources::application::{ChildSet, ExpandOptions, Repository};
+use strata_sources::helm::repository::ChartRepositories;
 use strata_sources::repo::{
     RepoError, RepoSource, RepoUrl, RepositoryCache, RepositoryResolver, redact,
 };
@@ -62,6 +63,18 @@ pub enum ReconcileError {
     /// The repository could not be fetched, its revision resolved or its tree read.
     #[error(transparent)]
     Checkout(Box<CheckoutError>),
+    /// A chart's version could not be picked or its archive fetched from its Helm repository
+    /// or OCI registry.
+    #[error("{field}: chart {chart}: {source}")]
+    Chart {
+        /// `spec.source` or `spec.sources[i]`.
+        field: String,
+        /// The chart.
+        chart: String,
+        /// Why.
+        #[source]
+        source: Box<strata_sources::helm::repository::ChartRepoError>,
+    },
     /// The source could not be rendered (or its XRDs and Compositions read).
     #[error(transparent)]
     Render(#[from] strata_sources::application::ExpandError),
@@ -186,6 +199,11 @@ pub const OPERATION_PREFIX: &str = "gitops ";
 #[derive(Debug, Default)]
 pub struct RenderCaches {
     fetched: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+    /// The version last picked for each chart source (repository, chart, `targetRevision`):
+    /// a range is read from its repository's index again only when a fetch is asked for.
+    chart_versions: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// What the repository Secrets and `argocd-tls-certs-cm` say (chart downloads' settings).
+    repo_secrets: std::sync::Mutex<Arc<crate::repo_secrets::RepoSecrets>>,
     catalogs: std::sync::Mutex<
         std::collections::VecDeque<(String, strata_sources::application::Catalog)>,
     >,
@@ -208,6 +226,17 @@ impl RenderCaches {
 
     fn record_fetch(&self, repo: &str, started: Instant) {
         Self::lock(&self.fetched).insert(repo.to_owned(), started);
+    }
+
+    /// Replaces what the repository Secrets say (the controller reads them at start and at
+    /// every poll).
+    pub fn set_repo_secrets(&self, secrets: crate::repo_secrets::RepoSecrets) {
+        *Self::lock(&self.repo_secrets) = Arc::new(secrets);
+    }
+
+    /// What the repository Secrets say now.
+    pub fn repo_secrets(&self) -> Arc<crate::repo_secrets::RepoSecrets> {
+        Arc::clone(&Self::lock(&self.repo_secrets))
     }
 
     fn catalog(
@@ -245,7 +274,7 @@ struct Comparison {
     engine: Engine,
     plan: Plan,
     state: State,
-    source_type: String,
+    source_types: SourceTypes,
     resources: Vec<ResourceStatus>,
     health: HealthState,
     out_of_sync: bool,
@@ -275,6 +304,7 @@ fn error_status(previous: &AppStatus, cond: Condition) -> AppStatus {
         conditions: vec![cond],
         reconciled_at: Some(now_rfc3339()),
         source_type: previous.source_type.clone(),
+        source_types: previous.source_types.clone(),
     }
 }
 
@@ -358,7 +388,7 @@ impl Reconciler {
             revision,
             revisions,
             resources: desired,
-            source_type,
+            source_types,
             rules,
         } = match fetched {
             Ok(found) => found,
@@ -389,7 +419,7 @@ impl Reconciler {
                 &provider,
                 desired.clone(),
                 (&revision, &revisions),
-                &source_type,
+                &source_types,
                 (&rules, &settings.health),
             )
             .await
@@ -470,7 +500,7 @@ impl Reconciler {
                 &provider,
                 desired,
                 (&operation.revision, &operation.revisions),
-                &source_type,
+                &source_types,
                 (&rules, &settings.health),
             )
             .await;
@@ -628,7 +658,7 @@ impl Reconciler {
         provider: &Arc<KubeProvider>,
         desired: Vec<Resource>,
         (revision, revisions): (&str, &[String]),
-        source_type: &str,
+        source_types: &SourceTypes,
         (rules, health): (&DriftRules, &HealthRegistry),
     ) -> Result<Comparison, ReconcileError> {
         let engine = self.engine(app, provider, rules);
@@ -683,7 +713,7 @@ impl Reconciler {
             engine,
             plan,
             state,
-            source_type: source_type.to_owned(),
+            source_types: source_types.clone(),
             resources,
             health,
             out_of_sync,
@@ -714,7 +744,8 @@ impl Reconciler {
             resources: comparison.resources.clone(),
             conditions,
             reconciled_at: Some(now_rfc3339()),
-            source_type: Some(comparison.source_type.clone()),
+            source_type: comparison.source_types.source_type.clone(),
+            source_types: comparison.source_types.per_source.clone(),
         }
     }
 
@@ -798,7 +829,7 @@ impl Reconciler {
                     provider,
                     desired.to_vec(),
                     (&revision, &revisions),
-                    &comparison.source_type,
+                    &comparison.source_types,
                     (rules, health),
                 )
                 .await
@@ -1052,8 +1083,19 @@ struct Rendered {
     /// The commits rendered, one per entry of `spec.sources` (multi-source Applications).
     revisions: Vec<String>,
     resources: Vec<Resource>,
-    source_type: String,
+    source_types: SourceTypes,
     rules: DriftRules,
+}
+
+/// The type of what was rendered, as ArgoCD reports it: `status.sourceType` for a single
+/// source, `status.sourceTypes` (one per entry of `spec.sources`, `""` for a source that is only
+/// a `ref`) for a multi-source Application.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SourceTypes {
+    /// `status.sourceType` (single source).
+    source_type: Option<String>,
+    /// `status.sourceTypes` (multi-source).
+    per_source: Vec<String>,
 }
 
 /// A revision (or the revisions of a multi-source Application) as messages show it.
@@ -1070,10 +1112,13 @@ fn shown_revisions(revision: &str, revisions: &[String]) -> String {
 }
 
 /// The trees the entries of `spec.sources` were checked out at: the expander reads each
-/// source's `repoURL` at its `targetRevision` from here, never from the network.
+/// source's `repoURL` at its `targetRevision` from here, never from the network; and the chart
+/// downloads of its `chart:` sources.
 struct CheckedOut {
     /// `repoURL`, `targetRevision` as written (`""` when none) and the tree.
     trees: Vec<(String, String, Arc<dyn SourceTree>)>,
+    /// Where `chart:` sources are read from (each version already picked and cached).
+    charts: ChartRepositories,
 }
 
 impl std::fmt::Debug for CheckedOut {
@@ -1102,6 +1147,14 @@ impl RepositoryResolver for CheckedOut {
             .ok_or_else(|| RepoError::Unresolvable {
                 url: redact(repo_url),
             })
+    }
+
+    fn chart_cache_dir(&self) -> Option<std::path::PathBuf> {
+        Some(self.charts.cache_dir.clone())
+    }
+
+    fn chart_repositories(&self) -> Option<ChartRepositories> {
+        Some(self.charts.clone())
     }
 }
 
@@ -1136,7 +1189,75 @@ fn source_type_of(tree: &dyn SourceTree, source: &crate::app::Source) -> &'stati
     }
 }
 
-/// Fetches, resolves and renders `app`'s source (blocking: git and file reads).
+/// `targetRevision` as written (`""` when none): for a chart, the version or range.
+fn written_revision(source: &crate::app::Source) -> &str {
+    source
+        .raw
+        .get("targetRevision")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// The chart downloads of `app`'s `chart:` sources: archives kept (by digest) in
+/// `<repository cache>/helm-charts`, each repository reached as the repository Secrets and
+/// `argocd-tls-certs-cm` say.
+fn chart_repositories(
+    repos: &RepositoryCache,
+    caches: &RenderCaches,
+    app: &Application,
+) -> ChartRepositories {
+    let secrets = caches.repo_secrets();
+    let mut charts = ChartRepositories::new(repos.dir().join("helm-charts"));
+    for source in app.all_sources().iter().filter(|s| s.chart.is_some()) {
+        charts = charts.with_settings(&source.repo_url, secrets.chart_settings(&source.repo_url));
+    }
+    charts
+}
+
+/// The version of `source`'s chart to render (the revision reported): an exact version is
+/// read from the cache once fetched (released versions do not change); a range is matched
+/// against the repository's index (or the registry's tags) when a fetch is asked for (poll,
+/// hard refresh, a changed spec) or none was picked yet, else the version last picked stays.
+fn chart_version(
+    charts: &ChartRepositories,
+    caches: &RenderCaches,
+    source: &crate::app::Source,
+    field: &str,
+    fetch: Option<Instant>,
+) -> Result<String, ReconcileError> {
+    let chart = source.chart.as_deref().unwrap_or_default();
+    let wanted = written_revision(source);
+    let key = format!("chart\0{}\0{chart}\0{wanted}", source.repo_url);
+    let stale = fetch.is_some_and(|since| !caches.fetched_since(&key, since));
+    let known = RenderCaches::lock(&caches.chart_versions)
+        .get(&key)
+        .cloned();
+    if let (Some(version), false) = (known, stale) {
+        return Ok(version);
+    }
+    let started = Instant::now();
+    let fetched = charts
+        .fetch(&source.repo_url, chart, wanted)
+        .map_err(|error| ReconcileError::Chart {
+            field: field.to_owned(),
+            chart: chart.to_owned(),
+            source: Box::new(error),
+        })?;
+    caches.record_fetch(&key, started);
+    RenderCaches::lock(&caches.chart_versions).insert(key, fetched.version.clone());
+    Ok(fetched.version)
+}
+
+/// `app`'s manifest with the chart source at `pointer` (`/spec/source`, `/spec/sources/0`)
+/// pinned to `version`: the expander then reads the archive picked from the cache.
+fn pin_chart_version(manifest: &mut Value, pointer: &str, version: &str) {
+    if let Some(source) = manifest.pointer_mut(pointer).and_then(Value::as_object_mut) {
+        source.insert("targetRevision".into(), Value::from(version));
+    }
+}
+
+/// Fetches, resolves and renders `app`'s source (blocking: git, chart downloads and file
+/// reads).
 fn render(
     repos: &RepositoryCache,
     caches: &RenderCaches,
@@ -1147,6 +1268,9 @@ fn render(
 ) -> Result<Rendered, ReconcileError> {
     if app.is_multi_source() {
         return render_multi_source(repos, caches, app, fetch, revision, diff_settings);
+    }
+    if app.source.chart.is_some() {
+        return render_chart(repos, caches, app, fetch, revision, diff_settings);
     }
     let shown = redact(&app.source.repo_url);
     let url = RepoUrl::parse(&app.source.repo_url).map_err(ReconcileError::RepoUrl)?;
@@ -1161,19 +1285,63 @@ fn render(
         }));
     let source_type = source_type_of(tree.as_ref(), &app.source);
     let catalog = caches.catalog(&format!("{}@{commit}", url.key()), tree.as_ref())?;
-    let (resources, rules) = expand(app, tree, &options, catalog, diff_settings)?;
+    let (resources, rules) = expand(app, &app.manifest, tree, &options, catalog, diff_settings)?;
     Ok(Rendered {
         revision: commit,
         revisions: Vec::new(),
         resources,
-        source_type: source_type.to_owned(),
+        source_types: SourceTypes {
+            source_type: Some(source_type.to_owned()),
+            per_source: Vec::new(),
+        },
+        rules,
+    })
+}
+
+/// Renders a single-source Application whose source is a chart of a Helm repository or an OCI
+/// registry; the revision is the chart version (as ArgoCD reports it). A chosen revision
+/// (rollback) is a chart version.
+fn render_chart(
+    repos: &RepositoryCache,
+    caches: &RenderCaches,
+    app: &Application,
+    fetch: Option<Instant>,
+    revision: Option<&str>,
+    diff_settings: &ArgoCdSettings,
+) -> Result<Rendered, ReconcileError> {
+    let charts = chart_repositories(repos, caches, app);
+    let mut source = app.source.clone();
+    if let Some(chosen) = revision {
+        source.raw["targetRevision"] = Value::from(chosen);
+    }
+    let version = chart_version(&charts, caches, &source, "spec.source", fetch)?;
+    let mut manifest = app.manifest.clone();
+    pin_chart_version(&mut manifest, "/spec/source", &version);
+    let tree: Arc<dyn SourceTree> = Arc::new(strata_core::source::MemoryTree::new());
+    let options = ExpandOptions::default()
+        .with_namespace(app.namespace.clone())
+        .with_repositories(Some(Arc::new(CheckedOut {
+            trees: Vec::new(),
+            charts,
+        })));
+    let catalog = caches.catalog("", tree.as_ref())?;
+    let (resources, rules) = expand(app, &manifest, tree, &options, catalog, diff_settings)?;
+    Ok(Rendered {
+        revision: version,
+        revisions: Vec::new(),
+        resources,
+        source_types: SourceTypes {
+            source_type: Some("Helm".to_owned()),
+            per_source: Vec::new(),
+        },
         rules,
     })
 }
 
 /// Renders a multi-source Application: every entry of `spec.sources` checked out at its
-/// `targetRevision` (each repository fetched once), then rendered as the plan path renders
-/// it (`$ref/...` value files read from the `ref` sources' trees).
+/// `targetRevision` (each repository fetched once) or, for a chart, its version picked, then
+/// rendered as the plan path renders it (`$ref/...` value files read from the `ref` sources'
+/// trees).
 fn render_multi_source(
     repos: &RepositoryCache,
     caches: &RenderCaches,
@@ -1185,49 +1353,75 @@ fn render_multi_source(
     if revision.is_some() {
         return Err(ReconcileError::MultiSourceRevision);
     }
+    let charts = chart_repositories(repos, caches, app);
+    let mut manifest = app.manifest.clone();
     let mut trees = Vec::with_capacity(app.sources.len());
     let mut revisions = Vec::with_capacity(app.sources.len());
+    let mut types = Vec::with_capacity(app.sources.len());
     let mut primary = None;
     for (index, source) in app.sources.iter().enumerate() {
+        if source.chart.is_some() {
+            let field = format!("spec.sources[{index}]");
+            let version = chart_version(&charts, caches, source, &field, fetch)?;
+            pin_chart_version(&mut manifest, &format!("/spec/sources/{index}"), &version);
+            if primary.is_none() {
+                primary = Some(None);
+            }
+            revisions.push(version);
+            types.push("Helm".to_owned());
+            continue;
+        }
         let shown = redact(&source.repo_url);
         let url = RepoUrl::parse(&source.repo_url)
             .map_err(|source| ReconcileError::SourceRepoUrl { index, source })?;
         fetch_if_asked(repos, caches, &url, &shown, fetch)?;
         let (commit, tree) = checkout::resolve_tree(repos, &url, &shown, &source.target_revision)?;
-        if primary.is_none() && (!source.path.is_empty() || source.chart.is_some()) {
-            primary = Some((
-                url.key().to_owned(),
-                commit.clone(),
-                Arc::clone(&tree),
-                source,
-            ));
+        if source.path.is_empty() {
+            // Only a `ref`: ArgoCD renders nothing of it and reports no type.
+            types.push(String::new());
+        } else {
+            types.push(source_type_of(tree.as_ref(), source).to_owned());
+            if primary.is_none() {
+                primary = Some(Some((
+                    url.key().to_owned(),
+                    commit.clone(),
+                    Arc::clone(&tree),
+                )));
+            }
         }
-        let written = source
-            .raw
-            .get("targetRevision")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        trees.push((source.repo_url.clone(), written, tree));
+        trees.push((
+            source.repo_url.clone(),
+            written_revision(source).to_owned(),
+            tree,
+        ));
         revisions.push(commit);
     }
     // Parsing refuses an Application whose every source is a ref.
-    let (key, commit, tree, source) = primary.ok_or(ReconcileError::OnlyRefSources)?;
-    let source_type = source_type_of(tree.as_ref(), source);
+    let primary = primary.ok_or(ReconcileError::OnlyRefSources)?;
+    let (catalog_key, tree): (String, Arc<dyn SourceTree>) = match primary {
+        Some((key, commit, tree)) => (format!("{key}@{commit}"), tree),
+        None => (
+            String::new(),
+            Arc::new(strata_core::source::MemoryTree::new()),
+        ),
+    };
     let options = ExpandOptions::default()
         .with_namespace(app.namespace.clone())
         .with_repository(Some(Repository {
             tree: Arc::clone(&tree),
             prefix: String::new(),
         }))
-        .with_repositories(Some(Arc::new(CheckedOut { trees })));
-    let catalog = caches.catalog(&format!("{key}@{commit}"), tree.as_ref())?;
-    let (resources, rules) = expand(app, tree, &options, catalog, diff_settings)?;
+        .with_repositories(Some(Arc::new(CheckedOut { trees, charts })));
+    let catalog = caches.catalog(&catalog_key, tree.as_ref())?;
+    let (resources, rules) = expand(app, &manifest, tree, &options, catalog, diff_settings)?;
     Ok(Rendered {
         revision: String::new(),
         revisions,
         resources,
-        source_type: source_type.to_owned(),
+        source_types: SourceTypes {
+            source_type: None,
+            per_source: types,
+        },
         rules,
     })
 }
@@ -1235,6 +1429,7 @@ fn render_multi_source(
 /// Renders `app` from `tree` through the sources crate; its resources and ignore rules.
 fn expand(
     app: &Application,
+    manifest: &Value,
     tree: Arc<dyn SourceTree>,
     options: &ExpandOptions,
     catalog: strata_sources::application::Catalog,
@@ -1246,11 +1441,7 @@ fn expand(
         line: 1,
     };
     let expansion = strata_sources::application::render_application_with(
-        tree,
-        &app.manifest,
-        location,
-        options,
-        catalog,
+        tree, manifest, location, options, catalog,
     )?;
     let mut rules = Vec::new();
     for child in &expansion.applications {

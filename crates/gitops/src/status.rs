@@ -251,9 +251,13 @@ pub struct AppStatus {
     /// When it was last compared (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconciled_at: Option<String>,
-    /// The source type (`Directory`, `Kustomize`, `Helm`).
+    /// The source type (`Directory`, `Kustomize`, `Helm`) of a single-source Application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_type: Option<String>,
+    /// The type of each entry of `spec.sources`, in order, of a multi-source Application (`""`
+    /// for a source that is only a `ref`), as ArgoCD writes `status.sourceTypes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_types: Vec<String>,
 }
 
 /// How many history entries are kept (ArgoCD's default `revisionHistoryLimit`).

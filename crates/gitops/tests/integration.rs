@@ -4,6 +4,7 @@
 
 mod support;
 
+mod charts;
 mod controller;
 mod deploy_rbac;
 mod hostile;
