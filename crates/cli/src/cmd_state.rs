@@ -164,10 +164,10 @@ fn move_record(
         .get_mut("metadata")
         .and_then(|m| m.as_object_mut())
     {
-        metadata.insert("name".into(), to.name.clone().into());
+        metadata.insert("name".into(), to.name.to_string().into());
         match &to.namespace {
             Some(ns) => {
-                metadata.insert("namespace".into(), ns.clone().into());
+                metadata.insert("namespace".into(), ns.as_str().into());
             }
             None => {
                 metadata.remove("namespace");

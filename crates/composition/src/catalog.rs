@@ -106,8 +106,8 @@ impl Catalog {
                 .source
                 .as_ref()
                 .map_or_else(|| String::from("(generated)"), SourceLocation::to_string),
-            kind: resource.key.kind.clone(),
-            name: resource.key.name.clone(),
+            kind: resource.key.kind.to_string(),
+            name: resource.key.name.to_string(),
         };
         match (resource.key.group.as_str(), resource.key.kind.as_str()) {
             (CROSSPLANE_GROUP, XRD_KIND) => {

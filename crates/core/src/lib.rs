@@ -78,7 +78,7 @@ pub mod yaml_position;
 
 pub use engine::{Engine, EngineError, Streamed};
 pub use graph::{Graph, GraphError};
-pub use model::{Resource, ResourceKey, SourceLocation};
+pub use model::{KeyText, Resource, ResourceKey, SourceLocation};
 pub use normalize::{IdentityNormalizer, Normalizer};
 pub use provider::{ErrorClass, Health, Observation, Provider, ProviderError, ProviderRegistry};
 pub use references::{ReferenceError, ReferenceSource};

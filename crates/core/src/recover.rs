@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::engine::{Engine, EngineError};
 use crate::graph::Graph;
-use crate::model::{Resource, ResourceKey};
+use crate::model::{KeyText, Resource, ResourceKey};
 use crate::ownership::{self, Manager};
 use crate::plan::PlanOptions;
 use crate::provider::Provider;
@@ -176,7 +176,7 @@ impl Engine {
             .into_iter()
             .map(|(version, kind)| (version.to_owned(), kind.to_owned()))
             .collect();
-        let external_names: HashMap<(String, String, String), ResourceKey> = desired
+        let external_names: HashMap<(KeyText, KeyText, String), ResourceKey> = desired
             .iter()
             .filter_map(|r| {
                 let name = r.annotation(crate::model::ANNOTATION_EXTERNAL_NAME)?;
@@ -206,7 +206,7 @@ impl Engine {
                 // A cloud object is listed by its name there: the desired resource of that
                 // kind declaring it as its external name is the same object.
                 let key = external_names
-                    .get(&(key.group.clone(), key.kind.clone(), key.name.clone()))
+                    .get(&(key.group.clone(), key.kind.clone(), key.name.to_string()))
                     .cloned()
                     .unwrap_or(key);
                 let reason = match routed.get(&key) {

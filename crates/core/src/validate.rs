@@ -223,7 +223,10 @@ impl Validator {
                 message,
             });
         };
-        let key = (resource.key.group.clone(), resource.key.kind.clone());
+        let key = (
+            resource.key.group.to_string(),
+            resource.key.kind.to_string(),
+        );
         let entry = defined.get(&key).or_else(|| self.schemas.get(&key));
         match entry {
             Some(entry) => self.check_schema(resource, entry, &mut problem),

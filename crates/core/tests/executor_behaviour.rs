@@ -38,7 +38,7 @@ impl FakeProvider {
         self.in_flight.lock().unwrap().0 -= 1;
     }
     async fn act(&self, r: &Resource, op: &'static str) -> Result<Applied, ProviderError> {
-        let name = r.key.name.clone();
+        let name = r.key.name.to_string();
         self.enter(&name, op);
         tokio::time::sleep(self.latency).await;
         self.leave(&name, op);
@@ -211,7 +211,7 @@ proptest! {
                 }
             }
         }
-        let failed: BTreeMap<String, String> = report.failed.iter().map(|(k, e)| (k.name.clone(), e.clone())).collect();
+        let failed: BTreeMap<String, String> = report.failed.iter().map(|(k, e)| (k.name.to_string(), e.clone())).collect();
         for i in &failing {
             if *i < deps.len() && !blocked[*i] {
                 prop_assert!(failed.contains_key(&r(*i)));
@@ -351,10 +351,10 @@ impl Provider for SlowToHealth {
     }
     async fn observe(&self, r: &Resource) -> Result<Observation, ProviderError> {
         let mut left = self.observations_until_healthy.lock().unwrap();
-        let n = left.entry(r.key.name.clone()).or_insert(0);
+        let n = left.entry(r.key.name.to_string()).or_insert(0);
         let ready = *n == 0;
         *n = n.saturating_sub(1);
-        let state = if self.degraded.contains(&r.key.name) {
+        let state = if self.degraded.contains(r.key.name.as_str()) {
             "degraded"
         } else if ready {
             "ready"

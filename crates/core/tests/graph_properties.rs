@@ -176,13 +176,13 @@ fn waves_order_without_quadratic_edges() {
     let order: Vec<String> = graph
         .topological_order()
         .iter()
-        .map(|k| k.name.clone())
+        .map(|k| k.name.to_string())
         .collect();
     assert_eq!(order, vec!["c0", "c3", "c1", "c4", "c2", "c5"]);
     let deps: Vec<String> = graph
         .dependencies(&resources[2].key)
         .iter()
-        .map(|k| k.name.clone())
+        .map(|k| k.name.to_string())
         .collect();
     assert_eq!(
         deps,
@@ -192,7 +192,7 @@ fn waves_order_without_quadratic_edges() {
     let dependents: Vec<String> = graph
         .dependents(&resources[0].key)
         .iter()
-        .map(|k| k.name.clone())
+        .map(|k| k.name.to_string())
         .collect();
     assert_eq!(dependents, vec!["c1", "c2", "c4", "c5"]);
 }

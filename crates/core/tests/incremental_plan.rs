@@ -483,7 +483,7 @@ fn an_edit_replans_that_resource_and_keeps_the_others_in_place() {
         .changes
         .iter()
         .filter(|c| c.action != Action::NoOp)
-        .map(|c| (c.key.name.clone(), c.action))
+        .map(|c| (c.key.name.to_string(), c.action))
         .collect();
     assert_eq!(changed, vec![("cfg-17".to_owned(), Action::Update)]);
     assert_eq!(plan.changes[17].key.name, "cfg-17", "the order is kept");

@@ -52,7 +52,12 @@ impl Provider for Recording {
         true
     }
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
-        let live = self.live.lock().unwrap().get(&desired.key.name).cloned();
+        let live = self
+            .live
+            .lock()
+            .unwrap()
+            .get(desired.key.name.as_str())
+            .cloned();
         Ok(live.map_or_else(Observation::absent, Observation::present))
     }
     async fn create(&self, desired: &Resource) -> Result<Applied, ProviderError> {
@@ -63,7 +68,7 @@ impl Provider for Recording {
         self.live
             .lock()
             .unwrap()
-            .insert(desired.key.name.clone(), desired.manifest.clone());
+            .insert(desired.key.name.to_string(), desired.manifest.clone());
         Ok(Applied {
             live: desired.manifest.clone(),
             ..Applied::default()
@@ -77,7 +82,7 @@ impl Provider for Recording {
             .lock()
             .unwrap()
             .push(format!("delete {}", resource.key.name));
-        self.live.lock().unwrap().remove(&resource.key.name);
+        self.live.lock().unwrap().remove(resource.key.name.as_str());
         Ok(())
     }
     fn health(&self, live: &Value) -> Health {

@@ -22,10 +22,10 @@ pub fn key_of(manifest: &Value) -> ResourceKey {
     let metadata = member(manifest, "metadata");
     let namespace = text(metadata.and_then(|m| member(m, "namespace")));
     ResourceKey {
-        group: group_of(text(member(manifest, "apiVersion"))).to_owned(),
-        kind: text(member(manifest, "kind")).to_owned(),
-        namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
-        name: text(metadata.and_then(|m| member(m, "name"))).to_owned(),
+        group: group_of(text(member(manifest, "apiVersion"))).into(),
+        kind: text(member(manifest, "kind")).into(),
+        namespace: (!namespace.is_empty()).then(|| namespace.into()),
+        name: text(metadata.and_then(|m| member(m, "name"))).into(),
     }
 }
 

@@ -91,7 +91,7 @@ pub async fn ensure_argo_crds(
             .map_err(|e| strata_core::ProviderError::final_from(e.to_string(), e))?;
         provider.create(&resource).await?;
         tracing::info!(crd = %resource.key.name, "created");
-        created.push(resource.key.name.clone());
+        created.push(resource.key.name.to_string());
     }
     Ok(created)
 }

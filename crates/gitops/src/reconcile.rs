@@ -675,7 +675,7 @@ impl Reconciler {
             if manifest.is_some_and(strata_core::sync::is_hook) {
                 continue;
             }
-            let kind_pair = (change.api_version.clone(), change.key.kind.clone());
+            let kind_pair = (change.api_version.clone(), change.key.kind.to_string());
             if !kinds.contains(&kind_pair) {
                 kinds.push(kind_pair);
             }
@@ -687,11 +687,16 @@ impl Reconciler {
             healths.push(entry);
             let (_, version) = split_api_version(&change.api_version);
             resources.push(ResourceStatus {
-                group: change.key.group.clone(),
+                group: change.key.group.to_string(),
                 version: version.to_owned(),
-                kind: change.key.kind.clone(),
-                namespace: change.key.namespace.clone().unwrap_or_default(),
-                name: change.key.name.clone(),
+                kind: change.key.kind.to_string(),
+                namespace: change
+                    .key
+                    .namespace
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned(),
+                name: change.key.name.to_string(),
                 status: if change.action == Action::NoOp {
                     SyncStatusCode::Synced
                 } else {
@@ -944,11 +949,16 @@ fn result_of(
         .filter(|p| ["PreSync", "Sync", "PostSync", "SyncFail"].contains(&p.as_str()))
         .unwrap_or_else(|| "Sync".into());
     ResourceResult {
-        group: change.key.group.clone(),
+        group: change.key.group.to_string(),
         version: version.to_owned(),
-        kind: change.key.kind.clone(),
-        namespace: change.key.namespace.clone().unwrap_or_default(),
-        name: change.key.name.clone(),
+        kind: change.key.kind.to_string(),
+        namespace: change
+            .key
+            .namespace
+            .as_deref()
+            .unwrap_or_default()
+            .to_owned(),
+        name: change.key.name.to_string(),
         status: status.to_owned(),
         message,
         sync_phase,

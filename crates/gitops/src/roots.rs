@@ -150,7 +150,7 @@ pub fn load(
                     let generated =
                         generate(&r.manifest, &context).map_err(|source| RootError::Generate {
                             location: location.clone(),
-                            name: r.key.name.clone(),
+                            name: r.key.name.to_string(),
                             source: Box::new(source),
                         })?;
                     found.extend(generated.into_iter().map(|manifest| GitApplication {

@@ -332,7 +332,7 @@ pub fn applications_of_file_with(
                     .as_ref()
                     .map(ToString::to_string)
                     .unwrap_or_default(),
-                name: appset.key.name.clone(),
+                name: appset.key.name.to_string(),
                 source: Box::new(source),
             })?;
         applications.extend(generated);

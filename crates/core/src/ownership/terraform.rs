@@ -424,7 +424,7 @@ pub fn identities_of(resource: &Resource) -> Vec<Identity> {
     {
         let namespace = annotation(manifest, "meta.helm.sh/release-namespace")
             .map(str::to_owned)
-            .or_else(|| key.namespace.clone())
+            .or_else(|| key.namespace.as_deref().map(str::to_owned))
             .unwrap_or_else(|| "default".into());
         out.push(Identity::HelmRelease {
             namespace,

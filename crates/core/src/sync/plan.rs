@@ -495,7 +495,7 @@ mod tests {
     fn names(plan: &SyncPlan) -> Vec<Vec<String>> {
         plan.groups
             .iter()
-            .map(|g| g.resources().map(|r| r.name.clone()).collect())
+            .map(|g| g.resources().map(|r| r.name.to_string()).collect())
             .collect()
     }
 

@@ -32,7 +32,7 @@ pub async fn install_crds(
                     source,
                 }
             })?;
-            let name = resource.key.name.clone();
+            let name = resource.key.name.to_string();
             provider
                 .create(&resource)
                 .await

@@ -423,7 +423,8 @@ impl KubeProvider {
             let namespace = resource
                 .key
                 .namespace
-                .clone()
+                .as_deref()
+                .map(str::to_owned)
                 .unwrap_or_else(|| client.default_namespace().to_owned());
             Api::namespaced_with(client, &namespace, &resolved.resource)
         } else {

@@ -59,7 +59,7 @@ pub struct PruneOutcome {
 pub fn kinds_of(resources: &[Resource]) -> Vec<(String, String)> {
     resources
         .iter()
-        .map(|r| (r.api_version().to_owned(), r.key.kind.clone()))
+        .map(|r| (r.api_version().to_owned(), r.key.kind.to_string()))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
@@ -71,12 +71,12 @@ pub fn kinds_of(resources: &[Resource]) -> Vec<(String, String)> {
 pub fn kinds_to_prune(desired: &[Resource], state: &strata_core::State) -> Vec<(String, String)> {
     desired
         .iter()
-        .map(|r| (r.api_version().to_owned(), r.key.kind.clone()))
+        .map(|r| (r.api_version().to_owned(), r.key.kind.to_string()))
         .chain(
             state
                 .resources
                 .values()
-                .map(|r| (r.api_version.clone(), r.key.kind.clone())),
+                .map(|r| (r.api_version.clone(), r.key.kind.to_string())),
         )
         .collect::<BTreeSet<_>>()
         .into_iter()

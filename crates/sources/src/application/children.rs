@@ -270,7 +270,7 @@ impl<'o> Expander<'o> {
         let app_paths: Vec<(String, String)> = loaded
             .iter()
             .filter(|r| is_app(r))
-            .filter_map(|r| app_path(&r.manifest).map(|p| (r.key.name.clone(), p)))
+            .filter_map(|r| app_path(&r.manifest).map(|p| (r.key.name.to_string(), p)))
             .collect();
         let file_of = |r: &Resource| -> String {
             r.source
