@@ -151,11 +151,11 @@ fn lay_out(case: &Case, root: &Path) -> PathBuf {
     dir
 }
 
-fn kubectl() -> String {
+pub(crate) fn kubectl() -> String {
     std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into())
 }
 
-fn split_documents(text: &str) -> Vec<Value> {
+pub(crate) fn split_documents(text: &str) -> Vec<Value> {
     strata_core::yaml::documents(text)
         .into_iter()
         .filter(|d| !d.is_blank())
@@ -182,7 +182,7 @@ fn sorted_keys(v: &Value) -> Value {
     }
 }
 
-fn normalized(docs: Vec<Value>) -> Vec<String> {
+pub(crate) fn normalized(docs: Vec<Value>) -> Vec<String> {
     let mut v: Vec<String> = docs
         .iter()
         .map(|d| {
@@ -242,7 +242,7 @@ fn helm_charts_build_as_kubectl_kustomize_enable_helm_does() {
 }
 
 #[test]
-fn a_chart_to_pull_that_is_not_on_disk_is_named() {
+fn a_chart_to_pull_without_a_chart_cache_or_repo_is_named() {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("k");
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -251,21 +251,21 @@ fn a_chart_to_pull_that_is_not_on_disk_is_named() {
         "helmCharts:\n  - name: redis\n    repo: https://user:secret@charts.example.com\n    version: 19.0.1\n",
     )
     .expect("write");
-    let err = build(&FsTree::new(root.path()), "k").expect_err("not on disk");
+    // `build` has no chart repositories: the pull is refused by name, never skipped.
+    let err = build(&FsTree::new(root.path()), "k").expect_err("nothing to pull with");
     let text = err.to_string();
     match &err {
-        KustomizeError::ChartNotFound {
-            chart, path, repo, ..
-        } => {
-            assert_eq!(chart, "redis");
-            assert_eq!(path, "k/charts/redis-19.0.1/redis");
-            assert!(
-                repo.as_deref()
-                    .is_some_and(|r| r.contains("charts.example.com"))
-            );
+        KustomizeError::NoChartCache { file, pull, .. } => {
+            assert!(file.ends_with("k/kustomization.yaml"), "{file}");
+            assert_eq!(pull.entry, "helmCharts[0]");
+            assert_eq!(pull.chart, "redis");
+            assert_eq!(pull.version, "19.0.1");
+            assert_eq!(pull.path, "k/charts/redis-19.0.1/redis");
+            assert!(pull.repo.contains("charts.example.com"), "{}", pull.repo);
         }
-        other => panic!("expected ChartNotFound, got {other}"),
+        other => panic!("expected NoChartCache, got {other}"),
     }
+    assert!(text.contains("no chart cache"), "{text}");
     assert!(!text.contains("secret"), "{text}");
     // Without a repository the chart must be in the chart home.
     std::fs::write(
@@ -275,7 +275,7 @@ fn a_chart_to_pull_that_is_not_on_disk_is_named() {
     .expect("write");
     let err = build(&FsTree::new(root.path()), "k").expect_err("not on disk");
     assert!(
-        matches!(&err, KustomizeError::ChartNotFound { path, repo: None, .. } if path == "k/charts/redis"),
+        matches!(&err, KustomizeError::ChartNotFound { path, entry, .. } if path == "k/charts/redis" && entry == "helmCharts[0]"),
         "{err}"
     );
 }
@@ -289,7 +289,7 @@ fn an_unknown_helm_chart_field_is_named() {
             charts: &[("helm_charts/legacy", "charts/legacy")],
             files: &[(
                 "kustomization.yaml",
-                "helmCharts:\n  - name: legacy\n    nameTemplate: x\n",
+                "helmCharts:\n  - name: legacy\n    chartVersion: x\n",
             )],
         },
         root.path(),
@@ -297,7 +297,7 @@ fn an_unknown_helm_chart_field_is_named() {
     assert!(dir.is_dir());
     let err = build(&FsTree::new(root.path()), "k").expect_err("refused");
     assert!(
-        matches!(&err, KustomizeError::Unsupported { field, .. } if field == "helmCharts[0].nameTemplate"),
+        matches!(&err, KustomizeError::Unsupported { field, .. } if field == "helmCharts[0].chartVersion"),
         "{err}"
     );
 }
