@@ -301,3 +301,47 @@ fn an_unknown_helm_chart_field_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn release_names_helm_refuses_are_refused() {
+    let helm = ensure(&strata_testkube::target_dir()).expect("helm");
+    let root = tempfile::tempdir().expect("tempdir");
+    for (name, entry, says) in [
+        (
+            "both",
+            "releaseName: a\n    nameTemplate: b",
+            "releaseName and nameTemplate are both set",
+        ),
+        (
+            "invalid-template",
+            "nameTemplate: '{{ \"Bad_Name\" }}'",
+            "release name \"Bad_Name\" is invalid",
+        ),
+        (
+            "invalid-release",
+            "releaseName: UPPER",
+            "release name \"UPPER\" is invalid",
+        ),
+    ] {
+        let text = format!("helmCharts:\n  - name: legacy\n    {entry}\n");
+        let case = Case {
+            name,
+            charts: &[("helm_charts/legacy", "charts/legacy")],
+            files: &[],
+        };
+        let dir = lay_out(&case, root.path());
+        std::fs::write(dir.join("kustomization.yaml"), &text).expect("write");
+        let out = Command::new(kubectl())
+            .args(["kustomize", "--enable-helm", "--helm-command"])
+            .arg(&helm)
+            .arg(&dir)
+            .output()
+            .expect("kubectl runs");
+        assert!(!out.status.success(), "{name}: kubectl refuses it too");
+        let err = build(&FsTree::new(root.path()), name).expect_err(name);
+        assert!(
+            matches!(&err, KustomizeError::Invalid { message, .. } if message.contains(says) && message.starts_with("helmCharts[0]")),
+            "{name}: {err}"
+        );
+    }
+}

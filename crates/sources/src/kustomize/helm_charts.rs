@@ -165,6 +165,14 @@ pub(crate) fn inflate(
             }
             (None, None) => "release-name".to_string(),
         };
+        if !valid_release_name(&release) {
+            return Err(invalid(
+                file,
+                format!(
+                    "{at}: release name {release:?} is invalid (helm template: it must match {RELEASE_NAME} and be at most 53 characters)"
+                ),
+            ));
+        }
         let mut options =
             HelmOptions::new(&release, text("namespace")?.as_deref().unwrap_or("default"));
         // The values file kustomize passes: `valuesFile`, or the chart's own values.
@@ -331,6 +339,15 @@ fn fetch(
                 source,
             }),
         })
+}
+
+/// The release names Helm accepts (`chartutil.ValidateReleaseName`), at most 53 characters.
+const RELEASE_NAME: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+fn valid_release_name(name: &str) -> bool {
+    static PATTERN: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(RELEASE_NAME).ok());
+    !name.is_empty() && name.len() <= 53 && PATTERN.as_ref().is_some_and(|p| p.is_match(name))
 }
 
 /// Whether a hook runs on `helm test` (`--skip-tests` leaves it out).
