@@ -345,3 +345,34 @@ fn release_names_helm_refuses_are_refused() {
         );
     }
 }
+
+/// Without the `http` feature a chart to pull is an error naming the missing HTTP client, the
+/// kustomization and the entry (a pinned version already in the cache would still be read).
+#[cfg(not(feature = "http"))]
+#[test]
+fn without_an_http_client_a_pull_names_what_is_missing() {
+    use strata_sources::helm::repository::{ChartRepoError, ChartRepositories};
+    use strata_sources::kustomize::{BuildOptions, build_with};
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("k");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "helmCharts:\n  - name: metrics\n    repo: http://127.0.0.1:1/charts\n    version: 1.2.0\n",
+    )
+    .expect("write");
+    let options =
+        BuildOptions::new().with_charts(Some(ChartRepositories::new(root.path().join("cache"))));
+    let err = build_with(&FsTree::new(root.path()), "k", &options).expect_err("no client");
+    let text = err.to_string();
+    assert!(
+        matches!(&err, KustomizeError::ChartPull { pull, error, .. }
+            if pull.entry == "helmCharts[0]" && matches!(**error, ChartRepoError::NoHttpClient { .. })),
+        "{text}"
+    );
+    assert!(
+        text.contains("kustomization.yaml: helmCharts[0]: chart metrics 1.2.0"),
+        "{text}"
+    );
+    assert!(text.contains("`http` feature"), "{text}");
+}
