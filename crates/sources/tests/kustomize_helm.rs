@@ -344,6 +344,18 @@ fn release_names_helm_refuses_are_refused() {
             "{name}: {err}"
         );
     }
+    // A name template that does not parse is named as such.
+    let dir = root.path().join("both");
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "helmCharts:\n  - name: legacy\n    nameTemplate: '{{ nope'\n    debug: true\n",
+    )
+    .expect("write");
+    let err = build(&FsTree::new(root.path()), "both").expect_err("no parse");
+    assert!(
+        matches!(&err, KustomizeError::NameTemplate { entry, .. } if entry == "helmCharts[0]"),
+        "{err}"
+    );
 }
 
 /// Without the `http` feature a chart to pull is an error naming the missing HTTP client, the

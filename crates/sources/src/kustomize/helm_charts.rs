@@ -276,6 +276,8 @@ pub(crate) fn inflate(
             };
         }
         let (skip_hooks, skip_tests) = (flag("skipHooks")?, flag("skipTests")?);
+        // `debug` changes only what Helm prints when it fails.
+        flag("debug")?;
         let manifests = helm::render(chart_tree, chart_path, &options).map_err(|error| {
             KustomizeError::Helm {
                 file: file.to_string(),
