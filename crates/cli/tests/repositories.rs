@@ -150,3 +150,131 @@ fn other_repositories_are_fetched_into_the_cache() {
     assert_plans_web(&plan(&dir, &[], &[]));
     assert!(dir.join(".strata/repos").is_dir());
 }
+
+/// `helm` with its homes under `base`.
+fn helm(helm: &Path, base: &Path, args: &[&str]) {
+    let out = Command::new(helm)
+        .args(args)
+        .env("HELM_CACHE_HOME", base.join("helm/cache"))
+        .env("HELM_CONFIG_HOME", base.join("helm/config"))
+        .env("HELM_DATA_HOME", base.join("helm/data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_kustomization_pulls_its_helm_chart_through_the_chart_repository_flags() {
+    use strata_testkube::registry::{Registry, RegistryOptions};
+    let target = strata_testkube::target_dir();
+    let helm_program = strata_testkube::helm::ensure(&target).expect("helm");
+    let registry_program = strata_testkube::registry::ensure(&target).expect("registry");
+    let registry = Registry::start(&registry_program, &RegistryOptions::default()).unwrap();
+    let host = registry.host();
+    let base = tempfile::tempdir().unwrap();
+    // A chart of the test's own, pushed to the registry by helm.
+    let chart = base.path().join("src/greeter");
+    write(
+        &chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: greeter\nversion: 0.3.0\n",
+    );
+    write(&chart.join("values.yaml"), "message: hello\n");
+    write(
+        &chart.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-greeting\ndata:\n  message: {{ .Values.message | quote }}\n",
+    );
+    let packages = base.path().join("packages");
+    helm(
+        &helm_program,
+        base.path(),
+        &[
+            "package",
+            chart.to_str().unwrap(),
+            "-d",
+            packages.to_str().unwrap(),
+        ],
+    );
+    let archive = packages.join("greeter-0.3.0.tgz");
+    let oci = format!("oci://{host}/charts");
+    helm(
+        &helm_program,
+        base.path(),
+        &["push", archive.to_str().unwrap(), &oci, "--plain-http"],
+    );
+    // An Application of the stack's own repository whose path is a kustomization pulling it.
+    let dir = stack(base.path(), URL, None);
+    std::fs::write(
+        dir.join("web.yaml"),
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\nspec:\n  project: default\n  source:\n    repoURL: {URL}\n    path: k\n  destination:\n    namespace: web\n"
+        ),
+    )
+    .unwrap();
+    write(
+        &dir.join("k/kustomization.yaml"),
+        &format!(
+            "helmCharts:\n  - name: greeter\n    repo: {oci}\n    version: 0.3.0\n    releaseName: web\n    valuesInline:\n      message: pulled\n"
+        ),
+    );
+    let cache = base.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let prefix = format!("oci://{host}");
+
+    // Over HTTPS (no plain-HTTP setting for the registry) the pull fails, naming the
+    // kustomization, the entry and the chart.
+    let out = plan(&dir, &["--repo-cache", cache_arg], &[]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("kustomization.yaml: helmCharts[0]: chart greeter 0.3.0 from"),
+        "{shown}"
+    );
+
+    let out = plan(
+        &dir,
+        &[
+            "--repo-cache",
+            cache_arg,
+            "--chart-repo-plain-http",
+            &prefix,
+        ],
+        &[],
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("web-greeting"), "{shown}");
+    assert!(
+        std::fs::read_dir(cache.join("helm-charts"))
+            .unwrap()
+            .any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("sha256-")),
+        "pulled into the repository cache"
+    );
+    assert!(
+        !dir.join("k/charts").exists(),
+        "the stack is left as it was"
+    );
+
+    // Offline, the pinned version renders from the cache.
+    drop(registry);
+    let out = plan(
+        &dir,
+        &[
+            "--repo-cache",
+            cache_arg,
+            "--chart-repo-plain-http",
+            &prefix,
+        ],
+        &[],
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("web-greeting"), "{shown}");
+}

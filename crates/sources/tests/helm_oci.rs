@@ -26,14 +26,20 @@ use crate::helm_repository::{
 /// The bcrypt hash (cost 5) of `s3cret-pass`, for the registry's htpasswd file.
 const BCRYPT_S3CRET_PASS: &str = "$2a$05$K.4VYbLqag/BjseVaJ4OQu0VDNdukH4uRI6aI9kZ1nr0XMl7rb5Ki";
 
-fn start(options: &RegistryOptions) -> Registry {
+pub(crate) fn start(options: &RegistryOptions) -> Registry {
     let program = strata_testkube::registry::ensure(&strata_testkube::target_dir())
         .expect("the distribution registry");
     Registry::start(&program, options).unwrap()
 }
 
 /// `helm push` of each archive to `oci://<host>/charts` (plain HTTP).
-fn push(helm: &Path, base: &Path, host: &str, archives: &[&Path], login: Option<(&str, &str)>) {
+pub(crate) fn push(
+    helm: &Path,
+    base: &Path,
+    host: &str,
+    archives: &[&Path],
+    login: Option<(&str, &str)>,
+) {
     if let Some((user, password)) = login {
         run(helm_env(
             Command::new(helm).args([

@@ -20,6 +20,8 @@ mod helm_packaged;
 mod helm_repository;
 mod helm_template;
 mod kustomize_helm;
+#[cfg(feature = "http")]
+mod kustomize_helm_pull;
 mod kustomize_kubectl;
 mod kustomize_yaml_limits;
 mod repositories;

@@ -151,11 +151,11 @@ fn lay_out(case: &Case, root: &Path) -> PathBuf {
     dir
 }
 
-fn kubectl() -> String {
+pub(crate) fn kubectl() -> String {
     std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into())
 }
 
-fn split_documents(text: &str) -> Vec<Value> {
+pub(crate) fn split_documents(text: &str) -> Vec<Value> {
     strata_core::yaml::documents(text)
         .into_iter()
         .filter(|d| !d.is_blank())
@@ -182,7 +182,7 @@ fn sorted_keys(v: &Value) -> Value {
     }
 }
 
-fn normalized(docs: Vec<Value>) -> Vec<String> {
+pub(crate) fn normalized(docs: Vec<Value>) -> Vec<String> {
     let mut v: Vec<String> = docs
         .iter()
         .map(|d| {
@@ -242,7 +242,7 @@ fn helm_charts_build_as_kubectl_kustomize_enable_helm_does() {
 }
 
 #[test]
-fn a_chart_to_pull_that_is_not_on_disk_is_named() {
+fn a_chart_to_pull_without_a_chart_cache_or_repo_is_named() {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("k");
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -251,21 +251,21 @@ fn a_chart_to_pull_that_is_not_on_disk_is_named() {
         "helmCharts:\n  - name: redis\n    repo: https://user:secret@charts.example.com\n    version: 19.0.1\n",
     )
     .expect("write");
-    let err = build(&FsTree::new(root.path()), "k").expect_err("not on disk");
+    // `build` has no chart repositories: the pull is refused by name, never skipped.
+    let err = build(&FsTree::new(root.path()), "k").expect_err("nothing to pull with");
     let text = err.to_string();
     match &err {
-        KustomizeError::ChartNotFound {
-            chart, path, repo, ..
-        } => {
-            assert_eq!(chart, "redis");
-            assert_eq!(path, "k/charts/redis-19.0.1/redis");
-            assert!(
-                repo.as_deref()
-                    .is_some_and(|r| r.contains("charts.example.com"))
-            );
+        KustomizeError::NoChartCache { file, pull, .. } => {
+            assert!(file.ends_with("k/kustomization.yaml"), "{file}");
+            assert_eq!(pull.entry, "helmCharts[0]");
+            assert_eq!(pull.chart, "redis");
+            assert_eq!(pull.version, "19.0.1");
+            assert_eq!(pull.path, "k/charts/redis-19.0.1/redis");
+            assert!(pull.repo.contains("charts.example.com"), "{}", pull.repo);
         }
-        other => panic!("expected ChartNotFound, got {other}"),
+        other => panic!("expected NoChartCache, got {other}"),
     }
+    assert!(text.contains("no chart cache"), "{text}");
     assert!(!text.contains("secret"), "{text}");
     // Without a repository the chart must be in the chart home.
     std::fs::write(
@@ -275,7 +275,7 @@ fn a_chart_to_pull_that_is_not_on_disk_is_named() {
     .expect("write");
     let err = build(&FsTree::new(root.path()), "k").expect_err("not on disk");
     assert!(
-        matches!(&err, KustomizeError::ChartNotFound { path, repo: None, .. } if path == "k/charts/redis"),
+        matches!(&err, KustomizeError::ChartNotFound { path, entry, .. } if path == "k/charts/redis" && entry == "helmCharts[0]"),
         "{err}"
     );
 }
@@ -289,7 +289,7 @@ fn an_unknown_helm_chart_field_is_named() {
             charts: &[("helm_charts/legacy", "charts/legacy")],
             files: &[(
                 "kustomization.yaml",
-                "helmCharts:\n  - name: legacy\n    nameTemplate: x\n",
+                "helmCharts:\n  - name: legacy\n    chartVersion: x\n",
             )],
         },
         root.path(),
@@ -297,7 +297,94 @@ fn an_unknown_helm_chart_field_is_named() {
     assert!(dir.is_dir());
     let err = build(&FsTree::new(root.path()), "k").expect_err("refused");
     assert!(
-        matches!(&err, KustomizeError::Unsupported { field, .. } if field == "helmCharts[0].nameTemplate"),
+        matches!(&err, KustomizeError::Unsupported { field, .. } if field == "helmCharts[0].chartVersion"),
         "{err}"
     );
+}
+
+#[test]
+fn release_names_helm_refuses_are_refused() {
+    let helm = ensure(&strata_testkube::target_dir()).expect("helm");
+    let root = tempfile::tempdir().expect("tempdir");
+    for (name, entry, says) in [
+        (
+            "both",
+            "releaseName: a\n    nameTemplate: b",
+            "releaseName and nameTemplate are both set",
+        ),
+        (
+            "invalid-template",
+            "nameTemplate: '{{ \"Bad_Name\" }}'",
+            "release name \"Bad_Name\" is invalid",
+        ),
+        (
+            "invalid-release",
+            "releaseName: UPPER",
+            "release name \"UPPER\" is invalid",
+        ),
+    ] {
+        let text = format!("helmCharts:\n  - name: legacy\n    {entry}\n");
+        let case = Case {
+            name,
+            charts: &[("helm_charts/legacy", "charts/legacy")],
+            files: &[],
+        };
+        let dir = lay_out(&case, root.path());
+        std::fs::write(dir.join("kustomization.yaml"), &text).expect("write");
+        let out = Command::new(kubectl())
+            .args(["kustomize", "--enable-helm", "--helm-command"])
+            .arg(&helm)
+            .arg(&dir)
+            .output()
+            .expect("kubectl runs");
+        assert!(!out.status.success(), "{name}: kubectl refuses it too");
+        let err = build(&FsTree::new(root.path()), name).expect_err(name);
+        assert!(
+            matches!(&err, KustomizeError::Invalid { message, .. } if message.contains(says) && message.starts_with("helmCharts[0]")),
+            "{name}: {err}"
+        );
+    }
+    // A name template that does not parse is named as such.
+    let dir = root.path().join("both");
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "helmCharts:\n  - name: legacy\n    nameTemplate: '{{ nope'\n    debug: true\n",
+    )
+    .expect("write");
+    let err = build(&FsTree::new(root.path()), "both").expect_err("no parse");
+    assert!(
+        matches!(&err, KustomizeError::NameTemplate { entry, .. } if entry == "helmCharts[0]"),
+        "{err}"
+    );
+}
+
+/// Without the `http` feature a chart to pull is an error naming the missing HTTP client, the
+/// kustomization and the entry (a pinned version already in the cache would still be read).
+#[cfg(not(feature = "http"))]
+#[test]
+fn without_an_http_client_a_pull_names_what_is_missing() {
+    use strata_sources::helm::repository::{ChartRepoError, ChartRepositories};
+    use strata_sources::kustomize::{BuildOptions, build_with};
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("k");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "helmCharts:\n  - name: metrics\n    repo: http://127.0.0.1:1/charts\n    version: 1.2.0\n",
+    )
+    .expect("write");
+    let options =
+        BuildOptions::new().with_charts(Some(ChartRepositories::new(root.path().join("cache"))));
+    let err = build_with(&FsTree::new(root.path()), "k", &options).expect_err("no client");
+    let text = err.to_string();
+    assert!(
+        matches!(&err, KustomizeError::ChartPull { pull, error, .. }
+            if pull.entry == "helmCharts[0]" && matches!(**error, ChartRepoError::NoHttpClient { .. })),
+        "{text}"
+    );
+    assert!(
+        text.contains("kustomization.yaml: helmCharts[0]: chart metrics 1.2.0"),
+        "{text}"
+    );
+    assert!(text.contains("`http` feature"), "{text}");
 }

@@ -180,13 +180,21 @@ impl<'o> Expander<'o> {
         context: &str,
     ) -> Result<Vec<Resource>, ExpandError> {
         if kustomize::is_kustomization_dir(tree, dir) {
+            // `helmCharts` pull through the chart repositories Helm sources use (the same
+            // cache and per-repository settings).
+            let options = kustomize::BuildOptions::new().with_charts(
+                self.options
+                    .repositories
+                    .as_ref()
+                    .and_then(|r| r.chart_repositories()),
+            );
             // Built in the repository when there is one, so overlays reach their bases.
             let built = match repository {
                 Some(repo) => {
                     let at = join(&repo.prefix, dir)?;
-                    kustomize::build(repo.tree.as_ref(), &at)
+                    kustomize::build_with(repo.tree.as_ref(), &at, &options)
                 }
-                None => kustomize::build(tree, dir),
+                None => kustomize::build_with(tree, dir, &options),
             }
             .map_err(|source| self.kustomize_err(context, source))?;
             return built

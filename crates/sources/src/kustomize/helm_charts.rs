@@ -1,23 +1,38 @@
 //! `helmCharts` (kustomize's HelmChartInflationGenerator, `kustomize build --enable-helm`)
 //! rendered through Strata's own Helm renderer instead of a `helm` process.
 //!
-//! Each entry renders the chart at `<chartHome>/<name>` (`chartHome`: `helmGlobals.chartHome`,
-//! default `charts`, relative to the kustomization), or at `<chartHome>/<name>-<version>/<name>`
-//! when `repo` and `version` are both given (where kustomize pulls a chart to). A chart that
-//! is not there is an error naming it and the repository ([`KustomizeError::ChartNotFound`]):
-//! Strata does not pull charts for kustomize.
+//! Where the chart comes from, as kustomize decides it: the chart home is
+//! `helmGlobals.chartHome` (default `charts`, relative to the kustomization), or
+//! `<chartHome>/<name>-<version>` when the entry gives both `repo` and `version`. A chart
+//! already at `<home>/<name>` is used as found (no version check, as kustomize does). Else,
+//! with a `repo`, the chart is pulled where kustomize runs `helm pull`: `http://` and
+//! `https://` repositories (the version picked from `index.yaml` as Helm picks it: the exact
+//! version, else the highest matching the constraint, none meaning the latest release) and
+//! `oci://` registries (`<repo>/<name>`, tagged by version) through
+//! [`crate::helm::repository::ChartRepositories`] ([`BuildOptions::charts`]): into its cache
+//! by digest, never into the chart home, since a render must not modify the checkout. Without
+//! chart repositories such an entry is [`KustomizeError::NoChartCache`]; a failed pull
+//! (no such version, the repository unreachable, no HTTP client in this build) is
+//! [`KustomizeError::ChartPull`]; without a `repo`, [`KustomizeError::ChartNotFound`].
 //!
 //! Values as kustomize computes them: `valuesFile` (default: the chart's `values.yaml`)
 //! combined with `valuesInline` by `valuesMerge` (`override`, the default: inline wins;
 //! `merge`: the file wins; `replace`: inline only), then `additionalValuesFiles`. Release name
-//! `releaseName` (default `release-name`), namespace `namespace` (default `default`); CRDs only
-//! with `includeCRDs`; hooks kept unless `skipHooks`, test hooks dropped with `skipTests`;
-//! `apiVersions` and `kubeVersion` as `helm template` takes them.
+//! `releaseName` (default `release-name`, what `helm template --generate-name` gives), or
+//! `nameTemplate` rendered as Helm renders `--name-template` (Sprig functions, no data; with a
+//! `releaseName` too it is refused, as Helm refuses it); namespace `namespace` (default
+//! `default`); CRDs only with `includeCRDs`; hooks kept unless `skipHooks`, test hooks dropped
+//! with `skipTests`; `apiVersions` and `kubeVersion` as `helm template` takes them; `debug`
+//! changes only Helm's error output and is accepted. `helmGlobals.configHome` (Helm's
+//! configuration directory) is accepted and not read.
 
 use serde_json::{Map, Value};
-use strata_core::source::{EntryKind, SourceTree};
+use strata_core::source::{EntryKind, MemoryTree, SourceOrigin, SourceTree};
 
-use super::{Item, KustomizeError, check_fields, file_in_root, in_tree, invalid};
+use super::{
+    BuildOptions, ChartToPull, Item, KustomizeError, check_fields, file_in_root, in_tree, invalid,
+};
+use crate::helm::repository::ChartRepoError;
 use crate::helm::{self, HelmOptions};
 
 const FIELDS: &[&str] = &[
@@ -35,6 +50,8 @@ const FIELDS: &[&str] = &[
     "skipTests",
     "apiVersions",
     "kubeVersion",
+    "nameTemplate",
+    "debug",
 ];
 
 /// The resources of the kustomization's `helmCharts` (`k`, read from `file` in `dir`).
@@ -43,6 +60,7 @@ pub(crate) fn inflate(
     dir: &str,
     file: &str,
     k: &Map<String, Value>,
+    build_options: &BuildOptions,
 ) -> Result<Vec<Item>, KustomizeError> {
     let charts = match k.get("helmCharts") {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -96,23 +114,67 @@ pub(crate) fn inflate(
         let version = text("version")?;
         let repo = text("repo")?;
         let home = in_tree(dir, &chart_home, file, "helmGlobals.chartHome")?;
-        let rel = match (&repo, &version) {
-            (Some(_), Some(v)) => format!("{name}-{v}/{name}"),
-            _ => name.clone(),
+        // kustomize pulls a chart with both `repo` and `version` into `<name>-<version>`.
+        let home = match (&repo, &version) {
+            (Some(_), Some(v)) => in_tree(&home, &format!("{name}-{v}"), file, &at)?,
+            _ => home,
         };
-        let chart_dir = in_tree(&home, &rel, file, &format!("{at}.name"))?;
-        if tree.kind(&chart_dir) != Some(EntryKind::Dir) {
-            return Err(KustomizeError::ChartNotFound {
-                file: file.to_string(),
-                chart: name,
-                path: chart_dir,
-                repo: repo.as_deref().map(crate::repo::redact),
-            });
+        let chart_dir = in_tree(&home, &name, file, &format!("{at}.name"))?;
+        // The chart as found in the chart home, else pulled into the cache.
+        let pulled = if tree.kind(&chart_dir) == Some(EntryKind::Dir) {
+            None
+        } else {
+            let Some(repo) = &repo else {
+                return Err(KustomizeError::ChartNotFound {
+                    file: file.to_string(),
+                    entry: at,
+                    chart: name,
+                    path: chart_dir,
+                });
+            };
+            let pull = ChartToPull {
+                entry: at.clone(),
+                chart: name.clone(),
+                version: version.clone().unwrap_or_default(),
+                repo: crate::repo::redact(repo.trim_end_matches('/')),
+                path: chart_dir.clone(),
+            };
+            Some(fetch(file, pull, repo, build_options)?)
+        };
+        let (chart_tree, chart_path): (&dyn SourceTree, &str) = match &pulled {
+            Some(t) => (t, ""),
+            None => (tree, &chart_dir),
+        };
+        let release = match (text("releaseName")?, text("nameTemplate")?) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    file,
+                    format!(
+                        "{at}: releaseName and nameTemplate are both set (helm template: cannot set --name-template and also specify a name)"
+                    ),
+                ));
+            }
+            (Some(r), None) => r,
+            (None, Some(t)) => {
+                strata_gotemplate::render(&t, &Value::Null, strata_gotemplate::MissingKey::Default)
+                    .map_err(|error| KustomizeError::NameTemplate {
+                        file: file.to_string(),
+                        entry: at.clone(),
+                        error: Box::new(error),
+                    })?
+            }
+            (None, None) => "release-name".to_string(),
+        };
+        if !valid_release_name(&release) {
+            return Err(invalid(
+                file,
+                format!(
+                    "{at}: release name {release:?} is invalid (helm template: it must match {RELEASE_NAME} and be at most 53 characters)"
+                ),
+            ));
         }
-        let mut options = HelmOptions::new(
-            text("releaseName")?.as_deref().unwrap_or("release-name"),
-            text("namespace")?.as_deref().unwrap_or("default"),
-        );
+        let mut options =
+            HelmOptions::new(&release, text("namespace")?.as_deref().unwrap_or("default"));
         // The values file kustomize passes: `valuesFile`, or the chart's own values.
         let (values_name, values_path) = match text("valuesFile")? {
             Some(f) => {
@@ -126,13 +188,18 @@ pub(crate) fn inflate(
                 (f, Some(p))
             }
             None => {
-                let p = format!("{chart_dir}/values.yaml");
-                let exists = tree.kind(&p) == Some(EntryKind::File);
+                let p = strata_core::source::join(chart_path, "values.yaml")?;
+                let exists = chart_tree.kind(&p) == Some(EntryKind::File);
                 ("values.yaml".to_string(), exists.then_some(p))
             }
         };
+        let values_tree = if text("valuesFile")?.is_some() {
+            tree
+        } else {
+            chart_tree
+        };
         let read_values = |path: &str| -> Result<Map<String, Value>, KustomizeError> {
-            let text = tree.read_to_string(path)?;
+            let text = values_tree.read_to_string(path)?;
             match helm::chart::parse_values_yaml(&text) {
                 Ok(Value::Object(m)) => Ok(m),
                 Ok(_) => Err(invalid(path, "values must be a mapping")),
@@ -209,23 +276,80 @@ pub(crate) fn inflate(
             };
         }
         let (skip_hooks, skip_tests) = (flag("skipHooks")?, flag("skipTests")?);
-        let manifests =
-            helm::render(tree, &chart_dir, &options).map_err(|error| KustomizeError::Helm {
+        // `debug` changes only what Helm prints when it fails.
+        flag("debug")?;
+        let manifests = helm::render(chart_tree, chart_path, &options).map_err(|error| {
+            KustomizeError::Helm {
                 file: file.to_string(),
                 chart: name.clone(),
                 error: Box::new(error),
-            })?;
+            }
+        })?;
         for m in manifests {
             if m.hook && (skip_hooks || (skip_tests && is_test_hook(&m.object))) {
                 continue;
             }
             // `chart/templates/x.yaml` → `<chart_dir>/templates/x.yaml`.
             let rest = m.source.split_once('/').map_or("", |(_, r)| r);
-            let location = tree.location(&format!("{chart_dir}/{rest}"), 0, 1);
+            let location = chart_tree.location(&strata_core::source::join(chart_path, rest)?, 0, 1);
             out.push(Item::new(m.object, location, false));
         }
     }
     Ok(out)
+}
+
+/// The chart of `pull` fetched from `repo` (as written, credentials and all) or read from the
+/// cache, and unpacked: the chart at its root, its files located at `<repo>/<name>-<version>/`.
+fn fetch(
+    file: &str,
+    pull: ChartToPull,
+    repo: &str,
+    options: &BuildOptions,
+) -> Result<MemoryTree, KustomizeError> {
+    let Some(charts) = &options.charts else {
+        return Err(KustomizeError::NoChartCache {
+            file: file.to_string(),
+            pull: Box::new(pull),
+        });
+    };
+    let failed = |error| KustomizeError::ChartPull {
+        file: file.to_string(),
+        pull: Box::new(pull.clone()),
+        error: Box::new(error),
+    };
+    // `helm pull --repo` takes http(s) repositories, `oci://` registries are pulled as
+    // `<repo>/<name>`; a repository without a scheme is not one Helm can pull from.
+    if !repo.contains("://") {
+        return Err(failed(ChartRepoError::UnsupportedScheme {
+            url: pull.repo.clone(),
+        }));
+    }
+    let fetched = charts
+        .fetch(repo.trim_end_matches('/'), &pull.chart, &pull.version)
+        .map_err(failed)?;
+    let origin =
+        SourceOrigin::directory(format!("{}/{}-{}", pull.repo, pull.chart, fetched.version));
+    let archive = format!("{}-{}.tgz", pull.chart, fetched.version);
+    helm::archive::unpack(&fetched.archive, &helm::ArchiveLimits::default())
+        .map(|t| t.with_origin(origin))
+        .map_err(|source| KustomizeError::Helm {
+            file: file.to_string(),
+            chart: pull.chart.clone(),
+            error: Box::new(helm::HelmError::Archive {
+                chart: pull.chart.clone(),
+                archive,
+                source,
+            }),
+        })
+}
+
+/// The release names Helm accepts (`chartutil.ValidateReleaseName`), at most 53 characters.
+const RELEASE_NAME: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+fn valid_release_name(name: &str) -> bool {
+    static PATTERN: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(RELEASE_NAME).ok());
+    !name.is_empty() && name.len() <= 53 && PATTERN.as_ref().is_some_and(|p| p.is_match(name))
 }
 
 /// Whether a hook runs on `helm test` (`--skip-tests` leaves it out).

@@ -32,7 +32,10 @@
 //! * `generators` / `transformers` files holding builtin `ConfigMapGenerator`,
 //!   `SecretGenerator`, `PatchTransformer` and `ImageTagTransformer` configurations;
 //! * `helmCharts` and `helmGlobals` (as `kustomize build --enable-helm`), rendered by
-//!   [`crate::helm`] from charts on disk under the chart home (see `helm_charts.rs`).
+//!   [`crate::helm`] from charts on disk under the chart home, or pulled from the entry's
+//!   `repo` (a Helm repository or an OCI registry) into the chart cache of
+//!   [`BuildOptions::charts`] where kustomize would pull them ([`build_with`]; see
+//!   `helm_charts.rs`).
 //!
 //! Resources may leave out `apiVersion`, as kustomize allows. Remote bases are refused
 //! ([`KustomizeError::RemoteBase`]), as is a cycle of kustomizations.
@@ -289,18 +292,54 @@ pub enum KustomizeError {
     /// A kustomization includes itself through `resources`.
     #[error("kustomization cycle: {0}")]
     Cycle(String),
-    /// A `helmCharts` chart is not on disk under the chart home (Strata does not pull charts
-    /// for kustomize).
-    #[error("{file}: helmCharts: chart {chart} not found at {path}{}", .repo.as_ref().map(|r| format!(" (it would be pulled from {r}; put the chart there)")).unwrap_or_default())]
+    /// A `helmCharts` chart is not in the chart home and its entry names no `repo` to pull it
+    /// from (kustomize: "no repo specified for pull, no chart found").
+    #[error("{file}: {entry}: chart {chart} not found at {path} and no repo to pull it from")]
     ChartNotFound {
         /// The kustomization.
         file: String,
+        /// The entry (`helmCharts[0]`).
+        entry: String,
         /// The chart's name.
         chart: String,
         /// Where it was looked for.
         path: String,
-        /// The `repo` it names, if any.
-        repo: Option<String>,
+    },
+    /// A `helmCharts` chart to pull (not in the chart home, `repo` given), but the build has
+    /// no chart cache to pull it into ([`BuildOptions::charts`]).
+    #[error(
+        "{file}: {pull}: not found at {path}, and this render has no chart cache to pull it into (charts from Helm repositories and OCI registries need a repository cache)",
+        path = pull.path
+    )]
+    NoChartCache {
+        /// The kustomization.
+        file: String,
+        /// The entry and the chart it names.
+        pull: Box<ChartToPull>,
+    },
+    /// A `helmCharts` chart could not be pulled from its `repo` (no such chart or version, the
+    /// repository unreachable, a digest mismatch, no HTTP client in this build...).
+    #[error("{file}: {pull}: {error}")]
+    ChartPull {
+        /// The kustomization.
+        file: String,
+        /// The entry and the chart it names.
+        pull: Box<ChartToPull>,
+        /// Why.
+        #[source]
+        error: Box<crate::helm::repository::ChartRepoError>,
+    },
+    /// A `helmCharts` entry's `nameTemplate` could not be rendered (as `helm template
+    /// --name-template` renders it: Sprig functions, no data).
+    #[error("{file}: {entry}.nameTemplate: {error}")]
+    NameTemplate {
+        /// The kustomization.
+        file: String,
+        /// The entry (`helmCharts[0]`).
+        entry: String,
+        /// The template's error.
+        #[source]
+        error: Box<strata_gotemplate::TemplateError>,
     },
     /// A `helmCharts` chart could not be rendered.
     #[error("{file}: helmCharts: chart {chart}: {error}")]
@@ -336,11 +375,45 @@ impl KustomizeError {
             | Self::OutsideRoot { file, .. }
             | Self::RemoteBase { file, .. }
             | Self::ChartNotFound { file, .. }
+            | Self::NoChartCache { file, .. }
+            | Self::ChartPull { file, .. }
+            | Self::NameTemplate { file, .. }
             | Self::Helm { file, .. }
             | Self::NoKustomization(file) => show(file),
             Self::Source(_) | Self::Cycle(_) => {}
         }
         self
+    }
+}
+
+/// A `helmCharts` entry whose chart kustomize would pull: not in the chart home, `repo` given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChartToPull {
+    /// The entry (`helmCharts[0]`).
+    pub entry: String,
+    /// The chart's name.
+    pub chart: String,
+    /// The version asked for (empty: the latest release).
+    pub version: String,
+    /// The `repo`, redacted.
+    pub repo: String,
+    /// Where kustomize looks for the chart (and would pull it to).
+    pub path: String,
+}
+
+impl std::fmt::Display for ChartToPull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let version = if self.version.is_empty() {
+            "(latest)"
+        } else {
+            &self.version
+        };
+        write!(
+            f,
+            "{}: chart {} {version} from {}",
+            self.entry, self.chart, self.repo
+        )
     }
 }
 
@@ -499,14 +572,59 @@ fn kustomization_file(tree: &dyn SourceTree, dir: &str) -> Option<String> {
     })
 }
 
+/// What a build may use beyond the tree: where `helmCharts` charts are pulled from and
+/// cached.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct BuildOptions {
+    /// Pulls the `helmCharts` charts kustomize would pull (an entry with `repo` whose chart is
+    /// not in the chart home) into its cache, with its settings per repository (credentials,
+    /// TLS, plain HTTP for OCI registries), as Applications' charts from Helm repositories
+    /// are fetched. Without it such an entry is an error naming it
+    /// ([`KustomizeError::NoChartCache`]).
+    ///
+    /// Pulled charts go to this cache, never into the chart home as `kustomize build
+    /// --enable-helm` puts them: a render reads the checkout and must not modify it (a
+    /// GitOps render would otherwise leave the working tree dirty, or fail on a read-only
+    /// one, and the next render would use the stale copy instead of the pinned version).
+    pub charts: Option<crate::helm::repository::ChartRepositories>,
+}
+
+impl BuildOptions {
+    /// No chart repositories: charts must be in the chart home.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`charts`](Self::charts).
+    pub fn with_charts(
+        mut self,
+        charts: Option<crate::helm::repository::ChartRepositories>,
+    ) -> Self {
+        self.charts = charts;
+        self
+    }
+}
+
 /// Builds the kustomization in `dir` of `tree`, as `kustomize build` does for the supported
 /// subset. Resources come out in kustomize's legacy order (by kind, then identity).
+/// `helmCharts` charts must be in the chart home ([`build_with`] pulls them).
 pub fn build(tree: &dyn SourceTree, dir: &str) -> Result<Vec<Built>, KustomizeError> {
+    build_with(tree, dir, &BuildOptions::default())
+}
+
+/// [`build`] with `options`: `helmCharts` charts kustomize would pull are fetched through
+/// [`BuildOptions::charts`].
+pub fn build_with(
+    tree: &dyn SourceTree,
+    dir: &str,
+    options: &BuildOptions,
+) -> Result<Vec<Built>, KustomizeError> {
     let dir = normalize(dir)?;
     let mut stack = Vec::new();
     let mut vars = Vec::new();
     let mut items =
-        build_level(tree, &dir, &mut stack, &mut vars, None).map_err(|e| e.shown(tree))?;
+        build_level(tree, &dir, &mut stack, &mut vars, None, options).map_err(|e| e.shown(tree))?;
     generator::finish_hashes(&mut items);
     let top = kustomization_file(tree, &dir).unwrap_or_else(|| dir.clone());
     nameref::fix(&mut items, &top).map_err(|e| e.shown(tree))?;
@@ -690,6 +808,7 @@ fn build_level(
     stack: &mut Vec<String>,
     vars: &mut Vec<vars::Var>,
     base: Option<Vec<Item>>,
+    options: &BuildOptions,
 ) -> Result<Vec<Item>, KustomizeError> {
     if stack.iter().any(|d| d == dir) {
         let mut chain = stack.clone();
@@ -779,7 +898,7 @@ fn build_level(
             }
             let path = in_tree(dir, &entry, &file, field)?;
             let new = match tree.kind(&path) {
-                Some(EntryKind::Dir) => build_level(tree, &path, stack, vars, None)?,
+                Some(EntryKind::Dir) => build_level(tree, &path, stack, vars, None, options)?,
                 Some(EntryKind::File) => {
                     file_in_root(dir, &entry, &file, field)?;
                     read_resource_file(tree, &path)?
@@ -811,7 +930,7 @@ fn build_level(
         }
         let current = std::mem::take(&mut items);
         seen.clear();
-        items = build_level(tree, &path, stack, vars, Some(current))?;
+        items = build_level(tree, &path, stack, vars, Some(current), options)?;
         seen.extend(items.iter().map(Item::id));
     }
     let mut generated = generator::generate(tree, dir, &file, &k)?;
@@ -847,7 +966,7 @@ fn build_level(
     add(
         &mut items,
         &mut seen,
-        helm_charts::inflate(tree, dir, &file, &k)?,
+        helm_charts::inflate(tree, dir, &file, &k, options)?,
     )?;
     vars::parse(&k, &file, vars)?;
     stack.pop();
