@@ -29,6 +29,7 @@ pub mod repository;
 pub mod values;
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 use strata_core::source::SourceTree;
@@ -339,7 +340,7 @@ pub fn render(
         "Revision": 1,
         "Service": "Helm",
     });
-    let mut templates: BTreeMap<String, (String, Value, String)> = BTreeMap::new();
+    let mut templates: BTreeMap<String, (&str, Rc<Value>, String)> = BTreeMap::new();
     collect_templates(
         &root,
         &root_name,
@@ -370,7 +371,7 @@ pub fn render(
             continue;
         }
         let (_, data, base_path) = &templates[*name];
-        let mut data = data.clone();
+        let mut data = Value::clone(data);
         if let Value::Object(m) = &mut data {
             m.insert(
                 "Template".to_string(),
@@ -519,14 +520,17 @@ fn chart_object(chart: &Chart, is_root: bool) -> Value {
 }
 
 /// `recAllTpls`: every template of the chart tree with the data it runs with.
-fn collect_templates(
-    chart: &Chart,
+///
+/// The files of one chart share its data: only the files executed get a copy (with their
+/// `.Template`), not the helpers.
+fn collect_templates<'c>(
+    chart: &'c Chart,
     full_path: &str,
     is_root: bool,
     parent_values: &Value,
     release: &Value,
     capabilities: &Value,
-    out: &mut BTreeMap<String, (String, Value, String)>,
+    out: &mut BTreeMap<String, (&'c str, Rc<Value>, String)>,
 ) -> Value {
     let values = if is_root {
         parent_values.clone()
@@ -543,14 +547,14 @@ fn collect_templates(
         subcharts.insert(sub.name.clone(), data);
     }
     let files = files_object(chart.files.iter().cloned());
-    let data = serde_json::json!({
+    let data = Rc::new(serde_json::json!({
         "Chart": chart_object(chart, is_root),
         "Files": files,
         "Release": release,
         "Capabilities": capabilities,
         "Values": values,
         "Subcharts": subcharts,
-    });
+    }));
     for (path, text) in &chart.templates {
         let base = path.rsplit('/').next().unwrap_or(path);
         if chart.is_library() && !base.starts_with('_') {
@@ -558,10 +562,14 @@ fn collect_templates(
         }
         out.insert(
             format!("{full_path}/{path}"),
-            (text.clone(), data.clone(), format!("{full_path}/templates")),
+            (
+                text.as_str(),
+                Rc::clone(&data),
+                format!("{full_path}/templates"),
+            ),
         );
     }
-    data
+    Rc::unwrap_or_clone(data)
 }
 
 /// `crds/` of the chart and its enabled subcharts, parent first.
