@@ -31,8 +31,13 @@ where
     R: Send,
     F: Fn(T) -> R + Sync,
 {
+    // The cheap tests first: `available_parallelism` reads the cgroup's CPU quota from /proc
+    // and /sys on every call, which a short command pays once per small batch otherwise.
+    if items.len() < 2 || !worth_it(&items) {
+        return items.into_iter().map(f).collect();
+    }
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if threads < 2 || items.len() < 2 || !worth_it(&items) {
+    if threads < 2 {
         return items.into_iter().map(f).collect();
     }
     let chunk = items.len().div_ceil(threads);

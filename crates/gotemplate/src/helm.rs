@@ -275,15 +275,21 @@ fn files_method(
         "Glob" => {
             want(method, args, 1)?;
             let pattern = s(&args[0])?;
-            let re = glob_regex(&pattern).map_err(|e| {
-                FuncError::Regex(strata_core::user_regex::RegexLimitError::Invalid(e))
-            })?;
-            Ok(files_object(
-                files
-                    .iter()
-                    .filter(|(k, _)| re.is_match(k))
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())),
-            ))
+            // Plain patterns are matched directly: compiling one as a regular expression
+            // costs more than the whole match (see `crate::wildcard`).
+            let matches: Box<dyn Fn(&str) -> bool> =
+                match crate::wildcard::Wildcard::files_glob(&pattern) {
+                    Some(wildcard) => Box::new(move |path| wildcard.is_match(path)),
+                    None => {
+                        let re = glob_regex(&pattern).map_err(|e| {
+                            FuncError::Regex(strata_core::user_regex::RegexLimitError::Invalid(e))
+                        })?;
+                        Box::new(move |path| re.is_match(path))
+                    }
+                };
+            Ok(files_object(files.iter().filter(|(k, _)| matches(k)).map(
+                |(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()),
+            )))
         }
         "AsConfig" | "AsSecrets" => {
             want(method, args, 0)?;

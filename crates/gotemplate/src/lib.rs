@@ -70,6 +70,7 @@ pub mod limits;
 mod names;
 mod parser;
 pub mod value;
+pub mod wildcard;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;

@@ -61,8 +61,15 @@ impl SourceTree for FsTree {
         for entry in read {
             let entry = entry.map_err(io)?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let meta = std::fs::metadata(entry.path()).map_err(io)?;
-            let kind = if meta.is_dir() {
+            // The directory entry's own type (no system call on most file systems); a
+            // symbolic link is followed to what it points at.
+            let file_type = entry.file_type().map_err(io)?;
+            let is_dir = if file_type.is_symlink() {
+                std::fs::metadata(entry.path()).map_err(io)?.is_dir()
+            } else {
+                file_type.is_dir()
+            };
+            let kind = if is_dir {
                 if SKIPPED_DIRS.contains(&name.as_str()) {
                     continue;
                 }
@@ -98,6 +105,36 @@ impl SourceTree for FsTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_links_are_listed_as_what_they_point_at() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("real/sub")).unwrap();
+        std::fs::write(dir.path().join("real/sub/x.yaml"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real/sub"), dir.path().join("linked")).unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("real/sub/x.yaml"),
+            dir.path().join("file.yaml"),
+        )
+        .unwrap();
+        let tree = FsTree::new(dir.path());
+        let kinds: Vec<(String, EntryKind)> = tree
+            .list("")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("file.yaml".to_owned(), EntryKind::File),
+                ("linked".to_owned(), EntryKind::Dir),
+                ("real".to_owned(), EntryKind::Dir),
+            ]
+        );
+        assert!(tree.files().unwrap().contains(&"linked/x.yaml".to_owned()));
+    }
 
     #[test]
     fn lists_reads_and_skips_strata_dirs() {

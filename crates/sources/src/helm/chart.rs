@@ -88,7 +88,25 @@ pub fn is_inside_chart(tree: &dyn SourceTree, dir: &str, file: &str) -> bool {
 /// trailing `/` for directories), plus Helm's default `templates/.?*`.
 #[derive(Debug, Clone, Default)]
 struct Ignore {
-    rules: Vec<(regex::Regex, bool)>,
+    rules: Vec<(IgnoreRule, bool)>,
+}
+
+/// One `.helmignore` pattern: plain ones (literal characters, `?`, `*`) matched directly,
+/// the rest through a regular expression, which costs far more to compile than a chart's
+/// paths take to match.
+#[derive(Debug, Clone)]
+enum IgnoreRule {
+    Wildcard(strata_gotemplate::wildcard::Wildcard),
+    Regex(regex::Regex),
+}
+
+impl IgnoreRule {
+    fn is_match(&self, path: &str) -> bool {
+        match self {
+            IgnoreRule::Wildcard(w) => w.is_match(path),
+            IgnoreRule::Regex(re) => re.is_match(path),
+        }
+    }
 }
 
 impl Ignore {
@@ -107,12 +125,17 @@ impl Ignore {
             }
             let dir_only = line.ends_with('/');
             let pattern = line.trim_end_matches('/').trim_start_matches('/');
-            let re = glob_to_regex(pattern).map_err(|source| HelmError::IgnorePattern {
-                chart: chart.to_string(),
-                line: line.to_string(),
-                source,
-            })?;
-            rules.push((re, dir_only));
+            let rule = match strata_gotemplate::wildcard::Wildcard::path_match(pattern) {
+                Some(wildcard) => IgnoreRule::Wildcard(wildcard),
+                None => IgnoreRule::Regex(glob_to_regex(pattern).map_err(|source| {
+                    HelmError::IgnorePattern {
+                        chart: chart.to_string(),
+                        line: line.to_string(),
+                        source,
+                    }
+                })?),
+            };
+            rules.push((rule, dir_only));
         }
         Ok(Ignore { rules })
     }
@@ -120,11 +143,11 @@ impl Ignore {
     /// Whether the chart-relative `path` (a file, or a directory when `is_dir`) is ignored.
     fn ignored(&self, path: &str, is_dir: bool) -> bool {
         let base = path.rsplit('/').next().unwrap_or(path);
-        self.rules.iter().any(|(re, dir_only)| {
+        self.rules.iter().any(|(rule, dir_only)| {
             if *dir_only && !is_dir {
                 return false;
             }
-            re.is_match(path) || re.is_match(base)
+            rule.is_match(path) || rule.is_match(base)
         })
     }
 }
@@ -391,6 +414,10 @@ mod tests {
         assert!(ignore.ignored("docs/x.md", false));
         assert!(ignore.ignored("templates/.hidden", false));
         assert!(!ignore.ignored("templates/a.yaml", false));
+        // Classes go through the regular expression.
+        let ignore = Ignore::parse("[ab].txt\n", "c").expect("parsed");
+        assert!(ignore.ignored("dir/a.txt", false));
+        assert!(!ignore.ignored("c.txt", false));
     }
 
     #[test]

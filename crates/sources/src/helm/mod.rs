@@ -29,6 +29,7 @@ pub mod repository;
 pub mod values;
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 use strata_core::source::SourceTree;
@@ -339,7 +340,7 @@ pub fn render(
         "Revision": 1,
         "Service": "Helm",
     });
-    let mut templates: BTreeMap<String, (String, Value, String)> = BTreeMap::new();
+    let mut templates: BTreeMap<String, (&str, Rc<Value>, String)> = BTreeMap::new();
     collect_templates(
         &root,
         &root_name,
@@ -370,7 +371,7 @@ pub fn render(
             continue;
         }
         let (_, data, base_path) = &templates[*name];
-        let mut data = data.clone();
+        let mut data = Value::clone(data);
         if let Value::Object(m) = &mut data {
             m.insert(
                 "Template".to_string(),
@@ -519,14 +520,17 @@ fn chart_object(chart: &Chart, is_root: bool) -> Value {
 }
 
 /// `recAllTpls`: every template of the chart tree with the data it runs with.
-fn collect_templates(
-    chart: &Chart,
+///
+/// The files of one chart share its data: only the files executed get a copy (with their
+/// `.Template`), not the helpers.
+fn collect_templates<'c>(
+    chart: &'c Chart,
     full_path: &str,
     is_root: bool,
     parent_values: &Value,
     release: &Value,
     capabilities: &Value,
-    out: &mut BTreeMap<String, (String, Value, String)>,
+    out: &mut BTreeMap<String, (&'c str, Rc<Value>, String)>,
 ) -> Value {
     let values = if is_root {
         parent_values.clone()
@@ -543,14 +547,14 @@ fn collect_templates(
         subcharts.insert(sub.name.clone(), data);
     }
     let files = files_object(chart.files.iter().cloned());
-    let data = serde_json::json!({
+    let data = Rc::new(serde_json::json!({
         "Chart": chart_object(chart, is_root),
         "Files": files,
         "Release": release,
         "Capabilities": capabilities,
         "Values": values,
         "Subcharts": subcharts,
-    });
+    }));
     for (path, text) in &chart.templates {
         let base = path.rsplit('/').next().unwrap_or(path);
         if chart.is_library() && !base.starts_with('_') {
@@ -558,10 +562,14 @@ fn collect_templates(
         }
         out.insert(
             format!("{full_path}/{path}"),
-            (text.clone(), data.clone(), format!("{full_path}/templates")),
+            (
+                text.as_str(),
+                Rc::clone(&data),
+                format!("{full_path}/templates"),
+            ),
         );
     }
-    data
+    Rc::unwrap_or_clone(data)
 }
 
 /// `crds/` of the chart and its enabled subcharts, parent first.
@@ -591,18 +599,53 @@ fn crds(chart: &Chart, full_path: &str, out: &mut Vec<Manifest>) -> Result<(), H
 }
 
 /// `releaseutil.SplitManifests`: documents split on `---` lines, trimmed, empty ones dropped.
+///
+/// Helm splits on the regular expression `(?:^|\s*\n)---\s*`; [`separators`] finds the same
+/// matches without compiling it (its Unicode `\s` makes a DFA that cost more than all a
+/// chart's CRDs take to split).
 pub fn split_manifests(text: &str) -> Vec<String> {
-    static SEP: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let sep = SEP.get_or_init(|| regex::Regex::new(r"(?:^|\s*\n)---\s*").ok());
     let trimmed = text.trim();
-    let docs: Vec<&str> = match sep {
-        Some(re) => re.split(trimmed).collect(),
-        None => vec![trimmed],
-    };
+    let mut docs = Vec::new();
+    let mut from = 0;
+    for (start, end) in separators(trimmed) {
+        docs.push(&trimmed[from..start]);
+        from = end;
+    }
+    docs.push(&trimmed[from..]);
     docs.into_iter()
         .filter(|d| !d.is_empty())
         .map(|d| d.trim().to_string())
         .collect()
+}
+
+/// The byte ranges the regular expression `(?:^|\s*\n)---\s*` matches in `text`, leftmost
+/// first and not overlapping, as `regex::Regex::find_iter` reports them.
+fn separators(text: &str) -> Vec<(usize, usize)> {
+    // The white space after `---`, greedy as `\s*` is.
+    let after_dashes = |at: usize| {
+        let rest = &text[at + 3..];
+        at + 3 + (rest.len() - rest.trim_start().len())
+    };
+    let mut found = Vec::new();
+    let mut from = 0;
+    if text.starts_with("---") {
+        let end = after_dashes(0);
+        found.push((0, end));
+        from = end;
+    }
+    // A match other than at the start is a run of white space ending in a line feed right
+    // before `---`, taken from its leftmost character at or after where the search resumes.
+    while let Some(offset) = text[from..].find("\n---") {
+        let newline = from + offset;
+        let run = text[from..newline]
+            .trim_end_matches(char::is_whitespace)
+            .len();
+        let start = from + run;
+        let end = after_dashes(newline + 1);
+        found.push((start, end));
+        from = end;
+    }
+    found
 }
 
 /// Helm's stable sort by install order of kinds (unknown kinds last, alphabetically).
@@ -701,4 +744,45 @@ fn validate_schemas(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every string of up to 7 characters over `-`, line feed, space, tab, `a` and a Unicode
+    /// space: the separators found are the regular expression's matches.
+    #[test]
+    fn separators_are_the_regex_matches() {
+        let re = regex::Regex::new(r"(?:^|\s*\n)---\s*").expect("compiles");
+        let alphabet = ['-', '\n', ' ', '\t', 'a', '\u{a0}'];
+        let mut texts = vec![String::new()];
+        let mut checked = 0;
+        for _ in 0..7 {
+            let mut longer = Vec::new();
+            for text in &texts {
+                for c in alphabet {
+                    let mut t = text.clone();
+                    t.push(c);
+                    let expected: Vec<(usize, usize)> =
+                        re.find_iter(&t).map(|m| (m.start(), m.end())).collect();
+                    assert_eq!(separators(&t), expected, "{t:?}");
+                    checked += 1;
+                    longer.push(t);
+                }
+            }
+            texts = longer;
+        }
+        assert!(checked > 300_000);
+    }
+
+    #[test]
+    fn manifests_split_as_helm_splits_them() {
+        assert_eq!(
+            split_manifests("---\na: 1\n---\n# c\n---  \nb: 2\n--- \n"),
+            vec!["a: 1".to_owned(), "# c".to_owned(), "b: 2".to_owned()]
+        );
+        assert_eq!(split_manifests("a: |\n  ---x\n"), vec!["a: |\n  ---x"]);
+        assert!(split_manifests("  \n---\n ").is_empty());
+    }
 }
