@@ -40,7 +40,8 @@ where
     if threads < 2 {
         return items.into_iter().map(f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
+    let total = items.len();
+    let chunk = total.div_ceil(threads);
     let mut chunks: Vec<Vec<T>> = Vec::with_capacity(threads);
     let mut rest = items;
     while rest.len() > chunk {
@@ -51,14 +52,20 @@ where
     chunks.push(rest);
     let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
+        let mut parts = chunks.into_iter();
+        let first = parts.next();
+        let handles: Vec<_> = parts
             .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("per-item work does not panic"))
-            .collect()
+        // The calling thread maps the first part straight into the output, which is sized
+        // once: results can be large (a plan's changes), and growing the output by doubling
+        // copied them again and again into fresh memory.
+        let mut out: Vec<R> = Vec::with_capacity(total);
+        out.extend(first.into_iter().flatten().map(f));
+        for handle in handles {
+            out.extend(handle.join().expect("per-item work does not panic"));
+        }
+        out
     })
 }
 

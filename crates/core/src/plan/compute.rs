@@ -322,12 +322,15 @@ pub fn compute_plan(
             normalizer,
             options,
         };
-        for (change, violations) in plan_all_desired(ordered, &context) {
-            plan.violations.extend(violations);
-            if let Some(change) = change {
-                plan.changes.push(change);
-            }
-        }
+        // Collected in place: the changes take over the results' memory rather than a copy.
+        let violations = &mut plan.violations;
+        plan.changes = plan_all_desired(ordered, &context)
+            .into_iter()
+            .filter_map(|(change, found)| {
+                violations.extend(found);
+                change
+            })
+            .collect();
     }
 
     // Deletions, dependents before their dependencies. Who depends on a record is needed only
