@@ -1,6 +1,7 @@
 //! `strata render`: claims and composites rendered through their compositions, with an optional
 //! trace of which patch and transforms wrote each field.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::Context;
@@ -39,8 +40,24 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     }
     output::require(args.output, "strata render", output::MANIFESTS)?;
     let mut request = catalog.render_request();
+    // EnvironmentConfigs are cluster-scoped: one object per name. A name given twice (in the
+    // stack and an extra file, or in two extra files) would leave which one a step selects to
+    // chance, so it is refused naming both places.
+    let mut config_names: BTreeMap<String, String> = request
+        .environment_configs
+        .iter()
+        .map(|c| (config_name(c).to_owned(), "the stack".to_owned()))
+        .collect();
     for path in &args.extra_resources {
-        request.environment_configs.extend(extra_resources(path)?);
+        for (at, config) in extra_resources(path)? {
+            let name = config_name(&config).to_owned();
+            if let Some(first) = config_names.insert(name.clone(), at.clone()) {
+                anyhow::bail!(
+                    "{at}: EnvironmentConfig {name:?} is given twice (also in {first}); an EnvironmentConfig is one object per name, so give each name once"
+                );
+            }
+            request.environment_configs.push(config);
+        }
     }
     let options = RenderOptions::new()
         .with_explain(args.explain)
@@ -117,20 +134,21 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
 /// The EnvironmentConfigs of an `--extra-resources` file or directory; any other object is an
 /// error naming it (Strata's function-environment-configs steps are what read extra
 /// resources).
-fn extra_resources(path: &std::path::Path) -> anyhow::Result<Vec<serde_json::Value>> {
+/// Each comes with where it was read (file and document).
+fn extra_resources(path: &std::path::Path) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
     crate::paths::existing(path)?;
     let resources = strata_core::loader::load_path(path)
         .with_context(|| format!("--extra-resources {}", path.display()))?;
     resources
         .into_iter()
         .map(|r| {
+            let at = r
+                .source
+                .as_ref()
+                .map_or_else(|| path.display().to_string(), ToString::to_string);
             if is_environment_config(&r.manifest) {
-                Ok(r.manifest)
+                Ok((at, r.manifest))
             } else {
-                let at = r
-                    .source
-                    .as_ref()
-                    .map_or_else(|| path.display().to_string(), ToString::to_string);
                 anyhow::bail!(
                     "{at}: {}: --extra-resources takes EnvironmentConfigs (apiextensions.crossplane.io), which function-environment-configs steps select from; Strata's functions read no other extra resources",
                     r.key
@@ -138,6 +156,14 @@ fn extra_resources(path: &std::path::Path) -> anyhow::Result<Vec<serde_json::Val
             }
         })
         .collect()
+}
+
+/// An EnvironmentConfig's `metadata.name` (empty when it has none).
+fn config_name(config: &serde_json::Value) -> &str {
+    config
+        .pointer("/metadata/name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
 }
 
 /// The manifests below `dir` as a stack reads its plain files: kustomization files and the

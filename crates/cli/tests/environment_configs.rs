@@ -202,6 +202,44 @@ fn extra_resources_other_than_environment_configs_are_refused_naming_the_file() 
 }
 
 #[test]
+fn an_environment_config_given_twice_is_refused_naming_both_places() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let stack = tmp.path().join("stack");
+    let extra = tmp.path().join("extra");
+    // The stack's own config again, as an extra resource.
+    std::fs::copy(stack.join("config/shared.yaml"), extra.join("shared.yaml")).unwrap();
+    let out = strata(&["render", s(&stack), "--extra-resources", s(&extra)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("extra/shared.yaml")
+            && stderr.contains("EnvironmentConfig \"shared\" is given twice (also in the stack)"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is rendered");
+    // Twice among the extra resources: both files are named.
+    std::fs::remove_file(extra.join("shared.yaml")).unwrap();
+    std::fs::copy(extra.join("eu.yaml"), tmp.path().join("eu-again.yaml")).unwrap();
+    let out = strata(&[
+        "render",
+        s(&stack),
+        "--extra-resources",
+        s(&extra),
+        "--extra-resources",
+        s(&tmp.path().join("eu-again.yaml")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("eu-again.yaml")
+            && stderr.contains("is given twice (also in ")
+            && stderr.contains("extra/eu.yaml"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_missing_template_directory_fails_naming_the_composition_file() {
     let tmp = tempfile::tempdir().unwrap();
     setup(tmp.path());
