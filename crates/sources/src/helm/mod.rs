@@ -27,6 +27,7 @@ mod error;
 mod http;
 pub mod repository;
 pub mod values;
+mod values_yaml;
 
 use std::collections::BTreeMap;
 
