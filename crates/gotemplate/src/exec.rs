@@ -76,7 +76,13 @@ pub(crate) fn truth_of(v: Option<&Value>) -> bool {
             Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
             Value::String(s) => !s.is_empty(),
             Value::Array(a) => !a.is_empty(),
-            Value::Object(m) => !m.is_empty(),
+            Value::Object(m) => match crate::helm::go_view(v).map(|view| view.elements()) {
+                // A Helm object that is a Go slice is true when it has elements, a struct
+                // always.
+                Some(Some(elements)) => !elements.is_empty(),
+                Some(None) => true,
+                None => !m.is_empty(),
+            },
         },
     }
 }
@@ -284,10 +290,7 @@ impl<'a> Exec<'a> {
             match v.as_deref() {
                 None | Some(Value::Null) => out.push_str("<no value>"),
                 Some(Value::String(s)) => out.push_str(s),
-                Some(v) => match crate::helm::stringer(v) {
-                    Some(text) => out.push_str(&text),
-                    None => out.push_str(&FMT.sprint_v(v)),
-                },
+                Some(v) => out.push_str(&FMT.sprint_v(v)),
             }
             self.check_output(pipe.pos, &pipe.describe(), out)?;
         }
@@ -348,6 +351,14 @@ impl<'a> Exec<'a> {
         dot: &Data,
         out: &mut String,
     ) -> Result<Flow, TemplateError> {
+        // A Helm object that is a Go slice (`.Capabilities.APIVersions`, a `[]byte`) ranges
+        // over its elements.
+        let v = v.map(
+            |d| match crate::helm::go_view(&d).and_then(|view| view.elements()) {
+                Some(elements) => Rc::new(Value::Array(elements)),
+                None => d,
+            },
+        );
         // The elements are moved out of a value nobody else holds, copied otherwise.
         let items: Vec<(Data, Data)> = match v.map(Rc::try_unwrap) {
             None | Some(Ok(Value::Null)) => Vec::new(),

@@ -55,7 +55,7 @@ pub fn to_yaml_v3(v: &Value) -> String {
 }
 
 fn document(v: &Value, l: Layout) -> String {
-    let v = crate::value::normalized(v);
+    let v = crate::value::normalized(&crate::value::plain(v));
     let mut out = String::new();
     match &v {
         Value::Object(m) if !m.is_empty() => write_map(&v, 0, l, &mut out),

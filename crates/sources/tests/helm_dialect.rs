@@ -113,8 +113,34 @@ fn files_get_bytes_is_a_byte_slice() {
 }
 
 #[test]
+fn b64enc_of_bytes_fails_in_both() {
+    let program = ensure(&strata_testkube::target_dir()).expect("helm");
+    let dir = charts_dir().join("dialect");
+    let args = TemplateArgs::new(RELEASE).with_value_files(vec![dir.join("ci/b64.yaml")]);
+    let helm_error = template(&program, &dir, &args)
+        .expect("helm ran")
+        .expect_err("helm fails");
+    assert!(
+        helm_error.message.contains("expected string; got []uint8"),
+        "{}",
+        helm_error.message
+    );
+    let mut options = HelmOptions::new(RELEASE, NAMESPACE);
+    options
+        .value_files
+        .push(("ci/b64.yaml".to_string(), "bytesB64: true\n".to_string()));
+    let err =
+        helm::render(&FsTree::new(charts_dir()), "dialect", &options).expect_err("strata fails");
+    assert!(
+        err.to_string().contains("expected string; got []uint8"),
+        "{err}"
+    );
+}
+
+#[test]
 fn capabilities_print_and_compare_as_in_helm() {
     assert_equal("dialect", &[], "caps");
+    assert_equal("dialect", &[], "apis");
 }
 
 #[test]

@@ -214,8 +214,10 @@ mod tests {
 
     #[test]
     fn keys_and_scalars_are_typed_as_yaml_1_1() {
-        let v = parse("on: yes\n\"off\": no\n1.0: a\n0x10: b\noct: 017\nbig: 12345678901234567\nn: x\n")
-            .expect("parsed");
+        let v = parse(
+            "on: yes\n\"off\": no\n1.0: a\n0x10: b\noct: 017\nbig: 12345678901234567\nn: x\n",
+        )
+        .expect("parsed");
         assert_eq!(
             v,
             json!({"true": true, "off": false, "1": "a", "16": "b", "oct": 15.0, "false": "x",
