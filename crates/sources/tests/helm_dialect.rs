@@ -37,6 +37,7 @@ fn config_maps(objects: impl Iterator<Item = Value>) -> BTreeMap<String, Value> 
 
 /// Renders `chart` (with `values`, files of the chart) with both and returns the
 /// ConfigMaps' data of each: (helm, strata).
+#[allow(clippy::type_complexity)]
 fn both(
     chart: &str,
     values: &[&str],
@@ -144,7 +145,33 @@ fn capabilities_print_and_compare_as_in_helm() {
 }
 
 #[test]
-fn set_on_the_top_level_object_is_seen_by_later_actions() {
+fn set_on_variables_is_seen_through_every_alias() {
     assert_equal("shared-top", &[], "setp");
-    assert_equal("shared-top", &[], "other");
+    assert_equal("shared-top", &[], "later");
+}
+
+/// `set` on `.`, `$`, `.Values`, a variable holding `.`, or `.Values` inside an `include`:
+/// Helm renders (every later action and template file sees the change), Strata refuses by name.
+#[test]
+fn set_on_the_template_data_is_refused_by_name() {
+    for mode in ["dot", "dollar", "values", "alias", "include"] {
+        let file = format!("ci/{mode}.yaml");
+        let (expected, actual) = both("shared-top", &[file.as_str()]);
+        let later = expected.get("later").and_then(|d| d.get("x")).cloned();
+        assert!(
+            matches!(later, Some(Value::String(ref x)) if !x.is_empty()),
+            "{mode}: a later template sees the change in helm: {later:?}"
+        );
+        match actual {
+            Err(helm::HelmError::Unsupported {
+                feature: helm::UnsupportedFeature::Function { function, reason },
+                chart,
+            }) => {
+                assert_eq!(function, "set", "{mode}");
+                assert_eq!(chart, "shared-top", "{mode}");
+                assert!(reason.contains("template's data"), "{mode}: {reason}");
+            }
+            other => panic!("{mode}: expected a refusal, got {other:?}"),
+        }
+    }
 }

@@ -1,1 +1,1 @@
-{{- define "shared-top.mut" }}{{ $_ := set . "m" "from-include" }}{{ $_ := set .Values "m" "v" }}{{ end }}
+{{- define "shared-top.mutate" }}{{ $_ := set .Values "x" "from-include" }}{{ end }}
