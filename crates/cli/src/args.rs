@@ -354,6 +354,29 @@ pub struct RepoArgs {
     )]
     #[serde(default)]
     pub chart_repo_ca: Vec<String>,
+    /// Present the PEM client certificate of FILE to the Helm repositories and OCI registries
+    /// under a URL prefix (ArgoCD's `tlsClientCertData`): `PREFIX=FILE`, with its key given by
+    /// `--chart-repo-client-key` for the same prefix; repeat for several (comma-separated in
+    /// `STRATA_CHART_REPO_CLIENT_CERT`).
+    #[arg(
+        long = "chart-repo-client-cert",
+        env = "STRATA_CHART_REPO_CLIENT_CERT",
+        value_delimiter = ',',
+        value_name = "PREFIX=FILE"
+    )]
+    #[serde(default)]
+    pub chart_repo_client_cert: Vec<String>,
+    /// The PEM private key of the client certificate of `--chart-repo-client-cert` for a URL
+    /// prefix (ArgoCD's `tlsClientCertKey`): `PREFIX=FILE` (comma-separated in
+    /// `STRATA_CHART_REPO_CLIENT_KEY`).
+    #[arg(
+        long = "chart-repo-client-key",
+        env = "STRATA_CHART_REPO_CLIENT_KEY",
+        value_delimiter = ',',
+        value_name = "PREFIX=FILE"
+    )]
+    #[serde(default)]
+    pub chart_repo_client_key: Vec<String>,
     /// Do not verify the TLS certificates of the Helm repositories and OCI registries under
     /// this URL prefix (ArgoCD's `insecure`); repeat for several.
     #[arg(

@@ -60,7 +60,8 @@ pub fn resolver(
     Ok(Arc::new(repositories.with_cache(cache)))
 }
 
-/// `--chart-repo-ca`, `--chart-repo-insecure` and `--chart-repo-plain-http`, merged by prefix.
+/// `--chart-repo-ca`, `--chart-repo-client-cert` with `--chart-repo-client-key`,
+/// `--chart-repo-insecure` and `--chart-repo-plain-http`, merged by prefix.
 fn chart_settings(args: &RepoArgs) -> anyhow::Result<Vec<(String, RepositorySettings)>> {
     let mut by_prefix: BTreeMap<String, RepositorySettings> = BTreeMap::new();
     for value in &args.chart_repo_ca {
@@ -71,6 +72,31 @@ fn chart_settings(args: &RepoArgs) -> anyhow::Result<Vec<(String, RepositorySett
             .with_context(|| format!("--chart-repo-ca {prefix}: reading {file}"))?;
         let settings = by_prefix.entry(prefix.trim().to_owned()).or_default();
         *settings = std::mem::take(settings).with_ca_data(pem);
+    }
+    let read_by_prefix =
+        |flag: &str, values: &[String]| -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+            let mut files = BTreeMap::new();
+            for value in values {
+                let Some((prefix, file)) = value.rsplit_once('=') else {
+                    bail!("{flag} {value:?}: expected PREFIX=FILE");
+                };
+                let pem = std::fs::read(file.trim())
+                    .with_context(|| format!("{flag} {prefix}: reading {file}"))?;
+                files.insert(prefix.trim().to_owned(), pem);
+            }
+            Ok(files)
+        };
+    let certs = read_by_prefix("--chart-repo-client-cert", &args.chart_repo_client_cert)?;
+    let mut keys = read_by_prefix("--chart-repo-client-key", &args.chart_repo_client_key)?;
+    for (prefix, cert) in certs {
+        let Some(key) = keys.remove(&prefix) else {
+            bail!("--chart-repo-client-cert {prefix}: no --chart-repo-client-key for {prefix}");
+        };
+        let settings = by_prefix.entry(prefix).or_default();
+        *settings = std::mem::take(settings).with_client_cert(cert, key);
+    }
+    if let Some(prefix) = keys.keys().next() {
+        bail!("--chart-repo-client-key {prefix}: no --chart-repo-client-cert for {prefix}");
     }
     for prefix in &args.chart_repo_insecure {
         let settings = by_prefix.entry(prefix.trim().to_owned()).or_default();
@@ -124,6 +150,37 @@ mod tests {
             ..RepoArgs::default()
         };
         assert!(chart_settings(&missing).is_err());
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_for_the_same_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+        std::fs::write(&cert, "cert").unwrap();
+        std::fs::write(&key, "key").unwrap();
+        let prefix = "https://charts.example.com";
+        let args = RepoArgs {
+            chart_repo_client_cert: vec![format!("{prefix}={}", cert.display())],
+            chart_repo_client_key: vec![format!("{prefix}={}", key.display())],
+            ..RepoArgs::default()
+        };
+        let settings = chart_settings(&args).unwrap();
+        assert_eq!(settings[0].0, prefix);
+        assert_eq!(
+            settings[0].1.client_cert,
+            Some((b"cert".to_vec(), b"key".to_vec()))
+        );
+        let alone = RepoArgs {
+            chart_repo_client_cert: vec![format!("{prefix}={}", cert.display())],
+            ..RepoArgs::default()
+        };
+        let err = chart_settings(&alone).unwrap_err().to_string();
+        assert!(err.contains("--chart-repo-client-key"), "{err}");
+        let key_alone = RepoArgs {
+            chart_repo_client_key: vec![format!("{prefix}={}", key.display())],
+            ..RepoArgs::default()
+        };
+        assert!(chart_settings(&key_alone).is_err());
     }
 
     #[test]

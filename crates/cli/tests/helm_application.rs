@@ -216,3 +216,50 @@ async fn a_helm_application_applies_to_a_real_api_server_and_the_next_plan_is_em
         text(&again)
     );
 }
+
+/// Helm's test hooks (`helm.sh/hook: test`, `test-success`): `helm template` prints them, but
+/// ArgoCD never runs them when it syncs (no sync phase), so they are not the Application's
+/// resources: `strata plan` and `strata graph` leave them out, while a `pre-install` hook (a
+/// `PreSync` hook in ArgoCD) and the chart's resources stay.
+#[test]
+fn helm_test_hooks_are_not_planned() {
+    let (_tmp, stack) = stack();
+    let templates = stack.join("charts/shop/templates");
+    let pod = |name: &str, hook: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{ .Release.Name }}}}-{name}\n  annotations:\n    helm.sh/hook: {hook}\nspec:\n  containers:\n    - name: check\n      image: busybox\n  restartPolicy: Never\n"
+        )
+    };
+    std::fs::write(
+        templates.join("tests.yaml"),
+        format!(
+            "{}---\n{}",
+            pod("test-connection", "test"),
+            pod("test-legacy", "test-success")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("migrate.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ .Release.Name }}-migrate\n  annotations:\n    helm.sh/hook: pre-install\nspec:\n  template:\n    spec:\n      containers:\n        - name: migrate\n          image: busybox\n      restartPolicy: Never\n",
+    )
+    .unwrap();
+    let dir = stack.to_str().unwrap();
+    let plan = strata(&["plan", dir]);
+    let (out, err) = text(&plan);
+    assert_eq!(plan.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        !out.contains("test-connection") && !out.contains("test-legacy"),
+        "{out}"
+    );
+    assert!(out.contains("Job/shop-prod/shop-migrate"), "{out}");
+    assert!(out.contains("ConfigMap/shop-prod/shop-settings"), "{out}");
+    let graph = strata(&["graph", dir]);
+    let (out, err) = text(&graph);
+    assert_eq!(graph.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        !out.contains("test-connection") && !out.contains("test-legacy"),
+        "{out}"
+    );
+    assert!(out.contains("shop-migrate"), "{out}");
+}

@@ -4,6 +4,7 @@
 
 mod applications;
 mod aws_example;
+mod chart_client_cert;
 mod cli;
 mod controller;
 mod crash_recovery;

@@ -10,6 +10,9 @@
 //!   (`message: 'first line` followed by `second line'` at the key's column): the continuation
 //!   lines are folded as if they were indented.
 //!
+//! Plain scalars are typed as YAML 1.1 types them (Go's library reads YAML 1.1): `yes`/`on`
+//! are booleans and `017` is octal (15).
+//!
 //! Everything else (the limits of [`crate::yaml`] included) is as for any user YAML. Manifests
 //! keep going through [`crate::yaml::from_str`], which refuses both.
 //!
@@ -57,6 +60,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<Lenient<T>, YamlError
     let text = repaired.as_deref().unwrap_or(text);
     let mut options = crate::yaml::options(text);
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    options.legacy_octal_numbers = true;
     match serde_saphyr::from_str_with_options(text, options) {
         Ok(value) => Ok(Lenient {
             value,

@@ -76,7 +76,13 @@ pub(crate) fn truth_of(v: Option<&Value>) -> bool {
             Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
             Value::String(s) => !s.is_empty(),
             Value::Array(a) => !a.is_empty(),
-            Value::Object(m) => !m.is_empty(),
+            Value::Object(m) => match crate::helm::go_view(v).map(|view| view.elements()) {
+                // A Helm object that is a Go slice is true when it has elements, a struct
+                // always.
+                Some(Some(elements)) => !elements.is_empty(),
+                Some(None) => true,
+                None => !m.is_empty(),
+            },
         },
     }
 }
@@ -284,10 +290,7 @@ impl<'a> Exec<'a> {
             match v.as_deref() {
                 None | Some(Value::Null) => out.push_str("<no value>"),
                 Some(Value::String(s)) => out.push_str(s),
-                Some(v) => match crate::helm::stringer(v) {
-                    Some(text) => out.push_str(&text),
-                    None => out.push_str(&FMT.sprint_v(v)),
-                },
+                Some(v) => out.push_str(&FMT.sprint_v(v)),
             }
             self.check_output(pipe.pos, &pipe.describe(), out)?;
         }
@@ -348,6 +351,14 @@ impl<'a> Exec<'a> {
         dot: &Data,
         out: &mut String,
     ) -> Result<Flow, TemplateError> {
+        // A Helm object that is a Go slice (`.Capabilities.APIVersions`, a `[]byte`) ranges
+        // over its elements.
+        let v = v.map(
+            |d| match crate::helm::go_view(&d).and_then(|view| view.elements()) {
+                Some(elements) => Rc::new(Value::Array(elements)),
+                None => d,
+            },
+        );
         // The elements are moved out of a value nobody else holds, copied otherwise.
         let items: Vec<(Data, Data)> = match v.map(Rc::try_unwrap) {
             None | Some(Ok(Value::Null)) => Vec::new(),
@@ -846,13 +857,17 @@ impl<'a> Exec<'a> {
             name,
             "set" | "unset" | "merge" | "mergeOverwrite" | "mustMerge" | "mustMergeOverwrite"
         );
+        if mutates && self.functions == crate::FunctionSet::Helm {
+            self.refuse_shared_mutation(pos, name, args.first(), dot)?;
+        }
         let result =
             funcs::call(name, vals, &self.meter.limits).map_err(|e| self.func_err(pos, name, e))?;
         let result = self.checked(pos, name, result.map(Rc::new))?;
         if mutates
             && let (Some(Arg::Variable(_, var, path)), Some(updated)) = (args.first(), &result)
         {
-            // Go's maps are shared: `set $ctx "k" v` changes `$ctx` itself.
+            // Go's maps are shared: `set $ctx "k" v` changes `$ctx` itself, and every other
+            // variable holding the same map (`$b := $ctx`).
             self.assign_path(var, path, updated.clone());
         }
         Ok(result)
@@ -871,13 +886,67 @@ impl<'a> Exec<'a> {
         Ok(result)
     }
 
+    /// Refuses `set`, `unset` and the merges on the template's data: `.`, `$`, a field of
+    /// them, or a variable holding the same map. Go changes that map in place, and every later
+    /// action, `include` and template file sees the change; Strata's template data is a
+    /// value each of those gets a copy of, so the result would differ silently.
+    fn refuse_shared_mutation(
+        &self,
+        pos: usize,
+        name: &str,
+        first: Option<&Arg>,
+        dot: &Data,
+    ) -> Result<(), TemplateError> {
+        let shared = match first {
+            Some(Arg::Dot(_) | Arg::Field(..)) => true,
+            Some(Arg::Variable(_, var, _)) if var == "$" => true,
+            Some(Arg::Variable(_, var, _)) => {
+                let root = self.vars.first().map(|(_, v)| v);
+                self.vars
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == var)
+                    .is_some_and(|(_, v)| {
+                        Rc::ptr_eq(v, dot) || root.is_some_and(|r| Rc::ptr_eq(v, r))
+                    })
+            }
+            _ => false,
+        };
+        if shared {
+            return Err(self.func_err(
+                pos,
+                name,
+                crate::FuncError::Unsupported {
+                    func: name.to_string(),
+                    reason: "changing the template's data (`.`, `$`, a field of them, or a \
+                             variable holding them) is not supported: Go shares that map with \
+                             later actions, includes and templates",
+                },
+            ));
+        }
+        Ok(())
+    }
+
     /// Stores `value` at `$var.path…`, as an in-place change of a Go map would be seen.
     fn assign_path(&mut self, var: &str, path: &[String], value: Data) {
-        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == var) {
-            if path.is_empty() {
-                slot.1 = value;
-                return;
+        if path.is_empty() {
+            // Every variable holding the same map sees the change.
+            let old = self
+                .vars
+                .iter()
+                .rev()
+                .find(|(n, _)| n == var)
+                .map(|(_, v)| v.clone());
+            if let Some(old) = old {
+                for slot in self.vars.iter_mut() {
+                    if Rc::ptr_eq(&slot.1, &old) {
+                        slot.1 = value.clone();
+                    }
+                }
             }
+            return;
+        }
+        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == var) {
             let mut target = Rc::make_mut(&mut slot.1);
             for seg in path {
                 match target {

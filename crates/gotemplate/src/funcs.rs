@@ -298,6 +298,9 @@ pub(crate) fn any(v: &Val) -> Value {
 
 /// Sprig's `strval`: strings as-is, everything else via `%v`.
 pub(crate) fn strval(v: &Value) -> String {
+    if let Some(crate::helm::GoView::Bytes(text)) = crate::helm::go_view(v) {
+        return text.to_string();
+    }
     match v {
         Value::String(s) => s.clone(),
         other => FMT.sprint_v(other),
@@ -470,9 +473,51 @@ pub(crate) fn regex(pat: &str) -> Result<regex::Regex, FuncError> {
 /// Calls the function `name`, building no value past `limits`. Errors are worded as Go's
 /// template engine words them.
 pub(crate) fn call(name: &str, args: Vec<Val>, limits: &Limits) -> Result<Val, FuncError> {
+    // A `[]byte` reaches only the functions that take any value and treat it as Go does;
+    // the others take strings in Go, which refuse it.
+    if !BYTES_TAKEN_BY.contains(&name)
+        && args
+            .iter()
+            .flatten()
+            .any(|v| matches!(crate::helm::go_view(v), Some(crate::helm::GoView::Bytes(_))))
+    {
+        return Err(FuncError::WrongType {
+            expected: "string",
+            got: "[]uint8",
+        });
+    }
     let r = call_inner(name, &args, limits)?;
     Ok(Some(r))
 }
+
+/// The functions given a `[]byte` (`.Files.GetBytes`) that see it as Go does.
+const BYTES_TAKEN_BY: &[&str] = &[
+    "toString",
+    "quote",
+    "printf",
+    "print",
+    "println",
+    "len",
+    "kindOf",
+    "kindIs",
+    "typeOf",
+    "typeIs",
+    "typeIsLike",
+    "toJson",
+    "mustToJson",
+    "toPrettyJson",
+    "mustToPrettyJson",
+    "toRawJson",
+    "mustToRawJson",
+    "toYaml",
+    "mustToYaml",
+    "toYamlPretty",
+    "list",
+    "dict",
+    "set",
+    "deepCopy",
+    "mustDeepCopy",
+];
 
 /// The error of a call of `func` that would build a value past a limit.
 pub(crate) fn over(func: &str) -> impl Fn(LimitExceeded) -> FuncError + '_ {
@@ -522,7 +567,14 @@ fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value, FuncError
         }
         "len" => {
             want(name, a, 1)?;
-            match any(&a[0]) {
+            let arg = any(&a[0]);
+            if let Some(view) = crate::helm::go_view(&arg) {
+                return match view.elements() {
+                    Some(elements) => Ok(Value::from(elements.len())),
+                    None => Err(calling(CallFailure::LenOfType(view.type_name()))),
+                };
+            }
+            match arg {
                 Value::String(s) => Value::from(s.len()),
                 Value::Array(v) => Value::from(v.len()),
                 Value::Object(m) => Value::from(m.len()),

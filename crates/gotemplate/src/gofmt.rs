@@ -360,7 +360,10 @@ impl Printer {
             return;
         }
         if verb == 'T' {
-            self.fmt_s(self.ints.type_name(arg));
+            match crate::helm::go_view(arg) {
+                Some(view) => self.fmt_s(view.type_name()),
+                None => self.fmt_s(self.ints.type_name(arg)),
+            }
             return;
         }
         if verb == 'p' {
@@ -374,6 +377,10 @@ impl Printer {
     }
 
     fn print_value(&mut self, v: &Value, verb: char) {
+        if let Some(view) = crate::helm::go_view(v) {
+            self.print_go_view(&view, verb);
+            return;
+        }
         match v {
             Value::Null => {
                 // A nil element inside a slice or map.
@@ -447,6 +454,55 @@ impl Printer {
                 }
                 self.buf.push(if self.f.sharp_v { '}' } else { ']' });
             }
+        }
+    }
+
+    /// A Helm object as Go prints its type: a struct's fields in braces (`%+v` with their
+    /// names), a slice's elements in brackets, a `[]byte` as text for `%s %q %x %X` and as
+    /// numbers otherwise.
+    fn print_go_view(&mut self, view: &crate::helm::GoView<'_>, verb: char) {
+        use crate::helm::GoView;
+        match view {
+            GoView::Struct { fields, .. } => {
+                self.buf.push('{');
+                for (n, field) in fields.iter().enumerate() {
+                    if n > 0 {
+                        self.buf.push(' ');
+                    }
+                    if self.f.plus_v {
+                        self.buf.push_str(field.name);
+                        self.buf.push(':');
+                    }
+                    self.print_value(field.value, verb);
+                }
+                self.buf.push('}');
+            }
+            GoView::Strings { items, .. } => {
+                self.buf.push('[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        self.buf.push(' ');
+                    }
+                    self.print_value(item, verb);
+                }
+                self.buf.push(']');
+            }
+            GoView::Bytes(text) => match verb {
+                's' => self.fmt_s(text),
+                'q' => self.fmt_q(text),
+                'x' => self.fmt_sx(text, false),
+                'X' => self.fmt_sx(text, true),
+                _ => {
+                    self.buf.push('[');
+                    for (n, byte) in text.bytes().enumerate() {
+                        if n > 0 {
+                            self.buf.push(' ');
+                        }
+                        self.print_value(&Value::from(byte), verb);
+                    }
+                    self.buf.push(']');
+                }
+            },
         }
     }
 

@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::gofmt::format_float;
-use crate::value::{GoNumber, go_number, sorted_entries};
+use crate::value::{GoNumber, go_number};
 
 const BEST_WIDTH: usize = 80;
 
@@ -23,18 +23,22 @@ struct Layout {
     indent_sequences: bool,
     /// Whether long plain and single-quoted strings fold at 80 columns.
     fold: bool,
+    /// Whether a letter sorts before a non-letter after equal digits (v3's key order).
+    letters_after_digits_first: bool,
 }
 
 const V2: Layout = Layout {
     indent: 2,
     indent_sequences: false,
     fold: true,
+    letters_after_digits_first: false,
 };
 
 const V3: Layout = Layout {
     indent: 4,
     indent_sequences: true,
     fold: false,
+    letters_after_digits_first: true,
 };
 
 /// `toYaml`: the document without its final newline.
@@ -51,7 +55,7 @@ pub fn to_yaml_v3(v: &Value) -> String {
 }
 
 fn document(v: &Value, l: Layout) -> String {
-    let v = crate::value::normalized(v);
+    let v = crate::value::normalized(&crate::value::plain(v));
     let mut out = String::new();
     match &v {
         Value::Object(m) if !m.is_empty() => write_map(&v, 0, l, &mut out),
@@ -64,13 +68,95 @@ fn document(v: &Value, l: Layout) -> String {
     out
 }
 
+/// go-yaml's order of string map keys: runs of digits compare as numbers (`item9` before
+/// `item10`, `16` before `1000`), letters compare with letters by code point, and a letter
+/// sorts after any other character (v3: before it when the equal prefix ends in a digit); when
+/// one key is a prefix of the other, the shorter comes first.
+fn key_less(a: &str, b: &str, letters_after_digits_first: bool) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut after_digit = false;
+    for i in 0..a.len().min(b.len()) {
+        let (x, y) = (a[i], b[i]);
+        if x == y {
+            after_digit = x.is_ascii_digit();
+            continue;
+        }
+        let (xl, yl) = (x.is_alphabetic(), y.is_alphabetic());
+        if xl && yl {
+            return x < y;
+        }
+        if xl || yl {
+            return if letters_after_digits_first && after_digit {
+                xl
+            } else {
+                yl
+            };
+        }
+        // A run of digits is read as one number; a run continuing a non-zero number already
+        // begun in the equal prefix counts as continuing it (so leading zeros are not lost).
+        let continues = (x == '0' || y == '0')
+            && a[..i]
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_digit())
+                .any(|c| *c != '0');
+        let number = |s: &[char]| -> (i64, usize) {
+            let mut n: i64 = i64::from(continues);
+            let mut len = 0;
+            for c in s.iter().take_while(|c| c.is_ascii_digit()) {
+                n = n.wrapping_mul(10).wrapping_add(i64::from(*c as u8 - b'0'));
+                len += 1;
+            }
+            (n, len)
+        };
+        let ((xn, xlen), (yn, ylen)) = (number(&a[i..]), number(&b[i..]));
+        if xn != yn {
+            return xn < yn;
+        }
+        if xlen != ylen {
+            return xlen < ylen;
+        }
+        return x < y;
+    }
+    a.len() < b.len()
+}
+
+/// A stable merge sort by `less` that, unlike the standard sorts, tolerates an order that is
+/// not total (go-yaml's key order need not be).
+fn merge_sort<T: Copy>(items: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    if items.len() < 2 {
+        return;
+    }
+    let mid = items.len() / 2;
+    merge_sort(&mut items[..mid], less);
+    merge_sort(&mut items[mid..], less);
+    let mut merged = Vec::with_capacity(items.len());
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < items.len() {
+        if less(&items[j], &items[i]) {
+            merged.push(items[j]);
+            j += 1;
+        } else {
+            merged.push(items[i]);
+            i += 1;
+        }
+    }
+    merged.extend_from_slice(&items[i..mid]);
+    merged.extend_from_slice(&items[j..]);
+    items.copy_from_slice(&merged);
+}
+
 fn pad(n: usize) -> String {
     " ".repeat(n)
 }
 
 fn write_map(v: &Value, indent: usize, l: Layout, out: &mut String) {
     let Value::Object(m) = v else { return };
-    for (k, val) in sorted_entries(m) {
+    let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+    merge_sort(&mut entries, &|a, b| {
+        key_less(a.0, b.0, l.letters_after_digits_first)
+    });
+    for (k, val) in entries {
         out.push_str(&pad(indent));
         let key = string_scalar(k, indent, indent, true, l);
         out.push_str(&key);
@@ -394,6 +480,19 @@ fn double_quoted(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn keys_sort_as_go_yaml_sorts_them() {
+        let v = json!({"item10": 1, "item9": 2, "1000": 3, "16": 4, "1.5": 5, "1e+06": 6, "b": 7, "B": 8});
+        assert_eq!(
+            to_yaml(&v),
+            "\"1.5\": 5\n\"16\": 4\n\"1000\": 3\n\"1e+06\": 6\nB: 8\nb: 7\nitem9: 2\nitem10: 1"
+        );
+        // v3: after equal digits a letter comes first.
+        let v = json!({"1a": 1, "1-": 2});
+        assert_eq!(to_yaml(&v), "1-: 2\n1a: 1");
+        assert_eq!(to_yaml_v3(&v), "1a: 1\n1-: 2\n");
+    }
 
     #[test]
     fn maps_sequences_and_scalars_as_go_yaml_v2() {

@@ -3,8 +3,11 @@
 //! objects with methods (`.Files`, `.Capabilities.APIVersions`, `.Capabilities.KubeVersion`).
 //!
 //! Helm's objects are JSON maps carrying a marker entry ([`OBJECT_KEY`]) naming their Go type;
-//! the engine calls their methods (`.Files.Get "a"`, `(.Files.Glob "x/*").AsConfig`) and prints
-//! a `KubeVersion` as its `String()` method does.
+//! the engine calls their methods (`.Files.Get "a"`, `(.Files.Glob "x/*").AsConfig`), and
+//! `fmt`, `len`, `range`, `kindOf`, `typeOf`, `toJson`, `toYaml` and `toString` see them as Go
+//! sees their types: `.Capabilities.KubeVersion` and `.HelmVersion` are structs (`{v1.36.0 1
+//! 36}`), `.Capabilities.APIVersions` a slice of strings, `.Files.GetBytes` a `[]byte` (`[104
+//! 105]`, base64 in JSON).
 //!
 //! `include`, `tpl`, `required`, `fail` and `lookup` (empty, as `helm template` without a
 //! cluster) are run by the engine itself. Functions whose results change from run to run
@@ -202,21 +205,162 @@ pub fn has_method(v: &Value, name: &str) -> bool {
     matches!(v, Value::Object(m) if is_method(m, name))
 }
 
-/// How Go prints a Helm object that has a `String()` method.
-pub(crate) fn stringer(v: &Value) -> Option<String> {
-    match v {
-        // Go prints the struct (its String method has a pointer receiver): `{v1.36.0 1 36}`.
-        Value::Object(m) if object_type(m) == Some("KubeVersion") => {
-            let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            Some(format!(
-                "{{{} {} {}}}",
-                field("Version"),
-                field("Major"),
-                field("Minor")
-            ))
-        }
+/// A field of a Go struct the engine carries as a Helm object.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StructField<'a> {
+    /// The Go field name (`%+v` prints it).
+    pub name: &'static str,
+    /// The name `encoding/json` writes.
+    pub json: &'static str,
+    /// Whether `encoding/json` leaves it out when empty (`omitempty`).
+    pub omitempty: bool,
+    /// The field's value.
+    pub value: &'a Value,
+}
+
+/// How a Helm object looks to Go code that does not call its methods: `fmt`, `len`, `range`,
+/// `kindOf`, `typeOf`, `toJson`, `toYaml`, `toString`.
+#[derive(Debug, Clone)]
+pub(crate) enum GoView<'a> {
+    /// A struct (`chartutil.KubeVersion`, `version.BuildInfo`): fields in declaration order.
+    Struct {
+        /// `reflect.Type.String()`.
+        type_name: &'static str,
+        /// The fields.
+        fields: Vec<StructField<'a>>,
+    },
+    /// A named slice of strings (`chartutil.VersionSet`).
+    Strings {
+        /// `reflect.Type.String()`.
+        type_name: &'static str,
+        /// The elements.
+        items: &'a [Value],
+    },
+    /// A `[]byte` (`.Files.GetBytes`): the bytes of the string.
+    Bytes(&'a str),
+}
+
+static EMPTY_STRING: Value = Value::String(String::new());
+
+/// The Go view of `v` when it is a Helm object other than `.Files` (which no chart prints).
+pub(crate) fn go_view(v: &Value) -> Option<GoView<'_>> {
+    let Value::Object(m) = v else { return None };
+    let field = |name: &'static str, json: &'static str, omitempty: bool| StructField {
+        name,
+        json,
+        omitempty,
+        value: m.get(name).unwrap_or(&EMPTY_STRING),
+    };
+    match object_type(m)? {
+        "KubeVersion" => Some(GoView::Struct {
+            type_name: "chartutil.KubeVersion",
+            fields: vec![
+                field("Version", "Version", false),
+                field("Major", "Major", false),
+                field("Minor", "Minor", false),
+            ],
+        }),
+        "BuildInfo" => Some(GoView::Struct {
+            type_name: "version.BuildInfo",
+            fields: vec![
+                field("Version", "version", true),
+                field("GitCommit", "git_commit", true),
+                field("GitTreeState", "git_tree_state", true),
+                field("GoVersion", "go_version", true),
+            ],
+        }),
+        "VersionSet" => Some(GoView::Strings {
+            type_name: "chartutil.VersionSet",
+            items: m
+                .get("versions")
+                .and_then(Value::as_array)
+                .map_or(&[], Vec::as_slice),
+        }),
+        "Bytes" => Some(GoView::Bytes(
+            m.get("bytes").and_then(Value::as_str).unwrap_or(""),
+        )),
         _ => None,
     }
+}
+
+impl GoView<'_> {
+    /// `reflect.Type.String()` (`typeOf`, `%T`).
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            GoView::Struct { type_name, .. } | GoView::Strings { type_name, .. } => type_name,
+            GoView::Bytes(_) => "[]uint8",
+        }
+    }
+
+    /// `reflect.Kind.String()` (`kindOf`).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            GoView::Struct { .. } => "struct",
+            GoView::Strings { .. } | GoView::Bytes(_) => "slice",
+        }
+    }
+
+    /// What `encoding/json` makes of it, as a JSON value (a `[]byte` is base64 text); field
+    /// order is lost, see [`GoView::json_fields`].
+    pub(crate) fn json_value(&self) -> Value {
+        match self {
+            GoView::Struct { fields, .. } => Value::Object(
+                self.json_fields(fields)
+                    .map(|f| (f.json.to_string(), f.value.clone()))
+                    .collect(),
+            ),
+            GoView::Strings { items, .. } => Value::Array(items.to_vec()),
+            GoView::Bytes(text) => Value::String(b64enc(text.as_bytes())),
+        }
+    }
+
+    /// The fields `encoding/json` writes, in declaration order.
+    pub(crate) fn json_fields<'f, 'v>(
+        &self,
+        fields: &'f [StructField<'v>],
+    ) -> impl Iterator<Item = &'f StructField<'v>> {
+        fields
+            .iter()
+            .filter(|f| !(f.omitempty && crate::value::is_go_zero(f.value)))
+    }
+
+    /// The elements `range` and `len` see (a `[]byte` gives its bytes as numbers); `None`
+    /// for a struct.
+    pub(crate) fn elements(&self) -> Option<Vec<Value>> {
+        match self {
+            GoView::Struct { .. } => None,
+            GoView::Strings { items, .. } => Some(items.to_vec()),
+            GoView::Bytes(text) => Some(text.bytes().map(Value::from).collect()),
+        }
+    }
+}
+
+/// `[]byte` as the engine carries it (`.Files.GetBytes`).
+pub fn bytes_object(text: String) -> Value {
+    let mut m = Map::new();
+    m.insert(OBJECT_KEY.to_string(), Value::String("Bytes".to_string()));
+    m.insert("bytes".to_string(), Value::String(text));
+    Value::Object(m)
+}
+
+/// `.Capabilities.HelmVersion`: Helm's `version.BuildInfo`.
+pub fn build_info_object(version: &str, go_version: &str) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        OBJECT_KEY.to_string(),
+        Value::String("BuildInfo".to_string()),
+    );
+    m.insert("Version".to_string(), Value::String(version.to_string()));
+    m.insert("GitCommit".to_string(), Value::String(String::new()));
+    m.insert(
+        "GitTreeState".to_string(),
+        Value::String("clean".to_string()),
+    );
+    m.insert(
+        "GoVersion".to_string(),
+        Value::String(go_version.to_string()),
+    );
+    Value::Object(m)
 }
 
 /// Calls the method `method` of the Helm object `recv` with `args`.
@@ -254,9 +398,13 @@ fn files_method(
 ) -> Result<Value, FuncError> {
     let content = |p: &str| files.get(p).and_then(Value::as_str).unwrap_or("");
     match method {
-        "Get" | "GetBytes" => {
+        "Get" => {
             want(method, args, 1)?;
             Ok(Value::String(content(&s(&args[0])?).to_string()))
+        }
+        "GetBytes" => {
+            want(method, args, 1)?;
+            Ok(bytes_object(content(&s(&args[0])?).to_string()))
         }
         "Lines" => {
             want(method, args, 1)?;
@@ -361,6 +509,9 @@ pub fn glob_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
 
 /// Go's `reflect.Kind` name of a decoded value (Sprig's `kindOf`).
 fn kind_of(v: &Value) -> &'static str {
+    if let Some(view) = go_view(v) {
+        return view.kind();
+    }
     match v {
         Value::Null => "invalid",
         Value::Bool(_) => "bool",

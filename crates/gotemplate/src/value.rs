@@ -47,6 +47,9 @@ impl IntKind {
     /// The Go type name of a decoded JSON value (`reflect.TypeOf(v).String()`), with integers
     /// typed as `self`.
     pub fn type_name(self, v: &Value) -> &'static str {
+        if let Some(view) = crate::helm::go_view(v) {
+            return view.type_name();
+        }
         match v {
             Value::Null => "<nil>",
             Value::Bool(_) => "bool",
@@ -188,6 +191,9 @@ fn write_go_json(v: &Value, options: JsonOptions<'_>, level: usize, out: &mut St
             }
             out.push(']');
         }
+        Value::Object(_) if crate::helm::go_view(v).is_some() => {
+            write_go_view_json(v, options, level, out);
+        }
         Value::Object(map) => {
             out.push('{');
             for (i, (k, val)) in sorted_entries(map).into_iter().enumerate() {
@@ -207,6 +213,62 @@ fn write_go_json(v: &Value, options: JsonOptions<'_>, level: usize, out: &mut St
             }
             out.push('}');
         }
+    }
+}
+
+/// A Helm object as `encoding/json` writes its Go type: a struct's fields in declaration
+/// order, a slice as an array, a `[]byte` as base64 text.
+fn write_go_view_json(v: &Value, options: JsonOptions<'_>, level: usize, out: &mut String) {
+    let Some(view) = crate::helm::go_view(v) else {
+        return;
+    };
+    match &view {
+        crate::helm::GoView::Struct { fields, .. } => {
+            out.push('{');
+            let mut any = false;
+            for (i, field) in view.json_fields(fields).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                any = true;
+                write_json_newline(options, level + 1, out);
+                write_go_json_string(field.json, options.escape_html, out);
+                out.push(':');
+                if options.indent.is_some() {
+                    out.push(' ');
+                }
+                write_go_json(field.value, options, level + 1, out);
+            }
+            if any {
+                write_json_newline(options, level, out);
+            }
+            out.push('}');
+        }
+        other => write_go_json(&other.json_value(), options, level, out),
+    }
+}
+
+/// `v` with every Helm object replaced by what `encoding/json` makes of it (for the YAML
+/// writers, which go through JSON as `sigs.k8s.io/yaml` does).
+pub(crate) fn plain(v: &Value) -> std::borrow::Cow<'_, Value> {
+    use std::borrow::Cow;
+    if let Some(view) = crate::helm::go_view(v) {
+        return Cow::Owned(plain(&view.json_value()).into_owned());
+    }
+    match v {
+        Value::Array(items) if items.iter().any(|i| matches!(plain(i), Cow::Owned(_))) => {
+            Cow::Owned(Value::Array(
+                items.iter().map(|i| plain(i).into_owned()).collect(),
+            ))
+        }
+        Value::Object(map) if map.values().any(|i| matches!(plain(i), Cow::Owned(_))) => {
+            Cow::Owned(Value::Object(
+                map.iter()
+                    .map(|(k, i)| (k.clone(), plain(i).into_owned()))
+                    .collect(),
+            ))
+        }
+        other => Cow::Borrowed(other),
     }
 }
 

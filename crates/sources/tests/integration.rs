@@ -7,6 +7,7 @@ mod support;
 mod application_expand;
 mod appset_generators;
 mod conformance_appset;
+mod helm_dialect;
 mod helm_limits;
 // Chart downloads need the HTTP client (the `http` feature; `cargo test --workspace` turns it
 // on through the CLI, `cargo test -p stratagit-sources --features http` alone).

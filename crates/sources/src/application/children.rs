@@ -583,7 +583,7 @@ impl<'o> Expander<'o> {
                 &charts, source, name, namespace, refs,
             )
             .map_err(helm_error)?;
-            out.extend(loaded);
+            out.extend(loaded.into_iter().filter(synced_by_argocd));
             return Ok(chart.to_string());
         }
         let directory = source.get("directory").cloned().unwrap_or(Value::Null);
@@ -641,7 +641,7 @@ impl<'o> Expander<'o> {
         } else {
             self.load_dir_in(tree.as_ref(), repository.as_ref(), &path, recurse, &context)?
         };
-        out.extend(loaded);
+        out.extend(loaded.into_iter().filter(synced_by_argocd));
         Ok(path)
     }
 
@@ -716,4 +716,13 @@ impl<'o> Expander<'o> {
         }
         Ok(Some(rendered))
     }
+}
+
+/// Whether ArgoCD's sync ever applies the object: a hook without a phase ArgoCD runs (Helm's
+/// `test`/`test-success` hooks, Helm's delete and rollback hooks, an unknown Argo hook type)
+/// is neither applied nor part of the Application's resources, so it is left out of the
+/// desired set (and of plans and graphs).
+fn synced_by_argocd(r: &Resource) -> bool {
+    !(strata_core::sync::hooks::is_hook(&r.manifest)
+        && strata_core::sync::hooks::sync_phases(&r.manifest).is_empty())
 }

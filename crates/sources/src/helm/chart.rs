@@ -180,14 +180,10 @@ fn glob_to_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::Regex::new(&re)
 }
 
-/// Reads YAML as Helm does (`sigs.k8s.io/yaml`): numbers become float64.
+/// Reads a values file as Helm does (`sigs.k8s.io/yaml`): YAML 1.1 scalars, numbers as
+/// float64, map keys as Go writes them (see [`super::values_yaml`]).
 pub(crate) fn parse_values_yaml(text: &str) -> Result<Value, strata_core::yaml::YamlError> {
-    let mut v: Value = strata_core::yaml::from_str(text)?;
-    strata_gotemplate::value::floatify(&mut v);
-    Ok(match v {
-        Value::Null => Value::Object(Map::new()),
-        other => other,
-    })
+    super::values_yaml::parse(text)
 }
 
 /// Loads the chart at `dir` of `tree`; `parent` is the path Helm names the parent chart by.

@@ -27,6 +27,7 @@ mod error;
 mod http;
 pub mod repository;
 pub mod values;
+mod values_yaml;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -330,7 +331,7 @@ pub fn render(
     let capabilities = serde_json::json!({
         "KubeVersion": kube_version_object(&options.kube_version),
         "APIVersions": api_versions_object(&api_versions),
-        "HelmVersion": {"version": "v3.21.4", "go_version": "go1.26.8"},
+        "HelmVersion": strata_gotemplate::helm::build_info_object("v3.21.4", "go1.26.8"),
     });
     let release = serde_json::json!({
         "Name": options.release_name,

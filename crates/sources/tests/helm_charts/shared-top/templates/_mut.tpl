@@ -1,0 +1,1 @@
+{{- define "shared-top.mutate" }}{{ $_ := set .Values "x" "from-include" }}{{ end }}

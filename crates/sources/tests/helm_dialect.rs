@@ -1,0 +1,177 @@
+//! The corners of Helm's dialect where Go's types show through, against the real
+//! `helm template`: values files read as YAML 1.1 through a JSON round trip (`yes`/`on` are
+//! booleans, every number a float64), `.Files.GetBytes` (a `[]byte`), `.Capabilities`
+//! printed and compared, and `set` on `.`/`$` (the top-level object is one map shared by every
+//! action and `include`). Each ConfigMap of `tests/helm_charts/dialect/` must be equal key by
+//! key; what Strata does not do is refused by name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use strata_core::source::FsTree;
+use strata_sources::helm::{self, HelmOptions};
+use strata_testkube::helm::{TemplateArgs, ensure, template};
+
+const RELEASE: &str = "probe";
+const NAMESPACE: &str = "probe-ns";
+
+fn charts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm_charts")
+}
+
+/// `name -> data` of every ConfigMap.
+fn config_maps(objects: impl Iterator<Item = Value>) -> BTreeMap<String, Value> {
+    objects
+        .map(|o| {
+            (
+                o.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                o.get("data").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// Renders `chart` (with `values`, files of the chart) with both and returns the
+/// ConfigMaps' data of each: (helm, strata).
+#[allow(clippy::type_complexity)]
+fn both(
+    chart: &str,
+    values: &[&str],
+) -> (
+    BTreeMap<String, Value>,
+    Result<BTreeMap<String, Value>, helm::HelmError>,
+) {
+    let program = ensure(&strata_testkube::target_dir()).expect("helm");
+    let dir = charts_dir().join(chart);
+    let args = TemplateArgs::new(RELEASE)
+        .with_namespace(NAMESPACE)
+        .with_value_files(values.iter().map(|f| dir.join(f)).collect());
+    let stdout = template(&program, &dir, &args)
+        .expect("helm ran")
+        .expect("helm rendered");
+    let expected = config_maps(
+        strata_core::yaml::documents(&stdout)
+            .into_iter()
+            .filter(|d| !d.is_blank())
+            .map(|d| strata_core::yaml::from_str::<Value>(&d.text).expect("helm printed YAML"))
+            .filter(|v| !v.is_null()),
+    );
+    let mut options = HelmOptions::new(RELEASE, NAMESPACE);
+    for file in values {
+        let text = std::fs::read_to_string(dir.join(file)).expect("values file");
+        options.value_files.push(((*file).to_string(), text));
+    }
+    let tree = FsTree::new(charts_dir());
+    let actual = helm::render(&tree, chart, &options)
+        .map(|manifests| config_maps(manifests.into_iter().map(|m| m.object)));
+    (expected, actual)
+}
+
+/// Every key of ConfigMap `name` that differs, as `key: helm != strata`.
+fn differences(
+    expected: &BTreeMap<String, Value>,
+    actual: &BTreeMap<String, Value>,
+    name: &str,
+) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let e = expected
+        .get(name)
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let a = actual
+        .get(name)
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    assert!(!e.is_empty(), "helm rendered ConfigMap {name}");
+    let mut keys: Vec<&String> = e.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| e.get(*k) != a.get(*k))
+        .map(|k| format!("{name}.{k}: helm {:?} != strata {:?}", e.get(k), a.get(k)))
+        .collect()
+}
+
+fn assert_equal(chart: &str, values: &[&str], name: &str) {
+    let (expected, actual) = both(chart, values);
+    let actual = actual.expect("strata rendered");
+    let diffs = differences(&expected, &actual, name);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+#[test]
+fn values_files_are_read_as_helm_reads_them() {
+    assert_equal("dialect", &[], "values");
+}
+
+#[test]
+fn files_get_bytes_is_a_byte_slice() {
+    assert_equal("dialect", &[], "files");
+}
+
+#[test]
+fn b64enc_of_bytes_fails_in_both() {
+    let program = ensure(&strata_testkube::target_dir()).expect("helm");
+    let dir = charts_dir().join("dialect");
+    let args = TemplateArgs::new(RELEASE).with_value_files(vec![dir.join("ci/b64.yaml")]);
+    let helm_error = template(&program, &dir, &args)
+        .expect("helm ran")
+        .expect_err("helm fails");
+    assert!(
+        helm_error.message.contains("expected string; got []uint8"),
+        "{}",
+        helm_error.message
+    );
+    let mut options = HelmOptions::new(RELEASE, NAMESPACE);
+    options
+        .value_files
+        .push(("ci/b64.yaml".to_string(), "bytesB64: true\n".to_string()));
+    let err =
+        helm::render(&FsTree::new(charts_dir()), "dialect", &options).expect_err("strata fails");
+    assert!(
+        err.to_string().contains("expected string; got []uint8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn capabilities_print_and_compare_as_in_helm() {
+    assert_equal("dialect", &[], "caps");
+    assert_equal("dialect", &[], "apis");
+}
+
+#[test]
+fn set_on_variables_is_seen_through_every_alias() {
+    assert_equal("shared-top", &[], "setp");
+    assert_equal("shared-top", &[], "later");
+}
+
+/// `set` on `.`, `$`, `.Values`, a variable holding `.`, or `.Values` inside an `include`:
+/// Helm renders (every later action and template file sees the change), Strata refuses by name.
+#[test]
+fn set_on_the_template_data_is_refused_by_name() {
+    for mode in ["dot", "dollar", "values", "alias", "include"] {
+        let file = format!("ci/{mode}.yaml");
+        let (expected, actual) = both("shared-top", &[file.as_str()]);
+        let later = expected.get("later").and_then(|d| d.get("x")).cloned();
+        assert!(
+            matches!(later, Some(Value::String(ref x)) if !x.is_empty()),
+            "{mode}: a later template sees the change in helm: {later:?}"
+        );
+        match actual {
+            Err(helm::HelmError::Unsupported {
+                feature: helm::UnsupportedFeature::Function { function, reason },
+                chart,
+            }) => {
+                assert_eq!(function, "set", "{mode}");
+                assert_eq!(chart, "shared-top", "{mode}");
+                assert!(reason.contains("template's data"), "{mode}: {reason}");
+            }
+            other => panic!("{mode}: expected a refusal, got {other:?}"),
+        }
+    }
+}
