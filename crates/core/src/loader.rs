@@ -185,7 +185,7 @@ pub fn parse_values(file: &Path, text: &str) -> Result<Vec<(SourceLocation, Valu
         let parsed = if is_json {
             serde_json::from_str::<Value>(&doc.text).map_err(SyntaxError::from)
         } else {
-            crate::yaml::from_str::<Value>(&doc.text).map_err(SyntaxError::from)
+            crate::yaml::value_from_str(&doc.text).map_err(SyntaxError::from)
         };
         match parsed {
             Ok(value) => values.push((location, value)),

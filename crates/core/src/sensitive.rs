@@ -123,6 +123,10 @@ impl Sensitivity {
     /// Like [`Sensitivity::redact`], for a value found at `prefix` inside the resource.
     pub fn redact_at(&self, key: &ResourceKey, prefix: &[&str], value: &Value) -> Value {
         let mut path: Vec<&str> = prefix.to_vec();
+        // Nothing to hide: a plain copy (the walk rebuilds, and so rehashes, every map).
+        if !self.any_below(key, value, &mut path) {
+            return value.clone();
+        }
         self.walk(key, value, &mut path, &mut |_| {
             Value::String(REDACTED.to_owned())
         })
@@ -131,6 +135,9 @@ impl Sensitivity {
     /// Returns `value` with every sensitive leaf replaced by its SHA-256 digest.
     pub fn digest(&self, key: &ResourceKey, value: &Value) -> Value {
         let mut path = Vec::new();
+        if !self.any_below(key, value, &mut path) {
+            return value.clone();
+        }
         self.walk(key, value, &mut path, &mut |v| {
             if is_digest(v) {
                 v.clone()

@@ -411,18 +411,21 @@ fn key_path(keys: &[&str]) -> Vec<PathSegment> {
 }
 
 fn check_metadata(resource: &Resource, problem: &mut impl FnMut(Vec<PathSegment>, String)) {
+    let Some(metadata) = resource.manifest.get("metadata") else {
+        return;
+    };
     for map in ["labels", "annotations"] {
-        let Some(entries) = resource
-            .manifest
-            .pointer(&format!("/metadata/{map}"))
-            .and_then(Value::as_object)
-        else {
+        let Some(entries) = metadata.get(map).and_then(Value::as_object) else {
             continue;
         };
         for (name, value) in entries {
-            let field = key_path(&["metadata", map, name]);
+            // The path is built only for a problem (most entries have none).
+            let field = || key_path(&["metadata", map, name]);
             let Some(text) = value.as_str() else {
-                problem(field, format!("must be a string (quote it), found {value}"));
+                problem(
+                    field(),
+                    format!("must be a string (quote it), found {value}"),
+                );
                 continue;
             };
             if map != "annotations" {
@@ -430,13 +433,13 @@ fn check_metadata(resource: &Resource, problem: &mut impl FnMut(Vec<PathSegment>
             }
             if SWITCH_ANNOTATIONS.contains(&name.as_str()) && !matches!(text, "true" | "false") {
                 problem(
-                    field,
+                    field(),
                     format!("must be \"true\" or \"false\", found {text:?}"),
                 );
             } else if name == ANNOTATION_DEPENDS_ON {
                 for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
                     if let Err(e) = entry.parse::<ResourceKey>() {
-                        problem(field.clone(), e.to_string());
+                        problem(field(), e.to_string());
                     }
                 }
             }

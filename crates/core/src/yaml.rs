@@ -166,6 +166,213 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
     serde_saphyr::from_str_with_options(text, options(text)).map_err(classify)
 }
 
+/// Parses one YAML document (JSON is YAML) into a JSON value under the shared limits: the same
+/// value and the same errors as [`from_str`]`::<Value>`, faster for the common case.
+///
+/// Most manifests hold no anchors, aliases, tags, merge keys or duplicate keys, and their plain
+/// scalars are words, whole numbers or simple decimals. Such a document is built straight from
+/// the parser's events, without serde's machinery and without the bookkeeping kept for error
+/// messages and limits (which such a document can never meet). Anything else, including any
+/// parse error, is parsed again by [`from_str`], whose value and error (with its line) are
+/// returned: only the speed differs.
+pub fn value_from_str(text: &str) -> Result<serde_json::Value, YamlError> {
+    match fast::value(text) {
+        Some(value) => Ok(value),
+        None => from_str(text),
+    }
+}
+
+/// The quick path of [`value_from_str`]: `None` whenever the document needs the full parser.
+mod fast {
+    use granit_parser::{Event, Parser, ScalarStyle};
+    use serde_json::{Map, Value};
+
+    /// Deeper than this, the full parser decides (it refuses past [`super::MAX_DEPTH`]).
+    const MAX_FAST_DEPTH: usize = super::MAX_DEPTH / 2;
+
+    enum Frame {
+        Map(Map<String, Value>, Option<String>),
+        Seq(Vec<Value>),
+    }
+
+    /// The document's value, or `None` when the full parser must read it.
+    pub(super) fn value(text: &str) -> Option<Value> {
+        // The parser settings the full parser uses (see `serde_saphyr::Budget::parser_options`).
+        let budget = serde_saphyr::Budget::default();
+        let options = granit_parser::options! {
+            simple_key_max_lookahead: budget.simple_key_max_lookahead,
+            flow_nesting_limit: super::MAX_DEPTH,
+            block_nesting_limit: granit_parser::Options::default()
+                .block_nesting_limit
+                .max(super::MAX_DEPTH + 1),
+            emit_comments: false,
+        };
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root: Option<Value> = None;
+        let mut documents = 0;
+        for item in Parser::new_from_str_with_options(text, options) {
+            let (event, _) = item.ok()?;
+            let node = match event {
+                Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => continue,
+                Event::DocumentStart(_, version) => {
+                    documents += 1;
+                    if documents > 1 || version.is_some() {
+                        return None;
+                    }
+                    continue;
+                }
+                Event::Scalar(text, style, anchor, tag) => {
+                    if anchor != 0 || tag.is_some() {
+                        return None;
+                    }
+                    if let Some(Frame::Map(map, key @ None)) = stack.last_mut() {
+                        let k = key_of(text, style)?;
+                        if map.contains_key(&k) {
+                            return None;
+                        }
+                        *key = Some(k);
+                        continue;
+                    }
+                    scalar(text, style)?
+                }
+                Event::SequenceStart(_, anchor, ref tag)
+                | Event::MappingStart(_, anchor, ref tag) => {
+                    if anchor != 0 || tag.is_some() || stack.len() >= MAX_FAST_DEPTH {
+                        return None;
+                    }
+                    if let Some(Frame::Map(_, None)) = stack.last() {
+                        // A mapping or sequence as a key.
+                        return None;
+                    }
+                    stack.push(if matches!(event, Event::MappingStart(..)) {
+                        Frame::Map(Map::new(), None)
+                    } else {
+                        Frame::Seq(Vec::new())
+                    });
+                    continue;
+                }
+                Event::SequenceEnd => match stack.pop()? {
+                    Frame::Seq(items) => Value::Array(items),
+                    Frame::Map(..) => return None,
+                },
+                Event::MappingEnd => match stack.pop()? {
+                    Frame::Map(map, None) => Value::Object(map),
+                    Frame::Map(_, Some(_)) | Frame::Seq(_) => return None,
+                },
+                // Aliases, comments, anything else.
+                _ => return None,
+            };
+            match stack.last_mut() {
+                Some(Frame::Map(map, key)) => {
+                    let key = key.take()?;
+                    map.insert(key, node);
+                }
+                Some(Frame::Seq(items)) => items.push(node),
+                None => {
+                    if root.is_some() {
+                        return None;
+                    }
+                    root = Some(node);
+                }
+            }
+        }
+        if !stack.is_empty() {
+            return None;
+        }
+        root
+    }
+
+    /// A mapping key that is a string whatever the schema: quoted, or a plain word that is no
+    /// null, boolean or number, nor a merge key.
+    fn key_of(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<String> {
+        match style {
+            ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted if text != "<<" => {
+                Some(text.into_owned())
+            }
+            ScalarStyle::Plain => match scalar(text, style)? {
+                Value::String(key) if key != "<<" => Some(key),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The value of an untagged scalar, resolved as `serde_saphyr` resolves it for an untyped
+    /// value (YAML 1.1 booleans, YAML 1.2 numbers); `None` for number-like text the quick path
+    /// does not resolve itself.
+    fn scalar(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<Value> {
+        if style != ScalarStyle::Plain {
+            return Some(Value::String(text.into_owned()));
+        }
+        let t: &str = &text;
+        if matches!(t, "" | "~" | "null" | "Null" | "NULL") {
+            return Some(Value::Null);
+        }
+        if let Some(b) = yaml11_bool(t) {
+            return Some(Value::Bool(b));
+        }
+        let bytes = t.as_bytes();
+        if !matches!(bytes[0], b'0'..=b'9' | b'+' | b'-' | b'.') {
+            return Some(Value::String(text.into_owned()));
+        }
+        let (negative, digits) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t),
+        };
+        let whole = |d: &str| {
+            !d.is_empty()
+                && d.bytes().all(|b| b.is_ascii_digit())
+                && (d.len() == 1 || !d.starts_with('0'))
+        };
+        if whole(digits) {
+            return if negative {
+                t.parse::<i64>().ok().map(Value::from)
+            } else {
+                t.parse::<u64>().ok().map(Value::from)
+            };
+        }
+        if let Some((int, frac)) = digits.split_once('.')
+            && whole(int)
+            && !frac.is_empty()
+            && frac.bytes().all(|b| b.is_ascii_digit())
+        {
+            return t
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Value::from);
+        }
+        // Text with a character no number of any base or notation holds is a string.
+        let numeric = |b: u8| {
+            b.is_ascii_digit()
+                || matches!(
+                    b.to_ascii_lowercase(),
+                    b'+' | b'-' | b'.' | b'_' | b':' | b'a'
+                        ..=b'f' | b'i' | b'n' | b'o' | b't' | b'x' | b'y'
+                )
+        };
+        if bytes.iter().any(|&b| !numeric(b)) {
+            return Some(Value::String(text.into_owned()));
+        }
+        None
+    }
+
+    /// YAML 1.1 booleans, as `serde_saphyr` reads them without `strict_booleans`.
+    fn yaml11_bool(t: &str) -> Option<bool> {
+        if t.len() > 5 {
+            return None;
+        }
+        let is = |w: &str| t.eq_ignore_ascii_case(w);
+        if is("true") || is("yes") || is("y") || is("on") {
+            Some(true)
+        } else if is("false") || is("no") || is("n") || is("off") {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
 /// A document of a YAML stream that could not be parsed, or was refused by the limits.
 #[derive(Debug, thiserror::Error)]
 #[error("document {index} (line {line}): {source}")]
@@ -544,6 +751,172 @@ names: [&n web, *n]
             ),
             "{err:?}"
         );
+    }
+
+    /// The quick path gives the full parser's value whenever it gives one.
+    fn same_as_full_parser(text: &str) -> bool {
+        let quick = fast::value(text);
+        let full = from_str::<Value>(text);
+        if let Some(quick) = &quick {
+            let full = full.as_ref().unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(quick, full, "{text:?}");
+            // Numbers keep their kind (serde_json's equality already compares them exactly).
+            assert_eq!(quick.to_string(), full.to_string(), "{text:?}");
+        }
+        let through = value_from_str(text);
+        match (&through, &full) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{text:?}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{text:?}"),
+            _ => panic!("{text:?}: {through:?} against {full:?}"),
+        }
+        quick.is_some()
+    }
+
+    #[test]
+    fn the_quick_path_reads_scalars_as_the_full_parser_does() {
+        let scalars = [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "007",
+            "-007",
+            "1.5",
+            "-1.50",
+            "0.0",
+            "-0.0",
+            "00.5",
+            "1e3",
+            "1E3",
+            ".5",
+            "1.",
+            "+1",
+            "+1.5",
+            "0x1F",
+            "0o17",
+            "0b101",
+            "1_000",
+            "1:30",
+            "2024-01-01",
+            "2024-01-01T00:00:00Z",
+            "1.2.3",
+            "500m",
+            "100Mi",
+            "1Gi",
+            "10.0.0.0/8",
+            "inf",
+            ".inf",
+            "-.inf",
+            "+.INF",
+            ".nan",
+            ".NaN",
+            "nan",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "yes",
+            "Yes",
+            "YES",
+            "No",
+            "ON",
+            "off",
+            "Off",
+            "y",
+            "n",
+            "Y",
+            "N",
+            "true",
+            "TRUE",
+            "True",
+            "tRuE",
+            "false",
+            "null",
+            "Null",
+            "NULL",
+            "nULL",
+            "~",
+            "",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1e999",
+            "1.0e5",
+            "99999999999999999999.5",
+            "'quoted'",
+            "\"123\"",
+            "'true'",
+            "\"\"",
+            "abc def",
+            "-foo",
+            "--bar",
+            ".hidden",
+            "a:b",
+            "x y z",
+            "é",
+            "|\n  block\n",
+            ">\n  folded\n  text\n",
+            "!!str 5",
+            "!!int \"5\"",
+            "!custom x",
+            "&a 5",
+            "[1, 2.5, yes, ~, '', x]",
+            "{a: 1, b: [c]}",
+            "[]",
+            "{}",
+        ];
+        let mut quick = 0;
+        for scalar in scalars {
+            for text in [
+                format!("k: {scalar}\n"),
+                format!("- {scalar}\n"),
+                format!("{scalar}\n"),
+            ] {
+                quick += usize::from(same_as_full_parser(&text));
+            }
+        }
+        assert!(quick > 150, "{quick}");
+    }
+
+    #[test]
+    fn the_quick_path_leaves_keys_merges_and_errors_to_the_full_parser() {
+        let documents = [
+            "yes: 1\n",
+            "1: a\n",
+            "null: b\n",
+            "~: c\n",
+            "'<<': c\n",
+            "\"x\": 1\n",
+            "base: &b {a: 1}\nk:\n  <<: *b\n",
+            "? a\n: b\n",
+            "? [a]\n: b\n",
+            "a: 1\na: 2\n",
+            "a: 1\n'a': 2\n",
+            "a: [1, 2\n",
+            "a: b: c\n",
+            "%YAML 1.1\n---\na: yes\n",
+            "a: 1\n---\nb: 2\n",
+            "# only a comment\n",
+            "a:\n  - b\n  - c: d\n    e: [f]\n",
+            "a: 'x\n  y'\n",
+            "a: \"\\u00e9\\t\"\n",
+            "a: x\n  y\n\n  z\n",
+        ];
+        for text in documents {
+            same_as_full_parser(text);
+        }
+        let deep: String = (0..MAX_DEPTH + 2)
+            .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+            .collect();
+        assert!(!same_as_full_parser(&deep));
+        let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\n  annotations:\n    strata.dev/depends-on: \"ConfigMap/team/c0\"\ndata:\n  index: \"1\"\n  replicas: 3\n  ratio: 0.5\n  on: off\n";
+        assert!(
+            !same_as_full_parser(manifest),
+            "`on` as a key is left to the full parser"
+        );
+        assert!(same_as_full_parser(
+            &manifest.replace("  on: off\n", "  enabled: off\n")
+        ));
     }
 
     #[test]

@@ -1,0 +1,290 @@
+//! `strata plan DIR` end to end, as a user runs it: the release binary on a generated stack of
+//! YAML files (the plan benches' shape, see `common/stack_yaml.rs`: 1 000 ConfigMaps per file,
+//! about two `depends-on` entries each), no state, the sandbox provider, the human plan written
+//! to a file. Parsing, expansion, observation, planning and rendering are all inside.
+//!
+//! For each size it prints wall time, user and system CPU time, the system share, CPU time per
+//! resource, and the peak resident memory of the `strata` process, all from the kernel's
+//! accounting of that one child (`getrusage(RUSAGE_CHILDREN)` in a helper process that runs
+//! nothing else), then CPU time per resource relative to the smallest size (1.00 is linear).
+//!
+//! `STRATA_BENCH_THP=off` runs `strata` with transparent huge pages disabled for it
+//! (`prctl(PR_SET_THP_DISABLE)` in the helper, inherited across `exec`), whatever the system's
+//! setting; otherwise the system's setting (printed) applies.
+//!
+//! Sizes: `STRATA_BENCH_SIZES` (comma-separated, default `10000,100000`; add `1000000` for the
+//! issue's second target, about 220 MB of YAML). Runs per size: `STRATA_BENCH_RUNS` (default 1).
+//! The binary: `STRATA_BIN`, else `cargo build --release -p stratagit-cli` is run first. Stacks
+//! are generated once under `<target>/bench-stacks/` and reused. Run with
+//! `cargo bench --bench cli_plan`; `cargo bench --bench cli_plan -- --generate DIR COUNT` only
+//! writes a stack (for profiling by hand).
+
+#[path = "common/stack_yaml.rs"]
+mod stack_yaml;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::resource::{UsageWho, getrusage};
+
+const DEFAULT_SIZES: &str = "10000,100000";
+
+/// Bumped when the generated stack's shape changes, so stale stacks are written again.
+const STACK_VERSION: &str = "1";
+
+/// What the kernel accounted for one `strata plan` run.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: Duration,
+    user: Duration,
+    system: Duration,
+    peak_mib: f64,
+}
+
+impl Run {
+    fn cpu(&self) -> Duration {
+        self.user + self.system
+    }
+
+    fn system_share(&self) -> f64 {
+        100.0 * self.system.as_secs_f64() / self.cpu().as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+}
+
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    // Bench binaries live in <target>/release/deps/.
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The release `strata` binary: `STRATA_BIN`, else `cargo build --release -p stratagit-cli`.
+fn strata_binary(target: &Path) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("STRATA_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "stratagit-cli",
+            "--bin",
+            "strata",
+        ])
+        .env("CARGO_TARGET_DIR", target)
+        .status()
+        .map_err(|e| format!("running {}: {e}", Path::new(&cargo).display()))?;
+    if !status.success() {
+        return Err(format!(
+            "cargo build --release -p stratagit-cli failed ({status})"
+        ));
+    }
+    Ok(target.join("release").join("strata"))
+}
+
+/// The generated stack of `count` resources, written under `target` unless already there.
+fn stack_dir(target: &Path, count: usize) -> Result<PathBuf, String> {
+    let dir = target
+        .join("bench-stacks")
+        .join(format!("cli-plan-{count}"));
+    let marker = target
+        .join("bench-stacks")
+        .join(format!("cli-plan-{count}.version"));
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(STACK_VERSION) {
+        return Ok(dir);
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let bytes =
+        stack_yaml::write_stack(&dir, count).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(&marker, STACK_VERSION).map_err(|e| format!("{}: {e}", marker.display()))?;
+    eprintln!(
+        "wrote {count} resources ({:.1} MB of YAML) to {}",
+        bytes as f64 / 1e6,
+        dir.display()
+    );
+    Ok(dir)
+}
+
+/// In the helper process: runs `strata plan DIR` with the human plan written to `out`, and
+/// prints what the kernel accounted for it (this process has no other child).
+fn measure_child(strata: &str, dir: &str, out: &str) -> ExitCode {
+    let output = match std::fs::File::create(out) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("{out}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if std::env::var("STRATA_BENCH_THP").as_deref() == Ok("off")
+        && let Err(e) = rustix::thread::disable_transparent_huge_pages(true)
+    {
+        eprintln!("prctl(PR_SET_THP_DISABLE): {e}");
+        return ExitCode::FAILURE;
+    }
+    let start = Instant::now();
+    let status = Command::new(strata)
+        .args(["plan", dir])
+        .stdin(Stdio::null())
+        .stdout(output)
+        .status();
+    let wall = start.elapsed();
+    match status {
+        // `strata plan` exits 0 with changes unless --detailed-exitcode.
+        Ok(status) if status.success() => {}
+        Ok(status) => {
+            eprintln!("strata plan {dir} failed ({status})");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("running {strata}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let usage = match getrusage(UsageWho::RUSAGE_CHILDREN) {
+        Ok(usage) => usage,
+        Err(e) => {
+            eprintln!("getrusage: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let micros = |t: nix::sys::time::TimeVal| t.tv_sec() * 1_000_000 + t.tv_usec();
+    // ru_maxrss is in KiB on Linux.
+    println!(
+        "{} {} {} {}",
+        wall.as_micros(),
+        micros(usage.user_time()),
+        micros(usage.system_time()),
+        usage.max_rss()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Runs the helper for one `strata plan` and reads its figures.
+fn measure(me: &Path, strata: &Path, dir: &Path, out: &Path) -> Result<Run, String> {
+    let output = Command::new(me)
+        .arg("--measure")
+        .args([strata, dir, out])
+        .output()
+        .map_err(|e| format!("running {}: {e}", me.display()))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let figures: Vec<i64> = text
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [wall, user, system, rss_kib] = figures[..] else {
+        return Err(format!("unexpected helper output: {text}"));
+    };
+    let duration = |us: i64| Duration::from_micros(u64::try_from(us).unwrap_or(0));
+    Ok(Run {
+        wall: duration(wall),
+        user: duration(user),
+        system: duration(system),
+        peak_mib: rss_kib as f64 / 1024.0,
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--measure")
+        && let [strata, dir, out] = &args[i + 1..]
+    {
+        return measure_child(strata, dir, out);
+    }
+    if let Some(i) = args.iter().position(|a| a == "--generate") {
+        let (Some(dir), Some(Ok(count))) =
+            (args.get(i + 1), args.get(i + 2).map(|c| c.parse::<usize>()))
+        else {
+            eprintln!("usage: cli_plan --generate DIR COUNT");
+            return ExitCode::FAILURE;
+        };
+        return match stack_yaml::write_stack(Path::new(dir), count) {
+            Ok(bytes) => {
+                println!("{count} resources, {bytes} bytes of YAML in {dir}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{dir}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let sizes: Vec<usize> = std::env::var("STRATA_BENCH_SIZES")
+        .unwrap_or_else(|_| DEFAULT_SIZES.to_owned())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runs: usize = std::env::var("STRATA_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let me = std::env::current_exe().map_err(|e| format!("this bench's executable: {e}"))?;
+    let target = target_dir();
+    let strata = strata_binary(&target)?;
+    let thp =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    let thp_off = std::env::var("STRATA_BENCH_THP").as_deref() == Ok("off");
+    println!(
+        "strata plan DIR, {} ({} run(s) per size; transparent huge pages: {})",
+        strata.display(),
+        runs,
+        if thp_off {
+            "off for the process (PR_SET_THP_DISABLE)"
+        } else {
+            thp.trim()
+        }
+    );
+    println!(
+        "{:>9} | {:>8} | {:>8} | {:>8} | {:>6} | {:>10} | {:>8}",
+        "resources", "wall s", "user s", "sys s", "sys %", "µs/res cpu", "peak MiB"
+    );
+    let mut rows = Vec::new();
+    for &size in &sizes {
+        let dir = stack_dir(&target, size)?;
+        let out = target
+            .join("bench-stacks")
+            .join(format!("cli-plan-{size}.plan.txt"));
+        for _ in 0..runs {
+            let run = measure(&me, &strata, &dir, &out)?;
+            let per_resource = run.cpu().as_secs_f64() * 1e6 / size as f64;
+            println!(
+                "{size:>9} | {:>8.2} | {:>8.2} | {:>8.2} | {:>6.1} | {per_resource:>10.1} | {:>8.0}",
+                run.wall.as_secs_f64(),
+                run.user.as_secs_f64(),
+                run.system.as_secs_f64(),
+                run.system_share(),
+                run.peak_mib
+            );
+            rows.push((size, per_resource));
+        }
+    }
+    if let Some(&(smallest, base)) = rows.first() {
+        println!("CPU time per resource relative to {smallest} resources:");
+        for (size, per_resource) in rows {
+            println!("{size:>9} | {:>5.2}", per_resource / base);
+        }
+    }
+    Ok(())
+}
