@@ -22,6 +22,9 @@
 #[path = "common/stack_yaml.rs"]
 mod stack_yaml;
 
+#[path = "common/strata_bin.rs"]
+mod strata_bin;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -50,43 +53,6 @@ impl Run {
     fn system_share(&self) -> f64 {
         100.0 * self.system.as_secs_f64() / self.cpu().as_secs_f64().max(f64::MIN_POSITIVE)
     }
-}
-
-fn target_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    // Bench binaries live in <target>/release/deps/.
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-/// The release `strata` binary: `STRATA_BIN`, else `cargo build --release -p stratagit-cli`.
-fn strata_binary(target: &Path) -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("STRATA_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "stratagit-cli",
-            "--bin",
-            "strata",
-        ])
-        .env("CARGO_TARGET_DIR", target)
-        .status()
-        .map_err(|e| format!("running {}: {e}", Path::new(&cargo).display()))?;
-    if !status.success() {
-        return Err(format!(
-            "cargo build --release -p stratagit-cli failed ({status})"
-        ));
-    }
-    Ok(target.join("release").join("strata"))
 }
 
 /// The generated stack of `count` resources, written under `target` unless already there.
@@ -241,8 +207,8 @@ fn run() -> Result<(), String> {
         .unwrap_or(1)
         .max(1);
     let me = std::env::current_exe().map_err(|e| format!("this bench's executable: {e}"))?;
-    let target = target_dir();
-    let strata = strata_binary(&target)?;
+    let target = strata_testkube::target_dir();
+    let strata = strata_bin::strata_binary(&target)?;
     let thp =
         std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
     let thp_off = std::env::var("STRATA_BENCH_THP").as_deref() == Ok("off");

@@ -17,6 +17,9 @@
 //! `strata` binary: `STRATA_BIN`, else built with `cargo build --release -p stratagit-cli`.
 //! Exit codes: 0 measured, 2 a tool could not be run.
 
+#[path = "common/strata_bin.rs"]
+mod strata_bin;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -57,32 +60,6 @@ fn env_number(name: &str, default: usize) -> usize {
 
 fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/sources/tests")
-}
-
-/// The release `strata` binary: `STRATA_BIN`, else `cargo build --release -p stratagit-cli`.
-fn strata_binary(target: &Path) -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("STRATA_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "stratagit-cli",
-            "--bin",
-            "strata",
-        ])
-        .env("CARGO_TARGET_DIR", target)
-        .status()
-        .map_err(|e| format!("running {}: {e}", Path::new(&cargo).display()))?;
-    if !status.success() {
-        return Err(format!(
-            "cargo build --release -p stratagit-cli failed ({status})"
-        ));
-    }
-    Ok(target.join("release").join("strata"))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
@@ -207,7 +184,7 @@ fn bench() -> Result<(), String> {
     let runs = env_number("STRATA_BENCH_RUNS", 10).max(1);
     let target = strata_testkube::target_dir();
     let helm_program = strata_testkube::helm::ensure(&target).map_err(|e| e.to_string())?;
-    let strata_program = strata_binary(&target)?;
+    let strata_program = strata_bin::strata_binary(&target)?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     println!(
         "helm {} vs strata ({}), {runs} runs each on core 0",

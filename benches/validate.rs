@@ -16,7 +16,9 @@
 //! `cargo build --release -p stratagit-cli`. Exit codes: 0 all verdicts equal, 1 a disagreement,
 //! 2 a tool could not be run or understood.
 
-use std::path::{Path, PathBuf};
+#[path = "common/strata_bin.rs"]
+mod strata_bin;
+
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
@@ -29,33 +31,6 @@ fn env_number(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
-}
-
-/// The release `strata` binary: `STRATA_BIN`, else `cargo build --release -p stratagit-cli`.
-fn strata_binary(target: &Path) -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("STRATA_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    // Cargo sets CARGO for the programs it runs; the outer build is finished by now.
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "stratagit-cli",
-            "--bin",
-            "strata",
-        ])
-        .env("CARGO_TARGET_DIR", target)
-        .status()
-        .map_err(|e| format!("running {}: {e}", Path::new(&cargo).display()))?;
-    if !status.success() {
-        return Err(format!(
-            "cargo build --release -p stratagit-cli failed ({status})"
-        ));
-    }
-    Ok(target.join("release").join("strata"))
 }
 
 /// `taskset -c 0 <program> <args>`: the same run, on core 0 only.
@@ -134,7 +109,7 @@ fn bench() -> Result<ExitCode, String> {
         schema_set.dir.display(),
         started.elapsed().as_secs_f64()
     );
-    let strata_program = strata_binary(&target)?;
+    let strata_program = strata_bin::strata_binary(&target)?;
 
     let started = Instant::now();
     let corpus = Corpus::generate(&CorpusOptions::default().with_manifests(manifests));

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
+use crate::repositories::helm;
+
 /// Serves the files of `dir` over HTTPS, one request per connection, to clients presenting a
 /// certificate signed by the PKI's CA; returns the base URL.
 fn serve(dir: PathBuf, pki: &strata_testkube::Pki) -> String {
@@ -85,21 +87,6 @@ fn answer(mut stream: impl Read + Write, dir: &Path) {
     };
     let _ = stream.write_all(&response);
     let _ = stream.flush();
-}
-
-fn helm(helm: &Path, base: &Path, args: &[&str]) {
-    let out = Command::new(helm)
-        .args(args)
-        .env("HELM_CACHE_HOME", base.join("helm/cache"))
-        .env("HELM_CONFIG_HOME", base.join("helm/config"))
-        .env("HELM_DATA_HOME", base.join("helm/data"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "helm {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn strata(args: &[&str], env: &[(&str, String)]) -> Output {

@@ -152,7 +152,7 @@ fn other_repositories_are_fetched_into_the_cache() {
 }
 
 /// `helm` with its homes under `base`.
-fn helm(helm: &Path, base: &Path, args: &[&str]) {
+pub(crate) fn helm(helm: &Path, base: &Path, args: &[&str]) {
     let out = Command::new(helm)
         .args(args)
         .env("HELM_CACHE_HOME", base.join("helm/cache"))
