@@ -24,20 +24,6 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::*;
 
-fn plane() -> &'static strata_testkube::ControlPlane {
-    strata_testkube::shared()
-}
-
-async fn namespaces(hint: &str) -> (kube::Client, String, String) {
-    let client = plane().client().await.unwrap();
-    let control = plane()
-        .namespace(&client, &format!("{hint}-argocd"))
-        .await
-        .unwrap();
-    let target = plane().namespace(&client, hint).await.unwrap();
-    (client, control, target)
-}
-
 fn helm() -> PathBuf {
     strata_testkube::helm::ensure(&strata_testkube::target_dir()).expect("helm")
 }

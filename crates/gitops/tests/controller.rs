@@ -13,20 +13,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::*;
 
-fn plane() -> &'static strata_testkube::ControlPlane {
-    strata_testkube::shared()
-}
-
-async fn namespaces(hint: &str) -> (kube::Client, String, String) {
-    let client = plane().client().await.unwrap();
-    let control = plane()
-        .namespace(&client, &format!("{hint}-argocd"))
-        .await
-        .unwrap();
-    let target = plane().namespace(&client, hint).await.unwrap();
-    (client, control, target)
-}
-
 fn background(manifest: &str) -> String {
     manifest.replace(
         "metadata:\n",

@@ -46,10 +46,6 @@ const FLAGS: &[&str] = &[
     "--leader-elect",
 ];
 
-fn plane() -> &'static strata_testkube::ControlPlane {
-    strata_testkube::shared()
-}
-
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
 }

@@ -18,20 +18,6 @@ use strata_k8s::controller::leader::LeaseConfig;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn plane() -> &'static strata_testkube::ControlPlane {
-    strata_testkube::shared()
-}
-
-async fn namespaces(hint: &str) -> (kube::Client, String, String) {
-    let client = plane().client().await.unwrap();
-    let control = plane()
-        .namespace(&client, &format!("{hint}-argocd"))
-        .await
-        .unwrap();
-    let target = plane().namespace(&client, hint).await.unwrap();
-    (client, control, target)
-}
-
 fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

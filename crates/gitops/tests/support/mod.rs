@@ -357,3 +357,20 @@ impl HttpServer {
         }
     }
 }
+
+/// The control plane every test of this binary shares.
+pub fn plane() -> &'static strata_testkube::ControlPlane {
+    strata_testkube::shared()
+}
+
+/// A client, and two fresh namespaces named after `hint`: the controller's (`<hint>-argocd`)
+/// and the Applications' destination.
+pub async fn namespaces(hint: &str) -> (kube::Client, String, String) {
+    let client = plane().client().await.unwrap();
+    let control = plane()
+        .namespace(&client, &format!("{hint}-argocd"))
+        .await
+        .unwrap();
+    let target = plane().namespace(&client, hint).await.unwrap();
+    (client, control, target)
+}
