@@ -195,12 +195,23 @@ fn changing_a_copied_function_result_is_refused_by_name() {
     );
     match actual {
         Err(helm::HelmError::Unsupported {
-            feature: helm::UnsupportedFeature::Function { function, reason },
+            feature:
+                helm::UnsupportedFeature::Function {
+                    function,
+                    reason,
+                    file,
+                    line,
+                    ..
+                },
             chart,
         }) => {
             assert_eq!(function, "set");
             assert_eq!(chart, "shared-maps");
             assert!(reason.contains("pick"), "{reason}");
+            assert_eq!(
+                (file.as_str(), line),
+                ("shared-maps/templates/b-mutate.yaml", 25)
+            );
         }
         other => panic!("expected a refusal, got {other:?}"),
     }

@@ -687,6 +687,8 @@ fn template_error(file: &str, error: TemplateError) -> HelmError {
             feature: UnsupportedFeature::Function {
                 function: func.clone(),
                 reason: (*reason).to_string(),
+                file: at.file.clone(),
+                line: at.line,
             },
         };
     }
