@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::data::CopyError;
+pub(crate) use crate::data::Data;
+
 use super::MissingKey;
 use super::ast::{Arg, Branch, BranchKind, Cmd, Define, Node, Pipe};
 use super::error::TemplateError;
@@ -17,19 +20,34 @@ use crate::limits::{LimitExceeded, Meter};
 /// prints as `<no value>`.
 pub(crate) type Val = Option<Value>;
 
-/// A value inside the executor: shared, so that `.`, `$`, variables, template calls and
-/// `with`/`range` pass it on without copying it (Go passes maps by reference too). A field
-/// access copies only the value it reaches; functions get their own copy of an argument only
-/// when someone else still holds it.
-pub(crate) type Data = Rc<Value>;
-
-/// Like [`Val`], shared: `None` is Go's invalid value.
+/// Like [`Val`], inside the executor (maps shared as Go shares them, see [`Data`]): `None` is
+/// Go's invalid value.
 type SVal = Option<Data>;
 
-/// A shared argument as the functions take it: moved out when this is the only holder.
-fn owned(v: SVal) -> Val {
-    v.map(Rc::unwrap_or_clone)
-}
+/// The functions that work on the executor's shared values themselves rather than on copies:
+/// those that change a map in place, hold their arguments or return one of them.
+const SHARING: &[&str] = &[
+    "set",
+    "unset",
+    "merge",
+    "mustMerge",
+    "mergeOverwrite",
+    "mustMergeOverwrite",
+    "dict",
+    "list",
+    "default",
+    "empty",
+    "coalesce",
+    "ternary",
+    "index",
+    "get",
+    "hasKey",
+    "first",
+    "last",
+    "deepCopy",
+    "mustDeepCopy",
+    "len",
+];
 
 /// Go's `fmt` as the template engine sees values: JSON integers are Go `int`s.
 pub(crate) const FMT: GoFmt = GoFmt::TEMPLATE;
@@ -287,10 +305,14 @@ impl<'a> Exec<'a> {
         self.step(pipe.pos, || pipe.describe())?;
         let v = self.pipe(pipe, dot)?;
         if pipe.decl.is_empty() {
-            match v.as_deref() {
-                None | Some(Value::Null) => out.push_str("<no value>"),
-                Some(Value::String(s)) => out.push_str(s),
-                Some(v) => out.push_str(&FMT.sprint_v(v)),
+            match v.as_ref().map(|d| (d, d.as_plain())) {
+                None | Some((_, Some(Value::Null))) => out.push_str("<no value>"),
+                Some((_, Some(Value::String(s)))) => out.push_str(s),
+                Some((_, Some(v))) => out.push_str(&FMT.sprint_v(v)),
+                Some((d, None)) => {
+                    let v = self.copy_data(pipe.pos, &pipe.describe(), d)?;
+                    out.push_str(&FMT.sprint_v(&v));
+                }
             }
             self.check_output(pipe.pos, &pipe.describe(), out)?;
         }
@@ -309,8 +331,8 @@ impl<'a> Exec<'a> {
     ) -> Result<Flow, TemplateError> {
         self.step(pos, || format!("template {name:?}"))?;
         let new_dot = match pipe {
-            Some(p) => self.pipe(p, dot)?.unwrap_or_else(null),
-            None => null(),
+            Some(p) => self.pipe(p, dot)?.unwrap_or_else(Data::null),
+            None => Data::null(),
         };
         self.call_template(pos, name, new_dot, out)
             .map(|()| Flow::Normal)
@@ -320,7 +342,7 @@ impl<'a> Exec<'a> {
         let v = self.pipe(&b.pipe, dot)?;
         match b.kind {
             BranchKind::If => {
-                if truth_of(v.as_deref()) {
+                if v.as_ref().is_some_and(Data::truth) {
                     self.walk(&b.body, dot, out)
                 } else if let Some(e) = &b.else_body {
                     self.walk(e, dot, out)
@@ -329,8 +351,8 @@ impl<'a> Exec<'a> {
                 }
             }
             BranchKind::With => {
-                if truth_of(v.as_deref()) {
-                    let inner = v.unwrap_or_else(null);
+                if v.as_ref().is_some_and(Data::truth) {
+                    let inner = v.unwrap_or_else(Data::null);
                     self.walk(&b.body, &inner, out)
                 } else if let Some(e) = &b.else_body {
                     self.walk(e, dot, out)
@@ -351,67 +373,19 @@ impl<'a> Exec<'a> {
         dot: &Data,
         out: &mut String,
     ) -> Result<Flow, TemplateError> {
-        // A Helm object that is a Go slice (`.Capabilities.APIVersions`, a `[]byte`) ranges
-        // over its elements.
-        let v = v.map(
-            |d| match crate::helm::go_view(&d).and_then(|view| view.elements()) {
-                Some(elements) => Rc::new(Value::Array(elements)),
-                None => d,
-            },
-        );
-        // The elements are moved out of a value nobody else holds, copied otherwise.
-        let items: Vec<(Data, Data)> = match v.map(Rc::try_unwrap) {
-            None | Some(Ok(Value::Null)) => Vec::new(),
-            Some(Err(shared)) if shared.is_null() => Vec::new(),
-            Some(Ok(Value::Array(a))) => a
+        let items: Vec<(Data, Data)> = match v {
+            None => Vec::new(),
+            Some(Data::Map(m)) => m
+                .entries()
                 .into_iter()
-                .enumerate()
-                .map(|(i, e)| (Rc::new(Value::from(i)), Rc::new(e)))
+                .map(|(k, e)| (Data::plain(Value::String(k)), e))
                 .collect(),
-            Some(Err(shared)) if shared.is_array() => shared
-                .as_array()
-                .into_iter()
-                .flatten()
+            Some(Data::List(items)) => items
+                .iter()
                 .enumerate()
-                .map(|(i, e)| (Rc::new(Value::from(i)), Rc::new(e.clone())))
+                .map(|(i, e)| (Data::plain(Value::from(i)), e.clone()))
                 .collect(),
-            Some(Ok(Value::Object(m))) => {
-                let mut entries: Vec<(String, Value)> = m.into_iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
-                entries
-                    .into_iter()
-                    .map(|(k, e)| (Rc::new(Value::String(k)), Rc::new(e)))
-                    .collect()
-            }
-            Some(Err(shared)) if shared.is_object() => {
-                let mut entries: Vec<(&String, &Value)> =
-                    shared.as_object().into_iter().flatten().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                entries
-                    .into_iter()
-                    .map(|(k, e)| (Rc::new(Value::String(k.clone())), Rc::new(e.clone())))
-                    .collect()
-            }
-            Some(Ok(Value::Number(n))) if n.as_i64().is_some() => {
-                Self::count(n.as_i64().unwrap_or(0))
-            }
-            Some(Err(shared)) if shared.as_i64().is_some() => {
-                Self::count(shared.as_i64().unwrap_or(0))
-            }
-            Some(Ok(other)) => {
-                return Err(self.err(
-                    b.pipe.pos,
-                    &b.pipe.describe(),
-                    format!("range can't iterate over {}", FMT.sprint_v(&other)),
-                ));
-            }
-            Some(Err(other)) => {
-                return Err(self.err(
-                    b.pipe.pos,
-                    &b.pipe.describe(),
-                    format!("range can't iterate over {}", FMT.sprint_v(&other)),
-                ));
-            }
+            Some(Data::Plain(p)) => self.plain_items(b, p)?,
         };
         if items.is_empty() {
             if let Some(e) = &b.else_body {
@@ -442,11 +416,77 @@ impl<'a> Exec<'a> {
         Ok(Flow::Normal)
     }
 
+    /// The pairs `range` goes through for a plain value (a list without maps, a number, a
+    /// Helm object that is a Go slice: `.Capabilities.APIVersions`, a `[]byte`).
+    fn plain_items(&self, b: &Branch, v: Rc<Value>) -> Result<Vec<(Data, Data)>, TemplateError> {
+        let v = match crate::helm::go_view(&v).and_then(|view| view.elements()) {
+            Some(elements) => Rc::new(Value::Array(elements)),
+            None => v,
+        };
+        // The elements are moved out of a value nobody else holds, copied otherwise.
+        Ok(match Rc::try_unwrap(v) {
+            Ok(Value::Null) => Vec::new(),
+            Err(shared) if shared.is_null() => Vec::new(),
+            Ok(Value::Array(a)) => a
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (Data::plain(Value::from(i)), Data::from_value(e, None)))
+                .collect(),
+            Err(shared) if shared.is_array() => shared
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, e)| {
+                    (
+                        Data::plain(Value::from(i)),
+                        Data::from_value(e.clone(), None),
+                    )
+                })
+                .collect(),
+            Ok(Value::Object(m)) => m
+                .into_iter()
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
+                .map(|(k, e)| (Data::plain(Value::String(k)), Data::from_value(e, None)))
+                .collect(),
+            Err(shared) if shared.is_object() => shared
+                .as_object()
+                .into_iter()
+                .flatten()
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
+                .map(|(k, e)| {
+                    (
+                        Data::plain(Value::String(k.clone())),
+                        Data::from_value(e.clone(), None),
+                    )
+                })
+                .collect(),
+            Ok(Value::Number(n)) if n.as_i64().is_some() => Self::count(n.as_i64().unwrap_or(0)),
+            Err(shared) if shared.as_i64().is_some() => Self::count(shared.as_i64().unwrap_or(0)),
+            Ok(other) => {
+                return Err(self.err(
+                    b.pipe.pos,
+                    &b.pipe.describe(),
+                    format!("range can't iterate over {}", FMT.sprint_v(&other)),
+                ));
+            }
+            Err(other) => {
+                return Err(self.err(
+                    b.pipe.pos,
+                    &b.pipe.describe(),
+                    format!("range can't iterate over {}", FMT.sprint_v(&other)),
+                ));
+            }
+        })
+    }
+
     /// `range N`: the pairs `(i, i)` for `i` in `0..N`.
     fn count(n: i64) -> Vec<(Data, Data)> {
         (0..n.max(0))
             .map(|i| {
-                let i = Rc::new(Value::from(i));
+                let i = Data::plain(Value::from(i));
                 (i.clone(), i)
             })
             .collect()
@@ -476,11 +516,11 @@ impl<'a> Exec<'a> {
             value = Some(v);
         }
         let mut v = value.unwrap_or(None);
-        if v.as_deref().is_some_and(Value::is_null) {
+        if v.as_ref().is_some_and(Data::is_null) {
             v = None;
         }
         if !pipe.decl.is_empty() {
-            let bound = v.clone().unwrap_or_else(null);
+            let bound = v.clone().unwrap_or_else(Data::null);
             if pipe.is_assign {
                 for name in &pipe.decl {
                     if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
@@ -505,16 +545,18 @@ impl<'a> Exec<'a> {
             && (cmd.args.len() > 1 || fin.is_some())
             && let Some((pos, recv, method)) = self.method_receiver(first, dot)?
         {
+            let name = first.describe();
             let mut vals = Vec::with_capacity(cmd.args.len());
             for a in &cmd.args[1..] {
-                vals.push(owned(self.operand(a, dot)?));
+                let v = self.operand(a, dot)?;
+                vals.push(self.copy_arg(pos, &name, v)?);
             }
             if let Some(f) = fin {
-                vals.push(owned(f));
+                vals.push(self.copy_arg(pos, &name, f)?);
             }
             return crate::helm::call_method(&recv, &method, &vals)
-                .map(|v| Some(Rc::new(v)))
-                .map_err(|e| self.func_err(pos, &first.describe(), e));
+                .map(|v| Some(Data::from_value(v, None)))
+                .map_err(|e| self.func_err(pos, &name, e));
         }
         if cmd.args.len() > 1 || fin.is_some() {
             return Err(self.err(
@@ -550,15 +592,15 @@ impl<'a> Exec<'a> {
                 }
             }
             Arg::Ident(pos, name) => self.call(*pos, name, &[], dot, None),
-            Arg::Str(s) => Ok(Some(Rc::new(Value::String(s.clone())))),
-            Arg::Int(i) => Ok(Some(Rc::new(Value::from(*i)))),
-            Arg::Float(f) => Ok(Some(Rc::new(
+            Arg::Str(s) => Ok(Some(Data::plain(Value::String(s.clone())))),
+            Arg::Int(i) => Ok(Some(Data::plain(Value::from(*i)))),
+            Arg::Float(f) => Ok(Some(Data::plain(
                 serde_json::Number::from_f64(*f)
                     .map(Value::Number)
                     .unwrap_or(Value::Null),
             ))),
-            Arg::Bool(b) => Ok(Some(Rc::new(Value::Bool(*b)))),
-            Arg::Nil(_) => Ok(Some(null())),
+            Arg::Bool(b) => Ok(Some(Data::plain(Value::Bool(*b)))),
+            Arg::Nil(_) => Ok(Some(Data::null())),
         }
     }
 
@@ -569,7 +611,7 @@ impl<'a> Exec<'a> {
         &mut self,
         arg: &Arg,
         dot: &Data,
-    ) -> Result<Option<(usize, Data, String)>, TemplateError> {
+    ) -> Result<Option<(usize, Rc<Value>, String)>, TemplateError> {
         let (pos, recv, path) = match arg {
             Arg::Field(pos, path) if !path.is_empty() => (*pos, Some(dot.clone()), path),
             Arg::Variable(pos, name, path) if !path.is_empty() => {
@@ -585,7 +627,7 @@ impl<'a> Exec<'a> {
             Some(split) => split,
             None => return Ok(None),
         };
-        let Ok(Some(recv)) = self.chain(pos, arg, recv, prefix) else {
+        let Ok(Some(Data::Plain(recv))) = self.chain(pos, arg, recv, prefix) else {
             return Ok(None);
         };
         if crate::helm::has_method(&recv, method) {
@@ -617,19 +659,21 @@ impl<'a> Exec<'a> {
                 ))
             }
         };
-        let text = |v: &SVal| match v.as_deref() {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => FMT.sprint_v(other),
+        let limits = &self.meter.limits;
+        let text = |v: &SVal| match v.as_ref().map(|d| (d, d.as_plain())) {
+            Some((_, Some(Value::String(s)))) => s.clone(),
+            Some((_, Some(Value::Null))) | None => String::new(),
+            Some((_, Some(other))) => FMT.sprint_v(other),
+            Some((d, None)) => FMT.sprint_v(&d.to_value(limits).unwrap_or(Value::Null)),
         };
         Some(match name {
             "include" => arity(2).and_then(|()| {
                 let template = text(&vals[0]);
                 // Taken, not copied: the call's arguments are not used after it.
-                let data = vals[1].take().unwrap_or_else(null);
+                let data = vals[1].take().unwrap_or_else(Data::null);
                 let mut out = String::new();
                 self.call_template(pos, &template, data, &mut out)
-                    .map(|()| Some(Rc::new(Value::String(out))))
+                    .map(|()| Some(Data::plain(Value::String(out))))
                     .map_err(|e| {
                         self.func_err(
                             pos,
@@ -644,9 +688,9 @@ impl<'a> Exec<'a> {
             }),
             "tpl" => arity(2).and_then(|()| {
                 let source = text(&vals[0]);
-                let data = vals[1].take().unwrap_or_else(null);
+                let data = vals[1].take().unwrap_or_else(Data::null);
                 self.tpl(&source, data)
-                    .map(|out| Some(Rc::new(Value::String(out.replace("<no value>", "")))))
+                    .map(|out| Some(Data::plain(Value::String(out.replace("<no value>", "")))))
                     .map_err(|e| {
                         self.func_err(
                             pos,
@@ -659,20 +703,23 @@ impl<'a> Exec<'a> {
                         )
                     })
             }),
-            "required" => arity(2).and_then(|()| match vals[1].as_deref() {
-                None | Some(Value::Null) => Err(self.stopped(pos, "required", text(&vals[0]))),
-                Some(Value::String(s)) if s.is_empty() => {
+            "required" => arity(2).and_then(|()| match vals[1].as_ref().map(Data::as_plain) {
+                None | Some(Some(Value::Null)) => {
+                    Err(self.stopped(pos, "required", text(&vals[0])))
+                }
+                Some(Some(Value::String(s))) if s.is_empty() => {
                     Err(self.stopped(pos, "required", text(&vals[0])))
                 }
                 Some(_) => Ok(vals[1].take()),
             }),
             "fail" => arity(1).and_then(|()| Err(self.stopped(pos, "fail", text(&vals[0])))),
-            "lookup" => arity(4).map(|()| Some(Rc::new(Value::Object(serde_json::Map::new())))),
+            "lookup" => arity(4).map(|()| Some(Data::new_map(BTreeMap::new()))),
             // sigs.k8s.io/yaml's layout, byte for byte (charts hash it).
-            "toYaml" => arity(1).map(|()| {
-                Some(Rc::new(Value::String(crate::goyaml::to_yaml(
-                    vals[0].as_deref().unwrap_or(&Value::Null),
-                ))))
+            "toYaml" => arity(1).and_then(|()| {
+                let v = self.copy_arg(pos, name, vals[0].take())?;
+                Ok(Some(Data::plain(Value::String(crate::goyaml::to_yaml(
+                    v.as_ref().unwrap_or(&Value::Null),
+                )))))
             }),
             _ => return None,
         })
@@ -693,11 +740,7 @@ impl<'a> Exec<'a> {
     /// Helm's `tpl`: `source` parsed as the template named by `data.Template.Name`, beside every
     /// template of the set, and run with dot `data`.
     fn tpl(&mut self, source: &str, data: Data) -> Result<String, TemplateError> {
-        let name = data
-            .pointer("/Template/Name")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| self.file.to_string());
+        let name = template_name(&data).unwrap_or_else(|| self.file.to_string());
         let (main, defines) = crate::parse_file(&name, source, self.functions)?;
         let mut templates = self.defines.clone();
         crate::add_defines(&mut templates, &name, main.clone(), defines);
@@ -715,8 +758,9 @@ impl<'a> Exec<'a> {
         Ok(out)
     }
 
-    /// Walks a field chain from `recv`, applying the missing-key policy: the chain is followed
-    /// through borrowed values, and only the value it reaches is copied.
+    /// Walks a field chain from `recv`, applying the missing-key policy: maps are followed as
+    /// the shared maps they are; inside a plain value the chain is followed through borrowed
+    /// values, and only the value it reaches is copied.
     fn chain(
         &self,
         pos: usize,
@@ -727,7 +771,7 @@ impl<'a> Exec<'a> {
         let Some((seg, _)) = path.split_first() else {
             return Ok(recv);
         };
-        let Some(root) = recv else {
+        let Some(mut cur) = recv else {
             if self.missing == MissingKey::Error {
                 return Err(self.err(
                     pos,
@@ -737,14 +781,54 @@ impl<'a> Exec<'a> {
             }
             return Ok(None);
         };
-        let mut cur: &Value = &root;
+        for (i, seg) in path.iter().enumerate() {
+            let rest = &path[i + 1..];
+            cur = match cur {
+                Data::Map(m) => match m.get(seg) {
+                    Some(v) => v,
+                    None => match self.missing {
+                        MissingKey::Error => {
+                            return Err(self.err(
+                                pos,
+                                &node.describe(),
+                                format!("map has no entry for key {seg:?}"),
+                            ));
+                        }
+                        MissingKey::Zero => {
+                            return self.chain(pos, node, Some(Data::null()), rest);
+                        }
+                        MissingKey::Default => return self.chain(pos, node, None, rest),
+                    },
+                },
+                Data::Plain(v) => return self.chain_plain(pos, node, &v, &path[i..]),
+                Data::List(_) => {
+                    return Err(self.err(
+                        pos,
+                        &node.describe(),
+                        format!("can't evaluate field {seg} in type []interface {{}}"),
+                    ));
+                }
+            };
+        }
+        Ok(Some(cur))
+    }
+
+    /// [`Exec::chain`] inside a plain value.
+    fn chain_plain(
+        &self,
+        pos: usize,
+        node: &Arg,
+        root: &Value,
+        path: &[String],
+    ) -> Result<SVal, TemplateError> {
+        let mut cur: &Value = root;
         for (i, seg) in path.iter().enumerate() {
             let rest = &path[i + 1..];
             cur = match cur {
                 Value::Object(m) if crate::helm::is_method(m, seg) => {
                     let v = crate::helm::call_method(cur, seg, &[])
                         .map_err(|e| self.func_err(pos, &node.describe(), e))?;
-                    return self.chain(pos, node, Some(Rc::new(v)), rest);
+                    return self.chain(pos, node, Some(Data::from_value(v, None)), rest);
                 }
                 Value::Object(m) => match m.get(seg) {
                     Some(v) => v,
@@ -756,7 +840,9 @@ impl<'a> Exec<'a> {
                                 format!("map has no entry for key {seg:?}"),
                             ));
                         }
-                        MissingKey::Zero => return self.chain(pos, node, Some(null()), rest),
+                        MissingKey::Zero => {
+                            return self.chain(pos, node, Some(Data::null()), rest);
+                        }
                         MissingKey::Default => return self.chain(pos, node, None, rest),
                     },
                 },
@@ -779,7 +865,7 @@ impl<'a> Exec<'a> {
                 }
             };
         }
-        Ok(Some(Rc::new(cur.clone())))
+        Ok(Some(Data::from_value(cur.clone(), None)))
     }
 
     fn call(
@@ -803,7 +889,7 @@ impl<'a> Exec<'a> {
             let mut last: SVal = None;
             for a in args {
                 let v = self.operand(a, dot)?;
-                let t = truth_of(v.as_deref());
+                let t = v.as_ref().is_some_and(Data::truth);
                 last = v;
                 if (name == "and" && !t) || (name == "or" && t) {
                     return Ok(last);
@@ -822,61 +908,70 @@ impl<'a> Exec<'a> {
             vals.push(f);
         }
         self.step(pos, || name.to_string())?;
+        let helm_calls = match self.functions {
+            crate::FunctionSet::Helm => true,
+            crate::FunctionSet::Crossplane => name == "include",
+            crate::FunctionSet::Sprig => false,
+        };
+        if helm_calls && let Some(result) = self.helm_call(pos, name, &mut vals) {
+            return result.and_then(|v| self.checked_data(pos, name, v));
+        }
+        if SHARING.contains(&name)
+            && let Some(result) = self.sharing_call(pos, name, &mut vals)
+        {
+            return result;
+        }
+        // The functions work on plain values of their own: an argument still held elsewhere is
+        // copied, one nobody else holds is moved.
+        let shared = vals.iter().flatten().any(|d| !d.is_plain());
+        let mut plain: Vec<Val> = Vec::with_capacity(vals.len());
+        for v in vals {
+            plain.push(self.copy_arg(pos, name, v)?);
+        }
         let limits = &self.meter.limits;
         if !funcs::is_observer(name) {
             // The result holds (a copy of) its arguments: refuse to build it if they alone
             // are over the limit.
             limits
-                .check_values(vals.iter().flatten().map(|v| &**v))
+                .check_values(plain.iter().flatten())
                 .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
         }
-        if self.functions == crate::FunctionSet::Helm
-            && let Some(result) = self.helm_call(pos, name, &mut vals)
-        {
-            return result.and_then(|v| self.checked(pos, name, v));
-        }
+        // A result holding maps is a copy: where Go's would share maps with the arguments,
+        // changing it in place is refused (see `crate::data`).
+        let copied_by: Option<Rc<str>> = shared.then(|| Rc::from(name));
         if self.functions == crate::FunctionSet::Crossplane
-            && name == "include"
-            && let Some(result) = self.helm_call(pos, name, &mut vals)
-        {
-            return result.and_then(|v| self.checked(pos, name, v));
-        }
-        // The functions work on values of their own: an argument still held elsewhere (a
-        // variable, the dot) is copied here, one nobody else holds is moved.
-        let vals: Vec<Val> = vals.into_iter().map(owned).collect();
-        if self.functions == crate::FunctionSet::Crossplane
-            && let Some(result) = crate::crossplane::call(name, &vals)
+            && let Some(result) = crate::crossplane::call(name, &plain)
         {
             let value = result.map_err(|e| self.func_err(pos, name, e))?;
-            return self.checked(pos, name, Some(Rc::new(value)));
+            return self.checked(pos, name, Some(value), copied_by.as_ref());
         }
-        let mutates = matches!(
-            self.functions,
-            crate::FunctionSet::Helm | crate::FunctionSet::Crossplane
-        ) && matches!(
-            name,
-            "set" | "unset" | "merge" | "mergeOverwrite" | "mustMerge" | "mustMergeOverwrite"
-        );
-        if mutates && self.functions == crate::FunctionSet::Helm {
-            self.refuse_shared_mutation(pos, name, args.first(), dot)?;
-        }
-        let result =
-            funcs::call(name, vals, &self.meter.limits).map_err(|e| self.func_err(pos, name, e))?;
-        let result = self.checked(pos, name, result.map(Rc::new))?;
-        if mutates
-            && let (Some(Arg::Variable(_, var, path)), Some(updated)) = (args.first(), &result)
-        {
-            // Go's maps are shared: `set $ctx "k" v` changes `$ctx` itself, and every other
-            // variable holding the same map (`$b := $ctx`).
-            self.assign_path(var, path, updated.clone());
-        }
-        Ok(result)
+        let result = funcs::call(name, plain, limits).map_err(|e| self.func_err(pos, name, e))?;
+        self.checked(pos, name, result, copied_by.as_ref())
     }
 
     /// `result` of the function `name`, if it is within the limits of one value and of all
-    /// the values built so far.
-    fn checked(&self, pos: usize, name: &str, result: SVal) -> Result<SVal, TemplateError> {
+    /// the values built so far, as the executor holds it.
+    fn checked(
+        &self,
+        pos: usize,
+        name: &str,
+        result: Val,
+        copied_by: Option<&Rc<str>>,
+    ) -> Result<SVal, TemplateError> {
         if let Some(v) = &result {
+            self.meter
+                .limits
+                .check_value(v)
+                .and_then(|bytes| self.meter.built(bytes))
+                .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
+        }
+        Ok(result.map(|v| Data::from_value(v, copied_by)))
+    }
+
+    /// [`Exec::checked`] for a result already held as the executor holds values: a plain one
+    /// is measured, a shared map built nothing new.
+    fn checked_data(&self, pos: usize, name: &str, result: SVal) -> Result<SVal, TemplateError> {
+        if let Some(Data::Plain(v)) = &result {
             self.meter
                 .limits
                 .check_value(v)
@@ -886,78 +981,251 @@ impl<'a> Exec<'a> {
         Ok(result)
     }
 
-    /// Refuses `set`, `unset` and the merges on the template's data: `.`, `$`, a field of
-    /// them, or a variable holding the same map. Go changes that map in place, and every later
-    /// action, `include` and template file sees the change; Strata's template data is a
-    /// value each of those gets a copy of, so the result would differ silently.
-    fn refuse_shared_mutation(
-        &self,
+    /// The functions of [`SHARING`] on shared maps: `None` when the arguments are plain (or
+    /// not what the function takes), which the plain functions then handle, with their errors.
+    fn sharing_call(
+        &mut self,
         pos: usize,
         name: &str,
-        first: Option<&Arg>,
-        dot: &Data,
-    ) -> Result<(), TemplateError> {
-        let shared = match first {
-            Some(Arg::Dot(_) | Arg::Field(..)) => true,
-            Some(Arg::Variable(_, var, _)) if var == "$" => true,
-            Some(Arg::Variable(_, var, _)) => {
-                let root = self.vars.first().map(|(_, v)| v);
-                self.vars
-                    .iter()
-                    .rev()
-                    .find(|(n, _)| n == var)
-                    .is_some_and(|(_, v)| {
-                        Rc::ptr_eq(v, dot) || root.is_some_and(|r| Rc::ptr_eq(v, r))
-                    })
+        vals: &mut [SVal],
+    ) -> Option<Result<SVal, TemplateError>> {
+        if matches!(name, "dict" | "list") {
+            // The result holds its plain arguments: refuse to build it if they alone are over
+            // the limit of one value (shared maps are held, not copied).
+            let limits = &self.meter.limits;
+            if let Err(l) = limits
+                .check_values(vals.iter().flatten().filter_map(Data::as_plain))
+                .and_then(|bytes| self.meter.built(bytes))
+            {
+                return Some(Err(self.func_err(pos, name, funcs::over(name)(l))));
             }
-            _ => false,
-        };
-        if shared {
-            return Err(self.func_err(
-                pos,
-                name,
-                crate::FuncError::Unsupported {
-                    func: name.to_string(),
-                    reason: "changing the template's data (`.`, `$`, a field of them, or a \
-                             variable holding them) is not supported: Go shares that map with \
-                             later actions, includes and templates",
-                },
-            ));
         }
-        Ok(())
-    }
-
-    /// Stores `value` at `$var.path…`, as an in-place change of a Go map would be seen.
-    fn assign_path(&mut self, var: &str, path: &[String], value: Data) {
-        if path.is_empty() {
-            // Every variable holding the same map sees the change.
-            let old = self
-                .vars
-                .iter()
-                .rev()
-                .find(|(n, _)| n == var)
-                .map(|(_, v)| v.clone());
-            if let Some(old) = old {
-                for slot in self.vars.iter_mut() {
-                    if Rc::ptr_eq(&slot.1, &old) {
-                        slot.1 = value.clone();
+        let arg = |i: usize| vals.get(i).cloned().flatten().unwrap_or_else(Data::null);
+        let key = |i: usize| vals.get(i).and_then(|v| v.as_ref()).and_then(Data::as_str);
+        let n = vals.len();
+        let result = match name {
+            "dict" => {
+                let mut entries = BTreeMap::new();
+                for pair in vals.chunks(2) {
+                    let k = match pair[0].as_ref().map(|k| (k, k.as_plain())) {
+                        Some((_, Some(k))) => funcs::strval(k),
+                        None => funcs::strval(&Value::Null),
+                        Some((k, None)) => match self.copy_data(pos, name, k) {
+                            Ok(k) => funcs::strval(&k),
+                            Err(e) => return Some(Err(e)),
+                        },
+                    };
+                    let v = match pair.get(1) {
+                        Some(v) => v.clone().unwrap_or_else(Data::null),
+                        None => Data::plain(Value::String(String::new())),
+                    };
+                    entries.insert(k, v);
+                }
+                Data::new_map(entries)
+            }
+            "list" => Data::new_list(
+                vals.iter()
+                    .map(|v| v.clone().unwrap_or_else(Data::null))
+                    .collect(),
+            ),
+            "set" | "unset" => {
+                let (Some(Data::Map(m)), Some(k)) = (vals[0].as_ref(), key(1)) else {
+                    return None;
+                };
+                if n != if name == "set" { 3 } else { 2 } {
+                    return None;
+                }
+                if m.copied_by().is_some() {
+                    return Some(Err(self.copied_map(pos, name)));
+                }
+                if name == "set" {
+                    m.insert(k.to_string(), arg(2));
+                } else {
+                    m.remove(k);
+                }
+                Data::Map(m.clone())
+            }
+            "merge" | "mustMerge" | "mergeOverwrite" | "mustMergeOverwrite" => {
+                let Some(Some(Data::Map(dst))) = vals.first() else {
+                    return None;
+                };
+                let mut srcs = Vec::new();
+                for v in &vals[1..] {
+                    match v {
+                        Some(Data::Map(m)) => srcs.push(m.clone()),
+                        None if name == "merge" => {}
+                        Some(d) if name == "merge" && d.is_null() => {}
+                        _ => return None,
                     }
                 }
+                if dst.copied_by().is_some() {
+                    return Some(Err(self.copied_map(pos, name)));
+                }
+                let overwrite = name.contains("Overwrite");
+                for src in &srcs {
+                    if !dst.merge_from(src, overwrite, 0) {
+                        return Some(Err(self.func_err(
+                            pos,
+                            name,
+                            crate::FuncError::Unsupported {
+                                func: name.to_string(),
+                                reason: "the maps are nested too deeply (or contain themselves)",
+                            },
+                        )));
+                    }
+                }
+                Data::Map(dst.clone())
             }
-            return;
-        }
-        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == var) {
-            let mut target = Rc::make_mut(&mut slot.1);
-            for seg in path {
-                match target {
-                    Value::Object(m) => match m.get_mut(seg) {
-                        Some(next) => target = next,
-                        None => return,
-                    },
-                    _ => return,
+            "default" => {
+                if !(1..=2).contains(&n) {
+                    return None;
+                }
+                match vals.get(1) {
+                    Some(Some(given)) if !given.is_empty() => given.clone(),
+                    _ => arg(0),
                 }
             }
-            *target = Rc::unwrap_or_clone(value);
+            "empty" if n == 1 => {
+                Data::plain(Value::Bool(vals[0].as_ref().is_none_or(Data::is_empty)))
+            }
+            "coalesce" => vals
+                .iter()
+                .flatten()
+                .find(|v| !v.is_empty())
+                .cloned()
+                .unwrap_or_else(Data::null),
+            "ternary" if n == 3 => {
+                if vals[2].as_ref().is_some_and(Data::truth) {
+                    arg(0)
+                } else {
+                    arg(1)
+                }
+            }
+            "index" if n >= 1 => return self.index(pos, vals),
+            "get" if n == 2 => match (vals[0].as_ref(), key(1)) {
+                (Some(Data::Map(m)), Some(k)) => m
+                    .get(k)
+                    .unwrap_or_else(|| Data::plain(Value::String(String::new()))),
+                _ => return None,
+            },
+            "hasKey" if n == 2 => match (vals[0].as_ref(), key(1)) {
+                (Some(Data::Map(m)), Some(k)) => Data::plain(Value::Bool(m.contains_key(k))),
+                _ => return None,
+            },
+            "first" | "last" if n == 1 => match vals[0].as_ref() {
+                Some(Data::List(items)) => if name == "first" {
+                    items.first()
+                } else {
+                    items.last()
+                }
+                .cloned()
+                .unwrap_or_else(Data::null),
+                _ => return None,
+            },
+            "deepCopy" | "mustDeepCopy" if n == 1 => match vals[0].as_ref() {
+                Some(d @ (Data::Map(_) | Data::List(_))) => match self.copy_data(pos, name, d) {
+                    Ok(v) => Data::from_value(v, None),
+                    Err(e) => return Some(Err(e)),
+                },
+                _ => return None,
+            },
+            "len" if n == 1 => match vals[0].as_ref() {
+                Some(Data::Map(m)) => Data::plain(Value::from(m.len())),
+                Some(Data::List(items)) => Data::plain(Value::from(items.len())),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(Ok(Some(result)))
+    }
+
+    /// `index` through shared maps and lists; what remains after a plain value is reached
+    /// (and every error) is the plain `index`'s.
+    fn index(&mut self, pos: usize, vals: &mut [SVal]) -> Option<Result<SVal, TemplateError>> {
+        let mut cur = vals[0].clone()?;
+        let mut at = 1;
+        while at < vals.len() {
+            let next = match (&cur, vals[at].as_ref().and_then(Data::as_plain)) {
+                (Data::Map(m), Some(Value::String(k))) => m.get(k).unwrap_or_else(Data::null),
+                (Data::List(items), Some(k @ Value::Number(_))) => {
+                    match usize::try_from(funcs::to_i64(k))
+                        .ok()
+                        .and_then(|i| items.get(i))
+                    {
+                        Some(item) => item.clone(),
+                        None => break,
+                    }
+                }
+                _ => break,
+            };
+            cur = next;
+            at += 1;
+        }
+        if at == vals.len() {
+            return Some(Ok(Some(cur)));
+        }
+        if at == 1 && cur.is_plain() {
+            return None;
+        }
+        // The plain `index` takes over from the value reached.
+        let mut rest: Vec<Val> = Vec::with_capacity(vals.len() - at + 1);
+        for v in std::iter::once(Some(cur)).chain(vals[at..].iter_mut().map(Option::take)) {
+            match self.copy_arg(pos, "index", v) {
+                Ok(v) => rest.push(v),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(
+            funcs::call("index", rest, &self.meter.limits)
+                .map_err(|e| self.func_err(pos, "index", e))
+                .map(|v| v.map(|v| Data::from_value(v, None))),
+        )
+    }
+
+    /// The error for changing in place a map that is a function's copy (see `crate::data`).
+    fn copied_map(&self, pos: usize, name: &str) -> TemplateError {
+        self.func_err(
+            pos,
+            name,
+            crate::FuncError::Unsupported {
+                func: name.to_string(),
+                reason: "changing a map that a function such as `pick`, `values` or `dig` \
+                         returned is not supported: in Go it shares the maps it holds with \
+                         the function's arguments, which Strata copied",
+            },
+        )
+    }
+
+    /// A function's argument as a plain value of its own.
+    fn copy_arg(&self, pos: usize, name: &str, v: SVal) -> Result<Val, TemplateError> {
+        match v {
+            None => Ok(None),
+            Some(Data::Plain(v)) => Ok(Some(Rc::unwrap_or_clone(v))),
+            Some(d) => d
+                .to_value(&self.meter.limits)
+                .map(Some)
+                .map_err(|e| self.copy_err(pos, name, e, true)),
+        }
+    }
+
+    /// A plain copy of `d`, for printing or for a function.
+    fn copy_data(&self, pos: usize, ctx: &str, d: &Data) -> Result<Value, TemplateError> {
+        d.to_value(&self.meter.limits)
+            .map_err(|e| self.copy_err(pos, ctx, e, false))
+    }
+
+    fn copy_err(&self, pos: usize, ctx: &str, e: CopyError, in_call: bool) -> TemplateError {
+        match e {
+            CopyError::Limit(l) if in_call => self.func_err(pos, ctx, funcs::over(ctx)(l)),
+            CopyError::Limit(l) => self.limit_err(pos, ctx, l),
+            CopyError::Cycle => self.func_err(
+                pos,
+                ctx,
+                crate::FuncError::Unsupported {
+                    func: ctx.to_string(),
+                    reason: "a map that contains itself cannot be copied or printed",
+                },
+            ),
         }
     }
 
@@ -966,7 +1234,16 @@ impl<'a> Exec<'a> {
     }
 }
 
-/// A shared null.
-fn null() -> Data {
-    Rc::new(Value::Null)
+/// The `.Template.Name` of a template's data, which `tpl` names its template after.
+fn template_name(data: &Data) -> Option<String> {
+    let template = match data {
+        Data::Map(m) => m.get("Template")?,
+        Data::Plain(v) => return v.pointer("/Template/Name")?.as_str().map(str::to_string),
+        Data::List(_) => return None,
+    };
+    match template {
+        Data::Map(m) => m.get("Name")?.as_str().map(str::to_string),
+        Data::Plain(v) => v.get("Name")?.as_str().map(str::to_string),
+        Data::List(_) => None,
+    }
 }

@@ -59,6 +59,7 @@
 
 mod ast;
 pub mod crossplane;
+mod data;
 mod error;
 mod exec;
 mod funcs;
@@ -73,7 +74,6 @@ pub mod value;
 pub mod wildcard;
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -228,7 +228,7 @@ impl Template {
     ) -> Result<String, TemplateError> {
         let meter = limits::Meter::new(limits);
         let mut out = String::new();
-        let data: exec::Data = Rc::new(data.clone());
+        let data = exec::Data::from_value(data.clone(), None);
         let mut ex = exec::Exec::new(
             (&self.name, &self.main),
             &self.defines,
@@ -313,12 +313,22 @@ impl TemplateSet {
     /// [`TemplateSet::execute`] with `data` handed over: the execution shares it with the
     /// templates it runs instead of copying it.
     pub fn execute_owned(&self, name: &str, data: Value) -> Result<String, TemplateError> {
+        self.execute_data(name, exec::Data::from_value(data, None))
+    }
+
+    /// Executes the template `name` with dot (and `$`) bound to the shared `data`: what the
+    /// template changes in it with `set`, `unset` or a merge stays changed for the executions
+    /// after it, as Helm's template files share their chart's data.
+    pub fn execute_shared(&self, name: &str, data: &SharedData) -> Result<String, TemplateError> {
+        self.execute_data(name, data.0.clone())
+    }
+
+    fn execute_data(&self, name: &str, data: exec::Data) -> Result<String, TemplateError> {
         let Some(main) = self.templates.get(name) else {
             return Err(TemplateError::missing_template(name));
         };
         let meter = limits::Meter::new(&self.limits);
         let mut out = String::new();
-        let data: exec::Data = Rc::new(data);
         let mut ex = exec::Exec::new(
             (name, main),
             &self.templates,
@@ -329,6 +339,50 @@ impl TemplateSet {
         );
         ex.run(&main.body, &data, &mut out)?;
         Ok(out)
+    }
+}
+
+/// Template data shared by several executions, as Helm shares one chart's data among the
+/// chart's template files (and a subchart's `.Values` with its entry in the parent's): a map
+/// that one execution changes with `set`, `unset` or a merge is changed for every execution
+/// holding it.
+///
+/// ```
+/// use serde_json::json;
+/// use strata_gotemplate::{FunctionSet, MissingKey, SharedData, TemplateSet};
+///
+/// let mut set = TemplateSet::new(FunctionSet::Helm, MissingKey::Zero);
+/// set.add("a", r#"{{ $_ := set .Values "seen" "yes" }}"#).unwrap();
+/// set.add("b", "{{ .Values.seen }}").unwrap();
+/// let data = SharedData::new(json!({"Values": {}}));
+/// set.execute_shared("a", &data).unwrap();
+/// assert_eq!(set.execute_shared("b", &data).unwrap(), "yes");
+/// ```
+#[derive(Clone, Debug)]
+pub struct SharedData(exec::Data);
+
+impl SharedData {
+    /// `value`, with each of its maps shared.
+    pub fn new(value: Value) -> Self {
+        SharedData(exec::Data::from_value(value, None))
+    }
+
+    /// The map under `key` of this map, shared (not copied), if there is one.
+    pub fn get_map(&self, key: &str) -> Option<SharedData> {
+        let entry = self.0.as_map()?.get(key)?;
+        entry.as_map().is_some().then(|| SharedData(entry))
+    }
+
+    /// Sets the entry `key` of this map to `value`, shared; does nothing unless this is a map.
+    pub fn insert(&self, key: &str, value: &SharedData) {
+        if let Some(m) = self.0.as_map() {
+            m.insert(key.to_string(), value.0.clone());
+        }
+    }
+
+    /// Sets the entry `key` of this map to `value`; does nothing unless this is a map.
+    pub fn insert_value(&self, key: &str, value: Value) {
+        self.insert(key, &SharedData::new(value));
     }
 }
 

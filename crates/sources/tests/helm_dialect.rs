@@ -1,8 +1,8 @@
 //! The corners of Helm's dialect where Go's types show through, against the real
 //! `helm template`: values files read as YAML 1.1 through a JSON round trip (`yes`/`on` are
 //! booleans, every number a float64), `.Files.GetBytes` (a `[]byte`), `.Capabilities`
-//! printed and compared, and `set` on `.`/`$` (the top-level object is one map shared by every
-//! action and `include`). Each ConfigMap of `tests/helm_charts/dialect/` must be equal key by
+//! printed and compared, and Go's shared maps (`set` on `.`/`$`/`.Values`, seen by every later
+//! action, `include` and template file). Each ConfigMap of the test charts must be equal key by
 //! key; what Strata does not do is refused by name.
 
 use std::collections::BTreeMap;
@@ -151,9 +151,9 @@ fn set_on_variables_is_seen_through_every_alias() {
 }
 
 /// `set` on `.`, `$`, `.Values`, a variable holding `.`, or `.Values` inside an `include`:
-/// Helm renders (every later action and template file sees the change), Strata refuses by name.
+/// every later action and template file sees the change, in Helm and in Strata.
 #[test]
-fn set_on_the_template_data_is_refused_by_name() {
+fn set_on_the_template_data_is_seen_by_later_templates() {
     for mode in ["dot", "dollar", "values", "alias", "include"] {
         let file = format!("ci/{mode}.yaml");
         let (expected, actual) = both("shared-top", &[file.as_str()]);
@@ -162,16 +162,57 @@ fn set_on_the_template_data_is_refused_by_name() {
             matches!(later, Some(Value::String(ref x)) if !x.is_empty()),
             "{mode}: a later template sees the change in helm: {later:?}"
         );
-        match actual {
-            Err(helm::HelmError::Unsupported {
-                feature: helm::UnsupportedFeature::Function { function, reason },
-                chart,
-            }) => {
-                assert_eq!(function, "set", "{mode}");
-                assert_eq!(chart, "shared-top", "{mode}");
-                assert!(reason.contains("template's data"), "{mode}: {reason}");
-            }
-            other => panic!("{mode}: expected a refusal, got {other:?}"),
+        let actual = actual.unwrap_or_else(|e| panic!("{mode}: strata rendered: {e}"));
+        for name in ["setp", "later"] {
+            let diffs = differences(&expected, &actual, name);
+            assert!(diffs.is_empty(), "{mode}: {}", diffs.join("\n"));
         }
+    }
+}
+
+/// Maps are shared as Go shares them: through variables, `dict`, `list`, `default`, `get`,
+/// `ternary`, `index` and `first`; `merge` into a new map changes the first source's nested
+/// maps (mergo assigns them, then merges into them); `mergeOverwrite` and `unset` in place;
+/// `deepCopy` copies; a subchart's `.Values` is its entry in the parent's; `.Template` is set
+/// per file on the chart's one data map.
+#[test]
+fn maps_are_shared_as_go_shares_them() {
+    for name in ["mutate", "later", "sub"] {
+        assert_equal("shared-maps", &[], name);
+    }
+}
+
+/// A function result that in Go shares maps with its arguments (`pick`), changed in place:
+/// Helm renders the change into `.Values`; Strata's result is a copy, so it refuses by name
+/// rather than rendering something else.
+#[test]
+fn changing_a_copied_function_result_is_refused_by_name() {
+    let (expected, actual) = both("shared-maps", &["ci/pick.yaml"]);
+    let left = expected.get("later").and_then(|d| d.get("left")).cloned();
+    assert!(
+        matches!(&left, Some(Value::String(s)) if s.contains("fromPick")),
+        "helm changes .Values through pick's result: {left:?}"
+    );
+    match actual {
+        Err(helm::HelmError::Unsupported {
+            feature:
+                helm::UnsupportedFeature::Function {
+                    function,
+                    reason,
+                    file,
+                    line,
+                    ..
+                },
+            chart,
+        }) => {
+            assert_eq!(function, "set");
+            assert_eq!(chart, "shared-maps");
+            assert!(reason.contains("pick"), "{reason}");
+            assert_eq!(
+                (file.as_str(), line),
+                ("shared-maps/templates/b-mutate.yaml", 25)
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }

@@ -213,13 +213,19 @@ pub enum HelmError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnsupportedFeature {
-    /// A template function whose result differs per run or needs the outside world.
-    #[error("template function {function} ({reason})")]
+    /// A template function whose result differs per run or needs the outside world, or a use
+    /// of one that Strata cannot render as Go does.
+    #[error("template function {function} at {file}:{line} ({reason})")]
+    #[non_exhaustive]
     Function {
         /// The function.
         function: String,
         /// Why.
         reason: String,
+        /// The template file of the call.
+        file: String,
+        /// The line of the call in that file.
+        line: usize,
     },
     /// `--set` syntax beyond dotted keys, `{a,b}` lists and scalars (list indexes `a[0]`).
     #[error("parameter syntax {0:?} (list indexes)")]

@@ -30,13 +30,14 @@ pub mod values;
 mod values_yaml;
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use serde_json::{Map, Value};
 use strata_core::source::SourceTree;
 use strata_core::sync::hooks::SyncPhase;
 use strata_gotemplate::helm::{api_versions_object, files_object, kube_version_object};
-use strata_gotemplate::{FuncError, FunctionSet, Limits, MissingKey, TemplateError, TemplateSet};
+use strata_gotemplate::{
+    FuncError, FunctionSet, Limits, MissingKey, SharedData, TemplateError, TemplateSet,
+};
 
 pub use archive::{ArchiveError, ArchiveLimits};
 pub use chart::Chart;
@@ -341,13 +342,13 @@ pub fn render(
         "Revision": 1,
         "Service": "Helm",
     });
-    let mut templates: BTreeMap<String, (&str, Rc<Value>, String)> = BTreeMap::new();
+    let mut templates: BTreeMap<String, (&str, SharedData, String)> = BTreeMap::new();
     collect_templates(
         &root,
         &root_name,
-        true,
-        &Value::Object(coalesced),
-        &release,
+        None,
+        &SharedData::new(Value::Object(coalesced)),
+        &SharedData::new(release),
         &capabilities,
         &mut templates,
     );
@@ -371,16 +372,15 @@ pub fn render(
         if base.starts_with('_') || name.ends_with("NOTES.txt") {
             continue;
         }
+        // Every file of a chart runs with the chart's one data map, `.Template` set for it, as
+        // Helm runs them: what a file changes there (`set .Values …`) the later files see.
         let (_, data, base_path) = &templates[*name];
-        let mut data = Value::clone(data);
-        if let Value::Object(m) = &mut data {
-            m.insert(
-                "Template".to_string(),
-                serde_json::json!({"Name": name, "BasePath": base_path}),
-            );
-        }
+        data.insert_value(
+            "Template",
+            serde_json::json!({"Name": name, "BasePath": base_path}),
+        );
         let out = set
-            .execute_owned(name, data)
+            .execute_shared(name, data)
             .map_err(|source| template_error(name, source))?;
         rendered.insert((*name).clone(), out.replace("<no value>", ""));
     }
@@ -522,40 +522,49 @@ fn chart_object(chart: &Chart, is_root: bool) -> Value {
 
 /// `recAllTpls`: every template of the chart tree with the data it runs with.
 ///
-/// The files of one chart share its data: only the files executed get a copy (with their
-/// `.Template`), not the helpers.
+/// The files of one chart share its data map; a subchart's `.Values` is the parent's entry
+/// for it (the same map, as in Helm), or a map of its own when the parent has none; the
+/// release object is shared by every chart. Returns the chart's data (its parent's
+/// `.Subcharts` entry).
 fn collect_templates<'c>(
     chart: &'c Chart,
     full_path: &str,
-    is_root: bool,
-    parent_values: &Value,
-    release: &Value,
+    parent_values: Option<&SharedData>,
+    root_values: &SharedData,
+    release: &SharedData,
     capabilities: &Value,
-    out: &mut BTreeMap<String, (&'c str, Rc<Value>, String)>,
-) -> Value {
-    let values = if is_root {
-        parent_values.clone()
-    } else {
-        match parent_values.get(&chart.name) {
-            Some(v @ Value::Object(_)) => v.clone(),
-            _ => Value::Object(Map::new()),
-        }
+    out: &mut BTreeMap<String, (&'c str, SharedData, String)>,
+) -> SharedData {
+    let values = match parent_values {
+        None => root_values.clone(),
+        Some(parent) => parent
+            .get_map(&chart.name)
+            .unwrap_or_else(|| SharedData::new(Value::Object(Map::new()))),
     };
-    let mut subcharts = Map::new();
+    let files = files_object(chart.files.iter().cloned());
+    let data = SharedData::new(serde_json::json!({
+        "Chart": chart_object(chart, parent_values.is_none()),
+        "Files": files,
+        "Capabilities": capabilities,
+        "Subcharts": {},
+    }));
+    data.insert("Release", release);
+    data.insert("Values", &values);
+    let subcharts = SharedData::new(Value::Object(Map::new()));
     for sub in &chart.dependencies {
         let sub_path = format!("{full_path}/charts/{}", sub.name);
-        let data = collect_templates(sub, &sub_path, false, &values, release, capabilities, out);
-        subcharts.insert(sub.name.clone(), data);
+        let sub_data = collect_templates(
+            sub,
+            &sub_path,
+            Some(&values),
+            root_values,
+            release,
+            capabilities,
+            out,
+        );
+        subcharts.insert(&sub.name, &sub_data);
     }
-    let files = files_object(chart.files.iter().cloned());
-    let data = Rc::new(serde_json::json!({
-        "Chart": chart_object(chart, is_root),
-        "Files": files,
-        "Release": release,
-        "Capabilities": capabilities,
-        "Values": values,
-        "Subcharts": subcharts,
-    }));
+    data.insert("Subcharts", &subcharts);
     for (path, text) in &chart.templates {
         let base = path.rsplit('/').next().unwrap_or(path);
         if chart.is_library() && !base.starts_with('_') {
@@ -565,12 +574,12 @@ fn collect_templates<'c>(
             format!("{full_path}/{path}"),
             (
                 text.as_str(),
-                Rc::clone(&data),
+                data.clone(),
                 format!("{full_path}/templates"),
             ),
         );
     }
-    Rc::unwrap_or_clone(data)
+    data
 }
 
 /// `crds/` of the chart and its enabled subcharts, parent first.
@@ -678,6 +687,8 @@ fn template_error(file: &str, error: TemplateError) -> HelmError {
             feature: UnsupportedFeature::Function {
                 function: func.clone(),
                 reason: (*reason).to_string(),
+                file: at.file.clone(),
+                line: at.line,
             },
         };
     }
