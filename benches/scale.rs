@@ -11,7 +11,9 @@
 //!
 //! Then the controller's incremental case (see `strata_core::plan::incremental`): the settled
 //! stack held by an incremental planner, one resource edited and planned again (median and
-//! slowest of 21), and one resource added (a rebuild).
+//! slowest of 21), one resource added, and one resource removed (a leaf near the end of the
+//! set: the generated stack's other resources are named by `depends-on` annotations, so
+//! removing them would make the set invalid).
 //!
 //! Sizes: `STRATA_BENCH_SIZES` (comma-separated, default `10000,100000,300000`; add `1000000`
 //! on a machine with about 16 GiB free). Run with `cargo bench --bench scale`.
@@ -115,9 +117,9 @@ fn child(count: usize) {
     assert!(!replanned.has_changes());
     drop(replanned);
     let peak = memory_mib("VmHWM:");
-    let (edit, added) = incremental(count, state, live);
+    let (edit, added, removed) = incremental(count, state, live);
     println!(
-        "{count}\t{desired_growth:.0}\t{}\t{}\t{}\t{peak_first:.0}\t{inputs:.0}\t{}\t{}\t{}\t{peak:.0}\t{}\t{}\t{}",
+        "{count}\t{desired_growth:.0}\t{}\t{}\t{}\t{peak_first:.0}\t{inputs:.0}\t{}\t{}\t{}\t{peak:.0}\t{}\t{}\t{}\t{}",
         first.wall.as_secs_f64(),
         first.user.as_secs_f64(),
         first.system.as_secs_f64(),
@@ -127,13 +129,18 @@ fn child(count: usize) {
         edit.0.as_secs_f64(),
         edit.1.as_secs_f64(),
         added.as_secs_f64(),
+        removed.as_secs_f64(),
     );
 }
 
 /// The controller's case: the stack settled in an incremental planner (desired set, state and
 /// observations in memory), then one resource edited in Git and planned again, 21 times (median
-/// and slowest), and one resource added (which rebuilds the plan).
-fn incremental(count: usize, state: State, live: Observations) -> ((Duration, Duration), Duration) {
+/// and slowest), one resource added, then one removed.
+fn incremental(
+    count: usize,
+    state: State,
+    live: Observations,
+) -> ((Duration, Duration), Duration, Duration) {
     use std::sync::Arc;
     use strata::core::plan::incremental::IncrementalPlanner;
     use strata::core::plan::{Action, PlanOptions};
@@ -179,8 +186,26 @@ fn incremental(count: usize, state: State, live: Observations) -> ((Duration, Du
     let started = Instant::now();
     planner.upsert(added);
     planner.plan().expect("the grown stack plans");
-    let rebuild = started.elapsed();
-    ((times[times.len() / 2], times[times.len() - 1]), rebuild)
+    let added = started.elapsed();
+    // A leaf: resource i is named by resources 2i, 2i + 1 and i + 7 only.
+    let leaf = planner.desired()[count - 3].key.clone();
+    let started = Instant::now();
+    assert!(planner.remove(&leaf));
+    let plan = planner.plan().expect("the shrunk stack plans");
+    let removed = started.elapsed();
+    assert_eq!(
+        plan.changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .count(),
+        1,
+        "the removed resource is deleted"
+    );
+    (
+        (times[times.len() / 2], times[times.len() - 1]),
+        added,
+        removed,
+    )
 }
 
 fn main() -> ExitCode {
@@ -237,7 +262,7 @@ fn main() -> ExitCode {
             .split('\t')
             .filter_map(|x| x.trim().parse().ok())
             .collect();
-        if f.len() != 14 {
+        if f.len() != 15 {
             eprintln!("size {size}: unreadable figures {line:?}");
             return ExitCode::FAILURE;
         }
@@ -262,11 +287,12 @@ fn main() -> ExitCode {
             f[6],
         );
         println!(
-            "{:>9}   incremental re-plan after one edit: median {:.1} ms, slowest {:.1} ms; after one added resource (graph rebuilt): {:.0} ms",
+            "{:>9}   incremental re-plan after one edit: median {:.1} ms, slowest {:.1} ms; after one added resource: {:.1} ms; after one removed resource: {:.1} ms",
             "",
             f[11] * 1e3,
             f[12] * 1e3,
-            f[13] * 1e3
+            f[13] * 1e3,
+            f[14] * 1e3
         );
         rows.push((size, per(first_cpu), per(again_cpu), f[5] / f[1].max(1e-9)));
     }

@@ -153,6 +153,62 @@ pub struct Graph {
     /// The value-bearing reference fields (see [`ReferenceField`]) of each resource that has
     /// any, by position in the slice given to [`Graph::build`], in ascending position order.
     reference_fields: Vec<(usize, Vec<ReferenceField>)>,
+    /// The name lookups references resolve through, kept so that [`Graph::update`] resolves
+    /// a changed resource's references without reading the whole set again.
+    tables: Tables,
+    /// For each resource, the names (hashed) its `depends-on` entries and named references
+    /// mention: who may gain or lose a dependency when a resource of that name comes or goes.
+    mentions_of: Vec<Mentions>,
+    /// The resources' positions in topological order (see [`Graph::topological_positions`]).
+    order: Vec<usize>,
+}
+
+/// How a desired set changed since its graph was built (or last updated), for
+/// [`Graph::update`]. The resources kept keep their relative order; positions of `removed` are
+/// in the old set, those of `added` and `changed` in the new one; each list is ascending.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GraphEdit<'a> {
+    /// Positions (in the old set) of the resources no longer in the set.
+    pub removed: &'a [usize],
+    /// Positions (in the new set) of the resources new to the set.
+    pub added: &'a [usize],
+    /// Positions (in the new set) of kept resources changed in what the graph reads from them
+    /// (see [`Graph::same_inputs`]).
+    pub changed: &'a [usize],
+}
+
+impl GraphEdit<'_> {
+    /// For each position of the old set (of `old_len` resources), its position in the new set;
+    /// `None` for a removed resource. A linear pass over positions, nothing hashed.
+    pub fn kept_positions(&self, old_len: usize) -> Vec<Option<usize>> {
+        let mut out = Vec::with_capacity(old_len);
+        let (mut removed, mut added) =
+            (self.removed.iter().peekable(), self.added.iter().peekable());
+        let mut next = 0;
+        for old in 0..old_len {
+            if removed.next_if(|&&r| r == old).is_some() {
+                out.push(None);
+                continue;
+            }
+            while added.next_if(|&&a| a == next).is_some() {
+                next += 1;
+            }
+            out.push(Some(next));
+            next += 1;
+        }
+        out
+    }
+}
+
+/// How [`Graph::update`] followed an edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GraphUpdate {
+    /// Only the changed resources and their neighbours were read again.
+    Incremental,
+    /// The graph was built again from the whole set (sync waves, or an edit the incremental
+    /// update does not follow, such as one that makes the set invalid).
+    Rebuilt,
 }
 
 /// How a reference field names what it points at (Crossplane's three shapes).
@@ -261,10 +317,159 @@ type Positions = smallvec::SmallVec<[usize; 1]>;
 
 struct Lookup<'a> {
     resources: &'a [Resource],
-    by_kind_name: FxHashMap<(&'a str, &'a str), Positions>,
-    by_name: FxHashMap<&'a str, Positions>,
-    /// Positions by kind, so a selector looks only at the kinds it can point at.
-    by_kind: FxHashMap<&'a str, Vec<usize>>,
+    tables: &'a Tables,
+}
+
+/// Names (hashed) a resource's dependencies and references mention.
+type Mentions = smallvec::SmallVec<[u64; 2]>;
+
+/// The set's resources by kind and name, by name and by kind. Names are kept as hashes (the
+/// keys are read from the set), so the tables hold no copy of any string but the kinds.
+#[derive(Debug, Clone, Default)]
+struct Tables {
+    by_kind_name: FxHashMap<u64, Positions>,
+    by_name: FxHashMap<u64, Positions>,
+    /// Positions by kind (ascending), so a selector looks only at the kinds it can point at.
+    by_kind: FxHashMap<String, Vec<usize>>,
+    /// Positions of the resources mentioning a name (by its hash).
+    mentions: FxHashMap<u64, Positions>,
+    /// Positions of the resources with a label selector, ascending.
+    selectors: Vec<usize>,
+    /// How many resources carry a sync-wave annotation.
+    waved: usize,
+}
+
+fn name_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    rustc_hash::FxBuildHasher.hash_one(name)
+}
+
+fn kind_name_hash(kind: &str, name: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    rustc_hash::FxBuildHasher.hash_one((kind, name))
+}
+
+/// Inserts `position` into an ascending list.
+fn insert_sorted<A: smallvec::Array<Item = usize>>(
+    list: &mut smallvec::SmallVec<A>,
+    position: usize,
+) {
+    if let Err(at) = list.binary_search(&position) {
+        list.insert(at, position);
+    }
+}
+
+fn remove_sorted<A: smallvec::Array<Item = usize>>(
+    list: &mut smallvec::SmallVec<A>,
+    position: usize,
+) {
+    if let Ok(at) = list.binary_search(&position) {
+        list.remove(at);
+    }
+}
+
+/// Renumbers an ascending list of positions by `map`, dropping removed ones.
+fn remap_positions(list: &mut [usize], map: &[Option<usize>]) -> usize {
+    let (mut read, mut kept) = (0, 0);
+    while read < list.len() {
+        if let Some(Some(new)) = map.get(list[read]) {
+            list[kept] = *new;
+            kept += 1;
+        }
+        read += 1;
+    }
+    kept
+}
+
+impl Tables {
+    fn new(resources: &[Resource]) -> Self {
+        let mut tables = Tables {
+            by_kind_name: FxHashMap::with_capacity_and_hasher(resources.len(), Default::default()),
+            by_name: FxHashMap::with_capacity_and_hasher(resources.len(), Default::default()),
+            ..Tables::default()
+        };
+        for (i, r) in resources.iter().enumerate() {
+            tables.add(i, r);
+        }
+        tables
+    }
+
+    /// Adds the resource at `position` (kept ascending wherever it lands).
+    fn add(&mut self, position: usize, resource: &Resource) {
+        let key = &resource.key;
+        insert_sorted(
+            self.by_kind_name
+                .entry(kind_name_hash(&key.kind, &key.name))
+                .or_default(),
+            position,
+        );
+        insert_sorted(
+            self.by_name.entry(name_hash(&key.name)).or_default(),
+            position,
+        );
+        if !self.by_kind.contains_key(key.kind.as_str()) {
+            self.by_kind
+                .insert(key.kind.as_str().to_owned(), Vec::new());
+        }
+        if let Some(kind) = self.by_kind.get_mut(key.kind.as_str()) {
+            if kind.last().is_none_or(|&last| last < position) {
+                kind.push(position);
+            } else if let Err(at) = kind.binary_search(&position) {
+                kind.insert(at, position);
+            }
+        }
+        if resource.annotation(ANNOTATION_SYNC_WAVE).is_some() {
+            self.waved += 1;
+        }
+    }
+
+    /// Renumbers every position by `map` (old position → new), dropping removed resources.
+    fn remap(&mut self, map: &[Option<usize>]) {
+        for table in [
+            &mut self.by_kind_name,
+            &mut self.by_name,
+            &mut self.mentions,
+        ] {
+            table.retain(|_, list| {
+                let kept = remap_positions(list, map);
+                list.truncate(kept);
+                !list.is_empty()
+            });
+        }
+        self.by_kind.retain(|_, list| {
+            let kept = remap_positions(list, map);
+            list.truncate(kept);
+            !list.is_empty()
+        });
+        let kept = remap_positions(&mut self.selectors, map);
+        self.selectors.truncate(kept);
+    }
+
+    fn set_mentions(&mut self, position: usize, old: &Mentions, new: &Mentions) {
+        for h in old {
+            if !new.contains(h)
+                && let Some(list) = self.mentions.get_mut(h)
+            {
+                remove_sorted(list, position);
+                if list.is_empty() {
+                    self.mentions.remove(h);
+                }
+            }
+        }
+        for h in new {
+            insert_sorted(self.mentions.entry(*h).or_default(), position);
+        }
+    }
+
+    fn set_selector(&mut self, position: usize, selector: bool) {
+        match (self.selectors.binary_search(&position), selector) {
+            (Err(at), true) => self.selectors.insert(at, position),
+            (Ok(at), false) => {
+                self.selectors.remove(at);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Resource nodes by key. The keys are read from the nodes themselves, so each key is stored
@@ -317,6 +522,15 @@ impl KeyIndex {
         }
     }
 
+    fn remove(&mut self, graph: &DiGraph<Node, EdgeReason>, key: &ResourceKey) {
+        if let Ok(entry) = self
+            .table
+            .find_entry(key_hash(key), |&i| node_key(graph, i) == Some(key))
+        {
+            entry.remove();
+        }
+    }
+
     fn len(&self) -> usize {
         self.table.len()
     }
@@ -342,42 +556,337 @@ impl Graph {
                 return Err(GraphError::Duplicate(resource.key.to_string()));
             }
         }
-        let lookup = Lookup::new(resources);
+        graph.tables = Tables::new(resources);
+        let lookup = Lookup {
+            resources,
+            tables: &graph.tables,
+        };
         // Finding each resource's dependencies only reads the set: done in parallel for large
         // sets. Resource nodes were added first, in input order: node i is resources[i].
         let found = crate::par::map(resources.iter().collect(), |resource| {
             explicit_dependencies(resource, &lookup)
                 .map(|explicit| (explicit, implicit_references(resource, &lookup)))
         });
+        let mut mentions_of = Vec::with_capacity(resources.len());
+        let mut selectors = Vec::new();
         for (i, deps) in found.into_iter().enumerate() {
             let (explicit, implicit) = deps?;
-            let to = NodeIndex::new(i);
-            for dep in explicit {
-                graph.add_edge(NodeIndex::new(dep), to, EdgeReason::Explicit);
+            let connected = connect(&mut graph.graph, i, &explicit, implicit, &lookup);
+            if !connected.value_bearing.is_empty() {
+                graph.reference_fields.push((i, connected.value_bearing));
             }
-            for found in &implicit {
-                for item in &found.field.items {
-                    for &dep in &item.matches {
-                        graph.add_edge(
-                            NodeIndex::new(dep),
-                            to,
-                            EdgeReason::Reference(found.field.path.clone()),
-                        );
-                    }
-                }
+            if connected.selector {
+                selectors.push(i);
             }
-            let value_bearing: Vec<ReferenceField> = implicit
-                .into_iter()
-                .filter(|found| found.bears_value)
-                .map(|found| found.field)
-                .collect();
-            if !value_bearing.is_empty() {
-                graph.reference_fields.push((i, value_bearing));
+            mentions_of.push(connected.mentions);
+        }
+        graph.tables.selectors = selectors;
+        for (i, mentions) in mentions_of.iter().enumerate() {
+            for h in mentions {
+                graph.tables.mentions.entry(*h).or_default().push(i);
             }
         }
+        graph.mentions_of = mentions_of;
         graph.add_waves(resources)?;
-        graph.check_acyclic()?;
+        let order = graph.check_acyclic()?;
+        let n = resources.len();
+        graph.order = order
+            .into_iter()
+            .map(NodeIndex::index)
+            .filter(|&i| i < n)
+            .collect();
         Ok(graph)
+    }
+
+    /// Follows `edit` (how `resources` differs from the set the graph was built from): only
+    /// the changed resources, and the resources whose dependencies they can change (those
+    /// depending on a removed or changed resource, those mentioning an added resource's name,
+    /// those with label selectors), are read again, and the topological order is patched where
+    /// no kept resource's dependencies changed. Renumbering positions after a removal or an
+    /// insertion before the end is a pass over the graph's positions (nothing hashed or read
+    /// from manifests). Sets with sync waves, and edits that make the set invalid, are built
+    /// again from scratch, so errors are [`Graph::build`]'s. On an error the graph is empty.
+    pub fn update(
+        &mut self,
+        resources: &[Resource],
+        edit: &GraphEdit<'_>,
+    ) -> Result<GraphUpdate, GraphError> {
+        if self.try_update(resources, edit).is_some() {
+            debug_assert!(self.matches(resources));
+            return Ok(GraphUpdate::Incremental);
+        }
+        *self = Graph::default();
+        *self = Graph::build(resources)?;
+        Ok(GraphUpdate::Rebuilt)
+    }
+
+    /// Whether the graph's nodes are `resources`' keys, in order (a check for tests).
+    fn matches(&self, resources: &[Resource]) -> bool {
+        self.index.len() == resources.len()
+            && resources
+                .iter()
+                .enumerate()
+                .all(|(i, r)| self.key_at(i) == Some(&r.key))
+    }
+
+    /// The incremental update; `None` when it cannot follow the edit (the graph is then in an
+    /// unspecified state and built again).
+    fn try_update(&mut self, resources: &[Resource], edit: &GraphEdit<'_>) -> Option<()> {
+        let old_len = self.index.len();
+        if self.has_waves()
+            || self.tables.waved > 0
+            || old_len + edit.added.len() != resources.len() + edit.removed.len()
+            || edit.removed.iter().any(|&p| p >= old_len)
+            || edit
+                .added
+                .iter()
+                .chain(edit.changed)
+                .any(|&p| p >= resources.len())
+            || edit
+                .added
+                .iter()
+                .chain(edit.changed)
+                .any(|&p| resources[p].annotation(ANNOTATION_SYNC_WAVE).is_some())
+        {
+            return None;
+        }
+        // Kept resources depending on a removed one: their dependencies change.
+        let mut reread: Vec<usize> = Vec::new();
+        for &p in edit.removed {
+            reread.extend(
+                self.graph
+                    .neighbors_directed(NodeIndex::new(p), Direction::Outgoing)
+                    .map(NodeIndex::index),
+            );
+        }
+        // A kept resource depending on a removed one loses a dependency: the order may change.
+        let removed_dependents = reread
+            .iter()
+            .any(|p| edit.removed.binary_search(p).is_err());
+        let appended_only =
+            edit.removed.is_empty() && edit.added.first().is_none_or(|&p| p >= old_len);
+        if appended_only {
+            for &p in edit.added {
+                let idx = self
+                    .graph
+                    .add_node(Node::Resource(resources[p].key.clone()));
+                if idx.index() != p || !self.index.insert(&self.graph, idx) {
+                    return None;
+                }
+                self.mentions_of.push(Mentions::new());
+            }
+        } else {
+            let map = edit.kept_positions(old_len);
+            if map.len() != old_len {
+                return None;
+            }
+            reread = reread.iter().filter_map(|&p| map[p]).collect();
+            self.renumber(resources, edit, &map)?;
+        }
+        for &p in edit.added {
+            self.tables.add(p, &resources[p]);
+        }
+        // Who may now depend on an added resource: those mentioning its name, and selectors.
+        for &p in edit.added {
+            if let Some(list) = self.tables.mentions.get(&name_hash(&resources[p].key.name)) {
+                reread.extend(list.iter().copied());
+            }
+        }
+        if !edit.added.is_empty() || !edit.changed.is_empty() {
+            reread.extend(self.tables.selectors.iter().copied());
+        }
+        reread.extend(edit.changed);
+        reread.sort_unstable();
+        reread.dedup();
+        // Added resources' dependencies are read too (they have none yet).
+        let mut added_set: Vec<usize> = edit.added.to_vec();
+        added_set.sort_unstable();
+        let mut all = reread.clone();
+        all.extend(edit.added);
+        all.sort_unstable();
+        all.dedup();
+        let mut kept_changed = removed_dependents;
+        for p in all {
+            let is_added = added_set.binary_search(&p).is_ok();
+            let changed = self.reconnect(resources, p)?;
+            kept_changed |= changed && !is_added;
+        }
+        // Placing each added resource is a pass over the order: many are ordered from scratch.
+        if kept_changed || added_set.len() > 64 {
+            let order = self.topological_nodes();
+            if order.len() != self.graph.node_count() {
+                return None;
+            }
+            self.order = order.into_iter().map(NodeIndex::index).collect();
+        } else {
+            self.insert_in_order(&added_set)?;
+        }
+        Some(())
+    }
+
+    /// Renumbers every position after resources were removed or inserted before the end:
+    /// the petgraph graph is rebuilt by moving its nodes and edges (keys are not copied).
+    fn renumber(
+        &mut self,
+        resources: &[Resource],
+        edit: &GraphEdit<'_>,
+        map: &[Option<usize>],
+    ) -> Option<()> {
+        for &p in edit.removed {
+            let key = node_key(&self.graph, NodeIndex::new(p))?.clone();
+            self.index.remove(&self.graph, &key);
+        }
+        for slot in self.index.table.iter_mut() {
+            *slot = NodeIndex::new(map.get(slot.index()).copied().flatten()?);
+        }
+        let (nodes, edges) = std::mem::take(&mut self.graph).into_nodes_edges();
+        let mut graph: DiGraph<Node, EdgeReason> =
+            DiGraph::with_capacity(resources.len(), edges.len());
+        let mut old_nodes = nodes.into_iter().enumerate();
+        let mut added = edit.added.iter().peekable();
+        let mut mentions_of = Vec::with_capacity(resources.len());
+        let mut old_mentions = std::mem::take(&mut self.mentions_of).into_iter();
+        for (new, resource) in resources.iter().enumerate() {
+            if added.next_if(|&&a| a == new).is_some() {
+                graph.add_node(Node::Resource(resource.key.clone()));
+                mentions_of.push(Mentions::new());
+                continue;
+            }
+            loop {
+                let (old, node) = old_nodes.next()?;
+                let mentions = old_mentions.next()?;
+                if map.get(old).copied().flatten() == Some(new) {
+                    graph.add_node(node.weight);
+                    mentions_of.push(mentions);
+                    break;
+                }
+            }
+        }
+        for edge in edges {
+            let (Some(Some(from)), Some(Some(to))) = (
+                map.get(edge.source().index()).copied(),
+                map.get(edge.target().index()).copied(),
+            ) else {
+                continue;
+            };
+            graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), edge.weight);
+        }
+        self.graph = graph;
+        for &p in edit.added {
+            if !self.index.insert(&self.graph, NodeIndex::new(p)) {
+                return None;
+            }
+        }
+        self.mentions_of = mentions_of;
+        self.tables.remap(map);
+        self.reference_fields.retain_mut(|(position, fields)| {
+            let Some(Some(new)) = map.get(*position) else {
+                return false;
+            };
+            *position = *new;
+            for item in fields.iter_mut().flat_map(|f| f.items.iter_mut()) {
+                let kept = remap_positions(&mut item.matches, map);
+                item.matches.truncate(kept);
+            }
+            true
+        });
+        let kept = remap_positions(&mut self.order, map);
+        self.order.truncate(kept);
+        Some(())
+    }
+
+    /// Reads the dependencies and references of the resource at `position` again; whether its
+    /// dependencies changed. `None` when they cannot be read (the full build reports why).
+    fn reconnect(&mut self, resources: &[Resource], position: usize) -> Option<bool> {
+        let to = NodeIndex::new(position);
+        let mut before: Vec<usize> = self
+            .graph
+            .neighbors_directed(to, Direction::Incoming)
+            .map(NodeIndex::index)
+            .collect();
+        before.sort_unstable();
+        while let Some(edge) = self.graph.first_edge(to, Direction::Incoming) {
+            self.graph.remove_edge(edge);
+        }
+        let lookup = Lookup {
+            resources,
+            tables: &self.tables,
+        };
+        let resource = resources.get(position)?;
+        let explicit = explicit_dependencies(resource, &lookup).ok()?;
+        let implicit = implicit_references(resource, &lookup);
+        let connected = connect(&mut self.graph, position, &explicit, implicit, &lookup);
+        let fields = &mut self.reference_fields;
+        match (
+            fields.binary_search_by_key(&position, |(p, _)| *p),
+            connected.value_bearing.is_empty(),
+        ) {
+            (Ok(at), true) => {
+                fields.remove(at);
+            }
+            (Ok(at), false) => fields[at].1 = connected.value_bearing,
+            (Err(at), false) => fields.insert(at, (position, connected.value_bearing)),
+            (Err(_), true) => {}
+        }
+        let old_mentions = std::mem::take(self.mentions_of.get_mut(position)?);
+        self.tables
+            .set_mentions(position, &old_mentions, &connected.mentions);
+        self.mentions_of[position] = connected.mentions;
+        self.tables.set_selector(position, connected.selector);
+        let mut after: Vec<usize> = self
+            .graph
+            .neighbors_directed(to, Direction::Incoming)
+            .map(NodeIndex::index)
+            .collect();
+        after.sort_unstable();
+        Some(before != after)
+    }
+
+    /// Places the added resources in the topological order, when no kept resource's
+    /// dependencies changed. The order is the one Kahn's algorithm gives taking the smallest
+    /// ready position first; a resource nothing kept depends on does not change when the others
+    /// are taken, so it goes in at the first place, after its last dependency, where a larger
+    /// position would be taken next (or last). Added resources go in dependencies first.
+    fn insert_in_order(&mut self, added: &[usize]) -> Option<()> {
+        let mut waiting: Vec<usize> = added.to_vec();
+        while !waiting.is_empty() {
+            // The smallest added resource whose added dependencies are all placed.
+            let at = waiting.iter().position(|&p| {
+                self.graph
+                    .neighbors_directed(NodeIndex::new(p), Direction::Incoming)
+                    .all(|d| waiting.binary_search(&d.index()).is_err())
+            })?;
+            let p = waiting.remove(at);
+            let mut deps: Vec<usize> = self
+                .graph
+                .neighbors_directed(NodeIndex::new(p), Direction::Incoming)
+                .map(NodeIndex::index)
+                .collect();
+            deps.sort_unstable();
+            deps.dedup();
+            let mut remaining = deps.len();
+            let mut from = 0;
+            if remaining > 0 {
+                for (i, q) in self.order.iter().enumerate() {
+                    if deps.binary_search(q).is_ok() {
+                        remaining -= 1;
+                        if remaining == 0 {
+                            from = i + 1;
+                            break;
+                        }
+                    }
+                }
+                if remaining > 0 {
+                    return None;
+                }
+            }
+            let place = self.order[from..]
+                .iter()
+                .position(|&q| q > p)
+                .map_or(self.order.len(), |i| from + i);
+            self.order.insert(place, p);
+        }
+        Some(())
     }
 
     fn add_edge(&mut self, from: NodeIndex, to: NodeIndex, reason: EdgeReason) {
@@ -433,9 +942,10 @@ impl Graph {
     /// Fails on a cycle, naming one. Iterative throughout (Kahn's count, Kosaraju's
     /// components): petgraph's `is_cyclic_directed` and `tarjan_scc` recurse once per node of
     /// a dependency chain and overflowed the stack on a million-resource set.
-    fn check_acyclic(&self) -> Result<(), GraphError> {
-        if self.topological_nodes().len() == self.graph.node_count() {
-            return Ok(());
+    fn check_acyclic(&self) -> Result<Vec<NodeIndex>, GraphError> {
+        let order = self.topological_nodes();
+        if order.len() == self.graph.node_count() {
+            return Ok(order);
         }
         let sccs = petgraph::algo::kosaraju_scc(&self.graph);
         let mut cycles: Vec<Vec<String>> = Vec::new();
@@ -491,12 +1001,9 @@ impl Graph {
     /// Resources in an order where every resource comes after all its dependencies; ties are
     /// broken by the order the resources were given in, so the order is deterministic.
     pub fn topological_order(&self) -> Vec<ResourceKey> {
-        self.topological_nodes()
-            .into_iter()
-            .filter_map(|idx| match &self.graph[idx] {
-                Node::Resource(key) => Some(key.clone()),
-                Node::WaveBarrier(_) => None,
-            })
+        self.order
+            .iter()
+            .filter_map(|&i| self.key_at(i).cloned())
             .collect()
     }
 
@@ -534,12 +1041,15 @@ impl Graph {
     /// The topological order as positions in the slice given to [`Graph::build`], so callers
     /// holding that slice can order it without cloning or hashing keys.
     pub fn topological_positions(&self) -> Vec<usize> {
-        let n = self.index.len();
-        self.topological_nodes()
-            .into_iter()
-            .filter(|idx| idx.index() < n)
+        self.order.clone()
+    }
+
+    /// The position of `key` in the set the graph was built from (or last updated to).
+    pub fn position(&self, key: &ResourceKey) -> Option<usize> {
+        self.index
+            .get(&self.graph, key)
             .map(NodeIndex::index)
-            .collect()
+            .filter(|&i| i < self.index.len())
     }
 
     /// The key of the resource at `position` in the slice given to [`Graph::build`].
@@ -771,26 +1281,28 @@ fn location_prefix(source: Option<&SourceLocation>) -> String {
 }
 
 impl<'a> Lookup<'a> {
-    fn new(resources: &'a [Resource]) -> Self {
-        let mut by_kind_name: FxHashMap<(&str, &str), Positions> =
-            FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
-        let mut by_name: FxHashMap<&str, Positions> =
-            FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
-        let mut by_kind: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
-        for (i, r) in resources.iter().enumerate() {
-            by_kind_name
-                .entry((r.key.kind.as_str(), r.key.name.as_str()))
-                .or_default()
-                .push(i);
-            by_name.entry(r.key.name.as_str()).or_default().push(i);
-            by_kind.entry(r.key.kind.as_str()).or_default().push(i);
-        }
-        Self {
-            resources,
-            by_kind_name,
-            by_name,
-            by_kind,
-        }
+    /// Positions of the resources of that kind and name, ascending.
+    fn kind_name<'s>(&'s self, kind: &'s str, name: &'s str) -> impl Iterator<Item = usize> + 's {
+        let resources = self.resources;
+        self.tables
+            .by_kind_name
+            .get(&kind_name_hash(kind, name))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |&i| resources[i].key.kind == kind && resources[i].key.name == name)
+    }
+
+    /// Positions of the resources of that name, ascending.
+    fn named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = usize> + 's {
+        let resources = self.resources;
+        self.tables
+            .by_name
+            .get(&name_hash(name))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |&i| resources[i].key.name == name)
     }
 
     fn key(&self, i: usize) -> &'a ResourceKey {
@@ -824,11 +1336,7 @@ fn explicit_dependencies(
             )
         })?;
         let candidates: smallvec::SmallVec<[usize; 2]> = lookup
-            .by_kind_name
-            .get(&(kind, name))
-            .into_iter()
-            .flatten()
-            .copied()
+            .kind_name(kind, name)
             .filter(|&i| {
                 let k = lookup.key(i);
                 group.is_none_or(|g| k.group == g)
@@ -864,6 +1372,63 @@ fn explicit_dependencies(
         }
     }
     Ok(out)
+}
+
+/// What [`connect`] found of one resource.
+struct Connections {
+    value_bearing: Vec<ReferenceField>,
+    mentions: Mentions,
+    selector: bool,
+}
+
+/// Adds the edges into the resource at `to` (explicit dependencies first, then references,
+/// each edge once), and returns its value-bearing reference fields and what it mentions.
+fn connect(
+    graph: &mut DiGraph<Node, EdgeReason>,
+    to: usize,
+    explicit: &[usize],
+    implicit: Vec<FoundReference>,
+    lookup: &Lookup<'_>,
+) -> Connections {
+    let to = NodeIndex::new(to);
+    let mut add = |from: usize, reason: EdgeReason| {
+        let from = NodeIndex::new(from);
+        if graph.find_edge(from, to).is_none() {
+            graph.add_edge(from, to, reason);
+        }
+    };
+    let mut mentions = Mentions::new();
+    let mut mention = |name: &str| {
+        let h = name_hash(name);
+        if !mentions.contains(&h) {
+            mentions.push(h);
+        }
+    };
+    for &dep in explicit {
+        add(dep, EdgeReason::Explicit);
+        mention(&lookup.key(dep).name);
+    }
+    let mut selector = false;
+    let mut value_bearing = Vec::new();
+    for found in implicit {
+        for item in &found.field.items {
+            for &dep in &item.matches {
+                add(dep, EdgeReason::Reference(found.field.path.clone()));
+            }
+            if let Some(name) = &item.name {
+                mention(name);
+            }
+        }
+        selector |= found.field.form == ReferenceForm::Selector;
+        if found.bears_value {
+            value_bearing.push(found.field);
+        }
+    }
+    Connections {
+        value_bearing,
+        mentions,
+        selector,
+    }
 }
 
 /// Reference fields that point away from the resource (outputs) or at configuration that is
@@ -1112,11 +1677,7 @@ fn named_item(
     let explicit_kind = reference.get("kind").and_then(Value::as_str);
     let namespace = reference.get("namespace").and_then(Value::as_str);
     let mut matches = Vec::new();
-    for &i in name
-        .and_then(|n| lookup.by_name.get(n))
-        .into_iter()
-        .flatten()
-    {
+    for i in name.into_iter().flat_map(|n| lookup.named(n)) {
         let key = lookup.key(i);
         let kind_ok = match explicit_kind {
             Some(kind) => key.kind == kind,
@@ -1146,7 +1707,7 @@ fn selected(
     lookup: &Lookup<'_>,
 ) -> Vec<usize> {
     let mut out = Vec::new();
-    for (kind, positions) in &lookup.by_kind {
+    for (kind, positions) in &lookup.tables.by_kind {
         if !kind_matches_field(kind, base) {
             continue;
         }

@@ -205,6 +205,9 @@ enum Edit {
     /// The whole set given again (a new render), rotated by this many places, with one
     /// resource's data changed.
     Rerender(u8, u8),
+    /// The whole set given again in the same order with one resource added at a place
+    /// (anywhere in the set, as a new file is) or, when desired, taken out.
+    Render(u8, u8),
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -233,11 +236,12 @@ fn spec() -> impl Strategy<Value = Spec> {
 fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         4 => (0..SLOTS, spec()).prop_map(|(s, spec)| Edit::Upsert(s, spec)),
-        1 => (0..SLOTS).prop_map(Edit::Remove),
+        2 => (0..SLOTS).prop_map(Edit::Remove),
         3 => (0..SLOTS, 0u8..4).prop_map(|(s, v)| Edit::Live(s, v)),
         2 => (0..SLOTS, 0u8..5).prop_map(|(s, v)| Edit::Record(s, v)),
         1 => (0..SLOTS).prop_map(Edit::Forget),
         1 => (0u8..12, 0u8..12).prop_map(|(r, s)| Edit::Rerender(r, s)),
+        2 => (0..SLOTS, 0u8..13).prop_map(|(s, at)| Edit::Render(s, at)),
     ]
 }
 
@@ -385,6 +389,21 @@ impl Model {
                 }
                 self.planner.set_desired(self.desired.clone());
             }
+            Edit::Render(slot, at) => {
+                let key = self.key(*slot);
+                match self.desired.iter().position(|d| d.key == key) {
+                    Some(present) => {
+                        self.desired.remove(present);
+                    }
+                    None => {
+                        let spec = self.specs.get(slot).cloned().unwrap_or_else(default_spec);
+                        self.specs.insert(*slot, spec.clone());
+                        let at = usize::from(*at) % (self.desired.len() + 1);
+                        self.desired.insert(at, resource(*slot, &spec));
+                    }
+                }
+                self.planner.set_desired(self.desired.clone());
+            }
         }
     }
 
@@ -420,7 +439,7 @@ proptest! {
 
     #[test]
     fn the_incremental_plan_equals_the_full_plan_after_any_edits(
-        batches in prop::collection::vec(prop::collection::vec(edit(), 1..4), 1..12)
+        batches in prop::collection::vec(prop::collection::vec(edit(), 1..6), 1..12)
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let mut model = Model::new();

@@ -4,6 +4,7 @@
 
 mod executor_behaviour;
 mod graph_properties;
+mod graph_update;
 mod incremental_plan;
 mod plan_behaviour;
 mod plan_rendering;

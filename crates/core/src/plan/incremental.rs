@@ -41,7 +41,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::compute::{DesiredContext, input_order, plan_all_desired, plan_deletions};
 use super::{Observations, Plan, PlanOptions, ResourceChange, Violation};
 use crate::engine::{Engine, EngineError};
-use crate::graph::Graph;
+use crate::graph::{Graph, GraphEdit};
 use crate::model::{Resource, ResourceKey};
 use crate::normalize::Normalizer;
 use crate::provider::{Observation, ProviderRegistry};
@@ -118,6 +118,9 @@ pub struct IncrementalPlanner {
     /// For each key, the recorded resources whose dependencies include it (unsorted, with
     /// repeats as the records have them): a deletion's blast radius.
     record_dependents: FxHashMap<ResourceKey, Vec<ResourceKey>>,
+    /// The recorded resources not in the desired set (the deletions), kept as records and the
+    /// desired set change so that planning them does not look at every record.
+    leaving: FxHashSet<ResourceKey>,
     /// What the last plan was made of; `None` until the first plan and after an error.
     current: Option<Current>,
     pending: Pending,
@@ -164,7 +167,8 @@ struct Pending {
     reshaped: FxHashSet<ResourceKey>,
     /// Desired resources removed.
     removed: Vec<ResourceKey>,
-    /// The desired set's order changed (ties in the plan's order follow it).
+    /// The desired set's order changed other than by resources added or removed (ties in the
+    /// plan's order follow it): the graph is built again.
     reordered: bool,
     /// Keys whose observation or record changed.
     touched: FxHashSet<ResourceKey>,
@@ -204,6 +208,8 @@ impl IncrementalPlanner {
         for record in state.resources.values() {
             add_dependents(&mut record_dependents, record);
         }
+        // Nothing is desired yet: every record is leaving.
+        let leaving = state.resources.values().map(|r| r.key.clone()).collect();
         Ok(Self {
             registry: engine.registry.clone(),
             normalizer: engine.normalizer.clone(),
@@ -213,6 +219,7 @@ impl IncrementalPlanner {
             position: FxHashMap::default(),
             state,
             observations: Observations::default(),
+            leaving,
             record_dependents,
             current: None,
             pending: Pending {
@@ -253,9 +260,15 @@ impl IncrementalPlanner {
             return;
         }
         let pending = &mut self.pending;
+        // Whether the resources kept are still in the same relative order (added ones may go
+        // anywhere): the graph then follows the change without being built again.
+        let mut last_kept: Option<usize> = None;
+        let mut same_order = true;
         for resource in &desired {
             match self.position.get(&resource.key) {
                 Some(&p) => {
+                    same_order &= last_kept.is_none_or(|last| last < p);
+                    last_kept = Some(p);
                     let old = &self.desired[p];
                     if old.manifest == resource.manifest && old.source == resource.source {
                         continue;
@@ -282,11 +295,6 @@ impl IncrementalPlanner {
                 pending.removed.push(old.key.clone());
             }
         }
-        let same_order = desired.len() == self.desired.len()
-            && desired
-                .iter()
-                .zip(&self.desired)
-                .all(|(new, old)| new.key == old.key);
         pending.reordered |= !same_order;
         drop(new_position);
         self.desired = desired;
@@ -295,6 +303,7 @@ impl IncrementalPlanner {
 
     /// Adds a desired resource, or replaces the one with its key (keeping its place).
     pub fn upsert(&mut self, resource: Resource) {
+        self.leaving.remove(&resource.key);
         match self.position.get(&resource.key) {
             Some(&p) => {
                 let old = &self.desired[p];
@@ -339,6 +348,9 @@ impl IncrementalPlanner {
         self.pending.edited.remove(key);
         self.pending.reshaped.remove(key);
         self.pending.removed.push(key.clone());
+        if self.state.get(key).is_some() {
+            self.leaving.insert(key.clone());
+        }
         true
     }
 
@@ -368,6 +380,9 @@ impl IncrementalPlanner {
         }
         add_dependents(&mut self.record_dependents, &record);
         let key = record.key.clone();
+        if !self.position.contains_key(&key) {
+            self.leaving.insert(key.clone());
+        }
         self.state.put(record);
         self.pending.deletions = true;
         self.touch(key);
@@ -377,6 +392,7 @@ impl IncrementalPlanner {
     pub fn forget(&mut self, key: &ResourceKey) {
         if let Some(old) = self.state.remove(key) {
             remove_dependents(&mut self.record_dependents, &old);
+            self.leaving.remove(key);
             self.pending.deletions = true;
             self.touch(key.clone());
         }
@@ -424,6 +440,14 @@ impl IncrementalPlanner {
             .iter()
             .enumerate()
             .map(|(i, r)| (r.key.clone(), i))
+            .collect();
+        let position = &self.position;
+        self.leaving = self
+            .state
+            .resources
+            .values()
+            .filter(|r| !position.contains_key(&r.key))
+            .map(|r| r.key.clone())
             .collect();
     }
 
@@ -577,25 +601,76 @@ impl IncrementalPlanner {
                 .filter(|k| self.position.contains_key(*k))
                 .cloned(),
         );
+        // How positions moved: old position → new, when the graph followed the change.
+        let mut moved: Option<Vec<Option<usize>>> = None;
         let (graph, referrers_of) = if structural {
-            // The graph is built again (linear, cheap beside planning); what changed in it
-            // reaches only the changed resources' direct neighbours, old and new. Waves link
-            // whole waves together: a rebuild is simpler there.
+            // What changed in the graph reaches only the changed resources' direct
+            // neighbours, old and new. Waves link whole waves together: a rebuild is simpler
+            // there.
             if current.graph.has_waves() {
-                return Patched::Rebuild;
-            }
-            let Ok(graph) = Graph::build(&self.desired) else {
-                return Patched::Rebuild;
-            };
-            if graph.has_waves()
-                || crate::engine::check_addresses(&self.desired, &self.state, &self.options)
-                    .is_some()
-            {
                 return Patched::Rebuild;
             }
             for key in pending.reshaped.iter().chain(&pending.removed) {
                 dirty.extend(current.graph.dependencies(key));
                 dirty.extend(current.graph.direct_dependents(key));
+            }
+            let graph = if pending.reordered {
+                let Ok(graph) = Graph::build(&self.desired) else {
+                    return Patched::Rebuild;
+                };
+                graph
+            } else {
+                // The graph follows the change: only the changed resources and their
+                // neighbours are read again (see `Graph::update`).
+                let old_len = current.graph.len();
+                let mut removed: Vec<usize> = pending
+                    .removed
+                    .iter()
+                    .filter_map(|k| current.graph.position(k))
+                    .collect();
+                removed.sort_unstable();
+                removed.dedup();
+                let mut added = Vec::new();
+                let mut changed = Vec::new();
+                for key in &pending.reshaped {
+                    let Some(&p) = self.position.get(key) else {
+                        continue;
+                    };
+                    match current.graph.position(key) {
+                        Some(old) if removed.binary_search(&old).is_err() => changed.push(p),
+                        _ => added.push(p),
+                    }
+                }
+                // A key removed and added again in the same batch went to the end.
+                for key in &pending.removed {
+                    if let Some(&p) = self.position.get(key)
+                        && !pending.reshaped.contains(key)
+                    {
+                        added.push(p);
+                    }
+                }
+                added.sort_unstable();
+                added.dedup();
+                changed.sort_unstable();
+                let edit = GraphEdit {
+                    removed: &removed,
+                    added: &added,
+                    changed: &changed,
+                };
+                let mut graph = std::mem::take(&mut current.graph);
+                if graph.update(&self.desired, &edit).is_err() {
+                    return Patched::Rebuild;
+                }
+                moved = Some(edit.kept_positions(old_len));
+                graph
+            };
+            // Only resources that replace need the addresses checked (targets are refused).
+            if graph.has_waves()
+                || (!self.options.replace.is_empty()
+                    && crate::engine::check_addresses(&self.desired, &self.state, &self.options)
+                        .is_some())
+            {
+                return Patched::Rebuild;
             }
             for key in &pending.reshaped {
                 dirty.extend(graph.dependencies(key));
@@ -672,17 +747,43 @@ impl IncrementalPlanner {
             let old_changes: Vec<ResourceChange> =
                 current.plan.changes.drain(..desired_count).collect();
             let old_violations = std::mem::take(&mut current.desired_violations);
-            // By new position, through the key index the planner keeps (no key is copied).
             let mut kept: Vec<Option<(ResourceChange, Vec<Violation>)>> =
                 std::iter::repeat_with(|| None)
                     .take(self.desired.len())
                     .collect();
-            for (change, violations) in old_changes.into_iter().zip(old_violations) {
-                if let Some(&p) = self.position.get(&change.key) {
-                    kept[p] = Some((change, violations));
+            match &moved {
+                // By position, as the graph moved them (nothing hashed).
+                Some(moved) => {
+                    // Each old change's new position: through the old plan's positions.
+                    let mut new_of_change: Vec<Option<usize>> = vec![None; old_changes.len()];
+                    for (old_position, new_position) in moved.iter().enumerate() {
+                        if let Some(&i) = current.at.get(old_position)
+                            && let Some(slot) = new_of_change.get_mut(i)
+                        {
+                            *slot = *new_position;
+                        }
+                    }
+                    for ((change, violations), new_position) in old_changes
+                        .into_iter()
+                        .zip(old_violations)
+                        .zip(new_of_change)
+                    {
+                        if let Some(slot) = new_position.and_then(|p| kept.get_mut(p)) {
+                            *slot = Some((change, violations));
+                        }
+                    }
+                }
+                // By new position, through the key index the planner keeps (no key is copied).
+                None => {
+                    for (change, violations) in old_changes.into_iter().zip(old_violations) {
+                        if let Some(&p) = self.position.get(&change.key) {
+                            kept[p] = Some((change, violations));
+                        }
+                    }
                 }
             }
-            let order = input_order(&self.desired, &graph);
+            // The graph was built or updated from the desired set as it is.
+            let order = graph.topological_positions();
             let mut changes = Vec::with_capacity(order.len());
             let mut at = vec![usize::MAX; self.desired.len()];
             let mut violations = Vec::with_capacity(order.len());
@@ -729,7 +830,7 @@ impl IncrementalPlanner {
 
     fn deletions(&self) -> (Vec<ResourceChange>, Vec<Violation>) {
         deletions_of(
-            &self.position,
+            &self.leaving,
             &self.state,
             &self.record_dependents,
             &self.observations,
@@ -741,18 +842,14 @@ impl IncrementalPlanner {
 
 /// The deletions of the records not in the desired set.
 fn deletions_of(
-    position: &FxHashMap<ResourceKey, usize>,
+    leaving: &FxHashSet<ResourceKey>,
     state: &State,
     record_dependents: &FxHashMap<ResourceKey, Vec<ResourceKey>>,
     observations: &Observations,
     registry: &ProviderRegistry,
     options: &PlanOptions,
 ) -> (Vec<ResourceChange>, Vec<Violation>) {
-    let leaving: Vec<&ResourceState> = state
-        .resources
-        .values()
-        .filter(|r| !position.contains_key(&r.key))
-        .collect();
+    let leaving: Vec<&ResourceState> = leaving.iter().filter_map(|k| state.get(k)).collect();
     let dependents = |key: &ResourceKey| {
         let mut dependents = record_dependents.get(key).cloned().unwrap_or_default();
         dependents.sort();
