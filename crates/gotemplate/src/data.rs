@@ -111,6 +111,25 @@ impl Data {
         }
     }
 
+    /// A function's result: [`Data::from_value`], except that the top map of a function
+    /// that builds a new one (`fresh_top`, as `pick` does) is not a copy of an argument's, so
+    /// it is not marked.
+    pub(crate) fn from_result(v: Value, copied_by: Option<&Rc<str>>, fresh_top: bool) -> Data {
+        match v {
+            Value::Object(m) if fresh_top && copied_by.is_some() && !is_typed_object(&m) => {
+                Data::Map(MapRef(Rc::new(MapNode {
+                    entries: RefCell::new(
+                        m.into_iter()
+                            .map(|(k, v)| (k, Data::from_value(v, copied_by)))
+                            .collect(),
+                    ),
+                    copied_by: None,
+                })))
+            }
+            other => Data::from_value(other, copied_by),
+        }
+    }
+
     /// A new map of `entries`.
     pub(crate) fn new_map(entries: BTreeMap<String, Data>) -> Data {
         Data::Map(MapRef(Rc::new(MapNode {

@@ -24,6 +24,20 @@ pub(crate) type Val = Option<Value>;
 /// Go's invalid value.
 type SVal = Option<Data>;
 
+/// The functions whose result is a new map even when they are given maps (only the maps inside
+/// it may be shared with the arguments).
+const FRESH_TOP: &[&str] = &[
+    "pick",
+    "omit",
+    "dict",
+    "set",
+    "unset",
+    "merge",
+    "mustMerge",
+    "mergeOverwrite",
+    "mustMergeOverwrite",
+];
+
 /// The functions that work on the executor's shared values themselves rather than on copies:
 /// those that change a map in place, hold their arguments or return one of them.
 const SHARING: &[&str] = &[
@@ -35,6 +49,7 @@ const SHARING: &[&str] = &[
     "mustMergeOverwrite",
     "dict",
     "list",
+    "tuple",
     "default",
     "empty",
     "coalesce",
@@ -94,6 +109,9 @@ pub(crate) fn truth_of(v: Option<&Value>) -> bool {
             Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
             Value::String(s) => !s.is_empty(),
             Value::Array(a) => !a.is_empty(),
+            Value::Object(_) if crate::helm::files_of(v).is_some() => {
+                crate::helm::files_of(v).is_some_and(|files| !files.is_empty())
+            }
             Value::Object(m) => match crate::helm::go_view(v).map(|view| view.elements()) {
                 // A Helm object that is a Go slice is true when it has elements, a struct
                 // always.
@@ -419,6 +437,22 @@ impl<'a> Exec<'a> {
     /// The pairs `range` goes through for a plain value (a list without maps, a number, a
     /// Helm object that is a Go slice: `.Capabilities.APIVersions`, a `[]byte`).
     fn plain_items(&self, b: &Branch, v: Rc<Value>) -> Result<Vec<(Data, Data)>, TemplateError> {
+        if let Some(files) = crate::helm::files_of(&v) {
+            // `.Files` is a `map[string][]byte`: its paths and their contents as bytes.
+            return Ok(files
+                .iter()
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
+                .map(|(path, content)| {
+                    (
+                        Data::plain(Value::String(path.clone())),
+                        Data::plain(crate::helm::bytes_object(
+                            content.as_str().unwrap_or("").to_string(),
+                        )),
+                    )
+                })
+                .collect());
+        }
         let v = match crate::helm::go_view(&v).and_then(|view| view.elements()) {
             Some(elements) => Rc::new(Value::Array(elements)),
             None => v,
@@ -965,7 +999,8 @@ impl<'a> Exec<'a> {
                 .and_then(|bytes| self.meter.built(bytes))
                 .map_err(|l| self.func_err(pos, name, funcs::over(name)(l)))?;
         }
-        Ok(result.map(|v| Data::from_value(v, copied_by)))
+        let fresh_top = FRESH_TOP.contains(&name);
+        Ok(result.map(|v| Data::from_result(v, copied_by, fresh_top)))
     }
 
     /// [`Exec::checked`] for a result already held as the executor holds values: a plain one
@@ -989,7 +1024,7 @@ impl<'a> Exec<'a> {
         name: &str,
         vals: &mut [SVal],
     ) -> Option<Result<SVal, TemplateError>> {
-        if matches!(name, "dict" | "list") {
+        if matches!(name, "dict" | "list" | "tuple") {
             // The result holds its plain arguments: refuse to build it if they alone are over
             // the limit of one value (shared maps are held, not copied).
             let limits = &self.meter.limits;
@@ -1023,7 +1058,7 @@ impl<'a> Exec<'a> {
                 }
                 Data::new_map(entries)
             }
-            "list" => Data::new_list(
+            "list" | "tuple" => Data::new_list(
                 vals.iter()
                     .map(|v| v.clone().unwrap_or_else(Data::null))
                     .collect(),

@@ -554,7 +554,7 @@ pub(crate) fn until_step(
         .collect())
 }
 
-fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value, FuncError> {
+pub(crate) fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value, FuncError> {
     let calling = |failure: CallFailure| FuncError::Failed {
         func: name.to_string(),
         failure,
@@ -568,6 +568,9 @@ fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value, FuncError
         "len" => {
             want(name, a, 1)?;
             let arg = any(&a[0]);
+            if let Some(files) = crate::helm::files_of(&arg) {
+                return Ok(Value::from(files.len()));
+            }
             if let Some(view) = crate::helm::go_view(&arg) {
                 return match view.elements() {
                     Some(elements) => Ok(Value::from(elements.len())),

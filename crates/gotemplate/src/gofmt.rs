@@ -487,6 +487,7 @@ impl Printer {
                 }
                 self.buf.push(']');
             }
+            GoView::Stringer { text, .. } => self.print_value(&Value::String(text.clone()), verb),
             GoView::Bytes(text) => match verb {
                 's' => self.fmt_s(text),
                 'q' => self.fmt_q(text),

@@ -60,6 +60,10 @@ fn document(v: &Value, l: Layout) -> String {
     match &v {
         Value::Object(m) if !m.is_empty() => write_map(&v, 0, l, &mut out),
         Value::Array(a) if !a.is_empty() => write_seq(&v, 0, l, &mut out),
+        // A text of several lines on its own is a literal block too, indented one level.
+        Value::String(s) if s.contains('\n') && literal_allowed(s) => {
+            out.push_str(&literal(s, l.indent));
+        }
         other => {
             out.push_str(&scalar(other, 0, 0, l));
             out.push('\n');

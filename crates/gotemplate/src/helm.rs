@@ -58,6 +58,7 @@ pub const HELM_FUNCTION_NAMES: &[&str] = &[
     "sha1sum",
     "adler32sum",
     "semverCompare",
+    "semver",
     "toStrings",
     "sortAlpha",
     "seq",
@@ -124,6 +125,12 @@ pub const HELM_FUNCTION_NAMES: &[&str] = &[
     "ago",
     "unixEpoch",
     "toDate",
+    "date_in_zone",
+    "date_modify",
+    "must_date_modify",
+    "mustDateModify",
+    "mustToDate",
+    "bcrypt",
     "genCA",
     "genCAWithKey",
     "genSelfSignedCert",
@@ -188,6 +195,17 @@ fn object_type(m: &Map<String, Value>) -> Option<&str> {
     m.get(OBJECT_KEY).and_then(Value::as_str)
 }
 
+/// The files of a `.Files` object (a Go `map[string][]byte`: true, `len` and `range` see
+/// its files), `None` for any other value.
+pub(crate) fn files_of(v: &Value) -> Option<&Map<String, Value>> {
+    match v {
+        Value::Object(m) if object_type(m) == Some("Files") => {
+            m.get("files").and_then(Value::as_object)
+        }
+        _ => None,
+    }
+}
+
 /// Whether the map is a Helm object with the method `name`.
 pub fn is_method(m: &Map<String, Value>, name: &str) -> bool {
     match object_type(m) {
@@ -196,6 +214,7 @@ pub fn is_method(m: &Map<String, Value>, name: &str) -> bool {
             "Get" | "GetBytes" | "Glob" | "Lines" | "AsConfig" | "AsSecrets"
         ),
         Some("VersionSet") => name == "Has",
+        Some("SemverVersion") => SEMVER_METHODS.contains(&name),
         _ => false,
     }
 }
@@ -238,6 +257,14 @@ pub(crate) enum GoView<'a> {
     },
     /// A `[]byte` (`.Files.GetBytes`): the bytes of the string.
     Bytes(&'a str),
+    /// A pointer to a value with a `String` method that `fmt` and `encoding/json` print
+    /// (Sprig's `*semver.Version`).
+    Stringer {
+        /// `reflect.Type.String()`.
+        type_name: &'static str,
+        /// What `String()` returns.
+        text: String,
+    },
 }
 
 static EMPTY_STRING: Value = Value::String(String::new());
@@ -279,6 +306,10 @@ pub(crate) fn go_view(v: &Value) -> Option<GoView<'_>> {
         "Bytes" => Some(GoView::Bytes(
             m.get("bytes").and_then(Value::as_str).unwrap_or(""),
         )),
+        "SemverVersion" => Some(GoView::Stringer {
+            type_name: "*semver.Version",
+            text: SemVer::from_object(m).to_string(),
+        }),
         _ => None,
     }
 }
@@ -287,7 +318,9 @@ impl GoView<'_> {
     /// `reflect.Type.String()` (`typeOf`, `%T`).
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
-            GoView::Struct { type_name, .. } | GoView::Strings { type_name, .. } => type_name,
+            GoView::Struct { type_name, .. }
+            | GoView::Strings { type_name, .. }
+            | GoView::Stringer { type_name, .. } => type_name,
             GoView::Bytes(_) => "[]uint8",
         }
     }
@@ -297,6 +330,7 @@ impl GoView<'_> {
         match self {
             GoView::Struct { .. } => "struct",
             GoView::Strings { .. } | GoView::Bytes(_) => "slice",
+            GoView::Stringer { .. } => "ptr",
         }
     }
 
@@ -311,6 +345,7 @@ impl GoView<'_> {
             ),
             GoView::Strings { items, .. } => Value::Array(items.to_vec()),
             GoView::Bytes(text) => Value::String(b64enc(text.as_bytes())),
+            GoView::Stringer { text, .. } => Value::String(text.clone()),
         }
     }
 
@@ -328,7 +363,7 @@ impl GoView<'_> {
     /// for a struct.
     pub(crate) fn elements(&self) -> Option<Vec<Value>> {
         match self {
-            GoView::Struct { .. } => None,
+            GoView::Struct { .. } | GoView::Stringer { .. } => None,
             GoView::Strings { items, .. } => Some(items.to_vec()),
             GoView::Bytes(text) => Some(text.bytes().map(Value::from).collect()),
         }
@@ -374,6 +409,7 @@ pub fn call_method(recv: &Value, method: &str, args: &[Val]) -> Result<Value, Fu
             let files = m.get("files").and_then(Value::as_object).unwrap_or(&empty);
             files_method(files, method, args)
         }
+        Some("SemverVersion") => semver_method(&SemVer::from_object(m), method, args),
         Some("VersionSet") => {
             want("Has", args, 1)?;
             let wanted = s(&args[0])?;
@@ -603,6 +639,214 @@ fn parse_version(text: &str) -> Option<(u64, u64, u64, String)> {
     Some((major, minor, patch, pre))
 }
 
+/// The methods of Sprig's `*semver.Version` a template can call.
+const SEMVER_METHODS: &[&str] = &[
+    "Major",
+    "Minor",
+    "Patch",
+    "Prerelease",
+    "Metadata",
+    "Original",
+    "String",
+    "Compare",
+    "LessThan",
+    "GreaterThan",
+    "Equal",
+];
+
+/// A version as Masterminds/semver v3's `NewVersion` reads it (Sprig's `semver`): an optional
+/// `v`, one to three numbers (missing ones are 0, leading zeros allowed as its default
+/// coercion allows them), a prerelease and build metadata of `[0-9A-Za-z-]` identifiers; a
+/// numeric prerelease identifier may not start with 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SemVer {
+    major: u64,
+    minor: u64,
+    patch: u64,
+    pre: String,
+    metadata: String,
+    original: String,
+}
+
+impl SemVer {
+    fn parse(text: &str) -> Result<SemVer, SemverError> {
+        let invalid = || SemverError::InvalidVersion;
+        let body = text.strip_prefix('v').unwrap_or(text);
+        let (body, metadata) = match body.split_once('+') {
+            Some((b, m)) => (b, Some(m)),
+            None => (body, None),
+        };
+        let (core, pre) = match body.split_once('-') {
+            Some((c, p)) => (c, Some(p)),
+            None => (body, None),
+        };
+        let identifiers_ok = |part: &str| {
+            part.split('.').all(|id| {
+                !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+        };
+        if metadata.is_some_and(|m| !identifiers_ok(m)) || pre.is_some_and(|p| !identifiers_ok(p)) {
+            return Err(invalid());
+        }
+        let pre = pre.unwrap_or("");
+        let metadata = metadata.unwrap_or("");
+        let mut numbers = [0_u64; 3];
+        let parts: Vec<&str> = core.split('.').collect();
+        if parts.is_empty() || parts.len() > 3 {
+            return Err(invalid());
+        }
+        for (slot, part) in numbers.iter_mut().zip(&parts) {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid());
+            }
+            *slot = part
+                .parse()
+                .map_err(|_| SemverError::Segment(part.to_string()))?;
+        }
+        if pre
+            .split('.')
+            .any(|id| id.len() > 1 && id.starts_with('0') && id.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(SemverError::SegmentStartsZero);
+        }
+        Ok(SemVer {
+            major: numbers[0],
+            minor: numbers[1],
+            patch: numbers[2],
+            pre: pre.to_string(),
+            metadata: metadata.to_string(),
+            original: text.to_string(),
+        })
+    }
+
+    /// The Helm object the engine carries it as.
+    fn to_object(&self) -> Value {
+        let mut m = Map::new();
+        m.insert(
+            OBJECT_KEY.to_string(),
+            Value::String("SemverVersion".to_string()),
+        );
+        m.insert("major".to_string(), Value::from(self.major));
+        m.insert("minor".to_string(), Value::from(self.minor));
+        m.insert("patch".to_string(), Value::from(self.patch));
+        m.insert("pre".to_string(), Value::String(self.pre.clone()));
+        m.insert("metadata".to_string(), Value::String(self.metadata.clone()));
+        m.insert("original".to_string(), Value::String(self.original.clone()));
+        Value::Object(m)
+    }
+
+    fn from_object(m: &Map<String, Value>) -> SemVer {
+        let number = |k: &str| m.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        SemVer {
+            major: number("major"),
+            minor: number("minor"),
+            patch: number("patch"),
+            pre: text("pre"),
+            metadata: text("metadata"),
+            original: text("original"),
+        }
+    }
+
+    /// Masterminds/semver's `Compare`: numbers, then a version without prerelease above one
+    /// with, then the prereleases identifier by identifier (numbers below words); metadata
+    /// ignored.
+    fn compare(&self, other: &SemVer) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let by_numbers =
+            (self.major, self.minor, self.patch).cmp(&(other.major, other.minor, other.patch));
+        if by_numbers != Ordering::Equal {
+            return by_numbers;
+        }
+        match (self.pre.is_empty(), other.pre.is_empty()) {
+            (true, true) => return Ordering::Equal,
+            (true, false) => return Ordering::Greater,
+            (false, true) => return Ordering::Less,
+            (false, false) => {}
+        }
+        let (mut a, mut b) = (self.pre.split('.'), other.pre.split('.'));
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(x), Some(y)) => {
+                    let order = match (x.parse::<u64>(), y.parse::<u64>()) {
+                        (Ok(x), Ok(y)) => x.cmp(&y),
+                        (Ok(_), Err(_)) => Ordering::Less,
+                        (Err(_), Ok(_)) => Ordering::Greater,
+                        (Err(_), Err(_)) => x.cmp(y),
+                    };
+                    if order != Ordering::Equal {
+                        return order;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for SemVer {
+    /// `Version.String()`: the numbers, `-prerelease` and `+metadata` when present.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        if !self.pre.is_empty() {
+            write!(f, "-{}", self.pre)?;
+        }
+        if !self.metadata.is_empty() {
+            write!(f, "+{}", self.metadata)?;
+        }
+        Ok(())
+    }
+}
+
+/// A method of `*semver.Version`.
+fn semver_method(v: &SemVer, method: &str, args: &[Val]) -> Result<Value, FuncError> {
+    let other = |args: &[Val]| -> Result<SemVer, FuncError> {
+        want(method, args, 1)?;
+        match &args[0] {
+            Some(Value::Object(m)) if object_type(m) == Some("SemverVersion") => {
+                Ok(SemVer::from_object(m))
+            }
+            Some(other) => Err(FuncError::WrongType {
+                expected: "*semver.Version",
+                got: crate::exec::FMT.type_name(other),
+            }),
+            None => Err(FuncError::MissingValue {
+                expected: "*semver.Version",
+            }),
+        }
+    };
+    Ok(match method {
+        "Major" | "Minor" | "Patch" => {
+            want(method, args, 0)?;
+            Value::from(match method {
+                "Major" => v.major,
+                "Minor" => v.minor,
+                _ => v.patch,
+            })
+        }
+        "Prerelease" | "Metadata" | "Original" | "String" => {
+            want(method, args, 0)?;
+            Value::String(match method {
+                "Prerelease" => v.pre.clone(),
+                "Metadata" => v.metadata.clone(),
+                "Original" => v.original.clone(),
+                _ => v.to_string(),
+            })
+        }
+        "Compare" => Value::from(match v.compare(&other(args)?) {
+            std::cmp::Ordering::Less => -1,
+            std::cmp::Ordering::Equal => 0,
+            std::cmp::Ordering::Greater => 1,
+        }),
+        "LessThan" => Value::Bool(v.compare(&other(args)?).is_lt()),
+        "GreaterThan" => Value::Bool(v.compare(&other(args)?).is_gt()),
+        "Equal" => Value::Bool(v.compare(&other(args)?).is_eq()),
+        _ => return Err(FuncError::Undefined(method.to_string())),
+    })
+}
+
 /// Why a Masterminds/semver constraint check could not be decided, worded as Masterminds/semver
 /// words it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -611,6 +855,12 @@ pub enum SemverError {
     /// The version is not a semantic version.
     #[error("Invalid Semantic Version")]
     InvalidVersion,
+    /// A number of the version does not fit 64 bits.
+    #[error("Error parsing version segment: {0}")]
+    Segment(String),
+    /// A numeric prerelease identifier starts with 0.
+    #[error("Version segment starts with 0")]
+    SegmentStartsZero,
     /// A part of the constraint is not a version (the whole constraint is kept).
     #[error("improper constraint: {0}")]
     ImproperConstraint(String),
@@ -640,17 +890,31 @@ fn semver_matches(constraint: &str, version: &str) -> Result<bool, SemverError> 
     for alternative in constraint.split("||") {
         let mut all = true;
         let mut any_pre_ok = v.3.is_empty();
-        for part in alternative
+        // Parts are separated by commas or spaces; an operator may stand apart from its
+        // version (`>= 1.19.0-0`).
+        let mut parts: Vec<String> = Vec::new();
+        let mut pending_op = String::new();
+        for token in alternative
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|p| !p.is_empty())
         {
+            if token.chars().all(|c| "<>=!~^".contains(c)) {
+                pending_op.push_str(token);
+            } else {
+                parts.push(format!("{}{token}", std::mem::take(&mut pending_op)));
+            }
+        }
+        if !pending_op.is_empty() {
+            parts.push(pending_op);
+        }
+        for part in &parts {
             let (op, rest) = {
                 let ops = [
                     "<=", ">=", "!=", "==", "=>", "=<", "<", ">", "=", "~>", "~", "^",
                 ];
                 match ops.iter().find(|o| part.starts_with(**o)) {
                     Some(o) => (*o, part[o.len()..].trim()),
-                    None => ("", part),
+                    None => ("", part.as_str()),
                 }
             };
             let wildcard_minor = rest
@@ -748,6 +1012,12 @@ fn unsupported(name: &str, reason: &'static str) -> FuncError {
 /// Helm's and the further Sprig functions that need no engine state, building no value past
 /// `limits`.
 pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, FuncError> {
+    if let Some(target) = crate::sprig_more::alias(name) {
+        return crate::funcs::call_inner(target, a, limits);
+    }
+    if let Some(result) = crate::sprig_more::call(name, a) {
+        return result;
+    }
     Ok(match name {
         "mustToYaml" | "toYamlPretty" => {
             want(name, a, 1)?;
@@ -823,6 +1093,16 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
                 "sha1sum" => sha1_hex(text.as_bytes()),
                 _ => adler32(text.as_bytes()).to_string(),
             })
+        }
+        "semver" => {
+            want(name, a, 1)?;
+            SemVer::parse(&s(&a[0])?)
+                .map_err(|reason| FuncError::Stopped {
+                    func: "semver",
+                    message: reason.to_string(),
+                    source: Some(crate::SharedCause::new(reason)),
+                })?
+                .to_object()
         }
         "semverCompare" => {
             want(name, a, 2)?;
@@ -1110,14 +1390,14 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
             }
             Value::Object(m)
         }
-        "b32enc" => return Err(unsupported(name, "base32 is not implemented")),
         "urlJoin" => return Err(unsupported(name, "URL building is not implemented")),
         "randAlphaNum" | "randAlpha" | "randNumeric" | "randAscii" | "randBytes" | "randInt"
         | "shuffle" | "uuidv4" => {
             return Err(unsupported(name, "its result is random on every render"));
         }
         "now" | "date" | "dateInZone" | "htmlDate" | "htmlDateInZone" | "dateModify" | "ago"
-        | "unixEpoch" | "toDate" => {
+        | "unixEpoch" | "toDate" | "date_in_zone" | "date_modify" | "must_date_modify"
+        | "mustDateModify" | "mustToDate" => {
             return Err(unsupported(name, "its result depends on the clock"));
         }
         "genCA"
@@ -1131,6 +1411,7 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
         | "buildCustomCert"
         | "encryptAES"
         | "decryptAES"
+        | "bcrypt"
         | "htpasswd" => {
             return Err(unsupported(
                 name,

@@ -70,6 +70,7 @@ mod lexer;
 pub mod limits;
 mod names;
 mod parser;
+mod sprig_more;
 pub mod value;
 pub mod wildcard;
 
@@ -142,11 +143,20 @@ impl FunctionSet {
     pub fn has(self, name: &str) -> bool {
         match self {
             FunctionSet::Sprig => is_function(name),
-            FunctionSet::Helm => is_function(name) || helm::HELM_FUNCTION_NAMES.contains(&name),
+            FunctionSet::Helm => {
+                is_function(name)
+                    || helm::HELM_FUNCTION_NAMES.contains(&name)
+                    || sprig_more::NAMES.contains(&name)
+                    || sprig_more::ALIASES.contains(&name)
+                    || name == "tuple"
+            }
             FunctionSet::Crossplane => {
                 is_function(name)
                     || crossplane::CROSSPLANE_FUNCTION_NAMES.contains(&name)
-                    || (helm::HELM_FUNCTION_NAMES.contains(&name)
+                    || ((helm::HELM_FUNCTION_NAMES.contains(&name)
+                        || sprig_more::NAMES.contains(&name)
+                        || sprig_more::ALIASES.contains(&name)
+                        || name == "tuple")
                         && !crossplane::HELM_ONLY.contains(&name))
             }
         }

@@ -138,6 +138,31 @@ fn b64enc_of_bytes_fails_in_both() {
     );
 }
 
+/// Sprig's `semver`: a `*semver.Version` with its methods, printed and encoded through its
+/// `String` method, as the bitnami `common` library chart uses it for image versions.
+#[test]
+fn semver_objects_behave_as_in_helm() {
+    assert_equal("dialect", &[], "semver");
+}
+
+/// Sprig's path, URL, base32, duration, predicate and `must…` functions, `.Files.Glob` as a
+/// map (empty, `len`, `range`), a constraint with a space after its operator, and `toYaml` of
+/// a text of several lines, as the public charts use them.
+#[test]
+fn more_sprig_functions_behave_as_in_helm() {
+    assert_equal("dialect", &[], "more");
+}
+
+/// A dependency is served only by a subchart whose version is in its range: an alias of an
+/// out-of-range subchart is left out, and the subchart is rendered under its own name, as a
+/// subchart `Chart.yaml` does not list.
+#[test]
+fn dependencies_are_served_by_subcharts_in_their_version_range() {
+    for name in ["parent", "sub", "other"] {
+        assert_equal("dep-ranges", &[], name);
+    }
+}
+
 #[test]
 fn capabilities_print_and_compare_as_in_helm() {
     assert_equal("dialect", &[], "caps");

@@ -246,23 +246,33 @@ pub fn process_dependencies(
         return Ok(());
     }
     let available = std::mem::take(&mut chart.dependencies);
+    // Helm's `IsCompatibleRange`: a subchart serves a dependency of its name whose version
+    // range it satisfies (no range: any version).
+    let serves = |dep: &Value, c: &Chart| {
+        dep_field(dep, "name") == Some(c.name.as_str())
+            && dep_field(dep, "version").is_none_or(|range| {
+                strata_gotemplate::helm::semver_satisfies(range, c.version()).unwrap_or(false)
+            })
+    };
+    // Subcharts serving no dependency are rendered as they are.
     let mut kept: Vec<Chart> = available
         .iter()
-        .filter(|c| {
-            !declared
-                .iter()
-                .any(|d| dep_field(d, "name") == Some(c.name.as_str()))
-        })
+        .filter(|c| !declared.iter().any(|d| serves(d, c)))
         .cloned()
         .collect();
     let mut enabled: Vec<(String, Value)> = Vec::new();
     for dep in &declared {
         let name = dep_field(dep, "name").unwrap_or_default();
-        let Some(found) = available.iter().find(|c| c.name == name) else {
+        if !available.iter().any(|c| c.name == name) {
             return Err(HelmError::MissingDependency {
                 chart: display.to_string(),
                 dependency: name.to_string(),
             });
+        }
+        // A dependency whose subcharts are all outside its version range is left out, as
+        // Helm leaves it out.
+        let Some(found) = available.iter().find(|c| serves(dep, c)) else {
+            continue;
         };
         let mut sub = found.clone();
         if let Some(alias) = dep_field(dep, "alias") {
