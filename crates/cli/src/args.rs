@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::output::{ALL, Format, MANIFESTS, NO_MARKDOWN, formats};
 
 /// Strata: GitOps infrastructure — plan, apply and reconcile desired state from Git.
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about, long_about = None, disable_version_flag = true)]
-pub struct Cli {
+pub struct Cli<C: Subcommand = Command> {
     /// Options of every command.
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -21,7 +21,7 @@ pub struct Cli {
     pub output: Option<Format>,
     /// What to do.
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<C>,
 }
 
 /// Options every command takes, before or after its name.
@@ -96,10 +96,32 @@ impl LogLevel {
     }
 }
 
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-#[non_exhaustive]
-pub enum Command {
+/// Declares [`Command`], whose subcommands' arguments are deferred, and [`EagerCommand`], the
+/// same subcommands with their arguments added at once, from one list.
+macro_rules! subcommands {
+    ($( $(#[$attr:meta])* $name:ident($args:ty), )*) => {
+        /// The subcommands. Each one's arguments are added to its `clap::Command` only when
+        /// that command is built (clap's `defer`): when it runs or prints its help, so a run
+        /// builds its own command's arguments and no other's.
+        #[derive(Debug, Subcommand)]
+        #[command(defer = true)]
+        #[non_exhaustive]
+        pub enum Command {
+            $( $(#[$attr])* $name(Deferred<$args>), )*
+        }
+
+        /// [`Command`] with every subcommand's arguments added at once: the whole command line,
+        /// as the completion scripts and manual pages describe it (clap builds deferred
+        /// subcommands after propagating the global flags, which would change their order).
+        #[derive(Debug, Subcommand)]
+        #[non_exhaustive]
+        pub enum EagerCommand {
+            $( $(#[$attr])* $name($args), )*
+        }
+    };
+}
+
+subcommands! {
     /// Show what apply would change (exit 0; with --detailed-exitcode: 0 none, 1 error, 2 changes).
     Plan(PlanArgs),
     /// Apply the desired state of DIR, or exactly the plan saved in a FILE by `plan --out`.
@@ -147,6 +169,63 @@ pub enum Command {
     Man(ManArgs),
     /// Print the version.
     Version(VersionArgs),
+}
+
+/// A subcommand's arguments `T`, added to the subcommand when clap builds it (see [`Command`]).
+///
+/// Added that late, the derived arguments would replace the description the subcommand was
+/// given (its variant's documentation) with their struct's own; this keeps the subcommand's.
+#[derive(Debug)]
+pub struct Deferred<T>(pub T);
+
+impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Deferred)
+    }
+
+    fn from_arg_matches_mut(matches: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(matches).map(Deferred)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+
+    fn update_from_arg_matches_mut(&mut self, matches: &mut ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)
+    }
+}
+
+impl<T: Args> Args for Deferred<T> {
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        keeping_description(cmd, T::augment_args)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        keeping_description(cmd, T::augment_args_for_update)
+    }
+}
+
+/// `add` applied to `cmd`, with `cmd`'s description (short and long) as it was before.
+fn keeping_description(
+    cmd: clap::Command,
+    add: fn(clap::Command) -> clap::Command,
+) -> clap::Command {
+    let about = cmd.get_about().cloned();
+    let long_about = cmd.get_long_about().cloned();
+    let cmd = add(cmd);
+    let cmd = match about {
+        Some(about) => cmd.about(about),
+        None => cmd.about(None::<&'static str>),
+    };
+    match long_about {
+        Some(long_about) => cmd.long_about(long_about),
+        None => cmd.long_about(None::<&'static str>),
+    }
 }
 
 /// `strata version`.

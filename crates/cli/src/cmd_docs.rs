@@ -6,12 +6,12 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use clap::CommandFactory as _;
 
-use crate::args::{Cli, CompletionArgs, ManArgs};
+use crate::args::{Cli, CompletionArgs, EagerCommand, ManArgs};
 use crate::commands::ExitCode;
 
 /// Prints the completion script for `args.shell`.
 pub fn completion(args: &CompletionArgs) -> anyhow::Result<ExitCode> {
-    let mut command = Cli::command();
+    let mut command = Cli::<EagerCommand>::command();
     // Into memory first: the generator panics on a failed write (a reader that closed).
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "strata", &mut script);
@@ -20,7 +20,7 @@ pub fn completion(args: &CompletionArgs) -> anyhow::Result<ExitCode> {
 
 /// Prints the manual page of `strata`, or writes one page per command into `--out`.
 pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
-    let command = Cli::command();
+    let command = Cli::<EagerCommand>::command();
     match &args.out {
         None => {
             let mut page = Vec::new();

@@ -33,7 +33,7 @@ mod terraform;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, Deferred};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -83,12 +83,12 @@ fn main() {
         .init();
     tracing::debug!(version = env!("CARGO_PKG_VERSION"), "strata");
     let command = match (cli.command, cli.version) {
-        (_, true) => Command::Version(args::VersionArgs {
+        (_, true) => Command::Version(Deferred(args::VersionArgs {
             output: cli.output.unwrap_or(output::Format::Human),
-        }),
+        })),
         (Some(command), false) => command,
         (None, false) => {
-            let _ = Cli::command()
+            let _ = <Cli>::command()
                 .error(
                     clap::error::ErrorKind::MissingSubcommand,
                     "a command is required; `strata --help` lists them",
@@ -106,25 +106,25 @@ fn main() {
     };
     let result = runtime.block_on(async move {
         match command {
-            Command::Plan(args) => commands::plan(args).await,
-            Command::Apply(args) => commands::apply(args).await,
-            Command::Show(args) => cmd_saved::show(args),
-            Command::Destroy(args) => commands::destroy(args).await,
-            Command::Drift(args) => drift::run(args).await,
-            Command::Graph(args) => commands::graph(args),
-            Command::Render(args) => cmd_render::run(args),
-            Command::State(args) => cmd_state::run(args.command).await,
-            Command::Import(args) => cmd_import::run(args).await,
-            Command::Ownership(args) => cmd_ownership::run(args).await,
-            Command::Validate(args) => cmd_validate::run(args).await,
-            Command::Health(args) => cmd_health::run(&args),
-            Command::Generate(args) => cmd_generate::run(args),
-            Command::SetImage(args) => cmd_set_image::run(args),
-            Command::Controller(args) => cmd_controller::run(args).await,
-            Command::App(args) => cmd_app::run(args).await,
-            Command::Completion(args) => cmd_docs::completion(&args),
-            Command::Man(args) => cmd_docs::man(&args),
-            Command::Version(args) => cmd_version::run(args.output),
+            Command::Plan(Deferred(args)) => commands::plan(args).await,
+            Command::Apply(Deferred(args)) => commands::apply(args).await,
+            Command::Show(Deferred(args)) => cmd_saved::show(args),
+            Command::Destroy(Deferred(args)) => commands::destroy(args).await,
+            Command::Drift(Deferred(args)) => drift::run(args).await,
+            Command::Graph(Deferred(args)) => commands::graph(args),
+            Command::Render(Deferred(args)) => cmd_render::run(args),
+            Command::State(Deferred(args)) => cmd_state::run(args.command).await,
+            Command::Import(Deferred(args)) => cmd_import::run(args).await,
+            Command::Ownership(Deferred(args)) => cmd_ownership::run(args).await,
+            Command::Validate(Deferred(args)) => cmd_validate::run(args).await,
+            Command::Health(Deferred(args)) => cmd_health::run(&args),
+            Command::Generate(Deferred(args)) => cmd_generate::run(args),
+            Command::SetImage(Deferred(args)) => cmd_set_image::run(args),
+            Command::Controller(Deferred(args)) => cmd_controller::run(args).await,
+            Command::App(Deferred(args)) => cmd_app::run(args).await,
+            Command::Completion(Deferred(args)) => cmd_docs::completion(&args),
+            Command::Man(Deferred(args)) => cmd_docs::man(&args),
+            Command::Version(Deferred(args)) => cmd_version::run(args.output),
         }
     });
     let code = match result {
@@ -183,10 +183,10 @@ fn parse() -> Cli {
     } else {
         clap::ColorChoice::Auto
     };
-    let parsed = Cli::command()
+    let parsed = <Cli>::command()
         .color(colour)
         .try_get_matches()
-        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+        .and_then(|mut matches| <Cli>::from_arg_matches_mut(&mut matches));
     match parsed {
         Ok(cli) => cli,
         Err(e) => {

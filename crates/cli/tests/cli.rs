@@ -516,6 +516,39 @@ fn a_mistyped_flag_exits_1_on_every_subcommand_and_help_exits_0() {
     assert_eq!(strata(&["--version"]).status.code(), Some(0));
 }
 
+/// A command's help opens with the description `strata --help` lists for it, and lists the
+/// global flags after its own (each command's flags are added only when it is built).
+#[test]
+fn each_command_help_opens_with_its_listed_description() {
+    let (top, _) = text(&strata(&["--help"]));
+    for (command, path) in [
+        ("plan", &["plan"][..]),
+        ("graph", &["graph"]),
+        ("state", &["state"]),
+        ("version", &["version"]),
+        ("man", &["man"]),
+        ("list", &["state", "list"]),
+    ] {
+        let (help, _) = text(&strata(&[path, &["--help"]].concat()));
+        let first = help.lines().next().unwrap_or_default().to_string();
+        assert!(!first.is_empty(), "{path:?}: {help}");
+        if path.len() == 1 {
+            let listed = top
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{command} ")))
+                .unwrap_or_default();
+            assert!(
+                listed.contains(first.trim_end_matches('.')),
+                "{command}: {first:?} not in {listed:?}"
+            );
+        }
+        assert!(!first.starts_with('`'), "{path:?}: {first}");
+        let own = help.find("--help").unwrap_or(0);
+        let global = help.find("--no-color").unwrap_or(usize::MAX);
+        assert!(global < own, "{path:?}: {help}");
+    }
+}
+
 /// Every command that works on a stack takes the same shared flags (one struct in the code).
 #[test]
 fn every_stack_command_takes_the_shared_flags() {

@@ -300,3 +300,70 @@ fn hooks_are_kept_and_mapped_to_argocd_phases() {
         "webapp/charts/cache/crds/snapshots.yaml"
     );
 }
+
+/// A one-template chart `c` whose `values.schema.json` is `schema`.
+fn chart_with_schema(schema: &str) -> strata_core::source::MemoryTree {
+    strata_core::source::MemoryTree::new()
+        .with_file("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n")
+        .with_file("c/values.yaml", "replicas: 2\nname: web\n")
+        .with_file(
+            "c/templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\n",
+        )
+        .with_file("c/values.schema.json", schema)
+}
+
+#[test]
+fn a_schema_its_meta_schema_refuses_is_refused_with_the_reason() {
+    let options = HelmOptions::new(RELEASE, NAMESPACE);
+    for (schema, reason) in [
+        (r#"{"type": 5}"#, "anyOf"),
+        (
+            r#"{"$schema": "http://json-schema.org/draft-07/schema#", "required": "name"}"#,
+            r#""name" is not of type "array""#,
+        ),
+        (
+            r#"{"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"name": {"pattern": "("}}}"#,
+            r#""(" is not a "regex""#,
+        ),
+        (
+            r#"{"$schema": "https://json-schema.org/draft/2020-12/schema", "minItems": -1}"#,
+            "-1 is less than the minimum of 0",
+        ),
+        (
+            r#"{"$schema": "http://json-schema.org/draft-04/schema#", "properties": {"replicas": {"exclusiveMinimum": 1}}}"#,
+            "values.schema.json",
+        ),
+        (r#"{"allOf": []}"#, "[] has less than 1 item"),
+    ] {
+        let err = helm::render(&chart_with_schema(schema), "c", &options).expect_err(schema);
+        let text = err.to_string();
+        assert!(
+            matches!(err, HelmError::InvalidSchema { .. }),
+            "{schema}: {text}"
+        );
+        assert!(text.contains(reason), "{schema}: {text}");
+    }
+}
+
+#[test]
+fn values_are_checked_against_a_valid_schema_of_each_draft() {
+    let options = HelmOptions::new(RELEASE, NAMESPACE);
+    for dialect in [
+        "",
+        r#""$schema": "http://json-schema.org/draft-04/schema#","#,
+        r#""$schema": "http://json-schema.org/draft-07/schema#","#,
+        r#""$schema": "https://json-schema.org/draft/2019-09/schema","#,
+        r#""$schema": "https://json-schema.org/draft/2020-12/schema","#,
+    ] {
+        let valid = format!(
+            r#"{{{dialect} "type": "object", "required": ["name"], "properties": {{"name": {{"type": "string", "pattern": "^[a-z]+$"}}, "replicas": {{"type": "integer", "minimum": 1}}}}}}"#
+        );
+        let rendered = helm::render(&chart_with_schema(&valid), "c", &options);
+        assert!(rendered.is_ok(), "{valid}: {rendered:?}");
+        let refusing = valid.replace(r#""minimum": 1"#, r#""minimum": 3"#);
+        let err = helm::render(&chart_with_schema(&refusing), "c", &options).expect_err(&refusing);
+        assert!(matches!(err, HelmError::Schema { .. }), "{refusing}: {err}");
+        assert!(err.to_string().contains("/replicas"), "{refusing}: {err}");
+    }
+}
