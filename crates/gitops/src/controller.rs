@@ -33,6 +33,7 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::app::{ARGO_GROUP, Application, REFRESH_ANNOTATION};
 use crate::clusters::Clusters;
+use crate::planning::{AppPlanner, LiveCache, PlannerStats, Planning, Replan, WatchEvent};
 use crate::project::Project;
 use crate::reconcile::{Outcome, Reconciler, Request, StateStores, SyncRequest};
 use crate::roots::GitRoot;
@@ -153,6 +154,13 @@ pub struct ControllerConfig {
     /// How long a stopping controller lets running syncs finish before it abandons them (the
     /// state keeps their intents; the next start compares and continues).
     pub shutdown_grace: Duration,
+    /// Keep a planner per Application between reconciles, fed by the watches of the kinds it
+    /// manages, so a reconcile re-plans what changed (see [`crate::planning`]); `false`: every
+    /// reconcile plans through `Engine::plan`, observing every resource.
+    pub incremental_planning: bool,
+    /// How often an Application's plan is made in full through `Engine::plan` (and compared
+    /// with the incremental planner's), counted from when its planner was made.
+    pub resync_interval: Duration,
 }
 
 impl std::fmt::Debug for ControllerConfig {
@@ -183,7 +191,21 @@ impl ControllerConfig {
             stores: None,
             health: Arc::new(HealthRegistry::default()),
             shutdown_grace: Duration::from_secs(30),
+            incremental_planning: true,
+            resync_interval: DEFAULT_POLL_INTERVAL,
         }
+    }
+
+    /// Turns the per-Application incremental planner on (the default) or off.
+    pub fn with_incremental_planning(mut self, incremental: bool) -> Self {
+        self.incremental_planning = incremental;
+        self
+    }
+
+    /// Sets how often plans are made in full (the resync).
+    pub fn with_resync_interval(mut self, interval: Duration) -> Self {
+        self.resync_interval = interval;
+        self
     }
 
     /// Sets how long running syncs may take to finish once the controller is stopping.
@@ -278,6 +300,12 @@ pub struct Controller {
     finalizing: Mutex<HashSet<String>>,
     /// The AppProjects of the namespace, from a watch; `None` until its first list is in.
     projects: Mutex<Option<BTreeMap<String, Value>>>,
+    /// The live objects the watches of managed kinds saw.
+    live: Arc<LiveCache>,
+    /// Each Application's planner between reconciles.
+    planners: Mutex<std::collections::HashMap<String, AppPlanner>>,
+    /// What each Application's planner did.
+    plan_stats: Mutex<std::collections::HashMap<String, PlannerStats>>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -365,6 +393,9 @@ impl Controller {
             appset_runs: tokio::sync::Mutex::new(()),
             finalizing: Mutex::new(HashSet::new()),
             projects: Mutex::new(None),
+            live: Arc::default(),
+            planners: Mutex::new(std::collections::HashMap::new()),
+            plan_stats: Mutex::new(std::collections::HashMap::new()),
             config,
         }
     }
@@ -414,6 +445,37 @@ impl Controller {
     /// The repository cache.
     pub fn repositories(&self) -> &Arc<RepositoryCache> {
         &self.reconciler.repos
+    }
+
+    /// What the planner of `app` did (`None` before its first reconcile).
+    pub fn planner_stats(&self, app: &str) -> Option<PlannerStats> {
+        lock(&self.plan_stats).get(app).cloned()
+    }
+
+    /// Queues a reconcile of `app` that plans in full through `Engine::plan`: `Resync`
+    /// compares the incremental planner's plan with it first, `Hard` (a hard refresh) only
+    /// starts a fresh planner; both fetch.
+    pub fn replan(&self, app: &str, how: Replan) {
+        self.enqueue(
+            app,
+            Request {
+                fetch: true,
+                sync: None,
+                replan: how,
+                ..Request::default()
+            },
+            None,
+        );
+    }
+
+    /// Forgets the planner of `app` (it is gone, or its spec changed).
+    fn drop_planner(&self, app: &str) {
+        if lock(&self.planners).remove(app).is_some()
+            && let Some(stats) = lock(&self.plan_stats).get_mut(app)
+        {
+            stats.resets += 1;
+        }
+        self.live.forget_stack(app);
     }
 
     /// Queues a refresh of `app` (every Application when `None`); `fetch` fetches the
@@ -556,6 +618,7 @@ impl Controller {
         if request.sync.is_some() {
             job.request.sync = request.sync;
         }
+        job.request.replan = job.request.replan.max(request.replan);
         job.waiters.extend(waiter);
         if fresh {
             queue.order.push_back(name.to_owned());
@@ -822,6 +885,7 @@ impl Controller {
         for name in gone {
             lock(&self.apps).remove(&name);
             self.status.remove(&name);
+            self.drop_planner(&name);
         }
     }
 
@@ -859,6 +923,10 @@ impl Controller {
                 parsed,
             },
         );
+        drop(apps);
+        if changed {
+            self.drop_planner(name);
+        }
         changed
     }
 
@@ -900,6 +968,7 @@ impl Controller {
                     if let Some(name) = object.metadata.name {
                         lock(&self.apps).remove(&name);
                         self.status.remove(&name);
+                        self.drop_planner(&name);
                         tracing::info!(application = %name, "deleted");
                     }
                 }
@@ -932,6 +1001,7 @@ impl Controller {
             .collect();
         lock(&self.apps).remove(name);
         self.status.remove(name);
+        self.drop_planner(name);
         if ours.is_empty() || !lock(&self.finalizing).insert(name.to_owned()) {
             return;
         }
@@ -1074,17 +1144,56 @@ impl Controller {
             let api: Api<DynamicObject> = Api::all_with(client, &resolved.resource);
             let config = watcher::Config::default()
                 .labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY_STRATA}"));
+            let cached = me.config.incremental_planning;
+            if cached {
+                me.live
+                    .watching(&key, &resolved.resource, resolved.namespaced);
+            }
             let mut events = watcher::watcher(api, config).boxed();
             while let Some(event) = events.next().await {
-                let object = match event {
-                    Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => o,
-                    Ok(_) => continue,
+                let (object, event) = match event {
+                    Ok(watcher::Event::Apply(o)) => (o.clone(), WatchEvent::Applied(o)),
+                    Ok(watcher::Event::Delete(o)) => (o.clone(), WatchEvent::Deleted(o)),
+                    Ok(watcher::Event::Init) => {
+                        if cached {
+                            me.live.event(&key, WatchEvent::Listing);
+                        }
+                        continue;
+                    }
+                    Ok(watcher::Event::InitApply(o)) => {
+                        if cached {
+                            me.live.event(&key, WatchEvent::Listed(o));
+                        }
+                        continue;
+                    }
+                    Ok(watcher::Event::InitDone) => {
+                        // Objects that changed while the watch was down.
+                        let changed = if cached {
+                            me.live.event(&key, WatchEvent::ListDone)
+                        } else {
+                            Vec::new()
+                        };
+                        for app in changed {
+                            if lock(&me.apps).contains_key(&app) {
+                                me.enqueue(&app, Request::default(), None);
+                            }
+                        }
+                        continue;
+                    }
                     Err(error) => {
                         tracing::debug!(%error, %kind, "watch");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
                 };
+                if cached {
+                    // The Application the object was labelled with before hears of it too.
+                    for app in me.live.event(&key, event) {
+                        if lock(&me.apps).contains_key(&app) {
+                            me.enqueue(&app, Request::default(), None);
+                        }
+                    }
+                }
                 let Some(app) = object
                     .metadata
                     .labels
@@ -1277,17 +1386,20 @@ impl Controller {
                         controller: self,
                         record: record_of(AppStatus::default()),
                     };
+                    let mut planning = self.planning(name, &app, &entry, &destination, request);
                     let outcome = self
                         .reconciler
-                        .reconcile(
+                        .reconcile_with(
                             &app,
                             &project,
                             self.counted(&provider, &app.name).await,
                             &previous_status,
                             request,
                             &progress,
+                            &mut planning,
                         )
                         .await;
+                    self.keep_planner(name, planning);
                     for (api_version, kind) in &outcome.kinds {
                         self.watch_kind(
                             Arc::clone(&provider),
@@ -1333,6 +1445,62 @@ impl Controller {
             "reconciled"
         );
         Ok(outcome.status)
+    }
+
+    /// How the reconcile of `name` plans: with its planner, unless the request, a hard refresh
+    /// annotation or the resync interval asks for a full plan.
+    fn planning(
+        &self,
+        name: &str,
+        app: &Application,
+        entry: &Entry,
+        destination: &str,
+        request: &Request,
+    ) -> Planning {
+        let planner = lock(&self.planners).remove(name);
+        let hard = entry
+            .manifest
+            .pointer(&format!(
+                "/metadata/annotations/{}",
+                REFRESH_ANNOTATION.replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+            == Some("hard");
+        let mut mode = request.replan;
+        if hard {
+            mode = mode.max(Replan::Hard);
+        }
+        if planner
+            .as_ref()
+            .is_some_and(|p| p.created.elapsed() >= self.config.resync_interval)
+        {
+            mode = mode.max(Replan::Resync);
+        }
+        Planning {
+            cache: self
+                .config
+                .incremental_planning
+                .then(|| Arc::clone(&self.live)),
+            planner,
+            mode,
+            stack: app.stack_name().to_owned(),
+            destination: destination.to_owned(),
+            stats: lock(&self.plan_stats)
+                .get(name)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Keeps the planner of `name` for its next reconcile (unless it went meanwhile).
+    fn keep_planner(&self, name: &str, mut planning: Planning) {
+        lock(&self.plan_stats).insert(name.to_owned(), planning.stats.clone());
+        if let Some(planner) = planning.planner.take() {
+            let apps = lock(&self.apps);
+            if apps.contains_key(name) {
+                lock(&self.planners).insert(name.to_owned(), planner);
+            }
+        }
     }
 
     /// An Application whose comparison failed (a repository that cannot be fetched, a source

@@ -16,6 +16,7 @@ pub mod clusters;
 pub mod controller;
 pub mod crds;
 pub mod notify;
+pub mod planning;
 pub mod project;
 pub mod reconcile;
 pub mod repo_secrets;

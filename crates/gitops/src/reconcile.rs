@@ -29,6 +29,7 @@ use strata_sources::repo::{
 
 use crate::app::{Application, retry_wait};
 use crate::checkout::{self, CheckoutError, short};
+use crate::planning::{Fingerprint, Planning};
 use crate::project::Project;
 use crate::status::{
     AppStatus, Condition, HISTORY_LIMIT, HealthState, HistoryEntry, OperationPhase, OperationState,
@@ -129,6 +130,8 @@ pub struct Request {
     /// When the fetch was asked for: a fetch of the same repository that started later
     /// serves it (one fetch per repository per refresh, however many Applications use it).
     pub requested_at: Option<Instant>,
+    /// How the reconcile plans (the controller's planner, a resync, a hard refresh).
+    pub replan: crate::planning::Replan,
 }
 
 /// A sync asked for by a user.
@@ -332,7 +335,8 @@ impl Progress for NoProgress {
 
 impl Reconciler {
     /// Reconciles `app` once against its destination `provider`, within `project`, starting
-    /// from its `previous` status; `progress` is told when a sync starts.
+    /// from its `previous` status; `progress` is told when a sync starts. Every plan goes
+    /// through `Engine::plan` (the controller keeps a planner per Application instead).
     pub async fn reconcile(
         &self,
         app: &Application,
@@ -341,6 +345,31 @@ impl Reconciler {
         previous: &AppStatus,
         request: &Request,
         progress: &dyn Progress,
+    ) -> Outcome {
+        let mut planning = Planning::default();
+        self.reconcile_with(
+            app,
+            project,
+            provider,
+            previous,
+            request,
+            progress,
+            &mut planning,
+        )
+        .await
+    }
+
+    /// [`reconcile`](Self::reconcile), planning as `planning` says.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn reconcile_with(
+        &self,
+        app: &Application,
+        project: &Project,
+        provider: Arc<KubeProvider>,
+        previous: &AppStatus,
+        request: &Request,
+        progress: &dyn Progress,
+        planning: &mut Planning,
     ) -> Outcome {
         if let Err(denied) = project.check_application(app) {
             return Outcome {
@@ -390,6 +419,7 @@ impl Reconciler {
             resources: desired,
             source_types,
             rules,
+            ignore,
         } = match fetched {
             Ok(found) => found,
             Err(message) => {
@@ -413,6 +443,20 @@ impl Reconciler {
             };
         }
         provider.serve_kinds_of_crds(&desired);
+        let fingerprint = Fingerprint {
+            spec: app.manifest.get("spec").cloned().unwrap_or(Value::Null),
+            destination: planning.destination.clone(),
+            diff: settings.diff.clone(),
+            ignore,
+            crds: desired
+                .iter()
+                .filter(|r| {
+                    r.key.group == "apiextensions.k8s.io"
+                        && r.key.kind == "CustomResourceDefinition"
+                })
+                .map(|r| r.manifest.clone())
+                .collect(),
+        };
         let comparison = match self
             .compare(
                 app,
@@ -421,6 +465,7 @@ impl Reconciler {
                 (&revision, &revisions),
                 &source_types,
                 (&rules, &settings.health),
+                (planning, &fingerprint),
             )
             .await
         {
@@ -490,6 +535,7 @@ impl Reconciler {
                 &rules,
                 &settings.health,
                 &started_at,
+                (planning, &fingerprint),
             )
             .await;
         // Compare again (the same rendered set): the status shows the cluster as the sync
@@ -502,6 +548,7 @@ impl Reconciler {
                 (&operation.revision, &operation.revisions),
                 &source_types,
                 (&rules, &settings.health),
+                (planning, &fingerprint),
             )
             .await;
         let mut status = match &after {
@@ -652,6 +699,7 @@ impl Reconciler {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn compare(
         &self,
         app: &Application,
@@ -660,13 +708,16 @@ impl Reconciler {
         (revision, revisions): (&str, &[String]),
         source_types: &SourceTypes,
         (rules, health): (&DriftRules, &HealthRegistry),
+        (planning, fingerprint): (&mut Planning, &Fingerprint),
     ) -> Result<Comparison, ReconcileError> {
         let engine = self.engine(app, provider, rules);
         let empty = desired
             .iter()
             .all(|r| strata_core::sync::is_hook(&r.manifest));
         let options = PlanOptions::new(app.stack_name().to_owned()).with_keep_live(true);
-        let (plan, state) = engine.plan(desired, &options).await?;
+        let (plan, state) = planning
+            .plan(&engine, desired, &options, fingerprint.clone())
+            .await?;
         let mut resources = Vec::new();
         let mut healths = Vec::new();
         let mut kinds: Vec<(String, String)> = Vec::new();
@@ -766,6 +817,7 @@ impl Reconciler {
         rules: &DriftRules,
         health: &HealthRegistry,
         started_at: &str,
+        (planning, fingerprint): (&mut Planning, &Fingerprint),
     ) -> Operation {
         let revision = comparison.revision.clone();
         let revisions = comparison.revisions.clone();
@@ -802,6 +854,12 @@ impl Reconciler {
                     Cancellation::never(),
                 )
                 .await;
+            planning.applied(
+                plan.changes
+                    .iter()
+                    .filter(|c| c.action != Action::NoOp)
+                    .map(|c| &c.key),
+            );
             let (phase, message, results) = match applied {
                 Ok(report) => outcome_of(&plan, &report),
                 Err(e) => (OperationPhase::Error, e.to_string(), Vec::new()),
@@ -836,6 +894,7 @@ impl Reconciler {
                     (&revision, &revisions),
                     &comparison.source_types,
                     (rules, health),
+                    (&mut *planning, fingerprint),
                 )
                 .await
             };
@@ -1095,6 +1154,9 @@ struct Rendered {
     resources: Vec<Resource>,
     source_types: SourceTypes,
     rules: DriftRules,
+    /// The ignore rules the rendered Applications carry (what `rules` was compiled from,
+    /// beside the diff settings).
+    ignore: Vec<strata_drift::IgnoreDifference>,
 }
 
 /// The type of what was rendered, as ArgoCD reports it: `status.sourceType` for a single
@@ -1295,7 +1357,8 @@ fn render(
         }));
     let source_type = source_type_of(tree.as_ref(), &app.source);
     let catalog = caches.catalog(&format!("{}@{commit}", url.key()), tree.as_ref())?;
-    let (resources, rules) = expand(app, &app.manifest, tree, &options, catalog, diff_settings)?;
+    let (resources, rules, ignore) =
+        expand(app, &app.manifest, tree, &options, catalog, diff_settings)?;
     Ok(Rendered {
         revision: commit,
         revisions: Vec::new(),
@@ -1305,6 +1368,7 @@ fn render(
             per_source: Vec::new(),
         },
         rules,
+        ignore,
     })
 }
 
@@ -1335,7 +1399,8 @@ fn render_chart(
             charts,
         })));
     let catalog = caches.catalog("", tree.as_ref())?;
-    let (resources, rules) = expand(app, &manifest, tree, &options, catalog, diff_settings)?;
+    let (resources, rules, ignore) =
+        expand(app, &manifest, tree, &options, catalog, diff_settings)?;
     Ok(Rendered {
         revision: version,
         revisions: Vec::new(),
@@ -1345,6 +1410,7 @@ fn render_chart(
             per_source: Vec::new(),
         },
         rules,
+        ignore,
     })
 }
 
@@ -1423,7 +1489,8 @@ fn render_multi_source(
         }))
         .with_repositories(Some(Arc::new(CheckedOut { trees, charts })));
     let catalog = caches.catalog(&catalog_key, tree.as_ref())?;
-    let (resources, rules) = expand(app, &manifest, tree, &options, catalog, diff_settings)?;
+    let (resources, rules, ignore) =
+        expand(app, &manifest, tree, &options, catalog, diff_settings)?;
     Ok(Rendered {
         revision: String::new(),
         revisions,
@@ -1433,6 +1500,7 @@ fn render_multi_source(
             per_source: types,
         },
         rules,
+        ignore,
     })
 }
 
@@ -1444,7 +1512,14 @@ fn expand(
     options: &ExpandOptions,
     catalog: strata_sources::application::Catalog,
     diff_settings: &ArgoCdSettings,
-) -> Result<(Vec<Resource>, DriftRules), ReconcileError> {
+) -> Result<
+    (
+        Vec<Resource>,
+        DriftRules,
+        Vec<strata_drift::IgnoreDifference>,
+    ),
+    ReconcileError,
+> {
     let location = SourceLocation {
         file: format!("Application {}/{}", app.namespace, app.name).into(),
         document: 0,
@@ -1457,11 +1532,12 @@ fn expand(
     for child in &expansion.applications {
         rules.extend(ignore_rules(child)?);
     }
+    let ignore = rules.clone();
     let rules = diff_settings
         .clone()
         .into_rules(rules)
         .map_err(ReconcileError::IgnoreDifferences)?;
-    Ok((expansion.resources, rules))
+    Ok((expansion.resources, rules, ignore))
 }
 
 fn ignore_rules(

@@ -9,5 +9,6 @@ mod controller;
 mod deploy_rbac;
 mod hostile;
 mod notify;
+mod planner;
 mod server;
 mod service;

@@ -124,6 +124,19 @@ pub struct IncrementalPlanner {
     /// What the last plan was made of; `None` until the first plan and after an error.
     current: Option<Current>,
     pending: Pending,
+    /// What the last call to [`plan`](Self::plan) did.
+    stats: PlanStats,
+}
+
+/// What one [`IncrementalPlanner::plan`] did: how far the reported changes reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlanStats {
+    /// It planned everything again (a first plan, or changes a patch cannot follow).
+    pub rebuilt: bool,
+    /// How many desired resources it re-planned (compared with their observation): all of
+    /// them on a rebuild, those the changes reached otherwise.
+    pub compared: usize,
 }
 
 impl std::fmt::Debug for IncrementalPlanner {
@@ -185,7 +198,8 @@ impl Pending {
 
 /// What the fast path found it cannot do.
 enum Patched {
-    Done,
+    /// Patched, re-planning this many desired resources.
+    Done(usize),
     Rebuild,
 }
 
@@ -226,7 +240,13 @@ impl IncrementalPlanner {
                 rebuild: true,
                 ..Pending::default()
             },
+            stats: PlanStats::default(),
         })
+    }
+
+    /// What the last call to [`plan`](Self::plan) did (the default before the first one).
+    pub fn last_stats(&self) -> PlanStats {
+        self.stats
     }
 
     /// The desired set, in planning input order.
@@ -407,6 +427,16 @@ impl IncrementalPlanner {
         } else {
             self.patch()
         };
+        self.stats = match patched {
+            Patched::Done(compared) => PlanStats {
+                rebuilt: false,
+                compared,
+            },
+            Patched::Rebuild => PlanStats {
+                rebuilt: true,
+                compared: self.desired.len(),
+            },
+        };
         if let Patched::Rebuild = patched
             && let Err(e) = self.rebuild()
         {
@@ -564,7 +594,7 @@ impl IncrementalPlanner {
             return Patched::Rebuild;
         };
         let patched = self.patch_current(&mut current);
-        if let Patched::Done = patched {
+        if let Patched::Done(_) = patched {
             self.current = Some(current);
         }
         patched
@@ -825,7 +855,7 @@ impl IncrementalPlanner {
         if !dirty.is_empty() || deletions_changed {
             gather_violations(current);
         }
-        Patched::Done
+        Patched::Done(dirty.len())
     }
 
     fn deletions(&self) -> (Vec<ResourceChange>, Vec<Violation>) {
