@@ -126,6 +126,12 @@ enum Edit {
     Apply,
     /// The cache file is damaged: truncated at a fraction, a byte flipped, or replaced.
     Corrupt(u8, u16),
+    /// A JSON file `j<n>.json` holds ConfigMap `j<name>`, or the same text as file `n`.
+    WriteJson(u8, u8, bool),
+    /// A Kustomize overlay `k/` over one ConfigMap file, with a name prefix and a value.
+    Kustomize(u8, u8),
+    /// An Application whose path `web/` holds the given documents.
+    Application(Vec<Doc>),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -137,6 +143,9 @@ fn edit() -> impl Strategy<Value = Edit> {
         1 => (0u8..8).prop_map(Edit::DeleteLive),
         1 => Just(Edit::Apply),
         2 => (0u8..3, any::<u16>()).prop_map(|(how, at)| Edit::Corrupt(how, at)),
+        1 => (0u8..2, 0u8..10, any::<bool>()).prop_map(|(n, v, copy)| Edit::WriteJson(n, v, copy)),
+        1 => (0u8..2, 0u8..10).prop_map(|(p, v)| Edit::Kustomize(p, v)),
+        1 => file().prop_map(Edit::Application),
     ]
 }
 
@@ -182,6 +191,44 @@ fn apply_edit(dir: &Path, edit: &Edit) {
         }
         Edit::Apply => {
             strata(dir, &["apply", "--auto-approve"], true, false);
+        }
+        Edit::WriteJson(n, value, copy) => {
+            let path = dir.join(format!("j{n}.json"));
+            let text = match std::fs::read_to_string(file_path(dir, *n)) {
+                Ok(text) if *copy => text,
+                _ => serde_json::json!({
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("j{n}"), "namespace": "team"},
+                    "data": {"value": format!("v{value}"), "n": 1.5e3}
+                })
+                .to_string(),
+            };
+            std::fs::write(path, text).unwrap();
+        }
+        Edit::Kustomize(prefix, value) => {
+            let k = dir.join("k");
+            std::fs::create_dir_all(&k).unwrap();
+            std::fs::write(
+                k.join("kustomization.yaml"),
+                format!("resources: [cm.yaml]\nnamePrefix: p{prefix}-\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                k.join("cm.yaml"),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k\n  namespace: team\ndata:\n  value: \"v{value}\"\n"),
+            )
+            .unwrap();
+        }
+        Edit::Application(docs) => {
+            std::fs::write(
+                dir.join("app.yaml"),
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\nspec:\n  source:\n    path: web\n  destination:\n    namespace: web\n",
+            )
+            .unwrap();
+            let web = dir.join("web");
+            std::fs::create_dir_all(&web).unwrap();
+            let text: Vec<String> = docs.iter().map(Doc::yaml).collect();
+            std::fs::write(web.join("w.yaml"), text.join("---\n")).unwrap();
         }
         Edit::Corrupt(how, at) => {
             let path = cache_file(dir);
