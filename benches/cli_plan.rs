@@ -12,6 +12,12 @@
 //! (`prctl(PR_SET_THP_DISABLE)` in the helper, inherited across `exec`), whatever the system's
 //! setting; otherwise the system's setting (printed) applies.
 //!
+//! Then, unless `STRATA_BENCH_INCREMENTAL=0`, the incremental case: the cache under
+//! `.strata/cache/` filled by a cold run, one resource of one file edited, and the stack planned
+//! without the cache (`--no-cache`, the full re-plan) and with it; the two plans must be byte
+//! for byte the same, and the incremental run's wall time is printed as a share of the full
+//! re-plan's (the target: at most 10 %). The table above runs with `--no-cache`.
+//!
 //! Sizes: `STRATA_BENCH_SIZES` (comma-separated, default `10000,100000`; add `1000000` for the
 //! issue's second target, about 220 MB of YAML). Runs per size: `STRATA_BENCH_RUNS` (default 1).
 //! The binary: `STRATA_BIN`, else `cargo build --release -p stratagit-cli` is run first. Stacks
@@ -80,9 +86,10 @@ fn stack_dir(target: &Path, count: usize) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// In the helper process: runs `strata plan DIR` with the human plan written to `out`, and
-/// prints what the kernel accounted for it (this process has no other child).
-fn measure_child(strata: &str, dir: &str, out: &str) -> ExitCode {
+/// In the helper process: runs `strata plan DIR` (with `extra` arguments) with the human plan
+/// written to `out`, and prints what the kernel accounted for it (this process has no other
+/// child).
+fn measure_child(strata: &str, dir: &str, out: &str, extra: &[String]) -> ExitCode {
     let output = match std::fs::File::create(out) {
         Ok(file) => file,
         Err(e) => {
@@ -99,6 +106,7 @@ fn measure_child(strata: &str, dir: &str, out: &str) -> ExitCode {
     let start = Instant::now();
     let status = Command::new(strata)
         .args(["plan", dir])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(output)
         .status();
@@ -134,11 +142,18 @@ fn measure_child(strata: &str, dir: &str, out: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Runs the helper for one `strata plan` and reads its figures.
-fn measure(me: &Path, strata: &Path, dir: &Path, out: &Path) -> Result<Run, String> {
+/// Runs the helper for one `strata plan` (with `extra` arguments) and reads its figures.
+fn measure(
+    me: &Path,
+    strata: &Path,
+    dir: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Result<Run, String> {
     let output = Command::new(me)
         .arg("--measure")
         .args([strata, dir, out])
+        .args(extra)
         .output()
         .map_err(|e| format!("running {}: {e}", me.display()))?;
     if !output.status.success() {
@@ -164,9 +179,9 @@ fn measure(me: &Path, strata: &Path, dir: &Path, out: &Path) -> Result<Run, Stri
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--measure")
-        && let [strata, dir, out] = &args[i + 1..]
+        && let [strata, dir, out, extra @ ..] = &args[i + 1..]
     {
-        return measure_child(strata, dir, out);
+        return measure_child(strata, dir, out, extra);
     }
     if let Some(i) = args.iter().position(|a| a == "--generate") {
         let (Some(dir), Some(Ok(count))) =
@@ -233,7 +248,7 @@ fn run() -> Result<(), String> {
             .join("bench-stacks")
             .join(format!("cli-plan-{size}.plan.txt"));
         for _ in 0..runs {
-            let run = measure(&me, &strata, &dir, &out)?;
+            let run = measure(&me, &strata, &dir, &out, &["--no-cache"])?;
             let per_resource = run.cpu().as_secs_f64() * 1e6 / size as f64;
             println!(
                 "{size:>9} | {:>8.2} | {:>8.2} | {:>8.2} | {:>6.1} | {per_resource:>10.1} | {:>8.0}",
@@ -250,6 +265,75 @@ fn run() -> Result<(), String> {
         println!("CPU time per resource relative to {smallest} resources:");
         for (size, per_resource) in rows {
             println!("{size:>9} | {:>5.2}", per_resource / base);
+        }
+    }
+    if std::env::var("STRATA_BENCH_INCREMENTAL").as_deref() != Ok("0") {
+        incremental(&me, &strata, &target, &sizes, runs)?;
+    }
+    Ok(())
+}
+
+/// The re-plan after one file changed, with the parse cache under `.strata/cache/` (see the
+/// module documentation): per size, the cold run that fills the cache, then one resource of one
+/// file edited (same length) and the stack planned without the cache (the full re-plan) and
+/// with it (the incremental one), whose outputs must be byte for byte the same.
+fn incremental(
+    me: &Path,
+    strata: &Path,
+    target: &Path,
+    sizes: &[usize],
+    runs: usize,
+) -> Result<(), String> {
+    println!("Re-plan after one file changed (parse cache under .strata/cache/):");
+    println!(
+        "{:>9} | {:>15} | {:>15} | {:>15} | {:>8}",
+        "resources", "cold cache s", "full re-plan s", "incremental s", "ratio"
+    );
+    for &size in sizes {
+        let dir = stack_dir(target, size)?;
+        let outputs = target.join("bench-stacks");
+        let full_out = outputs.join(format!("cli-plan-{size}.full.txt"));
+        let incremental_out = outputs.join(format!("cli-plan-{size}.incremental.txt"));
+        let file = dir.join(format!(
+            "stack-{:05}.yaml",
+            size.div_ceil(stack_yaml::PER_FILE) / 2
+        ));
+        let original =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let edited = original.replacen("owner: platform", "owner: platforn", 1);
+        for _ in 0..runs {
+            let cache = dir.join(".strata").join("cache");
+            if cache.exists() {
+                std::fs::remove_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+            }
+            let cold = measure(me, strata, &dir, &incremental_out, &[])?;
+            std::fs::write(&file, &edited).map_err(|e| format!("{}: {e}", file.display()))?;
+            let measured = measure(me, strata, &dir, &full_out, &["--no-cache"])
+                .and_then(|full| Ok((full, measure(me, strata, &dir, &incremental_out, &[])?)));
+            std::fs::write(&file, &original).map_err(|e| format!("{}: {e}", file.display()))?;
+            let (full, incremental) = measured?;
+            let same = std::fs::read(&full_out).ok() == std::fs::read(&incremental_out).ok();
+            if !same {
+                return Err(format!(
+                    "the plans differ: {} and {}",
+                    full_out.display(),
+                    incremental_out.display()
+                ));
+            }
+            let shown = |run: &Run| {
+                format!(
+                    "{:.2} ({:.2} cpu)",
+                    run.wall.as_secs_f64(),
+                    run.cpu().as_secs_f64()
+                )
+            };
+            println!(
+                "{size:>9} | {:>15} | {:>15} | {:>15} | {:>7.1}%",
+                shown(&cold),
+                shown(&full),
+                shown(&incremental),
+                100.0 * incremental.wall.as_secs_f64() / full.wall.as_secs_f64()
+            );
         }
     }
     Ok(())

@@ -291,6 +291,11 @@ pub struct StackArgs {
     /// the configuration's `name`, else the directory's name).
     #[arg(long, env = "STRATA_STACK_NAME")]
     pub stack_name: Option<String>,
+    /// Parse every manifest file instead of reusing what `<DIR>/.strata/cache/` kept from
+    /// earlier runs (the result is the same either way).
+    #[arg(long, env = "STRATA_NO_CACHE")]
+    #[serde(skip)]
+    pub no_cache: bool,
     /// Fail instead of sending unserved kinds to the local sandbox provider.
     #[arg(long, env = "STRATA_NO_SANDBOX")]
     pub no_sandbox: bool,

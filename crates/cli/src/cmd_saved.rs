@@ -250,10 +250,12 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
 fn refuse_different_flags(file: &Path, given: &StackArgs, saved: &StackArgs) -> anyhow::Result<()> {
     let given_flags = StackArgs {
         dir: PathBuf::new(),
+        no_cache: false,
         ..given.clone()
     };
     let saved_flags = StackArgs {
         dir: PathBuf::new(),
+        no_cache: false,
         ..saved.clone()
     };
     if given_flags == StackArgs::default() || given_flags == saved_flags {

@@ -6,6 +6,7 @@
 mod args;
 mod aws;
 mod backend_record;
+mod cache;
 mod cmd_app;
 mod cmd_controller;
 mod cmd_docs;

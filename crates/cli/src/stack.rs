@@ -270,12 +270,23 @@ pub fn desired_set(
         config_file,
         &args.dir,
     )?;
-    Ok(strata_sources::stack::load_stack_with(
+    let cache = (!args.no_cache).then(|| Arc::new(crate::cache::ParsedCache::open(&args.dir)));
+    let desired = strata_sources::stack::load_stack_cached(
         &args.dir,
         args.root.as_deref(),
         args.revision.as_deref(),
         Some(repositories),
-    )?)
+        cache
+            .clone()
+            .map(|c| c as Arc<dyn strata_core::loader::ParsedFiles>),
+    )?;
+    // Looking at a directory with nothing Strata reads writes nothing under it.
+    if let Some(cache) = cache
+        && !(desired.resources.is_empty() && desired.applications.is_empty())
+    {
+        cache.save();
+    }
+    Ok(desired)
 }
 
 /// The providers of a stack, as its flags and configuration enable them: the Kubernetes

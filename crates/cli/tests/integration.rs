@@ -13,6 +13,7 @@ mod health;
 mod helm_application;
 mod limits;
 mod ownership;
+mod plan_cache;
 mod platform;
 mod platform_kube;
 mod policies;

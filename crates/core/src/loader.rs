@@ -143,6 +143,100 @@ pub fn load_file(file: &Path) -> Result<Vec<Resource>, LoadError> {
 
 /// Parses the manifests in `text`, attributing errors to `file`.
 pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Resource>, LoadError> {
+    parse_documents_with(file, text, None)
+}
+
+/// The content digest a [`ParsedFiles`] store is keyed by: SHA-256 of whether the file is
+/// read as JSON and of its text. The path is not part of it: the same text parses to the same
+/// documents wherever it is, and each resource's location is rebuilt from the path given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentDigest(pub [u8; 32]);
+
+impl ContentDigest {
+    /// The digest of `text` read from `file` (its extension says whether it is JSON).
+    pub fn of(file: &Path, text: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update([u8::from(is_json_file(file))]);
+        hasher.update(text.as_bytes());
+        Self(hasher.finalize().into())
+    }
+}
+
+/// One parsed manifest as a [`ParsedFiles`] store keeps it: its document's index and first
+/// line in the file, and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedDocument {
+    /// The document's index in the file (0-based, as [`SourceLocation::document`]).
+    pub document: usize,
+    /// The document's first line (1-based, as [`SourceLocation::line`]).
+    pub line: usize,
+    /// The manifest.
+    pub value: Value,
+}
+
+/// A store of parsed files keyed by content (an optimisation only: what it returns must be
+/// what parsing the same text returns). [`parse_documents_with`] asks it before parsing and
+/// offers it what parsed, unless a manifest holds a sensitive field (see
+/// [`crate::sensitive`]): those files are parsed every time, so no copy of a secret is kept.
+pub trait ParsedFiles: Send + Sync + std::fmt::Debug {
+    /// The manifests of the file whose content digest is `digest`, when stored.
+    fn get(&self, digest: &ContentDigest) -> Option<Vec<ParsedDocument>>;
+    /// Offers the manifests `resources` parsed from the file whose digest is `digest` (each
+    /// with its source location, in file order).
+    fn put(&self, digest: &ContentDigest, resources: &[Resource]);
+}
+
+fn is_json_file(file: &Path) -> bool {
+    file.extension().and_then(|e| e.to_str()) == Some("json")
+}
+
+/// [`parse_documents`], asking `parsed` first (see [`ParsedFiles`]); the resources, their
+/// locations and any error are the same with or without it.
+pub fn parse_documents_with(
+    file: &Path,
+    text: &str,
+    parsed: Option<&dyn ParsedFiles>,
+) -> Result<Vec<Resource>, LoadError> {
+    let Some(store) = parsed else {
+        return parse_uncached(file, text);
+    };
+    let digest = ContentDigest::of(file, text);
+    if let Some(documents) = store.get(&digest) {
+        let mut resources = Vec::with_capacity(documents.len());
+        for ParsedDocument {
+            document,
+            line,
+            value,
+        } in documents
+        {
+            let location = SourceLocation {
+                file: file.to_path_buf(),
+                document,
+                line,
+            };
+            let mut resource =
+                Resource::from_manifest(value).map_err(|error| LoadError::Field {
+                    location: Box::new(location.clone()),
+                    error,
+                })?;
+            resource.source = Some(location);
+            resources.push(resource);
+        }
+        return Ok(resources);
+    }
+    let resources = parse_uncached(file, text)?;
+    let sensitivity = crate::sensitive::Sensitivity::default();
+    if !resources
+        .iter()
+        .any(|r| sensitivity.touches(&r.key, &r.manifest))
+    {
+        store.put(&digest, &resources);
+    }
+    Ok(resources)
+}
+
+fn parse_uncached(file: &Path, text: &str) -> Result<Vec<Resource>, LoadError> {
     let mut resources = Vec::new();
     for (location, value) in parse_values(file, text)? {
         if value.is_null() {
@@ -162,7 +256,7 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Resource>, LoadErr
 /// one per non-blank YAML document otherwise, each parsed under the limits of [`crate::yaml`].
 /// Syntax errors and refusals name file, document and line.
 pub fn parse_values(file: &Path, text: &str) -> Result<Vec<(SourceLocation, Value)>, LoadError> {
-    let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
+    let is_json = is_json_file(file);
     let documents = if is_json {
         vec![Document {
             index: 0,

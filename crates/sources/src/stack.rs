@@ -178,6 +178,18 @@ pub fn load_stack_with(
     revision: Option<&str>,
     repositories: Option<Arc<dyn RepositoryResolver>>,
 ) -> Result<StackSource, StackError> {
+    load_stack_cached(dir, root, revision, repositories, None)
+}
+
+/// [`load_stack_with`], parsed files kept in `parsed` (see
+/// [`strata_core::loader::ParsedFiles`]); the result is the same with or without it.
+pub fn load_stack_cached(
+    dir: &Path,
+    root: Option<&Path>,
+    revision: Option<&str>,
+    repositories: Option<Arc<dyn RepositoryResolver>>,
+    parsed: Option<Arc<dyn strata_core::loader::ParsedFiles>>,
+) -> Result<StackSource, StackError> {
     let tree = open_tree(dir, revision)?;
     let root = root.map(Path::to_path_buf).or_else(|| repository_of(dir));
     let options = ExpandOptions {
@@ -185,6 +197,7 @@ pub fn load_stack_with(
             .map(|root| open_repository(&root, dir, revision))
             .transpose()?,
         repositories,
+        parsed,
         ..ExpandOptions::default()
     };
     load_tree(tree, "", &options)

@@ -245,12 +245,14 @@ impl<'o> Expander<'o> {
         }
         // Parsing is most of the cost of a large stack: files are parsed on every core once
         // there is enough text; the order of the result stays the files' order.
+        let parsed = self.options.parsed.as_deref();
         let parsed = strata_core::par::map_if(
             texts,
             |texts| texts.iter().map(|(_, t)| t.len()).sum::<usize>() >= PARALLEL_PARSE_BYTES,
             |(file, text)| -> Result<Vec<Resource>, ExpandError> {
                 let display = tree.location(&file, 0, 1).file;
-                let mut resources = strata_core::loader::parse_documents(&display, &text)?;
+                let mut resources =
+                    strata_core::loader::parse_documents_with(&display, &text, parsed)?;
                 for r in &mut resources {
                     if let Some(s) = &r.source {
                         r.source = Some(tree.location(&file, s.document, s.line));

@@ -59,6 +59,9 @@ pub struct ExpandOptions {
     /// Resolves the `repoURL`s of Applications and git generators (see
     /// [`crate::repo::Repositories`]); `None` reads every one from the tree expanded.
     pub repositories: Option<Arc<dyn crate::repo::RepositoryResolver>>,
+    /// Parsed manifest files kept by content digest (see [`strata_core::loader::ParsedFiles`]);
+    /// `None` parses every file.
+    pub parsed: Option<Arc<dyn strata_core::loader::ParsedFiles>>,
 }
 
 impl ExpandOptions {
@@ -100,6 +103,15 @@ impl ExpandOptions {
         self.repositories = repositories;
         self
     }
+
+    /// Sets [`parsed`](Self::parsed).
+    pub fn with_parsed(
+        mut self,
+        parsed: Option<Arc<dyn strata_core::loader::ParsedFiles>>,
+    ) -> Self {
+        self.parsed = parsed;
+        self
+    }
 }
 
 /// The repository around a stack directory: its tree, and the stack's path inside it.
@@ -129,6 +141,7 @@ impl Default for ExpandOptions {
             keep_applications: false,
             repository: None,
             repositories: None,
+            parsed: None,
         }
     }
 }
