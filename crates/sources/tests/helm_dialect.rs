@@ -235,7 +235,7 @@ fn changing_a_copied_function_result_is_refused_by_name() {
             assert!(reason.contains("pick"), "{reason}");
             assert_eq!(
                 (file.as_str(), line),
-                ("shared-maps/templates/b-mutate.yaml", 25)
+                ("shared-maps/templates/b-mutate.yaml", 32)
             );
         }
         other => panic!("expected a refusal, got {other:?}"),
