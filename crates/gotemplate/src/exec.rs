@@ -62,6 +62,21 @@ const SHARING: &[&str] = &[
     "deepCopy",
     "mustDeepCopy",
     "len",
+    "append",
+    "push",
+    "mustAppend",
+    "mustPush",
+    "prepend",
+    "mustPrepend",
+    "concat",
+    "rest",
+    "mustRest",
+    "initial",
+    "mustInitial",
+    "reverse",
+    "mustReverse",
+    "mustFirst",
+    "mustLast",
 ];
 
 /// Go's `fmt` as the template engine sees values: JSON integers are Go `int`s.
@@ -1164,6 +1179,53 @@ impl<'a> Exec<'a> {
                 },
                 _ => return None,
             },
+            // New lists of the same elements: the maps among them stay shared.
+            "append" | "push" | "mustAppend" | "mustPush" | "prepend" | "mustPrepend"
+                if n == 2 && vals.iter().flatten().any(|v| !v.is_plain()) =>
+            {
+                let mut items = list_items(vals[0].as_ref()?)?;
+                let item = arg(1);
+                if name.contains("repend") {
+                    items.insert(0, item);
+                } else {
+                    items.push(item);
+                }
+                Data::new_list(items)
+            }
+            "concat" if vals.iter().flatten().any(|v| !v.is_plain()) => {
+                let mut items = Vec::new();
+                for v in vals.iter() {
+                    items.extend(list_items(v.as_ref()?)?);
+                }
+                Data::new_list(items)
+            }
+            "rest" | "mustRest" | "initial" | "mustInitial" | "reverse" | "mustReverse"
+                if n == 1 && matches!(vals[0], Some(Data::List(_))) =>
+            {
+                let mut items = list_items(vals[0].as_ref()?)?;
+                match name {
+                    "rest" | "mustRest" => {
+                        if !items.is_empty() {
+                            items.remove(0);
+                        }
+                    }
+                    "initial" | "mustInitial" => {
+                        items.pop();
+                    }
+                    _ => items.reverse(),
+                }
+                Data::new_list(items)
+            }
+            "mustFirst" | "mustLast" if n == 1 => match vals[0].as_ref() {
+                Some(Data::List(items)) => if name == "mustFirst" {
+                    items.first()
+                } else {
+                    items.last()
+                }
+                .cloned()
+                .unwrap_or_else(Data::null),
+                _ => return None,
+            },
             "len" if n == 1 => match vals[0].as_ref() {
                 Some(Data::Map(m)) => Data::plain(Value::from(m.len())),
                 Some(Data::List(items)) => Data::plain(Value::from(items.len())),
@@ -1266,6 +1328,17 @@ impl<'a> Exec<'a> {
 
     pub(crate) fn func_err(&self, pos: usize, name: &str, e: crate::FuncError) -> TemplateError {
         TemplateError::function_in(&self.file, &self.executing, &self.src, pos, name, e)
+    }
+}
+
+/// The elements of a list as the executor holds them; `None` for anything else.
+fn list_items(d: &Data) -> Option<Vec<Data>> {
+    match d {
+        Data::List(items) => Some(items.to_vec()),
+        Data::Plain(v) => v
+            .as_array()
+            .map(|items| items.iter().map(|e| Data::plain(e.clone())).collect()),
+        Data::Map(_) => None,
     }
 }
 

@@ -163,6 +163,21 @@ fn dependencies_are_served_by_subcharts_in_their_version_range() {
     }
 }
 
+/// An unpacked subchart is read with the top chart's `.helmignore` (paths from the top chart),
+/// not its own, as Helm reads it.
+#[test]
+fn unpacked_subcharts_are_read_with_the_top_charts_helmignore() {
+    let (expected, actual) = both("dep-ranges", &[]);
+    let actual = actual.expect("strata rendered");
+    assert!(expected.contains_key("other-test"), "{expected:?}");
+    assert!(!expected.contains_key("other-extra"), "{expected:?}");
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        actual.keys().collect::<Vec<_>>()
+    );
+    assert_equal("dep-ranges", &[], "other-test");
+}
+
 #[test]
 fn capabilities_print_and_compare_as_in_helm() {
     assert_equal("dialect", &[], "caps");
@@ -235,7 +250,7 @@ fn changing_a_copied_function_result_is_refused_by_name() {
             assert!(reason.contains("pick"), "{reason}");
             assert_eq!(
                 (file.as_str(), line),
-                ("shared-maps/templates/b-mutate.yaml", 25)
+                ("shared-maps/templates/b-mutate.yaml", 32)
             );
         }
         other => panic!("expected a refusal, got {other:?}"),

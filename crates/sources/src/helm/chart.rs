@@ -199,6 +199,26 @@ pub fn load_with_limits(
     parent: Option<&str>,
     limits: &ArchiveLimits,
 ) -> Result<Chart, HelmError> {
+    load_in(tree, dir, parent, limits, None)
+}
+
+/// The `.helmignore` rules a chart's files are read under: Helm reads a chart directory with
+/// its own rules, and the unpacked subcharts in its `charts/` with the same rules, matched
+/// against paths from the top chart (`charts/sub/templates/x.yaml`); a subchart's own
+/// `.helmignore` only applies when it is packaged.
+struct IgnoreScope<'a> {
+    rules: &'a Ignore,
+    /// The path of the chart from the directory the rules belong to (`charts/sub/`).
+    prefix: String,
+}
+
+fn load_in(
+    tree: &dyn SourceTree,
+    dir: &str,
+    parent: Option<&str>,
+    limits: &ArchiveLimits,
+    inherited: Option<IgnoreScope<'_>>,
+) -> Result<Chart, HelmError> {
     let display = |name: &str| match parent {
         Some(p) => format!("{p}/charts/{name}"),
         None => name.to_string(),
@@ -271,10 +291,25 @@ pub fn load_with_limits(
             }
         }
     }
-    let ignore = if tree.kind(&join(".helmignore")) == Some(EntryKind::File) {
-        Ignore::parse(&read(".helmignore", &chart_name)?, &chart_name)?
-    } else {
-        Ignore::parse("", &chart_name)?
+    // A chart read on its own uses its `.helmignore`; an unpacked subchart its parent's.
+    let own_ignore =
+        if inherited.is_none() && tree.kind(&join(".helmignore")) == Some(EntryKind::File) {
+            Ignore::parse(&read(".helmignore", &chart_name)?, &chart_name)?
+        } else {
+            Ignore::parse("", &chart_name)?
+        };
+    let scope = inherited.unwrap_or(IgnoreScope {
+        rules: &own_ignore,
+        prefix: String::new(),
+    });
+    let ignored = |rel: &str, is_dir: bool| {
+        if scope.prefix.is_empty() {
+            scope.rules.ignored(rel, is_dir)
+        } else {
+            scope
+                .rules
+                .ignored(&format!("{}{rel}", scope.prefix), is_dir)
+        }
     };
     let mut chart = Chart {
         metadata,
@@ -301,7 +336,7 @@ pub fn load_with_limits(
                 format!("{rel_dir}/{}", entry.name)
             };
             let is_dir = entry.kind == EntryKind::Dir;
-            if ignore.ignored(&rel, is_dir) {
+            if ignored(&rel, is_dir) {
                 continue;
             }
             if rel == "charts" && is_dir {
@@ -347,7 +382,7 @@ pub fn load_with_limits(
     chart.files.sort();
     // charts/: unpacked directories and archives; Helm skips names starting with `_` or `.`.
     let charts_dir = join("charts");
-    if tree.kind(&charts_dir) == Some(EntryKind::Dir) && !ignore.ignored("charts", true) {
+    if tree.kind(&charts_dir) == Some(EntryKind::Dir) && !ignored("charts", true) {
         let entries = tree.list(&charts_dir).map_err(|source| HelmError::Read {
             chart: chart_name.clone(),
             path: charts_dir.clone(),
@@ -355,18 +390,20 @@ pub fn load_with_limits(
         })?;
         for entry in entries {
             let rel = format!("charts/{}", entry.name);
-            if ignore.ignored(&rel, entry.kind == EntryKind::Dir)
-                || entry.name.starts_with(['_', '.'])
-            {
+            if ignored(&rel, entry.kind == EntryKind::Dir) || entry.name.starts_with(['_', '.']) {
                 continue;
             }
             match entry.kind {
                 EntryKind::Dir => {
-                    chart.dependencies.push(load_with_limits(
+                    chart.dependencies.push(load_in(
                         tree,
                         &join(&rel),
                         Some(&chart_name),
                         limits,
+                        Some(IgnoreScope {
+                            rules: scope.rules,
+                            prefix: format!("{}{rel}/", scope.prefix),
+                        }),
                     )?);
                 }
                 EntryKind::File if entry.name.ends_with(".tgz") => {

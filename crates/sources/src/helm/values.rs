@@ -269,9 +269,14 @@ pub fn process_dependencies(
                 dependency: name.to_string(),
             });
         }
+        // Tags and conditions apply to every dependency by its name (or alias), also to one
+        // no subchart serves: a disabled one removes a subchart of that name even when it is
+        // rendered as unlisted, as Helm removes it.
+        let listed_name = dep_field(dep, "alias").unwrap_or(name);
         // A dependency whose subcharts are all outside its version range is left out, as
         // Helm leaves it out.
         let Some(found) = available.iter().find(|c| serves(dep, c)) else {
+            enabled.push((listed_name.to_string(), dep.clone()));
             continue;
         };
         let mut sub = found.clone();
