@@ -763,6 +763,25 @@ impl<'a> Exec<'a> {
             }),
             "fail" => arity(1).and_then(|()| Err(self.stopped(pos, "fail", text(&vals[0])))),
             "lookup" => arity(4).map(|()| Some(Data::new_map(BTreeMap::new()))),
+            // Helm's own `fromJson`: always a map, `{"Error": …}` when the text is not a JSON
+            // object, numbers as float64.
+            "fromJson" if self.functions == crate::FunctionSet::Helm => arity(1).and_then(|()| {
+                let text = match vals[0].as_ref().and_then(Data::as_plain) {
+                    Some(Value::String(t)) => t.clone(),
+                    Some(other) => {
+                        return Err(self.func_err(pos, name, funcs::wrong_type("string", other)));
+                    }
+                    None => {
+                        return Err(self.func_err(
+                            pos,
+                            name,
+                            crate::FuncError::MissingValue { expected: "string" },
+                        ));
+                    }
+                };
+                let value = crate::helm::from_json_map(&text);
+                self.checked(pos, name, Some(value), None)
+            }),
             // sigs.k8s.io/yaml's layout, byte for byte (charts hash it).
             "toYaml" => arity(1).and_then(|()| {
                 let v = self.copy_arg(pos, name, vals[0].take())?;

@@ -195,6 +195,60 @@ fn object_type(m: &Map<String, Value>) -> Option<&str> {
     m.get(OBJECT_KEY).and_then(Value::as_str)
 }
 
+/// Helm's `fromJson`: the JSON object `text` as a map (numbers float64), an empty map for
+/// `null`, and otherwise a map whose `Error` is Go's `json.Unmarshal` error.
+pub(crate) fn from_json_map(text: &str) -> Value {
+    let error = |message: String| {
+        let mut m = Map::new();
+        m.insert("Error".to_string(), Value::String(message));
+        Value::Object(m)
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => {
+            let mut v = Value::Object(m);
+            crate::value::floatify(&mut v);
+            v
+        }
+        Ok(Value::Null) => Value::Object(Map::new()),
+        Ok(other) => error(format!(
+            "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            match other {
+                Value::Array(_) => "array",
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                _ => "bool",
+            }
+        )),
+        Err(_) => error(go_json_syntax_error(text)),
+    }
+}
+
+/// The message of Go's `encoding/json` for text that is not JSON, for the two cases charts
+/// meet (nothing, or a first character that starts no value); other syntax errors name the
+/// first character that starts no value as Go does at the start.
+fn go_json_syntax_error(text: &str) -> String {
+    match text.trim_start().chars().next() {
+        None => "unexpected end of JSON input".to_string(),
+        Some(c) if !matches!(c, '{' | '[' | '"' | '-' | '0'..='9' | 't' | 'f' | 'n') => {
+            format!(
+                "invalid character {} looking for beginning of value",
+                go_quote_char(c)
+            )
+        }
+        Some(_) => "invalid JSON".to_string(),
+    }
+}
+
+/// A character as Go's `%q` of a rune quotes it (`'x'`, `'\''`).
+fn go_quote_char(c: char) -> String {
+    match c {
+        '\'' => "'\\''".to_string(),
+        '\\' => "'\\\\'".to_string(),
+        c if c.is_control() => format!("'\\x{:02x}'", c as u32),
+        c => format!("'{c}'"),
+    }
+}
+
 /// The files of a `.Files` object (a Go `map[string][]byte`: true, `len` and `range` see
 /// its files), `None` for any other value.
 pub(crate) fn files_of(v: &Value) -> Option<&Map<String, Value>> {
@@ -639,6 +693,31 @@ fn parse_version(text: &str) -> Option<(u64, u64, u64, String)> {
     Some((major, minor, patch, pre))
 }
 
+/// Prereleases compared identifier by identifier: numbers numerically and below words, words
+/// in ASCII order, a shorter list first when one is a prefix of the other.
+fn compare_prereleases(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a.split('.'), b.split('.'));
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(p), Some(q)) => {
+                let order = match (p.parse::<u64>(), q.parse::<u64>()) {
+                    (Ok(p), Ok(q)) => p.cmp(&q),
+                    (Ok(_), Err(_)) => Ordering::Less,
+                    (Err(_), Ok(_)) => Ordering::Greater,
+                    (Err(_), Err(_)) => p.cmp(q),
+                };
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+        }
+    }
+}
+
 /// The methods of Sprig's `*semver.Version` a template can call.
 const SEMVER_METHODS: &[&str] = &[
     "Major",
@@ -764,25 +843,7 @@ impl SemVer {
             (false, true) => return Ordering::Less,
             (false, false) => {}
         }
-        let (mut a, mut b) = (self.pre.split('.'), other.pre.split('.'));
-        loop {
-            match (a.next(), b.next()) {
-                (None, None) => return Ordering::Equal,
-                (None, Some(_)) => return Ordering::Less,
-                (Some(_), None) => return Ordering::Greater,
-                (Some(x), Some(y)) => {
-                    let order = match (x.parse::<u64>(), y.parse::<u64>()) {
-                        (Ok(x), Ok(y)) => x.cmp(&y),
-                        (Ok(_), Err(_)) => Ordering::Less,
-                        (Err(_), Ok(_)) => Ordering::Greater,
-                        (Err(_), Err(_)) => x.cmp(y),
-                    };
-                    if order != Ordering::Equal {
-                        return order;
-                    }
-                }
-            }
-        }
+        compare_prereleases(&self.pre, &other.pre)
     }
 }
 
@@ -884,12 +945,11 @@ fn semver_matches(constraint: &str, version: &str) -> Result<bool, SemverError> 
                 (true, true) => std::cmp::Ordering::Equal,
                 (true, false) => std::cmp::Ordering::Greater,
                 (false, true) => std::cmp::Ordering::Less,
-                (false, false) => a.3.cmp(&b.3),
+                (false, false) => compare_prereleases(&a.3, &b.3),
             })
     };
     for alternative in constraint.split("||") {
         let mut all = true;
-        let mut any_pre_ok = v.3.is_empty();
         // Parts are separated by commas or spaces; an operator may stand apart from its
         // version (`>= 1.19.0-0`).
         let mut parts: Vec<String> = Vec::new();
@@ -935,8 +995,11 @@ fn semver_matches(constraint: &str, version: &str) -> Result<bool, SemverError> 
                 .join(".");
             let c = parse_version(&cleaned)
                 .ok_or_else(|| SemverError::ImproperConstraint(constraint.to_string()))?;
-            if !c.3.is_empty() && key(&c) == key(&v) {
-                any_pre_ok = true;
+            // Masterminds/semver v3: a prerelease version only meets a constraint that names a
+            // prerelease itself (`>=1.7.0-0`), whatever its numbers.
+            if !v.3.is_empty() && c.3.is_empty() {
+                all = false;
+                continue;
             }
             let ord = cmp_full(&v, &c);
             use std::cmp::Ordering::*;
@@ -995,7 +1058,7 @@ fn semver_matches(constraint: &str, version: &str) -> Result<bool, SemverError> 
                 all = false;
             }
         }
-        if all && any_pre_ok {
+        if all {
             return Ok(true);
         }
     }

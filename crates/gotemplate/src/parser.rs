@@ -321,6 +321,11 @@ impl Parser<'_> {
             cmds.push(cmd);
             let t = self.next()?;
             match t.kind {
+                // Go's parser takes a pipe with nothing after it (`{{ x | f | }}`).
+                Tok::Pipe if matches!(self.peek(), Some(Tok::RightDelim | Tok::RightParen)) => {
+                    self.next()?;
+                    break;
+                }
                 Tok::Pipe => continue,
                 Tok::RightDelim | Tok::RightParen => break,
                 other => return Err(self.err(t.pos, format!("unexpected {other:?} in operand"))),
@@ -426,6 +431,27 @@ impl Parser<'_> {
     }
 }
 
+/// A hexadecimal floating-point literal after its `0x` (`1p60`, `1.8p-3`), as Go reads it: a
+/// hexadecimal mantissa and a binary exponent, which Go requires.
+fn hex_float(hex: &str) -> Option<f64> {
+    let (mantissa, exponent) = hex.split_once('p')?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let mut value = 0.0_f64;
+    for c in whole.chars() {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in fraction.chars() {
+        value += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(value * 2_f64.powi(exponent))
+}
+
 fn parse_number(s: &str) -> Option<Arg> {
     let clean: String = s.chars().filter(|c| *c != '_').collect();
     let (neg, body) = match clean.strip_prefix('-') {
@@ -448,6 +474,9 @@ fn parse_number(s: &str) -> Option<Arg> {
     if let Some(i) = int {
         return Some(Arg::Int(if neg { -i } else { i }));
     }
-    let f: f64 = lower.parse().ok()?;
+    let f: f64 = match lower.strip_prefix("0x") {
+        Some(hex) => hex_float(hex)?,
+        None => lower.parse().ok()?,
+    };
     Some(Arg::Float(if neg { -f } else { f }))
 }

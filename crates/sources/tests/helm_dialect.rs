@@ -178,6 +178,39 @@ fn unpacked_subcharts_are_read_with_the_top_charts_helmignore() {
     assert_equal("dep-ranges", &[], "other-test");
 }
 
+/// `NOTES.txt` is executed like every template: its `fail` stops the render in both, though
+/// it is no manifest.
+#[test]
+fn a_failing_notes_file_fails_in_both() {
+    let program = ensure(&strata_testkube::target_dir()).expect("helm");
+    let dir = charts_dir().join("dialect");
+    let args = TemplateArgs::new(RELEASE).with_value_files(vec![dir.join("ci/notes.yaml")]);
+    let helm_error = template(&program, &dir, &args)
+        .expect("helm ran")
+        .expect_err("helm fails");
+    assert!(
+        helm_error.message.contains("the notes refuse these values"),
+        "{}",
+        helm_error.message
+    );
+    let mut options = HelmOptions::new(RELEASE, NAMESPACE);
+    options
+        .value_files
+        .push(("ci/notes.yaml".to_string(), "notesFail: true\n".to_string()));
+    let err =
+        helm::render(&FsTree::new(charts_dir()), "dialect", &options).expect_err("strata fails");
+    assert!(
+        err.to_string().contains("the notes refuse these values"),
+        "{err}"
+    );
+    // Without the value both render, and the notes are no manifest.
+    let (expected, actual) = both("dialect", &[]);
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        actual.expect("strata rendered").keys().collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn capabilities_print_and_compare_as_in_helm() {
     assert_equal("dialect", &[], "caps");

@@ -369,7 +369,7 @@ pub fn render(
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
     for name in &order {
         let base = name.rsplit('/').next().unwrap_or(name);
-        if base.starts_with('_') || name.ends_with("NOTES.txt") {
+        if base.starts_with('_') {
             continue;
         }
         // Every file of a chart runs with the chart's one data map, `.Template` set for it, as
@@ -382,6 +382,11 @@ pub fn render(
         let out = set
             .execute_shared(name, data)
             .map_err(|source| template_error(name, source))?;
+        // `NOTES.txt` runs like every template (its `fail` and `required` stop the render, as
+        // in Helm), but it is no manifest.
+        if name.ends_with("NOTES.txt") {
+            continue;
+        }
         rendered.insert((*name).clone(), out.replace("<no value>", ""));
     }
     let mut out = Vec::new();
