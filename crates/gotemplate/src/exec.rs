@@ -854,19 +854,7 @@ impl<'a> Exec<'a> {
             cur = match cur {
                 Data::Map(m) => match m.get(seg) {
                     Some(v) => v,
-                    None => match self.missing {
-                        MissingKey::Error => {
-                            return Err(self.err(
-                                pos,
-                                &node.describe(),
-                                format!("map has no entry for key {seg:?}"),
-                            ));
-                        }
-                        MissingKey::Zero => {
-                            return self.chain(pos, node, Some(Data::null()), rest);
-                        }
-                        MissingKey::Default => return self.chain(pos, node, None, rest),
-                    },
+                    None => return self.missing_entry(pos, node, seg, rest),
                 },
                 Data::Plain(v) => return self.chain_plain(pos, node, &v, &path[i..]),
                 Data::List(_) => {
@@ -879,6 +867,26 @@ impl<'a> Exec<'a> {
             };
         }
         Ok(Some(cur))
+    }
+
+    /// A field chain at a map without the entry `seg`: the missing-key policy, then the rest
+    /// of the chain from the value it gives.
+    fn missing_entry(
+        &self,
+        pos: usize,
+        node: &Arg,
+        seg: &str,
+        rest: &[String],
+    ) -> Result<SVal, TemplateError> {
+        match self.missing {
+            MissingKey::Error => Err(self.err(
+                pos,
+                &node.describe(),
+                format!("map has no entry for key {seg:?}"),
+            )),
+            MissingKey::Zero => self.chain(pos, node, Some(Data::null()), rest),
+            MissingKey::Default => self.chain(pos, node, None, rest),
+        }
     }
 
     /// [`Exec::chain`] inside a plain value.
@@ -900,19 +908,7 @@ impl<'a> Exec<'a> {
                 }
                 Value::Object(m) => match m.get(seg) {
                     Some(v) => v,
-                    None => match self.missing {
-                        MissingKey::Error => {
-                            return Err(self.err(
-                                pos,
-                                &node.describe(),
-                                format!("map has no entry for key {seg:?}"),
-                            ));
-                        }
-                        MissingKey::Zero => {
-                            return self.chain(pos, node, Some(Data::null()), rest);
-                        }
-                        MissingKey::Default => return self.chain(pos, node, None, rest),
-                    },
+                    None => return self.missing_entry(pos, node, seg, rest),
                 },
                 Value::Null => {
                     return Err(self.err(
@@ -1181,8 +1177,8 @@ impl<'a> Exec<'a> {
                 (Some(Data::Map(m)), Some(k)) => Data::plain(Value::Bool(m.contains_key(k))),
                 _ => return None,
             },
-            "first" | "last" if n == 1 => match vals[0].as_ref() {
-                Some(Data::List(items)) => if name == "first" {
+            "first" | "last" | "mustFirst" | "mustLast" if n == 1 => match vals[0].as_ref() {
+                Some(Data::List(items)) => if name.ends_with("irst") {
                     items.first()
                 } else {
                     items.last()
@@ -1235,16 +1231,6 @@ impl<'a> Exec<'a> {
                 }
                 Data::new_list(items)
             }
-            "mustFirst" | "mustLast" if n == 1 => match vals[0].as_ref() {
-                Some(Data::List(items)) => if name == "mustFirst" {
-                    items.first()
-                } else {
-                    items.last()
-                }
-                .cloned()
-                .unwrap_or_else(Data::null),
-                _ => return None,
-            },
             "len" if n == 1 => match vals[0].as_ref() {
                 Some(Data::Map(m)) => Data::plain(Value::from(m.len())),
                 Some(Data::List(items)) => Data::plain(Value::from(items.len())),

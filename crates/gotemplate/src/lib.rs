@@ -143,24 +143,22 @@ impl FunctionSet {
     pub fn has(self, name: &str) -> bool {
         match self {
             FunctionSet::Sprig => is_function(name),
-            FunctionSet::Helm => {
-                is_function(name)
-                    || helm::HELM_FUNCTION_NAMES.contains(&name)
-                    || sprig_more::NAMES.contains(&name)
-                    || sprig_more::ALIASES.contains(&name)
-                    || name == "tuple"
-            }
+            FunctionSet::Helm => is_function(name) || helm_function(name),
             FunctionSet::Crossplane => {
                 is_function(name)
                     || crossplane::CROSSPLANE_FUNCTION_NAMES.contains(&name)
-                    || ((helm::HELM_FUNCTION_NAMES.contains(&name)
-                        || sprig_more::NAMES.contains(&name)
-                        || sprig_more::ALIASES.contains(&name)
-                        || name == "tuple")
-                        && !crossplane::HELM_ONLY.contains(&name))
+                    || (helm_function(name) && !crossplane::HELM_ONLY.contains(&name))
             }
         }
     }
+}
+
+/// Whether `name` is one of the functions Helm adds to Go's and ApplicationSets' Sprig set.
+fn helm_function(name: &str) -> bool {
+    helm::HELM_FUNCTION_NAMES.contains(&name)
+        || sprig_more::NAMES.contains(&name)
+        || sprig_more::alias(name).is_some()
+        || name == "tuple"
 }
 
 /// A parsed template, ready to execute any number of times.

@@ -55,24 +55,6 @@ pub(crate) fn alias(name: &str) -> Option<&'static str> {
     })
 }
 
-/// The names [`alias`] knows.
-pub(crate) const ALIASES: &[&str] = &[
-    "mustToPrettyJson",
-    "mustToRawJson",
-    "mustInitial",
-    "mustRest",
-    "mustReverse",
-    "mustSlice",
-    "mustWithout",
-    "mustPush",
-    "mustRegexFind",
-    "mustRegexFindAll",
-    "mustRegexReplaceAll",
-    "mustRegexReplaceAllLiteral",
-    "mustRegexSplit",
-    "biggest",
-];
-
 /// Calls `name` if this module defines it.
 pub(crate) fn call(name: &str, a: &[Val]) -> Option<Result<Value, FuncError>> {
     Some(match name {
