@@ -98,36 +98,20 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let runtime = match runtime_for(&command) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("Error: starting the runtime: {e}");
-            std::process::exit(1);
-        }
+    let result = match command {
+        // Commands that reach no provider, cluster or cloud (they read files, render and
+        // print) run on the main thread without a runtime; see `run_async`.
+        Command::Show(Deferred(args)) => cmd_saved::show(args),
+        Command::Graph(Deferred(args)) => commands::graph(args),
+        Command::Render(Deferred(args)) => cmd_render::run(args),
+        Command::Health(Deferred(args)) => cmd_health::run(&args),
+        Command::Generate(Deferred(args)) => cmd_generate::run(args),
+        Command::SetImage(Deferred(args)) => cmd_set_image::run(args),
+        Command::Completion(Deferred(args)) => cmd_docs::completion(&args),
+        Command::Man(Deferred(args)) => cmd_docs::man(&args),
+        Command::Version(Deferred(args)) => cmd_version::run(args.output),
+        command => run_async(command),
     };
-    let result = runtime.block_on(async move {
-        match command {
-            Command::Plan(Deferred(args)) => commands::plan(args).await,
-            Command::Apply(Deferred(args)) => commands::apply(args).await,
-            Command::Show(Deferred(args)) => cmd_saved::show(args),
-            Command::Destroy(Deferred(args)) => commands::destroy(args).await,
-            Command::Drift(Deferred(args)) => drift::run(args).await,
-            Command::Graph(Deferred(args)) => commands::graph(args),
-            Command::Render(Deferred(args)) => cmd_render::run(args),
-            Command::State(Deferred(args)) => cmd_state::run(args.command).await,
-            Command::Import(Deferred(args)) => cmd_import::run(args).await,
-            Command::Ownership(Deferred(args)) => cmd_ownership::run(args).await,
-            Command::Validate(Deferred(args)) => cmd_validate::run(args).await,
-            Command::Health(Deferred(args)) => cmd_health::run(&args),
-            Command::Generate(Deferred(args)) => cmd_generate::run(args),
-            Command::SetImage(Deferred(args)) => cmd_set_image::run(args),
-            Command::Controller(Deferred(args)) => cmd_controller::run(args).await,
-            Command::App(Deferred(args)) => cmd_app::run(args).await,
-            Command::Completion(Deferred(args)) => cmd_docs::completion(&args),
-            Command::Man(Deferred(args)) => cmd_docs::man(&args),
-            Command::Version(Deferred(args)) => cmd_version::run(args.output),
-        }
-    });
     let code = match result {
         Ok(code) => code,
         Err(e) => {
@@ -138,32 +122,47 @@ fn main() {
     std::process::exit(code);
 }
 
-/// The runtime `command` runs in. Commands that reach no provider, cluster or cloud (they read
-/// files, render and print) get a current-thread runtime: a multi-thread one starts a worker
-/// thread per core and reads the cgroup's CPU quota before anything runs, which is a large
-/// share of a short command (`strata graph` of one chart: 6.4 ms of CPU, pinned to one core).
-fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
-    let local = matches!(
-        command,
-        Command::Show(_)
-            | Command::Graph(_)
-            | Command::Render(_)
-            | Command::Health(_)
-            | Command::Generate(_)
-            | Command::SetImage(_)
-            | Command::Completion(_)
-            | Command::Man(_)
-            | Command::Version(_)
-    );
-    if local {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    }
+/// Runs a command that reaches providers, clusters or clouds in a multi-thread runtime.
+///
+/// The commands `main` runs itself are synchronous and get no runtime at all: building one,
+/// even a current-thread one, creates an epoll instance, an event fd and the signal driver's
+/// socket pair, and a multi-thread one starts a worker thread per core and reads the cgroup's
+/// CPU quota, all of it a visible share of a short command (`strata graph` of one chart).
+fn run_async(command: Command) -> anyhow::Result<commands::ExitCode> {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(async move {
+        match command {
+            Command::Plan(Deferred(args)) => commands::plan(args).await,
+            Command::Apply(Deferred(args)) => commands::apply(args).await,
+            Command::Destroy(Deferred(args)) => commands::destroy(args).await,
+            Command::Drift(Deferred(args)) => drift::run(args).await,
+            Command::State(Deferred(args)) => cmd_state::run(args.command).await,
+            Command::Import(Deferred(args)) => cmd_import::run(args).await,
+            Command::Ownership(Deferred(args)) => cmd_ownership::run(args).await,
+            Command::Validate(Deferred(args)) => cmd_validate::run(args).await,
+            Command::Controller(Deferred(args)) => cmd_controller::run(args).await,
+            Command::App(Deferred(args)) => cmd_app::run(args).await,
+            // `main` runs these itself; here they would run as they do there.
+            Command::Show(Deferred(args)) => cmd_saved::show(args),
+            Command::Graph(Deferred(args)) => commands::graph(args),
+            Command::Render(Deferred(args)) => cmd_render::run(args),
+            Command::Health(Deferred(args)) => cmd_health::run(&args),
+            Command::Generate(Deferred(args)) => cmd_generate::run(args),
+            Command::SetImage(Deferred(args)) => cmd_set_image::run(args),
+            Command::Completion(Deferred(args)) => cmd_docs::completion(&args),
+            Command::Man(Deferred(args)) => cmd_docs::man(&args),
+            Command::Version(Deferred(args)) => cmd_version::run(args.output),
+        }
+    })
 }
 
 /// What is logged: `-v`, `-q` or `--log-level` when given (an explicit flag wins), else
