@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use strata_core::source::{FsTree, SourceError, SourceTree};
+use strata_core::source::{FsTree, MemoTree, SourceError, SourceTree};
 use strata_core::{Resource, ResourceKey};
 use strata_drift::{DriftError, DriftRules, IgnoreDifference};
 
@@ -125,10 +125,12 @@ pub enum StackError {
 }
 
 /// Opens the stack's tree: the directory itself, or (with the `git` feature) its repository at
-/// `revision`.
+/// `revision`. A directory is read through a [`MemoTree`]: each listing and file is read from
+/// disk once, so the tree is a snapshot of what it first saw and is meant for one load.
 pub fn open_tree(dir: &Path, revision: Option<&str>) -> Result<Arc<dyn SourceTree>, StackError> {
     match revision {
-        None => Ok(Arc::new(FsTree::new(dir))),
+        // Loading a stack lists and reads its files several times (see `MemoTree`).
+        None => Ok(Arc::new(MemoTree::new(FsTree::new(dir)))),
         Some(revision) => open_revision(dir, revision),
     }
 }

@@ -25,6 +25,7 @@
 mod fs;
 #[cfg(feature = "git")]
 mod git;
+mod memo;
 mod memory;
 mod path;
 
@@ -33,6 +34,7 @@ use std::path::PathBuf;
 pub use fs::FsTree;
 #[cfg(feature = "git")]
 pub use git::GitTree;
+pub use memo::{MEMO_MAX_FILE, MEMO_MAX_TOTAL, MemoTree};
 pub use memory::MemoryTree;
 pub use path::{join, normalize, parent};
 
