@@ -261,10 +261,17 @@ impl<'a> Exec<'a> {
     }
 
     /// Whether `out` is still within the output limit.
-    fn check_output(&self, pos: usize, ctx: &str, out: &str) -> Result<(), TemplateError> {
+    /// An error once `out` passes the output limit, at the node at `pos`, written as `ctx()`
+    /// (built only then: describing a pipeline costs more than the check).
+    fn check_output(
+        &self,
+        pos: usize,
+        ctx: impl FnOnce() -> String,
+        out: &str,
+    ) -> Result<(), TemplateError> {
         let limit = self.meter.limits.max_output_bytes;
         if out.len() > limit {
-            return Err(self.limit_err(pos, ctx, LimitExceeded::Output { limit }));
+            return Err(self.limit_err(pos, &ctx(), LimitExceeded::Output { limit }));
         }
         Ok(())
     }
@@ -306,7 +313,7 @@ impl<'a> Exec<'a> {
     fn text(&mut self, t: &str, out: &mut String) -> Result<Flow, TemplateError> {
         self.step(0, || "text".to_string())?;
         out.push_str(t);
-        self.check_output(0, "text", out)?;
+        self.check_output(0, || "text".to_owned(), out)?;
         Ok(Flow::Normal)
     }
 
@@ -347,7 +354,7 @@ impl<'a> Exec<'a> {
                     out.push_str(&FMT.sprint_v(&v));
                 }
             }
-            self.check_output(pipe.pos, &pipe.describe(), out)?;
+            self.check_output(pipe.pos, || pipe.describe(), out)?;
         }
         Ok(Flow::Normal)
     }
