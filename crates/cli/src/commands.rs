@@ -28,7 +28,18 @@ pub(crate) fn print_plan(
 ) -> anyhow::Result<()> {
     match output {
         Output::Human => {
-            print!("{}", plan::render_human(plan, crate::style::stdout()));
+            // Written as it is rendered: a large plan's text is never held whole.
+            let mut stdout = std::io::stdout().lock();
+            match plan::write_human(plan, crate::style::stdout(), &mut stdout)
+                .and_then(|()| stdout.flush())
+            {
+                Ok(()) => {}
+                // Like `print!` (see `exit_quietly_on_closed_stdout`): a reader that stopped
+                // reading (`strata plan | head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+                Err(e) => return Err(anyhow::Error::new(e).context("writing the plan")),
+            }
+            drop(stdout);
             if let Some(report) = policy {
                 print!("{}", render_policy(report, false));
             }

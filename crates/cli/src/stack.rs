@@ -364,7 +364,11 @@ pub async fn providers(
             .with_mirrored_schemas(builtin_schemas()?.iter().cloned())
             .with_allowed_kinds(config.sandbox.allow_kinds.iter().map(String::as_str))
             .with_allowed_kinds(args.allow_kinds.iter().map(String::as_str))
-            .refusing_unknown_kinds();
+            .refusing_unknown_kinds()
+            // Every command lives as long as one plan (and its apply): an object another
+            // process adds to the world meanwhile need not be seen, and a stack of many new
+            // objects is answered from one listing per directory.
+            .listing_directories();
         registry = registry.with_fallback(Arc::new(sandbox));
     }
     Ok((registry, kube, aws_settings))

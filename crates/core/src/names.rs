@@ -32,7 +32,8 @@ pub struct NameError {
 
 /// Checks the names of `resources`; every violation is returned, in input order.
 pub fn check_names(resources: &[Resource]) -> Vec<NameError> {
-    check_names_of(resources)
+    // Each name is checked on its own: a large set on every core, in order.
+    crate::par::flat_map_slices(resources, |run| check_names_of(run))
 }
 
 /// Checks the names of the resources given, in their order (see [`check_names`]).

@@ -69,6 +69,38 @@ where
     })
 }
 
+/// Maps runs of `items` through `f` (each run a contiguous slice, one per core once there are
+/// at least [`PARALLEL_THRESHOLD`] items) and joins what each returns in the items' order: the
+/// result is what `f(items)` returns when `f` treats each item on its own.
+///
+/// ```
+/// let odd = strata_core::par::flat_map_slices(&(0..10_000).collect::<Vec<u32>>(), |run| {
+///     run.iter().filter(|i| *i % 2 == 1).copied().collect()
+/// });
+/// assert_eq!(odd.len(), 5_000);
+/// assert_eq!(odd[0], 1);
+/// ```
+pub fn flat_map_slices<T, R, F>(items: &[T], f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&[T]) -> Vec<R> + Sync,
+{
+    if items.len() < PARALLEL_THRESHOLD {
+        return f(items);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 {
+        return f(items);
+    }
+    let runs: Vec<&[T]> = items.chunks(items.len().div_ceil(threads)).collect();
+    let mut out = Vec::new();
+    for part in map_if(runs, |_| true, &f) {
+        out.extend(part);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -76,6 +108,21 @@ mod tests {
         for n in [10, super::PARALLEL_THRESHOLD * 3 + 7] {
             let out = super::map((0..n).collect(), |i: usize| i * 2);
             assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn slices_keep_order_above_and_below_the_threshold() {
+        for n in [10, super::PARALLEL_THRESHOLD * 3 + 7] {
+            let items: Vec<usize> = (0..n).collect();
+            let out = super::flat_map_slices(&items, |run| {
+                run.iter()
+                    .filter(|i| *i % 3 != 0)
+                    .flat_map(|&i| [i, i])
+                    .collect()
+            });
+            let expected: Vec<usize> = (0..n).filter(|i| i % 3 != 0).flat_map(|i| [i, i]).collect();
+            assert_eq!(out, expected);
         }
     }
 }

@@ -158,10 +158,6 @@ impl Engine {
         state: &State,
         options: &PlanOptions,
     ) -> Result<(Vec<Stray>, Vec<String>), EngineError> {
-        let routed: HashMap<&ResourceKey, String> = desired
-            .iter()
-            .filter_map(|r| Some((&r.key, self.registry.route(r).ok()?.name().to_owned())))
-            .collect();
         let mut not_searched = Vec::new();
         let kinds: Vec<(String, String)> = desired
             .iter()
@@ -176,16 +172,26 @@ impl Engine {
             .into_iter()
             .map(|(version, kind)| (version.to_owned(), kind.to_owned()))
             .collect();
-        let external_names: HashMap<(KeyText, KeyText, String), ResourceKey> = desired
-            .iter()
-            .filter_map(|r| {
-                let name = r.annotation(crate::model::ANNOTATION_EXTERNAL_NAME)?;
-                Some((
-                    (r.key.group.clone(), r.key.kind.clone(), name.to_owned()),
-                    r.key.clone(),
-                ))
-            })
-            .collect();
+        // What a listed object is compared with, built when a provider lists one (a stack whose
+        // objects do not exist yet lists none: nothing to index for its many resources).
+        let index = || {
+            let routed: HashMap<&ResourceKey, String> = desired
+                .iter()
+                .filter_map(|r| Some((&r.key, self.registry.route(r).ok()?.name().to_owned())))
+                .collect();
+            let external_names: HashMap<(KeyText, KeyText, String), ResourceKey> = desired
+                .iter()
+                .filter_map(|r| {
+                    let name = r.annotation(crate::model::ANNOTATION_EXTERNAL_NAME)?;
+                    Some((
+                        (r.key.group.clone(), r.key.kind.clone(), name.to_owned()),
+                        r.key.clone(),
+                    ))
+                })
+                .collect();
+            (routed, external_names)
+        };
+        let mut indexed = None;
         let mut strays = BTreeMap::new();
         for provider in self.registry.providers() {
             let listed = provider
@@ -203,6 +209,7 @@ impl Engine {
                 let Ok(key) = ResourceKey::from_manifest(&live) else {
                     continue;
                 };
+                let (routed, external_names) = indexed.get_or_insert_with(index);
                 // A cloud object is listed by its name there: the desired resource of that
                 // kind declaring it as its external name is the same object.
                 let key = external_names

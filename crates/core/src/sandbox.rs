@@ -14,8 +14,10 @@
 //! test affordance, so that a stack can show what a failing PreSync hook and its SyncFail hooks
 //! do without a cluster running the Job.
 
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -52,7 +54,13 @@ pub struct SandboxProvider {
     /// The world's layout checked (and migrated) and its lock taken, once in this process: the
     /// lock file, held shared for the provider's life.
     layout: Arc<OnceLock<Result<Arc<std::fs::File>, ProviderError>>>,
+    /// The object files of each directory observed, listed once (`None`: the directory does
+    /// not exist), when the sandbox was asked to list ([`SandboxProvider::listing_directories`]).
+    listings: Option<Arc<Mutex<Listings>>>,
 }
+
+/// File names by directory, as listed (see [`SandboxProvider::listing_directories`]).
+type Listings = HashMap<PathBuf, Option<HashSet<OsString>>>;
 
 impl SandboxProvider {
     /// A sandbox whose world is the directory `world`, with no replace rules, taking any kind
@@ -65,7 +73,19 @@ impl SandboxProvider {
             schemas: Vec::new(),
             takes_any_kind: true,
             layout: Arc::new(OnceLock::new()),
+            listings: None,
         }
+    }
+
+    /// The same sandbox, answering "absent" for the objects of a directory from one listing of
+    /// it instead of one failed `open` per object (a plan of many new objects made as many).
+    /// Each directory is listed the first time an object of it is observed; the sandbox's own
+    /// writes and deletes keep the listing current, but a file another process adds to the
+    /// world afterwards is not seen by this sandbox: for a command that lives as long as one
+    /// plan (and its apply), not for a long-running process.
+    pub fn listing_directories(mut self) -> Self {
+        self.listings = Some(Arc::new(Mutex::new(HashMap::new())));
+        self
     }
 
     /// The same sandbox, also mirroring `rules` (the replace rules a real provider exports), so
@@ -157,9 +177,61 @@ impl SandboxProvider {
             .map_err(Clone::clone)
     }
 
+    /// Whether the listing of `path`'s directory says it is absent (see
+    /// [`SandboxProvider::listing_directories`]); `false` when not listing or unsure.
+    fn listed_absent(&self, path: &Path) -> bool {
+        let (Some(listings), Some(dir), Some(name)) =
+            (&self.listings, path.parent(), path.file_name())
+        else {
+            return false;
+        };
+        let mut listings = listings.lock().unwrap_or_else(PoisonError::into_inner);
+        if !listings.contains_key(dir) {
+            let listed = match std::fs::read_dir(dir) {
+                Ok(entries) => match entries
+                    .map(|entry| entry.map(|e| e.file_name()))
+                    .collect::<Result<HashSet<_>, _>>()
+                {
+                    Ok(names) => Some(names),
+                    Err(_) => return false,
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                // Unreadable: not listed, so each object is opened (and its error reported).
+                Err(_) => return false,
+            };
+            listings.insert(dir.to_path_buf(), listed);
+        }
+        let Some(listed) = listings.get(dir) else {
+            return false;
+        };
+        listed.as_ref().is_none_or(|names| !names.contains(name))
+    }
+
+    /// Records in the listing of `path`'s directory, when there is one, that it exists now or
+    /// no longer does.
+    fn relist(&self, path: &Path, exists: bool) {
+        let (Some(listings), Some(dir), Some(name)) =
+            (&self.listings, path.parent(), path.file_name())
+        else {
+            return;
+        };
+        let mut listings = listings.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(listed) = listings.get_mut(dir) {
+            let names = listed.get_or_insert_with(HashSet::new);
+            if exists {
+                names.insert(name.to_owned());
+            } else {
+                names.remove(name);
+            }
+        }
+    }
+
     fn read(&self, key: &ResourceKey) -> Result<Option<Value>, ProviderError> {
         self.ensure_layout()?;
         let path = self.object_path(key);
+        if self.listed_absent(&path) {
+            return Ok(None);
+        }
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 ProviderError::final_error(format!(
@@ -184,6 +256,7 @@ impl SandboxProvider {
         write_atomically(&path, &bytes, Durability::Atomic).map_err(|e| {
             ProviderError::retryable(format!("{}: {e}", path.display())).with_source(e)
         })?;
+        self.relist(&path, true);
         let outputs = json!({ "id": resource.key.name });
         Ok(Applied {
             live,
@@ -420,7 +493,11 @@ impl Provider for SandboxProvider {
     async fn delete(&self, resource: &Resource) -> Result<(), ProviderError> {
         self.ensure_layout()?;
         let path = self.object_path(&resource.key);
-        match std::fs::remove_file(&path) {
+        let removed = std::fs::remove_file(&path);
+        if removed.is_ok() {
+            self.relist(&path, false);
+        }
+        match removed {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => {
@@ -653,6 +730,47 @@ mod tests {
         )
         .unwrap();
         assert!(sandbox.observe(&other).await.unwrap().live.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_listing_sandbox_observes_what_a_plain_one_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = dir.path().join("world");
+        let plain = SandboxProvider::new(&world);
+        let listing = SandboxProvider::new(&world).listing_directories();
+        let (a, b, c) = (
+            config_map("a", None),
+            config_map("b", None),
+            config_map("c", None),
+        );
+        // Written before the directory is first listed: seen.
+        plain.create(&a).await.unwrap();
+        assert!(listing.observe(&a).await.unwrap().live.is_some());
+        assert!(listing.observe(&b).await.unwrap().live.is_none());
+        // Its own writes and deletes keep the listing current.
+        listing.create(&b).await.unwrap();
+        assert!(listing.observe(&b).await.unwrap().live.is_some());
+        listing.delete(&a).await.unwrap();
+        assert!(listing.observe(&a).await.unwrap().live.is_none());
+        // A directory that did not exist when listed, then written to by this sandbox.
+        let other = Resource::from_manifest(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}),
+        )
+        .unwrap();
+        assert!(listing.observe(&other).await.unwrap().live.is_none());
+        listing.create(&other).await.unwrap();
+        assert!(listing.observe(&other).await.unwrap().live.is_some());
+        for r in [&a, &b, &c, &other] {
+            assert_eq!(
+                listing.observe(r).await.unwrap().live,
+                plain.observe(r).await.unwrap().live,
+                "{}",
+                r.key
+            );
+        }
+        // A corrupt object is still read (and refused), not listed away.
+        std::fs::write(listing.object_path(&b.key), b"{").unwrap();
+        assert!(listing.observe(&b).await.is_err());
     }
 
     fn config_map(name: &str, stack: Option<&str>) -> Resource {

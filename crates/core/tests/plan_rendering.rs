@@ -118,6 +118,63 @@ fn human_plan_snapshot() {
     insta::assert_snapshot!(plan::render_human(&scenario(), false));
 }
 
+/// A plan of tens of thousands of changes (rendered in parallel runs of changes, handed over
+/// batch by batch) reads exactly as each change rendered alone, in plan order, and is the
+/// same text whether it is built whole or written as it is made.
+#[test]
+fn a_large_plan_is_its_changes_rendered_one_by_one_in_order() {
+    let small = scenario();
+    let count = 40_000 + 37;
+    let mut large = plan::Plan {
+        stack: small.stack.clone(),
+        changes: Vec::with_capacity(count),
+        violations: small.violations.clone(),
+    };
+    for i in 0..count {
+        let mut change = small.changes[i % small.changes.len()].clone();
+        change.key.name = format!("{}-{i}", change.key.name).into();
+        large.changes.push(change);
+    }
+    let alone = |change: &plan::ResourceChange| {
+        let one = plan::Plan {
+            stack: large.stack.clone(),
+            changes: vec![change.clone()],
+            violations: Vec::new(),
+        };
+        let text = plan::render_human(&one, false);
+        let body = text
+            .strip_prefix("Strata will perform the following actions:\n")
+            .unwrap_or(&text);
+        body[..body.rfind("\nPlan: ").unwrap_or(body.len())].to_owned()
+    };
+    let mut expected = String::from("Strata will perform the following actions:\n");
+    for change in large
+        .changes
+        .iter()
+        .filter(|c| c.action != plan::Action::NoOp)
+    {
+        expected.push_str(&alone(change));
+    }
+    let rendered = plan::render_human(&large, false);
+    assert!(rendered.starts_with(&expected), "the changes differ");
+    let mut tail = String::new();
+    if !large.violations.is_empty() {
+        tail.push_str("\nThe plan cannot be applied:\n");
+        for v in &large.violations {
+            tail.push_str(&format!("  ✗ {}\n", v.message));
+        }
+    }
+    let s = large.summary();
+    tail.push_str(&format!(
+        "\nPlan: {} to add, {} to change, {} to destroy.\n",
+        s.add, s.change, s.destroy
+    ));
+    assert_eq!(rendered[expected.len()..], tail);
+    let mut written = Vec::new();
+    plan::write_human(&large, false, &mut written).unwrap();
+    assert_eq!(written, rendered.as_bytes());
+}
+
 #[test]
 fn markdown_plan_snapshot() {
     let markdown = plan::render_markdown(&scenario(), MarkdownOptions::default());

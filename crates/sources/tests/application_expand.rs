@@ -209,3 +209,46 @@ fn a_stack_s_environment_configs_feed_the_compositions_of_its_claims() {
         "{err}"
     );
 }
+
+/// A stack large enough to be parsed on several threads reports the first problem in file
+/// order, whichever thread met it and whichever finished first, run after run.
+#[test]
+fn a_stack_parsed_in_parallel_reports_its_first_problem_by_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |i: usize| dir.path().join(format!("stack-{i:02}.yaml"));
+    for i in 0..40 {
+        let text: String = (0..50)
+            .map(|j| {
+                format!(
+                    "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}-{j}\ndata:\n  payload: \"{}\"\n",
+                    "x".repeat(150)
+                )
+            })
+            .collect();
+        std::fs::write(file(i), text).unwrap();
+    }
+    let broken = |i: usize, text: &str| {
+        let mut body = std::fs::read_to_string(file(i)).unwrap();
+        body.push_str(text);
+        std::fs::write(file(i), body).unwrap();
+    };
+    // Late in the set (the second thread's share): a document without a kind, then bad YAML.
+    broken(33, "---\napiVersion: v1\nmetadata:\n  name: no-kind\n");
+    broken(36, "---\nkind: [unclosed\n");
+    let first_error = || {
+        strata_sources::stack::load_stack(dir.path(), None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    for _ in 0..5 {
+        let shown = first_error();
+        assert!(shown.contains("stack-33.yaml"), "{shown}");
+    }
+    // An earlier syntax error (the first thread's share) comes first.
+    broken(4, "---\nkind: [unclosed\n");
+    for _ in 0..5 {
+        let shown = first_error();
+        assert!(shown.contains("stack-04.yaml"), "{shown}");
+    }
+}

@@ -26,7 +26,7 @@ pub use compute::{Observations, Observed, PlanOptions, compute_plan, observe_all
 pub use fields::FieldChange;
 pub use render::{
     LABEL_ENVIRONMENT, MarkdownOptions, render_human, render_markdown, render_markdown_grouped,
-    to_json,
+    to_json, write_human,
 };
 
 /// What will happen to one resource.

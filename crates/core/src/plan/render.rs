@@ -148,23 +148,68 @@ fn diff_lines(change: &ResourceChange) -> Vec<DiffLine> {
 /// The plan as text: each changed resource with its provider and fields, guard violations, and
 /// a summary line (`Plan: 1 to add, 2 to change, 0 to destroy.`).
 pub fn render_human(plan: &Plan, colour: bool) -> String {
-    let p = Palette { on: colour };
     let mut out = String::new();
+    let Ok(()) = emit_human::<std::convert::Infallible>(plan, colour, |piece| {
+        out.push_str(piece);
+        Ok(())
+    });
+    out
+}
+
+/// [`render_human`] written to `out` as it is made: the same bytes, without holding the whole
+/// text (a plan of 100 000 creates is about 50 MB of it) or a piece of it per change.
+///
+/// # Errors
+///
+/// When writing to `out` fails.
+pub fn write_human(plan: &Plan, colour: bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    emit_human(plan, colour, |piece| out.write_all(piece.as_bytes()))
+}
+
+/// Changes rendered at once by [`emit_human`]: large enough to keep every core busy, small
+/// enough that their text stays a few megabytes.
+const RENDER_BATCH: usize = 16_384;
+
+/// Changes rendered into one piece of text on one thread.
+const RENDER_PIECE: usize = 256;
+
+/// The human plan handed to `sink` piece by piece, in order.
+fn emit_human<E>(
+    plan: &Plan,
+    colour: bool,
+    mut sink: impl FnMut(&str) -> Result<(), E>,
+) -> Result<(), E> {
+    let p = Palette { on: colour };
     let changed: Vec<&ResourceChange> = plan
         .changes
         .iter()
         .filter(|c| c.action != Action::NoOp)
         .collect();
     if changed.is_empty() {
-        out.push_str("No changes. The live resources match the desired state.\n");
+        sink("No changes. The live resources match the desired state.\n")?;
     } else {
-        out.push_str("Strata will perform the following actions:\n");
+        sink("Strata will perform the following actions:\n")?;
         // Each change's text depends only on the change: large plans are written on every
-        // core, then joined in plan order.
-        for block in crate::par::map(changed, |change| change_block(change, p)) {
-            out.push_str(&block);
+        // core, a run of changes into one text, then handed over in plan order.
+        for batch in changed.chunks(RENDER_BATCH) {
+            let pieces: Vec<&[&ResourceChange]> = batch.chunks(RENDER_PIECE).collect();
+            let texts = crate::par::map_if(
+                pieces,
+                |_| batch.len() >= crate::par::PARALLEL_THRESHOLD,
+                |piece| {
+                    let mut text = String::new();
+                    for change in piece {
+                        change_block(&mut text, change, p);
+                    }
+                    text
+                },
+            );
+            for text in &texts {
+                sink(text)?;
+            }
         }
     }
+    let mut out = String::new();
     if !plan.violations.is_empty() {
         out.push_str("\nThe plan cannot be applied:\n");
         for v in &plan.violations {
@@ -177,12 +222,11 @@ pub fn render_human(plan: &Plan, colour: bool) -> String {
         "\nPlan: {} to add, {} to change, {} to destroy.",
         s.add, s.change, s.destroy
     );
-    out
+    sink(&out)
 }
 
-/// The text of one change in the human plan.
-fn change_block(change: &ResourceChange, p: Palette) -> String {
-    let mut out = String::new();
+/// The text of one change in the human plan, appended to `out`.
+fn change_block(out: &mut String, change: &ResourceChange, p: Palette) {
     let (sym, code) = symbol(change.action);
     let _ = writeln!(
         out,
@@ -221,7 +265,6 @@ fn change_block(change: &ResourceChange, p: Palette) -> String {
             .collect();
         let _ = writeln!(out, "      blast radius: {}", names.join(", "));
     }
-    out
 }
 
 /// The plan as JSON, in the spirit of `terraform show -json`: `resource_changes[]` with
