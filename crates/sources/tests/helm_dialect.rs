@@ -289,3 +289,13 @@ fn changing_a_copied_function_result_is_refused_by_name() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// `durationRound`, `abbrevboth` and `abbrev` (bytes, as goutils cuts them), equal to Helm's.
+#[test]
+fn duration_round_and_abbreviations_are_sprigs() {
+    let (expected, actual) = both("dialect", &[]);
+    let actual = actual.expect("strata rendered");
+    for key in ["durationRound", "abbrevboth", "abbrev"] {
+        assert_eq!(expected["more"][key], actual["more"][key], "{key}");
+    }
+}
