@@ -212,41 +212,28 @@ pub(crate) fn from_json_map(text: &str) -> Value {
         Ok(Value::Null) => Value::Object(Map::new()),
         Ok(other) => error(format!(
             "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-            match other {
-                Value::Array(_) => "array",
-                Value::String(_) => "string",
-                Value::Number(_) => "number",
-                _ => "bool",
-            }
+            json_kind(&other)
         )),
         Err(_) => error(go_json_syntax_error(text)),
     }
 }
 
-/// The message of Go's `encoding/json` for text that is not JSON, for the two cases charts
-/// meet (nothing, or a first character that starts no value); other syntax errors name the
-/// first character that starts no value as Go does at the start.
-fn go_json_syntax_error(text: &str) -> String {
-    match text.trim_start().chars().next() {
-        None => "unexpected end of JSON input".to_string(),
-        Some(c) if !matches!(c, '{' | '[' | '"' | '-' | '0'..='9' | 't' | 'f' | 'n') => {
-            format!(
-                "invalid character {} looking for beginning of value",
-                go_quote_char(c)
-            )
-        }
-        Some(_) => "invalid JSON".to_string(),
+/// What Go's `json.UnmarshalTypeError` calls a JSON value of this kind.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Object(_) => "object",
+        _ => "bool",
     }
 }
 
-/// A character as Go's `%q` of a rune quotes it (`'x'`, `'\''`).
-fn go_quote_char(c: char) -> String {
-    match c {
-        '\'' => "'\\''".to_string(),
-        '\\' => "'\\\\'".to_string(),
-        c if c.is_control() => format!("'\\x{:02x}'", c as u32),
-        c => format!("'{c}'"),
-    }
+/// The message of Go's `encoding/json` for text that is not JSON (its scanner's syntax
+/// errors); JSON that Go's scanner takes but Strata's reader does not (a number beyond
+/// float64) is `invalid JSON`.
+fn go_json_syntax_error(text: &str) -> String {
+    crate::gojson::syntax_error(text).unwrap_or_else(|| "invalid JSON".to_string())
 }
 
 /// The files of a `.Files` object (a Go `map[string][]byte`: true, `len` and `range` see
@@ -1092,21 +1079,27 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
         }
         "mustFromJson" => {
             want(name, a, 1)?;
-            serde_json::from_str(&s(&a[0])?).map_err(|e| FuncError::Stopped {
+            let text = s(&a[0])?;
+            serde_json::from_str(&text).map_err(|e| FuncError::Stopped {
                 func: "mustFromJson",
-                message: e.to_string(),
+                message: go_json_syntax_error(&text),
                 source: Some(crate::SharedCause::new(e)),
             })?
         }
         "fromJsonArray" => {
             want(name, a, 1)?;
-            match serde_json::from_str::<Value>(&s(&a[0])?) {
-                Ok(Value::Array(v)) => Value::Array(v),
-                Ok(_) => Value::Array(vec![Value::String(
-                    "json: cannot unmarshal object into Go value of type []interface {}"
-                        .to_string(),
-                )]),
-                Err(e) => Value::Array(vec![Value::String(e.to_string())]),
+            let text = s(&a[0])?;
+            match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Array(mut v)) => {
+                    v.iter_mut().for_each(crate::value::floatify);
+                    Value::Array(v)
+                }
+                Ok(Value::Null) => Value::Array(Vec::new()),
+                Ok(other) => Value::Array(vec![Value::String(format!(
+                    "json: cannot unmarshal {} into Go value of type []interface {{}}",
+                    json_kind(&other)
+                ))]),
+                Err(_) => Value::Array(vec![Value::String(go_json_syntax_error(&text))]),
             }
         }
         "toToml" | "fromToml" => return Err(unsupported(name, "TOML is not implemented")),

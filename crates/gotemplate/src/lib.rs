@@ -64,6 +64,7 @@ mod error;
 mod exec;
 mod funcs;
 pub mod gofmt;
+mod gojson;
 pub mod goyaml;
 pub mod helm;
 mod lexer;

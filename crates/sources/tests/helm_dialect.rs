@@ -299,3 +299,13 @@ fn duration_round_and_abbreviations_are_sprigs() {
         assert_eq!(expected["more"][key], actual["more"][key], "{key}");
     }
 }
+
+/// `fromJson`, `fromJsonArray`: Go's `encoding/json` messages for each kind of syntax error.
+#[test]
+fn from_json_errors_are_gos_messages() {
+    let (expected, actual) = both("dialect", &[]);
+    let actual = actual.expect("strata rendered");
+    for key in ["fromJsonErrors", "fromJsonArrayErrors"] {
+        assert_eq!(expected["more"][key], actual["more"][key], "{key}");
+    }
+}
