@@ -187,6 +187,21 @@ pub enum HelmError {
         #[source]
         source: regex::Error,
     },
+    /// A `.helmignore` pattern with `**`, which Helm refuses.
+    #[error("chart {chart}: .helmignore: {line:?}: double-star (**) syntax is not supported")]
+    IgnoreDoubleStar {
+        /// The chart.
+        chart: String,
+        /// The line as written.
+        line: String,
+    },
+    /// The chart's `.helmignore` ignores its `Chart.yaml` (as a negation that does not match
+    /// it does), so Helm finds no chart.
+    #[error("chart {chart}: Chart.yaml file is missing (ignored by .helmignore)")]
+    ChartYamlIgnored {
+        /// The chart.
+        chart: String,
+    },
     /// A packaged chart (`charts/*.tgz`, or a chart downloaded from a repository) could not be
     /// unpacked.
     #[error("chart {chart}: archive {archive}: {source}")]
@@ -230,9 +245,6 @@ pub enum UnsupportedFeature {
     /// `--set` syntax beyond dotted keys, `{a,b}` lists and scalars (list indexes `a[0]`).
     #[error("parameter syntax {0:?} (list indexes)")]
     ParameterSyntax(String),
-    /// A `.helmignore` negation (`!pattern`).
-    #[error(".helmignore negation {0:?}")]
-    IgnoreNegation(String),
     /// An Application's Helm source that is not a chart at a path of the repository.
     #[error("{0}")]
     Source(String),
