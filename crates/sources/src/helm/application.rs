@@ -75,6 +75,9 @@ pub fn options(
     let release = text("releaseName").unwrap_or(app_name);
     let ns = text("namespace").or(namespace).unwrap_or("default");
     let mut options = HelmOptions::new(release, ns);
+    // ArgoCD never applies Helm's test hooks (nor its delete and rollback hooks): random
+    // output there changes nothing the Application holds.
+    options.unapplied_hooks_may_be_random = true;
     options.skip_crds = flag("skipCrds");
     options.skip_schema_validation = flag("skipSchemaValidation");
     if let Some(v) = text("kubeVersion") {
