@@ -391,3 +391,35 @@ fn unknown_charts_versions_and_bad_digests_are_named() {
     .unwrap_err();
     assert!(err.contains("unsupported repository URL scheme"), "{err}");
 }
+
+/// A multi-source Application whose chart source (from a Helm repository) has a `ref`: ArgoCD
+/// renders it (it is no values-only source), and refuses a `$ref/...` value file naming it
+/// ("Helm charts are not yet supported for 'ref' sources"); so does Strata, naming the field.
+#[test]
+fn a_chart_source_with_a_ref_is_rendered_and_lends_no_value_files() {
+    let helm = ensure(&strata_testkube::target_dir()).expect("helm");
+    let base = tempfile::tempdir().unwrap();
+    let repo = chart_repository(&helm, base.path());
+    let (url, _) = serve(repo);
+    let app = |value_files: &str| {
+        application(&url, "metrics", "1.2.0")
+            .replace("  source:\n    repoURL", "  sources:\n  - repoURL")
+            .replace("\n    chart:", "\n    ref: charts\n    chart:")
+            .replace("    helm:\n", &format!("    helm:\n{value_files}"))
+    };
+    let source = load(base.path(), &app("")).unwrap();
+    let expected = helm_template(&helm, base.path(), &url, "1.2.0");
+    assert_eq!(
+        normalized(source.resources.iter().map(|r| r.manifest.clone())),
+        expected
+    );
+    let err = load(
+        base.path(),
+        &app("      valueFiles:\n        - $charts/values.yaml\n"),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("spec.sources[0].chart") && err.contains("'ref' sources"),
+        "{err}"
+    );
+}

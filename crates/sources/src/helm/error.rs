@@ -156,6 +156,18 @@ pub enum HelmError {
         /// The refs the Application's sources have, joined by `, `.
         known: String,
     },
+    /// A `$ref/...` value file names a source with a `chart`, which ArgoCD refuses too.
+    #[error(
+        "{file}: the source with ref {name} has a 'chart' field defined ({field}), but Helm charts are not supported for 'ref' sources (as in ArgoCD)"
+    )]
+    ChartRef {
+        /// The value file as given.
+        file: String,
+        /// The ref it names.
+        name: String,
+        /// The `chart` field of that source (`spec.sources[N].chart`).
+        field: String,
+    },
     /// A JSON file of the chart (`values.schema.json`) is not JSON.
     #[error("chart {chart}: {file}: {source}")]
     InvalidJson {
