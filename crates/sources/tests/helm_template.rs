@@ -429,3 +429,68 @@ fn random_output_in_a_kept_object_is_refused() {
         }
     }
 }
+
+/// `chart` of `tests/helm_charts` and an Application rendering it (with `values`), in one tree.
+fn application_tree(chart: &str, values: &str) -> strata_core::source::MemoryTree {
+    fn add(
+        tree: strata_core::source::MemoryTree,
+        dir: &Path,
+        rel: &str,
+    ) -> strata_core::source::MemoryTree {
+        let mut tree = tree;
+        for entry in std::fs::read_dir(dir).expect("chart directory") {
+            let entry = entry.expect("entry");
+            let name = format!("{rel}/{}", entry.file_name().to_string_lossy());
+            if entry.file_type().expect("type").is_dir() {
+                tree = add(tree, &entry.path(), &name);
+            } else {
+                tree = tree.with_file(&name, std::fs::read(entry.path()).expect("file"));
+            }
+        }
+        tree
+    }
+    let app = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\nspec:\n  source:\n    repoURL: https://example.com/r.git\n    path: {chart}\n    helm:\n      values: |\n        {values}\n  destination:\n    namespace: {NAMESPACE}\n"
+    );
+    add(
+        strata_core::source::MemoryTree::new(),
+        &charts_dir().join(chart),
+        chart,
+    )
+    .with_file("apps/shop.yaml", app)
+}
+
+/// An Application of `random-tests` (as ArgoCD renders it, its test hooks never applied)
+/// holds the chart's ConfigMap and Secret; with a random value in the ConfigMap it is
+/// refused, naming the function.
+#[test]
+fn an_application_leaves_out_test_hooks_holding_random_output() {
+    use strata_sources::application::{ExpandOptions, expand};
+    let out = expand(
+        std::sync::Arc::new(application_tree("random-tests", "{}")),
+        "apps",
+        &ExpandOptions::default(),
+    )
+    .expect("expanded");
+    let kinds: Vec<String> = out
+        .resources
+        .iter()
+        .map(|r| format!("{}/{}", r.key.kind, r.key.name))
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(
+        kinds.contains(&"ConfigMap/shop-config".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"Secret/shop-secret".to_string()),
+        "{kinds:?}"
+    );
+    let err = expand(
+        std::sync::Arc::new(application_tree("random-tests", "{randomInKept: true}")),
+        "apps",
+        &ExpandOptions::default(),
+    )
+    .expect_err("refused");
+    assert!(err.to_string().contains("randAlphaNum"), "{err}");
+}
