@@ -277,6 +277,8 @@ pub struct TemplateSet {
 #[derive(Debug, Default)]
 pub struct RandomPlaceholders {
     calls: std::sync::Mutex<Vec<(String, TemplateError)>>,
+    /// Whether a call was recorded (read on every function call, without the lock).
+    seen: std::sync::atomic::AtomicBool,
 }
 
 impl RandomPlaceholders {
@@ -325,11 +327,12 @@ impl RandomPlaceholders {
 
     /// Whether any random function was called.
     pub fn any(&self) -> bool {
-        self.calls.lock().map(|c| !c.is_empty()).unwrap_or(true)
+        self.seen.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Records a call; its placeholder.
     pub(crate) fn record(&self, file: &str, error: TemplateError) -> String {
+        self.seen.store(true, std::sync::atomic::Ordering::Release);
         match self.calls.lock() {
             Ok(mut calls) => {
                 calls.push((file.to_string(), error));
