@@ -481,6 +481,17 @@ pub struct RepoArgs {
     )]
     #[serde(default)]
     pub chart_repo_plain_http: Vec<String>,
+    /// Read a repoURL without a scheme under this prefix as an OCI registry (ArgoCD's
+    /// `enableOCI`), needed where ArgoCD reads no URL (`127.0.0.1:5000/charts`); repeat for
+    /// several.
+    #[arg(
+        long = "chart-repo-enable-oci",
+        env = "STRATA_CHART_REPO_ENABLE_OCI",
+        value_delimiter = ',',
+        value_name = "PREFIX"
+    )]
+    #[serde(default)]
+    pub chart_repo_enable_oci: Vec<String>,
 }
 
 /// `strata health`.

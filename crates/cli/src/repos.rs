@@ -61,7 +61,8 @@ pub fn resolver(
 }
 
 /// `--chart-repo-ca`, `--chart-repo-client-cert` with `--chart-repo-client-key`,
-/// `--chart-repo-insecure` and `--chart-repo-plain-http`, merged by prefix.
+/// `--chart-repo-insecure`, `--chart-repo-plain-http` and `--chart-repo-enable-oci`, merged by
+/// prefix.
 fn chart_settings(args: &RepoArgs) -> anyhow::Result<Vec<(String, RepositorySettings)>> {
     let mut by_prefix: BTreeMap<String, RepositorySettings> = BTreeMap::new();
     for value in &args.chart_repo_ca {
@@ -106,6 +107,10 @@ fn chart_settings(args: &RepoArgs) -> anyhow::Result<Vec<(String, RepositorySett
         let settings = by_prefix.entry(prefix.trim().to_owned()).or_default();
         *settings = std::mem::take(settings).with_force_http(true);
     }
+    for prefix in &args.chart_repo_enable_oci {
+        let settings = by_prefix.entry(prefix.trim().to_owned()).or_default();
+        *settings = std::mem::take(settings).with_enable_oci(true);
+    }
     Ok(by_prefix.into_iter().collect())
 }
 
@@ -137,10 +142,12 @@ mod tests {
             chart_repo_ca: vec![format!("https://charts.example.com={}", ca.display())],
             chart_repo_insecure: vec!["https://charts.example.com".to_owned()],
             chart_repo_plain_http: vec!["oci://localhost:5000".to_owned()],
+            chart_repo_enable_oci: vec!["oci://localhost:5000".to_owned()],
             ..RepoArgs::default()
         };
         let settings = chart_settings(&args).unwrap();
         assert_eq!(settings.len(), 2);
+        assert!(settings[1].1.enable_oci && !settings[0].1.enable_oci);
         let (prefix, charts) = &settings[0];
         assert_eq!(prefix, "https://charts.example.com");
         assert!(charts.insecure && charts.ca_data.is_some() && !charts.force_http);

@@ -6,87 +6,20 @@
 
 #![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 
 use crate::repositories::helm;
 
-/// Serves the files of `dir` over HTTPS, one request per connection, to clients presenting a
-/// certificate signed by the PKI's CA; returns the base URL.
+/// Serves the files of `dir` over HTTPS (the shared loopback file server) to clients presenting
+/// a certificate signed by the PKI's CA; returns the base URL.
 fn serve(dir: PathBuf, pki: &strata_testkube::Pki) -> String {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
-        .unwrap();
-    let clients = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        Arc::clone(&provider),
-    )
-    .build()
-    .unwrap();
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_client_cert_verifier(clients)
-            .with_single_cert(
-                vec![
-                    CertificateDer::from_pem_slice(pki.serving.certificate_pem.as_bytes()).unwrap(),
-                ],
-                PrivateKeyDer::from_pem_slice(pki.serving.key_pem.as_bytes()).unwrap(),
-            )
-            .unwrap(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let Ok(connection) = rustls::ServerConnection::new(Arc::clone(&config)) else {
-                continue;
-            };
-            answer(rustls::StreamOwned::new(connection, stream), &dir);
-        }
-    });
-    format!("https://127.0.0.1:{port}")
-}
-
-/// Answers one request with the file of `dir` it names (404 otherwise); a failed handshake
-/// (no client certificate) drops the connection.
-fn answer(mut stream: impl Read + Write, dir: &Path) {
-    let mut reader = BufReader::new(&mut stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() || line.is_empty() {
-        return;
-    }
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-            break;
-        }
-    }
-    drop(reader);
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let response = match std::fs::read(dir.join(path.trim_start_matches('/'))) {
-        Ok(body) if !path.contains("..") => {
-            let mut r = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )
-            .into_bytes();
-            r.extend(body);
-            r
-        }
-        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
-    };
-    let _ = stream.write_all(&response);
-    let _ = stream.flush();
+    use strata_testkube::chart_server::{FileServer, FileServerOptions, tls_server_config};
+    let tls = tls_server_config(pki, true).unwrap();
+    FileServer::start_with(dir, FileServerOptions::new().with_tls(tls))
+        .unwrap()
+        .url()
+        .to_owned()
 }
 
 fn strata(args: &[&str], env: &[(&str, String)]) -> Output {

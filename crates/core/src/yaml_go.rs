@@ -11,7 +11,9 @@
 //!   lines are folded as if they were indented.
 //!
 //! Plain scalars are typed as YAML 1.1 types them (Go's library reads YAML 1.1): `yes`/`on`
-//! are booleans and `017` is octal (15).
+//! are booleans and `017` is octal (15); a plain scalar starting with a digit or a sign is a
+//! number when it is one without its underscores, wherever they are (`1__0` is 10, `1_` is 1),
+//! as go-yaml v2 reads it.
 //!
 //! Everything else (the limits of [`crate::yaml`] included) is as for any user YAML. Manifests
 //! keep going through [`crate::yaml::from_str`], which refuses both.
@@ -58,6 +60,8 @@ pub struct Lenient<T> {
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<Lenient<T>, YamlError> {
     let repaired = reindent_quoted_continuations(text);
     let text = repaired.as_deref().unwrap_or(text);
+    let respelled = respell_underscored_scalars(text);
+    let text = respelled.as_deref().unwrap_or(text);
     let mut options = crate::yaml::options(text);
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options.legacy_octal_numbers = true;
@@ -72,6 +76,169 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<Lenient<T>, YamlError
             duplicate_keys: Vec::new(),
         }),
     }
+}
+
+/// A plain, untagged scalar holding `_` that starts as a number may start, as go-yaml v2
+/// resolves it: its underscores removed, an integer as Go's `strconv.ParseInt(.., 0, 64)` (or
+/// `ParseUint`) reads it, else a float of YAML's style; otherwise a string.
+#[derive(Debug, Clone, PartialEq)]
+enum GoScalar {
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    Text,
+}
+
+/// Go's `strconv.ParseUint(text, 0, 64)` without underscores or sign: `0x`, `0o`, `0b` and a
+/// leading `0` (octal) prefixes, else decimal.
+fn go_parse_uint_base0(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let (digits, radix) = if let Some(rest) = lower.strip_prefix("0x") {
+        (rest, 16)
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (rest, 8)
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (rest, 2)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (&lower[1..], 8)
+    } else {
+        (lower.as_str(), 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// Go's `strconv.ParseInt(text, base, 64)` over [`go_parse_uint_base0`] (or a fixed radix).
+fn go_parse_int(text: &str, radix: Option<u32>) -> Option<i64> {
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let magnitude = match radix {
+        None => go_parse_uint_base0(rest)?,
+        Some(radix) => {
+            if rest.is_empty() || !rest.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+            u64::from_str_radix(rest, radix).ok()?
+        }
+    };
+    if negative {
+        (magnitude <= 1 << 63).then(|| 0i64.wrapping_sub_unsigned(magnitude))
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// go-yaml v2's resolution of a plain scalar holding `_` (see [`GoScalar`]).
+fn go_underscored(text: &str) -> GoScalar {
+    if !matches!(text.as_bytes().first(), Some(b'0'..=b'9' | b'+' | b'-')) {
+        // A leading `.` is read by `ParseFloat`, which takes no underscores here; anything
+        // else is a word.
+        return GoScalar::Text;
+    }
+    let plain: String = text.chars().filter(|c| *c != '_').collect();
+    if let Some(i) = go_parse_int(&plain, None) {
+        return GoScalar::Int(i);
+    }
+    if !plain.starts_with(['+', '-'])
+        && let Some(u) = go_parse_uint_base0(&plain)
+    {
+        return GoScalar::Uint(u);
+    }
+    if yaml_style_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
+    {
+        return GoScalar::Float(f);
+    }
+    if let Some(rest) = plain.strip_prefix("0b") {
+        if let Some(i) = go_parse_int(rest, Some(2)) {
+            return GoScalar::Int(i);
+        }
+        if let Some(u) = (!rest.starts_with(['+', '-']))
+            .then(|| u64::from_str_radix(rest, 2).ok())
+            .flatten()
+        {
+            return GoScalar::Uint(u);
+        }
+    } else if let Some(rest) = plain.strip_prefix("-0b")
+        && let Some(i) = go_parse_int(&format!("-{rest}"), Some(2))
+    {
+        return GoScalar::Int(i);
+    }
+    GoScalar::Text
+}
+
+/// go-yaml v2's `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn yaml_style_float(text: &str) -> bool {
+    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(at) => (&t[..at], Some(&t[at + 1..])),
+        None => (t, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", frac)) => digits(frac),
+        Some((int, frac)) => digits(int) && (frac.is_empty() || digits(frac)),
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)))
+}
+
+/// `text` with every plain, untagged, one-line scalar holding `_` that starts with a digit or a
+/// sign written as go-yaml v2 reads it: its number in a spelling every YAML reader reads alike,
+/// or its text quoted. `None` when there is none (or the text does not parse; the parser
+/// reports that).
+fn respell_underscored_scalars(text: &str) -> Option<String> {
+    if !text.contains('_') {
+        return None;
+    }
+    let options = granit_parser::options! {
+        emit_comments: false,
+    };
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for item in Parser::new_from_str_with_options(text, options) {
+        let Ok((event, span)) = item else {
+            return None;
+        };
+        let Event::Scalar(value, granit_parser::ScalarStyle::Plain, _, None) = event else {
+            continue;
+        };
+        if !value.contains('_')
+            || !value.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
+        {
+            continue;
+        }
+        let (Some(start), Some(end)) = (span.start.byte_offset(), span.end.byte_offset()) else {
+            continue;
+        };
+        if text.get(start..end) != Some(value.as_ref()) {
+            continue;
+        }
+        let spelling = match go_underscored(&value) {
+            GoScalar::Int(i) => i.to_string(),
+            GoScalar::Uint(u) => u.to_string(),
+            GoScalar::Float(f) => format!("{f:e}"),
+            GoScalar::Text => serde_json::Value::String(value.to_string()).to_string(),
+        };
+        edits.push((start, end, spelling));
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, spelling) in edits {
+        out.push_str(&text[at..start]);
+        out.push_str(&spelling);
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    Some(out)
 }
 
 /// The keys written more than once in a mapping of `text` (one YAML document), in text order.
@@ -285,6 +452,19 @@ mod tests {
             from_str::<Value>(text).expect("parses").value,
             json!({"a": "one two", "b": "x", "c": "it's"})
         );
+    }
+
+    #[test]
+    fn underscores_are_read_as_go_yaml_v2_reads_them() {
+        let text = "a: 1__0\nb: 1_\nc: +1_0\nd: -0x_1F\ne: 1_0.5\nf: 1_e3\ng: 0_8\nh: 0b1_1\ni: \"1__0\"\nj: _1\nk: 1_0 apples\nl: [1__0, x_1]\nm: 0_17\nn: 1_8446744073709551615\n";
+        let read = from_str::<Value>(text).expect("parses").value;
+        assert_eq!(
+            read,
+            json!({"a": 10, "b": 1, "c": 10, "d": -31, "e": 10.5, "f": 1000.0, "g": 8.0,
+                   "h": 3, "i": "1__0", "j": "_1", "k": "1_0 apples",
+                   "l": [10, "x_1"], "m": 15, "n": 18446744073709551615u64})
+        );
+        assert_eq!(respell_underscored_scalars("a: b_c\n"), None);
     }
 
     #[test]

@@ -549,6 +549,34 @@ impl Controller {
         }
     }
 
+    /// A tag was pushed to an OCI registry (a GHCR webhook): re-renders, fetching again, the
+    /// Applications with a source that is that repository (or a Helm chart of it) at a
+    /// revision the tag is (see [`RegistryEvent::matches`](crate::server::webhook::RegistryEvent::matches)).
+    pub fn registry_changed(self: &Arc<Self>, event: &crate::server::webhook::RegistryEvent) {
+        let matching: Vec<String> = lock(&self.apps)
+            .iter()
+            .filter_map(|(name, entry)| {
+                let app = entry.parsed.as_ref().ok()?;
+                app.all_sources()
+                    .iter()
+                    .any(|s| event.matches(&s.repo_url, s.chart.as_deref(), &s.target_revision))
+                    .then(|| name.clone())
+            })
+            .collect();
+        tracing::info!(repository = %strata_sources::repo::redact(&event.repo_url), tag = %event.tag, applications = matching.len(), "registry changed");
+        for name in matching {
+            self.enqueue(
+                &name,
+                Request {
+                    fetch: true,
+                    sync: None,
+                    ..Request::default()
+                },
+                None,
+            );
+        }
+    }
+
     /// Syncs `app` now, as a user asks (`strata app sync`), and waits for the result.
     pub async fn sync(&self, app: &str, request: SyncRequest) -> Result<AppStatus, RequestError> {
         if !lock(&self.apps).contains_key(app) {

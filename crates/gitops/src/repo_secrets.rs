@@ -262,7 +262,8 @@ impl RepoSecrets {
         if let Some(found) = repository.or(creds) {
             settings = settings
                 .with_insecure(found.insecure)
-                .with_force_http(found.force_http);
+                .with_force_http(found.force_http)
+                .with_enable_oci(found.enable_oci);
         }
         let with_credentials = repository
             .filter(|s| s.has_credentials())
@@ -420,6 +421,8 @@ mod tests {
         );
         let oci = secrets.chart_settings("oci://registry.example.com:5000/charts");
         assert!(oci.force_http);
+        assert!(oci.enable_oci, "enableOCI");
+        assert!(!stable.enable_oci);
         assert_eq!(oci.credentials, Some(("u".to_owned(), "p".to_owned())));
         assert!(oci.ca_data.is_none());
         assert_eq!(

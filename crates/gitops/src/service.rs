@@ -131,6 +131,7 @@ async fn serve_commands(controller: Arc<Controller>, mut commands: mpsc::Receive
             Command::RepoChanged { repo_url, revision } => {
                 controller.repository_changed(&repo_url, revision.as_deref());
             }
+            Command::RegistryChanged(event) => controller.registry_changed(&event),
             Command::Sync {
                 app,
                 options,

@@ -13,15 +13,14 @@
 use crate::support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use strata_testkube::chart_server::{FileServer, FileServerOptions};
 use support::*;
 
 fn helm() -> PathBuf {
@@ -73,11 +72,11 @@ fn package(helm: &Path, base: &Path, repo: &Path, version: &str) -> PathBuf {
     repo.join(format!("web-{version}.tgz"))
 }
 
-/// A loopback HTTP server over the files of a directory, asking for basic credentials when
-/// given; records every path asked for.
+/// The shared loopback file server (`strata_testkube::chart_server`) over a directory,
+/// asking for basic credentials when given.
 struct ChartServer {
     url: String,
-    seen: Arc<Mutex<Vec<String>>>,
+    files: FileServer,
 }
 
 impl ChartServer {
@@ -91,134 +90,30 @@ impl ChartServer {
         basic: Option<(&str, &str)>,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
-        use base64::Engine as _;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        let wanted = basic.map(|(user, password)| {
-            format!(
-                "basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-            )
-            .to_ascii_lowercase()
-        });
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                match &tls {
-                    Some(config) => {
-                        let Ok(connection) = rustls::ServerConnection::new(Arc::clone(config))
-                        else {
-                            continue;
-                        };
-                        answer(
-                            rustls::StreamOwned::new(connection, stream),
-                            &dir,
-                            wanted.as_deref(),
-                            &log,
-                        );
-                    }
-                    None => answer(stream, &dir, wanted.as_deref(), &log),
-                }
-            }
-        });
+        let mut options = FileServerOptions::new();
+        if let Some((user, password)) = basic {
+            options = options.with_basic(user, password);
+        }
+        if let Some(tls) = tls {
+            options = options.with_tls(tls);
+        }
+        let files = FileServer::start_with(dir, options).unwrap();
         Self {
-            url: format!("{scheme}://127.0.0.1:{port}"),
-            seen,
+            url: files.url().to_owned(),
+            files,
         }
     }
 
     /// How many times `path` was asked for.
     fn asked(&self, path: &str) -> usize {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|p| p.as_str() == path)
-            .count()
+        self.files.asked(path)
     }
-}
-
-/// Answers one request (one per connection) with the file of `dir` it names, or 401 without
-/// the `wanted` basic credentials; a connection that fails (a refused handshake) is dropped.
-fn answer(
-    mut stream: impl Read + Write,
-    dir: &Path,
-    wanted: Option<&str>,
-    log: &Mutex<Vec<String>>,
-) {
-    let mut reader = BufReader::new(&mut stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() || line.is_empty() {
-        return;
-    }
-    let mut authorization = None;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("authorization")
-        {
-            authorization = Some(value.trim().to_ascii_lowercase());
-        }
-    }
-    drop(reader);
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    log.lock().unwrap().push(path.clone());
-    let allowed = wanted.is_none_or(|w| authorization.as_deref() == Some(w));
-    let response = if !allowed {
-        b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"charts\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
-    } else {
-        match std::fs::read(dir.join(path.trim_start_matches('/'))) {
-            Ok(body) if !path.contains("..") => {
-                let mut r = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )
-                .into_bytes();
-                r.extend(body);
-                r
-            }
-            _ => {
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
-            }
-        }
-    };
-    let _ = stream.write_all(&response);
-    let _ = stream.flush();
 }
 
 /// A TLS server configuration: the PKI's serving certificate, and client certificates signed
 /// by its CA required.
 fn tls_requiring_client_certificates(pki: &strata_testkube::Pki) -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
-        .unwrap();
-    let clients = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        Arc::clone(&provider),
-    )
-    .build()
-    .unwrap();
-    let certs =
-        vec![CertificateDer::from_pem_slice(pki.serving.certificate_pem.as_bytes()).unwrap()];
-    let key = PrivateKeyDer::from_pem_slice(pki.serving.key_pem.as_bytes()).unwrap();
-    Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_client_cert_verifier(clients)
-            .with_single_cert(certs, key)
-            .unwrap(),
-    )
+    strata_testkube::chart_server::tls_server_config(pki, true).unwrap()
 }
 
 fn chart_application(name: &str, source: Value, namespace: &str) -> Value {

@@ -466,3 +466,42 @@ async fn serve_answers_on_a_bound_port_and_shuts_down() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+/// A signed GHCR `package` event (a chart pushed to `ghcr.io/acme/charts/web` as `1.3.0`)
+/// asks the controller to refresh what uses that registry repository; one that asks for
+/// nothing (a package updated) is answered and ignored.
+#[tokio::test]
+async fn a_ghcr_package_event_sends_registry_changed() {
+    let (state, mut commands) = setup();
+    let package = |action: &str| {
+        json!({
+            "action": action,
+            "package": {
+                "name": "charts/web",
+                "package_type": "container",
+                "owner": {"login": "acme"},
+                "package_version": {"container_metadata": {"tag": {"name": "1.3.0"}}},
+            },
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let body = package("published");
+    let signature = github_signature(&body, GITHUB_SECRET);
+    let (status, text) = call(&state, github_request("package", body, Some(signature))).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    match commands.try_recv().unwrap() {
+        Command::RegistryChanged(event) => {
+            assert_eq!(event.repo_url, "oci://ghcr.io/acme/charts/web");
+            assert_eq!(event.tag, "1.3.0");
+            assert!(event.matches("oci://ghcr.io/acme/charts", Some("web"), "~1.3"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let body = package("updated");
+    let signature = github_signature(&body, GITHUB_SECRET);
+    let (status, text) = call(&state, github_request("package", body, Some(signature))).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("ignored"), "{text}");
+    assert!(commands.try_recv().is_err());
+}

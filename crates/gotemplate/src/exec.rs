@@ -610,6 +610,16 @@ impl<'a> Exec<'a> {
             if let Some(f) = fin {
                 vals.push(self.copy_arg(pos, &name, f)?);
             }
+            if let Some((random, _)) = &self.meter.random
+                && random.any()
+                && vals.iter().flatten().any(holds_marker)
+            {
+                return Err(self.func_err(
+                    pos,
+                    &name,
+                    crate::helm::unsupported(&name, "its argument holds random output"),
+                ));
+            }
             return crate::helm::call_method(&recv, &method, &vals)
                 .map(|v| Some(Data::from_value(v, None)))
                 .map_err(|e| self.func_err(pos, &name, e));
@@ -979,6 +989,64 @@ impl<'a> Exec<'a> {
             vals.push(f);
         }
         self.step(pos, || name.to_string())?;
+        if let Some((random, file)) = &self.meter.random {
+            if self.functions == crate::FunctionSet::Helm
+                && let Some(reason) = crate::helm::nondeterministic(name)
+            {
+                let placeholder = random.record(
+                    file,
+                    self.func_err(pos, name, crate::helm::unsupported(name, reason)),
+                );
+                return Ok(Some(Data::plain(crate::helm::random_placeholder(
+                    name,
+                    placeholder,
+                ))));
+            }
+            let tainted = if !matches!(name, "include" | "tpl") && random.any() {
+                vals.iter().flatten().find_map(|d| {
+                    d.to_value(&self.meter.limits)
+                        .ok()
+                        .and_then(|v| marker_in(&v))
+                })
+            } else {
+                None
+            };
+            if let Some(placeholder) = tainted {
+                let result = self.dispatch(pos, name, vals)?;
+                return match result.as_ref().and_then(Data::as_plain) {
+                    Some(Value::String(text)) => Ok(Some(Data::plain(Value::String(
+                        crate::RandomPlaceholders::first_placeholder(text)
+                            .map_or(placeholder, str::to_string),
+                    )))),
+                    _ if matches!(result, Some(Data::Map(_) | Data::List(_)))
+                        || matches!(
+                            result.as_ref().and_then(Data::as_plain),
+                            Some(Value::Array(_) | Value::Object(_))
+                        ) =>
+                    {
+                        Ok(result)
+                    }
+                    _ => Err(self.func_err(
+                        pos,
+                        name,
+                        crate::helm::unsupported(
+                            name,
+                            "its argument holds random output (a random, clock or generated-key function's result)",
+                        ),
+                    )),
+                };
+            }
+        }
+        self.dispatch(pos, name, vals)
+    }
+
+    /// Calls the function `name` with its evaluated arguments.
+    fn dispatch(
+        &mut self,
+        pos: usize,
+        name: &str,
+        mut vals: Vec<SVal>,
+    ) -> Result<SVal, TemplateError> {
         let helm_calls = match self.functions {
             crate::FunctionSet::Helm => true,
             crate::FunctionSet::Crossplane => name == "include",
@@ -1341,6 +1409,24 @@ impl<'a> Exec<'a> {
     pub(crate) fn func_err(&self, pos: usize, name: &str, e: crate::FuncError) -> TemplateError {
         TemplateError::function_in(&self.file, &self.executing, &self.src, pos, name, e)
     }
+}
+
+/// The first random placeholder (see [`crate::RandomPlaceholders`]) `v` holds in a string, a
+/// map key or an element.
+fn marker_in(v: &Value) -> Option<String> {
+    let found = |s: &str| crate::RandomPlaceholders::first_placeholder(s).map(str::to_string);
+    match v {
+        Value::String(s) => found(s),
+        Value::Array(items) => items.iter().find_map(marker_in),
+        Value::Object(m) => m
+            .iter()
+            .find_map(|(k, v)| found(k).or_else(|| marker_in(v))),
+        _ => None,
+    }
+}
+
+fn holds_marker(v: &Value) -> bool {
+    marker_in(v).is_some()
 }
 
 /// The elements of a list as the executor holds them; `None` for anything else.

@@ -848,15 +848,17 @@ pub(crate) fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value
         "abbrev" => {
             want(name, a, 2)?;
             let (w, v) = (int(&a[0])?, s(&a[1])?);
-            let chars: Vec<char> = v.chars().collect();
-            Value::String(if w < 4 || chars.len() as i64 <= w {
-                v
+            if w < 4 {
+                Value::String(v)
             } else {
-                format!(
-                    "{}...",
-                    chars[..(w - 3) as usize].iter().collect::<String>()
-                )
-            })
+                // goutils cuts bytes, as Go slices strings.
+                Value::String(crate::sprig_more::abbreviate_full(&v, 0, w).ok_or_else(|| {
+                    FuncError::Unsupported {
+                        func: name.to_string(),
+                        reason: "the cut falls inside a multi-byte character, where Go's result is not valid UTF-8",
+                    }
+                })?)
+            }
         }
         "quote" => Value::String(
             a.iter()

@@ -309,6 +309,11 @@ fn resolves_to_non_string(s: &str) -> bool {
     if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
         return false;
     }
+    // A leading `.` is read by Go's `ParseFloat` as written, which takes no underscores there
+    // (`._5` is a string); a digit or a sign, without its underscores.
+    if first == b'.' && s.contains('_') {
+        return false;
+    }
     let plain = s.replace('_', "");
     let body = plain.trim_start_matches(['-', '+']);
     if body.parse::<f64>().is_ok()

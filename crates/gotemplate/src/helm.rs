@@ -212,41 +212,28 @@ pub(crate) fn from_json_map(text: &str) -> Value {
         Ok(Value::Null) => Value::Object(Map::new()),
         Ok(other) => error(format!(
             "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-            match other {
-                Value::Array(_) => "array",
-                Value::String(_) => "string",
-                Value::Number(_) => "number",
-                _ => "bool",
-            }
+            json_kind(&other)
         )),
         Err(_) => error(go_json_syntax_error(text)),
     }
 }
 
-/// The message of Go's `encoding/json` for text that is not JSON, for the two cases charts
-/// meet (nothing, or a first character that starts no value); other syntax errors name the
-/// first character that starts no value as Go does at the start.
-fn go_json_syntax_error(text: &str) -> String {
-    match text.trim_start().chars().next() {
-        None => "unexpected end of JSON input".to_string(),
-        Some(c) if !matches!(c, '{' | '[' | '"' | '-' | '0'..='9' | 't' | 'f' | 'n') => {
-            format!(
-                "invalid character {} looking for beginning of value",
-                go_quote_char(c)
-            )
-        }
-        Some(_) => "invalid JSON".to_string(),
+/// What Go's `json.UnmarshalTypeError` calls a JSON value of this kind.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Object(_) => "object",
+        _ => "bool",
     }
 }
 
-/// A character as Go's `%q` of a rune quotes it (`'x'`, `'\''`).
-fn go_quote_char(c: char) -> String {
-    match c {
-        '\'' => "'\\''".to_string(),
-        '\\' => "'\\\\'".to_string(),
-        c if c.is_control() => format!("'\\x{:02x}'", c as u32),
-        c => format!("'{c}'"),
-    }
+/// The message of Go's `encoding/json` for text that is not JSON (its scanner's syntax
+/// errors); JSON that Go's scanner takes but Strata's reader does not (a number beyond
+/// float64) is `invalid JSON`.
+fn go_json_syntax_error(text: &str) -> String {
+    crate::gojson::syntax_error(text).unwrap_or_else(|| "invalid JSON".to_string())
 }
 
 /// The files of a `.Files` object (a Go `map[string][]byte`: true, `len` and `range` see
@@ -1065,7 +1052,54 @@ fn semver_matches(constraint: &str, version: &str) -> Result<bool, SemverError> 
     Ok(false)
 }
 
-fn unsupported(name: &str, reason: &'static str) -> FuncError {
+/// Why the function's result changes from run to run (random text, the clock, generated
+/// keys, certificates and salted secrets); `None` for the others.
+pub(crate) fn nondeterministic(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "randAlphaNum" | "randAlpha" | "randNumeric" | "randAscii" | "randBytes" | "randInt"
+        | "shuffle" | "uuidv4" => "its result is random on every render",
+        "now" | "date" | "dateInZone" | "htmlDate" | "htmlDateInZone" | "dateModify" | "ago"
+        | "unixEpoch" | "toDate" | "date_in_zone" | "date_modify" | "must_date_modify"
+        | "mustDateModify" | "mustToDate" => "its result depends on the clock",
+        "genCA"
+        | "genCAWithKey"
+        | "genSelfSignedCert"
+        | "genSelfSignedCertWithKey"
+        | "genSignedCert"
+        | "genSignedCertWithKey"
+        | "genPrivateKey"
+        | "derivePassword"
+        | "buildCustomCert"
+        | "encryptAES"
+        | "decryptAES"
+        | "bcrypt"
+        | "htpasswd" => "it generates keys, certificates or salted secrets",
+        _ => return None,
+    })
+}
+
+/// What a random function returns with [`crate::RandomPlaceholders`]: the marker, or a
+/// certificate (`.Cert`, `.Key`) holding it.
+pub(crate) fn random_placeholder(name: &str, placeholder: String) -> Value {
+    let marker = Value::String(placeholder);
+    match name {
+        "genCA"
+        | "genCAWithKey"
+        | "genSelfSignedCert"
+        | "genSelfSignedCertWithKey"
+        | "genSignedCert"
+        | "genSignedCertWithKey"
+        | "buildCustomCert" => {
+            let mut cert = Map::new();
+            cert.insert("Cert".to_string(), marker.clone());
+            cert.insert("Key".to_string(), marker);
+            Value::Object(cert)
+        }
+        _ => marker,
+    }
+}
+
+pub(crate) fn unsupported(name: &str, reason: &'static str) -> FuncError {
     FuncError::Unsupported {
         func: name.to_string(),
         reason,
@@ -1092,21 +1126,27 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
         }
         "mustFromJson" => {
             want(name, a, 1)?;
-            serde_json::from_str(&s(&a[0])?).map_err(|e| FuncError::Stopped {
+            let text = s(&a[0])?;
+            serde_json::from_str(&text).map_err(|e| FuncError::Stopped {
                 func: "mustFromJson",
-                message: e.to_string(),
+                message: go_json_syntax_error(&text),
                 source: Some(crate::SharedCause::new(e)),
             })?
         }
         "fromJsonArray" => {
             want(name, a, 1)?;
-            match serde_json::from_str::<Value>(&s(&a[0])?) {
-                Ok(Value::Array(v)) => Value::Array(v),
-                Ok(_) => Value::Array(vec![Value::String(
-                    "json: cannot unmarshal object into Go value of type []interface {}"
-                        .to_string(),
-                )]),
-                Err(e) => Value::Array(vec![Value::String(e.to_string())]),
+            let text = s(&a[0])?;
+            match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Array(mut v)) => {
+                    v.iter_mut().for_each(crate::value::floatify);
+                    Value::Array(v)
+                }
+                Ok(Value::Null) => Value::Array(Vec::new()),
+                Ok(other) => Value::Array(vec![Value::String(format!(
+                    "json: cannot unmarshal {} into Go value of type []interface {{}}",
+                    json_kind(&other)
+                ))]),
+                Err(_) => Value::Array(vec![Value::String(go_json_syntax_error(&text))]),
             }
         }
         "toToml" | "fromToml" => return Err(unsupported(name, "TOML is not implemented")),
@@ -1454,31 +1494,10 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
             Value::Object(m)
         }
         "urlJoin" => return Err(unsupported(name, "URL building is not implemented")),
-        "randAlphaNum" | "randAlpha" | "randNumeric" | "randAscii" | "randBytes" | "randInt"
-        | "shuffle" | "uuidv4" => {
-            return Err(unsupported(name, "its result is random on every render"));
-        }
-        "now" | "date" | "dateInZone" | "htmlDate" | "htmlDateInZone" | "dateModify" | "ago"
-        | "unixEpoch" | "toDate" | "date_in_zone" | "date_modify" | "must_date_modify"
-        | "mustDateModify" | "mustToDate" => {
-            return Err(unsupported(name, "its result depends on the clock"));
-        }
-        "genCA"
-        | "genCAWithKey"
-        | "genSelfSignedCert"
-        | "genSelfSignedCertWithKey"
-        | "genSignedCert"
-        | "genSignedCertWithKey"
-        | "genPrivateKey"
-        | "derivePassword"
-        | "buildCustomCert"
-        | "encryptAES"
-        | "decryptAES"
-        | "bcrypt"
-        | "htpasswd" => {
+        _ if nondeterministic(name).is_some() => {
             return Err(unsupported(
                 name,
-                "it generates keys, certificates or salted secrets",
+                nondeterministic(name).unwrap_or_default(),
             ));
         }
         "getHostByName" => return Err(unsupported(name, "it needs DNS")),
@@ -1542,6 +1561,35 @@ fn sha1_hex(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_output_is_followed_as_placeholders() {
+        use crate::{RandomPlaceholders, SharedData, TemplateSet};
+        let placeholders = std::sync::Arc::new(RandomPlaceholders::new());
+        let mut set = TemplateSet::new(crate::FunctionSet::Helm, crate::MissingKey::Zero)
+            .with_random_placeholders(placeholders.clone());
+        set.add("name", r#"pod-{{ randAlphaNum 5 | lower }}"#)
+            .expect("parsed");
+        set.add("cert", r#"{{ (genCA "x" 1).Cert | b64enc }}"#)
+            .expect("parsed");
+        set.add("plain", r#"{{ "a" | upper }}"#).expect("parsed");
+        set.add("decides", r#"{{ eq (randAlphaNum 3) "abc" }}"#)
+            .expect("parsed");
+        set.add("length", r#"{{ len (uuidv4) }}"#).expect("parsed");
+        let data = SharedData::new(serde_json::json!({}));
+        let name = set.execute_shared("name", &data).expect("rendered");
+        assert_eq!(name, format!("pod-{}0zz", RandomPlaceholders::MARKER));
+        let cert = set.execute_shared("cert", &data).expect("rendered");
+        assert_eq!(cert, format!("{}1zz", RandomPlaceholders::MARKER));
+        assert_eq!(set.execute_shared("plain", &data).expect("rendered"), "A");
+        let (file, error) = placeholders.call_in(&cert).expect("the call");
+        assert_eq!(file, "cert");
+        assert!(error.to_string().contains("genCA"), "{error}");
+        for decides in ["decides", "length"] {
+            let err = set.execute_shared(decides, &data).expect_err("refused");
+            assert!(err.to_string().contains("random output"), "{err}");
+        }
+    }
 
     #[test]
     fn globs_keep_star_within_a_segment() {

@@ -64,6 +64,7 @@ mod error;
 mod exec;
 mod funcs;
 pub mod gofmt;
+mod gojson;
 pub mod goyaml;
 pub mod helm;
 mod lexer;
@@ -261,6 +262,85 @@ pub struct TemplateSet {
     limits: Limits,
     delims: lexer::Delims,
     templates: BTreeMap<String, Arc<ast::Define>>,
+    random: Option<Arc<RandomPlaceholders>>,
+}
+
+/// Random output stood in for, for a caller that leaves out what it reaches: with
+/// [`TemplateSet::with_random_placeholders`], Helm's functions whose results change from run
+/// to run (random text, clocks, generated keys and certificates) return
+/// a placeholder (a certificate's fields hold it) instead of failing: [`RandomPlaceholders::MARKER`]
+/// followed by the call's number and `zz`. A function given an argument holding one returns
+/// it again when its result is text (the text depends on random output), keeps a list or map
+/// as built, and fails, as without placeholders, when its result is anything else (a
+/// comparison, a number: what a template would decide on). Every text holding a placeholder
+/// depends on random output, of the call it names ([`RandomPlaceholders::call_in`]).
+#[derive(Debug, Default)]
+pub struct RandomPlaceholders {
+    calls: std::sync::Mutex<Vec<(String, TemplateError)>>,
+    /// Whether a call was recorded (read on every function call, without the lock).
+    seen: std::sync::atomic::AtomicBool,
+}
+
+impl RandomPlaceholders {
+    /// How every placeholder of random output starts (lower case letters and digits, so that
+    /// `lower` keeps it and a name may hold it).
+    pub const MARKER: &'static str = "zzstratarandom";
+
+    /// The placeholder of call `n`.
+    pub(crate) fn placeholder(n: usize) -> String {
+        format!("{}{n}zz", Self::MARKER)
+    }
+
+    /// The first placeholder in `text`, whole.
+    pub(crate) fn first_placeholder(text: &str) -> Option<&str> {
+        let start = text.find(Self::MARKER)?;
+        let digits = text[start + Self::MARKER.len()..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        text.get(start..start + Self::MARKER.len() + digits + 2)
+    }
+
+    /// The call whose placeholder `text` holds first: the template file executed and the error
+    /// the call gives without placeholders.
+    pub fn call_in(&self, text: &str) -> Option<(String, TemplateError)> {
+        let placeholder = Self::first_placeholder(text)?;
+        let n: usize = placeholder[Self::MARKER.len()..placeholder.len() - 2]
+            .parse()
+            .ok()?;
+        self.calls.lock().ok()?.get(n).cloned()
+    }
+
+    /// Placeholders for the executions of one set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Each random function called, in order: the template file executed and the error the
+    /// call gives without placeholders (naming the function, its file and line).
+    pub fn calls(&self) -> Vec<(String, TemplateError)> {
+        self.calls
+            .lock()
+            .map(|calls| calls.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether any random function was called.
+    pub fn any(&self) -> bool {
+        self.seen.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Records a call; its placeholder.
+    pub(crate) fn record(&self, file: &str, error: TemplateError) -> String {
+        self.seen.store(true, std::sync::atomic::Ordering::Release);
+        match self.calls.lock() {
+            Ok(mut calls) => {
+                calls.push((file.to_string(), error));
+                Self::placeholder(calls.len() - 1)
+            }
+            Err(_) => Self::placeholder(usize::MAX),
+        }
+    }
 }
 
 impl TemplateSet {
@@ -272,7 +352,15 @@ impl TemplateSet {
             limits: Limits::default(),
             delims: lexer::Delims::default(),
             templates: BTreeMap::new(),
+            random: None,
         }
+    }
+
+    /// This set with random output stood in for by `placeholders` (see
+    /// [`RandomPlaceholders`]) in its executions, instead of refused.
+    pub fn with_random_placeholders(mut self, placeholders: Arc<RandomPlaceholders>) -> Self {
+        self.random = Some(placeholders);
+        self
     }
 
     /// This set with actions between `left` and `right` in the files added after this call,
@@ -335,7 +423,8 @@ impl TemplateSet {
         let Some(main) = self.templates.get(name) else {
             return Err(TemplateError::missing_template(name));
         };
-        let meter = limits::Meter::new(&self.limits);
+        let mut meter = limits::Meter::new(&self.limits);
+        meter.random = self.random.clone().map(|r| (r, name.to_string()));
         let mut out = String::new();
         let mut ex = exec::Exec::new(
             (name, main),

@@ -246,6 +246,9 @@ pub(crate) struct Meter {
     stack: Cell<usize>,
     /// Bytes of the values functions built so far.
     built: Cell<u128>,
+    /// Where random output is stood in for by a placeholder (see
+    /// [`RandomPlaceholders`](crate::RandomPlaceholders)), and the template file executed.
+    pub random: Option<(std::sync::Arc<crate::RandomPlaceholders>, String)>,
 }
 
 impl Meter {
@@ -257,6 +260,7 @@ impl Meter {
             deadline: limits.max_duration.map(|d| Instant::now() + d),
             stack: Cell::new(0),
             built: Cell::new(0),
+            random: None,
         }
     }
 

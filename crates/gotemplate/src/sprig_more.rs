@@ -28,6 +28,8 @@ pub(crate) const NAMES: &[&str] = &[
     "any",
     "deepEqual",
     "duration",
+    "durationRound",
+    "abbrevboth",
     "add1f",
     "chunk",
     "mustChunk",
@@ -89,6 +91,14 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Option<Result<Value, FuncError>> {
                 _ => 0,
             }))
         }),
+        // Likewise a string parsed as Go's `time.ParseDuration` (0 when it does not parse).
+        "durationRound" => want(name, a, 1).map(|()| {
+            Value::String(duration_round(match &a[0] {
+                Some(Value::String(text)) => parse_go_duration(text).unwrap_or(0),
+                _ => 0,
+            }))
+        }),
+        "abbrevboth" => abbrevboth(name, a),
         "add1f" => want(name, a, 1).map(|()| {
             crate::value::float_value(crate::funcs::to_f64(&any(&a[0])) + 1.0)
                 .unwrap_or(Value::Null)
@@ -266,6 +276,165 @@ fn duration(seconds: i64) -> String {
     }
 }
 
+/// Go's `time.ParseDuration` in nanoseconds: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+` or `0`;
+/// `None` where Go returns an error (no unit, an unknown unit, beyond an `int64`).
+pub(crate) fn parse_go_duration(text: &str) -> Option<i64> {
+    let (negative, mut rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    const LIMIT: u64 = 1 << 63;
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let first = rest.as_bytes()[0];
+        if !(first == b'.' || first.is_ascii_digit()) {
+            return None;
+        }
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (whole_text, after) = rest.split_at(digits);
+        let mut whole: u64 = 0;
+        for d in whole_text.bytes() {
+            if whole > (LIMIT - 1) / 10 {
+                return None;
+            }
+            whole = whole * 10 + u64::from(d - b'0');
+            if whole > LIMIT {
+                return None;
+            }
+        }
+        let mut rest_after = after;
+        let (mut fraction, mut scale, mut fraction_digits) = (0u64, 1f64, 0usize);
+        if let Some(tail) = after.strip_prefix('.') {
+            fraction_digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+            let mut overflow = false;
+            for d in tail[..fraction_digits].bytes() {
+                if overflow || fraction > (LIMIT - 1) / 10 {
+                    // Go drops the digits past what an int64 holds.
+                    overflow = true;
+                    continue;
+                }
+                let next = fraction * 10 + u64::from(d - b'0');
+                if next > LIMIT {
+                    overflow = true;
+                    continue;
+                }
+                fraction = next;
+                scale *= 10.0;
+            }
+            rest_after = &tail[fraction_digits..];
+        }
+        if digits == 0 && fraction_digits == 0 {
+            return None;
+        }
+        let unit_len = rest_after
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest_after.len());
+        let (unit_text, next) = rest_after.split_at(unit_len);
+        let unit: u64 = match unit_text {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        if whole > LIMIT / unit {
+            return None;
+        }
+        whole *= unit;
+        if fraction > 0 {
+            whole += (fraction as f64 * (unit as f64 / scale)) as u64;
+            if whole > LIMIT {
+                return None;
+            }
+        }
+        total = total.checked_add(whole).filter(|t| *t <= LIMIT)?;
+        rest = next;
+    }
+    if negative {
+        Some(0i64.wrapping_sub_unsigned(total))
+    } else if total > LIMIT - 1 {
+        None
+    } else {
+        Some(total as i64)
+    }
+}
+
+/// Sprig's `durationRound`: the duration's largest unit, rounded down, without its sign
+/// (`2h`, `3d`, `1mo`, `2y`; a unit is used only for more than one of it, so one hour is `60m`).
+fn duration_round(nanos: i64) -> String {
+    const SECOND: u64 = 1_000_000_000;
+    let n = nanos.unsigned_abs();
+    let units: [(u64, &str); 6] = [
+        (SECOND * 3600 * 24 * 365, "y"),
+        (SECOND * 3600 * 24 * 30, "mo"),
+        (SECOND * 3600 * 24, "d"),
+        (SECOND * 3600, "h"),
+        (SECOND * 60, "m"),
+        (SECOND, "s"),
+    ];
+    units.iter().find(|(size, _)| n > *size).map_or_else(
+        || "0s".to_string(),
+        |(size, unit)| format!("{}{unit}", n / size),
+    )
+}
+
+/// Sprig's `abbrevboth LEFT RIGHT TEXT`: the text as is when `RIGHT` is under 4 (or under 7
+/// with an offset), else goutils' `AbbreviateFull`.
+fn abbrevboth(name: &str, a: &[Val]) -> Result<Value, FuncError> {
+    want(name, a, 3)?;
+    let (left, right, text) = (int(&a[0])?, int(&a[1])?, s(&a[2])?);
+    if right < 4 || left > 0 && right < 7 {
+        return Ok(Value::String(text));
+    }
+    abbreviate_full(&text, left, right)
+        .map(Value::String)
+        .ok_or_else(|| FuncError::Unsupported {
+            func: name.to_string(),
+            reason: "the cut falls inside a multi-byte character, where Go's result is not valid UTF-8",
+        })
+}
+
+/// goutils' `AbbreviateFull` (what Sprig's `abbrev` and `abbrevboth` call): `text` cut to
+/// `width` bytes with `...` at the cut ends, starting near byte `offset`; `""` where goutils
+/// returns an error. `None` where a cut falls inside a character (Go cuts bytes).
+pub(crate) fn abbreviate_full(text: &str, offset: i64, width: i64) -> Option<String> {
+    let len = text.len() as i64;
+    if text.is_empty() {
+        return Some(String::new());
+    }
+    if width < 4 {
+        return Some(String::new());
+    }
+    if len <= width {
+        return Some(text.to_string());
+    }
+    let mut offset = offset.min(len);
+    if len - offset < width - 3 {
+        offset = len - (width - 3);
+    }
+    let cut = |from: i64, to: i64| text.get(from as usize..to as usize);
+    if offset <= 4 {
+        return cut(0, width - 3).map(|t| format!("{t}..."));
+    }
+    if width < 7 {
+        return Some(String::new());
+    }
+    if offset + width - 3 < len {
+        let tail = cut(offset, len)?;
+        return abbreviate_full(tail, 0, width - 3).map(|t| format!("...{t}"));
+    }
+    cut(len - (width - 3), len).map(|t| format!("...{t}"))
+}
+
 /// Sprig's `chunk SIZE LIST`: the list in lists of `SIZE` (the last shorter).
 fn chunk(name: &str, a: &[Val]) -> Result<Value, FuncError> {
     want(name, a, 2)?;
@@ -425,5 +594,34 @@ mod tests {
         assert_eq!(duration(95), "1m35s");
         assert_eq!(duration(7200), "2h0m0s");
         assert_eq!(duration(-61), "-1m1s");
+    }
+
+    #[test]
+    fn go_durations_parse_and_round() {
+        let h = 3_600_000_000_000i64;
+        assert_eq!(parse_go_duration("1h30m"), Some(h + h / 2));
+        assert_eq!(parse_go_duration("-1.5h"), Some(-(h + h / 2)));
+        assert_eq!(parse_go_duration("300ms"), Some(300_000_000));
+        assert_eq!(parse_go_duration(".5s"), Some(500_000_000));
+        assert_eq!(parse_go_duration("0"), Some(0));
+        assert_eq!(parse_go_duration("1"), None);
+        assert_eq!(parse_go_duration("1d"), None);
+        assert_eq!(parse_go_duration(""), None);
+        assert_eq!(parse_go_duration("3000000h"), None);
+        assert_eq!(duration_round(h), "60m");
+        assert_eq!(duration_round(h + 1), "1h");
+        assert_eq!(duration_round(-h * 50), "2d");
+        assert_eq!(duration_round(h * 24 * 400), "1y");
+        assert_eq!(duration_round(999_999_999), "0s");
+    }
+
+    #[test]
+    fn abbreviations_are_goutils() {
+        let text = "abcdefghijklmno";
+        assert_eq!(abbreviate_full(text, 5, 10).as_deref(), Some("...fghi..."));
+        assert_eq!(abbreviate_full(text, 0, 10).as_deref(), Some("abcdefg..."));
+        assert_eq!(abbreviate_full(text, 12, 10).as_deref(), Some("...ijklmno"));
+        assert_eq!(abbreviate_full(text, 10, 6).as_deref(), Some(""));
+        assert_eq!(abbreviate_full("héllo wörld", 0, 5), None);
     }
 }

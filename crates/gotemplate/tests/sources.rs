@@ -20,16 +20,22 @@ fn cause<E: Error + 'static>(err: &TemplateError) -> Option<&E> {
     std::iter::successors(err.source(), |e| (*e).source()).find_map(|e| e.downcast_ref::<E>())
 }
 
+/// The message is Go's `encoding/json` one, as Helm prints it; the decoder's error stays the
+/// source.
 #[test]
 fn must_from_json_keeps_the_decoder_error() {
     let err = fails(FunctionSet::Helm, r#"{{ mustFromJson "{nope" }}"#);
-    let json = cause::<serde_json::Error>(&err).expect("the decoder's error");
+    assert!(
+        cause::<serde_json::Error>(&err).is_some(),
+        "the decoder's error"
+    );
+    let go = "invalid character 'n' looking for beginning of object key string";
     assert!(
         err.to_string()
-            .ends_with(&format!("error calling mustFromJson: {json}")),
+            .ends_with(&format!("error calling mustFromJson: {go}")),
         "{err}"
     );
-    assert_eq!(err.stopped_message(), Some(json.to_string().as_str()));
+    assert_eq!(err.stopped_message(), Some(go));
 }
 
 #[test]

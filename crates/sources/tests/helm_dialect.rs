@@ -289,3 +289,61 @@ fn changing_a_copied_function_result_is_refused_by_name() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A `.helmignore` negation (`!pattern`) ignores every name it does not match, as Helm's
+/// `pkg/ignore` reads it: here only names with a `.` or an `s` are kept (`config/`, `LICENSE`
+/// dropped), after a plain pattern that drops `notes-1.txt`.
+#[test]
+fn helmignore_negations_are_read_as_helm_reads_them() {
+    assert_equal("ignore-negation", &[], "files");
+}
+
+/// Helm fails both ways a `.helmignore` can break a chart: a negation not matching
+/// `Chart.yaml` (which is then ignored) and `**`; Strata fails with the same words.
+#[test]
+fn helmignore_that_helm_refuses_is_refused() {
+    let program = ensure(&strata_testkube::target_dir()).expect("helm");
+    for (chart, words) in [
+        ("ignore-chart-yaml", "Chart.yaml file is missing"),
+        (
+            "ignore-double-star",
+            "double-star (**) syntax is not supported",
+        ),
+    ] {
+        let helm_error = template(
+            &program,
+            &charts_dir().join(chart),
+            &TemplateArgs::new(RELEASE),
+        )
+        .expect("helm ran")
+        .expect_err("helm fails");
+        assert!(helm_error.message.contains(words), "{}", helm_error.message);
+        let err = helm::render(
+            &FsTree::new(charts_dir()),
+            chart,
+            &HelmOptions::new(RELEASE, NAMESPACE),
+        )
+        .expect_err("strata fails");
+        assert!(err.to_string().contains(words), "{chart}: {err}");
+    }
+}
+
+/// `durationRound`, `abbrevboth` and `abbrev` (bytes, as goutils cuts them), equal to Helm's.
+#[test]
+fn duration_round_and_abbreviations_are_sprigs() {
+    let (expected, actual) = both("dialect", &[]);
+    let actual = actual.expect("strata rendered");
+    for key in ["durationRound", "abbrevboth", "abbrev"] {
+        assert_eq!(expected["more"][key], actual["more"][key], "{key}");
+    }
+}
+
+/// `fromJson`, `fromJsonArray`: Go's `encoding/json` messages for each kind of syntax error.
+#[test]
+fn from_json_errors_are_gos_messages() {
+    let (expected, actual) = both("dialect", &[]);
+    let actual = actual.expect("strata rendered");
+    for key in ["fromJsonErrors", "fromJsonArrayErrors"] {
+        assert_eq!(expected["more"][key], actual["more"][key], "{key}");
+    }
+}

@@ -15,19 +15,7 @@ use crate::helm_repository::{
 };
 
 fn tls_config(pki: &strata_testkube::Pki) -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs =
-        vec![CertificateDer::from_pem_slice(pki.serving.certificate_pem.as_bytes()).unwrap()];
-    let key = PrivateKeyDer::from_pem_slice(pki.serving.key_pem.as_bytes()).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    Arc::new(config)
+    strata_testkube::chart_server::tls_server_config(pki, false).unwrap()
 }
 
 #[test]

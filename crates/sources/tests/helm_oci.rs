@@ -97,13 +97,32 @@ fn an_oci_chart_renders_as_helm_template_and_is_cached_by_digest() {
     for (repo_url, revision, picked) in [
         (oci_url.clone(), "1.2.0", "1.2.0"),
         (oci_url.clone(), ">=1.0.0 <2.0.0", "1.3.0"),
-        // ArgoCD's form for a repository with `enableOCI`: no scheme.
+        // ArgoCD's form for a repository with `enableOCI`: no scheme (an IP address with a
+        // port, which ArgoCD reads as OCI only with `enableOCI`).
         (format!("{host}/charts"), "~1.2", "1.2.0"),
+        // A host name with a port: ArgoCD reads it as OCI without `enableOCI`.
+        (
+            format!("localhost:{}/charts", registry.address().port()),
+            "1.3.0",
+            "1.3.0",
+        ),
     ] {
+        let enable_oci = repo_url.starts_with(&host);
         let source = load_with(
             base.path(),
             &application(&repo_url, "metrics", revision),
-            plain_http(&host),
+            |r| {
+                r.with_chart_repository(
+                    &format!("oci://{host}"),
+                    RepositorySettings::new()
+                        .with_force_http(true)
+                        .with_enable_oci(enable_oci),
+                )
+                .with_chart_repository(
+                    &format!("oci://localhost:{}", registry.address().port()),
+                    RepositorySettings::new().with_force_http(true),
+                )
+            },
         )
         .unwrap();
         let expected =
@@ -132,6 +151,19 @@ fn an_oci_chart_renders_as_helm_template_and_is_cached_by_digest() {
     assert!(
         cached.contains(&format!("sha256-{digest_120}.tgz")),
         "the layer's digest is the archive's: {cached:?}"
+    );
+
+    // Without `enableOCI`, an IP address and port without a scheme is no URL ArgoCD reads:
+    // refused, naming the field.
+    let err = load_with(
+        base.path(),
+        &application(&format!("{host}/charts"), "metrics", "1.3.0"),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("enableOCI") && err.contains(&format!("{host}/charts")),
+        "{err}"
     );
 
     // A missing tag names the registry, the chart and the version.

@@ -7,8 +7,6 @@
 
 #![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -16,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use strata_sources::repo::{Repositories, RepositoryCache};
 use strata_sources::stack::{StackSource, load_stack_with};
+use strata_testkube::chart_server::{FileServer, FileServerOptions};
 use strata_testkube::helm::ensure;
 
 use crate::support;
@@ -29,77 +28,18 @@ pub(crate) fn serve(dir: PathBuf) -> (String, Arc<Mutex<Vec<String>>>) {
     serve_with(dir, None)
 }
 
-/// Serves the files of `dir` over HTTP, or HTTPS with `tls`, on a loopback port; records every
-/// path asked for.
+/// Serves the files of `dir` over HTTP, or HTTPS with `tls`, on a loopback port (the shared
+/// [`FileServer`]); records every path asked for.
 pub(crate) fn serve_with(
     dir: PathBuf,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = log.clone();
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            match &tls {
-                Some(config) => {
-                    let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
-                        continue;
-                    };
-                    answer(rustls::StreamOwned::new(connection, stream), &dir, &seen);
-                }
-                None => answer(stream, &dir, &seen),
-            }
-        }
-    });
-    (format!("{scheme}://127.0.0.1:{port}"), log)
-}
-
-/// Answers one request on `stream` with the file of `dir` it names (one request per
-/// connection); a connection that fails (a refused TLS handshake) is dropped.
-fn answer(mut stream: impl Read + Write, dir: &Path, seen: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(&mut stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() || line.is_empty() {
-        return;
+    let mut options = FileServerOptions::new();
+    if let Some(tls) = tls {
+        options = options.with_tls(tls);
     }
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-            break;
-        }
-    }
-    drop(reader);
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    seen.lock().unwrap().push(path.clone());
-    let file = dir.join(path.trim_start_matches('/'));
-    // `<file>.redirect` holds where `<file>` has moved.
-    let mut moved = file.clone().into_os_string();
-    moved.push(".redirect");
-    if let Ok(location) = std::fs::read_to_string(&moved) {
-        let _ = write!(
-            stream,
-            "HTTP/1.1 302 Found\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            location.trim()
-        );
-        return;
-    }
-    let response = match std::fs::read(&file) {
-        Ok(body) if !path.contains("..") => {
-            let mut r = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )
-            .into_bytes();
-            r.extend(body);
-            r
-        }
-        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
-    };
-    let _ = stream.write_all(&response);
-    let _ = stream.flush();
+    let server = FileServer::start_with(dir, options).unwrap();
+    (server.url().to_owned(), server.log())
 }
 
 pub(crate) fn helm_env<'a>(command: &'a mut Command, home: &Path) -> &'a mut Command {
@@ -390,4 +330,36 @@ fn unknown_charts_versions_and_bad_digests_are_named() {
     )
     .unwrap_err();
     assert!(err.contains("unsupported repository URL scheme"), "{err}");
+}
+
+/// A multi-source Application whose chart source (from a Helm repository) has a `ref`: ArgoCD
+/// renders it (it is no values-only source), and refuses a `$ref/...` value file naming it
+/// ("Helm charts are not yet supported for 'ref' sources"); so does Strata, naming the field.
+#[test]
+fn a_chart_source_with_a_ref_is_rendered_and_lends_no_value_files() {
+    let helm = ensure(&strata_testkube::target_dir()).expect("helm");
+    let base = tempfile::tempdir().unwrap();
+    let repo = chart_repository(&helm, base.path());
+    let (url, _) = serve(repo);
+    let app = |value_files: &str| {
+        application(&url, "metrics", "1.2.0")
+            .replace("  source:\n    repoURL", "  sources:\n  - repoURL")
+            .replace("\n    chart:", "\n    ref: charts\n    chart:")
+            .replace("    helm:\n", &format!("    helm:\n{value_files}"))
+    };
+    let source = load(base.path(), &app("")).unwrap();
+    let expected = helm_template(&helm, base.path(), &url, "1.2.0");
+    assert_eq!(
+        normalized(source.resources.iter().map(|r| r.manifest.clone())),
+        expected
+    );
+    let err = load(
+        base.path(),
+        &app("      valueFiles:\n        - $charts/values.yaml\n"),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("spec.sources[0].chart") && err.contains("'ref' sources"),
+        "{err}"
+    );
 }

@@ -367,3 +367,130 @@ fn values_are_checked_against_a_valid_schema_of_each_draft() {
         assert!(err.to_string().contains("/replicas"), "{refusing}: {err}");
     }
 }
+
+/// `random-tests` calls random, clock and certificate functions only in its test hooks (a
+/// Pod named with `randAlphaNum`, a `genCA` certificate, `now`; a `test-success` Pod named
+/// with `uuidv4`). Rendered for an Application (whose ArgoCD never applies test hooks), its
+/// kept objects are Helm's; `helm template` equality (the default) still refuses the chart.
+#[test]
+fn random_output_only_in_test_hooks_is_left_out_with_them() {
+    let program = ensure(&strata_testkube::target_dir()).expect("helm");
+    let stdout = template(
+        &program,
+        &charts_dir().join("random-tests"),
+        &TemplateArgs::new(RELEASE).with_namespace(NAMESPACE),
+    )
+    .expect("helm ran")
+    .expect("helm rendered");
+    let kept: Vec<Value> = helm_objects(&stdout)
+        .into_iter()
+        .filter(|o| o.pointer("/metadata/annotations/helm.sh~1hook").is_none())
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let tree = FsTree::new(charts_dir());
+    let options = HelmOptions::new(RELEASE, NAMESPACE).with_unapplied_hooks_may_be_random(true);
+    let manifests = helm::render(&tree, "random-tests", &options).expect("rendered");
+    let objects: Vec<Value> = manifests
+        .iter()
+        .map(|m| strata_gotemplate::value::normalized(&m.object))
+        .collect();
+    assert_eq!(sorted(&objects), sorted(&kept));
+    let err = helm::render(&tree, "random-tests", &HelmOptions::new(RELEASE, NAMESPACE))
+        .expect_err("helm template equality refuses random output");
+    assert!(err.to_string().contains("genCA"), "{err}");
+}
+
+/// Random output that reaches an object ArgoCD applies is refused, naming the random call:
+/// written in a kept ConfigMap, or `set` into the values by a test hook (rendered first)
+/// and read, through `default` and `b64enc`, by a kept Secret.
+#[test]
+fn random_output_in_a_kept_object_is_refused() {
+    let tree = FsTree::new(charts_dir());
+    for (value, file) in [
+        ("randomInKept", "random-tests/templates/configmap.yaml"),
+        ("leak", "random-tests/templates/tests/seed.yaml"),
+    ] {
+        let mut options =
+            HelmOptions::new(RELEASE, NAMESPACE).with_unapplied_hooks_may_be_random(true);
+        options.values = Some(serde_json::json!({ value: true }));
+        let err = helm::render(&tree, "random-tests", &options).expect_err("refused");
+        match &err {
+            HelmError::Unsupported {
+                feature:
+                    UnsupportedFeature::Function {
+                        function, file: at, ..
+                    },
+                ..
+            } => {
+                assert_eq!(function, "randAlphaNum", "{err}");
+                assert_eq!(at, file, "{err}");
+            }
+            other => panic!("{value}: expected Unsupported, got {other}"),
+        }
+    }
+}
+
+/// `chart` of `tests/helm_charts` and an Application rendering it (with `values`), in one tree.
+fn application_tree(chart: &str, values: &str) -> strata_core::source::MemoryTree {
+    fn add(
+        tree: strata_core::source::MemoryTree,
+        dir: &Path,
+        rel: &str,
+    ) -> strata_core::source::MemoryTree {
+        let mut tree = tree;
+        for entry in std::fs::read_dir(dir).expect("chart directory") {
+            let entry = entry.expect("entry");
+            let name = format!("{rel}/{}", entry.file_name().to_string_lossy());
+            if entry.file_type().expect("type").is_dir() {
+                tree = add(tree, &entry.path(), &name);
+            } else {
+                tree = tree.with_file(&name, std::fs::read(entry.path()).expect("file"));
+            }
+        }
+        tree
+    }
+    let app = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\nspec:\n  source:\n    repoURL: https://example.com/r.git\n    path: {chart}\n    helm:\n      values: |\n        {values}\n  destination:\n    namespace: {NAMESPACE}\n"
+    );
+    add(
+        strata_core::source::MemoryTree::new(),
+        &charts_dir().join(chart),
+        chart,
+    )
+    .with_file("apps/shop.yaml", app)
+}
+
+/// An Application of `random-tests` (as ArgoCD renders it, its test hooks never applied)
+/// holds the chart's ConfigMap and Secret; with a random value in the ConfigMap it is
+/// refused, naming the function.
+#[test]
+fn an_application_leaves_out_test_hooks_holding_random_output() {
+    use strata_sources::application::{ExpandOptions, expand};
+    let out = expand(
+        std::sync::Arc::new(application_tree("random-tests", "{}")),
+        "apps",
+        &ExpandOptions::default(),
+    )
+    .expect("expanded");
+    let kinds: Vec<String> = out
+        .resources
+        .iter()
+        .map(|r| format!("{}/{}", r.key.kind, r.key.name))
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(
+        kinds.contains(&"ConfigMap/shop-config".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"Secret/shop-secret".to_string()),
+        "{kinds:?}"
+    );
+    let err = expand(
+        std::sync::Arc::new(application_tree("random-tests", "{randomInKept: true}")),
+        "apps",
+        &ExpandOptions::default(),
+    )
+    .expect_err("refused");
+    assert!(err.to_string().contains("randAlphaNum"), "{err}");
+}

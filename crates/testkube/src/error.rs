@@ -59,6 +59,15 @@ pub enum TestKubeError {
         #[source]
         source: std::io::Error,
     },
+    /// A TLS server configuration could not be built.
+    #[error("building a TLS server configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    /// A PEM certificate or key could not be read.
+    #[error("reading a PEM certificate or key: {0}")]
+    Pem(#[from] rustls::pki_types::pem::Error),
+    /// The client certificate verifier could not be built.
+    #[error("building the client certificate verifier: {0}")]
+    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
     /// No free local port could be found.
     #[error("finding a free 127.0.0.1 port: {0}")]
     Port(#[source] std::io::Error),

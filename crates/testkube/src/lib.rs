@@ -32,6 +32,7 @@
 
 pub mod binaries;
 pub mod certs;
+pub mod chart_server;
 pub mod compare;
 pub mod corpus;
 pub mod error;

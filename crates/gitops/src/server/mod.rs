@@ -2,7 +2,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /api/webhook` | GitHub and GitLab push webhooks ⇒ [`Command::RepoChanged`] ([`webhook`]) |
+//! | `POST /api/webhook` | GitHub and GitLab push webhooks ⇒ [`Command::RepoChanged`]; GHCR package events ⇒ [`Command::RegistryChanged`] ([`webhook`]) |
 //! | `GET /metrics` | Prometheus metrics under Argo CD's names ([`metrics`]) |
 //! | `GET /healthz` | 200 while the process runs |
 //! | `GET /readyz` | 200 once the [`ReadyFlag`] is set, 503 before |
@@ -57,6 +57,9 @@ pub enum Command {
         /// The branch or tag pushed, when the push named one.
         revision: Option<String>,
     },
+    /// A tag was pushed to an OCI registry: refresh the Applications whose sources are that
+    /// repository (a Helm chart of it) at a revision the tag is.
+    RegistryChanged(webhook::RegistryEvent),
     /// Sync an Application now.
     Sync {
         /// The Application.
@@ -319,6 +322,17 @@ async fn receive_webhook(
                 Ok(()) => (StatusCode::OK, Json(json!({"refreshing": repo_url}))).into_response(),
                 Err(refused) => refused.into_response(),
             }
+        }
+        Ok(WebhookEvent::Registry(event)) => {
+            tracing::info!(repo = %event.repo_url, tag = %event.tag, "registry webhook received");
+            let repo_url = event.repo_url.clone();
+            match send(&state, Command::RegistryChanged(event)).await {
+                Ok(()) => (StatusCode::OK, Json(json!({"refreshing": repo_url}))).into_response(),
+                Err(refused) => refused.into_response(),
+            }
+        }
+        Ok(WebhookEvent::Ignored(why)) => {
+            (StatusCode::OK, Json(json!({"ignored": why}))).into_response()
         }
         Err(refused) => {
             tracing::warn!(error = %refused, "webhook refused");

@@ -1,5 +1,6 @@
 //! Git push webhooks from GitHub and GitLab: verification and the repository and revision they
-//! announce.
+//! announce; and, as ArgoCD reads them, GitHub's `package` events of GitHub's container registry
+//! (GHCR): a chart or image pushed to `oci://ghcr.io/<owner>/<name>` with a tag.
 //!
 //! With a secret configured, GitHub deliveries must carry `X-Hub-Signature-256`, the
 //! HMAC-SHA256 of the body (checked in constant time), and GitLab deliveries `X-Gitlab-Token`
@@ -54,6 +55,44 @@ pub enum WebhookEvent {
     Push(PushEvent),
     /// A ping (GitHub checks the hook when it is created).
     Ping,
+    /// A tag pushed to an OCI registry (GHCR's `package` event, `published`).
+    Registry(RegistryEvent),
+    /// A delivery that is verified and read, and asks for nothing (a GHCR event other than a
+    /// container package published with a tag): why.
+    Ignored(&'static str),
+}
+
+/// A tag pushed to a repository of an OCI registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryEvent {
+    /// `oci://<registry>/<repository>` (`oci://ghcr.io/acme/charts/web`).
+    pub repo_url: String,
+    /// The tag pushed (`1.2.0`).
+    pub tag: String,
+}
+
+impl RegistryEvent {
+    /// Whether an Application source is this repository at a revision the tag is, as ArgoCD
+    /// matches them: its `repoURL`, or `repoURL/chart` for a Helm chart of a registry, equal
+    /// without `oci://`, trailing `/` and case; its `targetRevision` the tag, or a semver
+    /// constraint the tag meets.
+    pub fn matches(&self, repo_url: &str, chart: Option<&str>, target_revision: &str) -> bool {
+        let normalize = |url: &str| {
+            url.trim()
+                .strip_prefix("oci://")
+                .unwrap_or(url.trim())
+                .trim_end_matches('/')
+                .to_ascii_lowercase()
+        };
+        let event = normalize(&self.repo_url);
+        let same = normalize(repo_url) == event
+            || chart.is_some_and(|chart| {
+                normalize(&format!("{}/{chart}", repo_url.trim_end_matches('/'))) == event
+            });
+        same && (target_revision == self.tag
+            || strata_gotemplate::helm::semver_satisfies(target_revision, &self.tag)
+                .unwrap_or(false))
+    }
 }
 
 /// A push to a repository.
@@ -135,6 +174,7 @@ pub fn parse_webhook(
         }
         return match event {
             "ping" => Ok(WebhookEvent::Ping),
+            "package" => Ok(ghcr_package(&json(PROVIDER, body)?)),
             "push" => {
                 let payload = json(PROVIDER, body)?;
                 let urls = ["clone_url", "html_url", "ssh_url"]
@@ -188,6 +228,32 @@ pub fn parse_webhook(
         };
     }
     Err(WebhookError::UnknownSource)
+}
+
+/// GHCR's `package` event: a container package (an OCI artifact: images and Helm charts)
+/// published with a tag.
+fn ghcr_package(payload: &Value) -> WebhookEvent {
+    let text = |pointer: &str| {
+        payload
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    if text("/action") != "published" {
+        return WebhookEvent::Ignored("a package event other than published");
+    }
+    if !text("/package/package_type").eq_ignore_ascii_case("container") {
+        return WebhookEvent::Ignored("a package that is not a container");
+    }
+    let tag = text("/package/package_version/container_metadata/tag/name");
+    let (owner, name) = (text("/package/owner/login"), text("/package/name"));
+    if tag.is_empty() || owner.is_empty() || name.is_empty() {
+        return WebhookEvent::Ignored("a package without an owner, a name or a tag");
+    }
+    WebhookEvent::Registry(RegistryEvent {
+        repo_url: format!("oci://ghcr.io/{owner}/{name}"),
+        tag: tag.to_string(),
+    })
 }
 
 fn verify_github(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), WebhookError> {
@@ -282,6 +348,55 @@ mod tests {
             "https://github.com/org/repo",
             "https://github.com/org/other"
         ));
+    }
+
+    #[test]
+    fn ghcr_package_events_name_the_oci_repository_and_tag() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-event", "package".parse().expect("a header value"));
+        let payload = |action: &str, kind: &str, tag: &str| {
+            serde_json::json!({
+                "action": action,
+                "package": {
+                    "name": "charts/web",
+                    "package_type": kind,
+                    "owner": {"login": "acme"},
+                    "package_version": {"container_metadata": {"tag": {"name": tag}}},
+                },
+            })
+            .to_string()
+        };
+        let read = |body: String| {
+            parse_webhook(&headers, body.as_bytes(), &WebhookSecrets::default()).expect("read")
+        };
+        let WebhookEvent::Registry(event) = read(payload("published", "CONTAINER", "1.2.0")) else {
+            panic!("a registry event");
+        };
+        assert_eq!(event.repo_url, "oci://ghcr.io/acme/charts/web");
+        assert_eq!(event.tag, "1.2.0");
+        for ignored in [
+            payload("updated", "container", "1.2.0"),
+            payload("published", "npm", "1.2.0"),
+            payload("published", "container", ""),
+        ] {
+            assert!(matches!(read(ignored), WebhookEvent::Ignored(_)));
+        }
+        // A Helm chart source of the registry (`repoURL` + `chart`), or the repository itself.
+        assert!(event.matches("oci://ghcr.io/acme/charts", Some("web"), "1.2.0"));
+        assert!(event.matches("ghcr.io/ACME/charts/", Some("web"), ">=1.0.0 <2.0.0"));
+        assert!(event.matches("oci://ghcr.io/acme/charts/web", None, "1.2.0"));
+        assert!(!event.matches("oci://ghcr.io/acme/charts", Some("api"), "1.2.0"));
+        assert!(!event.matches("oci://ghcr.io/acme/charts", Some("web"), "1.1.0"));
+        assert!(!event.matches("oci://ghcr.io/acme/charts", Some("web"), "main"));
+        // Signed as the other GitHub deliveries when a secret is set.
+        let secrets = WebhookSecrets::new().with_github("s3cret");
+        let err = parse_webhook(
+            &headers,
+            payload("published", "container", "1.2.0").as_bytes(),
+            &secrets,
+        )
+        .expect_err("unsigned");
+        assert_eq!(err.status(), axum::http::StatusCode::UNAUTHORIZED);
     }
 
     #[test]

@@ -427,17 +427,29 @@ impl<'o> Expander<'o> {
                     .ok_or_else(|| {
                         invalid(format!("spec.sources[{i}].ref must be a name, got {r}"))
                     })?;
-                let (tree, _) = self
-                    .source_tree(
-                        str_at(source, &["repoURL"]),
-                        str_at(source, &["targetRevision"]),
-                    )
-                    .map_err(|error| ExpandError::Repository {
-                        location: p.location.to_string(),
-                        name: name.clone(),
-                        error: Box::new(error),
-                    })?;
-                if refs.insert(r.to_string(), tree).is_some() {
+                let lent = if source
+                    .get("chart")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| !c.is_empty())
+                {
+                    // A chart source with a `ref` is rendered, and lends no files.
+                    crate::helm::application::RefSource::Chart {
+                        field: format!("spec.sources[{i}].chart"),
+                    }
+                } else {
+                    let (tree, _) = self
+                        .source_tree(
+                            str_at(source, &["repoURL"]),
+                            str_at(source, &["targetRevision"]),
+                        )
+                        .map_err(|error| ExpandError::Repository {
+                            location: p.location.to_string(),
+                            name: name.clone(),
+                            error: Box::new(error),
+                        })?;
+                    crate::helm::application::RefSource::Tree(tree)
+                };
+                if refs.insert(r.to_string(), lent).is_some() {
                     return Err(invalid(format!("spec.sources: ref {r} is given twice")));
                 }
             }
@@ -451,8 +463,13 @@ impl<'o> Expander<'o> {
             } else {
                 "spec.source".to_string()
             };
-            // A source that only holds values for the others is not rendered.
-            if multi && source.get("ref").is_some() && source.get("path").is_none() {
+            // A source that only holds values for the others is not rendered (one with a
+            // `chart` is, as in ArgoCD).
+            if multi
+                && source.get("ref").is_some()
+                && source.get("path").is_none()
+                && source.get("chart").is_none()
+            {
                 continue;
             }
             let path = self.load_app_source(

@@ -22,9 +22,23 @@ use super::error::{HelmError, UnsupportedFeature};
 use super::repository::ChartRepositories;
 use super::{HelmOptions, Parameter};
 
-/// The trees of a multi-source Application's sources that have a `ref`, by that name: where
+/// What a multi-source Application's sources that have a `ref` lend, by that name: where
 /// `$name/...` value files are read.
-pub type Refs = BTreeMap<String, Arc<dyn SourceTree>>;
+pub type Refs = BTreeMap<String, RefSource>;
+
+/// What a multi-source Application's source with a `ref` lends the others.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum RefSource {
+    /// Its repository at its revision, for `$ref/path` value files.
+    Tree(Arc<dyn SourceTree>),
+    /// Nothing: it is a Helm chart source (`chart`), which ArgoCD renders but reads no
+    /// `$ref/path` value file from ("Helm charts are not yet supported for 'ref' sources").
+    Chart {
+        /// The field, `spec.sources[N].chart`.
+        field: String,
+    },
+}
 
 /// Whether an Application source at `path` is a Helm chart, as ArgoCD decides it.
 pub fn is_helm_source(tree: &dyn SourceTree, path: &str, source: &Value) -> bool {
@@ -75,6 +89,9 @@ pub fn options(
     let release = text("releaseName").unwrap_or(app_name);
     let ns = text("namespace").or(namespace).unwrap_or("default");
     let mut options = HelmOptions::new(release, ns);
+    // ArgoCD never applies Helm's test hooks (nor its delete and rollback hooks): random
+    // output there changes nothing the Application holds.
+    options.unapplied_hooks_may_be_random = true;
     options.skip_crds = flag("skipCrds");
     options.skip_schema_validation = flag("skipSchemaValidation");
     if let Some(v) = text("kubeVersion") {
@@ -108,12 +125,22 @@ pub fn options(
         let (from, at): (&dyn SourceTree, String) = match file.strip_prefix('$') {
             Some(rest) => {
                 let (name, rel) = rest.split_once('/').unwrap_or((rest, ""));
-                let Some(ref_tree) = refs.get(name) else {
-                    return Err(HelmError::UnknownRef {
-                        file: file.to_string(),
-                        name: name.to_string(),
-                        known: refs.keys().cloned().collect::<Vec<_>>().join(", "),
-                    });
+                let ref_tree = match refs.get(name) {
+                    Some(RefSource::Tree(tree)) => tree,
+                    Some(RefSource::Chart { field }) => {
+                        return Err(HelmError::ChartRef {
+                            file: file.to_string(),
+                            name: name.to_string(),
+                            field: field.clone(),
+                        });
+                    }
+                    None => {
+                        return Err(HelmError::UnknownRef {
+                            file: file.to_string(),
+                            name: name.to_string(),
+                            known: refs.keys().cloned().collect::<Vec<_>>().join(", "),
+                        });
+                    }
                 };
                 let at = strata_core::source::normalize(rel).map_err(|source| HelmError::Read {
                     chart: path.to_string(),

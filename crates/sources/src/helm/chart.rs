@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use strata_core::source::{EntryKind, SourceTree};
 
 use super::archive::ArchiveLimits;
-use super::error::{HelmError, UnsupportedFeature};
+use super::error::HelmError;
 
 /// A loaded chart and its subcharts.
 #[derive(Debug, Clone)]
@@ -84,11 +84,24 @@ pub fn is_inside_chart(tree: &dyn SourceTree, dir: &str, file: &str) -> bool {
     }
 }
 
-/// `.helmignore` rules (Helm's subset of gitignore: globs on the path or the base name,
-/// trailing `/` for directories), plus Helm's default `templates/.?*`.
+/// `.helmignore` rules as Helm's `pkg/ignore` reads them, plus Helm's default `templates/.?*`
+/// after the file's: patterns are Go's `filepath.Match` globs on the path from the chart
+/// when they hold a `/` (a leading `/` is dropped), else on the base name; a trailing `/`
+/// makes a pattern match directories only. The first pattern that decides wins: a plain one
+/// ignores what it matches, a negation (`!pattern`) ignores everything it does *not* match
+/// (and every file, when it names directories), as Helm does; `**` is refused, as in Helm.
 #[derive(Debug, Clone, Default)]
 struct Ignore {
-    rules: Vec<(IgnoreRule, bool)>,
+    patterns: Vec<IgnorePattern>,
+}
+
+#[derive(Debug, Clone)]
+struct IgnorePattern {
+    rule: IgnoreRule,
+    negate: bool,
+    dir_only: bool,
+    /// Matched against the whole path, not its base name.
+    on_path: bool,
 }
 
 /// One `.helmignore` pattern: plain ones (literal characters, `?`, `*`) matched directly,
@@ -111,20 +124,29 @@ impl IgnoreRule {
 
 impl Ignore {
     fn parse(text: &str, chart: &str) -> Result<Self, HelmError> {
-        let mut rules = Vec::new();
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut patterns = Vec::new();
         for line in text.lines().chain(std::iter::once("templates/.?*")) {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            if line.starts_with('!') {
-                return Err(HelmError::Unsupported {
+            if line.contains("**") {
+                return Err(HelmError::IgnoreDoubleStar {
                     chart: chart.to_string(),
-                    feature: UnsupportedFeature::IgnoreNegation(line.to_string()),
+                    line: line.to_string(),
                 });
             }
-            let dir_only = line.ends_with('/');
-            let pattern = line.trim_end_matches('/').trim_start_matches('/');
+            let (negate, rest) = match line.strip_prefix('!') {
+                Some(rest) => (true, rest),
+                None => (false, line),
+            };
+            let (dir_only, rest) = match rest.strip_suffix('/') {
+                Some(rest) => (true, rest),
+                None => (false, rest),
+            };
+            let on_path = rest.contains('/');
+            let pattern = rest.strip_prefix('/').unwrap_or(rest);
             let rule = match strata_gotemplate::wildcard::Wildcard::path_match(pattern) {
                 Some(wildcard) => IgnoreRule::Wildcard(wildcard),
                 None => IgnoreRule::Regex(glob_to_regex(pattern).map_err(|source| {
@@ -135,24 +157,35 @@ impl Ignore {
                     }
                 })?),
             };
-            rules.push((rule, dir_only));
+            patterns.push(IgnorePattern {
+                rule,
+                negate,
+                dir_only,
+                on_path,
+            });
         }
-        Ok(Ignore { rules })
+        Ok(Ignore { patterns })
     }
 
     /// Whether the chart-relative `path` (a file, or a directory when `is_dir`) is ignored.
     fn ignored(&self, path: &str, is_dir: bool) -> bool {
         let base = path.rsplit('/').next().unwrap_or(path);
-        self.rules.iter().any(|(rule, dir_only)| {
-            if *dir_only && !is_dir {
-                return false;
+        for p in &self.patterns {
+            let matches = || p.rule.is_match(if p.on_path { path } else { base });
+            if p.negate {
+                if p.dir_only && !is_dir || !matches() {
+                    return true;
+                }
+            } else if (!p.dir_only || is_dir) && matches() {
+                return true;
             }
-            rule.is_match(path) || rule.is_match(base)
-        })
+        }
+        false
     }
 }
 
-/// Go's `filepath.Match` pattern as a regular expression.
+/// Go's `filepath.Match` pattern as a regular expression (`[^…]` negates a class; `\\`
+/// escapes the next character).
 fn glob_to_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     let mut re = String::from("^");
     let mut chars = pattern.chars().peekable();
@@ -162,12 +195,31 @@ fn glob_to_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
             '?' => re.push_str("[^/]"),
             '[' => {
                 re.push('[');
-                if chars.peek() == Some(&'^') || chars.peek() == Some(&'!') {
+                if chars.peek() == Some(&'^') {
                     chars.next();
                     re.push('^');
                 }
+                // The class's characters, each literal but for ranges.
+                let mut closed = false;
+                while let Some(c) = chars.next() {
+                    match c {
+                        ']' => {
+                            closed = true;
+                            break;
+                        }
+                        '-' => re.push('-'),
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                re.push_str(&regex::escape(&n.to_string()));
+                            }
+                        }
+                        other => re.push_str(&regex::escape(&other.to_string())),
+                    }
+                }
+                if closed {
+                    re.push(']');
+                }
             }
-            ']' => re.push(']'),
             '\\' => {
                 if let Some(n) = chars.next() {
                     re.push_str(&regex::escape(&n.to_string()));
@@ -311,6 +363,9 @@ fn load_in(
                 .ignored(&format!("{}{rel}", scope.prefix), is_dir)
         }
     };
+    if ignored("Chart.yaml", false) {
+        return Err(HelmError::ChartYamlIgnored { chart: chart_name });
+    }
     let mut chart = Chart {
         metadata,
         name,
@@ -454,8 +509,31 @@ mod tests {
     }
 
     #[test]
-    fn negation_is_refused_by_name() {
-        let err = Ignore::parse("!keep.txt\n", "c").expect_err("refused");
-        assert!(err.to_string().contains(".helmignore negation"), "{err}");
+    fn negations_ignore_what_they_do_not_match_as_in_helm() {
+        let ignore = Ignore::parse("*.bak\n!*.yaml\n", "c").expect("parsed");
+        assert!(ignore.ignored("a.bak", false));
+        assert!(!ignore.ignored("values.yaml", false));
+        assert!(ignore.ignored("README.md", false));
+        assert!(ignore.ignored("templates", true));
+        let dirs = Ignore::parse("!templates/\n", "c").expect("parsed");
+        assert!(dirs.ignored("Chart.yaml", false));
+        assert!(!dirs.ignored("templates", true));
+        assert!(dirs.ignored("files", true));
+        // A class is negated by `^` only; `!` inside one is a character.
+        let class = Ignore::parse("[!a].txt\n[^x]y\n", "c").expect("parsed");
+        assert!(class.ignored("a.txt", false));
+        assert!(!class.ignored("b.txt", false));
+        assert!(class.ignored("ay", false));
+        assert!(!class.ignored("xy", false));
+    }
+
+    #[test]
+    fn double_star_is_refused_as_in_helm() {
+        let err = Ignore::parse("docs/**/*.md\n", "c").expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("double-star (**) syntax is not supported"),
+            "{err}"
+        );
     }
 }

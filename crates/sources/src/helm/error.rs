@@ -156,6 +156,18 @@ pub enum HelmError {
         /// The refs the Application's sources have, joined by `, `.
         known: String,
     },
+    /// A `$ref/...` value file names a source with a `chart`, which ArgoCD refuses too.
+    #[error(
+        "{file}: the source with ref {name} has a 'chart' field defined ({field}), but Helm charts are not supported for 'ref' sources (as in ArgoCD)"
+    )]
+    ChartRef {
+        /// The value file as given.
+        file: String,
+        /// The ref it names.
+        name: String,
+        /// The `chart` field of that source (`spec.sources[N].chart`).
+        field: String,
+    },
     /// A JSON file of the chart (`values.schema.json`) is not JSON.
     #[error("chart {chart}: {file}: {source}")]
     InvalidJson {
@@ -186,6 +198,21 @@ pub enum HelmError {
         /// Why it does not compile.
         #[source]
         source: regex::Error,
+    },
+    /// A `.helmignore` pattern with `**`, which Helm refuses.
+    #[error("chart {chart}: .helmignore: {line:?}: double-star (**) syntax is not supported")]
+    IgnoreDoubleStar {
+        /// The chart.
+        chart: String,
+        /// The line as written.
+        line: String,
+    },
+    /// The chart's `.helmignore` ignores its `Chart.yaml` (as a negation that does not match
+    /// it does), so Helm finds no chart.
+    #[error("chart {chart}: Chart.yaml file is missing (ignored by .helmignore)")]
+    ChartYamlIgnored {
+        /// The chart.
+        chart: String,
     },
     /// A packaged chart (`charts/*.tgz`, or a chart downloaded from a repository) could not be
     /// unpacked.
@@ -230,9 +257,6 @@ pub enum UnsupportedFeature {
     /// `--set` syntax beyond dotted keys, `{a,b}` lists and scalars (list indexes `a[0]`).
     #[error("parameter syntax {0:?} (list indexes)")]
     ParameterSyntax(String),
-    /// A `.helmignore` negation (`!pattern`).
-    #[error(".helmignore negation {0:?}")]
-    IgnoreNegation(String),
     /// An Application's Helm source that is not a chart at a path of the repository.
     #[error("{0}")]
     Source(String),

@@ -30,13 +30,15 @@ pub mod values;
 mod values_yaml;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use strata_core::source::SourceTree;
 use strata_core::sync::hooks::SyncPhase;
 use strata_gotemplate::helm::{api_versions_object, files_object, kube_version_object};
 use strata_gotemplate::{
-    FuncError, FunctionSet, Limits, MissingKey, SharedData, TemplateError, TemplateSet,
+    FuncError, FunctionSet, Limits, MissingKey, RandomPlaceholders, SharedData, TemplateError,
+    TemplateSet,
 };
 
 pub use archive::{ArchiveError, ArchiveLimits};
@@ -198,6 +200,13 @@ pub struct HelmOptions {
     pub limits: Limits,
     /// What unpacking each packaged chart may consume (default: [`ArchiveLimits::default`]).
     pub archive_limits: ArchiveLimits,
+    /// Whether random output (random text, clocks, generated keys and certificates) is
+    /// accepted in hooks ArgoCD never applies (Helm's `test`/`test-success`, delete and
+    /// rollback hooks): such objects are then left out of the result, since their text cannot
+    /// be Helm's, and only an object that is kept and depends on random output is refused.
+    /// Off (default): every call of such a function is refused, as `helm template` output
+    /// must be equal to Helm's.
+    pub unapplied_hooks_may_be_random: bool,
 }
 
 impl HelmOptions {
@@ -249,6 +258,12 @@ impl HelmOptions {
         self
     }
 
+    /// Sets [`unapplied_hooks_may_be_random`](Self::unapplied_hooks_may_be_random).
+    pub fn with_unapplied_hooks_may_be_random(mut self, may: bool) -> Self {
+        self.unapplied_hooks_may_be_random = may;
+        self
+    }
+
     /// Sets [`api_versions`](Self::api_versions).
     pub fn with_api_versions(mut self, api_versions: Vec<String>) -> Self {
         self.api_versions = api_versions;
@@ -271,6 +286,7 @@ impl HelmOptions {
             api_versions: Vec::new(),
             limits: Limits::default(),
             archive_limits: ArchiveLimits::default(),
+            unapplied_hooks_may_be_random: false,
         }
     }
 }
@@ -361,6 +377,12 @@ pub fn render(
     });
     let mut set =
         TemplateSet::new(FunctionSet::Helm, MissingKey::Zero).with_limits(options.limits.clone());
+    let random = options
+        .unapplied_hooks_may_be_random
+        .then(|| Arc::new(RandomPlaceholders::new()));
+    if let Some(random) = &random {
+        set = set.with_random_placeholders(random.clone());
+    }
     for name in &order {
         let (src, _, _) = &templates[*name];
         set.add(name, src)
@@ -405,6 +427,23 @@ pub fn render(
                     file: name.clone(),
                     source,
                 })?;
+            if let Some(random) = &random
+                && doc.contains(RandomPlaceholders::MARKER)
+            {
+                // Random output: left out where ArgoCD never applies the object, refused
+                // (naming the random call, of this file if it made one) anywhere else.
+                if strata_core::sync::hooks::is_hook(&object)
+                    && strata_core::sync::hooks::sync_phases(&object).is_empty()
+                {
+                    continue;
+                }
+                if let Some((_, error)) = random
+                    .call_in(&doc)
+                    .or_else(|| random.calls().into_iter().next())
+                {
+                    return Err(template_error(name, error));
+                }
+            }
             let hook_types = object
                 .pointer("/metadata/annotations/helm.sh~1hook")
                 .and_then(Value::as_str)

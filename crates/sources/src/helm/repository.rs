@@ -45,6 +45,16 @@ pub enum ChartRepoError {
         /// The URL.
         url: String,
     },
+    /// A `repoURL` without a scheme that ArgoCD reads as an OCI registry only with
+    /// `enableOCI` (its first path segment holds a colon, which Go's `url.Parse` refuses:
+    /// `127.0.0.1:5000/charts`), and whose repository does not have it.
+    #[error(
+        "{url}: a repoURL without a scheme whose first path segment holds a colon (an IP address with a port) is read as an OCI registry only with enableOCI: true on its repository (ArgoCD's repository Secret; --chart-repo-enable-oci for the CLI); write it as oci://{url} or set enableOCI"
+    )]
+    NeedsEnableOci {
+        /// The URL.
+        url: String,
+    },
     /// The URL could not be read.
     #[error("{url}: not a repository URL: {reason}")]
     BadUrl {
@@ -264,6 +274,11 @@ pub struct RepositorySettings {
     /// Talk to an OCI registry over plain HTTP (ArgoCD's `insecureOCIForceHttp`, Helm's
     /// `--plain-http`).
     pub force_http: bool,
+    /// Read a `repoURL` without a scheme as an OCI registry (ArgoCD's `enableOCI`). ArgoCD
+    /// reads such a URL as one anyway when Go's `url.Parse` takes it (`host/path`,
+    /// `host:port/path` with a host name); one it does not take (`127.0.0.1:5000/path`, whose
+    /// first path segment holds a colon) needs this.
+    pub enable_oci: bool,
 }
 
 impl std::fmt::Debug for RepositorySettings {
@@ -274,6 +289,7 @@ impl std::fmt::Debug for RepositorySettings {
             .field("client_cert", &self.client_cert.is_some())
             .field("insecure", &self.insecure)
             .field("force_http", &self.force_http)
+            .field("enable_oci", &self.enable_oci)
             .finish()
     }
 }
@@ -293,6 +309,12 @@ impl RepositorySettings {
     /// Sets [`ca_data`](Self::ca_data) (PEM).
     pub fn with_ca_data(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.ca_data = Some(pem.into());
+        self
+    }
+
+    /// Sets [`enable_oci`](Self::enable_oci).
+    pub fn with_enable_oci(mut self, enable_oci: bool) -> Self {
+        self.enable_oci = enable_oci;
         self
     }
 
@@ -331,6 +353,55 @@ impl RepositorySettings {
 
 /// A URL prefix as a key: no scheme, no user information, the host lower-cased, no trailing
 /// slash.
+/// Whether ArgoCD's repo server reads the `repoURL` (without `://`) of a chart source as an
+/// OCI registry whatever its repository says (`helm.IsHelmOciRepo`): Go's `url.Parse` takes
+/// it and finds no host. It takes `host/path` (no scheme) and `name:port/path` (a scheme
+/// `name` and an opaque rest), and refuses a first path segment holding a colon when the text
+/// starts with no scheme (`127.0.0.1:5000/path`, `[::1]:5000/path`), control characters and
+/// bad `%` escapes.
+pub fn argocd_reads_as_oci(url: &str) -> bool {
+    if url.is_empty() || url.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return false;
+    }
+    let text = url.split_once('#').map_or(url, |(before, _)| before);
+    let text = text.split_once('?').map_or(text, |(before, _)| before);
+    let mut scheme_end = None;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
+            b':' if i == 0 => return false,
+            b':' => {
+                scheme_end = Some(i);
+                break;
+            }
+            _ => break,
+        }
+    }
+    let rest = match scheme_end {
+        Some(i) => &text[i + 1..],
+        None => text,
+    };
+    if rest.starts_with("//") {
+        // An authority: a host.
+        return false;
+    }
+    if scheme_end.is_none()
+        && rest
+            .split('/')
+            .next()
+            .is_some_and(|first| first.contains(':'))
+    {
+        return false;
+    }
+    let bytes = rest.as_bytes();
+    bytes.iter().enumerate().all(|(i, b)| {
+        *b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
 fn prefix_key(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -440,7 +511,10 @@ impl ChartRepositories {
         let base = repo_url.trim_end_matches('/');
         match base.split_once("://") {
             Some(("oci", rest)) => self.fetch_oci(rest, chart, target_revision),
-            None => self.fetch_oci(base, chart, target_revision),
+            None if self.settings_for(base).enable_oci || argocd_reads_as_oci(base) => {
+                self.fetch_oci(base, chart, target_revision)
+            }
+            None => Err(ChartRepoError::NeedsEnableOci { url: redact(base) }),
             Some((scheme, _))
                 if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
             {
@@ -909,6 +983,28 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ChartRepoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scheme_less_urls_are_oci_where_argocd_reads_them_so() {
+        for url in [
+            "registry.example.com/charts",
+            "registry.example.com:5000/charts",
+            "localhost:5000/charts",
+            "ghcr.io",
+        ] {
+            assert!(argocd_reads_as_oci(url), "{url}");
+        }
+        for url in [
+            "127.0.0.1:5000/charts",
+            "[::1]:5000/charts",
+            ":5000/charts",
+            "//registry.example.com/charts",
+            "registry.example.com/a%zz",
+            "",
+        ] {
+            assert!(!argocd_reads_as_oci(url), "{url}");
+        }
+    }
 
     fn picked(versions: &[&str], target: &str) -> Option<String> {
         pick_version(versions, target).map(|i| versions[i].to_string())

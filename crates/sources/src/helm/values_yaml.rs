@@ -228,5 +228,9 @@ mod tests {
         assert!(parse("~: x\n").is_err());
         assert!(parse("18446744073709551615: x\n").is_err());
         assert_eq!(parse("").expect("empty"), json!({}));
+        assert_eq!(
+            parse("1__2: a\n1_0.5: b\n0x_10: c\nv: 1__0\n").expect("parsed"),
+            json!({"12": "a", "10.5": "b", "16": "c", "v": 10.0})
+        );
     }
 }
