@@ -590,27 +590,10 @@ async fn measure(
         config.poll_interval.as_secs()
     );
     let workers = config.workers;
-    let controller = Arc::new(Controller::new(client.clone(), config));
-    let recorder = Arc::new(Recorder::default());
-    controller.observe(Arc::clone(&recorder) as Arc<dyn Observer>);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = Arc::clone(&controller);
-    let task = tokio::spawn(async move {
-        run.run(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    let ready_by = Instant::now() + Duration::from_secs(60);
-    while !controller.is_ready() {
-        if Instant::now() > ready_by || task.is_finished() {
-            return Err("the controller did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let started = Started::start(&client, config).await?;
     let outcome = phases(
-        &controller,
-        &recorder,
+        &started.controller,
+        &started.recorder,
         &client,
         &control,
         &targets,
@@ -621,13 +604,56 @@ async fn measure(
         (rss_before, hwm_before),
     )
     .await;
-    let _ = stop.send(());
-    match task.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => println!("  the controller stopped with: {e}"),
-        Err(e) => println!("  the controller task: {e}"),
-    }
+    started.stop().await;
     outcome
+}
+
+/// A running controller and the recorder observing it.
+struct Started {
+    controller: Arc<Controller>,
+    recorder: Arc<Recorder>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), strata_gitops::controller::ControllerError>>,
+}
+
+impl Started {
+    /// Starts a controller with `config` and waits until it is ready.
+    async fn start(client: &kube::Client, config: ControllerConfig) -> Result<Self, String> {
+        let controller = Arc::new(Controller::new(client.clone(), config));
+        let recorder = Arc::new(Recorder::default());
+        controller.observe(Arc::clone(&recorder) as Arc<dyn Observer>);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = Arc::clone(&controller);
+        let task = tokio::spawn(async move {
+            run.run(async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let ready_by = Instant::now() + Duration::from_secs(60);
+        while !controller.is_ready() {
+            if Instant::now() > ready_by || task.is_finished() {
+                return Err("the controller did not start".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Self {
+            controller,
+            recorder,
+            stop,
+            task,
+        })
+    }
+
+    /// Stops the controller and waits for it.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => println!("  the controller stopped with: {e}"),
+            Err(e) => println!("  the controller task: {e}"),
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1034,20 +1060,8 @@ async fn plan_cost_of(plane: &strata_testkube::ControlPlane, objects: usize) -> 
         .with_namespace(&control)
         .with_poll_interval(Duration::from_secs(24 * 3600))
         .with_resync_interval(Duration::from_secs(24 * 3600));
-    let controller = Arc::new(Controller::new(client.clone(), config));
-    let recorder = Arc::new(Recorder::default());
-    controller.observe(Arc::clone(&recorder) as Arc<dyn Observer>);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = Arc::clone(&controller);
-    let task = tokio::spawn(async move {
-        run.run(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    while !controller.is_ready() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let running = Started::start(&client, config).await?;
+    let (controller, recorder) = (&running.controller, &running.recorder);
     let app = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
         "metadata": {"name": "big"},
         "spec": {"project": "default",
@@ -1104,8 +1118,7 @@ async fn plan_cost_of(plane: &strata_testkube::ControlPlane, objects: usize) -> 
     for row in rows {
         println!("{row}");
     }
-    let _ = stop.send(());
-    let _ = task.await;
+    running.stop().await;
     Ok(())
 }
 
