@@ -29,8 +29,9 @@
 //! of one Application of that many ConfigMaps, synced: a refresh without fetch planned by the
 //! controller's incremental planner (observations from the watch caches), and the same
 //! Application planned in full through `Engine::plan` (a hard refresh: every object read from
-//! the API server); median of 5 each, from the planner's statistics (plan time, observing
-//! included) and the reconcile time an observer sees.
+//! the API server), then one manifest edited in Git at a time (a refresh with fetch: the edit
+//! is planned, synced and planned again); median of 5 each, from the planner's statistics
+//! (the last plan's time, observing included) and the reconcile time an observer sees.
 //!
 //! Needs the control-plane programs (`KUBEBUILDER_ASSETS` or built once into target/, as the
 //! other real-server tests) and `git`. Run: `cargo bench --bench gitops`.
@@ -511,6 +512,11 @@ fn ms(d: Duration) -> String {
     format!("{:.0}", d.as_secs_f64() * 1000.0)
 }
 
+/// Milliseconds with two decimals (plans that take less than one).
+fn ms_fine(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64())
 }
@@ -590,27 +596,10 @@ async fn measure(
         config.poll_interval.as_secs()
     );
     let workers = config.workers;
-    let controller = Arc::new(Controller::new(client.clone(), config));
-    let recorder = Arc::new(Recorder::default());
-    controller.observe(Arc::clone(&recorder) as Arc<dyn Observer>);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = Arc::clone(&controller);
-    let task = tokio::spawn(async move {
-        run.run(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    let ready_by = Instant::now() + Duration::from_secs(60);
-    while !controller.is_ready() {
-        if Instant::now() > ready_by || task.is_finished() {
-            return Err("the controller did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let started = Started::start(&client, config).await?;
     let outcome = phases(
-        &controller,
-        &recorder,
+        &started.controller,
+        &started.recorder,
         &client,
         &control,
         &targets,
@@ -621,13 +610,56 @@ async fn measure(
         (rss_before, hwm_before),
     )
     .await;
-    let _ = stop.send(());
-    match task.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => println!("  the controller stopped with: {e}"),
-        Err(e) => println!("  the controller task: {e}"),
-    }
+    started.stop().await;
     outcome
+}
+
+/// A running controller and the recorder observing it.
+struct Started {
+    controller: Arc<Controller>,
+    recorder: Arc<Recorder>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), strata_gitops::controller::ControllerError>>,
+}
+
+impl Started {
+    /// Starts a controller with `config` and waits until it is ready.
+    async fn start(client: &kube::Client, config: ControllerConfig) -> Result<Self, String> {
+        let controller = Arc::new(Controller::new(client.clone(), config));
+        let recorder = Arc::new(Recorder::default());
+        controller.observe(Arc::clone(&recorder) as Arc<dyn Observer>);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = Arc::clone(&controller);
+        let task = tokio::spawn(async move {
+            run.run(async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let ready_by = Instant::now() + Duration::from_secs(60);
+        while !controller.is_ready() {
+            if Instant::now() > ready_by || task.is_finished() {
+                return Err("the controller did not start".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Self {
+            controller,
+            recorder,
+            stop,
+            task,
+        })
+    }
+
+    /// Stops the controller and waits for it.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => println!("  the controller stopped with: {e}"),
+            Err(e) => println!("  the controller task: {e}"),
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1034,20 +1066,8 @@ async fn plan_cost_of(plane: &strata_testkube::ControlPlane, objects: usize) -> 
         .with_namespace(&control)
         .with_poll_interval(Duration::from_secs(24 * 3600))
         .with_resync_interval(Duration::from_secs(24 * 3600));
-    let controller = Arc::new(Controller::new(client.clone(), config));
-    let recorder = Arc::new(Recorder::default());
-    controller.observe(Arc::clone(&recorder) as Arc<dyn Observer>);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = Arc::clone(&controller);
-    let task = tokio::spawn(async move {
-        run.run(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    while !controller.is_ready() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let running = Started::start(&client, config).await?;
+    let (controller, recorder) = (&running.controller, &running.recorder);
     let app = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
         "metadata": {"name": "big"},
         "spec": {"project": "default",
@@ -1072,10 +1092,18 @@ async fn plan_cost_of(plane: &strata_testkube::ControlPlane, objects: usize) -> 
         started.elapsed().as_secs_f64()
     );
     let mut rows = Vec::new();
+    let mut edits = 0usize;
     for (label, how) in [
-        ("incremental (refresh, no fetch)", None),
-        ("full (Engine::plan, hard refresh)", Some(Replan::Hard)),
-        ("incremental after the reset", None),
+        ("incremental (refresh, no fetch)", Some(None)),
+        (
+            "full (Engine::plan, hard refresh)",
+            Some(Some(Replan::Hard)),
+        ),
+        ("incremental after the reset", Some(None)),
+        (
+            "one manifest edited in Git (fetch, sync; the plan after it)",
+            None,
+        ),
     ] {
         let mut plans = Vec::new();
         let mut reconciles = Vec::new();
@@ -1084,8 +1112,20 @@ async fn plan_cost_of(plane: &strata_testkube::ControlPlane, objects: usize) -> 
             controller.wait_idle().await;
             recorder.take();
             match how {
-                Some(how) => controller.replan("big", how),
-                None => controller.refresh(Some("big"), false),
+                Some(Some(how)) => controller.replan("big", how),
+                Some(None) => controller.refresh(Some("big"), false),
+                None => {
+                    edits += 1;
+                    std::fs::write(
+                        dir.join("big").join("cm-0.yaml"),
+                        format!(
+                            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-0\ndata:\n  v: \"edit-{edits}\"\n"
+                        ),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    git(&dir, &["commit", "--quiet", "-am", "edit"])?;
+                    controller.refresh(Some("big"), true);
+                }
             }
             controller.wait_idle().await;
             let stats = controller.planner_stats("big").unwrap_or_default();
@@ -1098,14 +1138,13 @@ async fn plan_cost_of(plane: &strata_testkube::ControlPlane, objects: usize) -> 
         let stats = controller.planner_stats("big").unwrap_or_default();
         rows.push(format!(
             "  {label}: plan median {} (min {}), reconcile median {}, provider observations {:?}, compared {}",
-            ms(plans[2]), ms(plans[0]), ms(reconciles[2]), requests, stats.last_compared
+            ms_fine(plans[2]), ms_fine(plans[0]), ms(reconciles[2]), requests, stats.last_compared
         ));
     }
     for row in rows {
         println!("{row}");
     }
-    let _ = stop.send(());
-    let _ = task.await;
+    running.stop().await;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use strata_core::engine::Engine;
-use strata_core::model::{Resource, ResourceKey};
+use strata_core::model::{Resource, ResourceKey, SourceLocation};
 use strata_core::plan::incremental::IncrementalPlanner;
 use strata_core::plan::{Action, PlanOptions};
 use strata_core::provider::{Applied, Observation, Provider, ProviderError, ProviderRegistry};
@@ -208,6 +208,11 @@ enum Edit {
     /// The whole set given again in the same order with one resource added at a place
     /// (anywhere in the set, as a new file is) or, when desired, taken out.
     Render(u8, u8),
+    /// The whole set given again by reference (`set_desired_from`, as the controller gives a
+    /// render) at a new revision: every source location moves; with `Some(slot)`, that
+    /// resource's data also changes; with `reorder`, one manifest's keys come in another
+    /// order (an equal manifest whose digest differs).
+    Revision(u8, Option<u8>, bool),
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -242,6 +247,8 @@ fn edit() -> impl Strategy<Value = Edit> {
         1 => (0..SLOTS).prop_map(Edit::Forget),
         1 => (0u8..12, 0u8..12).prop_map(|(r, s)| Edit::Rerender(r, s)),
         2 => (0..SLOTS, 0u8..13).prop_map(|(s, at)| Edit::Render(s, at)),
+        2 => (0u8..4, prop::option::weighted(0.4, 0..SLOTS), prop::bool::weighted(0.3))
+            .prop_map(|(r, s, o)| Edit::Revision(r, s, o)),
     ]
 }
 
@@ -404,6 +411,32 @@ impl Model {
                 }
                 self.planner.set_desired(self.desired.clone());
             }
+            Edit::Revision(revision, slot, reorder) => {
+                let edited = slot.map(|slot| self.key(slot));
+                for (document, r) in self.desired.iter_mut().enumerate() {
+                    r.source = Some(SourceLocation {
+                        file: format!("rev-{revision}/stack.yaml").into(),
+                        document,
+                        line: 1,
+                    });
+                    if edited.as_ref() == Some(&r.key) {
+                        r.manifest["metadata"]["annotations"]["revision"] =
+                            json!(revision.to_string());
+                    }
+                }
+                if *reorder && let Some(first) = self.desired.first_mut() {
+                    // The same manifest, its top-level keys reversed.
+                    if let Value::Object(map) = &first.manifest {
+                        let reversed: serde_json::Map<String, Value> = map
+                            .iter()
+                            .rev()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        first.manifest = Value::Object(reversed);
+                    }
+                }
+                self.planner.set_desired_from(&self.desired);
+            }
         }
     }
 
@@ -414,7 +447,8 @@ impl Model {
             self.engine
                 .plan(self.desired.clone(), &PlanOptions::new(STACK)),
         );
-        let incremental = self.planner.plan();
+        let incremental = self.planner.plan_shared();
+        let incremental = incremental.as_deref();
         match (full, incremental) {
             (Ok((full, _)), Ok(incremental)) => {
                 assert_eq!(
@@ -599,4 +633,66 @@ fn an_edit_with_an_invalid_annotation_fails_the_plan_as_the_full_plan_does() {
     let incremental = model.planner.plan().unwrap_err().to_string();
     assert!(full.contains("strata.dev/protect"), "{full}");
     assert_eq!(incremental, full);
+}
+
+#[test]
+fn an_unchanged_render_compares_and_copies_nothing() {
+    let mut model = settled(50);
+    let first = model.planner.plan_shared().unwrap();
+    let changes = model.planner.set_desired_from(&model.desired);
+    assert!(changes.is_empty(), "{changes:?}");
+    let again = model.planner.plan_shared().unwrap();
+    assert_eq!(model.planner.last_stats().compared, 0);
+    assert!(
+        Arc::ptr_eq(&first, &again),
+        "an unchanged render shares the plan it had"
+    );
+    drop((first, again));
+
+    // A new revision moves every source location: written into the plan, nothing compared,
+    // the plan patched in place (no copy: nobody holds it).
+    let before = model.planner.plan_shared().unwrap();
+    let at = Arc::as_ptr(&before);
+    drop(before);
+    for (document, r) in model.desired.iter_mut().enumerate() {
+        r.source = Some(SourceLocation {
+            file: "rev-2/stack.yaml".into(),
+            document,
+            line: 1,
+        });
+    }
+    let changes = model.planner.set_desired_from(&model.desired);
+    assert_eq!(changes.moved, 50, "{changes:?}");
+    assert!(changes.is_empty(), "{changes:?}");
+    let plan = model.planner.plan_shared().unwrap();
+    assert_eq!(model.planner.last_stats().compared, 0);
+    assert_eq!(Arc::as_ptr(&plan), at, "patched in place");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    *model.store.0.lock().unwrap() = model.planner.state().clone();
+    for r in &model.desired {
+        let live = strata_core::ownership::stamp(&r.manifest, STACK);
+        model
+            .world
+            .objects
+            .lock()
+            .unwrap()
+            .insert(r.key.clone(), live);
+    }
+    let (full, _) = runtime
+        .block_on(
+            model
+                .engine
+                .plan(model.desired.clone(), &PlanOptions::new(STACK)),
+        )
+        .unwrap();
+    assert_eq!(*plan, full);
+
+    // One edited manifest: that one is copied and compared.
+    model.desired[7].manifest["data"]["level"] = json!("debug");
+    let changes = model.planner.set_desired_from(&model.desired);
+    assert_eq!(changes.changed, vec![model.desired[7].key.clone()]);
+    model.planner.plan_shared().unwrap();
+    assert_eq!(model.planner.last_stats().compared, 1);
 }

@@ -256,6 +256,9 @@ pub trait Observer: Send + Sync {
     /// The reconcile of the Application `app` made a Kubernetes API request (`verb` is the
     /// HTTP method, or `WATCH`); `status` is the response code, `None` when no response came.
     fn kubernetes_request(&self, _app: &str, _verb: &str, _status: Option<u16>) {}
+    /// The reconcile of the Application `app` planned: what its planner did so far
+    /// (cumulative statistics).
+    fn planned(&self, _app: &str, _stats: &PlannerStats) {}
 }
 
 /// One known Application.
@@ -1522,6 +1525,10 @@ impl Controller {
 
     /// Keeps the planner of `name` for its next reconcile (unless it went meanwhile).
     fn keep_planner(&self, name: &str, mut planning: Planning) {
+        let observers = lock(&self.observers).clone();
+        for observer in observers {
+            observer.planned(name, &planning.stats);
+        }
         lock(&self.plan_stats).insert(name.to_owned(), planning.stats.clone());
         if let Some(planner) = planning.planner.take() {
             let apps = lock(&self.apps);

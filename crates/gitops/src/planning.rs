@@ -4,12 +4,19 @@
 //!
 //! - A reconcile hands the planner its new render ([`IncrementalPlanner::set_desired`]) and,
 //!   after a sync, the state records the sync left.
+//! - A render is handed over by reference: each manifest's content digest is compared with
+//!   the held one's, and only what changed is copied and re-planned (a new revision's source
+//!   locations are written into the held plan). The plan and the state are shared with the
+//!   reconcile (`Arc`), not copied out.
 //! - Live objects come from the controller's watches ([`LiveCache`]): a watch event marks the
 //!   resource of the Application its object is labelled with (and was labelled with) as
-//!   changed, and the next plan reads it from the cache. What the cache cannot answer — a kind
-//!   not watched (yet), an object no watched object has the name of (absent, or not labelled
-//!   as managed), a resource a sync just changed — is observed through the provider, as
-//!   `Engine::plan` observes it, at every plan.
+//!   changed, and the next plan reads it from the cache. What the cache cannot answer is
+//!   observed through the provider, as `Engine::plan` observes it: a kind not watched (yet), a
+//!   resource a sync just changed (its events may not have come), an object the watch has not
+//!   seen (it may exist without the label the watch selects) — read again at every plan while
+//!   the provider finds it, once when it does not: after that, the cache's absence agrees
+//!   until the watch sees something of it. (An object created without the label after that
+//!   is seen at the next resync, whose cross-check counts the difference.)
 //! - The observation held is the object the provider's `observe` returns (the API object as
 //!   JSON, with its `apiVersion` and `kind`), so the plan equals `Engine::plan` of the same
 //!   inputs. A resync ([`Replan::Resync`]) plans through `Engine::plan`, compares the
@@ -114,7 +121,9 @@ pub(crate) enum WatchEvent {
 enum Lookup {
     /// Its kind is not watched in the destination, or not listed yet.
     NotWatched,
-    /// No watched object has its name.
+    /// No watched object has its name: it does not exist, or it exists without the label the
+    /// watch selects (the watch reports an object that lost it as deleted, as it reports a
+    /// deletion).
     Absent,
     /// The watched object.
     Present(Value),
@@ -349,14 +358,19 @@ pub(crate) struct AppPlanner {
     fingerprint: Fingerprint,
     /// The resources a plan observes (desired, or recorded and leaving).
     tracked: HashMap<ResourceKey, Track>,
-    /// Resources observed through the provider, observed again at every plan.
+    /// Resources observed through the provider, looked up again at every plan (in the watch
+    /// cache first).
     volatile: HashSet<ResourceKey>,
-    /// The resourceVersion of the objects last read through the provider: a cached object
-    /// older than that is not taken (its watch event is late).
-    fetched: HashMap<ResourceKey, u64>,
+    /// Resources a sync changed: observed through the provider at the next plan, whatever
+    /// the watch cache holds (its events may not have come yet).
+    just_applied: HashSet<ResourceKey>,
+    /// What the provider last answered for objects it was asked about: the object's
+    /// resourceVersion (a cached object older than that is not taken: its watch event is
+    /// late), or `None` when it did not exist (the cache's absence then agrees).
+    fetched: HashMap<ResourceKey, Option<u64>>,
     /// The state as last read from the store (the planner holds its records; a sync applies
     /// from this one, serial and lineage included).
-    state: State,
+    state: Arc<State>,
     /// A sync changed the state: read it again before planning.
     state_stale: bool,
     /// When it was made (the resync interval counts from there).
@@ -406,21 +420,24 @@ pub(crate) struct Planning {
     pub(crate) stats: PlannerStats,
 }
 
+/// The plan and the state it was made from, shared with the planner.
+pub(crate) type Planned = (Arc<Plan>, Arc<State>);
+
 impl Planning {
     /// Plans `desired` with `engine`'s store and providers: incrementally when this reconcile
     /// may, through `Engine::plan` otherwise. The result is `Engine::plan`'s.
     pub(crate) async fn plan(
         &mut self,
         engine: &Engine,
-        desired: Vec<Resource>,
+        desired: &[Resource],
         options: &PlanOptions,
         fingerprint: Fingerprint,
-    ) -> Result<(Plan, State), EngineError> {
+    ) -> Result<Planned, EngineError> {
         let started = Instant::now();
         let incremental = self.cache.is_some() && self.mode == Replan::Incremental;
         if incremental {
             match self
-                .incremental(engine, &desired, options, fingerprint)
+                .incremental(engine, desired, options, fingerprint)
                 .await
             {
                 Ok(planned) => {
@@ -435,24 +452,25 @@ impl Planning {
             }
         } else if self.mode == Replan::Resync && self.planner.is_some() && self.cache.is_some() {
             let checked = self
-                .incremental(engine, &desired, options, fingerprint)
+                .incremental(engine, desired, options, fingerprint)
                 .await;
-            let (plan, state) = engine.plan(desired, options).await?;
+            let (plan, state) = engine.plan(desired.to_vec(), options).await?;
             self.stats.cross_checks += 1;
             if let Ok((incremental, _)) = &checked
-                && *incremental != plan
+                && **incremental != plan
             {
                 self.stats.mismatches += 1;
                 tracing::warn!(stack = %self.stack, "resync: the incremental plan differs from the full plan; starting afresh");
             }
+            drop(checked);
             self.reset();
             self.full_stats(&plan, started);
-            return Ok((plan, state));
+            return Ok((Arc::new(plan), Arc::new(state)));
         }
         self.reset();
-        let (plan, state) = engine.plan(desired, options).await?;
+        let (plan, state) = engine.plan(desired.to_vec(), options).await?;
         self.full_stats(&plan, started);
-        Ok((plan, state))
+        Ok((Arc::new(plan), Arc::new(state)))
     }
 
     fn full_stats(&mut self, plan: &Plan, started: Instant) {
@@ -472,12 +490,15 @@ impl Planning {
         }
     }
 
-    /// A sync applied `changed` (and wrote the state): the next plan reads them, and the
-    /// state, again.
+    /// A sync applied `changed` (and wrote the state): the next plan reads them through the
+    /// provider, and the state, again.
     pub(crate) fn applied<'k>(&mut self, changed: impl IntoIterator<Item = &'k ResourceKey>) {
         if let Some(planner) = self.planner.as_mut() {
             planner.state_stale = true;
-            planner.volatile.extend(changed.into_iter().cloned());
+            for key in changed {
+                planner.volatile.insert(key.clone());
+                planner.just_applied.insert(key.clone());
+            }
         }
     }
 
@@ -487,7 +508,7 @@ impl Planning {
         desired: &[Resource],
         options: &PlanOptions,
         fingerprint: Fingerprint,
-    ) -> Result<(Plan, State), IncrementalFailure> {
+    ) -> Result<Planned, IncrementalFailure> {
         let Some(cache) = self.cache.clone() else {
             return Err(IncrementalFailure::Planner(
                 strata_core::plan::incremental::IncrementalError::Unsupported(
@@ -505,16 +526,19 @@ impl Planning {
                 cache.forget_stack(&self.stack);
                 AppPlanner {
                     planner: IncrementalPlanner::new(engine, options.clone(), state.clone())?,
-                    state,
+                    state: Arc::new(state),
                     fingerprint,
                     tracked: HashMap::new(),
                     volatile: HashSet::new(),
+                    just_applied: HashSet::new(),
                     fetched: HashMap::new(),
                     state_stale: false,
                     created: Instant::now(),
                 }
             }
         };
+        // The keys whose track may have moved (all of them when nothing is tracked yet).
+        let mut retrack: Vec<ResourceKey> = Vec::new();
         if held.state_stale {
             let state = engine.store.load().await?.unwrap_or_default();
             let gone: Vec<ResourceKey> = held
@@ -528,94 +552,91 @@ impl Planning {
             for key in &gone {
                 held.planner.forget(key);
             }
+            retrack.extend(gone);
             for record in state.resources.values() {
-                held.planner.record(record.clone());
+                if held.planner.state().get(&record.key) != Some(record) {
+                    retrack.push(record.key.clone());
+                    held.planner.record(record.clone());
+                }
             }
-            held.state = state;
+            held.state = Arc::new(state);
             held.state_stale = false;
         }
-        // A source location names the commit, so a new revision moves every resource's: the
-        // planner is given the source it holds where only that differs (nothing to compare),
-        // and the plan the render's sources after.
-        let held_desired: HashMap<&ResourceKey, &Resource> =
-            held.planner.desired().iter().map(|r| (&r.key, r)).collect();
-        let mut moved: HashMap<ResourceKey, Option<strata_core::SourceLocation>> = HashMap::new();
-        let given: Vec<Resource> = desired
-            .iter()
-            .map(|resource| match held_desired.get(&resource.key) {
-                Some(old) if old.manifest == resource.manifest && old.source != resource.source => {
-                    moved.insert(resource.key.clone(), resource.source.clone());
-                    Resource {
-                        key: resource.key.clone(),
-                        manifest: resource.manifest.clone(),
-                        source: old.source.clone(),
-                    }
-                }
-                _ => resource.clone(),
-            })
-            .collect();
-        drop(held_desired);
-        held.planner.set_desired(given);
-
-        // What is tracked now (what Engine::plan observes), and what must be observed again.
+        // Only what the render changed is copied and compared (a content digest of each
+        // manifest against the held one's); source locations alone move into the plan.
+        let changes = held.planner.set_desired_from(desired);
         let registry = &engine.registry;
-        let mut tracked: HashMap<ResourceKey, Track> = HashMap::with_capacity(held.tracked.len());
-        for resource in held.planner.desired() {
-            tracked.insert(
-                resource.key.clone(),
-                Track {
-                    api_version: resource.api_version().to_owned(),
-                    desired: true,
-                    observed: registry.route(resource).is_ok(),
-                },
-            );
+        let mut again: HashSet<ResourceKey> = std::mem::take(&mut held.volatile);
+        // What the watches saw change since the last plan.
+        let dirty = cache.take_dirty(&self.stack);
+        again.extend(dirty.iter().cloned());
+        if changes.all || held.tracked.is_empty() {
+            retrack = held
+                .planner
+                .desired()
+                .iter()
+                .map(|r| r.key.clone())
+                .chain(
+                    held.planner
+                        .state()
+                        .resources
+                        .values()
+                        .map(|r| r.key.clone()),
+                )
+                .chain(held.tracked.keys().cloned())
+                .collect();
+        } else {
+            retrack.extend(changes.changed);
+            retrack.extend(changes.removed);
         }
-        for record in held.planner.state().resources.values() {
-            if tracked.contains_key(&record.key) {
+        // What is tracked now (what Engine::plan observes), and what must be observed again.
+        for key in retrack {
+            let track = track_of(&held.planner, registry, &key);
+            let old = held.tracked.get(&key);
+            if old == track.as_ref() {
                 continue;
             }
-            let api_version = record
-                .last_applied
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            tracked.insert(
-                record.key.clone(),
-                Track {
-                    api_version: api_version.to_owned(),
-                    desired: false,
-                    observed: registry.by_name(&record.provider).is_some(),
-                },
-            );
-        }
-        let mut again: HashSet<ResourceKey> = std::mem::take(&mut held.volatile);
-        again.extend(cache.take_dirty(&self.stack));
-        for (key, track) in &tracked {
-            if track.observed && held.tracked.get(key) != Some(track) {
-                again.insert(key.clone());
+            let was_observed = old.is_some_and(|t| t.observed);
+            match track {
+                Some(track) => {
+                    if track.observed {
+                        again.insert(key.clone());
+                    } else if was_observed {
+                        held.planner.forget_observation(&key);
+                        held.fetched.remove(&key);
+                    }
+                    held.tracked.insert(key, track);
+                }
+                None => {
+                    if was_observed {
+                        held.planner.forget_observation(&key);
+                        held.fetched.remove(&key);
+                    }
+                    held.tracked.remove(&key);
+                }
             }
         }
-        for (key, track) in &held.tracked {
-            if track.observed && !tracked.get(key).is_some_and(|t| t.observed) {
-                held.planner.forget_observation(key);
-                held.fetched.remove(key);
-            }
-        }
-        held.tracked = tracked;
 
         let destination = held.fingerprint.destination.clone();
         let mut fetch: Vec<ResourceKey> = Vec::new();
         let mut watched = 0usize;
         for key in again {
             let Some(track) = held.tracked.get(&key).filter(|t| t.observed) else {
+                held.just_applied.remove(&key);
                 continue;
             };
+            if held.just_applied.contains(&key) {
+                fetch.push(key);
+                continue;
+            }
             match cache.lookup(&destination, &track.api_version, &key) {
                 Lookup::Present(value) => {
-                    let late = held
-                        .fetched
-                        .get(&key)
-                        .is_some_and(|&at| resource_version(&value).is_none_or(|rv| rv < at));
+                    let late = match held.fetched.get(&key) {
+                        Some(Some(at)) => resource_version(&value).is_none_or(|rv| rv < *at),
+                        // The provider found none since: a late deletion, or a new object.
+                        Some(None) => true,
+                        None => false,
+                    };
                     if late {
                         fetch.push(key);
                         continue;
@@ -628,6 +649,18 @@ impl Planning {
                     watched += 1;
                     held.planner.observe(key, Observation::present(value));
                 }
+                // The provider found none and the watch has seen nothing of it since: it
+                // does not exist (the watch would have seen it created or labelled).
+                Lookup::Absent
+                    if !dirty.contains(&key) && matches!(held.fetched.get(&key), Some(None)) =>
+                {
+                    held.fetched.insert(key.clone(), None);
+                    watched += 1;
+                    held.planner.observe(key, Observation::absent());
+                }
+                // It may exist without the label the watches select (never read, read as
+                // present, or gone from the watch): the provider answers, once when it does
+                // not exist.
                 Lookup::Absent | Lookup::NotWatched => fetch.push(key),
             }
         }
@@ -645,9 +678,9 @@ impl Planning {
                 .map(|(i, _)| i)
                 .collect();
             let mut leaving = State::new();
-            for record in held.planner.state().resources.values() {
-                if wanted.contains(&record.key)
-                    && held.tracked.get(&record.key).is_some_and(|t| !t.desired)
+            for key in &fetch {
+                if held.tracked.get(key).is_some_and(|t| !t.desired)
+                    && let Some(record) = held.planner.state().get(key)
                 {
                     leaving.put(record.clone());
                 }
@@ -664,46 +697,61 @@ impl Planning {
             .await
             .map_err(|(key, source)| IncrementalFailure::Observe { key, source })?;
             for (key, observation) in observed {
-                match observation.live.as_ref().and_then(resource_version) {
-                    Some(rv) => {
-                        held.fetched.insert(key.clone(), rv);
-                    }
-                    None => {
-                        held.fetched.remove(&key);
-                    }
-                }
+                let version = observation
+                    .live
+                    .as_ref()
+                    .map(|live| resource_version(live).unwrap_or(0));
+                held.fetched.insert(key.clone(), version);
+                held.just_applied.remove(&key);
                 held.volatile.insert(key.clone());
                 held.planner.observe(key, observation);
             }
         }
 
-        let planned = held.planner.plan().cloned();
-        let mut plan = match planned {
+        let plan = match held.planner.plan_shared() {
             Ok(plan) => plan,
             Err(error) => {
                 self.stats.resets += 1;
                 return Err(error.into());
             }
         };
-        if !moved.is_empty() {
-            for change in &mut plan.changes {
-                if let Some(resource) = change.resource.as_mut()
-                    && let Some(source) = moved.get(&resource.key)
-                {
-                    resource.source = source.clone();
-                }
-            }
-        }
         let last = held.planner.last_stats();
         self.stats.last_provider_observations = fetched;
         self.stats.last_watched_observations = watched;
         self.stats.last_compared = last.compared;
         self.stats.compared_total += last.compared as u64;
         self.stats.last_rebuilt = last.rebuilt;
-        let state = held.state.clone();
+        let state = Arc::clone(&held.state);
         self.planner = Some(held);
         Ok((plan, state))
     }
+}
+
+/// What a plan observes of `key`: a desired resource at its apiVersion, else a recorded one
+/// (leaving the stack) at the apiVersion it was applied with; `None` when it is neither.
+fn track_of(
+    planner: &IncrementalPlanner,
+    registry: &strata_core::ProviderRegistry,
+    key: &ResourceKey,
+) -> Option<Track> {
+    if let Some(resource) = planner.desired_of(key) {
+        return Some(Track {
+            api_version: resource.api_version().to_owned(),
+            desired: true,
+            observed: registry.route(resource).is_ok(),
+        });
+    }
+    let record = planner.state().get(key)?;
+    let api_version = record
+        .last_applied
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Some(Track {
+        api_version: api_version.to_owned(),
+        desired: false,
+        observed: registry.by_name(&record.provider).is_some(),
+    })
 }
 
 fn micros(d: Duration) -> u64 {

@@ -275,8 +275,10 @@ struct Comparison {
     revision: String,
     revisions: Vec<String>,
     engine: Engine,
-    plan: Plan,
-    state: State,
+    /// Shared with the Application's planner (copied only if a sync changes it).
+    plan: Arc<Plan>,
+    /// Shared with the Application's planner.
+    state: Arc<State>,
     source_types: SourceTypes,
     resources: Vec<ResourceStatus>,
     health: HealthState,
@@ -461,7 +463,7 @@ impl Reconciler {
             .compare(
                 app,
                 &provider,
-                desired.clone(),
+                &desired,
                 (&revision, &revisions),
                 &source_types,
                 (&rules, &settings.health),
@@ -544,7 +546,7 @@ impl Reconciler {
             .compare(
                 app,
                 &provider,
-                desired,
+                &desired,
                 (&operation.revision, &operation.revisions),
                 &source_types,
                 (&rules, &settings.health),
@@ -704,7 +706,7 @@ impl Reconciler {
         &self,
         app: &Application,
         provider: &Arc<KubeProvider>,
-        desired: Vec<Resource>,
+        desired: &[Resource],
         (revision, revisions): (&str, &[String]),
         source_types: &SourceTypes,
         (rules, health): (&DriftRules, &HealthRegistry),
@@ -848,7 +850,7 @@ impl Reconciler {
                 .engine
                 .apply(
                     &plan,
-                    comparison.state.clone(),
+                    State::clone(&comparison.state),
                     &format!("{OPERATION_PREFIX}sync {}", app.name),
                     Arc::new(|_event| {}),
                     Cancellation::never(),
@@ -890,7 +892,7 @@ impl Reconciler {
                 self.compare(
                     app,
                     provider,
-                    desired.to_vec(),
+                    desired,
                     (&revision, &revisions),
                     &comparison.source_types,
                     (rules, health),

@@ -89,8 +89,17 @@ impl Observer for NotifyObserver {
     }
 }
 
-/// Records reconciles, syncs and fetches in the metrics.
-struct MetricsObserver(Metrics);
+/// Records reconciles, syncs, fetches, Kubernetes requests and plans in the metrics (what
+/// [`run`] observes the controller with; an embedder assembling the parts adds it itself).
+#[derive(Debug, Clone)]
+pub struct MetricsObserver(Metrics);
+
+impl MetricsObserver {
+    /// An observer recording into `metrics`.
+    pub fn new(metrics: Metrics) -> Self {
+        Self(metrics)
+    }
+}
 
 #[async_trait::async_trait]
 impl Observer for MetricsObserver {
@@ -115,6 +124,10 @@ impl Observer for MetricsObserver {
 
     fn kubernetes_request(&self, app: &str, verb: &str, status: Option<u16>) {
         self.0.record_k8s_request(app, verb, status);
+    }
+
+    fn planned(&self, app: &str, stats: &crate::planning::PlannerStats) {
+        self.0.record_planner(app, stats);
     }
 }
 

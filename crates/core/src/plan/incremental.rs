@@ -37,6 +37,7 @@
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::Value;
 
 use super::compute::{DesiredContext, input_order, plan_all_desired, plan_deletions};
 use super::{Observations, Plan, PlanOptions, ResourceChange, Violation};
@@ -112,6 +113,8 @@ pub struct IncrementalPlanner {
     options: PlanOptions,
     /// The desired set, unresolved, in the caller's order (new resources go last).
     desired: Vec<Resource>,
+    /// The content digest of each desired manifest, by position.
+    digests: Vec<Digest>,
     position: FxHashMap<ResourceKey, usize>,
     state: State,
     observations: Observations,
@@ -151,6 +154,88 @@ impl std::fmt::Debug for IncrementalPlanner {
     }
 }
 
+/// What [`IncrementalPlanner::set_desired_from`] found changed in a new render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DesiredChanges {
+    /// Everything is planned again (a first plan, a render with duplicate keys): the other
+    /// fields are empty.
+    pub all: bool,
+    /// Resources added or whose manifest changed, in the render's order.
+    pub changed: Vec<ResourceKey>,
+    /// Resources no longer desired.
+    pub removed: Vec<ResourceKey>,
+    /// Resources unchanged but for their source location (written into the plan, not
+    /// re-planned).
+    pub moved: usize,
+}
+
+impl DesiredChanges {
+    /// Whether the desired set is what it was (source locations aside).
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// A 128-bit content digest of a manifest (SipHash-1-3 of its structure, keys in order):
+/// manifests with equal digests plan alike. Manifests equal but for their keys' order differ
+/// here, as they do in a plan (its field changes follow the manifest's order), so they are
+/// planned again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Digest(u128);
+
+fn digest(value: &Value) -> Digest {
+    use siphasher::sip128::Hasher128;
+    let mut hasher = siphasher::sip128::SipHasher13::new();
+    feed(&mut hasher, value);
+    Digest(hasher.finish128().as_u128())
+}
+
+fn feed(hasher: &mut impl std::hash::Hasher, value: &Value) {
+    match value {
+        Value::Null => hasher.write_u8(0),
+        Value::Bool(b) => {
+            hasher.write_u8(1);
+            hasher.write_u8(u8::from(*b));
+        }
+        Value::Number(n) => {
+            hasher.write_u8(2);
+            // serde_json's equality tells the three representations apart; so does this.
+            if let Some(u) = n.as_u64() {
+                hasher.write_u8(0);
+                hasher.write_u64(u);
+            } else if let Some(i) = n.as_i64() {
+                hasher.write_u8(1);
+                hasher.write_i64(i);
+            } else {
+                hasher.write_u8(2);
+                hasher.write_u64(n.as_f64().map_or(0, f64::to_bits));
+            }
+        }
+        Value::String(s) => {
+            hasher.write_u8(3);
+            hasher.write_usize(s.len());
+            hasher.write(s.as_bytes());
+        }
+        Value::Array(items) => {
+            hasher.write_u8(4);
+            hasher.write_usize(items.len());
+            for item in items {
+                feed(hasher, item);
+            }
+        }
+        Value::Object(map) => {
+            hasher.write_u8(5);
+            hasher.write_usize(map.len());
+            for (key, item) in map {
+                hasher.write_usize(key.len());
+                hasher.write(key.as_bytes());
+                feed(hasher, item);
+            }
+        }
+    }
+}
+
 /// The last plan and what it was derived with.
 struct Current {
     /// Every desired resource has a change (none failed routing), so the plan can be patched.
@@ -158,7 +243,9 @@ struct Current {
     graph: Graph,
     /// For each desired position, the positions whose references take a value from it.
     referrers: FxHashMap<usize, Vec<usize>>,
-    plan: Plan,
+    /// Shared with callers of [`IncrementalPlanner::plan_shared`]; patched in place when they
+    /// dropped it (copied otherwise).
+    plan: Arc<Plan>,
     /// For each desired position, its change's index in `plan.changes`.
     at: Vec<usize>,
     /// The guard violations of each desired change, by index in `plan.changes`.
@@ -230,6 +317,7 @@ impl IncrementalPlanner {
             validator: Validator::for_registry(&engine.registry),
             options,
             desired: Vec::new(),
+            digests: Vec::new(),
             position: FxHashMap::default(),
             state,
             observations: Observations::default(),
@@ -254,82 +342,209 @@ impl IncrementalPlanner {
         &self.desired
     }
 
+    /// The desired resource with `key`, if any.
+    pub fn desired_of(&self, key: &ResourceKey) -> Option<&Resource> {
+        self.position.get(key).map(|&p| &self.desired[p])
+    }
+
     /// The state the planner holds.
     pub fn state(&self) -> &State {
         &self.state
     }
 
     /// Replaces the whole desired set with `desired` (a new render of the stack), in its
-    /// order. Only what differs is re-planned: a resource whose manifest is unchanged keeps its
-    /// change (a new order moves it); edited, added and removed resources are followed as
-    /// [`upsert`](Self::upsert) and [`remove`](Self::remove) follow them. Cost: one comparison
-    /// of each manifest with the held one.
-    pub fn set_desired(&mut self, desired: Vec<Resource>) {
-        let mut new_position: FxHashMap<&ResourceKey, usize> =
-            FxHashMap::with_capacity_and_hasher(desired.len(), Default::default());
-        let duplicate = desired
-            .iter()
-            .enumerate()
-            .any(|(i, r)| new_position.insert(&r.key, i).is_some());
-        if duplicate || self.current.is_none() {
-            // The next plan is a full one (and reports the duplicate).
-            drop(new_position);
+    /// order, as [`set_desired_from`](Self::set_desired_from) does.
+    pub fn set_desired(&mut self, desired: Vec<Resource>) -> DesiredChanges {
+        if self.current.is_none() {
+            // The next plan is a full one: nothing to compare.
+            self.digests = desired.iter().map(|r| digest(&r.manifest)).collect();
             self.desired = desired;
             self.reindex();
             self.pending.rebuild = true;
-            return;
+            return DesiredChanges {
+                all: true,
+                ..DesiredChanges::default()
+            };
         }
-        let pending = &mut self.pending;
+        self.set_desired_from(&desired)
+    }
+
+    /// Replaces the whole desired set with `desired` (a new render of the stack), in its
+    /// order. Only what differs is re-planned: a resource whose manifest is unchanged keeps its
+    /// change (a new order moves it; a new source location is written into it); edited, added
+    /// and removed resources are followed as [`upsert`](Self::upsert) and
+    /// [`remove`](Self::remove) follow them, and only they are copied.
+    ///
+    /// Cost: one content digest of each manifest, compared with the held manifest's (no
+    /// manifest is compared), plus, when resources were added, removed or moved, re-indexing
+    /// the set. An unchanged render copies nothing.
+    pub fn set_desired_from(&mut self, desired: &[Resource]) -> DesiredChanges {
+        let digests: Vec<Digest> = desired.iter().map(|r| digest(&r.manifest)).collect();
+        // Whether the held plan's positions still match the held set (a source location can
+        // then be written into the change; otherwise the resource is re-planned).
+        let aligned = self.current.is_some() && !self.pending.rebuild && !self.pending.structural();
+        let same_keys = self.current.is_some()
+            && desired.len() == self.desired.len()
+            && desired
+                .iter()
+                .zip(&self.desired)
+                .all(|(new, old)| new.key == old.key);
+        let mut changes = DesiredChanges::default();
+        if same_keys {
+            for (p, (resource, d)) in desired.iter().zip(digests).enumerate() {
+                let old = &self.desired[p];
+                if self.digests[p] == d {
+                    if old.source != resource.source {
+                        self.relocate(p, p, resource, aligned);
+                        changes.moved += 1;
+                    }
+                    continue;
+                }
+                self.classify(p, resource);
+                self.desired[p] = resource.clone();
+                self.digests[p] = d;
+                changes.changed.push(resource.key.clone());
+            }
+            return changes;
+        }
+
+        let mut new_keys: FxHashSet<&ResourceKey> =
+            FxHashSet::with_capacity_and_hasher(desired.len(), Default::default());
+        let duplicate = desired.iter().any(|r| !new_keys.insert(&r.key));
+        if duplicate || self.current.is_none() {
+            // The next plan is a full one (and reports the duplicate).
+            drop(new_keys);
+            self.desired = desired.to_vec();
+            self.digests = digests;
+            self.reindex();
+            self.pending.rebuild = true;
+            changes.all = true;
+            return changes;
+        }
+        // The held resources a digest finds unchanged move over; the others are copied.
+        let mut old: Vec<Option<Resource>> = std::mem::take(&mut self.desired)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let old_digests = std::mem::take(&mut self.digests);
+        let mut kept = Vec::with_capacity(desired.len());
+        let mut kept_digests = Vec::with_capacity(desired.len());
         // Whether the resources kept are still in the same relative order (added ones may go
         // anywhere): the graph then follows the change without being built again.
         let mut last_kept: Option<usize> = None;
         let mut same_order = true;
-        for resource in &desired {
-            match self.position.get(&resource.key) {
-                Some(&p) => {
+        for (resource, d) in desired.iter().zip(digests) {
+            match self.position.get(&resource.key).copied() {
+                Some(p) => {
                     same_order &= last_kept.is_none_or(|last| last < p);
                     last_kept = Some(p);
-                    let old = &self.desired[p];
-                    if old.manifest == resource.manifest && old.source == resource.source {
+                    if old_digests[p] == d
+                        && let Some(mut held) = old[p].take()
+                    {
+                        if held.source != resource.source {
+                            self.relocate_change(p, resource, aligned);
+                            held.source.clone_from(&resource.source);
+                            changes.moved += 1;
+                        }
+                        kept.push(held);
+                        kept_digests.push(old_digests[p]);
                         continue;
                     }
-                    if is_crd(&resource.key) {
-                        pending.rebuild = true;
-                    } else if Graph::same_inputs(old, resource) {
-                        pending.edited.insert(resource.key.clone());
-                    } else {
-                        pending.reshaped.insert(resource.key.clone());
+                    match old[p].as_ref() {
+                        Some(o) if is_crd(&resource.key) || !Graph::same_inputs(o, resource) => {
+                            self.pending.rebuild |= is_crd(&resource.key);
+                            self.pending.reshaped.insert(resource.key.clone());
+                        }
+                        Some(_) => {
+                            self.pending.edited.insert(resource.key.clone());
+                        }
+                        None => {
+                            self.pending.reshaped.insert(resource.key.clone());
+                        }
                     }
                 }
                 None => {
-                    pending.rebuild |= is_crd(&resource.key);
-                    pending.reshaped.insert(resource.key.clone());
+                    self.pending.rebuild |= is_crd(&resource.key);
+                    self.pending.reshaped.insert(resource.key.clone());
                 }
             }
+            changes.changed.push(resource.key.clone());
+            kept.push(resource.clone());
+            kept_digests.push(d);
         }
-        for old in &self.desired {
-            if !new_position.contains_key(&old.key) {
-                pending.rebuild |= is_crd(&old.key);
-                pending.edited.remove(&old.key);
-                pending.reshaped.remove(&old.key);
-                pending.removed.push(old.key.clone());
+        for gone in old.iter().flatten() {
+            if !new_keys.contains(&gone.key) {
+                self.pending.rebuild |= is_crd(&gone.key);
+                self.pending.edited.remove(&gone.key);
+                self.pending.reshaped.remove(&gone.key);
+                self.pending.removed.push(gone.key.clone());
+                changes.removed.push(gone.key.clone());
             }
         }
-        pending.reordered |= !same_order;
-        drop(new_position);
-        self.desired = desired;
+        self.pending.reordered |= !same_order;
+        drop(new_keys);
+        self.desired = kept;
+        self.digests = kept_digests;
         self.reindex();
+        changes
+    }
+
+    /// Follows an edit of the held resource at `p` to `resource` (same key).
+    fn classify(&mut self, p: usize, resource: &Resource) {
+        let old = &self.desired[p];
+        if is_crd(&resource.key) {
+            self.pending.rebuild = true;
+        } else if Graph::same_inputs(old, resource) {
+            self.pending.edited.insert(resource.key.clone());
+        } else {
+            self.pending.reshaped.insert(resource.key.clone());
+        }
+    }
+
+    /// The held resource at `p`, unchanged but for its source location, moves to
+    /// `resource`'s.
+    fn relocate(&mut self, p: usize, old_position: usize, resource: &Resource, aligned: bool) {
+        self.relocate_change(old_position, resource, aligned);
+        self.desired[p].source.clone_from(&resource.source);
+    }
+
+    /// Writes `resource`'s source location into the held plan's change of the resource at
+    /// `old_position` (a source location changes nothing else in a plan); when the plan's
+    /// positions do not match the held set, the resource is re-planned instead.
+    fn relocate_change(&mut self, old_position: usize, resource: &Resource, aligned: bool) {
+        let written = aligned
+            && self.current.as_mut().is_some_and(|current| {
+                let Some(&i) = current.at.get(old_position) else {
+                    return false;
+                };
+                if i >= current.plan.changes.len() {
+                    return false;
+                }
+                let plan = Arc::make_mut(&mut current.plan);
+                match plan.changes[i].resource.as_mut() {
+                    Some(planned) if planned.key == resource.key => {
+                        planned.source.clone_from(&resource.source);
+                        true
+                    }
+                    _ => false,
+                }
+            });
+        if !written {
+            self.pending.edited.insert(resource.key.clone());
+        }
     }
 
     /// Adds a desired resource, or replaces the one with its key (keeping its place).
     pub fn upsert(&mut self, resource: Resource) {
         self.leaving.remove(&resource.key);
+        let d = digest(&resource.manifest);
         match self.position.get(&resource.key) {
             Some(&p) => {
                 let old = &self.desired[p];
-                if old.manifest == resource.manifest && old.source == resource.source {
+                if self.digests[p] == d && old.source == resource.source {
                     return;
                 }
+                self.digests[p] = d;
                 if is_crd(&resource.key) {
                     self.pending.rebuild = true;
                 } else if Graph::same_inputs(old, &resource) {
@@ -347,6 +562,7 @@ impl IncrementalPlanner {
                 self.position
                     .insert(resource.key.clone(), self.desired.len());
                 self.desired.push(resource);
+                self.digests.push(d);
             }
         }
     }
@@ -360,6 +576,7 @@ impl IncrementalPlanner {
             self.pending.rebuild = true;
         }
         self.desired.remove(p);
+        self.digests.remove(p);
         for position in self.position.values_mut() {
             if *position > p {
                 *position -= 1;
@@ -450,6 +667,18 @@ impl IncrementalPlanner {
         self.pending = Pending::default();
         match &self.current {
             Some(current) => Ok(&current.plan),
+            None => {
+                Err(EngineError::Refused("the incremental planner lost its plan".to_owned()).into())
+            }
+        }
+    }
+
+    /// [`plan`](Self::plan), shared: the planner keeps patching the same plan, and copies it
+    /// only when the caller still holds the last one at the next change.
+    pub fn plan_shared(&mut self) -> Result<Arc<Plan>, IncrementalError> {
+        self.plan()?;
+        match &self.current {
+            Some(current) => Ok(Arc::clone(&current.plan)),
             None => {
                 Err(EngineError::Refused("the incremental planner lost its plan".to_owned()).into())
             }
@@ -578,7 +807,7 @@ impl IncrementalPlanner {
             complete,
             referrers: referrers(&graph),
             graph,
-            plan,
+            plan: Arc::new(plan),
             at,
             violating: desired_violations.iter().filter(|v| !v.is_empty()).count(),
             desired_violations,
@@ -774,8 +1003,10 @@ impl IncrementalPlanner {
             // Reassemble the desired changes in the new graph's order: fresh ones where
             // re-planned, the others moved over from the last plan.
             let desired_count = current.desired_violations.len();
-            let old_changes: Vec<ResourceChange> =
-                current.plan.changes.drain(..desired_count).collect();
+            let old_changes: Vec<ResourceChange> = Arc::make_mut(&mut current.plan)
+                .changes
+                .drain(..desired_count)
+                .collect();
             let old_violations = std::mem::take(&mut current.desired_violations);
             let mut kept: Vec<Option<(ResourceChange, Vec<Violation>)>> =
                 std::iter::repeat_with(|| None)
@@ -825,14 +1056,14 @@ impl IncrementalPlanner {
                 changes.push(change);
                 violations.push(v);
             }
-            current.plan.changes = changes;
+            Arc::make_mut(&mut current.plan).changes = changes;
             current.at = at;
             current.violating = violations.iter().filter(|v| !v.is_empty()).count();
             current.desired_violations = violations;
         } else {
             for (p, (change, violations)) in fresh {
                 let i = current.at[p];
-                current.plan.changes[i] = change;
+                Arc::make_mut(&mut current.plan).changes[i] = change;
                 let slot = &mut current.desired_violations[i];
                 current.violating = current.violating - usize::from(!slot.is_empty())
                     + usize::from(!violations.is_empty());
@@ -845,11 +1076,10 @@ impl IncrementalPlanner {
         let deletions_changed = pending.deletions || structural;
         if deletions_changed {
             let (deletions, violations) = self.deletions();
-            current
-                .plan
-                .changes
-                .truncate(current.desired_violations.len());
-            current.plan.changes.extend(deletions);
+            let desired_count = current.desired_violations.len();
+            let plan = Arc::make_mut(&mut current.plan);
+            plan.changes.truncate(desired_count);
+            plan.changes.extend(deletions);
             current.deletion_violations = violations;
         }
         if !dirty.is_empty() || deletions_changed {
@@ -901,7 +1131,7 @@ fn gather_violations(current: &mut Current) {
             .collect()
     };
     violations.extend(current.deletion_violations.iter().cloned());
-    current.plan.violations = violations;
+    Arc::make_mut(&mut current.plan).violations = violations;
 }
 
 /// For each resource, the resources whose value-bearing references name it.

@@ -8,7 +8,24 @@
 //! - `argocd_git_request_duration_seconds{repo,request_type}` and
 //!   `argocd_git_request_total{repo,request_type}`: Git fetches and ls-remotes;
 //! - `argocd_app_k8s_request_total{name,verb,response_code}`: Kubernetes API requests.
+//!
+//! And Strata's own, per Application, from its planner's statistics
+//! ([`PlannerStats`](crate::planning::PlannerStats)):
+//! - `strata_app_plans_total{name,kind}`: plans made, `kind` `incremental` (the
+//!   Application's incremental planner) or `full` (`Engine::plan`: resyncs, hard refreshes,
+//!   fallbacks);
+//! - `strata_app_plan_compared_resources_total{name}`: desired resources the plans compared
+//!   with their live object;
+//! - `strata_app_plan_cross_checks_total{name}` and `strata_app_plan_mismatches_total{name}`:
+//!   resyncs that compared the incremental plan with `Engine::plan`'s, and those whose plans
+//!   differed;
+//! - `strata_app_plan_last_duration_seconds{name}`, `strata_app_plan_last_compared_resources{name}`,
+//!   `strata_app_plan_last_api_reads{name}` and `strata_app_plan_last_cache_reads{name}`: the
+//!   last plan's time (observing included), resources compared, objects read from the API
+//!   server and from the watch caches.
 
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -18,6 +35,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::planning::PlannerStats;
 use crate::status::{AppRecord, OperationPhase, StatusStore};
 
 /// Argo CD's buckets for `argocd_app_reconcile`.
@@ -59,6 +77,32 @@ struct GitLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppLabels {
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PlanLabels {
+    name: String,
+    kind: String,
+}
+
+/// The planner metrics.
+#[derive(Default)]
+struct PlanMetrics {
+    plans: Family<PlanLabels, Counter>,
+    compared: Family<AppLabels, Counter>,
+    cross_checks: Family<AppLabels, Counter>,
+    mismatches: Family<AppLabels, Counter>,
+    last_duration: Family<AppLabels, Gauge<f64, AtomicU64>>,
+    last_compared: Family<AppLabels, Gauge>,
+    last_api_reads: Family<AppLabels, Gauge>,
+    last_cache_reads: Family<AppLabels, Gauge>,
+    /// The statistics last recorded per Application (the counters grow by the difference).
+    seen: Mutex<HashMap<String, PlannerStats>>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct K8sLabels {
     name: String,
     verb: String,
@@ -93,6 +137,7 @@ struct Inner {
     git_duration: Family<GitLabels, Histogram>,
     git_total: Family<GitLabels, Counter>,
     k8s_total: Family<K8sLabels, Counter>,
+    plans: PlanMetrics,
     /// Serialises scrapes: each one refills `app_info`.
     scrape: Mutex<()>,
 }
@@ -178,8 +223,50 @@ impl Metrics {
             "Number of kubernetes requests executed during application reconciliation",
             k8s_total.clone(),
         );
+        let plans = PlanMetrics::default();
+        registry.register(
+            "strata_app_plans",
+            "Plans made per application, incremental or full (Engine::plan)",
+            plans.plans.clone(),
+        );
+        registry.register(
+            "strata_app_plan_compared_resources",
+            "Desired resources the plans of an application compared with their live object",
+            plans.compared.clone(),
+        );
+        registry.register(
+            "strata_app_plan_cross_checks",
+            "Resyncs that compared the incremental plan with the full plan",
+            plans.cross_checks.clone(),
+        );
+        registry.register(
+            "strata_app_plan_mismatches",
+            "Resyncs whose incremental plan differed from the full plan",
+            plans.mismatches.clone(),
+        );
+        registry.register(
+            "strata_app_plan_last_duration_seconds",
+            "How long the last plan of an application took, observing included",
+            plans.last_duration.clone(),
+        );
+        registry.register(
+            "strata_app_plan_last_compared_resources",
+            "Desired resources the last plan compared with their live object",
+            plans.last_compared.clone(),
+        );
+        registry.register(
+            "strata_app_plan_last_api_reads",
+            "Objects the last plan read from the API server",
+            plans.last_api_reads.clone(),
+        );
+        registry.register(
+            "strata_app_plan_last_cache_reads",
+            "Objects the last plan read from the watch caches",
+            plans.last_cache_reads.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
+                plans,
                 registry,
                 app_info,
                 sync_total,
@@ -246,6 +333,68 @@ impl Metrics {
                 response_code: response_code.map_or_else(|| "none".to_string(), |c| c.to_string()),
             })
             .inc();
+    }
+
+    /// Records what the planner of the Application `app` did, from its statistics so far
+    /// (cumulative: the counters grow by what changed since the last call).
+    pub fn record_planner(&self, app: &str, stats: &PlannerStats) {
+        let plans = &self.inner.plans;
+        let mut seen = plans
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = seen.get(app).cloned().unwrap_or_default();
+        // Statistics that went back started again (the Application was recreated).
+        let grown = |now: u64, then: u64| if now >= then { now - then } else { now };
+        let labels = AppLabels {
+            name: app.to_owned(),
+        };
+        for (kind, now, then) in [
+            (
+                "incremental",
+                stats.incremental_plans,
+                before.incremental_plans,
+            ),
+            ("full", stats.full_plans, before.full_plans),
+        ] {
+            plans
+                .plans
+                .get_or_create(&PlanLabels {
+                    name: app.to_owned(),
+                    kind: kind.to_owned(),
+                })
+                .inc_by(grown(now, then));
+        }
+        plans
+            .compared
+            .get_or_create(&labels)
+            .inc_by(grown(stats.compared_total, before.compared_total));
+        plans
+            .cross_checks
+            .get_or_create(&labels)
+            .inc_by(grown(stats.cross_checks, before.cross_checks));
+        plans
+            .mismatches
+            .get_or_create(&labels)
+            .inc_by(grown(stats.mismatches, before.mismatches));
+        plans
+            .last_duration
+            .get_or_create(&labels)
+            .set(stats.last_plan_micros as f64 / 1e6);
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        plans
+            .last_compared
+            .get_or_create(&labels)
+            .set(gauge(stats.last_compared));
+        plans
+            .last_api_reads
+            .get_or_create(&labels)
+            .set(gauge(stats.last_provider_observations));
+        plans
+            .last_cache_reads
+            .get_or_create(&labels)
+            .set(gauge(stats.last_watched_observations));
+        seen.insert(app.to_owned(), stats.clone());
     }
 
     /// The metrics in the OpenMetrics text format, `argocd_app_info` taken from `store`.
