@@ -502,6 +502,17 @@ impl Planning {
         }
     }
 
+    /// Objects the last plan took as missing turned out to exist (a sync's check before
+    /// creating): the next plan reads them through the provider.
+    pub(crate) fn read_again<'k>(&mut self, keys: impl IntoIterator<Item = &'k ResourceKey>) {
+        if let Some(planner) = self.planner.as_mut() {
+            for key in keys {
+                planner.volatile.insert(key.clone());
+                planner.just_applied.insert(key.clone());
+            }
+        }
+    }
+
     async fn incremental(
         &mut self,
         engine: &Engine,

@@ -826,10 +826,72 @@ impl Reconciler {
         let prune = sync.prune || app.sync.prune;
         let mut comparison = comparison;
         let mut retries = 0u32;
+        let mut creations_checked = false;
         loop {
             let mut plan = sync_plan(&comparison.plan, prune, &sync.resources);
             if app.sync.has_option("RespectIgnoreDifferences=true") {
                 respect_ignored(&mut plan, rules);
+            }
+            // A plan may take an object as missing from the watch cache, which sees only
+            // labelled objects: one created since without the label would be taken over by
+            // the apply. Each object to be created is read first; any that exists is planned
+            // again from what the API server returns (the ownership guard then speaks).
+            if !sync.dry_run && !creations_checked {
+                creations_checked = true;
+                let existing = match existing_creations(&comparison.engine, &plan).await {
+                    Ok(existing) => existing,
+                    Err(e) => {
+                        return Operation {
+                            state: finished(
+                                OperationPhase::Error,
+                                e.to_string(),
+                                started_at,
+                                retries,
+                                Vec::new(),
+                                (&comparison.revision, &comparison.revisions),
+                            ),
+                            revision,
+                            revisions,
+                        };
+                    }
+                };
+                if !existing.is_empty() {
+                    tracing::info!(
+                        application = %app.name,
+                        objects = existing.len(),
+                        "objects planned for creation exist on the cluster; planning again"
+                    );
+                    planning.read_again(existing.iter());
+                    let again = self
+                        .compare(
+                            app,
+                            provider,
+                            desired,
+                            (&revision, &revisions),
+                            &comparison.source_types,
+                            (rules, health),
+                            (&mut *planning, fingerprint),
+                        )
+                        .await;
+                    comparison = match again {
+                        Ok(c) => c,
+                        Err(e) => {
+                            return Operation {
+                                revision,
+                                revisions,
+                                state: finished(
+                                    OperationPhase::Error,
+                                    e.to_string(),
+                                    started_at,
+                                    retries,
+                                    Vec::new(),
+                                    ("", &[]),
+                                ),
+                            };
+                        }
+                    };
+                    continue;
+                }
             }
             if sync.dry_run {
                 return Operation {
@@ -919,6 +981,70 @@ impl Reconciler {
             };
         }
     }
+}
+
+/// The objects `plan` would create that exist on the cluster now, read through the provider
+/// each is routed to (at most the engine's parallelism at a time).
+async fn existing_creations(
+    engine: &Engine,
+    plan: &Plan,
+) -> Result<Vec<strata_core::ResourceKey>, ExistingCheckError> {
+    use futures::StreamExt as _;
+    let mut creations: Vec<(&Resource, Arc<dyn strata_core::provider::Provider>)> = Vec::new();
+    for change in &plan.changes {
+        if change.action != Action::Create {
+            continue;
+        }
+        // A resource no provider serves is not created: the plan reports it.
+        if let Some(resource) = change.resource.as_ref()
+            && let Ok(provider) = engine.registry.route(resource)
+        {
+            creations.push((resource, provider));
+        }
+    }
+    let limit = engine.config.parallelism.max(1);
+    let mut creations = creations.into_iter();
+    // A loop rather than stream combinators: closures returning futures that borrow would not
+    // be `Send` for every lifetime, which the controller's spawned workers need.
+    let mut running = futures::stream::FuturesUnordered::new();
+    let mut existing = Vec::new();
+    loop {
+        while running.len() < limit {
+            let Some((resource, provider)) = creations.next() else {
+                break;
+            };
+            running.push(read_before_creating(resource, provider));
+        }
+        let Some((key, observed)) = running.next().await else {
+            break;
+        };
+        match observed {
+            Ok(observation) if observation.live.is_some() => existing.push(key),
+            Ok(_) => {}
+            Err(source) => return Err(ExistingCheckError { key, source }),
+        }
+    }
+    existing.sort();
+    Ok(existing)
+}
+
+async fn read_before_creating(
+    resource: &Resource,
+    provider: Arc<dyn strata_core::provider::Provider>,
+) -> (
+    strata_core::ResourceKey,
+    Result<strata_core::provider::Observation, strata_core::provider::ProviderError>,
+) {
+    (resource.key.clone(), provider.observe(resource).await)
+}
+
+/// An object to be created could not be read before the sync.
+#[derive(Debug, thiserror::Error)]
+#[error("reading {key} before creating it: {source}")]
+struct ExistingCheckError {
+    key: strata_core::ResourceKey,
+    #[source]
+    source: strata_core::provider::ProviderError,
 }
 
 /// A finished sync.

@@ -452,3 +452,68 @@ async fn after_git_and_cluster_changes_the_plan_equals_the_full_plan() {
     assert_eq!(count("full"), hard.full_plans as f64);
     app.running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_reads_each_object_before_creating_it_and_leaves_foreign_ones_alone() {
+    // Never synced: the plans settle on the watch caches, which then answer "missing" for
+    // every object without asking the API server.
+    let app = Fixture::new("planner-foreign", "foreign", json!({}), false).await;
+    eventually("OutOfSync", || async {
+        let status = app.status().await;
+        (status["sync"]["status"] == "OutOfSync").then_some(())
+    })
+    .await;
+    app.settled().await;
+
+    // Someone creates one of the objects by hand, without Strata's labels: the watches,
+    // which select those labels, do not see it, and a refresh still plans to create it.
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(app.client.clone(), &app.target);
+    let foreign: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "cm-5"},
+        "data": {"v": "foreign"}
+    }))
+    .unwrap();
+    api.create(&Default::default(), &foreign).await.unwrap();
+    app.gets.0.store(0, Ordering::SeqCst);
+    app.running.controller.refresh(Some("foreign"), false);
+    app.running.controller.wait_idle().await;
+    assert_eq!(
+        app.gets.0.load(Ordering::SeqCst),
+        0,
+        "the refresh planned from the watch caches alone"
+    );
+
+    // The sync reads each object it would create first, finds cm-5, plans again and refuses
+    // to take over an object another manager made.
+    let status = app
+        .running
+        .controller
+        .sync(
+            "foreign",
+            strata_gitops::reconcile::SyncRequest::new(false, false),
+        )
+        .await
+        .unwrap();
+    let operation = status.operation_state.expect("the sync's operation state");
+    assert_ne!(
+        operation.phase,
+        strata_gitops::status::OperationPhase::Succeeded,
+        "{operation:?}"
+    );
+    assert!(operation.message.contains("cm-5"), "{operation:?}");
+    let live = api.get("cm-5").await.unwrap();
+    assert_eq!(
+        live.data.unwrap().get("v").map(String::as_str),
+        Some("foreign")
+    );
+    assert!(
+        live.metadata
+            .labels
+            .unwrap_or_default()
+            .keys()
+            .all(|k| !k.contains("strata")),
+        "the foreign object was labelled as Strata's"
+    );
+    app.running.stop().await;
+}
