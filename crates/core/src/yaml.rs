@@ -182,6 +182,19 @@ pub fn value_from_str(text: &str) -> Result<serde_json::Value, YamlError> {
     }
 }
 
+/// The value of one YAML document when it needs none of the full parser's features, `None`
+/// otherwise: the quick path of [`value_from_str`], for callers that fall back on a parser of
+/// their own.
+///
+/// A document it reads holds no anchors, aliases, tags, merge keys, duplicate keys, directives
+/// or second document, its keys are strings and its plain scalars are null, YAML 1.1
+/// booleans, strings no number notation reads, whole decimal numbers without a leading zero or
+/// simple decimals: values that YAML 1.1 and 1.2 resolve alike, legacy octal included. Any
+/// parse error gives `None`.
+pub fn quick_value(text: &str) -> Option<serde_json::Value> {
+    fast::value(text)
+}
+
 /// The quick path of [`value_from_str`]: `None` whenever the document needs the full parser.
 mod fast {
     use granit_parser::{Event, Parser, ScalarStyle};
