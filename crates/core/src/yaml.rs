@@ -355,6 +355,16 @@ mod fast {
                 .filter(|f| f.is_finite())
                 .map(Value::from);
         }
+        // A dotted version or address (`1.2.3`, `10.0.0.1`, `1.x.x`): three or more parts of
+        // digits or a lone `x`, which no number notation the full parser reads holds.
+        if digits.split('.').count() >= 3
+            && digits.split('.').all(|part| {
+                matches!(part, "x" | "X")
+                    || (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            })
+        {
+            return Some(Value::String(text.into_owned()));
+        }
         // Text with a character no number of any base or notation holds is a string.
         let numeric = |b: u8| {
             b.is_ascii_digit()
@@ -813,6 +823,20 @@ names: [&n web, *n]
             "2024-01-01",
             "2024-01-01T00:00:00Z",
             "1.2.3",
+            "-1.2.3",
+            "+1.2.3",
+            "1.2.3.4",
+            "01.2.03",
+            "10.0.0.1",
+            "1.2.",
+            "1..2",
+            ".1.2",
+            "1.2.3e5",
+            "1.x.x",
+            "1.2.X",
+            "1.x",
+            "1.xx.2",
+            "0x1.2.3",
             "500m",
             "100Mi",
             "1Gi",

@@ -300,6 +300,7 @@ mod tests {
             "a: [1\n",
             "0x10: b\n1.0: a\n",
             "v: .inf\nw: 1_000\nz: 0o17\n",
+            "tag: 1.2.3\nip: 10.0.0.1\nv: 01.2.03\nw: -1.2.3\n",
         ] {
             same_as_full(text);
         }
