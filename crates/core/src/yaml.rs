@@ -182,6 +182,19 @@ pub fn value_from_str(text: &str) -> Result<serde_json::Value, YamlError> {
     }
 }
 
+/// The value of one YAML document when it needs none of the full parser's features, `None`
+/// otherwise: the quick path of [`value_from_str`], for callers that fall back on a parser of
+/// their own.
+///
+/// A document it reads holds no anchors, aliases, tags, merge keys, duplicate keys, directives
+/// or second document, its keys are strings and its plain scalars are null, YAML 1.1
+/// booleans, strings no number notation reads, whole decimal numbers without a leading zero or
+/// simple decimals: values that YAML 1.1 and 1.2 resolve alike, legacy octal included. Any
+/// parse error gives `None`.
+pub fn quick_value(text: &str) -> Option<serde_json::Value> {
+    fast::value(text)
+}
+
 /// The quick path of [`value_from_str`]: `None` whenever the document needs the full parser.
 mod fast {
     use granit_parser::{Event, Parser, ScalarStyle};
@@ -341,6 +354,16 @@ mod fast {
                 .ok()
                 .filter(|f| f.is_finite())
                 .map(Value::from);
+        }
+        // A dotted version or address (`1.2.3`, `10.0.0.1`, `1.x.x`): three or more parts of
+        // digits or a lone `x`, which no number notation the full parser reads holds.
+        if digits.split('.').count() >= 3
+            && digits.split('.').all(|part| {
+                matches!(part, "x" | "X")
+                    || (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            })
+        {
+            return Some(Value::String(text.into_owned()));
         }
         // Text with a character no number of any base or notation holds is a string.
         let numeric = |b: u8| {
@@ -800,6 +823,20 @@ names: [&n web, *n]
             "2024-01-01",
             "2024-01-01T00:00:00Z",
             "1.2.3",
+            "-1.2.3",
+            "+1.2.3",
+            "1.2.3.4",
+            "01.2.03",
+            "10.0.0.1",
+            "1.2.",
+            "1..2",
+            ".1.2",
+            "1.2.3e5",
+            "1.x.x",
+            "1.2.X",
+            "1.x",
+            "1.xx.2",
+            "0x1.2.3",
             "500m",
             "100Mi",
             "1Gi",

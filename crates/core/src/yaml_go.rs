@@ -58,6 +58,18 @@ pub struct Lenient<T> {
 /// Parses one YAML document as Go's YAML library would (see the [module](self) docs), under
 /// the limits of [`crate::yaml`].
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<Lenient<T>, YamlError> {
+    read(text, true)
+}
+
+/// Parses one YAML document as [`from_str`] does, with the same value and the same errors,
+/// without looking for its duplicate keys: for a caller that would drop them (a second pass
+/// over the text's events is saved).
+pub fn value_from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    read(text, false).map(|read| read.value)
+}
+
+/// [`from_str`], the duplicate keys looked for only when `report_duplicates` is set.
+fn read<T: DeserializeOwned>(text: &str, report_duplicates: bool) -> Result<Lenient<T>, YamlError> {
     let repaired = reindent_quoted_continuations(text);
     let text = repaired.as_deref().unwrap_or(text);
     let respelled = respell_underscored_scalars(text);
@@ -68,7 +80,11 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<Lenient<T>, YamlError
     match serde_saphyr::from_str_with_options(text, options) {
         Ok(value) => Ok(Lenient {
             value,
-            duplicate_keys: duplicate_keys(text),
+            duplicate_keys: if report_duplicates {
+                duplicate_keys(text)
+            } else {
+                Vec::new()
+            },
         }),
         // Whatever the leniency does not cover is reported as the strict parser reports it.
         Err(_) => crate::yaml::from_str::<T>(text).map(|value| Lenient {
@@ -406,6 +422,26 @@ fn closes(text: &str, quote: char) -> bool {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    #[test]
+    fn value_from_str_reads_as_from_str_does() {
+        for text in [
+            "a: 1\na: 2\nb: {c: 017}\n",
+            "message: 'first\nsecond'\n",
+            "a: [1\n",
+            "",
+        ] {
+            let full = from_str::<Value>(text).map(|read| read.value);
+            let quick = value_from_str::<Value>(text);
+            match (full, quick) {
+                (Ok(full), Ok(quick)) => assert_eq!(full, quick, "{text:?}"),
+                (Err(full), Err(quick)) => {
+                    assert_eq!(full.to_string(), quick.to_string(), "{text:?}")
+                }
+                (full, quick) => panic!("{text:?}: {full:?} against {quick:?}"),
+            }
+        }
+    }
 
     #[test]
     fn last_duplicate_wins_and_is_reported() {

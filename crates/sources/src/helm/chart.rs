@@ -297,12 +297,13 @@ fn load_in(
     }
     let provisional = display(dir.rsplit('/').next().unwrap_or(dir));
     let chart_yaml = read("Chart.yaml", &provisional)?;
-    let metadata: Value =
-        strata_core::yaml::from_str(&chart_yaml).map_err(|source| HelmError::InvalidYaml {
+    let metadata = strata_core::yaml::value_from_str(&chart_yaml).map_err(|source| {
+        HelmError::InvalidYaml {
             chart: provisional.clone(),
             file: "Chart.yaml".to_string(),
             source,
-        })?;
+        }
+    })?;
     let name = metadata
         .get("name")
         .and_then(Value::as_str)
@@ -332,12 +333,12 @@ fn load_in(
         if m.get("apiVersion").and_then(Value::as_str) == Some("v1")
             && tree.kind(&join("requirements.yaml")) == Some(EntryKind::File)
         {
-            let req: Value = strata_core::yaml::from_str(&read("requirements.yaml", &chart_name)?)
+            let req = strata_core::yaml::value_from_str(&read("requirements.yaml", &chart_name)?)
                 .map_err(|source| HelmError::InvalidYaml {
-                    chart: chart_name.clone(),
-                    file: "requirements.yaml".to_string(),
-                    source,
-                })?;
+                chart: chart_name.clone(),
+                file: "requirements.yaml".to_string(),
+                source,
+            })?;
             if let Some(deps) = req.get("dependencies") {
                 m.insert("dependencies".to_string(), deps.clone());
             }

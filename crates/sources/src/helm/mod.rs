@@ -421,8 +421,8 @@ pub fn render(
             continue;
         }
         for doc in split_manifests(text) {
-            let object: Value =
-                strata_core::yaml::from_str(&doc).map_err(|source| HelmError::Yaml {
+            let object =
+                strata_core::yaml::value_from_str(&doc).map_err(|source| HelmError::Yaml {
                     chart: chart_of(name),
                     file: name.clone(),
                     source,
@@ -631,7 +631,7 @@ fn crds(chart: &Chart, full_path: &str, out: &mut Vec<Manifest>) -> Result<(), H
     for (path, text) in chart.crd_files() {
         let source = format!("{full_path}/{path}");
         for doc in split_manifests(text) {
-            let object: Value = strata_core::yaml::from_str(&doc).map_err(|e| HelmError::Yaml {
+            let object = strata_core::yaml::value_from_str(&doc).map_err(|e| HelmError::Yaml {
                 chart: full_path.to_string(),
                 file: source.clone(),
                 source: e,

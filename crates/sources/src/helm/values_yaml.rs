@@ -199,10 +199,41 @@ fn float32_key(v: f64) -> String {
 /// Reads a values file (`values.yaml`, `--values`, ArgoCD's `values`) as Helm does; an empty
 /// file is an empty map.
 pub(crate) fn parse(text: &str) -> Result<Value, strata_core::yaml::YamlError> {
-    let read = strata_core::yaml_go::from_str::<Option<GoValue>>(text)?;
-    Ok(match read.value {
+    if let Some(value) = quick(text) {
+        return Ok(value);
+    }
+    // Helm keeps the last of duplicate keys without a word, so they are not looked for.
+    let read = strata_core::yaml_go::value_from_str::<Option<GoValue>>(text)?;
+    Ok(match read {
         None | Some(GoValue(Value::Null)) => Value::Object(Map::new()),
         Some(GoValue(other)) => other,
+    })
+}
+
+/// [`parse`] for the common values file that needs none of the full parser's features (see
+/// [`strata_core::yaml::quick_value`]), read straight from the parser's events; `None` sends the
+/// text to the full parser. The quick reader's scalars resolve as Go's do but for numbers,
+/// which the JSON round trip makes floats here.
+fn quick(text: &str) -> Option<Value> {
+    let repaired = strata_core::yaml_go::reindent_quoted_continuations(text);
+    let value = strata_core::yaml::quick_value(repaired.as_deref().unwrap_or(text))?;
+    Some(match value {
+        Value::Null => Value::Object(Map::new()),
+        other => as_go(other)?,
+    })
+}
+
+/// `value` with every number a float, as after Go's JSON round trip.
+fn as_go(value: Value) -> Option<Value> {
+    Some(match value {
+        Value::Number(n) => Value::Number(Number::from_f64(n.as_f64()?)?),
+        Value::Array(items) => Value::Array(items.into_iter().map(as_go).collect::<Option<_>>()?),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| Some((k, as_go(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+        other => other,
     })
 }
 
@@ -232,5 +263,75 @@ mod tests {
             parse("1__2: a\n1_0.5: b\n0x_10: c\nv: 1__0\n").expect("parsed"),
             json!({"12": "a", "10.5": "b", "16": "c", "v": 10.0})
         );
+    }
+
+    /// The full parser's reading of `text`, without the quick path.
+    fn full(text: &str) -> Result<Value, strata_core::yaml::YamlError> {
+        let read = strata_core::yaml_go::value_from_str::<Option<GoValue>>(text)?;
+        Ok(match read {
+            None | Some(GoValue(Value::Null)) => Value::Object(Map::new()),
+            Some(GoValue(other)) => other,
+        })
+    }
+
+    fn same_as_full(text: &str) {
+        match (parse(text), full(text)) {
+            (Ok(quick), Ok(full)) => {
+                // Same values, same key order, same number representations.
+                assert_eq!(quick, full, "{text:?}");
+                assert_eq!(quick.to_string(), full.to_string(), "{text:?}");
+            }
+            (Err(quick), Err(full)) => assert_eq!(quick.to_string(), full.to_string(), "{text:?}"),
+            (quick, full) => panic!("{text:?}: {quick:?} against {full:?}"),
+        }
+    }
+
+    #[test]
+    fn the_quick_path_reads_as_the_full_parser() {
+        for text in [
+            "a: 1\nb: -2\nc: 1.5\nd: 017\ne: 0\nf: -0\ng: 12345678901234567890123\n",
+            "on: yes\nn: [y, No, OFF, ~, null, '', x]\n",
+            "image:\n  repository: nginx\n  tag: \"1.25\"\n  pullPolicy: IfNotPresent\n",
+            "message: 'first line\nsecond line'\nother: 2\n",
+            "a: 1\na: 2\n",
+            "a: &x {b: 1}\nc: *x\n",
+            "list:\n  - name: a\n    port: 80\n  - {name: b, port: 1e3}\n",
+            "# only a comment\n",
+            "---\nx: 1\n",
+            "x: 1\n---\ny: 2\n",
+            "[1, 2]\n",
+            "~\n",
+            "a: [1\n",
+            "0x10: b\n1.0: a\n",
+            "v: .inf\nw: 1_000\nz: 0o17\n",
+            "tag: 1.2.3\nip: 10.0.0.1\nv: 01.2.03\nw: -1.2.3\n",
+        ] {
+            same_as_full(text);
+        }
+    }
+
+    #[test]
+    fn the_test_charts_values_files_read_as_with_the_full_parser() {
+        fn walk(dir: &std::path::Path, seen: &mut usize) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, seen);
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    let text = std::fs::read_to_string(&path).expect("read");
+                    same_as_full(&text);
+                    *seen += 1;
+                }
+            }
+        }
+        let mut seen = 0;
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"),
+            &mut seen,
+        );
+        assert!(seen > 50, "{seen} files");
     }
 }
