@@ -440,15 +440,15 @@ impl Tables {
     fn add_hashed(&mut self, position: usize, kind: &str, kind_name: u64, name: u64, waved: bool) {
         insert_sorted(self.by_kind_name.entry(kind_name).or_default(), position);
         insert_sorted(self.by_name.entry(name).or_default(), position);
-        if !self.by_kind.contains_key(kind) {
-            self.by_kind.insert(kind.to_owned(), Vec::new());
-        }
-        if let Some(kind) = self.by_kind.get_mut(kind) {
-            if kind.last().is_none_or(|&last| last < position) {
-                kind.push(position);
-            } else if let Err(at) = kind.binary_search(&position) {
-                kind.insert(at, position);
+        // One lookup for a kind already seen (nearly every resource).
+        if let Some(list) = self.by_kind.get_mut(kind) {
+            if list.last().is_none_or(|&last| last < position) {
+                list.push(position);
+            } else if let Err(at) = list.binary_search(&position) {
+                list.insert(at, position);
             }
+        } else {
+            self.by_kind.insert(kind.to_owned(), vec![position]);
         }
         if waved {
             self.waved += 1;
@@ -638,6 +638,8 @@ impl Graph {
             mentions_of.push(connected.mentions);
         }
         graph.tables.selectors = selectors;
+        // Most resources mention a name or two, few of them shared.
+        graph.tables.mentions.reserve(resources.len());
         for (i, mentions) in mentions_of.iter().enumerate() {
             for h in mentions {
                 graph.tables.mentions.entry(*h).or_default().push(i);
