@@ -248,14 +248,19 @@ fn a_chain_deeper_than_the_stack_builds_and_its_cycle_is_found() {
 fn a_set_read_on_several_cores_has_every_edge_once() {
     const N: usize = 10_000;
     let last = N - 1;
-    // Each resource depends on the next one (named twice) and on the last one.
+    // Each resource depends on the next one (named twice) and on the last one; the first also
+    // on 30 more, each named twice (many sources for one resource).
+    let many: Vec<usize> = (10..40).collect();
     let resources: Vec<Resource> = (0..N)
         .map(|i| {
-            let deps: Vec<usize> = if i < last {
+            let mut deps: Vec<usize> = if i < last {
                 vec![i + 1, i + 1, last]
             } else {
                 vec![]
             };
+            if i == 0 {
+                deps.extend(many.iter().chain(&many));
+            }
             config_map(i, &deps, None)
         })
         .collect();
@@ -270,13 +275,15 @@ fn a_set_read_on_several_cores_has_every_edge_once() {
         .map(|k| k.name.to_string())
         .collect();
     assert_eq!(deps, vec![c(3), c(last)]);
-    // Every resource but the last two has two edges in; the one before the last, one.
+    assert_eq!(graph.dependencies(&resources[0].key).len(), 2 + many.len());
+    // Every resource but the last two has two edges in; the one before the last, one; the
+    // first, 30 more.
     let edges = graph
         .to_dot()
         .lines()
         .filter(|l| l.contains(" -> "))
         .count();
-    assert_eq!(edges, 2 * (N - 2) + 1);
+    assert_eq!(edges, 2 * (N - 2) + 1 + many.len());
 }
 
 /// Errors of a set read on several cores are those a serial reading meets first: duplicates
