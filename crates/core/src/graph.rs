@@ -381,15 +381,45 @@ fn remap_positions(list: &mut [usize], map: &[Option<usize>]) -> usize {
     kept
 }
 
+/// What [`Graph::build`] reads of a resource before any lookup: its node (the key, copied),
+/// the hashes the tables file it under, and its sync-wave annotation. Read on any thread.
+struct KeyReading<'a> {
+    node: Node,
+    /// [`key_hash`] of the key.
+    key: u64,
+    /// [`kind_name_hash`] of its kind and name.
+    kind_name: u64,
+    /// [`name_hash`] of its name.
+    name: u64,
+    wave: Option<&'a str>,
+}
+
+impl<'a> KeyReading<'a> {
+    fn read(resource: &'a Resource) -> Self {
+        let key = &resource.key;
+        KeyReading {
+            node: Node::Resource(key.clone()),
+            key: key_hash(key),
+            kind_name: kind_name_hash(&key.kind, &key.name),
+            name: name_hash(&key.name),
+            wave: resource.annotation(ANNOTATION_SYNC_WAVE),
+        }
+    }
+}
+
 impl Tables {
-    fn new(resources: &[Resource]) -> Self {
+    /// The tables of `resources`, given each one's kind-and-name and name hashes and its
+    /// sync-wave annotation.
+    fn with_hashes(resources: &[Resource], hashes: &[(u64, u64)], waves: &[Option<&str>]) -> Self {
         let mut tables = Tables {
             by_kind_name: FxHashMap::with_capacity_and_hasher(resources.len(), Default::default()),
             by_name: FxHashMap::with_capacity_and_hasher(resources.len(), Default::default()),
             ..Tables::default()
         };
-        for (i, r) in resources.iter().enumerate() {
-            tables.add(i, r);
+        for (i, ((r, &(kind_name, name)), wave)) in
+            resources.iter().zip(hashes).zip(waves).enumerate()
+        {
+            tables.add_hashed(i, &r.key.kind, kind_name, name, wave.is_some());
         }
         tables
     }
@@ -397,28 +427,30 @@ impl Tables {
     /// Adds the resource at `position` (kept ascending wherever it lands).
     fn add(&mut self, position: usize, resource: &Resource) {
         let key = &resource.key;
-        insert_sorted(
-            self.by_kind_name
-                .entry(kind_name_hash(&key.kind, &key.name))
-                .or_default(),
+        self.add_hashed(
             position,
+            &key.kind,
+            kind_name_hash(&key.kind, &key.name),
+            name_hash(&key.name),
+            resource.annotation(ANNOTATION_SYNC_WAVE).is_some(),
         );
-        insert_sorted(
-            self.by_name.entry(name_hash(&key.name)).or_default(),
-            position,
-        );
-        if !self.by_kind.contains_key(key.kind.as_str()) {
-            self.by_kind
-                .insert(key.kind.as_str().to_owned(), Vec::new());
-        }
-        if let Some(kind) = self.by_kind.get_mut(key.kind.as_str()) {
-            if kind.last().is_none_or(|&last| last < position) {
-                kind.push(position);
-            } else if let Err(at) = kind.binary_search(&position) {
-                kind.insert(at, position);
+    }
+
+    /// [`Tables::add`] with the key's hashes and whether it has a sync wave already read.
+    fn add_hashed(&mut self, position: usize, kind: &str, kind_name: u64, name: u64, waved: bool) {
+        insert_sorted(self.by_kind_name.entry(kind_name).or_default(), position);
+        insert_sorted(self.by_name.entry(name).or_default(), position);
+        // One lookup for a kind already seen (nearly every resource).
+        if let Some(list) = self.by_kind.get_mut(kind) {
+            if list.last().is_none_or(|&last| last < position) {
+                list.push(position);
+            } else if let Err(at) = list.binary_search(&position) {
+                list.insert(at, position);
             }
+        } else {
+            self.by_kind.insert(kind.to_owned(), vec![position]);
         }
-        if resource.annotation(ANNOTATION_SYNC_WAVE).is_some() {
+        if waved {
             self.waved += 1;
         }
     }
@@ -509,8 +541,21 @@ impl KeyIndex {
         let Some(key) = node_key(graph, index) else {
             return false;
         };
+        self.insert_hashed(graph, index, key_hash(key))
+    }
+
+    /// [`KeyIndex::insert`] given the key's [`key_hash`].
+    fn insert_hashed(
+        &mut self,
+        graph: &DiGraph<Node, EdgeReason>,
+        index: NodeIndex,
+        hash: u64,
+    ) -> bool {
+        let Some(key) = node_key(graph, index) else {
+            return false;
+        };
         match self.table.entry(
-            key_hash(key),
+            hash,
             |&i| node_key(graph, i) == Some(key),
             |&i| node_key(graph, i).map_or(0, key_hash),
         ) {
@@ -546,17 +591,28 @@ impl KeyIndex {
 
 impl Graph {
     /// Builds the graph of `resources`, failing on unknown explicit dependencies and on cycles.
+    ///
+    /// What each resource contributes (its key's hashes, its annotations, the targets of its
+    /// dependencies and references) is read on every core for large sets (see
+    /// [`crate::par`]); the graph, its tables and its edges are then filled in input order,
+    /// so the result and the first error (by input order) are those of a serial build.
     pub fn build(resources: &[Resource]) -> Result<Self, GraphError> {
         let mut graph = Graph::default();
+        let keys = crate::par::map(resources.iter().collect(), KeyReading::read);
         graph.graph.reserve_nodes(resources.len());
         graph.index.reserve(&graph.graph, resources.len());
-        for resource in resources {
-            let idx = graph.graph.add_node(Node::Resource(resource.key.clone()));
-            if !graph.index.insert(&graph.graph, idx) {
+        let mut waves = Vec::with_capacity(resources.len());
+        let mut hashes = Vec::with_capacity(resources.len());
+        for (resource, reading) in resources.iter().zip(keys) {
+            let idx = graph.graph.add_node(reading.node);
+            if !graph.index.insert_hashed(&graph.graph, idx, reading.key) {
                 return Err(GraphError::Duplicate(resource.key.to_string()));
             }
+            waves.push(reading.wave);
+            hashes.push((reading.kind_name, reading.name));
         }
-        graph.tables = Tables::new(resources);
+        graph.tables = Tables::with_hashes(resources, &hashes, &waves);
+        drop(hashes);
         let lookup = Lookup {
             resources,
             tables: &graph.tables,
@@ -564,14 +620,15 @@ impl Graph {
         // Finding each resource's dependencies only reads the set: done in parallel for large
         // sets. Resource nodes were added first, in input order: node i is resources[i].
         let found = crate::par::map(resources.iter().collect(), |resource| {
-            explicit_dependencies(resource, &lookup)
-                .map(|explicit| (explicit, implicit_references(resource, &lookup)))
+            let explicit = explicit_dependencies(resource, &lookup)?;
+            let implicit = implicit_references(resource, &lookup);
+            Ok::<_, GraphError>(read_connections(&explicit, implicit, &lookup))
         });
         let mut mentions_of = Vec::with_capacity(resources.len());
         let mut selectors = Vec::new();
-        for (i, deps) in found.into_iter().enumerate() {
-            let (explicit, implicit) = deps?;
-            let connected = connect(&mut graph.graph, i, &explicit, implicit, &lookup);
+        for (i, read) in found.into_iter().enumerate() {
+            let (edges, connected) = read?;
+            add_incoming(&mut graph.graph, i, edges);
             if !connected.value_bearing.is_empty() {
                 graph.reference_fields.push((i, connected.value_bearing));
             }
@@ -581,13 +638,15 @@ impl Graph {
             mentions_of.push(connected.mentions);
         }
         graph.tables.selectors = selectors;
+        // Most resources mention a name or two, few of them shared.
+        graph.tables.mentions.reserve(resources.len());
         for (i, mentions) in mentions_of.iter().enumerate() {
             for h in mentions {
                 graph.tables.mentions.entry(*h).or_default().push(i);
             }
         }
         graph.mentions_of = mentions_of;
-        graph.add_waves(resources)?;
+        graph.add_waves(resources, &waves)?;
         let order = graph.check_acyclic()?;
         let n = resources.len();
         graph.order = order
@@ -815,7 +874,9 @@ impl Graph {
         let resource = resources.get(position)?;
         let explicit = explicit_dependencies(resource, &lookup).ok()?;
         let implicit = implicit_references(resource, &lookup);
-        let connected = connect(&mut self.graph, position, &explicit, implicit, &lookup);
+        let (edges, connected) = read_connections(&explicit, implicit, &lookup);
+        // Every incoming edge was removed above.
+        add_incoming(&mut self.graph, position, edges);
         let fields = &mut self.reference_fields;
         match (
             fields.binary_search_by_key(&position, |(p, _)| *p),
@@ -895,11 +956,16 @@ impl Graph {
         }
     }
 
-    fn add_waves(&mut self, resources: &[Resource]) -> Result<(), GraphError> {
+    /// Adds the wave barriers; `annotations` holds each resource's sync-wave annotation.
+    fn add_waves(
+        &mut self,
+        resources: &[Resource],
+        annotations: &[Option<&str>],
+    ) -> Result<(), GraphError> {
         let mut waves: BTreeMap<i64, Vec<NodeIndex>> = BTreeMap::new();
         // Resource nodes were added first, in input order: node i is resources[i].
-        for (position, resource) in resources.iter().enumerate() {
-            let wave = match resource.annotation(ANNOTATION_SYNC_WAVE) {
+        for (position, (resource, annotation)) in resources.iter().zip(annotations).enumerate() {
+            let wave = match *annotation {
                 None => 0,
                 Some(text) => text.trim().parse::<i64>().map_err(|_| {
                     annotation_error(
@@ -1374,28 +1440,38 @@ fn explicit_dependencies(
     Ok(out)
 }
 
-/// What [`connect`] found of one resource.
+/// What [`read_connections`] found of one resource.
 struct Connections {
     value_bearing: Vec<ReferenceField>,
     mentions: Mentions,
     selector: bool,
 }
 
-/// Adds the edges into the resource at `to` (explicit dependencies first, then references,
-/// each edge once), and returns its value-bearing reference fields and what it mentions.
-fn connect(
-    graph: &mut DiGraph<Node, EdgeReason>,
-    to: usize,
+/// The edges into one resource, each source once with the reason it was first found for
+/// (explicit dependencies first, then references, in the order they were read).
+type IncomingEdges = Vec<(usize, EdgeReason)>;
+
+/// Reads the edges into a resource from its explicit dependencies and references (each
+/// source once, the first reason kept), its value-bearing reference fields and what it
+/// mentions. A pure function of the resource's readings and the lookup tables, so it runs on
+/// any thread; [`add_incoming`] adds the edges to the graph.
+fn read_connections(
     explicit: &[usize],
     implicit: Vec<FoundReference>,
     lookup: &Lookup<'_>,
-) -> Connections {
-    let to = NodeIndex::new(to);
-    let mut add = |from: usize, reason: EdgeReason| {
-        let from = NodeIndex::new(from);
-        if graph.find_edge(from, to).is_none() {
-            graph.add_edge(from, to, reason);
+) -> (IncomingEdges, Connections) {
+    let mut edges: IncomingEdges = Vec::with_capacity(explicit.len() + implicit.len());
+    // Sources seen, hashed once there are more than a few (a selector can match thousands).
+    let mut seen: rustc_hash::FxHashSet<usize> = rustc_hash::FxHashSet::default();
+    let mut is_new = |edges: &IncomingEdges, from: usize| {
+        const LINEAR: usize = 16;
+        if edges.len() < LINEAR {
+            return !edges.iter().any(|(f, _)| *f == from);
         }
+        if seen.is_empty() {
+            seen.extend(edges.iter().map(|(f, _)| *f));
+        }
+        seen.insert(from)
     };
     let mut mentions = Mentions::new();
     let mut mention = |name: &str| {
@@ -1405,7 +1481,9 @@ fn connect(
         }
     };
     for &dep in explicit {
-        add(dep, EdgeReason::Explicit);
+        if is_new(&edges, dep) {
+            edges.push((dep, EdgeReason::Explicit));
+        }
         mention(&lookup.key(dep).name);
     }
     let mut selector = false;
@@ -1413,7 +1491,9 @@ fn connect(
     for found in implicit {
         for item in &found.field.items {
             for &dep in &item.matches {
-                add(dep, EdgeReason::Reference(found.field.path.clone()));
+                if is_new(&edges, dep) {
+                    edges.push((dep, EdgeReason::Reference(found.field.path.clone())));
+                }
             }
             if let Some(name) = &item.name {
                 mention(name);
@@ -1424,10 +1504,22 @@ fn connect(
             value_bearing.push(found.field);
         }
     }
-    Connections {
-        value_bearing,
-        mentions,
-        selector,
+    (
+        edges,
+        Connections {
+            value_bearing,
+            mentions,
+            selector,
+        },
+    )
+}
+
+/// Adds the edges [`read_connections`] read into the resource at `to`, in their order. The
+/// resource must have no incoming edges yet (the sources are distinct, so none is looked up).
+fn add_incoming(graph: &mut DiGraph<Node, EdgeReason>, to: usize, edges: IncomingEdges) {
+    let to = NodeIndex::new(to);
+    for (from, reason) in edges {
+        graph.add_edge(NodeIndex::new(from), to, reason);
     }
 }
 

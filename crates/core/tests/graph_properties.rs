@@ -240,3 +240,97 @@ fn a_chain_deeper_than_the_stack_builds_and_its_cycle_is_found() {
         .expect("no stack overflow");
     assert_eq!(outcome, DEPTH);
 }
+
+/// A set large enough to be read on several cores (above `strata_core::par`'s threshold):
+/// edges crossing the runs each thread reads are all there, each once, and the order is the one
+/// the dependencies force.
+#[test]
+fn a_set_read_on_several_cores_has_every_edge_once() {
+    const N: usize = 10_000;
+    let last = N - 1;
+    // Each resource depends on the next one (named twice) and on the last one; the first also
+    // on 30 more, each named twice (many sources for one resource).
+    let many: Vec<usize> = (10..40).collect();
+    let resources: Vec<Resource> = (0..N)
+        .map(|i| {
+            let mut deps: Vec<usize> = if i < last {
+                vec![i + 1, i + 1, last]
+            } else {
+                vec![]
+            };
+            if i == 0 {
+                deps.extend(many.iter().chain(&many));
+            }
+            config_map(i, &deps, None)
+        })
+        .collect();
+    let graph = Graph::build(&resources).unwrap();
+    assert_eq!(
+        graph.topological_positions(),
+        (0..N).rev().collect::<Vec<_>>()
+    );
+    let deps: Vec<String> = graph
+        .dependencies(&resources[2].key)
+        .iter()
+        .map(|k| k.name.to_string())
+        .collect();
+    assert_eq!(deps, vec![c(3), c(last)]);
+    assert_eq!(graph.dependencies(&resources[0].key).len(), 2 + many.len());
+    // Every resource but the last two has two edges in; the one before the last, one; the
+    // first, 30 more.
+    let edges = graph
+        .to_dot()
+        .lines()
+        .filter(|l| l.contains(" -> "))
+        .count();
+    assert_eq!(edges, 2 * (N - 2) + 1 + many.len());
+}
+
+/// Errors of a set read on several cores are those a serial reading meets first: duplicates
+/// before dependencies, dependencies before sync waves, and among dependencies the first
+/// resource in input order, wherever the threads' runs split the set.
+#[test]
+fn a_set_read_on_several_cores_reports_its_first_error_by_input_order() {
+    const N: usize = 10_000;
+    let chain = || -> Vec<Resource> {
+        (0..N)
+            .map(|i| config_map(i, &(i.saturating_sub(1)..i).collect::<Vec<_>>(), None))
+            .collect()
+    };
+    let unknown = |resources: &[Resource]| match Graph::build(resources) {
+        Err(GraphError::Annotation(error)) => error.key.name.to_string(),
+        other => panic!("expected an annotation error, got {other:?}"),
+    };
+    let mut set = chain();
+    set[9_000] = config_map(9_000, &[N + 1], None);
+    set[7_000] = config_map(7_000, &[N + 2], None);
+    assert_eq!(unknown(&set), c(7_000));
+    set[1_000] = config_map(1_000, &[N + 3], None);
+    assert_eq!(unknown(&set), c(1_000));
+    let error = Graph::build(&set).unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("`ConfigMap/c{}` is not in the desired set", N + 3)),
+        "{error}"
+    );
+
+    // A bad sync wave early in the set is reported only once dependencies are all readable.
+    let mut set = chain();
+    set[10] = config_map(10, &[9], Some(0));
+    let mut manifest = set[10].manifest.clone();
+    manifest["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = "soon".into();
+    set[10] = Resource::from_manifest(manifest).unwrap();
+    set[8_000] = config_map(8_000, &[N + 1], None);
+    assert_eq!(unknown(&set), c(8_000));
+    set[8_000] = config_map(8_000, &[7_999], None);
+    let error = Graph::build(&set).unwrap_err().to_string();
+    assert!(error.contains("`soon` is not an integer"), "{error}");
+
+    // A duplicate is reported before any dependency is read.
+    let mut set = chain();
+    set[5] = config_map(5, &[N + 1], None);
+    set[9_500] = config_map(9_000, &[8_999], None);
+    match Graph::build(&set) {
+        Err(GraphError::Duplicate(key)) => assert_eq!(key, "ConfigMap/c9000"),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+}
