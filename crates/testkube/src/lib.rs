@@ -82,16 +82,26 @@ pub struct ControlPlane {
     namespaces_created: AtomicU64,
 }
 
-/// The Cargo target directory of the running test binary (`CARGO_TARGET_DIR` when set).
+/// The Cargo target directory of the running test binary (`CARGO_TARGET_DIR` when set): the
+/// nearest directory above the binary that Cargo marked with `CACHEDIR.TAG` (test and bench
+/// binaries live in `<target>/<profile>/deps/`). A binary copied out of a target directory
+/// gets `strata-target` under the temporary directory instead of a guess about its parents.
 pub fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
-    // Test binaries live in <target>/<profile>/deps/.
     std::env::current_exe()
         .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .and_then(|exe| target_dir_above(&exe))
         .unwrap_or_else(|| std::env::temp_dir().join("strata-target"))
+}
+
+/// The nearest directory above `path` holding Cargo's `CACHEDIR.TAG`.
+fn target_dir_above(path: &Path) -> Option<PathBuf> {
+    path.ancestors()
+        .skip(1)
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .map(Path::to_path_buf)
 }
 
 /// The control plane shared by every test of this test binary, started on first use.
@@ -650,5 +660,27 @@ mod tests {
         assert_eq!(dns_label("SSA conflicts_force"), "ssa-conflicts-force");
         assert_eq!(dns_label("--"), "test");
         assert_eq!(dns_label(&"x".repeat(80)).len(), 50);
+    }
+
+    #[test]
+    fn the_target_directory_is_the_one_cargo_marked() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("target");
+        let deps = target.join("release").join("deps");
+        std::fs::create_dir_all(&deps).unwrap();
+        std::fs::write(
+            target.join("CACHEDIR.TAG"),
+            "Signature: 8a477f597d28d172789f06886806bc55",
+        )
+        .unwrap();
+        assert_eq!(
+            target_dir_above(&deps.join("helm-bench")),
+            Some(target.clone())
+        );
+        // A binary copied elsewhere has no marked directory above it.
+        let copied = root.path().join("bin").join("helm-bench");
+        assert_eq!(target_dir_above(&copied), None);
+        // The running test binary is inside this workspace's target directory.
+        assert!(target_dir().join("CACHEDIR.TAG").is_file());
     }
 }
