@@ -82,23 +82,32 @@ pub struct ControlPlane {
     namespaces_created: AtomicU64,
 }
 
-/// The Cargo target directory of the running test binary (`CARGO_TARGET_DIR` when set): the
-/// nearest directory above the binary that Cargo marked with `CACHEDIR.TAG` (test and bench
-/// binaries live in `<target>/<profile>/deps/`). A binary copied out of a target directory
-/// gets `strata-target` under the temporary directory instead of a guess about its parents.
+/// The Cargo target directory of the running test binary (`CARGO_TARGET_DIR` when set): test
+/// and bench binaries live in `<target>/<profile>/deps/` (examples in `…/examples/`); another
+/// binary's nearest directory above it that Cargo marked with `CACHEDIR.TAG`. A binary copied
+/// out of a target directory gets `strata-target` under the temporary directory instead of a
+/// guess about its parents.
 pub fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
     std::env::current_exe()
         .ok()
-        .and_then(|exe| target_dir_above(&exe))
+        .and_then(|exe| target_dir_of(&exe))
         .unwrap_or_else(|| std::env::temp_dir().join("strata-target"))
 }
 
-/// The nearest directory above `path` holding Cargo's `CACHEDIR.TAG`.
-fn target_dir_above(path: &Path) -> Option<PathBuf> {
-    path.ancestors()
+/// The target directory of the Cargo-built program at `program`, if it is in one.
+fn target_dir_of(program: &Path) -> Option<PathBuf> {
+    let parent = program.parent()?;
+    if matches!(
+        parent.file_name().and_then(|n| n.to_str()),
+        Some("deps" | "examples")
+    ) {
+        return Some(parent.parent()?.parent()?.to_path_buf());
+    }
+    program
+        .ancestors()
         .skip(1)
         .find(|dir| dir.join("CACHEDIR.TAG").is_file())
         .map(Path::to_path_buf)
@@ -663,24 +672,29 @@ mod tests {
     }
 
     #[test]
-    fn the_target_directory_is_the_one_cargo_marked() {
+    fn the_target_directory_is_found_from_where_cargo_puts_programs() {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("target");
         let deps = target.join("release").join("deps");
         std::fs::create_dir_all(&deps).unwrap();
+        assert_eq!(
+            target_dir_of(&deps.join("helm-bench")),
+            Some(target.clone())
+        );
+        // A program in the profile directory itself, in a target directory Cargo marked.
+        let program = target.join("release").join("strata");
+        assert_eq!(target_dir_of(&program), None);
         std::fs::write(
             target.join("CACHEDIR.TAG"),
             "Signature: 8a477f597d28d172789f06886806bc55",
         )
         .unwrap();
-        assert_eq!(
-            target_dir_above(&deps.join("helm-bench")),
-            Some(target.clone())
-        );
-        // A binary copied elsewhere has no marked directory above it.
+        assert_eq!(target_dir_of(&program), Some(target.clone()));
+        // A program copied elsewhere is in no target directory.
         let copied = root.path().join("bin").join("helm-bench");
-        assert_eq!(target_dir_above(&copied), None);
-        // The running test binary is inside this workspace's target directory.
-        assert!(target_dir().join("CACHEDIR.TAG").is_file());
+        assert_eq!(target_dir_of(&copied), None);
+        // This test program is in this workspace's target directory.
+        let me = std::env::current_exe().unwrap();
+        assert!(me.starts_with(target_dir()), "{}", me.display());
     }
 }
