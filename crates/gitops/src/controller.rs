@@ -539,17 +539,7 @@ impl Controller {
         tracing::info!(repository = %strata_sources::repo::redact(repo_url), applications = matching.len(), "repository changed");
         // Git generators may read this repository.
         self.spawn_appsets(None);
-        for name in matching {
-            self.enqueue(
-                &name,
-                Request {
-                    fetch: true,
-                    sync: None,
-                    ..Request::default()
-                },
-                None,
-            );
-        }
+        self.refetch(matching);
     }
 
     /// A tag was pushed to an OCI registry (a GHCR webhook): re-renders, fetching again, the
@@ -567,7 +557,12 @@ impl Controller {
             })
             .collect();
         tracing::info!(repository = %strata_sources::repo::redact(&event.repo_url), tag = %event.tag, applications = matching.len(), "registry changed");
-        for name in matching {
+        self.refetch(matching);
+    }
+
+    /// Re-renders the Applications `names`, fetching their sources again.
+    fn refetch(&self, names: Vec<String>) {
+        for name in names {
             self.enqueue(
                 &name,
                 Request {

@@ -836,9 +836,10 @@ impl Reconciler {
             // labelled objects: one created since without the label would be taken over by
             // the apply. Each object to be created is read first; any that exists is planned
             // again from what the API server returns (the ownership guard then speaks).
+            let mut existing = Vec::new();
             if !sync.dry_run && !creations_checked {
                 creations_checked = true;
-                let existing = match existing_creations(&comparison.engine, &plan).await {
+                existing = match existing_creations(&comparison.engine, &plan).await {
                     Ok(existing) => existing,
                     Err(e) => {
                         return Operation {
@@ -855,100 +856,72 @@ impl Reconciler {
                         };
                     }
                 };
-                if !existing.is_empty() {
-                    tracing::info!(
-                        application = %app.name,
-                        objects = existing.len(),
-                        "objects planned for creation exist on the cluster; planning again"
-                    );
-                    planning.read_again(existing.iter());
-                    let again = self
-                        .compare(
-                            app,
-                            provider,
-                            desired,
-                            (&revision, &revisions),
-                            &comparison.source_types,
-                            (rules, health),
-                            (&mut *planning, fingerprint),
-                        )
-                        .await;
-                    comparison = match again {
-                        Ok(c) => c,
-                        Err(e) => {
-                            return Operation {
-                                revision,
-                                revisions,
-                                state: finished(
-                                    OperationPhase::Error,
-                                    e.to_string(),
-                                    started_at,
-                                    retries,
-                                    Vec::new(),
-                                    ("", &[]),
-                                ),
-                            };
-                        }
+            }
+            if existing.is_empty() {
+                if sync.dry_run {
+                    return Operation {
+                        state: finished(
+                            OperationPhase::Succeeded,
+                            "successfully synced (dry run)".into(),
+                            started_at,
+                            retries,
+                            results_of_plan(&plan),
+                            (&comparison.revision, &comparison.revisions),
+                        ),
+                        revision,
+                        revisions,
                     };
-                    continue;
                 }
-            }
-            if sync.dry_run {
-                return Operation {
-                    state: finished(
-                        OperationPhase::Succeeded,
-                        "successfully synced (dry run)".into(),
-                        started_at,
-                        retries,
-                        results_of_plan(&plan),
-                        (&comparison.revision, &comparison.revisions),
-                    ),
-                    revision,
-                    revisions,
+                self.release_stale_lock(&comparison.engine, app).await;
+                let applied = comparison
+                    .engine
+                    .apply(
+                        &plan,
+                        State::clone(&comparison.state),
+                        &format!("{OPERATION_PREFIX}sync {}", app.name),
+                        Arc::new(|_event| {}),
+                        Cancellation::never(),
+                    )
+                    .await;
+                planning.applied(
+                    plan.changes
+                        .iter()
+                        .filter(|c| c.action != Action::NoOp)
+                        .map(|c| &c.key),
+                );
+                let (phase, message, results) = match applied {
+                    Ok(report) => outcome_of(&plan, &report),
+                    Err(e) => (OperationPhase::Error, e.to_string(), Vec::new()),
                 };
-            }
-            self.release_stale_lock(&comparison.engine, app).await;
-            let applied = comparison
-                .engine
-                .apply(
-                    &plan,
-                    State::clone(&comparison.state),
-                    &format!("{OPERATION_PREFIX}sync {}", app.name),
-                    Arc::new(|_event| {}),
-                    Cancellation::never(),
-                )
-                .await;
-            planning.applied(
-                plan.changes
-                    .iter()
-                    .filter(|c| c.action != Action::NoOp)
-                    .map(|c| &c.key),
-            );
-            let (phase, message, results) = match applied {
-                Ok(report) => outcome_of(&plan, &report),
-                Err(e) => (OperationPhase::Error, e.to_string(), Vec::new()),
-            };
-            let retry = app.retry.filter(|r| {
-                phase != OperationPhase::Succeeded
-                    && strata_drift::backoff::retry_allowed(r.limit, retries)
-            });
-            let Some(retry) = retry else {
-                return Operation {
-                    state: finished(
-                        phase,
-                        message,
-                        started_at,
-                        retries,
-                        results,
-                        (&comparison.revision, &comparison.revisions),
-                    ),
-                    revision,
-                    revisions,
+                let retry = app.retry.filter(|r| {
+                    phase != OperationPhase::Succeeded
+                        && strata_drift::backoff::retry_allowed(r.limit, retries)
+                });
+                let Some(retry) = retry else {
+                    return Operation {
+                        state: finished(
+                            phase,
+                            message,
+                            started_at,
+                            retries,
+                            results,
+                            (&comparison.revision, &comparison.revisions),
+                        ),
+                        revision,
+                        revisions,
+                    };
                 };
-            };
-            retries += 1;
-            tracing::info!(application = %app.name, retry = retries, "sync failed: {message}; retrying");
-            tokio::time::sleep(retry_wait(&retry, retries)).await;
+                retries += 1;
+                tracing::info!(application = %app.name, retry = retries, "sync failed: {message}; retrying");
+                tokio::time::sleep(retry_wait(&retry, retries)).await;
+            } else {
+                tracing::info!(
+                    application = %app.name,
+                    objects = existing.len(),
+                    "objects planned for creation exist on the cluster; planning again"
+                );
+                planning.read_again(existing.iter());
+            }
             let again = async {
                 provider.serve_kinds_of_crds(desired);
                 self.compare(

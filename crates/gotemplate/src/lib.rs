@@ -66,6 +66,11 @@ mod funcs;
 pub mod gofmt;
 mod gojson;
 pub mod goyaml;
+/// Go's `path` package for slash-separated paths (`Clean`, `Base`, `Dir`, `Ext`), as Sprig's
+/// path functions and ApplicationSet's Git generator use it.
+pub mod gopath {
+    pub use crate::sprig_more::{base, clean, dir, ext};
+}
 pub mod helm;
 mod lexer;
 pub mod limits;

@@ -115,7 +115,7 @@ fn text(name: &str, a: &[Val]) -> Result<String, FuncError> {
 
 /// Go's `path.Clean`: the shortest path equal to `p` (`.` and `..` resolved lexically,
 /// slashes collapsed, no trailing slash), `.` for an empty result.
-pub(crate) fn clean(p: &str) -> String {
+pub fn clean(p: &str) -> String {
     if p.is_empty() {
         return ".".to_string();
     }
@@ -144,7 +144,7 @@ pub(crate) fn clean(p: &str) -> String {
 
 /// Go's `path.Base`: the last element (trailing slashes removed), `.` for an empty path, `/`
 /// for slashes only.
-pub(crate) fn base(p: &str) -> String {
+pub fn base(p: &str) -> String {
     if p.is_empty() {
         return ".".to_string();
     }
@@ -156,13 +156,13 @@ pub(crate) fn base(p: &str) -> String {
 }
 
 /// Go's `path.Dir`: everything but the last element, cleaned.
-pub(crate) fn dir(p: &str) -> String {
+pub fn dir(p: &str) -> String {
     let cut = p.rfind('/').map_or(0, |i| i + 1);
     clean(&p[..cut])
 }
 
 /// Go's `path.Ext`: the suffix from the last `.` of the last element, or empty.
-pub(crate) fn ext(p: &str) -> &str {
+pub fn ext(p: &str) -> &str {
     for (i, c) in p.char_indices().rev() {
         match c {
             '/' => return "",

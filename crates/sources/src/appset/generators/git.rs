@@ -5,33 +5,13 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
+use strata_gotemplate::gopath;
 
 use crate::appset::context::GeneratorContext;
 use crate::appset::error::{AppSetError, TreeRead};
 use crate::appset::glob::{doublestar_match, path_match};
 use crate::appset::params::{ParamSet, flatten_to_strings, sanitize_name};
 use crate::appset::render::{RenderMode, append_values};
-
-/// Go's `path.Base`.
-fn go_base(p: &str) -> String {
-    if p.is_empty() {
-        return ".".to_string();
-    }
-    let trimmed = p.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return "/".to_string();
-    }
-    trimmed.rsplit('/').next().unwrap_or(trimmed).to_string()
-}
-
-/// Go's `path.Dir` for the relative, clean paths trees hold.
-fn go_dir(p: &str) -> String {
-    match p.rsplit_once('/') {
-        Some(("", _)) => "/".to_string(),
-        Some((d, _)) => d.to_string(),
-        None => ".".to_string(),
-    }
-}
 
 struct Item {
     path: String,
@@ -218,7 +198,7 @@ fn nest(p: &mut ParamSet, prefix: &str, path_map: Map<String, Value>) {
 
 fn dir_params(dir: &str, prefix: &str, mode: RenderMode) -> ParamSet {
     let mut p = ParamSet::new();
-    let base = go_base(dir);
+    let base = gopath::base(dir);
     if mode.go_template {
         let mut m = Map::new();
         m.insert("path".into(), dir.into());
@@ -244,9 +224,9 @@ fn dir_params(dir: &str, prefix: &str, mode: RenderMode) -> ParamSet {
 }
 
 fn file_params(file: &str, obj: Map<String, Value>, prefix: &str, mode: RenderMode) -> ParamSet {
-    let dir = go_dir(file);
-    let base = go_base(&dir);
-    let filename = go_base(file);
+    let dir = gopath::dir(file);
+    let base = gopath::base(&dir);
+    let filename = gopath::base(file);
     if mode.go_template {
         let mut p = obj;
         let mut m = Map::new();
@@ -287,9 +267,9 @@ mod tests {
 
     #[test]
     fn go_path_helpers() {
-        assert_eq!(go_base("a/b"), "b");
-        assert_eq!(go_base("a"), "a");
-        assert_eq!(go_dir("a/b/c.yaml"), "a/b");
-        assert_eq!(go_dir("c.yaml"), ".");
+        assert_eq!(gopath::base("a/b"), "b");
+        assert_eq!(gopath::base("a"), "a");
+        assert_eq!(gopath::dir("a/b/c.yaml"), "a/b");
+        assert_eq!(gopath::dir("c.yaml"), ".");
     }
 }
