@@ -1150,13 +1150,12 @@ impl Graph {
         // Node indices are deduplicated first: comparing keys costs more.
         direct.sort_unstable();
         direct.dedup();
-        let mut keys: Vec<ResourceKey> = direct
-            .into_iter()
-            .filter_map(|n| match &self.graph[n] {
-                Node::Resource(k) => Some(k.clone()),
-                Node::WaveBarrier(_) => None,
-            })
-            .collect();
+        // Sized exactly: every planned change keeps this list.
+        let mut keys: Vec<ResourceKey> = Vec::with_capacity(direct.len());
+        keys.extend(direct.into_iter().filter_map(|n| match &self.graph[n] {
+            Node::Resource(k) => Some(k.clone()),
+            Node::WaveBarrier(_) => None,
+        }));
         keys.sort_unstable();
         keys
     }

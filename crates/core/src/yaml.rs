@@ -203,9 +203,16 @@ mod fast {
     /// Deeper than this, the full parser decides (it refuses past [`super::MAX_DEPTH`]).
     const MAX_FAST_DEPTH: usize = super::MAX_DEPTH / 2;
 
+    /// An open mapping or sequence. Its entries wait on a stack shared by all open frames
+    /// (a nested collection closes before its parent takes another entry), so each closed
+    /// collection is built at its exact size: a map or vector grown by insertion holds up to
+    /// twice the room it needs, which for a large stack is most of its parsed memory.
     enum Frame {
-        Map(Map<String, Value>, Option<String>),
-        Seq(Vec<Value>),
+        /// A mapping whose entries start at this index of the entry stack, with the key
+        /// read for the value to come.
+        Map(usize, Option<String>),
+        /// A sequence whose items start at this index of the item stack.
+        Seq(usize),
     }
 
     /// The document's value, or `None` when the full parser must read it.
@@ -221,6 +228,8 @@ mod fast {
             emit_comments: false,
         };
         let mut stack: Vec<Frame> = Vec::new();
+        let mut entries: Vec<(String, Value)> = Vec::new();
+        let mut items: Vec<Value> = Vec::new();
         let mut root: Option<Value> = None;
         let mut documents = 0;
         for item in Parser::new_from_str_with_options(text, options) {
@@ -238,12 +247,9 @@ mod fast {
                     if anchor != 0 || tag.is_some() {
                         return None;
                     }
-                    if let Some(Frame::Map(map, key @ None)) = stack.last_mut() {
-                        let k = key_of(text, style)?;
-                        if map.contains_key(&k) {
-                            return None;
-                        }
-                        *key = Some(k);
+                    if let Some(Frame::Map(_, key @ None)) = stack.last_mut() {
+                        // Duplicate keys are found when the mapping closes.
+                        *key = Some(key_of(text, style)?);
                         continue;
                     }
                     scalar(text, style)?
@@ -258,29 +264,35 @@ mod fast {
                         return None;
                     }
                     stack.push(if matches!(event, Event::MappingStart(..)) {
-                        Frame::Map(Map::new(), None)
+                        Frame::Map(entries.len(), None)
                     } else {
-                        Frame::Seq(Vec::new())
+                        Frame::Seq(items.len())
                     });
                     continue;
                 }
                 Event::SequenceEnd => match stack.pop()? {
-                    Frame::Seq(items) => Value::Array(items),
+                    Frame::Seq(start) => Value::Array(items.drain(start..).collect()),
                     Frame::Map(..) => return None,
                 },
                 Event::MappingEnd => match stack.pop()? {
-                    Frame::Map(map, None) => Value::Object(map),
+                    Frame::Map(start, None) => {
+                        let mut map = Map::with_capacity(entries.len() - start);
+                        for (key, value) in entries.drain(start..) {
+                            if map.insert(key, value).is_some() {
+                                // A duplicate key: the full parser reports it.
+                                return None;
+                            }
+                        }
+                        Value::Object(map)
+                    }
                     Frame::Map(_, Some(_)) | Frame::Seq(_) => return None,
                 },
                 // Aliases, comments, anything else.
                 _ => return None,
             };
             match stack.last_mut() {
-                Some(Frame::Map(map, key)) => {
-                    let key = key.take()?;
-                    map.insert(key, node);
-                }
-                Some(Frame::Seq(items)) => items.push(node),
+                Some(Frame::Map(_, key)) => entries.push((key.take()?, node)),
+                Some(Frame::Seq(_)) => items.push(node),
                 None => {
                     if root.is_some() {
                         return None;
@@ -929,6 +941,9 @@ names: [&n web, *n]
             "? [a]\n: b\n",
             "a: 1\na: 2\n",
             "a: 1\n'a': 2\n",
+            "a:\n  b: 1\n  c: {d: 1, d: 2}\n  e: 3\n",
+            "- {a: 1}\n- {b: [1, {c: 2}], b: 3}\n",
+            "a: [[1, [2, 3]], {b: [4]}, []]\nc: {}\n",
             "a: [1, 2\n",
             "a: b: c\n",
             "%YAML 1.1\n---\na: yes\n",

@@ -77,6 +77,14 @@ pub fn stamp_in_place(manifest: &mut Value, stack: &str) {
             .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
         if let Some(metadata) = metadata.as_object_mut() {
+            if !metadata.contains_key("labels") {
+                // Rebuilt with room for one more entry: inserting into a full map would
+                // double its room, and a large stack holds one such map per resource.
+                let mut grown = Map::with_capacity(metadata.len() + 1);
+                grown.extend(std::mem::take(metadata));
+                grown.insert("labels".to_owned(), Value::Object(Map::with_capacity(2)));
+                *metadata = grown;
+            }
             let labels = metadata
                 .entry("labels")
                 .or_insert_with(|| Value::Object(Map::new()));

@@ -312,8 +312,7 @@ pub fn compute_plan(
 
     if !options.destroy {
         let order = input_order(&desired, graph);
-        let mut slots: Vec<Option<Resource>> = desired.into_iter().map(Some).collect();
-        let ordered: Vec<Resource> = order.into_iter().filter_map(|i| slots[i].take()).collect();
+        let ordered = reordered(desired, &order);
         let context = DesiredContext {
             graph,
             records: &records,
@@ -547,6 +546,41 @@ pub(super) fn input_order(desired: &[Resource], graph: &Graph) -> Vec<usize> {
         .iter()
         .filter_map(|k| position.get(k).copied())
         .collect()
+}
+
+/// `items` in `order`: position `j` of the result holds what was at `order[j]`. When `order`
+/// names every position once (as [`input_order`] does for a graph built from `items`), the
+/// items are moved in place, so a large desired set is not held twice; otherwise the result
+/// holds the named positions only, each once.
+pub(super) fn reordered<T>(mut items: Vec<T>, order: &[usize]) -> Vec<T> {
+    let n = items.len();
+    let mut unplaced = vec![false; n];
+    let permutation = order.len() == n
+        && order
+            .iter()
+            .all(|&i| i < n && !std::mem::replace(&mut unplaced[i], true));
+    if !permutation {
+        let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+        return order
+            .iter()
+            .filter_map(|&i| slots.get_mut(i)?.take())
+            .collect();
+    }
+    // Each cycle of the permutation is walked once: swapping brings what belongs at `j` there
+    // and carries the cycle's first item along until its own place comes up.
+    for start in 0..n {
+        let mut j = start;
+        while unplaced[j] {
+            unplaced[j] = false;
+            let from = order[j];
+            if from == start {
+                break;
+            }
+            items.swap(j, from);
+            j = from;
+        }
+    }
+    items
 }
 
 /// Orders records leaving the state so that each comes before the records it depended on.
@@ -839,6 +873,56 @@ pub(super) fn redact_change(
             .flatten()
         {
             *v = sensitivity.redact_at(key, &segments, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reordered;
+
+    #[test]
+    fn reordering_moves_each_item_to_its_place() {
+        // Cycles of several lengths, fixed points and the identity.
+        let order = vec![3, 0, 1, 2, 4, 6, 5, 7];
+        let items: Vec<String> = (0..8).map(|i| format!("r{i}")).collect();
+        let expected: Vec<String> = order.iter().map(|&i| format!("r{i}")).collect();
+        assert_eq!(reordered(items, &order), expected);
+        let identity: Vec<usize> = (0..5).collect();
+        assert_eq!(
+            reordered(vec![1, 2, 3, 4, 5], &identity),
+            vec![1, 2, 3, 4, 5]
+        );
+        // Every permutation of five items.
+        let mut order: Vec<usize> = (0..5).collect();
+        let mut seen = 0;
+        permute(&mut order, 0, &mut |order| {
+            let got = reordered((10..15).collect::<Vec<usize>>(), order);
+            assert_eq!(got, order.iter().map(|&i| i + 10).collect::<Vec<_>>());
+            seen += 1;
+        });
+        assert_eq!(seen, 120);
+    }
+
+    #[test]
+    fn an_order_naming_some_positions_keeps_those_once() {
+        assert_eq!(
+            reordered(vec!['a', 'b', 'c', 'd'], &[2, 0, 2]),
+            vec!['c', 'a']
+        );
+        assert_eq!(reordered(vec!['a', 'b'], &[1, 0, 7]), vec!['b', 'a']);
+        assert_eq!(reordered(Vec::<char>::new(), &[]), Vec::<char>::new());
+    }
+
+    fn permute(items: &mut Vec<usize>, at: usize, visit: &mut dyn FnMut(&[usize])) {
+        if at == items.len() {
+            visit(items);
+            return;
+        }
+        for i in at..items.len() {
+            items.swap(at, i);
+            permute(items, at + 1, visit);
+            items.swap(at, i);
         }
     }
 }

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
-use super::compute::{DesiredContext, input_order, plan_all_desired, plan_deletions};
+use super::compute::{DesiredContext, input_order, plan_all_desired, plan_deletions, reordered};
 use super::{Observations, Plan, PlanOptions, ResourceChange, Violation};
 use crate::engine::{Engine, EngineError};
 use crate::graph::{Graph, GraphEdit};
@@ -768,8 +768,7 @@ impl IncrementalPlanner {
         let records: FxHashMap<&ResourceKey, &ResourceState> =
             self.state.resources.values().map(|r| (&r.key, r)).collect();
         let order = input_order(&resolved, &graph);
-        let mut slots: Vec<Option<Resource>> = resolved.into_iter().map(Some).collect();
-        let ordered: Vec<Resource> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let ordered = reordered(resolved, &order);
         let context = DesiredContext {
             graph: &graph,
             records: &records,
