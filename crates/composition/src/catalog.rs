@@ -159,7 +159,7 @@ impl Catalog {
             if !is_manifest_file(&file) {
                 continue;
             }
-            let text = tree.read_to_string(&file)?;
+            let text = tree.read_text_shared(&file)?;
             if !(text.contains(XRD_KIND)
                 || text.contains("kind: Composition")
                 || text.contains(ENVIRONMENT_CONFIG_KIND)

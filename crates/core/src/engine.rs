@@ -187,7 +187,9 @@ impl Engine {
         graph: &Graph,
         state: &State,
     ) -> Result<Observations, EngineError> {
-        let mut observations = Observations::new();
+        // One observation per desired or recorded resource: sized once, not grown by doubling.
+        let mut observations =
+            Observations::with_capacity(desired.len().max(state.resources.len()));
         self.resolve_and_observe_each(desired, graph, state, |observed, observation| {
             observations.insert(observed.key().clone(), observation);
         })

@@ -42,31 +42,42 @@ where
     }
     let total = items.len();
     let chunk = total.div_ceil(threads);
-    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut rest = items;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
+    // Each thread takes its inputs from, and writes its results into, its own run of two
+    // buffers sized once: nothing is copied between threads, and neither the inputs nor the
+    // results (a plan's changes, for a large stack hundreds of MB) are ever held twice. Both
+    // conversions below reuse their buffer whenever `Option` adds no room to the item.
+    let mut inputs: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    let mut outputs: Vec<Option<R>> = std::iter::repeat_with(|| None).take(total).collect();
     let f = &f;
-    std::thread::scope(|scope| {
-        let mut parts = chunks.into_iter();
-        let first = parts.next();
-        let handles: Vec<_> = parts
-            .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        // The calling thread maps the first part straight into the output, which is sized
-        // once: results can be large (a plan's changes), and growing the output by doubling
-        // copied them again and again into fresh memory.
-        let mut out: Vec<R> = Vec::with_capacity(total);
-        out.extend(first.into_iter().flatten().map(f));
-        for handle in handles {
-            out.extend(handle.join().expect("per-item work does not panic"));
+    let work = move |inputs: &mut [Option<T>], outputs: &mut [Option<R>]| {
+        for (input, output) in inputs.iter_mut().zip(outputs) {
+            *output = input.take().map(f);
         }
-        out
-    })
+    };
+    std::thread::scope(|scope| {
+        let mut runs = inputs.chunks_mut(chunk).zip(outputs.chunks_mut(chunk));
+        let first = runs.next();
+        let others: Vec<_> = runs
+            .map(|(inputs, outputs)| scope.spawn(move || work(inputs, outputs)))
+            .collect();
+        // The calling thread does the first run, then waits for the others; a panic in one
+        // of them reaches the caller as it was raised.
+        if let Some((inputs, outputs)) = first {
+            work(inputs, outputs);
+        }
+        for handle in others {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    drop(inputs);
+    // Every slot is filled. `filter_map` collects in place, `flatten` into a new buffer.
+    #[allow(clippy::filter_map_identity)]
+    outputs
+        .into_iter()
+        .filter_map(std::convert::identity)
+        .collect()
 }
 
 /// Maps runs of `items` through `f` (each run a contiguous slice, one per core once there are
@@ -109,6 +120,28 @@ mod tests {
             let out = super::map((0..n).collect(), |i: usize| i * 2);
             assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn owned_items_move_through_every_thread_once_in_order() {
+        let n = super::PARALLEL_THRESHOLD * 2 + 3;
+        let items: Vec<String> = (0..n).map(|i| format!("item-{i}")).collect();
+        let out = super::map(items, |s: String| (s.len(), s));
+        assert_eq!(out.len(), n);
+        for (i, (len, s)) in out.iter().enumerate() {
+            assert_eq!(s, &format!("item-{i}"));
+            assert_eq!(*len, s.len());
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "item 5000")]
+    fn a_panic_in_any_thread_reaches_the_caller() {
+        let n = super::PARALLEL_THRESHOLD * 2;
+        super::map((0..n).collect(), |i: usize| {
+            assert!(i != 5000, "item {i}");
+            i
+        });
     }
 
     #[test]

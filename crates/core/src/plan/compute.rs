@@ -148,40 +148,42 @@ enum Origin {
 /// The resources to observe, each with the provider that looks for it: the desired ones at
 /// `positions` (every one when `None`) through routing (borrowed, not copied), then those the
 /// state records that the desired set does not declare, through the provider the state
-/// recorded. Resources no provider serves are left out; the plan reports them.
+/// recorded. Resources no provider serves are left out; the plan reports them. Lazy: each
+/// target is routed as the observation loop takes it, so nothing the size of the desired set
+/// is gathered for it.
 fn observation_targets<'a>(
     desired: &'a [Resource],
-    positions: Option<&[usize]>,
-    state: &State,
-    registry: &ProviderRegistry,
-) -> Vec<(Origin, Cow<'a, Resource>, Arc<dyn Provider>)> {
-    let route = |position: usize| {
+    positions: Option<&'a [usize]>,
+    state: &'a State,
+    registry: &'a ProviderRegistry,
+) -> impl Iterator<Item = (Origin, Cow<'a, Resource>, Arc<dyn Provider>)> + 'a {
+    let chosen = positions.map_or(desired.len(), <[usize]>::len);
+    let wanted = (0..chosen).map(move |i| positions.map_or(i, |p| p[i]));
+    let routed = wanted.filter_map(move |position| {
         let resource = desired.get(position)?;
         let provider = registry.route(resource).ok()?;
         Some((Origin::Desired(position), Cow::Borrowed(resource), provider))
-    };
-    let mut targets: Vec<(Origin, Cow<'a, Resource>, Arc<dyn Provider>)> = match positions {
-        None => (0..desired.len()).filter_map(route).collect(),
-        Some(positions) => positions.iter().filter_map(|&p| route(p)).collect(),
-    };
-    if state.resources.is_empty() {
-        return targets;
-    }
-    let desired_keys: FxHashSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
-    for record in state.resources.values() {
-        if desired_keys.contains(&record.key) {
-            continue;
-        }
-        if let Some(provider) = registry.by_name(&record.provider) {
-            let resource = Resource {
-                key: record.key.clone(),
-                manifest: record.last_applied.clone(),
-                source: None,
-            };
-            targets.push((Origin::Recorded, Cow::Owned(resource), provider));
-        }
-    }
-    targets
+    });
+    let recorded = (!state.resources.is_empty())
+        .then(move || {
+            let desired_keys: FxHashSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
+            state
+                .resources
+                .values()
+                .filter(move |record| !desired_keys.contains(&record.key))
+                .filter_map(move |record| {
+                    let provider = registry.by_name(&record.provider)?;
+                    let resource = Resource {
+                        key: record.key.clone(),
+                        manifest: record.last_applied.clone(),
+                        source: None,
+                    };
+                    Some((Origin::Recorded, Cow::Owned(resource), provider))
+                })
+        })
+        .into_iter()
+        .flatten();
+    routed.chain(recorded)
 }
 
 /// Observes every desired resource and every resource in the state, at most `parallelism` at a
@@ -228,7 +230,7 @@ where
 {
     use futures_util::StreamExt as _;
     let limit = parallelism.max(1);
-    let mut targets = observation_targets(desired, positions, state, registry).into_iter();
+    let mut targets = observation_targets(desired, positions, state, registry);
     // A loop rather than stream combinators: closures returning futures that borrow would not
     // be `Send` for every lifetime, which tasks spawning a plan need.
     let mut running = futures_util::stream::FuturesUnordered::new();

@@ -1,7 +1,7 @@
 //! A source tree that remembers what it listed and read, for one load of a stack.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{Entry, EntryKind, SKIPPED_DIRS, SourceError, SourceOrigin, SourceTree, normalize};
 
@@ -28,9 +28,46 @@ pub struct MemoTree<T> {
 #[derive(Default)]
 struct Memo {
     lists: HashMap<String, Vec<Entry>>,
-    files: HashMap<String, Vec<u8>>,
+    files: HashMap<String, Kept>,
     kinds: HashMap<String, Option<EntryKind>>,
     kept: usize,
+}
+
+/// A file kept: text (the common case, handed out shared) or other bytes.
+enum Kept {
+    Text(Arc<str>),
+    /// Not UTF-8, and where it stops being so.
+    Bytes(Vec<u8>, std::str::Utf8Error),
+}
+
+impl Kept {
+    fn new(bytes: Vec<u8>) -> Self {
+        match String::from_utf8(bytes) {
+            Ok(text) => Self::Text(Arc::from(text)),
+            Err(e) => {
+                let error = e.utf8_error();
+                Self::Bytes(e.into_bytes(), error)
+            }
+        }
+    }
+
+    /// The text, or the error [`SourceTree::read_to_string`] gives for these bytes.
+    fn text(&self, path: &str) -> Result<Arc<str>, SourceError> {
+        match self {
+            Self::Text(text) => Ok(Arc::clone(text)),
+            Self::Bytes(_, error) => Err(SourceError::NotUtf8 {
+                path: path.to_owned(),
+                source: *error,
+            }),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Text(text) => text.as_bytes(),
+            Self::Bytes(bytes, _) => bytes,
+        }
+    }
 }
 
 impl<T: SourceTree> MemoTree<T> {
@@ -84,16 +121,34 @@ impl<T: SourceTree> SourceTree for MemoTree<T> {
         let Ok(key) = normalize(path) else {
             return self.inner.read(path);
         };
-        if let Some(bytes) = self.memo().files.get(&key) {
-            return Ok(bytes.clone());
+        if let Some(kept) = self.memo().files.get(&key) {
+            return Ok(kept.bytes().to_vec());
         }
         let bytes = self.inner.read(path)?;
         let mut memo = self.memo();
         if bytes.len() <= MEMO_MAX_FILE && memo.kept + bytes.len() <= MEMO_MAX_TOTAL {
             memo.kept += bytes.len();
-            memo.files.insert(key, bytes.clone());
+            memo.files.insert(key, Kept::new(bytes.clone()));
         }
         Ok(bytes)
+    }
+
+    fn read_text_shared(&self, path: &str) -> Result<Arc<str>, SourceError> {
+        let Ok(key) = normalize(path) else {
+            return self.inner.read_text_shared(path);
+        };
+        if let Some(kept) = self.memo().files.get(&key) {
+            return kept.text(path);
+        }
+        let kept = Kept::new(self.inner.read(path)?);
+        let text = kept.text(path);
+        let len = kept.bytes().len();
+        let mut memo = self.memo();
+        if len <= MEMO_MAX_FILE && memo.kept + len <= MEMO_MAX_TOTAL {
+            memo.kept += len;
+            memo.files.insert(key, kept);
+        }
+        text
     }
 
     fn kind(&self, path: &str) -> Option<EntryKind> {
@@ -174,6 +229,42 @@ mod tests {
                 plain.location("a/b/x.yaml", 1, 3)
             );
         }
+    }
+
+    #[test]
+    fn shared_text_is_the_text_read_once_and_refused_as_read_to_string_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "kind: é\n").unwrap();
+        std::fs::write(dir.path().join("b.bin"), b"ok\xffno").unwrap();
+        let plain = FsTree::new(dir.path());
+        for first_read_as_bytes in [false, true] {
+            let memo = MemoTree::new(FsTree::new(dir.path()));
+            if first_read_as_bytes {
+                memo.read("a.yaml").unwrap();
+                memo.read("b.bin").unwrap();
+            }
+            let text = memo.read_text_shared("a.yaml").unwrap();
+            assert_eq!(&*text, "kind: é\n");
+            let again = memo.read_text_shared("./a.yaml").unwrap();
+            assert!(
+                Arc::ptr_eq(&text, &again),
+                "kept text is handed out, not copied"
+            );
+            assert_eq!(memo.read("a.yaml").unwrap(), "kind: é\n".as_bytes());
+            for _ in 0..2 {
+                assert_eq!(
+                    memo.read_text_shared("b.bin").unwrap_err().to_string(),
+                    plain.read_to_string("b.bin").unwrap_err().to_string()
+                );
+                assert_eq!(memo.read("b.bin").unwrap(), b"ok\xffno");
+            }
+            assert_eq!(
+                memo.read_text_shared("missing").unwrap_err().to_string(),
+                plain.read_to_string("missing").unwrap_err().to_string()
+            );
+        }
+        // A tree that keeps nothing reads the text each time.
+        assert_eq!(&*plain.read_text_shared("a.yaml").unwrap(), "kind: é\n");
     }
 
     #[test]

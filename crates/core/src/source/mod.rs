@@ -282,6 +282,14 @@ pub trait SourceTree: Send + Sync {
         })
     }
 
+    /// The file at `path` as UTF-8 text, shared: a tree that keeps what it read
+    /// ([`MemoTree`]) hands out its own copy, so reading a file again (the stack's manifests
+    /// are read by the catalog scan and by the loader) copies nothing. Other trees read it
+    /// as [`read_to_string`](Self::read_to_string) does.
+    fn read_text_shared(&self, path: &str) -> Result<std::sync::Arc<str>, SourceError> {
+        self.read_to_string(path).map(std::sync::Arc::from)
+    }
+
     /// Every file below `dir` (recursively), as paths relative to the tree root, sorted.
     fn files_under(&self, dir: &str) -> Result<Vec<String>, SourceError> {
         let mut out = Vec::new();

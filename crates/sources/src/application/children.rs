@@ -240,7 +240,7 @@ impl<'o> Expander<'o> {
             {
                 continue;
             }
-            let text = tree.read_to_string(&file)?;
+            let text = tree.read_text_shared(&file)?;
             texts.push((file, text));
         }
         // Parsing is most of the cost of a large stack: files are parsed on every core once
@@ -261,7 +261,10 @@ impl<'o> Expander<'o> {
                 Ok(resources)
             },
         );
-        let mut out = Vec::new();
+        // Sized once: a large stack's set grown by doubling is copied into fresh memory
+        // again and again.
+        let total = parsed.iter().flatten().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(total);
         for resources in parsed {
             out.extend(resources?);
         }
@@ -672,6 +675,9 @@ impl<'o> Expander<'o> {
         namespace: Option<&str>,
         _app: Option<&SourceLocation>,
     ) -> Result<(), ExpandError> {
+        // Room for them all at once: a large stack's set grown by doubling is copied again
+        // and again into fresh memory.
+        self.resources.reserve(resources.len());
         for r in resources {
             if let Some(rendered) = self.render_claim(&r)? {
                 self.resources.extend(rendered);
