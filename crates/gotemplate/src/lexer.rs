@@ -101,6 +101,25 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// The byte offset of the first `delim` in `text`, as `text.find(delim)`: candidates found by
+/// their first byte with `memchr`, without setting up a substring searcher for every text run
+/// (most runs between two actions are short, and the setup cost more than the scan).
+fn find_delim(text: &str, delim: &str) -> Option<usize> {
+    let (bytes, want) = (text.as_bytes(), delim.as_bytes());
+    let Some(&first) = want.first() else {
+        return Some(0);
+    };
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(first, &bytes[from..]) {
+        let at = from + i;
+        if bytes[at..].starts_with(want) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn is_alnum(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
@@ -114,7 +133,7 @@ impl Lexer<'_> {
         let mut trim_next_text = false;
         while self.pos < self.bytes.len() {
             let rest = &self.src[self.pos..];
-            let start = match rest.find(self.left) {
+            let start = match find_delim(rest, self.left) {
                 Some(i) => self.pos + i,
                 None => self.bytes.len(),
             };
@@ -420,5 +439,36 @@ impl Lexer<'_> {
         });
         self.pos += 1 + consumed + 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters_are_found_as_str_find_finds_them() {
+        let texts = [
+            "",
+            "{",
+            "{{",
+            "a{b{{c",
+            "{{{",
+            "x}}{{",
+            "é{{",
+            "«»{{«",
+            "a«",
+            "[[ [",
+            "no delimiter",
+        ];
+        for text in texts {
+            for delim in ["{{", "}}", "«", "[[", "{", ""] {
+                assert_eq!(
+                    find_delim(text, delim),
+                    text.find(delim),
+                    "{delim:?} in {text:?}"
+                );
+            }
+        }
     }
 }
