@@ -102,15 +102,17 @@ fn is_space(b: u8) -> bool {
 }
 
 /// The byte offset of the first `delim` in `text`, as `text.find(delim)`: candidates found by
-/// their first byte with `memchr`, without setting up a substring searcher for every text run
-/// (most runs between two actions are short, and the setup cost more than the scan).
+/// their first byte, without setting up a substring searcher for every text run (most runs
+/// between two actions are short, and the setup cost more than the scan). A plain loop, not the
+/// `memchr` crate: its first call probes the CPU's features with `cpuid`, which traps to the
+/// hypervisor in a virtual machine and cost more per process than all the scanning saved.
 fn find_delim(text: &str, delim: &str) -> Option<usize> {
     let (bytes, want) = (text.as_bytes(), delim.as_bytes());
     let Some(&first) = want.first() else {
         return Some(0);
     };
     let mut from = 0;
-    while let Some(i) = memchr::memchr(first, &bytes[from..]) {
+    while let Some(i) = bytes[from..].iter().position(|&b| b == first) {
         let at = from + i;
         if bytes[at..].starts_with(want) {
             return Some(at);
