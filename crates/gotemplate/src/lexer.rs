@@ -101,6 +101,27 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// The byte offset of the first `delim` in `text`, as `text.find(delim)`: candidates found by
+/// their first byte, without setting up a substring searcher for every text run (most runs
+/// between two actions are short, and the setup cost more than the scan). A plain loop, not the
+/// `memchr` crate: its first call probes the CPU's features with `cpuid`, which traps to the
+/// hypervisor in a virtual machine and cost more per process than all the scanning saved.
+fn find_delim(text: &str, delim: &str) -> Option<usize> {
+    let (bytes, want) = (text.as_bytes(), delim.as_bytes());
+    let Some(&first) = want.first() else {
+        return Some(0);
+    };
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&b| b == first) {
+        let at = from + i;
+        if bytes[at..].starts_with(want) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn is_alnum(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
@@ -114,7 +135,7 @@ impl Lexer<'_> {
         let mut trim_next_text = false;
         while self.pos < self.bytes.len() {
             let rest = &self.src[self.pos..];
-            let start = match rest.find(self.left) {
+            let start = match find_delim(rest, self.left) {
                 Some(i) => self.pos + i,
                 None => self.bytes.len(),
             };
@@ -420,5 +441,36 @@ impl Lexer<'_> {
         });
         self.pos += 1 + consumed + 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters_are_found_as_str_find_finds_them() {
+        let texts = [
+            "",
+            "{",
+            "{{",
+            "a{b{{c",
+            "{{{",
+            "x}}{{",
+            "é{{",
+            "«»{{«",
+            "a«",
+            "[[ [",
+            "no delimiter",
+        ];
+        for text in texts {
+            for delim in ["{{", "}}", "«", "[[", "{", ""] {
+                assert_eq!(
+                    find_delim(text, delim),
+                    text.find(delim),
+                    "{delim:?} in {text:?}"
+                );
+            }
+        }
     }
 }

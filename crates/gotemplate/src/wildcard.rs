@@ -27,9 +27,18 @@ enum Token {
 
 /// A pattern of literal characters, `?`, `*` and (in `.Files.Glob`) `**`, matching a whole
 /// path.
+///
+/// The literal characters the pattern starts and ends with are kept as strings: most paths a
+/// pattern is matched against differ from it there (`*.bak` against `templates/app.yaml`), and
+/// comparing them first settles the match without walking the pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wildcard {
-    tokens: Vec<Token>,
+    /// The tokens between the literal prefix and suffix (none when the pattern is literal).
+    middle: Vec<Token>,
+    /// The literal characters before the first `?` or `*` (the whole pattern when it has none).
+    prefix: String,
+    /// The literal characters after the last `?` or `*` (empty when the pattern has none).
+    suffix: String,
 }
 
 impl Wildcard {
@@ -65,17 +74,69 @@ impl Wildcard {
             };
             tokens.push(token);
         }
-        Some(Wildcard { tokens })
+        let literal = |t: &Token| match t {
+            Token::Literal(c) => Some(*c),
+            _ => None,
+        };
+        let prefix: String = tokens.iter().map_while(literal).collect();
+        let prefix_len = prefix.chars().count();
+        let mut suffix = String::new();
+        let mut middle_end = tokens.len();
+        if prefix_len < tokens.len() {
+            let suffix_len = tokens.iter().rev().map_while(literal).count();
+            middle_end -= suffix_len;
+            suffix = tokens[middle_end..].iter().filter_map(literal).collect();
+        }
+        Some(Wildcard {
+            middle: tokens[prefix_len..middle_end].to_vec(),
+            prefix,
+            suffix,
+        })
     }
 
     /// Whether the pattern matches all of `text`.
     pub fn is_match(&self, text: &str) -> bool {
+        if self.middle.is_empty() {
+            return text == self.prefix;
+        }
+        // The prefix and suffix match characters of their own, which the middle's tokens then
+        // cannot: they may not overlap.
+        if text.len() < self.prefix.len() + self.suffix.len()
+            || !text.starts_with(&self.prefix)
+            || !text.ends_with(&self.suffix)
+        {
+            return false;
+        }
+        let middle = &text[self.prefix.len()..text.len() - self.suffix.len()];
+        // `?` and `*` alone (no `**`, no literal between them): every character must be one
+        // they take, and there must be a character for each `?`.
+        if self
+            .middle
+            .iter()
+            .all(|t| matches!(t, Token::One | Token::Segment))
+        {
+            if middle.contains('/') {
+                return false;
+            }
+            let ones = self.middle.iter().filter(|t| **t == Token::One).count();
+            let chars = middle.chars().count();
+            return if self.middle.contains(&Token::Segment) {
+                chars >= ones
+            } else {
+                chars == ones
+            };
+        }
+        Self::walk(&self.middle, middle)
+    }
+
+    /// Whether `tokens` match all of `text`, walking every position the tokens can reach.
+    fn walk(tokens: &[Token], text: &str) -> bool {
         let chars: Vec<char> = text.chars().collect();
         // reach[i]: the tokens so far can match the first i characters.
         let mut reach = vec![false; chars.len() + 1];
         reach[0] = true;
         let mut next = vec![false; chars.len() + 1];
-        for token in &self.tokens {
+        for token in tokens {
             next.fill(false);
             match *token {
                 Token::Literal(_) | Token::One => {
@@ -140,6 +201,33 @@ mod tests {
         let w = Wildcard::path_match("**").expect("plain");
         assert!(!w.is_match("a/b"));
         assert!(w.is_match(""));
+    }
+
+    #[test]
+    fn literal_prefixes_and_suffixes_decide_first() {
+        let w = Wildcard::path_match("values").expect("plain");
+        assert!(w.is_match("values"));
+        assert!(!w.is_match("values/"));
+        assert!(!w.is_match("value"));
+        let w = Wildcard::path_match("*.bak").expect("plain");
+        assert!(w.is_match(".bak"));
+        assert!(w.is_match("é.bak"));
+        assert!(!w.is_match("a/b.bak"));
+        assert!(!w.is_match("a.bak~"));
+        // Prefix and suffix may not share characters.
+        let w = Wildcard::path_match("ab*ba").expect("plain");
+        assert!(!w.is_match("aba"));
+        assert!(w.is_match("abba"));
+        let w = Wildcard::path_match("a??b").expect("plain");
+        assert!(w.is_match("aééb"));
+        assert!(!w.is_match("aéb"));
+        assert!(!w.is_match("a/xb"));
+        let w = Wildcard::files_glob("docs/**.md").expect("plain");
+        assert!(w.is_match("docs/a/b.md"));
+        assert!(!w.is_match("docs/a\nb.md"));
+        let w = Wildcard::files_glob("a*b?c").expect("plain");
+        assert!(w.is_match("axxbyc"));
+        assert!(!w.is_match("axxbc"));
     }
 
     #[test]

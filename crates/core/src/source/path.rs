@@ -8,6 +8,9 @@ pub fn normalize(path: &str) -> Result<String, SourceError> {
     if path.starts_with('/') {
         return Err(SourceError::OutsideTree { path: path.into() });
     }
+    if is_normal(path) {
+        return Ok(path.to_owned());
+    }
     let mut parts: Vec<&str> = Vec::new();
     for seg in path.split('/') {
         match seg {
@@ -23,15 +26,25 @@ pub fn normalize(path: &str) -> Result<String, SourceError> {
     Ok(parts.join("/"))
 }
 
+/// Whether `path` is already as [`normalize`] leaves it: not empty, and no segment empty,
+/// `.` or `..` (so no leading, trailing or doubled `/` either).
+fn is_normal(path: &str) -> bool {
+    !path.is_empty() && path.split('/').all(|s| !matches!(s, "" | "." | ".."))
+}
+
 /// Joins `rel` onto the directory `dir` and normalises the result.
 pub fn join(dir: &str, rel: &str) -> Result<String, SourceError> {
     if dir.is_empty() {
-        normalize(rel)
-    } else {
-        normalize(&format!("{dir}/{rel}")).map_err(|_| SourceError::OutsideTree {
-            path: format!("{dir}/{rel}"),
-        })
+        return normalize(rel);
     }
+    let mut joined = String::with_capacity(dir.len() + 1 + rel.len());
+    joined.push_str(dir);
+    joined.push('/');
+    joined.push_str(rel);
+    if is_normal(&joined) {
+        return Ok(joined);
+    }
+    normalize(&joined).map_err(|_| SourceError::OutsideTree { path: joined })
 }
 
 /// The directory containing `path` (`""` for a top-level entry).
@@ -60,5 +73,54 @@ mod tests {
         assert!(normalize("../x").is_err());
         assert!(join("a", "../../x").is_err());
         assert!(normalize("/etc/passwd").is_err());
+    }
+
+    /// What `normalize` computed before normal paths were returned as they are.
+    fn by_segments(path: &str) -> Option<String> {
+        if path.starts_with('/') {
+            return None;
+        }
+        let mut parts: Vec<&str> = Vec::new();
+        for seg in path.split('/') {
+            match seg {
+                "" | "." => {}
+                ".." => {
+                    parts.pop()?;
+                }
+                s => parts.push(s),
+            }
+        }
+        Some(parts.join("/"))
+    }
+
+    #[test]
+    fn normal_paths_come_back_as_they_are() {
+        let pieces = ["", "a", "b.yaml", ".", "..", ".a", "a..", "...", " "];
+        for x in pieces {
+            for y in pieces {
+                for z in pieces {
+                    for sep in ["/", "//"] {
+                        let path = format!("{x}{sep}{y}/{z}");
+                        for path in [path.clone(), format!("/{path}"), format!("{path}/")] {
+                            assert_eq!(normalize(&path).ok(), by_segments(&path), "{path:?}");
+                        }
+                        let joined = join(x, &format!("{y}{sep}{z}")).ok();
+                        let expected = if x.is_empty() {
+                            by_segments(&format!("{y}{sep}{z}"))
+                        } else {
+                            by_segments(&format!("{x}/{y}{sep}{z}"))
+                        };
+                        assert_eq!(joined, expected, "{x:?} + {y:?}{sep}{z:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            join("a/b", "../../..").unwrap_err().to_string(),
+            SourceError::OutsideTree {
+                path: "a/b/../../..".into()
+            }
+            .to_string()
+        );
     }
 }

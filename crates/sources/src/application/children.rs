@@ -1,6 +1,7 @@
 //! The expander: directories → resources, Applications → child sets, ApplicationSets →
 //! Applications, claims → composed resources.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -220,6 +221,9 @@ impl<'o> Expander<'o> {
                 .collect::<Result<Vec<_>, _>>()?
         };
         let mut texts = Vec::new();
+        // Whether the files of a directory lie in a chart, asked once per directory: the
+        // answer depends on the directory alone, and a chart's directories hold many files.
+        let mut in_chart: HashMap<String, bool> = HashMap::new();
         for file in files {
             let name = file.rsplit('/').next().unwrap_or(&file);
             // Kustomizations are read as such; a stack's configuration is not a manifest.
@@ -230,8 +234,18 @@ impl<'o> Expander<'o> {
                 continue;
             }
             // A Helm chart's files are reached through the chart.
-            if recurse && crate::helm::chart::is_inside_chart(tree, dir, &file) {
-                continue;
+            if recurse {
+                let inside = match in_chart.get(parent(&file)) {
+                    Some(&inside) => inside,
+                    None => {
+                        let inside = crate::helm::chart::is_inside_chart(tree, dir, &file);
+                        in_chart.insert(parent(&file).to_owned(), inside);
+                        inside
+                    }
+                };
+                if inside {
+                    continue;
+                }
             }
             // A kustomization's own files are reached through the kustomization.
             if recurse

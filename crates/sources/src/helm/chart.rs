@@ -288,7 +288,9 @@ fn load_in(
             path: join(rel),
             source,
         })?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        // Valid UTF-8, as a chart's files nearly always are, is kept without a copy.
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     };
     if tree.kind(&join("Chart.yaml")) != Some(EntryKind::File) {
         return Err(HelmError::NotAChart {

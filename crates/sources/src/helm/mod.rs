@@ -370,10 +370,13 @@ pub fn render(
     );
     // Helm parses deeper files first, and files of one depth in reverse order, so the root
     // chart's definitions win.
+    // (Each name's depth counted once, not at every comparison.)
     let mut order: Vec<&String> = templates.keys().collect();
-    order.sort_by(|a, b| {
-        let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
-        cb.cmp(&ca).then_with(|| b.cmp(a))
+    order.sort_by_cached_key(|name| {
+        (
+            std::cmp::Reverse(name.matches('/').count()),
+            std::cmp::Reverse(*name),
+        )
     });
     let mut set =
         TemplateSet::new(FunctionSet::Helm, MissingKey::Zero).with_limits(options.limits.clone());
