@@ -473,6 +473,16 @@ pub(crate) fn regex(pat: &str) -> Result<regex::Regex, FuncError> {
 /// Calls the function `name`, building no value past `limits`. Errors are worded as Go's
 /// template engine words them.
 pub(crate) fn call(name: &str, args: Vec<Val>, limits: &Limits) -> Result<Val, FuncError> {
+    // An `int64` given as a number to a parameter that refuses numbers is named as Go names
+    // it, when no other argument is an integer the refusal could be about.
+    let int64_given = args
+        .iter()
+        .flatten()
+        .any(|v| crate::helm::as_int64(v).is_some());
+    let int_given = args
+        .iter()
+        .flatten()
+        .any(|v| matches!(v, Value::Number(n) if n.is_i64() || n.is_u64()));
     let args = crate::helm::int64_arguments(name, args)?;
     // A `[]byte` reaches only the functions that take any value and treat it as Go does;
     // the others take strings in Go, which refuse it.
@@ -487,8 +497,17 @@ pub(crate) fn call(name: &str, args: Vec<Val>, limits: &Limits) -> Result<Val, F
             got: "[]uint8",
         });
     }
-    let r = call_inner(name, &args, limits)?;
-    Ok(Some(r))
+    match call_inner(name, &args, limits) {
+        Ok(r) => Ok(Some(r)),
+        Err(FuncError::WrongType {
+            expected,
+            got: "int",
+        }) if int64_given && !int_given => Err(FuncError::WrongType {
+            expected,
+            got: "int64",
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// The functions given a `[]byte` (`.Files.GetBytes`) that see it as Go does.

@@ -1847,6 +1847,14 @@ mod int64_tests {
         err("{{ (int64 5).x }}", "can't evaluate field x in type int64");
         err("{{ len (int64 3) }}", "len of type int64");
         err(
+            "{{ upper (int64 5) }}",
+            "wrong type for value; expected string; got int64",
+        );
+        err(
+            "{{ upper 5 }}",
+            "wrong type for value; expected string; got int",
+        );
+        err(
             "{{ trunc (int64 3) \"abcdef\" }}",
             "wrong type for value; expected int; got int64",
         );
