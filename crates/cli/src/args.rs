@@ -995,6 +995,10 @@ pub struct ControllerArgs {
     /// The token GitLab sends with webhooks (X-Gitlab-Token); pushes without it are refused.
     #[arg(long, env = "STRATA_WEBHOOK_SECRET_GITLAB", hide_env_values = true)]
     pub webhook_secret_gitlab: Option<String>,
+    /// The Authorization header Harbor sends with webhooks (ArgoCD's `webhook.harbor.secret`);
+    /// without it, Harbor's registry webhooks are not recognised.
+    #[arg(long, env = "STRATA_WEBHOOK_SECRET_HARBOR", hide_env_values = true)]
+    pub webhook_secret_harbor: Option<String>,
     /// Elect a leader among replicas (a Lease in --namespace); only the leader reconciles.
     #[arg(long, env = "STRATA_LEADER_ELECT")]
     pub leader_elect: bool,

@@ -130,6 +130,9 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<i32> {
     if let Some(secret) = &args.webhook_secret_gitlab {
         webhook = webhook.with_gitlab(secret);
     }
+    if let Some(secret) = &args.webhook_secret_harbor {
+        webhook = webhook.with_harbor(secret);
+    }
     let mut service_config = ServiceConfig::new(Some(args.listen)).with_webhook_secrets(webhook);
     if args.leader_elect {
         service_config = service_config.with_leader_election(

@@ -54,6 +54,16 @@ pub struct Source {
     pub raw: Value,
 }
 
+impl Source {
+    /// Whether the source renders a chart fetched from a repository: a `chart` of a Helm
+    /// repository (or of an OCI registry written without a scheme), or an `oci://` repoURL,
+    /// which ArgoCD 3 reads as an OCI artifact whatever `chart` says (see
+    /// [`strata_sources::helm::application::is_oci_artifact`]).
+    pub fn is_chart(&self) -> bool {
+        self.chart.is_some() || self.repo_url.starts_with("oci://")
+    }
+}
+
 /// `spec.destination`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Destination {

@@ -76,6 +76,16 @@ pub enum ReconcileError {
         #[source]
         source: Box<strata_sources::helm::repository::ChartRepoError>,
     },
+    /// The OCI artifact of an `oci://` repoURL could not be fetched, and the source also gives
+    /// a `chart`, which ArgoCD 3 ignores for such a repoURL.
+    #[error("{field}: {source}")]
+    OciChart {
+        /// `spec.source` or `spec.sources[i]`.
+        field: String,
+        /// Why, with what to write instead.
+        #[source]
+        source: Box<strata_sources::helm::HelmError>,
+    },
     /// The source could not be rendered (or its XRDs and Compositions read).
     #[error(transparent)]
     Render(#[from] strata_sources::application::ExpandError),
@@ -1351,7 +1361,7 @@ fn fetch_if_asked(
 
 fn source_type_of(tree: &dyn SourceTree, source: &crate::app::Source) -> &'static str {
     let path = source.path.trim_start_matches("./");
-    if source.chart.is_some()
+    if source.is_chart()
         || strata_sources::helm::application::is_helm_source(tree, path, &source.raw)
     {
         "Helm"
@@ -1381,7 +1391,7 @@ fn chart_repositories(
 ) -> ChartRepositories {
     let secrets = caches.repo_secrets();
     let mut charts = ChartRepositories::new(repos.dir().join("helm-charts"));
-    for source in app.all_sources().iter().filter(|s| s.chart.is_some()) {
+    for source in app.all_sources().iter().filter(|s| s.is_chart()) {
         charts = charts.with_settings(&source.repo_url, secrets.chart_settings(&source.repo_url));
     }
     charts
@@ -1398,9 +1408,13 @@ fn chart_version(
     field: &str,
     fetch: Option<Instant>,
 ) -> Result<String, ReconcileError> {
-    let chart = source.chart.as_deref().unwrap_or_default();
+    let (repo_url, chart) = strata_sources::helm::application::chart_location(
+        &source.repo_url,
+        source.chart.as_deref(),
+    );
+    let chart = chart.as_str();
     let wanted = written_revision(source);
-    let key = format!("chart\0{}\0{chart}\0{wanted}", source.repo_url);
+    let key = format!("chart\0{repo_url}\0{chart}\0{wanted}");
     let stale = fetch.is_some_and(|since| !caches.fetched_since(&key, since));
     let known = RenderCaches::lock(&caches.chart_versions)
         .get(&key)
@@ -1410,11 +1424,21 @@ fn chart_version(
     }
     let started = Instant::now();
     let fetched = charts
-        .fetch(&source.repo_url, chart, wanted)
-        .map_err(|error| ReconcileError::Chart {
-            field: field.to_owned(),
-            chart: chart.to_owned(),
-            source: Box::new(error),
+        .fetch(&repo_url, chart, wanted)
+        .map_err(|error| match &source.chart {
+            Some(written) if source.repo_url.starts_with("oci://") => ReconcileError::OciChart {
+                field: field.to_owned(),
+                source: Box::new(strata_sources::helm::HelmError::OciChartIgnored {
+                    repo_url: redact(&source.repo_url),
+                    chart: written.clone(),
+                    source: Box::new(error),
+                }),
+            },
+            _ => ReconcileError::Chart {
+                field: field.to_owned(),
+                chart: chart.to_owned(),
+                source: Box::new(error),
+            },
         })?;
     caches.record_fetch(&key, started);
     RenderCaches::lock(&caches.chart_versions).insert(key, fetched.version.clone());
@@ -1442,7 +1466,7 @@ fn render(
     if app.is_multi_source() {
         return render_multi_source(repos, caches, app, fetch, revision, diff_settings);
     }
-    if app.source.chart.is_some() {
+    if app.source.is_chart() {
         return render_chart(repos, caches, app, fetch, revision, diff_settings);
     }
     let shown = redact(&app.source.repo_url);
@@ -1537,7 +1561,7 @@ fn render_multi_source(
     let mut types = Vec::with_capacity(app.sources.len());
     let mut primary = None;
     for (index, source) in app.sources.iter().enumerate() {
-        if source.chart.is_some() {
+        if source.is_chart() {
             let field = format!("spec.sources[{index}]");
             let version = chart_version(&charts, caches, source, &field, fetch)?;
             pin_chart_version(&mut manifest, &format!("/spec/sources/{index}"), &version);

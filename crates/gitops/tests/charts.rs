@@ -362,7 +362,8 @@ async fn a_chart_of_an_oci_registry_renders_and_a_multi_source_chart_takes_value
     let status = wait_synced(&client, &control, "web-oci", "2.1.0").await;
     assert_eq!(status["sourceType"], "Helm");
 
-    // A multi-source Application: the chart from the registry (`oci://`), its values from Git.
+    // A multi-source Application: the chart from the registry (an `oci://` repoURL, which
+    // ArgoCD 3 reads as the chart's OCI artifact itself, `path: .`), its values from Git.
     let multi_target = plane().namespace(&client, "chart-multi").await.unwrap();
     let mut multi = chart_application("web-multi", Value::Null, &multi_target);
     let spec = multi["spec"].as_object_mut().unwrap();
@@ -371,10 +372,24 @@ async fn a_chart_of_an_oci_registry_renders_and_a_multi_source_chart_takes_value
         "sources".into(),
         json!([
             {"repoURL": values.url, "targetRevision": "main", "ref": "values"},
-            {"repoURL": format!("oci://{host}/charts"), "chart": "web", "targetRevision": ">=2.0.0",
+            {"repoURL": format!("oci://{host}/charts/web"), "path": ".", "targetRevision": ">=2.0.0",
              "helm": {"valueFiles": ["$values/envs/prod.yaml"]}}
         ]),
     );
+    // The artifact's own repository Secret (ArgoCD matches a repository Secret's URL exactly;
+    // the one of `host/charts` above is another repository): `type: oci`, plain HTTP.
+    create_secret(
+        &client,
+        &control,
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "registry-web", "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+            "stringData": {"url": format!("oci://{host}/charts/web"), "type": "oci",
+                           "insecureOCIForceHttp": "true"}
+        }),
+    )
+    .await;
+    running.controller.reload_repository_credentials().await;
     create_application(&client, &control, &multi).await;
     wait_for_web(&client, &multi_target, "2.1.0", "from-git").await;
     let commit = git(&values.dir, &["rev-parse", "HEAD"]);

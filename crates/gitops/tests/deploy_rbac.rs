@@ -43,6 +43,7 @@ const FLAGS: &[&str] = &[
     "--notifications",
     "--webhook-secret-github",
     "--webhook-secret-gitlab",
+    "--webhook-secret-harbor",
     "--leader-elect",
 ];
 

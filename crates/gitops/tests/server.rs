@@ -505,3 +505,80 @@ async fn a_ghcr_package_event_sends_registry_changed() {
     assert!(text.contains("ignored"), "{text}");
     assert!(commands.try_recv().is_err());
 }
+
+/// A Harbor `PUSH_ARTIFACT` delivery carrying the Harbor secret as its `Authorization` (as
+/// ArgoCD's `webhook.harbor.secret`) asks the controller to refresh what uses that registry
+/// repository, its host with its port; a pull is answered and ignored; without the secret, or
+/// with another, the delivery is no known webhook (400), as ArgoCD answers it.
+#[tokio::test]
+async fn a_harbor_push_artifact_event_sends_registry_changed() {
+    const HARBOR_SECRET: &str = "Basic aGFyYm9yOnNlY3JldA==";
+    let (state, mut commands) = setup();
+    let state = state.with_webhook_secrets(
+        WebhookSecrets::new()
+            .with_github(GITHUB_SECRET)
+            .with_harbor(HARBOR_SECRET),
+    );
+    let event = |kind: &str| {
+        json!({
+            "type": kind,
+            "occur_at": 1_765_000_000,
+            "operator": "robot$ci",
+            "event_data": {
+                "resources": [{
+                    "digest": "sha256:0f0e",
+                    "tag": "1.3.0",
+                    "resource_url": "127.0.0.1:5000/charts/web:1.3.0",
+                }],
+                "repository": {
+                    "date_created": 1_765_000_000,
+                    "name": "web",
+                    "namespace": "charts",
+                    "repo_full_name": "charts/web",
+                    "repo_type": "private",
+                },
+            },
+        })
+        .to_string()
+    };
+    let harbor_request = |body: String, authorization: Option<&str>| {
+        let mut builder = Request::post("/api/webhook").header("content-type", "application/json");
+        if let Some(authorization) = authorization {
+            builder = builder.header("Authorization", authorization);
+        }
+        builder.body(Body::from(body)).unwrap()
+    };
+    let (status, text) = call(
+        &state,
+        harbor_request(event("PUSH_ARTIFACT"), Some(HARBOR_SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    match commands.try_recv().unwrap() {
+        Command::RegistryChanged(event) => {
+            assert_eq!(event.repo_url, "oci://127.0.0.1:5000/charts/web");
+            assert_eq!(event.tag, "1.3.0");
+            assert!(event.matches("oci://127.0.0.1:5000/charts", Some("web"), ">=1.2.0 <2.0.0"));
+            assert!(event.matches("oci://127.0.0.1:5000/charts/web", None, "1.3.0"));
+            assert!(!event.matches("oci://127.0.0.1:5000/charts", Some("web"), "1.2.0"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let (status, text) = call(
+        &state,
+        harbor_request(event("PULL_ARTIFACT"), Some(HARBOR_SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("ignored"), "{text}");
+    for authorization in [None, Some("Basic d3Jvbmc=")] {
+        let (status, text) = call(
+            &state,
+            harbor_request(event("PUSH_ARTIFACT"), authorization),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        assert!(text.contains("unknown webhook"), "{text}");
+    }
+    assert!(commands.try_recv().is_err());
+}

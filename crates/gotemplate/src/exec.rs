@@ -127,6 +127,9 @@ pub(crate) fn truth_of(v: Option<&Value>) -> bool {
             Value::Object(_) if crate::helm::files_of(v).is_some() => {
                 crate::helm::files_of(v).is_some_and(|files| !files.is_empty())
             }
+            Value::Object(_) if crate::helm::as_int64(v).is_some() => {
+                crate::helm::as_int64(v) != Some(0)
+            }
             Value::Object(m) => match crate::helm::go_view(v).map(|view| view.elements()) {
                 // A Helm object that is a Go slice is true when it has elements, a struct
                 // always.
@@ -474,6 +477,9 @@ impl<'a> Exec<'a> {
                     )
                 })
                 .collect());
+        }
+        if let Some(n) = crate::helm::as_int64(&v) {
+            return Ok(Self::count(n));
         }
         let v = match crate::helm::go_view(&v).and_then(|view| view.elements()) {
             Some(elements) => Rc::new(Value::Array(elements)),
@@ -923,7 +929,7 @@ impl<'a> Exec<'a> {
                         .map_err(|e| self.func_err(pos, &node.describe(), e))?;
                     return self.chain(pos, node, Some(Data::from_value(v, None)), rest);
                 }
-                Value::Object(m) => match m.get(seg) {
+                Value::Object(m) if crate::helm::as_int64(cur).is_none() => match m.get(seg) {
                     Some(v) => v,
                     None => return self.missing_entry(pos, node, seg, rest),
                 },
@@ -1078,6 +1084,11 @@ impl<'a> Exec<'a> {
         // A result holding maps is a copy: where Go's would share maps with the arguments,
         // changing it in place is refused (see `crate::data`).
         let copied_by: Option<Rc<str>> = shared.then(|| Rc::from(name));
+        let plain = if self.functions == crate::FunctionSet::Crossplane {
+            crate::helm::int64_arguments(name, plain).map_err(|e| self.func_err(pos, name, e))?
+        } else {
+            plain
+        };
         if self.functions == crate::FunctionSet::Crossplane
             && let Some(result) = crate::crossplane::call(name, &plain)
         {

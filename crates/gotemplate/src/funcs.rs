@@ -473,6 +473,17 @@ pub(crate) fn regex(pat: &str) -> Result<regex::Regex, FuncError> {
 /// Calls the function `name`, building no value past `limits`. Errors are worded as Go's
 /// template engine words them.
 pub(crate) fn call(name: &str, args: Vec<Val>, limits: &Limits) -> Result<Val, FuncError> {
+    // An `int64` given as a number to a parameter that refuses numbers is named as Go names
+    // it, when no other argument is an integer the refusal could be about.
+    let int64_given = args
+        .iter()
+        .flatten()
+        .any(|v| crate::helm::as_int64(v).is_some());
+    let int_given = args
+        .iter()
+        .flatten()
+        .any(|v| matches!(v, Value::Number(n) if n.is_i64() || n.is_u64()));
+    let args = crate::helm::int64_arguments(name, args)?;
     // A `[]byte` reaches only the functions that take any value and treat it as Go does;
     // the others take strings in Go, which refuse it.
     if !BYTES_TAKEN_BY.contains(&name)
@@ -486,8 +497,17 @@ pub(crate) fn call(name: &str, args: Vec<Val>, limits: &Limits) -> Result<Val, F
             got: "[]uint8",
         });
     }
-    let r = call_inner(name, &args, limits)?;
-    Ok(Some(r))
+    match call_inner(name, &args, limits) {
+        Ok(r) => Ok(Some(r)),
+        Err(FuncError::WrongType {
+            expected,
+            got: "int",
+        }) if int64_given && !int_given => Err(FuncError::WrongType {
+            expected,
+            got: "int64",
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// The functions given a `[]byte` (`.Files.GetBytes`) that see it as Go does.
@@ -1134,7 +1154,7 @@ pub(crate) fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value
                 "max" => nums.iter().copied().max().unwrap_or(0),
                 _ => nums.iter().copied().min().unwrap_or(0),
             };
-            Value::from(r)
+            crate::helm::int64_object(r)
         }
         "until" => {
             want(name, a, 1)?;
@@ -1149,12 +1169,12 @@ pub(crate) fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value
         }
         "add1" => {
             want(name, a, 1)?;
-            Value::from(to_i64(&any(&a[0])) + 1)
+            crate::helm::int64_object(to_i64(&any(&a[0])) + 1)
         }
         "sub" | "div" | "mod" => {
             want(name, a, 2)?;
             let (x, y) = (to_i64(&any(&a[0])), to_i64(&any(&a[1])));
-            Value::from(match name {
+            crate::helm::int64_object(match name {
                 "sub" => x - y,
                 _ if y == 0 => {
                     return Err(calling(CallFailure::DivideByZero));
@@ -1167,9 +1187,13 @@ pub(crate) fn call_inner(name: &str, a: &[Val], limits: &Limits) -> Result<Value
             want(name, a, 1)?;
             Value::from(s(&a[0])?.trim().parse::<i64>().unwrap_or(0))
         }
-        "int" | "int64" => {
+        "int" => {
             want(name, a, 1)?;
             Value::from(to_i64(&any(&a[0])))
+        }
+        "int64" => {
+            want(name, a, 1)?;
+            crate::helm::int64_object(to_i64(&any(&a[0])))
         }
         "float64" => {
             want(name, a, 1)?;

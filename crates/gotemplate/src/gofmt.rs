@@ -488,6 +488,7 @@ impl Printer {
                 self.buf.push(']');
             }
             GoView::Stringer { text, .. } => self.print_value(&Value::String(text.clone()), verb),
+            GoView::Int64(i) => self.fmt_int(*i, &crate::helm::int64_object(*i), verb),
             GoView::Bytes(text) => match verb {
                 's' => self.fmt_s(text),
                 'q' => self.fmt_q(text),

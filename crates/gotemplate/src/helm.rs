@@ -298,6 +298,10 @@ pub(crate) enum GoView<'a> {
     },
     /// A `[]byte` (`.Files.GetBytes`): the bytes of the string.
     Bytes(&'a str),
+    /// A Go `int64` (Sprig's `int64`, `add`, `sub`, `mul`, `div`, `mod`, `max`, `min`,
+    /// `add1`, `biggest`, `toDecimal`), where a template's integers are Go `int`s: see
+    /// [`int64_object`].
+    Int64(i64),
     /// A pointer to a value with a `String` method that `fmt` and `encoding/json` print
     /// (Sprig's `*semver.Version`).
     Stringer {
@@ -347,6 +351,7 @@ pub(crate) fn go_view(v: &Value) -> Option<GoView<'_>> {
         "Bytes" => Some(GoView::Bytes(
             m.get("bytes").and_then(Value::as_str).unwrap_or(""),
         )),
+        "Int64" => as_int64(v).map(GoView::Int64),
         "SemverVersion" => Some(GoView::Stringer {
             type_name: "*semver.Version",
             text: SemVer::from_object(m).to_string(),
@@ -363,6 +368,7 @@ impl GoView<'_> {
             | GoView::Strings { type_name, .. }
             | GoView::Stringer { type_name, .. } => type_name,
             GoView::Bytes(_) => "[]uint8",
+            GoView::Int64(_) => "int64",
         }
     }
 
@@ -372,6 +378,7 @@ impl GoView<'_> {
             GoView::Struct { .. } => "struct",
             GoView::Strings { .. } | GoView::Bytes(_) => "slice",
             GoView::Stringer { .. } => "ptr",
+            GoView::Int64(_) => "int64",
         }
     }
 
@@ -387,6 +394,7 @@ impl GoView<'_> {
             GoView::Strings { items, .. } => Value::Array(items.to_vec()),
             GoView::Bytes(text) => Value::String(b64enc(text.as_bytes())),
             GoView::Stringer { text, .. } => Value::String(text.clone()),
+            GoView::Int64(i) => Value::from(*i),
         }
     }
 
@@ -404,11 +412,178 @@ impl GoView<'_> {
     /// for a struct.
     pub(crate) fn elements(&self) -> Option<Vec<Value>> {
         match self {
-            GoView::Struct { .. } | GoView::Stringer { .. } => None,
+            GoView::Struct { .. } | GoView::Stringer { .. } | GoView::Int64(_) => None,
             GoView::Strings { items, .. } => Some(items.to_vec()),
             GoView::Bytes(text) => Some(text.bytes().map(Value::from).collect()),
         }
     }
+}
+
+/// A Go `int64` as the engine carries it: Sprig's integer functions return `int64`, while the
+/// template's own integers (literals, `len`, `atoi`, `int`) are Go `int`s. The difference shows
+/// in `typeOf`, `kindOf`, `kindIs`, `typeIs`, `%T` and fmt's mismatch markers
+/// (`%!s(int64=5)`), `duration` (which reads an `int64` and not an `int`), `deepEqual`, `uniq`,
+/// `has` and `without` (an `int64` is never equal to an `int`), and in the functions whose
+/// parameter is a Go `int` (`indent`, `trunc`, `until`, ...), which refuse it. Everywhere
+/// else it is its number: the functions that do not care are given the number (see
+/// [`int64_arguments`]).
+pub fn int64_object(i: i64) -> Value {
+    let mut m = Map::new();
+    m.insert(OBJECT_KEY.to_string(), Value::String("Int64".to_string()));
+    m.insert("value".to_string(), Value::from(i));
+    Value::Object(m)
+}
+
+/// The number of an `int64` (see [`int64_object`]).
+pub fn as_int64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Object(m) if object_type(m) == Some("Int64") => {
+            m.get("value").and_then(Value::as_i64)
+        }
+        _ => None,
+    }
+}
+
+/// `v` with every `int64` (see [`int64_object`]) replaced by its number, at any depth.
+pub fn plain_ints(v: &mut Value) {
+    if let Some(i) = as_int64(v) {
+        *v = Value::from(i);
+        return;
+    }
+    match v {
+        Value::Array(items) => items.iter_mut().for_each(plain_ints),
+        Value::Object(m) if object_type(m).is_none() => m.values_mut().for_each(plain_ints),
+        _ => {}
+    }
+}
+
+fn holds_int64(v: &Value) -> bool {
+    as_int64(v).is_some()
+        || match v {
+            Value::Array(items) => items.iter().any(holds_int64),
+            Value::Object(m) => object_type(m).is_none() && m.values().any(holds_int64),
+            _ => false,
+        }
+}
+
+/// The functions given `int64`s as they are: those that show Go types (`typeOf`, `printf`,
+/// ...), compare values as `reflect.DeepEqual` does, read an `int64` apart from an `int`
+/// (`duration`), or keep their arguments (`list`, `first`, `ternary`, ...).
+const INT64_TAKEN_BY: &[&str] = &[
+    "typeOf",
+    "typeIs",
+    "typeIsLike",
+    "kindOf",
+    "kindIs",
+    "printf",
+    "print",
+    "println",
+    "duration",
+    "deepEqual",
+    "uniq",
+    "mustUniq",
+    "has",
+    "mustHas",
+    "without",
+    "mustWithout",
+    "list",
+    "tuple",
+    "dict",
+    "first",
+    "mustFirst",
+    "last",
+    "mustLast",
+    "rest",
+    "mustRest",
+    "initial",
+    "mustInitial",
+    "append",
+    "mustAppend",
+    "push",
+    "mustPush",
+    "prepend",
+    "mustPrepend",
+    "concat",
+    "reverse",
+    "mustReverse",
+    "values",
+    "pluck",
+    "dig",
+    "get",
+    "set",
+    "unset",
+    "ternary",
+    "default",
+    "coalesce",
+    "compact",
+    "mustCompact",
+    "empty",
+    "all",
+    "any",
+    "deepCopy",
+    "mustDeepCopy",
+    "merge",
+    "mustMerge",
+    "mergeOverwrite",
+    "mustMergeOverwrite",
+    "required",
+    "fail",
+    "and",
+    "or",
+    "not",
+    "len",
+];
+
+/// The functions whose first argument is kept and whose others (indexes) are numbers.
+const INT64_INDEXED_BY: &[&str] = &["index", "slice", "mustSlice"];
+
+/// The parameters of Go type `int` of Sprig's functions (by position): an `int64` given to
+/// one is refused, as Go's template engine refuses it.
+fn int_parameters(name: &str) -> &'static [usize] {
+    match name {
+        "abbrev" | "trunc" | "repeat" | "wrap" | "wrapWith" | "indent" | "nindent" | "until"
+        | "randAlphaNum" | "randAlpha" | "randAscii" | "randNumeric" | "randBytes" | "chunk"
+        | "mustChunk" => &[0],
+        "abbrevboth" | "substr" | "randInt" => &[0, 1],
+        "untilStep" => &[0, 1, 2],
+        "splitn" | "round" | "genCA" | "genCAWithKey" => &[1],
+        "regexFindAll" | "mustRegexFindAll" | "regexSplit" | "mustRegexSplit" => &[2],
+        "genSelfSignedCert"
+        | "genSelfSignedCertWithKey"
+        | "genSignedCert"
+        | "genSignedCertWithKey" => &[3],
+        _ => &[],
+    }
+}
+
+/// The arguments of `name` as it is to see them: an `int64` where a Go `int` parameter is
+/// refused; the functions of [`INT64_TAKEN_BY`] get them as they are, those of
+/// [`INT64_INDEXED_BY`] their indexes as numbers, and every other function numbers.
+pub(crate) fn int64_arguments(name: &str, mut args: Vec<Val>) -> Result<Vec<Val>, FuncError> {
+    if !args.iter().flatten().any(holds_int64) {
+        return Ok(args);
+    }
+    let is_int64 = |a: &Val| a.as_ref().and_then(as_int64).is_some();
+    let refused = if name == "seq" {
+        // `seq` takes `...int`.
+        args.iter().any(is_int64)
+    } else {
+        int_parameters(name)
+            .iter()
+            .any(|&i| args.get(i).is_some_and(is_int64))
+    };
+    if refused {
+        return Err(FuncError::WrongType {
+            expected: "int",
+            got: "int64",
+        });
+    }
+    if INT64_TAKEN_BY.contains(&name) {
+        return Ok(args);
+    }
+    let skip = usize::from(INT64_INDEXED_BY.contains(&name));
+    args.iter_mut().skip(skip).flatten().for_each(plain_ints);
+    Ok(args)
 }
 
 /// `[]byte` as the engine carries it (`.Files.GetBytes`).
@@ -1480,7 +1655,7 @@ pub(crate) fn call(name: &str, a: &[Val], limits: &Limits) -> Result<Value, Func
         }
         "toDecimal" => {
             want(name, a, 1)?;
-            Value::from(i64::from_str_radix(&strval(&any(&a[0])), 8).unwrap_or(0))
+            int64_object(i64::from_str_radix(&strval(&any(&a[0])), 8).unwrap_or(0))
         }
         "splitn" => {
             want(name, a, 3)?;
@@ -1629,6 +1804,63 @@ mod tests {
         assert_eq!(
             call("camelcase", &[v("http_server")], &crate::Limits::default()),
             Ok(Value::from("HttpServer"))
+        );
+    }
+}
+
+#[cfg(test)]
+mod int64_tests {
+    use crate::{FunctionSet, MissingKey, SharedData, TemplateSet};
+
+    fn run(src: &str) -> Result<String, String> {
+        let mut set = TemplateSet::new(FunctionSet::Helm, MissingKey::Default);
+        set.add("t", src).map_err(|e| e.to_string())?;
+        set.execute_shared("t", &SharedData::new(serde_json::json!({"n": 5})))
+            .map_err(|e| e.to_string())
+    }
+
+    /// As Go's template engine and Sprig (checked against `helm template`): an `int64` is a
+    /// number with its own type.
+    #[test]
+    fn an_int64_is_a_number_of_its_own_type() {
+        let ok = |src: &str, want: &str| assert_eq!(run(src).as_deref(), Ok(want), "{src}");
+        ok(
+            "{{ typeOf (add 1 2) }} {{ kindOf (int64 1) }} {{ printf \"%T %T\" (mul 2 2) 2 }}",
+            "int64 int64 int64 int",
+        );
+        ok("{{ range int64 3 }}{{ . }}{{ end }}", "012");
+        ok("{{ if sub 1 1 }}t{{ else }}f{{ end }}", "f");
+        ok(
+            "{{ toJson (list (int64 1) (dict \"a\" (add 1 1))) }}",
+            "[1,{\"a\":2}]",
+        );
+        ok("{{ printf \"%s\" (int64 5) }}", "%!s(int64=5)");
+        ok("{{ duration (int64 61) }} {{ duration 61 }}", "1m1s 0s");
+        ok(
+            "{{ deepEqual (int64 1) 1 }} {{ eq (int64 1) 1 }}",
+            "false true",
+        );
+        let err = |src: &str, want: &str| {
+            let got = run(src).expect_err(src);
+            assert!(got.contains(want), "{src}: {got}");
+        };
+        err("{{ (int64 5).x }}", "can't evaluate field x in type int64");
+        err("{{ len (int64 3) }}", "len of type int64");
+        err(
+            "{{ upper (int64 5) }}",
+            "wrong type for value; expected string; got int64",
+        );
+        err(
+            "{{ upper 5 }}",
+            "wrong type for value; expected string; got int",
+        );
+        err(
+            "{{ trunc (int64 3) \"abcdef\" }}",
+            "wrong type for value; expected int; got int64",
+        );
+        err(
+            "{{ nindent (add 1 1) \"x\" }}",
+            "wrong type for value; expected int; got int64",
         );
     }
 }

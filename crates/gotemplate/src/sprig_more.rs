@@ -88,7 +88,8 @@ pub(crate) fn call(name: &str, a: &[Val]) -> Option<Result<Value, FuncError>> {
         "duration" => want(name, a, 1).map(|()| {
             Value::String(duration(match &a[0] {
                 Some(Value::String(text)) => text.parse().unwrap_or(0),
-                _ => 0,
+                Some(v) => crate::helm::as_int64(v).unwrap_or(0),
+                None => 0,
             }))
         }),
         // Likewise a string parsed as Go's `time.ParseDuration` (0 when it does not parse).

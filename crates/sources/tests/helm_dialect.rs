@@ -347,3 +347,44 @@ fn from_json_errors_are_gos_messages() {
         assert_eq!(expected["more"][key], actual["more"][key], "{key}");
     }
 }
+
+/// Sprig's integer functions (`int64`, `add`, `sub`, `mul`, `div`, `mod`, `max`, `min`,
+/// `add1`, `biggest`, `toDecimal`) return Go `int64`s, the template's integers are `int`s:
+/// `typeOf`, `kindOf`, `kindIs`, `typeIs`, `%T`, fmt's mismatch markers, `duration`,
+/// `deepEqual`, `uniq`, `has` and `without` tell them apart as Helm does, the functions that
+/// keep their arguments keep the type, and everything else sees the number.
+#[test]
+fn int64_values_are_told_from_ints_as_in_helm() {
+    assert_equal("dialect", &[], "int64");
+}
+
+/// A function whose parameter is a Go `int` (`indent`) refuses an `int64` (`add`'s result),
+/// in both.
+#[test]
+fn an_int64_for_an_int_parameter_fails_in_both() {
+    let program = ensure(&strata_testkube::target_dir()).expect("helm");
+    let dir = charts_dir().join("dialect");
+    let args = TemplateArgs::new(RELEASE).with_value_files(vec![dir.join("ci/int64-indent.yaml")]);
+    let helm_error = template(&program, &dir, &args)
+        .expect("helm ran")
+        .expect_err("helm fails");
+    assert!(
+        helm_error
+            .message
+            .contains("wrong type for value; expected int; got int64"),
+        "{}",
+        helm_error.message
+    );
+    let mut options = HelmOptions::new(RELEASE, NAMESPACE);
+    options.value_files.push((
+        "ci/int64-indent.yaml".to_string(),
+        "int64Indent: true\n".to_string(),
+    ));
+    let err =
+        helm::render(&FsTree::new(charts_dir()), "dialect", &options).expect_err("strata fails");
+    assert!(
+        err.to_string()
+            .contains("wrong type for value; expected int; got int64"),
+        "{err}"
+    );
+}

@@ -474,3 +474,187 @@ fn a_registry_asking_for_a_bearer_token_gets_one_from_its_realm() {
         "{err}"
     );
 }
+
+/// One HTTP/1.1 request to the registry at `host` (plain, `Connection: close`): the status
+/// and the `Location` header of the answer.
+fn registry_request(
+    host: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    BufReader::new(stream).read_to_string(&mut answer).ok();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let location = answer
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(name, _)| name.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (status, location)
+}
+
+/// Pushes `content` as a blob of the repository `name` (an upload started, then finished
+/// with the digest); its digest.
+fn push_blob(host: &str, name: &str, content: &[u8]) -> String {
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(content)));
+    let (status, location) = registry_request(
+        host,
+        "POST",
+        &format!("/v2/{name}/blobs/uploads/"),
+        "application/octet-stream",
+        b"",
+    );
+    assert_eq!(status, 202, "upload start: {location}");
+    let location = location
+        .strip_prefix(&format!("http://{host}"))
+        .unwrap_or(&location)
+        .to_string();
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let (status, _) = registry_request(
+        host,
+        "PUT",
+        &format!("{location}{separator}digest={digest}"),
+        "application/octet-stream",
+        content,
+    );
+    assert_eq!(status, 201, "upload of {digest}");
+    digest
+}
+
+/// ArgoCD 3 reads an `oci://` repoURL as an OCI artifact (the repository repoURL names, at
+/// `targetRevision`), before and whatever its `chart`: an artifact that is a Helm chart renders
+/// as `helm template` of it, `chart` ignored; the split form (`oci://host/charts` +
+/// `chart: metrics`) is the artifact `charts`, which is not there, and the error says how to
+/// write it. What Strata does not render is refused naming the field: a `path` inside the
+/// artifact, an artifact of plain manifests (pushed to the real registry here), a repoURL that
+/// names no repository.
+#[test]
+fn an_oci_repo_url_is_the_artifact_itself_and_its_chart_is_ignored_as_in_argocd_3() {
+    let helm = ensure(&strata_testkube::target_dir()).expect("helm");
+    let base = tempfile::tempdir().unwrap();
+    let repo = chart_repository(&helm, base.path());
+    let registry = start(&RegistryOptions::default());
+    let host = registry.host();
+    push(
+        &helm,
+        base.path(),
+        &host,
+        &[&repo.join("metrics-1.2.0.tgz")],
+        None,
+    );
+    let app = |source: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: mon\nspec:\n  project: default\n  source:\n{source}    targetRevision: 1.2.0\n  destination:\n    namespace: monitoring\n"
+        )
+    };
+    let artifact = format!("oci://{host}/charts/metrics");
+    // The artifact with a `chart` ArgoCD ignores: rendered as `helm template` renders it.
+    let with_chart = application(&format!("oci://{host}/charts"), "metrics", "1.2.0")
+        .replace("    path: .\n", "    path: .\n    chart: not-read\n");
+    assert!(with_chart.contains("chart: not-read"), "{with_chart}");
+    let source = load_with(base.path(), &with_chart, plain_http(&host)).unwrap();
+    let expected = helm_template_of(&helm, base.path(), &[&artifact, "--plain-http"], "1.2.0");
+    let actual = normalized(source.resources.iter().map(|r| r.manifest.clone()));
+    assert_eq!(actual.len(), 3, "{actual:#?}");
+    assert_eq!(actual, expected);
+    let location = source.resources[0].source.as_ref().unwrap().to_string();
+    assert!(
+        location.contains(&format!("{artifact}-1.2.0")),
+        "{location}"
+    );
+
+    // The split form: the artifact `charts` is not in the registry.
+    let err = load_with(
+        base.path(),
+        &app(&format!(
+            "    repoURL: oci://{host}/charts\n    chart: metrics\n"
+        )),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    eprintln!("split form: {err}");
+    assert!(
+        err.contains("ignores chart: metrics")
+            && err.contains(&format!(
+                "write repoURL: oci://{host}/charts/metrics with path: ."
+            ))
+            && err.contains("not found in OCI registry"),
+        "{err}"
+    );
+
+    // A path inside the artifact.
+    let err = load_with(
+        base.path(),
+        &app(&format!("    repoURL: {artifact}\n    path: templates\n")),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("spec.source.path templates: a path inside an OCI artifact is not supported"),
+        "{err}"
+    );
+
+    // A repoURL naming the registry only.
+    let err = load_with(
+        base.path(),
+        &app(&format!("    repoURL: oci://{host}\n    path: .\n")),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("spec.source.repoURL") && err.contains("names a repository"),
+        "{err}"
+    );
+
+    // An artifact of plain manifests (as `oras push` makes them): refused, naming its media
+    // types.
+    let name = "manifests/guestbook";
+    let config = push_blob(&host, name, b"{}");
+    let layer_bytes = b"not read: the manifest is refused first".to_vec();
+    let layer = push_blob(&host, name, &layer_bytes);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_bytes.len()}],
+    })
+    .to_string();
+    let (status, _) = registry_request(
+        &host,
+        "PUT",
+        &format!("/v2/{name}/manifests/1.2.0"),
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.as_bytes(),
+    );
+    assert_eq!(status, 201, "manifest");
+    let err = load_with(
+        base.path(),
+        &app(&format!("    repoURL: oci://{host}/{name}\n    path: .\n")),
+        plain_http(&host),
+    )
+    .unwrap_err();
+    eprintln!("plain manifests: {err}");
+    assert!(
+        err.contains("the artifact is not a Helm chart")
+            && err.contains("application/vnd.oci.image.layer.v1.tar+gzip")
+            && err.contains("are not supported"),
+        "{err}"
+    );
+}

@@ -96,7 +96,16 @@ pub(crate) fn chart_repository(helm: &Path, base: &Path) -> PathBuf {
     repo
 }
 
+/// An Application `mon` whose source is the chart `chart` of `repo_url` at `revision`.
+///
+/// For an `oci://` registry the source is written as ArgoCD 3 reads it: the chart's OCI
+/// artifact as `repoURL` (`oci://host/charts/metrics`) with `path: .`, no `chart`.
 pub(crate) fn application(repo_url: &str, chart: &str, revision: &str) -> String {
+    let what = if repo_url.starts_with("oci://") {
+        format!("repoURL: {repo_url}/{chart}\n    path: .")
+    } else {
+        format!("repoURL: {repo_url}\n    chart: {chart}")
+    };
     format!(
         "apiVersion: argoproj.io/v1alpha1
 kind: Application
@@ -105,8 +114,7 @@ metadata:
 spec:
   project: default
   source:
-    repoURL: {repo_url}
-    chart: {chart}
+    {what}
     targetRevision: \"{revision}\"
     helm:
       values: |

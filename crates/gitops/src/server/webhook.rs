@@ -1,10 +1,14 @@
 //! Git push webhooks from GitHub and GitLab: verification and the repository and revision they
 //! announce; and, as ArgoCD reads them, GitHub's `package` events of GitHub's container registry
-//! (GHCR): a chart or image pushed to `oci://ghcr.io/<owner>/<name>` with a tag.
+//! (GHCR): a chart or image pushed to `oci://ghcr.io/<owner>/<name>` with a tag; and Harbor's
+//! `PUSH_ARTIFACT` events: an artifact pushed to `oci://<host>/<project>/<repository>` with a tag.
 //!
 //! With a secret configured, GitHub deliveries must carry `X-Hub-Signature-256`, the
 //! HMAC-SHA256 of the body (checked in constant time), and GitLab deliveries `X-Gitlab-Token`
-//! (compared in constant time). Without one, deliveries are accepted as they come.
+//! (compared in constant time). Without one, deliveries are accepted as they come. Harbor has no
+//! signature: as in ArgoCD (`webhook.harbor.secret`), a delivery is Harbor's when it has neither
+//! GitHub's nor GitLab's event header and its `Authorization` header is the configured secret
+//! (compared in constant time); without a secret, Harbor deliveries are not recognised at all.
 
 use axum::http::HeaderMap;
 use hmac::{Hmac, KeyInit, Mac};
@@ -16,6 +20,7 @@ use subtle::ConstantTimeEq;
 pub struct WebhookSecrets {
     github: Option<String>,
     gitlab: Option<String>,
+    harbor: Option<String>,
 }
 
 impl std::fmt::Debug for WebhookSecrets {
@@ -24,6 +29,7 @@ impl std::fmt::Debug for WebhookSecrets {
         f.debug_struct("WebhookSecrets")
             .field("github", &shown(&self.github))
             .field("gitlab", &shown(&self.gitlab))
+            .field("harbor", &shown(&self.harbor))
             .finish()
     }
 }
@@ -45,6 +51,13 @@ impl WebhookSecrets {
         self.gitlab = Some(secret.into()).filter(|s| !s.is_empty());
         self
     }
+
+    /// Harbor deliveries are recognised when their `Authorization` header is `secret`
+    /// (`webhook.harbor.secret`). Without it (or with an empty one), no delivery is Harbor's.
+    pub fn with_harbor(mut self, secret: impl Into<String>) -> Self {
+        self.harbor = Some(secret.into()).filter(|s| !s.is_empty());
+        self
+    }
 }
 
 /// A verified webhook delivery.
@@ -55,10 +68,12 @@ pub enum WebhookEvent {
     Push(PushEvent),
     /// A ping (GitHub checks the hook when it is created).
     Ping,
-    /// A tag pushed to an OCI registry (GHCR's `package` event, `published`).
+    /// A tag pushed to an OCI registry (GHCR's `package` event, `published`; Harbor's
+    /// `PUSH_ARTIFACT`).
     Registry(RegistryEvent),
     /// A delivery that is verified and read, and asks for nothing (a GHCR event other than a
-    /// container package published with a tag): why.
+    /// container package published with a tag, a Harbor event other than an artifact pushed
+    /// with a tag): why.
     Ignored(&'static str),
 }
 
@@ -126,13 +141,16 @@ pub enum WebhookError {
         /// The event.
         event: String,
     },
-    /// No `X-GitHub-Event` or `X-Gitlab-Event` header.
-    #[error("unknown webhook: expected an X-GitHub-Event or X-Gitlab-Event header")]
+    /// No `X-GitHub-Event` or `X-Gitlab-Event` header, and no `Authorization` header that is
+    /// the Harbor secret.
+    #[error(
+        "unknown webhook: expected an X-GitHub-Event or X-Gitlab-Event header, or the Harbor secret as Authorization"
+    )]
     UnknownSource,
     /// The payload is not a push event's JSON.
     #[error("invalid {provider} push payload: {reason}")]
     InvalidPayload {
-        /// `GitHub` or `GitLab`.
+        /// `GitHub`, `GitLab` or `Harbor`.
         provider: &'static str,
         /// What is wrong.
         reason: String,
@@ -140,7 +158,7 @@ pub enum WebhookError {
     /// The payload is not JSON at all.
     #[error("invalid {provider} push payload: {source}")]
     MalformedJson {
-        /// `GitHub` or `GitLab`.
+        /// `GitHub`, `GitLab` or `Harbor`.
         provider: &'static str,
         /// The JSON parser's error.
         source: strata_gotemplate::SharedCause,
@@ -227,7 +245,89 @@ pub fn parse_webhook(
             }),
         };
     }
+    if let (Some(secret), Some(got)) = (&secrets.harbor, header(headers, "authorization")) {
+        if bool::from(got.as_bytes().ct_eq(secret.as_bytes())) {
+            return harbor_artifact(&json("Harbor", body)?);
+        }
+        tracing::info!("Harbor webhook: the Authorization header is not the Harbor secret");
+    }
     Err(WebhookError::UnknownSource)
+}
+
+/// Harbor's default payload: a `PUSH_ARTIFACT` event names the first of its resources that has
+/// a tag and a `resource_url` (`<host>/<project>/<repository>:<tag>`) whose host can be read,
+/// in the repository `event_data.repository.repo_full_name` (else `namespace/name`).
+fn harbor_artifact(payload: &Value) -> Result<WebhookEvent, WebhookError> {
+    let text = |value: &Value, pointer: &str| {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    if text(payload, "/type") != "PUSH_ARTIFACT" {
+        return Ok(WebhookEvent::Ignored(
+            "a Harbor event other than PUSH_ARTIFACT",
+        ));
+    }
+    let resources = payload
+        .pointer("/event_data/resources")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for resource in resources {
+        let (tag, resource_url) = (text(resource, "/tag"), text(resource, "/resource_url"));
+        if tag.is_empty() || resource_url.is_empty() {
+            continue;
+        }
+        let Some(host) = harbor_registry_host(&resource_url) else {
+            tracing::warn!(%resource_url, "Harbor webhook: skipping a resource whose resource_url names no registry host");
+            continue;
+        };
+        let mut repository = text(payload, "/event_data/repository/repo_full_name");
+        if repository.is_empty() {
+            let namespace = text(payload, "/event_data/repository/namespace");
+            let name = text(payload, "/event_data/repository/name");
+            if namespace.is_empty() || name.is_empty() {
+                return Err(WebhookError::InvalidPayload {
+                    provider: "Harbor",
+                    reason: "the repository cannot be named: repo_full_name, namespace and name are all empty".into(),
+                });
+            }
+            repository = format!("{namespace}/{name}");
+        }
+        return Ok(WebhookEvent::Registry(RegistryEvent {
+            repo_url: format!("oci://{host}/{repository}"),
+            tag,
+        }));
+    }
+    Ok(WebhookEvent::Ignored(
+        "a Harbor push without a tagged resource",
+    ))
+}
+
+/// The registry host (with its port) of a Harbor `resource_url`
+/// (`harbor.example.com/library/web:1.0`, or with a scheme), read as Go's `url.Parse` reads
+/// `oci://<resource_url>`: `None` without a host or a path, or with a port that is not digits.
+fn harbor_registry_host(resource_url: &str) -> Option<String> {
+    let rest = match resource_url.split_once("://") {
+        Some((_, rest)) => rest,
+        None => resource_url,
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let digits = |port: &str| port.bytes().all(|b| b.is_ascii_digit());
+    let port_ok = match host.strip_prefix('[') {
+        // `[::1]` or `[::1]:5000`
+        Some(bracketed) => bracketed.split_once(']').is_some_and(|(_, after)| {
+            after.is_empty() || after.strip_prefix(':').is_some_and(digits)
+        }),
+        None => host.rsplit_once(':').is_none_or(|(_, port)| digits(port)),
+    };
+    (!host.is_empty() && port_ok && !path.is_empty() && path != "/").then(|| host.to_string())
 }
 
 /// GHCR's `package` event: a container package (an OCI artifact: images and Helm charts)
@@ -397,6 +497,139 @@ mod tests {
         )
         .expect_err("unsigned");
         assert_eq!(err.status(), axum::http::StatusCode::UNAUTHORIZED);
+    }
+
+    fn harbor_payload(kind: &str, resources: Value, repository: Value) -> Vec<u8> {
+        serde_json::json!({
+            "type": kind,
+            "occur_at": 1_700_000_000,
+            "operator": "ci",
+            "event_data": {"resources": resources, "repository": repository},
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn harbor_push_artifact_events_name_the_registry_repository_and_tag() {
+        let secrets = WebhookSecrets::new().with_harbor("Bearer harbor-token");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            "Bearer harbor-token".parse().expect("a header value"),
+        );
+        let read = |body: Vec<u8>| parse_webhook(&headers, &body, &secrets);
+        let repository = serde_json::json!({
+            "name": "web", "namespace": "charts", "repo_full_name": "charts/web", "repo_type": "private",
+        });
+        // The first resource with a tag and a readable resource_url names the event; its
+        // host keeps its port.
+        let resources = serde_json::json!([
+            {"digest": "sha256:aa", "tag": "", "resource_url": "harbor.example.com:8443/charts/web@sha256:aa"},
+            {"digest": "sha256:bb", "tag": "1.0.0", "resource_url": ""},
+            {"digest": "sha256:cc", "tag": "1.1.0", "resource_url": "harbor.example.com:port/charts/web:1.1.0"},
+            {"digest": "sha256:dd", "tag": "1.2.0", "resource_url": "Harbor.Example.com:8443/charts/web:1.2.0"},
+        ]);
+        let Ok(WebhookEvent::Registry(event)) = read(harbor_payload(
+            "PUSH_ARTIFACT",
+            resources,
+            repository.clone(),
+        )) else {
+            panic!("a registry event");
+        };
+        assert_eq!(event.repo_url, "oci://Harbor.Example.com:8443/charts/web");
+        assert_eq!(event.tag, "1.2.0");
+        assert!(event.matches(
+            "oci://harbor.example.com:8443/charts",
+            Some("web"),
+            "^1.0.0"
+        ));
+        assert!(!event.matches("oci://harbor.example.com/charts", Some("web"), "1.2.0"));
+        // Without repo_full_name: namespace/name; without any of them: refused.
+        let tagged = serde_json::json!([{"tag": "2.0.0", "resource_url": "h.example/p/r:2.0.0"}]);
+        let Ok(WebhookEvent::Registry(event)) = read(harbor_payload(
+            "PUSH_ARTIFACT",
+            tagged.clone(),
+            serde_json::json!({"name": "r", "namespace": "p"}),
+        )) else {
+            panic!("a registry event");
+        };
+        assert_eq!(event.repo_url, "oci://h.example/p/r");
+        let err = read(harbor_payload(
+            "PUSH_ARTIFACT",
+            tagged.clone(),
+            serde_json::json!({}),
+        ))
+        .expect_err("no repository");
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
+        // Other events, and pushes without a usable tagged resource, ask for nothing.
+        for ignored in [
+            harbor_payload("PULL_ARTIFACT", tagged.clone(), repository.clone()),
+            harbor_payload("DELETE_ARTIFACT", tagged.clone(), repository.clone()),
+            harbor_payload(
+                "PUSH_ARTIFACT",
+                serde_json::json!([{"tag": "1.0.0", "resource_url": "no-path-here"}]),
+                repository.clone(),
+            ),
+            harbor_payload("PUSH_ARTIFACT", serde_json::json!([]), repository.clone()),
+        ] {
+            assert!(
+                matches!(read(ignored), Ok(WebhookEvent::Ignored(_))),
+                "ignored"
+            );
+        }
+        // Not JSON: refused with the parser's error.
+        let err = read(b"{not json".to_vec()).expect_err("not JSON");
+        assert!(matches!(
+            err,
+            WebhookError::MalformedJson {
+                provider: "Harbor",
+                ..
+            }
+        ));
+        // Another Authorization, or no Harbor secret configured: not a known webhook.
+        let body = harbor_payload("PUSH_ARTIFACT", tagged, repository);
+        let mut wrong = HeaderMap::new();
+        wrong.insert(
+            "authorization",
+            "Bearer other".parse().expect("a header value"),
+        );
+        for (headers, secrets) in [
+            (&wrong, &secrets),
+            (&HeaderMap::new(), &secrets),
+            (&headers, &WebhookSecrets::new().with_harbor("")),
+        ] {
+            assert_eq!(
+                parse_webhook(headers, &body, secrets),
+                Err(WebhookError::UnknownSource)
+            );
+        }
+    }
+
+    #[test]
+    fn harbor_resource_urls_are_read_as_go_reads_them() {
+        for (url, host) in [
+            (
+                "harbor.example.com/library/web:1.0",
+                Some("harbor.example.com"),
+            ),
+            (
+                "https://harbor.example.com/library/web:1.0",
+                Some("harbor.example.com"),
+            ),
+            ("127.0.0.1:5000/library/web:1.0", Some("127.0.0.1:5000")),
+            ("robot@harbor.example.com/p/r:1", Some("harbor.example.com")),
+            ("[::1]:5000/p/r:1", Some("[::1]:5000")),
+            ("[::1]/p/r:1", Some("[::1]")),
+            ("harbor.example.com:/p/r:1", Some("harbor.example.com:")),
+            ("harbor.example.com", None),
+            ("harbor.example.com/", None),
+            ("/p/r:1", None),
+            ("harbor.example.com:x/p/r:1", None),
+            ("[::1]x/p/r:1", None),
+        ] {
+            assert_eq!(harbor_registry_host(url).as_deref(), host, "{url}");
+        }
     }
 
     #[test]

@@ -598,8 +598,28 @@ impl<'o> Expander<'o> {
                 )));
             }
         }
-        if let Some(chart) = source.get("chart") {
-            let chart = chart.as_str().unwrap_or_default();
+        let oci = crate::helm::application::is_oci_artifact(source);
+        if oci || source.get("chart").is_some() {
+            let written = source.get("chart").and_then(Value::as_str);
+            let repo_url = str_at(source, &["repoURL"]);
+            let (_, chart) = crate::helm::application::chart_location(repo_url, written);
+            let chart = chart.as_str();
+            if oci {
+                // ArgoCD 3 pulls the artifact repoURL names and reads `path` inside it; Strata
+                // renders artifacts that are Helm charts, whose path is the chart itself.
+                if chart.is_empty() {
+                    return Err(invalid(format!(
+                        "{field}.repoURL {}: an oci:// repoURL names a repository of the registry (oci://host/path)",
+                        crate::repo::redact(repo_url)
+                    )));
+                }
+                let path = source.get("path").and_then(Value::as_str).unwrap_or("");
+                if !matches!(path, "" | "." | "./") {
+                    return Err(invalid(format!(
+                        "{field}.path {path}: a path inside an OCI artifact is not supported (Strata renders oci:// artifacts that are Helm charts, whose path is `.`)"
+                    )));
+                }
+            }
             let helm_error = |error| ExpandError::Helm {
                 location: location.to_string(),
                 name: name.to_string(),

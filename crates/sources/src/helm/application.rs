@@ -44,7 +44,37 @@ pub enum RefSource {
 pub fn is_helm_source(tree: &dyn SourceTree, path: &str, source: &Value) -> bool {
     source.get("helm").is_some_and(|h| !h.is_null())
         || source.get("chart").is_some()
+        || is_oci_artifact(source)
         || tree.kind(&chart_file(path)) == Some(EntryKind::File)
+}
+
+/// Whether the source's `repoURL` is an OCI artifact (`oci://...`). ArgoCD 3 decides this
+/// before it looks at `chart`: it pulls the artifact the repoURL itself names, at
+/// `targetRevision` (a tag, or a semver range over the tags), and reads `path` inside it;
+/// `chart` is ignored. Strata renders such artifacts when they are Helm charts (see
+/// [`chart_location`]).
+pub fn is_oci_artifact(source: &Value) -> bool {
+    source
+        .get("repoURL")
+        .and_then(Value::as_str)
+        .is_some_and(|url| url.starts_with("oci://"))
+}
+
+/// The repository (or registry) and the name a chart source is fetched as by
+/// [`ChartRepositories::fetch`]: for an `oci://` repoURL (an OCI artifact, see
+/// [`is_oci_artifact`]), its parent and last path segment (`oci://host/charts/web` is `web` of
+/// `oci://host/charts`), `chart` ignored as ArgoCD 3 ignores it; else `repoURL` and `chart`.
+pub fn chart_location(repo_url: &str, chart: Option<&str>) -> (String, String) {
+    if repo_url.starts_with("oci://") {
+        let trimmed = repo_url.trim_end_matches('/');
+        return match trimmed.rsplit_once('/') {
+            Some((parent, name)) if parent.len() > "oci:/".len() => {
+                (parent.to_string(), name.to_string())
+            }
+            _ => (trimmed.to_string(), String::new()),
+        };
+    }
+    (repo_url.to_string(), chart.unwrap_or_default().to_string())
 }
 
 fn chart_file(path: &str) -> String {
@@ -267,12 +297,21 @@ pub fn render_repository_source(
     refs: &Refs,
 ) -> Result<Vec<Resource>, HelmError> {
     let text = |key: &str| source.get(key).and_then(Value::as_str).unwrap_or_default();
-    let (repo_url, chart) = (text("repoURL"), text("chart"));
+    let written_chart = source.get("chart").and_then(Value::as_str);
+    let (repo_url, chart) = chart_location(text("repoURL"), written_chart);
+    let chart = chart.as_str();
     let fetched = charts
-        .fetch(repo_url, chart, text("targetRevision"))
-        .map_err(|source| HelmError::Repository {
-            chart: chart.to_string(),
-            source: Box::new(source),
+        .fetch(&repo_url, chart, text("targetRevision"))
+        .map_err(|error| match written_chart {
+            Some(written) if is_oci_artifact(source) => HelmError::OciChartIgnored {
+                repo_url: crate::repo::redact(text("repoURL")),
+                chart: written.to_string(),
+                source: Box::new(error),
+            },
+            _ => HelmError::Repository {
+                chart: chart.to_string(),
+                source: Box::new(error),
+            },
         })?;
     let origin = strata_core::source::SourceOrigin::directory(format!(
         "{}/{chart}-{}",

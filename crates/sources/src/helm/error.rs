@@ -146,6 +146,20 @@ pub enum HelmError {
         #[source]
         source: Box<super::repository::ChartRepoError>,
     },
+    /// The OCI artifact an `oci://` repoURL names could not be fetched, and the source also
+    /// gives a `chart`, which ArgoCD 3 ignores for such a repoURL.
+    #[error(
+        "OCI artifact {repo_url}: {source} (ArgoCD 3 reads an oci:// repoURL as the artifact itself and ignores chart: {chart}; for the chart {chart} of the registry write repoURL: {repo_url}/{chart} with path: ., or the repoURL without oci:// (enableOCI on its repository) with chart: {chart})"
+    )]
+    OciChartIgnored {
+        /// The `repoURL` (redacted).
+        repo_url: String,
+        /// The `chart` given.
+        chart: String,
+        /// Why the artifact could not be fetched.
+        #[source]
+        source: Box<super::repository::ChartRepoError>,
+    },
     /// A value file `$name/...` names no source with `ref: name`.
     #[error("value file {file}: no source has ref {name:?} (refs: [{known}])")]
     UnknownRef {

@@ -623,7 +623,10 @@ impl ChartRepositories {
                 reason: "no registry host".to_string(),
             });
         }
-        let settings = self.settings_for(&base);
+        // The settings of the chart's own repository (`oci://host/charts/web`, as an `oci://`
+        // source names it) or of any prefix of it (`oci://host/charts`, as a Helm OCI
+        // repository names it).
+        let settings = self.settings_for(&format!("{base}/{chart}"));
         let scheme = if settings.force_http { "http" } else { "https" };
         let name = format!("{}/{chart}", path.trim_matches('/'))
             .trim_start_matches('/')
@@ -683,8 +686,23 @@ impl ChartRepositories {
             .flatten()
             .find(|l| l.get("mediaType").and_then(Value::as_str) == Some(HELM_CHART_LAYER))
             .ok_or_else(|| {
+                let media_type = |v: Option<&Value>| {
+                    v.and_then(|v| v.get("mediaType"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("none")
+                        .to_string()
+                };
+                let layers: Vec<String> = manifest
+                    .get("layers")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|l| media_type(Some(l)))
+                    .collect();
                 bad(format!(
-                    "the manifest has no layer of media type {HELM_CHART_LAYER}"
+                    "the manifest has no layer of media type {HELM_CHART_LAYER}: the artifact is not a Helm chart (config media type {}, layers [{}]); OCI artifacts of plain manifests (ArgoCD 3's oci:// sources that are not charts) are not supported",
+                    media_type(manifest.get("config")),
+                    layers.join(", ")
                 ))
             })?;
         let digest = layer
