@@ -261,7 +261,7 @@ pub fn parse_values(file: &Path, text: &str) -> Result<Vec<(SourceLocation, Valu
         vec![Document {
             index: 0,
             line: 1,
-            text: text.to_owned(),
+            text: std::borrow::Cow::Borrowed(text),
         }]
     } else {
         crate::yaml::documents(text)

@@ -33,6 +33,7 @@
 //! assert!(matches!(yaml::from_str::<Value>(&bomb), Err(YamlError::Refused { .. })));
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
@@ -441,17 +442,18 @@ pub fn from_str_multiple<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, Docu
 /// One document of a YAML stream, as [`documents`] splits it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Document {
+pub struct Document<'a> {
     /// Index of the document in the stream (0-based); empty documents count.
     pub index: usize,
     /// Line (1-based) where the document starts: its first line with content, or its `---`
     /// marker when it has none.
     pub line: usize,
-    /// The document's text, without its markers.
-    pub text: String,
+    /// The document's text, without its markers, each line ended by `\n`: borrowed from the
+    /// stream when it is a run of its lines as they are (the common case), its own otherwise.
+    pub text: Cow<'a, str>,
 }
 
-impl Document {
+impl Document<'_> {
     /// Whether the document holds nothing but blank lines, comments and directives.
     pub fn is_blank(&self) -> bool {
         self.text.lines().all(is_blank_line)
@@ -463,19 +465,87 @@ fn is_blank_line(line: &str) -> bool {
     t.is_empty() || t.starts_with('#') || t.starts_with('%')
 }
 
+/// The text of the document being split off: a range of the stream's bytes while it is a run
+/// of whole lines ending in `\n`, its own text once it is not (a `--- content` first line, a
+/// `\r\n` line end, a last line without its line break).
+#[derive(Default)]
+struct Gathered {
+    range: Option<(usize, usize)>,
+    own: Option<String>,
+}
+
+impl Gathered {
+    /// Adds a line: `raw` as it is in the stream at byte `at` (with its line break, if any),
+    /// `line` without it.
+    fn push_line(&mut self, stream: &str, at: usize, raw: &str, line: &str) {
+        let plain = raw.len() == line.len() + 1;
+        if let Some(own) = &mut self.own {
+            own.push_str(line);
+            own.push('\n');
+            return;
+        }
+        match self.range {
+            None if plain => self.range = Some((at, at + raw.len())),
+            Some((start, end)) if plain && end == at => self.range = Some((start, at + raw.len())),
+            range => {
+                let mut own = range.map_or_else(String::new, |(s, e)| stream[s..e].to_owned());
+                own.push_str(line);
+                own.push('\n');
+                self.range = None;
+                self.own = Some(own);
+            }
+        }
+    }
+
+    /// Starts the document with the content after a `--- ` marker.
+    fn push_text(&mut self, stream: &str, text: &str) {
+        let mut own = self
+            .range
+            .take()
+            .map_or_else(String::new, |(s, e)| stream[s..e].to_owned());
+        if let Some(earlier) = self.own.take() {
+            own = earlier;
+        }
+        own.push_str(text);
+        own.push('\n');
+        self.own = Some(own);
+    }
+
+    fn take<'a>(&mut self, stream: &'a str) -> Cow<'a, str> {
+        match (self.own.take(), self.range.take()) {
+            (Some(own), _) => Cow::Owned(own),
+            (None, Some((start, end))) => Cow::Borrowed(&stream[start..end]),
+            (None, None) => Cow::Borrowed(""),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.range = None;
+        self.own = None;
+    }
+}
+
 /// Splits a YAML stream on `---` / `...` markers at column 0, keeping document indices and start
 /// lines exact (empty documents keep their index, so errors point at the right one). Each
 /// document is then parsed on its own, so anchors do not cross documents (as YAML says) and the
-/// limits apply per document.
-pub fn documents(text: &str) -> Vec<Document> {
+/// limits apply per document. A document that is a run of the stream's lines as they are is
+/// borrowed, not copied.
+pub fn documents(text: &str) -> Vec<Document<'_>> {
     let mut docs = Vec::new();
-    let mut current = String::new();
+    let mut current = Gathered::default();
     // Whether `current` holds only blank lines and comments so far.
     let mut current_blank = true;
     let mut start_line = 1;
     let mut index = 0;
     let mut seen_content_or_marker = false;
-    for (n, line) in text.lines().enumerate() {
+    let mut at = 0;
+    for (n, raw) in text.split_inclusive('\n').enumerate() {
+        let line_at = at;
+        at += raw.len();
+        // As `str::lines` reads it: without its `\n` or `\r\n`.
+        let line = raw
+            .strip_suffix('\n')
+            .map_or(raw, |l| l.strip_suffix('\r').unwrap_or(l));
         let line_no = n + 1;
         let trimmed_end = line.trim_end();
         let is_start = trimmed_end == "---" || line.starts_with("--- ");
@@ -485,7 +555,7 @@ pub fn documents(text: &str) -> Vec<Document> {
                 docs.push(Document {
                     index,
                     line: start_line,
-                    text: std::mem::take(&mut current),
+                    text: current.take(text),
                 });
                 index += 1;
             }
@@ -494,8 +564,7 @@ pub fn documents(text: &str) -> Vec<Document> {
             start_line = line_no + usize::from(is_end);
             seen_content_or_marker = is_start;
             if let Some(rest) = line.strip_prefix("--- ") {
-                current.push_str(rest);
-                current.push('\n');
+                current.push_text(text, rest);
                 current_blank = is_blank_line(rest);
                 start_line = line_no;
             }
@@ -505,14 +574,13 @@ pub fn documents(text: &str) -> Vec<Document> {
             start_line = line_no;
             current_blank = false;
         }
-        current.push_str(line);
-        current.push('\n');
+        current.push_line(text, line_at, raw, line);
     }
     if !current_blank || seen_content_or_marker {
         docs.push(Document {
             index,
             line: start_line,
-            text: current,
+            text: current.take(text),
         });
     }
     docs
@@ -602,6 +670,115 @@ mod tests {
         match result {
             Err(YamlError::Refused { refusal, .. }) => refusal,
             other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// The splitting as it was when every document was copied line by line.
+    fn documents_copied(text: &str) -> Vec<(usize, usize, String)> {
+        let mut docs = Vec::new();
+        let mut current = String::new();
+        let mut current_blank = true;
+        let mut start_line = 1;
+        let mut index = 0;
+        let mut seen_content_or_marker = false;
+        for (n, line) in text.lines().enumerate() {
+            let line_no = n + 1;
+            let trimmed_end = line.trim_end();
+            let is_start = trimmed_end == "---" || line.starts_with("--- ");
+            let is_end = trimmed_end == "...";
+            if is_start || is_end {
+                if seen_content_or_marker || !current_blank {
+                    docs.push((index, start_line, std::mem::take(&mut current)));
+                    index += 1;
+                }
+                current.clear();
+                current_blank = true;
+                start_line = line_no + usize::from(is_end);
+                seen_content_or_marker = is_start;
+                if let Some(rest) = line.strip_prefix("--- ") {
+                    current.push_str(rest);
+                    current.push('\n');
+                    current_blank = is_blank_line(rest);
+                    start_line = line_no;
+                }
+                continue;
+            }
+            if current_blank && !is_blank_line(line) {
+                start_line = line_no;
+                current_blank = false;
+            }
+            current.push_str(line);
+            current.push('\n');
+        }
+        if !current_blank || seen_content_or_marker {
+            docs.push((index, start_line, current));
+        }
+        docs
+    }
+
+    #[test]
+    fn documents_are_split_as_when_each_was_copied_and_borrowed_when_they_can_be() {
+        let lines = [
+            "a: 1",
+            "b: |",
+            "  x",
+            "---",
+            "--- c: 2",
+            "...",
+            "# note",
+            "",
+            "  ",
+            "--- ",
+            "%YAML 1.2",
+            "d: 'e'\r",
+            "--- # c",
+            "-- x",
+            "----",
+            "... ",
+        ];
+        let ends = ["\n", "\r\n", ""];
+        // Every stream of up to four of these lines, each with each line end.
+        let mut streams = vec![String::new()];
+        for _ in 0..4 {
+            let mut longer = Vec::new();
+            for stream in &streams {
+                for line in lines {
+                    for end in ends {
+                        if stream.is_empty() || stream.ends_with('\n') {
+                            longer.push(format!("{stream}{line}{end}"));
+                        }
+                    }
+                }
+            }
+            streams.extend(longer);
+            streams.dedup();
+            if streams.len() > 60_000 {
+                break;
+            }
+        }
+        assert!(streams.len() > 10_000, "{}", streams.len());
+        for stream in &streams {
+            let split: Vec<(usize, usize, String)> = documents(stream)
+                .into_iter()
+                .map(|d| (d.index, d.line, d.text.into_owned()))
+                .collect();
+            assert_eq!(split, documents_copied(stream), "{stream:?}");
+        }
+        let manifests = "a: 1\nb: 2\n---\nc: 3\n...\n# x\nd: |\n  e\n";
+        let docs = documents(manifests);
+        assert_eq!(docs.len(), 3);
+        assert!(docs.iter().all(|d| matches!(d.text, Cow::Borrowed(_))));
+        assert_eq!(docs[2].text, "# x\nd: |\n  e\n");
+        // Copied where the text differs from the stream's lines.
+        for (stream, text) in [
+            ("a: 1\r\nb: 2\r\n", "a: 1\nb: 2\n"),
+            ("a: 1\nb: 2", "a: 1\nb: 2\n"),
+            ("--- a: 1\nb: 2\n", "a: 1\nb: 2\n"),
+        ] {
+            let docs = documents(stream);
+            assert_eq!(docs.len(), 1, "{stream:?}");
+            assert!(matches!(docs[0].text, Cow::Owned(_)), "{stream:?}");
+            assert_eq!(docs[0].text, text);
         }
     }
 

@@ -35,7 +35,7 @@ struct Memo {
 
 /// A file kept: text (the common case, handed out shared) or other bytes.
 enum Kept {
-    Text(Arc<str>),
+    Text(Arc<String>),
     /// Not UTF-8, and where it stops being so.
     Bytes(Vec<u8>, std::str::Utf8Error),
 }
@@ -43,7 +43,7 @@ enum Kept {
 impl Kept {
     fn new(bytes: Vec<u8>) -> Self {
         match String::from_utf8(bytes) {
-            Ok(text) => Self::Text(Arc::from(text)),
+            Ok(text) => Self::Text(Arc::new(text)),
             Err(e) => {
                 let error = e.utf8_error();
                 Self::Bytes(e.into_bytes(), error)
@@ -52,7 +52,7 @@ impl Kept {
     }
 
     /// The text, or the error [`SourceTree::read_to_string`] gives for these bytes.
-    fn text(&self, path: &str) -> Result<Arc<str>, SourceError> {
+    fn text(&self, path: &str) -> Result<Arc<String>, SourceError> {
         match self {
             Self::Text(text) => Ok(Arc::clone(text)),
             Self::Bytes(_, error) => Err(SourceError::NotUtf8 {
@@ -133,7 +133,7 @@ impl<T: SourceTree> SourceTree for MemoTree<T> {
         Ok(bytes)
     }
 
-    fn read_text_shared(&self, path: &str) -> Result<Arc<str>, SourceError> {
+    fn read_text_shared(&self, path: &str) -> Result<Arc<String>, SourceError> {
         let Ok(key) = normalize(path) else {
             return self.inner.read_text_shared(path);
         };

@@ -286,8 +286,10 @@ pub trait SourceTree: Send + Sync {
     /// ([`MemoTree`]) hands out its own copy, so reading a file again (the stack's manifests
     /// are read by the catalog scan and by the loader) copies nothing. Other trees read it
     /// as [`read_to_string`](Self::read_to_string) does.
-    fn read_text_shared(&self, path: &str) -> Result<std::sync::Arc<str>, SourceError> {
-        self.read_to_string(path).map(std::sync::Arc::from)
+    fn read_text_shared(&self, path: &str) -> Result<std::sync::Arc<String>, SourceError> {
+        // An `Arc<String>` rather than an `Arc<str>`: the text read is shared as it was read,
+        // where an `Arc<str>` would copy it once more.
+        self.read_to_string(path).map(std::sync::Arc::new)
     }
 
     /// Every file below `dir` (recursively), as paths relative to the tree root, sorted.
