@@ -100,7 +100,7 @@ fn main() {
     };
     let result = match command {
         // Commands that reach no provider, cluster or cloud (they read files, render and
-        // print) run on the main thread without a runtime; see `run_async`.
+        // print) run on the main thread without a runtime; see `in_runtime`.
         Command::Show(Deferred(args)) => cmd_saved::show(args),
         Command::Graph(Deferred(args)) => commands::graph(args),
         Command::Render(Deferred(args)) => cmd_render::run(args),
@@ -110,7 +110,16 @@ fn main() {
         Command::Completion(Deferred(args)) => cmd_docs::completion(&args),
         Command::Man(Deferred(args)) => cmd_docs::man(&args),
         Command::Version(Deferred(args)) => cmd_version::run(args.output),
-        command => run_async(command),
+        Command::Plan(Deferred(args)) => in_runtime(commands::plan(args)),
+        Command::Apply(Deferred(args)) => in_runtime(commands::apply(args)),
+        Command::Destroy(Deferred(args)) => in_runtime(commands::destroy(args)),
+        Command::Drift(Deferred(args)) => in_runtime(drift::run(args)),
+        Command::State(Deferred(args)) => in_runtime(cmd_state::run(args.command)),
+        Command::Import(Deferred(args)) => in_runtime(cmd_import::run(args)),
+        Command::Ownership(Deferred(args)) => in_runtime(cmd_ownership::run(args)),
+        Command::Validate(Deferred(args)) => in_runtime(cmd_validate::run(args)),
+        Command::Controller(Deferred(args)) => in_runtime(cmd_controller::run(args)),
+        Command::App(Deferred(args)) => in_runtime(cmd_app::run(args)),
     };
     let code = match result {
         Ok(code) => code,
@@ -128,7 +137,9 @@ fn main() {
 /// even a current-thread one, creates an epoll instance, an event fd and the signal driver's
 /// socket pair, and a multi-thread one starts a worker thread per core and reads the cgroup's
 /// CPU quota, all of it a visible share of a short command (`strata graph` of one chart).
-fn run_async(command: Command) -> anyhow::Result<commands::ExitCode> {
+fn in_runtime(
+    command: impl std::future::Future<Output = anyhow::Result<commands::ExitCode>>,
+) -> anyhow::Result<commands::ExitCode> {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -139,30 +150,7 @@ fn run_async(command: Command) -> anyhow::Result<commands::ExitCode> {
             std::process::exit(1);
         }
     };
-    runtime.block_on(async move {
-        match command {
-            Command::Plan(Deferred(args)) => commands::plan(args).await,
-            Command::Apply(Deferred(args)) => commands::apply(args).await,
-            Command::Destroy(Deferred(args)) => commands::destroy(args).await,
-            Command::Drift(Deferred(args)) => drift::run(args).await,
-            Command::State(Deferred(args)) => cmd_state::run(args.command).await,
-            Command::Import(Deferred(args)) => cmd_import::run(args).await,
-            Command::Ownership(Deferred(args)) => cmd_ownership::run(args).await,
-            Command::Validate(Deferred(args)) => cmd_validate::run(args).await,
-            Command::Controller(Deferred(args)) => cmd_controller::run(args).await,
-            Command::App(Deferred(args)) => cmd_app::run(args).await,
-            // `main` runs these itself; here they would run as they do there.
-            Command::Show(Deferred(args)) => cmd_saved::show(args),
-            Command::Graph(Deferred(args)) => commands::graph(args),
-            Command::Render(Deferred(args)) => cmd_render::run(args),
-            Command::Health(Deferred(args)) => cmd_health::run(&args),
-            Command::Generate(Deferred(args)) => cmd_generate::run(args),
-            Command::SetImage(Deferred(args)) => cmd_set_image::run(args),
-            Command::Completion(Deferred(args)) => cmd_docs::completion(&args),
-            Command::Man(Deferred(args)) => cmd_docs::man(&args),
-            Command::Version(Deferred(args)) => cmd_version::run(args.output),
-        }
-    })
+    runtime.block_on(command)
 }
 
 /// What is logged: `-v`, `-q` or `--log-level` when given (an explicit flag wins), else

@@ -498,17 +498,9 @@ impl Gathered {
     }
 
     /// Starts the document with the content after a `--- ` marker.
-    fn push_text(&mut self, stream: &str, text: &str) {
-        let mut own = self
-            .range
-            .take()
-            .map_or_else(String::new, |(s, e)| stream[s..e].to_owned());
-        if let Some(earlier) = self.own.take() {
-            own = earlier;
-        }
-        own.push_str(text);
-        own.push('\n');
-        self.own = Some(own);
+    fn start_with(&mut self, text: &str) {
+        self.range = None;
+        self.own = Some(format!("{text}\n"));
     }
 
     fn take<'a>(&mut self, stream: &'a str) -> Cow<'a, str> {
@@ -564,7 +556,7 @@ pub fn documents(text: &str) -> Vec<Document<'_>> {
             start_line = line_no + usize::from(is_end);
             seen_content_or_marker = is_start;
             if let Some(rest) = line.strip_prefix("--- ") {
-                current.push_text(text, rest);
+                current.start_with(rest);
                 current_blank = is_blank_line(rest);
                 start_line = line_no;
             }

@@ -33,6 +33,12 @@ struct Memo {
     kept: usize,
 }
 
+impl Memo {
+    fn has_room_for(&self, len: usize) -> bool {
+        len <= MEMO_MAX_FILE && self.kept + len <= MEMO_MAX_TOTAL
+    }
+}
+
 /// A file kept: text (the common case, handed out shared) or other bytes.
 enum Kept {
     Text(Arc<String>),
@@ -84,6 +90,21 @@ impl<T: SourceTree> MemoTree<T> {
         &self.inner
     }
 
+    /// Whether a file of `len` bytes would be kept (see [`MEMO_MAX_FILE`], [`MEMO_MAX_TOTAL`]).
+    fn has_room_for(&self, len: usize) -> bool {
+        self.memo().has_room_for(len)
+    }
+
+    /// Keeps a file read, when there is room for it.
+    fn keep(&self, key: String, kept: Kept) {
+        let len = kept.bytes().len();
+        let mut memo = self.memo();
+        if memo.has_room_for(len) {
+            memo.kept += len;
+            memo.files.insert(key, kept);
+        }
+    }
+
     fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
         // A panic while holding the lock leaves only complete entries behind.
         self.memo
@@ -125,10 +146,8 @@ impl<T: SourceTree> SourceTree for MemoTree<T> {
             return Ok(kept.bytes().to_vec());
         }
         let bytes = self.inner.read(path)?;
-        let mut memo = self.memo();
-        if bytes.len() <= MEMO_MAX_FILE && memo.kept + bytes.len() <= MEMO_MAX_TOTAL {
-            memo.kept += bytes.len();
-            memo.files.insert(key, Kept::new(bytes.clone()));
+        if self.has_room_for(bytes.len()) {
+            self.keep(key, Kept::new(bytes.clone()));
         }
         Ok(bytes)
     }
@@ -142,12 +161,7 @@ impl<T: SourceTree> SourceTree for MemoTree<T> {
         }
         let kept = Kept::new(self.inner.read(path)?);
         let text = kept.text(path);
-        let len = kept.bytes().len();
-        let mut memo = self.memo();
-        if len <= MEMO_MAX_FILE && memo.kept + len <= MEMO_MAX_TOTAL {
-            memo.kept += len;
-            memo.files.insert(key, kept);
-        }
+        self.keep(key, kept);
         text
     }
 
