@@ -48,7 +48,7 @@ fn applied_state(resources: &[Resource]) -> State {
             api_version: "v1".into(),
             provider: "sandbox".into(),
             status: ResourceStatus::Applied,
-            last_applied: strata::core::ownership::stamp(&r.manifest, "bench"),
+            last_applied: (&strata::core::ownership::stamp(&r.manifest, "bench")).into(),
             dependencies: Vec::new(),
             outputs: serde_json::Value::Null,
             protect: false,

@@ -118,17 +118,17 @@ fn child(count: usize) {
     let mut live = Observations::with_capacity(count);
     for r in &resources {
         let stamped = strata::core::ownership::stamp(&r.manifest, "bench");
-        live.insert(r.key.clone(), Observation::present(stamped.clone()));
         state.put(ResourceState {
             key: r.key.clone(),
             api_version: "v1".into(),
             provider: "sandbox".into(),
             status: ResourceStatus::Applied,
-            last_applied: stamped,
+            last_applied: (&stamped).into(),
             dependencies: Vec::new(),
             outputs: serde_json::Value::Null,
             protect: false,
         });
+        live.insert(r.key.clone(), Observation::present(stamped));
     }
     let inputs = memory_mib("VmRSS:") - before;
     let mut agains = Vec::with_capacity(rounds);

@@ -943,7 +943,7 @@ async fn no_update_is_lost_over_200_racing_rounds() {
                             api_version: "v1".into(),
                             provider: "test".into(),
                             status: strata_core::state::ResourceStatus::Applied,
-                            last_applied: Value::Null,
+                            last_applied: Value::Null.into(),
                             dependencies: Vec::new(),
                             outputs: Value::Null,
                             protect: false,

@@ -37,7 +37,7 @@ pub async fn run(args: OwnershipArgs) -> anyhow::Result<ExitCode> {
     let mut seen = std::collections::BTreeSet::new();
     let recorded = state.resources.values().map(|r| strata_core::Resource {
         key: r.key.clone(),
-        manifest: r.last_applied.clone(),
+        manifest: r.last_applied.to_value(),
         source: None,
     });
     for resource in stack.resources.iter().cloned().chain(recorded) {

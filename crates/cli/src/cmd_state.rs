@@ -159,8 +159,8 @@ fn move_record(
         .remove(from)
         .ok_or_else(|| not_in_state(state, from, location))?;
     record.key = to.clone();
-    if let Some(metadata) = record
-        .last_applied
+    let mut last_applied = record.last_applied.to_value();
+    if let Some(metadata) = last_applied
         .get_mut("metadata")
         .and_then(|m| m.as_object_mut())
     {
@@ -174,6 +174,7 @@ fn move_record(
             }
         }
     }
+    record.last_applied = last_applied.into();
     state.put(record);
     let keys: Vec<ResourceKey> = state.resources.values().map(|r| r.key.clone()).collect();
     for key in keys {
@@ -370,7 +371,7 @@ fn show(record: &strata_core::state::ResourceState, format: Format) -> anyhow::R
         let _ = write!(
             out,
             "\nLast applied:\n\n```yaml\n{}```\n",
-            yaml(&record.last_applied)?
+            yaml(&record.last_applied.to_value())?
         );
         return Ok(out);
     }
@@ -389,7 +390,7 @@ fn show(record: &strata_core::state::ResourceState, format: Format) -> anyhow::R
     let _ = write!(
         out,
         "  last applied:\n{}",
-        indented(yaml(&record.last_applied)?)
+        indented(yaml(&record.last_applied.to_value())?)
     );
     Ok(out)
 }

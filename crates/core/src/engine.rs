@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use crate::compact::CompactValue;
 use crate::executor::{self, Cancellation, EventSink, ExecutorConfig, Recorder, Report};
 use crate::graph::{Graph, GraphError};
 use crate::model::{Resource, ResourceKey};
@@ -573,8 +574,9 @@ impl StateRecorder {
             api_version: change.api_version.clone(),
             provider: change.provider.clone(),
             status,
-            last_applied: sensitivity
-                .digest(&change.key, &self.last_applied_form(&resource.manifest)),
+            last_applied: CompactValue::from_value(
+                &sensitivity.digest(&change.key, &self.last_applied_form(&resource.manifest)),
+            ),
             dependencies: change.dependencies.clone(),
             outputs: sensitivity.redact(&change.key, &outputs),
             protect: resource.is_protected(),

@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use crate::compact::CompactValue;
 use crate::engine::{Engine, EngineError};
 use crate::graph::Graph;
 use crate::model::{ANNOTATION_EXTERNAL_NAME, Resource, ResourceKey};
@@ -147,7 +148,7 @@ impl Engine {
             api_version: resource.api_version().to_owned(),
             provider: provider.name().to_owned(),
             status: ResourceStatus::Applied,
-            last_applied: sensitivity.digest(key, &accepted),
+            last_applied: CompactValue::from_value(&sensitivity.digest(key, &accepted)),
             dependencies: graph.dependencies(key),
             outputs: Value::Null,
             protect: resource.is_protected(),

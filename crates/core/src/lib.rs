@@ -42,6 +42,7 @@
 //! ```
 
 pub mod cause;
+pub mod compact;
 pub mod config;
 pub mod crash;
 pub mod engine;
@@ -76,6 +77,7 @@ pub mod yaml;
 pub mod yaml_go;
 pub mod yaml_position;
 
+pub use compact::CompactValue;
 pub use engine::{Engine, EngineError, Streamed};
 pub use graph::{Graph, GraphError};
 pub use model::{KeyText, Resource, ResourceKey, SourceLocation};

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
+use crate::compact::CompactValue;
 use crate::engine::{Engine, EngineError};
 use crate::graph::Graph;
 use crate::model::{KeyText, Resource, ResourceKey};
@@ -287,7 +288,7 @@ impl Engine {
             api_version: resource.api_version().to_owned(),
             provider: provider.name().to_owned(),
             status: ResourceStatus::Applied,
-            last_applied: sensitivity.digest(key, &accepted),
+            last_applied: CompactValue::from_value(&sensitivity.digest(key, &accepted)),
             dependencies: graph.dependencies(key),
             outputs: Value::Null,
             protect: resource.is_protected(),
@@ -376,7 +377,7 @@ mod tests {
         assert_eq!(recorded, ["example.org/Widget/w"]);
         assert_eq!(survey.records[0].provider, "unlisted");
         assert_eq!(survey.records[0].status, ResourceStatus::Applied);
-        assert_eq!(survey.records[0].last_applied["spec"]["size"], 1);
+        assert_eq!(survey.records[0].last_applied.to_value()["spec"]["size"], 1);
         assert_eq!(
             survey.strays,
             [Stray {

@@ -273,7 +273,7 @@ async fn deletes_run_in_reverse_dependency_order() {
             api_version: "v1".into(),
             provider: "fake".into(),
             status: strata_core::state::ResourceStatus::Applied,
-            last_applied: res.manifest.clone(),
+            last_applied: (&res.manifest).into(),
             dependencies: deps
                 .iter()
                 .map(|&d| ResourceKey::new("", "ConfigMap", None, r(d)))

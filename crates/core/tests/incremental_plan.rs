@@ -367,7 +367,7 @@ impl Model {
                     } else {
                         ResourceStatus::Applied
                     },
-                    last_applied: applied,
+                    last_applied: applied.into(),
                     dependencies: if *variant == 4 {
                         vec![self.key(0)]
                     } else {
@@ -512,7 +512,7 @@ fn settled(n: usize) -> Model {
             api_version: "v1".into(),
             provider: "memory".into(),
             status: ResourceStatus::Applied,
-            last_applied: live,
+            last_applied: live.into(),
             dependencies: Vec::new(),
             outputs: Value::Null,
             protect: false,

@@ -389,7 +389,7 @@ async fn interrupted_create_is_adopted_not_duplicated() {
         api_version: "example.org/v1".into(),
         provider: "memory".into(),
         status: ResourceStatus::Creating,
-        last_applied: desired.manifest.clone(),
+        last_applied: (&desired.manifest).into(),
         dependencies: vec![],
         outputs: Value::Null,
         protect: false,

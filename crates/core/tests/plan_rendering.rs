@@ -86,7 +86,7 @@ fn scenario() -> plan::Plan {
             api_version: r.api_version().to_owned(),
             provider: "sandbox".into(),
             status: ResourceStatus::Applied,
-            last_applied: sensitivity.digest(&r.key, &l),
+            last_applied: sensitivity.digest(&r.key, &l).into(),
             dependencies: vec![],
             outputs: Value::Null,
             protect: false,

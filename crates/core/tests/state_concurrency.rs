@@ -17,7 +17,7 @@ fn record(name: &str) -> ResourceState {
         api_version: "v1".into(),
         provider: "sandbox".into(),
         status: ResourceStatus::Applied,
-        last_applied: Value::Null,
+        last_applied: Value::Null.into(),
         dependencies: vec![],
         outputs: Value::Null,
         protect: false,

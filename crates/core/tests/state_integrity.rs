@@ -282,7 +282,7 @@ async fn an_update_writes_its_intent_first_and_an_interrupted_one_is_confirmed()
         .unwrap();
     let mut intent = state.get(&changed.key).unwrap().clone();
     intent.status = ResourceStatus::Updating;
-    intent.last_applied = stamped.manifest.clone();
+    intent.last_applied = (&stamped.manifest).into();
     let mut state = state;
     state.put(intent);
     engine.store.save(&mut state).await.unwrap();
@@ -305,5 +305,5 @@ async fn an_update_writes_its_intent_first_and_an_interrupted_one_is_confirmed()
     let healed = engine.store.load().await.unwrap().unwrap();
     let record = healed.get(&changed.key).unwrap();
     assert_eq!(record.status, ResourceStatus::Applied);
-    assert_eq!(record.last_applied["data"]["k"], "changed");
+    assert_eq!(record.last_applied.to_value()["data"]["k"], "changed");
 }

@@ -59,7 +59,7 @@ fn declared_input(
     let applied = strata_core::ownership::stamp(&resource.manifest, stack);
     ResourceInput {
         desired: Some(sensitivity.digest(&resource.key, &applied)),
-        last_applied: state.get(&resource.key).map(|r| r.last_applied.clone()),
+        last_applied: state.get(&resource.key).map(|r| r.last_applied.to_value()),
         live: live.map(|live| sensitivity.digest(&resource.key, live)),
     }
 }
@@ -72,7 +72,7 @@ fn recorded_input(
 ) -> ResourceInput {
     ResourceInput {
         desired: None,
-        last_applied: Some(record.last_applied.clone()),
+        last_applied: Some(record.last_applied.to_value()),
         live: live.map(|live| sensitivity.digest(&record.key, live)),
     }
 }
@@ -232,7 +232,7 @@ mod tests {
                 api_version: "v1".into(),
                 provider: "sandbox".into(),
                 status: ResourceStatus::Applied,
-                last_applied: r.manifest.clone(),
+                last_applied: (&r.manifest).into(),
                 dependencies: Vec::new(),
                 outputs: serde_json::Value::Null,
                 protect: false,

@@ -753,13 +753,8 @@ fn track_of(
         });
     }
     let record = planner.state().get(key)?;
-    let api_version = record
-        .last_applied
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     Some(Track {
-        api_version: api_version.to_owned(),
+        api_version: record.api_version.clone(),
         desired: false,
         observed: registry.by_name(&record.provider).is_some(),
     })

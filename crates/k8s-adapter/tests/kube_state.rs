@@ -36,7 +36,7 @@ fn record(name: &str, outputs: serde_json::Value) -> ResourceState {
         api_version: "v1".into(),
         provider: "kubernetes".into(),
         status: ResourceStatus::Applied,
-        last_applied: json!({"data": {"k": "v"}}),
+        last_applied: json!({"data": {"k": "v"}}).into(),
         dependencies: Vec::new(),
         outputs,
         protect: false,

@@ -175,7 +175,7 @@ fn observation_targets<'a>(
                     let provider = registry.by_name(&record.provider)?;
                     let resource = Resource {
                         key: record.key.clone(),
-                        manifest: record.last_applied.clone(),
+                        manifest: record.last_applied.to_value(),
                         source: None,
                     };
                     Some((Origin::Recorded, Cow::Owned(resource), provider))
@@ -382,8 +382,9 @@ pub(super) fn plan_deletions(
             .map(|p| p.sensitive_fields(&record.key))
             .unwrap_or_default();
         let dependents = dependents_of(&record.key);
+        let last_applied = record.last_applied.to_value();
         if record.protect
-            || crate::model::annotation(&record.last_applied, crate::model::ANNOTATION_PROTECT)
+            || crate::model::annotation(&last_applied, crate::model::ANNOTATION_PROTECT)
                 == Some("true")
         {
             violations.push(Violation {
@@ -418,7 +419,7 @@ pub(super) fn plan_deletions(
             dependencies: record.dependencies.clone(),
             resource: Some(Resource {
                 key: record.key.clone(),
-                manifest: record.last_applied.clone(),
+                manifest: last_applied,
                 source: None,
             }),
             live,
@@ -720,13 +721,14 @@ fn plan_desired(
             if let Some(record) = record {
                 // The state keeps the last-applied object normalized (and digested), so it is
                 // compared in the same normalization space.
-                let last = &record.last_applied;
                 let digested_desired = digested(&sensitivity, key, &d);
-                if fields::values_equal(&digested_desired, last) {
+                if record.last_applied.equals(&digested_desired) {
                     // Git has not changed since the last apply (the common case): nothing was
                     // removed, and any difference from live is drift.
                     drifted = !changes.is_empty();
                 } else {
+                    // Git changed it: the last-applied object is read whole (once).
+                    let last = &record.last_applied.to_value();
                     let live_on_last: Cow<'_, Value> = if normalizer.is_identity() {
                         Cow::Borrowed(live)
                     } else {

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::Observations;
 use super::compute::{digested, redact_change};
 use super::fields::{self, FieldChange};
+use crate::compact::CompactValue;
 use crate::model::ResourceKey;
 use crate::normalize::Normalizer;
 use crate::provider::ProviderRegistry;
@@ -89,7 +90,7 @@ impl Refresh {
                         (state.get(&change.key).cloned(), &change.accepted)
                     {
                         let mut record = record;
-                        record.last_applied = accepted.clone();
+                        record.last_applied = CompactValue::from_value(accepted);
                         state.put(record);
                     }
                 }
@@ -166,7 +167,7 @@ pub fn compute_refresh(
             })
             .clone();
         let sensitivity = Sensitivity::with_paths(&paths);
-        let last = &record.last_applied;
+        let last = &record.last_applied.to_value();
         let live_on_last = normalizer.normalize(last, live).1;
         let live_digested = digested(&sensitivity, &record.key, &live_on_last);
         let mut fields = fields::desired_vs_live(last, &live_digested);

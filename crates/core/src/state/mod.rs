@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::compact::CompactValue;
 use crate::model::ResourceKey;
 
 pub use local::{DEFAULT_HISTORY_LIMIT, LocalStateStore};
@@ -123,8 +124,10 @@ pub struct ResourceState {
     pub provider: String,
     /// Applied, or a create or update in flight.
     pub status: ResourceStatus,
-    /// The desired manifest last applied, with sensitive values replaced by digests.
-    pub last_applied: Value,
+    /// The desired manifest last applied, with sensitive values replaced by digests. Kept as
+    /// compact text: every record holds one for the whole of a plan, and it is read once
+    /// ([`CompactValue::equals`]) unless Git changed it.
+    pub last_applied: CompactValue,
     /// What it depended on when applied (drives delete order once it leaves the desired set).
     #[serde(default)]
     pub dependencies: Vec<ResourceKey>,

@@ -1,0 +1,390 @@
+//! JSON values kept as their compact text.
+//!
+//! A parsed [`serde_json::Value`] costs about ten times the bytes of its text: every map is a
+//! hash table plus an entry vector, every key and string its own allocation. Values that are
+//! mostly kept and seldom read — the state's last-applied object of every resource, held for
+//! the whole of a plan to be compared once — are cheaper as text. A [`CompactValue`] holds the
+//! compact JSON text (shared, so clones are free), compares with a parsed value without
+//! building one ([`CompactValue::equals`]), and is parsed only where a caller needs the tree
+//! ([`CompactValue::to_value`]).
+//!
+//! It serialises as the JSON value it holds, through any serde format, and deserialises from
+//! any: the state file keeps its shape.
+//!
+//! ```
+//! use serde_json::json;
+//! use strata_core::compact::CompactValue;
+//!
+//! let kept = CompactValue::from_value(&json!({"kind": "ConfigMap", "data": {"a": "1"}}));
+//! assert!(kept.equals(&json!({"data": {"a": "1"}, "kind": "ConfigMap"})));
+//! assert!(!kept.equals(&json!({"kind": "ConfigMap", "data": {"a": "2"}})));
+//! assert_eq!(kept.to_value()["data"]["a"], "1");
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Number, Value};
+
+/// A JSON value held as its compact text (see the [module documentation](self)).
+#[derive(Clone)]
+pub struct CompactValue {
+    /// Compact JSON text (no insignificant whitespace), always valid.
+    text: Arc<str>,
+}
+
+impl CompactValue {
+    /// The compact text of `value`.
+    pub fn from_value(value: &Value) -> Self {
+        // Writing a `Value` to a `String` cannot fail: its keys are strings and its numbers
+        // finite.
+        let text = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
+        Self { text: text.into() }
+    }
+
+    /// `null`.
+    pub fn null() -> Self {
+        Self {
+            text: Arc::from("null"),
+        }
+    }
+
+    /// The value parsed.
+    pub fn to_value(&self) -> Value {
+        // The text was written by serde_json (or checked by it on the way in).
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// The compact JSON text.
+    pub fn as_json(&self) -> &str {
+        &self.text
+    }
+
+    /// The size of its text in bytes.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Whether it is `null`.
+    pub fn is_null(&self) -> bool {
+        &*self.text == "null"
+    }
+
+    /// Whether the held value is equal to `value`, read straight from the text: maps equal
+    /// whatever their key order, numbers equal when they are the same number (`1` and `1.0`),
+    /// as [`crate::plan::fields::values_equal`] compares. Stops at the first difference and
+    /// builds nothing.
+    pub fn equals(&self, value: &Value) -> bool {
+        let mut reader = serde_json::Deserializer::from_str(&self.text);
+        matches!(EqualTo(value).deserialize(&mut reader), Ok(true))
+    }
+}
+
+impl From<&Value> for CompactValue {
+    fn from(value: &Value) -> Self {
+        Self::from_value(value)
+    }
+}
+
+impl From<Value> for CompactValue {
+    fn from(value: Value) -> Self {
+        Self::from_value(&value)
+    }
+}
+
+impl Default for CompactValue {
+    fn default() -> Self {
+        Self::null()
+    }
+}
+
+impl PartialEq for CompactValue {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.text, &other.text)
+            || self.text == other.text
+            || self.equals(&other.to_value())
+    }
+}
+
+impl PartialEq<Value> for CompactValue {
+    fn eq(&self, other: &Value) -> bool {
+        self.equals(other)
+    }
+}
+
+impl fmt::Debug for CompactValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Display for CompactValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for CompactValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut reader = serde_json::Deserializer::from_str(&self.text);
+        serde_transcode::Transcoder::new(&mut reader).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CompactValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut text = Vec::new();
+        let mut writer = serde_json::Serializer::new(&mut text);
+        serde_transcode::transcode(deserializer, &mut writer).map_err(de::Error::custom)?;
+        // serde_json writes UTF-8 only.
+        let text = String::from_utf8(text).map_err(de::Error::custom)?;
+        Ok(Self { text: text.into() })
+    }
+}
+
+/// Reads a JSON value and answers whether it equals the value it holds; a difference ends the
+/// read with an error (nothing more needs reading).
+struct EqualTo<'v>(&'v Value);
+
+/// The error that ends a comparison at its first difference.
+#[derive(Debug)]
+struct Different;
+
+impl fmt::Display for Different {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the values differ")
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for EqualTo<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl EqualTo<'_> {
+    fn number<E: de::Error>(&self, read: Number) -> Result<bool, E> {
+        match self.0 {
+            Value::Number(held) if numbers_equal(held, &read) => Ok(true),
+            _ => Err(E::custom(Different)),
+        }
+    }
+
+    fn verdict<E: de::Error>(equal: bool) -> Result<bool, E> {
+        if equal {
+            Ok(true)
+        } else {
+            Err(E::custom(Different))
+        }
+    }
+}
+
+/// Numbers are equal when they are the same number, whatever their representation.
+fn numbers_equal(a: &Number, b: &Number) -> bool {
+    a == b || matches!((a.as_f64(), b.as_f64()), (Some(p), Some(q)) if p == q)
+}
+
+impl<'de> Visitor<'de> for EqualTo<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        Self::verdict(self.0.as_bool() == Some(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+        self.number(Number::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+        self.number(Number::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+        match Number::from_f64(v) {
+            Some(n) => self.number(n),
+            None => Err(E::custom(Different)),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Self::verdict(self.0.as_str() == Some(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Self::verdict(self.0.is_null())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        self.visit_unit()
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let Value::Array(held) = self.0 else {
+            return Err(de::Error::custom(Different));
+        };
+        let mut items = held.iter();
+        loop {
+            match items.next() {
+                Some(item) => {
+                    if seq.next_element_seed(EqualTo(item))?.is_none() {
+                        return Err(de::Error::custom(Different));
+                    }
+                }
+                None => {
+                    return Self::verdict(seq.next_element::<IgnoredAny>()?.is_none());
+                }
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let Value::Object(held) = self.0 else {
+            return Err(de::Error::custom(Different));
+        };
+        // Most texts keep the held map's key order: try the next held entry first.
+        let mut aligned = held.iter();
+        let mut read = 0usize;
+        while let Some(key) = map.next_key_seed(KeyIn {
+            held,
+            aligned: &mut aligned,
+        })? {
+            match key {
+                Some(expected) => {
+                    map.next_value_seed(EqualTo(expected))?;
+                    read += 1;
+                }
+                None => return Err(de::Error::custom(Different)),
+            }
+        }
+        // Every key read was found and the text has no duplicate keys (it was written from a
+        // map), so equal counts mean the same keys.
+        Self::verdict(read == held.len())
+    }
+}
+
+/// Reads a map key and finds the held value under it (`None` when the held map lacks it).
+struct KeyIn<'v, 'i> {
+    held: &'v Map<String, Value>,
+    aligned: &'i mut serde_json::map::Iter<'v>,
+}
+
+impl<'de, 'v> DeserializeSeed<'de> for KeyIn<'v, '_> {
+    type Value = Option<&'v Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, 'v> Visitor<'de> for KeyIn<'v, '_> {
+    type Value = Option<&'v Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(match self.aligned.next() {
+            Some((k, v)) if k == key => Some(v),
+            _ => self.held.get(key),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn values_equal(a: &Value, b: &Value) -> bool {
+        crate::plan::fields::values_equal(a, b)
+    }
+
+    #[test]
+    fn equality_reads_the_text_as_values_equal_compares() {
+        let held = json!({"a": 1, "b": [1, "x", null, true], "c": {"d": 1.5, "e": {}}});
+        let kept = CompactValue::from_value(&held);
+        assert!(kept.equals(&held));
+        assert!(
+            kept.equals(&json!({"c": {"e": {}, "d": 1.5}, "b": [1, "x", null, true], "a": 1.0}))
+        );
+        for other in [
+            json!({"a": 1, "b": [1, "x", null, true], "c": {"d": 1.5}}),
+            json!({"a": 1, "b": [1, "x", null], "c": {"d": 1.5, "e": {}}}),
+            json!({"a": 1, "b": [1, "x", null, true, 5], "c": {"d": 1.5, "e": {}}}),
+            json!({"a": 2, "b": [1, "x", null, true], "c": {"d": 1.5, "e": {}}}),
+            json!({"a": 1, "b": [1, "y", null, true], "c": {"d": 1.5, "e": {}}}),
+            json!({"a": 1, "b": [1, "x", false, true], "c": {"d": 1.5, "e": {}}}),
+            json!({"a": 1, "b": [1, "x", null, true], "c": {"d": 1.5, "e": []}}),
+            json!({"a": 1, "b": [1, "x", null, true], "c": {"d": 1.5, "e": {}}, "f": 0}),
+            json!({"a": "1", "b": [1, "x", null, true], "c": {"d": 1.5, "e": {}}}),
+            json!(null),
+            json!([]),
+        ] {
+            assert!(!kept.equals(&other), "{other}");
+        }
+    }
+
+    #[test]
+    fn it_serialises_as_the_value_it_holds_in_any_format() {
+        let held = json!({"kind": "ConfigMap", "data": {"z": "1", "a": [1, 2.5, -3]}});
+        let kept = CompactValue::from_value(&held);
+        assert_eq!(
+            kept.as_json(),
+            r#"{"kind":"ConfigMap","data":{"z":"1","a":[1,2.5,-3]}}"#
+        );
+        assert_eq!(
+            serde_json::to_string_pretty(&kept).unwrap(),
+            serde_json::to_string_pretty(&held).unwrap()
+        );
+        assert_eq!(serde_json::to_value(&kept).unwrap(), held);
+        let read: CompactValue = serde_json::from_str(
+            " { \"kind\" : \"ConfigMap\",\n \"data\": {\"z\": \"1\", \"a\": [1, 2.5, -3]} }",
+        )
+        .unwrap();
+        assert_eq!(read.as_json(), kept.as_json());
+        let from_tree: CompactValue = serde_json::from_value(held.clone()).unwrap();
+        assert_eq!(from_tree.as_json(), kept.as_json());
+        assert_eq!(kept, from_tree);
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..3).prop_map(|n| json!(n)),
+            prop_oneof![Just(0.5), Just(1.0), Just(-2.0)].prop_map(|n| json!(n)),
+            "[ab\"\\\\é]{0,2}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[abc]", inner), 0..4)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn equals_agrees_with_values_equal(a in any_value(), b in any_value()) {
+            let kept = CompactValue::from_value(&a);
+            prop_assert!(kept.equals(&a));
+            prop_assert_eq!(kept.equals(&b), values_equal(&a, &b));
+            prop_assert_eq!(kept.to_value(), a.clone());
+            let round: CompactValue = serde_json::from_str(&serde_json::to_string(&kept).unwrap()).unwrap();
+            prop_assert_eq!(round.as_json(), kept.as_json());
+        }
+    }
+}
