@@ -246,7 +246,7 @@ impl Provider for AwsProvider {
         };
         Ok(match observed {
             Some((live, connection)) => Observation {
-                live: Some(live),
+                live: Some(live.into()),
                 connection,
             },
             None => Observation::absent(),

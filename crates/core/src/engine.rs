@@ -246,7 +246,7 @@ impl Engine {
             let positions: Vec<usize> = waiting.iter().map(|w| w.position).collect();
             let kept = &keeper.kept;
             let live_of = |key: &ResourceKey| match kept.get(key) {
-                Some(live) => LiveLookup::Observed(live.as_ref()),
+                Some(live) => LiveLookup::Observed(live.as_deref()),
                 None => LiveLookup::NotObserved,
             };
             let still = references::resolve_references(
@@ -470,7 +470,7 @@ struct Keeper {
     /// The resources whose live objects a waiting reference reads.
     needed: HashSet<ResourceKey>,
     /// Their live objects, as observed (`None`: absent).
-    kept: HashMap<ResourceKey, Option<Value>>,
+    kept: HashMap<ResourceKey, Option<Arc<Value>>>,
     streamed: Streamed,
 }
 

@@ -808,7 +808,7 @@ async fn run_change(
             }) {
                 let old = crate::model::Resource {
                     key: change.key.clone(),
-                    manifest: old.clone(),
+                    manifest: serde_json::Value::clone(old),
                     source: None,
                 };
                 with_retry(change, events, retry, || provider.delete(&old)).await?;
@@ -935,7 +935,7 @@ async fn poll_gate(
         )
         .await
         .map_err(GateFailure::Provider)?;
-        match check(observed.live.as_ref(), provider.as_ref()) {
+        match check(observed.live.as_deref(), provider.as_ref()) {
             Gate::Passed => return Ok(()),
             Gate::Failed => return Err(GateFailure::Failed),
             Gate::Waiting if tokio::time::Instant::now() >= deadline => {

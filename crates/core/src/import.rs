@@ -7,6 +7,8 @@
 //! digests). An object another manager claims (another Strata stack, ArgoCD, Crossplane, Helm)
 //! is refused: importing it would make two managers.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::compact::CompactValue;
@@ -138,7 +140,7 @@ impl Engine {
         let sensitivity = Sensitivity::with_paths(provider.sensitive_fields(key));
         let stamped = ownership::stamp(&resource.manifest, &options.stack);
         let live_normalized: Value = if self.normalizer.is_identity() {
-            live
+            Arc::unwrap_or_clone(live)
         } else {
             self.normalizer.normalize(&stamped, &live).1
         };

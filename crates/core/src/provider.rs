@@ -128,8 +128,9 @@ impl std::fmt::Debug for ConnectionDetails {
 /// What a provider saw when it looked for a resource.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observation {
-    /// The live object, or `None` when it does not exist.
-    pub live: Option<Value>,
+    /// The live object, or `None` when it does not exist. Shared: a watch cache, the
+    /// observations of a plan and the plan's changes hold one copy.
+    pub live: Option<Arc<Value>>,
     /// Connection details, when the resource has any.
     pub connection: ConnectionDetails,
 }
@@ -141,9 +142,9 @@ impl Observation {
     }
 
     /// An observation of an existing live object.
-    pub fn present(live: Value) -> Self {
+    pub fn present(live: impl Into<Arc<Value>>) -> Self {
         Self {
-            live: Some(live),
+            live: Some(live.into()),
             connection: ConnectionDetails::default(),
         }
     }

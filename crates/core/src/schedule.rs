@@ -104,11 +104,11 @@ impl Schedule {
             .enumerate()
             .map(|(i, change)| {
                 if change.action == Action::Delete {
-                    SyncResource::prune(change.live.as_ref().unwrap_or(manifest(i)))
+                    SyncResource::prune(change.live.as_deref().unwrap_or(manifest(i)))
                 } else {
                     SyncResource {
                         target: Some(manifest(i)),
-                        live: change.live.as_ref(),
+                        live: change.live.as_deref(),
                     }
                 }
             })

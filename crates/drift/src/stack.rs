@@ -34,7 +34,7 @@ pub fn stack_inputs<'a>(
     observations: &'a Observations,
     sensitivity: &'a Sensitivity,
 ) -> impl Iterator<Item = ResourceInput> + 'a {
-    let live_of = move |key: &ResourceKey| observations.get(key).and_then(|o| o.live.as_ref());
+    let live_of = move |key: &ResourceKey| observations.get(key).and_then(|o| o.live.as_deref());
     let declared: BTreeSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
     let declared_inputs = desired.iter().map(move |resource| {
         declared_input(stack, resource, state, sensitivity, live_of(&resource.key))
@@ -196,7 +196,7 @@ pub async fn stream_report(
     let mut report = StackReport::new(drift, stack, desired.len(), state, sensitivity);
     let streamed = engine
         .resolve_and_observe_each(desired, graph, state, |observed, observation| {
-            report.observed(observed, observation.live.as_ref());
+            report.observed(observed, observation.live.as_deref());
         })
         .await?;
     Ok((report.finish(desired), streamed))

@@ -85,14 +85,18 @@ pub(crate) type WatchedKind = (String, String, String);
 /// An object's namespace (`None` for cluster-scoped kinds) and name.
 type ObjectName = (Option<String>, String);
 
+/// A watched object, shared by the cache and the planners that observe it.
+type Shared = Arc<Value>;
+
 struct KindCache {
     resource: ApiResource,
     namespaced: bool,
     /// The first list is complete.
     synced: bool,
-    objects: HashMap<ObjectName, Value>,
+    /// The objects, shared with the planners that observe them (one copy of each).
+    objects: HashMap<ObjectName, Arc<Value>>,
     /// A list in progress (the watch started or restarted).
-    listing: Option<HashMap<ObjectName, Value>>,
+    listing: Option<HashMap<ObjectName, Arc<Value>>>,
 }
 
 #[derive(Default)]
@@ -126,7 +130,7 @@ enum Lookup {
     /// deletion).
     Absent,
     /// The watched object.
-    Present(Value),
+    Present(Arc<Value>),
 }
 
 /// The live objects of the kinds the controller watches, per destination, as the watches last
@@ -233,7 +237,7 @@ impl LiveCache {
                     object_value(&object, &resource),
                     kind.listing.as_mut(),
                 ) {
-                    listing.insert(name, value);
+                    listing.insert(name, Arc::new(value));
                 }
                 Vec::new()
             }
@@ -242,7 +246,8 @@ impl LiveCache {
                 let old = std::mem::replace(&mut kind.objects, listed);
                 let was_synced = std::mem::replace(&mut kind.synced, true);
                 let objects = kind.objects.clone();
-                let mut changed: Vec<(ObjectName, Option<Value>, Option<Value>)> = Vec::new();
+                // (name, before, after)
+                let mut changed: Vec<(ObjectName, Option<Shared>, Option<Shared>)> = Vec::new();
                 for (name, value) in &objects {
                     if old.get(name) != Some(value) {
                         changed.push((name.clone(), old.get(name).cloned(), Some(value.clone())));
@@ -255,7 +260,7 @@ impl LiveCache {
                 }
                 let mut stacks = Vec::new();
                 for (name, before, after) in &changed {
-                    inner.mark(&resource, name, [before.as_ref(), after.as_ref()]);
+                    inner.mark(&resource, name, [before.as_deref(), after.as_deref()]);
                     if was_synced {
                         stacks.extend(
                             [before, after]
@@ -273,9 +278,10 @@ impl LiveCache {
                 if let (Some(name), Some(value)) =
                     (name_of(&object), object_value(&object, &resource))
                 {
-                    let old = kind.objects.insert(name.clone(), value.clone());
+                    let value = Arc::new(value);
+                    let old = kind.objects.insert(name.clone(), Arc::clone(&value));
                     if old.as_ref() != Some(&value) {
-                        inner.mark(&resource, &name, [old.as_ref(), Some(&value)]);
+                        inner.mark(&resource, &name, [old.as_deref(), Some(&*value)]);
                     }
                 }
                 Vec::new()
@@ -284,7 +290,7 @@ impl LiveCache {
                 if let Some(name) = name_of(&object) {
                     let old = kind.objects.remove(&name);
                     let last = object_value(&object, &resource);
-                    inner.mark(&resource, &name, [old.as_ref(), last.as_ref()]);
+                    inner.mark(&resource, &name, [old.as_deref(), last.as_ref()]);
                 }
                 Vec::new()
             }
@@ -320,7 +326,7 @@ impl LiveCache {
             return Lookup::NotWatched;
         }
         match kind.objects.get(&(namespace, key.name.to_string())) {
-            Some(value) => Lookup::Present(value.clone()),
+            Some(value) => Lookup::Present(Arc::clone(value)),
             None => Lookup::Absent,
         }
     }
@@ -762,4 +768,66 @@ fn track_of(
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn config_maps() -> ApiResource {
+        ApiResource {
+            group: String::new(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            plural: "configmaps".into(),
+        }
+    }
+
+    fn labelled(name: &str, resource: &ApiResource) -> DynamicObject {
+        let mut object = DynamicObject::new(name, resource).within("team");
+        object.metadata.labels = Some([(LABEL_STACK.to_owned(), "demo".to_owned())].into());
+        object.metadata.resource_version = Some("7".into());
+        object
+    }
+
+    fn present(lookup: Lookup) -> Arc<Value> {
+        match lookup {
+            Lookup::Present(value) => value,
+            Lookup::NotWatched => panic!("not watched"),
+            Lookup::Absent => panic!("absent"),
+        }
+    }
+
+    #[test]
+    fn planners_share_the_watched_object_instead_of_copying_it() {
+        let cache = LiveCache {
+            inner: Mutex::new(CacheInner::default()),
+        };
+        let resource = config_maps();
+        let id: WatchedKind = ("in-cluster".into(), "v1".into(), "ConfigMap".into());
+        cache.watching(&id, &resource, true);
+        cache.event(&id, WatchEvent::Listing);
+        cache.event(&id, WatchEvent::Listed(labelled("a", &resource)));
+        cache.event(&id, WatchEvent::ListDone);
+        let key = ResourceKey::new("", "ConfigMap", Some("team"), "a");
+        let first = present(cache.lookup("in-cluster", "v1", &key));
+        let second = present(cache.lookup("in-cluster", "v1", &key));
+        assert!(Arc::ptr_eq(&first, &second), "one copy of the object");
+        assert_eq!(first["metadata"]["name"], "a");
+        assert_eq!(first["kind"], "ConfigMap");
+        assert_eq!(cache.take_dirty("demo"), HashSet::from([key.clone()]));
+
+        // A change replaces the cached object; what a planner already holds stays as it was.
+        let mut changed = labelled("a", &resource);
+        changed.data = serde_json::json!({"data": {"k": "v"}});
+        cache.event(&id, WatchEvent::Applied(changed));
+        let third = present(cache.lookup("in-cluster", "v1", &key));
+        assert!(!Arc::ptr_eq(&first, &third));
+        assert_eq!(third["data"]["k"], "v");
+        assert!(first.get("data").is_none());
+        assert_eq!(cache.take_dirty("demo"), HashSet::from([key]));
+    }
 }

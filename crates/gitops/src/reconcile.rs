@@ -742,7 +742,7 @@ impl Reconciler {
             if !kinds.contains(&kind_pair) {
                 kinds.push(kind_pair);
             }
-            let entry = ResourceHealth::from_objects(manifest, change.live.as_ref(), health);
+            let entry = ResourceHealth::from_objects(manifest, change.live.as_deref(), health);
             let health = entry.health.map(|h| HealthState {
                 status: h.to_string(),
                 message: entry.message.clone(),

@@ -102,7 +102,7 @@ impl From<EngineError> for IncrementalError {
 /// // The object now exists as desired (a watch reported it): nothing to do.
 /// let live = strata_core::ownership::stamp(&config, "demo");
 /// let key = plan.changes[0].key.clone();
-/// planner.observe(key, Observation { live: Some(live), ..Observation::default() });
+/// planner.observe(key, Observation::present(live));
 /// assert_eq!(planner.plan()?.changes[0].action, Action::NoOp);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -1157,7 +1157,7 @@ fn source_of(registry: &ProviderRegistry, target: &Resource, value_field: &str) 
 
 /// A watch cache knows every object: one it does not hold does not exist.
 fn live_of<'a>(observations: &'a Observations, key: &ResourceKey) -> LiveLookup<'a> {
-    LiveLookup::Observed(observations.get(key).and_then(|o| o.live.as_ref()))
+    LiveLookup::Observed(observations.get(key).and_then(|o| o.live.as_deref()))
 }
 
 fn is_crd(key: &ResourceKey) -> bool {

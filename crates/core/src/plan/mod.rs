@@ -15,6 +15,7 @@ mod render;
 pub mod saved;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -123,7 +124,7 @@ pub struct ResourceChange {
     /// The live object as observed, unredacted, when the change needs it (updates, replaces,
     /// deletes). Never serialised; see [`ResourceChange::before`].
     #[serde(skip)]
-    pub live: Option<Value>,
+    pub live: Option<Arc<Value>>,
     /// Paths the provider declares sensitive, beyond the built-in rules.
     #[serde(skip)]
     pub sensitive_fields: Vec<String>,
@@ -140,7 +141,7 @@ impl ResourceChange {
         resource: Resource,
         action: Action,
         provider: &str,
-        live: Option<Value>,
+        live: Option<Arc<Value>>,
     ) -> Self {
         Self {
             key: resource.key.clone(),
@@ -180,7 +181,7 @@ impl ResourceChange {
             Action::NoOp => self.resource.as_ref().map(|r| &r.manifest),
             _ => self
                 .live
-                .as_ref()
+                .as_deref()
                 .or(self.resource.as_ref().map(|r| &r.manifest)),
         }?;
         Some(self.sensitivity().redact(&self.key, source))

@@ -29,6 +29,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -333,7 +334,7 @@ impl SavedPlan {
             };
             let object = shown.after.clone().or_else(|| shown.before.clone());
             change.resource = object.and_then(|o| Resource::from_manifest(o).ok());
-            change.live = shown.before.clone();
+            change.live = shown.before.clone().map(Arc::new);
         }
     }
 

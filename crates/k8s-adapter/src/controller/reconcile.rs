@@ -418,7 +418,7 @@ impl Reconciler {
                 observed.insert(
                     rendered.name.clone(),
                     ObservedComposed {
-                        resource: live.clone(),
+                        resource: serde_json::Value::clone(live),
                         connection_details: observation
                             .connection
                             .0
@@ -472,7 +472,7 @@ impl Reconciler {
                 }
             };
             let live = observations.get(&item.name).and_then(|o| o.live.as_ref());
-            match self.decide(&resource, live, &hash, &mut outcome) {
+            match self.decide(&resource, live.map(|l| &**l), &hash, &mut outcome) {
                 Ok(Decided::Apply(action, heal)) => {
                     let provider = self.provider_for(&resource)?.name().to_owned();
                     healing.extend(heal.then(|| resource.key.clone()));
