@@ -999,63 +999,97 @@ impl IncrementalPlanner {
         }
 
         if structural {
-            // Reassemble the desired changes in the new graph's order: fresh ones where
-            // re-planned, the others moved over from the last plan.
+            // Reassemble the desired changes in the new graph's order, in place: the last
+            // plan's changes stay in their vector (fresh ones replace theirs or join at the
+            // end) and are permuted there, so a million changes are not moved through fresh
+            // vectors, whose first touch the kernel charges page by page.
             let desired_count = current.desired_violations.len();
-            let old_changes: Vec<ResourceChange> = Arc::make_mut(&mut current.plan)
-                .changes
-                .drain(..desired_count)
-                .collect();
-            let old_violations = std::mem::take(&mut current.desired_violations);
-            let mut kept: Vec<Option<(ResourceChange, Vec<Violation>)>> =
-                std::iter::repeat_with(|| None)
-                    .take(self.desired.len())
-                    .collect();
+            let plan = Arc::make_mut(&mut current.plan);
+            // The deletions at the end are planned again below.
+            plan.changes.truncate(desired_count);
+            let mut items = std::mem::take(&mut plan.changes);
+            let mut item_violations = std::mem::take(&mut current.desired_violations);
+            // For each new position, the index in `items` of the change it keeps.
+            let mut item_of: Vec<usize> = vec![usize::MAX; self.desired.len()];
             match &moved {
                 // By position, as the graph moved them (nothing hashed).
                 Some(moved) => {
-                    // Each old change's new position: through the old plan's positions.
-                    let mut new_of_change: Vec<Option<usize>> = vec![None; old_changes.len()];
                     for (old_position, new_position) in moved.iter().enumerate() {
-                        if let Some(&i) = current.at.get(old_position)
-                            && let Some(slot) = new_of_change.get_mut(i)
+                        if let (Some(&i), Some(p)) = (current.at.get(old_position), *new_position)
+                            && let Some(slot) = item_of.get_mut(p)
                         {
-                            *slot = *new_position;
-                        }
-                    }
-                    for ((change, violations), new_position) in old_changes
-                        .into_iter()
-                        .zip(old_violations)
-                        .zip(new_of_change)
-                    {
-                        if let Some(slot) = new_position.and_then(|p| kept.get_mut(p)) {
-                            *slot = Some((change, violations));
+                            *slot = i;
                         }
                     }
                 }
                 // By new position, through the key index the planner keeps (no key is copied).
                 None => {
-                    for (change, violations) in old_changes.into_iter().zip(old_violations) {
-                        if let Some(&p) = self.position.get(&change.key) {
-                            kept[p] = Some((change, violations));
+                    for (i, change) in items.iter().enumerate() {
+                        if let Some(&p) = self.position.get(&change.key)
+                            && let Some(slot) = item_of.get_mut(p)
+                        {
+                            *slot = i;
                         }
                     }
                 }
             }
+            let joining = fresh
+                .keys()
+                .filter(|&&p| item_of.get(p).is_none_or(|&i| i == usize::MAX))
+                .count();
+            items.reserve_exact(joining);
+            item_violations.reserve_exact(joining);
+            for (p, (change, violations)) in fresh.drain() {
+                match item_of.get(p).copied() {
+                    Some(i) if i != usize::MAX => {
+                        items[i] = change;
+                        item_violations[i] = violations;
+                    }
+                    _ => {
+                        if let Some(slot) = item_of.get_mut(p) {
+                            *slot = items.len();
+                        }
+                        items.push(change);
+                        item_violations.push(violations);
+                    }
+                }
+            }
+            // The changes of removed resources (kept by no position) are taken out in place:
+            // the last item fills the gap.
+            let mut position_of_item = vec![usize::MAX; items.len()];
+            for (p, &i) in item_of.iter().enumerate() {
+                if let Some(slot) = position_of_item.get_mut(i) {
+                    *slot = p;
+                }
+            }
+            let mut i = 0;
+            while i < items.len() {
+                if position_of_item[i] != usize::MAX {
+                    i += 1;
+                    continue;
+                }
+                items.swap_remove(i);
+                item_violations.swap_remove(i);
+                position_of_item.swap_remove(i);
+                if let Some(&p) = position_of_item.get(i)
+                    && let Some(slot) = item_of.get_mut(p)
+                {
+                    *slot = i;
+                }
+            }
             // The graph was built or updated from the desired set as it is.
-            let order = graph.topological_positions();
-            let mut changes = Vec::with_capacity(order.len());
+            let positions = graph.topological_positions();
+            let mut order = Vec::with_capacity(positions.len());
             let mut at = vec![usize::MAX; self.desired.len()];
-            let mut violations = Vec::with_capacity(order.len());
-            for p in order {
-                let Some((change, v)) = fresh.remove(&p).or_else(|| kept[p].take()) else {
+            for p in positions {
+                let Some(&i) = item_of.get(p).filter(|&&i| i != usize::MAX) else {
                     return Patched::Rebuild;
                 };
-                at[p] = changes.len();
-                changes.push(change);
-                violations.push(v);
+                at[p] = order.len();
+                order.push(i);
             }
-            Arc::make_mut(&mut current.plan).changes = changes;
+            let violations = reordered(item_violations, &order);
+            Arc::make_mut(&mut current.plan).changes = reordered(items, &order);
             current.at = at;
             current.violating = violations.iter().filter(|v| !v.is_empty()).count();
             current.desired_violations = violations;
