@@ -9,7 +9,9 @@
 //! ([`CompactValue::to_value`]).
 //!
 //! It serialises as the JSON value it holds, through any serde format, and deserialises from
-//! any: the state file keeps its shape.
+//! any: the state file keeps its shape. What it reads is parsed once and written out compact,
+//! so a text it holds never has a key twice (a hand-edited state file may: the last one counts,
+//! as when the file was read into a `Value`), which [`CompactValue::equals`] relies on.
 //!
 //! ```
 //! use serde_json::json;
@@ -53,8 +55,13 @@ impl CompactValue {
 
     /// The value parsed.
     pub fn to_value(&self) -> Value {
-        // The text was written by serde_json (or checked by it on the way in).
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+        // The text was written by serde_json from a value; reading it back fails only past
+        // serde_json's nesting limit (128), which manifests never reach (YAML input stops at
+        // `yaml::MAX_DEPTH`). Saving such a value fails loudly (see `Serialize`).
+        serde_json::from_str(&self.text).unwrap_or_else(|error| {
+            tracing::error!(%error, "a kept JSON value could not be read back; using null");
+            Value::Null
+        })
     }
 
     /// The compact JSON text.
@@ -100,11 +107,13 @@ impl Default for CompactValue {
     }
 }
 
+/// Equal when they hold equal values, as `serde_json::Value`s compare (maps in any order,
+/// `1` and `1.0` different); [`CompactValue::equals`] is the planner's looser comparison.
 impl PartialEq for CompactValue {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.text, &other.text)
             || self.text == other.text
-            || self.equals(&other.to_value())
+            || self.to_value() == other.to_value()
     }
 }
 
@@ -135,12 +144,9 @@ impl Serialize for CompactValue {
 
 impl<'de> Deserialize<'de> for CompactValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut text = Vec::new();
-        let mut writer = serde_json::Serializer::new(&mut text);
-        serde_transcode::transcode(deserializer, &mut writer).map_err(de::Error::custom)?;
-        // serde_json writes UTF-8 only.
-        let text = String::from_utf8(text).map_err(de::Error::custom)?;
-        Ok(Self { text: text.into() })
+        // Through a value, so that a key written twice counts once (the last), as it did when
+        // the state was read into values; copying the text as read would keep both.
+        Ok(Self::from_value(&Value::deserialize(deserializer)?))
     }
 }
 
@@ -359,12 +365,44 @@ mod tests {
         assert_eq!(kept, from_tree);
     }
 
+    #[test]
+    fn a_key_written_twice_in_the_file_counts_once() {
+        let read: CompactValue =
+            serde_json::from_str(r#"{"kind": "A", "data": {"x": 1}, "data": {"x": 2}}"#).unwrap();
+        assert_eq!(read.as_json(), r#"{"kind":"A","data":{"x":2}}"#);
+        assert!(!read.equals(&json!({"kind": "A", "data": {"x": 2}, "metadata": {}})));
+        assert!(read.equals(&json!({"data": {"x": 2}, "kind": "A"})));
+    }
+
+    #[test]
+    fn records_compare_strictly_and_plans_by_value() {
+        let one = CompactValue::from_value(&json!({"n": 1}));
+        let one_point_zero = CompactValue::from_value(&json!({"n": 1.0}));
+        assert_ne!(one, one_point_zero);
+        assert!(one.equals(&json!({"n": 1.0})));
+        assert_eq!(one, CompactValue::from_value(&json!({"n": 1})));
+    }
+
     fn any_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             (-3i64..3).prop_map(|n| json!(n)),
-            prop_oneof![Just(0.5), Just(1.0), Just(-2.0)].prop_map(|n| json!(n)),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            prop_oneof![
+                Just(0.5),
+                Just(1.0),
+                Just(-2.0),
+                Just(-0.0),
+                Just(0.1),
+                Just(1e300)
+            ]
+            .prop_map(|n| json!(n)),
+            // Floats whose shortest text needs every digit: read back exactly.
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|n| json!(n)),
             "[ab\"\\\\é]{0,2}".prop_map(Value::String),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {

@@ -74,6 +74,7 @@ pub mod sync;
 pub mod user_regex;
 pub mod validate;
 pub mod yaml;
+mod yaml_block;
 pub mod yaml_go;
 pub mod yaml_position;
 

@@ -196,6 +196,10 @@ pub fn quick_value(text: &str) -> Option<serde_json::Value> {
     fast::value(text)
 }
 
+/// The quick path's resolution of a plain or quoted scalar (see [`fast`]), shared with the
+/// block reader ([`crate::yaml_block`]).
+pub(crate) use fast::{key_of as fast_key, scalar as fast_scalar};
+
 /// The quick path of [`value_from_str`]: `None` whenever the document needs the full parser.
 mod fast {
     use granit_parser::{Event, Parser, ScalarStyle};
@@ -218,6 +222,10 @@ mod fast {
 
     /// The document's value, or `None` when the full parser must read it.
     pub(super) fn value(text: &str) -> Option<Value> {
+        // Plain block documents, most manifests, are read without the YAML scanner.
+        if let Some(value) = crate::yaml_block::value(text) {
+            return Some(value);
+        }
         // The parser settings the full parser uses (see `serde_saphyr::Budget::parser_options`).
         let budget = serde_saphyr::Budget::default();
         let options = granit_parser::options! {
@@ -310,7 +318,7 @@ mod fast {
 
     /// A mapping key that is a string whatever the schema: quoted, or a plain word that is no
     /// null, boolean or number, nor a merge key.
-    fn key_of(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<String> {
+    pub(crate) fn key_of(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<String> {
         match style {
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted if text != "<<" => {
                 Some(text.into_owned())
@@ -326,7 +334,7 @@ mod fast {
     /// The value of an untagged scalar, resolved as `serde_saphyr` resolves it for an untyped
     /// value (YAML 1.1 booleans, YAML 1.2 numbers); `None` for number-like text the quick path
     /// does not resolve itself.
-    fn scalar(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<Value> {
+    pub(crate) fn scalar(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<Value> {
         if style != ScalarStyle::Plain {
             return Some(Value::String(text.into_owned()));
         }
