@@ -3,9 +3,10 @@
 //! [`crate::yaml::value_from_str`] builds a document's value from the YAML parser's events when
 //! the document needs none of the full parser's features; that still runs the full scanner,
 //! which costs about a hundred instructions per byte. Most manifests are simpler still: block
-//! mappings and sequences by indentation, one-line plain or quoted scalars, comments. This
-//! module reads exactly that, line by line, and gives up (`None`) at anything else — flow
-//! collections other than `{}` and `[]`, block scalars (`|`, `>`), multi-line scalars, anchors,
+//! mappings and sequences by indentation, one-line plain or quoted scalars, flow collections
+//! written on one line, literal block scalars (`|`, `|-`, `|+`), comments. This module reads
+//! exactly that, line by line, and gives up (`None`) at anything else — folded scalars (`>`),
+//! explicit indentation indicators, multi-line plain or quoted scalars, anchors,
 //! aliases, tags, directives, complex or non-string keys, duplicate keys, tabs, carriage
 //! returns, characters YAML does not allow or reads as line breaks, escapes beyond the common
 //! ones — so that the caller's slower path decides. Scalars resolve through the quick path's
@@ -31,8 +32,19 @@ pub(crate) fn value(text: &str) -> Option<Value> {
     if !allowed_characters(text) {
         return None;
     }
-    let lines = content_lines(text)?;
-    let mut reader = Reader { lines, at: 0 };
+    let mut raw: Vec<&str> = text.split('\n').collect();
+    let ends_with_break = text.ends_with('\n');
+    if ends_with_break {
+        // The empty text after the last line break is no line.
+        raw.pop();
+    }
+    let lines = content_lines(&raw)?;
+    let mut reader = Reader {
+        raw,
+        ends_with_break,
+        lines,
+        at: 0,
+    };
     let first = reader.peek()?;
     let root = reader.node(first.indent, 0)?;
     if reader.peek().is_some() {
@@ -69,19 +81,20 @@ fn allowed_characters(text: &str) -> bool {
     true
 }
 
-/// A line holding content: its indentation and the text after it.
+/// A line holding content: its indentation, the text after it and its index among all lines.
 #[derive(Debug, Clone, Copy)]
 struct Line<'a> {
     indent: usize,
     content: &'a str,
+    raw: usize,
 }
 
 /// The lines holding content (blank lines and comment lines left out); `None` for directives,
 /// document markers other than a leading `---`, or a second document.
-fn content_lines(text: &str) -> Option<Vec<Line<'_>>> {
+fn content_lines<'a>(raw_lines: &[&'a str]) -> Option<Vec<Line<'a>>> {
     let mut lines = Vec::new();
     let mut started = false;
-    for raw in text.split('\n') {
+    for (index, &raw) in raw_lines.iter().enumerate() {
         let content = raw.trim_start_matches(' ');
         let content_end = content.trim_end_matches(' ');
         if content_end.is_empty() || content_end.starts_with('#') {
@@ -110,12 +123,17 @@ fn content_lines(text: &str) -> Option<Vec<Line<'_>>> {
         lines.push(Line {
             indent,
             content: content_end,
+            raw: index,
         });
     }
     Some(lines)
 }
 
 struct Reader<'a> {
+    /// Every line of the document, for block scalars (whose blank and `#` lines are text).
+    raw: Vec<&'a str>,
+    /// Whether the document's last line ends with a line break.
+    ends_with_break: bool,
     lines: Vec<Line<'a>>,
     at: usize,
 }
@@ -153,6 +171,89 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The value written after an entry's indicator on the line `raw` (a block scalar's
+    /// header, or a one-line scalar or flow collection) of a node at `indent`.
+    fn scalar_here(&mut self, body: &str, indent: usize, raw: usize) -> Option<Value> {
+        if body.starts_with('|') {
+            return self.literal(body, indent, raw);
+        }
+        let value = inline(body)?;
+        if self.peek().is_some_and(|next| next.indent > indent) {
+            // A scalar continued on the next lines.
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A literal block scalar whose header (`|`, `|-` or `|+`, maybe a comment) is on line
+    /// `raw`, in a node at `indent`: the lines after it indented deeper, with their common
+    /// indentation taken off.
+    fn literal(&mut self, header: &str, indent: usize, raw: usize) -> Option<Value> {
+        let chomping = header[1..].chars().next();
+        let after = match chomping {
+            Some('-' | '+') => &header[2..],
+            _ => &header[1..],
+        };
+        if !ends_cleanly(after) {
+            return None;
+        }
+        let mut text_lines: Vec<Option<&str>> = Vec::new();
+        let mut content_indent: Option<usize> = None;
+        let mut last = raw;
+        for (index, line) in self.raw.iter().enumerate().skip(raw + 1) {
+            let content = line.trim_start_matches(' ');
+            let spaces = line.len() - content.len();
+            if content.is_empty() {
+                // A blank line: no more spaces than the text's indentation (beyond it they
+                // would be text, left to the full parser).
+                if content_indent.is_some_and(|i| spaces > i)
+                    || (content_indent.is_none() && spaces > indent + 1)
+                {
+                    return None;
+                }
+                text_lines.push(None);
+                last = index;
+                continue;
+            }
+            if spaces <= indent {
+                break;
+            }
+            let at = *content_indent.get_or_insert(spaces);
+            if spaces < at {
+                return None;
+            }
+            text_lines.push(Some(&line[at..]));
+            last = index;
+        }
+        content_indent?;
+        if last + 1 == self.raw.len() && !self.ends_with_break {
+            // The text runs to the end of a document without a final line break.
+            return None;
+        }
+        let kept = text_lines.iter().rposition(Option::is_some)?;
+        let mut text = String::new();
+        for line in &text_lines[..=kept] {
+            text.push_str(line.unwrap_or(""));
+            text.push('\n');
+        }
+        match chomping {
+            Some('-') => {
+                text.pop();
+            }
+            Some('+') => {
+                for _ in kept + 1..text_lines.len() {
+                    text.push('\n');
+                }
+            }
+            _ => {}
+        }
+        // The lines read are no longer content lines to come.
+        while self.peek().is_some_and(|l| l.raw <= last) {
+            self.at += 1;
+        }
+        Some(Value::String(text))
+    }
+
     /// A block sequence whose entries start at `indent`.
     fn sequence(&mut self, indent: usize, depth: usize) -> Option<Value> {
         if depth >= MAX_BLOCK_DEPTH {
@@ -177,10 +278,7 @@ impl<'a> Reader<'a> {
             if split_key(body).is_some() {
                 items.push(self.mapping(column, Some(body), depth + 1)?);
             } else {
-                items.push(inline(body)?);
-                if self.peek().is_some_and(|next| next.indent > indent) {
-                    return None;
-                }
+                items.push(self.scalar_here(body, indent, line.raw)?);
             }
         }
         if self.peek().is_some_and(|next| next.indent > indent) {
@@ -217,11 +315,8 @@ impl<'a> Reader<'a> {
             let value = if rest.is_empty() || rest.starts_with('#') {
                 self.nested(indent, true, depth)?
             } else {
-                let value = inline(rest)?;
-                if self.peek().is_some_and(|next| next.indent > indent) {
-                    return None;
-                }
-                value
+                let raw = self.at.checked_sub(1).and_then(|i| self.lines.get(i))?.raw;
+                self.scalar_here(rest, indent, raw)?
             };
             entries.push((key, value));
         }
@@ -311,8 +406,10 @@ fn inline(body: &str) -> Option<Value> {
             let (text, after) = quoted(body)?;
             ends_cleanly(after).then_some(Value::String(text))
         }
-        b'{' => ends_cleanly(body.strip_prefix("{}")?).then(|| Value::Object(Map::new())),
-        b'[' => ends_cleanly(body.strip_prefix("[]")?).then(|| Value::Array(Vec::new())),
+        b'{' | b'[' => {
+            let (value, after) = flow(body, 0)?;
+            ends_cleanly(after).then_some(value)
+        }
         _ if is_indicator(body) => None,
         _ => {
             let text = match body.find(" #") {
@@ -326,6 +423,136 @@ fn inline(body: &str) -> Option<Value> {
             fast_scalar(Cow::Borrowed(text), ScalarStyle::Plain)
         }
     }
+}
+
+/// A flow collection (`[...]` or `{...}`) that closes on this line, and what follows it. Its
+/// plain scalars are words the quick path resolves; its mappings hold `key: value` entries.
+fn flow(text: &str, depth: usize) -> Option<(Value, &str)> {
+    if depth >= MAX_BLOCK_DEPTH {
+        return None;
+    }
+    let (open, close) = match text.as_bytes().first()? {
+        b'[' => (true, b']'),
+        b'{' => (false, b'}'),
+        _ => return None,
+    };
+    let sequence = open;
+    let mut rest = text[1..].trim_start_matches(' ');
+    let mut items = Vec::new();
+    let mut entries: Vec<(String, Value)> = Vec::new();
+    if let Some(after) = rest.strip_prefix(close as char) {
+        return Some((
+            if sequence {
+                Value::Array(items)
+            } else {
+                Value::Object(Map::new())
+            },
+            after,
+        ));
+    }
+    loop {
+        if sequence {
+            let (item, after) = flow_node(rest, depth)?;
+            items.push(item);
+            rest = after;
+        } else {
+            let (key, after) = flow_key(rest)?;
+            let (value, after) =
+                flow_node(after.strip_prefix(": ")?.trim_start_matches(' '), depth)?;
+            entries.push((key, value));
+            rest = after;
+        }
+        rest = rest.trim_start_matches(' ');
+        match rest.as_bytes().first()? {
+            b',' => {
+                rest = rest[1..].trim_start_matches(' ');
+                // A trailing comma is left to the full parser.
+                if rest.starts_with(close as char) {
+                    return None;
+                }
+            }
+            &b if b == close => {
+                rest = &rest[1..];
+                break;
+            }
+            _ => return None,
+        }
+    }
+    if sequence {
+        return Some((Value::Array(items), rest));
+    }
+    let mut map = Map::with_capacity(entries.len());
+    for (key, value) in entries {
+        if map.insert(key, value).is_some() {
+            return None;
+        }
+    }
+    Some((Value::Object(map), rest))
+}
+
+/// A flow mapping's key and what follows it.
+fn flow_key(text: &str) -> Option<(String, &str)> {
+    match text.as_bytes().first()? {
+        b'"' | b'\'' => {
+            let style = if text.starts_with('"') {
+                ScalarStyle::DoubleQuoted
+            } else {
+                ScalarStyle::SingleQuoted
+            };
+            let (key, after) = quoted(text)?;
+            Some((fast_key(Cow::Owned(key), style)?, after))
+        }
+        _ => {
+            let (plain, after) = flow_plain(text)?;
+            Some((fast_key(Cow::Borrowed(plain), ScalarStyle::Plain)?, after))
+        }
+    }
+}
+
+/// A value inside a flow collection and what follows it.
+fn flow_node(text: &str, depth: usize) -> Option<(Value, &str)> {
+    match text.as_bytes().first()? {
+        b'[' | b'{' => flow(text, depth + 1),
+        b'"' | b'\'' => {
+            let (value, after) = quoted(text)?;
+            Some((Value::String(value), after))
+        }
+        _ => {
+            let (plain, after) = flow_plain(text)?;
+            if after.starts_with(':') {
+                // `[a: b]`, a one-pair mapping: left to the full parser.
+                return None;
+            }
+            Some((
+                fast_scalar(Cow::Borrowed(plain), ScalarStyle::Plain)?,
+                after,
+            ))
+        }
+    }
+}
+
+/// A plain scalar inside a flow collection: up to `,`, `]`, `}`, `: ` or a comment.
+fn flow_plain(text: &str) -> Option<(&str, &str)> {
+    if is_indicator(text)
+        || text.starts_with('-') && !text[1..].starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut end = 0;
+    while end < bytes.len() {
+        match bytes[end] {
+            b',' | b'[' | b']' | b'{' | b'}' => break,
+            b':' if matches!(bytes.get(end + 1), None | Some(b' ' | b',' | b']' | b'}')) => break,
+            b'#' if end > 0 && bytes[end - 1] == b' ' => return None,
+            _ => end += 1,
+        }
+    }
+    let plain = text[..end].trim_end_matches(' ');
+    if plain.is_empty() {
+        return None;
+    }
+    Some((plain, &text[end..]))
 }
 
 /// Whether what follows a scalar on its line is nothing, or a comment after a space.
@@ -431,14 +658,40 @@ mod tests {
     }
 
     #[test]
+    fn block_scalars_and_flow_collections_read_as_the_full_parser_reads_them() {
+        let text = "data:\n  app.conf: |\n    [server]\n    # not a comment\n\n    port = 80\n\n  kept: |+\n    a\n\n  stripped: |-\n    b\n  list:\n  - |\n    c\nspec:\n  ports: [{port: 6379, name: cache}]\n  args: [\"--port\", '6379', -1, http://x/y]\n  selector: {app: cache, 'tier': [a, b]} # flow\n";
+        let read = value(text).expect("read here");
+        assert_eq!(Some(read.clone()), full(text), "{text}");
+        assert_eq!(
+            read["data"]["app.conf"],
+            "[server]\n# not a comment\n\nport = 80\n"
+        );
+        assert_eq!(read["data"]["kept"], "a\n\n");
+        assert_eq!(read["data"]["stripped"], "b");
+        assert_eq!(read["data"]["list"], json!(["c\n"]));
+        assert_eq!(
+            read["spec"]["args"],
+            json!(["--port", "6379", -1, "http://x/y"])
+        );
+        assert_eq!(
+            read["spec"]["selector"],
+            json!({"app": "cache", "tier": ["a", "b"]})
+        );
+    }
+
+    #[test]
     fn what_it_does_not_read_is_left_to_the_full_parser() {
         for text in [
-            "a: |\n  text\n",
+            "a: |2\n  text\n",
             "a: >-\n  text\n",
+            "a: |\n  text",
+            "a: |\n    text\n  less\n",
             "a: &x 1\nb: *x\n",
             "a: !!str 1\n",
-            "a: {b: 1}\n",
-            "a: [1, 2]\n",
+            "a: {b: 1\n",
+            "a: [1, 2,]\n",
+            "a: [b: c]\n",
+            "a: {b}\n",
             "a: 1\na: 2\n",
             "1: a\n",
             "? a\n: b\n",
@@ -537,6 +790,15 @@ mod tests {
     fn write(node: &Node, indent: usize, knob: &mut dyn FnMut() -> u8, out: &mut String) {
         let pad = " ".repeat(indent);
         match node {
+            Node::Scalar(text, style)
+                if knob().is_multiple_of(6) && !text.is_empty() && !text.starts_with(' ') =>
+            {
+                let _ = style;
+                out.push_str("|-\n");
+                out.push_str(&" ".repeat(indent + 2));
+                out.push_str(text);
+                out.push('\n');
+            }
             Node::Scalar(text, style) => {
                 out.push_str(&written(text, *style));
                 if knob().is_multiple_of(5) {
@@ -575,6 +837,20 @@ mod tests {
                         }
                     }
                 }
+            }
+            Node::Seq(items)
+                if items.iter().all(|i| matches!(i, Node::Scalar(..)))
+                    && knob().is_multiple_of(3) =>
+            {
+                let written: Vec<String> = items
+                    .iter()
+                    .map(|i| match i {
+                        Node::Scalar(text, style) => written(text, *style),
+                        _ => String::new(),
+                    })
+                    .collect();
+                out.push_str(&pad);
+                out.push_str(&format!("- [{}]\n", written.join(", ")));
             }
             Node::Seq(items) => {
                 for item in items {
@@ -640,6 +916,9 @@ mod tests {
                 "# c", "", "---", "...", "x: |", "  y", "z: -1", "aa: .5", "bb: 1_000",
                 "cc: !t v", "dd: &a v", "ee: *a", "\"ff\" : g", "gg: 'h", "ii:  jj  ",
                 "kk: \"\\u00e9\\x41\"", "ll: \"\\e\"", "mm: 'a''", "nn: 0o17", "oo: +1",
+                "pp: |-", "qq: |+", "- |", "  # text", "rr: [a, 'b', {c: d}]", "ss: {t: [1, 2]}",
+                "uu: [v: w]", "xx: [y, ]", "yy: |2", "zz: {a, b}", "ab: [\"c\", -1, -, x#y]",
+                "cd: [a #b]", "ef: {g: }", "gh: [[a], {}]",
             ])), 0..12),
         ) {
             let text: String = lines
