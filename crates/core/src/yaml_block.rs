@@ -500,11 +500,17 @@ fn flow_key(text: &str) -> Option<(String, &str)> {
                 ScalarStyle::SingleQuoted
             };
             let (key, after) = quoted(text)?;
+            if text.len() - after.len() > MAX_KEY_BYTES {
+                return None;
+            }
             Some((fast_key(Cow::Owned(key), style)?, after))
         }
         _ => {
             let (plain, after) = flow_plain(text)?;
-            Some((fast_key(Cow::Borrowed(plain), ScalarStyle::Plain)?, after))
+            (plain.len() <= MAX_KEY_BYTES)
+                .then(|| fast_key(Cow::Borrowed(plain), ScalarStyle::Plain))
+                .flatten()
+                .map(|key| (key, after))
         }
     }
 }
@@ -677,6 +683,26 @@ mod tests {
             read["spec"]["selector"],
             json!({"app": "cache", "tier": ["a", "b"]})
         );
+    }
+
+    #[test]
+    fn long_keys_and_scalars_read_as_the_full_parser_reads_them() {
+        let long = "x".repeat(3000);
+        for text in [
+            format!("a: {long}\n"),
+            format!("a: '{long}'\n"),
+            format!("a: \"{long}\"\n"),
+            format!("- {long}\n"),
+            format!("a: [{long}, b]\n"),
+            format!("a: {{{long}: b}}\n"),
+            format!("a: {{'{long}': b}}\n"),
+            format!("{long}: b\n"),
+            format!("'{long}': b\n"),
+            format!("- {long}: b\n"),
+            format!("a:\n- [{long}]\n"),
+        ] {
+            assert!(agrees(&text), "{}", &text[..40]);
+        }
     }
 
     #[test]
