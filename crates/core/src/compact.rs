@@ -30,6 +30,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
+use crate::plan::fields::numbers_equal;
+
 /// A JSON value held as its compact text (see the [module documentation](self)).
 #[derive(Clone)]
 pub struct CompactValue {
@@ -46,13 +48,6 @@ impl CompactValue {
         Self { text: text.into() }
     }
 
-    /// `null`.
-    pub fn null() -> Self {
-        Self {
-            text: Arc::from("null"),
-        }
-    }
-
     /// The value parsed.
     pub fn to_value(&self) -> Value {
         // The text was written by serde_json from a value; reading it back fails only past
@@ -67,16 +62,6 @@ impl CompactValue {
     /// The compact JSON text.
     pub fn as_json(&self) -> &str {
         &self.text
-    }
-
-    /// The size of its text in bytes.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
-    }
-
-    /// Whether it is `null`.
-    pub fn is_null(&self) -> bool {
-        &*self.text == "null"
     }
 
     /// Whether the held value is equal to `value`, read straight from the text: maps equal
@@ -101,12 +86,6 @@ impl From<Value> for CompactValue {
     }
 }
 
-impl Default for CompactValue {
-    fn default() -> Self {
-        Self::null()
-    }
-}
-
 /// Equal when they hold equal values, as `serde_json::Value`s compare (maps in any order,
 /// `1` and `1.0` different); [`CompactValue::equals`] is the planner's looser comparison.
 impl PartialEq for CompactValue {
@@ -117,19 +96,7 @@ impl PartialEq for CompactValue {
     }
 }
 
-impl PartialEq<Value> for CompactValue {
-    fn eq(&self, other: &Value) -> bool {
-        self.equals(other)
-    }
-}
-
 impl fmt::Debug for CompactValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl fmt::Display for CompactValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
@@ -187,11 +154,6 @@ impl EqualTo<'_> {
             Err(E::custom(Different))
         }
     }
-}
-
-/// Numbers are equal when they are the same number, whatever their representation.
-fn numbers_equal(a: &Number, b: &Number) -> bool {
-    a == b || matches!((a.as_f64(), b.as_f64()), (Some(p), Some(q)) if p == q)
 }
 
 impl<'de> Visitor<'de> for EqualTo<'_> {

@@ -575,7 +575,7 @@ impl StateRecorder {
             provider: change.provider.clone(),
             status,
             last_applied: CompactValue::from_value(
-                &sensitivity.digest(&change.key, &self.last_applied_form(&resource.manifest)),
+                &sensitivity.digested(&change.key, &self.last_applied_form(&resource.manifest)),
             ),
             dependencies: change.dependencies.clone(),
             outputs: sensitivity.redact(&change.key, &outputs),
@@ -585,11 +585,11 @@ impl StateRecorder {
 
     /// The form the state keeps: normalized the way plans compare, so later plans compare
     /// like with like.
-    fn last_applied_form(&self, manifest: &Value) -> Value {
+    fn last_applied_form<'a>(&self, manifest: &'a Value) -> std::borrow::Cow<'a, Value> {
         if self.normalizer.is_identity() {
-            manifest.clone()
+            std::borrow::Cow::Borrowed(manifest)
         } else {
-            self.normalizer.normalize(manifest, &Value::Null).0
+            std::borrow::Cow::Owned(self.normalizer.normalize(manifest, &Value::Null).0)
         }
     }
 

@@ -288,7 +288,7 @@ impl Engine {
             api_version: resource.api_version().to_owned(),
             provider: provider.name().to_owned(),
             status: ResourceStatus::Applied,
-            last_applied: CompactValue::from_value(&sensitivity.digest(key, &accepted)),
+            last_applied: CompactValue::from_value(&sensitivity.digested(key, &accepted)),
             dependencies: graph.dependencies(key),
             outputs: Value::Null,
             protect: resource.is_protected(),

@@ -20,6 +20,8 @@
 //! print [`REDACTED`], and the state keeps only a SHA-256 digest (see [`Sensitivity::digest`])
 //! so that a change is still detectable.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -151,6 +153,16 @@ impl Sensitivity {
     /// the identity and callers can skip the copy).
     pub fn touches(&self, key: &ResourceKey, value: &Value) -> bool {
         self.any_below(key, value, &mut Vec::new())
+    }
+
+    /// `value` with sensitive fields replaced by digests ([`Sensitivity::digest`]), borrowed
+    /// when it has none.
+    pub fn digested<'a>(&self, key: &ResourceKey, value: &'a Value) -> Cow<'a, Value> {
+        if self.touches(key, value) {
+            Cow::Owned(self.digest(key, value))
+        } else {
+            Cow::Borrowed(value)
+        }
     }
 
     /// Whether a non-null sensitive field lies at or below `path` (no ancestor of `path` being

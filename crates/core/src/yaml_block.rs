@@ -145,9 +145,6 @@ impl<'a> Reader<'a> {
 
     /// The block node whose first line is the next one, at `indent`.
     fn node(&mut self, indent: usize, depth: usize) -> Option<Value> {
-        if depth >= MAX_BLOCK_DEPTH {
-            return None;
-        }
         let line = self.peek().filter(|l| l.indent == indent)?;
         if is_sequence_entry(line.content) {
             self.sequence(indent, depth)
@@ -275,8 +272,8 @@ impl<'a> Reader<'a> {
                 return None;
             }
             let column = indent + 1 + (rest.len() - body.len());
-            if split_key(body).is_some() {
-                items.push(self.mapping(column, Some(body), depth + 1)?);
+            if let Some(entry) = split_key(body) {
+                items.push(self.mapping(column, Some((entry, line.raw)), depth + 1)?);
             } else {
                 items.push(self.scalar_here(body, indent, line.raw)?);
             }
@@ -287,12 +284,12 @@ impl<'a> Reader<'a> {
         Some(Value::Array(items))
     }
 
-    /// A block mapping whose keys start at `indent`; `first` is its first entry when it began
-    /// on a sequence entry's line.
+    /// A block mapping whose keys start at `indent`; `first` is its first entry (key, what
+    /// follows the key, line) when it began on a sequence entry's line.
     fn mapping(
         &mut self,
         indent: usize,
-        mut first: Option<&'a str>,
+        mut first: Option<((String, &'a str), usize)>,
         depth: usize,
     ) -> Option<Value> {
         if depth >= MAX_BLOCK_DEPTH {
@@ -300,22 +297,20 @@ impl<'a> Reader<'a> {
         }
         let mut entries: Vec<(String, Value)> = Vec::new();
         loop {
-            let content = match first.take() {
-                Some(content) => content,
+            let ((key, rest), raw) = match first.take() {
+                Some(entry) => entry,
                 None => match self.peek() {
                     Some(line) if line.indent == indent => {
                         self.at += 1;
-                        line.content
+                        (split_key(line.content)?, line.raw)
                     }
                     _ => break,
                 },
             };
-            let (key, rest) = split_key(content)?;
             let rest = rest.trim_start_matches(' ');
             let value = if rest.is_empty() || rest.starts_with('#') {
                 self.nested(indent, true, depth)?
             } else {
-                let raw = self.at.checked_sub(1).and_then(|i| self.lines.get(i))?.raw;
                 self.scalar_here(rest, indent, raw)?
             };
             entries.push((key, value));

@@ -245,10 +245,10 @@ impl LiveCache {
                 let listed = kind.listing.take().unwrap_or_default();
                 let old = std::mem::replace(&mut kind.objects, listed);
                 let was_synced = std::mem::replace(&mut kind.synced, true);
-                let objects = kind.objects.clone();
+                let objects = &kind.objects;
                 // (name, before, after)
                 let mut changed: Vec<(ObjectName, Option<Shared>, Option<Shared>)> = Vec::new();
-                for (name, value) in &objects {
+                for (name, value) in objects {
                     if old.get(name) != Some(value) {
                         changed.push((name.clone(), old.get(name).cloned(), Some(value.clone())));
                     }

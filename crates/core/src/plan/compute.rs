@@ -721,7 +721,7 @@ fn plan_desired(
             if let Some(record) = record {
                 // The state keeps the last-applied object normalized (and digested), so it is
                 // compared in the same normalization space.
-                let digested_desired = digested(&sensitivity, key, &d);
+                let digested_desired = sensitivity.digested(key, &d);
                 if record.last_applied.equals(&digested_desired) {
                     // Git has not changed since the last apply (the common case): nothing was
                     // removed, and any difference from live is drift.
@@ -742,7 +742,7 @@ fn plan_desired(
                             None => changes.push(removed),
                         }
                     }
-                    let digested_live = digested(&sensitivity, key, &live_on_last);
+                    let digested_live = sensitivity.digested(key, &live_on_last);
                     drifted = !fields::desired_vs_live(last, &digested_live).is_empty();
                 }
                 // An interrupted change's record is what was being applied, not what was:
@@ -837,19 +837,6 @@ fn plan_desired(
         live,
         sensitive_fields,
         drifted,
-    }
-}
-
-/// `value` with sensitive fields replaced by digests, borrowed when it has none.
-pub(super) fn digested<'a>(
-    sensitivity: &Sensitivity,
-    key: &ResourceKey,
-    value: &'a Value,
-) -> Cow<'a, Value> {
-    if sensitivity.touches(key, value) {
-        Cow::Owned(sensitivity.digest(key, value))
-    } else {
-        Cow::Borrowed(value)
     }
 }
 

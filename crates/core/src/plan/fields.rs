@@ -208,9 +208,7 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
         return true;
     }
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            x == y || matches!((x.as_f64(), y.as_f64()), (Some(p), Some(q)) if p == q)
-        }
+        (Value::Number(x), Value::Number(y)) => numbers_equal(x, y),
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
         }
@@ -224,6 +222,12 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
+}
+
+/// Numbers are equal when they are the same number, whatever their representation (`1` and
+/// `1.0`).
+pub(crate) fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    a == b || matches!((a.as_f64(), b.as_f64()), (Some(p), Some(q)) if p == q)
 }
 
 /// Whether `path` is `prefix` or lies below it.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Observations;
-use super::compute::{digested, redact_change};
+use super::compute::redact_change;
 use super::fields::{self, FieldChange};
 use crate::compact::CompactValue;
 use crate::model::ResourceKey;
@@ -169,7 +169,7 @@ pub fn compute_refresh(
         let sensitivity = Sensitivity::with_paths(&paths);
         let last = &record.last_applied.to_value();
         let live_on_last = normalizer.normalize(last, live).1;
-        let live_digested = digested(&sensitivity, &record.key, &live_on_last);
+        let live_digested = sensitivity.digested(&record.key, &live_on_last);
         let mut fields = fields::desired_vs_live(last, &live_digested);
         if fields.is_empty() {
             continue;
