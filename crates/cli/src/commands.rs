@@ -189,7 +189,19 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     warn_if_targeted(&options);
-    Ok(exit_code(plan.has_changes(), args.detailed_exitcode))
+    let code = exit_code(plan.has_changes(), args.detailed_exitcode);
+    left_to_exit(plan);
+    left_to_exit(state);
+    Ok(code)
+}
+
+/// Leaves `value`'s memory to the operating system instead of freeing it: `main` exits as
+/// soon as the command returns, and a large plan or state is freed object by object (every
+/// manifest's maps and strings), about a tenth of a 100 000-resource plan's run for memory the
+/// exit releases at once. Only for plain data: nothing whose drop does work (locks, files,
+/// connections).
+fn left_to_exit<T>(value: T) {
+    std::mem::forget(value);
 }
 
 fn exit_code(changes: bool, detailed: bool) -> ExitCode {

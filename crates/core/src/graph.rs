@@ -1249,7 +1249,7 @@ impl Graph {
     /// field whose name could make a reference counts, whether or not it does.
     pub fn same_inputs(old: &Resource, new: &Resource) -> bool {
         fn labels(r: &Resource) -> Option<&Value> {
-            r.manifest.get("metadata")?.get("labels")
+            crate::object::member(crate::object::member(&r.manifest, "metadata")?, "labels")
         }
         old.key == new.key
             && old.annotation(ANNOTATION_DEPENDS_ON) == new.annotation(ANNOTATION_DEPENDS_ON)
@@ -1375,11 +1375,8 @@ impl<'a> Lookup<'a> {
     }
 
     fn labels(&self, i: usize) -> Option<&'a serde_json::Map<String, Value>> {
-        self.resources[i]
-            .manifest
-            .get("metadata")?
-            .get("labels")?
-            .as_object()
+        let metadata = crate::object::member(&self.resources[i].manifest, "metadata")?;
+        crate::object::member(metadata, "labels")?.as_object()
     }
 }
 
@@ -1687,7 +1684,7 @@ fn walk_references(
             (base, ReferenceForm::List, items)
         })
     } else if let Some(base) = field.strip_suffix("Ref") {
-        (value.is_object() && value.get("name").is_some_and(Value::is_string)).then(|| {
+        (crate::object::member(value, "name").is_some_and(Value::is_string)).then(|| {
             (
                 base,
                 ReferenceForm::Single,
@@ -1695,7 +1692,7 @@ fn walk_references(
             )
         })
     } else if let Some(base) = field.strip_suffix("Selector")
-        && let Some(labels) = value.get("matchLabels").and_then(Value::as_object)
+        && let Some(labels) = crate::object::member(value, "matchLabels").and_then(Value::as_object)
     {
         let item = ReferenceItem {
             name: None,

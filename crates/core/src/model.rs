@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::object::{field, member};
+
 /// Annotation listing explicit dependencies: `[group/]Kind/[namespace/]name`, comma-separated.
 pub const ANNOTATION_DEPENDS_ON: &str = "strata.dev/depends-on";
 /// Label naming the stack that owns a live object.
@@ -67,18 +69,17 @@ impl ResourceKey {
             .ok_or_else(|| FieldError::new("", "a manifest must be an object"))?;
         let api_version = required_str(object, "apiVersion")?;
         let kind = required_str(object, "kind")?;
-        let metadata = object
-            .get("metadata")
+        let metadata = field(object, "metadata")
             .ok_or_else(|| FieldError::new("metadata", "is required"))?
             .as_object()
             .ok_or_else(|| FieldError::new("metadata", "must be an object"))?;
-        let name = match metadata.get("name") {
+        let name = match field(metadata, "name") {
             Some(Value::String(name)) if !name.is_empty() => KeyText::from(name.as_str()),
             Some(Value::String(_)) => return Err(FieldError::new("metadata.name", "is empty")),
             Some(_) => return Err(FieldError::new("metadata.name", "must be a string")),
             None => return Err(FieldError::new("metadata.name", "is required")),
         };
-        let namespace = match metadata.get("namespace") {
+        let namespace = match field(metadata, "namespace") {
             None | Some(Value::Null) => None,
             Some(Value::String(ns)) if ns.is_empty() => None,
             Some(Value::String(ns)) => Some(KeyText::from(ns.as_str())),
@@ -99,13 +100,13 @@ impl ResourceKey {
         fn text(value: Option<&Value>) -> &str {
             value.and_then(Value::as_str).unwrap_or_default()
         }
-        let metadata = manifest.get("metadata");
-        let namespace = text(metadata.and_then(|m| m.get("namespace")));
+        let metadata = member(manifest, "metadata");
+        let namespace = text(metadata.and_then(|m| member(m, "namespace")));
         Self {
-            group: group_of(text(manifest.get("apiVersion"))).into(),
-            kind: text(manifest.get("kind")).into(),
+            group: group_of(text(member(manifest, "apiVersion"))).into(),
+            kind: text(member(manifest, "kind")).into(),
             namespace: (!namespace.is_empty()).then(|| namespace.into()),
-            name: text(metadata.and_then(|m| m.get("name"))).into(),
+            name: text(metadata.and_then(|m| member(m, "name"))).into(),
         }
     }
 
@@ -175,12 +176,12 @@ impl std::str::FromStr for ResourceKey {
     }
 }
 
-fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, FieldError> {
-    match object.get(field) {
+fn required_str<'a>(object: &'a Map<String, Value>, name: &str) -> Result<&'a str, FieldError> {
+    match field(object, name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(Value::String(_)) => Err(FieldError::new(field, "is empty")),
-        Some(_) => Err(FieldError::new(field, "must be a string")),
-        None => Err(FieldError::new(field, "is required")),
+        Some(Value::String(_)) => Err(FieldError::new(name, "is empty")),
+        Some(_) => Err(FieldError::new(name, "must be a string")),
+        None => Err(FieldError::new(name, "is required")),
     }
 }
 
@@ -259,8 +260,7 @@ impl Resource {
 
     /// The `apiVersion` of the manifest.
     pub fn api_version(&self) -> &str {
-        self.manifest
-            .get("apiVersion")
+        member(&self.manifest, "apiVersion")
             .and_then(Value::as_str)
             .unwrap_or_default()
     }
@@ -283,16 +283,13 @@ impl Resource {
 
 /// Reads an annotation from any manifest.
 pub fn annotation<'a>(manifest: &'a Value, name: &str) -> Option<&'a str> {
-    manifest
-        .get("metadata")?
-        .get("annotations")?
-        .get(name)?
-        .as_str()
+    let metadata = member(manifest, "metadata")?;
+    member(member(metadata, "annotations")?, name)?.as_str()
 }
 
 /// Reads a label from any manifest.
 pub fn label<'a>(manifest: &'a Value, name: &str) -> Option<&'a str> {
-    manifest.get("metadata")?.get("labels")?.get(name)?.as_str()
+    member(member(member(manifest, "metadata")?, "labels")?, name)?.as_str()
 }
 
 #[cfg(test)]

@@ -416,7 +416,7 @@ fn key_path(keys: &[&str]) -> Vec<PathSegment> {
 }
 
 fn check_metadata(resource: &Resource, problem: &mut impl FnMut(Vec<PathSegment>, String)) {
-    let Some(metadata) = resource.manifest.get("metadata") else {
+    let Some(metadata) = crate::object::member(&resource.manifest, "metadata") else {
         return;
     };
     for map in ["labels", "annotations"] {

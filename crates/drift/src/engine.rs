@@ -154,7 +154,7 @@ pub fn project(live: &Value, desired: &Value, field: Option<&str>) -> Value {
     match (live, desired) {
         (Value::Object(l), Value::Object(d)) => Value::Object(
             d.iter()
-                .filter_map(|(k, dv)| match l.get(k) {
+                .filter_map(|(k, dv)| match crate::lookup::field(l, k) {
                     Some(lv) => Some((k.clone(), project(lv, dv, Some(k)))),
                     None if dv.is_null() => Some((k.clone(), Value::Null)),
                     None => None,

@@ -8,32 +8,12 @@
 
 use serde_json::{Map, Value};
 
-/// Up to this many entries a map is searched by comparing keys; larger maps use their index.
-const LINEAR_MAX: usize = 16;
-
-/// The value under `key` in `map`.
-#[inline]
-pub fn field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    if map.len() <= LINEAR_MAX {
-        map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-    } else {
-        map.get(key)
-    }
-}
+pub use strata_core::object::{field, member};
 
 /// Whether `map` has `key`.
 #[inline]
 pub fn has_field(map: &Map<String, Value>, key: &str) -> bool {
     field(map, key).is_some()
-}
-
-/// The member `key` of `value` when `value` is an object.
-#[inline]
-pub fn member<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    match value {
-        Value::Object(map) => field(map, key),
-        _ => None,
-    }
 }
 
 /// Deep equality with the same meaning as `Value`'s `==` (key order never matters), cheaper on

@@ -9,7 +9,7 @@ use strata_core::sensitive::Sensitivity;
 use crate::error::DriftError;
 use crate::glob::glob_match;
 use crate::ignore::{IgnoreConfig, IgnoreNormalizer};
-use crate::knowntypes::{normalize_numbers, remarshal_typed};
+use crate::knowntypes::normalize_numbers;
 use crate::object::{LAST_APPLIED_ANNOTATION, ResourceKey, is_builtin_group};
 
 /// Which kinds have their `status` ignored (ArgoCD's `ignoreResourceStatusField`).
@@ -180,9 +180,13 @@ impl DriftRules {
 
     /// Remarshal and the built-in normalisations (everything except ignore rules).
     pub fn normalize_base(&self, obj: &Value) -> Value {
-        let res = crate::object::key_of(obj);
-        let mut out = remarshal(obj, &res);
-        normalize_builtin_kinds(&mut out, &res, self.ignore_aggregated_roles);
+        self.normalize_base_for(obj, &crate::object::key_of(obj))
+    }
+
+    /// [`DriftRules::normalize_base`] for an object whose identity is already read.
+    fn normalize_base_for(&self, obj: &Value, res: &ResourceKey) -> Value {
+        let mut out = remarshal(obj, res);
+        normalize_builtin_kinds(&mut out, res, self.ignore_aggregated_roles);
         out
     }
 
@@ -227,8 +231,10 @@ impl DriftRules {
 
     /// The full normalisation of one object for comparison.
     pub fn normalize(&self, obj: &Value) -> Value {
-        let mut out = self.normalize_base(obj);
-        self.apply_ignores(&mut out);
+        // Remarshalling and the built-in rules keep the identity fields, so it is read once.
+        let res = crate::object::key_of(obj);
+        let mut out = self.normalize_base_for(obj, &res);
+        self.apply_ignores_for(&mut out, &res);
         out
     }
 }
@@ -246,10 +252,10 @@ fn has_own_rules(res: &ResourceKey) -> bool {
 pub fn remarshal(obj: &Value, res: &ResourceKey) -> Value {
     let mut out = obj.clone();
     normalize_numbers(&mut out);
-    if is_builtin_group(&res.group)
-        && let Some(typed) = remarshal_typed(&out)
-    {
-        out = typed;
+    // Rewritten in the one copy; the rare object the typed decode refuses is copied again.
+    if is_builtin_group(&res.group) && !crate::knowntypes::remarshal_in_place(&mut out) {
+        out = obj.clone();
+        normalize_numbers(&mut out);
     }
     out
 }

@@ -115,7 +115,7 @@ fn field_of<'a>(
 ) -> Option<&'a Value> {
     match aligned.next() {
         Some((k, v)) if k == key => Some(v),
-        _ => map.get(key),
+        _ => crate::object::field(map, key),
     }
 }
 
