@@ -111,9 +111,208 @@ impl Serialize for CompactValue {
 
 impl<'de> Deserialize<'de> for CompactValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Through a value, so that a key written twice counts once (the last), as it did when
-        // the state was read into values; copying the text as read would keep both.
-        Ok(Self::from_value(&Value::deserialize(deserializer)?))
+        // Written out compact as it is read, building no value. The text is what
+        // `from_value` writes for the value the input reads as: numbers and strings are
+        // written by serde_json itself, and a key written twice counts once, as a `Value`
+        // keeps it (the last value, in the first one's place).
+        let mut text = Vec::with_capacity(256);
+        Compacting { out: &mut text }.deserialize(deserializer)?;
+        let text = String::from_utf8(text).map_err(de::Error::custom)?;
+        Ok(Self { text: text.into() })
+    }
+}
+
+/// Writes the value it reads as compact JSON text to `out` (see `CompactValue`'s
+/// `Deserialize`).
+struct Compacting<'o> {
+    out: &'o mut Vec<u8>,
+}
+
+/// Where one entry of a map being written lies in the output.
+struct WrittenEntry<'de> {
+    key: std::borrow::Cow<'de, str>,
+    /// Where its value's text starts and ends.
+    value: std::ops::Range<usize>,
+}
+
+/// Maps with more entries than this find a repeated key through a hash set.
+const LINEAR_KEYS: usize = 16;
+
+impl Compacting<'_> {
+    fn write<T: Serialize + ?Sized, E: de::Error>(self, value: &T) -> Result<(), E> {
+        serde_json::to_writer(&mut *self.out, value).map_err(E::custom)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Compacting<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Compacting<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.write(&Number::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.write(&Number::from(v))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<(), E> {
+        let number = Number::deserialize(de::value::I128Deserializer::<E>::new(v))?;
+        self.write(&number)
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<(), E> {
+        let number = Number::deserialize(de::value::U128Deserializer::<E>::new(v))?;
+        self.write(&number)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        match Number::from_f64(v) {
+            Some(number) => self.write(&number),
+            None => self.visit_unit(),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.write(v)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        self.deserialize(deserializer)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.out.push(b'[');
+        let mut first = true;
+        loop {
+            let before = self.out.len();
+            if !first {
+                self.out.push(b',');
+            }
+            if seq
+                .next_element_seed(Compacting { out: self.out })?
+                .is_none()
+            {
+                self.out.truncate(before);
+                break;
+            }
+            first = false;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.out.push(b'{');
+        let mut entries: Vec<WrittenEntry<'de>> = Vec::new();
+        let mut index: Option<std::collections::HashMap<String, usize>> = None;
+        loop {
+            let entry_start = self.out.len();
+            if !entries.is_empty() {
+                self.out.push(b',');
+            }
+            let Some(key) = map.next_key_seed(KeyText)? else {
+                self.out.truncate(entry_start);
+                break;
+            };
+            serde_json::to_writer(&mut *self.out, key.as_ref()).map_err(de::Error::custom)?;
+            self.out.push(b':');
+            let value_start = self.out.len();
+            map.next_value_seed(Compacting { out: self.out })?;
+            let value = value_start..self.out.len();
+            let earlier = match &mut index {
+                Some(index) => index.get(key.as_ref()).copied(),
+                None => entries.iter().position(|e| e.key == key),
+            };
+            match earlier {
+                // A key written twice: its last value, in the first one's place.
+                Some(at) => {
+                    let text = self.out[value.clone()].to_vec();
+                    self.out.truncate(entry_start);
+                    let old = entries[at].value.clone();
+                    let grown = text.len().wrapping_sub(old.len());
+                    self.out.splice(old.clone(), text);
+                    entries[at].value.end = entries[at].value.end.wrapping_add(grown);
+                    for later in &mut entries[at + 1..] {
+                        later.value.start = later.value.start.wrapping_add(grown);
+                        later.value.end = later.value.end.wrapping_add(grown);
+                    }
+                }
+                None => {
+                    if let Some(index) = &mut index {
+                        index.insert(key.to_string(), entries.len());
+                    } else if entries.len() == LINEAR_KEYS {
+                        let mut built: std::collections::HashMap<String, usize> = entries
+                            .iter()
+                            .enumerate()
+                            .map(|(i, e)| (e.key.to_string(), i))
+                            .collect();
+                        built.insert(key.to_string(), entries.len());
+                        index = Some(built);
+                    }
+                    entries.push(WrittenEntry { key, value });
+                }
+            }
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+/// Reads a map key, borrowing it from the input where the input allows.
+struct KeyText;
+
+impl<'de> DeserializeSeed<'de> for KeyText {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyText {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(key))
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(key.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, key: String) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(key))
     }
 }
 
@@ -334,6 +533,110 @@ mod tests {
         assert_eq!(read.as_json(), r#"{"kind":"A","data":{"x":2}}"#);
         assert!(!read.equals(&json!({"kind": "A", "data": {"x": 2}, "metadata": {}})));
         assert!(read.equals(&json!({"data": {"x": 2}, "kind": "A"})));
+    }
+
+    /// A JSON document that may repeat keys, as a hand-edited state file may.
+    #[derive(Debug, Clone)]
+    enum Written {
+        Leaf(Value),
+        List(Vec<Written>),
+        Map(Vec<(String, Written)>),
+    }
+
+    impl Written {
+        fn text(&self) -> String {
+            match self {
+                Written::Leaf(v) => serde_json::to_string_pretty(v).unwrap(),
+                Written::List(items) => format!(
+                    "[ {} ]",
+                    items
+                        .iter()
+                        .map(Written::text)
+                        .collect::<Vec<_>>()
+                        .join(" , ")
+                ),
+                Written::Map(entries) => format!(
+                    "{{\n {} }}",
+                    entries
+                        .iter()
+                        .map(|(k, v)| format!(
+                            "{} : {}",
+                            serde_json::to_string(k).unwrap(),
+                            v.text()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(",\n ")
+                ),
+            }
+        }
+
+        /// The value it reads as: a repeated key keeps its first place and its last value.
+        fn value(&self) -> Value {
+            match self {
+                Written::Leaf(v) => v.clone(),
+                Written::List(items) => Value::Array(items.iter().map(Written::value).collect()),
+                Written::Map(entries) => {
+                    let mut map = Map::new();
+                    for (k, v) in entries {
+                        map.insert(k.clone(), v.value());
+                    }
+                    Value::Object(map)
+                }
+            }
+        }
+    }
+
+    fn any_written() -> impl Strategy<Value = Written> {
+        any_value()
+            .prop_map(Written::Leaf)
+            .prop_recursive(3, 64, 40, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Written::List),
+                    // Few key letters and up to 40 entries: keys repeat, in small maps and in
+                    // maps past the linear search.
+                    prop::collection::vec(("[a-e]{1,2}", inner), 0..40).prop_map(Written::Map),
+                ]
+            })
+    }
+
+    proptest! {
+        /// Read from any layout of JSON text, a value is held as `from_value` writes it, and
+        /// a repeated key counts once, as reading into a `Value` counts it.
+        #[test]
+        fn reading_writes_the_text_from_value_writes(written in any_written()) {
+            let text = written.text();
+            let read: CompactValue = serde_json::from_str(&text).unwrap();
+            let expected = CompactValue::from_value(&written.value());
+            prop_assert_eq!(read.as_json(), expected.as_json());
+            let through_value: Value = serde_json::from_str(&text).unwrap();
+            let via_value = CompactValue::from_value(&through_value);
+            prop_assert_eq!(read.as_json(), via_value.as_json());
+            let from_bytes: CompactValue = serde_json::from_slice(text.as_bytes()).unwrap();
+            prop_assert_eq!(from_bytes.as_json(), expected.as_json());
+            let from_reader: CompactValue = serde_json::from_reader(text.as_bytes()).unwrap();
+            prop_assert_eq!(from_reader.as_json(), expected.as_json());
+        }
+    }
+
+    #[test]
+    fn numbers_past_64_bits_and_other_formats_read_as_values_read_them() {
+        use serde::de::IntoDeserializer;
+        let big: CompactValue = serde_json::from_str("18446744073709551615").unwrap();
+        assert_eq!(big.as_json(), "18446744073709551615");
+        let past = serde_json::from_str::<CompactValue>("[1e400]");
+        let past_value = serde_json::from_str::<Value>("[1e400]");
+        assert_eq!(past.is_err(), past_value.is_err());
+        let through: Result<CompactValue, serde::de::value::Error> =
+            CompactValue::deserialize(i128::from(i64::MIN).into_deserializer());
+        assert_eq!(through.unwrap().as_json(), i64::MIN.to_string());
+        let too_big: Result<CompactValue, serde::de::value::Error> =
+            CompactValue::deserialize(u128::MAX.into_deserializer());
+        let too_big_value: Result<Value, serde::de::value::Error> =
+            Value::deserialize(u128::MAX.into_deserializer());
+        assert_eq!(too_big.is_err(), too_big_value.is_err());
+        let nan: Result<CompactValue, serde::de::value::Error> =
+            CompactValue::deserialize(f64::NAN.into_deserializer());
+        assert_eq!(nan.unwrap().as_json(), "null");
     }
 
     #[test]
