@@ -152,15 +152,20 @@ impl Normalizer for DriftNormalizer {
 /// desired's order; other lists index by index).
 pub fn project(live: &Value, desired: &Value, field: Option<&str>) -> Value {
     match (live, desired) {
-        (Value::Object(l), Value::Object(d)) => Value::Object(
-            d.iter()
-                .filter_map(|(k, dv)| match crate::lookup::field(l, k) {
-                    Some(lv) => Some((k.clone(), project(lv, dv, Some(k)))),
-                    None if dv.is_null() => Some((k.clone(), Value::Null)),
-                    None => None,
-                })
-                .collect(),
-        ),
+        (Value::Object(l), Value::Object(d)) => {
+            // Sized for desired's fields (at most that many are kept): collecting a filtered
+            // iterator would grow the map by doubling from nothing.
+            let mut projected = serde_json::Map::with_capacity(d.len());
+            projected.extend(
+                d.iter()
+                    .filter_map(|(k, dv)| match crate::lookup::field(l, k) {
+                        Some(lv) => Some((k.clone(), project(lv, dv, Some(k)))),
+                        None if dv.is_null() => Some((k.clone(), Value::Null)),
+                        None => None,
+                    }),
+            );
+            Value::Object(projected)
+        }
         (Value::Array(l), Value::Array(d)) => {
             let key = field.and_then(|f| merge_key(f, d.first().or(l.first())));
             let keyed = key.filter(|key| {
