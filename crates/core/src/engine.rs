@@ -216,7 +216,7 @@ impl Engine {
         mut sink: F,
     ) -> Result<Streamed, EngineError>
     where
-        F: FnMut(Observed<'_>, Observation),
+        F: FnMut(Observed<'_>, Observation) + Send,
     {
         let registry = &self.registry;
         let source_of = |target: &Resource, value_field: &str| {
@@ -293,7 +293,7 @@ impl Engine {
         sink: &mut F,
     ) -> Result<(), EngineError>
     where
-        F: FnMut(Observed<'_>, Observation),
+        F: FnMut(Observed<'_>, Observation) + Send,
     {
         plan::observe_each(
             desired,

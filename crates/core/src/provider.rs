@@ -190,6 +190,27 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Looks up the live object for `desired` (or for a resource about to be deleted).
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError>;
 
+    /// Whether [`Provider::observe_many`] can read several resources at once: the planner
+    /// then offers it the whole round of observations before observing one by one. The
+    /// default is false.
+    fn observes_many(&self) -> bool {
+        false
+    }
+
+    /// Observes many resources at once where that costs less than one by one (one list per
+    /// kind and namespace instead of a read per object), handing each observation to `found`
+    /// with the index of its resource in `resources` as soon as it is read, at most once per
+    /// index. The planner observes every resource it handed nothing for with
+    /// [`Provider::observe`], so a provider may read only some of them, and a failure here (a
+    /// list the credentials may not make, say) only leaves its resources to be read one by
+    /// one. The default reads nothing.
+    async fn observe_many(
+        &self,
+        _resources: &[&Resource],
+        _found: &mut (dyn FnMut(usize, Observation) + Send),
+    ) {
+    }
+
     /// Creates the resource.
     async fn create(&self, desired: &Resource) -> Result<Applied, ProviderError>;
 

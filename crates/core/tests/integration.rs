@@ -6,6 +6,7 @@ mod executor_behaviour;
 mod graph_properties;
 mod graph_update;
 mod incremental_plan;
+mod observe_many;
 mod plan_behaviour;
 mod plan_rendering;
 mod schedule_behaviour;

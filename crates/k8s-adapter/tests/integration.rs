@@ -12,5 +12,6 @@ mod real_access;
 mod real_apiserver;
 mod real_controller;
 mod real_drift_health;
+mod real_observe;
 mod real_prune;
 mod real_watch;

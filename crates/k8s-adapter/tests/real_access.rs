@@ -24,7 +24,7 @@ use strata_k8s::{KubeProvider, KubeProviderOptions};
 use real::{config_map, engine, eventually, plan_then_apply, saved_state, setup};
 
 /// A client for ServiceAccount `deployer` of `namespace`, bound to a Role with `rules`.
-async fn deployer(admin: &kube::Client, namespace: &str, rules: Value) -> kube::Client {
+pub(crate) async fn deployer(admin: &kube::Client, namespace: &str, rules: Value) -> kube::Client {
     let role: Role = serde_json::from_value(json!({
         "metadata": {"name": "deployer", "namespace": namespace}, "rules": rules}))
     .unwrap();

@@ -226,11 +226,21 @@ pub async fn observe_each<F>(
     mut sink: F,
 ) -> Result<(), (ResourceKey, ProviderError)>
 where
-    F: FnMut(Observed<'_>, Observation),
+    F: FnMut(Observed<'_>, Observation) + Send,
 {
     use futures_util::StreamExt as _;
     let limit = parallelism.max(1);
-    let mut targets = observation_targets(desired, positions, state, registry);
+    // Providers that read many objects at once are offered their whole round first; what
+    // they hand over is not observed again below.
+    let delivered = observe_many_first(desired, positions, state, registry, &mut sink).await;
+    let mut delivered = delivered.into_iter().peekable();
+    let mut targets = observation_targets(desired, positions, state, registry)
+        .enumerate()
+        .filter(move |(index, _)| {
+            while delivered.next_if(|d| d < index).is_some() {}
+            delivered.next_if_eq(index).is_none()
+        })
+        .map(|(_, target)| target);
     // A loop rather than stream combinators: closures returning futures that borrow would not
     // be `Send` for every lifetime, which tasks spawning a plan need.
     let mut running = futures_util::stream::FuturesUnordered::new();
@@ -259,6 +269,60 @@ where
         }
     }
     Ok(())
+}
+
+/// Offers each provider that [observes many](Provider::observes_many) resources at once the
+/// targets routed to it, handing what it reads to `sink`; the positions (in the order of
+/// [`observation_targets`]) of the targets it handed over, ascending.
+async fn observe_many_first<F>(
+    desired: &[Resource],
+    positions: Option<&[usize]>,
+    state: &State,
+    registry: &ProviderRegistry,
+    sink: &mut F,
+) -> Vec<usize>
+where
+    F: FnMut(Observed<'_>, Observation) + Send,
+{
+    // Each provider with its targets: (position in the targets' order, origin, resource).
+    type Batch<'a> = (Arc<dyn Provider>, Vec<(usize, Origin, Cow<'a, Resource>)>);
+    let mut batches: Vec<Batch<'_>> = Vec::new();
+    for (index, (origin, target, provider)) in
+        observation_targets(desired, positions, state, registry).enumerate()
+    {
+        if !provider.observes_many() {
+            continue;
+        }
+        match batches.iter_mut().find(|(p, _)| Arc::ptr_eq(p, &provider)) {
+            Some((_, targets)) => targets.push((index, origin, target)),
+            None => batches.push((provider, vec![(index, origin, target)])),
+        }
+    }
+    let mut delivered = Vec::new();
+    for (provider, targets) in &batches {
+        let resources: Vec<&Resource> = targets.iter().map(|(_, _, r)| r.as_ref()).collect();
+        let mut handed = vec![false; targets.len()];
+        let mut found = |at: usize, observation: Observation| {
+            let Some((index, origin, target)) = targets.get(at) else {
+                return;
+            };
+            if std::mem::replace(&mut handed[at], true) {
+                return;
+            }
+            delivered.push(*index);
+            let observed = match origin {
+                Origin::Desired(position) => Observed::Desired {
+                    position: *position,
+                    resource: target,
+                },
+                Origin::Recorded => Observed::Recorded { resource: target },
+            };
+            sink(observed, observation);
+        };
+        provider.observe_many(&resources, &mut found).await;
+    }
+    delivered.sort_unstable();
+    delivered
 }
 
 /// Observes one resource, retrying throttling as applying does.

@@ -15,6 +15,7 @@
 
 pub mod errors;
 pub mod manifest;
+mod observe_many;
 pub mod prune;
 
 use std::collections::{HashMap, HashSet};
@@ -768,6 +769,18 @@ impl Provider for KubeProvider {
             }
         }
         Ok(Some(owned))
+    }
+
+    fn observes_many(&self) -> bool {
+        true
+    }
+
+    async fn observe_many(
+        &self,
+        resources: &[&Resource],
+        found: &mut (dyn FnMut(usize, Observation) + Send),
+    ) {
+        self.observe_listed(resources, found).await;
     }
 
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {

@@ -1,0 +1,166 @@
+//! Many objects of one kind and namespace observed with one list, against the real API server.
+
+#![allow(clippy::unwrap_used)] // test support code: a failed unwrap is a failed test
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use strata_core::plan::{Action, PlanOptions};
+use strata_core::{Observation, Provider, Resource};
+use strata_k8s::{KubeProvider, KubeProviderOptions};
+
+use crate::real::{config_map, engine, plan_and_apply, setup};
+
+/// Creates `count` ConfigMaps named `c0`, `c1` … in `namespace`.
+async fn create(client: &kube::Client, namespace: &str, prefix: &str, count: usize) {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                let object: ConfigMap = serde_json::from_value(json!({
+                    "metadata": {"name": format!("{prefix}{i}")}, "data": {"index": i.to_string()}}))
+                .unwrap();
+                api.create(&PostParams::default(), &object).await.unwrap();
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+/// What `observe_many` hands over for `resources`, by index; a second hand-over fails.
+async fn observed_at_once(
+    provider: &KubeProvider,
+    resources: &[Resource],
+) -> Vec<Option<Observation>> {
+    let refs: Vec<&Resource> = resources.iter().collect();
+    let mut got: Vec<Option<Observation>> = vec![None; resources.len()];
+    provider
+        .observe_many(&refs, &mut |index, observation| {
+            assert!(got[index].is_none(), "index {index} handed over twice");
+            got[index] = Some(observation);
+        })
+        .await;
+    got
+}
+
+#[tokio::test]
+async fn many_objects_of_a_kind_are_read_with_one_list_as_one_read_each_finds_them() {
+    let (client, namespace) = setup("observe-many").await;
+    create(&client, &namespace, "c", 30).await;
+    create(&client, &namespace, "other", 5).await;
+    let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
+    assert!(provider.observes_many());
+    // 30 that exist and 6 that do not.
+    let desired: Vec<Resource> = (0..36)
+        .map(|i| {
+            config_map(
+                &namespace,
+                &format!("c{i}"),
+                json!({"index": i.to_string()}),
+            )
+        })
+        .collect();
+    let got = observed_at_once(&provider, &desired).await;
+    for (resource, observation) in desired.iter().zip(&got) {
+        let one = provider.observe(resource).await.unwrap();
+        let at_once = observation
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} handed over", resource.key));
+        assert_eq!(at_once.live, one.live, "{}", resource.key);
+    }
+    assert_eq!(
+        got.iter().flatten().filter(|o| o.live.is_some()).count(),
+        30
+    );
+    let listed = got[0].as_ref().unwrap().live.as_deref().unwrap();
+    assert_eq!(listed["apiVersion"], "v1");
+    assert_eq!(listed["kind"], "ConfigMap");
+
+    // A handful is read one by one: nothing is handed over.
+    let few = observed_at_once(&provider, &desired[..5]).await;
+    assert!(few.iter().all(Option::is_none));
+}
+
+#[tokio::test]
+async fn an_account_that_may_not_list_reads_one_by_one_and_plans_alike() {
+    let (admin, namespace) = setup("observe-many-no-list").await;
+    create(&admin, &namespace, "c", 20).await;
+    let client = crate::real_access::deployer(
+        &admin,
+        &namespace,
+        json!([{"apiGroups": [""], "resources": ["configmaps"],
+                "verbs": ["get", "create", "patch", "update"]}]),
+    )
+    .await;
+    let provider = KubeProvider::new(client, KubeProviderOptions::default());
+    let desired: Vec<Resource> = (0..20)
+        .map(|i| {
+            config_map(
+                &namespace,
+                &format!("c{i}"),
+                json!({"index": i.to_string()}),
+            )
+        })
+        .collect();
+    let got = observed_at_once(&provider, &desired).await;
+    assert!(got.iter().all(Option::is_none), "nothing listed: {got:?}");
+    // The plan reads each object instead: they exist, unlabelled, so each is another
+    // manager's until adopted.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(provider, dir.path());
+    let (plan, _) = engine
+        .plan(desired, &PlanOptions::new("observe").with_adopt(true))
+        .await
+        .unwrap();
+    assert_eq!(plan.changes.len(), 20);
+    assert!(
+        plan.changes.iter().all(|c| c.action != Action::Create),
+        "{plan:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stack_of_many_objects_is_planned_from_lists_after_its_apply() {
+    let (client, namespace) = setup("observe-many-plan").await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        KubeProvider::new(client.clone(), KubeProviderOptions::default()),
+        dir.path(),
+    );
+    let desired: Vec<Resource> = (0..24)
+        .map(|i| config_map(&namespace, &format!("c{i}"), json!({"level": "info"})))
+        .collect();
+    plan_and_apply(&engine, desired.clone(), "many").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    api.patch(
+        "c7",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"data": {"level": "debug"}})),
+    )
+    .await
+    .unwrap();
+    api.delete("c9", &Default::default()).await.unwrap();
+    let (plan, _) = engine
+        .plan(desired, &PlanOptions::new("many"))
+        .await
+        .unwrap();
+    let action_of = |name: &str| {
+        plan.changes
+            .iter()
+            .find(|c| c.key.name == name)
+            .map(|c| (c.action, c.drifted))
+            .unwrap()
+    };
+    assert_eq!(action_of("c7"), (Action::Update, true));
+    assert_eq!(action_of("c9").0, Action::Create);
+    assert_eq!(
+        plan.changes
+            .iter()
+            .filter(|c| c.action == Action::NoOp)
+            .count(),
+        22
+    );
+}
