@@ -164,3 +164,56 @@ async fn a_stack_of_many_objects_is_planned_from_lists_after_its_apply() {
         22
     );
 }
+
+#[tokio::test]
+async fn objects_of_a_kind_spread_over_namespaces_are_read_with_one_list_across_them() {
+    // PodTemplates: a kind nothing else in the test cluster creates, so the list across all
+    // namespaces holds little besides these.
+    let (client, first) = setup("observe-spread-a").await;
+    let mut namespaces = vec![first];
+    for name in ["observe-spread-b", "observe-spread-c", "observe-spread-d"] {
+        namespaces.push(
+            strata_testkube::shared()
+                .namespace(&client, name)
+                .await
+                .unwrap(),
+        );
+    }
+    let template = |namespace: &str, name: &str| {
+        Resource::from_manifest(json!({"apiVersion": "v1", "kind": "PodTemplate",
+            "metadata": {"name": name, "namespace": namespace},
+            "template": {"spec": {"containers": [{"name": "app", "image": "registry.example/app:1"}]}}}))
+        .unwrap()
+    };
+    let mut desired = Vec::new();
+    for namespace in &namespaces {
+        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            namespace,
+            &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::PodTemplate>(&()),
+        );
+        for i in 0..4 {
+            let existing = template(namespace, &format!("t{i}"));
+            let object: kube::api::DynamicObject =
+                serde_json::from_value(existing.manifest.clone()).unwrap();
+            api.create(&PostParams::default(), &object).await.unwrap();
+            desired.push(existing);
+        }
+        // And one that does not exist.
+        desired.push(template(namespace, "missing"));
+    }
+    assert!(desired.len() >= 16);
+    let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
+    let got = observed_at_once(&provider, &desired).await;
+    for (resource, observation) in desired.iter().zip(&got) {
+        let one = provider.observe(resource).await.unwrap();
+        let at_once = observation
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} handed over", resource.key));
+        assert_eq!(at_once.live, one.live, "{}", resource.key);
+    }
+    assert_eq!(
+        got.iter().flatten().filter(|o| o.live.is_some()).count(),
+        16
+    );
+}

@@ -8,10 +8,13 @@
 //! one paginated list; against a remote cluster the round trips weigh more.
 //!
 //! The list is worth it only when the desired objects are much of what it returns, so:
-//! - kinds and namespaces with fewer than [`LIST_AT_LEAST`] desired objects are left to `GET`;
+//! - kinds with fewer than [`LIST_AT_LEAST`] desired objects are left to `GET`;
+//! - a namespace with at least that many is listed on its own; the objects of a kind spread
+//!   over namespaces with fewer each are listed together, across all namespaces, when they are
+//!   that many in all (a cluster-scoped kind is one such list);
 //! - a list stops (leaving the objects it has not met to `GET`) once it has read more than
-//!   [`LIST_OVERREAD`] times the desired objects of its group plus a page, or once the server
-//!   says that much remains;
+//!   [`LIST_OVERREAD`] times its desired objects plus a page, or once the server says that
+//!   much remains;
 //! - a list the credentials may not make, or any other failure, leaves its objects to `GET`.
 //!
 //! An object the complete list does not hold is absent, as a `GET` would find it; an object it
@@ -20,12 +23,12 @@
 
 use std::collections::HashMap;
 
-use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, TypeMeta};
 use strata_core::{Observation, Resource};
 
 use super::{KubeProvider, to_value};
 
-/// Desired objects of one kind and namespace from which a list is made.
+/// Desired objects of one kind (in one namespace, or in all) from which a list is made.
 pub const LIST_AT_LEAST: usize = 16;
 
 /// Objects per page of a list (kubectl's `--chunk-size` default).
@@ -35,32 +38,29 @@ pub const PAGE: u32 = 500;
 pub const LIST_OVERREAD: usize = 4;
 
 impl KubeProvider {
-    /// [`strata_core::Provider::observe_many`]: one paginated list per kind and namespace with
-    /// at least [`LIST_AT_LEAST`] of `resources`.
+    /// [`strata_core::Provider::observe_many`]: paginated lists of the kinds with at least
+    /// [`LIST_AT_LEAST`] of `resources` (see the [module documentation](self)).
     pub(super) async fn observe_listed(
         &self,
         resources: &[&Resource],
         found: &mut (dyn FnMut(usize, Observation) + Send),
     ) {
-        let mut groups: HashMap<(&str, &str, Option<&str>), Vec<usize>> = HashMap::new();
+        let mut kinds: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
         for (index, resource) in resources.iter().enumerate() {
-            groups
-                .entry((
-                    resource.api_version(),
-                    resource.key.kind.as_str(),
-                    resource.key.namespace.as_deref(),
-                ))
+            kinds
+                .entry((resource.api_version(), resource.key.kind.as_str()))
                 .or_default()
                 .push(index);
         }
-        let mut groups: Vec<_> = groups.into_iter().collect();
+        let mut kinds: Vec<_> = kinds.into_iter().collect();
         // The order of the lists does not matter to the result; a fixed one keeps runs alike.
-        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for ((api_version, kind, _), members) in groups {
+        kinds.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for ((api_version, kind), members) in kinds {
             if members.len() < LIST_AT_LEAST {
                 continue;
             }
-            match self.resolve_if_served(api_version, kind).await {
+            let resolved = match self.resolve_if_served(api_version, kind).await {
+                Ok(Some(resolved)) => resolved,
                 // No object of a kind the cluster does not serve can exist.
                 Ok(None) => {
                     for index in members {
@@ -68,35 +68,113 @@ impl KubeProvider {
                     }
                     continue;
                 }
-                Ok(Some(_)) => {}
                 Err(error) => {
                     tracing::debug!(%error, api_version, kind, "not listing; observing one by one");
                     continue;
                 }
-            }
-            let Ok((api, target)) = self.api_for(resources[members[0]]).await else {
+            };
+            let Ok(client) = self.client().await else {
                 continue;
             };
-            let by_name: HashMap<&str, usize> = members
-                .iter()
-                .map(|&index| (resources[index].key.name.as_str(), index))
-                .collect();
-            list_group(&api, api_version, kind, &target, by_name, found).await;
+            let lists = ListOf {
+                api_version,
+                kind,
+                resource: &resolved.resource,
+                namespaced: resolved.namespaced,
+                client,
+            };
+            if !resolved.namespaced {
+                lists.all(resources, &members, found).await;
+                continue;
+            }
+            let default_namespace = client.default_namespace();
+            let mut namespaces: HashMap<&str, Vec<usize>> = HashMap::new();
+            for &index in &members {
+                let namespace = resources[index]
+                    .key
+                    .namespace
+                    .as_deref()
+                    .unwrap_or(default_namespace);
+                namespaces.entry(namespace).or_default().push(index);
+            }
+            let mut namespaces: Vec<_> = namespaces.into_iter().collect();
+            namespaces.sort_unstable();
+            let mut spread = Vec::new();
+            for (namespace, group) in namespaces {
+                if group.len() >= LIST_AT_LEAST {
+                    let api = Api::namespaced_with(client.clone(), namespace, lists.resource);
+                    let group = group
+                        .iter()
+                        .map(|&index| (namespace, resources[index].key.name.as_str(), index));
+                    list(&api, &lists, wanted(group), found).await;
+                } else {
+                    spread.extend(group);
+                }
+            }
+            if spread.len() >= LIST_AT_LEAST {
+                lists.all(resources, &spread, found).await;
+            }
         }
     }
 }
 
-/// Lists one kind in one namespace page by page, handing over the objects of `wanted` (by
-/// name) as they come, and, when the list is read to its end, the ones it lacks as absent.
-async fn list_group(
+/// The desired objects a list looks for, by name, each with its namespace (`""` for a
+/// cluster-scoped kind) and its index.
+type Wanted<'r> = HashMap<&'r str, Vec<(&'r str, usize)>>;
+
+/// [`Wanted`] of `(namespace, name, index)` triples.
+fn wanted<'r>(objects: impl IntoIterator<Item = (&'r str, &'r str, usize)>) -> Wanted<'r> {
+    let mut wanted: Wanted<'r> = HashMap::new();
+    for (namespace, name, index) in objects {
+        wanted.entry(name).or_default().push((namespace, index));
+    }
+    wanted
+}
+
+/// What the lists of one kind share.
+struct ListOf<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    resource: &'a ApiResource,
+    namespaced: bool,
+    client: &'a kube::Client,
+}
+
+impl ListOf<'_> {
+    /// One list across all namespaces (or of a cluster-scoped kind) for `members`.
+    async fn all(
+        &self,
+        resources: &[&Resource],
+        members: &[usize],
+        found: &mut (dyn FnMut(usize, Observation) + Send),
+    ) {
+        let default_namespace = self.client.default_namespace();
+        let namespaced = self.namespaced;
+        let members = members.iter().map(|&index| {
+            let key = &resources[index].key;
+            let namespace = if namespaced {
+                key.namespace.as_deref().unwrap_or(default_namespace)
+            } else {
+                ""
+            };
+            (namespace, key.name.as_str(), index)
+        });
+        let api = Api::all_with(self.client.clone(), self.resource);
+        list(&api, self, wanted(members), found).await;
+    }
+}
+
+/// Lists through `api` page by page, handing over the objects of `wanted` (by namespace, or
+/// `""` for a cluster-scoped kind, and name) as they come, and, when the list is read to its
+/// end, the ones it lacks as absent.
+async fn list(
     api: &Api<DynamicObject>,
-    api_version: &str,
-    kind: &str,
-    target: &str,
-    mut wanted: HashMap<&str, usize>,
+    of: &ListOf<'_>,
+    mut wanted: Wanted<'_>,
     found: &mut (dyn FnMut(usize, Observation) + Send),
 ) {
-    let budget = LIST_OVERREAD * wanted.len() + PAGE as usize;
+    let mut left: usize = wanted.values().map(Vec::len).sum();
+    let budget = LIST_OVERREAD * left + PAGE as usize;
     let mut read = 0usize;
     let mut token: Option<String> = None;
     loop {
@@ -107,23 +185,24 @@ async fn list_group(
         let page = match api.list(&params).await {
             Ok(page) => page,
             Err(error) => {
-                tracing::debug!(%error, target, "listing failed; observing one by one");
+                tracing::debug!(%error, kind = of.kind, "listing failed; observing one by one");
                 return;
             }
         };
         read += page.items.len();
         for mut object in page.items {
-            let Some(index) = object
-                .metadata
-                .name
-                .as_deref()
-                .and_then(|name| wanted.remove(name))
-            else {
+            let namespace = object.metadata.namespace.as_deref().unwrap_or_default();
+            let Some(index) = object.metadata.name.as_deref().and_then(|name| {
+                let same_name = wanted.get_mut(name)?;
+                let at = same_name.iter().position(|(ns, _)| *ns == namespace)?;
+                Some(same_name.swap_remove(at).1)
+            }) else {
                 continue;
             };
+            left -= 1;
             object.types = Some(TypeMeta {
-                api_version: api_version.to_owned(),
-                kind: kind.to_owned(),
+                api_version: of.api_version.to_owned(),
+                kind: of.kind.to_owned(),
             });
             // An object that cannot be read as JSON is left to `GET`, which reports it.
             if let Ok(live) = to_value(&object) {
@@ -139,12 +218,12 @@ async fn list_group(
             .remaining_item_count
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(0);
-        if wanted.is_empty() || read + remaining > budget {
+        if left == 0 || read + remaining > budget {
             // The rest is mostly other objects (or nothing wanted): `GET` what is left.
             return;
         }
     }
-    for index in wanted.into_values() {
+    for (_, index) in wanted.into_values().flatten() {
         found(index, Observation::absent());
     }
 }
