@@ -237,7 +237,7 @@ impl<'de> Visitor<'de> for Compacting<'_> {
             if !entries.is_empty() {
                 self.out.push(b',');
             }
-            let Some(key) = map.next_key_seed(KeyText)? else {
+            let Some(key) = map.next_key_seed(MapKey)? else {
                 self.out.truncate(entry_start);
                 break;
             };
@@ -286,9 +286,9 @@ impl<'de> Visitor<'de> for Compacting<'_> {
 }
 
 /// Reads a map key, borrowing it from the input where the input allows.
-struct KeyText;
+struct MapKey;
 
-impl<'de> DeserializeSeed<'de> for KeyText {
+impl<'de> DeserializeSeed<'de> for MapKey {
     type Value = std::borrow::Cow<'de, str>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -296,7 +296,7 @@ impl<'de> DeserializeSeed<'de> for KeyText {
     }
 }
 
-impl<'de> Visitor<'de> for KeyText {
+impl<'de> Visitor<'de> for MapKey {
     type Value = std::borrow::Cow<'de, str>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -231,8 +231,16 @@ where
     use futures_util::StreamExt as _;
     let limit = parallelism.max(1);
     // Providers that read many objects at once are offered their whole round first; what
-    // they hand over is not observed again below.
-    let delivered = observe_many_first(desired, positions, state, registry, &mut sink).await;
+    // they hand over is not observed again below. Without one, nothing is gathered for it.
+    let batching = registry
+        .enabled()
+        .chain(registry.fallback())
+        .any(|provider| provider.observes_many());
+    let delivered = if batching {
+        observe_many_first(desired, positions, state, registry, &mut sink).await
+    } else {
+        Vec::new()
+    };
     let mut delivered = delivered.into_iter().peekable();
     let mut targets = observation_targets(desired, positions, state, registry)
         .enumerate()
