@@ -156,3 +156,73 @@ async fn what_a_provider_reads_at_once_is_not_read_again_and_plans_alike() {
     assert_eq!(alone_world.one_by_one.load(Ordering::SeqCst), 7);
     assert!(alone_world.rounds.lock().unwrap().is_empty());
 }
+
+/// Serves Widgets until it has read its round at once (another controller's rediscovery, say,
+/// changes what is served meanwhile); reads every other resource of the round.
+#[derive(Debug, Default)]
+struct Rediscovering {
+    widgets_gone: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Provider for Rediscovering {
+    fn name(&self) -> &str {
+        "rediscovering"
+    }
+    fn serves(&self, _: &str, kind: &str) -> bool {
+        kind != "Widget" || !self.widgets_gone.load(Ordering::SeqCst)
+    }
+    fn observes_many(&self) -> bool {
+        true
+    }
+    async fn observe_many(
+        &self,
+        resources: &[&Resource],
+        found: &mut (dyn FnMut(usize, Observation) + Send),
+    ) {
+        self.widgets_gone.store(true, Ordering::SeqCst);
+        for index in (0..resources.len()).step_by(2) {
+            found(index, Observation::absent());
+        }
+    }
+    async fn observe(&self, _: &Resource) -> Result<Observation, ProviderError> {
+        Ok(Observation::absent())
+    }
+    async fn create(&self, r: &Resource) -> Result<Applied, ProviderError> {
+        Ok(Applied {
+            live: r.manifest.clone(),
+            ..Applied::default()
+        })
+    }
+    async fn update(&self, r: &Resource, _: &Value) -> Result<Applied, ProviderError> {
+        self.create(r).await
+    }
+    async fn delete(&self, _: &Resource) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_kind_served_differently_after_the_round_moves_no_other_resource() {
+    let widget = Resource::from_manifest(json!({"apiVersion": "example.dev/v1", "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "team"}}))
+    .unwrap();
+    let mut desired = vec![widget];
+    desired.extend((0..6).map(|i| config_map(&format!("c{i}"), "info")));
+    let registry = ProviderRegistry::new().with_provider(Arc::new(Rediscovering::default()));
+    let mut seen: Vec<String> = Vec::new();
+    strata_core::plan::observe_each(
+        &desired,
+        None,
+        &strata_core::State::new(),
+        &registry,
+        4,
+        |observed, _| seen.push(observed.key().name.to_string()),
+    )
+    .await
+    .unwrap();
+    seen.sort();
+    // Read at once: w, c1, c3, c5; then one by one the rest, c0, c2, c4 (the Widget is no
+    // longer routed, and nothing else shifts into its place).
+    assert_eq!(seen, ["c0", "c1", "c2", "c3", "c4", "c5", "w"]);
+}

@@ -217,3 +217,70 @@ async fn objects_of_a_kind_spread_over_namespaces_are_read_with_one_list_across_
         16
     );
 }
+
+#[tokio::test]
+async fn a_list_past_one_page_is_read_to_its_end_and_one_mostly_of_others_stops() {
+    let (client, namespace) = setup("observe-many-pages").await;
+    // 520 objects: two pages of 500.
+    create(&client, &namespace, "c", 520).await;
+    let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
+    let mut desired: Vec<Resource> = (0..520)
+        .map(|i| {
+            config_map(
+                &namespace,
+                &format!("c{i}"),
+                json!({"index": i.to_string()}),
+            )
+        })
+        .collect();
+    desired.extend((0..4).map(|i| config_map(&namespace, &format!("missing{i}"), json!({}))));
+    let got = observed_at_once(&provider, &desired).await;
+    assert!(got.iter().all(Option::is_some), "every object handed over");
+    assert_eq!(
+        got.iter().flatten().filter(|o| o.live.is_some()).count(),
+        520
+    );
+    assert!(got[520..].iter().flatten().all(|o| o.live.is_none()));
+
+    // 600 other objects listed before the 16 wanted ("a…" sorts before "z…"): the first page
+    // holds none of them and the rest is more than the list may read, so it stops and leaves
+    // them all to GET rather than calling them absent.
+    let (_, crowded) = setup("observe-many-crowded").await;
+    create(&client, &crowded, "a", 600).await;
+    create(&client, &crowded, "z", 16).await;
+    let wanted: Vec<Resource> = (0..16)
+        .map(|i| config_map(&crowded, &format!("z{i}"), json!({"index": i.to_string()})))
+        .collect();
+    let got = observed_at_once(&provider, &wanted).await;
+    assert!(got.iter().all(Option::is_none), "left to GET: {got:?}");
+}
+
+#[tokio::test]
+async fn a_record_without_a_namespace_and_a_manifest_naming_the_default_both_find_the_object() {
+    let (client, _) = setup("observe-many-alias").await;
+    let default_namespace = client.default_namespace().to_owned();
+    create(&client, &default_namespace, "alias", 16).await;
+    let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
+    let mut desired: Vec<Resource> = (0..16)
+        .map(|i| {
+            config_map(
+                &default_namespace,
+                &format!("alias{i}"),
+                json!({"index": i.to_string()}),
+            )
+        })
+        .collect();
+    desired.push(
+        Resource::from_manifest(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "alias0"}, "data": {"index": "0"}}))
+        .unwrap(),
+    );
+    let got = observed_at_once(&provider, &desired).await;
+    let without_namespace = got[16].as_ref().expect("handed over");
+    assert_eq!(
+        without_namespace.live,
+        provider.observe(&desired[16]).await.unwrap().live
+    );
+    assert!(without_namespace.live.is_some());
+    assert_eq!(got[0].as_ref().unwrap().live, without_namespace.live);
+}

@@ -239,16 +239,12 @@ where
     let delivered = if batching {
         observe_many_first(desired, positions, state, registry, &mut sink).await
     } else {
-        Vec::new()
+        Delivered::default()
     };
-    let mut delivered = delivered.into_iter().peekable();
+    // Skipped by identity, not by place: routing may answer differently by now (a kind
+    // served meanwhile), which would shift every place after it.
     let mut targets = observation_targets(desired, positions, state, registry)
-        .enumerate()
-        .filter(move |(index, _)| {
-            while delivered.next_if(|d| d < index).is_some() {}
-            delivered.next_if_eq(index).is_none()
-        })
-        .map(|(_, target)| target);
+        .filter(move |(origin, target, _)| !delivered.holds(*origin, &target.key));
     // A loop rather than stream combinators: closures returning futures that borrow would not
     // be `Send` for every lifetime, which tasks spawning a plan need.
     let mut running = futures_util::stream::FuturesUnordered::new();
@@ -279,45 +275,61 @@ where
     Ok(())
 }
 
+/// The targets a provider reading many at once handed over: desired ones by position,
+/// recorded ones by key.
+#[derive(Default)]
+struct Delivered {
+    positions: FxHashSet<usize>,
+    recorded: FxHashSet<ResourceKey>,
+}
+
+impl Delivered {
+    fn holds(&self, origin: Origin, key: &ResourceKey) -> bool {
+        match origin {
+            Origin::Desired(position) => self.positions.contains(&position),
+            Origin::Recorded => self.recorded.contains(key),
+        }
+    }
+}
+
 /// Offers each provider that [observes many](Provider::observes_many) resources at once the
-/// targets routed to it, handing what it reads to `sink`; the positions (in the order of
-/// [`observation_targets`]) of the targets it handed over, ascending.
+/// targets routed to it, handing what it reads to `sink`; the targets it handed over.
 async fn observe_many_first<F>(
     desired: &[Resource],
     positions: Option<&[usize]>,
     state: &State,
     registry: &ProviderRegistry,
     sink: &mut F,
-) -> Vec<usize>
+) -> Delivered
 where
     F: FnMut(Observed<'_>, Observation) + Send,
 {
-    // Each provider with its targets: (position in the targets' order, origin, resource).
-    type Batch<'a> = (Arc<dyn Provider>, Vec<(usize, Origin, Cow<'a, Resource>)>);
+    // Each provider with its targets.
+    type Batch<'a> = (Arc<dyn Provider>, Vec<(Origin, Cow<'a, Resource>)>);
     let mut batches: Vec<Batch<'_>> = Vec::new();
-    for (index, (origin, target, provider)) in
-        observation_targets(desired, positions, state, registry).enumerate()
-    {
+    for (origin, target, provider) in observation_targets(desired, positions, state, registry) {
         if !provider.observes_many() {
             continue;
         }
         match batches.iter_mut().find(|(p, _)| Arc::ptr_eq(p, &provider)) {
-            Some((_, targets)) => targets.push((index, origin, target)),
-            None => batches.push((provider, vec![(index, origin, target)])),
+            Some((_, targets)) => targets.push((origin, target)),
+            None => batches.push((provider, vec![(origin, target)])),
         }
     }
-    let mut delivered = Vec::new();
+    let mut delivered = Delivered::default();
     for (provider, targets) in &batches {
-        let resources: Vec<&Resource> = targets.iter().map(|(_, _, r)| r.as_ref()).collect();
-        let mut handed = vec![false; targets.len()];
+        let resources: Vec<&Resource> = targets.iter().map(|(_, r)| r.as_ref()).collect();
         let mut found = |at: usize, observation: Observation| {
-            let Some((index, origin, target)) = targets.get(at) else {
+            let Some((origin, target)) = targets.get(at) else {
                 return;
             };
-            if std::mem::replace(&mut handed[at], true) {
+            let first = match origin {
+                Origin::Desired(position) => delivered.positions.insert(*position),
+                Origin::Recorded => delivered.recorded.insert(target.key.clone()),
+            };
+            if !first {
                 return;
             }
-            delivered.push(*index);
             let observed = match origin {
                 Origin::Desired(position) => Observed::Desired {
                     position: *position,
@@ -329,7 +341,6 @@ where
         };
         provider.observe_many(&resources, &mut found).await;
     }
-    delivered.sort_unstable();
     delivered
 }
 

@@ -22,6 +22,7 @@
 //! list's are given to them).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, TypeMeta};
 use strata_core::{Observation, Resource};
@@ -192,21 +193,37 @@ async fn list(
         read += page.items.len();
         for mut object in page.items {
             let namespace = object.metadata.namespace.as_deref().unwrap_or_default();
-            let Some(index) = object.metadata.name.as_deref().and_then(|name| {
-                let same_name = wanted.get_mut(name)?;
-                let at = same_name.iter().position(|(ns, _)| *ns == namespace)?;
-                Some(same_name.swap_remove(at).1)
-            }) else {
+            // Every target naming this object (a record without a namespace and a manifest
+            // naming the default one both do): each gets it, as a `GET` each would.
+            let mut targets = Vec::new();
+            if let Some(same_name) = object
+                .metadata
+                .name
+                .as_deref()
+                .and_then(|name| wanted.get_mut(name))
+            {
+                same_name.retain(|&(ns, index)| {
+                    let here = ns == namespace;
+                    if here {
+                        targets.push(index);
+                    }
+                    !here
+                });
+            }
+            if targets.is_empty() {
                 continue;
-            };
-            left -= 1;
+            }
+            left -= targets.len();
             object.types = Some(TypeMeta {
                 api_version: of.api_version.to_owned(),
                 kind: of.kind.to_owned(),
             });
             // An object that cannot be read as JSON is left to `GET`, which reports it.
             if let Ok(live) = to_value(&object) {
-                found(index, Observation::present(live));
+                let live = Arc::new(live);
+                for index in targets {
+                    found(index, Observation::present(Arc::clone(&live)));
+                }
             }
         }
         token = page.metadata.continue_.filter(|t| !t.is_empty());
