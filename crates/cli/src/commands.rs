@@ -313,7 +313,7 @@ pub async fn destroy(args: DestroyArgs) -> anyhow::Result<ExitCode> {
 
 /// Plans and applies the stack of `args.stack.dir` (its destruction when `destroy`).
 async fn apply_stack(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode> {
-    let stack = stack::load(&args.stack).await?;
+    let mut stack = stack::load(&args.stack).await?;
     let options = plan_options(&stack, &args.select, destroy, args.adopt);
     if args.select.refresh_only {
         if destroy || args.prune {
@@ -341,12 +341,14 @@ async fn apply_stack(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitCode>
             "--prune deletes labelled Kubernetes objects: enable the Kubernetes provider (--kube)"
         );
     }
-    // The label-based prune needs the desired set after the plan has taken it.
-    let keep_for_prune = args.prune.then(|| stack.resources.clone());
+    // The plan takes the desired set (its changes carry each resource); the label-based prune
+    // needs it after the plan has taken it.
+    let desired = std::mem::take(&mut stack.resources);
+    let keep_for_prune = args.prune.then(|| desired.clone());
     let operation = if destroy { "destroy" } else { "apply" };
     // Terraform's behaviour: the lock is held across plan, confirmation and apply.
     let held = take_lock(&stack.engine, operation, &args.lock, &args.stack.dir).await?;
-    let outcome = plan_and_apply(&stack, &args, &options, held.as_ref(), destroy).await;
+    let outcome = plan_and_apply(&stack, desired, &args, &options, held.as_ref(), destroy).await;
     if let Some(held) = held {
         stack.engine.unlock(held).await?;
     }
@@ -395,12 +397,13 @@ pub(crate) async fn take_lock(
 /// state after the apply (for the label-based prune).
 async fn plan_and_apply(
     stack: &stack::Stack,
+    desired: Vec<strata_core::Resource>,
     args: &ApplyArgs,
     options: &PlanOptions,
     held: Option<&strata_core::engine::HeldLock>,
     destroy: bool,
 ) -> anyhow::Result<(ExitCode, strata_core::State)> {
-    let (plan, state) = stack.engine.plan(stack.resources.clone(), options).await?;
+    let (plan, state) = stack.engine.plan(desired, options).await?;
     let policy = check_policies(stack, &plan)?;
     print_plan(&plan, args.output, &stack.application_of, policy.as_ref())?;
     if !plan.is_applyable() || policy.as_ref().is_some_and(PolicyReport::denies) {
@@ -464,6 +467,7 @@ pub(crate) async fn run_apply(
     };
     progress.finish();
     print_report(&plan, &report, output, closing)?;
+    left_to_exit(plan);
     let state = stack.engine.store.load().await?.unwrap_or_default();
     Ok((if report.is_success() { 0 } else { 1 }, state))
 }
