@@ -46,6 +46,36 @@ async fn observed_at_once(
     got
 }
 
+/// The manifests of the objects `create` makes: `{prefix}{i}` for each `i` of `indices`.
+fn config_maps(namespace: &str, prefix: &str, indices: std::ops::Range<usize>) -> Vec<Resource> {
+    indices
+        .map(|i| {
+            config_map(
+                namespace,
+                &format!("{prefix}{i}"),
+                json!({"index": i.to_string()}),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that every resource was handed over as one read of it finds it; how many of them
+/// were present.
+async fn assert_read_alike(
+    provider: &KubeProvider,
+    desired: &[Resource],
+    got: &[Option<Observation>],
+) -> usize {
+    for (resource, observation) in desired.iter().zip(got) {
+        let one = provider.observe(resource).await.unwrap();
+        let at_once = observation
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} handed over", resource.key));
+        assert_eq!(at_once.live, one.live, "{}", resource.key);
+    }
+    got.iter().flatten().filter(|o| o.live.is_some()).count()
+}
+
 #[tokio::test]
 async fn many_objects_of_a_kind_are_read_with_one_list_as_one_read_each_finds_them() {
     let (client, namespace) = setup("observe-many").await;
@@ -54,27 +84,9 @@ async fn many_objects_of_a_kind_are_read_with_one_list_as_one_read_each_finds_th
     let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
     assert!(provider.observes_many());
     // 30 that exist and 6 that do not.
-    let desired: Vec<Resource> = (0..36)
-        .map(|i| {
-            config_map(
-                &namespace,
-                &format!("c{i}"),
-                json!({"index": i.to_string()}),
-            )
-        })
-        .collect();
+    let desired = config_maps(&namespace, "c", 0..36);
     let got = observed_at_once(&provider, &desired).await;
-    for (resource, observation) in desired.iter().zip(&got) {
-        let one = provider.observe(resource).await.unwrap();
-        let at_once = observation
-            .as_ref()
-            .unwrap_or_else(|| panic!("{} handed over", resource.key));
-        assert_eq!(at_once.live, one.live, "{}", resource.key);
-    }
-    assert_eq!(
-        got.iter().flatten().filter(|o| o.live.is_some()).count(),
-        30
-    );
+    assert_eq!(assert_read_alike(&provider, &desired, &got).await, 30);
     let listed = got[0].as_ref().unwrap().live.as_deref().unwrap();
     assert_eq!(listed["apiVersion"], "v1");
     assert_eq!(listed["kind"], "ConfigMap");
@@ -96,15 +108,7 @@ async fn an_account_that_may_not_list_reads_one_by_one_and_plans_alike() {
     )
     .await;
     let provider = KubeProvider::new(client, KubeProviderOptions::default());
-    let desired: Vec<Resource> = (0..20)
-        .map(|i| {
-            config_map(
-                &namespace,
-                &format!("c{i}"),
-                json!({"index": i.to_string()}),
-            )
-        })
-        .collect();
+    let desired = config_maps(&namespace, "c", 0..20);
     let got = observed_at_once(&provider, &desired).await;
     assert!(got.iter().all(Option::is_none), "nothing listed: {got:?}");
     // The plan reads each object instead: they exist, unlabelled, so each is another
@@ -205,17 +209,7 @@ async fn objects_of_a_kind_spread_over_namespaces_are_read_with_one_list_across_
     assert!(desired.len() >= 16);
     let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
     let got = observed_at_once(&provider, &desired).await;
-    for (resource, observation) in desired.iter().zip(&got) {
-        let one = provider.observe(resource).await.unwrap();
-        let at_once = observation
-            .as_ref()
-            .unwrap_or_else(|| panic!("{} handed over", resource.key));
-        assert_eq!(at_once.live, one.live, "{}", resource.key);
-    }
-    assert_eq!(
-        got.iter().flatten().filter(|o| o.live.is_some()).count(),
-        16
-    );
+    assert_eq!(assert_read_alike(&provider, &desired, &got).await, 16);
 }
 
 #[tokio::test]
@@ -224,15 +218,7 @@ async fn a_list_past_one_page_is_read_to_its_end_and_one_mostly_of_others_stops(
     // 520 objects: two pages of 500.
     create(&client, &namespace, "c", 520).await;
     let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
-    let mut desired: Vec<Resource> = (0..520)
-        .map(|i| {
-            config_map(
-                &namespace,
-                &format!("c{i}"),
-                json!({"index": i.to_string()}),
-            )
-        })
-        .collect();
+    let mut desired = config_maps(&namespace, "c", 0..520);
     desired.extend((0..4).map(|i| config_map(&namespace, &format!("missing{i}"), json!({}))));
     let got = observed_at_once(&provider, &desired).await;
     assert!(got.iter().all(Option::is_some), "every object handed over");
@@ -248,9 +234,7 @@ async fn a_list_past_one_page_is_read_to_its_end_and_one_mostly_of_others_stops(
     let (_, crowded) = setup("observe-many-crowded").await;
     create(&client, &crowded, "a", 600).await;
     create(&client, &crowded, "z", 16).await;
-    let wanted: Vec<Resource> = (0..16)
-        .map(|i| config_map(&crowded, &format!("z{i}"), json!({"index": i.to_string()})))
-        .collect();
+    let wanted = config_maps(&crowded, "z", 0..16);
     let got = observed_at_once(&provider, &wanted).await;
     assert!(got.iter().all(Option::is_none), "left to GET: {got:?}");
 }
@@ -261,15 +245,7 @@ async fn a_record_without_a_namespace_and_a_manifest_naming_the_default_both_fin
     let default_namespace = client.default_namespace().to_owned();
     create(&client, &default_namespace, "alias", 16).await;
     let provider = KubeProvider::new(client.clone(), KubeProviderOptions::default());
-    let mut desired: Vec<Resource> = (0..16)
-        .map(|i| {
-            config_map(
-                &default_namespace,
-                &format!("alias{i}"),
-                json!({"index": i.to_string()}),
-            )
-        })
-        .collect();
+    let mut desired = config_maps(&default_namespace, "alias", 0..16);
     desired.push(
         Resource::from_manifest(json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "alias0"}, "data": {"index": "0"}}))

@@ -145,6 +145,16 @@ enum Origin {
     Recorded,
 }
 
+impl Origin {
+    /// What the sink is told of `resource`, a target from here.
+    fn observed(self, resource: &Resource) -> Observed<'_> {
+        match self {
+            Origin::Desired(position) => Observed::Desired { position, resource },
+            Origin::Recorded => Observed::Recorded { resource },
+        }
+    }
+}
+
 /// The resources to observe, each with the provider that looks for it: the desired ones at
 /// `positions` (every one when `None`) through routing (borrowed, not copied), then those the
 /// state records that the desired set does not declare, through the provider the state
@@ -259,16 +269,7 @@ where
             break;
         };
         match observed {
-            Ok(observation) => {
-                let observed = match origin {
-                    Origin::Desired(position) => Observed::Desired {
-                        position,
-                        resource: &target,
-                    },
-                    Origin::Recorded => Observed::Recorded { resource: &target },
-                };
-                sink(observed, observation);
-            }
+            Ok(observation) => sink(origin.observed(&target), observation),
             Err(e) => return Err((target.key.clone(), e)),
         }
     }
@@ -327,17 +328,9 @@ where
                 Origin::Desired(position) => delivered.positions.insert(*position),
                 Origin::Recorded => delivered.recorded.insert(target.key.clone()),
             };
-            if !first {
-                return;
+            if first {
+                sink(origin.observed(target), observation);
             }
-            let observed = match origin {
-                Origin::Desired(position) => Observed::Desired {
-                    position: *position,
-                    resource: target,
-                },
-                Origin::Recorded => Observed::Recorded { resource: target },
-            };
-            sink(observed, observation);
         };
         provider.observe_many(&resources, &mut found).await;
     }

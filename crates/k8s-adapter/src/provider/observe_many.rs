@@ -84,36 +84,31 @@ impl KubeProvider {
                 namespaced: resolved.namespaced,
                 client,
             };
-            if !resolved.namespaced {
-                lists.all(resources, &members, found).await;
-                continue;
-            }
-            let default_namespace = client.default_namespace();
-            let mut namespaces: HashMap<&str, Vec<usize>> = HashMap::new();
-            for &index in &members {
-                let namespace = resources[index]
-                    .key
-                    .namespace
-                    .as_deref()
-                    .unwrap_or(default_namespace);
-                namespaces.entry(namespace).or_default().push(index);
-            }
-            let mut namespaces: Vec<_> = namespaces.into_iter().collect();
-            namespaces.sort_unstable();
+            // A namespace holding enough of them is listed on its own; the rest (every object
+            // of a cluster-scoped kind) are listed together.
             let mut spread = Vec::new();
-            for (namespace, group) in namespaces {
-                if group.len() >= LIST_AT_LEAST {
-                    let api = Api::namespaced_with(client.clone(), namespace, lists.resource);
-                    let group = group
-                        .iter()
-                        .map(|&index| (namespace, resources[index].key.name.as_str(), index));
-                    list(&api, &lists, wanted(group), found).await;
-                } else {
-                    spread.extend(group);
+            if resolved.namespaced {
+                let mut namespaces: HashMap<&str, Vec<usize>> = HashMap::new();
+                for &index in &members {
+                    let namespace = lists.namespace_of(resources[index]);
+                    namespaces.entry(namespace).or_default().push(index);
                 }
+                let mut namespaces: Vec<_> = namespaces.into_iter().collect();
+                namespaces.sort_unstable();
+                for (namespace, group) in namespaces {
+                    if group.len() >= LIST_AT_LEAST {
+                        let api = Api::namespaced_with(client.clone(), namespace, lists.resource);
+                        list(&api, &lists, lists.wanted(resources, &group), found).await;
+                    } else {
+                        spread.extend(group);
+                    }
+                }
+            } else {
+                spread = members;
             }
             if spread.len() >= LIST_AT_LEAST {
-                lists.all(resources, &spread, found).await;
+                let api = Api::all_with(client.clone(), lists.resource);
+                list(&api, &lists, lists.wanted(resources, &spread), found).await;
             }
         }
     }
@@ -122,15 +117,6 @@ impl KubeProvider {
 /// The desired objects a list looks for, by name, each with its namespace (`""` for a
 /// cluster-scoped kind) and its index.
 type Wanted<'r> = HashMap<&'r str, Vec<(&'r str, usize)>>;
-
-/// [`Wanted`] of `(namespace, name, index)` triples.
-fn wanted<'r>(objects: impl IntoIterator<Item = (&'r str, &'r str, usize)>) -> Wanted<'r> {
-    let mut wanted: Wanted<'r> = HashMap::new();
-    for (namespace, name, index) in objects {
-        wanted.entry(name).or_default().push((namespace, index));
-    }
-    wanted
-}
 
 /// What the lists of one kind share.
 struct ListOf<'a> {
@@ -142,26 +128,30 @@ struct ListOf<'a> {
 }
 
 impl ListOf<'_> {
-    /// One list across all namespaces (or of a cluster-scoped kind) for `members`.
-    async fn all(
-        &self,
-        resources: &[&Resource],
-        members: &[usize],
-        found: &mut (dyn FnMut(usize, Observation) + Send),
-    ) {
-        let default_namespace = self.client.default_namespace();
-        let namespaced = self.namespaced;
-        let members = members.iter().map(|&index| {
-            let key = &resources[index].key;
-            let namespace = if namespaced {
-                key.namespace.as_deref().unwrap_or(default_namespace)
-            } else {
-                ""
-            };
-            (namespace, key.name.as_str(), index)
-        });
-        let api = Api::all_with(self.client.clone(), self.resource);
-        list(&api, self, wanted(members), found).await;
+    /// The namespace `resource` is read in, as `api_for` reads it: its own, else the client's
+    /// default; `""` for a cluster-scoped kind.
+    fn namespace_of<'r>(&'r self, resource: &'r Resource) -> &'r str {
+        if !self.namespaced {
+            return "";
+        }
+        resource
+            .key
+            .namespace
+            .as_deref()
+            .unwrap_or_else(|| self.client.default_namespace())
+    }
+
+    /// [`Wanted`] for the `members` of `resources`.
+    fn wanted<'r>(&'r self, resources: &[&'r Resource], members: &[usize]) -> Wanted<'r> {
+        let mut wanted: Wanted<'r> = HashMap::new();
+        for &index in members {
+            let resource = resources[index];
+            wanted
+                .entry(resource.key.name.as_str())
+                .or_default()
+                .push((self.namespace_of(resource), index));
+        }
+        wanted
     }
 }
 
