@@ -291,8 +291,8 @@ pub struct StackArgs {
     /// the configuration's `name`, else the directory's name).
     #[arg(long, env = "STRATA_STACK_NAME")]
     pub stack_name: Option<String>,
-    /// Parse every manifest file instead of reusing what `<DIR>/.strata/cache/` kept from
-    /// earlier runs (the result is the same either way).
+    /// Parse every manifest file and plan every resource instead of reusing what
+    /// `<DIR>/.strata/cache/` kept from earlier runs (the result is the same either way).
     #[arg(long, env = "STRATA_NO_CACHE")]
     #[serde(skip)]
     pub no_cache: bool,

@@ -233,7 +233,9 @@ impl ParsedFiles for ParsedCache {
 
 /// What identifies the build writing the cache: its version and its executable's size and
 /// modification time, so that a rebuilt `strata` never reads what another build parsed.
-fn build_identity() -> String {
+/// The `strata` build writing or reading a cache file: its version and executable (size and
+/// modification time); another build never trusts the file.
+pub(crate) fn build_identity() -> String {
     let exe = std::env::current_exe()
         .ok()
         .and_then(|exe| std::fs::metadata(exe).ok())
@@ -323,14 +325,18 @@ fn read_index(
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+/// Writes `bytes` to a temporary file beside `path` and renames it over `path`.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     let io = |source| CacheError::Io {
         path: path.to_path_buf(),
         source,
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
-    let temporary = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
+    let name = path
+        .file_name()
+        .map_or_else(|| FILE_NAME.into(), |n| n.to_string_lossy().into_owned());
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = std::fs::File::create(&temporary)
         .and_then(|mut file| file.write_all(bytes))
         .and_then(|()| std::fs::rename(&temporary, path));
@@ -343,7 +349,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
 
 /// A fast checksum against truncation and corruption (not against tampering: whoever can
 /// write `.strata/` can write the state too).
-fn checksum(bytes: &[u8]) -> u64 {
+/// A fast non-cryptographic checksum of `bytes` (against truncation and damage, not tampering).
+pub(crate) fn checksum(bytes: &[u8]) -> u64 {
     const PRIME: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut hash = 0x243F_6A88_85A3_08D3 ^ (bytes.len() as u64);
     let mut chunks = bytes.chunks_exact(8);
@@ -429,12 +436,14 @@ fn encode_value(out: &mut Vec<u8>, value: &Value, depth: usize) -> Option<()> {
     Some(())
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+/// Appends `s` as its length (a varint) and its bytes.
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+/// Appends `n` as a little-endian base-128 varint.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
@@ -464,33 +473,34 @@ fn decode_documents(blob: &[u8]) -> Option<Vec<ParsedDocument>> {
     (reader.at == blob.len()).then_some(documents)
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// Reads what the `put_*` functions wrote; every read is `None` past the end.
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.at.checked_add(n)?;
         let slice = self.bytes.get(self.at..end)?;
         self.at = end;
         Some(slice)
     }
 
-    fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
 
-    fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 
-    fn text(&mut self) -> Option<&'a str> {
+    pub(crate) fn text(&mut self) -> Option<&'a str> {
         let len = usize::try_from(self.u64()?).ok()?;
         std::str::from_utf8(self.take(len)?).ok()
     }
 
-    fn varint(&mut self) -> Option<u64> {
+    pub(crate) fn varint(&mut self) -> Option<u64> {
         let mut n = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = *self.bytes.get(self.at)?;
@@ -503,13 +513,13 @@ impl<'a> Reader<'a> {
         None
     }
 
-    fn length(&mut self) -> Option<usize> {
+    pub(crate) fn length(&mut self) -> Option<usize> {
         let len = usize::try_from(self.varint()?).ok()?;
         // Every item takes at least one byte.
         (len <= self.bytes.len() - self.at).then_some(len)
     }
 
-    fn string(&mut self) -> Option<String> {
+    pub(crate) fn string(&mut self) -> Option<String> {
         let len = self.length()?;
         std::str::from_utf8(self.take(len)?).ok().map(str::to_owned)
     }

@@ -206,6 +206,7 @@ async fn check_files(args: &ValidateArgs, files: &[(PathBuf, String)]) -> anyhow
         config_file.as_deref(),
         &resources,
         &[],
+        stack::Observing::Few,
     )
     .await?;
     let validator = Validator::for_registry(&registry);

@@ -128,6 +128,10 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if args.select.refresh_only && args.out.is_some() {
         bail!("--out: a refresh-only plan cannot be saved; run `strata apply --refresh-only`");
     }
+    if let Some(code) = crate::replan::plan_from_snapshot(&args).await? {
+        return Ok(code);
+    }
+    let files = crate::replan::StackFiles::read(&args);
     let mut stack = stack::load(&args.stack).await?;
     let options = plan_options(&stack, &args.select, args.destroy, args.adopt);
     if args.select.refresh_only {
@@ -147,6 +151,9 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         .out
         .is_some()
         .then(|| strata_core::plan::saved::desired_digest(&stack.resources));
+    // Noted before anything is observed: a live object written while planning then differs
+    // from what the snapshot kept.
+    let recorder = crate::replan::Recorder::before(&args, &stack, files);
     let held = take_lock(&stack.engine, "plan", &args.lock, &args.stack.dir).await?;
     // The plan takes the desired set (its changes carry each resource); a targeted or destroy
     // plan leaves some out, and the recovery warning then needs the whole set again.
@@ -162,6 +169,9 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let (plan, state) = planned?;
     let policy = check_policies(&stack, &plan)?;
     print_plan(&plan, args.output, &stack.application_of, policy.as_ref())?;
+    if let Some(recorder) = recorder {
+        recorder.save(&plan, &state);
+    }
     if state.resources.is_empty() {
         crate::cmd_recover::warn_if_labelled(&stack, &plan, &state, &options, &args.stack.dir)
             .await?;

@@ -27,6 +27,7 @@ mod kube;
 mod output;
 mod paths;
 mod progress;
+mod replan;
 mod repos;
 mod stack;
 mod style;

@@ -183,6 +183,7 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         config_file.as_deref(),
         &desired.resources,
         &desired.applications,
+        Observing::Many,
     )
     .await?;
     let terraform_states = if args.terraform_states.is_empty() {
@@ -289,6 +290,16 @@ pub fn desired_set(
     Ok(desired)
 }
 
+/// How many objects a command observes: the sandbox answers many from one listing per
+/// directory, a few with one read each (a listing of a large directory costs more than they).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observing {
+    /// The whole stack (a plan, an apply).
+    Many,
+    /// A handful of objects.
+    Few,
+}
+
 /// The providers of a stack, as its flags and configuration enable them: the Kubernetes
 /// provider (discovered, serving the kinds of the CRDs in `resources`), the AWS provider, and
 /// the sandbox standing in for the rest.
@@ -298,6 +309,7 @@ pub async fn providers(
     config_file: Option<&str>,
     resources: &[Resource],
     applications: &[ChildSet],
+    observing: Observing,
 ) -> anyhow::Result<(
     ProviderRegistry,
     Option<Arc<strata_k8s::KubeProvider>>,
@@ -346,16 +358,20 @@ pub async fn providers(
     }
     let sandbox_enabled = !args.no_sandbox && config.sandbox.enabled.unwrap_or(true);
     if sandbox_enabled {
-        let world = args
-            .sandbox_dir
-            .clone()
-            .or_else(|| config.sandbox.dir.clone())
-            .unwrap_or_else(|| args.dir.join(".strata").join("sandbox"));
+        let world = sandbox_world(args, config);
         // The sandbox plans the replacements the real providers would make.
         // It checks what they would check: their kinds and schemas (Kubernetes' built-in
         // kinds, the AWS provider's, Crossplane's own); any other kind is refused unless
         // `sandbox.allowKinds` lists it.
-        let sandbox = SandboxProvider::new(world)
+        let sandbox = SandboxProvider::new(world);
+        let sandbox = match observing {
+            // Every command lives as long as one plan (and its apply): an object another
+            // process adds to the world meanwhile need not be seen, and a stack of many new
+            // objects is answered from one listing per directory.
+            Observing::Many => sandbox.listing_directories(),
+            Observing::Few => sandbox,
+        };
+        let sandbox = sandbox
             .with_mirrored_rules(strata_aws::replace_rules())
             .with_mirrored_rules(strata_k8s::replace_rules())
             .with_mirrored_kinds(strata_aws::declared_kinds())
@@ -364,14 +380,19 @@ pub async fn providers(
             .with_mirrored_schemas(builtin_schemas()?.iter().cloned())
             .with_allowed_kinds(config.sandbox.allow_kinds.iter().map(String::as_str))
             .with_allowed_kinds(args.allow_kinds.iter().map(String::as_str))
-            .refusing_unknown_kinds()
-            // Every command lives as long as one plan (and its apply): an object another
-            // process adds to the world meanwhile need not be seen, and a stack of many new
-            // objects is answered from one listing per directory.
-            .listing_directories();
+            .refusing_unknown_kinds();
         registry = registry.with_fallback(Arc::new(sandbox));
     }
     Ok((registry, kube, aws_settings))
+}
+
+/// The sandbox's world directory: `--sandbox-dir`, else the configuration's `sandbox.dir`,
+/// else `<dir>/.strata/sandbox`.
+pub fn sandbox_world(args: &StackArgs, config: &StackConfig) -> PathBuf {
+    args.sandbox_dir
+        .clone()
+        .or_else(|| config.sandbox.dir.clone())
+        .unwrap_or_else(|| args.dir.join(".strata").join("sandbox"))
 }
 
 /// The built-in Kubernetes kinds' schemas.
@@ -383,7 +404,7 @@ pub fn builtin_schemas() -> anyhow::Result<&'static [strata_core::schema::KindSc
 
 /// `--stack-name`, else the configuration's `name`, else the directory's name; each must be a
 /// label value, since it is written into every ownership label.
-fn stack_name(
+pub(crate) fn stack_name(
     args: &StackArgs,
     config: &StackConfig,
     config_file: Option<&str>,

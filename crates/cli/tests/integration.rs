@@ -14,6 +14,7 @@ mod helm_application;
 mod limits;
 mod ownership;
 mod plan_cache;
+mod plan_snapshot;
 mod platform;
 mod platform_kube;
 mod policies;

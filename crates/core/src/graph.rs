@@ -1258,6 +1258,12 @@ impl Graph {
             && reference_like_fields(&old.manifest) == reference_like_fields(&new.manifest)
     }
 
+    /// Whether `resource` has reference-like fields (names ending in `Ref`, `Refs` or
+    /// `Selector`), which the graph reads as edges and planning resolves from other resources.
+    pub fn has_reference_fields(resource: &Resource) -> bool {
+        !reference_like_fields(&resource.manifest).is_empty()
+    }
+
     /// Number of resources.
     pub fn len(&self) -> usize {
         self.index.len()

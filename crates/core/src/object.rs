@@ -181,6 +181,63 @@ pub fn has_finalizer(obj: &Value, finalizer: &str) -> bool {
         .any(|f| f.as_str() == Some(finalizer))
 }
 
+/// A 128-bit digest of `value`'s content (SipHash-1-3 of its structure, keys in order):
+/// equal values have equal digests, and values equal but for their keys' order differ, as
+/// their plans do (a plan's field changes follow the manifest's order). Numbers keep the three
+/// representations serde_json's equality tells apart. Not a cryptographic digest: it tells
+/// versions of a manifest apart, it does not hide them.
+pub fn content_digest(value: &Value) -> u128 {
+    use siphasher::sip128::Hasher128;
+    let mut hasher = siphasher::sip128::SipHasher13::new();
+    feed(&mut hasher, value);
+    hasher.finish128().as_u128()
+}
+
+fn feed(hasher: &mut impl std::hash::Hasher, value: &Value) {
+    match value {
+        Value::Null => hasher.write_u8(0),
+        Value::Bool(b) => {
+            hasher.write_u8(1);
+            hasher.write_u8(u8::from(*b));
+        }
+        Value::Number(n) => {
+            hasher.write_u8(2);
+            // serde_json's equality tells the three representations apart; so does this.
+            if let Some(u) = n.as_u64() {
+                hasher.write_u8(0);
+                hasher.write_u64(u);
+            } else if let Some(i) = n.as_i64() {
+                hasher.write_u8(1);
+                hasher.write_i64(i);
+            } else {
+                hasher.write_u8(2);
+                hasher.write_u64(n.as_f64().map_or(0, f64::to_bits));
+            }
+        }
+        Value::String(s) => {
+            hasher.write_u8(3);
+            hasher.write_usize(s.len());
+            hasher.write(s.as_bytes());
+        }
+        Value::Array(items) => {
+            hasher.write_u8(4);
+            hasher.write_usize(items.len());
+            for item in items {
+                feed(hasher, item);
+            }
+        }
+        Value::Object(map) => {
+            hasher.write_u8(5);
+            hasher.write_usize(map.len());
+            for (key, item) in map {
+                hasher.write_usize(key.len());
+                hasher.write(key.as_bytes());
+                feed(hasher, item);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

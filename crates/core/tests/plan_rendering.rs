@@ -23,6 +23,21 @@ fn owned(mut manifest: Value) -> Value {
 /// A stack where one instance is resized (update), one is re-engined (replace), a bucket is new
 /// (create), an old bucket left Git (delete), and a Secret's value changed.
 fn scenario() -> plan::Plan {
+    let (desired, state, observations, registry) = inputs();
+    let graph = Graph::build(&desired).unwrap();
+    plan::compute_plan(
+        desired,
+        &graph,
+        &state,
+        &observations,
+        &registry,
+        &IdentityNormalizer,
+        &PlanOptions::new("payments"),
+    )
+}
+
+/// The inputs of [`scenario`]'s plan.
+fn inputs() -> (Vec<Resource>, State, Observations, ProviderRegistry) {
     let db = |class: &str, engine: &str| {
         json!({
             "apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance",
@@ -101,16 +116,66 @@ fn scenario() -> plan::Plan {
     let registry = ProviderRegistry::new().with_fallback(Arc::new(
         SandboxProvider::new("/nowhere").with_mirrored_rules(&rds_rules),
     ));
-    let graph = Graph::build(&desired).unwrap();
-    plan::compute_plan(
-        desired,
-        &graph,
-        &state,
-        &observations,
-        &registry,
-        &IdentityNormalizer,
-        &PlanOptions::new("payments"),
-    )
+    (desired, state, observations, registry)
+}
+
+/// The human plan is its first line, each change's text in plan order, and its end: what a
+/// caller printing a plan it keeps change by change (the CLI's plan snapshot) relies on.
+#[test]
+fn the_human_plan_is_its_header_its_changes_and_its_footer() {
+    let plan = scenario();
+    let mut text = plan::human_header(plan.has_changes()).to_owned();
+    for change in &plan.changes {
+        text.push_str(&plan::human_change(change, false));
+    }
+    text.push_str(&plan::human_footer(&plan.violations, plan.summary(), false));
+    assert_eq!(text, plan::render_human(&plan, false));
+    let unchanged = plan::Plan {
+        stack: plan.stack.clone(),
+        changes: plan
+            .changes
+            .iter()
+            .filter(|c| c.action == plan::Action::NoOp)
+            .cloned()
+            .collect(),
+        violations: Vec::new(),
+    };
+    assert!(plan::human_header(false).starts_with("No changes."));
+    assert!(plan::render_human(&unchanged, false).starts_with(plan::human_header(false)));
+}
+
+/// A resource planned alone, against its record and its observation, gets the change the
+/// whole plan gives it (but for what needs the graph: its dependencies, a replacement's blast
+/// radius), with the same guard violations.
+#[test]
+fn a_resource_planned_alone_gets_its_change_in_the_whole_plan() {
+    let whole = scenario();
+    let (desired, state, observations, registry) = inputs();
+    let options = PlanOptions::new("payments");
+    for resource in desired {
+        let key = resource.key.clone();
+        let (alone, violations) = plan::plan_alone(
+            resource,
+            state.get(&key),
+            observations.get(&key),
+            &registry,
+            &IdentityNormalizer,
+            &options,
+        );
+        let mut alone = alone.unwrap();
+        let planned = whole.changes.iter().find(|c| c.key == key).unwrap();
+        assert!(alone.dependencies.is_empty() && alone.blast_radius.is_empty());
+        alone.dependencies = planned.dependencies.clone();
+        alone.blast_radius = planned.blast_radius.clone();
+        assert_eq!(&alone, planned, "{key}");
+        let expected: Vec<_> = whole
+            .violations
+            .iter()
+            .filter(|v| v.key == key)
+            .cloned()
+            .collect();
+        assert_eq!(violations, expected, "{key}");
+    }
 }
 
 #[test]

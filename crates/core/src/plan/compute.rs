@@ -604,6 +604,40 @@ pub(super) fn plan_one_desired(
     (Some(change), violations)
 }
 
+/// The change of one desired resource planned without the rest of its set, from its state
+/// record and its observation: what [`compute_plan`] plans for it, but for the parts that
+/// need the dependency graph, which are left empty (`dependencies`, and the `blast_radius` of
+/// a replacement). `resource` must have its references resolved (or have none). For a caller
+/// that knows nothing else changed: re-planning one edited resource of a large stack. `None`
+/// (with the routing violation) when no provider serves it.
+pub fn plan_alone(
+    resource: Resource,
+    record: Option<&crate::state::ResourceState>,
+    observation: Option<&Observation>,
+    registry: &ProviderRegistry,
+    normalizer: &dyn Normalizer,
+    options: &PlanOptions,
+) -> (Option<ResourceChange>, Vec<Violation>) {
+    let graph = Graph::default();
+    let mut records = FxHashMap::default();
+    if let Some(record) = record {
+        records.insert(&record.key, record);
+    }
+    let mut observations = Observations::default();
+    if let Some(observation) = observation {
+        observations.insert(resource.key.clone(), observation.clone());
+    }
+    let context = DesiredContext {
+        graph: &graph,
+        records: &records,
+        observations: &observations,
+        registry,
+        normalizer,
+        options,
+    };
+    plan_one_desired(resource, &context)
+}
+
 /// The desired set's positions in dependency order. The graph was normally built from this
 /// very slice, so its positions are used directly; otherwise keys are matched.
 pub(super) fn input_order(desired: &[Resource], graph: &Graph) -> Vec<usize> {

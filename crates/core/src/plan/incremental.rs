@@ -177,63 +177,14 @@ impl DesiredChanges {
     }
 }
 
-/// A 128-bit content digest of a manifest (SipHash-1-3 of its structure, keys in order):
-/// manifests with equal digests plan alike. Manifests equal but for their keys' order differ
-/// here, as they do in a plan (its field changes follow the manifest's order), so they are
-/// planned again.
+/// A 128-bit content digest of a manifest ([`crate::object::content_digest`]): manifests with
+/// equal digests plan alike. Manifests equal but for their keys' order differ here, as they do
+/// in a plan (its field changes follow the manifest's order), so they are planned again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Digest(u128);
 
 fn digest(value: &Value) -> Digest {
-    use siphasher::sip128::Hasher128;
-    let mut hasher = siphasher::sip128::SipHasher13::new();
-    feed(&mut hasher, value);
-    Digest(hasher.finish128().as_u128())
-}
-
-fn feed(hasher: &mut impl std::hash::Hasher, value: &Value) {
-    match value {
-        Value::Null => hasher.write_u8(0),
-        Value::Bool(b) => {
-            hasher.write_u8(1);
-            hasher.write_u8(u8::from(*b));
-        }
-        Value::Number(n) => {
-            hasher.write_u8(2);
-            // serde_json's equality tells the three representations apart; so does this.
-            if let Some(u) = n.as_u64() {
-                hasher.write_u8(0);
-                hasher.write_u64(u);
-            } else if let Some(i) = n.as_i64() {
-                hasher.write_u8(1);
-                hasher.write_i64(i);
-            } else {
-                hasher.write_u8(2);
-                hasher.write_u64(n.as_f64().map_or(0, f64::to_bits));
-            }
-        }
-        Value::String(s) => {
-            hasher.write_u8(3);
-            hasher.write_usize(s.len());
-            hasher.write(s.as_bytes());
-        }
-        Value::Array(items) => {
-            hasher.write_u8(4);
-            hasher.write_usize(items.len());
-            for item in items {
-                feed(hasher, item);
-            }
-        }
-        Value::Object(map) => {
-            hasher.write_u8(5);
-            hasher.write_usize(map.len());
-            for (key, item) in map {
-                hasher.write_usize(key.len());
-                hasher.write(key.as_bytes());
-                feed(hasher, item);
-            }
-        }
-    }
+    Digest(crate::object::content_digest(value))
 }
 
 /// The last plan and what it was derived with.

@@ -23,11 +23,13 @@ use serde_json::Value;
 use crate::model::{Resource, ResourceKey};
 use crate::sensitive::Sensitivity;
 
-pub use compute::{Observations, Observed, PlanOptions, compute_plan, observe_all, observe_each};
+pub use compute::{
+    Observations, Observed, PlanOptions, compute_plan, observe_all, observe_each, plan_alone,
+};
 pub use fields::FieldChange;
 pub use render::{
-    LABEL_ENVIRONMENT, MarkdownOptions, render_human, render_markdown, render_markdown_grouped,
-    to_json, write_human,
+    LABEL_ENVIRONMENT, MarkdownOptions, human_change, human_footer, human_header, render_human,
+    render_markdown, render_markdown_grouped, to_json, write_human,
 };
 
 /// What will happen to one resource.
@@ -238,6 +240,23 @@ pub struct Summary {
     pub unchanged: usize,
 }
 
+impl Summary {
+    /// Counts one planned action.
+    pub fn count(&mut self, action: Action) {
+        match action {
+            Action::NoOp => self.unchanged += 1,
+            Action::Create => self.add += 1,
+            Action::Update => self.change += 1,
+            Action::Delete => self.destroy += 1,
+            Action::DeleteThenCreate | Action::CreateThenDelete => {
+                self.add += 1;
+                self.destroy += 1;
+                self.replace += 1;
+            }
+        }
+    }
+}
+
 /// A plan for a whole stack.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -254,17 +273,7 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {
-            match c.action {
-                Action::NoOp => s.unchanged += 1,
-                Action::Create => s.add += 1,
-                Action::Update => s.change += 1,
-                Action::Delete => s.destroy += 1,
-                Action::DeleteThenCreate | Action::CreateThenDelete => {
-                    s.add += 1;
-                    s.destroy += 1;
-                    s.replace += 1;
-                }
-            }
+            s.count(c.action);
         }
         s
     }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::diff_view::{Mark, view};
 use super::fields::leaves;
-use super::{Action, Plan, ResourceChange};
+use super::{Action, Plan, ResourceChange, Summary, Violation};
 
 /// ANSI colours, used only when asked for (the CLI asks on a terminal).
 #[derive(Clone, Copy)]
@@ -185,10 +185,8 @@ fn emit_human<E>(
         .iter()
         .filter(|c| c.action != Action::NoOp)
         .collect();
-    if changed.is_empty() {
-        sink("No changes. The live resources match the desired state.\n")?;
-    } else {
-        sink("Strata will perform the following actions:\n")?;
+    sink(human_header(!changed.is_empty()))?;
+    if !changed.is_empty() {
         // Each change's text depends only on the change: large plans are written on every
         // core, a run of changes into one text, then handed over in plan order.
         for batch in changed.chunks(RENDER_BATCH) {
@@ -209,20 +207,46 @@ fn emit_human<E>(
             }
         }
     }
+    sink(&human_footer(&plan.violations, plan.summary(), colour))
+}
+
+/// The first line of the human plan: whether it changes anything (some change is not a
+/// no-op). What follows it is the [`human_change`] text of each such change, in plan order,
+/// then the [`human_footer`].
+pub fn human_header(changes: bool) -> &'static str {
+    if changes {
+        "Strata will perform the following actions:\n"
+    } else {
+        "No changes. The live resources match the desired state.\n"
+    }
+}
+
+/// The text of one change in the human plan (nothing for a no-op), `colour`ed or not: each
+/// change's text depends only on the change.
+pub fn human_change(change: &ResourceChange, colour: bool) -> String {
+    let mut text = String::new();
+    if change.action != Action::NoOp {
+        change_block(&mut text, change, Palette { on: colour });
+    }
+    text
+}
+
+/// The end of the human plan: the guard violations, then the summary line.
+pub fn human_footer(violations: &[Violation], summary: Summary, colour: bool) -> String {
+    let p = Palette { on: colour };
     let mut out = String::new();
-    if !plan.violations.is_empty() {
+    if !violations.is_empty() {
         out.push_str("\nThe plan cannot be applied:\n");
-        for v in &plan.violations {
+        for v in violations {
             let _ = writeln!(out, "  {} {}", p.paint("31", "✗"), v.message);
         }
     }
-    let s = plan.summary();
     let _ = writeln!(
         out,
         "\nPlan: {} to add, {} to change, {} to destroy.",
-        s.add, s.change, s.destroy
+        summary.add, summary.change, summary.destroy
     );
-    sink(&out)
+    out
 }
 
 /// The text of one change in the human plan, appended to `out`.

@@ -145,7 +145,10 @@ impl LocalStateStore {
         with_suffix(&self.path, ".guard")
     }
 
-    fn journal_path(&self) -> PathBuf {
+    /// The journal beside the state file (`<state>.journal`): the changes an apply recorded
+    /// since the state file was last written, read with it. The state is the file and its
+    /// journal together.
+    pub fn journal_path(&self) -> PathBuf {
         with_suffix(&self.path, ".journal")
     }
 
