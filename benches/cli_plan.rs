@@ -304,6 +304,7 @@ fn applied_stack(strata: &Path, target: &Path, count: usize) -> Result<PathBuf, 
         .args(["apply", "--auto-approve", "--no-cache"])
         .arg(&dir)
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .map_err(|e| format!("running {}: {e}", strata.display()))?;
     if !status.success() {

@@ -106,6 +106,8 @@ struct RunEntries {
     added: HashMap<ContentDigest, Vec<u8>>,
     /// A stored entry did not decode: the file is rewritten without it.
     dropped: bool,
+    /// Every file parsed this run, with the digest of the text parsed.
+    seen: HashMap<PathBuf, ContentDigest>,
 }
 
 impl ParsedCache {
@@ -229,23 +231,47 @@ impl ParsedFiles for ParsedCache {
             .added
             .insert(*digest, blob);
     }
+
+    fn seen(&self, file: &Path, digest: &ContentDigest) {
+        self.run
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .seen
+            .insert(file.to_path_buf(), *digest);
+    }
 }
 
-/// What identifies the build writing the cache: its version and its executable's size and
-/// modification time, so that a rebuilt `strata` never reads what another build parsed.
-/// The `strata` build writing or reading a cache file: its version and executable (size and
-/// modification time); another build never trusts the file.
+impl ParsedCache {
+    /// The digest of the text parsed of every file this run's load parsed, by the path its
+    /// resources' locations name.
+    pub fn parsed_digests(&self) -> HashMap<PathBuf, ContentDigest> {
+        self.run
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .seen
+            .clone()
+    }
+}
+
+/// The `strata` build writing or reading a cache file: its version and its executable's
+/// identity on disk (size, modification time, inode and change time: installing another build
+/// changes the change time even where the modification time is fixed, as in Nix's store), so
+/// that a rebuilt `strata` never trusts what another build wrote.
 pub(crate) fn build_identity() -> String {
+    use std::os::unix::fs::MetadataExt as _;
     let exe = std::env::current_exe()
         .ok()
         .and_then(|exe| std::fs::metadata(exe).ok())
         .map(|meta| {
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            format!("{}-{modified}", meta.len())
+            format!(
+                "{}-{}.{}-{}-{}.{}",
+                meta.len(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ino(),
+                meta.ctime(),
+                meta.ctime_nsec()
+            )
         })
         .unwrap_or_default();
     format!("{} {exe}", env!("CARGO_PKG_VERSION"))

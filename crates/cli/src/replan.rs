@@ -15,7 +15,7 @@
 //! writes a new snapshot.
 //!
 //! It is an optimisation only: the plan printed is the one a full plan prints (property
-//! tested in `tests/plan_cache.rs`), and a missing, damaged or foreign snapshot is rebuilt.
+//! tested in `tests/plan_snapshot.rs`), and a missing, damaged or foreign snapshot is rebuilt.
 //! It is kept only for what it can vouch for:
 //! - human output, no `--out`, `--destroy`, `--refresh-only`, targets or replacements, no
 //!   `--revision` or `--root`;
@@ -29,7 +29,7 @@
 //!   last changed before a probe written at the start of the run, so a write in the same
 //!   clock tick cannot hide behind an unchanged timestamp.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -220,11 +220,9 @@ impl Directory {
 
 /// One manifest of a stack file, as the snapshot keeps it.
 #[derive(Debug, Clone)]
-struct Document<'a> {
+struct Document {
     /// Its index in the file.
     document: u64,
-    /// Its key, as the plan prints it.
-    key: std::borrow::Cow<'a, str>,
     /// [`strata_core::object::content_digest`] of the manifest.
     content: u128,
     /// The digest of its `apiVersion`, `kind` and `metadata`.
@@ -240,7 +238,7 @@ struct Document<'a> {
 struct ManifestFile<'a> {
     path: std::borrow::Cow<'a, str>,
     digest: [u8; 32],
-    documents: Vec<Document<'a>>,
+    documents: Vec<Document>,
 }
 
 /// A plan and what it was made of (see the module documentation).
@@ -301,7 +299,6 @@ impl<'a> Snapshot<'a> {
             put_varint(&mut out, file.documents.len() as u64);
             for d in &file.documents {
                 put_varint(&mut out, d.document);
-                put_str(&mut out, &d.key);
                 out.extend_from_slice(&d.content.to_le_bytes());
                 out.extend_from_slice(&d.meta.to_le_bytes());
                 put_varint(&mut out, d.change);
@@ -369,7 +366,6 @@ impl<'a> Snapshot<'a> {
             let mut documents = Vec::with_capacity(documents_count);
             for _ in 0..documents_count {
                 let document = r.varint()?;
-                let key = text(&mut r)?.into();
                 let content = u128::from_le_bytes(r.take(16)?.try_into().ok()?);
                 let meta = u128::from_le_bytes(r.take(16)?.try_into().ok()?);
                 let change = r.varint()?;
@@ -380,7 +376,6 @@ impl<'a> Snapshot<'a> {
                 };
                 documents.push(Document {
                     document,
-                    key,
                     content,
                     meta,
                     change,
@@ -447,7 +442,7 @@ fn flags_allow(args: &PlanArgs) -> bool {
         && stack.policies.is_empty()
         && stack.terraform_states.is_empty()
         && !stack.no_sandbox
-        && stack.repos.repos.is_empty()
+        && stack.repos == crate::args::RepoArgs::default()
 }
 
 /// Whether the configuration allows a snapshot, and the local state file it names.
@@ -469,17 +464,20 @@ fn config_allows(args: &PlanArgs, config: &StackConfig) -> Option<PathBuf> {
 }
 
 /// What a run's plan depends on besides the stack's files, the state and the live objects:
-/// its flags, whether it colours, and the configuration file's path and text.
-fn inputs_digest(args: &PlanArgs, config_file: Option<&Path>, colour: bool) -> Option<[u8; 32]> {
+/// its flags, whether it colours, and the configuration as read (the very values the run
+/// used, not the file read again).
+fn inputs_digest(
+    args: &PlanArgs,
+    config: &StackConfig,
+    config_file: Option<&Path>,
+    colour: bool,
+) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(format!("{args:?}").as_bytes());
     hasher.update([u8::from(colour)]);
-    if let Some(file) = config_file {
-        hasher.update(file.display().to_string().as_bytes());
-        hasher.update([0]);
-        hasher.update(std::fs::read(file).ok()?);
-    }
-    Some(hasher.finalize().into())
+    hasher.update(format!("{config_file:?}").as_bytes());
+    hasher.update(format!("{config:?}").as_bytes());
+    hasher.finalize().into()
 }
 
 fn snapshot_path(dir: &Path) -> PathBuf {
@@ -619,7 +617,7 @@ async fn reuse(
         return Ok(None);
     };
     let colour = crate::style::stdout();
-    if inputs_digest(args, config_file.as_deref(), colour) != Some(snapshot.inputs) {
+    if inputs_digest(args, &config, config_file.as_deref(), colour) != snapshot.inputs {
         tracing::debug!("not using the plan snapshot: other flags or configuration");
         return Ok(None);
     }
@@ -678,8 +676,8 @@ async fn reuse(
             let Some(source) = &resource.source else {
                 return Ok(None);
             };
+            // Equal metadata digests name the same key (kind, namespace and name are in them).
             if source.document as u64 != before.document
-                || resource.key.to_string() != before.key
                 || meta_digest(&resource.manifest) != before.meta
                 || !followable(resource)
             {
@@ -751,19 +749,36 @@ async fn reuse(
         store,
         config: Default::default(),
     };
-    let held = crate::commands::take_lock(&engine, "plan", &args.lock, dir).await?;
+    // The lock is taken without waiting: a run that would wait (or fail) for it plans in full,
+    // which waits and reports as it always does.
+    let held = if args.lock.lock {
+        match engine.lock("plan", std::time::Duration::ZERO, |_| {}).await {
+            Ok(held) => Some(held),
+            Err(_) => return Ok(None),
+        }
+    } else {
+        None
+    };
     let world = crate::stack::sandbox_world(&args.stack, &config);
-    let planned = plan_edited(
-        args,
-        snapshot,
-        &engine,
-        &state_path,
-        &world,
-        &name,
-        edited,
-        colour,
-    )
-    .await;
+    // Opened as a plan's first observation opens it (its lock, clean-up and migration, and
+    // their errors), before the objects' identities are compared.
+    let opened = strata_core::SandboxProvider::new(world.clone()).open();
+    let planned = match opened {
+        Ok(()) => {
+            plan_edited(
+                args,
+                snapshot,
+                &engine,
+                &state_path,
+                &world,
+                &name,
+                edited,
+                colour,
+            )
+            .await
+        }
+        Err(_) => None,
+    };
     if let Some(held) = held {
         engine.unlock(held).await?;
     }
@@ -801,7 +816,12 @@ async fn reuse(
         changes = planned.changes.len(),
         "planned from the plan snapshot"
     );
-    if planned.edited > 0 || !new_digests.is_empty() {
+    // Kept up to date once the edits it no longer knows cost more to plan again on each run
+    // than rewriting it costs (the snapshot of a large stack is megabytes; a few edited
+    // manifests, or a file whose comments changed, are re-read in milliseconds).
+    let replanned = planned.edited * 64 >= planned.changes.len()
+        || new_digests.len() * 16 >= snapshot.manifests.len();
+    if (planned.edited > 0 || !new_digests.is_empty()) && replanned {
         let mut updated = snapshot.clone();
         updated.changes = planned.changes;
         for (file, digest) in new_digests {
@@ -926,12 +946,13 @@ async fn plan_edited<'a>(
     })
 }
 
-/// The stack's files and the content digest of each manifest file, read before the stack is
-/// loaded: a file edited while the plan runs then differs from what the snapshot keeps (the
-/// next run parses it again) instead of passing for the text that was planned.
+/// The stack's files, listed before the stack is loaded: a file added or removed while the
+/// plan runs then leaves the snapshot unkept. Their digests are those of the very text the
+/// load parsed ([`crate::cache::ParsedCache::parsed_digests`]).
 pub struct StackFiles {
     files: Vec<String>,
-    manifests: Vec<(String, [u8; 32])>,
+    /// Each manifest file, with the path its resources' locations name.
+    manifests: Vec<(String, PathBuf)>,
 }
 
 impl StackFiles {
@@ -948,21 +969,19 @@ impl StackFiles {
         }
         let tree = strata_sources::stack::open_tree(&args.stack.dir, None).ok()?;
         let (files, manifest_files) = tree_files(tree.as_ref())?;
-        let tree = tree.as_ref();
-        let manifests = strata_core::par::map_if(
-            manifest_files,
-            |files| files.len() > 1,
-            |file| file_digest(tree, &file).map(|(_, _, digest)| (file, digest)),
-        )
-        .into_iter()
-        .collect::<Option<Vec<_>>>()?;
+        let manifests = manifest_files
+            .into_iter()
+            .map(|file| {
+                let display = tree.location(&file, 0, 1).file;
+                (file, display)
+            })
+            .collect();
         Some(Self { files, manifests })
     }
 }
 
 /// What a full `strata plan` notes before planning, to keep a snapshot after it.
 pub struct Recorder {
-    dir: PathBuf,
     stack_dir: String,
     /// Each desired resource's key, file and document index, in the desired set's order.
     desired: Vec<(ResourceKey, PathBuf, usize)>,
@@ -973,12 +992,14 @@ pub struct Recorder {
     journal: Fingerprint,
     state_path: PathBuf,
     files: Vec<String>,
-    manifests: Vec<(String, [u8; 32])>,
+    /// Each manifest file, the path its resources' locations name, and the digest of the
+    /// text the load parsed.
+    manifests: Vec<(String, PathBuf, [u8; 32])>,
     objects: Vec<(String, Fingerprint)>,
     /// Per desired resource, in the desired set's order: its content and metadata digests.
     digests: Vec<(u128, u128)>,
     /// The state file's records by address, read on another thread.
-    records: std::thread::JoinHandle<Option<HashMap<String, (u64, u64)>>>,
+    records: std::thread::JoinHandle<Option<FxHashMap<ResourceKey, (u64, u64)>>>,
 }
 
 impl Recorder {
@@ -989,17 +1010,15 @@ impl Recorder {
         stack: &crate::stack::Stack,
         files: Option<StackFiles>,
     ) -> Option<Self> {
+        let started = std::time::Instant::now();
         if !flags_allow(args) || stack.policies.is_some() || !stack.application_of.is_empty() {
             return None;
         }
         let dir = &args.stack.dir;
-        let loaded = crate::stack::config_of(dir, args.stack.config.as_deref()).ok()?;
-        let config = loaded
-            .as_ref()
-            .map(|l| l.config.clone())
-            .unwrap_or_default();
-        let config_file = loaded.map(|l| l.file);
-        let state_path = config_allows(args, &config)?;
+        // The configuration the load used, not the file read again.
+        let config = &stack.config;
+        let config_file = stack.config_file.as_deref();
+        let state_path = config_allows(args, config)?;
         // A stack never applied keeps no snapshot (and gets no probe).
         if !state_path.is_file() {
             return None;
@@ -1010,15 +1029,26 @@ impl Recorder {
         let probe = cache_dir.join(PROBE_NAME);
         let _ = std::fs::remove_file(&probe);
         std::fs::write(&probe, b"probe").ok()?;
-        let now = Fingerprint::of(&probe)?;
-        let now = now.modified.max(now.changed);
+        let probe = Fingerprint::of(&probe)?;
+        let now = probe.modified.max(probe.changed);
+        // The probe stands for "now" on its own file system only (clocks and timestamp
+        // resolutions differ between them): what it vouches for must live there too.
+        let same_clock = |f: &Fingerprint| !f.present || f.device == probe.device;
         let state = Fingerprint::of(&state_path)?;
         let journal = Fingerprint::of(&journal_of(&state_path))?;
-        if !state.present || journal.present || !state.older_than(now) {
+        if !state.present || journal.present || !state.older_than(now) || !same_clock(&state) {
             return None;
         }
         let StackFiles { files, manifests } = files?;
-        let world = crate::stack::sandbox_world(&args.stack, &config);
+        let parsed = stack.parsed.as_ref()?.parsed_digests();
+        let manifests = manifests
+            .into_iter()
+            .map(|(file, display)| {
+                let digest = parsed.get(&display)?.0;
+                Some((file, display, digest))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let world = crate::stack::sandbox_world(&args.stack, config);
         let sandbox = strata_core::SandboxProvider::new(world.clone());
         let desired = stack
             .resources
@@ -1050,20 +1080,25 @@ impl Recorder {
         let mut digests = Vec::with_capacity(noted.len());
         for ((path, digest), fingerprint) in noted.into_iter().zip(found) {
             let fingerprint = fingerprint?;
-            if !fingerprint.older_than(now) {
+            if !fingerprint.older_than(now) || !same_clock(&fingerprint) {
                 return None;
             }
             objects.push((path, fingerprint));
             digests.push(digest);
         }
         let colour = crate::style::stdout();
-        let inputs = inputs_digest(args, config_file.as_deref(), colour)?;
+        let inputs = inputs_digest(args, config, config_file, colour);
         let records = {
             let state_path = state_path.clone();
-            std::thread::spawn(move || record_ranges(&state_path, state))
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                let ranges = record_ranges(&state_path, state);
+                tracing::debug!(took = ?started.elapsed(), "found the state's record ranges");
+                ranges
+            })
         };
+        tracing::debug!(took = ?started.elapsed(), "noted what the plan is made of");
         Some(Self {
-            dir: dir.clone(),
             stack_dir: canonical(dir),
             desired,
             path: snapshot_path(dir),
@@ -1090,8 +1125,10 @@ impl Recorder {
     }
 
     fn try_save(self, plan: &Plan, state: &State) -> Option<()> {
+        let started = std::time::Instant::now();
         let desired = &self.desired;
         let ranges = self.records.join().ok()??;
+        tracing::debug!(waited = ?started.elapsed(), "read the state's record ranges");
         if state.resources.is_empty()
             || !plan.violations.is_empty()
             || desired.len() != self.digests.len()
@@ -1107,34 +1144,31 @@ impl Recorder {
         if Fingerprint::of(&self.state_path)? != self.state {
             return None;
         }
-        let change_of: HashMap<&ResourceKey, usize> = plan
+        let change_of: FxHashMap<&ResourceKey, usize> = plan
             .changes
             .iter()
             .enumerate()
             .map(|(i, c)| (&c.key, i))
             .collect();
-        let mut by_file: HashMap<&Path, Vec<usize>> = HashMap::new();
-        for (position, (_, file, _)) in desired.iter().enumerate() {
-            by_file.entry(file.as_path()).or_default().push(position);
-        }
-        let tree = strata_sources::stack::open_tree(&self.dir, None).ok()?;
+        // The load read the files in the order they are listed: each file's resources are
+        // the next run of the desired set.
         let mut manifests = Vec::with_capacity(self.manifests.len());
-        let mut covered = 0;
-        for (file, digest) in &self.manifests {
-            let display = tree.location(file, 0, 1).file;
-            let positions = by_file.get(display.as_path()).cloned().unwrap_or_default();
-            covered += positions.len();
-            let mut documents = Vec::with_capacity(positions.len());
-            for position in positions {
-                let (key, _, document) = &desired[position];
-                let (content, meta) = self.digests[position];
+        let mut at = 0;
+        for (file, display, digest) in &self.manifests {
+            let start = at;
+            while desired.get(at).is_some_and(|(_, from, _)| from == display) {
+                at += 1;
+            }
+            let mut documents = Vec::with_capacity(at - start);
+            for ((key, _, document), &(content, meta)) in
+                desired[start..at].iter().zip(&self.digests[start..at])
+            {
                 documents.push(Document {
                     document: *document as u64,
-                    key: key.to_string().into(),
                     content,
                     meta,
                     change: *change_of.get(key)? as u64,
-                    record: ranges.get(&key.address()).copied(),
+                    record: ranges.get(key).copied(),
                 });
             }
             manifests.push(ManifestFile {
@@ -1143,7 +1177,7 @@ impl Recorder {
                 documents,
             });
         }
-        if covered != desired.len() {
+        if at != desired.len() {
             return None;
         }
         let changes = plan
@@ -1164,17 +1198,24 @@ impl Recorder {
             manifests,
             changes,
         };
-        write_atomically(&self.path, &snapshot.encode(&self.stack_dir)).ok()
+        write_atomically(&self.path, &snapshot.encode(&self.stack_dir)).ok()?;
+        tracing::debug!(took = ?started.elapsed(), "kept the plan snapshot");
+        Some(())
     }
 }
 
-/// The byte range of each record in the state file at `path`, by address, when the file is
-/// still the one `fingerprint` names.
-fn record_ranges(path: &Path, fingerprint: Fingerprint) -> Option<HashMap<String, (u64, u64)>> {
+/// The byte range of each record in the state file at `path`, by the key the record names
+/// (as planning finds records: by their own key, not the map's), when the file is still the
+/// one `fingerprint` names, every record starts with its key (as Strata writes them), and no
+/// two records name one key.
+fn record_ranges(
+    path: &Path,
+    fingerprint: Fingerprint,
+) -> Option<FxHashMap<ResourceKey, (u64, u64)>> {
     #[derive(serde::Deserialize)]
     struct Records<'a> {
-        #[serde(borrow)]
-        resources: HashMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>,
+        #[serde(borrow, deserialize_with = "map_values")]
+        resources: Vec<&'a serde_json::value::RawValue>,
     }
     let bytes = std::fs::read(path).ok()?;
     if Fingerprint::of(path)? != fingerprint || bytes.len() as u64 != fingerprint.size {
@@ -1182,19 +1223,58 @@ fn record_ranges(path: &Path, fingerprint: Fingerprint) -> Option<HashMap<String
     }
     let records: Records<'_> = serde_json::from_slice(&bytes).ok()?;
     let base = bytes.as_ptr() as usize;
-    Some(
-        records
-            .resources
-            .into_iter()
-            .map(|(address, raw)| {
-                let start = (raw.get().as_ptr() as usize - base) as u64;
-                (
-                    address.into_owned(),
-                    (start, start + raw.get().len() as u64),
-                )
-            })
-            .collect(),
-    )
+    let mut ranges =
+        FxHashMap::with_capacity_and_hasher(records.resources.len(), Default::default());
+    for raw in records.resources {
+        let key = leading_key(raw.get())?;
+        let start = (raw.get().as_ptr() as usize).checked_sub(base)? as u64;
+        let range = (start, start + raw.get().len() as u64);
+        if ranges.insert(key, range).is_some() {
+            return None;
+        }
+    }
+    Some(ranges)
+}
+
+/// The values of the state's `resources` map, unparsed, its keys skipped (each record names
+/// its own key).
+fn map_values<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<&'de serde_json::value::RawValue>, D::Error> {
+    struct Values;
+    impl<'de> serde::de::Visitor<'de> for Values {
+        type Value = Vec<&'de serde_json::value::RawValue>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of state records")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut values = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some((serde::de::IgnoredAny, value)) = map.next_entry()? {
+                values.push(value);
+            }
+            Ok(values)
+        }
+    }
+    deserializer.deserialize_map(Values)
+}
+
+/// The key a record names, read from its start without reading the rest of it.
+fn leading_key(record: &str) -> Option<ResourceKey> {
+    use serde::Deserialize as _;
+    let rest = record
+        .trim_start()
+        .strip_prefix('{')?
+        .trim_start()
+        .strip_prefix("\"key\"")?
+        .trim_start()
+        .strip_prefix(':')?;
+    let mut reader = serde_json::Deserializer::from_str(rest);
+    ResourceKey::deserialize(&mut reader).ok()
 }
 
 #[cfg(test)]
@@ -1227,7 +1307,6 @@ mod tests {
                 documents: vec![
                     Document {
                         document: 0,
-                        key: "ConfigMap/team/a".into(),
                         content: u128::MAX,
                         meta: 1,
                         change: 1,
@@ -1235,7 +1314,6 @@ mod tests {
                     },
                     Document {
                         document: 2,
-                        key: "ConfigMap/team/b".into(),
                         content: 0,
                         meta: 2,
                         change: 0,
@@ -1319,5 +1397,56 @@ mod tests {
         std::fs::write(&file, "[]").unwrap();
         let second = fingerprints(dir.path(), vec![relative])[0].unwrap();
         assert_ne!(first, second);
+    }
+
+    fn record(name: &str) -> ResourceState {
+        let manifest = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "team"}, "data": {"k": "v"}});
+        let key = Resource::from_manifest(manifest.clone()).unwrap().key;
+        ResourceState {
+            key,
+            api_version: "v1".into(),
+            provider: "sandbox".into(),
+            status: strata_core::state::ResourceStatus::Applied,
+            last_applied: manifest.into(),
+            dependencies: vec![],
+            outputs: Value::Null,
+            protect: false,
+        }
+    }
+
+    #[test]
+    fn records_are_found_by_the_key_they_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut state = State::new();
+        state.put(record("a"));
+        state.put(record("b"));
+        // Filed under another address: planning finds it by the key it names.
+        let moved = state.resources.remove("ConfigMap/team/b").unwrap();
+        state.resources.insert("somewhere-else".into(), moved);
+        std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+        let ranges = record_ranges(&path, Fingerprint::of(&path).unwrap()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        for name in ["a", "b"] {
+            let wanted = record(name);
+            let (start, end) = ranges[&wanted.key];
+            let read: ResourceState =
+                serde_json::from_slice(&bytes[start as usize..end as usize]).unwrap();
+            assert_eq!(read.key, wanted.key);
+        }
+        // Another file than the one fingerprinted: nothing.
+        let stale = Fingerprint {
+            size: 1,
+            ..Fingerprint::of(&path).unwrap()
+        };
+        assert!(record_ranges(&path, stale).is_none());
+        // Two records naming one key: nothing (which one planning takes is not ours to guess).
+        let twice = record("a");
+        state.resources.insert("again".into(), twice);
+        std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+        assert!(record_ranges(&path, Fingerprint::of(&path).unwrap()).is_none());
+        // A record that does not start with its key (not written by Strata): nothing.
+        assert!(leading_key(r#"{"provider": "sandbox", "key": {}}"#).is_none());
     }
 }

@@ -47,6 +47,10 @@ pub struct Stack {
     pub policies: Option<strata_policy::PolicySet>,
     /// What Terraform states claim (empty without `--tfstate` / `terraformStates`).
     pub foreign_claims: strata_core::ownership::terraform::ForeignClaims,
+    /// The configuration read (the default when there is no file).
+    pub config: StackConfig,
+    /// The parse cache the manifests were read through (`None` with `--no-cache`).
+    pub parsed: Option<Arc<crate::cache::ParsedCache>>,
 }
 
 /// Reads the configuration `--config` names (which must exist), else `<dir>/strata.yaml`
@@ -173,7 +177,7 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
             (Some(file), true) => format!("{file}: policies"),
             _ => "--policy".to_owned(),
         })?;
-    let desired = desired_set(args, &config, config_file.as_deref())?;
+    let (desired, parsed) = desired_set_cached(args, &config, config_file.as_deref())?;
     log_applications(&desired.applications);
     let name = stack_name(args, &config, config_file.as_deref())?;
 
@@ -250,6 +254,8 @@ pub async fn load(args: &StackArgs) -> anyhow::Result<Stack> {
         config_file: loaded.map(|l| l.file),
         policies,
         foreign_claims,
+        config,
+        parsed,
     })
 }
 
@@ -260,6 +266,18 @@ pub fn desired_set(
     config: &StackConfig,
     config_file: Option<&str>,
 ) -> anyhow::Result<strata_sources::stack::StackSource> {
+    desired_set_cached(args, config, config_file).map(|(desired, _)| desired)
+}
+
+/// [`desired_set`], with the parse cache it was read through (`None` with `--no-cache`).
+fn desired_set_cached(
+    args: &StackArgs,
+    config: &StackConfig,
+    config_file: Option<&str>,
+) -> anyhow::Result<(
+    strata_sources::stack::StackSource,
+    Option<Arc<crate::cache::ParsedCache>>,
+)> {
     let root = args
         .root
         .clone()
@@ -282,12 +300,12 @@ pub fn desired_set(
             .map(|c| c as Arc<dyn strata_core::loader::ParsedFiles>),
     )?;
     // Looking at a directory with nothing Strata reads writes nothing under it.
-    if let Some(cache) = cache
+    if let Some(cache) = &cache
         && !(desired.resources.is_empty() && desired.applications.is_empty())
     {
         cache.save();
     }
-    Ok(desired)
+    Ok((desired, cache))
 }
 
 /// How many objects a command observes: the sandbox answers many from one listing per

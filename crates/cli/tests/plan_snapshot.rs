@@ -409,16 +409,49 @@ fn other_flags_do_not_use_the_snapshot() {
     let (_root, dir, mut stack) = settled_stack();
     strata(&dir, &["plan"], true);
     apply_edit(&dir, &mut stack, &Edit::Value(1, 0, 8));
+    // Flags other than the snapshot's: planned in full (and a snapshot kept for them).
+    let other = strata(&dir, &["plan", "--detailed-exitcode"], true);
+    assert!(
+        log(&other).contains("other flags or configuration"),
+        "{}",
+        log(&other)
+    );
+    // Flags a snapshot cannot vouch for never keep one, nor use one.
     for args in [
         &["plan", "-o", "json"][..],
-        &["plan", "--detailed-exitcode"][..],
         &["plan", "--target", "ConfigMap/team/c1x0"][..],
+        &["plan", "--repo-refresh", "always"][..],
     ] {
+        std::fs::remove_file(snapshot_file(&dir)).unwrap_or(());
+        strata(&dir, args, true);
+        assert!(!snapshot_file(&dir).exists(), "{args:?} kept a snapshot");
+        apply_edit(&dir, &mut stack, &Edit::Value(1, 0, 7));
         let out = strata(&dir, args, true);
         assert!(
             !log(&out).contains(FROM_SNAPSHOT),
             "{args:?}: {}",
             log(&out)
         );
+        assert_eq!(shown(&out), shown(&strata(&dir, args, false)), "{args:?}");
     }
+}
+
+#[test]
+fn another_configuration_does_not_use_the_snapshot() {
+    let (_root, dir, mut stack) = settled_stack();
+    std::fs::write(dir.join("strata.yaml"), "parallelism: 4\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    strata(&dir, &["plan"], true);
+    apply_edit(&dir, &mut stack, &Edit::Value(0, 1, 8));
+    let used = strata(&dir, &["plan"], true);
+    assert!(log(&used).contains(FROM_SNAPSHOT), "{}", log(&used));
+    // The same files, another configuration: the plan is made again.
+    std::fs::write(dir.join("strata.yaml"), "parallelism: 5\n").unwrap();
+    let out = strata(&dir, &["plan"], true);
+    assert!(
+        log(&out).contains("other flags or configuration"),
+        "{}",
+        log(&out)
+    );
+    assert_eq!(shown(&out), shown(&strata(&dir, &["plan"], false)));
 }

@@ -185,6 +185,10 @@ pub trait ParsedFiles: Send + Sync + std::fmt::Debug {
     /// Offers the manifests `resources` parsed from the file whose digest is `digest` (each
     /// with its source location, in file order).
     fn put(&self, digest: &ContentDigest, resources: &[Resource]);
+
+    /// Told of every file parsed through this store, cached or not, with the digest of the
+    /// very text parsed (a store that records what a load read; nothing by default).
+    fn seen(&self, _file: &Path, _digest: &ContentDigest) {}
 }
 
 fn is_json_file(file: &Path) -> bool {
@@ -202,6 +206,7 @@ pub fn parse_documents_with(
         return parse_uncached(file, text);
     };
     let digest = ContentDigest::of(file, text);
+    store.seen(file, &digest);
     if let Some(documents) = store.get(&digest) {
         let mut resources = Vec::with_capacity(documents.len());
         for ParsedDocument {

@@ -165,6 +165,18 @@ impl SandboxProvider {
             .join(format!("{}.json", encode_segment(&key.name)))
     }
 
+    /// Opens the world as the first observation or write does: takes its lock, removes what
+    /// crashed writers left, migrates an old layout. A caller that answers from what it knows of the world without
+    /// observing (a plan kept from an earlier run) still meets the errors and the clean-up a
+    /// plan would.
+    ///
+    /// # Errors
+    ///
+    /// When the world cannot be created, locked, cleaned or migrated.
+    pub fn open(&self) -> Result<(), ProviderError> {
+        self.ensure_layout()
+    }
+
     /// Opens the world once per process: takes its lock (see [`WORLD_LOCK_FILE`]); when no
     /// other sandbox holds it, removes the temporary files crashed writers left and migrates a
     /// world of the first layout (irreversible `_` escaping) after copying it to
