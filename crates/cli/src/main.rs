@@ -23,6 +23,7 @@ mod cmd_validate;
 mod cmd_version;
 mod commands;
 mod drift;
+mod json_scan;
 mod kube;
 mod output;
 mod paths;

@@ -1212,55 +1212,24 @@ fn record_ranges(
     path: &Path,
     fingerprint: Fingerprint,
 ) -> Option<FxHashMap<ResourceKey, (u64, u64)>> {
-    #[derive(serde::Deserialize)]
-    struct Records<'a> {
-        #[serde(borrow, deserialize_with = "map_values")]
-        resources: Vec<&'a serde_json::value::RawValue>,
-    }
     let bytes = std::fs::read(path).ok()?;
     if Fingerprint::of(path)? != fingerprint || bytes.len() as u64 != fingerprint.size {
         return None;
     }
-    let records: Records<'_> = serde_json::from_slice(&bytes).ok()?;
-    let base = bytes.as_ptr() as usize;
-    let mut ranges =
-        FxHashMap::with_capacity_and_hasher(records.resources.len(), Default::default());
-    for raw in records.resources {
-        let key = leading_key(raw.get())?;
-        let start = (raw.get().as_ptr() as usize).checked_sub(base)? as u64;
-        let range = (start, start + raw.get().len() as u64);
-        if ranges.insert(key, range).is_some() {
+    // The state load accepted this very file (same identity): its records are found without
+    // parsing it again.
+    let values = crate::json_scan::member_values(&bytes, "resources")?;
+    let mut ranges = FxHashMap::with_capacity_and_hasher(values.len(), Default::default());
+    for range in values {
+        let key = leading_key(std::str::from_utf8(&bytes[range.clone()]).ok()?)?;
+        if ranges
+            .insert(key, (range.start as u64, range.end as u64))
+            .is_some()
+        {
             return None;
         }
     }
     Some(ranges)
-}
-
-/// The values of the state's `resources` map, unparsed, its keys skipped (each record names
-/// its own key).
-fn map_values<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<&'de serde_json::value::RawValue>, D::Error> {
-    struct Values;
-    impl<'de> serde::de::Visitor<'de> for Values {
-        type Value = Vec<&'de serde_json::value::RawValue>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a map of state records")
-        }
-
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut values = Vec::with_capacity(map.size_hint().unwrap_or(0));
-            while let Some((serde::de::IgnoredAny, value)) = map.next_entry()? {
-                values.push(value);
-            }
-            Ok(values)
-        }
-    }
-    deserializer.deserialize_map(Values)
 }
 
 /// The key a record names, read from its start without reading the rest of it.

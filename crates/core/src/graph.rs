@@ -1261,7 +1261,22 @@ impl Graph {
     /// Whether `resource` has reference-like fields (names ending in `Ref`, `Refs` or
     /// `Selector`), which the graph reads as edges and planning resolves from other resources.
     pub fn has_reference_fields(resource: &Resource) -> bool {
-        !reference_like_fields(&resource.manifest).is_empty()
+        fn reference_like(field: &str) -> bool {
+            field.ends_with("Ref") || field.ends_with("Refs") || field.ends_with("Selector")
+        }
+        // What `reference_like_fields` finds, without building its paths.
+        fn any(value: &Value) -> bool {
+            match value {
+                Value::Object(map) => map.iter().any(|(k, v)| reference_like(k) || any(v)),
+                Value::Array(items) => items.iter().any(any),
+                _ => false,
+            }
+        }
+        resource.manifest.as_object().is_some_and(|object| {
+            object.iter().any(|(field, value)| {
+                field != "metadata" && field != "status" && (reference_like(field) || any(value))
+            })
+        })
     }
 
     /// Number of resources.
@@ -1824,6 +1839,46 @@ fn selected(
 #[cfg(test)]
 mod tests {
     use super::WalkPosition;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// JSON values whose keys are sometimes reference-like, in and out of `metadata`.
+    fn value() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("spec".to_owned()),
+            Just("metadata".to_owned()),
+            Just("status".to_owned()),
+            Just("secretRef".to_owned()),
+            Just("itemRefs".to_owned()),
+            Just("podSelector".to_owned()),
+            Just("name".to_owned()),
+            Just("Ref".to_owned()),
+        ];
+        let leaf = prop_oneof![Just(Value::Null), any::<u8>().prop_map(Value::from)];
+        leaf.prop_recursive(4, 32, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner), 0..4)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The quick test of reference fields agrees with the walk that lists them.
+        #[test]
+        fn has_reference_fields_is_whether_any_is_listed(manifest in value()) {
+            let mut resource = crate::model::Resource::from_manifest(serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}
+            }))
+            .unwrap();
+            resource.manifest = manifest;
+            prop_assert_eq!(
+                super::Graph::has_reference_fields(&resource),
+                !super::reference_like_fields(&resource.manifest).is_empty()
+            );
+        }
+    }
 
     #[test]
     fn walk_positions_escape_pointer_segments() {
