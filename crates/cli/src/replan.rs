@@ -1129,7 +1129,11 @@ impl Recorder {
         let desired = &self.desired;
         let ranges = self.records.join().ok()??;
         tracing::debug!(waited = ?started.elapsed(), "read the state's record ranges");
+        // As many records found as the state holds: a key written twice in the file's map
+        // (a hand-resolved merge, say) keeps only its last record in the state, while the
+        // ranges would keep both.
         if state.resources.is_empty()
+            || ranges.len() != state.resources.len()
             || !plan.violations.is_empty()
             || desired.len() != self.digests.len()
             || plan
@@ -1415,6 +1419,17 @@ mod tests {
         state.resources.insert("again".into(), twice);
         std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
         assert!(record_ranges(&path, Fingerprint::of(&path).unwrap()).is_none());
+        // A map key written twice: the state keeps one record, the ranges hold both, and the
+        // snapshot is then refused (`try_save` compares the counts).
+        let a = serde_json::to_string_pretty(&record("a")).unwrap();
+        let b = serde_json::to_string_pretty(&record("b")).unwrap();
+        let text = format!(
+            r#"{{"version": 1, "serial": 1, "lineage": "l", "resources": {{"x": {a}, "x": {b}}}}}"#
+        );
+        std::fs::write(&path, &text).unwrap();
+        let loaded: State = serde_json::from_str(&text).unwrap();
+        let ranges = record_ranges(&path, Fingerprint::of(&path).unwrap()).unwrap();
+        assert_eq!((loaded.resources.len(), ranges.len()), (1, 2));
         // A record that does not start with its key (not written by Strata): nothing.
         assert!(leading_key(r#"{"provider": "sandbox", "key": {}}"#).is_none());
     }

@@ -455,3 +455,32 @@ fn another_configuration_does_not_use_the_snapshot() {
     );
     assert_eq!(shown(&out), shown(&strata(&dir, &["plan"], false)));
 }
+
+/// A state whose map names one key twice (a hand-resolved merge): the state keeps the last
+/// record only, so a snapshot, which would find both, is not kept.
+#[test]
+fn a_state_with_a_key_written_twice_keeps_no_snapshot() {
+    let (_root, dir, mut stack) = settled_stack();
+    let path = dir.join(".strata/state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let resources = state["resources"].as_object_mut().unwrap();
+    let moved = resources.remove("ConfigMap/team/c0x0").unwrap();
+    let text = serde_json::to_string_pretty(&state).unwrap();
+    let entry = "\"ConfigMap/team/c0x1\": {";
+    assert_eq!(text.matches(entry).count(), 1);
+    let twice = text.replacen(
+        entry,
+        &format!("\"ConfigMap/team/c0x1\": {moved},\n    {entry}"),
+        1,
+    );
+    std::fs::write(&path, twice).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let full = strata(&dir, &["plan"], true);
+    assert!(!snapshot_file(&dir).exists(), "{}", log(&full));
+    apply_edit(&dir, &mut stack, &Edit::Value(0, 0, 9));
+    assert_eq!(
+        shown(&strata(&dir, &["plan"], true)),
+        shown(&strata(&dir, &["plan"], false))
+    );
+}
