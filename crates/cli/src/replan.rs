@@ -23,7 +23,9 @@
 //!   policies and no Terraform states;
 //! - a stack of plain manifest files (no kustomization, chart, Application, ApplicationSet,
 //!   CustomResourceDefinition, XRD or Composition), none holding a sensitive field (so no
-//!   digest of a secret is kept), no hook, no reference fields;
+//!   digest of a secret is kept), no hook, no reference among provider parameters (whose
+//!   target's value planning writes into the manifest; other references are graph edges,
+//!   which the metadata digests follow);
 //! - a plan without guard violations or deletions;
 //! - files and objects older than the run: an identity is trusted only when the object was
 //!   last changed before a probe written at the start of the run, so a write in the same
@@ -34,7 +36,6 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use strata_core::config::{Backend, StackConfig};
 use strata_core::loader::ContentDigest;
@@ -406,16 +407,24 @@ impl<'a> Snapshot<'a> {
     }
 }
 
-/// The digest of a manifest's `apiVersion`, `kind` and `metadata`: what the dependency
-/// graph, the guards and the ownership checks read besides reference fields.
-fn meta_digest(manifest: &Value) -> u128 {
+/// The digest of a manifest's `apiVersion`, `kind`, `metadata` and reference-like fields (with
+/// their paths): all the dependency graph reads from it (see `Graph::same_inputs`), and what
+/// the guards and the ownership checks read.
+fn meta_digest(resource: &Resource) -> u128 {
     use siphasher::sip128::Hasher128 as _;
     use std::hash::Hasher as _;
     let mut hasher = siphasher::sip128::SipHasher13::new();
     for field in ["apiVersion", "kind", "metadata"] {
-        let digest = strata_core::object::member(manifest, field)
+        let digest = strata_core::object::member(&resource.manifest, field)
             .map_or(0, strata_core::object::content_digest);
         hasher.write(&digest.to_le_bytes());
+    }
+    if Graph::has_reference_fields(resource) {
+        for (path, value) in Graph::reference_like_fields(resource) {
+            hasher.write(path.as_bytes());
+            hasher.write_u8(0);
+            hasher.write(&strata_core::object::content_digest(value).to_le_bytes());
+        }
     }
     hasher.finish128().as_u128()
 }
@@ -510,11 +519,12 @@ fn expands_others(key: &ResourceKey) -> bool {
 }
 
 /// A plain manifest the snapshot can follow: not one that changes how others expand, no
-/// sensitive field, no hook, no reference fields.
+/// sensitive field, no hook, no reference whose target's value planning writes into it
+/// (other references are edges of the graph, which metadata digests follow).
 fn followable(resource: &Resource) -> bool {
     !expands_others(&resource.key)
         && !strata_core::sync::is_hook(&resource.manifest)
-        && !Graph::has_reference_fields(resource)
+        && !Graph::may_take_reference_values(resource)
         && !strata_core::sensitive::Sensitivity::default()
             .touches(&resource.key, &resource.manifest)
 }
@@ -665,7 +675,7 @@ async fn reuse(
         let reshaped = || {
             tracing::debug!(
                 file = %file,
-                "not using the plan snapshot: a manifest was added, removed or changed in its metadata"
+                "not using the plan snapshot: a manifest was added, removed or changed in its metadata or references"
             );
             Ok(None)
         };
@@ -678,7 +688,7 @@ async fn reuse(
             };
             // Equal metadata digests name the same key (kind, namespace and name are in them).
             if source.document as u64 != before.document
-                || meta_digest(&resource.manifest) != before.meta
+                || meta_digest(resource) != before.meta
                 || !followable(resource)
             {
                 return reshaped();
@@ -1069,7 +1079,7 @@ impl Recorder {
                 relative,
                 (
                     strata_core::object::content_digest(&r.manifest),
-                    meta_digest(&r.manifest),
+                    meta_digest(r),
                 ),
             ))
         })
@@ -1255,6 +1265,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use serde_json::Value;
 
     fn sample() -> Snapshot<'static> {
         let fingerprint = |n: u64| Fingerprint {

@@ -50,22 +50,34 @@ fn snapshot_file(dir: &Path) -> PathBuf {
     dir.join(".strata/cache/plan.bin")
 }
 
-/// One ConfigMap document: its value and an optional label (part of its metadata).
+/// One document: a ConfigMap with a value, or a Deployment whose image tag is the value and
+/// which refers to its file's first ConfigMap (`envFrom[].configMapRef`, and a
+/// `nodeSelector`: reference-like fields, edges of the graph); an optional label (part of its
+/// metadata).
 #[derive(Debug, Clone)]
 struct Doc {
     value: u8,
     label: Option<u8>,
     depends_on_previous: bool,
+    deployment: bool,
+    /// The document (of the same file) a Deployment's `configMapRef` names.
+    refers_to: u8,
 }
 
 fn doc() -> impl Strategy<Value = Doc> {
-    (0u8..10, proptest::option::of(0u8..3), any::<bool>()).prop_map(
-        |(value, label, depends_on_previous)| Doc {
+    (
+        0u8..10,
+        proptest::option::of(0u8..3),
+        any::<bool>(),
+        proptest::bool::weighted(0.3),
+    )
+        .prop_map(|(value, label, depends_on_previous, deployment)| Doc {
             value,
             label,
             depends_on_previous,
-        },
-    )
+            deployment,
+            refers_to: 0,
+        })
 }
 
 /// The text of file `n`: document `i` is ConfigMap `c<n>x<i>`, maybe depending on the one
@@ -84,10 +96,17 @@ fn file_text(n: usize, docs: &[Doc], comment: u8) -> String {
         } else {
             String::new()
         };
-        parts.push(format!(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{n}x{i}\n  namespace: team\n{labels}{annotations}data:\n  value: \"v{}\"\n",
-            d.value
-        ));
+        parts.push(if d.deployment {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: c{n}x{i}\n  namespace: team\n{labels}{annotations}spec:\n  selector:\n    matchLabels:\n      app: c{n}x{i}\n  template:\n    metadata:\n      labels:\n        app: c{n}x{i}\n    spec:\n      nodeSelector:\n        pool: general\n      containers:\n      - name: app\n        image: \"nginx:1.{}\"\n        envFrom:\n        - configMapRef:\n            name: c{n}x{}\n",
+                d.value, d.refers_to
+            )
+        } else {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{n}x{i}\n  namespace: team\n{labels}{annotations}data:\n  value: \"v{}\"\n",
+                d.value
+            )
+        });
     }
     let mut text = parts.join("---\n");
     if comment > 0 {
@@ -121,6 +140,8 @@ enum Edit {
     Value(u8, u8, u8),
     /// A document's label changes (its metadata).
     Label(u8, u8, Option<u8>),
+    /// A Deployment's `configMapRef` names another document (an edge of the graph).
+    Retarget(u8, u8, u8),
     /// A comment in a file changes (its text, not its manifests).
     Comment(u8, u8),
     /// A document is added to a file.
@@ -145,6 +166,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         6 => (0u8..3, 0u8..4, 0u8..10).prop_map(|(f, d, v)| Edit::Value(f, d, v)),
         1 => (0u8..3, 0u8..4, proptest::option::of(0u8..3)).prop_map(|(f, d, l)| Edit::Label(f, d, l)),
         2 => (0u8..3, 0u8..5).prop_map(|(f, c)| Edit::Comment(f, c)),
+        1 => (0u8..3, 0u8..4, 0u8..4).prop_map(|(f, d, t)| Edit::Retarget(f, d, t)),
         1 => (0u8..3, 0u8..10).prop_map(|(f, v)| Edit::Add(f, v)),
         1 => (0u8..3).prop_map(Edit::Remove),
         2 => (0u8..3, 0u8..4, 0u8..10).prop_map(|(f, d, v)| Edit::SetLive(f, d, v)),
@@ -180,10 +202,19 @@ fn apply_edit(dir: &Path, stack: &mut Stack, edit: &Edit) {
             }
         }
         Edit::Comment(f, c) => stack.comments[pick(*f)] = *c,
+        Edit::Retarget(f, d, t) => {
+            let docs = &mut stack.files[pick(*f)];
+            if !docs.is_empty() {
+                let at = usize::from(*d) % docs.len();
+                docs[at].refers_to = *t;
+            }
+        }
         Edit::Add(f, v) => stack.files[pick(*f)].push(Doc {
             value: *v,
             label: None,
             depends_on_previous: false,
+            deployment: false,
+            refers_to: 0,
         }),
         Edit::Remove(f) => {
             stack.files[pick(*f)].pop();
@@ -299,9 +330,19 @@ fn settled_stack() -> (tempfile::TempDir, PathBuf, Stack) {
         value,
         label: None,
         depends_on_previous: true,
+        deployment: false,
+        refers_to: 0,
+    };
+    let deployment = |value| Doc {
+        deployment: true,
+        ..d(value)
     };
     let stack = Stack {
-        files: vec![vec![d(1), d(2)], vec![d(3)], vec![d(4), d(5), d(6)]],
+        files: vec![
+            vec![d(1), d(2)],
+            vec![d(3)],
+            vec![d(4), d(5), d(6), deployment(7)],
+        ],
         comments: vec![0; 3],
     };
     stack.write(&dir);
@@ -355,6 +396,10 @@ fn anything_but_an_edited_manifest_plans_everything() {
         (Edit::SetLive(0, 0, 7), "live objects were written"),
         (Edit::Label(1, 0, Some(2)), "changed in its metadata"),
         (Edit::Add(1, 3), "changed in its metadata"),
+        (
+            Edit::Retarget(2, 3, 1),
+            "changed in its metadata or references",
+        ),
         (Edit::Apply, "the state was written"),
         (Edit::Forget(0, 1), "the state was written"),
     ];
@@ -483,4 +528,25 @@ fn a_state_with_a_key_written_twice_keeps_no_snapshot() {
         shown(&strata(&dir, &["plan"], true)),
         shown(&strata(&dir, &["plan"], false))
     );
+}
+
+/// A Deployment referring to a ConfigMap (`configMapRef`, `nodeSelector`: edges of the graph,
+/// no value written into it) is planned alone when its image changes.
+#[test]
+fn an_edited_resource_with_references_is_planned_from_the_snapshot() {
+    let (_root, dir, mut stack) = settled_stack();
+    strata(&dir, &["plan"], true);
+    apply_edit(&dir, &mut stack, &Edit::Value(2, 3, 9));
+    let edited = strata(&dir, &["plan"], true);
+    assert!(
+        log(&edited).contains(FROM_SNAPSHOT) && log(&edited).contains("edited=1"),
+        "{}",
+        log(&edited)
+    );
+    assert!(
+        shown(&edited).1.contains("nginx:1.9"),
+        "{:?}",
+        shown(&edited)
+    );
+    assert_eq!(shown(&edited), shown(&strata(&dir, &["plan"], false)));
 }

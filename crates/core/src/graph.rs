@@ -1258,23 +1258,34 @@ impl Graph {
             && reference_like_fields(&old.manifest) == reference_like_fields(&new.manifest)
     }
 
+    /// `resource`'s reference-like fields outside `metadata` and `status` (names ending in
+    /// `Ref`, `Refs` or `Selector`), with their paths, in document order: with the metadata,
+    /// all the graph reads from a resource ([`Graph::same_inputs`] compares them).
+    pub fn reference_like_fields(resource: &Resource) -> Vec<(String, &Value)> {
+        reference_like_fields(&resource.manifest)
+    }
+
+    /// Whether planning may fill some of `resource`'s fields with another resource's values:
+    /// whether it has reference-like fields among its provider parameters (`spec.forProvider`,
+    /// `spec.initProvider`), the only references whose target's value is written into the
+    /// manifest. Other references are edges of the graph only.
+    pub fn may_take_reference_values(resource: &Resource) -> bool {
+        let spec = crate::object::member(&resource.manifest, "spec");
+        ["forProvider", "initProvider"].iter().any(|parameters| {
+            spec.and_then(|spec| crate::object::member(spec, parameters))
+                .is_some_and(holds_reference_like_field)
+        })
+    }
+
     /// Whether `resource` has reference-like fields (names ending in `Ref`, `Refs` or
     /// `Selector`), which the graph reads as edges and planning resolves from other resources.
     pub fn has_reference_fields(resource: &Resource) -> bool {
-        fn reference_like(field: &str) -> bool {
-            field.ends_with("Ref") || field.ends_with("Refs") || field.ends_with("Selector")
-        }
         // What `reference_like_fields` finds, without building its paths.
-        fn any(value: &Value) -> bool {
-            match value {
-                Value::Object(map) => map.iter().any(|(k, v)| reference_like(k) || any(v)),
-                Value::Array(items) => items.iter().any(any),
-                _ => false,
-            }
-        }
         resource.manifest.as_object().is_some_and(|object| {
             object.iter().any(|(field, value)| {
-                field != "metadata" && field != "status" && (reference_like(field) || any(value))
+                field != "metadata"
+                    && field != "status"
+                    && (is_reference_like(field) || holds_reference_like_field(value))
             })
         })
     }
@@ -1631,6 +1642,22 @@ fn implicit_references(resource: &Resource, lookup: &Lookup<'_>) -> Vec<FoundRef
     out
 }
 
+/// Whether a field's name reads as a reference (`…Ref`, `…Refs`, `…Selector`).
+fn is_reference_like(field: &str) -> bool {
+    field.ends_with("Ref") || field.ends_with("Refs") || field.ends_with("Selector")
+}
+
+/// Whether `value` holds, at any depth, a field whose name reads as a reference.
+fn holds_reference_like_field(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| is_reference_like(k) || holds_reference_like_field(v)),
+        Value::Array(items) => items.iter().any(holds_reference_like_field),
+        _ => false,
+    }
+}
+
 /// Every field outside `metadata` and `status` whose name ends in `Ref`, `Refs` or
 /// `Selector`, with its path, in document order: a superset of what [`walk_references`] reads.
 fn reference_like_fields(manifest: &Value) -> Vec<(String, &Value)> {
@@ -1862,6 +1889,31 @@ mod tests {
                     .prop_map(|entries| Value::Object(entries.into_iter().collect())),
             ]
         })
+    }
+
+    #[test]
+    fn only_references_among_provider_parameters_may_take_values() {
+        let resource = |manifest: Value| {
+            crate::model::Resource::from_manifest(manifest).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let deployment = resource(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {"nodeSelector": {"pool": "a"},
+                "containers": [{"envFrom": [{"configMapRef": {"name": "settings"}}]}]}}}
+        }));
+        assert!(super::Graph::has_reference_fields(&deployment));
+        assert!(!super::Graph::may_take_reference_values(&deployment));
+        for parameters in ["forProvider", "initProvider"] {
+            let instance = resource(serde_json::json!({
+                "apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance",
+                "metadata": {"name": "db"},
+                "spec": {parameters: {"dbSubnetGroupNameRef": {"name": "subnets"}}}
+            }));
+            assert!(
+                super::Graph::may_take_reference_values(&instance),
+                "{parameters}"
+            );
+        }
     }
 
     proptest! {
