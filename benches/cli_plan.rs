@@ -337,13 +337,7 @@ fn applied_edit(
         let outputs = target.join("bench-stacks");
         let full_out = outputs.join(format!("applied-{size}.full.txt"));
         let snapshot_out = outputs.join(format!("applied-{size}.snapshot.txt"));
-        let file = dir.join(format!(
-            "stack-{:05}.yaml",
-            size.div_ceil(stack_yaml::PER_FILE) / 2
-        ));
-        let original =
-            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let edited = original.replacen("owner: platform", "owner: platforn", 1);
+        let edit = OneEdit::of(&dir, size)?;
         for _ in 0..runs {
             // The parse cache stays (warm after the first run); the snapshot is kept anew.
             let snapshot = dir.join(".strata").join("cache").join("plan.bin");
@@ -352,26 +346,8 @@ fn applied_edit(
                     .map_err(|e| format!("{}: {e}", snapshot.display()))?;
             }
             let keeps = measure(me, strata, &dir, &snapshot_out, &[])?;
-            std::fs::write(&file, &edited).map_err(|e| format!("{}: {e}", file.display()))?;
-            let measured = measure(me, strata, &dir, &full_out, &["--no-cache"])
-                .and_then(|full| Ok((full, measure(me, strata, &dir, &snapshot_out, &[])?)));
-            std::fs::write(&file, &original).map_err(|e| format!("{}: {e}", file.display()))?;
-            let (full, from_snapshot) = measured?;
-            let same = std::fs::read(&full_out).ok() == std::fs::read(&snapshot_out).ok();
-            if !same {
-                return Err(format!(
-                    "the plans differ: {} and {}",
-                    full_out.display(),
-                    snapshot_out.display()
-                ));
-            }
-            let shown = |run: &Run| {
-                format!(
-                    "{:.2} ({:.2} cpu)",
-                    run.wall.as_secs_f64(),
-                    run.cpu().as_secs_f64()
-                )
-            };
+            let (full, from_snapshot) =
+                edit.replanned(me, strata, &dir, &full_out, &snapshot_out)?;
             println!(
                 "{size:>9} | {:>15} | {:>15} | {:>15} | {:>7.1}% | {:>8.0}",
                 shown(&keeps),
@@ -406,39 +382,15 @@ fn incremental(
         let outputs = target.join("bench-stacks");
         let full_out = outputs.join(format!("cli-plan-{size}.full.txt"));
         let incremental_out = outputs.join(format!("cli-plan-{size}.incremental.txt"));
-        let file = dir.join(format!(
-            "stack-{:05}.yaml",
-            size.div_ceil(stack_yaml::PER_FILE) / 2
-        ));
-        let original =
-            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let edited = original.replacen("owner: platform", "owner: platforn", 1);
+        let edit = OneEdit::of(&dir, size)?;
         for _ in 0..runs {
             let cache = dir.join(".strata").join("cache");
             if cache.exists() {
                 std::fs::remove_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
             }
             let cold = measure(me, strata, &dir, &incremental_out, &[])?;
-            std::fs::write(&file, &edited).map_err(|e| format!("{}: {e}", file.display()))?;
-            let measured = measure(me, strata, &dir, &full_out, &["--no-cache"])
-                .and_then(|full| Ok((full, measure(me, strata, &dir, &incremental_out, &[])?)));
-            std::fs::write(&file, &original).map_err(|e| format!("{}: {e}", file.display()))?;
-            let (full, incremental) = measured?;
-            let same = std::fs::read(&full_out).ok() == std::fs::read(&incremental_out).ok();
-            if !same {
-                return Err(format!(
-                    "the plans differ: {} and {}",
-                    full_out.display(),
-                    incremental_out.display()
-                ));
-            }
-            let shown = |run: &Run| {
-                format!(
-                    "{:.2} ({:.2} cpu)",
-                    run.wall.as_secs_f64(),
-                    run.cpu().as_secs_f64()
-                )
-            };
+            let (full, incremental) =
+                edit.replanned(me, strata, &dir, &full_out, &incremental_out)?;
             println!(
                 "{size:>9} | {:>15} | {:>15} | {:>15} | {:>7.1}%",
                 shown(&cold),
@@ -449,4 +401,68 @@ fn incremental(
         }
     }
     Ok(())
+}
+
+/// One resource of one file of a generated stack edited at the same length (`owner:
+/// platform` to `platforn`, data only).
+struct OneEdit {
+    file: PathBuf,
+    original: String,
+    edited: String,
+}
+
+impl OneEdit {
+    /// The edit of the middle file of the stack `dir` of `size` resources.
+    fn of(dir: &Path, size: usize) -> Result<Self, String> {
+        let file = dir.join(format!(
+            "stack-{:05}.yaml",
+            size.div_ceil(stack_yaml::PER_FILE) / 2
+        ));
+        let original =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let edited = original.replacen("owner: platform", "owner: platforn", 1);
+        Ok(Self {
+            file,
+            original,
+            edited,
+        })
+    }
+
+    /// Makes the edit, plans the stack without any cache (the human plan into `full_out`) and
+    /// with the caches (into `cached_out`), puts the file back, and checks both plans are the
+    /// same, byte for byte.
+    fn replanned(
+        &self,
+        me: &Path,
+        strata: &Path,
+        dir: &Path,
+        full_out: &Path,
+        cached_out: &Path,
+    ) -> Result<(Run, Run), String> {
+        let write = |text: &str| {
+            std::fs::write(&self.file, text).map_err(|e| format!("{}: {e}", self.file.display()))
+        };
+        write(&self.edited)?;
+        let measured = measure(me, strata, dir, full_out, &["--no-cache"])
+            .and_then(|full| Ok((full, measure(me, strata, dir, cached_out, &[])?)));
+        write(&self.original)?;
+        let runs = measured?;
+        if std::fs::read(full_out).ok() != std::fs::read(cached_out).ok() {
+            return Err(format!(
+                "the plans differ: {} and {}",
+                full_out.display(),
+                cached_out.display()
+            ));
+        }
+        Ok(runs)
+    }
+}
+
+/// A run's wall time and CPU time, as the tables print them.
+fn shown(run: &Run) -> String {
+    format!(
+        "{:.2} ({:.2} cpu)",
+        run.wall.as_secs_f64(),
+        run.cpu().as_secs_f64()
+    )
 }

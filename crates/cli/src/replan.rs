@@ -589,12 +589,6 @@ pub async fn plan_from_snapshot(args: &PlanArgs) -> anyhow::Result<Option<ExitCo
     reuse(args, &snapshot, &stack_dir).await
 }
 
-/// The edited manifests of the snapshot's stack and where their changes go; `None` when
-/// anything else changed.
-struct Edited {
-    resources: Vec<EditedManifest>,
-}
-
 /// A manifest whose content changed since the snapshot.
 struct EditedManifest {
     resource: Resource,
@@ -653,11 +647,14 @@ async fn reuse(
             |file| file_digest(tree, &file),
         )
     };
-    let mut edited = Edited {
-        resources: Vec::new(),
-    };
+    let mut edited = Vec::new();
     let mut new_digests = Vec::new();
-    for ((file, found), old) in manifests.iter().zip(digests).zip(&snapshot.manifests) {
+    for (file_index, ((file, found), old)) in manifests
+        .iter()
+        .zip(digests)
+        .zip(&snapshot.manifests)
+        .enumerate()
+    {
         let Some((display, text, digest)) = found else {
             return Ok(None);
         };
@@ -695,17 +692,12 @@ async fn reuse(
             }
             resource.source = Some(tree.location(file, source.document, source.line));
         }
-        let file_index = snapshot
-            .manifests
-            .iter()
-            .position(|m| m.path == *file)
-            .unwrap_or(usize::MAX);
         for (index, (resource, before)) in resources.into_iter().zip(&old.documents).enumerate() {
             if strata_core::object::content_digest(&resource.manifest) == before.content {
                 continue;
             }
             let change = usize::try_from(before.change).unwrap_or(usize::MAX);
-            edited.resources.push(EditedManifest {
+            edited.push(EditedManifest {
                 resource,
                 change,
                 record: before.record,
@@ -715,23 +707,14 @@ async fn reuse(
     }
 
     // The engine, as a full plan builds it for this stack.
-    let Ok(name) = crate::stack::stack_name(
-        &args.stack,
-        &config,
-        config_file
-            .as_ref()
-            .map(|f| f.display().to_string())
-            .as_deref(),
-    ) else {
+    let shown_config = config_file.as_ref().map(|f| f.display().to_string());
+    let Ok(name) = crate::stack::stack_name(&args.stack, &config, shown_config.as_deref()) else {
         return Ok(None);
     };
     let Ok((registry, _, _)) = crate::stack::providers(
         &args.stack,
         &config,
-        config_file
-            .as_ref()
-            .map(|f| f.display().to_string())
-            .as_deref(),
+        shown_config.as_deref(),
         &[],
         &[],
         crate::stack::Observing::Few,
@@ -872,7 +855,7 @@ async fn plan_edited<'a>(
     state_path: &Path,
     world: &Path,
     stack: &str,
-    edited: Edited,
+    edited: Vec<EditedManifest>,
     colour: bool,
 ) -> Option<Planned<'a>> {
     // Opened first, so the records are read from the file whose identity is checked.
@@ -902,13 +885,9 @@ async fn plan_edited<'a>(
     }
     let mut changes = snapshot.changes.clone();
     let mut contents = Vec::new();
-    let count = edited.resources.len();
+    let count = edited.len();
     if count > 0 {
-        let resources: Vec<Resource> = edited
-            .resources
-            .iter()
-            .map(|e| e.resource.clone())
-            .collect();
+        let resources: Vec<Resource> = edited.iter().map(|e| e.resource.clone()).collect();
         let validator = strata_core::validate::Validator::for_registry(&engine.registry);
         if !validator.check(&resources).is_empty()
             || !strata_core::names::check_names(&resources).is_empty()
@@ -923,7 +902,7 @@ async fn plan_edited<'a>(
             change,
             record,
             at,
-        } in edited.resources
+        } in edited
         {
             let record = match record {
                 Some(range) => Some(read_record(&mut state_file, range, &resource.key)?),
