@@ -4,7 +4,8 @@
 //!
 //! For each size it prints: the resident memory the desired set alone adds; a first apply
 //! (graph, reference resolution, plan; nothing in the state); a re-plan with everything up to
-//! date (state and observations in memory, as the controller holds them); for each, wall time,
+//! date (state and observations in memory, as the controller holds them: live objects as
+//! compact text, as its watch cache and the sandbox keep them); for each, wall time,
 //! CPU time (user + system, from `getrusage`, so other load on the machine shows less),
 //! the share of system time, time per resource, and the process's peak resident memory. Then
 //! the time per resource of each size relative to the smallest: 1.00 everywhere is linear.
@@ -26,10 +27,10 @@ use std::collections::HashMap;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use strata::core::State;
 use strata::core::plan::Observations;
 use strata::core::provider::Observation;
 use strata::core::state::{ResourceState, ResourceStatus};
+use strata::core::{LiveObject, State};
 
 // The allocator a production binary uses.
 #[global_allocator]
@@ -128,7 +129,11 @@ fn child(count: usize) {
             outputs: serde_json::Value::Null,
             protect: false,
         });
-        live.insert(r.key.clone(), Observation::present(stamped));
+        // As the controller's watch cache and the sandbox hold live objects: compact text.
+        live.insert(
+            r.key.clone(),
+            Observation::present(LiveObject::compact(&stamped)),
+        );
     }
     let inputs = memory_mib("VmRSS:") - before;
     let mut agains = Vec::with_capacity(rounds);
@@ -204,7 +209,7 @@ fn incremental(
         // Its live object follows, as a watch reports it after the apply.
         let live = strata::core::ownership::stamp(&planner.desired()[at].manifest, "bench");
         let key = planner.desired()[at].key.clone();
-        planner.observe(key, Observation::present(live));
+        planner.observe(key, Observation::present(LiveObject::compact(&live)));
     }
     times.sort();
     let added = stack::desired(count + 1).pop().expect("one more resource");

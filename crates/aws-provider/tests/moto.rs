@@ -536,7 +536,7 @@ async fn rds_instance_with_subnet_group_lifecycle() {
     assert!(observed.connection.0.contains_key("endpoint"));
     assert!(!stack.state_text().contains("correct-horse-battery"));
     assert!(!format!("{:?}", observed).contains("correct-horse-battery"));
-    let live = observed.live.unwrap();
+    let live = observed.live.unwrap().value().into_owned();
     assert_eq!(live["status"]["conditions"][0]["status"], "True");
     assert_eq!(provider.health(&live), strata_core::Health::Healthy);
 

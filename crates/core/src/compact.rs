@@ -64,6 +64,11 @@ impl CompactValue {
         &self.text
     }
 
+    /// Whether `a` and `b` share one text (clones of one another).
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.text, &b.text)
+    }
+
     /// Whether the held value is equal to `value`, read straight from the text: maps equal
     /// whatever their key order, numbers equal when they are the same number (`1` and `1.0`),
     /// as [`crate::plan::fields::values_equal`] compares. Stops at the first difference and
@@ -71,6 +76,30 @@ impl CompactValue {
     pub fn equals(&self, value: &Value) -> bool {
         let mut reader = serde_json::Deserializer::from_str(&self.text);
         matches!(EqualTo(value).deserialize(&mut reader), Ok(true))
+    }
+}
+
+impl CompactValue {
+    /// Whether every field set in `desired` has its value here, read straight from the text as
+    /// the planner compares a manifest with its live object: fields only here do not count, a
+    /// field `desired` sets to null may be missing, lists and the values inside them compare
+    /// whole (as [`equals`](Self::equals) does), and `desired`'s top-level `status` is not
+    /// read. Stops at the first difference and builds nothing.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use strata_core::compact::CompactValue;
+    ///
+    /// let live = CompactValue::from_value(&json!({"kind": "ConfigMap", "data": {"a": "1"}, "x": 1}));
+    /// assert!(live.covers(&json!({"data": {"a": "1"}, "status": {"ready": true}})));
+    /// assert!(!live.covers(&json!({"data": {"a": "2"}})));
+    /// ```
+    pub fn covers(&self, desired: &Value) -> bool {
+        let mut reader = serde_json::Deserializer::from_str(&self.text);
+        matches!(
+            Covers { desired, top: true }.deserialize(&mut reader),
+            Ok(true)
+        )
     }
 }
 
@@ -437,6 +466,127 @@ impl<'de> Visitor<'de> for EqualTo<'_> {
     }
 }
 
+/// Reads a value, checking that it holds every field of `desired` (see [`CompactValue::covers`]);
+/// below a list, or where `desired` is not a map, values compare whole ([`EqualTo`]).
+struct Covers<'v> {
+    desired: &'v Value,
+    /// The top level, whose `status` is not compared.
+    top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Covers<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Covers<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        EqualTo(self.desired).visit_bool(v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+        EqualTo(self.desired).visit_i64(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+        EqualTo(self.desired).visit_u64(v)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+        EqualTo(self.desired).visit_f64(v)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        EqualTo(self.desired).visit_str(v)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        EqualTo(self.desired).visit_unit()
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        EqualTo(self.desired).visit_none()
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        EqualTo(self.desired).visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let Value::Object(desired) = self.desired else {
+            return Err(de::Error::custom(Different));
+        };
+        let top = self.top;
+        let compared = |key: &str, value: &Value| !(value.is_null() || top && key == "status");
+        let mut aligned = desired.iter();
+        // Fields of `desired` with a value that must be here, found here with that value.
+        let mut found = 0usize;
+        while let Some(entry) = map.next_key_seed(EntryIn {
+            held: desired,
+            aligned: &mut aligned,
+        })? {
+            match entry {
+                Some((key, expected)) if !(top && key == "status") => {
+                    map.next_value_seed(Covers {
+                        desired: expected,
+                        top: false,
+                    })?;
+                    found += usize::from(!expected.is_null());
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        // The text has no key twice (it was written from a map), so equal counts mean every
+        // such field was found.
+        let required = desired.iter().filter(|(k, v)| compared(k, v)).count();
+        if found == required {
+            Ok(true)
+        } else {
+            Err(de::Error::custom(Different))
+        }
+    }
+}
+
+/// Reads a map key and finds the held entry under it (`None` when the held map lacks it).
+struct EntryIn<'v, 'i> {
+    held: &'v Map<String, Value>,
+    aligned: &'i mut serde_json::map::Iter<'v>,
+}
+
+impl<'de, 'v> DeserializeSeed<'de> for EntryIn<'v, '_> {
+    type Value = Option<(&'v str, &'v Value)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, 'v> Visitor<'de> for EntryIn<'v, '_> {
+    type Value = Option<(&'v str, &'v Value)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(match self.aligned.next() {
+            Some((k, v)) if k == key => Some((k.as_str(), v)),
+            _ => self.held.get_key_value(key).map(|(k, v)| (k.as_str(), v)),
+        })
+    }
+}
+
 /// Reads a map key and finds the held value under it (`None` when the held map lacks it).
 struct KeyIn<'v, 'i> {
     held: &'v Map<String, Value>,
@@ -679,7 +829,74 @@ mod tests {
         })
     }
 
+    /// `over` laid over `under`: maps merged key by key (`over`'s values win), anything else
+    /// `over`'s.
+    fn laid_over(under: &Value, over: &Value) -> Value {
+        match (under, over) {
+            (Value::Object(u), Value::Object(o)) => {
+                let mut merged = u.clone();
+                for (k, v) in o {
+                    let value = u.get(k).map_or_else(|| v.clone(), |w| laid_over(w, v));
+                    merged.insert(k.clone(), value);
+                }
+                Value::Object(merged)
+            }
+            _ => over.clone(),
+        }
+    }
+
+    fn any_manifest() -> impl Strategy<Value = Value> {
+        prop::collection::vec(("status|[abc]", any_value()), 0..5)
+            .prop_map(|entries| Value::Object(entries.into_iter().collect()))
+    }
+
+    #[test]
+    fn covering_ignores_fields_only_live_has_and_the_desired_status() {
+        let live = CompactValue::from_value(&json!({
+            "kind": "A", "spec": {"x": 1, "y": [1, {"z": 2}], "w": null}, "status": {"ok": true}
+        }));
+        assert!(live.covers(&json!({"spec": {"x": 1.0}})));
+        assert!(live.covers(&json!({"spec": {"y": [1, {"z": 2}], "v": null, "w": null}})));
+        assert!(live.covers(&json!({"kind": "A", "status": {"ok": false}})));
+        assert!(live.covers(&json!({})));
+        for not in [
+            json!({"spec": {"x": 2}}),
+            json!({"spec": {"v": 1}}),
+            json!({"spec": {"y": [1, {"z": 2, "q": 1}]}}),
+            json!({"spec": {"y": [1]}}),
+            json!({"spec": {"w": 1}}),
+            json!({"spec": {"x": {"deeper": 1}}}),
+            json!({"spec": {"status": {"ok": false}}}),
+            json!({"kind": "B"}),
+            json!([]),
+            json!(null),
+        ] {
+            assert!(!live.covers(&not), "{not}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn covering_agrees_with_the_planners_comparison(
+            desired in any_manifest(),
+            other in any_manifest(),
+        ) {
+            let planner_finds_nothing =
+                |live: &Value| crate::plan::fields::desired_vs_live(&desired, live).is_empty();
+            for live in [
+                other.clone(),
+                laid_over(&other, &desired),
+                laid_over(&desired, &other),
+                desired.clone(),
+            ] {
+                prop_assert_eq!(
+                    CompactValue::from_value(&live).covers(&desired),
+                    planner_finds_nothing(&live),
+                    "desired {} live {}", desired, live
+                );
+            }
+        }
+
         #[test]
         fn equals_agrees_with_values_equal(a in any_value(), b in any_value()) {
             let kept = CompactValue::from_value(&a);

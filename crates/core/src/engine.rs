@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 use crate::compact::CompactValue;
 use crate::executor::{self, Cancellation, EventSink, ExecutorConfig, Recorder, Report};
 use crate::graph::{Graph, GraphError};
+use crate::live::LiveObject;
 use crate::model::{Resource, ResourceKey};
 use crate::normalize::Normalizer;
 use crate::plan::{self, Observations, Observed, Plan, PlanOptions, ResourceChange};
@@ -246,7 +247,7 @@ impl Engine {
             let positions: Vec<usize> = waiting.iter().map(|w| w.position).collect();
             let kept = &keeper.kept;
             let live_of = |key: &ResourceKey| match kept.get(key) {
-                Some(live) => LiveLookup::Observed(live.as_deref()),
+                Some(live) => LiveLookup::Observed(live.as_ref()),
                 None => LiveLookup::NotObserved,
             };
             let still = references::resolve_references(
@@ -470,7 +471,7 @@ struct Keeper {
     /// The resources whose live objects a waiting reference reads.
     needed: HashSet<ResourceKey>,
     /// Their live objects, as observed (`None`: absent).
-    kept: HashMap<ResourceKey, Option<Arc<Value>>>,
+    kept: HashMap<ResourceKey, Option<LiveObject>>,
     streamed: Streamed,
 }
 

@@ -935,7 +935,10 @@ async fn poll_gate(
         )
         .await
         .map_err(GateFailure::Provider)?;
-        match check(observed.live.as_deref(), provider.as_ref()) {
+        match check(
+            observed.live.as_ref().map(|l| l.value()).as_deref(),
+            provider.as_ref(),
+        ) {
             Gate::Passed => return Ok(()),
             Gate::Failed => return Err(GateFailure::Failed),
             Gate::Waiting if tokio::time::Instant::now() >= deadline => {

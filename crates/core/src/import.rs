@@ -127,6 +127,7 @@ impl Engine {
             }
             .into());
         };
+        let live = live.shared();
         match ownership::manager_of(&live, &options.stack) {
             Manager::ThisStack | Manager::Unmanaged => {}
             other => {

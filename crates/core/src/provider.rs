@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::live::LiveObject;
 use crate::model::{Resource, ResourceKey};
 use crate::references::ReferenceSource;
 
@@ -129,8 +130,9 @@ impl std::fmt::Debug for ConnectionDetails {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observation {
     /// The live object, or `None` when it does not exist. Shared: a watch cache, the
-    /// observations of a plan and the plan's changes hold one copy.
-    pub live: Option<Arc<Value>>,
+    /// observations of a plan and the plan's changes hold one copy; held as compact text
+    /// where the provider kept it so (see [`LiveObject`]).
+    pub live: Option<LiveObject>,
     /// Connection details, when the resource has any.
     pub connection: ConnectionDetails,
 }
@@ -142,7 +144,7 @@ impl Observation {
     }
 
     /// An observation of an existing live object.
-    pub fn present(live: impl Into<Arc<Value>>) -> Self {
+    pub fn present(live: impl Into<LiveObject>) -> Self {
         Self {
             live: Some(live.into()),
             connection: ConnectionDetails::default(),

@@ -126,7 +126,8 @@ impl Engine {
             else {
                 continue;
             };
-            if ownership::manager_of(live, &options.stack) != Manager::ThisStack {
+            let live = live.value();
+            if ownership::manager_of(&live, &options.stack) != Manager::ThisStack {
                 continue;
             }
             if state.get(&resource.key).is_some() {
@@ -135,7 +136,7 @@ impl Engine {
             }
             survey.records.push(self.record_of(
                 resource,
-                live,
+                &live,
                 provider.as_ref(),
                 &graph,
                 &options.stack,

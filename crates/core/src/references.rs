@@ -40,6 +40,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::graph::{Graph, ReferenceField, ReferenceForm, ReferenceItem};
+use crate::live::LiveObject;
 use crate::model::{ANNOTATION_EXTERNAL_NAME, Resource, ResourceKey};
 
 /// Where the value of a reference to a resource comes from.
@@ -62,7 +63,7 @@ pub enum LiveLookup<'a> {
     /// It has not been observed yet: references needing its live fields wait.
     NotObserved,
     /// It was observed: the live object, or `None` when it does not exist.
-    Observed(Option<&'a Value>),
+    Observed(Option<&'a LiveObject>),
 }
 
 /// Why a reference cannot be resolved.
@@ -536,7 +537,7 @@ impl FieldContext<'_, '_> {
         let problem = match (self.live_of)(&target.key) {
             LiveLookup::NotObserved => return Ok(TargetValue::Waiting),
             LiveLookup::Observed(Some(live)) => {
-                if let Some(value) = dotted(live, &live_field).filter(|v| is_set(v)) {
+                if let Some(value) = dotted(&live.value(), &live_field).filter(|v| is_set(v)) {
                     return Ok(TargetValue::Known(value.clone()));
                 }
                 ReferenceProblem::EmptyLiveField {
@@ -879,7 +880,10 @@ mod tests {
             ReferenceProblem::NotYetCreated { .. }
         ));
 
-        let live = json!({"status": {"atProvider": {"arn": "arn:aws:s3:::payments-assets"}}});
+        // Kept as text, as the sandbox and a watch cache keep live objects.
+        let live = LiveObject::compact(
+            &json!({"status": {"atProvider": {"arn": "arn:aws:s3:::payments-assets"}}}),
+        );
         let observed = |_: &ResourceKey| LiveLookup::Observed(Some(&live));
         let waiting =
             resolve_references(&mut desired, &graph, Some(&[1]), &arn, &observed).unwrap();

@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use crate::compact::CompactValue;
+use crate::live::LiveObject;
 use crate::model::{Resource, ResourceKey};
 use crate::provider::{Applied, Health, Observation, Provider, ProviderError};
 use crate::replace::ReplaceRules;
@@ -238,7 +240,12 @@ impl SandboxProvider {
         }
     }
 
-    fn read(&self, key: &ResourceKey) -> Result<Option<Value>, ProviderError> {
+    /// The live object of `key`, read as `T` (a `Value`, or a `CompactValue` read straight into
+    /// compact text); `None` when there is none.
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &ResourceKey,
+    ) -> Result<Option<T>, ProviderError> {
         self.ensure_layout()?;
         let path = self.object_path(key);
         if self.listed_absent(&path) {
@@ -488,8 +495,10 @@ impl Provider for SandboxProvider {
     }
 
     async fn observe(&self, desired: &Resource) -> Result<Observation, ProviderError> {
-        Ok(match self.read(&desired.key)? {
-            Some(live) => Observation::present(live),
+        // Kept as compact text: a plan holds every observation at once and reads most of them
+        // once, to find nothing changed (see `LiveObject`).
+        Ok(match self.read::<CompactValue>(&desired.key)? {
+            Some(live) => Observation::present(LiveObject::from_compact(live)),
             None => Observation::absent(),
         })
     }
@@ -602,6 +611,8 @@ mod tests {
         assert!(sandbox.observe(&r).await.unwrap().live.is_none());
         sandbox.create(&r).await.unwrap();
         let live = sandbox.observe(&r).await.unwrap().live.unwrap();
+        assert!(live.is_compact());
+        let live = live.value();
         assert_eq!(live["status"]["atProvider"]["region"], "eu-west-1");
         assert_eq!(live["status"]["conditions"][0]["status"], "True");
         sandbox.delete(&r).await.unwrap();

@@ -21,7 +21,10 @@ use strata_core::state::{LockInfo, ResourceState, ResourceStatus, State, StateEr
 const STACK: &str = "shop";
 
 /// Live objects the test sets directly; the engine observes them through this provider and the
-/// incremental planner is told of them, as a watch would tell it.
+/// incremental planner is told of them, as a watch would tell it. The provider hands them out
+/// as compact text (as the sandbox does) while the incremental planner is told of them parsed,
+/// so every comparison of the two plans also holds the planner's reading of a live object's
+/// text (`LiveObject::covers`) to its reading of the parsed object.
 #[derive(Debug, Default)]
 struct World {
     objects: Mutex<HashMap<ResourceKey, Value>>,
@@ -41,8 +44,7 @@ impl Provider for World {
             .lock()
             .unwrap()
             .get(&r.key)
-            .cloned()
-            .map(Observation::present)
+            .map(|live| Observation::present(strata_core::LiveObject::compact(live)))
             .unwrap_or_default())
     }
     async fn create(&self, _: &Resource) -> Result<Applied, ProviderError> {

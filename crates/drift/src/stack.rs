@@ -34,16 +34,26 @@ pub fn stack_inputs<'a>(
     observations: &'a Observations,
     sensitivity: &'a Sensitivity,
 ) -> impl Iterator<Item = ResourceInput> + 'a {
-    let live_of = move |key: &ResourceKey| observations.get(key).and_then(|o| o.live.as_deref());
+    let live_of = move |key: &ResourceKey| {
+        observations
+            .get(key)
+            .and_then(|o| o.live.as_ref().map(|l| l.value()))
+    };
     let declared: BTreeSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
     let declared_inputs = desired.iter().map(move |resource| {
-        declared_input(stack, resource, state, sensitivity, live_of(&resource.key))
+        declared_input(
+            stack,
+            resource,
+            state,
+            sensitivity,
+            live_of(&resource.key).as_deref(),
+        )
     });
     let recorded_only = state
         .resources
         .values()
         .filter(move |record| !declared.contains(&record.key))
-        .map(move |record| recorded_input(record, sensitivity, live_of(&record.key)));
+        .map(move |record| recorded_input(record, sensitivity, live_of(&record.key).as_deref()));
     declared_inputs.chain(recorded_only)
 }
 
@@ -196,7 +206,10 @@ pub async fn stream_report(
     let mut report = StackReport::new(drift, stack, desired.len(), state, sensitivity);
     let streamed = engine
         .resolve_and_observe_each(desired, graph, state, |observed, observation| {
-            report.observed(observed, observation.live.as_deref());
+            report.observed(
+                observed,
+                observation.live.as_ref().map(|l| l.value()).as_deref(),
+            );
         })
         .await?;
     Ok((report.finish(desired), streamed))

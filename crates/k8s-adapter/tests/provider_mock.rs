@@ -78,7 +78,7 @@ async fn observe_discovers_the_kind_then_gets_the_object() {
         handle
     });
     let seen = provider.observe(&settings()).await.expect("observed");
-    let live = seen.live.expect("present");
+    let live = seen.live.expect("present").value().into_owned();
     assert_eq!(live["data"]["mode"], "fast");
     assert_eq!(live["metadata"]["resourceVersion"], "17");
     let mut other = settings();

@@ -364,7 +364,7 @@ async fn a_cluster_scoped_manifest_that_names_a_namespace_is_applied_without_one
     assert_eq!(live.metadata.namespace, None);
     let observed = provider.observe(&role).await.expect("observed");
     assert_eq!(
-        observed.live.expect("present")["metadata"]["name"],
+        observed.live.expect("present").value()["metadata"]["name"],
         json!(name)
     );
 }

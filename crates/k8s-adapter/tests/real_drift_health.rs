@@ -341,7 +341,7 @@ async fn a_deployment_holds_the_next_wave_until_its_status_says_it_rolled_out() 
         })
         .await;
         let observed = provider.observe(&web).await.unwrap().live.expect("present");
-        let before = provider.health(&observed);
+        let before = provider.health(&observed.value());
         tokio::time::sleep(Duration::from_millis(600)).await;
         let next_wave_started = config_maps.get_opt("after").await.unwrap().is_some();
         let generation = created.metadata.generation.unwrap();
@@ -368,7 +368,7 @@ async fn a_deployment_holds_the_next_wave_until_its_status_says_it_rolled_out() 
     assert_eq!(before, Health::Progressing);
     assert!(!next_wave_started, "the next wave waited for the rollout");
     let live = provider.observe(&web).await.unwrap().live.unwrap();
-    assert_eq!(provider.health(&live), Health::Healthy);
+    assert_eq!(provider.health(&live.value()), Health::Healthy);
     assert!(config_maps.get_opt("after").await.unwrap().is_some());
 }
 
@@ -436,7 +436,7 @@ async fn a_degraded_custom_resource_stops_the_next_wave() {
         .unwrap()
         .live
         .unwrap();
-    assert_eq!(provider.health(&live), Health::Degraded);
+    assert_eq!(provider.health(&live.value()), Health::Degraded);
 
     let next = annotated(
         config_map(&namespace, "next", json!({})),

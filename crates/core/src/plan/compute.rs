@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::fields::{self, FieldChange, path_within};
 use super::{Action, ActionReason, Guard, Plan, ResourceChange, Violation};
 use crate::graph::Graph;
+use crate::live::LiveObject;
 use crate::model::{ANNOTATION_ADOPT, ANNOTATION_CREATE_BEFORE_DESTROY, Resource, ResourceKey};
 use crate::normalize::Normalizer;
 use crate::ownership::{self, Manager};
@@ -451,7 +452,9 @@ pub(super) fn plan_deletions(
     let mut changes = Vec::with_capacity(leaving.len());
     let mut violations = Vec::new();
     for record in delete_order(leaving) {
-        let live = observations.get(&record.key).and_then(|o| o.live.clone());
+        let live = observations
+            .get(&record.key)
+            .and_then(|o| o.live.as_ref().map(LiveObject::shared));
         let provider = registry.by_name(&record.provider);
         let sensitive_fields = provider
             .as_ref()
@@ -798,8 +801,19 @@ fn plan_desired(
             }
             (Action::Create, Vec::new())
         }
-        Some(live) => {
-            if record.is_none() {
+        Some(live_object) => {
+            // A live object kept as text that holds every desired field, of a resource Git
+            // has not changed since the last apply (the common case of a settled stack), is
+            // found unchanged from its text alone: nothing to change, no drift.
+            let unchanged_as_text = normalizer.is_identity()
+                && live_object.is_compact()
+                && record.is_some_and(|r| {
+                    live_object.covers(stamped)
+                        && r.last_applied.equals(&sensitivity.digested(key, stamped))
+                });
+            let live = (!unchanged_as_text).then(|| live_object.value());
+            let live = live.as_deref();
+            if let (None, Some(live)) = (record, live) {
                 match ownership::manager_of(live, &options.stack) {
                     Manager::ThisStack => {}
                     other => {
@@ -821,43 +835,48 @@ fn plan_desired(
             } else if record.is_some_and(|r| r.status == ResourceStatus::Creating) {
                 reason = Some(ActionReason::AdoptInterruptedCreate);
             }
-            let (d, l): (Cow<'_, Value>, Cow<'_, Value>) = if normalizer.is_identity() {
-                (Cow::Borrowed(stamped), Cow::Borrowed(live))
-            } else {
-                let (d, l) = normalizer.normalize(stamped, live);
-                (Cow::Owned(d), Cow::Owned(l))
-            };
-            let mut changes = fields::desired_vs_live(&d, &l);
-            if let Some(record) = record {
-                // The state keeps the last-applied object normalized (and digested), so it is
-                // compared in the same normalization space.
-                let digested_desired = sensitivity.digested(key, &d);
-                if record.last_applied.equals(&digested_desired) {
-                    // Git has not changed since the last apply (the common case): nothing was
-                    // removed, and any difference from live is drift.
-                    drifted = !changes.is_empty();
+            let mut changes = Vec::new();
+            if let Some(live) = live {
+                let (d, l): (Cow<'_, Value>, Cow<'_, Value>) = if normalizer.is_identity() {
+                    (Cow::Borrowed(stamped), Cow::Borrowed(live))
                 } else {
-                    // Git changed it: the last-applied object is read whole (once).
-                    let last = &record.last_applied.to_value();
-                    let live_on_last: Cow<'_, Value> = if normalizer.is_identity() {
-                        Cow::Borrowed(live)
+                    let (d, l) = normalizer.normalize(stamped, live);
+                    (Cow::Owned(d), Cow::Owned(l))
+                };
+                changes = fields::desired_vs_live(&d, &l);
+                if let Some(record) = record {
+                    // The state keeps the last-applied object normalized (and digested), so it is
+                    // compared in the same normalization space.
+                    let digested_desired = sensitivity.digested(key, &d);
+                    if record.last_applied.equals(&digested_desired) {
+                        // Git has not changed since the last apply (the common case): nothing was
+                        // removed, and any difference from live is drift.
+                        drifted = !changes.is_empty();
                     } else {
-                        Cow::Owned(normalizer.normalize(last, live).1)
-                    };
-                    for removed in fields::removed_fields(last, &digested_desired, &live_on_last) {
-                        match changes.iter_mut().find(|c| c.path == removed.path) {
-                            // A list already compared whole against live (seen in Git's
-                            // shape): its before gains the elements Git dropped.
-                            Some(existing) => fields::add_dropped_elements(existing, &removed),
-                            None => changes.push(removed),
+                        // Git changed it: the last-applied object is read whole (once).
+                        let last = &record.last_applied.to_value();
+                        let live_on_last: Cow<'_, Value> = if normalizer.is_identity() {
+                            Cow::Borrowed(live)
+                        } else {
+                            Cow::Owned(normalizer.normalize(last, live).1)
+                        };
+                        for removed in
+                            fields::removed_fields(last, &digested_desired, &live_on_last)
+                        {
+                            match changes.iter_mut().find(|c| c.path == removed.path) {
+                                // A list already compared whole against live (seen in Git's
+                                // shape): its before gains the elements Git dropped.
+                                Some(existing) => fields::add_dropped_elements(existing, &removed),
+                                None => changes.push(removed),
+                            }
                         }
+                        let digested_live = sensitivity.digested(key, &live_on_last);
+                        drifted = !fields::desired_vs_live(last, &digested_live).is_empty();
                     }
-                    let digested_live = sensitivity.digested(key, &live_on_last);
-                    drifted = !fields::desired_vs_live(last, &digested_live).is_empty();
+                    // An interrupted change's record is what was being applied, not what was:
+                    // a difference from live is that change unfinished, not drift.
+                    drifted &= record.status == ResourceStatus::Applied;
                 }
-                // An interrupted change's record is what was being applied, not what was:
-                // a difference from live is that change unfinished, not drift.
-                drifted &= record.status == ResourceStatus::Applied;
             }
             let replace_fields = provider.replace_fields(key);
             let mut forces = false;
@@ -931,7 +950,7 @@ fn plan_desired(
     let live = if action == Action::NoOp && !options.keep_live && record.is_some() {
         None
     } else {
-        live.cloned()
+        live.map(LiveObject::shared)
     };
     ResourceChange {
         key: key.clone(),

@@ -84,7 +84,7 @@ fn walk_desired(
 
 /// Whether every field set in `desired` has its value in `live` ([`walk_desired`] would find
 /// no change), without building paths.
-fn covers(desired: &Value, live: &Value, top: bool) -> bool {
+pub(crate) fn covers(desired: &Value, live: &Value, top: bool) -> bool {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => {
             let mut aligned = l.iter();

@@ -1142,7 +1142,7 @@ fn source_of(registry: &ProviderRegistry, target: &Resource, value_field: &str) 
 
 /// A watch cache knows every object: one it does not hold does not exist.
 fn live_of<'a>(observations: &'a Observations, key: &ResourceKey) -> LiveLookup<'a> {
-    LiveLookup::Observed(observations.get(key).and_then(|o| o.live.as_deref()))
+    LiveLookup::Observed(observations.get(key).and_then(|o| o.live.as_ref()))
 }
 
 fn is_crd(key: &ResourceKey) -> bool {

@@ -168,7 +168,7 @@ pub fn compute_refresh(
             .clone();
         let sensitivity = Sensitivity::with_paths(&paths);
         let last = &record.last_applied.to_value();
-        let live_on_last = normalizer.normalize(last, live).1;
+        let live_on_last = normalizer.normalize(last, &live.value()).1;
         let live_digested = sensitivity.digested(&record.key, &live_on_last);
         let mut fields = fields::desired_vs_live(last, &live_digested);
         if fields.is_empty() {

@@ -418,7 +418,7 @@ impl Reconciler {
                 observed.insert(
                     rendered.name.clone(),
                     ObservedComposed {
-                        resource: serde_json::Value::clone(live),
+                        resource: live.value().into_owned(),
                         connection_details: observation
                             .connection
                             .0
@@ -472,7 +472,8 @@ impl Reconciler {
                 }
             };
             let live = observations.get(&item.name).and_then(|o| o.live.as_ref());
-            match self.decide(&resource, live.map(|l| &**l), &hash, &mut outcome) {
+            let live_value = live.map(|l| l.value());
+            match self.decide(&resource, live_value.as_deref(), &hash, &mut outcome) {
                 Ok(Decided::Apply(action, heal)) => {
                     let provider = self.provider_for(&resource)?.name().to_owned();
                     healing.extend(heal.then(|| resource.key.clone()));
@@ -480,7 +481,7 @@ impl Reconciler {
                         resource,
                         action,
                         &provider,
-                        live.cloned(),
+                        live.map(strata_core::LiveObject::shared),
                     ));
                 }
                 Ok(Decided::Wait(wait)) => {
@@ -722,7 +723,7 @@ impl Reconciler {
         let Some(live) = provider.observe(stale).await?.live else {
             return Ok(None);
         };
-        match strata_core::ownership::manager_of(&live, stack) {
+        match strata_core::ownership::manager_of(&live.value(), stack) {
             strata_core::ownership::Manager::ThisStack => {
                 provider.delete(stale).await?;
                 Ok(Some(stale.key.clone()))
