@@ -117,6 +117,14 @@ impl DriftNormalizer {
 }
 
 impl Normalizer for DriftNormalizer {
+    /// Yes for resources only the generic normalisations apply to ([`DriftRules::is_plain`]:
+    /// numbers, quantity spellings, server-owned metadata, each field rewritten alone and
+    /// alike on both sides); no where an ignore entry, a trusted manager, a known-type field or
+    /// a kind's own rules (Secret, Role, ClusterRole, Endpoints) apply.
+    fn unchanged_when_fields_equal(&self, desired: &Value) -> bool {
+        self.rules.is_plain(&key_of(desired))
+    }
+
     fn normalize(&self, desired: &Value, live: &Value) -> (Value, Value) {
         // Fields a trusted manager (`managedFieldsManagers`) owns and changed are no change, as
         // in the drift report: without this a plan would overwrite them.

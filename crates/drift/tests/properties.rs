@@ -255,3 +255,47 @@ proptest! {
         prop_assert_eq!(fast.ignored, full.ignored);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The planner skips normalising a resource when the normaliser says equal fields stay
+    /// equal and the live object holds every desired field with its value (read from its
+    /// text): the normalised comparison must find no change either, and the normalised
+    /// desired object (what the state records) must be normalised already.
+    #[test]
+    fn a_plain_resource_whose_live_object_holds_its_fields_is_unchanged_normalised(
+        x in manifest(),
+        edit in any::<u8>(),
+        git in any::<u8>(),
+        text in "[a-z]{1,5}",
+        ignore in any::<u8>(),
+    ) {
+        use strata_core::normalize::Normalizer;
+        use strata_core::LiveObject;
+        let rules = if ignore % 2 == 0 { DriftRules::default() } else { ignore_rules(ignore) };
+        let normalizer = strata_drift::DriftNormalizer::new(rules);
+        let mut served = x.clone();
+        served["metadata"]["resourceVersion"] = json!("7");
+        served["metadata"]["uid"] = json!("u-1");
+        served["status"] = json!({"observedGeneration": 1});
+        if ignore % 2 == 0 {
+            // Not vacuous: with no rules the planner's shortcut applies to the served object.
+            prop_assert!(normalizer.unchanged_when_fields_equal(&x));
+            prop_assert!(LiveObject::compact(&served).covers(&x));
+        }
+        for desired in [x.clone(), git_edit(&x, git, &text)] {
+            for live in [served.clone(), world_edit(&x, edit, &text)] {
+                if normalizer.unchanged_when_fields_equal(&desired)
+                    && LiveObject::compact(&live).covers(&desired)
+                {
+                    let (d, l) = normalizer.normalize(&desired, &live);
+                    let changes = strata_core::plan::fields::desired_vs_live(&d, &l);
+                    prop_assert!(changes.is_empty(), "{desired} / {live}: {changes:?}");
+                    let (again, _) = normalizer.normalize(&d, &Value::Null);
+                    prop_assert_eq!(again, d);
+                }
+            }
+        }
+    }
+}

@@ -802,16 +802,16 @@ fn plan_desired(
             (Action::Create, Vec::new())
         }
         Some(live_object) => {
-            // A live object kept as text that holds every desired field, of a resource Git
+            // A live object that holds every desired field with its value, of a resource Git
             // has not changed since the last apply (the common case of a settled stack), is
-            // found unchanged from its text alone: nothing to change, no drift.
-            let unchanged_as_text = normalizer.is_identity()
-                && live_object.is_compact()
-                && record.is_some_and(|r| {
-                    live_object.covers(stamped)
-                        && r.last_applied.equals(&sensitivity.digested(key, stamped))
-                });
-            let live = (!unchanged_as_text).then(|| live_object.value());
+            // unchanged without normalizing either side, and read from its text alone when
+            // kept as text: nothing to change, no drift.
+            let unchanged = record.is_some_and(|r| {
+                normalizer.unchanged_when_fields_equal(stamped)
+                    && live_object.covers(stamped)
+                    && r.last_applied.equals(&sensitivity.digested(key, stamped))
+            });
+            let live = (!unchanged).then(|| live_object.value());
             let live = live.as_deref();
             if let (None, Some(live)) = (record, live) {
                 match ownership::manager_of(live, &options.stack) {
