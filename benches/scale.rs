@@ -9,7 +9,12 @@
 //! CPU time (user + system, from `getrusage`, so other load on the machine shows less),
 //! the share of system time, time per resource, and the process's peak resident memory. Then
 //! the time per resource of each size relative to the smallest: 1.00 everywhere is linear.
-//! Sizes up to 100 000 report the median of five rounds of each plan.
+//! Each plan runs several rounds in the size's process (five up to 100 000, three above). The
+//! figures are those of the later rounds (median): "warm", a process that planned before and
+//! reuses the memory it freed, as the controller re-plans. The first round's CPU time per
+//! resource is printed too ("cold": every page faulted in fresh, as one `strata plan` run).
+//! Earlier versions reported the median of all five rounds below 300 000 and the single cold
+//! round above, which set warm small sizes against cold large ones.
 //!
 //! Then the controller's incremental case (see `strata_core::plan::incremental`): the settled
 //! stack held by an incremental planner, one resource edited and planned again (median and
@@ -87,11 +92,12 @@ fn measure<T>(work: impl FnOnce() -> T) -> (T, Phase) {
     )
 }
 
-/// The phase of median wall time.
-fn median(mut phases: Vec<Phase>) -> Phase {
+/// The first phase (cold) and the phase of median wall time among the others (warm).
+fn cold_and_warm(mut phases: Vec<Phase>) -> (Phase, Phase) {
+    let cold = phases.remove(0);
     phases.sort_by_key(|p| p.wall);
     let middle = phases.len() / 2;
-    phases.swap_remove(middle)
+    (cold, phases.swap_remove(middle))
 }
 
 /// Measures one size and prints one tab-separated line for the parent.
@@ -101,8 +107,8 @@ fn child(count: usize) {
     let desired_growth = memory_mib("VmRSS:") - before;
     let empty: Observations = HashMap::new();
     // Small sizes take a few milliseconds: the median of several rounds, so that the ratios
-    // against them are not one noisy run's.
-    let rounds = if count <= 100_000 { 5 } else { 1 };
+    // against them are not one noisy run's; the first round is reported apart (cold).
+    let rounds = if count <= 100_000 { 5 } else { 3 };
     let mut firsts = Vec::with_capacity(rounds);
     let mut resources = Some(resources);
     for _ in 0..rounds {
@@ -112,7 +118,7 @@ fn child(count: usize) {
         drop(created);
         firsts.push(phase);
     }
-    let first = median(firsts);
+    let (first_cold, first) = cold_and_warm(firsts);
     let peak_first = memory_mib("VmHWM:");
     let resources = stack::desired(count);
     let mut state = State::new();
@@ -145,11 +151,11 @@ fn child(count: usize) {
         drop(replanned);
         agains.push(phase);
     }
-    let again = median(agains);
+    let (again_cold, again) = cold_and_warm(agains);
     let peak = memory_mib("VmHWM:");
     let (edit, added, removed) = incremental(count, state, live);
     println!(
-        "{count}\t{desired_growth:.0}\t{}\t{}\t{}\t{peak_first:.0}\t{inputs:.0}\t{}\t{}\t{}\t{peak:.0}\t{}\t{}\t{}\t{}",
+        "{count}\t{desired_growth:.0}\t{}\t{}\t{}\t{peak_first:.0}\t{inputs:.0}\t{}\t{}\t{}\t{peak:.0}\t{}\t{}\t{}\t{}\t{}\t{}",
         first.wall.as_secs_f64(),
         first.user.as_secs_f64(),
         first.system.as_secs_f64(),
@@ -160,6 +166,8 @@ fn child(count: usize) {
         edit.1.as_secs_f64(),
         added.as_secs_f64(),
         removed.as_secs_f64(),
+        (first_cold.user + first_cold.system).as_secs_f64(),
+        (again_cold.user + again_cold.system).as_secs_f64(),
     );
 }
 
@@ -238,6 +246,18 @@ fn incremental(
     )
 }
 
+/// One size's figures for the relative table (CPU µs per resource; peaks as multiples of the
+/// desired set's growth).
+struct Row {
+    size: usize,
+    first: f64,
+    again: f64,
+    first_cold: f64,
+    again_cold: f64,
+    first_peak: f64,
+    again_peak: f64,
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if let Some(count) = args
@@ -292,7 +312,7 @@ fn main() -> ExitCode {
             .split('\t')
             .filter_map(|x| x.trim().parse().ok())
             .collect();
-        if f.len() != 15 {
+        if f.len() != 17 {
             eprintln!("size {size}: unreadable figures {line:?}");
             return ExitCode::FAILURE;
         }
@@ -324,17 +344,37 @@ fn main() -> ExitCode {
             f[13] * 1e3,
             f[14] * 1e3
         );
-        rows.push((size, per(first_cpu), per(again_cpu), f[5] / f[1].max(1e-9)));
-    }
-    if let Some(&(base, first_base, again_base, _)) = rows.first() {
         println!(
-            "time per resource relative to {base} (1.00 = linear); first-apply peak / desired-set growth:"
+            "{:>9}   cold (the first round): first apply {:.2} µs/res cpu, re-plan {:.2} µs/res cpu",
+            "",
+            per(f[15]),
+            per(f[16])
         );
-        for (size, first, again, memory) in &rows {
+        rows.push(Row {
+            size,
+            first: per(first_cpu),
+            again: per(again_cpu),
+            first_cold: per(f[15]),
+            again_cold: per(f[16]),
+            first_peak: f[5] / f[1].max(1e-9),
+            again_peak: f[10] / f[1].max(1e-9),
+        });
+    }
+    if let Some(base) = rows.first() {
+        println!(
+            "time per resource relative to {} (1.00 = linear), warm and cold; peaks / desired-set growth:",
+            base.size
+        );
+        for row in &rows {
             println!(
-                "{size:>9}: first apply {:.2}, re-plan {:.2}; peak {memory:.1}x the desired set",
-                first / first_base,
-                again / again_base
+                "{:>9}: warm: first apply {:.2}, re-plan {:.2}; cold: first apply {:.2}, re-plan {:.2}; peak {:.1}x (first apply), {:.1}x (re-plan) the desired set",
+                row.size,
+                row.first / base.first,
+                row.again / base.again,
+                row.first_cold / base.first_cold,
+                row.again_cold / base.again_cold,
+                row.first_peak,
+                row.again_peak
             );
         }
     }
