@@ -24,10 +24,22 @@ pub trait Normalizer: Send + Sync + std::fmt::Debug {
     /// normalizing an object normalized once changes it no more: the planner then finds such
     /// a resource unchanged without normalizing (or, for a live object kept as text, even
     /// parsing) it. True when every normalization that applies reads each field alone and
-    /// alike on both sides; the identity's answer is yes, the default no.
+    /// alike on both sides (so normalizing `desired` does not depend on the live object);
+    /// the identity's answer is yes, the default no.
     fn unchanged_when_fields_equal(&self, desired: &Value) -> bool {
         let _ = desired;
         self.is_identity()
+    }
+
+    /// Whether the normalized comparison of `desired` with `live` certainly finds no change,
+    /// decided without normalizing either (`false` when unsure: the planner then normalizes),
+    /// and normalizing `desired` once more would change it no more. The default: yes when
+    /// [`unchanged_when_fields_equal`](Self::unchanged_when_fields_equal) says so and `live`
+    /// holds every field `desired` sets with its value (lists whole; `desired`'s top-level
+    /// `status` not read).
+    fn certainly_unchanged(&self, desired: &Value, live: &Value) -> bool {
+        self.unchanged_when_fields_equal(desired)
+            && crate::plan::fields::covers(desired, live, true)
     }
 }
 

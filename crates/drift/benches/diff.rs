@@ -267,6 +267,88 @@ fn normalize_and_three_way_10k_ignoring_replicas(bencher: divan::Bencher) {
     bencher.bench_local(|| count_drifted(&inputs, &rules));
 }
 
+/// The corpus as `strata plan` holds it after an apply: manifests stamped with the stack's
+/// labels, their records as the engine keeps them (normalised), live objects stamped too.
+fn plan_inputs(
+    normalizer: &strata_drift::DriftNormalizer,
+) -> (
+    Vec<strata_core::Resource>,
+    strata_core::State,
+    strata_core::plan::Observations,
+) {
+    use strata_core::normalize::Normalizer;
+    use strata_core::state::{ResourceState, ResourceStatus};
+    let mut desired = Vec::new();
+    let mut state = strata_core::State::new();
+    let mut observations = strata_core::plan::Observations::new();
+    for (manifest, _, mut live) in corpus() {
+        let resource = strata_core::Resource::from_manifest(manifest).expect("a Deployment");
+        let stamped = strata_core::ownership::stamp(&resource.manifest, "shop");
+        strata_core::ownership::stamp_in_place(&mut live, "shop");
+        state.put(ResourceState {
+            key: resource.key.clone(),
+            api_version: "apps/v1".into(),
+            provider: "sandbox".into(),
+            status: ResourceStatus::Applied,
+            last_applied: (&normalizer.normalize(&stamped, &Value::Null).0).into(),
+            dependencies: Vec::new(),
+            outputs: Value::Null,
+            protect: false,
+        });
+        observations.insert(
+            resource.key.clone(),
+            strata_core::Observation::present(live),
+        );
+        desired.push(resource);
+    }
+    (desired, state, observations)
+}
+
+/// `strata plan` of the corpus after an apply (1 000 of the 10 000 drifted): a plan through
+/// the drift normaliser, as the CLI and the controller compare.
+fn plan_corpus(bencher: divan::Bencher, rules: DriftRules) {
+    let normalizer = strata_drift::DriftNormalizer::new(rules);
+    let (desired, state, observations) = plan_inputs(&normalizer);
+    let graph = strata_core::Graph::build(&desired).expect("no cycles");
+    let registry = strata_core::ProviderRegistry::new().with_fallback(std::sync::Arc::new(
+        strata_core::SandboxProvider::new("/nonexistent"),
+    ));
+    let options = strata_core::plan::PlanOptions::new("shop");
+    bencher
+        .with_inputs(|| desired.clone())
+        .bench_local_values(|desired| {
+            let plan = strata_core::plan::compute_plan(
+                desired,
+                &graph,
+                &state,
+                &observations,
+                &registry,
+                &normalizer,
+                &options,
+            );
+            assert_eq!(
+                plan.changes
+                    .iter()
+                    .filter(|c| c.action == strata_core::plan::Action::Update)
+                    .count(),
+                1_000
+            );
+            plan
+        });
+}
+
+/// A plan of the applied corpus, settled resources found unchanged without normalising.
+#[divan::bench(sample_count = 5)]
+fn plan_10k_applied(bencher: divan::Bencher) {
+    plan_corpus(bencher, DriftRules::default());
+}
+
+/// The same plan with every resource normalised and compared in full.
+#[divan::bench(sample_count = 5)]
+fn plan_10k_applied_full_path(bencher: divan::Bencher) {
+    plan_corpus(bencher, DriftRules::default().without_fast_path());
+}
+
 /// The same work with the copy-free in-sync check turned off (every resource fully normalised).
 #[divan::bench(sample_count = 3)]
 fn normalize_and_three_way_10k_full_path(bencher: divan::Bencher) {

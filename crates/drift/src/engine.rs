@@ -125,6 +125,22 @@ impl Normalizer for DriftNormalizer {
         self.rules.is_plain(&key_of(desired))
     }
 
+    /// For plain resources (see above), the drift report's copy-free walk
+    /// (`fast::certainly_in_sync`), which also equates what the generic normalisations equate:
+    /// fields a live list item has beyond the manifest's, server-owned metadata, integral
+    /// floats, quantity spellings of built-in kinds.
+    fn certainly_unchanged(&self, desired: &Value, live: &Value) -> bool {
+        let key = key_of(desired);
+        self.rules.is_plain(&key)
+            && crate::fast::certainly_in_sync(
+                desired,
+                Some(desired),
+                live,
+                true,
+                crate::object::is_builtin_group(&key.group),
+            )
+    }
+
     fn normalize(&self, desired: &Value, live: &Value) -> (Value, Value) {
         // Fields a trusted manager (`managedFieldsManagers`) owns and changed are no change, as
         // in the drift report: without this a plan would overwrite them.

@@ -206,7 +206,7 @@ fn ignore_rules(choice: u8) -> DriftRules {
 /// A desired object derived from `x` by a change made in Git.
 fn git_edit(x: &Value, edit: u8, text: &str) -> Value {
     let mut desired = x.clone();
-    match edit % 4 {
+    match edit % 5 {
         0 => desired["metadata"]["labels"]["from-git"] = json!(text),
         1 => {
             if let Some(c) = desired.pointer_mut("/spec/template/spec/containers/0") {
@@ -216,6 +216,16 @@ fn git_edit(x: &Value, edit: u8, text: &str) -> Value {
         2 => {
             if let Some(r) = desired.pointer_mut("/spec/replicas") {
                 *r = json!(r.as_u64().unwrap_or(0) + 1);
+            }
+        }
+        // A field removed in Git (the live object still has it).
+        3 => {
+            if let Some(labels) = desired
+                .pointer_mut("/metadata/labels")
+                .and_then(Value::as_object_mut)
+                && let Some(first) = labels.keys().next().cloned()
+            {
+                labels.shift_remove(&first);
             }
         }
         _ => {}
@@ -261,8 +271,9 @@ proptest! {
 
     /// The planner skips normalising a resource when the normaliser says equal fields stay
     /// equal and the live object holds every desired field with its value (read from its
-    /// text): the normalised comparison must find no change either, and the normalised
-    /// desired object (what the state records) must be normalised already.
+    /// text), or when the normaliser is certain without normalising (the drift walk): the
+    /// normalised comparison must find no change either, and the normalised desired object
+    /// (what the state records) must be normalised already.
     #[test]
     fn a_plain_resource_whose_live_object_holds_its_fields_is_unchanged_normalised(
         x in manifest(),
@@ -279,15 +290,36 @@ proptest! {
         served["metadata"]["resourceVersion"] = json!("7");
         served["metadata"]["uid"] = json!("u-1");
         served["status"] = json!({"observedGeneration": 1});
+        // As an API server serves it: defaults inside list items, managed fields, a
+        // creation time (the text shortcut does not apply; the drift walk does).
+        let mut defaulted = served.clone();
+        defaulted["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+        defaulted["metadata"]["managedFields"] = json!([{"manager": "strata", "operation": "Apply"}]);
+        if let Some(containers) = defaulted
+            .pointer_mut("/spec/template/spec/containers")
+            .and_then(Value::as_array_mut)
+        {
+            for c in containers {
+                c["imagePullPolicy"] = json!("IfNotPresent");
+                c["terminationMessagePath"] = json!("/dev/termination-log");
+                if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
+                    for p in ports {
+                        p["protocol"] = json!("TCP");
+                    }
+                }
+            }
+        }
         if ignore % 2 == 0 {
-            // Not vacuous: with no rules the planner's shortcut applies to the served object.
+            // Not vacuous: with no rules the planner's shortcuts apply to the served objects.
             prop_assert!(normalizer.unchanged_when_fields_equal(&x));
             prop_assert!(LiveObject::compact(&served).covers(&x));
+            prop_assert!(normalizer.certainly_unchanged(&x, &defaulted));
         }
         for desired in [x.clone(), git_edit(&x, git, &text)] {
-            for live in [served.clone(), world_edit(&x, edit, &text)] {
+            for live in [served.clone(), defaulted.clone(), world_edit(&x, edit, &text)] {
                 if normalizer.unchanged_when_fields_equal(&desired)
                     && LiveObject::compact(&live).covers(&desired)
+                    || normalizer.certainly_unchanged(&desired, &live)
                 {
                     let (d, l) = normalizer.normalize(&desired, &live);
                     let changes = strata_core::plan::fields::desired_vs_live(&d, &l);
@@ -296,6 +328,100 @@ proptest! {
                     prop_assert_eq!(again, d);
                 }
             }
+        }
+    }
+}
+
+/// Plans one resource whose manifest is `desired` against `live` (as text or parsed) and, when
+/// given, the record of `applied` as the engine keeps it (normalised, digested).
+fn plan_one(
+    desired: &Value,
+    applied: Option<&Value>,
+    live: Option<strata_core::LiveObject>,
+    normalizer: &strata_drift::DriftNormalizer,
+) -> strata_core::plan::Plan {
+    use strata_core::normalize::Normalizer;
+    use strata_core::state::{ResourceState, ResourceStatus};
+    use strata_core::{CompactValue, Graph, Observation, ProviderRegistry, Resource, State};
+    let resource = Resource::from_manifest(desired.clone()).expect("a manifest with a key");
+    let mut state = State::new();
+    if let Some(applied) = applied {
+        let stamped = strata_core::ownership::stamp(applied, "shop");
+        let kept = normalizer.normalize(&stamped, &Value::Null).0;
+        let sensitivity = strata_core::sensitive::Sensitivity::default();
+        state.put(ResourceState {
+            key: resource.key.clone(),
+            api_version: resource.api_version().to_owned(),
+            provider: "sandbox".into(),
+            status: ResourceStatus::Applied,
+            last_applied: CompactValue::from_value(&sensitivity.digested(&resource.key, &kept)),
+            dependencies: Vec::new(),
+            outputs: Value::Null,
+            protect: false,
+        });
+    }
+    let mut observations = strata_core::plan::Observations::new();
+    observations.insert(
+        resource.key.clone(),
+        live.map_or_else(Observation::absent, Observation::present),
+    );
+    let registry = ProviderRegistry::new().with_fallback(std::sync::Arc::new(
+        strata_core::SandboxProvider::new("/nonexistent"),
+    ));
+    let resources = vec![resource];
+    let graph = Graph::build(&resources).expect("one resource");
+    strata_core::plan::compute_plan(
+        resources,
+        &graph,
+        &state,
+        &observations,
+        &registry,
+        normalizer,
+        &strata_core::plan::PlanOptions::new("shop"),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The planner's shortcuts (a settled resource found unchanged from the live text, or by
+    /// the drift walk, without normalising) never change a plan: the same plan as with every
+    /// resource normalised and compared in full, for live objects as text and parsed, records
+    /// of the manifest, of an older manifest or none, and the ignore rules of the other tests.
+    #[test]
+    fn plans_with_and_without_the_shortcuts_agree(
+        x in manifest(),
+        edit in any::<u8>(),
+        git in any::<u8>(),
+        text in "[a-z]{1,5}",
+        ignore in any::<u8>(),
+        recorded in 0u8..3,
+        absent in prop::bool::weighted(0.1),
+    ) {
+        let rules = if ignore % 2 == 0 { DriftRules::default() } else { ignore_rules(ignore) };
+        let shortcuts = strata_drift::DriftNormalizer::new(rules.clone());
+        let full = strata_drift::DriftNormalizer::new(rules.without_fast_path());
+        let desired = git_edit(&x, git, &text);
+        let mut live = world_edit(&strata_core::ownership::stamp(&x, "shop"), edit, &text);
+        live["metadata"]["managedFields"] = json!([{"manager": "strata", "operation": "Apply"}]);
+        let applied = match recorded {
+            0 => None,
+            1 => Some(&x),
+            _ => Some(&desired),
+        };
+        let expected = plan_one(
+            &desired,
+            applied,
+            (!absent).then(|| live.clone().into()),
+            &full,
+        );
+        for live in [
+            strata_core::LiveObject::compact(&live),
+            strata_core::LiveObject::from(live.clone()),
+        ] {
+            let planned = plan_one(&desired, applied, (!absent).then_some(live), &shortcuts);
+            prop_assert_eq!(&planned.changes, &expected.changes);
+            prop_assert_eq!(&planned.violations, &expected.violations);
         }
     }
 }

@@ -806,12 +806,34 @@ fn plan_desired(
             // has not changed since the last apply (the common case of a settled stack), is
             // unchanged without normalizing either side, and read from its text alone when
             // kept as text: nothing to change, no drift.
-            let unchanged = record.is_some_and(|r| {
-                normalizer.unchanged_when_fields_equal(stamped)
-                    && live_object.covers(stamped)
-                    && r.last_applied.equals(&sensitivity.digested(key, stamped))
+            // Git has not changed it since the last apply: the record (kept normalized) equals
+            // the manifest, raw (a normalized object normalizes to itself) or, under a
+            // normalizer that rewrites it, normalized alone (not against the live object).
+            let settled = record.is_some_and(|r| {
+                r.last_applied.equals(&sensitivity.digested(key, stamped))
+                    || !normalizer.is_identity()
+                        && normalizer.unchanged_when_fields_equal(stamped)
+                        && r.last_applied.equals(
+                            &sensitivity
+                                .digested(key, &normalizer.normalize(stamped, &Value::Null).0),
+                        )
             });
-            let live = (!unchanged).then(|| live_object.value());
+            let mut parsed = None;
+            let unchanged = settled
+                && if live_object.is_compact()
+                    && normalizer.unchanged_when_fields_equal(stamped)
+                    && live_object.covers(stamped)
+                {
+                    true
+                } else {
+                    let value = parsed.insert(live_object.value());
+                    normalizer.certainly_unchanged(stamped, value)
+                };
+            let live = if unchanged {
+                None
+            } else {
+                Some(parsed.unwrap_or_else(|| live_object.value()))
+            };
             let live = live.as_deref();
             if let (None, Some(live)) = (record, live) {
                 match ownership::manager_of(live, &options.stack) {
