@@ -48,6 +48,20 @@ impl CompactValue {
         Self { text: text.into() }
     }
 
+    /// The compact form of the JSON text `json`, read without building a value (a key written
+    /// twice counts once, the last value in the first key's place, as a `Value` keeps it).
+    ///
+    /// ```
+    /// use strata_core::compact::CompactValue;
+    ///
+    /// let read = CompactValue::from_json_text(r#"{ "a": [1, 2.5], "b": {"c": null} }"#).unwrap();
+    /// assert_eq!(read.as_json(), r#"{"a":[1,2.5],"b":{"c":null}}"#);
+    /// assert!(CompactValue::from_json_text("{").is_err());
+    /// ```
+    pub fn from_json_text(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
     /// The value parsed.
     pub fn to_value(&self) -> Value {
         // The text was written by serde_json from a value; reading it back fails only past

@@ -87,7 +87,9 @@ async fn many_objects_of_a_kind_are_read_with_one_list_as_one_read_each_finds_th
     let desired = config_maps(&namespace, "c", 0..36);
     let got = observed_at_once(&provider, &desired).await;
     assert_eq!(assert_read_alike(&provider, &desired, &got).await, 30);
-    let listed = got[0].as_ref().unwrap().live.as_ref().unwrap().value();
+    let listed = got[0].as_ref().unwrap().live.as_ref().unwrap();
+    assert!(listed.is_compact(), "a listed object is kept as its text");
+    let listed = listed.value();
     assert_eq!(listed["apiVersion"], "v1");
     assert_eq!(listed["kind"], "ConfigMap");
 

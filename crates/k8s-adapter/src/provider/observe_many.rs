@@ -20,14 +20,23 @@
 //! An object the complete list does not hold is absent, as a `GET` would find it; an object it
 //! holds is observed as a `GET` returns it (list items carry no `apiVersion` and `kind`, so the
 //! list's are given to them).
+//!
+//! A page is read from the response's text, not decoded into objects: each item is kept as
+//! its compact JSON text (see [`strata_core::LiveObject`]), and only its name and namespace are
+//! read to route it. Most observations of a plan find nothing changed from that text, and a
+//! page of 500 objects of which few are wanted builds nothing for the rest.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, TypeMeta};
-use strata_core::{Observation, Resource};
+use std::borrow::Cow;
 
-use super::{KubeProvider, to_value};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use strata_core::compact::CompactValue;
+use strata_core::{LiveObject, Observation, Resource};
+
+use super::KubeProvider;
 
 /// Desired objects of one kind (in one namespace, or in all) from which a list is made.
 pub const LIST_AT_LEAST: usize = 16;
@@ -155,6 +164,77 @@ impl ListOf<'_> {
     }
 }
 
+/// One page of a list, its items left as text.
+#[derive(Deserialize)]
+struct Page<'a> {
+    #[serde(default)]
+    metadata: PageMeta,
+    #[serde(borrow, default)]
+    items: Vec<&'a RawValue>,
+}
+
+/// The list's own metadata: where the next page starts, how much remains.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PageMeta {
+    #[serde(rename = "continue", default)]
+    continue_token: Option<String>,
+    #[serde(default)]
+    remaining_item_count: Option<i64>,
+}
+
+/// What routing an item reads of it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemHead<'a> {
+    #[serde(borrow, default)]
+    metadata: ItemMeta<'a>,
+    /// Present in lists of custom resources.
+    #[serde(default)]
+    api_version: Option<IgnoredField>,
+    #[serde(default)]
+    kind: Option<IgnoredField>,
+}
+
+/// An item's name and namespace.
+#[derive(Deserialize, Default)]
+struct ItemMeta<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    namespace: Option<Cow<'a, str>>,
+}
+
+/// A field whose presence alone matters.
+struct IgnoredField;
+
+impl<'de> Deserialize<'de> for IgnoredField {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| Self)
+    }
+}
+
+/// An item's text as a `GET` returns the object: with the list's `apiVersion` and `kind` in
+/// front when the item lacks them, compact.
+fn item_text(item: &RawValue, head: &ItemHead<'_>, of: &ListOf<'_>) -> Option<CompactValue> {
+    let text = item.get();
+    if head.api_version.is_some() && head.kind.is_some() {
+        return CompactValue::from_json_text(text).ok();
+    }
+    let rest = text.strip_prefix('{')?.trim_start();
+    let mut typed = String::with_capacity(text.len() + of.api_version.len() + of.kind.len() + 32);
+    typed.push_str("{\"apiVersion\":");
+    typed.push_str(&serde_json::to_string(of.api_version).ok()?);
+    typed.push_str(",\"kind\":");
+    typed.push_str(&serde_json::to_string(of.kind).ok()?);
+    if !rest.starts_with('}') {
+        typed.push(',');
+    }
+    typed.push_str(rest);
+    // A key the item also has counts once, the item's value kept.
+    CompactValue::from_json_text(&typed).ok()
+}
+
 /// Lists through `api` page by page, handing over the objects of `wanted` (by namespace, or
 /// `""` for a cluster-scoped kind, and name) as they come, and, when the list is read to its
 /// end, the ones it lacks as absent.
@@ -173,20 +253,38 @@ async fn list(
         if let Some(token) = &token {
             params = params.continue_token(token);
         }
-        let page = match api.list(&params).await {
-            Ok(page) => page,
+        let request = match kube::core::Request::new(api.resource_url()).list(&params) {
+            Ok(request) => request,
+            Err(error) => {
+                tracing::debug!(%error, kind = of.kind, "no list request; observing one by one");
+                return;
+            }
+        };
+        let text = match of.client.request_text(request).await {
+            Ok(text) => text,
             Err(error) => {
                 tracing::debug!(%error, kind = of.kind, "listing failed; observing one by one");
                 return;
             }
         };
+        let page: Page<'_> = match serde_json::from_str(&text) {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::debug!(%error, kind = of.kind, "unreadable list; observing one by one");
+                return;
+            }
+        };
         read += page.items.len();
-        for mut object in page.items {
-            let namespace = object.metadata.namespace.as_deref().unwrap_or_default();
+        for item in page.items {
+            // An item that cannot be read is left to `GET`, which reports it.
+            let Ok(head) = serde_json::from_str::<ItemHead<'_>>(item.get()) else {
+                continue;
+            };
+            let namespace = head.metadata.namespace.as_deref().unwrap_or_default();
             // Every target naming this object (a record without a namespace and a manifest
             // naming the default one both do): each gets it, as a `GET` each would.
             let mut targets = Vec::new();
-            if let Some(same_name) = object
+            if let Some(same_name) = head
                 .metadata
                 .name
                 .as_deref()
@@ -204,19 +302,14 @@ async fn list(
                 continue;
             }
             left -= targets.len();
-            object.types = Some(TypeMeta {
-                api_version: of.api_version.to_owned(),
-                kind: of.kind.to_owned(),
-            });
-            // An object that cannot be read as JSON is left to `GET`, which reports it.
-            if let Ok(live) = to_value(&object) {
-                let live = Arc::new(live);
+            if let Some(live) = item_text(item, &head, of) {
+                let live = LiveObject::from_compact(live);
                 for index in targets {
-                    found(index, Observation::present(Arc::clone(&live)));
+                    found(index, Observation::present(live.clone()));
                 }
             }
         }
-        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        token = page.metadata.continue_token.filter(|t| !t.is_empty());
         let Some(_) = &token else {
             break;
         };
