@@ -68,6 +68,10 @@ async fn assert_read_alike(
 ) -> usize {
     for (resource, observation) in desired.iter().zip(got) {
         let one = provider.observe(resource).await.unwrap();
+        assert!(
+            one.live.as_ref().is_none_or(|live| live.is_compact()),
+            "a GET keeps the object as its text"
+        );
         let at_once = observation
             .as_ref()
             .unwrap_or_else(|| panic!("{} handed over", resource.key));

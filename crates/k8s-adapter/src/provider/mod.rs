@@ -793,14 +793,27 @@ impl Provider for KubeProvider {
             return Ok(Observation::absent());
         }
         let (api, target) = self.api_for(desired).await?;
-        let found = api
-            .get_opt(&desired.key.name)
-            .await
-            .map_err(|e| map_error(e, "reading", &target))?;
-        Ok(match found {
-            Some(object) => Observation::present(to_value(&object)?),
-            None => Observation::absent(),
-        })
+        // Read as text and kept so (see `LiveObject`), as the lists keep what they read.
+        let request = kube::core::Request::new(api.resource_url())
+            .get(&desired.key.name, &kube::api::GetParams::default())
+            .map_err(|e| {
+                ProviderError::final_error(format!("building the request reading {target}: {e}"))
+                    .with_source(e)
+            })?;
+        let text = match self.client().await?.request_text(request).await {
+            Ok(text) => text,
+            Err(kube::Error::Api(status)) if status.is_not_found() => {
+                return Ok(Observation::absent());
+            }
+            Err(e) => return Err(map_error(e, "reading", &target)),
+        };
+        let live = strata_core::CompactValue::from_json_text(&text).map_err(|e| {
+            ProviderError::final_error(format!("reading the API's answer for {target}: {e}"))
+                .with_source(e)
+        })?;
+        Ok(Observation::present(strata_core::LiveObject::from_compact(
+            live,
+        )))
     }
 
     async fn create(&self, desired: &Resource) -> Result<Applied, ProviderError> {
