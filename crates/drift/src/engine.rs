@@ -131,7 +131,14 @@ impl Normalizer for DriftNormalizer {
     /// floats, quantity spellings of built-in kinds.
     fn certainly_unchanged(&self, desired: &Value, live: &Value) -> bool {
         let key = key_of(desired);
+        // The walk takes namespaces as equal (the drift report's tolerance); a plan compares
+        // a namespace the manifest sets (a cluster-scoped kind's live object has none).
+        fn namespace(v: &Value) -> Option<&Value> {
+            v.get("metadata").and_then(|m| m.get("namespace"))
+        }
+        let namespace_kept = namespace(desired).is_none_or(|n| namespace(live) == Some(n));
         self.rules.is_plain(&key)
+            && namespace_kept
             && crate::fast::certainly_in_sync(
                 desired,
                 Some(desired),
@@ -240,6 +247,27 @@ mod tests {
     use super::*;
     use crate::IgnoreDifference;
     use serde_json::json;
+
+    #[test]
+    fn a_namespace_the_manifest_sets_is_not_taken_as_unchanged_without_comparing() {
+        let normalizer = DriftNormalizer::default();
+        let desired = json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding", "metadata": {"name": "a", "namespace": "team"},
+            "subjects": []});
+        let mut live = desired.clone();
+        live["metadata"]["uid"] = json!("u-1");
+        assert!(normalizer.certainly_unchanged(&desired, &live));
+        // Served cluster-scoped: no namespace; the full comparison reports it, so must this.
+        live["metadata"]
+            .as_object_mut()
+            .expect("metadata")
+            .shift_remove("namespace");
+        assert!(!normalizer.certainly_unchanged(&desired, &live));
+        let (d, l) = normalizer.normalize(&desired, &live);
+        assert!(!strata_core::plan::fields::desired_vs_live(&d, &l).is_empty());
+        live["metadata"]["namespace"] = json!("other");
+        assert!(!normalizer.certainly_unchanged(&desired, &live));
+    }
 
     #[test]
     fn the_normalizer_drops_differences_a_trusted_manager_owns() {

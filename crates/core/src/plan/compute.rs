@@ -806,9 +806,10 @@ fn plan_desired(
             // has not changed since the last apply (the common case of a settled stack), is
             // unchanged without normalizing either side, and read from its text alone when
             // kept as text: nothing to change, no drift.
-            // Git has not changed it since the last apply: the record (kept normalized) equals
-            // the manifest, raw (a normalized object normalizes to itself) or, under a
-            // normalizer that rewrites it, normalized alone (not against the live object).
+            // Git has not changed it since the last apply: the record (kept in the form this
+            // normalizer gives, see `Engine::record_for`) equals the manifest, raw (a
+            // normalized object normalizes to itself) or, under a normalizer that rewrites it,
+            // normalized alone (not against the live object).
             let settled = record.is_some_and(|r| {
                 r.last_applied.equals(&sensitivity.digested(key, stamped))
                     || !normalizer.is_identity()

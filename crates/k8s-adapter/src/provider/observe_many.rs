@@ -276,9 +276,14 @@ async fn list(
         };
         read += page.items.len();
         for item in page.items {
-            // An item that cannot be read is left to `GET`, which reports it.
+            // An item that cannot be read may be a wanted one: what the list has not handed
+            // over is left to `GET`, which reports it, rather than taken as absent.
             let Ok(head) = serde_json::from_str::<ItemHead<'_>>(item.get()) else {
-                continue;
+                tracing::debug!(
+                    kind = of.kind,
+                    "an unreadable list item; observing one by one"
+                );
+                return;
             };
             let namespace = head.metadata.namespace.as_deref().unwrap_or_default();
             // Every target naming this object (a record without a namespace and a manifest
