@@ -397,6 +397,7 @@ proptest! {
         ignore in any::<u8>(),
         recorded in 0u8..3,
         absent in prop::bool::weighted(0.1),
+        metadata_edit in 0u8..5,
     ) {
         let rules = if ignore % 2 == 0 { DriftRules::default() } else { ignore_rules(ignore) };
         let shortcuts = strata_drift::DriftNormalizer::new(rules.clone());
@@ -404,6 +405,21 @@ proptest! {
         let desired = git_edit(&x, git, &text);
         let mut live = world_edit(&strata_core::ownership::stamp(&x, "shop"), edit, &text);
         live["metadata"]["managedFields"] = json!([{"manager": "strata", "operation": "Apply"}]);
+        // Metadata the drift report tolerates or rewrites, which a plan may not.
+        match metadata_edit {
+            1 => {
+                if let Some(meta) = live["metadata"].as_object_mut() {
+                    meta.shift_remove("namespace");
+                }
+            }
+            2 => live["metadata"]["namespace"] = json!("other"),
+            3 => {
+                live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+                    json!("{}");
+            }
+            4 => live["metadata"]["annotations"] = json!({}),
+            _ => {}
+        }
         let applied = match recorded {
             0 => None,
             1 => Some(&x),
