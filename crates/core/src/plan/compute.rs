@@ -802,10 +802,7 @@ fn plan_desired(
             (Action::Create, Vec::new())
         }
         Some(live_object) => {
-            // A live object that holds every desired field with its value, of a resource Git
-            // has not changed since the last apply (the common case of a settled stack), is
-            // unchanged without normalizing either side, and read from its text alone when
-            // kept as text: nothing to change, no drift.
+            let plain = normalizer.unchanged_when_fields_equal(stamped);
             // Git has not changed it since the last apply: the record (kept in the form this
             // normalizer gives, see `Engine::record_for`) equals the manifest, raw (a
             // normalized object normalizes to itself) or, under a normalizer that rewrites it,
@@ -813,23 +810,20 @@ fn plan_desired(
             let settled = record.is_some_and(|r| {
                 r.last_applied.equals(&sensitivity.digested(key, stamped))
                     || !normalizer.is_identity()
-                        && normalizer.unchanged_when_fields_equal(stamped)
+                        && plain
                         && r.last_applied.equals(
                             &sensitivity
                                 .digested(key, &normalizer.normalize(stamped, &Value::Null).0),
                         )
             });
+            // A settled resource whose live object holds every desired field with its value
+            // (the common case of a settled stack) is unchanged without normalizing either
+            // side, and read from its text alone when kept as text: nothing to change, no
+            // drift.
             let mut parsed = None;
             let unchanged = settled
-                && if live_object.is_compact()
-                    && normalizer.unchanged_when_fields_equal(stamped)
-                    && live_object.covers(stamped)
-                {
-                    true
-                } else {
-                    let value = parsed.insert(live_object.value());
-                    normalizer.certainly_unchanged(stamped, value)
-                };
+                && (plain && live_object.is_compact() && live_object.covers(stamped)
+                    || normalizer.certainly_unchanged(stamped, parsed.insert(live_object.value())));
             let live = if unchanged {
                 None
             } else {

@@ -471,9 +471,12 @@ impl Reconciler {
                     continue;
                 }
             };
-            let live = observations.get(&item.name).and_then(|o| o.live.as_ref());
-            let live_value = live.map(|l| l.value());
-            match self.decide(&resource, live_value.as_deref(), &hash, &mut outcome) {
+            // Parsed once (a live object kept as text), for the decision and the change.
+            let live = observations
+                .get(&item.name)
+                .and_then(|o| o.live.as_ref())
+                .map(strata_core::LiveObject::shared);
+            match self.decide(&resource, live.as_deref(), &hash, &mut outcome) {
                 Ok(Decided::Apply(action, heal)) => {
                     let provider = self.provider_for(&resource)?.name().to_owned();
                     healing.extend(heal.then(|| resource.key.clone()));
@@ -481,7 +484,7 @@ impl Reconciler {
                         resource,
                         action,
                         &provider,
-                        live.map(strata_core::LiveObject::shared),
+                        live.clone(),
                     ));
                 }
                 Ok(Decided::Wait(wait)) => {

@@ -189,11 +189,11 @@ struct PageMeta {
 struct ItemHead<'a> {
     #[serde(borrow, default)]
     metadata: ItemMeta<'a>,
-    /// Present in lists of custom resources.
+    /// Present in lists of custom resources (only whether they are matters).
     #[serde(default)]
-    api_version: Option<IgnoredField>,
+    api_version: Option<serde::de::IgnoredAny>,
     #[serde(default)]
-    kind: Option<IgnoredField>,
+    kind: Option<serde::de::IgnoredAny>,
 }
 
 /// An item's name and namespace.
@@ -203,15 +203,6 @@ struct ItemMeta<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     namespace: Option<Cow<'a, str>>,
-}
-
-/// A field whose presence alone matters.
-struct IgnoredField;
-
-impl<'de> Deserialize<'de> for IgnoredField {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(deserializer).map(|_| Self)
-    }
 }
 
 /// An item's text as a `GET` returns the object: with the list's `apiVersion` and `kind` in
