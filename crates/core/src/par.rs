@@ -31,14 +31,48 @@ where
     R: Send,
     F: Fn(T) -> R + Sync,
 {
+    map_if_indexed(items, worth_it, |_, item| f(item))
+}
+
+/// [`map`] where `f` is also given each item's position in `items`, to read what a caller
+/// holds beside the items (found for them in a pass of its own, say).
+///
+/// ```
+/// let tens = [10, 20, 30];
+/// let sums = strata_core::par::map_indexed(vec![1, 2, 3], |i, n: i32| n + tens[i]);
+/// assert_eq!(sums, [11, 22, 33]);
+/// ```
+pub fn map_indexed<T, R, F>(items: Vec<T>, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(usize, T) -> R + Sync,
+{
+    map_if_indexed(items, |items| items.len() >= PARALLEL_THRESHOLD, f)
+}
+
+fn map_if_indexed<T, R, F>(items: Vec<T>, worth_it: impl FnOnce(&[T]) -> bool, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(usize, T) -> R + Sync,
+{
     // The cheap tests first: `available_parallelism` reads the cgroup's CPU quota from /proc
     // and /sys on every call, which a short command pays once per small batch otherwise.
     if items.len() < 2 || !worth_it(&items) {
-        return items.into_iter().map(f).collect();
+        return items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| f(i, item))
+            .collect();
     }
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     if threads < 2 {
-        return items.into_iter().map(f).collect();
+        return items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| f(i, item))
+            .collect();
     }
     let total = items.len();
     let chunk = total.div_ceil(threads);
@@ -49,21 +83,25 @@ where
     let mut inputs: Vec<Option<T>> = items.into_iter().map(Some).collect();
     let mut outputs: Vec<Option<R>> = std::iter::repeat_with(|| None).take(total).collect();
     let f = &f;
-    let work = move |inputs: &mut [Option<T>], outputs: &mut [Option<R>]| {
-        for (input, output) in inputs.iter_mut().zip(outputs) {
-            *output = input.take().map(f);
+    let work = move |start: usize, inputs: &mut [Option<T>], outputs: &mut [Option<R>]| {
+        for (i, (input, output)) in inputs.iter_mut().zip(outputs).enumerate() {
+            *output = input.take().map(|item| f(start + i, item));
         }
     };
     std::thread::scope(|scope| {
-        let mut runs = inputs.chunks_mut(chunk).zip(outputs.chunks_mut(chunk));
+        let mut runs = inputs
+            .chunks_mut(chunk)
+            .zip(outputs.chunks_mut(chunk))
+            .enumerate()
+            .map(|(run, (inputs, outputs))| (run * chunk, inputs, outputs));
         let first = runs.next();
         let others: Vec<_> = runs
-            .map(|(inputs, outputs)| scope.spawn(move || work(inputs, outputs)))
+            .map(|(start, inputs, outputs)| scope.spawn(move || work(start, inputs, outputs)))
             .collect();
         // The calling thread does the first run, then waits for the others; a panic in one
         // of them reaches the caller as it was raised.
-        if let Some((inputs, outputs)) = first {
-            work(inputs, outputs);
+        if let Some((start, inputs, outputs)) = first {
+            work(start, inputs, outputs);
         }
         for handle in others {
             if let Err(panic) = handle.join() {
@@ -119,6 +157,14 @@ mod tests {
         for n in [10, super::PARALLEL_THRESHOLD * 3 + 7] {
             let out = super::map((0..n).collect(), |i: usize| i * 2);
             assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn indexed_items_get_their_positions_on_every_thread() {
+        for n in [10, super::PARALLEL_THRESHOLD * 3 + 7] {
+            let out = super::map_indexed((0..n).map(|i| i * 3).collect(), |i, v: usize| (i, v));
+            assert_eq!(out, (0..n).map(|i| (i, i * 3)).collect::<Vec<_>>());
         }
     }
 

@@ -529,3 +529,89 @@ async fn live_field_references_resolve_once_the_target_exists() {
         "1234"
     );
 }
+
+/// A state record of `resource` as an apply leaves it.
+fn record_of(resource: &Resource) -> strata_core::state::ResourceState {
+    strata_core::state::ResourceState {
+        key: resource.key.clone(),
+        api_version: resource.api_version().to_owned(),
+        provider: "memory".into(),
+        status: strata_core::state::ResourceStatus::Applied,
+        last_applied: (&strata_core::ownership::stamp(&resource.manifest, "test")).into(),
+        dependencies: Vec::new(),
+        outputs: Value::Null,
+        protect: false,
+    }
+}
+
+fn deleted(plan: &plan::Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.key.name.to_string())
+        .collect()
+}
+
+#[test]
+fn records_no_desired_resource_matches_are_deleted_whatever_the_graph() {
+    let all: Vec<Resource> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| widget(n, json!({"size": 1})))
+        .collect();
+    let mut state = State::new();
+    for r in &all[..3] {
+        state.put(record_of(r));
+    }
+    let registry = ProviderRegistry::new().with_provider(Arc::new(MemoryProvider::default()));
+    let plan_of = |desired: Vec<Resource>, graph: &Graph, registry: &ProviderRegistry| {
+        plan::compute_plan(
+            desired,
+            graph,
+            &state,
+            &HashMap::new(),
+            registry,
+            &IdentityNormalizer,
+            &options(),
+        )
+    };
+    // The graph built from the desired set itself (a, c, d): b leaves.
+    let desired = vec![all[0].clone(), all[2].clone(), all[3].clone()];
+    let graph = Graph::build(&desired).unwrap();
+    assert_eq!(deleted(&plan_of(desired, &graph, &registry)), ["b"]);
+    // Every record desired: nothing leaves.
+    let desired = all.clone();
+    let graph = Graph::build(&desired).unwrap();
+    assert!(deleted(&plan_of(desired, &graph, &registry)).is_empty());
+    // A graph built from another set than the one planned.
+    let desired = vec![all[0].clone(), all[2].clone()];
+    let graph = Graph::build(&all).unwrap();
+    assert_eq!(deleted(&plan_of(desired, &graph, &registry)), ["b"]);
+    // A desired set naming one key twice matches as many records as the state holds less one:
+    // the record it does not name still leaves.
+    let desired = vec![all[0].clone(), all[0].clone(), all[2].clone()];
+    let graph = Graph::build(&[all[0].clone(), all[2].clone()]).unwrap();
+    let mut two = State::new();
+    for r in [&all[0], &all[1], &all[2]] {
+        two.put(record_of(r));
+    }
+    let plan = plan::compute_plan(
+        desired,
+        &graph,
+        &two,
+        &HashMap::new(),
+        &registry,
+        &IdentityNormalizer,
+        &options(),
+    );
+    assert_eq!(deleted(&plan), ["b"]);
+    // A desired resource no provider serves keeps its record: it is not planned as leaving.
+    let desired = vec![all[0].clone(), all[1].clone(), all[2].clone()];
+    let graph = Graph::build(&desired).unwrap();
+    let plan = plan_of(desired, &graph, &ProviderRegistry::new());
+    assert!(deleted(&plan).is_empty(), "{:?}", plan.changes);
+    assert!(
+        plan.violations.iter().all(|v| v.guard == Guard::Routing),
+        "{:?}",
+        plan.violations
+    );
+}

@@ -376,20 +376,10 @@ pub fn compute_plan(
     };
     let records: FxHashMap<&ResourceKey, &crate::state::ResourceState> =
         state.resources.values().map(|r| (&r.key, r)).collect();
-    // Everything in the state that is not (or, for destroy, no longer) desired leaves it;
-    // found before the desired set moves into the plan, so its keys are borrowed.
+    // Everything in the state that is not (or, for destroy, no longer) desired leaves it.
     let leaving: Vec<&crate::state::ResourceState> = if options.destroy {
         state.resources.values().collect()
     } else {
-        let desired_keys: FxHashSet<&ResourceKey> = desired.iter().map(|r| &r.key).collect();
-        state
-            .resources
-            .values()
-            .filter(|r| !desired_keys.contains(&r.key))
-            .collect()
-    };
-
-    if !options.destroy {
         let order = input_order(&desired, graph);
         let ordered = reordered(desired, &order);
         let context = DesiredContext {
@@ -401,15 +391,20 @@ pub fn compute_plan(
             options,
         };
         // Collected in place: the changes take over the results' memory rather than a copy.
+        // The records the desired set matched are noted on the way, so that what leaves is
+        // found without a second index of the desired keys.
         let violations = &mut plan.violations;
+        let mut matched: Vec<&crate::state::ResourceState> = Vec::with_capacity(records.len());
         plan.changes = plan_all_desired(ordered, &context)
             .into_iter()
-            .filter_map(|(change, found)| {
+            .filter_map(|(change, found, record)| {
                 violations.extend(found);
+                matched.extend(record);
                 change
             })
             .collect();
-    }
+        not_matched(state, records.len(), &matched)
+    };
 
     // Deletions, dependents before their dependencies. Who depends on a record is needed only
     // when some record leaves.
@@ -569,17 +564,80 @@ pub(super) struct DesiredContext<'a> {
 
 /// Plans every desired resource, in order. Each resource's plan is a pure function of the
 /// shared context, so large sets are split across the available cores.
-pub(super) fn plan_all_desired(
+/// Each result also names the state record the resource matched, if any.
+///
+/// Each resource's state record and observation are looked up in a pass of their own first:
+/// one lookup after another, the processor overlaps their cache misses, where between two
+/// resources' planning each waited alone (in a large set every lookup is a miss).
+pub(super) fn plan_all_desired<'a>(
     ordered: Vec<Resource>,
-    context: &DesiredContext<'_>,
-) -> Vec<(Option<ResourceChange>, Vec<Violation>)> {
-    crate::par::map(ordered, |r| plan_one_desired(r, context))
+    context: &DesiredContext<'a>,
+) -> Vec<PlannedDesired<'a>> {
+    let found: Vec<Found<'a>> = crate::par::flat_map_slices(&ordered, |run| {
+        run.iter()
+            .map(|r| {
+                (
+                    context.records.get(&r.key).copied(),
+                    context.observations.get(&r.key),
+                )
+            })
+            .collect()
+    });
+    crate::par::map_indexed(ordered, |i, r| {
+        let (record, observation) = found[i];
+        plan_found_desired(r, record, observation, context)
+    })
 }
 
-pub(super) fn plan_one_desired(
+/// A desired resource's state record and observation.
+type Found<'a> = (
+    Option<&'a crate::state::ResourceState>,
+    Option<&'a Observation>,
+);
+
+/// One desired resource planned: its change (`None` when no provider serves it), the
+/// violations found, and the state record it matched.
+pub(super) type PlannedDesired<'a> = (
+    Option<ResourceChange>,
+    Vec<Violation>,
+    Option<&'a crate::state::ResourceState>,
+);
+
+/// The records of `state` that no desired resource matched. `matched` holds the record each
+/// planned resource matched; no key is planned twice (see [`input_order`]), so when `matched`
+/// is as long as the index of `indexed` records, and the state holds no record beside them,
+/// every record was matched and none is looked up again.
+fn not_matched<'a>(
+    state: &'a State,
+    indexed: usize,
+    matched: &[&crate::state::ResourceState],
+) -> Vec<&'a crate::state::ResourceState> {
+    if state.resources.is_empty() || indexed == state.resources.len() && matched.len() == indexed {
+        return Vec::new();
+    }
+    let matched: FxHashSet<&ResourceKey> = matched.iter().map(|r| &r.key).collect();
+    state
+        .resources
+        .values()
+        .filter(|r| !matched.contains(&r.key))
+        .collect()
+}
+
+pub(super) fn plan_one_desired<'a>(
     resource: Resource,
-    context: &DesiredContext<'_>,
-) -> (Option<ResourceChange>, Vec<Violation>) {
+    context: &DesiredContext<'a>,
+) -> PlannedDesired<'a> {
+    let record = context.records.get(&resource.key).copied();
+    let observation = context.observations.get(&resource.key);
+    plan_found_desired(resource, record, observation, context)
+}
+
+fn plan_found_desired<'a>(
+    resource: Resource,
+    record: Option<&'a crate::state::ResourceState>,
+    observation: Option<&'a Observation>,
+    context: &DesiredContext<'a>,
+) -> PlannedDesired<'a> {
     let mut violations = Vec::new();
     let provider = match context.registry.route(&resource) {
         Ok(p) => p,
@@ -589,11 +647,9 @@ pub(super) fn plan_one_desired(
                 guard: Guard::Routing,
                 message: e.to_string(),
             });
-            return (None, violations);
+            return (None, violations, record);
         }
     };
-    let record = context.records.get(&resource.key).copied();
-    let observation = context.observations.get(&resource.key);
     let change = plan_desired(
         resource,
         context.graph,
@@ -604,7 +660,7 @@ pub(super) fn plan_one_desired(
         context.options,
         &mut violations,
     );
-    (Some(change), violations)
+    (Some(change), violations, record)
 }
 
 /// The change of one desired resource planned without the rest of its set, from its state
@@ -638,11 +694,15 @@ pub fn plan_alone(
         normalizer,
         options,
     };
-    plan_one_desired(resource, &context)
+    let (change, violations, _) = plan_one_desired(resource, &context);
+    (change, violations)
 }
 
 /// The desired set's positions in dependency order. The graph was normally built from this
 /// very slice, so its positions are used directly; otherwise keys are matched.
+///
+/// Each key of the graph is named at most once, so no resource is planned twice even if the
+/// desired set names a key twice.
 pub(super) fn input_order(desired: &[Resource], graph: &Graph) -> Vec<usize> {
     let positions = graph.topological_positions();
     let same_input = graph.len() == desired.len()

@@ -735,7 +735,7 @@ impl IncrementalPlanner {
         let mut at = vec![usize::MAX; self.desired.len()];
         let mut desired_violations = Vec::with_capacity(self.desired.len());
         let mut complete = true;
-        for (&p, (change, violations)) in order.iter().zip(plan_all_desired(ordered, &context)) {
+        for (&p, (change, violations, _)) in order.iter().zip(plan_all_desired(ordered, &context)) {
             // Violations are rare: the flat list (in plan order, as compute_plan gives it)
             // copies them.
             plan.violations.extend(violations.iter().cloned());
@@ -942,7 +942,8 @@ impl IncrementalPlanner {
         };
         let mut fresh: FxHashMap<usize, (ResourceChange, Vec<Violation>)> =
             FxHashMap::with_capacity_and_hasher(dirty.len(), Default::default());
-        for (&p, (change, violations)) in dirty.iter().zip(plan_all_desired(resolved, &context)) {
+        for (&p, (change, violations, _)) in dirty.iter().zip(plan_all_desired(resolved, &context))
+        {
             let Some(change) = change else {
                 return Patched::Rebuild;
             };
