@@ -586,6 +586,11 @@ fn records_no_desired_resource_matches_are_deleted_whatever_the_graph() {
     let desired = vec![all[0].clone(), all[2].clone()];
     let graph = Graph::build(&all).unwrap();
     assert_eq!(deleted(&plan_of(desired, &graph, &registry)), ["b"]);
+    // A graph naming fewer resources than the desired set: the one it leaves out is not
+    // planned, but it is desired, so its record stays.
+    let desired = vec![all[0].clone(), all[1].clone(), all[2].clone()];
+    let graph = Graph::build(&[all[0].clone(), all[2].clone()]).unwrap();
+    assert!(deleted(&plan_of(desired, &graph, &registry)).is_empty());
     // A desired set naming one key twice matches as many records as the state holds less one:
     // the record it does not name still leaves.
     let desired = vec![all[0].clone(), all[0].clone(), all[2].clone()];

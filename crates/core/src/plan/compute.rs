@@ -381,6 +381,9 @@ pub fn compute_plan(
         state.resources.values().collect()
     } else {
         let order = input_order(&desired, graph);
+        // Resources the graph does not name are not planned, but they are desired: their
+        // records stay.
+        let unplanned = unplanned_keys(&desired, &order);
         let ordered = reordered(desired, &order);
         let context = DesiredContext {
             graph,
@@ -403,7 +406,7 @@ pub fn compute_plan(
                 change
             })
             .collect();
-        not_matched(state, records.len(), &matched)
+        not_matched(state, records.len(), &matched, &unplanned)
     };
 
     // Deletions, dependents before their dependencies. Who depends on a record is needed only
@@ -607,10 +610,12 @@ pub(super) type PlannedDesired<'a> = (
 /// planned resource matched; no key is planned twice (see [`input_order`]), so when `matched`
 /// is as long as the index of `indexed` records, and the state holds no record beside them,
 /// every record was matched and none is looked up again.
+/// Records whose key is in `unplanned` (desired, but not planned) are not among them.
 fn not_matched<'a>(
     state: &'a State,
     indexed: usize,
     matched: &[&crate::state::ResourceState],
+    unplanned: &FxHashSet<ResourceKey>,
 ) -> Vec<&'a crate::state::ResourceState> {
     if state.resources.is_empty() || indexed == state.resources.len() && matched.len() == indexed {
         return Vec::new();
@@ -619,7 +624,27 @@ fn not_matched<'a>(
     state
         .resources
         .values()
-        .filter(|r| !matched.contains(&r.key))
+        .filter(|r| !matched.contains(&r.key) && !unplanned.contains(&r.key))
+        .collect()
+}
+
+/// The keys of the desired resources `order` does not name (none when the graph was built
+/// from the desired set).
+fn unplanned_keys(desired: &[Resource], order: &[usize]) -> FxHashSet<ResourceKey> {
+    if order.len() >= desired.len() {
+        return FxHashSet::default();
+    }
+    let mut named = vec![false; desired.len()];
+    for &p in order {
+        if let Some(slot) = named.get_mut(p) {
+            *slot = true;
+        }
+    }
+    desired
+        .iter()
+        .zip(named)
+        .filter(|(_, named)| !named)
+        .map(|(r, _)| r.key.clone())
         .collect()
 }
 
