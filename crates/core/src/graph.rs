@@ -601,17 +601,31 @@ impl Graph {
         let keys = crate::par::map(resources.iter().collect(), KeyReading::read);
         graph.graph.reserve_nodes(resources.len());
         graph.index.reserve(&graph.graph, resources.len());
-        let mut waves = Vec::with_capacity(resources.len());
-        let mut hashes = Vec::with_capacity(resources.len());
-        for (resource, reading) in resources.iter().zip(keys) {
-            let idx = graph.graph.add_node(reading.node);
-            if !graph.index.insert_hashed(&graph.graph, idx, reading.key) {
-                return Err(GraphError::Duplicate(resource.key.to_string()));
+        let waves: Vec<Option<&str>> = keys.iter().map(|k| k.wave).collect();
+        let hashes: Vec<(u64, u64)> = keys.iter().map(|k| (k.kind_name, k.name)).collect();
+        // The nodes with their key index, and the kind-and-name tables, are two serial builds
+        // of the same readings: for a large set the tables are built on a second thread.
+        let add_nodes = |graph: &mut Graph| {
+            for (resource, reading) in resources.iter().zip(keys) {
+                let idx = graph.graph.add_node(reading.node);
+                if !graph.index.insert_hashed(&graph.graph, idx, reading.key) {
+                    return Err(GraphError::Duplicate(resource.key.to_string()));
+                }
             }
-            waves.push(reading.wave);
-            hashes.push((reading.kind_name, reading.name));
+            Ok(())
+        };
+        if resources.len() >= crate::par::PARALLEL_THRESHOLD {
+            let (added, tables) = std::thread::scope(|scope| {
+                let tables = scope.spawn(|| Tables::with_hashes(resources, &hashes, &waves));
+                let added = add_nodes(&mut graph);
+                (added, tables.join())
+            });
+            added?;
+            graph.tables = tables.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        } else {
+            add_nodes(&mut graph)?;
+            graph.tables = Tables::with_hashes(resources, &hashes, &waves);
         }
-        graph.tables = Tables::with_hashes(resources, &hashes, &waves);
         drop(hashes);
         let lookup = Lookup {
             resources,
