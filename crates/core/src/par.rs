@@ -59,14 +59,11 @@ where
 {
     // The cheap tests first: `available_parallelism` reads the cgroup's CPU quota from /proc
     // and /sys on every call, which a short command pays once per small batch otherwise.
-    if items.len() < 2 || !worth_it(&items) {
-        return items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| f(i, item))
-            .collect();
-    }
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = if items.len() < 2 || !worth_it(&items) {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
     if threads < 2 {
         return items
             .into_iter()

@@ -606,11 +606,12 @@ pub(super) type PlannedDesired<'a> = (
     Option<&'a crate::state::ResourceState>,
 );
 
-/// The records of `state` that no desired resource matched. `matched` holds the record each
-/// planned resource matched; no key is planned twice (see [`input_order`]), so when `matched`
-/// is as long as the index of `indexed` records, and the state holds no record beside them,
-/// every record was matched and none is looked up again.
-/// Records whose key is in `unplanned` (desired, but not planned) are not among them.
+/// The records of `state` that no desired resource matched, leaving out those whose key is in
+/// `unplanned` (desired, but not planned).
+///
+/// `matched` holds the record each planned resource matched; no key is planned twice (see
+/// [`input_order`]), so when `matched` is as long as the index of `indexed` records, and the
+/// state holds no record beside them, every record was matched and none is looked up again.
 fn not_matched<'a>(
     state: &'a State,
     indexed: usize,
