@@ -17,7 +17,7 @@ use strata::core::{
 };
 
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: strata_alloc::Allocator = strata_alloc::Allocator;
 
 fn config_maps(n: usize) -> Vec<Resource> {
     (0..n)

@@ -174,7 +174,7 @@ fn run(
 
 // The allocator a production binary would use; glibc's malloc dominates profiles otherwise.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_alloc::Allocator = strata_alloc::Allocator;
 
 fn main() {
     let deps = dependencies();

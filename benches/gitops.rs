@@ -53,7 +53,7 @@ use strata_gitops::reconcile::Outcome;
 use strata_gitops::status::{AppRecord, OperationPhase, SyncStatusCode};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_alloc::Allocator = strata_alloc::Allocator;
 
 const CHILD: &str = "STRATA_BENCH_GITOPS_CHILD";
 const DEFAULT_SIZES: [usize; 2] = [100, 1000];

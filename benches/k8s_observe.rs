@@ -23,7 +23,7 @@ use strata_k8s::{KubeProvider, KubeProviderOptions};
 
 // The allocator a production binary uses.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_alloc::Allocator = strata_alloc::Allocator;
 
 const ROUNDS: usize = 5;
 const PARALLELISM: usize = 32;

@@ -66,7 +66,7 @@ fn peak_rss_mib() -> Option<f64> {
 
 // The allocator a production binary would use; glibc's malloc dominates profiles otherwise.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_alloc::Allocator = strata_alloc::Allocator;
 
 fn main() {
     let resources = desired();

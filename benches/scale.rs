@@ -11,7 +11,8 @@
 //! the time per resource of each size relative to the smallest: 1.00 everywhere is linear.
 //! Each plan runs several rounds in the size's process (five up to 100 000, three above). The
 //! figures are those of the later rounds (median): "warm", a process that planned before and
-//! reuses the memory it freed, as the controller re-plans. The first round's CPU time per
+//! reuses the memory it freed (the process keeps freed memory as `strata` commands do,
+//! `strata_alloc::FreedMemory::ONE_SHOT`). The first round's CPU time per
 //! resource is printed too ("cold": every page faulted in fresh, as one `strata plan` run).
 //! Earlier versions reported the median of all five rounds below 300 000 and the single cold
 //! round above, which set warm small sizes against cold large ones.
@@ -39,7 +40,7 @@ use strata::core::{LiveObject, State};
 
 // The allocator a production binary uses.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_alloc::Allocator = strata_alloc::Allocator;
 
 const DEFAULT_SIZES: &str = "10000,100000,300000";
 
@@ -102,6 +103,10 @@ fn cold_and_warm(mut phases: Vec<Phase>) -> (Phase, Phase) {
 
 /// Measures one size and prints one tab-separated line for the parent.
 fn child(count: usize) {
+    // The process set up as a `strata` command's: small pages, freed memory kept until exit, so
+    // that the warm rounds reuse what the round before freed instead of faulting it in afresh.
+    strata_alloc::keep_small_pages();
+    strata_alloc::set_freed_memory(strata_alloc::FreedMemory::ONE_SHOT);
     let before = memory_mib("VmRSS:");
     let resources = stack::desired(count);
     let desired_growth = memory_mib("VmRSS:") - before;

@@ -39,7 +39,7 @@ use clap::{CommandFactory as _, FromArgMatches as _};
 use crate::args::{Cli, Command, Deferred};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_alloc::Allocator = strata_alloc::Allocator;
 
 /// Output piped into a reader that closed (`strata plan -o json | head`) ends the process
 /// quietly, as `cat` does, instead of panicking: Rust ignores SIGPIPE, so `println!` panics
@@ -60,20 +60,18 @@ fn exit_quietly_on_closed_stdout() {
     }));
 }
 
-/// Keeps the heap on small pages whatever the machine's transparent-huge-page setting:
-/// mimalloc is built not to ask for huge pages (`no_thp`), but with THP `always` the kernel
-/// would still back its arenas with 2 MiB pages, each zeroed whole on first touch (most of the
-/// kernel time of a large plan when it was measured so). Inherited by child processes.
-fn keep_small_pages() {
-    #[cfg(target_os = "linux")]
-    {
-        // A kernel without the flag (before 3.15) keeps its own setting; nothing else changes.
-        let _ = rustix::thread::disable_transparent_huge_pages(true);
+/// When memory a command frees goes back to the system (see `strata_alloc`). A command that
+/// ends when its work is done keeps it until it exits: a large plan frees and reuses gigabytes
+/// within seconds, and each page returned and used again costs a page fault.
+fn freed_memory_of(command: &Command) -> strata_alloc::FreedMemory {
+    match command {
+        Command::Controller(_) => strata_alloc::FreedMemory::CONTROLLER,
+        _ => strata_alloc::FreedMemory::ONE_SHOT,
     }
 }
 
 fn main() {
-    keep_small_pages();
+    strata_alloc::keep_small_pages();
     exit_quietly_on_closed_stdout();
     let cli = parse();
     if cli.global.no_color {
@@ -100,6 +98,7 @@ fn main() {
             std::process::exit(1);
         }
     };
+    strata_alloc::set_freed_memory(freed_memory_of(&command));
     let result = match command {
         // Commands that reach no provider, cluster or cloud (they read files, render and
         // print) run on the main thread without a runtime; see `in_runtime`.
