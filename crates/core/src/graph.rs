@@ -331,8 +331,13 @@ struct Tables {
     by_name: FxHashMap<u64, Positions>,
     /// Positions by kind (ascending), so a selector looks only at the kinds it can point at.
     by_kind: FxHashMap<String, Vec<usize>>,
-    /// Positions of the resources mentioning a name (by its hash).
+    /// Positions of the resources mentioning a name (by its hash). Only [`Graph::update`]
+    /// reads it, so [`Graph::build`] leaves it empty and the first update fills it from the
+    /// graph's `mentions_of` (`Tables::index_mentions`): a plan made once (`strata plan`)
+    /// never pays for it, about 0.14 s of a 1 000 000-resource graph's 1.1 s.
     mentions: FxHashMap<u64, Positions>,
+    /// Whether `mentions` holds every resource's mentions.
+    mentions_indexed: bool,
     /// Positions of the resources with a label selector, ascending.
     selectors: Vec<usize>,
     /// How many resources carry a sync-wave annotation.
@@ -475,6 +480,21 @@ impl Tables {
         });
         let kept = remap_positions(&mut self.selectors, map);
         self.selectors.truncate(kept);
+    }
+
+    /// Fills `mentions` from each resource's mentions (by position), unless it is filled.
+    fn index_mentions(&mut self, mentions_of: &[Mentions]) {
+        if self.mentions_indexed {
+            return;
+        }
+        // Most resources mention a name or two, few of them shared.
+        self.mentions.reserve(mentions_of.len());
+        for (i, mentions) in mentions_of.iter().enumerate() {
+            for h in mentions {
+                self.mentions.entry(*h).or_default().push(i);
+            }
+        }
+        self.mentions_indexed = true;
     }
 
     fn set_mentions(&mut self, position: usize, old: &Mentions, new: &Mentions) {
@@ -652,13 +672,7 @@ impl Graph {
             mentions_of.push(connected.mentions);
         }
         graph.tables.selectors = selectors;
-        // Most resources mention a name or two, few of them shared.
-        graph.tables.mentions.reserve(resources.len());
-        for (i, mentions) in mentions_of.iter().enumerate() {
-            for h in mentions {
-                graph.tables.mentions.entry(*h).or_default().push(i);
-            }
-        }
+        // The mentions table is left to the first update (see `Tables::mentions`).
         graph.mentions_of = mentions_of;
         graph.add_waves(resources, &waves)?;
         let order = graph.check_acyclic()?;
@@ -723,6 +737,7 @@ impl Graph {
         {
             return None;
         }
+        self.tables.index_mentions(&self.mentions_of);
         // Kept resources depending on a removed one: their dependencies change.
         let mut reread: Vec<usize> = Vec::new();
         for &p in edit.removed {
