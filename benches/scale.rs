@@ -9,7 +9,8 @@
 //! CPU time (user + system, from `getrusage`, so other load on the machine shows less),
 //! the share of system time, time per resource, and the process's peak resident memory. Then
 //! the time per resource of each size relative to the smallest: 1.00 everywhere is linear.
-//! Each plan runs several rounds in the size's process (five up to 100 000, three above). The
+//! Each plan runs several rounds in the size's process (fifteen up to 10 000, whose rounds take
+//! a few milliseconds each and set every ratio's denominator, five up to 100 000, three above). The
 //! figures are those of the later rounds (median): "warm", a process that planned before and
 //! reuses the memory it freed (the process keeps freed memory as `strata` commands do,
 //! `strata_alloc::FreedMemory::ONE_SHOT`). The first round's CPU time per
@@ -113,7 +114,13 @@ fn child(count: usize) {
     let empty: Observations = HashMap::new();
     // Small sizes take a few milliseconds: the median of several rounds, so that the ratios
     // against them are not one noisy run's; the first round is reported apart (cold).
-    let rounds = if count <= 100_000 { 5 } else { 3 };
+    let rounds = if count <= 10_000 {
+        15
+    } else if count <= 100_000 {
+        5
+    } else {
+        3
+    };
     let mut firsts = Vec::with_capacity(rounds);
     let mut resources = Some(resources);
     for _ in 0..rounds {

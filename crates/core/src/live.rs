@@ -59,6 +59,14 @@ impl LiveObject {
         matches!(self.0, Form::Compact(_))
     }
 
+    /// The compact JSON text, when kept as text.
+    pub(crate) fn compact_text(&self) -> Option<&str> {
+        match &self.0 {
+            Form::Compact(text) => Some(text.as_json()),
+            Form::Parsed(_) => None,
+        }
+    }
+
     /// The object: borrowed when parsed, parsed afresh (and not kept) when held as text.
     pub fn value(&self) -> Cow<'_, Value> {
         match &self.0 {
