@@ -1161,9 +1161,17 @@ impl Graph {
     /// The resources `key` directly depends on (through explicit and reference edges, and
     /// through wave barriers).
     pub fn dependencies(&self, key: &ResourceKey) -> Vec<ResourceKey> {
-        let Some(start) = self.index.get(&self.graph, key) else {
+        self.position(key)
+            .map_or_else(Vec::new, |position| self.dependencies_at(position))
+    }
+
+    /// [`Graph::dependencies`] of the resource at `position` in the slice given to
+    /// [`Graph::build`], without looking its key up; empty past the end of the set.
+    pub fn dependencies_at(&self, position: usize) -> Vec<ResourceKey> {
+        if position >= self.index.len() {
             return Vec::new();
-        };
+        }
+        let start = NodeIndex::new(position);
         let mut direct: Vec<NodeIndex> = Vec::new();
         for n in self.graph.neighbors_directed(start, Direction::Incoming) {
             match self.graph[n] {
@@ -1943,6 +1951,52 @@ mod tests {
                 "{parameters}"
             );
         }
+    }
+
+    #[test]
+    fn dependencies_by_position_are_those_by_key() {
+        let resource = |name: &str, annotations: Value| {
+            crate::model::Resource::from_manifest(serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "team", "annotations": annotations}
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let waved = |wave: &str| serde_json::json!({"argocd.argoproj.io/sync-wave": wave});
+        let set = vec![
+            resource("a", waved("0")),
+            resource("b", waved("0")),
+            resource(
+                "c",
+                serde_json::json!({
+                    "argocd.argoproj.io/sync-wave": "1",
+                    "strata.dev/depends-on": "ConfigMap/team/b"
+                }),
+            ),
+            resource(
+                "d",
+                serde_json::json!({
+                    "argocd.argoproj.io/sync-wave": "1",
+                    "strata.dev/depends-on": "ConfigMap/team/c"
+                }),
+            ),
+        ];
+        let graph = super::Graph::build(&set).unwrap_or_else(|e| panic!("{e}"));
+        for (position, r) in set.iter().enumerate() {
+            assert_eq!(
+                graph.dependencies_at(position),
+                graph.dependencies(&r.key),
+                "{}",
+                r.key
+            );
+        }
+        // Through the wave barrier, c depends on both resources of wave 0.
+        assert_eq!(
+            graph.dependencies_at(2),
+            vec![set[0].key.clone(), set[1].key.clone()]
+        );
+        assert!(graph.dependencies_at(set.len()).is_empty());
+        assert!(graph.dependencies_at(usize::MAX).is_empty());
     }
 
     proptest! {

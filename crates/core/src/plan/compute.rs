@@ -580,7 +580,7 @@ pub(super) fn plan_all_desired<'a>(
         ordered,
         LOOKUP_BATCH,
         |r| look_up(r, context),
-        |r, (record, observation)| plan_found_desired(r, record, observation, context),
+        |r, found| plan_found_desired(r, found, context),
     )
 }
 
@@ -590,11 +590,13 @@ pub(super) fn plan_all_desired<'a>(
 /// resources are planned.
 const LOOKUP_BATCH: usize = 256;
 
-/// A desired resource's state record and observation, and the first bytes of the texts its
-/// planning reads first (the last-applied object, the live object), brought into the cache.
+/// A desired resource's state record, observation and position in the graph, and the first
+/// bytes of the texts its planning reads first (the last-applied object, the live object),
+/// brought into the cache.
 fn look_up<'a>(resource: &Resource, context: &DesiredContext<'a>) -> Found<'a> {
     let record = context.records.get(&resource.key).copied();
     let observation = context.observations.get(&resource.key);
+    let position = context.graph.position(&resource.key);
     let last_applied = record.map(|r| r.last_applied.as_json());
     let live = observation
         .and_then(|o| o.live.as_ref())
@@ -602,13 +604,14 @@ fn look_up<'a>(resource: &Resource, context: &DesiredContext<'a>) -> Found<'a> {
     for text in [last_applied, live].into_iter().flatten() {
         std::hint::black_box(text.as_bytes().first().copied());
     }
-    (record, observation)
+    (record, observation, position)
 }
 
-/// A desired resource's state record and observation.
+/// A desired resource's state record, observation and position in the graph.
 type Found<'a> = (
     Option<&'a crate::state::ResourceState>,
     Option<&'a Observation>,
+    Option<usize>,
 );
 
 /// One desired resource planned: its change (`None` when no provider serves it), the
@@ -666,15 +669,17 @@ pub(super) fn plan_one_desired<'a>(
     resource: Resource,
     context: &DesiredContext<'a>,
 ) -> PlannedDesired<'a> {
-    let record = context.records.get(&resource.key).copied();
-    let observation = context.observations.get(&resource.key);
-    plan_found_desired(resource, record, observation, context)
+    let found = (
+        context.records.get(&resource.key).copied(),
+        context.observations.get(&resource.key),
+        context.graph.position(&resource.key),
+    );
+    plan_found_desired(resource, found, context)
 }
 
 fn plan_found_desired<'a>(
     resource: Resource,
-    record: Option<&'a crate::state::ResourceState>,
-    observation: Option<&'a Observation>,
+    (record, observation, position): Found<'a>,
     context: &DesiredContext<'a>,
 ) -> PlannedDesired<'a> {
     let mut violations = Vec::new();
@@ -692,6 +697,7 @@ fn plan_found_desired<'a>(
     let change = plan_desired(
         resource,
         context.graph,
+        position,
         record,
         observation,
         provider.as_ref(),
@@ -844,10 +850,13 @@ fn delete_order<'a>(
     out
 }
 
+/// The change of one desired resource; `position` is its position in `graph`, whose
+/// dependencies it records (none when the graph does not name it).
 #[allow(clippy::too_many_arguments)]
 fn plan_desired(
     mut resource: Resource,
     graph: &Graph,
+    position: Option<usize>,
     record: Option<&crate::state::ResourceState>,
     observation: Option<&Observation>,
     provider: &dyn Provider,
@@ -1077,7 +1086,7 @@ fn plan_desired(
         fields: changes,
         replace_paths,
         blast_radius,
-        dependencies: graph.dependencies(key),
+        dependencies: position.map_or_else(Vec::new, |p| graph.dependencies_at(p)),
         resource: Some(resource),
         live,
         sensitive_fields,
