@@ -32,8 +32,8 @@
 
 use std::time::Duration;
 
-/// The global allocator of Strata's binaries and benchmarks (mimalloc, built without
-/// transparent huge pages).
+/// The global allocator of Strata's binaries and benchmarks (mimalloc, built not to ask for
+/// transparent huge pages; see [`keep_small_pages`] for the kernel's side).
 pub use mimalloc::MiMalloc as Allocator;
 
 /// When memory the process frees is returned to the system.
@@ -52,8 +52,8 @@ impl FreedMemory {
     /// is used again, never returned and faulted in afresh.
     pub const ONE_SHOT: Self = Self::KeptUntilExit;
     /// For a long-running controller: kept ten seconds, longer than a burst of reconciliations
-    /// (each reuses what the one before freed) and shorter than a poll interval, so that an
-    /// idle controller holds only what it keeps.
+    /// (each reuses what the one before freed) and shorter than the default poll interval
+    /// (three minutes), so that an idle controller holds only what it keeps.
     pub const CONTROLLER: Self = Self::ReturnedAfter(Duration::from_secs(10));
 }
 
@@ -63,21 +63,32 @@ impl FreedMemory {
 /// `MIMALLOC_PURGE_DELAY` variable mimalloc reads into this option.
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// The largest delay mimalloc keeps (a C `long` of milliseconds; more is kept until exit).
+/// The longest delay set as a delay, in milliseconds (about 24.8 days): mimalloc adds the
+/// delay to its clock in a C `long`, so a delay near the type's limit would overflow; anything
+/// longer is kept until exit.
+const LONGEST_DELAY_MILLIS: std::ffi::c_long = i32::MAX as std::ffi::c_long;
+
+/// `delay` in whole milliseconds (rounded down: under one millisecond is at once), or `None`
+/// past [`LONGEST_DELAY_MILLIS`].
 fn delay_millis(delay: Duration) -> Option<std::ffi::c_long> {
-    std::ffi::c_long::try_from(delay.as_millis()).ok()
+    std::ffi::c_long::try_from(delay.as_millis())
+        .ok()
+        .filter(|&millis| millis <= LONGEST_DELAY_MILLIS)
 }
 
 /// Sets when memory the process frees is returned to the system, for the whole process. Call
-/// it at the start of `main`, before other threads start (it can be called later; allocations
-/// already freed follow the new setting at their next purge).
+/// it at the start of `main`, before other threads start: the setting is a plain value the
+/// allocator reads without synchronisation. Delays are taken in whole milliseconds; delays
+/// longer than about 24.8 days keep memory until exit.
 pub fn set_freed_memory(policy: FreedMemory) {
     let millis = match policy {
         FreedMemory::ReturnedAfter(delay) => delay_millis(delay).unwrap_or(-1),
         FreedMemory::KeptUntilExit => -1,
     };
-    // SAFETY: `mi_option_set` stores a value in mimalloc's option table; any option and value
-    // are accepted (mimalloc reads the option at each purge). It does not touch Rust memory.
+    // SAFETY: `mi_option_set` stores a value in mimalloc's option table (a plain `long`, read
+    // at each purge); it accepts any option and value (the value is bounded above, see
+    // `delay_millis`) and touches no Rust memory. Callers set it before other threads allocate
+    // (see above), so no thread reads the value while it is written.
     #[allow(unsafe_code)]
     unsafe {
         libmimalloc_sys::mi_option_set(PURGE_DELAY, millis);
@@ -87,8 +98,8 @@ pub fn set_freed_memory(policy: FreedMemory) {
 /// When memory the process frees is returned to the system: what [`set_freed_memory`] set, or
 /// mimalloc's default (or its `MIMALLOC_PURGE_DELAY` environment variable).
 pub fn freed_memory() -> FreedMemory {
-    // SAFETY: `mi_option_get` reads mimalloc's option table (initialising the option from the
-    // environment the first time). It does not touch Rust memory.
+    // SAFETY: `mi_option_get` reads mimalloc's option table (set from the environment when
+    // mimalloc starts, or by `set_freed_memory`). It touches no Rust memory.
     #[allow(unsafe_code)]
     let millis = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
     match u64::try_from(millis) {
@@ -115,8 +126,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delays_beyond_a_c_long_are_kept_until_exit() {
+    fn delays_beyond_the_longest_are_kept_until_exit() {
         assert_eq!(delay_millis(Duration::from_millis(1500)), Some(1500));
+        assert_eq!(delay_millis(Duration::from_micros(500)), Some(0));
+        assert_eq!(
+            delay_millis(Duration::from_millis(2_147_483_647)),
+            Some(2_147_483_647)
+        );
+        assert_eq!(delay_millis(Duration::from_millis(2_147_483_648)), None);
+        assert_eq!(delay_millis(Duration::from_secs(86_400 * 365)), None);
         assert_eq!(delay_millis(Duration::MAX), None);
     }
 }

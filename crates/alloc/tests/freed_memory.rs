@@ -19,8 +19,9 @@ fn minor_faults() -> i64 {
         .minor_page_faults()
 }
 
-/// Fills a block (every page touched), frees it, waits past mimalloc's default delay of one
-/// second, and returns the page faults of filling a block of the same size again.
+/// Fills a block (every page touched), frees it, waits 1.5 s (longer than mimalloc's default
+/// delay, so that a setting that did not take effect shows), and returns the page faults of
+/// filling a block of the same size again.
 fn faults_of_reuse() -> i64 {
     let block = vec![1u8; BLOCK];
     assert_eq!(block[BLOCK - 1], 1);
@@ -40,7 +41,14 @@ fn faults_of_reuse() -> i64 {
 /// Runs `case` in a child process and returns its standard output.
 fn run_case(case: &str, environment: &[(&str, &str)]) -> String {
     let test = std::env::current_exe().unwrap();
-    let output = Command::new(test)
+    let mut command = Command::new(test);
+    // The allocator's own variables from the environment would change what is measured.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MIMALLOC_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command
         .args([
             "--exact",
             "freed_memory::child",
@@ -78,6 +86,8 @@ fn child() {
     let Ok(case) = std::env::var(CASE) else {
         return;
     };
+    // Pages counted are small pages, whatever the machine's transparent-huge-page setting.
+    strata_alloc::keep_small_pages();
     match case.as_str() {
         "kept" => {
             set_freed_memory(FreedMemory::KeptUntilExit);

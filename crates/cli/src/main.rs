@@ -64,9 +64,27 @@ fn exit_quietly_on_closed_stdout() {
 /// ends when its work is done keeps it until it exits: a large plan frees and reuses gigabytes
 /// within seconds, and each page returned and used again costs a page fault.
 fn freed_memory_of(command: &Command) -> strata_alloc::FreedMemory {
+    // Every command named, so that a new long-running one is placed here on purpose.
     match command {
         Command::Controller(_) => strata_alloc::FreedMemory::CONTROLLER,
-        _ => strata_alloc::FreedMemory::ONE_SHOT,
+        Command::Show(_)
+        | Command::Graph(_)
+        | Command::Render(_)
+        | Command::Health(_)
+        | Command::Generate(_)
+        | Command::SetImage(_)
+        | Command::Completion(_)
+        | Command::Man(_)
+        | Command::Version(_)
+        | Command::Plan(_)
+        | Command::Apply(_)
+        | Command::Destroy(_)
+        | Command::Drift(_)
+        | Command::State(_)
+        | Command::Import(_)
+        | Command::Ownership(_)
+        | Command::Validate(_)
+        | Command::App(_) => strata_alloc::FreedMemory::ONE_SHOT,
     }
 }
 

@@ -20,7 +20,7 @@ mod support;
 use support::{Case, Functions, RunFunctionRequest, all_cases, request_json, run_real_pipeline};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_alloc::Allocator = strata_alloc::Allocator;
 
 /// Every step of every compared composition.
 const STEPS: &[&str] = &[

@@ -6,7 +6,7 @@ use strata_composition::render::{RenderOptions, RenderRequest, render};
 // The allocator the `strata` binary and the controllers use; with glibc's malloc allocation is
 // about a third of a render.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_alloc::Allocator = strata_alloc::Allocator;
 
 fn main() {
     divan::main();

@@ -693,6 +693,8 @@ impl Graph {
     /// insertion before the end is a pass over the graph's positions (nothing hashed or read
     /// from manifests). Sets with sync waves, and edits that make the set invalid, are built
     /// again from scratch, so errors are [`Graph::build`]'s. On an error the graph is empty.
+    /// The first update after a build also indexes who mentions each name (a pass over every
+    /// resource's mentions, which the build leaves to it).
     pub fn update(
         &mut self,
         resources: &[Resource],
@@ -1166,7 +1168,8 @@ impl Graph {
     }
 
     /// [`Graph::dependencies`] of the resource at `position` in the slice given to
-    /// [`Graph::build`], without looking its key up; empty past the end of the set.
+    /// [`Graph::build`] (or last updated to), without looking its key up; empty past the end of
+    /// the set.
     pub fn dependencies_at(&self, position: usize) -> Vec<ResourceKey> {
         if position >= self.index.len() {
             return Vec::new();

@@ -168,10 +168,12 @@ where
     drop(inputs);
     // Every slot is filled. `filter_map` collects in place, `flatten` into a new buffer.
     #[allow(clippy::filter_map_identity)]
-    outputs
+    let outputs: Vec<R> = outputs
         .into_iter()
         .filter_map(std::convert::identity)
-        .collect()
+        .collect();
+    debug_assert_eq!(outputs.len(), total, "a run left an output empty");
+    outputs
 }
 
 /// Maps runs of `items` through `f` (each run a contiguous slice, one per core once there are

@@ -9,7 +9,7 @@ use strata_drift::{DriftRules, IgnoreDifference, ResourceDrift, diff_three_way};
 
 // The allocator the `strata` binary and the controllers use.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_alloc::Allocator = strata_alloc::Allocator;
 
 /// Set to `streamed` or `held` in a child process of the bench: that process makes the one
 /// cold pass of that kind, prints its figures and exits, so each kind's peak RSS is that of a

@@ -569,9 +569,10 @@ pub(super) struct DesiredContext<'a> {
 /// shared context, so large sets are split across the available cores.
 /// Each result also names the state record the resource matched, if any.
 ///
-/// Each resource's state record and observation are looked up in a pass of their own first:
-/// one lookup after another, the processor overlaps their cache misses, where between two
-/// resources' planning each waited alone (in a large set every lookup is a miss).
+/// The resources are taken in batches of [`LOOKUP_BATCH`]: every state record, observation and
+/// graph position of a batch is looked up first, one lookup after another, so that the
+/// processor overlaps their cache misses (in a large set every lookup is a miss), and the batch
+/// is then planned while what the lookups read is still in the cache.
 pub(super) fn plan_all_desired<'a>(
     ordered: Vec<Resource>,
     context: &DesiredContext<'a>,
