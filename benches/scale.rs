@@ -8,7 +8,8 @@
 //! compact text, as its watch cache and the sandbox keep them); for each, wall time,
 //! CPU time (user + system, from `getrusage`, so other load on the machine shows less),
 //! the share of system time, time per resource, and the process's peak resident memory. Then
-//! the time per resource of each size relative to the smallest: 1.00 everywhere is linear.
+//! the time per resource of each size relative to the smallest, CPU time (warm and cold) and
+//! wall time (warm): 1.00 everywhere is linear.
 //! Each plan runs several rounds in the size's process (fifteen up to 10 000, whose rounds take
 //! a few milliseconds each and set every ratio's denominator, five up to 100 000, three above). The
 //! figures are those of the later rounds (median): "warm", a process that planned before and
@@ -264,6 +265,8 @@ struct Row {
     size: usize,
     first: f64,
     again: f64,
+    first_wall: f64,
+    again_wall: f64,
     first_cold: f64,
     again_cold: f64,
     first_peak: f64,
@@ -357,15 +360,19 @@ fn main() -> ExitCode {
             f[14] * 1e3
         );
         println!(
-            "{:>9}   cold (the first round): first apply {:.2} µs/res cpu, re-plan {:.2} µs/res cpu",
+            "{:>9}   cold (the first round): first apply {:.2} µs/res cpu, re-plan {:.2} µs/res cpu; warm wall: first apply {:.2} µs/res, re-plan {:.2} µs/res",
             "",
             per(f[15]),
-            per(f[16])
+            per(f[16]),
+            per(f[2]),
+            per(f[7])
         );
         rows.push(Row {
             size,
             first: per(first_cpu),
             again: per(again_cpu),
+            first_wall: per(f[2]),
+            again_wall: per(f[7]),
             first_cold: per(f[15]),
             again_cold: per(f[16]),
             first_peak: f[5] / f[1].max(1e-9),
@@ -374,17 +381,19 @@ fn main() -> ExitCode {
     }
     if let Some(base) = rows.first() {
         println!(
-            "time per resource relative to {} (1.00 = linear), warm and cold; peaks / desired-set growth:",
+            "time per resource relative to {} (1.00 = linear): CPU warm and cold, wall warm; peaks / desired-set growth:",
             base.size
         );
         for row in &rows {
             println!(
-                "{:>9}: warm: first apply {:.2}, re-plan {:.2}; cold: first apply {:.2}, re-plan {:.2}; peak {:.1}x (first apply), {:.1}x (re-plan) the desired set",
+                "{:>9}: warm: first apply {:.2}, re-plan {:.2}; cold: first apply {:.2}, re-plan {:.2}; wall (warm): first apply {:.2}, re-plan {:.2}; peak {:.1}x (first apply), {:.1}x (re-plan) the desired set",
                 row.size,
                 row.first / base.first,
                 row.again / base.again,
                 row.first_cold / base.first_cold,
                 row.again_cold / base.again_cold,
+                row.first_wall / base.first_wall,
+                row.again_wall / base.again_wall,
                 row.first_peak,
                 row.again_peak
             );
