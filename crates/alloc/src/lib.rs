@@ -8,9 +8,9 @@
 //!   afresh, page by page. A plan of a million resources frees and reuses gigabytes within a
 //!   few seconds, and on the machines measured a fresh 4 KiB page costs about 1.3 µs of system
 //!   time: the second plan in a process spent 36–41 % of its time in the kernel. A one-shot
-//!   command keeps what it freed until it exits ([`FreedMemory::KeptUntilExit`]); a long-running
+//!   command keeps what it freed until it exits ([`FreedMemory::ONE_SHOT`]); a long-running
 //!   controller keeps it long enough to span a burst of reconciliations
-//!   ([`FreedMemory::ReturnedAfter`]).
+//!   ([`FreedMemory::CONTROLLER`]).
 //! - **Page size** ([`keep_small_pages`]): the heap stays on 4 KiB pages whatever the machine's
 //!   transparent-huge-page setting, so that its cost does not depend on that setting.
 //!

@@ -31,38 +31,29 @@ where
     R: Send,
     F: Fn(T) -> R + Sync,
 {
-    map_if_indexed(items, worth_it, |_, item| f(item))
+    let threads = threads_for(&items, worth_it);
+    if threads < 2 {
+        return items.into_iter().map(f).collect();
+    }
+    map_runs(items, threads, |_, inputs, outputs| {
+        for (input, output) in inputs.iter_mut().zip(outputs) {
+            *output = input.take().map(&f);
+        }
+    })
 }
 
-/// [`map`] where `f` is also given each item's position in `items`, to read what a caller
-/// holds beside the items (found for them in a pass of its own, say).
-///
-/// ```
-/// let tens = [10, 20, 30];
-/// let sums = strata_core::par::map_indexed(vec![1, 2, 3], |i, n: i32| n + tens[i]);
-/// assert_eq!(sums, [11, 22, 33]);
-/// ```
-pub fn map_indexed<T, R, F>(items: Vec<T>, f: F) -> Vec<R>
-where
-    T: Send,
-    R: Send,
-    F: Fn(usize, T) -> R + Sync,
-{
-    map_if_indexed(items, |items| items.len() >= PARALLEL_THRESHOLD, f)
-}
-
-/// [`map`] in batches of `batch` consecutive items: `look` first reads every item of a batch,
-/// one after another, then `f` takes each item with what `look` returned for it. For work
-/// that starts with lookups in tables too large for the cache (a state record, an
-/// observation): made back to back, their memory accesses overlap, and what they bring into
-/// the cache is still there when `f` reads it.
+/// [`map`] in batches of `batch` consecutive items: `look` first reads every item of a batch
+/// (given its position in `items`), one after another, then `f` takes each item with what
+/// `look` returned for it. For work that starts with lookups in tables too large for the cache
+/// (a state record, an observation): made back to back, their memory accesses overlap, and
+/// what they bring into the cache is still there when `f` reads it.
 ///
 /// ```
 /// let squares: Vec<u64> = (0..100).map(|i| i * i).collect();
 /// let out = strata_core::par::map_batched(
 ///     (0..10_000u64).collect(),
 ///     64,
-///     |i| squares[*i as usize % 100],
+///     |_, i| squares[*i as usize % 100],
 ///     |i, square| i + square,
 /// );
 /// assert_eq!(out[12], 12 + 144);
@@ -70,7 +61,7 @@ where
 pub fn map_batched<T, L, R>(
     items: Vec<T>,
     batch: usize,
-    look: impl Fn(&T) -> L + Sync,
+    look: impl Fn(usize, &T) -> L + Sync,
     f: impl Fn(T, L) -> R + Sync,
 ) -> Vec<R>
 where
@@ -79,36 +70,25 @@ where
 {
     let batch = batch.max(1);
     let threads = threads_for(&items, |items| items.len() >= PARALLEL_THRESHOLD);
-    map_runs(items, threads, |_, inputs, outputs| {
+    map_runs(items, threads, |start, inputs, outputs| {
         let mut looked = Vec::with_capacity(batch.min(inputs.len()));
-        for (inputs, outputs) in inputs.chunks_mut(batch).zip(outputs.chunks_mut(batch)) {
-            looked.extend(inputs.iter().map(|input| input.as_ref().map(&look)));
+        for (run, (inputs, outputs)) in inputs
+            .chunks_mut(batch)
+            .zip(outputs.chunks_mut(batch))
+            .enumerate()
+        {
+            let first = start + run * batch;
+            looked.extend(
+                inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, input)| input.as_ref().map(|item| look(first + i, item))),
+            );
             for ((input, output), found) in inputs.iter_mut().zip(outputs).zip(looked.drain(..)) {
                 if let (Some(item), Some(found)) = (input.take(), found) {
                     *output = Some(f(item, found));
                 }
             }
-        }
-    })
-}
-
-fn map_if_indexed<T, R, F>(items: Vec<T>, worth_it: impl FnOnce(&[T]) -> bool, f: F) -> Vec<R>
-where
-    T: Send,
-    R: Send,
-    F: Fn(usize, T) -> R + Sync,
-{
-    let threads = threads_for(&items, worth_it);
-    if threads < 2 {
-        return items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| f(i, item))
-            .collect();
-    }
-    map_runs(items, threads, |start, inputs, outputs| {
-        for (i, (input, output)) in inputs.iter_mut().zip(outputs).enumerate() {
-            *output = input.take().map(|item| f(start + i, item));
         }
     })
 }
@@ -219,14 +199,6 @@ mod tests {
     }
 
     #[test]
-    fn indexed_items_get_their_positions_on_every_thread() {
-        for n in [10, super::PARALLEL_THRESHOLD * 3 + 7] {
-            let out = super::map_indexed((0..n).map(|i| i * 3).collect(), |i, v: usize| (i, v));
-            assert_eq!(out, (0..n).map(|i| (i, i * 3)).collect::<Vec<_>>());
-        }
-    }
-
-    #[test]
     fn batched_items_get_what_was_looked_up_for_them_in_order() {
         for n in [0, 1, 10, super::PARALLEL_THRESHOLD * 3 + 7] {
             for batch in [0, 1, 7, 256, n + 1] {
@@ -234,13 +206,13 @@ mod tests {
                 let out = super::map_batched(
                     items,
                     batch,
-                    |s: &String| s.len(),
-                    |s: String, len| (len, s),
+                    |i, s: &String| (i, s.len()),
+                    |s: String, found| (found, s),
                 );
                 assert_eq!(out.len(), n, "{n} items, batches of {batch}");
-                for (i, (len, s)) in out.iter().enumerate() {
+                for (i, ((position, len), s)) in out.iter().enumerate() {
                     assert_eq!(s, &format!("item-{i}"));
-                    assert_eq!(*len, s.len());
+                    assert_eq!((*position, *len), (i, s.len()));
                 }
             }
         }

@@ -380,7 +380,7 @@ pub fn compute_plan(
     let leaving: Vec<&crate::state::ResourceState> = if options.destroy {
         state.resources.values().collect()
     } else {
-        let order = input_order(&desired, graph);
+        let (order, graph_positions) = input_order(&desired, graph);
         // Resources the graph does not name are not planned, but they are desired: their
         // records stay.
         let unplanned = unplanned_keys(&desired, &order);
@@ -398,7 +398,8 @@ pub fn compute_plan(
         // found without a second index of the desired keys.
         let violations = &mut plan.violations;
         let mut matched: Vec<&crate::state::ResourceState> = Vec::with_capacity(records.len());
-        plan.changes = plan_all_desired(ordered, &context)
+        let positions = graph_positions.then_some(order.as_slice());
+        plan.changes = plan_all_desired(ordered, positions, &context)
             .into_iter()
             .filter_map(|(change, found, record)| {
                 violations.extend(found);
@@ -572,15 +573,24 @@ pub(super) struct DesiredContext<'a> {
 /// The resources are taken in batches of [`LOOKUP_BATCH`]: every state record, observation and
 /// graph position of a batch is looked up first, one lookup after another, so that the
 /// processor overlaps their cache misses (in a large set every lookup is a miss), and the batch
-/// is then planned while what the lookups read is still in the cache.
+/// is then planned while what the lookups read is still in the cache. `graph_positions`, when
+/// the caller knows them, are the resources' positions in the graph (one per resource, in the
+/// same order); otherwise each is looked up by key.
 pub(super) fn plan_all_desired<'a>(
     ordered: Vec<Resource>,
+    graph_positions: Option<&[usize]>,
     context: &DesiredContext<'a>,
 ) -> Vec<PlannedDesired<'a>> {
     crate::par::map_batched(
         ordered,
         LOOKUP_BATCH,
-        |r| look_up(r, context),
+        |i, r| {
+            let position = match graph_positions {
+                Some(positions) => positions.get(i).copied(),
+                None => context.graph.position(&r.key),
+            };
+            look_up(r, position, context)
+        },
         |r, found| plan_found_desired(r, found, context),
     )
 }
@@ -591,13 +601,16 @@ pub(super) fn plan_all_desired<'a>(
 /// resources are planned.
 const LOOKUP_BATCH: usize = 256;
 
-/// A desired resource's state record, observation and position in the graph, and the first
-/// bytes of the texts its planning reads first (the last-applied object, the live object),
-/// brought into the cache.
-fn look_up<'a>(resource: &Resource, context: &DesiredContext<'a>) -> Found<'a> {
+/// A desired resource's state record and observation, with its `position` in the graph, and
+/// the first bytes of the texts its planning reads first (the last-applied object, the live
+/// object), brought into the cache.
+fn look_up<'a>(
+    resource: &Resource,
+    position: Option<usize>,
+    context: &DesiredContext<'a>,
+) -> Found<'a> {
     let record = context.records.get(&resource.key).copied();
     let observation = context.observations.get(&resource.key);
-    let position = context.graph.position(&resource.key);
     let last_applied = record.map(|r| r.last_applied.as_json());
     let live = observation
         .and_then(|o| o.live.as_ref())
@@ -744,30 +757,32 @@ pub fn plan_alone(
     (change, violations)
 }
 
-/// The desired set's positions in dependency order. The graph was normally built from this
-/// very slice, so its positions are used directly; otherwise keys are matched.
+/// The desired set's positions in dependency order, and whether they are also the graph's
+/// positions of those resources. The graph was normally built from this very slice, so its
+/// positions are used directly (and are the graph's); otherwise keys are matched.
 ///
 /// Each key of the graph is named at most once, so no resource is planned twice even if the
 /// desired set names a key twice.
-pub(super) fn input_order(desired: &[Resource], graph: &Graph) -> Vec<usize> {
+pub(super) fn input_order(desired: &[Resource], graph: &Graph) -> (Vec<usize>, bool) {
     let positions = graph.topological_positions();
     let same_input = graph.len() == desired.len()
         && positions
             .iter()
             .all(|&i| graph.key_at(i).is_some_and(|k| *k == desired[i].key));
     if same_input {
-        return positions;
+        return (positions, true);
     }
     let position: FxHashMap<&ResourceKey, usize> = desired
         .iter()
         .enumerate()
         .map(|(i, r)| (&r.key, i))
         .collect();
-    graph
+    let order = graph
         .topological_order()
         .iter()
         .filter_map(|k| position.get(k).copied())
-        .collect()
+        .collect();
+    (order, false)
 }
 
 /// `items` in `order`: position `j` of the result holds what was at `order[j]`. When `order`

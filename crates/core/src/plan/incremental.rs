@@ -718,8 +718,9 @@ impl IncrementalPlanner {
         }
         let records: FxHashMap<&ResourceKey, &ResourceState> =
             self.state.resources.values().map(|r| (&r.key, r)).collect();
-        let order = input_order(&resolved, &graph);
+        let (order, graph_positions) = input_order(&resolved, &graph);
         let ordered = reordered(resolved, &order);
+        let positions = graph_positions.then_some(order.as_slice());
         let context = DesiredContext {
             graph: &graph,
             records: &records,
@@ -735,7 +736,10 @@ impl IncrementalPlanner {
         let mut at = vec![usize::MAX; self.desired.len()];
         let mut desired_violations = Vec::with_capacity(self.desired.len());
         let mut complete = true;
-        for (&p, (change, violations, _)) in order.iter().zip(plan_all_desired(ordered, &context)) {
+        for (&p, (change, violations, _)) in order
+            .iter()
+            .zip(plan_all_desired(ordered, positions, &context))
+        {
             // Violations are rare: the flat list (in plan order, as compute_plan gives it)
             // copies them.
             plan.violations.extend(violations.iter().cloned());
@@ -942,7 +946,8 @@ impl IncrementalPlanner {
         };
         let mut fresh: FxHashMap<usize, (ResourceChange, Vec<Violation>)> =
             FxHashMap::with_capacity_and_hasher(dirty.len(), Default::default());
-        for (&p, (change, violations, _)) in dirty.iter().zip(plan_all_desired(resolved, &context))
+        for (&p, (change, violations, _)) in
+            dirty.iter().zip(plan_all_desired(resolved, None, &context))
         {
             let Some(change) = change else {
                 return Patched::Rebuild;
